@@ -1,0 +1,90 @@
+// swift-tools-version:6.0
+// AzureClientsToolbox: pooled, shared connections to Azure services on a Dispatch-only core.
+// Layering (each target imports only those above it in this list) is described in docs/architecture.md.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "AzureClientsToolbox",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "ToolboxCore", targets: ["ToolboxCore"]),
+        .library(name: "ConnectionPooling", targets: ["ConnectionPooling"]),
+        .library(name: "ToolboxTransport", targets: ["ToolboxTransport"]),
+        .library(name: "ToolboxAMQP", targets: ["ToolboxAMQP"]),
+        .library(name: "AzureAuth", targets: ["AzureAuth"]),
+        .executable(name: "toolbox", targets: ["toolbox"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        .target(
+            name: "ToolboxCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ConnectionPooling",
+            dependencies: [
+                "ToolboxCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ToolboxTransport",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ToolboxAMQP",
+            dependencies: [
+                "ToolboxCore", "ToolboxTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AzureAuth",
+            dependencies: [
+                "ToolboxCore", "ToolboxTransport", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "toolbox",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ToolboxCoreTests", dependencies: ["ToolboxCore"], swiftSettings: strict),
+        .testTarget(
+            name: "ConnectionPoolingTests",
+            dependencies: ["ConnectionPooling", "ToolboxCore", .product(name: "Metrics", package: "swift-metrics")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ToolboxTransportTests", dependencies: ["ToolboxTransport", "ToolboxCore"], swiftSettings: strict),
+        .testTarget(name: "ToolboxAMQPTests", dependencies: ["ToolboxAMQP", "ToolboxCore"], swiftSettings: strict),
+        .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "ToolboxCore"], swiftSettings: strict),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,84 @@
+import Dispatch
+
+/// The queues the library owns, and the marker that lets blocking wrappers refuse to run on them.
+///
+/// Every queue the library creates (connection queues, timer queues, the default callback queue) carries a
+/// queue-specific marker. A blocking wrapper called on such a queue would wait for work that can only run on
+/// that very queue (or starve the pool that would run it), so it fails fast with
+/// `CoreError.Code.blockingCallOnLibraryQueue` instead of deadlocking.
+public enum LibraryQueues {
+    private static let markerKey = DispatchSpecificKey<String>()
+
+    /// The queue completion handlers run on when the caller passes none. Concurrent, never `.main`.
+    public static let defaultCallbackQueue: DispatchQueue = makeQueue(
+        label: "AzureClientsToolbox.callbacks", attributes: .concurrent)
+
+    /// A serial queue carrying the library marker. Use it for every queue a library component owns.
+    public static func makeQueue(
+        label: String,
+        qos: DispatchQoS = .unspecified,
+        attributes: DispatchQueue.Attributes = [],
+        target: DispatchQueue? = nil
+    ) -> DispatchQueue {
+        let queue = DispatchQueue(label: label, qos: qos, attributes: attributes, target: target)
+        queue.setSpecific(key: markerKey, value: label)
+        return queue
+    }
+
+    /// The label of the library queue the caller is running on, or nil when it is not on one.
+    public static var currentLibraryQueueLabel: String? {
+        DispatchQueue.getSpecific(key: markerKey)
+    }
+}
+
+/// Runs a completion-handler operation and waits for its result: the engine of every blocking wrapper.
+///
+/// ```swift
+/// let lease = try Blocking.wait { completion in pool.acquire(queue: $0, completion: completion) }
+/// ```
+///
+/// The operation delivers onto a private queue, so the wait never depends on a queue the caller may be
+/// blocking. Called on a library queue, it throws `CoreError.Code.blockingCallOnLibraryQueue` at once.
+public enum Blocking {
+    private static let deliveryQueue = LibraryQueues.makeQueue(
+        label: "AzureClientsToolbox.blocking-delivery", attributes: .concurrent)
+
+    /// Starts `operation` with a private delivery queue and blocks the calling thread until it completes.
+    ///
+    /// - parameter operation: starts the work; it must call the completion exactly once, on the given queue.
+    /// - throws: what the operation delivered, or `CoreError` when called on a library queue.
+    public static func wait<T>(
+        function: StaticString = #function,
+        _ operation: (DispatchQueue, @escaping @Sendable (Result<T, any Error>) -> Void) -> Void
+    ) throws -> T {
+        if let label = LibraryQueues.currentLibraryQueueLabel {
+            throw CoreError(
+                .blockingCallOnLibraryQueue,
+                "the blocking form of \(function) was called on the library queue '\(label)', where waiting would "
+                    + "deadlock; use the completion-handler form there, or pass your own callback queue")
+        }
+        let box = ResultBox<T>()
+        let semaphore = DispatchSemaphore(value: 0)
+        operation(deliveryQueue) { result in
+            box.set(result)
+            semaphore.signal()
+        }
+        semaphore.wait()
+        return try box.take().get()
+    }
+}
+
+/// Carries one result from the thread that produces it to the one that waits on a semaphore.
+private final class ResultBox<T>: @unchecked Sendable {
+    // @unchecked Sendable: `result` is written once under `lock` before the semaphore signal and read after the wait.
+    private let lock = Lock()
+    private var result: Result<T, any Error>?
+
+    func set(_ value: Result<T, any Error>) {
+        lock.withLock { if result == nil { result = value } }
+    }
+
+    func take() -> Result<T, any Error> {
+        lock.withLock { result! }
+    }
+}

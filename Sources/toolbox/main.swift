@@ -1,0 +1,6 @@
+import ArgumentParser
+
+struct Toolbox: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "toolbox", abstract: "AzureClientsToolbox CLI")
+}
+Toolbox.main()
