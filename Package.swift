@@ -9,7 +9,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "AzureClientsToolbox",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "ToolboxCore", targets: ["ToolboxCore"]),
         .library(name: "ConnectionPooling", targets: ["ConnectionPooling"]),
@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "ToolboxAMQP",
             dependencies: [
-                "ToolboxCore", "ToolboxTransport",
+                "ToolboxCore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "AzureAuth",
             dependencies: [
-                "ToolboxCore", "ToolboxTransport", "COpenSSL",
+                "ToolboxCore", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -1,0 +1,217 @@
+import Dispatch
+import ToolboxCore
+
+extension ConnectionPool {
+    /// Opens connections while someone needs one and the limits allow it.
+    ///
+    /// Needed means: queued callers beyond what the connections already opening will serve
+    /// (`clientLimit` each), or fewer fresh ready connections than `minReady` / a pending `warmUp` asks for.
+    /// Target-driven opens back off exponentially after failures so a broken endpoint is not hammered.
+    func planCreatesLocked(now: MonotonicInstant, effects: inout PoolEffects<Connection>) {
+        guard !isClosed else { return }
+        while slots.count < configuration.maxSize && openingCount < maxCreates {
+            let activeOpening = openingCount - abandonedOpening
+            let forWaiters = liveWaiters > activeOpening * configuration.clientLimit
+            var forTarget = false
+            let target = max(configuration.minReady, warmUps.map(\.target).max() ?? 0)
+            if target > 0 && !inCreateBackoffLocked(now: now) {
+                forTarget = freshReadyCountLocked(now: now) + activeOpening < target
+            }
+            guard forWaiters || forTarget else { return }
+            let slot = PoolSlot<Connection>(id: nextSlotID, now: now)
+            nextSlotID += 1
+            slots.append(slot)
+            openingCount += 1
+            effects.creates.append(slot)
+            effects.gaugesChanged = true
+        }
+    }
+
+    func inCreateBackoffLocked(now: MonotonicInstant) -> Bool {
+        guard consecutiveCreateFailures > 0 else { return false }
+        return now < lastCreateFailureAt.advanced(bySeconds: createBackoffLocked())
+    }
+
+    func createBackoffLocked() -> Double {
+        min(30, 0.1 * Double(1 << min(consecutiveCreateFailures, 9)))
+    }
+
+    /// Ready connections that will not expire within `refreshAhead`.
+    func freshReadyCountLocked(now: MonotonicInstant) -> Int {
+        let horizon = now.advanced(bySeconds: configuration.refreshAhead)
+        var count = 0
+        for slot in readyHeap.storage
+        where slot.expiry(maxIdle: configuration.maxIdle, maxLifespan: configuration.maxLifespan) > horizon {
+            count += 1
+        }
+        return count
+    }
+
+    func startCreate(_ slot: PoolSlot<Connection>) {
+        let deadline = Deadline.after(seconds: configuration.getTimeout)
+        logger.debug("opening connection", metadata: ["slot": "\(slot.id)"])
+        housekeepingQueue.asyncAfter(deadline: deadline.instant.dispatchTime) { [weak self, slot] in
+            self?.openingTimedOut(slot)
+        }
+        connector.create(deadline: deadline) { [self, slot] result in
+            switch result {
+            case .success(let connection):
+                let abandoned: Bool = lock.withLock {
+                    slot.connection = connection
+                    return slot.abandoned
+                }
+                if abandoned {
+                    openingFinished(slot, connection: connection, result: .failure(abandonedError))
+                    return
+                }
+                connector.ready(connection, deadline: deadline) { [self, slot] readiness in
+                    openingFinished(slot, connection: connection, result: readiness)
+                }
+            case .failure(let error):
+                openingFinished(slot, connection: nil, result: .failure(error))
+            }
+        }
+    }
+
+    private var abandonedError: ConnectionPoolError {
+        ConnectionPoolError(.connectionFailed, "the pool stopped waiting for this connection")
+    }
+
+    /// The end of a slot's opening: ready and serving, or failed (its waiters failed or re-routed).
+    func openingFinished(_ slot: PoolSlot<Connection>, connection: Connection?, result: Result<Void, any Error>) {
+        let now = MonotonicInstant.now()
+        var effects = PoolEffects<Connection>()
+        effects.gaugesChanged = true
+        lock.lock()
+        guard slot.state == .opening else {
+            lock.unlock()
+            return
+        }
+        openingCount -= 1
+        if slot.abandoned {
+            abandonedOpening -= 1
+            closeOrDropLocked(slot, connection: connection, effects: &effects)
+        } else {
+            switch result {
+            case .success:
+                slot.state = .ready
+                slot.lastActivity = now
+                readyHeap.insert(slot)
+                stats.creates += 1
+                consecutiveCreateFailures = 0
+                noteSlotWakesLocked(slot)
+                serveWaitersLocked(now: now, effects: &effects)
+                completeWarmUpsLocked(effects: &effects)
+            case .failure(let error):
+                logger.warning("connection failed to open", metadata: ["slot": "\(slot.id)", "error": "\(error)"])
+                closeOrDropLocked(slot, connection: connection, effects: &effects)
+                failOpeningLocked(cause: error, now: now, effects: &effects)
+            }
+        }
+        planCreatesLocked(now: now, effects: &effects)
+        lock.unlock()
+        run(effects)
+    }
+
+    /// The connector did not finish within `getTimeout`: fail the callers now; the slot keeps its place
+    /// (against `maxSize`) until the connector answers, and whatever it delivers then is closed.
+    func openingTimedOut(_ slot: PoolSlot<Connection>) {
+        let now = MonotonicInstant.now()
+        var effects = PoolEffects<Connection>()
+        lock.lock()
+        guard slot.state == .opening, !slot.abandoned else {
+            lock.unlock()
+            return
+        }
+        slot.abandoned = true
+        abandonedOpening += 1
+        let cause = CoreError(.timedOut, "creating and proving the connection took longer than getTimeout "
+            + "(\(configuration.getTimeout)s)")
+        failOpeningLocked(cause: cause, now: now, effects: &effects)
+        lock.unlock()
+        run(effects)
+    }
+
+    /// A create failed: every waiter the remaining opening connections will not serve fails now with the cause
+    /// (rather than waiting out its timeout), and so does every pending `warmUp`.
+    func failOpeningLocked(cause: any Error, now: MonotonicInstant, effects: inout PoolEffects<Connection>) {
+        stats.createFailures += 1
+        consecutiveCreateFailures += 1
+        lastCreateFailureAt = now
+        let error = ConnectionPoolError(
+            .connectionFailed,
+            "could not open a connection; check the endpoint and credentials, or raise getTimeout", cause: cause)
+        let covered = (openingCount - abandonedOpening) * configuration.clientLimit
+        var toFail = liveWaiters - covered
+        while toFail > 0, let waiter = waiters.pop() {
+            guard !waiter.done else { continue }
+            finishWaiterLocked(waiter)
+            effects.deliveries.append((waiter, .failure(error)))
+            toFail -= 1
+        }
+        for request in warmUps {
+            let completion = request.completion
+            request.queue.async { completion(.failure(error)) }
+        }
+        warmUps.removeAll()
+        if configuration.minReady > 0 {
+            noteWakeLocked(now.advanced(bySeconds: createBackoffLocked()))
+        }
+    }
+
+    func closeOrDropLocked(
+        _ slot: PoolSlot<Connection>, connection: Connection?, effects: inout PoolEffects<Connection>
+    ) {
+        if let connection {
+            slot.state = .closing
+            effects.closes.append((slot, connection))
+        } else {
+            removeSlotLocked(slot, effects: &effects)
+        }
+    }
+
+    /// Takes a ready slot out of service; it closes now if idle, else when its last lease returns.
+    func retireLocked(_ slot: PoolSlot<Connection>, effects: inout PoolEffects<Connection>) {
+        guard slot.state == .ready else { return }
+        readyHeap.remove(slot)
+        slot.state = .draining
+        stats.expirations += 1
+        effects.gaugesChanged = true
+        logger.debug("retiring connection", metadata: ["slot": "\(slot.id)", "inUse": "\(slot.inUse)"])
+        if slot.inUse == 0 { beginCloseLocked(slot, effects: &effects) }
+    }
+
+    func beginCloseLocked(_ slot: PoolSlot<Connection>, effects: inout PoolEffects<Connection>) {
+        slot.state = .closing
+        if let connection = slot.connection {
+            effects.closes.append((slot, connection))
+        } else {
+            removeSlotLocked(slot, effects: &effects)
+        }
+    }
+
+    func startClose(_ slot: PoolSlot<Connection>, _ connection: Connection) {
+        logger.debug("closing connection", metadata: ["slot": "\(slot.id)"])
+        connector.close(connection) { [self, slot] in
+            var effects = PoolEffects<Connection>()
+            effects.gaugesChanged = true
+            lock.lock()
+            stats.closes += 1
+            removeSlotLocked(slot, effects: &effects)
+            planCreatesLocked(now: .now(), effects: &effects)
+            lock.unlock()
+            run(effects)
+        }
+    }
+
+    func removeSlotLocked(_ slot: PoolSlot<Connection>, effects: inout PoolEffects<Connection>) {
+        if let index = slots.firstIndex(where: { $0 === slot }) {
+            slots.remove(at: index)
+        }
+        slot.connection = nil
+        if isClosed && slots.isEmpty {
+            effects.callbacks.append(contentsOf: closeCompletions)
+            closeCompletions.removeAll()
+        }
+    }
+}
