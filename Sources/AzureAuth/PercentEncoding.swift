@@ -1,0 +1,62 @@
+/// The percent-encodings Azure's SDKs use, reproduced byte for byte because signatures cover them.
+enum PercentEncoding {
+    private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8)
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
+
+    /// Python's `urllib.parse.quote(value, safe=safe)`: unreserved characters and `safe` stay, the rest is `%XX`.
+    static func quote(_ value: String, safe: String = "/") -> String {
+        let keep = unreserved.union(safe.utf8)
+        var out = [UInt8]()
+        for byte in value.utf8 {
+            if keep.contains(byte) {
+                out.append(byte)
+            } else {
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0f)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Python's `urllib.parse.quote_plus(value)`: like `quote(value, safe: "")` but a space becomes `+`.
+    static func quotePlus(_ value: String) -> String {
+        value.split(separator: " ", omittingEmptySubsequences: false)
+            .map { quote(String($0), safe: "") }
+            .joined(separator: "+")
+    }
+
+    /// `application/x-www-form-urlencoded` body from ordered pairs, as Python's `urlencode` writes it.
+    static func formEncode(_ pairs: [(String, String)]) -> String {
+        pairs.map { "\(quotePlus($0.0))=\(quotePlus($0.1))" }.joined(separator: "&")
+    }
+
+    /// Python's `urllib.parse.unquote`: `%XX` decoded, invalid escapes left as they are; `+` stays `+`.
+    static func unquote(_ value: String, plusAsSpace: Bool = false) -> String {
+        let bytes = Array(value.utf8)
+        var out = [UInt8]()
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "%"), index + 2 < bytes.count,
+                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            {
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(plusAsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+                index += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
