@@ -1,0 +1,201 @@
+/// Typed access to the fields of a described list (performatives, sections, outcomes).
+///
+/// Missing trailing fields and `null` read as nil; a field of the wrong type is a decoding error naming
+/// the field, so a peer's mistake is reported precisely.
+struct FieldReader {
+    let type: String
+    let fields: [AMQPValue]
+
+    init(_ type: String, _ value: AMQPValue) throws {
+        self.type = type
+        switch value {
+        case .list(let items): fields = items
+        default: throw AMQPError(.decoding, "\(type) must be a described list, got \(value)")
+        }
+    }
+
+    subscript(index: Int) -> AMQPValue { index < fields.count ? fields[index] : .null }
+
+    private func mismatch(_ index: Int, _ name: String, _ expected: String) -> AMQPError {
+        AMQPError(.decoding, "\(type).\(name) (field \(index)) must be \(expected), got \(self[index])")
+    }
+
+    func required<T>(_ value: T?, _ index: Int, _ name: String) throws -> T {
+        guard let value else { throw AMQPError(.decoding, "\(type).\(name) (field \(index)) is mandatory") }
+        return value
+    }
+
+    func bool(_ i: Int, _ name: String) throws -> Bool? {
+        switch self[i] {
+        case .null: return nil
+        case .bool(let v): return v
+        default: throw mismatch(i, name, "boolean")
+        }
+    }
+
+    func ubyte(_ i: Int, _ name: String) throws -> UInt8? {
+        switch self[i] {
+        case .null: return nil
+        case .ubyte(let v): return v
+        default: throw mismatch(i, name, "ubyte")
+        }
+    }
+
+    func ushort(_ i: Int, _ name: String) throws -> UInt16? {
+        switch self[i] {
+        case .null: return nil
+        case .ushort(let v): return v
+        default: throw mismatch(i, name, "ushort")
+        }
+    }
+
+    func uint(_ i: Int, _ name: String) throws -> UInt32? {
+        switch self[i] {
+        case .null: return nil
+        case .uint(let v): return v
+        default: throw mismatch(i, name, "uint")
+        }
+    }
+
+    func ulong(_ i: Int, _ name: String) throws -> UInt64? {
+        switch self[i] {
+        case .null: return nil
+        case .ulong(let v): return v
+        default: throw mismatch(i, name, "ulong")
+        }
+    }
+
+    func string(_ i: Int, _ name: String) throws -> String? {
+        switch self[i] {
+        case .null: return nil
+        case .string(let v): return v
+        default: throw mismatch(i, name, "string")
+        }
+    }
+
+    func symbol(_ i: Int, _ name: String) throws -> AMQPSymbol? {
+        switch self[i] {
+        case .null: return nil
+        case .symbol(let v): return v
+        default: throw mismatch(i, name, "symbol")
+        }
+    }
+
+    func binary(_ i: Int, _ name: String) throws -> [UInt8]? {
+        switch self[i] {
+        case .null: return nil
+        case .binary(let v): return v
+        default: throw mismatch(i, name, "binary")
+        }
+    }
+
+    func timestamp(_ i: Int, _ name: String) throws -> Int64? {
+        switch self[i] {
+        case .null: return nil
+        case .timestamp(let v): return v
+        default: throw mismatch(i, name, "timestamp")
+        }
+    }
+
+    func map(_ i: Int, _ name: String) throws -> AMQPMap? {
+        switch self[i] {
+        case .null: return nil
+        case .map(let v): return v
+        default: throw mismatch(i, name, "map")
+        }
+    }
+
+    /// A `multiple="true"` symbol field: a single symbol or an array of symbols.
+    func symbols(_ i: Int, _ name: String) throws -> [AMQPSymbol]? {
+        switch self[i] {
+        case .null: return nil
+        case .symbol(let v): return [v]
+        case .array(let array) where array.elementType == .symbol:
+            return array.elements.compactMap { if case .symbol(let s) = $0 { s } else { nil } }
+        default: throw mismatch(i, name, "symbol or array of symbols")
+        }
+    }
+
+    func error(_ i: Int, _ name: String) throws -> AMQPRemoteError? {
+        if self[i].isNull { return nil }
+        return try AMQPRemoteError(described: self[i])
+    }
+}
+
+extension AMQPValue {
+    /// Helpers for building field lists: nil becomes `null`.
+    static func optional<T>(_ value: T?, _ wrap: (T) -> AMQPValue) -> AMQPValue {
+        guard let value else { return .null }
+        return wrap(value)
+    }
+
+    static func symbols(_ symbols: [AMQPSymbol]?) -> AMQPValue {
+        guard let symbols else { return .null }
+        return .array(.symbols(symbols))
+    }
+
+    /// The descriptor code of a described value, accepting both the ulong code and the symbolic name.
+    var descriptorCode: UInt64? {
+        guard case .described(let descriptor, _) = self else { return nil }
+        switch descriptor {
+        case .ulong(let code): return code
+        case .symbol(let name): return AMQPDescriptors.code(forName: name.rawValue)
+        default: return nil
+        }
+    }
+
+    var describedValue: AMQPValue? {
+        guard case .described(_, let value) = self else { return nil }
+        return value
+    }
+}
+
+/// Descriptor codes (domain 0x00000000) and their symbolic names, from the specification.
+enum AMQPDescriptors {
+    static let names: [String: UInt64] = [
+        "amqp:open:list": 0x10, "amqp:begin:list": 0x11, "amqp:attach:list": 0x12, "amqp:flow:list": 0x13,
+        "amqp:transfer:list": 0x14, "amqp:disposition:list": 0x15, "amqp:detach:list": 0x16,
+        "amqp:end:list": 0x17, "amqp:close:list": 0x18, "amqp:error:list": 0x1d,
+        "amqp:received:list": 0x23, "amqp:accepted:list": 0x24, "amqp:rejected:list": 0x25,
+        "amqp:released:list": 0x26, "amqp:modified:list": 0x27, "amqp:source:list": 0x28,
+        "amqp:target:list": 0x29, "amqp:sasl-mechanisms:list": 0x40, "amqp:sasl-init:list": 0x41,
+        "amqp:sasl-challenge:list": 0x42, "amqp:sasl-response:list": 0x43, "amqp:sasl-outcome:list": 0x44,
+        "amqp:header:list": 0x70, "amqp:delivery-annotations:map": 0x71, "amqp:message-annotations:map": 0x72,
+        "amqp:properties:list": 0x73, "amqp:application-properties:map": 0x74, "amqp:data:binary": 0x75,
+        "amqp:amqp-sequence:list": 0x76, "amqp:amqp-value:*": 0x77, "amqp:footer:map": 0x78,
+    ]
+
+    static func code(forName name: String) -> UInt64? { names[name] }
+}
+
+extension AMQPRemoteError {
+    /// Decodes an `error` (0x1d) described list.
+    init(described value: AMQPValue) throws {
+        guard value.descriptorCode == 0x1d, let inner = value.describedValue else {
+            throw AMQPError(.decoding, "expected an error (0x1d), got \(value)")
+        }
+        let f = try FieldReader("error", inner)
+        self.init(
+            condition: try f.required(f.symbol(0, "condition"), 0, "condition"),
+            description: try f.string(1, "description"),
+            info: try f.map(2, "info"))
+    }
+
+    /// The `error` described list.
+    var encoded: AMQPValue {
+        .described(
+            descriptor: .ulong(0x1d),
+            value: .list(trimmed([.symbol(condition), .optional(description_) { .string($0) }, .optional(info) { .map($0) }])))
+    }
+}
+
+/// Drops trailing nulls, which the specification lets an encoder omit.
+func trimmed(_ fields: [AMQPValue]) -> [AMQPValue] {
+    var count = fields.count
+    while count > 0, fields[count - 1].isNull { count -= 1 }
+    return Array(fields[0..<count])
+}
+
+func describedList(_ code: UInt64, _ fields: [AMQPValue]) -> AMQPValue {
+    .described(descriptor: .ulong(code), value: .list(trimmed(fields)))
+}
