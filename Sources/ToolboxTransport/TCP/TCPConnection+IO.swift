@@ -1,0 +1,329 @@
+import Dispatch
+import ToolboxCore
+
+/// The event loop: socket readiness, TLS pumping, pending reads and writes. Everything here runs on `queue`.
+extension TCPConnection {
+    static let receiveChunk = 64 * 1024
+
+    /// Installs the read and write sources on a connected socket (both start suspended).
+    func installSources() {
+        let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        read.setEventHandler { [weak self] in self?.handleReadable() }
+        let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+        write.setEventHandler { [weak self] in self?.handleWritable() }
+        let descriptor = fd
+        let remaining = LockedValue(2)
+        let closeWhenBothCancelled: @Sendable () -> Void = {
+            // The descriptor may be closed only once neither source can touch it any more.
+            if remaining.withLockedValue({ $0 -= 1; return $0 }) == 0 { POSIX.closeDescriptor(descriptor) }
+        }
+        read.setCancelHandler(handler: closeWhenBothCancelled)
+        write.setCancelHandler(handler: closeWhenBothCancelled)
+        readSource = read
+        writeSource = write
+        readSourceRunning = false
+        writeSourceRunning = false
+    }
+
+    func setReadInterest(_ wanted: Bool) {
+        guard let source = readSource, wanted != readSourceRunning else { return }
+        readSourceRunning = wanted
+        if wanted { source.resume() } else { source.suspend() }
+    }
+
+    func setWriteInterest(_ wanted: Bool) {
+        guard let source = writeSource, wanted != writeSourceRunning else { return }
+        writeSourceRunning = wanted
+        if wanted { source.resume() } else { source.suspend() }
+    }
+
+    /// Cancels the sources (which closes the descriptor) or closes a descriptor that never got sources.
+    func releaseSocket() {
+        if let read = readSource, let write = writeSource {
+            read.cancel()
+            write.cancel()
+            // A suspended source never runs its cancel handler, and releasing one crashes.
+            if !readSourceRunning { read.resume() }
+            if !writeSourceRunning { write.resume() }
+            readSourceRunning = true
+            writeSourceRunning = true
+        } else if fd >= 0 {
+            POSIX.closeDescriptor(fd)
+        }
+        readSource = nil
+        writeSource = nil
+        fd = -1
+    }
+
+    // MARK: Reading
+
+    func readOnQueue(maxBytes: Int, deadline: Deadline, _ handler: @escaping (Result<[UInt8], TransportError>) -> Void) {
+        if pendingRead != nil {
+            handler(.failure(TransportError(.invalidRequest, "a read on \(peerDescription) is already pending")))
+            return
+        }
+        pendingRead = PendingRead(maxBytes: max(1, maxBytes), handler: handler)
+        if tls != nil, inbound.isEmpty, state == .open { decryptAvailable() }
+        if completePendingRead() { return }
+        // Try the socket before waiting on the source: it saves a trip through the event loop when the reply is
+        // already there, and it sees a reset that arrived while the source was suspended.
+        if state == .open, !peerClosed {
+            handleReadable()
+            if pendingRead == nil { return }
+        }
+        readTimer.arm(at: deadline) { [weak self] in
+            guard let self, let read = self.pendingRead else { return }
+            self.pendingRead = nil
+            self.updateReadInterest()
+            read.handler(.failure(TransportError(
+                .timedOut, "no data from \(self.peerDescription) before the read deadline")))
+        }
+        updateReadInterest()
+    }
+
+    /// Delivers to the pending read if there is anything to deliver; returns whether it did.
+    @discardableResult
+    func completePendingRead() -> Bool {
+        guard let read = pendingRead else { return false }
+        let result: Result<[UInt8], TransportError>
+        if !inbound.isEmpty {
+            result = .success(inbound.take(upTo: read.maxBytes))
+        } else if let failure {
+            result = .failure(failure)
+        } else if peerClosed {
+            result = .success([])
+        } else if state == .closing || state == .closed {
+            result = .failure(TransportError(.closedLocally, "the connection to \(peerDescription) was closed"))
+        } else {
+            return false
+        }
+        pendingRead = nil
+        readTimer.disarm()
+        updateReadInterest()
+        read.handler(result)
+        return true
+    }
+
+    func updateReadInterest() {
+        let active = state == .connecting || state == .handshaking || state == .open
+        let wanted = active && !peerClosed && failure == nil
+            && (state == .handshaking || (pendingRead != nil && inbound.isEmpty))
+        setReadInterest(wanted)
+    }
+
+    func handleReadable() {
+        guard fd >= 0 else { return }
+        var sawEOF = false
+        var socketError: Int32?
+        withUnsafeTemporaryAllocation(byteCount: TCPConnection.receiveChunk, alignment: 16) { buffer in
+            // A few rounds at most, so one busy connection cannot monopolise the queue's thread.
+            for _ in 0..<4 {
+                let n = POSIX.receive(fd, buffer.baseAddress!, buffer.count)
+                if n > 0 {
+                    let received = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                    if let tls { tls.feed(received) } else { inbound.append(received) }
+                    if n < buffer.count { break }
+                } else if n == 0 {
+                    sawEOF = true
+                    break
+                } else {
+                    let code = POSIX.lastErrno
+                    if !POSIX.isWouldBlock(code) { socketError = code }
+                    break
+                }
+            }
+        }
+        if tls != nil {
+            if state == .handshaking {
+                continueHandshake()
+                if state != .open { if sawEOF { fail(handshakeEOFError()) }; return }
+            }
+            decryptAvailable()
+        }
+        if let socketError {
+            fail(TransportError(
+                .connectionReset, "reading from \(peerDescription) failed: \(POSIX.text(for: socketError))",
+                errno: socketError))
+            return
+        }
+        if sawEOF { peerClosed = true }
+        completePendingRead()
+        updateReadInterest()
+    }
+
+    /// Moves decrypted application data from the TLS session to `inbound`.
+    func decryptAvailable() {
+        guard let tls, failure == nil else { return }
+        withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 16) { buffer in
+            while true {
+                switch tls.read(into: buffer) {
+                case .bytes(let n):
+                    inbound.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                case .needsInput:
+                    return
+                case .closed:
+                    peerClosed = true
+                    return
+                case .failed(let error):
+                    failure = error
+                    return
+                }
+            }
+        }
+        // Reading can produce output (key updates, alerts); send it along.
+        tls.drainOutput(into: &outbound)
+        if outboundIndex < outbound.count { flush() }
+        if let failure { fail(failure) }
+    }
+
+    // MARK: Writing
+
+    func writeOnQueue(_ bytes: [UInt8], deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
+        if let failure {
+            handler(failure)
+            return
+        }
+        guard state == .open else {
+            handler(TransportError(.closedLocally, "cannot write to \(peerDescription): the connection is closed"))
+            return
+        }
+        let before = outbound.count
+        if let tls {
+            let error = bytes.withUnsafeBytes { tls.write($0) }
+            if let error {
+                handler(error)
+                fail(error)
+                return
+            }
+            tls.drainOutput(into: &outbound)
+        } else {
+            outbound.append(contentsOf: bytes)
+        }
+        bytesEnqueued += UInt64(outbound.count - before)
+        pendingWrites.append(PendingWrite(end: bytesEnqueued, deadline: deadline, handler: handler))
+        flush()
+    }
+
+    func handleWritable() {
+        if state == .connecting {
+            finishConnect()
+            return
+        }
+        flush()
+    }
+
+    /// Sends as much of `outbound` as the kernel takes, then completes the writes that are fully sent.
+    func flush() {
+        guard fd >= 0 else { return }
+        while outboundIndex < outbound.count {
+            let n = outbound.withUnsafeBytes { raw in
+                POSIX.send(fd, raw.baseAddress! + outboundIndex, outbound.count - outboundIndex)
+            }
+            if n > 0 {
+                outboundIndex += n
+                bytesWritten += UInt64(n)
+            } else {
+                let code = POSIX.lastErrno
+                if n < 0, POSIX.isWouldBlock(code) { break }
+                fail(TransportError(
+                    .connectionReset, "writing to \(peerDescription) failed: \(POSIX.text(for: code))", errno: code))
+                return
+            }
+        }
+        if outboundIndex == outbound.count {
+            outbound.removeAll(keepingCapacity: outbound.capacity <= 1 << 20)
+            outboundIndex = 0
+        }
+        var finished: [PendingWrite] = []
+        while let first = pendingWrites.first, first.end <= bytesWritten {
+            finished.append(pendingWrites.removeFirst())
+        }
+        let blocked = outboundIndex < outbound.count
+        setWriteInterest(blocked)
+        if let next = pendingWrites.first, blocked {
+            writeTimer.arm(at: next.deadline) { [weak self] in
+                guard let self else { return }
+                self.fail(TransportError(
+                    .timedOut, "\(self.peerDescription) did not accept the data before the write deadline"))
+            }
+        } else {
+            writeTimer.disarm()
+        }
+        for write in finished { write.handler(nil) }
+        if !blocked, state == .closing { finishGracefulClose() }
+    }
+
+    // MARK: Failing and closing
+
+    /// Ends the connection with `error`: every pending operation gets it, and the socket is reset.
+    func fail(_ error: TransportError) {
+        if state == .closed { return }
+        if failure == nil { failure = error }
+        let failure = self.failure ?? error
+        state = .closed
+        if fd >= 0 { POSIX.setLingerZero(fd) }
+        finishClose()
+        let read = pendingRead
+        pendingRead = nil
+        let writes = pendingWrites
+        pendingWrites = []
+        let handshake = handshakeHandler
+        handshakeHandler = nil
+        read?.handler(.failure(failure))
+        for write in writes { write.handler(failure) }
+        handshake?(failure)
+    }
+
+    func closeOnQueue(mode: CloseMode, _ handler: @escaping () -> Void) {
+        switch state {
+        case .closed:
+            handler()
+            return
+        case .closing:
+            closeHandlers.append(handler)
+            return
+        case .connecting, .handshaking:
+            closeHandlers.append(handler)
+            fail(TransportError(.cancelled, "the connection to \(peerDescription) was closed while opening"))
+            return
+        case .open:
+            break
+        }
+        closeHandlers.append(handler)
+        if mode == .abortive {
+            fail(TransportError(.closedLocally, "the connection to \(peerDescription) was closed"))
+            return
+        }
+        state = .closing
+        if let read = pendingRead {
+            pendingRead = nil
+            read.handler(.failure(TransportError(.closedLocally, "the connection to \(peerDescription) was closed")))
+        }
+        if let tls {
+            tls.shutdown()
+            tls.drainOutput(into: &outbound)
+        }
+        // A peer that stops reading must not keep us half-closed forever.
+        phaseTimer.arm(at: .after(seconds: 5)) { [weak self] in
+            self?.fail(TransportError(.timedOut, "graceful close did not finish; the connection was reset"))
+        }
+        flush()
+    }
+
+    func finishGracefulClose() {
+        if fd >= 0 { POSIX.shutdownWrite(fd) }
+        state = .closed
+        finishClose()
+    }
+
+    func finishClose() {
+        readTimer.cancel()
+        writeTimer.cancel()
+        phaseTimer.cancel()
+        releaseSocket()
+        selfRetain = nil
+        let handlers = closeHandlers
+        closeHandlers = []
+        for handler in handlers { handler() }
+    }
+}

@@ -1,0 +1,181 @@
+import Dispatch
+import ToolboxCore
+
+/// A non-blocking TCP connection, optionally wrapped in TLS, driven by Dispatch sources on its own serial queue.
+///
+/// ```swift
+/// TCPConnection.connect(host: "example.org", port: 443, tls: try TLSContext(client: .init()),
+///                       deadline: .after(seconds: 5)) { result in
+///     guard case .success(let connection) = result else { return }
+///     connection.write(Array("ping".utf8)) { _ in
+///         connection.read { bytes in print(bytes) }   // an empty array means the peer closed
+///     }
+/// }
+/// ```
+///
+/// All state lives on `queue`; public methods may be called from any thread and deliver their completion on the
+/// `queue:` they are given, exactly once. Reads deliver whatever bytes are available (up to `maxBytes`); an empty
+/// array means the peer closed its side. Writes complete when the bytes have been handed to the kernel.
+/// Close a connection with `close(mode:)` when done; dropping the last reference closes it abortively.
+public final class TCPConnection: @unchecked Sendable {
+    // @unchecked Sendable: every mutable property below is read and written only on `queue`
+    // (asserted with dispatchPrecondition in the I/O paths); `addresses` has its own lock.
+
+    /// How `close` ends the connection.
+    public enum CloseMode: Sendable {
+        /// Flush pending writes, send TLS close_notify and a FIN.
+        case graceful
+        /// Drop pending writes and send a RST at once.
+        case abortive
+    }
+
+    enum State {
+        case connecting
+        case handshaking
+        case open
+        case closing
+        case closed
+    }
+
+    struct PendingRead {
+        let maxBytes: Int
+        let handler: (Result<[UInt8], TransportError>) -> Void
+    }
+
+    struct PendingWrite {
+        let end: UInt64
+        let deadline: Deadline
+        let handler: (TransportError?) -> Void
+    }
+
+    /// The serial queue this connection's state machine runs on.
+    public let queue: DispatchQueue
+    /// "host:port" as the caller named it, for messages.
+    public let peerDescription: String
+
+    var fd: Int32 = -1
+    var state: State = .connecting
+    var readSource: (any DispatchSourceRead)?
+    var writeSource: (any DispatchSourceWrite)?
+    var readSourceRunning = false
+    var writeSourceRunning = false
+    var tls: TLSSession?
+    var inbound = ByteQueue()
+    var outbound: [UInt8] = []
+    var outboundIndex = 0
+    var bytesEnqueued: UInt64 = 0
+    var bytesWritten: UInt64 = 0
+    var pendingRead: PendingRead?
+    var pendingWrites: [PendingWrite] = []
+    var peerClosed = false
+    var failure: TransportError?
+    var handshakeHandler: ((TransportError?) -> Void)?
+    var closeHandlers: [() -> Void] = []
+    lazy var readTimer = ConnectionTimer(queue: queue)
+    lazy var writeTimer = ConnectionTimer(queue: queue)
+    lazy var phaseTimer = ConnectionTimer(queue: queue)
+    /// Addresses left to try, the TLS name, and the address being connected to.
+    var pendingAddresses: (remaining: ArraySlice<SocketAddress>, serverName: String, address: SocketAddress)?
+    /// Keeps the connection alive while connecting, when nobody else holds it yet.
+    var selfRetain: TCPConnection?
+
+    private let addresses = LockedValue<(local: SocketAddress?, remote: SocketAddress?)>((nil, nil))
+
+    let tlsContext: TLSContext?
+
+    init(peerDescription: String, queue: DispatchQueue, tlsContext: TLSContext?) {
+        self.peerDescription = peerDescription
+        self.queue = queue
+        self.tlsContext = tlsContext
+    }
+
+    deinit {
+        // Nobody can call back into us any more; give pending handlers their error and release the socket.
+        let error = TransportError(.closedLocally, "the connection to \(peerDescription) was released while in use")
+        pendingRead?.handler(.failure(error))
+        for write in pendingWrites { write.handler(error) }
+        handshakeHandler?(error)
+        if fd >= 0 { POSIX.setLingerZero(fd) }
+        releaseSocket()
+        for handler in closeHandlers { handler() }
+    }
+
+    /// The local address, once connected.
+    public var localAddress: SocketAddress? { addresses.load().local }
+    /// The peer's address, once connected.
+    public var remoteAddress: SocketAddress? { addresses.load().remote }
+    /// Whether TLS protects this connection.
+    public var isTLS: Bool { tlsContext != nil }
+
+    func recordAddresses(remote: SocketAddress?) {
+        let local = SocketAddress.local(of: fd)
+        addresses.withLockedValue { $0 = (local, remote) }
+    }
+
+    // MARK: Public API
+
+    /// Reads the next bytes available, at most `maxBytes`; an empty array means the peer closed the connection.
+    ///
+    /// Only one read may be pending at a time (a second one fails with `.invalidRequest`). A read that times out
+    /// fails with `.timedOut` and consumes nothing; the connection stays usable.
+    public func read(
+        maxBytes: Int = 65536, deadline: Deadline = .never,
+        queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        completion: @escaping @Sendable (Result<[UInt8], TransportError>) -> Void
+    ) {
+        queue.async {
+            self.readOnQueue(maxBytes: maxBytes, deadline: deadline) { result in
+                callbackQueue.async { completion(result) }
+            }
+        }
+    }
+
+    /// Writes all of `bytes`; completes once they are handed to the kernel.
+    ///
+    /// A write that misses its deadline fails the connection with `.timedOut` (a half-written stream cannot be
+    /// resumed meaningfully).
+    public func write(
+        _ bytes: [UInt8], deadline: Deadline = .never,
+        queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        completion: @escaping @Sendable (Result<Void, TransportError>) -> Void
+    ) {
+        queue.async {
+            self.writeOnQueue(bytes, deadline: deadline) { error in
+                callbackQueue.async { completion(error.map { .failure($0) } ?? .success(())) }
+            }
+        }
+    }
+
+    /// Closes the connection; `completion` runs once the socket is released. Closing twice is harmless.
+    public func close(
+        mode: CloseMode = .graceful, queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        completion: @escaping @Sendable () -> Void
+    ) {
+        queue.async {
+            self.closeOnQueue(mode: mode) { callbackQueue.async { completion() } }
+        }
+    }
+
+    /// Blocking form of `read(maxBytes:deadline:queue:completion:)`.
+    public func read(maxBytes: Int = 65536, timeout: Double) throws -> [UInt8] {
+        try Blocking.wait { queue, completion in
+            read(maxBytes: maxBytes, deadline: .after(seconds: timeout), queue: queue) {
+                completion($0.mapError { $0 })
+            }
+        }
+    }
+
+    /// Blocking form of `write(_:deadline:queue:completion:)`.
+    public func write(_ bytes: [UInt8], timeout: Double) throws {
+        try Blocking.wait { queue, completion in
+            write(bytes, deadline: .after(seconds: timeout), queue: queue) { completion($0.mapError { $0 }) }
+        }
+    }
+
+    /// Blocking form of `close(mode:queue:completion:)`.
+    public func close(mode: CloseMode = .graceful) throws {
+        let _: Void = try Blocking.wait { queue, completion in
+            close(mode: mode, queue: queue) { completion(.success(())) }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import ToolboxCore
+
+/// A listening TCP socket (optionally TLS) that accepts connections on its own queue.
+///
+/// ```swift
+/// let listener = try TCPListener(host: "127.0.0.1", port: 0) { connection in
+///     connection.read { ... }
+/// }
+/// print(listener.port)   // the port the kernel picked
+/// listener.close()
+/// ```
+///
+/// With a TLS context, each accepted connection is handed over only after its handshake succeeds (within
+/// `handshakeTimeout`); failed handshakes go to `onError` and the socket is reset.
+public final class TCPListener: @unchecked Sendable {
+    // @unchecked Sendable: `fd`, `source` and `closed` are touched only on `queue`; the rest is immutable.
+    public let queue: DispatchQueue
+    /// The address the listener is bound to (with the real port when 0 was asked for).
+    public let localAddress: SocketAddress
+    private var fd: Int32
+    private var source: (any DispatchSourceRead)?
+    private let tls: TLSContext?
+    private let handshakeTimeout: Double
+    private let onConnection: @Sendable (TCPConnection) -> Void
+    private let onError: @Sendable (TransportError) -> Void
+    private let callbackQueue: DispatchQueue
+
+    /// The port the listener accepts on.
+    public var port: UInt16 { localAddress.port }
+
+    /// Binds and starts accepting.
+    ///
+    /// - parameter host: a numeric address to bind ("127.0.0.1", "::1", "0.0.0.0").
+    /// - parameter port: 0 lets the kernel pick a free port (read it from `port`).
+    /// - parameter onConnection: called on `queue:` with each accepted (and, with TLS, handshaken) connection.
+    /// - throws: `TransportError` with `.listenFailed` when the address cannot be bound.
+    public init(
+        host: String = "127.0.0.1", port: UInt16 = 0, backlog: Int32 = 128, tls: TLSContext? = nil,
+        handshakeTimeout: Double = 10, queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        onError: @escaping @Sendable (TransportError) -> Void = { _ in },
+        onConnection: @escaping @Sendable (TCPConnection) -> Void
+    ) throws {
+        guard let address = SocketAddress(numericHost: host, port: port) else {
+            throw TransportError(.listenFailed, "'\(host)' is not a numeric IPv4 or IPv6 address to listen on")
+        }
+        let socketFD = socket(address.family, POSIX.streamType, 0)
+        guard socketFD >= 0 else {
+            throw TransportError(.listenFailed, "could not create a socket: \(POSIX.errnoText)", errno: errno)
+        }
+        POSIX.prepare(socketFD)
+        POSIX.setReuseAddress(socketFD)
+        if address.withSockAddr({ bind(socketFD, $0, $1) }) != 0 || listen(socketFD, backlog) != 0 {
+            let code = errno
+            POSIX.closeDescriptor(socketFD)
+            throw TransportError(
+                .listenFailed, "could not listen on \(address): \(POSIX.text(for: code)); pick another port",
+                errno: code)
+        }
+        self.fd = socketFD
+        self.localAddress = SocketAddress.local(of: socketFD) ?? address
+        self.tls = tls
+        self.handshakeTimeout = handshakeTimeout
+        self.onConnection = onConnection
+        self.onError = onError
+        self.callbackQueue = callbackQueue
+        self.queue = LibraryQueues.makeQueue(label: "ToolboxTransport.listener.\(localAddress)")
+        let source = DispatchSource.makeReadSource(fileDescriptor: socketFD, queue: queue)
+        source.setEventHandler { [weak self] in self?.acceptAll() }
+        source.setCancelHandler { POSIX.closeDescriptor(socketFD) }
+        self.source = source
+        source.resume()
+    }
+
+    deinit {
+        source?.cancel()
+    }
+
+    /// Stops accepting and closes the listening socket; connections already accepted stay open.
+    ///
+    /// Returns once the socket is closed, so a connect made afterwards is refused. Do not call it on `queue`.
+    public func close() {
+        let closed = DispatchSemaphore(value: 0)
+        let wasOpen: Bool = queue.sync {
+            guard let source else { return false }
+            source.setCancelHandler { [fd] in
+                POSIX.closeDescriptor(fd)
+                closed.signal()
+            }
+            source.cancel()
+            self.source = nil
+            fd = -1
+            return true
+        }
+        if wasOpen { closed.wait() }
+    }
+
+    private func acceptAll() {
+        while fd >= 0 {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let accepted = withUnsafeMutableBytes(of: &storage) { raw in
+                accept(fd, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+            }
+            if accepted < 0 {
+                let code = errno
+                if POSIX.isWouldBlock(code) || code == ECONNABORTED { return }
+                // Out of descriptors and the like: report, and let the next readiness event retry.
+                let error = TransportError(.listenFailed, "accept failed: \(POSIX.text(for: code))", errno: code)
+                let onError = self.onError
+                callbackQueue.async { onError(error) }
+                return
+            }
+            POSIX.prepare(accepted)
+            POSIX.setNoDelay(accepted)
+            adopt(accepted, remote: SocketAddress(storage: storage, length: length))
+        }
+    }
+
+    private func adopt(_ socketFD: Int32, remote: SocketAddress) {
+        let connectionQueue = LibraryQueues.makeQueue(label: "ToolboxTransport.accepted.\(remote)")
+        let connection = TCPConnection(peerDescription: remote.description, queue: connectionQueue, tlsContext: tls)
+        let onConnection = self.onConnection
+        let onError = self.onError
+        let callbackQueue = self.callbackQueue
+        let deadline = Deadline.after(seconds: handshakeTimeout)
+        connectionQueue.async {
+            connection.adoptAccepted(fd: socketFD, remote: remote, deadline: deadline) { error in
+                if let error {
+                    callbackQueue.async { onError(error) }
+                } else {
+                    callbackQueue.async { onConnection(connection) }
+                }
+            }
+        }
+    }
+}
+
+extension TCPConnection {
+    /// Takes over an accepted socket; with TLS, runs the server side of the handshake first.
+    func adoptAccepted(fd socketFD: Int32, remote: SocketAddress, deadline: Deadline,
+                       _ handler: @escaping (TransportError?) -> Void) {
+        fd = socketFD
+        selfRetain = self
+        installSources()
+        recordAddresses(remote: remote)
+        handshakeHandler = handler
+        phaseTimer.arm(at: deadline) { [weak self] in
+            guard let self else { return }
+            self.fail(TransportError(.timedOut, "the TLS handshake with \(self.peerDescription) took too long"))
+        }
+        beginSession(serverName: nil)
+    }
+}

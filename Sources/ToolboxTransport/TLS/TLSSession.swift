@@ -1,0 +1,191 @@
+import COpenSSL
+
+/// One TLS session driven through memory BIOs: ciphertext in and out as bytes, plaintext in and out as bytes.
+///
+/// Keeping OpenSSL away from the socket means the connection's event loop owns all I/O and timing, and the
+/// same code serves client and server sides. Not thread-safe: the owning connection uses it on its queue only.
+final class TLSSession {
+    enum Step {
+        case done
+        case needsInput
+        case failed(TransportError)
+    }
+
+    enum ReadOutcome {
+        case bytes(Int)
+        case needsInput
+        case closed
+        case failed(TransportError)
+    }
+
+    private let ssl: OpaquePointer
+    private let input: OpaquePointer
+    private let output: OpaquePointer
+    private let peerDescription: String
+    private let verifiesPeer: Bool
+    private(set) var handshakeComplete = false
+
+    /// - parameter serverName: for clients, the host name sent in SNI and verified against the certificate.
+    init(context: TLSContext, serverName: String?, peerDescription: String) throws {
+        guard let ssl = SSL_new(context.context) else {
+            throw TLSContext.configurationError("could not create a TLS session")
+        }
+        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw TLSContext.configurationError("could not create TLS memory buffers")
+        }
+        self.ssl = ssl
+        self.input = input
+        self.output = output
+        self.peerDescription = peerDescription
+        self.verifiesPeer = context.verifiesPeer
+        SSL_set_bio(ssl, input, output)  // the session now owns both BIOs
+        if context.isClient {
+            SSL_set_connect_state(ssl)
+            if let serverName, !serverName.isEmpty {
+                try configureServerName(serverName, verify: context.verifiesPeer)
+            }
+        } else {
+            SSL_set_accept_state(ssl)
+        }
+    }
+
+    deinit {
+        SSL_free(ssl)
+    }
+
+    private func configureServerName(_ name: String, verify: Bool) throws {
+        let bare = name.hasPrefix("[") && name.hasSuffix("]") ? String(name.dropFirst().dropLast()) : name
+        let isIPAddress = SocketAddress(numericHost: bare, port: 0) != nil
+        if !isIPAddress {
+            // RFC 6066 forbids IP literals in SNI.
+            _ = toolbox_SSL_set_tlsext_host_name(ssl, bare)
+        }
+        guard verify else { return }
+        if isIPAddress {
+            if X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), bare) != 1 {
+                throw TLSContext.configurationError("could not set '\(bare)' as the expected certificate IP address")
+            }
+        } else {
+            SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
+            if SSL_set1_host(ssl, bare) != 1 {
+                throw TLSContext.configurationError("could not set '\(bare)' as the expected certificate host name")
+            }
+        }
+    }
+
+    /// Hands ciphertext that arrived from the socket to OpenSSL.
+    func feed(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        _ = BIO_write(input, base, Int32(bytes.count))
+    }
+
+    /// Moves ciphertext OpenSSL produced (handshake messages, records, alerts) to the end of `buffer`.
+    func drainOutput(into buffer: inout [UInt8]) {
+        while true {
+            let pending = Int(BIO_ctrl_pending(output))
+            if pending == 0 { return }
+            let start = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: pending))
+            let got = buffer.withUnsafeMutableBytes { raw in
+                BIO_read(output, raw.baseAddress! + start, Int32(pending))
+            }
+            if got < pending { buffer.removeLast(pending - Int(max(got, 0))) }
+            if got <= 0 { return }
+        }
+    }
+
+    /// Advances the handshake as far as the input received so far allows.
+    func handshake() -> Step {
+        if handshakeComplete { return .done }
+        ERR_clear_error()
+        let rc = SSL_do_handshake(ssl)
+        if rc == 1 {
+            handshakeComplete = true
+            return .done
+        }
+        let error = SSL_get_error(ssl, rc)
+        if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { return .needsInput }
+        return .failed(handshakeError())
+    }
+
+    /// Decrypts application data into `buffer`.
+    func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadOutcome {
+        ERR_clear_error()
+        let rc = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+        if rc > 0 { return .bytes(Int(rc)) }
+        let error = SSL_get_error(ssl, rc)
+        switch error {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            return .needsInput
+        case SSL_ERROR_ZERO_RETURN:
+            return .closed
+        case SSL_ERROR_SYSCALL where ERR_peek_error() == 0:
+            return .closed
+        default:
+            return .failed(TransportError(
+                .tlsProtocolError, "TLS error reading from \(peerDescription): \(OpenSSLErrors.drain())"))
+        }
+    }
+
+    /// Encrypts `bytes` into output records; memory BIOs never push back, so it writes everything or fails.
+    func write(_ bytes: UnsafeRawBufferPointer) -> TransportError? {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
+        var offset = 0
+        while offset < bytes.count {
+            ERR_clear_error()
+            let chunk = min(bytes.count - offset, Int(Int32.max))
+            let rc = SSL_write(ssl, base + offset, Int32(chunk))
+            if rc <= 0 {
+                return TransportError(
+                    .tlsProtocolError, "TLS error writing to \(peerDescription): \(OpenSSLErrors.drain())")
+            }
+            offset += Int(rc)
+        }
+        return nil
+    }
+
+    /// Queues a close_notify alert (graceful TLS close).
+    func shutdown() {
+        ERR_clear_error()
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
+    }
+
+    /// Turns a failed handshake into the most specific error: certificate problems get their own codes.
+    private func handshakeError() -> TransportError {
+        let detail = OpenSSLErrors.drain()
+        let verifyResult = Int32(SSL_get_verify_result(ssl))
+        if verifiesPeer, verifyResult != X509_V_OK {
+            let reason = String(cString: X509_verify_cert_error_string(Int(verifyResult)))
+            return TLSSession.verificationError(code: verifyResult, reason: reason, peer: peerDescription)
+        }
+        return TransportError(.tlsHandshakeFailed, "TLS handshake with \(peerDescription) failed: \(detail)")
+    }
+
+    static func verificationError(code: Int32, reason: String, peer: String) -> TransportError {
+        switch code {
+        case X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH:
+            return TransportError(
+                .hostNameMismatch,
+                "the certificate of \(peer) is not valid for that name (\(reason)); connect using a name the "
+                    + "certificate lists, or set serverNameOverride")
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+            return TransportError(
+                .certificateExpired, "the certificate of \(peer) has expired (\(reason)); the server must renew it")
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            return TransportError(
+                .certificateNotYetValid,
+                "the certificate of \(peer) is not valid yet (\(reason)); check the clocks of both machines")
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
+            X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+            X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, X509_V_ERR_CERT_UNTRUSTED:
+            return TransportError(
+                .untrustedIssuer,
+                "the certificate of \(peer) was not issued by a trusted authority (\(reason)); trust its CA with "
+                    + "TLSClientConfiguration.trustRoots (e.g. .file(\"ca.pem\"))")
+        default:
+            return TransportError(.certificateInvalid, "the certificate of \(peer) was rejected: \(reason)")
+        }
+    }
+}
