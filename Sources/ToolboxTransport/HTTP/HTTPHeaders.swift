@@ -1,0 +1,131 @@
+/// HTTP header fields: ordered, repeatable, and looked up without regard to case (RFC 9110 §5.1).
+///
+/// ```swift
+/// var headers: HTTPHeaders = ["Content-Type": "application/json"]
+/// headers.add(name: "x-ms-version", value: "2021-08-06")
+/// headers.first(name: "content-type")   // "application/json"
+/// ```
+///
+/// Names keep the spelling they were added with (some servers care); lookups ignore case.
+public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+    public typealias Element = (name: String, value: String)
+
+    private var fields: [Element] = []
+
+    public init() {}
+
+    public init(_ fields: [(String, String)]) {
+        self.fields = fields.map { (name: $0.0, value: $0.1) }
+    }
+
+    public init(dictionaryLiteral elements: (String, String)...) {
+        self.init(elements)
+    }
+
+    public var count: Int { fields.count }
+    public var isEmpty: Bool { fields.isEmpty }
+
+    public func makeIterator() -> IndexingIterator<[Element]> { fields.makeIterator() }
+
+    /// Appends a field, keeping any existing ones with the same name.
+    public mutating func add(name: String, value: String) {
+        fields.append((name: name, value: value))
+    }
+
+    /// Replaces every field named `name` (any case) with one field.
+    public mutating func replaceOrAdd(name: String, value: String) {
+        remove(name: name)
+        fields.append((name: name, value: value))
+    }
+
+    /// Removes every field named `name` (any case).
+    public mutating func remove(name: String) {
+        fields.removeAll { HTTPHeaders.namesMatch($0.name, name) }
+    }
+
+    /// All values of the fields named `name`, in order.
+    public subscript(name: String) -> [String] {
+        fields.compactMap { HTTPHeaders.namesMatch($0.name, name) ? $0.value : nil }
+    }
+
+    /// The first value of the field named `name`.
+    public func first(name: String) -> String? {
+        fields.first { HTTPHeaders.namesMatch($0.name, name) }?.value
+    }
+
+    public func contains(name: String) -> Bool {
+        fields.contains { HTTPHeaders.namesMatch($0.name, name) }
+    }
+
+    /// Whether a comma-separated field (`Connection`, `Transfer-Encoding`, …) lists `token`, ignoring case.
+    public func containsToken(_ token: String, inField name: String) -> Bool {
+        for value in self[name] {
+            for part in value.split(separator: ",") {
+                if HTTPHeaders.namesMatch(HTTPHeaders.trimmed(part), token) { return true }
+            }
+        }
+        return false
+    }
+
+    /// The comma-separated tokens of all fields named `name`, lowercased, in order.
+    func tokens(inField name: String) -> [String] {
+        self[name].flatMap { $0.split(separator: ",") }.map { HTTPHeaders.trimmed($0).lowercased() }
+            .filter { !$0.isEmpty }
+    }
+
+    /// Throws when a name is not a token or a value contains CR, LF or NUL (header injection).
+    public func validate() throws {
+        for field in fields {
+            if field.name.isEmpty || !field.name.utf8.allSatisfy(HTTPSyntax.isTokenByte) {
+                throw TransportError(.invalidRequest, "header name '\(field.name)' is not a valid HTTP token")
+            }
+            if field.value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) {
+                throw TransportError(
+                    .invalidRequest, "the value of header '\(field.name)' contains CR, LF or NUL; remove them")
+            }
+        }
+    }
+
+    public var description: String {
+        // Values may carry credentials (Authorization, SAS signatures); print names only.
+        "HTTPHeaders(\(fields.map(\.name).joined(separator: ", ")))"
+    }
+
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        lhs.fields.elementsEqual(rhs.fields) { $0.name == $1.name && $0.value == $1.value }
+    }
+
+    static func namesMatch(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
+        let a = lhs.utf8
+        let b = rhs.utf8
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { HTTPSyntax.lower($0) == HTTPSyntax.lower($1) }
+    }
+
+    static func trimmed(_ text: Substring) -> Substring {
+        var result = text
+        while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
+        while let last = result.last, last == " " || last == "\t" { result.removeLast() }
+        return result
+    }
+}
+
+/// Byte classes from RFC 9110 §5.6.
+enum HTTPSyntax {
+    @inline(__always)
+    static func lower(_ byte: UInt8) -> UInt8 { byte >= 65 && byte <= 90 ? byte + 32 : byte }
+
+    /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 48...57, 65...90, 97...122: return true
+        case 33, 35, 36, 37, 38, 39, 42, 43, 45, 46, 94, 95, 96, 124, 126: return true
+        default: return false
+        }
+    }
+
+    /// field-vchar or whitespace; obs-text (≥ 0x80) is allowed for compatibility.
+    static func isFieldValueByte(_ byte: UInt8) -> Bool {
+        byte == 9 || (byte >= 32 && byte != 127)
+    }
+}

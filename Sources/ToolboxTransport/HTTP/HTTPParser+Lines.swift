@@ -1,0 +1,58 @@
+/// Start lines and header fields.
+extension HTTPParser {
+    static func parseField(_ line: ArraySlice<UInt8>, into headers: inout HTTPHeaders) throws {
+        guard let first = line.first else { return }
+        if first == 32 || first == 9 {
+            throw TransportError(.httpMalformed, "the peer sent malformed HTTP: obsolete header line folding")
+        }
+        guard let colon = line.firstIndex(of: 58) else {
+            throw TransportError(.httpMalformed, "the peer sent malformed HTTP: a header line without ':'")
+        }
+        let name = line[line.startIndex..<colon]
+        guard !name.isEmpty, name.allSatisfy(HTTPSyntax.isTokenByte) else {
+            throw TransportError(.httpMalformed, "the peer sent malformed HTTP: an invalid header name")
+        }
+        var value = line[(colon + 1)...]
+        while let byte = value.first, byte == 32 || byte == 9 { value.removeFirst() }
+        while let byte = value.last, byte == 32 || byte == 9 { value.removeLast() }
+        guard value.allSatisfy(HTTPSyntax.isFieldValueByte) else {
+            throw TransportError(.httpMalformed, "the peer sent malformed HTTP: a control character in a header value")
+        }
+        headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+    }
+
+    static func parseVersion(_ bytes: ArraySlice<UInt8>) throws -> HTTPVersion {
+        let text = Array(bytes)
+        if text == Array("HTTP/1.1".utf8) { return .http1_1 }
+        if text == Array("HTTP/1.0".utf8) { return .http1_0 }
+        throw TransportError(
+            .httpMalformed, "the peer sent malformed HTTP: unsupported version '\(String(decoding: bytes.prefix(16), as: UTF8.self))'")
+    }
+
+    static func parseRequestLine(_ line: ArraySlice<UInt8>, headers: HTTPHeaders) throws -> HTTPRequestHead {
+        let parts = line.split(separator: 32, maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
+            parts[0].allSatisfy(HTTPSyntax.isTokenByte), parts[1].allSatisfy({ $0 > 32 && $0 != 127 })
+        else {
+            throw TransportError(.httpMalformed, "the peer sent malformed HTTP: an invalid request line")
+        }
+        let version = try parseVersion(parts[2])
+        return HTTPRequestHead(
+            method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self),
+            version: version, headers: headers)
+    }
+
+    static func parseStatusLine(_ line: ArraySlice<UInt8>, headers: HTTPHeaders) throws -> HTTPResponseHead {
+        let parts = line.split(separator: 32, maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[1].count == 3, parts[1].allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            throw TransportError(.httpMalformed, "the peer sent malformed HTTP: an invalid status line")
+        }
+        let version = try parseVersion(parts[0])
+        let status = parts[1].reduce(0) { $0 * 10 + Int($1 - 48) }
+        guard status >= 100 else {
+            throw TransportError(.httpMalformed, "the peer sent malformed HTTP: status \(status)")
+        }
+        let reason = parts.count == 3 ? String(decoding: parts[2], as: UTF8.self) : ""
+        return HTTPResponseHead(status: status, reason: reason, version: version, headers: headers)
+    }
+}

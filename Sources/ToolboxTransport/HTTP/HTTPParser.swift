@@ -1,0 +1,329 @@
+/// An incremental HTTP/1.1 parser for requests (server side) or responses (client side).
+///
+/// ```swift
+/// var parser = HTTPParser(parsing: .responses)
+/// for event in try parser.feed(bytes) {
+///     switch event {
+///     case .responseHead(let head): ...
+///     case .body(let bytes): ...
+///     case .end: ...
+///     case .requestHead: break
+///     }
+/// }
+/// ```
+///
+/// Feed bytes as they arrive, in pieces of any size; call `finish()` when the peer closes. Bodies are framed by
+/// `Transfer-Encoding: chunked`, `Content-Length`, or (responses only) the end of the connection. Anything
+/// malformed or over `limits` throws a `TransportError` with an `http…` code, after which the parser stays failed.
+public struct HTTPParser: Sendable {
+    public enum Kind: Sendable {
+        case requests
+        case responses
+    }
+
+    enum State: Sendable {
+        case head
+        case fixedBody(remaining: Int)
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers
+        case untilClose
+        case failed(TransportError)
+    }
+
+    public let kind: Kind
+    public let limits: HTTPParserLimits
+    /// Set before the response to a HEAD request is parsed: such responses never have a body.
+    public var nextResponseIsToHEAD = false
+
+    private var state: State = .head
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var headLines: [ArraySlice<UInt8>] = []
+    private var headBytes = 0
+    private var trailerBytes = 0
+    private var bodyBytes = 0
+
+    public init(parsing kind: Kind, limits: HTTPParserLimits = HTTPParserLimits()) {
+        self.kind = kind
+        self.limits = limits
+    }
+
+    /// Whether the parser is between messages (nothing partial buffered).
+    public var isIdle: Bool {
+        if case .head = state { return headLines.isEmpty && position == buffer.count }
+        return false
+    }
+
+    /// Parses what `bytes` completes and returns the events, in order.
+    public mutating func feed(_ bytes: some Collection<UInt8>) throws -> [HTTPParserEvent] {
+        if case .failed(let error) = state { throw error }
+        buffer.append(contentsOf: bytes)
+        var events: [HTTPParserEvent] = []
+        do {
+            while try step(&events) {}
+        } catch let error as TransportError {
+            state = .failed(error)
+            buffer = []
+            position = 0
+            throw error
+        }
+        if position > 0 {
+            // Keep only the unparsed tail; head lines already parsed hold their own copies.
+            buffer.removeFirst(position)
+            position = 0
+        }
+        return events
+    }
+
+    /// Tells the parser the peer closed; returns the final `.end` of a read-until-close body.
+    ///
+    /// - throws: `.httpTruncated` when the connection closed in the middle of a message.
+    public mutating func finish() throws -> [HTTPParserEvent] {
+        switch state {
+        case .failed(let error):
+            throw error
+        case .untilClose:
+            state = .head
+            return [.end]
+        case .head where headLines.isEmpty && position == buffer.count:
+            return []
+        default:
+            let error = TransportError(.httpTruncated, "the peer closed the connection in the middle of a message")
+            state = .failed(error)
+            throw error
+        }
+    }
+
+    // MARK: Steps
+
+    /// Makes progress on the buffered bytes; returns false when it needs more input.
+    private mutating func step(_ events: inout [HTTPParserEvent]) throws -> Bool {
+        switch state {
+        case .failed(let error):
+            throw error
+        case .head:
+            guard let line = try nextLine(limit: limits.maxLineLength, what: "header line") else { return false }
+            return try headLine(line, &events)
+        case .fixedBody(let remaining):
+            let available = buffer.count - position
+            if available == 0 { return false }
+            let n = min(available, remaining)
+            events.append(.body(Array(buffer[position..<(position + n)])))
+            position += n
+            if n == remaining {
+                endMessage(&events)
+            } else {
+                state = .fixedBody(remaining: remaining - n)
+            }
+            return true
+        case .chunkSize:
+            guard let line = try nextLine(limit: 1024, what: "chunk-size line") else { return false }
+            let size = try parseChunkSize(line)
+            if size == 0 {
+                state = .trailers
+                trailerBytes = 0
+            } else {
+                try countBody(size)
+                state = .chunkData(remaining: size)
+            }
+            return true
+        case .chunkData(let remaining):
+            let available = buffer.count - position
+            if available == 0 { return false }
+            let n = min(available, remaining)
+            events.append(.body(Array(buffer[position..<(position + n)])))
+            position += n
+            state = n == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - n)
+            return true
+        case .chunkDataEnd:
+            guard let line = try nextLine(limit: 2, what: "chunk terminator") else { return false }
+            if !line.isEmpty { throw malformed("chunk data is longer than its declared size") }
+            state = .chunkSize
+            return true
+        case .trailers:
+            guard let line = try nextLine(limit: limits.maxLineLength, what: "trailer line") else { return false }
+            if line.isEmpty {
+                endMessage(&events)
+                return true
+            }
+            trailerBytes += line.count
+            if trailerBytes > limits.maxHeaderBytes {
+                throw TransportError(.httpHeadersTooLarge, "the chunked trailer section exceeds \(limits.maxHeaderBytes) bytes")
+            }
+            return true
+        case .untilClose:
+            let available = buffer.count - position
+            if available == 0 { return false }
+            try countBody(available)
+            events.append(.body(Array(buffer[position...])))
+            position = buffer.count
+            return true
+        }
+    }
+
+    /// The next line without its CRLF (or bare LF), or nil when no full line is buffered yet.
+    private mutating func nextLine(limit: Int, what: String) throws -> ArraySlice<UInt8>? {
+        let searchEnd = min(buffer.count, position + limit + 2)
+        var index = position
+        while index < searchEnd, buffer[index] != 10 { index += 1 }
+        if index == searchEnd {
+            if buffer.count - position > limit + 1 {
+                throw TransportError(
+                    .httpLineTooLong, "a \(what) is longer than \(limit) bytes; raise HTTPParserLimits.maxLineLength "
+                        + "if the peer is legitimate")
+            }
+            return nil
+        }
+        var end = index
+        if end > position, buffer[end - 1] == 13 { end -= 1 }
+        let line = buffer[position..<end]
+        position = index + 1
+        if line.contains(13) { throw malformed("a bare CR inside a line") }
+        return line
+    }
+
+    private mutating func headLine(_ line: ArraySlice<UInt8>, _ events: inout [HTTPParserEvent]) throws -> Bool {
+        if line.isEmpty {
+            // RFC 9112 §2.2: ignore empty lines before a request line.
+            if headLines.isEmpty { return true }
+            try completeHead(&events)
+            return true
+        }
+        headBytes += line.count + 2
+        if headBytes > limits.maxHeaderBytes {
+            throw TransportError(
+                .httpHeadersTooLarge, "the header section exceeds \(limits.maxHeaderBytes) bytes; raise "
+                    + "HTTPParserLimits.maxHeaderBytes if the peer is legitimate")
+        }
+        if headLines.count > limits.maxHeaderCount {
+            throw TransportError(.httpHeadersTooLarge, "more than \(limits.maxHeaderCount) header fields")
+        }
+        headLines.append(ArraySlice(Array(line)))
+        return true
+    }
+
+    private mutating func completeHead(_ events: inout [HTTPParserEvent]) throws {
+        let lines = headLines
+        headLines = []
+        headBytes = 0
+        bodyBytes = 0
+        var headers = HTTPHeaders()
+        for line in lines.dropFirst() { try HTTPParser.parseField(line, into: &headers) }
+        switch kind {
+        case .requests:
+            let head = try HTTPParser.parseRequestLine(lines[0], headers: headers)
+            events.append(.requestHead(head))
+            try frameRequestBody(head, &events)
+        case .responses:
+            let head = try HTTPParser.parseStatusLine(lines[0], headers: headers)
+            events.append(.responseHead(head))
+            if head.isInformational {
+                if head.status == 101 { throw malformed("protocol upgrades (101) are not supported") }
+                return  // the final response follows
+            }
+            let toHEAD = nextResponseIsToHEAD
+            nextResponseIsToHEAD = false
+            if toHEAD || head.status == 204 || head.status == 304 {
+                endMessage(&events)
+            } else {
+                try frameResponseBody(head, &events)
+            }
+        }
+    }
+
+    private mutating func frameRequestBody(_ head: HTTPRequestHead, _ events: inout [HTTPParserEvent]) throws {
+        if head.headers.contains(name: "Transfer-Encoding") {
+            // Both framings at once is the classic request-smuggling vector (RFC 9112 §6.3): refuse it.
+            if head.headers.contains(name: "Content-Length") {
+                throw malformed("a request with both Transfer-Encoding and Content-Length")
+            }
+            guard head.headers.tokens(inField: "Transfer-Encoding").last == "chunked" else {
+                throw malformed("a request Transfer-Encoding that does not end in chunked")
+            }
+            state = .chunkSize
+            return
+        }
+        if let length = try contentLength(head.headers), length > 0 {
+            try countBody(length)
+            state = .fixedBody(remaining: length)
+            return
+        }
+        endMessage(&events)
+    }
+
+    private mutating func frameResponseBody(_ head: HTTPResponseHead, _ events: inout [HTTPParserEvent]) throws {
+        if head.headers.contains(name: "Transfer-Encoding") {
+            state = head.headers.tokens(inField: "Transfer-Encoding").last == "chunked" ? .chunkSize : .untilClose
+            return
+        }
+        if let length = try contentLength(head.headers) {
+            if length == 0 {
+                endMessage(&events)
+            } else {
+                try countBody(length)
+                state = .fixedBody(remaining: length)
+            }
+            return
+        }
+        state = .untilClose
+    }
+
+    private mutating func endMessage(_ events: inout [HTTPParserEvent]) {
+        events.append(.end)
+        state = .head
+    }
+
+    private mutating func countBody(_ count: Int) throws {
+        let (total, overflow) = bodyBytes.addingReportingOverflow(count)
+        if overflow || total > limits.maxBodyBytes {
+            throw TransportError(
+                .httpBodyTooLarge, "the body exceeds \(limits.maxBodyBytes) bytes; raise "
+                    + "HTTPParserLimits.maxBodyBytes or stream the body")
+        }
+        bodyBytes = total
+    }
+
+    private func contentLength(_ headers: HTTPHeaders) throws -> Int? {
+        let values = headers["Content-Length"].flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        guard !values.isEmpty else { return nil }
+        var result: Int?
+        for raw in values {
+            let text = HTTPHeaders.trimmed(raw)
+            guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+                let value = Int(text)
+            else { throw malformed("an invalid Content-Length '\(text.prefix(32))'") }
+            if let result, result != value { throw malformed("conflicting Content-Length values") }
+            result = value
+        }
+        return result
+    }
+
+    private func parseChunkSize(_ line: ArraySlice<UInt8>) throws -> Int {
+        var size = 0
+        var digits = 0
+        for byte in line {
+            let value: Int
+            switch byte {
+            case 48...57: value = Int(byte - 48)
+            case 65...70: value = Int(byte - 55)
+            case 97...102: value = Int(byte - 87)
+            case 59, 32, 9:  // ';' starts extensions, which we ignore; whitespace may precede it
+                if digits == 0 { throw malformed("a chunk-size line without a size") }
+                return size
+            default:
+                throw malformed("an invalid chunk-size line")
+            }
+            digits += 1
+            if digits > 15 { throw malformed("a chunk size with more than 15 hex digits") }
+            size = size * 16 + value
+        }
+        if digits == 0 { throw malformed("an empty chunk-size line") }
+        return size
+    }
+
+    private func malformed(_ what: String) -> TransportError {
+        TransportError(.httpMalformed, "the peer sent malformed HTTP: \(what)")
+    }
+}

@@ -1,0 +1,66 @@
+/// Writes HTTP/1.1 messages as bytes: heads, and bodies in chunked framing.
+public enum HTTPSerializer {
+    /// Appends the request line and headers (ending with the empty line) to `buffer`.
+    ///
+    /// - throws: `.invalidRequest` when the method, target or a header would break the message framing.
+    public static func write(_ head: HTTPRequestHead, into buffer: inout [UInt8]) throws {
+        guard !head.method.isEmpty, head.method.utf8.allSatisfy(HTTPSyntax.isTokenByte) else {
+            throw TransportError(.invalidRequest, "'\(head.method)' is not a valid HTTP method")
+        }
+        guard !head.target.isEmpty, head.target.utf8.allSatisfy({ $0 > 32 && $0 != 127 }) else {
+            throw TransportError(.invalidRequest, "the request target contains spaces or control characters")
+        }
+        try head.headers.validate()
+        buffer.append(contentsOf: head.method.utf8)
+        buffer.append(32)
+        buffer.append(contentsOf: head.target.utf8)
+        buffer.append(32)
+        buffer.append(contentsOf: head.version.description.utf8)
+        appendFields(head.headers, into: &buffer)
+    }
+
+    /// Appends the status line and headers (ending with the empty line) to `buffer`.
+    public static func write(_ head: HTTPResponseHead, into buffer: inout [UInt8]) throws {
+        guard head.status >= 100, head.status <= 999 else {
+            throw TransportError(.invalidRequest, "\(head.status) is not a valid HTTP status")
+        }
+        try head.headers.validate()
+        buffer.append(contentsOf: head.version.description.utf8)
+        buffer.append(32)
+        buffer.append(contentsOf: String(head.status).utf8)
+        buffer.append(32)
+        buffer.append(contentsOf: head.reason.utf8.filter { $0 != 13 && $0 != 10 })
+        appendFields(head.headers, into: &buffer)
+    }
+
+    private static func appendFields(_ headers: HTTPHeaders, into buffer: inout [UInt8]) {
+        buffer.append(13)
+        buffer.append(10)
+        for field in headers {
+            buffer.append(contentsOf: field.name.utf8)
+            buffer.append(58)
+            buffer.append(32)
+            buffer.append(contentsOf: field.value.utf8)
+            buffer.append(13)
+            buffer.append(10)
+        }
+        buffer.append(13)
+        buffer.append(10)
+    }
+
+    /// Appends one chunk in chunked transfer coding; an empty `bytes` appends nothing (it would end the body).
+    public static func writeChunk(_ bytes: some Collection<UInt8>, into buffer: inout [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        buffer.append(contentsOf: String(bytes.count, radix: 16).utf8)
+        buffer.append(13)
+        buffer.append(10)
+        buffer.append(contentsOf: bytes)
+        buffer.append(13)
+        buffer.append(10)
+    }
+
+    /// Appends the last-chunk and the empty trailer section.
+    public static func writeLastChunk(into buffer: inout [UInt8]) {
+        buffer.append(contentsOf: [48, 13, 10, 13, 10])
+    }
+}

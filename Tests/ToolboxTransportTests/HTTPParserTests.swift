@@ -1,0 +1,196 @@
+import XCTest
+@testable import ToolboxTransport
+
+final class HTTPParserTests: XCTestCase {
+    private func parse(_ kind: HTTPParser.Kind, _ text: String, limits: HTTPParserLimits = .init(),
+                       pieceSize: Int = Int.max) throws -> [HTTPParserEvent] {
+        var parser = HTTPParser(parsing: kind, limits: limits)
+        var events: [HTTPParserEvent] = []
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count {
+            let end = min(bytes.count, index + pieceSize)
+            events += try parser.feed(bytes[index..<end])
+            index = end
+        }
+        events += try parser.finish()
+        return coalesced(events)
+    }
+
+    /// Joins adjacent body events so assertions do not depend on how the input was split.
+    private func coalesced(_ events: [HTTPParserEvent]) -> [HTTPParserEvent] {
+        var result: [HTTPParserEvent] = []
+        for event in events {
+            if case .body(let more) = event, case .body(let previous)? = result.last {
+                result[result.count - 1] = .body(previous + more)
+            } else {
+                result.append(event)
+            }
+        }
+        return result
+    }
+
+    private func expectError(_ code: TransportError.Code, _ kind: HTTPParser.Kind, _ text: String,
+                             limits: HTTPParserLimits = .init(), line: UInt = #line) {
+        XCTAssertThrowsError(try parse(kind, text, limits: limits), line: line) { error in
+            XCTAssertEqual((error as? TransportError)?.code, code, "\(error)", line: line)
+        }
+    }
+
+    func testRequestWithContentLengthInEveryPieceSize() throws {
+        let text = "POST /items?x=1 HTTP/1.1\r\nHost: a\r\ncontent-LENGTH: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        for size in [1, 2, 3, 7, 1000] {
+            let events = try parse(.requests, text, pieceSize: size)
+            XCTAssertEqual(events.count, 5, "piece size \(size): \(events)")
+            guard case .requestHead(let head) = events[0] else { return XCTFail("no head") }
+            XCTAssertEqual(head.method, "POST")
+            XCTAssertEqual(head.target, "/items?x=1")
+            XCTAssertEqual(head.headers.first(name: "Content-Length"), "5")
+            XCTAssertEqual(events[1], .body(Array("hello".utf8)))
+            XCTAssertEqual(events[2], .end)
+            guard case .requestHead(let second) = events[3] else { return XCTFail("no second head") }
+            XCTAssertEqual(second.method, "GET")
+            XCTAssertEqual(events[4], .end)
+        }
+    }
+
+    func testChunkedResponseWithExtensionsAndTrailers() throws {
+        let text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"
+            + "5;name=value\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: yes\r\n\r\n"
+        for size in [1, 4, 1000] {
+            let events = try parse(.responses, text, pieceSize: size)
+            XCTAssertEqual(events.count, 3)
+            XCTAssertEqual(events[1], .body(Array("helloabcdefghijklmnopqrstuvwxyz".utf8)))
+            XCTAssertEqual(events[2], .end)
+        }
+    }
+
+    func testResponseBodyUntilClose() throws {
+        let events = try parse(.responses, "HTTP/1.0 200 OK\r\n\r\nall of it")
+        XCTAssertEqual(events.dropFirst(), [.body(Array("all of it".utf8)), .end])
+        guard case .responseHead(let head) = events[0] else { return XCTFail() }
+        XCTAssertFalse(head.keepAlive)
+    }
+
+    func testResponsesWithoutBodies() throws {
+        var parser = HTTPParser(parsing: .responses)
+        parser.nextResponseIsToHEAD = true
+        var events = try parser.feed(Array("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".utf8))
+        XCTAssertEqual(events.last, .end, "a response to HEAD has no body whatever its Content-Length")
+        events = try parser.feed(Array("HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\n\r\n".utf8))
+        XCTAssertEqual(events.filter { $0 == .end }.count, 2)
+    }
+
+    func testInterimContinueThenFinalResponse() throws {
+        let events = try parse(.responses, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+        XCTAssertEqual(events.count, 3)
+        guard case .responseHead(let interim) = events[0], case .responseHead(let final) = events[1] else {
+            return XCTFail("\(events)")
+        }
+        XCTAssertTrue(interim.isInformational)
+        XCTAssertEqual(final.status, 201)
+        XCTAssertEqual(final.reason, "Created")
+    }
+
+    func testHeadersAreCaseInsensitiveAndKeepOrder() throws {
+        let events = try parse(.requests, "GET / HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\nConnection: Keep-Alive, CLOSE\r\n\r\n")
+        guard case .requestHead(let head) = events[0] else { return XCTFail() }
+        XCTAssertEqual(head.headers["X-A"], ["1", "2"])
+        XCTAssertFalse(head.keepAlive)
+        XCTAssertTrue(head.headers.containsToken("keep-alive", inField: "connection"))
+    }
+
+    func testKeepAliveDefaults() {
+        XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/").keepAlive)
+        XCTAssertFalse(HTTPRequestHead(method: "GET", target: "/", version: .http1_0).keepAlive)
+        XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/", version: .http1_0,
+                                      headers: ["Connection": "keep-alive"]).keepAlive)
+    }
+
+    func testBareLineFeedsAreAccepted() throws {
+        let events = try parse(.responses, "HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
+        XCTAssertEqual(events.dropFirst(), [.body(Array("ok".utf8)), .end])
+    }
+
+    func testLimitsProduceClearErrors() {
+        var limits = HTTPParserLimits()
+        limits.maxLineLength = 64
+        expectError(.httpLineTooLong, .requests, "GET /" + String(repeating: "a", count: 100) + " HTTP/1.1\r\n\r\n",
+                    limits: limits)
+        limits = HTTPParserLimits()
+        limits.maxHeaderBytes = 100
+        expectError(.httpHeadersTooLarge, .requests,
+                    "GET / HTTP/1.1\r\n" + String(repeating: "X-Long: 0123456789\r\n", count: 10) + "\r\n", limits: limits)
+        limits = HTTPParserLimits()
+        limits.maxHeaderCount = 3
+        expectError(.httpHeadersTooLarge, .requests, "GET / HTTP/1.1\r\n" + String(repeating: "A: b\r\n", count: 10) + "\r\n",
+                    limits: limits)
+        limits = HTTPParserLimits()
+        limits.maxBodyBytes = 10
+        expectError(.httpBodyTooLarge, .requests, "POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", limits: limits)
+        expectError(.httpBodyTooLarge, .responses, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20\r\n",
+                    limits: limits)
+    }
+
+    func testLineTooLongIsDetectedWithoutTheWholeLine() throws {
+        var limits = HTTPParserLimits()
+        limits.maxLineLength = 64
+        var parser = HTTPParser(parsing: .requests, limits: limits)
+        XCTAssertThrowsError(try parser.feed(Array(repeating: UInt8(ascii: "a"), count: 200))) { error in
+            XCTAssertEqual((error as? TransportError)?.code, .httpLineTooLong)
+        }
+        XCTAssertThrowsError(try parser.feed([10]), "a failed parser stays failed")
+    }
+
+    func testMalformedInputs() {
+        expectError(.httpMalformed, .requests, "GET / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n")
+        expectError(.httpMalformed, .requests, "GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n")
+        expectError(.httpMalformed, .requests, "GET / HTTP/1.1\r\nContent-Length: 3, 4\r\n\r\n")
+        expectError(.httpMalformed, .requests, "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n")
+        expectError(.httpMalformed, .requests, "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n")
+        expectError(.httpMalformed, .requests, "GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n")
+        expectError(.httpMalformed, .requests, "GET / HTTP/2.0\r\n\r\n")
+        expectError(.httpMalformed, .requests, "GET /\r\n\r\n")
+        expectError(.httpMalformed, .responses, "HTTP/1.1 2000 OK\r\n\r\n")
+        expectError(.httpMalformed, .responses, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        expectError(.httpMalformed, .responses, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n")
+        expectError(.httpMalformed, .responses, "HTTP/1.1 200 OK\r\nA: b\rc\r\n\r\n")
+    }
+
+    func testTruncatedMessagesAreReported() {
+        expectError(.httpTruncated, .responses, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort")
+        expectError(.httpTruncated, .responses, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab")
+        expectError(.httpTruncated, .requests, "GET / HTTP/1.1\r\nHost")
+    }
+
+    func testSerializedMessagesParseBack() throws {
+        var bytes: [UInt8] = []
+        try HTTPSerializer.write(HTTPRequestHead(method: "PUT", target: "/blob",
+                                                 headers: ["Transfer-Encoding": "chunked", "x-ms-blob-type": "BlockBlob"]),
+                                 into: &bytes)
+        HTTPSerializer.writeChunk(Array("abc".utf8), into: &bytes)
+        HTTPSerializer.writeChunk([UInt8](), into: &bytes)
+        HTTPSerializer.writeChunk(Array(repeating: 1, count: 300), into: &bytes)
+        HTTPSerializer.writeLastChunk(into: &bytes)
+        var parser = HTTPParser(parsing: .requests)
+        let events = coalesced(try parser.feed(bytes))
+        XCTAssertEqual(events.count, 3)
+        guard case .requestHead(let head) = events[0] else { return XCTFail() }
+        XCTAssertEqual(head.headers.first(name: "X-MS-BLOB-TYPE"), "BlockBlob")
+        XCTAssertEqual(events[1], .body(Array("abc".utf8) + Array(repeating: 1, count: 300)))
+        XCTAssertTrue(parser.isIdle)
+    }
+
+    func testSerializerRefusesHeaderInjection() {
+        var bytes: [UInt8] = []
+        XCTAssertThrowsError(try HTTPSerializer.write(
+            HTTPRequestHead(method: "GET", target: "/", headers: ["X-A": "1\r\nX-Injected: 2"]), into: &bytes))
+        XCTAssertThrowsError(try HTTPSerializer.write(HTTPRequestHead(method: "GE T", target: "/"), into: &bytes))
+        XCTAssertThrowsError(try HTTPSerializer.write(HTTPRequestHead(method: "GET", target: "/a b"), into: &bytes))
+    }
+
+    func testHeaderDescriptionNeverPrintsValues() {
+        let headers: HTTPHeaders = ["Authorization": "SharedAccessSignature sig=secret"]
+        XCTAssertFalse(headers.description.contains("secret"))
+    }
+}
