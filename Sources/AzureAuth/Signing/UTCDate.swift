@@ -11,6 +11,11 @@ public enum UTCDate {
     private static let weekdays = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
+    /// The current wall-clock time in UNIX seconds.
+    public static func nowUnixSeconds() -> Int {
+        Int(time(nil))
+    }
+
     /// `2030-01-01T01:00:00Z`, the ISO 8601 form SAS tokens use.
     public static func iso8601(_ unixSeconds: Int) -> String {
         let t = components(unixSeconds)

@@ -1,0 +1,132 @@
+import Dispatch
+import Foundation
+import ToolboxCore
+
+/// Gets tokens from the Azure CLI: runs `az account get-access-token` for the signed-in account.
+///
+/// ```swift
+/// let credential = AzureCLICredential()
+/// let token = try credential.token(for: ["https://storage.azure.com/.default"])
+/// ```
+///
+/// `az` is found on the `PATH` of `environment` and run in `/bin` with stdin closed and
+/// `AZURE_CORE_NO_COLOR=true`, killed after `processTimeout` seconds. Like azure-identity, this credential does
+/// not cache: every call runs `az` (clients cache through their own token policies).
+public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
+    public let credentialName = "AzureCLICredential"
+    public let tenantID: String?
+    public let subscription: String?
+    public let processTimeout: Double
+    private let environment: [String: String]
+
+    public init(
+        tenantID: String? = nil, subscription: String? = nil, processTimeout: Double = 10,
+        environment: [String: String] = AzureEnvironmentVariable.processEnvironment
+    ) {
+        self.tenantID = tenantID
+        self.subscription = subscription
+        self.processTimeout = processTimeout
+        self.environment = environment
+    }
+
+    @discardableResult
+    public func token(
+        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
+    ) -> any Cancellable {
+        let delivery = TokenDelivery(
+            queue: queue, deadline: options.deadline, operation: "AzureCLICredential.token", completion: completion)
+        let resource: String
+        switch ScopeResource.resource(for: scopes, credential: credentialName) {
+        case .success(let value): resource = value
+        case .failure(let error):
+            delivery.deliver(.failure(error))
+            return delivery
+        }
+        var arguments = ["account", "get-access-token", "--output", "json", "--resource", resource]
+        if let tenantID {
+            do throws(AuthError) {
+                try EntraTokenEndpoint.validateTenant(tenantID)
+            } catch {
+                delivery.deliver(.failure(error))
+                return delivery
+            }
+            arguments += ["--tenant", tenantID]
+        }
+        if let subscription {
+            let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_. ".utf8)
+            guard subscription.utf8.allSatisfy({ allowed.contains($0) }) else {
+                delivery.deliver(.failure(AuthError(.invalidArgument, "the subscription '\(subscription)' may "
+                    + "contain only letters, digits, spaces and '-_.'")))
+                return delivery
+            }
+            arguments += ["--subscription", subscription]
+        }
+        guard let az = ProcessRunner.locate("az", environment: environment) else {
+            delivery.deliver(.failure(AuthError(.credentialUnavailable, "AzureCLICredential is unavailable: Azure "
+                + "CLI ('az') not found on PATH; install it or use another credential")))
+            return delivery
+        }
+        var childEnvironment = environment
+        childEnvironment["AZURE_CORE_NO_COLOR"] = "true"
+        let timeout = min(processTimeout, max(options.deadline.secondsRemaining, 0))
+        ProcessRunner.run(
+            executable: az, arguments: arguments, environment: childEnvironment, workingDirectory: "/bin",
+            timeout: timeout
+        ) { result in
+            delivery.deliver(result.flatMap(Self.parse))
+        }
+        return delivery
+    }
+
+    /// Maps `az`'s exit status and output to a token or an error (never echoing stdout, which holds the token).
+    static func parse(_ output: ProcessOutput) -> Result<AccessToken, AuthError> {
+        let stderr = String(decoding: output.stderr, as: UTF8.self).trimmingWhitespace()
+        guard output.status == 0 else {
+            if output.status == 127 || stderr.contains("not found") && stderr.contains("az") {
+                return .failure(AuthError(.credentialUnavailable, "AzureCLICredential is unavailable: Azure CLI "
+                    + "not found on PATH"))
+            }
+            if (stderr.contains("az login") || stderr.contains("az account set")) && !stderr.contains("AADSTS") {
+                return .failure(AuthError(.credentialUnavailable, "AzureCLICredential is unavailable: please run "
+                    + "'az login' to set up an account"))
+            }
+            return .failure(AuthError(.authenticationFailed, "'az account get-access-token' exited with status "
+                + "\(output.status): \(String(stderr.prefix(400)))"))
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(output.stdout))) as? [String: Any],
+            let token = object["accessToken"] as? String, !token.isEmpty
+        else {
+            return .failure(AuthError(.authenticationFailed, "'az account get-access-token' printed output "
+                + "without 'accessToken' (\(output.stdout.count) bytes); update the Azure CLI"))
+        }
+        if let expiresOn = TokenResponseParser.integer(object["expires_on"]) {
+            return .success(AccessToken(token: Secret(token), expiresOn: expiresOn))
+        }
+        if let text = object["expiresOn"] as? String, let expiresOn = parseLocalTime(text) {
+            return .success(AccessToken(token: Secret(token), expiresOn: expiresOn))
+        }
+        return .failure(AuthError(.authenticationFailed, "'az account get-access-token' printed no usable "
+            + "'expires_on' or 'expiresOn'"))
+    }
+
+    /// `2026-11-25 21:22:17.000000`, a naive local time, as UNIX seconds.
+    static func parseLocalTime(_ text: String) -> Int? {
+        let parts = text.split(whereSeparator: { "-: .".contains($0) }).compactMap { Int($0) }
+        guard parts.count >= 6 else { return nil }
+        var t = tm()
+        t.tm_year = Int32(parts[0] - 1900)
+        t.tm_mon = Int32(parts[1] - 1)
+        t.tm_mday = Int32(parts[2])
+        t.tm_hour = Int32(parts[3])
+        t.tm_min = Int32(parts[4])
+        t.tm_sec = Int32(parts[5])
+        t.tm_isdst = -1
+        let seconds = mktime(&t)
+        return seconds == -1 ? nil : Int(seconds)
+    }
+
+    public var description: String {
+        "AzureCLICredential(tenantID: \(tenantID ?? "default"), timeout: \(processTimeout)s)"
+    }
+}

@@ -1,0 +1,73 @@
+import Dispatch
+import Logging
+import ToolboxCore
+
+/// Authenticates a service principal with a client secret (OAuth 2.0 client credentials grant).
+///
+/// ```swift
+/// let credential = try ClientSecretCredential(tenantID: tenant, clientID: app, clientSecret: Secret(secret),
+///                                             transport: transport)
+/// ```
+///
+/// Requests go straight to `{authorityHost}/{tenant}/oauth2/v2.0/token` (no instance discovery). The authority
+/// defaults to `AZURE_AUTHORITY_HOST` from `environment`, else the public cloud. Tokens are cached per scope set.
+public final class ClientSecretCredential: TokenCredential, CustomStringConvertible {
+    public let credentialName = "ClientSecretCredential"
+    public let tenantID: String
+    public let clientID: String
+    private let endpoint: EntraTokenEndpoint
+    private let cache: TokenCache
+
+    /// - throws: `AuthError.Code.invalidArgument` for an invalid tenant id, empty client id or secret, or a
+    ///   non-HTTPS authority.
+    public init(
+        tenantID: String, clientID: String, clientSecret: Secret<String>, authorityHost: String? = nil,
+        environment: [String: String] = AzureEnvironmentVariable.processEnvironment,
+        transport: any TokenHTTPTransport, logger: Logger = Logger(label: "AzureAuth.ClientSecretCredential"),
+        clock: @escaping @Sendable () -> Int = UTCDate.nowUnixSeconds
+    ) throws(AuthError) {
+        guard !clientID.isEmpty else {
+            throw AuthError(.invalidArgument, "ClientSecretCredential needs a client id (AZURE_CLIENT_ID)")
+        }
+        guard !clientSecret.exposedValue.isEmpty else {
+            throw AuthError(.invalidArgument, "ClientSecretCredential needs a non-empty client secret "
+                + "(AZURE_CLIENT_SECRET)")
+        }
+        let authority = authorityHost ?? environment.nonEmpty(AzureEnvironmentVariable.authorityHost)
+            ?? AzureEnvironmentVariable.defaultAuthorityHost
+        let endpoint = try EntraTokenEndpoint(authorityHost: authority, tenantID: tenantID)
+        self.tenantID = tenantID
+        self.clientID = clientID
+        self.endpoint = endpoint
+        cache = TokenCache(name: "ClientSecretCredential", logger: logger, clock: clock) { scopes, deadline, done in
+            endpoint.requestToken(
+                form: [
+                    ("client_id", clientID), ("client_secret", clientSecret.exposedValue),
+                    ("grant_type", "client_credentials"), ("scope", scopes.joined(separator: " ")),
+                ],
+                transport: transport, deadline: deadline, source: "ClientSecretCredential", clock: clock,
+                completion: done)
+        }
+    }
+
+    /// The authority requests go to, `https://host[:port]`.
+    public var authorityHost: String { endpoint.authorityHost }
+
+    @discardableResult
+    public func token(
+        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
+    ) -> any Cancellable {
+        if scopes.isEmpty {
+            let delivery = TokenDelivery(queue: queue, deadline: .never, operation: "", completion: completion)
+            delivery.deliver(.failure(AuthError(.invalidArgument, "token(for:) needs at least one scope")))
+            return delivery
+        }
+        return cache.token(for: scopes, options: options, queue: queue, completion: completion)
+    }
+
+    public var description: String {
+        "ClientSecretCredential(tenantID: \(tenantID), clientID: \(clientID), authority: \(authorityHost), "
+            + "clientSecret: <redacted>)"
+    }
+}
