@@ -62,7 +62,19 @@ extension TCPConnection {
             handler(.failure(TransportError(.invalidRequest, "a read on \(peerDescription) is already pending")))
             return
         }
-        pendingRead = PendingRead(maxBytes: max(1, maxBytes), handler: handler)
+        // A result found right away is delivered on a later turn of the queue: delivering it inside this call
+        // would let a read loop (read → handle → read …) recurse without bound while data is buffered.
+        var immediate = true
+        let queue = self.queue
+        pendingRead = PendingRead(maxBytes: max(1, maxBytes)) { result in
+            if immediate {
+                let confined = QueueConfined((handler, result))
+                queue.async { confined.value.0(confined.value.1) }
+            } else {
+                handler(result)
+            }
+        }
+        defer { immediate = false }
         if tls != nil, inbound.isEmpty, state == .open { decryptAvailable() }
         if completePendingRead() { return }
         // Try the socket before waiting on the source: it saves a trip through the event loop when the reply is
@@ -326,4 +338,11 @@ extension TCPConnection {
         closeHandlers = []
         for handler in handlers { handler() }
     }
+}
+
+/// Carries a value created on a connection's queue to a later block on the same queue.
+struct QueueConfined<Value>: @unchecked Sendable {
+    // @unchecked Sendable: only ever moved from a connection's serial queue to that same queue.
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

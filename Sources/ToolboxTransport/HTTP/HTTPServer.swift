@@ -1,0 +1,99 @@
+import Dispatch
+import ToolboxCore
+
+/// A request received by `HTTPServer`, with its whole body.
+public struct HTTPServerRequest: Sendable {
+    public var head: HTTPRequestHead
+    public var body: [UInt8]
+    /// The client's address.
+    public var remoteAddress: SocketAddress?
+}
+
+/// What an `HTTPServer` handler answers.
+public struct HTTPServerResponse: Sendable {
+    /// How the body goes on the wire.
+    public enum Body: Sendable {
+        /// One piece, framed by `Content-Length`.
+        case bytes([UInt8])
+        /// Pieces sent as chunks with `Transfer-Encoding: chunked`.
+        case chunked([[UInt8]])
+    }
+
+    public var head: HTTPResponseHead
+    public var body: Body
+    /// Close the connection after this response (also implied by the request asking for it).
+    public var closeConnection: Bool
+
+    public init(status: Int, headers: HTTPHeaders = [:], body: Body = .bytes([]), closeConnection: Bool = false) {
+        self.head = HTTPResponseHead(status: status, headers: headers)
+        self.body = body
+        self.closeConnection = closeConnection
+    }
+
+    public init(status: Int, headers: HTTPHeaders = [:], text: String) {
+        var headers = headers
+        if !headers.contains(name: "Content-Type") { headers.add(name: "Content-Type", value: "text/plain; charset=utf-8") }
+        self.init(status: status, headers: headers, body: .bytes(Array(text.utf8)))
+    }
+}
+
+/// A small HTTP/1.1 server on `TCPListener`: keep-alive, pipelining, chunked bodies both ways, `100-continue`.
+///
+/// ```swift
+/// let server = try HTTPServer { request, respond in
+///     respond(HTTPServerResponse(status: 200, text: "hello"))
+/// }
+/// print(server.port)
+/// server.close()
+/// ```
+///
+/// It exists for the emulator and for tests, so it favours clarity over throughput: each request body is
+/// collected whole (bounded by `limits.maxBodyBytes`) before the handler runs. Malformed requests get a 400,
+/// oversized ones a 413 or 431, and the connection closes.
+public final class HTTPServer: Sendable {
+    public typealias Handler = @Sendable (HTTPServerRequest, @escaping @Sendable (HTTPServerResponse) -> Void) -> Void
+
+    private let listener: TCPListener
+    private let connections = LockedValue<[ObjectIdentifier: HTTPServerConnection]>([:])
+
+    /// The port the server listens on.
+    public var port: UInt16 { listener.port }
+    public var localAddress: SocketAddress { listener.localAddress }
+
+    /// Starts listening.
+    ///
+    /// - parameter limits: request parsing limits; the body limit defaults to 64 MiB here.
+    /// - parameter idleTimeout: how long a keep-alive connection may wait for its next request.
+    /// - parameter queue: where `handler` runs.
+    public init(
+        host: String = "127.0.0.1", port: UInt16 = 0, tls: TLSContext? = nil,
+        limits: HTTPParserLimits = HTTPServer.defaultLimits, idleTimeout: Double = 60,
+        queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, handler: @escaping Handler
+    ) throws {
+        let connections = self.connections
+        listener = try TCPListener(host: host, port: port, tls: tls, queue: queue) { connection in
+            let served = HTTPServerConnection(
+                connection: connection, limits: limits, idleTimeout: idleTimeout, handlerQueue: queue,
+                handler: handler)
+            let key = ObjectIdentifier(served)
+            connections.withLockedValue { $0[key] = served }
+            served.start { connections.withLockedValue { _ = $0.removeValue(forKey: key) } }
+        }
+    }
+
+    public static let defaultLimits: HTTPParserLimits = {
+        var limits = HTTPParserLimits()
+        limits.maxBodyBytes = 64 << 20
+        return limits
+    }()
+
+    /// Stops accepting and closes every open connection abortively.
+    public func close() {
+        listener.close()
+        let open = connections.withLockedValue { all in
+            defer { all = [:] }
+            return Array(all.values)
+        }
+        for served in open { served.connection.close(mode: .abortive) {} }
+    }
+}

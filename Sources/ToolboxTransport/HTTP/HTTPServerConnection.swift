@@ -1,0 +1,175 @@
+import Dispatch
+import ToolboxCore
+
+/// One server-side HTTP connection: a read loop, a parser, and one request handled at a time.
+///
+/// Runs on its connection's queue; pipelined requests wait in `pending` until the previous response is written.
+final class HTTPServerConnection: @unchecked Sendable {
+    // @unchecked Sendable: all mutable state is used only on `connection.queue`.
+    let connection: TCPConnection
+    private let idleTimeout: Double
+    private let handlerQueue: DispatchQueue
+    private let handler: HTTPServer.Handler
+    private var parser: HTTPParser
+    private var pending: [HTTPParserEvent] = []
+    private var currentHead: HTTPRequestHead?
+    private var currentBody: [UInt8] = []
+    private var handling = false
+    private var reading = false
+    private var peerClosed = false
+    private var finished = false
+    private var onFinish: (() -> Void)?
+
+    init(connection: TCPConnection, limits: HTTPParserLimits, idleTimeout: Double, handlerQueue: DispatchQueue,
+         handler: @escaping HTTPServer.Handler) {
+        self.connection = connection
+        self.idleTimeout = idleTimeout
+        self.handlerQueue = handlerQueue
+        self.handler = handler
+        self.parser = HTTPParser(parsing: .requests, limits: limits)
+    }
+
+    func start(onFinish: @escaping @Sendable () -> Void) {
+        connection.queue.async {
+            self.onFinish = onFinish
+            self.process()
+        }
+    }
+
+    /// Handles buffered events until a request goes to the handler or more bytes are needed.
+    private func process() {
+        while !handling, !finished, !pending.isEmpty {
+            let event = pending.removeFirst()
+            switch event {
+            case .requestHead(let head):
+                currentHead = head
+                currentBody = []
+                if head.expectsContinue, pending.isEmpty, head.headers.contains(name: "Transfer-Encoding")
+                    || (head.headers.first(name: "Content-Length").map { $0 != "0" } ?? false)
+                {
+                    // The client holds the body back until it hears from us (RFC 9110 §10.1.1).
+                    connection.writeOnQueue(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8), deadline: .after(seconds: 30)) { _ in }
+                }
+            case .body(let bytes):
+                currentBody += bytes
+            case .end:
+                guard let head = currentHead else { continue }
+                currentHead = nil
+                dispatch(HTTPServerRequest(head: head, body: currentBody, remoteAddress: connection.remoteAddress))
+                currentBody = []
+            case .responseHead:
+                continue
+            }
+        }
+        if !handling, !finished, pending.isEmpty {
+            if peerClosed { finish() } else { readMore() }
+        }
+    }
+
+    private func readMore() {
+        guard !reading else { return }
+        reading = true
+        let deadline = parser.isIdle ? Deadline.after(seconds: idleTimeout) : .after(seconds: max(idleTimeout, 30))
+        connection.readOnQueue(maxBytes: 64 * 1024, deadline: deadline) { [self] result in
+            reading = false
+            switch result {
+            case .success(let bytes):
+                do {
+                    pending += bytes.isEmpty ? try parser.finish() : try parser.feed(bytes)
+                    if bytes.isEmpty {
+                        peerClosed = true
+                        process()
+                        if !handling { finish() }
+                        return
+                    }
+                } catch let error as TransportError {
+                    reject(error)
+                    return
+                } catch {
+                    finish()
+                    return
+                }
+                process()
+            case .failure:
+                finish()
+            }
+        }
+    }
+
+    private func dispatch(_ request: HTTPServerRequest) {
+        handling = true
+        let keepAlive = request.head.keepAlive
+        let isHEAD = request.head.method == "HEAD"
+        let handler = self.handler
+        handlerQueue.async {
+            let once = CompletionOnce<HTTPServerResponse> { response in
+                self.connection.queue.async { self.send(response, keepAlive: keepAlive, isHEAD: isHEAD) }
+            }
+            handler(request) { once.complete($0) }
+        }
+    }
+
+    private func send(_ response: HTTPServerResponse, keepAlive: Bool, isHEAD: Bool) {
+        var head = response.head
+        let close = response.closeConnection || !keepAlive
+        if close { head.headers.replaceOrAdd(name: "Connection", value: "close") }
+        var bytes: [UInt8] = []
+        let mayHaveBody = head.status >= 200 && head.status != 204 && head.status != 304
+        switch response.body {
+        case .bytes(let body):
+            if mayHaveBody, !head.headers.contains(name: "Content-Length") {
+                head.headers.add(name: "Content-Length", value: String(body.count))
+            }
+            serialize(head, into: &bytes)
+            if !isHEAD, mayHaveBody { bytes += body }
+        case .chunked(let chunks):
+            head.headers.remove(name: "Content-Length")
+            if mayHaveBody { head.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked") }
+            serialize(head, into: &bytes)
+            if !isHEAD, mayHaveBody {
+                for chunk in chunks { HTTPSerializer.writeChunk(chunk, into: &bytes) }
+                HTTPSerializer.writeLastChunk(into: &bytes)
+            }
+        }
+        connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { [self] error in
+            handling = false
+            if error != nil || close || (peerClosed && pending.isEmpty) {
+                finish()
+            } else {
+                process()
+            }
+        }
+    }
+
+    private func serialize(_ head: HTTPResponseHead, into bytes: inout [UInt8]) {
+        do {
+            try HTTPSerializer.write(head, into: &bytes)
+        } catch {
+            // A handler produced an unsendable head (bad header value): answer 500 rather than corrupt framing.
+            bytes = []
+            let fallback = HTTPResponseHead(status: 500, headers: ["Content-Length": "0", "Connection": "close"])
+            try? HTTPSerializer.write(fallback, into: &bytes)
+        }
+    }
+
+    /// Answers a request the parser refused, then closes.
+    private func reject(_ error: TransportError) {
+        let status: Int
+        switch error.code {
+        case .httpBodyTooLarge: status = 413
+        case .httpHeadersTooLarge, .httpLineTooLong: status = 431
+        default: status = 400
+        }
+        handling = true
+        send(HTTPServerResponse(status: status, text: error.description + "\n"), keepAlive: false, isHEAD: false)
+    }
+
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        connection.closeOnQueue(mode: .graceful) {}
+        let onFinish = self.onFinish
+        self.onFinish = nil
+        onFinish?()
+    }
+}
