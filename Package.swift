@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "ToolboxAMQP",
             dependencies: [
-                "ToolboxCore",
+                "ToolboxCore", "ToolboxTransport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -1,0 +1,94 @@
+import Foundation
+import ToolboxCore
+
+/// How the client authenticates during SASL negotiation.
+public enum AMQPSASLMechanism: Sendable, CustomStringConvertible {
+    /// Skip the SASL layer and send the AMQP header directly.
+    case none
+    /// `ANONYMOUS` (what the Azure SDKs use before CBS).
+    case anonymous
+    /// `PLAIN` with a user name and a password that never appears in logs or errors.
+    case plain(username: String, password: Secret<String>)
+    /// `EXTERNAL`: identity from the TLS client certificate.
+    case external
+
+    var symbol: AMQPSymbol? {
+        switch self {
+        case .none: return nil
+        case .anonymous: return "ANONYMOUS"
+        case .plain: return "PLAIN"
+        case .external: return "EXTERNAL"
+        }
+    }
+
+    /// The initial response; for PLAIN it is `\0user\0password` (RFC 4616).
+    var initialResponse: [UInt8] {
+        switch self {
+        case .none, .anonymous, .external: return []
+        case .plain(let username, let password):
+            return [0] + Array(username.utf8) + [0] + Array(password.exposedValue.utf8)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .plain(let username, _): return "PLAIN(\(username))"
+        default: return symbol?.rawValue ?? "none"
+        }
+    }
+}
+
+/// Settings of one AMQP connection.
+public struct AMQPConnectionConfiguration: Sendable {
+    /// Our container-id; defaults to a fresh UUID.
+    public var containerID: String
+    /// The `hostname` sent in sasl-init and open (virtual host; the namespace host for Azure).
+    public var hostname: String?
+    public var sasl: AMQPSASLMechanism
+    /// Largest frame we accept; also what we advertise. At least 512 (the specification's minimum).
+    public var maxFrameSize: UInt32
+    /// Highest channel number we accept.
+    public var channelMax: UInt16
+    /// If the peer sends nothing for this long the connection fails; advertised so the peer heartbeats.
+    public var idleTimeout: Double?
+    /// Deadline for the whole open handshake (transport, SASL, open).
+    public var openTimeout: Double
+    /// Bounds on values decoded from the peer.
+    public var decodingLimits: AMQPDecodingLimits
+    /// Connection properties sent in open.
+    public var properties: AMQPMap?
+
+    public init(
+        containerID: String = UUID().uuidString.lowercased(), hostname: String? = nil,
+        sasl: AMQPSASLMechanism = .anonymous, maxFrameSize: UInt32 = 65536, channelMax: UInt16 = 255,
+        idleTimeout: Double? = 60, openTimeout: Double = 30, decodingLimits: AMQPDecodingLimits = .default,
+        properties: AMQPMap? = nil
+    ) {
+        self.containerID = containerID
+        self.hostname = hostname
+        self.sasl = sasl
+        self.maxFrameSize = max(512, maxFrameSize)
+        self.channelMax = channelMax
+        self.idleTimeout = idleTimeout
+        self.openTimeout = openTimeout
+        self.decodingLimits = decodingLimits
+        self.properties = properties
+    }
+}
+
+/// Completion plumbing shared by the connection, sessions and links: each callback runs exactly once, on
+/// the caller's queue, never on the connection queue while state is being changed.
+struct Callback<T: Sendable>: Sendable {
+    let queue: DispatchQueue
+    let once: CompletionOnce<Result<T, AMQPError>>
+
+    init(_ queue: DispatchQueue, _ body: @escaping @Sendable (Result<T, AMQPError>) -> Void) {
+        self.queue = queue
+        self.once = CompletionOnce(body)
+    }
+
+    func callAsFunction(_ result: Result<T, AMQPError>) {
+        let once = self.once
+        queue.async { once.complete(result) }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import Logging
+import ToolboxCore
+import ToolboxTransport
+
+/// An `amqp://` or `amqps://` URL split into what a connection needs.
+///
+/// `amqps://user:pass@host:5671/queue/q1` gives host, port 5671, TLS, SASL PLAIN and address `/queue/q1`
+/// (the path, keeping its leading slash, as RabbitMQ's address syntax expects). Without user info the
+/// mechanism is ANONYMOUS. The password is held as a `Secret` and never printed.
+public struct AMQPEndpoint: Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+    public var useTLS: Bool
+    public var sasl: AMQPSASLMechanism
+    /// The node address from the URL path ("" when absent).
+    public var address: String
+
+    public init(url: String) throws {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+              scheme == "amqp" || scheme == "amqps", let host = components.host, !host.isEmpty
+        else {
+            throw AMQPError(.invalidArgument, "expected amqp[s]://[user:pass@]host[:port]/address, got '\(Self.redacted(url))'")
+        }
+        self.host = host
+        useTLS = scheme == "amqps"
+        if let port = components.port {
+            guard let value = UInt16(exactly: port) else { throw AMQPError(.invalidArgument, "invalid port \(port)") }
+            self.port = value
+        } else {
+            port = useTLS ? 5671 : 5672
+        }
+        if let user = components.user {
+            sasl = .plain(username: user.removingPercentEncoding ?? user,
+                          password: Secret(components.password?.removingPercentEncoding ?? components.password ?? ""))
+        } else {
+            sasl = .anonymous
+        }
+        address = components.percentEncodedPath.removingPercentEncoding ?? components.path
+    }
+
+    public var description: String {
+        "\(useTLS ? "amqps" : "amqp")://\(host):\(port)\(address) sasl=\(sasl)"
+    }
+
+    /// The URL with any password replaced, for error messages.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "redacted"
+        return components.string ?? "<url>"
+    }
+
+    /// A transport for this endpoint; TLS trusts `caFile` if given, else the system roots.
+    public func makeTransport(caFile: String? = nil, connectTimeout: Double = 30) throws -> AMQPSocketTransport {
+        var tls: TLSContext?
+        if useTLS {
+            let roots: TLSClientConfiguration.TrustRoots = caFile.map { .file($0) } ?? .system
+            do {
+                tls = try TLSContext(client: TLSClientConfiguration(trustRoots: roots))
+            } catch {
+                throw AMQPError(.transport, "TLS configuration failed: \(error)")
+            }
+        }
+        return AMQPSocketTransport(host: host, port: port, tls: tls, connectTimeout: connectTimeout)
+    }
+}
+
+extension AMQPConnection {
+    /// Creates a connection to `endpoint` (not yet open).
+    public convenience init(endpoint: AMQPEndpoint, caFile: String? = nil,
+                            configuration: AMQPConnectionConfiguration = .init(),
+                            logger: Logger = Logger(label: "ToolboxAMQP.connection")) throws {
+        var configuration = configuration
+        configuration.sasl = endpoint.sasl
+        if configuration.hostname == nil { configuration.hostname = endpoint.host }
+        self.init(transport: try endpoint.makeTransport(caFile: caFile, connectTimeout: configuration.openTimeout),
+                  configuration: configuration, logger: logger)
+    }
+}

@@ -1,0 +1,125 @@
+import Dispatch
+import ToolboxCore
+
+/// What sender and receiver links share: the attach/detach handshake and the link's identity.
+///
+/// Use the concrete `AMQPSender` and `AMQPReceiver`.
+public class AMQPLink: @unchecked Sendable {
+    // @unchecked Sendable: all mutable state is confined to `session.queue` (the connection's queue).
+
+    enum State { case attaching, attached, detachSent, detached }
+
+    let session: AMQPSession
+    /// The link name (unique per connection for a given direction; RabbitMQ refuses duplicates).
+    public let name: String
+    /// Our handle, once registered.
+    private(set) var handle: UInt32 = 0
+    var state: State = .attaching
+    private(set) var remoteHandle: UInt32?
+    /// The peer's attach, once it arrived.
+    private(set) var remoteAttach: AMQPAttach?
+    private var attachCallback: (() -> Void, (AMQPError) -> Void)?
+    private var detachCallbacks: [Callback<Void>] = []
+    private(set) var terminalError: AMQPError?
+
+    init(session: AMQPSession, name: String) {
+        self.session = session
+        self.name = name
+    }
+
+    var queue: DispatchQueue { session.queue }
+
+    /// True once the peer's attach arrived (used by the session to route its attach by name).
+    var isRemotelyAttached: Bool { remoteAttach != nil }
+
+    /// Detaches the link with `closed=true` and waits for the peer's detach.
+    public func close(error: AMQPRemoteError? = nil, queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                      completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        queue.async {
+            switch self.state {
+            case .detached:
+                callback(.success(()))
+            case .detachSent:
+                self.detachCallbacks.append(callback)
+            case .attaching, .attached:
+                self.detachCallbacks.append(callback)
+                self.state = .detachSent
+                self.session.send(.detach(AMQPDetach(handle: self.handle, closed: true, error: error)))
+            }
+        }
+    }
+
+    /// Blocking form of `close`.
+    public func close(error: AMQPRemoteError? = nil) throws {
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
+            close(error: error, queue: queue) { done($0.mapError { $0 }) }
+        }
+    }
+
+    // MARK: - Session-facing (connection queue only)
+
+    /// Registers with the session and sends our attach; `onAttached` runs when the peer's attach arrives.
+    func start(_ attach: (UInt32) -> AMQPAttach, onAttached: @escaping () -> Void,
+               onFailed: @escaping (AMQPError) -> Void) {
+        guard let endpoint = self as? any LinkEndpoint, let handle = session.register(endpoint) else {
+            state = .detached
+            onFailed(AMQPError(.invalidArgument, "session is ended or has no free link handle"))
+            return
+        }
+        self.handle = handle
+        attachCallback = (onAttached, onFailed)
+        session.send(.attach(attach(handle)))
+    }
+
+    func receivedAttach(_ attach: AMQPAttach) {
+        remoteAttach = attach
+        remoteHandle = attach.handle
+        // A peer refusing a link attaches without the terminus and detaches right after; wait for that detach.
+        let refused = (attach.role == .receiver && attach.target == nil) || (attach.role == .sender && attach.source == nil)
+        guard !refused, state == .attaching else { return }
+        state = .attached
+        didAttach(attach)
+        let callbacks = attachCallback
+        attachCallback = nil
+        callbacks?.0()
+    }
+
+    func receivedDetach(_ detach: AMQPDetach) {
+        if state != .detachSent, state != .detached {
+            session.send(.detach(AMQPDetach(handle: handle, closed: detach.closed)))
+        }
+        let error = detach.error.map { AMQPError(.linkDetached, "peer detached link '\(name)'", remote: $0) }
+        finish(error, local: state == .detachSent && detach.error == nil)
+    }
+
+    func terminated(_ error: AMQPError) { finish(error, local: false) }
+
+    /// Ends the link once; `local` means our own detach completed normally.
+    func finish(_ error: AMQPError?, local: Bool) {
+        guard state != .detached else { return }
+        state = .detached
+        session.unregister(handle: handle, remoteHandle: remoteHandle)
+        let failure = error ?? AMQPError(.linkDetached, local ? "link '\(name)' detached" : "peer detached link '\(name)'")
+        terminalError = failure
+        let callbacks = attachCallback
+        attachCallback = nil
+        callbacks?.1(failure)
+        didTerminate(failure)
+        for callback in detachCallbacks { callback(error.map { .failure($0) } ?? .success(())) }
+        detachCallbacks = []
+    }
+
+    /// Detaches because of a local decision (limit exceeded, undecodable message), telling the peer why.
+    func detachWithError(_ remote: AMQPRemoteError, _ error: AMQPError) {
+        guard state == .attached || state == .attaching else { return }
+        state = .detachSent
+        session.send(.detach(AMQPDetach(handle: handle, closed: true, error: remote)))
+        terminalError = error
+        didTerminate(error)
+    }
+
+    // Subclass hooks.
+    func didAttach(_ attach: AMQPAttach) {}
+    func didTerminate(_ error: AMQPError) {}
+}

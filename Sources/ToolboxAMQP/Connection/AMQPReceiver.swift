@@ -1,0 +1,313 @@
+import Dispatch
+import Foundation
+import ToolboxCore
+
+/// How a receiver grants link credit.
+public enum AMQPCreditMode: Sendable, Hashable {
+    /// Keep up to `prefetch` messages in flight, topping up when half is used.
+    case auto(prefetch: UInt32)
+    /// Grant credit only through `addCredit`.
+    case manual
+}
+
+/// Options for attaching a receiver link.
+public struct AMQPReceiverOptions: Sendable {
+    public var name: String?
+    public var credit: AMQPCreditMode
+    /// `settled` asks the sender to pre-settle (at-most-once); `unsettled` lets us choose each outcome.
+    public var settleMode: AMQPSenderSettleMode
+    public var receiverSettleMode: AMQPReceiverSettleMode
+    /// Largest message we accept; larger ones detach the link with `amqp:link:message-size-exceeded`.
+    public var maxMessageSize: UInt64
+    public var filter: AMQPMap?
+    public var targetAddress: String?
+    public var properties: AMQPMap?
+
+    public init(name: String? = nil, credit: AMQPCreditMode = .auto(prefetch: 100),
+                settleMode: AMQPSenderSettleMode = .unsettled, receiverSettleMode: AMQPReceiverSettleMode = .first,
+                maxMessageSize: UInt64 = 64 * 1024 * 1024, filter: AMQPMap? = nil, targetAddress: String? = nil,
+                properties: AMQPMap? = nil) {
+        self.name = name
+        self.credit = credit
+        self.settleMode = settleMode
+        self.receiverSettleMode = receiverSettleMode
+        self.maxMessageSize = maxMessageSize
+        self.filter = filter
+        self.targetAddress = targetAddress
+        self.properties = properties
+    }
+}
+
+/// A message received on a receiver link, with the means to settle it.
+public struct AMQPDelivery: Sendable {
+    public let message: AMQPMessage
+    public let deliveryID: UInt32
+    public let deliveryTag: [UInt8]
+    public let messageFormat: UInt32
+    /// True if the sender pre-settled it: nothing to accept.
+    public let isSettled: Bool
+    /// Size of the encoded message.
+    public let size: Int
+    let receiver: AMQPReceiver
+
+    /// Settles with `accepted`.
+    public func accept(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                       completion: (@Sendable (Result<Void, AMQPError>) -> Void)? = nil) {
+        settle(.accepted, queue: queue, completion: completion)
+    }
+
+    /// Settles with `rejected`, optionally telling the sender why.
+    public func reject(_ error: AMQPRemoteError? = nil, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                       completion: (@Sendable (Result<Void, AMQPError>) -> Void)? = nil) {
+        settle(.rejected(error), queue: queue, completion: completion)
+    }
+
+    /// Settles with `released`: the message may be delivered again.
+    public func release(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                        completion: (@Sendable (Result<Void, AMQPError>) -> Void)? = nil) {
+        settle(.released, queue: queue, completion: completion)
+    }
+
+    /// Settles with `modified` (Service Bus abandon/defer).
+    public func modify(deliveryFailed: Bool, undeliverableHere: Bool, annotations: AMQPMap? = nil,
+                       queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                       completion: (@Sendable (Result<Void, AMQPError>) -> Void)? = nil) {
+        settle(.modified(deliveryFailed: deliveryFailed, undeliverableHere: undeliverableHere, messageAnnotations: annotations),
+               queue: queue, completion: completion)
+    }
+
+    /// Settles with any outcome.
+    public func settle(_ outcome: AMQPDeliveryState, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                       completion: (@Sendable (Result<Void, AMQPError>) -> Void)? = nil) {
+        receiver.settle(deliveryID: deliveryID, outcome: outcome, callback: Callback(queue) { completion?($0) })
+    }
+}
+
+/// A receiving link: grants credit, reassembles multi-frame transfers, delivers messages to a handler and
+/// sends the outcomes the application chooses.
+///
+/// ```swift
+/// let receiver = try session.attachReceiver(address: "/queue/q1") { delivery in
+///     print(delivery.message.dataBody ?? [])
+///     delivery.accept()
+/// }
+/// ```
+public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
+    // @unchecked Sendable: all mutable state is confined to the connection's queue.
+
+    let options: AMQPReceiverOptions
+    let address: String?
+    private let handlerQueue: DispatchQueue
+    private let handler: @Sendable (AMQPDelivery) -> Void
+    private(set) var linkCredit: UInt32 = 0
+    private(set) var deliveryCount: UInt32 = 0
+    private var autoPrefetch: UInt32?
+    private var draining = false
+    private var drainCallbacks: [Callback<Void>] = []
+    private var pendingSettles: [UInt32: Callback<Void>] = [:]
+    private var partial: (id: UInt32, tag: [UInt8], format: UInt32, settled: Bool, bytes: [UInt8])?
+
+    init(session: AMQPSession, address: String?, options: AMQPReceiverOptions, handlerQueue: DispatchQueue,
+         handler: @escaping @Sendable (AMQPDelivery) -> Void) {
+        self.options = options
+        self.address = address
+        self.handlerQueue = handlerQueue
+        self.handler = handler
+        if case .auto(let prefetch) = options.credit { autoPrefetch = max(1, prefetch) }
+        super.init(session: session, name: options.name ?? "receiver-\(UUID().uuidString.lowercased())")
+    }
+
+    func attach(_ callback: Callback<AMQPReceiver>) {
+        start({ handle in
+            var source = AMQPSource(address: self.address)
+            source.filter = self.options.filter
+            var attach = AMQPAttach(name: self.name, handle: handle, role: .receiver, source: source,
+                                    target: AMQPTarget(address: self.options.targetAddress ?? self.name))
+            attach.senderSettleMode = self.options.settleMode
+            attach.receiverSettleMode = self.options.receiverSettleMode
+            attach.maxMessageSize = self.options.maxMessageSize
+            attach.properties = self.options.properties
+            return attach
+        }, onAttached: { callback(.success(self)) }, onFailed: { callback(.failure($0)) })
+    }
+
+    // MARK: - Public API
+
+    /// Grants `count` more messages of credit.
+    public func addCredit(_ count: UInt32) {
+        queue.async {
+            guard self.state == .attached else { return }
+            self.linkCredit = self.linkCredit.addingReportingOverflow(count).overflow ? .max : self.linkCredit + count
+            self.sendFlow()
+        }
+    }
+
+    /// Asks the sender to use up or cancel all outstanding credit; completes when it reported credit 0.
+    ///
+    /// After a drain an `.auto` receiver stops topping up credit; call `addCredit` to receive again.
+    public func drain(queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                      completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        queue.async {
+            guard self.state == .attached else {
+                callback(.failure(self.terminalError ?? AMQPError(.linkDetached, "link is not attached")))
+                return
+            }
+            self.autoPrefetch = nil
+            self.draining = true
+            self.drainCallbacks.append(callback)
+            self.sendFlow()
+        }
+    }
+
+    /// Blocking form of `drain`.
+    public func drain() throws {
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
+            drain(queue: queue) { done($0.mapError { $0 }) }
+        }
+    }
+
+    // MARK: - Connection queue only
+
+    override func didAttach(_ attach: AMQPAttach) {
+        deliveryCount = attach.initialDeliveryCount ?? 0
+        if let prefetch = autoPrefetch {
+            linkCredit = prefetch
+            sendFlow()
+        }
+    }
+
+    private func sendFlow() {
+        var flow = session.makeFlow()
+        flow.handle = handle
+        flow.deliveryCount = deliveryCount
+        flow.linkCredit = linkCredit
+        flow.drain = draining
+        session.send(.flow(flow))
+    }
+
+    func receivedFlow(_ flow: AMQPFlow) {
+        if let count = flow.deliveryCount { deliveryCount = count }
+        if let credit = flow.linkCredit { linkCredit = credit }
+        if draining, linkCredit == 0 {
+            draining = false
+            let callbacks = drainCallbacks
+            drainCallbacks = []
+            for callback in callbacks { callback(.success(())) }
+        }
+        if flow.echo { sendFlow() }
+    }
+
+    func receivedTransfer(_ transfer: AMQPTransfer, payload: [UInt8]) throws {
+        guard state == .attached else { return }
+        if partial == nil {
+            guard let id = transfer.deliveryID, let tag = transfer.deliveryTag else {
+                throw AMQPError(.protocolViolation, "first transfer of a delivery lacks delivery-id or delivery-tag")
+            }
+            partial = (id, tag, transfer.messageFormat ?? 0, transfer.settled ?? false, [])
+        }
+        guard var current = partial else { return }
+        if transfer.settled == true { current.settled = true }
+        if transfer.aborted {
+            partial = nil
+            countDelivery()
+            return
+        }
+        if UInt64(current.bytes.count + payload.count) > options.maxMessageSize {
+            partial = nil
+            detachWithError(
+                AMQPRemoteError(condition: AMQPRemoteError.messageSizeExceeded,
+                                description: "message exceeds max-message-size \(options.maxMessageSize)"),
+                AMQPError(.limitExceeded, "incoming message exceeds max-message-size \(options.maxMessageSize)"))
+            return
+        }
+        current.bytes.append(contentsOf: payload)
+        if transfer.more {
+            partial = current
+            return
+        }
+        partial = nil
+        countDelivery()
+        let message: AMQPMessage
+        do {
+            message = try AMQPMessage.decode(current.bytes, limits: session.connection.configuration.decodingLimits)
+        } catch {
+            detachWithError(AMQPRemoteError(condition: AMQPRemoteError.decodeError, description: "\(error)"),
+                            AMQPError(.decoding, "could not decode delivery \(current.id): \(error)"))
+            return
+        }
+        if !current.settled { session.incomingUnsettled[current.id] = self }
+        let delivery = AMQPDelivery(message: message, deliveryID: current.id, deliveryTag: current.tag,
+                                    messageFormat: current.format, isSettled: current.settled,
+                                    size: current.bytes.count, receiver: self)
+        let handler = self.handler
+        handlerQueue.async { handler(delivery) }
+    }
+
+    private func countDelivery() {
+        deliveryCount &+= 1
+        if linkCredit > 0 { linkCredit -= 1 }
+        if let prefetch = autoPrefetch, !draining, linkCredit <= prefetch / 2 {
+            linkCredit = prefetch
+            sendFlow()
+        }
+    }
+
+    func settle(deliveryID: UInt32, outcome: AMQPDeliveryState, callback: Callback<Void>) {
+        queue.async {
+            guard self.state == .attached, self.session.incomingUnsettled[deliveryID] === self else {
+                callback(.failure(self.terminalError ?? AMQPError(.invalidArgument, "delivery \(deliveryID) is not unsettled on this link")))
+                return
+            }
+            let settled = self.options.receiverSettleMode == .first
+            self.session.send(.disposition(AMQPDisposition(role: .receiver, first: deliveryID, settled: settled, state: outcome)))
+            if settled {
+                self.session.incomingUnsettled[deliveryID] = nil
+                callback(.success(()))
+            } else {
+                self.pendingSettles[deliveryID] = callback
+            }
+        }
+    }
+
+    func receivedDisposition(deliveryID: UInt32, settled: Bool, state: AMQPDeliveryState?) {
+        guard settled, let callback = pendingSettles.removeValue(forKey: deliveryID) else { return }
+        callback(.success(()))
+    }
+
+    override func didTerminate(_ error: AMQPError) {
+        for callback in drainCallbacks { callback(.failure(error)) }
+        drainCallbacks = []
+        for (id, callback) in pendingSettles {
+            session.incomingUnsettled[id] = nil
+            callback(.failure(error))
+        }
+        pendingSettles = [:]
+        session.incomingUnsettled = session.incomingUnsettled.filter { $0.value !== self }
+    }
+}
+
+extension AMQPSession {
+    /// Attaches a receiver link to `address` (the source); `onMessage` runs on `messageQueue` for each message.
+    public func attachReceiver(address: String?, options: AMQPReceiverOptions = .init(),
+                               messageQueue: DispatchQueue = LibraryQueues.makeQueue(label: "ToolboxAMQP.receiver"),
+                               queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                               onMessage: @escaping @Sendable (AMQPDelivery) -> Void,
+                               completion: @escaping @Sendable (Result<AMQPReceiver, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        queue.async {
+            AMQPReceiver(session: self, address: address, options: options, handlerQueue: messageQueue,
+                         handler: onMessage).attach(callback)
+        }
+    }
+
+    /// Blocking form of `attachReceiver`.
+    public func attachReceiver(address: String?, options: AMQPReceiverOptions = .init(),
+                               messageQueue: DispatchQueue = LibraryQueues.makeQueue(label: "ToolboxAMQP.receiver"),
+                               onMessage: @escaping @Sendable (AMQPDelivery) -> Void) throws -> AMQPReceiver {
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPReceiver, any Error>) -> Void) in
+            attachReceiver(address: address, options: options, messageQueue: messageQueue, queue: queue,
+                           onMessage: onMessage) { done($0.mapError { $0 }) }
+        }
+    }
+}

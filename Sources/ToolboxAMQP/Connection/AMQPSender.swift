@@ -1,0 +1,245 @@
+import Dispatch
+import Foundation
+import ToolboxCore
+
+/// Options for attaching a sender link.
+public struct AMQPSenderOptions: Sendable {
+    /// Link name; defaults to a fresh UUID (RabbitMQ refuses two links with one name on a connection).
+    public var name: String?
+    /// `settled` sends pre-settled (fire and forget); `unsettled` waits for the receiver's outcome.
+    public var settleMode: AMQPSenderSettleMode
+    /// `second` asks the receiver to wait for our settlement after its outcome.
+    public var receiverSettleMode: AMQPReceiverSettleMode
+    /// The source address we announce (informational).
+    public var sourceAddress: String?
+    public var properties: AMQPMap?
+    public var desiredCapabilities: [AMQPSymbol]?
+
+    public init(name: String? = nil, settleMode: AMQPSenderSettleMode = .unsettled,
+                receiverSettleMode: AMQPReceiverSettleMode = .first, sourceAddress: String? = nil,
+                properties: AMQPMap? = nil, desiredCapabilities: [AMQPSymbol]? = nil) {
+        self.name = name
+        self.settleMode = settleMode
+        self.receiverSettleMode = receiverSettleMode
+        self.sourceAddress = sourceAddress
+        self.properties = properties
+        self.desiredCapabilities = desiredCapabilities
+    }
+}
+
+/// A sending link: queues messages, sends them as link credit and the session window allow, splits each
+/// into frames no larger than the peer's max-frame-size, and reports the receiver's outcome.
+///
+/// ```swift
+/// sender.send(AMQPMessage(data: bytes)) { result in
+///     // .success(.accepted), .success(.rejected(error)), .success(nil) when sent pre-settled
+/// }
+/// ```
+public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
+    // @unchecked Sendable: all mutable state is confined to the connection's queue.
+
+    struct Pending {
+        let payload: [UInt8]
+        let messageFormat: UInt32
+        let settled: Bool
+        let callback: Callback<AMQPDeliveryState?>
+        var deliveryID: UInt32?
+        var tag: [UInt8] = []
+        var offset = 0
+    }
+
+    let options: AMQPSenderOptions
+    let address: String?
+    private var pending: [Pending] = []
+    private var pendingHead = 0
+    private var unsettled: [UInt32: Callback<AMQPDeliveryState?>] = [:]
+    /// Link flow state (part 2, 2.6.7): credit the receiver granted and deliveries sent so far.
+    private(set) var linkCredit: UInt32 = 0
+    private(set) var deliveryCount: UInt32 = 0
+    private var drainRequested = false
+    private var nextTag: UInt32 = 0
+
+    init(session: AMQPSession, address: String?, options: AMQPSenderOptions) {
+        self.options = options
+        self.address = address
+        super.init(session: session, name: options.name ?? "sender-\(UUID().uuidString.lowercased())")
+    }
+
+    /// The peer's largest accepted message, if it declared one.
+    var peerMaxMessageSize: UInt64? {
+        guard let size = remoteAttach?.maxMessageSize, size > 0 else { return nil }
+        return size
+    }
+
+    func attach(_ callback: Callback<AMQPSender>) {
+        start({ handle in
+            var attach = AMQPAttach(name: self.name, handle: handle, role: .sender,
+                                    source: AMQPSource(address: self.options.sourceAddress ?? self.name),
+                                    target: AMQPTarget(address: self.address))
+            attach.senderSettleMode = self.options.settleMode
+            attach.receiverSettleMode = self.options.receiverSettleMode
+            attach.initialDeliveryCount = 0
+            attach.properties = self.options.properties
+            attach.desiredCapabilities = self.options.desiredCapabilities
+            return attach
+        }, onAttached: { callback(.success(self)) }, onFailed: { callback(.failure($0)) })
+    }
+
+    // MARK: - Public API
+
+    /// Sends a message; `completion` gets the receiver's outcome, or nil for a pre-settled send.
+    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0,
+                     queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) {
+        send(encodedMessage: message.encode(), messageFormat: messageFormat, queue: callbackQueue, completion: completion)
+    }
+
+    /// Sends already-encoded message sections (an Event Hubs batch, a forwarded message).
+    public func send(encodedMessage payload: [UInt8], messageFormat: UInt32 = 0,
+                     queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        queue.async {
+            if let error = self.terminalError ?? (self.state == .attached ? nil : AMQPError(.linkDetached, "link is not attached")) {
+                callback(.failure(error))
+                return
+            }
+            if let limit = self.peerMaxMessageSize, UInt64(payload.count) > limit {
+                callback(.failure(AMQPError(.limitExceeded, "message of \(payload.count) bytes exceeds the peer's max-message-size \(limit)",
+                                            remote: AMQPRemoteError(condition: AMQPRemoteError.messageSizeExceeded))))
+                return
+            }
+            let settled = self.options.settleMode == .settled
+            self.pending.append(Pending(payload: payload, messageFormat: messageFormat, settled: settled, callback: callback))
+            self.pump()
+        }
+    }
+
+    /// Blocking form of `send`.
+    @discardableResult
+    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0) throws -> AMQPDeliveryState? {
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPDeliveryState?, any Error>) -> Void) in
+            send(message, messageFormat: messageFormat, queue: queue) { done($0.mapError { $0 }) }
+        }
+    }
+
+    // MARK: - Flow (connection queue only)
+
+    override func didAttach(_ attach: AMQPAttach) {
+        // The receiver's attach may carry delivery-count semantics only for receivers; ours starts at 0.
+        deliveryCount = 0
+    }
+
+    func receivedFlow(_ flow: AMQPFlow) {
+        if let receiverCount = flow.deliveryCount, let credit = flow.linkCredit {
+            // credit = receiver's delivery-count + link-credit - our delivery-count (serial arithmetic).
+            let available = Int32(bitPattern: receiverCount &+ credit &- deliveryCount)
+            linkCredit = available <= 0 ? 0 : min(UInt32(available), credit)
+        } else if let credit = flow.linkCredit {
+            linkCredit = credit
+        }
+        drainRequested = flow.drain
+        pump()
+        if flow.echo { sendFlow() }
+    }
+
+    /// Sends as much as credit and the session window allow.
+    func pump() {
+        guard state == .attached else { return }
+        while pendingHead < pending.count {
+            var head = pending[pendingHead]
+            if head.deliveryID == nil {
+                guard linkCredit > 0, session.canSendTransfer else { break }
+                head.deliveryID = session.allocateDeliveryID()
+                head.tag = withUnsafeBytes(of: nextTag.bigEndian) { Array($0) }
+                nextTag &+= 1
+                linkCredit -= 1
+                deliveryCount &+= 1
+            }
+            var finished = false
+            while session.canSendTransfer {
+                var transfer = AMQPTransfer(handle: handle)
+                transfer.deliveryID = head.deliveryID
+                transfer.deliveryTag = head.tag
+                transfer.messageFormat = head.messageFormat
+                transfer.settled = head.settled
+                transfer.more = true
+                let room = max(1, session.connection.peerMaxFrameSize - AMQPFrame.overhead(of: .transfer(transfer)))
+                let end = min(head.payload.count, head.offset + room)
+                transfer.more = end < head.payload.count
+                session.sendTransfer(transfer, payload: Array(head.payload[head.offset..<end]))
+                head.offset = end
+                if !transfer.more { finished = true; break }
+            }
+            pending[pendingHead] = head
+            guard finished, let id = head.deliveryID else { break }
+            pendingHead += 1
+            if head.settled {
+                head.callback(.success(nil))
+            } else {
+                unsettled[id] = head.callback
+                session.outgoingUnsettled[id] = self
+            }
+        }
+        if pendingHead > 64, pendingHead * 2 > pending.count {
+            pending.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+        if drainRequested, pendingHead == pending.count, linkCredit > 0 {
+            // Drain: use up the remaining credit by advancing delivery-count, and tell the receiver.
+            deliveryCount &+= linkCredit
+            linkCredit = 0
+            sendFlow()
+        }
+    }
+
+    private func sendFlow() {
+        var flow = session.makeFlow()
+        flow.handle = handle
+        flow.deliveryCount = deliveryCount
+        flow.linkCredit = linkCredit
+        flow.available = UInt32(clamping: pending.count - pendingHead)
+        flow.drain = drainRequested
+        session.send(.flow(flow))
+    }
+
+    func receivedDisposition(deliveryID: UInt32, settled: Bool, state: AMQPDeliveryState?) {
+        guard let callback = unsettled[deliveryID] else { return }
+        if !settled {
+            // Only a terminal outcome matters; with rcv-settle-mode second we settle it ourselves.
+            guard let state, state.isOutcome else { return }
+            session.send(.disposition(AMQPDisposition(role: .sender, first: deliveryID, settled: true, state: state)))
+            session.outgoingUnsettled[deliveryID] = nil
+        }
+        unsettled[deliveryID] = nil
+        callback(.success(state))
+    }
+
+    override func didTerminate(_ error: AMQPError) {
+        for index in pendingHead..<pending.count { pending[index].callback(.failure(error)) }
+        pending = []
+        pendingHead = 0
+        for (id, callback) in unsettled {
+            session.outgoingUnsettled[id] = nil
+            callback(.failure(error))
+        }
+        unsettled = [:]
+    }
+}
+
+extension AMQPSession {
+    /// Attaches a sender link to `address` (the target) and calls `completion` when the peer attached.
+    public func attachSender(address: String?, options: AMQPSenderOptions = .init(),
+                             queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                             completion: @escaping @Sendable (Result<AMQPSender, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        queue.async { AMQPSender(session: self, address: address, options: options).attach(callback) }
+    }
+
+    /// Blocking form of `attachSender`.
+    public func attachSender(address: String?, options: AMQPSenderOptions = .init()) throws -> AMQPSender {
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPSender, any Error>) -> Void) in
+            attachSender(address: address, options: options, queue: queue) { done($0.mapError { $0 }) }
+        }
+    }
+}

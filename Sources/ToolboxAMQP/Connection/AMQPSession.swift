@@ -1,0 +1,273 @@
+import Dispatch
+import ToolboxCore
+
+/// Settings of one session.
+public struct AMQPSessionConfiguration: Sendable {
+    /// How many incoming transfer frames we allow before the peer must wait for a flow.
+    public var incomingWindow: UInt32
+    /// How many transfer frames we announce we may send (informational for the peer).
+    public var outgoingWindow: UInt32
+    /// Highest link handle we accept.
+    public var handleMax: UInt32
+
+    public init(incomingWindow: UInt32 = 2048, outgoingWindow: UInt32 = 2048, handleMax: UInt32 = 1023) {
+        self.incomingWindow = max(1, incomingWindow)
+        self.outgoingWindow = outgoingWindow
+        self.handleMax = handleMax
+    }
+}
+
+/// An AMQP session: a channel with transfer windows, holding sender and receiver links.
+///
+/// Create it with `AMQPConnection.beginSession`; attach links with `attachSender` / `attachReceiver`.
+public final class AMQPSession: @unchecked Sendable {
+    // @unchecked Sendable: all mutable state is confined to `connection.queue`.
+
+    let connection: AMQPConnection
+    /// Our channel number.
+    public let channel: UInt16
+    let configuration: AMQPSessionConfiguration
+    private(set) var remoteChannel: UInt16?
+    private var beginCallback: Callback<AMQPSession>?
+    private var endCallbacks: [Callback<Void>] = []
+    private(set) var ended = false
+    private var endSent = false
+
+    // Session flow control (AMQP 1.0 part 2, 2.5.6). Transfer ids count frames, delivery ids deliveries.
+    private(set) var nextOutgoingID: UInt32 = 0
+    private var nextIncomingID: UInt32 = 0
+    private var incomingWindow: UInt32
+    private(set) var remoteIncomingWindow: UInt32 = 0
+    private var remoteOutgoingWindow: UInt32 = 0
+    private var nextDeliveryID: UInt32 = 0
+
+    private var links: [UInt32: any LinkEndpoint] = [:]
+    private var linksByRemoteHandle: [UInt32: any LinkEndpoint] = [:]
+    /// Unsettled deliveries we sent, by delivery id, for routing the receiver's dispositions.
+    var outgoingUnsettled: [UInt32: AMQPSender] = [:]
+    /// Unsettled deliveries we received, by delivery id, for routing the sender's dispositions.
+    var incomingUnsettled: [UInt32: AMQPReceiver] = [:]
+
+    init(connection: AMQPConnection, channel: UInt16, configuration: AMQPSessionConfiguration) {
+        self.connection = connection
+        self.channel = channel
+        self.configuration = configuration
+        self.incomingWindow = configuration.incomingWindow
+    }
+
+    var queue: DispatchQueue { connection.queue }
+
+    // MARK: - Public API
+
+    /// Ends the session (detaching its links implicitly) and waits for the peer's end.
+    public func end(error: AMQPRemoteError? = nil, queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                    completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        queue.async {
+            if self.ended { callback(.success(())); return }
+            self.endCallbacks.append(callback)
+            if !self.endSent {
+                self.endSent = true
+                self.connection.send(.amqp(self.channel, .end(error)))
+            }
+        }
+    }
+
+    /// Blocking form of `end`.
+    public func end(error: AMQPRemoteError? = nil) throws {
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
+            end(error: error, queue: queue) { done($0.mapError { $0 }) }
+        }
+    }
+
+    // MARK: - Connection-facing (connection queue only)
+
+    func begin(_ callback: Callback<AMQPSession>) {
+        beginCallback = callback
+        var begin = AMQPBegin(remoteChannel: nil, nextOutgoingID: nextOutgoingID,
+                              incomingWindow: incomingWindow, outgoingWindow: configuration.outgoingWindow)
+        begin.handleMax = configuration.handleMax
+        connection.send(.amqp(channel, .begin(begin)))
+    }
+
+    func receivedBegin(_ begin: AMQPBegin, remoteChannel: UInt16) {
+        self.remoteChannel = remoteChannel
+        connection.sessionMapped(self, remoteChannel: remoteChannel)
+        nextIncomingID = begin.nextOutgoingID
+        remoteIncomingWindow = begin.incomingWindow
+        remoteOutgoingWindow = begin.outgoingWindow
+        beginCallback?(.success(self))
+        beginCallback = nil
+    }
+
+    func received(_ performative: AMQPPerformative, payload: [UInt8]) throws {
+        switch performative {
+        case .attach(let attach):
+            guard let link = links.values.first(where: { $0.name == attach.name && !$0.isRemotelyAttached }) else {
+                // A link we did not ask for (broker-side feature): refuse by detaching it.
+                var refusal = attach
+                refusal.role = attach.role == .sender ? .receiver : .sender
+                refusal.source = nil
+                refusal.target = nil
+                connection.send(.amqp(channel, .attach(refusal)))
+                connection.send(.amqp(channel, .detach(AMQPDetach(handle: attach.handle, closed: true, error:
+                    AMQPRemoteError(condition: AMQPRemoteError.notImplemented, description: "no such link requested")))))
+                return
+            }
+            linksByRemoteHandle[attach.handle] = link
+            link.receivedAttach(attach)
+        case .flow(let flow):
+            remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- nextOutgoingID
+            remoteOutgoingWindow = flow.outgoingWindow
+            if let handle = flow.handle {
+                guard let link = linksByRemoteHandle[handle] else {
+                    throw AMQPError(.protocolViolation, "flow for unattached handle \(handle)")
+                }
+                link.receivedFlow(flow)
+            } else if flow.echo {
+                sendSessionFlow()
+            }
+            resumeSenders()
+        case .transfer(let transfer):
+            guard let link = linksByRemoteHandle[transfer.handle] as? AMQPReceiver else {
+                throw AMQPError(.protocolViolation, "transfer for unattached handle \(transfer.handle)")
+            }
+            nextIncomingID &+= 1
+            remoteOutgoingWindow &-= 1
+            if incomingWindow > 0 { incomingWindow -= 1 }
+            try link.receivedTransfer(transfer, payload: payload)
+            // Reopen our window before it runs out so a steady stream never stalls.
+            if incomingWindow <= configuration.incomingWindow / 2 {
+                incomingWindow = configuration.incomingWindow
+                sendSessionFlow()
+            }
+        case .disposition(let disposition):
+            receivedDisposition(disposition)
+        case .detach(let detach):
+            guard let link = linksByRemoteHandle[detach.handle] else { return }
+            linksByRemoteHandle[detach.handle] = nil
+            link.receivedDetach(detach)
+        case .end(let error):
+            if !endSent {
+                endSent = true
+                connection.send(.amqp(channel, .end(nil)))
+            }
+            let failure = AMQPError(.sessionEnded, error == nil ? "session ended" : "peer ended the session", remote: error)
+            finishEnd(error == nil ? nil : failure)
+        default:
+            throw AMQPError(.protocolViolation, "\(performative.name) on a session channel")
+        }
+    }
+
+    func connectionEnded(_ error: AMQPError) {
+        guard !ended else { return }
+        ended = true
+        beginCallback?(.failure(error))
+        beginCallback = nil
+        for link in links.values { link.terminated(error) }
+        links = [:]
+        linksByRemoteHandle = [:]
+        for callback in endCallbacks { callback(.failure(error)) }
+        endCallbacks = []
+    }
+
+    private func finishEnd(_ error: AMQPError?) {
+        guard !ended else { return }
+        ended = true
+        connection.sessionEnded(self)
+        let failure = error ?? AMQPError(.sessionEnded, "session ended")
+        beginCallback?(.failure(failure))
+        beginCallback = nil
+        for link in links.values { link.terminated(failure) }
+        links = [:]
+        linksByRemoteHandle = [:]
+        for callback in endCallbacks { callback(error.map { .failure($0) } ?? .success(())) }
+        endCallbacks = []
+    }
+
+    // MARK: - Link-facing (connection queue only)
+
+    /// Registers a link on the lowest free handle, or fails if the session cannot take another.
+    func register(_ link: any LinkEndpoint) -> UInt32? {
+        guard !ended, connection.isOpen else { return nil }
+        guard let handle = (0...configuration.handleMax).first(where: { links[$0] == nil }) else { return nil }
+        links[handle] = link
+        return handle
+    }
+
+    func unregister(handle: UInt32, remoteHandle: UInt32?) {
+        if let remoteHandle, let link = links[handle], linksByRemoteHandle[remoteHandle] === link {
+            linksByRemoteHandle[remoteHandle] = nil
+        }
+        links[handle] = nil
+    }
+
+    func allocateDeliveryID() -> UInt32 {
+        defer { nextDeliveryID &+= 1 }
+        return nextDeliveryID
+    }
+
+    /// Whether the peer's incoming window allows another transfer frame.
+    var canSendTransfer: Bool { remoteIncomingWindow > 0 && !ended && connection.isOpen }
+
+    /// Sends one transfer frame, consuming a slot of the peer's window.
+    func sendTransfer(_ transfer: AMQPTransfer, payload: [UInt8]) {
+        connection.send(.amqp(channel: channel, performative: .transfer(transfer), payload: payload))
+        nextOutgoingID &+= 1
+        if remoteIncomingWindow > 0 { remoteIncomingWindow -= 1 }
+    }
+
+    /// The session part of a flow frame, completed by links with their own fields.
+    func makeFlow() -> AMQPFlow {
+        AMQPFlow(nextIncomingID: nextIncomingID, incomingWindow: incomingWindow, nextOutgoingID: nextOutgoingID,
+                 outgoingWindow: configuration.outgoingWindow)
+    }
+
+    func sendSessionFlow() {
+        connection.send(.amqp(channel, .flow(makeFlow())))
+    }
+
+    func send(_ performative: AMQPPerformative) {
+        connection.send(.amqp(channel, performative))
+    }
+
+    private func resumeSenders() {
+        guard remoteIncomingWindow > 0 else { return }
+        for link in links.values { if let sender = link as? AMQPSender { sender.pump() } }
+    }
+
+    private func receivedDisposition(_ disposition: AMQPDisposition) {
+        let last = disposition.last ?? disposition.first
+        guard last >= disposition.first else { return }
+        let span = UInt64(last - disposition.first) + 1
+        if disposition.role == .receiver {
+            // Iterate whichever is smaller: the range, or what is actually unsettled (a hostile range is huge).
+            let ids: [UInt32] = span <= UInt64(outgoingUnsettled.count)
+                ? Array(disposition.first...last) : outgoingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
+            for id in ids.sorted() {
+                guard let sender = outgoingUnsettled[id] else { continue }
+                if disposition.settled { outgoingUnsettled[id] = nil }
+                sender.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
+            }
+        } else {
+            let ids: [UInt32] = span <= UInt64(incomingUnsettled.count)
+                ? Array(disposition.first...last) : incomingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
+            for id in ids.sorted() {
+                guard let receiver = incomingUnsettled[id] else { continue }
+                if disposition.settled { incomingUnsettled[id] = nil }
+                receiver.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
+            }
+        }
+    }
+}
+
+/// What a session needs from its links.
+protocol LinkEndpoint: AnyObject {
+    var name: String { get }
+    var isRemotelyAttached: Bool { get }
+    func receivedAttach(_ attach: AMQPAttach)
+    func receivedFlow(_ flow: AMQPFlow)
+    func receivedDetach(_ detach: AMQPDetach)
+    /// The session or connection ended under the link.
+    func terminated(_ error: AMQPError)
+}

@@ -1,0 +1,117 @@
+import Dispatch
+import ToolboxCore
+import ToolboxTransport
+
+/// `AMQPTransport` over ToolboxTransport's non-blocking TCP connection, with TLS when a context is given.
+///
+/// ```swift
+/// let tls = try TLSContext(client: TLSClientConfiguration(trustRoots: .file("ca.pem")))
+/// let transport = AMQPSocketTransport(host: "localhost", port: 5671, tls: tls)
+/// ```
+///
+/// Writes made during one turn of the connection queue are coalesced into one socket write.
+public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
+    // @unchecked Sendable: after `start`, every property is touched only on the AMQP connection's queue,
+    // which is also the queue all TCPConnection completions are delivered on.
+
+    public let host: String
+    public let port: UInt16
+    let tls: TLSContext?
+    let serverName: String?
+    let connectTimeout: Double
+    private var queue: DispatchQueue?
+    private var handler: ((AMQPTransportEvent) -> Void)?
+    private var connection: TCPConnection?
+    private var attempt: (any Cancellable)?
+    private var outgoing: [UInt8] = []
+    private var flushScheduled = false
+    private var closed = false
+
+    /// - parameter serverName: the TLS name to verify and send as SNI (default `host`).
+    public init(host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
+                connectTimeout: Double = 30) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.serverName = serverName
+        self.connectTimeout = connectTimeout
+    }
+
+    public func start(queue: DispatchQueue, handler: @escaping (AMQPTransportEvent) -> Void) {
+        self.queue = queue
+        self.handler = handler
+        attempt = TCPConnection.connect(host: host, port: port, tls: tls, serverName: serverName,
+                                        deadline: .after(seconds: connectTimeout), queue: queue) { result in
+            self.connected(result)
+        }
+    }
+
+    private func connected(_ result: Result<TCPConnection, TransportError>) {
+        attempt = nil
+        switch result {
+        case .failure(let error):
+            report(.closed(error))
+        case .success(let connection):
+            if closed {
+                connection.close(mode: .abortive) {}
+                return
+            }
+            self.connection = connection
+            handler?(.connected)
+            flush()
+            readNext()
+        }
+    }
+
+    private func readNext() {
+        guard let connection, let queue, !closed else { return }
+        connection.read(maxBytes: 256 * 1024, queue: queue) { result in
+            switch result {
+            case .success(let bytes) where bytes.isEmpty:
+                self.report(.closed(nil))
+            case .success(let bytes):
+                self.handler?(.received(bytes))
+                self.readNext()
+            case .failure(let error):
+                self.report(error.code == .connectionClosed ? .closed(nil) : .closed(error))
+            }
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) {
+        guard !closed else { return }
+        outgoing.append(contentsOf: bytes)
+        guard !flushScheduled, connection != nil, let queue else { return }
+        flushScheduled = true
+        queue.async { self.flush() }
+    }
+
+    private func flush() {
+        flushScheduled = false
+        guard let connection, let queue, !outgoing.isEmpty, !closed else { return }
+        let bytes = outgoing
+        outgoing = []
+        connection.write(bytes, queue: queue) { result in
+            if case .failure(let error) = result { self.report(.closed(error)) }
+        }
+    }
+
+    public func close() {
+        guard !closed else { return }
+        flush()
+        attempt?.cancel()
+        let connection = self.connection
+        report(.closed(nil))
+        connection?.close(mode: .graceful) {}
+    }
+
+    /// Delivers the final event once and drops the handler.
+    private func report(_ event: AMQPTransportEvent) {
+        guard !closed || handler != nil else { return }
+        closed = true
+        connection = nil
+        let handler = self.handler
+        self.handler = nil
+        handler?(event)
+    }
+}
