@@ -1,6 +1,10 @@
 import ArgumentParser
 
 struct Toolbox: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "toolbox", abstract: "AzureClientsToolbox CLI")
+    static let configuration = CommandConfiguration(
+        commandName: "toolbox", abstract: "AzureClientsToolbox CLI",
+        subcommands: [
+            AuthCommand.self,
+        ])
 }
 Toolbox.main()
