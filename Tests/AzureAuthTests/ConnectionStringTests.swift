@@ -139,3 +139,37 @@ func dumpText<T>(_ value: T) -> String {
     dump(value, to: &text)
     return text
 }
+
+final class SASTokenProviderTests: XCTestCase {
+    func testKeyBasedTokensLastOneHourAndVerify() throws {
+        let key = "dGVzdGtleS1ub3QtYS1zZWNyZXQtMDEyMzQ1Njc4OQ=="
+        let cs = try MessagingConnectionString(parsing:
+            "Endpoint=sb://localhost:5673/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=\(key)")
+        let clock = TestClock(1_700_000_000 - 3600)
+        let provider = try SASTokenProvider(connectionString: cs, clock: clock.function)
+        let (token, expiresOn) = try provider.token(forAudience: cs.audience(entity: "eh1"))
+        XCTAssertEqual(expiresOn, 1_700_000_000)
+        XCTAssertEqual(token.exposedValue,
+            "SharedAccessSignature sr=sb%3A%2F%2Flocalhost%3A5673%2Feh1&sig=r3rqC1XCu2ZPuPpk8SVDuCyXUzyVgb7jYoql9H9PmqI%3D&se=1700000000&skn=RootManageSharedAccessKey")
+        XCTAssertEqual(provider.refreshTime(forExpiry: expiresOn), 1_700_000_000 - 360)
+        XCTAssertFalse("\(provider)".contains(key))
+    }
+
+    func testFixedSignatureIsReturnedUntilItExpires() throws {
+        let sas = "SharedAccessSignature sr=sb%3A%2F%2Fns%2Feh&sig=abc%3D&se=1800000000&skn=p"
+        let cs = try MessagingConnectionString(parsing: "Endpoint=sb://ns/;SharedAccessSignature=\(sas)")
+        let clock = TestClock(1_799_999_000)
+        let provider = try SASTokenProvider(connectionString: cs, clock: clock.function)
+        XCTAssertEqual(try provider.token(forAudience: "ignored").expiresOn, 1_800_000_000)
+        XCTAssertEqual(try provider.token(forAudience: "ignored").token.exposedValue, sas)
+        clock.advance(1000)
+        XCTAssertThrowsError(try provider.token(forAudience: "x")) {
+            XCTAssertEqual(($0 as? AuthError)?.code, .authenticationFailed)
+            XCTAssertFalse("\($0)".contains("abc%3D"))
+        }
+        let broken = try MessagingConnectionString(parsing: "Endpoint=sb://ns/;SharedAccessSignature=garbage")
+        XCTAssertThrowsError(try SASTokenProvider(connectionString: broken)) {
+            XCTAssertEqual(($0 as? AuthError)?.code, .invalidConnectionStringValue)
+        }
+    }
+}
