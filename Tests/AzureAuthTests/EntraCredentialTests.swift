@@ -72,6 +72,8 @@ final class EntraCredentialTests: XCTestCase {
         let credential = try ClientSecretCredential(
             tenantID: tenant, clientID: "c", clientSecret: Secret(secret), environment: [:], transport: noExpiry)
         XCTAssertEqual(awaitToken(credential, [scope])?.failureCode, .authenticationFailed)
+        XCTAssertEqual(awaitToken(credential, [])?.failureCode, .invalidArgument)
+        XCTAssertEqual(noExpiry.count, 1, "no request without a scope")
 
         let down = FakeTokenTransport { _, _ in .failure(FakeNetworkError()) }
         let offline = try ClientSecretCredential(

@@ -58,12 +58,7 @@ public final class ClientSecretCredential: TokenCredential, CustomStringConverti
         for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
         completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
     ) -> any Cancellable {
-        if scopes.isEmpty {
-            let delivery = TokenDelivery(queue: queue, deadline: .never, operation: "", completion: completion)
-            delivery.deliver(.failure(AuthError(.invalidArgument, "token(for:) needs at least one scope")))
-            return delivery
-        }
-        return cache.token(for: scopes, options: options, queue: queue, completion: completion)
+        cache.token(for: scopes, options: options, queue: queue, completion: completion)
     }
 
     public var description: String {

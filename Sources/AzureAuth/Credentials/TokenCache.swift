@@ -65,6 +65,11 @@ final class TokenCache: Sendable {
         let delivery = TokenDelivery(
             queue: queue, deadline: options.deadline, operation: "\(name).token(for: \(scopes))",
             completion: completion)
+        if scopes.isEmpty {
+            delivery.deliver(.failure(AuthError(.invalidArgument, "\(name).token(for:) needs at least one scope, "
+                + "such as 'https://storage.azure.com/.default'")))
+            return delivery
+        }
         let plan: Plan = entries.withLockedValue { table in
             var entry = table[key] ?? Entry()
             defer { table[key] = entry }
@@ -94,13 +99,6 @@ final class TokenCache: Sendable {
             if start { startFetch(key: key, scopes: scopes, deadline: options.deadline) }
         }
         return delivery
-    }
-
-    /// Drops every cached token (the next call fetches).
-    func clear() {
-        entries.withLockedValue { table in
-            for key in table.keys { table[key]?.token = nil }
-        }
     }
 
     private func startFetch(key: [String], scopes: [String], deadline: Deadline) {
