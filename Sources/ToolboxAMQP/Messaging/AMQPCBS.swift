@@ -1,0 +1,182 @@
+import Dispatch
+import Foundation
+import ToolboxCore
+
+/// A token for the `$cbs` node: the token text (a SAS token or a JWT), its CBS type and when it expires.
+public struct AMQPCBSToken: Sendable {
+    /// The token; never logged.
+    public var token: Secret<String>
+    /// `servicebus.windows.net:sastoken` for SAS (Event Hubs) or `jwt` (Entra ID tokens; Service Bus uses it for SAS too).
+    public var type: String
+    public var expiresAt: Date
+
+    public init(token: Secret<String>, type: String, expiresAt: Date) {
+        self.token = token
+        self.type = type
+        self.expiresAt = expiresAt
+    }
+
+    public static let sasTokenType = "servicebus.windows.net:sastoken"
+    public static let jwtType = "jwt"
+}
+
+/// Claims-based security: puts tokens on the `$cbs` node of a connection.
+///
+/// ```swift
+/// let cbs = try AMQPCBSClient.attach(session: session)
+/// try cbs.putToken(audience: "sb://ns.servicebus.windows.net/eh1", token: token)
+/// ```
+public final class AMQPCBSClient: Sendable {
+    public let link: AMQPRequestResponseLink
+
+    init(link: AMQPRequestResponseLink) { self.link = link }
+
+    /// Attaches the `$cbs` link pair.
+    public static func attach(session: AMQPSession, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                              completion: @escaping @Sendable (Result<AMQPCBSClient, AMQPError>) -> Void) {
+        AMQPRequestResponseLink.attach(session: session, address: "$cbs", queue: queue) { result in
+            completion(result.map(AMQPCBSClient.init))
+        }
+    }
+
+    /// Blocking form of `attach`.
+    public static func attach(session: AMQPSession) throws -> AMQPCBSClient {
+        AMQPCBSClient(link: try AMQPRequestResponseLink.attach(session: session, address: "$cbs"))
+    }
+
+    /// The put-token request as the Azure SDKs send it (connection-sasl-cbs.md).
+    static func putTokenRequest(audience: String, token: AMQPCBSToken) -> AMQPMessage {
+        var message = AMQPMessage(value: .string(token.token.exposedValue))
+        message.properties = AMQPProperties(messageID: .uuid(UUID()))
+        message.applicationProperties = [
+            "operation": "put-token",
+            "type": .string(token.type),
+            "name": .string(audience),
+            "expiration": .timestamp(Int64((token.expiresAt.timeIntervalSince1970 * 1000).rounded())),
+        ]
+        return message
+    }
+
+    /// Puts `token` for `audience`; succeeds on any 2xx status.
+    public func putToken(audience: String, token: AMQPCBSToken, timeout: Double = 60,
+                         queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                         completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        link.request(Self.putTokenRequest(audience: audience, token: token), timeout: timeout, queue: queue) { result in
+            completion(result.flatMap { response in
+                let status = response.responseStatusCode ?? 0
+                guard (200..<300).contains(status) else {
+                    return .failure(AMQPError(.requestFailed,
+                        "CBS put-token for \(audience) failed with status \(status): \(response.responseStatusDescription ?? "no description")"))
+                }
+                return .success(())
+            })
+        }
+    }
+
+    /// Blocking form of `putToken`.
+    public func putToken(audience: String, token: AMQPCBSToken, timeout: Double = 60) throws {
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
+            putToken(audience: audience, token: token, timeout: timeout, queue: queue) { done($0.mapError { $0 }) }
+        }
+    }
+}
+
+/// Keeps a CBS token fresh: puts one now and again when 10 % of its lifetime remains (what the Azure SDKs
+/// do), retrying failures with backoff until cancelled.
+///
+/// ```swift
+/// let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience) { audience, done in
+///     done(.success(AMQPCBSToken(token: Secret(makeSAS(audience)), type: "jwt", expiresAt: .now + 3600)))
+/// }
+/// refresher.start { firstResult in ... }
+/// // later: refresher.cancel()
+/// ```
+public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
+    // @unchecked Sendable: mutable state is only touched on `queue`.
+
+    public typealias TokenProvider = @Sendable (
+        _ audience: String, _ completion: @escaping @Sendable (Result<AMQPCBSToken, any Error>) -> Void) -> Void
+
+    let cbs: AMQPCBSClient
+    public let audience: String
+    let provider: TokenProvider
+    /// Fraction of the lifetime after which the token is renewed.
+    let refreshFraction: Double
+    let retryDelay: Double
+    private let queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher")
+    private var timer: DispatchWorkItem?
+    private var cancelled = false
+    private var firstCompletion: Callback<Void>?
+    private var onRefreshFailure: (@Sendable (AMQPError) -> Void)?
+    /// How many put-tokens succeeded (for observability and tests).
+    public var refreshCount: Int { queue.sync { successes } }
+    private var successes = 0
+
+    public init(cbs: AMQPCBSClient, audience: String, refreshFraction: Double = 0.9, retryDelay: Double = 5,
+                onRefreshFailure: (@Sendable (AMQPError) -> Void)? = nil, provider: @escaping TokenProvider) {
+        self.cbs = cbs
+        self.audience = audience
+        self.provider = provider
+        self.refreshFraction = min(max(refreshFraction, 0.1), 0.99)
+        self.retryDelay = retryDelay
+        self.onRefreshFailure = onRefreshFailure
+    }
+
+    /// Puts the first token; `completion` reports that first attempt, later refreshes run on their own.
+    public func start(queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                      completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        queue.async {
+            self.firstCompletion = callback
+            self.refresh()
+        }
+    }
+
+    public func cancel() {
+        queue.async {
+            self.cancelled = true
+            self.timer?.cancel()
+            self.timer = nil
+        }
+    }
+
+    private func refresh() {
+        guard !cancelled else { return }
+        let audience = self.audience
+        provider(audience) { result in
+            self.queue.async {
+                switch result {
+                case .failure(let error):
+                    self.finished(.failure(AMQPError(.requestFailed, "token provider failed for \(audience): \(error)")), token: nil)
+                case .success(let token):
+                    self.cbs.putToken(audience: audience, token: token, queue: self.queue) { put in
+                        self.finished(put, token: token)
+                    }
+                }
+            }
+        }
+    }
+
+    private func finished(_ result: Result<Void, AMQPError>, token: AMQPCBSToken?) {
+        if let first = firstCompletion {
+            firstCompletion = nil
+            first(result)
+        }
+        let delay: Double
+        switch result {
+        case .success:
+            successes += 1
+            let lifetime = max(0, token?.expiresAt.timeIntervalSinceNow ?? 0)
+            delay = max(0.001, lifetime * refreshFraction)
+        case .failure(let error):
+            onRefreshFailure?(error)
+            // A link or connection failure will not heal by retrying on it; the owner rebuilds and restarts.
+            if error.code == .linkDetached || error.code == .connectionClosed || error.code == .sessionEnded { return }
+            delay = retryDelay
+        }
+        guard !cancelled else { return }
+        let item = DispatchWorkItem { [weak self] in self?.refresh() }
+        timer = item
+        queue.asyncAfter(deadline: .now() + delay, execute: item)
+    }
+}

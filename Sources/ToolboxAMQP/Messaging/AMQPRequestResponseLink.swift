@@ -1,0 +1,189 @@
+import Dispatch
+import Foundation
+import ToolboxCore
+
+/// Request/response over a sender/receiver link pair to one node (`$cbs`, `$management`), correlating each
+/// response's `correlation-id` with the request's `message-id`.
+///
+/// ```swift
+/// AMQPRequestResponseLink.attach(session: session, address: "$management") { result in
+///     let link = try result.get()
+///     link.request(message) { response in ... }
+/// }
+/// ```
+///
+/// Requests without a message-id get a UUID; `reply-to` is set to the receiver's own target address, which
+/// Azure and the emulator use to route the response.
+public final class AMQPRequestResponseLink: @unchecked Sendable {
+    // @unchecked Sendable: `pending` and the link references are only touched on the connection's queue.
+
+    struct Pending {
+        let callback: Callback<AMQPMessage>
+        let timeout: DispatchWorkItem
+    }
+
+    public let address: String
+    /// The address responses are sent to (our receiver's target).
+    public let replyAddress: String
+    let session: AMQPSession
+    private var sender: AMQPSender?
+    private var receiver: AMQPReceiver?
+    private var pending: [AMQPValue: Pending] = [:]
+    private var failure: AMQPError?
+
+    private init(session: AMQPSession, address: String, replyAddress: String) {
+        self.session = session
+        self.address = address
+        self.replyAddress = replyAddress
+    }
+
+    private var queue: DispatchQueue { session.queue }
+
+    /// Attaches the receiver then the sender (the order the Azure SDKs use) and completes when both are attached.
+    public static func attach(session: AMQPSession, address: String, replyAddress: String? = nil,
+                              queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                              completion: @escaping @Sendable (Result<AMQPRequestResponseLink, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        let reply = replyAddress ?? "\(address)-client-\(UUID().uuidString.lowercased())"
+        let link = AMQPRequestResponseLink(session: session, address: address, replyAddress: reply)
+        let queue = session.queue
+        let receiverOptions = AMQPReceiverOptions(credit: .auto(prefetch: 50), targetAddress: reply)
+        session.attachReceiver(address: address, options: receiverOptions, messageQueue: queue, queue: queue,
+                               onMessage: { [weak link] delivery in link?.received(delivery) }) { result in
+            switch result {
+            case .failure(let error): callback(.failure(error))
+            case .success(let receiver):
+                link.receiver = receiver
+                session.attachSender(address: address, queue: queue) { result in
+                    switch result {
+                    case .failure(let error):
+                        receiver.close { _ in }
+                        callback(.failure(error))
+                    case .success(let sender):
+                        link.sender = sender
+                        callback(.success(link))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Blocking form of `attach`.
+    public static func attach(session: AMQPSession, address: String, replyAddress: String? = nil) throws -> AMQPRequestResponseLink {
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPRequestResponseLink, any Error>) -> Void) in
+            attach(session: session, address: address, replyAddress: replyAddress, queue: queue) { done($0.mapError { $0 }) }
+        }
+    }
+
+    /// Sends `request` and completes with the response whose correlation-id matches its message-id.
+    public func request(_ request: AMQPMessage, timeout: Double = 60,
+                        queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                        completion: @escaping @Sendable (Result<AMQPMessage, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        queue.async {
+            guard let sender = self.sender, self.failure == nil else {
+                callback(.failure(self.failure ?? AMQPError(.linkDetached, "request link is not attached")))
+                return
+            }
+            var message = request
+            var properties = message.properties ?? AMQPProperties()
+            let id = properties.messageID ?? .uuid(UUID())
+            guard self.pending[id] == nil else {
+                callback(.failure(AMQPError(.invalidArgument, "a request with message-id \(id) is already pending")))
+                return
+            }
+            properties.messageID = id
+            if properties.replyTo == nil { properties.replyTo = self.replyAddress }
+            message.properties = properties
+            let item = DispatchWorkItem { [weak self] in
+                guard let self, let entry = self.pending.removeValue(forKey: id) else { return }
+                entry.callback(.failure(AMQPError(.timedOut, "no response from \(self.address) within \(timeout)s")))
+            }
+            self.pending[id] = Pending(callback: callback, timeout: item)
+            self.queue.asyncAfter(deadline: .now() + timeout, execute: item)
+            sender.send(message, queue: self.queue) { [weak self] result in
+                guard let self else { return }
+                let error: AMQPError? = switch result {
+                case .failure(let error): error
+                case .success(.rejected(let remote)): AMQPError(.requestFailed, "\(self.address) rejected the request", remote: remote)
+                case .success(.released), .success(.modified): AMQPError(.requestFailed, "\(self.address) did not accept the request")
+                case .success: nil
+                }
+                if let error, let entry = self.pending.removeValue(forKey: id) {
+                    entry.timeout.cancel()
+                    entry.callback(.failure(error))
+                }
+            }
+        }
+    }
+
+    /// Blocking form of `request`.
+    public func request(_ request: AMQPMessage, timeout: Double = 60) throws -> AMQPMessage {
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPMessage, any Error>) -> Void) in
+            self.request(request, timeout: timeout, queue: queue) { done($0.mapError { $0 }) }
+        }
+    }
+
+    /// Detaches both links; pending requests fail.
+    public func close(queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                      completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
+        let callback = Callback(callbackQueue, completion)
+        queue.async {
+            self.failAll(AMQPError(.linkDetached, "request link closed"))
+            let sender = self.sender
+            let receiver = self.receiver
+            sender?.close(queue: self.queue) { _ in
+                if let receiver { receiver.close(queue: self.queue) { callback($0) } } else { callback(.success(())) }
+            }
+            if sender == nil { callback(.success(())) }
+        }
+    }
+
+    // Connection queue only.
+    private func received(_ delivery: AMQPDelivery) {
+        if !delivery.isSettled { delivery.accept() }
+        guard let correlation = delivery.message.properties?.correlationID,
+              let entry = pending.removeValue(forKey: correlation)
+        else { return }
+        entry.timeout.cancel()
+        entry.callback(.success(delivery.message))
+    }
+
+    private func failAll(_ error: AMQPError) {
+        failure = failure ?? error
+        let entries = pending.values
+        pending = [:]
+        for entry in entries {
+            entry.timeout.cancel()
+            entry.callback(.failure(error))
+        }
+    }
+}
+
+extension AMQPMessage {
+    /// The status code of a `$cbs` / `$management` response: `status-code` (CBS, Event Hubs) or `statusCode`
+    /// (Service Bus), as int, long or string.
+    public var responseStatusCode: Int? {
+        guard let props = applicationProperties else { return nil }
+        for key in ["status-code", "statusCode"] {
+            switch props[.string(key)] {
+            case .int(let v): return Int(v)
+            case .long(let v): return Int(v)
+            case .uint(let v): return Int(v)
+            case .short(let v): return Int(v)
+            case .string(let v): if let value = Int(v) { return value }
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    /// `status-description` / `statusDescription` of a response.
+    public var responseStatusDescription: String? {
+        guard let props = applicationProperties else { return nil }
+        for key in ["status-description", "statusDescription"] {
+            if case .string(let v) = props[.string(key)] { return v }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,118 @@
+import Dispatch
+import Foundation
+import ToolboxCore
+import XCTest
+
+@testable import ToolboxAMQP
+
+final class CBSTests: XCTestCase {
+    func session(_ broker: TestBroker) throws -> AMQPSession {
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        return try connection.beginSession()
+    }
+
+    func testPutTokenSendsTheSDKsRequestShape() throws {
+        let broker = TestBroker()
+        let cbs = try AMQPCBSClient.attach(session: session(broker))
+        let expiry = Date(timeIntervalSince1970: 1_795_642_200)
+        let token = AMQPCBSToken(token: Secret("SharedAccessSignature sr=x&sig=y&se=1795642200&skn=k"),
+                                 type: AMQPCBSToken.sasTokenType, expiresAt: expiry)
+        try cbs.putToken(audience: "sb://localhost:5673/eh1", token: token)
+        let request = broker.sync { broker -> AMQPMessage? in
+            for frame in broker.received {
+                if case .amqp(_, .transfer, let payload) = frame, let message = try? AMQPMessage.decode(payload),
+                   message.applicationProperties?["operation"] == "put-token" { return message }
+            }
+            return nil
+        }
+        let message = try XCTUnwrap(request)
+        XCTAssertEqual(message.applicationProperties, [
+            "operation": "put-token", "type": "servicebus.windows.net:sastoken", "name": "sb://localhost:5673/eh1",
+            "expiration": .timestamp(1_795_642_200_000),
+        ])
+        XCTAssertEqual(message.body, .value("SharedAccessSignature sr=x&sig=y&se=1795642200&skn=k"))
+        guard case .uuid = message.properties?.messageID else { return XCTFail("message-id must be a uuid") }
+        XCTAssertEqual(message.properties?.replyTo, cbs.link.replyAddress)
+        // Both links were attached to $cbs, receiver first.
+        let attaches = broker.sync { $0.receivedPerformatives.compactMap { if case .attach(let a) = $0 { a } else { nil } } }
+        XCTAssertEqual(attaches.map(\.role), [.receiver, .sender])
+        XCTAssertEqual(attaches.map { $0.source?.address }, ["$cbs", attaches[1].source?.address])
+        XCTAssertEqual(attaches[1].target?.address, "$cbs")
+        XCTAssertFalse("\(token)".contains("sig=y"))
+    }
+
+    func testPutTokenFailureStatusIsTyped() throws {
+        let broker = TestBroker()
+        broker.cbsStatus = 401
+        let cbs = try AMQPCBSClient.attach(session: session(broker))
+        let token = AMQPCBSToken(token: Secret("t"), type: "jwt", expiresAt: Date().addingTimeInterval(60))
+        XCTAssertThrowsError(try cbs.putToken(audience: "sb://h/q", token: token)) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .requestFailed)
+            XCTAssertTrue("\(error)".contains("401"))
+        }
+    }
+
+    func testRefresherPutsAgainBeforeExpiry() throws {
+        let broker = TestBroker()
+        let cbs = try AMQPCBSClient.attach(session: session(broker))
+        let issued = LockedValue(0)
+        // Tokens live 0.3 s: each must be replaced before it expires, i.e. after about 0.27 s.
+        let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: "sb://h/q") { _, done in
+            let n = issued.withLockedValue { $0 += 1; return $0 }
+            done(.success(AMQPCBSToken(token: Secret("token-\(n)"), type: "jwt", expiresAt: Date().addingTimeInterval(0.3))))
+        }
+        let first = expectation(description: "first put")
+        refresher.start { result in
+            if case .failure(let error) = result { XCTFail("\(error)") }
+            first.fulfill()
+        }
+        wait(for: [first], timeout: 10)
+        let deadline = Deadline.after(seconds: 20)
+        while refresher.refreshCount < 4, !deadline.hasPassed { Thread.sleep(forTimeInterval: 0.02) }
+        refresher.cancel()
+        XCTAssertGreaterThanOrEqual(refresher.refreshCount, 4)
+        let tokens = broker.sync { broker in
+            broker.received.compactMap { frame -> String? in
+                guard case .amqp(_, .transfer, let payload) = frame, let m = try? AMQPMessage.decode(payload),
+                      case .value(.string(let token)) = m.body else { return nil }
+                return token
+            }
+        }
+        XCTAssertEqual(Array(tokens.prefix(4)), ["token-1", "token-2", "token-3", "token-4"])
+    }
+
+    func testRequestResponseCorrelatesConcurrentRequests() throws {
+        let broker = TestBroker()
+        let link = try AMQPRequestResponseLink.attach(session: session(broker), address: "$management")
+        let group = DispatchGroup()
+        let answers = LockedValue<[Int: AMQPValue]>([:])
+        for index in 0..<20 {
+            group.enter()
+            var request = AMQPMessage(value: .int(Int32(index)))
+            request.applicationProperties = ["operation": "READ"]
+            link.request(request) { result in
+                if case .success(let response) = result, case .value(let body) = response.body {
+                    answers.withLockedValue { $0[index] = body }
+                }
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 20), .success)
+        XCTAssertEqual(answers.load().count, 20)
+        for (index, body) in answers.load() { XCTAssertEqual(body, .int(Int32(index))) }
+    }
+
+    func testRequestTimesOutWhenNobodyAnswers() throws {
+        let broker = TestBroker()
+        broker.hook = { performative, _, _ in
+            if case .transfer = performative { return true }  // swallow requests
+            return false
+        }
+        let link = try AMQPRequestResponseLink.attach(session: session(broker), address: "$management")
+        XCTAssertThrowsError(try link.request(AMQPMessage(value: .int(1)), timeout: 0.2)) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .timedOut)
+        }
+    }
+}
