@@ -56,6 +56,8 @@ public struct TransportError: ToolboxError, Equatable {
         case httpTruncated
         /// A request could not be sent because it is invalid (bad URL, unsupported scheme, bad header).
         case invalidRequest
+        /// Too many requests are already queued for a connection to this endpoint.
+        case poolExhausted
     }
 
     public let code: Code

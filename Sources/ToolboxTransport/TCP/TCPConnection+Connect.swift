@@ -26,7 +26,7 @@ extension TCPConnection {
     ) -> any Cancellable {
         let connection = makeForConnect(host: host, port: port, tls: tls)
         connection.queue.async {
-            connection.startConnect(host: host, port: port, serverName: serverName ?? host, deadline: deadline) {
+            connection.startConnect(host: host, port: port, serverName: serverName ?? tls?.serverNameOverride ?? host, deadline: deadline) {
                 result in callbackQueue.async { completion(result) }
             }
         }

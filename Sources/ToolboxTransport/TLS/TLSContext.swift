@@ -11,13 +11,16 @@ public final class TLSContext: @unchecked Sendable {
     /// Whether this is a client context (connect state) or a server one (accept state).
     let isClient: Bool
     let verifiesPeer: Bool
+    /// `TLSClientConfiguration.serverNameOverride`, applied by connections that are not given a name.
+    let serverNameOverride: String?
 
     /// A client context; throws `TransportError.Code.tlsConfigurationInvalid` when a file cannot be loaded.
     public convenience init(client configuration: TLSClientConfiguration) throws {
         guard let context = SSL_CTX_new(TLS_client_method()) else {
             throw TLSContext.configurationError("could not create a TLS client context")
         }
-        self.init(context: context, isClient: true, verifiesPeer: configuration.verification == .full)
+        self.init(context: context, isClient: true, verifiesPeer: configuration.verification == .full,
+                  serverNameOverride: configuration.serverNameOverride)
         try applyCommonSettings()
         switch configuration.verification {
         case .full:
@@ -55,7 +58,8 @@ public final class TLSContext: @unchecked Sendable {
         guard let context = SSL_CTX_new(TLS_server_method()) else {
             throw TLSContext.configurationError("could not create a TLS server context")
         }
-        self.init(context: context, isClient: false, verifiesPeer: configuration.clientCATrustFile != nil)
+        self.init(context: context, isClient: false, verifiesPeer: configuration.clientCATrustFile != nil,
+                  serverNameOverride: nil)
         try applyCommonSettings()
         try loadIdentity(chain: configuration.certificateChainFile, key: configuration.privateKeyFile)
         if let clientCA = configuration.clientCATrustFile {
@@ -68,10 +72,11 @@ public final class TLSContext: @unchecked Sendable {
         }
     }
 
-    private init(context: OpaquePointer, isClient: Bool, verifiesPeer: Bool) {
+    private init(context: OpaquePointer, isClient: Bool, verifiesPeer: Bool, serverNameOverride: String?) {
         self.context = context
         self.isClient = isClient
         self.verifiesPeer = verifiesPeer
+        self.serverNameOverride = serverNameOverride
     }
 
     deinit {

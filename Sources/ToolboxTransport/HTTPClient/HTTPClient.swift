@@ -1,0 +1,206 @@
+import ConnectionPooling
+import Dispatch
+import Logging
+import ToolboxCore
+
+/// A keep-alive HTTP/1.1 client: one `ConnectionPool` per endpoint, one request in flight per connection.
+///
+/// ```swift
+/// var configuration = HTTPClientConfiguration()
+/// configuration.tls.trustRoots = .file("emulator-ca.pem")
+/// let client = try HTTPClient(configuration: configuration)
+/// client.execute(try HTTPRequest(url: "https://localhost:8081/dbs"), deadline: .after(seconds: 5)) { result in
+///     print(try? result.get().status)
+/// }
+/// let response = try client.execute(try HTTPRequest(url: "https://localhost:8081/dbs"), timeout: 5)  // blocking
+/// ```
+///
+/// Every request has a deadline covering the wait for a connection, connecting, sending and receiving, and
+/// returns a `Cancellable`. An idempotent request with a replayable body whose reused connection turns out to
+/// have been closed by the server is retried once on a fresh connection. Completions run on the `queue:` given,
+/// exactly once. Call `shutdown()` when done: it closes the pooled connections.
+public final class HTTPClient: Sendable {
+    public let configuration: HTTPClientConfiguration
+    private let tls: TLSContext
+    private let pools = LockedValue<[HTTPEndpoint: ConnectionPool<HTTPConnector>]>([:])
+    private let opened = LockedValue(0)
+    private let logger: Logger
+
+    /// - throws: `TransportError` (`.tlsConfigurationInvalid`) when the TLS settings cannot be loaded.
+    public init(
+        configuration: HTTPClientConfiguration = HTTPClientConfiguration(),
+        logger: Logger = Logger(label: "AzureClientsToolbox.HTTPClient", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) throws {
+        self.configuration = configuration
+        self.tls = try TLSContext(client: configuration.tls)
+        self.logger = logger
+    }
+
+    /// How many connections the client has opened so far (all endpoints).
+    public var connectionsOpened: Int { opened.load() }
+
+    // MARK: Buffered
+
+    /// Sends `request` and collects the whole response body (up to `maxBufferedResponseBytes`).
+    @discardableResult
+    public func execute(
+        _ request: HTTPRequest, deadline: Deadline? = nil,
+        queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        completion: @escaping @Sendable (Result<HTTPResponse, TransportError>) -> Void
+    ) -> any Cancellable {
+        let sink = BufferingSink(limit: configuration.maxBufferedResponseBytes)
+        return start(request, deadline: deadline, sink: sink) { result in
+            let response = result.map { HTTPResponse(head: $0, body: sink.takeBody()) }
+            queue.async { completion(response) }
+        }
+    }
+
+    /// Blocking form of `execute(_:deadline:queue:completion:)`.
+    public func execute(_ request: HTTPRequest, timeout: Double? = nil) throws -> HTTPResponse {
+        let deadline = Deadline.after(seconds: timeout ?? configuration.defaultRequestTimeout)
+        return try Blocking.wait { queue, completion in
+            execute(request, deadline: deadline, queue: queue) { completion($0.mapError { $0 }) }
+        }
+    }
+
+    // MARK: Streaming
+
+    /// Sends `request` and hands the response over as it arrives: the head, then body pieces, in order.
+    ///
+    /// `onHead` and `onBody` run one at a time, in order, on a serial queue targeting `queue`; `completion`
+    /// runs after the last of them. A retry on a stale connection happens only before any of them ran.
+    @discardableResult
+    public func stream(
+        _ request: HTTPRequest, deadline: Deadline? = nil,
+        queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        onHead: @escaping @Sendable (HTTPResponseHead) -> Void,
+        onBody: @escaping @Sendable ([UInt8]) -> Void,
+        completion: @escaping @Sendable (Result<HTTPResponseHead, TransportError>) -> Void
+    ) -> any Cancellable {
+        let delivery = DispatchQueue(label: "ToolboxTransport.HTTPClient.stream", target: queue)
+        let sink = StreamingSink(queue: delivery, onHead: onHead, onBody: onBody)
+        return start(request, deadline: deadline, sink: sink) { result in
+            delivery.async { completion(result) }
+        }
+    }
+
+    // MARK: Shutdown
+
+    /// Closes every pooled connection (in-flight requests finish first); later requests open new ones.
+    public func shutdown(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                         completion: @escaping @Sendable () -> Void) {
+        let all = pools.withLockedValue { pools in
+            defer { pools = [:] }
+            return Array(pools.values)
+        }
+        let group = DispatchGroup()
+        for pool in all {
+            group.enter()
+            pool.closeAll { group.leave() }
+        }
+        group.notify(queue: queue, execute: completion)
+    }
+
+    /// Blocking form of `shutdown(queue:completion:)`.
+    public func shutdown() throws {
+        let _: Void = try Blocking.wait { queue, completion in shutdown(queue: queue) { completion(.success(())) } }
+    }
+
+    // MARK: Machinery
+
+    private func start(
+        _ request: HTTPRequest, deadline: Deadline?, sink: any HTTPResponseSink & Sendable,
+        completion: @escaping @Sendable (Result<HTTPResponseHead, TransportError>) -> Void
+    ) -> any Cancellable {
+        let task = HTTPRequestTask()
+        let finish = CompletionOnce<Result<HTTPResponseHead, TransportError>>(completion)
+        task.onCancel {
+            finish.complete(.failure(TransportError(.cancelled, "the request to \(request.endpoint) was cancelled")))
+        }
+        let deadline = deadline ?? .after(seconds: configuration.defaultRequestTimeout)
+        attempt(request, deadline: deadline, sink: sink, task: task, retried: false, finish: finish)
+        return task
+    }
+
+    private func attempt(
+        _ request: HTTPRequest, deadline: Deadline, sink: any HTTPResponseSink & Sendable, task: HTTPRequestTask,
+        retried: Bool, finish: CompletionOnce<Result<HTTPResponseHead, TransportError>>
+    ) {
+        let pool: ConnectionPool<HTTPConnector>
+        do {
+            pool = try self.pool(for: request.endpoint)
+        } catch {
+            finish.complete(.failure(error))
+            return
+        }
+        let handle = pool.acquire(timeout: max(0, deadline.secondsRemaining)) { [self] result in
+            switch result {
+            case .failure(let error):
+                finish.complete(.failure(HTTPClient.transportError(error, endpoint: request.endpoint)))
+            case .success(let lease):
+                let connection = lease.connection
+                guard task.setCancelAction({
+                    connection.abort(TransportError(.cancelled, "the request to \(request.endpoint) was cancelled"))
+                }) else {
+                    lease.release()
+                    return
+                }
+                connection.exchange(request, deadline: deadline, sink: sink) { outcome in
+                    lease.release(outcome.reusable ? .reuse : .discard)
+                    if outcome.stale, !retried, request.isIdempotent, request.body.isReplayable, !task.isCancelled,
+                        !deadline.hasPassed
+                    {
+                        self.logger.debug("retrying on a fresh connection", metadata: ["endpoint": "\(request.endpoint)"])
+                        self.attempt(request, deadline: deadline, sink: sink, task: task, retried: true, finish: finish)
+                        return
+                    }
+                    finish.complete(outcome.result)
+                }
+            }
+        }
+        _ = task.setCancelAction { handle.cancel() }
+    }
+
+    private func pool(for endpoint: HTTPEndpoint) throws(TransportError) -> ConnectionPool<HTTPConnector> {
+        let result: Result<ConnectionPool<HTTPConnector>, TransportError> = pools.withLockedValue { pools in
+            if let pool = pools[endpoint] { return .success(pool) }
+            let connector = HTTPConnector(
+                endpoint: endpoint, tls: tls, serverNameOverride: configuration.tls.serverNameOverride,
+                connectTimeout: configuration.connectTimeout,
+                limits: configuration.responseLimits, userAgent: configuration.userAgent, opened: opened)
+            var poolConfiguration = ConnectionPoolConfiguration()
+            poolConfiguration.clientLimit = 1  // HTTP/1.1: one request in flight per connection
+            poolConfiguration.maxSize = configuration.maxConnectionsPerEndpoint
+            poolConfiguration.maxConcurrentCreates = configuration.maxConnectionsPerEndpoint
+            poolConfiguration.maxIdle = configuration.maxIdle
+            poolConfiguration.getTimeout = configuration.connectTimeout
+            poolConfiguration.metricsLabel = nil
+            do {
+                let pool = try ConnectionPool(connector: connector, configuration: poolConfiguration, logger: logger)
+                pools[endpoint] = pool
+                return .success(pool)
+            } catch {
+                return .failure(TransportError(.invalidRequest, "invalid HTTPClient configuration: \(error)"))
+            }
+        }
+        return try result.get()
+    }
+
+    static func transportError(_ error: ConnectionPoolError, endpoint: HTTPEndpoint) -> TransportError {
+        switch error.code {
+        case .connectionFailed:
+            if let cause = error.cause as? TransportError { return cause }
+            return TransportError(.connectFailed, "could not connect to \(endpoint): \(error)")
+        case .timedOut:
+            return TransportError(.timedOut, "no connection to \(endpoint) became free before the request deadline")
+        case .exhausted:
+            return TransportError(.poolExhausted, "too many requests are waiting for \(endpoint); \(error.message)")
+        case .poolClosed:
+            return TransportError(.closedLocally, "the HTTPClient was shut down")
+        case .cancelled:
+            return TransportError(.cancelled, "the request to \(endpoint) was cancelled")
+        case .invalidConfiguration:
+            return TransportError(.invalidRequest, "invalid HTTPClient configuration: \(error.message)")
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Dispatch
+import ToolboxCore
+
+/// Receives a response as an exchange produces it; called on the connection's queue.
+protocol HTTPResponseSink: AnyObject {
+    func receiveHead(_ head: HTTPResponseHead)
+    /// Returns an error to abort the exchange (a buffered body over its limit).
+    func receiveBody(_ bytes: [UInt8]) -> TransportError?
+}
+
+/// How one request/response exchange on a connection ended.
+struct HTTPExchangeOutcome {
+    var result: Result<HTTPResponseHead, TransportError>
+    /// The connection may carry another request.
+    var reusable: Bool
+    /// The connection had served requests before and failed before a single response byte arrived: the
+    /// signature of a keep-alive connection the server had already closed.
+    var stale: Bool
+}
+
+/// One pooled HTTP/1.1 connection: a `TCPConnection` plus the response parser, one exchange at a time.
+public final class HTTPClientConnection: @unchecked Sendable {
+    // @unchecked Sendable: `parser`, `exchanges` and the exchange state live on `tcp.queue` only.
+    let tcp: TCPConnection
+    let endpoint: HTTPEndpoint
+    private let limits: HTTPParserLimits
+    private let userAgent: String
+    private var parser: HTTPParser
+    private(set) var exchanges = 0
+
+    init(tcp: TCPConnection, endpoint: HTTPEndpoint, limits: HTTPParserLimits, userAgent: String) {
+        self.tcp = tcp
+        self.endpoint = endpoint
+        self.limits = limits
+        self.userAgent = userAgent
+        self.parser = HTTPParser(parsing: .responses, limits: limits)
+    }
+
+    /// Aborts whatever exchange is running (cancellation).
+    func abort(_ error: TransportError) {
+        tcp.queue.async { self.tcp.fail(error) }
+    }
+
+    /// Runs one request/response exchange; `completion` runs on `tcp.queue`.
+    func exchange(_ request: HTTPRequest, deadline: Deadline, sink: any HTTPResponseSink,
+                  completion: @escaping (HTTPExchangeOutcome) -> Void) {
+        let confined = QueueConfined((sink, completion))
+        tcp.queue.async {
+            let run = HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,
+                                   completion: confined.value.1)
+            run.start()
+        }
+    }
+
+    // MARK: For HTTPExchange (on tcp.queue)
+
+    func beginExchange() -> (reused: Bool, closed: Bool) {
+        let reused = exchanges > 0
+        exchanges += 1
+        // A server that closed an idle keep-alive connection shows it as EOF or RST: probe before sending.
+        let closed = reused && tcp.probeClosedOnQueue()
+        if parser.kind == .responses, !parser.isIdle { parser = HTTPParser(parsing: .responses, limits: limits) }
+        return (reused, closed)
+    }
+
+    func feed(_ bytes: [UInt8], toHEAD: Bool) throws -> [HTTPParserEvent] {
+        if toHEAD { parser.nextResponseIsToHEAD = true }
+        return bytes.isEmpty ? try parser.finish() : try parser.feed(bytes)
+    }
+
+    var parserIsIdle: Bool { parser.isIdle }
+
+    func head(for request: HTTPRequest) throws -> [UInt8] {
+        var headers = request.headers
+        if !headers.contains(name: "Host") { headers.add(name: "Host", value: endpoint.hostHeader) }
+        if !headers.contains(name: "User-Agent") { headers.add(name: "User-Agent", value: userAgent) }
+        switch request.body {
+        case .empty:
+            if ["POST", "PUT", "PATCH"].contains(request.method.uppercased()), !headers.contains(name: "Content-Length") {
+                headers.add(name: "Content-Length", value: "0")
+            }
+        case .bytes(let body):
+            headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
+            headers.remove(name: "Transfer-Encoding")
+        case .stream(let length, _):
+            if let length {
+                headers.replaceOrAdd(name: "Content-Length", value: String(length))
+                headers.remove(name: "Transfer-Encoding")
+            } else {
+                headers.remove(name: "Content-Length")
+                headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
+            }
+        }
+        var bytes: [UInt8] = []
+        try HTTPSerializer.write(
+            HTTPRequestHead(method: request.method, target: request.target, headers: headers), into: &bytes)
+        return bytes
+    }
+}
+
+extension TCPConnection {
+    /// Without blocking, checks whether the peer has closed or reset an idle connection.
+    func probeClosedOnQueue() -> Bool {
+        if failure != nil || peerClosed || state != .open { return true }
+        if inbound.isEmpty, pendingRead == nil { handleReadable() }
+        // Bytes nobody asked for (a 408 before closing, say) would be mistaken for the next response.
+        return failure != nil || peerClosed || state != .open || !inbound.isEmpty
+    }
+}

@@ -1,0 +1,97 @@
+import Dispatch
+import ToolboxCore
+
+/// The `Cancellable` of one request: cancels whichever step (acquire or exchange) is current.
+final class HTTPRequestTask: Cancellable, @unchecked Sendable {
+    // @unchecked Sendable: `cancelled`, `action` and `handlers` are guarded by `lock`; actions run outside it.
+    private let lock = Lock()
+    private var cancelled = false
+    private var action: (@Sendable () -> Void)?
+    private var handlers: [@Sendable () -> Void] = []
+
+    var isCancelled: Bool { lock.withLock { cancelled } }
+
+    /// Runs `handler` when the task is cancelled (after the current step's action).
+    func onCancel(_ handler: @escaping @Sendable () -> Void) {
+        lock.withLock { handlers.append(handler) }
+    }
+
+    /// Makes `action` the way to cancel the current step; false (and nothing stored) if already cancelled.
+    @discardableResult
+    func setCancelAction(_ action: @escaping @Sendable () -> Void) -> Bool {
+        lock.withLock {
+            if cancelled { return false }
+            self.action = action
+            return true
+        }
+    }
+
+    func cancel() {
+        let (action, handlers): ((@Sendable () -> Void)?, [@Sendable () -> Void]) = lock.withLock {
+            if cancelled { return (nil, []) }
+            cancelled = true
+            defer {
+                self.action = nil
+                self.handlers = []
+            }
+            return (self.action, self.handlers)
+        }
+        action?()
+        for handler in handlers { handler() }
+    }
+}
+
+/// Collects a response body in memory, up to a limit.
+final class BufferingSink: HTTPResponseSink, @unchecked Sendable {
+    // @unchecked Sendable: written on the connection queue during the exchange, read by the completion after it
+    // (the queue hop orders the two); `lock` makes that explicit.
+    private let lock = Lock()
+    private var body: [UInt8] = []
+    private let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    func receiveHead(_ head: HTTPResponseHead) {
+        // A retried exchange starts over.
+        lock.withLock { body.removeAll() }
+    }
+
+    func receiveBody(_ bytes: [UInt8]) -> TransportError? {
+        lock.withLock {
+            if body.count + bytes.count > limit {
+                return TransportError(
+                    .httpBodyTooLarge, "the response body exceeds \(limit) bytes; use HTTPClient.stream for large "
+                        + "bodies or raise maxBufferedResponseBytes")
+            }
+            body += bytes
+            return nil
+        }
+    }
+
+    func takeBody() -> [UInt8] { lock.withLock { body } }
+}
+
+/// Forwards a response to user callbacks on a serial delivery queue.
+final class StreamingSink: HTTPResponseSink, Sendable {
+    private let queue: DispatchQueue
+    private let onHead: @Sendable (HTTPResponseHead) -> Void
+    private let onBody: @Sendable ([UInt8]) -> Void
+
+    init(queue: DispatchQueue, onHead: @escaping @Sendable (HTTPResponseHead) -> Void,
+         onBody: @escaping @Sendable ([UInt8]) -> Void) {
+        self.queue = queue
+        self.onHead = onHead
+        self.onBody = onBody
+    }
+
+    func receiveHead(_ head: HTTPResponseHead) {
+        let onHead = self.onHead
+        queue.async { onHead(head) }
+    }
+
+    func receiveBody(_ bytes: [UInt8]) -> TransportError? {
+        let onBody = self.onBody
+        queue.async { onBody(bytes) }
+        return nil
+    }
+}

@@ -1,0 +1,181 @@
+import Dispatch
+import ToolboxCore
+
+/// One request and its response on one connection; lives on the connection's queue from start to completion.
+final class HTTPExchange {
+    private let connection: HTTPClientConnection
+    private let request: HTTPRequest
+    private let deadline: Deadline
+    private let sink: any HTTPResponseSink
+    private var completion: ((HTTPExchangeOutcome) -> Void)?
+    private var reused = false
+    private var receivedAny = false
+    private var awaitingContinue = false
+    private var bodySent = false
+    private var finalHead: HTTPResponseHead?
+    private var tcp: TCPConnection { connection.tcp }
+
+    /// How long to wait for `100 Continue` before sending the body anyway (RFC 9110 §10.1.1 lets clients stop
+    /// waiting; curl waits 1 s too).
+    static let continueTimeout = 1.0
+
+    init(connection: HTTPClientConnection, request: HTTPRequest, deadline: Deadline, sink: any HTTPResponseSink,
+         completion: @escaping (HTTPExchangeOutcome) -> Void) {
+        self.connection = connection
+        self.request = request
+        self.deadline = deadline
+        self.sink = sink
+        self.completion = completion
+    }
+
+    func start() {
+        let (reused, closed) = connection.beginExchange()
+        self.reused = reused
+        if closed {
+            finish(.failure(TransportError(
+                .connectionClosed, "the server closed the idle connection to \(connection.endpoint)")), stale: true)
+            return
+        }
+        let head: [UInt8]
+        do {
+            head = try connection.head(for: request)
+        } catch let error as TransportError {
+            finish(.failure(error), reusable: true)
+            return
+        } catch {
+            finish(.failure(TransportError(.invalidRequest, "\(error)")))
+            return
+        }
+        switch request.body {
+        case .empty:
+            bodySent = true
+            send(head) { [self] in readResponse() }
+        case .bytes(let body):
+            if request.headers.containsToken("100-continue", inField: "Expect"), !body.isEmpty {
+                awaitingContinue = true
+                send(head) { [self] in readResponse() }
+            } else {
+                bodySent = true
+                send(head + body) { [self] in readResponse() }
+            }
+        case .stream(let length, let next):
+            send(head) { [self] in pump(next, chunked: length == nil) }
+        }
+    }
+
+    private func send(_ bytes: [UInt8], then: @escaping () -> Void) {
+        tcp.writeOnQueue(bytes, deadline: deadline) { [self] error in
+            if let error { fail(error) } else { then() }
+        }
+    }
+
+    /// Pulls the next piece of a streamed body and writes it; ends with the last chunk when chunked.
+    private func pump(
+        _ next: @escaping @Sendable (@escaping @Sendable (Result<[UInt8]?, any Error>) -> Void) -> Void, chunked: Bool
+    ) {
+        let queue = tcp.queue
+        let me = QueueConfined(self)
+        next { result in
+            queue.async {
+                let exchange = me.value
+                guard exchange.completion != nil else { return }
+                switch result {
+                case .failure(let error):
+                    exchange.fail(TransportError(.invalidRequest, "the request body stream failed: \(error)"))
+                case .success(nil):
+                    exchange.bodySent = true
+                    var tail: [UInt8] = []
+                    if chunked { HTTPSerializer.writeLastChunk(into: &tail) }
+                    exchange.send(tail) { exchange.readResponse() }
+                case .success(let piece?):
+                    var bytes: [UInt8] = []
+                    if chunked { HTTPSerializer.writeChunk(piece, into: &bytes) } else { bytes = piece }
+                    exchange.send(bytes) { exchange.pump(next, chunked: chunked) }
+                }
+            }
+        }
+    }
+
+    private func readResponse() {
+        let readDeadline = awaitingContinue ? min(deadline, .after(seconds: HTTPExchange.continueTimeout)) : deadline
+        tcp.readOnQueue(maxBytes: 64 * 1024, deadline: readDeadline) { [self] result in
+            switch result {
+            case .failure(let error) where error.code == .timedOut && awaitingContinue && !deadline.hasPassed:
+                sendBodyAfterContinue()
+            case .failure(let error):
+                fail(error)
+            case .success(let bytes):
+                if !bytes.isEmpty { receivedAny = true }
+                let events: [HTTPParserEvent]
+                do {
+                    events = try connection.feed(bytes, toHEAD: request.method.uppercased() == "HEAD")
+                } catch let error as TransportError {
+                    fail(error)
+                    return
+                } catch {
+                    fail(TransportError(.httpMalformed, "\(error)"))
+                    return
+                }
+                if handle(events) { return }
+                if bytes.isEmpty {
+                    fail(TransportError(
+                        .connectionClosed, "\(connection.endpoint) closed the connection before the response was complete"))
+                    return
+                }
+                readResponse()
+            }
+        }
+    }
+
+    /// Processes parser events; returns true when the exchange finished.
+    private func handle(_ events: [HTTPParserEvent]) -> Bool {
+        for event in events {
+            switch event {
+            case .responseHead(let head) where head.isInformational:
+                if head.status == 100, awaitingContinue {
+                    sendBodyAfterContinue()
+                    return true  // sendBodyAfterContinue resumes reading
+                }
+            case .responseHead(let head):
+                finalHead = head
+                sink.receiveHead(head)
+            case .body(let bytes):
+                if let error = sink.receiveBody(bytes) {
+                    fail(error)
+                    return true
+                }
+            case .end:
+                guard let head = finalHead else { continue }
+                let reusable = bodySent && head.keepAlive && !request.headers.containsToken("close", inField: "Connection")
+                    && connection.parserIsIdle
+                finish(.success(head), reusable: reusable)
+                return true
+            case .requestHead:
+                continue
+            }
+        }
+        return false
+    }
+
+    private func sendBodyAfterContinue() {
+        guard awaitingContinue, case .bytes(let body) = request.body else { return }
+        awaitingContinue = false
+        bodySent = true
+        send(body) { [self] in readResponse() }
+    }
+
+    private func fail(_ error: TransportError) {
+        let stale = reused && !receivedAny
+            && [.connectionReset, .connectionClosed, .tlsProtocolError].contains(error.code)
+        finish(.failure(error), stale: stale)
+    }
+
+    private func finish(_ result: Result<HTTPResponseHead, TransportError>, reusable: Bool = false, stale: Bool = false) {
+        guard let completion else { return }
+        self.completion = nil
+        if !reusable, tcp.state == .open {
+            tcp.fail(TransportError(.closedLocally, "the connection was retired after a failed exchange"))
+        }
+        completion(HTTPExchangeOutcome(result: result, reusable: reusable, stale: stale))
+    }
+}

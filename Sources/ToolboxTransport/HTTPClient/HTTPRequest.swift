@@ -1,0 +1,127 @@
+/// An HTTP request for `HTTPClient`: method, absolute URL, headers and body.
+///
+/// ```swift
+/// var request = try HTTPRequest(method: "PUT", url: "https://acct.blob.core.windows.net/c/b")
+/// request.headers.add(name: "x-ms-blob-type", value: "BlockBlob")
+/// request.body = .bytes(data)
+/// ```
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var endpoint: HTTPEndpoint
+    /// Path and query as sent ("/c/b?comp=list").
+    public var target: String
+    public var headers: HTTPHeaders
+    public var body: HTTPRequestBody
+
+    /// - throws: `.invalidRequest` when `url` is not an absolute http or https URL.
+    public init(method: String = "GET", url: String, headers: HTTPHeaders = [:], body: HTTPRequestBody = .empty) throws {
+        let (endpoint, target) = try HTTPEndpoint.parse(url)
+        self.init(method: method, endpoint: endpoint, target: target, headers: headers, body: body)
+    }
+
+    public init(method: String, endpoint: HTTPEndpoint, target: String, headers: HTTPHeaders = [:],
+                body: HTTPRequestBody = .empty) {
+        self.method = method
+        self.endpoint = endpoint
+        self.target = target.isEmpty ? "/" : target
+        self.headers = headers
+        self.body = body
+    }
+
+    /// Whether repeating the request is harmless (RFC 9110 §9.2.2), which allows one retry on a stale connection.
+    public var isIdempotent: Bool {
+        ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"].contains(method.uppercased())
+    }
+}
+
+/// The body of an `HTTPRequest`.
+public enum HTTPRequestBody: Sendable {
+    case empty
+    /// Sent with `Content-Length`.
+    case bytes([UInt8])
+    /// Pulled piece by piece while sending; `next` delivers the next piece, or nil at the end.
+    ///
+    /// With a `contentLength` the body goes out with that `Content-Length` (and must match it); without one it
+    /// is sent chunked. Streamed bodies cannot be replayed, so such requests are never retried.
+    case stream(contentLength: Int?, next: @Sendable (@escaping @Sendable (Result<[UInt8]?, any Error>) -> Void) -> Void)
+
+    var isReplayable: Bool {
+        if case .stream = self { return false }
+        return true
+    }
+}
+
+/// A complete response with its body collected in memory.
+public struct HTTPResponse: Sendable {
+    public var head: HTTPResponseHead
+    public var body: [UInt8]
+
+    public var status: Int { head.status }
+    public var headers: HTTPHeaders { head.headers }
+
+    public init(head: HTTPResponseHead, body: [UInt8]) {
+        self.head = head
+        self.body = body
+    }
+}
+
+/// Where requests go: scheme, host and port. Each endpoint gets its own pool of connections.
+public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public var isTLS: Bool
+    public var host: String
+    public var port: UInt16
+
+    public init(isTLS: Bool, host: String, port: UInt16? = nil) {
+        self.isTLS = isTLS
+        self.host = host
+        self.port = port ?? (isTLS ? 443 : 80)
+    }
+
+    /// The `Host` header value: the port is left out when it is the scheme's default.
+    var hostHeader: String {
+        let name = host.contains(":") ? "[\(host)]" : host
+        return port == (isTLS ? 443 : 80) ? name : "\(name):\(port)"
+    }
+
+    public var description: String { "\(isTLS ? "https" : "http")://\(hostHeader)" }
+
+    /// Splits "https://host:port/path?query" into the endpoint and the request target.
+    static func parse(_ url: String) throws -> (HTTPEndpoint, String) {
+        let isTLS: Bool
+        var rest: Substring
+        if url.lowercased().hasPrefix("https://") {
+            isTLS = true
+            rest = url.dropFirst(8)
+        } else if url.lowercased().hasPrefix("http://") {
+            isTLS = false
+            rest = url.dropFirst(7)
+        } else {
+            throw TransportError(.invalidRequest, "'\(url.prefix(64))' is not an absolute http:// or https:// URL")
+        }
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        var authority = rest[rest.startIndex..<authorityEnd]
+        var target = String(rest[authorityEnd...])
+        if let fragment = target.firstIndex(of: "#") { target = String(target[..<fragment]) }
+        if target.hasPrefix("?") { target = "/" + target }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        var host = authority
+        var port: UInt16?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else {
+                throw TransportError(.invalidRequest, "unterminated IPv6 address in URL")
+            }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") { port = UInt16(after.dropFirst()) }
+            if after.hasPrefix(":"), port == nil { throw TransportError(.invalidRequest, "invalid port in URL") }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = authority[..<colon]
+            guard let value = UInt16(authority[authority.index(after: colon)...]) else {
+                throw TransportError(.invalidRequest, "invalid port in URL '\(url.prefix(64))'")
+            }
+            port = value
+        }
+        guard !host.isEmpty else { throw TransportError(.invalidRequest, "URL '\(url.prefix(64))' has no host") }
+        return (HTTPEndpoint(isTLS: isTLS, host: String(host), port: port), target.isEmpty ? "/" : target)
+    }
+}

@@ -1,0 +1,126 @@
+import Dispatch
+import ToolboxCore
+import XCTest
+@testable import ToolboxTransport
+
+/// HTTPClient behaviour that needs a misbehaving server: deadlines, cancellation, 100-continue, bad URLs.
+final class HTTPClientTests: XCTestCase {
+    /// A server that accepts connections and never answers.
+    private func silentServer() throws -> (TCPListener, LockedValue<[TCPConnection]>) {
+        let held = LockedValue<[TCPConnection]>([])
+        let listener = try TCPListener { connection in held.withLockedValue { $0.append(connection) } }
+        return (listener, held)
+    }
+
+    func testDeadlineFailsWithTimedOut() throws {
+        let (listener, _) = try silentServer()
+        defer { listener.close() }
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        expectTransportError(.timedOut) {
+            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: 0.3)
+        }
+    }
+
+    func testCancellationFailsWithCancelled() throws {
+        let (listener, held) = try silentServer()
+        defer { listener.close() }
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        let outcome = LockedValue<Result<HTTPResponse, TransportError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let handle = client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"),
+                                    deadline: .after(seconds: 30)) { result in
+            outcome.withLockedValue { $0 = result }
+            done.signal()
+        }
+        // Cancel once the request is really in flight on a connection.
+        let deadline = Deadline.after(seconds: 10)
+        while held.load().isEmpty, !deadline.hasPassed { usleep(10_000) }
+        handle.cancel()
+        handle.cancel()
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        guard case .failure(let error) = outcome.load() else { return XCTFail("expected a failure") }
+        XCTAssertEqual(error.code, .cancelled)
+    }
+
+    func testExpectContinueSendsTheBodyAfter100() throws {
+        let server = try HTTPServer { request, respond in
+            respond(HTTPServerResponse(status: 200, text: "\(request.body.count)"))
+        }
+        defer { server.close() }
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        let request = try HTTPRequest(method: "POST", url: "http://127.0.0.1:\(server.port)/x",
+                                      headers: ["Expect": "100-continue"], body: .bytes(Array(repeating: 1, count: 5000)))
+        let response = try client.execute(request, timeout: 10)
+        XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "5000")
+        // The connection stays usable afterwards.
+        XCTAssertEqual(try client.execute(request, timeout: 10).status, 200)
+        XCTAssertEqual(client.connectionsOpened, 1)
+    }
+
+    func testHeadResponseHasNoBodyAndKeepsTheConnection() throws {
+        let server = try HTTPServer { _, respond in
+            respond(HTTPServerResponse(status: 200, body: .bytes(Array(repeating: 7, count: 1000))))
+        }
+        defer { server.close() }
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        let head = try client.execute(try HTTPRequest(method: "HEAD", url: "http://127.0.0.1:\(server.port)/"), timeout: 10)
+        XCTAssertEqual(head.headers.first(name: "content-length"), "1000")
+        XCTAssertEqual(head.body, [])
+        let get = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 10)
+        XCTAssertEqual(get.body.count, 1000)
+        XCTAssertEqual(client.connectionsOpened, 1)
+    }
+
+    func testOversizedBufferedBodyFailsClearly() throws {
+        let server = try HTTPServer { _, respond in
+            respond(HTTPServerResponse(status: 200, body: .bytes(Array(repeating: 7, count: 10_000))))
+        }
+        defer { server.close() }
+        var configuration = HTTPClientConfiguration()
+        configuration.maxBufferedResponseBytes = 1000
+        let client = try HTTPClient(configuration: configuration)
+        defer { try? client.shutdown() }
+        expectTransportError(.httpBodyTooLarge) {
+            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 10)
+        }
+    }
+
+    func testRefusedConnectionIsReportedAsSuch() throws {
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        let port = try closedPort()
+        expectTransportError(.connectionRefused) {
+            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(port)/"), timeout: 10)
+        }
+    }
+
+    func testURLParsing() throws {
+        let a = try HTTPRequest(url: "https://Example.org:8443/a/b?c=d#frag")
+        XCTAssertEqual(a.endpoint, HTTPEndpoint(isTLS: true, host: "Example.org", port: 8443))
+        XCTAssertEqual(a.target, "/a/b?c=d")
+        let b = try HTTPRequest(url: "http://[::1]:8080?x=1")
+        XCTAssertEqual(b.endpoint.host, "::1")
+        XCTAssertEqual(b.endpoint.hostHeader, "[::1]:8080")
+        XCTAssertEqual(b.target, "/?x=1")
+        XCTAssertEqual(try HTTPRequest(url: "https://host").endpoint.port, 443)
+        expectTransportError(.invalidRequest) { _ = try HTTPRequest(url: "ftp://host/") }
+        expectTransportError(.invalidRequest) { _ = try HTTPRequest(url: "http://host:99999/") }
+        expectTransportError(.invalidRequest) { _ = try HTTPRequest(url: "http:///path") }
+    }
+
+    func testShutdownClosesConnectionsAndLaterRequestsReopen() throws {
+        let server = try HTTPServer { _, respond in respond(HTTPServerResponse(status: 204)) }
+        defer { server.close() }
+        let client = try HTTPClient()
+        let url = "http://127.0.0.1:\(server.port)/"
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 204)
+        try client.shutdown()
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 204,
+                       "a shut-down client opens new pools on demand")
+        try client.shutdown()
+    }
+}
