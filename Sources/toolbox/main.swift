@@ -5,6 +5,7 @@ struct Toolbox: ParsableCommand {
         commandName: "toolbox", abstract: "AzureClientsToolbox CLI",
         subcommands: [
             AuthCommand.self,
+            AMQPCommand.self,
         ])
 }
 Toolbox.main()

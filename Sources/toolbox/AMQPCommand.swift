@@ -1,0 +1,229 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import ToolboxAMQP
+import ToolboxCore
+
+/// `toolbox amqp ...`: send and receive over AMQP 1.0 (RabbitMQ, the emulator, any AMQP 1.0 peer).
+struct AMQPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "amqp", abstract: "Send and receive AMQP 1.0 messages",
+        subcommands: [AMQPSendCommand.self, AMQPReceiveCommand.self])
+}
+
+/// Writes one JSON object on one line of stdout, keys sorted for stable output.
+private func printAMQPJSONLine(_ object: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
+private func printAMQPError(_ text: String) {
+    FileHandle.standardError.write(Data("error: \(text)\n".utf8))
+}
+
+/// Connects to the URL's endpoint and begins a session; errors go to stderr and exit 1.
+private func openSession(url: String, caFile: String?) throws -> (AMQPConnection, AMQPSession, AMQPEndpoint) {
+    do {
+        let endpoint = try AMQPEndpoint(url: url)
+        guard !endpoint.address.isEmpty else {
+            throw AMQPError(.invalidArgument, "the URL needs an address path, e.g. amqp://host:5672/queue/q1")
+        }
+        let connection = try AMQPConnection(endpoint: endpoint, caFile: caFile)
+        try connection.open()
+        return (connection, try connection.beginSession(), endpoint)
+    } catch {
+        printAMQPError("\(error)")
+        throw ExitCode(1)
+    }
+}
+
+private func rate(_ count: Int, _ seconds: Double) -> Double {
+    seconds > 0 ? (Double(count) / seconds * 10).rounded() / 10 : 0
+}
+
+/// `toolbox amqp send --url amqp[s]://[user:pass@]host:port/address [--count N] [--size BYTES | --body TEXT]
+/// [--ca-file PEM] [--settled] --json`
+struct AMQPSendCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "send", abstract: "Send messages with data-section bodies and report their outcomes",
+        discussion: #"Output: {"sent": N, "accepted": N, "rejected": N, "released": N, "seconds": S, "messages_per_sec": R}"#)
+
+    @Option(help: "amqp[s]://[user:pass@]host:port/address")
+    var url: String
+
+    @Option(help: "How many messages to send")
+    var count: Int = 1
+
+    @Option(help: "Body size in bytes (a repeating pattern)")
+    var size: Int?
+
+    @Option(help: "Body text (UTF-8)")
+    var body: String?
+
+    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust for amqps")
+    var caFile: String?
+
+    @Flag(help: "Send pre-settled (no outcomes are awaited)")
+    var settled = false
+
+    @Flag(help: "Print the summary as one JSON object")
+    var json = false
+
+    func validate() throws {
+        if size != nil && body != nil { throw ValidationError("--size and --body are mutually exclusive") }
+        if count < 0 { throw ValidationError("--count must not be negative") }
+        if let size, size < 0 { throw ValidationError("--size must not be negative") }
+    }
+
+    func run() throws {
+        let payload: [UInt8] = if let size { (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) } } else {
+            Array((body ?? "toolbox amqp message").utf8)
+        }
+        let (connection, session, endpoint) = try openSession(url: url, caFile: caFile)
+        defer { try? connection.close() }
+        let sender: AMQPSender
+        do {
+            sender = try session.attachSender(address: endpoint.address,
+                                              options: AMQPSenderOptions(settleMode: settled ? .settled : .unsettled))
+        } catch {
+            printAMQPError("\(error)")
+            throw ExitCode(1)
+        }
+        let tally = LockedValue<(accepted: Int, rejected: Int, released: Int, other: Int, failure: AMQPError?)>((0, 0, 0, 0, nil))
+        let group = DispatchGroup()
+        let started = MonotonicInstant.now()
+        let runID = UUID().uuidString.lowercased()
+        for index in 0..<count {
+            var message = AMQPMessage(data: payload)
+            message.properties = AMQPProperties(messageID: .string("\(runID)-\(index)"))
+            group.enter()
+            sender.send(message) { result in
+                tally.withLockedValue { tally in
+                    switch result {
+                    case .success(.accepted): tally.accepted += 1
+                    case .success(.rejected): tally.rejected += 1
+                    case .success(.released): tally.released += 1
+                    case .success: tally.other += 1
+                    case .failure(let error): tally.failure = tally.failure ?? error
+                    }
+                }
+                group.leave()
+            }
+        }
+        group.wait()
+        let seconds = MonotonicInstant.now().seconds(since: started)
+        let result = tally.load()
+        if let failure = result.failure {
+            printAMQPError("\(failure)")
+            throw ExitCode(1)
+        }
+        let summary: [String: Any] = [
+            "sent": count, "accepted": result.accepted, "rejected": result.rejected, "released": result.released,
+            "seconds": (seconds * 1000).rounded() / 1000, "messages_per_sec": rate(count, seconds),
+        ]
+        if json {
+            try printAMQPJSONLine(summary)
+        } else {
+            print("sent \(count) (accepted \(result.accepted), rejected \(result.rejected), released \(result.released)) "
+                  + "in \(String(format: "%.3f", seconds)) s")
+        }
+    }
+}
+
+/// `toolbox amqp receive --url ... [--count N] [--timeout S] [--print-bodies] --json`
+struct AMQPReceiveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "receive", abstract: "Receive and accept messages",
+        discussion: #"With --print-bodies, one line per message: {"body_base64": ..., "message_id": ..., "size": N}; "#
+            + #"then {"received": N, "bytes": B, "seconds": S, "messages_per_sec": R}. Exits 1 if fewer than --count arrive."#)
+
+    @Option(help: "amqp[s]://[user:pass@]host:port/address")
+    var url: String
+
+    @Option(help: "Stop after this many messages; fewer before the timeout is an error")
+    var count: Int?
+
+    @Option(help: "Seconds to wait for messages")
+    var timeout: Double = 10
+
+    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust for amqps")
+    var caFile: String?
+
+    @Flag(name: .customLong("print-bodies"), help: "Print one JSON line per message")
+    var printBodies = false
+
+    @Flag(help: "Print JSON")
+    var json = false
+
+    func validate() throws {
+        if let count, count < 0 { throw ValidationError("--count must not be negative") }
+        if timeout < 0 { throw ValidationError("--timeout must not be negative") }
+    }
+
+    func run() throws {
+        let (connection, session, endpoint) = try openSession(url: url, caFile: caFile)
+        defer { try? connection.close() }
+        let wanted = count
+        let state = LockedValue<(received: Int, bytes: Int)>((0, 0))
+        let done = DispatchSemaphore(value: 0)
+        let output = LibraryQueues.makeQueue(label: "toolbox.amqp.receive.output")
+        let printBodies = self.printBodies
+        let json = self.json
+        // With --count, grant exactly that much credit so no extra message is taken off the queue.
+        let credit: AMQPCreditMode = wanted.map { _ in .manual } ?? .auto(prefetch: 200)
+        let receiver: AMQPReceiver
+        do {
+            receiver = try session.attachReceiver(address: endpoint.address, options: AMQPReceiverOptions(credit: credit),
+                                                  messageQueue: output) { delivery in
+                delivery.accept()
+                let n = state.withLockedValue { state -> Int in
+                    state.received += 1
+                    state.bytes += delivery.size
+                    return state.received
+                }
+                if printBodies {
+                    let line: [String: Any] = [
+                        "body_base64": Data(delivery.message.dataBody ?? []).base64EncodedString(),
+                        "message_id": delivery.message.properties?.messageID.map(Self.describe) ?? NSNull(),
+                        "size": delivery.message.dataBody?.count ?? delivery.size,
+                    ]
+                    if json { try? printAMQPJSONLine(line) } else { print(line) }
+                }
+                if let wanted, n == wanted { done.signal() }
+            }
+        } catch {
+            printAMQPError("\(error)")
+            throw ExitCode(1)
+        }
+        let started = MonotonicInstant.now()
+        if let wanted {
+            if wanted > 0 { receiver.addCredit(UInt32(clamping: wanted)) } else { done.signal() }
+        }
+        _ = done.wait(timeout: .now() + timeout)
+        let seconds = MonotonicInstant.now().seconds(since: started)
+        // Let the output queue finish lines already received before the summary.
+        output.sync {}
+        let result = state.load()
+        let summary: [String: Any] = [
+            "received": result.received, "bytes": result.bytes, "seconds": (seconds * 1000).rounded() / 1000,
+            "messages_per_sec": rate(result.received, seconds),
+        ]
+        if json { try printAMQPJSONLine(summary) } else { print("received \(result.received) messages") }
+        try? receiver.close()
+        if let wanted, result.received < wanted {
+            printAMQPError("received \(result.received) of \(wanted) messages within \(timeout) s")
+            throw ExitCode(1)
+        }
+    }
+
+    /// message-id as JSON: strings as is, other types in their AMQP description.
+    static func describe(_ id: AMQPValue) -> Any {
+        switch id {
+        case .string(let s): return s
+        case .ulong(let v): return v
+        case .uuid(let u): return u.uuidString.lowercased()
+        case .binary(let b): return Data(b).base64EncodedString()
+        default: return "\(id)"
+        }
+    }
+}
