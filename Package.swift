@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "AzureAuth",
             dependencies: [
-                "ToolboxCore", "COpenSSL",
+                "ToolboxCore", "ToolboxTransport", "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -84,7 +84,7 @@ let package = Package(
         ),
         .testTarget(name: "ToolboxTransportTests", dependencies: ["ToolboxTransport", "ToolboxCore"], swiftSettings: strict),
         .testTarget(name: "ToolboxAMQPTests", dependencies: ["ToolboxAMQP", "ToolboxCore"], swiftSettings: strict),
-        .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "ToolboxCore"], swiftSettings: strict),
+        .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "ToolboxCore", "ToolboxTransport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

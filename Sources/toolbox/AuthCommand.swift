@@ -145,6 +145,6 @@ enum AuthCommandTransport {
         if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
             throw AuthError(.invalidArgument, "--ca-file '\(caFile)' is not a readable file")
         }
-        return UnconfiguredTokenTransport()
+        return try HTTPClientTokenTransport(caFile: caFile)
     }
 }
