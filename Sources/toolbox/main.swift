@@ -6,6 +6,7 @@ struct Toolbox: ParsableCommand {
         subcommands: [
             AuthCommand.self,
             AMQPCommand.self,
+            Bench.self,
         ])
 }
 Toolbox.main()

@@ -1,0 +1,141 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import ToolboxCore
+import ToolboxTransport
+
+/// `toolbox bench http --url URL [--ca-file PEM] [--requests N] [--concurrency C] --json`
+///
+/// Sends N GET requests with C in flight through one `HTTPClient` (keep-alive, at most C connections) and prints
+/// `{"requests", "errors", "requests_per_sec", "p50_us", "p99_us", "connections_opened"}`. The first request runs
+/// alone so that a TLS peer that cannot be verified stops the run at once: the typed error goes to stderr and the
+/// exit status is 1.
+struct BenchHTTPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "http", abstract: "Keep-alive HTTP/1.1 load test of ToolboxTransport's HTTPClient")
+
+    @Option(help: "The URL to GET (http:// or https://)")
+    var url: String
+
+    @Option(name: .customLong("ca-file"), help: "PEM file of the CA to trust instead of the system store")
+    var caFile: String?
+
+    @Option(help: "Total number of requests")
+    var requests: Int = 1000
+
+    @Option(help: "Requests in flight at once (also the most connections opened)")
+    var concurrency: Int = 32
+
+    @Option(help: "Deadline of each request, in seconds")
+    var timeout: Double = 30
+
+    @Flag(help: "Print the summary as one JSON object")
+    var json = false
+
+    func validate() throws {
+        if requests < 1 { throw ValidationError("--requests must be at least 1") }
+        if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+    }
+
+    func run() throws {
+        var configuration = HTTPClientConfiguration()
+        if let caFile { configuration.tls.trustRoots = .file(caFile) }
+        configuration.maxConnectionsPerEndpoint = concurrency
+        let client: HTTPClient
+        let request: HTTPRequest
+        do {
+            client = try HTTPClient(configuration: configuration)
+            request = try HTTPRequest(url: url)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        defer { try? client.shutdown() }
+
+        let first = MonotonicInstant.now()
+        do {
+            _ = try client.execute(request, timeout: timeout)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let firstMicros = MonotonicInstant.now().seconds(since: first) * 1e6
+
+        let state = LockedValue(LoadState(remaining: requests - 1))
+        state.withLockedValue { $0.latencies.append(firstMicros) }
+        let done = DispatchSemaphore(value: 0)
+        let started = MonotonicInstant.now()
+        let timeout = self.timeout
+
+        @Sendable func launch() {
+            let go: Bool = state.withLockedValue { state in
+                guard state.remaining > 0 else { return false }
+                state.remaining -= 1
+                state.inFlight += 1
+                return true
+            }
+            guard go else { return }
+            let sent = MonotonicInstant.now()
+            client.execute(request, deadline: .after(seconds: timeout)) { result in
+                let micros = MonotonicInstant.now().seconds(since: sent) * 1e6
+                let finished: Bool = state.withLockedValue { state in
+                    state.inFlight -= 1
+                    switch result {
+                    case .success(let response) where response.status < 400:
+                        state.latencies.append(micros)
+                    case .success(let response):
+                        state.errors += 1
+                        if state.firstError == nil { state.firstError = "HTTP status \(response.status)" }
+                    case .failure(let error):
+                        state.errors += 1
+                        if state.firstError == nil { state.firstError = "\(error)" }
+                    }
+                    return state.remaining == 0 && state.inFlight == 0
+                }
+                if finished { done.signal() } else { launch() }
+            }
+        }
+
+        if requests > 1 {
+            for _ in 0..<min(concurrency, requests - 1) { launch() }
+            done.wait()
+        }
+        let elapsed = max(MonotonicInstant.now().seconds(since: started), 1e-9)
+        let final = state.load()
+        let sorted = final.latencies.sorted()
+        func percentile(_ p: Double) -> Int {
+            guard !sorted.isEmpty else { return 0 }
+            let index = min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)
+            return Int(sorted[max(0, index)].rounded())
+        }
+        let measured = requests - 1
+        let summary: [String: Any] = [
+            "requests": requests,
+            "errors": final.errors,
+            "requests_per_sec": measured > 0 ? (Double(measured) / elapsed * 10).rounded() / 10 : 0,
+            "p50_us": percentile(0.50),
+            "p99_us": percentile(0.99),
+            "connections_opened": client.connectionsOpened,
+        ]
+        if let firstError = final.firstError {
+            FileHandle.standardError.write(Data("warning: \(final.errors) requests failed; first: \(firstError)\n".utf8))
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        } else {
+            print("""
+                \(requests) requests, \(final.errors) errors, \(summary["requests_per_sec"] ?? 0) req/s, \
+                p50 \(percentile(0.5)) µs, p99 \(percentile(0.99)) µs, \(client.connectionsOpened) connections
+                """)
+        }
+    }
+}
+
+private struct LoadState {
+    var remaining: Int
+    var inFlight = 0
+    var errors = 0
+    var latencies: [Double] = []
+    var firstError: String?
+}
