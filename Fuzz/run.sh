@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets for ToolboxAMQP's decoders and runs each for a bounded time.
+#
+#   Fuzz/run.sh [SECONDS_PER_TARGET]     (default 60)
+#
+# Each target is one module compiled with -sanitize=fuzzer,address from ToolboxCore plus ToolboxAMQP's codec, frame
+# and message sources (the parts that read network bytes), so it needs no networking code. Corpora persist in
+# Fuzz/corpus/<target> (seeded with the transcripts' byte vectors); crashes land in Fuzz/artifacts/.
+# Exits non-zero if a target finds a crash.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_TARGET=${1:-60}
+OUT=${FUZZ_BUILD_DIR:-.build-fuzz}
+mkdir -p "$OUT" Fuzz/artifacts
+
+SOURCES=(Sources/ToolboxCore/*.swift Sources/ToolboxAMQP/Codec/*.swift Sources/ToolboxAMQP/Frames/*.swift
+         Sources/ToolboxAMQP/Messaging/AMQPMessage.swift Sources/ToolboxAMQP/AMQPError.swift)
+
+seed() {
+    local dir=Fuzz/corpus/$1; mkdir -p "$dir"
+    # A pyamqp Event Hubs batch entry (toolbox_async.log) and a few frames.
+    printf '\x00Sp\xc0\x07\x05V\x01@@@@\x00Sr\xc1"\x02\xa3\x13x-opt-partition-key\xa1\npk-toolbox\x00Su\xa0\x0ftoolbox event 1' > "$dir/seed-batch"
+    printf '\x00\x00\x00\x0c\x02\x00\x00\x00\x00S\x18E' > "$dir/seed-close"
+    printf '\x00\x00\x00\x10\x02\x01\x00\x00\x00SD\xc0\x03\x01P\x00' > "$dir/seed-sasl-outcome"
+    printf '\x00\x00\x00\x08\x02\x00\x00\x00' > "$dir/seed-heartbeat"
+    printf '\xf0\x00\x00\x00\x12\x00\x00\x00\x02\xa3\x05PLAIN\x04ANON' > "$dir/seed-array"
+}
+
+status=0
+for target in AMQPTypeFuzzer AMQPFrameFuzzer; do
+    echo "building $target" >&2
+    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name ToolboxCore -suppress-warnings \
+        "${SOURCES[@]}" "Fuzz/$target/main.swift" -o "$OUT/$target"
+    seed "$target"
+    echo "running $target for ${SECONDS_PER_TARGET}s" >&2
+    if ! "$OUT/$target" "Fuzz/corpus/$target" -max_total_time="$SECONDS_PER_TARGET" -max_len=70000 -timeout=10 \
+        -rss_limit_mb=2048 -artifact_prefix=Fuzz/artifacts/"$target"- -print_final_stats=1; then
+        echo "$target found a problem; see Fuzz/artifacts/" >&2
+        status=1
+    fi
+done
+exit $status
