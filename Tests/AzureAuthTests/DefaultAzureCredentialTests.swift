@@ -71,6 +71,20 @@ final class DefaultAzureCredentialTests: XCTestCase {
         XCTAssertEqual(transport.count, 1)
     }
 
+    func testIMDSProbeAnsweredByAProxyIsUnavailableInTheChainOnly() throws {
+        let proxy = FakeTokenTransport { _, _ in
+            .success(TokenHTTPResponse(status: 403, body: Array("resolve_deny: denied destination".utf8)))
+        }
+        let chain = DefaultAzureCredential(environment: ["PATH": "/nonexistent"], transport: proxy)
+        let error = try XCTUnwrap(awaitToken(chain, [scope])?.failure)
+        XCTAssertEqual(error.code, .credentialUnavailable)
+        XCTAssertTrue(error.message.contains("HTTP 403"), error.message)
+        XCTAssertTrue(error.message.contains("AzureCLICredential"), "the chain went on to the CLI")
+
+        let standalone = try ManagedIdentityCredential(environment: [:], transport: proxy, retryDelays: [])
+        XCTAssertEqual(awaitToken(standalone, [scope])?.failureCode, .authenticationFailed)
+    }
+
     func testAuthenticationFailureStopsTheChain() throws {
         let transport = FakeTokenTransport { _, _ in
             FakeTokenTransport.json(401, ["error": "invalid_client", "error_description": "AADSTS7000215: bad"])

@@ -80,8 +80,16 @@ struct ManagedIdentityRequest: Sendable {
             case .success(let value):
                 response = value
             }
-            probe?.withLockedValue { $0 = true }
             let status = response.status
+            if let probe {
+                // Inside DefaultAzureCredential, an endpoint that answers the probe with anything but a token is
+                // not IMDS (a proxy saying "denied", Docker Desktop's 403): unavailable, so the chain moves on.
+                guard (200..<300).contains(status) else {
+                    return completion(.failure(AuthError(.credentialUnavailable, "ManagedIdentityCredential is "
+                        + "unavailable: the IMDS probe at \(endpoint) was answered with HTTP \(status)")))
+                }
+                probe.withLockedValue { $0 = true }
+            }
             if source == .imds, status == 400 {
                 return completion(.failure(AuthError(.credentialUnavailable, "ManagedIdentityCredential is "
                     + "unavailable: IMDS answered 400 (no identity has been assigned"
