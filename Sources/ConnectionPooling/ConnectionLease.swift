@@ -9,14 +9,6 @@ public enum LeaseRelease: Sendable {
     case discard
 }
 
-/// Returns leases to their pool; a type-erased view of `ConnectionPool` for `ConnectionLease`.
-protocol LeaseOwner<Connection>: AnyObject, Sendable {
-    associatedtype Connection: Sendable
-    /// Takes back one lease on `slot` (never retains the lease itself: it may be deinitialising).
-    func giveBack(_ slot: PoolSlot<Connection>, _ mode: LeaseRelease)
-    func expireSlot(_ slot: PoolSlot<Connection>)
-}
-
 /// The right to use one pooled connection until `release` is called.
 ///
 /// ```swift
@@ -30,18 +22,14 @@ protocol LeaseOwner<Connection>: AnyObject, Sendable {
 public final class ConnectionLease<Connection: Sendable>: Sendable {
     /// The shared connection. Other leases may use it at the same time (up to `clientLimit`).
     public let connection: Connection
-    let slot: PoolSlot<Connection>
-    private let owner: any LeaseOwner<Connection>
+    @usableFromInline let slot: PoolSlot
     /// Flips once: whichever of `release` and `deinit` flips it returns the lease.
     private let released = Atomic<Bool>(false)
-    /// When the lease was handed out (for metrics).
-    let acquiredAt: MonotonicInstant
 
-    init(connection: Connection, slot: PoolSlot<Connection>, owner: any LeaseOwner<Connection>, at: MonotonicInstant) {
+    @usableFromInline
+    init(connection: Connection, slot: PoolSlot) {
         self.connection = connection
         self.slot = slot
-        self.owner = owner
-        self.acquiredAt = at
     }
 
     /// An identifier of the underlying connection, stable for its life: leases that share it have the same one.
@@ -51,7 +39,7 @@ public final class ConnectionLease<Connection: Sendable>: Sendable {
     public func release(_ mode: LeaseRelease = .reuse) {
         guard released.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
-        owner.giveBack(slot, mode)
+        slot.engine.giveBack(slot, mode)
     }
 
     /// Whether `release` has been called.
@@ -59,7 +47,7 @@ public final class ConnectionLease<Connection: Sendable>: Sendable {
 
     deinit {
         if !released.load(ordering: .acquiring) {
-            owner.giveBack(slot, .reuse)
+            slot.engine.giveBack(slot, .reuse)
         }
     }
 }

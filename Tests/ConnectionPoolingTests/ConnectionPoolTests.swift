@@ -366,6 +366,18 @@ final class ConnectionPoolTests: XCTestCase {
         XCTAssertEqual(try pool.withConnection { $0.id }, 2)
     }
 
+    func testDroppingThePoolDrainsAndClosesItsConnections() throws {
+        let connector = FakeConnector()
+        var pool: Pool? = try makePool(connector) { $0.clientLimit = 2 }.0
+        let held = try pool!.acquire()
+        try pool!.warmUp(count: 2)
+        pool = nil
+        XCTAssertTrue(eventually { connector.snapshot.closes == 1 }, "the idle connection closes at once")
+        XCTAssertFalse(held.connection.isClosed, "a lease in flight keeps its connection")
+        held.release()
+        XCTAssertTrue(eventually { connector.snapshot.open == 0 })
+    }
+
     func testInvalidConfigurationNamesTheSetting() {
         XCTAssertThrowsError(try makePool { $0.clientLimit = 0 }) { error in
             XCTAssertEqual((error as? ConnectionPoolError)?.code, .invalidConfiguration)

@@ -1,28 +1,28 @@
 import Dispatch
 import ToolboxCore
 
-extension ConnectionPool {
+extension PoolEngine {
     /// Opens connections while someone needs one and the limits allow it.
     ///
     /// Needed means: queued callers beyond what the connections already opening will serve
     /// (`clientLimit` each), or fewer fresh ready connections than `minReady` / a pending `warmUp` asks for.
     /// Target-driven opens back off exponentially after failures so a broken endpoint is not hammered.
-    func planCreatesLocked(now: MonotonicInstant, effects: inout PoolEffects<Connection>) {
+    func planCreatesLocked(now: MonotonicInstant, effects: inout PoolEffects) {
         guard !isClosed else { return }
         while slots.count < configuration.maxSize && openingCount < maxCreates {
             let activeOpening = openingCount - abandonedOpening
-            let forWaiters = liveWaiters > activeOpening * configuration.clientLimit
+            let forWaiters = liveWaiters > activeOpening * clientLimit
             var forTarget = false
             let target = max(configuration.minReady, warmUps.map(\.target).max() ?? 0)
             if target > 0 && !inCreateBackoffLocked(now: now) {
                 forTarget = freshReadyCountLocked(now: now) + activeOpening < target
             }
             guard forWaiters || forTarget else { return }
-            let slot = PoolSlot<Connection>(id: nextSlotID, now: now)
+            let slot = PoolSlot(id: nextSlotID, engine: self, now: now, maxIdle: configuration.maxIdle, maxLifespan: configuration.maxLifespan)
             nextSlotID += 1
             slots.append(slot)
             openingCount += 1
-            effects.creates.append(slot)
+            effects.actions.append(.create(slot))
             effects.gaugesChanged = true
         }
     }
@@ -41,17 +41,17 @@ extension ConnectionPool {
         let horizon = now.advanced(bySeconds: configuration.refreshAhead)
         var count = 0
         for slot in readyHeap.storage
-        where slot.expiry(maxIdle: configuration.maxIdle, maxLifespan: configuration.maxLifespan) > horizon {
+        where slot.expiry > horizon {
             count += 1
         }
         return count
     }
 
-    func startCreate(_ slot: PoolSlot<Connection>) {
+    func startCreate(_ slot: PoolSlot) {
         let deadline = Deadline.after(seconds: configuration.getTimeout)
         logger.debug("opening connection", metadata: ["slot": "\(slot.id)"])
-        housekeepingQueue.asyncAfter(deadline: deadline.instant.dispatchTime) { [weak self, slot] in
-            self?.openingTimedOut(slot)
+        housekeepingQueue.asyncAfter(deadline: deadline.instant.dispatchTime) { [self, slot] in
+            openingTimedOut(slot)
         }
         connector.create(deadline: deadline) { [self, slot] result in
             switch result {
@@ -78,9 +78,9 @@ extension ConnectionPool {
     }
 
     /// The end of a slot's opening: ready and serving, or failed (its waiters failed or re-routed).
-    func openingFinished(_ slot: PoolSlot<Connection>, connection: Connection?, result: Result<Void, any Error>) {
+    func openingFinished(_ slot: PoolSlot, connection: AnyConnectionBox?, result: Result<Void, any Error>) {
         let now = MonotonicInstant.now()
-        var effects = PoolEffects<Connection>()
+        var effects = PoolEffects()
         effects.gaugesChanged = true
         lock.lock()
         guard slot.state == .opening else {
@@ -95,7 +95,7 @@ extension ConnectionPool {
             switch result {
             case .success:
                 slot.state = .ready
-                slot.lastActivity = now
+                slot.markIdle(at: now)
                 readyHeap.insert(slot)
                 stats.creates += 1
                 consecutiveCreateFailures = 0
@@ -115,9 +115,9 @@ extension ConnectionPool {
 
     /// The connector did not finish within `getTimeout`: fail the callers now; the slot keeps its place
     /// (against `maxSize`) until the connector answers, and whatever it delivers then is closed.
-    func openingTimedOut(_ slot: PoolSlot<Connection>) {
+    func openingTimedOut(_ slot: PoolSlot) {
         let now = MonotonicInstant.now()
-        var effects = PoolEffects<Connection>()
+        var effects = PoolEffects()
         lock.lock()
         guard slot.state == .opening, !slot.abandoned else {
             lock.unlock()
@@ -134,19 +134,19 @@ extension ConnectionPool {
 
     /// A create failed: every waiter the remaining opening connections will not serve fails now with the cause
     /// (rather than waiting out its timeout), and so does every pending `warmUp`.
-    func failOpeningLocked(cause: any Error, now: MonotonicInstant, effects: inout PoolEffects<Connection>) {
+    func failOpeningLocked(cause: any Error, now: MonotonicInstant, effects: inout PoolEffects) {
         stats.createFailures += 1
         consecutiveCreateFailures += 1
         lastCreateFailureAt = now
         let error = ConnectionPoolError(
             .connectionFailed,
             "could not open a connection; check the endpoint and credentials, or raise getTimeout", cause: cause)
-        let covered = (openingCount - abandonedOpening) * configuration.clientLimit
+        let covered = (openingCount - abandonedOpening) * clientLimit
         var toFail = liveWaiters - covered
         while toFail > 0, let waiter = waiters.pop() {
             guard !waiter.done else { continue }
             finishWaiterLocked(waiter)
-            effects.deliveries.append((waiter, .failure(error)))
+            effects.actions.append(.deliver(waiter, .failure(error)))
             toFail -= 1
         }
         for request in warmUps {
@@ -160,18 +160,18 @@ extension ConnectionPool {
     }
 
     func closeOrDropLocked(
-        _ slot: PoolSlot<Connection>, connection: Connection?, effects: inout PoolEffects<Connection>
+        _ slot: PoolSlot, connection: AnyConnectionBox?, effects: inout PoolEffects
     ) {
         if let connection {
             slot.state = .closing
-            effects.closes.append((slot, connection))
+            effects.actions.append(.close(slot, connection))
         } else {
             removeSlotLocked(slot, effects: &effects)
         }
     }
 
     /// Takes a ready slot out of service; it closes now if idle, else when its last lease returns.
-    func retireLocked(_ slot: PoolSlot<Connection>, effects: inout PoolEffects<Connection>) {
+    func retireLocked(_ slot: PoolSlot, effects: inout PoolEffects) {
         guard slot.state == .ready else { return }
         readyHeap.remove(slot)
         slot.state = .draining
@@ -181,19 +181,19 @@ extension ConnectionPool {
         if slot.inUse == 0 { beginCloseLocked(slot, effects: &effects) }
     }
 
-    func beginCloseLocked(_ slot: PoolSlot<Connection>, effects: inout PoolEffects<Connection>) {
+    func beginCloseLocked(_ slot: PoolSlot, effects: inout PoolEffects) {
         slot.state = .closing
         if let connection = slot.connection {
-            effects.closes.append((slot, connection))
+            effects.actions.append(.close(slot, connection))
         } else {
             removeSlotLocked(slot, effects: &effects)
         }
     }
 
-    func startClose(_ slot: PoolSlot<Connection>, _ connection: Connection) {
+    func startClose(_ slot: PoolSlot, _ connection: AnyConnectionBox) {
         logger.debug("closing connection", metadata: ["slot": "\(slot.id)"])
         connector.close(connection) { [self, slot] in
-            var effects = PoolEffects<Connection>()
+            var effects = PoolEffects()
             effects.gaugesChanged = true
             lock.lock()
             stats.closes += 1
@@ -204,13 +204,13 @@ extension ConnectionPool {
         }
     }
 
-    func removeSlotLocked(_ slot: PoolSlot<Connection>, effects: inout PoolEffects<Connection>) {
+    func removeSlotLocked(_ slot: PoolSlot, effects: inout PoolEffects) {
         if let index = slots.firstIndex(where: { $0 === slot }) {
             slots.remove(at: index)
         }
         slot.connection = nil
         if isClosed && slots.isEmpty {
-            effects.callbacks.append(contentsOf: closeCompletions)
+            effects.actions.append(contentsOf: closeCompletions.map { .callback($0) })
             closeCompletions.removeAll()
         }
     }

@@ -8,18 +8,18 @@ struct WarmUpRequest: Sendable {
     let completion: @Sendable (Result<Int, ConnectionPoolError>) -> Void
 }
 
-extension ConnectionPool {
+extension PoolEngine {
     // MARK: Warm-up
 
     /// Opens connections ahead of need until `count` (at most `maxSize`) are ready.
     ///
     /// Completes with the number of ready connections, or with `.connectionFailed` as soon as one create fails.
-    public func warmUp(
+    func warmUp(
         count: Int,
-        queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        queue: DispatchQueue,
         completion: @escaping @Sendable (Result<Int, ConnectionPoolError>) -> Void
     ) {
-        var effects = PoolEffects<Connection>()
+        var effects = PoolEffects()
         let now = MonotonicInstant.now()
         lock.lock()
         if isClosed {
@@ -40,22 +40,14 @@ extension ConnectionPool {
         run(effects)
     }
 
-    /// Blocking form of `warmUp(count:queue:completion:)`; returns the number of ready connections.
-    @discardableResult
-    public func warmUp(count: Int) throws -> Int {
-        try Blocking.wait { queue, completion in
-            warmUp(count: count, queue: queue) { result in completion(result.mapError { $0 }) }
-        }
-    }
-
-    func completeWarmUpsLocked(effects: inout PoolEffects<Connection>) {
+    func completeWarmUpsLocked(effects: inout PoolEffects) {
         guard !warmUps.isEmpty else { return }
         let ready = readyHeap.count
         warmUps.removeAll { request in
             guard ready >= request.target else { return false }
             let completion = request.completion
             let queue = request.queue
-            effects.callbacks.append { queue.async { completion(.success(ready)) } }
+            effects.actions.append(.callback { queue.async { completion(.success(ready)) } })
             return true
         }
     }
@@ -70,8 +62,8 @@ extension ConnectionPool {
         sweepTimer.schedule(deadline: instant.dispatchTime, leeway: .milliseconds(5))
     }
 
-    func noteSlotWakesLocked(_ slot: PoolSlot<Connection>) {
-        let expiry = slot.expiry(maxIdle: configuration.maxIdle, maxLifespan: configuration.maxLifespan)
+    func noteSlotWakesLocked(_ slot: PoolSlot) {
+        let expiry = slot.expiry
         noteWakeLocked(expiry)
         if configuration.minReady > 0 {
             noteWakeLocked(expiry.advanced(bySeconds: -configuration.refreshAhead))
@@ -81,12 +73,12 @@ extension ConnectionPool {
     /// Retires idle and aged connections, opens what `minReady` needs, and sets the next wake-up.
     func sweep() {
         let now = MonotonicInstant.now()
-        var effects = PoolEffects<Connection>()
+        var effects = PoolEffects()
         lock.lock()
         nextSweep = nil
         if !isClosed {
             for slot in readyHeap.storage
-            where slot.expiry(maxIdle: configuration.maxIdle, maxLifespan: configuration.maxLifespan) <= now {
+            where slot.expiry <= now {
                 retireLocked(slot, effects: &effects)
             }
             planCreatesLocked(now: now, effects: &effects)
@@ -103,10 +95,10 @@ extension ConnectionPool {
 
     /// Drains the pool: new acquires fail with `.poolClosed`, queued ones fail now, leases in flight finish,
     /// then every connection closes and `completion` runs.
-    public func closeAll(
-        queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, completion: @escaping @Sendable () -> Void = {}
+    func closeAll(
+        queue: DispatchQueue, completion: @escaping @Sendable () -> Void
     ) {
-        var effects = PoolEffects<Connection>()
+        var effects = PoolEffects()
         effects.gaugesChanged = true
         lock.lock()
         if !isClosed {
@@ -114,12 +106,12 @@ extension ConnectionPool {
             let error = ConnectionPoolError(.poolClosed, "the pool is closing (closeAll was called)")
             for waiter in waiters.drain() where !waiter.done {
                 finishWaiterLocked(waiter)
-                effects.deliveries.append((waiter, .failure(error)))
+                effects.actions.append(.deliver(waiter, .failure(error)))
             }
             for request in warmUps {
                 let completion = request.completion
                 let queue = request.queue
-                effects.callbacks.append { queue.async { completion(.failure(error)) } }
+                effects.actions.append(.callback { queue.async { completion(.failure(error)) } })
             }
             warmUps.removeAll()
             for slot in slots {
@@ -136,24 +128,17 @@ extension ConnectionPool {
         }
         closeCompletions.append { queue.async { completion() } }
         if slots.isEmpty {
-            effects.callbacks.append(contentsOf: closeCompletions)
+            effects.actions.append(contentsOf: closeCompletions.map { .callback($0) })
             closeCompletions.removeAll()
         }
         lock.unlock()
         run(effects)
     }
 
-    /// Blocking form of `closeAll(queue:completion:)`: returns once every connection is closed.
-    public func closeAll() throws {
-        let _: Void = try Blocking.wait { queue, completion in
-            closeAll(queue: queue) { completion(.success(())) }
-        }
-    }
-
     // MARK: Checking
 
     /// The pool's invariants, as a list of violations (empty when all hold). For tests and debugging.
-    public func invariantViolations() -> [String] {
+    func invariantViolations() -> [String] {
         lock.withLock {
             var problems: [String] = []
             if !readyHeap.isValid() { problems.append("ready heap order or indices broken") }

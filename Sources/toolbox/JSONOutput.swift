@@ -1,0 +1,28 @@
+import Foundation
+
+/// One JSON object per line on stdout: the CLI's machine-readable contract.
+enum JSONOutput {
+    /// Prints `object` as one line of JSON with sorted keys. Values: String, Int, Double, Bool, NSNull,
+    /// arrays and dictionaries of those.
+    static func printLine(_ object: [String: Any]) {
+        do {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            FileHandle.standardOutput.write(data)
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        } catch {
+            printError("could not encode JSON output: \(error)")
+        }
+    }
+
+    /// A human line on stderr.
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Rounds to `places` decimals so JSON stays readable.
+    static func rounded(_ value: Double, _ places: Int = 3) -> Double {
+        guard value.isFinite else { return 0 }
+        let scale = pow(10.0, Double(places))
+        return (value * scale).rounded() / scale
+    }
+}
