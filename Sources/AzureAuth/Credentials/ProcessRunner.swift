@@ -9,8 +9,9 @@ struct ProcessOutput: Sendable {
     var stderr: [UInt8]
 }
 
-/// Runs a child process without blocking any thread: pipes are drained with DispatchIO, exit is observed through
-/// the termination handler, and a timer terminates the child (SIGTERM) when the timeout passes.
+/// Runs a child process without blocking a Dispatch worker: each pipe is drained by a dedicated thread (blocking
+/// reads until end of file), exit is observed through the termination handler, and a timer terminates the child
+/// (SIGTERM) when the timeout passes. (DispatchIO on the pipes crashed libdispatch intermittently on Linux.)
 enum ProcessRunner {
     private static let ioQueue = LibraryQueues.makeQueue(label: "AzureAuth.process-io", attributes: .concurrent)
 
@@ -68,17 +69,14 @@ enum ProcessRunner {
 
     private static func drain(_ pipe: Pipe, group: DispatchGroup, append: @escaping @Sendable ([UInt8]) -> Void) {
         group.enter()
-        let fd = pipe.fileHandleForReading.fileDescriptor
-        // The pipe object owns the descriptor; keep it alive until DispatchIO is done with it.
-        let keepAlive = PipeHandle(pipe)
-        let channel = DispatchIO(type: .stream, fileDescriptor: fd, queue: ioQueue) { _ in _ = keepAlive }
-        channel.read(offset: 0, length: Int.max, queue: ioQueue) { done, data, _ in
-            if let data, !data.isEmpty { append(Array(data)) }
-            if done {
-                channel.close()
-                group.leave()
-            }
+        let handle = PipeHandle(pipe)
+        let thread = Thread {
+            let data = handle.pipe.fileHandleForReading.readDataToEndOfFile()
+            if !data.isEmpty { append(Array(data)) }
+            group.leave()
         }
+        thread.name = "AzureAuth.process-pipe"
+        thread.start()
     }
 }
 
@@ -91,9 +89,9 @@ private final class ProcessHandle: @unchecked Sendable {
     func terminate() { if process.isRunning { process.terminate() } }
 }
 
-/// Keeps a pipe (and its file descriptors) alive while DispatchIO reads it.
+/// Hands a pipe to the thread that drains it.
 private final class PipeHandle: @unchecked Sendable {
-    // @unchecked Sendable: immutable; the pipe is only kept alive, never used through this reference.
+    // @unchecked Sendable: immutable, and only the one draining thread reads from the pipe.
     let pipe: Pipe
     init(_ pipe: Pipe) { self.pipe = pipe }
 }
