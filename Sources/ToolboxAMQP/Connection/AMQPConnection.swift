@@ -20,11 +20,17 @@ public final class AMQPConnection: @unchecked Sendable {
     // @unchecked Sendable: every mutable property below is read and written only on `queue`; public methods
     // hop onto it with `queue.async` before touching state.
 
-    enum State { case idle, saslHeader, saslMechanisms, saslOutcome, amqpHeader, openReceived, closeSent, closed }
+    enum State {
+        case idle, saslHeader, saslMechanisms, saslOutcome, amqpHeader, openReceived, closeSent, closed
+        // Broker role: waiting for the client's first header, its sasl-init, its AMQP header after SASL.
+        case serverHeader, serverSASLInit, serverAMQPHeader
+    }
 
     /// The serial queue this connection's state machine runs on.
     public let queue: DispatchQueue
     public let configuration: AMQPConnectionConfiguration
+    /// Set for the broker role (a connection accepted from a listener).
+    let server: AMQPServerConfiguration?
     let logger: Logger
     private var transport: (any AMQPTransport)?
     private var parser: AMQPFrameParser
@@ -45,6 +51,7 @@ public final class AMQPConnection: @unchecked Sendable {
     private var lastReceived = MonotonicInstant.now()
     private var timer: (any DispatchSourceTimer)?
     private var openTimeoutItem: DispatchWorkItem?
+    private var selfRetain: AMQPConnection?
     /// Why the connection ended; set once.
     private(set) var terminalError: AMQPError?
 
@@ -53,6 +60,21 @@ public final class AMQPConnection: @unchecked Sendable {
                 logger: Logger = Logger(label: "ToolboxAMQP.connection")) {
         self.queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.connection.\(configuration.containerID)")
         self.configuration = configuration
+        self.server = nil
+        self.logger = logger
+        self.transport = transport
+        self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
+    }
+
+    /// Creates the broker side of an accepted connection; `open` then waits for the client's handshake.
+    ///
+    /// `configuration.sasl` is ignored; SASL is governed by `server`.
+    public init(acceptedTransport transport: any AMQPTransport, server: AMQPServerConfiguration,
+                configuration: AMQPConnectionConfiguration = .init(),
+                logger: Logger = Logger(label: "ToolboxAMQP.server-connection")) {
+        self.queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.server-connection.\(configuration.containerID)")
+        self.configuration = configuration
+        self.server = server
         self.logger = logger
         self.transport = transport
         self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
@@ -70,6 +92,8 @@ public final class AMQPConnection: @unchecked Sendable {
                 return
             }
             self.openCallback = callback
+            // An opening or open connection keeps itself alive until it ends, like a socket would.
+            self.selfRetain = self
             let item = DispatchWorkItem { [weak self] in
                 self?.fail(AMQPError(.timedOut, "open did not complete within \(self?.configuration.openTimeout ?? 0)s"))
             }
@@ -212,7 +236,9 @@ public final class AMQPConnection: @unchecked Sendable {
         switch event {
         case .connected:
             guard state == .idle else { return }
-            if configuration.sasl.symbol != nil {
+            if server != nil {
+                state = .serverHeader
+            } else if configuration.sasl.symbol != nil {
                 sendRaw(AMQPProtocolHeader.sasl.bytes)
                 state = .saslHeader
             } else {
@@ -242,7 +268,8 @@ public final class AMQPConnection: @unchecked Sendable {
 
     private func drainParser() throws {
         while state != .closed {
-            if state == .saslHeader || (state == .amqpHeader && !headerReceived) {
+            if state == .saslHeader || state == .serverHeader || state == .serverAMQPHeader
+                || (state == .amqpHeader && !headerReceived) {
                 guard let header = try parser.nextProtocolHeader() else { return }
                 try receivedHeader(header)
             } else {
@@ -260,6 +287,19 @@ public final class AMQPConnection: @unchecked Sendable {
             state = .saslMechanisms
         case (.amqpHeader, .amqp):
             headerReceived = true
+        case (.serverHeader, .sasl) where !(server?.mechanisms.isEmpty ?? true):
+            sendRaw(AMQPProtocolHeader.sasl.bytes)
+            send(.sasl(.mechanisms(server?.mechanisms ?? [])))
+            state = .serverSASLInit
+        case (.serverHeader, .amqp) where server?.allowWithoutSASL == true, (.serverAMQPHeader, .amqp):
+            sendRaw(AMQPProtocolHeader.amqp.bytes)
+            state = .amqpHeader
+            headerReceived = true
+        case (.serverHeader, _), (.serverAMQPHeader, _):
+            // Answer with the header we do support, then hang up (part 2, 2.2).
+            let supported: AMQPProtocolHeader = (server?.mechanisms.isEmpty ?? true) ? .amqp : .sasl
+            sendRaw(supported.bytes)
+            throw AMQPError(.framing, "client asked for protocol \(header), which this broker does not accept")
         default:
             throw AMQPError(.framing, "peer answered with protocol header \(header) in state \(state)")
         }
@@ -280,6 +320,14 @@ public final class AMQPConnection: @unchecked Sendable {
 
     private func receivedSASL(_ body: AMQPSASLPerformative) throws {
         switch (state, body) {
+        case (.serverSASLInit, .initialize(let mechanism, let response, let hostname)):
+            let ok = (server?.mechanisms.contains(mechanism) ?? false)
+                && (server?.authenticate(mechanism, response, hostname) ?? false)
+            send(.sasl(.outcome(code: ok ? .ok : .auth, additionalData: nil)))
+            guard ok else {
+                throw AMQPError(.authentication, "client failed SASL \(mechanism.rawValue) authentication")
+            }
+            state = .serverAMQPHeader
         case (.saslMechanisms, .mechanisms(let offered)):
             guard let wanted = configuration.sasl.symbol, offered.contains(wanted) else {
                 throw AMQPError(.authentication,
@@ -305,13 +353,17 @@ public final class AMQPConnection: @unchecked Sendable {
         state = .amqpHeader
         headerReceived = false
         sendRaw(AMQPProtocolHeader.amqp.bytes)
+        send(.amqp(0, .open(makeOpen())))
+        openSent = true
+    }
+
+    private func makeOpen() -> AMQPOpen {
         var open = AMQPOpen(containerID: configuration.containerID, hostname: configuration.hostname)
         open.maxFrameSize = configuration.maxFrameSize
         open.channelMax = configuration.channelMax
         open.idleTimeOut = configuration.idleTimeout.map { UInt32(min(max($0 * 1000, 1), Double(UInt32.max))) }
         open.properties = configuration.properties
-        send(.amqp(0, .open(open)))
-        openSent = true
+        return open
     }
 
     private func receivedPerformative(channel: UInt16, _ performative: AMQPPerformative, payload: [UInt8]) throws {
@@ -319,6 +371,13 @@ public final class AMQPConnection: @unchecked Sendable {
         case .open(let open):
             guard state == .amqpHeader, remoteOpen == nil else { throw AMQPError(.protocolViolation, "unexpected open") }
             remoteOpen = open
+            if server != nil {
+                // The broker answers the client's open; the negotiated values are the same either way.
+                var reply = makeOpen()
+                reply.hostname = nil
+                send(.amqp(0, .open(reply)))
+                openSent = true
+            }
             peerMaxFrameSize = Int(max(512, open.maxFrameSize))
             negotiatedChannelMax = min(configuration.channelMax, open.channelMax)
             state = .openReceived
@@ -331,9 +390,14 @@ public final class AMQPConnection: @unchecked Sendable {
                 finish(error.map { AMQPError(.connectionClosed, "peer closed the connection", remote: $0) })
             } else {
                 send(.amqp(0, .close(nil)))
-                finish(AMQPError(.connectionClosed, "peer closed the connection", remote: error))
+                // A clean close by the peer is not an error for observers; pending work still fails.
+                finish(error.map { AMQPError(.connectionClosed, "peer closed the connection", remote: $0) })
             }
         case .begin(let begin):
+            if server != nil, begin.remoteChannel == nil, state == .openReceived {
+                try acceptSession(begin, remoteChannel: channel)
+                return
+            }
             guard let local = begin.remoteChannel, let session = sessions[local], session.remoteChannel == nil else {
                 // Peer-initiated sessions are a broker-side feature; refuse politely.
                 send(.amqp(0, .close(AMQPRemoteError(condition: AMQPRemoteError.notImplemented,
@@ -352,10 +416,28 @@ public final class AMQPConnection: @unchecked Sendable {
         }
     }
 
+    /// Broker role: a client began a session; answer on the lowest free channel.
+    private func acceptSession(_ begin: AMQPBegin, remoteChannel: UInt16) throws {
+        guard sessionsByRemoteChannel[remoteChannel] == nil else {
+            throw AMQPError(.protocolViolation, "client began a second session on channel \(remoteChannel)")
+        }
+        guard let channel = (0...negotiatedChannelMax).first(where: { sessions[$0] == nil }) else {
+            throw AMQPError(.limitExceeded, "client began more sessions than channel-max \(negotiatedChannelMax) allows")
+        }
+        let session = AMQPSession(connection: self, channel: channel, configuration: AMQPSessionConfiguration())
+        sessions[channel] = session
+        session.accept(begin, remoteChannel: remoteChannel)
+    }
+
     /// A violation by the peer: tell it why (when we can) and tear down.
     func protocolFailure(_ error: AMQPError) {
         logger.debug("connection failed: \(error)")
-        if state == .openReceived {
+        // A close may only follow our open; a broker that has not opened yet opens first (part 2, 2.4.4.2).
+        if server != nil, !openSent, state == .amqpHeader, headerReceived {
+            send(.amqp(0, .open(makeOpen())))
+            openSent = true
+        }
+        if openSent, state == .openReceived || state == .amqpHeader {
             let condition: AMQPSymbol = switch error.code {
             case .limitExceeded: error.message.contains("frame") ? AMQPRemoteError.framingError : AMQPRemoteError.resourceLimitExceeded
             case .decoding: AMQPRemoteError.decodeError
@@ -394,6 +476,7 @@ public final class AMQPConnection: @unchecked Sendable {
         closeCallbacks = []
         for observer in closeObservers { observer(error.map { .failure($0) } ?? .success(())) }
         closeObservers = []
+        selfRetain = nil
     }
 
     // MARK: - Heartbeats and idle time-out

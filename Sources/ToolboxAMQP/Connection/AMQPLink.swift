@@ -72,6 +72,26 @@ public class AMQPLink: @unchecked Sendable {
         session.send(.attach(attach(handle)))
     }
 
+    /// Broker role: registers, answers the peer's attach with ours (echoing its terminus) and is attached at once.
+    func accept(_ peer: AMQPAttach) -> Bool {
+        guard let endpoint = self as? any LinkEndpoint, let handle = session.register(endpoint) else {
+            state = .detached
+            return false
+        }
+        self.handle = handle
+        var reply = AMQPAttach(name: name, handle: handle, role: peer.role == .sender ? .receiver : .sender,
+                               source: peer.source, target: peer.target)
+        reply.senderSettleMode = peer.senderSettleMode
+        reply.receiverSettleMode = peer.receiverSettleMode
+        customize(&reply)
+        session.send(.attach(reply))
+        remoteAttach = peer
+        remoteHandle = peer.handle
+        state = .attached
+        didAttach(peer)
+        return true
+    }
+
     func receivedAttach(_ attach: AMQPAttach) {
         remoteAttach = attach
         remoteHandle = attach.handle
@@ -121,5 +141,7 @@ public class AMQPLink: @unchecked Sendable {
 
     // Subclass hooks.
     func didAttach(_ attach: AMQPAttach) {}
+    /// Adds role-specific fields to an attach we send in answer to the peer's.
+    func customize(_ reply: inout AMQPAttach) {}
     func didTerminate(_ error: AMQPError) {}
 }

@@ -177,6 +177,11 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
         }
     }
 
+    override func customize(_ reply: inout AMQPAttach) {
+        reply.maxMessageSize = options.maxMessageSize
+        reply.properties = options.properties
+    }
+
     private func sendFlow() {
         var flow = session.makeFlow()
         flow.handle = handle

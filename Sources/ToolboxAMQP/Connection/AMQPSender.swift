@@ -130,6 +130,11 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         deliveryCount = 0
     }
 
+    override func customize(_ reply: inout AMQPAttach) {
+        reply.initialDeliveryCount = 0
+        reply.properties = options.properties
+    }
+
     func receivedFlow(_ flow: AMQPFlow) {
         if let receiverCount = flow.deliveryCount, let credit = flow.linkCredit {
             // credit = receiver's delivery-count + link-credit - our delivery-count (serial arithmetic).

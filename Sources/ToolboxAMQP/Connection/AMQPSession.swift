@@ -90,6 +90,15 @@ public final class AMQPSession: @unchecked Sendable {
         connection.send(.amqp(channel, .begin(begin)))
     }
 
+    /// Broker role: answers a client's begin.
+    func accept(_ begin: AMQPBegin, remoteChannel: UInt16) {
+        var reply = AMQPBegin(remoteChannel: remoteChannel, nextOutgoingID: nextOutgoingID,
+                              incomingWindow: incomingWindow, outgoingWindow: configuration.outgoingWindow)
+        reply.handleMax = configuration.handleMax
+        connection.send(.amqp(channel, .begin(reply)))
+        receivedBegin(begin, remoteChannel: remoteChannel)
+    }
+
     func receivedBegin(_ begin: AMQPBegin, remoteChannel: UInt16) {
         self.remoteChannel = remoteChannel
         connection.sessionMapped(self, remoteChannel: remoteChannel)
@@ -104,7 +113,11 @@ public final class AMQPSession: @unchecked Sendable {
         switch performative {
         case .attach(let attach):
             guard let link = links.values.first(where: { $0.name == attach.name && !$0.isRemotelyAttached }) else {
-                // A link we did not ask for (broker-side feature): refuse by detaching it.
+                if let server = connection.server {
+                    acceptLink(attach, decision: server.linkAttached(self, attach))
+                    return
+                }
+                // A link we did not ask for: refuse by detaching it.
                 var refusal = attach
                 refusal.role = attach.role == .sender ? .receiver : .sender
                 refusal.source = nil
@@ -157,6 +170,53 @@ public final class AMQPSession: @unchecked Sendable {
         default:
             throw AMQPError(.protocolViolation, "\(performative.name) on a session channel")
         }
+    }
+
+    /// Broker role: creates our end of a link the client attached, or refuses it.
+    private func acceptLink(_ attach: AMQPAttach, decision: AMQPLinkDecision) {
+        guard linksByRemoteHandle[attach.handle] == nil else {
+            connection.protocolFailure(AMQPError(.protocolViolation, "client reused handle \(attach.handle)"))
+            return
+        }
+        switch (decision, attach.role) {
+        case (.send(var options, let ready), .receiver):
+            options.name = attach.name
+            // Pre-settle exactly when the client asked for it.
+            options.settleMode = attach.senderSettleMode == .settled ? .settled : .unsettled
+            options.receiverSettleMode = attach.receiverSettleMode
+            let sender = AMQPSender(session: self, address: attach.source?.address, options: options)
+            if sender.accept(attach) {
+                linksByRemoteHandle[attach.handle] = sender
+                ready(sender)
+            }
+        case (.receive(var options, let messageQueue, let onMessage, let ready), .sender):
+            options.name = attach.name
+            options.settleMode = attach.senderSettleMode
+            options.receiverSettleMode = attach.receiverSettleMode
+            let receiver = AMQPReceiver(session: self, address: attach.target?.address, options: options,
+                                        handlerQueue: messageQueue, handler: onMessage)
+            linksByRemoteHandle[attach.handle] = receiver
+            if receiver.accept(attach) {
+                ready(receiver)
+            } else {
+                linksByRemoteHandle[attach.handle] = nil
+            }
+        case (.refuse(let error), _):
+            refuse(attach, error)
+        default:
+            refuse(attach, AMQPRemoteError(condition: AMQPRemoteError.notAllowed,
+                                           description: "the broker cannot take that role for link '\(attach.name)'"))
+        }
+    }
+
+    private func refuse(_ attach: AMQPAttach, _ error: AMQPRemoteError) {
+        var refusal = attach
+        refusal.role = attach.role == .sender ? .receiver : .sender
+        refusal.source = attach.role == .sender ? attach.source : nil
+        refusal.target = attach.role == .receiver ? attach.target : nil
+        refusal.handle = (0...configuration.handleMax).first(where: { links[$0] == nil }) ?? configuration.handleMax
+        connection.send(.amqp(channel, .attach(refusal)))
+        connection.send(.amqp(channel, .detach(AMQPDetach(handle: refusal.handle, closed: true, error: error))))
     }
 
     func connectionEnded(_ error: AMQPError) {
