@@ -133,6 +133,10 @@ public final class HTTPClient: Sendable {
             finish.complete(.failure(error))
             return
         }
+        // The acquire handle must be the cancel action before the acquire can complete: its completion replaces
+        // it with the connection's abort, and that must not be overwritten afterwards.
+        let acquireHandle = LockedValue<(any Cancellable)?>(nil)
+        guard task.setCancelAction({ acquireHandle.load()?.cancel() }) else { return }
         let handle = pool.acquire(timeout: max(0, deadline.secondsRemaining)) { [self] result in
             switch result {
             case .failure(let error):
@@ -158,7 +162,8 @@ public final class HTTPClient: Sendable {
                 }
             }
         }
-        _ = task.setCancelAction { handle.cancel() }
+        acquireHandle.withLockedValue { $0 = handle }
+        if task.isCancelled { handle.cancel() }
     }
 
     private func pool(for endpoint: HTTPEndpoint) throws(TransportError) -> ConnectionPool<HTTPConnector> {
