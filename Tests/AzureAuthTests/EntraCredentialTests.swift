@@ -143,9 +143,15 @@ final class EntraCredentialTests: XCTestCase {
         XCTAssertEqual(error.code, .credentialUnavailable)
         XCTAssertTrue(error.message.contains("AZURE_TENANT_ID") && error.message.contains("AZURE_CLIENT_SECRET"))
         let certificate = EnvironmentCredential(environment: [
-            "AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_CERTIFICATE_PATH": "/c.pem",
+            "AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": "c", "AZURE_CLIENT_CERTIFICATE_PATH": "/nonexistent.pem",
         ], transport: transport)
-        XCTAssertTrue(try XCTUnwrap(awaitToken(certificate, [scope])?.failure).message.contains("not supported"))
+        let certificateError = try XCTUnwrap(awaitToken(certificate, [scope])?.failure)
+        XCTAssertEqual(certificateError.code, .invalidArgument)
+        XCTAssertTrue(certificateError.message.contains("/nonexistent.pem"), certificateError.message)
+        let password = EnvironmentCredential(environment: [
+            "AZURE_CLIENT_ID": "c", "AZURE_USERNAME": "u", "AZURE_PASSWORD": "p",
+        ], transport: transport)
+        XCTAssertTrue(try XCTUnwrap(awaitToken(password, [scope])?.failure).message.contains("not supported"))
     }
 
     /// Secrets never reach `description`, `dump`, errors or log lines (captured at trace level).

@@ -3,18 +3,18 @@ import Logging
 import ToolboxCore
 
 /// A service principal configured through environment variables: `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and
-/// `AZURE_CLIENT_SECRET` (plus optional `AZURE_AUTHORITY_HOST`).
+/// either `AZURE_CLIENT_SECRET` or `AZURE_CLIENT_CERTIFICATE_PATH` (+ `AZURE_CLIENT_CERTIFICATE_PASSWORD`), plus
+/// optional `AZURE_AUTHORITY_HOST`. A secret wins over a certificate, as in Azure's SDKs.
 ///
 /// ```swift
 /// let credential = EnvironmentCredential(transport: transport)
 /// ```
 ///
 /// Without those variables every request fails with `AuthError.Code.credentialUnavailable` naming what is
-/// missing. Certificate (`AZURE_CLIENT_CERTIFICATE_PATH`) and username/password configurations are recognised
-/// and reported as unsupported.
+/// missing. Username/password configurations are recognised and reported as unsupported.
 public struct EnvironmentCredential: TokenCredential, CustomStringConvertible {
     public let credentialName = "EnvironmentCredential"
-    private let inner: Result<ClientSecretCredential, AuthError>
+    private let inner: Result<any TokenCredential, AuthError>
 
     public init(
         environment: [String: String] = AzureEnvironmentVariable.processEnvironment,
@@ -24,6 +24,7 @@ public struct EnvironmentCredential: TokenCredential, CustomStringConvertible {
         typealias Env = AzureEnvironmentVariable
         let tenant = environment.nonEmpty(Env.tenantID)
         let client = environment.nonEmpty(Env.clientID)
+        let prefix = "EnvironmentCredential is unavailable: "
         if let tenant, let client, let secret = environment.nonEmpty(Env.clientSecret) {
             do throws(AuthError) {
                 inner = .success(try ClientSecretCredential(
@@ -34,10 +35,15 @@ public struct EnvironmentCredential: TokenCredential, CustomStringConvertible {
             }
             return
         }
-        let prefix = "EnvironmentCredential is unavailable: "
-        if tenant != nil, client != nil, environment.nonEmpty(Env.clientCertificatePath) != nil {
-            inner = .failure(AuthError(.credentialUnavailable, prefix + "certificate authentication "
-                + "(\(Env.clientCertificatePath)) is not supported by this library; set \(Env.clientSecret) instead"))
+        if let tenant, let client, let path = environment.nonEmpty(Env.clientCertificatePath) {
+            do throws(AuthError) {
+                inner = .success(try ClientCertificateCredential(
+                    tenantID: tenant, clientID: client, certificatePath: path,
+                    password: environment.nonEmpty(Env.clientCertificatePassword).map(Secret.init),
+                    environment: environment, transport: transport, logger: logger, clock: clock))
+            } catch {
+                inner = .failure(AuthError(error.code, "EnvironmentCredential: " + error.message))
+            }
         } else if client != nil, environment.nonEmpty(Env.username) != nil {
             inner = .failure(AuthError(.credentialUnavailable, prefix + "username/password authentication "
                 + "(\(Env.username)) is not supported by this library; set \(Env.clientSecret) instead"))
@@ -48,7 +54,7 @@ public struct EnvironmentCredential: TokenCredential, CustomStringConvertible {
         }
     }
 
-    /// Whether the environment configures a usable client-secret credential.
+    /// Whether the environment configures a usable client-secret or certificate credential.
     public var isConfigured: Bool {
         if case .success = inner { return true }
         return false
@@ -70,7 +76,7 @@ public struct EnvironmentCredential: TokenCredential, CustomStringConvertible {
 
     public var description: String {
         switch inner {
-        case .success(let credential): return "EnvironmentCredential(\(credential))"
+        case .success(let credential): return "EnvironmentCredential(\(credential.credentialName))"
         case .failure: return "EnvironmentCredential(unavailable)"
         }
     }

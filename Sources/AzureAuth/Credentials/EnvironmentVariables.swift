@@ -6,6 +6,7 @@ public enum AzureEnvironmentVariable {
     public static let clientID = "AZURE_CLIENT_ID"
     public static let clientSecret = "AZURE_CLIENT_SECRET"
     public static let clientCertificatePath = "AZURE_CLIENT_CERTIFICATE_PATH"
+    public static let clientCertificatePassword = "AZURE_CLIENT_CERTIFICATE_PASSWORD"
     public static let username = "AZURE_USERNAME"
     public static let password = "AZURE_PASSWORD"
     public static let federatedTokenFile = "AZURE_FEDERATED_TOKEN_FILE"

@@ -1,0 +1,75 @@
+import Dispatch
+import Foundation
+import Logging
+import ToolboxCore
+
+/// Authenticates a service principal with a certificate: each token request carries a client assertion (a JWT
+/// signed RS256 with the certificate's private key, as MSAL builds it).
+///
+/// ```swift
+/// let credential = try ClientCertificateCredential(tenantID: tenant, clientID: app,
+///                                                  certificatePath: "/secrets/sp.pem", transport: transport)
+/// ```
+///
+/// The file is PEM with the certificate and its RSA private key (optionally encrypted: pass `password`).
+/// Requests go straight to `{authorityHost}/{tenant}/oauth2/v2.0/token`; tokens are cached per scope set.
+public final class ClientCertificateCredential: TokenCredential, CustomStringConvertible {
+    public let credentialName = "ClientCertificateCredential"
+    public let tenantID: String
+    public let clientID: String
+    public let certificatePath: String
+    private let cache: TokenCache
+
+    /// - throws: `AuthError.Code.invalidArgument` when the file cannot be read or holds no RSA key and certificate.
+    public init(
+        tenantID: String, clientID: String, certificatePath: String, password: Secret<String>? = nil,
+        authorityHost: String? = nil, environment: [String: String] = AzureEnvironmentVariable.processEnvironment,
+        transport: any TokenHTTPTransport,
+        logger: Logger = Logger(label: "AzureAuth.ClientCertificateCredential"),
+        clock: @escaping @Sendable () -> Int = UTCDate.nowUnixSeconds
+    ) throws(AuthError) {
+        guard !clientID.isEmpty else {
+            throw AuthError(.invalidArgument, "ClientCertificateCredential needs a client id (AZURE_CLIENT_ID)")
+        }
+        guard let data = FileManager.default.contents(atPath: certificatePath) else {
+            throw AuthError(.invalidArgument, "ClientCertificateCredential could not read '\(certificatePath)' "
+                + "(AZURE_CLIENT_CERTIFICATE_PATH); check that it exists and is readable")
+        }
+        let signer = try ClientAssertionSigner(pem: Secret(Array(data)), password: password, source: certificatePath)
+        let authority = authorityHost ?? environment.nonEmpty(AzureEnvironmentVariable.authorityHost)
+            ?? AzureEnvironmentVariable.defaultAuthorityHost
+        let endpoint = try EntraTokenEndpoint(authorityHost: authority, tenantID: tenantID)
+        self.tenantID = tenantID
+        self.clientID = clientID
+        self.certificatePath = certificatePath
+        cache = TokenCache(name: "ClientCertificateCredential", logger: logger, clock: clock) { scopes, deadline, done in
+            let assertion: Secret<String>
+            do throws(AuthError) {
+                assertion = try signer.assertion(clientID: clientID, audience: endpoint.tokenURL, now: clock())
+            } catch {
+                return done(.failure(error))
+            }
+            endpoint.requestToken(
+                form: [
+                    ("client_assertion", assertion.exposedValue),
+                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    ("client_id", clientID), ("grant_type", "client_credentials"),
+                    ("scope", scopes.joined(separator: " ")),
+                ],
+                transport: transport, deadline: deadline, source: "ClientCertificateCredential", clock: clock,
+                completion: done)
+        }
+    }
+
+    @discardableResult
+    public func token(
+        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
+    ) -> any Cancellable {
+        cache.token(for: scopes, options: options, queue: queue, completion: completion)
+    }
+
+    public var description: String {
+        "ClientCertificateCredential(tenantID: \(tenantID), clientID: \(clientID), certificate: \(certificatePath))"
+    }
+}
