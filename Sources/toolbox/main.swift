@@ -7,6 +7,7 @@ struct Toolbox: ParsableCommand {
             AuthCommand.self,
             AMQPCommand.self,
             Bench.self,
+            Demo.self,
         ])
 }
 Toolbox.main()

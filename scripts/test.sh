@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The project's test command (README): every test, then every test again under ThreadSanitizer.
+#
+#   bash scripts/test.sh            # full run
+#   bash scripts/test.sh --no-tsan  # skip the ThreadSanitizer pass (quicker local iterations)
+#
+# Starts (and stops) the private services the tests use: a RabbitMQ with the AMQP 1.0 plugin on free loopback
+# ports (scripts/rabbitmq.sh). nginx and curl are started by the tests themselves. Needs the Debian packages
+# listed in .ci/run (libssl-dev nginx-light rabbitmq-server curl openssl python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tsan=1
+[ "${1:-}" = "--no-tsan" ] && tsan=0
+
+missing=()
+for tool in nginx rabbitmq-server openssl curl python3 pkg-config; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "scripts/test.sh: missing ${missing[*]}; install with: apt-get install -y libssl-dev nginx-light rabbitmq-server curl openssl python3 pkg-config" >&2
+    exit 2
+fi
+export PATH="$PATH:/usr/sbin:/sbin"
+
+rabbit_dir=$(mktemp -d /tmp/toolbox-rabbitmq.XXXXXX)
+cleanup() { scripts/rabbitmq.sh stop "$rabbit_dir" >/dev/null 2>&1 || true; rm -rf "$rabbit_dir"; }
+trap cleanup EXIT
+TOOLBOX_RABBITMQ_ENV=$(scripts/rabbitmq.sh start "$rabbit_dir" | tail -n 1)
+export TOOLBOX_RABBITMQ_ENV
+
+echo "== swift test" >&2
+swift build --build-tests
+swift test --skip-build
+
+if [ "$tsan" = 1 ]; then
+    echo "== swift test --sanitize=thread" >&2
+    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+    swift build --build-tests --sanitize=thread --scratch-path .build-tsan
+    swift test --skip-build --sanitize=thread --scratch-path .build-tsan
+fi
