@@ -166,6 +166,38 @@ final class TokenCacheTests: XCTestCase {
     }
 }
 
+final class TokenCacheSharedFetchTests: XCTestCase {
+    func testImpatientCallerDoesNotCutTheSharedFetchShort() throws {
+        let deadlines = LockedValue<[Deadline]>([])
+        let completions = LockedValue<[@Sendable (Result<AccessToken, AuthError>) -> Void]>([])
+        let cache = TokenCache(name: "test", logger: Logger(label: "test")) { _, deadline, done in
+            deadlines.withLockedValue { $0.append(deadline) }
+            completions.withLockedValue { $0.append(done) }
+        }
+        let box = LockedValue<Result<AccessToken, AuthError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        _ = cache.token(for: ["s"], options: TokenRequestOptions(deadline: .after(seconds: 0.05)), queue: .global()) {
+            result in
+            box.withLockedValue { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        XCTAssertEqual(box.load()?.failureCode, .timedOut)
+        XCTAssertGreaterThan(try XCTUnwrap(deadlines.load().first).secondsRemaining, 20)
+        // The fetch finishes after the caller gave up; the token is cached for the next caller.
+        try XCTUnwrap(completions.load().first)(.success(AccessToken(token: Secret("late"), expiresOn: Int.max / 2)))
+        let again = LockedValue<String?>(nil)
+        let second = DispatchSemaphore(value: 0)
+        _ = cache.token(for: ["s"], options: TokenRequestOptions(), queue: .global()) { result in
+            again.withLockedValue { $0 = try? result.get().token.exposedValue }
+            second.signal()
+        }
+        second.wait()
+        XCTAssertEqual(again.load(), "late")
+        XCTAssertEqual(deadlines.load().count, 1)
+    }
+}
+
 extension Result where Failure == AuthError {
     var failureCode: AuthError.Code? {
         if case .failure(let error) = self { return error.code }

@@ -17,7 +17,8 @@ typealias TokenFetch = @Sendable (
 /// * A token past its refresh time (`refreshOn`, else five minutes before expiry) is still handed out while one
 ///   background fetch replaces it; a failed background refresh is retried no sooner than `refreshRetryDelay`.
 ///
-/// The lock guards the table only; fetches start and callers are answered after it is released.
+/// The lock guards the table only; fetches start and callers are answered after it is released. Each caller
+/// times out at its own deadline; the shared fetch runs until the latest of the starter's deadline and 30 s.
 final class TokenCache: Sendable {
     /// Seconds before expiry at which a token without `refreshOn` is refreshed (Azure's SDKs use 300).
     static let defaultRefreshOffset = 300
@@ -96,7 +97,9 @@ final class TokenCache: Sendable {
             delivery.deliver(.success(token))
             if refresh { startFetch(key: key, scopes: scopes, deadline: .after(seconds: 30)) }
         case .wait(let start):
-            if start { startFetch(key: key, scopes: scopes, deadline: options.deadline) }
+            // The fetch is shared, so one impatient caller does not cut it short for the others: it gets at
+            // least the 30 s a background refresh gets (each caller still times out at its own deadline).
+            if start { startFetch(key: key, scopes: scopes, deadline: max(options.deadline, .after(seconds: 30))) }
         }
         return delivery
     }
