@@ -274,3 +274,82 @@ final class ConnectionTests: XCTestCase {
         XCTAssertThrowsError(try connection.beginSession())
     }
 }
+
+final class FlowControlTests: XCTestCase {
+    func testSenderRespectsTheSessionWindowAndThePeersMaxMessageSize() throws {
+        let broker = TestBroker()
+        broker.sessionWindow = 3
+        broker.maxFrameSize = 512
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        let sender = try connection.beginSession().attachSender(address: "q")
+        let group = DispatchGroup()
+        let accepted = LockedValue(0)
+        for index in 0..<20 {
+            group.enter()
+            // Two to three frames each: windows run out in the middle of deliveries.
+            sender.send(AMQPMessage(data: [UInt8](repeating: UInt8(index), count: 900))) { result in
+                if case .success(.accepted) = result { accepted.withLockedValue { $0 += 1 } }
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 20), .success)
+        XCTAssertEqual(accepted.load(), 20)
+        XCTAssertFalse(broker.sync { $0.windowViolated })
+        XCTAssertEqual(broker.sync { $0.queues["q"]?.count }, 20)
+        let stored = try XCTUnwrap(broker.sync { $0.queues["q"]?[7] })
+        XCTAssertEqual(try AMQPMessage.decode(stored).dataBody, [UInt8](repeating: 7, count: 900))
+    }
+
+    func testPeersMaxMessageSizeIsEnforcedBeforeSending() throws {
+        let broker = TestBroker()
+        broker.hook = { performative, channel, broker in
+            guard case .attach(var attach) = performative, attach.role == .sender else { return false }
+            let handle = attach.handle
+            attach.role = .receiver
+            attach.handle += 100
+            attach.maxMessageSize = 100
+            broker.send(.amqp(channel, .attach(attach)))
+            var flow = AMQPFlow(nextIncomingID: 0, incomingWindow: 100, nextOutgoingID: 0, outgoingWindow: 100)
+            flow.handle = handle + 100
+            flow.deliveryCount = 0
+            flow.linkCredit = 10
+            broker.send(.amqp(channel, .flow(flow)))
+            return true
+        }
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        let sender = try connection.beginSession().attachSender(address: "q")
+        XCTAssertThrowsError(try sender.send(AMQPMessage(data: [UInt8](repeating: 0, count: 200)))) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .limitExceeded)
+            XCTAssertEqual((error as? AMQPError)?.remote?.condition, AMQPRemoteError.messageSizeExceeded)
+        }
+    }
+
+    func testExternalMechanismWithTheBrokerRole() throws {
+        let (clientEnd, serverEnd) = PipeEnd.pair()
+        let seen = LockedValue<[String]>([])
+        let server = AMQPConnection(acceptedTransport: serverEnd, server: AMQPServerConfiguration(
+            mechanisms: ["EXTERNAL"], allowWithoutSASL: false,
+            authenticate: { mechanism, response, hostname in
+                seen.withLockedValue { $0.append("\(mechanism.rawValue) \(response ?? []) \(hostname ?? "-")") }
+                return true
+            }, linkAttached: { _, _ in .refuse(AMQPRemoteError(condition: AMQPRemoteError.notAllowed)) }),
+            configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        server.open { _ in }
+        let client = AMQPConnection(transport: clientEnd, configuration: AMQPConnectionConfiguration(
+            hostname: "example.org", sasl: .external, idleTimeout: nil))
+        try client.open()
+        XCTAssertEqual(seen.load(), ["EXTERNAL [] example.org"])
+        try client.close()
+        // A client that skips SASL is refused when the broker requires it.
+        let (plainEnd, strictEnd) = PipeEnd.pair()
+        AMQPConnection(acceptedTransport: strictEnd, server: AMQPServerConfiguration(
+            mechanisms: ["EXTERNAL"], allowWithoutSASL: false, linkAttached: { _, _ in .refuse(AMQPRemoteError(condition: "x")) }),
+                       configuration: AMQPConnectionConfiguration(idleTimeout: nil)).open { _ in }
+        let noSASL = AMQPConnection(transport: plainEnd, configuration: AMQPConnectionConfiguration(sasl: .none, idleTimeout: nil))
+        XCTAssertThrowsError(try noSASL.open()) { XCTAssertEqual(($0 as? AMQPError)?.code, .framing, "\($0)") }
+    }
+}

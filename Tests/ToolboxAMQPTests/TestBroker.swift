@@ -81,6 +81,12 @@ final class TestBroker: @unchecked Sendable {
     var creditPerLink: UInt32 = 100
     var cbsStatus: Int32 = 202
     var answerClose = true
+    /// Session incoming window the broker grants; it reopens it with a flow once it is used up.
+    var sessionWindow: UInt32 = 100_000
+    private var transfersInWindow: UInt32 = 0
+    private var nextIncomingID: UInt32 = 0
+    /// Set if the client sent a transfer beyond the window.
+    private(set) var windowViolated = false
     /// Return true to swallow a performative (after recording it).
     var hook: ((AMQPPerformative, UInt16, TestBroker) -> Bool)?
 
@@ -177,7 +183,7 @@ final class TestBroker: @unchecked Sendable {
             }
         case .begin(let begin):
             clientChannel = channel
-            var reply = AMQPBegin(remoteChannel: channel, nextOutgoingID: 0, incomingWindow: 100_000, outgoingWindow: 100_000)
+            var reply = AMQPBegin(remoteChannel: channel, nextOutgoingID: 0, incomingWindow: sessionWindow, outgoingWindow: 100_000)
             reply.handleMax = 63
             _ = begin
             send(.amqp(channel, .begin(reply)))
@@ -209,6 +215,18 @@ final class TestBroker: @unchecked Sendable {
                 sendLinkFlow(clientHandle: handle, drain: true)
             }
         case .transfer(let transfer):
+            nextIncomingID &+= 1
+            transfersInWindow += 1
+            if transfersInWindow > sessionWindow { windowViolated = true }
+            if transfersInWindow == sessionWindow {
+                // Reopen the window asynchronously, as a busy broker would.
+                queue.asyncAfter(deadline: .now() + 0.005) {
+                    self.transfersInWindow = 0
+                    let flow = AMQPFlow(nextIncomingID: self.nextIncomingID, incomingWindow: self.sessionWindow,
+                                        nextOutgoingID: self.nextOutgoingID, outgoingWindow: 100_000)
+                    self.send(.amqp(self.clientChannel, .flow(flow)))
+                }
+            }
             guard var link = links[transfer.handle] else { return }
             if link.partialID == nil {
                 link.partialID = transfer.deliveryID
@@ -260,7 +278,8 @@ final class TestBroker: @unchecked Sendable {
 
     func sendLinkFlow(clientHandle: UInt32, drain: Bool = false) {
         guard let link = links[clientHandle] else { return }
-        var flow = AMQPFlow(nextIncomingID: 0, incomingWindow: 100_000, nextOutgoingID: nextOutgoingID, outgoingWindow: 100_000)
+        var flow = AMQPFlow(nextIncomingID: nextIncomingID, incomingWindow: sessionWindow - min(transfersInWindow, sessionWindow),
+                            nextOutgoingID: nextOutgoingID, outgoingWindow: 100_000)
         flow.handle = link.brokerHandle
         flow.deliveryCount = link.deliveryCount
         flow.linkCredit = link.credit
