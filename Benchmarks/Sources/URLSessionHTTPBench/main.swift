@@ -1,0 +1,77 @@
+// URLSession baseline for `toolbox bench http`: N GET requests, C in flight, one JSON line with the same keys
+// (without connections_opened, which URLSession does not expose).
+//   URLSessionHTTPBench URL [REQUESTS] [CONCURRENCY]
+// HTTP only: URLSession on Linux cannot trust a custom CA in-process, which is one reason ToolboxTransport exists.
+import Dispatch
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2, let url = URL(string: arguments[1]) else {
+    FileHandle.standardError.write(Data("usage: URLSessionHTTPBench URL [REQUESTS] [CONCURRENCY]\n".utf8))
+    exit(2)
+}
+let total = arguments.count > 2 ? Int(arguments[2]) ?? 1000 : 1000
+let concurrency = arguments.count > 3 ? Int(arguments[3]) ?? 32 : 32
+
+let configuration = URLSessionConfiguration.default
+configuration.httpMaximumConnectionsPerHost = concurrency
+configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+configuration.urlCache = nil
+let session = URLSession(configuration: configuration)
+
+final class Results: @unchecked Sendable {
+    // @unchecked Sendable: every field is guarded by `lock`.
+    let lock = NSLock()
+    var remaining: Int
+    var inFlight = 0
+    var errors = 0
+    var latencies: [Double] = []
+    init(remaining: Int) { self.remaining = remaining }
+}
+
+let results = Results(remaining: total)
+let done = DispatchSemaphore(value: 0)
+
+@Sendable func launch() {
+    results.lock.lock()
+    guard results.remaining > 0 else {
+        results.lock.unlock()
+        return
+    }
+    results.remaining -= 1
+    results.inFlight += 1
+    results.lock.unlock()
+    let sent = DispatchTime.now().uptimeNanoseconds
+    session.dataTask(with: url) { _, response, error in
+        let micros = Double(DispatchTime.now().uptimeNanoseconds - sent) / 1000
+        results.lock.lock()
+        results.inFlight -= 1
+        if error != nil || ((response as? HTTPURLResponse)?.statusCode ?? 599) >= 400 {
+            if results.errors == 0 {
+                FileHandle.standardError.write(Data("first error: \(error.map { "\($0)" } ?? "HTTP status")\n".utf8))
+            }
+            results.errors += 1
+        } else {
+            results.latencies.append(micros)
+        }
+        let finished = results.remaining == 0 && results.inFlight == 0
+        results.lock.unlock()
+        if finished { done.signal() } else { launch() }
+    }.resume()
+}
+
+let started = DispatchTime.now().uptimeNanoseconds
+for _ in 0..<min(concurrency, total) { launch() }
+done.wait()
+let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+let sorted = results.latencies.sorted()
+func percentile(_ p: Double) -> Int {
+    guard !sorted.isEmpty else { return 0 }
+    return Int(sorted[max(0, min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1))].rounded())
+}
+let rate = (Double(total) / elapsed * 10).rounded() / 10
+print("{\"errors\":\(results.errors),\"p50_us\":\(percentile(0.5)),\"p99_us\":\(percentile(0.99)),"
+    + "\"requests\":\(total),\"requests_per_sec\":\(rate)}")
