@@ -53,8 +53,9 @@ struct BenchHTTPCommand: ParsableCommand {
         defer { try? client.shutdown() }
 
         let first = MonotonicInstant.now()
+        let firstStatus: Int
         do {
-            _ = try client.execute(request, timeout: timeout)
+            firstStatus = try client.execute(request, timeout: timeout).status
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(1)
@@ -62,7 +63,14 @@ struct BenchHTTPCommand: ParsableCommand {
         let firstMicros = MonotonicInstant.now().seconds(since: first) * 1e6
 
         let state = LockedValue(LoadState(remaining: requests - 1))
-        state.withLockedValue { $0.latencies.append(firstMicros) }
+        state.withLockedValue { state in
+            if firstStatus < 400 {
+                state.latencies.append(firstMicros)
+            } else {
+                state.errors += 1
+                state.firstError = "HTTP status \(firstStatus)"
+            }
+        }
         let done = DispatchSemaphore(value: 0)
         let started = MonotonicInstant.now()
         let timeout = self.timeout
