@@ -83,7 +83,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ToolboxTransportTests", dependencies: ["ToolboxTransport", "ToolboxCore"], swiftSettings: strict),
-        .testTarget(name: "ToolboxAMQPTests", dependencies: ["ToolboxAMQP", "ToolboxCore"], swiftSettings: strict),
+        .testTarget(name: "ToolboxAMQPTests", dependencies: ["ToolboxAMQP", "ToolboxCore", "ToolboxTransport"], swiftSettings: strict),
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "ToolboxCore", "ToolboxTransport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

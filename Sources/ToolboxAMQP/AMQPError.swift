@@ -6,18 +6,19 @@ import ToolboxCore
 /// kept exactly as received so callers can classify it.
 public struct AMQPRemoteError: Hashable, Sendable, CustomStringConvertible {
     public var condition: AMQPSymbol
-    public var description_: String?
+    /// The peer's human-readable description of the condition.
+    public var errorDescription: String?
     public var info: AMQPMap?
 
     public init(condition: AMQPSymbol, description: String? = nil, info: AMQPMap? = nil) {
         self.condition = condition
-        self.description_ = description
+        self.errorDescription = description
         self.info = info
     }
 
     /// Human-readable form: the condition, then the peer's description.
     public var description: String {
-        if let description_ { return "\(condition.rawValue): \(description_)" }
+        if let errorDescription { return "\(condition.rawValue): \(errorDescription)" }
         return condition.rawValue
     }
 

@@ -195,7 +195,7 @@ final class ConnectionTests: XCTestCase {
         XCTAssertThrowsError(try session.attachSender(address: "missing")) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .linkDetached)
             XCTAssertEqual((error as? AMQPError)?.remote?.condition, AMQPRemoteError.notFound)
-            XCTAssertEqual((error as? AMQPError)?.remote?.description_, "no such queue")
+            XCTAssertEqual((error as? AMQPError)?.remote?.errorDescription, "no such queue")
         }
         // The peer closes the connection with an error while we begin a session.
         let closing = TestBroker()

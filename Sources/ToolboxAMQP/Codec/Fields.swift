@@ -185,7 +185,7 @@ extension AMQPRemoteError {
     var encoded: AMQPValue {
         .described(
             descriptor: .ulong(0x1d),
-            value: .list(trimmed([.symbol(condition), .optional(description_) { .string($0) }, .optional(info) { .map($0) }])))
+            value: .list(trimmed([.symbol(condition), .optional(errorDescription) { .string($0) }, .optional(info) { .map($0) }])))
     }
 }
 

@@ -57,7 +57,12 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     private(set) var linkCredit: UInt32 = 0
     private(set) var deliveryCount: UInt32 = 0
     private var drainRequested = false
+    /// A drain flow not yet answered: answered once even when no credit was left to use up.
+    private var drainReplyOwed = false
     private var nextTag: UInt32 = 0
+    /// Broker role: where `pump` takes the next message when nothing is queued (see `pull(queue:from:)`).
+    private var pullSource: (@Sendable () -> AMQPOutgoingDelivery?)?
+    private var pullCallbackQueue: DispatchQueue?
 
     init(session: AMQPSession, address: String?, options: AMQPSenderOptions) {
         self.options = options
@@ -144,6 +149,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
             linkCredit = credit
         }
         drainRequested = flow.drain
+        drainReplyOwed = flow.drain
         pump()
         if flow.echo { sendFlow() }
     }
@@ -151,13 +157,15 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     /// Sends as much as credit and the session window allow.
     func pump() {
         guard state == .attached else { return }
-        while pendingHead < pending.count {
+        while pendingHead < pending.count || pullNext() {
             var head = pending[pendingHead]
             if head.deliveryID == nil {
                 guard linkCredit > 0, session.canSendTransfer else { break }
                 head.deliveryID = session.allocateDeliveryID()
-                head.tag = withUnsafeBytes(of: nextTag.bigEndian) { Array($0) }
-                nextTag &+= 1
+                if head.tag.isEmpty {
+                    head.tag = withUnsafeBytes(of: nextTag.bigEndian) { Array($0) }
+                    nextTag &+= 1
+                }
                 linkCredit -= 1
                 deliveryCount &+= 1
             }
@@ -190,12 +198,25 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
             pending.removeFirst(pendingHead)
             pendingHead = 0
         }
-        if drainRequested, pendingHead == pending.count, linkCredit > 0 {
-            // Drain: use up the remaining credit by advancing delivery-count, and tell the receiver.
+        if drainRequested, pendingHead == pending.count, linkCredit > 0 || drainReplyOwed {
+            // Drain: use up the remaining credit by advancing delivery-count, and tell the receiver (also when
+            // the credit was already used up: Azure SDKs wait for this answer before they detach).
             deliveryCount &+= linkCredit
             linkCredit = 0
+            drainReplyOwed = false
             sendFlow()
         }
+    }
+
+    /// Broker role: takes one message from the pull source when credit allows; true if one was queued.
+    private func pullNext() -> Bool {
+        guard linkCredit > 0, session.canSendTransfer, let source = pullSource, let queue = pullCallbackQueue,
+            let next = source()
+        else { return false }
+        pending.append(Pending(payload: next.payload, messageFormat: next.messageFormat,
+                               settled: next.settled ?? (options.settleMode == .settled),
+                               callback: Callback(queue, next.completion), tag: next.deliveryTag ?? []))
+        return true
     }
 
     private func sendFlow() {
@@ -221,6 +242,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     override func didTerminate(_ error: AMQPError) {
+        pullSource = nil
         for index in pendingHead..<pending.count { pending[index].callback(.failure(error)) }
         pending = []
         pendingHead = 0
@@ -229,6 +251,50 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
             callback(.failure(error))
         }
         unsettled = [:]
+    }
+}
+
+/// Broker role: a message a pull source hands to a sender link when the receiver has granted credit.
+public struct AMQPOutgoingDelivery: Sendable {
+    /// The encoded message sections.
+    public var payload: [UInt8]
+    public var messageFormat: UInt32
+    /// The delivery tag (Service Bus: the 16-byte lock token); nil lets the link number its deliveries.
+    public var deliveryTag: [UInt8]?
+    /// Pre-settled or not; nil follows the link's settle mode.
+    public var settled: Bool?
+    /// Gets the receiver's outcome (nil for a pre-settled delivery) or the link's failure.
+    public var completion: @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void
+
+    public init(payload: [UInt8], messageFormat: UInt32 = 0, deliveryTag: [UInt8]? = nil, settled: Bool? = nil,
+                completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) {
+        self.payload = payload
+        self.messageFormat = messageFormat
+        self.deliveryTag = deliveryTag
+        self.settled = settled
+        self.completion = completion
+    }
+}
+
+extension AMQPSender {
+    /// Broker role: takes messages from `source` only while the receiver has credit and nothing else is queued,
+    /// so a message is taken (and, for Service Bus, locked) only when it can be sent at once.
+    ///
+    /// `source` runs on the connection's queue and must not block (taking a lock briefly is fine); it returns
+    /// nil when it has nothing. Call `wake()` when it may have something again. Completions run on `queue`.
+    public func pull(queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     from source: @escaping @Sendable () -> AMQPOutgoingDelivery?) {
+        queue.async {
+            guard self.state == .attached else { return }
+            self.pullCallbackQueue = callbackQueue
+            self.pullSource = source
+            self.pump()
+        }
+    }
+
+    /// Broker role: asks the link to try its pull source again (new messages arrived).
+    public func wake() {
+        queue.async { self.pump() }
     }
 }
 

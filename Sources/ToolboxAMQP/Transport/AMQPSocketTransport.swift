@@ -37,9 +37,26 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         self.connectTimeout = connectTimeout
     }
 
+    /// Wraps a connection a `TCPListener` accepted (TLS already handshaken), for the broker role.
+    public init(accepted connection: TCPConnection) {
+        self.host = connection.peerDescription
+        self.port = connection.remoteAddress?.port ?? 0
+        self.tls = nil
+        self.serverName = nil
+        self.connectTimeout = 0
+        self.accepted = connection
+    }
+
+    private var accepted: TCPConnection?
+
     public func start(queue: DispatchQueue, handler: @escaping (AMQPTransportEvent) -> Void) {
         self.queue = queue
         self.handler = handler
+        if let accepted {
+            self.accepted = nil
+            connected(.success(accepted))
+            return
+        }
         attempt = TCPConnection.connect(host: host, port: port, tls: tls, serverName: serverName,
                                         deadline: .after(seconds: connectTimeout), queue: queue) { result in
             self.connected(result)
