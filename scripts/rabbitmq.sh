@@ -119,9 +119,12 @@ stop() {
         kill -0 "$pid" 2>/dev/null && kill "$pid" 2>/dev/null || true
     fi
     # The epmd the node spawned outlives it; stop only the one on our private port.
-    local epmd_pid
-    epmd_pid=$(ss -ltnpH "sport = :$ERL_EPMD_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
-    [ -n "${epmd_pid:-}" ] && kill "$epmd_pid" 2>/dev/null || true
+    epmd -port "$ERL_EPMD_PORT" -kill >/dev/null 2>&1 || true
+    if command -v ss >/dev/null 2>&1; then
+        local epmd_pid
+        epmd_pid=$(ss -ltnpH "sport = :$ERL_EPMD_PORT" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+        [ -n "${epmd_pid:-}" ] && kill "$epmd_pid" 2>/dev/null || true
+    fi
     rm -f "$DIR/pid"
     echo "stopped RabbitMQ in $DIR" >&2
 }

@@ -353,3 +353,29 @@ final class FlowControlTests: XCTestCase {
         XCTAssertThrowsError(try noSASL.open()) { XCTAssertEqual(($0 as? AMQPError)?.code, .framing, "\($0)") }
     }
 }
+
+final class NegotiationLimitTests: XCTestCase {
+    func testLinkHandlesStayWithinThePeersHandleMax() throws {
+        let broker = TestBroker()
+        broker.hook = { performative, channel, broker in
+            guard case .begin = performative else { return false }
+            var reply = AMQPBegin(remoteChannel: channel, nextOutgoingID: 0, incomingWindow: 100, outgoingWindow: 100)
+            reply.handleMax = 1
+            broker.send(.amqp(channel, .begin(reply)))
+            return true
+        }
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        let session = try connection.beginSession()
+        // The broker's hook swallowed begin, so its internal state does not know the session; attaches still
+        // go out and the handle check happens on our side before anything is sent.
+        session.attachSender(address: "a") { _ in }
+        session.attachSender(address: "b") { _ in }
+        XCTAssertThrowsError(try session.attachSender(address: "c")) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .invalidArgument, "\(error)")
+        }
+        let handles = broker.sync { $0.receivedPerformatives.compactMap { if case .attach(let a) = $0 { a.handle } else { nil } } }
+        XCTAssertEqual(handles, [0, 1])
+    }
+}

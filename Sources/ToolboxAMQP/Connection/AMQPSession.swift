@@ -40,6 +40,8 @@ public final class AMQPSession: @unchecked Sendable {
     private(set) var remoteIncomingWindow: UInt32 = 0
     private var remoteOutgoingWindow: UInt32 = 0
     private var nextDeliveryID: UInt32 = 0
+    /// The peer's handle-max: our handles must not exceed it.
+    private var remoteHandleMax: UInt32 = .max
 
     private var links: [UInt32: any LinkEndpoint] = [:]
     private var linksByRemoteHandle: [UInt32: any LinkEndpoint] = [:]
@@ -105,6 +107,7 @@ public final class AMQPSession: @unchecked Sendable {
         nextIncomingID = begin.nextOutgoingID
         remoteIncomingWindow = begin.incomingWindow
         remoteOutgoingWindow = begin.outgoingWindow
+        remoteHandleMax = begin.handleMax
         beginCallback?(.success(self))
         beginCallback = nil
     }
@@ -250,7 +253,8 @@ public final class AMQPSession: @unchecked Sendable {
     /// Registers a link on the lowest free handle, or fails if the session cannot take another.
     func register(_ link: any LinkEndpoint) -> UInt32? {
         guard !ended, connection.isOpen else { return nil }
-        guard let handle = (0...configuration.handleMax).first(where: { links[$0] == nil }) else { return nil }
+        let limit = min(configuration.handleMax, remoteHandleMax)
+        guard links.count <= Int(limit), let handle = (0...limit).first(where: { links[$0] == nil }) else { return nil }
         links[handle] = link
         return handle
     }
