@@ -44,6 +44,8 @@ public struct HTTPParser: Sendable {
     private var headBytes = 0
     private var trailerBytes = 0
     private var bodyBytes = 0
+    /// Bytes after `position` already searched for a line feed.
+    private var scanned = 0
 
     public init(parsing kind: Kind, limits: HTTPParserLimits = HTTPParserLimits()) {
         self.kind = kind
@@ -67,6 +69,7 @@ public struct HTTPParser: Sendable {
             state = .failed(error)
             buffer = []
             position = 0
+            scanned = 0
             throw error
         }
         if position > 0 {
@@ -166,9 +169,12 @@ public struct HTTPParser: Sendable {
     /// The next line without its CRLF (or bare LF), or nil when no full line is buffered yet.
     private mutating func nextLine(limit: Int, what: String) throws -> ArraySlice<UInt8>? {
         let searchEnd = min(buffer.count, position + limit + 2)
-        var index = position
+        // Resume where the last search stopped: a line trickling in byte by byte must not be rescanned from
+        // its start every time (quadratic work for a slow peer).
+        var index = position + scanned
         while index < searchEnd, buffer[index] != 10 { index += 1 }
-        if index == searchEnd {
+        if index >= searchEnd {
+            scanned = index - position
             if buffer.count - position > limit + 1 {
                 throw TransportError(
                     .httpLineTooLong, "a \(what) is longer than \(limit) bytes; raise HTTPParserLimits.maxLineLength "
@@ -176,6 +182,7 @@ public struct HTTPParser: Sendable {
             }
             return nil
         }
+        scanned = 0
         var end = index
         if end > position, buffer[end - 1] == 13 { end -= 1 }
         let line = buffer[position..<end]
