@@ -8,6 +8,7 @@
 # (default $TOOLBOX_RABBITMQ_DIR or /tmp/toolbox-rabbitmq). All ports are free ports picked at start and bound
 # to 127.0.0.1 only. The env file DIR/env holds:
 #   TOOLBOX_RABBITMQ_HOST, TOOLBOX_RABBITMQ_AMQP_PORT, TOOLBOX_RABBITMQ_AMQPS_PORT, TOOLBOX_RABBITMQ_CA_FILE,
+#   TOOLBOX_RABBITMQ_CLIENT_CERT, TOOLBOX_RABBITMQ_CLIENT_KEY (CN=guest, for SASL EXTERNAL over TLS),
 #   TOOLBOX_RABBITMQ_USER, TOOLBOX_RABBITMQ_PASSWORD
 # Tests find it through TOOLBOX_RABBITMQ_ENV=DIR/env.
 # Needs: rabbitmq-server (Debian), openssl, python3. Runs without systemd (see shared/protocol/amqp/real-brokers.md).
@@ -41,6 +42,11 @@ make_certs() {
     printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' > "$c/server.ext"
     openssl x509 -req -in "$c/server.csr" -CA "$c/ca.pem" -CAkey "$c/ca.key" -CAcreateserial -days 30 \
         -extfile "$c/server.ext" -out "$c/server.pem" 2>/dev/null
+    # A client certificate whose CN is the user: SASL EXTERNAL logs in as "guest" with it.
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=guest" -keyout "$c/client.key" -out "$c/client.csr" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > "$c/client.ext"
+    openssl x509 -req -in "$c/client.csr" -CA "$c/ca.pem" -CAkey "$c/ca.key" -CAcreateserial -days 30 \
+        -extfile "$c/client.ext" -out "$c/client.pem" 2>/dev/null
     chmod 644 "$c"/*.pem "$c"/*.key
 }
 
@@ -76,15 +82,19 @@ RABBITMQ_DIST_PORT=$dist
 ERL_EPMD_PORT=$epmd
 ENV
     make_certs
-    echo '[rabbitmq_amqp1_0].' > "$DIR/enabled_plugins"
+    echo '[rabbitmq_amqp1_0,rabbitmq_auth_mechanism_ssl].' > "$DIR/enabled_plugins"
     cat > "$DIR/rabbitmq.conf" <<CONF
 listeners.tcp.1 = 127.0.0.1:$amqp
 listeners.ssl.1 = 127.0.0.1:$amqps
 ssl_options.cacertfile = $DIR/certs/ca.pem
 ssl_options.certfile = $DIR/certs/server.pem
 ssl_options.keyfile = $DIR/certs/server.key
-ssl_options.verify = verify_none
+ssl_options.verify = verify_peer
 ssl_options.fail_if_no_peer_cert = false
+ssl_cert_login_from = common_name
+auth_mechanisms.1 = PLAIN
+auth_mechanisms.2 = AMQPLAIN
+auth_mechanisms.3 = EXTERNAL
 loopback_users = none
 amqp1_0.default_user = guest
 amqp1_0.protocol_strict_mode = false
@@ -102,6 +112,8 @@ TOOLBOX_RABBITMQ_HOST=127.0.0.1
 TOOLBOX_RABBITMQ_AMQP_PORT=$amqp
 TOOLBOX_RABBITMQ_AMQPS_PORT=$amqps
 TOOLBOX_RABBITMQ_CA_FILE=$DIR/certs/ca.pem
+TOOLBOX_RABBITMQ_CLIENT_CERT=$DIR/certs/client.pem
+TOOLBOX_RABBITMQ_CLIENT_KEY=$DIR/certs/client.key
 TOOLBOX_RABBITMQ_USER=guest
 TOOLBOX_RABBITMQ_PASSWORD=guest
 ENV

@@ -132,3 +132,16 @@ final class FrameTests: XCTestCase {
         }
     }
 }
+
+final class RabbitMQVectorTests: XCTestCase {
+    /// sasl-mechanisms exactly as RabbitMQ 3.10.8 sends it: an array8 of sym32 elements.
+    func testRabbitMQSASLMechanismsFrame() throws {
+        let frame: [UInt8] = [0, 0, 0, 0x40, 2, 1, 0, 0, 0x00, 0x53, 0x40, 0xc0, 0x33, 0x01, 0xe0, 0x30, 0x04, 0xb3]
+            + [0, 0, 0, 9] + bytes("ANONYMOUS") + [0, 0, 0, 5] + bytes("PLAIN") + [0, 0, 0, 8] + bytes("AMQPLAIN")
+            + [0, 0, 0, 8] + bytes("EXTERNAL")
+        XCTAssertEqual(frame.count, 0x40)
+        var parser = AMQPFrameParser(maxFrameSize: 512)
+        parser.append(frame)
+        XCTAssertEqual(try parser.nextFrame(), .sasl(.mechanisms(["ANONYMOUS", "PLAIN", "AMQPLAIN", "EXTERNAL"])))
+    }
+}

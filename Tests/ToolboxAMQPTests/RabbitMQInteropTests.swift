@@ -12,6 +12,8 @@ struct RabbitMQEnvironment {
     let port: UInt16
     let tlsPort: UInt16
     let caFile: String
+    let clientCertificate: String?
+    let clientKey: String?
     let user: String
     let password: String
 
@@ -38,6 +40,8 @@ struct RabbitMQEnvironment {
             throw AMQPError(.invalidArgument, "incomplete \(path)")
         }
         return RabbitMQEnvironment(host: host, port: port, tlsPort: tlsPort, caFile: ca,
+                                   clientCertificate: values["TOOLBOX_RABBITMQ_CLIENT_CERT"],
+                                   clientKey: values["TOOLBOX_RABBITMQ_CLIENT_KEY"],
                                    user: values["TOOLBOX_RABBITMQ_USER"] ?? "guest",
                                    password: values["TOOLBOX_RABBITMQ_PASSWORD"] ?? "guest")
     }
@@ -105,6 +109,7 @@ final class RabbitMQInteropTests: XCTestCase {
             XCTAssertEqual((error as? AMQPError)?.code, .authentication, "\(error)")
             XCTAssertFalse("\(error)".contains("not-the-password"))
         }
+        // EXTERNAL needs a TLS client certificate (testSASLExternalWithAClientCertificate).
         XCTAssertThrowsError(try env.connect(sasl: .external)) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .authentication, "\(error)")
         }
@@ -273,6 +278,27 @@ final class RabbitMQInteropTests: XCTestCase {
         }
         inbox.wait(for: 1)
         XCTAssertEqual(inbox.items.load().first?.message.body, .value("over TLS"))
+    }
+
+    func testSASLExternalWithAClientCertificate() throws {
+        let env = try RabbitMQEnvironment.load()
+        guard let cert = env.clientCertificate, let key = env.clientKey else {
+            return XCTFail("the env file has no client certificate; rerun scripts/rabbitmq.sh start")
+        }
+        var configuration = AMQPConnectionConfiguration(hostname: "localhost", sasl: .external, openTimeout: 20)
+        configuration.sasl = .external
+        let endpoint = try AMQPEndpoint(url: "amqps://localhost:\(env.tlsPort)/")
+        let transport = try endpoint.makeTransport(caFile: env.caFile, clientCertificateFile: cert, clientKeyFile: key)
+        let connection = AMQPConnection(transport: transport, configuration: configuration, logger: testLogger())
+        try connection.open()
+        let sender = try connection.beginSession().attachSender(address: queueAddress())
+        XCTAssertEqual(try sender.send(AMQPMessage(data: [1])), .accepted)
+        try connection.close()
+        // Without a certificate, RabbitMQ refuses EXTERNAL.
+        let anonymousTLS = AMQPConnection(transport: try endpoint.makeTransport(caFile: env.caFile), configuration: configuration)
+        XCTAssertThrowsError(try anonymousTLS.open()) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .authentication, "\(error)")
+        }
     }
 
     func testTLSRejectsAnUntrustedServer() throws {

@@ -50,13 +50,17 @@ public struct AMQPEndpoint: Sendable, CustomStringConvertible {
         return components.string ?? "<url>"
     }
 
-    /// A transport for this endpoint; TLS trusts `caFile` if given, else the system roots.
-    public func makeTransport(caFile: String? = nil, connectTimeout: Double = 30) throws -> AMQPSocketTransport {
+    /// A transport for this endpoint; TLS trusts `caFile` if given, else the system roots, and presents the
+    /// client certificate (PEM chain and key files) when given, for SASL EXTERNAL.
+    public func makeTransport(caFile: String? = nil, clientCertificateFile: String? = nil, clientKeyFile: String? = nil,
+                              connectTimeout: Double = 30) throws -> AMQPSocketTransport {
         var tls: TLSContext?
         if useTLS {
-            let roots: TLSClientConfiguration.TrustRoots = caFile.map { .file($0) } ?? .system
+            var configuration = TLSClientConfiguration(trustRoots: caFile.map { .file($0) } ?? .system)
+            configuration.clientCertificateChainFile = clientCertificateFile
+            configuration.clientPrivateKeyFile = clientKeyFile
             do {
-                tls = try TLSContext(client: TLSClientConfiguration(trustRoots: roots))
+                tls = try TLSContext(client: configuration)
             } catch {
                 throw AMQPError(.transport, "TLS configuration failed: \(error)")
             }
@@ -67,13 +71,14 @@ public struct AMQPEndpoint: Sendable, CustomStringConvertible {
 
 extension AMQPConnection {
     /// Creates a connection to `endpoint` (not yet open).
-    public convenience init(endpoint: AMQPEndpoint, caFile: String? = nil,
-                            configuration: AMQPConnectionConfiguration = .init(),
+    public convenience init(endpoint: AMQPEndpoint, caFile: String? = nil, clientCertificateFile: String? = nil,
+                            clientKeyFile: String? = nil, configuration: AMQPConnectionConfiguration = .init(),
                             logger: Logger = Logger(label: "ToolboxAMQP.connection")) throws {
         var configuration = configuration
         configuration.sasl = endpoint.sasl
         if configuration.hostname == nil { configuration.hostname = endpoint.host }
-        self.init(transport: try endpoint.makeTransport(caFile: caFile, connectTimeout: configuration.openTimeout),
+        self.init(transport: try endpoint.makeTransport(caFile: caFile, clientCertificateFile: clientCertificateFile,
+                                                        clientKeyFile: clientKeyFile, connectTimeout: configuration.openTimeout),
                   configuration: configuration, logger: logger)
     }
 }
