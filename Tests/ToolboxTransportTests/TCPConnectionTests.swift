@@ -106,6 +106,36 @@ final class TCPConnectionTests: XCTestCase {
         try connection.close()
     }
 
+    func testPendingReadSeesALaterCloseAndReset() throws {
+        for mode in [TCPConnection.CloseMode.graceful, .abortive] {
+            let peer = LockedValue<TCPConnection?>(nil)
+            let listener = try TCPListener { connection in peer.withLockedValue { $0 = connection } }
+            defer { listener.close() }
+            let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+            let outcome = LockedValue<Result<[UInt8], TransportError>?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            // The read waits on the read source; the close arrives afterwards.
+            connection.read(deadline: .after(seconds: 20)) { result in
+                outcome.withLockedValue { $0 = result }
+                done.signal()
+            }
+            let deadline = Deadline.after(seconds: 10)
+            while peer.load() == nil, !deadline.hasPassed { usleep(1000) }
+            usleep(100_000)
+            try XCTUnwrap(peer.load()).close(mode: mode)
+            XCTAssertEqual(done.wait(timeout: .now() + 15), .success, "\(mode) close never reached the pending read")
+            switch (mode, outcome.load()) {
+            case (.graceful, .success(let bytes)?):
+                XCTAssertEqual(bytes, [])
+            case (.abortive, .failure(let error)?):
+                XCTAssertEqual(error.code, .connectionReset)
+            default:
+                XCTFail("\(mode): unexpected outcome \(String(describing: outcome.load()))")
+            }
+            try connection.close()
+        }
+    }
+
     func testAbortiveCloseResetsThePeer() throws {
         let listener = try TCPListener { connection in
             connection.close(mode: .abortive) {}
