@@ -98,6 +98,19 @@ final class HTTPClientTests: XCTestCase {
         }
     }
 
+    func testWarmUpOpensConnectionsAheadOfRequests() throws {
+        let server = try HTTPServer { _, respond in respond(HTTPServerResponse(status: 204)) }
+        defer { server.close() }
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        let endpoint = HTTPEndpoint(isTLS: false, host: "127.0.0.1", port: server.port)
+        XCTAssertEqual(try client.warmUp(endpoint, count: 3), 3)
+        XCTAssertEqual(client.connectionsOpened, 3)
+        XCTAssertEqual(client.poolSnapshots()[endpoint]?.ready, 3)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 10).status, 204)
+        XCTAssertEqual(client.connectionsOpened, 3, "the request used a warmed connection")
+    }
+
     func testURLParsing() throws {
         let a = try HTTPRequest(url: "https://Example.org:8443/a/b?c=d#frag")
         XCTAssertEqual(a.endpoint, HTTPEndpoint(isTLS: true, host: "Example.org", port: 8443))

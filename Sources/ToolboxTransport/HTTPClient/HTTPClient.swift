@@ -84,6 +84,39 @@ public final class HTTPClient: Sendable {
         }
     }
 
+    // MARK: Warm-up and introspection
+
+    /// Opens up to `count` connections to `endpoint` ahead of need, so the first requests skip connect and TLS.
+    ///
+    /// Completes with how many connections are ready (a failure to connect is delivered as its `TransportError`).
+    public func warmUp(
+        _ endpoint: HTTPEndpoint, count: Int, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        completion: @escaping @Sendable (Result<Int, TransportError>) -> Void
+    ) {
+        let pool: ConnectionPool<HTTPConnector>
+        do {
+            pool = try self.pool(for: endpoint)
+        } catch {
+            queue.async { completion(.failure(error)) }
+            return
+        }
+        pool.warmUp(count: count, queue: queue) { result in
+            completion(result.mapError { HTTPClient.transportError($0, endpoint: endpoint) })
+        }
+    }
+
+    /// Blocking form of `warmUp(_:count:queue:completion:)`.
+    public func warmUp(_ endpoint: HTTPEndpoint, count: Int) throws -> Int {
+        try Blocking.wait { queue, completion in
+            warmUp(endpoint, count: count, queue: queue) { completion($0.mapError { $0 }) }
+        }
+    }
+
+    /// The pool state (ready, in use, opening, creates, expirations …) of every endpoint used so far.
+    public func poolSnapshots() -> [HTTPEndpoint: ConnectionPoolSnapshot] {
+        pools.load().mapValues(\.snapshot)
+    }
+
     // MARK: Shutdown
 
     /// Closes every pooled connection (in-flight requests finish first); later requests open new ones.
