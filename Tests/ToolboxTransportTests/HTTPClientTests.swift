@@ -111,6 +111,35 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(client.connectionsOpened, 3, "the request used a warmed connection")
     }
 
+    func testSlowStreamingConsumerReceivesEverythingInOrder() throws {
+        let body = (0..<(8 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 11 &+ 5) }
+        let server = try HTTPServer { _, respond in respond(HTTPServerResponse(status: 200, body: .bytes(body))) }
+        defer { server.close() }
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        let received = Received()
+        let done = DispatchSemaphore(value: 0)
+        let outcome = LockedValue<Result<HTTPResponseHead, TransportError>?>(nil)
+        client.stream(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), deadline: .after(seconds: 60),
+                      onHead: { _ in },
+                      onBody: { piece in
+                          // A consumer slower than loopback: the client must pause reading, not buffer ahead.
+                          usleep(1000)
+                          received.append(piece)
+                      },
+                      completion: { result in
+                          outcome.withLockedValue { $0 = result }
+                          done.signal()
+                      })
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        XCTAssertEqual(try outcome.load()?.get().status, 200)
+        XCTAssertTrue(received.all == body, "streamed bytes differ or arrived out of order")
+        // The connection is reusable after a paused and resumed response.
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 30).body.count,
+                       body.count)
+        XCTAssertEqual(client.connectionsOpened, 1)
+    }
+
     func testURLParsing() throws {
         let a = try HTTPRequest(url: "https://Example.org:8443/a/b?c=d#frag")
         XCTAssertEqual(a.endpoint, HTTPEndpoint(isTLS: true, host: "Example.org", port: 8443))

@@ -6,6 +6,8 @@ protocol HTTPResponseSink: AnyObject {
     func receiveHead(_ head: HTTPResponseHead)
     /// Returns an error to abort the exchange (a buffered body over its limit).
     func receiveBody(_ bytes: [UInt8]) -> TransportError?
+    /// Whether the exchange may read more now; when not, `resume` runs once the consumer has caught up.
+    func readyForMore(resume: @escaping @Sendable () -> Void) -> Bool
 }
 
 /// How one request/response exchange on a connection ended.

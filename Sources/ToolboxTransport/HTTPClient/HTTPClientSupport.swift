@@ -69,13 +69,21 @@ final class BufferingSink: HTTPResponseSink, @unchecked Sendable {
     }
 
     func takeBody() -> [UInt8] { lock.withLock { body } }
+
+    func readyForMore(resume: @escaping @Sendable () -> Void) -> Bool { true }
 }
 
-/// Forwards a response to user callbacks on a serial delivery queue.
+/// Forwards a response to user callbacks on a serial delivery queue, pausing reads while the consumer lags.
 final class StreamingSink: HTTPResponseSink, Sendable {
+    /// Bytes handed to the delivery queue but not yet consumed above which reading pauses.
+    static let highWater = 1 << 20
+    /// Reading resumes once the backlog falls to this.
+    static let lowWater = 256 << 10
+
     private let queue: DispatchQueue
     private let onHead: @Sendable (HTTPResponseHead) -> Void
     private let onBody: @Sendable ([UInt8]) -> Void
+    private let backlog = LockedValue<(bytes: Int, resume: (@Sendable () -> Void)?)>((0, nil))
 
     init(queue: DispatchQueue, onHead: @escaping @Sendable (HTTPResponseHead) -> Void,
          onBody: @escaping @Sendable ([UInt8]) -> Void) {
@@ -91,7 +99,27 @@ final class StreamingSink: HTTPResponseSink, Sendable {
 
     func receiveBody(_ bytes: [UInt8]) -> TransportError? {
         let onBody = self.onBody
-        queue.async { onBody(bytes) }
+        let backlog = self.backlog
+        let count = bytes.count
+        backlog.withLockedValue { $0.bytes += count }
+        queue.async {
+            onBody(bytes)
+            let resume: (@Sendable () -> Void)? = backlog.withLockedValue { state in
+                state.bytes -= count
+                guard state.bytes <= StreamingSink.lowWater, let resume = state.resume else { return nil }
+                state.resume = nil
+                return resume
+            }
+            resume?()
+        }
         return nil
+    }
+
+    func readyForMore(resume: @escaping @Sendable () -> Void) -> Bool {
+        backlog.withLockedValue { state in
+            if state.bytes <= StreamingSink.highWater { return true }
+            state.resume = resume
+            return false
+        }
     }
 }

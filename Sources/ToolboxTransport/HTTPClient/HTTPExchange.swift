@@ -122,7 +122,10 @@ final class HTTPExchange {
                         .connectionClosed, "\(connection.endpoint) closed the connection before the response was complete"))
                     return
                 }
-                readResponse()
+                // Back-pressure: a streaming consumer that falls behind pauses the reads (and so the server).
+                let me = QueueConfined(self)
+                let queue = tcp.queue
+                if sink.readyForMore(resume: { queue.async { me.value.readResponse() } }) { readResponse() }
             }
         }
     }
