@@ -379,3 +379,52 @@ final class NegotiationLimitTests: XCTestCase {
         XCTAssertEqual(handles, [0, 1])
     }
 }
+
+final class TransferEdgeTests: XCTestCase {
+    func testAbortedDeliveryIsDroppedAndSectionsInAnyOrderDecode() throws {
+        let broker = TestBroker()
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        let session = try connection.beginSession()
+        let inbox = Inbox()
+        let receiver = try session.attachReceiver(address: "q", options: AMQPReceiverOptions(credit: .manual)) { delivery in
+            inbox.add(delivery)
+        }
+        XCTAssertEqual(receiver.address, "q")
+        receiver.addCredit(5)
+        // Wait until the broker saw the credit, then send an aborted delivery followed by a complete one whose
+        // delivery-annotations come after the body, as pyamqp writes them.
+        let deadline = Deadline.after(seconds: 10)
+        while !broker.sync({ $0.receivedPerformatives.contains { if case .flow = $0 { true } else { false } } }), !deadline.hasPassed {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        var first = AMQPTransfer(handle: 100)
+        first.deliveryID = 0
+        first.deliveryTag = [0]
+        first.more = true
+        var abort = AMQPTransfer(handle: 100)
+        abort.deliveryID = 0
+        abort.aborted = true
+        var complete = AMQPTransfer(handle: 100)
+        complete.deliveryID = 1
+        complete.deliveryTag = [1]
+        complete.settled = true
+        var encoder = AMQPEncoder()
+        encoder.encode(.described(descriptor: .ulong(0x75), value: .binary([7])))
+        encoder.encode(.described(descriptor: .ulong(0x71), value: .map([.symbol("x-opt-lock-token"): .int(1)])))
+        broker.sync { broker in
+            broker.send(.amqp(channel: 0, performative: .transfer(first), payload: [0x00, 0x53]))
+            broker.send(.amqp(channel: 0, performative: .transfer(abort), payload: []))
+            broker.send(.amqp(channel: 0, performative: .transfer(complete), payload: encoder.bytes))
+        }
+        inbox.wait(for: 1)
+        let delivery = try XCTUnwrap(inbox.items.load().first)
+        XCTAssertEqual(delivery.deliveryID, 1)
+        XCTAssertTrue(delivery.isSettled)
+        XCTAssertEqual(delivery.message.dataBody, [7])
+        XCTAssertEqual(delivery.message.deliveryAnnotations?[.symbol("x-opt-lock-token")], .int(1))
+        XCTAssertEqual(inbox.count, 1)
+        XCTAssertEqual(connection.queue.sync { receiver.deliveryCount }, 2, "an aborted delivery still counts against credit")
+    }
+}

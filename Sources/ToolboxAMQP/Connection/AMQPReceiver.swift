@@ -96,7 +96,8 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     // @unchecked Sendable: all mutable state is confined to the connection's queue.
 
     let options: AMQPReceiverOptions
-    let address: String?
+    /// The node address this link is attached to (target for senders, source for receivers).
+    public let address: String?
     private let handlerQueue: DispatchQueue
     private let handler: @Sendable (AMQPDelivery) -> Void
     private(set) var linkCredit: UInt32 = 0

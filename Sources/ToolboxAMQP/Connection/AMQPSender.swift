@@ -49,7 +49,8 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     let options: AMQPSenderOptions
-    let address: String?
+    /// The node address this link is attached to (target for senders, source for receivers).
+    public let address: String?
     private var pending: [Pending] = []
     private var pendingHead = 0
     private var unsettled: [UInt32: Callback<AMQPDeliveryState?>] = [:]
