@@ -21,7 +21,7 @@ struct HTTPExchangeOutcome {
 }
 
 /// One pooled HTTP/1.1 connection: a `TCPConnection` plus the response parser, one exchange at a time.
-public final class HTTPClientConnection: @unchecked Sendable {
+final class HTTPClientConnection: @unchecked Sendable {
     // @unchecked Sendable: `parser`, `exchanges` and the exchange state live on `tcp.queue` only.
     let tcp: TCPConnection
     let endpoint: HTTPEndpoint
