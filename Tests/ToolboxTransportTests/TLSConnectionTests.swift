@@ -28,6 +28,28 @@ final class TLSConnectionTests: XCTestCase {
         }
     }
 
+    func testSecondConnectionResumesTheTLSSession() throws {
+        let listener = try tlsEchoListener(requireClientCertificate: true)
+        defer { listener.close() }
+        let client = try TestPKI.get().clientContext(withClientCertificate: true)
+        var resumed: [Bool] = []
+        for _ in 0..<3 {
+            let connection = try TCPConnection.connect(host: "localhost", port: listener.port, tls: client, timeout: 10)
+            // One round trip lets the client read the server's post-handshake session ticket (TLS 1.3).
+            try connection.write([1], timeout: 10)
+            XCTAssertEqual(try readExactly(connection, count: 1), [1])
+            resumed.append(connection.isTLSSessionResumed)
+            try connection.close()
+        }
+        XCTAssertEqual(resumed, [false, true, true])
+
+        // Another context (other trust settings) never resumes this one's sessions.
+        let other = try TestPKI.get().clientContext(withClientCertificate: true)
+        let fresh = try TCPConnection.connect(host: "localhost", port: listener.port, tls: other, timeout: 10)
+        XCTAssertFalse(fresh.isTLSSessionResumed)
+        try fresh.close()
+    }
+
     func testTLSOverIPv6VerifiesTheIPAddress() throws {
         let context = try TestPKI.get().serverContext()
         let listener = try TCPListener(host: "::1", tls: context) { echo($0) }

@@ -141,7 +141,9 @@ extension TCPConnection {
             return
         }
         do {
-            tls = try TLSSession(context: tlsContext, serverName: serverName, peerDescription: peerDescription)
+            let sessionKey = tlsContext.isClient ? "\(serverName ?? "")|\(peerDescription)" : nil
+            tls = try TLSSession(
+                context: tlsContext, serverName: serverName, peerDescription: peerDescription, sessionKey: sessionKey)
         } catch let error as TransportError {
             fail(error)
             return
@@ -167,6 +169,7 @@ extension TCPConnection {
             fail(error)
         case .done:
             state = .open
+            tlsResumed.withLockedValue { $0 = tls.resumedSession }
             flush()
             completeOpening(nil)
         }

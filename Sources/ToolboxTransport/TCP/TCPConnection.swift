@@ -106,6 +106,10 @@ public final class TCPConnection: @unchecked Sendable {
     public var remoteAddress: SocketAddress? { addresses.load().remote }
     /// Whether TLS protects this connection.
     public var isTLS: Bool { tlsContext != nil }
+    /// Whether the TLS handshake resumed a session from an earlier connection to the same server (clients
+    /// resume automatically through their `TLSContext`).
+    public var isTLSSessionResumed: Bool { tlsResumed.load() }
+    let tlsResumed = LockedValue(false)
 
     func recordAddresses(remote: SocketAddress?) {
         let local = SocketAddress.local(of: fd)

@@ -13,6 +13,8 @@ public final class TLSContext: @unchecked Sendable {
     let verifiesPeer: Bool
     /// `TLSClientConfiguration.serverNameOverride`, applied by connections that are not given a name.
     let serverNameOverride: String?
+    /// Sessions to resume, per server (client contexts only).
+    let sessionCache = TLSSessionCache()
 
     /// A client context; throws `TransportError.Code.tlsConfigurationInvalid` when a file cannot be loaded.
     public convenience init(client configuration: TLSClientConfiguration) throws {
@@ -62,6 +64,9 @@ public final class TLSContext: @unchecked Sendable {
                   serverNameOverride: nil)
         try applyCommonSettings()
         try loadIdentity(chain: configuration.certificateChainFile, key: configuration.privateKeyFile)
+        // Resumed sessions must belong to this server configuration (required with client certificates).
+        let sessionContext = Array("AzureClientsToolbox".utf8)
+        _ = SSL_CTX_set_session_id_context(context, sessionContext, UInt32(sessionContext.count))
         if let clientCA = configuration.clientCATrustFile {
             if SSL_CTX_load_verify_locations(context, clientCA, nil) != 1 {
                 throw TLSContext.configurationError("could not load client CA file '\(clientCA)'")

@@ -24,9 +24,14 @@ final class TLSSession {
     private let peerDescription: String
     private let verifiesPeer: Bool
     private(set) var handshakeComplete = false
+    /// Where a client stores its session for resumption, and under which key; nil for servers.
+    private let sessionCache: TLSSessionCache?
+    private let sessionKey: String
+    private var sessionCaptured = false
 
     /// - parameter serverName: for clients, the host name sent in SNI and verified against the certificate.
-    init(context: TLSContext, serverName: String?, peerDescription: String) throws {
+    /// - parameter sessionKey: for clients, identifies the server (name and address) for session resumption.
+    init(context: TLSContext, serverName: String?, peerDescription: String, sessionKey: String? = nil) throws {
         guard let ssl = SSL_new(context.context) else {
             throw TLSContext.configurationError("could not create a TLS session")
         }
@@ -39,9 +44,15 @@ final class TLSSession {
         self.output = output
         self.peerDescription = peerDescription
         self.verifiesPeer = context.verifiesPeer
+        self.sessionCache = context.isClient && sessionKey != nil ? context.sessionCache : nil
+        self.sessionKey = sessionKey ?? ""
         SSL_set_bio(ssl, input, output)  // the session now owns both BIOs
         if context.isClient {
             SSL_set_connect_state(ssl)
+            if let cache = sessionCache, let previous = cache.session(for: self.sessionKey) {
+                _ = SSL_set_session(ssl, previous)  // takes its own reference
+                SSL_SESSION_free(previous)
+            }
             if let serverName, !serverName.isEmpty {
                 try configureServerName(serverName, verify: context.verifiesPeer)
             }
@@ -102,6 +113,7 @@ final class TLSSession {
         let rc = SSL_do_handshake(ssl)
         if rc == 1 {
             handshakeComplete = true
+            captureSession()
             return .done
         }
         let error = SSL_get_error(ssl, rc)
@@ -113,6 +125,8 @@ final class TLSSession {
     func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadOutcome {
         ERR_clear_error()
         let rc = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+        // TLS 1.3 tickets arrive after the handshake, processed by the first reads.
+        if !sessionCaptured { captureSession() }
         if rc > 0 { return .bytes(Int(rc)) }
         let error = SSL_get_error(ssl, rc)
         switch error {
@@ -143,6 +157,18 @@ final class TLSSession {
             offset += Int(rc)
         }
         return nil
+    }
+
+    /// Whether the handshake resumed an earlier session instead of running in full.
+    var resumedSession: Bool { SSL_session_reused(ssl) == 1 }
+
+    /// Keeps the first resumable session of a client connection for the next connection to the same server.
+    private func captureSession() {
+        guard let cache = sessionCache, !sessionCaptured, let session = SSL_get_session(ssl),
+            SSL_SESSION_is_resumable(session) == 1
+        else { return }
+        sessionCaptured = true
+        cache.store(session, for: sessionKey)
     }
 
     /// Queues a close_notify alert (graceful TLS close).
