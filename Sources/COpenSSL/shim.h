@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 #include <openssl/pem.h>
 #include <openssl/bio.h>
+#include <openssl/pkcs12.h>
 
 /* ToolboxTransport: function forms of OpenSSL macros that Swift cannot import. */
 static inline int toolbox_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {

@@ -24,6 +24,7 @@ final class ClientCertificateCredentialTests: XCTestCase {
             openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ec.key -out ec.pem \
               -days 2 -subj '/CN=ec' 2>/dev/null
             cat ec.pem ec.key > ec-combined.pem
+            openssl pkcs12 -export -inkey key.pem -in cert.pem -out bundle.pfx -passout pass:pfx-pw
             """)
     }
 
@@ -87,6 +88,23 @@ final class ClientCertificateCredentialTests: XCTestCase {
         try Data(try base64URLDecode(parts[2])).write(to: URL(fileURLWithPath: directory + "/signature.bin"))
         XCTAssertEqual(try shell(
             "openssl dgst -sha256 -verify public.pem -signature signature.bin signed.txt > /dev/null"), 0)
+    }
+
+    func testPKCS12Bundle() throws {
+        let transport = FakeTokenTransport.issuing("pfx-token")
+        let credential = try ClientCertificateCredential(
+            tenantID: tenant, clientID: "pfx-app", certificatePath: directory + "/bundle.pfx",
+            password: Secret("pfx-pw"), environment: [:], transport: transport)
+        XCTAssertEqual(try XCTUnwrap(awaitToken(credential, [scope])).get().token.exposedValue, "pfx-token")
+        let assertion = try XCTUnwrap(formFields(try XCTUnwrap(transport.requests.first).body)["client_assertion"])
+        let header = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(try base64URLDecode(try XCTUnwrap(assertion.split(separator: ".").first)))) as? [String: Any])
+        let sha1Hex = try String(contentsOfFile: directory + "/sha1.txt", encoding: .utf8).trimmingWhitespace()
+        XCTAssertEqual(AuthCrypto.hex(try base64URLDecode(Substring(try XCTUnwrap(header["x5t"] as? String)))),
+            sha1Hex.lowercased())
+        XCTAssertThrowsError(try ClientCertificateCredential(
+            tenantID: tenant, clientID: "c", certificatePath: directory + "/bundle.pfx", password: Secret("nope-pw"),
+            environment: [:], transport: transport)) { XCTAssertEqual(($0 as? AuthError)?.code, .invalidArgument) }
     }
 
     func testEncryptedKeyEnvironmentAndBadFiles() throws {

@@ -12,11 +12,11 @@ final class ClientAssertionSigner: @unchecked Sendable {
     /// base64url SHA-1 thumbprint of the certificate (`x5t`).
     let thumbprint: String
 
-    /// Loads the first private key and certificate from PEM text.
+    /// Loads the first private key and certificate from PEM text, or from PKCS#12 (`.pfx`) bytes.
     init(pem: Secret<[UInt8]>, password: Secret<String>?, source: String) throws(AuthError) {
         func fail(_ what: String) -> AuthError {
-            AuthError(.invalidArgument, "the certificate file '\(source)' \(what); pass a PEM file holding the "
-                + "certificate and its RSA private key (AZURE_CLIENT_CERTIFICATE_PATH)")
+            AuthError(.invalidArgument, "the certificate file '\(source)' \(what); pass a PEM or PKCS#12 file "
+                + "holding the certificate and its RSA private key (AZURE_CLIENT_CERTIFICATE_PATH)")
         }
         var loadedKey: OpaquePointer?
         var der: [UInt8] = []
@@ -47,6 +47,9 @@ final class ClientAssertionSigner: @unchecked Sendable {
                 X509_free(certificate)
             }
         }
+        if loadedKey == nil, der.isEmpty {
+            (loadedKey, der) = Self.readPKCS12(pem.exposedValue, password: password?.exposedValue)
+        }
         ERR_clear_error()
         guard let loadedKey else { throw fail("has no private key that could be read (wrong password?)") }
         guard EVP_PKEY_get_base_id(loadedKey) == EVP_PKEY_RSA else {
@@ -68,6 +71,36 @@ final class ClientAssertionSigner: @unchecked Sendable {
     }
 
     deinit { EVP_PKEY_free(key) }
+
+    /// The key and DER certificate of a PKCS#12 bundle; nil and empty when `bytes` is not one (or the password
+    /// is wrong).
+    private static func readPKCS12(_ bytes: [UInt8], password: String?) -> (OpaquePointer?, [UInt8]) {
+        bytes.withUnsafeBytes { raw -> (OpaquePointer?, [UInt8]) in
+            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return (nil, []) }
+            defer { BIO_free(bio) }
+            guard let bundle = d2i_PKCS12_bio(bio, nil) else { return (nil, []) }
+            defer { PKCS12_free(bundle) }
+            var key: OpaquePointer?
+            var certificate: OpaquePointer?
+            let ok = (password ?? "").withCString { PKCS12_parse(bundle, $0, &key, &certificate, nil) }
+            defer { if let certificate { X509_free(certificate) } }
+            guard ok == 1, let certificate else {
+                if let key { EVP_PKEY_free(key) }
+                return (nil, [])
+            }
+            let length = i2d_X509(certificate, nil)
+            guard length > 0 else {
+                if let key { EVP_PKEY_free(key) }
+                return (nil, [])
+            }
+            var der = [UInt8](repeating: 0, count: Int(length))
+            der.withUnsafeMutableBufferPointer { buffer in
+                var cursor: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
+                _ = i2d_X509(certificate, &cursor)
+            }
+            return (key, der)
+        }
+    }
 
     /// A signed assertion for `clientID` addressed to `audience`, valid from `now` for ten minutes.
     func assertion(clientID: String, audience: String, now: Int) throws(AuthError) -> Secret<String> {
