@@ -174,3 +174,42 @@ final class SigningVectorTests: XCTestCase {
         }
     }
 }
+
+final class BlobSASVerifierTests: XCTestCase {
+    let key = Secret(SigningVectorTests.storageKey)
+    let udKey = Secret("KugMq8jkzpwcio5Mh0uPo344VYA6fS0eaGVxJO8oxXk=")
+    let beforeExpiry = 1_893_456_600  // 2030-01-01T00:10:00Z
+
+    /// The SDK's own tokens from test_vectors.json verify; tampered, expired or early ones do not.
+    func testVectorsVerifyAndTamperingIsCaught() {
+        let service = "se=2030-01-01T01%3A00%3A00Z&sp=r&sv=2026-10-06&sr=b&sig=fO92DvhOczgmvIIQ51s/wZwgHwiANyHxObHm6QH5Uio%3D"
+        XCTAssertEqual(BlobSASVerifier.verify(query: service, accountName: "devstoreaccount1", containerName: "ctr1",
+            blobName: "dir/small file.txt", accountKey: key, now: beforeExpiry), .valid)
+        XCTAssertEqual(BlobSASVerifier.verify(query: service.replacingOccurrences(of: "sp=r", with: "sp=rw"),
+            accountName: "devstoreaccount1", containerName: "ctr1", blobName: "dir/small file.txt", accountKey: key,
+            now: beforeExpiry), .signatureMismatch)
+        XCTAssertEqual(BlobSASVerifier.verify(query: service, accountName: "devstoreaccount1", containerName: "ctr1",
+            blobName: "other.txt", accountKey: key, now: beforeExpiry), .signatureMismatch)
+        XCTAssertEqual(BlobSASVerifier.verify(query: service, accountName: "devstoreaccount1", containerName: "ctr1",
+            blobName: "dir/small file.txt", accountKey: key, now: 1_893_459_600), .expired)
+
+        let withStart = "st=2030-01-01T00%3A00%3A00Z&se=2030-01-01T01%3A00%3A00Z&sp=rcw&spr=https&sv=2026-10-06&sr=b&rsct=text/plain&sig=d3seak2hYetqsTuojMUSYcce3WJCMuq/rOY64BCrIQI%3D"
+        XCTAssertEqual(BlobSASVerifier.verify(query: withStart, accountName: "devstoreaccount1", containerName: "ctr1",
+            blobName: "reports/r1.txt", accountKey: key, now: beforeExpiry), .valid)
+        XCTAssertEqual(BlobSASVerifier.verify(query: withStart, accountName: "devstoreaccount1", containerName: "ctr1",
+            blobName: "reports/r1.txt", accountKey: key, now: 1_893_455_000), .notYetValid)
+
+        let container = "se=2030-01-01T01%3A00%3A00Z&sp=rl&sv=2026-10-06&sr=c&sig=Pp1xBHUlmlUfh/IWVT2KjYtnZmFTTwDY2KPYc3Eqqk8%3D"
+        XCTAssertEqual(BlobSASVerifier.verify(query: container, accountName: "devstoreaccount1", containerName: "ctr1",
+            blobName: nil, accountKey: key, now: beforeExpiry), .valid)
+
+        let delegated = "st=2030-01-01T00%3A00%3A00Z&se=2030-01-01T01%3A00%3A00Z&sp=r&spr=https&sv=2026-10-06&sr=b&skoid=11111111-2222-3333-4444-555555555555&sktid=66666666-7777-8888-9999-000000000000&skt=2030-01-01T00%3A00%3A00Z&ske=2030-01-02T00%3A00%3A00Z&sks=b&skv=2026-10-06&sig=XsunFWDQ5j/2x1GsM/aQuygtubHlS6EpGJaAcfPF5cE%3D"
+        XCTAssertEqual(BlobSASVerifier.verify(query: delegated, accountName: "devstoreaccount1", containerName: "tbctr",
+            blobName: "reports/r1.txt", accountKey: key, userDelegationKeyValue: udKey, now: beforeExpiry), .valid)
+        XCTAssertEqual(BlobSASVerifier.verify(query: delegated, accountName: "devstoreaccount1", containerName: "tbctr",
+            blobName: "reports/r1.txt", accountKey: key, userDelegationKeyValue: key, now: beforeExpiry),
+            .signatureMismatch)
+        XCTAssertEqual(BlobSASVerifier.verify(query: "sp=r", accountName: "a", containerName: "c", blobName: nil,
+            accountKey: key, now: 0), .malformed("a SAS needs sig, se, sp, sv and sr"))
+    }
+}
