@@ -41,6 +41,10 @@ final class SigningVectorTests: XCTestCase {
             XCTAssertEqual(
                 signer.authorizationHeader(verb: verb, resourceType: type, resourceLink: link, date: date).exposedValue,
                 vector["authorization_header_on_wire"] as? String, desc)
+            let wire = try XCTUnwrap(vector["authorization_header_on_wire"] as? String)
+            XCTAssertTrue(signer.verify(header: wire, verb: verb, resourceType: type, resourceLink: link, date: date))
+            XCTAssertFalse(signer.verify(header: wire, verb: verb, resourceType: type, resourceLink: link + "x",
+                date: date), desc)
         }
     }
 
