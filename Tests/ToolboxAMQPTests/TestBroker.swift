@@ -276,6 +276,12 @@ final class TestBroker: @unchecked Sendable {
         }
     }
 
+    /// Grants `credit` to the client's sender link and tells it.
+    func grantCredit(clientHandle: UInt32, _ credit: UInt32) {
+        links[clientHandle]?.credit = credit
+        sendLinkFlow(clientHandle: clientHandle)
+    }
+
     func sendLinkFlow(clientHandle: UInt32, drain: Bool = false) {
         guard let link = links[clientHandle] else { return }
         var flow = AMQPFlow(nextIncomingID: nextIncomingID, incomingWindow: sessionWindow - min(transfersInWindow, sessionWindow),

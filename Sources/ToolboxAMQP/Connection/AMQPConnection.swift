@@ -158,10 +158,23 @@ public final class AMQPConnection: @unchecked Sendable {
     }
 
     /// Begins a session on the lowest free channel.
+    ///
+    /// Past `deadline` (or after `cancel()` on the returned handle) the completion fails and the session is ended.
+    @discardableResult
     public func beginSession(configuration sessionConfiguration: AMQPSessionConfiguration = .init(),
+                             deadline: Deadline = .never,
                              queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                             completion: @escaping @Sendable (Result<AMQPSession, AMQPError>) -> Void) {
+                             completion: @escaping @Sendable (Result<AMQPSession, AMQPError>) -> Void) -> any Cancellable {
         let callback = Callback(callbackQueue, completion)
+        let started = LockedValue<AMQPSession?>(nil)
+        let expire: @Sendable (AMQPError) -> Void = { [weak self] error in
+            self?.queue.async {
+                guard !callback.isDone else { return }
+                callback(.failure(error))
+                started.load()?.end { _ in }
+            }
+        }
+        deadline.schedule(on: queue) { expire(AMQPError(.timedOut, "begin did not complete before its deadline")) }
         queue.async {
             guard self.state == .openReceived else {
                 callback(.failure(self.terminalError ?? AMQPError(.connectionClosed, "connection is not open")))
@@ -171,16 +184,21 @@ public final class AMQPConnection: @unchecked Sendable {
                 callback(.failure(AMQPError(.limitExceeded, "all \(Int(self.negotiatedChannelMax) + 1) channels are in use")))
                 return
             }
+            guard !callback.isDone else { return }
             let session = AMQPSession(connection: self, channel: channel, configuration: sessionConfiguration)
             self.sessions[channel] = session
+            started.withLockedValue { $0 = session }
             session.begin(callback)
         }
+        return AMQPCancellation { expire(AMQPError(.cancelled, "begin cancelled")) }
     }
 
-    /// Blocking form of `beginSession`.
-    public func beginSession(configuration: AMQPSessionConfiguration = .init()) throws -> AMQPSession {
+    /// Blocking form of `beginSession`, waiting at most `timeout` seconds.
+    public func beginSession(configuration: AMQPSessionConfiguration = .init(), timeout: Double = 60) throws -> AMQPSession {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPSession, any Error>) -> Void) in
-            beginSession(configuration: configuration, queue: queue) { done($0.mapError { $0 }) }
+            beginSession(configuration: configuration, deadline: .after(seconds: timeout), queue: queue) {
+                done($0.mapError { $0 })
+            }
         }
     }
 

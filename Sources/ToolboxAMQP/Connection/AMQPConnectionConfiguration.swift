@@ -91,4 +91,21 @@ struct Callback<T: Sendable>: Sendable {
         let once = self.once
         queue.async { once.complete(result) }
     }
+
+    /// True once a result was delivered (or is on its way).
+    var isDone: Bool { once.isCompleted }
+}
+
+/// A cancellation handle that runs an action (which hops onto the connection queue itself).
+struct AMQPCancellation: Cancellable {
+    let action: @Sendable () -> Void
+    func cancel() { action() }
+}
+
+extension Deadline {
+    /// Runs `body` on `queue` when the deadline passes; never for `.never`.
+    func schedule(on queue: DispatchQueue, _ body: @escaping @Sendable () -> Void) {
+        guard self != .never else { return }
+        queue.asyncAfter(deadline: instant.dispatchTime, execute: body)
+    }
 }

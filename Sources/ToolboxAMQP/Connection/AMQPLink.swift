@@ -32,10 +32,12 @@ public class AMQPLink: @unchecked Sendable {
     /// True once the peer's attach arrived (used by the session to route its attach by name).
     var isRemotelyAttached: Bool { remoteAttach != nil }
 
-    /// Detaches the link with `closed=true` and waits for the peer's detach.
-    public func close(error: AMQPRemoteError? = nil, queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    /// Detaches the link with `closed=true` and waits for the peer's detach (until `deadline`, then `.timedOut`).
+    public func close(error: AMQPRemoteError? = nil, deadline: Deadline = .never,
+                      queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                       completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
+        deadline.schedule(on: queue) { callback(.failure(AMQPError(.timedOut, "peer did not answer detach before the deadline"))) }
         queue.async {
             switch self.state {
             case .detached:
@@ -50,10 +52,10 @@ public class AMQPLink: @unchecked Sendable {
         }
     }
 
-    /// Blocking form of `close`.
-    public func close(error: AMQPRemoteError? = nil) throws {
+    /// Blocking form of `close`, waiting at most `timeout` seconds.
+    public func close(error: AMQPRemoteError? = nil, timeout: Double = 60) throws {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
-            close(error: error, queue: queue) { done($0.mapError { $0 }) }
+            close(error: error, deadline: .after(seconds: timeout), queue: queue) { done($0.mapError { $0 }) }
         }
     }
 
@@ -137,6 +139,20 @@ public class AMQPLink: @unchecked Sendable {
         session.send(.detach(AMQPDetach(handle: handle, closed: true, error: remote)))
         terminalError = error
         didTerminate(error)
+    }
+
+    /// Applies an attach deadline and returns the handle that cancels the attach; either detaches the link.
+    func bound<T: Sendable>(_ callback: Callback<T>, deadline: Deadline) -> any Cancellable {
+        let expire: @Sendable (AMQPError) -> Void = { [weak self] error in
+            guard let self else { return }
+            self.queue.async {
+                guard !callback.isDone else { return }
+                callback(.failure(error))
+                self.close { _ in }
+            }
+        }
+        deadline.schedule(on: queue) { expire(AMQPError(.timedOut, "link attach did not complete before its deadline")) }
+        return AMQPCancellation { expire(AMQPError(.cancelled, "link attach cancelled")) }
     }
 
     // Subclass hooks.

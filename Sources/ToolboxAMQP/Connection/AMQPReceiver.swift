@@ -146,9 +146,10 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     /// Asks the sender to use up or cancel all outstanding credit; completes when it reported credit 0.
     ///
     /// After a drain an `.auto` receiver stops topping up credit; call `addCredit` to receive again.
-    public func drain(queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    public func drain(deadline: Deadline = .never, queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                       completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
+        deadline.schedule(on: queue) { callback(.failure(AMQPError(.timedOut, "the sender did not finish the drain before the deadline"))) }
         queue.async {
             guard self.state == .attached else {
                 callback(.failure(self.terminalError ?? AMQPError(.linkDetached, "link is not attached")))
@@ -161,10 +162,10 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
         }
     }
 
-    /// Blocking form of `drain`.
-    public func drain() throws {
+    /// Blocking form of `drain`, waiting at most `timeout` seconds.
+    public func drain(timeout: Double = 60) throws {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
-            drain(queue: queue) { done($0.mapError { $0 }) }
+            drain(deadline: .after(seconds: timeout), queue: queue) { done($0.mapError { $0 }) }
         }
     }
 
@@ -295,25 +296,30 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
 
 extension AMQPSession {
     /// Attaches a receiver link to `address` (the source); `onMessage` runs on `messageQueue` for each message.
+    ///
+    /// Past `deadline` (or after `cancel()` on the returned handle) the completion fails and the link is detached.
+    @discardableResult
     public func attachReceiver(address: String?, options: AMQPReceiverOptions = .init(),
                                messageQueue: DispatchQueue = LibraryQueues.makeQueue(label: "ToolboxAMQP.receiver"),
+                               deadline: Deadline = .never,
                                queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                                onMessage: @escaping @Sendable (AMQPDelivery) -> Void,
-                               completion: @escaping @Sendable (Result<AMQPReceiver, AMQPError>) -> Void) {
+                               completion: @escaping @Sendable (Result<AMQPReceiver, AMQPError>) -> Void) -> any Cancellable {
         let callback = Callback(callbackQueue, completion)
-        queue.async {
-            AMQPReceiver(session: self, address: address, options: options, handlerQueue: messageQueue,
-                         handler: onMessage).attach(callback)
-        }
+        let receiver = AMQPReceiver(session: self, address: address, options: options, handlerQueue: messageQueue,
+                                    handler: onMessage)
+        queue.async { receiver.attach(callback) }
+        return receiver.bound(callback, deadline: deadline)
     }
 
-    /// Blocking form of `attachReceiver`.
+    /// Blocking form of `attachReceiver`, waiting at most `timeout` seconds.
     public func attachReceiver(address: String?, options: AMQPReceiverOptions = .init(),
                                messageQueue: DispatchQueue = LibraryQueues.makeQueue(label: "ToolboxAMQP.receiver"),
+                               timeout: Double = 60,
                                onMessage: @escaping @Sendable (AMQPDelivery) -> Void) throws -> AMQPReceiver {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPReceiver, any Error>) -> Void) in
-            attachReceiver(address: address, options: options, messageQueue: messageQueue, queue: queue,
-                           onMessage: onMessage) { done($0.mapError { $0 }) }
+            attachReceiver(address: address, options: options, messageQueue: messageQueue, deadline: .after(seconds: timeout),
+                           queue: queue, onMessage: onMessage) { done($0.mapError { $0 }) }
         }
     }
 }

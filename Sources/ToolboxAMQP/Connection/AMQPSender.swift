@@ -94,38 +94,65 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     // MARK: - Public API
 
     /// Sends a message; `completion` gets the receiver's outcome, or nil for a pre-settled send.
-    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0,
+    ///
+    /// If the outcome has not arrived by `deadline` (or the returned handle is cancelled) the completion gets
+    /// `.timedOut` (`.cancelled`); a message still waiting for credit is then not sent at all, one already on
+    /// the wire may still arrive at the receiver.
+    @discardableResult
+    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0, deadline: Deadline = .never,
                      queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                     completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) {
-        send(encodedMessage: message.encode(), messageFormat: messageFormat, queue: callbackQueue, completion: completion)
+                     completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) -> any Cancellable {
+        send(encodedMessage: message.encode(), messageFormat: messageFormat, deadline: deadline, queue: callbackQueue,
+             completion: completion)
     }
 
     /// Sends already-encoded message sections (an Event Hubs batch, a forwarded message).
-    public func send(encodedMessage payload: [UInt8], messageFormat: UInt32 = 0,
+    @discardableResult
+    public func send(encodedMessage payload: [UInt8], messageFormat: UInt32 = 0, deadline: Deadline = .never,
                      queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                     completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) {
+                     completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) -> any Cancellable {
         let callback = Callback(callbackQueue, completion)
-        queue.async {
-            if let error = self.terminalError ?? (self.state == .attached ? nil : AMQPError(.linkDetached, "link is not attached")) {
-                callback(.failure(error))
-                return
-            }
-            if let limit = self.peerMaxMessageSize, UInt64(payload.count) > limit {
-                callback(.failure(AMQPError(.limitExceeded, "message of \(payload.count) bytes exceeds the peer's max-message-size \(limit)",
-                                            remote: AMQPRemoteError(condition: AMQPRemoteError.messageSizeExceeded))))
-                return
-            }
-            let settled = self.options.settleMode == .settled
-            self.pending.append(Pending(payload: payload, messageFormat: messageFormat, settled: settled, callback: callback))
-            self.pump()
+        queue.async { self.enqueue(payload, messageFormat: messageFormat, callback: callback) }
+        deadline.schedule(on: queue) { [weak self] in
+            self?.abandon(callback, AMQPError(.timedOut, "no outcome for the message before its deadline"))
+        }
+        return AMQPCancellation { [weak self] in
+            guard let self else { return }
+            self.queue.async { self.abandon(callback, AMQPError(.cancelled, "send cancelled")) }
         }
     }
 
-    /// Blocking form of `send`.
+    private func enqueue(_ payload: [UInt8], messageFormat: UInt32, callback: Callback<AMQPDeliveryState?>) {
+        guard !callback.isDone else { return }
+        if let error = terminalError ?? (state == .attached ? nil : AMQPError(.linkDetached, "link is not attached")) {
+            callback(.failure(error))
+            return
+        }
+        if let limit = peerMaxMessageSize, UInt64(payload.count) > limit {
+            callback(.failure(AMQPError(.limitExceeded, "message of \(payload.count) bytes exceeds the peer's max-message-size \(limit)",
+                                        remote: AMQPRemoteError(condition: AMQPRemoteError.messageSizeExceeded))))
+            return
+        }
+        pending.append(Pending(payload: payload, messageFormat: messageFormat, settled: options.settleMode == .settled,
+                               callback: callback))
+        pump()
+    }
+
+    /// Fails a send that timed out or was cancelled; one still waiting for credit is dropped from the queue.
+    private func abandon(_ callback: Callback<AMQPDeliveryState?>, _ error: AMQPError) {
+        guard !callback.isDone else { return }
+        if let index = pending.indices.dropFirst(pendingHead).first(where: { pending[$0].callback.once === callback.once }),
+           pending[index].deliveryID == nil {
+            pending.remove(at: index)
+        }
+        callback(.failure(error))
+    }
+
+    /// Blocking form of `send`, waiting at most `timeout` seconds for the outcome.
     @discardableResult
-    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0) throws -> AMQPDeliveryState? {
+    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0, timeout: Double = 60) throws -> AMQPDeliveryState? {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPDeliveryState?, any Error>) -> Void) in
-            send(message, messageFormat: messageFormat, queue: queue) { done($0.mapError { $0 }) }
+            send(message, messageFormat: messageFormat, deadline: .after(seconds: timeout), queue: queue) { done($0.mapError { $0 }) }
         }
     }
 
@@ -301,17 +328,24 @@ extension AMQPSender {
 
 extension AMQPSession {
     /// Attaches a sender link to `address` (the target) and calls `completion` when the peer attached.
-    public func attachSender(address: String?, options: AMQPSenderOptions = .init(),
+    ///
+    /// Past `deadline` (or after `cancel()` on the returned handle) the completion fails and the link is detached.
+    @discardableResult
+    public func attachSender(address: String?, options: AMQPSenderOptions = .init(), deadline: Deadline = .never,
                              queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                             completion: @escaping @Sendable (Result<AMQPSender, AMQPError>) -> Void) {
+                             completion: @escaping @Sendable (Result<AMQPSender, AMQPError>) -> Void) -> any Cancellable {
         let callback = Callback(callbackQueue, completion)
-        queue.async { AMQPSender(session: self, address: address, options: options).attach(callback) }
+        let sender = AMQPSender(session: self, address: address, options: options)
+        queue.async { sender.attach(callback) }
+        return sender.bound(callback, deadline: deadline)
     }
 
-    /// Blocking form of `attachSender`.
-    public func attachSender(address: String?, options: AMQPSenderOptions = .init()) throws -> AMQPSender {
+    /// Blocking form of `attachSender`, waiting at most `timeout` seconds.
+    public func attachSender(address: String?, options: AMQPSenderOptions = .init(), timeout: Double = 60) throws -> AMQPSender {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPSender, any Error>) -> Void) in
-            attachSender(address: address, options: options, queue: queue) { done($0.mapError { $0 }) }
+            attachSender(address: address, options: options, deadline: .after(seconds: timeout), queue: queue) {
+                done($0.mapError { $0 })
+            }
         }
     }
 }

@@ -61,10 +61,12 @@ public final class AMQPSession: @unchecked Sendable {
 
     // MARK: - Public API
 
-    /// Ends the session (detaching its links implicitly) and waits for the peer's end.
-    public func end(error: AMQPRemoteError? = nil, queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    /// Ends the session (detaching its links implicitly) and waits for the peer's end (until `deadline`).
+    public func end(error: AMQPRemoteError? = nil, deadline: Deadline = .never,
+                    queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                     completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
+        deadline.schedule(on: queue) { callback(.failure(AMQPError(.timedOut, "peer did not answer end before the deadline"))) }
         queue.async {
             if self.ended { callback(.success(())); return }
             self.endCallbacks.append(callback)
@@ -75,10 +77,10 @@ public final class AMQPSession: @unchecked Sendable {
         }
     }
 
-    /// Blocking form of `end`.
-    public func end(error: AMQPRemoteError? = nil) throws {
+    /// Blocking form of `end`, waiting at most `timeout` seconds.
+    public func end(error: AMQPRemoteError? = nil, timeout: Double = 60) throws {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
-            end(error: error, queue: queue) { done($0.mapError { $0 }) }
+            end(error: error, deadline: .after(seconds: timeout), queue: queue) { done($0.mapError { $0 }) }
         }
     }
 
