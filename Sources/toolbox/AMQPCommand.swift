@@ -97,7 +97,8 @@ struct AMQPSendCommand: ParsableCommand {
             var message = AMQPMessage(data: payload)
             message.properties = AMQPProperties(messageID: .string("\(runID)-\(index)"))
             group.enter()
-            sender.send(message) { result in
+            // A broker that never grants credit must not hang the command: each send gets 60 s for its outcome.
+            sender.send(message, deadline: .after(seconds: 60)) { result in
                 tally.withLockedValue { tally in
                     switch result {
                     case .success(.accepted): tally.accepted += 1
