@@ -34,7 +34,7 @@ final class HTTPClientNginxTests: XCTestCase {
             XCTAssertEqual(response.body, Array("hello\n".utf8))
         }
         XCTAssertEqual(client.connectionsOpened, 1)
-        let log = nginx.accessLog().filter { $0.uri == "/hello.txt" }
+        let log = nginx.accessLog(waitingFor: 20) { $0.uri == "/hello.txt" }
         XCTAssertEqual(log.count, 20)
         XCTAssertEqual(Set(log.map(\.connection)).count, 1, "nginx saw more than one connection: \(log)")
         XCTAssertEqual(log.map(\.connectionRequests), Array(1...20))
@@ -71,7 +71,7 @@ final class HTTPClientNginxTests: XCTestCase {
             XCTAssertFalse(response.head.keepAlive)
         }
         XCTAssertEqual(client.connectionsOpened, 3)
-        XCTAssertEqual(Set(nginx.accessLog().map(\.connection)).count, 3)
+        XCTAssertEqual(Set(nginx.accessLog(waitingFor: 3).map(\.connection)).count, 3)
     }
 
     func testOneMebibyteBodiesBothWays() throws {
@@ -90,7 +90,7 @@ final class HTTPClientNginxTests: XCTestCase {
             let back = try client.execute(try HTTPRequest(url: nginx.url(path, tls: tls)), timeout: 30)
             XCTAssertTrue(back.body == NginxFixture.bigFile, "the uploaded file differs from what was sent")
         }
-        let uploads = nginx.accessLog().filter { $0.method == "PUT" }
+        let uploads = nginx.accessLog(waitingFor: 2) { $0.method == "PUT" }
         XCTAssertEqual(uploads.count, 2)
         XCTAssertTrue(uploads.allSatisfy { $0.requestLength > 1 << 20 })
         XCTAssertEqual(client.connectionsOpened, 2)
@@ -174,6 +174,6 @@ final class HTTPClientNginxTests: XCTestCase {
         XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
         XCTAssertEqual(failures.load(), [])
         XCTAssertLessThanOrEqual(client.connectionsOpened, 16, "at most 8 per endpoint")
-        XCTAssertLessThanOrEqual(Set(nginx.accessLog().map(\.connection)).count, 16)
+        XCTAssertLessThanOrEqual(Set(nginx.accessLog(waitingFor: 64).map(\.connection)).count, 16)
     }
 }

@@ -140,6 +140,18 @@ final class NginxFixture: @unchecked Sendable {
         }
     }
 
+    /// The access log once at least `count` lines match: nginx logs a request just after sending its response,
+    /// so the client can be faster than the log.
+    func accessLog(waitingFor count: Int, where matches: (LogLine) -> Bool = { _ in true }) -> [LogLine] {
+        let deadline = Deadline.after(seconds: 10)
+        var lines = accessLog().filter(matches)
+        while lines.count < count, !deadline.hasPassed {
+            usleep(10_000)
+            lines = accessLog().filter(matches)
+        }
+        return lines
+    }
+
     func stop() {
         if process.isRunning {
             process.terminate()
