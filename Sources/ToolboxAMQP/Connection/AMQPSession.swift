@@ -135,7 +135,9 @@ public final class AMQPSession: @unchecked Sendable {
             linksByRemoteHandle[attach.handle] = link
             link.receivedAttach(attach)
         case .flow(let flow):
-            remoteIncomingWindow = (flow.nextIncomingID ?? 0) &+ flow.incomingWindow &- nextOutgoingID
+            // Frames still in flight count against the window the peer just announced (serial arithmetic).
+            let inFlight = nextOutgoingID &- (flow.nextIncomingID ?? 0)
+            remoteIncomingWindow = flow.incomingWindow > inFlight ? flow.incomingWindow - inFlight : 0
             remoteOutgoingWindow = flow.outgoingWindow
             if let handle = flow.handle {
                 guard let link = linksByRemoteHandle[handle] else {
