@@ -29,13 +29,36 @@ trap cleanup EXIT
 TOOLBOX_RABBITMQ_ENV=$(scripts/rabbitmq.sh start "$rabbit_dir" | tail -n 1)
 export TOOLBOX_RABBITMQ_ENV
 
+# XCTest's closing line of one pass: "Executed N tests, with F failures ...".
+passed=0
+failed=0
+count() {
+    local line n f
+    line=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$1" | tail -n 1)
+    n=$(echo "$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+    f=$(echo "$line" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+    passed=$((passed + ${n:-0} - ${f:-0}))
+    failed=$((failed + ${f:-0}))
+}
+log=$(mktemp /tmp/toolbox-test-log.XXXXXX)
+status=0
+
 echo "== swift test" >&2
 swift build --build-tests
-swift test --skip-build
+swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" || status=1
+count "$log"
 
 if [ "$tsan" = 1 ]; then
     echo "== swift test --sanitize=thread" >&2
     export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
     swift build --build-tests --sanitize=thread --scratch-path .build-tsan
-    swift test --skip-build --sanitize=thread --scratch-path .build-tsan
+    swift test --skip-build --disable-swift-testing --sanitize=thread --scratch-path .build-tsan 2>&1 | tee "$log" || status=1
+    count "$log"
 fi
+rm -f "$log"
+
+# One plain closing line for both passes (read by CI), also kept for .ci/run to repeat last.
+summary="tests: $passed passed, $failed failed"
+echo "$summary" > "${TOOLBOX_TEST_SUMMARY:-/dev/null}"
+echo "$summary"
+exit "$status"
