@@ -172,6 +172,15 @@ final class CodecTests: XCTestCase {
         XCTAssertThrowsError(try AMQPDecoder.decode(deep)) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .limitExceeded)
         }
+        // Many arrays of empty elements: each within the per-compound count, together over the shared budget.
+        var manyArrays: [UInt8] = [0xd0, 0, 0, 0, 0, 0, 0, 0, 20]
+        for _ in 0..<20 { manyArrays += [0xf0, 0, 0, 0, 5, 0x00, 0x01, 0x86, 0xa0, 0x40] }  // 100,000 nulls each
+        let size = UInt32(manyArrays.count - 5)
+        manyArrays[1...4] = [UInt8(size >> 24), UInt8((size >> 16) & 0xff), UInt8((size >> 8) & 0xff), UInt8(size & 0xff)]
+        XCTAssertThrowsError(try AMQPDecoder.decode(manyArrays, limits: AMQPDecodingLimits(maxElementCount: 1_000_000))) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .limitExceeded)
+        }
+        XCTAssertNoThrow(try AMQPDecoder.decode(manyArrays, limits: AMQPDecodingLimits(maxElementCount: 2_000_000)))
         let nestedLists = [UInt8](repeating: 0xc0, count: 1) + [0x01, 0x00]
         XCTAssertEqual(try AMQPDecoder.decode(nestedLists), .list([]))
     }

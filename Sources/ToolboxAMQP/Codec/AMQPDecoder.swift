@@ -33,6 +33,9 @@ public struct AMQPDecoder {
     let end: Int
     let limits: AMQPDecodingLimits
     private var depth = 0
+    /// Array elements that occupy no bytes (null, true, uint0...), summed over the whole decode: the only
+    /// elements the input's size does not bound, so they share one budget of `limits.maxElementCount`.
+    private var zeroWidthElements = 0
 
     public init(_ bytes: [UInt8], range: Range<Int>? = nil, limits: AMQPDecodingLimits = .default) {
         self.bytes = bytes
@@ -167,6 +170,7 @@ public struct AMQPDecoder {
             throw AMQPError(.decoding, "compound size does not match its \(count) elements")
         }
         position = bodyEnd
+        zeroWidthElements = inner.zeroWidthElements
         return items
     }
 
@@ -191,11 +195,18 @@ public struct AMQPDecoder {
         if width > 0, count > (bodyEnd - inner.position) / width {
             throw AMQPError(.decoding, "array declares \(count) elements in \(bodyEnd - inner.position) bytes")
         }
+        if width == 0 {
+            inner.zeroWidthElements += count
+            guard inner.zeroWidthElements <= limits.maxElementCount else {
+                throw AMQPError(.limitExceeded, "more than \(limits.maxElementCount) empty array elements in one value")
+            }
+        }
         var elements: [AMQPValue] = []
         elements.reserveCapacity(count)
         for _ in 0..<count { elements.append(try inner.decodeValue(code: code)) }
         guard inner.position == bodyEnd else { throw AMQPError(.decoding, "array size does not match its elements") }
         position = bodyEnd
+        zeroWidthElements = inner.zeroWidthElements
         return AMQPArray(unchecked: elementType, descriptor: descriptor, elements: elements)
     }
 
@@ -209,6 +220,7 @@ public struct AMQPDecoder {
         self.end = end
         limits = other.limits
         depth = other.depth
+        zeroWidthElements = other.zeroWidthElements
     }
 
     static func elementType(of code: UInt8) -> AMQPArray.ElementType? {
