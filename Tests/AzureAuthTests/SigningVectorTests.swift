@@ -217,3 +217,31 @@ final class BlobSASVerifierTests: XCTestCase {
             accountKey: key, now: 0), .malformed("a SAS needs sig, se, sp, sv and sr"))
     }
 }
+
+final class CosmosResourcePathTests: XCTestCase {
+    /// The table in shared/protocol/http/cosmos.md §2.1.
+    func testPathsMapToSignedResources() throws {
+        let cases: [(String, String, String)] = [
+            ("/", "", ""),
+            ("/dbs", "dbs", ""),
+            ("/dbs/testdb/", "dbs", "dbs/testdb"),
+            ("/dbs/testdb/colls/", "colls", "dbs/testdb"),
+            ("/dbs/testdb/colls/testcoll/pkranges/", "pkranges", "dbs/testdb/colls/testcoll"),
+            ("/dbs/testdb/colls/testcoll/docs/", "docs", "dbs/testdb/colls/testcoll"),
+            ("/dbs/testdb/colls/testcoll/docs/item%201/", "docs", "dbs/testdb/colls/testcoll/docs/item 1"),
+            ("/dbs/testdb/colls/testcoll/docs/item%201?x=1", "docs", "dbs/testdb/colls/testcoll/docs/item 1"),
+        ]
+        for (path, type, link) in cases {
+            let resource = CosmosResourcePath.resource(forPath: path)
+            XCTAssertEqual(resource.type, type, path)
+            XCTAssertEqual(resource.link, link, path)
+        }
+        let signer = try CosmosMasterKeySigner(key: Secret(SigningVectorTests.cosmosKey))
+        XCTAssertEqual(
+            signer.authorizationHeader(verb: "GET", path: "/dbs/testdb/colls/testcoll/docs/item%201/",
+                                       date: "Tue, 01 Jan 2030 00:00:00 GMT").exposedValue,
+            "type%3Dmaster%26ver%3D1.0%26sig%3DjrwWSgRYp%2BLy5ZHnExJ3PhDr92jzXJk0r7bhoCmXOn4%3D")
+        XCTAssertEqual(CosmosResourcePath.aadAuthorizationHeader(token: Secret("eyJ.a.b")).exposedValue,
+            "type=aad&ver=1.0&sig=eyJ.a.b")
+    }
+}
