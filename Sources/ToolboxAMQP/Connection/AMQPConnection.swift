@@ -32,25 +32,27 @@ public final class AMQPConnection: @unchecked Sendable {
     /// Set for the broker role (a connection accepted from a listener).
     let server: AMQPServerConfiguration?
     let logger: Logger
-    private var transport: (any AMQPTransport)?
-    private var parser: AMQPFrameParser
-    private(set) var state: State = .idle
-    private var openSent = false
+    var transport: (any AMQPTransport)?
+    var parser: AMQPFrameParser
+    var state: State = .idle
+    var openSent = false
+    /// The AMQP protocol header came back (after SASL, when there was SASL).
+    var headerReceived = false
 
     /// The peer's open, once received.
-    private(set) var remoteOpen: AMQPOpen?
+    var remoteOpen: AMQPOpen?
     /// Largest frame we may send: the peer's max-frame-size (512 until its open arrives).
-    private(set) var peerMaxFrameSize = 512
-    private var negotiatedChannelMax: UInt16 = 0
-    private var sessions: [UInt16: AMQPSession] = [:]
-    private var sessionsByRemoteChannel: [UInt16: AMQPSession] = [:]
-    private var openCallback: Callback<Void>?
+    var peerMaxFrameSize = 512
+    var negotiatedChannelMax: UInt16 = 0
+    var sessions: [UInt16: AMQPSession] = [:]
+    var sessionsByRemoteChannel: [UInt16: AMQPSession] = [:]
+    var openCallback: Callback<Void>?
     private var closeCallbacks: [Callback<Void>] = []
     private var closeObservers: [Callback<Void>] = []
-    private var lastSent = MonotonicInstant.now()
-    private var lastReceived = MonotonicInstant.now()
-    private var timer: (any DispatchSourceTimer)?
-    private var openTimeoutItem: DispatchWorkItem?
+    var lastSent = MonotonicInstant.now()
+    var lastReceived = MonotonicInstant.now()
+    var timer: (any DispatchSourceTimer)?
+    var openTimeoutItem: DispatchWorkItem?
     private var selfRetain: AMQPConnection?
     /// Why the connection ended; set once.
     private(set) var terminalError: AMQPError?
@@ -233,220 +235,6 @@ public final class AMQPConnection: @unchecked Sendable {
         sessionsByRemoteChannel[remoteChannel] = session
     }
 
-    private func frameName(_ frame: AMQPFrame) -> String {
-        switch frame {
-        case .heartbeat: return "heartbeat"
-        case .sasl(let body):
-            switch body {
-            case .mechanisms: return "sasl-mechanisms"
-            case .initialize(let mechanism, _, _): return "sasl-init(\(mechanism.rawValue))"
-            case .challenge: return "sasl-challenge"
-            case .response: return "sasl-response"
-            case .outcome(let code, _): return "sasl-outcome(\(code))"
-            }
-        case .amqp(let channel, let performative, let payload):
-            // Performatives carry no secrets (SASL frames are summarised above); payloads are never logged.
-            return "[ch\(channel)] \(performative)" + (payload.isEmpty ? "" : " +\(payload.count) bytes")
-        }
-    }
-
-    private func handle(_ event: AMQPTransportEvent) {
-        switch event {
-        case .connected:
-            guard state == .idle else { return }
-            if server != nil {
-                state = .serverHeader
-            } else if configuration.sasl.symbol != nil {
-                sendRaw(AMQPProtocolHeader.sasl.bytes)
-                state = .saslHeader
-            } else {
-                sendAMQPHeaderAndOpen()
-            }
-        case .received(let bytes):
-            lastReceived = .now()
-            parser.append(bytes)
-            do {
-                try drainParser()
-            } catch let error as AMQPError {
-                protocolFailure(error)
-            } catch {
-                protocolFailure(AMQPError(.decoding, "\(error)"))
-            }
-        case .closed(let error):
-            transport = nil
-            if state == .closeSent {
-                finish(nil)
-            } else if let error {
-                finish(AMQPError(.transport, "\(error)"))
-            } else {
-                finish(AMQPError(.connectionClosed, "peer closed the transport without a close frame"))
-            }
-        }
-    }
-
-    private func drainParser() throws {
-        while state != .closed {
-            if state == .saslHeader || state == .serverHeader || state == .serverAMQPHeader
-                || (state == .amqpHeader && !headerReceived) {
-                guard let header = try parser.nextProtocolHeader() else { return }
-                try receivedHeader(header)
-            } else {
-                guard let frame = try parser.nextFrame() else { return }
-                try receivedFrame(frame)
-            }
-        }
-    }
-
-    private var headerReceived = false
-
-    private func receivedHeader(_ header: AMQPProtocolHeader) throws {
-        switch (state, header) {
-        case (.saslHeader, .sasl):
-            state = .saslMechanisms
-        case (.amqpHeader, .amqp):
-            headerReceived = true
-        case (.serverHeader, .sasl) where !(server?.mechanisms.isEmpty ?? true):
-            sendRaw(AMQPProtocolHeader.sasl.bytes)
-            send(.sasl(.mechanisms(server?.mechanisms ?? [])))
-            state = .serverSASLInit
-        case (.serverHeader, .amqp) where server?.allowWithoutSASL == true, (.serverAMQPHeader, .amqp):
-            sendRaw(AMQPProtocolHeader.amqp.bytes)
-            state = .amqpHeader
-            headerReceived = true
-        case (.serverHeader, _), (.serverAMQPHeader, _):
-            // Answer with the header we do support, then hang up (part 2, 2.2).
-            let supported: AMQPProtocolHeader = (server?.mechanisms.isEmpty ?? true) ? .amqp : .sasl
-            sendRaw(supported.bytes)
-            throw AMQPError(.framing, "client asked for protocol \(header), which this broker does not accept")
-        default:
-            throw AMQPError(.framing, "peer answered with protocol header \(header) in state \(state)")
-        }
-    }
-
-    private func receivedFrame(_ frame: AMQPFrame) throws {
-        switch frame {
-        case .heartbeat:
-            return
-        case .sasl(let body):
-            try receivedSASL(body)
-        case .amqp(let channel, let performative, let payload):
-            if logger.logLevel <= .trace { logger.trace("<- \(frameName(frame))") }
-            guard headerReceived else { throw AMQPError(.framing, "AMQP frame before the AMQP protocol header") }
-            try receivedPerformative(channel: channel, performative, payload: payload)
-        }
-    }
-
-    private func receivedSASL(_ body: AMQPSASLPerformative) throws {
-        switch (state, body) {
-        case (.serverSASLInit, .initialize(let mechanism, let response, let hostname)):
-            let ok = (server?.mechanisms.contains(mechanism) ?? false)
-                && (server?.authenticate(mechanism, response, hostname) ?? false)
-            send(.sasl(.outcome(code: ok ? .ok : .auth, additionalData: nil)))
-            guard ok else {
-                throw AMQPError(.authentication, "client failed SASL \(mechanism.rawValue) authentication")
-            }
-            state = .serverAMQPHeader
-        case (.saslMechanisms, .mechanisms(let offered)):
-            guard let wanted = configuration.sasl.symbol, offered.contains(wanted) else {
-                throw AMQPError(.authentication,
-                    "server offers SASL \(offered.map(\.rawValue)), not \(configuration.sasl.symbol?.rawValue ?? "none")")
-            }
-            send(.sasl(.initialize(mechanism: wanted, initialResponse: configuration.sasl.initialResponse,
-                                   hostname: configuration.hostname)))
-            state = .saslOutcome
-        case (.saslOutcome, .challenge):
-            // None of our mechanisms use challenges; an empty response lets the server decide.
-            send(.sasl(.response([])))
-        case (.saslOutcome, .outcome(let code, _)):
-            guard code == .ok else {
-                throw AMQPError(.authentication, "SASL \(configuration.sasl) failed with outcome \(code)")
-            }
-            sendAMQPHeaderAndOpen()
-        default:
-            throw AMQPError(.framing, "unexpected SASL frame in state \(state)")
-        }
-    }
-
-    private func sendAMQPHeaderAndOpen() {
-        state = .amqpHeader
-        headerReceived = false
-        sendRaw(AMQPProtocolHeader.amqp.bytes)
-        send(.amqp(0, .open(makeOpen())))
-        openSent = true
-    }
-
-    private func makeOpen() -> AMQPOpen {
-        var open = AMQPOpen(containerID: configuration.containerID, hostname: configuration.hostname)
-        open.maxFrameSize = configuration.maxFrameSize
-        open.channelMax = configuration.channelMax
-        open.idleTimeOut = configuration.idleTimeout.map { UInt32(min(max($0 * 1000, 1), Double(UInt32.max))) }
-        open.properties = configuration.properties
-        return open
-    }
-
-    private func receivedPerformative(channel: UInt16, _ performative: AMQPPerformative, payload: [UInt8]) throws {
-        switch performative {
-        case .open(let open):
-            guard state == .amqpHeader, remoteOpen == nil else { throw AMQPError(.protocolViolation, "unexpected open") }
-            remoteOpen = open
-            if server != nil {
-                // The broker answers the client's open; the negotiated values are the same either way.
-                var reply = makeOpen()
-                reply.hostname = nil
-                send(.amqp(0, .open(reply)))
-                openSent = true
-            }
-            peerMaxFrameSize = Int(max(512, open.maxFrameSize))
-            negotiatedChannelMax = min(configuration.channelMax, open.channelMax)
-            state = .openReceived
-            openTimeoutItem?.cancel()
-            startTimer()
-            openCallback?(.success(()))
-            openCallback = nil
-        case .close(let error):
-            if state == .closeSent {
-                finish(error.map { AMQPError(.connectionClosed, "peer closed the connection", remote: $0) })
-            } else {
-                send(.amqp(0, .close(nil)))
-                // A clean close by the peer is not an error for observers; pending work still fails.
-                finish(error.map { AMQPError(.connectionClosed, "peer closed the connection", remote: $0) })
-            }
-        case .begin(let begin):
-            if server != nil, begin.remoteChannel == nil, state == .openReceived {
-                try acceptSession(begin, remoteChannel: channel)
-                return
-            }
-            guard let local = begin.remoteChannel, let session = sessions[local], session.remoteChannel == nil else {
-                // Peer-initiated sessions are a broker-side feature; refuse politely.
-                send(.amqp(0, .close(AMQPRemoteError(condition: AMQPRemoteError.notImplemented,
-                                                      description: "client does not accept peer-initiated sessions"))))
-                state = .closeSent
-                return
-            }
-            session.receivedBegin(begin, remoteChannel: channel)
-        default:
-            guard state == .openReceived || state == .closeSent else {
-                throw AMQPError(.protocolViolation, "\(performative.name) before open")
-            }
-            // Frames for unknown or ended sessions are ignored (Azure SDKs send detach after end).
-            guard let session = sessionsByRemoteChannel[channel] else { return }
-            try session.received(performative, payload: payload)
-        }
-    }
-
-    /// Broker role: a client began a session; answer on the lowest free channel.
-    private func acceptSession(_ begin: AMQPBegin, remoteChannel: UInt16) throws {
-        guard sessionsByRemoteChannel[remoteChannel] == nil else {
-            throw AMQPError(.protocolViolation, "client began a second session on channel \(remoteChannel)")
-        }
-        guard let channel = (0...negotiatedChannelMax).first(where: { sessions[$0] == nil }) else {
-            throw AMQPError(.limitExceeded, "client began more sessions than channel-max \(negotiatedChannelMax) allows")
-        }
-        let session = AMQPSession(connection: self, channel: channel, configuration: AMQPSessionConfiguration())
-        sessions[channel] = session
-        session.accept(begin, remoteChannel: remoteChannel)
-    }
-
     /// A violation by the peer: tell it why (when we can) and tear down.
     func protocolFailure(_ error: AMQPError) {
         logger.debug("connection failed: \(error)")
@@ -471,7 +259,7 @@ public final class AMQPConnection: @unchecked Sendable {
     func fail(_ error: AMQPError) { finish(error) }
 
     /// Ends the connection once: stops timers, closes the transport, fails or completes every waiter.
-    private func finish(_ error: AMQPError?) {
+    func finish(_ error: AMQPError?) {
         guard state != .closed else { return }
         state = .closed
         terminalError = error
@@ -495,28 +283,5 @@ public final class AMQPConnection: @unchecked Sendable {
         for observer in closeObservers { observer(error.map { .failure($0) } ?? .success(())) }
         closeObservers = []
         selfRetain = nil
-    }
-
-    // MARK: - Heartbeats and idle time-out
-
-    private func startTimer() {
-        let peerIdle = remoteOpen?.idleTimeOut.flatMap { $0 == 0 ? nil : Double($0) / 1000 }
-        let ourIdle = configuration.idleTimeout
-        guard peerIdle != nil || ourIdle != nil else { return }
-        // Send heartbeats at half the peer's time-out; check ours at a quarter of it.
-        let tick = max(0.005, min(peerIdle.map { $0 / 4 } ?? .infinity, ourIdle.map { $0 / 4 } ?? .infinity, 1.0))
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + tick, repeating: tick)
-        timer.setEventHandler { [weak self] in self?.tick(peerIdle: peerIdle, ourIdle: ourIdle) }
-        self.timer = timer
-        timer.resume()
-    }
-
-    private func tick(peerIdle: Double?, ourIdle: Double?) {
-        let now = MonotonicInstant.now()
-        if let peerIdle, now.seconds(since: lastSent) >= peerIdle / 2 { send(.heartbeat) }
-        if let ourIdle, now.seconds(since: lastReceived) > ourIdle {
-            protocolFailure(AMQPError(.timedOut, "peer sent nothing for \(ourIdle)s (idle time-out)"))
-        }
     }
 }
