@@ -29,9 +29,13 @@ public struct AccessToken: Sendable, CustomStringConvertible {
 public struct TokenRequestOptions: Sendable {
     /// When the request must have completed; the credential fails with `AuthError.Code.timedOut` after it.
     public var deadline: Deadline
+    /// The tenant to get the token from, when it differs from the credential's own; the credential must allow
+    /// it (`additionallyAllowedTenants`). Managed identity ignores it.
+    public var tenantID: String?
 
     /// - parameter deadline: defaults to 30 seconds from now.
-    public init(deadline: Deadline = .after(seconds: 30)) {
+    public init(deadline: Deadline = .after(seconds: 30), tenantID: String? = nil) {
         self.deadline = deadline
+        self.tenantID = tenantID
     }
 }

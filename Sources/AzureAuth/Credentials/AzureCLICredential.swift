@@ -17,15 +17,20 @@ public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
     public let tenantID: String?
     public let subscription: String?
     public let processTimeout: Double
+    /// Tenants other than `tenantID` that `TokenRequestOptions.tenantID` may name (`*`: any).
+    public let additionallyAllowedTenants: [String]
     private let environment: [String: String]
 
     public init(
         tenantID: String? = nil, subscription: String? = nil, processTimeout: Double = 10,
+        additionallyAllowedTenants: [String]? = nil,
         environment: [String: String] = AzureEnvironmentVariable.processEnvironment
     ) {
         self.tenantID = tenantID
         self.subscription = subscription
         self.processTimeout = processTimeout
+        self.additionallyAllowedTenants = additionallyAllowedTenants
+            ?? TenantPolicy.allowedFromEnvironment(environment)
         self.environment = environment
     }
 
@@ -44,6 +49,16 @@ public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
             return delivery
         }
         var arguments = ["account", "get-access-token", "--output", "json", "--resource", resource]
+        let tenantID: String?
+        switch TenantPolicy.resolve(
+            configured: self.tenantID, requested: options.tenantID, allowed: additionallyAllowedTenants,
+            environment: environment, credential: credentialName)
+        {
+        case .success(let resolved): tenantID = resolved
+        case .failure(let error):
+            delivery.deliver(.failure(error))
+            return delivery
+        }
         if let tenantID {
             do throws(AuthError) {
                 try EntraTokenEndpoint.validateTenant(tenantID)

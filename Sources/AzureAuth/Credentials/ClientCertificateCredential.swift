@@ -12,18 +12,20 @@ import ToolboxCore
 /// ```
 ///
 /// The file is PEM with the certificate and its RSA private key (optionally encrypted: pass `password`).
-/// Requests go straight to `{authorityHost}/{tenant}/oauth2/v2.0/token`; tokens are cached per scope set.
+/// Requests go straight to `{authorityHost}/{tenant}/oauth2/v2.0/token`; tokens are cached per tenant and scope set.
+/// Other tenants: as `ClientSecretCredential`.
 public final class ClientCertificateCredential: TokenCredential, CustomStringConvertible {
     public let credentialName = "ClientCertificateCredential"
     public let tenantID: String
     public let clientID: String
     public let certificatePath: String
-    private let cache: TokenCache
+    private let caches: TenantTokenCaches
 
     /// - throws: `AuthError.Code.invalidArgument` when the file cannot be read or holds no RSA key and certificate.
     public init(
         tenantID: String, clientID: String, certificatePath: String, password: Secret<String>? = nil,
-        authorityHost: String? = nil, environment: [String: String] = AzureEnvironmentVariable.processEnvironment,
+        authorityHost: String? = nil, additionallyAllowedTenants: [String]? = nil,
+        environment: [String: String] = AzureEnvironmentVariable.processEnvironment,
         transport: any TokenHTTPTransport,
         logger: Logger = Logger(label: "AzureAuth.ClientCertificateCredential"),
         clock: @escaping @Sendable () -> Int = UTCDate.nowUnixSeconds
@@ -42,22 +44,28 @@ public final class ClientCertificateCredential: TokenCredential, CustomStringCon
         self.tenantID = tenantID
         self.clientID = clientID
         self.certificatePath = certificatePath
-        cache = TokenCache(name: "ClientCertificateCredential", logger: logger, clock: clock) { scopes, deadline, done in
-            let assertion: Secret<String>
-            do throws(AuthError) {
-                assertion = try signer.assertion(clientID: clientID, audience: endpoint.tokenURL, now: clock())
-            } catch {
-                return done(.failure(error))
+        caches = TenantTokenCaches(
+            name: "ClientCertificateCredential", defaultTenant: tenantID, authorityHost: endpoint.authorityHost,
+            allowed: additionallyAllowedTenants ?? TenantPolicy.allowedFromEnvironment(environment),
+            environment: environment
+        ) { endpoint in
+            TokenCache(name: "ClientCertificateCredential", logger: logger, clock: clock) { scopes, deadline, done in
+                let assertion: Secret<String>
+                do throws(AuthError) {
+                    assertion = try signer.assertion(clientID: clientID, audience: endpoint.tokenURL, now: clock())
+                } catch {
+                    return done(.failure(error))
+                }
+                endpoint.requestToken(
+                    form: [
+                        ("client_assertion", assertion.exposedValue),
+                        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                        ("client_id", clientID), ("grant_type", "client_credentials"),
+                        ("scope", scopes.joined(separator: " ")),
+                    ],
+                    transport: transport, deadline: deadline, source: "ClientCertificateCredential", clock: clock,
+                    completion: done)
             }
-            endpoint.requestToken(
-                form: [
-                    ("client_assertion", assertion.exposedValue),
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                    ("client_id", clientID), ("grant_type", "client_credentials"),
-                    ("scope", scopes.joined(separator: " ")),
-                ],
-                transport: transport, deadline: deadline, source: "ClientCertificateCredential", clock: clock,
-                completion: done)
         }
     }
 
@@ -66,7 +74,7 @@ public final class ClientCertificateCredential: TokenCredential, CustomStringCon
         for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
         completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
     ) -> any Cancellable {
-        cache.token(for: scopes, options: options, queue: queue, completion: completion)
+        caches.token(for: scopes, options: options, queue: queue, completion: completion)
     }
 
     public var description: String {

@@ -10,18 +10,21 @@ import ToolboxCore
 /// ```
 ///
 /// Requests go straight to `{authorityHost}/{tenant}/oauth2/v2.0/token` (no instance discovery). The authority
-/// defaults to `AZURE_AUTHORITY_HOST` from `environment`, else the public cloud. Tokens are cached per scope set.
+/// defaults to `AZURE_AUTHORITY_HOST` from `environment`, else the public cloud. Tokens are cached per tenant and
+/// scope set. `additionallyAllowedTenants` (default: `AZURE_ADDITIONALLY_ALLOWED_TENANTS`) lists the other tenants
+/// `TokenRequestOptions.tenantID` may name; `*` allows any.
 public final class ClientSecretCredential: TokenCredential, CustomStringConvertible {
     public let credentialName = "ClientSecretCredential"
     public let tenantID: String
     public let clientID: String
     private let endpoint: EntraTokenEndpoint
-    private let cache: TokenCache
+    private let caches: TenantTokenCaches
 
     /// - throws: `AuthError.Code.invalidArgument` for an invalid tenant id, empty client id or secret, or a
     ///   non-HTTPS authority.
     public init(
         tenantID: String, clientID: String, clientSecret: Secret<String>, authorityHost: String? = nil,
+        additionallyAllowedTenants: [String]? = nil,
         environment: [String: String] = AzureEnvironmentVariable.processEnvironment,
         transport: any TokenHTTPTransport, logger: Logger = Logger(label: "AzureAuth.ClientSecretCredential"),
         clock: @escaping @Sendable () -> Int = UTCDate.nowUnixSeconds
@@ -39,14 +42,20 @@ public final class ClientSecretCredential: TokenCredential, CustomStringConverti
         self.tenantID = tenantID
         self.clientID = clientID
         self.endpoint = endpoint
-        cache = TokenCache(name: "ClientSecretCredential", logger: logger, clock: clock) { scopes, deadline, done in
-            endpoint.requestToken(
-                form: [
-                    ("client_id", clientID), ("client_secret", clientSecret.exposedValue),
-                    ("grant_type", "client_credentials"), ("scope", scopes.joined(separator: " ")),
-                ],
-                transport: transport, deadline: deadline, source: "ClientSecretCredential", clock: clock,
-                completion: done)
+        caches = TenantTokenCaches(
+            name: "ClientSecretCredential", defaultTenant: tenantID, authorityHost: endpoint.authorityHost,
+            allowed: additionallyAllowedTenants ?? TenantPolicy.allowedFromEnvironment(environment),
+            environment: environment
+        ) { endpoint in
+            TokenCache(name: "ClientSecretCredential", logger: logger, clock: clock) { scopes, deadline, done in
+                endpoint.requestToken(
+                    form: [
+                        ("client_id", clientID), ("client_secret", clientSecret.exposedValue),
+                        ("grant_type", "client_credentials"), ("scope", scopes.joined(separator: " ")),
+                    ],
+                    transport: transport, deadline: deadline, source: "ClientSecretCredential", clock: clock,
+                    completion: done)
+            }
         }
     }
 
@@ -58,7 +67,7 @@ public final class ClientSecretCredential: TokenCredential, CustomStringConverti
         for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
         completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
     ) -> any Cancellable {
-        cache.token(for: scopes, options: options, queue: queue, completion: completion)
+        caches.token(for: scopes, options: options, queue: queue, completion: completion)
     }
 
     public var description: String {

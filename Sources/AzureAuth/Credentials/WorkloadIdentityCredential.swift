@@ -12,17 +12,18 @@ import ToolboxCore
 ///
 /// Reads `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_FEDERATED_TOKEN_FILE` and `AZURE_AUTHORITY_HOST` from
 /// `environment` unless given. The file is read again when it is older than ten minutes in memory (the
-/// projected token rotates). Tokens are cached per scope set.
+/// projected token rotates). Tokens are cached per tenant and scope set; other tenants as `ClientSecretCredential`.
 public final class WorkloadIdentityCredential: TokenCredential, CustomStringConvertible {
     public let credentialName = "WorkloadIdentityCredential"
     public let tenantID: String
     public let clientID: String
     public let tokenFilePath: String
-    private let cache: TokenCache
+    private let caches: TenantTokenCaches
 
     /// - throws: `AuthError.Code.credentialUnavailable` naming each missing variable.
     public init(
         tenantID: String? = nil, clientID: String? = nil, tokenFilePath: String? = nil, authorityHost: String? = nil,
+        additionallyAllowedTenants: [String]? = nil,
         environment: [String: String] = AzureEnvironmentVariable.processEnvironment,
         transport: any TokenHTTPTransport, logger: Logger = Logger(label: "AzureAuth.WorkloadIdentityCredential"),
         clock: @escaping @Sendable () -> Int = UTCDate.nowUnixSeconds
@@ -43,21 +44,27 @@ public final class WorkloadIdentityCredential: TokenCredential, CustomStringConv
         self.clientID = client
         self.tokenFilePath = file
         let assertion = FederatedTokenFile(path: file, clock: clock)
-        cache = TokenCache(name: "WorkloadIdentityCredential", logger: logger, clock: clock) { scopes, deadline, done in
-            let jwt: Secret<String>
-            switch assertion.read() {
-            case .success(let value): jwt = value
-            case .failure(let error): return done(.failure(error))
+        caches = TenantTokenCaches(
+            name: "WorkloadIdentityCredential", defaultTenant: tenant, authorityHost: endpoint.authorityHost,
+            allowed: additionallyAllowedTenants ?? TenantPolicy.allowedFromEnvironment(environment),
+            environment: environment
+        ) { endpoint in
+            TokenCache(name: "WorkloadIdentityCredential", logger: logger, clock: clock) { scopes, deadline, done in
+                let jwt: Secret<String>
+                switch assertion.read() {
+                case .success(let value): jwt = value
+                case .failure(let error): return done(.failure(error))
+                }
+                endpoint.requestToken(
+                    form: [
+                        ("client_assertion", jwt.exposedValue),
+                        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                        ("client_id", client), ("grant_type", "client_credentials"),
+                        ("scope", scopes.joined(separator: " ")),
+                    ],
+                    transport: transport, deadline: deadline, source: "WorkloadIdentityCredential", clock: clock,
+                    completion: done)
             }
-            endpoint.requestToken(
-                form: [
-                    ("client_assertion", jwt.exposedValue),
-                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                    ("client_id", client), ("grant_type", "client_credentials"),
-                    ("scope", scopes.joined(separator: " ")),
-                ],
-                transport: transport, deadline: deadline, source: "WorkloadIdentityCredential", clock: clock,
-                completion: done)
         }
     }
 
@@ -66,7 +73,7 @@ public final class WorkloadIdentityCredential: TokenCredential, CustomStringConv
         for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
         completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
     ) -> any Cancellable {
-        cache.token(for: scopes, options: options, queue: queue, completion: completion)
+        caches.token(for: scopes, options: options, queue: queue, completion: completion)
     }
 
     public var description: String {
