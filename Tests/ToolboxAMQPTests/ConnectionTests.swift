@@ -428,3 +428,30 @@ final class TransferEdgeTests: XCTestCase {
         XCTAssertEqual(connection.queue.sync { receiver.deliveryCount }, 2, "an aborted delivery still counts against credit")
     }
 }
+
+final class BackpressureTests: XCTestCase {
+    func testAutoCreditCountsDeliveriesTheHandlerHasNotFinished() throws {
+        let broker = TestBroker()
+        broker.queues["q"] = (0..<50).map { AMQPMessage(data: [UInt8($0)]).encode() }
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        let gate = DispatchSemaphore(value: 0)
+        let inbox = Inbox()
+        _ = try connection.beginSession().attachReceiver(address: "q", options: AMQPReceiverOptions(credit: .auto(prefetch: 10))) {
+            delivery in
+            inbox.add(delivery)
+            gate.wait()  // a slow consumer
+            delivery.accept()
+        }
+        inbox.wait(for: 1)
+        // While the handler is stuck, at most the prefetch may be taken off the broker's queue.
+        let deadline = Deadline.after(seconds: 10)
+        while broker.sync({ $0.queues["q"]?.count ?? 0 }) > 40, !deadline.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertEqual(broker.sync { $0.queues["q"]?.count }, 40, "exactly the prefetch was delivered")
+        for _ in 0..<50 { gate.signal() }
+        inbox.wait(for: 49)
+        XCTAssertEqual(inbox.count, 50)
+    }
+}

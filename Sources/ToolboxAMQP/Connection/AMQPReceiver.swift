@@ -103,6 +103,9 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     private(set) var linkCredit: UInt32 = 0
     private(set) var deliveryCount: UInt32 = 0
     private var autoPrefetch: UInt32?
+    /// Deliveries handed to the handler that it has not returned from yet. With `.auto` credit they count
+    /// against the prefetch, so a slow handler slows the sender instead of queueing without bound.
+    private var outstanding: UInt32 = 0
     private var draining = false
     private var drainCallbacks: [Callback<Void>] = []
     private var pendingSettles: [UInt32: Callback<Void>] = [:]
@@ -248,16 +251,32 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
                                     messageFormat: current.format, isSettled: current.settled,
                                     size: current.bytes.count, receiver: self)
         let handler = self.handler
-        handlerQueue.async { handler(delivery) }
+        outstanding += 1
+        handlerQueue.async {
+            handler(delivery)
+            self.queue.async { self.handlerReturned() }
+        }
     }
 
     private func countDelivery() {
         deliveryCount &+= 1
         if linkCredit > 0 { linkCredit -= 1 }
-        if let prefetch = autoPrefetch, !draining, linkCredit <= prefetch / 2 {
-            linkCredit = prefetch
-            sendFlow()
-        }
+        replenish()
+    }
+
+    private func handlerReturned() {
+        if outstanding > 0 { outstanding -= 1 }
+        replenish()
+    }
+
+    /// `.auto` credit: once credit plus unprocessed deliveries fall to half the prefetch, top credit back up
+    /// to the prefetch minus what the handler still has to process.
+    private func replenish() {
+        guard let prefetch = autoPrefetch, !draining, state == .attached else { return }
+        let inUse = UInt64(linkCredit) + UInt64(outstanding)
+        guard inUse <= UInt64(prefetch / 2), outstanding < prefetch else { return }
+        linkCredit = prefetch - outstanding
+        sendFlow()
     }
 
     func settle(deliveryID: UInt32, outcome: AMQPDeliveryState, callback: Callback<Void>) {
