@@ -140,6 +140,27 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(client.connectionsOpened, 1)
     }
 
+    func testDroppingTheClientClosesItsConnections() throws {
+        let closed = DispatchSemaphore(value: 0)
+        let held = LockedValue<[TCPConnection]>([])
+        let listener = try TCPListener { connection in
+            held.withLockedValue { $0.append(connection) }
+            connection.read { _ in
+                connection.write(Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8)) { _ in
+                    connection.read { result in
+                        if case .success(let bytes) = result, bytes.isEmpty { closed.signal() }
+                    }
+                }
+            }
+        }
+        defer { listener.close() }
+        do {
+            let client = try HTTPClient()
+            XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: 10).status, 200)
+        }
+        XCTAssertEqual(closed.wait(timeout: .now() + 20), .success, "a dropped client must close its idle connections")
+    }
+
     func testURLParsing() throws {
         let a = try HTTPRequest(url: "https://Example.org:8443/a/b?c=d#frag")
         XCTAssertEqual(a.endpoint, HTTPEndpoint(isTLS: true, host: "Example.org", port: 8443))

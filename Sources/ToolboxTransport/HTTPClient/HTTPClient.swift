@@ -36,6 +36,12 @@ public final class HTTPClient: Sendable {
         self.logger = logger
     }
 
+    deinit {
+        // A pool keeps its idle connections open until told otherwise; a client dropped without shutdown() must
+        // not leak them (and their descriptors) for the life of the process.
+        for pool in pools.load().values { pool.closeAll {} }
+    }
+
     /// How many connections the client has opened so far (all endpoints).
     public var connectionsOpened: Int { opened.load() }
 
@@ -175,11 +181,18 @@ public final class HTTPClient: Sendable {
         // it with the connection's abort, and that must not be overwritten afterwards.
         let acquireHandle = LockedValue<(any Cancellable)?>(nil)
         guard task.setCancelAction({ acquireHandle.load()?.cancel() }) else { return }
-        let handle = pool.acquire(timeout: max(0, deadline.secondsRemaining)) { [self] result in
+        // Weak: the pool may keep a served waiter until its timeout, and that must not keep the client (and so
+        // its pooled connections) alive after the user dropped it.
+        let handle = pool.acquire(timeout: max(0, deadline.secondsRemaining)) { [weak self] result in
             switch result {
             case .failure(let error):
                 finish.complete(.failure(HTTPClient.transportError(error, endpoint: request.endpoint)))
             case .success(let lease):
+                guard let self else {
+                    lease.release(.discard)
+                    finish.complete(.failure(TransportError(.closedLocally, "the HTTPClient was released")))
+                    return
+                }
                 use(lease, request, deadline: deadline, sink: sink, task: task, retried: retried, finish: finish)
             }
         }
@@ -200,9 +213,9 @@ public final class HTTPClient: Sendable {
             lease.release()
             return
         }
-        connection.exchange(request, deadline: deadline, sink: sink) { outcome in
+        connection.exchange(request, deadline: deadline, sink: sink) { [weak self] outcome in
             lease.release(outcome.reusable ? .reuse : .discard)
-            if outcome.stale, !retried, request.isIdempotent, request.body.isReplayable, !task.isCancelled,
+            if let self, outcome.stale, !retried, request.isIdempotent, request.body.isReplayable, !task.isCancelled,
                 !deadline.hasPassed
             {
                 self.logger.debug("retrying on a fresh connection", metadata: ["endpoint": "\(request.endpoint)"])

@@ -137,6 +137,7 @@ extension TCPConnection {
     func beginSession(serverName: String?) {
         guard let tlsContext else {
             state = .open
+            updateReadInterest()
             completeOpening(nil)
             return
         }

@@ -4,6 +4,8 @@ import ToolboxCore
 /// The event loop: socket readiness, TLS pumping, pending reads and writes. Everything here runs on `queue`.
 extension TCPConnection {
     static let receiveChunk = 64 * 1024
+    /// Unread bytes buffered before the connection stops reading from the socket (back-pressure to the peer).
+    static let inboundLimit = 1 << 20
 
     /// Installs the read and write sources on a connected socket (both start suspended).
     func installSources() {
@@ -77,9 +79,8 @@ extension TCPConnection {
         defer { immediate = false }
         if tls != nil, inbound.isEmpty, state == .open { decryptAvailable() }
         if completePendingRead() { return }
-        // Try the socket before waiting on the source: it saves a trip through the event loop when the reply is
-        // already there, and it sees a reset that arrived while the source was suspended.
-        if state == .open, !peerClosed {
+        // With the source paused (inbound was full), look at the socket directly: it may hold the answer already.
+        if state == .open, !peerClosed, !readSourceRunning {
             handleReadable()
             if pendingRead == nil { return }
         }
@@ -116,10 +117,15 @@ extension TCPConnection {
         return true
     }
 
+    /// Keeps the read source running for the whole life of an open connection, pausing it only while `inbound`
+    /// holds `inboundLimit` unread bytes, and stopping it at end of stream.
+    ///
+    /// Suspending the source between reads would be cheaper in theory, but libdispatch on Linux was seen to
+    /// miss a FIN or RST that arrived after such a suspend/resume cycle, leaving the read hanging until its
+    /// deadline. A running source also notices at once when a server closes an idle keep-alive connection.
     func updateReadInterest() {
-        let active = state == .connecting || state == .handshaking || state == .open
-        let wanted = active && !peerClosed && failure == nil
-            && (state == .handshaking || (pendingRead != nil && inbound.isEmpty))
+        let wanted = (state == .handshaking || state == .open) && !peerClosed && failure == nil
+            && inbound.count < TCPConnection.inboundLimit
         setReadInterest(wanted)
     }
 
