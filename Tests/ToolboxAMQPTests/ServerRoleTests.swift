@@ -210,3 +210,23 @@ final class ServerRoleTests: XCTestCase {
         XCTAssertEqual(try client.beginSession().attachSender(address: "q").send(AMQPMessage(value: "alive")), .accepted)
     }
 }
+
+final class LinkInfoTests: XCTestCase {
+    func testPeerAttachAndReceiverCapabilitiesAreVisible() throws {
+        let seen = LockedValue<[AMQPSymbol]?>(nil)
+        let (clientEnd, serverEnd) = PipeEnd.pair()
+        let server = AMQPConnection(acceptedTransport: serverEnd, server: AMQPServerConfiguration(linkAttached: { _, attach in
+            seen.withLockedValue { $0 = attach.desiredCapabilities }
+            return .send(options: AMQPSenderOptions(properties: [.symbol("k"): "v"]), ready: { _ in })
+        }), configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        server.open { _ in }
+        let client = AMQPConnection(transport: clientEnd, configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try client.open()
+        let receiver = try client.beginSession().attachReceiver(
+            address: "q", options: AMQPReceiverOptions(desiredCapabilities: ["com.microsoft:session-filter"])) { _ in }
+        XCTAssertEqual(seen.load(), ["com.microsoft:session-filter"])
+        XCTAssertEqual(receiver.peerAttach?.role, .sender)
+        XCTAssertEqual(receiver.peerAttach?.properties, [.symbol("k"): "v"])
+        XCTAssertEqual(receiver.peerAttach?.source?.address, "q")
+    }
+}

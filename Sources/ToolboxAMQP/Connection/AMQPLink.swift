@@ -17,7 +17,9 @@ public class AMQPLink: @unchecked Sendable {
     var state: State = .attaching
     private(set) var remoteHandle: UInt32?
     /// The peer's attach, once it arrived.
-    private(set) var remoteAttach: AMQPAttach?
+    private(set) var remoteAttach: AMQPAttach? {
+        didSet { peerAttachSnapshot.withLockedValue { $0 = remoteAttach } }
+    }
     private var attachCallback: (() -> Void, (AMQPError) -> Void)?
     private var detachCallbacks: [Callback<Void>] = []
     private(set) var terminalError: AMQPError?
@@ -28,6 +30,14 @@ public class AMQPLink: @unchecked Sendable {
     }
 
     var queue: DispatchQueue { session.queue }
+
+    /// The peer's attach (its terminus, properties, offered capabilities, max-message-size), once attached.
+    ///
+    /// Read it from the attach completion or later; it never changes afterwards.
+    public var peerAttach: AMQPAttach? { peerAttachSnapshot.load() }
+
+    /// A copy of `remoteAttach` readable from any thread (including the connection's queue).
+    private let peerAttachSnapshot = LockedValue<AMQPAttach?>(nil)
 
     /// True once the peer's attach arrived (used by the session to route its attach by name).
     var isRemotelyAttached: Bool { remoteAttach != nil }

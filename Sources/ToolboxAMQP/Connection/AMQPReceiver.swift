@@ -21,12 +21,14 @@ public struct AMQPReceiverOptions: Sendable {
     public var maxMessageSize: UInt64
     public var filter: AMQPMap?
     public var targetAddress: String?
+    /// Link properties sent in attach (Event Hubs: `com.microsoft:epoch`).
     public var properties: AMQPMap?
+    public var desiredCapabilities: [AMQPSymbol]?
 
     public init(name: String? = nil, credit: AMQPCreditMode = .auto(prefetch: 100),
                 settleMode: AMQPSenderSettleMode = .unsettled, receiverSettleMode: AMQPReceiverSettleMode = .first,
                 maxMessageSize: UInt64 = 64 * 1024 * 1024, filter: AMQPMap? = nil, targetAddress: String? = nil,
-                properties: AMQPMap? = nil) {
+                properties: AMQPMap? = nil, desiredCapabilities: [AMQPSymbol]? = nil) {
         self.name = name
         self.credit = credit
         self.settleMode = settleMode
@@ -35,6 +37,7 @@ public struct AMQPReceiverOptions: Sendable {
         self.filter = filter
         self.targetAddress = targetAddress
         self.properties = properties
+        self.desiredCapabilities = desiredCapabilities
     }
 }
 
@@ -131,6 +134,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
             attach.receiverSettleMode = self.options.receiverSettleMode
             attach.maxMessageSize = self.options.maxMessageSize
             attach.properties = self.options.properties
+            attach.desiredCapabilities = self.options.desiredCapabilities
             return attach
         }, onAttached: { callback(.success(self)) }, onFailed: { callback(.failure($0)) })
     }
