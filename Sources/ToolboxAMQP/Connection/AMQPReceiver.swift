@@ -79,9 +79,13 @@ public struct AMQPDelivery: Sendable {
                queue: queue, completion: completion)
     }
 
-    /// Settles with any outcome.
+    /// Settles with any outcome. A delivery the sender pre-settled needs nothing: the completion succeeds at once.
     public func settle(_ outcome: AMQPDeliveryState, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                        completion: (@Sendable (Result<Void, AMQPError>) -> Void)? = nil) {
+        if isSettled {
+            if let completion { queue.async { completion(.success(())) } }
+            return
+        }
         receiver.settle(deliveryID: deliveryID, outcome: outcome, callback: Callback(queue) { completion?($0) })
     }
 }
