@@ -422,6 +422,12 @@ final class TransferEdgeTests: XCTestCase {
         let delivery = try XCTUnwrap(inbox.items.load().first)
         XCTAssertEqual(delivery.deliveryID, 1)
         XCTAssertTrue(delivery.isSettled)
+        let accepted = expectation(description: "accepting a pre-settled delivery is a no-op that succeeds")
+        delivery.accept { result in
+            if case .failure(let error) = result { XCTFail("\(error)") }
+            accepted.fulfill()
+        }
+        wait(for: [accepted], timeout: 10)
         XCTAssertEqual(delivery.message.dataBody, [7])
         XCTAssertEqual(delivery.message.deliveryAnnotations?[.symbol("x-opt-lock-token")], .int(1))
         XCTAssertEqual(inbox.count, 1)
