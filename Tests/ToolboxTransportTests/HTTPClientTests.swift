@@ -161,6 +161,43 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(closed.wait(timeout: .now() + 20), .success, "a dropped client must close its idle connections")
     }
 
+    func testIPv6EndpointEndToEnd() throws {
+        let server = try HTTPServer(host: "::1") { request, respond in
+            respond(HTTPServerResponse(status: 200, text: request.head.headers.first(name: "Host") ?? "-"))
+        }
+        defer { server.close() }
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        let response = try client.execute(try HTTPRequest(url: "http://[::1]:\(server.port)/"), timeout: 10)
+        XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "[::1]:\(server.port)")
+    }
+
+    func testServerAnswersPipelinedRequestsInOrder() throws {
+        let server = try HTTPServer { request, respond in
+            // The first answer is the slowest: order must still follow the requests.
+            let delay = request.head.target == "/1" ? 50 : 0
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(delay)) {
+                respond(HTTPServerResponse(status: 200, text: request.head.target))
+            }
+        }
+        defer { server.close() }
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: server.port, timeout: 10)
+        let requests = (1...3).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
+        try connection.write(Array(requests.utf8), timeout: 10)
+        var parser = HTTPParser(parsing: .responses)
+        var bodies: [String] = []
+        while bodies.count < 3 {
+            let bytes = try connection.read(timeout: 10)
+            XCTAssertFalse(bytes.isEmpty, "the server closed early")
+            if bytes.isEmpty { break }
+            for event in try parser.feed(bytes) {
+                if case .body(let body) = event { bodies.append(String(decoding: body, as: UTF8.self)) }
+            }
+        }
+        XCTAssertEqual(bodies, ["/1", "/2", "/3"])
+        try connection.close()
+    }
+
     func testURLParsing() throws {
         let a = try HTTPRequest(url: "https://Example.org:8443/a/b?c=d#frag")
         XCTAssertEqual(a.endpoint, HTTPEndpoint(isTLS: true, host: "Example.org", port: 8443))
