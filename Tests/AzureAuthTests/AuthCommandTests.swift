@@ -14,7 +14,7 @@ final class AuthCommandTests: XCTestCase {
         }
         let candidate = directory.appendingPathComponent("toolbox").path
         guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw XCTSkip("the toolbox executable is not built next to the tests (\(candidate)); run swift build first")
+            throw TestSetupFailure("the toolbox executable is not built next to the tests (\(candidate)); run swift build --build-tests first")
         }
         return candidate
     }

@@ -39,7 +39,7 @@ final class ClientCertificateCredentialTests: XCTestCase {
         process.arguments = ["-c", "set -e\ncd '\(directory!)'\n" + script]
         try process.run()
         process.waitUntilExit()
-        if process.terminationStatus != 0 { throw XCTSkip("the openssl command failed or is missing") }
+        if process.terminationStatus != 0 { throw TestSetupFailure("the openssl command failed or is missing (status \(process.terminationStatus)); install openssl") }
         return process.terminationStatus
     }
 

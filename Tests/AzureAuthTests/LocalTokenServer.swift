@@ -108,8 +108,14 @@ final class LocalTokenServer: Sendable {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw XCTSkip("generating test certificates with the openssl command failed "
+            throw TestSetupFailure("generating test certificates with the openssl command failed "
                 + "(status \(process.terminationStatus)); install openssl")
         }
     }
+}
+
+/// A test's set-up could not run (a tool missing or failing): the test fails with this, it is never skipped.
+struct TestSetupFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
