@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "ToolboxTransport", targets: ["ToolboxTransport"]),
         .library(name: "ToolboxAMQP", targets: ["ToolboxAMQP"]),
         .library(name: "AzureAuth", targets: ["AzureAuth"]),
+        .library(name: "AzureEmulator", targets: ["AzureEmulator"]),
         .executable(name: "toolbox", targets: ["toolbox"]),
     ],
     dependencies: [
@@ -67,10 +68,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "AzureEmulator",
+            dependencies: [
+                "ToolboxCore", "ToolboxTransport", "ToolboxAMQP", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "toolbox",
             dependencies: [
-                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth",
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "AzureEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -84,6 +93,11 @@ let package = Package(
         ),
         .testTarget(name: "ToolboxTransportTests", dependencies: ["ToolboxTransport", "ToolboxCore"], swiftSettings: strict),
         .testTarget(name: "ToolboxAMQPTests", dependencies: ["ToolboxAMQP", "ToolboxCore", "ToolboxTransport"], swiftSettings: strict),
+        .testTarget(
+            name: "AzureEmulatorTests",
+            dependencies: ["AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "ToolboxCore", "ToolboxTransport"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

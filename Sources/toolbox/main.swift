@@ -8,6 +8,9 @@ struct Toolbox: ParsableCommand {
             AMQPCommand.self,
             Bench.self,
             Demo.self,
+            EmulatorCommand.self,
+            EventHubsCommand.self,
+            ServiceBusCommand.self,
         ])
 }
 Toolbox.main()

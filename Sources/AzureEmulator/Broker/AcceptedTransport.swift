@@ -1,0 +1,111 @@
+import Dispatch
+import ToolboxAMQP
+import ToolboxCore
+import ToolboxTransport
+
+/// `AMQPTransport` over an accepted TCP (or TLS) connection, with the emulator's connection-level faults:
+/// a delay before the first bytes are read, and an abrupt close after N frames or at random.
+final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
+    // @unchecked Sendable: after `start`, every mutable property is touched only on the AMQP connection's queue,
+    // which is also the queue the TCPConnection completions are delivered on.
+
+    private let connection: TCPConnection
+    private let faults: EmulatorFaults
+    private let onFault: @Sendable (String) -> Void
+    private var queue: DispatchQueue?
+    private var handler: ((AMQPTransportEvent) -> Void)?
+    private var outgoing: [UInt8] = []
+    private var flushScheduled = false
+    private var closed = false
+    private var counter = FrameCounter()
+
+    init(connection: TCPConnection, faults: EmulatorFaults, onFault: @escaping @Sendable (String) -> Void) {
+        self.connection = connection
+        self.faults = faults
+        self.onFault = onFault
+    }
+
+    func start(queue: DispatchQueue, handler: @escaping (AMQPTransportEvent) -> Void) {
+        self.queue = queue
+        self.handler = handler
+        handler(.connected)
+        if faults.connectionSetupDelay > 0 {
+            queue.asyncAfter(deadline: .now() + faults.connectionSetupDelay) { self.readNext() }
+        } else {
+            readNext()
+        }
+    }
+
+    private func readNext() {
+        guard let queue, !closed else { return }
+        connection.read(maxBytes: 256 * 1024, queue: queue) { result in
+            switch result {
+            case .success(let bytes) where bytes.isEmpty:
+                self.report(.closed(nil))
+                self.connection.close(mode: .graceful) {}
+            case .success(let bytes):
+                if self.shouldDrop(after: bytes) {
+                    self.drop()
+                    return
+                }
+                self.handler?(.received(bytes))
+                self.readNext()
+            case .failure(let error):
+                // EOF and RST without close are how Azure's SDKs leave; both are a normal end here.
+                self.report(error.code == .connectionClosed ? .closed(nil) : .closed(error))
+                self.connection.close(mode: .abortive) {}
+            }
+        }
+    }
+
+    private func shouldDrop(after bytes: [UInt8]) -> Bool {
+        guard faults.dropAfterFrames != nil || faults.dropProbability > 0 else { return false }
+        let ended = counter.feed(bytes)
+        if let limit = faults.dropAfterFrames, counter.frames >= limit { return true }
+        if faults.dropProbability > 0 {
+            for _ in 0..<ended where Double.random(in: 0..<1) < faults.dropProbability { return true }
+        }
+        return false
+    }
+
+    private func drop() {
+        onFault("dropping connection after \(counter.frames) frames (fault injection)")
+        let connection = self.connection
+        report(.closed(nil))
+        connection.close(mode: .abortive) {}
+    }
+
+    func write(_ bytes: [UInt8]) {
+        guard !closed else { return }
+        outgoing.append(contentsOf: bytes)
+        guard !flushScheduled, let queue else { return }
+        flushScheduled = true
+        queue.async { self.flush() }
+    }
+
+    private func flush() {
+        flushScheduled = false
+        guard let queue, !outgoing.isEmpty, !closed else { return }
+        let bytes = outgoing
+        outgoing = []
+        connection.write(bytes, queue: queue) { result in
+            if case .failure(let error) = result { self.report(.closed(error)) }
+        }
+    }
+
+    func close() {
+        guard !closed else { return }
+        flush()
+        let connection = self.connection
+        report(.closed(nil))
+        connection.close(mode: .graceful) {}
+    }
+
+    private func report(_ event: AMQPTransportEvent) {
+        guard !closed else { return }
+        closed = true
+        let handler = self.handler
+        self.handler = nil
+        handler?(event)
+    }
+}

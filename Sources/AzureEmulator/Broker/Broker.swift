@@ -1,0 +1,119 @@
+import Logging
+import ToolboxAMQP
+import ToolboxCore
+
+/// The emulated namespace shared by every connection: entities and the key that signs tokens.
+final class Broker: @unchecked Sendable {
+    // @unchecked Sendable: `hubs` and `queues` are guarded by `lock` (held only for lookups and inserts);
+    // each entity guards its own contents.
+
+    let configuration: EmulatorConfiguration
+    let authority: TokenAuthority
+    let logger: Logger
+    private let lock = Lock()
+    private var hubs: [String: EventHub] = [:]
+    private var queues: [String: ServiceBusQueue] = [:]
+    private let nextConnectionID = LockedValue(0)
+
+    init(configuration: EmulatorConfiguration) throws {
+        self.configuration = configuration
+        self.authority = TokenAuthority(keyName: configuration.keyName, key: configuration.key)
+        self.logger = configuration.logger
+        for hub in configuration.eventHubs {
+            guard case .success = eventHub(hub.name, create: true, definition: hub) else {
+                throw EmulatorError(.invalidConfiguration,
+                                    "event hub '\(hub.name)' needs a plain name and 1...\(configuration.limits.maxPartitions) partitions")
+            }
+        }
+        for queue in configuration.queues {
+            guard case .success = serviceBusQueue(queue, create: true) else {
+                throw EmulatorError(.invalidConfiguration, "queue '\(queue)' needs a plain name without '/' or '$'")
+            }
+        }
+    }
+
+    func makeConnectionID() -> Int { nextConnectionID.withLockedValue { $0 += 1; return $0 } }
+
+    enum Kind { case eventHub, queue }
+
+    func kind(of name: String) -> Kind? {
+        lock.withLock {
+            if hubs[name.lowercased()] != nil { return .eventHub }
+            if queues[name.lowercased()] != nil { return .queue }
+            return nil
+        }
+    }
+
+    private static func validName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 260 && !name.contains("/") && !name.hasPrefix("$")
+    }
+
+    /// The hub called `name`; created on first use unless entities are strict.
+    func eventHub(_ name: String, create: Bool = true, definition: EventHubDefinition? = nil) -> Result<EventHub, Refusal> {
+        let limits = configuration.limits
+        return lock.withLock {
+            if let hub = hubs[name.lowercased()] { return .success(hub) }
+            if queues[name.lowercased()] != nil {
+                return .failure(Refusal(condition: AMQPRemoteError.notFound,
+                                                description: "'\(name)' is a Service Bus queue, not an event hub"))
+            }
+            guard create, definition != nil || !configuration.strictEntities else {
+                return .failure(Refusal(condition: AMQPRemoteError.notFound,
+                                                description: "event hub '\(name)' does not exist; start the emulator with --eventhub \(name)"))
+            }
+            guard hubs.count + queues.count < limits.maxEntities else {
+                return .failure(Refusal(condition: AMQPRemoteError.resourceLimitExceeded,
+                                                description: "the emulator holds its limit of \(limits.maxEntities) entities"))
+            }
+            let partitions = definition?.partitionCount ?? configuration.defaultPartitionCount
+            guard Broker.validName(name), partitions >= 1, partitions <= limits.maxPartitions else {
+                return .failure(Refusal(condition: AMQPRemoteError.invalidField, description: "invalid event hub '\(name)'"))
+            }
+            let hub = EventHub(name: name, partitionCount: partitions, consumerGroups: definition?.consumerGroups ?? [],
+                               maxEvents: limits.maxEventsPerPartition)
+            hubs[name.lowercased()] = hub
+            logger.info("created event hub '\(name)' with \(partitions) partitions")
+            return .success(hub)
+        }
+    }
+
+    /// The queue called `name`; created on first use unless entities are strict.
+    func serviceBusQueue(_ name: String, create: Bool = true) -> Result<ServiceBusQueue, Refusal> {
+        let limits = configuration.limits
+        return lock.withLock {
+            if let queue = queues[name.lowercased()] { return .success(queue) }
+            if hubs[name.lowercased()] != nil {
+                return .failure(Refusal(condition: AMQPRemoteError.notFound,
+                                                description: "'\(name)' is an event hub, not a Service Bus queue"))
+            }
+            let configured = configuration.queues.contains { $0.lowercased() == name.lowercased() }
+            guard create, configured || !configuration.strictEntities else {
+                return .failure(Refusal(condition: AMQPRemoteError.notFound,
+                                                description: "queue '\(name)' does not exist; start the emulator with --queue \(name)"))
+            }
+            guard hubs.count + queues.count < limits.maxEntities else {
+                return .failure(Refusal(condition: AMQPRemoteError.resourceLimitExceeded,
+                                                description: "the emulator holds its limit of \(limits.maxEntities) entities"))
+            }
+            guard Broker.validName(name) else {
+                return .failure(Refusal(condition: AMQPRemoteError.invalidField, description: "invalid queue name '\(name)'"))
+            }
+            let queue = ServiceBusQueue(name: name, lockDuration: configuration.lockDuration,
+                                        maxDeliveryCount: configuration.maxDeliveryCount,
+                                        maxMessages: limits.maxMessagesPerQueue)
+            queues[name.lowercased()] = queue
+            logger.info("created queue '\(name)'")
+            return .success(queue)
+        }
+    }
+
+    /// True when the server-busy fault fires for this message.
+    func serverBusy() -> Bool {
+        let rate = configuration.faults.serverBusyRate
+        return rate > 0 && Double.random(in: 0..<1) < rate
+    }
+
+    static let serverBusyError = AMQPRemoteError(
+        condition: "com.microsoft:server-busy",
+        description: "the emulator is injecting server-busy faults; retry after a short delay")
+}

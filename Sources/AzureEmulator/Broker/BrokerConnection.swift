@@ -1,0 +1,151 @@
+import Dispatch
+import Foundation
+import Logging
+import ToolboxAMQP
+import ToolboxCore
+
+/// One client connection's view of the namespace: the audiences its tokens cover, its reply links for
+/// `$cbs` and `$management` nodes, and the routing of each link it attaches.
+final class BrokerConnection: @unchecked Sendable {
+    // @unchecked Sendable: `authorized` and `replyLinks` are guarded by `lock` (held briefly); the rest is
+    // immutable. Link callbacks run on the connection's queue or on `handlerQueue`.
+
+    let broker: Broker
+    let id: Int
+    /// Where incoming messages (entity sends, CBS and management requests) are handled, in order.
+    let handlerQueue: DispatchQueue
+    var logger: Logger { broker.logger }
+    private let lock = Lock()
+    /// Authorized entity paths (lower-cased) and their token expiry (UNIX seconds).
+    private var authorized: [String: Int] = [:]
+    /// Client receiver links on request/response nodes, by lower-cased node path.
+    private var replyLinks: [String: AMQPSender] = [:]
+
+    init(broker: Broker) {
+        self.broker = broker
+        self.id = broker.makeConnectionID()
+        self.handlerQueue = LibraryQueues.makeQueue(label: "AzureEmulator.connection.\(id)")
+    }
+
+    func serverConfiguration() -> AMQPServerConfiguration {
+        AMQPServerConfiguration(
+            mechanisms: ["MSSBCBS", "ANONYMOUS", "PLAIN"], allowWithoutSASL: true,
+            authenticate: { [broker] mechanism, response, _ in
+                switch mechanism.rawValue {
+                case "ANONYMOUS", "MSSBCBS": return true
+                case "PLAIN":
+                    // PLAIN carries the key name and key, as some AMQP tools send them.
+                    guard let credentials = AMQPServerConfiguration.plainCredentials(response) else { return false }
+                    return credentials.username == broker.configuration.keyName
+                        && credentials.password == broker.configuration.key.exposedValue
+                default: return false
+                }
+            },
+            linkAttached: { [weak self] session, attach in
+                guard let self else { return .refuse(AMQPRemoteError(condition: AMQPRemoteError.internalError)) }
+                return self.route(session: session, attach: attach)
+            })
+    }
+
+    // MARK: - Authorization
+
+    func grant(path: String, expiry: Int) {
+        lock.withLock { authorized[path.lowercased()] = expiry }
+    }
+
+    /// True if a token put on this connection covers `path` and has not expired.
+    func isAuthorized(_ path: String) -> Bool {
+        let now = Int(Date().timeIntervalSince1970)
+        return lock.withLock { authorized.contains { TokenAuthority.covers($0.key, path) && $0.value > now } }
+    }
+
+    static func unauthorized(_ path: String) -> AMQPRemoteError {
+        AMQPRemoteError(condition: AMQPRemoteError.unauthorizedAccess,
+                        description: "Unauthorized access to '\(path)': put a token for this entity on $cbs first")
+    }
+
+    // MARK: - Routing
+
+    private func route(session: AMQPSession, attach: AMQPAttach) -> AMQPLinkDecision {
+        let clientSends = attach.role == .sender
+        let rawAddress = clientSends ? attach.target?.address : attach.source?.address
+        guard let address = EntityAddress(rawAddress) else {
+            return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound,
+                                           description: "the emulator has no node at '\(rawAddress ?? "")'"))
+        }
+        if let path = address.authorizationPath, !isAuthorized(path) {
+            logger.debug("connection \(id): refused link to '\(path)' without a token")
+            return .refuse(BrokerConnection.unauthorized(path))
+        }
+        switch (address, clientSends) {
+        case (.cbs, true):
+            return requestLink { [weak self] delivery in self?.handleCBS(delivery) }
+        case (.namespaceManagement, true):
+            return requestLink { [weak self] delivery in self?.handleEventHubManagement(delivery) }
+        case (.entityManagement(let entity), true):
+            return requestLink { [weak self] delivery in self?.handleServiceBusManagement(delivery, entity: entity) }
+        case (.cbs, false), (.namespaceManagement, false), (.entityManagement, false):
+            let node = EntityAddress.path(rawAddress ?? "").lowercased()
+            return .send(ready: { [weak self] sender in self?.lock.withLock { self?.replyLinks[node] = sender } })
+        case (.partition(let hub, let partition), true):
+            return eventHubProducer(hub: hub, partition: partition)
+        case (.consumer(let hub, let group, let partition), false):
+            return eventHubConsumer(hub: hub, group: group, partition: partition, attach: attach)
+        case (.entity(let name), true):
+            if broker.kind(of: name) == .eventHub || (broker.kind(of: name) == nil && BrokerConnection.looksLikeEventHubs(attach)) {
+                return eventHubProducer(hub: name, partition: nil)
+            }
+            return serviceBusSender(queue: name)
+        case (.entity(let name), false):
+            return serviceBusReceiver(queue: name, deadLetter: false, attach: attach)
+        case (.deadLetter(let name), false):
+            return serviceBusReceiver(queue: name, deadLetter: true, attach: attach)
+        default:
+            return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notAllowed,
+                                           description: "'\(rawAddress ?? "")' does not accept a link in that direction"))
+        }
+    }
+
+    /// The Event Hubs producer announces `com.microsoft:timeout` on its attach; Service Bus senders announce nothing.
+    private static func looksLikeEventHubs(_ attach: AMQPAttach) -> Bool {
+        attach.properties?[.symbol("com.microsoft:timeout")] != nil
+    }
+
+    /// A link the client sends requests on; each request is accepted after it was handled.
+    private func requestLink(_ handle: @escaping @Sendable (AMQPDelivery) -> Void) -> AMQPLinkDecision {
+        .receive(options: AMQPReceiverOptions(credit: .auto(prefetch: 100)), messageQueue: handlerQueue,
+                 onMessage: { delivery in
+                     handle(delivery)
+                     if !delivery.isSettled { delivery.accept() }
+                 }, ready: { _ in })
+    }
+
+    /// A link the client sends entity messages on, limited to the namespace's max message size.
+    func entityReceiver(_ onMessage: @escaping @Sendable (AMQPDelivery) -> Void) -> AMQPLinkDecision {
+        .receive(options: AMQPReceiverOptions(credit: .auto(prefetch: 300), maxMessageSize: broker.configuration.limits.maxMessageSize),
+                 messageQueue: handlerQueue, onMessage: onMessage, ready: { _ in })
+    }
+
+    // MARK: - Replies
+
+    /// Answers a request on the client's receiver link for `node` (or the request's reply-to).
+    func reply(to request: AMQPMessage, node: String, status: Int32, description: String, body: AMQPValue? = nil,
+               camelCase: Bool, errorCondition: AMQPSymbol? = nil) {
+        var response = AMQPMessage(body: body.map { .value($0) } ?? .none)
+        var properties = AMQPProperties(correlationID: request.properties?.messageID)
+        properties.to = request.properties?.replyTo
+        response.properties = properties
+        var application: AMQPMap = camelCase
+            ? ["statusCode": .int(status), "statusDescription": .string(description)]
+            : ["status-code": .int(status), "status-description": .string(description)]
+        if let errorCondition { application["errorCondition"] = .symbol(errorCondition) }
+        response.applicationProperties = application
+        let replyNode = EntityAddress.path(request.properties?.replyTo ?? node).lowercased()
+        let sender = lock.withLock { replyLinks[replyNode] ?? replyLinks[node.lowercased()] }
+        guard let sender else {
+            logger.warning("connection \(id): no receiver link on '\(node)' for a response; dropped it")
+            return
+        }
+        sender.send(response, queue: handlerQueue) { _ in }
+    }
+}

@@ -1,0 +1,57 @@
+/// What a link address names, once the `amqps://host:port/` prefix (kept by the SDKs even without TLS) is gone.
+enum EntityAddress: Equatable {
+    case cbs
+    /// Event Hubs namespace-level `$management`.
+    case namespaceManagement
+    /// `<entity>/$management` (Service Bus).
+    case entityManagement(String)
+    /// `<hub>/Partitions/<id>`: a producer pinned to one partition.
+    case partition(hub: String, partition: String)
+    /// `<hub>/ConsumerGroups/<group>/Partitions/<id>`: a consumer.
+    case consumer(hub: String, group: String, partition: String)
+    /// `<queue>/$DeadLetterQueue`.
+    case deadLetter(String)
+    /// A bare entity name (hub or queue).
+    case entity(String)
+
+    /// The path without scheme, host and surrounding slashes: `amqps://h:1/eh1/Partitions/2` → `eh1/Partitions/2`.
+    static func path(_ address: String) -> String {
+        var text = Substring(address)
+        if let scheme = text.range(of: "://") {
+            text = text[scheme.upperBound...]
+            if let slash = text.firstIndex(of: "/") { text = text[slash...] } else { text = "" }
+        }
+        while text.hasPrefix("/") { text = text.dropFirst() }
+        while text.hasSuffix("/") { text = text.dropLast() }
+        return String(text)
+    }
+
+    init?(_ address: String?) {
+        guard let address else { return nil }
+        let path = EntityAddress.path(address)
+        guard !path.isEmpty else { return nil }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let lower = parts.map { $0.lowercased() }
+        switch parts.count {
+        case 1 where lower[0] == "$cbs": self = .cbs
+        case 1 where lower[0] == "$management": self = .namespaceManagement
+        case 1: self = .entity(parts[0])
+        case 2 where lower[1] == "$management": self = .entityManagement(parts[0])
+        case 2 where lower[1] == "$deadletterqueue": self = .deadLetter(parts[0])
+        case 3 where lower[1] == "partitions": self = .partition(hub: parts[0], partition: parts[2])
+        case 5 where lower[1] == "consumergroups" && lower[3] == "partitions":
+            self = .consumer(hub: parts[0], group: parts[2], partition: parts[4])
+        default: return nil
+        }
+    }
+
+    /// The path a token must cover to use this address (nil: no token needed).
+    var authorizationPath: String? {
+        switch self {
+        case .cbs, .namespaceManagement: return nil
+        case .entityManagement(let name), .entity(let name): return name
+        case .partition(let hub, _), .consumer(let hub, _, _): return hub
+        case .deadLetter(let queue): return queue + "/$DeadLetterQueue"
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import Dispatch
+import Foundation
+import Logging
+import ToolboxAMQP
+import ToolboxCore
+import ToolboxTransport
+
+/// A local Event Hubs and Service Bus namespace that speaks AMQP 1.0 the way Azure does, so Microsoft's SDKs and
+/// the toolbox's clients run against it offline.
+///
+/// ```swift
+/// var configuration = EmulatorConfiguration()
+/// configuration.eventHubs = [EventHubDefinition(name: "eh1", partitionCount: 4)]
+/// let emulator = try Emulator.start(configuration)
+/// let connectionString = emulator.eventHubsConnectionString(eventHub: "eh1")
+/// // ... run clients ...
+/// emulator.stop()
+/// ```
+///
+/// Clients authenticate with SAS tokens signed by the namespace key (`configuration.keyName` / `key`) on `$cbs`;
+/// links to entities without a token for them are refused with `amqp:unauthorized-access`. State is in memory.
+public final class Emulator: @unchecked Sendable {
+    // @unchecked Sendable: `connections` and `stopped` are guarded by `lock`; the rest is immutable after start.
+
+    /// The plain AMQP port clients connect to (`UseDevelopmentEmulator=true` connection strings).
+    public let amqpPort: UInt16
+    /// The AMQPS port, when a TLS listener was asked for.
+    public let amqpsPort: UInt16?
+    /// The CA certificate (PEM) that signed the self-signed AMQPS certificate, when one was generated.
+    public let caFile: String?
+    public let configuration: EmulatorConfiguration
+    let broker: Broker
+    private let listeners: [TCPListener]
+    private let lock = Lock()
+    private var connections: [ObjectIdentifier: AMQPConnection] = [:]
+    private var stopped = false
+
+    private init(configuration: EmulatorConfiguration, broker: Broker, listeners: [TCPListener], amqpPort: UInt16,
+                 amqpsPort: UInt16?, caFile: String?) {
+        self.configuration = configuration
+        self.broker = broker
+        self.listeners = listeners
+        self.amqpPort = amqpPort
+        self.amqpsPort = amqpsPort
+        self.caFile = caFile
+    }
+
+    /// Starts the listeners and calls `completion` on `queue` once they accept connections.
+    public static func start(_ configuration: EmulatorConfiguration,
+                             queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                             completion: @escaping @Sendable (Result<Emulator, EmulatorError>) -> Void) {
+        LibraryQueues.makeQueue(label: "AzureEmulator.start").async {
+            let result: Result<Emulator, EmulatorError>
+            do { result = .success(try startNow(configuration)) } catch let error as EmulatorError {
+                result = .failure(error)
+            } catch {
+                result = .failure(EmulatorError(.listenFailed, "\(error)"))
+            }
+            queue.async { completion(result) }
+        }
+    }
+
+    /// Blocking form of `start(_:queue:completion:)`.
+    public static func start(_ configuration: EmulatorConfiguration) throws -> Emulator {
+        try startNow(configuration)
+    }
+
+    private static func startNow(_ configuration: EmulatorConfiguration) throws -> Emulator {
+        let broker = try Broker(configuration: configuration)
+        let box = LockedValue<Emulator?>(nil)
+        let accept: @Sendable (TCPConnection) -> Void = { connection in box.load()?.accept(connection) }
+        let onError: @Sendable (TransportError) -> Void = { error in
+            configuration.logger.info("listener: \(error)")
+        }
+        var listeners: [TCPListener] = []
+        let plain: TCPListener
+        do {
+            plain = try TCPListener(host: configuration.host, port: configuration.amqpPort, onError: onError, onConnection: accept)
+        } catch {
+            throw EmulatorError(.listenFailed, "could not listen for AMQP on \(configuration.host):\(configuration.amqpPort): \(error)")
+        }
+        listeners.append(plain)
+        var amqpsPort: UInt16?
+        var caFile: String?
+        if let port = configuration.amqpsPort {
+            var certificate = configuration.tlsCertificateFile
+            var key = configuration.tlsPrivateKeyFile
+            if certificate == nil || key == nil {
+                guard certificate == nil, key == nil else {
+                    plain.close()
+                    throw EmulatorError(.invalidConfiguration, "give both a TLS certificate and its key, or neither")
+                }
+                let generated: SelfSignedCertificate
+                do { generated = try SelfSignedCertificate.generate() } catch {
+                    plain.close()
+                    throw error
+                }
+                certificate = generated.certificateFile
+                key = generated.privateKeyFile
+                caFile = generated.caFile
+            }
+            do {
+                let tls = try TLSContext(server: TLSServerConfiguration(certificateChainFile: certificate ?? "",
+                                                                        privateKeyFile: key ?? ""))
+                let secure = try TCPListener(host: configuration.host, port: port, tls: tls, onError: onError,
+                                             onConnection: accept)
+                listeners.append(secure)
+                amqpsPort = secure.port
+            } catch {
+                plain.close()
+                throw EmulatorError(.tlsFailed, "could not start the AMQPS listener on port \(port): \(error)")
+            }
+        }
+        let emulator = Emulator(configuration: configuration, broker: broker, listeners: listeners,
+                                amqpPort: plain.port, amqpsPort: amqpsPort, caFile: caFile)
+        box.withLockedValue { $0 = emulator }
+        configuration.logger.info("emulator listening on \(configuration.host):\(plain.port) (amqp)\(amqpsPort.map { " and \($0) (amqps)" } ?? "")")
+        return emulator
+    }
+
+    private func accept(_ socket: TCPConnection) {
+        let context = BrokerConnection(broker: broker)
+        let transport = AcceptedTransport(connection: socket, faults: configuration.faults) { [logger = configuration.logger] text in
+            logger.info("connection \(context.id): \(text)")
+        }
+        var settings = AMQPConnectionConfiguration(containerID: "azure-emulator", maxFrameSize: configuration.limits.maxFrameSize,
+                                                   idleTimeout: nil)
+        settings.channelMax = 4999
+        let connection = AMQPConnection(acceptedTransport: transport, server: context.serverConfiguration(),
+                                        configuration: settings, logger: configuration.logger)
+        let key = ObjectIdentifier(connection)
+        let accepted: Bool = lock.withLock {
+            guard !stopped else { return false }
+            connections[key] = connection
+            return true
+        }
+        guard accepted else {
+            socket.close(mode: .abortive) {}
+            return
+        }
+        connection.onClose { [weak self] _ in
+            _ = self?.lock.withLock { self?.connections.removeValue(forKey: key) }
+        }
+        connection.open { [logger = configuration.logger] result in
+            if case .failure(let error) = result { logger.debug("connection \(context.id) did not open: \(error)") }
+        }
+    }
+
+    /// An Event Hubs connection string for `eventHub` (plain AMQP, `UseDevelopmentEmulator=true`).
+    public func eventHubsConnectionString(eventHub: String) -> String {
+        connectionString(entityPath: eventHub)
+    }
+
+    /// A Service Bus connection string for the namespace (plain AMQP, `UseDevelopmentEmulator=true`).
+    public var serviceBusConnectionString: String { connectionString(entityPath: nil) }
+
+    /// `Endpoint=sb://host:port;SharedAccessKeyName=...;SharedAccessKey=...[;EntityPath=...];UseDevelopmentEmulator=true`.
+    public func connectionString(entityPath: String?) -> String {
+        var parts = ["Endpoint=sb://\(configuration.host):\(amqpPort)", "SharedAccessKeyName=\(configuration.keyName)",
+                     "SharedAccessKey=\(configuration.key.exposedValue)"]
+        if let entityPath { parts.append("EntityPath=\(entityPath)") }
+        parts.append("UseDevelopmentEmulator=true")
+        return parts.joined(separator: ";")
+    }
+
+    /// Number of client connections currently open.
+    public var connectionCount: Int { lock.withLock { connections.count } }
+
+    /// Stops accepting, closes every client connection and returns once the listeners are closed. Idempotent.
+    public func stop() {
+        let open: [AMQPConnection] = lock.withLock {
+            guard !stopped else { return [] }
+            stopped = true
+            defer { connections = [:] }
+            return Array(connections.values)
+        }
+        for listener in listeners { listener.close() }
+        for connection in open {
+            connection.close(error: AMQPRemoteError(condition: "amqp:connection:forced", description: "the emulator is stopping"),
+                             timeout: 1) { _ in }
+        }
+    }
+}

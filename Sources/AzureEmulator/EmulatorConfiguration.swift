@@ -1,0 +1,96 @@
+import Logging
+import ToolboxCore
+
+/// An Event Hub the emulator creates at start.
+public struct EventHubDefinition: Sendable, Hashable {
+    public var name: String
+    public var partitionCount: Int
+    /// Consumer groups besides `$Default` (which always exists).
+    public var consumerGroups: [String]
+
+    public init(name: String, partitionCount: Int = 2, consumerGroups: [String] = []) {
+        self.name = name
+        self.partitionCount = partitionCount
+        self.consumerGroups = consumerGroups
+    }
+}
+
+/// Faults the emulator injects, for tests and the demo. All off by default.
+public struct EmulatorFaults: Sendable {
+    /// Delay before the emulator answers a new connection's protocol header, in seconds (Azure takes 0.7–0.9 s).
+    public var connectionSetupDelay: Double = 0
+    /// Close each connection abruptly after it received this many frames (nil: never).
+    public var dropAfterFrames: Int?
+    /// Probability (0...1) of closing a connection abruptly on each frame received.
+    public var dropProbability: Double = 0
+    /// Answer every `$cbs` put-token with 401, as Azure does for a revoked key.
+    public var refuseAuthentication = false
+    /// Probability (0...1) that a message sent to an entity is rejected with `com.microsoft:server-busy`.
+    public var serverBusyRate: Double = 0
+
+    public init(connectionSetupDelay: Double = 0, dropAfterFrames: Int? = nil, dropProbability: Double = 0,
+                refuseAuthentication: Bool = false, serverBusyRate: Double = 0) {
+        self.connectionSetupDelay = connectionSetupDelay
+        self.dropAfterFrames = dropAfterFrames
+        self.dropProbability = dropProbability
+        self.refuseAuthentication = refuseAuthentication
+        self.serverBusyRate = serverBusyRate
+    }
+}
+
+/// Bounds on what the emulator keeps in memory; exceeding one gives the client a clear AMQP error.
+public struct EmulatorLimits: Sendable {
+    /// Entities (hubs plus queues) created in total, including those created on first use.
+    public var maxEntities = 1_000
+    /// Events kept per partition; the oldest are dropped beyond it (Event Hubs retention).
+    public var maxEventsPerPartition = 100_000
+    /// Messages (active, locked, deferred, scheduled) per queue; sends beyond it get `amqp:resource-limit-exceeded`.
+    public var maxMessagesPerQueue = 100_000
+    /// Largest message or batch a client may send, announced as `max-message-size` (Azure: 1 MiB on standard tiers).
+    public var maxMessageSize: UInt64 = 1_048_576
+    /// Largest AMQP frame the emulator accepts.
+    public var maxFrameSize: UInt32 = 65_536
+    /// Partitions per hub.
+    public var maxPartitions = 32
+
+    public init() {}
+}
+
+/// Everything `Emulator.start` needs.
+///
+/// ```swift
+/// var configuration = EmulatorConfiguration()
+/// configuration.eventHubs = [EventHubDefinition(name: "eh1", partitionCount: 4)]
+/// configuration.queues = ["q1"]
+/// let emulator = try Emulator.start(configuration)
+/// ```
+public struct EmulatorConfiguration: Sendable {
+    /// The numeric address to listen on.
+    public var host = "127.0.0.1"
+    /// Plain AMQP port; 0 picks a free one.
+    public var amqpPort: UInt16 = 0
+    /// AMQPS port (TLS, then the normal SASL header); nil means no TLS listener, 0 picks a free one.
+    public var amqpsPort: UInt16?
+    /// PEM certificate chain and key for AMQPS; when nil a self-signed certificate for 127.0.0.1 and localhost
+    /// is generated at start (with the `openssl` command) and its CA file reported as `Emulator.caFile`.
+    public var tlsCertificateFile: String?
+    public var tlsPrivateKeyFile: String?
+    public var eventHubs: [EventHubDefinition] = []
+    public var queues: [String] = []
+    /// Partitions of hubs created on first use.
+    public var defaultPartitionCount = 2
+    /// Refuse links to entities that were not configured (`amqp:not-found`) instead of creating them.
+    public var strictEntities = false
+    /// The namespace's shared access key name and key (Microsoft's emulators use these well-known values).
+    public var keyName = "RootManageSharedAccessKey"
+    public var key = Secret("SAS_KEY_VALUE")
+    /// Service Bus peek-lock duration in seconds.
+    public var lockDuration: Double = 30
+    /// Deliveries after which a Service Bus message moves to the dead-letter queue.
+    public var maxDeliveryCount: UInt32 = 10
+    public var faults = EmulatorFaults()
+    public var limits = EmulatorLimits()
+    public var logger = Logger(label: "AzureEmulator")
+
+    public init() {}
+}

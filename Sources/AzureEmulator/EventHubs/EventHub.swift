@@ -1,0 +1,177 @@
+import Foundation
+import ToolboxAMQP
+import ToolboxCore
+
+/// One event as a partition keeps it: its position and the encoded message a consumer receives (the
+/// producer's sections plus the `x-opt-*` annotations stamped at enqueue).
+struct StoredEvent: Sendable {
+    let sequenceNumber: Int64
+    let offset: Int64
+    let enqueuedTime: Int64
+    let payload: [UInt8]
+}
+
+/// Where a consumer starts reading, from the selector filter the SDKs send.
+enum StartingPosition: Equatable {
+    case earliest
+    case latest
+    case offset(Int64, inclusive: Bool)
+    case sequenceNumber(Int64, inclusive: Bool)
+    case enqueuedTime(Int64, inclusive: Bool)
+}
+
+/// A weak reference to a consumer link, woken when its partition gets events.
+struct WeakSender {
+    weak var sender: AMQPSender?
+}
+
+/// An Event Hub: its partitions' event logs, partition-key stickiness and round robin.
+final class EventHub: @unchecked Sendable {
+    // @unchecked Sendable: `partitions`, `subscribers` and `nextRoundRobin` are guarded by `lock`, held only
+    // while copying in or out (never across I/O); the rest is immutable.
+
+    private struct PartitionLog {
+        var events: [StoredEvent] = []
+        var head = 0
+        var nextSequence: Int64 = 0
+        var nextOffset: Int64 = 0
+        var live: ArraySlice<StoredEvent> { events[head...] }
+    }
+
+    let name: String
+    let createdAt: Int64
+    let partitionCount: Int
+    let consumerGroups: Set<String>
+    private let maxEvents: Int
+    private let lock = Lock()
+    private var partitions: [PartitionLog]
+    private var subscribers: [[WeakSender]]
+    private var nextRoundRobin = 0
+
+    init(name: String, partitionCount: Int, consumerGroups: [String], maxEvents: Int) {
+        self.name = name
+        self.partitionCount = partitionCount
+        self.consumerGroups = Set((consumerGroups + ["$Default"]).map { $0.lowercased() })
+        self.maxEvents = max(1, maxEvents)
+        self.createdAt = Int64(Date().timeIntervalSince1970 * 1000)
+        self.partitions = Array(repeating: PartitionLog(), count: partitionCount)
+        self.subscribers = Array(repeating: [], count: partitionCount)
+    }
+
+    var partitionIDs: [String] { (0..<partitionCount).map(String.init) }
+
+    /// The partition index for an id like "2", or nil.
+    func partitionIndex(_ id: String) -> Int? {
+        guard let index = Int(id), index >= 0, index < partitionCount else { return nil }
+        return index
+    }
+
+    /// Sticky partition for a key (FNV-1a, stable across runs), or the next one round robin.
+    func choosePartition(key: String?) -> Int {
+        if let key {
+            var hash: UInt32 = 2_166_136_261
+            for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+            return Int(hash % UInt32(partitionCount))
+        }
+        return lock.withLock {
+            defer { nextRoundRobin = (nextRoundRobin + 1) % partitionCount }
+            return nextRoundRobin
+        }
+    }
+
+    /// Appends events to one partition, stamping each with its sequence number, offset, enqueued time and key.
+    func append(_ messages: [AMQPMessage], partition: Int, partitionKey: String?) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let toWake: [AMQPSender] = lock.withLock {
+            var log = partitions[partition]
+            for var message in messages {
+                var annotations = message.messageAnnotations ?? AMQPMap()
+                annotations[.symbol("x-opt-sequence-number")] = .long(log.nextSequence)
+                annotations[.symbol("x-opt-offset")] = .string(String(log.nextOffset))
+                annotations[.symbol("x-opt-enqueued-time")] = .timestamp(now)
+                if let partitionKey { annotations[.symbol("x-opt-partition-key")] = .string(partitionKey) }
+                message.messageAnnotations = annotations
+                let payload = message.encode()
+                log.events.append(StoredEvent(sequenceNumber: log.nextSequence, offset: log.nextOffset,
+                                              enqueuedTime: now, payload: payload))
+                log.nextSequence += 1
+                log.nextOffset += Int64(payload.count)
+            }
+            // Retention: the oldest events go first, as on Azure.
+            let excess = (log.events.count - log.head) - maxEvents
+            if excess > 0 { log.head += excess }
+            if log.head > 1024, log.head * 2 > log.events.count {
+                log.events.removeFirst(log.head)
+                log.head = 0
+            }
+            partitions[partition] = log
+            subscribers[partition].removeAll { $0.sender == nil }
+            return subscribers[partition].compactMap(\.sender)
+        }
+        for sender in toWake { sender.wake() }
+    }
+
+    /// Registers a consumer link to wake when `partition` gets events.
+    func subscribe(_ sender: AMQPSender, partition: Int) {
+        lock.withLock {
+            subscribers[partition].removeAll { $0.sender == nil }
+            subscribers[partition].append(WeakSender(sender: sender))
+        }
+    }
+
+    /// The sequence number a consumer starting at `position` reads first.
+    func firstSequence(partition: Int, position: StartingPosition) -> Int64 {
+        lock.withLock {
+            let log = partitions[partition]
+            let live = log.live
+            let begin = live.first?.sequenceNumber ?? log.nextSequence
+            switch position {
+            case .earliest: return begin
+            case .latest: return log.nextSequence
+            case .sequenceNumber(let n, let inclusive): return max(begin, inclusive ? n : n + 1)
+            case .offset(let offset, let inclusive):
+                return live.first(where: { inclusive ? $0.offset >= offset : $0.offset > offset })?.sequenceNumber
+                    ?? log.nextSequence
+            case .enqueuedTime(let time, let inclusive):
+                return live.first(where: { inclusive ? $0.enqueuedTime >= time : $0.enqueuedTime > time })?.sequenceNumber
+                    ?? log.nextSequence
+            }
+        }
+    }
+
+    /// The event with the smallest sequence number ≥ `sequence` (events dropped by retention are skipped).
+    func event(partition: Int, atOrAfter sequence: Int64) -> StoredEvent? {
+        lock.withLock {
+            let log = partitions[partition]
+            guard let first = log.live.first?.sequenceNumber, sequence < log.nextSequence else { return nil }
+            let index = log.head + Int(max(0, sequence - first))
+            return index < log.events.count ? log.events[index] : nil
+        }
+    }
+
+    /// The body of a `com.microsoft:eventhub` READ.
+    func properties() -> AMQPValue {
+        let ids = (try? AMQPArray(elementType: .string, elements: partitionIDs.map { .string($0) }))
+            ?? AMQPArray.symbols([])
+        return .map([
+            "name": .string(name), "type": "com.microsoft:eventhub", "created_at": .timestamp(createdAt),
+            "partition_count": .int(Int32(partitionCount)), "partition_ids": .array(ids),
+        ])
+    }
+
+    /// The body of a `com.microsoft:partition` READ.
+    func partitionProperties(_ partition: Int) -> AMQPValue {
+        let (begin, last) = lock.withLock { () -> (Int64, StoredEvent?) in
+            let log = partitions[partition]
+            return (log.live.first?.sequenceNumber ?? log.nextSequence, log.live.last)
+        }
+        return .map([
+            "name": .string(name), "type": "com.microsoft:partition", "partition": .string(String(partition)),
+            "begin_sequence_number": .long(begin),
+            "last_enqueued_sequence_number": .long(last?.sequenceNumber ?? -1),
+            "last_enqueued_offset": .string(last.map { String($0.offset) } ?? "-1"),
+            "last_enqueued_time_utc": .timestamp(last?.enqueuedTime ?? 0),
+            "is_partition_empty": .bool(last == nil),
+        ])
+    }
+}

@@ -1,0 +1,93 @@
+import Dispatch
+import ToolboxAMQP
+import ToolboxCore
+
+/// Event Hubs batches (message-format 0x80013700): each `data` section is one encoded event.
+let batchMessageFormat: UInt32 = 0x8001_3700
+
+extension BrokerConnection {
+    /// A producer link to `<hub>` (partition by key or round robin) or `<hub>/Partitions/<id>`.
+    func eventHubProducer(hub name: String, partition: String?) -> AMQPLinkDecision {
+        let hub: EventHub
+        switch broker.eventHub(name) {
+        case .success(let found): hub = found
+        case .failure(let error): return .refuse(error.remote)
+        }
+        var pinned: Int?
+        if let partition {
+            guard let index = hub.partitionIndex(partition) else {
+                return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound,
+                                               description: "event hub '\(name)' has no partition '\(partition)'; ids are 0...\(hub.partitionCount - 1)"))
+            }
+            pinned = index
+        }
+        let broker = self.broker
+        let partitionIndex = pinned
+        return entityReceiver { delivery in
+            if broker.serverBusy() {
+                if !delivery.isSettled { delivery.reject(Broker.serverBusyError) }
+                return
+            }
+            do {
+                let (events, key) = try EventHubBatch.unpack(delivery.message, format: delivery.messageFormat)
+                let target = partitionIndex ?? hub.choosePartition(key: key)
+                hub.append(events, partition: target, partitionKey: key)
+                if !delivery.isSettled { delivery.accept() }
+            } catch {
+                if !delivery.isSettled {
+                    delivery.reject(AMQPRemoteError(condition: AMQPRemoteError.decodeError,
+                                                    description: "could not read the event batch: \(error)"))
+                }
+            }
+        }
+    }
+
+    /// A consumer link on `<hub>/ConsumerGroups/<group>/Partitions/<id>`, starting where the selector filter says.
+    func eventHubConsumer(hub name: String, group: String, partition: String, attach: AMQPAttach) -> AMQPLinkDecision {
+        let hub: EventHub
+        switch broker.eventHub(name) {
+        case .success(let found): hub = found
+        case .failure(let error): return .refuse(error.remote)
+        }
+        guard let index = hub.partitionIndex(partition) else {
+            return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound,
+                                           description: "event hub '\(name)' has no partition '\(partition)'"))
+        }
+        guard hub.consumerGroups.contains(group.lowercased()) || !broker.configuration.strictEntities else {
+            return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound,
+                                           description: "event hub '\(name)' has no consumer group '\(group)'"))
+        }
+        guard let position = SelectorFilter.startingPosition(from: attach.source?.filter) else {
+            return .refuse(AMQPRemoteError(condition: AMQPRemoteError.invalidField,
+                                           description: "the selector filter is not one the emulator understands (offset, sequence number or enqueued time)"))
+        }
+        let cursor = LockedValue(hub.firstSequence(partition: index, position: position))
+        let queue = handlerQueue
+        return .send(ready: { sender in
+            hub.subscribe(sender, partition: index)
+            // Consumers never settle what they get (pyamqp), so events go pre-settled.
+            sender.pull(queue: queue) {
+                cursor.withLockedValue { next -> AMQPOutgoingDelivery? in
+                    guard let event = hub.event(partition: index, atOrAfter: next) else { return nil }
+                    next = event.sequenceNumber + 1
+                    return AMQPOutgoingDelivery(payload: event.payload, settled: true) { _ in }
+                }
+            }
+        })
+    }
+}
+
+/// Unpacks what a producer sent into events.
+enum EventHubBatch {
+    /// The events and the partition key (`x-opt-partition-key` on the outer message).
+    static func unpack(_ message: AMQPMessage, format: UInt32) throws -> ([AMQPMessage], String?) {
+        let key: String?
+        switch message.messageAnnotations?[.symbol("x-opt-partition-key")] {
+        case .string(let text)?: key = text
+        default: key = nil
+        }
+        guard format == batchMessageFormat else { return ([message], key) }
+        guard case .data(let sections) = message.body else { return ([], key) }
+        return (try sections.map { try AMQPMessage.decode($0) }, key)
+    }
+}

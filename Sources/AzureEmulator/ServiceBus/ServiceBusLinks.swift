@@ -1,0 +1,70 @@
+import Dispatch
+import ToolboxAMQP
+import ToolboxCore
+
+extension BrokerConnection {
+    /// A sender link to a queue: single messages (format 0) or batches (0x80013700), each accepted with its own
+    /// sequence number.
+    func serviceBusSender(queue name: String) -> AMQPLinkDecision {
+        let queue: ServiceBusQueue
+        switch broker.serviceBusQueue(name) {
+        case .success(let found): queue = found
+        case .failure(let error): return .refuse(error.remote)
+        }
+        let broker = self.broker
+        return entityReceiver { delivery in
+            if broker.serverBusy() {
+                if !delivery.isSettled { delivery.reject(Broker.serverBusyError) }
+                return
+            }
+            do {
+                let (messages, _) = try EventHubBatch.unpack(delivery.message, format: delivery.messageFormat)
+                for message in messages {
+                    if case .failure(let error) = queue.enqueue(message) {
+                        if !delivery.isSettled { delivery.reject(error.remote) }
+                        return
+                    }
+                }
+                if !delivery.isSettled { delivery.accept() }
+            } catch {
+                if !delivery.isSettled {
+                    delivery.reject(AMQPRemoteError(condition: AMQPRemoteError.decodeError,
+                                                    description: "could not read the message batch: \(error)"))
+                }
+            }
+        }
+    }
+
+    /// A receiver link on a queue or its dead-letter queue: peek-lock (16-byte lock-token tags, unsettled) or
+    /// receive-and-delete when the client asks for pre-settled transfers.
+    func serviceBusReceiver(queue name: String, deadLetter: Bool, attach: AMQPAttach) -> AMQPLinkDecision {
+        if broker.kind(of: name) == .eventHub {
+            return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound,
+                                           description: "'\(name)' is an event hub; consume from \(name)/ConsumerGroups/$Default/Partitions/<id>"))
+        }
+        let parent: ServiceBusQueue
+        switch broker.serviceBusQueue(name) {
+        case .success(let found): parent = found
+        case .failure(let error): return .refuse(error.remote)
+        }
+        guard let queue = deadLetter ? parent.deadLetter : parent else {
+            return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound, description: "no dead-letter queue for '\(name)'"))
+        }
+        let peekLock = attach.senderSettleMode != .settled
+        let callbackQueue = handlerQueue
+        return .send(ready: { sender in
+            queue.subscribe(sender)
+            sender.pull(queue: callbackQueue) {
+                guard let delivery = queue.takeNext(peekLock: peekLock) else { return nil }
+                guard let token = delivery.token else {
+                    return AMQPOutgoingDelivery(payload: delivery.payload, settled: true) { _ in }
+                }
+                return AMQPOutgoingDelivery(payload: delivery.payload, deliveryTag: LockToken.deliveryTag(token),
+                                            settled: false) { result in
+                    // A failed link keeps the lock until it expires, as on Azure.
+                    if case .success(let outcome?) = result { queue.settle(token: token, outcome: outcome) }
+                }
+            }
+        })
+    }
+}
