@@ -210,6 +210,13 @@ final class HTTPClientTests: XCTestCase {
         expectTransportError(.invalidRequest) { _ = try HTTPRequest(url: "ftp://host/") }
         expectTransportError(.invalidRequest) { _ = try HTTPRequest(url: "http://host:99999/") }
         expectTransportError(.invalidRequest) { _ = try HTTPRequest(url: "http:///path") }
+        do {
+            _ = try HTTPRequest(url: "htps://acct.blob.core.windows.net/c/b?sv=2021&sig=SECRETSIGNATURE")
+            XCTFail("a bad scheme must be refused")
+        } catch {
+            XCTAssertFalse("\(error)".contains("SECRETSIGNATURE"), "errors must not carry the query: \(error)")
+        }
+        XCTAssertEqual(HTTPEndpoint.redacted("http://user:pw@host:x/p?q=1"), "http://<userinfo redacted>@host:x/p?<query redacted>")
     }
 
     func testShutdownClosesConnectionsAndLaterRequestsReopen() throws {

@@ -85,6 +85,18 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(isTLS ? "https" : "http")://\(hostHeader)" }
 
+    /// The URL as it may appear in an error: no query (SAS signatures live there), at most 80 characters.
+    static func redacted(_ url: String) -> String {
+        let hasQuery = url.contains("?")
+        var base = url.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        // user:password@ in the authority is a credential too.
+        if let at = base.firstIndex(of: "@"), let scheme = base.firstRange(of: "://"), scheme.upperBound <= at {
+            base.replaceSubrange(scheme.upperBound...at, with: "<userinfo redacted>@")
+        }
+        let short = base.count > 80 ? String(base.prefix(80)) + "…" : base
+        return hasQuery ? short + "?<query redacted>" : short
+    }
+
     /// Splits "https://host:port/path?query" into the endpoint and the request target.
     static func parse(_ url: String) throws -> (HTTPEndpoint, String) {
         let isTLS: Bool
@@ -96,7 +108,7 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
             isTLS = false
             rest = url.dropFirst(7)
         } else {
-            throw TransportError(.invalidRequest, "'\(url.prefix(64))' is not an absolute http:// or https:// URL")
+            throw TransportError(.invalidRequest, "'\(HTTPEndpoint.redacted(url))' is not an absolute http:// or https:// URL")
         }
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         var authority = rest[rest.startIndex..<authorityEnd]
@@ -117,11 +129,11 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
         } else if let colon = authority.lastIndex(of: ":") {
             host = authority[..<colon]
             guard let value = UInt16(authority[authority.index(after: colon)...]) else {
-                throw TransportError(.invalidRequest, "invalid port in URL '\(url.prefix(64))'")
+                throw TransportError(.invalidRequest, "invalid port in URL '\(HTTPEndpoint.redacted(url))'")
             }
             port = value
         }
-        guard !host.isEmpty else { throw TransportError(.invalidRequest, "URL '\(url.prefix(64))' has no host") }
+        guard !host.isEmpty else { throw TransportError(.invalidRequest, "URL '\(HTTPEndpoint.redacted(url))' has no host") }
         return (HTTPEndpoint(isTLS: isTLS, host: String(host), port: port), target.isEmpty ? "/" : target)
     }
 }
