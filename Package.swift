@@ -17,6 +17,10 @@ let package = Package(
         .library(name: "ToolboxAMQP", targets: ["ToolboxAMQP"]),
         .library(name: "AzureAuth", targets: ["AzureAuth"]),
         .library(name: "AzureEmulator", targets: ["AzureEmulator"]),
+        .library(name: "AzureEventHubs", targets: ["AzureEventHubs"]),
+        .library(name: "AzureServiceBus", targets: ["AzureServiceBus"]),
+        .library(name: "AzureClientsToolboxAsync", targets: ["AzureClientsToolboxAsync"]),
+        .library(name: "AzureClientsToolboxTesting", targets: ["AzureClientsToolboxTesting"]),
         .executable(name: "toolbox", targets: ["toolbox"]),
     ],
     dependencies: [
@@ -76,10 +80,45 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "AzureMessagingCore",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AzureEventHubs",
+            dependencies: [
+                "AzureMessagingCore", "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AzureServiceBus",
+            dependencies: [
+                "AzureMessagingCore", "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AzureClientsToolboxAsync",
+            dependencies: ["AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "ToolboxCore"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AzureClientsToolboxTesting",
+            dependencies: ["AzureEmulator", "AzureAuth", "ToolboxCore"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "toolbox",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "AzureEmulator",
+                "AzureEventHubs", "AzureServiceBus",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -96,6 +135,23 @@ let package = Package(
         .testTarget(
             name: "AzureEmulatorTests",
             dependencies: ["AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureEventHubsTests",
+            dependencies: ["AzureEventHubs", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureServiceBusTests",
+            dependencies: ["AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureClientsToolboxAsyncTests",
+            dependencies: [
+                "AzureClientsToolboxAsync", "AzureClientsToolboxTesting", "AzureEventHubs", "AzureServiceBus", "AzureAuth",
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "ToolboxCore", "ToolboxTransport"], swiftSettings: strict),

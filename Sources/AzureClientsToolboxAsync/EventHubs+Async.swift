@@ -1,0 +1,60 @@
+import AzureEventHubs
+
+/// `async` forms of the Event Hubs producers' operations; Task cancellation cancels the operation.
+extension EventHubProducerClient {
+    /// Sends one event.
+    public func send(_ event: EventData, options: SendEventOptions = SendEventOptions()) async throws(EventHubsError) {
+        try await awaitOperation { send(event, options: options, completion: $0) }
+    }
+
+    /// Sends `events` in one batch.
+    public func send(_ events: [EventData], options: SendEventOptions = SendEventOptions()) async throws(EventHubsError) {
+        try await awaitOperation { send(events, options: options, completion: $0) }
+    }
+
+    /// Sends a prepared batch.
+    public func send(_ batch: EventDataBatch) async throws(EventHubsError) {
+        try await awaitOperation { send(batch, completion: $0) }
+    }
+
+    /// An empty batch sized by the link's max-message-size.
+    public func createBatch(options: SendEventOptions = SendEventOptions()) async throws(EventHubsError) -> EventDataBatch {
+        try await awaitOperation { createBatch(options: options, completion: $0) }
+    }
+
+    public func eventHubProperties() async throws(EventHubsError) -> EventHubProperties {
+        try await awaitOperation { eventHubProperties(completion: $0) }
+    }
+
+    public func partitionIDs() async throws(EventHubsError) -> [String] {
+        try await awaitOperation { partitionIDs(completion: $0) }
+    }
+
+    public func partitionProperties(partitionID: String) async throws(EventHubsError) -> PartitionProperties {
+        try await awaitOperation { partitionProperties(partitionID: partitionID, completion: $0) }
+    }
+
+    /// Closes the producer's connections.
+    public func close() async {
+        let _: Void? = try? await awaitUncancellable { done in close { done(.success(())) } }
+    }
+}
+
+extension ManagedEventHubProducer {
+    /// Opens `connections` ready connections ahead of need.
+    @discardableResult
+    public func warmUp(connections: Int) async throws(EventHubsError) -> Int {
+        try await awaitUncancellable { warmUp(connections: connections, completion: $0) }
+    }
+}
+
+extension PartitionReceiver {
+    /// Up to `maxEvents` events, or what arrived within `timeout` seconds.
+    public func receive(maxEvents: Int, timeout: Double) async throws(EventHubsError) -> [ReceivedEventData] {
+        try await awaitOperation { receive(maxEvents: maxEvents, timeout: timeout, completion: $0) }
+    }
+
+    public func close() async {
+        let _: Void? = try? await awaitUncancellable { done in close { done(.success(())) } }
+    }
+}

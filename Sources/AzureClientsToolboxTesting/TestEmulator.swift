@@ -1,0 +1,58 @@
+import AzureEmulator
+import Foundation
+import XCTest
+
+/// An in-process emulator for one test, with ready connection strings; stopped when the test ends.
+///
+/// ```swift
+/// final class MyTests: XCTestCase {
+///     func testSend() throws {
+///         let emulator = try TestEmulator.start(for: self, eventHubs: ["orders": 2], queues: ["jobs"])
+///         let producer = try EventHubProducer(connectionString: emulator.eventHubsConnectionString("orders"))
+///         ...
+///     }
+/// }
+/// ```
+///
+/// Each emulator listens on a free loopback port, so tests run in parallel.
+public final class TestEmulator: Sendable {
+    public let emulator: Emulator
+
+    init(emulator: Emulator) { self.emulator = emulator }
+
+    /// Starts an emulator with the given hubs (name → partition count), queues and faults.
+    public static func start(eventHubs: [String: Int] = ["eh1": 2], queues: [String] = ["q1"],
+                             faults: EmulatorFaults = EmulatorFaults(),
+                             configure: (inout EmulatorConfiguration) -> Void = { _ in }) throws -> TestEmulator {
+        var configuration = EmulatorConfiguration()
+        configuration.eventHubs = eventHubs.sorted { $0.key < $1.key }.map {
+            EventHubDefinition(name: $0.key, partitionCount: $0.value)
+        }
+        configuration.queues = queues
+        configuration.faults = faults
+        configure(&configuration)
+        return TestEmulator(emulator: try Emulator.start(configuration))
+    }
+
+    /// Starts an emulator stopped automatically when `test` finishes.
+    public static func start(for test: XCTestCase, eventHubs: [String: Int] = ["eh1": 2], queues: [String] = ["q1"],
+                             faults: EmulatorFaults = EmulatorFaults(),
+                             configure: (inout EmulatorConfiguration) -> Void = { _ in }) throws -> TestEmulator {
+        let started = try start(eventHubs: eventHubs, queues: queues, faults: faults, configure: configure)
+        test.addTeardownBlock { started.stop() }
+        return started
+    }
+
+    /// `Endpoint=sb://127.0.0.1:<port>;...;EntityPath=<hub>;UseDevelopmentEmulator=true`.
+    public func eventHubsConnectionString(_ eventHub: String) -> String {
+        emulator.eventHubsConnectionString(eventHub: eventHub)
+    }
+
+    /// The namespace connection string for Service Bus (no EntityPath).
+    public var serviceBusConnectionString: String { emulator.serviceBusConnectionString }
+
+    /// `127.0.0.1:<port>`: the namespace for credential-based clients.
+    public var fullyQualifiedNamespace: String { "127.0.0.1:\(emulator.amqpPort)" }
+
+    public func stop() { emulator.stop() }
+}

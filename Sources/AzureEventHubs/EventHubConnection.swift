@@ -1,0 +1,180 @@
+import Dispatch
+import Foundation
+import Logging
+import ToolboxAMQP
+import ToolboxCore
+
+/// One authenticated connection to an Event Hub with its sender links (hub-level and per partition) and
+/// its `$management` link, all attached on first use and shared by every operation on the connection.
+public final class EventHubConnection: Sendable {
+    public let messaging: MessagingConnection
+    public let eventHubName: String
+    private let senders = LinkCache<AMQPSender>()
+    private let management = LinkCache<AMQPRequestResponseLink>()
+
+    init(messaging: MessagingConnection, eventHubName: String) {
+        self.messaging = messaging
+        self.eventHubName = eventHubName
+    }
+
+    var audience: String { messaging.endpoint.audience(eventHubName) }
+    public var isClosed: Bool { messaging.isClosed }
+
+    /// The sender for the hub (partition key or round robin) or for one partition.
+    func sender(partitionID: String?, timeout: Double,
+                completion: @escaping @Sendable (Result<AMQPSender, EventHubsError>) -> Void) {
+        let path = partitionID.map { "\(eventHubName)/Partitions/\($0)" } ?? eventHubName
+        let address = messaging.endpoint.address(path)
+        let messaging = self.messaging
+        let audience = self.audience
+        senders.link(path, attach: { done in
+            messaging.authorize(audience: audience, timeout: timeout) { result in
+                if case .failure(let error) = result { return done(.failure(error)) }
+                let id = UUID().uuidString.lowercased()
+                let options = AMQPSenderOptions(
+                    name: id, settleMode: .unsettled, receiverSettleMode: .second, sourceAddress: "sender-link-\(id)",
+                    properties: [.symbol("com.microsoft:timeout"): .long(Int64(timeout))])
+                messaging.session.attachSender(address: address, options: options, queue: messaging.queue) { result in
+                    done(result.mapError { EventHubsError($0, context: "attaching a sender to \(path)") })
+                }
+            }
+        }, completion: completion)
+    }
+
+    /// The link's max-message-size for `partitionID` (attaching the sender if needed); 1 MiB when undeclared.
+    func maxMessageSize(partitionID: String?, timeout: Double,
+                        completion: @escaping @Sendable (Result<Int, EventHubsError>) -> Void) {
+        sender(partitionID: partitionID, timeout: timeout) { result in
+            completion(result.map { sender in sender.maxMessageSize.map { Int(clamping: $0) } ?? 1_048_576 })
+        }
+    }
+
+    /// Sends an encoded batch (message-format 0x80013700) and completes when the service settled it.
+    func send(payload: [UInt8], partitionID: String?, timeout: Double,
+              completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
+        let path = partitionID.map { "\(eventHubName)/Partitions/\($0)" } ?? eventHubName
+        sender(partitionID: partitionID, timeout: timeout) { [senders] result in
+            switch result {
+            case .failure(let error): completion(.failure(error))
+            case .success(let sender):
+                sender.send(encodedMessage: payload, messageFormat: EventDataBatch.messageFormat,
+                            queue: self.messaging.queue) { outcome in
+                    let context = "sending to \(path)"
+                    let result: Result<Void, EventHubsError>
+                    switch outcome {
+                    case .success(.accepted), .success(nil): result = .success(())
+                    case .success(.rejected(let remote)): result = .failure(EventHubsError(rejected: remote, context: context))
+                    case .success(let state):
+                        result = .failure(EventHubsError(.serviceError, "\(context): unexpected outcome \(String(describing: state))",
+                                                         recovery: .retry))
+                    case .failure(let error): result = .failure(EventHubsError(error, context: context))
+                    }
+                    if case .failure(let error) = result, error.recovery == .rebuildLink || error.recovery == .rebuildConnection {
+                        senders.remove(path, sender)
+                    }
+                    completion(result)
+                }
+            }
+        }
+    }
+
+    /// A `$management` READ (eventhubs.md): no body, the token repeated as `security_token`.
+    func read(type: String, partitionID: String?, timeout: Double,
+              completion: @escaping @Sendable (Result<AMQPMap, EventHubsError>) -> Void) {
+        let messaging = self.messaging
+        let audience = self.audience
+        let hub = eventHubName
+        let management = self.management
+        management.link("$management", attach: { done in
+            messaging.authorize(audience: audience, timeout: timeout) { result in
+                if case .failure(let error) = result { return done(.failure(error)) }
+                AMQPRequestResponseLink.attach(session: messaging.session, address: "$management",
+                                               queue: messaging.queue) { result in
+                    done(result.mapError { EventHubsError($0, context: "attaching $management") })
+                }
+            }
+        }) { result in
+            switch result {
+            case .failure(let error): completion(.failure(error))
+            case .success(let link):
+                messaging.currentToken(audience: audience, timeout: timeout) { token in
+                    switch token {
+                    case .failure(let error): completion(.failure(error))
+                    case .success(let token):
+                        var request = AMQPMessage()
+                        request.properties = AMQPProperties(messageID: .uuid(UUID()))
+                        var properties: AMQPMap = [
+                            "name": .string(hub), "security_token": .string(token.token.exposedValue),
+                            "operation": "READ", "type": .string(type),
+                        ]
+                        if let partitionID { properties.entries.append(.init(key: "partition", value: .string(partitionID))) }
+                        request.applicationProperties = properties
+                        link.request(request, timeout: timeout, queue: messaging.queue) { response in
+                            completion(Self.readResponse(response, context: "$management READ \(type)", drop: {
+                                management.remove("$management", link)
+                            }))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func readResponse(_ response: Result<AMQPMessage, AMQPError>, context: String,
+                                     drop: () -> Void) -> Result<AMQPMap, EventHubsError> {
+        switch response {
+        case .failure(let error):
+            let mapped = EventHubsError(error, context: context)
+            if mapped.recovery != .fail && mapped.recovery != .retry { drop() }
+            return .failure(mapped)
+        case .success(let message):
+            let status = message.responseStatusCode ?? 0
+            let description = message.responseStatusDescription ?? "no description"
+            guard status < 400 else {
+                let code: EventHubsError.Code = switch status {
+                case 401, 403: .unauthorized
+                case 404: .notFound
+                case 503: .serverBusy
+                default: .serviceError
+                }
+                return .failure(EventHubsError(code, "\(context) failed with status \(status): \(description)",
+                                               recovery: code == .serverBusy ? .retry : .fail))
+            }
+            guard case .value(.map(let map)) = message.body else {
+                return .failure(EventHubsError(.serviceError, "\(context): the response has no map body"))
+            }
+            return .success(map)
+        }
+    }
+
+    func close(completion: @escaping @Sendable () -> Void) {
+        messaging.close(completion: completion)
+    }
+}
+
+extension AMQPMap {
+    subscript(text key: String) -> AMQPValue? { self[.string(key)] }
+
+    func int64(_ key: String) -> Int64? {
+        switch self[text: key] {
+        case .long(let v)?: return v
+        case .int(let v)?: return Int64(v)
+        case .uint(let v)?: return Int64(v)
+        case .ulong(let v)?: return Int64(clamping: v)
+        default: return nil
+        }
+    }
+
+    func string(_ key: String) -> String? {
+        switch self[text: key] {
+        case .string(let v)?: return v
+        case .symbol(let v)?: return v.rawValue
+        default: return nil
+        }
+    }
+
+    func date(_ key: String) -> Date? {
+        guard case .timestamp(let ms)? = self[text: key] else { return nil }
+        return Date(timeIntervalSince1970: Double(ms) / 1000)
+    }
+}

@@ -1,0 +1,74 @@
+import Dispatch
+import Logging
+import ToolboxCore
+
+/// How a new pooled connection proves it is ready before any caller uses it.
+public enum EventHubReadiness: Sendable, Hashable {
+    /// CBS token and sender attach only.
+    case attach
+    /// CBS + attach + a `$management` READ of the hub (the default): a real round trip, no event written.
+    case managementRead
+    /// CBS + attach + a real event sent, as the Python toolbox does ("Connection established").
+    case readyMessage(EventData)
+}
+
+/// Opens Event Hubs connections for the producers (one for the basic producer, many for the managed one).
+public struct EventHubConnectionFactory: MessagingConnectionFactory {
+    public let endpoint: MessagingEndpoint
+    public let eventHubName: String
+    public let readiness: EventHubReadiness
+    public let logger: Logger
+
+    public init(endpoint: MessagingEndpoint, eventHubName: String, readiness: EventHubReadiness, logger: Logger) {
+        self.endpoint = endpoint
+        self.eventHubName = eventHubName
+        self.readiness = readiness
+        self.logger = logger
+    }
+
+    public func open(deadline: Deadline, completion: @escaping @Sendable (Result<EventHubConnection, EventHubsError>) -> Void) {
+        let hub = eventHubName
+        MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "EHProducer", product: "azsdk-swift-eventhubs",
+                                 deadline: deadline, logger: logger) { result in
+            switch result {
+            case .failure(let error): completion(.failure(error))
+            case .success(let messaging):
+                let connection = EventHubConnection(messaging: messaging, eventHubName: hub)
+                messaging.authorize(audience: connection.audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
+                    switch result {
+                    case .success: completion(.success(connection))
+                    case .failure(let error):
+                        messaging.close {}
+                        completion(.failure(error))
+                    }
+                }
+            }
+        }
+    }
+
+    public func ready(_ connection: EventHubConnection, deadline: Deadline,
+                      completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
+        let timeout = max(0.001, deadline.secondsRemaining)
+        connection.sender(partitionID: nil, timeout: timeout) { [readiness] result in
+            if case .failure(let error) = result { return completion(.failure(error)) }
+            switch readiness {
+            case .attach:
+                completion(.success(()))
+            case .managementRead:
+                connection.read(type: "com.microsoft:eventhub", partitionID: nil, timeout: timeout) {
+                    completion($0.map { _ in () })
+                }
+            case .readyMessage(let event):
+                var batch = EventDataBatch(maxSizeInBytes: Int.max, options: SendEventOptions())
+                _ = batch.tryAdd(event)
+                connection.send(payload: batch.encode(), partitionID: nil, timeout: timeout, completion: completion)
+            }
+        }
+    }
+
+    public func close(_ connection: EventHubConnection, completion: @escaping @Sendable () -> Void) {
+        connection.close(completion: completion)
+    }
+
+    public func isClosed(_ connection: EventHubConnection) -> Bool { connection.isClosed }
+}

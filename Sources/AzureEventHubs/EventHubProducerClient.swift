@@ -1,0 +1,243 @@
+import AzureAuth
+import Dispatch
+import Foundation
+import ToolboxAMQP
+import ToolboxCore
+
+/// What `EventHubProducer` (one connection) and `ManagedEventHubProducer` (a pool) share: every operation in
+/// its completion-handler and blocking forms. Create one of the two subclasses.
+///
+/// Completion handlers run on `queue` (default `LibraryQueues.defaultCallbackQueue`), exactly once, never
+/// under a library lock. Blocking forms fail fast with `.blockingCallOnLibraryQueue` on a library queue.
+public class EventHubProducerClient: @unchecked Sendable {
+    // @unchecked Sendable: every stored property is immutable and Sendable; the class is only non-final so the
+    // basic and managed producers can share these operations.
+
+    public let eventHubName: String
+    public let options: EventHubProducerOptions
+    let provider: ConnectionProvider<EventHubConnectionFactory>
+
+    init(provider: ConnectionProvider<EventHubConnectionFactory>, eventHubName: String, options: EventHubProducerOptions) {
+        self.provider = provider
+        self.eventHubName = eventHubName
+        self.options = options
+    }
+
+    static func endpoint(connectionString: String, options: EventHubProducerOptions) throws(EventHubsError)
+        -> (MessagingEndpoint, MessagingConnectionString)
+    {
+        do {
+            let parsed = try MessagingConnectionString(parsing: connectionString)
+            return (try MessagingEndpoint(connectionString: parsed, caFile: options.caFile,
+                                          allowPlainTextForDevelopment: options.allowPlainTextForDevelopment), parsed)
+        } catch {
+            throw EventHubsError(.invalidArgument, "invalid connection string: \(error)")
+        }
+    }
+
+    static func hubName(_ given: String?, _ parsed: MessagingConnectionString) throws(EventHubsError) -> String {
+        guard let name = given ?? parsed.entityPath, !name.isEmpty else {
+            throw EventHubsError(.invalidArgument, "no event hub name: pass eventHubName or add EntityPath to the connection string")
+        }
+        return name
+    }
+
+    private func perform<T: Sendable>(
+        _ context: String, queue: DispatchQueue,
+        _ body: @escaping @Sendable (EventHubConnection, @escaping @Sendable (Result<T, EventHubsError>) -> Void) -> Void,
+        completion: @escaping @Sendable (Result<T, EventHubsError>) -> Void
+    ) -> any Cancellable {
+        provider.perform(context, retry: options.retry, logger: options.logger, queue: queue, body: body,
+                         completion: completion)
+    }
+
+    // MARK: Send
+
+    /// Sends one event (as a batch of one, like the SDKs).
+    ///
+    /// ```swift
+    /// producer.send(EventData(body: "hi"), options: SendEventOptions(partitionKey: "k")) { result in ... }
+    /// ```
+    @discardableResult
+    public func send(_ event: EventData, options sendOptions: SendEventOptions = SendEventOptions(),
+                     queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) -> any Cancellable {
+        send([event], options: sendOptions, queue: queue, completion: completion)
+    }
+
+    /// Sends `events` in one batch transfer; fails with `.messageSizeExceeded` if they do not fit the link's
+    /// max-message-size together (use `createBatch` to split them).
+    @discardableResult
+    public func send(_ events: [EventData], options sendOptions: SendEventOptions = SendEventOptions(),
+                     queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) -> any Cancellable {
+        do throws(EventHubsError) {
+            try sendOptions.validate()
+            if events.isEmpty { throw EventHubsError(.invalidArgument, "send needs at least one event") }
+        } catch {
+            queue.async { completion(.failure(error)) }
+            return CompletedOperation()
+        }
+        let timeout = options.retry.tryTimeout
+        return perform("send of \(events.count) event(s) to \(eventHubName)", queue: queue, { connection, done in
+            connection.maxMessageSize(partitionID: sendOptions.partitionID, timeout: timeout) { result in
+                switch result {
+                case .failure(let error): done(.failure(error))
+                case .success(let maxSize):
+                    var batch = EventDataBatch(maxSizeInBytes: maxSize, options: sendOptions)
+                    for event in events where !batch.tryAdd(event) {
+                        return done(.failure(EventHubsError(
+                            .messageSizeExceeded, "\(events.count) event(s) exceed the link's max-message-size of "
+                                + "\(maxSize) bytes; split them with createBatch/tryAdd",
+                            condition: AMQPRemoteError.messageSizeExceeded.rawValue)))
+                    }
+                    connection.send(payload: batch.encode(), partitionID: sendOptions.partitionID, timeout: timeout,
+                                    completion: done)
+                }
+            }
+        }, completion: completion)
+    }
+
+    /// Sends a batch made with `createBatch`.
+    @discardableResult
+    public func send(_ batch: EventDataBatch, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) -> any Cancellable {
+        guard batch.count > 0 else {
+            queue.async { completion(.failure(EventHubsError(.invalidArgument, "the batch is empty"))) }
+            return CompletedOperation()
+        }
+        let payload = batch.encode()
+        let timeout = options.retry.tryTimeout
+        return perform("send of a batch of \(batch.count) to \(eventHubName)", queue: queue, { connection, done in
+            connection.send(payload: payload, partitionID: batch.options.partitionID, timeout: timeout, completion: done)
+        }, completion: completion)
+    }
+
+    /// An empty batch sized by the link's max-message-size (this attaches the link, opening the connection if needed).
+    @discardableResult
+    public func createBatch(options sendOptions: SendEventOptions = SendEventOptions(),
+                            queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                            completion: @escaping @Sendable (Result<EventDataBatch, EventHubsError>) -> Void)
+        -> any Cancellable
+    {
+        do throws(EventHubsError) { try sendOptions.validate() } catch {
+            queue.async { completion(.failure(error)) }
+            return CompletedOperation()
+        }
+        let timeout = options.retry.tryTimeout
+        return perform("createBatch for \(eventHubName)", queue: queue, { connection, done in
+            connection.maxMessageSize(partitionID: sendOptions.partitionID, timeout: timeout) { result in
+                done(result.map { EventDataBatch(maxSizeInBytes: $0, options: sendOptions) })
+            }
+        }, completion: completion)
+    }
+
+    // MARK: Management
+
+    /// The hub's name, creation time and partition ids (`$management` READ `com.microsoft:eventhub`).
+    @discardableResult
+    public func eventHubProperties(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                                   completion: @escaping @Sendable (Result<EventHubProperties, EventHubsError>) -> Void)
+        -> any Cancellable
+    {
+        let timeout = options.retry.tryTimeout
+        let hub = eventHubName
+        return perform("eventHubProperties of \(hub)", queue: queue, { connection, done in
+            connection.read(type: "com.microsoft:eventhub", partitionID: nil, timeout: timeout) { result in
+                done(result.map { map in
+                    var ids: [String] = []
+                    if case .array(let array)? = map[text: "partition_ids"] {
+                        ids = array.elements.compactMap { if case .string(let id) = $0 { return id } else { return nil } }
+                    }
+                    return EventHubProperties(name: map.string("name") ?? hub, createdAt: map.date("created_at"),
+                                              partitionIDs: ids)
+                })
+            }
+        }, completion: completion)
+    }
+
+    /// The hub's partition ids.
+    @discardableResult
+    public func partitionIDs(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                             completion: @escaping @Sendable (Result<[String], EventHubsError>) -> Void) -> any Cancellable {
+        eventHubProperties(queue: queue) { completion($0.map(\.partitionIDs)) }
+    }
+
+    /// One partition's sequence numbers, last offset and time (`$management` READ `com.microsoft:partition`).
+    @discardableResult
+    public func partitionProperties(partitionID: String, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                                    completion: @escaping @Sendable (Result<PartitionProperties, EventHubsError>) -> Void)
+        -> any Cancellable
+    {
+        let timeout = options.retry.tryTimeout
+        let hub = eventHubName
+        return perform("partitionProperties of \(hub)/\(partitionID)", queue: queue, { connection, done in
+            connection.read(type: "com.microsoft:partition", partitionID: partitionID, timeout: timeout) { result in
+                done(result.map { map in
+                    PartitionProperties(
+                        eventHubName: map.string("name") ?? hub, id: map.string("partition") ?? partitionID,
+                        beginningSequenceNumber: map.int64("begin_sequence_number") ?? -1,
+                        lastEnqueuedSequenceNumber: map.int64("last_enqueued_sequence_number") ?? -1,
+                        lastEnqueuedOffset: map.string("last_enqueued_offset") ?? "-1",
+                        lastEnqueuedTime: map.date("last_enqueued_time_utc"),
+                        isEmpty: map[text: "is_partition_empty"] == .bool(true))
+                })
+            }
+        }, completion: completion)
+    }
+
+    // MARK: Lifecycle
+
+    /// Closes the connection(s); operations after this fail with `.clientClosed`.
+    public func close(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                      completion: @escaping @Sendable () -> Void = {}) {
+        provider.close(queue: queue, completion: completion)
+    }
+
+    /// Connection counts, in-use leases, last error and reconnects.
+    public var health: ClientHealth { provider.currentHealth }
+}
+
+// MARK: - Blocking forms
+
+extension EventHubProducerClient {
+    /// Blocking form of `send(_:options:queue:completion:)`.
+    public func send(_ event: EventData, options sendOptions: SendEventOptions = SendEventOptions()) throws(EventHubsError) {
+        try blockingWait { queue, done in send(event, options: sendOptions, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `send(_:options:queue:completion:)` for several events in one batch.
+    public func send(_ events: [EventData], options sendOptions: SendEventOptions = SendEventOptions()) throws(EventHubsError) {
+        try blockingWait { queue, done in send(events, options: sendOptions, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `send(_:queue:completion:)` for a prepared batch.
+    public func send(_ batch: EventDataBatch) throws(EventHubsError) {
+        try blockingWait { queue, done in send(batch, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `createBatch(options:queue:completion:)`.
+    public func createBatch(options sendOptions: SendEventOptions = SendEventOptions()) throws(EventHubsError) -> EventDataBatch {
+        try blockingWait { queue, done in createBatch(options: sendOptions, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `eventHubProperties(queue:completion:)`.
+    public func eventHubProperties() throws(EventHubsError) -> EventHubProperties {
+        try blockingWait { queue, done in eventHubProperties(queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `partitionIDs(queue:completion:)`.
+    public func partitionIDs() throws(EventHubsError) -> [String] {
+        try blockingWait { queue, done in partitionIDs(queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `partitionProperties(partitionID:queue:completion:)`.
+    public func partitionProperties(partitionID: String) throws(EventHubsError) -> PartitionProperties {
+        try blockingWait { queue, done in partitionProperties(partitionID: partitionID, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `close(queue:completion:)`.
+    public func close() throws(EventHubsError) {
+        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
+    }
+}

@@ -1,0 +1,32 @@
+import ConnectionPooling
+import Logging
+
+/// Settings shared by `EventHubProducer` and `ManagedEventHubProducer`.
+public struct EventHubProducerOptions: Sendable {
+    /// Retries of transient failures (server busy, time-outs, lost links and connections).
+    public var retry = RetryOptions()
+    /// A PEM file of CA certificates to trust (an emulator with TLS); nil trusts the system roots.
+    public var caFile: String?
+    /// Plain AMQP without TLS even when the connection string lacks `UseDevelopmentEmulator=true`.
+    public var allowPlainTextForDevelopment = false
+    /// How the managed producer proves a new connection ready (default: a `$management` READ, no event written).
+    public var readiness = EventHubReadiness.managementRead
+    /// The managed producer's pool: clientLimit 100, maxSize 10, maxIdle 220 s by default.
+    public var pool = ConnectionPoolConfiguration.with {
+        $0.clientLimit = 100
+        $0.maxSize = 10
+        $0.maxIdle = 220
+        $0.metricsLabel = "azure_eventhubs_producer"
+    }
+    /// Where the client logs; per-operation timings go out at `.debug`.
+    public var logger = Logger(label: "AzureEventHubs", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    public init() {}
+
+    /// The defaults, changed by `change`.
+    public static func with(_ change: (inout EventHubProducerOptions) -> Void) -> EventHubProducerOptions {
+        var options = EventHubProducerOptions()
+        change(&options)
+        return options
+    }
+}

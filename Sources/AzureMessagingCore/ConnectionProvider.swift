@@ -1,0 +1,146 @@
+import ConnectionPooling
+import Dispatch
+import Logging
+import ToolboxCore
+
+/// Opens, proves and closes a client's connections; the basic clients use one, the managed ones a pool of them.
+public protocol MessagingConnectionFactory: Sendable {
+    associatedtype Connection: AnyObject & Sendable
+    /// Opens a connection (transport, SASL, CBS) by `deadline`.
+    func open(deadline: Deadline, completion: @escaping @Sendable (Result<Connection, AzureMessagingError>) -> Void)
+    /// Proves a new connection ready (entity link attached, a first round trip).
+    func ready(_ connection: Connection, deadline: Deadline,
+               completion: @escaping @Sendable (Result<Void, AzureMessagingError>) -> Void)
+    func close(_ connection: Connection, completion: @escaping @Sendable () -> Void)
+    /// Whether the connection has ended and must not be used again.
+    func isClosed(_ connection: Connection) -> Bool
+}
+
+/// Adapts a factory to `ConnectionPooling.Connector`.
+struct FactoryConnector<F: MessagingConnectionFactory>: Connector {
+    let factory: F
+    let health: HealthTracker
+
+    func create(deadline: Deadline, completion: @escaping @Sendable (Result<F.Connection, any Error>) -> Void) {
+        factory.open(deadline: deadline) { [health] result in
+            if case .success = result { health.recordOpened() }
+            completion(result.mapError { $0 })
+        }
+    }
+
+    func ready(_ connection: F.Connection, deadline: Deadline,
+               completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        factory.ready(connection, deadline: deadline) { completion($0.mapError { $0 }) }
+    }
+
+    func close(_ connection: F.Connection, completion: @escaping @Sendable () -> Void) {
+        factory.close(connection, completion: completion)
+    }
+}
+
+/// A connection lent to one operation: release it once, with `discard: true` when it failed in use.
+public struct ConnectionHandle<Connection: Sendable>: Sendable {
+    public let connection: Connection
+    let releaseBody: @Sendable (Bool) -> Void
+
+    public func release(discard: Bool) { releaseBody(discard) }
+}
+
+/// Where a client's operations get their connection: one lazily opened connection (basic clients) or a
+/// `ConnectionPool` of them (managed clients).
+///
+/// A connection that fails in use is released with `discard: true`: the basic form forgets it (the next
+/// operation opens a new one, exactly once for all callers waiting), the pooled form retires its slot.
+public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
+    private enum Mode: Sendable {
+        case single(SingleConnection<F>)
+        case pooled(ConnectionPool<FactoryConnector<F>>)
+    }
+
+    private let mode: Mode
+    public let factory: F
+    public let health: HealthTracker
+
+    /// One connection, opened on first use (and re-opened after it fails).
+    public init(single factory: F, health: HealthTracker = HealthTracker()) {
+        self.factory = factory
+        self.health = health
+        mode = .single(SingleConnection(factory: factory, health: health))
+    }
+
+    /// A pool of connections with `configuration`.
+    public init(pooled factory: F, configuration: ConnectionPoolConfiguration, logger: Logger,
+                health: HealthTracker = HealthTracker()) throws(AzureMessagingError) {
+        self.factory = factory
+        self.health = health
+        do {
+            mode = .pooled(try ConnectionPool(connector: FactoryConnector(factory: factory, health: health),
+                                              configuration: configuration, logger: logger))
+        } catch {
+            throw AzureMessagingError(.invalidArgument, "invalid pool configuration: \(error)")
+        }
+    }
+
+    /// Lends a connection; `completion` runs once on `queue`.
+    @discardableResult
+    public func acquire(timeout: Double, queue: DispatchQueue,
+                        completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void)
+        -> any Cancellable
+    {
+        switch mode {
+        case .single(let single):
+            return single.acquire(timeout: timeout, queue: queue, completion: completion)
+        case .pooled(let pool):
+            let health = self.health
+            return pool.acquire(timeout: timeout, queue: queue) { result in
+                completion(result.map { lease in
+                    ConnectionHandle(connection: lease.connection) { discard in
+                        if discard { health.recordReconnect() }
+                        lease.release(discard ? .discard : .reuse)
+                    }
+                }.mapError { AzureMessagingError.wrap($0, context: "getting a connection") })
+            }
+        }
+    }
+
+    /// Opens up to `count` connections ahead of need (pooled) or the one connection (basic).
+    public func warmUp(count: Int, queue: DispatchQueue,
+                       completion: @escaping @Sendable (Result<Int, AzureMessagingError>) -> Void) {
+        switch mode {
+        case .single:
+            acquire(timeout: 60, queue: queue) { result in
+                completion(result.map { handle in handle.release(discard: false); return 1 })
+            }
+        case .pooled(let pool):
+            pool.warmUp(count: count, queue: queue) { result in
+                completion(result.mapError { AzureMessagingError.wrap($0, context: "warming up") })
+            }
+        }
+    }
+
+    /// Closes every connection; later acquires fail with `.clientClosed`.
+    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
+        switch mode {
+        case .single(let single): single.close(queue: queue, completion: completion)
+        case .pooled(let pool): pool.closeAll(queue: queue, completion: completion)
+        }
+    }
+
+    /// Connection counts merged with the tracker's errors and reconnects.
+    public var currentHealth: ClientHealth {
+        var report = health.current
+        switch mode {
+        case .single(let single):
+            let (ready, opening, inUse) = single.counts
+            report.readyConnections = ready
+            report.openingConnections = opening
+            report.inUseLeases = inUse
+        case .pooled(let pool):
+            let snapshot = pool.snapshot
+            report.readyConnections = snapshot.ready
+            report.openingConnections = snapshot.opening
+            report.inUseLeases = snapshot.inUse
+        }
+        return report
+    }
+}

@@ -1,0 +1,189 @@
+import AzureAuth
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+import ToolboxAMQP
+import ToolboxCore
+
+/// One authenticated AMQP connection to a namespace: TCP (+TLS), SASL ANONYMOUS, open, one session and the
+/// `$cbs` link pair, with a token refresher per audience that puts a fresh token when 10 % of its life remains.
+///
+/// Event Hubs and Service Bus clients build their links on it. `isClosed` turns true as soon as the
+/// connection ends for any reason, so a pooled client can retire it.
+public final class MessagingConnection: @unchecked Sendable {
+    // @unchecked Sendable: `state` is a LockedValue; the other stored properties are immutable.
+
+    private struct State {
+        var closedError: AzureMessagingError?
+        var closing = false
+        /// Audiences with a put-token done (refresher running) or in flight (waiters).
+        var authorized: [String: AMQPCBSTokenRefresher] = [:]
+        var authorizing: [String: [@Sendable (Result<Void, AzureMessagingError>) -> Void]] = [:]
+    }
+
+    private static let ids = Atomic<Int>(0)
+
+    /// Identifies this connection in logs and health reports; a reconnect gets a new one.
+    public let id: Int
+    public let endpoint: MessagingEndpoint
+    public let amqp: AMQPConnection
+    public let session: AMQPSession
+    let cbs: AMQPCBSClient
+    let logger: Logger
+    /// The queue the connection's own bookkeeping callbacks run on (the AMQP connection's queue).
+    public var queue: DispatchQueue { amqp.queue }
+    private let state = LockedValue(State())
+
+    private init(id: Int, endpoint: MessagingEndpoint, amqp: AMQPConnection, session: AMQPSession, cbs: AMQPCBSClient,
+                 logger: Logger) {
+        self.id = id
+        self.endpoint = endpoint
+        self.amqp = amqp
+        self.session = session
+        self.cbs = cbs
+        self.logger = logger
+    }
+
+    /// Whether the connection has ended (the peer closed it, the socket failed, or `close` was called).
+    public var isClosed: Bool { state.withLockedValue { $0.closedError != nil || $0.closing } }
+
+    /// Why the connection ended, once it has.
+    public var closedError: AzureMessagingError? { state.load().closedError }
+
+    /// Opens a connection: transport, SASL, open, session, `$cbs` links. `completion` runs on `queue` once.
+    public static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
+                            deadline: Deadline, logger: Logger,
+                            queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                            completion: @escaping @Sendable (Result<MessagingConnection, AzureMessagingError>) -> Void) {
+        let once = CompletionOnce<Result<MessagingConnection, AzureMessagingError>> { result in
+            queue.async { completion(result) }
+        }
+        let id = ids.add(1, ordering: .relaxed).newValue
+        let seconds = max(0.001, deadline.secondsRemaining)
+        let transport: AMQPSocketTransport
+        do {
+            transport = try endpoint.makeTransport(connectTimeout: seconds)
+        } catch {
+            once.complete(.failure(error))
+            return
+        }
+        let configuration = AMQPConnectionConfiguration(
+            containerID: "\(containerIDPrefix)-\(UUID().uuidString.lowercased())", hostname: endpoint.host,
+            sasl: .anonymous, maxFrameSize: 65536, channelMax: 65535, idleTimeout: nil, openTimeout: seconds,
+            properties: ["product": .string(product), "version": "1.0.0", "platform": "Linux",
+                         "user-agent": .string("\(product)/1.0.0 AzureClientsToolbox (Swift)")])
+        let amqp = AMQPConnection(transport: transport, configuration: configuration, logger: logger)
+        let context = "connecting to \(endpoint.host):\(endpoint.port)"
+        // The whole handshake (not only AMQP open) must finish by the deadline.
+        // A completed `once` makes the timer a no-op, so it needs no cancelling.
+        amqp.queue.asyncAfter(deadline: .now() + seconds) { [weak amqp] in
+            if once.complete(.failure(AzureMessagingError(.timedOut, "\(context): no ready connection within \(seconds)s",
+                                                          recovery: .rebuildConnection))) {
+                amqp?.close(timeout: 1) { _ in }
+            }
+        }
+        let fail: @Sendable (AMQPError) -> Void = { error in
+            if once.complete(.failure(AzureMessagingError(error, context: context))) { amqp.close(timeout: 1) { _ in } }
+        }
+        amqp.open(queue: amqp.queue) { result in
+            if case .failure(let error) = result { return fail(error) }
+            amqp.beginSession(queue: amqp.queue) { result in
+                switch result {
+                case .failure(let error): fail(error)
+                case .success(let session):
+                    AMQPCBSClient.attach(session: session, queue: amqp.queue) { result in
+                        switch result {
+                        case .failure(let error): fail(error)
+                        case .success(let cbs):
+                            let connection = MessagingConnection(id: id, endpoint: endpoint, amqp: amqp, session: session,
+                                                                 cbs: cbs, logger: logger)
+                            amqp.onClose(queue: amqp.queue) { [weak connection] error in connection?.didClose(error) }
+                            if !once.complete(.success(connection)) { connection.close {} }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puts a token for `audience` on `$cbs` once (later calls reuse it) and keeps it fresh until the
+    /// connection closes. Concurrent callers for one audience share one put-token.
+    public func authorize(audience: String, timeout: Double,
+                          completion: @escaping @Sendable (Result<Void, AzureMessagingError>) -> Void) {
+        enum Step { case done(AzureMessagingError?), wait, start }
+        let step: Step = state.withLockedValue { state in
+            if let error = state.closedError { return .done(error) }
+            if state.authorized[audience] != nil { return .done(nil) }
+            if state.authorizing[audience] != nil {
+                state.authorizing[audience]?.append(completion)
+                return .wait
+            }
+            state.authorizing[audience] = [completion]
+            return .start
+        }
+        switch step {
+        case .done(let error): return completion(error.map { .failure($0) } ?? .success(()))
+        case .wait: return
+        case .start: break
+        }
+        let provider = endpoint.tokenProvider
+        let typeOverride = endpoint.tokenTypeOverride
+        let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience, onRefreshFailure: { [logger] error in
+            logger.warning("CBS token refresh for \(audience) failed: \(error)")
+        }) { audience, done in
+            provider.token(forAudience: audience, deadline: .after(seconds: timeout)) { result in
+                done(result.map { token in
+                    AMQPCBSToken(token: token.token, type: typeOverride ?? token.tokenType,
+                                 expiresAt: Date(timeIntervalSince1970: Double(token.expiresOn)))
+                }.mapError { $0 })
+            }
+        }
+        refresher.start(queue: queue) { [weak self] result in
+            let mapped: Result<Void, AzureMessagingError> = result.mapError { error in
+                if error.code == .requestFailed && error.remote == nil {
+                    return AzureMessagingError(.unauthorized, "CBS put-token refused: \(error.message)")
+                }
+                return AzureMessagingError(error, context: "CBS put-token for \(audience)")
+            }
+            if case .failure = mapped { refresher.cancel() }
+            let waiters: [@Sendable (Result<Void, AzureMessagingError>) -> Void] = self?.state.withLockedValue { state in
+                if case .success = mapped, state.closedError == nil { state.authorized[audience] = refresher }
+                return state.authorizing.removeValue(forKey: audience) ?? []
+            } ?? []
+            for waiter in waiters { waiter(mapped) }
+        }
+    }
+
+    /// The current token for `audience` (Event Hubs `$management` repeats it as `security_token`).
+    public func currentToken(audience: String, timeout: Double,
+                             completion: @escaping @Sendable (Result<CBSToken, AzureMessagingError>) -> Void) {
+        endpoint.tokenProvider.token(forAudience: audience, deadline: .after(seconds: timeout), queue: queue) { result in
+            completion(result.mapError { AzureMessagingError.wrap($0, context: "token for \(audience)") })
+        }
+    }
+
+    /// Closes the connection (refreshers stop, links end with it). Idempotent.
+    public func close(completion: @escaping @Sendable () -> Void) {
+        let refreshers: [AMQPCBSTokenRefresher] = state.withLockedValue { state in
+            state.closing = true
+            defer { state.authorized = [:] }
+            return Array(state.authorized.values)
+        }
+        for refresher in refreshers { refresher.cancel() }
+        amqp.close(timeout: 2, queue: queue) { _ in completion() }
+    }
+
+    private func didClose(_ error: AMQPError?) {
+        let mapped = error.map { AzureMessagingError($0, context: "connection \(id) ended") }
+            ?? AzureMessagingError(.connectionLost, "connection \(id) was closed", recovery: .rebuildConnection)
+        let (refreshers, waiters) = state.withLockedValue { state in
+            if state.closedError == nil { state.closedError = mapped }
+            defer { state.authorized = [:]; state.authorizing = [:] }
+            return (Array(state.authorized.values), Array(state.authorizing.values.joined()))
+        }
+        for refresher in refreshers { refresher.cancel() }
+        for waiter in waiters { waiter(.failure(mapped)) }
+        logger.debug("connection \(id) ended: \(mapped)")
+    }
+}

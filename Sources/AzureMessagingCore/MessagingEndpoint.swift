@@ -1,0 +1,78 @@
+import AzureAuth
+import ToolboxAMQP
+import ToolboxTransport
+
+/// Where an Event Hubs or Service Bus client connects and how: host, port, TLS and the token source.
+///
+/// TLS is on by default and verifies the service's certificate. Plain AMQP is used only when the connection
+/// string says `UseDevelopmentEmulator=true` or `allowPlainTextForDevelopment` is set explicitly.
+public struct MessagingEndpoint: Sendable, CustomStringConvertible {
+    /// The namespace host (no scheme, no port).
+    public var host: String
+    /// The port to dial: the connection string's port, else 5671 with TLS and 5672 without.
+    public var port: UInt16
+    /// `host[:port]` as the SDKs put it in audiences and link addresses.
+    public var fullyQualifiedNamespace: String
+    public var useTLS: Bool
+    /// A PEM file of CA certificates to trust instead of the system roots (for emulators with TLS).
+    public var caFile: String?
+    /// Where `$cbs` tokens come from.
+    public var tokenProvider: CBSTokenProvider
+    /// Overrides the put-token `type` (Service Bus puts SAS tokens with type `jwt`, like its SDK).
+    public var tokenTypeOverride: String?
+
+    public init(host: String, port: UInt16? = nil, useTLS: Bool = true, caFile: String? = nil,
+                tokenProvider: CBSTokenProvider) {
+        self.host = host
+        self.port = port ?? (useTLS ? 5671 : 5672)
+        self.fullyQualifiedNamespace = port.map { "\(host):\($0)" } ?? host
+        self.useTLS = useTLS
+        self.caFile = caFile
+        self.tokenProvider = tokenProvider
+    }
+
+    /// From a parsed connection string: SAS from its key or signature; plain AMQP only with `UseDevelopmentEmulator`.
+    public init(connectionString: MessagingConnectionString, caFile: String? = nil,
+                allowPlainTextForDevelopment: Bool = false) throws(AuthError) {
+        let plain = connectionString.useDevelopmentEmulator || allowPlainTextForDevelopment
+        self.init(host: connectionString.host, port: connectionString.port.flatMap { UInt16(exactly: $0) },
+                  useTLS: !plain, caFile: caFile,
+                  tokenProvider: .sharedAccessSignature(try SASTokenProvider(connectionString: connectionString)))
+        fullyQualifiedNamespace = connectionString.fullyQualifiedNamespace
+    }
+
+    /// From a namespace (`myns.servicebus.windows.net`, optionally with `:port`) and an Entra ID credential.
+    public init(fullyQualifiedNamespace: String, credential: any TokenCredential, scope: String, caFile: String? = nil,
+                allowPlainTextForDevelopment: Bool = false) {
+        var host = fullyQualifiedNamespace
+        var port: UInt16?
+        if let colon = host.lastIndex(of: ":"), let value = UInt16(host[host.index(after: colon)...]) {
+            port = value
+            host = String(host[..<colon])
+        }
+        self.init(host: host, port: port, useTLS: !allowPlainTextForDevelopment, caFile: caFile,
+                  tokenProvider: .tokenCredential(credential, scope: scope))
+    }
+
+    /// `sb://<namespace>/<entity>`: the CBS audience of an entity.
+    public func audience(_ entity: String) -> String { "sb://\(fullyQualifiedNamespace)/\(entity)" }
+
+    /// `amqps://<namespace>/<path>`: link addresses as the SDKs write them (scheme amqps even without TLS).
+    public func address(_ path: String) -> String { "amqps://\(fullyQualifiedNamespace)/\(path)" }
+
+    func makeTransport(connectTimeout: Double) throws(AzureMessagingError) -> AMQPSocketTransport {
+        var tls: TLSContext?
+        if useTLS {
+            do {
+                tls = try TLSContext(client: TLSClientConfiguration(trustRoots: caFile.map { .file($0) } ?? .system))
+            } catch {
+                throw AzureMessagingError(.invalidArgument, "TLS configuration failed: \(error)")
+            }
+        }
+        return AMQPSocketTransport(host: host, port: port, tls: tls, connectTimeout: connectTimeout)
+    }
+
+    public var description: String {
+        "\(useTLS ? "amqps" : "amqp")://\(host):\(port) (\(tokenProvider))"
+    }
+}

@@ -1,0 +1,105 @@
+import Dispatch
+import Foundation
+import Logging
+import ToolboxCore
+
+private let timerQueue = LibraryQueues.makeQueue(label: "AzureMessaging.retry-timers", attributes: .concurrent)
+
+extension ConnectionProvider {
+    /// Runs `body` on a lent connection, with the retry policy of DESIGN §6, and completes once on `queue`.
+    ///
+    /// Each try gets a connection (a closed one is discarded and replaced), runs `body` with a per-try
+    /// time-out, then returns the connection — discarded when the failure was connection-level, so every
+    /// user of that connection shares one reconnect. Transient failures are retried after a backoff delay
+    /// (none before re-attaching a detached link); permanent ones are delivered as they are. Cancelling the
+    /// returned handle delivers `.cancelled` at once.
+    @discardableResult
+    public func perform<T: Sendable>(
+        _ context: String, retry: RetryOptions, logger: Logger, queue: DispatchQueue,
+        body: @escaping @Sendable (F.Connection, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void,
+        completion: @escaping @Sendable (Result<T, AzureMessagingError>) -> Void
+    ) -> any Cancellable {
+        let token = CancellationToken()
+        let started = MonotonicInstant.now()
+        let once = CompletionOnce<Result<T, AzureMessagingError>> { result in
+            if logger.logLevel <= .debug {
+                let ms = MonotonicInstant.now().seconds(since: started) * 1000
+                logger.debug("\(context) took \(String(format: "%.2f", ms)) ms: \(result.isSuccess ? "ok" : "failed")")
+            }
+            queue.async { completion(result) }
+        }
+        token.onCancel { once.complete(.failure(AzureMessagingError(.cancelled, "\(context): cancelled"))) }
+        attempt(context, number: 0, retry: retry, logger: logger, token: token, once: once, body: body)
+        return token
+    }
+
+    private func attempt<T: Sendable>(
+        _ context: String, number: Int, retry: RetryOptions, logger: Logger, token: CancellationToken,
+        once: CompletionOnce<Result<T, AzureMessagingError>>,
+        body: @escaping @Sendable (F.Connection, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void
+    ) {
+        guard !token.isCancelled, !once.isCompleted else { return }
+        let tryOnce = CompletionOnce<Result<T, AzureMessagingError>> { [self] result in
+            switch result {
+            case .success: once.complete(result)
+            case .failure(let error):
+                health.recordError(error)
+                guard error.isTransient, number < retry.maxRetries, !token.isCancelled else {
+                    once.complete(result)
+                    return
+                }
+                let delay = error.recovery == .rebuildLink && number == 0 ? 0 : retry.delay(beforeRetry: number)
+                logger.debug("\(context): try \(number + 1) failed (\(error)); retrying in \(String(format: "%.3f", delay)) s")
+                timerQueue.asyncAfter(deadline: .now() + delay) { [self] in
+                    attempt(context, number: number + 1, retry: retry, logger: logger, token: token, once: once, body: body)
+                }
+            }
+        }
+        // The per-try time-out: a no-op when the try completed first.
+        timerQueue.asyncAfter(deadline: .now() + retry.tryTimeout) {
+            tryOnce.complete(.failure(AzureMessagingError(.timedOut, "\(context): no answer within \(retry.tryTimeout) s",
+                                                         recovery: .retry)))
+        }
+        let factory = self.factory
+        acquire(timeout: retry.tryTimeout, queue: timerQueue) { result in
+            switch result {
+            case .failure(let error):
+                tryOnce.complete(.failure(error))
+            case .success(let handle):
+                if factory.isClosed(handle.connection) {
+                    handle.release(discard: true)
+                        tryOnce.complete(.failure(AzureMessagingError(.connectionLost, "\(context): the connection had closed",
+                                                                 recovery: .rebuildConnection)))
+                    return
+                }
+                body(handle.connection) { result in
+                        var discard = false
+                    if case .failure(let error) = result {
+                        discard = error.recovery == .rebuildConnection || factory.isClosed(handle.connection)
+                    }
+                    handle.release(discard: discard)
+                    tryOnce.complete(result)
+                }
+            }
+        }
+    }
+}
+
+extension Result {
+    var isSuccess: Bool { if case .success = self { return true } else { return false } }
+}
+
+/// The blocking twin of a completion-handler operation: waits on a private queue; fails fast with
+/// `.blockingCallOnLibraryQueue` when called on a library queue.
+public func blockingWait<T>(
+    function: StaticString = #function,
+    _ operation: (DispatchQueue, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void
+) throws(AzureMessagingError) -> T {
+    do {
+        return try Blocking.wait(function: function) { queue, done in
+            operation(queue) { done($0.mapError { $0 }) }
+        }
+    } catch {
+        throw AzureMessagingError.wrap(error, context: "\(function)")
+    }
+}

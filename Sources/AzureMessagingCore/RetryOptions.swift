@@ -1,0 +1,28 @@
+/// How Event Hubs and Service Bus clients retry transient failures (DESIGN §6).
+///
+/// Server-busy and time-outs are retried after an exponential, jittered delay; a detached link is
+/// re-attached and a lost connection re-opened before the next try. Permanent failures (unauthorized,
+/// not found, message too large, entity disabled) are never retried.
+public struct RetryOptions: Sendable, Equatable {
+    /// Tries after the first one. Default 3 (the Azure SDKs' default).
+    public var maxRetries: Int = 3
+    /// The first retry delay in seconds, doubled on each retry. Default 0.2 s.
+    public var delay: Double = 0.2
+    /// The longest delay between tries. Default 10 s.
+    public var maxDelay: Double = 10
+    /// How long one try may take before it counts as timed out. Default 60 s (the SDKs' `send_timeout`).
+    public var tryTimeout: Double = 60
+
+    public init(maxRetries: Int = 3, delay: Double = 0.2, maxDelay: Double = 10, tryTimeout: Double = 60) {
+        self.maxRetries = maxRetries
+        self.delay = delay
+        self.maxDelay = maxDelay
+        self.tryTimeout = tryTimeout
+    }
+
+    /// The delay before retry number `retry` (0-based), with ±20 % jitter so callers do not retry in step.
+    public func delay(beforeRetry retry: Int) -> Double {
+        let base = min(maxDelay, delay * Double(1 << min(retry, 20)))
+        return base * Double.random(in: 0.8...1.2)
+    }
+}

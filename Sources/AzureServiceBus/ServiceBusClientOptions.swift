@@ -1,0 +1,55 @@
+import AzureAuth
+import ConnectionPooling
+import Logging
+
+/// Settings shared by the Service Bus senders and receiver.
+public struct ServiceBusClientOptions: Sendable {
+    /// Retries of transient failures (server busy, time-outs, lost links and connections).
+    public var retry = RetryOptions()
+    /// A PEM file of CA certificates to trust (an emulator with TLS); nil trusts the system roots.
+    public var caFile: String?
+    /// Plain AMQP without TLS even when the connection string lacks `UseDevelopmentEmulator=true`.
+    public var allowPlainTextForDevelopment = false
+    /// How the managed sender proves a new connection ready (default: a `$management` peek, nothing written).
+    public var readiness = ServiceBusReadiness.managementPeek
+    /// The managed sender's pool: clientLimit 100, maxSize 10, maxIdle 200 s by default.
+    public var pool = ConnectionPoolConfiguration.with {
+        $0.clientLimit = 100
+        $0.maxSize = 10
+        $0.maxIdle = 200
+        $0.metricsLabel = "azure_servicebus_sender"
+    }
+    /// Where the client logs; per-operation timings go out at `.debug`.
+    public var logger = Logger(label: "AzureServiceBus", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    public init() {}
+
+    /// The defaults, changed by `change`.
+    public static func with(_ change: (inout ServiceBusClientOptions) -> Void) -> ServiceBusClientOptions {
+        var options = ServiceBusClientOptions()
+        change(&options)
+        return options
+    }
+
+    static func endpoint(connectionString: String, options: ServiceBusClientOptions) throws(ServiceBusError)
+        -> (MessagingEndpoint, String?)
+    {
+        do {
+            let parsed = try MessagingConnectionString(parsing: connectionString)
+            var endpoint = try MessagingEndpoint(connectionString: parsed, caFile: options.caFile,
+                                                 allowPlainTextForDevelopment: options.allowPlainTextForDevelopment)
+            // azure-servicebus puts SAS tokens with CBS type "jwt" (connection-sasl-cbs.md §2).
+            endpoint.tokenTypeOverride = "jwt"
+            return (endpoint, parsed.entityPath)
+        } catch {
+            throw ServiceBusError(.invalidArgument, "invalid connection string: \(error)")
+        }
+    }
+
+    static func queueName(_ given: String?, _ entityPath: String?) throws(ServiceBusError) -> String {
+        guard let name = given ?? entityPath, !name.isEmpty else {
+            throw ServiceBusError(.invalidArgument, "no queue name: pass queueName or add EntityPath to the connection string")
+        }
+        return name
+    }
+}

@@ -1,0 +1,219 @@
+import Dispatch
+import Foundation
+import Logging
+import ToolboxAMQP
+import ToolboxCore
+
+/// One authenticated connection to a queue with its sender link and `<queue>/$management` link, attached
+/// on first use and shared by every operation on the connection.
+public final class ServiceBusConnection: Sendable {
+    public let messaging: MessagingConnection
+    public let queueName: String
+    private let senders = LinkCache<AMQPSender>()
+    private let management = LinkCache<AMQPRequestResponseLink>()
+
+    init(messaging: MessagingConnection, queueName: String) {
+        self.messaging = messaging
+        self.queueName = queueName
+    }
+
+    var audience: String { messaging.endpoint.audience(queueName) }
+    public var isClosed: Bool { messaging.isClosed }
+
+    func sender(timeout: Double, completion: @escaping @Sendable (Result<AMQPSender, ServiceBusError>) -> Void) {
+        let messaging = self.messaging
+        let audience = self.audience
+        let address = messaging.endpoint.address(queueName)
+        let queue = queueName
+        senders.link("sender", attach: { done in
+            messaging.authorize(audience: audience, timeout: timeout) { result in
+                if case .failure(let error) = result { return done(.failure(error)) }
+                let id = UUID().uuidString.lowercased()
+                let options = AMQPSenderOptions(name: id, settleMode: .unsettled, receiverSettleMode: .second,
+                                                sourceAddress: "sender-link-\(id)")
+                messaging.session.attachSender(address: address, options: options, queue: messaging.queue) { result in
+                    done(result.mapError { ServiceBusError($0, context: "attaching a sender to \(queue)") })
+                }
+            }
+        }, completion: completion)
+    }
+
+    /// Sends an encoded message (format 0) or batch (0x80013700) and completes when the service settled it.
+    func send(payload: [UInt8], messageFormat: UInt32, timeout: Double,
+              completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+        let queue = queueName
+        sender(timeout: timeout) { [senders, messaging] result in
+            switch result {
+            case .failure(let error): completion(.failure(error))
+            case .success(let sender):
+                sender.send(encodedMessage: payload, messageFormat: messageFormat, queue: messaging.queue) { outcome in
+                    let context = "sending to \(queue)"
+                    let result: Result<Void, ServiceBusError>
+                    switch outcome {
+                    case .success(.accepted), .success(nil): result = .success(())
+                    case .success(.rejected(let remote)): result = .failure(ServiceBusError(rejected: remote, context: context))
+                    case .success(let state):
+                        result = .failure(ServiceBusError(.serviceError, "\(context): unexpected outcome \(String(describing: state))",
+                                                          recovery: .retry))
+                    case .failure(let error): result = .failure(ServiceBusError(error, context: context))
+                    }
+                    if case .failure(let error) = result, error.recovery == .rebuildLink || error.recovery == .rebuildConnection {
+                        senders.remove("sender", sender)
+                    }
+                    completion(result)
+                }
+            }
+        }
+    }
+
+    /// The max-message-size of the sender link (1 MiB when undeclared).
+    func maxMessageSize(timeout: Double, completion: @escaping @Sendable (Result<Int, ServiceBusError>) -> Void) {
+        sender(timeout: timeout) { completion($0.map { $0.maxMessageSize.map { Int(clamping: $0) } ?? 1_048_576 }) }
+    }
+
+    /// A `<queue>/$management` operation (servicebus.md); completes with the response body map (empty for
+    /// 204 or no body).
+    func management(operation: String, body: AMQPMap, associatedLinkName: String? = nil, timeout: Double,
+                    completion: @escaping @Sendable (Result<AMQPMap, ServiceBusError>) -> Void) {
+        ServiceBusConnection.management(messaging: messaging, cache: management, entity: queueName, operation: operation,
+                                        body: body, associatedLinkName: associatedLinkName, timeout: timeout,
+                                        completion: completion)
+    }
+
+    static func management(messaging: MessagingConnection, cache: LinkCache<AMQPRequestResponseLink>, entity: String,
+                           operation: String, body: AMQPMap, associatedLinkName: String?, timeout: Double,
+                           completion: @escaping @Sendable (Result<AMQPMap, ServiceBusError>) -> Void) {
+        let node = "\(entity)/$management"
+        let audience = messaging.endpoint.audience(entity)
+        cache.link(node, attach: { done in
+            messaging.authorize(audience: audience, timeout: timeout) { result in
+                if case .failure(let error) = result { return done(.failure(error)) }
+                AMQPRequestResponseLink.attach(session: messaging.session, address: node, replyAddress: node,
+                                               queue: messaging.queue) { result in
+                    done(result.mapError { ServiceBusError($0, context: "attaching \(node)") })
+                }
+            }
+        }) { result in
+            switch result {
+            case .failure(let error): completion(.failure(error))
+            case .success(let link):
+                var request = AMQPMessage(value: .map(body))
+                request.properties = AMQPProperties(messageID: .uuid(UUID()), replyTo: node)
+                var properties: AMQPMap = [
+                    "operation": .string(operation),
+                    "com.microsoft:server-timeout": .uint(UInt32(clamping: Int64(timeout * 1000))),
+                ]
+                if let associatedLinkName {
+                    properties.entries.append(.init(key: "associated-link-name", value: .string(associatedLinkName)))
+                }
+                request.applicationProperties = properties
+                let context = "\(node) \(operation)"
+                link.request(request, timeout: timeout, queue: messaging.queue) { response in
+                    switch response {
+                    case .failure(let error):
+                        let mapped = ServiceBusError(error, context: context)
+                        if mapped.recovery == .rebuildLink || mapped.recovery == .rebuildConnection { cache.remove(node, link) }
+                        completion(.failure(mapped))
+                    case .success(let message):
+                        completion(Self.decodeResponse(message, context: context))
+                    }
+                }
+            }
+        }
+    }
+
+    static func decodeResponse(_ message: AMQPMessage, context: String) -> Result<AMQPMap, ServiceBusError> {
+        let status = message.responseStatusCode ?? 0
+        if status == 204 { return .success(AMQPMap()) }
+        guard (200..<300).contains(status) else {
+            var condition: String?
+            switch message.applicationProperties?[.string("errorCondition")] {
+            case .symbol(let symbol)?: condition = symbol.rawValue
+            case .string(let text)?: condition = text
+            default: break
+            }
+            let description = message.responseStatusDescription ?? "no description"
+            let remote = AMQPRemoteError(condition: AMQPSymbol(condition ?? Self.condition(forStatus: status)),
+                                         description: description)
+            return .failure(ServiceBusError(AMQPError(.requestFailed, "status \(status)", remote: remote), context: context))
+        }
+        if case .value(.map(let map)) = message.body { return .success(map) }
+        return .success(AMQPMap())
+    }
+
+    private static func condition(forStatus status: Int) -> String {
+        switch status {
+        case 401, 403: return "amqp:unauthorized-access"
+        case 404: return "amqp:not-found"
+        case 410: return "com.microsoft:message-lock-lost"
+        case 503: return "com.microsoft:server-busy"
+        default: return "amqp:internal-error"
+        }
+    }
+
+    func close(completion: @escaping @Sendable () -> Void) { messaging.close(completion: completion) }
+}
+
+/// How a new pooled Service Bus connection proves it is ready.
+public enum ServiceBusReadiness: Sendable, Hashable {
+    /// CBS token and sender attach only.
+    case attach
+    /// CBS + attach + a `$management` peek of one message (a round trip that changes nothing; the default).
+    case managementPeek
+}
+
+/// Opens Service Bus sender connections for `ServiceBusSender` and `ManagedServiceBusSender`.
+public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
+    public let endpoint: MessagingEndpoint
+    public let queueName: String
+    public let readiness: ServiceBusReadiness
+    public let logger: Logger
+
+    public init(endpoint: MessagingEndpoint, queueName: String, readiness: ServiceBusReadiness, logger: Logger) {
+        self.endpoint = endpoint
+        self.queueName = queueName
+        self.readiness = readiness
+        self.logger = logger
+    }
+
+    public func open(deadline: Deadline, completion: @escaping @Sendable (Result<ServiceBusConnection, ServiceBusError>) -> Void) {
+        let queue = queueName
+        MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "SBSender", product: "azsdk-swift-servicebus",
+                                 deadline: deadline, logger: logger) { result in
+            switch result {
+            case .failure(let error): completion(.failure(error))
+            case .success(let messaging):
+                let connection = ServiceBusConnection(messaging: messaging, queueName: queue)
+                messaging.authorize(audience: connection.audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
+                    switch result {
+                    case .success: completion(.success(connection))
+                    case .failure(let error):
+                        messaging.close {}
+                        completion(.failure(error))
+                    }
+                }
+            }
+        }
+    }
+
+    public func ready(_ connection: ServiceBusConnection, deadline: Deadline,
+                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+        let timeout = max(0.001, deadline.secondsRemaining)
+        connection.sender(timeout: timeout) { [readiness] result in
+            if case .failure(let error) = result { return completion(.failure(error)) }
+            switch readiness {
+            case .attach: completion(.success(()))
+            case .managementPeek:
+                connection.management(operation: "com.microsoft:peek-message",
+                                      body: ["from-sequence-number": .long(0), "message-count": .int(1)],
+                                      timeout: timeout) { completion($0.map { _ in () }) }
+            }
+        }
+    }
+
+    public func close(_ connection: ServiceBusConnection, completion: @escaping @Sendable () -> Void) {
+        connection.close(completion: completion)
+    }
+
+    public func isClosed(_ connection: ServiceBusConnection) -> Bool { connection.isClosed }
+}

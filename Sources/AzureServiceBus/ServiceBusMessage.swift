@@ -1,0 +1,161 @@
+@_exported import AzureMessagingCore
+import Foundation
+import ToolboxAMQP
+
+/// The error Service Bus operations deliver (see `AzureMessagingError`).
+public typealias ServiceBusError = AzureMessagingError
+
+/// A message to send to a queue, with the fields Service Bus carries (servicebus.md).
+///
+/// ```swift
+/// var message = ServiceBusMessage(body: "hello sb")
+/// message.messageID = "mid-1"
+/// message.timeToLive = 300
+/// message.applicationProperties = ["k": "v"]
+/// ```
+public struct ServiceBusMessage: Sendable, Hashable {
+    public var body: [UInt8]
+    /// `properties.message-id` (a string); a UUID is generated when nil, as the SDKs do.
+    public var messageID: String?
+    public var contentType: String?
+    public var correlationID: String?
+    /// `properties.subject` (the SDKs' `subject`, formerly `label`).
+    public var subject: String?
+    /// `x-opt-partition-key`.
+    public var partitionKey: String?
+    /// `properties.group-id`.
+    public var sessionID: String?
+    public var replyTo: String?
+    public var to: String?
+    /// Seconds; sent as `header.ttl` in milliseconds, with creation and absolute-expiry times.
+    public var timeToLive: Double?
+    public var applicationProperties: [String: AMQPValue]
+    /// `x-opt-scheduled-enqueue-time`: the message becomes visible at this time.
+    public var scheduledEnqueueTime: Date?
+
+    public init(body: [UInt8], messageID: String? = nil, applicationProperties: [String: AMQPValue] = [:]) {
+        self.body = body
+        self.messageID = messageID
+        self.applicationProperties = applicationProperties
+    }
+
+    public init(body text: String, messageID: String? = nil, applicationProperties: [String: AMQPValue] = [:]) {
+        self.init(body: Array(text.utf8), messageID: messageID, applicationProperties: applicationProperties)
+    }
+
+    /// The body as UTF-8 text, when it is valid UTF-8.
+    public var bodyAsString: String? { String(validating: body, as: UTF8.self) }
+
+    /// The AMQP message as azure-servicebus sends it.
+    func amqpMessage(messageID id: String, now: Date = Date()) -> AMQPMessage {
+        var message = AMQPMessage(data: body)
+        if let timeToLive {
+            message.header = AMQPHeader(ttl: UInt32(clamping: Int64((timeToLive * 1000).rounded())))
+        }
+        var annotations = AMQPMap()
+        if let partitionKey { annotations.entries.append(.init(key: .symbol("x-opt-partition-key"), value: .string(partitionKey))) }
+        if let scheduledEnqueueTime {
+            annotations.entries.append(.init(key: .symbol("x-opt-scheduled-enqueue-time"),
+                                             value: .timestamp(Self.milliseconds(scheduledEnqueueTime))))
+        }
+        if !annotations.isEmpty { message.messageAnnotations = annotations }
+        var properties = AMQPProperties(messageID: .string(id), to: to, subject: subject, replyTo: replyTo,
+                                        correlationID: correlationID.map { .string($0) },
+                                        contentType: contentType.map { AMQPSymbol($0) })
+        properties.groupID = sessionID
+        if let timeToLive {
+            let created = Self.milliseconds(now)
+            properties.creationTime = created
+            properties.absoluteExpiryTime = created + Int64((timeToLive * 1000).rounded())
+        }
+        message.properties = properties
+        if !applicationProperties.isEmpty {
+            message.applicationProperties = AMQPMap(applicationProperties.sorted { $0.key < $1.key }.map {
+                AMQPMap.Entry(key: .string($0.key), value: $0.value)
+            })
+        }
+        return message
+    }
+
+    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+}
+
+/// A message received from a queue: the sent fields plus what Service Bus stamped on it.
+public struct ServiceBusReceivedMessage: Sendable {
+    public var message: ServiceBusMessage
+    public var sequenceNumber: Int64
+    public var enqueuedTime: Date?
+    /// Until when this receiver holds the peek-lock (nil in receive-and-delete mode).
+    public var lockedUntil: Date?
+    /// The peek-lock token (the delivery tag read as a .NET GUID); nil in receive-and-delete mode and for peeks.
+    public var lockToken: UUID?
+    /// How many times the message was delivered before (header delivery-count).
+    public var deliveryCount: UInt32
+    public var deadLetterReason: String?
+    public var deadLetterErrorDescription: String?
+    public var deadLetterSource: String?
+    /// The delivery on the receive link, for settlement (nil for peeked and deferred-by-sequence messages).
+    let delivery: AMQPDelivery?
+    /// The receiver connection it came on (settlement must use the same link).
+    let connectionID: Int?
+
+    public var body: [UInt8] { message.body }
+
+    init(amqp: AMQPMessage, delivery: AMQPDelivery?, lockToken: UUID?, connectionID: Int?) {
+        var message = ServiceBusMessage(body: amqp.dataBody ?? [])
+        if case .value(.string(let text)) = amqp.body { message.body = Array(text.utf8) }
+        let p = amqp.properties
+        message.messageID = p?.messageID.flatMap(Self.text)
+        message.correlationID = p?.correlationID.flatMap(Self.text)
+        message.contentType = p?.contentType?.rawValue
+        message.subject = p?.subject
+        message.replyTo = p?.replyTo
+        message.to = p?.to
+        message.sessionID = p?.groupID
+        if let ttl = amqp.header?.ttl { message.timeToLive = Double(ttl) / 1000 }
+        for entry in amqp.applicationProperties?.entries ?? [] {
+            if case .string(let key) = entry.key { message.applicationProperties[key] = entry.value }
+        }
+        let annotations = amqp.messageAnnotations
+        if case .string(let key)? = annotations?[.symbol("x-opt-partition-key")] { message.partitionKey = key }
+        message.scheduledEnqueueTime = Self.date(annotations?[.symbol("x-opt-scheduled-enqueue-time")])
+        self.message = message
+        switch annotations?[.symbol("x-opt-sequence-number")] {
+        case .long(let v)?: sequenceNumber = v
+        case .int(let v)?: sequenceNumber = Int64(v)
+        default: sequenceNumber = -1
+        }
+        enqueuedTime = Self.date(annotations?[.symbol("x-opt-enqueued-time")])
+        lockedUntil = Self.date(annotations?[.symbol("x-opt-locked-until")])
+        if case .string(let source)? = annotations?[.symbol("x-opt-deadletter-source")] { deadLetterSource = source }
+        if case .string(let reason)? = amqp.applicationProperties?[.string("DeadLetterReason")] { deadLetterReason = reason }
+        if case .string(let text)? = amqp.applicationProperties?[.string("DeadLetterErrorDescription")] {
+            deadLetterErrorDescription = text
+        }
+        deliveryCount = amqp.header?.deliveryCount ?? 0
+        self.lockToken = lockToken
+        self.delivery = delivery
+        self.connectionID = connectionID
+    }
+
+    static func text(_ value: AMQPValue) -> String? {
+        switch value {
+        case .string(let text): return text
+        case .uuid(let uuid): return uuid.uuidString.lowercased()
+        case .ulong(let number): return String(number)
+        default: return nil
+        }
+    }
+
+    static func date(_ value: AMQPValue?) -> Date? {
+        guard case .timestamp(let ms)? = value else { return nil }
+        return Date(timeIntervalSince1970: Double(ms) / 1000)
+    }
+
+    /// Lock token from a 16-byte delivery tag in .NET GUID byte order (first three groups little-endian).
+    static func lockToken(fromDeliveryTag tag: [UInt8]) -> UUID? {
+        guard tag.count == 16 else { return nil }
+        let b = [tag[3], tag[2], tag[1], tag[0], tag[5], tag[4], tag[7], tag[6]] + tag[8...]
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+}

@@ -1,0 +1,168 @@
+import Dispatch
+import Foundation
+import ToolboxAMQP
+import ToolboxCore
+
+extension ServiceBusReceiver {
+    /// Settles a peek-locked message on its link and waits for the service's confirmation; a message that came
+    /// through `receiveDeferred` is settled with `$management` update-disposition instead.
+    private func settle(_ message: ServiceBusReceivedMessage, outcome: AMQPDeliveryState, disposition: String,
+                        extra: AMQPMap = AMQPMap(), queue: DispatchQueue,
+                        completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+        guard receiveMode == .peekLock, let token = message.lockToken else {
+            let error = ServiceBusError(.invalidArgument, "only peek-locked messages can be settled (this one has no lock token)")
+            return queue.async { completion(.failure(error)) }
+        }
+        if let delivery = message.delivery {
+            guard message.connectionID == currentConnectionID else {
+                let error = ServiceBusError(.messageLockLost, "the connection this message came on has ended; its lock is lost",
+                                            condition: "com.microsoft:message-lock-lost")
+                return queue.async { completion(.failure(error)) }
+            }
+            delivery.settle(outcome, queue: queue) { result in
+                completion(result.mapError { ServiceBusError($0, context: "settling message \(message.sequenceNumber)") })
+            }
+            return
+        }
+        var body: AMQPMap = ["disposition-status": .string(disposition), "lock-tokens": Self.uuidArray([token])]
+        body.entries += extra.entries
+        management(operation: "com.microsoft:update-disposition", body: body) { result in
+            queue.async { completion(result.map { _ in () }) }
+        }
+    }
+
+    static func uuidArray(_ tokens: [UUID]) -> AMQPValue {
+        (try? AMQPArray(elementType: .uuid, elements: tokens.map { .uuid($0) })).map { .array($0) } ?? .list([])
+    }
+
+    /// Completes the message: it is removed from the queue.
+    public func complete(_ message: ServiceBusReceivedMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                         completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+        settle(message, outcome: .accepted, disposition: "completed", queue: queue, completion: completion)
+    }
+
+    /// Abandons the message: the lock is released and it is delivered again (delivery count + 1).
+    public func abandon(_ message: ServiceBusReceivedMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                        completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+        settle(message, outcome: .modified(deliveryFailed: true, undeliverableHere: false, messageAnnotations: nil),
+               disposition: "abandoned", queue: queue, completion: completion)
+    }
+
+    /// Moves the message to the dead-letter queue with a reason and description.
+    public func deadLetter(_ message: ServiceBusReceivedMessage, reason: String? = nil, description: String? = nil,
+                           queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                           completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+        var info = AMQPMap()
+        if let reason { info.entries.append(.init(key: .symbol("DeadLetterReason"), value: .string(reason))) }
+        if let description { info.entries.append(.init(key: .symbol("DeadLetterErrorDescription"), value: .string(description))) }
+        let error = AMQPRemoteError(condition: "com.microsoft:dead-letter", description: description, info: info)
+        var extra = AMQPMap()
+        if let reason { extra.entries.append(.init(key: "deadletter-reason", value: .string(reason))) }
+        if let description { extra.entries.append(.init(key: "deadletter-description", value: .string(description))) }
+        settle(message, outcome: .rejected(error), disposition: "suspended", extra: extra, queue: queue, completion: completion)
+    }
+
+    /// Defers the message: it stays in the queue, retrievable only with `receiveDeferred(sequenceNumbers:)`.
+    public func `defer`(_ message: ServiceBusReceivedMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                        completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+        settle(message, outcome: .modified(deliveryFailed: true, undeliverableHere: true, messageAnnotations: nil),
+               disposition: "defered", queue: queue, completion: completion)
+    }
+
+    /// Receives deferred messages by sequence number (locked in peek-lock mode).
+    public func receiveDeferred(sequenceNumbers: [Int64], queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                                completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void) {
+        let numbers = (try? AMQPArray(elementType: .long, elements: sequenceNumbers.map { .long($0) })).map { AMQPValue.array($0) }
+            ?? .list([])
+        let body: AMQPMap = ["sequence-numbers": numbers, "receiver-settle-mode": .uint(receiveMode == .peekLock ? 1 : 0)]
+        management(operation: "com.microsoft:receive-by-sequence-number", body: body) { result in
+            queue.async {
+                completion(result.flatMap { map, link in
+                    Self.decodeMessages(map, lockTokens: true, connectionID: link.connection.id)
+                })
+            }
+        }
+    }
+
+    /// Renews the message's lock; completes with the new locked-until time.
+    public func renewLock(_ message: ServiceBusReceivedMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                          completion: @escaping @Sendable (Result<Date, ServiceBusError>) -> Void) {
+        guard let token = message.lockToken else {
+            let error = ServiceBusError(.invalidArgument, "the message has no lock token to renew")
+            return queue.async { completion(.failure(error)) }
+        }
+        management(operation: "com.microsoft:renew-lock", body: ["lock-tokens": Self.uuidArray([token])]) { result in
+            queue.async {
+                completion(result.flatMap { map, _ in
+                    guard case .array(let array)? = map[.string("expirations")], case .timestamp(let ms)? = array.elements.first else {
+                        return .failure(ServiceBusError(.serviceError, "renew-lock returned no expiration"))
+                    }
+                    return .success(Date(timeIntervalSince1970: Double(ms) / 1000))
+                })
+            }
+        }
+    }
+
+    /// Reads messages without locking them, from `fromSequenceNumber` (default: after the last peeked one).
+    public func peek(maxMessages: Int, fromSequenceNumber: Int64? = nil, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void) {
+        let from = nextPeekSequence(fromSequenceNumber)
+        let body: AMQPMap = ["from-sequence-number": .long(from), "message-count": .int(Int32(clamping: maxMessages))]
+        management(operation: "com.microsoft:peek-message", body: body) { [weak self] result in
+            let decoded = result.flatMap { map, _ in Self.decodeMessages(map, lockTokens: false, connectionID: nil) }
+            if case .success(let messages) = decoded, let last = messages.last { self?.notePeeked(last.sequenceNumber) }
+            queue.async { completion(decoded) }
+        }
+    }
+
+    static func decodeMessages(_ map: AMQPMap, lockTokens: Bool, connectionID: Int?)
+        -> Result<[ServiceBusReceivedMessage], ServiceBusError>
+    {
+        guard case .list(let items)? = map[.string("messages")] else { return .success([]) }
+        var messages: [ServiceBusReceivedMessage] = []
+        for item in items {
+            guard case .map(let entry) = item, case .binary(let bytes)? = entry[.string("message")],
+                  let amqp = try? AMQPMessage.decode(bytes)
+            else { return .failure(ServiceBusError(.serviceError, "a management response carried an unreadable message")) }
+            var token: UUID?
+            if lockTokens, case .uuid(let uuid)? = entry[.string("lock-token")] { token = uuid }
+            messages.append(ServiceBusReceivedMessage(amqp: amqp, delivery: nil, lockToken: token, connectionID: connectionID))
+        }
+        return .success(messages)
+    }
+}
+
+// MARK: - Blocking forms
+
+extension ServiceBusReceiver {
+    public func complete(_ message: ServiceBusReceivedMessage) throws(ServiceBusError) {
+        try blockingWait { queue, done in complete(message, queue: queue, completion: done) }
+    }
+
+    public func abandon(_ message: ServiceBusReceivedMessage) throws(ServiceBusError) {
+        try blockingWait { queue, done in abandon(message, queue: queue, completion: done) }
+    }
+
+    public func deadLetter(_ message: ServiceBusReceivedMessage, reason: String? = nil, description: String? = nil)
+        throws(ServiceBusError)
+    {
+        try blockingWait { queue, done in deadLetter(message, reason: reason, description: description, queue: queue, completion: done) }
+    }
+
+    public func `defer`(_ message: ServiceBusReceivedMessage) throws(ServiceBusError) {
+        try blockingWait { queue, done in self.defer(message, queue: queue, completion: done) }
+    }
+
+    public func receiveDeferred(sequenceNumbers: [Int64]) throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
+        try blockingWait { queue, done in receiveDeferred(sequenceNumbers: sequenceNumbers, queue: queue, completion: done) }
+    }
+
+    @discardableResult
+    public func renewLock(_ message: ServiceBusReceivedMessage) throws(ServiceBusError) -> Date {
+        try blockingWait { queue, done in renewLock(message, queue: queue, completion: done) }
+    }
+
+    public func peek(maxMessages: Int, fromSequenceNumber: Int64? = nil) throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
+        try blockingWait { queue, done in peek(maxMessages: maxMessages, fromSequenceNumber: fromSequenceNumber, queue: queue, completion: done) }
+    }
+}

@@ -1,0 +1,306 @@
+import AzureAuth
+import Dispatch
+import Foundation
+import Logging
+import ToolboxAMQP
+import ToolboxCore
+
+/// How a `ServiceBusReceiver` takes messages.
+public enum ServiceBusReceiveMode: Sendable, Hashable {
+    /// Messages stay locked until completed, abandoned, dead-lettered or deferred (at-least-once).
+    case peekLock
+    /// Messages are deleted as they are delivered (at-most-once).
+    case receiveAndDelete
+}
+
+/// Reads a queue (or its dead-letter queue) over its own connection, in peek-lock or receive-and-delete mode.
+///
+/// ```swift
+/// let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
+/// for message in try receiver.receive(maxMessages: 10, timeout: 5) {
+///     try receiver.complete(message)
+/// }
+/// ```
+///
+/// Credit is granted per `receive` call (no unbounded prefetch, so no locks expire in a buffer). Settling
+/// waits for the service to confirm, as azure-servicebus does. If the connection drops, the next call
+/// reconnects; messages received on the old connection can then no longer be settled (their locks lapse
+/// and the service redelivers them).
+public final class ServiceBusReceiver: @unchecked Sendable {
+    // @unchecked Sendable: `state` is a LockedValue; the other stored properties are immutable.
+
+    struct Link {
+        let connection: MessagingConnection
+        let receiver: AMQPReceiver
+        let management: LinkCache<AMQPRequestResponseLink>
+    }
+
+    private struct Waiter {
+        let maxMessages: Int
+        let once: CompletionOnce<Result<[ServiceBusReceivedMessage], ServiceBusError>>
+    }
+
+    private struct State {
+        var buffer: [ServiceBusReceivedMessage] = []
+        var waiters: [Waiter] = []
+        var link: Link?
+        var connecting: [@Sendable (Result<Link, ServiceBusError>) -> Void] = []
+        var outstandingCredit = 0
+        var closed = false
+        var lastPeekedSequence: Int64 = 0
+    }
+
+    public let queueName: String
+    public let receiveMode: ServiceBusReceiveMode
+    /// True when reading `<queue>/$DeadLetterQueue`.
+    public let deadLetterQueue: Bool
+    public let options: ServiceBusClientOptions
+    private let endpoint: MessagingEndpoint
+    private let state = LockedValue(State())
+
+    public init(endpoint: MessagingEndpoint, queueName: String, receiveMode: ServiceBusReceiveMode = .peekLock,
+                deadLetterQueue: Bool = false, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
+        self.endpoint = endpoint
+        self.queueName = queueName
+        self.receiveMode = receiveMode
+        self.deadLetterQueue = deadLetterQueue
+        self.options = options
+    }
+
+    public convenience init(connectionString: String, queueName: String? = nil, receiveMode: ServiceBusReceiveMode = .peekLock,
+                            deadLetterQueue: Bool = false,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
+        self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath),
+                  receiveMode: receiveMode, deadLetterQueue: deadLetterQueue, options: options)
+    }
+
+    public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
+                            receiveMode: ServiceBusReceiveMode = .peekLock,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) {
+        self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
+                                              scope: AzureScope.serviceBus, caFile: options.caFile,
+                                              allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
+                  queueName: queueName, receiveMode: receiveMode, options: options)
+    }
+
+    /// The entity path: the queue or its dead-letter queue.
+    var entityPath: String { deadLetterQueue ? "\(queueName)/$DeadLetterQueue" : queueName }
+
+    // MARK: Receive
+
+    /// Delivers up to `maxMessages` messages: as soon as that many arrived, else what arrived within `timeout`
+    /// seconds (possibly none).
+    @discardableResult
+    public func receive(maxMessages: Int, timeout: Double, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                        completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void)
+        -> any Cancellable
+    {
+        let once = CompletionOnce<Result<[ServiceBusReceivedMessage], ServiceBusError>> { result in
+            queue.async { completion(result) }
+        }
+        let waiter = Waiter(maxMessages: max(1, maxMessages), once: once)
+        let token = CancellationToken()
+        let closed = state.withLockedValue { state -> Bool in
+            if state.closed { return true }
+            state.waiters.append(waiter)
+            return false
+        }
+        if closed {
+            once.complete(.failure(ServiceBusError(.clientClosed, "the receiver is closed")))
+            return token
+        }
+        token.onCancel { [weak self] in self?.expire(waiter, cancelled: true) }
+        LibraryQueues.defaultCallbackQueue.asyncAfter(deadline: .now() + max(0, timeout)) { [weak self] in
+            self?.expire(waiter, cancelled: false)
+        }
+        deliverReady()
+        withLink { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .failure(let error):
+                if self.state.withLockedValue({ state -> Bool in
+                    guard let index = state.waiters.firstIndex(where: { $0.once === once }) else { return false }
+                    state.waiters.remove(at: index)
+                    return true
+                }) { once.complete(.failure(error)) }
+            case .success(let link): self.grantCredit(link)
+            }
+        }
+        return token
+    }
+
+    /// Blocking form of `receive(maxMessages:timeout:queue:completion:)`.
+    public func receive(maxMessages: Int, timeout: Double) throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
+        try blockingWait { queue, done in receive(maxMessages: maxMessages, timeout: timeout, queue: queue, completion: done) }
+    }
+
+    private func grantCredit(_ link: Link) {
+        let credit: Int = state.withLockedValue { state in
+            guard let current = state.link, current.receiver === link.receiver else { return 0 }
+            let wanted = state.waiters.reduce(0) { $0 + $1.maxMessages }
+            let needed = wanted - state.buffer.count - state.outstandingCredit
+            guard needed > 0 else { return 0 }
+            state.outstandingCredit += needed
+            return needed
+        }
+        if credit > 0 { link.receiver.addCredit(UInt32(clamping: credit)) }
+    }
+
+    private func expire(_ waiter: Waiter, cancelled: Bool) {
+        let messages: [ServiceBusReceivedMessage]? = state.withLockedValue { state in
+            guard let index = state.waiters.firstIndex(where: { $0.once === waiter.once }) else { return nil }
+            state.waiters.remove(at: index)
+            if cancelled { return nil }
+            let count = min(waiter.maxMessages, state.buffer.count)
+            defer { state.buffer.removeFirst(count) }
+            return Array(state.buffer.prefix(count))
+        }
+        if cancelled {
+            waiter.once.complete(.failure(ServiceBusError(.cancelled, "receive was cancelled")))
+        } else if let messages {
+            waiter.once.complete(.success(messages))
+        }
+    }
+
+    private func deliverReady() {
+        var ready: [(Waiter, [ServiceBusReceivedMessage])] = []
+        state.withLockedValue { state in
+            while let first = state.waiters.first, state.buffer.count >= first.maxMessages {
+                state.waiters.removeFirst()
+                ready.append((first, Array(state.buffer.prefix(first.maxMessages))))
+                state.buffer.removeFirst(first.maxMessages)
+            }
+        }
+        for (waiter, messages) in ready { waiter.once.complete(.success(messages)) }
+    }
+
+    private func received(_ delivery: AMQPDelivery, connectionID: Int) {
+        let token = receiveMode == .peekLock ? ServiceBusReceivedMessage.lockToken(fromDeliveryTag: delivery.deliveryTag) : nil
+        let message = ServiceBusReceivedMessage(amqp: delivery.message, delivery: receiveMode == .peekLock ? delivery : nil,
+                                                lockToken: token, connectionID: connectionID)
+        state.withLockedValue { state in
+            state.buffer.append(message)
+            state.outstandingCredit = max(0, state.outstandingCredit - 1)
+        }
+        deliverReady()
+    }
+
+    // MARK: Connection
+
+    /// The current link, connecting (once for all callers) when there is none or it ended.
+    func withLink(_ completion: @escaping @Sendable (Result<Link, ServiceBusError>) -> Void) {
+        enum Step { case ready(Link), wait, connect, closed }
+        let step: Step = state.withLockedValue { state in
+            if state.closed { return .closed }
+            if let link = state.link, !link.connection.isClosed { return .ready(link) }
+            state.link = nil
+            state.outstandingCredit = 0
+            state.connecting.append(completion)
+            return state.connecting.count == 1 ? .connect : .wait
+        }
+        switch step {
+        case .closed: completion(.failure(ServiceBusError(.clientClosed, "the receiver is closed")))
+        case .ready(let link): completion(.success(link))
+        case .wait: break
+        case .connect: connect()
+        }
+    }
+
+    private func connect() {
+        let entity = entityPath
+        let audience = endpoint.audience(entity)
+        let address = endpoint.address(entity)
+        let timeout = options.retry.tryTimeout
+        let mode = receiveMode
+        MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "SBReceiver", product: "azsdk-swift-servicebus",
+                                 deadline: .after(seconds: timeout), logger: options.logger) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .failure(let error): self.finishConnect(.failure(error))
+            case .success(let connection):
+                connection.authorize(audience: audience, timeout: timeout) { result in
+                    if case .failure(let error) = result {
+                        connection.close {}
+                        return self.finishConnect(.failure(error))
+                    }
+                    let receiverOptions = AMQPReceiverOptions(
+                        credit: .manual, settleMode: mode == .peekLock ? .unsettled : .settled,
+                        receiverSettleMode: mode == .peekLock ? .second : .first, maxMessageSize: 1_048_576 * 2,
+                        targetAddress: "receiver-link-\(UUID().uuidString.lowercased())",
+                        properties: [.symbol("com.microsoft:receiver-name"): .string("SBReceiver-\(connection.id)")])
+                    let id = connection.id
+                    connection.session.attachReceiver(
+                        address: address, options: receiverOptions, messageQueue: connection.queue, queue: connection.queue,
+                        onMessage: { [weak self] delivery in self?.received(delivery, connectionID: id) }
+                    ) { result in
+                        switch result {
+                        case .failure(let error):
+                            connection.close {}
+                            self.finishConnect(.failure(ServiceBusError(error, context: "attaching a receiver to \(entity)")))
+                        case .success(let receiver):
+                            self.finishConnect(.success(Link(connection: connection, receiver: receiver, management: LinkCache())))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func finishConnect(_ result: Result<Link, ServiceBusError>) {
+        let (waiters, lateLink) = state.withLockedValue { state -> ([@Sendable (Result<Link, ServiceBusError>) -> Void], Link?) in
+            defer { state.connecting = [] }
+            if state.closed, case .success(let link) = result { return (state.connecting, link) }
+            if case .success(let link) = result { state.link = link }
+            return (state.connecting, nil)
+        }
+        if let lateLink {
+            lateLink.connection.close {}
+            for waiter in waiters { waiter(.failure(ServiceBusError(.clientClosed, "the receiver is closed"))) }
+            return
+        }
+        for waiter in waiters { waiter(result) }
+    }
+
+    /// Closes the connection; pending receives complete with what is buffered.
+    public func close(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, completion: @escaping @Sendable () -> Void = {}) {
+        let (link, waiters) = state.withLockedValue { state in
+            state.closed = true
+            defer { state.link = nil; state.waiters = [] }
+            return (state.link, state.waiters)
+        }
+        for waiter in waiters { waiter.once.complete(.success([])) }
+        guard let link else { return queue.async(execute: completion) }
+        link.connection.close { queue.async(execute: completion) }
+    }
+
+    /// Blocking form of `close(queue:completion:)`.
+    public func close() throws(ServiceBusError) {
+        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
+    }
+
+    // MARK: Management (used by the settlement extension)
+
+    func management(operation: String, body: AMQPMap,
+                    completion: @escaping @Sendable (Result<(AMQPMap, Link), ServiceBusError>) -> Void) {
+        let entity = entityPath
+        let timeout = options.retry.tryTimeout
+        withLink { result in
+            switch result {
+            case .failure(let error): completion(.failure(error))
+            case .success(let link):
+                ServiceBusConnection.management(messaging: link.connection, cache: link.management, entity: entity,
+                                                operation: operation, body: body,
+                                                associatedLinkName: link.receiver.name, timeout: timeout) { result in
+                    completion(result.map { ($0, link) })
+                }
+            }
+        }
+    }
+
+    var currentConnectionID: Int? { state.load().link?.connection.id }
+
+    func nextPeekSequence(_ from: Int64?) -> Int64 { from ?? state.load().lastPeekedSequence + 1 }
+
+    func notePeeked(_ last: Int64) { state.withLockedValue { $0.lastPeekedSequence = max($0.lastPeekedSequence, last) } }
+}

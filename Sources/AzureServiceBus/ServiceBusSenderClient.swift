@@ -1,0 +1,247 @@
+import AzureAuth
+import Dispatch
+import Foundation
+import ToolboxAMQP
+import ToolboxCore
+
+/// What `ServiceBusSender` (one connection) and `ManagedServiceBusSender` (a pool) share: every operation in
+/// its completion-handler and blocking forms. Create one of the two subclasses.
+///
+/// Completion handlers run on `queue` (default `LibraryQueues.defaultCallbackQueue`), exactly once, never
+/// under a library lock. Blocking forms fail fast with `.blockingCallOnLibraryQueue` on a library queue.
+public class ServiceBusSenderClient: @unchecked Sendable {
+    // @unchecked Sendable: every stored property is immutable and Sendable; the class is only non-final so the
+    // basic and managed senders can share these operations.
+
+    public let queueName: String
+    public let options: ServiceBusClientOptions
+    let provider: ConnectionProvider<ServiceBusConnectionFactory>
+
+    init(provider: ConnectionProvider<ServiceBusConnectionFactory>, queueName: String, options: ServiceBusClientOptions) {
+        self.provider = provider
+        self.queueName = queueName
+        self.options = options
+    }
+
+    private func perform<T: Sendable>(
+        _ context: String, queue: DispatchQueue,
+        _ body: @escaping @Sendable (ServiceBusConnection, @escaping @Sendable (Result<T, ServiceBusError>) -> Void) -> Void,
+        completion: @escaping @Sendable (Result<T, ServiceBusError>) -> Void
+    ) -> any Cancellable {
+        provider.perform(context, retry: options.retry, logger: options.logger, queue: queue, body: body,
+                         completion: completion)
+    }
+
+    /// Sends one message (message-format 0). A message without an id gets a UUID string first, so a retry
+    /// after a lost connection carries the same id (duplicate detection can drop the copy).
+    @discardableResult
+    public func send(_ message: ServiceBusMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        let payload = message.amqpMessage(messageID: message.messageID ?? UUID().uuidString.lowercased()).encode()
+        let timeout = options.retry.tryTimeout
+        return perform("send to \(queueName)", queue: queue, { connection, done in
+            connection.send(payload: payload, messageFormat: 0, timeout: timeout, completion: done)
+        }, completion: completion)
+    }
+
+    /// Sends `messages` in one batch transfer (message-format 0x80013700); fails with `.messageSizeExceeded`
+    /// when they do not fit the link's max-message-size together.
+    @discardableResult
+    public func send(_ messages: [ServiceBusMessage], queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        guard !messages.isEmpty else {
+            queue.async { completion(.failure(ServiceBusError(.invalidArgument, "send needs at least one message"))) }
+            return CompletedOperation()
+        }
+        let encoded = messages.map { $0.amqpMessage(messageID: $0.messageID ?? UUID().uuidString.lowercased()) }
+        var batch = AMQPMessage(body: .data(encoded.map { $0.encode() }))
+        batch.properties = AMQPProperties(messageID: encoded[0].properties?.messageID)
+        let payload = batch.encode()
+        let timeout = options.retry.tryTimeout
+        return perform("send of \(messages.count) message(s) to \(queueName)", queue: queue, { connection, done in
+            connection.maxMessageSize(timeout: timeout) { result in
+                switch result {
+                case .failure(let error): done(.failure(error))
+                case .success(let maxSize) where payload.count > maxSize:
+                    done(.failure(ServiceBusError(.messageSizeExceeded,
+                                                  "the batch of \(payload.count) bytes exceeds the link's max-message-size of \(maxSize) bytes",
+                                                  condition: AMQPRemoteError.messageSizeExceeded.rawValue)))
+                case .success:
+                    connection.send(payload: payload, messageFormat: 0x8001_3700, timeout: timeout, completion: done)
+                }
+            }
+        }, completion: completion)
+    }
+
+    /// Schedules `messages` to appear at `time`; completes with their sequence numbers (for `cancelScheduled`).
+    @discardableResult
+    public func schedule(_ messages: [ServiceBusMessage], at time: Date,
+                         queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                         completion: @escaping @Sendable (Result<[Int64], ServiceBusError>) -> Void) -> any Cancellable {
+        var entries: [AMQPValue] = []
+        for var message in messages {
+            message.scheduledEnqueueTime = time
+            let id = message.messageID ?? UUID().uuidString.lowercased()
+            var entry: AMQPMap = ["message-id": .string(id),
+                                  "message": .binary(message.amqpMessage(messageID: id).encode())]
+            if let session = message.sessionID { entry.entries.append(.init(key: "session-id", value: .string(session))) }
+            if let key = message.partitionKey { entry.entries.append(.init(key: "partition-key", value: .string(key))) }
+            entries.append(.map(entry))
+        }
+        let body: AMQPMap = ["messages": .list(entries)]
+        let timeout = options.retry.tryTimeout
+        return perform("schedule of \(messages.count) message(s) on \(queueName)", queue: queue, { connection, done in
+            connection.management(operation: "com.microsoft:schedule-message", body: body, timeout: timeout) { result in
+                done(result.map { map in
+                    guard case .array(let array)? = map[.string("sequence-numbers")] else { return [] }
+                    return array.elements.compactMap { if case .long(let n) = $0 { return n } else { return nil } }
+                })
+            }
+        }, completion: completion)
+    }
+
+    /// Sends `messages` after `delay` seconds, like the Python toolbox (always through schedule-message, so it
+    /// returns the sequence numbers).
+    @discardableResult
+    public func send(_ messages: [ServiceBusMessage], delay: Double,
+                     queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<[Int64], ServiceBusError>) -> Void) -> any Cancellable {
+        schedule(messages, at: Date().addingTimeInterval(max(0, delay)), queue: queue, completion: completion)
+    }
+
+    /// Cancels scheduled messages by sequence number.
+    @discardableResult
+    public func cancelScheduled(_ sequenceNumbers: [Int64], queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                                completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        let array = (try? AMQPArray(elementType: .long, elements: sequenceNumbers.map { .long($0) })).map { AMQPValue.array($0) }
+            ?? .list([])
+        let body: AMQPMap = ["sequence-numbers": array]
+        let timeout = options.retry.tryTimeout
+        return perform("cancel of \(sequenceNumbers.count) scheduled message(s) on \(queueName)", queue: queue, { connection, done in
+            connection.management(operation: "com.microsoft:cancel-scheduled-message", body: body, timeout: timeout) {
+                done($0.map { _ in () })
+            }
+        }, completion: completion)
+    }
+
+    /// Closes the connection(s); operations after this fail with `.clientClosed`.
+    public func close(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, completion: @escaping @Sendable () -> Void = {}) {
+        provider.close(queue: queue, completion: completion)
+    }
+
+    /// Connection counts, in-use leases, last error and reconnects.
+    public var health: ClientHealth { provider.currentHealth }
+}
+
+extension ServiceBusSenderClient {
+    /// Blocking form of `send(_:queue:completion:)`.
+    public func send(_ message: ServiceBusMessage) throws(ServiceBusError) {
+        try blockingWait { queue, done in send(message, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `send(_:queue:completion:)` for a batch.
+    public func send(_ messages: [ServiceBusMessage]) throws(ServiceBusError) {
+        try blockingWait { queue, done in send(messages, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `schedule(_:at:queue:completion:)`.
+    public func schedule(_ messages: [ServiceBusMessage], at time: Date) throws(ServiceBusError) -> [Int64] {
+        try blockingWait { queue, done in schedule(messages, at: time, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `send(_:delay:queue:completion:)`.
+    @discardableResult
+    public func send(_ messages: [ServiceBusMessage], delay: Double) throws(ServiceBusError) -> [Int64] {
+        try blockingWait { queue, done in send(messages, delay: delay, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `cancelScheduled(_:queue:completion:)`.
+    public func cancelScheduled(_ sequenceNumbers: [Int64]) throws(ServiceBusError) {
+        try blockingWait { queue, done in cancelScheduled(sequenceNumbers, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `close(queue:completion:)`.
+    public func close() throws(ServiceBusError) {
+        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
+    }
+}
+
+/// The basic Service Bus sender: one connection, opened on first use, shared by every call, replaced once
+/// for everybody when it fails.
+///
+/// ```swift
+/// let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
+/// try sender.send(ServiceBusMessage(body: "hello"))
+/// let sequenceNumbers = try sender.send([ServiceBusMessage(body: "later")], delay: 30)
+/// ```
+public final class ServiceBusSender: ServiceBusSenderClient, @unchecked Sendable {
+    // @unchecked Sendable: no stored properties of its own (see ServiceBusSenderClient).
+
+    public convenience init(connectionString: String, queueName: String? = nil,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
+        self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath), options: options)
+    }
+
+    /// A sender authenticated by an Entra ID credential (`https://servicebus.azure.net//.default`).
+    public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) {
+        self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
+                                              scope: AzureScope.serviceBus, caFile: options.caFile,
+                                              allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
+                  queueName: queueName, options: options)
+    }
+
+    public init(endpoint: MessagingEndpoint, queueName: String, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
+        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: .attach,
+                                                  logger: options.logger)
+        super.init(provider: ConnectionProvider(single: factory), queueName: queueName, options: options)
+    }
+}
+
+/// The pooled Service Bus sender (defaults clientLimit 100, maxSize 10, maxIdle 200 s); each new connection
+/// is proved ready (CBS, sender attach, a `$management` peek) before use.
+///
+/// ```swift
+/// let sender = try ManagedServiceBusSender(connectionString: cs, queueName: "q1")
+/// try sender.send(ServiceBusMessage(body: "hello"))
+/// print(sender.health)
+/// ```
+public final class ManagedServiceBusSender: ServiceBusSenderClient, @unchecked Sendable {
+    // @unchecked Sendable: no stored properties of its own (see ServiceBusSenderClient).
+
+    public convenience init(connectionString: String, queueName: String? = nil,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
+        try self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath),
+                      options: options)
+    }
+
+    public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        try self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
+                                                  scope: AzureScope.serviceBus, caFile: options.caFile,
+                                                  allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
+                      queueName: queueName, options: options)
+    }
+
+    public init(endpoint: MessagingEndpoint, queueName: String,
+                options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: options.readiness,
+                                                  logger: options.logger)
+        super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger),
+                   queueName: queueName, options: options)
+    }
+
+    /// Opens `connections` ready connections ahead of need.
+    public func warmUp(connections: Int, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                       completion: @escaping @Sendable (Result<Int, ServiceBusError>) -> Void) {
+        provider.warmUp(count: connections, queue: queue, completion: completion)
+    }
+
+    /// Blocking form of `warmUp(connections:queue:completion:)`.
+    @discardableResult
+    public func warmUp(connections: Int) throws(ServiceBusError) -> Int {
+        try blockingWait { queue, done in warmUp(connections: connections, queue: queue, completion: done) }
+    }
+}

@@ -1,0 +1,186 @@
+import ArgumentParser
+import AzureServiceBus
+import Foundation
+import ToolboxCore
+
+/// `toolbox servicebus ...`: Service Bus queue commands.
+struct ServiceBusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "servicebus", abstract: "Send to and receive from a Service Bus queue (Azure or the emulator).",
+        subcommands: [ServiceBusSend.self, ServiceBusReceive.self])
+}
+
+/// `toolbox servicebus send`: N messages with C concurrent callers; same summary as `eventhubs send`.
+struct ServiceBusSend: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "send", abstract: "Send messages; prints {sent, failed, seconds, events_per_sec, p50_ms, p99_ms}.")
+
+    @Option(help: "Service Bus connection string.")
+    var connectionString: String
+
+    @Option(help: "The queue.")
+    var queue: String
+
+    @Option(help: "Messages to send.")
+    var count: Int = 1
+
+    @Option(help: "Concurrent callers.")
+    var concurrency: Int = 1
+
+    @Option(help: "Schedule the messages this many seconds ahead (through $management schedule-message).")
+    var delaySeconds: Double?
+
+    @Option(help: "Message id (default: a new UUID per message).")
+    var messageId: String?
+
+    @Option(help: "Message body text.")
+    var body: String = "hello from toolbox"
+
+    @Option(help: "PEM CA file to trust (an emulator with TLS).")
+    var caFile: String?
+
+    @Flag(inversion: .prefixedNo, help: "Use the managed (pooled) sender; --no-pooled uses the basic sender.")
+    var pooled = true
+
+    @Flag(help: "Print one JSON object on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard count >= 0 else { throw ValidationError("--count must be >= 0") }
+        guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
+        if let delaySeconds, delaySeconds < 0 { throw ValidationError("--delay-seconds must be >= 0") }
+    }
+
+    func run() throws {
+        var options = ServiceBusClientOptions()
+        options.caFile = caFile
+        let sender: ServiceBusSenderClient = pooled
+            ? try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
+            : try ServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
+        let next = LockedValue(0)
+        let results = LockedValue<(sent: Int, failed: Int, histogram: LatencyHistogram, lastError: String?)>(
+            (0, 0, LatencyHistogram(), nil))
+        let start = MonotonicInstant.now()
+        DispatchQueue.concurrentPerform(iterations: concurrency) { _ in
+            var histogram = LatencyHistogram()
+            var sent = 0
+            var failed = 0
+            var lastError: String?
+            while next.withLockedValue({ value -> Bool in
+                guard value < count else { return false }
+                value += 1
+                return true
+            }) {
+                let message = ServiceBusMessage(body: body, messageID: messageId)
+                let began = MonotonicInstant.now()
+                do {
+                    if let delaySeconds {
+                        try sender.send([message], delay: delaySeconds)
+                    } else {
+                        try sender.send(message)
+                    }
+                    sent += 1
+                    histogram.record(UInt64(MonotonicInstant.now().seconds(since: began) * 1_000_000))
+                } catch {
+                    failed += 1
+                    lastError = "\(error)"
+                }
+            }
+            results.withLockedValue {
+                $0.sent += sent
+                $0.failed += failed
+                $0.histogram.merge(histogram)
+                if let lastError { $0.lastError = lastError }
+            }
+        }
+        let seconds = MonotonicInstant.now().seconds(since: start)
+        try? sender.close()
+        let final = results.load()
+        if let lastError = final.lastError { JSONOutput.printError("last error: \(lastError)") }
+        let summary: [String: Any] = [
+            "sent": final.sent, "failed": final.failed, "seconds": JSONOutput.rounded(seconds),
+            "events_per_sec": JSONOutput.rounded(seconds > 0 ? Double(final.sent) / seconds : 0, 1),
+            "p50_ms": JSONOutput.rounded(Double(final.histogram.percentile(0.5)) / 1000),
+            "p99_ms": JSONOutput.rounded(Double(final.histogram.percentile(0.99)) / 1000),
+        ]
+        if json {
+            JSONOutput.printLine(summary)
+        } else {
+            print("sent \(final.sent), failed \(final.failed) in \(JSONOutput.rounded(seconds)) s")
+        }
+        if final.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// `toolbox servicebus receive`: one JSON line per message, then `{"received": N}`.
+struct ServiceBusReceive: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "receive",
+        abstract: "Receive messages; prints one line per message {body, message_id, sequence_number, delivery_count}, then {received}.")
+
+    enum Settle: String, ExpressibleByArgument, CaseIterable {
+        case complete, abandon, deadLetter = "dead-letter", `defer`
+    }
+
+    @Option(help: "Service Bus connection string.")
+    var connectionString: String
+
+    @Option(help: "The queue.")
+    var queue: String
+
+    @Option(help: "Messages to receive at most.")
+    var count: Int = 1
+
+    @Option(help: "Seconds to wait for them in total.")
+    var timeout: Double = 5
+
+    @Option(help: "How to settle each peek-locked message: complete, abandon, dead-letter or defer.")
+    var settle: Settle = .complete
+
+    @Flag(help: "Receive-and-delete mode instead of peek-lock (no settlement).")
+    var receiveAndDelete = false
+
+    @Option(help: "PEM CA file to trust (an emulator with TLS).")
+    var caFile: String?
+
+    @Flag(help: "Print JSON lines on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be >= 1") }
+        guard timeout >= 0 else { throw ValidationError("--timeout must be >= 0") }
+    }
+
+    func run() throws {
+        var options = ServiceBusClientOptions()
+        options.caFile = caFile
+        let receiver = try ServiceBusReceiver(connectionString: connectionString, queueName: queue,
+                                              receiveMode: receiveAndDelete ? .receiveAndDelete : .peekLock, options: options)
+        defer { try? receiver.close() }
+        let deadline = Date().addingTimeInterval(timeout)
+        var received = 0
+        while received < count {
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { break }
+            let messages = try receiver.receive(maxMessages: count - received, timeout: remaining)
+            for message in messages {
+                if !receiveAndDelete {
+                    switch settle {
+                    case .complete: try receiver.complete(message)
+                    case .abandon: try receiver.abandon(message)
+                    case .deadLetter: try receiver.deadLetter(message, reason: "toolbox", description: "dead-lettered by toolbox servicebus receive")
+                    case .defer: try receiver.defer(message)
+                    }
+                }
+                received += 1
+                let line: [String: Any] = [
+                    "body": message.message.bodyAsString ?? message.body.map { String(format: "%02x", $0) }.joined(),
+                    "message_id": message.message.messageID ?? NSNull(),
+                    "sequence_number": message.sequenceNumber, "delivery_count": Int(message.deliveryCount),
+                ]
+                if json { JSONOutput.printLine(line) } else { print(line) }
+            }
+        }
+        if json { JSONOutput.printLine(["received": received]) } else { print("received \(received)") }
+    }
+}

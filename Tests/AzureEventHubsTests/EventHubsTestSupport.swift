@@ -1,0 +1,45 @@
+import AzureEmulator
+import AzureEventHubs
+import Foundation
+import XCTest
+
+/// Starts an in-process emulator on a free loopback port, stopped when the test ends.
+func startEventHubsEmulator(_ test: XCTestCase, hub: String = "eh1", partitions: Int = 4,
+                            _ change: (inout EmulatorConfiguration) -> Void = { _ in }) throws -> Emulator {
+    var configuration = EmulatorConfiguration()
+    configuration.eventHubs = [EventHubDefinition(name: hub, partitionCount: partitions)]
+    change(&configuration)
+    let emulator = try Emulator.start(configuration)
+    test.addTeardownBlock { emulator.stop() }
+    return emulator
+}
+
+/// Options that retry fast, so fault tests do not wait for production back-off.
+func fastRetryOptions(_ change: (inout EventHubProducerOptions) -> Void = { _ in }) -> EventHubProducerOptions {
+    EventHubProducerOptions.with {
+        $0.retry = RetryOptions(maxRetries: 5, delay: 0.02, maxDelay: 0.5, tryTimeout: 10)
+        change(&$0)
+    }
+}
+
+/// Reads every partition of `hub` from the start until `expected` events arrived or `timeout` passed.
+func readAll(connectionString: String, hub: String = "eh1", partitions: Int, expected: Int,
+             timeout: Double = 30) throws -> [ReceivedEventData] {
+    let receivers = try (0..<partitions).map {
+        try PartitionReceiver(connectionString: connectionString, eventHubName: hub, partitionID: String($0),
+                              startingPosition: .earliest)
+    }
+    defer { for receiver in receivers { try? receiver.close() } }
+    var events: [ReceivedEventData] = []
+    let deadline = Date().addingTimeInterval(timeout)
+    while events.count < expected && Date() < deadline {
+        var progressed = false
+        for receiver in receivers {
+            let batch = try receiver.receive(maxEvents: 5000, timeout: 0.2)
+            if !batch.isEmpty { progressed = true }
+            events += batch
+        }
+        if !progressed && events.count >= expected { break }
+    }
+    return events
+}
