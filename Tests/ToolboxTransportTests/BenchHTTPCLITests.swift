@@ -1,0 +1,72 @@
+import Foundation
+import XCTest
+
+/// Black-box tests of `toolbox bench http`: its flags, its JSON keys and its exit status are a public interface.
+final class BenchHTTPCLITests: XCTestCase {
+    private var nginx: NginxFixture!
+    private var pki: TestPKI!
+
+    override func setUpWithError() throws {
+        pki = try TestPKI.get()
+        nginx = try NginxFixture.start(pki: pki)
+    }
+
+    override func tearDown() {
+        nginx?.stop()
+    }
+
+    private func toolbox(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
+        let binary = directory.appendingPathComponent("toolbox")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw TestSetupError("toolbox is not built next to the tests at \(binary.path): run `swift build --build-tests` first")
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    func testPrintsOneJSONObjectWithItsKeys() throws {
+        let result = try toolbox(["bench", "http", "--url", nginx.url("/hello.txt", tls: true, host: "localhost"),
+                                  "--ca-file", pki.caFile, "--requests", "200", "--concurrency", "8", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "exactly one JSON line on stdout: \(result.stdout)")
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        for key in ["requests", "errors", "requests_per_sec", "p50_us", "p99_us", "connections_opened"] {
+            XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
+        }
+        XCTAssertEqual(object["requests"] as? Int, 200)
+        XCTAssertEqual(object["errors"] as? Int, 0)
+        let opened = try XCTUnwrap(object["connections_opened"] as? Int)
+        XCTAssertTrue((1...8).contains(opened), "connections_opened \(opened) outside 1...8")
+        // nginx agrees: at most 8 connections carried the 200 requests.
+        let log = nginx.accessLog(waitingFor: 200)
+        XCTAssertEqual(log.count, 200)
+        XCTAssertLessThanOrEqual(Set(log.map(\.connection)).count, 8)
+    }
+
+    func testUntrustedPeerExitsNonZeroWithTheTypedError() throws {
+        let result = try toolbox(["bench", "http", "--url", nginx.url("/hello.txt", tls: true, host: "localhost"),
+                                  "--ca-file", pki.otherCAFile, "--requests", "10", "--json"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("untrustedIssuer"), result.stderr)
+        XCTAssertEqual(result.stdout, "", "no JSON when the run could not start")
+    }
+
+    func testWithoutCAFileTheSystemTrustStoreRefusesTheTestCA() throws {
+        // Verification is on by default: the system trust store knows nothing of the generated CA.
+        let result = try toolbox(["bench", "http", "--url", nginx.url("/hello.txt", tls: true), "--requests", "1", "--json"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("untrustedIssuer"), result.stderr)
+    }
+}
