@@ -19,6 +19,11 @@ struct TestPKI: Sendable {
         let directory = NSTemporaryDirectory() + "toolbox-transport-pki-\(UUID().uuidString)"
         let script = repositoryRoot + "/scripts/make-test-certs.sh"
         let result = runCommand("/bin/bash", [script, directory])
+        pkiDirectoryToRemove.withLockedValue { $0 = directory }
+        atexit {
+            // One PKI per test process; `swift test --parallel` runs many processes, so clean up after each.
+            if let path = pkiDirectoryToRemove.load() { try? FileManager.default.removeItem(atPath: path) }
+        }
         guard result.status == 0 else {
             return .failure(TestSetupError(
                 "generating test certificates with \(script) failed (is the `openssl` command installed? "
@@ -45,6 +50,9 @@ struct TestPKI: Sendable {
         return try TLSContext(client: configuration)
     }
 }
+
+/// The PKI directory of this test process, removed when the process exits.
+let pkiDirectoryToRemove = LockedValue<String?>(nil)
 
 struct TestSetupError: Error, CustomStringConvertible {
     let description: String
