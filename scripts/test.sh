@@ -6,7 +6,7 @@
 #
 # Starts (and stops) the private services the tests use: a RabbitMQ with the AMQP 1.0 plugin on free loopback
 # ports (scripts/rabbitmq.sh). nginx and curl are started by the tests themselves. Needs the Debian packages
-# listed in .ci/run (libssl-dev nginx-light rabbitmq-server curl openssl python3).
+# listed in .ci/run (libssl-dev nginx-light rabbitmq-server curl openssl python3 python3-qpid-proton).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +17,10 @@ missing=()
 for tool in nginx rabbitmq-server openssl curl python3 pkg-config; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
+# Qpid Proton (an independent AMQP client) drives the broker role; Debian's module is seen by /usr/bin/python3 only.
+/usr/bin/python3 -c "import proton" >/dev/null 2>&1 || missing+=("python3-qpid-proton")
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "scripts/test.sh: missing ${missing[*]}; install with: apt-get install -y libssl-dev nginx-light rabbitmq-server curl openssl python3 pkg-config" >&2
+    echo "scripts/test.sh: missing ${missing[*]}; install with: apt-get install -y libssl-dev nginx-light rabbitmq-server curl openssl python3 python3-qpid-proton pkg-config" >&2
     exit 2
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
