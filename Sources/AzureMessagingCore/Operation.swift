@@ -60,20 +60,13 @@ extension ConnectionProvider {
             tryOnce.complete(.failure(AzureMessagingError(.timedOut, "\(context): no answer within \(retry.tryTimeout) s",
                                                          recovery: .retry)))
         }
-        let factory = self.factory
-        acquire(timeout: retry.tryTimeout, queue: timerQueue) { result in
+        acquireOpen(timeout: retry.tryTimeout, skipped: 0) { [factory] result in
             switch result {
             case .failure(let error):
                 tryOnce.complete(.failure(error))
             case .success(let handle):
-                if factory.isClosed(handle.connection) {
-                    handle.release(discard: true)
-                        tryOnce.complete(.failure(AzureMessagingError(.connectionLost, "\(context): the connection had closed",
-                                                                 recovery: .rebuildConnection)))
-                    return
-                }
                 body(handle.connection) { result in
-                        var discard = false
+                    var discard = false
                     if case .failure(let error) = result {
                         discard = error.recovery == .rebuildConnection || factory.isClosed(handle.connection)
                     }
@@ -81,6 +74,26 @@ extension ConnectionProvider {
                     tryOnce.complete(result)
                 }
             }
+        }
+    }
+
+    /// Acquires a connection that is still open: a closed one (the service dropped it while idle) is
+    /// discarded and the next one taken at once, without spending a retry on it. Bounded, in case every
+    /// connection in the pool died together.
+    private func acquireOpen(
+        timeout: Double, skipped: Int,
+        completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void
+    ) {
+        acquire(timeout: timeout, queue: timerQueue) { [self] result in
+            guard case .success(let handle) = result, factory.isClosed(handle.connection) else {
+                return completion(result)
+            }
+            handle.release(discard: true)
+            guard skipped < 32 else {
+                return completion(.failure(AzureMessagingError(.connectionLost, "every connection had closed",
+                                                                recovery: .rebuildConnection)))
+            }
+            acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
         }
     }
 }

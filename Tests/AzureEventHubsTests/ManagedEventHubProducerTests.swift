@@ -114,4 +114,44 @@ final class ManagedEventHubProducerTests: XCTestCase {
         let missing = reported.subtracting(bodies)
         XCTAssertTrue(missing.isEmpty, "\(missing.count) events reported sent were not read back: \(missing.prefix(5))")
     }
+
+    /// A pooled connection that died while idle is replaced on the next call without spending a retry.
+    func testAConnectionThatDiedIdleIsReplacedWithoutAnError() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let producer = try ManagedEventHubProducer(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"),
+                                                   options: fastRetryOptions { $0.retry.maxRetries = 0 })
+        defer { try? producer.close() }
+        try producer.send(EventData(body: "first"))
+        let closed = expectation(description: "closed")
+        producer.provider.acquire(timeout: 5, queue: .global()) { result in
+            guard case .success(let handle) = result else { return XCTFail("\(result)") }
+            handle.connection.messaging.amqp.close(timeout: 1) { _ in
+                handle.release(discard: false)
+                closed.fulfill()
+            }
+        }
+        wait(for: [closed], timeout: 10)
+        try producer.send(EventData(body: "second"))
+        XCTAssertNil(producer.health.lastError, "\(producer.health)")
+        XCTAssertEqual(producer.health.reconnectCount, 1)
+        XCTAssertEqual(producer.health.connectionsOpened, 2)
+    }
+
+    func testCancellingASendDeliversCancelledOnce() throws {
+        let emulator = try startEventHubsEmulator(self) { $0.faults.connectionSetupDelay = 2 }
+        let producer = try ManagedEventHubProducer(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"))
+        defer { try? producer.close() }
+        let calls = LockedValue(0)
+        let done = expectation(description: "completion")
+        let handle = producer.send(EventData(body: "x")) { result in
+            calls.withLockedValue { $0 += 1 }
+            if case .failure(let error) = result { XCTAssertEqual(error.code, .cancelled) } else { XCTFail("sent") }
+            done.fulfill()
+        }
+        handle.cancel()
+        handle.cancel()
+        wait(for: [done], timeout: 5)
+        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertEqual(calls.load(), 1)
+    }
 }
