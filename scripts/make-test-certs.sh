@@ -3,6 +3,7 @@
 #   ca.pem/ca.key            a test CA
 #   server.pem/server.key    localhost + 127.0.0.1 + ::1, issued by the CA
 #   expired.pem/expired.key  same names, issued by the CA, validity entirely in the past
+#   future.pem/future.key    same names, issued by the CA, not valid before 2099
 #   client.pem/client.key    a client certificate issued by the CA (mutual TLS)
 #   other-ca.pem             an unrelated CA (for "untrusted issuer" tests)
 # Needs only the openssl command line tool.
@@ -50,6 +51,7 @@ serial = ca-db/serial
 new_certs_dir = ca-db
 default_md = sha256
 policy = anything
+unique_subject = no
 copy_extensions = none
 [ anything ]
 commonName = supplied
@@ -57,4 +59,7 @@ EOF2
 openssl req "${curve[@]}" -keyout expired.key -out expired.csr -subj "/CN=localhost" 2>/dev/null
 openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in expired.csr -out expired.pem \
     -startdate 20200101000000Z -enddate 20200102000000Z -extfile server.ext -notext 2>/dev/null
+openssl req "${curve[@]}" -keyout future.key -out future.csr -subj "/CN=localhost" 2>/dev/null
+openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in future.csr -out future.pem \
+    -startdate 20990101000000Z -enddate 20990102000000Z -extfile server.ext -notext 2>/dev/null
 echo "$dir"

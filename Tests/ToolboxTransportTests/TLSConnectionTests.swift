@@ -106,6 +106,17 @@ final class TLSConnectionTests: XCTestCase {
         }
     }
 
+    func testNotYetValidCertificateIsReported() throws {
+        let pki = try TestPKI.get()
+        let context = try TLSContext(server: TLSServerConfiguration(
+            certificateChainFile: pki.futureCertificate, privateKeyFile: pki.futureKey))
+        let listener = try TCPListener(tls: context) { echo($0) }
+        defer { listener.close() }
+        expectTransportError(.certificateNotYetValid) {
+            _ = try TCPConnection.connect(host: "localhost", port: listener.port, tls: try pki.clientContext(), timeout: 10)
+        }
+    }
+
     func testInsecureOptOutAcceptsAnyCertificate() throws {
         let listener = try tlsEchoListener(expired: true)
         defer { listener.close() }

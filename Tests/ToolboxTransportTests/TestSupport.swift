@@ -12,6 +12,8 @@ struct TestPKI: Sendable {
     var serverKey: String { directory + "/server.key" }
     var expiredCertificate: String { directory + "/expired.pem" }
     var expiredKey: String { directory + "/expired.key" }
+    var futureCertificate: String { directory + "/future.pem" }
+    var futureKey: String { directory + "/future.key" }
     var clientCertificate: String { directory + "/client.pem" }
     var clientKey: String { directory + "/client.key" }
 
