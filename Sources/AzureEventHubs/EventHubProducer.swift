@@ -34,6 +34,7 @@ public final class EventHubProducer: EventHubProducerClient, @unchecked Sendable
     public init(endpoint: MessagingEndpoint, eventHubName: String, options: EventHubProducerOptions = EventHubProducerOptions()) {
         let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName, readiness: .attach,
                                                 logger: options.logger)
-        super.init(provider: ConnectionProvider(single: factory), eventHubName: eventHubName, options: options)
+        let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
+        super.init(provider: ConnectionProvider(single: factory, health: health), eventHubName: eventHubName, options: options)
     }
 }

@@ -37,7 +37,8 @@ public final class ManagedEventHubProducer: EventHubProducerClient, @unchecked S
                 options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
         let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName,
                                                 readiness: options.readiness, logger: options.logger)
-        super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger),
+        super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
+                                                         health: HealthTracker(metricsLabel: options.pool.metricsLabel)),
                    eventHubName: eventHubName, options: options)
     }
 

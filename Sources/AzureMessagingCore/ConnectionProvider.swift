@@ -62,7 +62,7 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
     public let health: HealthTracker
 
     /// One connection, opened on first use (and re-opened after it fails).
-    public init(single factory: F, health: HealthTracker = HealthTracker()) {
+    public init(single factory: F, health: HealthTracker) {
         self.factory = factory
         self.health = health
         mode = .single(SingleConnection(factory: factory, health: health))
@@ -70,7 +70,7 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
 
     /// A pool of connections with `configuration`.
     public init(pooled factory: F, configuration: ConnectionPoolConfiguration, logger: Logger,
-                health: HealthTracker = HealthTracker()) throws(AzureMessagingError) {
+                health: HealthTracker) throws(AzureMessagingError) {
         self.factory = factory
         self.health = health
         do {

@@ -21,11 +21,15 @@ extension ConnectionProvider {
     ) -> any Cancellable {
         let token = CancellationToken()
         let started = MonotonicInstant.now()
+        let health = self.health
         let once = CompletionOnce<Result<T, AzureMessagingError>> { result in
+            let seconds = MonotonicInstant.now().seconds(since: started)
             if logger.logLevel <= .debug {
-                let ms = MonotonicInstant.now().seconds(since: started) * 1000
-                logger.debug("\(context) took \(String(format: "%.2f", ms)) ms: \(result.isSuccess ? "ok" : "failed")")
+                logger.debug("\(context) took \(String(format: "%.2f", seconds * 1000)) ms: \(result.isSuccess ? "ok" : "failed")")
             }
+            var error: AzureMessagingError?
+            if case .failure(let failure) = result { error = failure }
+            health.recordOperation(String(context.prefix { $0 != " " }), seconds: seconds, error: error)
             queue.async { completion(result) }
         }
         token.onCancel { once.complete(.failure(AzureMessagingError(.cancelled, "\(context): cancelled"))) }
@@ -48,6 +52,7 @@ extension ConnectionProvider {
                     once.complete(result)
                     return
                 }
+                health.recordRetry()
                 let delay = error.recovery == .rebuildLink && number == 0 ? 0 : retry.delay(beforeRetry: number)
                 logger.debug("\(context): try \(number + 1) failed (\(error)); retrying in \(String(format: "%.3f", delay)) s")
                 timerQueue.asyncAfter(deadline: .now() + delay) { [self] in

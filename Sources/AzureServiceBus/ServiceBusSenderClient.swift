@@ -195,7 +195,8 @@ public final class ServiceBusSender: ServiceBusSenderClient, @unchecked Sendable
     public init(endpoint: MessagingEndpoint, queueName: String, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
         let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: .attach,
                                                   logger: options.logger)
-        super.init(provider: ConnectionProvider(single: factory), queueName: queueName, options: options)
+        let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
+        super.init(provider: ConnectionProvider(single: factory, health: health), queueName: queueName, options: options)
     }
 }
 
@@ -229,7 +230,8 @@ public final class ManagedServiceBusSender: ServiceBusSenderClient, @unchecked S
                 options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
         let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: options.readiness,
                                                   logger: options.logger)
-        super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger),
+        super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
+                                                         health: HealthTracker(metricsLabel: options.pool.metricsLabel)),
                    queueName: queueName, options: options)
     }
 
