@@ -198,6 +198,20 @@ final class HTTPClientTests: XCTestCase {
         try connection.close()
     }
 
+    func testConnectionsPastTheirLifespanAreReplaced() throws {
+        let server = try HTTPServer { _, respond in respond(HTTPServerResponse(status: 204)) }
+        defer { server.close() }
+        var configuration = HTTPClientConfiguration()
+        configuration.maxLifespan = 0.3
+        let client = try HTTPClient(configuration: configuration)
+        defer { try? client.shutdown() }
+        let url = "http://127.0.0.1:\(server.port)/"
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 204)
+        usleep(600_000)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 204)
+        XCTAssertEqual(client.connectionsOpened, 2, "the first connection outlived its lifespan")
+    }
+
     func testURLParsing() throws {
         let a = try HTTPRequest(url: "https://Example.org:8443/a/b?c=d#frag")
         XCTAssertEqual(a.endpoint, HTTPEndpoint(isTLS: true, host: "Example.org", port: 8443))

@@ -238,6 +238,8 @@ public final class HTTPClient: Sendable {
             poolConfiguration.maxSize = configuration.maxConnectionsPerEndpoint
             poolConfiguration.maxConcurrentCreates = configuration.maxConnectionsPerEndpoint
             poolConfiguration.maxIdle = configuration.maxIdle
+            poolConfiguration.maxLifespan = configuration.maxLifespan
+            poolConfiguration.minReady = min(configuration.minReadyPerEndpoint, configuration.maxConnectionsPerEndpoint)
             poolConfiguration.getTimeout = configuration.connectTimeout
             poolConfiguration.metricsLabel = nil
             do {

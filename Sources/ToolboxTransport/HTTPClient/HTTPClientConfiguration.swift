@@ -6,6 +6,12 @@ public struct HTTPClientConfiguration: Sendable {
     public var maxConnectionsPerEndpoint = 32
     /// Idle connections are closed after this long (servers drop them anyway; nginx after 75 s). Default 50 s.
     public var maxIdle: Double = 50
+    /// Connections older than this are retired once their request finishes (Cosmos DB recycles at 60 s).
+    /// Default off.
+    public var maxLifespan: Double? = nil
+    /// Per endpoint, keep at least this many connections open and ready, replacing them before they expire, so
+    /// no request pays for connect and TLS. Default 0 (off).
+    public var minReadyPerEndpoint = 0
     /// Deadline for opening one connection, TLS included. Default 10 s.
     public var connectTimeout: Double = 10
     /// Used when a request is started without a deadline. Default 60 s.
