@@ -89,7 +89,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         })
         defer { try? producer.close() }
         let callers = 64
-        let perCaller = 40
+        let perCaller = Int(ProcessInfo.processInfo.environment["TOOLBOX_FAULT_EVENTS_PER_CALLER"] ?? "") ?? 40
         let sent = LockedValue<Set<String>>([])
         let failed = LockedValue<[String]>([])
         DispatchQueue.concurrentPerform(iterations: callers) { caller in
