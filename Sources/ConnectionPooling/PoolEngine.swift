@@ -20,6 +20,9 @@ final class PoolEngine: @unchecked Sendable {
     let lock = Lock()
     let housekeepingQueue: DispatchQueue
     let sweepTimer: any DispatchSourceTimer
+    /// Fires at the earliest queued acquire's deadline (one timer for all waiters, moved as the heap's minimum
+    /// changes), so a waiter served early leaves nothing scheduled behind.
+    let waiterTimer: any DispatchSourceTimer
     let metricsRecorder: PoolMetricsRecorder?
     let maxCreates: Int
     let clientLimit: Int
@@ -39,6 +42,8 @@ final class PoolEngine: @unchecked Sendable {
         unsafeMutableAddress { statsStorage }
     }
     var waiters = FIFOQueue<Waiter>()
+    var waiterDeadlines = IndexedMinHeap<Waiter>(by: { $0.deadline < $1.deadline })
+    var waiterTimerAt: MonotonicInstant?
     var liveWaiters = 0
     var openingCount = 0
     /// Opening slots whose waiters were already failed (create timed out, pool closing): they still count
@@ -66,12 +71,16 @@ final class PoolEngine: @unchecked Sendable {
         self.housekeepingQueue = LibraryQueues.makeQueue(
             label: "AzureClientsToolbox.ConnectionPool.\(configuration.metricsLabel ?? "pool")")
         self.sweepTimer = DispatchSource.makeTimerSource(queue: housekeepingQueue)
+        self.waiterTimer = DispatchSource.makeTimerSource(queue: housekeepingQueue)
         self.metricsRecorder = configuration.metricsLabel.map(PoolMetricsRecorder.init(label:))
         // A strong capture: weak references would give the engine a side table and make every lease's retain
         // and release take the slow path. `shutDown()` (called when the typed pool goes away) breaks the cycle.
         sweepTimer.setEventHandler { [self] in sweep() }
         sweepTimer.schedule(deadline: .distantFuture)
         sweepTimer.resume()
+        waiterTimer.setEventHandler { [self] in expireWaiters() }
+        waiterTimer.schedule(deadline: .distantFuture)
+        waiterTimer.resume()
         if configuration.minReady > 0 {
             housekeepingQueue.async { [self] in sweep() }
         }
@@ -86,7 +95,10 @@ final class PoolEngine: @unchecked Sendable {
 
     /// Drains the pool and stops its timer once nothing is left; called when the typed pool is deinitialised.
     func shutDown() {
-        closeAll(queue: housekeepingQueue) { [self] in sweepTimer.cancel() }
+        closeAll(queue: housekeepingQueue) { [self] in
+            sweepTimer.cancel()
+            waiterTimer.cancel()
+        }
     }
 
     // MARK: Acquire
@@ -136,9 +148,11 @@ final class PoolEngine: @unchecked Sendable {
         waiters.push(waiter)
         liveWaiters += 1
         if timeout.isFinite {
-            let item = DispatchWorkItem { [self, waiter] in resolveWaiter(waiter, reason: .timedOut) }
-            waiter.timeoutItem = item
-            housekeepingQueue.asyncAfter(deadline: .now() + .nanoseconds(Int(min(timeout, 1e7) * 1e9)), execute: item)
+            waiterDeadlines.insert(waiter)
+            if waiterTimerAt.map({ waiter.deadline < $0 }) ?? true {
+                waiterTimerAt = waiter.deadline
+                waiterTimer.schedule(deadline: waiter.deadline.dispatchTime, leeway: .milliseconds(1))
+            }
         }
         planCreatesLocked(now: now, effects: &effects)
         lock.unlock()
@@ -227,30 +241,39 @@ final class PoolEngine: @unchecked Sendable {
 
     func finishWaiterLocked(_ waiter: Waiter) {
         waiter.done = true
-        waiter.timeoutItem?.cancel()
-        waiter.timeoutItem = nil
+        waiterDeadlines.remove(waiter)
         liveWaiters -= 1
     }
 
-    enum WaiterEnd { case timedOut, cancelled }
+    /// Fails every queued acquire whose deadline has passed, then moves the timer to the next deadline.
+    func expireWaiters() {
+        let now = MonotonicInstant.now()
+        var expired: [(Waiter, ConnectionPoolError)] = []
+        lock.lock()
+        waiterTimerAt = nil
+        while let first = waiterDeadlines.min, first.deadline <= now {
+            finishWaiterLocked(first)
+            stats.acquireTimeouts += 1
+            expired.append((first, noCapacityErrorLocked(timeout: first.timeout)))
+        }
+        if let next = waiterDeadlines.min {
+            waiterTimerAt = next.deadline
+            waiterTimer.schedule(deadline: next.deadline.dispatchTime, leeway: .milliseconds(1))
+        }
+        lock.unlock()
+        for (waiter, error) in expired { waiter.deliver(.failure(error)) }
+    }
 
-    func resolveWaiter(_ waiter: Waiter, reason: WaiterEnd) {
+    /// Fails a still-queued acquire with `.cancelled` (its caller cancelled it).
+    func cancelWaiter(_ waiter: Waiter) {
         lock.lock()
         guard !waiter.done else {
             lock.unlock()
             return
         }
         finishWaiterLocked(waiter)
-        let error: ConnectionPoolError
-        switch reason {
-        case .timedOut:
-            stats.acquireTimeouts += 1
-            error = noCapacityErrorLocked(timeout: waiter.timeout)
-        case .cancelled:
-            error = ConnectionPoolError(.cancelled, "the acquire was cancelled by its caller")
-        }
         lock.unlock()
-        waiter.deliver(.failure(error))
+        waiter.deliver(.failure(ConnectionPoolError(.cancelled, "the acquire was cancelled by its caller")))
     }
 
     func noCapacityErrorLocked(timeout: Double) -> ConnectionPoolError {
@@ -305,5 +328,5 @@ struct WaiterCancellation: Cancellable {
     let engine: PoolEngine
     let waiter: Waiter
 
-    func cancel() { engine.resolveWaiter(waiter, reason: .cancelled) }
+    func cancel() { engine.cancelWaiter(waiter) }
 }

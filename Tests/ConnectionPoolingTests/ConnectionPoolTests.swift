@@ -378,6 +378,46 @@ final class ConnectionPoolTests: XCTestCase {
         XCTAssertTrue(eventually { connector.snapshot.open == 0 })
     }
 
+    func testWaitersWithDifferentTimeoutsExpireInDeadlineOrder() throws {
+        let (pool, _) = try makePool { $0.clientLimit = 1; $0.maxSize = 1 }
+        let held = try pool.acquire()
+        let order = Collector<String>()
+        let both = expectation(description: "both timed out")
+        both.expectedFulfillmentCount = 2
+        for (name, timeout) in [("slow", 0.4), ("fast", 0.1)] {
+            pool.acquire(timeout: timeout) { result in
+                XCTAssertEqual(result.failureValue?.code, .timedOut)
+                order.append(name)
+                both.fulfill()
+            }
+        }
+        wait(for: [both], timeout: 5)
+        XCTAssertEqual(order.all, ["fast", "slow"])
+        XCTAssertEqual(pool.snapshot.acquireTimeouts, 2)
+        held.release()
+    }
+
+    func testAServedWaiterReleasesItsCompletionAtOnceNotAtItsTimeout() throws {
+        final class Token: Sendable {}
+        let (pool, _) = try makePool { $0.clientLimit = 1; $0.maxSize = 1 }
+        let held = try pool.acquire()
+        weak var weakToken: Token?
+        let served = expectation(description: "served")
+        do {
+            let token = Token()
+            weakToken = token
+            pool.acquire(timeout: 60) { result in
+                _ = token
+                if case .success(let lease) = result { lease.release() }
+                served.fulfill()
+            }
+        }
+        XCTAssertTrue(eventually { pool.snapshot.waiters == 1 })
+        held.release()
+        wait(for: [served], timeout: 5)
+        XCTAssertTrue(eventually { weakToken == nil }, "nothing keeps the completion until the 60 s timeout")
+    }
+
     func testInvalidConfigurationNamesTheSetting() {
         XCTAssertThrowsError(try makePool { $0.clientLimit = 0 }) { error in
             XCTAssertEqual((error as? ConnectionPoolError)?.code, .invalidConfiguration)
