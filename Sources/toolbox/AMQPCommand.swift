@@ -11,16 +11,6 @@ struct AMQPCommand: ParsableCommand {
         subcommands: [AMQPSendCommand.self, AMQPReceiveCommand.self])
 }
 
-/// Writes one JSON object on one line of stdout, keys sorted for stable output.
-private func printAMQPJSONLine(_ object: [String: Any]) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    FileHandle.standardOutput.write(data + Data("\n".utf8))
-}
-
-private func printAMQPError(_ text: String) {
-    FileHandle.standardError.write(Data("error: \(text)\n".utf8))
-}
-
 /// Connects to the URL's endpoint and begins a session; errors go to stderr and exit 1.
 private func openSession(url: String, caFile: String?) throws -> (AMQPConnection, AMQPSession, AMQPEndpoint) {
     do {
@@ -32,7 +22,7 @@ private func openSession(url: String, caFile: String?) throws -> (AMQPConnection
         try connection.open()
         return (connection, try connection.beginSession(), endpoint)
     } catch {
-        printAMQPError("\(error)")
+        JSONOutput.printError("\(error)")
         throw ExitCode(1)
     }
 }
@@ -86,7 +76,7 @@ struct AMQPSendCommand: ParsableCommand {
             sender = try session.attachSender(address: endpoint.address,
                                               options: AMQPSenderOptions(settleMode: settled ? .settled : .unsettled))
         } catch {
-            printAMQPError("\(error)")
+            JSONOutput.printError("\(error)")
             throw ExitCode(1)
         }
         let tally = LockedValue<(accepted: Int, rejected: Int, released: Int, other: Int, failure: AMQPError?)>((0, 0, 0, 0, nil))
@@ -115,7 +105,7 @@ struct AMQPSendCommand: ParsableCommand {
         let seconds = MonotonicInstant.now().seconds(since: started)
         let result = tally.load()
         if let failure = result.failure {
-            printAMQPError("\(failure)")
+            JSONOutput.printError("\(failure)")
             throw ExitCode(1)
         }
         let summary: [String: Any] = [
@@ -123,7 +113,7 @@ struct AMQPSendCommand: ParsableCommand {
             "seconds": (seconds * 1000).rounded() / 1000, "messages_per_sec": rate(count, seconds),
         ]
         if json {
-            try printAMQPJSONLine(summary)
+            JSONOutput.printLine(summary)
         } else {
             print("sent \(count) (accepted \(result.accepted), rejected \(result.rejected), released \(result.released)) "
                   + "in \(String(format: "%.3f", seconds)) s")
@@ -188,12 +178,12 @@ struct AMQPReceiveCommand: ParsableCommand {
                         "message_id": delivery.message.properties?.messageID.map(Self.describe) ?? NSNull(),
                         "size": delivery.message.dataBody?.count ?? delivery.size,
                     ]
-                    if json { try? printAMQPJSONLine(line) } else { print(line) }
+                    if json { JSONOutput.printLine(line) } else { print(line) }
                 }
                 if let wanted, n == wanted { done.signal() }
             }
         } catch {
-            printAMQPError("\(error)")
+            JSONOutput.printError("\(error)")
             throw ExitCode(1)
         }
         let started = MonotonicInstant.now()
@@ -209,10 +199,10 @@ struct AMQPReceiveCommand: ParsableCommand {
             "received": result.received, "bytes": result.bytes, "seconds": (seconds * 1000).rounded() / 1000,
             "messages_per_sec": rate(result.received, seconds),
         ]
-        if json { try printAMQPJSONLine(summary) } else { print("received \(result.received) messages") }
+        if json { JSONOutput.printLine(summary) } else { print("received \(result.received) messages") }
         try? receiver.close()
         if let wanted, result.received < wanted {
-            printAMQPError("received \(result.received) of \(wanted) messages within \(timeout) s")
+            JSONOutput.printError("received \(result.received) of \(wanted) messages within \(timeout) s")
             throw ExitCode(1)
         }
     }

@@ -10,16 +10,6 @@ struct AuthCommand: ParsableCommand {
         subcommands: [SASTokenCommand.self, TokenCommand.self])
 }
 
-/// Prints one JSON object on a line of stdout.
-private func printJSONLine(_ object: [String: Any]) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    FileHandle.standardOutput.write(data + Data("\n".utf8))
-}
-
-private func printError(_ text: String) {
-    FileHandle.standardError.write(Data("error: \(text)\n".utf8))
-}
-
 /// `toolbox auth sas-token --uri URI --key-name NAME --key KEY --expiry UNIX_SECONDS`
 struct SASTokenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -41,7 +31,7 @@ struct SASTokenCommand: ParsableCommand {
 
     func run() throws {
         let token = SharedAccessSignature.token(audience: uri, keyName: keyName, key: Secret(key), expiry: expiry)
-        try printJSONLine(["token": token.exposedValue])
+        JSONOutput.printLine(["token": token.exposedValue])
     }
 }
 
@@ -99,12 +89,12 @@ struct TokenCommand: ParsableCommand {
                 "token_sha256": AuthCrypto.sha256Hex(token.token.exposedValue),
             ]
             if showToken { output["token"] = token.token.exposedValue }
-            try printJSONLine(output)
+            JSONOutput.printLine(output)
         } catch let error as AuthError {
-            printError("\(error)")
+            JSONOutput.printError("\(error)")
             throw ExitCode.failure
         } catch let error as CoreError {
-            printError("\(error)")
+            JSONOutput.printError("\(error)")
             throw ExitCode.failure
         }
     }

@@ -47,7 +47,7 @@ struct BenchHTTPCommand: ParsableCommand {
             client = try HTTPClient(configuration: configuration)
             request = try HTTPRequest(url: url)
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            JSONOutput.printError("\(error)")
             throw ExitCode(1)
         }
         defer { try? client.shutdown() }
@@ -57,7 +57,7 @@ struct BenchHTTPCommand: ParsableCommand {
         do {
             firstStatus = try client.execute(request, timeout: timeout).status
         } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            JSONOutput.printError("\(error)")
             throw ExitCode(1)
         }
         let firstMicros = MonotonicInstant.now().seconds(since: first) * 1e6
@@ -126,11 +126,10 @@ struct BenchHTTPCommand: ParsableCommand {
             "connections_opened": client.connectionsOpened,
         ]
         if let firstError = final.firstError {
-            FileHandle.standardError.write(Data("warning: \(final.errors) requests failed; first: \(firstError)\n".utf8))
+            JSONOutput.printHuman("warning: \(final.errors) requests failed; first: \(firstError)")
         }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            JSONOutput.printLine(summary)
         } else {
             print("""
                 \(requests) requests, \(final.errors) errors, \(summary["requests_per_sec"] ?? 0) req/s, \

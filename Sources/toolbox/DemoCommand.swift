@@ -31,7 +31,7 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         let connector = SimulatedConnector(delay: Double(connectDelayMs) / 1000)
-        let say: (String) -> Void = { line in if !json { print(line) } else { JSONOutput.printError(line) } }
+        let say: (String) -> Void = { line in if !json { print(line) } else { JSONOutput.printHuman(line) } }
         say("Simulated connection setup: \(connectDelayMs) ms; \(count) operations each way.\n")
         say("  style     op   ms/op")
 

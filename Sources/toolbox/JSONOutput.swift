@@ -7,16 +7,20 @@ enum JSONOutput {
     static func printLine(_ object: [String: Any]) {
         do {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            FileHandle.standardOutput.write(data)
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
         } catch {
             printError("could not encode JSON output: \(error)")
         }
     }
 
-    /// A human line on stderr.
+    /// An error for the person running the command, on stderr as `error: …`.
     static func printError(_ message: String) {
-        FileHandle.standardError.write(Data((message + "\n").utf8))
+        printHuman("error: \(message)")
+    }
+
+    /// A human progress or table line on stderr (stdout stays machine-readable).
+    static func printHuman(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
     /// Rounds to `places` decimals so JSON stays readable.
