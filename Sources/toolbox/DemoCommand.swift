@@ -1,25 +1,27 @@
 import ArgumentParser
-import ConnectionPooling
-import Dispatch
+import AzureEmulator
+import AzureEventHubs
 import Foundation
 import ToolboxCore
 
-/// `toolbox demo`: the reason the library exists, in numbers — a new connection per operation versus the pool.
+/// `toolbox demo`: the reason the library exists, in numbers.
 ///
-/// Until the Event Hubs client and the emulator land, the connection is simulated: `create` costs
-/// `--connect-delay-ms` (Azure's 700–900 ms TCP+TLS+SASL+CBS+attach) and an operation costs nothing.
+/// Starts the embedded emulator with Azure's connection-setup cost (`--connect-delay-ms`, default 800: what Azure's
+/// TCP + TLS + SASL + CBS + attach costs), then sends the same events two ways: with the basic producer, opening a
+/// new connection per send as Azure's samples do, and with the managed (pooled) producer. Every event is read back
+/// from the hub's partition properties before the numbers are printed.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Cold (new connection per operation) versus pooled, with a simulated connection-setup delay."
+        abstract: "Basic (new connection per send) versus pooled Event Hubs producer, on the embedded emulator."
     )
 
-    @Option(help: "Simulated connection-setup cost in milliseconds (Azure measures 700–900).")
+    @Option(help: "Connection-setup delay the emulator adds to every new connection, in milliseconds.")
     var connectDelayMs: Int = 800
 
-    @Option(help: "Operations per style.")
+    @Option(help: "Events sent by each producer.")
     var count: Int = 10
 
-    @Flag(help: "Print one JSON object on stdout instead of the table.")
+    @Flag(help: "Print one JSON object on stdout (the live table goes to stderr).")
     var json = false
 
     func validate() throws {
@@ -30,98 +32,100 @@ struct Demo: ParsableCommand {
     }
 
     func run() throws {
-        let connector = SimulatedConnector(delay: Double(connectDelayMs) / 1000)
-        let say: (String) -> Void = { line in if !json { print(line) } else { JSONOutput.printHuman(line) } }
-        say("Simulated connection setup: \(connectDelayMs) ms; \(count) operations each way.\n")
-        say("  style     op   ms/op")
+        let say: (String) -> Void = { line in
+            if json { JSONOutput.printHuman(line) } else { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        }
+        var configuration = EmulatorConfiguration()
+        configuration.eventHubs = [EventHubDefinition(name: "demo", partitionCount: 2)]
+        configuration.faults.connectionSetupDelay = Double(connectDelayMs) / 1000
+        let emulator = try Emulator.start(configuration)
+        defer { emulator.stop() }
+        let connectionString = emulator.eventHubsConnectionString(eventHub: "demo")
+
+        say("Embedded emulator on 127.0.0.1:\(emulator.amqpPort), \(connectDelayMs) ms connection setup; "
+            + "\(count) events per producer.\n")
+        say("  producer  event      ms")
 
         var basicTotal = 0.0
         for index in 1...count {
             let started = MonotonicInstant.now()
-            let connection: SimulatedConnector.Connection = try Blocking.wait { queue, completion in
-                connector.create(deadline: .after(seconds: 60)) { result in queue.async { completion(result) } }
-            }
-            connection.operate()
-            let _: Void = try Blocking.wait { queue, completion in
-                connector.close(connection) { queue.async { completion(.success(())) } }
-            }
+            let producer = try EventHubProducer(connectionString: connectionString)
+            try producer.send(EventData(body: "basic event \(index)"))
+            try producer.close()
             let elapsed = MonotonicInstant.now().seconds(since: started)
             basicTotal += elapsed
-            say("  basic  \(pad(index))  \(format(elapsed * 1000))")
+            say("  basic     \(pad(index, 5))  \(format(elapsed * 1000, 3))")
         }
 
-        let pool = try ConnectionPool(connector: connector, configuration: .with { $0.metricsLabel = nil })
+        let managed = try ManagedEventHubProducer(connectionString: connectionString)
         var pooledTotal = 0.0
         var firstPooled = 0.0
         for index in 1...count {
             let started = MonotonicInstant.now()
-            let lease = try pool.acquire()
-            lease.connection.operate()
-            lease.release()
+            try managed.send(EventData(body: "pooled event \(index)"))
             let elapsed = MonotonicInstant.now().seconds(since: started)
             if index == 1 { firstPooled = elapsed }
             pooledTotal += elapsed
-            say("  pooled \(pad(index))  \(format(elapsed * 1000))")
+            say("  pooled    \(pad(index, 5))  \(format(elapsed * 1000, 3))")
         }
-        try pool.closeAll()
+        let stored = try storedEvents(managed)
+        try managed.close()
+        guard stored == 2 * count else {
+            throw ValidationError("the hub holds \(stored) events, expected \(2 * count): events were lost")
+        }
 
         let basicPerOp = basicTotal / Double(count) * 1000
         let pooledPerOp = pooledTotal / Double(count) * 1000
         let warmPerOp = count > 1 ? (pooledTotal - firstPooled) / Double(count - 1) * 1000 : pooledPerOp
         let speedup = basicPerOp / max(pooledPerOp, 1e-6)
+        let warmSpeedup = basicPerOp / max(warmPerOp, 1e-6)
         say("""
 
-              basic  (new connection each time): \(format(basicPerOp)) ms/op, \(format(1000 / basicPerOp)) ops/s
-              pooled (one shared connection):    \(format(pooledPerOp)) ms/op (after warm-up \(format(warmPerOp, 4)) ms/op)
-              speed-up: \(format(speedup))x per operation including the pool's one cold start, \
-            \(format(basicPerOp / max(warmPerOp, 1e-6), 0))x once warm
+              \(row("producer", "ms/op", "events/s"))
+              \(row("basic (connection per send)", format(basicPerOp, 3), format(1000 / basicPerOp, 1)))
+              \(row("pooled (ManagedEventHubProducer)", format(pooledPerOp, 3), format(1000 / pooledPerOp, 1)))
+              \(row("pooled, once warm", format(warmPerOp, 3), format(1000 / warmPerOp, 1)))
+
+              speed-up: \(format(speedup, 1))x per event including the pool's one cold connection, \
+            \(format(warmSpeedup, 0))x once warm; \(stored) events stored, none lost.
             """)
         if json {
             JSONOutput.printLine([
                 "connect_delay_ms": connectDelayMs,
                 "count": count,
-                "basic_ms_per_op": JSONOutput.rounded(basicPerOp, 4),
-                "pooled_ms_per_op": JSONOutput.rounded(pooledPerOp, 4),
-                "pooled_warm_ms_per_op": JSONOutput.rounded(warmPerOp, 6),
+                "basic_ms_per_op": JSONOutput.rounded(basicPerOp, 3),
+                "pooled_ms_per_op": JSONOutput.rounded(pooledPerOp, 3),
+                "pooled_warm_ms_per_op": JSONOutput.rounded(warmPerOp, 4),
                 "speedup": JSONOutput.rounded(speedup, 2),
-                "speedup_warm": JSONOutput.rounded(basicPerOp / max(warmPerOp, 1e-6), 1),
-                "simulated": true,
+                "speedup_warm": JSONOutput.rounded(warmSpeedup, 1),
+                "events_stored": stored,
             ])
         }
     }
 
-    private func pad(_ n: Int) -> String {
-        let text = String(n)
-        return String(repeating: " ", count: max(0, 3 - text.count)) + text
+    /// Events the hub holds across its partitions, read over `$management`.
+    private func storedEvents(_ producer: ManagedEventHubProducer) throws -> Int {
+        var total = 0
+        for id in try producer.partitionIDs() {
+            let properties = try producer.partitionProperties(partitionID: id)
+            if !properties.isEmpty {
+                total += Int(properties.lastEnqueuedSequenceNumber - properties.beginningSequenceNumber + 1)
+            }
+        }
+        return total
     }
 
-    private func format(_ value: Double, _ places: Int = 2) -> String {
+    private func row(_ label: String, _ perOp: String, _ perSecond: String) -> String {
+        label + String(repeating: " ", count: max(1, 34 - label.count)) + pad(perOp, 10) + pad(perSecond, 12)
+    }
+
+    private func pad(_ value: Int, _ width: Int) -> String { pad(String(value), width) }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+
+    private func format(_ value: Double, _ places: Int) -> String {
         String(format: "%.\(places)f", value)
-    }
-}
-
-/// A connector whose `create` takes a fixed time, standing in for Azure's connection setup.
-struct SimulatedConnector: Connector {
-    final class Connection: Sendable {
-        /// One operation on an open connection: in this simulation, free.
-        func operate() {}
-    }
-
-    let delay: Double
-    private let queue = DispatchQueue(label: "toolbox.demo.connector")
-
-    init(delay: Double) { self.delay = delay }
-
-    func create(deadline: Deadline, completion: @escaping @Sendable (Result<Connection, any Error>) -> Void) {
-        queue.asyncAfter(deadline: .now() + delay) { completion(.success(Connection())) }
-    }
-
-    func ready(_ connection: Connection, deadline: Deadline,
-               completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-        completion(.success(()))
-    }
-
-    func close(_ connection: Connection, completion: @escaping @Sendable () -> Void) {
-        completion()
     }
 }
