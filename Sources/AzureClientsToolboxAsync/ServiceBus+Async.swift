@@ -11,6 +11,14 @@ extension ServiceBusSenderClient {
         try await awaitOperation { send(messages, completion: $0) }
     }
 
+    public func createBatch() async throws(ServiceBusError) -> ServiceBusMessageBatch {
+        try await awaitOperation { createBatch(completion: $0) }
+    }
+
+    public func send(_ batch: ServiceBusMessageBatch) async throws(ServiceBusError) {
+        try await awaitOperation { send(batch, completion: $0) }
+    }
+
     /// Schedules `messages` for `time`; returns their sequence numbers.
     public func schedule(_ messages: [ServiceBusMessage], at time: Date) async throws(ServiceBusError) -> [Int64] {
         try await awaitOperation { schedule(messages, at: time, completion: $0) }

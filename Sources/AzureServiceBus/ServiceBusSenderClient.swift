@@ -45,7 +45,7 @@ public class ServiceBusSenderClient: @unchecked Sendable {
     }
 
     /// Sends `messages` in one batch transfer (message-format 0x80013700); fails with `.messageSizeExceeded`
-    /// when they do not fit the link's max-message-size together.
+    /// when they do not fit the link's max-message-size together (use `createBatch` to split them).
     @discardableResult
     public func send(_ messages: [ServiceBusMessage], queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
@@ -53,23 +53,55 @@ public class ServiceBusSenderClient: @unchecked Sendable {
             queue.async { completion(.failure(ServiceBusError(.invalidArgument, "send needs at least one message"))) }
             return CompletedOperation()
         }
-        let encoded = messages.map { $0.amqpMessage(messageID: $0.messageID ?? UUID().uuidString.lowercased()) }
-        var batch = AMQPMessage(body: .data(encoded.map { $0.encode() }))
-        batch.properties = AMQPProperties(messageID: encoded[0].properties?.messageID)
-        let payload = batch.encode()
+        // Ids are fixed before the first try, so a retry carries the same ones.
+        let messages = messages.map { message -> ServiceBusMessage in
+            var message = message
+            if message.messageID == nil { message.messageID = UUID().uuidString.lowercased() }
+            return message
+        }
         let timeout = options.retry.tryTimeout
         return perform("send of \(messages.count) message(s) to \(queueName)", queue: queue, { connection, done in
             connection.maxMessageSize(timeout: timeout) { result in
                 switch result {
                 case .failure(let error): done(.failure(error))
-                case .success(let maxSize) where payload.count > maxSize:
-                    done(.failure(ServiceBusError(.messageSizeExceeded,
-                                                  "the batch of \(payload.count) bytes exceeds the link's max-message-size of \(maxSize) bytes",
-                                                  condition: AMQPRemoteError.messageSizeExceeded.rawValue)))
-                case .success:
-                    connection.send(payload: payload, messageFormat: 0x8001_3700, timeout: timeout, completion: done)
+                case .success(let maxSize):
+                    var batch = ServiceBusMessageBatch(maxSizeInBytes: maxSize)
+                    for message in messages where !batch.tryAdd(message) {
+                        return done(.failure(ServiceBusError(
+                            .messageSizeExceeded, "\(messages.count) message(s) exceed the link's max-message-size of "
+                                + "\(maxSize) bytes; split them with createBatch/tryAdd",
+                            condition: AMQPRemoteError.messageSizeExceeded.rawValue)))
+                    }
+                    connection.send(payload: batch.encode(), messageFormat: 0x8001_3700, timeout: timeout, completion: done)
                 }
             }
+        }, completion: completion)
+    }
+
+    /// An empty batch sized by the sender link's max-message-size (this opens the connection if needed).
+    @discardableResult
+    public func createBatch(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                            completion: @escaping @Sendable (Result<ServiceBusMessageBatch, ServiceBusError>) -> Void)
+        -> any Cancellable
+    {
+        let timeout = options.retry.tryTimeout
+        return perform("createBatch for \(queueName)", queue: queue, { connection, done in
+            connection.maxMessageSize(timeout: timeout) { done($0.map { ServiceBusMessageBatch(maxSizeInBytes: $0) }) }
+        }, completion: completion)
+    }
+
+    /// Sends a batch made with `createBatch`.
+    @discardableResult
+    public func send(_ batch: ServiceBusMessageBatch, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        guard batch.count > 0 else {
+            queue.async { completion(.failure(ServiceBusError(.invalidArgument, "the batch is empty"))) }
+            return CompletedOperation()
+        }
+        let payload = batch.encode()
+        let timeout = options.retry.tryTimeout
+        return perform("send of a batch of \(batch.count) to \(queueName)", queue: queue, { connection, done in
+            connection.send(payload: payload, messageFormat: 0x8001_3700, timeout: timeout, completion: done)
         }, completion: completion)
     }
 
@@ -144,6 +176,16 @@ extension ServiceBusSenderClient {
         try blockingWait { queue, done in send(messages, queue: queue, completion: done) }
     }
 
+    /// Blocking form of `createBatch(queue:completion:)`.
+    public func createBatch() throws(ServiceBusError) -> ServiceBusMessageBatch {
+        try blockingWait { queue, done in createBatch(queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `send(_:queue:completion:)` for a prepared batch.
+    public func send(_ batch: ServiceBusMessageBatch) throws(ServiceBusError) {
+        try blockingWait { queue, done in send(batch, queue: queue, completion: done) }
+    }
+
     /// Blocking form of `schedule(_:at:queue:completion:)`.
     public func schedule(_ messages: [ServiceBusMessage], at time: Date) throws(ServiceBusError) -> [Int64] {
         try blockingWait { queue, done in schedule(messages, at: time, queue: queue, completion: done) }
@@ -163,87 +205,5 @@ extension ServiceBusSenderClient {
     /// Blocking form of `close(queue:completion:)`.
     public func close() throws(ServiceBusError) {
         let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
-    }
-}
-
-/// The basic Service Bus sender: one connection, opened on first use, shared by every call, replaced once
-/// for everybody when it fails.
-///
-/// ```swift
-/// let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
-/// try sender.send(ServiceBusMessage(body: "hello"))
-/// let sequenceNumbers = try sender.send([ServiceBusMessage(body: "later")], delay: 30)
-/// ```
-public final class ServiceBusSender: ServiceBusSenderClient, @unchecked Sendable {
-    // @unchecked Sendable: no stored properties of its own (see ServiceBusSenderClient).
-
-    public convenience init(connectionString: String, queueName: String? = nil,
-                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath), options: options)
-    }
-
-    /// A sender authenticated by an Entra ID credential (`https://servicebus.azure.net//.default`).
-    public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
-                            options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
-                                              scope: AzureScope.serviceBus, caFile: options.caFile,
-                                              allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
-                  queueName: queueName, options: options)
-    }
-
-    public init(endpoint: MessagingEndpoint, queueName: String, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: .attach,
-                                                  logger: options.logger)
-        let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
-        super.init(provider: ConnectionProvider(single: factory, health: health), queueName: queueName, options: options)
-    }
-}
-
-/// The pooled Service Bus sender (defaults clientLimit 100, maxSize 10, maxIdle 200 s); each new connection
-/// is proved ready (CBS, sender attach, a `$management` peek) before use.
-///
-/// ```swift
-/// let sender = try ManagedServiceBusSender(connectionString: cs, queueName: "q1")
-/// try sender.send(ServiceBusMessage(body: "hello"))
-/// print(sender.health)
-/// ```
-public final class ManagedServiceBusSender: ServiceBusSenderClient, @unchecked Sendable {
-    // @unchecked Sendable: no stored properties of its own (see ServiceBusSenderClient).
-
-    public convenience init(connectionString: String, queueName: String? = nil,
-                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
-        try self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath),
-                      options: options)
-    }
-
-    public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
-                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        try self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
-                                                  scope: AzureScope.serviceBus, caFile: options.caFile,
-                                                  allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
-                      queueName: queueName, options: options)
-    }
-
-    public init(endpoint: MessagingEndpoint, queueName: String,
-                options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: options.readiness,
-                                                  logger: options.logger)
-        super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
-                                                         health: HealthTracker(metricsLabel: options.pool.metricsLabel)),
-                   queueName: queueName, options: options)
-    }
-
-    /// Opens `connections` ready connections ahead of need.
-    public func warmUp(connections: Int, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                       completion: @escaping @Sendable (Result<Int, ServiceBusError>) -> Void) {
-        provider.warmUp(count: connections, queue: queue, completion: completion)
-    }
-
-    /// Blocking form of `warmUp(connections:queue:completion:)`.
-    @discardableResult
-    public func warmUp(connections: Int) throws(ServiceBusError) -> Int {
-        try blockingWait { queue, done in warmUp(connections: connections, queue: queue, completion: done) }
     }
 }

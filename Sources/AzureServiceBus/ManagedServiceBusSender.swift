@@ -1,0 +1,51 @@
+import AzureAuth
+import Dispatch
+import ToolboxCore
+
+/// The pooled Service Bus sender (defaults clientLimit 100, maxSize 10, maxIdle 200 s); each new connection
+/// is proved ready (CBS, sender attach, a `$management` peek) before use.
+///
+/// ```swift
+/// let sender = try ManagedServiceBusSender(connectionString: cs, queueName: "q1")
+/// try sender.send(ServiceBusMessage(body: "hello"))
+/// print(sender.health)
+/// ```
+public final class ManagedServiceBusSender: ServiceBusSenderClient, @unchecked Sendable {
+    // @unchecked Sendable: no stored properties of its own (see ServiceBusSenderClient).
+
+    public convenience init(connectionString: String, queueName: String? = nil,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
+        try self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath),
+                      options: options)
+    }
+
+    public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        try self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
+                                                  scope: AzureScope.serviceBus, caFile: options.caFile,
+                                                  allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
+                      queueName: queueName, options: options)
+    }
+
+    public init(endpoint: MessagingEndpoint, queueName: String,
+                options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: options.readiness,
+                                                  logger: options.logger)
+        super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
+                                                         health: HealthTracker(metricsLabel: options.pool.metricsLabel)),
+                   queueName: queueName, options: options)
+    }
+
+    /// Opens `connections` ready connections ahead of need.
+    public func warmUp(connections: Int, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                       completion: @escaping @Sendable (Result<Int, ServiceBusError>) -> Void) {
+        provider.warmUp(count: connections, queue: queue, completion: completion)
+    }
+
+    /// Blocking form of `warmUp(connections:queue:completion:)`.
+    @discardableResult
+    public func warmUp(connections: Int) throws(ServiceBusError) -> Int {
+        try blockingWait { queue, done in warmUp(connections: connections, queue: queue, completion: done) }
+    }
+}

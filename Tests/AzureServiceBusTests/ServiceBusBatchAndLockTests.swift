@@ -1,0 +1,84 @@
+import AzureEmulator
+import Foundation
+import ToolboxAMQP
+import XCTest
+
+@testable import AzureServiceBus
+
+final class ServiceBusBatchAndLockTests: XCTestCase {
+    func testBatchSizeIsExactAndBounded() throws {
+        var batch = ServiceBusMessageBatch(maxSizeInBytes: 1_048_576)
+        XCTAssertEqual(batch.sizeInBytes, batch.encode().count)
+        for size in [0, 10, 300, 70_000] {
+            var message = ServiceBusMessage(body: [UInt8](repeating: 0x62, count: size))
+            message.timeToLive = 60
+            XCTAssertTrue(batch.tryAdd(message))
+            XCTAssertEqual(batch.sizeInBytes, batch.encode().count, "size \(size)")
+        }
+        var small = ServiceBusMessageBatch(maxSizeInBytes: 2_000)
+        var added = 0
+        while small.tryAdd(ServiceBusMessage(body: [UInt8](repeating: 1, count: 300))) { added += 1 }
+        XCTAssertGreaterThan(added, 3)
+        XCTAssertLessThanOrEqual(small.encode().count, 2_000)
+        let outer = try AMQPMessage.decode(small.encode())
+        guard case .data(let sections) = outer.body else { return XCTFail("no data sections") }
+        XCTAssertEqual(sections.count, added)
+        XCTAssertEqual(outer.properties?.messageID, try AMQPMessage.decode(sections[0]).properties?.messageID,
+                       "the outer message carries the first message's id")
+    }
+
+    func testCreateBatchSendAndTooLarge() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
+        defer { try? sender.close() }
+        var batch = try sender.createBatch()
+        XCTAssertEqual(batch.maxSizeInBytes, 1_048_576)
+        for i in 0..<4 { XCTAssertTrue(batch.tryAdd(ServiceBusMessage(body: "b\(i)"))) }
+        try sender.send(batch)
+        XCTAssertThrowsError(try sender.send([ServiceBusMessage(body: [UInt8](repeating: 0, count: 1_100_000))])) {
+            XCTAssertEqual(($0 as? ServiceBusError)?.code, .messageSizeExceeded)
+        }
+        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", receiveMode: .receiveAndDelete)
+        defer { try? receiver.close() }
+        XCTAssertEqual(try receiver.receive(maxMessages: 4, timeout: 10).map { $0.message.bodyAsString ?? "" },
+                       ["b0", "b1", "b2", "b3"])
+    }
+
+    func testAnExpiredLockIsReportedAsLockLost() throws {
+        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = 0.3 }
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
+        defer { try? sender.close() }
+        try sender.send(ServiceBusMessage(body: "slow"))
+        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
+        defer { try? receiver.close() }
+        let message = try XCTUnwrap(try receiver.receive(maxMessages: 1, timeout: 10).first)
+        Thread.sleep(forTimeInterval: 0.8)
+        XCTAssertThrowsError(try receiver.renewLock(message)) { error in
+            XCTAssertEqual((error as? ServiceBusError)?.code, .messageLockLost, "\(error)")
+            XCTAssertEqual((error as? ServiceBusError)?.condition, "com.microsoft:message-lock-lost")
+        }
+        // The message comes back with its delivery count raised.
+        let again = try XCTUnwrap(try receiver.receive(maxMessages: 1, timeout: 10).first)
+        XCTAssertEqual(again.message.bodyAsString, "slow")
+        XCTAssertEqual(again.deliveryCount, 1)
+        try receiver.complete(again)
+    }
+
+    func testWrongKeyIsUnauthorizedWithoutTheKeyInTheError() throws {
+        let emulator = try startServiceBusEmulator(self) { $0.faults.refuseAuthentication = true }
+        let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1",
+                                          options: fastOptions())
+        defer { try? sender.close() }
+        XCTAssertThrowsError(try sender.send(ServiceBusMessage(body: "x"))) { error in
+            XCTAssertEqual((error as? ServiceBusError)?.code, .unauthorized, "\(error)")
+            XCTAssertFalse("\(error)".contains("SAS_KEY_VALUE"))
+        }
+        let receiver = try ServiceBusReceiver(connectionString: emulator.serviceBusConnectionString, queueName: "q1")
+        defer { try? receiver.close() }
+        XCTAssertThrowsError(try receiver.receive(maxMessages: 1, timeout: 5)) {
+            XCTAssertEqual(($0 as? ServiceBusError)?.code, .unauthorized, "\($0)")
+        }
+    }
+}
