@@ -2,6 +2,7 @@ import AzureAuth
 import AzureClientsToolboxAsync
 import AzureClientsToolboxTesting
 import AzureEventHubs
+import AzureServiceBus
 import XCTest
 
 final class EventHubsAsyncTests: XCTestCase {
@@ -51,5 +52,32 @@ final class EventHubsAsyncTests: XCTestCase {
         }
         XCTAssertEqual(credential.requestedScopes.first, [AzureScope.eventHubs])
         await producer.close()
+    }
+
+    func testAFailingCredentialSurfacesAsUnauthorizedWithoutRetrying() async throws {
+        let emulator = try TestEmulator.start(for: self, eventHubs: ["orders": 1])
+        let credential = FakeTokenCredential(failure: AuthError(.authenticationFailed, "AADSTS7000215: invalid client secret"))
+        let producer = EventHubProducer(fullyQualifiedNamespace: emulator.fullyQualifiedNamespace, eventHubName: "orders",
+                                        credential: credential, options: .with { $0.allowPlainTextForDevelopment = true })
+        do {
+            try await producer.send(EventData(body: "x"))
+            XCTFail("sent without a token")
+        } catch {
+            XCTAssertEqual(error.code, .unauthorized, "\(error)")
+            XCTAssertFalse(error.isTransient)
+        }
+        XCTAssertEqual(credential.requestedScopes.count, 1, "a refused credential is not retried")
+        await producer.close()
+    }
+
+    func testServiceBusAsksForTheServiceBusScope() async throws {
+        let emulator = try TestEmulator.start(for: self, eventHubs: [:], queues: ["jobs"])
+        let credential = FakeTokenCredential()
+        let sender = ServiceBusSender(fullyQualifiedNamespace: emulator.fullyQualifiedNamespace, queueName: "jobs",
+                                      credential: credential,
+                                      options: .with { $0.allowPlainTextForDevelopment = true; $0.retry.maxRetries = 0 })
+        try? await sender.send(ServiceBusMessage(body: "x"))
+        XCTAssertEqual(credential.requestedScopes.first, [AzureScope.serviceBus])
+        await sender.close()
     }
 }
