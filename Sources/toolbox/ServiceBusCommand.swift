@@ -182,5 +182,7 @@ struct ServiceBusReceive: ParsableCommand {
             }
         }
         if json { JSONOutput.printLine(["received": received]) } else { print("received \(received)") }
+        // Like `toolbox amqp receive`: fewer than --count before the time-out is a non-zero exit.
+        if received < count { throw ExitCode(1) }
     }
 }

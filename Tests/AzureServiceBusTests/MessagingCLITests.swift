@@ -1,0 +1,91 @@
+import AzureEmulator
+import Foundation
+import XCTest
+
+/// `toolbox eventhubs send` and `toolbox servicebus send|receive` as a black box against the emulator.
+final class MessagingCLITests: XCTestCase {
+    func toolboxPath() throws -> String {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [directory, directory.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("toolbox").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        XCTFail("no toolbox executable next to \(directory.path); build it first with `swift build --build-tests`")
+        throw CocoaError(.fileNoSuchFile)
+    }
+
+    func run(_ arguments: [String]) throws -> (status: Int32, lines: [[String: Any]], stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try toolboxPath())
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let lines = String(decoding: stdout, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        return (process.terminationStatus, lines, String(decoding: stderr, as: UTF8.self))
+    }
+
+    func testEventHubsSendSummary() throws {
+        var configuration = EmulatorConfiguration()
+        configuration.eventHubs = [EventHubDefinition(name: "eh1", partitionCount: 2)]
+        let emulator = try Emulator.start(configuration)
+        defer { emulator.stop() }
+        let cs = emulator.eventHubsConnectionString(eventHub: "eh1")
+        for mode in ["--pooled", "--no-pooled"] {
+            let send = try run(["eventhubs", "send", "--connection-string", cs, "--partition-key", "k", "--count", "20",
+                                "--concurrency", "4", "--size", "100", mode, "--json"])
+            XCTAssertEqual(send.status, 0, send.stderr)
+            let summary = try XCTUnwrap(send.lines.last)
+            XCTAssertEqual(Set(summary.keys), ["sent", "failed", "seconds", "events_per_sec", "p50_ms", "p99_ms"])
+            XCTAssertEqual(summary["sent"] as? Int, 20)
+            XCTAssertEqual(summary["failed"] as? Int, 0)
+            XCTAssertFalse(send.stderr.contains("SAS_KEY_VALUE"))
+        }
+        let wrong = cs.replacingOccurrences(of: "SAS_KEY_VALUE", with: "wrong-key")
+        let refused = try run(["eventhubs", "send", "--connection-string", wrong, "--count", "1", "--json"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertEqual(refused.lines.last?["failed"] as? Int, 1)
+        XCTAssertFalse(refused.stderr.contains("wrong-key"), "the key must not be printed")
+    }
+
+    func testServiceBusSendAndReceiveLines() throws {
+        var configuration = EmulatorConfiguration()
+        configuration.queues = ["q1"]
+        let emulator = try Emulator.start(configuration)
+        defer { emulator.stop() }
+        let cs = emulator.serviceBusConnectionString
+        let send = try run(["servicebus", "send", "--connection-string", cs, "--queue", "q1", "--count", "3",
+                            "--message-id", "m", "--body", "hi", "--json"])
+        XCTAssertEqual(send.status, 0, send.stderr)
+        XCTAssertEqual(Set(try XCTUnwrap(send.lines.last).keys), ["sent", "failed", "seconds", "events_per_sec", "p50_ms", "p99_ms"])
+        let delayed = try run(["servicebus", "send", "--connection-string", cs, "--queue", "q1", "--delay-seconds", "0",
+                               "--body", "later", "--no-pooled", "--json"])
+        XCTAssertEqual(delayed.lines.last?["sent"] as? Int, 1, delayed.stderr)
+
+        let abandon = try run(["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--count", "1",
+                               "--timeout", "10", "--settle", "abandon", "--json"])
+        XCTAssertEqual(abandon.status, 0, abandon.stderr)
+        let receive = try run(["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--count", "4",
+                               "--timeout", "10", "--json"])
+        XCTAssertEqual(receive.status, 0, receive.stderr)
+        XCTAssertEqual(receive.lines.count, 5)
+        for line in receive.lines.prefix(4) {
+            XCTAssertEqual(Set(line.keys), ["body", "message_id", "sequence_number", "delivery_count"])
+        }
+        XCTAssertEqual(receive.lines.first?["delivery_count"] as? Int, 1, "the abandoned message comes back first")
+        XCTAssertEqual(receive.lines.prefix(4).compactMap { $0["body"] as? String }.sorted(), ["hi", "hi", "hi", "later"])
+        XCTAssertEqual(receive.lines.last?["received"] as? Int, 4)
+
+        let empty = try run(["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--count", "1",
+                             "--timeout", "0.3", "--receive-and-delete", "--json"])
+        XCTAssertNotEqual(empty.status, 0)
+        XCTAssertEqual(empty.lines.last?["received"] as? Int, 0)
+    }
+}
