@@ -22,7 +22,8 @@ public enum ServiceBusReceiveMode: Sendable, Hashable {
 /// }
 /// ```
 ///
-/// Credit is granted per `receive` call (no unbounded prefetch, so no locks expire in a buffer). Settling
+/// Credit is granted per `receive` call (no standing prefetch); credit a timed-out call left unused stays granted,
+/// so later messages wait, locked, for the next call — close the receiver when you stop receiving. Settling
 /// waits for the service to confirm, as azure-servicebus does. If the connection drops, the next call
 /// reconnects; messages received on the old connection can then no longer be settled (their locks lapse
 /// and the service redelivers them).
