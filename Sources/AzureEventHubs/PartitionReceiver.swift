@@ -38,7 +38,8 @@ public enum EventPosition: Sendable, Hashable {
 /// let events = try receiver.receive(maxEvents: 100, timeout: 5)
 /// ```
 ///
-/// Events are prefetched (300 at a time) into a buffer; `receive` returns as soon as `maxEvents` are there,
+/// Events are prefetched into a bounded buffer (300, or what pending calls asked for; credit is topped up as the
+/// caller takes them); `receive` returns as soon as `maxEvents` are there,
 /// or what arrived when `timeout` passes. If the connection drops, the receiver reconnects from the last
 /// sequence number it delivered into the buffer, so nothing is skipped and nothing repeats.
 public final class PartitionReceiver: @unchecked Sendable {
@@ -54,6 +55,9 @@ public final class PartitionReceiver: @unchecked Sendable {
         var lastSequence: Int64?
         var waiters: [Waiter] = []
         var connection: MessagingConnection?
+        /// The receive link on `connection`, and the credit it still has outstanding.
+        var link: AMQPReceiver?
+        var outstandingCredit = 0
         var connecting = false
         var closed = false
         var lastError: EventHubsError?
@@ -112,6 +116,7 @@ public final class PartitionReceiver: @unchecked Sendable {
         }
         ensureConnected()
         deliverReady()
+        topUpCredit()
         return token
     }
 
@@ -152,8 +157,29 @@ public final class PartitionReceiver: @unchecked Sendable {
             waiter.once.complete(.failure(EventHubsError(.cancelled, "receive was cancelled")))
         } else if let events {
             waiter.once.complete(.success(events))
+            topUpCredit()
         }
     }
+
+    /// Keeps `prefetch` events (or what waiting callers asked for, if more) buffered or in flight, so an idle
+    /// caller never makes the buffer grow without bound.
+    private func topUpCredit() {
+        let grant: (AMQPReceiver, Int)? = state.withLockedValue { state in
+            guard let link = state.link else { return nil }
+            let demand = max(Self.prefetch, state.waiters.reduce(0) { $0 + $1.maxEvents })
+            let wanted = demand - state.buffer.count - state.outstandingCredit
+            guard wanted >= Self.prefetch / 2 || (wanted > 0 && !state.waiters.isEmpty) else { return nil }
+            state.outstandingCredit += wanted
+            return (link, wanted)
+        }
+        if let (link, count) = grant { link.addCredit(UInt32(count)) }
+    }
+
+    /// Events waiting in the buffer (for tests and diagnostics).
+    var bufferedCount: Int { state.load().buffer.count }
+
+    /// Events buffered or in flight at most (what the SDKs prefetch).
+    static let prefetch = 300
 
     private func deliverReady() {
         var ready: [(Waiter, [ReceivedEventData])] = []
@@ -165,6 +191,7 @@ public final class PartitionReceiver: @unchecked Sendable {
             }
         }
         for (waiter, events) in ready { waiter.once.complete(.success(events)) }
+        if !ready.isEmpty { topUpCredit() }
     }
 
     private func ensureConnected() {
@@ -191,7 +218,7 @@ public final class PartitionReceiver: @unchecked Sendable {
                     }
                     let filterKey = AMQPValue.symbol("apache.org:selector-filter:string")
                     let options = AMQPReceiverOptions(
-                        credit: .auto(prefetch: 300), settleMode: .unsettled, receiverSettleMode: .first,
+                        credit: .manual, settleMode: .unsettled, receiverSettleMode: .first,
                         maxMessageSize: 1_048_576 * 2,
                         filter: [filterKey: .described(descriptor: filterKey, value: .string(position.selector))],
                         targetAddress: "receiver-link-\(UUID().uuidString.lowercased())")
@@ -203,14 +230,17 @@ public final class PartitionReceiver: @unchecked Sendable {
                         case .failure(let error):
                             connection.close {}
                             self.connectFailed(EventHubsError(error, context: "attaching a receiver to \(path)"))
-                        case .success:
+                        case .success(let receiver):
                             let keep = self.state.withLockedValue { state -> Bool in
                                 state.connecting = false
                                 guard !state.closed else { return false }
                                 state.connection = connection
+                                state.link = receiver
+                                state.outstandingCredit = 0
                                 return true
                             }
                             guard keep else { return connection.close {} }
+                            self.topUpCredit()
                             connection.amqp.onClose(queue: connection.queue) { [weak self] _ in self?.connectionEnded() }
                         }
                     }
@@ -250,7 +280,9 @@ public final class PartitionReceiver: @unchecked Sendable {
             if let last = state.lastSequence, event.sequenceNumber <= last { return }
             state.buffer.append(event)
             state.lastSequence = event.sequenceNumber
+            state.outstandingCredit = max(0, state.outstandingCredit - 1)
         }
         deliverReady()
+        topUpCredit()
     }
 }

@@ -209,4 +209,25 @@ final class EventHubProducerTests: XCTestCase {
         try producer.send(EventData(body: "after"), options: SendEventOptions(partitionID: "1"))
         XCTAssertEqual(producer.health.connectionsOpened, 1, "the same connection, with a refreshed token")
     }
+
+    /// The receiver's buffer stays bounded while the caller is idle, and a large receive still gets all it asked for.
+    func testPartitionReceiverBufferIsBoundedAndLargeReceivesComplete() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let cs = emulator.eventHubsConnectionString(eventHub: "eh1")
+        let producer = try EventHubProducer(connectionString: cs)
+        defer { try? producer.close() }
+        for chunk in 0..<20 {
+            try producer.send((0..<100).map { EventData(body: "e\(chunk * 100 + $0)") })
+        }
+        let receiver = try PartitionReceiver(connectionString: cs, partitionID: "0", startingPosition: .earliest)
+        defer { try? receiver.close() }
+        XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: 10).count, 1)
+        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertLessThanOrEqual(receiver.bufferedCount, PartitionReceiver.prefetch)
+        XCTAssertGreaterThan(receiver.bufferedCount, 0)
+        let big = try receiver.receive(maxEvents: 1500, timeout: 30)
+        XCTAssertEqual(big.count, 1500)
+        XCTAssertEqual(big.first?.event.bodyAsString, "e1")
+        XCTAssertEqual(big.last?.event.bodyAsString, "e1500")
+    }
 }
