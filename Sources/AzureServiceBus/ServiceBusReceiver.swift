@@ -49,6 +49,7 @@ public final class ServiceBusReceiver: @unchecked Sendable {
         var outstandingCredit = 0
         var closed = false
         var lastPeekedSequence: Int64 = 0
+        var connectionsOpened = 0
     }
 
     public let queueName: String
@@ -252,7 +253,10 @@ public final class ServiceBusReceiver: @unchecked Sendable {
         let (waiters, lateLink) = state.withLockedValue { state -> ([@Sendable (Result<Link, ServiceBusError>) -> Void], Link?) in
             defer { state.connecting = [] }
             if state.closed, case .success(let link) = result { return (state.connecting, link) }
-            if case .success(let link) = result { state.link = link }
+            if case .success(let link) = result {
+                state.link = link
+                state.connectionsOpened += 1
+            }
             return (state.connecting, nil)
         }
         if let lateLink {
@@ -300,6 +304,9 @@ public final class ServiceBusReceiver: @unchecked Sendable {
     }
 
     var currentConnectionID: Int? { state.load().link?.connection.id }
+
+    /// Connections this receiver opened (1 unless it had to reconnect).
+    public var connectionsOpened: Int { state.load().connectionsOpened }
 
     func nextPeekSequence(_ from: Int64?) -> Int64 { from ?? state.load().lastPeekedSequence + 1 }
 

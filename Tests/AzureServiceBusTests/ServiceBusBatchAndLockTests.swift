@@ -82,3 +82,41 @@ final class ServiceBusBatchAndLockTests: XCTestCase {
         }
     }
 }
+
+final class ServiceBusReceiverRecoveryTests: XCTestCase {
+    /// A peek-lock receiver on connections the emulator keeps dropping: it reconnects on the next call, settling
+    /// a message from a dead connection reports lock-lost, and every message is eventually completed.
+    func testPeekLockReceiverRecoversFromDroppedConnections() throws {
+        let emulator = try startServiceBusEmulator(self) {
+            $0.faults.dropAfterFrames = 40   // every connection dies after 40 frames from the client
+            $0.lockDuration = 0.5
+        }
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ManagedServiceBusSender(connectionString: cs, queueName: "q1", options: fastOptions { $0.retry.maxRetries = 30 })
+        defer { try? sender.close() }
+        var sent = Set<String>()
+        for i in 0..<100 {
+            let id = "m\(i)"
+            try sender.send(ServiceBusMessage(body: id, messageID: id))
+            sent.insert(id)
+        }
+        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
+        defer { try? receiver.close() }
+        var completed = Set<String>()
+        let deadline = Date().addingTimeInterval(90)
+        while completed != sent && Date() < deadline {
+            guard let batch = try? receiver.receive(maxMessages: 20, timeout: 0.5) else { continue }
+            for message in batch {
+                do {
+                    try receiver.complete(message)
+                    completed.insert(message.message.bodyAsString ?? "")
+                } catch {
+                    // The connection it came on is gone (lock lost) or failed mid-settlement: it comes back later.
+                    XCTAssertTrue(error.isTransient || error.code == .messageLockLost, "\(error)")
+                }
+            }
+        }
+        XCTAssertEqual(sent.subtracting(completed), [], "never completed")
+        XCTAssertGreaterThan(receiver.connectionsOpened, 1, "the fault never hit the receiver")
+    }
+}
