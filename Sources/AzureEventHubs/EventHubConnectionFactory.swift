@@ -71,4 +71,6 @@ public struct EventHubConnectionFactory: MessagingConnectionFactory {
     }
 
     public func isClosed(_ connection: EventHubConnection) -> Bool { connection.isClosed }
+
+    public func markRetired(_ connection: EventHubConnection) -> Bool { connection.messaging.markRetired() }
 }

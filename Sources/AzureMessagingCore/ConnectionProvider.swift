@@ -14,6 +14,9 @@ public protocol MessagingConnectionFactory: Sendable {
     func close(_ connection: Connection, completion: @escaping @Sendable () -> Void)
     /// Whether the connection has ended and must not be used again.
     func isClosed(_ connection: Connection) -> Bool
+    /// Marks the connection retired; true only for the first call, so many users that saw one connection fail
+    /// count one reconnect.
+    func markRetired(_ connection: Connection) -> Bool
 }
 
 /// Adapts a factory to `ConnectionPooling.Connector`.
@@ -92,10 +95,11 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
             return single.acquire(timeout: timeout, queue: queue, completion: completion)
         case .pooled(let pool):
             let health = self.health
+            let factory = self.factory
             return pool.acquire(timeout: timeout, queue: queue) { result in
                 completion(result.map { lease in
                     ConnectionHandle(connection: lease.connection) { discard in
-                        if discard { health.recordReconnect() }
+                        if discard && factory.markRetired(lease.connection) { health.recordReconnect() }
                         lease.release(discard ? .discard : .reuse)
                     }
                 }.mapError { AzureMessagingError.wrap($0, context: "getting a connection") })

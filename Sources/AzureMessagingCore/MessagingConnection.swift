@@ -17,6 +17,7 @@ public final class MessagingConnection: @unchecked Sendable {
     private struct State {
         var closedError: AzureMessagingError?
         var closing = false
+        var retired = false
         /// Audiences with a put-token done (refresher running) or in flight (waiters).
         var authorized: [String: AMQPCBSTokenRefresher] = [:]
         var authorizing: [String: [@Sendable (Result<Void, AzureMessagingError>) -> Void]] = [:]
@@ -47,6 +48,14 @@ public final class MessagingConnection: @unchecked Sendable {
 
     /// Whether the connection has ended (the peer closed it, the socket failed, or `close` was called).
     public var isClosed: Bool { state.withLockedValue { $0.closedError != nil || $0.closing } }
+
+    /// Marks the connection retired by its client; true only the first time (one reconnect per failed connection).
+    public func markRetired() -> Bool {
+        state.withLockedValue { state in
+            defer { state.retired = true }
+            return !state.retired
+        }
+    }
 
     /// Why the connection ended, once it has.
     public var closedError: AzureMessagingError? { state.load().closedError }

@@ -216,4 +216,6 @@ public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
     }
 
     public func isClosed(_ connection: ServiceBusConnection) -> Bool { connection.isClosed }
+
+    public func markRetired(_ connection: ServiceBusConnection) -> Bool { connection.messaging.markRetired() }
 }

@@ -154,4 +154,29 @@ final class ManagedEventHubProducerTests: XCTestCase {
         Thread.sleep(forTimeInterval: 0.2)
         XCTAssertEqual(calls.load(), 1)
     }
+
+    /// One failed connection shared by many callers is replaced once for all of them.
+    func testManyCallersOnAFailedConnectionShareOneReconnect() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let producer = try ManagedEventHubProducer(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"),
+                                                   options: fastRetryOptions { $0.pool.maxSize = 1 })
+        defer { try? producer.close() }
+        XCTAssertEqual(try producer.warmUp(connections: 1), 1)
+        let closed = expectation(description: "closed")
+        producer.provider.acquire(timeout: 5, queue: .global()) { result in
+            guard case .success(let handle) = result else { return XCTFail("\(result)") }
+            handle.connection.messaging.amqp.close(timeout: 1) { _ in
+                handle.release(discard: false)
+                closed.fulfill()
+            }
+        }
+        wait(for: [closed], timeout: 10)
+        let failures = LockedValue(0)
+        DispatchQueue.concurrentPerform(iterations: 50) { i in
+            if (try? producer.send(EventData(body: "after-\(i)"))) == nil { failures.withLockedValue { $0 += 1 } }
+        }
+        XCTAssertEqual(failures.load(), 0)
+        XCTAssertEqual(producer.health.reconnectCount, 1, "\(producer.health)")
+        XCTAssertEqual(producer.health.connectionsOpened, 2, "\(producer.health)")
+    }
 }
