@@ -124,8 +124,10 @@ public final class Emulator: @unchecked Sendable {
             logger.info("connection \(context.id): \(text)")
         }
         var settings = AMQPConnectionConfiguration(containerID: "azure-emulator", maxFrameSize: configuration.limits.maxFrameSize,
-                                                   idleTimeout: nil)
+                                                   idleTimeout: max(1, configuration.idleTimeout))
         settings.channelMax = 4999
+        // pyamqp also indexes the open's last field (properties) without a bounds check.
+        settings.properties = [.symbol("product"): "azure-emulator"]
         let connection = AMQPConnection(acceptedTransport: transport, server: context.serverConfiguration(),
                                         configuration: settings, logger: configuration.logger)
         let key = ObjectIdentifier(connection)

@@ -84,6 +84,9 @@ public struct EmulatorConfiguration: Sendable {
     /// The namespace's shared access key name and key (Microsoft's emulators use these well-known values).
     public var keyName = "RootManageSharedAccessKey"
     public var key = Secret("SAS_KEY_VALUE")
+    /// Idle time-out announced in our open, in seconds: a client silent for longer is disconnected (Azure: 120).
+    /// pyamqp needs the field present.
+    public var idleTimeout: Double = 120
     /// Service Bus peek-lock duration in seconds.
     public var lockDuration: Double = 30
     /// Deliveries after which a Service Bus message moves to the dead-letter queue.

@@ -18,6 +18,7 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
     private var flushScheduled = false
     private var closed = false
     private var counter = FrameCounter()
+    private var padding = FramePadding()
 
     init(connection: TCPConnection, faults: EmulatorFaults, onFault: @escaping @Sendable (String) -> Void) {
         self.connection = connection
@@ -77,7 +78,7 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
 
     func write(_ bytes: [UInt8]) {
         guard !closed else { return }
-        outgoing.append(contentsOf: bytes)
+        outgoing.append(contentsOf: padding.rewrite(bytes))
         guard !flushScheduled, let queue else { return }
         flushScheduled = true
         queue.async { self.flush() }

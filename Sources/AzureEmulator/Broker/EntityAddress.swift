@@ -45,12 +45,15 @@ enum EntityAddress: Equatable {
         }
     }
 
-    /// The path a token must cover to use this address (nil: no token needed).
+    /// The path a token must cover to use this address (nil: no token needed). A token covers its own path and
+    /// everything below it, so a hub token covers its partitions and a consumer token just its partition.
     var authorizationPath: String? {
         switch self {
         case .cbs, .namespaceManagement: return nil
-        case .entityManagement(let name), .entity(let name): return name
-        case .partition(let hub, _), .consumer(let hub, _, _): return hub
+        case .entity(let name): return name
+        case .entityManagement(let name): return name + "/$management"
+        case .partition(let hub, let partition): return "\(hub)/Partitions/\(partition)"
+        case .consumer(let hub, let group, let partition): return "\(hub)/ConsumerGroups/\(group)/Partitions/\(partition)"
         case .deadLetter(let queue): return queue + "/$DeadLetterQueue"
         }
     }

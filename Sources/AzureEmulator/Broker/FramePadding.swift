@@ -1,0 +1,80 @@
+import ToolboxAMQP
+
+/// Rewrites outgoing frames so every performative (and the errors, termini and outcomes inside it) lists all of
+/// its fields, trailing nulls included.
+///
+/// The specification lets an encoder drop trailing null fields, and ToolboxAMQP does. Azure does not, and
+/// pyamqp (the AMQP stack inside azure-eventhub and azure-servicebus) indexes fields positionally without bounds
+/// checks (`frame[9]` of open, `frame[7]` of begin, `frame[2][2]` of a detach error) and appends a transfer's
+/// payload after its fields, so a shortened list breaks it.
+struct FramePadding {
+    /// Field counts of the described lists pyamqp reads positionally (OASIS AMQP 1.0 parts 2, 3 and 5).
+    static let fieldCounts: [UInt64: Int] = [
+        0x10: 10, 0x11: 8, 0x12: 14, 0x13: 11, 0x14: 11, 0x15: 6, 0x16: 3, 0x17: 1, 0x18: 1,
+        0x1d: 3, 0x28: 11, 0x29: 7, 0x23: 2, 0x25: 1, 0x27: 3,
+        0x40: 1, 0x41: 3, 0x42: 1, 0x43: 1, 0x44: 2,
+    ]
+
+    private var buffer: [UInt8] = []
+
+    /// Feeds bytes written by the connection; returns the rewritten complete units (headers and frames).
+    mutating func rewrite(_ bytes: [UInt8]) -> [UInt8] {
+        buffer.append(contentsOf: bytes)
+        var out: [UInt8] = []
+        var start = 0
+        while buffer.count - start >= 8 {
+            if buffer[start] == 0x41, buffer[start + 1] == 0x4D, buffer[start + 2] == 0x51, buffer[start + 3] == 0x50 {
+                out.append(contentsOf: buffer[start..<start + 8])  // "AMQP" protocol header
+                start += 8
+                continue
+            }
+            let size = Int(buffer[start]) << 24 | Int(buffer[start + 1]) << 16 | Int(buffer[start + 2]) << 8 | Int(buffer[start + 3])
+            guard size >= 8, buffer.count - start >= size else { break }
+            out.append(contentsOf: FramePadding.pad(frame: Array(buffer[start..<start + size])))
+            start += size
+        }
+        buffer.removeFirst(start)
+        return out
+    }
+
+    /// One frame with its performative padded; frames that cannot be read are passed on unchanged.
+    static func pad(frame: [UInt8]) -> [UInt8] {
+        let headerLength = Int(frame[4]) * 4
+        guard headerLength >= 8, frame.count > headerLength else { return frame }
+        var decoder = AMQPDecoder(frame, range: headerLength..<frame.count)
+        guard let performative = try? decoder.decodeValue() else { return frame }
+        let padded = settleOutcomes(pad(performative))
+        guard padded != performative else { return frame }
+        let body = AMQPEncoder.encode(padded) + frame[decoder.position...]
+        let size = headerLength + body.count
+        var out = [UInt8(truncatingIfNeeded: size >> 24), UInt8(truncatingIfNeeded: size >> 16),
+                   UInt8(truncatingIfNeeded: size >> 8), UInt8(truncatingIfNeeded: size)]
+        out.append(contentsOf: frame[4..<headerLength])
+        out.append(contentsOf: body)
+        return out
+    }
+
+    /// Our outcome for a client's delivery goes out settled, as Azure sends it: pyamqp senders attach with
+    /// rcv-settle-mode `second` but wait for a settled disposition and never settle themselves (surprises.md 7).
+    /// The receiving link keeps its record of such a delivery until the link detaches.
+    static func settleOutcomes(_ value: AMQPValue) -> AMQPValue {
+        guard case .described(.ulong(0x15), .list(var fields)) = value, fields.count >= 5 else { return value }
+        if fields[0] == .bool(true), fields[3] != .bool(true), !fields[4].isNull {
+            fields[3] = .bool(true)
+        } else if fields[0] == .bool(false), case .described(.ulong(0x25), _) = fields[4] {
+            // Confirming a dead-letter: Azure answers a bare `rejected()`; pyamqp reads an error in it as a failed
+            // settlement and retries through $management.
+            fields[4] = .described(descriptor: .ulong(0x25), value: .list([.null]))
+        } else {
+            return value
+        }
+        return .described(descriptor: .ulong(0x15), value: .list(fields))
+    }
+
+    static func pad(_ value: AMQPValue) -> AMQPValue {
+        guard case .described(.ulong(let code), .list(let fields)) = value, let count = fieldCounts[code] else { return value }
+        var padded = fields.map(pad)
+        if padded.count < count { padded += Array(repeating: .null, count: count - padded.count) }
+        return .described(descriptor: .ulong(code), value: .list(padded))
+    }
+}
