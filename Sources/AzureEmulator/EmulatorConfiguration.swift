@@ -15,6 +15,17 @@ public struct EventHubDefinition: Sendable, Hashable {
     }
 }
 
+/// A Service Bus topic the emulator creates at start, with its subscriptions.
+public struct TopicDefinition: Sendable, Hashable {
+    public var name: String
+    public var subscriptions: [String]
+
+    public init(name: String, subscriptions: [String]) {
+        self.name = name
+        self.subscriptions = subscriptions
+    }
+}
+
 /// Faults the emulator injects, for tests and the demo. All off by default.
 public struct EmulatorFaults: Sendable {
     /// Delay before the emulator answers a new connection's protocol header, in seconds (Azure takes 0.7–0.9 s).
@@ -77,6 +88,8 @@ public struct EmulatorConfiguration: Sendable {
     public var tlsPrivateKeyFile: String?
     public var eventHubs: [EventHubDefinition] = []
     public var queues: [String] = []
+    /// Service Bus topics and their subscriptions (`<topic>/Subscriptions/<name>` receive what the topic gets).
+    public var topics: [TopicDefinition] = []
     /// Partitions of hubs created on first use.
     public var defaultPartitionCount = 2
     /// Refuse links to entities that were not configured (`amqp:not-found`) instead of creating them.

@@ -12,7 +12,9 @@ final class Broker: @unchecked Sendable {
     let logger: Logger
     private let lock = Lock()
     private var hubs: [String: EventHub] = [:]
+    /// Queues, and topic subscriptions under `<topic>/subscriptions/<name>` (lower-cased keys).
     private var queues: [String: ServiceBusQueue] = [:]
+    private var topics: Set<String> = []
     private let nextConnectionID = LockedValue(0)
 
     init(configuration: EmulatorConfiguration) throws {
@@ -25,6 +27,13 @@ final class Broker: @unchecked Sendable {
                                     "event hub '\(hub.name)' needs a plain name and 1...\(configuration.limits.maxPartitions) partitions")
             }
         }
+        for topic in configuration.topics {
+            for subscription in topic.subscriptions {
+                guard case .success = serviceBusQueue("\(topic.name)/Subscriptions/\(subscription)", create: true) else {
+                    throw EmulatorError(.invalidConfiguration, "topic '\(topic.name)' or subscription '\(subscription)' has an invalid name")
+                }
+            }
+        }
         for queue in configuration.queues {
             guard case .success = serviceBusQueue(queue, create: true) else {
                 throw EmulatorError(.invalidConfiguration, "queue '\(queue)' needs a plain name without '/' or '$'")
@@ -34,14 +43,28 @@ final class Broker: @unchecked Sendable {
 
     func makeConnectionID() -> Int { nextConnectionID.withLockedValue { $0 += 1; return $0 } }
 
-    enum Kind { case eventHub, queue }
+    enum Kind { case eventHub, queue, topic }
 
     func kind(of name: String) -> Kind? {
         lock.withLock {
             if hubs[name.lowercased()] != nil { return .eventHub }
+            if topics.contains(name.lowercased()) { return .topic }
             if queues[name.lowercased()] != nil { return .queue }
             return nil
         }
+    }
+
+    /// The subscriptions of `topic`, each a queue.
+    func subscriptions(of topic: String) -> [ServiceBusQueue] {
+        let prefix = topic.lowercased() + "/subscriptions/"
+        return lock.withLock { queues.filter { $0.key.hasPrefix(prefix) }.map(\.value) }
+    }
+
+    /// `<topic>/Subscriptions/<name>` split, or nil for a plain queue name.
+    private static func subscriptionParts(_ name: String) -> (topic: String, subscription: String)? {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[1].lowercased() == "subscriptions" else { return nil }
+        return (String(parts[0]), String(parts[2]))
     }
 
     private static func validName(_ name: String) -> Bool {
@@ -82,11 +105,23 @@ final class Broker: @unchecked Sendable {
         let limits = configuration.limits
         return lock.withLock {
             if let queue = queues[name.lowercased()] { return .success(queue) }
+            let subscription = Broker.subscriptionParts(name)
+            if let topic = subscription?.topic.lowercased(), hubs[topic] != nil || queues[topic] != nil {
+                return .failure(Refusal(condition: AMQPRemoteError.notFound,
+                                        description: "'\(subscription?.topic ?? "")' is not a topic"))
+            }
+            if subscription == nil, topics.contains(name.lowercased()) {
+                return .failure(Refusal(condition: AMQPRemoteError.notFound,
+                                        description: "'\(name)' is a topic; use \(name)/Subscriptions/<name>"))
+            }
             if hubs[name.lowercased()] != nil {
                 return .failure(Refusal(condition: AMQPRemoteError.notFound,
                                                 description: "'\(name)' is an event hub, not a Service Bus queue"))
             }
             let configured = configuration.queues.contains { $0.lowercased() == name.lowercased() }
+                || configuration.topics.contains { topic in
+                    topic.subscriptions.contains { "\(topic.name)/Subscriptions/\($0)".lowercased() == name.lowercased() }
+                }
             guard create, configured || !configuration.strictEntities else {
                 return .failure(Refusal(condition: AMQPRemoteError.notFound,
                                                 description: "queue '\(name)' does not exist; start the emulator with --queue \(name)"))
@@ -95,9 +130,11 @@ final class Broker: @unchecked Sendable {
                 return .failure(Refusal(condition: AMQPRemoteError.resourceLimitExceeded,
                                                 description: "the emulator holds its limit of \(limits.maxEntities) entities"))
             }
-            guard Broker.validName(name) else {
+            let valid = subscription.map { Broker.validName($0.topic) && Broker.validName($0.subscription) } ?? Broker.validName(name)
+            guard valid else {
                 return .failure(Refusal(condition: AMQPRemoteError.invalidField, description: "invalid queue name '\(name)'"))
             }
+            if let topic = subscription?.topic { topics.insert(topic.lowercased()) }
             let queue = ServiceBusQueue(name: name, lockDuration: configuration.lockDuration,
                                         maxDeliveryCount: configuration.maxDeliveryCount,
                                         maxMessages: limits.maxMessagesPerQueue)

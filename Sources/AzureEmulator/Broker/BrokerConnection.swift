@@ -92,10 +92,14 @@ final class BrokerConnection: @unchecked Sendable {
         case (.consumer(let hub, let group, let partition), false):
             return eventHubConsumer(hub: hub, group: group, partition: partition, attach: attach)
         case (.entity(let name), true):
-            if broker.kind(of: name) == .eventHub || (broker.kind(of: name) == nil && BrokerConnection.looksLikeEventHubs(attach)) {
-                return eventHubProducer(hub: name, partition: nil)
+            switch broker.kind(of: name) {
+            case .eventHub: return eventHubProducer(hub: name, partition: nil)
+            case .topic: return serviceBusTopicSender(topic: name)
+            case .queue: return serviceBusSender(queue: name)
+            case nil:
+                return BrokerConnection.looksLikeEventHubs(attach) ? eventHubProducer(hub: name, partition: nil)
+                    : serviceBusSender(queue: name)
             }
-            return serviceBusSender(queue: name)
         case (.entity(let name), false):
             return serviceBusReceiver(queue: name, deadLetter: false, attach: attach)
         case (.deadLetter(let name), false):

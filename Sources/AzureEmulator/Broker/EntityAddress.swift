@@ -39,6 +39,12 @@ enum EntityAddress: Equatable {
         case 2 where lower[1] == "$management": self = .entityManagement(parts[0])
         case 2 where lower[1] == "$deadletterqueue": self = .deadLetter(parts[0])
         case 3 where lower[1] == "partitions": self = .partition(hub: parts[0], partition: parts[2])
+        // Topic subscriptions behave as queues named `<topic>/Subscriptions/<subscription>`.
+        case 3 where lower[1] == "subscriptions": self = .entity(parts.joined(separator: "/"))
+        case 4 where lower[1] == "subscriptions" && lower[3] == "$management":
+            self = .entityManagement(parts[0..<3].joined(separator: "/"))
+        case 4 where lower[1] == "subscriptions" && lower[3] == "$deadletterqueue":
+            self = .deadLetter(parts[0..<3].joined(separator: "/"))
         case 5 where lower[1] == "consumergroups" && lower[3] == "partitions":
             self = .consumer(hub: parts[0], group: parts[2], partition: parts[4])
         default: return nil

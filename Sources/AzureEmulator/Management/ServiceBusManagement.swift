@@ -10,6 +10,10 @@ extension BrokerConnection {
             reply(to: request, node: node, status: status, description: description, body: body, camelCase: true,
                   errorCondition: condition)
         }
+        if broker.kind(of: entity) == .topic {
+            handleTopicManagement(request, topic: entity, answer: answer)
+            return
+        }
         let queue: ServiceBusQueue
         switch broker.serviceBusQueue(entity) {
         case .success(let found): queue = found
@@ -80,6 +84,42 @@ extension BrokerConnection {
             }
         default:
             answer(501, "the emulator does not implement '\(operation)'", condition: AMQPRemoteError.notImplemented)
+        }
+    }
+
+    /// A topic's `$management`: schedule-message copies each message to every subscription (the sequence number
+    /// reported is the first subscription's); cancel-scheduled-message is accepted and ignored.
+    private func handleTopicManagement(_ request: AMQPMessage, topic: String,
+                                       answer: (Int32, String, AMQPValue?, AMQPSymbol?) -> Void) {
+        var body = AMQPMap()
+        if case .value(.map(let map)) = request.body { body = map }
+        switch request.applicationProperties?["operation"] {
+        case "com.microsoft:schedule-message":
+            var sequences: [AMQPValue] = []
+            let subscriptions = broker.subscriptions(of: topic)
+            for item in ServiceBusManagement.list(body["messages"]) {
+                guard case .map(let entry) = item, case .binary(let bytes)? = entry["message"],
+                    let message = try? AMQPMessage.decode(bytes)
+                else {
+                    answer(400, "each scheduled message needs an encoded 'message'", nil, "com.microsoft:argument-error")
+                    return
+                }
+                let at = ServiceBusManagement.timestamp(message.messageAnnotations?[.symbol("x-opt-scheduled-enqueue-time")])
+                var first: Int64 = 0
+                for (index, subscription) in subscriptions.enumerated() {
+                    if case .success(let sequence) = subscription.enqueue(message, scheduledAt: at ?? ServiceBusQueue.now()),
+                        index == 0 {
+                        first = sequence
+                    }
+                }
+                sequences.append(.long(first))
+            }
+            answer(200, "OK", .map(["sequence-numbers": ServiceBusManagement.array(.long, sequences)]), nil)
+        case "com.microsoft:cancel-scheduled-message":
+            answer(200, "OK", nil, nil)
+        default:
+            answer(400, "a topic's $management supports schedule-message and cancel-scheduled-message; use a subscription's for the rest",
+                   nil, "com.microsoft:argument-error")
         }
     }
 

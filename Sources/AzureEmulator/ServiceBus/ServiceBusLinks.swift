@@ -35,9 +35,42 @@ extension BrokerConnection {
         }
     }
 
+    /// A sender link to a topic: every message is copied to each subscription (dropped when there is none, as
+    /// on Azure).
+    func serviceBusTopicSender(topic: String) -> AMQPLinkDecision {
+        let broker = self.broker
+        return entityReceiver { delivery in
+            if broker.serverBusy() {
+                if !delivery.isSettled { delivery.reject(Broker.serverBusyError) }
+                return
+            }
+            do {
+                let (messages, _) = try EventHubBatch.unpack(delivery.message, format: delivery.messageFormat)
+                for subscription in broker.subscriptions(of: topic) {
+                    for message in messages {
+                        if case .failure(let error) = subscription.enqueue(message) {
+                            if !delivery.isSettled { delivery.reject(error.remote) }
+                            return
+                        }
+                    }
+                }
+                if !delivery.isSettled { delivery.accept() }
+            } catch {
+                if !delivery.isSettled {
+                    delivery.reject(AMQPRemoteError(condition: AMQPRemoteError.decodeError,
+                                                    description: "could not read the message batch: \(error)"))
+                }
+            }
+        }
+    }
+
     /// A receiver link on a queue or its dead-letter queue: peek-lock (16-byte lock-token tags, unsettled) or
     /// receive-and-delete when the client asks for pre-settled transfers.
     func serviceBusReceiver(queue name: String, deadLetter: Bool, attach: AMQPAttach) -> AMQPLinkDecision {
+        if broker.kind(of: name) == .topic {
+            return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound,
+                                           description: "'\(name)' is a topic; receive from \(name)/Subscriptions/<name>"))
+        }
         if broker.kind(of: name) == .eventHub {
             return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound,
                                            description: "'\(name)' is an event hub; consume from \(name)/ConsumerGroups/$Default/Partitions/<id>"))

@@ -105,8 +105,21 @@ def receive_and_delete():
             check(receiver.peek_messages(max_message_count=10, sequence_number=1) == [], "receive-and-delete removed the messages")
 
 
+def topic_fan_out():
+    topic = f"topic-{RUN}"
+    with client() as sb:
+        with sb.get_subscription_receiver(topic, "a") as first, sb.get_subscription_receiver(topic, "b") as second:
+            with sb.get_topic_sender(topic) as sender:
+                sender.send_messages(ServiceBusMessage("fan-out"))
+            for receiver in (first, second):
+                got = receive(receiver, 1)
+                check([str(m) for m in got] == ["fan-out"], f"subscription got {[str(m) for m in got]}")
+                receiver.complete_message(got[0])
+
+
 run([
     ("servicebus: send, batch, schedule and cancel, peek", send_batch_schedule_cancel),
+    ("servicebus: topic copies to every subscription", topic_fan_out),
     ("servicebus: abandon, dead-letter, defer, receive-deferred, renew-lock", abandon_dead_letter_defer_renew),
     ("servicebus: receive-and-delete", receive_and_delete),
 ])

@@ -1,0 +1,96 @@
+import AzureAuth
+import Foundation
+import ToolboxAMQP
+import ToolboxCore
+import XCTest
+
+@testable import AzureEmulator
+
+/// `toolbox emulator` as a black box: one JSON ready line, working connection strings, exit 0 on SIGTERM.
+final class EmulatorCLITests: XCTestCase {
+    private func toolboxPath() throws -> String {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [directory, directory.deletingLastPathComponent()] {
+            let path = candidate.appendingPathComponent("toolbox").path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        XCTFail("no toolbox executable next to \(directory.path); build it first with `swift build --build-tests`")
+        throw EmulatorError(.invalidConfiguration, "toolbox not built")
+    }
+
+    /// Starts `toolbox emulator`, returns the process and its parsed ready line.
+    private func start(_ arguments: [String]) throws -> (Process, [String: Any], Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try toolboxPath())
+        process.arguments = ["emulator"] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        addTeardownBlock { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                                   "ready line: \(text)")
+        return (process, object, errors)
+    }
+
+    func testReadyLineConnectionStringsAndCleanExitOnSIGTERM() throws {
+        let (process, ready, errors) = try start(["--eventhub", "clihub:3", "--queue", "cliq", "--amqps-port", "0"])
+        XCTAssertEqual(Set(ready.keys), ["ready", "amqp_port", "amqps_port", "ca_file", "eventhubs_connection_string",
+                                         "servicebus_connection_string"])
+        XCTAssertEqual(ready["ready"] as? Bool, true)
+        let port = try XCTUnwrap(ready["amqp_port"] as? Int)
+        XCTAssertNotNil(ready["amqps_port"] as? Int)
+        let caFile = try XCTUnwrap(ready["ca_file"] as? String)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: caFile))
+        let eventHubs = try XCTUnwrap(ready["eventhubs_connection_string"] as? String)
+        XCTAssertEqual(eventHubs, "Endpoint=sb://127.0.0.1:\(port);SharedAccessKeyName=RootManageSharedAccessKey;"
+            + "SharedAccessKey=SAS_KEY_VALUE;EntityPath=clihub;UseDevelopmentEmulator=true")
+        XCTAssertEqual(ready["servicebus_connection_string"] as? String, "Endpoint=sb://127.0.0.1:\(port);"
+            + "SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true")
+
+        // The hub exists with 3 partitions and the key from the connection string is accepted.
+        let transport = AMQPSocketTransport(host: "127.0.0.1", port: UInt16(port))
+        let connection = AMQPConnection(transport: transport, configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        let session = try connection.beginSession()
+        let cbs = try AMQPCBSClient.attach(session: session)
+        let audience = "sb://127.0.0.1:\(port)/clihub"
+        let token = SharedAccessSignature.token(audience: audience, keyName: "RootManageSharedAccessKey",
+                                                key: Secret("SAS_KEY_VALUE"), expiry: Int(Date().timeIntervalSince1970) + 600)
+        try cbs.putToken(audience: audience, token: AMQPCBSToken(token: token, type: AMQPCBSToken.sasTokenType,
+                                                                 expiresAt: Date().addingTimeInterval(600)))
+        XCTAssertNoThrow(try session.attachSender(address: "amqps://127.0.0.1:\(port)/clihub/Partitions/2"))
+        XCTAssertThrowsError(try session.attachSender(address: "amqps://127.0.0.1:\(port)/clihub/Partitions/3"))
+        try? connection.close()
+
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .exit)
+        XCTAssertEqual(process.terminationStatus, 0)
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(log.contains("listening"), log)
+        XCTAssertFalse(log.contains("SAS_KEY_VALUE"), "the key must not be logged")
+    }
+
+    func testBadFlagsExitNonZeroWithAMessage() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try toolboxPath())
+        process.arguments = ["emulator", "--eventhub", "hub:0"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertNotEqual(process.terminationStatus, 0)
+        XCTAssertTrue(message.contains("PARTITIONS must be a number from 1 to 32"), message)
+    }
+}
