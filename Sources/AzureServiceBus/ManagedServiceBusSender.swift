@@ -20,6 +20,15 @@ public final class ManagedServiceBusSender: ServiceBusSenderClient, @unchecked S
                       options: options)
     }
 
+    /// A pooled sender to a topic (every subscription gets a copy). A topic's `$management` node has no peek, so
+    /// readiness is proved by the CBS token and the sender attach.
+    public convenience init(connectionString: String, topicName: String,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        var options = options
+        if options.readiness == .managementPeek { options.readiness = .attach }
+        try self.init(connectionString: connectionString, queueName: topicName, options: options)
+    }
+
     public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
         try self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,

@@ -52,6 +52,7 @@ public final class ServiceBusReceiver: @unchecked Sendable {
         var connectionsOpened = 0
     }
 
+    /// The entity read: a queue, or `<topic>/Subscriptions/<subscription>`.
     public let queueName: String
     public let receiveMode: ServiceBusReceiveMode
     /// True when reading `<queue>/$DeadLetterQueue`.
@@ -75,6 +76,14 @@ public final class ServiceBusReceiver: @unchecked Sendable {
         let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
         self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath),
                   receiveMode: receiveMode, deadLetterQueue: deadLetterQueue, options: options)
+    }
+
+    /// A receiver on a topic subscription (entity `<topic>/Subscriptions/<subscription>`), or its dead-letter queue.
+    public convenience init(connectionString: String, topicName: String, subscriptionName: String,
+                            receiveMode: ServiceBusReceiveMode = .peekLock, deadLetterQueue: Bool = false,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        try self.init(connectionString: connectionString, queueName: "\(topicName)/Subscriptions/\(subscriptionName)",
+                      receiveMode: receiveMode, deadLetterQueue: deadLetterQueue, options: options)
     }
 
     public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,

@@ -17,6 +17,12 @@ public final class ServiceBusSender: ServiceBusSenderClient, @unchecked Sendable
         self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath), options: options)
     }
 
+    /// A sender to a topic (every subscription gets a copy); the wire protocol is the queue's.
+    public convenience init(connectionString: String, topicName: String,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        try self.init(connectionString: connectionString, queueName: topicName, options: options)
+    }
+
     /// A sender authenticated by an Entra ID credential (`https://servicebus.azure.net//.default`).
     public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) {

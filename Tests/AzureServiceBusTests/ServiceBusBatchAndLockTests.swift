@@ -120,3 +120,30 @@ final class ServiceBusReceiverRecoveryTests: XCTestCase {
         XCTAssertGreaterThan(receiver.connectionsOpened, 1, "the fault never hit the receiver")
     }
 }
+
+final class ServiceBusTopicTests: XCTestCase {
+    func testTopicSendAndSubscriptionReceive() throws {
+        let emulator = try startServiceBusEmulator(self) {
+            $0.topics = [TopicDefinition(name: "orders", subscriptions: ["audit", "billing"])]
+        }
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ManagedServiceBusSender(connectionString: cs, topicName: "orders")
+        defer { try? sender.close() }
+        try sender.send(ServiceBusMessage(body: "o1"))
+        try sender.send([ServiceBusMessage(body: "o2"), ServiceBusMessage(body: "o3")])
+        for subscription in ["audit", "billing"] {
+            let receiver = try ServiceBusReceiver(connectionString: cs, topicName: "orders", subscriptionName: subscription)
+            defer { try? receiver.close() }
+            let got = try receiver.receive(maxMessages: 3, timeout: 10)
+            XCTAssertEqual(got.map { $0.message.bodyAsString ?? "" }, ["o1", "o2", "o3"], subscription)
+            try receiver.complete(got[0])
+            try receiver.deadLetter(got[1], reason: "r", description: "d")
+            XCTAssertGreaterThan(try receiver.renewLock(got[2]).timeIntervalSinceNow, 0)
+            try receiver.complete(got[2])
+            let dlq = try ServiceBusReceiver(connectionString: cs, topicName: "orders", subscriptionName: subscription,
+                                             deadLetterQueue: true)
+            defer { try? dlq.close() }
+            XCTAssertEqual(try dlq.receive(maxMessages: 1, timeout: 10).first?.deadLetterReason, "r")
+        }
+    }
+}
