@@ -42,8 +42,7 @@ public enum EventPosition: Sendable, Hashable {
 /// caller takes them); `receive` returns as soon as `maxEvents` are there,
 /// or what arrived when `timeout` passes. If the connection drops, the receiver reconnects from the last
 /// sequence number it delivered into the buffer, so nothing is skipped and nothing repeats.
-public final class PartitionReceiver: @unchecked Sendable {
-    // @unchecked Sendable: `state` is a LockedValue; the other stored properties are immutable.
+public final class PartitionReceiver: Sendable {
 
     private struct Waiter {
         let maxEvents: Int

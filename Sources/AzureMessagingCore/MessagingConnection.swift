@@ -11,8 +11,7 @@ import ToolboxCore
 ///
 /// Event Hubs and Service Bus clients build their links on it. `isClosed` turns true as soon as the
 /// connection ends for any reason, so a pooled client can retire it.
-public final class MessagingConnection: @unchecked Sendable {
-    // @unchecked Sendable: `state` is a LockedValue; the other stored properties are immutable.
+public final class MessagingConnection: Sendable {
 
     private struct State {
         var closedError: AzureMessagingError?

@@ -27,8 +27,7 @@ public enum ServiceBusReceiveMode: Sendable, Hashable {
 /// waits for the service to confirm, as azure-servicebus does. If the connection drops, the next call
 /// reconnects; messages received on the old connection can then no longer be settled (their locks lapse
 /// and the service redelivers them).
-public final class ServiceBusReceiver: @unchecked Sendable {
-    // @unchecked Sendable: `state` is a LockedValue; the other stored properties are immutable.
+public final class ServiceBusReceiver: Sendable {
 
     struct Link {
         let connection: MessagingConnection
