@@ -120,7 +120,8 @@ public final class Emulator: @unchecked Sendable {
 
     private func accept(_ socket: TCPConnection) {
         let context = BrokerConnection(broker: broker)
-        let transport = AcceptedTransport(connection: socket, faults: configuration.faults) { [logger = configuration.logger] text in
+        let transport = AcceptedTransport(connection: socket, faults: configuration.faults,
+                                          maxFrameSize: configuration.limits.maxFrameSize) { [logger = configuration.logger] text in
             logger.info("connection \(context.id): \(text)")
         }
         var settings = AMQPConnectionConfiguration(containerID: "azure-emulator", maxFrameSize: configuration.limits.maxFrameSize,

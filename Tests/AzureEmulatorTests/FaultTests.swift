@@ -171,3 +171,31 @@ final class WireCompatibilityTests: XCTestCase {
         XCTAssertTrue(TokenAuthority.covers("", consumer))
     }
 }
+
+final class SettleModeTests: XCTestCase {
+    func testClientSendersAskingForSecondGetSettledOutcomes() throws {
+        let attach = AMQPValue.described(descriptor: .ulong(0x12), value: .list([
+            "link", .uint(1), .bool(false), .ubyte(0), .ubyte(1)]))
+        guard case .described(_, .list(let fields)) = IncomingFrames.firstSettleModeForSenders(attach) else { return XCTFail("") }
+        XCTAssertEqual(fields[4], .ubyte(0))
+        let receiverAttach = AMQPValue.described(descriptor: .ulong(0x12), value: .list([
+            "link", .uint(1), .bool(true), .ubyte(0), .ubyte(1)]))
+        XCTAssertEqual(IncomingFrames.firstSettleModeForSenders(receiverAttach), receiverAttach, "receivers keep their mode")
+
+        let emulator = try startEmulator()
+        let client = try TestClient(emulator)
+        defer { client.close() }
+        try client.authorize("second")
+        let sender = try client.session.attachSender(address: client.address("second"),
+                                                     options: AMQPSenderOptions(receiverSettleMode: .second))
+        for index in 0..<20 { XCTAssertEqual(try sender.send(AMQPMessage(data: [UInt8(index)])), .accepted) }
+        XCTAssertEqual(try emulatorQueue(emulator, "second").count, 20)
+    }
+
+    func testOversizedFramesPassThroughUnbuffered() {
+        var rewriter = IncomingFrames.make(maxFrameSize: 512)
+        let huge: [UInt8] = [0x00, 0x10, 0x00, 0x00, 2, 0, 0, 0, 1, 2, 3]
+        XCTAssertEqual(rewriter.rewrite(huge), huge)
+        XCTAssertEqual(rewriter.rewrite([9, 9]), [9, 9])
+    }
+}

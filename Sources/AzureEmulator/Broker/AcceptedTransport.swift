@@ -19,9 +19,12 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
     private var closed = false
     private var counter = FrameCounter()
     private var padding = FramePadding()
+    private var incoming: FramePadding
 
-    init(connection: TCPConnection, faults: EmulatorFaults, onFault: @escaping @Sendable (String) -> Void) {
+    init(connection: TCPConnection, faults: EmulatorFaults, maxFrameSize: UInt32,
+         onFault: @escaping @Sendable (String) -> Void) {
         self.connection = connection
+        self.incoming = IncomingFrames.make(maxFrameSize: Int(maxFrameSize))
         self.faults = faults
         self.onFault = onFault
     }
@@ -49,7 +52,8 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
                     self.drop()
                     return
                 }
-                self.handler?(.received(bytes))
+                let rewritten = self.incoming.rewrite(bytes)
+                if !rewritten.isEmpty { self.handler?(.received(rewritten)) }
                 self.readNext()
             case .failure(let error):
                 // EOF and RST without close are how Azure's SDKs leave; both are a normal end here.

@@ -16,9 +16,16 @@ struct FramePadding {
     ]
 
     private var buffer: [UInt8] = []
+    /// Rewrites performatives; the default pads them (outgoing), `IncomingFrames` adjusts client attaches.
+    var transform: @Sendable (AMQPValue) -> AMQPValue = { settleOutcomes(pad($0)) }
+    /// Frames larger than this are passed through unread (and then everything after them), so a hostile size
+    /// cannot make us buffer; the connection's own parser rejects such frames.
+    var maxFrameSize = Int.max
+    private var passthrough = false
 
     /// Feeds bytes written by the connection; returns the rewritten complete units (headers and frames).
     mutating func rewrite(_ bytes: [UInt8]) -> [UInt8] {
+        if passthrough { return bytes }
         buffer.append(contentsOf: bytes)
         var out: [UInt8] = []
         var start = 0
@@ -29,8 +36,14 @@ struct FramePadding {
                 continue
             }
             let size = Int(buffer[start]) << 24 | Int(buffer[start + 1]) << 16 | Int(buffer[start + 2]) << 8 | Int(buffer[start + 3])
-            guard size >= 8, buffer.count - start >= size else { break }
-            out.append(contentsOf: FramePadding.pad(frame: Array(buffer[start..<start + size])))
+            if size < 8 || size > maxFrameSize {
+                passthrough = true
+                out.append(contentsOf: buffer[start...])
+                buffer = []
+                return out
+            }
+            guard buffer.count - start >= size else { break }
+            out.append(contentsOf: FramePadding.rewrite(frame: Array(buffer[start..<start + size]), transform))
             start += size
         }
         buffer.removeFirst(start)
@@ -38,12 +51,15 @@ struct FramePadding {
     }
 
     /// One frame with its performative padded; frames that cannot be read are passed on unchanged.
-    static func pad(frame: [UInt8]) -> [UInt8] {
+    static func pad(frame: [UInt8]) -> [UInt8] { rewrite(frame: frame) { settleOutcomes(pad($0)) } }
+
+    /// One frame with its performative transformed; frames that cannot be read are passed on unchanged.
+    static func rewrite(frame: [UInt8], _ transform: (AMQPValue) -> AMQPValue) -> [UInt8] {
         let headerLength = Int(frame[4]) * 4
         guard headerLength >= 8, frame.count > headerLength else { return frame }
         var decoder = AMQPDecoder(frame, range: headerLength..<frame.count)
         guard let performative = try? decoder.decodeValue() else { return frame }
-        let padded = settleOutcomes(pad(performative))
+        let padded = transform(performative)
         guard padded != performative else { return frame }
         let body = AMQPEncoder.encode(padded) + frame[decoder.position...]
         let size = headerLength + body.count
@@ -76,5 +92,27 @@ struct FramePadding {
         var padded = fields.map(pad)
         if padded.count < count { padded += Array(repeating: .null, count: count - padded.count) }
         return .described(descriptor: .ulong(code), value: .list(padded))
+    }
+}
+
+/// Incoming frames: a client's sender attach asking for rcv-settle-mode `second` is answered as `first`.
+///
+/// pyamqp senders ask for `second` but never settle after our outcome (they wait for a settled disposition,
+/// which is what Azure sends), so the emulator's receiving link takes mode `first`: its outcomes go out settled
+/// and it keeps no record of them.
+enum IncomingFrames {
+    static func make(maxFrameSize: Int) -> FramePadding {
+        var rewriter = FramePadding()
+        rewriter.maxFrameSize = maxFrameSize
+        rewriter.transform = firstSettleModeForSenders
+        return rewriter
+    }
+
+    static func firstSettleModeForSenders(_ value: AMQPValue) -> AMQPValue {
+        guard case .described(.ulong(0x12), .list(var fields)) = value, fields.count > 4, fields[2] == .bool(false),
+            fields[4] == .ubyte(1)
+        else { return value }
+        fields[4] = .ubyte(0)
+        return .described(descriptor: .ulong(0x12), value: .list(fields))
     }
 }
