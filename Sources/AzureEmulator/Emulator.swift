@@ -159,7 +159,10 @@ public final class Emulator: @unchecked Sendable {
 
     /// `Endpoint=sb://host:port;SharedAccessKeyName=...;SharedAccessKey=...[;EntityPath=...];UseDevelopmentEmulator=true`.
     public func connectionString(entityPath: String?) -> String {
-        var parts = ["Endpoint=sb://\(configuration.host):\(amqpPort)", "SharedAccessKeyName=\(configuration.keyName)",
+        // A wildcard listen address is not one clients can connect to; loopback is.
+        let host = ["0.0.0.0", "::", "[::]"].contains(configuration.host) ? "127.0.0.1"
+            : configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        var parts = ["Endpoint=sb://\(host):\(amqpPort)", "SharedAccessKeyName=\(configuration.keyName)",
                      "SharedAccessKey=\(configuration.key.exposedValue)"]
         if let entityPath { parts.append("EntityPath=\(entityPath)") }
         parts.append("UseDevelopmentEmulator=true")
