@@ -35,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$toolbox" emulator --host 127.0.0.1 --amqp-port 0 --eventhub eh1:4 >"$workdir/ready" 2>"$workdir/emulator.log" &
+"$toolbox" emulator --host 127.0.0.1 --amqp-port 0 --amqps-port 0 --eventhub eh1:4 >"$workdir/ready" 2>"$workdir/emulator.log" &
 pid=$!
 for _ in $(seq 1 300); do
     [ -s "$workdir/ready" ] && break
@@ -47,7 +47,9 @@ done
 read_field() { "$venv/bin/python" -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())[sys.argv[2]])' "$workdir/ready" "$1"; }
 EH_CONN=$(read_field eventhubs_connection_string)
 SB_CONN=$(read_field servicebus_connection_string)
-export EH_CONN SB_CONN EH_NAME=eh1
+AMQPS_PORT=$(read_field amqps_port)
+CA_FILE=$(read_field ca_file)
+export EH_CONN SB_CONN EH_NAME=eh1 AMQPS_PORT CA_FILE
 echo "interop: emulator ready on port $(read_field amqp_port)"
 
 failed=0

@@ -30,13 +30,16 @@ public final class Emulator: @unchecked Sendable {
     public let caFile: String?
     public let configuration: EmulatorConfiguration
     let broker: Broker
+    /// The generated certificate's directory, removed by `stop()`.
+    private let generatedDirectory: String?
     private let listeners: [TCPListener]
     private let lock = Lock()
     private var connections: [ObjectIdentifier: AMQPConnection] = [:]
     private var stopped = false
 
     private init(configuration: EmulatorConfiguration, broker: Broker, listeners: [TCPListener], amqpPort: UInt16,
-                 amqpsPort: UInt16?, caFile: String?) {
+                 amqpsPort: UInt16?, caFile: String?, generatedDirectory: String?) {
+        self.generatedDirectory = generatedDirectory
         self.configuration = configuration
         self.broker = broker
         self.listeners = listeners
@@ -82,6 +85,7 @@ public final class Emulator: @unchecked Sendable {
         listeners.append(plain)
         var amqpsPort: UInt16?
         var caFile: String?
+        var generatedDirectory: String?
         if let port = configuration.amqpsPort {
             var certificate = configuration.tlsCertificateFile
             var key = configuration.tlsPrivateKeyFile
@@ -98,6 +102,7 @@ public final class Emulator: @unchecked Sendable {
                 certificate = generated.certificateFile
                 key = generated.privateKeyFile
                 caFile = generated.caFile
+                generatedDirectory = generated.directory
             }
             do {
                 let tls = try TLSContext(server: TLSServerConfiguration(certificateChainFile: certificate ?? "",
@@ -108,11 +113,13 @@ public final class Emulator: @unchecked Sendable {
                 amqpsPort = secure.port
             } catch {
                 plain.close()
+                if let generatedDirectory { try? FileManager.default.removeItem(atPath: generatedDirectory) }
                 throw EmulatorError(.tlsFailed, "could not start the AMQPS listener on port \(port): \(error)")
             }
         }
         let emulator = Emulator(configuration: configuration, broker: broker, listeners: listeners,
-                                amqpPort: plain.port, amqpsPort: amqpsPort, caFile: caFile)
+                                amqpPort: plain.port, amqpsPort: amqpsPort, caFile: caFile,
+                                generatedDirectory: generatedDirectory)
         box.withLockedValue { $0 = emulator }
         configuration.logger.info("emulator listening on \(configuration.host):\(plain.port) (amqp)\(amqpsPort.map { " and \($0) (amqps)" } ?? "")")
         return emulator
@@ -181,6 +188,7 @@ public final class Emulator: @unchecked Sendable {
             return Array(connections.values)
         }
         for listener in listeners { listener.close() }
+        if let generatedDirectory { try? FileManager.default.removeItem(atPath: generatedDirectory) }
         for connection in open {
             connection.close(error: AMQPRemoteError(condition: "amqp:connection:forced", description: "the emulator is stopping"),
                              timeout: 1) { _ in }

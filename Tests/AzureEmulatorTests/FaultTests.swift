@@ -109,5 +109,7 @@ final class FaultTests: XCTestCase {
                                                 key: Secret("SAS_KEY_VALUE"), expiry: Int(Date().timeIntervalSince1970) + 600)
         try cbs.putToken(audience: audience, token: AMQPCBSToken(token: token, type: "jwt", expiresAt: Date().addingTimeInterval(600)))
         XCTAssertEqual(try session.attachSender(address: "amqps://localhost:\(port)/q1").send(AMQPMessage(data: [1])), .accepted)
+        emulator.stop()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: caFile), "stop removes the generated certificate")
     }
 }
