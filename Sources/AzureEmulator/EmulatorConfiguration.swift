@@ -86,7 +86,9 @@ public struct EmulatorConfiguration: Sendable {
     /// is generated at start (with the `openssl` command) and its CA file reported as `Emulator.caFile`.
     public var tlsCertificateFile: String?
     public var tlsPrivateKeyFile: String?
+    /// Event hubs created at start (others are created on first use unless `strictEntities`).
     public var eventHubs: [EventHubDefinition] = []
+    /// Service Bus queues created at start.
     public var queues: [String] = []
     /// Service Bus topics and their subscriptions (`<topic>/Subscriptions/<name>` receive what the topic gets).
     public var topics: [TopicDefinition] = []
@@ -104,8 +106,11 @@ public struct EmulatorConfiguration: Sendable {
     public var lockDuration: Double = 30
     /// Deliveries after which a Service Bus message moves to the dead-letter queue.
     public var maxDeliveryCount: UInt32 = 10
+    /// Faults to inject (all off by default).
     public var faults = EmulatorFaults()
+    /// Memory and size bounds.
     public var limits = EmulatorLimits()
+    /// Where the emulator logs (entities created, refused tokens, injected faults); never keys or tokens.
     public var logger = Logger(label: "AzureEmulator")
 
     public init() {}

@@ -181,6 +181,30 @@ final class EventHubsTests: XCTestCase {
         XCTAssertEqual(try bodies("amqp.annotation.x-opt-offset > '\(offset)'", count: 3), ["e2", "e3", "new"])
     }
 
+    func testRuntimeMetricsAreAddedAsDeliveryAnnotationsWhenAsked() throws {
+        let emulator = try startEmulator { $0.eventHubs = [EventHubDefinition(name: "eh1", partitionCount: 1)] }
+        let client = try TestClient(emulator)
+        defer { client.close() }
+        try client.authorize("eh1")
+        let sender = try client.session.attachSender(address: client.address("eh1/Partitions/0"))
+        var inner = AMQPMessage(data: Array("a".utf8))
+        inner.header = AMQPHeader(durable: true)
+        let batch = AMQPMessage(body: .data([inner.encode(), AMQPMessage(data: Array("b".utf8)).encode()]))
+        XCTAssertEqual(try sender.send(batch, messageFormat: batchFormat), .accepted)
+        let collector = Collector()
+        var options = AMQPReceiverOptions(credit: .auto(prefetch: 10))
+        options.filter = [.symbol("apache.org:selector-filter:string"):
+            .described(descriptor: .symbol("apache.org:selector-filter:string"), value: "amqp.annotation.x-opt-offset > '-1'")]
+        options.desiredCapabilities = ["com.microsoft:enable-receiver-runtime-metric"]
+        let receiver = try client.session.attachReceiver(address: client.address("eh1/ConsumerGroups/$Default/Partitions/0"),
+                                                         options: options) { collector.add($0) }
+        let first = collector.wait(for: 2)[0].message
+        XCTAssertEqual(first.deliveryAnnotations?[.symbol("last_enqueued_sequence_number")], .long(1))
+        XCTAssertEqual(first.header?.durable, true, "the header stays first")
+        XCTAssertEqual(first.dataBody, Array("a".utf8))
+        try receiver.close()
+    }
+
     func testMaxMessageSizeIsAnnouncedAndEnforced() throws {
         let emulator = try startEmulator {
             $0.eventHubs = [EventHubDefinition(name: "eh1", partitionCount: 1)]

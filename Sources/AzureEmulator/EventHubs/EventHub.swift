@@ -149,6 +149,11 @@ final class EventHub: @unchecked Sendable {
         }
     }
 
+    /// The newest event of `partition`, for the runtime metrics consumers may ask for.
+    func lastEnqueued(partition: Int) -> StoredEvent? {
+        lock.withLock { partitions[partition].live.last }
+    }
+
     /// The body of a `com.microsoft:eventhub` READ.
     func properties() -> AMQPValue {
         let ids = (try? AMQPArray(elementType: .string, elements: partitionIDs.map { .string($0) }))

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import ToolboxAMQP
 import ToolboxCore
 
@@ -63,6 +64,7 @@ extension BrokerConnection {
         }
         let cursor = LockedValue(hub.firstSequence(partition: index, position: position))
         let queue = handlerQueue
+        let runtimeMetrics = attach.desiredCapabilities?.contains("com.microsoft:enable-receiver-runtime-metric") == true
         return .send(ready: { sender in
             hub.subscribe(sender, partition: index)
             // Consumers never settle what they get (pyamqp), so events go pre-settled.
@@ -70,7 +72,11 @@ extension BrokerConnection {
                 cursor.withLockedValue { next -> AMQPOutgoingDelivery? in
                     guard let event = hub.event(partition: index, atOrAfter: next) else { return nil }
                     next = event.sequenceNumber + 1
-                    return AMQPOutgoingDelivery(payload: event.payload, settled: true) { _ in }
+                    var payload = event.payload
+                    if runtimeMetrics, let last = hub.lastEnqueued(partition: index) {
+                        payload = EventHubBatch.addingRuntimeMetrics(to: payload, last: last)
+                    }
+                    return AMQPOutgoingDelivery(payload: payload, settled: true) { _ in }
                 }
             }
         })
@@ -79,6 +85,24 @@ extension BrokerConnection {
 
 /// Unpacks what a producer sent into events.
 enum EventHubBatch {
+    /// Inserts the delivery-annotations Azure adds for consumers that enabled receiver runtime metrics, after the
+    /// header section (if any) as the specification orders sections.
+    static func addingRuntimeMetrics(to payload: [UInt8], last: StoredEvent) -> [UInt8] {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let annotations = AMQPEncoder.encode(.described(descriptor: .ulong(0x71), value: .map([
+            .symbol("last_enqueued_sequence_number"): .long(last.sequenceNumber),
+            .symbol("last_enqueued_offset"): .string(String(last.offset)),
+            .symbol("last_enqueued_time_utc"): .timestamp(last.enqueuedTime),
+            .symbol("runtime_info_retrieval_time_utc"): .timestamp(now),
+        ])))
+        var split = 0
+        if payload.count > 3, payload[0] == 0x00, payload[1] == 0x53, payload[2] == 0x70 {
+            var decoder = AMQPDecoder(payload)
+            if (try? decoder.decodeValue()) != nil { split = decoder.position }
+        }
+        return Array(payload[..<split]) + annotations + payload[split...]
+    }
+
     /// The events and the partition key (`x-opt-partition-key` on the outer message).
     static func unpack(_ message: AMQPMessage, format: UInt32) throws -> ([AMQPMessage], String?) {
         let key: String?

@@ -89,14 +89,17 @@ def consume_from_sequence_number():
         before = client.get_partition_properties("2")["last_enqueued_sequence_number"]
         client.send_batch([EventData(f"after-{RUN}")], partition_id="2")
     got = []
+    metrics = []
     consumer = EventHubConsumerClient.from_connection_string(EH_CONN, consumer_group="$Default", eventhub_name=EH_NAME)
 
-    def on_event(_, event):
+    def on_event(partition_context, event):
         if event is not None:
             got.append(event)
+            metrics.append(partition_context.last_enqueued_event_properties)
 
     worker = threading.Thread(target=lambda: consumer.receive(on_event=on_event, partition_id="2",
-                                                              starting_position=before, max_wait_time=1), daemon=True)
+                                                              starting_position=before, max_wait_time=1,
+                                                              track_last_enqueued_event_properties=True), daemon=True)
     worker.start()
     deadline = time.time() + 30
     while not got and time.time() < deadline:
@@ -104,6 +107,7 @@ def consume_from_sequence_number():
     consumer.close()
     worker.join(timeout=15)
     check([e.body_as_str() for e in got[:1]] == [f"after-{RUN}"], f"starting after sequence {before}: {[e.body_as_str() for e in got]}")
+    check(metrics[0] and metrics[0].get("sequence_number") == before + 1, f"runtime metrics: {metrics[:1]}")
 
 
 run([
