@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The project's test command (README): every test, then every test again under ThreadSanitizer.
+# The project's test command (README): every test, the Python interop scenarios, then every test again under ThreadSanitizer.
 #
 #   bash scripts/test.sh            # full run
 #   bash scripts/test.sh --no-tsan  # skip the ThreadSanitizer pass (quicker local iterations)
 #
 # Starts (and stops) the private services the tests use: a RabbitMQ with the AMQP 1.0 plugin on free loopback
-# ports (scripts/rabbitmq.sh). nginx and curl are started by the tests themselves. Needs the Debian packages
+# ports (scripts/rabbitmq.sh). nginx and curl are started by the tests themselves; scripts/interop.sh starts
+# `toolbox emulator` and drives it with Microsoft's Python SDKs from a venv it fills from PyPI. Needs the Debian packages
 # listed in .ci/run (libssl-dev nginx-light rabbitmq-server curl openssl python3 python3-qpid-proton).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +50,13 @@ echo "== swift test" >&2
 swift build --build-tests
 swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" || status=1
 count "$log"
+
+# Microsoft's own SDKs (and the Python toolbox) against `toolbox emulator`: the proof the emulator is faithful.
+echo "== interop with Microsoft's Python SDKs" >&2
+bash scripts/interop.sh 2>&1 | tee "$log" || status=1
+passed=$((passed + $(grep -c '^PASS ' "$log" || true)))
+failed=$((failed + $(grep -c '^FAIL ' "$log" || true)))
+grep -q '^interop: all scenarios passed' "$log" || { failed=$((failed + 1)); status=1; }
 
 if [ "$tsan" = 1 ]; then
     echo "== swift test --sanitize=thread" >&2
