@@ -21,14 +21,20 @@ public enum LeaseRelease: Sendable {
 /// deinitialiser (as `.reuse`) so no capacity is lost, but that is a programmer error worth fixing.
 public final class ConnectionLease<Connection: Sendable>: Sendable {
     /// The shared connection. Other leases may use it at the same time (up to `clientLimit`).
-    public let connection: Connection
+    ///
+    /// Read through the slot rather than stored: one reference less to retain and release per lease. The slot's
+    /// box is set before any lease exists and never changes afterwards, and only its pool's `ConnectionBox`es
+    /// go in it, so the unchecked downcast holds.
+    @inlinable
+    public var connection: Connection {
+        unsafeDowncast(slot.connection.unsafelyUnwrapped, to: ConnectionBox<Connection>.self).value
+    }
     @usableFromInline let slot: PoolSlot
     /// Flips once: whichever of `release` and `deinit` flips it returns the lease.
     private let released = Atomic<Bool>(false)
 
     @usableFromInline
-    init(connection: Connection, slot: PoolSlot) {
-        self.connection = connection
+    init(slot: PoolSlot) {
         self.slot = slot
     }
 

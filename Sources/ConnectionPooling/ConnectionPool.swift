@@ -53,9 +53,7 @@ public final class ConnectionPool<C: Connector>: Sendable {
 
     @inlinable
     func lease(_ slot: PoolSlot) -> Lease {
-        // The engine only ever boxes what this pool's ConnectorAdapter created, so the downcast holds.
-        let box = unsafeDowncast(slot.connection.unsafelyUnwrapped, to: ConnectionBox<Connection>.self)
-        return Lease(connection: box.value, slot: slot)
+        Lease(slot: slot)
     }
 
     // MARK: Acquire

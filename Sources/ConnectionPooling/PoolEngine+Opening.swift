@@ -208,7 +208,7 @@ extension PoolEngine {
         if let index = slots.firstIndex(where: { $0 === slot }) {
             slots.remove(at: index)
         }
-        slot.connection = nil
+        // `slot.connection` stays: a lease reads its connection through the slot, even after it was released.
         if isClosed && slots.isEmpty {
             effects.actions.append(contentsOf: closeCompletions.map { .callback($0) })
             closeCompletions.removeAll()
