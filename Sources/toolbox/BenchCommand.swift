@@ -4,5 +4,5 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure the library against a live endpoint",
-        subcommands: [BenchPool.self, BenchHTTPCommand.self])
+        subcommands: [BenchPool.self, BenchHTTPCommand.self, BenchEventHubsCommand.self, BenchTCPPingPongCommand.self])
 }

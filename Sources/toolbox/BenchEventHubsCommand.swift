@@ -1,0 +1,161 @@
+import ArgumentParser
+import AzureEventHubs
+import Foundation
+import ToolboxCore
+
+/// `toolbox bench eventhubs`: single-event send latency and throughput against any namespace (or the emulator).
+struct BenchEventHubsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eventhubs",
+        abstract: "Send N single events from C concurrent callers through the pooled producer; prints one JSON line.",
+        discussion: """
+            Warms the pool up first (connections, links, code paths), then times every send. --cold opens a new \
+            EventHubProducer (a new connection) per send instead. --idle-connections N measures memory instead: \
+            the RSS growth of holding N more ready, idle pooled connections.
+            Keys: mode, count, concurrency, size, events_per_sec, p50_ms, p99_ms, mean_ms, errors, connections, \
+            seconds, cpu_us_per_event.
+            """)
+
+    @Option(help: "Event Hubs connection string (Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...).")
+    var connectionString: String
+
+    @Option(help: "The event hub (default: the connection string's EntityPath).")
+    var eventhub: String?
+
+    @Option(help: "Timed sends.")
+    var count: Int = 1000
+
+    @Option(help: "Concurrent callers (each starts its next send when the previous one completes).")
+    var concurrency: Int = 1
+
+    @Option(help: "Event body size in bytes.")
+    var size: Int = 128
+
+    @Option(help: "Untimed sends before measuring (default: max(2 × concurrency, 50); 0 with --cold).")
+    var warmup: Int?
+
+    @Option(help: "PEM CA file to trust (an emulator with TLS).")
+    var caFile: String?
+
+    @Flag(help: "A new producer (connection) per send, as a client without a pool does.")
+    var cold = false
+
+    @Option(help: "Measure memory: RSS growth of opening this many more idle pooled connections.")
+    var idleConnections: Int?
+
+    @Flag(help: "Print one JSON object on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be >= 1") }
+        guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
+        guard size >= 0, size <= 1_000_000 else { throw ValidationError("--size must be 0...1000000") }
+        if let warmup, warmup < 0 { throw ValidationError("--warmup must be >= 0") }
+        if let idleConnections, idleConnections < 1 || idleConnections > 1000 {
+            throw ValidationError("--idle-connections must be 1...1000")
+        }
+    }
+
+    private func options(maxSize: Int = 10) -> EventHubProducerOptions {
+        var options = EventHubProducerOptions()
+        options.caFile = caFile
+        options.pool.maxSize = maxSize
+        return options
+    }
+
+    func run() throws {
+        if let idleConnections { return try measureIdleMemory(idleConnections) }
+        let payload = [UInt8](repeating: 0x78, count: size)
+        let summary = cold ? try runCold(payload) : try runPooled(payload)
+        if json {
+            JSONOutput.printLine(summary)
+        } else {
+            print(summary.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        if (summary["errors"] as? Int ?? 0) > 0 { throw ExitCode(1) }
+    }
+
+    private func runPooled(_ payload: [UInt8]) throws -> [String: Any] {
+        let producer = try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub,
+                                                   options: options())
+        defer { try? producer.close() }
+        try producer.warmUp(connections: 1)
+        let warm = ClosedLoopLoad.run(count: warmup ?? max(2 * concurrency, 50), concurrency: concurrency) { _, done in
+            producer.send(EventData(body: payload)) { done($0.failure.map { "\($0)" }) }
+        }
+        if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
+        let cpuBefore = ProcessStats.cpuSeconds()
+        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { _, done in
+            producer.send(EventData(body: payload)) { done($0.failure.map { "\($0)" }) }
+        }
+        let cpu = ProcessStats.cpuSeconds() - cpuBefore
+        return summary("pooled", outcome, cpu: cpu, connections: producer.health.connectionsOpened)
+    }
+
+    private func runCold(_ payload: [UInt8]) throws -> [String: Any] {
+        let opened = LockedValue(0)
+        let operation: ClosedLoopLoad.Operation = { [connectionString, eventhub] _, done in
+            let producer: EventHubProducer
+            do {
+                producer = try EventHubProducer(connectionString: connectionString, eventHubName: eventhub,
+                                                options: options())
+            } catch {
+                return done("\(error)")
+            }
+            opened.withLockedValue { $0 += 1 }
+            producer.send(EventData(body: payload)) { result in
+                producer.close { done(result.failure.map { "\($0)" }) }
+            }
+        }
+        _ = ClosedLoopLoad.run(count: warmup ?? 0, concurrency: concurrency, operation: operation)
+        opened.withLockedValue { $0 = 0 }
+        let cpuBefore = ProcessStats.cpuSeconds()
+        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: operation)
+        let cpu = ProcessStats.cpuSeconds() - cpuBefore
+        return summary("cold", outcome, cpu: cpu, connections: opened.load())
+    }
+
+    private func summary(_ mode: String, _ outcome: ClosedLoopLoad.Outcome, cpu: Double, connections: Int) -> [String: Any] {
+        if let error = outcome.lastError { JSONOutput.printError("last error: \(error)") }
+        let seconds = outcome.seconds
+        let histogram = outcome.histogram
+        return [
+            "mode": mode, "count": count, "concurrency": concurrency, "size": size,
+            "events_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
+            "p50_ms": JSONOutput.rounded(Double(histogram.percentile(0.5)) / 1e6, 4),
+            "p99_ms": JSONOutput.rounded(Double(histogram.percentile(0.99)) / 1e6, 4),
+            "mean_ms": JSONOutput.rounded(outcome.meanMilliseconds, 4),
+            "errors": outcome.failed, "connections": connections, "seconds": JSONOutput.rounded(seconds),
+            "cpu_us_per_event": JSONOutput.rounded(cpu * 1e6 / Double(max(count, 1)), 1),
+        ]
+    }
+
+    /// RSS before and after opening `extra` more ready connections (links attached by a send on each).
+    private func measureIdleMemory(_ extra: Int) throws {
+        let producer = try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub,
+                                                   options: options(maxSize: extra + 1))
+        defer { try? producer.close() }
+        try producer.warmUp(connections: 1)
+        try producer.send(EventData(body: [UInt8](repeating: 0x78, count: size)))
+        Thread.sleep(forTimeInterval: 0.2)
+        let before = ProcessStats.residentBytes()
+        let ready = try producer.warmUp(connections: extra + 1)
+        Thread.sleep(forTimeInterval: 0.2)
+        let after = ProcessStats.residentBytes()
+        let added = max(ready - 1, 1)
+        let summary: [String: Any] = [
+            "mode": "idle-memory", "idle_connections": added, "rss_before_kb": before / 1024,
+            "rss_after_kb": after / 1024,
+            "kb_per_idle_connection": JSONOutput.rounded(Double(after - before) / 1024 / Double(added), 1),
+            "connections": producer.health.connectionsOpened, "errors": ready - 1 == extra ? 0 : extra - (ready - 1),
+        ]
+        if json { JSONOutput.printLine(summary) } else { print(summary) }
+    }
+}
+
+private extension Result {
+    var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}

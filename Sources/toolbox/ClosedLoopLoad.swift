@@ -1,0 +1,79 @@
+import Foundation
+import ToolboxCore
+
+/// Closed-loop load for the `bench` commands: `concurrency` callers, each starting its next operation from the
+/// previous one's completion, until `count` operations have run. Latencies are recorded in nanoseconds.
+enum ClosedLoopLoad {
+    struct Outcome: Sendable {
+        var succeeded = 0
+        var failed = 0
+        var seconds = 0.0
+        var histogram = LatencyHistogram()
+        var lastError: String?
+        var totalNanoseconds: UInt64 = 0
+
+        var meanMilliseconds: Double { succeeded > 0 ? Double(totalNanoseconds) / Double(succeeded) / 1e6 : 0 }
+    }
+
+    /// `operation(index, done)` must call `done` exactly once, with an error description or nil.
+    typealias Operation = @Sendable (_ index: Int, _ done: @escaping @Sendable (String?) -> Void) -> Void
+
+    static func run(count: Int, concurrency: Int, operation: @escaping Operation) -> Outcome {
+        let callers = max(0, min(concurrency, count))
+        let state = LockedValue((next: 0, outcome: Outcome()))
+        let finished = DispatchSemaphore(value: 0)
+        let start = MonotonicInstant.now()
+
+        @Sendable func startNext() {
+            let index: Int? = state.withLockedValue { value in
+                guard value.next < count else { return nil }
+                value.next += 1
+                return value.next - 1
+            }
+            guard let index else {  // this caller is done
+                finished.signal()
+                return
+            }
+            let began = MonotonicInstant.now()
+            operation(index) { error in
+                let nanoseconds = MonotonicInstant.now().nanoseconds &- began.nanoseconds
+                state.withLockedValue { value in
+                    if let error {
+                        value.outcome.failed += 1
+                        value.outcome.lastError = error
+                    } else {
+                        value.outcome.succeeded += 1
+                        value.outcome.histogram.record(nanoseconds)
+                        value.outcome.totalNanoseconds &+= nanoseconds
+                    }
+                }
+                startNext()
+            }
+        }
+
+        for _ in 0..<callers { startNext() }
+        for _ in 0..<callers { finished.wait() }
+        var outcome = state.withLockedValue { $0.outcome }
+        outcome.seconds = MonotonicInstant.now().seconds(since: start)
+        return outcome
+    }
+}
+
+/// Process resource figures for the bench commands (Linux `/proc` and `getrusage`).
+enum ProcessStats {
+    /// Resident set size in bytes.
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// User + system CPU time of this process, in seconds.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import XCTest
+
+/// Black-box tests of `toolbox bench eventhubs` and `toolbox bench tcp-pingpong`: their flags and JSON keys are a
+/// public interface. Speed is never asserted; only shape and counts.
+final class BenchEventHubsCLITests: XCTestCase {
+    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
+        let binary = directory.appendingPathComponent("toolbox")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            XCTFail("toolbox is not built next to the tests at \(binary.path): run `swift build --build-tests` first")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    private func jsonObject(_ output: String) throws -> [String: Any] {
+        let lines = output.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "exactly one JSON line on stdout: \(output)")
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any])
+    }
+
+    func testPooledBenchSendsEveryEventAndPrintsItsKeys() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
+                              "--count", "60", "--concurrency", "8", "--size", "64", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try jsonObject(result.stdout)
+        for key in ["count", "concurrency", "size", "events_per_sec", "p50_ms", "p99_ms", "errors", "connections"] {
+            XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
+        }
+        XCTAssertEqual(object["mode"] as? String, "pooled")
+        XCTAssertEqual(object["count"] as? Int, 60)
+        XCTAssertEqual(object["concurrency"] as? Int, 8)
+        XCTAssertEqual(object["size"] as? Int, 64)
+        XCTAssertEqual(object["errors"] as? Int, 0)
+        XCTAssertGreaterThanOrEqual(object["connections"] as? Int ?? 0, 1)
+        XCTAssertGreaterThan(object["events_per_sec"] as? Double ?? 0, 0)
+        XCTAssertLessThanOrEqual(object["p50_ms"] as? Double ?? .infinity, object["p99_ms"] as? Double ?? 0)
+        XCTAssertFalse(result.stdout.contains("SAS_KEY_VALUE"), "no key in the output")
+        // warm-up (max(2 × 8, 50)) plus the 60 timed sends all reached the hub
+        let stored = try readAll(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"), partitions: 4,
+                                 expected: 110)
+        XCTAssertEqual(stored.count, 110)
+    }
+
+    func testColdBenchOpensOneConnectionPerSend() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
+                              "--count", "5", "--cold", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try jsonObject(result.stdout)
+        XCTAssertEqual(object["mode"] as? String, "cold")
+        XCTAssertEqual(object["connections"] as? Int, 5)
+        XCTAssertEqual(object["errors"] as? Int, 0)
+    }
+
+    func testIdleMemoryModeReportsPerConnectionFigure() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
+                              "--idle-connections", "3", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try jsonObject(result.stdout)
+        XCTAssertEqual(object["idle_connections"] as? Int, 3)
+        XCTAssertEqual(object["connections"] as? Int, 4)
+        XCTAssertNotNil(object["kb_per_idle_connection"])
+    }
+
+    func testBenchRejectsBadFlags() throws {
+        let bad = try run(["bench", "eventhubs", "--connection-string", "x", "--concurrency", "0", "--json"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--concurrency"), bad.stderr)
+        XCTAssertEqual(bad.stdout, "")
+    }
+
+    func testTCPPingPongPrintsItsKeys() throws {
+        let result = try run(["bench", "tcp-pingpong", "--size", "100", "--count", "200", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try jsonObject(result.stdout)
+        XCTAssertEqual(object["size"] as? Int, 100)
+        XCTAssertEqual(object["errors"] as? Int, 0)
+        XCTAssertGreaterThan(object["round_trips_per_sec"] as? Double ?? 0, 0)
+    }
+}
