@@ -112,7 +112,7 @@ let package = Package(
         ),
         .target(
             name: "AzureClientsToolboxTesting",
-            dependencies: ["AzureEmulator", "AzureAuth", "ToolboxCore"],
+            dependencies: ["AzureEmulator", "AzureAuth", "ToolboxCore", .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -128,7 +128,10 @@ let package = Package(
         .testTarget(name: "ToolboxCoreTests", dependencies: ["ToolboxCore"], swiftSettings: strict),
         .testTarget(
             name: "ConnectionPoolingTests",
-            dependencies: ["ConnectionPooling", "ToolboxCore", .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: [
+                "ConnectionPooling", "ToolboxCore", "AzureClientsToolboxTesting",
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "ToolboxTransportTests", dependencies: ["ToolboxTransport", "ToolboxCore"], swiftSettings: strict),
@@ -140,7 +143,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AzureEventHubsTests",
-            dependencies: ["AzureEventHubs", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore"],
+            dependencies: [
+                "AzureEventHubs", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
+                "AzureClientsToolboxTesting",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
