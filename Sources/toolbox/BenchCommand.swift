@@ -4,5 +4,6 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure the library against a live endpoint",
-        subcommands: [BenchPool.self, BenchHTTPCommand.self, BenchEventHubsCommand.self, BenchTCPPingPongCommand.self])
+        subcommands: [BenchPool.self, BenchHTTPCommand.self, BenchEventHubsCommand.self, BenchServiceBusCommand.self,
+                      BenchTCPPingPongCommand.self])
 }

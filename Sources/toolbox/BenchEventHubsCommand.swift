@@ -153,7 +153,7 @@ struct BenchEventHubsCommand: ParsableCommand {
     }
 }
 
-private extension Result {
+extension Result {
     var failure: Failure? {
         if case .failure(let error) = self { return error }
         return nil
