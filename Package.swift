@@ -151,7 +151,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AzureServiceBusTests",
-            dependencies: ["AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore"],
+            dependencies: [
+                "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
+                "AzureClientsToolboxTesting",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

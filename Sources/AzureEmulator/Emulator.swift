@@ -1,3 +1,4 @@
+import AzureAuth
 import Dispatch
 import Foundation
 import Logging
@@ -174,6 +175,24 @@ public final class Emulator: @unchecked Sendable {
         if let entityPath { parts.append("EntityPath=\(entityPath)") }
         parts.append("UseDevelopmentEmulator=true")
         return parts.joined(separator: ";")
+    }
+
+    /// An access token from the emulator's own issuer, for a `TokenCredential` scope such as
+    /// `https://eventhubs.azure.net//.default`: put on `$cbs` with type `jwt`, it authorizes the whole namespace,
+    /// as an Entra ID token with a data-plane role does on Azure. Signed (HS256) with the namespace key, so
+    /// another emulator's tokens are refused.
+    public func issueToken(forScope scope: String, lifetime: Int = 3600) -> AccessToken {
+        let now = Int(Date().timeIntervalSince1970)
+        let token = EmulatorJWT.issue(audience: EmulatorJWT.audience(forScope: scope), lifetime: lifetime,
+                                      key: configuration.key, now: now)
+        return AccessToken(token: Secret(token), expiresOn: now + lifetime)
+    }
+
+    /// The namespace as a client's `fullyQualifiedNamespace` (`host:port`), for credential-based clients.
+    public var fullyQualifiedNamespace: String {
+        let host = ["0.0.0.0", "::", "[::]"].contains(configuration.host) ? "127.0.0.1"
+            : configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        return "\(host):\(amqpPort)"
     }
 
     /// Number of client connections currently open.

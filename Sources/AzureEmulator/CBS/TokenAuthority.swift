@@ -15,10 +15,17 @@ struct TokenAuthority: Sendable {
 
     /// Verifies a put-token: `token` must be a SAS signed with the namespace key by `keyName`, not expired, and
     /// its resource must cover `audience`. SAS tokens are recognised by their prefix whatever the CBS `type`
-    /// (Service Bus sends them as `jwt`).
+    /// (Service Bus sends them as `jwt`). Anything else must be a JWT from the emulator's own issuer
+    /// (`Emulator.issueToken`), which, like an Entra ID token on Azure, covers the whole namespace.
     func verify(token: String, audience: String, now: Int = Int(Date().timeIntervalSince1970)) -> Verdict {
         guard let parsed = SharedAccessSignature.parse(token) else {
-            return .refused(status: 401, description: "only SharedAccessSignature tokens signed with the namespace key are accepted")
+            switch EmulatorJWT.verify(token, key: key, now: now) {
+            case .success(let claims):
+                return .granted(path: "", expiry: claims.expiry)
+            case .failure(let rejection):
+                return .refused(status: 401, description: rejection.reason + "; the emulator accepts SharedAccessSignature "
+                    + "tokens signed with the namespace key and JWTs from its own issuer")
+            }
         }
         guard parsed.keyName == keyName else {
             return .refused(status: 401, description: "unknown SharedAccessKeyName '\(parsed.keyName)'; use '\(keyName)'")
