@@ -7,21 +7,21 @@ import PackageDescription
 let package = Package(
     name: "AzureClientsToolboxExamples",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(path: "..")],
+    dependencies: [.package(name: "AzureClientsToolbox", path: "..")],
     targets: [
-        .target(name: "ExampleSupport", dependencies: [.product(name: "AzureEmulator", package: "main")]),
+        .target(name: "ExampleSupport", dependencies: [.product(name: "AzureEmulator", package: "AzureClientsToolbox")]),
         .executableTarget(name: "BlockingExample", dependencies: [
             "ExampleSupport",
-            .product(name: "AzureEventHubs", package: "main"), .product(name: "AzureServiceBus", package: "main"),
+            .product(name: "AzureEventHubs", package: "AzureClientsToolbox"), .product(name: "AzureServiceBus", package: "AzureClientsToolbox"),
         ]),
         .executableTarget(name: "CompletionHandlerExample", dependencies: [
             "ExampleSupport",
-            .product(name: "AzureEventHubs", package: "main"), .product(name: "AzureServiceBus", package: "main"),
+            .product(name: "AzureEventHubs", package: "AzureClientsToolbox"), .product(name: "AzureServiceBus", package: "AzureClientsToolbox"),
         ]),
         .executableTarget(name: "AsyncExample", dependencies: [
             "ExampleSupport",
-            .product(name: "AzureEventHubs", package: "main"), .product(name: "AzureServiceBus", package: "main"),
-            .product(name: "AzureClientsToolboxAsync", package: "main"),
+            .product(name: "AzureEventHubs", package: "AzureClientsToolbox"), .product(name: "AzureServiceBus", package: "AzureClientsToolbox"),
+            .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (README): every test, the Python interop scenarios, then every test again under ThreadSanitizer.
+# The project's test command (README): every test, the Python interop scenarios, the examples, then every test again
+# under ThreadSanitizer.
 #
 #   bash scripts/test.sh            # full run
 #   bash scripts/test.sh --no-tsan  # skip the ThreadSanitizer pass (quicker local iterations)
@@ -60,6 +61,19 @@ bash scripts/interop.sh 2>&1 | tee "$log" || status=1
 passed=$((passed + $(grep -c '^PASS ' "$log" || true)))
 failed=$((failed + $(grep -c '^FAIL ' "$log" || true)))
 grep -q '^interop: all scenarios passed' "$log" || { failed=$((failed + 1)); status=1; }
+
+# The runnable examples (their own package), each against its in-process emulator.
+echo "== Examples/" >&2
+swift build --package-path Examples
+for example in BlockingExample CompletionHandlerExample AsyncExample; do
+    if timeout 300 swift run --skip-build --package-path Examples "$example"; then
+        passed=$((passed + 1))
+    else
+        echo "example $example failed" >&2
+        failed=$((failed + 1))
+        status=1
+    fi
+done
 
 if [ "$tsan" = 1 ]; then
     echo "== swift test --sanitize=thread" >&2
