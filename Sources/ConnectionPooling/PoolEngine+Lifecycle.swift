@@ -117,7 +117,7 @@ extension PoolEngine {
             for slot in slots {
                 switch slot.state {
                 case .ready:
-                    retireLocked(slot, effects: &effects)
+                    retireLocked(slot, expired: false, effects: &effects)
                 case .opening where !slot.abandoned:
                     slot.abandoned = true
                     abandonedOpening += 1

@@ -171,11 +171,12 @@ extension PoolEngine {
     }
 
     /// Takes a ready slot out of service; it closes now if idle, else when its last lease returns.
-    func retireLocked(_ slot: PoolSlot, effects: inout PoolEffects) {
+    /// `expired` is false when the pool is shutting down: that is not an expiration in the metrics.
+    func retireLocked(_ slot: PoolSlot, expired: Bool = true, effects: inout PoolEffects) {
         guard slot.state == .ready else { return }
         readyHeap.remove(slot)
         slot.state = .draining
-        stats.expirations += 1
+        if expired { stats.expirations += 1 }
         effects.gaugesChanged = true
         logger.debug("retiring connection", metadata: ["slot": "\(slot.id)", "inUse": "\(slot.inUse)"])
         if slot.inUse == 0 { beginCloseLocked(slot, effects: &effects) }

@@ -328,6 +328,8 @@ final class ConnectionPoolTests: XCTestCase {
         wait(for: [closed], timeout: 5)
         XCTAssertTrue(held.connection.isClosed)
         XCTAssertEqual(connector.snapshot.open, 0)
+        XCTAssertEqual(pool.snapshot.expirations, 0, "shutting down is not an expiration")
+        XCTAssertEqual(pool.snapshot.closes, 1)
     }
 
     func testCancellingAQueuedAcquire() throws {
