@@ -205,8 +205,18 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     func receivedFlow(_ flow: AMQPFlow) {
-        if let count = flow.deliveryCount { deliveryCount = count }
-        if let credit = flow.linkCredit { linkCredit = credit }
+        // Only the receiver sets link-credit (AMQP 1.0 §2.6.7): a sender's flow echoes the last value it saw, which
+        // may be stale (pyamqp's senders send their configured credit), so adopting it stopped `.auto` top-ups
+        // after one prefetch's worth of deliveries. What the sender's delivery-count says is authoritative: credit
+        // it consumed without transfers (drain) is gone.
+        if let count = flow.deliveryCount {
+            let consumed = Int32(bitPattern: count &- deliveryCount)
+            if consumed > 0 {
+                linkCredit = linkCredit > UInt32(consumed) ? linkCredit - UInt32(consumed) : 0
+                deliveryCount = count
+            }
+        }
+        if let credit = flow.linkCredit, credit < linkCredit { linkCredit = credit }
         if draining, linkCredit == 0 {
             draining = false
             let callbacks = drainCallbacks
