@@ -43,7 +43,23 @@ def servicebus_send_message():
         check(f"hello-{RUN}" in bodies, f"received {bodies}")
 
 
+def servicebus_many_send_messages():
+    # Each send_message is a $management schedule-message request on one link: more than the emulator's prefetch of
+    # 100 proves it keeps topping up credit although pyamqp's flows echo a stale link-credit.
+    name = f"toolbox-many-{RUN}"
+
+    async def scenario():
+        sender = ManagedAzureServiceBusSender(f"sb://{namespace(SB_CONN)}", name, connection_string=SB_CONN)
+        try:
+            for index in range(250):
+                await asyncio.wait_for(sender.send_message(f"many-{index}"), 10)
+        finally:
+            await sender.close()
+    asyncio.run(scenario())
+
+
 run([
     ("toolbox: ManagedAzureEventhubProducer.send_event", eventhub_send_event),
     ("toolbox: ManagedAzureServiceBusSender.send_message", servicebus_send_message),
+    ("toolbox: 250 send_message calls on one $management link", servicebus_many_send_messages),
 ])
