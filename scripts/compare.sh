@@ -6,7 +6,7 @@
 #
 # Writes one JSON line per measurement ({"case": ..., "result": {...}}), then prints a Markdown table with ratios
 # (scripts/compare-report.py) and, when matplotlib is in the anchor venv, plots docs/performance/compare.png.
-# Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (10000), COUNT_SB (1000), COLD_COUNT (5), IDLE (50), SCRATCH
+# Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (10000), COUNT_SB (5000), COLD_COUNT (5), IDLE (50), SCRATCH
 # (.build-perf-rel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ results=${1:-docs/performance/compare.jsonl}
 size=${SIZE:-128}
 count_serial=${COUNT_SERIAL:-5000}
 count_64=${COUNT_64:-10000}
-count_sb=${COUNT_SB:-1000}
+count_sb=${COUNT_SB:-5000}
 cold_count=${COLD_COUNT:-5}
 idle=${IDLE:-50}
 scratch=${SCRATCH:-.build-perf-rel}
@@ -71,11 +71,9 @@ record python_eh_c1 "$python" "$anchor" eventhubs --connection-string "$EH" --co
 record swift_eh_c64 "$toolbox" bench eventhubs --connection-string "$EH" --count "$count_64" --concurrency 64 --size "$size" --json
 record python_eh_c64 "$python" "$anchor" eventhubs --connection-string "$EH" --count "$count_64" --concurrency 64 --size "$size"
 record swift_eh_c64_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --count "$count_64" --concurrency 64 --size "$size" --json
-# Service Bus at 16 senders and COUNT_SB: with more senders or thousands of messages, the Python library's
-# schedule-message requests stall (10 s time-outs, see docs/performance.md), which would measure the stall.
-record swift_sb_c16_scheduled "$toolbox" bench servicebus --connection-string "$SB" --queue q1 --scheduled --count "$count_sb" --concurrency 16 --size "$size" --json
-record python_sb_c16 "$python" "$anchor" servicebus --connection-string "$SB" --queue q1 --count "$count_sb" --concurrency 16 --size "$size"
-record swift_sb_c16_send "$toolbox" bench servicebus --connection-string "$SB" --queue q1 --count "$count_sb" --concurrency 16 --size "$size" --json
+record swift_sb_c64_scheduled "$toolbox" bench servicebus --connection-string "$SB" --queue q1 --scheduled --count "$count_sb" --concurrency 64 --size "$size" --json
+record python_sb_c64 "$python" "$anchor" servicebus --connection-string "$SB" --queue q1 --count "$count_sb" --concurrency 64 --size "$size"
+record swift_sb_c64_send "$toolbox" bench servicebus --connection-string "$SB" --queue q1 --count "$count_sb" --concurrency 64 --size "$size" --json
 record idle_memory_plain "$toolbox" bench eventhubs --connection-string "$EH" --idle-connections "$idle" --json
 record idle_memory_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --idle-connections "$idle" --json
 stop_emulator
