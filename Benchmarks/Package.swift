@@ -7,7 +7,7 @@ import PackageDescription
 let package = Package(
     name: "AzureClientsToolboxBenchmarks",
     dependencies: [
-        .package(path: ".."),
+        .package(name: "AzureClientsToolbox", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -16,10 +16,10 @@ let package = Package(
             name: "ToolboxBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "ConnectionPooling", package: "main"),
-                .product(name: "ToolboxAMQP", package: "main"),
-                .product(name: "AzureEventHubs", package: "main"),
-                .product(name: "AzureEmulator", package: "main"),
+                .product(name: "ConnectionPooling", package: "AzureClientsToolbox"),
+                .product(name: "ToolboxAMQP", package: "AzureClientsToolbox"),
+                .product(name: "AzureEventHubs", package: "AzureClientsToolbox"),
+                .product(name: "AzureEmulator", package: "AzureClientsToolbox"),
             ],
             path: "Benchmarks/ToolboxBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
