@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import ToolboxCore
 
@@ -56,6 +57,27 @@ enum ClosedLoopLoad {
         var outcome = state.withLockedValue { $0.outcome }
         outcome.seconds = MonotonicInstant.now().seconds(since: start)
         return outcome
+    }
+
+    /// Prints the `eventhubs send` / `servicebus send` summary
+    /// `{sent, failed, seconds, events_per_sec, p50_ms, p99_ms}` and exits 1 if any send failed.
+    static func printSendSummary(_ outcome: Outcome, json: Bool) throws {
+        if let lastError = outcome.lastError { JSONOutput.printError("last error: \(lastError)") }
+        let seconds = outcome.seconds
+        let summary: [String: Any] = [
+            "sent": outcome.succeeded, "failed": outcome.failed, "seconds": JSONOutput.rounded(seconds),
+            "events_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
+            "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6),
+            "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6),
+        ]
+        if json {
+            JSONOutput.printLine(summary)
+        } else {
+            print("sent \(outcome.succeeded), failed \(outcome.failed) in \(JSONOutput.rounded(seconds)) s "
+                + "(\(summary["events_per_sec"] ?? 0) events/s, p50 \(summary["p50_ms"] ?? 0) ms, "
+                + "p99 \(summary["p99_ms"] ?? 0) ms)")
+        }
+        if outcome.failed > 0 { throw ExitCode(1) }
     }
 }
 

@@ -66,55 +66,12 @@ struct EventHubsSend: ParsableCommand {
             : try EventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
         let payload = size.map { [UInt8](repeating: 0x78, count: $0) } ?? Array((body ?? "hello from toolbox").utf8)
         let sendOptions = SendEventOptions(partitionKey: partitionKey, partitionID: partitionId)
-        let next = LockedValue(0)
-        let results = LockedValue<(sent: Int, failed: Int, histogram: LatencyHistogram, lastError: String?)>(
-            (0, 0, LatencyHistogram(), nil))
-        let start = MonotonicInstant.now()
-        DispatchQueue.concurrentPerform(iterations: concurrency) { _ in
-            var histogram = LatencyHistogram()
-            var sent = 0
-            var failed = 0
-            var lastError: String?
-            while true {
-                let index: Int? = next.withLockedValue { value in
-                    guard value < count else { return nil }
-                    value += 1
-                    return value
-                }
-                guard index != nil else { break }
-                let began = MonotonicInstant.now()
-                do {
-                    try producer.send(EventData(body: payload), options: sendOptions)
-                    sent += 1
-                    histogram.record(UInt64(MonotonicInstant.now().seconds(since: began) * 1_000_000))
-                } catch {
-                    failed += 1
-                    lastError = "\(error)"
-                }
-            }
-            results.withLockedValue {
-                $0.sent += sent
-                $0.failed += failed
-                $0.histogram.merge(histogram)
-                if let lastError { $0.lastError = lastError }
-            }
+        // Completion-handler sends: `concurrency` callers really are in flight at once (a thread per caller
+        // would be capped by the number of cores).
+        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { _, done in
+            producer.send(EventData(body: payload), options: sendOptions) { done($0.failure.map { "\($0)" }) }
         }
-        let seconds = MonotonicInstant.now().seconds(since: start)
         try? producer.close()
-        let final = results.load()
-        if let lastError = final.lastError { JSONOutput.printError("last error: \(lastError)") }
-        let summary: [String: Any] = [
-            "sent": final.sent, "failed": final.failed, "seconds": JSONOutput.rounded(seconds),
-            "events_per_sec": JSONOutput.rounded(seconds > 0 ? Double(final.sent) / seconds : 0, 1),
-            "p50_ms": JSONOutput.rounded(Double(final.histogram.percentile(0.5)) / 1000),
-            "p99_ms": JSONOutput.rounded(Double(final.histogram.percentile(0.99)) / 1000),
-        ]
-        if json {
-            JSONOutput.printLine(summary)
-        } else {
-            print("sent \(final.sent), failed \(final.failed) in \(JSONOutput.rounded(seconds)) s "
-                + "(\(summary["events_per_sec"] ?? 0) events/s, p50 \(summary["p50_ms"] ?? 0) ms, p99 \(summary["p99_ms"] ?? 0) ms)")
-        }
-        if final.failed > 0 { throw ExitCode(1) }
+        try ClosedLoopLoad.printSendSummary(outcome, json: json)
     }
 }

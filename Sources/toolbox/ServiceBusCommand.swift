@@ -57,58 +57,16 @@ struct ServiceBusSend: ParsableCommand {
         let sender: ServiceBusSenderClient = pooled
             ? try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
             : try ServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
-        let next = LockedValue(0)
-        let results = LockedValue<(sent: Int, failed: Int, histogram: LatencyHistogram, lastError: String?)>(
-            (0, 0, LatencyHistogram(), nil))
-        let start = MonotonicInstant.now()
-        DispatchQueue.concurrentPerform(iterations: concurrency) { _ in
-            var histogram = LatencyHistogram()
-            var sent = 0
-            var failed = 0
-            var lastError: String?
-            while next.withLockedValue({ value -> Bool in
-                guard value < count else { return false }
-                value += 1
-                return true
-            }) {
-                let message = ServiceBusMessage(body: body, messageID: messageId)
-                let began = MonotonicInstant.now()
-                do {
-                    if let delaySeconds {
-                        try sender.send([message], delay: delaySeconds)
-                    } else {
-                        try sender.send(message)
-                    }
-                    sent += 1
-                    histogram.record(UInt64(MonotonicInstant.now().seconds(since: began) * 1_000_000))
-                } catch {
-                    failed += 1
-                    lastError = "\(error)"
-                }
-            }
-            results.withLockedValue {
-                $0.sent += sent
-                $0.failed += failed
-                $0.histogram.merge(histogram)
-                if let lastError { $0.lastError = lastError }
+        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { [body, messageId, delaySeconds] _, done in
+            let message = ServiceBusMessage(body: body, messageID: messageId)
+            if let delaySeconds {
+                sender.send([message], delay: delaySeconds) { done($0.failure.map { "\($0)" }) }
+            } else {
+                sender.send(message) { done($0.failure.map { "\($0)" }) }
             }
         }
-        let seconds = MonotonicInstant.now().seconds(since: start)
         try? sender.close()
-        let final = results.load()
-        if let lastError = final.lastError { JSONOutput.printError("last error: \(lastError)") }
-        let summary: [String: Any] = [
-            "sent": final.sent, "failed": final.failed, "seconds": JSONOutput.rounded(seconds),
-            "events_per_sec": JSONOutput.rounded(seconds > 0 ? Double(final.sent) / seconds : 0, 1),
-            "p50_ms": JSONOutput.rounded(Double(final.histogram.percentile(0.5)) / 1000),
-            "p99_ms": JSONOutput.rounded(Double(final.histogram.percentile(0.99)) / 1000),
-        ]
-        if json {
-            JSONOutput.printLine(summary)
-        } else {
-            print("sent \(final.sent), failed \(final.failed) in \(JSONOutput.rounded(seconds)) s")
-        }
-        if final.failed > 0 { throw ExitCode(1) }
+        try ClosedLoopLoad.printSendSummary(outcome, json: json)
     }
 }
 
