@@ -3,17 +3,21 @@ import AzureEventHubs
 import Foundation
 import ToolboxCore
 
-/// `toolbox bench eventhubs`: single-event send latency and throughput against any namespace (or the emulator).
+/// `toolbox bench eventhubs`: single-event send latency and throughput against any namespace (or the emulator);
+/// with `--batch-size N`, `EventDataBatch` throughput (N events per send).
 struct BenchEventHubsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eventhubs",
         abstract: "Send N single events from C concurrent callers through the pooled producer; prints one JSON line.",
         discussion: """
             Warms the pool up first (connections, links, code paths), then times every send. --cold opens a new \
-            EventHubProducer (a new connection) per send instead. --idle-connections N measures memory instead: \
-            the RSS growth of holding N more ready, idle pooled connections.
+            EventHubProducer (a new connection) per send instead. --batch-size N sends EventDataBatch objects of N \
+            events each (one createBatch up front; every send copies that empty batch and adds N events): --count \
+            is then rounded up to whole batches, count and events_per_sec count events, the latencies and errors \
+            are per batch send. --idle-connections N measures memory instead: the RSS growth of holding N more \
+            ready, idle pooled connections.
             Keys: mode, count, concurrency, size, events_per_sec, p50_ms, p99_ms, mean_ms, errors, connections, \
-            seconds, cpu_us_per_event.
+            seconds, cpu_us_per_event; with --batch-size also batch_size and batches.
             """)
 
     @Option(help: "Event Hubs connection string (Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...).")
@@ -22,8 +26,11 @@ struct BenchEventHubsCommand: ParsableCommand {
     @Option(help: "The event hub (default: the connection string's EntityPath).")
     var eventhub: String?
 
-    @Option(help: "Timed sends.")
+    @Option(help: "Timed sends (events; with --batch-size, rounded up to whole batches).")
     var count: Int = 1000
+
+    @Option(help: "Events per EventDataBatch: send batches of this many events instead of single events.")
+    var batchSize: Int?
 
     @Option(help: "Concurrent callers (each starts its next send when the previous one completes).")
     var concurrency: Int = 1
@@ -31,7 +38,7 @@ struct BenchEventHubsCommand: ParsableCommand {
     @Option(help: "Event body size in bytes.")
     var size: Int = 128
 
-    @Option(help: "Untimed sends before measuring (default: max(2 × concurrency, 50); 0 with --cold).")
+    @Option(help: "Untimed sends (batches with --batch-size) before measuring (default: max(2 × concurrency, 50); 0 with --cold).")
     var warmup: Int?
 
     @Option(help: "PEM CA file to trust (an emulator with TLS).")
@@ -54,7 +61,17 @@ struct BenchEventHubsCommand: ParsableCommand {
         if let idleConnections, idleConnections < 1 || idleConnections > 1000 {
             throw ValidationError("--idle-connections must be 1...1000")
         }
+        if let batchSize {
+            guard batchSize >= 1, batchSize <= 100_000 else { throw ValidationError("--batch-size must be 1...100000") }
+            guard idleConnections == nil else { throw ValidationError("--batch-size does not apply to --idle-connections") }
+        }
     }
+
+    /// Timed operations: sends, or whole batches with --batch-size.
+    private var operations: Int { batchSize.map { (count + $0 - 1) / $0 } ?? count }
+
+    /// Events per operation.
+    private var eventsPerOperation: Int { batchSize ?? 1 }
 
     private func options(maxSize: Int = 10) -> EventHubProducerOptions {
         var options = EventHubProducerOptions()
@@ -80,20 +97,39 @@ struct BenchEventHubsCommand: ParsableCommand {
                                                    options: options())
         defer { try? producer.close() }
         try producer.warmUp(connections: 1)
-        let warm = ClosedLoopLoad.run(count: warmup ?? max(2 * concurrency, 50), concurrency: concurrency) { _, done in
-            producer.send(EventData(body: payload)) { done($0.failure.map { "\($0)" }) }
+        let operation: ClosedLoopLoad.Operation
+        if let batchSize {
+            let empty = try producer.createBatch()
+            guard Self.filled(empty, batchSize, payload) != nil else {
+                throw ValidationError("\(batchSize) events of \(size) bytes exceed the link's max message size "
+                    + "(\(empty.maxSizeInBytes) bytes): lower --batch-size or --size")
+            }
+            operation = { _, done in
+                guard let batch = Self.filled(empty, batchSize, payload) else { return done("batch overflow") }
+                producer.send(batch) { done($0.failure.map { "\($0)" }) }
+            }
+        } else {
+            operation = { _, done in producer.send(EventData(body: payload)) { done($0.failure.map { "\($0)" }) } }
         }
+        let warm = ClosedLoopLoad.run(count: warmup ?? max(2 * concurrency, 50), concurrency: concurrency,
+                                      operation: operation)
         if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
         let cpuBefore = ProcessStats.cpuSeconds()
-        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { _, done in
-            producer.send(EventData(body: payload)) { done($0.failure.map { "\($0)" }) }
-        }
+        let outcome = ClosedLoopLoad.run(count: operations, concurrency: concurrency, operation: operation)
         let cpu = ProcessStats.cpuSeconds() - cpuBefore
         return summary("pooled", outcome, cpu: cpu, connections: producer.health.connectionsOpened)
     }
 
+    /// `empty` (a batch from `createBatch`) with `events` events of `payload` added, or nil if they do not fit.
+    private static func filled(_ empty: EventDataBatch, _ events: Int, _ payload: [UInt8]) -> EventDataBatch? {
+        var batch = empty
+        for _ in 0..<events where !batch.tryAdd(EventData(body: payload)) { return nil }
+        return batch
+    }
+
     private func runCold(_ payload: [UInt8]) throws -> [String: Any] {
         let opened = LockedValue(0)
+        let batchSize = batchSize
         let operation: ClosedLoopLoad.Operation = { [connectionString, eventhub] _, done in
             let producer: EventHubProducer
             do {
@@ -103,14 +139,28 @@ struct BenchEventHubsCommand: ParsableCommand {
                 return done("\(error)")
             }
             opened.withLockedValue { $0 += 1 }
-            producer.send(EventData(body: payload)) { result in
+            let finish: @Sendable (Result<Void, EventHubsError>) -> Void = { result in
                 producer.close { done(result.failure.map { "\($0)" }) }
+            }
+            guard let batchSize else {
+                producer.send(EventData(body: payload), completion: finish)
+                return
+            }
+            producer.createBatch { created in
+                switch created {
+                case .failure(let error): finish(.failure(error))
+                case .success(let empty):
+                    guard let batch = Self.filled(empty, batchSize, payload) else {
+                        return producer.close { done("\(batchSize) events of \(payload.count) bytes exceed the batch size") }
+                    }
+                    producer.send(batch, completion: finish)
+                }
             }
         }
         _ = ClosedLoopLoad.run(count: warmup ?? 0, concurrency: concurrency, operation: operation)
         opened.withLockedValue { $0 = 0 }
         let cpuBefore = ProcessStats.cpuSeconds()
-        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: operation)
+        let outcome = ClosedLoopLoad.run(count: operations, concurrency: concurrency, operation: operation)
         let cpu = ProcessStats.cpuSeconds() - cpuBefore
         return summary("cold", outcome, cpu: cpu, connections: opened.load())
     }
@@ -119,15 +169,22 @@ struct BenchEventHubsCommand: ParsableCommand {
         if let error = outcome.lastError { JSONOutput.printError("last error: \(error)") }
         let seconds = outcome.seconds
         let histogram = outcome.histogram
-        return [
-            "mode": mode, "count": count, "concurrency": concurrency, "size": size,
-            "events_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
+        let events = operations * eventsPerOperation
+        var summary: [String: Any] = [
+            "mode": mode, "count": events, "concurrency": concurrency, "size": size,
+            "events_per_sec": JSONOutput.rounded(
+                seconds > 0 ? Double(outcome.succeeded * eventsPerOperation) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(histogram.percentile(0.5)) / 1e6, 4),
             "p99_ms": JSONOutput.rounded(Double(histogram.percentile(0.99)) / 1e6, 4),
             "mean_ms": JSONOutput.rounded(outcome.meanMilliseconds, 4),
             "errors": outcome.failed, "connections": connections, "seconds": JSONOutput.rounded(seconds),
-            "cpu_us_per_event": JSONOutput.rounded(cpu * 1e6 / Double(max(count, 1)), 1),
+            "cpu_us_per_event": JSONOutput.rounded(cpu * 1e6 / Double(max(events, 1)), 1),
         ]
+        if let batchSize {
+            summary["batch_size"] = batchSize
+            summary["batches"] = operations
+        }
+        return summary
     }
 
     /// RSS before and after opening `extra` more ready connections (links attached by a send on each).

@@ -1,7 +1,8 @@
 import Foundation
 import XCTest
 
-/// Black-box tests of `toolbox bench eventhubs` and `toolbox bench tcp-pingpong`: their flags and JSON keys are a
+/// Black-box tests of `toolbox bench eventhubs` (single events, `--batch-size`, `--cold`, `--idle-connections`) and
+/// `toolbox bench tcp-pingpong`: their flags and JSON keys are a
 /// public interface. Speed is never asserted; only shape and counts.
 final class BenchEventHubsCLITests: XCTestCase {
     private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
@@ -64,6 +65,63 @@ final class BenchEventHubsCLITests: XCTestCase {
         XCTAssertEqual(object["mode"] as? String, "cold")
         XCTAssertEqual(object["connections"] as? Int, 5)
         XCTAssertEqual(object["errors"] as? Int, 0)
+    }
+
+    func testBatchBenchSendsWholeBatchesAndCountsEvents() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let cs = emulator.eventHubsConnectionString(eventHub: "eh1")
+        // 25 events in batches of 10: rounded up to 3 batches (30 events), after 2 untimed warm-up batches
+        let result = try run(["bench", "eventhubs", "--connection-string", cs, "--count", "25", "--batch-size", "10",
+                              "--concurrency", "2", "--warmup", "2", "--size", "32", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try jsonObject(result.stdout)
+        for key in ["events_per_sec", "p50_ms", "p99_ms", "mean_ms", "seconds", "cpu_us_per_event"] {
+            XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
+        }
+        XCTAssertEqual(object["mode"] as? String, "pooled")
+        XCTAssertEqual(object["batch_size"] as? Int, 10)
+        XCTAssertEqual(object["batches"] as? Int, 3)
+        XCTAssertEqual(object["count"] as? Int, 30)
+        XCTAssertEqual(object["errors"] as? Int, 0)
+        XCTAssertEqual(object["connections"] as? Int, 1)
+        XCTAssertGreaterThan(object["events_per_sec"] as? Double ?? 0, 0)
+        let stored = try readAll(connectionString: cs, partitions: 4, expected: 50)
+        XCTAssertEqual(stored.count, 50)
+        XCTAssertTrue(stored.allSatisfy { $0.event.body.count == 32 })
+    }
+
+    func testColdBatchBenchOpensOneConnectionPerBatch() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
+                              "--count", "6", "--batch-size", "3", "--cold", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try jsonObject(result.stdout)
+        XCTAssertEqual(object["mode"] as? String, "cold")
+        XCTAssertEqual(object["batches"] as? Int, 2)
+        XCTAssertEqual(object["count"] as? Int, 6)
+        XCTAssertEqual(object["connections"] as? Int, 2)
+        XCTAssertEqual(object["errors"] as? Int, 0)
+    }
+
+    func testBatchBenchRejectsBadBatchFlags() throws {
+        let zero = try run(["bench", "eventhubs", "--connection-string", "x", "--batch-size", "0", "--json"])
+        XCTAssertNotEqual(zero.status, 0)
+        XCTAssertTrue(zero.stderr.contains("--batch-size"), zero.stderr)
+        XCTAssertEqual(zero.stdout, "")
+        let idle = try run(["bench", "eventhubs", "--connection-string", "x", "--batch-size", "5",
+                            "--idle-connections", "2", "--json"])
+        XCTAssertNotEqual(idle.status, 0)
+        XCTAssertTrue(idle.stderr.contains("--batch-size"), idle.stderr)
+    }
+
+    func testBatchBenchRefusesBatchesLargerThanTheLink() throws {
+        let emulator = try startEventHubsEmulator(self)
+        // 2,000 events of 1,000 bytes do not fit the emulator's 1 MiB max message size
+        let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
+                              "--count", "2000", "--batch-size", "2000", "--size", "1000", "--json"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("max message size"), result.stderr)
+        XCTAssertEqual(result.stdout, "")
     }
 
     func testIdleMemoryModeReportsPerConnectionFigure() throws {
