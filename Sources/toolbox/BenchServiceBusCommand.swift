@@ -3,7 +3,8 @@ import AzureServiceBus
 import Foundation
 import ToolboxCore
 
-/// `toolbox bench servicebus`: single-message send latency and throughput through the pooled sender.
+/// `toolbox bench servicebus`: single-message send latency and throughput through the pooled sender; with
+/// `--receive`, peek-lock receive + complete throughput.
 struct BenchServiceBusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "servicebus",
@@ -13,6 +14,15 @@ struct BenchServiceBusCommand: ParsableCommand {
             Python toolbox's send_message does); --cold opens a new ServiceBusSender per send.
             Keys: mode, count, concurrency, size, events_per_sec, p50_ms, p99_ms, mean_ms, errors, connections, \
             seconds, cpu_us_per_event.
+            --receive measures the other side instead: it pre-fills the queue with --warmup + --count messages \
+            (untimed, pooled sender), then --concurrency peek-lock ServiceBusReceivers (one connection each) \
+            receive up to --max-messages per call and complete every message received, concurrently; the warm-up \
+            messages are received and completed untimed first. A message's latency runs from the start of the \
+            receive call that delivered it to its completion being confirmed. Messages already in the queue are \
+            received like the pre-filled ones.
+            Keys (--receive): mode "receive", count, concurrency, size, max_messages, messages_per_sec, p50_ms, \
+            p99_ms, mean_ms, errors (messages not received or not completed), connections, seconds, \
+            prefill_seconds, cpu_us_per_message.
             """)
 
     @Option(help: "Service Bus connection string.")
@@ -42,6 +52,15 @@ struct BenchServiceBusCommand: ParsableCommand {
     @Flag(help: "A new sender (connection) per send.")
     var cold = false
 
+    @Flag(help: "Measure peek-lock receive + complete of --count pre-filled messages instead of sends.")
+    var receive = false
+
+    @Option(help: "With --receive: messages asked for per receive call (the receiver grants credit per call).")
+    var maxMessages: Int = 10
+
+    @Option(help: "With --receive: seconds a receive call waits for its messages.")
+    var receiveTimeout: Double = 10
+
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
 
@@ -50,10 +69,14 @@ struct BenchServiceBusCommand: ParsableCommand {
         guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
         guard size >= 0, size <= 1_000_000 else { throw ValidationError("--size must be 0...1000000") }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must be >= 0") }
+        guard maxMessages >= 1, maxMessages <= 5000 else { throw ValidationError("--max-messages must be 1...5000") }
+        guard receiveTimeout > 0 else { throw ValidationError("--receive-timeout must be > 0") }
+        if receive, cold || scheduled { throw ValidationError("--receive does not combine with --cold or --scheduled") }
     }
 
     func run() throws {
         let options = ServiceBusClientOptions.with { $0.caFile = caFile }
+        if receive { return try runReceive(options) }
         let payload = [UInt8](repeating: 0x78, count: size)
         let scheduled = scheduled
         let send: @Sendable (ServiceBusSenderClient, @escaping @Sendable (String?) -> Void) -> Void = { sender, done in
@@ -116,5 +139,126 @@ struct BenchServiceBusCommand: ParsableCommand {
             print(summary.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         }
         if outcome.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+// MARK: - Receive + complete
+
+extension BenchServiceBusCommand {
+    private func runReceive(_ options: ServiceBusClientOptions) throws {
+        let warmupCount = warmup ?? max(2 * concurrency, 50)
+        let prefillStart = MonotonicInstant.now()
+        let prefill = try self.prefill(warmupCount + count, options: options)
+        let prefillSeconds = MonotonicInstant.now().seconds(since: prefillStart)
+        if prefill.failed > 0 { JSONOutput.printError("pre-fill: \(prefill.failed) sends failed: \(prefill.lastError ?? "")") }
+
+        let receivers = try (0..<concurrency).map { _ in
+            try ServiceBusReceiver(connectionString: connectionString, queueName: queue, receiveMode: .peekLock,
+                                   options: options)
+        }
+        defer { for receiver in receivers { try? receiver.close() } }
+        let warm = drain(warmupCount, receivers)
+        if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
+        let cpuBefore = ProcessStats.cpuSeconds()
+        let outcome = drain(count, receivers)
+        let cpu = ProcessStats.cpuSeconds() - cpuBefore
+        if let error = outcome.lastError { JSONOutput.printError("last error: \(error)") }
+        let seconds = outcome.seconds
+        let summary: [String: Any] = [
+            "mode": "receive", "count": count, "concurrency": concurrency, "size": size, "max_messages": maxMessages,
+            "messages_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
+            "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6, 4),
+            "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6, 4),
+            "mean_ms": JSONOutput.rounded(outcome.meanMilliseconds, 4),
+            "errors": outcome.failed, "connections": receivers.reduce(0) { $0 + $1.connectionsOpened },
+            "seconds": JSONOutput.rounded(seconds), "prefill_seconds": JSONOutput.rounded(prefillSeconds),
+            "cpu_us_per_message": JSONOutput.rounded(cpu * 1e6 / Double(count), 1),
+        ]
+        if json {
+            JSONOutput.printLine(summary)
+        } else {
+            print(summary.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
+        if outcome.failed > 0 { throw ExitCode(1) }
+    }
+
+    /// Sends `total` messages through a pooled sender, 100 per call, 4 calls in flight.
+    private func prefill(_ total: Int, options: ServiceBusClientOptions) throws -> ClosedLoopLoad.Outcome {
+        let sender = try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
+        defer { try? sender.close() }
+        let message = ServiceBusMessage(body: [UInt8](repeating: 0x78, count: size))
+        let chunk = 100
+        let outcome = ClosedLoopLoad.run(count: (total + chunk - 1) / chunk, concurrency: 4) { index, done in
+            let messages = [ServiceBusMessage](repeating: message, count: min(chunk, total - index * chunk))
+            sender.send(messages) { done($0.failure.map { "\($0)" }) }
+        }
+        var result = outcome
+        result.failed *= chunk  // messages, roughly: a failed call lost up to `chunk` of them
+        return result
+    }
+
+    /// Receives and completes `total` messages with one closed loop per receiver; each loop claims up to
+    /// `maxMessages` of what is left, receives them and completes every one (concurrently) before its next claim.
+    /// Messages asked for but not delivered within the receive timeout count as failures and are not asked again.
+    private func drain(_ total: Int, _ receivers: [ServiceBusReceiver]) -> ClosedLoopLoad.Outcome {
+        let state = LockedValue((remaining: total, outcome: ClosedLoopLoad.Outcome()))
+        let finished = DispatchSemaphore(value: 0)
+        let maxMessages = maxMessages
+        let timeout = receiveTimeout
+        let start = MonotonicInstant.now()
+
+        @Sendable func next(_ receiver: ServiceBusReceiver) {
+            let wanted = state.withLockedValue { value -> Int in
+                let wanted = min(maxMessages, value.remaining)
+                value.remaining -= wanted
+                return wanted
+            }
+            guard wanted > 0 else {
+                finished.signal()
+                return
+            }
+            let began = MonotonicInstant.now()
+            receiver.receive(maxMessages: wanted, timeout: timeout) { result in
+                let messages: [ServiceBusReceivedMessage]
+                switch result {
+                case .failure(let error):
+                    state.withLockedValue { $0.outcome.failed += wanted; $0.outcome.lastError = "receive: \(error)" }
+                    return next(receiver)
+                case .success(let received): messages = received
+                }
+                if messages.count < wanted {
+                    state.withLockedValue {
+                        $0.outcome.failed += wanted - messages.count
+                        $0.outcome.lastError = "receive: \(messages.count) of \(wanted) messages within \(timeout) s"
+                    }
+                }
+                if messages.isEmpty { return next(receiver) }
+                let pending = LockedValue(messages.count)
+                for message in messages {
+                    receiver.complete(message) { completed in
+                        let nanoseconds = MonotonicInstant.now().nanoseconds &- began.nanoseconds
+                        state.withLockedValue { value in
+                            switch completed {
+                            case .success:
+                                value.outcome.succeeded += 1
+                                value.outcome.histogram.record(nanoseconds)
+                                value.outcome.totalNanoseconds &+= nanoseconds
+                            case .failure(let error):
+                                value.outcome.failed += 1
+                                value.outcome.lastError = "complete: \(error)"
+                            }
+                        }
+                        if pending.withLockedValue({ $0 -= 1; return $0 == 0 }) { next(receiver) }
+                    }
+                }
+            }
+        }
+
+        let loops = total > 0 ? receivers : []
+        for receiver in loops { next(receiver) }
+        for _ in loops { finished.wait() }
+        var outcome = state.withLockedValue { $0.outcome }
+        outcome.seconds = MonotonicInstant.now().seconds(since: start)
+        return outcome
     }
 }

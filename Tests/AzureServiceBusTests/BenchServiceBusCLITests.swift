@@ -1,0 +1,108 @@
+import AzureEmulator
+import AzureServiceBus
+import Foundation
+import XCTest
+
+/// Black-box tests of `toolbox bench servicebus` (sends, and `--receive`) against the in-process emulator: its
+/// flags and JSON keys are a public interface. Speed is never asserted; only shape and counts.
+final class BenchServiceBusCLITests: XCTestCase {
+    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
+        var binary = directory.appendingPathComponent("toolbox")
+        if !FileManager.default.isExecutableFile(atPath: binary.path) {
+            binary = directory.deletingLastPathComponent().appendingPathComponent("toolbox")
+        }
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            XCTFail("toolbox is not built next to the tests at \(directory.path): run `swift build --build-tests` first")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    private func jsonObject(_ output: String) throws -> [String: Any] {
+        let lines = output.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "exactly one JSON line on stdout: \(output)")
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any])
+    }
+
+    private func startEmulator() throws -> Emulator {
+        var configuration = EmulatorConfiguration()
+        configuration.queues = ["q1"]
+        let emulator = try Emulator.start(configuration)
+        addTeardownBlock { emulator.stop() }
+        return emulator
+    }
+
+    /// Messages left in `q1`, read in receive-and-delete mode until a read comes back empty.
+    private func drainedCount(_ emulator: Emulator) throws -> Int {
+        let receiver = try ServiceBusReceiver(connectionString: emulator.serviceBusConnectionString, queueName: "q1",
+                                              receiveMode: .receiveAndDelete)
+        defer { try? receiver.close() }
+        var total = 0
+        while true {
+            let batch = try receiver.receive(maxMessages: 100, timeout: 0.5)
+            if batch.isEmpty { return total }
+            total += batch.count
+        }
+    }
+
+    func testPooledSendBenchPrintsItsKeys() throws {
+        let emulator = try startEmulator()
+        let result = try run(["bench", "servicebus", "--connection-string", emulator.serviceBusConnectionString,
+                              "--queue", "q1", "--count", "20", "--concurrency", "4", "--warmup", "5", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try jsonObject(result.stdout)
+        for key in ["count", "concurrency", "size", "events_per_sec", "p50_ms", "p99_ms", "mean_ms", "errors",
+                    "connections", "seconds", "cpu_us_per_event"] {
+            XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
+        }
+        XCTAssertEqual(object["mode"] as? String, "pooled")
+        XCTAssertEqual(object["errors"] as? Int, 0)
+        XCTAssertEqual(try drainedCount(emulator), 25)
+    }
+
+    func testReceiveBenchPrefillsReceivesAndCompletesEveryMessage() throws {
+        let emulator = try startEmulator()
+        let result = try run(["bench", "servicebus", "--connection-string", emulator.serviceBusConnectionString,
+                              "--queue", "q1", "--receive", "--count", "40", "--concurrency", "3", "--max-messages", "7",
+                              "--warmup", "6", "--size", "16", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try jsonObject(result.stdout)
+        for key in ["messages_per_sec", "p50_ms", "p99_ms", "mean_ms", "seconds", "prefill_seconds",
+                    "cpu_us_per_message"] {
+            XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
+        }
+        XCTAssertEqual(object["mode"] as? String, "receive")
+        XCTAssertEqual(object["count"] as? Int, 40)
+        XCTAssertEqual(object["concurrency"] as? Int, 3)
+        XCTAssertEqual(object["size"] as? Int, 16)
+        XCTAssertEqual(object["max_messages"] as? Int, 7)
+        XCTAssertEqual(object["errors"] as? Int, 0)
+        XCTAssertEqual(object["connections"] as? Int, 3, "one connection per receiver")
+        XCTAssertGreaterThan(object["messages_per_sec"] as? Double ?? 0, 0)
+        XCTAssertLessThanOrEqual(object["p50_ms"] as? Double ?? .infinity, object["p99_ms"] as? Double ?? 0)
+        XCTAssertFalse(result.stdout.contains("SAS_KEY_VALUE"), "no key in the output")
+        // every pre-filled message (6 warm-up + 40 timed) was completed: none is left to receive
+        XCTAssertEqual(try drainedCount(emulator), 0)
+    }
+
+    func testReceiveBenchRejectsBadFlags() throws {
+        for flags in [["--receive", "--cold"], ["--receive", "--scheduled"], ["--receive", "--max-messages", "0"]] {
+            let bad = try run(["bench", "servicebus", "--connection-string", "x", "--json"] + flags)
+            XCTAssertNotEqual(bad.status, 0, "\(flags)")
+            XCTAssertTrue(bad.stderr.contains(flags.last == "0" ? "--max-messages" : "--receive"), bad.stderr)
+            XCTAssertEqual(bad.stdout, "")
+        }
+    }
+}
