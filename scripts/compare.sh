@@ -6,8 +6,11 @@
 #
 # Writes one JSON line per measurement ({"case": ..., "result": {...}}), then prints a Markdown table with ratios
 # (scripts/compare-report.py) and, when matplotlib is in the anchor venv, plots docs/performance/compare.png.
-# Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (10000), COUNT_SB (5000), COLD_COUNT (5), IDLE (50), SCRATCH
-# (.build-perf-rel).
+# Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (10000), COUNT_SB (5000), COLD_COUNT (5), IDLE (50),
+# COUNT_BATCH (100000 events, i.e. 1000 batches of 100), RECEIVERS (8), SCRATCH (.build-perf-rel).
+# The Event Hubs batch and Service Bus receive+complete rows are Swift only: anchor.py drives only the Python
+# library's single sends (its send_events_batch and its get_receiver, a plain azure-servicebus receiver, are not
+# driven).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 results=${1:-docs/performance/compare.jsonl}
@@ -17,6 +20,8 @@ count_64=${COUNT_64:-10000}
 count_sb=${COUNT_SB:-5000}
 cold_count=${COLD_COUNT:-5}
 idle=${IDLE:-50}
+count_batch=${COUNT_BATCH:-100000}
+receivers=${RECEIVERS:-8}
 scratch=${SCRATCH:-.build-perf-rel}
 
 swift build -c release --scratch-path "$scratch" --product toolbox >&2
@@ -37,7 +42,7 @@ trap 'stop_emulator; rm -rf "$workdir"' EXIT
 
 start_emulator() {  # extra flags for toolbox emulator
     : >"$workdir/ready"
-    "$toolbox" emulator --host 127.0.0.1 --amqp-port 0 --amqps-port 0 --eventhub eh1:4 --queue q1 "$@" \
+    "$toolbox" emulator --host 127.0.0.1 --amqp-port 0 --amqps-port 0 --eventhub eh1:4 --queue q1 --queue q2 "$@" \
         >"$workdir/ready" 2>"$workdir/emulator.log" &
     pid=$!
     for _ in $(seq 1 300); do
@@ -74,6 +79,10 @@ record swift_eh_c64_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS"
 record swift_sb_c64_scheduled "$toolbox" bench servicebus --connection-string "$SB" --queue q1 --scheduled --count "$count_sb" --concurrency 64 --size "$size" --json
 record python_sb_c64 "$python" "$anchor" servicebus --connection-string "$SB" --queue q1 --count "$count_sb" --concurrency 64 --size "$size"
 record swift_sb_c64_send "$toolbox" bench servicebus --connection-string "$SB" --queue q1 --count "$count_sb" --concurrency 64 --size "$size" --json
+record swift_eh_batch100_c1 "$toolbox" bench eventhubs --connection-string "$EH" --batch-size 100 --count "$count_batch" --size "$size" --json
+record swift_eh_batch100_c8 "$toolbox" bench eventhubs --connection-string "$EH" --batch-size 100 --count "$count_batch" --concurrency 8 --size "$size" --json
+# q2 is empty: the receive row pre-fills it itself (warm-up + COUNT_SB messages) and completes every message
+record swift_sb_receive "$toolbox" bench servicebus --connection-string "$SB" --queue q2 --receive --count "$count_sb" --concurrency "$receivers" --max-messages 10 --size "$size" --json
 record idle_memory_plain "$toolbox" bench eventhubs --connection-string "$EH" --idle-connections "$idle" --json
 record idle_memory_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --idle-connections "$idle" --json
 stop_emulator
