@@ -19,7 +19,9 @@ let package = Package(
                 .product(name: "ConnectionPooling", package: "AzureClientsToolbox"),
                 .product(name: "ToolboxAMQP", package: "AzureClientsToolbox"),
                 .product(name: "AzureEventHubs", package: "AzureClientsToolbox"),
+                .product(name: "AzureServiceBus", package: "AzureClientsToolbox"),
                 .product(name: "AzureEmulator", package: "AzureClientsToolbox"),
+                .product(name: "ToolboxCore", package: "AzureClientsToolbox"),
             ],
             path: "Benchmarks/ToolboxBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
