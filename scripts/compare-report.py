@@ -67,7 +67,7 @@ def goals(r):
     received = get("swift_sb_receive", "messages_per_sec")
     if received:
         add("Service Bus receive+complete (Swift only)", f"{received:,.0f} messages/s, p50 "
-            f"{get('swift_sb_receive', 'p50_ms')} ms per message, {get('swift_sb_receive', 'errors')} errors",
+            f"{fmt(get('swift_sb_receive', 'p50_ms'))} ms per message, {get('swift_sb_receive', 'errors')} errors",
             "reported", not get("swift_sb_receive", "errors"))
     sb, sbpy = get("swift_sb_c64_scheduled", "events_per_sec"), get("python_sb_c64", "events_per_sec")
     if get("python_sb_c64", "errors"):
