@@ -19,11 +19,13 @@ def fmt(value, unit=""):
     return f"{value:,.0f}{unit}"
 
 
-# Rows with no Python peer in the same run (anchor.py drives only the Python library's single sends) are named so.
 LABELS = {
-    "swift_eh_batch100_c1": "Swift Event Hubs batch (100 per batch), events/s, 1 caller; latency per batch (Swift only)",
-    "swift_eh_batch100_c8": "Swift Event Hubs batch (100 per batch), events/s, 8 callers; latency per batch (Swift only)",
-    "swift_sb_receive": "Swift Service Bus receive+complete, messages/s; latency per message (Swift only)",
+    "swift_eh_batch100_c1": "Swift Event Hubs batch (100 per batch), events/s, 1 caller; latency per batch",
+    "swift_eh_batch100_c8": "Swift Event Hubs batch (100 per batch), events/s, 8 callers; latency per batch",
+    "python_eh_batch100_c1": "Python send_events_batch (100 per batch), events/s, 1 caller; latency per batch",
+    "python_eh_batch100_c8": "Python send_events_batch (100 per batch), events/s, 8 callers; latency per batch",
+    "swift_sb_receive": "Swift Service Bus receive+complete, messages/s; latency per message",
+    "python_sb_receive": "Python get_receiver() receive+complete, messages/s; latency per message",
 }
 
 
@@ -62,11 +64,21 @@ def goals(r):
             "≥ 20×", ratio >= 20)
     batch, single = get("swift_eh_batch100_c1", "events_per_sec"), get("swift_eh_c1", "events_per_sec")
     if batch and single:
-        add("Event Hubs, 1 caller: batches of 100 / single sends, events/s (Swift only)",
+        add("Event Hubs, 1 caller: batches of 100 / single sends, events/s (Swift)",
             f"{batch:,.0f} / {single:,.0f} = {batch / single:.1f}×", "reported", True)
-    received = get("swift_sb_receive", "messages_per_sec")
-    if received:
-        add("Service Bus receive+complete (Swift only)", f"{received:,.0f} messages/s, p50 "
+    for callers in ("c1", "c8"):
+        ours, theirs = get(f"swift_eh_batch100_{callers}", "events_per_sec"), get(f"python_eh_batch100_{callers}", "events_per_sec")
+        if ours and theirs:
+            add(f"Event Hubs batches of 100, {callers[1:]} caller(s): Swift / Python events/s",
+                f"{ours:,.0f} / {theirs:,.0f} = {ours / theirs:.1f}×", "reported", True)
+    received, python_received = get("swift_sb_receive", "messages_per_sec"), get("python_sb_receive", "messages_per_sec")
+    if received and python_received:
+        add("Service Bus receive+complete: Swift / Python messages/s",
+            f"{received:,.0f} / {python_received:,.0f} = {received / python_received:.1f}× (errors: "
+            f"{get('swift_sb_receive', 'errors')} / {get('python_sb_receive', 'errors')})", "reported",
+            not get("swift_sb_receive", "errors") and not get("python_sb_receive", "errors"))
+    elif received:
+        add("Service Bus receive+complete (Swift)", f"{received:,.0f} messages/s, p50 "
             f"{fmt(get('swift_sb_receive', 'p50_ms'))} ms per message, {get('swift_sb_receive', 'errors')} errors",
             "reported", not get("swift_sb_receive", "errors"))
     sb, sbpy = get("swift_sb_c64_scheduled", "events_per_sec"), get("python_sb_c64", "events_per_sec")

@@ -7,11 +7,10 @@
 # Writes one JSON line per measurement ({"case": ..., "result": {...}}), then prints a Markdown table with ratios
 # (scripts/compare-report.py) and, when matplotlib is in the anchor venv, plots docs/performance/compare.png.
 # Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (10000), COUNT_SB (5000), COLD_COUNT (5), IDLE (50),
-# COUNT_BATCH (500000 events, i.e. 5000 batches of 100), COUNT_RECEIVE (20000), RECEIVERS (8), SCRATCH
-# (.build-perf-rel).
-# The Event Hubs batch and Service Bus receive+complete rows are Swift only: anchor.py drives only the Python
-# library's single sends (its send_events_batch and its get_receiver, a plain azure-servicebus receiver, are not
-# driven).
+# COUNT_BATCH (500000 events, i.e. 5000 batches of 100), COUNT_BATCH_PY (50000 events for the Python batch rows),
+# COUNT_RECEIVE (20000), RECEIVERS (8), SCRATCH (.build-perf-rel).
+# Batches: ours EventDataBatch through ManagedEventHubProducer vs the library's send_events_batch. Receive+complete:
+# ours ServiceBusReceiver vs the receivers the library's get_receiver() hands out (azure-servicebus peek-lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 results=${1:-docs/performance/compare.jsonl}
@@ -22,6 +21,7 @@ count_sb=${COUNT_SB:-5000}
 cold_count=${COLD_COUNT:-5}
 idle=${IDLE:-50}
 count_batch=${COUNT_BATCH:-500000}
+count_batch_py=${COUNT_BATCH_PY:-50000}
 count_receive=${COUNT_RECEIVE:-20000}
 receivers=${RECEIVERS:-8}
 scratch=${SCRATCH:-.build-perf-rel}
@@ -83,8 +83,11 @@ record python_sb_c64 "$python" "$anchor" servicebus --connection-string "$SB" --
 record swift_sb_c64_send "$toolbox" bench servicebus --connection-string "$SB" --queue q1 --count "$count_sb" --concurrency 64 --size "$size" --json
 record swift_eh_batch100_c1 "$toolbox" bench eventhubs --connection-string "$EH" --batch-size 100 --count "$count_batch" --size "$size" --json
 record swift_eh_batch100_c8 "$toolbox" bench eventhubs --connection-string "$EH" --batch-size 100 --count "$count_batch" --concurrency 8 --size "$size" --json
+record python_eh_batch100_c1 "$python" "$anchor" eventhubs --connection-string "$EH" --batch-size 100 --count "$count_batch_py" --size "$size"
+record python_eh_batch100_c8 "$python" "$anchor" eventhubs --connection-string "$EH" --batch-size 100 --count "$count_batch_py" --concurrency 8 --size "$size"
 # q2 is empty: the receive row pre-fills it itself (warm-up + COUNT_RECEIVE messages) and completes every message
 record swift_sb_receive "$toolbox" bench servicebus --connection-string "$SB" --queue q2 --receive --count "$count_receive" --concurrency "$receivers" --max-messages 10 --size "$size" --json
+record python_sb_receive "$python" "$anchor" servicebus --connection-string "$SB" --queue q2 --receive --count "$count_receive" --concurrency "$receivers" --max-messages 10 --size "$size"
 record idle_memory_plain "$toolbox" bench eventhubs --connection-string "$EH" --idle-connections "$idle" --json
 record idle_memory_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --idle-connections "$idle" --json
 stop_emulator

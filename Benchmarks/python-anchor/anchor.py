@@ -3,7 +3,17 @@ driven like `toolbox bench eventhubs`: warm-up, then COUNT single sends from CON
 (asyncio.gather, bounded by a semaphore), against a given emulator. Prints one JSON line with the same keys.
 
     python anchor.py eventhubs  --connection-string CS [--eventhub eh1] [--count N] [--concurrency C] [--size B]
+                                [--batch-size N]
     python anchor.py servicebus --connection-string CS --queue q1 [--count N] [--concurrency C] [--size B]
+                                [--receive [--max-messages 10]]
+
+--batch-size N drives the library's `ManagedAzureEventhubProducer.send_events_batch` with N bodies per call (COUNT
+counts events and is rounded up to whole batches; latencies are per batch), like `toolbox bench eventhubs
+--batch-size N`. --receive pre-fills the queue (untimed, plain azure-servicebus batch sends), then CONCURRENCY
+receivers from the library's `get_receiver()` (azure-servicebus peek-lock receivers, one connection each) call
+`receive_messages(max_message_count=M)` and `complete_message` on each message until COUNT are completed; a
+message's latency runs from the start of its receive call to its completion, like `toolbox bench servicebus
+--receive`.
 """
 import argparse
 import asyncio
@@ -55,14 +65,103 @@ async def drive(send, count, concurrency):
     return latencies, errors, time.perf_counter() - start, last_error
 
 
+async def receive_main(args):
+    """Service Bus receive+complete through the library's get_receiver(); see the module docstring."""
+    from aio_azure_clients_toolbox.clients.service_bus import AzureServiceBus, ManagedAzureServiceBusSender
+    from azure.servicebus import ServiceBusMessage
+    body = "x" * args.size
+    url = f"sb://{namespace(args.connection_string)}"
+    warm = args.warmup if args.warmup is not None else max(2 * args.concurrency * args.max_messages, 50)
+    filler = AzureServiceBus(url, args.queue, connection_string=args.connection_string)
+    prefill_began = time.perf_counter()
+    try:
+        sender = filler.get_sender()
+        remaining = warm + args.count
+        while remaining > 0:
+            batch = await sender.create_message_batch()
+            added = 0
+            while added < min(remaining, 100):
+                batch.add_message(ServiceBusMessage(body))
+                added += 1
+            await sender.send_messages(batch)
+            remaining -= added
+    finally:
+        await filler.close()
+    prefill_seconds = time.perf_counter() - prefill_began
+    managers = [ManagedAzureServiceBusSender(url, args.queue, connection_string=args.connection_string)
+                for _ in range(args.concurrency)]
+    receivers = [manager.get_receiver() for manager in managers]
+    latencies, errors, last_error = [], 0, None
+
+    async def run(receiver, quota, sink):
+        """Receives and completes until no message of QUOTA[0] (shared across receivers) is left to take."""
+        nonlocal errors, last_error
+        while quota[0] > 0:
+            take = min(args.max_messages, quota[0])
+            quota[0] -= take  # reserved before awaiting, so concurrent receivers never take more than COUNT
+            began = time.perf_counter()
+            try:
+                messages = await receiver.receive_messages(max_message_count=take, max_wait_time=args.receive_timeout)
+            except Exception as error:  # noqa: BLE001 - counted and reported
+                errors += 1
+                last_error = repr(error)
+                quota[0] += take
+                break  # this receiver is done; the others take what is left
+            quota[0] += take - len(messages)
+            if not messages:
+                errors += 1
+                last_error = "receive_messages returned nothing within the receive timeout"
+                break
+            for message in messages:
+                try:
+                    await receiver.complete_message(message)
+                    if sink is not None:
+                        sink.append(time.perf_counter() - began)
+                except Exception as error:  # noqa: BLE001 - counted and reported
+                    errors += 1
+                    last_error = repr(error)
+
+    try:
+        warmup = [warm]
+        await asyncio.gather(*(run(receiver, warmup, None) for receiver in receivers))
+        timed = [args.count]
+        cpu_before = cpu_seconds()
+        start = time.perf_counter()
+        await asyncio.gather(*(run(receiver, timed, latencies) for receiver in receivers))
+        seconds = time.perf_counter() - start
+        cpu = cpu_seconds() - cpu_before
+    finally:
+        for manager in managers:
+            await manager.close()
+    if last_error:
+        print(f"last error: {last_error}", file=sys.stderr)
+    latencies.sort()
+    print(json.dumps({
+        "mode": "python-receive", "service": "servicebus", "library": "aio-azure-clients-toolbox==1.5.0",
+        "count": args.count, "concurrency": args.concurrency, "size": args.size, "max_messages": args.max_messages,
+        "messages_per_sec": round(len(latencies) / seconds, 1) if seconds > 0 else 0.0,
+        "p50_ms": round(percentile(latencies, 0.5) * 1000, 4), "p99_ms": round(percentile(latencies, 0.99) * 1000, 4),
+        "mean_ms": round(sum(latencies) / len(latencies) * 1000, 4) if latencies else 0.0,
+        "errors": errors, "seconds": round(seconds, 3), "prefill_seconds": round(prefill_seconds, 3),
+        "connections": args.concurrency, "cpu_us_per_message": round(cpu * 1e6 / max(args.count, 1), 1),
+    }, sort_keys=True))
+    return 1 if errors else 0
+
+
 async def main(args):
+    if args.receive:
+        return await receive_main(args)
     body = b"x" * args.size
     if args.service == "eventhubs":
         from aio_azure_clients_toolbox.clients.eventhub import ManagedAzureEventhubProducer
         hub = args.eventhub or entity_path(args.connection_string)
         client = ManagedAzureEventhubProducer(namespace(args.connection_string), hub,
                                               connection_string=args.connection_string)
-        send = lambda: client.send_event(body)  # noqa: E731
+        if args.batch_size:
+            bodies = [body] * args.batch_size
+            send = lambda: client.send_events_batch(bodies)  # noqa: E731
+        else:
+            send = lambda: client.send_event(body)  # noqa: E731
     else:
         from aio_azure_clients_toolbox.clients.service_bus import ManagedAzureServiceBusSender
         client = ManagedAzureServiceBusSender(f"sb://{namespace(args.connection_string)}", args.queue,
@@ -74,21 +173,24 @@ async def main(args):
         if warm_error:
             print(f"warm-up: {warm_error}", file=sys.stderr)
         cpu_before = cpu_seconds()
-        latencies, errors, seconds, last_error = await drive(send, args.count, args.concurrency)
+        operations = -(-args.count // args.batch_size) if args.batch_size else args.count
+        latencies, errors, seconds, last_error = await drive(send, operations, args.concurrency)
         cpu = cpu_seconds() - cpu_before
     finally:
         await client.close()
     if last_error:
         print(f"last error: {last_error}", file=sys.stderr)
     latencies.sort()
+    per = args.batch_size or 1
+    extra = {"batch_size": args.batch_size, "batches": operations} if args.batch_size else {}
     print(json.dumps({
         "mode": "python-pooled", "service": args.service, "library": "aio-azure-clients-toolbox==1.5.0",
-        "count": args.count, "concurrency": args.concurrency, "size": args.size,
-        "events_per_sec": round(len(latencies) / seconds, 1) if seconds > 0 else 0.0,
+        "count": operations * per, "concurrency": args.concurrency, "size": args.size,
+        "events_per_sec": round(len(latencies) * per / seconds, 1) if seconds > 0 else 0.0, **extra,
         "p50_ms": round(percentile(latencies, 0.5) * 1000, 4), "p99_ms": round(percentile(latencies, 0.99) * 1000, 4),
         "mean_ms": round(sum(latencies) / len(latencies) * 1000, 4) if latencies else 0.0,
         "errors": errors, "seconds": round(seconds, 3),
-        "cpu_us_per_event": round(cpu * 1e6 / max(args.count, 1), 1),
+        "cpu_us_per_event": round(cpu * 1e6 / max(operations * per, 1), 1),
     }, sort_keys=True))
     return 1 if errors else 0
 
@@ -102,5 +204,14 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--warmup", type=int)
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    parser.add_argument("--warmup", type=int, help="untimed operations first (sends, batches, or messages received)")
+    parser.add_argument("--batch-size", type=int, help="eventhubs: events per send_events_batch call")
+    parser.add_argument("--receive", action="store_true", help="servicebus: receive+complete instead of sending")
+    parser.add_argument("--max-messages", type=int, default=10, help="--receive: max_message_count per receive call")
+    parser.add_argument("--receive-timeout", type=float, default=10, help="--receive: max_wait_time per receive call")
+    arguments = parser.parse_args()
+    if arguments.batch_size is not None and (arguments.service != "eventhubs" or arguments.batch_size < 1):
+        parser.error("--batch-size needs eventhubs and a value of at least 1")
+    if arguments.receive and arguments.service != "servicebus":
+        parser.error("--receive needs servicebus")
+    sys.exit(asyncio.run(main(arguments)))
