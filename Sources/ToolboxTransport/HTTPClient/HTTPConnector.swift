@@ -1,4 +1,5 @@
 import ConnectionPooling
+import Synchronization
 import Dispatch
 import ToolboxCore
 
@@ -15,6 +16,8 @@ struct HTTPConnector: Connector {
     let userAgent: String
     /// Counts every connection opened, across all endpoints of the client.
     let opened: LockedValue<Int>
+    /// The event loops new connections' queues target.
+    let loops: HTTPEventLoops
 
     func create(deadline: Deadline, completion: @escaping @Sendable (Result<HTTPClientConnection, any Error>) -> Void) {
         let endpoint = self.endpoint
@@ -24,7 +27,8 @@ struct HTTPConnector: Connector {
         TCPConnection.connect(
             host: endpoint.host, port: endpoint.port, tls: endpoint.isTLS ? tls : nil,
             serverName: serverNameOverride,
-            deadline: min(deadline, .after(seconds: connectTimeout))
+            deadline: min(deadline, .after(seconds: connectTimeout)),
+            targetQueue: loops.next(), queue: LibraryQueues.defaultCallbackQueue
         ) { result in
             switch result {
             case .success(let tcp):
@@ -44,5 +48,22 @@ struct HTTPConnector: Connector {
 
     func close(_ connection: HTTPClientConnection, completion: @escaping @Sendable () -> Void) {
         connection.tcp.close(mode: .graceful, completion: completion)
+    }
+}
+
+/// The serial queues an `HTTPClient`'s connections share (see `HTTPClientConfiguration.eventLoopCount`).
+final class HTTPEventLoops: Sendable {
+    private let queues: [DispatchQueue]
+    private let counter = Atomic<Int>(0)
+
+    init(count: Int) {
+        queues = (0..<max(0, count)).map { LibraryQueues.makeQueue(label: "ToolboxTransport.HTTPClient.loop\($0)") }
+    }
+
+    /// The loop for the next connection, round robin; nil when connections get independent queues.
+    func next() -> DispatchQueue? {
+        guard !queues.isEmpty else { return nil }
+        let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        return queues[(n % queues.count + queues.count) % queues.count]
     }
 }
