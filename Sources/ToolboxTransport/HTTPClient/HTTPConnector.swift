@@ -24,11 +24,12 @@ struct HTTPConnector: Connector {
         let limits = self.limits
         let userAgent = self.userAgent
         let opened = self.opened
+        let loop = loops.next()
         TCPConnection.connect(
             host: endpoint.host, port: endpoint.port, tls: endpoint.isTLS ? tls : nil,
             serverName: serverNameOverride,
             deadline: min(deadline, .after(seconds: connectTimeout)),
-            targetQueue: loops.next(), queue: LibraryQueues.defaultCallbackQueue
+            targetQueue: loop?.queue, poller: loop?.poller, queue: LibraryQueues.defaultCallbackQueue
         ) { result in
             switch result {
             case .success(let tcp):
@@ -52,18 +53,27 @@ struct HTTPConnector: Connector {
 }
 
 /// The serial queues an `HTTPClient`'s connections share (see `HTTPClientConfiguration.eventLoopCount`).
+/// Each loop has a `SocketPoller` (Linux): one read source for all its connections' sockets.
 final class HTTPEventLoops: Sendable {
-    private let queues: [DispatchQueue]
+    struct Loop: Sendable {
+        let queue: DispatchQueue
+        let poller: SocketPoller?
+    }
+
+    private let loops: [Loop]
     private let counter = Atomic<Int>(0)
 
     init(count: Int) {
-        queues = (0..<max(0, count)).map { LibraryQueues.makeQueue(label: "ToolboxTransport.HTTPClient.loop\($0)") }
+        loops = (0..<max(0, count)).map {
+            let queue = LibraryQueues.makeQueue(label: "ToolboxTransport.HTTPClient.loop\($0)")
+            return Loop(queue: queue, poller: SocketPoller(queue: queue))
+        }
     }
 
     /// The loop for the next connection, round robin; nil when connections get independent queues.
-    func next() -> DispatchQueue? {
-        guard !queues.isEmpty else { return nil }
+    func next() -> Loop? {
+        guard !loops.isEmpty else { return nil }
         let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
-        return queues[(n % queues.count + queues.count) % queues.count]
+        return loops[(n % loops.count + loops.count) % loops.count]
     }
 }
