@@ -12,6 +12,11 @@
 #include <openssl/bio.h>
 #include <openssl/pkcs12.h>
 
+/* ToolboxTransport's SocketPoller: Glibc's Swift module does not export <sys/epoll.h>. */
+#if defined(__linux__)
+#include <sys/epoll.h>
+#endif
+
 /* ToolboxTransport: function forms of OpenSSL macros that Swift cannot import. */
 static inline int toolbox_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
     return (int)SSL_set_tlsext_host_name(ssl, name);

@@ -6,7 +6,8 @@ import ToolboxTransport
 
 /// `toolbox bench http --url URL [--ca-file PEM] [--requests N] [--concurrency C] --json`
 ///
-/// Sends N GET requests with C in flight through one `HTTPClient` (keep-alive, at most C connections) and prints
+/// Sends N GET requests with C in flight through one `HTTPClient` (keep-alive, at most C connections; with
+/// `--inline-completions` each completion, and so the next request, runs on the connection's queue) and prints
 /// `{"requests", "errors", "requests_per_sec", "p50_us", "p99_us", "connections_opened"}`. The first request runs
 /// alone so that a TLS peer that cannot be verified stops the run at once: the typed error goes to stderr and the
 /// exit status is 1.
@@ -29,18 +30,29 @@ struct BenchHTTPCommand: ParsableCommand {
     @Option(help: "Deadline of each request, in seconds")
     var timeout: Double = 30
 
+    @Flag(name: .customLong("inline-completions"),
+          help: "Run each completion on the connection's queue (HTTPClientConfiguration.inlineCompletions)")
+    var inlineCompletions = false
+
+    @Option(name: .customLong("event-loops"),
+            help: "Serial queues the connections share (HTTPClientConfiguration.eventLoopCount; default: processors)")
+    var eventLoops: Int?
+
     @Flag(help: "Print the summary as one JSON object")
     var json = false
 
     func validate() throws {
         if requests < 1 { throw ValidationError("--requests must be at least 1") }
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let eventLoops, eventLoops < 0 { throw ValidationError("--event-loops must not be negative") }
     }
 
     func run() throws {
         var configuration = HTTPClientConfiguration()
         if let caFile { configuration.tls.trustRoots = .file(caFile) }
         configuration.maxConnectionsPerEndpoint = concurrency
+        configuration.inlineCompletions = inlineCompletions
+        if let eventLoops { configuration.eventLoopCount = eventLoops }
         let client: HTTPClient
         let request: HTTPRequest
         do {

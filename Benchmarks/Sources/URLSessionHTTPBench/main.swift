@@ -1,7 +1,14 @@
 // URLSession baseline for `toolbox bench http`: N GET requests, C in flight, one JSON line with the same keys
 // (without connections_opened, which URLSession does not expose).
 //   URLSessionHTTPBench URL [REQUESTS] [CONCURRENCY]
-// HTTP only: URLSession on Linux cannot trust a custom CA in-process, which is one reason ToolboxTransport exists.
+// Exits with status 1 when any request failed (the first error goes to stderr).
+//
+// HTTPS with a test CA: URLSession on Linux (FoundationNetworking, i.e. libcurl) cannot be told to trust a custom
+// CA in-process (neither URLSessionCertificateAuthorityInfoFile, SSL_CERT_FILE nor CURL_CA_BUNDLE is honoured),
+// which is one reason ToolboxTransport exists. It trusts the system store, /etc/ssl/certs/ca-certificates.crt and
+// the hashed directory /etc/ssl/certs, so scripts/bench-http.sh runs this program in a private mount namespace
+// (`unshare -rm`) where a copy of /etc/ssl/certs that also holds the test CA is bind-mounted over /etc/ssl/certs;
+// the same run with an unrelated CA fails, which shows that the certificate really is verified.
 import Dispatch
 import Foundation
 #if canImport(FoundationNetworking)
@@ -75,3 +82,4 @@ func percentile(_ p: Double) -> Int {
 let rate = (Double(total) / elapsed * 10).rounded() / 10
 print("{\"errors\":\(results.errors),\"p50_us\":\(percentile(0.5)),\"p99_us\":\(percentile(0.99)),"
     + "\"requests\":\(total),\"requests_per_sec\":\(rate)}")
+if results.errors > 0 { exit(1) }

@@ -18,12 +18,15 @@ import ToolboxCore
 /// Every request has a deadline covering the wait for a connection, connecting, sending and receiving, and
 /// returns a `Cancellable`. An idempotent request with a replayable body whose reused connection turns out to
 /// have been closed by the server is retried once on a fresh connection. Completions run on the `queue:` given,
-/// exactly once. Call `shutdown()` when done: it closes the pooled connections.
+/// exactly once (or inline on the connection's queue with `HTTPClientConfiguration.inlineCompletions`).
+/// Connections run on a few shared serial queues (`HTTPClientConfiguration.eventLoopCount`).
+/// Call `shutdown()` when done: it closes the pooled connections.
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
     private let tls: TLSContext
     private let pools = LockedValue<[HTTPEndpoint: ConnectionPool<HTTPConnector>]>([:])
     private let opened = LockedValue(0)
+    private let loops: HTTPEventLoops
     private let logger: Logger
 
     /// - throws: `TransportError` (`.tlsConfigurationInvalid`) when the TLS settings cannot be loaded.
@@ -33,6 +36,7 @@ public final class HTTPClient: Sendable {
     ) throws {
         self.configuration = configuration
         self.tls = try TLSContext(client: configuration.tls)
+        self.loops = HTTPEventLoops(count: min(configuration.eventLoopCount, configuration.maxConnectionsPerEndpoint))
         self.logger = logger
     }
 
@@ -55,6 +59,11 @@ public final class HTTPClient: Sendable {
         completion: @escaping @Sendable (Result<HTTPResponse, TransportError>) -> Void
     ) -> any Cancellable {
         let sink = BufferingSink(limit: configuration.maxBufferedResponseBytes)
+        if configuration.inlineCompletions {
+            return start(request, deadline: deadline, sink: sink) { result in
+                completion(result.map { HTTPResponse(head: $0, body: sink.takeBody()) })
+            }
+        }
         return start(request, deadline: deadline, sink: sink) { result in
             let response = result.map { HTTPResponse(head: $0, body: sink.takeBody()) }
             queue.async { completion(response) }
@@ -232,7 +241,8 @@ public final class HTTPClient: Sendable {
             let connector = HTTPConnector(
                 endpoint: endpoint, tls: tls, serverNameOverride: configuration.tls.serverNameOverride,
                 connectTimeout: configuration.connectTimeout,
-                limits: configuration.responseLimits, userAgent: configuration.userAgent, opened: opened)
+                limits: configuration.responseLimits, userAgent: configuration.userAgent, opened: opened,
+                loops: loops)
             var poolConfiguration = ConnectionPoolConfiguration()
             poolConfiguration.clientLimit = 1  // HTTP/1.1: one request in flight per connection
             poolConfiguration.maxSize = configuration.maxConnectionsPerEndpoint

@@ -23,6 +23,19 @@ public struct HTTPClientConfiguration: Sendable {
     public var maxBufferedResponseBytes = 256 << 20
     /// Sent when the request has no User-Agent.
     public var userAgent = "AzureClientsToolbox-Swift"
+    /// How many serial queues ("event loops") the client's connections share: each connection's own serial queue
+    /// targets one of them, round robin. Work for connections on the same loop is drained by one thread in turn
+    /// instead of waking a thread per connection, which is what costs most CPU per request on a busy client.
+    /// More loops let more cores work at once. Default: the number of processors online. 0 gives every
+    /// connection an independent queue (the behaviour before this setting existed).
+    public var eventLoopCount = POSIX.activeProcessorCount
+    /// When true, the completion of the buffered `execute(_:deadline:queue:completion:)` runs directly on the
+    /// thread that finished the request, normally the connection's queue, instead of being dispatched to
+    /// `queue:` (which is then unused): one thread hop less per request. The completion must be quick and must
+    /// not block (blocking calls on library queues fail fast anyway); it may start further requests. A request
+    /// that fails at once (an unusable URL, a client shut down) may complete before `execute` returns.
+    /// `stream` is not affected. Default false.
+    public var inlineCompletions = false
 
     public init() {}
 }

@@ -29,6 +29,8 @@ final class HTTPClientConnection: @unchecked Sendable {
     private let userAgent: String
     private var parser: HTTPParser
     private(set) var exchanges = 0
+    /// Methods that carry `Content-Length: 0` when their body is empty.
+    private static let methodsSendingLength: Set<String> = ["POST", "PUT", "PATCH"]
 
     init(tcp: TCPConnection, endpoint: HTTPEndpoint, limits: HTTPParserLimits, userAgent: String) {
         self.tcp = tcp
@@ -78,7 +80,9 @@ final class HTTPClientConnection: @unchecked Sendable {
         if !headers.contains(name: "User-Agent") { headers.add(name: "User-Agent", value: userAgent) }
         switch request.body {
         case .empty:
-            if ["POST", "PUT", "PATCH"].contains(request.method.uppercased()), !headers.contains(name: "Content-Length") {
+            if HTTPClientConnection.methodsSendingLength.contains(request.method.uppercased()),
+                !headers.contains(name: "Content-Length")
+            {
                 headers.add(name: "Content-Length", value: "0")
             }
         case .bytes(let body):

@@ -1,4 +1,5 @@
 import ConnectionPooling
+import Synchronization
 import Dispatch
 import ToolboxCore
 
@@ -15,16 +16,20 @@ struct HTTPConnector: Connector {
     let userAgent: String
     /// Counts every connection opened, across all endpoints of the client.
     let opened: LockedValue<Int>
+    /// The event loops new connections' queues target.
+    let loops: HTTPEventLoops
 
     func create(deadline: Deadline, completion: @escaping @Sendable (Result<HTTPClientConnection, any Error>) -> Void) {
         let endpoint = self.endpoint
         let limits = self.limits
         let userAgent = self.userAgent
         let opened = self.opened
+        let loop = loops.next()
         TCPConnection.connect(
             host: endpoint.host, port: endpoint.port, tls: endpoint.isTLS ? tls : nil,
             serverName: serverNameOverride,
-            deadline: min(deadline, .after(seconds: connectTimeout))
+            deadline: min(deadline, .after(seconds: connectTimeout)),
+            targetQueue: loop?.queue, poller: loop?.poller, queue: LibraryQueues.defaultCallbackQueue
         ) { result in
             switch result {
             case .success(let tcp):
@@ -44,5 +49,31 @@ struct HTTPConnector: Connector {
 
     func close(_ connection: HTTPClientConnection, completion: @escaping @Sendable () -> Void) {
         connection.tcp.close(mode: .graceful, completion: completion)
+    }
+}
+
+/// The serial queues an `HTTPClient`'s connections share (see `HTTPClientConfiguration.eventLoopCount`).
+/// Each loop has a `SocketPoller` (Linux): one read source for all its connections' sockets.
+final class HTTPEventLoops: Sendable {
+    struct Loop: Sendable {
+        let queue: DispatchQueue
+        let poller: SocketPoller?
+    }
+
+    private let loops: [Loop]
+    private let counter = Atomic<Int>(0)
+
+    init(count: Int) {
+        loops = (0..<max(0, count)).map {
+            let queue = LibraryQueues.makeQueue(label: "ToolboxTransport.HTTPClient.loop\($0)")
+            return Loop(queue: queue, poller: SocketPoller(queue: queue))
+        }
+    }
+
+    /// The loop for the next connection, round robin; nil when connections get independent queues.
+    func next() -> Loop? {
+        guard !loops.isEmpty else { return nil }
+        let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
+        return loops[(n % loops.count + loops.count) % loops.count]
     }
 }

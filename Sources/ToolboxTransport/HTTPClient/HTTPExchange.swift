@@ -13,6 +13,8 @@ final class HTTPExchange {
     private var awaitingContinue = false
     private var bodySent = false
     private var finalHead: HTTPResponseHead?
+    /// Computed once: the read loop asks per received chunk.
+    private let isHEAD: Bool
     private var tcp: TCPConnection { connection.tcp }
 
     /// How long to wait for `100 Continue` before sending the body anyway (RFC 9110 §10.1.1 lets clients stop
@@ -26,6 +28,7 @@ final class HTTPExchange {
         self.deadline = deadline
         self.sink = sink
         self.completion = completion
+        self.isHEAD = request.method.uppercased() == "HEAD"
     }
 
     func start() {
@@ -108,7 +111,7 @@ final class HTTPExchange {
                 if !bytes.isEmpty { receivedAny = true }
                 let events: [HTTPParserEvent]
                 do {
-                    events = try connection.feed(bytes, toHEAD: request.method.uppercased() == "HEAD")
+                    events = try connection.feed(bytes, toHEAD: isHEAD)
                 } catch let error as TransportError {
                     fail(error)
                     return

@@ -29,6 +29,9 @@ enum POSIX {
 
     static var errnoText: String { String(cString: strerror(errno)) }
 
+    /// Processors online (at least 1).
+    static var activeProcessorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
     static func text(for code: Int32) -> String { String(cString: strerror(code)) }
 
     /// Makes `fd` non-blocking and close-on-exec (child processes such as test servers must not inherit it).

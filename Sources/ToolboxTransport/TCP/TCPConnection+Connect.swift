@@ -24,7 +24,19 @@ extension TCPConnection {
         queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
         completion: @escaping @Sendable (Result<TCPConnection, TransportError>) -> Void
     ) -> any Cancellable {
-        let connection = makeForConnect(host: host, port: port, tls: tls)
+        connect(host: host, port: port, tls: tls, serverName: serverName, deadline: deadline, targetQueue: nil,
+                queue: callbackQueue, completion: completion)
+    }
+
+    /// `connect` whose connection queue targets `targetQueue` (an event loop shared by several connections) and,
+    /// with `poller` (that loop's), learns of read readiness from the loop's epoll set.
+    @discardableResult
+    static func connect(
+        host: String, port: UInt16, tls: TLSContext?, serverName: String?, deadline: Deadline,
+        targetQueue: DispatchQueue?, poller: SocketPoller? = nil, queue callbackQueue: DispatchQueue,
+        completion: @escaping @Sendable (Result<TCPConnection, TransportError>) -> Void
+    ) -> any Cancellable {
+        let connection = makeForConnect(host: host, port: port, tls: tls, targetQueue: targetQueue, poller: poller)
         connection.queue.async {
             connection.startConnect(host: host, port: port, serverName: serverName ?? tls?.serverNameOverride ?? host, deadline: deadline) {
                 result in callbackQueue.async { completion(result) }
@@ -43,10 +55,11 @@ extension TCPConnection {
         }
     }
 
-    static func makeForConnect(host: String, port: UInt16, tls: TLSContext?) -> TCPConnection {
+    static func makeForConnect(host: String, port: UInt16, tls: TLSContext?,
+                               targetQueue: DispatchQueue? = nil, poller: SocketPoller? = nil) -> TCPConnection {
         let name = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        let queue = LibraryQueues.makeQueue(label: "ToolboxTransport.connection.\(name)")
-        return TCPConnection(peerDescription: name, queue: queue, tlsContext: tls)
+        let queue = LibraryQueues.makeQueue(label: "ToolboxTransport.connection.\(name)", target: targetQueue)
+        return TCPConnection(peerDescription: name, queue: queue, tlsContext: tls, poller: poller)
     }
 
     /// Internal entry used by the HTTP client: the handler runs on `queue`.

@@ -7,30 +7,75 @@ extension TCPConnection {
     /// Unread bytes buffered before the connection stops reading from the socket (back-pressure to the peer).
     static let inboundLimit = 1 << 20
 
-    /// Installs the read and write sources on a connected socket (both start suspended).
+    /// Installs the read and write sources on a connected socket (both start suspended). With a poller there is
+    /// no read source: read readiness comes from the poller's epoll set.
     func installSources() {
-        let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        read.setEventHandler { [weak self] in self?.handleReadable() }
         let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
         write.setEventHandler { [weak self] in self?.handleWritable() }
         let descriptor = fd
-        let remaining = LockedValue(2)
+        let read: (any DispatchSourceRead)? =
+            poller == nil ? DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue) : nil
+        read?.setEventHandler { [weak self] in self?.handleReadable() }
+        let remaining = LockedValue(read == nil ? 1 : 2)
         let closeWhenBothCancelled: @Sendable () -> Void = {
             // The descriptor may be closed only once neither source can touch it any more.
             if remaining.withLockedValue({ $0 -= 1; return $0 }) == 0 { POSIX.closeDescriptor(descriptor) }
         }
-        read.setCancelHandler(handler: closeWhenBothCancelled)
+        read?.setCancelHandler(handler: closeWhenBothCancelled)
         write.setCancelHandler(handler: closeWhenBothCancelled)
         readSource = read
         writeSource = write
         readSourceRunning = false
         writeSourceRunning = false
+        pollToken = nil
+        pollArmed = false
     }
 
     func setReadInterest(_ wanted: Bool) {
+        if let poller {
+            guard writeSource != nil, fd >= 0, wanted != readSourceRunning else { return }
+            readSourceRunning = wanted
+            if wanted {
+                armPoll()
+            } else if let token = pollToken {
+                poller.unregister(fd: fd, token: token)
+                pollToken = nil
+                pollArmed = false
+            }
+            return
+        }
         guard let source = readSource, wanted != readSourceRunning else { return }
         readSourceRunning = wanted
         if wanted { source.resume() } else { source.suspend() }
+    }
+
+    /// Asks the poller for the socket's next read readiness (registering it the first time).
+    private func armPoll() {
+        guard let poller, !pollArmed, fd >= 0 else { return }
+        if let token = pollToken {
+            pollArmed = poller.rearm(fd: fd, token: token)
+        } else if let token = poller.register(self, fd: fd) {
+            pollToken = token
+            pollArmed = true
+        }
+        if !pollArmed {
+            let code = POSIX.lastErrno
+            // Not from inside this call: it runs in the middle of read and interest bookkeeping.
+            queue.async { [weak self] in
+                guard let self else { return }
+                self.fail(TransportError(
+                    .connectionReset, "could not watch the socket to \(self.peerDescription): \(POSIX.text(for: code))",
+                    errno: code))
+            }
+        }
+    }
+
+    /// The poller saw the socket readable (its registration is now disarmed until re-armed).
+    func pollerReportedReadable() {
+        pollArmed = false
+        guard fd >= 0, pollToken != nil else { return }
+        handleReadable()
+        if readSourceRunning, pollToken != nil { armPoll() }
     }
 
     func setWriteInterest(_ wanted: Bool) {
@@ -41,11 +86,14 @@ extension TCPConnection {
 
     /// Cancels the sources (which closes the descriptor) or closes a descriptor that never got sources.
     func releaseSocket() {
-        if let read = readSource, let write = writeSource {
-            read.cancel()
+        if let poller, let token = pollToken, fd >= 0 { poller.unregister(fd: fd, token: token) }
+        pollToken = nil
+        pollArmed = false
+        if let write = writeSource {
+            readSource?.cancel()
             write.cancel()
             // A suspended source never runs its cancel handler, and releasing one crashes.
-            if !readSourceRunning { read.resume() }
+            if !readSourceRunning { readSource?.resume() }
             if !writeSourceRunning { write.resume() }
             readSourceRunning = true
             writeSourceRunning = true

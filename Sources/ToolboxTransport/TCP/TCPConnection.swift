@@ -57,7 +57,11 @@ public final class TCPConnection: @unchecked Sendable {
     var state: State = .connecting
     var readSource: (any DispatchSourceRead)?
     var writeSource: (any DispatchSourceWrite)?
+    /// Whether read readiness is wanted (with a read source: the source is resumed).
     var readSourceRunning = false
+    /// With a poller, the socket's registration in it (instead of a read source), and whether it is armed.
+    var pollToken: UInt64?
+    var pollArmed = false
     var writeSourceRunning = false
     var tls: TLSSession?
     var inbound = ByteQueue()
@@ -82,11 +86,14 @@ public final class TCPConnection: @unchecked Sendable {
     private let addresses = LockedValue<(local: SocketAddress?, remote: SocketAddress?)>((nil, nil))
 
     let tlsContext: TLSContext?
+    /// The event loop's shared epoll set that reports read readiness, instead of a read source of our own.
+    let poller: SocketPoller?
 
-    init(peerDescription: String, queue: DispatchQueue, tlsContext: TLSContext?) {
+    init(peerDescription: String, queue: DispatchQueue, tlsContext: TLSContext?, poller: SocketPoller? = nil) {
         self.peerDescription = peerDescription
         self.queue = queue
         self.tlsContext = tlsContext
+        self.poller = poller
     }
 
     deinit {

@@ -1,0 +1,105 @@
+import Dispatch
+import ToolboxCore
+import XCTest
+@testable import ToolboxTransport
+
+/// TCP connections whose read readiness comes from an event loop's shared epoll set (what HTTPClient uses),
+/// through the same paths TCPConnectionTests check with a read source per connection.
+final class SocketPollerTests: XCTestCase {
+    private let loops = HTTPEventLoops(count: 1)
+
+    private func connect(port: UInt16) throws -> TCPConnection {
+        let loop = try XCTUnwrap(loops.next())
+        #if os(Linux)
+        XCTAssertNotNil(loop.poller, "an event loop on Linux has an epoll poller")
+        #endif
+        return try Blocking.wait { queue, completion in
+            TCPConnection.connect(
+                host: "127.0.0.1", port: port, tls: nil, serverName: nil, deadline: .after(seconds: 10),
+                targetQueue: loop.queue, poller: loop.poller, queue: queue
+            ) { completion($0.mapError { $0 }) }
+        }
+    }
+
+    func testEchoOnSeveralConnectionsOfOneLoop() throws {
+        let listener = try TCPListener(host: "127.0.0.1", port: 0) { echo($0) }
+        defer { listener.close() }
+        let connections = try (0..<4).map { _ in try connect(port: listener.port) }
+        for round in 0..<3 {
+            for (index, connection) in connections.enumerated() {
+                try connection.write([UInt8(round), UInt8(index)], timeout: 10)
+            }
+            for (index, connection) in connections.enumerated() {
+                XCTAssertEqual(try readExactly(connection, count: 2), [UInt8(round), UInt8(index)])
+            }
+        }
+        for connection in connections { try connection.close() }
+    }
+
+    func testLargeTransferNeedsSeveralReadinessReports() throws {
+        let listener = try TCPListener(host: "127.0.0.1", port: 0) { echo($0) }
+        defer { listener.close() }
+        let connection = try connect(port: listener.port)
+        let payload = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        connection.write(payload, deadline: .after(seconds: 30)) { _ in }
+        XCTAssertEqual(try readExactly(connection, count: payload.count, timeout: 30), payload)
+        try connection.close()
+    }
+
+    func testReadTimeoutLeavesConnectionUsable() throws {
+        let peer = LockedValue<TCPConnection?>(nil)
+        let accepted = DispatchSemaphore(value: 0)
+        let listener = try TCPListener { connection in
+            peer.withLockedValue { $0 = connection }
+            accepted.signal()
+        }
+        defer { listener.close() }
+        let connection = try connect(port: listener.port)
+        XCTAssertEqual(accepted.wait(timeout: .now() + 10), .success)
+        expectTransportError(.timedOut) { _ = try connection.read(timeout: 0.2) }
+        try XCTUnwrap(peer.load()).write([7, 8], timeout: 10)
+        XCTAssertEqual(try readExactly(connection, count: 2), [7, 8])
+        try connection.close()
+        try peer.load()?.close()
+    }
+
+    func testPendingReadSeesALaterCloseAndReset() throws {
+        for mode in [TCPConnection.CloseMode.graceful, .abortive] {
+            let peer = LockedValue<TCPConnection?>(nil)
+            let listener = try TCPListener { connection in peer.withLockedValue { $0 = connection } }
+            defer { listener.close() }
+            let connection = try connect(port: listener.port)
+            let outcome = LockedValue<Result<[UInt8], TransportError>?>(nil)
+            let done = DispatchSemaphore(value: 0)
+            connection.read(deadline: .after(seconds: 20)) { result in
+                outcome.withLockedValue { $0 = result }
+                done.signal()
+            }
+            let deadline = Deadline.after(seconds: 10)
+            while peer.load() == nil, !deadline.hasPassed { usleep(1000) }
+            usleep(100_000)
+            try XCTUnwrap(peer.load()).close(mode: mode)
+            XCTAssertEqual(done.wait(timeout: .now() + 15), .success, "\(mode) close never reached the pending read")
+            switch (mode, outcome.load()) {
+            case (.graceful, .success(let bytes)?):
+                XCTAssertEqual(bytes, [])
+            case (.abortive, .failure(let error)?):
+                XCTAssertEqual(error.code, .connectionReset)
+            default:
+                XCTFail("\(mode): unexpected outcome \(String(describing: outcome.load()))")
+            }
+            try connection.close()
+        }
+    }
+
+    func testClosedConnectionsLeaveTheLoopUsable() throws {
+        let listener = try TCPListener(host: "127.0.0.1", port: 0) { echo($0) }
+        defer { listener.close() }
+        for _ in 0..<20 {
+            let connection = try connect(port: listener.port)
+            try connection.write([42], timeout: 10)
+            XCTAssertEqual(try readExactly(connection, count: 1), [42])
+            try connection.close(mode: .abortive)
+        }
+    }
+}
