@@ -30,7 +30,8 @@ extension ConnectionProvider {
             var error: AzureMessagingError?
             if case .failure(let failure) = result { error = failure }
             health.recordOperation(String(context.prefix { $0 != " " }), seconds: seconds, error: error)
-            queue.async { completion(result) }
+            // A blocking wrapper's completion only signals its waiting thread: run it here (see Blocking.deliveryQueue).
+            if queue === Blocking.deliveryQueue { completion(result) } else { queue.async { completion(result) } }
         }
         token.onCancel { once.complete(.failure(AzureMessagingError(.cancelled, "\(context): cancelled"))) }
         attempt(context, number: 0, retry: retry, logger: logger, token: token, once: once, body: body)
@@ -89,6 +90,16 @@ extension ConnectionProvider {
         timeout: Double, skipped: Int,
         completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void
     ) {
+        // A free connection is taken on the caller's thread: no hop before the operation starts.
+        if let handle = tryAcquireNow() {
+            guard factory.isClosed(handle.connection) else { return completion(.success(handle)) }
+            handle.release(discard: true)
+            guard skipped < 32 else {
+                return completion(.failure(AzureMessagingError(.connectionLost, "every connection had closed",
+                                                                recovery: .rebuildConnection)))
+            }
+            return acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
+        }
         acquire(timeout: timeout, queue: timerQueue) { [self] result in
             guard case .success(let handle) = result, factory.isClosed(handle.connection) else {
                 return completion(result)
