@@ -61,11 +61,9 @@ extension ConnectionProvider {
                 }
             }
         }
-        // The per-try time-out: a no-op when the try completed first.
-        timerQueue.asyncAfter(deadline: .now() + retry.tryTimeout) {
-            tryOnce.complete(.failure(AzureMessagingError(.timedOut, "\(context): no answer within \(retry.tryTimeout) s",
-                                                         recovery: .retry)))
-        }
+        // The per-try time-out: dropped unfired when the try completed first.
+        TimeoutScheduler.shared.schedule(after: retry.tryTimeout,
+                                         TryTimeout(once: tryOnce, context: context, seconds: retry.tryTimeout))
         acquireOpen(timeout: retry.tryTimeout, skipped: 0) { [factory] result in
             switch result {
             case .failure(let error):
@@ -111,6 +109,25 @@ extension ConnectionProvider {
             }
             acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
         }
+    }
+}
+
+/// A try's time-out in `TimeoutScheduler`: fails the try with `.timedOut` (retried per the policy).
+private final class TryTimeout<T: Sendable>: TimeoutTarget {
+    let once: CompletionOnce<Result<T, AzureMessagingError>>
+    let context: String
+    let seconds: Double
+
+    init(once: CompletionOnce<Result<T, AzureMessagingError>>, context: String, seconds: Double) {
+        self.once = once
+        self.context = context
+        self.seconds = seconds
+    }
+
+    var isFinished: Bool { once.isCompleted }
+
+    func timeOut() {
+        once.complete(.failure(AzureMessagingError(.timedOut, "\(context): no answer within \(seconds) s", recovery: .retry)))
     }
 }
 
