@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 import ToolboxCore
 
 private let timerQueue = LibraryQueues.makeQueue(label: "AzureMessaging.retry-timers", attributes: .concurrent)
@@ -19,7 +20,6 @@ extension ConnectionProvider {
         body: @escaping @Sendable (F.Connection, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void,
         completion: @escaping @Sendable (Result<T, AzureMessagingError>) -> Void
     ) -> any Cancellable {
-        let token = CancellationToken()
         let started = MonotonicInstant.now()
         let health = self.health
         let once = CompletionOnce<Result<T, AzureMessagingError>> { result in
@@ -33,13 +33,13 @@ extension ConnectionProvider {
             // A blocking wrapper's completion only signals its waiting thread: run it here (see Blocking.deliveryQueue).
             if queue === Blocking.deliveryQueue { completion(result) } else { queue.async { completion(result) } }
         }
-        token.onCancel { once.complete(.failure(AzureMessagingError(.cancelled, "\(context): cancelled"))) }
+        let token = OperationCancellation { once.complete(.failure(AzureMessagingError(.cancelled, "\(context): cancelled"))) }
         attempt(context, number: 0, retry: retry, logger: logger, token: token, once: once, body: body)
         return token
     }
 
     private func attempt<T: Sendable>(
-        _ context: String, number: Int, retry: RetryOptions, logger: Logger, token: CancellationToken,
+        _ context: String, number: Int, retry: RetryOptions, logger: Logger, token: OperationCancellation,
         once: CompletionOnce<Result<T, AzureMessagingError>>,
         body: @escaping @Sendable (F.Connection, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void
     ) {
@@ -109,6 +109,21 @@ extension ConnectionProvider {
             }
             acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
         }
+    }
+}
+
+/// The handle `perform` returns: the first `cancel()` completes the operation with `.cancelled` (a no-op once it
+/// completed). An atomic flag instead of a `CancellationToken`: no lock or handler list per operation.
+final class OperationCancellation: Cancellable {
+    private let cancelled = Atomic<Bool>(false)
+    private let onCancel: @Sendable () -> Void
+
+    init(_ onCancel: @escaping @Sendable () -> Void) { self.onCancel = onCancel }
+
+    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+
+    func cancel() {
+        if !cancelled.exchange(true, ordering: .acquiringAndReleasing) { onCancel() }
     }
 }
 
