@@ -24,10 +24,11 @@ public final class EventHubConnection: Sendable {
     func sender(partitionID: String?, timeout: Double,
                 completion: @escaping @Sendable (Result<AMQPSender, EventHubsError>) -> Void) {
         let path = partitionID.map { "\(eventHubName)/Partitions/\($0)" } ?? eventHubName
-        let address = messaging.endpoint.address(path)
         let messaging = self.messaging
-        let audience = self.audience
         senders.link(path, attach: { done in
+            // Only when attaching: a cached link costs one dictionary lookup, no string building.
+            let address = messaging.endpoint.address(path)
+            let audience = self.audience
             messaging.authorize(audience: audience, timeout: timeout) { result in
                 if case .failure(let error) = result { return done(.failure(error)) }
                 let id = UUID().uuidString.lowercased()
@@ -45,36 +46,49 @@ public final class EventHubConnection: Sendable {
     func maxMessageSize(partitionID: String?, timeout: Double,
                         completion: @escaping @Sendable (Result<Int, EventHubsError>) -> Void) {
         sender(partitionID: partitionID, timeout: timeout) { result in
-            completion(result.map { sender in sender.maxMessageSize.map { Int(clamping: $0) } ?? 1_048_576 })
+            completion(result.map(Self.maxMessageSize(of:)))
         }
+    }
+
+    static func maxMessageSize(of sender: AMQPSender) -> Int {
+        sender.maxMessageSize.map { Int(clamping: $0) } ?? 1_048_576
     }
 
     /// Sends an encoded batch (message-format 0x80013700) and completes when the service settled it.
     func send(payload: [UInt8], partitionID: String?, timeout: Double,
               completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
-        let path = partitionID.map { "\(eventHubName)/Partitions/\($0)" } ?? eventHubName
-        sender(partitionID: partitionID, timeout: timeout) { [senders] result in
+        sender(partitionID: partitionID, timeout: timeout) { result in
             switch result {
             case .failure(let error): completion(.failure(error))
-            case .success(let sender):
-                sender.send(encodedMessage: payload, messageFormat: EventDataBatch.messageFormat,
-                            queue: self.messaging.queue) { outcome in
-                    let context = "sending to \(path)"
-                    let result: Result<Void, EventHubsError>
-                    switch outcome {
-                    case .success(.accepted), .success(nil): result = .success(())
-                    case .success(.rejected(let remote)): result = .failure(EventHubsError(rejected: remote, context: context))
-                    case .success(let state):
-                        result = .failure(EventHubsError(.serviceError, "\(context): unexpected outcome \(String(describing: state))",
-                                                         recovery: .retry))
-                    case .failure(let error): result = .failure(EventHubsError(error, context: context))
-                    }
-                    if case .failure(let error) = result, error.recovery == .rebuildLink || error.recovery == .rebuildConnection {
-                        senders.remove(path, sender)
-                    }
-                    completion(result)
-                }
+            case .success(let sender): self.send(payload: payload, on: sender, partitionID: partitionID, completion: completion)
             }
+        }
+    }
+
+    /// Sends an encoded batch on `sender` (the link for `partitionID`, from `sender(partitionID:...)`).
+    func send(payload: [UInt8], on sender: AMQPSender, partitionID: String?,
+              completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
+        let senders = self.senders
+        let hub = eventHubName
+        sender.send(encodedMessage: payload, messageFormat: EventDataBatch.messageFormat,
+                    queue: self.messaging.queue) { outcome in
+            switch outcome {
+            case .success(.accepted), .success(nil): return completion(.success(()))
+            default: break
+            }
+            // Failures only: build the context strings.
+            let path = partitionID.map { "\(hub)/Partitions/\($0)" } ?? hub
+            let context = "sending to \(path)"
+            let error: EventHubsError
+            switch outcome {
+            case .success(.rejected(let remote)): error = EventHubsError(rejected: remote, context: context)
+            case .success(let state):
+                error = EventHubsError(.serviceError, "\(context): unexpected outcome \(String(describing: state))",
+                                       recovery: .retry)
+            case .failure(let failure): error = EventHubsError(failure, context: context)
+            }
+            if error.recovery == .rebuildLink || error.recovery == .rebuildConnection { senders.remove(path, sender) }
+            completion(.failure(error))
         }
     }
 

@@ -80,10 +80,12 @@ public class EventHubProducerClient: @unchecked Sendable {
         }
         let timeout = options.retry.tryTimeout
         return perform("send of \(events.count) event(s) to \(eventHubName)", queue: queue, { connection, done in
-            connection.maxMessageSize(partitionID: sendOptions.partitionID, timeout: timeout) { result in
+            // One link lookup for both the size limit and the send.
+            connection.sender(partitionID: sendOptions.partitionID, timeout: timeout) { result in
                 switch result {
                 case .failure(let error): done(.failure(error))
-                case .success(let maxSize):
+                case .success(let sender):
+                    let maxSize = EventHubConnection.maxMessageSize(of: sender)
                     var batch = EventDataBatch(maxSizeInBytes: maxSize, options: sendOptions)
                     for event in events where !batch.tryAdd(event) {
                         return done(.failure(EventHubsError(
@@ -91,8 +93,7 @@ public class EventHubProducerClient: @unchecked Sendable {
                                 + "\(maxSize) bytes; split them with createBatch/tryAdd",
                             condition: AMQPRemoteError.messageSizeExceeded.rawValue)))
                     }
-                    connection.send(payload: batch.encode(), partitionID: sendOptions.partitionID, timeout: timeout,
-                                    completion: done)
+                    connection.send(payload: batch.encode(), on: sender, partitionID: sendOptions.partitionID, completion: done)
                 }
             }
         }, completion: completion)

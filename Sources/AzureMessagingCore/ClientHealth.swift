@@ -42,25 +42,52 @@ public final class HealthTracker: Sendable {
     private let state = LockedValue(ClientHealth())
     /// The `client` dimension of the metrics; nil disables them.
     public let metricsLabel: String?
+    /// Metric handles by operation and result, made once: creating a swift-metrics handle asks the factory
+    /// (a lock and a dictionary lookup in most back ends) and allocates, which cost more than the send it counts.
+    private let operationMetrics = LockedValue<[OperationKey: (Counter, Timer)]>([:])
+    private let counters = LockedValue<[String: Counter]>([:])
+
+    private struct OperationKey: Hashable {
+        let operation: String
+        let result: String
+    }
 
     public init(metricsLabel: String? = nil) {
         self.metricsLabel = metricsLabel
     }
 
+    /// The counter `label` with the `client` dimension, made on first use (after the application bootstrapped
+    /// its metrics back end, as creating it per call did).
+    private func counter(_ label: String) -> Counter? {
+        guard let metricsLabel else { return nil }
+        return counters.withLockedValue { cache in
+            if let found = cache[label] { return found }
+            let made = Counter(label: label, dimensions: [("client", metricsLabel)])
+            cache[label] = made
+            return made
+        }
+    }
+
     /// Records one finished operation (all its tries) in swift-metrics.
     public func recordOperation(_ operation: String, seconds: Double, error: AzureMessagingError?) {
         guard let metricsLabel else { return }
-        let result = error.map { $0.code.rawValue } ?? "success"
-        Counter(label: "azure_messaging_operations_total",
-                dimensions: [("client", metricsLabel), ("operation", operation), ("result", result)]).increment()
-        Timer(label: "azure_messaging_operation_duration", dimensions: [("client", metricsLabel), ("operation", operation)])
-            .recordNanoseconds(Int64(seconds * 1_000_000_000))
+        let key = OperationKey(operation: operation, result: error.map { $0.code.rawValue } ?? "success")
+        let (counter, timer) = operationMetrics.withLockedValue { cache in
+            if let found = cache[key] { return found }
+            let made = (Counter(label: "azure_messaging_operations_total",
+                                dimensions: [("client", metricsLabel), ("operation", key.operation), ("result", key.result)]),
+                        Timer(label: "azure_messaging_operation_duration",
+                              dimensions: [("client", metricsLabel), ("operation", key.operation)]))
+            cache[key] = made
+            return made
+        }
+        counter.increment()
+        timer.recordNanoseconds(Int64(seconds * 1_000_000_000))
     }
 
     /// Records a retry in swift-metrics.
     public func recordRetry() {
-        guard let metricsLabel else { return }
-        Counter(label: "azure_messaging_retries_total", dimensions: [("client", metricsLabel)]).increment()
+        counter("azure_messaging_retries_total")?.increment()
     }
 
     public func recordError(_ error: AzureMessagingError) {
@@ -72,9 +99,7 @@ public final class HealthTracker: Sendable {
 
     public func recordReconnect() {
         state.withLockedValue { $0.reconnectCount += 1 }
-        if let metricsLabel {
-            Counter(label: "azure_messaging_reconnects_total", dimensions: [("client", metricsLabel)]).increment()
-        }
+        counter("azure_messaging_reconnects_total")?.increment()
     }
     public func recordOpened() { state.withLockedValue { $0.connectionsOpened += 1 } }
 

@@ -107,6 +107,18 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
         }
     }
 
+    /// Lends a ready connection with spare capacity if the pool has one right now (no queueing, no opening,
+    /// no thread hop); nil otherwise, and always nil for the single-connection form.
+    public func tryAcquireNow() -> ConnectionHandle<F.Connection>? {
+        guard case .pooled(let pool) = mode, let lease = pool.tryAcquireImmediately() else { return nil }
+        let health = self.health
+        let factory = self.factory
+        return ConnectionHandle(connection: lease.connection) { discard in
+            if discard && factory.markRetired(lease.connection) { health.recordReconnect() }
+            lease.release(discard ? .discard : .reuse)
+        }
+    }
+
     /// Opens up to `count` connections ahead of need (pooled) or the one connection (basic).
     public func warmUp(count: Int, queue: DispatchQueue,
                        completion: @escaping @Sendable (Result<Int, AzureMessagingError>) -> Void) {

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import ToolboxTransport
 import ToolboxAMQP
 import ToolboxCore
 
@@ -23,6 +24,8 @@ public final class MessagingConnection: Sendable {
     }
 
     private static let ids = Atomic<Int>(0)
+    /// Runs the open deadlines (one per connection being opened).
+    private static let openTimers = LibraryQueues.makeQueue(label: "AzureMessaging.open-timers")
 
     /// Identifies this connection in logs and health reports; a reconnect gets a new one.
     public let id: Int
@@ -46,7 +49,7 @@ public final class MessagingConnection: Sendable {
     }
 
     /// Whether the connection has ended (the peer closed it, the socket failed, or `close` was called).
-    public var isClosed: Bool { state.withLockedValue { $0.closedError != nil || $0.closing } }
+    public var isClosed: Bool { amqp.hasEnded || state.withLockedValue { $0.closedError != nil || $0.closing } }
 
     /// Marks the connection retired by its client; true only the first time (one reconnect per failed connection).
     public func markRetired() -> Bool {
@@ -69,9 +72,9 @@ public final class MessagingConnection: Sendable {
         }
         let id = ids.add(1, ordering: .relaxed).newValue
         let seconds = max(0.001, deadline.secondsRemaining)
-        let transport: AMQPSocketTransport
+        let tls: TLSContext?
         do {
-            transport = try endpoint.makeTransport(connectTimeout: seconds)
+            tls = try endpoint.makeTLSContext()
         } catch {
             once.complete(.failure(error))
             return
@@ -81,16 +84,41 @@ public final class MessagingConnection: Sendable {
             sasl: .anonymous, maxFrameSize: 65536, channelMax: 65535, idleTimeout: nil, openTimeout: seconds,
             properties: ["product": .string(product), "version": "1.0.0", "platform": "Linux",
                          "user-agent": .string("\(product)/1.0.0 AzureClientsToolbox (Swift)")])
-        let amqp = AMQPConnection(transport: transport, configuration: configuration, logger: logger)
         let context = "connecting to \(endpoint.host):\(endpoint.port)"
-        // The whole handshake (not only AMQP open) must finish by the deadline.
+        // The socket is connected first, so that the AMQP connection can run on the socket's own queue (no
+        // thread hop between socket and protocol; see docs/architecture.md).
+        let started = LockedValue<(attempt: (any Cancellable)?, amqp: AMQPConnection?)>((nil, nil))
+        // The whole handshake (TCP, TLS, SASL, open, session, CBS) must finish by the deadline.
         // A completed `once` makes the timer a no-op, so it needs no cancelling.
-        amqp.queue.asyncAfter(deadline: .now() + seconds) { [weak amqp] in
+        openTimers.asyncAfter(deadline: .now() + seconds) {
             if once.complete(.failure(AzureMessagingError(.timedOut, "\(context): no ready connection within \(seconds)s",
                                                           recovery: .rebuildConnection))) {
+                let (attempt, amqp) = started.load()
+                attempt?.cancel()
                 amqp?.close(timeout: 1) { _ in }
             }
         }
+        let attempt = AMQPSocketTransport.connect(host: endpoint.host, port: endpoint.port, tls: tls,
+                                                  deadline: deadline) { result in
+            switch result {
+            case .failure(let error):
+                once.complete(.failure(AzureMessagingError(error, context: context)))
+            case .success(let transport):
+                let amqp = AMQPConnection(transport: transport, configuration: configuration, logger: logger)
+                started.withLockedValue { $0.amqp = amqp }
+                if once.isCompleted {  // timed out while connecting
+                    amqp.close(timeout: 1) { _ in }
+                    return
+                }
+                handshake(amqp, id: id, endpoint: endpoint, context: context, logger: logger, once: once)
+            }
+        }
+        started.withLockedValue { $0.attempt = attempt }
+    }
+
+    /// SASL, open, session and `$cbs` on a connected transport.
+    private static func handshake(_ amqp: AMQPConnection, id: Int, endpoint: MessagingEndpoint, context: String,
+                                  logger: Logger, once: CompletionOnce<Result<MessagingConnection, AzureMessagingError>>) {
         let fail: @Sendable (AMQPError) -> Void = { error in
             if once.complete(.failure(AzureMessagingError(error, context: context))) { amqp.close(timeout: 1) { _ in } }
         }

@@ -60,16 +60,13 @@ public struct MessagingEndpoint: Sendable, CustomStringConvertible {
     /// `amqps://<namespace>/<path>`: link addresses as the SDKs write them (scheme amqps even without TLS).
     public func address(_ path: String) -> String { "amqps://\(fullyQualifiedNamespace)/\(path)" }
 
-    func makeTransport(connectTimeout: Double) throws(AzureMessagingError) -> AMQPSocketTransport {
-        var tls: TLSContext?
-        if useTLS {
-            do {
-                tls = try TLSContext(client: TLSClientConfiguration(trustRoots: caFile.map { .file($0) } ?? .system))
-            } catch {
-                throw AzureMessagingError(.invalidArgument, "TLS configuration failed: \(error)")
-            }
+    func makeTLSContext() throws(AzureMessagingError) -> TLSContext? {
+        guard useTLS else { return nil }
+        do {
+            return try TLSContext(client: TLSClientConfiguration(trustRoots: caFile.map { .file($0) } ?? .system))
+        } catch {
+            throw AzureMessagingError(.invalidArgument, "TLS configuration failed: \(error)")
         }
-        return AMQPSocketTransport(host: host, port: port, tls: tls, connectTimeout: connectTimeout)
     }
 
     public var description: String {

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 import ToolboxCore
 
 private let timerQueue = LibraryQueues.makeQueue(label: "AzureMessaging.retry-timers", attributes: .concurrent)
@@ -19,7 +20,6 @@ extension ConnectionProvider {
         body: @escaping @Sendable (F.Connection, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void,
         completion: @escaping @Sendable (Result<T, AzureMessagingError>) -> Void
     ) -> any Cancellable {
-        let token = CancellationToken()
         let started = MonotonicInstant.now()
         let health = self.health
         let once = CompletionOnce<Result<T, AzureMessagingError>> { result in
@@ -30,15 +30,16 @@ extension ConnectionProvider {
             var error: AzureMessagingError?
             if case .failure(let failure) = result { error = failure }
             health.recordOperation(String(context.prefix { $0 != " " }), seconds: seconds, error: error)
-            queue.async { completion(result) }
+            // A blocking wrapper's completion only signals its waiting thread: run it here (see Blocking.deliveryQueue).
+            if queue === Blocking.deliveryQueue { completion(result) } else { queue.async { completion(result) } }
         }
-        token.onCancel { once.complete(.failure(AzureMessagingError(.cancelled, "\(context): cancelled"))) }
+        let token = OperationCancellation { once.complete(.failure(AzureMessagingError(.cancelled, "\(context): cancelled"))) }
         attempt(context, number: 0, retry: retry, logger: logger, token: token, once: once, body: body)
         return token
     }
 
     private func attempt<T: Sendable>(
-        _ context: String, number: Int, retry: RetryOptions, logger: Logger, token: CancellationToken,
+        _ context: String, number: Int, retry: RetryOptions, logger: Logger, token: OperationCancellation,
         once: CompletionOnce<Result<T, AzureMessagingError>>,
         body: @escaping @Sendable (F.Connection, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void
     ) {
@@ -60,11 +61,9 @@ extension ConnectionProvider {
                 }
             }
         }
-        // The per-try time-out: a no-op when the try completed first.
-        timerQueue.asyncAfter(deadline: .now() + retry.tryTimeout) {
-            tryOnce.complete(.failure(AzureMessagingError(.timedOut, "\(context): no answer within \(retry.tryTimeout) s",
-                                                         recovery: .retry)))
-        }
+        // The per-try time-out: dropped unfired when the try completed first.
+        TimeoutScheduler.shared.schedule(after: retry.tryTimeout,
+                                         TryTimeout(once: tryOnce, context: context, seconds: retry.tryTimeout))
         acquireOpen(timeout: retry.tryTimeout, skipped: 0) { [factory] result in
             switch result {
             case .failure(let error):
@@ -89,6 +88,16 @@ extension ConnectionProvider {
         timeout: Double, skipped: Int,
         completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void
     ) {
+        // A free connection is taken on the caller's thread: no hop before the operation starts.
+        if let handle = tryAcquireNow() {
+            guard factory.isClosed(handle.connection) else { return completion(.success(handle)) }
+            handle.release(discard: true)
+            guard skipped < 32 else {
+                return completion(.failure(AzureMessagingError(.connectionLost, "every connection had closed",
+                                                                recovery: .rebuildConnection)))
+            }
+            return acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
+        }
         acquire(timeout: timeout, queue: timerQueue) { [self] result in
             guard case .success(let handle) = result, factory.isClosed(handle.connection) else {
                 return completion(result)
@@ -100,6 +109,40 @@ extension ConnectionProvider {
             }
             acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
         }
+    }
+}
+
+/// The handle `perform` returns: the first `cancel()` completes the operation with `.cancelled` (a no-op once it
+/// completed). An atomic flag instead of a `CancellationToken`: no lock or handler list per operation.
+final class OperationCancellation: Cancellable {
+    private let cancelled = Atomic<Bool>(false)
+    private let onCancel: @Sendable () -> Void
+
+    init(_ onCancel: @escaping @Sendable () -> Void) { self.onCancel = onCancel }
+
+    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+
+    func cancel() {
+        if !cancelled.exchange(true, ordering: .acquiringAndReleasing) { onCancel() }
+    }
+}
+
+/// A try's time-out in `TimeoutScheduler`: fails the try with `.timedOut` (retried per the policy).
+private final class TryTimeout<T: Sendable>: TimeoutTarget {
+    let once: CompletionOnce<Result<T, AzureMessagingError>>
+    let context: String
+    let seconds: Double
+
+    init(once: CompletionOnce<Result<T, AzureMessagingError>>, context: String, seconds: Double) {
+        self.once = once
+        self.context = context
+        self.seconds = seconds
+    }
+
+    var isFinished: Bool { once.isCompleted }
+
+    func timeOut() {
+        once.complete(.failure(AzureMessagingError(.timedOut, "\(context): no answer within \(seconds) s", recovery: .retry)))
     }
 }
 

@@ -40,7 +40,14 @@ public enum LibraryQueues {
 /// The operation delivers onto a private queue, so the wait never depends on a queue the caller may be
 /// blocking. Called on a library queue, it throws `CoreError.Code.blockingCallOnLibraryQueue` at once.
 public enum Blocking {
-    private static let deliveryQueue = LibraryQueues.makeQueue(
+    /// The queue `wait` passes to the operations it starts, for their completion.
+    ///
+    /// Its completions only store the result and signal the waiting thread's semaphore: they never block,
+    /// never call back into the library and may run on any thread. So a library component that recognises
+    /// this queue (`queue === Blocking.deliveryQueue`) may run such a completion inline, on its own queue,
+    /// instead of hopping here first: the waiting thread then wakes one thread hop earlier. Components that
+    /// do not recognise it deliver here as onto any other queue.
+    public static let deliveryQueue = LibraryQueues.makeQueue(
         label: "AzureClientsToolbox.blocking-delivery", attributes: .concurrent)
 
     /// Starts `operation` with a private delivery queue and blocks the calling thread until it completes.

@@ -1,10 +1,17 @@
+import Synchronization
+
 /// Wraps a completion handler so that it runs at most once, however many paths try to complete it.
 ///
 /// Timeouts, cancellation and the real result race one another; whichever arrives first wins and the rest are
 /// dropped. `complete` returns whether this call was the one that ran the handler.
+///
+/// An atomic flag decides the winner (no lock: several of these are made per operation on hot paths, and a `Lock`
+/// costs two allocations and a mutex initialisation each).
 public final class CompletionOnce<Value>: @unchecked Sendable {
-    // @unchecked Sendable: `handler` is taken exactly once under `lock`; it is called outside the lock.
-    private let lock = Lock()
+    // @unchecked Sendable: `completed` is atomic. `handler` is written by `init`, then read and cleared only by
+    // the one caller that wins the `completed` exchange; no other thread touches it (and `deinit` runs after
+    // every reference is gone).
+    private let completed = Atomic<Bool>(false)
     private var handler: (@Sendable (Value) -> Void)?
 
     public init(_ handler: @escaping @Sendable (Value) -> Void) {
@@ -12,16 +19,14 @@ public final class CompletionOnce<Value>: @unchecked Sendable {
     }
 
     /// Whether the handler has already run (or is running).
-    public var isCompleted: Bool { lock.withLock { handler == nil } }
+    public var isCompleted: Bool { completed.load(ordering: .acquiring) }
 
     @discardableResult
     public func complete(_ value: Value) -> Bool {
-        let taken: (@Sendable (Value) -> Void)? = lock.withLock {
-            defer { handler = nil }
-            return handler
-        }
-        guard let taken else { return false }
-        taken(value)
+        if completed.exchange(true, ordering: .acquiringAndReleasing) { return false }
+        let taken = handler
+        handler = nil
+        taken?(value)
         return true
     }
 }

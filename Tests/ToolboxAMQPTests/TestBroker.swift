@@ -87,6 +87,9 @@ final class TestBroker: @unchecked Sendable {
     private var nextIncomingID: UInt32 = 0
     /// Set if the client sent a transfer beyond the window.
     private(set) var windowViolated = false
+    /// Keep the dispositions of received deliveries back (in `heldDispositionIDs`) until the test sends them.
+    var holdDispositions = false
+    private(set) var heldDispositionIDs: [UInt32] = []
     /// Return true to swallow a performative (after recording it).
     var hook: ((AMQPPerformative, UInt16, TestBroker) -> Bool)?
 
@@ -112,6 +115,13 @@ final class TestBroker: @unchecked Sendable {
 
     func send(_ frame: AMQPFrame) { transport?.deliver(frame.encode()) }
     func sendRaw(_ bytes: [UInt8]) { transport?.deliver(bytes) }
+
+    /// Settles the held deliveries `first...last` with one ranged disposition (AMQP 1.0 §2.7.6).
+    func sendRangedDisposition(first: UInt32, last: UInt32, state: AMQPDeliveryState = .accepted) {
+        heldDispositionIDs.removeAll { $0 >= first && $0 <= last }
+        send(.amqp(clientChannel, .disposition(AMQPDisposition(role: .receiver, first: first, last: last, settled: true,
+                                                               state: state))))
+    }
 
     func clientClosed() {
         closed = true
@@ -252,7 +262,11 @@ final class TestBroker: @unchecked Sendable {
                 deliverToWaitingReceivers(address: link.address)
             }
             if !settled {
-                send(.amqp(clientChannel, .disposition(AMQPDisposition(role: .receiver, first: id, settled: true, state: .accepted))))
+                if holdDispositions {
+                    heldDispositionIDs.append(id)
+                } else {
+                    send(.amqp(clientChannel, .disposition(AMQPDisposition(role: .receiver, first: id, settled: true, state: .accepted))))
+                }
             }
             if link.credit < creditPerLink / 2 {
                 links[transfer.handle]?.credit = creditPerLink

@@ -7,7 +7,7 @@ import ToolboxTransport
 /// a delay before the first bytes are read, and an abrupt close after N frames or at random.
 final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
     // @unchecked Sendable: after `start`, every mutable property is touched only on the AMQP connection's queue,
-    // which is also the queue the TCPConnection completions are delivered on.
+    // which is the TCPConnection's own queue (`preferredQueue`), where its completions are delivered too.
 
     private let connection: TCPConnection
     private let faults: EmulatorFaults
@@ -28,6 +28,10 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
         self.faults = faults
         self.onFault = onFault
     }
+
+    /// The socket's queue: the broker connection runs there too, so reading a transfer, settling it and
+    /// writing the disposition happen in one turn of one thread.
+    var preferredQueue: DispatchQueue? { connection.queue }
 
     func start(queue: DispatchQueue, handler: @escaping (AMQPTransportEvent) -> Void) {
         self.queue = queue

@@ -12,7 +12,8 @@ final class BrokerConnection: @unchecked Sendable {
 
     let broker: Broker
     let id: Int
-    /// Where incoming messages (entity sends, CBS and management requests) are handled, in order.
+    /// Where consumer-link pull completions and reply completions run. Incoming messages (entity sends, CBS and
+    /// management requests) are handled inline on the connection's queue, in order.
     let handlerQueue: DispatchQueue
     var logger: Logger { broker.logger }
     private let lock = Lock()
@@ -117,7 +118,8 @@ final class BrokerConnection: @unchecked Sendable {
 
     /// A link the client sends requests on; each request is accepted after it was handled.
     private func requestLink(_ handle: @escaping @Sendable (AMQPDelivery) -> Void) -> AMQPLinkDecision {
-        .receive(options: AMQPReceiverOptions(credit: .auto(prefetch: 100)), messageQueue: handlerQueue,
+        // Inline on the connection's queue (nil): the request is handled and accepted in the turn that read it.
+        .receive(options: AMQPReceiverOptions(credit: .auto(prefetch: 100)), messageQueue: nil,
                  onMessage: { delivery in
                      handle(delivery)
                      if !delivery.isSettled { delivery.accept() }
@@ -125,9 +127,13 @@ final class BrokerConnection: @unchecked Sendable {
     }
 
     /// A link the client sends entity messages on, limited to the namespace's max message size.
+    ///
+    /// `onMessage` runs inline on the connection's queue (it must not block; the broker's entities take only
+    /// short locks): reading a transfer, storing it and writing its disposition happen in one turn of one thread,
+    /// and the dispositions of a run of transfers read together leave as one ranged disposition.
     func entityReceiver(_ onMessage: @escaping @Sendable (AMQPDelivery) -> Void) -> AMQPLinkDecision {
         .receive(options: AMQPReceiverOptions(credit: .auto(prefetch: 300), maxMessageSize: broker.configuration.limits.maxMessageSize),
-                 messageQueue: handlerQueue, onMessage: onMessage, ready: { _ in })
+                 messageQueue: nil, onMessage: onMessage, ready: { _ in })
     }
 
     // MARK: - Replies

@@ -21,6 +21,9 @@ struct FramePadding {
     /// Frames larger than this are passed through unread (and then everything after them), so a hostile size
     /// cannot make us buffer; the connection's own parser rejects such frames.
     var maxFrameSize = Int.max
+    /// When set, only frames whose performative has one of these descriptor codes are decoded and transformed;
+    /// the rest are copied through after a peek at their descriptor (incoming transfers are most of the traffic).
+    var onlyCodes: Set<UInt8>?
     private var passthrough = false
 
     /// Feeds bytes written by the connection; returns the rewritten complete units (headers and frames).
@@ -43,11 +46,25 @@ struct FramePadding {
                 return out
             }
             guard buffer.count - start >= size else { break }
+            if let onlyCodes, !FramePadding.mayHave(onlyCodes, buffer[start..<start + size]) {
+                out.append(contentsOf: buffer[start..<start + size])
+                start += size
+                continue
+            }
             out.append(contentsOf: FramePadding.rewrite(frame: Array(buffer[start..<start + size]), transform))
             start += size
         }
         buffer.removeFirst(start)
         return out
+    }
+
+    /// False only when the frame's performative is certainly not one of `codes` (a small-ulong descriptor,
+    /// `00 53 xx`, naming another); anything unusual is decoded as before.
+    static func mayHave(_ codes: Set<UInt8>, _ frame: ArraySlice<UInt8>) -> Bool {
+        let base = frame.startIndex
+        let body = base + Int(frame[base + 4]) * 4
+        guard body + 2 < frame.endIndex, frame[body] == 0x00, frame[body + 1] == 0x53 else { return true }
+        return codes.contains(frame[body + 2])
     }
 
     /// One frame with its performative padded; frames that cannot be read are passed on unchanged.
@@ -105,6 +122,7 @@ enum IncomingFrames {
         var rewriter = FramePadding()
         rewriter.maxFrameSize = maxFrameSize
         rewriter.transform = firstSettleModeForSenders
+        rewriter.onlyCodes = [0x12]  // attach: the only performative rewritten on the way in
         return rewriter
     }
 

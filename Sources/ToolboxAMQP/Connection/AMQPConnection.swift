@@ -1,5 +1,6 @@
 import Dispatch
 import Logging
+import Synchronization
 import ToolboxCore
 
 /// A client AMQP 1.0 connection: protocol headers, SASL, open/close, heartbeats and the sessions on it.
@@ -54,18 +55,26 @@ public final class AMQPConnection: @unchecked Sendable {
     var timer: (any DispatchSourceTimer)?
     var openTimeoutItem: DispatchWorkItem?
     private var selfRetain: AMQPConnection?
+    private let queueToken = QueueToken()
+    /// Set (before any completion is dispatched) when the connection ends; readable from any thread.
+    private let ended = Atomic<Bool>(false)
+    /// A disposition waiting to be widened by the next one (see `hold`), and whether its release is scheduled.
+    private var heldDisposition: (channel: UInt16, disposition: AMQPDisposition)?
+    private var heldReleaseScheduled = false
     /// Why the connection ended; set once.
     private(set) var terminalError: AMQPError?
 
     /// Creates a connection over `transport`; nothing happens until `open`.
     public init(transport: any AMQPTransport, configuration: AMQPConnectionConfiguration = .init(),
                 logger: Logger = Logger(label: "ToolboxAMQP.connection")) {
-        self.queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.connection.\(configuration.containerID)")
+        self.queue = transport.preferredQueue
+            ?? LibraryQueues.makeQueue(label: "ToolboxAMQP.connection.\(configuration.containerID)")
         self.configuration = configuration
         self.server = nil
         self.logger = logger
         self.transport = transport
         self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
+        queue.setSpecific(key: Self.queueKey, value: queueToken)
     }
 
     /// Creates the broker side of an accepted connection; `open` then waits for the client's handshake.
@@ -74,12 +83,14 @@ public final class AMQPConnection: @unchecked Sendable {
     public init(acceptedTransport transport: any AMQPTransport, server: AMQPServerConfiguration,
                 configuration: AMQPConnectionConfiguration = .init(),
                 logger: Logger = Logger(label: "ToolboxAMQP.server-connection")) {
-        self.queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.server-connection.\(configuration.containerID)")
+        self.queue = transport.preferredQueue
+            ?? LibraryQueues.makeQueue(label: "ToolboxAMQP.server-connection.\(configuration.containerID)")
         self.configuration = configuration
         self.server = server
         self.logger = logger
         self.transport = transport
         self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
+        queue.setSpecific(key: Self.queueKey, value: queueToken)
     }
 
     // MARK: - Public API
@@ -212,8 +223,58 @@ public final class AMQPConnection: @unchecked Sendable {
 
     // MARK: - Internal (connection queue only)
 
+    /// Marks `queue` as this connection's, so code can tell it already runs there (`isOnQueue`).
+    final class QueueToken: Sendable {}
+    static let queueKey = DispatchSpecificKey<QueueToken>()
+
+    /// Whether the caller runs on this connection's queue (and may touch its state without a hop).
+    var isOnQueue: Bool { DispatchQueue.getSpecific(key: Self.queueKey) === queueToken }
+
     func send(_ frame: AMQPFrame) {
         guard let transport else { return }
+        if case .amqp(let channel, .disposition(let disposition), let payload) = frame, payload.isEmpty {
+            if hold(disposition, channel: channel) { return }
+        } else {
+            releaseHeldDisposition()
+        }
+        if logger.logLevel <= .trace { logger.trace("-> \(frameName(frame))") }
+        transport.write(frame.encode())
+        lastSent = .now()
+    }
+
+    /// Coalesces dispositions: one for a single delivery is held until the end of this queue turn (or until
+    /// any other frame is sent, so frame order is kept), and the next one for the following delivery id with
+    /// the same role, settled flag and `accepted` outcome widens it to a range (first..last, AMQP 1.0 §2.7.6),
+    /// as brokers do. Returns whether `disposition` was held or merged (false: the caller sends it now).
+    private func hold(_ disposition: AMQPDisposition, channel: UInt16) -> Bool {
+        let mergeable = disposition.last == nil && disposition.batchable == false
+            && { if case .accepted? = disposition.state { return true } else { return false } }()
+        if var held = heldDisposition, mergeable, held.channel == channel,
+           held.disposition.role == disposition.role, held.disposition.settled == disposition.settled,
+           disposition.first != 0, (held.disposition.last ?? held.disposition.first) &+ 1 == disposition.first {
+            held.disposition.last = disposition.first
+            heldDisposition = held
+            return true
+        }
+        releaseHeldDisposition()
+        guard mergeable else { return false }
+        heldDisposition = (channel, disposition)
+        if !heldReleaseScheduled {
+            heldReleaseScheduled = true
+            queue.async {
+                self.heldReleaseScheduled = false
+                self.releaseHeldDisposition()
+            }
+        }
+        return true
+    }
+
+    /// Sends the held disposition, if any.
+    func releaseHeldDisposition() {
+        guard let held = heldDisposition else { return }
+        heldDisposition = nil
+        guard let transport else { return }
+        let frame = AMQPFrame.amqp(held.channel, .disposition(held.disposition))
         if logger.logLevel <= .trace { logger.trace("-> \(frameName(frame))") }
         transport.write(frame.encode())
         lastSent = .now()
@@ -225,6 +286,10 @@ public final class AMQPConnection: @unchecked Sendable {
     }
 
     var isOpen: Bool { state == .openReceived }
+
+    /// Whether the connection has ended, from any thread. It turns true before any close completion or
+    /// `onClose` handler is dispatched, so code that learns of the end through them always sees it.
+    public var hasEnded: Bool { ended.load(ordering: .acquiring) }
 
     func sessionEnded(_ session: AMQPSession) {
         sessions[session.channel] = nil
@@ -262,6 +327,7 @@ public final class AMQPConnection: @unchecked Sendable {
     func finish(_ error: AMQPError?) {
         guard state != .closed else { return }
         state = .closed
+        ended.store(true, ordering: .releasing)
         terminalError = error
         timer?.cancel()
         timer = nil

@@ -78,18 +78,37 @@ public struct AMQPConnectionConfiguration: Sendable {
 
 /// Completion plumbing shared by the connection, sessions and links: each callback runs exactly once, on
 /// the caller's queue, never on the connection queue while state is being changed.
+///
+/// Two deliveries skip the hop to the caller's queue, because the body can run anywhere without harm:
+/// `Blocking.deliveryQueue` (the blocking wrappers' body only stores the result and signals a semaphore, so
+/// the waiting thread wakes one hop earlier) and `inline` (for internal completions that do nothing, such as
+/// a settle nobody waits for).
 struct Callback<T: Sendable>: Sendable {
-    let queue: DispatchQueue
+    let queue: DispatchQueue?
     let once: CompletionOnce<Result<T, AMQPError>>
 
     init(_ queue: DispatchQueue, _ body: @escaping @Sendable (Result<T, AMQPError>) -> Void) {
-        self.queue = queue
+        self.queue = queue === Blocking.deliveryQueue ? nil : queue
         self.once = CompletionOnce(body)
+    }
+
+    private init(inline body: @escaping @Sendable (Result<T, AMQPError>) -> Void) {
+        self.queue = nil
+        self.once = CompletionOnce(body)
+    }
+
+    /// A callback whose body runs on the thread that completes it (the body must be trivial and non-blocking).
+    static func inline(_ body: @escaping @Sendable (Result<T, AMQPError>) -> Void) -> Callback {
+        Callback(inline: body)
     }
 
     func callAsFunction(_ result: Result<T, AMQPError>) {
         let once = self.once
-        queue.async { once.complete(result) }
+        if let queue {
+            queue.async { once.complete(result) }
+        } else {
+            once.complete(result)
+        }
     }
 
     /// True once a result was delivered (or is on its way).

@@ -86,7 +86,9 @@ public struct AMQPDelivery: Sendable {
             if let completion { queue.async { completion(.success(())) } }
             return
         }
-        receiver.settle(deliveryID: deliveryID, outcome: outcome, callback: Callback(queue) { completion?($0) })
+        // Nobody waits for most settlements (brokers, auto-accepting receivers): then no hop is worth making.
+        let callback = completion.map { Callback(queue, $0) } ?? Callback<Void>.inline { _ in }
+        receiver.settle(deliveryID: deliveryID, outcome: outcome, callback: callback)
     }
 }
 
@@ -105,7 +107,8 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     let options: AMQPReceiverOptions
     /// The node address this link is attached to (target for senders, source for receivers).
     public let address: String?
-    private let handlerQueue: DispatchQueue
+    /// Where the handler runs; nil runs it inline on the connection's queue (broker role, see `AMQPLinkDecision`).
+    private let handlerQueue: DispatchQueue?
     private let handler: @Sendable (AMQPDelivery) -> Void
     private(set) var linkCredit: UInt32 = 0
     private(set) var deliveryCount: UInt32 = 0
@@ -118,7 +121,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     private var pendingSettles: [UInt32: Callback<Void>] = [:]
     private var partial: (id: UInt32, tag: [UInt8], format: UInt32, settled: Bool, bytes: [UInt8])?
 
-    init(session: AMQPSession, address: String?, options: AMQPReceiverOptions, handlerQueue: DispatchQueue,
+    init(session: AMQPSession, address: String?, options: AMQPReceiverOptions, handlerQueue: DispatchQueue?,
          handler: @escaping @Sendable (AMQPDelivery) -> Void) {
         self.options = options
         self.address = address
@@ -270,6 +273,13 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
                                     size: current.bytes.count, receiver: self)
         let handler = self.handler
         outstanding += 1
+        guard let handlerQueue else {
+            // Inline: the handler may settle at once (`settle` sees it is on the connection queue), so the
+            // disposition leaves in this same turn, coalesced with its neighbours (`AMQPConnection.send`).
+            handler(delivery)
+            handlerReturned()
+            return
+        }
         handlerQueue.async {
             handler(delivery)
             self.queue.async { self.handlerReturned() }
@@ -298,19 +308,25 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     func settle(deliveryID: UInt32, outcome: AMQPDeliveryState, callback: Callback<Void>) {
-        queue.async {
-            guard self.state == .attached, self.session.incomingUnsettled[deliveryID] === self else {
-                callback(.failure(self.terminalError ?? AMQPError(.invalidArgument, "delivery \(deliveryID) is not unsettled on this link")))
-                return
-            }
-            let settled = self.options.receiverSettleMode == .first
-            self.session.send(.disposition(AMQPDisposition(role: .receiver, first: deliveryID, settled: settled, state: outcome)))
-            if settled {
-                self.session.incomingUnsettled[deliveryID] = nil
-                callback(.success(()))
-            } else {
-                self.pendingSettles[deliveryID] = callback
-            }
+        if session.connection.isOnQueue {
+            settleOnQueue(deliveryID: deliveryID, outcome: outcome, callback: callback)
+        } else {
+            queue.async { self.settleOnQueue(deliveryID: deliveryID, outcome: outcome, callback: callback) }
+        }
+    }
+
+    private func settleOnQueue(deliveryID: UInt32, outcome: AMQPDeliveryState, callback: Callback<Void>) {
+        guard state == .attached, session.incomingUnsettled[deliveryID] === self else {
+            callback(.failure(terminalError ?? AMQPError(.invalidArgument, "delivery \(deliveryID) is not unsettled on this link")))
+            return
+        }
+        let settled = options.receiverSettleMode == .first
+        session.send(.disposition(AMQPDisposition(role: .receiver, first: deliveryID, settled: settled, state: outcome)))
+        if settled {
+            session.incomingUnsettled[deliveryID] = nil
+            callback(.success(()))
+        } else {
+            pendingSettles[deliveryID] = callback
         }
     }
 

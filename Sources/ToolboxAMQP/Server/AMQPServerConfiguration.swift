@@ -5,8 +5,10 @@ public enum AMQPLinkDecision: Sendable {
     /// The client attached a receiver: we send to it. `ready` gets our sender once the attach is answered.
     /// Our settle modes follow what the client asked for.
     case send(options: AMQPSenderOptions = .init(), ready: @Sendable (AMQPSender) -> Void)
-    /// The client attached a sender: we receive. `onMessage` runs on `messageQueue` for each message.
-    case receive(options: AMQPReceiverOptions = .init(), messageQueue: DispatchQueue,
+    /// The client attached a sender: we receive. `onMessage` runs on `messageQueue` for each message; with
+    /// `messageQueue: nil` it runs inline on the connection's queue as each message is parsed (it must not
+    /// block), and settling it from there writes the disposition in the same turn, without a thread hop.
+    case receive(options: AMQPReceiverOptions = .init(), messageQueue: DispatchQueue?,
                  onMessage: @Sendable (AMQPDelivery) -> Void, ready: @Sendable (AMQPReceiver) -> Void)
     /// Refuse the link: the client sees a detach carrying this error.
     case refuse(AMQPRemoteError)

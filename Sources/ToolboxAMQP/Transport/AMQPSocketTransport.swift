@@ -10,6 +10,10 @@ import ToolboxTransport
 /// ```
 ///
 /// Writes made during one turn of the connection queue are coalesced into one socket write.
+///
+/// A transport made from an already connected socket (`connect(host:port:...)`, `init(accepted:)`) offers the
+/// socket's own serial queue as `preferredQueue`: the `AMQPConnection` built over it runs there too, so a read
+/// reaches the frame parser, and a write reaches the socket, without waking another thread.
 public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     // @unchecked Sendable: after `start`, every property is touched only on the AMQP connection's queue,
     // which is also the queue all TCPConnection completions are delivered on.
@@ -35,6 +39,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         self.tls = tls
         self.serverName = serverName
         self.connectTimeout = connectTimeout
+        self.preferredQueue = nil
     }
 
     /// Wraps a connection a `TCPListener` accepted (TLS already handshaken), for the broker role.
@@ -45,9 +50,47 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         self.serverName = nil
         self.connectTimeout = 0
         self.accepted = connection
+        self.preferredQueue = connection.queue
+    }
+
+    /// Wraps a client connection that is already connected (and, with TLS, handshaken).
+    init(connected connection: TCPConnection, host: String, port: UInt16, tls: TLSContext?, serverName: String?) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.serverName = serverName
+        self.connectTimeout = 0
+        self.accepted = connection
+        self.preferredQueue = connection.queue
+    }
+
+    /// Connects (TCP, and TLS when `tls` is given) and then wraps the connected socket. An `AMQPConnection`
+    /// created over the result shares the socket's queue (see the type's documentation), which the transport
+    /// made with `init(host:port:...)` cannot: its socket does not exist yet when the connection is created.
+    ///
+    /// Connect failures complete with `AMQPError` code `.transport`, as the same failure would from `open`.
+    @discardableResult
+    public static func connect(host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
+                               deadline: Deadline,
+                               queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                               completion: @escaping @Sendable (Result<AMQPSocketTransport, AMQPError>) -> Void)
+        -> any Cancellable
+    {
+        TCPConnection.connect(host: host, port: port, tls: tls, serverName: serverName, deadline: deadline,
+                              queue: callbackQueue) { result in
+            switch result {
+            case .success(let connection):
+                completion(.success(AMQPSocketTransport(connected: connection, host: host, port: port, tls: tls,
+                                                        serverName: serverName)))
+            case .failure(let error):
+                completion(.failure(AMQPError(.transport, "\(error)")))
+            }
+        }
     }
 
     private var accepted: TCPConnection?
+    /// The connected socket's queue (nil until connected for a transport that connects in `start`).
+    public let preferredQueue: DispatchQueue?
 
     public func start(queue: DispatchQueue, handler: @escaping (AMQPTransportEvent) -> Void) {
         self.queue = queue

@@ -23,4 +23,12 @@ public protocol AMQPTransport: AnyObject {
     func write(_ bytes: [UInt8])
     /// Closes the stream; a `.closed` event follows unless one was already delivered.
     func close()
+    /// The serial queue the underlying stream already runs on, if any. A connection created over such a
+    /// transport runs its state machine on that same queue, so socket events reach it, and its writes reach
+    /// the socket, without a hop to another thread. nil (the default) lets the connection create its own.
+    var preferredQueue: DispatchQueue? { get }
+}
+
+extension AMQPTransport {
+    public var preferredQueue: DispatchQueue? { nil }
 }
