@@ -6,7 +6,7 @@
 #
 # Writes one JSON line per measurement ({"case": ..., "result": {...}}), then prints a Markdown table with ratios
 # (scripts/compare-report.py) and, when matplotlib is in the anchor venv, plots docs/performance/compare.png.
-# Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (10000), COUNT_SB (5000), COLD_COUNT (5), IDLE (50),
+# Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (40000: long enough to time our client), COUNT_SB (5000), COLD_COUNT (5), IDLE (50),
 # COUNT_BATCH (500000 events, i.e. 5000 batches of 100), COUNT_BATCH_PY (50000 events for the Python batch rows),
 # COUNT_RECEIVE (20000), RECEIVERS (8), SCRATCH (.build-perf-rel).
 # Batches: ours EventDataBatch through ManagedEventHubProducer vs the library's send_events_batch. Receive+complete:
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 results=${1:-docs/performance/compare.jsonl}
 size=${SIZE:-128}
 count_serial=${COUNT_SERIAL:-5000}
-count_64=${COUNT_64:-10000}
+count_64=${COUNT_64:-40000}
 count_sb=${COUNT_SB:-5000}
 cold_count=${COLD_COUNT:-5}
 idle=${IDLE:-50}
