@@ -125,27 +125,35 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Shared by the test targets' black-box CLI tests: runs the built `toolbox` and reads its output.
+        .target(name: "ToolboxCLITestSupport", path: "Tests/ToolboxCLITestSupport", swiftSettings: strict),
         .testTarget(name: "ToolboxCoreTests", dependencies: ["ToolboxCore"], swiftSettings: strict),
         .testTarget(
             name: "ConnectionPoolingTests",
             dependencies: [
-                "ConnectionPooling", "ToolboxCore", "AzureClientsToolboxTesting",
+                "ConnectionPooling", "ToolboxCore", "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "ToolboxTransportTests", dependencies: ["ToolboxTransport", "ToolboxCore"], swiftSettings: strict),
-        .testTarget(name: "ToolboxAMQPTests", dependencies: ["ToolboxAMQP", "ToolboxCore", "ToolboxTransport"], swiftSettings: strict),
+        .testTarget(
+            name: "ToolboxTransportTests", dependencies: ["ToolboxTransport", "ToolboxCore", "ToolboxCLITestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ToolboxAMQPTests", dependencies: ["ToolboxAMQP", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "AzureEmulatorTests",
-            dependencies: ["AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport"],
+            dependencies: ["AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "AzureEventHubsTests",
             dependencies: [
                 "AzureEventHubs", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict
         ),
@@ -153,7 +161,7 @@ let package = Package(
             name: "AzureServiceBusTests",
             dependencies: [
                 "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict
         ),
@@ -164,7 +172,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "AzureAuthTests", dependencies: ["AzureAuth", "ToolboxCore", "ToolboxTransport"], swiftSettings: strict),
+        .testTarget(
+            name: "AzureAuthTests", dependencies: ["AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport"],
+            swiftSettings: strict
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

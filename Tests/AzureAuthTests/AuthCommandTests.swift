@@ -1,31 +1,19 @@
 import Foundation
 import ToolboxCore
+import ToolboxCLITestSupport
 import XCTest
 
 @testable import AzureAuth
 
 /// Black-box tests of `toolbox auth ...`, run from the binary built next to the test bundle.
 final class AuthCommandTests: XCTestCase {
-    private func toolboxPath() throws -> String {
-        let executable = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0])
-        var directory = executable.deletingLastPathComponent()
-        if directory.lastPathComponent == "MacOS" {  // xctest bundle layout on macOS
-            directory = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        }
-        let candidate = directory.appendingPathComponent("toolbox").path
-        guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw TestSetupFailure("the toolbox executable is not built next to the tests (\(candidate)); run swift build --build-tests first")
-        }
-        return candidate
-    }
-
     private func run(_ arguments: [String], environment: [String: String] = [:]) throws
         -> (status: Int32, stdout: String, stderr: String)
     {
         let output = LockedValue<Result<ProcessOutput, AuthError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         ProcessRunner.run(
-            executable: try toolboxPath(), arguments: arguments, environment: environment,
+            executable: try ToolboxCLI.executablePath(), arguments: arguments, environment: environment,
             workingDirectory: FileManager.default.temporaryDirectory.path, timeout: 60
         ) { result in
             output.withLockedValue { $0 = result }

@@ -2,26 +2,17 @@ import AzureAuth
 import Foundation
 import ToolboxAMQP
 import ToolboxCore
+import ToolboxCLITestSupport
 import XCTest
 
 @testable import AzureEmulator
 
 /// `toolbox emulator` as a black box: one JSON ready line, working connection strings, exit 0 on SIGTERM.
 final class EmulatorCLITests: XCTestCase {
-    private func toolboxPath() throws -> String {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [directory, directory.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("toolbox").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        XCTFail("no toolbox executable next to \(directory.path); build it first with `swift build --build-tests`")
-        throw EmulatorError(.invalidConfiguration, "toolbox not built")
-    }
-
     /// Starts `toolbox emulator`, returns the process and its parsed ready line.
     private func start(_ arguments: [String]) throws -> (Process, [String: Any], Pipe) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try toolboxPath())
+        process.executableURL = URL(fileURLWithPath: try ToolboxCLI.executablePath())
         process.arguments = ["emulator"] + arguments
         let output = Pipe()
         let errors = Pipe()
@@ -82,7 +73,7 @@ final class EmulatorCLITests: XCTestCase {
 
     func testBadFlagsExitNonZeroWithAMessage() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try toolboxPath())
+        process.executableURL = URL(fileURLWithPath: try ToolboxCLI.executablePath())
         process.arguments = ["emulator", "--eventhub", "hub:0"]
         let errors = Pipe()
         process.standardError = errors

@@ -1,43 +1,19 @@
 import Foundation
+import ToolboxCLITestSupport
 import XCTest
 
 /// Black-box tests of `toolbox bench eventhubs` (single events, `--batch-size`, `--cold`, `--idle-connections`) and
 /// `toolbox bench tcp-pingpong`: their flags and JSON keys are a
 /// public interface. Speed is never asserted; only shape and counts.
 final class BenchEventHubsCLITests: XCTestCase {
-    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
-        let binary = directory.appendingPathComponent("toolbox")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("toolbox is not built next to the tests at \(binary.path): run `swift build --build-tests` first")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
-
-    private func jsonObject(_ output: String) throws -> [String: Any] {
-        let lines = output.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "exactly one JSON line on stdout: \(output)")
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any])
-    }
+    private func run(_ arguments: [String]) throws -> ToolboxCLI.Output { try ToolboxCLI.run(arguments) }
 
     func testPooledBenchSendsEveryEventAndPrintsItsKeys() throws {
         let emulator = try startEventHubsEmulator(self)
         let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
                               "--count", "60", "--concurrency", "8", "--size", "64", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         for key in ["count", "concurrency", "size", "events_per_sec", "p50_ms", "p99_ms", "errors", "connections"] {
             XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
         }
@@ -61,7 +37,7 @@ final class BenchEventHubsCLITests: XCTestCase {
         let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
                               "--count", "5", "--cold", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         XCTAssertEqual(object["mode"] as? String, "cold")
         XCTAssertEqual(object["connections"] as? Int, 5)
         XCTAssertEqual(object["errors"] as? Int, 0)
@@ -74,7 +50,7 @@ final class BenchEventHubsCLITests: XCTestCase {
         let result = try run(["bench", "eventhubs", "--connection-string", cs, "--count", "25", "--batch-size", "10",
                               "--concurrency", "2", "--warmup", "2", "--size", "32", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         for key in ["events_per_sec", "p50_ms", "p99_ms", "mean_ms", "seconds", "cpu_us_per_event"] {
             XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
         }
@@ -95,7 +71,7 @@ final class BenchEventHubsCLITests: XCTestCase {
         let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
                               "--count", "6", "--batch-size", "3", "--cold", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         XCTAssertEqual(object["mode"] as? String, "cold")
         XCTAssertEqual(object["batches"] as? Int, 2)
         XCTAssertEqual(object["count"] as? Int, 6)
@@ -129,7 +105,7 @@ final class BenchEventHubsCLITests: XCTestCase {
         let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
                               "--idle-connections", "3", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         XCTAssertEqual(object["idle_connections"] as? Int, 3)
         XCTAssertEqual(object["connections"] as? Int, 4)
         XCTAssertNotNil(object["kb_per_idle_connection"])
@@ -145,7 +121,7 @@ final class BenchEventHubsCLITests: XCTestCase {
     func testTCPPingPongPrintsItsKeys() throws {
         let result = try run(["bench", "tcp-pingpong", "--size", "100", "--count", "200", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         XCTAssertEqual(object["size"] as? Int, 100)
         XCTAssertEqual(object["errors"] as? Int, 0)
         XCTAssertGreaterThan(object["round_trips_per_sec"] as? Double ?? 0, 0)

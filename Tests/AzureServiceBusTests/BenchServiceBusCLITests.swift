@@ -1,40 +1,13 @@
 import AzureEmulator
 import AzureServiceBus
 import Foundation
+import ToolboxCLITestSupport
 import XCTest
 
 /// Black-box tests of `toolbox bench servicebus` (sends, and `--receive`) against the in-process emulator: its
 /// flags and JSON keys are a public interface. Speed is never asserted; only shape and counts.
 final class BenchServiceBusCLITests: XCTestCase {
-    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
-        var binary = directory.appendingPathComponent("toolbox")
-        if !FileManager.default.isExecutableFile(atPath: binary.path) {
-            binary = directory.deletingLastPathComponent().appendingPathComponent("toolbox")
-        }
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("toolbox is not built next to the tests at \(directory.path): run `swift build --build-tests` first")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
-
-    private func jsonObject(_ output: String) throws -> [String: Any] {
-        let lines = output.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "exactly one JSON line on stdout: \(output)")
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data((lines.first ?? "").utf8)) as? [String: Any])
-    }
+    private func run(_ arguments: [String]) throws -> ToolboxCLI.Output { try ToolboxCLI.run(arguments) }
 
     private func startEmulator() throws -> Emulator {
         var configuration = EmulatorConfiguration()
@@ -62,7 +35,7 @@ final class BenchServiceBusCLITests: XCTestCase {
         let result = try run(["bench", "servicebus", "--connection-string", emulator.serviceBusConnectionString,
                               "--queue", "q1", "--count", "20", "--concurrency", "4", "--warmup", "5", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         for key in ["count", "concurrency", "size", "events_per_sec", "p50_ms", "p99_ms", "mean_ms", "errors",
                     "connections", "seconds", "cpu_us_per_event"] {
             XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
@@ -78,7 +51,7 @@ final class BenchServiceBusCLITests: XCTestCase {
                               "--queue", "q1", "--receive", "--count", "40", "--concurrency", "3", "--max-messages", "7",
                               "--warmup", "6", "--size", "16", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         for key in ["messages_per_sec", "p50_ms", "p99_ms", "mean_ms", "seconds", "prefill_seconds",
                     "cpu_us_per_message"] {
             XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")

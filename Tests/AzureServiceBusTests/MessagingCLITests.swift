@@ -1,35 +1,13 @@
 import AzureEmulator
 import Foundation
+import ToolboxCLITestSupport
 import XCTest
 
 /// `toolbox eventhubs send` and `toolbox servicebus send|receive` as a black box against the emulator.
 final class MessagingCLITests: XCTestCase {
-    func toolboxPath() throws -> String {
-        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [directory, directory.deletingLastPathComponent()] {
-            let path = candidate.appendingPathComponent("toolbox").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        XCTFail("no toolbox executable next to \(directory.path); build it first with `swift build --build-tests`")
-        throw CocoaError(.fileNoSuchFile)
-    }
-
     func run(_ arguments: [String]) throws -> (status: Int32, lines: [[String: Any]], stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try toolboxPath())
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let lines = String(decoding: stdout, as: UTF8.self).split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
-        return (process.terminationStatus, lines, String(decoding: stderr, as: UTF8.self))
+        let output = try ToolboxCLI.run(arguments)
+        return (output.status, output.jsonLines, output.stderr)
     }
 
     func testEventHubsSendSummary() throws {

@@ -1,39 +1,15 @@
 import Foundation
+import ToolboxCLITestSupport
 import XCTest
 
 /// Black-box tests of `toolbox bench pool` and `toolbox demo`: their flags and JSON keys are a public interface.
 final class PoolCLITests: XCTestCase {
-    private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
-        let binary = directory.appendingPathComponent("toolbox")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("toolbox is not built next to the tests at \(binary.path): run `swift build --build-tests` first")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
-
-    private func jsonObject(_ line: String) throws -> [String: Any] {
-        let lines = line.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "exactly one JSON line on stdout: \(line)")
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
-    }
+    private func run(_ arguments: [String]) throws -> ToolboxCLI.Output { try ToolboxCLI.run(arguments) }
 
     func testBenchPoolPrintsOneJSONObjectWithItsKeys() throws {
         let result = try run(["bench", "pool", "--threads", "2", "--seconds", "0.2", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         for key in ["leases_per_sec", "p50_ns", "p99_ns", "baseline_lock_pair_ns", "threads", "errors"] {
             XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
         }
@@ -54,7 +30,7 @@ final class PoolCLITests: XCTestCase {
     func testDemoComparesColdAndPooledAndPrintsTheSeedKeys() throws {
         let result = try run(["demo", "--connect-delay-ms", "50", "--count", "4", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let object = try jsonObject(result.stdout)
+        let object = try result.singleJSONObject()
         XCTAssertEqual(object["connect_delay_ms"] as? Int, 50)
         XCTAssertEqual(object["count"] as? Int, 4)
         let basic = try XCTUnwrap(object["basic_ms_per_op"] as? Double)

@@ -1,4 +1,5 @@
 import Foundation
+import ToolboxCLITestSupport
 import XCTest
 
 /// Black-box tests of `toolbox bench http`: its flags, its JSON keys and its exit status are a public interface.
@@ -15,33 +16,13 @@ final class BenchHTTPCLITests: XCTestCase {
         nginx?.stop()
     }
 
-    private func toolbox(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let directory = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
-        let binary = directory.appendingPathComponent("toolbox")
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw TestSetupError("toolbox is not built next to the tests at \(binary.path): run `swift build --build-tests` first")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
+    private func toolbox(_ arguments: [String]) throws -> ToolboxCLI.Output { try ToolboxCLI.run(arguments) }
 
     func testPrintsOneJSONObjectWithItsKeys() throws {
         let result = try toolbox(["bench", "http", "--url", nginx.url("/hello.txt", tls: true, host: "localhost"),
                                   "--ca-file", pki.caFile, "--requests", "200", "--concurrency", "8", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let lines = result.stdout.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "exactly one JSON line on stdout: \(result.stdout)")
-        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        let object = try result.singleJSONObject()
         for key in ["requests", "errors", "requests_per_sec", "p50_us", "p99_us", "connections_opened"] {
             XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
         }
