@@ -16,6 +16,8 @@ import ToolboxCore
 /// Other tenants: as `ClientSecretCredential`.
 public final class ClientCertificateCredential: TokenCredential, CustomStringConvertible {
     public let credentialName = "ClientCertificateCredential"
+    /// `client_assertion_type` of a JWT client assertion (RFC 7523).
+    static let jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     public let tenantID: String
     public let clientID: String
     public let certificatePath: String
@@ -38,35 +40,22 @@ public final class ClientCertificateCredential: TokenCredential, CustomStringCon
                 + "(AZURE_CLIENT_CERTIFICATE_PATH); check that it exists and is readable")
         }
         let signer = try ClientAssertionSigner(pem: Secret(Array(data)), password: password, source: certificatePath)
-        let authority = authorityHost ?? environment.nonEmpty(AzureEnvironmentVariable.authorityHost)
-            ?? AzureEnvironmentVariable.defaultAuthorityHost
-        let endpoint = try EntraTokenEndpoint(authorityHost: authority, tenantID: tenantID)
+        let grant = try ClientCredentialsGrant(
+            credentialName: "ClientCertificateCredential", tenantID: tenantID, clientID: clientID,
+            authorityHost: authorityHost, additionallyAllowedTenants: additionallyAllowedTenants,
+            environment: environment, transport: transport, logger: logger, clock: clock
+        ) { tokenURL in
+            do throws(AuthError) {
+                let assertion = try signer.assertion(clientID: clientID, audience: tokenURL, now: clock())
+                return .success([("client_assertion", assertion.exposedValue), ("client_assertion_type", Self.jwtBearer)])
+            } catch {
+                return .failure(error)
+            }
+        }
         self.tenantID = tenantID
         self.clientID = clientID
         self.certificatePath = certificatePath
-        caches = TenantTokenCaches(
-            name: "ClientCertificateCredential", defaultTenant: tenantID, authorityHost: endpoint.authorityHost,
-            allowed: additionallyAllowedTenants ?? TenantPolicy.allowedFromEnvironment(environment),
-            environment: environment
-        ) { endpoint in
-            TokenCache(name: "ClientCertificateCredential", logger: logger, clock: clock) { scopes, deadline, done in
-                let assertion: Secret<String>
-                do throws(AuthError) {
-                    assertion = try signer.assertion(clientID: clientID, audience: endpoint.tokenURL, now: clock())
-                } catch {
-                    return done(.failure(error))
-                }
-                endpoint.requestToken(
-                    form: [
-                        ("client_assertion", assertion.exposedValue),
-                        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                        ("client_id", clientID), ("grant_type", "client_credentials"),
-                        ("scope", scopes.joined(separator: " ")),
-                    ],
-                    transport: transport, deadline: deadline, source: "ClientCertificateCredential", clock: clock,
-                    completion: done)
-            }
-        }
+        caches = grant.caches
     }
 
     @discardableResult

@@ -36,27 +36,15 @@ public final class ClientSecretCredential: TokenCredential, CustomStringConverti
             throw AuthError(.invalidArgument, "ClientSecretCredential needs a non-empty client secret "
                 + "(AZURE_CLIENT_SECRET)")
         }
-        let authority = authorityHost ?? environment.nonEmpty(AzureEnvironmentVariable.authorityHost)
-            ?? AzureEnvironmentVariable.defaultAuthorityHost
-        let endpoint = try EntraTokenEndpoint(authorityHost: authority, tenantID: tenantID)
+        let grant = try ClientCredentialsGrant(
+            credentialName: "ClientSecretCredential", tenantID: tenantID, clientID: clientID,
+            authorityHost: authorityHost, additionallyAllowedTenants: additionallyAllowedTenants,
+            environment: environment, transport: transport, logger: logger, clock: clock
+        ) { _ in .success([("client_secret", clientSecret.exposedValue)]) }
         self.tenantID = tenantID
         self.clientID = clientID
-        self.endpoint = endpoint
-        caches = TenantTokenCaches(
-            name: "ClientSecretCredential", defaultTenant: tenantID, authorityHost: endpoint.authorityHost,
-            allowed: additionallyAllowedTenants ?? TenantPolicy.allowedFromEnvironment(environment),
-            environment: environment
-        ) { endpoint in
-            TokenCache(name: "ClientSecretCredential", logger: logger, clock: clock) { scopes, deadline, done in
-                endpoint.requestToken(
-                    form: [
-                        ("client_id", clientID), ("client_secret", clientSecret.exposedValue),
-                        ("grant_type", "client_credentials"), ("scope", scopes.joined(separator: " ")),
-                    ],
-                    transport: transport, deadline: deadline, source: "ClientSecretCredential", clock: clock,
-                    completion: done)
-            }
-        }
+        self.endpoint = grant.endpoint
+        caches = grant.caches
     }
 
     /// The authority requests go to, `https://host[:port]`.

@@ -38,34 +38,20 @@ public final class WorkloadIdentityCredential: TokenCredential, CustomStringConv
             throw AuthError(.credentialUnavailable, "WorkloadIdentityCredential is unavailable: "
                 + "\(missing.joined(separator: ", ")) not set; set them or pass tenantID, clientID and tokenFilePath")
         }
-        let authority = authorityHost ?? environment.nonEmpty(Env.authorityHost) ?? Env.defaultAuthorityHost
-        let endpoint = try EntraTokenEndpoint(authorityHost: authority, tenantID: tenant)
+        let assertion = FederatedTokenFile(path: file, clock: clock)
+        let grant = try ClientCredentialsGrant(
+            credentialName: "WorkloadIdentityCredential", tenantID: tenant, clientID: client,
+            authorityHost: authorityHost, additionallyAllowedTenants: additionallyAllowedTenants,
+            environment: environment, transport: transport, logger: logger, clock: clock
+        ) { _ in
+            assertion.read().map {
+                [("client_assertion", $0.exposedValue), ("client_assertion_type", ClientCertificateCredential.jwtBearer)]
+            }
+        }
         self.tenantID = tenant
         self.clientID = client
         self.tokenFilePath = file
-        let assertion = FederatedTokenFile(path: file, clock: clock)
-        caches = TenantTokenCaches(
-            name: "WorkloadIdentityCredential", defaultTenant: tenant, authorityHost: endpoint.authorityHost,
-            allowed: additionallyAllowedTenants ?? TenantPolicy.allowedFromEnvironment(environment),
-            environment: environment
-        ) { endpoint in
-            TokenCache(name: "WorkloadIdentityCredential", logger: logger, clock: clock) { scopes, deadline, done in
-                let jwt: Secret<String>
-                switch assertion.read() {
-                case .success(let value): jwt = value
-                case .failure(let error): return done(.failure(error))
-                }
-                endpoint.requestToken(
-                    form: [
-                        ("client_assertion", jwt.exposedValue),
-                        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                        ("client_id", client), ("grant_type", "client_credentials"),
-                        ("scope", scopes.joined(separator: " ")),
-                    ],
-                    transport: transport, deadline: deadline, source: "WorkloadIdentityCredential", clock: clock,
-                    completion: done)
-            }
-        }
+        caches = grant.caches
     }
 
     @discardableResult
