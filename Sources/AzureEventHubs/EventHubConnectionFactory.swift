@@ -28,22 +28,10 @@ public struct EventHubConnectionFactory: MessagingConnectionFactory {
 
     public func open(deadline: Deadline, completion: @escaping @Sendable (Result<EventHubConnection, EventHubsError>) -> Void) {
         let hub = eventHubName
-        MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "EHProducer", product: "azsdk-swift-eventhubs",
-                                 deadline: deadline, logger: logger) { result in
-            switch result {
-            case .failure(let error): completion(.failure(error))
-            case .success(let messaging):
-                let connection = EventHubConnection(messaging: messaging, eventHubName: hub)
-                messaging.authorize(audience: connection.audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
-                    switch result {
-                    case .success: completion(.success(connection))
-                    case .failure(let error):
-                        messaging.close {}
-                        completion(.failure(error))
-                    }
-                }
-            }
-        }
+        MessagingConnection.openAuthorized(
+            endpoint: endpoint, containerIDPrefix: "EHProducer", product: "azsdk-swift-eventhubs", deadline: deadline,
+            logger: logger, wrap: { EventHubConnection(messaging: $0, eventHubName: hub) }, audience: \.audience,
+            completion: completion)
     }
 
     public func ready(_ connection: EventHubConnection, deadline: Deadline,

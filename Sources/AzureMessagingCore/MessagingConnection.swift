@@ -62,6 +62,35 @@ public final class MessagingConnection: Sendable {
     /// Why the connection ended, once it has.
     public var closedError: AzureMessagingError? { state.load().closedError }
 
+    /// Opens a connection (as `open`), wraps it as a client's connection and puts a token for that connection's
+    /// audience on `$cbs` before handing it over, so a client never sees an unauthorized connection. A refused
+    /// token closes the new connection. Both clients' connection factories open their connections this way.
+    public static func openAuthorized<Connection: Sendable>(
+        endpoint: MessagingEndpoint, containerIDPrefix: String, product: String, deadline: Deadline, logger: Logger,
+        wrap: @escaping @Sendable (MessagingConnection) -> Connection,
+        audience: @escaping @Sendable (Connection) -> String,
+        completion: @escaping @Sendable (Result<Connection, AzureMessagingError>) -> Void
+    ) {
+        open(endpoint: endpoint, containerIDPrefix: containerIDPrefix, product: product, deadline: deadline,
+             logger: logger) { result in
+            switch result {
+            case .failure(let error):
+                completion(.failure(error))
+            case .success(let messaging):
+                let connection = wrap(messaging)
+                messaging.authorize(audience: audience(connection), timeout: max(0.001, deadline.secondsRemaining)) {
+                    switch $0 {
+                    case .success:
+                        completion(.success(connection))
+                    case .failure(let error):
+                        messaging.close {}
+                        completion(.failure(error))
+                    }
+                }
+            }
+        }
+    }
+
     /// Opens a connection: transport, SASL, open, session, `$cbs` links. `completion` runs on `queue` once.
     public static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
                             deadline: Deadline, logger: Logger,

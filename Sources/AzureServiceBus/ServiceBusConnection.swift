@@ -178,22 +178,10 @@ public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
 
     public func open(deadline: Deadline, completion: @escaping @Sendable (Result<ServiceBusConnection, ServiceBusError>) -> Void) {
         let queue = queueName
-        MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "SBSender", product: "azsdk-swift-servicebus",
-                                 deadline: deadline, logger: logger) { result in
-            switch result {
-            case .failure(let error): completion(.failure(error))
-            case .success(let messaging):
-                let connection = ServiceBusConnection(messaging: messaging, queueName: queue)
-                messaging.authorize(audience: connection.audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
-                    switch result {
-                    case .success: completion(.success(connection))
-                    case .failure(let error):
-                        messaging.close {}
-                        completion(.failure(error))
-                    }
-                }
-            }
-        }
+        MessagingConnection.openAuthorized(
+            endpoint: endpoint, containerIDPrefix: "SBSender", product: "azsdk-swift-servicebus", deadline: deadline,
+            logger: logger, wrap: { ServiceBusConnection(messaging: $0, queueName: queue) }, audience: \.audience,
+            completion: completion)
     }
 
     public func ready(_ connection: ServiceBusConnection, deadline: Deadline,
