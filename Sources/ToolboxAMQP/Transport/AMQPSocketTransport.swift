@@ -9,7 +9,8 @@ import ToolboxTransport
 /// let transport = AMQPSocketTransport(host: "localhost", port: 5671, tls: tls)
 /// ```
 ///
-/// Writes made during one turn of the connection queue are coalesced into one socket write.
+/// Writes made during one turn of the connection queue are coalesced into one socket write. When the connection
+/// runs on the socket's queue, that write is made in the same turn (`TCPConnection.writeNow`), not enqueued.
 ///
 /// A transport made from an already connected socket (`connect(host:port:...)`, `init(accepted:)`) offers the
 /// socket's own serial queue as `preferredQueue`: the `AMQPConnection` built over it runs there too, so a read
@@ -29,6 +30,8 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     private var attempt: (any Cancellable)?
     private var outgoing: [UInt8] = []
     private var flushScheduled = false
+    /// > 0 inside `withImmediateWrites`: writes wait for its end instead of scheduling a flush.
+    private var immediateDepth = 0
     private var closed = false
 
     /// - parameter serverName: the TLS name to verify and send as SNI (default `host`).
@@ -141,9 +144,19 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     public func write(_ bytes: [UInt8]) {
         guard !closed else { return }
         outgoing.append(contentsOf: bytes)
-        guard !flushScheduled, connection != nil, let queue else { return }
+        guard !flushScheduled, immediateDepth == 0, connection != nil, let queue else { return }
         flushScheduled = true
         queue.async { self.flush() }
+    }
+
+    /// True when the AMQP connection shares the socket's queue (the transport wraps a connected socket).
+    public var writesImmediately: Bool { preferredQueue != nil }
+
+    public func withImmediateWrites(_ body: () -> Void) {
+        immediateDepth += 1
+        body()
+        immediateDepth -= 1
+        if immediateDepth == 0, !outgoing.isEmpty { flush() }
     }
 
     private func flush() {
@@ -151,8 +164,17 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         guard let connection, let queue, !outgoing.isEmpty, !closed else { return }
         let bytes = outgoing
         outgoing = []
-        connection.write(bytes, queue: queue) { result in
-            if case .failure(let error) = result { self.report(.closed(error)) }
+        if connection.queue === queue {
+            // We run on the socket's queue: hand the bytes to the kernel now instead of enqueueing another block.
+            // A failure is reported on a later turn: it may surface in the middle of the caller's frame work.
+            connection.writeNow(bytes) { error in
+                guard let error else { return }
+                queue.async { self.report(.closed(error)) }
+            }
+        } else {
+            connection.write(bytes, queue: queue) { result in
+                if case .failure(let error) = result { self.report(.closed(error)) }
+            }
         }
     }
 
