@@ -380,4 +380,3 @@ public final class AMQPConnection: @unchecked Sendable {
         selfRetain = nil
     }
 }
-
