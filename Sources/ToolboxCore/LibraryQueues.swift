@@ -9,11 +9,15 @@ import Dispatch
 public enum LibraryQueues {
     private static let markerKey = DispatchSpecificKey<String>()
 
-    private static let defaultCallbackQueueLabel = "AzureClientsToolbox.callbacks"
+    /// Marks queues whose blocks nothing in the library ever waits for (see `mayWaitForConnectionQueue`).
+    private static let neverAwaitedKey = DispatchSpecificKey<Bool>()
 
     /// The queue completion handlers run on when the caller passes none. Concurrent, never `.main`.
-    public static let defaultCallbackQueue: DispatchQueue = makeQueue(
-        label: defaultCallbackQueueLabel, attributes: .concurrent)
+    public static let defaultCallbackQueue: DispatchQueue = {
+        let queue = makeQueue(label: "AzureClientsToolbox.callbacks", attributes: .concurrent)
+        queue.setSpecific(key: neverAwaitedKey, value: true)
+        return queue
+    }()
 
     /// A serial queue carrying the library marker. Use it for every queue a library component owns.
     public static func makeQueue(
@@ -34,12 +38,11 @@ public enum LibraryQueues {
 
     /// Whether the calling thread may wait with `queue.sync` for a connection's queue (whose blocks never wait for
     /// anything themselves): true off library queues, and on `defaultCallbackQueue`, which only runs callers'
-    /// completion handlers and which no library queue ever waits for (also on the caller's own queues that target
-    /// it). False on every other library queue — a connection queue waiting for another could wait in a cycle.
-    /// The caller must still not be on the very queue it would wait for.
+    /// completion handlers and which no library queue ever waits for. False on every other library queue — a
+    /// connection queue waiting for another could wait in a cycle. The caller must still not be on the very queue
+    /// it would wait for.
     public static var mayWaitForConnectionQueue: Bool {
-        guard let label = currentLibraryQueueLabel else { return true }
-        return label == defaultCallbackQueueLabel
+        DispatchQueue.getSpecific(key: neverAwaitedKey) == true || DispatchQueue.getSpecific(key: markerKey) == nil
     }
 }
 

@@ -66,19 +66,6 @@ final class ToolboxCoreTests: XCTestCase {
         XCTAssertNil(LibraryQueues.currentLibraryQueueLabel)
     }
 
-    func testMayWaitForConnectionQueueOnlyOffLibraryQueuesOrOnTheDefaultCallbackQueue() {
-        XCTAssertTrue(LibraryQueues.mayWaitForConnectionQueue)
-        XCTAssertTrue(DispatchQueue(label: "user").sync { LibraryQueues.mayWaitForConnectionQueue })
-        XCTAssertTrue(LibraryQueues.defaultCallbackQueue.sync { LibraryQueues.mayWaitForConnectionQueue })
-        let targeting = DispatchQueue(label: "user-on-callbacks", target: LibraryQueues.defaultCallbackQueue)
-        XCTAssertTrue(targeting.sync { LibraryQueues.mayWaitForConnectionQueue })
-        let library = LibraryQueues.makeQueue(label: "core-test.connection")
-        XCTAssertFalse(library.sync { LibraryQueues.mayWaitForConnectionQueue })
-        XCTAssertFalse(Blocking.deliveryQueue.sync { LibraryQueues.mayWaitForConnectionQueue })
-        let libraryOnCallbacks = LibraryQueues.makeQueue(label: "core-test.serial", target: LibraryQueues.defaultCallbackQueue)
-        XCTAssertFalse(libraryOnCallbacks.sync { LibraryQueues.mayWaitForConnectionQueue })
-    }
-
     func testSecretNeverPrintsItsValue() {
         let secret = Secret("hunter2-very-secret")
         XCTAssertEqual("\(secret)", "<redacted>")
