@@ -9,15 +9,9 @@ import Dispatch
 public enum LibraryQueues {
     private static let markerKey = DispatchSpecificKey<String>()
 
-    /// Marks queues whose blocks nothing in the library ever waits for (see `mayWaitForConnectionQueue`).
-    private static let neverAwaitedKey = DispatchSpecificKey<Bool>()
-
     /// The queue completion handlers run on when the caller passes none. Concurrent, never `.main`.
-    public static let defaultCallbackQueue: DispatchQueue = {
-        let queue = makeQueue(label: "AzureClientsToolbox.callbacks", attributes: .concurrent)
-        queue.setSpecific(key: neverAwaitedKey, value: true)
-        return queue
-    }()
+    public static let defaultCallbackQueue: DispatchQueue = makeQueue(
+        label: "AzureClientsToolbox.callbacks", attributes: .concurrent)
 
     /// A serial queue carrying the library marker. Use it for every queue a library component owns.
     public static func makeQueue(
@@ -34,15 +28,6 @@ public enum LibraryQueues {
     /// The label of the library queue the caller is running on, or nil when it is not on one.
     public static var currentLibraryQueueLabel: String? {
         DispatchQueue.getSpecific(key: markerKey)
-    }
-
-    /// Whether the calling thread may wait with `queue.sync` for a connection's queue (whose blocks never wait for
-    /// anything themselves): true off library queues, and on `defaultCallbackQueue`, which only runs callers'
-    /// completion handlers and which no library queue ever waits for. False on every other library queue — a
-    /// connection queue waiting for another could wait in a cycle. The caller must still not be on the very queue
-    /// it would wait for.
-    public static var mayWaitForConnectionQueue: Bool {
-        DispatchQueue.getSpecific(key: neverAwaitedKey) == true || DispatchQueue.getSpecific(key: markerKey) == nil
     }
 }
 

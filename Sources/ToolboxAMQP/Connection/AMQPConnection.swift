@@ -63,15 +63,6 @@ public final class AMQPConnection: @unchecked Sendable {
     private var heldReleaseScheduled = false
     /// Why the connection ended; set once.
     private(set) var terminalError: AMQPError?
-    /// Whether a send may run on the caller's thread (`runOnCallerThread`): a client connection whose transport
-    /// writes to its socket in the same call. The broker role never does (its inline handlers may take locks
-    /// that a thread sending on the same connection could hold).
-    private let callerThreadTurnsAllowed: Bool
-    /// Sends started on this connection whose completion has not run yet (all links). A send that finds others
-    /// in flight hops instead of running on its thread (see `AMQPSender.send`).
-    let sendsInFlight = Atomic<Int>(0)
-    /// How many turns ran on a caller's thread (for tests).
-    let callerThreadTurns = Atomic<Int>(0)
 
     /// Creates a connection over `transport`; nothing happens until `open`.
     public init(transport: any AMQPTransport, configuration: AMQPConnectionConfiguration = .init(),
@@ -83,7 +74,6 @@ public final class AMQPConnection: @unchecked Sendable {
         self.logger = logger
         self.transport = transport
         self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
-        self.callerThreadTurnsAllowed = transport.preferredQueue != nil && transport.writesImmediately
         queue.setSpecific(key: Self.queueKey, value: queueToken)
     }
 
@@ -100,7 +90,6 @@ public final class AMQPConnection: @unchecked Sendable {
         self.logger = logger
         self.transport = transport
         self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
-        self.callerThreadTurnsAllowed = false
         queue.setSpecific(key: Self.queueKey, value: queueToken)
     }
 
@@ -241,24 +230,6 @@ public final class AMQPConnection: @unchecked Sendable {
     /// Whether the caller runs on this connection's queue (and may touch its state without a hop).
     var isOnQueue: Bool { DispatchQueue.getSpecific(key: Self.queueKey) === queueToken }
 
-    /// Runs `body` as a turn of the connection queue on the caller's own thread (`queue.sync`), and hands
-    /// everything it wrote to the socket before returning: no block is left on the queue, so no thread is woken
-    /// to write. Returns false without running `body` when the caller must hop with `queue.async` instead:
-    /// the transport cannot write immediately, or the caller is on this queue (a sync would deadlock) or on a
-    /// library queue that a connection queue might wait for (`LibraryQueues.mayWaitForConnectionQueue`).
-    ///
-    /// Safe because blocks on a connection queue never wait for anything (no `sync`, no semaphores, locks only
-    /// briefly and never while calling out), so the wait ends once the blocks queued before it have run; and it
-    /// keeps order: a serial queue runs a `sync` block after every block submitted before it.
-    func runOnCallerThread(_ body: () -> Void) -> Bool {
-        guard callerThreadTurnsAllowed, !isOnQueue, LibraryQueues.mayWaitForConnectionQueue else { return false }
-        callerThreadTurns.add(1, ordering: .relaxed)
-        queue.sync {
-            if let transport { transport.withImmediateWrites(body) } else { body() }
-        }
-        return true
-    }
-
     func send(_ frame: AMQPFrame) {
         guard let transport else { return }
         if case .amqp(let channel, .disposition(let disposition), let payload) = frame, payload.isEmpty {
@@ -380,4 +351,3 @@ public final class AMQPConnection: @unchecked Sendable {
         selfRetain = nil
     }
 }
-

@@ -111,19 +111,8 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     public func send(encodedMessage payload: [UInt8], messageFormat: UInt32 = 0, deadline: Deadline = .never,
                      queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                      completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) -> any Cancellable {
-        let connection = session.connection
-        let alone = connection.sendsInFlight.add(1, ordering: .relaxed).oldValue == 0
-        let callback = Callback(callbackQueue) { result in
-            connection.sendsInFlight.subtract(1, ordering: .relaxed)
-            completion(result)
-        }
-        // The only send in flight, from a thread that may wait for the connection queue: frame and write it on
-        // this thread, with the queue held (one thread fewer to wake per send). With other sends in flight the
-        // queue is likely busy with their replies (a sync would wait for it and be handed the queue, a wake-up
-        // of its own), and sends hopping onto it are written together in one turn: hop.
-        if !alone || !connection.runOnCallerThread({ enqueue(payload, messageFormat: messageFormat, callback: callback) }) {
-            queue.async { self.enqueue(payload, messageFormat: messageFormat, callback: callback) }
-        }
+        let callback = Callback(callbackQueue, completion)
+        queue.async { self.enqueue(payload, messageFormat: messageFormat, callback: callback) }
         deadline.schedule(on: queue) { [weak self] in
             self?.abandon(callback, AMQPError(.timedOut, "no outcome for the message before its deadline"))
         }
