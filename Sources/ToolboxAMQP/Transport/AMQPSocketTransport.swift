@@ -30,8 +30,6 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     private var attempt: (any Cancellable)?
     private var outgoing: [UInt8] = []
     private var flushScheduled = false
-    /// > 0 inside `withImmediateWrites`: writes wait for its end instead of scheduling a flush.
-    private var immediateDepth = 0
     private var closed = false
 
     /// - parameter serverName: the TLS name to verify and send as SNI (default `host`).
@@ -144,19 +142,9 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     public func write(_ bytes: [UInt8]) {
         guard !closed else { return }
         outgoing.append(contentsOf: bytes)
-        guard !flushScheduled, immediateDepth == 0, connection != nil, let queue else { return }
+        guard !flushScheduled, connection != nil, let queue else { return }
         flushScheduled = true
         queue.async { self.flush() }
-    }
-
-    /// True when the AMQP connection shares the socket's queue (the transport wraps a connected socket).
-    public var writesImmediately: Bool { preferredQueue != nil }
-
-    public func withImmediateWrites(_ body: () -> Void) {
-        immediateDepth += 1
-        body()
-        immediateDepth -= 1
-        if immediateDepth == 0, !outgoing.isEmpty { flush() }
     }
 
     private func flush() {

@@ -27,17 +27,8 @@ public protocol AMQPTransport: AnyObject {
     /// transport runs its state machine on that same queue, so socket events reach it, and its writes reach
     /// the socket, without a hop to another thread. nil (the default) lets the connection create its own.
     var preferredQueue: DispatchQueue? { get }
-    /// Whether `withImmediateWrites` hands its writes to the underlying stream before it returns (a socket
-    /// transport running on its socket's queue). The connection then lets a sender run a send on the caller's
-    /// thread (`queue.sync`) and reach the socket in that same call. Default false.
-    var writesImmediately: Bool { get }
-    /// Runs `body` (on the connection's queue) without scheduling a flush for what it writes, then hands all of
-    /// it to the stream at once, in order. The default just runs `body`.
-    func withImmediateWrites(_ body: () -> Void)
 }
 
 extension AMQPTransport {
     public var preferredQueue: DispatchQueue? { nil }
-    public var writesImmediately: Bool { false }
-    public func withImmediateWrites(_ body: () -> Void) { body() }
 }
