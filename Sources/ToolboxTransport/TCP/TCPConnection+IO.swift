@@ -247,7 +247,8 @@ extension TCPConnection {
     /// Writes `bytes` now, on the calling thread, which must already run on `queue` (an async block on it, or a
     /// `queue.sync` from another thread): the bytes go to the kernel (through TLS when the connection has it)
     /// before this returns, as far as the socket takes them; whatever it does not take stays queued and is sent
-    /// when the socket is writable, exactly as with `write`. Bytes keep their order with every other write.
+    /// when the socket is writable, exactly as with `write`. Writes go out in the order they reach the queue
+    /// (a `write` counts when its block runs there).
     ///
     /// `completion` runs on `queue` once the bytes are handed to the kernel or the write failed: inline, before
     /// `writeNow` returns, when the socket took everything (or the connection had already failed); later, from
