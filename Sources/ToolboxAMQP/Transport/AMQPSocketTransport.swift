@@ -9,7 +9,8 @@ import ToolboxTransport
 /// let transport = AMQPSocketTransport(host: "localhost", port: 5671, tls: tls)
 /// ```
 ///
-/// Writes made during one turn of the connection queue are coalesced into one socket write.
+/// Writes made during one turn of the connection queue are coalesced into one socket write. When the connection
+/// runs on the socket's queue, that write is made in the same turn (`TCPConnection.writeNow`), not enqueued.
 ///
 /// A transport made from an already connected socket (`connect(host:port:...)`, `init(accepted:)`) offers the
 /// socket's own serial queue as `preferredQueue`: the `AMQPConnection` built over it runs there too, so a read
@@ -151,8 +152,17 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         guard let connection, let queue, !outgoing.isEmpty, !closed else { return }
         let bytes = outgoing
         outgoing = []
-        connection.write(bytes, queue: queue) { result in
-            if case .failure(let error) = result { self.report(.closed(error)) }
+        if connection.queue === queue {
+            // We run on the socket's queue: hand the bytes to the kernel now instead of enqueueing another block.
+            // A failure is reported on a later turn: it may surface in the middle of the caller's frame work.
+            connection.writeNow(bytes) { error in
+                guard let error else { return }
+                queue.async { self.report(.closed(error)) }
+            }
+        } else {
+            connection.write(bytes, queue: queue) { result in
+                if case .failure(let error) = result { self.report(.closed(error)) }
+            }
         }
     }
 

@@ -244,6 +244,25 @@ extension TCPConnection {
 
     // MARK: Writing
 
+    /// Writes `bytes` now, on the calling thread, which must already run on `queue` (an async block on it, or a
+    /// `queue.sync` from another thread): the bytes go to the kernel (through TLS when the connection has it)
+    /// before this returns, as far as the socket takes them; whatever it does not take stays queued and is sent
+    /// when the socket is writable, exactly as with `write`. Writes go out in the order they reach the queue
+    /// (a `write` counts when its block runs there).
+    ///
+    /// `completion` runs on `queue` once the bytes are handed to the kernel or the write failed: inline, before
+    /// `writeNow` returns, when the socket took everything (or the connection had already failed); later, from
+    /// the write source, when it would have blocked. It must not re-enter the caller's half-finished work (hop
+    /// with `queue.async` for anything larger than recording the outcome).
+    ///
+    /// `write` always enqueues a block onto `queue`, which wakes a thread to run it; this is for code that
+    /// already runs there (a protocol engine sharing the socket's queue) and wants no second hop.
+    public func writeNow(_ bytes: [UInt8], deadline: Deadline = .never,
+                         completion: @escaping (TransportError?) -> Void) {
+        dispatchPrecondition(condition: .onQueue(queue))
+        writeOnQueue(bytes, deadline: deadline, completion)
+    }
+
     func writeOnQueue(_ bytes: [UInt8], deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
         if let failure {
             handler(failure)
