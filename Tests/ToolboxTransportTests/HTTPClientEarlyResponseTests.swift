@@ -100,6 +100,22 @@ final class HTTPClientEarlyResponseTests: XCTestCase {
         XCTAssertEqual(accepted.load(), 2)
     }
 
+    /// A body stream that stalls before the server answers no longer outlives the request's deadline: the
+    /// response read that runs beside the upload carries it.
+    func testStalledBodyStreamEndsAtTheDeadline() throws {
+        let listener = try TCPListener { connection in drain(connection) }
+        defer { listener.close() }
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        let held = LockedValue<[@Sendable (Result<[UInt8]?, any Error>) -> Void]>([])
+        let body = HTTPRequestBody.stream(contentLength: nil) { deliver in held.withLockedValue { $0.append(deliver) } }
+        expectTransportError(.timedOut) {
+            _ = try client.execute(
+                try HTTPRequest(method: "PUT", url: "http://127.0.0.1:\(listener.port)/", body: body), timeout: 0.5)
+        }
+        for deliver in held.load() { deliver(.success(nil)) }   // late: ignored
+    }
+
     /// The reset arrives while the answer is still unread in the socket: a raw TCP client sends the head and a
     /// body the server never reads; the server answers and resets. The bytes read before the reset error are
     /// the answer.
