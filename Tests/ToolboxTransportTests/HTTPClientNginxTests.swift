@@ -176,4 +176,46 @@ final class HTTPClientNginxTests: XCTestCase {
         XCTAssertLessThanOrEqual(client.connectionsOpened, 16, "at most 8 per endpoint")
         XCTAssertLessThanOrEqual(Set(nginx.accessLog(waitingFor: 64).map(\.connection)).count, 16)
     }
+
+    /// nginx refuses a 4 MiB upload to a location with `client_max_body_size 1k`: the client returns its `413`
+    /// (with nginx's body) instead of a reset, whether nginx lingers (draining the upload) or closes at once
+    /// (the kernel resets the connection under the unread upload), for buffered, sized-stream and chunked bodies,
+    /// over HTTP and HTTPS. None of those connections is reused.
+    func testEarly413DuringLargeUploadIsReturned() throws {
+        let client = try client()
+        defer { try? client.shutdown() }
+        let body: [UInt8] = (0..<(4 << 20)).map { UInt8(truncatingIfNeeded: $0) }
+        func streamed(length: Int?) -> HTTPRequestBody {
+            let offset = LockedValue(0)
+            return .stream(contentLength: length) { deliver in
+                let start = offset.withLockedValue { o -> Int in
+                    defer { o += 64 << 10 }
+                    return o
+                }
+                deliver(.success(start >= body.count ? nil : Array(body[start..<min(start + (64 << 10), body.count)])))
+            }
+        }
+        var sent = 0
+        for tls in [false, true] {
+            for path in ["/limited", "/limited-abrupt"] {
+                let bodies: [(String, HTTPRequestBody)] = [
+                    ("bytes", .bytes(body)), ("sized stream", streamed(length: body.count)),
+                    ("chunked stream", streamed(length: nil)),
+                ]
+                for (kind, requestBody) in bodies {
+                    let request = try HTTPRequest(method: "PUT", url: nginx.url(path, tls: tls), body: requestBody)
+                    let response = try client.execute(request, timeout: 30)
+                    sent += 1
+                    XCTAssertEqual(response.status, 413, "\(kind) to \(path), tls \(tls)")
+                    XCTAssertTrue(String(decoding: response.body, as: UTF8.self).contains("413 Request Entity Too Large"),
+                                  "\(kind) to \(path), tls \(tls): nginx's body is returned too")
+                }
+            }
+        }
+        XCTAssertEqual(client.connectionsOpened, sent, "a connection whose upload was cut short is not reused")
+        let refused = nginx.accessLog(waitingFor: sent) { $0.status == 413 }
+        XCTAssertEqual(refused.count, sent)
+        // The connection that follows works as usual.
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: nginx.url("/hello.txt")), timeout: 10).status, 200)
+    }
 }

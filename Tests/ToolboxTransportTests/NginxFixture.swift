@@ -90,6 +90,10 @@ final class NginxFixture: @unchecked Sendable {
                         sub_filter_types *;
                     }
                     location = /close { keepalive_timeout 0; return 200 "bye\\n"; }
+                    # Refuses bodies over 1 KiB with 413 before reading them (lingering close drains the rest).
+                    location = /limited { client_max_body_size 1k; dav_methods PUT; }
+                    # The same, but closing at once: the unread upload makes the kernel reset the connection.
+                    location = /limited-abrupt { client_max_body_size 1k; lingering_close off; dav_methods PUT; }
                     location = /short { keepalive_timeout 1s; return 200 "short\\n"; }
                 }
             }

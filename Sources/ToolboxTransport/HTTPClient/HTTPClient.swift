@@ -241,6 +241,7 @@ public final class HTTPClient: Sendable {
             let connector = HTTPConnector(
                 endpoint: endpoint, tls: tls, serverNameOverride: configuration.tls.serverNameOverride,
                 connectTimeout: configuration.connectTimeout,
+                connectOptions: TCPConnectOptions(attemptDelay: configuration.connectionAttemptDelay),
                 limits: configuration.responseLimits, userAgent: configuration.userAgent, opened: opened,
                 loops: loops)
             var poolConfiguration = ConnectionPoolConfiguration()

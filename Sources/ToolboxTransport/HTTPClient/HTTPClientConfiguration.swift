@@ -14,6 +14,9 @@ public struct HTTPClientConfiguration: Sendable {
     public var minReadyPerEndpoint = 0
     /// Deadline for opening one connection, TLS included. Default 10 s.
     public var connectTimeout: Double = 10
+    /// When a host has several addresses, how long one connect attempt may run before the next address is tried
+    /// alongside it ("Happy Eyeballs"; the first to connect wins). Default 0.25 s (RFC 8305).
+    public var connectionAttemptDelay: Double = 0.25
     /// Used when a request is started without a deadline. Default 60 s.
     public var defaultRequestTimeout: Double = 60
     /// Response parsing limits (line and header sizes).

@@ -12,6 +12,7 @@ struct HTTPConnector: Connector {
     /// The name to verify the certificate against, when not the endpoint's host.
     let serverNameOverride: String?
     let connectTimeout: Double
+    let connectOptions: TCPConnectOptions
     let limits: HTTPParserLimits
     let userAgent: String
     /// Counts every connection opened, across all endpoints of the client.
@@ -28,7 +29,7 @@ struct HTTPConnector: Connector {
         TCPConnection.connect(
             host: endpoint.host, port: endpoint.port, tls: endpoint.isTLS ? tls : nil,
             serverName: serverNameOverride,
-            deadline: min(deadline, .after(seconds: connectTimeout)),
+            deadline: min(deadline, .after(seconds: connectTimeout)), options: connectOptions,
             targetQueue: loop?.queue, poller: loop?.poller, queue: LibraryQueues.defaultCallbackQueue
         ) { result in
             switch result {

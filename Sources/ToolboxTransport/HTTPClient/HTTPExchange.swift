@@ -11,7 +11,10 @@ final class HTTPExchange {
     private var reused = false
     private var receivedAny = false
     private var awaitingContinue = false
+    /// The whole request, body included, has been handed to the kernel (only then may the connection be reused).
     private var bodySent = false
+    /// The read loop runs (a read is pending, or the sink paused it and will resume it).
+    private var readStarted = false
     private var finalHead: HTTPResponseHead?
     /// Computed once: the read loop asks per received chunk.
     private let isHEAD: Bool
@@ -51,25 +54,58 @@ final class HTTPExchange {
         }
         switch request.body {
         case .empty:
-            bodySent = true
-            send(head) { [self] in readResponse() }
+            send(head) { [self] in
+                bodySent = true
+                startReading()
+            }
         case .bytes(let body):
             if request.headers.containsToken("100-continue", inField: "Expect"), !body.isEmpty {
                 awaitingContinue = true
-                send(head) { [self] in readResponse() }
+                send(head) { [self] in startReading() }
             } else {
-                bodySent = true
-                send(head + body) { [self] in readResponse() }
+                sendBody(head + body) { [self] in
+                    bodySent = true
+                    startReading()
+                }
             }
         case .stream(let length, let next):
-            send(head) { [self] in pump(next, chunked: length == nil) }
+            // The response is read while the body streams: a server may answer (and close) before it ends.
+            send(head) { [self] in
+                startReading()
+                pump(next, chunked: length == nil)
+            }
         }
     }
 
+    /// Writes `bytes`; `then` runs once the kernel has them.
+    ///
+    /// A write that fails with a reset does not end the exchange at once: a server that refuses a request body
+    /// (`413`, `401`) answers and closes, and its answer may already be here. The read loop then delivers the
+    /// bytes received before the reset, and reports the reset only if they do not make a complete response.
     private func send(_ bytes: [UInt8], then: @escaping () -> Void) {
         tcp.writeOnQueue(bytes, deadline: deadline) { [self] error in
-            if let error { fail(error) } else { then() }
+            guard let error else { return then() }
+            if error.code == .connectionReset { startReading() } else { fail(error) }
         }
+    }
+
+    /// `send` for request body bytes: when the kernel does not take them at once, the response is read while
+    /// they drain, so an early answer ends the upload instead of waiting behind it. (Writes that complete at
+    /// once, the common small request, start reading afterwards as before: no extra work on the hot path.)
+    private func sendBody(_ bytes: [UInt8], then: @escaping () -> Void) {
+        var written = false
+        send(bytes) {
+            written = true
+            then()
+        }
+        if !written { startReading() }
+    }
+
+    /// Starts the response read loop unless it runs already; it then runs until the exchange finishes.
+    private func startReading() {
+        guard completion != nil, !readStarted else { return }
+        readStarted = true
+        readResponse()
     }
 
     /// Pulls the next piece of a streamed body and writes it; ends with the last chunk when chunked.
@@ -86,14 +122,16 @@ final class HTTPExchange {
                 case .failure(let error):
                     exchange.fail(TransportError(.invalidRequest, "the request body stream failed: \(error)"))
                 case .success(nil):
-                    exchange.bodySent = true
                     var tail: [UInt8] = []
                     if chunked { HTTPSerializer.writeLastChunk(into: &tail) }
-                    exchange.send(tail) { exchange.readResponse() }
+                    exchange.sendBody(tail) {
+                        exchange.bodySent = true
+                        exchange.startReading()
+                    }
                 case .success(let piece?):
                     var bytes: [UInt8] = []
                     if chunked { HTTPSerializer.writeChunk(piece, into: &bytes) } else { bytes = piece }
-                    exchange.send(bytes) { exchange.pump(next, chunked: chunked) }
+                    exchange.sendBody(bytes) { exchange.pump(next, chunked: chunked) }
                 }
             }
         }
@@ -152,6 +190,8 @@ final class HTTPExchange {
                 }
             case .end:
                 guard let head = finalHead else { continue }
+                // A response that completes before the request body was sent (an early `413`) ends the upload;
+                // the connection, its request cut short, is closed rather than reused.
                 let reusable = bodySent && head.keepAlive && !request.headers.containsToken("close", inField: "Connection")
                     && connection.parserIsIdle
                 finish(.success(head), reusable: reusable)
@@ -166,8 +206,12 @@ final class HTTPExchange {
     private func sendBodyAfterContinue() {
         guard awaitingContinue, case .bytes(let body) = request.body else { return }
         awaitingContinue = false
-        bodySent = true
-        send(body) { [self] in readResponse() }
+        // The read loop stopped (at `100 Continue` or its time-out) and restarts around the body.
+        readStarted = false
+        sendBody(body) { [self] in
+            bodySent = true
+            startReading()
+        }
     }
 
     private func fail(_ error: TransportError) {

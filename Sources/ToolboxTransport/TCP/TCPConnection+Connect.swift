@@ -8,24 +8,27 @@ import Darwin
 import Dispatch
 import ToolboxCore
 
-/// Opening connections: resolution, the non-blocking connect over each address in turn, and the TLS handshake.
+/// Opening connections: resolution, non-blocking connects raced over the resolved addresses, the TLS handshake.
 extension TCPConnection {
     /// Connects to `host:port` (a name, an IPv4 or an IPv6 address) and, with `tls`, completes the handshake.
     ///
-    /// Names resolve on a global queue; each resolved address is tried in order until one accepts. With TLS the
+    /// Names resolve on a global queue. With several addresses, attempts start `options.attemptDelay` apart
+    /// (address families interleaved) while earlier ones are still pending, and the first to connect wins
+    /// ("Happy Eyeballs"); an address that drops SYNs therefore costs the delay, not the deadline. With TLS the
     /// server's certificate is verified against `serverName` (default `host`), which is also sent as SNI.
     ///
-    /// - parameter deadline: covers resolution, connect and handshake; missing it fails with `.timedOut`.
+    /// - parameter deadline: covers resolution, every connect attempt and the handshake; missing it fails with
+    ///   `.timedOut`. When every address fails, the error names each address and why.
     /// - returns: a handle that cancels the attempt (the completion then gets `.cancelled`).
     @discardableResult
     public static func connect(
         host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
-        deadline: Deadline = .after(seconds: 30),
+        deadline: Deadline = .after(seconds: 30), options: TCPConnectOptions = TCPConnectOptions(),
         queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
         completion: @escaping @Sendable (Result<TCPConnection, TransportError>) -> Void
     ) -> any Cancellable {
-        connect(host: host, port: port, tls: tls, serverName: serverName, deadline: deadline, targetQueue: nil,
-                queue: callbackQueue, completion: completion)
+        connect(host: host, port: port, tls: tls, serverName: serverName, deadline: deadline, options: options,
+                targetQueue: nil, queue: callbackQueue, completion: completion)
     }
 
     /// `connect` whose connection queue targets `targetQueue` (an event loop shared by several connections) and,
@@ -33,25 +36,28 @@ extension TCPConnection {
     @discardableResult
     static func connect(
         host: String, port: UInt16, tls: TLSContext?, serverName: String?, deadline: Deadline,
+        options: TCPConnectOptions = TCPConnectOptions(),
         targetQueue: DispatchQueue?, poller: SocketPoller? = nil, queue callbackQueue: DispatchQueue,
         completion: @escaping @Sendable (Result<TCPConnection, TransportError>) -> Void
     ) -> any Cancellable {
         let connection = makeForConnect(host: host, port: port, tls: tls, targetQueue: targetQueue, poller: poller)
         connection.queue.async {
-            connection.startConnect(host: host, port: port, serverName: serverName ?? tls?.serverNameOverride ?? host, deadline: deadline) {
+            connection.startConnect(host: host, port: port, serverName: serverName ?? tls?.serverNameOverride ?? host,
+                                    deadline: deadline, options: options) {
                 result in callbackQueue.async { completion(result) }
             }
         }
         return ConnectAttempt(connection: connection)
     }
 
-    /// Blocking form of `connect(host:port:tls:serverName:deadline:queue:completion:)`.
+    /// Blocking form of `connect(host:port:tls:serverName:deadline:options:queue:completion:)`.
     public static func connect(
-        host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil, timeout: Double
+        host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
+        options: TCPConnectOptions = TCPConnectOptions(), timeout: Double
     ) throws -> TCPConnection {
         try Blocking.wait { queue, completion in
             connect(host: host, port: port, tls: tls, serverName: serverName, deadline: .after(seconds: timeout),
-                    queue: queue) { completion($0.mapError { $0 }) }
+                    options: options, queue: queue) { completion($0.mapError { $0 }) }
         }
     }
 
@@ -62,89 +68,66 @@ extension TCPConnection {
         return TCPConnection(peerDescription: name, queue: queue, tlsContext: tls, poller: poller)
     }
 
-    /// Internal entry used by the HTTP client: the handler runs on `queue`.
+    /// Resolves, races the connects and runs the handshake; the handler runs on `queue`, exactly once.
     func startConnect(
-        host: String, port: UInt16, serverName: String, deadline: Deadline,
+        host: String, port: UInt16, serverName: String, deadline: Deadline, options: TCPConnectOptions,
         _ handler: @escaping (Result<TCPConnection, TransportError>) -> Void
     ) {
         selfRetain = self
         handshakeHandler = { [unowned self] error in
+            // However opening ends, attempts still running are closed.
+            connectRace?.cancel()
+            connectRace = nil
             if let error { handler(.failure(error)) } else { handler(.success(self)) }
         }
         phaseTimer.arm(at: deadline) { [weak self] in
             guard let self else { return }
-            self.fail(TransportError(.timedOut, "connecting to \(self.peerDescription) did not finish before its deadline"))
+            let tried = self.connectRace.map { "; \($0.summary)" } ?? ""
+            self.fail(TransportError(
+                .timedOut, "connecting to \(self.peerDescription) did not finish before its deadline\(tried)"))
         }
-        HostResolver.resolve(host: host, port: port, queue: queue) { [self] result in
+        let connectAddresses: @Sendable (Result<[SocketAddress], TransportError>) -> Void = { [self] result in
             guard state == .connecting else { return }
             switch result {
             case .failure(let error):
                 fail(error)
             case .success(let addresses):
-                tryConnect(addresses[...], serverName: serverName, lastError: nil)
+                race(addresses, serverName: serverName, attemptDelay: options.attemptDelay)
             }
         }
+        if let addresses = options.addressesOverride {
+            queue.async { connectAddresses(.success(addresses)) }
+        } else {
+            HostResolver.resolve(host: host, port: port, queue: queue, completion: connectAddresses)
+        }
     }
 
-    private func tryConnect(_ addresses: ArraySlice<SocketAddress>, serverName: String, lastError: TransportError?) {
-        guard let address = addresses.first else {
-            fail(lastError ?? TransportError(.connectFailed, "no address to connect to for \(peerDescription)"))
-            return
+    private func race(_ addresses: [SocketAddress], serverName: String, attemptDelay: Double) {
+        let race = ConnectRace(
+            addresses: addresses, peerDescription: peerDescription, attemptDelay: attemptDelay, queue: queue
+        ) { [unowned self] result in
+            connectRace = nil
+            guard state == .connecting else {
+                if case .success(let won) = result { POSIX.closeDescriptor(won.fd) }
+                return
+            }
+            switch result {
+            case .failure(let error):
+                fail(error)
+            case .success(let won):
+                fd = won.fd
+                installSources()
+                recordAddresses(remote: won.address)
+                beginSession(serverName: serverName)
+            }
         }
-        let socketFD = socket(address.family, POSIX.streamType, 0)
-        if socketFD < 0 {
-            let code = errno
-            fail(TransportError(.connectFailed, "could not create a socket: \(POSIX.text(for: code))", errno: code))
-            return
-        }
-        POSIX.prepare(socketFD)
-        POSIX.setNoDelay(socketFD)
-        fd = socketFD
-        let rc = address.withSockAddr { POSIX.connect(socketFD, $0, $1) }
-        let code = errno
-        if rc == 0 || code == EINPROGRESS {
-            installSources()
-            pendingAddresses = (addresses.dropFirst(), serverName, address)
-            if rc == 0 { finishConnect() } else { setWriteInterest(true) }
-            return
-        }
-        POSIX.closeDescriptor(socketFD)
-        fd = -1
-        tryConnect(addresses.dropFirst(), serverName: serverName, lastError: connectError(code, address: address))
+        connectRace = race
+        race.start()
     }
 
-    private func connectError(_ code: Int32, address: SocketAddress) -> TransportError {
-        if code == ECONNREFUSED {
-            return TransportError(
-                .connectionRefused,
-                "nothing is listening on \(peerDescription) (\(address)); check the host and port", errno: code)
-        }
-        if code == ECONNRESET {
-            return TransportError(
-                .connectionReset, "\(peerDescription) (\(address)) reset the connection as it opened", errno: code)
-        }
-        return TransportError(
-            .connectFailed, "could not connect to \(peerDescription) (\(address)): \(POSIX.text(for: code))",
-            errno: code)
-    }
-
-    /// Called when the socket becomes writable during `.connecting`: the connect finished, well or badly.
-    func finishConnect() {
-        guard state == .connecting, let pending = pendingAddresses else { return }
-        let code = POSIX.pendingError(fd)
-        if code != 0 {
-            pendingAddresses = nil
-            // Cancelling the sources closes this descriptor; the next address gets a fresh one.
-            releaseSocket()
-            tryConnect(pending.remaining, serverName: pending.serverName,
-                       lastError: connectError(code, address: pending.address))
-            return
-        }
-        pendingAddresses = nil
-        setWriteInterest(false)
-        recordAddresses(remote: pending.address)
-        beginSession(serverName: pending.serverName)
-    }
+    /// The write source is installed only once `ConnectRace` has handed over a connected socket, and the state
+    /// leaves `.connecting` at once then: connect readiness never reaches the connection itself.
+    func finishConnect() {}
 
     /// Starts TLS if configured, else reports the connection open.
     func beginSession(serverName: String?) {

@@ -343,6 +343,9 @@ extension TCPConnection {
     /// Ends the connection with `error`: every pending operation gets it, and the socket is reset.
     func fail(_ error: TransportError) {
         if state == .closed { return }
+        // A peer that answers and then resets (an HTTP server refusing an upload) may have sent bytes that are
+        // still in the socket: keep them for the reads that follow, which get them before the error.
+        if error.code == .connectionReset, failure == nil, state == .open || state == .closing { salvageReceived() }
         if failure == nil { failure = error }
         let failure = self.failure ?? error
         state = .closed
@@ -354,7 +357,11 @@ extension TCPConnection {
         pendingWrites = []
         let handshake = handshakeHandler
         handshakeHandler = nil
-        read?.handler(.failure(failure))
+        if let read, !inbound.isEmpty {
+            read.handler(.success(inbound.take(upTo: read.maxBytes)))
+        } else {
+            read?.handler(.failure(failure))
+        }
         for write in writes { write.handler(failure) }
         handshake?(failure)
     }

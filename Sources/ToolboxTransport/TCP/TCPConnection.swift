@@ -78,8 +78,8 @@ public final class TCPConnection: @unchecked Sendable {
     lazy var readTimer = ConnectionTimer(queue: queue)
     lazy var writeTimer = ConnectionTimer(queue: queue)
     lazy var phaseTimer = ConnectionTimer(queue: queue)
-    /// Addresses left to try, the TLS name, and the address being connected to.
-    var pendingAddresses: (remaining: ArraySlice<SocketAddress>, serverName: String, address: SocketAddress)?
+    /// The connect attempts over the resolved addresses, while connecting.
+    var connectRace: ConnectRace?
     /// Keeps the connection alive while connecting, when nobody else holds it yet.
     var selfRetain: TCPConnection?
 
