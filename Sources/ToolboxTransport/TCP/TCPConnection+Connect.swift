@@ -125,10 +125,6 @@ extension TCPConnection {
         race.start()
     }
 
-    /// The write source is installed only once `ConnectRace` has handed over a connected socket, and the state
-    /// leaves `.connecting` at once then: connect readiness never reaches the connection itself.
-    func finishConnect() {}
-
     /// Starts TLS if configured, else reports the connection open.
     func beginSession(serverName: String?) {
         guard let tlsContext else {

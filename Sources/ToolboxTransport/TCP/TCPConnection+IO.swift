@@ -289,11 +289,9 @@ extension TCPConnection {
         flush()
     }
 
+    /// The write source is installed only once `ConnectRace` has handed over a connected socket (the state has
+    /// left `.connecting` by then), so writability only ever means room to send.
     func handleWritable() {
-        if state == .connecting {
-            finishConnect()
-            return
-        }
         flush()
     }
 
