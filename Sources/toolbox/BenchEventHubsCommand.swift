@@ -14,7 +14,8 @@ struct BenchEventHubsCommand: ParsableCommand {
             EventHubProducer (a new connection) per send instead. --batch-size N sends EventDataBatch objects of N \
             events each (one createBatch up front; every send copies that empty batch and adds N events): --count \
             is then rounded up to whole batches, count and events_per_sec count events, the latencies and errors \
-            are per batch send. --idle-connections N measures memory instead: the RSS growth of holding N more \
+            are per batch send. --blocking makes the callers threads that loop the blocking `send` (mode \
+            "pooled-blocking") instead of completion handlers. --idle-connections N measures memory instead: the RSS growth of holding N more \
             ready, idle pooled connections.
             Keys: mode, count, concurrency, size, events_per_sec, p50_ms, p99_ms, mean_ms, errors, connections, \
             seconds, cpu_us_per_event; with --batch-size also batch_size and batches.
@@ -47,6 +48,9 @@ struct BenchEventHubsCommand: ParsableCommand {
     @Flag(help: "A new producer (connection) per send, as a client without a pool does.")
     var cold = false
 
+    @Flag(help: "Pooled sends through the blocking API: --concurrency threads each looping `try producer.send(_:)` (the form scripts use), instead of completion handlers.")
+    var blocking = false
+
     @Option(help: "Measure memory: RSS growth of opening this many more idle pooled connections.")
     var idleConnections: Int?
 
@@ -60,6 +64,9 @@ struct BenchEventHubsCommand: ParsableCommand {
         if let warmup, warmup < 0 { throw ValidationError("--warmup must be >= 0") }
         if let idleConnections, idleConnections < 1 || idleConnections > 1000 {
             throw ValidationError("--idle-connections must be 1...1000")
+        }
+        if blocking, cold || idleConnections != nil {
+            throw ValidationError("--blocking does not combine with --cold or --idle-connections")
         }
         if let batchSize {
             guard batchSize >= 1, batchSize <= 100_000 else { throw ValidationError("--batch-size must be 1...100000") }
@@ -111,13 +118,35 @@ struct BenchEventHubsCommand: ParsableCommand {
         } else {
             operation = { _, done in producer.send(EventData(body: payload)) { done($0.failure.map { "\($0)" }) } }
         }
-        let warm = ClosedLoopLoad.run(count: warmup ?? max(2 * concurrency, 50), concurrency: concurrency,
-                                      operation: operation)
+        let run: (Int) -> ClosedLoopLoad.Outcome
+        if blocking {
+            let batchSize = batchSize
+            let empty = try batchSize.map { _ in try producer.createBatch() }
+            run = { [concurrency] count in
+                ClosedLoopLoad.runBlocking(count: count, concurrency: concurrency) { _ in
+                    do {
+                        if let batchSize, let empty {
+                            guard let batch = Self.filled(empty, batchSize, payload) else { return "batch overflow" }
+                            try producer.send(batch)
+                        } else {
+                            try producer.send(EventData(body: payload))
+                        }
+                        return nil
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+        } else {
+            run = { [concurrency] count in ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: operation) }
+        }
+        let warm = run(warmup ?? max(2 * concurrency, 50))
         if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
         let cpuBefore = ProcessStats.cpuSeconds()
-        let outcome = ClosedLoopLoad.run(count: operations, concurrency: concurrency, operation: operation)
+        let outcome = run(operations)
         let cpu = ProcessStats.cpuSeconds() - cpuBefore
-        return summary("pooled", outcome, cpu: cpu, connections: producer.health.connectionsOpened)
+        return summary(blocking ? "pooled-blocking" : "pooled", outcome, cpu: cpu,
+                       connections: producer.health.connectionsOpened)
     }
 
     /// `empty` (a batch from `createBatch`) with `events` events of `payload` added, or nil if they do not fit.

@@ -59,6 +59,45 @@ enum ClosedLoopLoad {
         return outcome
     }
 
+    /// The blocking counterpart: `concurrency` threads, each calling `operation(index)` (a blocking call returning
+    /// an error description or nil) until `count` operations have run.
+    static func runBlocking(count: Int, concurrency: Int, operation: @escaping @Sendable (_ index: Int) -> String?)
+        -> Outcome
+    {
+        let callers = max(0, min(concurrency, count))
+        let state = LockedValue((next: 0, outcome: Outcome()))
+        let finished = DispatchSemaphore(value: 0)
+        let start = MonotonicInstant.now()
+        for _ in 0..<callers {
+            Thread.detachNewThread {
+                while let index = state.withLockedValue({ value -> Int? in
+                    guard value.next < count else { return nil }
+                    value.next += 1
+                    return value.next - 1
+                }) {
+                    let began = MonotonicInstant.now()
+                    let error = operation(index)
+                    let nanoseconds = MonotonicInstant.now().nanoseconds &- began.nanoseconds
+                    state.withLockedValue { value in
+                        if let error {
+                            value.outcome.failed += 1
+                            value.outcome.lastError = error
+                        } else {
+                            value.outcome.succeeded += 1
+                            value.outcome.histogram.record(nanoseconds)
+                            value.outcome.totalNanoseconds &+= nanoseconds
+                        }
+                    }
+                }
+                finished.signal()
+            }
+        }
+        for _ in 0..<callers { finished.wait() }
+        var outcome = state.withLockedValue { $0.outcome }
+        outcome.seconds = MonotonicInstant.now().seconds(since: start)
+        return outcome
+    }
+
     /// Prints the `eventhubs send` / `servicebus send` summary
     /// `{sent, failed, seconds, events_per_sec, p50_ms, p99_ms}` and exits 1 if any send failed.
     static func printSendSummary(_ outcome: Outcome, json: Bool) throws {

@@ -32,6 +32,29 @@ final class BenchEventHubsCLITests: XCTestCase {
         XCTAssertEqual(stored.count, 110)
     }
 
+    func testBlockingBenchSendsEveryEventFromItsThreads() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let cs = emulator.eventHubsConnectionString(eventHub: "eh1")
+        let result = try run(["bench", "eventhubs", "--connection-string", cs, "--count", "40", "--concurrency", "4",
+                              "--warmup", "10", "--blocking", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try result.singleJSONObject()
+        XCTAssertEqual(object["mode"] as? String, "pooled-blocking")
+        XCTAssertEqual(object["count"] as? Int, 40)
+        XCTAssertEqual(object["errors"] as? Int, 0)
+        XCTAssertEqual(object["connections"] as? Int, 1)
+        XCTAssertEqual(try readAll(connectionString: cs, partitions: 4, expected: 50).count, 50)
+        // blocking batches: 2 warm-up + 3 timed batches of 5
+        let batches = try run(["bench", "eventhubs", "--connection-string", cs, "--count", "15", "--batch-size", "5",
+                               "--warmup", "2", "--blocking", "--json"])
+        XCTAssertEqual(batches.status, 0, batches.stderr)
+        XCTAssertEqual(try batches.singleJSONObject()["batches"] as? Int, 3)
+        XCTAssertEqual(try readAll(connectionString: cs, partitions: 4, expected: 75).count, 75)
+        let refused = try run(["bench", "eventhubs", "--connection-string", cs, "--blocking", "--cold", "--json"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--blocking"), refused.stderr)
+    }
+
     func testColdBenchOpensOneConnectionPerSend() throws {
         let emulator = try startEventHubsEmulator(self)
         let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
