@@ -14,6 +14,18 @@ enum ClosedLoopLoad {
         var totalNanoseconds: UInt64 = 0
 
         var meanMilliseconds: Double { succeeded > 0 ? Double(totalNanoseconds) / Double(succeeded) / 1e6 : 0 }
+
+        /// Counts one finished operation: a failure with its description, or a success with its latency.
+        mutating func record(error: String?, nanoseconds: UInt64) {
+            if let error {
+                failed += 1
+                lastError = error
+            } else {
+                succeeded += 1
+                histogram.record(nanoseconds)
+                totalNanoseconds &+= nanoseconds
+            }
+        }
     }
 
     /// `operation(index, done)` must call `done` exactly once, with an error description or nil.
@@ -38,16 +50,7 @@ enum ClosedLoopLoad {
             let began = MonotonicInstant.now()
             operation(index) { error in
                 let nanoseconds = MonotonicInstant.now().nanoseconds &- began.nanoseconds
-                state.withLockedValue { value in
-                    if let error {
-                        value.outcome.failed += 1
-                        value.outcome.lastError = error
-                    } else {
-                        value.outcome.succeeded += 1
-                        value.outcome.histogram.record(nanoseconds)
-                        value.outcome.totalNanoseconds &+= nanoseconds
-                    }
-                }
+                state.withLockedValue { $0.outcome.record(error: error, nanoseconds: nanoseconds) }
                 startNext()
             }
         }
@@ -78,16 +81,7 @@ enum ClosedLoopLoad {
                     let began = MonotonicInstant.now()
                     let error = operation(index)
                     let nanoseconds = MonotonicInstant.now().nanoseconds &- began.nanoseconds
-                    state.withLockedValue { value in
-                        if let error {
-                            value.outcome.failed += 1
-                            value.outcome.lastError = error
-                        } else {
-                            value.outcome.succeeded += 1
-                            value.outcome.histogram.record(nanoseconds)
-                            value.outcome.totalNanoseconds &+= nanoseconds
-                        }
-                    }
+                    state.withLockedValue { $0.outcome.record(error: error, nanoseconds: nanoseconds) }
                 }
                 finished.signal()
             }
