@@ -117,8 +117,14 @@ final class WriteNowTests: XCTestCase {
 
     /// After the connection failed, `writeNow` completes at once, inline, with the error.
     func testWriteNowOnAClosedConnectionFailsInline() throws {
-        let listener = try TCPListener { _ in }
-        defer { listener.close() }
+        // The accepted side is kept open: dropping it at once could reset the socket before the client's connect
+        // has reported, which is not what this test is about.
+        let accepted = LockedValue<[TCPConnection]>([])
+        let listener = try TCPListener { connection in accepted.withLockedValue { $0.append(connection) } }
+        defer {
+            listener.close()
+            for connection in accepted.load() { connection.close(mode: .abortive) {} }
+        }
         let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
         try connection.close(mode: .abortive)
         let error = connection.queue.sync { () -> TransportError? in
