@@ -44,15 +44,11 @@ public enum EventPosition: Sendable, Hashable {
 /// sequence number it delivered into the buffer, so nothing is skipped and nothing repeats.
 public final class PartitionReceiver: Sendable {
 
-    private struct Waiter {
-        let maxEvents: Int
-        let once: CompletionOnce<Result<[ReceivedEventData], EventHubsError>>
-    }
+    private typealias Waiter = ReceiveInbox<ReceivedEventData>.Waiter
 
     private struct State {
-        var buffer: [ReceivedEventData] = []
+        var inbox = ReceiveInbox<ReceivedEventData>()
         var lastSequence: Int64?
-        var waiters: [Waiter] = []
         var connection: MessagingConnection?
         /// The receive link on `connection`, and the credit it still has outstanding.
         var link: AMQPReceiver?
@@ -98,11 +94,11 @@ public final class PartitionReceiver: Sendable {
         -> any Cancellable
     {
         let once = CompletionOnce<Result<[ReceivedEventData], EventHubsError>> { result in queue.async { completion(result) } }
-        let waiter = Waiter(maxEvents: max(1, maxEvents), once: once)
+        let waiter = Waiter(maxCount: maxEvents, once: once)
         let token = CancellationToken()
         let closed = state.withLockedValue { state -> Bool in
             if state.closed { return true }
-            state.waiters.append(waiter)
+            state.inbox.enqueue(waiter)
             return false
         }
         if closed {
@@ -128,8 +124,8 @@ public final class PartitionReceiver: Sendable {
     public func close(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, completion: @escaping @Sendable () -> Void = {}) {
         let (connection, waiters) = state.withLockedValue { state in
             state.closed = true
-            defer { state.connection = nil; state.waiters = [] }
-            return (state.connection, state.waiters)
+            defer { state.connection = nil }
+            return (state.connection, state.inbox.removeAllWaiters())
         }
         for waiter in waiters { waiter.once.complete(.success([])) }
         guard let connection else { return queue.async(execute: completion) }
@@ -144,17 +140,12 @@ public final class PartitionReceiver: Sendable {
     // MARK: - Internals
 
     private func expire(_ waiter: Waiter, cancelled: Bool) {
-        let events: [ReceivedEventData]? = state.withLockedValue { state in
-            guard let index = state.waiters.firstIndex(where: { $0.once === waiter.once }) else { return nil }
-            state.waiters.remove(at: index)
-            if cancelled { return nil }
-            let count = min(waiter.maxEvents, state.buffer.count)
-            defer { state.buffer.removeFirst(count) }
-            return Array(state.buffer.prefix(count))
+        guard let events = state.withLockedValue({ $0.inbox.remove(waiter.once, takingBuffered: !cancelled) }) else {
+            return
         }
         if cancelled {
             waiter.once.complete(.failure(EventHubsError(.cancelled, "receive was cancelled")))
-        } else if let events {
+        } else {
             waiter.once.complete(.success(events))
             topUpCredit()
         }
@@ -165,9 +156,9 @@ public final class PartitionReceiver: Sendable {
     private func topUpCredit() {
         let grant: (AMQPReceiver, Int)? = state.withLockedValue { state in
             guard let link = state.link else { return nil }
-            let demand = max(Self.prefetch, state.waiters.reduce(0) { $0 + $1.maxEvents })
-            let wanted = demand - state.buffer.count - state.outstandingCredit
-            guard wanted >= Self.prefetch / 2 || (wanted > 0 && !state.waiters.isEmpty) else { return nil }
+            let demand = max(Self.prefetch, state.inbox.demand)
+            let wanted = demand - state.inbox.buffer.count - state.outstandingCredit
+            guard wanted >= Self.prefetch / 2 || (wanted > 0 && !state.inbox.waiters.isEmpty) else { return nil }
             state.outstandingCredit += wanted
             return (link, wanted)
         }
@@ -175,20 +166,13 @@ public final class PartitionReceiver: Sendable {
     }
 
     /// Events waiting in the buffer (for tests and diagnostics).
-    var bufferedCount: Int { state.load().buffer.count }
+    var bufferedCount: Int { state.load().inbox.buffer.count }
 
     /// Events buffered or in flight at most (what the SDKs prefetch).
     static let prefetch = 300
 
     private func deliverReady() {
-        var ready: [(Waiter, [ReceivedEventData])] = []
-        state.withLockedValue { state in
-            while let first = state.waiters.first, state.buffer.count >= first.maxEvents {
-                state.waiters.removeFirst()
-                ready.append((first, Array(state.buffer.prefix(first.maxEvents))))
-                state.buffer.removeFirst(first.maxEvents)
-            }
-        }
+        let ready = state.withLockedValue { $0.inbox.takeReady() }
         for (waiter, events) in ready { waiter.once.complete(.success(events)) }
         if !ready.isEmpty { topUpCredit() }
     }
@@ -254,8 +238,7 @@ public final class PartitionReceiver: Sendable {
             state.connecting = false
             state.lastError = error
             guard !error.isTransient else { return [] }
-            defer { state.waiters = [] }
-            return state.waiters
+            return state.inbox.removeAllWaiters()
         }
         for waiter in waiters { waiter.once.complete(.failure(error)) }
         if error.isTransient {
@@ -268,7 +251,7 @@ public final class PartitionReceiver: Sendable {
     }
 
     private func reconnectIfWaiting() {
-        let waiting = state.withLockedValue { !$0.waiters.isEmpty && !$0.closed }
+        let waiting = state.withLockedValue { !$0.inbox.waiters.isEmpty && !$0.closed }
         if waiting { ensureConnected() }
     }
 
@@ -277,7 +260,7 @@ public final class PartitionReceiver: Sendable {
         let event = ReceivedEventData(message: delivery.message)
         state.withLockedValue { state in
             if let last = state.lastSequence, event.sequenceNumber <= last { return }
-            state.buffer.append(event)
+            state.inbox.append(event)
             state.lastSequence = event.sequenceNumber
             state.outstandingCredit = max(0, state.outstandingCredit - 1)
         }

@@ -35,14 +35,10 @@ public final class ServiceBusReceiver: Sendable {
         let management: LinkCache<AMQPRequestResponseLink>
     }
 
-    private struct Waiter {
-        let maxMessages: Int
-        let once: CompletionOnce<Result<[ServiceBusReceivedMessage], ServiceBusError>>
-    }
+    private typealias Waiter = ReceiveInbox<ServiceBusReceivedMessage>.Waiter
 
     private struct State {
-        var buffer: [ServiceBusReceivedMessage] = []
-        var waiters: [Waiter] = []
+        var inbox = ReceiveInbox<ServiceBusReceivedMessage>()
         var link: Link?
         var connecting: [@Sendable (Result<Link, ServiceBusError>) -> Void] = []
         var outstandingCredit = 0
@@ -109,11 +105,11 @@ public final class ServiceBusReceiver: Sendable {
         let once = CompletionOnce<Result<[ServiceBusReceivedMessage], ServiceBusError>> { result in
             queue.async { completion(result) }
         }
-        let waiter = Waiter(maxMessages: max(1, maxMessages), once: once)
+        let waiter = Waiter(maxCount: maxMessages, once: once)
         let token = CancellationToken()
         let closed = state.withLockedValue { state -> Bool in
             if state.closed { return true }
-            state.waiters.append(waiter)
+            state.inbox.enqueue(waiter)
             return false
         }
         if closed {
@@ -129,11 +125,9 @@ public final class ServiceBusReceiver: Sendable {
             guard let self else { return }
             switch result {
             case .failure(let error):
-                if self.state.withLockedValue({ state -> Bool in
-                    guard let index = state.waiters.firstIndex(where: { $0.once === once }) else { return false }
-                    state.waiters.remove(at: index)
-                    return true
-                }) { once.complete(.failure(error)) }
+                if self.state.withLockedValue({ $0.inbox.remove(once, takingBuffered: false) }) != nil {
+                    once.complete(.failure(error))
+                }
             case .success(let link): self.grantCredit(link)
             }
         }
@@ -148,8 +142,7 @@ public final class ServiceBusReceiver: Sendable {
     private func grantCredit(_ link: Link) {
         let credit: Int = state.withLockedValue { state in
             guard let current = state.link, current.receiver === link.receiver else { return 0 }
-            let wanted = state.waiters.reduce(0) { $0 + $1.maxMessages }
-            let needed = wanted - state.buffer.count - state.outstandingCredit
+            let needed = state.inbox.demand - state.inbox.buffer.count - state.outstandingCredit
             guard needed > 0 else { return 0 }
             state.outstandingCredit += needed
             return needed
@@ -158,30 +151,18 @@ public final class ServiceBusReceiver: Sendable {
     }
 
     private func expire(_ waiter: Waiter, cancelled: Bool) {
-        let messages: [ServiceBusReceivedMessage]? = state.withLockedValue { state in
-            guard let index = state.waiters.firstIndex(where: { $0.once === waiter.once }) else { return nil }
-            state.waiters.remove(at: index)
-            if cancelled { return nil }
-            let count = min(waiter.maxMessages, state.buffer.count)
-            defer { state.buffer.removeFirst(count) }
-            return Array(state.buffer.prefix(count))
+        guard let messages = state.withLockedValue({ $0.inbox.remove(waiter.once, takingBuffered: !cancelled) }) else {
+            return
         }
         if cancelled {
             waiter.once.complete(.failure(ServiceBusError(.cancelled, "receive was cancelled")))
-        } else if let messages {
+        } else {
             waiter.once.complete(.success(messages))
         }
     }
 
     private func deliverReady() {
-        var ready: [(Waiter, [ServiceBusReceivedMessage])] = []
-        state.withLockedValue { state in
-            while let first = state.waiters.first, state.buffer.count >= first.maxMessages {
-                state.waiters.removeFirst()
-                ready.append((first, Array(state.buffer.prefix(first.maxMessages))))
-                state.buffer.removeFirst(first.maxMessages)
-            }
-        }
+        let ready = state.withLockedValue { $0.inbox.takeReady() }
         for (waiter, messages) in ready { waiter.once.complete(.success(messages)) }
     }
 
@@ -190,7 +171,7 @@ public final class ServiceBusReceiver: Sendable {
         let message = ServiceBusReceivedMessage(amqp: delivery.message, delivery: receiveMode == .peekLock ? delivery : nil,
                                                 lockToken: token, connectionID: connectionID)
         state.withLockedValue { state in
-            state.buffer.append(message)
+            state.inbox.append(message)
             state.outstandingCredit = max(0, state.outstandingCredit - 1)
         }
         deliverReady()
@@ -279,8 +260,8 @@ public final class ServiceBusReceiver: Sendable {
     public func close(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, completion: @escaping @Sendable () -> Void = {}) {
         let (link, waiters) = state.withLockedValue { state in
             state.closed = true
-            defer { state.link = nil; state.waiters = [] }
-            return (state.link, state.waiters)
+            defer { state.link = nil }
+            return (state.link, state.inbox.removeAllWaiters())
         }
         for waiter in waiters { waiter.once.complete(.success([])) }
         guard let link else { return queue.async(execute: completion) }
