@@ -15,53 +15,33 @@ struct BenchEventHubsCommand: ParsableCommand {
             events each (one createBatch up front; every send copies that empty batch and adds N events): --count \
             is then rounded up to whole batches, count and events_per_sec count events, the latencies and errors \
             are per batch send. --blocking makes the callers threads that loop the blocking `send` (mode \
-            "pooled-blocking") instead of completion handlers. --idle-connections N measures memory instead: the RSS growth of holding N more \
-            ready, idle pooled connections.
+            "pooled-blocking") instead of completion handlers. --idle-connections N measures memory instead: the \
+            RSS growth of holding N more ready, idle pooled connections.
             Keys: mode, count, concurrency, size, events_per_sec, p50_ms, p99_ms, mean_ms, errors, connections, \
             seconds, cpu_us_per_event; with --batch-size also batch_size and batches.
             """)
 
-    @Option(help: "Event Hubs connection string (Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...).")
-    var connectionString: String
+    @OptionGroup var load: BenchLoadOptions
 
     @Option(help: "The event hub (default: the connection string's EntityPath).")
     var eventhub: String?
 
-    @Option(help: "Timed sends (events; with --batch-size, rounded up to whole batches).")
-    var count: Int = 1000
-
     @Option(help: "Events per EventDataBatch: send batches of this many events instead of single events.")
     var batchSize: Int?
-
-    @Option(help: "Concurrent callers (each starts its next send when the previous one completes).")
-    var concurrency: Int = 1
-
-    @Option(help: "Event body size in bytes.")
-    var size: Int = 128
-
-    @Option(help: "Untimed sends (batches with --batch-size) before measuring (default: max(2 × concurrency, 50); 0 with --cold).")
-    var warmup: Int?
-
-    @Option(help: "PEM CA file to trust (an emulator with TLS).")
-    var caFile: String?
 
     @Flag(help: "A new producer (connection) per send, as a client without a pool does.")
     var cold = false
 
-    @Flag(help: "Pooled sends through the blocking API: --concurrency threads each looping `try producer.send(_:)` (the form scripts use), instead of completion handlers.")
+    @Flag(help: """
+        Pooled sends through the blocking API: --concurrency threads each looping `try producer.send(_:)` (the \
+        form scripts use), instead of completion handlers.
+        """)
     var blocking = false
 
     @Option(help: "Measure memory: RSS growth of opening this many more idle pooled connections.")
     var idleConnections: Int?
 
-    @Flag(help: "Print one JSON object on stdout.")
-    var json = false
-
     func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be >= 1") }
-        guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
-        guard size >= 0, size <= 1_000_000 else { throw ValidationError("--size must be 0...1000000") }
-        if let warmup, warmup < 0 { throw ValidationError("--warmup must be >= 0") }
         if let idleConnections, idleConnections < 1 || idleConnections > 1000 {
             throw ValidationError("--idle-connections must be 1...1000")
         }
@@ -75,57 +55,47 @@ struct BenchEventHubsCommand: ParsableCommand {
     }
 
     /// Timed operations: sends, or whole batches with --batch-size.
-    private var operations: Int { batchSize.map { (count + $0 - 1) / $0 } ?? count }
+    private var operations: Int { batchSize.map { (load.count + $0 - 1) / $0 } ?? load.count }
 
     /// Events per operation.
     private var eventsPerOperation: Int { batchSize ?? 1 }
 
     private func options(maxSize: Int = 10) -> EventHubProducerOptions {
         var options = EventHubProducerOptions()
-        options.caFile = caFile
+        options.caFile = load.caFile
         options.pool.maxSize = maxSize
         return options
     }
 
     func run() throws {
         if let idleConnections { return try measureIdleMemory(idleConnections) }
-        let payload = [UInt8](repeating: 0x78, count: size)
+        let payload = load.payload
         let summary = cold ? try runCold(payload) : try runPooled(payload)
-        if json {
-            JSONOutput.printLine(summary)
-        } else {
-            print(summary.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-        }
-        if (summary["errors"] as? Int ?? 0) > 0 { throw ExitCode(1) }
+        try load.report(summary, failed: summary["errors"] as? Int ?? 0)
     }
 
     private func runPooled(_ payload: [UInt8]) throws -> [String: Any] {
-        let producer = try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub,
+        let producer = try ManagedEventHubProducer(connectionString: load.connectionString, eventHubName: eventhub,
                                                    options: options())
         defer { try? producer.close() }
         try producer.warmUp(connections: 1)
-        let operation: ClosedLoopLoad.Operation
-        if let batchSize {
+        // With --batch-size, every operation fills a copy of one empty batch, checked once here to fit.
+        let batchSize = batchSize
+        let empty: EventDataBatch? = try batchSize.map { batchSize in
             let empty = try producer.createBatch()
             guard Self.filled(empty, batchSize, payload) != nil else {
-                throw ValidationError("\(batchSize) events of \(size) bytes exceed the link's max message size "
+                throw ValidationError("\(batchSize) events of \(load.size) bytes exceed the link's max message size "
                     + "(\(empty.maxSizeInBytes) bytes): lower --batch-size or --size")
             }
-            operation = { _, done in
-                guard let batch = Self.filled(empty, batchSize, payload) else { return done("batch overflow") }
-                producer.send(batch) { done($0.failure.map { "\($0)" }) }
-            }
-        } else {
-            operation = { _, done in producer.send(EventData(body: payload)) { done($0.failure.map { "\($0)" }) } }
+            return empty
         }
+        let concurrency = load.concurrency
         let run: (Int) -> ClosedLoopLoad.Outcome
         if blocking {
-            let batchSize = batchSize
-            let empty = try batchSize.map { _ in try producer.createBatch() }
-            run = { [concurrency] count in
+            run = { count in
                 ClosedLoopLoad.runBlocking(count: count, concurrency: concurrency) { _ in
                     do {
-                        if let batchSize, let empty {
+                        if let empty, let batchSize {
                             guard let batch = Self.filled(empty, batchSize, payload) else { return "batch overflow" }
                             try producer.send(batch)
                         } else {
@@ -138,9 +108,17 @@ struct BenchEventHubsCommand: ParsableCommand {
                 }
             }
         } else {
-            run = { [concurrency] count in ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: operation) }
+            let operation: ClosedLoopLoad.Operation = { _, done in
+                if let empty, let batchSize {
+                    guard let batch = Self.filled(empty, batchSize, payload) else { return done("batch overflow") }
+                    producer.send(batch) { done($0.failure.map { "\($0)" }) }
+                } else {
+                    producer.send(EventData(body: payload)) { done($0.failure.map { "\($0)" }) }
+                }
+            }
+            run = { count in ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: operation) }
         }
-        let warm = run(warmup ?? max(2 * concurrency, 50))
+        let warm = run(load.warmup ?? max(2 * load.concurrency, 50))
         if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
         let cpuBefore = ProcessStats.cpuSeconds()
         let outcome = run(operations)
@@ -159,7 +137,7 @@ struct BenchEventHubsCommand: ParsableCommand {
     private func runCold(_ payload: [UInt8]) throws -> [String: Any] {
         let opened = LockedValue(0)
         let batchSize = batchSize
-        let operation: ClosedLoopLoad.Operation = { [connectionString, eventhub] _, done in
+        let operation: ClosedLoopLoad.Operation = { [connectionString = load.connectionString, eventhub] _, done in
             let producer: EventHubProducer
             do {
                 producer = try EventHubProducer(connectionString: connectionString, eventHubName: eventhub,
@@ -186,10 +164,10 @@ struct BenchEventHubsCommand: ParsableCommand {
                 }
             }
         }
-        _ = ClosedLoopLoad.run(count: warmup ?? 0, concurrency: concurrency, operation: operation)
+        _ = ClosedLoopLoad.run(count: load.warmup ?? 0, concurrency: load.concurrency, operation: operation)
         opened.withLockedValue { $0 = 0 }
         let cpuBefore = ProcessStats.cpuSeconds()
-        let outcome = ClosedLoopLoad.run(count: operations, concurrency: concurrency, operation: operation)
+        let outcome = ClosedLoopLoad.run(count: operations, concurrency: load.concurrency, operation: operation)
         let cpu = ProcessStats.cpuSeconds() - cpuBefore
         return summary("cold", outcome, cpu: cpu, connections: opened.load())
     }
@@ -200,7 +178,7 @@ struct BenchEventHubsCommand: ParsableCommand {
         let histogram = outcome.histogram
         let events = operations * eventsPerOperation
         var summary: [String: Any] = [
-            "mode": mode, "count": events, "concurrency": concurrency, "size": size,
+            "mode": mode, "count": events, "concurrency": load.concurrency, "size": load.size,
             "events_per_sec": JSONOutput.rounded(
                 seconds > 0 ? Double(outcome.succeeded * eventsPerOperation) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(histogram.percentile(0.5)) / 1e6, 4),
@@ -218,11 +196,11 @@ struct BenchEventHubsCommand: ParsableCommand {
 
     /// RSS before and after opening `extra` more ready connections (links attached by a send on each).
     private func measureIdleMemory(_ extra: Int) throws {
-        let producer = try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub,
+        let producer = try ManagedEventHubProducer(connectionString: load.connectionString, eventHubName: eventhub,
                                                    options: options(maxSize: extra + 1))
         defer { try? producer.close() }
         try producer.warmUp(connections: 1)
-        try producer.send(EventData(body: [UInt8](repeating: 0x78, count: size)))
+        try producer.send(EventData(body: load.payload))
         Thread.sleep(forTimeInterval: 0.2)
         let before = ProcessStats.residentBytes()
         let ready = try producer.warmUp(connections: extra + 1)
@@ -235,7 +213,7 @@ struct BenchEventHubsCommand: ParsableCommand {
             "kb_per_idle_connection": JSONOutput.rounded(Double(after - before) / 1024 / Double(added), 1),
             "connections": producer.health.connectionsOpened, "errors": ready - 1 == extra ? 0 : extra - (ready - 1),
         ]
-        if json { JSONOutput.printLine(summary) } else { print(summary) }
+        try load.report(summary, failed: 0)
     }
 }
 

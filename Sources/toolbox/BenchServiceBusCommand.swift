@@ -25,26 +25,10 @@ struct BenchServiceBusCommand: ParsableCommand {
             prefill_seconds, cpu_us_per_message.
             """)
 
-    @Option(help: "Service Bus connection string.")
-    var connectionString: String
+    @OptionGroup var load: BenchLoadOptions
 
     @Option(help: "The queue (default: the connection string's EntityPath).")
     var queue: String?
-
-    @Option(help: "Timed sends.")
-    var count: Int = 1000
-
-    @Option(help: "Concurrent callers (each starts its next send when the previous one completes).")
-    var concurrency: Int = 1
-
-    @Option(help: "Message body size in bytes.")
-    var size: Int = 128
-
-    @Option(help: "Untimed sends before measuring (default: max(2 × concurrency, 50); 0 with --cold).")
-    var warmup: Int?
-
-    @Option(help: "PEM CA file to trust (an emulator with TLS).")
-    var caFile: String?
 
     @Flag(help: "Send through $management schedule-message with no delay, as the Python toolbox's send_message does.")
     var scheduled = false
@@ -61,23 +45,16 @@ struct BenchServiceBusCommand: ParsableCommand {
     @Option(help: "With --receive: seconds a receive call waits for its messages.")
     var receiveTimeout: Double = 10
 
-    @Flag(help: "Print one JSON object on stdout.")
-    var json = false
-
     func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be >= 1") }
-        guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
-        guard size >= 0, size <= 1_000_000 else { throw ValidationError("--size must be 0...1000000") }
-        if let warmup, warmup < 0 { throw ValidationError("--warmup must be >= 0") }
         guard maxMessages >= 1, maxMessages <= 5000 else { throw ValidationError("--max-messages must be 1...5000") }
         guard receiveTimeout > 0 else { throw ValidationError("--receive-timeout must be > 0") }
         if receive, cold || scheduled { throw ValidationError("--receive does not combine with --cold or --scheduled") }
     }
 
     func run() throws {
-        let options = ServiceBusClientOptions.with { $0.caFile = caFile }
+        let options = ServiceBusClientOptions.with { $0.caFile = load.caFile }
         if receive { return try runReceive(options) }
-        let payload = [UInt8](repeating: 0x78, count: size)
+        let payload = load.payload
         let scheduled = scheduled
         let send: @Sendable (ServiceBusSenderClient, @escaping @Sendable (String?) -> Void) -> Void = { sender, done in
             let message = ServiceBusMessage(body: payload)
@@ -92,7 +69,7 @@ struct BenchServiceBusCommand: ParsableCommand {
         let cpu: Double
         if cold {
             let opened = LockedValue(0)
-            let operation: ClosedLoopLoad.Operation = { [connectionString, queue] _, done in
+            let operation: ClosedLoopLoad.Operation = { [connectionString = load.connectionString, queue] _, done in
                 let sender: ServiceBusSender
                 do {
                     sender = try ServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
@@ -102,43 +79,38 @@ struct BenchServiceBusCommand: ParsableCommand {
                 opened.withLockedValue { $0 += 1 }
                 send(sender) { error in sender.close { done(error) } }
             }
-            _ = ClosedLoopLoad.run(count: warmup ?? 0, concurrency: concurrency, operation: operation)
+            _ = ClosedLoopLoad.run(count: load.warmup ?? 0, concurrency: load.concurrency, operation: operation)
             opened.withLockedValue { $0 = 0 }
             let before = ProcessStats.cpuSeconds()
-            outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: operation)
+            outcome = ClosedLoopLoad.run(count: load.count, concurrency: load.concurrency, operation: operation)
             cpu = ProcessStats.cpuSeconds() - before
             connections = opened.load()
         } else {
-            let sender = try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
+            let sender = try ManagedServiceBusSender(connectionString: load.connectionString, queueName: queue, options: options)
             defer { try? sender.close() }
             try sender.warmUp(connections: 1)
-            let warm = ClosedLoopLoad.run(count: warmup ?? max(2 * concurrency, 50), concurrency: concurrency) { _, done in
+            let warm = ClosedLoopLoad.run(count: load.warmup ?? max(2 * load.concurrency, 50), concurrency: load.concurrency) { _, done in
                 send(sender, done)
             }
             if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
             let before = ProcessStats.cpuSeconds()
-            outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { _, done in send(sender, done) }
+            outcome = ClosedLoopLoad.run(count: load.count, concurrency: load.concurrency) { _, done in send(sender, done) }
             cpu = ProcessStats.cpuSeconds() - before
             connections = sender.health.connectionsOpened
         }
         if let error = outcome.lastError { JSONOutput.printError("last error: \(error)") }
         let seconds = outcome.seconds
         let summary: [String: Any] = [
-            "mode": (cold ? "cold" : "pooled") + (scheduled ? "-scheduled" : ""), "count": count,
-            "concurrency": concurrency, "size": size,
+            "mode": (cold ? "cold" : "pooled") + (scheduled ? "-scheduled" : ""), "count": load.count,
+            "concurrency": load.concurrency, "size": load.size,
             "events_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6, 4),
             "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6, 4),
             "mean_ms": JSONOutput.rounded(outcome.meanMilliseconds, 4),
             "errors": outcome.failed, "connections": connections, "seconds": JSONOutput.rounded(seconds),
-            "cpu_us_per_event": JSONOutput.rounded(cpu * 1e6 / Double(count), 1),
+            "cpu_us_per_event": JSONOutput.rounded(cpu * 1e6 / Double(load.count), 1),
         ]
-        if json {
-            JSONOutput.printLine(summary)
-        } else {
-            print(summary.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-        }
-        if outcome.failed > 0 { throw ExitCode(1) }
+        try load.report(summary, failed: outcome.failed)
     }
 }
 
@@ -146,47 +118,42 @@ struct BenchServiceBusCommand: ParsableCommand {
 
 extension BenchServiceBusCommand {
     private func runReceive(_ options: ServiceBusClientOptions) throws {
-        let warmupCount = warmup ?? max(2 * concurrency, 50)
+        let warmupCount = load.warmup ?? max(2 * load.concurrency, 50)
         let prefillStart = MonotonicInstant.now()
-        let prefill = try self.prefill(warmupCount + count, options: options)
+        let prefill = try self.prefill(warmupCount + load.count, options: options)
         let prefillSeconds = MonotonicInstant.now().seconds(since: prefillStart)
         if prefill.failed > 0 { JSONOutput.printError("pre-fill: \(prefill.failed) sends failed: \(prefill.lastError ?? "")") }
 
-        let receivers = try (0..<concurrency).map { _ in
-            try ServiceBusReceiver(connectionString: connectionString, queueName: queue, receiveMode: .peekLock,
+        let receivers = try (0..<load.concurrency).map { _ in
+            try ServiceBusReceiver(connectionString: load.connectionString, queueName: queue, receiveMode: .peekLock,
                                    options: options)
         }
         defer { for receiver in receivers { try? receiver.close() } }
         let warm = drain(warmupCount, receivers)
         if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
         let cpuBefore = ProcessStats.cpuSeconds()
-        let outcome = drain(count, receivers)
+        let outcome = drain(load.count, receivers)
         let cpu = ProcessStats.cpuSeconds() - cpuBefore
         if let error = outcome.lastError { JSONOutput.printError("last error: \(error)") }
         let seconds = outcome.seconds
         let summary: [String: Any] = [
-            "mode": "receive", "count": count, "concurrency": concurrency, "size": size, "max_messages": maxMessages,
+            "mode": "receive", "count": load.count, "concurrency": load.concurrency, "size": load.size, "max_messages": maxMessages,
             "messages_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6, 4),
             "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6, 4),
             "mean_ms": JSONOutput.rounded(outcome.meanMilliseconds, 4),
             "errors": outcome.failed, "connections": receivers.reduce(0) { $0 + $1.connectionsOpened },
             "seconds": JSONOutput.rounded(seconds), "prefill_seconds": JSONOutput.rounded(prefillSeconds),
-            "cpu_us_per_message": JSONOutput.rounded(cpu * 1e6 / Double(count), 1),
+            "cpu_us_per_message": JSONOutput.rounded(cpu * 1e6 / Double(load.count), 1),
         ]
-        if json {
-            JSONOutput.printLine(summary)
-        } else {
-            print(summary.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-        }
-        if outcome.failed > 0 { throw ExitCode(1) }
+        try load.report(summary, failed: outcome.failed)
     }
 
     /// Sends `total` messages through a pooled sender, 100 per call, 4 calls in flight.
     private func prefill(_ total: Int, options: ServiceBusClientOptions) throws -> ClosedLoopLoad.Outcome {
-        let sender = try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
+        let sender = try ManagedServiceBusSender(connectionString: load.connectionString, queueName: queue, options: options)
         defer { try? sender.close() }
-        let message = ServiceBusMessage(body: [UInt8](repeating: 0x78, count: size))
+        let message = ServiceBusMessage(body: load.payload)
         let chunk = 100
         let outcome = ClosedLoopLoad.run(count: (total + chunk - 1) / chunk, concurrency: 4) { index, done in
             let messages = [ServiceBusMessage](repeating: message, count: min(chunk, total - index * chunk))
