@@ -93,22 +93,20 @@ public final class PartitionReceiver: Sendable {
                         completion: @escaping @Sendable (Result<[ReceivedEventData], EventHubsError>) -> Void)
         -> any Cancellable
     {
-        let once = CompletionOnce<Result<[ReceivedEventData], EventHubsError>> { result in queue.async { completion(result) } }
-        let waiter = Waiter(maxCount: maxEvents, once: once)
-        let token = CancellationToken()
-        let closed = state.withLockedValue { state -> Bool in
-            if state.closed { return true }
-            state.inbox.enqueue(waiter)
-            return false
-        }
-        if closed {
-            once.complete(.failure(EventHubsError(.clientClosed, "the receiver is closed")))
-            return token
-        }
-        token.onCancel { [weak self] in self?.expire(waiter, cancelled: true) }
-        LibraryQueues.defaultCallbackQueue.asyncAfter(deadline: .now() + max(0, timeout)) { [weak self] in
-            self?.expire(waiter, cancelled: false)
-        }
+        let (token, once) = ReceiveInbox.startReceive(
+            maxCount: maxEvents, timeout: timeout, queue: queue, completion: completion,
+            enqueue: { waiter in
+                state.withLockedValue { state in
+                    guard !state.closed else { return false }
+                    state.inbox.enqueue(waiter)
+                    return true
+                }
+            },
+            remove: { [weak self] once, takingBuffered in
+                self?.state.withLockedValue { $0.inbox.remove(once, takingBuffered: takingBuffered) } ?? nil
+            },
+            timedOut: { [weak self] in self?.topUpCredit() })
+        guard once != nil else { return token }
         ensureConnected()
         deliverReady()
         topUpCredit()
@@ -138,18 +136,6 @@ public final class PartitionReceiver: Sendable {
     }
 
     // MARK: - Internals
-
-    private func expire(_ waiter: Waiter, cancelled: Bool) {
-        guard let events = state.withLockedValue({ $0.inbox.remove(waiter.once, takingBuffered: !cancelled) }) else {
-            return
-        }
-        if cancelled {
-            waiter.once.complete(.failure(EventHubsError(.cancelled, "receive was cancelled")))
-        } else {
-            waiter.once.complete(.success(events))
-            topUpCredit()
-        }
-    }
 
     /// Keeps `prefetch` events (or what waiting callers asked for, if more) buffered or in flight, so an idle
     /// caller never makes the buffer grow without bound.

@@ -1,3 +1,4 @@
+import Dispatch
 import ToolboxCore
 
 /// The hand-off between a receive link and the callers of `receive`: elements received and not yet handed out, and
@@ -49,6 +50,39 @@ public struct ReceiveInbox<Element: Sendable>: Sendable {
         let count = min(waiter.maxCount, buffer.count)
         defer { buffer.removeFirst(count) }
         return Array(buffer.prefix(count))
+    }
+
+    /// The start of a `receive` call that both receivers share: wraps `completion` for `queue`, registers the call
+    /// through `enqueue` and arranges its end. `enqueue` adds the waiter to the receiver's inbox under the
+    /// receiver's lock, or returns false when the receiver is closed (the call then fails with `.clientClosed`).
+    /// When `timeout` seconds pass, the call gets what is buffered (possibly nothing) and `timedOut` runs; when the
+    /// returned token is cancelled, it fails with `.cancelled`. `remove` takes the waiter out of the inbox under the
+    /// receiver's lock (`ReceiveInbox.remove`); a call already served is left alone.
+    ///
+    /// - returns: the cancellation token for the caller, and the waiter's completion (nil when the receiver was
+    ///   closed), with which the receiver can fail just this call later.
+    public static func startReceive(
+        maxCount: Int, timeout: Double, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<[Element], AzureMessagingError>) -> Void,
+        enqueue: (Waiter) -> Bool,
+        remove: @escaping @Sendable (_ once: Completion, _ takingBuffered: Bool) -> [Element]?,
+        timedOut: @escaping @Sendable () -> Void = {}
+    ) -> (token: CancellationToken, once: Completion?) {
+        let once = Completion { result in queue.async { completion(result) } }
+        let token = CancellationToken()
+        guard enqueue(Waiter(maxCount: maxCount, once: once)) else {
+            once.complete(.failure(AzureMessagingError(.clientClosed, "the receiver is closed")))
+            return (token, nil)
+        }
+        token.onCancel {
+            if remove(once, false) != nil { once.complete(.failure(AzureMessagingError(.cancelled, "receive was cancelled"))) }
+        }
+        LibraryQueues.defaultCallbackQueue.asyncAfter(deadline: .now() + max(0, timeout)) {
+            guard let elements = remove(once, true) else { return }
+            once.complete(.success(elements))
+            timedOut()
+        }
+        return (token, once)
     }
 
     /// Removes every waiter (on close or a failure); the buffer stays.

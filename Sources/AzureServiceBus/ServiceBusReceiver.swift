@@ -35,8 +35,6 @@ public final class ServiceBusReceiver: Sendable {
         let management: LinkCache<AMQPRequestResponseLink>
     }
 
-    private typealias Waiter = ReceiveInbox<ServiceBusReceivedMessage>.Waiter
-
     private struct State {
         var inbox = ReceiveInbox<ServiceBusReceivedMessage>()
         var link: Link?
@@ -102,24 +100,19 @@ public final class ServiceBusReceiver: Sendable {
                         completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void)
         -> any Cancellable
     {
-        let once = CompletionOnce<Result<[ServiceBusReceivedMessage], ServiceBusError>> { result in
-            queue.async { completion(result) }
-        }
-        let waiter = Waiter(maxCount: maxMessages, once: once)
-        let token = CancellationToken()
-        let closed = state.withLockedValue { state -> Bool in
-            if state.closed { return true }
-            state.inbox.enqueue(waiter)
-            return false
-        }
-        if closed {
-            once.complete(.failure(ServiceBusError(.clientClosed, "the receiver is closed")))
-            return token
-        }
-        token.onCancel { [weak self] in self?.expire(waiter, cancelled: true) }
-        LibraryQueues.defaultCallbackQueue.asyncAfter(deadline: .now() + max(0, timeout)) { [weak self] in
-            self?.expire(waiter, cancelled: false)
-        }
+        let (token, started) = ReceiveInbox.startReceive(
+            maxCount: maxMessages, timeout: timeout, queue: queue, completion: completion,
+            enqueue: { waiter in
+                state.withLockedValue { state in
+                    guard !state.closed else { return false }
+                    state.inbox.enqueue(waiter)
+                    return true
+                }
+            },
+            remove: { [weak self] once, takingBuffered in
+                self?.state.withLockedValue { $0.inbox.remove(once, takingBuffered: takingBuffered) } ?? nil
+            })
+        guard let once = started else { return token }
         deliverReady()
         withLink { [weak self] result in
             guard let self else { return }
@@ -148,17 +141,6 @@ public final class ServiceBusReceiver: Sendable {
             return needed
         }
         if credit > 0 { link.receiver.addCredit(UInt32(clamping: credit)) }
-    }
-
-    private func expire(_ waiter: Waiter, cancelled: Bool) {
-        guard let messages = state.withLockedValue({ $0.inbox.remove(waiter.once, takingBuffered: !cancelled) }) else {
-            return
-        }
-        if cancelled {
-            waiter.once.complete(.failure(ServiceBusError(.cancelled, "receive was cancelled")))
-        } else {
-            waiter.once.complete(.success(messages))
-        }
     }
 
     private func deliverReady() {

@@ -59,4 +59,43 @@ final class ReceiveInboxTests: XCTestCase {
         XCTAssertEqual(inbox.buffer, [9])
         XCTAssertTrue(inbox.takeReady().isEmpty)
     }
+
+    func testStartReceiveFailsOnAClosedReceiverTimesOutWithTheBufferAndCancels() throws {
+        let inbox = LockedValue(Inbox())
+        let remove: @Sendable (Inbox.Completion, Bool) -> [Int]? = { once, taking in
+            inbox.withLockedValue { $0.remove(once, takingBuffered: taking) }
+        }
+        func start(timeout: Double, closed: Bool = false, timedOut: @escaping @Sendable () -> Void = {},
+                   _ done: @escaping @Sendable (Result<[Int], AzureMessagingError>) -> Void)
+            -> (token: CancellationToken, once: Inbox.Completion?)
+        {
+            Inbox.startReceive(maxCount: 3, timeout: timeout, queue: .global(), completion: done,
+                               enqueue: { waiter in
+                                   guard !closed else { return false }
+                                   inbox.withLockedValue { $0.enqueue(waiter) }
+                                   return true
+                               },
+                               remove: remove, timedOut: timedOut)
+        }
+
+        let refused = expectation(description: "closed")
+        XCTAssertNil(start(timeout: 60, closed: true) { result in
+            if case .failure(let error) = result, error.code == .clientClosed { refused.fulfill() }
+        }.once)
+
+        let cancelled = expectation(description: "cancelled")
+        let pending = start(timeout: 60) { result in
+            if case .failure(let error) = result, error.code == .cancelled { cancelled.fulfill() }
+        }
+        pending.token.cancel()
+
+        inbox.withLockedValue { $0.append(5) }
+        let timedOut = expectation(description: "timed out with what was buffered")
+        let toppedUp = expectation(description: "timedOut ran")
+        _ = start(timeout: 0.05, timedOut: { toppedUp.fulfill() }) { result in
+            if (try? result.get()) == [5] { timedOut.fulfill() }
+        }
+        wait(for: [refused, cancelled, timedOut, toppedUp], timeout: 10)
+        XCTAssertTrue(inbox.withLockedValue { $0.waiters.isEmpty && $0.buffer.isEmpty })
+    }
 }
