@@ -46,7 +46,7 @@ public final class PartitionReceiver: Sendable {
 
     private typealias Waiter = ReceiveInbox<ReceivedEventData>.Waiter
 
-    private struct State {
+    private struct State: ReceiverState {
         var inbox = ReceiveInbox<ReceivedEventData>()
         var lastSequence: Int64?
         var connection: MessagingConnection?
@@ -94,17 +94,7 @@ public final class PartitionReceiver: Sendable {
         -> any Cancellable
     {
         let (token, once) = ReceiveInbox.startReceive(
-            maxCount: maxEvents, timeout: timeout, queue: queue, completion: completion,
-            enqueue: { waiter in
-                state.withLockedValue { state in
-                    guard !state.closed else { return false }
-                    state.inbox.enqueue(waiter)
-                    return true
-                }
-            },
-            remove: { [weak self] once, takingBuffered in
-                self?.state.withLockedValue { $0.inbox.remove(once, takingBuffered: takingBuffered) } ?? nil
-            },
+            in: state, maxCount: maxEvents, timeout: timeout, queue: queue, completion: completion,
             timedOut: { [weak self] in self?.topUpCredit() })
         guard once != nil else { return token }
         ensureConnected()

@@ -91,3 +91,34 @@ public struct ReceiveInbox<Element: Sendable>: Sendable {
         return waiters
     }
 }
+
+/// A receiver's locked state, as far as `receive` calls are concerned: its inbox and whether it is closed.
+public protocol ReceiverState: SendableMetatype {
+    associatedtype Element: Sendable
+    var inbox: ReceiveInbox<Element> { get set }
+    var closed: Bool { get }
+}
+
+extension ReceiveInbox {
+    /// `startReceive` for a receiver whose state (`ReceiverState`) sits in `state`: the call is refused once the
+    /// receiver is closed, and enqueued and removed under `state`'s lock.
+    public static func startReceive<State: ReceiverState>(
+        in state: LockedValue<State>, maxCount: Int, timeout: Double, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<[Element], AzureMessagingError>) -> Void,
+        timedOut: @escaping @Sendable () -> Void = {}
+    ) -> (token: CancellationToken, once: Completion?) where State.Element == Element {
+        startReceive(
+            maxCount: maxCount, timeout: timeout, queue: queue, completion: completion,
+            enqueue: { waiter in
+                state.withLockedValue { state in
+                    guard !state.closed else { return false }
+                    state.inbox.enqueue(waiter)
+                    return true
+                }
+            },
+            remove: { once, takingBuffered in
+                state.withLockedValue { $0.inbox.remove(once, takingBuffered: takingBuffered) }
+            },
+            timedOut: timedOut)
+    }
+}

@@ -35,7 +35,7 @@ public final class ServiceBusReceiver: Sendable {
         let management: LinkCache<AMQPRequestResponseLink>
     }
 
-    private struct State {
+    private struct State: ReceiverState {
         var inbox = ReceiveInbox<ServiceBusReceivedMessage>()
         var link: Link?
         var connecting: [@Sendable (Result<Link, ServiceBusError>) -> Void] = []
@@ -101,17 +101,7 @@ public final class ServiceBusReceiver: Sendable {
         -> any Cancellable
     {
         let (token, started) = ReceiveInbox.startReceive(
-            maxCount: maxMessages, timeout: timeout, queue: queue, completion: completion,
-            enqueue: { waiter in
-                state.withLockedValue { state in
-                    guard !state.closed else { return false }
-                    state.inbox.enqueue(waiter)
-                    return true
-                }
-            },
-            remove: { [weak self] once, takingBuffered in
-                self?.state.withLockedValue { $0.inbox.remove(once, takingBuffered: takingBuffered) } ?? nil
-            })
+            in: state, maxCount: maxMessages, timeout: timeout, queue: queue, completion: completion)
         guard let once = started else { return token }
         deliverReady()
         withLink { [weak self] result in
