@@ -64,32 +64,7 @@ final class SocketPollerTests: XCTestCase {
     }
 
     func testPendingReadSeesALaterCloseAndReset() throws {
-        for mode in [TCPConnection.CloseMode.graceful, .abortive] {
-            let peer = LockedValue<TCPConnection?>(nil)
-            let listener = try TCPListener { connection in peer.withLockedValue { $0 = connection } }
-            defer { listener.close() }
-            let connection = try connect(port: listener.port)
-            let outcome = LockedValue<Result<[UInt8], TransportError>?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            connection.read(deadline: .after(seconds: 20)) { result in
-                outcome.withLockedValue { $0 = result }
-                done.signal()
-            }
-            let deadline = Deadline.after(seconds: 10)
-            while peer.load() == nil, !deadline.hasPassed { usleep(1000) }
-            usleep(100_000)
-            try XCTUnwrap(peer.load()).close(mode: mode)
-            XCTAssertEqual(done.wait(timeout: .now() + 15), .success, "\(mode) close never reached the pending read")
-            switch (mode, outcome.load()) {
-            case (.graceful, .success(let bytes)?):
-                XCTAssertEqual(bytes, [])
-            case (.abortive, .failure(let error)?):
-                XCTAssertEqual(error.code, .connectionReset)
-            default:
-                XCTFail("\(mode): unexpected outcome \(String(describing: outcome.load()))")
-            }
-            try connection.close()
-        }
+        try assertPendingReadSeesALaterCloseAndReset { try connect(port: $0) }
     }
 
     func testClosedConnectionsLeaveTheLoopUsable() throws {

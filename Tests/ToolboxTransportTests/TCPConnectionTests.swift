@@ -107,32 +107,8 @@ final class TCPConnectionTests: XCTestCase {
     }
 
     func testPendingReadSeesALaterCloseAndReset() throws {
-        for mode in [TCPConnection.CloseMode.graceful, .abortive] {
-            let peer = LockedValue<TCPConnection?>(nil)
-            let listener = try TCPListener { connection in peer.withLockedValue { $0 = connection } }
-            defer { listener.close() }
-            let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
-            let outcome = LockedValue<Result<[UInt8], TransportError>?>(nil)
-            let done = DispatchSemaphore(value: 0)
-            // The read waits on the read source; the close arrives afterwards.
-            connection.read(deadline: .after(seconds: 20)) { result in
-                outcome.withLockedValue { $0 = result }
-                done.signal()
-            }
-            let deadline = Deadline.after(seconds: 10)
-            while peer.load() == nil, !deadline.hasPassed { usleep(1000) }
-            usleep(100_000)
-            try XCTUnwrap(peer.load()).close(mode: mode)
-            XCTAssertEqual(done.wait(timeout: .now() + 15), .success, "\(mode) close never reached the pending read")
-            switch (mode, outcome.load()) {
-            case (.graceful, .success(let bytes)?):
-                XCTAssertEqual(bytes, [])
-            case (.abortive, .failure(let error)?):
-                XCTAssertEqual(error.code, .connectionReset)
-            default:
-                XCTFail("\(mode): unexpected outcome \(String(describing: outcome.load()))")
-            }
-            try connection.close()
+        try assertPendingReadSeesALaterCloseAndReset { port in
+            try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: 10)
         }
     }
 
@@ -213,4 +189,38 @@ func closedPort() throws -> UInt16 {
     let port = listener.port
     listener.close()
     return port
+}
+
+/// A read pending on a connection (made by `connect` to a listener's port) completes when the peer closes
+/// afterwards: an empty read (end of stream) for a graceful close, `.connectionReset` for an abortive one.
+func assertPendingReadSeesALaterCloseAndReset(connect: (UInt16) throws -> TCPConnection,
+                                              file: StaticString = #filePath, line: UInt = #line) throws {
+    for mode in [TCPConnection.CloseMode.graceful, .abortive] {
+        let peer = LockedValue<TCPConnection?>(nil)
+        let listener = try TCPListener { connection in peer.withLockedValue { $0 = connection } }
+        defer { listener.close() }
+        let connection = try connect(listener.port)
+        let outcome = LockedValue<Result<[UInt8], TransportError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        // The read waits for readiness; the close arrives afterwards.
+        connection.read(deadline: .after(seconds: 20)) { result in
+            outcome.withLockedValue { $0 = result }
+            done.signal()
+        }
+        let deadline = Deadline.after(seconds: 10)
+        while peer.load() == nil, !deadline.hasPassed { usleep(1000) }
+        usleep(100_000)
+        try XCTUnwrap(peer.load(), file: file, line: line).close(mode: mode)
+        XCTAssertEqual(done.wait(timeout: .now() + 15), .success, "\(mode) close never reached the pending read",
+                       file: file, line: line)
+        switch (mode, outcome.load()) {
+        case (.graceful, .success(let bytes)?):
+            XCTAssertEqual(bytes, [], file: file, line: line)
+        case (.abortive, .failure(let error)?):
+            XCTAssertEqual(error.code, .connectionReset, file: file, line: line)
+        default:
+            XCTFail("\(mode): unexpected outcome \(String(describing: outcome.load()))", file: file, line: line)
+        }
+        try connection.close()
+    }
 }
