@@ -147,23 +147,4 @@ final class ConnectedSocketSendTests: XCTestCase {
             XCTAssertEqual(messages.last?.dataBody, [7])
         }
     }
-
-    /// A self-signed certificate for localhost made with the openssl CLI (as `ListenerTests`).
-    func makeCertificate() throws -> (cert: String, key: String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("amqp-connected-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        let cert = dir.appendingPathComponent("cert.pem").path
-        let key = dir.appendingPathComponent("key.pem").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw AMQPError(.invalidArgument, "openssl failed") }
-        return (cert, key)
-    }
 }

@@ -8,31 +8,6 @@ import XCTest
 
 /// Our client against our broker role over real loopback sockets, plain and TLS.
 final class ListenerTests: XCTestCase {
-    /// A self-signed certificate for localhost made with the openssl CLI (installed by CI).
-    func makeCertificate() throws -> (cert: String, key: String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("amqp-listener-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
-        let cert = dir.appendingPathComponent("cert.pem").path
-        let key = dir.appendingPathComponent("key.pem").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert]
-        process.standardError = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        do { try process.run() } catch {
-            XCTFail("the openssl CLI is needed for this test (apt-get install -y openssl): \(error)")
-            throw error
-        }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            XCTFail("openssl req failed with status \(process.terminationStatus)")
-            throw AMQPError(.invalidArgument, "openssl failed")
-        }
-        return (cert, key)
-    }
-
     func roundTrip(listener: AMQPListener, url: String, caFile: String?) throws {
         let endpoint = try AMQPEndpoint(url: url)
         let connection = try AMQPConnection(endpoint: endpoint, caFile: caFile,
@@ -75,5 +50,32 @@ final class ListenerTests: XCTestCase {
         let untrusted = try AMQPConnection(endpoint: AMQPEndpoint(url: "amqps://localhost:\(listener.port)/q"),
                                            configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: 10))
         XCTAssertThrowsError(try untrusted.open()) { XCTAssertEqual(($0 as? AMQPError)?.code, .transport, "\($0)") }
+    }
+}
+
+extension XCTestCase {
+    /// A self-signed certificate for localhost made with the openssl CLI (installed by CI).
+    func makeCertificate() throws -> (cert: String, key: String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("amqp-cert-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let cert = dir.appendingPathComponent("cert.pem").path
+        let key = dir.appendingPathComponent("key.pem").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            XCTFail("the openssl CLI is needed for this test (apt-get install -y openssl): \(error)")
+            throw error
+        }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            XCTFail("openssl req failed with status \(process.terminationStatus)")
+            throw AMQPError(.invalidArgument, "openssl failed")
+        }
+        return (cert, key)
     }
 }
