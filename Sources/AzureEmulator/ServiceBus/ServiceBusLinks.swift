@@ -11,34 +11,22 @@ extension BrokerConnection {
         case .success(let found): queue = found
         case .failure(let error): return .refuse(error.remote)
         }
-        let broker = self.broker
-        return entityReceiver { delivery in
-            if broker.serverBusy() {
-                if !delivery.isSettled { delivery.reject(Broker.serverBusyError) }
-                return
-            }
-            do {
-                let (messages, _) = try EventHubBatch.unpack(delivery.message, format: delivery.messageFormat)
-                for message in messages {
-                    if case .failure(let error) = queue.enqueue(message) {
-                        if !delivery.isSettled { delivery.reject(error.remote) }
-                        return
-                    }
-                }
-                if !delivery.isSettled { delivery.accept() }
-            } catch {
-                if !delivery.isSettled {
-                    delivery.reject(AMQPRemoteError(condition: AMQPRemoteError.decodeError,
-                                                    description: "could not read the message batch: \(error)"))
-                }
-            }
-        }
+        return serviceBusEntitySender { [queue] }
     }
 
     /// A sender link to a topic: every message is copied to each subscription (dropped when there is none, as
     /// on Azure).
     func serviceBusTopicSender(topic: String) -> AMQPLinkDecision {
         let broker = self.broker
+        return serviceBusEntitySender { broker.subscriptions(of: topic) }
+    }
+
+    /// A sender link whose messages, single (format 0) or batched (0x80013700), are each enqueued on every queue
+    /// `targets()` names; server-busy, a full queue and an unreadable batch reject the delivery.
+    private func serviceBusEntitySender(
+        _ targets: @escaping @Sendable () -> [ServiceBusQueue]
+    ) -> AMQPLinkDecision {
+        let broker = self.broker
         return entityReceiver { delivery in
             if broker.serverBusy() {
                 if !delivery.isSettled { delivery.reject(Broker.serverBusyError) }
@@ -46,9 +34,9 @@ extension BrokerConnection {
             }
             do {
                 let (messages, _) = try EventHubBatch.unpack(delivery.message, format: delivery.messageFormat)
-                for subscription in broker.subscriptions(of: topic) {
+                for target in targets() {
                     for message in messages {
-                        if case .failure(let error) = subscription.enqueue(message) {
+                        if case .failure(let error) = target.enqueue(message) {
                             if !delivery.isSettled { delivery.reject(error.remote) }
                             return
                         }
