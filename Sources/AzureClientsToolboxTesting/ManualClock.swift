@@ -60,8 +60,8 @@ public final class ManualClock: ToolboxClock, @unchecked Sendable {
 
     /// Moves the clock forward by `duration`, running every job that comes due on the way.
     public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        advance(bySeconds: Double(seconds) + Double(attoseconds) / 1e18)
+        precondition(duration >= .zero, "ManualClock only moves forward")
+        advance(to: now().advanced(by: duration))
     }
 
     /// Moves the clock to `instant` (no earlier than now), running every job due by then.

@@ -16,7 +16,7 @@ import ToolboxCore
 /// }
 /// ```
 ///
-/// See `docs/api-conventions.md` and `docs/testing.md` for a complete stub.
+/// `docs/api-conventions.md` (section 8) shows a stub.
 public protocol EventHubProducing: AnyObject, Sendable {
     /// The event hub this producer sends to.
     var eventHubName: String { get }

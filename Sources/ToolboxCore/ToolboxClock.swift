@@ -86,3 +86,26 @@ private final class SystemClockTimer: Cancellable, @unchecked Sendable {
 
     func cancel() { timer.cancel() }
 }
+
+extension MonotonicInstant {
+    /// This instant moved forward by `duration` (saturating at `distantFuture`, never below zero).
+    public func advanced(by duration: Duration) -> MonotonicInstant {
+        advanced(bySeconds: duration.toolboxSeconds)
+    }
+}
+
+extension Deadline {
+    /// The deadline `timeout` from `clock`'s now: how a public `timeout: Duration` becomes the `Deadline`
+    /// the machinery works with.
+    public static func after(_ timeout: Duration, on clock: any ToolboxClock = SystemClock()) -> Deadline {
+        Deadline(clock.now().advanced(by: timeout))
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a `Double` (for the internals that still count in seconds).
+    package var toolboxSeconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -114,3 +114,29 @@ final class SystemClockTests: XCTestCase {
         XCTAssertFalse(ran.load())
     }
 }
+
+final class BlockingWaitForResultTests: XCTestCase {
+    func testKeepsTheErrorTypeAndRefusesLibraryQueues() {
+        XCTAssertEqual(try Blocking.waitForResult { queue, done in queue.async { done(.success(7)) } }, 7)
+        do {
+            let _: Int = try Blocking.waitForResult { queue, done in
+                queue.async { done(.failure(ToolboxError(.invalidArgument, "no"))) }
+            }
+            XCTFail("no error")
+        } catch {
+            XCTAssertEqual(error as? ToolboxError, ToolboxError(.invalidArgument, "no"))
+        }
+        let refused = expectation(description: "refused")
+        let onLibraryQueue: @Sendable () -> Void = {
+            do {
+                let _: Int = try Blocking.waitForResult { queue, done in queue.async { done(.success(1)) } }
+                XCTFail("waited on a library queue")
+            } catch {
+                XCTAssertEqual((error as? ToolboxError)?.code, .blockingCallOnLibraryQueue)
+            }
+            refused.fulfill()
+        }
+        LibraryQueues.makeQueue(label: "library").async(execute: onLibraryQueue)
+        wait(for: [refused], timeout: 10)
+    }
+}
