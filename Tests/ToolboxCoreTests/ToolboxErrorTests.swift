@@ -124,7 +124,7 @@ final class BlockingWaitForResultTests: XCTestCase {
             }
             XCTFail("no error")
         } catch {
-            XCTAssertEqual(error as? ToolboxError, ToolboxError(.invalidArgument, "no"))
+            XCTAssertEqual(error, ToolboxError(.invalidArgument, "no"))
         }
         let refused = expectation(description: "refused")
         let onLibraryQueue: @Sendable () -> Void = {
