@@ -20,7 +20,7 @@ extension PoolEngine {
         completion: @escaping @Sendable (Result<Int, ConnectionPoolError>) -> Void
     ) {
         var effects = PoolEffects()
-        let now = MonotonicInstant.now()
+        let now = preciseNow()
         lock.lock()
         if isClosed {
             lock.unlock()
@@ -59,7 +59,8 @@ extension PoolEngine {
         guard instant != .distantFuture else { return }
         if let nextSweep, nextSweep <= instant { return }
         nextSweep = instant
-        sweepTimer.schedule(deadline: instant.dispatchTime, leeway: .milliseconds(5))
+        sweepTimer?.cancel()
+        sweepTimer = clock.schedule(at: instant, on: housekeepingQueue, leeway: .milliseconds(5)) { [self] in sweep() }
     }
 
     func noteSlotWakesLocked(_ slot: PoolSlot) {
@@ -72,10 +73,11 @@ extension PoolEngine {
 
     /// Retires idle and aged connections, opens what `minReady` needs, and sets the next wake-up.
     func sweep() {
-        let now = MonotonicInstant.now()
+        let now = preciseNow()
         var effects = PoolEffects()
         lock.lock()
         nextSweep = nil
+        sweepTimer = nil
         if !isClosed {
             for slot in readyHeap.storage
             where slot.expiry <= now {

@@ -53,6 +53,8 @@ final class PoolSlot: HeapIndexed, @unchecked Sendable {
     var abandoned = false
     /// Set once a replacement was opened ahead of this slot's expiry (minReady upkeep).
     var replacementStarted = false
+    /// The `getTimeout` timer of an opening slot, cancelled when the opening finishes.
+    var openingTimer: (any Cancellable)?
 
     init(id: Int, engine: PoolEngine, now: MonotonicInstant, maxIdle: Double?, maxLifespan: Double?) {
         self.id = id
