@@ -238,12 +238,13 @@ public final class HTTPClient: Sendable {
     private func pool(for endpoint: HTTPEndpoint) throws(TransportError) -> ConnectionPool<HTTPConnector> {
         let result: Result<ConnectionPool<HTTPConnector>, TransportError> = pools.withLockedValue { pools in
             if let pool = pools[endpoint] { return .success(pool) }
-            let connector = HTTPConnector(
+            var connector = HTTPConnector(
                 endpoint: endpoint, tls: tls, serverNameOverride: configuration.tls.serverNameOverride,
                 connectTimeout: configuration.connectTimeout,
                 connectOptions: TCPConnectOptions(attemptDelay: configuration.connectionAttemptDelay),
                 limits: configuration.responseLimits, userAgent: configuration.userAgent, opened: opened,
                 loops: loops)
+            connector.readinessProbe = configuration.readinessProbe
             var poolConfiguration = ConnectionPoolConfiguration()
             poolConfiguration.clientLimit = 1  // HTTP/1.1: one request in flight per connection
             poolConfiguration.maxSize = configuration.maxConnectionsPerEndpoint
@@ -252,7 +253,7 @@ public final class HTTPClient: Sendable {
             poolConfiguration.maxLifespan = configuration.maxLifespan
             poolConfiguration.minReady = min(configuration.minReadyPerEndpoint, configuration.maxConnectionsPerEndpoint)
             poolConfiguration.getTimeout = configuration.connectTimeout
-            poolConfiguration.metricsLabel = nil
+            poolConfiguration.metricsLabel = configuration.metricsLabel
             do {
                 let pool = try ConnectionPool(connector: connector, configuration: poolConfiguration, logger: logger)
                 pools[endpoint] = pool
