@@ -94,6 +94,50 @@ extension CosmosContainerOperations {
                   completion: completion)
     }
 
+    @discardableResult
+    public func replaceItem(id: String, with document: [UInt8], partitionKey: CosmosPartitionKey? = nil,
+                            options: CosmosItemOptions = CosmosItemOptions(),
+                            completion: @escaping @Sendable (Result<CosmosResponse<[UInt8]>, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        replaceItem(id: id, with: document, partitionKey: partitionKey, options: options, queue: LibraryQueues.defaultCallbackQueue,
+                    completion: completion)
+    }
+
+    @discardableResult
+    public func readItem(id: String, partitionKey: CosmosPartitionKey, options: CosmosItemOptions = CosmosItemOptions(),
+                         completion: @escaping @Sendable (Result<CosmosResponse<[UInt8]>, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        readItem(id: id, partitionKey: partitionKey, options: options, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    @discardableResult
+    public func deleteItem(id: String, partitionKey: CosmosPartitionKey, options: CosmosItemOptions = CosmosItemOptions(),
+                             completion: @escaping @Sendable (Result<CosmosResponse<Void>, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        deleteItem(id: id, partitionKey: partitionKey, options: options, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    @discardableResult
+    public func patchItem(id: String, partitionKey: CosmosPartitionKey, operations: [CosmosPatchOperation],
+                          condition: String? = nil, options: CosmosItemOptions = CosmosItemOptions(),
+                           completion: @escaping @Sendable (Result<CosmosResponse<[UInt8]>, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        patchItem(id: id, partitionKey: partitionKey, operations: operations, condition: condition, options: options,
+                  queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    @discardableResult
+    public func queryPage(_ query: CosmosQuery?, options: CosmosQueryOptions = CosmosQueryOptions(),
+                           completion: @escaping @Sendable (Result<CosmosQueryPage<[UInt8]>, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        queryPage(query, options: options, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
     /// Creates `item`, encoded with `encoder`; the stored item comes back decoded with `decoder`.
     @discardableResult
     public func createItem<T: Codable & Sendable>(

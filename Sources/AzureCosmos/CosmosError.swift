@@ -28,7 +28,7 @@ extension ToolboxError.Code {
     /// Any other error status (`CosmosHttpResponseError`).
     public static let serviceError = Self("serviceError")
     /// A connection failed before an answer arrived (refused, reset, TLS, time-out while connecting).
-    public static let transportFailed = Self("transportFailed", defaultRecovery: .rebuildConnection)
+    public static let networkFailure = Self("networkFailure", defaultRecovery: .rebuildConnection)
     /// The service answered something the client cannot read (not JSON, a field of the wrong type).
     public static let invalidResponse = Self("invalidResponse")
     /// The query needs a feature this client does not merge across partitions (GROUP BY, DISTINCT, ...).
@@ -102,7 +102,7 @@ enum CosmosErrors {
         case .closedLocally:
             return ToolboxError(.clientClosed, "\(operation): the client is closed", underlying: error)
         default:
-            return ToolboxError(.transportFailed, "\(operation): \(error.message)", underlying: error)
+            return ToolboxError(.networkFailure, "\(operation): \(error.message)", underlying: error)
         }
     }
 }

@@ -183,6 +183,14 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
                 finish(.failure(ToolboxError(.cancelled, "\(request.operation) was cancelled")))
                 return
             }
+            if error.serviceCondition != nil {
+                // A managed connection's readiness read was refused (missing container, bad key): the service's
+                // answer, not a network failure, and no retry will change it.
+                var refused = error
+                refused.message = "\(request.operation): \(error.message)"
+                finish(.failure(refused))
+                return
+            }
             // A request that never left (connect refused or failed) is safe to repeat even when it writes.
             let neverSent = error.code == .connectionRefused || error.code == .connectFailed
                 || error.code == .resolutionFailed

@@ -356,6 +356,13 @@ final class CosmosQueryExecution: @unchecked Sendable {
             output.append(item["payload"] ?? .null)
             emitted += 1
         }
+        // Ranges that are fully read need no place in the continuation (and no empty last page).
+        for index in buffers.indices.reversed() where buffers[index].isEmpty && nextTokens[index] == nil {
+            ranges.remove(at: index)
+            buffers.remove(at: index)
+            nextTokens.remove(at: index)
+            loaded.remove(at: index)
+        }
         let finished = buffers.isEmpty || plan.remaining(emitted: emitted) == 0
         deliver(output, continuation: finished ? nil : continuation())
     }
