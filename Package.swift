@@ -177,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "AzureCosmosTests",
             dependencies: [
-                "AzureCosmos", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
+                "AzureCosmos", "AzureClientsToolboxAsync", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
                 "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict
