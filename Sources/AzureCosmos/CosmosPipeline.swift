@@ -73,7 +73,8 @@ final class CosmosPipeline: Sendable {
         let date = UTCDate.rfc1123(UTCDate.nowUnixSeconds())
         let resource = request.signedResource
         let endpoint = self.endpoint
-        let sessionToken = request.sessionToken ?? (sessionConsistency.load()
+        // Like the SDKs, session tokens go out on reads and queries (writes establish them, they need none).
+        let sessionToken = request.sessionToken ?? (sessionConsistency.load() && request.idempotent
             ? request.containerLink.flatMap { sessions.token(container: $0, rangeID: request.rangeID) } : nil)
         let consistency = options.consistencyLevel
         let userAgent = options.userAgent
