@@ -15,7 +15,7 @@ import ToolboxTransport
 /// ```
 ///
 /// `container(_:database:)` reaches another container of the account over the same connections and caches.
-public final class Cosmos: CosmosCoreBacked, @unchecked Sendable {
+public final class Cosmos: CosmosClient, CosmosCoreBacked, @unchecked Sendable {
     // @unchecked Sendable: every stored property is immutable; `core` guards its own state.
     public let databaseName: String
     public let containerName: String
@@ -32,27 +32,6 @@ public final class Cosmos: CosmosCoreBacked, @unchecked Sendable {
                                    httpConfiguration: http, readiness: nil)
         self.databaseName = databaseName
         self.containerName = containerName
-    }
-
-    public convenience init(endpoint: String, key: Secret<String>, databaseName: String, containerName: String,
-                            options: CosmosClientOptions = CosmosClientOptions()) throws(ToolboxError) {
-        try self.init(endpoint: endpoint, authorization: .masterKey(key), databaseName: databaseName,
-                      containerName: containerName, options: options)
-    }
-
-    public convenience init(endpoint: String, credential: any TokenCredential, databaseName: String,
-                            containerName: String, options: CosmosClientOptions = CosmosClientOptions())
-        throws(ToolboxError)
-    {
-        try self.init(endpoint: endpoint, authorization: .credential(credential), databaseName: databaseName,
-                      containerName: containerName, options: options)
-    }
-
-    public convenience init(connectionString: String, databaseName: String, containerName: String,
-                            options: CosmosClientOptions = CosmosClientOptions()) throws(ToolboxError) {
-        let parsed = try CosmosConnectionString(parsing: connectionString)
-        try self.init(endpoint: parsed.accountEndpoint, authorization: .masterKey(parsed.accountKey),
-                      databaseName: databaseName, containerName: containerName, options: options)
     }
 
     private init(core: CosmosCore, databaseName: String, containerName: String) {

@@ -1,3 +1,4 @@
+import AzureAuth
 import ToolboxCore
 import ToolboxTransport
 
@@ -104,14 +105,5 @@ enum CosmosErrors {
         default:
             return ToolboxError(.networkFailure, "\(operation): \(error.message)", underlying: error)
         }
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var view = Substring(self)
-        while let first = view.first, first.isWhitespace { view.removeFirst() }
-        while let last = view.last, last.isWhitespace { view.removeLast() }
-        return String(view)
     }
 }

@@ -1,3 +1,4 @@
+import AzureAuth
 import ToolboxCore
 
 /// Session tokens per container and partition key range, as the service hands them out in

@@ -20,7 +20,7 @@ import ToolboxTransport
 /// ```
 ///
 /// Defaults follow the Python library: idle 30 s, lifespan 60 s, 10 connections; `options.pool` changes them.
-public final class ManagedCosmos: CosmosCoreBacked, @unchecked Sendable {
+public final class ManagedCosmos: CosmosClient, CosmosCoreBacked, @unchecked Sendable {
     // @unchecked Sendable: every stored property is immutable; `core` guards its own state.
     public let databaseName: String
     public let containerName: String
@@ -44,27 +44,6 @@ public final class ManagedCosmos: CosmosCoreBacked, @unchecked Sendable {
                                    httpConfiguration: http, readiness: (databaseName, containerName))
         self.databaseName = databaseName
         self.containerName = containerName
-    }
-
-    public convenience init(endpoint: String, key: Secret<String>, databaseName: String, containerName: String,
-                            options: CosmosClientOptions = CosmosClientOptions()) throws(ToolboxError) {
-        try self.init(endpoint: endpoint, authorization: .masterKey(key), databaseName: databaseName,
-                      containerName: containerName, options: options)
-    }
-
-    public convenience init(endpoint: String, credential: any TokenCredential, databaseName: String,
-                            containerName: String, options: CosmosClientOptions = CosmosClientOptions())
-        throws(ToolboxError)
-    {
-        try self.init(endpoint: endpoint, authorization: .credential(credential), databaseName: databaseName,
-                      containerName: containerName, options: options)
-    }
-
-    public convenience init(connectionString: String, databaseName: String, containerName: String,
-                            options: CosmosClientOptions = CosmosClientOptions()) throws(ToolboxError) {
-        let parsed = try CosmosConnectionString(parsing: connectionString)
-        try self.init(endpoint: parsed.accountEndpoint, authorization: .masterKey(parsed.accountKey),
-                      databaseName: databaseName, containerName: containerName, options: options)
     }
 
     private init(core: CosmosCore, databaseName: String, containerName: String) {
