@@ -16,18 +16,19 @@ final class CosmosOperation<Value: Sendable>: Cancellable, @unchecked Sendable {
 
     var isFinished: Bool { once.isCompleted }
 
-    /// Makes `handle` the step to cancel; cancels it at once (and returns false) if the operation is over.
+    /// Makes `handle` the step to cancel; cancels it at once (and returns false) if the operation was cancelled.
     @discardableResult
     func setStep(_ handle: any Cancellable) -> Bool {
         let cancelNow = step.withLockedValue { state -> Bool in
             state.handle = handle
             return state.cancelled
         }
-        if cancelNow || once.isCompleted {
+        // A step that already completed the operation is left alone; a step started after a cancel is cancelled.
+        if cancelNow {
             handle.cancel()
             return false
         }
-        return true
+        return !once.isCompleted
     }
 
     func finish(_ result: Result<Value, ToolboxError>) {

@@ -223,9 +223,11 @@ public final class HTTPClient: Sendable {
             return
         }
         connection.exchange(request, deadline: deadline, sink: sink) { [weak self] outcome in
+            // Cancelling from now on must not abort the connection: it goes back to the pool and may serve others.
+            task.clearCancelAction()
             lease.release(outcome.reusable ? .reuse : .discard)
-            if let self, outcome.stale, !retried, request.isIdempotent, request.body.isReplayable, !task.isCancelled,
-                !deadline.hasPassed
+            if let self, outcome.stale, !retried, (request.isIdempotent || outcome.unsent), request.body.isReplayable,
+                !task.isCancelled, !deadline.hasPassed
             {
                 self.logger.debug("retrying on a fresh connection", metadata: ["endpoint": "\(request.endpoint)"])
                 self.attempt(request, deadline: deadline, sink: sink, task: task, retried: true, finish: finish)
