@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Conformance of `toolbox emulator` with Microsoft's own SDKs (azure-eventhub, azure-servicebus) and the Python
+# Conformance of `toolbox emulator` with Microsoft's own SDKs (azure-eventhub, azure-servicebus, azure-cosmos,
+# azure-storage-blob, azure-eventgrid, azure-identity) and the Python
 # aio-azure-clients-toolbox 1.5.0: builds toolbox, starts the emulator on free ports, runs every
 # Tests/Interop/python/*_scenarios.py against it, stops it. Exits non-zero if anything fails.
 #
@@ -19,7 +20,8 @@ if [ ! -x "$venv/bin/python" ]; then
     "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
-    azure-eventhub azure-servicebus "aio-azure-clients-toolbox==1.5.0"
+    azure-eventhub azure-servicebus "aio-azure-clients-toolbox==1.5.0" \
+    azure-cosmos azure-storage-blob azure-eventgrid azure-identity aiohttp
 
 swift build --scratch-path "$scratch" --product toolbox
 toolbox="$(swift build --scratch-path "$scratch" --show-bin-path)/toolbox"
@@ -35,7 +37,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$toolbox" emulator --host 127.0.0.1 --amqp-port 0 --amqps-port 0 --eventhub eh1:4 >"$workdir/ready" 2>"$workdir/emulator.log" &
+# The HTTP side (Cosmos DB, Blob Storage, Event Grid, Entra ID) listens on free plain and HTTPS ports too; scenario
+# scripts read everything they need from the ready line ($READY_JSON) or the variables exported below.
+"$toolbox" emulator --host 127.0.0.1 --amqp-port 0 --amqps-port 0 --eventhub eh1:4 \
+    --cosmos-container interop/items:/pk --blob-container interop --eventgrid-topic orders --eventgrid-topic cloud \
+    >"$workdir/ready" 2>"$workdir/emulator.log" &
 pid=$!
 for _ in $(seq 1 300); do
     [ -s "$workdir/ready" ] && break
@@ -50,6 +56,21 @@ SB_CONN=$(read_field servicebus_connection_string)
 AMQPS_PORT=$(read_field amqps_port)
 CA_FILE=$(read_field ca_file)
 export EH_CONN SB_CONN EH_NAME=eh1 AMQPS_PORT CA_FILE
+READY_JSON="$workdir/ready"
+HTTP_PORT=$(read_field http_port)
+HTTPS_PORT=$(read_field https_port)
+COSMOS_ENDPOINT=$(read_field cosmos_endpoint)
+COSMOS_KEY=$(read_field cosmos_key)
+BLOB_ENDPOINT=$(read_field blob_endpoint)
+BLOB_CONN=$(read_field blob_connection_string)
+EVENTGRID_KEY=$(read_field eventgrid_key)
+AUTHORITY_HOST=$(read_field authority_host)
+TENANT_ID=$(read_field tenant_id)
+CLIENT_ID=$(read_field client_id)
+CLIENT_SECRET=$(read_field client_secret)
+IMDS_ENDPOINT=$(read_field imds_endpoint)
+export READY_JSON HTTP_PORT HTTPS_PORT COSMOS_ENDPOINT COSMOS_KEY BLOB_ENDPOINT BLOB_CONN EVENTGRID_KEY AUTHORITY_HOST \
+    TENANT_ID CLIENT_ID CLIENT_SECRET IMDS_ENDPOINT
 echo "interop: emulator ready on port $(read_field amqp_port)"
 
 failed=0

@@ -27,19 +27,28 @@ public final class Emulator: @unchecked Sendable {
     public let amqpPort: UInt16
     /// The AMQPS port, when a TLS listener was asked for.
     public let amqpsPort: UInt16?
-    /// The CA certificate (PEM) that signed the self-signed AMQPS certificate, when one was generated.
+    /// The plain HTTP port of the HTTP side (Cosmos DB, Blob Storage, Event Grid, Entra ID), when it listens.
+    public let httpPort: UInt16?
+    /// The HTTPS port of the HTTP side, when it listens.
+    public let httpsPort: UInt16?
+    /// The CA certificate (PEM) that signed the self-signed AMQPS/HTTPS certificate, when one was generated.
     public let caFile: String?
     public let configuration: EmulatorConfiguration
     let broker: Broker
     /// The generated certificate's directory, removed by `stop()`.
     private let generatedDirectory: String?
     private let listeners: [TCPListener]
+    let frontDoor: HTTPFrontDoor?
     private let lock = Lock()
     private var connections: [ObjectIdentifier: AMQPConnection] = [:]
     private var stopped = false
 
     private init(configuration: EmulatorConfiguration, broker: Broker, listeners: [TCPListener], amqpPort: UInt16,
-                 amqpsPort: UInt16?, caFile: String?, generatedDirectory: String?) {
+                 amqpsPort: UInt16?, httpPort: UInt16?, httpsPort: UInt16?, frontDoor: HTTPFrontDoor?,
+                 caFile: String?, generatedDirectory: String?) {
+        self.httpPort = httpPort
+        self.httpsPort = httpsPort
+        self.frontDoor = frontDoor
         self.generatedDirectory = generatedDirectory
         self.configuration = configuration
         self.broker = broker
@@ -77,6 +86,17 @@ public final class Emulator: @unchecked Sendable {
             configuration.logger.info("listener: \(error)")
         }
         var listeners: [TCPListener] = []
+        var generatedDirectory: String?
+        var frontDoor: HTTPFrontDoor?
+        // Whatever was started before a failure is closed again.
+        var started = false
+        defer {
+            if !started {
+                for listener in listeners { listener.close() }
+                frontDoor?.close()
+                if let generatedDirectory { try? FileManager.default.removeItem(atPath: generatedDirectory) }
+            }
+        }
         let plain: TCPListener
         do {
             plain = try TCPListener(host: configuration.host, port: configuration.amqpPort, onError: onError, onConnection: accept)
@@ -84,45 +104,70 @@ public final class Emulator: @unchecked Sendable {
             throw EmulatorError(.listenFailed, "could not listen for AMQP on \(configuration.host):\(configuration.amqpPort): \(error)")
         }
         listeners.append(plain)
-        var amqpsPort: UInt16?
+
+        // One certificate (given, or generated with its own CA) serves AMQPS and HTTPS.
+        var tls: TLSContext?
         var caFile: String?
-        var generatedDirectory: String?
-        if let port = configuration.amqpsPort {
+        if configuration.amqpsPort != nil || configuration.httpsPort != nil {
             var certificate = configuration.tlsCertificateFile
             var key = configuration.tlsPrivateKeyFile
             if certificate == nil || key == nil {
                 guard certificate == nil, key == nil else {
-                    plain.close()
                     throw EmulatorError(.invalidConfiguration, "give both a TLS certificate and its key, or neither")
                 }
-                let generated: SelfSignedCertificate
-                do { generated = try SelfSignedCertificate.generate() } catch {
-                    plain.close()
-                    throw error
-                }
+                let generated = try SelfSignedCertificate.generate()
                 certificate = generated.certificateFile
                 key = generated.privateKeyFile
                 caFile = generated.caFile
                 generatedDirectory = generated.directory
             }
             do {
-                let tls = try TLSContext(server: TLSServerConfiguration(certificateChainFile: certificate ?? "",
-                                                                        privateKeyFile: key ?? ""))
+                tls = try TLSContext(server: TLSServerConfiguration(certificateChainFile: certificate ?? "",
+                                                                    privateKeyFile: key ?? ""))
+            } catch {
+                throw EmulatorError(.tlsFailed, "could not load the TLS certificate and key: \(error)")
+            }
+        }
+        var amqpsPort: UInt16?
+        if let port = configuration.amqpsPort, let tls {
+            do {
                 let secure = try TCPListener(host: configuration.host, port: port, tls: tls, onError: onError,
                                              onConnection: accept)
                 listeners.append(secure)
                 amqpsPort = secure.port
             } catch {
-                plain.close()
-                if let generatedDirectory { try? FileManager.default.removeItem(atPath: generatedDirectory) }
-                throw EmulatorError(.tlsFailed, "could not start the AMQPS listener on port \(port): \(error)")
+                throw EmulatorError(.listenFailed, "could not start the AMQPS listener on port \(port): \(error)")
             }
         }
+
+        var httpPort: UInt16?
+        var httpsPort: UInt16?
+        if configuration.httpPort != nil || configuration.httpsPort != nil {
+            let context = EmulatorHTTPContext(configuration: configuration)
+            let door = HTTPFrontDoor(context: context, services: try HTTPFrontDoor.makeServices(context: context))
+            frontDoor = door
+            if let port = configuration.httpPort {
+                do { httpPort = try door.listen(host: configuration.host, port: port, tls: nil) } catch {
+                    throw EmulatorError(.listenFailed, "could not listen for HTTP on \(configuration.host):\(port): \(error)")
+                }
+            }
+            if let port = configuration.httpsPort, let tls {
+                do { httpsPort = try door.listen(host: configuration.host, port: port, tls: tls) } catch {
+                    throw EmulatorError(.listenFailed, "could not listen for HTTPS on \(configuration.host):\(port): \(error)")
+                }
+            }
+        }
+
         let emulator = Emulator(configuration: configuration, broker: broker, listeners: listeners,
-                                amqpPort: plain.port, amqpsPort: amqpsPort, caFile: caFile,
-                                generatedDirectory: generatedDirectory)
+                                amqpPort: plain.port, amqpsPort: amqpsPort, httpPort: httpPort, httpsPort: httpsPort,
+                                frontDoor: frontDoor, caFile: caFile, generatedDirectory: generatedDirectory)
         box.withLockedValue { $0 = emulator }
-        configuration.logger.info("emulator listening on \(configuration.host):\(plain.port) (amqp)\(amqpsPort.map { " and \($0) (amqps)" } ?? "")")
+        started = true
+        var ports = "\(plain.port) (amqp)"
+        if let amqpsPort { ports += ", \(amqpsPort) (amqps)" }
+        if let httpPort { ports += ", \(httpPort) (http)" }
+        if let httpsPort { ports += ", \(httpsPort) (https)" }
+        configuration.logger.info("emulator listening on \(configuration.host): \(ports)")
         return emulator
     }
 
@@ -207,6 +252,7 @@ public final class Emulator: @unchecked Sendable {
             return Array(connections.values)
         }
         for listener in listeners { listener.close() }
+        frontDoor?.close()
         if let generatedDirectory { try? FileManager.default.removeItem(atPath: generatedDirectory) }
         for connection in open {
             connection.close(error: AMQPRemoteError(condition: "amqp:connection:forced", description: "the emulator is stopping"),

@@ -38,6 +38,11 @@ public struct EmulatorFaults: Sendable {
     public var refuseAuthentication = false
     /// Probability (0...1) that a message sent to an entity is rejected with `com.microsoft:server-busy`.
     public var serverBusyRate: Double = 0
+    /// Probability (0...1) that an HTTP request is throttled (Cosmos 429 with `x-ms-retry-after-ms`, Blob 503
+    /// `ServerBusy`, Event Grid 429).
+    public var httpThrottleRate: Double = 0
+    /// Probability (0...1) that an HTTP request's connection is reset instead of answered.
+    public var httpDropProbability: Double = 0
 
     public init(connectionSetupDelay: Double = 0, dropAfterFrames: Int? = nil, dropProbability: Double = 0,
                 refuseAuthentication: Bool = false, serverBusyRate: Double = 0) {
@@ -106,6 +111,30 @@ public struct EmulatorConfiguration: Sendable {
     public var lockDuration: Double = 30
     /// Deliveries after which a Service Bus message moves to the dead-letter queue.
     public var maxDeliveryCount: UInt32 = 10
+    /// Plain HTTP port of the HTTP side (Cosmos DB, Blob Storage, Event Grid, Entra ID); nil: no plain listener,
+    /// 0: a free port.
+    public var httpPort: UInt16? = 0
+    /// HTTPS port of the HTTP side (certificate as for AMQPS); nil: no TLS listener, 0: a free port.
+    public var httpsPort: UInt16?
+    /// Cosmos DB containers created at start.
+    public var cosmosContainers: [CosmosContainerDefinition] = []
+    /// The Cosmos DB account's master key.
+    public var cosmosKey = Secret(EmulatorWellKnown.cosmosKey)
+    /// The Blob Storage account (path-style URLs: `/<account>/<container>/<blob>`).
+    public var blobAccountName = EmulatorWellKnown.blobAccountName
+    public var blobAccountKey = Secret(EmulatorWellKnown.blobAccountKey)
+    /// Blob containers created at start.
+    public var blobContainers: [String] = []
+    /// Event Grid topics served, each at its own endpoint.
+    public var eventGridTopics: [String] = []
+    /// The key every Event Grid topic accepts.
+    public var eventGridKey = Secret(EmulatorWellKnown.eventGridKey)
+    /// The Entra ID tenant and confidential client the token endpoint accepts.
+    public var tenantID = EmulatorWellKnown.tenantID
+    public var clientID = EmulatorWellKnown.clientID
+    public var clientSecret = Secret(EmulatorWellKnown.clientSecret)
+    /// Bounds of the HTTP side.
+    public var httpLimits = EmulatorHTTPLimits()
     /// Faults to inject (all off by default).
     public var faults = EmulatorFaults()
     /// Memory and size bounds.

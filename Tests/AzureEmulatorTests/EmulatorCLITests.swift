@@ -3,6 +3,7 @@ import Foundation
 import ToolboxAMQP
 import ToolboxCore
 import ToolboxCLITestSupport
+import ToolboxTransport
 import XCTest
 
 @testable import AzureEmulator
@@ -35,7 +36,10 @@ final class EmulatorCLITests: XCTestCase {
     func testReadyLineConnectionStringsAndCleanExitOnSIGTERM() throws {
         let (process, ready, errors) = try start(["--eventhub", "clihub:3", "--queue", "cliq", "--amqps-port", "0"])
         XCTAssertEqual(Set(ready.keys), ["ready", "amqp_port", "amqps_port", "ca_file", "eventhubs_connection_string",
-                                         "servicebus_connection_string"])
+                                         "servicebus_connection_string", "http_port", "https_port", "cosmos_endpoint",
+                                         "cosmos_key", "cosmos_connection_string", "blob_endpoint",
+                                         "blob_connection_string", "eventgrid_endpoints", "eventgrid_key",
+                                         "authority_host", "tenant_id", "client_id", "client_secret", "imds_endpoint"])
         XCTAssertEqual(ready["ready"] as? Bool, true)
         let port = try XCTUnwrap(ready["amqp_port"] as? Int)
         XCTAssertNotNil(ready["amqps_port"] as? Int)
@@ -83,5 +87,48 @@ final class EmulatorCLITests: XCTestCase {
         process.waitUntilExit()
         XCTAssertNotEqual(process.terminationStatus, 0)
         XCTAssertTrue(message.contains("PARTITIONS must be a number from 1 to 32"), message)
+    }
+
+    func testHTTPSideReadyLineAndHealthRouteOverHTTPS() throws {
+        let (_, ready, _) = try start(["--cosmos-container", "db1/c1:/pk", "--cosmos-container", "db1/c2",
+                                       "--blob-container", "ctr1", "--eventgrid-topic", "orders"])
+        let httpsPort = try XCTUnwrap(ready["https_port"] as? Int)
+        XCTAssertNotNil(ready["http_port"] as? Int)
+        XCTAssertEqual(ready["cosmos_endpoint"] as? String, "https://127.0.0.1:\(httpsPort)/")
+        XCTAssertEqual(ready["blob_endpoint"] as? String, "https://127.0.0.1:\(httpsPort)/devstoreaccount1")
+        XCTAssertEqual(ready["eventgrid_endpoints"] as? [String: String],
+                       ["orders": "https://127.0.0.1:\(httpsPort)/eventgrid/orders/api/events"])
+        XCTAssertEqual(ready["authority_host"] as? String, "https://127.0.0.1:\(httpsPort)")
+        for key in ["cosmos_key", "cosmos_connection_string", "blob_connection_string", "eventgrid_key", "tenant_id",
+                    "client_id", "client_secret", "imds_endpoint", "ca_file"] {
+            XCTAssertFalse((ready[key] as? String ?? "").isEmpty, key)
+        }
+        var configuration = HTTPClientConfiguration()
+        configuration.tls = TLSClientConfiguration(trustRoots: .file(try XCTUnwrap(ready["ca_file"] as? String)))
+        let client = try HTTPClient(configuration: configuration)
+        defer { try? client.shutdown() }
+        let health = try client.execute(HTTPRequest(url: "https://127.0.0.1:\(httpsPort)/_emulator/health"), timeout: 10)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(health.body)) as? [String: Any])
+        XCTAssertEqual(object["cosmos_containers"] as? [String], ["db1/c1", "db1/c2"])
+        XCTAssertEqual(object["blob_containers"] as? [String], ["ctr1"])
+    }
+
+    func testBadHTTPServiceFlagsExitNonZeroWithAMessage() throws {
+        for (arguments, expected) in [(["--cosmos-container", "nodb"], "DB/CONTAINER"),
+                                      (["--cosmos-container", "db/c:pk"], "partition key path"),
+                                      (["--blob-container", "Bad_Name"], "lowercase"),
+                                      (["--http-throttle-rate", "2"], "between 0 and 1")] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try ToolboxCLI.executablePath())
+            process.arguments = ["emulator"] + arguments
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = Pipe()
+            try process.run()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertNotEqual(process.terminationStatus, 0, "\(arguments)")
+            XCTAssertTrue(message.contains(expected), message)
+        }
     }
 }

@@ -36,7 +36,8 @@ enum EmulatorJWT {
         let reason: String
     }
 
-    static func verify(_ token: String, key: Secret<String>, now: Int) -> Result<(audience: String, expiry: Int), Rejection> {
+    static func verify(_ token: String, key: Secret<String>, now: Int,
+                       audiences: Set<String> = EmulatorJWT.audiences) -> Result<(audience: String, expiry: Int), Rejection> {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let headerBytes = base64URLDecode(String(parts[0])),
               let payloadBytes = base64URLDecode(String(parts[1])),
@@ -54,7 +55,8 @@ enum EmulatorJWT {
         else { return .failure(Rejection(reason: "the JWT lacks aud or exp")) }
         guard claims["iss"] as? String == issuer else { return .failure(Rejection(reason: "the JWT's issuer is not this emulator")) }
         guard audiences.contains(audience) else {
-            return .failure(Rejection(reason: "the JWT's audience '\(audience)' is not the Event Hubs or Service Bus data plane"))
+            let expected = audiences.sorted().joined(separator: " or ")
+            return .failure(Rejection(reason: "the JWT's audience '\(audience)' is not this service's (\(expected))"))
         }
         if let notBefore = (claims["nbf"] as? NSNumber)?.intValue, notBefore > now + 300 {
             return .failure(Rejection(reason: "the JWT is not valid yet"))

@@ -23,11 +23,20 @@ public struct HTTPServerResponse: Sendable {
     public var body: Body
     /// Close the connection after this response (also implied by the request asking for it).
     public var closeConnection: Bool
+    /// Send nothing and reset the connection instead (fault injection: a peer that drops mid-request).
+    public var abortConnection = false
 
     public init(status: Int, headers: HTTPHeaders = [:], body: Body = .bytes([]), closeConnection: Bool = false) {
         self.head = HTTPResponseHead(status: status, headers: headers)
         self.body = body
         self.closeConnection = closeConnection
+    }
+
+    /// No response at all: the connection is reset (RST) as a dropped connection would be.
+    public static var abort: HTTPServerResponse {
+        var response = HTTPServerResponse(status: 500)
+        response.abortConnection = true
+        return response
     }
 
     public init(status: Int, headers: HTTPHeaders = [:], text: String) {
@@ -64,17 +73,21 @@ public final class HTTPServer: Sendable {
     ///
     /// - parameter limits: request parsing limits; the body limit defaults to 64 MiB here.
     /// - parameter idleTimeout: how long a keep-alive connection may wait for its next request.
+    /// - parameter connectionSetupDelay: seconds each new connection waits (after its TLS handshake) before its
+    ///   first request is read — an emulator reproducing a slow service's connection setup.
     /// - parameter queue: where `handler` runs.
     public init(
         host: String = "127.0.0.1", port: UInt16 = 0, tls: TLSContext? = nil,
         limits: HTTPParserLimits = HTTPServer.defaultLimits, idleTimeout: Double = 60,
+        connectionSetupDelay: Double = 0,
         queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, handler: @escaping Handler
     ) throws {
         let connections = self.connections
+        let setupDelay = connectionSetupDelay.isFinite ? min(max(connectionSetupDelay, 0), 3600) : 0
         listener = try TCPListener(host: host, port: port, tls: tls, queue: queue) { connection in
             let served = HTTPServerConnection(
-                connection: connection, limits: limits, idleTimeout: idleTimeout, handlerQueue: queue,
-                handler: handler)
+                connection: connection, limits: limits, idleTimeout: idleTimeout, setupDelay: setupDelay,
+                handlerQueue: queue, handler: handler)
             let key = ObjectIdentifier(served)
             connections.withLockedValue { $0[key] = served }
             served.start { connections.withLockedValue { _ = $0.removeValue(forKey: key) } }

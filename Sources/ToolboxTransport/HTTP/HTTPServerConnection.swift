@@ -8,6 +8,7 @@ final class HTTPServerConnection: @unchecked Sendable {
     // @unchecked Sendable: all mutable state is used only on `connection.queue`.
     let connection: TCPConnection
     private let idleTimeout: Double
+    private let setupDelay: Double
     private let handlerQueue: DispatchQueue
     private let handler: HTTPServer.Handler
     private var parser: HTTPParser
@@ -20,19 +21,25 @@ final class HTTPServerConnection: @unchecked Sendable {
     private var finished = false
     private var onFinish: (() -> Void)?
 
-    init(connection: TCPConnection, limits: HTTPParserLimits, idleTimeout: Double, handlerQueue: DispatchQueue,
-         handler: @escaping HTTPServer.Handler) {
+    init(connection: TCPConnection, limits: HTTPParserLimits, idleTimeout: Double, setupDelay: Double = 0,
+         handlerQueue: DispatchQueue, handler: @escaping HTTPServer.Handler) {
         self.connection = connection
         self.idleTimeout = idleTimeout
+        self.setupDelay = setupDelay
         self.handlerQueue = handlerQueue
         self.handler = handler
         self.parser = HTTPParser(parsing: .requests, limits: limits)
     }
 
     func start(onFinish: @escaping @Sendable () -> Void) {
-        connection.queue.async {
+        let begin: @Sendable () -> Void = {
             self.onFinish = onFinish
             self.process()
+        }
+        if setupDelay > 0 {
+            connection.queue.asyncAfter(deadline: .now() + setupDelay, execute: begin)
+        } else {
+            connection.queue.async(execute: begin)
         }
     }
 
@@ -110,6 +117,14 @@ final class HTTPServerConnection: @unchecked Sendable {
     }
 
     private func send(_ response: HTTPServerResponse, keepAlive: Bool, isHEAD: Bool) {
+        if response.abortConnection {
+            finished = true
+            connection.closeOnQueue(mode: .abortive) {}
+            let onFinish = self.onFinish
+            self.onFinish = nil
+            onFinish?()
+            return
+        }
         var head = response.head
         let close = response.closeConnection || !keepAlive
         if close { head.headers.replaceOrAdd(name: "Connection", value: "close") }

@@ -1,0 +1,80 @@
+import Foundation
+import ToolboxTransport
+
+/// One request to the emulator's HTTP side, with the pieces every service needs already taken apart.
+///
+/// `path` is the request target's path as sent (still percent-encoded, as Azure's signatures use it);
+/// `pathSegments` and `query` are decoded.
+package struct EmulatorHTTPRequest: Sendable {
+    /// One `name=value` pair of the query string, percent-decoded (`+` is kept: Azure's SAS values are
+    /// percent-encoded, and a literal `+` in a signature must survive).
+    package struct QueryItem: Sendable, Equatable {
+        package var name: String
+        package var value: String
+    }
+
+    package let head: HTTPRequestHead
+    package let body: [UInt8]
+    /// Whether it arrived on the HTTPS listener.
+    package let isSecure: Bool
+    /// The port of the listener it arrived on.
+    package let localPort: UInt16
+    package let remoteAddress: SocketAddress?
+    /// The path of the request target, percent-encoded as sent, without the query.
+    package let path: String
+    /// The query string as sent (without `?`), empty when there is none.
+    package let rawQuery: String
+    /// The path's segments, percent-decoded; `/` gives `[]`.
+    package let pathSegments: [String]
+    package let query: [QueryItem]
+
+    package init(head: HTTPRequestHead, body: [UInt8], isSecure: Bool, localPort: UInt16, remoteAddress: SocketAddress?) {
+        self.head = head
+        self.body = body
+        self.isSecure = isSecure
+        self.localPort = localPort
+        self.remoteAddress = remoteAddress
+        var target = Substring(head.target)
+        // An absolute-form target (proxies) carries scheme and authority; keep the path.
+        if target.hasPrefix("http://") || target.hasPrefix("https://"), let scheme = target.range(of: "://") {
+            let authorityAndPath = target[scheme.upperBound...]
+            target = authorityAndPath.firstIndex(of: "/").map { authorityAndPath[$0...] } ?? "/"
+        }
+        if let mark = target.firstIndex(of: "?") {
+            path = String(target[..<mark])
+            rawQuery = String(target[target.index(after: mark)...])
+        } else {
+            path = String(target)
+            rawQuery = ""
+        }
+        pathSegments = path.split(separator: "/", omittingEmptySubsequences: true).map {
+            String($0).removingPercentEncoding ?? String($0)
+        }
+        query = rawQuery.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
+            let value = parts.count > 1 ? (String(parts[1]).removingPercentEncoding ?? String(parts[1])) : ""
+            return QueryItem(name: name, value: value)
+        }
+    }
+
+    package var method: String { head.method }
+
+    /// The first value of a header (names compare case-insensitively).
+    package func header(_ name: String) -> String? { head.headers.first(name: name) }
+
+    /// The first value of a query parameter; names compare case-insensitively, as Azure's do.
+    package func queryValue(_ name: String) -> String? {
+        query.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    /// `scheme://host:port` as the client addressed us (from `Host`, else the loopback address and our port), so
+    /// URLs the emulator hands out (Cosmos account locations, `_self` links) point where the client can reach.
+    package var baseURL: String {
+        let scheme = isSecure ? "https" : "http"
+        if let host = header("Host"), !host.isEmpty, host.utf8.allSatisfy({ $0 > 32 && $0 < 127 && $0 != UInt8(ascii: "/") }) {
+            return "\(scheme)://\(host)"
+        }
+        return "\(scheme)://127.0.0.1:\(localPort)"
+    }
+}

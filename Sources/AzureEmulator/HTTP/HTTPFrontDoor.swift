@@ -1,0 +1,108 @@
+import Foundation
+import Logging
+import ToolboxCore
+import ToolboxTransport
+
+/// The emulator's HTTP side: one plain and one HTTPS listener in front of every HTTP service, routing each
+/// request to the first service that accepts it, after the shared fault knobs (drop, throttle, refused auth).
+final class HTTPFrontDoor: Sendable {
+    let context: EmulatorHTTPContext
+    let services: [any EmulatorHTTPService]
+    private let servers: LockedValue<[HTTPServer]>
+
+    /// The services of the HTTP side, in routing order: the specific routes first, Cosmos (which owns `/`) last.
+    static func makeServices(context: EmulatorHTTPContext) throws -> [any EmulatorHTTPService] {
+        var services: [any EmulatorHTTPService] = []
+        services.append(EmulatorControlService(context: context))
+        return services
+    }
+
+    init(context: EmulatorHTTPContext, services: [any EmulatorHTTPService]) {
+        self.context = context
+        self.services = services
+        self.servers = LockedValue([])
+    }
+
+    /// Starts a listener; `tls` nil for plain HTTP. Returns its port.
+    func listen(host: String, port: UInt16, tls: TLSContext?) throws -> UInt16 {
+        var limits = HTTPServer.defaultLimits
+        limits.maxBodyBytes = max(0, context.configuration.httpLimits.maxRequestBodyBytes)
+        let isSecure = tls != nil
+        let box = LockedValue<UInt16>(0)
+        let server = try HTTPServer(
+            host: host, port: port, tls: tls, limits: limits, idleTimeout: 120,
+            connectionSetupDelay: context.configuration.faults.connectionSetupDelay
+        ) { [self] request, respond in
+            let emulatorRequest = EmulatorHTTPRequest(head: request.head, body: request.body, isSecure: isSecure,
+                                                      localPort: box.load(), remoteAddress: request.remoteAddress)
+            route(emulatorRequest, respond: respond)
+        }
+        box.withLockedValue { $0 = server.port }
+        servers.withLockedValue { $0.append(server) }
+        return server.port
+    }
+
+    func route(_ request: EmulatorHTTPRequest, respond: @escaping @Sendable (HTTPServerResponse) -> Void) {
+        let faults = context.configuration.faults
+        if faults.httpDropProbability > 0, Double.random(in: 0..<1) < faults.httpDropProbability {
+            context.logger.info("http: dropping the connection of \(request.method) \(request.path) (fault injection)")
+            respond(.abort)
+            return
+        }
+        guard let service = services.first(where: { $0.accepts(request) }) else {
+            respond(HTTPServerResponse(
+                status: 404, headers: ["Content-Type": "application/json"],
+                body: .bytes(Array(#"{"code":"NotFound","message":"no emulated service serves this path"}"#.utf8))))
+            return
+        }
+        if faults.refuseAuthentication, !(service is EmulatorControlService) {
+            respond(service.authenticationRefusedResponse(to: request))
+            return
+        }
+        if faults.httpThrottleRate > 0, !(service is EmulatorControlService),
+           Double.random(in: 0..<1) < faults.httpThrottleRate {
+            respond(service.throttledResponse(to: request))
+            return
+        }
+        service.handle(request, respond: respond)
+    }
+
+    func close() {
+        let all = servers.withLockedValue { servers in
+            defer { servers = [] }
+            return servers
+        }
+        for server in all { server.close() }
+    }
+}
+
+/// Emulator-only routes under `/_emulator/`: `GET /_emulator/health` answers what the emulator serves. Services
+/// add their own test routes under `/_emulator/<service>/…` (documented in docs/emulator.md).
+final class EmulatorControlService: EmulatorHTTPService {
+    let name = "emulator"
+    private let context: EmulatorHTTPContext
+
+    init(context: EmulatorHTTPContext) {
+        self.context = context
+    }
+
+    func accepts(_ request: EmulatorHTTPRequest) -> Bool {
+        request.pathSegments.first == "_emulator" && request.pathSegments.count == 2 && request.pathSegments[1] == "health"
+    }
+
+    func handle(_ request: EmulatorHTTPRequest, respond: @escaping @Sendable (HTTPServerResponse) -> Void) {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            respond(HTTPServerResponse(status: 405, headers: ["Allow": "GET, HEAD"], text: "use GET\n"))
+            return
+        }
+        let configuration = context.configuration
+        let body: [String: Any] = [
+            "status": "ok",
+            "cosmos_containers": configuration.cosmosContainers.map { "\($0.database)/\($0.container)" },
+            "blob_containers": configuration.blobContainers,
+            "eventgrid_topics": configuration.eventGridTopics,
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
+        respond(HTTPServerResponse(status: 200, headers: ["Content-Type": "application/json"], body: .bytes(Array(data))))
+    }
+}
