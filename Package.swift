@@ -11,6 +11,8 @@ let package = Package(
     name: "AzureClientsToolbox",
     platforms: [.macOS(.v15)],
     products: [
+        // What an application imports: every client module, re-exported (DESIGN §3).
+        .library(name: "AzureClientsToolbox", targets: ["AzureClientsToolbox"]),
         .library(name: "ToolboxCore", targets: ["ToolboxCore"]),
         .library(name: "ConnectionPooling", targets: ["ConnectionPooling"]),
         .library(name: "ToolboxTransport", targets: ["ToolboxTransport"]),
@@ -30,7 +32,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(
-            name: "COpenSSL",
+            name: "CToolboxOpenSSL",
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
@@ -51,7 +53,7 @@ let package = Package(
         .target(
             name: "ToolboxTransport",
             dependencies: [
-                "ToolboxCore", "ConnectionPooling", "COpenSSL",
+                "ToolboxCore", "ConnectionPooling", "CToolboxOpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -67,7 +69,7 @@ let package = Package(
         .target(
             name: "AzureAuth",
             dependencies: [
-                "ToolboxCore", "ToolboxTransport", "COpenSSL",
+                "ToolboxCore", "ToolboxTransport", "CToolboxOpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -103,6 +105,11 @@ let package = Package(
                 "AzureMessagingCore", "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AzureClientsToolbox",
+            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus"],
             swiftSettings: strict
         ),
         .target(
@@ -168,7 +175,7 @@ let package = Package(
         .testTarget(
             name: "AzureClientsToolboxAsyncTests",
             dependencies: [
-                "AzureClientsToolboxAsync", "AzureClientsToolboxTesting", "AzureEventHubs", "AzureServiceBus", "AzureAuth",
+                "AzureClientsToolbox", "AzureClientsToolboxAsync", "AzureClientsToolboxTesting", "AzureEventHubs", "AzureServiceBus", "AzureAuth",
             ],
             swiftSettings: strict
         ),

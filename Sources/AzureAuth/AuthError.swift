@@ -1,68 +1,50 @@
 import ToolboxCore
 
-/// Every error AzureAuth throws or delivers: a code to match on and a message naming what was wrong and what to
-/// change.
+/// AzureAuth raises `ToolboxError`s with the codes below; the old name stays for code written against it.
 ///
 /// ```swift
 /// do { _ = try EventHubsConnectionString(parsing: text) }
-/// catch let error as AuthError where error.code == .missingConnectionStringKey { ... }
+/// catch let error as ToolboxError where error.code == .missingConnectionStringKey { ... }
 /// ```
 ///
 /// Messages never contain secrets: keys, tokens, client secrets and connection strings are named, never echoed.
-public struct AuthError: ToolboxError, Equatable {
-    /// What kind of failure this is.
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
+public typealias AuthError = ToolboxError
 
-        /// A connection string is not a `key=value;...` list.
-        public static let malformedConnectionString = Code(rawValue: "malformedConnectionString")
-        /// A connection string lacks a key it needs.
-        public static let missingConnectionStringKey = Code(rawValue: "missingConnectionStringKey")
-        /// A connection-string key has a value that cannot be used.
-        public static let invalidConnectionStringValue = Code(rawValue: "invalidConnectionStringValue")
-        /// A signing key (account key, Cosmos key, user-delegation key) is not valid base64.
-        public static let invalidKey = Code(rawValue: "invalidKey")
-        /// An argument (URL, scope, date, option) cannot be used.
-        public static let invalidArgument = Code(rawValue: "invalidArgument")
-        /// The credential cannot run in this environment (missing variables, no `az`, no identity); a chain moves
-        /// on to its next member.
-        public static let credentialUnavailable = Code(rawValue: "credentialUnavailable")
-        /// The identity provider refused the credential or answered with something unusable.
-        public static let authenticationFailed = Code(rawValue: "authenticationFailed")
-        /// The token endpoint could not be reached.
-        public static let transportFailed = Code(rawValue: "transportFailed")
-        /// The operation's deadline passed.
-        public static let timedOut = Code(rawValue: "timedOut")
-        /// The operation was cancelled.
-        public static let cancelled = Code(rawValue: "cancelled")
-    }
+extension ToolboxError.Code {
+    /// A connection string is not a `key=value;...` list.
+    public static let malformedConnectionString = Self("malformedConnectionString")
+    /// A connection string lacks a key it needs.
+    public static let missingConnectionStringKey = Self("missingConnectionStringKey")
+    /// A connection-string key has a value that cannot be used.
+    public static let invalidConnectionStringValue = Self("invalidConnectionStringValue")
+    /// A signing key (account key, Cosmos key, user-delegation key) is not valid base64.
+    public static let invalidKey = Self("invalidKey")
+    /// The credential cannot run in this environment (missing variables, no `az`, no identity); a chain moves
+    /// on to its next member.
+    public static let credentialUnavailable = Self("credentialUnavailable")
+    /// The identity provider refused the credential or answered with something unusable.
+    public static let authenticationFailed = Self("authenticationFailed")
+    /// The token endpoint could not be reached; `underlying` holds the transport's error.
+    public static let transportFailed = Self("transportFailed")
+}
 
-    public let code: Code
-    public let message: String
+extension ToolboxError {
+    /// The codes AzureAuth raises itself; `wrap` passes errors with these codes through unchanged.
+    static let authCodes: Set<Code> = [
+        .malformedConnectionString, .missingConnectionStringKey, .invalidConnectionStringValue, .invalidKey,
+        .invalidArgument, .credentialUnavailable, .authenticationFailed, .transportFailed, .timedOut, .cancelled,
+        .blockingCallOnLibraryQueue,
+    ]
 
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "AuthError.\(code.rawValue): \(message)" }
-
-    public static func == (lhs: AuthError, rhs: AuthError) -> Bool {
-        lhs.code == rhs.code && lhs.message == rhs.message
-    }
-
-    /// Maps any error onto an `AuthError`, keeping timeouts and cancellations recognisable.
-    static func wrap(_ error: any Error, _ code: Code, context: String) -> AuthError {
-        if let error = error as? AuthError { return error }
-        if let core = error as? CoreError {
-            switch core.code {
-            case .timedOut: return AuthError(.timedOut, "\(context): \(core.message)")
-            case .cancelled: return AuthError(.cancelled, "\(context): \(core.message)")
-            default: break
+    /// Maps any error onto an auth error: one of AzureAuth's own passes through, timeouts and cancellations stay
+    /// recognisable, anything else becomes `code` with the original as `underlying`.
+    static func wrap(_ error: any Error, _ code: Code, context: String) -> ToolboxError {
+        if let error = error as? ToolboxError {
+            if error.code == .timedOut || error.code == .cancelled {
+                return ToolboxError(error.code, "\(context): \(error.message)", underlying: error)
             }
+            if authCodes.contains(error.code) { return error }
         }
-        return AuthError(code, "\(context): \(error)")
+        return ToolboxError(code, "\(context): \(error)", underlying: error)
     }
 }

@@ -1,4 +1,5 @@
 import AzureMessagingCore
+import Dispatch
 import ToolboxCore
 
 /// Holds the `Cancellable` of a started operation so Task cancellation can reach it, even when the Task is
@@ -47,3 +48,6 @@ func awaitUncancellable<T: Sendable>(
     }
     return try result.get()
 }
+
+/// Where the async forms ask for completions: they only resume a continuation there.
+var asyncDeliveryQueue: DispatchQueue { LibraryQueues.defaultCallbackQueue }

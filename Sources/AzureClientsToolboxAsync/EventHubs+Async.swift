@@ -1,29 +1,29 @@
 import AzureEventHubs
 
-/// `async` forms of the Event Hubs producers' operations; Task cancellation cancels the operation.
-extension EventHubProducerClient {
+/// `async` forms of the Event Hubs producer role's operations; Task cancellation cancels the operation.
+extension EventHubProducing {
     /// Sends one event.
     public func send(_ event: EventData, options: SendEventOptions = SendEventOptions()) async throws(EventHubsError) {
-        try await awaitOperation { send(event, options: options, completion: $0) }
+        try await awaitOperation { send([event], options: options, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     /// Sends `events` in one batch.
     public func send(_ events: [EventData], options: SendEventOptions = SendEventOptions()) async throws(EventHubsError) {
-        try await awaitOperation { send(events, options: options, completion: $0) }
+        try await awaitOperation { send(events, options: options, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     /// Sends a prepared batch.
     public func send(_ batch: EventDataBatch) async throws(EventHubsError) {
-        try await awaitOperation { send(batch, completion: $0) }
+        try await awaitOperation { send(batch, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     /// An empty batch sized by the link's max-message-size.
     public func createBatch(options: SendEventOptions = SendEventOptions()) async throws(EventHubsError) -> EventDataBatch {
-        try await awaitOperation { createBatch(options: options, completion: $0) }
+        try await awaitOperation { createBatch(options: options, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func eventHubProperties() async throws(EventHubsError) -> EventHubProperties {
-        try await awaitOperation { eventHubProperties(completion: $0) }
+        try await awaitOperation { eventHubProperties(queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func partitionIDs() async throws(EventHubsError) -> [String] {
@@ -31,12 +31,16 @@ extension EventHubProducerClient {
     }
 
     public func partitionProperties(partitionID: String) async throws(EventHubsError) -> PartitionProperties {
-        try await awaitOperation { partitionProperties(partitionID: partitionID, completion: $0) }
+        try await awaitOperation {
+            partitionProperties(partitionID: partitionID, queue: asyncDeliveryQueue, completion: $0)
+        }
     }
 
-    /// Closes the producer's connections.
+    /// Closes the producer's connections; returns once everything is closed.
     public func close() async {
-        let _: Void? = try? await awaitUncancellable { done in close { done(.success(())) } }
+        let _: Void? = try? await awaitUncancellable { done in
+            close(queue: asyncDeliveryQueue) { done(.success(())) }
+        }
     }
 }
 

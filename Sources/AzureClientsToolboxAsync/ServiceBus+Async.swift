@@ -1,27 +1,27 @@
 import AzureServiceBus
 import Foundation
 
-/// `async` forms of the Service Bus senders' operations; Task cancellation cancels the operation.
-extension ServiceBusSenderClient {
+/// `async` forms of the Service Bus sender role's operations; Task cancellation cancels the operation.
+extension ServiceBusSending {
     public func send(_ message: ServiceBusMessage) async throws(ServiceBusError) {
-        try await awaitOperation { send(message, completion: $0) }
+        try await awaitOperation { send(message, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func send(_ messages: [ServiceBusMessage]) async throws(ServiceBusError) {
-        try await awaitOperation { send(messages, completion: $0) }
+        try await awaitOperation { send(messages, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func createBatch() async throws(ServiceBusError) -> ServiceBusMessageBatch {
-        try await awaitOperation { createBatch(completion: $0) }
+        try await awaitOperation { createBatch(queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func send(_ batch: ServiceBusMessageBatch) async throws(ServiceBusError) {
-        try await awaitOperation { send(batch, completion: $0) }
+        try await awaitOperation { send(batch, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     /// Schedules `messages` for `time`; returns their sequence numbers.
     public func schedule(_ messages: [ServiceBusMessage], at time: Date) async throws(ServiceBusError) -> [Int64] {
-        try await awaitOperation { schedule(messages, at: time, completion: $0) }
+        try await awaitOperation { schedule(messages, at: time, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     /// Sends after `delay` seconds (through schedule-message); returns the sequence numbers.
@@ -31,7 +31,7 @@ extension ServiceBusSenderClient {
     }
 
     public func cancelScheduled(_ sequenceNumbers: [Int64]) async throws(ServiceBusError) {
-        try await awaitOperation { cancelScheduled(sequenceNumbers, completion: $0) }
+        try await awaitOperation { cancelScheduled(sequenceNumbers, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func close() async {

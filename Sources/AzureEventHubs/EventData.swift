@@ -138,6 +138,13 @@ public struct EventHubProperties: Sendable, Hashable {
     public var name: String
     public var createdAt: Date?
     public var partitionIDs: [String]
+
+    /// Properties as the service reports them; public so tests can stub `EventHubProducing`.
+    public init(name: String, createdAt: Date?, partitionIDs: [String]) {
+        self.name = name
+        self.createdAt = createdAt
+        self.partitionIDs = partitionIDs
+    }
 }
 
 /// `$management` READ of one partition.
@@ -149,4 +156,16 @@ public struct PartitionProperties: Sendable, Hashable {
     public var lastEnqueuedOffset: String
     public var lastEnqueuedTime: Date?
     public var isEmpty: Bool
+
+    /// Properties as the service reports them; public so tests can stub `EventHubProducing`.
+    public init(eventHubName: String, id: String, beginningSequenceNumber: Int64, lastEnqueuedSequenceNumber: Int64,
+                lastEnqueuedOffset: String, lastEnqueuedTime: Date?, isEmpty: Bool) {
+        self.eventHubName = eventHubName
+        self.id = id
+        self.beginningSequenceNumber = beginningSequenceNumber
+        self.lastEnqueuedSequenceNumber = lastEnqueuedSequenceNumber
+        self.lastEnqueuedOffset = lastEnqueuedOffset
+        self.lastEnqueuedTime = lastEnqueuedTime
+        self.isEmpty = isEmpty
+    }
 }

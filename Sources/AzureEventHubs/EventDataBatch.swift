@@ -18,7 +18,9 @@ public struct EventDataBatch: Sendable {
     public private(set) var sizeInBytes: Int
     private(set) var encodedEvents: [[UInt8]] = []
 
-    init(maxSizeInBytes: Int, options: SendEventOptions) {
+    /// An empty batch; clients make them with `createBatch`, which knows the link's limit. Public so tests
+    /// can stub `EventHubProducing.createBatch`.
+    public init(maxSizeInBytes: Int, options: SendEventOptions = SendEventOptions()) {
         self.maxSizeInBytes = maxSizeInBytes
         self.options = options
         sizeInBytes = Self.envelope(partitionKey: options.partitionKey).encode().count

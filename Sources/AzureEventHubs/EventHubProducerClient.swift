@@ -9,7 +9,7 @@ import ToolboxCore
 ///
 /// Completion handlers run on `queue` (default `LibraryQueues.defaultCallbackQueue`), exactly once, never
 /// under a library lock. Blocking forms fail fast with `.blockingCallOnLibraryQueue` on a library queue.
-public class EventHubProducerClient: @unchecked Sendable {
+public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
     // @unchecked Sendable: every stored property is immutable and Sendable; the class is only non-final so the
     // basic and managed producers can share these operations.
 
@@ -157,13 +157,6 @@ public class EventHubProducerClient: @unchecked Sendable {
         }, completion: completion)
     }
 
-    /// The hub's partition ids.
-    @discardableResult
-    public func partitionIDs(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                             completion: @escaping @Sendable (Result<[String], EventHubsError>) -> Void) -> any Cancellable {
-        eventHubProperties(queue: queue) { completion($0.map(\.partitionIDs)) }
-    }
-
     /// One partition's sequence numbers, last offset and time (`$management` READ `com.microsoft:partition`).
     @discardableResult
     public func partitionProperties(partitionID: String, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
@@ -190,55 +183,10 @@ public class EventHubProducerClient: @unchecked Sendable {
     // MARK: Lifecycle
 
     /// Closes the connection(s); operations after this fail with `.clientClosed`.
-    public func close(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                      completion: @escaping @Sendable () -> Void = {}) {
+    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
         provider.close(queue: queue, completion: completion)
     }
 
     /// Connection counts, in-use leases, last error and reconnects.
     public var health: ClientHealth { provider.currentHealth }
-}
-
-// MARK: - Blocking forms
-
-extension EventHubProducerClient {
-    /// Blocking form of `send(_:options:queue:completion:)`.
-    public func send(_ event: EventData, options sendOptions: SendEventOptions = SendEventOptions()) throws(EventHubsError) {
-        try blockingWait { queue, done in send(event, options: sendOptions, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `send(_:options:queue:completion:)` for several events in one batch.
-    public func send(_ events: [EventData], options sendOptions: SendEventOptions = SendEventOptions()) throws(EventHubsError) {
-        try blockingWait { queue, done in send(events, options: sendOptions, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `send(_:queue:completion:)` for a prepared batch.
-    public func send(_ batch: EventDataBatch) throws(EventHubsError) {
-        try blockingWait { queue, done in send(batch, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `createBatch(options:queue:completion:)`.
-    public func createBatch(options sendOptions: SendEventOptions = SendEventOptions()) throws(EventHubsError) -> EventDataBatch {
-        try blockingWait { queue, done in createBatch(options: sendOptions, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `eventHubProperties(queue:completion:)`.
-    public func eventHubProperties() throws(EventHubsError) -> EventHubProperties {
-        try blockingWait { queue, done in eventHubProperties(queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `partitionIDs(queue:completion:)`.
-    public func partitionIDs() throws(EventHubsError) -> [String] {
-        try blockingWait { queue, done in partitionIDs(queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `partitionProperties(partitionID:queue:completion:)`.
-    public func partitionProperties(partitionID: String) throws(EventHubsError) -> PartitionProperties {
-        try blockingWait { queue, done in partitionProperties(partitionID: partitionID, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `close(queue:completion:)`.
-    public func close() throws(EventHubsError) {
-        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
-    }
 }

@@ -18,7 +18,9 @@ public struct ServiceBusMessageBatch: Sendable {
     private(set) var encoded: [[UInt8]] = []
     private var firstMessageID: String?
 
-    init(maxSizeInBytes: Int) {
+    /// An empty batch; senders make them with `createBatch`, which knows the link's limit. Public so tests
+    /// can stub `ServiceBusSending.createBatch`.
+    public init(maxSizeInBytes: Int) {
         self.maxSizeInBytes = maxSizeInBytes
         sizeInBytes = AMQPMessage().encode().count
     }

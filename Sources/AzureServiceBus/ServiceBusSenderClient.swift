@@ -9,11 +9,13 @@ import ToolboxCore
 ///
 /// Completion handlers run on `queue` (default `LibraryQueues.defaultCallbackQueue`), exactly once, never
 /// under a library lock. Blocking forms fail fast with `.blockingCallOnLibraryQueue` on a library queue.
-public class ServiceBusSenderClient: @unchecked Sendable {
+public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
     // @unchecked Sendable: every stored property is immutable and Sendable; the class is only non-final so the
     // basic and managed senders can share these operations.
 
     public let queueName: String
+    /// The queue or topic this sender sends to (the same as `queueName`, which may name a topic).
+    public var entityPath: String { queueName }
     public let options: ServiceBusClientOptions
     let provider: ConnectionProvider<ServiceBusConnectionFactory>
 
@@ -132,15 +134,6 @@ public class ServiceBusSenderClient: @unchecked Sendable {
         }, completion: completion)
     }
 
-    /// Sends `messages` after `delay` seconds, like the Python toolbox (always through schedule-message, so it
-    /// returns the sequence numbers).
-    @discardableResult
-    public func send(_ messages: [ServiceBusMessage], delay: Double,
-                     queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                     completion: @escaping @Sendable (Result<[Int64], ServiceBusError>) -> Void) -> any Cancellable {
-        schedule(messages, at: Date().addingTimeInterval(max(0, delay)), queue: queue, completion: completion)
-    }
-
     /// Cancels scheduled messages by sequence number.
     @discardableResult
     public func cancelScheduled(_ sequenceNumbers: [Int64], queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
@@ -157,53 +150,10 @@ public class ServiceBusSenderClient: @unchecked Sendable {
     }
 
     /// Closes the connection(s); operations after this fail with `.clientClosed`.
-    public func close(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, completion: @escaping @Sendable () -> Void = {}) {
+    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
         provider.close(queue: queue, completion: completion)
     }
 
     /// Connection counts, in-use leases, last error and reconnects.
     public var health: ClientHealth { provider.currentHealth }
-}
-
-extension ServiceBusSenderClient {
-    /// Blocking form of `send(_:queue:completion:)`.
-    public func send(_ message: ServiceBusMessage) throws(ServiceBusError) {
-        try blockingWait { queue, done in send(message, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `send(_:queue:completion:)` for a batch.
-    public func send(_ messages: [ServiceBusMessage]) throws(ServiceBusError) {
-        try blockingWait { queue, done in send(messages, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `createBatch(queue:completion:)`.
-    public func createBatch() throws(ServiceBusError) -> ServiceBusMessageBatch {
-        try blockingWait { queue, done in createBatch(queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `send(_:queue:completion:)` for a prepared batch.
-    public func send(_ batch: ServiceBusMessageBatch) throws(ServiceBusError) {
-        try blockingWait { queue, done in send(batch, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `schedule(_:at:queue:completion:)`.
-    public func schedule(_ messages: [ServiceBusMessage], at time: Date) throws(ServiceBusError) -> [Int64] {
-        try blockingWait { queue, done in schedule(messages, at: time, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `send(_:delay:queue:completion:)`.
-    @discardableResult
-    public func send(_ messages: [ServiceBusMessage], delay: Double) throws(ServiceBusError) -> [Int64] {
-        try blockingWait { queue, done in send(messages, delay: delay, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `cancelScheduled(_:queue:completion:)`.
-    public func cancelScheduled(_ sequenceNumbers: [Int64]) throws(ServiceBusError) {
-        try blockingWait { queue, done in cancelScheduled(sequenceNumbers, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `close(queue:completion:)`.
-    public func close() throws(ServiceBusError) {
-        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
-    }
 }

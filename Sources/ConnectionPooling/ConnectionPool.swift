@@ -32,17 +32,25 @@ public final class ConnectionPool<C: Connector>: Sendable {
 
     /// Creates a pool; no connection opens until the first acquire (or `warmUp`, or `minReady`).
     ///
-    /// - throws: `ConnectionPoolError` with code `.invalidConfiguration` naming a setting out of range.
+    /// - Parameters:
+    ///   - connector: creates, proves and closes the connections.
+    ///   - configuration: sizes, limits, expiry and time-outs.
+    ///   - logger: where the pool logs opens, closes and failures.
+    ///   - clock: the source of every instant and timer (idle and lifespan expiry, acquire deadlines, create
+    ///     time-outs, minReady refresh); a `ManualClock` lets a test move time instead of sleeping.
+    /// - Throws: `ToolboxError` with code `.invalidConfiguration` naming a setting out of range.
     public init(
         connector: C,
         configuration: ConnectionPoolConfiguration = ConnectionPoolConfiguration(),
-        logger: Logger = Logger(label: "AzureClientsToolbox.ConnectionPool", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "AzureClientsToolbox.ConnectionPool", factory: { _ in SwiftLogNoOpLogHandler() }),
+        clock: any ToolboxClock = SystemClock()
     ) throws(ConnectionPoolError) {
         try configuration.validate()
         self.connector = connector
         self.configuration = configuration
         self.engine = PoolEngine(
-            connector: ConnectorAdapter(connector: connector), configuration: configuration, logger: logger)
+            connector: ConnectorAdapter(connector: connector), configuration: configuration, logger: logger,
+            clock: clock)
     }
 
     /// Dropping the last reference to the pool drains it: queued acquires fail, leases in flight finish, and

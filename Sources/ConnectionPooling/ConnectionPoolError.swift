@@ -1,44 +1,30 @@
 import ToolboxCore
 
-/// Why a pool could not hand out a lease. Match on `code`; read `description` for what to change.
+/// Why a pool could not hand out a lease: a `ToolboxError` with one of the codes below (or `.timedOut`,
+/// `.cancelled`, `.invalidConfiguration`). The old name stays for code written against it.
 ///
 /// ```swift
 /// pool.acquire { result in
 ///     if case .failure(let error) = result, error.code == .timedOut { ... }
 /// }
 /// ```
-public struct ConnectionPoolError: ToolboxError, Equatable {
-    public enum Code: String, Sendable, Equatable {
-        /// Every connection is at `clientLimit`, none may be opened, and the waiting queue is full.
-        case exhausted
-        /// No lease became free before the acquire timeout.
-        case timedOut
-        /// Creating a connection or proving it ready failed; `cause` holds the connector's error.
-        case connectionFailed
-        /// `closeAll()` was called; the pool hands out nothing more.
-        case poolClosed
-        /// The caller cancelled the acquire.
-        case cancelled
-        /// A `ConnectionPoolConfiguration` setting is out of range.
-        case invalidConfiguration
+public typealias ConnectionPoolError = ToolboxError
+
+extension ToolboxError.Code {
+    /// Every connection is at `clientLimit`, none may be opened, and the waiting queue is full.
+    public static let exhausted = Self("exhausted", defaultRecovery: .retry)
+    /// Creating a connection or proving it ready failed; `underlying` holds the connector's error.
+    public static let connectionFailed = Self("connectionFailed")
+    /// `closeAll()` was called; the pool hands out nothing more.
+    public static let poolClosed = Self("poolClosed")
+}
+
+extension ToolboxError {
+    /// A pool error whose cause is the connector's error (the old `ConnectionPoolError` initialiser).
+    public init(_ code: Code, _ message: String, cause: (any Error)?) {
+        self.init(code, message, underlying: cause)
     }
 
-    public let code: Code
-    public let message: String
-    /// The connector's error behind `.connectionFailed`.
-    public let cause: (any Error)?
-
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
-        self.code = code
-        self.message = message
-        self.cause = cause
-    }
-
-    public var description: String {
-        if let cause { return "ConnectionPoolError.\(code.rawValue): \(message) (cause: \(cause))" }
-        return "ConnectionPoolError.\(code.rawValue): \(message)"
-    }
-
-    /// Equal when the codes are equal: messages carry numbers that vary from run to run.
-    public static func == (lhs: ConnectionPoolError, rhs: ConnectionPoolError) -> Bool { lhs.code == rhs.code }
+    /// The connector's error behind `.connectionFailed`: the old name of `underlying`.
+    public var cause: (any Error)? { underlying }
 }

@@ -20,7 +20,7 @@ extension PoolEngine {
         completion: @escaping @Sendable (Result<Int, ConnectionPoolError>) -> Void
     ) {
         var effects = PoolEffects()
-        let now = MonotonicInstant.now()
+        let now = preciseNow()
         lock.lock()
         if isClosed {
             lock.unlock()
@@ -59,30 +59,35 @@ extension PoolEngine {
         guard instant != .distantFuture else { return }
         if let nextSweep, nextSweep <= instant { return }
         nextSweep = instant
-        sweepTimer.schedule(deadline: instant.dispatchTime, leeway: .milliseconds(5))
+        sweepTimer?.cancel()
+        sweepTimer = clock.schedule(at: instant, on: housekeepingQueue, leeway: .milliseconds(5)) { [self] in sweep() }
     }
 
-    func noteSlotWakesLocked(_ slot: PoolSlot) {
+    /// Wakes the sweep at the slot's expiry and, with minReady, at its refresh time — unless that has passed:
+    /// a wake-up in the past would fire at once and re-note itself, spinning the sweep until the slot expires.
+    func noteSlotWakesLocked(_ slot: PoolSlot, now: MonotonicInstant) {
         let expiry = slot.expiry
         noteWakeLocked(expiry)
         if configuration.minReady > 0 {
-            noteWakeLocked(expiry.advanced(bySeconds: -configuration.refreshAhead))
+            let refresh = expiry.advanced(bySeconds: -configuration.refreshAhead)
+            if refresh > now { noteWakeLocked(refresh) }
         }
     }
 
     /// Retires idle and aged connections, opens what `minReady` needs, and sets the next wake-up.
     func sweep() {
-        let now = MonotonicInstant.now()
+        let now = preciseNow()
         var effects = PoolEffects()
         lock.lock()
         nextSweep = nil
+        sweepTimer = nil
         if !isClosed {
             for slot in readyHeap.storage
             where slot.expiry <= now {
                 retireLocked(slot, effects: &effects)
             }
             planCreatesLocked(now: now, effects: &effects)
-            for slot in readyHeap.storage { noteSlotWakesLocked(slot) }
+            for slot in readyHeap.storage { noteSlotWakesLocked(slot, now: now) }
             if configuration.minReady > 0 && inCreateBackoffLocked(now: now) {
                 noteWakeLocked(lastCreateFailureAt.advanced(bySeconds: createBackoffLocked()))
             }

@@ -48,11 +48,16 @@ extension PoolEngine {
     }
 
     func startCreate(_ slot: PoolSlot) {
-        let deadline = Deadline.after(seconds: configuration.getTimeout)
+        let deadline = clock.deadline(afterSeconds: configuration.getTimeout)
         logger.debug("opening connection", metadata: ["slot": "\(slot.id)"])
-        housekeepingQueue.asyncAfter(deadline: deadline.instant.dispatchTime) { [self, slot] in
-            openingTimedOut(slot)
+        let timer = clock.schedule(at: deadline.instant, on: housekeepingQueue, leeway: .milliseconds(5)) {
+            [self, slot] in openingTimedOut(slot)
         }
+        let finished: Bool = lock.withLock {
+            if slot.state == .opening { slot.openingTimer = timer }
+            return slot.state != .opening
+        }
+        if finished { timer.cancel() }
         connector.create(deadline: deadline) { [self, slot] result in
             switch result {
             case .success(let connection):
@@ -79,7 +84,7 @@ extension PoolEngine {
 
     /// The end of a slot's opening: ready and serving, or failed (its waiters failed or re-routed).
     func openingFinished(_ slot: PoolSlot, connection: AnyConnectionBox?, result: Result<Void, any Error>) {
-        let now = MonotonicInstant.now()
+        let now = preciseNow()
         var effects = PoolEffects()
         effects.gaugesChanged = true
         lock.lock()
@@ -87,6 +92,8 @@ extension PoolEngine {
             lock.unlock()
             return
         }
+        let openingTimer = slot.openingTimer
+        slot.openingTimer = nil
         openingCount -= 1
         if slot.abandoned {
             abandonedOpening -= 1
@@ -99,7 +106,7 @@ extension PoolEngine {
                 readyHeap.insert(slot)
                 stats.creates += 1
                 consecutiveCreateFailures = 0
-                noteSlotWakesLocked(slot)
+                noteSlotWakesLocked(slot, now: now)
                 serveWaitersLocked(now: now, effects: &effects)
                 completeWarmUpsLocked(effects: &effects)
             case .failure(let error):
@@ -110,13 +117,14 @@ extension PoolEngine {
         }
         planCreatesLocked(now: now, effects: &effects)
         lock.unlock()
+        openingTimer?.cancel()
         run(effects)
     }
 
     /// The connector did not finish within `getTimeout`: fail the callers now; the slot keeps its place
     /// (against `maxSize`) until the connector answers, and whatever it delivers then is closed.
     func openingTimedOut(_ slot: PoolSlot) {
-        let now = MonotonicInstant.now()
+        let now = preciseNow()
         var effects = PoolEffects()
         lock.lock()
         guard slot.state == .opening, !slot.abandoned else {
@@ -199,7 +207,7 @@ extension PoolEngine {
             lock.lock()
             stats.closes += 1
             removeSlotLocked(slot, effects: &effects)
-            planCreatesLocked(now: .now(), effects: &effects)
+            planCreatesLocked(now: preciseNow(), effects: &effects)
             lock.unlock()
             run(effects)
         }

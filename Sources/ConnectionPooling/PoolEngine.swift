@@ -11,7 +11,7 @@ import ToolboxCore
 @usableFromInline
 final class PoolEngine: @unchecked Sendable {
     // @unchecked Sendable: every `var` below is read and written only with `lock` held; the `let`s are
-    // immutable or thread-safe (DispatchQueue, DispatchSourceTimer, Logger, PoolMetricsRecorder).
+    // immutable or thread-safe (DispatchQueue, ToolboxClock, Logger, PoolMetricsRecorder).
     @usableFromInline typealias SlotCompletion = @Sendable (Result<PoolSlot, ConnectionPoolError>) -> Void
 
     let connector: any ErasedConnector
@@ -19,10 +19,15 @@ final class PoolEngine: @unchecked Sendable {
     let logger: Logger
     let lock = Lock()
     let housekeepingQueue: DispatchQueue
-    let sweepTimer: any DispatchSourceTimer
+    /// Every instant and timer of the pool comes from here (a `ManualClock` in tests).
+    let clock: any ToolboxClock
+    /// The system clock is read directly on the lease path, skipping the existential call.
+    let usesSystemClock: Bool
+    /// The sweep's next run (idle and lifespan expiry, minReady upkeep); moved only to an earlier time.
+    var sweepTimer: (any Cancellable)?
     /// Fires at the earliest queued acquire's deadline (one timer for all waiters, moved as the heap's minimum
     /// changes), so a waiter served early leaves nothing scheduled behind.
-    let waiterTimer: any DispatchSourceTimer
+    var waiterTimer: (any Cancellable)?
     let metricsRecorder: PoolMetricsRecorder?
     let maxCreates: Int
     let clientLimit: Int
@@ -58,8 +63,11 @@ final class PoolEngine: @unchecked Sendable {
     var lastCreateFailureAt = MonotonicInstant(nanoseconds: 0)
     var lastRecorded = ConnectionPoolSnapshot()
 
-    init(connector: any ErasedConnector, configuration: ConnectionPoolConfiguration, logger: Logger) {
+    init(connector: any ErasedConnector, configuration: ConnectionPoolConfiguration, logger: Logger,
+         clock: any ToolboxClock) {
         self.connector = connector
+        self.clock = clock
+        self.usesSystemClock = clock is SystemClock
         self.configuration = configuration
         self.logger = logger
         self.maxCreates = configuration.effectiveMaxConcurrentCreates
@@ -70,17 +78,7 @@ final class PoolEngine: @unchecked Sendable {
         statsStorage.initialize(to: ConnectionPoolSnapshot())
         self.housekeepingQueue = LibraryQueues.makeQueue(
             label: "AzureClientsToolbox.ConnectionPool.\(configuration.metricsLabel ?? "pool")")
-        self.sweepTimer = DispatchSource.makeTimerSource(queue: housekeepingQueue)
-        self.waiterTimer = DispatchSource.makeTimerSource(queue: housekeepingQueue)
         self.metricsRecorder = configuration.metricsLabel.map(PoolMetricsRecorder.init(label:))
-        // A strong capture: weak references would give the engine a side table and make every lease's retain
-        // and release take the slow path. `shutDown()` (called when the typed pool goes away) breaks the cycle.
-        sweepTimer.setEventHandler { [self] in sweep() }
-        sweepTimer.schedule(deadline: .distantFuture)
-        sweepTimer.resume()
-        waiterTimer.setEventHandler { [self] in expireWaiters() }
-        waiterTimer.schedule(deadline: .distantFuture)
-        waiterTimer.resume()
         if configuration.minReady > 0 {
             housekeepingQueue.async { [self] in sweep() }
         }
@@ -93,11 +91,38 @@ final class PoolEngine: @unchecked Sendable {
         statsStorage.deallocate()
     }
 
-    /// Drains the pool and stops its timer once nothing is left; called when the typed pool is deinitialised.
+    /// Drains the pool and stops its timers once nothing is left; called when the typed pool is deinitialised.
     func shutDown() {
         closeAll(queue: housekeepingQueue) { [self] in
-            sweepTimer.cancel()
-            waiterTimer.cancel()
+            let timers = lock.withLock {
+                defer { (sweepTimer, waiterTimer, nextSweep, waiterTimerAt) = (nil, nil, nil, nil) }
+                return [sweepTimer, waiterTimer]
+            }
+            for timer in timers { timer?.cancel() }
+        }
+    }
+
+    /// The clock's coarse now; on the system clock without the existential call (this is on the lease path).
+    @inline(__always)
+    func coarseNow() -> MonotonicInstant {
+        usesSystemClock ? MonotonicInstant.coarseNow() : clock.coarseNow()
+    }
+
+    /// The clock's precise now.
+    @inline(__always)
+    func preciseNow() -> MonotonicInstant {
+        usesSystemClock ? MonotonicInstant.now() : clock.now()
+    }
+
+    /// Runs `expireWaiters` at `instant`, replacing the waiter timer. Called with the lock held.
+    ///
+    /// The job captures the engine strongly: weak references would give the engine a side table and make every
+    /// lease's retain and release take the slow path. `shutDown()` cancels the jobs, which releases them.
+    func scheduleWaiterTimerLocked(at instant: MonotonicInstant) {
+        waiterTimer?.cancel()
+        waiterTimerAt = instant
+        waiterTimer = clock.schedule(at: instant, on: housekeepingQueue, leeway: .milliseconds(1)) { [self] in
+            expireWaiters()
         }
     }
 
@@ -106,7 +131,7 @@ final class PoolEngine: @unchecked Sendable {
     /// Takes a lease on a free connection right now, or returns nil (never queues, never opens).
     @usableFromInline
     func tryLeaseImmediately() -> PoolSlot? {
-        let now = MonotonicInstant.coarseNow()
+        let now = coarseNow()
         var effects = PoolEffects()
         lock.lock()
         guard !isClosed, liveWaiters == 0 else {
@@ -124,7 +149,7 @@ final class PoolEngine: @unchecked Sendable {
     func acquireOrEnqueue(
         timeout: Double, queue: DispatchQueue?, completion: @escaping SlotCompletion
     ) -> (Result<PoolSlot, ConnectionPoolError>?, any Cancellable) {
-        let now = MonotonicInstant.coarseNow()
+        let now = coarseNow()
         var effects = PoolEffects()
         lock.lock()
         if isClosed {
@@ -144,14 +169,13 @@ final class PoolEngine: @unchecked Sendable {
             if !effects.isEmpty { run(effects) }
             return (.failure(error), CompletedOperation())
         }
-        let waiter = Waiter(enqueuedAt: .now(), timeout: timeout, queue: queue, completion: completion)
+        let waiter = Waiter(enqueuedAt: preciseNow(), timeout: timeout, queue: queue, completion: completion)
         waiters.push(waiter)
         liveWaiters += 1
         if timeout.isFinite {
             waiterDeadlines.insert(waiter)
             if waiterTimerAt.map({ waiter.deadline < $0 }) ?? true {
-                waiterTimerAt = waiter.deadline
-                waiterTimer.schedule(deadline: waiter.deadline.dispatchTime, leeway: .milliseconds(1))
+                scheduleWaiterTimerLocked(at: waiter.deadline)
             }
         }
         planCreatesLocked(now: now, effects: &effects)
@@ -181,7 +205,7 @@ final class PoolEngine: @unchecked Sendable {
     /// Takes back one lease on `slot`.
     @usableFromInline
     func giveBack(_ slot: PoolSlot, _ mode: LeaseRelease) {
-        let now = MonotonicInstant.coarseNow()
+        let now = coarseNow()
         var effects = PoolEffects()
         lock.lock()
         slot.inUse -= 1
@@ -215,7 +239,7 @@ final class PoolEngine: @unchecked Sendable {
         lock.lock()
         if slot.state == .ready {
             retireLocked(slot, effects: &effects)
-            planCreatesLocked(now: .coarseNow(), effects: &effects)
+            planCreatesLocked(now: coarseNow(), effects: &effects)
         }
         lock.unlock()
         run(effects)
@@ -224,7 +248,7 @@ final class PoolEngine: @unchecked Sendable {
     /// Hands free capacity to queued callers in FIFO order.
     func serveWaitersLocked(now: MonotonicInstant, effects: inout PoolEffects) {
         guard liveWaiters > 0 else { return }
-        let precise = MonotonicInstant.now()
+        let precise = preciseNow()
         while liveWaiters > 0 {
             while let first = waiters.first, first.done { _ = waiters.pop() }
             guard let waiter = waiters.first, let slot = tryLeaseLocked(now: now, effects: &effects) else { return }
@@ -247,19 +271,17 @@ final class PoolEngine: @unchecked Sendable {
 
     /// Fails every queued acquire whose deadline has passed, then moves the timer to the next deadline.
     func expireWaiters() {
-        let now = MonotonicInstant.now()
+        let now = preciseNow()
         var expired: [(Waiter, ConnectionPoolError)] = []
         lock.lock()
         waiterTimerAt = nil
+        waiterTimer = nil
         while let first = waiterDeadlines.min, first.deadline <= now {
             finishWaiterLocked(first)
             stats.acquireTimeouts += 1
             expired.append((first, noCapacityErrorLocked(timeout: first.timeout)))
         }
-        if let next = waiterDeadlines.min {
-            waiterTimerAt = next.deadline
-            waiterTimer.schedule(deadline: next.deadline.dispatchTime, leeway: .milliseconds(1))
-        }
+        if let next = waiterDeadlines.min { scheduleWaiterTimerLocked(at: next.deadline) }
         lock.unlock()
         for (waiter, error) in expired { waiter.deliver(.failure(error)) }
     }

@@ -50,63 +50,52 @@ public struct AMQPRemoteError: Hashable, Sendable, CustomStringConvertible {
     public static let stolen: AMQPSymbol = "amqp:link:stolen"
 }
 
-/// The error type of ToolboxAMQP: a code to match on, a message, and the peer's condition when it sent one.
+/// ToolboxAMQP raises `ToolboxError`s with the codes below and, when the peer sent one, its condition in
+/// `serviceCondition`; the old name stays for code written against it.
 ///
 /// ```swift
-/// catch let error as AMQPError where error.code == .linkDetached {
+/// catch let error as ToolboxError where error.code == .linkDetached {
 ///     print(error.remote?.condition ?? "no condition")
 /// }
 /// ```
-public struct AMQPError: ToolboxError, Equatable {
-    /// What went wrong, coarse enough to match on.
-    public enum Code: String, Sendable, Equatable {
-        /// Bytes that are not valid AMQP (type codec).
-        case decoding
-        /// A value that cannot be encoded (for example a mixed array).
-        case encoding
-        /// A frame or protocol header the peer sent violates the specification.
-        case framing
-        /// A size, count or depth the peer declared exceeds our limits.
-        case limitExceeded
-        /// The peer broke the protocol (unexpected performative, unknown handle...).
-        case protocolViolation
-        /// SASL negotiation failed (no common mechanism, or the outcome was not ok).
-        case authentication
-        /// The connection was closed (by the peer with `remote` set, or locally).
-        case connectionClosed
-        /// The session was ended.
-        case sessionEnded
-        /// The link was detached.
-        case linkDetached
-        /// The operation did not finish before its deadline.
-        case timedOut
-        /// The caller cancelled the operation.
-        case cancelled
-        /// The transport (socket or TLS) failed.
-        case transport
-        /// The caller passed an argument the operation cannot use.
-        case invalidArgument
-        /// A request/response operation (CBS, management) got a non-success status.
-        case requestFailed
+public typealias AMQPError = ToolboxError
+
+extension ToolboxError.Code {
+    /// Bytes that are not valid AMQP (type codec).
+    public static let decoding = Self("decoding", defaultRecovery: .rebuildConnection)
+    /// A value that cannot be encoded (for example a mixed array).
+    public static let encoding = Self("encoding")
+    /// A frame or protocol header the peer sent violates the specification.
+    public static let framing = Self("framing", defaultRecovery: .rebuildConnection)
+    /// A size, count or depth the peer declared exceeds our limits.
+    public static let limitExceeded = Self("limitExceeded")
+    /// The peer broke the protocol (unexpected performative, unknown handle...).
+    public static let protocolViolation = Self("protocolViolation", defaultRecovery: .rebuildConnection)
+    /// SASL negotiation failed (no common mechanism, or the outcome was not ok).
+    public static let authentication = Self("authentication")
+    /// The session was ended.
+    public static let sessionEnded = Self("sessionEnded", defaultRecovery: .rebuildConnection)
+    /// The link was detached.
+    public static let linkDetached = Self("linkDetached", defaultRecovery: .rebuildLink)
+    /// The transport (socket or TLS) failed; `underlying` holds the transport's error.
+    public static let transport = Self("transport", defaultRecovery: .rebuildConnection)
+    /// A request/response operation (CBS, management) got a non-success status.
+    public static let requestFailed = Self("requestFailed")
+}
+
+extension ToolboxError {
+    /// An AMQP error carrying the condition the peer sent (nil: raised locally); the recovery follows the
+    /// condition table in `AMQPRecovery.swift`.
+    public init(_ code: Code, _ message: String, remote: AMQPRemoteError?, underlying: (any Error)? = nil) {
+        self.init(code, message, serviceCondition: remote.map {
+            ServiceCondition(amqpCondition: $0.condition.rawValue, serviceMessage: $0.errorDescription)
+        }, underlying: underlying)
+        if let remote { recovery = Self.recovery(forCondition: remote.condition) }
     }
 
-    public let code: Code
-    public let message: String
-    /// The condition the peer sent, if this error came from the peer.
-    public let remote: AMQPRemoteError?
-
-    public init(_ code: Code, _ message: String, remote: AMQPRemoteError? = nil) {
-        self.code = code
-        self.message = message
-        self.remote = remote
-    }
-
-    public var description: String {
-        if let remote { return "\(code.rawValue): \(message) (\(remote))" }
-        return "\(code.rawValue): \(message)"
-    }
-
-    public static func == (lhs: AMQPError, rhs: AMQPError) -> Bool {
-        lhs.code == rhs.code && lhs.remote == rhs.remote
+    /// The AMQP condition the peer sent, if this error came from the peer (its `info` map is not kept).
+    public var remote: AMQPRemoteError? {
+        guard let condition = serviceCondition?.amqpCondition else { return nil }
+        return AMQPRemoteError(condition: AMQPSymbol(condition), description: serviceCondition?.serviceMessage)
     }
 }

@@ -1,16 +1,9 @@
-/// What a client should do after an `AMQPError`, in the style of the Azure Go and Rust SDKs' error tables.
-public enum AMQPRecoveryAction: Sendable, Equatable {
-    /// Transient: retry the operation (with backoff) on the same link.
-    case retry
-    /// The link is gone but the connection is fine: attach a new link and retry.
-    case rebuildLink
-    /// The connection (or its session) is unusable: reconnect, then retry.
-    case rebuildConnection
-    /// Retrying cannot help (bad credentials, missing entity, message too large...): report to the caller.
-    case fail
-}
+import ToolboxCore
 
-extension AMQPError {
+/// What a client should do after an AMQP error; the old name of `ToolboxError.Recovery`.
+public typealias AMQPRecoveryAction = ToolboxError.Recovery
+
+extension ToolboxError {
     /// Conditions that mean "retry later" on Azure and on brokers in general.
     static let retryableConditions: Set<AMQPSymbol> = [
         "com.microsoft:server-busy", "com.microsoft:timeout", "com.microsoft:operation-cancelled",
@@ -26,26 +19,19 @@ extension AMQPError {
         AMQPRemoteError.handleInUse, AMQPRemoteError.unattachedHandle, AMQPRemoteError.illegalState,
     ]
 
-    /// The recommended reaction to this error.
-    ///
-    /// The peer's condition decides when there is one (`amqp:link:detach-forced` → rebuild the link,
-    /// `amqp:connection:forced` → reconnect, `com.microsoft:server-busy` → retry, `amqp:unauthorized-access`,
-    /// `amqp:not-found`, `amqp:link:message-size-exceeded`, `com.microsoft:entity-disabled` → fail); otherwise
-    /// the local code does. Unknown conditions fail, so a new failure mode is never retried forever.
-    public var recoveryAction: AMQPRecoveryAction {
-        if let condition = remote?.condition {
-            if Self.retryableConditions.contains(condition) { return .retry }
-            if Self.linkConditions.contains(condition) { return .rebuildLink }
-            if Self.connectionConditions.contains(condition) { return .rebuildConnection }
-            return .fail
-        }
-        switch code {
-        case .timedOut: return .retry
-        case .linkDetached: return .rebuildLink
-        case .transport, .connectionClosed, .sessionEnded, .decoding, .framing, .protocolViolation:
-            return .rebuildConnection
-        case .authentication, .limitExceeded, .invalidArgument, .cancelled, .encoding, .requestFailed:
-            return .fail
-        }
+    /// The reaction a peer's condition calls for: `amqp:link:detach-forced` → rebuild the link,
+    /// `amqp:connection:forced` → reconnect, `com.microsoft:server-busy` → retry; `amqp:unauthorized-access`,
+    /// `amqp:not-found`, `amqp:link:message-size-exceeded`, `com.microsoft:entity-disabled` and every unknown
+    /// condition → fail, so a new failure mode is never retried forever.
+    static func recovery(forCondition condition: AMQPSymbol) -> Recovery {
+        if retryableConditions.contains(condition) { return .retry }
+        if linkConditions.contains(condition) { return .rebuildLink }
+        if connectionConditions.contains(condition) { return .rebuildConnection }
+        return .fail
     }
+
+    /// The recommended reaction to this error: the peer's condition decides when there is one, otherwise the
+    /// local code does (`.timedOut` → retry, `.linkDetached` → rebuild the link, transport and framing failures
+    /// → reconnect). The same as `recovery`; kept for code written against the old `AMQPError`.
+    public var recoveryAction: Recovery { recovery }
 }

@@ -89,3 +89,29 @@ private final class ResultBox<T>: @unchecked Sendable {
         lock.withLock { result! }
     }
 }
+
+extension Blocking {
+    /// `wait` for an operation that delivers `ToolboxError`s, with the error type kept: the engine of a
+    /// role protocol's blocking forms.
+    ///
+    /// ```swift
+    /// public func readItem(id: String) throws(ToolboxError) -> Item {
+    ///     try Blocking.waitForResult { queue, done in readItem(id: id, queue: queue, completion: done) }
+    /// }
+    /// ```
+    ///
+    /// - Throws: what the operation delivered, or `.blockingCallOnLibraryQueue` when called on a library queue.
+    public static func waitForResult<T>(
+        function: StaticString = #function,
+        _ operation: (DispatchQueue, @escaping @Sendable (Result<T, ToolboxError>) -> Void) -> Void
+    ) throws(ToolboxError) -> T {
+        do {
+            return try wait(function: function) { queue, done in operation(queue) { done($0.mapError { $0 }) } }
+        } catch let error as ToolboxError {
+            throw error
+        } catch {
+            throw ToolboxError(.invalidArgument, "\(function) delivered an error of another type: \(error)",
+                               underlying: error)
+        }
+    }
+}

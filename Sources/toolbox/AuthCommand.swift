@@ -90,10 +90,7 @@ struct TokenCommand: ParsableCommand {
             ]
             if showToken { output["token"] = token.token.exposedValue }
             JSONOutput.printLine(output)
-        } catch let error as AuthError {
-            JSONOutput.printError("\(error)")
-            throw ExitCode.failure
-        } catch let error as CoreError {
+        } catch let error as ToolboxError {
             JSONOutput.printError("\(error)")
             throw ExitCode.failure
         }

@@ -68,7 +68,7 @@ final class AuthCommandTests: XCTestCase {
                               "workload-identity", "--json"], environment: ["PATH": "/nonexistent"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertEqual(result.stdout, "")
-        XCTAssertTrue(result.stderr.contains("AuthError.credentialUnavailable"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("credentialUnavailable"), result.stderr)
         XCTAssertTrue(result.stderr.contains("AZURE_FEDERATED_TOKEN_FILE"), result.stderr)
     }
 }

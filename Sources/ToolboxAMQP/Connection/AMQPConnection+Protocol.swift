@@ -48,7 +48,7 @@ extension AMQPConnection {
             if state == .closeSent {
                 finish(nil)
             } else if let error {
-                finish(AMQPError(.transport, "\(error)"))
+                finish(AMQPError(.transport, "\(error)", underlying: error))
             } else {
                 finish(AMQPError(.connectionClosed, "peer closed the transport without a close frame"))
             }

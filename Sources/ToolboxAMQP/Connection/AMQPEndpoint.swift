@@ -62,7 +62,7 @@ public struct AMQPEndpoint: Sendable, CustomStringConvertible {
             do {
                 tls = try TLSContext(client: configuration)
             } catch {
-                throw AMQPError(.transport, "TLS configuration failed: \(error)")
+                throw AMQPError(.transport, "TLS configuration failed: \(error)", underlying: error)
             }
         }
         return AMQPSocketTransport(host: host, port: port, tls: tls, connectTimeout: connectTimeout)

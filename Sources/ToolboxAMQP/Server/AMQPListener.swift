@@ -29,7 +29,7 @@ public final class AMQPListener: Sendable {
         do {
             listener = try TCPListener(
                 host: host, port: port, tls: tls, queue: callbackQueue,
-                onError: { error in onError(AMQPError(.transport, "\(error)")) },
+                onError: { error in onError(AMQPError(.transport, "\(error)", underlying: error)) },
                 onConnection: { socket in
                     let connection = AMQPConnection(acceptedTransport: AMQPSocketTransport(accepted: socket), server: server,
                                                     configuration: configuration, logger: logger)
@@ -41,7 +41,7 @@ public final class AMQPListener: Sendable {
                     }
                 })
         } catch {
-            throw AMQPError(.transport, "cannot listen on \(host):\(port): \(error)")
+            throw AMQPError(.transport, "cannot listen on \(host):\(port): \(error)", underlying: error)
         }
     }
 

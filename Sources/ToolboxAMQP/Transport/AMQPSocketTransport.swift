@@ -84,7 +84,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
                 completion(.success(AMQPSocketTransport(connected: connection, host: host, port: port, tls: tls,
                                                         serverName: serverName)))
             case .failure(let error):
-                completion(.failure(AMQPError(.transport, "\(error)")))
+                completion(.failure(AMQPError(.transport, "\(error)", underlying: error)))
             }
         }
     }

@@ -268,7 +268,7 @@ public final class HTTPClient: Sendable {
         switch error.code {
         case .connectionFailed:
             if let cause = error.cause as? TransportError { return cause }
-            return TransportError(.connectFailed, "could not connect to \(endpoint): \(error)")
+            return TransportError(.connectFailed, "could not connect to \(endpoint): \(error)", underlying: error)
         case .timedOut:
             return TransportError(.timedOut, "no connection to \(endpoint) became free before the request deadline")
         case .exhausted:
@@ -277,8 +277,9 @@ public final class HTTPClient: Sendable {
             return TransportError(.closedLocally, "the HTTPClient was shut down")
         case .cancelled:
             return TransportError(.cancelled, "the request to \(endpoint) was cancelled")
-        case .invalidConfiguration:
-            return TransportError(.invalidRequest, "invalid HTTPClient configuration: \(error.message)")
+        default:
+            return TransportError(.invalidRequest, "invalid HTTPClient configuration: \(error.message)",
+                                  underlying: error)
         }
     }
 }

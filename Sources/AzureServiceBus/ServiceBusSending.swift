@@ -1,0 +1,125 @@
+import Dispatch
+import Foundation
+import ToolboxCore
+
+/// The Service Bus sender role: what `ServiceBusSender` (one connection) and `ManagedServiceBusSender` (a pool)
+/// do, as a protocol your code can depend on and your tests can stub.
+///
+/// The requirements are the completion-handler forms: each returns a `Cancellable`, and calls its completion
+/// exactly once, on `queue`, never under a library lock. The blocking forms come from the extension below
+/// (they refuse to run on a library queue); the `async` forms from `AzureClientsToolboxAsync`.
+///
+/// ```swift
+/// func notify(_ sender: any ServiceBusSending, _ text: String) throws {
+///     try sender.send(ServiceBusMessage(body: text))
+/// }
+/// ```
+public protocol ServiceBusSending: AnyObject, Sendable {
+    /// The queue or topic the sender sends to.
+    var entityPath: String { get }
+
+    /// Sends one message (message-format 0).
+    ///
+    /// - Parameters:
+    ///   - message: the message; one without an id gets a UUID first, so a retry carries the same id.
+    ///   - queue: where `completion` runs.
+    ///   - completion: called once with the outcome; errors are `ToolboxError`s.
+    /// - Returns: a handle that cancels the send (the completion then gets `.cancelled`).
+    @discardableResult
+    func send(_ message: ServiceBusMessage, queue: DispatchQueue,
+              completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable
+
+    /// Sends `messages` in one batch transfer; fails with `.messageSizeExceeded` when they do not fit together.
+    @discardableResult
+    func send(_ messages: [ServiceBusMessage], queue: DispatchQueue,
+              completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable
+
+    /// Sends a batch made with `createBatch`.
+    @discardableResult
+    func send(_ batch: ServiceBusMessageBatch, queue: DispatchQueue,
+              completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable
+
+    /// An empty batch sized by the sender link's max-message-size.
+    @discardableResult
+    func createBatch(queue: DispatchQueue,
+                     completion: @escaping @Sendable (Result<ServiceBusMessageBatch, ToolboxError>) -> Void)
+        -> any Cancellable
+
+    /// Schedules `messages` to appear at `time`; completes with their sequence numbers.
+    @discardableResult
+    func schedule(_ messages: [ServiceBusMessage], at time: Date, queue: DispatchQueue,
+                  completion: @escaping @Sendable (Result<[Int64], ToolboxError>) -> Void) -> any Cancellable
+
+    /// Cancels scheduled messages by sequence number.
+    @discardableResult
+    func cancelScheduled(_ sequenceNumbers: [Int64], queue: DispatchQueue,
+                         completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable
+
+    /// Closes the sender's connections; calls after this fail with `.clientClosed`. Idempotent; `completion`
+    /// runs once everything is closed.
+    func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void)
+}
+
+// MARK: - Completion forms built on the requirements
+
+extension ServiceBusSending {
+    /// Sends `messages` after `delay` seconds, like the Python toolbox (always through schedule-message, so it
+    /// returns the sequence numbers).
+    @discardableResult
+    public func send(_ messages: [ServiceBusMessage], delay: Double,
+                     queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                     completion: @escaping @Sendable (Result<[Int64], ToolboxError>) -> Void) -> any Cancellable {
+        schedule(messages, at: Date().addingTimeInterval(max(0, delay)), queue: queue, completion: completion)
+    }
+
+    /// Closes the sender's connections, then calls `completion` on the default callback queue.
+    public func close(completion: @escaping @Sendable () -> Void) {
+        close(queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+}
+
+// MARK: - Blocking forms
+
+extension ServiceBusSending {
+    /// Blocking form of `send(_:queue:completion:)`.
+    public func send(_ message: ServiceBusMessage) throws(ToolboxError) {
+        try blockingWait { queue, done in send(message, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `send(_:queue:completion:)` for several messages in one batch.
+    public func send(_ messages: [ServiceBusMessage]) throws(ToolboxError) {
+        try blockingWait { queue, done in send(messages, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `createBatch(queue:completion:)`.
+    public func createBatch() throws(ToolboxError) -> ServiceBusMessageBatch {
+        try blockingWait { queue, done in createBatch(queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `send(_:queue:completion:)` for a prepared batch.
+    public func send(_ batch: ServiceBusMessageBatch) throws(ToolboxError) {
+        try blockingWait { queue, done in send(batch, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `schedule(_:at:queue:completion:)`.
+    public func schedule(_ messages: [ServiceBusMessage], at time: Date) throws(ToolboxError) -> [Int64] {
+        try blockingWait { queue, done in schedule(messages, at: time, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `send(_:delay:queue:completion:)`.
+    @discardableResult
+    public func send(_ messages: [ServiceBusMessage], delay: Double) throws(ToolboxError) -> [Int64] {
+        try blockingWait { queue, done in send(messages, delay: delay, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `cancelScheduled(_:queue:completion:)`.
+    public func cancelScheduled(_ sequenceNumbers: [Int64]) throws(ToolboxError) {
+        try blockingWait { queue, done in cancelScheduled(sequenceNumbers, queue: queue, completion: done) }
+    }
+
+    /// Blocking form of `close(queue:completion:)`: returns once everything is closed.
+    /// - Throws: only `.blockingCallOnLibraryQueue`.
+    public func close() throws(ToolboxError) {
+        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
+    }
+}
