@@ -11,6 +11,8 @@ let package = Package(
     name: "AzureClientsToolbox",
     platforms: [.macOS(.v15)],
     products: [
+        // What an application imports: every client module, re-exported (DESIGN §3).
+        .library(name: "AzureClientsToolbox", targets: ["AzureClientsToolbox"]),
         .library(name: "ToolboxCore", targets: ["ToolboxCore"]),
         .library(name: "ConnectionPooling", targets: ["ConnectionPooling"]),
         .library(name: "ToolboxTransport", targets: ["ToolboxTransport"]),
@@ -31,7 +33,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(
-            name: "COpenSSL",
+            name: "CToolboxOpenSSL",
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
@@ -52,7 +54,7 @@ let package = Package(
         .target(
             name: "ToolboxTransport",
             dependencies: [
-                "ToolboxCore", "ConnectionPooling", "COpenSSL",
+                "ToolboxCore", "ConnectionPooling", "CToolboxOpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -68,7 +70,7 @@ let package = Package(
         .target(
             name: "AzureAuth",
             dependencies: [
-                "ToolboxCore", "ToolboxTransport", "COpenSSL",
+                "ToolboxCore", "ToolboxTransport", "CToolboxOpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -112,6 +114,11 @@ let package = Package(
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AzureClientsToolbox",
+            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureCosmos"],
             swiftSettings: strict
         ),
         .target(
@@ -185,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "AzureClientsToolboxAsyncTests",
             dependencies: [
-                "AzureClientsToolboxAsync", "AzureClientsToolboxTesting", "AzureEventHubs", "AzureServiceBus", "AzureAuth",
+                "AzureClientsToolbox", "AzureClientsToolboxAsync", "AzureClientsToolboxTesting", "AzureEventHubs", "AzureServiceBus", "AzureAuth",
             ],
             swiftSettings: strict
         ),

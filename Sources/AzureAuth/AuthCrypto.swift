@@ -1,4 +1,4 @@
-import COpenSSL
+import CToolboxOpenSSL
 import Foundation
 
 /// HMAC-SHA256, SHA-256 and base64, all computed by OpenSSL (no hand-written cryptography).

@@ -1,16 +1,16 @@
 import AzureEmulator
 import Foundation
-import XCTest
 
-/// An in-process emulator for one test, with ready connection strings; stopped when the test ends.
+/// An in-process emulator for one test, with ready connection strings. Works from XCTest and Swift Testing
+/// alike (this module does not import either): stop it with `defer`, or scope it with `withEmulator`; it also
+/// stops when the last reference goes away.
 ///
 /// ```swift
-/// final class MyTests: XCTestCase {
-///     func testSend() throws {
-///         let emulator = try TestEmulator.start(for: self, eventHubs: ["orders": 2], queues: ["jobs"])
-///         let producer = try EventHubProducer(connectionString: emulator.eventHubsConnectionString("orders"))
-///         ...
-///     }
+/// @Test func send() throws {                     // or: func testSend() throws in an XCTestCase
+///     let emulator = try TestEmulator.start(eventHubs: ["orders": 2], queues: ["jobs"])
+///     defer { emulator.stop() }
+///     let producer = try EventHubProducer(connectionString: emulator.eventHubsConnectionString("orders"))
+///     ...
 /// }
 /// ```
 ///
@@ -34,13 +34,14 @@ public final class TestEmulator: Sendable {
         return TestEmulator(emulator: try Emulator.start(configuration))
     }
 
-    /// Starts an emulator stopped automatically when `test` finishes.
-    public static func start(for test: XCTestCase, eventHubs: [String: Int] = ["eh1": 2], queues: [String] = ["q1"],
-                             faults: EmulatorFaults = EmulatorFaults(),
-                             configure: (inout EmulatorConfiguration) -> Void = { _ in }) throws -> TestEmulator {
+    /// Runs `body` with a fresh emulator and stops it afterwards, however `body` ends.
+    public static func withEmulator<T>(
+        eventHubs: [String: Int] = ["eh1": 2], queues: [String] = ["q1"], faults: EmulatorFaults = EmulatorFaults(),
+        configure: (inout EmulatorConfiguration) -> Void = { _ in }, _ body: (TestEmulator) throws -> T
+    ) throws -> T {
         let started = try start(eventHubs: eventHubs, queues: queues, faults: faults, configure: configure)
-        test.addTeardownBlock { started.stop() }
-        return started
+        defer { started.stop() }
+        return try body(started)
     }
 
     /// `Endpoint=sb://127.0.0.1:<port>;...;EntityPath=<hub>;UseDevelopmentEmulator=true`.
@@ -54,5 +55,8 @@ public final class TestEmulator: Sendable {
     /// `127.0.0.1:<port>`: the namespace for credential-based clients.
     public var fullyQualifiedNamespace: String { "127.0.0.1:\(emulator.amqpPort)" }
 
+    /// Stops the listeners and drops every connection. Idempotent.
     public func stop() { emulator.stop() }
+
+    deinit { emulator.stop() }
 }

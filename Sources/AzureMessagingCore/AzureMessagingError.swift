@@ -89,6 +89,11 @@ extension ToolboxError {
             self.init(code, message, serviceCondition: error.serviceCondition, underlying: error, recovery: recovery)
             return
         }
+        if Self.messagingCodes.contains(error.code) {
+            // Already a messaging code (a layer above AMQP raised it): keep it, add the context.
+            self.init(error.code, message, underlying: error, recovery: recovery)
+            return
+        }
         if error.isCertificateVerificationFailure {
             self.init(.certificateRejected, message, underlying: error, recovery: .fail)
             return

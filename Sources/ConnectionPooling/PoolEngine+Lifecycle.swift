@@ -63,11 +63,14 @@ extension PoolEngine {
         sweepTimer = clock.schedule(at: instant, on: housekeepingQueue, leeway: .milliseconds(5)) { [self] in sweep() }
     }
 
-    func noteSlotWakesLocked(_ slot: PoolSlot) {
+    /// Wakes the sweep at the slot's expiry and, with minReady, at its refresh time — unless that has passed:
+    /// a wake-up in the past would fire at once and re-note itself, spinning the sweep until the slot expires.
+    func noteSlotWakesLocked(_ slot: PoolSlot, now: MonotonicInstant) {
         let expiry = slot.expiry
         noteWakeLocked(expiry)
         if configuration.minReady > 0 {
-            noteWakeLocked(expiry.advanced(bySeconds: -configuration.refreshAhead))
+            let refresh = expiry.advanced(bySeconds: -configuration.refreshAhead)
+            if refresh > now { noteWakeLocked(refresh) }
         }
     }
 
@@ -84,7 +87,7 @@ extension PoolEngine {
                 retireLocked(slot, effects: &effects)
             }
             planCreatesLocked(now: now, effects: &effects)
-            for slot in readyHeap.storage { noteSlotWakesLocked(slot) }
+            for slot in readyHeap.storage { noteSlotWakesLocked(slot, now: now) }
             if configuration.minReady > 0 && inCreateBackoffLocked(now: now) {
                 noteWakeLocked(lastCreateFailureAt.advanced(bySeconds: createBackoffLocked()))
             }

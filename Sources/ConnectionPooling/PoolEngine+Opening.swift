@@ -106,7 +106,7 @@ extension PoolEngine {
                 readyHeap.insert(slot)
                 stats.creates += 1
                 consecutiveCreateFailures = 0
-                noteSlotWakesLocked(slot)
+                noteSlotWakesLocked(slot, now: now)
                 serveWaitersLocked(now: now, effects: &effects)
                 completeWarmUpsLocked(effects: &effects)
             case .failure(let error):

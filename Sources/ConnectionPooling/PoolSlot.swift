@@ -51,8 +51,6 @@ final class PoolSlot: HeapIndexed, @unchecked Sendable {
     private var idleDeadline: UInt64
     /// Set when the pool stopped waiting for this slot's create/ready (timed out, pool closed).
     var abandoned = false
-    /// Set once a replacement was opened ahead of this slot's expiry (minReady upkeep).
-    var replacementStarted = false
     /// The `getTimeout` timer of an opening slot, cancelled when the opening finishes.
     var openingTimer: (any Cancellable)?
 

@@ -251,29 +251,6 @@ final class ConnectionPoolTests: XCTestCase {
         XCTAssertEqual(connector.snapshot.open, 0)
     }
 
-    func testIdleConnectionsAreClosedByTheTimerWithoutTraffic() throws {
-        let (pool, connector) = try makePool { $0.maxIdle = 0.2 }
-        try pool.acquire().release()
-        XCTAssertTrue(eventually(5) { connector.snapshot.closes == 1 })
-        XCTAssertEqual(pool.snapshot.open, 0)
-        let lease = try pool.acquire()
-        XCTAssertEqual(lease.connection.id, 2)
-        lease.release()
-    }
-
-    func testLifespanRetiresAConnectionOnceItsLeasesReturn() throws {
-        let (pool, connector) = try makePool { $0.maxLifespan = 0.2; $0.clientLimit = 5 }
-        let held = try pool.acquire()
-        Thread.sleep(forTimeInterval: 0.3)
-        let next = try pool.acquire()
-        XCTAssertNotEqual(next.connection.id, held.connection.id)
-        XCTAssertFalse(held.connection.isClosed)
-        held.release()
-        XCTAssertTrue(eventually { held.connection.isClosed })
-        next.release()
-        XCTAssertGreaterThanOrEqual(connector.snapshot.created, 2)
-    }
-
     func testWarmUpOpensConnectionsAheadOfNeed() throws {
         let (pool, connector) = try makePool { $0.maxSize = 4; $0.maxConcurrentCreates = 2 }
         XCTAssertEqual(try pool.warmUp(count: 3), 3)
@@ -289,18 +266,6 @@ final class ConnectionPoolTests: XCTestCase {
         let (pool, _) = try makePool(connector)
         let result = Result { try pool.warmUp(count: 2) }
         XCTAssertEqual((result.failureValue as? ConnectionPoolError)?.code, .connectionFailed)
-    }
-
-    func testMinReadyKeepsConnectionsReadyAndRefreshesThemBeforeExpiry() throws {
-        let (pool, connector) = try makePool {
-            $0.minReady = 2; $0.maxLifespan = 0.6; $0.refreshAhead = 0.3; $0.maxSize = 4
-        }
-        XCTAssertTrue(eventually { pool.snapshot.ready == 2 }, "opened without any acquire")
-        XCTAssertTrue(eventually(5) { connector.snapshot.created >= 4 }, "replacements opened before expiry")
-        XCTAssertTrue(eventually(5) { connector.snapshot.closes >= 2 }, "the old ones closed")
-        XCTAssertTrue(eventually { pool.snapshot.ready >= 2 })
-        try pool.closeAll()
-        XCTAssertEqual(connector.snapshot.open, 0)
     }
 
     func testCloseAllDrainsLeasesInFlightAndRefusesNewAcquires() throws {

@@ -1,4 +1,4 @@
-import COpenSSL
+import CToolboxOpenSSL
 import Foundation
 import ToolboxCore
 

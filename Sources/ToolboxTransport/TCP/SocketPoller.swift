@@ -1,5 +1,5 @@
 #if os(Linux)
-import COpenSSL  // for <sys/epoll.h>, see shim.h
+import CToolboxOpenSSL  // for <sys/epoll.h>, see shim.h
 import Dispatch
 import Glibc
 import ToolboxCore

@@ -1,4 +1,4 @@
-import COpenSSL
+import CToolboxOpenSSL
 
 /// A loaded OpenSSL context (`SSL_CTX`): trust store, certificates and protocol settings, shared by connections.
 ///

@@ -1,4 +1,4 @@
-import COpenSSL
+import CToolboxOpenSSL
 
 /// One TLS session driven through memory BIOs: ciphertext in and out as bytes, plaintext in and out as bytes.
 ///

@@ -1,4 +1,4 @@
-import COpenSSL
+import CToolboxOpenSSL
 import ToolboxCore
 
 /// Client-side TLS sessions kept per server, so reconnecting resumes instead of running a full handshake.
