@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "AzureCosmosTests",
             dependencies: [
-                "AzureCosmos", "AzureClientsToolboxAsync", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
+                "AzureCosmos", "AzureClientsToolboxAsync", "AzureClientsToolbox", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
                 "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict

@@ -27,7 +27,7 @@ extension ToolboxError.Code {
     /// 304: a read with `ifNoneMatch` found the item unchanged.
     public static let notModified = Self("notModified")
     /// Any other error status (`CosmosHttpResponseError`).
-    public static let serviceError = Self("serviceError")
+    public static let httpResponseError = Self("httpResponseError")
     /// A connection failed before an answer arrived (refused, reset, TLS, time-out while connecting).
     public static let networkFailure = Self("networkFailure", defaultRecovery: .rebuildConnection)
     /// The service answered something the client cannot read (not JSON, a field of the wrong type).
@@ -85,7 +85,7 @@ enum CosmosErrors {
         case 413: code = .requestTooLarge
         case 429: code = .throttled
         case 500..<600: code = .serviceUnavailable
-        default: code = .serviceError
+        default: code = .httpResponseError
         }
         let what = errorCode.map { " \($0)" } ?? ""
         let sub = subStatus.map { "/\($0)" } ?? ""
