@@ -1,5 +1,6 @@
 import AzureAuth
 @testable import AzureCosmos
+@testable import AzureEmulator
 import Foundation
 import ToolboxCore
 import ToolboxTransport
@@ -28,20 +29,33 @@ final class FakeCosmosGateway: @unchecked Sendable {
         var log: [String] = []
         var sessionTokensSeen: [String] = []
         var badSignatures = 0
+        var aadRequests = 0
     }
 
     let state = LockedValue(State())
     private var server: HTTPServer!
     private let signer = try! CosmosMasterKeySigner(key: Secret(FakeCosmosGateway.key))
 
-    init() throws {
-        server = try HTTPServer(host: "127.0.0.1") { [weak self] request, respond in
+    /// The Entra ID token accepted in `type=aad` headers (HTTPS gateways only).
+    static let aadToken = "eyJ0eXAiOiJKV1QifQ.fake-entra-token.sig"
+    /// The CA file of an HTTPS gateway.
+    private(set) var caFile: String?
+
+    init(tls: Bool = false) throws {
+        var context: TLSContext?
+        if tls {
+            let certificate = try SelfSignedCertificate.generate()
+            caFile = certificate.caFile
+            context = try TLSContext(server: TLSServerConfiguration(certificateChainFile: certificate.certificateFile,
+                                                                    privateKeyFile: certificate.privateKeyFile))
+        }
+        server = try HTTPServer(host: "127.0.0.1", tls: context) { [weak self] request, respond in
             guard let self else { return respond(.abort) }
             respond(self.handle(request))
         }
     }
 
-    var endpoint: String { "http://127.0.0.1:\(server.port)/" }
+    var endpoint: String { "\(caFile == nil ? "http" : "https")://127.0.0.1:\(server.port)/" }
     var connectionString: String { "AccountEndpoint=\(endpoint);AccountKey=\(Self.key);" }
     func close() { server.close() }
 
@@ -96,8 +110,10 @@ final class FakeCosmosGateway: @unchecked Sendable {
         let headers = request.head.headers
         let (type, link) = CosmosResourcePath.resource(forPath: path)
         state.withLockedValue { $0.log.append("\(method) \(path)") }
+        let aad = caFile != nil && headers.first(name: "authorization") == "type=aad&ver=1.0&sig=\(Self.aadToken)"
+        if aad { state.withLockedValue { $0.aadRequests += 1 } }
         guard let date = headers.first(name: "x-ms-date"), let auth = headers.first(name: "authorization"),
-            signer.verify(header: auth, verb: method, resourceType: type, resourceLink: link, date: date)
+            aad || signer.verify(header: auth, verb: method, resourceType: type, resourceLink: link, date: date)
         else {
             state.withLockedValue { $0.badSignatures += 1 }
             return error(401, "Unauthorized", "bad signature")

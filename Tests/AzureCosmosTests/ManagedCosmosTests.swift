@@ -1,3 +1,4 @@
+import AzureAuth
 @testable import AzureCosmos
 import ToolboxCore
 import XCTest
@@ -70,5 +71,37 @@ final class ManagedCosmosTests: XCTestCase {
             if index % 5 == 0 { handle.cancel() }
         }
         XCTAssertEqual(group.wait(timeout: .now() + 30), .success)
+    }
+}
+
+/// Entra ID tokens (`type=aad`) over HTTPS with a custom CA, and the refusal to send them over plain HTTP.
+final class CosmosTokenCredentialTests: XCTestCase {
+    func testTokenCredentialOverHTTPS() throws {
+        let gateway = try FakeCosmosGateway(tls: true)
+        defer { gateway.close() }
+        gateway.addContainer("db", "items")
+        var options = CosmosClientOptions()
+        options.caFile = gateway.caFile
+        options.pool.metricsLabel = nil
+        let credential = StaticTokenCredential(token: Secret(FakeCosmosGateway.aadToken),
+                                               expiresOn: Int(Date().timeIntervalSince1970) + 3600)
+        let cosmos = try ManagedCosmos(endpoint: gateway.endpoint, credential: credential, databaseName: "db",
+                                       containerName: "items", options: options)
+        defer { try? cosmos.close() }
+        try cosmos.createItem(Array(#"{"id": "1", "pk": "a"}"#.utf8))
+        XCTAssertNoThrow(try cosmos.readItem(id: "1", partitionKey: "a"))
+        XCTAssertEqual(gateway.state.load().badSignatures, 0)
+        XCTAssertGreaterThanOrEqual(gateway.state.load().aadRequests, 4, "readiness, account, create, read")
+
+        XCTAssertThrowsError(try Cosmos(endpoint: "http://127.0.0.1:1/", credential: credential, databaseName: "db",
+                                        containerName: "items")) {
+            XCTAssertEqual(($0 as! ToolboxError).code, .invalidArgument)
+        }
+        // Without the CA the gateway's certificate is refused.
+        let untrusted = try Cosmos(endpoint: gateway.endpoint, credential: credential, databaseName: "db", containerName: "items")
+        defer { try? untrusted.close() }
+        XCTAssertThrowsError(try untrusted.readItem(id: "1", partitionKey: "a")) {
+            XCTAssertEqual(($0 as! ToolboxError).code, .networkFailure)
+        }
     }
 }
