@@ -144,31 +144,36 @@ enum CosmosOutput {
     }
 }
 
-struct CosmosCreate: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create an item; prints the stored item")
+/// `--item` and `--partition-key` of create and upsert, and the write itself.
+struct CosmosWriteOptions: ParsableArguments {
     @OptionGroup var connection: CosmosConnectionOptions
     @Option(help: "The item, a JSON object with an id.") var item: String
     @Option(help: "Partition key value (JSON; a bare word is a string); default: read from the item.")
     var partitionKey: String?
 
-    func run() throws {
+    /// Creates (or upserts) the item and prints what the service stored.
+    func write(upsert: Bool) throws {
         let body = try CosmosOutput.item(item)
         let key = try CosmosOutput.partitionKey(partitionKey)
-        try connection.run { client in try CosmosOutput.printDocument(try client.createItem(body, partitionKey: key).value) }
+        try connection.run { client in
+            let stored = upsert ? try client.upsertItem(body, partitionKey: key) : try client.createItem(body, partitionKey: key)
+            try CosmosOutput.printDocument(stored.value)
+        }
     }
+}
+
+struct CosmosCreate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create an item; prints the stored item")
+    @OptionGroup var write: CosmosWriteOptions
+
+    func run() throws { try write.write(upsert: false) }
 }
 
 struct CosmosUpsert: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "upsert", abstract: "Create or replace an item")
-    @OptionGroup var connection: CosmosConnectionOptions
-    @Option(help: "The item, a JSON object with an id.") var item: String
-    @Option(help: "Partition key value; default: read from the item.") var partitionKey: String?
+    @OptionGroup var write: CosmosWriteOptions
 
-    func run() throws {
-        let body = try CosmosOutput.item(item)
-        let key = try CosmosOutput.partitionKey(partitionKey)
-        try connection.run { client in try CosmosOutput.printDocument(try client.upsertItem(body, partitionKey: key).value) }
-    }
+    func run() throws { try write.write(upsert: true) }
 }
 
 struct CosmosReplace: ParsableCommand {
