@@ -66,8 +66,10 @@ struct CosmosSQLParser {
                 let expression = try expression()
                 var alias: String?
                 if accept(keyword: "AS") {
-                    guard case .identifier(let name) = current else { throw syntaxError("an alias") }
-                    alias = name
+                    switch current {
+                    case .identifier, .keyword: alias = tokens[position].text
+                    default: throw syntaxError("an alias")
+                    }
                     advance()
                 } else if case .identifier(let name) = current {
                     alias = name
