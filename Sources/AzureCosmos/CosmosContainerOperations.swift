@@ -281,6 +281,10 @@ enum CosmosCoding {
     }
 
     static func encode<T: Encodable>(_ item: T, _ encoder: JSONEncoder) throws(ToolboxError) -> [UInt8] {
+        // Raw JSON bytes are Codable too (as an array of numbers): whichever overload Swift picked, bytes stay the
+        // document they are.
+        if let bytes = item as? [UInt8] { return bytes }
+        if let data = item as? Data { return Array(data) }
         do {
             return Array(try encoder.encode(item))
         } catch {
@@ -289,6 +293,8 @@ enum CosmosCoding {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ decoder: JSONDecoder) throws(ToolboxError) -> T {
+        if let raw = bytes as? T { return raw }
+        if let data = Data(bytes) as? T { return data }
         do {
             return try decoder.decode(T.self, from: Data(bytes))
         } catch {

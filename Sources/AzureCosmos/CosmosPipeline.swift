@@ -184,12 +184,13 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
                 finish(.failure(ToolboxError(.cancelled, "\(request.operation) was cancelled")))
                 return
             }
-            if error.serviceCondition != nil {
-                // A managed connection's readiness read was refused (missing container, bad key): the service's
-                // answer, not a network failure, and no retry will change it.
+            if let status = error.serviceCondition?.httpStatus {
+                // A managed connection's readiness read was refused: the service's answer, not a network failure.
+                // Throttling and the other transient answers are ridden out like any request's; a missing container
+                // or a bad key fails at once.
                 var refused = error
                 refused.message = "\(request.operation): \(error.message)"
-                finish(.failure(refused))
+                if !retried(status: status, error: refused) { finish(.failure(refused)) }
                 return
             }
             // A request that never left (connect refused or failed) is safe to repeat even when it writes.
@@ -225,7 +226,16 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
                                               activityID: response.headers.first(name: "x-ms-activity-id"))))
             return
         }
-        let error = CosmosErrors.from(response, operation: request.operation)
+        var error = CosmosErrors.from(response, operation: request.operation)
+        if retried(status: status, error: error) { return }
+        if status == 429 {
+            error.message += " (still throttled after \(state.load().throttleRetries) retries)"
+        }
+        finish(.failure(error))
+    }
+
+    /// Schedules the next try when the answer `status` calls for one and the budget allows; false otherwise.
+    private func retried(status: Int, error: ToolboxError) -> Bool {
         let subStatus = error.serviceCondition?.subStatus
         let retry = pipeline.options.retry
         switch status {
@@ -241,12 +251,12 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
             }
             if allowed, deadline.secondsRemaining > wait.toolboxSeconds {
                 retryAfterThrottle(wait)
-                return
+                return true
             }
         case 449:
             if takeRetry(\.transientRetries, limit: retry.maxTransientRetries) {
                 self.retry(after: backoff(state.load().transientRetries))
-                return
+                return true
             }
         case 410:
             if request.surfaceGone { break }
@@ -255,26 +265,22 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
             }
             if takeRetry(\.transientRetries, limit: retry.maxTransientRetries) {
                 self.retry(after: backoff(state.load().transientRetries))
-                return
+                return true
             }
         case 404 where subStatus == CosmosSubStatus.readSessionNotAvailable:
             if takeRetry(\.transientRetries, limit: retry.maxTransientRetries) {
                 self.retry(after: backoff(state.load().transientRetries))
-                return
+                return true
             }
         case 503:
             if request.idempotent, takeRetry(\.connectionRetries, limit: retry.maxConnectionRetries) {
                 self.retry(after: backoff(state.load().connectionRetries))
-                return
+                return true
             }
         default:
             break
         }
-        var final = error
-        if status == 429 {
-            final.message += " (still throttled after \(state.load().throttleRetries) retries)"
-        }
-        finish(.failure(final))
+        return false
     }
 
     private func takeRetry(_ counter: WritableKeyPath<State, Int>, limit: Int) -> Bool {

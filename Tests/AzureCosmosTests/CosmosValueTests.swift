@@ -1,4 +1,5 @@
 @testable import AzureCosmos
+import Foundation
 import ToolboxCore
 import XCTest
 
@@ -98,5 +99,16 @@ final class CosmosValueTests: XCTestCase {
         XCTAssertThrowsError(try CosmosConnectionString(parsing: "AccountEndpoint=https://a/;")) {
             XCTAssertEqual(($0 as? ToolboxError)?.code, .missingConnectionStringKey)
         }
+    }
+}
+
+/// Raw bytes handed to a Codable form stay the document they are (`[UInt8]` and `Data` are Codable too).
+final class CosmosCodingTests: XCTestCase {
+    func testBytesAreNotReencoded() throws {
+        let bytes = Array(#"{"id": "1"}"#.utf8)
+        XCTAssertEqual(try CosmosCoding.encode(bytes, JSONEncoder()), bytes)
+        XCTAssertEqual(try CosmosCoding.encode(Data(bytes), JSONEncoder()), bytes)
+        XCTAssertEqual(try CosmosCoding.decode([UInt8].self, bytes, JSONDecoder()), bytes)
+        XCTAssertEqual(try CosmosCoding.decode(Data.self, bytes, JSONDecoder()), Data(bytes))
     }
 }
