@@ -15,6 +15,7 @@ final class HTTPFrontDoor: Sendable {
         var services: [any EmulatorHTTPService] = []
         services.append(EmulatorControlService(context: context))
         services.append(try EntraService(context: context))
+        services.append(EventGridService(context: context))
         return services
     }
 
