@@ -1,7 +1,7 @@
 """azure-identity against the emulator's Entra ID: client secret (sync via MSAL, async via azure-identity's own
 client), managed identity over IMDS (AZURE_POD_IDENTITY_AUTHORITY_HOST) and App Service (IDENTITY_ENDPOINT +
 IDENTITY_HEADER), workload identity, DefaultAzureCredential from environment variables; each token is then
-accepted by an emulator service (Event Hubs over AMQPS: $cbs takes the emulator's JWTs). Wrong secrets get
+accepted by emulator services (Event Hubs over AMQPS: $cbs takes the emulator's JWTs; Event Grid over HTTPS). Wrong secrets get
 ClientAuthenticationError."""
 import asyncio
 import base64
@@ -15,6 +15,7 @@ os.environ["REQUESTS_CA_BUNDLE"] = CA_FILE
 os.environ["SSL_CERT_FILE"] = CA_FILE
 
 from azure.core.exceptions import ClientAuthenticationError  # noqa: E402
+from azure.eventgrid import EventGridEvent, EventGridPublisherClient  # noqa: E402
 from azure.eventhub import EventHubProducerClient, TransportType  # noqa: E402
 from azure.identity import (  # noqa: E402
     ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential,
@@ -79,6 +80,13 @@ def accepted_by_event_hubs(credential):
         client.close()
 
 
+def accepted_by_event_grid(credential):
+    """The credential's Event Grid token (bearer over HTTPS) publishes to the emulator's `orders` topic."""
+    client = EventGridPublisherClient(READY["eventgrid_endpoints"]["orders"], credential)
+    client.send(EventGridEvent(subject="identity/check", data={"by": type(credential).__name__},
+                               event_type="Identity.Checked", data_version="v1"))
+
+
 def secret_sync():
     credential = ClientSecretCredential(TENANT, CLIENT, SECRET, authority=AUTHORITY, disable_instance_discovery=True)
     check_token(credential.get_token(STORAGE))
@@ -121,6 +129,7 @@ def managed_identity_imds_sync():
         check_token(ManagedIdentityCredential().get_token(STORAGE))
         check_token(ManagedIdentityCredential(client_id="22222222-aaaa-bbbb-cccc-000000000002").get_token(STORAGE))
         accepted_by_event_hubs(ManagedIdentityCredential())
+        accepted_by_event_grid(ManagedIdentityCredential())
 
 
 def managed_identity_imds_async():
@@ -140,6 +149,7 @@ def managed_identity_app_service():
                 check_token(await credential.get_token(STORAGE))
         asyncio.run(body())
         accepted_by_event_hubs(ManagedIdentityCredential())
+        accepted_by_event_grid(ManagedIdentityCredential())
 
 
 def managed_identity_app_service_wrong_header():
@@ -159,6 +169,7 @@ def workload_identity():
                          AZURE_FEDERATED_TOKEN_FILE=handle.name):
             check_token(WorkloadIdentityCredential().get_token(STORAGE))
             check_token(DefaultAzureCredential().get_token(STORAGE))
+            accepted_by_event_grid(WorkloadIdentityCredential())
     finally:
         os.unlink(handle.name)
 
@@ -170,6 +181,7 @@ def default_from_environment():
         check_token(credential.get_token(STORAGE))
         check_token(credential.get_token("https://127.0.0.1/.default"), "https://127.0.0.1/")
         accepted_by_event_hubs(credential)
+        accepted_by_event_grid(credential)
 
         async def body():
             async with AioDefaultAzureCredential() as aio:
