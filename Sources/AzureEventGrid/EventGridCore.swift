@@ -189,8 +189,10 @@ final class EventGridCore: Sendable {
         }
         let delay = backoff(retry: number, serviceDelay: error.serviceCondition?.retryAfter)
         guard delay.toolboxSeconds < secondsLeft(deadline) else {
-            return operation.finish(.failure(ToolboxError(error.code, error.message + " (no time left to retry)",
-                serviceCondition: error.serviceCondition, underlying: error.underlying, recovery: error.recovery)))
+            let tries = number + 1
+            return operation.finish(.failure(ToolboxError(.timedOut, "\(request.what) timed out: no time left to "
+                + "retry after \(tries) tr\(tries == 1 ? "y" : "ies") (last: \(error.message))",
+                serviceCondition: error.serviceCondition, underlying: error)))
         }
         options.logger.debug("eventgrid: \(request.what) failed (\(error.code)); retrying in \(delay)")
         operation.child { done in
