@@ -186,11 +186,7 @@ extension CosmosStore {
                                     + "(httpLimits.maxCosmosItemBytes).")
         }
         let grown = size - (replacing?.bytes ?? 0)
-        guard grown <= 0 || stored + grown <= maxStoreBytes else {
-            throw CosmosFailure(status: 403, code: "Forbidden",
-                                message: "The emulator's Cosmos DB store is full (\(stored) of \(maxStoreBytes) bytes, "
-                                    + "httpLimits.maxCosmosStoreBytes); delete items or raise the limit.", substatus: 1014)
-        }
+        if grown > 0 { try Self.reserve(grown, in: &stored, limit: maxStoreBytes) } else { stored += grown }
         let rid = Self.rid(container.rid + Self.bigEndian(sequence))
         let etag = Self.newETag()
         document.setMember("_rid", .string(rid))
@@ -199,7 +195,6 @@ extension CosmosStore {
         document.setMember("_attachments", .string("attachments/"))
         document.setMember("_ts", .number(Double(Self.now())))
         let epk = CosmosEffectivePartitionKey.hash(key.value)
-        stored += grown
         container.items[Self.itemKey(id: id, partitionKey: key)] = Item(
             id: id, partitionKey: key.value, epk: epk, sequence: sequence, document: document, etag: etag, bytes: size)
         container.lsn += 1
