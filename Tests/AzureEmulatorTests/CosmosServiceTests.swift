@@ -150,6 +150,12 @@ final class CosmosServiceTests: XCTestCase {
             XCTAssertTrue(answer.raw.contains(reason), "\(body): \(answer.raw)")
         }
         XCTAssertEqual(cosmos.send("GET", "/dbs/db/colls/c/docs/p/", headers: pk).body?["total"], .number(16), "failed patches change nothing")
+        // Nesting grows with patches only up to the limit the parser enforces on bodies.
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        XCTAssertEqual(cosmos.send("PATCH", "/dbs/db/colls/c/docs/p/", body: #"{"operations":[{"op":"set","path":"/d","value":\#(deep)}]}"#, headers: pk).status, 200)
+        let deeper = cosmos.send("PATCH", "/dbs/db/colls/c/docs/p/", body: #"{"operations":[{"op":"set","path":"/d/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0","value":\#(deep)}]}"#, headers: pk)
+        XCTAssertEqual(deeper.status, 400, deeper.raw)
+        XCTAssertTrue(deeper.raw.contains("deeper than"), deeper.raw)
     }
 
     func testPartitionKeyRangesETag304AndSplitGone() throws {

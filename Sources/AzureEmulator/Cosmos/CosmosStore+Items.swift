@@ -49,6 +49,8 @@ struct CosmosItemResult {
 
 extension CosmosStore {
     static let systemProperties = ["_rid", "_self", "_etag", "_ts", "_attachments"]
+    /// The deepest nesting a stored document may have (request bodies parse to at most 128 levels).
+    static let maxNesting = 127
 
     private static func itemKey(id: String, partitionKey: CosmosPartitionKeyHeader) -> String {
         partitionKey.storeKey + "\u{0}" + id
@@ -179,6 +181,10 @@ extension CosmosStore {
                        status: Int, in container: inout Container, database: Database, stored: inout Int) throws(CosmosFailure) -> CosmosItemResult {
         var document = body
         for property in Self.systemProperties { document.removeMember(property) }
+        // Patches can nest what parsing bounded; keep every stored document within the parser's depth.
+        guard document.nestingDepth(limit: Self.maxNesting + 1) <= Self.maxNesting else {
+            throw .badRequest("The document nests arrays and objects deeper than \(Self.maxNesting) levels.")
+        }
         let size = document.json.utf8.count
         guard size <= maxItemBytes else {
             throw CosmosFailure(status: 413, code: "RequestEntityTooLarge",
