@@ -162,7 +162,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AzureEmulatorTests",
-            dependencies: ["AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport"],
+            dependencies: [
+                "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
