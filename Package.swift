@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "AzureEmulator", targets: ["AzureEmulator"]),
         .library(name: "AzureEventHubs", targets: ["AzureEventHubs"]),
         .library(name: "AzureServiceBus", targets: ["AzureServiceBus"]),
+        .library(name: "AzureCosmos", targets: ["AzureCosmos"]),
         .library(name: "AzureEventGrid", targets: ["AzureEventGrid"]),
         .library(name: "AzureClientsToolboxAsync", targets: ["AzureClientsToolboxAsync"]),
         .library(name: "AzureClientsToolboxTesting", targets: ["AzureClientsToolboxTesting"]),
@@ -109,6 +110,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AzureCosmos",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AzureEventGrid",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
@@ -118,12 +127,14 @@ let package = Package(
         ),
         .target(
             name: "AzureClientsToolbox",
-            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureEventGrid"],
+            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid"],
             swiftSettings: strict
         ),
         .target(
             name: "AzureClientsToolboxAsync",
-            dependencies: ["AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureEventGrid", "ToolboxCore"],
+            dependencies: [
+                "AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid", "ToolboxCore",
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -135,7 +146,7 @@ let package = Package(
             name: "toolbox",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "AzureEmulator",
-                "AzureEventHubs", "AzureServiceBus", "AzureEventGrid",
+                "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -180,6 +191,14 @@ let package = Package(
             name: "AzureServiceBusTests",
             dependencies: [
                 "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureCosmosTests",
+            dependencies: [
+                "AzureCosmos", "AzureClientsToolboxAsync", "AzureClientsToolbox", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
                 "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict
