@@ -40,7 +40,8 @@ extension CosmosService {
         case "GET":
             result = try store.readItem(database: database, container: container, id: id, header: header)
             if let ifNoneMatch = request.header("If-None-Match"), ifNoneMatch == result.etag || ifNoneMatch == "*" {
-                return respond(304, nil, activityID: activityID, headers: sessionHeaders(result, database: database, container: container))
+                let headers = sessionHeaders(result, database: database, container: container) + [("etag", result.etag ?? "")]
+                return respond(304, nil, activityID: activityID, headers: headers)
             }
             return itemResponse(result, request: request, database: database, container: container, activityID: activityID, charge: 1)
         case "PUT":
