@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "AzureEventHubs", targets: ["AzureEventHubs"]),
         .library(name: "AzureServiceBus", targets: ["AzureServiceBus"]),
         .library(name: "AzureCosmos", targets: ["AzureCosmos"]),
+        .library(name: "AzureEventGrid", targets: ["AzureEventGrid"]),
         .library(name: "AzureClientsToolboxAsync", targets: ["AzureClientsToolboxAsync"]),
         .library(name: "AzureClientsToolboxTesting", targets: ["AzureClientsToolboxTesting"]),
         .executable(name: "toolbox", targets: ["toolbox"]),
@@ -117,13 +118,23 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AzureEventGrid",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AzureClientsToolbox",
-            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureCosmos"],
+            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid"],
             swiftSettings: strict
         ),
         .target(
             name: "AzureClientsToolboxAsync",
-            dependencies: ["AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "ToolboxCore"],
+            dependencies: [
+                "AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid", "ToolboxCore",
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -135,7 +146,7 @@ let package = Package(
             name: "toolbox",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "AzureEmulator",
-                "AzureEventHubs", "AzureServiceBus", "AzureCosmos",
+                "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -162,7 +173,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AzureEmulatorTests",
-            dependencies: ["AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport"],
+            dependencies: [
+                "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
@@ -193,6 +207,14 @@ let package = Package(
             name: "AzureClientsToolboxAsyncTests",
             dependencies: [
                 "AzureClientsToolbox", "AzureClientsToolboxAsync", "AzureClientsToolboxTesting", "AzureEventHubs", "AzureServiceBus", "AzureAuth",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureEventGridTests",
+            dependencies: [
+                "AzureEventGrid", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
+                "AzureClientsToolboxTesting", "AzureClientsToolboxAsync", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict
         ),
