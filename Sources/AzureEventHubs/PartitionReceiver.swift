@@ -56,6 +56,9 @@ public final class PartitionReceiver: Sendable {
         var connecting = false
         var closed = false
         var lastError: EventHubsError?
+        /// Delays between reconnects: 0.2 s doubling to 30 s (±20 %), reset by an event or a long-lived connection.
+        var backoff = Backoff(initial: 0.2, maximum: 30)
+        var connectedAt: MonotonicInstant?
     }
 
     public let eventHubName: String
@@ -64,11 +67,21 @@ public final class PartitionReceiver: Sendable {
     public let startingPosition: EventPosition
     private let endpoint: MessagingEndpoint
     private let logger: Logger
+    private let clock: any ToolboxClock
     private let state = LockedValue(State())
 
-    public init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
-                partitionID: String, startingPosition: EventPosition = .latest,
-                logger: Logger = Logger(label: "AzureEventHubs", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    public convenience init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
+                            partitionID: String, startingPosition: EventPosition = .latest,
+                            logger: Logger = Logger(label: "AzureEventHubs", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.init(endpoint: endpoint, eventHubName: eventHubName, consumerGroup: consumerGroup, partitionID: partitionID,
+                  startingPosition: startingPosition, logger: logger, clock: SystemClock())
+    }
+
+    /// With `clock` driving the reconnect backoff (tests pass a `ManualClock`).
+    package init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
+                 partitionID: String, startingPosition: EventPosition = .latest, logger: Logger,
+                 clock: any ToolboxClock) {
+        self.clock = clock
         self.endpoint = endpoint
         self.eventHubName = eventHubName
         self.consumerGroup = consumerGroup
@@ -164,13 +177,16 @@ public final class PartitionReceiver: Sendable {
         let path = "\(eventHubName)/ConsumerGroups/\(consumerGroup)/Partitions/\(partitionID)"
         let audience = endpoint.audience(eventHubName)
         let address = endpoint.address(path)
+        // One deadline for the whole connect (transport, CBS, attach): a peer that stops answering at any step
+        // fails this connect, which is then retried with backoff, instead of leaving the receiver connecting.
+        let deadline = Deadline.after(seconds: Self.connectTimeout)
         MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "EHReceiver", product: "azsdk-swift-eventhubs",
-                                 deadline: .after(seconds: 60), logger: logger) { [weak self] result in
+                                 deadline: deadline, logger: logger) { [weak self] result in
             guard let self else { return }
             switch result {
             case .failure(let error): self.connectFailed(error)
             case .success(let connection):
-                connection.authorize(audience: audience, timeout: 60) { result in
+                connection.authorize(audience: audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
                     if case .failure(let error) = result {
                         connection.close {}
                         return self.connectFailed(error)
@@ -182,7 +198,8 @@ public final class PartitionReceiver: Sendable {
                         filter: [filterKey: .described(descriptor: filterKey, value: .string(position.selector))],
                         targetAddress: "receiver-link-\(UUID().uuidString.lowercased())")
                     connection.session.attachReceiver(
-                        address: address, options: options, messageQueue: connection.queue, queue: connection.queue,
+                        address: address, options: options, messageQueue: connection.queue, deadline: deadline,
+                        queue: connection.queue,
                         onMessage: { [weak self] delivery in self?.received(delivery) }
                     ) { result in
                         switch result {
@@ -196,6 +213,7 @@ public final class PartitionReceiver: Sendable {
                                 state.connection = connection
                                 state.link = receiver
                                 state.outstandingCredit = 0
+                                state.connectedAt = .now()
                                 return true
                             }
                             guard keep else { return connection.close {} }
@@ -208,22 +226,39 @@ public final class PartitionReceiver: Sendable {
         }
     }
 
+    /// How long one connect (transport, CBS, attach) may take before it counts as failed.
+    static let connectTimeout: Double = 60
+
     private func connectFailed(_ error: EventHubsError) {
         logger.debug("partition receiver \(partitionID): \(error)")
-        let waiters: [Waiter] = state.withLockedValue { state in
+        let (waiters, delay): ([Waiter], Double?) = state.withLockedValue { state in
             state.connecting = false
             state.lastError = error
-            guard !error.isTransient else { return [] }
-            return state.inbox.removeAllWaiters()
+            guard !error.isTransient else { return (state.inbox.removeAllWaiters(), nil) }
+            return ([], state.backoff.next())
         }
         for waiter in waiters { waiter.once.complete(.failure(error)) }
-        if error.isTransient {
-            LibraryQueues.defaultCallbackQueue.asyncAfter(deadline: .now() + 0.2) { [weak self] in self?.reconnectIfWaiting() }
-        }
+        if let delay { reconnect(after: delay) }
     }
 
+    /// The connection ended: reconnect (if calls wait) after the backoff delay, which starts over when the
+    /// connection had lived a while — a peer that drops every connection at once is not hammered.
     private func connectionEnded() {
-        reconnectIfWaiting()
+        let delay: Double = state.withLockedValue { state in
+            if let since = state.connectedAt, MonotonicInstant.now().seconds(since: since) > Self.connectTimeout {
+                state.backoff.reset()
+            }
+            state.connectedAt = nil
+            return state.backoff.next()
+        }
+        reconnect(after: delay)
+    }
+
+    private func reconnect(after delay: Double) {
+        logger.debug("partition receiver \(partitionID): reconnecting in \(String(format: "%.3f", delay)) s")
+        clock.schedule(at: clock.now().advanced(bySeconds: delay), on: LibraryQueues.defaultCallbackQueue) { [weak self] in
+            self?.reconnectIfWaiting()
+        }
     }
 
     private func reconnectIfWaiting() {
@@ -239,6 +274,7 @@ public final class PartitionReceiver: Sendable {
             state.inbox.append(event)
             state.lastSequence = event.sequenceNumber
             state.outstandingCredit = max(0, state.outstandingCredit - 1)
+            state.backoff.reset()
         }
         deliverReady()
         topUpCredit()

@@ -174,15 +174,17 @@ public final class ServiceBusReceiver: Sendable {
         let entity = entityPath
         let audience = endpoint.audience(entity)
         let address = endpoint.address(entity)
-        let timeout = options.retry.tryTimeout
+        // One deadline for the whole connect (transport, CBS, attach): a peer that stops answering at any step
+        // fails the waiting calls instead of leaving the receiver connecting forever.
+        let deadline = Deadline.after(seconds: options.retry.tryTimeout)
         let mode = receiveMode
         MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "SBReceiver", product: "azsdk-swift-servicebus",
-                                 deadline: .after(seconds: timeout), logger: options.logger) { [weak self] result in
+                                 deadline: deadline, logger: options.logger) { [weak self] result in
             guard let self else { return }
             switch result {
             case .failure(let error): self.finishConnect(.failure(error))
             case .success(let connection):
-                connection.authorize(audience: audience, timeout: timeout) { result in
+                connection.authorize(audience: audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
                     if case .failure(let error) = result {
                         connection.close {}
                         return self.finishConnect(.failure(error))
@@ -194,7 +196,8 @@ public final class ServiceBusReceiver: Sendable {
                         properties: [.symbol("com.microsoft:receiver-name"): .string("SBReceiver-\(connection.id)")])
                     let id = connection.id
                     connection.session.attachReceiver(
-                        address: address, options: receiverOptions, messageQueue: connection.queue, queue: connection.queue,
+                        address: address, options: receiverOptions, messageQueue: connection.queue, deadline: deadline,
+                        queue: connection.queue,
                         onMessage: { [weak self] delivery in self?.received(delivery, connectionID: id) }
                     ) { result in
                         switch result {
@@ -257,7 +260,8 @@ public final class ServiceBusReceiver: Sendable {
             case .success(let link):
                 ServiceBusConnection.management(messaging: link.connection, cache: link.management, entity: entity,
                                                 operation: operation, body: body,
-                                                associatedLinkName: link.receiver.name, timeout: timeout) { result in
+                                                associatedLinkName: link.receiver.name,
+                                                deadline: .after(seconds: timeout)) { result in
                     completion(result.map { ($0, link) })
                 }
             }

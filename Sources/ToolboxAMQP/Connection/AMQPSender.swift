@@ -112,7 +112,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
                      queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                      completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) -> any Cancellable {
         let callback = Callback(callbackQueue, completion)
-        queue.async { self.enqueue(payload, messageFormat: messageFormat, callback: callback) }
+        queue.async { self.enqueue(payload, messageFormat: messageFormat, deadline: deadline, callback: callback) }
         deadline.schedule(on: queue) { [weak self] in
             self?.abandon(callback, AMQPError(.timedOut, "no outcome for the message before its deadline"))
         }
@@ -122,8 +122,14 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         }
     }
 
-    private func enqueue(_ payload: [UInt8], messageFormat: UInt32, callback: Callback<AMQPDeliveryState?>) {
+    private func enqueue(_ payload: [UInt8], messageFormat: UInt32, deadline: Deadline,
+                         callback: Callback<AMQPDeliveryState?>) {
         guard !callback.isDone else { return }
+        // Whoever gave the deadline may already have given up (and retried elsewhere): sending now could duplicate.
+        if deadline != .never, deadline.hasPassed {
+            callback(.failure(AMQPError(.timedOut, "the message's deadline passed before it could be sent")))
+            return
+        }
         if let error = terminalError ?? (state == .attached ? nil : AMQPError(.linkDetached, "link is not attached")) {
             callback(.failure(error))
             return

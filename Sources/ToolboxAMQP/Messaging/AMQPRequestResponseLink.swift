@@ -40,7 +40,10 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     private var queue: DispatchQueue { session.queue }
 
     /// Attaches the receiver then the sender (the order the Azure SDKs use) and completes when both are attached.
+    /// Past `deadline` it fails with `.timedOut` and detaches what was attached (a peer that never answers an
+    /// attach cannot hold the caller).
     public static func attach(session: AMQPSession, address: String, replyAddress: String? = nil,
+                              deadline: Deadline = .never,
                               queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                               completion: @escaping @Sendable (Result<AMQPRequestResponseLink, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
@@ -48,13 +51,13 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         let link = AMQPRequestResponseLink(session: session, address: address, replyAddress: reply)
         let queue = session.queue
         let receiverOptions = AMQPReceiverOptions(credit: .auto(prefetch: 50), targetAddress: reply)
-        session.attachReceiver(address: address, options: receiverOptions, messageQueue: queue, queue: queue,
+        session.attachReceiver(address: address, options: receiverOptions, messageQueue: queue, deadline: deadline, queue: queue,
                                onMessage: { [weak link] delivery in link?.received(delivery) }) { result in
             switch result {
             case .failure(let error): callback(.failure(error))
             case .success(let receiver):
                 link.receiver = receiver
-                session.attachSender(address: address, queue: queue) { result in
+                session.attachSender(address: address, deadline: deadline, queue: queue) { result in
                     switch result {
                     case .failure(let error):
                         receiver.close { _ in }
