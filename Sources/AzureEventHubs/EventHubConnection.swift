@@ -9,8 +9,8 @@ import ToolboxCore
 public final class EventHubConnection: Sendable {
     public let messaging: MessagingConnection
     public let eventHubName: String
-    private let senders = LinkCache<AMQPSender>(discard: { $0.close { _ in } })
-    private let management = LinkCache<AMQPRequestResponseLink>(discard: { $0.close { _ in } })
+    private let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
+    private let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
 
     init(messaging: MessagingConnection, eventHubName: String) {
         self.messaging = messaging

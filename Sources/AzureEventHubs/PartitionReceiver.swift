@@ -219,6 +219,9 @@ public final class PartitionReceiver: Sendable {
                             guard keep else { return connection.close {} }
                             self.topUpCredit()
                             connection.amqp.onClose(queue: connection.queue) { [weak self] _ in self?.connectionEnded() }
+                            receiver.onEnd(queue: connection.queue) { [weak self] error in
+                                self?.linkEnded(receiver, EventHubsError(error, context: "the receive link on \(path) ended"))
+                            }
                         }
                     }
                 }
@@ -252,6 +255,24 @@ public final class PartitionReceiver: Sendable {
             return state.backoff.next()
         }
         reconnect(after: delay)
+    }
+
+    /// The receive link ended while its connection may live on (the peer detached it): drop that connection and
+    /// go on as after a lost connection. When the cause will not heal by itself (the token lapsed unrenewed, the
+    /// partition went away) the calls waiting now fail with it, so a caller sees `.unauthorized` rather than empty
+    /// receives; the next call connects again.
+    private func linkEnded(_ receiver: AMQPReceiver, _ error: EventHubsError) {
+        let (connection, waiters): (MessagingConnection?, [Waiter]) = state.withLockedValue { state in
+            guard state.link === receiver, let connection = state.connection else { return (nil, []) }
+            state.link = nil
+            state.connection = nil
+            state.lastError = error
+            return (connection, error.isTransient ? [] : state.inbox.removeAllWaiters())
+        }
+        guard let connection else { return }
+        logger.debug("partition receiver \(partitionID): \(error)")
+        for waiter in waiters { waiter.once.complete(.failure(error)) }
+        connection.close {}  // its onClose handler schedules the reconnect
     }
 
     private func reconnect(after delay: Double) {

@@ -21,12 +21,18 @@ public final class LinkCache<Link: AnyObject & Sendable>: Sendable {
 
     private let state = LockedValue(State())
     private let discard: @Sendable (Link) -> Void
+    private let hasEnded: @Sendable (Link) -> Bool
     private let clock: any ToolboxClock
     private let timers = LinkCacheTimers.queue
 
-    /// - parameter discard: closes a link that attached too late to be used (default: nothing).
-    public init(clock: any ToolboxClock = SystemClock(), discard: @escaping @Sendable (Link) -> Void = { _ in }) {
+    /// - parameters:
+    ///   - hasEnded: whether a cached link has ended (the peer detached it, say because its token lapsed); an
+    ///     ended link is replaced by a new attach on the next request.
+    ///   - discard: closes a link that attached too late to be used.
+    public init(clock: any ToolboxClock = SystemClock(), hasEnded: @escaping @Sendable (Link) -> Bool,
+                discard: @escaping @Sendable (Link) -> Void) {
         self.clock = clock
+        self.hasEnded = hasEnded
         self.discard = discard
     }
 
@@ -37,12 +43,12 @@ public final class LinkCache<Link: AnyObject & Sendable>: Sendable {
                      completion: @escaping @Sendable (Result<Link, AzureMessagingError>) -> Void) {
         let step: LinkStep<Link> = state.withLockedValue { state in
             switch state.entries[key] {
-            case .ready(let link)?: return .ready(link)
+            case .ready(let link)? where !hasEnded(link): return .ready(link)
             case .attaching(let id, var waiters)?:
                 waiters.append(completion)
                 state.entries[key] = .attaching(id: id, waiters)
                 return .wait
-            case nil:
+            case .ready?, nil:
                 state.nextID &+= 1
                 state.entries[key] = .attaching(id: state.nextID, [completion])
                 return .attach(state.nextID)

@@ -9,8 +9,8 @@ import ToolboxCore
 public final class ServiceBusConnection: Sendable {
     public let messaging: MessagingConnection
     public let queueName: String
-    private let senders = LinkCache<AMQPSender>(discard: { $0.close { _ in } })
-    private let management = LinkCache<AMQPRequestResponseLink>(discard: { $0.close { _ in } })
+    private let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
+    private let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
 
     init(messaging: MessagingConnection, queueName: String) {
         self.messaging = messaging

@@ -156,7 +156,7 @@ public final class ServiceBusReceiver: Sendable {
         enum Step { case ready(Link), wait, connect, closed }
         let step: Step = state.withLockedValue { state in
             if state.closed { return .closed }
-            if let link = state.link, !link.connection.isClosed { return .ready(link) }
+            if let link = state.link, !link.connection.isClosed, !link.receiver.hasEnded { return .ready(link) }
             state.link = nil
             state.outstandingCredit = 0
             state.connecting.append(completion)
@@ -205,7 +205,11 @@ public final class ServiceBusReceiver: Sendable {
                             connection.close {}
                             self.finishConnect(.failure(ServiceBusError(error, context: "attaching a receiver to \(entity)")))
                         case .success(let receiver):
-                            self.finishConnect(.success(Link(connection: connection, receiver: receiver, management: LinkCache())))
+                            self.finishConnect(.success(Link(connection: connection, receiver: receiver, management: LinkCache(
+                                hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } }))))
+                            receiver.onEnd(queue: connection.queue) { [weak self] error in
+                                self?.linkEnded(receiver, ServiceBusError(error, context: "the receive link on \(entity) ended"))
+                            }
                         }
                     }
                 }
@@ -229,6 +233,22 @@ public final class ServiceBusReceiver: Sendable {
             return
         }
         for waiter in waiters { waiter(result) }
+    }
+
+    /// The receive link ended. The next call re-attaches on a new connection (the old one is closed); when the
+    /// cause will not heal by itself (the token lapsed unrenewed, the entity went away), the calls waiting now
+    /// fail with it, so a caller sees `.unauthorized` rather than empty receives.
+    private func linkEnded(_ receiver: AMQPReceiver, _ error: ServiceBusError) {
+        let (link, waiters): (Link?, [ReceiveInbox<ServiceBusReceivedMessage>.Waiter]) = state.withLockedValue { state in
+            guard let link = state.link, link.receiver === receiver else { return (nil, []) }
+            state.link = nil
+            state.outstandingCredit = 0
+            return (link, error.isTransient ? [] : state.inbox.removeAllWaiters())
+        }
+        guard let link else { return }
+        options.logger.debug("service bus receiver on \(entityPath): \(error)")
+        link.connection.close {}
+        for waiter in waiters { waiter.once.complete(.failure(error)) }
     }
 
     /// Closes the connection; pending receives complete with what is buffered.

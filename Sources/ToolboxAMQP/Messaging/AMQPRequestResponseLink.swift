@@ -30,6 +30,8 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     private var receiver: AMQPReceiver?
     private var pending: [AMQPValue: Pending] = [:]
     private var failure: AMQPError?
+    /// `sender` and `receiver` for reading off the connection's queue (`hasEnded`).
+    private let links = LockedValue<(AMQPSender?, AMQPReceiver?)>((nil, nil))
 
     private init(session: AMQPSession, address: String, replyAddress: String) {
         self.session = session
@@ -64,6 +66,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
                         callback(.failure(error))
                     case .success(let sender):
                         link.sender = sender
+                        link.links.withLockedValue { $0 = (sender, receiver) }
                         callback(.success(link))
                     }
                 }
@@ -76,6 +79,12 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPRequestResponseLink, any Error>) -> Void) in
             attach(session: session, address: address, replyAddress: replyAddress, queue: queue) { done($0.mapError { $0 }) }
         }
+    }
+
+    /// Whether either link of the pair has ended (the pair can no longer answer; attach a new one).
+    public var hasEnded: Bool {
+        let (sender, receiver) = links.load()
+        return sender?.hasEnded ?? true || receiver?.hasEnded ?? true
     }
 
     /// Sends `request` and completes with the response whose correlation-id matches its message-id.
