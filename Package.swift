@@ -134,6 +134,9 @@ let package = Package(
         ),
         // Shared by the test targets' black-box CLI tests: runs the built `toolbox` and reads its output.
         .target(name: "ToolboxCLITestSupport", path: "Tests/ToolboxCLITestSupport", swiftSettings: strict),
+        // Shared by the messaging clients' fault-scenario tests: a TCP proxy that injects network faults.
+        .target(name: "MessagingFaultSupport", dependencies: ["ToolboxAMQP"], path: "Tests/MessagingFaultSupport",
+                swiftSettings: strict),
         .testTarget(name: "ToolboxCoreTests", dependencies: ["ToolboxCore"], swiftSettings: strict),
         .testTarget(
             name: "ConnectionPoolingTests",
@@ -160,7 +163,7 @@ let package = Package(
             name: "AzureEventHubsTests",
             dependencies: [
                 "AzureEventHubs", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
             ],
             swiftSettings: strict
         ),
@@ -168,7 +171,7 @@ let package = Package(
             name: "AzureServiceBusTests",
             dependencies: [
                 "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
             ],
             swiftSettings: strict
         ),

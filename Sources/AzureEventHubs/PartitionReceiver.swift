@@ -68,6 +68,8 @@ public final class PartitionReceiver: Sendable {
     private let endpoint: MessagingEndpoint
     private let logger: Logger
     private let clock: any ToolboxClock
+    /// How long one connect (transport, CBS, attach) may take before it counts as failed.
+    private let connectTimeout: Double
     private let state = LockedValue(State())
 
     public convenience init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
@@ -77,11 +79,13 @@ public final class PartitionReceiver: Sendable {
                   startingPosition: startingPosition, logger: logger, clock: SystemClock())
     }
 
-    /// With `clock` driving the reconnect backoff (tests pass a `ManualClock`).
+    /// With `clock` driving the reconnect backoff (tests pass a `ManualClock`) and a `connectTimeout` for each
+    /// connect (transport, CBS, attach).
     package init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
                  partitionID: String, startingPosition: EventPosition = .latest, logger: Logger,
-                 clock: any ToolboxClock) {
+                 clock: any ToolboxClock, connectTimeout: Double = 60) {
         self.clock = clock
+        self.connectTimeout = connectTimeout
         self.endpoint = endpoint
         self.eventHubName = eventHubName
         self.consumerGroup = consumerGroup
@@ -179,7 +183,7 @@ public final class PartitionReceiver: Sendable {
         let address = endpoint.address(path)
         // One deadline for the whole connect (transport, CBS, attach): a peer that stops answering at any step
         // fails this connect, which is then retried with backoff, instead of leaving the receiver connecting.
-        let deadline = Deadline.after(seconds: Self.connectTimeout)
+        let deadline = Deadline.after(seconds: connectTimeout)
         MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "EHReceiver", product: "azsdk-swift-eventhubs",
                                  deadline: deadline, logger: logger) { [weak self] result in
             guard let self else { return }
@@ -229,15 +233,13 @@ public final class PartitionReceiver: Sendable {
         }
     }
 
-    /// How long one connect (transport, CBS, attach) may take before it counts as failed.
-    static let connectTimeout: Double = 60
-
     private func connectFailed(_ error: EventHubsError) {
         logger.debug("partition receiver \(partitionID): \(error)")
         let (waiters, delay): ([Waiter], Double?) = state.withLockedValue { state in
             state.connecting = false
             state.lastError = error
-            guard !error.isTransient else { return (state.inbox.removeAllWaiters(), nil) }
+            // A connect that timed out is retried like any transient failure (DESIGN §6: time-outs retry).
+            guard error.isTransient || error.code == .timedOut else { return (state.inbox.removeAllWaiters(), nil) }
             return ([], state.backoff.next())
         }
         for waiter in waiters { waiter.once.complete(.failure(error)) }
@@ -248,7 +250,7 @@ public final class PartitionReceiver: Sendable {
     /// connection had lived a while — a peer that drops every connection at once is not hammered.
     private func connectionEnded() {
         let delay: Double = state.withLockedValue { state in
-            if let since = state.connectedAt, MonotonicInstant.now().seconds(since: since) > Self.connectTimeout {
+            if let since = state.connectedAt, MonotonicInstant.now().seconds(since: since) > connectTimeout {
                 state.backoff.reset()
             }
             state.connectedAt = nil

@@ -1,0 +1,289 @@
+import AzureAuth
+import AzureClientsToolboxTesting
+import AzureEmulator
+import Foundation
+import Logging
+import MessagingFaultSupport
+import ToolboxAMQP
+import ToolboxCore
+import XCTest
+
+@testable import AzureEventHubs
+
+/// Event Hubs clients against a peer that misbehaves (issue 13's fault scenarios): the caller gets a typed error
+/// within its deadline, every completion runs once, nothing reported sent is lost, and the client recovers when the
+/// peer does. The faults come from a `FaultProxy` between the client and the emulator.
+final class FaultScenarioTests: XCTestCase {
+    private func proxy(_ emulator: Emulator) throws -> FaultProxy {
+        let proxy = try FaultProxy(upstreamPort: emulator.amqpPort)
+        addTeardownBlock { proxy.stop() }
+        return proxy
+    }
+
+    /// The emulator's namespace reached through `port` (the proxy), plain AMQP, SAS from the namespace key.
+    private func endpoint(port: UInt16, idleTimeout: Double? = 60, tls: Bool = false) throws -> MessagingEndpoint {
+        let parsed = try MessagingConnectionString(parsing: "Endpoint=sb://127.0.0.1:\(port);"
+            + "SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true")
+        var endpoint = try MessagingEndpoint(connectionString: parsed)
+        endpoint.idleTimeout = idleTimeout
+        endpoint.useTLS = tls
+        return endpoint
+    }
+
+    private func options(tryTimeout: Double, retries: Int, _ change: (inout EventHubProducerOptions) -> Void = { _ in })
+        -> EventHubProducerOptions
+    {
+        EventHubProducerOptions.with {
+            $0.retry = RetryOptions(maxRetries: retries, delay: 0.02, maxDelay: 0.2, tryTimeout: tryTimeout)
+            $0.readiness = .attach
+            change(&$0)
+        }
+    }
+
+    /// Waits (up to `seconds`) for `condition`, checking every 20 ms: waiting on the event, not a fixed sleep.
+    private func eventually(_ seconds: Double = 15, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return condition()
+    }
+
+    private func stored(_ emulator: Emulator, partitions: Int, atLeast expected: Int) throws -> [String] {
+        try readAll(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"), partitions: partitions,
+                    expected: expected, timeout: 5).compactMap { $0.event.bodyAsString }
+    }
+
+    // MARK: Refused and reset connections
+
+    func testSendsThroughRefusedAndResetConnectionsFailTypedThenRecover() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 2)
+        let proxy = try proxy(emulator)
+        let producer = try ManagedEventHubProducer(
+            endpoint: try endpoint(port: proxy.port), eventHubName: "eh1",
+            options: options(tryTimeout: 2, retries: 2) { $0.pool.acquireTimeout = 1; $0.pool.getTimeout = 2 })
+        defer { try? producer.close() }
+        var succeeded: [String] = []
+        for i in 0..<5 {
+            try producer.send(EventData(body: "before \(i)"))
+            succeeded.append("before \(i)")
+        }
+
+        proxy.mode = .refuse
+        proxy.resetAll()
+        for i in 0..<5 {
+            XCTAssertThrowsError(try producer.send(EventData(body: "refused \(i)"))) { error in
+                let code = (error as? EventHubsError)?.code
+                XCTAssertTrue(code == .connectionLost || code == .timedOut, "a typed cause: \(error)")
+            }
+        }
+
+        // Concurrent sends while the endpoint comes back and then resets every connection once more.
+        proxy.mode = .forward
+        let completions = LockedValue<[String: Int]>([:])
+        let successes = LockedValue<[String]>([])
+        let group = DispatchGroup()
+        for i in 0..<60 {
+            group.enter()
+            let body = "during \(i)"
+            producer.send(EventData(body: body)) { result in
+                completions.withLockedValue { $0[body, default: 0] += 1 }
+                if case .success = result { successes.withLockedValue { $0.append(body) } }
+                group.leave()
+            }
+            if i == 30 { proxy.resetAll() }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 60), .success, "every send completed")
+        XCTAssertEqual(completions.load().count, 60)
+        XCTAssertTrue(completions.load().values.allSatisfy { $0 == 1 }, "each completion ran exactly once")
+        succeeded += successes.load()
+
+        for i in 0..<5 {
+            try producer.send(EventData(body: "after \(i)"))
+            succeeded.append("after \(i)")
+        }
+        let bodies = try stored(emulator, partitions: 2, atLeast: succeeded.count)
+        XCTAssertTrue(Set(succeeded).isSubset(of: Set(bodies)), "every event reported sent is stored")
+        XCTAssertFalse(bodies.contains { $0.hasPrefix("refused") }, "nothing went through a refused connection")
+        XCTAssertGreaterThan(proxy.acceptedCount, 2, "the client kept reconnecting")
+    }
+
+    func testSendsToAClosedPortFailWithConnectionLost() throws {
+        let producer = EventHubProducer(endpoint: try endpoint(port: try freePort()), eventHubName: "eh1",
+                                        options: options(tryTimeout: 5, retries: 2))
+        defer { try? producer.close() }
+        for _ in 0..<3 {
+            XCTAssertThrowsError(try producer.send(EventData(body: "x"))) { error in
+                XCTAssertEqual((error as? EventHubsError)?.code, .connectionLost, "\(error)")
+            }
+        }
+    }
+
+    // MARK: Handshakes that never complete
+
+    func testATLSHandshakeThatNeverCompletesFailsWithinThePoolsAcquireTimeout() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let proxy = try proxy(emulator)
+        proxy.mode = .silent
+        // The try may take 60 s and a connection 3 s to open, but a caller waits only the pool's acquireTimeout.
+        let producer = try ManagedEventHubProducer(
+            endpoint: try endpoint(port: proxy.port, tls: true), eventHubName: "eh1",
+            options: options(tryTimeout: 60, retries: 0) { $0.pool.acquireTimeout = 0.5; $0.pool.getTimeout = 3 })
+        defer { try? producer.close() }
+        XCTAssertThrowsError(try producer.send(EventData(body: "x"))) { error in
+            let error = error as? EventHubsError
+            XCTAssertEqual(error?.code, .timedOut, "\(String(describing: error))")
+            XCTAssertTrue(error?.message.contains("no lease became free within 0.5") == true,
+                          "the pool's acquire time-out, not the try's: \(String(describing: error))")
+        }
+    }
+
+    // MARK: Half-open connections and peers that stop reading
+
+    func testAHalfOpenConnectionIsDroppedByTheIdleTimeoutAndSendReceiveAndManagementRecover() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let proxy = try proxy(emulator)
+        let producer = EventHubProducer(endpoint: try endpoint(port: proxy.port, idleTimeout: 1), eventHubName: "eh1",
+                                        options: options(tryTimeout: 1.5, retries: 1))
+        defer { try? producer.close() }
+        let receiver = PartitionReceiver(endpoint: try endpoint(port: proxy.port, idleTimeout: 1), eventHubName: "eh1",
+                                         partitionID: "0", startingPosition: .earliest,
+                                         logger: Logger(label: "test"), clock: SystemClock(), connectTimeout: 2)
+        defer { try? receiver.close() }
+        try producer.send(EventData(body: "e0"))
+        XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: 5).map(\.sequenceNumber), [0])
+        XCTAssertEqual(proxy.openCount, 2)
+
+        proxy.mode = .silent
+        XCTAssertTrue(eventually { proxy.openCount == 0 }, "both clients dropped their dead connection on their own")
+        XCTAssertThrowsError(try producer.send(EventData(body: "lost"))) { error in
+            let code = (error as? EventHubsError)?.code
+            XCTAssertTrue(code == .timedOut || code == .connectionLost, "\(error)")
+        }
+        XCTAssertThrowsError(try producer.partitionProperties(partitionID: "0")) { error in
+            let code = (error as? EventHubsError)?.code
+            XCTAssertTrue(code == .timedOut || code == .connectionLost, "\(error)")
+        }
+        XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: 0.5), [], "a receive during the outage is empty")
+
+        proxy.mode = .forward
+        try producer.send(EventData(body: "e1"))
+        XCTAssertGreaterThanOrEqual(try producer.partitionProperties(partitionID: "0").lastEnqueuedSequenceNumber, 1)
+        var received: [ReceivedEventData] = []
+        XCTAssertTrue(eventually { received += (try? receiver.receive(maxEvents: 5, timeout: 0.3)) ?? []; return received.count >= 1 })
+        let sequences = received.map(\.sequenceNumber)
+        XCTAssertEqual(sequences, Array(1...Int64(sequences.count)), "the receiver resumed after e0: nothing skipped or repeated")
+        XCTAssertEqual(received.last?.event.bodyAsString, "e1")
+    }
+
+    func testAConnectionWhosePeerStopsReadingIsRetiredAfterRepeatedTimeouts() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let proxy = try proxy(emulator)
+        // Heartbeats keep flowing from the peer, so only the client's own time-outs can tell the connection is stuck.
+        let producer = try ManagedEventHubProducer(
+            endpoint: try endpoint(port: proxy.port, idleTimeout: 1), eventHubName: "eh1",
+            options: options(tryTimeout: 0.5, retries: 3) { $0.pool.acquireTimeout = 0.5; $0.pool.getTimeout = 1 })
+        defer { try? producer.close() }
+        try producer.send(EventData(body: "first"))
+        proxy.mode = .stopReadingClient
+        XCTAssertThrowsError(try producer.send(EventData(body: "stuck"))) { error in
+            XCTAssertEqual((error as? EventHubsError)?.code, .timedOut, "\(error)")
+        }
+        XCTAssertGreaterThanOrEqual(producer.health.reconnectCount, 1, "the stuck connection was retired, not reused forever")
+        proxy.mode = .forward
+        proxy.resetAll()
+        try producer.send(EventData(body: "after"))
+        let bodies = try stored(emulator, partitions: 1, atLeast: 2)
+        XCTAssertTrue(bodies.contains("first") && bodies.contains("after"), "\(bodies)")
+    }
+
+    // MARK: Attaches the peer never answers
+
+    /// Drops the broker's answer to attaches whose address contains `fragment`.
+    private func unansweredAttaches(_ fragment: String) -> FaultProxy.FrameFilter {
+        { direction, frame in
+            guard direction == .toClient, case .amqp(_, .attach(let attach), _) = frame else { return true }
+            let address = (attach.target?.address ?? "") + " " + (attach.source?.address ?? "")
+            return !address.contains(fragment)
+        }
+    }
+
+    func testASenderAttachThePeerNeverAnswersFailsTheTryAndTheNextAttachWorks() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 2)
+        let proxy = try proxy(emulator)
+        let producer = EventHubProducer(endpoint: try endpoint(port: proxy.port), eventHubName: "eh1",
+                                        options: options(tryTimeout: 1, retries: 0))
+        defer { try? producer.close() }
+        try producer.send(EventData(body: "hub"))
+        proxy.frameFilter = unansweredAttaches("/Partitions/")
+        XCTAssertThrowsError(try producer.send(EventData(body: "never"), options: SendEventOptions(partitionID: "1"))) { error in
+            XCTAssertEqual((error as? EventHubsError)?.code, .timedOut, "\(error)")
+        }
+        proxy.frameFilter = nil
+        try producer.send(EventData(body: "answered"), options: SendEventOptions(partitionID: "1"))
+        let bodies = try stored(emulator, partitions: 2, atLeast: 2)
+        XCTAssertEqual(Set(bodies), ["hub", "answered"])
+    }
+
+    func testAManagementAttachThePeerNeverAnswersFailsTheTryAndTheNextAttachWorks() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 2)
+        let proxy = try proxy(emulator)
+        let producer = EventHubProducer(endpoint: try endpoint(port: proxy.port), eventHubName: "eh1",
+                                        options: options(tryTimeout: 1, retries: 0))
+        defer { try? producer.close() }
+        try producer.send(EventData(body: "hub"))
+        proxy.frameFilter = unansweredAttaches("$management")
+        XCTAssertThrowsError(try producer.eventHubProperties()) { error in
+            XCTAssertEqual((error as? EventHubsError)?.code, .timedOut, "\(error)")
+        }
+        proxy.frameFilter = nil
+        XCTAssertEqual(try producer.eventHubProperties().partitionIDs, ["0", "1"])
+    }
+
+    func testAReceiverAttachThePeerNeverAnswersDoesNotLeaveTheReceiverConnecting() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let proxy = try proxy(emulator)
+        let receiver = PartitionReceiver(endpoint: try endpoint(port: proxy.port), eventHubName: "eh1", partitionID: "0",
+                                         startingPosition: .earliest, logger: Logger(label: "test"),
+                                         clock: SystemClock(), connectTimeout: 0.5)
+        defer { try? receiver.close() }
+        proxy.frameFilter = unansweredAttaches("/ConsumerGroups/")
+        XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: 1), [])
+        proxy.frameFilter = nil
+        let producer = try ManagedEventHubProducer(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"))
+        defer { try? producer.close() }
+        try producer.send(EventData(body: "e0"))
+        var received: [ReceivedEventData] = []
+        XCTAssertTrue(eventually { received += (try? receiver.receive(maxEvents: 1, timeout: 0.5)) ?? []; return !received.isEmpty },
+                      "the receiver connected again once attaches were answered")
+        XCTAssertEqual(received.map { $0.event.bodyAsString }, ["e0"])
+    }
+
+    // MARK: Reconnect backoff
+
+    func testPartitionReceiverReconnectsWithCappedExponentialBackoff() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let proxy = try proxy(emulator)
+        proxy.mode = .refuse  // every connect fails with a transient error (reset during the handshake)
+        let clock = ManualClock()
+        let receiver = PartitionReceiver(endpoint: try endpoint(port: proxy.port), eventHubName: "eh1",
+                                         partitionID: "0", logger: Logger(label: "test"), clock: clock)
+        defer { try? receiver.close() }
+        receiver.receive(maxEvents: 1, timeout: 600) { _ in }
+        var delays: [Double] = []
+        for _ in 0..<10 {
+            XCTAssertTrue(eventually { clock.pendingJobCount == 1 }, "a reconnect is scheduled on the clock")
+            guard let next = clock.nextDeadline else { break }
+            delays.append(next.seconds(since: clock.now()))
+            clock.advance(to: next)
+        }
+        XCTAssertEqual(delays.count, 10)
+        for (index, delay) in delays.enumerated() {
+            let base = min(30, 0.2 * Double(1 << index))
+            XCTAssertGreaterThanOrEqual(delay, base * 0.8 - 0.001, "delay \(index): \(delays)")
+            XCTAssertLessThanOrEqual(delay, base * 1.2 + 0.001, "delay \(index): \(delays)")
+        }
+    }
+}
+
