@@ -199,7 +199,7 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
 
     /// The delay before retrying a failed refresh (before jitter): `initial` doubled per earlier failure in a
     /// row, at most `maximum`, and at most half the time left until the last token put expires (at least 1 s).
-    static func retryDelay(afterFailures failures: Int, initial: Double, maximum: Double, untilExpiry: Double?) -> Double {
+    package static func retryDelay(afterFailures failures: Int, initial: Double, maximum: Double, untilExpiry: Double?) -> Double {
         var delay = min(maximum, initial * Double(1 << min(max(failures, 0), 30)))
         if let untilExpiry, untilExpiry.isFinite { delay = min(delay, max(1, untilExpiry / 2)) }
         return delay
