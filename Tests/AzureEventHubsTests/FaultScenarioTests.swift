@@ -260,6 +260,30 @@ final class FaultScenarioTests: XCTestCase {
         XCTAssertEqual(received.map { $0.event.bodyAsString }, ["e0"])
     }
 
+    // MARK: Large events
+
+    func testAnEventOfTheHubsMaximumSizeIsReceived() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let producer = try ManagedEventHubProducer(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"))
+        defer { try? producer.close() }
+        // The largest event that fits the link's max-message-size (1 MiB) on its own.
+        let limit = try producer.createBatch().maxSizeInBytes
+        var size = limit - 1024
+        while true {
+            var probe = try producer.createBatch()
+            if !probe.tryAdd(EventData(body: [UInt8](repeating: 0x61, count: size + 64))) { break }
+            size += 64
+        }
+        let body = (0..<size).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        try producer.send(EventData(body: body))
+        let receiver = try PartitionReceiver(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"),
+                                             partitionID: "0", startingPosition: .earliest)
+        defer { try? receiver.close() }
+        let received = try skippingKnownFramePaddingBug { try receiver.receive(maxEvents: 1, timeout: 10) }
+        XCTAssertEqual(received.count, 1)
+        XCTAssertEqual(received.first?.body, body, "all \(size) bytes intact")
+    }
+
     // MARK: Reconnect backoff
 
     func testPartitionReceiverReconnectsWithCappedExponentialBackoff() throws {
