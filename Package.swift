@@ -135,7 +135,8 @@ let package = Package(
         // Shared by the test targets' black-box CLI tests: runs the built `toolbox` and reads its output.
         .target(name: "ToolboxCLITestSupport", path: "Tests/ToolboxCLITestSupport", swiftSettings: strict),
         // Shared by the messaging clients' fault-scenario tests: a TCP proxy that injects network faults.
-        .target(name: "MessagingFaultSupport", dependencies: ["ToolboxAMQP"], path: "Tests/MessagingFaultSupport",
+        .target(name: "MessagingFaultSupport", dependencies: ["ToolboxAMQP", "ToolboxCore", "AzureAuth", "AzureMessagingCore"],
+                path: "Tests/MessagingFaultSupport",
                 swiftSettings: strict),
         .testTarget(name: "ToolboxCoreTests", dependencies: ["ToolboxCore"], swiftSettings: strict),
         .testTarget(

@@ -20,14 +20,8 @@ final class FaultScenarioTests: XCTestCase {
         return proxy
     }
 
-    /// The emulator's namespace reached through `port` (the proxy), plain AMQP, SAS from the namespace key.
     private func endpoint(port: UInt16, idleTimeout: Double? = 60, tls: Bool = false) throws -> MessagingEndpoint {
-        let parsed = try MessagingConnectionString(parsing: "Endpoint=sb://127.0.0.1:\(port);"
-            + "SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true")
-        var endpoint = try MessagingEndpoint(connectionString: parsed)
-        endpoint.idleTimeout = idleTimeout
-        endpoint.useTLS = tls
-        return endpoint
+        try FaultScenario.endpoint(port: port, idleTimeout: idleTimeout, tls: tls)
     }
 
     private func options(tryTimeout: Double, retries: Int, _ change: (inout EventHubProducerOptions) -> Void = { _ in })
@@ -40,14 +34,8 @@ final class FaultScenarioTests: XCTestCase {
         }
     }
 
-    /// Waits (up to `seconds`) for `condition`, checking every 20 ms: waiting on the event, not a fixed sleep.
     private func eventually(_ seconds: Double = 15, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return condition()
+        FaultScenario.eventually(seconds, condition)
     }
 
     private func stored(_ emulator: Emulator, partitions: Int, atLeast expected: Int) throws -> [String] {
@@ -81,23 +69,13 @@ final class FaultScenarioTests: XCTestCase {
 
         // Concurrent sends while the endpoint comes back and then resets every connection once more.
         proxy.mode = .forward
-        let completions = LockedValue<[String: Int]>([:])
-        let successes = LockedValue<[String]>([])
-        let group = DispatchGroup()
-        for i in 0..<60 {
-            group.enter()
-            let body = "during \(i)"
+        let outcome = try XCTUnwrap(FaultScenario.sendConcurrently(count: 60, prefix: "during", send: { body, done in
             producer.send(EventData(body: body)) { result in
-                completions.withLockedValue { $0[body, default: 0] += 1 }
-                if case .success = result { successes.withLockedValue { $0.append(body) } }
-                group.leave()
+                if case .success = result { done(true) } else { done(false) }
             }
-            if i == 30 { proxy.resetAll() }
-        }
-        XCTAssertEqual(group.wait(timeout: .now() + 60), .success, "every send completed")
-        XCTAssertEqual(completions.load().count, 60)
-        XCTAssertTrue(completions.load().values.allSatisfy { $0 == 1 }, "each completion ran exactly once")
-        succeeded += successes.load()
+        }, during: { i in if i == 30 { proxy.resetAll() } }), "every send completed")
+        XCTAssertTrue(outcome.eachCompletedOnce(60), "each completion ran exactly once")
+        succeeded += outcome.succeeded
 
         for i in 0..<5 {
             try producer.send(EventData(body: "after \(i)"))
@@ -200,23 +178,20 @@ final class FaultScenarioTests: XCTestCase {
 
     // MARK: Attaches the peer never answers
 
-    /// Drops the broker's answer to attaches whose address contains `fragment`.
-    private func unansweredAttaches(_ fragment: String) -> FaultProxy.FrameFilter {
-        { direction, frame in
-            guard direction == .toClient, case .amqp(_, .attach(let attach), _) = frame else { return true }
-            let address = (attach.target?.address ?? "") + " " + (attach.source?.address ?? "")
-            return !address.contains(fragment)
-        }
-    }
-
-    func testASenderAttachThePeerNeverAnswersFailsTheTryAndTheNextAttachWorks() throws {
+    /// A basic producer (one-second tries, no retries) behind a proxy, connected by a first send of "hub".
+    private func connectedProducer() throws -> (Emulator, FaultProxy, EventHubProducer) {
         let emulator = try startEventHubsEmulator(self, partitions: 2)
         let proxy = try proxy(emulator)
         let producer = EventHubProducer(endpoint: try endpoint(port: proxy.port), eventHubName: "eh1",
                                         options: options(tryTimeout: 1, retries: 0))
-        defer { try? producer.close() }
+        addTeardownBlock { try? producer.close() }
         try producer.send(EventData(body: "hub"))
-        proxy.frameFilter = unansweredAttaches("/Partitions/")
+        return (emulator, proxy, producer)
+    }
+
+    func testASenderAttachThePeerNeverAnswersFailsTheTryAndTheNextAttachWorks() throws {
+        let (emulator, proxy, producer) = try connectedProducer()
+        proxy.frameFilter = FaultScenario.unansweredAttaches("/Partitions/")
         XCTAssertThrowsError(try producer.send(EventData(body: "never"), options: SendEventOptions(partitionID: "1"))) { error in
             XCTAssertEqual((error as? EventHubsError)?.code, .timedOut, "\(error)")
         }
@@ -227,13 +202,8 @@ final class FaultScenarioTests: XCTestCase {
     }
 
     func testAManagementAttachThePeerNeverAnswersFailsTheTryAndTheNextAttachWorks() throws {
-        let emulator = try startEventHubsEmulator(self, partitions: 2)
-        let proxy = try proxy(emulator)
-        let producer = EventHubProducer(endpoint: try endpoint(port: proxy.port), eventHubName: "eh1",
-                                        options: options(tryTimeout: 1, retries: 0))
-        defer { try? producer.close() }
-        try producer.send(EventData(body: "hub"))
-        proxy.frameFilter = unansweredAttaches("$management")
+        let (_, proxy, producer) = try connectedProducer()
+        proxy.frameFilter = FaultScenario.unansweredAttaches("$management")
         XCTAssertThrowsError(try producer.eventHubProperties()) { error in
             XCTAssertEqual((error as? EventHubsError)?.code, .timedOut, "\(error)")
         }
@@ -248,7 +218,7 @@ final class FaultScenarioTests: XCTestCase {
                                          startingPosition: .earliest, logger: Logger(label: "test"),
                                          clock: SystemClock(), connectTimeout: 0.5)
         defer { try? receiver.close() }
-        proxy.frameFilter = unansweredAttaches("/ConsumerGroups/")
+        proxy.frameFilter = FaultScenario.unansweredAttaches("/ConsumerGroups/")
         XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: 1), [])
         proxy.frameFilter = nil
         let producer = try ManagedEventHubProducer(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"))

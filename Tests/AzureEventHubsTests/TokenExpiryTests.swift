@@ -16,15 +16,25 @@ final class TokenExpiryTests: XCTestCase {
                           scope: AzureScope.eventHubs, allowPlainTextForDevelopment: true)
     }
 
+    /// A producer and a partition-0 receiver with tokens from `credential`, closed when the test ends.
+    private func clients(_ emulator: Emulator, _ credential: EmulatorTokenCredential)
+        -> (EventHubProducer, PartitionReceiver)
+    {
+        let producer = EventHubProducer(endpoint: endpoint(emulator, credential), eventHubName: "eh1",
+                                        options: fastRetryOptions { $0.retry.maxRetries = 0 })
+        let receiver = PartitionReceiver(endpoint: endpoint(emulator, credential), eventHubName: "eh1", partitionID: "0",
+                                         startingPosition: .earliest)
+        addTeardownBlock {
+            try? producer.close()
+            try? receiver.close()
+        }
+        return (producer, receiver)
+    }
+
     func testSenderAndReceiverOutliveShortTokensWhileTheRefreshKeepsUp() throws {
         let emulator = try startEventHubsEmulator(self, partitions: 1)
         let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2)
-        let producer = EventHubProducer(endpoint: endpoint(emulator, credential), eventHubName: "eh1",
-                                        options: fastRetryOptions { $0.retry.maxRetries = 0 })
-        defer { try? producer.close() }
-        let receiver = PartitionReceiver(endpoint: endpoint(emulator, credential), eventHubName: "eh1", partitionID: "0",
-                                         startingPosition: .earliest)
-        defer { try? receiver.close() }
+        let (producer, receiver) = clients(emulator, credential)
         // Sends and receives spread over more than three token lifetimes, on the same two connections.
         var received: [String] = []
         let started = Date()
@@ -44,12 +54,7 @@ final class TokenExpiryTests: XCTestCase {
         let emulator = try startEventHubsEmulator(self, partitions: 1)
         // Each client gets one token (the credential serves both), then its refreshes fail.
         let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2, limit: 2)
-        let producer = EventHubProducer(endpoint: endpoint(emulator, credential), eventHubName: "eh1",
-                                        options: fastRetryOptions { $0.retry.maxRetries = 0 })
-        defer { try? producer.close() }
-        let receiver = PartitionReceiver(endpoint: endpoint(emulator, credential), eventHubName: "eh1", partitionID: "0",
-                                         startingPosition: .earliest)
-        defer { try? receiver.close() }
+        let (producer, receiver) = clients(emulator, credential)
         try producer.send(EventData(body: "while the token lives"), options: SendEventOptions(partitionID: "0"))
         XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: 5).count, 1)
 

@@ -19,10 +19,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
     }
 
     private func endpoint(port: UInt16, idleTimeout: Double? = 60) throws -> MessagingEndpoint {
-        let parsed = try MessagingConnectionString(parsing: "Endpoint=sb://127.0.0.1:\(port);"
-            + "SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true")
-        var endpoint = try MessagingEndpoint(connectionString: parsed)
-        endpoint.idleTimeout = idleTimeout
+        var endpoint = try FaultScenario.endpoint(port: port, idleTimeout: idleTimeout)
         endpoint.tokenTypeOverride = "jwt"
         return endpoint
     }
@@ -38,12 +35,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
     }
 
     private func eventually(_ seconds: Double = 15, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return condition()
+        FaultScenario.eventually(seconds, condition)
     }
 
     /// Everything in `q1`, read directly from the emulator (not through the proxy).
@@ -80,22 +72,13 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
             }
         }
         proxy.mode = .forward
-        let completions = LockedValue<[String: Int]>([:])
-        let successes = LockedValue<[String]>([])
-        let group = DispatchGroup()
-        for i in 0..<40 {
-            group.enter()
-            let body = "during \(i)"
+        let outcome = try XCTUnwrap(FaultScenario.sendConcurrently(count: 40, prefix: "during", send: { body, done in
             sender.send(ServiceBusMessage(body: body)) { result in
-                completions.withLockedValue { $0[body, default: 0] += 1 }
-                if case .success = result { successes.withLockedValue { $0.append(body) } }
-                group.leave()
+                if case .success = result { done(true) } else { done(false) }
             }
-        }
-        XCTAssertEqual(group.wait(timeout: .now() + 60), .success)
-        XCTAssertTrue(completions.load().count == 40 && completions.load().values.allSatisfy { $0 == 1 },
-                      "each completion ran exactly once")
-        succeeded += successes.load()
+        }), "every send completed")
+        XCTAssertTrue(outcome.eachCompletedOnce(40), "each completion ran exactly once")
+        succeeded += outcome.succeeded
         let bodies = try drain(emulator)
         XCTAssertTrue(Set(succeeded).isSubset(of: Set(bodies)), "every message reported sent is stored")
         XCTAssertFalse(bodies.contains { $0.hasPrefix("refused") })
@@ -161,10 +144,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port), queueName: "q1",
                                           receiveMode: .receiveAndDelete, options: options(tryTimeout: 0.5, retries: 0))
         defer { try? receiver.close() }
-        proxy.frameFilter = { direction, frame in
-            guard direction == .toClient, case .amqp(_, .attach(let attach), _) = frame else { return true }
-            return attach.source?.address?.hasSuffix("/q1") != true
-        }
+        proxy.frameFilter = FaultScenario.unansweredAttaches("/q1")
         XCTAssertThrowsError(try receiver.receive(maxMessages: 1, timeout: 5)) { error in
             XCTAssertEqual((error as? ServiceBusError)?.code, .timedOut, "\(error)")
         }
