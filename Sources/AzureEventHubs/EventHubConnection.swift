@@ -77,7 +77,7 @@ public final class EventHubConnection: Sendable {
         let senders = self.senders
         let hub = eventHubName
         scope.track(sender.send(encodedMessage: payload, messageFormat: EventDataBatch.messageFormat,
-                                deadline: scope.deadline, queue: self.messaging.queue) { outcome in
+                                discardAfter: scope.deadline, queue: self.messaging.queue) { outcome in
             switch outcome {
             case .success(.accepted), .success(nil): return completion(.success(()))
             default: break

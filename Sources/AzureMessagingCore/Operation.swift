@@ -59,7 +59,7 @@ extension ConnectionProvider {
         let lease = TryLease<F.Connection>()
         let tryOnce = CompletionOnce<Result<T, AzureMessagingError>> { [self] result in
             // The try is over, whoever ended it: its work stops and its connection goes back (or is retired).
-            scope.cancel()
+            if case .success = result { scope.finish() } else { scope.cancel() }
             if let handle = lease.end() { handle.release(discard: shouldDiscard(handle.connection, after: result, logger: logger)) }
             switch result {
             case .success: once.complete(result)

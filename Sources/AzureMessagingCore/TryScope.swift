@@ -46,6 +46,15 @@ public final class TryScope: Sendable {
         if late { work.cancel() }
     }
 
+    /// Ends a try that succeeded: its work is done, so it is dropped without cancelling (a cancel costs a hop onto
+    /// the connection's queue per send).
+    func finish() {
+        state.withLockedValue { state in
+            state.cancelled = true
+            state.work = []
+        }
+    }
+
     /// Ends the try: cancels every tracked piece of work (a no-op for work that already finished).
     func cancel() {
         let work: [any Cancellable] = state.withLockedValue { state in

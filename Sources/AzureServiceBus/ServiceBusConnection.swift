@@ -52,7 +52,7 @@ public final class ServiceBusConnection: Sendable {
             case .failure(let error): completion(.failure(error))
             case .success(let sender):
                 guard !scope.isCancelled else { return completion(.failure(scope.cancellationError)) }
-                scope.track(sender.send(encodedMessage: payload, messageFormat: messageFormat, deadline: scope.deadline,
+                scope.track(sender.send(encodedMessage: payload, messageFormat: messageFormat, discardAfter: scope.deadline,
                                         queue: messaging.queue) { outcome in
                     let context = "sending to \(queue)"
                     let result: Result<Void, ServiceBusError>

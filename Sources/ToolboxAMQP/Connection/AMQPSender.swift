@@ -107,12 +107,18 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     /// Sends already-encoded message sections (an Event Hubs batch, a forwarded message).
+    ///
+    /// `discardAfter` is checked, without a timer, when the link takes the message: past it, the message is not
+    /// transferred and the completion gets `.timedOut`. For callers that time the send out themselves (one shared
+    /// timer for many sends) and cancel it, so a message they gave up on can never leave later.
     @discardableResult
     public func send(encodedMessage payload: [UInt8], messageFormat: UInt32 = 0, deadline: Deadline = .never,
+                     discardAfter: Deadline = .never,
                      queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                      completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) -> any Cancellable {
         let callback = Callback(callbackQueue, completion)
-        queue.async { self.enqueue(payload, messageFormat: messageFormat, deadline: deadline, callback: callback) }
+        let latest = min(deadline, discardAfter)
+        queue.async { self.enqueue(payload, messageFormat: messageFormat, deadline: latest, callback: callback) }
         deadline.schedule(on: queue) { [weak self] in
             self?.abandon(callback, AMQPError(.timedOut, "no outcome for the message before its deadline"))
         }
