@@ -58,24 +58,28 @@ final class FaultScenarioTests: XCTestCase {
             succeeded.append("before \(i)")
         }
 
-        proxy.mode = .refuse
-        proxy.resetAll()
-        for i in 0..<5 {
-            XCTAssertThrowsError(try producer.send(EventData(body: "refused \(i)"))) { error in
-                let code = (error as? EventHubsError)?.code
-                XCTAssertTrue(code == .connectionLost || code == .timedOut, "a typed cause: \(error)")
+        // One outage by default; TOOLBOX_FAULT_CYCLES=N repeats it N times (a soak of a few minutes at N = 100).
+        let cycles = ProcessInfo.processInfo.environment["TOOLBOX_FAULT_CYCLES"].flatMap { Int($0) } ?? 1
+        for cycle in 0..<max(1, cycles) {
+            proxy.mode = .refuse
+            proxy.resetAll()
+            for i in 0..<5 {
+                XCTAssertThrowsError(try producer.send(EventData(body: "refused \(cycle).\(i)"))) { error in
+                    let code = (error as? EventHubsError)?.code
+                    XCTAssertTrue(code == .connectionLost || code == .timedOut, "a typed cause: \(error)")
+                }
             }
-        }
 
-        // Concurrent sends while the endpoint comes back and then resets every connection once more.
-        proxy.mode = .forward
-        let outcome = try XCTUnwrap(FaultScenario.sendConcurrently(count: 60, prefix: "during", send: { body, done in
-            producer.send(EventData(body: body)) { result in
-                if case .success = result { done(true) } else { done(false) }
-            }
-        }, during: { i in if i == 30 { proxy.resetAll() } }), "every send completed")
-        XCTAssertTrue(outcome.eachCompletedOnce(60), "each completion ran exactly once")
-        succeeded += outcome.succeeded
+            // Concurrent sends while the endpoint comes back and then resets every connection once more.
+            proxy.mode = .forward
+            let outcome = try XCTUnwrap(FaultScenario.sendConcurrently(count: 60, prefix: "during \(cycle).", send: { body, done in
+                producer.send(EventData(body: body)) { result in
+                    if case .success = result { done(true) } else { done(false) }
+                }
+            }, during: { i in if i == 30 { proxy.resetAll() } }), "every send completed")
+            XCTAssertTrue(outcome.eachCompletedOnce(60), "each completion ran exactly once")
+            succeeded += outcome.succeeded
+        }
 
         for i in 0..<5 {
             try producer.send(EventData(body: "after \(i)"))
