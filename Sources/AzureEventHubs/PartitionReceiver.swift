@@ -59,6 +59,8 @@ public final class PartitionReceiver: Sendable {
         /// Delays between reconnects: 0.2 s doubling to 30 s (±20 %), reset by an event or a long-lived connection.
         var backoff = Backoff(initial: 0.2, maximum: 30)
         var connectedAt: MonotonicInstant?
+        /// Counts connects, so events from a link that is no longer the current one are told apart.
+        var generation = 0
     }
 
     public let eventHubName: String
@@ -161,6 +163,9 @@ public final class PartitionReceiver: Sendable {
     /// Events waiting in the buffer (for tests and diagnostics).
     var bufferedCount: Int { state.load().inbox.buffer.count }
 
+    /// The last failure seen while connecting or receiving (for tests and diagnostics).
+    var lastError: EventHubsError? { state.load().lastError }
+
     /// Events buffered or in flight at most (what the SDKs prefetch).
     static let prefetch = 300
 
@@ -171,13 +176,14 @@ public final class PartitionReceiver: Sendable {
     }
 
     private func ensureConnected() {
-        let position: EventPosition? = state.withLockedValue { state in
+        let started: (position: EventPosition, generation: Int)? = state.withLockedValue { state in
             guard !state.closed, !state.connecting, state.connection.map({ $0.isClosed }) ?? true else { return nil }
             state.connecting = true
             state.connection = nil
-            return state.lastSequence.map { .sequenceNumber($0, inclusive: false) } ?? startingPosition
+            state.generation += 1
+            return (state.lastSequence.map { .sequenceNumber($0, inclusive: false) } ?? startingPosition, state.generation)
         }
-        guard let position else { return }
+        guard let (position, generation) = started else { return }
         let path = "\(eventHubName)/ConsumerGroups/\(consumerGroup)/Partitions/\(partitionID)"
         let audience = endpoint.audience(eventHubName)
         let address = endpoint.address(path)
@@ -204,7 +210,7 @@ public final class PartitionReceiver: Sendable {
                     connection.session.attachReceiver(
                         address: address, options: options, messageQueue: connection.queue, deadline: deadline,
                         queue: connection.queue,
-                        onMessage: { [weak self] delivery in self?.received(delivery) }
+                        onMessage: { [weak self] delivery in self?.received(delivery, generation: generation) }
                     ) { result in
                         switch result {
                         case .failure(let error):
@@ -289,17 +295,40 @@ public final class PartitionReceiver: Sendable {
         if waiting { ensureConnected() }
     }
 
-    private func received(_ delivery: AMQPDelivery) {
+    private func received(_ delivery: AMQPDelivery, generation: Int) {
         if !delivery.isSettled { delivery.accept() }
         let event = ReceivedEventData(message: delivery.message)
-        state.withLockedValue { state in
-            if let last = state.lastSequence, event.sequenceNumber <= last { return }
+        enum Step { case buffered, ignored, overrun(AMQPReceiver?, MessagingConnection?) }
+        let step: Step = state.withLockedValue { state in
+            // An event from a link that is no longer current is read again from `lastSequence` on the new one.
+            guard state.generation == generation, state.link != nil else { return .ignored }
+            // More events than the credit granted: a peer ignoring flow control would grow the buffer without
+            // bound. The event is dropped (it is read again after the reconnect) and the link abandoned.
+            guard state.outstandingCredit > 0 else {
+                state.lastError = EventHubsError(
+                    .serviceError, "partition \(partitionID): the service sent more events than the credit granted",
+                    condition: AMQPRemoteError.transferLimitExceeded.rawValue, recovery: .rebuildConnection)
+                defer { state.link = nil; state.connection = nil }
+                return .overrun(state.link, state.connection)
+            }
+            state.outstandingCredit -= 1
+            if let last = state.lastSequence, event.sequenceNumber <= last { return .ignored }
             state.inbox.append(event)
             state.lastSequence = event.sequenceNumber
-            state.outstandingCredit = max(0, state.outstandingCredit - 1)
             state.backoff.reset()
+            return .buffered
         }
-        deliverReady()
-        topUpCredit()
+        switch step {
+        case .ignored:
+            return
+        case .overrun(let link, let connection):
+            logger.debug("partition receiver \(partitionID): the service ignored link credit; reconnecting")
+            link?.close(error: AMQPRemoteError(condition: AMQPRemoteError.transferLimitExceeded,
+                                               description: "more transfers than the link credit allowed")) { _ in }
+            connection?.close {}  // its onClose handler schedules the reconnect
+        case .buffered:
+            deliverReady()
+            topUpCredit()
+        }
     }
 }

@@ -142,9 +142,37 @@ public final class ServiceBusReceiver: Sendable {
         let token = receiveMode == .peekLock ? ServiceBusReceivedMessage.lockToken(fromDeliveryTag: delivery.deliveryTag) : nil
         let message = ServiceBusReceivedMessage(amqp: delivery.message, delivery: receiveMode == .peekLock ? delivery : nil,
                                                 lockToken: token, connectionID: connectionID)
-        state.withLockedValue { state in
+        let peekLock = receiveMode == .peekLock
+        enum Step { case buffered, stale, overrun(Link) }
+        let step: Step = state.withLockedValue { state in
+            guard let link = state.link, link.connection.id == connectionID else {
+                // From a link already abandoned: a peek-locked message goes back to the queue; one received and
+                // deleted is kept, since the service no longer has it.
+                if !peekLock { state.inbox.append(message) }
+                return .stale
+            }
+            // More messages than the credit granted: a peer ignoring flow control would grow the buffer without
+            // bound, so the link is abandoned (and this message treated as stale).
+            guard state.outstandingCredit > 0 else {
+                if !peekLock { state.inbox.append(message) }
+                state.link = nil
+                return .overrun(link)
+            }
             state.inbox.append(message)
-            state.outstandingCredit = max(0, state.outstandingCredit - 1)
+            state.outstandingCredit -= 1
+            return .buffered
+        }
+        switch step {
+        case .buffered:
+            break
+        case .stale:
+            if peekLock { delivery.release { _ in } }
+        case .overrun(let link):
+            options.logger.debug("service bus receiver on \(entityPath): the service ignored link credit; reconnecting")
+            if peekLock { delivery.release { _ in } }
+            link.receiver.close(error: AMQPRemoteError(condition: AMQPRemoteError.transferLimitExceeded,
+                                                       description: "more transfers than the link credit allowed")) { _ in }
+            link.connection.close {}
         }
         deliverReady()
     }
@@ -289,6 +317,9 @@ public final class ServiceBusReceiver: Sendable {
     }
 
     var currentConnectionID: Int? { state.load().link?.connection.id }
+
+    /// Messages received and not yet handed to a caller (for tests and diagnostics).
+    var bufferedCount: Int { state.load().inbox.buffer.count }
 
     /// Connections this receiver opened (1 unless it had to reconnect).
     public var connectionsOpened: Int { state.load().connectionsOpened }

@@ -234,6 +234,44 @@ final class FaultScenarioTests: XCTestCase {
         XCTAssertEqual(received.map { $0.event.bodyAsString }, ["e0"])
     }
 
+    // MARK: A peer that ignores credit
+
+    func testAPeerThatIgnoresCreditCannotGrowTheReceiversBufferAndNothingIsLostOrRepeated() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let producer = try ManagedEventHubProducer(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"))
+        defer { try? producer.close() }
+        let total = 1500
+        var next = 0
+        while next < total {
+            var batch = try producer.createBatch()
+            while next < total, batch.tryAdd(EventData(body: "e\(next)")) { next += 1 }
+            try producer.send(batch)
+        }
+        let proxy = try proxy(emulator)
+        // The broker behaves as if the client had granted 1,000 more credit than it did on every flow.
+        proxy.frameRewrite = { direction, frame in
+            guard direction == .toPeer, case .amqp(let channel, .flow(var flow), let payload) = frame,
+                  flow.handle != nil, let credit = flow.linkCredit else { return frame }
+            flow.linkCredit = credit &+ 1000
+            return .amqp(channel: channel, performative: .flow(flow), payload: payload)
+        }
+        let receiver = PartitionReceiver(endpoint: try endpoint(port: proxy.port), eventHubName: "eh1", partitionID: "0",
+                                         startingPosition: .earliest, logger: Logger(label: "test"),
+                                         clock: SystemClock(), connectTimeout: 5)
+        defer { try? receiver.close() }
+        var received = try receiver.receive(maxEvents: 1, timeout: 10)
+        XCTAssertTrue(eventually { receiver.lastError?.condition == "amqp:link:transfer-limit-exceeded" },
+                      "the overrun was noticed: \(String(describing: receiver.lastError))")
+        XCTAssertLessThanOrEqual(receiver.bufferedCount, PartitionReceiver.prefetch, "the buffer stayed bounded")
+
+        proxy.frameRewrite = nil
+        XCTAssertTrue(eventually(60) {
+            received += (try? receiver.receive(maxEvents: 500, timeout: 0.5)) ?? []
+            return received.count >= total
+        })
+        XCTAssertEqual(received.map(\.sequenceNumber), (0..<Int64(total)).map { $0 }, "every event once, in order")
+    }
+
     // MARK: Large events
 
     func testAnEventOfTheHubsMaximumSizeIsReceived() throws {

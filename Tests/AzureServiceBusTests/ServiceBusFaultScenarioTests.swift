@@ -85,6 +85,41 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         XCTAssertEqual(bodies.count, Set(bodies).count, "no message stored twice")
     }
 
+    func testAPeerThatIgnoresCreditCannotFloodTheReceiverAndEveryMessageIsStillReceivedOnce() throws {
+        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = 1 }
+        let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1")
+        defer { try? sender.close() }
+        let total = 50
+        for i in 0..<total { try sender.send(ServiceBusMessage(body: "m\(i)")) }
+        let proxy = try proxy(emulator)
+        // The broker behaves as if the client had granted 1,000 more credit than it did on every flow.
+        proxy.frameRewrite = { direction, frame in
+            guard direction == .toPeer, case .amqp(let channel, .flow(var flow), let payload) = frame,
+                  flow.handle != nil, let credit = flow.linkCredit, credit > 0 else { return frame }
+            flow.linkCredit = credit &+ 1000
+            return .amqp(channel: channel, performative: .flow(flow), payload: payload)
+        }
+        let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port), queueName: "q1",
+                                          options: options(tryTimeout: 5, retries: 0))
+        defer { try? receiver.close() }
+        var bodies: [String] = []
+        for message in try receiver.receive(maxMessages: 1, timeout: 10) where (try? receiver.complete(message)) != nil {
+            bodies.append(String(validating: message.body, as: UTF8.self) ?? "")
+        }
+        XCTAssertTrue(eventually { receiver.currentConnectionID == nil }, "the flooded link was abandoned")
+        XCTAssertLessThanOrEqual(receiver.bufferedCount, 1, "nothing beyond the credit was buffered")
+
+        proxy.frameRewrite = nil
+        XCTAssertTrue(eventually(60) {
+            for message in (try? receiver.receive(maxMessages: 10, timeout: 0.5)) ?? [] {
+                if (try? receiver.complete(message)) != nil { bodies.append(String(validating: message.body, as: UTF8.self) ?? "") }
+            }
+            return bodies.count >= total
+        })
+        XCTAssertEqual(Set(bodies), Set((0..<total).map { "m\($0)" }), "every message completed")
+        XCTAssertEqual(bodies.count, total, "none completed twice")
+    }
+
     func testAMessageOfTheEntitysMaximumSizeIsReceived() throws {
         let emulator = try startServiceBusEmulator(self)
         let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1")

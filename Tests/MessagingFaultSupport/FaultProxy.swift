@@ -48,10 +48,14 @@ public final class FaultProxy: @unchecked Sendable {
     /// Decides whether a frame is forwarded (true) or dropped. Frames on the link handle of a dropped attach
     /// (flow, transfer, detach) are dropped with it, so the client never learns the link exists.
     public typealias FrameFilter = @Sendable (Direction, AMQPFrame) -> Bool
+    /// Replaces a forwarded frame (re-encoded only when the result differs): a peer that grants credit it was not
+    /// given, say.
+    public typealias FrameRewrite = @Sendable (Direction, AMQPFrame) -> AMQPFrame
 
     private struct State {
         var mode: Mode = .forward
         var filter: FrameFilter?
+        var rewrite: FrameRewrite?
         var connections: [Int: Pipe] = [:]
         var nextID = 0
         var accepted = 0
@@ -112,6 +116,12 @@ public final class FaultProxy: @unchecked Sendable {
     public var frameFilter: FrameFilter? {
         get { condition.withLock { state.filter } }
         set { condition.withLock { state.filter = newValue } }
+    }
+
+    /// Rewrites forwarded frames (nil: forward them as they are).
+    public var frameRewrite: FrameRewrite? {
+        get { condition.withLock { state.rewrite } }
+        set { condition.withLock { state.rewrite = newValue } }
     }
 
     /// Connections accepted so far (refused ones included).
@@ -203,7 +213,7 @@ public final class FaultProxy: @unchecked Sendable {
         }
     }
 
-    fileprivate var currentFilter: FrameFilter? { condition.withLock { state.filter } }
+    fileprivate var currentFrameHooks: (FrameFilter?, FrameRewrite?) { condition.withLock { (state.filter, state.rewrite) } }
 
     fileprivate func wakeWaiters() { condition.withLock { condition.broadcast() } }
 
@@ -309,7 +319,10 @@ private final class Pipe: @unchecked Sendable {
             case .forward: break
             }
             var out = Array(buffer[0..<count])
-            if let filter = proxy.currentFilter { out = splitter.filter(out, direction: direction, filter) }
+            let (filter, rewrite) = proxy.currentFrameHooks
+            if filter != nil || rewrite != nil {
+                out = splitter.filter(out, direction: direction, filter ?? { _, _ in true }, rewrite: rewrite)
+            }
             var sent = 0
             while sent < out.count {
                 let n = out.withUnsafeBytes { send(target, $0.baseAddress! + sent, out.count - sent, Int32(MSG_NOSIGNAL)) }
@@ -328,7 +341,7 @@ private struct FrameSplitter {
     private var hidden: Set<UInt64> = []
 
     mutating func filter(_ bytes: [UInt8], direction: FaultProxy.Direction,
-                         _ keep: FaultProxy.FrameFilter) -> [UInt8] {
+                         _ keep: FaultProxy.FrameFilter, rewrite: FaultProxy.FrameRewrite?) -> [UInt8] {
         pending += bytes
         var out: [UInt8] = []
         var start = 0
@@ -347,7 +360,12 @@ private struct FrameSplitter {
             var parser = AMQPFrameParser(maxFrameSize: UInt32.max)
             parser.append(frameBytes)
             guard let frame = try? parser.nextFrame() else { out += frameBytes; continue }
-            if forward(frame, direction: direction, keep) { out += frameBytes }
+            guard forward(frame, direction: direction, keep) else { continue }
+            if let rewritten = rewrite?(direction, frame), rewritten != frame {
+                out += rewritten.encode()
+            } else {
+                out += frameBytes
+            }
         }
         pending.removeFirst(start)
         return out
