@@ -65,12 +65,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         }
         proxy.mode = .refuse
         proxy.resetAll()
-        for i in 0..<5 {
-            XCTAssertThrowsError(try sender.send(ServiceBusMessage(body: "refused \(i)"))) { error in
-                let code = (error as? ServiceBusError)?.code
-                XCTAssertTrue(code == .connectionLost || code == .timedOut, "a typed cause: \(error)")
-            }
-        }
+        FaultScenario.assertEachSendFails(prefix: "refused") { try sender.send(ServiceBusMessage(body: $0)) }
         proxy.mode = .forward
         let outcome = try XCTUnwrap(FaultScenario.sendConcurrently(count: 40, prefix: "during", send: { body, done in
             sender.send(ServiceBusMessage(body: body)) { result in

@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import ToolboxAMQP
 import ToolboxCore
+import XCTest
 
 /// Helpers the Event Hubs and Service Bus fault scenarios share.
 public enum FaultScenario {
@@ -33,6 +34,20 @@ public enum FaultScenario {
             guard direction == .toClient, case .amqp(_, .attach(let attach), _) = frame else { return true }
             let address = (attach.target?.address ?? "") + " " + (attach.source?.address ?? "")
             return !address.contains(fragment)
+        }
+    }
+
+    /// Sends `count` bodies `"\(prefix) i"` one after another through `send` and checks that each fails with a
+    /// messaging error whose code is one of `codes` (the real cause, typed), never a trap or a hang.
+    public static func assertEachSendFails(
+        count: Int = 5, prefix: String, with codes: Set<ToolboxError.Code> = [.connectionLost, .timedOut],
+        file: StaticString = #filePath, line: UInt = #line, _ send: (String) throws -> Void
+    ) {
+        for i in 0..<count {
+            XCTAssertThrowsError(try send("\(prefix) \(i)"), file: file, line: line) { error in
+                let code = (error as? ToolboxError)?.code
+                XCTAssertTrue(code.map(codes.contains) ?? false, "a typed cause: \(error)", file: file, line: line)
+            }
         }
     }
 
