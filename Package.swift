@@ -154,6 +154,10 @@ let package = Package(
         ),
         // Shared by the test targets' black-box CLI tests: runs the built `toolbox` and reads its output.
         .target(name: "ToolboxCLITestSupport", path: "Tests/ToolboxCLITestSupport", swiftSettings: strict),
+        // Shared by the messaging clients' fault-scenario tests: a TCP proxy that injects network faults.
+        .target(name: "MessagingFaultSupport", dependencies: ["ToolboxAMQP", "ToolboxCore", "AzureAuth", "AzureMessagingCore"],
+                path: "Tests/MessagingFaultSupport",
+                swiftSettings: strict),
         .testTarget(name: "ToolboxCoreTests", dependencies: ["ToolboxCore"], swiftSettings: strict),
         .testTarget(
             name: "ConnectionPoolingTests",
@@ -183,7 +187,7 @@ let package = Package(
             name: "AzureEventHubsTests",
             dependencies: [
                 "AzureEventHubs", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
             ],
             swiftSettings: strict
         ),
@@ -191,7 +195,7 @@ let package = Package(
             name: "AzureServiceBusTests",
             dependencies: [
                 "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
             ],
             swiftSettings: strict
         ),
