@@ -14,6 +14,7 @@ final class HTTPFrontDoor: Sendable {
     static func makeServices(context: EmulatorHTTPContext) throws -> [any EmulatorHTTPService] {
         var services: [any EmulatorHTTPService] = []
         services.append(EmulatorControlService(context: context))
+        services.append(BlobService(context: context))
         return services
     }
 

@@ -118,11 +118,7 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     private func send(_ response: HTTPServerResponse, keepAlive: Bool, isHEAD: Bool) {
         if response.abortConnection {
-            finished = true
-            connection.closeOnQueue(mode: .abortive) {}
-            let onFinish = self.onFinish
-            self.onFinish = nil
-            onFinish?()
+            abort()
             return
         }
         var head = response.head
@@ -145,14 +141,88 @@ final class HTTPServerConnection: @unchecked Sendable {
                 for chunk in chunks { HTTPSerializer.writeChunk(chunk, into: &bytes) }
                 HTTPSerializer.writeLastChunk(into: &bytes)
             }
+        case .stream(let contentLength, let next):
+            if let contentLength, contentLength >= 0 {
+                head.headers.replaceOrAdd(name: "Content-Length", value: String(contentLength))
+                head.headers.remove(name: "Transfer-Encoding")
+            } else {
+                head.headers.remove(name: "Content-Length")
+                if mayHaveBody { head.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked") }
+            }
+            serialize(head, into: &bytes)
+            if !isHEAD, mayHaveBody {
+                let framing = contentLength.map { StreamFraming.length(remaining: max($0, 0)) } ?? .chunked
+                connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { [self] error in
+                    if error != nil { responseWritten(error: error, close: true) } else { sendPieces(next, framing: framing, close: close) }
+                }
+                return
+            }
         }
         connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { [self] error in
-            handling = false
-            if error != nil || close || (peerClosed && pending.isEmpty) {
-                finish()
-            } else {
-                process()
+            responseWritten(error: error, close: close)
+        }
+    }
+
+    private enum StreamFraming {
+        case length(remaining: Int)
+        case chunked
+    }
+
+    /// Writes a streamed body one piece at a time: the next piece is pulled only once the previous one is out.
+    private func sendPieces(_ next: @escaping @Sendable () -> [UInt8]?, framing: StreamFraming, close: Bool) {
+        var bytes: [UInt8] = []
+        var nextFraming = framing
+        var done = false
+        var broken = false
+        var pulled = next()
+        // An empty piece carries nothing (and an empty chunk would end a chunked body): pull on.
+        while let piece = pulled, piece.isEmpty { pulled = next() }
+        if let piece = pulled {
+            switch framing {
+            case .length(let remaining):
+                if piece.count > remaining { broken = true } else {
+                    bytes = piece
+                    nextFraming = .length(remaining: remaining - piece.count)
+                }
+            case .chunked:
+                HTTPSerializer.writeChunk(piece, into: &bytes)
             }
+        } else {
+            done = true
+            switch framing {
+            case .length(let remaining): broken = remaining != 0
+            case .chunked: HTTPSerializer.writeLastChunk(into: &bytes)
+            }
+        }
+        if broken {
+            // The body no longer matches what the head announced: the peer cannot find the message's end.
+            abort()
+            return
+        }
+        connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { [self] error in
+            if error != nil || done {
+                responseWritten(error: error, close: close)
+            } else {
+                sendPieces(next, framing: nextFraming, close: close)
+            }
+        }
+    }
+
+    /// Resets the connection without a (further) response.
+    private func abort() {
+        finished = true
+        connection.closeOnQueue(mode: .abortive) {}
+        let onFinish = self.onFinish
+        self.onFinish = nil
+        onFinish?()
+    }
+
+    private func responseWritten(error: TransportError?, close: Bool) {
+        handling = false
+        if error != nil || close || (peerClosed && pending.isEmpty) {
+            finish()
+        } else {
+            process()
         }
     }
 
