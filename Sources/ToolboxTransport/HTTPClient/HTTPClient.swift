@@ -223,6 +223,9 @@ public final class HTTPClient: Sendable {
             return
         }
         connection.exchange(request, deadline: deadline, sink: sink) { [weak self] outcome in
+            // The connection goes back to the pool: cancelling this request from now on must not abort it under
+            // the next request it serves.
+            task.setCancelAction {}
             lease.release(outcome.reusable ? .reuse : .discard)
             if let self, outcome.stale, !retried, request.isIdempotent, request.body.isReplayable, !task.isCancelled,
                 !deadline.hasPassed
