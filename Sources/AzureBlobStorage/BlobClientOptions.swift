@@ -28,6 +28,8 @@ public struct BlobClientOptions: Sendable {
     public var clock: any ToolboxClock = SystemClock()
     /// Sent as `User-Agent`.
     public var userAgent = "AzureClientsToolbox-Swift/blob"
+    /// Test hook: told about every HTTP attempt once it ended (retries included).
+    @_spi(Testing) public var attemptObserver: (@Sendable (BlobAttemptRecord) -> Void)?
 
     public init() {}
 }
@@ -76,4 +78,13 @@ public struct BlobPoolOptions: Sendable {
     public var connectTimeout: Duration = .seconds(10)
 
     public init() {}
+}
+
+/// One HTTP attempt, as the test hook `BlobClientOptions.attemptObserver` sees it.
+@_spi(Testing) public struct BlobAttemptRecord: Sendable, Equatable {
+    public var method: String
+    /// The `comp` query parameter (`block`, `blocklist`, `list` …), if any.
+    public var comp: String?
+    /// The answer's status; nil when the attempt failed without one (a dropped connection).
+    public var status: Int?
 }

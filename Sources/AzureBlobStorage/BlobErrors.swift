@@ -36,9 +36,9 @@ enum BlobErrors {
         case 500...599: code = .serviceUnavailable
         default: code = .serviceError
         }
-        var text = "\(operation) failed: HTTP \(status)"
-        if let errorCode { text += " \(errorCode)" }
-        if let message { text += ": \(message)" }
+        // The status, code and request id are in `serviceCondition` (and in `description`); the message says
+        // what failed and, in the service's words, why.
+        let text = "\(operation) failed: " + (message ?? "HTTP \(status)" + (errorCode.map { " \($0)" } ?? ""))
         return ToolboxError(code, text, serviceCondition: condition)
     }
 

@@ -40,6 +40,26 @@ final class BlobOperation<Value: Sendable>: Cancellable, @unchecked Sendable {
         lock.withLock { _ = children.removeValue(forKey: id) }
     }
 
+    /// Starts a child (a request, a timer) that calls the `finished` it is given when it ends; the child is
+    /// cancelled with the operation only while it runs, never after.
+    func run(_ start: (_ finished: @escaping @Sendable () -> Void) -> any Cancellable) {
+        let slot = LockedValue<(id: Int?, done: Bool)>((nil, false))
+        let handle = start { [weak self] in
+            let id = slot.withLockedValue { state -> Int? in
+                state.done = true
+                return state.id
+            }
+            self?.untrack(id)
+        }
+        let id = track(handle)
+        let doneAlready = slot.withLockedValue { state -> Bool in
+            if state.done { return true }
+            state.id = id
+            return false
+        }
+        if doneAlready { untrack(id) }
+    }
+
     /// Runs `cleanup` when the operation ends, however it ends (closing a file, releasing a buffer).
     func onFinish(_ cleanup: @escaping @Sendable () -> Void) {
         let runNow: Bool = lock.withLock {

@@ -110,28 +110,36 @@ final class BlobPipeline: Sendable {
             case .success(let value): httpRequest = value
             }
             guard !tracker.isFinished else { return }
-            let slot = LockedValue<Int?>(nil)
-            let handle = http.execute(httpRequest, deadline: tryDeadline(deadline), queue: workQueue) { [self] result in
-                tracker.untrack(slot.load())
-                let failure: ToolboxError
-                let retryable: Bool
-                switch result {
-                case .success(let response) where request.expected.contains(response.status):
-                    return completion(.success(response))
-                case .success(let response):
-                    failure = BlobErrors.from(response, operation: request.operation)
-                    retryable = BlobErrors.isRetryable(status: response.status)
-                case .failure(let error):
-                    failure = BlobErrors.from(error, operation: request.operation)
-                    retryable = BlobErrors.isRetryable(error)
-                }
-                retryOrFail(failure, retryable: retryable, number: number, deadline: deadline, tracker: tracker,
-                            completion: completion) { [self] in
-                    attempt(request, number: number + 1, deadline: deadline, tracker: tracker, completion: completion)
-                }
+            tracker.run { ended in
+                http.execute(httpRequest, deadline: tryDeadline(deadline), queue: workQueue) { [self] result in
+                    ended()
+                    observe(request, status: try? result.get().status)
+                    let failure: ToolboxError
+                    let retryable: Bool
+                    switch result {
+                    case .success(let response) where request.expected.contains(response.status):
+                        return completion(.success(response))
+                    case .success(let response):
+                        failure = BlobErrors.from(response, operation: request.operation)
+                        retryable = BlobErrors.isRetryable(status: response.status)
+                    case .failure(let error):
+                        failure = BlobErrors.from(error, operation: request.operation)
+                        retryable = BlobErrors.isRetryable(error)
+                    }
+                    retryOrFail(failure, retryable: retryable, number: number, deadline: deadline, tracker: tracker,
+                                completion: completion) { [self] in
+                        attempt(request, number: number + 1, deadline: deadline, tracker: tracker, completion: completion)
+                    }
             }
-            slot.withLockedValue { $0 = tracker.track(handle) }
+            }
         }
+    }
+
+    /// Tells the test hook about an attempt.
+    func observe(_ request: BlobRequest, status: Int?) {
+        guard let observer = options.attemptObserver else { return }
+        let comp = request.query.first { $0.0 == "comp" }?.1
+        observer(BlobAttemptRecord(method: request.method, comp: comp, status: status))
     }
 
     /// Schedules `again` after the back-off when `failure` is retryable and retries and time remain; else fails.

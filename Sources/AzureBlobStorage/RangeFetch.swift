@@ -85,16 +85,17 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
             case .success(let value): httpRequest = value
             }
             guard !tracker.isFinished else { return }
-            let slot = LockedValue<Int?>(nil)
-            let handle = pipeline.http.stream(
-                httpRequest, deadline: pipeline.tryDeadline(deadline), queue: pipeline.workQueue,
-                onHead: { [self] head in received(head, from: from) },
-                onBody: { [self] bytes in receivedBody(bytes) },
-                completion: { [self] result in
-                    tracker.untrack(slot.load())
-                    finished(result, number: number, sendRange: sendRange)
-                })
-            slot.withLockedValue { $0 = tracker.track(handle) }
+            tracker.run { ended in
+                pipeline.http.stream(
+                    httpRequest, deadline: pipeline.tryDeadline(deadline), queue: pipeline.workQueue,
+                    onHead: { [self] head in received(head, from: from) },
+                    onBody: { [self] bytes in receivedBody(bytes) },
+                    completion: { [self] result in
+                        ended()
+                        pipeline.observe(request, status: try? result.get().status)
+                        finished(result, number: number, sendRange: sendRange)
+                    })
+            }
         }
     }
 
