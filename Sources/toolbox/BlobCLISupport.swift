@@ -109,6 +109,17 @@ enum BlobCLI {
             .map(UTCDate.iso8601) ?? rfc1123
     }
 
+    /// This process's peak resident set in MB from `/proc/self/status` (`VmHWM`), which, unlike `getrusage`'s
+    /// `ru_maxrss`, starts afresh at `exec` (Linux carries the parent's figure over when a large process starts
+    /// us); 0 where `/proc` is missing.
+    static func peakResidentMegabytes() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = line.split(separator: " ").compactMap({ Double($0) }).first
+        else { return 0 }
+        return JSONOutput.rounded(kilobytes / 1024, 1)
+    }
+
     /// Lower-case hex SHA-256 of a file, read 4 MiB at a time.
     static func sha256(ofFile path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {

@@ -51,6 +51,7 @@ struct BlobUpload: ParsableCommand {
             JSONOutput.printLine([
                 "name": name, "size": result.size, "etag": result.etag, "seconds": JSONOutput.rounded(seconds),
                 "mb_per_sec": BlobCLI.megabytesPerSecond(result.size, seconds), "blocks": result.blockCount,
+                "peak_rss_mb": BlobCLI.peakResidentMegabytes(),
             ])
         }
     }
@@ -102,6 +103,7 @@ struct BlobDownload: ParsableCommand {
                 "name": name, "size": result.bytesWritten, "sha256": try BlobCLI.sha256(ofFile: file),
                 "seconds": JSONOutput.rounded(seconds), "mb_per_sec": BlobCLI.megabytesPerSecond(result.bytesWritten, seconds),
                 "etag": result.properties.etag, "blob_size": result.properties.size,
+                "peak_rss_mb": BlobCLI.peakResidentMegabytes(),
             ])
         }
     }
