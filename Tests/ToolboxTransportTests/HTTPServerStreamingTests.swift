@@ -34,6 +34,16 @@ final class HTTPServerStreamingTests: XCTestCase {
                 return HTTPServerResponse(status: 200, body: .stream(contentLength: big.count, next: { source.next() }))
             case "/head":
                 return HTTPServerResponse(status: 200, body: .stream(contentLength: big.count, next: { headPieces.next() }))
+            case "/tiny":
+                // 50,000 pieces of 16 bytes: the socket takes each at once, which must not recurse per piece.
+                let count = LockedValue(0)
+                return HTTPServerResponse(status: 200, body: .stream(contentLength: 50_000 * 16, next: {
+                    count.withLockedValue { sent in
+                        guard sent < 50_000 else { return nil }
+                        sent += 1
+                        return [UInt8](repeating: UInt8(truncatingIfNeeded: sent), count: 16)
+                    }
+                }))
             case "/short":
                 let source = Pieces([[1, 2, 3]])
                 return HTTPServerResponse(status: 200, body: .stream(contentLength: 10, next: { source.next() }))
@@ -62,6 +72,10 @@ final class HTTPServerStreamingTests: XCTestCase {
 
         // The same connection keeps working after streamed responses.
         XCTAssertEqual(try client.execute(try HTTPRequest(url: base + "/length"), timeout: 30).body.count, big.count)
+
+        let tiny = try client.execute(try HTTPRequest(url: base + "/tiny"), timeout: 60)
+        XCTAssertEqual(tiny.body.count, 50_000 * 16)
+        XCTAssertEqual(Array(tiny.body.suffix(16)), [UInt8](repeating: UInt8(truncatingIfNeeded: 50_000), count: 16))
 
         // A body shorter than its Content-Length cannot be framed: the connection is reset, never left hanging.
         XCTAssertThrowsError(try client.execute(try HTTPRequest(url: base + "/short"), timeout: 30))
