@@ -185,6 +185,37 @@ final class BlobAuthTests: XCTestCase {
         XCTAssertEqual(try blob.send("POST", "/?restype=service&comp=userdelegationkey", body: Array("<Nope/>".utf8), auth: .bearer(token)).status, 400)
     }
 
+    func testHostileSASPathsAndHeadersGetErrorsNotCrashes() throws {
+        let emulator = try startBlobEmulator()
+        defer { emulator.stop() }
+        let blob = try BlobTestClient(emulator: emulator)
+        try putSmall(blob)
+        let hostileQueries = [
+            "se=99999999999-01-01T00:00:00Z&sp=r&sv=2026-10-06&sr=b&sig=AAAA",
+            "se=2030-13-45T99:99:99Z&sp=r&sv=2026-10-06&sr=b&sig=AAAA",
+            "se=2030-01-01T00:00:00Z&st=-5-01-01T00:00:00Z&sp=r&sv=2026-10-06&sr=b&sig=AAAA",
+            "se=2030-01-01T00:00:00Z&sp=r&sv=2026-10-06&sr=b&skoid=x&sktid=y&skt=99999999999-01-01T00:00:00Z&ske=2030-01-01T00:00:00Z&sks=b&skv=1&sig=AAAA",
+            "se=2030-01-01T00:00:00Z&sp=r&sv=2026-10-06&sr=zz&sig=%ZZ%",
+            "sig=&sig=&sig=",
+        ]
+        for query in hostileQueries {
+            let response = try blob.send("GET", "/ctr/dir/a%20b.txt?" + query, auth: .none)
+            XCTAssertEqual(response.status, 403, query)
+            XCTAssertNotNil(response.errorCode, query)
+        }
+        XCTAssertEqual(try blob.send("GET", "/ctr/%FF%FE").status, 400, "a name that is not UTF-8")
+        XCTAssertEqual(try blob.send("GET", "/ctr/" + String(repeating: "n", count: 1100)).errorCode, "InvalidResourceName")
+        XCTAssertEqual(try blob.send("GET", "/ctr/dir/a%20b.txt", headers: [("If-Modified-Since", "Mon, 99 Foo 99999999999 25:61:61 GMT")]).status, 200)
+        XCTAssertEqual(try blob.send("GET", "/ctr?restype=container&comp=list&maxresults=99999999999999999999999").status, 400)
+        XCTAssertEqual(try blob.send("GET", "/?comp=list", headers: [("x-ms-date", "Mon, 01 Jan 99999999999 00:00:00 GMT")]).errorCode,
+                       "AuthenticationFailed")
+        XCTAssertEqual(try blob.send("PUT", "/ctr/b?comp=block&blockid=%%%", body: [1]).status, 400)
+        XCTAssertEqual(try blob.send("PUT", "/ctr/b?comp=block&blockid=" + String(repeating: "QUFB", count: 30), body: [1]).status, 400)
+        XCTAssertEqual(try blob.send("PATCH", "/ctr/dir/a%20b.txt").errorCode, "UnsupportedHttpVerb")
+        XCTAssertEqual(try blob.send("GET", "/ctr?comp=list").errorCode, "InvalidQueryParameterValue", "restype=container is required")
+        XCTAssertEqual(try blob.send("GET", "/ctr/dir/a%20b.txt").status, 200, "the emulator still serves")
+    }
+
     func testRefusedAuthenticationAndThrottlingFaultsUseBlobErrors() throws {
         let refusing = try startBlobEmulator { $0.faults.refuseAuthentication = true }
         defer { refusing.stop() }

@@ -41,7 +41,8 @@ final class BlobTestClient {
     func send(_ method: String, _ pathAndQuery: String, headers: [(String, String)] = [], body: [UInt8] = [],
               auth: Auth = .sharedKey, date: Int = UTCDate.nowUnixSeconds()) throws -> HTTPResponse {
         let url = base + pathAndQuery
-        var all: [(String, String)] = [("x-ms-date", UTCDate.rfc1123(date)), ("x-ms-version", "2026-10-06")] + headers
+        var all: [(String, String)] = [("x-ms-version", "2026-10-06")] + headers
+        if !headers.contains(where: { $0.0.lowercased() == "x-ms-date" }) { all.insert(("x-ms-date", UTCDate.rfc1123(date)), at: 0) }
         if !body.isEmpty { all.append(("Content-Length", String(body.count))) }
         switch auth {
         case .sharedKey, .sharedKeyWith:

@@ -53,7 +53,8 @@ final class HTTPServerConnection: @unchecked Sendable {
                 currentBody = []
                 // The parser has checked Content-Length against the body limit; reserving it keeps a large body
                 // (a blob block) at its own size instead of up to twice that from doubling growth.
-                if let length = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > 0 {
+                if let length = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > 0,
+                   length <= parser.limits.maxBodyBytes {
                     currentBody.reserveCapacity(length)
                 }
                 if head.expectsContinue, pending.isEmpty, head.headers.contains(name: "Transfer-Encoding")
