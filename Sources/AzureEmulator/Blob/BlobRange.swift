@@ -40,7 +40,7 @@ final class BlobContentStream: Sendable {
         var remaining: Int
     }
 
-    static let defaultPieceSize = 1 << 20
+    static let defaultPieceSize = 64 << 10
 
     private let blocks: [BlobBlock]
     private let pieceSize: Int

@@ -223,11 +223,10 @@ final class BlobStore: Sendable {
         return state.withLockedValue { state in
             guard var stored = state.containers[container] else { return .failure(.containerNotFound()) }
             var pending = stored.uncommitted[name] ?? UncommittedBlocks()
-            // Azure requires one id length among a blob's uncommitted blocks (Put Block: "different length than
-            // the block IDs for any existing uncommitted blocks"); the committed blob's ids do not count, so a blob
-            // written by Put Blob can be replaced by blocks.
-            let otherID = pending.order.first
-            if let otherID, otherID.utf8.count != id.utf8.count {
+            // Azure requires one id length per blob.
+            // (Put Blob's single block has no id, so it sets no length.)
+            let otherID = pending.order.first ?? stored.blobs[name]?.blocks.first?.id
+            if let otherID, !otherID.isEmpty, otherID.utf8.count != id.utf8.count {
                 return .failure(BlobError(400, "InvalidBlobOrBlock",
                                           "The specified blob or block content is invalid: all block ids of a blob must have the same length."))
             }

@@ -60,8 +60,10 @@ package struct EmulatorHTTPContext: Sendable {
     }
 
     /// An access token from the emulator's issuer for `audience` (what the Entra endpoints hand out).
-    package func issueToken(audience: String, lifetime: Int, now: Int = Int(Date().timeIntervalSince1970)) -> String {
-        EmulatorJWT.issue(audience: audience, lifetime: lifetime, key: configuration.key, now: now)
+    package func issueToken(audience: String, lifetime: Int, now: Int = Int(Date().timeIntervalSince1970),
+                            extraClaims: [String: String] = [:]) -> String {
+        EmulatorJWT.issue(audience: audience, lifetime: lifetime, key: configuration.key, now: now,
+                          extraClaims: extraClaims)
     }
 }
 

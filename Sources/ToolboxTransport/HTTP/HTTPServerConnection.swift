@@ -51,6 +51,12 @@ final class HTTPServerConnection: @unchecked Sendable {
             case .requestHead(let head):
                 currentHead = head
                 currentBody = []
+                // The parser has checked Content-Length against the body limit; reserving it keeps a large body
+                // (a blob block) at its own size instead of up to twice that from doubling growth.
+                if let length = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > 0,
+                   length <= parser.limits.maxBodyBytes {
+                    currentBody.reserveCapacity(length)
+                }
                 if head.expectsContinue, pending.isEmpty, head.headers.contains(name: "Transfer-Encoding")
                     || (head.headers.first(name: "Content-Length").map { $0 != "0" } ?? false)
                 {
@@ -199,11 +205,14 @@ final class HTTPServerConnection: @unchecked Sendable {
             abort()
             return
         }
+        let following = nextFraming
         connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { [self] error in
             if error != nil || done {
                 responseWritten(error: error, close: close)
             } else {
-                sendPieces(next, framing: nextFraming, close: close)
+                // The completion runs inline when the socket took everything: hop, so a body of many pieces
+                // does not recurse once per piece (and overflow the stack).
+                connection.queue.async { self.sendPieces(next, framing: following, close: close) }
             }
         }
     }
