@@ -103,34 +103,43 @@ final class BlobPipeline: Sendable {
 
     private func attempt(_ request: BlobRequest, number: Int, deadline: Deadline, tracker: BlobOperation<some Sendable>,
                          completion: @escaping @Sendable (Result<HTTPResponse, ToolboxError>) -> Void) {
-        build(request, body: .bytes(request.body)) { [self] built in
-            let httpRequest: HTTPRequest
+        launch(request, body: .bytes(request.body), tracker: tracker, failed: { completion(.failure($0)) }) {
+            [self] httpRequest, ended in
+            http.execute(httpRequest, deadline: tryDeadline(deadline), queue: workQueue) { [self] result in
+                ended()
+                observe(request, status: try? result.get().status)
+                let failure: ToolboxError
+                let retryable: Bool
+                switch result {
+                case .success(let response) where request.expected.contains(response.status):
+                    return completion(.success(response))
+                case .success(let response):
+                    failure = BlobErrors.from(response, operation: request.operation)
+                    retryable = BlobErrors.isRetryable(status: response.status)
+                case .failure(let error):
+                    failure = BlobErrors.from(error, operation: request.operation)
+                    retryable = BlobErrors.isRetryable(error)
+                }
+                retryOrFail(failure, retryable: retryable, number: number, deadline: deadline, tracker: tracker,
+                            completion: completion) { [self] in
+                    attempt(request, number: number + 1, deadline: deadline, tracker: tracker, completion: completion)
+                }
+            }
+        }
+    }
+
+    /// Builds `request` and, unless the operation ended meanwhile, starts it with `start` as a child the
+    /// operation cancels while it runs; `start` must call `ended` when the request is over.
+    func launch(_ request: BlobRequest, body: HTTPRequestBody, tracker: BlobOperation<some Sendable>,
+                failed: @escaping @Sendable (ToolboxError) -> Void,
+                start: @escaping @Sendable (HTTPRequest, _ ended: @escaping @Sendable () -> Void) -> any Cancellable) {
+        build(request, body: body) { built in
             switch built {
-            case .failure(let error): return completion(.failure(error))
-            case .success(let value): httpRequest = value
-            }
-            guard !tracker.isFinished else { return }
-            tracker.run { ended in
-                http.execute(httpRequest, deadline: tryDeadline(deadline), queue: workQueue) { [self] result in
-                    ended()
-                    observe(request, status: try? result.get().status)
-                    let failure: ToolboxError
-                    let retryable: Bool
-                    switch result {
-                    case .success(let response) where request.expected.contains(response.status):
-                        return completion(.success(response))
-                    case .success(let response):
-                        failure = BlobErrors.from(response, operation: request.operation)
-                        retryable = BlobErrors.isRetryable(status: response.status)
-                    case .failure(let error):
-                        failure = BlobErrors.from(error, operation: request.operation)
-                        retryable = BlobErrors.isRetryable(error)
-                    }
-                    retryOrFail(failure, retryable: retryable, number: number, deadline: deadline, tracker: tracker,
-                                completion: completion) { [self] in
-                        attempt(request, number: number + 1, deadline: deadline, tracker: tracker, completion: completion)
-                    }
-            }
+            case .failure(let error):
+                failed(error)
+            case .success(let httpRequest):
+                guard !tracker.isFinished else { return }
+                tracker.run { ended in start(httpRequest, ended) }
             }
         }
     }

@@ -78,24 +78,17 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
         if sendRange { fields.append(("x-ms-range", "bytes=\(from)-\(end.map(String.init) ?? "")")) }
         let request = BlobRequest(method: "GET", resource: .blob(name), headers: fields, expected: [200, 206],
                                   operation: operationText)
-        pipeline.build(request, body: .empty) { [self] built in
-            let httpRequest: HTTPRequest
-            switch built {
-            case .failure(let error): return completion(.failure(error))
-            case .success(let value): httpRequest = value
-            }
-            guard !tracker.isFinished else { return }
-            tracker.run { ended in
-                pipeline.http.stream(
-                    httpRequest, deadline: pipeline.tryDeadline(deadline), queue: pipeline.workQueue,
-                    onHead: { [self] head in received(head, from: from) },
-                    onBody: { [self] bytes in receivedBody(bytes) },
-                    completion: { [self] result in
-                        ended()
-                        pipeline.observe(request, status: try? result.get().status)
-                        finished(result, number: number, sendRange: sendRange)
-                    })
-            }
+        pipeline.launch(request, body: .empty, tracker: tracker, failed: { [self] in completion(.failure($0)) }) {
+            [self] httpRequest, ended in
+            pipeline.http.stream(
+                httpRequest, deadline: pipeline.tryDeadline(deadline), queue: pipeline.workQueue,
+                onHead: { [self] head in received(head, from: from) },
+                onBody: { [self] bytes in receivedBody(bytes) },
+                completion: { [self] result in
+                    ended()
+                    pipeline.observe(request, status: try? result.get().status)
+                    finished(result, number: number, sendRange: sendRange)
+                })
         }
     }
 
