@@ -7,11 +7,13 @@ import ToolboxTransport
 /// first answer's ETag with `If-Match`, so a blob replaced mid-download fails with `.preconditionFailed`
 /// instead of mixing two versions.
 final class BlobDownloader<Op: Sendable>: @unchecked Sendable {
-    // @unchecked Sendable: `properties`, `rangeEnd`, `pending` and `running` are guarded by `lock`.
+    // @unchecked Sendable: `properties`, `rangeEnd`, `nextFrom` and `running` are guarded by `lock`.
     private let lock = Lock()
     private var properties: BlobProperties?
     private var rangeEnd: Int64 = -1
-    private var pending: [(Int64, Int64)] = []
+    /// The first byte no range has been started for; ranges are cut from it on demand (a size the service
+    /// announces never turns into a list of ranges held at once).
+    private var nextFrom: Int64 = 0
     private var running = 0
 
     private let name: String
@@ -59,7 +61,8 @@ final class BlobDownloader<Op: Sendable>: @unchecked Sendable {
             }
         }
         let requestedEnd = options.range?.length.map { start + $0 - 1 }
-        let firstEnd = min(start.addingReportingOverflow(chunkSize - 1).partialValue, requestedEnd ?? .max)
+        let (firstSum, overflow) = start.addingReportingOverflow(chunkSize - 1)
+        let firstEnd = min(overflow ? Int64.max - 1 : firstSum, requestedEnd ?? .max)
         let first = RangeFetch(
             name: name, start: start, end: firstEnd, base: start, headers: options.conditions.headers,
             pipeline: pipeline, tracker: tracker, deadline: deadline, sink: sink, progress: progress,
@@ -109,15 +112,11 @@ final class BlobDownloader<Op: Sendable>: @unchecked Sendable {
     }
 
     private func firstRangeDone(firstEnd: Int64) {
-        let (end, properties) = lock.withLock { (rangeEnd, self.properties) }
-        var ranges: [(Int64, Int64)] = []
-        var from = firstEnd + 1
-        while from <= end {
-            let to = min(from.addingReportingOverflow(chunkSize - 1).partialValue, end)
-            ranges.append((from, to))
-            from = to + 1
+        // rangeEnd is below the blob's size, so neither +1 can overflow.
+        let properties: BlobProperties? = lock.withLock {
+            nextFrom = min(firstEnd, rangeEnd) + 1
+            return self.properties
         }
-        lock.withLock { pending = ranges }
         if let afterRange, let properties {
             afterRange(properties) { [self] in launch() }
         } else {
@@ -128,10 +127,13 @@ final class BlobDownloader<Op: Sendable>: @unchecked Sendable {
     /// Starts ranges while slots are free; finishes when none is left or running.
     private func launch() {
         let step: LaunchStep = lock.withLock {
-            if pending.isEmpty && running == 0 { return .finish }
+            if nextFrom > rangeEnd && running == 0 { return .finish }
             var batch: [(Int64, Int64)] = []
-            while running < concurrency, !pending.isEmpty {
-                batch.append(pending.removeFirst())
+            while running < concurrency, nextFrom <= rangeEnd {
+                let (sum, overflow) = nextFrom.addingReportingOverflow(chunkSize - 1)
+                let to = overflow ? rangeEnd : min(sum, rangeEnd)
+                batch.append((nextFrom, to))
+                nextFrom = to + 1
                 running += 1
             }
             return batch.isEmpty ? .wait : .start(batch)
