@@ -3,6 +3,7 @@
 // Plumbing modules (transport, AMQP, emulator) are deliberately not re-exported.
 @_exported import AzureAuth
 @_exported import AzureBlobStorage
+@_exported import AzureCosmos
 @_exported import AzureEventHubs
 @_exported import AzureServiceBus
 @_exported import ToolboxCore
