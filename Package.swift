@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "AzureEmulator", targets: ["AzureEmulator"]),
         .library(name: "AzureEventHubs", targets: ["AzureEventHubs"]),
         .library(name: "AzureServiceBus", targets: ["AzureServiceBus"]),
+        .library(name: "AzureBlobStorage", targets: ["AzureBlobStorage"]),
         .library(name: "AzureCosmos", targets: ["AzureCosmos"]),
         .library(name: "AzureEventGrid", targets: ["AzureEventGrid"]),
         .library(name: "AzureClientsToolboxAsync", targets: ["AzureClientsToolboxAsync"]),
@@ -110,6 +111,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AzureBlobStorage",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth", "CToolboxOpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AzureCosmos",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
@@ -127,13 +136,17 @@ let package = Package(
         ),
         .target(
             name: "AzureClientsToolbox",
-            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid"],
+            dependencies: [
+                "ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureBlobStorage", "AzureCosmos",
+                "AzureEventGrid",
+            ],
             swiftSettings: strict
         ),
         .target(
             name: "AzureClientsToolboxAsync",
             dependencies: [
-                "AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid", "ToolboxCore",
+                "AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureBlobStorage", "AzureCosmos",
+                "AzureEventGrid", "ToolboxCore",
             ],
             swiftSettings: strict
         ),
@@ -146,7 +159,7 @@ let package = Package(
             name: "toolbox",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "AzureEmulator",
-                "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid",
+                "AzureEventHubs", "AzureServiceBus", "AzureBlobStorage", "AzureCosmos", "AzureEventGrid",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -218,6 +231,14 @@ let package = Package(
             name: "AzureEventGridTests",
             dependencies: [
                 "AzureEventGrid", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
+                "AzureClientsToolboxTesting", "AzureClientsToolboxAsync", "ToolboxCLITestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureBlobStorageTests",
+            dependencies: [
+                "AzureBlobStorage", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
                 "AzureClientsToolboxTesting", "AzureClientsToolboxAsync", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict

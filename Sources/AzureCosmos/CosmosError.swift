@@ -4,10 +4,11 @@ import ToolboxTransport
 
 // Cosmos DB's error codes, one per exception class of the Python SDK (azure.cosmos.exceptions) plus the
 // statuses a caller branches on. `serviceCondition` carries status, sub-status, the body's `code` and
-// `message`, and the activity id.
-// The response-class codes (`.resourceNotFound` 404, `.resourceExists` 409, `.preconditionFailed` 412,
-// `.throttled` 429, `.badRequest`, `.authorizationFailed`, `.forbidden`, `.requestTooLarge`, `.serviceUnavailable`,
-// `.notModified`, `.invalidResponse`) are the ones every HTTP client shares, declared once in ToolboxCore.
+// `message`, and the activity id. The codes every HTTP client shares (`resourceNotFound` 404 —
+// `CosmosResourceNotFoundError` —, `resourceExists` 409, `preconditionFailed` 412 —
+// `CosmosAccessConditionFailedError` —, `throttled` 429, `badRequest` 400, `authorizationFailed` 401,
+// `forbidden` 403, `requestTooLarge` 413, `serviceUnavailable` 503, `notModified` 304, `invalidResponse`) are
+// declared once in ToolboxCore (`HTTPServiceCodes.swift`), so a program linking several clients sees one of each.
 extension ToolboxError.Code {
     /// Any other error status (`CosmosHttpResponseError`).
     public static let httpResponseError = Self("httpResponseError")

@@ -6,6 +6,7 @@ struct Toolbox: ParsableCommand {
         subcommands: [
             AuthCommand.self,
             AMQPCommand.self,
+            BlobCommand.self,
             Bench.self,
             Demo.self,
             EmulatorCommand.self,
