@@ -23,6 +23,17 @@ let package = Package(
             .product(name: "AzureEventHubs", package: "AzureClientsToolbox"), .product(name: "AzureServiceBus", package: "AzureClientsToolbox"),
             .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
         ]),
+        .executableTarget(name: "BlobBlockingExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureBlobStorage", package: "AzureClientsToolbox"),
+            .product(name: "ToolboxCore", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "BlobCompletionHandlerExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureBlobStorage", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "BlobAsyncExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureBlobStorage", package: "AzureClientsToolbox"),
+            .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
+        ]),
         .executableTarget(name: "CosmosBlockingExample", dependencies: [
             "ExampleSupport", .product(name: "AzureCosmos", package: "AzureClientsToolbox"),
         ]),

@@ -66,7 +66,8 @@ grep -q '^interop: all scenarios passed' "$log" || { failed=$((failed + 1)); sta
 echo "== Examples/" >&2
 swift build --package-path Examples
 for example in BlockingExample CompletionHandlerExample AsyncExample \
-    CosmosBlockingExample CosmosCompletionHandlerExample CosmosAsyncExample; do
+    CosmosBlockingExample CosmosCompletionHandlerExample CosmosAsyncExample \
+    BlobBlockingExample BlobCompletionHandlerExample BlobAsyncExample; do
     if timeout 300 swift run --skip-build --package-path Examples "$example"; then
         passed=$((passed + 1))
     else

@@ -4,34 +4,16 @@ import ToolboxTransport
 
 // Cosmos DB's error codes, one per exception class of the Python SDK (azure.cosmos.exceptions) plus the
 // statuses a caller branches on. `serviceCondition` carries status, sub-status, the body's `code` and
-// `message`, and the activity id.
+// `message`, and the activity id. The codes every HTTP client shares (`resourceNotFound` 404 —
+// `CosmosResourceNotFoundError` —, `resourceExists` 409, `preconditionFailed` 412 —
+// `CosmosAccessConditionFailedError` —, `throttled` 429, `badRequest` 400, `authorizationFailed` 401,
+// `forbidden` 403, `requestTooLarge` 413, `serviceUnavailable` 503, `notModified` 304, `invalidResponse`) are
+// declared once in ToolboxCore (`HTTPServiceCodes.swift`), so a program linking several clients sees one of each.
 extension ToolboxError.Code {
-    /// 404: the database, container or item does not exist (`CosmosResourceNotFoundError`).
-    public static let resourceNotFound = Self("resourceNotFound")
-    /// 409: an item (or database, container) with that id already exists (`CosmosResourceExistsError`).
-    public static let resourceExists = Self("resourceExists")
-    /// 412: the `If-Match` ETag or the patch condition did not hold (`CosmosAccessConditionFailedError`).
-    public static let preconditionFailed = Self("preconditionFailed")
-    /// 429 still answered after the retries the options allow (request rate too large).
-    public static let throttled = Self("throttled", defaultRecovery: .retry)
-    /// 400: the request is malformed (bad JSON, bad query, bad patch, partition key mismatch).
-    public static let badRequest = Self("badRequest")
-    /// 401: the key or token was refused.
-    public static let authorizationFailed = Self("authorizationFailed")
-    /// 403: the caller may not do this (or the account is over its storage quota).
-    public static let forbidden = Self("forbidden")
-    /// 413: the item or request is over the service's size limit.
-    public static let requestTooLarge = Self("requestTooLarge")
-    /// 503 and other server-side failures still answered after retries.
-    public static let serviceUnavailable = Self("serviceUnavailable", defaultRecovery: .retry)
-    /// 304: a read with `ifNoneMatch` found the item unchanged.
-    public static let notModified = Self("notModified")
     /// Any other error status (`CosmosHttpResponseError`).
     public static let httpResponseError = Self("httpResponseError")
     /// A connection failed before an answer arrived (refused, reset, TLS, time-out while connecting).
     public static let networkFailure = Self("networkFailure", defaultRecovery: .rebuildConnection)
-    /// The service answered something the client cannot read (not JSON, a field of the wrong type).
-    public static let invalidResponse = Self("invalidResponse")
     /// The query needs a feature this client does not merge across partitions (GROUP BY, DISTINCT, ...).
     public static let unsupportedQuery = Self("unsupportedQuery")
 }

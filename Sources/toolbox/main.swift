@@ -6,9 +6,11 @@ struct Toolbox: ParsableCommand {
         subcommands: [
             AuthCommand.self,
             AMQPCommand.self,
+            BlobCommand.self,
             Bench.self,
             Demo.self,
             EmulatorCommand.self,
+            EventGridCommand.self,
             EventHubsCommand.self,
             ServiceBusCommand.self,
             CosmosCommand.self,

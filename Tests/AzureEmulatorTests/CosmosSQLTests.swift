@@ -131,6 +131,9 @@ final class CosmosSQLTests: XCTestCase {
         assertRefused("SELECT * FROM c WHERE c.s = 'open", naming: "unterminated")
         assertRefused("SELECT TOP -1 * FROM c", naming: "number or parameter")
         assertRefused("SELECT VALUE " + String(repeating: "(", count: 500) + "1", naming: "nested")
+        assertRefused("SELECT VALUE c" + String(repeating: ".a", count: 2_000) + " FROM c", naming: "operators")
+        assertRefused("SELECT VALUE 1" + String(repeating: " + 1", count: 2_000) + " FROM c", naming: "operators")
+        assertRefused("SELECT * FROM c WHERE " + Array(repeating: "c.n = 1", count: 600).joined(separator: " AND "), naming: "operators")
     }
 
     func testQueryPlanRewritesOrderByAndAggregates() throws {

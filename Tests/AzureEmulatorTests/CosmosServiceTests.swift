@@ -95,7 +95,10 @@ final class CosmosServiceTests: XCTestCase {
         let read = cosmos.send("GET", "/dbs/db/colls/c/docs/x/", headers: pk)
         XCTAssertEqual(read.body?["n"], .number(2))
         let current = try XCTUnwrap(read.header("etag"))
-        XCTAssertEqual(cosmos.send("GET", "/dbs/db/colls/c/docs/x/", headers: pk + [("If-None-Match", current)]).status, 304)
+        let unchanged = cosmos.send("GET", "/dbs/db/colls/c/docs/x/", headers: pk + [("If-None-Match", current)])
+        XCTAssertEqual(unchanged.status, 304)
+        XCTAssertEqual(unchanged.header("etag"), current)
+        XCTAssertNil(unchanged.body)
         XCTAssertEqual(cosmos.send("PUT", "/dbs/db/colls/c/docs/x/", body: #"{"id":"x","pk":"a","n":3}"#,
                                    headers: pk + [("If-Match", etag)]).status, 412, "stale ETag")
         let replaced = cosmos.send("PUT", "/dbs/db/colls/c/docs/x/", body: #"{"id":"x","pk":"a","n":3}"#, headers: pk + [("If-Match", current)])
@@ -150,6 +153,12 @@ final class CosmosServiceTests: XCTestCase {
             XCTAssertTrue(answer.raw.contains(reason), "\(body): \(answer.raw)")
         }
         XCTAssertEqual(cosmos.send("GET", "/dbs/db/colls/c/docs/p/", headers: pk).body?["total"], .number(16), "failed patches change nothing")
+        // Nesting grows with patches only up to the limit the parser enforces on bodies.
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        XCTAssertEqual(cosmos.send("PATCH", "/dbs/db/colls/c/docs/p/", body: #"{"operations":[{"op":"set","path":"/d","value":\#(deep)}]}"#, headers: pk).status, 200)
+        let deeper = cosmos.send("PATCH", "/dbs/db/colls/c/docs/p/", body: #"{"operations":[{"op":"set","path":"/d/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0/0","value":\#(deep)}]}"#, headers: pk)
+        XCTAssertEqual(deeper.status, 400, deeper.raw)
+        XCTAssertTrue(deeper.raw.contains("deeper than"), deeper.raw)
     }
 
     func testPartitionKeyRangesETag304AndSplitGone() throws {
@@ -260,7 +269,9 @@ final class CosmosServiceTests: XCTestCase {
     }
 
     func testLimitsAndFaults() throws {
-        let cosmos = try CosmosTestHarness { $0.httpLimits.maxCosmosItemBytes = 200; $0.httpLimits.maxCosmosStoreBytes = 400 }
+        let baseline = try CosmosTestHarness().service.store.state.load().storedBytes
+        XCTAssertGreaterThan(baseline, 0, "databases and containers count against the store too")
+        let cosmos = try CosmosTestHarness { $0.httpLimits.maxCosmosItemBytes = 200; $0.httpLimits.maxCosmosStoreBytes = baseline + 400 }
         let big = cosmos.create(#"{"id":"big","pk":"a","blob":"\#(String(repeating: "x", count: 300))"}"#, pk: #""a""#)
         XCTAssertEqual(big.status, 413)
         XCTAssertEqual(big.body?["code"], .string("RequestEntityTooLarge"))
@@ -271,6 +282,8 @@ final class CosmosServiceTests: XCTestCase {
         XCTAssertTrue(full.raw.contains("maxCosmosStoreBytes"))
         XCTAssertEqual(cosmos.send("DELETE", "/dbs/db/colls/c/docs/a1/", headers: [("x-ms-documentdb-partitionkey", #"["a"]"#)]).status, 204)
         XCTAssertEqual(cosmos.create(#"{"id":"a3","pk":"a","blob":"\#(String(repeating: "x", count: 150))"}"#, pk: #""a""#).status, 201, "deletes free space")
+        let container = cosmos.send("POST", "/dbs/db/colls/", body: #"{"id":"more","partitionKey":{"paths":["/pk"]}}"#)
+        XCTAssertEqual(container.status, 403, "creating containers is bounded too")
 
         let request = EmulatorHTTPRequest(head: HTTPRequestHead(method: "GET", target: "/"), body: [], isSecure: false, localPort: 1, remoteAddress: nil)
         let throttled = cosmos.service.throttledResponse(to: request)
@@ -297,5 +310,19 @@ final class CosmosServiceTests: XCTestCase {
         XCTAssertEqual(try emulator.cosmosPartitionKeyRangeIDs(database: "db", container: "c"), ["0", "2", "3"])
         XCTAssertEqual(try emulator.splitCosmosPartitionKeyRange(database: "db", container: "c", rangeID: "0"), ["4", "5", "2", "3"])
         XCTAssertThrowsError(try emulator.splitCosmosPartitionKeyRange(database: "db", container: "missing"))
+    }
+
+    func testConcurrentWritesQueriesAndSplitsKeepEveryItem() throws {
+        let cosmos = try CosmosTestHarness()
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            for index in 0..<25 {
+                let pk = #""w\#(worker)-\#(index % 5)""#
+                XCTAssertEqual(cosmos.create(#"{"id":"i\#(index)","pk":\#(pk),"n":\#(index)}"#, pk: pk).status, 201)
+                if worker == 0, index == 10 { _ = try? cosmos.service.store.splitPartitionKeyRange(database: "db", container: "c", rangeID: nil) }
+                _ = cosmos.query("SELECT VALUE COUNT(1) FROM c", pk: pk)
+            }
+        }
+        let total = cosmos.rangeIDs().reduce(0) { $0 + cosmos.drain("SELECT * FROM c", range: $1, maxItemCount: 50).count }
+        XCTAssertEqual(total, 200)
     }
 }

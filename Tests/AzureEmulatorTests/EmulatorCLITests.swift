@@ -39,7 +39,8 @@ final class EmulatorCLITests: XCTestCase {
                                          "servicebus_connection_string", "http_port", "https_port", "cosmos_endpoint",
                                          "cosmos_key", "cosmos_connection_string", "blob_endpoint",
                                          "blob_connection_string", "eventgrid_endpoints", "eventgrid_key",
-                                         "authority_host", "tenant_id", "client_id", "client_secret", "imds_endpoint"])
+                                         "authority_host", "tenant_id", "client_id", "client_secret", "imds_endpoint",
+                                         "identity_endpoint", "identity_header", "federated_token"])
         XCTAssertEqual(ready["ready"] as? Bool, true)
         let port = try XCTUnwrap(ready["amqp_port"] as? Int)
         XCTAssertNotNil(ready["amqps_port"] as? Int)
@@ -100,7 +101,8 @@ final class EmulatorCLITests: XCTestCase {
                        ["orders": "https://127.0.0.1:\(httpsPort)/eventgrid/orders/api/events"])
         XCTAssertEqual(ready["authority_host"] as? String, "https://127.0.0.1:\(httpsPort)")
         for key in ["cosmos_key", "cosmos_connection_string", "blob_connection_string", "eventgrid_key", "tenant_id",
-                    "client_id", "client_secret", "imds_endpoint", "ca_file"] {
+                    "client_id", "client_secret", "imds_endpoint", "identity_endpoint", "identity_header",
+                    "federated_token", "ca_file"] {
             XCTAssertFalse((ready[key] as? String ?? "").isEmpty, key)
         }
         var configuration = HTTPClientConfiguration()

@@ -21,10 +21,13 @@ enum EmulatorJWT {
         return audience.hasSuffix("/") ? audience : audience + "/"
     }
 
-    static func issue(audience: String, lifetime: Int, key: Secret<String>, now: Int) -> String {
+    /// A signed token for `audience`; `extraClaims` (e.g. `appid`, `tid`) are added to the standard ones.
+    static func issue(audience: String, lifetime: Int, key: Secret<String>, now: Int,
+                      extraClaims: [String: String] = [:]) -> String {
         let header = #"{"alg":"HS256","typ":"JWT"}"#
-        let claims: [String: Any] = ["aud": audience, "iss": issuer, "iat": now, "nbf": now, "exp": now + lifetime,
-                                     "sub": "azure-clients-toolbox-emulator"]
+        let (expiry, overflow) = now.addingReportingOverflow(max(0, lifetime))
+        var claims: [String: Any] = ["sub": "azure-clients-toolbox-emulator"].merging(extraClaims) { $1 }
+        claims.merge(["aud": audience, "iss": issuer, "iat": now, "nbf": now, "exp": overflow ? Int.max : expiry]) { $1 }
         let payload = (try? JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])) ?? Data()
         let signingInput = base64URL(Array(header.utf8)) + "." + base64URL(Array(payload))
         return signingInput + "." + base64URL(signature(signingInput, key: key))
@@ -69,7 +72,7 @@ enum EmulatorJWT {
         AuthCrypto.hmacSHA256(key: Array(key.exposedValue.utf8), message: Array(input.utf8))
     }
 
-    private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
         for index in a.indices { difference |= a[index] ^ b[index] }

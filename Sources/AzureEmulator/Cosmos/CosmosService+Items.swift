@@ -40,7 +40,8 @@ extension CosmosService {
         case "GET":
             result = try store.readItem(database: database, container: container, id: id, header: header)
             if let ifNoneMatch = request.header("If-None-Match"), ifNoneMatch == result.etag || ifNoneMatch == "*" {
-                return respond(304, nil, activityID: activityID, headers: sessionHeaders(result, database: database, container: container))
+                let headers = sessionHeaders(result, database: database, container: container) + [("etag", result.etag ?? "")]
+                return respond(304, nil, activityID: activityID, headers: headers)
             }
             return itemResponse(result, request: request, database: database, container: container, activityID: activityID, charge: 1)
         case "PUT":
@@ -105,7 +106,7 @@ extension CosmosService {
     // MARK: Read feed
 
     /// `GET …/docs/`: items in creation order, optionally of one partition key or one range, paged with
-    /// `x-ms-max-item-count` and an opaque continuation that stays valid across splits.
+    /// `x-ms-max-item-count` and a continuation naming the last item's creation sequence (valid across splits).
     func readFeed(_ request: EmulatorHTTPRequest, database: String, container: String, header: CosmosPartitionKeyHeader?,
                   activityID: String) throws(CosmosFailure) -> HTTPServerResponse {
         if request.header("A-IM") != nil {
@@ -113,7 +114,7 @@ extension CosmosService {
         }
         let (items, snapshot) = try store.snapshot(database: database, container: container)
         let range = try targetRange(request, container: snapshot)
-        let after = try CosmosContinuation(header: request.header("x-ms-continuation"))?.sequence ?? 0
+        let after = try CosmosQueryRunner.Position(token: request.header("x-ms-continuation"))?.sequence ?? 0
         let limit = try maxItemCount(request)
         var page: [CosmosStore.Item] = []
         var more = false
@@ -126,7 +127,9 @@ extension CosmosService {
         var headers: [(String, String)] = [("x-ms-item-count", String(page.count)),
                                            ("x-ms-session-token", "\(range?.id ?? "0"):-1#\(snapshot.lsn)"),
                                            ("x-ms-alt-content-path", "dbs/\(database)/colls/\(container)")]
-        if more, let last = page.last { headers.append(("x-ms-continuation", CosmosContinuation(sequence: last.sequence).token)) }
+        if more, let last = page.last {
+            headers.append(("x-ms-continuation", CosmosQueryRunner.Position(sequence: last.sequence, orderKey: nil).token))
+        }
         let body = CosmosValue.object([("_rid", .string(CosmosStore.rid(snapshot.rid))), ("Documents", .array(page.map(\.document))),
                                        ("_count", .number(Double(page.count)))])
         return respond(200, body, activityID: activityID, headers: headers, charge: 1 + Double(page.count) * 0.1)
@@ -183,22 +186,4 @@ extension CosmosService {
         .object([("id", .string(range.id)), ("minInclusive", .string(range.min)), ("maxExclusive", .string(range.max)),
                  ("parents", .array(range.parents.map { .string($0) }))])
     }
-}
-
-/// The read feed's continuation: the creation sequence of the last item returned (a position in a total order, so
-/// it means the same thing on the children of a split range).
-struct CosmosContinuation {
-    var sequence: UInt64
-
-    init(sequence: UInt64) { self.sequence = sequence }
-
-    init?(header: String?) throws(CosmosFailure) {
-        guard let header, !header.isEmpty else { return nil }
-        guard let value = try? CosmosValue.parse(header), let number = value["seq"]?.numberValue,
-              let sequence = UInt64(exactly: number)
-        else { throw .badRequest("Invalid Continuation Token: '\(header.prefix(100))'.") }
-        self.sequence = sequence
-    }
-
-    var token: String { CosmosValue.object([("seq", .number(Double(sequence)))]).json }
 }

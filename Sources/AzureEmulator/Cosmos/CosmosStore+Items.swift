@@ -49,6 +49,8 @@ struct CosmosItemResult {
 
 extension CosmosStore {
     static let systemProperties = ["_rid", "_self", "_etag", "_ts", "_attachments"]
+    /// The deepest nesting a stored document may have (request bodies parse to at most 128 levels).
+    static let maxNesting = 127
 
     private static func itemKey(id: String, partitionKey: CosmosPartitionKeyHeader) -> String {
         partitionKey.storeKey + "\u{0}" + id
@@ -179,6 +181,10 @@ extension CosmosStore {
                        status: Int, in container: inout Container, database: Database, stored: inout Int) throws(CosmosFailure) -> CosmosItemResult {
         var document = body
         for property in Self.systemProperties { document.removeMember(property) }
+        // Patches can nest what parsing bounded; keep every stored document within the parser's depth.
+        guard document.nestingDepth(limit: Self.maxNesting + 1) <= Self.maxNesting else {
+            throw .badRequest("The document nests arrays and objects deeper than \(Self.maxNesting) levels.")
+        }
         let size = document.json.utf8.count
         guard size <= maxItemBytes else {
             throw CosmosFailure(status: 413, code: "RequestEntityTooLarge",
@@ -186,11 +192,7 @@ extension CosmosStore {
                                     + "(httpLimits.maxCosmosItemBytes).")
         }
         let grown = size - (replacing?.bytes ?? 0)
-        guard grown <= 0 || stored + grown <= maxStoreBytes else {
-            throw CosmosFailure(status: 403, code: "Forbidden",
-                                message: "The emulator's Cosmos DB store is full (\(stored) of \(maxStoreBytes) bytes, "
-                                    + "httpLimits.maxCosmosStoreBytes); delete items or raise the limit.", substatus: 1014)
-        }
+        if grown > 0 { try Self.reserve(grown, in: &stored, limit: maxStoreBytes) } else { stored += grown }
         let rid = Self.rid(container.rid + Self.bigEndian(sequence))
         let etag = Self.newETag()
         document.setMember("_rid", .string(rid))
@@ -199,7 +201,6 @@ extension CosmosStore {
         document.setMember("_attachments", .string("attachments/"))
         document.setMember("_ts", .number(Double(Self.now())))
         let epk = CosmosEffectivePartitionKey.hash(key.value)
-        stored += grown
         container.items[Self.itemKey(id: id, partitionKey: key)] = Item(
             id: id, partitionKey: key.value, epk: epk, sequence: sequence, document: document, etag: etag, bytes: size)
         container.lsn += 1

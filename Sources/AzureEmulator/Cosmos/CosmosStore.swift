@@ -106,6 +106,7 @@ final class CosmosStore: Sendable {
             let number = state.nextDatabase
             state.nextDatabase &+= 1
             let database = Database(id: id, rid: Self.bigEndian(number), etag: Self.newETag(), ts: Self.now())
+            try Self.reserve(Self.resourceBytes, in: &state.storedBytes, limit: maxStoreBytes)
             state.databases.append(database)
             return Self.json(database)
         }
@@ -123,7 +124,9 @@ final class CosmosStore: Sendable {
     func deleteDatabase(id: String) throws(CosmosFailure) {
         try locked { state throws(CosmosFailure) in
             guard let index = state.databases.firstIndex(where: { $0.id == id }) else { throw .notFound() }
-            let freed = state.databases[index].containers.reduce(0) { $0 + $1.items.values.reduce(0) { $0 + $1.bytes } }
+            let freed = state.databases[index].containers.reduce(Self.resourceBytes) {
+                $0 + Self.bytes(of: $1)
+            }
             state.storedBytes -= freed
             state.databases.remove(at: index)
         }
@@ -167,6 +170,7 @@ final class CosmosStore: Sendable {
             state.databases[index].nextContainer &+= 1
             let container = Container(id: id, rid: state.databases[index].rid + Self.bigEndian(number), etag: Self.newETag(),
                                       ts: Self.now(), partitionKeyPath: path, definition: clean, ranges: Self.initialRanges)
+            try Self.reserve(Self.bytes(of: container), in: &state.storedBytes, limit: maxStoreBytes)
             state.databases[index].containers.append(container)
             return Self.json(container, database: state.databases[index])
         }
@@ -208,7 +212,7 @@ final class CosmosStore: Sendable {
             guard let dbIndex = state.databases.firstIndex(where: { $0.id == database }),
                   let index = state.databases[dbIndex].containers.firstIndex(where: { $0.id == id })
             else { throw .notFound() }
-            state.storedBytes -= state.databases[dbIndex].containers[index].items.values.reduce(0) { $0 + $1.bytes }
+            state.storedBytes -= Self.bytes(of: state.databases[dbIndex].containers[index])
             state.databases[dbIndex].containers.remove(at: index)
         }
     }
@@ -266,6 +270,25 @@ final class CosmosStore: Sendable {
             container.rangesVersion += 1
             return container.ranges
         }
+    }
+
+    // MARK: Accounting
+
+    /// What a database or container counts against `maxStoreBytes` besides its definition and items, so creating
+    /// resources without end is bounded too.
+    static let resourceBytes = 1024
+
+    static func bytes(of container: Container) -> Int {
+        container.items.values.reduce(resourceBytes + container.definition.json.utf8.count) { $0 + $1.bytes }
+    }
+
+    static func reserve(_ bytes: Int, in stored: inout Int, limit: Int) throws(CosmosFailure) {
+        guard stored + bytes <= limit else {
+            throw CosmosFailure(status: 403, code: "Forbidden",
+                                message: "The emulator's Cosmos DB store is full (\(stored) of \(limit) bytes, "
+                                    + "httpLimits.maxCosmosStoreBytes); delete items or raise the limit.", substatus: 1014)
+        }
+        stored += bytes
     }
 
     // MARK: JSON shapes

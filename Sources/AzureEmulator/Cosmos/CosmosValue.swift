@@ -49,6 +49,16 @@ enum CosmosValue: Sendable, Equatable {
         return nil
     }
 
+    /// How deeply arrays and objects nest (a scalar is 0); stops counting past `limit`.
+    func nestingDepth(limit: Int = 256) -> Int {
+        guard limit > 0 else { return 1 }
+        switch self {
+        case .array(let items): return 1 + (items.map { $0.nestingDepth(limit: limit - 1) }.max() ?? 0)
+        case .object(let members): return 1 + (members.map { $0.1.nestingDepth(limit: limit - 1) }.max() ?? 0)
+        default: return 0
+        }
+    }
+
     /// Sets (adds or replaces, keeping the position of an existing member) `key` of an object.
     mutating func setMember(_ key: String, _ value: CosmosValue) {
         guard case .object(var members) = self else { return }

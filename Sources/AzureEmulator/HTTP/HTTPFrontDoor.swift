@@ -14,6 +14,9 @@ final class HTTPFrontDoor: Sendable {
     static func makeServices(context: EmulatorHTTPContext) throws -> [any EmulatorHTTPService] {
         var services: [any EmulatorHTTPService] = []
         services.append(EmulatorControlService(context: context))
+        services.append(try EntraService(context: context))
+        services.append(EventGridService(context: context))
+        services.append(BlobService(context: context))
         services.append(try CosmosService(context: context))
         return services
     }

@@ -48,4 +48,6 @@ public enum EmulatorWellKnown {
     public static let tenantID = "72f988bf-0000-4000-8000-00000000e1a7"
     public static let clientID = "0b5e2a1c-0000-4000-8000-0000000c11e7"
     public static let clientSecret = "emulator-client-secret"
+    /// The App Service managed-identity endpoint's secret (`IDENTITY_HEADER`).
+    public static let identityHeader = "emulator-identity-header"
 }

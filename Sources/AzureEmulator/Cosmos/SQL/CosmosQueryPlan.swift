@@ -42,15 +42,8 @@ enum CosmosQueryPlan {
                 payload = projection.expression.sql
             } else {
                 var unnamed = 0
-                let members = query.projections.map { projection -> String in
-                    let name: String
-                    if let alias = projection.alias { name = alias } else if case .member(_, let member) = projection.expression {
-                        name = member
-                    } else if case .root(let root) = projection.expression { name = root } else {
-                        unnamed += 1
-                        name = "$\(unnamed)"
-                    }
-                    return "\(CosmosValue.string(name).json): \(projection.expression.sql)"
+                let members = query.projections.map { projection in
+                    "\(CosmosValue.string(projection.name(unnamed: &unnamed)).json): \(projection.expression.sql)"
                 }
                 payload = "{" + members.joined(separator: ", ") + "}"
             }

@@ -85,17 +85,7 @@ struct CosmosQueryRunner {
         var members: [(String, CosmosValue)] = []
         var unnamed = 0
         for projection in query.projections {
-            let name: String
-            if let alias = projection.alias {
-                name = alias
-            } else if case .member(_, let member) = projection.expression {
-                name = member
-            } else if case .root(let root) = projection.expression {
-                name = root
-            } else {
-                unnamed += 1
-                name = "$\(unnamed)"
-            }
+            let name = projection.name(unnamed: &unnamed)
             if let value = try evaluator.evaluate(projection.expression, document, aggregateRows: aggregateRows) {
                 members.append((name, value))
             }

@@ -28,6 +28,16 @@ enum CosmosSQL {
     struct Projection: Equatable {
         var expression: Expression
         var alias: String?
+
+        /// The property name in the result: the alias, else the last member name (`c.a.b` → `b`) or the alias
+        /// of the root, else `$1`, `$2`, … counting the unnamed ones (`unnamed` is advanced).
+        func name(unnamed: inout Int) -> String {
+            if let alias { return alias }
+            if case .member(_, let member) = expression { return member }
+            if case .root(let root) = expression { return root }
+            unnamed += 1
+            return "$\(unnamed)"
+        }
     }
 
     struct Query: Equatable {

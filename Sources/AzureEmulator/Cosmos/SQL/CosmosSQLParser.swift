@@ -7,6 +7,10 @@ struct CosmosSQLParser {
     /// Nesting bound: hostile queries cannot exhaust the stack.
     static let maxDepth = 64
     var depth = 0
+    /// Operators and member accesses build left-deep trees that the evaluator walks recursively; bounding them
+    /// (the service allows 500 ANDs) bounds that recursion too.
+    static let maxOperators = 500
+    var operators = 0
 
     init(tokens: [(token: CosmosSQLToken, offset: Int, text: String)]) { self.tokens = tokens }
 
@@ -14,6 +18,13 @@ struct CosmosSQLParser {
     var offset: Int { tokens[position].offset }
 
     mutating func advance() { if position < tokens.count - 1 { position += 1 } }
+
+    mutating func countOperator() throws(CosmosFailure) {
+        operators += 1
+        guard operators <= Self.maxOperators else {
+            throw CosmosSQL.error("The query has more than \(Self.maxOperators) operators.", code: "SC1001", at: offset)
+        }
+    }
 
     mutating func accept(keyword: String) -> Bool {
         if current == .keyword(keyword) { advance(); return true }
@@ -169,19 +180,19 @@ struct CosmosSQLParser {
 
     mutating func coalesce() throws(CosmosFailure) -> Expression {
         var lhs = try or()
-        while accept(symbol: "??") { lhs = .binary("??", lhs, try or()) }
+        while accept(symbol: "??") { try countOperator(); lhs = .binary("??", lhs, try or()) }
         return lhs
     }
 
     mutating func or() throws(CosmosFailure) -> Expression {
         var lhs = try and()
-        while accept(keyword: "OR") { lhs = .binary("OR", lhs, try and()) }
+        while accept(keyword: "OR") { try countOperator(); lhs = .binary("OR", lhs, try and()) }
         return lhs
     }
 
     mutating func and() throws(CosmosFailure) -> Expression {
         var lhs = try not()
-        while accept(keyword: "AND") { lhs = .binary("AND", lhs, try not()) }
+        while accept(keyword: "AND") { try countOperator(); lhs = .binary("AND", lhs, try not()) }
         return lhs
     }
 
@@ -199,6 +210,7 @@ struct CosmosSQLParser {
         var lhs = try concatenation()
         while true {
             if case .symbol(let op) = current, ["=", "!=", "<", "<=", ">", ">="].contains(op) {
+                try countOperator()
                 advance()
                 lhs = .binary(op, lhs, try concatenation())
                 continue
@@ -206,6 +218,7 @@ struct CosmosSQLParser {
             let negated = current == .keyword("NOT") && [.keyword("IN"), .keyword("BETWEEN"), .keyword("LIKE")]
                 .contains(tokens[min(position + 1, tokens.count - 1)].token)
             if negated { advance() }
+            if current == .keyword("BETWEEN") || current == .keyword("IN") { try countOperator() }
             if accept(keyword: "BETWEEN") {
                 let low = try concatenation()
                 try expect(keyword: "AND")
@@ -229,13 +242,14 @@ struct CosmosSQLParser {
 
     mutating func concatenation() throws(CosmosFailure) -> Expression {
         var lhs = try additive()
-        while accept(symbol: "||") { lhs = .binary("||", lhs, try additive()) }
+        while accept(symbol: "||") { try countOperator(); lhs = .binary("||", lhs, try additive()) }
         return lhs
     }
 
     mutating func additive() throws(CosmosFailure) -> Expression {
         var lhs = try multiplicative()
         while case .symbol(let op) = current, op == "+" || op == "-" {
+            try countOperator()
             advance()
             lhs = .binary(op, lhs, try multiplicative())
         }
@@ -246,6 +260,7 @@ struct CosmosSQLParser {
         var lhs = try unary()
         while true {
             if case .symbol(let op) = current, ["*", "/", "%"].contains(op) {
+                try countOperator()
                 advance()
                 lhs = .binary(op, lhs, try unary())
                 continue
@@ -271,6 +286,7 @@ struct CosmosSQLParser {
     mutating func postfix() throws(CosmosFailure) -> Expression {
         var base = try primary()
         while true {
+            if current == .symbol(".") || current == .symbol("[") { try countOperator() }
             if accept(symbol: ".") {
                 switch current {
                 case .identifier(let name): base = .member(base, name)
