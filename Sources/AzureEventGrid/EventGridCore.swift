@@ -25,8 +25,9 @@ final class EventGridCore: Sendable {
     /// Where HTTP and token completions run before the operation's own logic; never user code.
     private let workQueue = LibraryQueues.makeQueue(label: "AzureEventGrid.work", attributes: .concurrent)
 
+    /// - parameter pooled: a pool per topic host as `options.pool` says; else one connection, opened on demand.
     init(config: EventGridConfig, credential: EventGridCredential?, options: EventGridClientOptions,
-         http: (TLSClientConfiguration) throws -> HTTPClient) throws(ToolboxError) {
+         pooled: Bool) throws(ToolboxError) {
         guard !config.topicConfigs.isEmpty else {
             throw ToolboxError(.invalidArgument, "the Event Grid configuration has no topics")
         }
@@ -56,8 +57,19 @@ final class EventGridCore: Sendable {
         self.config = config
         self.options = options
         self.topics = topics
+        var http = HTTPClientConfiguration()
+        http.tls = options.effectiveTLS
+        http.userAgent = options.userAgent
+        http.maxIdle = options.pool.maxIdle.toolboxSeconds
+        if pooled {
+            http.maxConnectionsPerEndpoint = max(1, options.pool.maxConnectionsPerTopic)
+            http.minReadyPerEndpoint = max(0, min(options.pool.minReadyPerTopic, http.maxConnectionsPerEndpoint))
+            http.maxLifespan = options.pool.maxLifespan?.toolboxSeconds
+        } else {
+            http.maxConnectionsPerEndpoint = 1
+        }
         do {
-            self.http = try http(options.effectiveTLS)
+            self.http = try HTTPClient(configuration: http, logger: options.logger)
         } catch {
             throw ToolboxError(.invalidConfiguration, "could not set up HTTPS for Event Grid: \(error)", underlying: error)
         }
