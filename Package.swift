@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "AzureEventHubs", targets: ["AzureEventHubs"]),
         .library(name: "AzureServiceBus", targets: ["AzureServiceBus"]),
         .library(name: "AzureEventGrid", targets: ["AzureEventGrid"]),
+        .library(name: "AzureCosmos", targets: ["AzureCosmos"]),
         .library(name: "AzureClientsToolboxAsync", targets: ["AzureClientsToolboxAsync"]),
         .library(name: "AzureClientsToolboxTesting", targets: ["AzureClientsToolboxTesting"]),
         .executable(name: "toolbox", targets: ["toolbox"]),
@@ -117,13 +118,21 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AzureCosmos",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AzureClientsToolbox",
-            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureEventGrid"],
+            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid"],
             swiftSettings: strict
         ),
         .target(
             name: "AzureClientsToolboxAsync",
-            dependencies: ["AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureEventGrid", "ToolboxCore"],
+            dependencies: ["AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid", "ToolboxCore"],
             swiftSettings: strict
         ),
         .target(
@@ -135,7 +144,7 @@ let package = Package(
             name: "toolbox",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "AzureEmulator",
-                "AzureEventHubs", "AzureServiceBus", "AzureEventGrid",
+                "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -177,6 +186,14 @@ let package = Package(
             name: "AzureServiceBusTests",
             dependencies: [
                 "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureCosmosTests",
+            dependencies: [
+                "AzureCosmos", "AzureClientsToolboxAsync", "AzureClientsToolbox", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
                 "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict

@@ -16,6 +16,7 @@ final class HTTPFrontDoor: Sendable {
         services.append(EmulatorControlService(context: context))
         services.append(try EntraService(context: context))
         services.append(EventGridService(context: context))
+        services.append(try CosmosService(context: context))
         return services
     }
 
@@ -57,8 +58,8 @@ final class HTTPFrontDoor: Sendable {
                 body: .bytes(Array(#"{"code":"NotFound","message":"no emulated service serves this path"}"#.utf8))))
             return
         }
-        // Emulator-only routes (`/_emulator/…`, whichever service serves them) are exempt from the faults.
-        let isControl = request.pathSegments.first == "_emulator"
+        // Emulator-only routes (`/_emulator/…`) are test plumbing: the service faults never touch them.
+        let isControl = service is EmulatorControlService || request.pathSegments.first == "_emulator"
         if faults.refuseAuthentication, !isControl {
             respond(service.authenticationRefusedResponse(to: request))
             return
