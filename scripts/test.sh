@@ -67,6 +67,7 @@ echo "== Examples/" >&2
 swift build --package-path Examples
 for example in BlockingExample CompletionHandlerExample AsyncExample \
     CosmosBlockingExample CosmosCompletionHandlerExample CosmosAsyncExample \
+    EventGridBlockingExample EventGridCompletionHandlerExample EventGridAsyncExample \
     BlobBlockingExample BlobCompletionHandlerExample BlobAsyncExample; do
     if timeout 300 swift run --skip-build --package-path Examples "$example"; then
         passed=$((passed + 1))
