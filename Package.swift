@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "AzureEmulator", targets: ["AzureEmulator"]),
         .library(name: "AzureEventHubs", targets: ["AzureEventHubs"]),
         .library(name: "AzureServiceBus", targets: ["AzureServiceBus"]),
+        .library(name: "AzureCosmos", targets: ["AzureCosmos"]),
         .library(name: "AzureClientsToolboxAsync", targets: ["AzureClientsToolboxAsync"]),
         .library(name: "AzureClientsToolboxTesting", targets: ["AzureClientsToolboxTesting"]),
         .executable(name: "toolbox", targets: ["toolbox"]),
@@ -108,13 +109,21 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AzureCosmos",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AzureClientsToolbox",
-            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus"],
+            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureCosmos"],
             swiftSettings: strict
         ),
         .target(
             name: "AzureClientsToolboxAsync",
-            dependencies: ["AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "ToolboxCore"],
+            dependencies: ["AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "ToolboxCore"],
             swiftSettings: strict
         ),
         .target(
@@ -126,7 +135,7 @@ let package = Package(
             name: "toolbox",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "AzureEmulator",
-                "AzureEventHubs", "AzureServiceBus",
+                "AzureEventHubs", "AzureServiceBus", "AzureCosmos",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -168,6 +177,14 @@ let package = Package(
             name: "AzureServiceBusTests",
             dependencies: [
                 "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureCosmosTests",
+            dependencies: [
+                "AzureCosmos", "AzureClientsToolboxAsync", "AzureClientsToolbox", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
                 "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict

@@ -11,6 +11,7 @@ struct Toolbox: ParsableCommand {
             EmulatorCommand.self,
             EventHubsCommand.self,
             ServiceBusCommand.self,
+            CosmosCommand.self,
         ])
 }
 Toolbox.main()
