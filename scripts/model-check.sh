@@ -8,9 +8,10 @@
 #   bash scripts/model-check.sh --traces DIR N   # also N random simulations of the model, as replayable traces
 #   bash scripts/model-check.sh --mutant-traces DIR  # the mutants' counterexamples, as replayable traces
 #
-# A violation leaves its counterexample as a trace (.build-model/counterexample-*.trace) that
-# Tests/ConnectionPoolingTests/ModelTraceReplayTests replays against the real pool:
-#   TOOLBOX_MODEL_TRACES=.build-model swift test --skip-build --filter ModelTraceReplayTests
+# A violation leaves its counterexample as a trace (.build-model/traces/counterexample-*.trace) that
+# Tests/ConnectionPoolingTests/ModelTraceReplayTests replays against the real pool, where it fails at the step that
+# shows the bug (or where model and code disagree):
+#   TOOLBOX_MODEL_TRACES=.build-model/traces swift test --skip-build --filter ModelTraceReplayTests
 # Needs the Debian packages spin and gcc. Exits non-zero when any check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,10 @@ done
 work=${TOOLBOX_MODEL_DIR:-.build-model}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
-model=$PWD/Verification/pool.pml
+mkdir -p "$work/traces"
+rm -f "$work"/traces/counterexample-*.trace
+# TOOLBOX_MODEL_FILE checks another model (a broken copy, say) in its place.
+model=${TOOLBOX_MODEL_FILE:-$PWD/Verification/pool.pml}
 # The pan verifier's memory (MB) and depth; the model's searches need ~0.5 GB and depth < 2,000.
 memory=${TOOLBOX_MODEL_MEMORY_MB:-2048}
 status=0
@@ -89,8 +93,8 @@ build "$work/safety" "$model" safety
 log=$(search "$work/safety" "")
 if failed_search "$log"; then
     echo "FAIL model safety invariants ($(summary "$log")): $(grep -m1 -E 'assertion violated|invalid end state|errors' "$log")"
-    trail_to_trace "$work/safety" "$work/counterexample-safety.trace" "$log"
-    echo "model-check: counterexample trace $work/counterexample-safety.trace" >&2
+    trail_to_trace "$work/safety" "$work/traces/counterexample-safety.trace" "$log"
+    echo "model-check: counterexample trace $work/traces/counterexample-safety.trace" >&2
     status=1
 else
     echo "PASS model safety invariants and no deadlock ($(summary "$log"))"
@@ -102,8 +106,8 @@ for property in slot0_settles slot1_settles waiters_finish close_drains; do
     log=$(search "$work/liveness" "-a -f -N $property")
     if failed_search "$log"; then
         echo "FAIL model liveness $property ($(summary "$log")): $(grep -m1 -E '^pan:[0-9]+: |errors' "$log")"
-        trail_to_trace "$work/liveness" "$work/counterexample-$property.trace" "$log"
-        echo "model-check: counterexample trace $work/counterexample-$property.trace" >&2
+        trail_to_trace "$work/liveness" "$work/traces/counterexample-$property.trace" "$log"
+        echo "model-check: counterexample trace $work/traces/counterexample-$property.trace" >&2
         status=1
     else
         echo "PASS model liveness $property with weak fairness ($(summary "$log"); ${liveness_defines:-all budgets})"
@@ -147,6 +151,7 @@ if [ "${1:-}" = "--traces" ]; then
     dir=${2:?"--traces needs a directory"}
     count=${3:-20}
     mkdir -p "$dir"
+    rm -f "$dir"/sim-*.trace
     for seed in $(seq 1 "$count"); do
         # Half the runs never close the pool, so they go on longer with faults and expiry.
         defines=""
@@ -161,4 +166,5 @@ if [ "${1:-}" = "--traces" ]; then
     echo "model-check: $count simulation traces in $dir" >&2
 fi
 
+[ "$status" = 0 ] && echo "model-check: all checks passed"
 exit "$status"
