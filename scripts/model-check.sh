@@ -88,30 +88,29 @@ failed_search() {
     grep -qE '^pan:[0-9]+: |out of memory|max search depth too small' "$1" || ! grep -q 'errors: 0' "$1"
 }
 
+# Reports the search of directory $1 (log $2) for property $3; a failure leaves its counterexample as the trace
+# traces/counterexample-$4.trace.
+report() {
+    local dir=$1 log=$2 name=$3 trace="$work/traces/counterexample-$4.trace"
+    if failed_search "$log"; then
+        echo "FAIL model $name ($(summary "$log")): $(grep -m1 -E '^pan:[0-9]+: |errors' "$log")"
+        trail_to_trace "$dir" "$trace" "$log"
+        echo "model-check: counterexample trace $trace" >&2
+        status=1
+    else
+        echo "PASS model $name ($(summary "$log"))"
+    fi
+}
+
 # --- The model: safety, then each liveness property with weak fairness ---
 build "$work/safety" "$model" safety
-log=$(search "$work/safety" "")
-if failed_search "$log"; then
-    echo "FAIL model safety invariants ($(summary "$log")): $(grep -m1 -E 'assertion violated|invalid end state|errors' "$log")"
-    trail_to_trace "$work/safety" "$work/traces/counterexample-safety.trace" "$log"
-    echo "model-check: counterexample trace $work/traces/counterexample-safety.trace" >&2
-    status=1
-else
-    echo "PASS model safety invariants and no deadlock ($(summary "$log"))"
-fi
+report "$work/safety" "$(search "$work/safety" "")" "safety invariants and no deadlock" safety
 
 build "$work/liveness" "$model" liveness
 # slot2_settles (the spare record) follows from the safety invariant nslots <= maxSize: it is not searched.
 for property in slot0_settles slot1_settles waiters_finish close_drains; do
-    log=$(search "$work/liveness" "-a -f -N $property")
-    if failed_search "$log"; then
-        echo "FAIL model liveness $property ($(summary "$log")): $(grep -m1 -E '^pan:[0-9]+: |errors' "$log")"
-        trail_to_trace "$work/liveness" "$work/traces/counterexample-$property.trace" "$log"
-        echo "model-check: counterexample trace $work/traces/counterexample-$property.trace" >&2
-        status=1
-    else
-        echo "PASS model liveness $property with weak fairness ($(summary "$log"); ${liveness_defines:-all budgets})"
-    fi
+    report "$work/liveness" "$(search "$work/liveness" "-a -f -N $property")" \
+        "liveness $property with weak fairness, ${liveness_defines:-all budgets}" "$property"
 done
 
 # --- The checker: every mutant must fail as its header says ---
