@@ -155,10 +155,10 @@ if [ "${1:-}" = "--traces" ]; then
         # Half the runs never close the pool, so they go on longer with faults and expiry.
         defines=""
         [ $((seed % 2)) = 0 ] && defines="-DCLOSE_ALLS=0"
-        # Keep whole steps (up to an ST line) within the first 400 lines.
+        # Keep whole steps (up to an ST line) within the first 400 lines; awk reads to the end (no SIGPIPE).
         (cd "$work" && spin -T -n"$seed" -u40000 $defines "$model" 2>/dev/null) \
-            | grep -E '^(CONFIG|EV|ST) ' | head -n 400 \
-            | awk '{ lines[NR] = $0; if ($1 == "ST" || $1 == "CONFIG") last = NR } END { for (i = 1; i <= last; i++) print lines[i] }' \
+            | awk '/^(CONFIG|EV|ST) / && n < 400 { lines[++n] = $0; if ($1 == "ST" || $1 == "CONFIG") last = n }
+                   END { for (i = 1; i <= last; i++) print lines[i] }' \
             > "$dir/sim-$seed.trace"
         echo "RESULT none" >> "$dir/sim-$seed.trace"
     done
