@@ -54,6 +54,16 @@ final class BlobAuthTests: XCTestCase {
         XCTAssertEqual(replayed.errorCode, "AuthenticationFailed")
         XCTAssertTrue(String(decoding: replayed.body, as: UTF8.self).contains("/devstoreaccount1/devstoreaccount1/ctr"),
                       "the error names the string the server signed")
+
+        // ... but not the credentials a copy request carries in its signed headers.
+        let copy = try blob.send("PUT", "/ctr/copy", headers: [
+            ("x-ms-blob-type", "BlockBlob"), ("x-ms-copy-source", "http://127.0.0.1:1/devstoreaccount1/ctr/a?sig=SOURCESECRET"),
+            ("x-ms-copy-source-authorization", "Bearer TOKENSECRET"),
+        ], auth: .sharedKeyWith(accountKey: wrongKey))
+        XCTAssertEqual(copy.errorCode, "AuthenticationFailed")
+        let copyText = blob.text(copy)
+        XCTAssertFalse(copyText.contains("SOURCESECRET") || copyText.contains("TOKENSECRET"), copyText)
+        XCTAssertTrue(copyText.contains("x-ms-copy-source-authorization:&lt;redacted&gt;"), copyText)
     }
 
     func testBearerTokensFromTheEmulatorsIssuer() throws {

@@ -88,11 +88,26 @@ struct BlobAuthorizer: Sendable {
         let headers = request.head.headers.map { ($0.name, $0.value) }
         let expected = signer.signature(method: request.method, url: url, headers: headers)
         guard Self.constantTimeEqual(expected, given) else {
-            let text = signer.stringToSign(method: request.method, url: url, headers: headers)
+            let text = Self.redacted(signer.stringToSign(method: request.method, url: url, headers: headers))
             return .failure(Self.authenticationFailed("The MAC signature found in the HTTP request is not the same as any "
                 + "computed signature. Server used following string to sign: '\(text)'."))
         }
         return .success(())
+    }
+
+    /// The string to sign as it may appear in an error: signed headers that carry credentials
+    /// (`x-ms-copy-source-authorization`, a copy source's SAS query) are replaced by `<redacted>`.
+    static func redacted(_ stringToSign: String) -> String {
+        stringToSign.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let lowered = line.lowercased()
+            if lowered.hasPrefix("x-ms-") && lowered.contains("authorization:") {
+                return String(line.prefix { $0 != ":" }) + ":<redacted>"
+            }
+            if lowered.hasPrefix("x-ms-copy-source:"), let mark = line.firstIndex(of: "?") {
+                return String(line[..<mark]) + "?<redacted>"
+            }
+            return String(line)
+        }.joined(separator: "\n")
     }
 
     static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
