@@ -125,6 +125,11 @@ final class BlobAuthTests: XCTestCase {
                        "AuthorizationResourceTypeMismatch", "listing needs a container SAS")
         XCTAssertEqual(try blob.send("GET", "/ctr/dir/a%20b.txt?" + sas("r", signedProtocol: "https"), auth: .none).errorCode,
                        "AuthorizationProtocolMismatch")
+        var withPolicy = BlobSASBuilder(accountName: "devstoreaccount1", containerName: "ctr", blobName: "dir/a b.txt",
+                                        permissions: "r", expiry: now + 3600)
+        withPolicy.identifier = "policy1"
+        XCTAssertEqual(try blob.send("GET", "/ctr/dir/a%20b.txt?" + withPolicy.token(accountKey: key).exposedValue, auth: .none).errorCode,
+                       "AuthenticationFailed", "no stored access policies")
         // Create-only may not overwrite.
         XCTAssertEqual(try blob.send("PUT", "/ctr/dir/a%20b.txt?" + sas("c"), headers: [("x-ms-blob-type", "BlockBlob")], body: [1], auth: .none).errorCode,
                        "AuthorizationPermissionMismatch")

@@ -136,6 +136,9 @@ struct BlobAuthorizer: Sendable {
         default:
             return .failure(Self.authenticationFailed("sr must be 'b' or 'c' (the emulator serves no snapshot, version or directory SAS)."))
         }
+        if request.queryValue("si") != nil {
+            return .failure(Self.authenticationFailed("the SAS names a stored access policy (si); the emulator keeps none."))
+        }
         var udkValue: Secret<String>?
         let kind: BlobCredentialKind
         if request.queryValue("skoid") != nil {
