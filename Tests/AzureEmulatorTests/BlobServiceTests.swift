@@ -207,6 +207,10 @@ final class BlobServiceTests: XCTestCase {
             XCTAssertNotNil(response.errorCode, body)
         }
         XCTAssertEqual(try blob.send("PUT", "/ctr/x?comp=blocklist").status, 400, "empty body")
+        let utf16: [UInt8] = [0xFF, 0xFE] + Array("<!DOCTYPE a [<!ENTITY x \"y\">]><BlockList/>".utf8).flatMap { byte -> [UInt8] in [byte, 0] }
+        XCTAssertEqual(try blob.send("PUT", "/ctr/x?comp=blocklist", body: utf16).errorCode, "InvalidXmlDocument")
+        let hidden = "<!--" + String(repeating: " ", count: 70_000) + "--><!DOCTYPE a><BlockList/>"
+        XCTAssertEqual(try blob.send("PUT", "/ctr/x?comp=blocklist", body: Array(hidden.utf8)).errorCode, "InvalidXmlDocument")
     }
 
     func testListBlobsWithPrefixDelimiterMetadataAndPaging() throws {
