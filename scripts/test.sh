@@ -65,7 +65,8 @@ grep -q '^interop: all scenarios passed' "$log" || { failed=$((failed + 1)); sta
 # The runnable examples (their own package), each against its in-process emulator.
 echo "== Examples/" >&2
 swift build --package-path Examples
-for example in BlockingExample CompletionHandlerExample AsyncExample; do
+for example in BlockingExample CompletionHandlerExample AsyncExample \
+    EventGridBlockingExample EventGridCompletionHandlerExample EventGridAsyncExample; do
     if timeout 300 swift run --skip-build --package-path Examples "$example"; then
         passed=$((passed + 1))
     else

@@ -20,14 +20,14 @@ package enum PercentEncoding {
     }
 
     /// Python's `urllib.parse.quote_plus(value)`: like `quote(value, safe: "")` but a space becomes `+`.
-    package static func quotePlus(_ value: String) -> String {
+    static func quotePlus(_ value: String) -> String {
         value.split(separator: " ", omittingEmptySubsequences: false)
             .map { quote(String($0), safe: "") }
             .joined(separator: "+")
     }
 
     /// `application/x-www-form-urlencoded` body from ordered pairs, as Python's `urlencode` writes it.
-    package static func formEncode(_ pairs: [(String, String)]) -> String {
+    static func formEncode(_ pairs: [(String, String)]) -> String {
         pairs.map { "\(quotePlus($0.0))=\(quotePlus($0.1))" }.joined(separator: "&")
     }
 

@@ -9,6 +9,7 @@ struct Toolbox: ParsableCommand {
             Bench.self,
             Demo.self,
             EmulatorCommand.self,
+            EventGridCommand.self,
             EventHubsCommand.self,
             ServiceBusCommand.self,
         ])

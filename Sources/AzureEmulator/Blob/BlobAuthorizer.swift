@@ -87,7 +87,7 @@ struct BlobAuthorizer: Sendable {
         let url = "http://emulator" + request.path + (request.rawQuery.isEmpty ? "" : "?" + request.rawQuery)
         let headers = request.head.headers.map { ($0.name, $0.value) }
         let expected = signer.signature(method: request.method, url: url, headers: headers)
-        guard Self.constantTimeEqual(expected, given) else {
+        guard AuthCrypto.constantTimeEqual(Array(expected.utf8), Array(given.utf8)) else {
             let text = Self.redacted(signer.stringToSign(method: request.method, url: url, headers: headers))
             return .failure(Self.authenticationFailed("The MAC signature found in the HTTP request is not the same as any "
                 + "computed signature. Server used following string to sign: '\(text)'."))
@@ -108,15 +108,6 @@ struct BlobAuthorizer: Sendable {
             }
             return String(line)
         }.joined(separator: "\n")
-    }
-
-    static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let a = Array(lhs.utf8)
-        let b = Array(rhs.utf8)
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
     }
 
     // MARK: SAS
