@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "AzureEmulator", targets: ["AzureEmulator"]),
         .library(name: "AzureEventHubs", targets: ["AzureEventHubs"]),
         .library(name: "AzureServiceBus", targets: ["AzureServiceBus"]),
+        .library(name: "AzureCosmos", targets: ["AzureCosmos"]),
         .library(name: "AzureEventGrid", targets: ["AzureEventGrid"]),
         .library(name: "AzureClientsToolboxAsync", targets: ["AzureClientsToolboxAsync"]),
         .library(name: "AzureClientsToolboxTesting", targets: ["AzureClientsToolboxTesting"]),
@@ -109,6 +110,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AzureCosmos",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AzureEventGrid",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
@@ -118,12 +127,14 @@ let package = Package(
         ),
         .target(
             name: "AzureClientsToolbox",
-            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureEventGrid"],
+            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid"],
             swiftSettings: strict
         ),
         .target(
             name: "AzureClientsToolboxAsync",
-            dependencies: ["AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureEventGrid", "ToolboxCore"],
+            dependencies: [
+                "AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid", "ToolboxCore",
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -135,7 +146,7 @@ let package = Package(
             name: "toolbox",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "AzureEmulator",
-                "AzureEventHubs", "AzureServiceBus", "AzureEventGrid",
+                "AzureEventHubs", "AzureServiceBus", "AzureCosmos", "AzureEventGrid",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -143,6 +154,10 @@ let package = Package(
         ),
         // Shared by the test targets' black-box CLI tests: runs the built `toolbox` and reads its output.
         .target(name: "ToolboxCLITestSupport", path: "Tests/ToolboxCLITestSupport", swiftSettings: strict),
+        // Shared by the messaging clients' fault-scenario tests: a TCP proxy that injects network faults.
+        .target(name: "MessagingFaultSupport", dependencies: ["ToolboxAMQP", "ToolboxCore", "AzureAuth", "AzureMessagingCore"],
+                path: "Tests/MessagingFaultSupport",
+                swiftSettings: strict),
         .testTarget(name: "ToolboxCoreTests", dependencies: ["ToolboxCore"], swiftSettings: strict),
         .testTarget(
             name: "ConnectionPoolingTests",
@@ -162,14 +177,17 @@ let package = Package(
         ),
         .testTarget(
             name: "AzureEmulatorTests",
-            dependencies: ["AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport"],
+            dependencies: [
+                "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "AzureEventHubsTests",
             dependencies: [
                 "AzureEventHubs", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
             ],
             swiftSettings: strict
         ),
@@ -177,6 +195,14 @@ let package = Package(
             name: "AzureServiceBusTests",
             dependencies: [
                 "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureCosmosTests",
+            dependencies: [
+                "AzureCosmos", "AzureClientsToolboxAsync", "AzureClientsToolbox", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
                 "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict

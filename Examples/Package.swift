@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// Runnable examples of the Event Hubs and Service Bus clients, one per calling style. Each starts the in-process
+// Runnable examples of the Event Hubs, Service Bus and Cosmos DB clients, one per calling style. Each starts the in-process
 // emulator unless EVENTHUBS_CONNECTION_STRING / SERVICEBUS_CONNECTION_STRING point at a real namespace.
 //   swift run --package-path Examples BlockingExample
 import PackageDescription
@@ -32,6 +32,16 @@ let package = Package(
         ]),
         .executableTarget(name: "EventGridAsyncExample", dependencies: [
             "ExampleSupport", .product(name: "AzureEventGrid", package: "AzureClientsToolbox"),
+            .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "CosmosBlockingExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureCosmos", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "CosmosCompletionHandlerExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureCosmos", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "CosmosAsyncExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureCosmos", package: "AzureClientsToolbox"),
             .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
         ]),
     ],

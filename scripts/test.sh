@@ -66,7 +66,8 @@ grep -q '^interop: all scenarios passed' "$log" || { failed=$((failed + 1)); sta
 echo "== Examples/" >&2
 swift build --package-path Examples
 for example in BlockingExample CompletionHandlerExample AsyncExample \
-    EventGridBlockingExample EventGridCompletionHandlerExample EventGridAsyncExample; do
+    EventGridBlockingExample EventGridCompletionHandlerExample EventGridAsyncExample \
+    CosmosBlockingExample CosmosCompletionHandlerExample CosmosAsyncExample; do
     if timeout 300 swift run --skip-build --package-path Examples "$example"; then
         passed=$((passed + 1))
     else

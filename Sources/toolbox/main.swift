@@ -12,6 +12,7 @@ struct Toolbox: ParsableCommand {
             EventGridCommand.self,
             EventHubsCommand.self,
             ServiceBusCommand.self,
+            CosmosCommand.self,
         ])
 }
 Toolbox.main()

@@ -17,6 +17,7 @@ final class HTTPFrontDoor: Sendable {
         services.append(try EntraService(context: context))
         services.append(EventGridService(context: context))
         services.append(BlobService(context: context))
+        services.append(try CosmosService(context: context))
         return services
     }
 

@@ -20,6 +20,8 @@ public struct EmulatorHTTPLimits: Sendable {
     public var maxRequestBodyBytes = 256 << 20
     /// Largest Cosmos item (Azure: 2 MB).
     public var maxCosmosItemBytes = 2 << 20
+    /// Bytes of Cosmos DB items kept in total (403 with substatus 1014 beyond it).
+    public var maxCosmosStoreBytes = 1 << 30
     /// Largest blob (sum of its committed blocks).
     public var maxBlobBytes = 8 << 30
     /// Bytes kept by Blob Storage in total (committed and uncommitted blocks).
