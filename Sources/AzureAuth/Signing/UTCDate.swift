@@ -39,7 +39,8 @@ public enum UTCDate {
         return unixSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
     }
 
-    /// UNIX seconds of a UTC calendar time, or nil when a field is out of range (years 1–9999, seconds up to 60).
+    /// UNIX seconds of a UTC calendar time, or nil when a field is out of range (values from tokens, SAS queries
+    /// and headers are refused, never narrowed into a trap).
     public static func unixSeconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int? {
         // Values come from tokens and SAS queries: out-of-range fields are refused, never narrowed into a trap.
         guard (1...9999).contains(year), (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour),
