@@ -111,4 +111,18 @@ final class CosmosCLITests: XCTestCase {
             XCTAssertLessThanOrEqual(summary["connections"] as? Int ?? 99, 4)
         }
     }
+
+    /// A container keyed on `/id` (the emulator's default) or a nested path: the bench's items carry the key where
+    /// the container has it, instead of a fixed `pk` field the service refuses (400/1001).
+    func testBenchCosmosFollowsTheContainersPartitionKeyPath() throws {
+        gateway.addContainer("db", "byid", pkPath: "/id")
+        for operation in ["read", "create", "upsert", "query"] {
+            let output = try ToolboxCLI.run([
+                "bench", "cosmos", "--connection-string", gateway.connectionString, "--database", "db", "--container", "byid",
+                "--operation", operation, "--count", "10", "--concurrency", "2", "--json",
+            ])
+            XCTAssertEqual(output.status, 0, "\(operation): \(output.stderr)")
+            XCTAssertEqual(try output.singleJSONObject()["errors"] as? Int, 0, operation)
+        }
+    }
 }
