@@ -65,6 +65,14 @@ final class BlobCLITests: XCTestCase {
             + ["--name", "cli/a.bin", "--file", target, "--range", "900000-900010"])
         XCTAssertEqual(past.status, 1)
         XCTAssertEqual((try past.singleJSONObject()["error"] as? [String: Any])?["status"] as? Int, 416)
+        // Hostile ranges: refused with the reason (the full 64-bit span used to trap on END - START + 1).
+        for range in ["0-9223372036854775807", "5-2", "abc", "-1-5"] {
+            let bad = try ToolboxCLI.run(["blob", "download"] + common(env)
+                + ["--name", "cli/a.bin", "--file", target, "--range", range])
+            XCTAssertNotEqual(bad.status, 0, range)
+            XCTAssertTrue(bad.stderr.contains("--range"), "\(range): \(bad.stderr)")
+            XCTAssertTrue(bad.stderr.contains("toolbox blob download"), "usage of the subcommand: \(bad.stderr)")
+        }
 
         let sas = try ToolboxCLI.run(["blob", "sas"] + common(env)
             + ["--name", "cli/a.bin", "--expiry-seconds", "600", "--permissions", "r"])
