@@ -156,4 +156,23 @@ final class BlobCLITests: XCTestCase {
         let left = try ToolboxCLI.run(["blob", "list"] + common(env) + ["--prefix", "bench-"])
         XCTAssertEqual(left.jsonLines.last?["count"] as? Int, 0, "bench cleans up after itself")
     }
+
+    /// `blob sas` refuses permission letters a blob SAS cannot carry (it used to sign `sp=q`, a URL the service
+    /// refuses later), and `--user-delegation` with an account key says that a token credential is what it needs.
+    func testSASRefusesBadPermissionsAndKeyOnlyUserDelegation() throws {
+        let env = try BlobTestEmulator()
+        for letters in ["q", "", "rr", "r w"] {
+            let bad = try ToolboxCLI.run(["blob", "sas"] + common(env) + ["--name", "x.bin", "--permissions", letters])
+            XCTAssertEqual(bad.status, 1, letters)
+            let error = try XCTUnwrap(try bad.singleJSONObject()["error"] as? [String: Any], letters)
+            XCTAssertEqual(error["code"] as? String, "invalidArgument", letters)
+            XCTAssertTrue(bad.stderr.contains("permissions"), bad.stderr)
+        }
+        let good = try ToolboxCLI.run(["blob", "sas"] + common(env) + ["--name", "x.bin", "--permissions", "racwd"])
+        XCTAssertEqual(good.status, 0, good.stderr)
+        let delegation = try ToolboxCLI.run(["blob", "sas"] + common(env) + ["--name", "x.bin", "--user-delegation"])
+        XCTAssertEqual(delegation.status, 1)
+        XCTAssertTrue(delegation.stderr.contains("a user delegation SAS needs a token credential"), delegation.stderr)
+        XCTAssertFalse(delegation.stdout.contains("AccountKey") || delegation.stderr.contains("AccountKey"))
+    }
 }
