@@ -34,6 +34,17 @@ let package = Package(
             "ExampleSupport", .product(name: "AzureBlobStorage", package: "AzureClientsToolbox"),
             .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
         ]),
+        // Event Grid (EVENTGRID_ENDPOINT / EVENTGRID_KEY, else the emulator's topics `orders` and `audit`).
+        .executableTarget(name: "EventGridBlockingExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureEventGrid", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "EventGridCompletionHandlerExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureEventGrid", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "EventGridAsyncExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureEventGrid", package: "AzureClientsToolbox"),
+            .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
+        ]),
         .executableTarget(name: "CosmosBlockingExample", dependencies: [
             "ExampleSupport", .product(name: "AzureCosmos", package: "AzureClientsToolbox"),
         ]),

@@ -8,7 +8,7 @@
 # Starts (and stops) the private services the tests use: a RabbitMQ with the AMQP 1.0 plugin on free loopback
 # ports (scripts/rabbitmq.sh). nginx and curl are started by the tests themselves; scripts/interop.sh starts
 # `toolbox emulator` and drives it with Microsoft's Python SDKs from a venv it fills from PyPI. Needs the Debian packages
-# listed in .ci/run (libssl-dev nginx-light rabbitmq-server curl openssl python3 python3-qpid-proton).
+# listed in .ci/run (libssl-dev nginx-light rabbitmq-server curl openssl python3 python3-qpid-proton spin gcc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,13 +16,13 @@ tsan=1
 [ "${1:-}" = "--no-tsan" ] && tsan=0
 
 missing=()
-for tool in nginx rabbitmq-server openssl curl python3 pkg-config; do
+for tool in nginx rabbitmq-server openssl curl python3 pkg-config spin gcc; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 # Qpid Proton (an independent AMQP client) drives the broker role; Debian's module is seen by /usr/bin/python3 only.
 /usr/bin/python3 -c "import proton" >/dev/null 2>&1 || missing+=("python3-qpid-proton")
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "scripts/test.sh: missing ${missing[*]}; install with: apt-get install -y libssl-dev nginx-light rabbitmq-server curl openssl python3 python3-qpid-proton pkg-config" >&2
+    echo "scripts/test.sh: missing ${missing[*]}; install with: apt-get install -y libssl-dev nginx-light rabbitmq-server curl openssl python3 python3-qpid-proton pkg-config spin gcc" >&2
     exit 2
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -55,6 +55,18 @@ TOOLBOX_FAULT_EVENTS_PER_CALLER=${TOOLBOX_FAULT_EVENTS_PER_CALLER:-1000} \
     swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" || status=1
 count "$log"
 
+# The pool's protocol model-checked with SPIN (Verification/pool.pml): one PASS/FAIL line per property and per
+# broken mutant; then fresh random runs of the model replayed against the real pool.
+echo "== model check (SPIN)" >&2
+bash scripts/model-check.sh --traces .build-model/traces 20 2>&1 | tee "$log" || status=1
+passed=$((passed + $(grep -c '^PASS ' "$log" || true)))
+failed=$((failed + $(grep -c '^FAIL ' "$log" || true)))
+grep -q '^model-check: all checks passed' "$log" || { failed=$((failed + 1)); status=1; }
+# The random runs, and any counterexample the check left, replayed against the real pool.
+TOOLBOX_MODEL_TRACES=.build-model/traces swift test --skip-build --disable-swift-testing \
+    --filter ModelTraceReplayTests/testTracesInTheDirectoryNamedByTheEnvironment 2>&1 | tee "$log" || status=1
+count "$log"
+
 # Microsoft's own SDKs (and the Python toolbox) against `toolbox emulator`: the proof the emulator is faithful.
 echo "== interop with Microsoft's Python SDKs" >&2
 bash scripts/interop.sh 2>&1 | tee "$log" || status=1
@@ -67,6 +79,7 @@ echo "== Examples/" >&2
 swift build --package-path Examples
 for example in BlockingExample CompletionHandlerExample AsyncExample \
     CosmosBlockingExample CosmosCompletionHandlerExample CosmosAsyncExample \
+    EventGridBlockingExample EventGridCompletionHandlerExample EventGridAsyncExample \
     BlobBlockingExample BlobCompletionHandlerExample BlobAsyncExample; do
     if timeout 300 swift run --skip-build --package-path Examples "$example"; then
         passed=$((passed + 1))

@@ -17,8 +17,8 @@ import ToolboxTransport
 /// Python → Swift: `emit_event` / `async_emit_event` → `emitEvent` (blocking, completion, async);
 /// `EventGridPublisherClient.send` → `send(_:toTopic:)`; `config.topics()` / `url(topic)` → `config.topics` /
 /// `config.url(for:)`. There is no sync/async split: every client has all three forms.
-public final class EventGridClient: EventGridPublishing {
-    private let core: EventGridCore
+public final class EventGridClient: EventGridCoreBacked {
+    let core: EventGridCore
 
     /// - parameter credential: for every topic without its own `EventGridTopicConfig.credential`.
     /// - throws: `.invalidArgument` for no topics, an unusable URL, a topic without a credential, or a token
@@ -26,31 +26,6 @@ public final class EventGridClient: EventGridPublishing {
     ///   `.invalidConfiguration` when the TLS settings cannot be loaded.
     public init(config: EventGridConfig, credential: EventGridCredential? = nil,
                 options: EventGridClientOptions = EventGridClientOptions()) throws(ToolboxError) {
-        core = try EventGridCore(config: config, credential: credential, options: options) { tls in
-            var http = HTTPClientConfiguration()
-            http.tls = tls
-            http.maxConnectionsPerEndpoint = 1
-            http.maxIdle = options.pool.maxIdle.toolboxSeconds
-            http.userAgent = options.userAgent
-            return try HTTPClient(configuration: http, logger: options.logger)
-        }
-    }
-
-    public var config: EventGridConfig { core.config }
-
-    @discardableResult
-    public func send(_ events: [EventGridEvent], toTopic topic: String, timeout: Duration, queue: DispatchQueue,
-                     completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
-        core.publish(events, topic: topic, timeout: timeout, queue: queue, completion: completion)
-    }
-
-    @discardableResult
-    public func send(_ events: [CloudEvent], toTopic topic: String, timeout: Duration, queue: DispatchQueue,
-                     completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
-        core.publish(events, topic: topic, timeout: timeout, queue: queue, completion: completion)
-    }
-
-    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
-        core.close(queue: queue, completion: completion)
+        core = try EventGridCore(config: config, credential: credential, options: options, pooled: false)
     }
 }

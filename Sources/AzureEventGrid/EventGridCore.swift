@@ -25,8 +25,9 @@ final class EventGridCore: Sendable {
     /// Where HTTP and token completions run before the operation's own logic; never user code.
     private let workQueue = LibraryQueues.makeQueue(label: "AzureEventGrid.work", attributes: .concurrent)
 
+    /// - parameter pooled: a pool per topic host as `options.pool` says; else one connection, opened on demand.
     init(config: EventGridConfig, credential: EventGridCredential?, options: EventGridClientOptions,
-         http: (TLSClientConfiguration) throws -> HTTPClient) throws(ToolboxError) {
+         pooled: Bool) throws(ToolboxError) {
         guard !config.topicConfigs.isEmpty else {
             throw ToolboxError(.invalidArgument, "the Event Grid configuration has no topics")
         }
@@ -56,8 +57,19 @@ final class EventGridCore: Sendable {
         self.config = config
         self.options = options
         self.topics = topics
+        var http = HTTPClientConfiguration()
+        http.tls = options.effectiveTLS
+        http.userAgent = options.userAgent
+        http.maxIdle = options.pool.maxIdle.toolboxSeconds
+        if pooled {
+            http.maxConnectionsPerEndpoint = max(1, options.pool.maxConnectionsPerTopic)
+            http.minReadyPerEndpoint = max(0, min(options.pool.minReadyPerTopic, http.maxConnectionsPerEndpoint))
+            http.maxLifespan = options.pool.maxLifespan?.toolboxSeconds
+        } else {
+            http.maxConnectionsPerEndpoint = 1
+        }
         do {
-            self.http = try http(options.effectiveTLS)
+            self.http = try HTTPClient(configuration: http, logger: options.logger)
         } catch {
             throw ToolboxError(.invalidConfiguration, "could not set up HTTPS for Event Grid: \(error)", underlying: error)
         }
@@ -133,7 +145,8 @@ final class EventGridCore: Sendable {
                 + "tr\(number == 1 ? "y" : "ies")")))
         }
         // Each try gets its own deadline on the real clock (the HTTP layer's), within what the operation has left.
-        let tryDeadline = Deadline.after(seconds: min(left, options.retry.tryTimeout.toolboxSeconds))
+        let tryTimeout = options.retry.tryTimeout.toolboxSeconds
+        let tryDeadline = Deadline.after(seconds: min(left, tryTimeout > 0 ? tryTimeout : left))
         authorization(for: request.topic, deadline: tryDeadline, operation: operation) { [self] header in
             let httpRequest: HTTPRequest
             do {
@@ -203,11 +216,13 @@ final class EventGridCore: Sendable {
         }
     }
 
-    /// The service's `Retry-After` (capped), else `baseDelay × 2^retry` (capped) with ±20 % jitter.
+    /// The service's `Retry-After` (capped), else `baseDelay × 2^retry` (capped) with ±20 % jitter. Whatever the
+    /// options say, a delay stays between 0 and a day.
     func backoff(retry: Int, serviceDelay: Duration?) -> Duration {
-        let cap = options.retry.maxDelay.toolboxSeconds
-        if let serviceDelay { return .milliseconds(Int64(min(serviceDelay.toolboxSeconds, cap) * 1000)) }
-        let exponential = options.retry.baseDelay.toolboxSeconds * pow(2, Double(min(retry, 30)))
+        func clamped(_ seconds: Double) -> Double { seconds.isFinite ? min(max(seconds, 0), 86_400) : 86_400 }
+        let cap = clamped(options.retry.maxDelay.toolboxSeconds)
+        if let serviceDelay { return .milliseconds(Int64(min(clamped(serviceDelay.toolboxSeconds), cap) * 1000)) }
+        let exponential = clamped(options.retry.baseDelay.toolboxSeconds) * pow(2, Double(min(max(retry, 0), 30)))
         let seconds = min(exponential, cap) * Double.random(in: 0.8...1.2)
         return .milliseconds(Int64(seconds * 1000))
     }
@@ -221,7 +236,9 @@ final class EventGridCore: Sendable {
         case .sharedAccessSignature(let token):
             send(("aeg-sas-token", token))
         case .signedWithKey(let key, let validity):
-            let expiry = UTCDate.nowUnixSeconds() + max(60, Int(validity.toolboxSeconds))
+            // Between a minute and a year, whatever `validity` says (a huge Duration must not overflow).
+            let seconds = validity.toolboxSeconds
+            let expiry = UTCDate.nowUnixSeconds() + (seconds.isFinite ? Int(min(max(seconds, 60), 31_536_000)) : 60)
             do {
                 let token = try EventGridSharedAccessSignature.token(endpoint: topic.config.url, key: key, expiry: expiry,
                                                                      apiVersion: options.apiVersion)

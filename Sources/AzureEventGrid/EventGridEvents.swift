@@ -186,10 +186,12 @@ enum EventGridWire {
 
     /// `2026-11-25T20:20:18.461078Z`: UTC with microseconds, as the SDK writes `eventTime`.
     static func timestamp(_ date: Date) -> String {
-        let interval = date.timeIntervalSince1970
+        // Dates outside years 1–9999 (or not finite) are written as the nearest end of that range.
+        let interval = date.timeIntervalSince1970.isFinite
+            ? min(max(date.timeIntervalSince1970, -62_135_596_800), 253_402_300_799) : 0
         let seconds = interval.rounded(.down)
         var micros = Int(((interval - seconds) * 1_000_000).rounded())
-        var whole = Int(exactly: seconds) ?? 0
+        var whole = Int(seconds)
         if micros >= 1_000_000 {
             whole += 1
             micros -= 1_000_000

@@ -13,40 +13,13 @@ import ToolboxTransport
 /// _ = try client.warmUp()                      // optional: open the connections now
 /// client.send(events, toTopic: "orders") { result in … }
 /// ```
-public final class ManagedEventGridClient: EventGridPublishing {
-    private let core: EventGridCore
+public final class ManagedEventGridClient: EventGridCoreBacked {
+    let core: EventGridCore
 
     /// - throws: as `EventGridClient.init`.
     public init(config: EventGridConfig, credential: EventGridCredential? = nil,
                 options: EventGridClientOptions = EventGridClientOptions()) throws(ToolboxError) {
-        core = try EventGridCore(config: config, credential: credential, options: options) { tls in
-            var http = HTTPClientConfiguration()
-            http.tls = tls
-            http.maxConnectionsPerEndpoint = max(1, options.pool.maxConnectionsPerTopic)
-            http.minReadyPerEndpoint = max(0, min(options.pool.minReadyPerTopic, http.maxConnectionsPerEndpoint))
-            http.maxIdle = options.pool.maxIdle.toolboxSeconds
-            http.maxLifespan = options.pool.maxLifespan?.toolboxSeconds
-            http.userAgent = options.userAgent
-            return try HTTPClient(configuration: http, logger: options.logger)
-        }
-    }
-
-    public var config: EventGridConfig { core.config }
-
-    @discardableResult
-    public func send(_ events: [EventGridEvent], toTopic topic: String, timeout: Duration, queue: DispatchQueue,
-                     completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
-        core.publish(events, topic: topic, timeout: timeout, queue: queue, completion: completion)
-    }
-
-    @discardableResult
-    public func send(_ events: [CloudEvent], toTopic topic: String, timeout: Duration, queue: DispatchQueue,
-                     completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
-        core.publish(events, topic: topic, timeout: timeout, queue: queue, completion: completion)
-    }
-
-    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
-        core.close(queue: queue, completion: completion)
+        core = try EventGridCore(config: config, credential: credential, options: options, pooled: true)
     }
 
     /// Opens up to `connectionsPerTopic` (default: `minReadyPerTopic`, at least one) connections to every topic

@@ -54,6 +54,16 @@ final class BlobAuthTests: XCTestCase {
         XCTAssertEqual(replayed.errorCode, "AuthenticationFailed")
         XCTAssertTrue(String(decoding: replayed.body, as: UTF8.self).contains("/devstoreaccount1/devstoreaccount1/ctr"),
                       "the error names the string the server signed")
+
+        // ... but not the credentials a copy request carries in its signed headers.
+        let copy = try blob.send("PUT", "/ctr/copy", headers: [
+            ("x-ms-blob-type", "BlockBlob"), ("x-ms-copy-source", "http://127.0.0.1:1/devstoreaccount1/ctr/a?sig=SOURCESECRET"),
+            ("x-ms-copy-source-authorization", "Bearer TOKENSECRET"),
+        ], auth: .sharedKeyWith(accountKey: wrongKey))
+        XCTAssertEqual(copy.errorCode, "AuthenticationFailed")
+        let copyText = blob.text(copy)
+        XCTAssertFalse(copyText.contains("SOURCESECRET") || copyText.contains("TOKENSECRET"), copyText)
+        XCTAssertTrue(copyText.contains("x-ms-copy-source-authorization:&lt;redacted&gt;"), copyText)
     }
 
     func testBearerTokensFromTheEmulatorsIssuer() throws {
@@ -115,6 +125,11 @@ final class BlobAuthTests: XCTestCase {
                        "AuthorizationResourceTypeMismatch", "listing needs a container SAS")
         XCTAssertEqual(try blob.send("GET", "/ctr/dir/a%20b.txt?" + sas("r", signedProtocol: "https"), auth: .none).errorCode,
                        "AuthorizationProtocolMismatch")
+        var withPolicy = BlobSASBuilder(accountName: "devstoreaccount1", containerName: "ctr", blobName: "dir/a b.txt",
+                                        permissions: "r", expiry: now + 3600)
+        withPolicy.identifier = "policy1"
+        XCTAssertEqual(try blob.send("GET", "/ctr/dir/a%20b.txt?" + withPolicy.token(accountKey: key).exposedValue, auth: .none).errorCode,
+                       "AuthenticationFailed", "no stored access policies")
         // Create-only may not overwrite.
         XCTAssertEqual(try blob.send("PUT", "/ctr/dir/a%20b.txt?" + sas("c"), headers: [("x-ms-blob-type", "BlockBlob")], body: [1], auth: .none).errorCode,
                        "AuthorizationPermissionMismatch")
@@ -229,5 +244,61 @@ final class BlobAuthTests: XCTestCase {
         XCTAssertEqual(busy.status, 503)
         XCTAssertEqual(busy.errorCode, "ServerBusy")
         XCTAssertTrue(String(decoding: busy.body, as: UTF8.self).contains("<Code>ServerBusy</Code>"))
+    }
+}
+
+/// The emulator's checks accept the exact requests azure-storage-blob 12.31.1 sent (shared/protocol/http
+/// transcripts/blob_http_sharedkey.md), evaluated at the time they were recorded.
+final class BlobTranscriptAuthTests: XCTestCase {
+    private let recorded = UTCDate.parseISO8601("2026-11-25T20:16:35Z") ?? 0
+
+    private func request(_ method: String, _ target: String, _ headers: [(String, String)]) -> EmulatorHTTPRequest {
+        EmulatorHTTPRequest(head: HTTPRequestHead(method: method, target: target, headers: HTTPHeaders(headers)), body: [],
+                            isSecure: false, localPort: 10000, remoteAddress: nil)
+    }
+
+    private func sdkHeaders(_ requestID: String, _ signature: String?) -> [(String, String)] {
+        var headers = [("Host", "127.0.0.1:10000"), ("x-ms-version", "2026-10-06"), ("Accept", "application/xml"),
+                       ("User-Agent", "azsdk-python-storage-blob/12.31.1 Python/3.11.7 (Linux-6.18.44-fc-v669-x86_64-with-glibc2.36)"),
+                       ("x-ms-date", "Wed, 25 Nov 2026 20:16:35 GMT"), ("x-ms-client-request-id", requestID)]
+        if let signature { headers.append(("Authorization", "SharedKey devstoreaccount1:\(signature)")) }
+        headers.append(("Accept-Encoding", "gzip, deflate"))
+        return headers
+    }
+
+    func testRecordedSharedKeyAndServiceSASRequestsVerify() {
+        let authorizer = BlobAuthorizer(context: EmulatorHTTPContext(configuration: EmulatorConfiguration()))
+        func verdict(_ request: EmulatorHTTPRequest, _ operation: BlobOperation, blob: String?) -> Result<BlobCredentialKind, BlobError> {
+            authorizer.authorize(request, operation: operation, container: "ctr1", blob: blob, now: recorded) { true }
+        }
+        var upload = sdkHeaders("1cce3050-e90d-11f1-947b-02fc00000001", "JmUeMEe6XdNrebpVGl9pdDjfZ9mZFbwMEEqBF42+nt8=")
+        upload += [("Content-Length", "170"), ("x-ms-blob-type", "BlockBlob"), ("Content-Type", "application/octet-stream")]
+        XCTAssertEqual(try verdict(request("PUT", "/devstoreaccount1/ctr1/dir/small%20file.txt", upload), .putBlob, blob: "dir/small file.txt").get(),
+                       .sharedKey)
+        let list = request("GET", "/devstoreaccount1/ctr1?restype=container&comp=list&prefix=dir/",
+                           sdkHeaders("1cd516fe-e90d-11f1-947b-02fc00000001", "wNKktSwMgHKmuApLlkNDNpW6P42dKjKmboaCMjM1nOI="))
+        XCTAssertEqual(try verdict(list, .listBlobs, blob: nil).get(), .sharedKey)
+        let page = request("GET", "/devstoreaccount1/ctr1?restype=container&comp=list&marker=dir/small%20file.txt&maxresults=1",
+                           sdkHeaders("1cd67b02-e90d-11f1-947b-02fc00000001", "yV/vqFbe8Na9mBk7jq+mvNaU8RyMaKamsGfJeEUbQps="))
+        XCTAssertEqual(try verdict(page, .listBlobs, blob: nil).get(), .sharedKey)
+        // One header changed after signing: refused.
+        var tampered = sdkHeaders("1cd516fe-e90d-11f1-947b-02fc00000001", "wNKktSwMgHKmuApLlkNDNpW6P42dKjKmboaCMjM1nOI=")
+        tampered[1] = ("x-ms-version", "2025-01-05")
+        XCTAssertEqual(verdict(request("GET", "/devstoreaccount1/ctr1?restype=container&comp=list&prefix=dir/", tampered), .listBlobs,
+                               blob: nil).failureCode, "AuthenticationFailed")
+
+        let sas = request("GET", "/devstoreaccount1/ctr1/dir/small%20file.txt?se=2026-11-25T21:16:35Z&sp=r&sv=2026-10-06&sr=b&sig=mChnwEG7bniWWG6x7CYcaSiR4V1zVkcyKqMObrsLqfM%3D",
+                          sdkHeaders("1cd7eba4-e90d-11f1-947b-02fc00000001", nil) + [("x-ms-range", "bytes=0-33554431")])
+        XCTAssertEqual(try verdict(sas, .getBlob, blob: "dir/small file.txt").get(), .serviceSAS)
+        XCTAssertEqual(verdict(sas, .getBlob, blob: "dir/other.txt").failureCode, "AuthenticationFailed")
+        let later = authorizer.authorize(sas, operation: .getBlob, container: "ctr1", blob: "dir/small file.txt", now: recorded + 7200) { true }
+        XCTAssertEqual(later.failureCode, "AuthenticationFailed", "expired an hour after it was recorded")
+    }
+}
+
+extension Result where Failure == BlobError {
+    var failureCode: String? {
+        if case .failure(let error) = self { return error.code }
+        return nil
     }
 }

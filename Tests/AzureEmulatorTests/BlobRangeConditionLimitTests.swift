@@ -158,6 +158,33 @@ final class BlobRangeConditionLimitTests: XCTestCase {
         XCTAssertEqual(across.body, Array(whole.body[start..<(start + 20)]))
     }
 
+    func testParallelBlocksAndRacingConditionalWrites() throws {
+        let emulator = try startBlobEmulator()
+        defer { emulator.stop() }
+        let blob = try BlobTestClient(emulator: emulator)
+        let ids = (0..<16).map { AuthCrypto.base64(Array(String(format: "%06d", $0).utf8)) }
+        let failures = LockedValue(0)
+        DispatchQueue.concurrentPerform(iterations: ids.count) { index in
+            let status = try? blob.send("PUT", "/ctr/p.bin?comp=block&blockid=\(ids[index])", body: blobPattern(64 << 10, seed: UInt8(index))).status
+            if status != 201 { failures.withLockedValue { $0 += 1 } }
+        }
+        XCTAssertEqual(failures.load(), 0)
+        let list = "<BlockList>" + ids.map { "<Latest>\($0)</Latest>" }.joined() + "</BlockList>"
+        XCTAssertEqual(try blob.send("PUT", "/ctr/p.bin?comp=blocklist", body: Array(list.utf8)).status, 201)
+        XCTAssertEqual(emulator.blobContent(container: "ctr", blob: "p.bin"), (0..<16).flatMap { blobPattern(64 << 10, seed: UInt8($0)) })
+
+        // Eight writers race with the same If-Match: the condition and the write are one step, so one wins.
+        let etag = try XCTUnwrap(try blob.send("HEAD", "/ctr/p.bin").headers.first(name: "ETag"))
+        let statuses = LockedValue<[Int]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            let status = (try? blob.send("PUT", "/ctr/p.bin", headers: [("x-ms-blob-type", "BlockBlob"), ("If-Match", etag)],
+                                         body: [UInt8(index)]).status) ?? 0
+            statuses.withLockedValue { $0.append(status) }
+        }
+        XCTAssertEqual(statuses.load().sorted(), [201] + Array(repeating: 412, count: 7))
+        XCTAssertEqual(emulator.blobContent(container: "ctr", blob: "p.bin")?.count, 1)
+    }
+
     func testContentStreamSlicesAcrossBlocks() {
         let blocks = [BlobBlock(id: "a", bytes: [0, 1, 2]), BlobBlock(id: "b", bytes: []), BlobBlock(id: "c", bytes: [3, 4, 5, 6])]
         let stream = BlobContentStream(blocks: blocks, range: 2...5, pieceSize: 2)

@@ -29,6 +29,16 @@ final class BlobServiceTests: XCTestCase {
         XCTAssertEqual(properties.status, 200)
         XCTAssertEqual(properties.headers.first(name: "x-ms-meta-Owner"), "team-a")
         XCTAssertEqual(try blob.send("HEAD", "/photos?restype=container").status, 200)
+        let setMetadata = try blob.send("PUT", "/photos?restype=container&comp=metadata", headers: [("x-ms-meta-Stage", "two")])
+        XCTAssertEqual(setMetadata.status, 200)
+        XCTAssertNotEqual(setMetadata.headers.first(name: "ETag"), created.headers.first(name: "ETag"))
+        let metadata = try blob.send("GET", "/photos?restype=container&comp=metadata")
+        XCTAssertEqual(metadata.headers.first(name: "x-ms-meta-Stage"), "two")
+        XCTAssertNil(metadata.headers.first(name: "x-ms-meta-Owner"))
+        XCTAssertEqual(try blob.send("PUT", "/photos?restype=container&comp=metadata", headers: [("x-ms-meta-Owner", "team-a")]).status, 200)
+        let account = try blob.send("GET", "/?restype=account&comp=properties")
+        XCTAssertEqual(account.status, 200)
+        XCTAssertEqual(account.headers.first(name: "x-ms-account-kind"), "StorageV2")
 
         let listed = blob.text(try blob.send("GET", "/?comp=list&include=metadata"))
         XCTAssertTrue(listed.contains("<Name>photos</Name>"), listed)
@@ -197,6 +207,10 @@ final class BlobServiceTests: XCTestCase {
             XCTAssertNotNil(response.errorCode, body)
         }
         XCTAssertEqual(try blob.send("PUT", "/ctr/x?comp=blocklist").status, 400, "empty body")
+        let utf16: [UInt8] = [0xFF, 0xFE] + Array("<!DOCTYPE a [<!ENTITY x \"y\">]><BlockList/>".utf8).flatMap { byte -> [UInt8] in [byte, 0] }
+        XCTAssertEqual(try blob.send("PUT", "/ctr/x?comp=blocklist", body: utf16).errorCode, "InvalidXmlDocument")
+        let hidden = "<!--" + String(repeating: " ", count: 70_000) + "--><!DOCTYPE a><BlockList/>"
+        XCTAssertEqual(try blob.send("PUT", "/ctr/x?comp=blocklist", body: Array(hidden.utf8)).errorCode, "InvalidXmlDocument")
     }
 
     func testListBlobsWithPrefixDelimiterMetadataAndPaging() throws {

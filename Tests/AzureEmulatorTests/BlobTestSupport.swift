@@ -8,7 +8,7 @@ import XCTest
 
 /// A minimal Blob REST client for the emulator's tests: signs with Shared Key (AzureAuth's signer), or sends a
 /// bearer token or a SAS query, over plain HTTP or HTTPS.
-final class BlobTestClient {
+final class BlobTestClient: Sendable {
     enum Auth {
         case sharedKey
         case sharedKeyWith(accountKey: String)

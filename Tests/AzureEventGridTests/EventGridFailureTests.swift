@@ -17,6 +17,17 @@ final class EventGridFailureTests: XCTestCase {
         return client
     }
 
+    /// A client of an always-throttling emulator whose back-off waits on a `ManualClock` (Retry-After: 1 s).
+    private func throttledClientOnAManualClock(maxRetries: Int = 3) throws -> (EventGridClient, ManualClock) {
+        let emulator = try startEventGridEmulator { $0.faults.httpThrottleRate = 1 }
+        let clock = ManualClock()
+        var options = eventGridOptions(emulator)
+        options.clock = clock
+        options.retry.maxDelay = .seconds(60)
+        options.retry.maxRetries = maxRetries
+        return (try client(emulator, options: options), clock)
+    }
+
     private func publishError(_ client: EventGridClient, topic: String = "orders", subject: String = "s",
                               file: StaticString = #filePath, line: UInt = #line) -> ToolboxError? {
         do {
@@ -122,51 +133,46 @@ final class EventGridFailureTests: XCTestCase {
     }
 
     func testThrottlingIsRetriedThenReportedAsThrottled() throws {
-        let always = try startEventGridEmulator { $0.faults.httpThrottleRate = 1 }
-        var options = eventGridOptions(always)
-        options.retry.maxRetries = 2
-        let error = try XCTUnwrap(publishError(try client(always, options: options)))
+        let (_, always) = try clientOfAFaultyEmulator(maxRetries: 2) { $0.httpThrottleRate = 1 }
+        let error = try XCTUnwrap(publishError(always))
         XCTAssertEqual(error.code, .throttled)
         XCTAssertEqual(error.serviceCondition?.httpStatus, 429)
         XCTAssertEqual(error.serviceCondition?.retryAfter, .seconds(1))
         XCTAssertTrue(error.message.contains("after 3 tries"), error.message)
-
-        let often = try startEventGridEmulator { $0.faults.httpThrottleRate = 0.5 }
-        var patient = eventGridOptions(often)
-        patient.retry.maxRetries = 20
-        let client = try client(often, options: patient)
-        for index in 0..<20 {
-            try client.emitEvent(topic: "orders", eventType: "t", subject: "\(index)", data: .null)
-        }
-        XCTAssertEqual(often.eventGridEvents("orders").count, 20)
+        try assertTwentyPublishesGetThrough { $0.httpThrottleRate = 0.5 }
     }
 
     func testDroppedConnectionsAreRetriedThenReportedWithTheTransportCode() throws {
-        let always = try startEventGridEmulator { $0.faults.httpDropProbability = 1 }
-        var options = eventGridOptions(always)
-        options.retry.maxRetries = 2
-        let error = try XCTUnwrap(publishError(try client(always, options: options)))
+        let (_, always) = try clientOfAFaultyEmulator(maxRetries: 2) { $0.httpDropProbability = 1 }
+        let error = try XCTUnwrap(publishError(always))
         XCTAssertTrue([.connectionReset, .connectionClosed, .httpTruncated, .tlsProtocolError].contains(error.code), "\(error)")
         XCTAssertTrue(error.message.contains("after 3 tries"), error.message)
         XCTAssertNil(error.serviceCondition)
+        try assertTwentyPublishesGetThrough { $0.httpDropProbability = 0.5 }
+    }
 
-        let often = try startEventGridEmulator { $0.faults.httpDropProbability = 0.5 }
-        var patient = eventGridOptions(often)
-        patient.retry.maxRetries = 20
-        let client = try client(often, options: patient)
+    private func clientOfAFaultyEmulator(maxRetries: Int, _ faults: @escaping (inout EmulatorFaults) -> Void) throws
+        -> (TestEmulator, EventGridClient)
+    {
+        let emulator = try startEventGridEmulator { faults(&$0.faults) }
+        var options = eventGridOptions(emulator)
+        options.retry.maxRetries = maxRetries
+        return (emulator, try client(emulator, options: options))
+    }
+
+    /// With half the requests hit by the fault and 20 retries each, all 20 publishes arrive, each once.
+    private func assertTwentyPublishesGetThrough(_ faults: @escaping (inout EmulatorFaults) -> Void) throws {
+        let (emulator, client) = try clientOfAFaultyEmulator(maxRetries: 20, faults)
         for index in 0..<20 {
             try client.emitEvent(topic: "orders", eventType: "t", subject: "\(index)", data: .null)
         }
-        XCTAssertEqual(Set(often.eventGridEvents("orders").compactMap { $0.object()?["subject"] as? String }).count, 20)
+        let subjects = emulator.eventGridEvents("orders").compactMap { $0.object()?["subject"] as? String }
+        XCTAssertEqual(subjects.count, 20)
+        XCTAssertEqual(Set(subjects).count, 20)
     }
 
     func testCancelWhileWaitingToRetryDeliversCancelledOnce() throws {
-        let emulator = try startEventGridEmulator { $0.faults.httpThrottleRate = 1 }
-        let clock = ManualClock()
-        var options = eventGridOptions(emulator)
-        options.clock = clock
-        options.retry.maxDelay = .seconds(60)
-        let client = try client(emulator, options: options)
+        let (client, clock) = try throttledClientOnAManualClock()
         let box = ResultBox<Void>()
         let handle = client.emitEvent(topic: "orders", eventType: "t", subject: "s", data: .null, completion: box.handler)
         waitUntil("the retry is scheduled") { clock.pendingJobCount == 1 }
@@ -181,13 +187,7 @@ final class EventGridFailureTests: XCTestCase {
     }
 
     func testTheTimeoutCoversRetries() throws {
-        let emulator = try startEventGridEmulator { $0.faults.httpThrottleRate = 1 }
-        let clock = ManualClock()
-        var options = eventGridOptions(emulator)
-        options.clock = clock
-        options.retry.maxDelay = .seconds(60)
-        options.retry.maxRetries = 10
-        let client = try client(emulator, options: options)
+        let (client, clock) = try throttledClientOnAManualClock(maxRetries: 10)
         let box = ResultBox<Void>()
         client.emitEvent(topic: "orders", eventType: "t", subject: "s", data: .null, timeout: .seconds(2),
                          completion: box.handler)

@@ -1,10 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import ToolboxCore
 
 /// Event Grid topic SAS tokens (`aeg-sas-token`), built as azure-eventgrid's `generate_sas` builds them.
@@ -84,12 +77,7 @@ public enum EventGridSharedAccessSignature {
     /// Whether `parsed`'s signature is `key`'s (compared in constant time).
     public static func isSignatureValid(_ parsed: Parsed, key: Secret<String>) -> Bool {
         guard let expected = try? sign(parsed.signedText, key: key) else { return false }
-        let a = Array(expected.utf8)
-        let b = Array(parsed.signature.utf8)
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
+        return AuthCrypto.constantTimeEqual(Array(expected.utf8), Array(parsed.signature.utf8))
     }
 
     /// UNIX seconds of an expiry as the SDKs write it: Python `str(datetime)` (`2030-01-01 01:00:00[.ffffff]`
@@ -161,16 +149,7 @@ public enum EventGridSharedAccessSignature {
     }
 
     private static func timestamp(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int? {
-        guard (1970...9999).contains(year), (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour),
-              (0...59).contains(minute), (0...60).contains(second)
-        else { return nil }
-        var t = tm()
-        t.tm_year = Int32(year - 1900)
-        t.tm_mon = Int32(month - 1)
-        t.tm_mday = Int32(day)
-        t.tm_hour = Int32(hour)
-        t.tm_min = Int32(minute)
-        t.tm_sec = Int32(second)
-        return Int(timegm(&t))
+        guard (1970...9999).contains(year) else { return nil }
+        return UTCDate.unixSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
     }
 }

@@ -87,21 +87,27 @@ struct BlobAuthorizer: Sendable {
         let url = "http://emulator" + request.path + (request.rawQuery.isEmpty ? "" : "?" + request.rawQuery)
         let headers = request.head.headers.map { ($0.name, $0.value) }
         let expected = signer.signature(method: request.method, url: url, headers: headers)
-        guard Self.constantTimeEqual(expected, given) else {
-            let text = signer.stringToSign(method: request.method, url: url, headers: headers)
+        guard AuthCrypto.constantTimeEqual(Array(expected.utf8), Array(given.utf8)) else {
+            let text = Self.redacted(signer.stringToSign(method: request.method, url: url, headers: headers))
             return .failure(Self.authenticationFailed("The MAC signature found in the HTTP request is not the same as any "
                 + "computed signature. Server used following string to sign: '\(text)'."))
         }
         return .success(())
     }
 
-    static func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let a = Array(lhs.utf8)
-        let b = Array(rhs.utf8)
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
+    /// The string to sign as it may appear in an error: signed headers that carry credentials
+    /// (`x-ms-copy-source-authorization`, a copy source's SAS query) are replaced by `<redacted>`.
+    static func redacted(_ stringToSign: String) -> String {
+        stringToSign.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            let lowered = line.lowercased()
+            if lowered.hasPrefix("x-ms-") && lowered.contains("authorization:") {
+                return String(line.prefix { $0 != ":" }) + ":<redacted>"
+            }
+            if lowered.hasPrefix("x-ms-copy-source:"), let mark = line.firstIndex(of: "?") {
+                return String(line[..<mark]) + "?<redacted>"
+            }
+            return String(line)
+        }.joined(separator: "\n")
     }
 
     // MARK: SAS
@@ -120,6 +126,9 @@ struct BlobAuthorizer: Sendable {
                                       "This request is not authorized to perform this operation using this resource type."))
         default:
             return .failure(Self.authenticationFailed("sr must be 'b' or 'c' (the emulator serves no snapshot, version or directory SAS)."))
+        }
+        if request.queryValue("si") != nil {
+            return .failure(Self.authenticationFailed("the SAS names a stored access policy (si); the emulator keeps none."))
         }
         var udkValue: Secret<String>?
         let kind: BlobCredentialKind

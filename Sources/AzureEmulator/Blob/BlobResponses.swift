@@ -69,8 +69,7 @@ enum BlobHTTPDate {
         guard clock.count == 3, let hour = clock[0], let minute = clock[1], let second = clock[2],
               (0...23).contains(hour), (0...59).contains(minute), (0...60).contains(second)
         else { return nil }
-        let iso = String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", year, month + 1, day, hour, minute, second)
-        return UTCDate.parseISO8601(iso)
+        return UTCDate.unixSeconds(year: year, month: month + 1, day: day, hour: hour, minute: minute, second: second)
     }
 }
 

@@ -188,16 +188,7 @@ final class BlobStore: Sendable {
             if let failure = conditions.failure(etag: existing?.etag, lastModified: existing?.lastModified, kind: .write) {
                 return .failure(failure)
             }
-            let released = (existing?.size ?? 0) + (stored.uncommitted[name]?.bytes ?? 0)
-            if let failure = storeFull(state.storedBytes - released + size) { return .failure(failure) }
-            let now = Self.now()
-            let blob = StoredBlob(blocks: blocks, size: size, content: content, metadata: metadata,
-                                  etag: Self.nextETag(&state), created: existing?.created ?? now, lastModified: now)
-            stored.blobs[name] = blob
-            stored.uncommitted[name] = nil
-            state.storedBytes += size - released
-            state.containers[container] = stored
-            return .success(blob)
+            return store(blocks, size: size, as: name, in: container, &stored, &state, content: content, metadata: metadata)
         }
     }
 
@@ -285,17 +276,26 @@ final class BlobStore: Sendable {
                 size = sum
                 blocks.append(BlobBlock(id: entry.id, bytes: bytes))
             }
-            let released = (existing?.size ?? 0) + pending.bytes
-            if let failure = storeFull(state.storedBytes - released + size) { return .failure(failure) }
-            let now = Self.now()
-            let blob = StoredBlob(blocks: blocks, size: size, content: content, metadata: metadata,
-                                  etag: Self.nextETag(&state), created: existing?.created ?? now, lastModified: now)
-            stored.blobs[name] = blob
-            stored.uncommitted[name] = nil
-            state.storedBytes += size - released
-            state.containers[container] = stored
-            return .success(blob)
+            return store(blocks, size: size, as: name, in: container, &stored, &state, content: content, metadata: metadata)
         }
+    }
+
+    /// Makes `blocks` the committed content of `name` (under the lock), replacing the old blob and dropping the
+    /// uncommitted blocks, if the store has room once their bytes are released.
+    private func store(_ blocks: [BlobBlock], size: Int, as name: String, in container: String, _ stored: inout StoredContainer,
+                       _ state: inout State, content: BlobContentSettings,
+                       metadata: [(name: String, value: String)]) -> Result<StoredBlob, BlobError> {
+        let existing = stored.blobs[name]
+        let released = (existing?.size ?? 0) + (stored.uncommitted[name]?.bytes ?? 0)
+        if let failure = storeFull(state.storedBytes - released + size) { return .failure(failure) }
+        let now = Self.now()
+        let blob = StoredBlob(blocks: blocks, size: size, content: content, metadata: metadata,
+                              etag: Self.nextETag(&state), created: existing?.created ?? now, lastModified: now)
+        stored.blobs[name] = blob
+        stored.uncommitted[name] = nil
+        state.storedBytes += size - released
+        state.containers[container] = stored
+        return .success(blob)
     }
 
     /// Changes a blob's metadata and/or content headers (Set Blob Metadata / Properties); new ETag.

@@ -28,7 +28,11 @@ enum BlobXMLReader {
             Result<BlobXMLElement, BlobError>.failure(BlobError(400, "InvalidXmlDocument", "XML specified is not syntactically valid: \(why)"))
         }
         guard !body.isEmpty else { return invalid("the body is empty") }
-        let lowered = String(decoding: body.prefix(64 * 1024), as: UTF8.self).lowercased()
+        // UTF-8 only (what the SDKs send): a UTF-16 body could hide a DTD from the check below.
+        guard !body.contains(0), let text = String(validating: body, as: UTF8.self) else {
+            return invalid("the body is not UTF-8 text")
+        }
+        let lowered = text.lowercased()
         if lowered.contains("<!doctype") || lowered.contains("<!entity") {
             return invalid("document type declarations are not accepted")
         }

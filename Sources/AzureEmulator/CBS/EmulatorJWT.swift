@@ -50,7 +50,7 @@ enum EmulatorJWT {
               header["alg"] as? String == "HS256"
         else { return .failure(Rejection(reason: "the JWT's header must say alg HS256 (tokens from the emulator's own issuer)")) }
         let expected = signature(parts[0] + "." + parts[1], key: key)
-        guard constantTimeEqual(expected, signatureBytes) else {
+        guard AuthCrypto.constantTimeEqual(expected, signatureBytes) else {
             return .failure(Rejection(reason: "the JWT's signature does not verify: it was not issued by this emulator"))
         }
         guard let claims = try? JSONSerialization.jsonObject(with: Data(payloadBytes)) as? [String: Any],
@@ -72,12 +72,6 @@ enum EmulatorJWT {
         AuthCrypto.hmacSHA256(key: Array(key.exposedValue.utf8), message: Array(input.utf8))
     }
 
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
-    }
 
     static func base64URL(_ bytes: [UInt8]) -> String {
         AuthCrypto.base64(bytes).replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")

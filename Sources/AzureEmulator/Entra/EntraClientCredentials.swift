@@ -125,7 +125,7 @@ struct EntraClientCredentials: Sendable {
     private func authenticate(_ form: [String: String], clientID: String, tenant: String) -> HTTPServerResponse? {
         if let secret = form["client_secret"] {
             let expected = Array(context.configuration.clientSecret.exposedValue.utf8)
-            guard EmulatorJWT.constantTimeEqual(Array(secret.utf8), expected) else {
+            guard AuthCrypto.constantTimeEqual(Array(secret.utf8), expected) else {
                 return EntraError.response(status: 401, error: "invalid_client", code: 7000215,
                     description: "Invalid client secret provided. Ensure the secret being sent in the request is "
                         + "the client secret value, not the client secret ID, for a secret added to app "

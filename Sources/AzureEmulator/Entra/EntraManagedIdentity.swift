@@ -34,7 +34,7 @@ struct EntraManagedIdentity: Sendable {
         guard let header = request.header("X-IDENTITY-HEADER") else {
             return Self.appServiceError(400, "Required header 'X-IDENTITY-HEADER' is missing (IDENTITY_HEADER).")
         }
-        guard EmulatorJWT.constantTimeEqual(Array(header.utf8), expected) else {
+        guard AuthCrypto.constantTimeEqual(Array(header.utf8), expected) else {
             return Self.appServiceError(401, "The X-IDENTITY-HEADER value is not this endpoint's IDENTITY_HEADER.")
         }
         guard request.queryValue("api-version") == "2019-08-01" else {

@@ -118,7 +118,7 @@ final class EventGridService: EmulatorHTTPService {
     private func authorizeTopic(_ request: EmulatorHTTPRequest) -> HTTPServerResponse? {
         let key = context.configuration.eventGridKey
         if let given = request.header("aeg-sas-key") ?? request.queryValue("aeg-sas-key") {
-            return EmulatorJWT.constantTimeEqual(Array(given.utf8), Array(key.exposedValue.utf8)) ? nil
+            return AuthCrypto.constantTimeEqual(Array(given.utf8), Array(key.exposedValue.utf8)) ? nil
                 : Self.unauthorized("The aeg-sas-key is not this topic's key.")
         }
         if let token = request.header("aeg-sas-token") {
@@ -155,7 +155,7 @@ final class EventGridService: EmulatorHTTPService {
         let prefix = "SharedAccessKey "
         if authorization.count > prefix.count, authorization.prefix(prefix.count).caseInsensitiveCompare(prefix) == .orderedSame {
             let given = Array(authorization.dropFirst(prefix.count).utf8)
-            return EmulatorJWT.constantTimeEqual(given, Array(context.configuration.eventGridKey.exposedValue.utf8)) ? nil
+            return AuthCrypto.constantTimeEqual(given, Array(context.configuration.eventGridKey.exposedValue.utf8)) ? nil
                 : Self.unauthorized("The SharedAccessKey is not this namespace's key.")
         }
         return bearer(authorization)

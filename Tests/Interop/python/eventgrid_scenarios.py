@@ -168,6 +168,33 @@ def invalid_event_is_a_400():
         check(error.status_code == 400 and "eventTime" in str(error), f"error: {error}")
 
 
+def swift_cli_events_read_back_by_the_sdk():
+    """Events published by our Swift client (`toolbox eventgrid publish`) parse as the SDK's own models."""
+    import subprocess
+    from azure.eventgrid import EventGridEvent as SdkEvent
+    marker = str(uuid.uuid4())
+    for schema, topic in (("eventgrid", "orders"), ("cloudevent", "cloud")):
+        result = subprocess.run(
+            [os.environ["TOOLBOX"], "eventgrid", "publish", "--endpoint", READY["eventgrid_endpoints"][topic],
+             "--key", KEY, "--ca-file", CA_FILE, "--schema", schema, "--event-type", "Swift.Published",
+             "--subject", f"swift/{marker}", "--data", json.dumps({"marker": marker, "n": [1, 2]}),
+             "--count", "3", "--batch-size", "2"], capture_output=True, text=True, timeout=60)
+        check(result.returncode == 0, f"toolbox failed: {result.stderr}")
+        check(json.loads(result.stdout)["published"] == 3, f"summary {result.stdout}")
+        entries = [entry for entry in kept(topic) if entry["event"].get("subject") == f"swift/{marker}"]
+        check(len(entries) == 3 and all(entry["schema"] == schema for entry in entries), f"kept {entries}")
+        for entry in entries:
+            if schema == "eventgrid":
+                event = SdkEvent.from_dict(entry["event"])
+                check(event.event_type == "Swift.Published" and event.data_version == "v1"
+                      and event.event_time is not None, f"event {event}")
+            else:
+                event = CloudEvent.from_dict(entry["event"])
+                check(event.type == "Swift.Published" and event.specversion == "1.0" and event.time is not None,
+                      f"event {event}")
+            check(event.data == {"marker": marker, "n": [1, 2]}, f"data {event}")
+
+
 def toolbox_event_grid_client():
     from aio_azure_clients_toolbox import EventGridClient, EventGridConfig, EventGridTopicConfig
     config = EventGridConfig([EventGridTopicConfig("orders", ORDERS),
@@ -203,4 +230,6 @@ run([
     ("eventgrid: wrong key / wrong SAS -> ClientAuthenticationError", wrong_key_sync_and_async),
     ("eventgrid: invalid event -> HttpResponseError 400", invalid_event_is_a_400),
     ("eventgrid: toolbox EventGridClient sync + async (ClientSecretCredential)", toolbox_event_grid_client),
+    ("eventgrid: events from our Swift client (toolbox eventgrid publish) parse as the SDK's models",
+     swift_cli_events_read_back_by_the_sdk),
 ])

@@ -1,7 +1,8 @@
 """azure-identity against the emulator's Entra ID: client secret (sync via MSAL, async via azure-identity's own
 client), managed identity over IMDS (AZURE_POD_IDENTITY_AUTHORITY_HOST) and App Service (IDENTITY_ENDPOINT +
 IDENTITY_HEADER), workload identity, DefaultAzureCredential from environment variables; each token is then
-accepted by emulator services (Event Hubs over AMQPS: $cbs takes the emulator's JWTs; Event Grid over HTTPS). Wrong secrets get
+accepted by emulator services (Event Hubs over AMQPS: $cbs takes the emulator's JWTs; Event Grid and Cosmos DB
+over HTTPS). Wrong secrets get
 ClientAuthenticationError."""
 import asyncio
 import base64
@@ -85,6 +86,14 @@ def accepted_by_event_grid(credential):
     client = EventGridPublisherClient(READY["eventgrid_endpoints"]["orders"], credential)
     client.send(EventGridEvent(subject="identity/check", data={"by": type(credential).__name__},
                                event_type="Identity.Checked", data_version="v1"))
+
+
+def accepted_by_cosmos(credential):
+    """The credential's Cosmos token (scope https://127.0.0.1/.default) reads the emulator's container."""
+    from azure.cosmos import CosmosClient
+    client = CosmosClient(READY["cosmos_endpoint"], credential=credential)
+    properties = client.get_database_client("interop").get_container_client("items").read()
+    check(properties["id"] == "items", f"container {properties}")
 
 
 def secret_sync():
@@ -182,6 +191,7 @@ def default_from_environment():
         check_token(credential.get_token("https://127.0.0.1/.default"), "https://127.0.0.1/")
         accepted_by_event_hubs(credential)
         accepted_by_event_grid(credential)
+        accepted_by_cosmos(credential)
 
         async def body():
             async with AioDefaultAzureCredential() as aio:
