@@ -8,6 +8,9 @@ import ToolboxTransport
 final class BlobContainerCore: Sendable {
     let pipeline: BlobPipeline
     private let delegationKeys: UserDelegationKeyCache
+    /// The permission letters a blob SAS may carry (read, add, create, write, delete, delete version, permanent
+    /// delete, tags, list, filter, move, execute, ownership, permissions, immutability), as the SDKs accept them.
+    static let sasPermissionLetters = "racwdxytlfmeopi"
 
     init(pipeline: BlobPipeline) {
         self.pipeline = pipeline
@@ -157,6 +160,12 @@ final class BlobContainerCore: Sendable {
                 return op.finish(.failure(ToolboxError(.invalidArgument, "a SAS must expire within 1 second and 7 "
                     + "days (the user delegation key's limit), not \(sasOptions.expiresIn)")))
             }
+            let letters = sasOptions.permissions
+            guard !letters.isEmpty, letters.allSatisfy({ Self.sasPermissionLetters.contains($0) }),
+                  Set(letters).count == letters.count else {
+                return op.finish(.failure(ToolboxError(.invalidArgument, "SAS permissions '\(letters)' are not "
+                    + "distinct letters of \(Self.sasPermissionLetters) (e.g. r, rw, racwd)")))
+            }
             let now = UTCDate.nowUnixSeconds()
             let expiry = now + Int(seconds)
             let sign: @Sendable (BlobSASBuilder) throws(AuthError) -> Secret<String>
@@ -175,6 +184,9 @@ final class BlobContainerCore: Sendable {
                         }
                     })
                 }
+            case .sharedKey:
+                op.finish(.failure(ToolboxError(.invalidConfiguration, "a user delegation SAS needs a token "
+                    + "credential (Entra ID) to fetch the key with; this client signs with an account key")))
             default:
                 op.finish(.failure(ToolboxError(.invalidConfiguration, "signing a SAS needs an account key (Shared "
                     + "Key) or a token credential (user delegation key); this client has \(pipeline.credential)")))

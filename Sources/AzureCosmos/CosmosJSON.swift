@@ -106,7 +106,8 @@ public enum CosmosJSON: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// Rank of the type in Cosmos DB's cross-type ordering.
-    private var typeRank: Int {
+    /// Cosmos DB's type order: undefined (0) < null < bool < number < string < array < object.
+    var typeRank: Int {
         switch self {
         case .null: return 1
         case .bool: return 2

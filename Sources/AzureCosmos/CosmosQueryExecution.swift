@@ -35,6 +35,12 @@ final class CosmosQueryExecution: @unchecked Sendable {
     private var buffers: [[CosmosJSON]] = []
     private var nextTokens: [String?] = []
     private var loaded: [Bool] = []
+    /// ORDER BY: the ORDER BY value of the last result consumed (handed out or skipped by OFFSET), the key range
+    /// it came from (the range before any split since), and the `_rid`s of the results equal to it consumed from
+    /// that key range — what a resumed query must not return again.
+    private var ties: (value: CosmosJSON?, min: String, max: String, rids: [String])?
+    /// The most ties a continuation carries; past it the continuation keeps page positions instead.
+    static let maxResumeTies = 1000
 
     init(core: CosmosCore, database: String, container: String, query: CosmosQuery?, options: CosmosQueryOptions,
          operation: CosmosOperation<Page>) {
@@ -139,6 +145,11 @@ final class CosmosQueryExecution: @unchecked Sendable {
                 if let direct = state.direct { return gatewayPage(token: direct) }
                 plan = state.plan ?? .unplanned
                 ranges = state.ranges
+                if let target = ranges.first(where: { $0.dropRIDs != nil }), let rids = target.dropRIDs {
+                    let value = target.dropValue.flatMap { try? CosmosJSON(parsing: Array($0.utf8)) }
+                    let covered = ranges.filter { $0.dropRIDs != nil }
+                    ties = (value, target.min, covered.map(\.max).max() ?? target.max, rids)
+                }
                 skipped = state.skipped
                 emitted = state.emitted
                 return fanOut()
@@ -259,7 +270,8 @@ final class CosmosQueryExecution: @unchecked Sendable {
                 let children = current.map {
                     CosmosQueryContinuation.RangeState(min: Swift.max($0.minInclusive, state.min),
                                                        max: Swift.min($0.maxExclusive, state.max),
-                                                       token: state.token, skip: state.skip)
+                                                       token: state.token, skip: state.skip, filter: state.filter,
+                                                       dropRIDs: state.dropRIDs, dropValue: state.dropValue)
                 }
                 ranges.replaceSubrange(index...index, with: children)
                 if plan.isOrderBy {
@@ -269,7 +281,7 @@ final class CosmosQueryExecution: @unchecked Sendable {
                 }
                 return readRange(index, maxItemCount: maxItemCount, then: then)
             }
-            let queryText = query.map { plan.rangeQuery(original: $0.text) }
+            let queryText = query.map { plan.rangeQuery(original: $0.text, filter: state.filter) }
             send(request(rangeID: current[0].id, token: state.token, maxItemCount: maxItemCount, queryText: queryText)) {
                 [self] result in
                 switch result {
@@ -309,7 +321,8 @@ final class CosmosQueryExecution: @unchecked Sendable {
     }
 
     private func continuation() -> String {
-        CosmosQueryContinuation(direct: nil, plan: plan, ranges: ranges, skipped: skipped, emitted: emitted).encoded
+        CosmosQueryContinuation(direct: nil, plan: plan, ranges: plan.isOrderBy ? orderByResumeStates() : ranges,
+                                skipped: skipped, emitted: emitted).encoded
     }
 
     // MARK: ORDER BY
@@ -319,7 +332,7 @@ final class CosmosQueryExecution: @unchecked Sendable {
         if let index = loaded.firstIndex(of: false) {
             return readRange(index, maxItemCount: options.maxItemCount) { [self] documents, next in
                 let skip = Swift.min(ranges[index].skip, documents.count)
-                buffers[index] = Array(documents.dropFirst(skip))
+                buffers[index] = dropResumed(Array(documents.dropFirst(skip)), range: index, hasNext: next != nil)
                 nextTokens[index] = next
                 loaded[index] = true
                 orderByFill(output: output)
@@ -349,6 +362,7 @@ final class CosmosQueryExecution: @unchecked Sendable {
             }
             let item = buffers[best].removeFirst()
             ranges[best].skip += 1
+            noteConsumed(item, from: ranges[best])
             if let offset = plan.offset, skipped < offset {
                 skipped += 1
                 continue
@@ -365,6 +379,52 @@ final class CosmosQueryExecution: @unchecked Sendable {
         }
         let finished = buffers.isEmpty || plan.remaining(emitted: emitted) == 0
         deliver(output, continuation: finished ? nil : continuation())
+    }
+
+    /// Where each range resumes, the way the SDKs resume ORDER BY: every range reruns the query from the last
+    /// result handed out with the resume filter in place of the placeholder — strictly after it in the ranges
+    /// before the one it came from (their equal results came first), from it in that range and the ones after;
+    /// that range skips the equal results through the last one's `_rid`. Positions in pages (service tokens and
+    /// counts) do not survive a split, the filter does. Without a usable filter, positions it is.
+    private func orderByResumeStates() -> [CosmosQueryContinuation.RangeState] {
+        guard let ties, ties.rids.count <= Self.maxResumeTies,
+            let after = plan.resumeFilter(after: ties.value, inclusive: false),
+            let from = plan.resumeFilter(after: ties.value, inclusive: true)
+        else { return ranges }
+        return ranges.map { state in
+            let isTarget = state.min >= ties.min && state.max <= ties.max
+            return CosmosQueryContinuation.RangeState(
+                min: state.min, max: state.max, token: nil, skip: 0, filter: state.max <= ties.min ? after : from,
+                dropRIDs: isTarget ? ties.rids : nil, dropValue: isTarget ? ties.value?.jsonString : nil)
+        }
+    }
+
+    private static func orderByValue(_ result: CosmosJSON) -> CosmosJSON? {
+        result["orderByItems"]?.arrayValue?.first?["item"]
+    }
+
+    private func noteConsumed(_ result: CosmosJSON, from range: CosmosQueryContinuation.RangeState) {
+        let value = Self.orderByValue(result)
+        let rid = result["_rid"]?.stringValue ?? ""
+        if var current = ties, CosmosJSON.cosmosCompare(current.value, value) == 0,
+            range.min >= current.min, range.max <= current.max
+        {
+            current.rids.append(rid)
+            ties = current
+        } else {
+            ties = (value, range.min, range.max, [rid])
+        }
+    }
+
+    /// A resumed range's results less those equal to the last one handed out that were handed out already.
+    private func dropResumed(_ documents: [CosmosJSON], range index: Int, hasNext: Bool) -> [CosmosJSON] {
+        guard let rids = ranges[index].dropRIDs.map(Set.init) else { return documents }
+        let value = ranges[index].dropValue.flatMap { try? CosmosJSON(parsing: Array($0.utf8)) }
+        let equal = documents.prefix { CosmosJSON.cosmosCompare(Self.orderByValue($0), value) == 0 }
+        let kept = equal.filter { !rids.contains($0["_rid"]?.stringValue ?? "") }
+        // Past the equal results nothing more is dropped (a page of only equal results: the next may hold more).
+        if equal.count < documents.count || !hasNext { ranges[index].dropRIDs = nil }
+        return kept + documents[equal.count...]
     }
 
     /// Compares two rewritten ORDER BY results (`{"orderByItems": [{"item": v}], "payload": ...}`).

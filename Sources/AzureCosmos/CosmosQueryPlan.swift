@@ -8,6 +8,8 @@ struct CosmosQueryPlan: Codable, Sendable, Equatable {
     var rewrittenQuery: String?
     /// One entry per ORDER BY expression: true when descending.
     var orderByDescending: [Bool]
+    /// The ORDER BY expressions (`c.n`), for the resume filter; nil in plans without them.
+    var orderByExpressions: [String]?
     var top: Int?
     var offset: Int?
     var limit: Int?
@@ -55,6 +57,8 @@ struct CosmosQueryPlan: Codable, Sendable, Equatable {
         let rewritten = info["rewrittenQuery"]?.stringValue ?? ""
         rewrittenQuery = rewritten.isEmpty ? nil : rewritten
         orderByDescending = (info["orderBy"]?.arrayValue ?? []).map { $0.stringValue == "Descending" }
+        let expressions = (info["orderByExpressions"]?.arrayValue ?? []).compactMap(\.stringValue)
+        orderByExpressions = expressions.count == orderByDescending.count && !expressions.isEmpty ? expressions : nil
         top = try int("top")
         offset = try int("offset")
         limit = try int("limit")
@@ -83,6 +87,7 @@ struct CosmosQueryPlan: Codable, Sendable, Equatable {
          hasSelectValue: Bool, queryRanges: [[String]]) {
         self.rewrittenQuery = rewrittenQuery
         self.orderByDescending = orderByDescending
+        self.orderByExpressions = nil
         self.top = top
         self.offset = offset
         self.limit = limit
@@ -91,10 +96,38 @@ struct CosmosQueryPlan: Codable, Sendable, Equatable {
         self.queryRanges = queryRanges
     }
 
-    /// The query text a range runs: the rewritten query with the ORDER BY resume filter opened up.
-    func rangeQuery(original: String) -> String {
+    static let orderByFilterPlaceholder = "{documentdb-formattableorderbyquery-filter}"
+
+    /// The query text a range runs: the rewritten query with the ORDER BY filter placeholder replaced by
+    /// `filter` — `true` on a query's first page, the resume filter after a continuation, as the SDKs do.
+    func rangeQuery(original: String, filter: String?) -> String {
         guard let rewrittenQuery else { return original }
-        return rewrittenQuery.replacingOccurrences(of: "{documentdb-formattableorderbyquery-filter}", with: "true")
+        return rewrittenQuery.replacingOccurrences(of: Self.orderByFilterPlaceholder, with: filter ?? "true")
+    }
+
+    /// The SDKs' ORDER BY resume filter for one range: results after (`inclusive` false) or from (`inclusive`
+    /// true) `last`, the ORDER BY value of the last result handed out, in the query's direction and in Cosmos
+    /// DB's type order (`c.n > 5 OR IS_STRING(c.n) OR …` ascending). Nil when the plan has several ORDER BY
+    /// expressions or `last` is undefined, an array or an object; the caller then resumes by position only.
+    func resumeFilter(after last: CosmosJSON?, inclusive: Bool) -> String? {
+        guard let expressions = orderByExpressions, expressions.count == 1, let descending = orderByDescending.first,
+            let last, last.typeRank <= 4
+        else { return nil }
+        let expression = expressions[0]
+        let typeTests = ["NOT IS_DEFINED(\(expression))", "IS_NULL(\(expression))", "IS_BOOL(\(expression))",
+                         "IS_NUMBER(\(expression))", "IS_STRING(\(expression))", "IS_ARRAY(\(expression))",
+                         "IS_OBJECT(\(expression))"]
+        let rank = last.typeRank
+        var terms: [String] = []
+        if last == .null {
+            // Only one null: there is nothing strictly after it within its type.
+            if inclusive { terms.append(typeTests[1]) }
+        } else {
+            let op = (descending ? "<" : ">") + (inclusive ? "=" : "")
+            terms.append("\(expression) \(op) \(last.jsonString)")
+        }
+        terms += descending ? Array(typeTests[..<rank]) : Array(typeTests[(rank + 1)...])
+        return terms.isEmpty ? "false" : "(" + terms.joined(separator: " OR ") + ")"
     }
 
     /// How many results the caller may still get (TOP or OFFSET/LIMIT), given how many were returned.
@@ -114,6 +147,13 @@ struct CosmosQueryContinuation: Codable, Sendable, Equatable {
         var token: String?
         /// Results of that page already handed out (ORDER BY merges stop mid-page).
         var skip: Int
+        /// ORDER BY after a continuation: the resume filter this range's query runs with (nil: `true`).
+        var filter: String?
+        /// ORDER BY after a continuation, in the range the last result came from (or its children after a split):
+        /// the `_rid`s of the results equal to it already handed out, which the resumed query returns again.
+        var dropRIDs: [String]?
+        /// That result's ORDER BY value as JSON text (a `CosmosJSON?` would decode `null` as nil).
+        var dropValue: String?
     }
 
     var version = 1

@@ -9,8 +9,8 @@ struct BenchCosmosCommand: ParsableCommand {
         commandName: "cosmos",
         abstract: "Run N operations from C concurrent callers against a container; prints one JSON line.",
         discussion: """
-            --operation read|create|upsert|query. read and query use one item (id bench-read, partition key \
-            "bench") upserted first; create writes new ids; upsert rewrites 100 ids. --pooled (default) uses \
+            --operation read|create|upsert|query. read and query use one item (id bench-read) upserted first; \
+            items carry "bench" at the container's partition key path (their id when the path is /id); create writes new ids; upsert rewrites 100 ids. --pooled (default) uses \
             ManagedCosmos, --no-pooled the basic Cosmos client. Untimed warm-up operations run first.
             Keys: operation, count, concurrency, size, pooled, ops_per_sec, p50_ms, p99_ms, mean_ms, errors, \
             connections, seconds, request_charge, cpu_us_per_op.
@@ -47,10 +47,19 @@ struct BenchCosmosCommand: ParsableCommand {
         let run = UUID().uuidString.prefix(8)
         let operation = self.operation
         let charge = LockedValue(0.0)
+        let items: BenchCosmosItems
+        do {
+            let paths = try (client as? any CosmosAccountOperations)?
+                .readContainer(connection.container, database: connection.database).partitionKey?.paths
+            items = BenchCosmosItems(paths: paths ?? ["/pk"], filler: filler)
+        } catch {
+            CosmosOutput.printError(error)
+            throw ExitCode(1)
+        }
+        let readKey = items.partitionKey(id: "bench-read")
         if operation == .read || operation == .query {
             do {
-                try client.upsertItem(Array(#"{"id": "bench-read", "pk": "bench", "filler": "\#(filler)"}"#.utf8),
-                                      partitionKey: "bench")
+                try client.upsertItem(items.document(id: "bench-read"), partitionKey: readKey)
             } catch {
                 CosmosOutput.printError(error)
                 throw ExitCode(1)
@@ -64,18 +73,17 @@ struct BenchCosmosCommand: ParsableCommand {
             }
             switch operation {
             case .read:
-                client.readItem(id: "bench-read", partitionKey: "bench") { result in
+                client.readItem(id: "bench-read", partitionKey: readKey) { result in
                     record(try? result.get().requestCharge, result.failure)
                 }
             case .create, .upsert:
                 let id = operation == .create ? "bench-\(run)-\(index)" : "bench-upsert-\(index % 100)"
-                let body = Array(#"{"id": "\#(id)", "pk": "bench", "filler": "\#(filler)"}"#.utf8)
-                client.writeItem(body, partitionKey: "bench", upsert: operation == .upsert, options: CosmosItemOptions(),
+                client.writeItem(items.document(id: id), partitionKey: items.partitionKey(id: id), upsert: operation == .upsert, options: CosmosItemOptions(),
                                  queue: LibraryQueues.defaultCallbackQueue) { result in
                     record(try? result.get().requestCharge, result.failure)
                 }
             case .query:
-                client.queryPage(query, options: CosmosQueryOptions(partitionKey: "bench")) { result in
+                client.queryPage(query, options: CosmosQueryOptions(partitionKey: readKey)) { result in
                     record(try? result.get().requestCharge, result.failure)
                 }
             }
@@ -102,5 +110,33 @@ struct BenchCosmosCommand: ParsableCommand {
         ]
         JSONOutput.printLine(summary)
         if outcome.failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// The bench's items, shaped for the container's partition key `paths` (read from the container, so `/id`,
+/// `/pk`, `/tenant/region` and hierarchical keys all work): "bench" at each path other than `/id`.
+struct BenchCosmosItems: Sendable {
+    let paths: [String]
+    let filler: String
+
+    func partitionKey(id: String) -> CosmosPartitionKey {
+        let parts = paths.map { $0 == "/id" ? CosmosPartitionKey.string(id) : .string("bench") }
+        return parts.count == 1 ? parts[0] : .hierarchical(parts)
+    }
+
+    func document(id: String) -> [UInt8] {
+        var document = CosmosJSON.object(["id": .string(id), "filler": .string(filler)])
+        for path in paths where path != "/id" {
+            document = Self.setting(.string("bench"), at: path.split(separator: "/").map(String.init)[...], in: document)
+        }
+        return document.jsonBytes
+    }
+
+    private static func setting(_ value: CosmosJSON, at path: ArraySlice<String>, in json: CosmosJSON) -> CosmosJSON {
+        guard let first = path.first else { return value }
+        var members: [String: CosmosJSON] = [:]
+        if case .object(let existing) = json { members = existing }
+        members[first] = setting(value, at: path.dropFirst(), in: members[first] ?? .object([:]))
+        return .object(members)
     }
 }

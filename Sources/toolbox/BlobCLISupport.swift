@@ -35,12 +35,19 @@ struct BlobCommonOptions: ParsableArguments {
     @Flag(help: "Use the managed (pooled) client")
     var managed = false
 
+    @Option(name: .customLong("try-timeout"),
+            help: "Seconds each HTTP attempt may take before it is given up and retried (default 120)")
+    var tryTimeout: Double?
+
     func validate() throws {
         if (connectionString == nil) == (accountURL == nil) {
             throw ValidationError("give exactly one of --connection-string and --account-url")
         }
         if credential != nil, accountURL == nil {
             throw ValidationError("--credential goes with --account-url")
+        }
+        if let tryTimeout, !(tryTimeout > 0 && tryTimeout <= 86_400) {
+            throw ValidationError("--try-timeout must be in (0, 86400] seconds")
         }
     }
 
@@ -49,6 +56,7 @@ struct BlobCommonOptions: ParsableArguments {
     func makeClient(transfer: (inout BlobTransferOptions) -> Void = { _ in }) throws -> any BlobContainerOperations {
         var options = BlobClientOptions()
         options.caFile = caFile
+        if let tryTimeout { options.tryTimeout = .milliseconds(Int((tryTimeout * 1000).rounded(.up))) }
         transfer(&options.transfer)
         if let connectionString {
             return managed

@@ -80,8 +80,16 @@ struct BlobDownload: ParsableCommand {
         guard let end = Int64(parts[1]), end >= start else {
             throw ValidationError("--range END must be a number not below START")
         }
-        return BlobRange(offset: start, length: end - start + 1)
+        // END - START + 1 overflows for 0-9223372036854775807: checked, not trapped.
+        let span = end.subtractingReportingOverflow(start)
+        let length = span.partialValue.addingReportingOverflow(1)
+        guard !span.overflow, !length.overflow else {
+            throw ValidationError("--range \(range) spans more bytes than a 64-bit length can count")
+        }
+        return BlobRange(offset: start, length: length.partialValue)
     }
+
+    func validate() throws { _ = try parsedRange() }
 
     func run() throws {
         let blobRange = try parsedRange()

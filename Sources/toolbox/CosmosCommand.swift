@@ -151,6 +151,12 @@ struct CosmosWriteOptions: ParsableArguments {
     @Option(help: "Partition key value (JSON; a bare word is a string); default: read from the item.")
     var partitionKey: String?
 
+    // Checked in validate() too, so a bad value shows the subcommand's usage, not the root's.
+    func validate() throws {
+        _ = try CosmosOutput.item(item)
+        _ = try CosmosOutput.partitionKey(partitionKey)
+    }
+
     /// Creates (or upserts) the item and prints what the service stored.
     func write(upsert: Bool) throws {
         let body = try CosmosOutput.item(item)
@@ -203,6 +209,8 @@ struct CosmosRead: ParsableCommand {
     @Option(help: "The item id.") var id: String
     @Option(help: "Partition key value (JSON; a bare word is a string).") var partitionKey: String
 
+    func validate() throws { _ = try CosmosOutput.partitionKey(partitionKey) }
+
     func run() throws {
         let key = try CosmosOutput.partitionKey(partitionKey)!
         try connection.run { client in try CosmosOutput.printDocument(try client.readItem(id: id, partitionKey: key).value) }
@@ -215,6 +223,8 @@ struct CosmosDelete: ParsableCommand {
     @Option(help: "The item id.") var id: String
     @Option(help: "Partition key value (JSON; a bare word is a string).") var partitionKey: String
     @Option(help: "Only if the stored item's _etag is this (else 412).") var ifMatch: String?
+
+    func validate() throws { _ = try CosmosOutput.partitionKey(partitionKey) }
 
     func run() throws {
         let key = try CosmosOutput.partitionKey(partitionKey)!
@@ -236,17 +246,26 @@ struct CosmosPatch: ParsableCommand {
     @Option(help: "Apply only if this holds, e.g. 'from c where c.n > 3' (else 412).") var condition: String?
     @Option(help: "Only if the stored item's _etag is this (else 412).") var ifMatch: String?
 
-    func run() throws {
-        let key = try CosmosOutput.partitionKey(partitionKey)!
-        let operations: [CosmosPatchOperation]
+    func parsedOperations() throws -> [CosmosPatchOperation] {
         do throws(ToolboxError) {
             guard let list = try CosmosJSON(parsing: ops, what: "--ops").arrayValue else {
                 throw ToolboxError(.invalidArgument, "--ops must be a JSON array")
             }
-            operations = try list.map { value throws(ToolboxError) in try CosmosPatchOperation(json: value) }
+            return try list.map { value throws(ToolboxError) in try CosmosPatchOperation(json: value) }
         } catch {
             throw ValidationError("--ops: \(error.message)")
         }
+    }
+
+    // In validate(), so a bad --ops or --partition-key shows this subcommand's usage, not the root's.
+    func validate() throws {
+        _ = try CosmosOutput.partitionKey(partitionKey)
+        _ = try parsedOperations()
+    }
+
+    func run() throws {
+        let key = try CosmosOutput.partitionKey(partitionKey)!
+        let operations = try parsedOperations()
         try connection.run { client in
             let patched = try client.patchItem(id: id, partitionKey: key, operations: operations, condition: condition,
                                                options: CosmosItemOptions(ifMatch: ifMatch))
@@ -265,7 +284,7 @@ struct CosmosQueryCommand: ParsableCommand {
     var partitionKey: String?
     @Option(help: "Most results per page.") var maxItemCount: Int?
 
-    func run() throws {
+    func parsedParameters() throws -> [(name: String, value: CosmosJSON)] {
         var parameters: [(name: String, value: CosmosJSON)] = []
         for entry in param {
             guard let equals = entry.firstIndex(of: "="), entry.hasPrefix("@") else {
@@ -273,7 +292,18 @@ struct CosmosQueryCommand: ParsableCommand {
             }
             parameters.append((String(entry[..<equals]), CosmosOutput.value(String(entry[equals...].dropFirst()))))
         }
+        return parameters
+    }
+
+    // In validate(), so a bad --param or --max-item-count shows this subcommand's usage, not the root's.
+    func validate() throws {
+        _ = try parsedParameters()
+        _ = try CosmosOutput.partitionKey(partitionKey)
         if let maxItemCount, maxItemCount < 1 { throw ValidationError("--max-item-count must be >= 1") }
+    }
+
+    func run() throws {
+        let parameters = try parsedParameters()
         let key = try CosmosOutput.partitionKey(partitionKey)
         let sql = CosmosQuery(query, parameters: parameters)
         try connection.run { client in

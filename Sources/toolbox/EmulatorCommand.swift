@@ -167,7 +167,7 @@ struct EmulatorCommand: ParsableCommand {
         do {
             emulator = try Emulator.start(configuration)
         } catch {
-            JSONOutput.printError("error: \(error)")
+            JSONOutput.printError("\(error)")  // printError adds the "error: " prefix
             throw ExitCode(1)
         }
         let entity = configuration.eventHubs.first?.name

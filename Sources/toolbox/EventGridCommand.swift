@@ -78,6 +78,20 @@ struct EventGridPublishCommand: ParsableCommand {
     @Flag(help: "Accepted for symmetry with the other commands: the output is always JSON")
     var json = false
 
+    /// The topic's name for messages: the first label of an Azure topic host (`orders` of
+    /// `orders.westus2-1.eventgrid.azure.net`), or the path segment before `api` on a numeric or local host
+    /// (the emulator's `/eventgrid/orders/api/events`).
+    var topicName: String {
+        guard let url = URL(string: endpoint), let host = url.host, !host.isEmpty else { return "topic" }
+        let local = host == "localhost" || host.allSatisfy { $0.isNumber || $0 == "." || $0 == ":" }
+        if !local, let label = host.split(separator: ".").first { return String(label) }
+        let segments = url.path.split(separator: "/")
+        if let api = segments.lastIndex(of: "api"), api > segments.startIndex {
+            return String(segments[segments.index(before: api)])
+        }
+        return host
+    }
+
     func validate() throws {
         guard [key, sasToken, credential].compactMap({ $0 }).count == 1 else {
             throw ValidationError("pass exactly one of --key KEY, --sas-token T and --credential default")
@@ -108,7 +122,7 @@ struct EventGridPublishCommand: ParsableCommand {
             if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
                 throw ToolboxError(.invalidArgument, "--ca-file '\(caFile)' is not a readable file")
             }
-            let topic = EventGridTopicConfig(name: "topic", url: endpoint)
+            let topic = EventGridTopicConfig(name: topicName, url: endpoint)
             client = try ManagedEventGridClient(config: EventGridConfig(topic), credential: makeCredential(),
                                                 options: options)
         } catch {
@@ -170,12 +184,12 @@ struct EventGridPublishCommand: ParsableCommand {
                 let events = (0..<size).map { _ in
                     EventGridEvent(subject: subject, eventType: eventType, data: data, dataVersion: dataVersion)
                 }
-                client.send(events, toTopic: "topic", timeout: timeout, completion: done)
+                client.send(events, toTopic: topicName, timeout: timeout, completion: done)
             case .cloudevent:
                 let events = (0..<size).map { _ in
                     CloudEvent(source: source, type: eventType, data: .json(data), subject: subject)
                 }
-                client.send(events, toTopic: "topic", timeout: timeout, completion: done)
+                client.send(events, toTopic: topicName, timeout: timeout, completion: done)
             }
         }
         group.wait()

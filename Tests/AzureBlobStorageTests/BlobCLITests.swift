@@ -65,6 +65,14 @@ final class BlobCLITests: XCTestCase {
             + ["--name", "cli/a.bin", "--file", target, "--range", "900000-900010"])
         XCTAssertEqual(past.status, 1)
         XCTAssertEqual((try past.singleJSONObject()["error"] as? [String: Any])?["status"] as? Int, 416)
+        // Hostile ranges: refused with the reason (the full 64-bit span used to trap on END - START + 1).
+        for range in ["0-9223372036854775807", "5-2", "abc", "-1-5"] {
+            let bad = try ToolboxCLI.run(["blob", "download"] + common(env)
+                + ["--name", "cli/a.bin", "--file", target, "--range", range])
+            XCTAssertNotEqual(bad.status, 0, range)
+            XCTAssertTrue(bad.stderr.contains("--range"), "\(range): \(bad.stderr)")
+            XCTAssertTrue(bad.stderr.contains("toolbox blob download"), "usage of the subcommand: \(bad.stderr)")
+        }
 
         let sas = try ToolboxCLI.run(["blob", "sas"] + common(env)
             + ["--name", "cli/a.bin", "--expiry-seconds", "600", "--permissions", "r"])
@@ -147,5 +155,54 @@ final class BlobCLITests: XCTestCase {
         }
         let left = try ToolboxCLI.run(["blob", "list"] + common(env) + ["--prefix", "bench-"])
         XCTAssertEqual(left.jsonLines.last?["count"] as? Int, 0, "bench cleans up after itself")
+    }
+
+    /// A server that takes the connection and never answers: `--try-timeout` bounds each attempt, so the command
+    /// ends with the error line instead of waiting 4 × 120 s.
+    func testSilentServerEndsWithTheTryTimeout() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && listen(fd, 16) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        XCTAssertTrue(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let silent = try ToolboxCLI.run(["blob", "list", "--container", "ctr1", "--try-timeout", "0.5", "--connection-string",
+                                         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+                                             + "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+                                             + "BlobEndpoint=http://127.0.0.1:\(port)/devstoreaccount1;"])
+        XCTAssertEqual(silent.status, 1, silent.stderr)
+        XCTAssertEqual((try silent.singleJSONObject()["error"] as? [String: Any])?["status"] as? Int, 0)
+        XCTAssertTrue(silent.stderr.contains("127.0.0.1:\(port)"), silent.stderr)
+        XCTAssertFalse(silent.stderr.contains("Eby8vdM02x") || silent.stdout.contains("Eby8vdM02x"))
+        let refused = try ToolboxCLI.run(["blob", "list", "--container", "ctr1", "--try-timeout", "0",
+                                          "--connection-string", "UseDevelopmentStorage=true"])
+        XCTAssertTrue(refused.stderr.contains("--try-timeout"), refused.stderr)
+    }
+
+    /// `blob sas` refuses permission letters a blob SAS cannot carry (it used to sign `sp=q`, a URL the service
+    /// refuses later), and `--user-delegation` with an account key says that a token credential is what it needs.
+    func testSASRefusesBadPermissionsAndKeyOnlyUserDelegation() throws {
+        let env = try BlobTestEmulator()
+        for letters in ["q", "", "rr", "r w"] {
+            let bad = try ToolboxCLI.run(["blob", "sas"] + common(env) + ["--name", "x.bin", "--permissions", letters])
+            XCTAssertEqual(bad.status, 1, letters)
+            let error = try XCTUnwrap(try bad.singleJSONObject()["error"] as? [String: Any], letters)
+            XCTAssertEqual(error["code"] as? String, "invalidArgument", letters)
+            XCTAssertTrue(bad.stderr.contains("permissions"), bad.stderr)
+        }
+        let good = try ToolboxCLI.run(["blob", "sas"] + common(env) + ["--name", "x.bin", "--permissions", "racwd"])
+        XCTAssertEqual(good.status, 0, good.stderr)
+        let delegation = try ToolboxCLI.run(["blob", "sas"] + common(env) + ["--name", "x.bin", "--user-delegation"])
+        XCTAssertEqual(delegation.status, 1)
+        XCTAssertTrue(delegation.stderr.contains("a user delegation SAS needs a token credential"), delegation.stderr)
+        XCTAssertFalse(delegation.stdout.contains("AccountKey") || delegation.stderr.contains("AccountKey"))
     }
 }

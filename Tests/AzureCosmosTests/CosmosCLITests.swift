@@ -87,6 +87,16 @@ final class CosmosCLITests: XCTestCase {
         XCTAssertTrue(noAuth.stderr.contains("--key"), noAuth.stderr)
         let badOps = try cosmos(["patch", "--id", "1", "--partition-key", "a", "--ops", #"[{"op": "explode", "path": "/a"}]"#])
         XCTAssertNotEqual(badOps.status, 0)
+        XCTAssertTrue(badOps.stderr.contains("--ops") && badOps.stderr.contains("toolbox cosmos patch"), badOps.stderr)
+        let badKey = try cosmos(["read", "--id", "1", "--partition-key", #"{"a": 1}"#])
+        XCTAssertTrue(badKey.stderr.contains("toolbox cosmos read"), badKey.stderr)
+        let badItem = try cosmos(["create", "--item", "[1]"])
+        XCTAssertTrue(badItem.stderr.contains("--item") && badItem.stderr.contains("toolbox cosmos create"), badItem.stderr)
+        for bad in [["--param", "min=1"], ["--max-item-count", "0"]] {
+            let query = try cosmos(["query", "--query", "SELECT * FROM c WHERE c.n > @min"] + bad)
+            XCTAssertNotEqual(query.status, 0)
+            XCTAssertTrue(query.stderr.contains(bad[0]) && query.stderr.contains("toolbox cosmos query"), query.stderr)
+        }
         let refused = try ToolboxCLI.run(["cosmos", "read", "--id", "1", "--partition-key", "a", "--connection-string",
                                           "AccountEndpoint=http://127.0.0.1:1/;AccountKey=\(FakeCosmosGateway.key);",
                                           "--database", "db", "--container", "items", "--timeout", "5"])
@@ -109,6 +119,20 @@ final class CosmosCLITests: XCTestCase {
             XCTAssertEqual(summary["operation"] as? String, operation)
             XCTAssertEqual(summary["errors"] as? Int, 0)
             XCTAssertLessThanOrEqual(summary["connections"] as? Int ?? 99, 4)
+        }
+    }
+
+    /// A container keyed on `/id` (the emulator's default) or a nested path: the bench's items carry the key where
+    /// the container has it, instead of a fixed `pk` field the service refuses (400/1001).
+    func testBenchCosmosFollowsTheContainersPartitionKeyPath() throws {
+        gateway.addContainer("db", "byid", pkPath: "/id")
+        for operation in ["read", "create", "upsert", "query"] {
+            let output = try ToolboxCLI.run([
+                "bench", "cosmos", "--connection-string", gateway.connectionString, "--database", "db", "--container", "byid",
+                "--operation", operation, "--count", "10", "--concurrency", "2", "--json",
+            ])
+            XCTAssertEqual(output.status, 0, "\(operation): \(output.stderr)")
+            XCTAssertEqual(try output.singleJSONObject()["errors"] as? Int, 0, operation)
         }
     }
 }

@@ -115,6 +115,16 @@ final class EmulatorCLITests: XCTestCase {
         XCTAssertEqual(object["blob_containers"] as? [String], ["ctr1"])
     }
 
+    /// A port already taken: exit 1 with one "error: " line naming the port (it used to say "error: error: ").
+    func testHTTPPortInUseExitsWithTheReason() throws {
+        let (_, ready, _) = try start([])
+        let taken = try XCTUnwrap(ready["http_port"] as? Int)
+        let second = try ToolboxCLI.run(["emulator", "--http-port", String(taken)])
+        XCTAssertEqual(second.status, 1)
+        XCTAssertTrue(second.stderr.contains("127.0.0.1:\(taken)"), second.stderr)
+        XCTAssertFalse(second.stderr.contains("error: error:"), second.stderr)
+    }
+
     func testBadHTTPServiceFlagsExitNonZeroWithAMessage() throws {
         for (arguments, expected) in [(["--cosmos-container", "nodb"], "DB/CONTAINER"),
                                       (["--cosmos-container", "db/c:pk"], "partition key path"),

@@ -73,6 +73,7 @@ final class EventGridCLITests: XCTestCase {
         XCTAssertEqual(line["failed"] as? Int, 3)
         XCTAssertFalse(refused.stdout.contains(wrongKey) || refused.stderr.contains(wrongKey))
         XCTAssertTrue(refused.stderr.contains("401"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("topic 'orders'"), "names the topic, not a placeholder: \(refused.stderr)")
 
         let invalid = try ToolboxCLI.run(["eventgrid", "publish", "--endpoint", XCTUnwrap(emulator.eventGridEndpoint("orders")),
                                           "--ca-file", XCTUnwrap(emulator.emulator.caFile), "--key", emulator.eventGridKey,
