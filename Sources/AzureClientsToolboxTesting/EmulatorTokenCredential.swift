@@ -20,6 +20,7 @@ public final class EmulatorTokenCredential: TokenCredential, Sendable {
     private let requests = LockedValue(0)
 
     /// - parameters:
+    ///   - emulator: the emulator whose issuer signs the tokens.
     ///   - lifetime: seconds each token lives (short values exercise refresh on the live connection).
     ///   - limit: hand out this many tokens, then fail every request with `.authenticationFailed` (a credential
     ///     whose refresh stops working: the emulator then detaches links once the last token lapses).

@@ -16,7 +16,10 @@ public final class FakeTokenCredential: TokenCredential, Sendable {
     private let failure: AuthError?
     private let requests = LockedValue<[[String]]>([])
 
-    /// - parameter lifetime: seconds until each token expires (short values exercise refresh).
+    /// - parameters:
+    ///   - token: the token handed out.
+    ///   - lifetime: seconds until each token expires (short values exercise refresh).
+    ///   - failure: when set, every request fails with it instead.
     public init(token: String = "fake-token", lifetime: Int = 3600, failure: AuthError? = nil) {
         self.token = Secret(token)
         self.lifetime = lifetime

@@ -20,7 +20,9 @@ import ToolboxTransport
 public final class EventGridClient: EventGridCoreBacked {
     let core: EventGridCore
 
+    /// - parameter config: the named topics and their URLs.
     /// - parameter credential: for every topic without its own `EventGridTopicConfig.credential`.
+    /// - parameter options: retries, time-outs, TLS and connection settings.
     /// - throws: `.invalidArgument` for no topics, an unusable URL, a topic without a credential, or a token
     ///   credential over plain HTTP; `.invalidKey` for a key that is not base64 (`signedWithKey`);
     ///   `.invalidConfiguration` when the TLS settings cannot be loaded.

@@ -26,6 +26,7 @@ public final class LinkCache<Link: AnyObject & Sendable>: Sendable {
     private let timers = LinkCacheTimers.queue
 
     /// - parameters:
+    ///   - clock: runs attach deadlines.
     ///   - hasEnded: whether a cached link has ended (the peer detached it, say because its token lapsed); an
     ///     ended link is replaced by a new attach on the next request.
     ///   - discard: closes a link that attached too late to be used.

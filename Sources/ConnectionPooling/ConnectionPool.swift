@@ -68,8 +68,11 @@ public final class ConnectionPool<C: Connector>: Sendable {
 
     /// Leases a connection, delivering it to `completion` on `queue`.
     ///
-    /// - parameter timeout: how long to queue when no connection has spare capacity (default
-    ///   `configuration.acquireTimeout`); zero fails at once instead of queueing.
+    /// - parameters:
+    ///   - timeout: how long to queue when no connection has spare capacity (default
+    ///     `configuration.acquireTimeout`); zero fails at once instead of queueing.
+    ///   - queue: where `completion` runs.
+    ///   - completion: receives the lease or the reason there is none, exactly once.
     /// - returns: a handle whose `cancel()` fails a still-queued acquire with `.cancelled`.
     @discardableResult
     public func acquire(

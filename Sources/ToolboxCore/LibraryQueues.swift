@@ -52,8 +52,11 @@ public enum Blocking {
 
     /// Starts `operation` with a private delivery queue and blocks the calling thread until it completes.
     ///
-    /// - parameter operation: starts the work; it must call the completion exactly once, on the given queue.
-    /// - throws: what the operation delivered, or `CoreError` when called on a library queue.
+    /// - parameters:
+    ///   - function: the caller's name, for the error raised on a library queue (defaults to `#function`).
+    ///   - operation: starts the work; it must call the completion exactly once, on the given queue.
+    /// - throws: what the operation delivered, or `ToolboxError` `.blockingCallOnLibraryQueue` when called on a
+    ///   library queue.
     public static func wait<T>(
         function: StaticString = #function,
         _ operation: (DispatchQueue, @escaping @Sendable (Result<T, any Error>) -> Void) -> Void

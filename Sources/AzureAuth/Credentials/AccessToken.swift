@@ -33,7 +33,9 @@ public struct TokenRequestOptions: Sendable {
     /// it (`additionallyAllowedTenants`). Managed identity ignores it.
     public var tenantID: String?
 
-    /// - parameter deadline: defaults to 30 seconds from now.
+    /// - parameters:
+    ///   - deadline: defaults to 30 seconds from now.
+    ///   - tenantID: the tenant to ask instead of the credential's own (nil: its own).
     public init(deadline: Deadline = .after(seconds: 30), tenantID: String? = nil) {
         self.deadline = deadline
         self.tenantID = tenantID

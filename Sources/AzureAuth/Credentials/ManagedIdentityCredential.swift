@@ -41,7 +41,13 @@ public final class ManagedIdentityCredential: TokenCredential, CustomStringConve
     private let endpoint: String
     private let cache: TokenCache
 
-    /// - parameter retryDelays: seconds to wait before each retry of a retryable IMDS answer.
+    /// - parameters:
+    ///   - id: a user-assigned identity (client id, object id or resource id); nil for the system-assigned one.
+    ///   - environment: where to look for App Service's `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`.
+    ///   - transport: how token requests are sent.
+    ///   - retryDelays: seconds to wait before each retry of a retryable IMDS answer.
+    ///   - logger: where the credential logs (never tokens).
+    ///   - clock: the wall clock in UNIX seconds, for token expiry.
     /// - throws: `AuthError.Code.credentialUnavailable` in an environment this credential does not support.
     public convenience init(
         id: UserAssignedID? = nil, environment: [String: String] = AzureEnvironmentVariable.processEnvironment,

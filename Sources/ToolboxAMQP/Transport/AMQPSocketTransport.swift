@@ -32,7 +32,11 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     private var flushScheduled = false
     private var closed = false
 
+    /// - parameter host: the broker's name or address.
+    /// - parameter port: the broker's port.
+    /// - parameter tls: a client context for AMQPS; nil connects in plain TCP.
     /// - parameter serverName: the TLS name to verify and send as SNI (default `host`).
+    /// - parameter connectTimeout: seconds for resolution, connect and the TLS handshake.
     public init(host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
                 connectTimeout: Double = 30) {
         self.host = host

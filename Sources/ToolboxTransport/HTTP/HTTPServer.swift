@@ -77,11 +77,15 @@ public final class HTTPServer: Sendable {
 
     /// Starts listening.
     ///
+    /// - parameter host: a numeric address to bind ("127.0.0.1", "::1", "0.0.0.0").
+    /// - parameter port: 0 lets the kernel pick a free port (read it from `localAddress`).
+    /// - parameter tls: serve HTTPS with this server context; nil serves plain HTTP.
     /// - parameter limits: request parsing limits; the body limit defaults to 64 MiB here.
     /// - parameter idleTimeout: how long a keep-alive connection may wait for its next request.
     /// - parameter connectionSetupDelay: seconds each new connection waits (after its TLS handshake) before its
     ///   first request is read — an emulator reproducing a slow service's connection setup.
     /// - parameter queue: where `handler` runs.
+    /// - parameter handler: answers each request through the responder it is given.
     public init(
         host: String = "127.0.0.1", port: UInt16 = 0, tls: TLSContext? = nil,
         limits: HTTPParserLimits = HTTPServer.defaultLimits, idleTimeout: Double = 60,

@@ -17,8 +17,15 @@ extension TCPConnection {
     /// ("Happy Eyeballs"); an address that drops SYNs therefore costs the delay, not the deadline. With TLS the
     /// server's certificate is verified against `serverName` (default `host`), which is also sent as SNI.
     ///
+    /// - parameter host: a name, an IPv4 or an IPv6 address.
+    /// - parameter port: the TCP port.
+    /// - parameter tls: a client context to run TLS with; nil connects in plain TCP.
+    /// - parameter serverName: the name to verify and send as SNI (default `host`).
     /// - parameter deadline: covers resolution, every connect attempt and the handshake; missing it fails with
     ///   `.timedOut`. When every address fails, the error names each address and why.
+    /// - parameter options: the delay between connect attempts and other connect settings.
+    /// - parameter callbackQueue: where `completion` runs (the parameter is spelled `queue:`).
+    /// - parameter completion: receives the connected (and, with TLS, handshaken) connection or why not, once.
     /// - returns: a handle that cancels the attempt (the completion then gets `.cancelled`).
     @discardableResult
     public static func connect(

@@ -40,6 +40,11 @@ public final class TCPListener: @unchecked Sendable {
     ///
     /// - parameter host: a numeric address to bind ("127.0.0.1", "::1", "0.0.0.0").
     /// - parameter port: 0 lets the kernel pick a free port (read it from `port`).
+    /// - parameter backlog: the kernel's queue of connections not yet accepted.
+    /// - parameter tls: a server context: each accepted connection completes its TLS handshake first.
+    /// - parameter handshakeTimeout: seconds an accepted connection has to finish its TLS handshake.
+    /// - parameter callbackQueue: where `onConnection` and `onError` run (the parameter is spelled `queue:`).
+    /// - parameter onError: called with accept and handshake failures (the listener keeps accepting).
     /// - parameter onConnection: called on `queue:` with each accepted (and, with TLS, handshaken) connection.
     /// - throws: `TransportError` with `.listenFailed` when the address cannot be bound.
     public init(
