@@ -33,15 +33,17 @@ trap cleanup EXIT
 TOOLBOX_RABBITMQ_ENV=$(scripts/rabbitmq.sh start "$rabbit_dir" | tail -n 1)
 export TOOLBOX_RABBITMQ_ENV
 
-# XCTest's closing line of one pass: "Executed N tests, with F failures ...".
 passed=0
 failed=0
+# XCTest's closing line of one pass: "Executed N tests, with [S tests skipped and ]F failures ..." (the last such line
+# is the "All tests" total). Skipped tests count as neither passed nor failed.
 count() {
-    local line n f
-    line=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$1" | tail -n 1)
+    local line n s f
+    line=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with ([0-9]+ tests? skipped and )?[0-9]+ failures?" "$1" | tail -n 1)
     n=$(echo "$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-    f=$(echo "$line" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
-    passed=$((passed + ${n:-0} - ${f:-0}))
+    s=$(echo "$line" | sed -nE 's/.*with ([0-9]+) tests? skipped.*/\1/p')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failures?.*/\1/')
+    passed=$((passed + ${n:-0} - ${s:-0} - ${f:-0}))
     failed=$((failed + ${f:-0}))
 }
 log=$(mktemp /tmp/toolbox-test-log.XXXXXX)
