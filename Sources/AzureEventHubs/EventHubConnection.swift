@@ -34,7 +34,7 @@ public final class EventHubConnection: Sendable {
                 let id = UUID().uuidString.lowercased()
                 let options = AMQPSenderOptions(
                     name: id, settleMode: .unsettled, receiverSettleMode: .second, sourceAddress: "sender-link-\(id)",
-                    properties: [.symbol("com.microsoft:timeout"): .long(Int64(timeout))])
+                    properties: [.symbol("com.microsoft:timeout"): .long(Int64(clampingRounded: timeout.rounded(.down)))])
                 messaging.session.attachSender(address: address, options: options, queue: messaging.queue) { result in
                     done(result.mapError { EventHubsError($0, context: "attaching a sender to \(path)") })
                 }

@@ -125,7 +125,8 @@ public final class ServiceBusReceiver: Sendable {
     private func grantCredit(_ link: Link) {
         let credit: Int = state.withLockedValue { state in
             guard let current = state.link, current.receiver === link.receiver else { return 0 }
-            let needed = state.inbox.demand - state.inbox.buffer.count - state.outstandingCredit
+            // A caller may ask for `Int.max` messages; the credit in flight stays bounded all the same.
+            let needed = min(state.inbox.demand, 10_000) - state.inbox.buffer.count - state.outstandingCredit
             guard needed > 0 else { return 0 }
             state.outstandingCredit += needed
             return needed

@@ -134,7 +134,9 @@ final class EventHub: @unchecked Sendable {
             switch position {
             case .earliest: return begin
             case .latest: return log.nextSequence
-            case .sequenceNumber(let n, let inclusive): return max(begin, inclusive ? n : n + 1)
+            // A peer may send the largest sequence number there is (azure-eventhub with starting_position
+            // 9223372036854775807, exclusive): nothing comes after it, and `n + 1` must not trap.
+            case .sequenceNumber(let n, let inclusive): return max(begin, inclusive ? n : n.saturatingAdd(1))
             case .offset(let offset, let inclusive):
                 return live.first(where: { inclusive ? $0.offset >= offset : $0.offset > offset })?.sequenceNumber
                     ?? log.nextSequence
@@ -150,7 +152,8 @@ final class EventHub: @unchecked Sendable {
         lock.withLock {
             let log = partitions[partition]
             guard let first = log.live.first?.sequenceNumber, sequence < log.nextSequence else { return nil }
-            let index = log.head + Int(max(0, sequence - first))
+            // `sequence` < `nextSequence`, so `sequence - first` fits once `sequence` > `first`.
+            let index = log.head + (sequence > first ? Int(sequence - first) : 0)
             return index < log.events.count ? log.events[index] : nil
         }
     }

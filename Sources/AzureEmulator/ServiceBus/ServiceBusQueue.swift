@@ -139,7 +139,7 @@ final class ServiceBusQueue: @unchecked Sendable {
                 guard entry.state == .available else { continue }
                 if peekLock {
                     let token = UUID()
-                    let until = now + Int64(lockDuration * 1000)
+                    let until = now.saturatingAdd(Int64(clampingMilliseconds: lockDuration))
                     entry.state = .locked(token: token, until: until, deferred: false)
                     tokens[token] = sequence
                     messages[sequence] = entry
@@ -154,7 +154,7 @@ final class ServiceBusQueue: @unchecked Sendable {
         }
         for entry in expired { moveToDeadLetter(entry, reason: "MaxDeliveryCountExceeded",
                                                 description: "Message could not be consumed after \(maxDeliveryCount) delivery attempts.") }
-        if delivery?.token != nil { wake(after: now + Int64(lockDuration * 1000) + 1) }
+        if delivery?.token != nil { wake(after: now.saturatingAdd(Int64(clampingMilliseconds: lockDuration)).saturatingAdd(1)) }
         return delivery
     }
 
@@ -282,7 +282,7 @@ final class ServiceBusQueue: @unchecked Sendable {
     /// `com.microsoft:renew-lock`: new locked-until per token, or nil when a lock was lost.
     func renew(_ requested: [UUID]) -> [Int64]? {
         let now = ServiceBusQueue.now()
-        let until = now + Int64(lockDuration * 1000)
+        let until = now.saturatingAdd(Int64(clampingMilliseconds: lockDuration))
         let renewed: [Int64]? = lock.withLock {
             var result: [Int64] = []
             for token in requested {
@@ -304,7 +304,7 @@ final class ServiceBusQueue: @unchecked Sendable {
     /// `com.microsoft:receive-by-sequence-number`: locks deferred messages; nil if one is not deferred.
     func receiveDeferred(_ sequences: [Int64], peekLock: Bool) -> [Delivery]? {
         let now = ServiceBusQueue.now()
-        let until = now + Int64(lockDuration * 1000)
+        let until = now.saturatingAdd(Int64(clampingMilliseconds: lockDuration))
         let deliveries: [Delivery]? = lock.withLock {
             for sequence in sequences {
                 guard let entry = messages[sequence], entry.state == .deferred else { return nil }

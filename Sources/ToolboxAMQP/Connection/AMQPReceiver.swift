@@ -148,11 +148,16 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
 
     // MARK: - Public API
 
-    /// Grants `count` more messages of credit.
+    /// The most credit a receiver grants: a sender computes what it may send with serial-number arithmetic on
+    /// delivery counts (AMQP 1.0 §2.6.7), where credit of 2³¹ or more reads as negative — nothing at all.
+    public static let maxLinkCredit = UInt32(Int32.max)
+
+    /// Grants `count` more messages of credit, up to `maxLinkCredit` outstanding.
     public func addCredit(_ count: UInt32) {
         queue.async {
             guard self.state == .attached else { return }
-            self.linkCredit = self.linkCredit.addingReportingOverflow(count).overflow ? .max : self.linkCredit + count
+            let sum = self.linkCredit.addingReportingOverflow(count)
+            self.linkCredit = sum.overflow ? Self.maxLinkCredit : min(sum.partialValue, Self.maxLinkCredit)
             self.sendFlow()
         }
     }

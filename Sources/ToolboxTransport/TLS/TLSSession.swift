@@ -88,18 +88,25 @@ final class TLSSession {
     /// Hands ciphertext that arrived from the socket to OpenSSL.
     func feed(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        _ = BIO_write(input, base, Int32(bytes.count))
+        var offset = 0
+        while offset < bytes.count {
+            let chunk = min(bytes.count - offset, 1 << 30)
+            let written = BIO_write(input, base + offset, Int32(truncatingIfNeeded: chunk))
+            if written <= 0 { return }
+            offset += Int(written)
+        }
     }
 
     /// Moves ciphertext OpenSSL produced (handshake messages, records, alerts) to the end of `buffer`.
     func drainOutput(into buffer: inout [UInt8]) {
         while true {
-            let pending = Int(BIO_ctrl_pending(output))
+            // In pieces an Int32 can count: a write of 2 GiB or more leaves more than that pending.
+            let pending = min(Int(BIO_ctrl_pending(output)), 1 << 30)
             if pending == 0 { return }
             let start = buffer.count
             buffer.append(contentsOf: repeatElement(0, count: pending))
             let got = buffer.withUnsafeMutableBytes { raw in
-                BIO_read(output, raw.baseAddress! + start, Int32(pending))
+                BIO_read(output, raw.baseAddress! + start, Int32(truncatingIfNeeded: pending))
             }
             if got < pending { buffer.removeLast(pending - Int(max(got, 0))) }
             if got <= 0 { return }
