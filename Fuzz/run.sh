@@ -16,7 +16,7 @@ OUT=${FUZZ_BUILD_DIR:-.build-fuzz}
 mkdir -p "$OUT" Fuzz/artifacts
 
 SOURCES=(Sources/ToolboxCore/*.swift Sources/ToolboxAMQP/Codec/*.swift Sources/ToolboxAMQP/Frames/*.swift
-         Sources/ToolboxAMQP/Messaging/AMQPMessage.swift Sources/ToolboxAMQP/AMQPError.swift)
+         Sources/ToolboxAMQP/Messaging/AMQPMessage.swift Sources/ToolboxAMQP/AMQPError.swift Sources/ToolboxAMQP/AMQPRecovery.swift)
 
 seed() {
     local dir=Fuzz/corpus/$1; mkdir -p "$dir"

@@ -43,6 +43,8 @@ public final class ServiceBusReceiver: Sendable {
         var closed = false
         var lastPeekedSequence: Int64 = 0
         var connectionsOpened = 0
+        /// Why the last connection ended or could not be opened.
+        var lastError: ServiceBusError?
     }
 
     /// The entity read: a queue, or `<topic>/Subscriptions/<subscription>`.
@@ -158,6 +160,7 @@ public final class ServiceBusReceiver: Sendable {
         let step: Step = state.withLockedValue { state in
             if state.closed { return .closed }
             if let link = state.link, !link.connection.isClosed { return .ready(link) }
+            if let ended = state.link?.connection.closedError { state.lastError = ended }
             state.link = nil
             state.outstandingCredit = 0
             state.connecting.append(completion)
@@ -215,9 +218,12 @@ public final class ServiceBusReceiver: Sendable {
         let (waiters, lateLink) = state.withLockedValue { state -> ([@Sendable (Result<Link, ServiceBusError>) -> Void], Link?) in
             defer { state.connecting = [] }
             if state.closed, case .success(let link) = result { return (state.connecting, link) }
-            if case .success(let link) = result {
+            switch result {
+            case .success(let link):
                 state.link = link
                 state.connectionsOpened += 1
+            case .failure(let error):
+                state.lastError = error
             }
             return (state.connecting, nil)
         }
@@ -266,6 +272,12 @@ public final class ServiceBusReceiver: Sendable {
     }
 
     var currentConnectionID: Int? { state.load().link?.connection.id }
+
+    /// Why the receiver's connection last ended or could not be opened (nil while nothing went wrong): a receive
+    /// that returns fewer messages than asked for may owe that to it.
+    public var lastError: ServiceBusError? {
+        state.withLockedValue { $0.link?.connection.closedError ?? $0.lastError }
+    }
 
     /// Connections this receiver opened (1 unless it had to reconnect).
     public var connectionsOpened: Int { state.load().connectionsOpened }

@@ -205,7 +205,9 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
                 transfer.messageFormat = head.messageFormat
                 transfer.settled = head.settled
                 transfer.more = true
-                let room = max(1, session.connection.peerMaxFrameSize - AMQPFrame.overhead(of: .transfer(transfer)))
+                let connection = session.connection
+                let room = max(1, connection.peerMaxFrameSize - connection.frameGrowth
+                    - AMQPFrame.overhead(of: .transfer(transfer)))
                 let end = min(head.payload.count, head.offset + room)
                 transfer.more = end < head.payload.count
                 session.sendTransfer(transfer, payload: Array(head.payload[head.offset..<end]))
