@@ -55,6 +55,13 @@ final class TLSSession {
             }
             if let serverName, !serverName.isEmpty {
                 try configureServerName(serverName, verify: context.verifiesPeer)
+            } else if context.verifiesPeer {
+                // Without a name OpenSSL checks the chain only: any trusted certificate would pass for any server.
+                // (Every stored property is set, so deinit frees the session.)
+                throw TLSContext.configurationError(
+                    "no server name to verify \(peerDescription)'s certificate against; give the host name (or "
+                        + "TLSClientConfiguration.serverName), or opt out explicitly with "
+                        + "insecureNoVerificationForDevelopmentOnly()")
             }
         } else {
             SSL_set_accept_state(ssl)
