@@ -159,6 +159,8 @@ extension AMQPConnection {
         case .open(let open):
             guard state == .amqpHeader, remoteOpen == nil else { throw AMQPError(.protocolViolation, "unexpected open") }
             remoteOpen = open
+            // Frames up to our advertised max-frame-size from now on (512 until here).
+            parser.maxFrameSize = configuration.maxFrameSize
             if server != nil {
                 // The broker answers the client's open; the negotiated values are the same either way.
                 var reply = makeOpen()

@@ -76,7 +76,8 @@ public final class AMQPConnection: @unchecked Sendable {
         self.logger = logger
         self.transport = transport
         self.frameGrowth = max(0, transport.frameGrowth)
-        self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
+        self.parser = AMQPFrameParser(maxFrameSize: AMQPFrameParser.preOpenMaxFrameSize,
+                                      limits: configuration.decodingLimits)
         queue.setSpecific(key: Self.queueKey, value: queueToken)
     }
 
@@ -93,7 +94,8 @@ public final class AMQPConnection: @unchecked Sendable {
         self.logger = logger
         self.transport = transport
         self.frameGrowth = max(0, transport.frameGrowth)
-        self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
+        self.parser = AMQPFrameParser(maxFrameSize: AMQPFrameParser.preOpenMaxFrameSize,
+                                      limits: configuration.decodingLimits)
         queue.setSpecific(key: Self.queueKey, value: queueToken)
     }
 
