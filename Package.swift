@@ -21,6 +21,9 @@ let package = Package(
         .library(name: "AzureEmulator", targets: ["AzureEmulator"]),
         .library(name: "AzureEventHubs", targets: ["AzureEventHubs"]),
         .library(name: "AzureServiceBus", targets: ["AzureServiceBus"]),
+        .library(name: "AzureBlobStorage", targets: ["AzureBlobStorage"]),
+        .library(name: "AzureCosmos", targets: ["AzureCosmos"]),
+        .library(name: "AzureEventGrid", targets: ["AzureEventGrid"]),
         .library(name: "AzureClientsToolboxAsync", targets: ["AzureClientsToolboxAsync"]),
         .library(name: "AzureClientsToolboxTesting", targets: ["AzureClientsToolboxTesting"]),
         .executable(name: "toolbox", targets: ["toolbox"]),
@@ -108,13 +111,43 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "AzureBlobStorage",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth", "CToolboxOpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AzureCosmos",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "AzureEventGrid",
+            dependencies: [
+                "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "AzureAuth",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "AzureClientsToolbox",
-            dependencies: ["ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus"],
+            dependencies: [
+                "ToolboxCore", "AzureAuth", "AzureEventHubs", "AzureServiceBus", "AzureBlobStorage", "AzureCosmos",
+                "AzureEventGrid",
+            ],
             swiftSettings: strict
         ),
         .target(
             name: "AzureClientsToolboxAsync",
-            dependencies: ["AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "ToolboxCore"],
+            dependencies: [
+                "AzureMessagingCore", "AzureEventHubs", "AzureServiceBus", "AzureBlobStorage", "AzureCosmos",
+                "AzureEventGrid", "ToolboxCore",
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -126,7 +159,7 @@ let package = Package(
             name: "toolbox",
             dependencies: [
                 "ToolboxCore", "ConnectionPooling", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "AzureEmulator",
-                "AzureEventHubs", "AzureServiceBus",
+                "AzureEventHubs", "AzureServiceBus", "AzureBlobStorage", "AzureCosmos", "AzureEventGrid",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -134,6 +167,10 @@ let package = Package(
         ),
         // Shared by the test targets' black-box CLI tests: runs the built `toolbox` and reads its output.
         .target(name: "ToolboxCLITestSupport", path: "Tests/ToolboxCLITestSupport", swiftSettings: strict),
+        // Shared by the messaging clients' fault-scenario tests: a TCP proxy that injects network faults.
+        .target(name: "MessagingFaultSupport", dependencies: ["ToolboxAMQP", "ToolboxCore", "AzureAuth", "AzureMessagingCore"],
+                path: "Tests/MessagingFaultSupport",
+                swiftSettings: strict),
         .testTarget(name: "ToolboxCoreTests", dependencies: ["ToolboxCore"], swiftSettings: strict),
         .testTarget(
             name: "ConnectionPoolingTests",
@@ -153,14 +190,17 @@ let package = Package(
         ),
         .testTarget(
             name: "AzureEmulatorTests",
-            dependencies: ["AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport"],
+            dependencies: [
+                "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "AzureEventHubsTests",
             dependencies: [
                 "AzureEventHubs", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
             ],
             swiftSettings: strict
         ),
@@ -168,6 +208,14 @@ let package = Package(
             name: "AzureServiceBusTests",
             dependencies: [
                 "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureCosmosTests",
+            dependencies: [
+                "AzureCosmos", "AzureClientsToolboxAsync", "AzureClientsToolbox", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
                 "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict
@@ -176,6 +224,22 @@ let package = Package(
             name: "AzureClientsToolboxAsyncTests",
             dependencies: [
                 "AzureClientsToolbox", "AzureClientsToolboxAsync", "AzureClientsToolboxTesting", "AzureEventHubs", "AzureServiceBus", "AzureAuth",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureEventGridTests",
+            dependencies: [
+                "AzureEventGrid", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
+                "AzureClientsToolboxTesting", "AzureClientsToolboxAsync", "ToolboxCLITestSupport",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AzureBlobStorageTests",
+            dependencies: [
+                "AzureBlobStorage", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
+                "AzureClientsToolboxTesting", "AzureClientsToolboxAsync", "ToolboxCLITestSupport",
             ],
             swiftSettings: strict
         ),

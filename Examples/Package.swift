@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// Runnable examples of the Event Hubs and Service Bus clients, one per calling style. Each starts the in-process
+// Runnable examples of the Event Hubs, Service Bus and Cosmos DB clients, one per calling style. Each starts the in-process
 // emulator unless EVENTHUBS_CONNECTION_STRING / SERVICEBUS_CONNECTION_STRING point at a real namespace.
 //   swift run --package-path Examples BlockingExample
 import PackageDescription
@@ -21,6 +21,38 @@ let package = Package(
         .executableTarget(name: "AsyncExample", dependencies: [
             "ExampleSupport",
             .product(name: "AzureEventHubs", package: "AzureClientsToolbox"), .product(name: "AzureServiceBus", package: "AzureClientsToolbox"),
+            .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "BlobBlockingExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureBlobStorage", package: "AzureClientsToolbox"),
+            .product(name: "ToolboxCore", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "BlobCompletionHandlerExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureBlobStorage", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "BlobAsyncExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureBlobStorage", package: "AzureClientsToolbox"),
+            .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
+        ]),
+        // Event Grid (EVENTGRID_ENDPOINT / EVENTGRID_KEY, else the emulator's topics `orders` and `audit`).
+        .executableTarget(name: "EventGridBlockingExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureEventGrid", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "EventGridCompletionHandlerExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureEventGrid", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "EventGridAsyncExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureEventGrid", package: "AzureClientsToolbox"),
+            .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "CosmosBlockingExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureCosmos", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "CosmosCompletionHandlerExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureCosmos", package: "AzureClientsToolbox"),
+        ]),
+        .executableTarget(name: "CosmosAsyncExample", dependencies: [
+            "ExampleSupport", .product(name: "AzureCosmos", package: "AzureClientsToolbox"),
             .product(name: "AzureClientsToolboxAsync", package: "AzureClientsToolbox"),
         ]),
     ],

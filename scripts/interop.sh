@@ -6,7 +6,8 @@
 #
 #   bash scripts/interop.sh
 #
-# Environment: TOOLBOX_VENV (default .build-venv) is created from PyPI if missing; PYTHON (default python3,
+# Environment: INTEROP_SCENARIOS (a glob, default *) picks the scenario files (`identity` runs
+# identity_scenarios.py only); TOOLBOX_VENV (default .build-venv) is created from PyPI if missing; PYTHON (default python3,
 # 3.11+ because the toolbox uses datetime.UTC); TOOLBOX_SCRATCH (default .build) is the swift build scratch path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,7 +75,7 @@ export READY_JSON HTTP_PORT HTTPS_PORT COSMOS_ENDPOINT COSMOS_KEY BLOB_ENDPOINT 
 echo "interop: emulator ready on port $(read_field amqp_port)"
 
 failed=0
-for script in Tests/Interop/python/*_scenarios.py; do
+for script in Tests/Interop/python/${INTEROP_SCENARIOS:-*}_scenarios.py; do
     echo "== $script"
     if ! (cd Tests/Interop/python && TOOLBOX="$toolbox" timeout 300 "$venv/bin/python" "$(basename "$script")"); then
         failed=1

@@ -10,7 +10,7 @@
 # (Tests/ToolboxCoreTests/SystemDepsScriptTests.swift), which runs this file against fakes.
 
 TOOLBOX_APT_PACKAGES=(libssl-dev pkg-config nginx-light rabbitmq-server curl openssl python3 python3-venv
-                      python3-qpid-proton ca-certificates)
+                      python3-qpid-proton ca-certificates spin gcc)
 
 # The packages (from the list) whose commands, libraries or modules are missing, space-separated.
 toolbox_missing_packages() {
@@ -30,6 +30,9 @@ toolbox_missing_packages() {
         missing+=(python3 python3-venv python3-qpid-proton)
     fi
     [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+    # The pool's SPIN model (Tests/Model) is checked by spin and compiled with gcc.
+    _toolbox_have spin || missing+=(spin)
+    _toolbox_have gcc || missing+=(gcc)
     echo "${missing[*]}"
 }
 

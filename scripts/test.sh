@@ -48,6 +48,18 @@ TOOLBOX_FAULT_EVENTS_PER_CALLER=${TOOLBOX_FAULT_EVENTS_PER_CALLER:-1000} \
     swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" || status=1
 count "$log"
 
+# The pool's protocol model-checked with SPIN (Verification/pool.pml): one PASS/FAIL line per property and per
+# broken mutant; then fresh random runs of the model replayed against the real pool.
+echo "== model check (SPIN)" >&2
+bash scripts/model-check.sh --traces .build-model/traces 20 2>&1 | tee "$log" || status=1
+passed=$((passed + $(grep -c '^PASS ' "$log" || true)))
+failed=$((failed + $(grep -c '^FAIL ' "$log" || true)))
+grep -q '^model-check: all checks passed' "$log" || { failed=$((failed + 1)); status=1; }
+# The random runs, and any counterexample the check left, replayed against the real pool.
+TOOLBOX_MODEL_TRACES=.build-model/traces swift test --skip-build --disable-swift-testing \
+    --filter ModelTraceReplayTests/testTracesInTheDirectoryNamedByTheEnvironment 2>&1 | tee "$log" || status=1
+count "$log"
+
 # Microsoft's own SDKs (and the Python toolbox) against `toolbox emulator`: the proof the emulator is faithful.
 echo "== interop with Microsoft's Python SDKs" >&2
 bash scripts/interop.sh 2>&1 | tee "$log" || status=1
@@ -58,7 +70,10 @@ grep -q '^interop: all scenarios passed' "$log" || { failed=$((failed + 1)); sta
 # The runnable examples (their own package), each against its in-process emulator.
 echo "== Examples/" >&2
 swift build --package-path Examples
-for example in BlockingExample CompletionHandlerExample AsyncExample; do
+for example in BlockingExample CompletionHandlerExample AsyncExample \
+    CosmosBlockingExample CosmosCompletionHandlerExample CosmosAsyncExample \
+    EventGridBlockingExample EventGridCompletionHandlerExample EventGridAsyncExample \
+    BlobBlockingExample BlobCompletionHandlerExample BlobAsyncExample; do
     if timeout 300 swift run --skip-build --package-path Examples "$example"; then
         passed=$((passed + 1))
     else

@@ -72,6 +72,15 @@ public enum AuthCrypto {
         Data(base64Encoded: text).map { Array($0) }
     }
 
+    /// Whether `a` and `b` are equal, taking the same time whatever their contents (signature and key checks
+    /// must not leak through an early exit); lengths are compared first.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+
     /// `count` cryptographically random bytes from OpenSSL's generator.
     public static func randomBytes(_ count: Int) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)

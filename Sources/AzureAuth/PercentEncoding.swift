@@ -1,10 +1,10 @@
 /// The percent-encodings Azure's SDKs use, reproduced byte for byte because signatures cover them.
-enum PercentEncoding {
+package enum PercentEncoding {
     private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8)
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     /// Python's `urllib.parse.quote(value, safe=safe)`: unreserved characters and `safe` stay, the rest is `%XX`.
-    static func quote(_ value: String, safe: String = "/") -> String {
+    package static func quote(_ value: String, safe: String = "/") -> String {
         let keep = unreserved.union(safe.utf8)
         var out = [UInt8]()
         for byte in value.utf8 {
@@ -32,7 +32,7 @@ enum PercentEncoding {
     }
 
     /// Python's `urllib.parse.unquote`: `%XX` decoded, invalid escapes left as they are; `+` stays `+`.
-    static func unquote(_ value: String, plusAsSpace: Bool = false) -> String {
+    package static func unquote(_ value: String, plusAsSpace: Bool = false) -> String {
         let bytes = Array(value.utf8)
         var out = [UInt8]()
         var index = 0

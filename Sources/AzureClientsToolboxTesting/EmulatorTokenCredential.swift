@@ -16,12 +16,17 @@ public final class EmulatorTokenCredential: TokenCredential, Sendable {
     public let credentialName = "EmulatorTokenCredential"
     private let emulator: Emulator
     private let lifetime: Int
+    private let limit: Int?
     private let requests = LockedValue(0)
 
-    /// - parameter lifetime: seconds each token lives (short values exercise refresh on the live connection).
-    public init(emulator: Emulator, lifetime: Int = 3600) {
+    /// - parameters:
+    ///   - lifetime: seconds each token lives (short values exercise refresh on the live connection).
+    ///   - limit: hand out this many tokens, then fail every request with `.authenticationFailed` (a credential
+    ///     whose refresh stops working: the emulator then detaches links once the last token lapses).
+    public init(emulator: Emulator, lifetime: Int = 3600, limit: Int? = nil) {
         self.emulator = emulator
         self.lifetime = lifetime
+        self.limit = limit
     }
 
     /// How many tokens were handed out.
@@ -30,7 +35,11 @@ public final class EmulatorTokenCredential: TokenCredential, Sendable {
     @discardableResult
     public func token(for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
                       completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void) -> any Cancellable {
-        requests.withLockedValue { $0 += 1 }
+        let issued: Int = requests.withLockedValue { $0 += 1; return $0 }
+        if let limit, issued > limit {
+            queue.async { completion(.failure(AuthError(.authenticationFailed, "EmulatorTokenCredential: no more tokens (limit \(limit))"))) }
+            return CompletedOperation()
+        }
         let token = emulator.issueToken(forScope: scopes.first ?? "https://eventhubs.azure.net//.default",
                                         lifetime: lifetime)
         queue.async { completion(.success(token)) }

@@ -143,7 +143,7 @@ public final class Emulator: @unchecked Sendable {
         var httpPort: UInt16?
         var httpsPort: UInt16?
         if configuration.httpPort != nil || configuration.httpsPort != nil {
-            let context = EmulatorHTTPContext(configuration: configuration)
+            let context = EmulatorHTTPContext(configuration: configuration, caFile: caFile ?? configuration.tlsCertificateFile)
             let door = HTTPFrontDoor(context: context, services: try HTTPFrontDoor.makeServices(context: context))
             frontDoor = door
             if let port = configuration.httpPort {

@@ -139,6 +139,13 @@ public struct EmulatorConfiguration: Sendable {
     public var tenantID = EmulatorWellKnown.tenantID
     public var clientID = EmulatorWellKnown.clientID
     public var clientSecret = Secret(EmulatorWellKnown.clientSecret)
+    /// PEM certificates (files) registered for `clientID`: a client assertion (`ClientCertificateCredential`)
+    /// must be RS256-signed by one of their keys. Empty: certificate authentication is refused.
+    public var clientCertificateFiles: [String] = []
+    /// The App Service managed-identity secret (`IDENTITY_HEADER`) `/msi/token` requires in `X-IDENTITY-HEADER`.
+    public var identityHeader = Secret(EmulatorWellKnown.identityHeader)
+    /// Seconds the Entra and managed-identity endpoints' tokens live (Azure: about an hour).
+    public var entraTokenLifetime = 3599
     /// Bounds of the HTTP side.
     public var httpLimits = EmulatorHTTPLimits()
     /// Faults to inject (all off by default).

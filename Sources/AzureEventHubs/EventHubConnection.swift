@@ -9,8 +9,8 @@ import ToolboxCore
 public final class EventHubConnection: Sendable {
     public let messaging: MessagingConnection
     public let eventHubName: String
-    private let senders = LinkCache<AMQPSender>()
-    private let management = LinkCache<AMQPRequestResponseLink>()
+    private let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
+    private let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
 
     init(messaging: MessagingConnection, eventHubName: String) {
         self.messaging = messaging
@@ -20,12 +20,14 @@ public final class EventHubConnection: Sendable {
     var audience: String { messaging.endpoint.audience(eventHubName) }
     public var isClosed: Bool { messaging.isClosed }
 
-    /// The sender for the hub (partition key or round robin) or for one partition.
-    func sender(partitionID: String?, timeout: Double,
+    /// The sender for the hub (partition key or round robin) or for one partition; an attach (CBS included)
+    /// not done by `deadline` fails with `.timedOut` and leaves no trace in the link cache.
+    func sender(partitionID: String?, deadline: Deadline,
                 completion: @escaping @Sendable (Result<AMQPSender, EventHubsError>) -> Void) {
         let path = partitionID.map { "\(eventHubName)/Partitions/\($0)" } ?? eventHubName
         let messaging = self.messaging
-        senders.link(path, attach: { done in
+        let timeout = max(0.001, deadline.secondsRemaining)
+        senders.link(path, deadline: deadline, attach: { done in
             // Only when attaching: a cached link costs one dictionary lookup, no string building.
             let address = messaging.endpoint.address(path)
             let audience = self.audience
@@ -35,7 +37,8 @@ public final class EventHubConnection: Sendable {
                 let options = AMQPSenderOptions(
                     name: id, settleMode: .unsettled, receiverSettleMode: .second, sourceAddress: "sender-link-\(id)",
                     properties: [.symbol("com.microsoft:timeout"): .long(Int64(clampingRounded: timeout.rounded(.down)))])
-                messaging.session.attachSender(address: address, options: options, queue: messaging.queue) { result in
+                messaging.session.attachSender(address: address, options: options, deadline: deadline,
+                                               queue: messaging.queue) { result in
                     done(result.mapError { EventHubsError($0, context: "attaching a sender to \(path)") })
                 }
             }
@@ -43,9 +46,9 @@ public final class EventHubConnection: Sendable {
     }
 
     /// The link's max-message-size for `partitionID` (attaching the sender if needed); 1 MiB when undeclared.
-    func maxMessageSize(partitionID: String?, timeout: Double,
+    func maxMessageSize(partitionID: String?, deadline: Deadline,
                         completion: @escaping @Sendable (Result<Int, EventHubsError>) -> Void) {
-        sender(partitionID: partitionID, timeout: timeout) { result in
+        sender(partitionID: partitionID, deadline: deadline) { result in
             completion(result.map(Self.maxMessageSize(of:)))
         }
     }
@@ -55,23 +58,26 @@ public final class EventHubConnection: Sendable {
     }
 
     /// Sends an encoded batch (message-format 0x80013700) and completes when the service settled it.
-    func send(payload: [UInt8], partitionID: String?, timeout: Double,
+    func send(payload: [UInt8], partitionID: String?, scope: TryScope,
               completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
-        sender(partitionID: partitionID, timeout: timeout) { result in
+        sender(partitionID: partitionID, deadline: scope.deadline) { result in
             switch result {
             case .failure(let error): completion(.failure(error))
-            case .success(let sender): self.send(payload: payload, on: sender, partitionID: partitionID, completion: completion)
+            case .success(let sender):
+                self.send(payload: payload, on: sender, partitionID: partitionID, scope: scope, completion: completion)
             }
         }
     }
 
-    /// Sends an encoded batch on `sender` (the link for `partitionID`, from `sender(partitionID:...)`).
-    func send(payload: [UInt8], on sender: AMQPSender, partitionID: String?,
+    /// Sends an encoded batch on `sender` (the link for `partitionID`, from `sender(partitionID:...)`), unless the
+    /// try already ended; the transfer carries the try's deadline and is cancelled with it.
+    func send(payload: [UInt8], on sender: AMQPSender, partitionID: String?, scope: TryScope,
               completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
+        guard !scope.isCancelled else { return completion(.failure(scope.cancellationError)) }
         let senders = self.senders
         let hub = eventHubName
-        sender.send(encodedMessage: payload, messageFormat: EventDataBatch.messageFormat,
-                    queue: self.messaging.queue) { outcome in
+        scope.track(sender.send(encodedMessage: payload, messageFormat: EventDataBatch.messageFormat,
+                                discardAfter: scope.deadline, queue: self.messaging.queue) { outcome in
             switch outcome {
             case .success(.accepted), .success(nil): return completion(.success(()))
             default: break
@@ -89,20 +95,21 @@ public final class EventHubConnection: Sendable {
             }
             if error.recovery == .rebuildLink || error.recovery == .rebuildConnection { senders.remove(path, sender) }
             completion(.failure(error))
-        }
+        })
     }
 
     /// A `$management` READ (eventhubs.md): no body, the token repeated as `security_token`.
-    func read(type: String, partitionID: String?, timeout: Double,
+    func read(type: String, partitionID: String?, deadline: Deadline,
               completion: @escaping @Sendable (Result<AMQPMap, EventHubsError>) -> Void) {
+        let timeout = max(0.001, deadline.secondsRemaining)
         let messaging = self.messaging
         let audience = self.audience
         let hub = eventHubName
         let management = self.management
-        management.link("$management", attach: { done in
+        management.link("$management", deadline: deadline, attach: { done in
             messaging.authorize(audience: audience, timeout: timeout) { result in
                 if case .failure(let error) = result { return done(.failure(error)) }
-                AMQPRequestResponseLink.attach(session: messaging.session, address: "$management",
+                AMQPRequestResponseLink.attach(session: messaging.session, address: "$management", deadline: deadline,
                                                queue: messaging.queue) { result in
                     done(result.mapError { EventHubsError($0, context: "attaching $management") })
                 }
@@ -111,7 +118,7 @@ public final class EventHubConnection: Sendable {
             switch result {
             case .failure(let error): completion(.failure(error))
             case .success(let link):
-                messaging.currentToken(audience: audience, timeout: timeout) { token in
+                messaging.currentToken(audience: audience, timeout: max(0.001, deadline.secondsRemaining)) { token in
                     switch token {
                     case .failure(let error): completion(.failure(error))
                     case .success(let token):
@@ -123,7 +130,7 @@ public final class EventHubConnection: Sendable {
                         ]
                         if let partitionID { properties.entries.append(.init(key: "partition", value: .string(partitionID))) }
                         request.applicationProperties = properties
-                        link.request(request, timeout: timeout, queue: messaging.queue) { response in
+                        link.request(request, timeout: max(0.001, deadline.secondsRemaining), queue: messaging.queue) { response in
                             completion(Self.readResponse(response, context: "$management READ \(type)", drop: {
                                 management.remove("$management", link)
                             }))

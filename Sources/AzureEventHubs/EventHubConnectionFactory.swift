@@ -36,20 +36,20 @@ public struct EventHubConnectionFactory: MessagingConnectionFactory {
 
     public func ready(_ connection: EventHubConnection, deadline: Deadline,
                       completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
-        let timeout = max(0.001, deadline.secondsRemaining)
-        connection.sender(partitionID: nil, timeout: timeout) { [readiness] result in
+        connection.sender(partitionID: nil, deadline: deadline) { [readiness] result in
             if case .failure(let error) = result { return completion(.failure(error)) }
             switch readiness {
             case .attach:
                 completion(.success(()))
             case .managementRead:
-                connection.read(type: "com.microsoft:eventhub", partitionID: nil, timeout: timeout) {
+                connection.read(type: "com.microsoft:eventhub", partitionID: nil, deadline: deadline) {
                     completion($0.map { _ in () })
                 }
             case .readyMessage(let event):
                 var batch = EventDataBatch(maxSizeInBytes: Int.max, options: SendEventOptions())
                 _ = batch.tryAdd(event)
-                connection.send(payload: batch.encode(), partitionID: nil, timeout: timeout, completion: completion)
+                connection.send(payload: batch.encode(), partitionID: nil, scope: TryScope(deadline: deadline),
+                                completion: completion)
             }
         }
     }
@@ -61,4 +61,10 @@ public struct EventHubConnectionFactory: MessagingConnectionFactory {
     public func isClosed(_ connection: EventHubConnection) -> Bool { connection.isClosed }
 
     public func markRetired(_ connection: EventHubConnection) -> Bool { connection.messaging.markRetired() }
+
+    @discardableResult
+    public func noteTryOutcome(_ connection: EventHubConnection, timedOut: Bool) -> Bool {
+        connection.messaging.noteTryOutcome(timedOut: timedOut,
+                                            timeoutsBeforeRetiring: ConnectionProvider<Self>.timeoutsBeforeRetiring)
+    }
 }

@@ -44,7 +44,8 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
 
     private func perform<T: Sendable>(
         _ context: String, queue: DispatchQueue,
-        _ body: @escaping @Sendable (EventHubConnection, @escaping @Sendable (Result<T, EventHubsError>) -> Void) -> Void,
+        _ body: @escaping @Sendable (EventHubConnection, TryScope, @escaping @Sendable (Result<T, EventHubsError>) -> Void)
+            -> Void,
         completion: @escaping @Sendable (Result<T, EventHubsError>) -> Void
     ) -> any Cancellable {
         provider.perform(context, retry: options.retry, logger: options.logger, queue: queue, body: body,
@@ -78,10 +79,9 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
             queue.async { completion(.failure(error)) }
             return CompletedOperation()
         }
-        let timeout = options.retry.tryTimeout
-        return perform("send of \(events.count) event(s) to \(eventHubName)", queue: queue, { connection, done in
+        return perform("send of \(events.count) event(s) to \(eventHubName)", queue: queue, { connection, scope, done in
             // One link lookup for both the size limit and the send.
-            connection.sender(partitionID: sendOptions.partitionID, timeout: timeout) { result in
+            connection.sender(partitionID: sendOptions.partitionID, deadline: scope.deadline) { result in
                 switch result {
                 case .failure(let error): done(.failure(error))
                 case .success(let sender):
@@ -93,7 +93,8 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
                                 + "\(maxSize) bytes; split them with createBatch/tryAdd",
                             condition: AMQPRemoteError.messageSizeExceeded.rawValue)))
                     }
-                    connection.send(payload: batch.encode(), on: sender, partitionID: sendOptions.partitionID, completion: done)
+                    connection.send(payload: batch.encode(), on: sender, partitionID: sendOptions.partitionID, scope: scope,
+                                    completion: done)
                 }
             }
         }, completion: completion)
@@ -108,9 +109,8 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
             return CompletedOperation()
         }
         let payload = batch.encode()
-        let timeout = options.retry.tryTimeout
-        return perform("send of a batch of \(batch.count) to \(eventHubName)", queue: queue, { connection, done in
-            connection.send(payload: payload, partitionID: batch.options.partitionID, timeout: timeout, completion: done)
+        return perform("send of a batch of \(batch.count) to \(eventHubName)", queue: queue, { connection, scope, done in
+            connection.send(payload: payload, partitionID: batch.options.partitionID, scope: scope, completion: done)
         }, completion: completion)
     }
 
@@ -125,9 +125,8 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
             queue.async { completion(.failure(error)) }
             return CompletedOperation()
         }
-        let timeout = options.retry.tryTimeout
-        return perform("createBatch for \(eventHubName)", queue: queue, { connection, done in
-            connection.maxMessageSize(partitionID: sendOptions.partitionID, timeout: timeout) { result in
+        return perform("createBatch for \(eventHubName)", queue: queue, { connection, scope, done in
+            connection.maxMessageSize(partitionID: sendOptions.partitionID, deadline: scope.deadline) { result in
                 done(result.map { EventDataBatch(maxSizeInBytes: $0, options: sendOptions) })
             }
         }, completion: completion)
@@ -141,10 +140,9 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
                                    completion: @escaping @Sendable (Result<EventHubProperties, EventHubsError>) -> Void)
         -> any Cancellable
     {
-        let timeout = options.retry.tryTimeout
         let hub = eventHubName
-        return perform("eventHubProperties of \(hub)", queue: queue, { connection, done in
-            connection.read(type: "com.microsoft:eventhub", partitionID: nil, timeout: timeout) { result in
+        return perform("eventHubProperties of \(hub)", queue: queue, { connection, scope, done in
+            connection.read(type: "com.microsoft:eventhub", partitionID: nil, deadline: scope.deadline) { result in
                 done(result.map { map in
                     var ids: [String] = []
                     if case .array(let array)? = map[text: "partition_ids"] {
@@ -163,10 +161,9 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
                                     completion: @escaping @Sendable (Result<PartitionProperties, EventHubsError>) -> Void)
         -> any Cancellable
     {
-        let timeout = options.retry.tryTimeout
         let hub = eventHubName
-        return perform("partitionProperties of \(hub)/\(partitionID)", queue: queue, { connection, done in
-            connection.read(type: "com.microsoft:partition", partitionID: partitionID, timeout: timeout) { result in
+        return perform("partitionProperties of \(hub)/\(partitionID)", queue: queue, { connection, scope, done in
+            connection.read(type: "com.microsoft:partition", partitionID: partitionID, deadline: scope.deadline) { result in
                 done(result.map { map in
                     PartitionProperties(
                         eventHubName: map.string("name") ?? hub, id: map.string("partition") ?? partitionID,

@@ -56,6 +56,11 @@ public final class PartitionReceiver: Sendable {
         var connecting = false
         var closed = false
         var lastError: EventHubsError?
+        /// Delays between reconnects: 0.2 s doubling to 30 s (±20 %), reset by an event or a long-lived connection.
+        var backoff = Backoff(initial: 0.2, maximum: 30)
+        var connectedAt: MonotonicInstant?
+        /// Counts connects, so events from a link that is no longer the current one are told apart.
+        var generation = 0
     }
 
     public let eventHubName: String
@@ -64,11 +69,25 @@ public final class PartitionReceiver: Sendable {
     public let startingPosition: EventPosition
     private let endpoint: MessagingEndpoint
     private let logger: Logger
+    private let clock: any ToolboxClock
+    /// How long one connect (transport, CBS, attach) may take before it counts as failed.
+    private let connectTimeout: Double
     private let state = LockedValue(State())
 
-    public init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
-                partitionID: String, startingPosition: EventPosition = .latest,
-                logger: Logger = Logger(label: "AzureEventHubs", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    public convenience init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
+                            partitionID: String, startingPosition: EventPosition = .latest,
+                            logger: Logger = Logger(label: "AzureEventHubs", factory: { _ in SwiftLogNoOpLogHandler() })) {
+        self.init(endpoint: endpoint, eventHubName: eventHubName, consumerGroup: consumerGroup, partitionID: partitionID,
+                  startingPosition: startingPosition, logger: logger, clock: SystemClock())
+    }
+
+    /// With `clock` driving the reconnect backoff (tests pass a `ManualClock`) and a `connectTimeout` for each
+    /// connect (transport, CBS, attach).
+    package init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
+                 partitionID: String, startingPosition: EventPosition = .latest, logger: Logger,
+                 clock: any ToolboxClock, connectTimeout: Double = 60) {
+        self.clock = clock
+        self.connectTimeout = connectTimeout
         self.endpoint = endpoint
         self.eventHubName = eventHubName
         self.consumerGroup = consumerGroup
@@ -145,6 +164,9 @@ public final class PartitionReceiver: Sendable {
     /// Events waiting in the buffer (for tests and diagnostics).
     var bufferedCount: Int { state.load().inbox.buffer.count }
 
+    /// The last failure seen while connecting or receiving (for tests and diagnostics).
+    var lastError: EventHubsError? { state.load().lastError }
+
     /// Events buffered or in flight at most (what the SDKs prefetch).
     static let prefetch = 300
     /// Credit in flight at most however many events waiting callers asked for.
@@ -157,23 +179,27 @@ public final class PartitionReceiver: Sendable {
     }
 
     private func ensureConnected() {
-        let position: EventPosition? = state.withLockedValue { state in
+        let started: (position: EventPosition, generation: Int)? = state.withLockedValue { state in
             guard !state.closed, !state.connecting, state.connection.map({ $0.isClosed }) ?? true else { return nil }
             state.connecting = true
             state.connection = nil
-            return state.lastSequence.map { .sequenceNumber($0, inclusive: false) } ?? startingPosition
+            state.generation += 1
+            return (state.lastSequence.map { .sequenceNumber($0, inclusive: false) } ?? startingPosition, state.generation)
         }
-        guard let position else { return }
+        guard let (position, generation) = started else { return }
         let path = "\(eventHubName)/ConsumerGroups/\(consumerGroup)/Partitions/\(partitionID)"
         let audience = endpoint.audience(eventHubName)
         let address = endpoint.address(path)
+        // One deadline for the whole connect (transport, CBS, attach): a peer that stops answering at any step
+        // fails this connect, which is then retried with backoff, instead of leaving the receiver connecting.
+        let deadline = Deadline.after(seconds: connectTimeout)
         MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "EHReceiver", product: "azsdk-swift-eventhubs",
-                                 deadline: .after(seconds: 60), logger: logger) { [weak self] result in
+                                 deadline: deadline, logger: logger) { [weak self] result in
             guard let self else { return }
             switch result {
             case .failure(let error): self.connectFailed(error)
             case .success(let connection):
-                connection.authorize(audience: audience, timeout: 60) { result in
+                connection.authorize(audience: audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
                     if case .failure(let error) = result {
                         connection.close {}
                         return self.connectFailed(error)
@@ -185,8 +211,9 @@ public final class PartitionReceiver: Sendable {
                         filter: [filterKey: .described(descriptor: filterKey, value: .string(position.selector))],
                         targetAddress: "receiver-link-\(UUID().uuidString.lowercased())")
                     connection.session.attachReceiver(
-                        address: address, options: options, messageQueue: connection.queue, queue: connection.queue,
-                        onMessage: { [weak self] delivery in self?.received(delivery) }
+                        address: address, options: options, messageQueue: connection.queue, deadline: deadline,
+                        queue: connection.queue,
+                        onMessage: { [weak self] delivery in self?.received(delivery, generation: generation) }
                     ) { result in
                         switch result {
                         case .failure(let error):
@@ -199,11 +226,15 @@ public final class PartitionReceiver: Sendable {
                                 state.connection = connection
                                 state.link = receiver
                                 state.outstandingCredit = 0
+                                state.connectedAt = .now()
                                 return true
                             }
                             guard keep else { return connection.close {} }
                             self.topUpCredit()
                             connection.amqp.onClose(queue: connection.queue) { [weak self] _ in self?.connectionEnded() }
+                            receiver.onEnd(queue: connection.queue) { [weak self] error in
+                                self?.linkEnded(receiver, EventHubsError(error, context: "the receive link on \(path) ended"))
+                            }
                         }
                     }
                 }
@@ -213,20 +244,53 @@ public final class PartitionReceiver: Sendable {
 
     private func connectFailed(_ error: EventHubsError) {
         logger.debug("partition receiver \(partitionID): \(error)")
-        let waiters: [Waiter] = state.withLockedValue { state in
+        let (waiters, delay): ([Waiter], Double?) = state.withLockedValue { state in
             state.connecting = false
             state.lastError = error
-            guard !error.isTransient else { return [] }
-            return state.inbox.removeAllWaiters()
+            // A connect that timed out is retried like any transient failure (DESIGN §6: time-outs retry).
+            guard error.isTransient || error.code == .timedOut else { return (state.inbox.removeAllWaiters(), nil) }
+            return ([], state.backoff.next())
         }
         for waiter in waiters { waiter.once.complete(.failure(error)) }
-        if error.isTransient {
-            LibraryQueues.defaultCallbackQueue.asyncAfter(deadline: .now() + 0.2) { [weak self] in self?.reconnectIfWaiting() }
-        }
+        if let delay { reconnect(after: delay) }
     }
 
+    /// The connection ended: reconnect (if calls wait) after the backoff delay, which starts over when the
+    /// connection had lived a while — a peer that drops every connection at once is not hammered.
     private func connectionEnded() {
-        reconnectIfWaiting()
+        let delay: Double = state.withLockedValue { state in
+            if let since = state.connectedAt, MonotonicInstant.now().seconds(since: since) > connectTimeout {
+                state.backoff.reset()
+            }
+            state.connectedAt = nil
+            return state.backoff.next()
+        }
+        reconnect(after: delay)
+    }
+
+    /// The receive link ended while its connection may live on (the peer detached it): drop that connection and
+    /// go on as after a lost connection. When the cause will not heal by itself (the token lapsed unrenewed, the
+    /// partition went away) the calls waiting now fail with it, so a caller sees `.unauthorized` rather than empty
+    /// receives; the next call connects again.
+    private func linkEnded(_ receiver: AMQPReceiver, _ error: EventHubsError) {
+        let (connection, waiters): (MessagingConnection?, [Waiter]) = state.withLockedValue { state in
+            guard state.link === receiver, let connection = state.connection else { return (nil, []) }
+            state.link = nil
+            state.connection = nil
+            state.lastError = error
+            return (connection, error.isTransient ? [] : state.inbox.removeAllWaiters())
+        }
+        guard let connection else { return }
+        logger.debug("partition receiver \(partitionID): \(error)")
+        for waiter in waiters { waiter.once.complete(.failure(error)) }
+        connection.close {}  // its onClose handler schedules the reconnect
+    }
+
+    private func reconnect(after delay: Double) {
+        logger.debug("partition receiver \(partitionID): reconnecting in \(String(format: "%.3f", delay)) s")
+        clock.schedule(at: clock.now().advanced(bySeconds: delay), on: LibraryQueues.defaultCallbackQueue) { [weak self] in
+            self?.reconnectIfWaiting()
+        }
     }
 
     private func reconnectIfWaiting() {
@@ -234,16 +298,40 @@ public final class PartitionReceiver: Sendable {
         if waiting { ensureConnected() }
     }
 
-    private func received(_ delivery: AMQPDelivery) {
+    private func received(_ delivery: AMQPDelivery, generation: Int) {
         if !delivery.isSettled { delivery.accept() }
         let event = ReceivedEventData(message: delivery.message)
-        state.withLockedValue { state in
-            if let last = state.lastSequence, event.sequenceNumber <= last { return }
+        enum Step { case buffered, ignored, overrun(AMQPReceiver?, MessagingConnection?) }
+        let step: Step = state.withLockedValue { state in
+            // An event from a link that is no longer current is read again from `lastSequence` on the new one.
+            guard state.generation == generation, state.link != nil else { return .ignored }
+            // More events than the credit granted: a peer ignoring flow control would grow the buffer without
+            // bound. The event is dropped (it is read again after the reconnect) and the link abandoned.
+            guard state.outstandingCredit > 0 else {
+                state.lastError = EventHubsError(
+                    .serviceError, "partition \(partitionID): the service sent more events than the credit granted",
+                    condition: AMQPRemoteError.transferLimitExceeded.rawValue, recovery: .rebuildConnection)
+                defer { state.link = nil; state.connection = nil }
+                return .overrun(state.link, state.connection)
+            }
+            state.outstandingCredit -= 1
+            if let last = state.lastSequence, event.sequenceNumber <= last { return .ignored }
             state.inbox.append(event)
             state.lastSequence = event.sequenceNumber
-            state.outstandingCredit = max(0, state.outstandingCredit - 1)
+            state.backoff.reset()
+            return .buffered
         }
-        deliverReady()
-        topUpCredit()
+        switch step {
+        case .ignored:
+            return
+        case .overrun(let link, let connection):
+            logger.debug("partition receiver \(partitionID): the service ignored link credit; reconnecting")
+            link?.close(error: AMQPRemoteError(condition: AMQPRemoteError.transferLimitExceeded,
+                                               description: "more transfers than the link credit allowed")) { _ in }
+            connection?.close {}  // its onClose handler schedules the reconnect
+        case .buffered:
+            deliverReady()
+            topUpCredit()
+        }
     }
 }

@@ -36,8 +36,6 @@ extension ToolboxError.Code {
     public static let messageLockLost = Self("messageLockLost")
     /// The service's TLS certificate was not trusted (issuer, host name, dates): not retried.
     public static let certificateRejected = Self("certificateRejected")
-    /// Any other failure the service reported; `condition` holds its AMQP condition.
-    public static let serviceError = Self("serviceError")
 }
 
 extension ToolboxError {

@@ -17,6 +17,10 @@ public protocol MessagingConnectionFactory: Sendable {
     /// Marks the connection retired; true only for the first call, so many users that saw one connection fail
     /// count one reconnect.
     func markRetired(_ connection: Connection) -> Bool
+    /// Records how a try on the connection ended; true when the connection should be retired because
+    /// `ConnectionProvider.timeoutsBeforeRetiring` tries in a row timed out on it (a dead or silent peer).
+    @discardableResult
+    func noteTryOutcome(_ connection: Connection, timedOut: Bool) -> Bool
 }
 
 /// Adapts a factory to `ConnectionPooling.Connector`.
@@ -84,15 +88,17 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
         }
     }
 
-    /// Lends a connection; `completion` runs once on `queue`.
+    /// Lends a connection; `completion` runs once on `queue`. A nil `timeout` waits as long as the pool's
+    /// `acquireTimeout` (10 s by default, as the Python library) or, for the single connection, as long as
+    /// opening it may take (60 s).
     @discardableResult
-    public func acquire(timeout: Double, queue: DispatchQueue,
+    public func acquire(timeout: Double?, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void)
         -> any Cancellable
     {
         switch mode {
         case .single(let single):
-            return single.acquire(timeout: timeout, queue: queue, completion: completion)
+            return single.acquire(timeout: timeout ?? 60, queue: queue, completion: completion)
         case .pooled(let pool):
             let health = self.health
             let factory = self.factory

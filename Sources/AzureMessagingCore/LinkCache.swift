@@ -1,59 +1,112 @@
+import Dispatch
 import ToolboxCore
 
 /// Links attached on demand and shared: concurrent requests for one key share one attach; a link that
 /// failed is forgotten (`remove`) so the next request attaches a new one.
+///
+/// Every attach has a deadline: a peer that never answers (attach, or the CBS put-token before it) fails the
+/// waiting requests with `.timedOut` when it passes and frees the key, so the next request starts a new attach
+/// instead of queueing behind one that will never finish. A link whose attach completes after its deadline is
+/// handed to `discard` (detached), never cached.
 public final class LinkCache<Link: AnyObject & Sendable>: Sendable {
     private enum Entry {
-        case attaching([@Sendable (Result<Link, AzureMessagingError>) -> Void])
+        case attaching(id: UInt64, [@Sendable (Result<Link, AzureMessagingError>) -> Void])
         case ready(Link)
     }
 
-    private let entries = LockedValue<[String: Entry]>([:])
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var nextID: UInt64 = 0
+    }
 
-    public init() {}
+    private let state = LockedValue(State())
+    private let discard: @Sendable (Link) -> Void
+    private let hasEnded: @Sendable (Link) -> Bool
+    private let clock: any ToolboxClock
+    private let timers = LinkCacheTimers.queue
 
-    /// The link for `key`, attaching it with `attach` when there is none.
-    public func link(_ key: String,
+    /// - parameters:
+    ///   - hasEnded: whether a cached link has ended (the peer detached it, say because its token lapsed); an
+    ///     ended link is replaced by a new attach on the next request.
+    ///   - discard: closes a link that attached too late to be used.
+    public init(clock: any ToolboxClock = SystemClock(), hasEnded: @escaping @Sendable (Link) -> Bool,
+                discard: @escaping @Sendable (Link) -> Void) {
+        self.clock = clock
+        self.hasEnded = hasEnded
+        self.discard = discard
+    }
+
+    /// The link for `key`, attaching it with `attach` when there is none; an attach still unfinished at
+    /// `deadline` fails its waiters with `.timedOut` and frees the key.
+    public func link(_ key: String, deadline: Deadline,
                      attach: (@escaping @Sendable (Result<Link, AzureMessagingError>) -> Void) -> Void,
                      completion: @escaping @Sendable (Result<Link, AzureMessagingError>) -> Void) {
-        let step: LinkStep<Link> = entries.withLockedValue { entries in
-            switch entries[key] {
-            case .ready(let link)?: return .ready(link)
-            case .attaching(var waiters)?:
+        let step: LinkStep<Link> = state.withLockedValue { state in
+            switch state.entries[key] {
+            case .ready(let link)? where !hasEnded(link): return .ready(link)
+            case .attaching(let id, var waiters)?:
                 waiters.append(completion)
-                entries[key] = .attaching(waiters)
+                state.entries[key] = .attaching(id: id, waiters)
                 return .wait
-            case nil:
-                entries[key] = .attaching([completion])
-                return .attach
+            case .ready?, nil:
+                state.nextID &+= 1
+                state.entries[key] = .attaching(id: state.nextID, [completion])
+                return .attach(state.nextID)
             }
         }
         switch step {
         case .ready(let link): completion(.success(link))
         case .wait: break
-        case .attach:
+        case .attach(let id):
+            let expiry = clock.schedule(at: deadline.instant, on: timers) { [weak self] in
+                self?.finish(key, id: id, .failure(AzureMessagingError(
+                    .timedOut, "attaching '\(key)': no answer before the deadline", recovery: .retry)))
+            }
             attach { [self] result in
-                let waiters: [@Sendable (Result<Link, AzureMessagingError>) -> Void] = entries.withLockedValue { entries in
-                    guard case .attaching(let waiters)? = entries[key] else { return [] }
-                    if case .success(let link) = result { entries[key] = .ready(link) } else { entries[key] = nil }
-                    return waiters
-                }
-                for waiter in waiters { waiter(result) }
+                expiry.cancel()
+                finish(key, id: id, result)
             }
         }
     }
 
+    /// Completes the attach `id` of `key` once: caches or forgets the link and answers its waiters. A link
+    /// from an attach that already ended (timed out) is discarded.
+    private func finish(_ key: String, id: UInt64, _ result: Result<Link, AzureMessagingError>) {
+        let waiters: [@Sendable (Result<Link, AzureMessagingError>) -> Void]? = state.withLockedValue { state in
+            guard case .attaching(let current, let waiters)? = state.entries[key], current == id else { return nil }
+            if case .success(let link) = result { state.entries[key] = .ready(link) } else { state.entries[key] = nil }
+            return waiters
+        }
+        guard let waiters else {
+            if case .success(let link) = result { discard(link) }
+            return
+        }
+        for waiter in waiters { waiter(result) }
+    }
+
     /// Forgets `link` if it is still the one cached for `key`.
     public func remove(_ key: String, _ link: Link) {
-        entries.withLockedValue { entries in
-            if case .ready(let cached)? = entries[key], cached === link { entries[key] = nil }
+        state.withLockedValue { state in
+            if case .ready(let cached)? = state.entries[key], cached === link { state.entries[key] = nil }
         }
     }
 
     /// Every attached link (for closing).
     public var all: [Link] {
-        entries.withLockedValue { $0.values.compactMap { if case .ready(let link) = $0 { return link } else { return nil } } }
+        state.withLockedValue {
+            $0.entries.values.compactMap { if case .ready(let link) = $0 { return link } else { return nil } }
+        }
+    }
+
+    /// Keys with an attach in progress (for tests: a stuck attach would stay here).
+    public var attachingCount: Int {
+        state.withLockedValue { $0.entries.values.filter { if case .attaching = $0 { return true } else { return false } }.count }
     }
 }
 
-private enum LinkStep<Link> { case ready(Link), wait, attach }
+/// The queue every `LinkCache`'s attach deadlines run on (one for all: they only take a lock and call back).
+private enum LinkCacheTimers {
+    static let queue = LibraryQueues.makeQueue(label: "AzureMessaging.link-deadlines")
+}
+
+private enum LinkStep<Link> { case ready(Link), wait, attach(UInt64) }

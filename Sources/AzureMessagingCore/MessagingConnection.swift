@@ -18,6 +18,8 @@ public final class MessagingConnection: Sendable {
         var closedError: AzureMessagingError?
         var closing = false
         var retired = false
+        /// Tries in a row that timed out on this connection (see `noteTryOutcome`).
+        var tryTimeouts = 0
         /// Audiences with a put-token done (refresher running) or in flight (waiters).
         var authorized: [String: AMQPCBSTokenRefresher] = [:]
         var authorizing: [String: [@Sendable (Result<Void, AzureMessagingError>) -> Void]] = [:]
@@ -56,6 +58,15 @@ public final class MessagingConnection: Sendable {
         state.withLockedValue { state in
             defer { state.retired = true }
             return !state.retired
+        }
+    }
+
+    /// Records how a try on this connection ended; true once `timeoutsBeforeRetiring` tries in a row timed out.
+    @discardableResult
+    public func noteTryOutcome(timedOut: Bool, timeoutsBeforeRetiring: Int) -> Bool {
+        state.withLockedValue { state in
+            state.tryTimeouts = timedOut ? state.tryTimeouts + 1 : 0
+            return state.tryTimeouts >= timeoutsBeforeRetiring
         }
     }
 
@@ -110,7 +121,8 @@ public final class MessagingConnection: Sendable {
         }
         let configuration = AMQPConnectionConfiguration(
             containerID: "\(containerIDPrefix)-\(UUID().uuidString.lowercased())", hostname: endpoint.host,
-            sasl: .anonymous, maxFrameSize: 65536, channelMax: 65535, idleTimeout: nil, openTimeout: seconds,
+            sasl: .anonymous, maxFrameSize: 65536, channelMax: 65535, idleTimeout: endpoint.idleTimeout.flatMap {
+                $0.isFinite && $0 > 0 ? $0 : nil }, openTimeout: seconds,
             properties: ["product": .string(product), "version": "1.0.0", "platform": "Linux",
                          "user-agent": .string("\(product)/1.0.0 AzureClientsToolbox (Swift)")])
         let context = "connecting to \(endpoint.host):\(endpoint.port)"
@@ -194,7 +206,8 @@ public final class MessagingConnection: Sendable {
         }
         let provider = endpoint.tokenProvider
         let typeOverride = endpoint.tokenTypeOverride
-        let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience, onRefreshFailure: { [logger] error in
+        let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience, putTokenTimeout: min(max(timeout, 5), 60),
+                                              onRefreshFailure: { [logger] error in
             logger.warning("CBS token refresh for \(audience) failed: \(error)")
         }) { audience, done in
             provider.token(forAudience: audience, deadline: .after(seconds: timeout)) { result in

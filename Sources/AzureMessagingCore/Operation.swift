@@ -9,15 +9,19 @@ private let timerQueue = LibraryQueues.makeQueue(label: "AzureMessaging.retry-ti
 extension ConnectionProvider {
     /// Runs `body` on a lent connection, with the retry policy of DESIGN §6, and completes once on `queue`.
     ///
-    /// Each try gets a connection (a closed one is discarded and replaced), runs `body` with a per-try
-    /// time-out, then returns the connection — discarded when the failure was connection-level, so every
-    /// user of that connection shares one reconnect. Transient failures are retried after a backoff delay
-    /// (none before re-attaching a detached link); permanent ones are delivered as they are. Cancelling the
-    /// returned handle delivers `.cancelled` at once.
+    /// Each try gets a connection (a closed one is discarded and replaced; waiting for one is bounded by the pool's
+    /// `acquireTimeout`), runs `body` with a `TryScope` carrying the try's deadline, then returns the connection —
+    /// discarded when the failure was connection-level, so every user of that connection shares one reconnect.
+    /// When the try times out, the work it registered on its scope is cancelled (a message still queued is not
+    /// sent after its retry was) and its lease is returned at once; a connection on which tries keep timing out
+    /// is retired, since a dead or silent peer would otherwise hold every later try too. Transient failures are
+    /// retried after a backoff delay (none before re-attaching a detached link); permanent ones are delivered as
+    /// they are. Cancelling the returned handle delivers `.cancelled` at once and cancels the current try's work.
     @discardableResult
     public func perform<T: Sendable>(
         _ context: String, retry: RetryOptions, logger: Logger, queue: DispatchQueue,
-        body: @escaping @Sendable (F.Connection, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void,
+        body: @escaping @Sendable (F.Connection, TryScope, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void)
+            -> Void,
         completion: @escaping @Sendable (Result<T, AzureMessagingError>) -> Void
     ) -> any Cancellable {
         let started = MonotonicInstant.now()
@@ -33,18 +37,30 @@ extension ConnectionProvider {
             // A blocking wrapper's completion only signals its waiting thread: run it here (see Blocking.deliveryQueue).
             if queue === Blocking.deliveryQueue { completion(result) } else { queue.async { completion(result) } }
         }
-        let token = OperationCancellation { once.complete(.failure(AzureMessagingError(.cancelled, "\(context): cancelled"))) }
-        attempt(context, number: 0, retry: retry, logger: logger, token: token, once: once, body: body)
+        let current = LockedValue<TryScope?>(nil)
+        let token = OperationCancellation {
+            once.complete(.failure(AzureMessagingError(.cancelled, "\(context): cancelled")))
+            current.load()?.cancel()
+        }
+        attempt(context, number: 0, retry: retry, logger: logger, token: token, current: current, once: once, body: body)
         return token
     }
 
     private func attempt<T: Sendable>(
         _ context: String, number: Int, retry: RetryOptions, logger: Logger, token: OperationCancellation,
-        once: CompletionOnce<Result<T, AzureMessagingError>>,
-        body: @escaping @Sendable (F.Connection, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void
+        current: LockedValue<TryScope?>, once: CompletionOnce<Result<T, AzureMessagingError>>,
+        body: @escaping @Sendable (F.Connection, TryScope, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void)
+            -> Void
     ) {
         guard !token.isCancelled, !once.isCompleted else { return }
+        let scope = TryScope(deadline: .after(seconds: retry.tryTimeout))
+        current.withLockedValue { $0 = scope }
+        if token.isCancelled { scope.cancel() }
+        let lease = TryLease<F.Connection>()
         let tryOnce = CompletionOnce<Result<T, AzureMessagingError>> { [self] result in
+            // The try is over, whoever ended it: its work stops and its connection goes back (or is retired).
+            if case .success = result { scope.finish() } else { scope.cancel() }
+            if let handle = lease.end() { handle.release(discard: shouldDiscard(handle.connection, after: result, logger: logger)) }
             switch result {
             case .success: once.complete(result)
             case .failure(let error):
@@ -57,35 +73,53 @@ extension ConnectionProvider {
                 let delay = error.recovery == .rebuildLink && number == 0 ? 0 : retry.delay(beforeRetry: number)
                 logger.debug("\(context): try \(number + 1) failed (\(error)); retrying in \(String(format: "%.3f", delay)) s")
                 timerQueue.asyncAfter(deadline: .now() + delay) { [self] in
-                    attempt(context, number: number + 1, retry: retry, logger: logger, token: token, once: once, body: body)
+                    attempt(context, number: number + 1, retry: retry, logger: logger, token: token, current: current,
+                            once: once, body: body)
                 }
             }
         }
-        // The per-try time-out: dropped unfired when the try completed first.
+        // The per-try time-out: dropped unfired when the try completed first. It fires no earlier than
+        // `scope.deadline`, so work that checks the deadline sees it passed once the try has given up.
         TimeoutScheduler.shared.schedule(after: retry.tryTimeout,
                                          TryTimeout(once: tryOnce, context: context, seconds: retry.tryTimeout))
-        acquireOpen(timeout: retry.tryTimeout, skipped: 0) { [factory] result in
+        acquireOpen(timeout: nil, skipped: 0) { result in
             switch result {
             case .failure(let error):
                 tryOnce.complete(.failure(error))
             case .success(let handle):
-                body(handle.connection) { result in
-                    var discard = false
-                    if case .failure(let error) = result {
-                        discard = error.recovery == .rebuildConnection || factory.isClosed(handle.connection)
-                    }
-                    handle.release(discard: discard)
-                    tryOnce.complete(result)
-                }
+                // The try may have timed out while waiting for the connection: then the lease goes straight back.
+                guard lease.begin(handle) else { return handle.release(discard: false) }
+                body(handle.connection, scope) { result in tryOnce.complete(result) }
             }
         }
     }
+
+    /// Whether a try's connection is retired when the try ends with `result`: after a connection-level failure,
+    /// when the connection has closed, or when tries on it keep timing out (`MessagingConnectionFactory`
+    /// counts them). A success clears that count.
+    private func shouldDiscard<T>(_ connection: F.Connection, after result: Result<T, AzureMessagingError>,
+                                  logger: Logger) -> Bool {
+        switch result {
+        case .success:
+            factory.noteTryOutcome(connection, timedOut: false)
+            return false
+        case .failure(let error):
+            if error.recovery == .rebuildConnection || factory.isClosed(connection) { return true }
+            guard error.code == .timedOut else { return false }
+            let retire = factory.noteTryOutcome(connection, timedOut: true)
+            if retire { logger.debug("retiring a connection on which \(Self.timeoutsBeforeRetiring) tries in a row timed out") }
+            return retire
+        }
+    }
+
+    /// Tries in a row that may time out on one connection before it is retired.
+    public static var timeoutsBeforeRetiring: Int { 2 }
 
     /// Acquires a connection that is still open: a closed one (the service dropped it while idle) is
     /// discarded and the next one taken at once, without spending a retry on it. Bounded, in case every
     /// connection in the pool died together.
     private func acquireOpen(
-        timeout: Double, skipped: Int,
+        timeout: Double?, skipped: Int,
         completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void
     ) {
         // A free connection is taken on the caller's thread: no hop before the operation starts.
@@ -108,6 +142,31 @@ extension ConnectionProvider {
                                                                 recovery: .rebuildConnection)))
             }
             acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
+        }
+    }
+}
+
+/// The connection lent to one try: released exactly once, by whichever ends first — the try's completion, or the
+/// acquire that finds the try already over.
+private final class TryLease<Connection: Sendable>: Sendable {
+    private enum State { case waiting, held(ConnectionHandle<Connection>), ended }
+    private let state = LockedValue<State>(.waiting)
+
+    /// Hands the lease to the try; false when the try already ended (the caller releases it).
+    func begin(_ handle: ConnectionHandle<Connection>) -> Bool {
+        state.withLockedValue { state in
+            guard case .waiting = state else { return false }
+            state = .held(handle)
+            return true
+        }
+    }
+
+    /// Ends the try; returns the lease to release, if one was handed over.
+    func end() -> ConnectionHandle<Connection>? {
+        state.withLockedValue { state in
+            defer { state = .ended }
+            if case .held(let handle) = state { return handle }
+            return nil
         }
     }
 }

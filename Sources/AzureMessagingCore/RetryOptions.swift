@@ -10,7 +10,9 @@ public struct RetryOptions: Sendable, Equatable {
     public var delay: Double = 0.2
     /// The longest delay between tries. Default 10 s.
     public var maxDelay: Double = 10
-    /// How long one try may take before it counts as timed out. Default 60 s (the SDKs' `send_timeout`).
+    /// How long one try may take before it counts as timed out. Default 60 s (the SDKs' `send_timeout`). Everything
+    /// the try starts (attach, CBS put-token, transfer, request) carries this deadline and is cancelled when it
+    /// passes; a connection on which two tries in a row time out is retired.
     public var tryTimeout: Double = 60
 
     public init(maxRetries: Int = 3, delay: Double = 0.2, maxDelay: Double = 10, tryTimeout: Double = 60) {

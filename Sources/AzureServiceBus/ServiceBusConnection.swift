@@ -9,8 +9,8 @@ import ToolboxCore
 public final class ServiceBusConnection: Sendable {
     public let messaging: MessagingConnection
     public let queueName: String
-    private let senders = LinkCache<AMQPSender>()
-    private let management = LinkCache<AMQPRequestResponseLink>()
+    private let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
+    private let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
 
     init(messaging: MessagingConnection, queueName: String) {
         self.messaging = messaging
@@ -20,33 +20,40 @@ public final class ServiceBusConnection: Sendable {
     var audience: String { messaging.endpoint.audience(queueName) }
     public var isClosed: Bool { messaging.isClosed }
 
-    func sender(timeout: Double, completion: @escaping @Sendable (Result<AMQPSender, ServiceBusError>) -> Void) {
+    /// The sender link; an attach (CBS included) not done by `deadline` fails with `.timedOut` and leaves no
+    /// trace in the link cache.
+    func sender(deadline: Deadline, completion: @escaping @Sendable (Result<AMQPSender, ServiceBusError>) -> Void) {
+        let timeout = max(0.001, deadline.secondsRemaining)
         let messaging = self.messaging
         let audience = self.audience
         let address = messaging.endpoint.address(queueName)
         let queue = queueName
-        senders.link("sender", attach: { done in
+        senders.link("sender", deadline: deadline, attach: { done in
             messaging.authorize(audience: audience, timeout: timeout) { result in
                 if case .failure(let error) = result { return done(.failure(error)) }
                 let id = UUID().uuidString.lowercased()
                 let options = AMQPSenderOptions(name: id, settleMode: .unsettled, receiverSettleMode: .second,
                                                 sourceAddress: "sender-link-\(id)")
-                messaging.session.attachSender(address: address, options: options, queue: messaging.queue) { result in
+                messaging.session.attachSender(address: address, options: options, deadline: deadline,
+                                               queue: messaging.queue) { result in
                     done(result.mapError { ServiceBusError($0, context: "attaching a sender to \(queue)") })
                 }
             }
         }, completion: completion)
     }
 
-    /// Sends an encoded message (format 0) or batch (0x80013700) and completes when the service settled it.
-    func send(payload: [UInt8], messageFormat: UInt32, timeout: Double,
+    /// Sends an encoded message (format 0) or batch (0x80013700) and completes when the service settled it. The
+    /// transfer carries the try's deadline and is cancelled with it; nothing is sent once the try has ended.
+    func send(payload: [UInt8], messageFormat: UInt32, scope: TryScope,
               completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
         let queue = queueName
-        sender(timeout: timeout) { [senders, messaging] result in
+        sender(deadline: scope.deadline) { [senders, messaging] result in
             switch result {
             case .failure(let error): completion(.failure(error))
             case .success(let sender):
-                sender.send(encodedMessage: payload, messageFormat: messageFormat, queue: messaging.queue) { outcome in
+                guard !scope.isCancelled else { return completion(.failure(scope.cancellationError)) }
+                scope.track(sender.send(encodedMessage: payload, messageFormat: messageFormat, discardAfter: scope.deadline,
+                                        queue: messaging.queue) { outcome in
                     let context = "sending to \(queue)"
                     let result: Result<Void, ServiceBusError>
                     switch outcome {
@@ -61,35 +68,36 @@ public final class ServiceBusConnection: Sendable {
                         senders.remove("sender", sender)
                     }
                     completion(result)
-                }
+                })
             }
         }
     }
 
     /// The max-message-size of the sender link (1 MiB when undeclared).
-    func maxMessageSize(timeout: Double, completion: @escaping @Sendable (Result<Int, ServiceBusError>) -> Void) {
-        sender(timeout: timeout) { completion($0.map { $0.maxMessageSize.map { Int(clamping: $0) } ?? 1_048_576 }) }
+    func maxMessageSize(deadline: Deadline, completion: @escaping @Sendable (Result<Int, ServiceBusError>) -> Void) {
+        sender(deadline: deadline) { completion($0.map { $0.maxMessageSize.map { Int(clamping: $0) } ?? 1_048_576 }) }
     }
 
     /// A `<queue>/$management` operation (servicebus.md); completes with the response body map (empty for
     /// 204 or no body).
-    func management(operation: String, body: AMQPMap, associatedLinkName: String? = nil, timeout: Double,
+    func management(operation: String, body: AMQPMap, associatedLinkName: String? = nil, deadline: Deadline,
                     completion: @escaping @Sendable (Result<AMQPMap, ServiceBusError>) -> Void) {
         ServiceBusConnection.management(messaging: messaging, cache: management, entity: queueName, operation: operation,
-                                        body: body, associatedLinkName: associatedLinkName, timeout: timeout,
+                                        body: body, associatedLinkName: associatedLinkName, deadline: deadline,
                                         completion: completion)
     }
 
     static func management(messaging: MessagingConnection, cache: LinkCache<AMQPRequestResponseLink>, entity: String,
-                           operation: String, body: AMQPMap, associatedLinkName: String?, timeout: Double,
+                           operation: String, body: AMQPMap, associatedLinkName: String?, deadline: Deadline,
                            completion: @escaping @Sendable (Result<AMQPMap, ServiceBusError>) -> Void) {
+        let timeout = max(0.001, deadline.secondsRemaining)
         let node = "\(entity)/$management"
         let audience = messaging.endpoint.audience(entity)
-        cache.link(node, attach: { done in
+        cache.link(node, deadline: deadline, attach: { done in
             messaging.authorize(audience: audience, timeout: timeout) { result in
                 if case .failure(let error) = result { return done(.failure(error)) }
                 AMQPRequestResponseLink.attach(session: messaging.session, address: node, replyAddress: node,
-                                               queue: messaging.queue) { result in
+                                               deadline: deadline, queue: messaging.queue) { result in
                     done(result.mapError { ServiceBusError($0, context: "attaching \(node)") })
                 }
             }
@@ -108,7 +116,7 @@ public final class ServiceBusConnection: Sendable {
                 }
                 request.applicationProperties = properties
                 let context = "\(node) \(operation)"
-                link.request(request, timeout: timeout, queue: messaging.queue) { response in
+                link.request(request, timeout: max(0.001, deadline.secondsRemaining), queue: messaging.queue) { response in
                     switch response {
                     case .failure(let error):
                         let mapped = ServiceBusError(error, context: context)
@@ -186,15 +194,14 @@ public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
 
     public func ready(_ connection: ServiceBusConnection, deadline: Deadline,
                       completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
-        let timeout = max(0.001, deadline.secondsRemaining)
-        connection.sender(timeout: timeout) { [readiness] result in
+        connection.sender(deadline: deadline) { [readiness] result in
             if case .failure(let error) = result { return completion(.failure(error)) }
             switch readiness {
             case .attach: completion(.success(()))
             case .managementPeek:
                 connection.management(operation: "com.microsoft:peek-message",
                                       body: ["from-sequence-number": .long(0), "message-count": .int(1)],
-                                      timeout: timeout) { completion($0.map { _ in () }) }
+                                      deadline: deadline) { completion($0.map { _ in () }) }
             }
         }
     }
@@ -206,4 +213,10 @@ public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
     public func isClosed(_ connection: ServiceBusConnection) -> Bool { connection.isClosed }
 
     public func markRetired(_ connection: ServiceBusConnection) -> Bool { connection.messaging.markRetired() }
+
+    @discardableResult
+    public func noteTryOutcome(_ connection: ServiceBusConnection, timedOut: Bool) -> Bool {
+        connection.messaging.noteTryOutcome(timedOut: timedOut,
+                                            timeoutsBeforeRetiring: ConnectionProvider<Self>.timeoutsBeforeRetiring)
+    }
 }

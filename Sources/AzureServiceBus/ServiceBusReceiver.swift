@@ -145,9 +145,37 @@ public final class ServiceBusReceiver: Sendable {
         let token = receiveMode == .peekLock ? ServiceBusReceivedMessage.lockToken(fromDeliveryTag: delivery.deliveryTag) : nil
         let message = ServiceBusReceivedMessage(amqp: delivery.message, delivery: receiveMode == .peekLock ? delivery : nil,
                                                 lockToken: token, connectionID: connectionID)
-        state.withLockedValue { state in
+        let peekLock = receiveMode == .peekLock
+        enum Step { case buffered, stale, overrun(Link) }
+        let step: Step = state.withLockedValue { state in
+            guard let link = state.link, link.connection.id == connectionID else {
+                // From a link already abandoned: a peek-locked message goes back to the queue; one received and
+                // deleted is kept, since the service no longer has it.
+                if !peekLock { state.inbox.append(message) }
+                return .stale
+            }
+            // More messages than the credit granted: a peer ignoring flow control would grow the buffer without
+            // bound, so the link is abandoned (and this message treated as stale).
+            guard state.outstandingCredit > 0 else {
+                if !peekLock { state.inbox.append(message) }
+                state.link = nil
+                return .overrun(link)
+            }
             state.inbox.append(message)
-            state.outstandingCredit = max(0, state.outstandingCredit - 1)
+            state.outstandingCredit -= 1
+            return .buffered
+        }
+        switch step {
+        case .buffered:
+            break
+        case .stale:
+            if peekLock { delivery.release { _ in } }
+        case .overrun(let link):
+            options.logger.debug("service bus receiver on \(entityPath): the service ignored link credit; reconnecting")
+            if peekLock { delivery.release { _ in } }
+            link.receiver.close(error: AMQPRemoteError(condition: AMQPRemoteError.transferLimitExceeded,
+                                                       description: "more transfers than the link credit allowed")) { _ in }
+            link.connection.close {}
         }
         deliverReady()
     }
@@ -159,7 +187,7 @@ public final class ServiceBusReceiver: Sendable {
         enum Step { case ready(Link), wait, connect, closed }
         let step: Step = state.withLockedValue { state in
             if state.closed { return .closed }
-            if let link = state.link, !link.connection.isClosed { return .ready(link) }
+            if let link = state.link, !link.connection.isClosed, !link.receiver.hasEnded { return .ready(link) }
             if let ended = state.link?.connection.closedError { state.lastError = ended }
             state.link = nil
             state.outstandingCredit = 0
@@ -178,15 +206,17 @@ public final class ServiceBusReceiver: Sendable {
         let entity = entityPath
         let audience = endpoint.audience(entity)
         let address = endpoint.address(entity)
-        let timeout = options.retry.tryTimeout
+        // One deadline for the whole connect (transport, CBS, attach): a peer that stops answering at any step
+        // fails the waiting calls instead of leaving the receiver connecting forever.
+        let deadline = Deadline.after(seconds: options.retry.tryTimeout)
         let mode = receiveMode
         MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "SBReceiver", product: "azsdk-swift-servicebus",
-                                 deadline: .after(seconds: timeout), logger: options.logger) { [weak self] result in
+                                 deadline: deadline, logger: options.logger) { [weak self] result in
             guard let self else { return }
             switch result {
             case .failure(let error): self.finishConnect(.failure(error))
             case .success(let connection):
-                connection.authorize(audience: audience, timeout: timeout) { result in
+                connection.authorize(audience: audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
                     if case .failure(let error) = result {
                         connection.close {}
                         return self.finishConnect(.failure(error))
@@ -198,7 +228,8 @@ public final class ServiceBusReceiver: Sendable {
                         properties: [.symbol("com.microsoft:receiver-name"): .string("SBReceiver-\(connection.id)")])
                     let id = connection.id
                     connection.session.attachReceiver(
-                        address: address, options: receiverOptions, messageQueue: connection.queue, queue: connection.queue,
+                        address: address, options: receiverOptions, messageQueue: connection.queue, deadline: deadline,
+                        queue: connection.queue,
                         onMessage: { [weak self] delivery in self?.received(delivery, connectionID: id) }
                     ) { result in
                         switch result {
@@ -206,7 +237,11 @@ public final class ServiceBusReceiver: Sendable {
                             connection.close {}
                             self.finishConnect(.failure(ServiceBusError(error, context: "attaching a receiver to \(entity)")))
                         case .success(let receiver):
-                            self.finishConnect(.success(Link(connection: connection, receiver: receiver, management: LinkCache())))
+                            self.finishConnect(.success(Link(connection: connection, receiver: receiver, management: LinkCache(
+                                hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } }))))
+                            receiver.onEnd(queue: connection.queue) { [weak self] error in
+                                self?.linkEnded(receiver, ServiceBusError(error, context: "the receive link on \(entity) ended"))
+                            }
                         }
                     }
                 }
@@ -233,6 +268,22 @@ public final class ServiceBusReceiver: Sendable {
             return
         }
         for waiter in waiters { waiter(result) }
+    }
+
+    /// The receive link ended. The next call re-attaches on a new connection (the old one is closed); when the
+    /// cause will not heal by itself (the token lapsed unrenewed, the entity went away), the calls waiting now
+    /// fail with it, so a caller sees `.unauthorized` rather than empty receives.
+    private func linkEnded(_ receiver: AMQPReceiver, _ error: ServiceBusError) {
+        let (link, waiters): (Link?, [ReceiveInbox<ServiceBusReceivedMessage>.Waiter]) = state.withLockedValue { state in
+            guard let link = state.link, link.receiver === receiver else { return (nil, []) }
+            state.link = nil
+            state.outstandingCredit = 0
+            return (link, error.isTransient ? [] : state.inbox.removeAllWaiters())
+        }
+        guard let link else { return }
+        options.logger.debug("service bus receiver on \(entityPath): \(error)")
+        link.connection.close {}
+        for waiter in waiters { waiter.once.complete(.failure(error)) }
     }
 
     /// Closes the connection; pending receives complete with what is buffered.
@@ -264,7 +315,8 @@ public final class ServiceBusReceiver: Sendable {
             case .success(let link):
                 ServiceBusConnection.management(messaging: link.connection, cache: link.management, entity: entity,
                                                 operation: operation, body: body,
-                                                associatedLinkName: link.receiver.name, timeout: timeout) { result in
+                                                associatedLinkName: link.receiver.name,
+                                                deadline: .after(seconds: timeout)) { result in
                     completion(result.map { ($0, link) })
                 }
             }
@@ -278,6 +330,9 @@ public final class ServiceBusReceiver: Sendable {
     public var lastError: ServiceBusError? {
         state.withLockedValue { $0.link?.connection.closedError ?? $0.lastError }
     }
+
+    /// Messages received and not yet handed to a caller (for tests and diagnostics).
+    var bufferedCount: Int { state.load().inbox.buffer.count }
 
     /// Connections this receiver opened (1 unless it had to reconnect).
     public var connectionsOpened: Int { state.load().connectionsOpened }

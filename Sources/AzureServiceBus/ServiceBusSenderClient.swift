@@ -27,7 +27,8 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
 
     private func perform<T: Sendable>(
         _ context: String, queue: DispatchQueue,
-        _ body: @escaping @Sendable (ServiceBusConnection, @escaping @Sendable (Result<T, ServiceBusError>) -> Void) -> Void,
+        _ body: @escaping @Sendable (ServiceBusConnection, TryScope, @escaping @Sendable (Result<T, ServiceBusError>) -> Void)
+            -> Void,
         completion: @escaping @Sendable (Result<T, ServiceBusError>) -> Void
     ) -> any Cancellable {
         provider.perform(context, retry: options.retry, logger: options.logger, queue: queue, body: body,
@@ -40,9 +41,8 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
     public func send(_ message: ServiceBusMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
         let payload = message.amqpMessage(messageID: message.messageID ?? UUID().uuidString.lowercased()).encode()
-        let timeout = options.retry.tryTimeout
-        return perform("send to \(queueName)", queue: queue, { connection, done in
-            connection.send(payload: payload, messageFormat: 0, timeout: timeout, completion: done)
+        return perform("send to \(queueName)", queue: queue, { connection, scope, done in
+            connection.send(payload: payload, messageFormat: 0, scope: scope, completion: done)
         }, completion: completion)
     }
 
@@ -61,9 +61,8 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
             if message.messageID == nil { message.messageID = UUID().uuidString.lowercased() }
             return message
         }
-        let timeout = options.retry.tryTimeout
-        return perform("send of \(messages.count) message(s) to \(queueName)", queue: queue, { connection, done in
-            connection.maxMessageSize(timeout: timeout) { result in
+        return perform("send of \(messages.count) message(s) to \(queueName)", queue: queue, { connection, scope, done in
+            connection.maxMessageSize(deadline: scope.deadline) { result in
                 switch result {
                 case .failure(let error): done(.failure(error))
                 case .success(let maxSize):
@@ -74,7 +73,7 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
                                 + "\(maxSize) bytes; split them with createBatch/tryAdd",
                             condition: AMQPRemoteError.messageSizeExceeded.rawValue)))
                     }
-                    connection.send(payload: batch.encode(), messageFormat: 0x8001_3700, timeout: timeout, completion: done)
+                    connection.send(payload: batch.encode(), messageFormat: 0x8001_3700, scope: scope, completion: done)
                 }
             }
         }, completion: completion)
@@ -86,9 +85,8 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
                             completion: @escaping @Sendable (Result<ServiceBusMessageBatch, ServiceBusError>) -> Void)
         -> any Cancellable
     {
-        let timeout = options.retry.tryTimeout
-        return perform("createBatch for \(queueName)", queue: queue, { connection, done in
-            connection.maxMessageSize(timeout: timeout) { done($0.map { ServiceBusMessageBatch(maxSizeInBytes: $0) }) }
+        return perform("createBatch for \(queueName)", queue: queue, { connection, scope, done in
+            connection.maxMessageSize(deadline: scope.deadline) { done($0.map { ServiceBusMessageBatch(maxSizeInBytes: $0) }) }
         }, completion: completion)
     }
 
@@ -101,9 +99,8 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
             return CompletedOperation()
         }
         let payload = batch.encode()
-        let timeout = options.retry.tryTimeout
-        return perform("send of a batch of \(batch.count) to \(queueName)", queue: queue, { connection, done in
-            connection.send(payload: payload, messageFormat: 0x8001_3700, timeout: timeout, completion: done)
+        return perform("send of a batch of \(batch.count) to \(queueName)", queue: queue, { connection, scope, done in
+            connection.send(payload: payload, messageFormat: 0x8001_3700, scope: scope, completion: done)
         }, completion: completion)
     }
 
@@ -123,9 +120,8 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
             entries.append(.map(entry))
         }
         let body: AMQPMap = ["messages": .list(entries)]
-        let timeout = options.retry.tryTimeout
-        return perform("schedule of \(messages.count) message(s) on \(queueName)", queue: queue, { connection, done in
-            connection.management(operation: "com.microsoft:schedule-message", body: body, timeout: timeout) { result in
+        return perform("schedule of \(messages.count) message(s) on \(queueName)", queue: queue, { connection, scope, done in
+            connection.management(operation: "com.microsoft:schedule-message", body: body, deadline: scope.deadline) { result in
                 done(result.map { map in
                     guard case .array(let array)? = map[.string("sequence-numbers")] else { return [] }
                     return array.elements.compactMap { if case .long(let n) = $0 { return n } else { return nil } }
@@ -141,9 +137,8 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
         let array = (try? AMQPArray(elementType: .long, elements: sequenceNumbers.map { .long($0) })).map { AMQPValue.array($0) }
             ?? .list([])
         let body: AMQPMap = ["sequence-numbers": array]
-        let timeout = options.retry.tryTimeout
-        return perform("cancel of \(sequenceNumbers.count) scheduled message(s) on \(queueName)", queue: queue, { connection, done in
-            connection.management(operation: "com.microsoft:cancel-scheduled-message", body: body, timeout: timeout) {
+        return perform("cancel of \(sequenceNumbers.count) scheduled message(s) on \(queueName)", queue: queue, { connection, scope, done in
+            connection.management(operation: "com.microsoft:cancel-scheduled-message", body: body, deadline: scope.deadline) {
                 done($0.map { _ in () })
             }
         }, completion: completion)

@@ -78,7 +78,7 @@ struct TokenCommand: ParsableCommand {
         if let authorityHost { environment[AzureEnvironmentVariable.authorityHost] = authorityHost }
         do {
             let transport = try AuthCommandTransport.make(caFile: caFile)
-            let chosen = try makeCredential(environment: environment, transport: transport)
+            let chosen = try Self.makeCredential(credential, environment: environment, transport: transport)
             let token = try chosen.token(for: [scope], options: TokenRequestOptions(deadline: .after(seconds: timeout)))
             var name = chosen.credentialName
             if let chain = chosen as? DefaultAzureCredential, let member = chain.selectedCredential {
@@ -96,11 +96,12 @@ struct TokenCommand: ParsableCommand {
         }
     }
 
-    private func makeCredential(environment: [String: String], transport: any TokenHTTPTransport) throws
+    /// The credential `kind` names, configured from `environment` (also used by `toolbox blob --credential`).
+    static func makeCredential(_ kind: Kind, environment: [String: String], transport: any TokenHTTPTransport) throws
         -> any TokenCredential
     {
         typealias Env = AzureEnvironmentVariable
-        switch credential {
+        switch kind {
         case .default:
             return DefaultAzureCredential(environment: environment, transport: transport)
         case .environment:

@@ -5,5 +5,5 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Measure the library against a live endpoint",
         subcommands: [BenchPool.self, BenchHTTPCommand.self, BenchEventHubsCommand.self, BenchServiceBusCommand.self,
-                      BenchTCPPingPongCommand.self])
+                      BenchTCPPingPongCommand.self, BenchBlobCommand.self, BenchCosmosCommand.self])
 }

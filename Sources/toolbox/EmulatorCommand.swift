@@ -18,7 +18,8 @@ struct EmulatorCommand: ParsableCommand {
             "http_port": P, "https_port": P, "cosmos_endpoint": URL, "cosmos_key": "...",
             "cosmos_connection_string": "...", "blob_endpoint": URL, "blob_connection_string": "...",
             "eventgrid_endpoints": {TOPIC: URL}, "eventgrid_key": "...", "authority_host": URL, "tenant_id": "...",
-            "client_id": "...", "client_secret": "...", "imds_endpoint": URL}
+            "client_id": "...", "client_secret": "...", "imds_endpoint": URL, "identity_endpoint": URL,
+            "identity_header": "...", "federated_token": "..."}
             AMQP clients authenticate with SAS tokens from the connection strings (key name
             RootManageSharedAccessKey, key SAS_KEY_VALUE); unknown entities are created on first use unless
             --strict-entities is given. The HTTP services share one plain and one HTTPS listener (both by default);
@@ -66,6 +67,9 @@ struct EmulatorCommand: ParsableCommand {
 
     @Option(help: "An Event Grid topic to serve (repeatable).")
     var eventgridTopic: [String] = []
+
+    @Option(help: "A PEM certificate whose key may sign Entra client assertions for client_id (repeatable).")
+    var entraClientCertificate: [String] = []
 
     @Option(help: "Probability (0-1) that an HTTP request is throttled (Cosmos 429, Blob 503, Event Grid 429).")
     var httpThrottleRate: Double = 0
@@ -154,6 +158,7 @@ struct EmulatorCommand: ParsableCommand {
         configuration.cosmosContainers = try cosmosContainer.map(EmulatorCommand.parseCosmosContainer)
         configuration.blobContainers = blobContainer
         configuration.eventGridTopics = eventgridTopic
+        configuration.clientCertificateFiles = entraClientCertificate
         var logger = Logger(label: "toolbox.emulator") { label in StreamLogHandler.standardError(label: label) }
         logger.logLevel = .info
         configuration.logger = logger
@@ -162,7 +167,7 @@ struct EmulatorCommand: ParsableCommand {
         do {
             emulator = try Emulator.start(configuration)
         } catch {
-            JSONOutput.printError("error: \(error)")
+            JSONOutput.printError("\(error)")  // printError adds the "error: " prefix
             throw ExitCode(1)
         }
         let entity = configuration.eventHubs.first?.name
@@ -188,6 +193,9 @@ struct EmulatorCommand: ParsableCommand {
             "client_id": configuration.clientID,
             "client_secret": configuration.clientSecret.exposedValue,
             "imds_endpoint": orNull(emulator.imdsEndpoint),
+            "identity_endpoint": orNull(emulator.identityEndpoint),
+            "identity_header": emulator.identityHeader,
+            "federated_token": emulator.issueFederatedToken(lifetime: 24 * 3600),
         ])
 
         let stop = DispatchSemaphore(value: 0)

@@ -6,11 +6,14 @@ struct Toolbox: ParsableCommand {
         subcommands: [
             AuthCommand.self,
             AMQPCommand.self,
+            BlobCommand.self,
             Bench.self,
             Demo.self,
             EmulatorCommand.self,
+            EventGridCommand.self,
             EventHubsCommand.self,
             ServiceBusCommand.self,
+            CosmosCommand.self,
         ])
 }
 Toolbox.main()

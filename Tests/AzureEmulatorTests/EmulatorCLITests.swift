@@ -39,7 +39,8 @@ final class EmulatorCLITests: XCTestCase {
                                          "servicebus_connection_string", "http_port", "https_port", "cosmos_endpoint",
                                          "cosmos_key", "cosmos_connection_string", "blob_endpoint",
                                          "blob_connection_string", "eventgrid_endpoints", "eventgrid_key",
-                                         "authority_host", "tenant_id", "client_id", "client_secret", "imds_endpoint"])
+                                         "authority_host", "tenant_id", "client_id", "client_secret", "imds_endpoint",
+                                         "identity_endpoint", "identity_header", "federated_token"])
         XCTAssertEqual(ready["ready"] as? Bool, true)
         let port = try XCTUnwrap(ready["amqp_port"] as? Int)
         XCTAssertNotNil(ready["amqps_port"] as? Int)
@@ -100,7 +101,8 @@ final class EmulatorCLITests: XCTestCase {
                        ["orders": "https://127.0.0.1:\(httpsPort)/eventgrid/orders/api/events"])
         XCTAssertEqual(ready["authority_host"] as? String, "https://127.0.0.1:\(httpsPort)")
         for key in ["cosmos_key", "cosmos_connection_string", "blob_connection_string", "eventgrid_key", "tenant_id",
-                    "client_id", "client_secret", "imds_endpoint", "ca_file"] {
+                    "client_id", "client_secret", "imds_endpoint", "identity_endpoint", "identity_header",
+                    "federated_token", "ca_file"] {
             XCTAssertFalse((ready[key] as? String ?? "").isEmpty, key)
         }
         var configuration = HTTPClientConfiguration()
@@ -111,6 +113,16 @@ final class EmulatorCLITests: XCTestCase {
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(health.body)) as? [String: Any])
         XCTAssertEqual(object["cosmos_containers"] as? [String], ["db1/c1", "db1/c2"])
         XCTAssertEqual(object["blob_containers"] as? [String], ["ctr1"])
+    }
+
+    /// A port already taken: exit 1 with one "error: " line naming the port (it used to say "error: error: ").
+    func testHTTPPortInUseExitsWithTheReason() throws {
+        let (_, ready, _) = try start([])
+        let taken = try XCTUnwrap(ready["http_port"] as? Int)
+        let second = try ToolboxCLI.run(["emulator", "--http-port", String(taken)])
+        XCTAssertEqual(second.status, 1)
+        XCTAssertTrue(second.stderr.contains("127.0.0.1:\(taken)"), second.stderr)
+        XCTAssertFalse(second.stderr.contains("error: error:"), second.stderr)
     }
 
     func testBadHTTPServiceFlagsExitNonZeroWithAMessage() throws {

@@ -38,6 +38,22 @@ final class DeadlineTests: XCTestCase {
         XCTAssertEqual(bodies, [[3]])
     }
 
+    /// A send whose deadline passed before the link got to it is never transferred: whoever set the deadline has
+    /// given up (a messaging try that timed out and retried), so sending it now would make a duplicate.
+    func testASendWhoseDeadlineAlreadyPassedIsNeverTransferred() throws {
+        let broker = TestBroker()
+        let sender = try open(broker).beginSession().attachSender(address: "q")
+        let failed = expectation(description: "failed")
+        sender.send(AMQPMessage(data: [1]), deadline: Deadline(MonotonicInstant.now().advanced(bySeconds: -1))) { result in
+            if case .failure(let error) = result { XCTAssertEqual(error.code, .timedOut) } else { XCTFail("\(result)") }
+            failed.fulfill()
+        }
+        wait(for: [failed], timeout: 10)
+        XCTAssertEqual(try sender.send(AMQPMessage(data: [2])), .accepted)
+        let bodies = broker.sync { $0.queues["q"] ?? [] }.compactMap { try? AMQPMessage.decode($0).dataBody }
+        XCTAssertEqual(bodies, [[2]])
+    }
+
     func testAttachAndBeginDeadlines() throws {
         let broker = TestBroker()
         broker.hook = { performative, _, _ in

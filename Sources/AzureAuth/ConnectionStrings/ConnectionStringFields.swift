@@ -2,10 +2,10 @@
 ///
 /// Values may contain `=` (base64 keys do); only the first `=` of a segment separates key from value. Empty
 /// segments (a trailing `;`) are allowed. Errors name keys and segment positions, never values.
-struct ConnectionStringFields: Sendable {
+package struct ConnectionStringFields: Sendable {
     private var values: [String: String] = [:]
 
-    init(parsing text: String, kind: String) throws(AuthError) {
+    package init(parsing text: String, kind: String) throws(AuthError) {
         let trimmed = text.trimmingWhitespace()
         if trimmed.isEmpty {
             throw AuthError(.malformedConnectionString, "the \(kind) connection string is empty; pass the string "
@@ -34,16 +34,16 @@ struct ConnectionStringFields: Sendable {
     }
 
     /// The value of `key` (any case), or nil when absent. An empty value counts as absent.
-    subscript(key: String) -> String? {
+    package subscript(key: String) -> String? {
         guard let value = values[key.lowercased()], !value.isEmpty else { return nil }
         return value
     }
 
     /// Whether `key` is present at all, even with an empty value.
-    func contains(_ key: String) -> Bool { values[key.lowercased()] != nil }
+    package func contains(_ key: String) -> Bool { values[key.lowercased()] != nil }
 
     /// The boolean value of `key`: nil when absent, `true`/`false` in any case, an error for anything else.
-    func bool(_ key: String, kind: String) throws(AuthError) -> Bool? {
+    package func bool(_ key: String, kind: String) throws(AuthError) -> Bool? {
         guard let value = self[key] else { return nil }
         switch value.lowercased() {
         case "true": return true
@@ -56,7 +56,7 @@ struct ConnectionStringFields: Sendable {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    package func trimmingWhitespace() -> String {
         var view = Substring(self)
         while let first = view.first, first.isWhitespace { view.removeFirst() }
         while let last = view.last, last.isWhitespace { view.removeLast() }

@@ -71,11 +71,6 @@ public enum SharedAccessSignature {
         guard let parsed = parse(token), parsed.expiry > now else { return false }
         let expected = AuthCrypto.base64(AuthCrypto.hmacSHA256(
             key: Array(key.exposedValue.utf8), message: "\(parsed.encodedResource)\n\(parsed.expiry)"))
-        let lhs = Array(expected.utf8)
-        let rhs = Array(parsed.signature.utf8)
-        guard lhs.count == rhs.count else { return false }
-        var difference: UInt8 = 0
-        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
-        return difference == 0
+        return AuthCrypto.constantTimeEqual(Array(expected.utf8), Array(parsed.signature.utf8))
     }
 }

@@ -36,6 +36,16 @@ public enum UTCDate {
         guard digits.count >= 6, text.hasSuffix("Z"), let year = digits[0], let month = digits[1],
             let day = digits[2], let hour = digits[3], let minute = digits[4], let second = digits[5]
         else { return nil }
+        return unixSeconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+    }
+
+    /// UNIX seconds of a UTC calendar time, or nil when a field is out of range (values from tokens, SAS queries
+    /// and headers are refused, never narrowed into a trap).
+    public static func unixSeconds(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) -> Int? {
+        // Values come from tokens and SAS queries: out-of-range fields are refused, never narrowed into a trap.
+        guard (1...9999).contains(year), (1...12).contains(month), (1...31).contains(day), (0...23).contains(hour),
+            (0...59).contains(minute), (0...60).contains(second)
+        else { return nil }
         var t = tm()
         t.tm_year = Int32(year - 1900)
         t.tm_mon = Int32(month - 1)

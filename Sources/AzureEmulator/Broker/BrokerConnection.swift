@@ -60,6 +60,14 @@ final class BrokerConnection: @unchecked Sendable {
         return lock.withLock { authorized.contains { TokenAuthority.covers($0.key, path) && $0.value > now } }
     }
 
+    /// When the longest-lived token covering `path` expires (UNIX seconds), if one does and has not yet.
+    func authorizationExpiry(_ path: String) -> Int? {
+        let now = Int(Date().timeIntervalSince1970)
+        return lock.withLock {
+            authorized.filter { TokenAuthority.covers($0.key, path) && $0.value > now }.map(\.value).max()
+        }
+    }
+
     static func unauthorized(_ path: String) -> AMQPRemoteError {
         AMQPRemoteError(condition: AMQPRemoteError.unauthorizedAccess,
                         description: "Unauthorized access to '\(path)': put a token for this entity on $cbs first")
@@ -74,10 +82,30 @@ final class BrokerConnection: @unchecked Sendable {
             return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound,
                                            description: "the emulator has no node at '\(rawAddress ?? "")'"))
         }
-        if let path = address.authorizationPath, !isAuthorized(path) {
+        guard let path = address.authorizationPath else { return decide(address, rawAddress, attach: attach) }
+        guard isAuthorized(path) else {
             logger.debug("connection \(id): refused link to '\(path)' without a token")
             return .refuse(BrokerConnection.unauthorized(path))
         }
+        // As on Azure, a link lives only as long as a token covering it: it is detached once that lapses unrenewed.
+        switch decide(address, rawAddress, attach: attach) {
+        case .send(let options, let ready):
+            return .send(options: options, ready: { [weak self] sender in
+                ready(sender)
+                self?.watchTokenExpiry(of: sender, path: path)
+            })
+        case .receive(let options, let messageQueue, let onMessage, let ready):
+            return .receive(options: options, messageQueue: messageQueue, onMessage: onMessage, ready: { [weak self] receiver in
+                ready(receiver)
+                self?.watchTokenExpiry(of: receiver, path: path)
+            })
+        case let other:
+            return other
+        }
+    }
+
+    private func decide(_ address: EntityAddress, _ rawAddress: String?, attach: AMQPAttach) -> AMQPLinkDecision {
+        let clientSends = attach.role == .sender
         switch (address, clientSends) {
         case (.cbs, true):
             return requestLink { [weak self] delivery in self?.handleCBS(delivery) }

@@ -21,10 +21,13 @@ enum EmulatorJWT {
         return audience.hasSuffix("/") ? audience : audience + "/"
     }
 
-    static func issue(audience: String, lifetime: Int, key: Secret<String>, now: Int) -> String {
+    /// A signed token for `audience`; `extraClaims` (e.g. `appid`, `tid`) are added to the standard ones.
+    static func issue(audience: String, lifetime: Int, key: Secret<String>, now: Int,
+                      extraClaims: [String: String] = [:]) -> String {
         let header = #"{"alg":"HS256","typ":"JWT"}"#
-        let claims: [String: Any] = ["aud": audience, "iss": issuer, "iat": now, "nbf": now, "exp": now + lifetime,
-                                     "sub": "azure-clients-toolbox-emulator"]
+        let (expiry, overflow) = now.addingReportingOverflow(max(0, lifetime))
+        var claims: [String: Any] = ["sub": "azure-clients-toolbox-emulator"].merging(extraClaims) { $1 }
+        claims.merge(["aud": audience, "iss": issuer, "iat": now, "nbf": now, "exp": overflow ? Int.max : expiry]) { $1 }
         let payload = (try? JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys])) ?? Data()
         let signingInput = base64URL(Array(header.utf8)) + "." + base64URL(Array(payload))
         return signingInput + "." + base64URL(signature(signingInput, key: key))
@@ -47,7 +50,7 @@ enum EmulatorJWT {
               header["alg"] as? String == "HS256"
         else { return .failure(Rejection(reason: "the JWT's header must say alg HS256 (tokens from the emulator's own issuer)")) }
         let expected = signature(parts[0] + "." + parts[1], key: key)
-        guard constantTimeEqual(expected, signatureBytes) else {
+        guard AuthCrypto.constantTimeEqual(expected, signatureBytes) else {
             return .failure(Rejection(reason: "the JWT's signature does not verify: it was not issued by this emulator"))
         }
         guard let claims = try? JSONSerialization.jsonObject(with: Data(payloadBytes)) as? [String: Any],
@@ -69,12 +72,6 @@ enum EmulatorJWT {
         AuthCrypto.hmacSHA256(key: Array(key.exposedValue.utf8), message: Array(input.utf8))
     }
 
-    private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
-    }
 
     static func base64URL(_ bytes: [UInt8]) -> String {
         AuthCrypto.base64(bytes).replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")

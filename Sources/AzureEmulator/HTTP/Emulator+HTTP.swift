@@ -59,9 +59,23 @@ extension Emulator {
     /// The Entra ID authority host (`AZURE_AUTHORITY_HOST`): token requests go to `<authority>/<tenant>/oauth2/v2.0/token`.
     public var authorityHost: String? { httpBaseURL }
 
-    /// The managed-identity (IMDS) endpoint base, as `AZURE_POD_IDENTITY_AUTHORITY_HOST` takes it: plain HTTP,
-    /// as IMDS is; tokens come from `<base>/metadata/identity/oauth2/token`.
+    /// The managed-identity (IMDS) endpoint base, as `AZURE_POD_IDENTITY_AUTHORITY_HOST` takes it — azure-identity
+    /// and AzureAuth's `ManagedIdentityCredential` both append `/metadata/identity/oauth2/token`. Plain HTTP, as
+    /// IMDS is (`http://127.0.0.1:P`); the HTTPS base when only TLS listens.
     public var imdsEndpoint: String? { plainHTTPBaseURL ?? httpBaseURL }
+
+    /// The App Service managed-identity endpoint (`IDENTITY_ENDPOINT`): `<plain base>/msi/token`.
+    public var identityEndpoint: String? { imdsEndpoint.map { $0 + "/msi/token" } }
+
+    /// The App Service managed-identity secret (`IDENTITY_HEADER`).
+    public var identityHeader: String { configuration.identityHeader.exposedValue }
+
+    /// A federated token (what workload identity reads from `AZURE_FEDERATED_TOKEN_FILE`) that the emulator's
+    /// token endpoint accepts as a client assertion.
+    public func issueFederatedToken(lifetime: Int = 3600) -> String {
+        EntraClientCredentials.issueFederatedToken(context: EmulatorHTTPContext(configuration: configuration),
+                                                   lifetime: lifetime)
+    }
 }
 
 extension String {

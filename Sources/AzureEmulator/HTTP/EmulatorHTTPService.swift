@@ -34,10 +34,14 @@ extension EmulatorHTTPService {
 /// What every HTTP service shares: the emulator's configuration, its token issuer and its logger.
 package struct EmulatorHTTPContext: Sendable {
     package let configuration: EmulatorConfiguration
+    /// The CA (PEM) that signed the emulator's HTTPS certificate, for services that call the emulator back
+    /// (Blob's Put Blob From URL).
+    package let caFile: String?
     package var logger: Logger { configuration.logger }
 
-    package init(configuration: EmulatorConfiguration) {
+    package init(configuration: EmulatorConfiguration, caFile: String? = nil) {
         self.configuration = configuration
+        self.caFile = caFile
     }
 
     /// Checks an `Authorization: Bearer <jwt>` header against the emulator's own issuer (the Entra endpoint
@@ -56,8 +60,10 @@ package struct EmulatorHTTPContext: Sendable {
     }
 
     /// An access token from the emulator's issuer for `audience` (what the Entra endpoints hand out).
-    package func issueToken(audience: String, lifetime: Int, now: Int = Int(Date().timeIntervalSince1970)) -> String {
-        EmulatorJWT.issue(audience: audience, lifetime: lifetime, key: configuration.key, now: now)
+    package func issueToken(audience: String, lifetime: Int, now: Int = Int(Date().timeIntervalSince1970),
+                            extraClaims: [String: String] = [:]) -> String {
+        EmulatorJWT.issue(audience: audience, lifetime: lifetime, key: configuration.key, now: now,
+                          extraClaims: extraClaims)
     }
 }
 

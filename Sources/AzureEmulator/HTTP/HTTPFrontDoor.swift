@@ -14,6 +14,10 @@ final class HTTPFrontDoor: Sendable {
     static func makeServices(context: EmulatorHTTPContext) throws -> [any EmulatorHTTPService] {
         var services: [any EmulatorHTTPService] = []
         services.append(EmulatorControlService(context: context))
+        services.append(try EntraService(context: context))
+        services.append(EventGridService(context: context))
+        services.append(BlobService(context: context))
+        services.append(try CosmosService(context: context))
         return services
     }
 
@@ -55,11 +59,13 @@ final class HTTPFrontDoor: Sendable {
                 body: .bytes(Array(#"{"code":"NotFound","message":"no emulated service serves this path"}"#.utf8))))
             return
         }
-        if faults.refuseAuthentication, !(service is EmulatorControlService) {
+        // Emulator-only routes (`/_emulator/…`) are test plumbing: the service faults never touch them.
+        let isControl = service is EmulatorControlService || request.pathSegments.first == "_emulator"
+        if faults.refuseAuthentication, !isControl {
             respond(service.authenticationRefusedResponse(to: request))
             return
         }
-        if faults.httpThrottleRate > 0, !(service is EmulatorControlService),
+        if faults.httpThrottleRate > 0, !isControl,
            Double.random(in: 0..<1) < faults.httpThrottleRate {
             respond(service.throttledResponse(to: request))
             return

@@ -20,6 +20,8 @@ public struct EmulatorHTTPLimits: Sendable {
     public var maxRequestBodyBytes = 256 << 20
     /// Largest Cosmos item (Azure: 2 MB).
     public var maxCosmosItemBytes = 2 << 20
+    /// Bytes of Cosmos DB items kept in total (403 with substatus 1014 beyond it).
+    public var maxCosmosStoreBytes = 1 << 30
     /// Largest blob (sum of its committed blocks).
     public var maxBlobBytes = 8 << 30
     /// Bytes kept by Blob Storage in total (committed and uncommitted blocks).
@@ -46,4 +48,6 @@ public enum EmulatorWellKnown {
     public static let tenantID = "72f988bf-0000-4000-8000-00000000e1a7"
     public static let clientID = "0b5e2a1c-0000-4000-8000-0000000c11e7"
     public static let clientSecret = "emulator-client-secret"
+    /// The App Service managed-identity endpoint's secret (`IDENTITY_HEADER`).
+    public static let identityHeader = "emulator-identity-header"
 }

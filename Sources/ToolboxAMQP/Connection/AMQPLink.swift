@@ -22,7 +22,12 @@ public class AMQPLink: @unchecked Sendable {
     }
     private var attachCallback: (() -> Void, (AMQPError) -> Void)?
     private var detachCallbacks: [Callback<Void>] = []
-    private(set) var terminalError: AMQPError?
+    private var endObservers: [Callback<Void>] = []
+    private(set) var terminalError: AMQPError? {
+        didSet { if terminalError != nil { ended.withLockedValue { $0 = true } } }
+    }
+    /// Set (before any observer is called) once the link has ended; readable from any thread.
+    private let ended = LockedValue(false)
 
     init(session: AMQPSession, name: String) {
         self.session = session
@@ -38,6 +43,26 @@ public class AMQPLink: @unchecked Sendable {
 
     /// A copy of `remoteAttach` readable from any thread (including the connection's queue).
     private let peerAttachSnapshot = LockedValue<AMQPAttach?>(nil)
+
+    /// Whether the link has ended (detached by either side, or its session or connection ended), from any thread.
+    /// An ended link never carries messages again: attach a new one.
+    public var hasEnded: Bool { ended.load() }
+
+    /// Calls `handler` once when the link ends after having attached, with the reason (the peer's detach error,
+    /// such as `amqp:unauthorized-access` when its token lapsed, or the session's or connection's end).
+    public func onEnd(queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                      _ handler: @escaping @Sendable (AMQPError) -> Void) {
+        let callback = Callback<Void>(callbackQueue) { result in if case .failure(let error) = result { handler(error) } }
+        queue.async {
+            if let error = self.terminalError { callback(.failure(error)) } else { self.endObservers.append(callback) }
+        }
+    }
+
+    private func notifyEnded(_ error: AMQPError) {
+        let observers = endObservers
+        endObservers = []
+        for observer in observers { observer(.failure(error)) }
+    }
 
     /// True once the peer's attach arrived (used by the session to route its attach by name).
     var isRemotelyAttached: Bool { remoteAttach != nil }
@@ -140,6 +165,7 @@ public class AMQPLink: @unchecked Sendable {
         didTerminate(failure)
         for callback in detachCallbacks { callback(error.map { .failure($0) } ?? .success(())) }
         detachCallbacks = []
+        notifyEnded(failure)
     }
 
     /// Detaches because of a local decision (limit exceeded, undecodable message), telling the peer why.
@@ -149,6 +175,7 @@ public class AMQPLink: @unchecked Sendable {
         session.send(.detach(AMQPDetach(handle: handle, closed: true, error: remote)))
         terminalError = error
         didTerminate(error)
+        notifyEnded(error)
     }
 
     /// Applies an attach deadline and returns the handle that cancels the attach; either detaches the link.

@@ -113,12 +113,18 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     /// Sends already-encoded message sections (an Event Hubs batch, a forwarded message).
+    ///
+    /// `discardAfter` is checked, without a timer, when the link takes the message: past it, the message is not
+    /// transferred and the completion gets `.timedOut`. For callers that time the send out themselves (one shared
+    /// timer for many sends) and cancel it, so a message they gave up on can never leave later.
     @discardableResult
     public func send(encodedMessage payload: [UInt8], messageFormat: UInt32 = 0, deadline: Deadline = .never,
+                     discardAfter: Deadline = .never,
                      queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                      completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) -> any Cancellable {
         let callback = Callback(callbackQueue, completion)
-        queue.async { self.enqueue(payload, messageFormat: messageFormat, callback: callback) }
+        let latest = min(deadline, discardAfter)
+        queue.async { self.enqueue(payload, messageFormat: messageFormat, deadline: latest, callback: callback) }
         deadline.schedule(on: queue) { [weak self] in
             self?.abandon(callback, AMQPError(.timedOut, "no outcome for the message before its deadline"))
         }
@@ -128,8 +134,14 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         }
     }
 
-    private func enqueue(_ payload: [UInt8], messageFormat: UInt32, callback: Callback<AMQPDeliveryState?>) {
+    private func enqueue(_ payload: [UInt8], messageFormat: UInt32, deadline: Deadline,
+                         callback: Callback<AMQPDeliveryState?>) {
         guard !callback.isDone else { return }
+        // Whoever gave the deadline may already have given up (and retried elsewhere): sending now could duplicate.
+        if deadline != .never, deadline.hasPassed {
+            callback(.failure(AMQPError(.timedOut, "the message's deadline passed before it could be sent")))
+            return
+        }
         if let error = terminalError ?? (state == .attached ? nil : AMQPError(.linkDetached, "link is not attached")) {
             callback(.failure(error))
             return

@@ -82,7 +82,9 @@ public final class AMQPCBSClient: Sendable {
 }
 
 /// Keeps a CBS token fresh: puts one now and again when 10 % of its lifetime remains (what the Azure SDKs
-/// do), retrying failures with backoff until cancelled.
+/// do), retrying failures with backoff until cancelled: `retryDelay`, doubled after each failure in a row up to
+/// `maxRetryDelay`, ±20 % jitter, and never later than halfway to the expiry of the token last put (so a
+/// failing refresh is retried more often as that token's end nears).
 ///
 /// ```swift
 /// let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience) { audience, done in
@@ -103,8 +105,15 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     /// Fraction of the lifetime after which the token is renewed.
     let refreshFraction: Double
     let retryDelay: Double
+    let maxRetryDelay: Double
+    /// How long one put-token may wait for `$cbs` to answer.
+    let putTokenTimeout: Double
+    let clock: any ToolboxClock
     private let queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher")
-    private var timer: DispatchWorkItem?
+    private var timer: (any Cancellable)?
+    /// Failed refreshes since the last success, and when the token last put expires.
+    private var failuresInARow = 0
+    private var currentExpiry: Date?
     private var cancelled = false
     private var firstCompletion: Callback<Void>?
     private var onRefreshFailure: (@Sendable (AMQPError) -> Void)?
@@ -113,12 +122,16 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     private var successes = 0
 
     public init(cbs: AMQPCBSClient, audience: String, refreshFraction: Double = 0.9, retryDelay: Double = 5,
+                maxRetryDelay: Double = 60, putTokenTimeout: Double = 60, clock: any ToolboxClock = SystemClock(),
                 onRefreshFailure: (@Sendable (AMQPError) -> Void)? = nil, provider: @escaping TokenProvider) {
         self.cbs = cbs
         self.audience = audience
         self.provider = provider
         self.refreshFraction = min(max(refreshFraction, 0.1), 0.99)
-        self.retryDelay = retryDelay
+        self.retryDelay = retryDelay.isFinite && retryDelay > 0 ? retryDelay : 5
+        self.maxRetryDelay = maxRetryDelay.isFinite ? max(self.retryDelay, maxRetryDelay) : max(self.retryDelay, 60)
+        self.putTokenTimeout = putTokenTimeout.isFinite && putTokenTimeout > 0 ? putTokenTimeout : 60
+        self.clock = clock
         self.onRefreshFailure = onRefreshFailure
     }
 
@@ -149,7 +162,8 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
                 case .failure(let error):
                     self.finished(.failure(AMQPError(.requestFailed, "token provider failed for \(audience): \(error)")), token: nil)
                 case .success(let token):
-                    self.cbs.putToken(audience: audience, token: token, queue: self.queue) { put in
+                    self.cbs.putToken(audience: audience, token: token, timeout: self.putTokenTimeout,
+                                      queue: self.queue) { put in
                         self.finished(put, token: token)
                     }
                 }
@@ -166,17 +180,28 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
         switch result {
         case .success:
             successes += 1
+            failuresInARow = 0
+            currentExpiry = token?.expiresAt
             let lifetime = max(0, token?.expiresAt.timeIntervalSinceNow ?? 0)
             delay = max(0.001, lifetime * refreshFraction)
         case .failure(let error):
             onRefreshFailure?(error)
             // A link or connection failure will not heal by retrying on it; the owner rebuilds and restarts.
             if error.code == .linkDetached || error.code == .connectionClosed || error.code == .sessionEnded { return }
-            delay = retryDelay
+            delay = Self.retryDelay(afterFailures: failuresInARow, initial: retryDelay, maximum: maxRetryDelay,
+                                    untilExpiry: currentExpiry?.timeIntervalSinceNow)
+                * Double.random(in: 0.8...1.2)
+            failuresInARow += 1
         }
         guard !cancelled else { return }
-        let item = DispatchWorkItem { [weak self] in self?.refresh() }
-        timer = item
-        queue.asyncAfter(deadline: .now() + delay, execute: item)
+        timer = clock.schedule(at: clock.now().advanced(bySeconds: delay), on: queue) { [weak self] in self?.refresh() }
+    }
+
+    /// The delay before retrying a failed refresh (before jitter): `initial` doubled per earlier failure in a
+    /// row, at most `maximum`, and at most half the time left until the last token put expires (at least 1 s).
+    package static func retryDelay(afterFailures failures: Int, initial: Double, maximum: Double, untilExpiry: Double?) -> Double {
+        var delay = min(maximum, initial * Double(1 << min(max(failures, 0), 30)))
+        if let untilExpiry, untilExpiry.isFinite { delay = min(delay, max(1, untilExpiry / 2)) }
+        return delay
     }
 }

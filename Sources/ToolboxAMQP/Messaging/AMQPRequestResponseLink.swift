@@ -30,6 +30,8 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     private var receiver: AMQPReceiver?
     private var pending: [AMQPValue: Pending] = [:]
     private var failure: AMQPError?
+    /// `sender` and `receiver` for reading off the connection's queue (`hasEnded`).
+    private let links = LockedValue<(AMQPSender?, AMQPReceiver?)>((nil, nil))
 
     private init(session: AMQPSession, address: String, replyAddress: String) {
         self.session = session
@@ -40,7 +42,10 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     private var queue: DispatchQueue { session.queue }
 
     /// Attaches the receiver then the sender (the order the Azure SDKs use) and completes when both are attached.
+    /// Past `deadline` it fails with `.timedOut` and detaches what was attached (a peer that never answers an
+    /// attach cannot hold the caller).
     public static func attach(session: AMQPSession, address: String, replyAddress: String? = nil,
+                              deadline: Deadline = .never,
                               queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                               completion: @escaping @Sendable (Result<AMQPRequestResponseLink, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
@@ -48,19 +53,20 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         let link = AMQPRequestResponseLink(session: session, address: address, replyAddress: reply)
         let queue = session.queue
         let receiverOptions = AMQPReceiverOptions(credit: .auto(prefetch: 50), targetAddress: reply)
-        session.attachReceiver(address: address, options: receiverOptions, messageQueue: queue, queue: queue,
+        session.attachReceiver(address: address, options: receiverOptions, messageQueue: queue, deadline: deadline, queue: queue,
                                onMessage: { [weak link] delivery in link?.received(delivery) }) { result in
             switch result {
             case .failure(let error): callback(.failure(error))
             case .success(let receiver):
                 link.receiver = receiver
-                session.attachSender(address: address, queue: queue) { result in
+                session.attachSender(address: address, deadline: deadline, queue: queue) { result in
                     switch result {
                     case .failure(let error):
                         receiver.close { _ in }
                         callback(.failure(error))
                     case .success(let sender):
                         link.sender = sender
+                        link.links.withLockedValue { $0 = (sender, receiver) }
                         callback(.success(link))
                     }
                 }
@@ -73,6 +79,12 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPRequestResponseLink, any Error>) -> Void) in
             attach(session: session, address: address, replyAddress: replyAddress, queue: queue) { done($0.mapError { $0 }) }
         }
+    }
+
+    /// Whether either link of the pair has ended (the pair can no longer answer; attach a new one).
+    public var hasEnded: Bool {
+        let (sender, receiver) = links.load()
+        return sender?.hasEnded ?? true || receiver?.hasEnded ?? true
     }
 
     /// Sends `request` and completes with the response whose correlation-id matches its message-id.

@@ -17,6 +17,12 @@ public struct HTTPServerResponse: Sendable {
         case bytes([UInt8])
         /// Pieces sent as chunks with `Transfer-Encoding: chunked`.
         case chunked([[UInt8]])
+        /// Pieces pulled one at a time while sending, so a large body is never held whole: `next` is called on
+        /// the connection's queue each time the previous piece has been written (it must not block) and returns
+        /// the next piece, or nil at the end. With a `contentLength` the body is framed by `Content-Length` and
+        /// the pieces must add up to exactly that many bytes (otherwise the connection is reset, as framing can
+        /// no longer be trusted); without one it goes out chunked. A HEAD request never pulls.
+        case stream(contentLength: Int?, next: @Sendable () -> [UInt8]?)
     }
 
     public var head: HTTPResponseHead

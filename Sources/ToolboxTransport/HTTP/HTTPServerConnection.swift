@@ -51,6 +51,12 @@ final class HTTPServerConnection: @unchecked Sendable {
             case .requestHead(let head):
                 currentHead = head
                 currentBody = []
+                // The parser has checked Content-Length against the body limit; reserving it keeps a large body
+                // (a blob block) at its own size instead of up to twice that from doubling growth.
+                if let length = head.headers.first(name: "Content-Length").flatMap({ Int($0) }), length > 0,
+                   length <= parser.limits.maxBodyBytes {
+                    currentBody.reserveCapacity(length)
+                }
                 if head.expectsContinue, pending.isEmpty, head.headers.contains(name: "Transfer-Encoding")
                     || (head.headers.first(name: "Content-Length").map { $0 != "0" } ?? false)
                 {
@@ -118,11 +124,7 @@ final class HTTPServerConnection: @unchecked Sendable {
 
     private func send(_ response: HTTPServerResponse, keepAlive: Bool, isHEAD: Bool) {
         if response.abortConnection {
-            finished = true
-            connection.closeOnQueue(mode: .abortive) {}
-            let onFinish = self.onFinish
-            self.onFinish = nil
-            onFinish?()
+            abort()
             return
         }
         var head = response.head
@@ -145,14 +147,91 @@ final class HTTPServerConnection: @unchecked Sendable {
                 for chunk in chunks { HTTPSerializer.writeChunk(chunk, into: &bytes) }
                 HTTPSerializer.writeLastChunk(into: &bytes)
             }
+        case .stream(let contentLength, let next):
+            if let contentLength, contentLength >= 0 {
+                head.headers.replaceOrAdd(name: "Content-Length", value: String(contentLength))
+                head.headers.remove(name: "Transfer-Encoding")
+            } else {
+                head.headers.remove(name: "Content-Length")
+                if mayHaveBody { head.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked") }
+            }
+            serialize(head, into: &bytes)
+            if !isHEAD, mayHaveBody {
+                let framing = contentLength.map { StreamFraming.length(remaining: max($0, 0)) } ?? .chunked
+                connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { [self] error in
+                    if error != nil { responseWritten(error: error, close: true) } else { sendPieces(next, framing: framing, close: close) }
+                }
+                return
+            }
         }
         connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { [self] error in
-            handling = false
-            if error != nil || close || (peerClosed && pending.isEmpty) {
-                finish()
-            } else {
-                process()
+            responseWritten(error: error, close: close)
+        }
+    }
+
+    private enum StreamFraming {
+        case length(remaining: Int)
+        case chunked
+    }
+
+    /// Writes a streamed body one piece at a time: the next piece is pulled only once the previous one is out.
+    private func sendPieces(_ next: @escaping @Sendable () -> [UInt8]?, framing: StreamFraming, close: Bool) {
+        var bytes: [UInt8] = []
+        var nextFraming = framing
+        var done = false
+        var broken = false
+        var pulled = next()
+        // An empty piece carries nothing (and an empty chunk would end a chunked body): pull on.
+        while let piece = pulled, piece.isEmpty { pulled = next() }
+        if let piece = pulled {
+            switch framing {
+            case .length(let remaining):
+                if piece.count > remaining { broken = true } else {
+                    bytes = piece
+                    nextFraming = .length(remaining: remaining - piece.count)
+                }
+            case .chunked:
+                HTTPSerializer.writeChunk(piece, into: &bytes)
             }
+        } else {
+            done = true
+            switch framing {
+            case .length(let remaining): broken = remaining != 0
+            case .chunked: HTTPSerializer.writeLastChunk(into: &bytes)
+            }
+        }
+        if broken {
+            // The body no longer matches what the head announced: the peer cannot find the message's end.
+            abort()
+            return
+        }
+        let following = nextFraming
+        connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { [self] error in
+            if error != nil || done {
+                responseWritten(error: error, close: close)
+            } else {
+                // The completion runs inline when the socket took everything: hop, so a body of many pieces
+                // does not recurse once per piece (and overflow the stack).
+                connection.queue.async { self.sendPieces(next, framing: following, close: close) }
+            }
+        }
+    }
+
+    /// Resets the connection without a (further) response.
+    private func abort() {
+        finished = true
+        connection.closeOnQueue(mode: .abortive) {}
+        let onFinish = self.onFinish
+        self.onFinish = nil
+        onFinish?()
+    }
+
+    private func responseWritten(error: TransportError?, close: Bool) {
+        handling = false
+        if error != nil || close || (peerClosed && pending.isEmpty) {
+            finish()
+        } else {
+            process()
         }
     }
 

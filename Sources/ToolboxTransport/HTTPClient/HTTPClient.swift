@@ -223,9 +223,11 @@ public final class HTTPClient: Sendable {
             return
         }
         connection.exchange(request, deadline: deadline, sink: sink) { [weak self] outcome in
+            // Cancelling from now on must not abort the connection: it goes back to the pool and may serve others.
+            task.clearCancelAction()
             lease.release(outcome.reusable ? .reuse : .discard)
-            if let self, outcome.stale, !retried, request.isIdempotent, request.body.isReplayable, !task.isCancelled,
-                !deadline.hasPassed
+            if let self, outcome.stale, !retried, (request.isIdempotent || outcome.unsent), request.body.isReplayable,
+                !task.isCancelled, !deadline.hasPassed
             {
                 self.logger.debug("retrying on a fresh connection", metadata: ["endpoint": "\(request.endpoint)"])
                 self.attempt(request, deadline: deadline, sink: sink, task: task, retried: true, finish: finish)
@@ -238,12 +240,13 @@ public final class HTTPClient: Sendable {
     private func pool(for endpoint: HTTPEndpoint) throws(TransportError) -> ConnectionPool<HTTPConnector> {
         let result: Result<ConnectionPool<HTTPConnector>, TransportError> = pools.withLockedValue { pools in
             if let pool = pools[endpoint] { return .success(pool) }
-            let connector = HTTPConnector(
+            var connector = HTTPConnector(
                 endpoint: endpoint, tls: tls, serverNameOverride: configuration.tls.serverNameOverride,
                 connectTimeout: configuration.connectTimeout,
                 connectOptions: TCPConnectOptions(attemptDelay: configuration.connectionAttemptDelay),
                 limits: configuration.responseLimits, userAgent: configuration.userAgent, opened: opened,
                 loops: loops)
+            connector.readinessProbe = configuration.readinessProbe
             var poolConfiguration = ConnectionPoolConfiguration()
             poolConfiguration.clientLimit = 1  // HTTP/1.1: one request in flight per connection
             poolConfiguration.maxSize = configuration.maxConnectionsPerEndpoint
@@ -252,7 +255,7 @@ public final class HTTPClient: Sendable {
             poolConfiguration.maxLifespan = configuration.maxLifespan
             poolConfiguration.minReady = min(configuration.minReadyPerEndpoint, configuration.maxConnectionsPerEndpoint)
             poolConfiguration.getTimeout = configuration.connectTimeout
-            poolConfiguration.metricsLabel = nil
+            poolConfiguration.metricsLabel = configuration.metricsLabel
             do {
                 let pool = try ConnectionPool(connector: connector, configuration: poolConfiguration, logger: logger)
                 pools[endpoint] = pool

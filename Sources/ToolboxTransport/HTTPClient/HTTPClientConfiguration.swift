@@ -1,3 +1,5 @@
+import ToolboxCore
+
 /// Settings of an `HTTPClient`. Times are in seconds.
 public struct HTTPClientConfiguration: Sendable {
     /// How HTTPS endpoints are verified. Default: the system trust store, full verification.
@@ -39,6 +41,28 @@ public struct HTTPClientConfiguration: Sendable {
     /// that fails at once (an unusable URL, a client shut down) may complete before `execute` returns.
     /// `stream` is not affected. Default false.
     public var inlineCompletions = false
+    /// A request each new connection must answer successfully before it serves anyone (a Cosmos DB container
+    /// read, say); a connection that fails it is closed and its waiters get the error. Default nil (no probe).
+    public var readinessProbe: HTTPReadinessProbe? = nil
+    /// Label of the swift-metrics gauges and counters of the per-endpoint pools; nil (default) reports none.
+    public var metricsLabel: String? = nil
 
     public init() {}
+}
+
+/// Proves a new connection ready with one real request before the pool hands it out.
+///
+/// `makeRequest` builds the request (asynchronously: a bearer token may have to be fetched first);
+/// `check` judges the response and returns an error to refuse the connection.
+public struct HTTPReadinessProbe: Sendable {
+    public var makeRequest: @Sendable (HTTPEndpoint, Deadline, @escaping @Sendable (Result<HTTPRequest, any Error>) -> Void) -> Void
+    public var check: @Sendable (HTTPResponse) -> (any Error)?
+
+    public init(
+        makeRequest: @escaping @Sendable (HTTPEndpoint, Deadline, @escaping @Sendable (Result<HTTPRequest, any Error>) -> Void) -> Void,
+        check: @escaping @Sendable (HTTPResponse) -> (any Error)?
+    ) {
+        self.makeRequest = makeRequest
+        self.check = check
+    }
 }

@@ -18,6 +18,9 @@ struct HTTPExchangeOutcome {
     /// The connection had served requests before and failed before a single response byte arrived: the
     /// signature of a keep-alive connection the server had already closed.
     var stale: Bool
+    /// Not a byte of the request was written (the connection was found closed first): safe to send again
+    /// whatever the method.
+    var unsent = false
 }
 
 /// One pooled HTTP/1.1 connection: a `TCPConnection` plus the response parser, one exchange at a time.

@@ -26,6 +26,11 @@ final class HTTPRequestTask: Cancellable, @unchecked Sendable {
         }
     }
 
+    /// Forgets the current step's cancel action (the step is over; what it would cancel now belongs to others).
+    func clearCancelAction() {
+        lock.withLock { action = nil }
+    }
+
     func cancel() {
         let (action, handlers): ((@Sendable () -> Void)?, [@Sendable () -> Void]) = lock.withLock {
             if cancelled { return (nil, []) }

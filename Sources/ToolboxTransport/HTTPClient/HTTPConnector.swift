@@ -19,6 +19,10 @@ struct HTTPConnector: Connector {
     let opened: LockedValue<Int>
     /// The event loops new connections' queues target.
     let loops: HTTPEventLoops
+    /// The request a new connection must answer before it serves anyone, if any.
+    var readinessProbe: HTTPReadinessProbe? = nil
+    /// Largest probe response body collected.
+    var maxProbeBody = 1 << 20
 
     func create(deadline: Deadline, completion: @escaping @Sendable (Result<HTTPClientConnection, any Error>) -> Void) {
         let endpoint = self.endpoint
@@ -42,10 +46,38 @@ struct HTTPConnector: Connector {
         }
     }
 
-    /// HTTP has no handshake beyond TCP and TLS: the first request proves the connection.
+    /// HTTP has no handshake beyond TCP and TLS: without a readiness probe the first request proves the
+    /// connection; with one, the probe's request must succeed on it first.
     func ready(_ connection: HTTPClientConnection, deadline: Deadline,
                completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
-        completion(.success(()))
+        guard let probe = readinessProbe else {
+            completion(.success(()))
+            return
+        }
+        let limit = maxProbeBody
+        probe.makeRequest(endpoint, deadline) { built in
+            switch built {
+            case .failure(let error):
+                completion(.failure(error))
+            case .success(let request):
+                let sink = BufferingSink(limit: limit)
+                connection.exchange(request, deadline: deadline, sink: sink) { outcome in
+                    switch outcome.result {
+                    case .failure(let error):
+                        completion(.failure(error))
+                    case .success(let head):
+                        if !outcome.reusable {
+                            completion(.failure(TransportError(
+                                .connectionReset, "the server closed the connection after the readiness request")))
+                        } else if let refusal = probe.check(HTTPResponse(head: head, body: sink.takeBody())) {
+                            completion(.failure(refusal))
+                        } else {
+                            completion(.success(()))
+                        }
+                    }
+                }
+            }
+        }
     }
 
     func close(_ connection: HTTPClientConnection, completion: @escaping @Sendable () -> Void) {

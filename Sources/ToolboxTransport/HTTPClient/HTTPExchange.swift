@@ -39,7 +39,8 @@ final class HTTPExchange {
         self.reused = reused
         if closed {
             finish(.failure(TransportError(
-                .connectionClosed, "the server closed the idle connection to \(connection.endpoint)")), stale: true)
+                .connectionClosed, "the server closed the idle connection to \(connection.endpoint)")), stale: true,
+                   unsent: true)
             return
         }
         let head: [UInt8]
@@ -220,12 +221,13 @@ final class HTTPExchange {
         finish(.failure(error), stale: stale)
     }
 
-    private func finish(_ result: Result<HTTPResponseHead, TransportError>, reusable: Bool = false, stale: Bool = false) {
+    private func finish(_ result: Result<HTTPResponseHead, TransportError>, reusable: Bool = false, stale: Bool = false,
+                        unsent: Bool = false) {
         guard let completion else { return }
         self.completion = nil
         if !reusable, tcp.state == .open {
             tcp.fail(TransportError(.closedLocally, "the connection was retired after a failed exchange"))
         }
-        completion(HTTPExchangeOutcome(result: result, reusable: reusable, stale: stale))
+        completion(HTTPExchangeOutcome(result: result, reusable: reusable, stale: stale, unsent: unsent))
     }
 }

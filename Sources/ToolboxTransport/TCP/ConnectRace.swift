@@ -119,6 +119,7 @@ final class ConnectRace: @unchecked Sendable {
             }
             POSIX.prepare(socketFD)
             POSIX.setNoDelay(socketFD)
+            POSIX.setKeepAlive(socketFD)
             let rc = address.withSockAddr { POSIX.connect(socketFD, $0, $1) }
             let code = errno
             if rc == 0 {

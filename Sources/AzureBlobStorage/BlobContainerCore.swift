@@ -1,0 +1,255 @@
+import AzureAuth
+import Dispatch
+import Logging
+import ToolboxCore
+import ToolboxTransport
+
+/// What `BlobContainer` and `ManagedBlobContainer` share: the pipeline and every operation, described once.
+final class BlobContainerCore: Sendable {
+    let pipeline: BlobPipeline
+    private let delegationKeys: UserDelegationKeyCache
+    /// The permission letters a blob SAS may carry (read, add, create, write, delete, delete version, permanent
+    /// delete, tags, list, filter, move, execute, ownership, permissions, immutability), as the SDKs accept them.
+    static let sasPermissionLetters = "racwdxytlfmeopi"
+
+    init(pipeline: BlobPipeline) {
+        self.pipeline = pipeline
+        self.delegationKeys = UserDelegationKeyCache()
+    }
+
+    var containerName: String { pipeline.containerName }
+    var options: BlobClientOptions { pipeline.options }
+
+    /// Starts an operation: refuses an empty or over-long blob name before any I/O.
+    func start<T: Sendable>(
+        _ what: String, blobName: String?, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<T, ToolboxError>) -> Void,
+        body: (BlobOperation<T>) -> Void
+    ) -> BlobOperation<T> {
+        let operation = BlobOperation(what, queue: queue, completion: completion)
+        if let blobName, blobName.isEmpty || blobName.unicodeScalars.count > BlobNames.characterLimit {
+            operation.finish(.failure(ToolboxError(.invalidArgument, "\(what): a blob name must have 1 to "
+                + "\(BlobNames.characterLimit) characters (BlobNames.safe cleans names up)")))
+            return operation
+        }
+        body(operation)
+        return operation
+    }
+
+    // MARK: Small operations
+
+    func properties(_ name: String, conditions: BlobRequestConditions, timeout: Duration, queue: DispatchQueue,
+                    completion: @escaping @Sendable (Result<BlobProperties, ToolboxError>) -> Void) -> any Cancellable {
+        start("reading the properties of '\(name)'", blobName: name, queue: queue, completion: completion) { op in
+            let request = BlobRequest(method: "HEAD", resource: .blob(name), headers: conditions.headers,
+                                      expected: [200], operation: "reading the properties of '\(name)'")
+            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
+                op.finish(result.flatMap { response in
+                    Result { () throws(ToolboxError) in
+                        try BlobResponseHeaders.properties(name: name, head: response.head)
+                    }
+                })
+            }
+        }
+    }
+
+    func delete(_ name: String, conditions: BlobRequestConditions, timeout: Duration, queue: DispatchQueue,
+                completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        start("deleting '\(name)'", blobName: name, queue: queue, completion: completion) { op in
+            let request = BlobRequest(method: "DELETE", resource: .blob(name), headers: conditions.headers,
+                                      expected: [202], operation: "deleting '\(name)'")
+            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
+                op.finish(result.map { _ in () })
+            }
+        }
+    }
+
+    func list(prefix: String?, pageSize: Int?, marker: String?, timeout: Duration, queue: DispatchQueue,
+              completion: @escaping @Sendable (Result<BlobListPage, ToolboxError>) -> Void) -> any Cancellable {
+        start("listing blobs", blobName: nil, queue: queue, completion: completion) { op in
+            if let pageSize, !(1...5000).contains(pageSize) {
+                return op.finish(.failure(ToolboxError(.invalidArgument, "the page size must be 1...5000 (the "
+                    + "service's limit), not \(pageSize)")))
+            }
+            var query = [("restype", "container"), ("comp", "list")]
+            if let prefix, !prefix.isEmpty { query.append(("prefix", prefix)) }
+            if let marker, !marker.isEmpty { query.append(("marker", marker)) }
+            if let pageSize { query.append(("maxresults", String(pageSize))) }
+            let request = BlobRequest(method: "GET", resource: .container, query: query, expected: [200],
+                                      operation: "listing the blobs of '\(containerName)'")
+            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
+                op.finish(result.flatMap { response in
+                    Result { () throws(ToolboxError) in try BlobXML.listPage(response.body) }
+                })
+            }
+        }
+    }
+
+    func uploadFromURL(_ name: String, sourceURL: String, overwrite: Bool, timeout: Duration, queue: DispatchQueue,
+                       completion: @escaping @Sendable (Result<BlobUploadResult, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        start("copying into '\(name)' from a URL", blobName: name, queue: queue, completion: completion) { op in
+            guard sourceURL.lowercased().hasPrefix("https://") || sourceURL.lowercased().hasPrefix("http://") else {
+                return op.finish(.failure(ToolboxError(.invalidArgument, "the source of a copy must be an http(s) "
+                    + "URL")))
+            }
+            var headers = [("x-ms-blob-type", "BlockBlob"), ("x-ms-copy-source", sourceURL)]
+            if !overwrite { headers.append(("If-None-Match", "*")) }
+            let request = BlobRequest(method: "PUT", resource: .blob(name), headers: headers, expected: [201],
+                                      operation: "copying into '\(name)' from a URL")
+            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
+                op.finish(result.map { BlobResponseHeaders.uploadResult(name: name, response: $0, size: 0, blockCount: 0) })
+            }
+        }
+    }
+
+    func setMetadata(_ name: String, metadata: [String: String], conditions: BlobRequestConditions,
+                     timeout: Duration, queue: DispatchQueue,
+                     completion: @escaping @Sendable (Result<BlobUploadResult, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        start("setting the metadata of '\(name)'", blobName: name, queue: queue, completion: completion) { op in
+            let headers: [(String, String)]
+            do throws(ToolboxError) {
+                headers = try Self.metadataHeaders(metadata) + conditions.headers
+            } catch {
+                return op.finish(.failure(error))
+            }
+            let request = BlobRequest(method: "PUT", resource: .blob(name), query: [("comp", "metadata")],
+                                      headers: headers, expected: [200],
+                                      operation: "setting the metadata of '\(name)'")
+            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
+                op.finish(result.map { BlobResponseHeaders.uploadResult(name: name, response: $0, size: 0, blockCount: 0) })
+            }
+        }
+    }
+
+    /// `x-ms-meta-<name>` headers; names must be C# identifiers and values single-line ASCII, as Azure requires.
+    static func metadataHeaders(_ metadata: [String: String]) throws(ToolboxError) -> [(String, String)] {
+        var headers: [(String, String)] = []
+        for (name, value) in metadata.sorted(by: { $0.key < $1.key }) {
+            let nameOK = !name.isEmpty && name.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x5F
+            } && !(name.utf8.first.map { $0 >= 0x30 && $0 <= 0x39 } ?? false)
+            guard nameOK else {
+                throw ToolboxError(.invalidArgument, "metadata name '\(name.prefix(64))' is not a C# identifier "
+                    + "(letters, digits, '_', not starting with a digit)")
+            }
+            guard value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) else {
+                throw ToolboxError(.invalidArgument, "the value of metadata '\(name)' must be printable ASCII on "
+                    + "one line")
+            }
+            headers.append(("x-ms-meta-\(name)", value))
+        }
+        return headers
+    }
+
+    // MARK: SAS
+
+    func sas(for names: [String], options sasOptions: BlobSASOptions, timeout: Duration, queue: DispatchQueue,
+             completion: @escaping @Sendable (Result<[BlobSAS], ToolboxError>) -> Void) -> any Cancellable {
+        start("signing SAS tokens", blobName: nil, queue: queue, completion: completion) { op in
+            guard let account = pipeline.accountName else {
+                return op.finish(.failure(ToolboxError(.invalidConfiguration, "the account name is unknown (neither "
+                    + "in the credential nor in the URL), so no SAS can be signed")))
+            }
+            let seconds = sasOptions.expiresIn.components.seconds
+            guard seconds > 0, seconds <= 7 * 86_400 else {
+                return op.finish(.failure(ToolboxError(.invalidArgument, "a SAS must expire within 1 second and 7 "
+                    + "days (the user delegation key's limit), not \(sasOptions.expiresIn)")))
+            }
+            let letters = sasOptions.permissions
+            guard !letters.isEmpty, letters.allSatisfy({ Self.sasPermissionLetters.contains($0) }),
+                  Set(letters).count == letters.count else {
+                return op.finish(.failure(ToolboxError(.invalidArgument, "SAS permissions '\(letters)' are not "
+                    + "distinct letters of \(Self.sasPermissionLetters) (e.g. r, rw, racwd)")))
+            }
+            let now = UTCDate.nowUnixSeconds()
+            let expiry = now + Int(seconds)
+            let sign: @Sendable (BlobSASBuilder) throws(AuthError) -> Secret<String>
+            switch pipeline.credential {
+            case .sharedKey(_, let key) where !sasOptions.useUserDelegationKey:
+                sign = { builder throws(AuthError) in try builder.token(accountKey: key) }
+                op.finish(Self.sign(names, account: account, container: containerName, sasOptions: sasOptions,
+                                    expiry: expiry, pipeline: pipeline, sign: sign))
+            case .token:
+                delegationKeys.key(validUntil: expiry, now: now, pipeline: pipeline, deadline: .after(timeout),
+                                   tracker: op) { [containerName, pipeline] result in
+                    op.finish(result.flatMap { key in
+                        Self.sign(names, account: account, container: containerName, sasOptions: sasOptions,
+                                  expiry: expiry, pipeline: pipeline) { builder throws(AuthError) in
+                            try builder.token(userDelegationKey: key)
+                        }
+                    })
+                }
+            case .sharedKey:
+                op.finish(.failure(ToolboxError(.invalidConfiguration, "a user delegation SAS needs a token "
+                    + "credential (Entra ID) to fetch the key with; this client signs with an account key")))
+            default:
+                op.finish(.failure(ToolboxError(.invalidConfiguration, "signing a SAS needs an account key (Shared "
+                    + "Key) or a token credential (user delegation key); this client has \(pipeline.credential)")))
+            }
+        }
+    }
+
+    private static func sign(
+        _ names: [String], account: String, container: String, sasOptions: BlobSASOptions, expiry: Int,
+        pipeline: BlobPipeline, sign: (BlobSASBuilder) throws(AuthError) -> Secret<String>
+    ) -> Result<[BlobSAS], ToolboxError> {
+        var result: [BlobSAS] = []
+        for name in names {
+            guard !name.isEmpty else {
+                return .failure(ToolboxError(.invalidArgument, "a SAS was asked for an empty blob name"))
+            }
+            var builder = BlobSASBuilder(accountName: account, containerName: container, blobName: name,
+                                         permissions: sasOptions.permissions, expiry: expiry,
+                                         signedProtocol: sasOptions.signedProtocol)
+            builder.version = pipeline.options.serviceVersion
+            do {
+                let token = try sign(builder)
+                let url = pipeline.url(blob: name) + "?" + token.exposedValue
+                result.append(BlobSAS(blobName: name, token: token, url: Secret(url), expiresOn: expiry))
+            } catch {
+                return .failure(ToolboxError(error.code, "signing a SAS for '\(name)' failed: \(error.message)",
+                                             underlying: error))
+            }
+        }
+        return .success(result)
+    }
+}
+
+/// The user delegation key, fetched once and reused while it covers the SAS being signed (Azure allows up to
+/// seven days; a new key is asked for only when a SAS would outlive the cached one).
+final class UserDelegationKeyCache: Sendable {
+    private let cached = LockedValue<(key: UserDelegationKey, expiry: Int)?>(nil)
+
+    func key(validUntil expiry: Int, now: Int, pipeline: BlobPipeline, deadline: Deadline,
+             tracker: BlobOperation<some Sendable>,
+             completion: @escaping @Sendable (Result<UserDelegationKey, ToolboxError>) -> Void) {
+        if let hit = cached.load(), hit.expiry >= expiry, UTCDate.parseISO8601(hit.key.signedStart) ?? now <= now {
+            return completion(.success(hit.key))
+        }
+        // Asking for an hour at least (or the SAS's life) lets a burst of SAS requests share one key.
+        let keyExpiry = min(max(expiry, now + 3600), now + 7 * 86_400)
+        let request = BlobRequest(
+            method: "POST", resource: .service, query: [("restype", "service"), ("comp", "userdelegationkey")],
+            headers: [("Content-Type", "application/xml")], body: BlobXML.keyInfo(start: now, expiry: keyExpiry),
+            expected: [200], operation: "getting a user delegation key")
+        pipeline.send(request, deadline: deadline, tracker: tracker) { [cached] result in
+            completion(result.flatMap { response in
+                Result { () throws(ToolboxError) in
+                    let key = try BlobXML.userDelegationKey(response.body)
+                    let keyEnd = UTCDate.parseISO8601(key.signedExpiry) ?? keyExpiry
+                    cached.withLockedValue { $0 = (key, keyEnd) }
+                    guard keyEnd >= expiry else {
+                        throw ToolboxError(.invalidResponse, "the service's user delegation key expires before "
+                            + "the SAS would")
+                    }
+                    return key
+                }
+            })
+        }
+    }
+}

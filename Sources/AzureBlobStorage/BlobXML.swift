@@ -1,0 +1,163 @@
+import AzureAuth
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import ToolboxCore
+
+/// A small element tree read with Foundation's `XMLParser` (libxml2): what Blob listings, user delegation keys
+/// and error bodies need. External entities are not resolved, and size and depth are bounded, so a hostile body
+/// gives an error, never a crash or a runaway allocation.
+struct BlobXMLNode: Sendable {
+    var name: String
+    var attributes: [String: String]
+    var children: [BlobXMLNode]
+    var text: String
+
+    /// The first child called `name`.
+    func child(_ name: String) -> BlobXMLNode? { children.first { $0.name == name } }
+
+    /// The text of the first child called `name`, or nil when there is none.
+    func childText(_ name: String) -> String? { child(name)?.text }
+
+    /// Parses `bytes`; nil when they are not well-formed XML within the limits.
+    static func parse(_ bytes: [UInt8], maxDepth: Int = 32, maxElements: Int = 1_000_000) -> BlobXMLNode? {
+        let parser = XMLParser(data: Data(bytes))
+        parser.shouldResolveExternalEntities = false
+        let builder = XMLTreeBuilder(maxDepth: maxDepth, maxElements: maxElements)
+        parser.delegate = builder
+        guard parser.parse(), !builder.exceeded else { return nil }
+        return builder.root
+    }
+}
+
+/// Collects the parser's events into `BlobXMLNode`s.
+private final class XMLTreeBuilder: NSObject, XMLParserDelegate {
+    var stack: [BlobXMLNode] = []
+    var root: BlobXMLNode?
+    var exceeded = false
+    private var count = 0
+    private let maxDepth: Int
+    private let maxElements: Int
+
+    init(maxDepth: Int, maxElements: Int) {
+        self.maxDepth = maxDepth
+        self.maxElements = maxElements
+    }
+
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        count += 1
+        if stack.count >= maxDepth || count > maxElements {
+            exceeded = true
+            parser.abortParsing()
+            return
+        }
+        stack.append(BlobXMLNode(name: elementName, attributes: attributeDict, children: [], text: ""))
+    }
+
+    func parser(_ parser: XMLParser, foundCharacters string: String) {
+        guard !stack.isEmpty else { return }
+        stack[stack.count - 1].text += string
+    }
+
+    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?,
+                qualifiedName qName: String?) {
+        guard let done = stack.popLast() else { return }
+        if stack.isEmpty {
+            root = done
+        } else {
+            stack[stack.count - 1].children.append(done)
+        }
+    }
+}
+
+/// The Blob service's XML bodies.
+enum BlobXML {
+    /// `List Blobs` → a page. Throws `.invalidResponse` naming what was wrong.
+    static func listPage(_ body: [UInt8]) throws(ToolboxError) -> BlobListPage {
+        guard let root = BlobXMLNode.parse(body), root.name == "EnumerationResults" else {
+            throw ToolboxError(.invalidResponse, "the List Blobs answer is not an <EnumerationResults> XML document")
+        }
+        var blobs: [BlobProperties] = []
+        for blob in root.child("Blobs")?.children ?? [] where blob.name == "Blob" {
+            guard let nameElement = blob.child("Name") else {
+                throw ToolboxError(.invalidResponse, "a <Blob> in the List Blobs answer has no <Name>")
+            }
+            var name = nameElement.text
+            if nameElement.attributes["Encoded"] == "true" { name = PercentEncoding.unquote(name) }
+            let properties = blob.child("Properties")
+            let lengthText = properties?.childText("Content-Length") ?? "0"
+            guard let size = Int64(lengthText.trimmingCharacters(in: .whitespaces)), size >= 0 else {
+                throw ToolboxError(.invalidResponse, "blob '\(name)' has a Content-Length that is not a size: "
+                    + "'\(lengthText.prefix(40))'")
+            }
+            var metadata: [String: String] = [:]
+            for entry in blob.child("Metadata")?.children ?? [] { metadata[entry.name] = entry.text }
+            blobs.append(BlobProperties(
+                name: name, size: size, etag: properties?.childText("Etag") ?? "",
+                lastModified: nonEmpty(properties?.childText("Last-Modified")),
+                creationTime: nonEmpty(properties?.childText("Creation-Time")),
+                contentType: nonEmpty(properties?.childText("Content-Type")),
+                contentMD5: nonEmpty(properties?.childText("Content-MD5")),
+                contentEncoding: nonEmpty(properties?.childText("Content-Encoding")),
+                contentLanguage: nonEmpty(properties?.childText("Content-Language")),
+                cacheControl: nonEmpty(properties?.childText("Cache-Control")),
+                contentDisposition: nonEmpty(properties?.childText("Content-Disposition")),
+                blobType: nonEmpty(properties?.childText("BlobType")),
+                accessTier: nonEmpty(properties?.childText("AccessTier")), metadata: metadata))
+        }
+        return BlobListPage(blobs: blobs, nextMarker: nonEmpty(root.childText("NextMarker")))
+    }
+
+    /// `Get User Delegation Key` → the key. Throws `.invalidResponse` when a field is missing.
+    static func userDelegationKey(_ body: [UInt8]) throws(ToolboxError) -> UserDelegationKey {
+        guard let root = BlobXMLNode.parse(body), root.name == "UserDelegationKey" else {
+            throw ToolboxError(.invalidResponse, "the Get User Delegation Key answer is not a <UserDelegationKey>")
+        }
+        func field(_ name: String) throws(ToolboxError) -> String {
+            guard let value = nonEmpty(root.childText(name)) else {
+                throw ToolboxError(.invalidResponse, "the user delegation key has no <\(name)>")
+            }
+            return value
+        }
+        return UserDelegationKey(
+            signedObjectID: try field("SignedOid"), signedTenantID: try field("SignedTid"),
+            signedStart: secondPrecision(try field("SignedStart")),
+            signedExpiry: secondPrecision(try field("SignedExpiry")), signedService: try field("SignedService"),
+            signedVersion: try field("SignedVersion"),
+            signedDelegatedUserTenantID: nonEmpty(root.childText("SignedDelegatedUserTid")),
+            value: Secret(try field("Value")))
+    }
+
+    /// The `<KeyInfo>` body of a Get User Delegation Key request.
+    static func keyInfo(start: Int, expiry: Int) -> [UInt8] {
+        Array(("<?xml version='1.0' encoding='utf-8'?>\n<KeyInfo><Start>\(UTCDate.iso8601(start))</Start>"
+            + "<Expiry>\(UTCDate.iso8601(expiry))</Expiry></KeyInfo>").utf8)
+    }
+
+    /// The `<BlockList>` body of Put Block List.
+    static func blockList(_ ids: [String]) -> [UInt8] {
+        var text = "<?xml version='1.0' encoding='utf-8'?>\n<BlockList>"
+        for id in ids { text += "<Latest>\(id)</Latest>" }
+        return Array((text + "</BlockList>").utf8)
+    }
+
+    /// `<Error><Code>…</Code><Message>…</Message></Error>` → (code, message), when the body is one.
+    static func error(_ body: [UInt8]) -> (code: String?, message: String?) {
+        guard !body.isEmpty, let root = BlobXMLNode.parse(body, maxElements: 100), root.name == "Error" else {
+            return (nil, nil)
+        }
+        return (nonEmpty(root.childText("Code")), nonEmpty(root.childText("Message")))
+    }
+
+    /// The SDK re-formats the key's dates to whole seconds before signing (`%Y-%m-%dT%H:%M:%SZ`); so do we.
+    static func secondPrecision(_ iso: String) -> String {
+        UTCDate.parseISO8601(iso).map(UTCDate.iso8601) ?? iso
+    }
+
+    private static func nonEmpty(_ text: String?) -> String? {
+        guard let text, !text.isEmpty else { return nil }
+        return text
+    }
+}

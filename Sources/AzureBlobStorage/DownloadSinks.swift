@@ -1,0 +1,126 @@
+import ToolboxCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes a download in place into a file (`pwrite` at each range's offset), so ranges land in parallel.
+final class FileSink: DownloadSink, @unchecked Sendable {
+    // @unchecked Sendable: `fd` is used and closed only under `lock`, so no write can hit a closed descriptor.
+    private let lock = Lock()
+    private var fd: Int32
+    let path: String
+
+    /// Creates or truncates `path`.
+    init(path: String) throws(ToolboxError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ToolboxError(.invalidArgument, "cannot open '\(path)' for writing: \(String(cString: strerror(errno)))")
+        }
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    func prepare(length: Int64) -> ToolboxError? {
+        lock.withLock {
+            guard fd >= 0 else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
+            guard ftruncate(fd, off_t(length)) == 0 else {
+                return ToolboxError(.invalidArgument, "cannot size '\(path)' to \(length) bytes: "
+                    + String(cString: strerror(errno)))
+            }
+            return nil
+        }
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int64) -> ToolboxError? {
+        lock.withLock {
+            guard fd >= 0 else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
+            var done = 0
+            while done < bytes.count {
+                let count = bytes.withUnsafeBytes { raw -> Int in
+                    guard let base = raw.baseAddress else { return 0 }
+                    return pwrite(fd, base + done, bytes.count - done, off_t(offset) + off_t(done))
+                }
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else {
+                    return ToolboxError(.invalidArgument, "writing '\(path)' at \(offset) failed: "
+                        + String(cString: strerror(errno)))
+                }
+                done += count
+            }
+            return nil
+        }
+    }
+
+    /// Closes the file; with `remove`, deletes it too (a failed download leaves nothing half-written behind).
+    func finish(remove: Bool) {
+        lock.withLock {
+            if fd >= 0 { close(fd) }
+            fd = -1
+            if remove { unlink(path) }
+        }
+    }
+}
+
+/// Collects a download in one buffer allocated at its final size (ranges land at their offsets).
+final class MemorySink: DownloadSink, @unchecked Sendable {
+    // @unchecked Sendable: `buffer` is only touched under `lock`.
+    private let lock = Lock()
+    private var buffer: [UInt8] = []
+    private let limit: Int64
+
+    init(limit: Int64) { self.limit = limit }
+
+    func prepare(length: Int64) -> ToolboxError? {
+        guard length <= limit, let count = Int(exactly: length) else {
+            return ToolboxError(.invalidArgument, "the blob is \(length) bytes, more than the \(limit) an in-memory "
+                + "download may hold (BlobDownloadOptions.maxInMemoryBytes); download it to a file instead")
+        }
+        lock.withLock { buffer = [UInt8](repeating: 0, count: count) }
+        return nil
+    }
+
+    func write(_ bytes: [UInt8], at offset: Int64) -> ToolboxError? {
+        lock.withLock {
+            guard let start = Int(exactly: offset), start >= 0, start <= buffer.count - bytes.count else {
+                return ToolboxError(.invalidResponse, "the service sent bytes beyond the announced size")
+            }
+            buffer.replaceSubrange(start..<(start + bytes.count), with: bytes)
+            return nil
+        }
+    }
+
+    func take() -> [UInt8] {
+        lock.withLock {
+            defer { buffer = [] }
+            return buffer
+        }
+    }
+}
+
+/// Holds one range at a time for chunked delivery: bytes are appended as they come and taken per range.
+final class ChunkSink: DownloadSink, @unchecked Sendable {
+    // @unchecked Sendable: `piece` is only touched under `lock`.
+    private let lock = Lock()
+    private var piece: [UInt8] = []
+
+    func prepare(length: Int64) -> ToolboxError? { nil }
+
+    func write(_ bytes: [UInt8], at offset: Int64) -> ToolboxError? {
+        lock.withLock { piece += bytes }
+        return nil
+    }
+
+    func take() -> [UInt8] {
+        lock.withLock {
+            defer { piece = [] }
+            return piece
+        }
+    }
+}

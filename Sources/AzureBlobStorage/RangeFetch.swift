@@ -1,0 +1,190 @@
+import Dispatch
+import ToolboxCore
+import ToolboxTransport
+
+/// Where downloaded bytes go: `write` stores bytes at an offset of the requested range (0 = its first byte).
+protocol DownloadSink: Sendable {
+    /// Called with the first answer's total range length, before any byte is written.
+    func prepare(length: Int64) -> ToolboxError?
+    func write(_ bytes: [UInt8], at offset: Int64) -> ToolboxError?
+}
+
+/// One ranged GET streamed into a sink, resumed after a failure from the first byte not yet written (so a
+/// dropped connection costs the rest of the range, not the blob).
+///
+/// The attempts run one after another; within one, the head, body pieces and completion arrive in order on the
+/// HTTP client's delivery queue.
+final class RangeFetch<Op: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: the mutable fields are guarded by `lock` (attempts never overlap, the lock makes
+    // the hand-over between them explicit).
+    private let lock = Lock()
+    private var next: Int64
+    private var skip: Int64 = 0
+    private var status = 0
+    private var errorBody: [UInt8] = []
+    private var failure: ToolboxError?
+    private var attempts = 0
+    private var head: HTTPResponseHead?
+
+    private let name: String
+    private let end: Int64?
+    private let base: Int64
+    private let headers: [(String, String)]
+    private let pipeline: BlobPipeline
+    private let tracker: BlobOperation<Op>
+    private let deadline: Deadline
+    private let sink: any DownloadSink
+    private let progress: ProgressReporter?
+    /// Inspects the first successful head (the first range of a download learns the size there).
+    private let onHead: (@Sendable (HTTPResponseHead) -> ToolboxError?)?
+    private let completion: @Sendable (Result<HTTPResponseHead, ToolboxError>) -> Void
+
+    /// - Parameters:
+    ///   - start, end: the bytes to get (inclusive; `end` nil: to the end of the blob).
+    ///   - base: the blob offset that is offset 0 in the sink.
+    ///   - headers: conditions (`If-Match` with the first answer's ETag for later ranges).
+    ///   - sendRange: false for the one request that must not carry a range (an empty blob).
+    init(name: String, start: Int64, end: Int64?, base: Int64, headers: [(String, String)], pipeline: BlobPipeline,
+         tracker: BlobOperation<Op>, deadline: Deadline, sink: any DownloadSink, progress: ProgressReporter?,
+         onHead: (@Sendable (HTTPResponseHead) -> ToolboxError?)? = nil,
+         completion: @escaping @Sendable (Result<HTTPResponseHead, ToolboxError>) -> Void) {
+        self.name = name
+        self.next = start
+        self.end = end
+        self.base = base
+        self.headers = headers
+        self.pipeline = pipeline
+        self.tracker = tracker
+        self.deadline = deadline
+        self.sink = sink
+        self.progress = progress
+        self.onHead = onHead
+        self.completion = completion
+    }
+
+    var operationText: String {
+        "downloading bytes \(lock.withLock { next })-\(end.map(String.init) ?? "") of '\(name)'"
+    }
+
+    func start(sendRange: Bool = true) {
+        let (from, number): (Int64, Int) = lock.withLock {
+            status = 0
+            skip = 0
+            errorBody = []
+            failure = nil
+            return (next, attempts)
+        }
+        var fields = headers
+        if sendRange { fields.append(("x-ms-range", "bytes=\(from)-\(end.map(String.init) ?? "")")) }
+        let request = BlobRequest(method: "GET", resource: .blob(name), headers: fields, expected: [200, 206],
+                                  operation: operationText)
+        pipeline.launch(request, body: .empty, tracker: tracker, failed: { [self] in completion(.failure($0)) }) {
+            [self] httpRequest, ended in
+            pipeline.http.stream(
+                httpRequest, deadline: pipeline.tryDeadline(deadline), queue: pipeline.workQueue,
+                onHead: { [self] head in received(head, from: from) },
+                onBody: { [self] bytes in receivedBody(bytes) },
+                completion: { [self] result in
+                    ended()
+                    pipeline.observe(request, status: try? result.get().status)
+                    finished(result, number: number, sendRange: sendRange)
+                })
+        }
+    }
+
+    private func received(_ head: HTTPResponseHead, from: Int64) {
+        var problem: ToolboxError?
+        if head.status == 206 {
+            if let text = head.headers.first(name: "Content-Range"), let range = ContentRange(parsing: text) {
+                if range.start != from {
+                    problem = ToolboxError(.invalidResponse, "asked for bytes from \(from) of '\(name)' but got "
+                        + "'\(text.prefix(80))'")
+                }
+            } else {
+                problem = ToolboxError(.invalidResponse, "a 206 answer for '\(name)' has no valid Content-Range")
+            }
+        }
+        let first: Bool = lock.withLock {
+            status = head.status
+            // A 200 to a ranged request is the whole blob: drop what comes before the wanted bytes.
+            if head.status == 200 { skip = next }
+            if let problem { failure = problem }
+            defer { self.head = self.head ?? head }
+            return self.head == nil
+        }
+        if problem == nil, first, (200...299).contains(head.status), let onHead, let refusal = onHead(head) {
+            lock.withLock { failure = refusal }
+        }
+    }
+
+    private func receivedBody(_ bytes: [UInt8]) {
+        let step: BodyStep = lock.withLock {
+            if failure != nil { return .ignore }
+            if !(200...299).contains(status) {
+                if errorBody.count < 64 << 10 { errorBody += bytes.prefix((64 << 10) - errorBody.count) }
+                return .keepError
+            }
+            var piece = bytes[...]
+            if skip > 0 {
+                let drop = Int(min(skip, Int64(piece.count)))
+                piece = piece.dropFirst(drop)
+                skip -= Int64(drop)
+            }
+            if piece.isEmpty { return .ignore }
+            if let end, next + Int64(piece.count) > end + 1 {
+                // More than asked for (a 200 with the whole blob): keep the wanted part only.
+                let keep = Int(max(0, end + 1 - next))
+                piece = piece.prefix(keep)
+                if piece.isEmpty { return .ignore }
+            }
+            let at = next - base
+            next += Int64(piece.count)
+            return .write(Array(piece), at)
+        }
+        guard case .write(let piece, let offset) = step else { return }
+        if let error = sink.write(piece, at: offset) {
+            lock.withLock { failure = error }
+            tracker.finish(.failure(error))
+            return
+        }
+        progress?.add(Int64(piece.count))
+    }
+
+    private func finished(_ result: Result<HTTPResponseHead, TransportError>, number: Int, sendRange: Bool) {
+        let (failure, status, errorBody, next, head) = lock.withLock {
+            (self.failure, self.status, self.errorBody, self.next, self.head)
+        }
+        if let failure { return completion(.failure(failure)) }
+        let error: ToolboxError
+        let retryable: Bool
+        switch result {
+        case .success(let answer) where (200...299).contains(status):
+            let total = answer.headers.first(name: "Content-Range").flatMap(ContentRange.init(parsing:))?.total
+                ?? (status == 200 ? Int64(answer.headers.first(name: "Content-Length") ?? "") : nil)
+            let wantedEnd = end ?? ((total ?? next) - 1)
+            if next > wantedEnd || (total.map { next >= $0 } ?? false) {
+                return completion(.success(head ?? answer))
+            }
+            error = ToolboxError(.httpTruncated, "\(operationText): the answer ended early")
+            retryable = true
+        case .success(let answer):
+            error = BlobErrors.from(HTTPResponse(head: answer, body: errorBody), operation: operationText)
+            retryable = BlobErrors.isRetryable(status: answer.status)
+        case .failure(let transportError):
+            error = BlobErrors.from(transportError, operation: operationText)
+            retryable = BlobErrors.isRetryable(transportError)
+        }
+        lock.withLock { attempts += 1 }
+        pipeline.retryOrFail(error, retryable: retryable, number: number, deadline: deadline, tracker: tracker,
+                             completion: { [self] in completion($0.map { $0.head }) }) { [self] in
+            start(sendRange: sendRange)
+        }
+    }
+}
+
+/// What `RangeFetch` does with a body piece, decided under its lock.
+private enum BodyStep {
+    case ignore
+    case keepError
+    case write([UInt8], Int64)
+}

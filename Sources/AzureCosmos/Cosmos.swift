@@ -1,0 +1,51 @@
+import AzureAuth
+import Dispatch
+import ToolboxCore
+import ToolboxTransport
+
+/// The basic Cosmos DB client, bound to one database and container like the Python toolbox's `Cosmos`:
+/// connections open on demand and are retired after `options.clientTTL` (60 s), so credentials and DNS are
+/// picked up again regularly.
+///
+/// ```swift
+/// let cosmos = try Cosmos(connectionString: cs, databaseName: "db", containerName: "orders")
+/// try cosmos.upsertItem(Array(#"{"id": "1", "pk": "a"}"#.utf8))
+/// let page = try cosmos.queryPage(CosmosQuery("SELECT * FROM c WHERE c.pk = @pk", parameters: ["@pk": "a"]))
+/// try cosmos.close()
+/// ```
+///
+/// `container(_:database:)` reaches another container of the account over the same connections and caches.
+public final class Cosmos: CosmosClient, CosmosCoreBacked, @unchecked Sendable {
+    // @unchecked Sendable: every stored property is immutable; `core` guards its own state.
+    public let databaseName: String
+    public let containerName: String
+    let core: CosmosCore
+
+    /// - throws: `.invalidArgument` for an unusable endpoint, `.invalidKey` for a key that is not base64.
+    public init(endpoint: String, authorization: CosmosAuthorization, databaseName: String, containerName: String,
+                options: CosmosClientOptions = CosmosClientOptions()) throws(ToolboxError) {
+        var http = HTTPClientConfiguration()
+        http.maxConnectionsPerEndpoint = max(1, options.maxConnections)
+        http.maxLifespan = options.clientTTL.toolboxSeconds
+        http.maxIdle = min(50, options.clientTTL.toolboxSeconds)
+        self.core = try CosmosCore(endpoint: endpoint, authorization: authorization, options: options,
+                                   httpConfiguration: http, readiness: nil)
+        self.databaseName = databaseName
+        self.containerName = containerName
+    }
+
+    private init(core: CosmosCore, databaseName: String, containerName: String) {
+        self.core = core
+        self.databaseName = databaseName
+        self.containerName = containerName
+    }
+
+    /// Another container of the account, sharing this client's connections, caches and session tokens (closing
+    /// either closes both).
+    public func container(_ containerName: String, database: String? = nil) -> Cosmos {
+        Cosmos(core: core, databaseName: database ?? databaseName, containerName: containerName)
+    }
+
+    /// How many connections the client has opened so far.
+    public var connectionsOpened: Int { core.http.connectionsOpened }
+}

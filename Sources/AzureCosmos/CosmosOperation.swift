@@ -1,0 +1,46 @@
+import Dispatch
+import ToolboxCore
+
+/// The `Cancellable` of one public operation, which may take several steps (metadata reads, pages, retries):
+/// it cancels whichever step is current and delivers the result exactly once on the caller's queue.
+final class CosmosOperation<Value: Sendable>: Cancellable, @unchecked Sendable {
+    // @unchecked Sendable: `step` and `cancelled` live in a LockedValue; `once` is itself thread-safe.
+    private let step = LockedValue<(handle: (any Cancellable)?, cancelled: Bool)>((nil, false))
+    private let once: CompletionOnce<Result<Value, ToolboxError>>
+    let what: String
+
+    init(_ what: String, queue: DispatchQueue, completion: @escaping @Sendable (Result<Value, ToolboxError>) -> Void) {
+        self.what = what
+        self.once = CompletionOnce { result in queue.async { completion(result) } }
+    }
+
+    var isFinished: Bool { once.isCompleted }
+
+    /// Makes `handle` the step to cancel; cancels it at once (and returns false) if the operation was cancelled.
+    @discardableResult
+    func setStep(_ handle: any Cancellable) -> Bool {
+        let cancelNow = step.withLockedValue { state -> Bool in
+            state.handle = handle
+            return state.cancelled
+        }
+        // A step that already completed the operation is left alone; a step started after a cancel is cancelled.
+        if cancelNow {
+            handle.cancel()
+            return false
+        }
+        return !once.isCompleted
+    }
+
+    func finish(_ result: Result<Value, ToolboxError>) {
+        once.complete(result)
+    }
+
+    func cancel() {
+        let handle = step.withLockedValue { state -> (any Cancellable)? in
+            state.cancelled = true
+            return state.handle
+        }
+        finish(.failure(ToolboxError(.cancelled, "\(what) was cancelled")))
+        handle?.cancel()
+    }
+}

@@ -1,0 +1,60 @@
+import AzureAuth
+import Foundation
+import ToolboxCore
+
+/// One request to the Cosmos DB gateway, before signing: what the pipeline needs to send, sign and retry it.
+struct CosmosRequest: Sendable {
+    var method: String
+    /// Decoded path segments: `["dbs", "db", "colls", "c", "docs", "item 1"]`.
+    var segments: [String]
+    /// Whether the path names a feed (`/dbs/db/colls/c/docs`) rather than a resource.
+    var isFeed: Bool
+    var headers: [(String, String)] = []
+    var body: [UInt8]? = nil
+    /// Safe to send twice (reads, queries): retried after connection failures and 503.
+    var idempotent: Bool
+    /// For messages: "reading item 'x'".
+    var operation: String
+    /// `dbs/db/colls/c` when the request concerns a container's items (session tokens, cache refresh).
+    var containerLink: String? = nil
+    /// The partition key range the request targets, for the session token to send.
+    var rangeID: String? = nil
+    /// Session token the caller passed explicitly.
+    var sessionToken: String? = nil
+    /// Hand 410 (gone/split) to the caller instead of retrying (range-targeted query pages re-plan themselves).
+    var surfaceGone = false
+    /// Statuses that count as success besides 2xx.
+    var acceptedStatuses: Set<Int> = []
+
+    /// The path as sent: each segment percent-encoded, resources with a trailing slash (as the SDKs send).
+    var wirePath: String {
+        if segments.isEmpty { return "/" }
+        let encoded = segments.map { PercentEncoding.quote($0, safe: "-_.!~*'()") }.joined(separator: "/")
+        return "/" + encoded + (isFeed ? "" : "/")
+    }
+
+    /// What is signed: the resource type and the (decoded) resource link.
+    var signedResource: (type: String, link: String) {
+        if segments.isEmpty { return ("", "") }
+        if segments.count % 2 == 1 {
+            return (segments[segments.count - 1], segments.dropLast().joined(separator: "/"))
+        }
+        return (segments[segments.count - 2], segments.joined(separator: "/"))
+    }
+}
+
+/// Builds the paths of the resources the client touches.
+enum CosmosPaths {
+    static func database(_ database: String) -> [String] { ["dbs", database] }
+    static func container(_ database: String, _ container: String) -> [String] {
+        ["dbs", database, "colls", container]
+    }
+    static func item(_ database: String, _ container: String, _ id: String) -> [String] {
+        ["dbs", database, "colls", container, "docs", id]
+    }
+    static func containerLink(_ database: String, _ container: String) -> String { "dbs/\(database)/colls/\(container)" }
+}
+
+enum CosmosActivityID {
+    static func make() -> String { UUID().uuidString.lowercased() }
+}

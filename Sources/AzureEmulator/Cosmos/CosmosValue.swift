@@ -1,0 +1,335 @@
+import Foundation
+
+/// A JSON value as Cosmos DB stores it: numbers are IEEE doubles, objects keep their member order (documents come
+/// back as they were written), and the parser is bounded (depth, size) because every byte comes from a socket.
+enum CosmosValue: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([CosmosValue])
+    case object([(String, CosmosValue)])
+
+    static func == (lhs: CosmosValue, rhs: CosmosValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case (.bool(let a), .bool(let b)): return a == b
+        case (.number(let a), .number(let b)): return a == b
+        case (.string(let a), .string(let b)): return a == b
+        case (.array(let a), .array(let b)): return a == b
+        case (.object(let a), .object(let b)):
+            // Cosmos compares objects by members, not by member order.
+            guard a.count == b.count else { return false }
+            for (key, value) in a {
+                guard let other = b.first(where: { $0.0 == key }), other.1 == value else { return false }
+            }
+            return true
+        default: return false
+        }
+    }
+
+    /// The member `key` of an object; nil (undefined) for anything else or a missing member.
+    subscript(key: String) -> CosmosValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.0 == key }?.1
+    }
+
+    var objectMembers: [(String, CosmosValue)]? {
+        if case .object(let members) = self { return members }
+        return nil
+    }
+
+    var stringValue: String? {
+        if case .string(let text) = self { return text }
+        return nil
+    }
+
+    var numberValue: Double? {
+        if case .number(let number) = self { return number }
+        return nil
+    }
+
+    /// How deeply arrays and objects nest (a scalar is 0); stops counting past `limit`.
+    func nestingDepth(limit: Int = 256) -> Int {
+        guard limit > 0 else { return 1 }
+        switch self {
+        case .array(let items): return 1 + (items.map { $0.nestingDepth(limit: limit - 1) }.max() ?? 0)
+        case .object(let members): return 1 + (members.map { $0.1.nestingDepth(limit: limit - 1) }.max() ?? 0)
+        default: return 0
+        }
+    }
+
+    /// Sets (adds or replaces, keeping the position of an existing member) `key` of an object.
+    mutating func setMember(_ key: String, _ value: CosmosValue) {
+        guard case .object(var members) = self else { return }
+        if let index = members.firstIndex(where: { $0.0 == key }) {
+            members[index].1 = value
+        } else {
+            members.append((key, value))
+        }
+        self = .object(members)
+    }
+
+    /// Removes `key` from an object; returns whether it was there.
+    @discardableResult
+    mutating func removeMember(_ key: String) -> Bool {
+        guard case .object(var members) = self, let index = members.firstIndex(where: { $0.0 == key }) else { return false }
+        members.remove(at: index)
+        self = .object(members)
+        return true
+    }
+
+    // MARK: Writing
+
+    /// Compact JSON text.
+    var json: String {
+        var out = ""
+        write(to: &out)
+        return out
+    }
+
+    var jsonBytes: [UInt8] { Array(json.utf8) }
+
+    func write(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let value): out += value ? "true" : "false"
+        case .number(let value): out += Self.format(value)
+        case .string(let text): Self.writeString(text, to: &out)
+        case .array(let items):
+            out += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { out += "," }
+                item.write(to: &out)
+            }
+            out += "]"
+        case .object(let members):
+            out += "{"
+            for (index, (key, value)) in members.enumerated() {
+                if index > 0 { out += "," }
+                Self.writeString(key, to: &out)
+                out += ":"
+                value.write(to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    /// Integral values print without a fraction (`14`, not `14.0`), as the service does; non-finite values
+    /// cannot come from parsed input and are written as `null` rather than as invalid JSON.
+    static func format(_ value: Double) -> String {
+        guard value.isFinite else { return "null" }
+        if value == value.rounded(), abs(value) < 1e15, let integer = Int64(exactly: value) {
+            return String(integer)
+        }
+        return "\(value)"
+    }
+
+    static func writeString(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let control where control.value < 0x20:
+                let hex = String(control.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
+    // MARK: Reading
+
+    struct ParseError: Error, Sendable, Equatable {
+        let message: String
+    }
+
+    /// Parses one JSON value (surrounding whitespace allowed); nesting deeper than `maxDepth` is refused.
+    static func parse(_ bytes: [UInt8], maxDepth: Int = 128) throws(ParseError) -> CosmosValue {
+        var parser = Parser(bytes: bytes, maxDepth: maxDepth)
+        let value = try parser.value(depth: 0)
+        parser.skipWhitespace()
+        guard parser.index == bytes.count else { throw parser.error("unexpected content after the JSON value") }
+        return value
+    }
+
+    static func parse(_ text: String) throws(ParseError) -> CosmosValue { try parse(Array(text.utf8)) }
+
+    private struct Parser {
+        let bytes: [UInt8]
+        let maxDepth: Int
+        var index = 0
+
+        init(bytes: [UInt8], maxDepth: Int) {
+            self.bytes = bytes
+            self.maxDepth = maxDepth
+        }
+
+        func error(_ message: String) -> ParseError { ParseError(message: "\(message) at offset \(index)") }
+
+        mutating func skipWhitespace() {
+            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        }
+
+        mutating func value(depth: Int) throws(ParseError) -> CosmosValue {
+            guard depth < maxDepth else { throw error("JSON nested deeper than \(maxDepth) levels") }
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of JSON") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"): return try object(depth: depth)
+            case UInt8(ascii: "["): return try array(depth: depth)
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
+            default: return .number(try number())
+            }
+        }
+
+        mutating func literal(_ word: String) throws(ParseError) {
+            let expected = Array(word.utf8)
+            guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else {
+                throw error("invalid JSON literal")
+            }
+            index += expected.count
+        }
+
+        mutating func object(depth: Int) throws(ParseError) -> CosmosValue {
+            index += 1
+            var members: [(String, CosmosValue)] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+                let key = try string()
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                index += 1
+                let member = try value(depth: depth + 1)
+                if let existing = members.firstIndex(where: { $0.0 == key }) {
+                    members[existing].1 = member
+                } else {
+                    members.append((key, member))
+                }
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of JSON object") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+                throw error("expected ',' or '}'")
+            }
+        }
+
+        mutating func array(depth: Int) throws(ParseError) -> CosmosValue {
+            index += 1
+            var items: [CosmosValue] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            while true {
+                items.append(try value(depth: depth + 1))
+                skipWhitespace()
+                guard index < bytes.count else { throw error("unexpected end of JSON array") }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+                throw error("expected ',' or ']'")
+            }
+        }
+
+        mutating func number() throws(ParseError) -> Double {
+            let start = index
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            var digits = 0
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1; digits += 1 }
+            guard digits > 0 else { throw error("invalid JSON value") }
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                index += 1
+                var fraction = 0
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1; fraction += 1 }
+                guard fraction > 0 else { throw error("invalid JSON number") }
+            }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+                index += 1
+                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                var exponent = 0
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1; exponent += 1 }
+                guard exponent > 0 else { throw error("invalid JSON number") }
+            }
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            guard let value = Double(text), value.isFinite else { throw error("JSON number out of range") }
+            return value
+        }
+
+        mutating func string() throws(ParseError) -> String {
+            index += 1
+            var scalars = String.UnicodeScalarView()
+            var run = index
+            func flush(_ parser: Parser, upTo end: Int, into scalars: inout String.UnicodeScalarView) {
+                if end > run { scalars.append(contentsOf: String(decoding: parser.bytes[run..<end], as: UTF8.self).unicodeScalars) }
+            }
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    flush(self, upTo: index, into: &scalars)
+                    index += 1
+                    return String(scalars)
+                }
+                if byte < 0x20 { throw error("control character in a JSON string") }
+                if byte == UInt8(ascii: "\\") {
+                    flush(self, upTo: index, into: &scalars)
+                    index += 1
+                    guard index < bytes.count else { break }
+                    let escaped = bytes[index]
+                    index += 1
+                    switch escaped {
+                    case UInt8(ascii: "\""): scalars.append("\"")
+                    case UInt8(ascii: "\\"): scalars.append("\\")
+                    case UInt8(ascii: "/"): scalars.append("/")
+                    case UInt8(ascii: "b"): scalars.append("\u{08}")
+                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
+                    case UInt8(ascii: "n"): scalars.append("\n")
+                    case UInt8(ascii: "r"): scalars.append("\r")
+                    case UInt8(ascii: "t"): scalars.append("\t")
+                    case UInt8(ascii: "u"):
+                        var code = try hex4()
+                        if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count,
+                           bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                            index += 2
+                            let low = try hex4()
+                            guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        }
+                        scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
+                    default: throw error("invalid escape in a JSON string")
+                    }
+                    run = index
+                    continue
+                }
+                index += 1
+            }
+            throw error("unterminated JSON string")
+        }
+
+        mutating func hex4() throws(ParseError) -> UInt32 {
+            guard index + 4 <= bytes.count else { throw error("truncated \\u escape") }
+            var code: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                let digit: UInt32
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+                default: throw error("invalid \\u escape")
+                }
+                code = code * 16 + digit
+                index += 1
+            }
+            return code
+        }
+    }
+}

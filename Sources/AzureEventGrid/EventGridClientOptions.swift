@@ -1,0 +1,71 @@
+import Logging
+import ToolboxCore
+import ToolboxTransport
+
+/// Settings shared by `EventGridClient` and `ManagedEventGridClient`.
+///
+/// ```swift
+/// var options = EventGridClientOptions()
+/// options.caFile = emulator.caFile          // trust the emulator's CA
+/// options.retry.maxRetries = 5
+/// options.pool.maxConnectionsPerTopic = 8   // ManagedEventGridClient
+/// ```
+public struct EventGridClientOptions: Sendable {
+    /// Retries of a publish answered 408, 429, 500, 502, 503 or 504, or whose connection failed or broke.
+    ///
+    /// A publish is retried after a broken connection too (the service may have taken it): each event carries
+    /// its `id`, and Event Grid's delivery is at-least-once anyway, so subscribers already dedupe by id.
+    public struct Retry: Sendable {
+        /// Retries after the first try (azure-core's default: 3). 0 turns retrying off.
+        public var maxRetries = 3
+        /// First back-off; doubles per retry, with ±20 % jitter (azure-core: 0.8 s).
+        public var baseDelay: Duration = .milliseconds(800)
+        /// Longest back-off, also the cap on a service's `Retry-After` (azure-core: 120 s).
+        public var maxDelay: Duration = .seconds(60)
+        /// Each try's own time-out, within the operation's `timeout`.
+        public var tryTimeout: Duration = .seconds(30)
+
+        public init() {}
+    }
+
+    /// The managed client's connections (per topic host).
+    public struct Pool: Sendable {
+        /// Most connections open to one topic host; each carries one request at a time.
+        public var maxConnectionsPerTopic = 16
+        /// Connections kept open and ready per topic host, replaced before they expire.
+        public var minReadyPerTopic = 1
+        /// Idle connections close after this long.
+        public var maxIdle: Duration = .seconds(50)
+        /// Connections retire once this old (nil: never).
+        public var maxLifespan: Duration?
+
+        public init() {}
+    }
+
+    public var retry = Retry()
+    public var pool = Pool()
+    /// HTTPS verification; `caFile` (when set) replaces the trust roots with that PEM file.
+    public var tls = TLSClientConfiguration()
+    /// PEM CA certificates to trust instead of the system store (the emulator's `ca_file`).
+    public var caFile: String?
+    /// Allow bearer tokens over `http://` (the emulator's plain listener). Azure's SDKs refuse; so do we unless
+    /// this is set.
+    public var allowPlainTextForDevelopment = false
+    /// The `api-version` of basic-topic publishes (what azure-eventgrid sends).
+    public var apiVersion = "2018-01-01"
+    /// Sent as `User-Agent`.
+    public var userAgent = "azsdk-swift-eventgrid/1.0 AzureClientsToolbox"
+    /// Drives retry back-off (tests pass a `ManualClock`).
+    public var clock: any ToolboxClock = SystemClock()
+    /// Where the client logs retries (never keys or tokens).
+    public var logger = Logger(label: "AzureEventGrid", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    public init() {}
+
+    /// The TLS settings in effect (`caFile` applied).
+    var effectiveTLS: TLSClientConfiguration {
+        var tls = self.tls
+        if let caFile { tls.trustRoots = .file(caFile) }
+        return tls
+    }
+}

@@ -1,0 +1,363 @@
+import AzureAuth
+import Dispatch
+import Foundation
+import Logging
+import ToolboxCore
+import ToolboxTransport
+
+/// What both clients share: the topics, their credentials, the HTTP client, and one publish with retries.
+///
+/// Each try is authorized afresh (a new SAS token when signing with the key, the credential's cached bearer
+/// token otherwise), sent with its own time-out within the operation's, and retried — after the service's
+/// `Retry-After`, else exponential back-off with jitter — on the statuses and connection failures
+/// `EventGridErrors` lists, while retries and the operation's time remain.
+final class EventGridCore: Sendable {
+    struct Topic: Sendable {
+        let config: EventGridTopicConfig
+        let credential: EventGridCredential
+    }
+
+    let config: EventGridConfig
+    let options: EventGridClientOptions
+    let http: HTTPClient
+    private let topics: [String: Topic]
+    private let closed = LockedValue(false)
+    /// Where HTTP and token completions run before the operation's own logic; never user code.
+    private let workQueue = LibraryQueues.makeQueue(label: "AzureEventGrid.work", attributes: .concurrent)
+
+    /// - parameter pooled: a pool per topic host as `options.pool` says; else one connection, opened on demand.
+    init(config: EventGridConfig, credential: EventGridCredential?, options: EventGridClientOptions,
+         pooled: Bool) throws(ToolboxError) {
+        guard !config.topicConfigs.isEmpty else {
+            throw ToolboxError(.invalidArgument, "the Event Grid configuration has no topics")
+        }
+        var topics: [String: Topic] = [:]
+        for topic in config.topicConfigs {
+            guard let topicCredential = topic.credential ?? credential else {
+                throw ToolboxError(.invalidArgument, "topic '\(topic.name)' has no credential: give the client one or "
+                    + "set EventGridTopicConfig.credential")
+            }
+            let probe: HTTPRequest
+            do {
+                probe = try HTTPRequest(method: "POST", url: topic.url)
+            } catch {
+                throw ToolboxError(.invalidArgument, "topic '\(topic.name)' has an unusable URL '\(topic.url)': \(error)",
+                                   underlying: error)
+            }
+            if case .token = topicCredential, !probe.endpoint.isTLS, !options.allowPlainTextForDevelopment {
+                throw ToolboxError(.invalidArgument, "topic '\(topic.name)' uses a token credential over http://; bearer "
+                    + "tokens are only sent over https:// (set allowPlainTextForDevelopment for a local emulator)")
+            }
+            if case .signedWithKey(let key, _) = topicCredential, AuthCrypto.base64Decode(key.exposedValue) == nil {
+                throw ToolboxError(.invalidKey, "the key of topic '\(topic.name)' is not base64; copy it from the "
+                    + "topic's Access keys page")
+            }
+            topics[topic.name] = Topic(config: topic, credential: topicCredential)
+        }
+        self.config = config
+        self.options = options
+        self.topics = topics
+        var http = HTTPClientConfiguration()
+        http.tls = options.effectiveTLS
+        http.userAgent = options.userAgent
+        http.maxIdle = options.pool.maxIdle.toolboxSeconds
+        if pooled {
+            http.maxConnectionsPerEndpoint = max(1, options.pool.maxConnectionsPerTopic)
+            http.minReadyPerEndpoint = max(0, min(options.pool.minReadyPerTopic, http.maxConnectionsPerEndpoint))
+            http.maxLifespan = options.pool.maxLifespan?.toolboxSeconds
+        } else {
+            http.maxConnectionsPerEndpoint = 1
+        }
+        do {
+            self.http = try HTTPClient(configuration: http, logger: options.logger)
+        } catch {
+            throw ToolboxError(.invalidConfiguration, "could not set up HTTPS for Event Grid: \(error)", underlying: error)
+        }
+    }
+
+    var isClosed: Bool { closed.load() }
+
+    func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
+        closed.withLockedValue { $0 = true }
+        http.shutdown(queue: queue, completion: completion)
+    }
+
+    /// The HTTP endpoint of each topic (for warming the managed client's pool).
+    var endpoints: [HTTPEndpoint] {
+        Array(Set(topics.values.compactMap { try? HTTPRequest(method: "POST", url: $0.config.url).endpoint }))
+    }
+
+    // MARK: Publishing
+
+    func publish(_ events: [EventGridEvent], topic: String, timeout: Duration, queue: DispatchQueue,
+                 completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        let body = events.isEmpty ? [] : EventGridWire.body(events)
+        return publish(body: body, count: events.count, contentType: "application/json; charset=utf-8", problem: nil,
+                       topic: topic, timeout: timeout, queue: queue, completion: completion)
+    }
+
+    func publish(_ events: [CloudEvent], topic: String, timeout: Duration, queue: DispatchQueue,
+                 completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        let problem = EventGridWire.extensionProblem(events)
+        let body = events.isEmpty || problem != nil ? [] : EventGridWire.body(events)
+        return publish(body: body, count: events.count, contentType: "application/cloudevents-batch+json; charset=utf-8",
+                       problem: problem, topic: topic, timeout: timeout, queue: queue, completion: completion)
+    }
+
+    private func publish(body: [UInt8], count: Int, contentType: String, problem: String?, topic: String,
+                         timeout: Duration, queue: DispatchQueue,
+                         completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        let what = "publishing \(count) event\(count == 1 ? "" : "s") to topic '\(topic)'"
+        let operation = PublishOperation(what, queue: queue, completion: completion)
+        if isClosed {
+            operation.finish(.failure(ToolboxError(.clientClosed, "\(what): the client is closed")))
+        } else if let problem {
+            operation.finish(.failure(ToolboxError(.invalidArgument, "\(what): \(problem)")))
+        } else if count == 0 {
+            operation.finish(.failure(ToolboxError(.invalidArgument, "\(what): there are no events to publish")))
+        } else if let target = topics[topic] {
+            let deadline = Deadline.after(timeout, on: options.clock)
+            let request = Request(topic: target, body: body, contentType: contentType, what: what)
+            attempt(request, number: 0, deadline: deadline, operation: operation)
+        } else {
+            operation.finish(.failure(ToolboxError(.invalidArgument, "\(what): the client has no topic '\(topic)' "
+                + "(configured: \(config.topics.joined(separator: ", ")))")))
+        }
+        return operation
+    }
+
+    private struct Request: Sendable {
+        let topic: Topic
+        let body: [UInt8]
+        let contentType: String
+        let what: String
+    }
+
+    private func secondsLeft(_ deadline: Deadline) -> Double {
+        deadline.instant.seconds(since: options.clock.now())
+    }
+
+    private func attempt(_ request: Request, number: Int, deadline: Deadline, operation: PublishOperation) {
+        guard !operation.isFinished else { return }
+        let left = secondsLeft(deadline)
+        guard left > 0 else {
+            return operation.finish(.failure(ToolboxError(.timedOut, "\(request.what) timed out after \(number) "
+                + "tr\(number == 1 ? "y" : "ies")")))
+        }
+        // Each try gets its own deadline on the real clock (the HTTP layer's), within what the operation has left.
+        let tryTimeout = options.retry.tryTimeout.toolboxSeconds
+        let tryDeadline = Deadline.after(seconds: min(left, tryTimeout > 0 ? tryTimeout : left))
+        authorization(for: request.topic, deadline: tryDeadline, operation: operation) { [self] header in
+            let httpRequest: HTTPRequest
+            do {
+                let url = request.topic.config.url
+                let separator = url.contains("?") ? "&" : "?"
+                var headers: HTTPHeaders = [
+                    "Content-Type": request.contentType, "Accept": "*/*", "User-Agent": options.userAgent,
+                    "x-ms-client-request-id": UUID().uuidString.lowercased(),
+                ]
+                headers.add(name: header.name, value: header.value.exposedValue)
+                httpRequest = try HTTPRequest(method: "POST", url: url + separator + "api-version=\(options.apiVersion)",
+                                              headers: headers, body: .bytes(request.body))
+            } catch {
+                return operation.finish(.failure(ToolboxError(.invalidArgument, "\(request.what): \(error)",
+                                                              underlying: error)))
+            }
+            operation.child { done in
+              http.execute(httpRequest, deadline: tryDeadline, queue: workQueue) { [self] result in
+                done()
+                switch result {
+                case .success(let response) where (200..<300).contains(response.status):
+                    operation.finish(.success(()))
+                case .success(let response):
+                    let error = EventGridErrors.from(response, what: request.what)
+                    if EventGridErrors.retryableStatuses.contains(response.status) {
+                        retry(request, after: number, error: error, deadline: deadline, operation: operation)
+                    } else {
+                        operation.finish(.failure(error))
+                    }
+                case .failure(let failure):
+                    let error = ToolboxError(failure.code, "\(request.what) (\(request.topic.config.url)) failed: "
+                        + failure.message, serviceCondition: failure.serviceCondition, underlying: failure,
+                        recovery: failure.recovery)
+                    if EventGridErrors.retryableTransportCodes.contains(failure.code) {
+                        retry(request, after: number, error: error, deadline: deadline, operation: operation)
+                    } else {
+                        operation.finish(.failure(error))
+                    }
+                }
+              }
+            }
+        }
+    }
+
+    /// Tries again after a back-off when retries and time remain; otherwise delivers `error`.
+    private func retry(_ request: Request, after number: Int, error: ToolboxError, deadline: Deadline,
+                       operation: PublishOperation) {
+        guard number < options.retry.maxRetries else {
+            let tries = number + 1
+            return operation.finish(.failure(ToolboxError(
+                error.code, error.message + " (after \(tries) tr\(tries == 1 ? "y" : "ies"))",
+                serviceCondition: error.serviceCondition, underlying: error.underlying, recovery: error.recovery)))
+        }
+        let delay = backoff(retry: number, serviceDelay: error.serviceCondition?.retryAfter)
+        guard delay.toolboxSeconds < secondsLeft(deadline) else {
+            let tries = number + 1
+            return operation.finish(.failure(ToolboxError(.timedOut, "\(request.what) timed out: no time left to "
+                + "retry after \(tries) tr\(tries == 1 ? "y" : "ies") (last: \(error.message))",
+                serviceCondition: error.serviceCondition, underlying: error)))
+        }
+        options.logger.debug("eventgrid: \(request.what) failed (\(error.code)); retrying in \(delay)")
+        operation.child { done in
+            options.clock.schedule(at: options.clock.now().advanced(by: delay), on: workQueue) { [self] in
+                done()
+                attempt(request, number: number + 1, deadline: deadline, operation: operation)
+            }
+        }
+    }
+
+    /// The service's `Retry-After` (capped), else `baseDelay × 2^retry` (capped) with ±20 % jitter. Whatever the
+    /// options say, a delay stays between 0 and a day.
+    func backoff(retry: Int, serviceDelay: Duration?) -> Duration {
+        func clamped(_ seconds: Double) -> Double { seconds.isFinite ? min(max(seconds, 0), 86_400) : 86_400 }
+        let cap = clamped(options.retry.maxDelay.toolboxSeconds)
+        if let serviceDelay { return .milliseconds(Int64(min(clamped(serviceDelay.toolboxSeconds), cap) * 1000)) }
+        let exponential = clamped(options.retry.baseDelay.toolboxSeconds) * pow(2, Double(min(max(retry, 0), 30)))
+        let seconds = min(exponential, cap) * Double.random(in: 0.8...1.2)
+        return .milliseconds(Int64(seconds * 1000))
+    }
+
+    /// The auth header for one try of `topic`.
+    private func authorization(for topic: Topic, deadline: Deadline, operation: PublishOperation,
+                               then send: @escaping @Sendable ((name: String, value: Secret<String>)) -> Void) {
+        switch topic.credential {
+        case .key(let key):
+            send(("aeg-sas-key", key))
+        case .sharedAccessSignature(let token):
+            send(("aeg-sas-token", token))
+        case .signedWithKey(let key, let validity):
+            // Between a minute and a year, whatever `validity` says (a huge Duration must not overflow).
+            let seconds = validity.toolboxSeconds
+            let expiry = UTCDate.nowUnixSeconds() + (seconds.isFinite ? Int(min(max(seconds, 60), 31_536_000)) : 60)
+            do {
+                let token = try EventGridSharedAccessSignature.token(endpoint: topic.config.url, key: key, expiry: expiry,
+                                                                     apiVersion: options.apiVersion)
+                send(("aeg-sas-token", token))
+            } catch {
+                operation.finish(.failure(error))
+            }
+        case .token(let credential):
+            operation.child { done in
+              credential.token(for: [EventGridCredential.scope], options: TokenRequestOptions(deadline: deadline),
+                               queue: workQueue) { result in
+                done()
+                switch result {
+                case .success(let token):
+                    send(("Authorization", Secret("Bearer " + token.token.exposedValue)))
+                case .failure(let error):
+                    operation.finish(.failure(ToolboxError(error.code, "getting an Event Grid token from "
+                        + "\(credential.credentialName) failed: \(error.message)", serviceCondition: error.serviceCondition,
+                        underlying: error, recovery: error.recovery)))
+                }
+              }
+            }
+        }
+    }
+}
+
+/// One publish in flight: its exactly-once completion and the request, token fetch or timer it is waiting on,
+/// so `cancel()` stops whichever runs.
+final class PublishOperation: Cancellable, @unchecked Sendable {
+    // @unchecked Sendable: `children`, `nextID` and `finished` are guarded by `lock`; the completion runs outside
+    // it, once, through `CompletionOnce`.
+    private let lock = Lock()
+    private var children: [Int: any Cancellable] = [:]
+    private var nextID = 0
+    private var finished = false
+    private let once: CompletionOnce<Result<Void, ToolboxError>>
+    private let what: String
+
+    init(_ what: String, queue: DispatchQueue, completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) {
+        self.what = what
+        once = CompletionOnce { result in queue.async { completion(result) } }
+    }
+
+    var isFinished: Bool { lock.withLock { finished } }
+
+    /// Runs one step (a request, a token fetch, a timer) as a child: `start` gets a `done` its completion calls
+    /// first, after which cancelling the operation no longer touches the step's handle (a finished request's
+    /// connection may already serve someone else).
+    func child(_ start: (_ done: @escaping @Sendable () -> Void) -> any Cancellable) {
+        let box = ChildHandle()
+        let id = track(box)
+        let handle = start { [weak self] in
+            box.complete()
+            self?.untrack(id)
+        }
+        box.attach(handle)
+    }
+
+    /// Keeps `child` until `untrack`; cancels it at once when the operation already ended.
+    private func track(_ child: any Cancellable) -> Int? {
+        let id: Int? = lock.withLock {
+            if finished { return nil }
+            nextID += 1
+            children[nextID] = child
+            return nextID
+        }
+        if id == nil { child.cancel() }
+        return id
+    }
+
+    private func untrack(_ id: Int?) {
+        guard let id else { return }
+        lock.withLock { _ = children.removeValue(forKey: id) }
+    }
+
+    /// Delivers `result` unless something already was, and cancels what is still running.
+    func finish(_ result: Result<Void, ToolboxError>) {
+        let pending: [any Cancellable] = lock.withLock {
+            if finished { return [] }
+            finished = true
+            defer { children = [:] }
+            return Array(children.values)
+        }
+        for child in pending { child.cancel() }
+        once.complete(result)
+    }
+
+    func cancel() {
+        finish(.failure(ToolboxError(.cancelled, "\(what) was cancelled")))
+    }
+}
+
+/// The handle of one child step, cancellable only while the step runs.
+private final class ChildHandle: Cancellable, Sendable {
+    private enum Phase { case running, completed, cancelled }
+    private let state = LockedValue<(phase: Phase, handle: (any Cancellable)?)>((.running, nil))
+
+    /// The step's own handle, once its start returned; cancelled at once if the operation was.
+    func attach(_ handle: any Cancellable) {
+        let cancelNow = state.withLockedValue { state -> Bool in
+            guard state.phase == .running else { return state.phase == .cancelled }
+            state.handle = handle
+            return false
+        }
+        if cancelNow { handle.cancel() }
+    }
+
+    func complete() {
+        state.withLockedValue { state in
+            if state.phase == .running { state = (.completed, nil) }
+        }
+    }
+
+    func cancel() {
+        let handle = state.withLockedValue { state -> (any Cancellable)? in
+            guard state.phase == .running else { return nil }
+            defer { state = (.cancelled, nil) }
+            return state.handle
+        }
+        handle?.cancel()
+    }
+}

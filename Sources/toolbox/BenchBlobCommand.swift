@@ -1,0 +1,77 @@
+import ArgumentParser
+import AzureBlobStorage
+import Foundation
+import ToolboxCore
+
+/// `toolbox bench blob --operation upload|download --size BYTES [--count N] [--concurrency K]`
+struct BenchBlobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blob",
+        abstract: "Upload or download blobs of one size; prints {operation, size, count, mb_per_sec, p50_ms, "
+            + "p99_ms, errors, max_rss_mb}.",
+        discussion: "Uploads go to bench-<run>/<n> (overwritten, deleted afterwards); downloads read one blob of "
+            + "--size uploaded first, into memory. mb_per_sec counts 10^6 bytes of successful operations per "
+            + "second of wall time; max_rss_mb is this process's peak resident set (getrusage; Linux carries a large parent's figure over exec), peak_rss_mb the same from /proc (VmHWM).")
+
+    enum Operation: String, ExpressibleByArgument { case upload, download }
+
+    @OptionGroup var common: BlobCommonOptions
+    @Option(help: "upload or download") var operation: Operation
+    @Option(help: "Bytes per blob") var size: Int
+    @Option(help: "Operations to run") var count = 10
+    @Option(help: "Operations in flight at once") var concurrency = 1
+
+    func validate() throws {
+        guard size >= 0, size <= 4 << 30 else { throw ValidationError("--size must be 0...4 GiB") }
+        guard count >= 1 else { throw ValidationError("--count must be >= 1") }
+        guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be 1...1024") }
+    }
+
+    func run() throws {
+        try BlobCLI.run {
+            let client = try common.makeClient()
+            let run = UUID().uuidString.prefix(8).lowercased()
+            var payload = [UInt8](repeating: 0, count: size)
+            for index in payload.indices { payload[index] = UInt8(truncatingIfNeeded: index &* 31 &+ 7) }
+            let data = payload
+            var uploadOptions = BlobUploadOptions()
+            uploadOptions.overwrite = true
+            let options = uploadOptions
+            let source = "bench-\(run)/source"
+            if operation == .download { _ = try client.upload(source, from: .bytes(data), options: options) }
+            let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { index, done in
+                switch operation {
+                case .upload:
+                    client.upload("bench-\(run)/\(index)", from: .bytes(data), options: options) { result in
+                        done(result.failure.map { "\($0)" })
+                    }
+                case .download:
+                    client.download(source) { result in
+                        switch result {
+                        case .failure(let error): done("\(error)")
+                        case .success(let downloaded) where downloaded.content.count != data.count:
+                            done("downloaded \(downloaded.content.count) bytes, expected \(data.count)")
+                        case .success: done(nil)
+                        }
+                    }
+                }
+            }
+            // Best-effort clean-up of what the run wrote.
+            let written = operation == .upload ? (0..<count).map { "bench-\(run)/\($0)" } : [source]
+            for name in written { try? client.deleteBlob(name) }
+            try? client.close()
+            if let lastError = outcome.lastError { JSONOutput.printError("last error: \(lastError)") }
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            JSONOutput.printLine([
+                "operation": operation.rawValue, "size": size, "count": count, "concurrency": concurrency,
+                "mb_per_sec": BlobCLI.megabytesPerSecond(Int64(size) * Int64(outcome.succeeded), outcome.seconds),
+                "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6),
+                "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6),
+                "errors": outcome.failed, "max_rss_mb": JSONOutput.rounded(Double(usage.ru_maxrss) / 1024, 1),
+                "seconds": JSONOutput.rounded(outcome.seconds), "peak_rss_mb": BlobCLI.peakResidentMegabytes(),
+            ])
+            if outcome.failed > 0 { throw ExitCode(1) }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+import ArgumentParser
+import AzureAuth
+import AzureBlobStorage
+import Foundation
+import ToolboxCore
+
+/// `toolbox blob ...`: Blob Storage commands on one container.
+struct BlobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "blob",
+        abstract: "Upload, download, list, delete and sign blobs in one container (Azure or the emulator).",
+        discussion: #"Errors: exit status 1 and {"error": {"status": S, "code": "…", "message": "…"}} on stdout "#
+            + "(status 0 when no HTTP answer was involved), the reason on stderr.",
+        subcommands: [BlobUpload.self, BlobDownload.self, BlobList.self, BlobDelete.self, BlobUploadFromURL.self,
+                      BlobSASCommand.self])
+}
+
+/// `toolbox blob upload --name N --file PATH [--block-size BYTES] [--concurrency K] [--overwrite]`
+struct BlobUpload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upload", abstract: #"Upload a file; prints {"name", "size", "etag", "seconds", "mb_per_sec"}."#)
+
+    @OptionGroup var common: BlobCommonOptions
+    @Option(help: "Blob name") var name: String
+    @Option(help: "File to upload (read block by block)") var file: String
+    @Option(name: .customLong("block-size"), help: "Bytes per block (files larger than one block go as blocks)")
+    var blockSize: Int?
+    @Option(help: "Blocks in flight at once") var concurrency: Int?
+    @Flag(help: "Replace the blob if it exists (otherwise an existing blob is a 409 error)") var overwrite = false
+    @Option(name: .customLong("content-type"), help: "Content-Type to store") var contentType: String?
+
+    func run() throws {
+        try BlobCLI.run {
+            let client = try common.makeClient { transfer in
+                if let blockSize {
+                    transfer.blockSize = blockSize
+                    transfer.singlePutThreshold = blockSize
+                }
+                if let concurrency { transfer.concurrency = concurrency }
+            }
+            var options = BlobUploadOptions()
+            options.overwrite = overwrite
+            if let contentType { options.contentType = contentType }
+            let bar = common.showProgress ? ProgressBar(label: "upload \(name)") : nil
+            if let bar { options.progress = { bar.update($0) } }
+            let started = MonotonicInstant.now()
+            let result = try client.upload(name, from: .file(path: file), options: options)
+            let seconds = MonotonicInstant.now().seconds(since: started)
+            bar?.finish()
+            try? client.close()
+            JSONOutput.printLine([
+                "name": name, "size": result.size, "etag": result.etag, "seconds": JSONOutput.rounded(seconds),
+                "mb_per_sec": BlobCLI.megabytesPerSecond(result.size, seconds), "blocks": result.blockCount,
+                "peak_rss_mb": BlobCLI.peakResidentMegabytes(),
+            ])
+        }
+    }
+}
+
+/// `toolbox blob download --name N --file PATH [--range START-END] [--concurrency K]`
+struct BlobDownload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "download",
+        abstract: #"Download to a file; prints {"name", "size", "sha256", "seconds", "mb_per_sec"}."#)
+
+    @OptionGroup var common: BlobCommonOptions
+    @Option(help: "Blob name") var name: String
+    @Option(help: "File to write (created or truncated; removed if the download fails)") var file: String
+    @Option(help: "Bytes START-END (inclusive; END may be left out: to the end)") var range: String?
+    @Option(help: "Ranges in flight at once") var concurrency: Int?
+    @Option(name: .customLong("chunk-size"), help: "Bytes per ranged GET") var chunkSize: Int?
+
+    func parsedRange() throws -> BlobRange? {
+        guard let range else { return nil }
+        let parts = range.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let start = Int64(parts[0]), start >= 0 else {
+            throw ValidationError("--range must be START-END or START- (bytes, inclusive)")
+        }
+        if parts[1].isEmpty { return BlobRange(offset: start) }
+        guard let end = Int64(parts[1]), end >= start else {
+            throw ValidationError("--range END must be a number not below START")
+        }
+        // END - START + 1 overflows for 0-9223372036854775807: checked, not trapped.
+        let span = end.subtractingReportingOverflow(start)
+        let length = span.partialValue.addingReportingOverflow(1)
+        guard !span.overflow, !length.overflow else {
+            throw ValidationError("--range \(range) spans more bytes than a 64-bit length can count")
+        }
+        return BlobRange(offset: start, length: length.partialValue)
+    }
+
+    func validate() throws { _ = try parsedRange() }
+
+    func run() throws {
+        let blobRange = try parsedRange()
+        try BlobCLI.run {
+            let client = try common.makeClient { transfer in
+                if let concurrency { transfer.concurrency = concurrency }
+                if let chunkSize { transfer.chunkSize = chunkSize }
+            }
+            var options = BlobDownloadOptions()
+            options.range = blobRange
+            let bar = common.showProgress ? ProgressBar(label: "download \(name)") : nil
+            if let bar { options.progress = { bar.update($0) } }
+            let started = MonotonicInstant.now()
+            let result = try client.download(name, toFile: file, options: options)
+            let seconds = MonotonicInstant.now().seconds(since: started)
+            bar?.finish()
+            try? client.close()
+            JSONOutput.printLine([
+                "name": name, "size": result.bytesWritten, "sha256": try BlobCLI.sha256(ofFile: file),
+                "seconds": JSONOutput.rounded(seconds), "mb_per_sec": BlobCLI.megabytesPerSecond(result.bytesWritten, seconds),
+                "etag": result.properties.etag, "blob_size": result.properties.size,
+                "peak_rss_mb": BlobCLI.peakResidentMegabytes(),
+            ])
+        }
+    }
+}
+
+/// `toolbox blob list [--prefix P] [--page-size K]`
+struct BlobList: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: #"List blobs; prints {"name", "size", "etag", "last_modified"} per blob, then {"count": N}."#)
+
+    @OptionGroup var common: BlobCommonOptions
+    @Option(help: "Only names starting with this") var prefix: String?
+    @Option(name: .customLong("page-size"), help: "Blobs per request (1...5000)") var pageSize: Int?
+
+    func run() throws {
+        try BlobCLI.run {
+            let client = try common.makeClient()
+            var count = 0
+            var marker: String?
+            repeat {
+                let page = try client.listBlobs(prefix: prefix, pageSize: pageSize, marker: marker)
+                for blob in page.blobs {
+                    JSONOutput.printLine([
+                        "name": blob.name, "size": blob.size, "etag": blob.etag,
+                        "last_modified": BlobCLI.iso8601(blob.lastModified),
+                        "content_type": blob.contentType ?? "",
+                    ])
+                }
+                count += page.blobs.count
+                marker = page.nextMarker
+            } while marker != nil
+            try? client.close()
+            JSONOutput.printLine(["count": count])
+        }
+    }
+}
+
+/// `toolbox blob delete --name N`
+struct BlobDelete: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delete", abstract: #"Delete a blob; prints {"deleted": true}."#)
+
+    @OptionGroup var common: BlobCommonOptions
+    @Option(help: "Blob name") var name: String
+
+    func run() throws {
+        try BlobCLI.run {
+            let client = try common.makeClient()
+            try client.deleteBlob(name)
+            try? client.close()
+            JSONOutput.printLine(["deleted": true])
+        }
+    }
+}
+
+/// `toolbox blob upload-from-url --name N --source-url URL`
+struct BlobUploadFromURL: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upload-from-url",
+        abstract: #"Create a blob from a URL (Put Blob From URL); prints {"name", "etag"}."#)
+
+    @OptionGroup var common: BlobCommonOptions
+    @Option(help: "Blob name") var name: String
+    @Option(name: .customLong("source-url"), help: "Source URL (may carry a SAS)") var sourceURL: String
+    @Flag(name: .customLong("no-overwrite"), help: "Fail with 409 if the blob exists (default: replace it)")
+    var noOverwrite = false
+
+    func run() throws {
+        try BlobCLI.run {
+            let client = try common.makeClient()
+            let result = try client.upload(name, fromURL: sourceURL, overwrite: !noOverwrite)
+            try? client.close()
+            JSONOutput.printLine(["name": name, "etag": result.etag])
+        }
+    }
+}
+
+/// `toolbox blob sas --name N [--expiry-seconds S] [--permissions r] [--user-delegation]`
+struct BlobSASCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sas",
+        abstract: #"Sign a SAS URL for one blob; prints {"url", "expires_on"} (expires_on in UNIX seconds)."#)
+
+    @OptionGroup var common: BlobCommonOptions
+    @Option(help: "Blob name") var name: String
+    @Option(name: .customLong("expiry-seconds"), help: "Seconds until the SAS expires") var expirySeconds = 3600
+    @Option(help: "Permission letters (r, rw, racwd …)") var permissions = "r"
+    @Flag(name: .customLong("user-delegation"),
+          help: "Sign with a user delegation key (needs --account-url and --credential)")
+    var userDelegation = false
+
+    func run() throws {
+        try BlobCLI.run {
+            let client = try common.makeClient()
+            var options = BlobSASOptions()
+            options.permissions = permissions
+            options.expiresIn = .seconds(expirySeconds)
+            options.useUserDelegationKey = userDelegation
+            let signed = try client.sas(for: [name], options: options)
+            try? client.close()
+            guard let sas = signed.first else { throw ToolboxError(.invalidResponse, "no SAS was signed") }
+            JSONOutput.printLine([
+                "url": sas.url.exposedValue, "expires_on": sas.expiresOn,
+                "expires_on_iso": UTCDate.iso8601(sas.expiresOn),
+            ])
+        }
+    }
+}

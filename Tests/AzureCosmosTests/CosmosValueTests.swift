@@ -1,0 +1,114 @@
+@testable import AzureCosmos
+import Foundation
+import ToolboxCore
+import XCTest
+
+/// Partition keys, patch operations, JSON ordering, session tokens and request paths: the pieces that need no
+/// server.
+final class CosmosValueTests: XCTestCase {
+    func testPartitionKeyHeaders() throws {
+        XCTAssertEqual(CosmosPartitionKey("tenant-a").headerValue, #"["tenant-a"]"#)
+        XCTAssertEqual(CosmosPartitionKey(7).headerValue, "[7]")
+        XCTAssertEqual(CosmosPartitionKey(2.5).headerValue, "[2.5]")
+        XCTAssertEqual(CosmosPartitionKey(true).headerValue, "[true]")
+        XCTAssertEqual(CosmosPartitionKey.null.headerValue, "[null]")
+        XCTAssertEqual(CosmosPartitionKey.none.headerValue, "[{}]")
+        XCTAssertEqual(CosmosPartitionKey.hierarchical(["a", 1]).headerValue, #"["a",1]"#)
+    }
+
+    func testPartitionKeyFromCommandLine() throws {
+        XCTAssertEqual(try CosmosPartitionKey(commandLine: #""a""#), .string("a"))
+        XCTAssertEqual(try CosmosPartitionKey(commandLine: "7"), .number(7))
+        XCTAssertEqual(try CosmosPartitionKey(commandLine: "true"), .bool(true))
+        XCTAssertEqual(try CosmosPartitionKey(commandLine: "null"), .null)
+        XCTAssertEqual(try CosmosPartitionKey(commandLine: "tenant-a"), .string("tenant-a"))
+        XCTAssertThrowsError(try CosmosPartitionKey(commandLine: #"{"a": 1}"#)) {
+            XCTAssertEqual(($0 as? ToolboxError)?.code, .invalidArgument)
+        }
+    }
+
+    func testPartitionKeyExtraction() throws {
+        let document = try CosmosJSON(parsing: #"{"id": "1", "pk": "a", "address": {"city": "Oslo"}, "n": 3}"#)
+        XCTAssertEqual(try CosmosPartitionKey.extract(from: document, paths: ["/pk"]), .string("a"))
+        XCTAssertEqual(try CosmosPartitionKey.extract(from: document, paths: ["/address/city"]), .string("Oslo"))
+        XCTAssertEqual(try CosmosPartitionKey.extract(from: document, paths: ["/missing"]), CosmosPartitionKey.none)
+        XCTAssertEqual(try CosmosPartitionKey.extract(from: document, paths: ["/pk", "/n"]), .hierarchical(["a", 3]))
+        XCTAssertThrowsError(try CosmosPartitionKey.extract(from: document, paths: ["/address"]))
+    }
+
+    func testPatchOperationsRoundTrip() throws {
+        let text = #"""
+            [{"op": "add", "path": "/favorite_color", "value": "red"}, {"op": "remove", "path": "/ttl"},
+             {"op": "replace", "path": "/tax_amount", "value": 14}, {"op": "set", "path": "/items/0/discount", "value": 20.0512},
+             {"op": "incr", "path": "/total_due", "value": 5}, {"op": "move", "from": "/freight", "path": "/service_addition"}]
+            """#
+        let json = try CosmosJSON(parsing: text)
+        let operations = try json.arrayValue!.map { value throws(ToolboxError) in try CosmosPatchOperation(json: value) }
+        XCTAssertEqual(operations, [
+            .add("/favorite_color", "red"), .remove("/ttl"), .replace("/tax_amount", 14),
+            .set("/items/0/discount", 20.0512), .increment("/total_due", by: 5),
+            .move(from: "/freight", to: "/service_addition"),
+        ])
+        XCTAssertEqual(CosmosJSON.array(operations.map(\.json)), json)
+        XCTAssertThrowsError(try CosmosPatchOperation(json: ["op": "incr", "path": "/a", "value": "x"]))
+        XCTAssertThrowsError(try CosmosPatchOperation(json: ["op": "explode", "path": "/a"]))
+        XCTAssertThrowsError(try CosmosPatchOperation(json: ["op": "set", "path": "a", "value": 1]))
+    }
+
+    func testCosmosOrdering() {
+        let ordered: [CosmosJSON?] = [nil, .null, .bool(false), .bool(true), .integer(-1), .double(0.5), .integer(2),
+                                      .string("A"), .string("a"), .string("b"), .array([]), .object([:])]
+        for (i, lhs) in ordered.enumerated() {
+            for (j, rhs) in ordered.enumerated() {
+                XCTAssertEqual(CosmosJSON.cosmosCompare(lhs, rhs), i < j ? -1 : (i == j ? 0 : 1), "\(i) vs \(j)")
+            }
+        }
+    }
+
+    func testSessionTokensKeepTheNewestPerRange() {
+        let tokens = CosmosSessionTokens()
+        tokens.record(container: "dbs/d/colls/c", header: "0:-1#6")
+        tokens.record(container: "dbs/d/colls/c", header: "0:-1#4,1:-1#9")
+        XCTAssertEqual(tokens.token(container: "dbs/d/colls/c", rangeID: "0"), "0:-1#6")
+        XCTAssertEqual(tokens.token(container: "dbs/d/colls/c", rangeID: nil), "0:-1#6,1:-1#9")
+        XCTAssertNil(tokens.token(container: "dbs/d/colls/x", rangeID: nil))
+        tokens.record(container: "dbs/d/colls/c", header: "garbage")
+        XCTAssertEqual(tokens.token(container: "dbs/d/colls/c", rangeID: "1"), "1:-1#9")
+    }
+
+    func testWirePathsAndSignedResources() {
+        let item = CosmosRequest(method: "GET", segments: ["dbs", "db", "colls", "c", "docs", "item 1"], isFeed: false,
+                                 idempotent: true, operation: "t")
+        XCTAssertEqual(item.wirePath, "/dbs/db/colls/c/docs/item%201/")
+        XCTAssertEqual(item.signedResource.type, "docs")
+        XCTAssertEqual(item.signedResource.link, "dbs/db/colls/c/docs/item 1")
+        let feed = CosmosRequest(method: "POST", segments: ["dbs", "db", "colls", "c", "docs"], isFeed: true,
+                                 idempotent: false, operation: "t")
+        XCTAssertEqual(feed.wirePath, "/dbs/db/colls/c/docs")
+        XCTAssertEqual(feed.signedResource.type, "docs")
+        XCTAssertEqual(feed.signedResource.link, "dbs/db/colls/c")
+        let root = CosmosRequest(method: "GET", segments: [], isFeed: false, idempotent: true, operation: "t")
+        XCTAssertEqual(root.wirePath, "/")
+        XCTAssertEqual(root.signedResource.type, "")
+    }
+
+    func testConnectionStringNeverShowsTheKey() throws {
+        let parsed = try CosmosConnectionString(parsing: "AccountEndpoint=https://a.documents.azure.com:443/;AccountKey=c2VjcmV0;")
+        XCTAssertEqual(parsed.accountEndpoint, "https://a.documents.azure.com:443/")
+        XCTAssertFalse("\(parsed)".contains("c2VjcmV0"))
+        XCTAssertThrowsError(try CosmosConnectionString(parsing: "AccountEndpoint=https://a/;")) {
+            XCTAssertEqual(($0 as? ToolboxError)?.code, .missingConnectionStringKey)
+        }
+    }
+}
+
+/// Raw bytes handed to a Codable form stay the document they are (`[UInt8]` and `Data` are Codable too).
+final class CosmosCodingTests: XCTestCase {
+    func testBytesAreNotReencoded() throws {
+        let bytes = Array(#"{"id": "1"}"#.utf8)
+        XCTAssertEqual(try CosmosCoding.encode(bytes, JSONEncoder()), bytes)
+        XCTAssertEqual(try CosmosCoding.encode(Data(bytes), JSONEncoder()), bytes)
+        XCTAssertEqual(try CosmosCoding.decode([UInt8].self, bytes, JSONDecoder()), bytes)
+        XCTAssertEqual(try CosmosCoding.decode(Data.self, bytes, JSONDecoder()), Data(bytes))
+    }
+}

@@ -1,0 +1,73 @@
+import AzureAuth
+import AzureClientsToolboxTesting
+import AzureEmulator
+import Foundation
+import ToolboxCore
+import XCTest
+
+@testable import AzureEventHubs
+
+/// The emulator expires tokens on live links as Azure does (detach with `amqp:unauthorized-access` once the token
+/// covering a link lapses unrenewed), so CBS refresh is tested for real: long-lived links with short-lived tokens
+/// keep working while the refresh keeps up, and fail with `.unauthorized` once it stops.
+final class TokenExpiryTests: XCTestCase {
+    private func endpoint(_ emulator: Emulator, _ credential: EmulatorTokenCredential) -> MessagingEndpoint {
+        MessagingEndpoint(fullyQualifiedNamespace: emulator.fullyQualifiedNamespace, credential: credential,
+                          scope: AzureScope.eventHubs, allowPlainTextForDevelopment: true)
+    }
+
+    /// A producer and a partition-0 receiver with tokens from `credential`, closed when the test ends.
+    private func clients(_ emulator: Emulator, _ credential: EmulatorTokenCredential)
+        -> (EventHubProducer, PartitionReceiver)
+    {
+        let producer = EventHubProducer(endpoint: endpoint(emulator, credential), eventHubName: "eh1",
+                                        options: fastRetryOptions { $0.retry.maxRetries = 0 })
+        let receiver = PartitionReceiver(endpoint: endpoint(emulator, credential), eventHubName: "eh1", partitionID: "0",
+                                         startingPosition: .earliest)
+        addTeardownBlock {
+            try? producer.close()
+            try? receiver.close()
+        }
+        return (producer, receiver)
+    }
+
+    func testSenderAndReceiverOutliveShortTokensWhileTheRefreshKeepsUp() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2)
+        let (producer, receiver) = clients(emulator, credential)
+        // Sends and receives spread over more than three token lifetimes, on the same two connections.
+        var received: [String] = []
+        let started = Date()
+        var sent = 0
+        while Date().timeIntervalSince(started) < 6.5 {
+            try producer.send(EventData(body: "event \(sent)"), options: SendEventOptions(partitionID: "0"))
+            sent += 1
+            received += try receiver.receive(maxEvents: 1, timeout: 5).map { $0.event.bodyAsString ?? "" }
+            Thread.sleep(forTimeInterval: 0.25)  // pacing across token lifetimes, not synchronisation
+        }
+        XCTAssertEqual(received, (0..<sent).map { "event \($0)" }, "every event once, in order, none lost")
+        XCTAssertEqual(producer.health.connectionsOpened, 1, "the producer's links lived on with refreshed tokens")
+        XCTAssertGreaterThanOrEqual(credential.tokensIssued, 6, "tokens were renewed on both live connections")
+    }
+
+    func testLinksWhoseTokenLapsesUnrenewedFailWithUnauthorized() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        // Each client gets one token (the credential serves both), then its refreshes fail.
+        let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2, limit: 2)
+        let (producer, receiver) = clients(emulator, credential)
+        try producer.send(EventData(body: "while the token lives"), options: SendEventOptions(partitionID: "0"))
+        XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: 5).count, 1)
+
+        // A receive waiting across the expiry fails with the typed error (not an empty result).
+        XCTAssertThrowsError(try receiver.receive(maxEvents: 1, timeout: 10)) { error in
+            XCTAssertEqual((error as? EventHubsError)?.code, .unauthorized, "\(error)")
+        }
+        // The producer's link was detached too: its next send fails with the typed error, within its try.
+        XCTAssertThrowsError(try producer.send(EventData(body: "after"), options: SendEventOptions(partitionID: "0"))) { error in
+            XCTAssertEqual((error as? EventHubsError)?.code, .unauthorized, "\(error)")
+        }
+        let stored = try readAll(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"), partitions: 1,
+                                 expected: 2, timeout: 1.5)
+        XCTAssertEqual(stored.map { $0.event.bodyAsString }, ["while the token lives"], "nothing accepted after the lapse")
+    }
+}
