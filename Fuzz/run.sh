@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets for ToolboxAMQP's decoders and runs each for a bounded time.
+# Builds the libFuzzer targets for ToolboxAMQP's decoders and AzureAuth's token-response parser and runs each for a
+# bounded time.
 #
 #   Fuzz/run.sh [SECONDS_PER_TARGET]     (default 60)
 #
-# Each target is one module compiled with -sanitize=fuzzer,address from ToolboxCore plus ToolboxAMQP's codec, frame
-# and message sources (the parts that read network bytes), so it needs no networking code. Corpora persist in
+# Each target is one module compiled with -sanitize=fuzzer,address from ToolboxCore plus the sources that read
+# outside bytes (ToolboxAMQP's codec, frame and message sources; AzureAuth's token-response parser), so it needs no
+# networking code. Corpora persist in
 # Fuzz/corpus/<target> (seeded with the transcripts' byte vectors); crashes land in Fuzz/artifacts/.
 # Exits non-zero if a target finds a crash.
 set -euo pipefail
@@ -14,7 +16,7 @@ OUT=${FUZZ_BUILD_DIR:-.build-fuzz}
 mkdir -p "$OUT" Fuzz/artifacts
 
 SOURCES=(Sources/ToolboxCore/*.swift Sources/ToolboxAMQP/Codec/*.swift Sources/ToolboxAMQP/Frames/*.swift
-         Sources/ToolboxAMQP/Messaging/AMQPMessage.swift Sources/ToolboxAMQP/AMQPError.swift)
+         Sources/ToolboxAMQP/Messaging/AMQPMessage.swift Sources/ToolboxAMQP/AMQPError.swift Sources/ToolboxAMQP/AMQPRecovery.swift)
 
 seed() {
     local dir=Fuzz/corpus/$1; mkdir -p "$dir"
@@ -26,12 +28,22 @@ seed() {
     printf '\xf0\x00\x00\x00\x12\x00\x00\x00\x02\xa3\x05PLAIN\x04ANON' > "$dir/seed-array"
 }
 
+# The token parser and what it needs of AzureAuth (the error type, AccessToken, the HTTP response type).
+TOKEN_SOURCES=(Sources/ToolboxCore/*.swift Sources/AzureAuth/AuthError.swift Sources/AzureAuth/Credentials/AccessToken.swift
+               Sources/AzureAuth/Credentials/TokenHTTPTransport.swift Sources/AzureAuth/Credentials/TokenResponseParser.swift)
+
 status=0
-for target in AMQPTypeFuzzer AMQPFrameFuzzer; do
+for target in AMQPTypeFuzzer AMQPFrameFuzzer TokenResponseFuzzer; do
     echo "building $target" >&2
-    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name ToolboxCore -suppress-warnings \
-        "${SOURCES[@]}" "Fuzz/$target/main.swift" -o "$OUT/$target"
-    seed "$target"
+    if [ "$target" = TokenResponseFuzzer ]; then sources=("${TOKEN_SOURCES[@]}"); else sources=("${SOURCES[@]}"); fi
+    # One module named ToolboxCore, so the sources' `import ToolboxCore` names the module itself.
+    swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name ToolboxCore -package-name AzureClientsToolbox \
+        -suppress-warnings "${sources[@]}" "Fuzz/$target/main.swift" -o "$OUT/$target"
+    if [ "$target" = TokenResponseFuzzer ]; then
+        mkdir -p "Fuzz/corpus/$target" && cp Fuzz/$target/seeds/* "Fuzz/corpus/$target/"
+    else
+        seed "$target"
+    fi
     echo "running $target for ${SECONDS_PER_TARGET}s" >&2
     if ! "$OUT/$target" "Fuzz/corpus/$target" -max_total_time="$SECONDS_PER_TARGET" -max_len=70000 -timeout=10 \
         -rss_limit_mb=2048 -artifact_prefix=Fuzz/artifacts/"$target"- -print_final_stats=1; then

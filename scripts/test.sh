@@ -7,24 +7,17 @@
 #
 # Starts (and stops) the private services the tests use: a RabbitMQ with the AMQP 1.0 plugin on free loopback
 # ports (scripts/rabbitmq.sh). nginx and curl are started by the tests themselves; scripts/interop.sh starts
-# `toolbox emulator` and drives it with Microsoft's Python SDKs from a venv it fills from PyPI. Needs the Debian packages
-# listed in .ci/run (libssl-dev nginx-light rabbitmq-server curl openssl python3 python3-qpid-proton spin gcc).
+# `toolbox emulator` and drives it with Microsoft's Python SDKs from a venv it fills from PyPI. The Debian packages
+# it needs (scripts/system-deps.sh, the list .ci/run installs) are installed first when any is missing and this runs
+# as root or with passwordless sudo; otherwise it says what to install and exits 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tsan=1
 [ "${1:-}" = "--no-tsan" ] && tsan=0
 
-missing=()
-for tool in nginx rabbitmq-server openssl curl python3 pkg-config spin gcc; do
-    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
-done
-# Qpid Proton (an independent AMQP client) drives the broker role; Debian's module is seen by /usr/bin/python3 only.
-/usr/bin/python3 -c "import proton" >/dev/null 2>&1 || missing+=("python3-qpid-proton")
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "scripts/test.sh: missing ${missing[*]}; install with: apt-get install -y libssl-dev nginx-light rabbitmq-server curl openssl python3 python3-qpid-proton pkg-config spin gcc" >&2
-    exit 2
-fi
+source scripts/system-deps.sh
+toolbox_ensure_system_deps "scripts/test.sh" || exit 2
 export PATH="$PATH:/usr/sbin:/sbin"
 
 rabbit_dir=$(mktemp -d /tmp/toolbox-rabbitmq.XXXXXX)

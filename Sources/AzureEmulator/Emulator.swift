@@ -185,14 +185,30 @@ public final class Emulator: @unchecked Sendable {
         let connection = AMQPConnection(acceptedTransport: transport, server: context.serverConfiguration(),
                                         configuration: settings, logger: configuration.logger)
         let key = ObjectIdentifier(connection)
-        let accepted: Bool = lock.withLock {
-            guard !stopped else { return false }
+        let limit = configuration.limits.maxConnections
+        enum Admission { case stopped, full, accepted }
+        let admission: Admission = lock.withLock {
+            if stopped { return .stopped }
+            if connections.count >= limit { return .full }
             connections[key] = connection
-            return true
+            return .accepted
         }
-        guard accepted else {
+        switch admission {
+        case .stopped:
             socket.close(mode: .abortive) {}
             return
+        case .full:
+            // Refused where the client can read why: through the handshake, then a close carrying the reason.
+            configuration.logger.info("connection \(context.id) refused: \(limit) connections are open")
+            connection.open { _ in
+                connection.close(error: AMQPRemoteError(
+                    condition: AMQPRemoteError.resourceLimitExceeded,
+                    description: "the emulator allows \(limit) connections at once (EmulatorLimits.maxConnections)"),
+                    timeout: 2) { _ in }
+            }
+            return
+        case .accepted:
+            break
         }
         connection.onClose { [weak self] _ in
             _ = self?.lock.withLock { self?.connections.removeValue(forKey: key) }

@@ -68,6 +68,12 @@ public struct EmulatorLimits: Sendable {
     public var maxFrameSize: UInt32 = 65_536
     /// Partitions per hub.
     public var maxPartitions = 32
+    /// Bytes of messages per queue (counted as encoded); sends beyond it get `amqp:resource-limit-exceeded`.
+    public var maxBytesPerQueue = 256 << 20
+    /// Bytes of events kept per partition; the oldest are dropped beyond it, as with `maxEventsPerPartition`.
+    public var maxBytesPerPartition = 256 << 20
+    /// Connections open at once; a client past it gets its connection closed with `amqp:resource-limit-exceeded`.
+    public var maxConnections = 1_024
 
     public init() {}
 }

@@ -36,7 +36,7 @@ public final class EventHubConnection: Sendable {
                 let id = UUID().uuidString.lowercased()
                 let options = AMQPSenderOptions(
                     name: id, settleMode: .unsettled, receiverSettleMode: .second, sourceAddress: "sender-link-\(id)",
-                    properties: [.symbol("com.microsoft:timeout"): .long(Int64(min(timeout, 1e9)))])
+                    properties: [.symbol("com.microsoft:timeout"): .long(Int64(clampingRounded: timeout.rounded(.down)))])
                 messaging.session.attachSender(address: address, options: options, deadline: deadline,
                                                queue: messaging.queue) { result in
                     done(result.mapError { EventHubsError($0, context: "attaching a sender to \(path)") })

@@ -25,7 +25,7 @@ public enum EventPosition: Sendable, Hashable {
         case .sequenceNumber(let number, let inclusive):
             return "amqp.annotation.x-opt-sequence-number \(op(inclusive)) '\(number)'"
         case .enqueuedTime(let date, let inclusive):
-            return "amqp.annotation.x-opt-enqueued-time \(op(inclusive)) '\(Int64((date.timeIntervalSince1970 * 1000).rounded()))'"
+            return "amqp.annotation.x-opt-enqueued-time \(op(inclusive)) '\(Int64(clampingMilliseconds: date.timeIntervalSince1970))'"
         }
     }
 }
@@ -151,13 +151,14 @@ public final class PartitionReceiver: Sendable {
     private func topUpCredit() {
         let grant: (AMQPReceiver, Int)? = state.withLockedValue { state in
             guard let link = state.link else { return nil }
-            let demand = max(Self.prefetch, state.inbox.demand)
+            // A caller may ask for `Int.max` events; the credit in flight stays bounded all the same.
+            let demand = min(max(Self.prefetch, state.inbox.demand), Self.maxCreditInFlight)
             let wanted = demand - state.inbox.buffer.count - state.outstandingCredit
             guard wanted >= Self.prefetch / 2 || (wanted > 0 && !state.inbox.waiters.isEmpty) else { return nil }
             state.outstandingCredit += wanted
             return (link, wanted)
         }
-        if let (link, count) = grant { link.addCredit(UInt32(count)) }
+        if let (link, count) = grant { link.addCredit(UInt32(clamping: count)) }
     }
 
     /// Events waiting in the buffer (for tests and diagnostics).
@@ -168,6 +169,8 @@ public final class PartitionReceiver: Sendable {
 
     /// Events buffered or in flight at most (what the SDKs prefetch).
     static let prefetch = 300
+    /// Credit in flight at most however many events waiting callers asked for.
+    static let maxCreditInFlight = 10_000
 
     private func deliverReady() {
         let ready = state.withLockedValue { $0.inbox.takeReady() }

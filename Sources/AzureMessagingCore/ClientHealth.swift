@@ -82,7 +82,7 @@ public final class HealthTracker: Sendable {
             return made
         }
         counter.increment()
-        timer.recordNanoseconds(Int64(seconds * 1_000_000_000))
+        timer.recordNanoseconds(Int64(clampingRounded: seconds * 1_000_000_000))
     }
 
     /// Records a retry in swift-metrics.

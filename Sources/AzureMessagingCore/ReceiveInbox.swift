@@ -23,8 +23,8 @@ public struct ReceiveInbox<Element: Sendable>: Sendable {
 
     public init() {}
 
-    /// What the waiting calls asked for, together.
-    public var demand: Int { waiters.reduce(0) { $0 + $1.maxCount } }
+    /// What the waiting calls asked for, together (saturating: callers may ask for `Int.max`).
+    public var demand: Int { waiters.reduce(0) { $0.saturatingAdd(max(0, $1.maxCount)) } }
 
     public mutating func append(_ element: Element) { buffer.append(element) }
 

@@ -109,7 +109,7 @@ public final class ServiceBusConnection: Sendable {
                 request.properties = AMQPProperties(messageID: .uuid(UUID()), replyTo: node)
                 var properties: AMQPMap = [
                     "operation": .string(operation),
-                    "com.microsoft:server-timeout": .uint(UInt32(min(timeout * 1000, Double(UInt32.max)))),
+                    "com.microsoft:server-timeout": .uint(UInt32(clamping: Int64(clampingMilliseconds: timeout))),
                 ]
                 if let associatedLinkName {
                     properties.entries.append(.init(key: "associated-link-name", value: .string(associatedLinkName)))

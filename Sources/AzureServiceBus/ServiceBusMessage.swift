@@ -1,5 +1,6 @@
 @_exported import AzureMessagingCore
 import Foundation
+import ToolboxCore
 import ToolboxAMQP
 
 /// The error Service Bus operations deliver (see `AzureMessagingError`).
@@ -50,7 +51,7 @@ public struct ServiceBusMessage: Sendable, Hashable {
     func amqpMessage(messageID id: String, now: Date = Date()) -> AMQPMessage {
         var message = AMQPMessage(data: body)
         if let timeToLive {
-            message.header = AMQPHeader(ttl: UInt32(clamping: Int64((timeToLive * 1000).rounded())))
+            message.header = AMQPHeader(ttl: UInt32(clamping: Int64(clampingMilliseconds: timeToLive)))
         }
         var annotations = AMQPMap()
         if let partitionKey { annotations.entries.append(.init(key: .symbol("x-opt-partition-key"), value: .string(partitionKey))) }
@@ -66,7 +67,7 @@ public struct ServiceBusMessage: Sendable, Hashable {
         if let timeToLive {
             let created = Self.milliseconds(now)
             properties.creationTime = created
-            properties.absoluteExpiryTime = created + Int64((timeToLive * 1000).rounded())
+            properties.absoluteExpiryTime = created.saturatingAdd(Int64(clampingMilliseconds: timeToLive))
         }
         message.properties = properties
         if !applicationProperties.isEmpty {
@@ -77,7 +78,7 @@ public struct ServiceBusMessage: Sendable, Hashable {
         return message
     }
 
-    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func milliseconds(_ date: Date) -> Int64 { Int64(clampingMilliseconds: date.timeIntervalSince1970) }
 }
 
 /// A message received from a queue: the sent fields plus what Service Bus stamped on it.

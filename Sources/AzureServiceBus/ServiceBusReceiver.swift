@@ -43,6 +43,8 @@ public final class ServiceBusReceiver: Sendable {
         var closed = false
         var lastPeekedSequence: Int64 = 0
         var connectionsOpened = 0
+        /// Why the last connection ended or could not be opened.
+        var lastError: ServiceBusError?
     }
 
     /// The entity read: a queue, or `<topic>/Subscriptions/<subscription>`.
@@ -125,7 +127,8 @@ public final class ServiceBusReceiver: Sendable {
     private func grantCredit(_ link: Link) {
         let credit: Int = state.withLockedValue { state in
             guard let current = state.link, current.receiver === link.receiver else { return 0 }
-            let needed = state.inbox.demand - state.inbox.buffer.count - state.outstandingCredit
+            // A caller may ask for `Int.max` messages; the credit in flight stays bounded all the same.
+            let needed = min(state.inbox.demand, 10_000) - state.inbox.buffer.count - state.outstandingCredit
             guard needed > 0 else { return 0 }
             state.outstandingCredit += needed
             return needed
@@ -185,6 +188,7 @@ public final class ServiceBusReceiver: Sendable {
         let step: Step = state.withLockedValue { state in
             if state.closed { return .closed }
             if let link = state.link, !link.connection.isClosed, !link.receiver.hasEnded { return .ready(link) }
+            if let ended = state.link?.connection.closedError { state.lastError = ended }
             state.link = nil
             state.outstandingCredit = 0
             state.connecting.append(completion)
@@ -249,9 +253,12 @@ public final class ServiceBusReceiver: Sendable {
         let (waiters, lateLink) = state.withLockedValue { state -> ([@Sendable (Result<Link, ServiceBusError>) -> Void], Link?) in
             defer { state.connecting = [] }
             if state.closed, case .success(let link) = result { return (state.connecting, link) }
-            if case .success(let link) = result {
+            switch result {
+            case .success(let link):
                 state.link = link
                 state.connectionsOpened += 1
+            case .failure(let error):
+                state.lastError = error
             }
             return (state.connecting, nil)
         }
@@ -317,6 +324,12 @@ public final class ServiceBusReceiver: Sendable {
     }
 
     var currentConnectionID: Int? { state.load().link?.connection.id }
+
+    /// Why the receiver's connection last ended or could not be opened (nil while nothing went wrong): a receive
+    /// that returns fewer messages than asked for may owe that to it.
+    public var lastError: ServiceBusError? {
+        state.withLockedValue { $0.link?.connection.closedError ?? $0.lastError }
+    }
 
     /// Messages received and not yet handed to a caller (for tests and diagnostics).
     var bufferedCount: Int { state.load().inbox.buffer.count }

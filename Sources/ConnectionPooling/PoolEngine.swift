@@ -258,7 +258,7 @@ final class PoolEngine: @unchecked Sendable {
             stats.waitedAcquires += 1
             stats.totalAcquireWaitSeconds += waited
             stats.maxAcquireWaitSeconds = max(stats.maxAcquireWaitSeconds, waited)
-            metricsRecorder?.acquireWait.recordNanoseconds(Int64(waited * 1e9))
+            metricsRecorder?.acquireWait.recordNanoseconds(Int64(clampingRounded: waited * 1e9))
             effects.actions.append(.deliver(waiter, .success(slot)))
         }
     }

@@ -60,7 +60,7 @@ final class PoolSlot: HeapIndexed, @unchecked Sendable {
         self.createdAt = now
         self.lastActivity = now
         self.lifespanDeadline = maxLifespan.map { now.advanced(bySeconds: $0).nanoseconds } ?? .max
-        self.idleNanoseconds = maxIdle.map { UInt64(min($0, 1e9) * 1e9) } ?? .max
+        self.idleNanoseconds = maxIdle.map { UInt64(clamping: Int64(clampingRounded: min($0, 1e9) * 1e9)) } ?? .max
         self.idleDeadline = now.nanoseconds.addingReportingOverflow(idleNanoseconds).overflow
             ? .max : now.nanoseconds + idleNanoseconds
     }

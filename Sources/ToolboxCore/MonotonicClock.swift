@@ -27,8 +27,9 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConv
     /// This instant moved forward by `seconds` (negative values move it back, never below zero).
     @inlinable
     public func advanced(bySeconds seconds: Double) -> MonotonicInstant {
-        if seconds.isInfinite || seconds > 1e9 { return .distantFuture }
-        let delta = seconds * 1e9
+        if seconds.isNaN { return self }   // garbage in: no time at all, rather than a trap or forever
+        if seconds > 1e9 { return .distantFuture }
+        let delta = max(seconds, -1e9) * 1e9
         if delta >= 0 {
             let (sum, overflow) = nanoseconds.addingReportingOverflow(UInt64(delta))
             return overflow ? .distantFuture : MonotonicInstant(nanoseconds: sum)

@@ -21,6 +21,15 @@ public final class CompletionOnce<Value>: @unchecked Sendable {
     /// Whether the handler has already run (or is running).
     public var isCompleted: Bool { completed.load(ordering: .acquiring) }
 
+    /// Decides the race now and hands the handler to the winner, to run later (on a callback queue): from this
+    /// call on `isCompleted` is true, so nothing can still be told a different outcome. nil for a loser.
+    public func claim() -> (@Sendable (Value) -> Void)? {
+        if completed.exchange(true, ordering: .acquiringAndReleasing) { return nil }
+        let taken = handler
+        handler = nil
+        return taken
+    }
+
     @discardableResult
     public func complete(_ value: Value) -> Bool {
         if completed.exchange(true, ordering: .acquiringAndReleasing) { return false }

@@ -125,7 +125,9 @@ struct AMQPSendCommand: ParsableCommand {
 struct AMQPReceiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "receive", abstract: "Receive and accept messages",
-        discussion: #"With --print-bodies, one line per message: {"body_base64": ..., "message_id": ..., "size": N}; "#
+        discussion: #"With --print-bodies, one line per message: {"body_kind": data|amqp-value|amqp-sequence|none, "#
+            + #""body_base64": ..., "message_id": ..., "size": N} (plus "body_text" for a string value, "body_json" "#
+            + #"for other values and sequences); "#
             + #"then {"received": N, "bytes": B, "seconds": S, "messages_per_sec": R}. Exits 1 if fewer than --count arrive."#)
 
     @Option(help: "amqp[s]://[user:pass@]host:port/address")
@@ -173,11 +175,8 @@ struct AMQPReceiveCommand: ParsableCommand {
                     return state.received
                 }
                 if printBodies {
-                    let line: [String: Any] = [
-                        "body_base64": Data(delivery.message.dataBody ?? []).base64EncodedString(),
-                        "message_id": delivery.message.properties?.messageID.map(Self.describe) ?? NSNull(),
-                        "size": delivery.message.dataBody?.count ?? delivery.size,
-                    ]
+                    var line = AMQPBodyOutput.fields(delivery.message)
+                    line["message_id"] = delivery.message.properties?.messageID.map(Self.describe) ?? NSNull()
                     if json { JSONOutput.printLine(line) } else { print(line) }
                 }
                 if let wanted, n == wanted { done.signal() }

@@ -41,6 +41,9 @@ struct BenchLoadOptions: ParsableArguments {
         } else {
             print(summary.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         }
-        if failed > 0 { throw ExitCode(1) }
+        if failed > 0 {
+            JSONOutput.printError("\(failed) operations failed (the last error, if any, is printed above)")
+            throw ExitCode(1)
+        }
     }
 }

@@ -79,7 +79,10 @@ struct BenchTCPPingPongCommand: ParsableCommand {
             "mean_ms": JSONOutput.rounded(Double(total) / Double(count) / 1e6, 4),
         ]
         if json { JSONOutput.printLine(summary) } else { print(summary) }
-        if errors > 0 { throw ExitCode(1) }
+        if errors > 0 {
+            JSONOutput.printError("\(errors) of \(count) round trips failed")
+            throw ExitCode(1)
+        }
     }
 
     private func failure(_ call: String) -> ValidationError { ValidationError("\(call) failed: errno \(errno)") }

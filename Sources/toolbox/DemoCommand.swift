@@ -109,7 +109,10 @@ struct Demo: ParsableCommand {
         for id in try producer.partitionIDs() {
             let properties = try producer.partitionProperties(partitionID: id)
             if !properties.isEmpty {
-                total += Int(properties.lastEnqueuedSequenceNumber - properties.beginningSequenceNumber + 1)
+                // The service's numbers, not ours: an inconsistent pair counts as nothing rather than trapping.
+                let (span, overflow) = properties.lastEnqueuedSequenceNumber
+                    .subtractingReportingOverflow(properties.beginningSequenceNumber)
+                if !overflow, span >= 0 { total = total.saturatingAdd(Int(span.saturatingAdd(1))) }
             }
         }
         return total

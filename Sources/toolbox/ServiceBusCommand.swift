@@ -34,7 +34,10 @@ struct ServiceBusSend: ParsableCommand {
     var messageId: String?
 
     @Option(help: "Message body text.")
-    var body: String = "hello from toolbox"
+    var body: String?
+
+    @Option(help: "Message body size in bytes (instead of --body): large messages without a huge argument.")
+    var size: Int?
 
     @Option(help: "PEM CA file to trust (an emulator with TLS).")
     var caFile: String?
@@ -49,6 +52,8 @@ struct ServiceBusSend: ParsableCommand {
         guard count >= 0 else { throw ValidationError("--count must be >= 0") }
         guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
         if let delaySeconds, delaySeconds < 0 { throw ValidationError("--delay-seconds must be >= 0") }
+        if body != nil && size != nil { throw ValidationError("give --body or --size, not both") }
+        if let size, size < 0 { throw ValidationError("--size must be >= 0") }
     }
 
     func run() throws {
@@ -57,8 +62,9 @@ struct ServiceBusSend: ParsableCommand {
         let sender: ServiceBusSenderClient = pooled
             ? try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
             : try ServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
-        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { [body, messageId, delaySeconds] _, done in
-            let message = ServiceBusMessage(body: body, messageID: messageId)
+        let payload = size.map { [UInt8](repeating: 0x78, count: $0) } ?? Array((body ?? "hello from toolbox").utf8)
+        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { [payload, messageId, delaySeconds] _, done in
+            let message = ServiceBusMessage(body: payload, messageID: messageId)
             if let delaySeconds {
                 sender.send([message], delay: delaySeconds) { done($0.failure.map { "\($0)" }) }
             } else {
@@ -140,7 +146,11 @@ struct ServiceBusReceive: ParsableCommand {
             }
         }
         if json { JSONOutput.printLine(["received": received]) } else { print("received \(received)") }
-        // Like `toolbox amqp receive`: fewer than --count before the time-out is a non-zero exit.
-        if received < count { throw ExitCode(1) }
+        // Like `toolbox amqp receive`: fewer than --count before the time-out is a non-zero exit, with the reason.
+        if received < count {
+            let cause = receiver.lastError.map { "; last error: \($0)" } ?? "; the queue had no more messages"
+            JSONOutput.printError("received \(received) of \(count) messages within \(timeout) s\(cause)")
+            throw ExitCode(1)
+        }
     }
 }

@@ -181,6 +181,27 @@ final class EventHubsTests: XCTestCase {
         XCTAssertEqual(try bodies("amqp.annotation.x-opt-offset > '\(offset)'", count: 3), ["e2", "e3", "new"])
     }
 
+    /// Issue 13 item 7: azure-eventhub's consumer with `starting_position=9223372036854775807,
+    /// starting_position_inclusive=False` made the selector's `n + 1` trap and killed the emulator. Nothing comes
+    /// after the largest sequence number; the emulator keeps serving.
+    func testASelectorAfterTheLargestSequenceNumberDeliversNothingAndDoesNotTrap() throws {
+        let emulator = try startEmulator { $0.eventHubs = [EventHubDefinition(name: "eh1", partitionCount: 1)] }
+        let client = try TestClient(emulator)
+        defer { client.close() }
+        try client.authorize("eh1")
+        let sender = try client.session.attachSender(address: client.address("eh1/Partitions/0"))
+        XCTAssertEqual(try sender.send(eventBatch(["e0"]), messageFormat: batchFormat), .accepted)
+        for filter in ["amqp.annotation.x-opt-sequence-number > '9223372036854775807'",
+                       "amqp.annotation.x-opt-sequence-number >= '9223372036854775807'",
+                       "amqp.annotation.x-opt-sequence-number > '-9223372036854775808'"] {
+            let (receiver, collector) = try consumer(client, hub: "eh1", partition: 0, filter: filter)
+            let expected = filter.contains("-9223372036854775808") ? 1 : 0
+            XCTAssertEqual(collector.wait(for: expected, timeout: expected == 0 ? 0.3 : 10).count, expected, filter)
+            try receiver.close()
+        }
+        XCTAssertEqual(try sender.send(eventBatch(["e1"]), messageFormat: batchFormat), .accepted)
+    }
+
     func testRuntimeMetricsAreAddedAsDeliveryAnnotationsWhenAsked() throws {
         let emulator = try startEmulator { $0.eventHubs = [EventHubDefinition(name: "eh1", partitionCount: 1)] }
         let client = try TestClient(emulator)

@@ -42,4 +42,42 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(short.status, 0)
         XCTAssertEqual(short.lines.last?["received"] as? Int, 0)
     }
+
+    /// Issue 13 item 2: `--print-bodies` printed an empty `body_base64` for an amqp-value body (what Qpid Proton
+    /// sends for `Message(body=b"…")`). Every body kind is printed, and named.
+    func testPrintBodiesShowsEveryBodyKind() throws {
+        let broker = MiniBroker()
+        let listener = try AMQPListener(server: broker.configuration(password: "pw"),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: 10)) { _ in }
+        defer { listener.close() }
+        let url = "amqp://user:pw@127.0.0.1:\(listener.port)/kinds"
+        let endpoint = try AMQPEndpoint(url: url)
+        let connection = try AMQPConnection(endpoint: endpoint, caFile: nil)
+        try connection.open()
+        defer { try? connection.close() }
+        let sender = try connection.beginSession().attachSender(address: endpoint.address)
+        let bodies: [AMQPMessage.Body] = [
+            .data([Array("da".utf8), Array("ta".utf8)]), .value(.binary([0, 1, 2, 255])), .value(.string("text")),
+            .value(.map(["k": .int(1)])), .sequence([[.string("a"), .long(2)], [.bool(true)]]),
+        ]
+        for body in bodies { XCTAssertEqual(try sender.send(AMQPMessage(body: body)), .accepted) }
+
+        let receive = try run(["amqp", "receive", "--url", url, "--count", "5", "--timeout", "10", "--print-bodies",
+                               "--json"])
+        XCTAssertEqual(receive.status, 0, receive.stderr)
+        let lines = Array(receive.lines.prefix(5))
+        guard lines.count == 5 else { return XCTFail("expected 5 message lines: \(receive.lines)") }
+        XCTAssertEqual(lines.map { $0["body_kind"] as? String },
+                       ["data", "amqp-value", "amqp-value", "amqp-value", "amqp-sequence"])
+        XCTAssertEqual(lines[0]["body_base64"] as? String, Data("data".utf8).base64EncodedString())
+        XCTAssertEqual(lines[0]["size"] as? Int, 4)
+        XCTAssertEqual(lines[1]["body_base64"] as? String, Data([0, 1, 2, 255]).base64EncodedString())
+        XCTAssertEqual(lines[2]["body_text"] as? String, "text")
+        XCTAssertEqual(lines[2]["body_base64"] as? String, Data("text".utf8).base64EncodedString())
+        XCTAssertEqual((lines[3]["body_json"] as? [String: Any])?["k"] as? Int, 1)
+        let sequence = try XCTUnwrap(lines[4]["body_json"] as? [[Any]])
+        XCTAssertEqual(sequence.count, 2)
+        XCTAssertEqual(sequence[0].first as? String, "a")
+        XCTAssertEqual(sequence[1].first as? Bool, true)
+    }
 }

@@ -177,10 +177,18 @@ final class CodecTests: XCTestCase {
         for _ in 0..<20 { manyArrays += [0xf0, 0, 0, 0, 5, 0x00, 0x01, 0x86, 0xa0, 0x40] }  // 100,000 nulls each
         let size = UInt32(manyArrays.count - 5)
         manyArrays[1...4] = [UInt8(size >> 24), UInt8((size >> 16) & 0xff), UInt8((size >> 8) & 0xff), UInt8(size & 0xff)]
-        XCTAssertThrowsError(try AMQPDecoder.decode(manyArrays, limits: AMQPDecodingLimits(maxElementCount: 1_000_000))) { error in
+        XCTAssertThrowsError(try AMQPDecoder.decode(manyArrays, limits: AMQPDecodingLimits(maxZeroWidthElements: 1_000_000))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .limitExceeded)
         }
-        XCTAssertNoThrow(try AMQPDecoder.decode(manyArrays, limits: AMQPDecodingLimits(maxElementCount: 2_000_000)))
+        XCTAssertNoThrow(try AMQPDecoder.decode(manyArrays, limits: AMQPDecodingLimits(maxZeroWidthElements: 2_000_000)))
+        // Issue 13 item 9: by default one ~20-byte array of a million nulls is refused before anything is allocated
+        // (the old default budget let it decode into tens of megabytes of values).
+        let millionNulls: [UInt8] = [0xf0, 0, 0, 0, 5, 0x00, 0x0f, 0x42, 0x40, 0x40]
+        XCTAssertThrowsError(try AMQPDecoder.decode(millionNulls)) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .limitExceeded)
+        }
+        let fewNulls: [UInt8] = [0xf0, 0, 0, 0, 5, 0x00, 0, 0x10, 0x00, 0x40]  // 4096: the default budget
+        XCTAssertEqual(try AMQPDecoder.decode(fewNulls), .array(try AMQPArray(elementType: .null, elements: Array(repeating: .null, count: 4096))))
         let nestedLists = [UInt8](repeating: 0xc0, count: 1) + [0x01, 0x00]
         XCTAssertEqual(try AMQPDecoder.decode(nestedLists), .list([]))
     }

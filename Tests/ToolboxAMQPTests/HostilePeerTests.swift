@@ -109,4 +109,46 @@ final class HostilePeerTests: XCTestCase {
             wait(for: [done], timeout: 10)
         }
     }
+
+    /// Issue 13 item 9: before the peer's open has arrived, frames are limited to 512 bytes (MIN-MAX-FRAME-SIZE,
+    /// AMQP 1.0 §2.4.1), not to our max-frame-size: a client's first frame cannot make the broker buffer 64 KiB.
+    /// After the open, large frames are fine.
+    func testFramesBeforeOpenAreLimitedTo512Bytes() throws {
+        func openOutcome(containerID: String, thenLargeBegin: Bool) -> Result<Void, AMQPError>? {
+            let broker = MiniBroker()
+            let (clientEnd, serverEnd) = PipeEnd.pair()
+            let server = AMQPConnection(acceptedTransport: serverEnd, server: broker.configuration(password: "pw"),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: 5))
+            let outcome = LockedValue<Result<Void, AMQPError>?>(nil)
+            let opened = expectation(description: "server open")
+            server.open { result in
+                outcome.withLockedValue { $0 = result }
+                opened.fulfill()
+            }
+            var stream = AMQPProtocolHeader.amqp.bytes + AMQPFrame.amqp(0, .open(AMQPOpen(containerID: containerID))).encode()
+            if thenLargeBegin {
+                var begin = AMQPBegin(remoteChannel: nil, nextOutgoingID: 0, incomingWindow: 5, outgoingWindow: 5)
+                begin.properties = ["padding": .string(String(repeating: "p", count: 4000))]
+                stream += AMQPFrame.amqp(0, .begin(begin)).encode()
+            }
+            let clientQueue = DispatchQueue(label: "pre-open-client")
+            clientQueue.sync {
+                clientEnd.start(queue: clientQueue) { _ in }
+                clientEnd.write(stream)
+            }
+            wait(for: [opened], timeout: 10)
+            let closed = expectation(description: "closed")
+            server.close(timeout: 0.3) { _ in closed.fulfill() }
+            wait(for: [closed], timeout: 10)
+            return outcome.load()
+        }
+        guard case .failure(let error)? = openOutcome(containerID: String(repeating: "c", count: 1000),
+                                                      thenLargeBegin: false) else {
+            return XCTFail("a 1 KB open was accepted before any open was exchanged")
+        }
+        XCTAssertTrue("\(error)".contains("512"), "\(error)")
+        guard case .success? = openOutcome(containerID: "small", thenLargeBegin: true) else {
+            return XCTFail("a small open followed by a 4 KB begin failed")
+        }
+    }
 }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import ToolboxCore
+import ToolboxCLITestSupport
 import XCTest
 
 @testable import ToolboxAMQP
@@ -156,6 +157,42 @@ final class RabbitMQInteropTests: XCTestCase {
         try receiver.close()
         try sender.close()
         try session.end()
+    }
+
+    /// Issue 13 items 1 and 2, through the CLI and a real broker: Qpid Proton's `Message(body=b"…")` (an
+    /// amqp-value holding binary) prints its bytes, and messages of 70 KB, 300 KB and 1 MiB come back whole.
+    func testCLIReceivesProtonBinaryValuesAndLargeMessages() throws {
+        let env = try RabbitMQEnvironment.load()
+        let address = queueAddress()
+        let url = "amqp://\(env.user):\(env.password)@localhost:\(env.port)\(address)"
+        let script = """
+            import sys
+            from proton import Message
+            from proton.utils import BlockingConnection
+            connection = BlockingConnection(sys.argv[1], timeout=30, allowed_mechs="PLAIN")
+            sender = connection.create_sender(sys.argv[2])
+            sender.send(Message(body=b"proton binary"))
+            connection.close()
+            """
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        python.arguments = ["-c", script, "amqp://\(env.user):\(env.password)@localhost:\(env.port)", address]
+        try python.run()
+        python.waitUntilExit()
+        XCTAssertEqual(python.terminationStatus, 0, "python3-qpid-proton sender failed (apt-get install python3-qpid-proton)")
+        let sizes = [70_000, 300_000, 1_048_576]
+        for size in sizes {
+            let send = try ToolboxCLI.run(["amqp", "send", "--url", url, "--size", "\(size)", "--json"])
+            XCTAssertEqual(send.status, 0, send.stderr)
+        }
+        let receive = try ToolboxCLI.run(["amqp", "receive", "--url", url, "--count", "4", "--timeout", "30",
+                                          "--print-bodies", "--json"])
+        XCTAssertEqual(receive.status, 0, receive.stderr)
+        let lines = receive.jsonLines
+        XCTAssertEqual(lines.first?["body_kind"] as? String, "amqp-value")
+        XCTAssertEqual(lines.first?["body_base64"] as? String, Data("proton binary".utf8).base64EncodedString())
+        XCTAssertEqual(lines.dropFirst().prefix(3).map { $0["size"] as? Int }, sizes)
+        XCTAssertEqual(lines.dropFirst().prefix(3).map { $0["body_kind"] as? String }, ["data", "data", "data"])
     }
 
     func testOneMebibyteMessageAcrossSmallFrames() throws {

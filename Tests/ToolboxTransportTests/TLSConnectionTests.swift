@@ -81,6 +81,23 @@ final class TLSConnectionTests: XCTestCase {
         }
     }
 
+    /// Issue 13 item 10: an empty server name used to switch host-name verification off silently (the chain
+    /// alone was checked, so any trusted certificate passed for any server). It is a configuration error now,
+    /// unless verification was turned off explicitly.
+    func testAnEmptyServerNameWithVerificationIsAConfigurationError() throws {
+        let listener = try tlsEchoListener()
+        defer { listener.close() }
+        let client = try TestPKI.get().clientContext()
+        expectTransportError(.tlsConfigurationInvalid) {
+            _ = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, tls: client, serverName: "",
+                                          timeout: 10)
+        }
+        let insecure = try TLSContext(client: .insecureNoVerificationForDevelopmentOnly())
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, tls: insecure,
+                                                   serverName: "", timeout: 10)
+        try connection.close()
+    }
+
     func testWrongIPAddressIsReported() throws {
         let listener = try tlsEchoListener()
         defer { listener.close() }

@@ -115,10 +115,19 @@ public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
             return .failure(AuthError(.authenticationFailed, "'az account get-access-token' printed output "
                 + "without 'accessToken' (\(output.stdout.count) bytes); update the Azure CLI"))
         }
-        if let expiresOn = TokenResponseParser.integer(object["expires_on"]) {
-            return .success(AccessToken(token: Secret(token), expiresOn: expiresOn))
+        let accepted = 1...TokenResponseParser.latestExpiry
+        do {
+            if let expiresOn = try TokenResponseParser.seconds(
+                object["expires_on"], field: "expires_on", source: "'az account get-access-token'", in: accepted)
+            {
+                return .success(AccessToken(token: Secret(token), expiresOn: expiresOn))
+            }
+        } catch let error as AuthError {
+            return .failure(error)
+        } catch {
+            return .failure(AuthError(.authenticationFailed, "\(error)"))
         }
-        if let text = object["expiresOn"] as? String, let expiresOn = parseLocalTime(text) {
+        if let text = object["expiresOn"] as? String, let expiresOn = parseLocalTime(text), accepted.contains(expiresOn) {
             return .success(AccessToken(token: Secret(token), expiresOn: expiresOn))
         }
         return .failure(AuthError(.authenticationFailed, "'az account get-access-token' printed no usable "
@@ -129,13 +138,17 @@ public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
     static func parseLocalTime(_ text: String) -> Int? {
         let parts = text.split(whereSeparator: { "-: .".contains($0) }).compactMap { Int($0) }
         guard parts.count >= 6 else { return nil }
+        // Each field must be plausible before it goes into an Int32 (a 12-digit "year" must not trap).
+        guard (1970...9999).contains(parts[0]), (1...12).contains(parts[1]), (1...31).contains(parts[2]),
+            (0...23).contains(parts[3]), (0...59).contains(parts[4]), (0...60).contains(parts[5])
+        else { return nil }
         var t = tm()
-        t.tm_year = Int32(parts[0] - 1900)
-        t.tm_mon = Int32(parts[1] - 1)
-        t.tm_mday = Int32(parts[2])
-        t.tm_hour = Int32(parts[3])
-        t.tm_min = Int32(parts[4])
-        t.tm_sec = Int32(parts[5])
+        t.tm_year = Int32(truncatingIfNeeded: parts[0] - 1900)
+        t.tm_mon = Int32(truncatingIfNeeded: parts[1] - 1)
+        t.tm_mday = Int32(truncatingIfNeeded: parts[2])
+        t.tm_hour = Int32(truncatingIfNeeded: parts[3])
+        t.tm_min = Int32(truncatingIfNeeded: parts[4])
+        t.tm_sec = Int32(truncatingIfNeeded: parts[5])
         t.tm_isdst = -1
         let seconds = mktime(&t)
         return seconds == -1 ? nil : Int(seconds)

@@ -17,17 +17,27 @@ enum TokenResponseParser {
         guard let token = object["access_token"] as? String ?? object["accessToken"] as? String, !token.isEmpty else {
             return .failure(AuthError(.authenticationFailed, "\(source) answered without 'access_token'"))
         }
-        let expiresIn = integer(object["expires_in"])
-        let expiresOn = integer(object["expires_on"]) ?? expiresIn.map { now + $0 }
+        let expiresIn: Int?, expiresOn: Int?, refreshIn: Int?
+        do {
+            expiresIn = try seconds(object["expires_in"], field: "expires_in", source: source, in: 1...longestLifetime)
+            refreshIn = try seconds(object["refresh_in"], field: "refresh_in", source: source, in: 0...longestLifetime)
+            expiresOn = try seconds(object["expires_on"], field: "expires_on", source: source,
+                                    in: now.saturatingAdd(1)...max(now.saturatingAdd(1), latestExpiry))
+                ?? expiresIn.map { now.saturatingAdd($0) }
+        } catch let error as AuthError {
+            return .failure(error)
+        } catch {
+            return .failure(AuthError(.authenticationFailed, "\(source): \(error)"))
+        }
         guard let expiresOn else {
             return .failure(AuthError(.authenticationFailed, "\(source) answered without 'expires_in' or "
                 + "'expires_on'; the token's lifetime is unknown"))
         }
         var refreshOn: Int?
-        if let refreshIn = integer(object["refresh_in"]) {
-            refreshOn = now + refreshIn
+        if let refreshIn {
+            refreshOn = now.saturatingAdd(refreshIn)
         } else if let expiresIn, expiresIn >= 7200 {
-            refreshOn = now + expiresIn / 2
+            refreshOn = now.saturatingAdd(expiresIn / 2)
         }
         let type = object["token_type"] as? String ?? "Bearer"
         return .success(AccessToken(
@@ -45,13 +55,53 @@ enum TokenResponseParser {
         return parts.isEmpty ? "" : ": " + parts.joined(separator: " ")
     }
 
-    /// A number or a numeric string (IMDS sends strings); nil otherwise.
-    static func integer(_ value: Any?) -> Int? {
+    /// The latest expiry accepted: 9999-12-31T23:59:59Z, in UNIX seconds.
+    static let latestExpiry = 253_402_300_799
+    /// The longest lifetime (`expires_in`, `refresh_in`) accepted: ten years, in seconds.
+    static let longestLifetime = 315_360_000
+
+    /// A field holding whole seconds, as a number or a numeric string (IMDS and App Service send strings); nil
+    /// when absent. A value that is not a finite number, or is outside `range`, is an error naming the field —
+    /// never a trap (`"1e999"`, `1e300`, `"nan"` and 23-digit numbers have all been seen to crash parsers).
+    static func seconds(_ value: Any?, field: String, source: String, in range: ClosedRange<Int>) throws -> Int? {
+        guard let value, !(value is NSNull) else { return nil }
+        switch wholeNumber(value) {
+        case .none:
+            throw AuthError(.authenticationFailed, "\(source) answered '\(field)' \(shown(value)), which is not a "
+                + "whole number of seconds")
+        case .some(let number) where !range.contains(number):
+            throw AuthError(.authenticationFailed, "\(source) answered '\(field)' \(shown(value)), outside "
+                + "\(range.lowerBound)...\(range.upperBound)" + (field == "expires_on" ? " (in the past, or "
+                + "beyond the year 9999)" : ""))
+        case .some(let number):
+            return number
+        }
+    }
+
+    /// A number or a numeric string as a whole number, or nil when it is not finite or does not fit an `Int`.
+    static func wholeNumber(_ value: Any?) -> Int? {
         switch value {
         case let number as Int: return number
-        case let number as Double: return Int(number)
-        case let text as String: return Int(text) ?? Double(text).map { Int($0) }
+        case let number as Double: return finite(number)
+        case let text as String:
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            return Int(trimmed) ?? Double(trimmed).flatMap(finite)
         default: return nil
         }
+    }
+
+    /// A number or a numeric string (IMDS sends strings) as a whole number; nil otherwise, never a trap.
+    static func integer(_ value: Any?) -> Int? { wholeNumber(value) }
+
+    private static func finite(_ number: Double) -> Int? {
+        guard number.isFinite else { return nil }
+        return Int(exactly: number.rounded(.down))
+    }
+
+    /// The value as the endpoint sent it, shortened (numbers and short strings only: never a token).
+    private static func shown(_ value: Any) -> String {
+        if let text = value as? String { return "'\(text.prefix(32))'" }
+        if value is Int || value is Double { return "\(value)" }
+        return "of type \(type(of: value))"
     }
 }

@@ -33,6 +33,11 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
     /// writing the disposition happen in one turn of one thread.
     var preferredQueue: DispatchQueue? { connection.queue }
 
+    /// Padding lists every field of a performative (`FramePadding`): transfers are cut that much shorter, so a
+    /// padded frame still fits the client's max-frame-size (unpadded, a 70 KB message's first frame grew past
+    /// 65536 bytes and the client dropped the connection — issue 13 item 1).
+    var frameGrowth: Int { FramePadding.maxGrowth }
+
     func start(queue: DispatchQueue, handler: @escaping (AMQPTransportEvent) -> Void) {
         self.queue = queue
         self.handler = handler

@@ -93,7 +93,7 @@ final class Broker: @unchecked Sendable {
                 return .failure(Refusal(condition: AMQPRemoteError.invalidField, description: "invalid event hub '\(name)'"))
             }
             let hub = EventHub(name: name, partitionCount: partitions, consumerGroups: definition?.consumerGroups ?? [],
-                               maxEvents: limits.maxEventsPerPartition)
+                               maxEvents: limits.maxEventsPerPartition, maxBytes: limits.maxBytesPerPartition)
             hubs[name.lowercased()] = hub
             logger.info("created event hub '\(name)' with \(partitions) partitions")
             return .success(hub)
@@ -137,7 +137,7 @@ final class Broker: @unchecked Sendable {
             if let topic = subscription?.topic { topics.insert(topic.lowercased()) }
             let queue = ServiceBusQueue(name: name, lockDuration: configuration.lockDuration,
                                         maxDeliveryCount: configuration.maxDeliveryCount,
-                                        maxMessages: limits.maxMessagesPerQueue)
+                                        maxMessages: limits.maxMessagesPerQueue, maxBytes: limits.maxBytesPerQueue)
             queues[name.lowercased()] = queue
             logger.info("created queue '\(name)'")
             return .success(queue)

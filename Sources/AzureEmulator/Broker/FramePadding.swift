@@ -15,6 +15,11 @@ struct FramePadding {
         0x40: 1, 0x41: 3, 0x42: 1, 0x43: 1, 0x44: 2,
     ]
 
+    /// The most padding adds to one frame: up to 11 nulls for a transfer's missing fields, a list8 header
+    /// widened to a list32 (6 bytes), and padding inside a delivery state (an outcome and its error), doubled
+    /// for margin.
+    static let maxGrowth = 128
+
     private var buffer: [UInt8] = []
     /// Rewrites performatives; the default pads them (outgoing), `IncomingFrames` adjusts client attaches.
     var transform: @Sendable (AMQPValue) -> AMQPValue = { settleOutcomes(pad($0)) }

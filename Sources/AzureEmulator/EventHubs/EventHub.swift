@@ -35,6 +35,8 @@ final class EventHub: @unchecked Sendable {
         var head = 0
         var nextSequence: Int64 = 0
         var nextOffset: Int64 = 0
+        /// Payload bytes of the live events.
+        var bytes = 0
         var live: ArraySlice<StoredEvent> { events[head...] }
     }
 
@@ -43,12 +45,14 @@ final class EventHub: @unchecked Sendable {
     let partitionCount: Int
     let consumerGroups: Set<String>
     private let maxEvents: Int
+    private let maxBytes: Int
     private let lock = Lock()
     private var partitions: [PartitionLog]
     private var subscribers: [[WeakSender]]
     private var nextRoundRobin = 0
 
-    init(name: String, partitionCount: Int, consumerGroups: [String], maxEvents: Int) {
+    init(name: String, partitionCount: Int, consumerGroups: [String], maxEvents: Int, maxBytes: Int = .max) {
+        self.maxBytes = max(1, maxBytes)
         self.name = name
         self.partitionCount = partitionCount
         self.consumerGroups = Set((consumerGroups + ["$Default"]).map { $0.lowercased() })
@@ -86,7 +90,8 @@ final class EventHub: @unchecked Sendable {
             // Mutated in place (inout through the array's modify accessor): a local copy of the log would share
             // its events array, so the first append copied the whole partition — O(n) per event, which was 45% of
             // the emulator's CPU under `toolbox bench eventhubs --concurrency 64` (perf, docs/performance.md).
-            Self.append(messages, to: &partitions[partition], now: now, partitionKey: partitionKey, maxEvents: maxEvents)
+            Self.append(messages, to: &partitions[partition], now: now, partitionKey: partitionKey, maxEvents: maxEvents,
+                        maxBytes: maxBytes)
             subscribers[partition].removeAll { $0.sender == nil }
             return subscribers[partition].compactMap(\.sender)
         }
@@ -94,7 +99,7 @@ final class EventHub: @unchecked Sendable {
     }
 
     private static func append(_ messages: [AMQPMessage], to log: inout PartitionLog, now: Int64, partitionKey: String?,
-                               maxEvents: Int) {
+                               maxEvents: Int, maxBytes: Int) {
         for var message in messages {
             var annotations = message.messageAnnotations ?? AMQPMap()
             annotations[.symbol("x-opt-sequence-number")] = .long(log.nextSequence)
@@ -107,10 +112,13 @@ final class EventHub: @unchecked Sendable {
                                           enqueuedTime: now, payload: payload))
             log.nextSequence += 1
             log.nextOffset += Int64(payload.count)
+            log.bytes += payload.count
         }
-        // Retention: the oldest events go first, as on Azure.
-        let excess = (log.events.count - log.head) - maxEvents
-        if excess > 0 { log.head += excess }
+        // Retention, by count and by bytes: the oldest events go first, as on Azure.
+        while log.head < log.events.count, log.events.count - log.head > maxEvents || log.bytes > maxBytes {
+            log.bytes -= log.events[log.head].payload.count
+            log.head += 1
+        }
         if log.head > 1024, log.head * 2 > log.events.count {
             log.events.removeFirst(log.head)
             log.head = 0
@@ -134,7 +142,9 @@ final class EventHub: @unchecked Sendable {
             switch position {
             case .earliest: return begin
             case .latest: return log.nextSequence
-            case .sequenceNumber(let n, let inclusive): return max(begin, inclusive ? n : n + 1)
+            // A peer may send the largest sequence number there is (azure-eventhub with starting_position
+            // 9223372036854775807, exclusive): nothing comes after it, and `n + 1` must not trap.
+            case .sequenceNumber(let n, let inclusive): return max(begin, inclusive ? n : n.saturatingAdd(1))
             case .offset(let offset, let inclusive):
                 return live.first(where: { inclusive ? $0.offset >= offset : $0.offset > offset })?.sequenceNumber
                     ?? log.nextSequence
@@ -150,7 +160,8 @@ final class EventHub: @unchecked Sendable {
         lock.withLock {
             let log = partitions[partition]
             guard let first = log.live.first?.sequenceNumber, sequence < log.nextSequence else { return nil }
-            let index = log.head + Int(max(0, sequence - first))
+            // `sequence` < `nextSequence`, so `sequence - first` fits once `sequence` > `first`.
+            let index = log.head + (sequence > first ? Int(sequence - first) : 0)
             return index < log.events.count ? log.events[index] : nil
         }
     }

@@ -17,6 +17,8 @@ struct QueuedMessage: Sendable {
     var message: AMQPMessage
     var deliveryCount: UInt32 = 0
     var state: State
+    /// Encoded size, counted against the queue's byte budget.
+    var size = 0
 }
 
 /// What a settlement did, for the caller's error mapping.
@@ -35,10 +37,13 @@ final class ServiceBusQueue: @unchecked Sendable {
     let lockDuration: Double
     let maxDeliveryCount: UInt32
     let maxMessages: Int
+    let maxBytes: Int
     /// `<queue>/$DeadLetterQueue`; nil for the dead-letter queue itself.
     let deadLetter: ServiceBusQueue?
     private let lock = Lock()
     private var messages: [Int64: QueuedMessage] = [:]
+    /// Bytes of `messages` (their `size`), under `lock`.
+    private var storedBytes = 0
     private var order: [Int64] = []
     private var orderHead = 0
     private var tokens: [UUID: Int64] = [:]
@@ -46,19 +51,26 @@ final class ServiceBusQueue: @unchecked Sendable {
     private var subscribers: [WeakSender] = []
     private static let timerQueue = LibraryQueues.makeQueue(label: "AzureEmulator.servicebus.timers")
 
-    init(name: String, lockDuration: Double, maxDeliveryCount: UInt32, maxMessages: Int, isDeadLetter: Bool = false) {
+    init(name: String, lockDuration: Double, maxDeliveryCount: UInt32, maxMessages: Int, maxBytes: Int = .max,
+         isDeadLetter: Bool = false) {
         self.name = name
         self.lockDuration = lockDuration
         self.maxDeliveryCount = maxDeliveryCount
         self.maxMessages = max(1, maxMessages)
+        self.maxBytes = max(1, maxBytes)
         self.deadLetter = isDeadLetter ? nil : ServiceBusQueue(name: name + "/$DeadLetterQueue", lockDuration: lockDuration,
                                                                maxDeliveryCount: .max, maxMessages: maxMessages,
-                                                               isDeadLetter: true)
+                                                               maxBytes: maxBytes, isDeadLetter: true)
     }
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     var count: Int { lock.withLock { messages.count } }
+
+    /// Removes a message and its bytes from the budget; under `lock`.
+    private func removeMessage(_ sequence: Int64) {
+        if let removed = messages.removeValue(forKey: sequence) { storedBytes -= removed.size }
+    }
 
     // MARK: - Sending
 
@@ -69,16 +81,23 @@ final class ServiceBusQueue: @unchecked Sendable {
         if scheduled == nil, case .timestamp(let at)? = message.messageAnnotations?[.symbol("x-opt-scheduled-enqueue-time")] {
             scheduled = at
         }
+        let size = message.encode().count
         let result: Result<Int64, Refusal> = lock.withLock {
             guard messages.count < maxMessages else {
                 return .failure(Refusal(condition: AMQPRemoteError.resourceLimitExceeded,
                                                 description: "queue '\(name)' holds its limit of \(maxMessages) messages; receive some first"))
             }
+            guard storedBytes.saturatingAdd(size) <= maxBytes else {
+                return .failure(Refusal(condition: AMQPRemoteError.resourceLimitExceeded,
+                                        description: "queue '\(name)' holds \(storedBytes) bytes; a message of \(size) "
+                                            + "bytes would pass its limit of \(maxBytes); receive some first"))
+            }
+            storedBytes += size
             let sequence = nextSequence
             nextSequence += 1
             let state: QueuedMessage.State = (scheduled ?? 0) > now ? .scheduled(at: scheduled ?? 0) : .available
             messages[sequence] = QueuedMessage(sequenceNumber: sequence, enqueuedTime: scheduled.map { max($0, now) } ?? now,
-                                               message: message, state: state)
+                                               message: message, state: state, size: size)
             order.append(sequence)
             return .success(sequence)
         }
@@ -90,7 +109,7 @@ final class ServiceBusQueue: @unchecked Sendable {
     func cancelScheduled(_ sequences: [Int64]) {
         lock.withLock {
             for sequence in sequences {
-                if case .scheduled? = messages[sequence]?.state { messages[sequence] = nil }
+                if case .scheduled? = messages[sequence]?.state { removeMessage(sequence) }
             }
         }
     }
@@ -125,7 +144,7 @@ final class ServiceBusQueue: @unchecked Sendable {
                     entry.deliveryCount += 1
                     entry.state = deferred ? .deferred : .available
                     if !deferred, entry.deliveryCount >= maxDeliveryCount, deadLetter != nil {
-                        messages[sequence] = nil
+                        removeMessage(sequence)
                         expired.append(entry)
                         continue
                     }
@@ -139,13 +158,13 @@ final class ServiceBusQueue: @unchecked Sendable {
                 guard entry.state == .available else { continue }
                 if peekLock {
                     let token = UUID()
-                    let until = now + Int64(lockDuration * 1000)
+                    let until = now.saturatingAdd(Int64(clampingMilliseconds: lockDuration))
                     entry.state = .locked(token: token, until: until, deferred: false)
                     tokens[token] = sequence
                     messages[sequence] = entry
                     found = Delivery(payload: encode(entry, lockedUntil: until), token: token, sequenceNumber: sequence)
                 } else {
-                    messages[sequence] = nil
+                    removeMessage(sequence)
                     found = Delivery(payload: encode(entry, lockedUntil: nil), token: nil, sequenceNumber: sequence)
                 }
             }
@@ -154,7 +173,7 @@ final class ServiceBusQueue: @unchecked Sendable {
         }
         for entry in expired { moveToDeadLetter(entry, reason: "MaxDeliveryCountExceeded",
                                                 description: "Message could not be consumed after \(maxDeliveryCount) delivery attempts.") }
-        if delivery?.token != nil { wake(after: now + Int64(lockDuration * 1000) + 1) }
+        if delivery?.token != nil { wake(after: now.saturatingAdd(Int64(clampingMilliseconds: lockDuration)).saturatingAdd(1)) }
         return delivery
     }
 
@@ -221,7 +240,7 @@ final class ServiceBusQueue: @unchecked Sendable {
         lock.withLock {
             guard let sequence = lockedSequence(token, now: ServiceBusQueue.now()) else { return .lockLost }
             tokens[token] = nil
-            messages[sequence] = nil
+            removeMessage(sequence)
             return .done
         }
     }
@@ -236,7 +255,7 @@ final class ServiceBusQueue: @unchecked Sendable {
             if countDelivery { entry.deliveryCount += 1 }
             entry.state = deferring || wasDeferred ? .deferred : .available
             if countDelivery, entry.state == .available, entry.deliveryCount >= maxDeliveryCount, deadLetter != nil {
-                messages[sequence] = nil
+                removeMessage(sequence)
                 toDeadLetter = entry
             } else {
                 messages[sequence] = entry
@@ -255,7 +274,7 @@ final class ServiceBusQueue: @unchecked Sendable {
         let entry: QueuedMessage? = lock.withLock {
             guard let sequence = lockedSequence(token, now: ServiceBusQueue.now()) else { return nil }
             tokens[token] = nil
-            defer { messages[sequence] = nil }
+            defer { removeMessage(sequence) }
             return messages[sequence]
         }
         guard let entry else { return .lockLost }
@@ -282,7 +301,7 @@ final class ServiceBusQueue: @unchecked Sendable {
     /// `com.microsoft:renew-lock`: new locked-until per token, or nil when a lock was lost.
     func renew(_ requested: [UUID]) -> [Int64]? {
         let now = ServiceBusQueue.now()
-        let until = now + Int64(lockDuration * 1000)
+        let until = now.saturatingAdd(Int64(clampingMilliseconds: lockDuration))
         let renewed: [Int64]? = lock.withLock {
             var result: [Int64] = []
             for token in requested {
@@ -304,7 +323,7 @@ final class ServiceBusQueue: @unchecked Sendable {
     /// `com.microsoft:receive-by-sequence-number`: locks deferred messages; nil if one is not deferred.
     func receiveDeferred(_ sequences: [Int64], peekLock: Bool) -> [Delivery]? {
         let now = ServiceBusQueue.now()
-        let until = now + Int64(lockDuration * 1000)
+        let until = now.saturatingAdd(Int64(clampingMilliseconds: lockDuration))
         let deliveries: [Delivery]? = lock.withLock {
             for sequence in sequences {
                 guard let entry = messages[sequence], entry.state == .deferred else { return nil }
@@ -318,7 +337,7 @@ final class ServiceBusQueue: @unchecked Sendable {
                     messages[sequence] = entry
                     return Delivery(payload: encode(entry, lockedUntil: until), token: token, sequenceNumber: sequence)
                 }
-                messages[sequence] = nil
+                removeMessage(sequence)
                 return Delivery(payload: encode(entry, lockedUntil: nil), token: nil, sequenceNumber: sequence)
             }
         }

@@ -5,13 +5,17 @@ import Foundation
 public struct AMQPDecodingLimits: Sendable, Hashable {
     /// Deepest nesting of lists, maps, arrays and described values.
     public var maxDepth: Int
-    /// Most elements one compound value may declare. Counts are also checked against the bytes present,
-    /// so this mostly bounds arrays of zero-width elements (nulls, `true`, `uint0`).
+    /// Most elements one compound value may declare. Counts are also checked against the bytes present.
     public var maxElementCount: Int
+    /// Most array elements that occupy no bytes (nulls, `true`, `uint0`) in one decode. Nothing else bounds
+    /// them: each costs a whole `AMQPValue`, so at the old budget (`maxElementCount`, a million) a frame of about
+    /// 20 bytes allocated tens of megabytes. The default allows a few kilobytes' worth of values.
+    public var maxZeroWidthElements: Int
 
-    public init(maxDepth: Int = 64, maxElementCount: Int = 1 << 20) {
+    public init(maxDepth: Int = 64, maxElementCount: Int = 1 << 20, maxZeroWidthElements: Int = 4096) {
         self.maxDepth = maxDepth
         self.maxElementCount = maxElementCount
+        self.maxZeroWidthElements = maxZeroWidthElements
     }
 
     public static let `default` = AMQPDecodingLimits()
@@ -34,7 +38,7 @@ public struct AMQPDecoder {
     let limits: AMQPDecodingLimits
     private var depth = 0
     /// Array elements that occupy no bytes (null, true, uint0...), summed over the whole decode: the only
-    /// elements the input's size does not bound, so they share one budget of `limits.maxElementCount`.
+    /// elements the input's size does not bound, so they share one budget of `limits.maxZeroWidthElements`.
     private var zeroWidthElements = 0
 
     public init(_ bytes: [UInt8], range: Range<Int>? = nil, limits: AMQPDecodingLimits = .default) {
@@ -197,8 +201,9 @@ public struct AMQPDecoder {
         }
         if width == 0 {
             inner.zeroWidthElements += count
-            guard inner.zeroWidthElements <= limits.maxElementCount else {
-                throw AMQPError(.limitExceeded, "more than \(limits.maxElementCount) empty array elements in one value")
+            guard inner.zeroWidthElements <= limits.maxZeroWidthElements else {
+                throw AMQPError(.limitExceeded,
+                                "more than \(limits.maxZeroWidthElements) empty array elements in one value")
             }
         }
         var elements: [AMQPValue] = []

@@ -149,7 +149,7 @@ extension AMQPConnection {
         var open = AMQPOpen(containerID: configuration.containerID, hostname: configuration.hostname)
         open.maxFrameSize = configuration.maxFrameSize
         open.channelMax = configuration.channelMax
-        open.idleTimeOut = configuration.idleTimeout.map { UInt32(min(max($0 * 1000, 1), Double(UInt32.max))) }
+        open.idleTimeOut = configuration.idleTimeout.map { max(UInt32(clampingRounded: $0 * 1000), 1) }
         open.properties = configuration.properties
         return open
     }
@@ -159,6 +159,8 @@ extension AMQPConnection {
         case .open(let open):
             guard state == .amqpHeader, remoteOpen == nil else { throw AMQPError(.protocolViolation, "unexpected open") }
             remoteOpen = open
+            // Frames up to our advertised max-frame-size from now on (512 until here).
+            parser.maxFrameSize = configuration.maxFrameSize
             if server != nil {
                 // The broker answers the client's open; the negotiated values are the same either way.
                 var reply = makeOpen()

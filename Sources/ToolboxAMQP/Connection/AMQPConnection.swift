@@ -44,6 +44,8 @@ public final class AMQPConnection: @unchecked Sendable {
     var remoteOpen: AMQPOpen?
     /// Largest frame we may send: the peer's max-frame-size (512 until its open arrives).
     var peerMaxFrameSize = 512
+    /// What the transport may add to each frame after encoding (see `AMQPTransport.frameGrowth`).
+    let frameGrowth: Int
     var negotiatedChannelMax: UInt16 = 0
     var sessions: [UInt16: AMQPSession] = [:]
     var sessionsByRemoteChannel: [UInt16: AMQPSession] = [:]
@@ -73,7 +75,9 @@ public final class AMQPConnection: @unchecked Sendable {
         self.server = nil
         self.logger = logger
         self.transport = transport
-        self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
+        self.frameGrowth = max(0, transport.frameGrowth)
+        self.parser = AMQPFrameParser(maxFrameSize: AMQPFrameParser.preOpenMaxFrameSize,
+                                      limits: configuration.decodingLimits)
         queue.setSpecific(key: Self.queueKey, value: queueToken)
     }
 
@@ -89,7 +93,9 @@ public final class AMQPConnection: @unchecked Sendable {
         self.server = server
         self.logger = logger
         self.transport = transport
-        self.parser = AMQPFrameParser(maxFrameSize: configuration.maxFrameSize, limits: configuration.decodingLimits)
+        self.frameGrowth = max(0, transport.frameGrowth)
+        self.parser = AMQPFrameParser(maxFrameSize: AMQPFrameParser.preOpenMaxFrameSize,
+                                      limits: configuration.decodingLimits)
         queue.setSpecific(key: Self.queueKey, value: queueToken)
     }
 

@@ -102,16 +102,20 @@ struct Callback<T: Sendable>: Sendable {
         Callback(inline: body)
     }
 
+    /// Delivers `result` unless another one was delivered first. The race is decided here, on the calling
+    /// thread, before the hop to the callback queue: deciding it in the queued block (as before) left `isDone`
+    /// false while a result was on its way, so on a concurrent queue a deadline firing meanwhile could tell the
+    /// caller "timed out" after the message was accepted (issue 13 item 12).
     func callAsFunction(_ result: Result<T, AMQPError>) {
-        let once = self.once
+        guard let handler = once.claim() else { return }
         if let queue {
-            queue.async { once.complete(result) }
+            queue.async { handler(result) }
         } else {
-            once.complete(result)
+            handler(result)
         }
     }
 
-    /// True once a result was delivered (or is on its way).
+    /// True once a result was decided (delivered, or on its way to the callback queue).
     var isDone: Bool { once.isCompleted }
 }
 

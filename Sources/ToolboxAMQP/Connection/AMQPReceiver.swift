@@ -112,6 +112,10 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     private let handler: @Sendable (AMQPDelivery) -> Void
     private(set) var linkCredit: UInt32 = 0
     private(set) var deliveryCount: UInt32 = 0
+    /// The delivery-count our flows allowed the sender to reach, at most (serial arithmetic; see `sendFlow`).
+    private var creditLimit: UInt32 = 0
+    /// The most credit one of our flows granted (twice it is the overshoot tolerated past `creditLimit`).
+    private var largestGrant: UInt32 = 0
     private var autoPrefetch: UInt32?
     /// Deliveries handed to the handler that it has not returned from yet. With `.auto` credit they count
     /// against the prefetch, so a slow handler slows the sender instead of queueing without bound.
@@ -148,11 +152,16 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
 
     // MARK: - Public API
 
-    /// Grants `count` more messages of credit.
+    /// The most credit a receiver grants: a sender computes what it may send with serial-number arithmetic on
+    /// delivery counts (AMQP 1.0 §2.6.7), where credit of 2³¹ or more reads as negative — nothing at all.
+    public static let maxLinkCredit = UInt32(Int32.max)
+
+    /// Grants `count` more messages of credit, up to `maxLinkCredit` outstanding.
     public func addCredit(_ count: UInt32) {
         queue.async {
             guard self.state == .attached else { return }
-            self.linkCredit = self.linkCredit.addingReportingOverflow(count).overflow ? .max : self.linkCredit + count
+            let sum = self.linkCredit.addingReportingOverflow(count)
+            self.linkCredit = sum.overflow ? Self.maxLinkCredit : min(sum.partialValue, Self.maxLinkCredit)
             self.sendFlow()
         }
     }
@@ -187,6 +196,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
 
     override func didAttach(_ attach: AMQPAttach) {
         deliveryCount = attach.initialDeliveryCount ?? 0
+        creditLimit = deliveryCount
         if let prefetch = autoPrefetch {
             linkCredit = prefetch
             sendFlow()
@@ -199,6 +209,11 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     private func sendFlow() {
+        // The delivery-count up to which any flow of ours ever let the sender send. Only what exceeds it is a
+        // violation: a sender's flow may echo a credit that our later grant has already overtaken.
+        let limit = deliveryCount &+ linkCredit
+        if Int32(bitPattern: limit &- creditLimit) > 0 { creditLimit = limit }
+        largestGrant = max(largestGrant, linkCredit)
         var flow = session.makeFlow()
         flow.handle = handle
         flow.deliveryCount = deliveryCount
@@ -235,13 +250,28 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
             guard let id = transfer.deliveryID, let tag = transfer.deliveryTag else {
                 throw AMQPError(.protocolViolation, "first transfer of a delivery lacks delivery-id or delivery-tag")
             }
+            guard Int64(Int32(bitPattern: deliveryCount &- creditLimit)) < 2 * Int64(largestGrant) else {
+                // Deliveries far beyond any credit we granted (AMQP 1.0 2.6.7): refuse them rather than let a
+                // peer flood us. Two grants' worth of overshoot is tolerated: RabbitMQ 3.10 applies a flow's
+                // link-credit without subtracting the transfers it already has in flight (seen: a full grant of
+                // 500 past the limit in RabbitMQInteropTests).
+                detachWithError(
+                    AMQPRemoteError(condition: AMQPRemoteError.transferLimitExceeded,
+                                    description: "delivery \(id) arrived without link credit"),
+                    AMQPError(.limitExceeded, "the peer sent delivery \(id) without link credit"))
+                return
+            }
+            // A delivery takes its credit with its first transfer (2.6.7), as the sender counts it: a flow
+            // the sender sends between the frames of a long delivery then agrees with ours.
+            deliveryCount &+= 1
+            if linkCredit > 0 { linkCredit -= 1 }
             partial = (id, tag, transfer.messageFormat ?? 0, transfer.settled ?? false, [])
         }
         guard var current = partial else { return }
         if transfer.settled == true { current.settled = true }
         if transfer.aborted {
             partial = nil
-            countDelivery()
+            replenish()
             return
         }
         if UInt64(current.bytes.count + payload.count) > options.maxMessageSize {
@@ -258,7 +288,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
             return
         }
         partial = nil
-        countDelivery()
+        replenish()
         let message: AMQPMessage
         do {
             message = try AMQPMessage.decode(current.bytes, limits: session.connection.configuration.decodingLimits)
@@ -286,11 +316,6 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
         }
     }
 
-    private func countDelivery() {
-        deliveryCount &+= 1
-        if linkCredit > 0 { linkCredit -= 1 }
-        replenish()
-    }
 
     private func handlerReturned() {
         if outstanding > 0 { outstanding -= 1 }

@@ -14,6 +14,10 @@ public struct AMQPSenderOptions: Sendable {
     public var sourceAddress: String?
     public var properties: AMQPMap?
     public var desiredCapabilities: [AMQPSymbol]?
+    /// Bytes of messages that may wait for credit or window at once: a send beyond it fails at once with
+    /// `.limitExceeded` (back-pressure) instead of queueing without bound while the peer grants nothing.
+    /// A single message is always accepted onto an empty queue, whatever its size.
+    public var maxPendingBytes: Int = 64 << 20
 
     public init(name: String? = nil, settleMode: AMQPSenderSettleMode = .unsettled,
                 receiverSettleMode: AMQPReceiverSettleMode = .first, sourceAddress: String? = nil,
@@ -53,6 +57,8 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     public let address: String?
     private var pending: [Pending] = []
     private var pendingHead = 0
+    /// Payload bytes in `pending` not yet fully sent (bounded by `options.maxPendingBytes`).
+    private var pendingBytes = 0
     private var unsettled: [UInt32: Callback<AMQPDeliveryState?>] = [:]
     /// Link flow state (part 2, 2.6.7): credit the receiver granted and deliveries sent so far.
     private(set) var linkCredit: UInt32 = 0
@@ -145,6 +151,13 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
                                         remote: AMQPRemoteError(condition: AMQPRemoteError.messageSizeExceeded))))
             return
         }
+        if pendingHead < pending.count, pendingBytes + payload.count > options.maxPendingBytes {
+            callback(.failure(AMQPError(.limitExceeded, "\(pending.count - pendingHead) messages (\(pendingBytes) bytes) "
+                + "already wait for link credit or session window from the peer (limit \(options.maxPendingBytes) "
+                + "bytes); it is not taking messages as fast as they are sent")))
+            return
+        }
+        pendingBytes += payload.count
         pending.append(Pending(payload: payload, messageFormat: messageFormat, settled: options.settleMode == .settled,
                                callback: callback))
         pump()
@@ -155,6 +168,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         guard !callback.isDone else { return }
         if let index = pending.indices.dropFirst(pendingHead).first(where: { pending[$0].callback.once === callback.once }),
            pending[index].deliveryID == nil {
+            pendingBytes -= pending[index].payload.count
             pending.remove(at: index)
         }
         callback(.failure(error))
@@ -217,7 +231,9 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
                 transfer.messageFormat = head.messageFormat
                 transfer.settled = head.settled
                 transfer.more = true
-                let room = max(1, session.connection.peerMaxFrameSize - AMQPFrame.overhead(of: .transfer(transfer)))
+                let connection = session.connection
+                let room = max(1, connection.peerMaxFrameSize - connection.frameGrowth
+                    - AMQPFrame.overhead(of: .transfer(transfer)))
                 let end = min(head.payload.count, head.offset + room)
                 transfer.more = end < head.payload.count
                 session.sendTransfer(transfer, payload: Array(head.payload[head.offset..<end]))
@@ -227,6 +243,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
             pending[pendingHead] = head
             guard finished, let id = head.deliveryID else { break }
             pendingHead += 1
+            pendingBytes -= head.payload.count
             if head.settled {
                 head.callback(.success(nil))
             } else {
@@ -253,6 +270,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         guard linkCredit > 0, session.canSendTransfer, let source = pullSource, let queue = pullCallbackQueue,
             let next = source()
         else { return false }
+        pendingBytes += next.payload.count
         pending.append(Pending(payload: next.payload, messageFormat: next.messageFormat,
                                settled: next.settled ?? (options.settleMode == .settled),
                                callback: Callback(queue, next.completion), tag: next.deliveryTag ?? []))
@@ -286,6 +304,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         for index in pendingHead..<pending.count { pending[index].callback(.failure(error)) }
         pending = []
         pendingHead = 0
+        pendingBytes = 0
         for (id, callback) in unsettled {
             session.outgoingUnsettled[id] = nil
             callback(.failure(error))

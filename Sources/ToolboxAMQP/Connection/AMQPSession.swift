@@ -37,6 +37,9 @@ public final class AMQPSession: @unchecked Sendable {
     private(set) var nextOutgoingID: UInt32 = 0
     private var nextIncomingID: UInt32 = 0
     private var incomingWindow: UInt32
+    /// The transfer-id up to which the windows we announced let the peer send (serial arithmetic; it only grows:
+    /// a transfer sent before the peer saw a later flow of ours was within the earlier limit).
+    private var incomingLimit: UInt32 = 0
     private(set) var remoteIncomingWindow: UInt32 = 0
     private var remoteOutgoingWindow: UInt32 = 0
     private var nextDeliveryID: UInt32 = 0
@@ -107,6 +110,7 @@ public final class AMQPSession: @unchecked Sendable {
         self.remoteChannel = remoteChannel
         connection.sessionMapped(self, remoteChannel: remoteChannel)
         nextIncomingID = begin.nextOutgoingID
+        incomingLimit = nextIncomingID &+ incomingWindow
         remoteIncomingWindow = begin.incomingWindow
         remoteOutgoingWindow = begin.outgoingWindow
         remoteHandleMax = begin.handleMax
@@ -149,8 +153,17 @@ public final class AMQPSession: @unchecked Sendable {
             }
             resumeSenders()
         case .transfer(let transfer):
+            // After we ended the session for a violation, what the peer still sends is dropped.
+            guard !endSent else { return }
             guard let link = linksByRemoteHandle[transfer.handle] as? AMQPReceiver else {
                 throw AMQPError(.protocolViolation, "transfer for unattached handle \(transfer.handle)")
+            }
+            guard Int32(bitPattern: incomingLimit &- nextIncomingID) > 0 else {
+                // Past every window we announced (AMQP 1.0 2.5.6): end the session rather than buffer what comes.
+                endWithError(AMQPRemoteError(condition: AMQPRemoteError.windowViolation,
+                                             description: "transfer beyond the incoming window"),
+                             AMQPError(.limitExceeded, "the peer sent a transfer beyond the session's incoming window"))
+                return
             }
             nextIncomingID &+= 1
             remoteOutgoingWindow &-= 1
@@ -226,6 +239,19 @@ public final class AMQPSession: @unchecked Sendable {
         connection.send(.amqp(channel, .detach(AMQPDetach(handle: refusal.handle, closed: true, error: error))))
     }
 
+    /// Ends the session because of a local decision (a window violation), telling the peer why; its links fail
+    /// with `error` at once, and the peer's answering end completes it.
+    func endWithError(_ remote: AMQPRemoteError, _ error: AMQPError) {
+        guard !ended, !endSent else { return }
+        endSent = true
+        connection.send(.amqp(channel, .end(remote)))
+        for link in links.values { link.terminated(error) }
+        links = [:]
+        linksByRemoteHandle = [:]
+        beginCallback?(.failure(error))
+        beginCallback = nil
+    }
+
     func connectionEnded(_ error: AMQPError) {
         guard !ended else { return }
         ended = true
@@ -286,9 +312,12 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     /// The session part of a flow frame, completed by links with their own fields.
+    /// A flow with the session's fields; every flow made here is sent, so the window it announces counts.
     func makeFlow() -> AMQPFlow {
-        AMQPFlow(nextIncomingID: nextIncomingID, incomingWindow: incomingWindow, nextOutgoingID: nextOutgoingID,
-                 outgoingWindow: configuration.outgoingWindow)
+        let limit = nextIncomingID &+ incomingWindow
+        if Int32(bitPattern: limit &- incomingLimit) > 0 { incomingLimit = limit }
+        return AMQPFlow(nextIncomingID: nextIncomingID, incomingWindow: incomingWindow, nextOutgoingID: nextOutgoingID,
+                        outgoingWindow: configuration.outgoingWindow)
     }
 
     func sendSessionFlow() {

@@ -15,6 +15,10 @@ public struct AMQPFrameParser: Sendable {
     private var buffer: [UInt8] = []
     private var start = 0
 
+    /// The largest frame either side may send before the peer's `open` arrived (MIN-MAX-FRAME-SIZE, AMQP 1.0
+    /// §2.4.1): SASL frames and the open itself. A connection raises its parser's limit once the open is in.
+    public static let preOpenMaxFrameSize: UInt32 = 512
+
     public init(maxFrameSize: UInt32, limits: AMQPDecodingLimits = .default) {
         self.maxFrameSize = maxFrameSize
         self.limits = limits

@@ -52,7 +52,7 @@ public final class AMQPCBSClient: Sendable {
             "operation": "put-token",
             "type": .string(token.type),
             "name": .string(audience),
-            "expiration": .timestamp(Int64((token.expiresAt.timeIntervalSince1970 * 1000).rounded())),
+            "expiration": .timestamp(Int64(clampingMilliseconds: token.expiresAt.timeIntervalSince1970)),
         ]
         return message
     }

@@ -17,13 +17,18 @@ import ToolboxTransport
 /// reaches the frame parser, and a write reaches the socket, without waking another thread.
 public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     // @unchecked Sendable: after `start`, every property is touched only on the AMQP connection's queue,
-    // which is also the queue all TCPConnection completions are delivered on.
+    // which is also the queue all TCPConnection completions are delivered on (`writeTimeout` may be set before).
 
     public let host: String
     public let port: UInt16
     let tls: TLSContext?
     let serverName: String?
     let connectTimeout: Double
+    /// Seconds the peer has to take each write off our hands: a peer that stops reading fails the connection
+    /// with `.timedOut` after this long instead of letting our buffers grow without bound (default 60).
+    public var writeTimeout: Double = AMQPSocketTransport.defaultWriteTimeout
+    /// The default `writeTimeout`.
+    public static let defaultWriteTimeout: Double = 60
     private var queue: DispatchQueue?
     private var handler: ((AMQPTransportEvent) -> Void)?
     private var connection: TCPConnection?
@@ -74,9 +79,10 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     /// made with `init(host:port:...)` cannot: its socket does not exist yet when the connection is created.
     ///
     /// Connect failures complete with `AMQPError` code `.transport`, as the same failure would from `open`.
+    /// - parameter writeTimeout: see `writeTimeout`.
     @discardableResult
     public static func connect(host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
-                               deadline: Deadline,
+                               deadline: Deadline, writeTimeout: Double = defaultWriteTimeout,
                                queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                                completion: @escaping @Sendable (Result<AMQPSocketTransport, AMQPError>) -> Void)
         -> any Cancellable
@@ -85,8 +91,10 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
                               queue: callbackQueue) { result in
             switch result {
             case .success(let connection):
-                completion(.success(AMQPSocketTransport(connected: connection, host: host, port: port, tls: tls,
-                                                        serverName: serverName)))
+                let transport = AMQPSocketTransport(connected: connection, host: host, port: port, tls: tls,
+                                                    serverName: serverName)
+                transport.writeTimeout = writeTimeout
+                completion(.success(transport))
             case .failure(let error):
                 completion(.failure(AMQPError(.transport, "\(error)", underlying: error)))
             }
@@ -156,15 +164,16 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         guard let connection, let queue, !outgoing.isEmpty, !closed else { return }
         let bytes = outgoing
         outgoing = []
+        let deadline = Deadline.after(seconds: writeTimeout)
         if connection.queue === queue {
             // We run on the socket's queue: hand the bytes to the kernel now instead of enqueueing another block.
             // A failure is reported on a later turn: it may surface in the middle of the caller's frame work.
-            connection.writeNow(bytes) { error in
+            connection.writeNow(bytes, deadline: deadline) { error in
                 guard let error else { return }
                 queue.async { self.report(.closed(error)) }
             }
         } else {
-            connection.write(bytes, queue: queue) { result in
+            connection.write(bytes, deadline: deadline, queue: queue) { result in
                 if case .failure(let error) = result { self.report(.closed(error)) }
             }
         }

@@ -27,8 +27,13 @@ public protocol AMQPTransport: AnyObject {
     /// transport runs its state machine on that same queue, so socket events reach it, and its writes reach
     /// the socket, without a hop to another thread. nil (the default) lets the connection create its own.
     var preferredQueue: DispatchQueue? { get }
+    /// Bytes the transport may add to a frame after the connection encoded it (a broker that rewrites
+    /// performatives on the way out). Transfers are split so that even grown frames stay within the peer's
+    /// max-frame-size. 0 (the default) for a transport that writes frames as they are.
+    var frameGrowth: Int { get }
 }
 
 extension AMQPTransport {
     public var preferredQueue: DispatchQueue? { nil }
+    public var frameGrowth: Int { 0 }
 }

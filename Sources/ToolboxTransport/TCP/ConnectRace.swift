@@ -25,26 +25,36 @@ public struct TCPConnectOptions: Sendable {
 
 /// Connects to the first of several addresses that answers, starting attempts `attemptDelay` apart, address
 /// families interleaved (RFC 8305 in spirit). Lives on the connection's queue: every method, handler and
-/// source below runs there, and the result is delivered there, exactly once, unless `cancel()` came first.
+/// report below runs there, and the result is delivered there, exactly once, unless `cancel()` came first.
+///
+/// Each pending connect is watched by the poller (Linux; see `SocketPoller` for why never by a Dispatch source
+/// there), or elsewhere by a write source whose cancel handler closes the socket — and hands the winner's socket
+/// over only once that source can no longer touch it.
 final class ConnectRace: @unchecked Sendable {
     // @unchecked Sendable: all mutable state is touched only on `queue` (the connection's serial queue); the
-    // sources' handlers are created with that queue and capture `self` weakly.
+    // poller's reports and the sources' handlers run on that queue and capture `self` weakly.
 
     private struct Attempt {
         let address: SocketAddress
         let fd: Int32
-        let source: any DispatchSourceWrite
-        /// Set for the winner, whose descriptor is handed over instead of closed.
-        let keep: FDKeep
+        let watch: Watch
     }
 
-    /// Whether an attempt's cancel handler must leave its descriptor open (the winner's).
+    private enum Watch {
+        /// The socket's registration in the poller.
+        case poller(UInt64)
+        /// The write source, and whether its cancel handler hands the socket over instead of closing it.
+        case source(any DispatchSourceWrite, FDKeep)
+    }
+
+    /// What a source's cancel handler does with its descriptor: closes it, or (the winner's) hands it over.
     private final class FDKeep: @unchecked Sendable {
         // @unchecked Sendable: written before `cancel()` and read in the cancel handler, both on the queue.
-        var keep = false
+        var handOver: (() -> Void)?
     }
 
     private let queue: DispatchQueue
+    private let poller: SocketPoller?
     private let peerDescription: String
     private let attemptDelay: Double
     private var remaining: ArraySlice<SocketAddress>
@@ -56,8 +66,10 @@ final class ConnectRace: @unchecked Sendable {
     private var handler: ((Result<(fd: Int32, address: SocketAddress), TransportError>) -> Void)?
 
     init(addresses: [SocketAddress], peerDescription: String, attemptDelay: Double, queue: DispatchQueue,
+         poller: SocketPoller?,
          handler: @escaping (Result<(fd: Int32, address: SocketAddress), TransportError>) -> Void) {
         self.remaining = ConnectRace.interleaved(addresses)[...]
+        self.poller = poller
         self.peerDescription = peerDescription
         self.attemptDelay = max(0, attemptDelay)
         self.queue = queue
@@ -121,12 +133,28 @@ final class ConnectRace: @unchecked Sendable {
             }
             let id = nextID
             nextID += 1
-            let keep = FDKeep()
-            let source = DispatchSource.makeWriteSource(fileDescriptor: socketFD, queue: queue)
-            source.setEventHandler { [weak self] in self?.attemptReady(id) }
-            source.setCancelHandler { if !keep.keep { POSIX.closeDescriptor(socketFD) } }
-            running[id] = Attempt(address: address, fd: socketFD, source: source, keep: keep)
-            source.resume()
+            let watch: Watch
+            if let poller {
+                guard let token = poller.register(fd: socketFD, interest: .write, queue: queue, handler: {
+                    [weak self] _, _ in self?.attemptReady(id)
+                }) else {
+                    let code = POSIX.lastErrno
+                    POSIX.closeDescriptor(socketFD)
+                    failures.append((address, code))
+                    continue
+                }
+                watch = .poller(token)
+            } else {
+                let keep = FDKeep()
+                let source = DispatchSource.makeWriteSource(fileDescriptor: socketFD, queue: queue)
+                source.setEventHandler { [weak self] in self?.attemptReady(id) }
+                source.setCancelHandler {
+                    if let handOver = keep.handOver { handOver() } else { POSIX.closeDescriptor(socketFD) }
+                }
+                source.resume()
+                watch = .source(source, keep)
+            }
+            running[id] = Attempt(address: address, fd: socketFD, watch: watch)
             if !remaining.isEmpty { armDelay() }
             return
         }
@@ -153,7 +181,7 @@ final class ConnectRace: @unchecked Sendable {
             return
         }
         running[id] = nil
-        attempt.source.cancel()   // closes the descriptor
+        stop(attempt)
         failures.append((attempt.address, code))
         // A failure does not wait for the delay: the next address starts now.
         delayTimer?.schedule(deadline: .distantFuture)
@@ -161,14 +189,22 @@ final class ConnectRace: @unchecked Sendable {
     }
 
     private func win(fd: Int32, address: SocketAddress, attemptID: Int?) {
-        if let attemptID, let attempt = running.removeValue(forKey: attemptID) {
-            attempt.keep.keep = true
-            attempt.source.cancel()
-        }
         let handler = self.handler
         self.handler = nil
+        let attempt = attemptID.flatMap { running.removeValue(forKey: $0) }
         finish()
-        handler?(.success((fd, address)))
+        let deliver: () -> Void = { handler?(.success((fd, address))) }
+        switch attempt?.watch {
+        case .poller(let token)?:
+            poller?.unregister(fd: fd, token: token)
+            deliver()
+        case .source(let source, let keep)?:
+            // The new owner may watch the socket only once this source no longer can.
+            keep.handOver = deliver
+            source.cancel()
+        case nil:
+            deliver()
+        }
     }
 
     private func allFailed() {
@@ -178,9 +214,20 @@ final class ConnectRace: @unchecked Sendable {
         handler?(.failure(error()))
     }
 
-    /// Cancels the losers (closing their sockets) and the delay timer.
+    /// Stops watching a losing attempt and closes its socket (with a source: from its cancel handler).
+    private func stop(_ attempt: Attempt) {
+        switch attempt.watch {
+        case .poller(let token):
+            poller?.unregister(fd: attempt.fd, token: token)
+            POSIX.closeDescriptor(attempt.fd)
+        case .source(let source, _):
+            source.cancel()
+        }
+    }
+
+    /// Stops the losers (closing their sockets) and the delay timer.
     private func finish() {
-        for attempt in running.values { attempt.source.cancel() }
+        for attempt in running.values { stop(attempt) }
         running = [:]
         remaining = []
         delayTimer?.cancel()

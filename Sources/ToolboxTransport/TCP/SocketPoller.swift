@@ -1,30 +1,59 @@
-#if os(Linux)
-import CToolboxOpenSSL  // for <sys/epoll.h>, see shim.h
 import Dispatch
-import Glibc
 import ToolboxCore
 
-/// One Dispatch read source for many sockets: an `epoll` set whose descriptor the source watches.
+/// Which readiness a socket's owner wants reported.
+struct SocketInterest: OptionSet, Sendable {
+    let rawValue: UInt8
+    static let read = SocketInterest(rawValue: 1)
+    static let write = SocketInterest(rawValue: 2)
+}
+
+/// What the poller saw on a socket. An error or hang-up (a refused connect, a reset) counts as both readable
+/// and writable: the next receive or send on the socket reports what happened.
+struct SocketReadiness: Sendable {
+    let readable: Bool
+    let writable: Bool
+}
+
+#if os(Linux)
+import CToolboxOpenSSL  // for <sys/epoll.h>, see shim.h
+import Glibc
+
+/// Socket readiness from an `epoll` set of our own, which one Dispatch read source on the epoll descriptor drains.
 ///
-/// libdispatch on Linux re-arms a read source through its manager thread after every event (an `eventfd`
-/// wake-up and two `epoll_ctl` calls), which made one source per connection cost a manager round trip per HTTP
-/// response. Connections of one event loop register their sockets here instead (`EPOLLONESHOT`, re-armed by the
-/// connection on its own queue after it has read): one manager round trip then serves every socket that became
-/// readable meanwhile. Each ready socket's connection is handed a readiness call on its own queue.
+/// Every socket on Linux is watched through a poller, never through a Dispatch read or write source of its own:
+///
+/// - **Safety.** libdispatch's epoll back end handles `EPOLLHUP` (unmaskable; reported for every refused connect
+///   and every reset connection) on its manager thread while the source's own queue may already be unregistering
+///   the same source (both were seen running `EPOLL_CTL_DEL` on the same descriptor at once under strace); under
+///   churn that ended in "BUG IN LIBDISPATCH: Source finalized twice" (SIGILL) — issue 13 item 0. A poller's
+///   registrations are keyed by a token that is never reused, so a report that arrives after its socket was
+///   removed (and its number handed to a new socket) finds no registration and is dropped; closing a socket needs
+///   no cancel handler to wait for. The epoll descriptor itself never hangs up.
+/// - **Cost.** A Dispatch source is re-armed through the manager thread after every event (an `eventfd` wake-up
+///   and two `epoll_ctl` calls); one poller drain serves every socket that became ready meanwhile.
+///
+/// Registrations are `EPOLLONESHOT`: after a report the socket stays disarmed until its owner re-arms it (on its
+/// own queue, after it has read or written). Each report is delivered on the registration's queue.
 final class SocketPoller: @unchecked Sendable {
     // @unchecked Sendable: `registrations` and `nextToken` are guarded by `lock`; `epfd` and `source` never change
     // after init (the epoll set itself is thread-safe in the kernel).
     private let lock = Lock()
-    private var registrations: [UInt64: WeakConnection] = [:]
+    private var registrations: [UInt64: Registration] = [:]
     private var nextToken: UInt64 = 1
     private let epfd: Int32
-    private let source: (any DispatchSourceRead)?
+    private let source: any DispatchSourceRead
 
-    private struct WeakConnection {
-        weak var connection: TCPConnection?
+    private struct Registration {
+        let queue: DispatchQueue
+        let handler: @Sendable (_ token: UInt64, SocketReadiness) -> Void
     }
 
-    /// nil when the kernel refuses an epoll set (connections then use their own read sources).
+    /// The poller of connections that belong to no event loop (created on first use; nil if the kernel refused).
+    static let shared: SocketPoller? = SocketPoller(
+        queue: LibraryQueues.makeQueue(label: "ToolboxTransport.poller", qos: .userInitiated))
+
+    /// nil when the kernel refuses an epoll set (sockets then fall back to Dispatch sources).
     init?(queue: DispatchQueue) {
         let epfd = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epfd >= 0 else { return nil }
@@ -32,57 +61,76 @@ final class SocketPoller: @unchecked Sendable {
         let source = DispatchSource.makeReadSource(fileDescriptor: epfd, queue: queue)
         self.source = source
         source.setEventHandler { [weak self] in self?.drain() }
+        // The epoll descriptor is closed only once its source can no longer touch it.
         source.setCancelHandler { Glibc.close(epfd) }
         source.resume()
     }
 
     deinit {
-        source?.cancel()
+        source.cancel()
     }
 
-    /// Adds `fd` for one readiness report; returns the token to re-arm and remove it with, or nil on failure.
-    func register(_ connection: TCPConnection, fd: Int32) -> UInt64? {
+    /// Adds `fd`, armed for `interest`; `handler` runs on `queue` for each report, with the registration's token.
+    /// Returns the token to re-arm and remove it with, or nil (with `errno` set) when the kernel refused.
+    func register(fd: Int32, interest: SocketInterest, queue: DispatchQueue,
+                  handler: @escaping @Sendable (_ token: UInt64, SocketReadiness) -> Void) -> UInt64? {
         let token: UInt64 = lock.withLock {
             let token = nextToken
-            nextToken += 1
-            registrations[token] = WeakConnection(connection: connection)
+            nextToken &+= 1
+            registrations[token] = Registration(queue: queue, handler: handler)
             return token
         }
-        if control(EPOLL_CTL_ADD, fd, token) { return token }
+        if control(EPOLL_CTL_ADD, fd, token, interest) { return token }
+        let code = errno
         lock.withLock { registrations[token] = nil }
+        errno = code
         return nil
     }
 
-    /// Asks for the next readiness report of a registered socket.
-    func rearm(fd: Int32, token: UInt64) -> Bool {
-        control(EPOLL_CTL_MOD, fd, token)
+    /// Arms a registered socket for its next report of `interest`.
+    func rearm(fd: Int32, token: UInt64, interest: SocketInterest) -> Bool {
+        control(EPOLL_CTL_MOD, fd, token, interest)
     }
 
-    /// Removes a socket; call before closing it.
+    /// Removes a socket; reports already on their way for it are dropped. Call before closing the socket.
     func unregister(fd: Int32, token: UInt64) {
         var event = epoll_event()
         _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &event)
         lock.withLock { registrations[token] = nil }
     }
 
-    private func control(_ operation: Int32, _ fd: Int32, _ token: UInt64) -> Bool {
+    private func control(_ operation: Int32, _ fd: Int32, _ token: UInt64, _ interest: SocketInterest) -> Bool {
         var event = epoll_event()
-        event.events = EPOLLIN.rawValue | EPOLLONESHOT.rawValue
+        event.events = EPOLLONESHOT.rawValue
+        if interest.contains(.read) { event.events |= EPOLLIN.rawValue }
+        if interest.contains(.write) { event.events |= EPOLLOUT.rawValue }
         event.data.u64 = token
         return epoll_ctl(epfd, operation, fd, &event) == 0
     }
 
-    /// On the loop's queue: hands every ready socket to its connection's queue.
+    /// On the poller's queue: hands each report to its registration's queue.
     private func drain() {
+        let failed = EPOLLERR.rawValue | EPOLLHUP.rawValue
+        let readable = EPOLLIN.rawValue | failed
+        let writable = EPOLLOUT.rawValue | failed
         withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: 64) { events in
+            guard let base = events.baseAddress else { return }
             while true {
-                let n = Int(epoll_wait(epfd, events.baseAddress!, Int32(events.count), 0))
+                let n = Int(epoll_wait(epfd, base, Int32(events.count), 0))
                 if n <= 0 { return }
-                let ready: [TCPConnection] = lock.withLock {
-                    (0..<n).compactMap { registrations[events[$0].data.u64]?.connection }
+                let ready: [(UInt64, Registration, SocketReadiness)] = lock.withLock {
+                    (0..<n).compactMap { index in
+                        let event = events[index]
+                        let token = event.data.u64
+                        guard let registration = registrations[token] else { return nil }
+                        let readiness = SocketReadiness(
+                            readable: event.events & readable != 0, writable: event.events & writable != 0)
+                        return (token, registration, readiness)
+                    }
                 }
-                for connection in ready {
-                    connection.queue.async { connection.pollerReportedReadable() }
+                for (token, registration, readiness) in ready {
+                    let handler = registration.handler
+                    registration.queue.async { handler(token, readiness) }
                 }
                 if n < events.count { return }
             }
@@ -90,13 +138,14 @@ final class SocketPoller: @unchecked Sendable {
     }
 }
 #else
-import Dispatch
 
-/// epoll is Linux only; elsewhere every connection keeps its own read source.
+/// epoll is Linux only; elsewhere every socket keeps its own Dispatch sources (kqueue has no unmaskable hang-up).
 final class SocketPoller: Sendable {
+    static let shared: SocketPoller? = nil
     init?(queue: DispatchQueue) { return nil }
-    func register(_ connection: TCPConnection, fd: Int32) -> UInt64? { nil }
-    func rearm(fd: Int32, token: UInt64) -> Bool { false }
+    func register(fd: Int32, interest: SocketInterest, queue: DispatchQueue,
+                  handler: @escaping @Sendable (_ token: UInt64, SocketReadiness) -> Void) -> UInt64? { nil }
+    func rearm(fd: Int32, token: UInt64, interest: SocketInterest) -> Bool { false }
     func unregister(fd: Int32, token: UInt64) {}
 }
 #endif

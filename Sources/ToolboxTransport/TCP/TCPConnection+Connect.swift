@@ -111,7 +111,8 @@ extension TCPConnection {
 
     private func race(_ addresses: [SocketAddress], serverName: String, attemptDelay: Double) {
         let race = ConnectRace(
-            addresses: addresses, peerDescription: peerDescription, attemptDelay: attemptDelay, queue: queue
+            addresses: addresses, peerDescription: peerDescription, attemptDelay: attemptDelay, queue: queue,
+            poller: poller
         ) { [unowned self] result in
             connectRace = nil
             guard state == .connecting else {

@@ -7,99 +7,120 @@ extension TCPConnection {
     /// Unread bytes buffered before the connection stops reading from the socket (back-pressure to the peer).
     static let inboundLimit = 1 << 20
 
-    /// Installs the read and write sources on a connected socket (both start suspended). With a poller there is
-    /// no read source: read readiness comes from the poller's epoll set.
+    /// Prepares to watch a connected socket. With a poller the socket is registered on the first interest
+    /// (`updatePoll`); without one, read and write sources are made (both start suspended).
     func installSources() {
+        readInterest = false
+        writeInterest = false
+        pollToken = nil
+        pollArmed = []
+        guard poller == nil else { return }
         let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
         write.setEventHandler { [weak self] in self?.handleWritable() }
+        let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        read.setEventHandler { [weak self] in self?.handleReadable() }
         let descriptor = fd
-        let read: (any DispatchSourceRead)? =
-            poller == nil ? DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue) : nil
-        read?.setEventHandler { [weak self] in self?.handleReadable() }
-        let remaining = LockedValue(read == nil ? 1 : 2)
+        let remaining = LockedValue(2)
         let closeWhenBothCancelled: @Sendable () -> Void = {
             // The descriptor may be closed only once neither source can touch it any more.
             if remaining.withLockedValue({ $0 -= 1; return $0 }) == 0 { POSIX.closeDescriptor(descriptor) }
         }
-        read?.setCancelHandler(handler: closeWhenBothCancelled)
+        read.setCancelHandler(handler: closeWhenBothCancelled)
         write.setCancelHandler(handler: closeWhenBothCancelled)
         readSource = read
         writeSource = write
-        readSourceRunning = false
-        writeSourceRunning = false
-        pollToken = nil
-        pollArmed = false
     }
 
     func setReadInterest(_ wanted: Bool) {
-        if let poller {
-            guard writeSource != nil, fd >= 0, wanted != readSourceRunning else { return }
-            readSourceRunning = wanted
-            if wanted {
-                armPoll()
-            } else if let token = pollToken {
-                poller.unregister(fd: fd, token: token)
-                pollToken = nil
-                pollArmed = false
-            }
+        guard wanted != readInterest else { return }
+        if poller != nil {
+            guard fd >= 0 else { return }
+            readInterest = wanted
+            updatePoll()
             return
         }
-        guard let source = readSource, wanted != readSourceRunning else { return }
-        readSourceRunning = wanted
+        guard let source = readSource else { return }
+        readInterest = wanted
         if wanted { source.resume() } else { source.suspend() }
-    }
-
-    /// Asks the poller for the socket's next read readiness (registering it the first time).
-    private func armPoll() {
-        guard let poller, !pollArmed, fd >= 0 else { return }
-        if let token = pollToken {
-            pollArmed = poller.rearm(fd: fd, token: token)
-        } else if let token = poller.register(self, fd: fd) {
-            pollToken = token
-            pollArmed = true
-        }
-        if !pollArmed {
-            let code = POSIX.lastErrno
-            // Not from inside this call: it runs in the middle of read and interest bookkeeping.
-            queue.async { [weak self] in
-                guard let self else { return }
-                self.fail(TransportError(
-                    .connectionReset, "could not watch the socket to \(self.peerDescription): \(POSIX.text(for: code))",
-                    errno: code))
-            }
-        }
-    }
-
-    /// The poller saw the socket readable (its registration is now disarmed until re-armed).
-    func pollerReportedReadable() {
-        pollArmed = false
-        guard fd >= 0, pollToken != nil else { return }
-        handleReadable()
-        if readSourceRunning, pollToken != nil { armPoll() }
     }
 
     func setWriteInterest(_ wanted: Bool) {
-        guard let source = writeSource, wanted != writeSourceRunning else { return }
-        writeSourceRunning = wanted
+        guard wanted != writeInterest else { return }
+        if poller != nil {
+            guard fd >= 0 else { return }
+            writeInterest = wanted
+            updatePoll()
+            return
+        }
+        guard let source = writeSource else { return }
+        writeInterest = wanted
         if wanted { source.resume() } else { source.suspend() }
     }
 
-    /// Cancels the sources (which closes the descriptor) or closes a descriptor that never got sources.
+    /// Arms the socket's registration for what is wanted now (registering it the first time).
+    ///
+    /// Nothing wanted leaves an armed registration as it is: its report, if one comes, is ignored and not
+    /// re-armed, which costs less than an `epoll_ctl` per change of mind.
+    func updatePoll() {
+        guard let poller, fd >= 0 else { return }
+        var wanted: SocketInterest = []
+        if readInterest { wanted.insert(.read) }
+        if writeInterest { wanted.insert(.write) }
+        guard !wanted.isEmpty, wanted != pollArmed else { return }
+        let armed: Bool
+        if let token = pollToken {
+            armed = poller.rearm(fd: fd, token: token, interest: wanted)
+        } else if let token = poller.register(fd: fd, interest: wanted, queue: queue, handler: { [weak self] in
+            self?.pollerReported($1, token: $0)
+        }) {
+            pollToken = token
+            armed = true
+        } else {
+            armed = false
+        }
+        if armed {
+            pollArmed = wanted
+            return
+        }
+        let code = POSIX.lastErrno
+        // Not from inside this call: it runs in the middle of read and write bookkeeping.
+        queue.async { [weak self] in
+            guard let self else { return }
+            self.fail(TransportError(
+                .connectionReset, "could not watch the socket to \(self.peerDescription): \(POSIX.text(for: code))",
+                errno: code))
+        }
+    }
+
+    /// The poller saw the socket ready (its registration is now disarmed until re-armed). A report for an earlier
+    /// registration (this connection's socket has been released since) is ignored.
+    func pollerReported(_ readiness: SocketReadiness, token: UInt64) {
+        guard token == pollToken, fd >= 0 else { return }
+        pollArmed = []
+        if readiness.writable, writeInterest { handleWritable() }
+        if readiness.readable, readInterest, fd >= 0 { handleReadable() }
+        updatePoll()
+    }
+
+    /// Stops watching the socket and closes it: at once with a poller (no Dispatch source ever watched it);
+    /// otherwise by cancelling the sources, whose cancel handlers close it once neither can touch it any more.
     func releaseSocket() {
-        if let poller, let token = pollToken, fd >= 0 { poller.unregister(fd: fd, token: token) }
-        pollToken = nil
-        pollArmed = false
-        if let write = writeSource {
+        if let poller {
+            if let token = pollToken, fd >= 0 { poller.unregister(fd: fd, token: token) }
+            if fd >= 0 { POSIX.closeDescriptor(fd) }
+        } else if let write = writeSource {
             readSource?.cancel()
             write.cancel()
             // A suspended source never runs its cancel handler, and releasing one crashes.
-            if !readSourceRunning { readSource?.resume() }
-            if !writeSourceRunning { write.resume() }
-            readSourceRunning = true
-            writeSourceRunning = true
+            if !readInterest { readSource?.resume() }
+            if !writeInterest { write.resume() }
         } else if fd >= 0 {
             POSIX.closeDescriptor(fd)
         }
+        pollToken = nil
+        pollArmed = []
+        readInterest = false
+        writeInterest = false
         readSource = nil
         writeSource = nil
         fd = -1
@@ -128,7 +149,7 @@ extension TCPConnection {
         if tls != nil, inbound.isEmpty, state == .open { decryptAvailable() }
         if completePendingRead() { return }
         // With the source paused (inbound was full), look at the socket directly: it may hold the answer already.
-        if state == .open, !peerClosed, !readSourceRunning {
+        if state == .open, !peerClosed, !readInterest {
             handleReadable()
             if pendingRead == nil { return }
         }
@@ -289,8 +310,8 @@ extension TCPConnection {
         flush()
     }
 
-    /// The write source is installed only once `ConnectRace` has handed over a connected socket (the state has
-    /// left `.connecting` by then), so writability only ever means room to send.
+    /// The socket is watched only once `ConnectRace` has handed over a connected socket (the state has left
+    /// `.connecting` by then), so writability only ever means room to send.
     func handleWritable() {
         flush()
     }

@@ -55,14 +55,16 @@ public final class TCPConnection: @unchecked Sendable {
 
     var fd: Int32 = -1
     var state: State = .connecting
+    /// Whether read readiness is wanted (with sources: the read source is resumed).
+    var readInterest = false
+    /// Whether write readiness is wanted (with sources: the write source is resumed).
+    var writeInterest = false
+    /// With a poller (Linux): the socket's registration in it, and what is armed there as far as we know.
+    var pollToken: UInt64?
+    var pollArmed: SocketInterest = []
+    /// Without a poller (other platforms): the socket's Dispatch sources.
     var readSource: (any DispatchSourceRead)?
     var writeSource: (any DispatchSourceWrite)?
-    /// Whether read readiness is wanted (with a read source: the source is resumed).
-    var readSourceRunning = false
-    /// With a poller, the socket's registration in it (instead of a read source), and whether it is armed.
-    var pollToken: UInt64?
-    var pollArmed = false
-    var writeSourceRunning = false
     var tls: TLSSession?
     var inbound = ByteQueue()
     var outbound: [UInt8] = []
@@ -86,14 +88,15 @@ public final class TCPConnection: @unchecked Sendable {
     private let addresses = LockedValue<(local: SocketAddress?, remote: SocketAddress?)>((nil, nil))
 
     let tlsContext: TLSContext?
-    /// The event loop's shared epoll set that reports read readiness, instead of a read source of our own.
+    /// The epoll set that reports the socket's readiness (an event loop's, or the shared one); nil only where
+    /// there is no epoll, and the socket then has Dispatch sources of its own (see `SocketPoller` for why).
     let poller: SocketPoller?
 
     init(peerDescription: String, queue: DispatchQueue, tlsContext: TLSContext?, poller: SocketPoller? = nil) {
         self.peerDescription = peerDescription
         self.queue = queue
         self.tlsContext = tlsContext
-        self.poller = poller
+        self.poller = poller ?? SocketPoller.shared
     }
 
     deinit {

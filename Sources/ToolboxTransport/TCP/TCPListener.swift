@@ -21,12 +21,19 @@ import ToolboxCore
 /// With a TLS context, each accepted connection is handed over only after its handshake succeeds (within
 /// `handshakeTimeout`); failed handshakes go to `onError` and the socket is reset.
 public final class TCPListener: @unchecked Sendable {
-    // @unchecked Sendable: `fd`, `source` and `closed` are touched only on `queue`; the rest is immutable.
+    // @unchecked Sendable: `fd`, `source`, `paused` and `backoff` are touched only on `queue`; the rest is
+    // immutable.
     public let queue: DispatchQueue
     /// The address the listener is bound to (with the real port when 0 was asked for).
     public let localAddress: SocketAddress
     private var fd: Int32
     private var source: (any DispatchSourceRead)?
+    /// While accepting is paused after running out of descriptors or memory (the source is suspended).
+    private var paused = false
+    /// The next pause, doubling up to `maxBackoff` while accepts keep failing; reset by a successful accept.
+    private var backoff = TCPListener.minBackoff
+    static let minBackoff = 0.05
+    static let maxBackoff = 1.0
     private let tls: TLSContext?
     private let handshakeTimeout: Double
     private let onConnection: @Sendable (TCPConnection) -> Void
@@ -86,6 +93,7 @@ public final class TCPListener: @unchecked Sendable {
 
     deinit {
         source?.cancel()
+        if paused { source?.resume() }
     }
 
     /// Stops accepting and closes the listening socket; connections already accepted stay open.
@@ -100,6 +108,11 @@ public final class TCPListener: @unchecked Sendable {
                 closed.signal()
             }
             source.cancel()
+            // A suspended source never runs its cancel handler.
+            if paused {
+                paused = false
+                source.resume()
+            }
             self.source = nil
             fd = -1
             return true
@@ -117,15 +130,33 @@ public final class TCPListener: @unchecked Sendable {
             if accepted < 0 {
                 let code = errno
                 if POSIX.isWouldBlock(code) || code == ECONNABORTED { return }
-                // Out of descriptors and the like: report, and let the next readiness event retry.
-                let error = TransportError(.listenFailed, "accept failed: \(POSIX.text(for: code))", errno: code)
+                // Out of descriptors (EMFILE, ENFILE) or memory: the pending connection stays in the backlog and
+                // the socket stays readable, so retrying at once would spin. Pause accepting, report, retry later.
+                let error = TransportError(
+                    .listenFailed, "accept failed: \(POSIX.text(for: code)); pausing accepts for \(backoff) s",
+                    errno: code)
                 let onError = self.onError
                 callbackQueue.async { onError(error) }
+                pauseAccepting()
                 return
             }
+            backoff = TCPListener.minBackoff
             POSIX.prepare(accepted)
             POSIX.setNoDelay(accepted)
             adopt(accepted, remote: SocketAddress(storage: storage, length: length))
+        }
+    }
+
+    private func pauseAccepting() {
+        guard let source, !paused else { return }
+        paused = true
+        source.suspend()
+        let delay = backoff
+        backoff = min(backoff * 2, TCPListener.maxBackoff)
+        queue.asyncAfter(deadline: .now() + delay) { [weak self] in
+            guard let self, self.paused else { return }
+            self.paused = false
+            self.source?.resume()
         }
     }
 

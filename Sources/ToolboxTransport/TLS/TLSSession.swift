@@ -55,6 +55,13 @@ final class TLSSession {
             }
             if let serverName, !serverName.isEmpty {
                 try configureServerName(serverName, verify: context.verifiesPeer)
+            } else if context.verifiesPeer {
+                // Without a name OpenSSL checks the chain only: any trusted certificate would pass for any server.
+                // (Every stored property is set, so deinit frees the session.)
+                throw TLSContext.configurationError(
+                    "no server name to verify \(peerDescription)'s certificate against; give the host name (or "
+                        + "TLSClientConfiguration.serverName), or opt out explicitly with "
+                        + "insecureNoVerificationForDevelopmentOnly()")
             }
         } else {
             SSL_set_accept_state(ssl)
@@ -88,19 +95,26 @@ final class TLSSession {
     /// Hands ciphertext that arrived from the socket to OpenSSL.
     func feed(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        _ = BIO_write(input, base, Int32(bytes.count))
+        var offset = 0
+        while offset < bytes.count {
+            let chunk = min(bytes.count - offset, 1 << 30)
+            let written = BIO_write(input, base + offset, Int32(truncatingIfNeeded: chunk))
+            if written <= 0 { return }
+            offset += Int(written)
+        }
     }
 
     /// Moves ciphertext OpenSSL produced (handshake messages, records, alerts) to the end of `buffer`.
     func drainOutput(into buffer: inout [UInt8]) {
         while true {
-            let pending = Int(BIO_ctrl_pending(output))
+            // In pieces an Int32 can count: a write of 2 GiB or more leaves more than that pending.
+            let pending = min(Int(BIO_ctrl_pending(output)), 1 << 30)
             if pending == 0 { return }
             // Read into a fresh array and append it whole: appending `repeatElement` went byte by byte
             // (no contiguous storage), which made TLS throughput a few MB/s in debug builds.
             var got: Int32 = 0
             let chunk = [UInt8](unsafeUninitializedCapacity: pending) { raw, initialized in
-                got = BIO_read(output, raw.baseAddress, Int32(pending))
+                got = BIO_read(output, raw.baseAddress, Int32(truncatingIfNeeded: pending))
                 initialized = Int(max(got, 0))
             }
             buffer.append(contentsOf: chunk)

@@ -110,10 +110,32 @@ def consume_from_sequence_number():
     check(metrics[0] and metrics[0].get("sequence_number") == before + 1, f"runtime metrics: {metrics[:1]}")
 
 
+def consume_after_the_largest_sequence_number():
+    """Issue 13: a selector after sequence number 2^63-1 made the emulator's `n + 1` trap (SIGILL)."""
+    received = []
+    errors = []
+    consumer = EventHubConsumerClient.from_connection_string(EH_CONN, consumer_group="$Default", eventhub_name=EH_NAME)
+    worker = threading.Thread(target=lambda: consumer.receive(
+        on_event=lambda _, event: event is not None and received.append(event),
+        on_error=lambda _, error: errors.append(error), partition_id="1",
+        starting_position=9223372036854775807, starting_position_inclusive=False, max_wait_time=1), daemon=True)
+    worker.start()
+    time.sleep(3)
+    consumer.close()
+    worker.join(timeout=15)
+    check(received == [], f"nothing comes after the largest sequence number: {received[:1]}")
+    # The emulator is still there and still serves the partition.
+    with producer() as client:
+        client.send_batch([EventData(f"still-alive-{RUN}")], partition_id="1")
+        check(client.get_partition_properties("1")["last_enqueued_sequence_number"] >= 0, "partition properties")
+
+
 run([
     ("eventhubs: send_batch with partition key", send_with_partition_key),
     ("eventhubs: send_batch with partition id", send_with_partition_id),
     ("eventhubs: hub and partition properties", properties),
     ("eventhubs: consumer reads everything back with annotations", consume_everything),
     ("eventhubs: consumer from a sequence number", consume_from_sequence_number),
+    ("eventhubs: consumer after the largest sequence number leaves the emulator running",
+     consume_after_the_largest_sequence_number),
 ])

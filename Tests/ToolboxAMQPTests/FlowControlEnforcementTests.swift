@@ -1,0 +1,72 @@
+import Dispatch
+import Foundation
+import ToolboxCore
+import XCTest
+
+@testable import ToolboxAMQP
+
+/// Issue 13 item 8: flow control is enforced on receipt, and a sender's queue is bounded.
+final class FlowControlEnforcementTests: XCTestCase {
+    private func open(_ broker: TestBroker) throws -> AMQPConnection {
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil), logger: testLogger())
+        try connection.open()
+        return connection
+    }
+
+    /// A peer that ignores credit: deliveries past every credit we granted (two grants' overshoot is tolerated)
+    /// detach the link with `amqp:link:transfer-limit-exceeded` instead of being buffered (before: the credit was
+    /// floored at zero and everything the peer sent was delivered).
+    func testAPeerThatIgnoresCreditGetsTheLinkDetached() throws {
+        let broker = TestBroker()
+        let connection = try open(broker)
+        defer { try? connection.close() }
+        let session = try connection.beginSession()
+        let delivered = LockedValue(0)
+        let receiver = try session.attachReceiver(address: "q", options: AMQPReceiverOptions(credit: .manual)) { delivery in
+            delivered.withLockedValue { $0 += 1 }
+            delivery.accept()
+        }
+        receiver.addCredit(2)
+        let handle = connection.queue.sync { receiver.handle }
+        let eventuallyFlowed = Deadline.after(seconds: 10)
+        while broker.sync({ $0.receivedPerformatives.contains { if case .flow(let f) = $0 { f.linkCredit == 2 } else { false } } }) == false,
+              !eventuallyFlowed.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+        broker.sync { broker in
+            for index in 0..<20 { broker.sendMessage(AMQPMessage(data: [UInt8(index)]).encode(), clientHandle: handle) }
+        }
+        let deadline = Deadline.after(seconds: 10)
+        var detach: AMQPDetach?
+        while detach == nil, !deadline.hasPassed {
+            detach = broker.sync { $0.receivedPerformatives.lazy.compactMap { if case .detach(let d) = $0 { d } else { nil } }.first }
+            if detach == nil { Thread.sleep(forTimeInterval: 0.01) }
+        }
+        XCTAssertEqual(detach?.error?.condition, AMQPRemoteError.transferLimitExceeded)
+        XCTAssertLessThanOrEqual(delivered.load(), 6, "deliveries past the credit (and its tolerance) were delivered")
+        XCTAssertThrowsError(try receiver.drain(timeout: 1))
+    }
+
+    /// A sender whose peer grants no credit fails sends beyond `maxPendingBytes` at once (back-pressure) instead of
+    /// queueing without bound; a send that fits still waits (and times out here, no credit ever comes).
+    func testTheSendersQueueIsBounded() throws {
+        let broker = TestBroker()
+        broker.creditPerLink = 0
+        var options = AMQPSenderOptions()
+        options.maxPendingBytes = 1000
+        let sender = try open(broker).beginSession().attachSender(address: "q", options: options)
+        let first = expectation(description: "first send ends")
+        sender.send(AMQPMessage(data: [UInt8](repeating: 1, count: 600)), deadline: .after(seconds: 0.5)) { result in
+            if case .failure(let error) = result { XCTAssertEqual(error.code, .timedOut, "\(error)") }
+            first.fulfill()
+        }
+        XCTAssertThrowsError(try sender.send(AMQPMessage(data: [UInt8](repeating: 2, count: 600)), timeout: 5)) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .limitExceeded, "\(error)")
+            XCTAssertTrue("\(error)".contains("wait for link credit"), "\(error)")
+        }
+        wait(for: [first], timeout: 10)
+        // Once the waiting message gave up, its bytes no longer count.
+        XCTAssertThrowsError(try sender.send(AMQPMessage(data: [UInt8](repeating: 3, count: 600)), timeout: 0.2)) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .timedOut, "\(error)")
+        }
+    }
+}
