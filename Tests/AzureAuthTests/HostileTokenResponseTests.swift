@@ -8,7 +8,8 @@ import XCTest
 
 /// Issue 13 item 7: token endpoints are outside input. Lifetimes that are not finite, do not fit, are negative or
 /// already past are refused with an error naming the field — never a trap (an App Service endpoint answering
-/// `expires_on` "1e999" killed `toolbox auth token`), never accepted ("-5" was).
+/// `expires_on` "1e999" killed `toolbox auth token`), never accepted ("-5" was). An expiry already past by our
+/// clock is accepted (the endpoint's clock may differ; the cache fetches again), as azure-identity does.
 final class HostileTokenResponseTests: XCTestCase {
     private let now = 1_800_000_000
 
@@ -34,7 +35,7 @@ final class HostileTokenResponseTests: XCTestCase {
     func testExpiresOnValuesThatCrashedOrWereWronglyAcceptedAreRefused() {
         for value in [#""1e999""#, "1e300", #""nan""#, "99999999999999999999999", #""99999999999999999999999""#,
                       #""-5""#, "-5", "0", #""inf""#, #""-inf""#, #""1e-9""#, #""12abc""#, "[]", "{}", "true",
-                      "\(now - 1)", "\(TokenResponseParser.latestExpiry + 1)"] {
+                      "\(TokenResponseParser.latestExpiry + 1)"] {
             assertRefused(#""expires_on":\#(value)"#, naming: "expires_on")
         }
     }

@@ -21,8 +21,9 @@ enum TokenResponseParser {
         do {
             expiresIn = try seconds(object["expires_in"], field: "expires_in", source: source, in: 1...longestLifetime)
             refreshIn = try seconds(object["refresh_in"], field: "refresh_in", source: source, in: 0...longestLifetime)
-            expiresOn = try seconds(object["expires_on"], field: "expires_on", source: source,
-                                    in: now.saturatingAdd(1)...max(now.saturatingAdd(1), latestExpiry))
+            // Not required to lie ahead of our clock (an endpoint's clock may differ; the cache refetches an
+            // expired token), but a positive time before the year 10000.
+            expiresOn = try seconds(object["expires_on"], field: "expires_on", source: source, in: 1...latestExpiry)
                 ?? expiresIn.map { now.saturatingAdd($0) }
         } catch let error as AuthError {
             return .failure(error)
@@ -71,8 +72,8 @@ enum TokenResponseParser {
                 + "whole number of seconds")
         case .some(let number) where !range.contains(number):
             throw AuthError(.authenticationFailed, "\(source) answered '\(field)' \(shown(value)), outside "
-                + "\(range.lowerBound)...\(range.upperBound)" + (field == "expires_on" ? " (in the past, or "
-                + "beyond the year 9999)" : ""))
+                + "\(range.lowerBound)...\(range.upperBound)" + (field == "expires_on" ? " (not a time between 1970 "
+                + "and the year 9999)" : ""))
         case .some(let number):
             return number
         }
@@ -80,6 +81,8 @@ enum TokenResponseParser {
 
     /// A number or a numeric string as a whole number, or nil when it is not finite or does not fit an `Int`.
     static func wholeNumber(_ value: Any?) -> Int? {
+        // JSON `true` arrives as an NSNumber that bridges to 1: a boolean is not a number of seconds.
+        if let number = value as? NSNumber, String(cString: number.objCType) == "c" { return nil }
         switch value {
         case let number as Int: return number
         case let number as Double: return finite(number)

@@ -31,29 +31,22 @@ extension TCPConnection {
         writeSource = write
     }
 
-    func setReadInterest(_ wanted: Bool) {
-        guard wanted != readInterest else { return }
-        if poller != nil {
-            guard fd >= 0 else { return }
-            readInterest = wanted
-            updatePoll()
-            return
-        }
-        guard let source = readSource else { return }
-        readInterest = wanted
-        if wanted { source.resume() } else { source.suspend() }
-    }
+    func setReadInterest(_ wanted: Bool) { setInterest(\.readInterest, wanted, source: readSource) }
 
-    func setWriteInterest(_ wanted: Bool) {
-        guard wanted != writeInterest else { return }
+    func setWriteInterest(_ wanted: Bool) { setInterest(\.writeInterest, wanted, source: writeSource) }
+
+    /// Records whether readiness is wanted and tells the poller (or resumes/suspends the source).
+    private func setInterest(_ flag: ReferenceWritableKeyPath<TCPConnection, Bool>, _ wanted: Bool,
+                             source: (any DispatchSourceProtocol)?) {
+        guard wanted != self[keyPath: flag] else { return }
         if poller != nil {
             guard fd >= 0 else { return }
-            writeInterest = wanted
+            self[keyPath: flag] = wanted
             updatePoll()
             return
         }
-        guard let source = writeSource else { return }
-        writeInterest = wanted
+        guard let source else { return }
+        self[keyPath: flag] = wanted
         if wanted { source.resume() } else { source.suspend() }
     }
 
