@@ -14,6 +14,9 @@ final class FileSink: DownloadSink, @unchecked Sendable {
     private let lock = Lock()
     private var fd: Int32
     let path: String
+    /// Only a regular file is sized, and removed after a failure: `/dev/null`, a FIFO or a terminal named as the
+    /// target is written to and left alone (running as root, unlinking `/dev/null` would break the whole machine).
+    private let isRegularFile: Bool
 
     /// Creates or truncates `path`.
     init(path: String) throws(ToolboxError) {
@@ -21,6 +24,8 @@ final class FileSink: DownloadSink, @unchecked Sendable {
         guard fd >= 0 else {
             throw ToolboxError(.invalidArgument, "cannot open '\(path)' for writing: \(String(cString: strerror(errno)))")
         }
+        var info = stat()
+        self.isRegularFile = fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
         self.fd = fd
         self.path = path
     }
@@ -30,6 +35,7 @@ final class FileSink: DownloadSink, @unchecked Sendable {
     func prepare(length: Int64) -> ToolboxError? {
         lock.withLock {
             guard fd >= 0 else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
+            guard isRegularFile else { return nil }
             guard ftruncate(fd, off_t(length)) == 0 else {
                 return ToolboxError(.invalidArgument, "cannot size '\(path)' to \(length) bytes: "
                     + String(cString: strerror(errno)))
@@ -58,12 +64,13 @@ final class FileSink: DownloadSink, @unchecked Sendable {
         }
     }
 
-    /// Closes the file; with `remove`, deletes it too (a failed download leaves nothing half-written behind).
+    /// Closes the file; with `remove`, deletes it too when it is a regular file (a failed download leaves nothing
+    /// half-written behind); devices and pipes are never unlinked.
     func finish(remove: Bool) {
         lock.withLock {
             if fd >= 0 { close(fd) }
             fd = -1
-            if remove { unlink(path) }
+            if remove, isRegularFile { unlink(path) }
         }
     }
 }
