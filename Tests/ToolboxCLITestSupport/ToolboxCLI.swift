@@ -35,8 +35,16 @@ public enum ToolboxCLI {
         }
     }
 
-    /// The path of the built `toolbox`: beside the test executable, or one folder up (bundle layouts).
+    /// The path of the built `toolbox`: `TOOLBOX_CLI_EXECUTABLE` when set (scripts/test.sh's ThreadSanitizer pass
+    /// points the black-box tests at the plain build, so the CLI is tested as shipped while the libraries are
+    /// checked in-process), else beside the test executable, or one folder up (bundle layouts).
     public static func executablePath() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["TOOLBOX_CLI_EXECUTABLE"], !path.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw Failure("TOOLBOX_CLI_EXECUTABLE=\(path) is not an executable file")
+            }
+            return path
+        }
         var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         if directory.lastPathComponent == "MacOS" {  // xctest bundle layout on macOS: Foo.xctest/Contents/MacOS
             directory = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
