@@ -9,17 +9,17 @@ seconds=${1:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 work="$root/Fuzz/.build-fuzz"
 corpus="$root/Fuzz/corpus-http"
-mkdir -p "$work/src" "$corpus"
+rm -rf "$work/src" && mkdir -p "$work/src" "$corpus"
 cp "$root"/Fuzz/HTTPParser/seeds/* "$corpus"/
 
-# One module: drop the imports of ToolboxCore, whose ToolboxError protocol is compiled in alongside.
+# One module: drop the imports of ToolboxCore, whose sources (ToolboxError and what it uses) are compiled in alongside.
 for f in TransportError.swift HTTP/HTTPParser.swift HTTP/HTTPParser+Lines.swift HTTP/HTTPParserLimits.swift \
          HTTP/HTTPHeaders.swift HTTP/HTTPMessages.swift; do
     sed '/^import ToolboxCore$/d' "$root/Sources/ToolboxTransport/$f" > "$work/src/$(basename "$f")"
 done
-cp "$root/Sources/ToolboxCore/ToolboxError.swift" "$work/src/"
+cp "$root"/Sources/ToolboxCore/*.swift "$work/src/"
 
-swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name HTTPParserFuzz \
+swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name HTTPParserFuzz -package-name AzureClientsToolbox \
     "$root/Fuzz/HTTPParser/FuzzMain.swift" "$work"/src/*.swift -o "$work/http-parser-fuzzer"
 
 # -rss_limit_mb and -malloc_limit_mb make "allocates without bound" a failure, not just slowness.
