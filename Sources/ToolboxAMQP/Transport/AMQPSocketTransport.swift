@@ -79,7 +79,16 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     /// made with `init(host:port:...)` cannot: its socket does not exist yet when the connection is created.
     ///
     /// Connect failures complete with `AMQPError` code `.transport`, as the same failure would from `open`.
-    /// - parameter writeTimeout: see `writeTimeout`.
+    /// - Parameters:
+    ///   - host: The host name or address to connect to.
+    ///   - port: The TCP port.
+    ///   - tls: The TLS context to secure the connection with; `nil` for plain TCP.
+    ///   - serverName: The name sent in SNI and checked against the certificate; defaults to `host`.
+    ///   - deadline: When the TCP and TLS handshakes must have finished.
+    ///   - writeTimeout: see `writeTimeout`.
+    ///   - callbackQueue: The queue `completion` runs on.
+    ///   - completion: Called once with the connected transport or the failure.
+    /// - Returns: A handle that abandons the connect attempt.
     @discardableResult
     public static func connect(host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
                                deadline: Deadline, writeTimeout: Double = defaultWriteTimeout,
