@@ -99,8 +99,8 @@ public final class PartitionReceiver: Sendable {
     public convenience init(connectionString: String, eventHubName: String? = nil, consumerGroup: String = "$Default",
                             partitionID: String, startingPosition: EventPosition = .latest,
                             options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
-        let (endpoint, parsed) = try EventHubProducerClient.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, eventHubName: try EventHubProducerClient.hubName(eventHubName, parsed),
+        let (endpoint, parsed) = try EventHubProducerCore.endpoint(connectionString: connectionString, options: options)
+        self.init(endpoint: endpoint, eventHubName: try EventHubProducerCore.hubName(eventHubName, parsed),
                   consumerGroup: consumerGroup, partitionID: partitionID, startingPosition: startingPosition,
                   logger: options.logger)
     }

@@ -56,7 +56,7 @@ struct BenchServiceBusCommand: ParsableCommand {
         if receive { return try runReceive(options) }
         let payload = load.payload
         let scheduled = scheduled
-        let send: @Sendable (ServiceBusSenderClient, @escaping @Sendable (String?) -> Void) -> Void = { sender, done in
+        let send: @Sendable (any ServiceBusSending, @escaping @Sendable (String?) -> Void) -> Void = { sender, done in
             let message = ServiceBusMessage(body: payload)
             if scheduled {
                 sender.send([message], delay: 0) { done($0.failure.map { "\($0)" }) }

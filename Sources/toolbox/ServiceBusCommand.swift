@@ -59,7 +59,7 @@ struct ServiceBusSend: ParsableCommand {
     func run() throws {
         var options = ServiceBusClientOptions()
         options.caFile = caFile
-        let sender: ServiceBusSenderClient = pooled
+        let sender: any ServiceBusSending = pooled
             ? try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
             : try ServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
         let payload = size.map { [UInt8](repeating: 0x78, count: $0) } ?? Array((body ?? "hello from toolbox").utf8)

@@ -123,7 +123,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         defer { try? producer.close() }
         try producer.send(EventData(body: "first"))
         let closed = expectation(description: "closed")
-        producer.provider.acquire(timeout: 5, queue: .global()) { result in
+        producer.core.provider.acquire(timeout: 5, queue: .global()) { result in
             guard case .success(let handle) = result else { return XCTFail("\(result)") }
             handle.connection.messaging.amqp.close(timeout: 1) { _ in
                 handle.release(discard: false)
@@ -163,7 +163,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         defer { try? producer.close() }
         XCTAssertEqual(try producer.warmUp(connections: 1), 1)
         let closed = expectation(description: "closed")
-        producer.provider.acquire(timeout: 5, queue: .global()) { result in
+        producer.core.provider.acquire(timeout: 5, queue: .global()) { result in
             guard case .success(let handle) = result else { return XCTFail("\(result)") }
             handle.connection.messaging.amqp.close(timeout: 1) { _ in
                 handle.release(discard: false)

@@ -55,7 +55,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         let emulator = try startServiceBusEmulator(self)
         let proxy = try proxy(emulator)
         let sender = try ManagedServiceBusSender(
-            endpoint: try endpoint(port: proxy.port), queueName: "q1",
+            endpoint: try endpoint(port: proxy.port), entityPath: "q1",
             options: options(tryTimeout: 2, retries: 2) { $0.pool.acquireTimeout = 1; $0.pool.getTimeout = 2 })
         defer { try? sender.close() }
         var succeeded: [String] = []
