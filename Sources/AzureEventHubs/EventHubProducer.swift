@@ -45,9 +45,9 @@ public final class EventHubProducer: EventHubProducerCoreBacked, Sendable {
     /// A producer for an explicit endpoint.
     public init(endpoint: MessagingEndpoint, eventHubName: String, options: EventHubProducerOptions = EventHubProducerOptions()) {
         let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName, readiness: .attach,
-                                                logger: options.logger)
+                                                logger: options.logger, clock: options.clock)
         let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
-        core = EventHubProducerCore(provider: ConnectionProvider(single: factory, health: health), eventHubName: eventHubName,
+        core = EventHubProducerCore(provider: ConnectionProvider(single: factory, health: health, clock: options.clock), eventHubName: eventHubName,
                                     options: options)
     }
 }

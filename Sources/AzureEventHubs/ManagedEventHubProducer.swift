@@ -42,10 +42,10 @@ public final class ManagedEventHubProducer: EventHubProducerCoreBacked, Sendable
     public init(endpoint: MessagingEndpoint, eventHubName: String,
                 options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
         let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName,
-                                                readiness: options.readiness, logger: options.logger)
+                                                readiness: options.readiness, logger: options.logger, clock: options.clock)
         core = EventHubProducerCore(
             provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
-                                             health: HealthTracker(metricsLabel: options.pool.metricsLabel)),
+                                             health: HealthTracker(metricsLabel: options.pool.metricsLabel), clock: options.clock),
             eventHubName: eventHubName, options: options)
     }
 

@@ -46,10 +46,10 @@ public final class ManagedServiceBusSender: ServiceBusSenderCoreBacked, Sendable
     public init(endpoint: MessagingEndpoint, entityPath: String,
                 options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
         let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: entityPath, readiness: options.readiness,
-                                                  logger: options.logger)
+                                                  logger: options.logger, clock: options.clock)
         core = ServiceBusSenderCore(
             provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
-                                             health: HealthTracker(metricsLabel: options.pool.metricsLabel)),
+                                             health: HealthTracker(metricsLabel: options.pool.metricsLabel), clock: options.clock),
             entityPath: entityPath, options: options)
     }
 

@@ -40,9 +40,9 @@ public final class ServiceBusSender: ServiceBusSenderCoreBacked, Sendable {
 
     public init(endpoint: MessagingEndpoint, entityPath: String, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
         let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: entityPath, readiness: .attach,
-                                                  logger: options.logger)
+                                                  logger: options.logger, clock: options.clock)
         let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
-        core = ServiceBusSenderCore(provider: ConnectionProvider(single: factory, health: health), entityPath: entityPath,
+        core = ServiceBusSenderCore(provider: ConnectionProvider(single: factory, health: health, clock: options.clock), entityPath: entityPath,
                                     options: options)
     }
 

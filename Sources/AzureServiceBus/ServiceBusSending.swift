@@ -63,13 +63,20 @@ public protocol ServiceBusSending: AnyObject, Sendable {
 // MARK: - Completion forms built on the requirements
 
 extension ServiceBusSending {
-    /// Sends `messages` after `delay` seconds, like the Python toolbox (always through schedule-message, so it
-    /// returns the sequence numbers).
+    /// Sends `messages` after `delay`, like the Python toolbox (always through schedule-message, so it returns the
+    /// sequence numbers).
+    ///
+    /// - Parameters:
+    ///   - messages: the messages.
+    ///   - delay: how long from now they become visible (a negative delay counts as none).
+    ///   - queue: where `completion` runs.
+    ///   - completion: called once with their sequence numbers.
+    /// - Returns: a handle that cancels the request.
     @discardableResult
-    public func send(_ messages: [ServiceBusMessage], delay: Double,
+    public func send(_ messages: [ServiceBusMessage], delay: Duration,
                      queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                      completion: @escaping @Sendable (Result<[Int64], ToolboxError>) -> Void) -> any Cancellable {
-        schedule(messages, at: Date().addingTimeInterval(max(0, delay)), queue: queue, completion: completion)
+        schedule(messages, at: Date().addingTimeInterval(max(0, delay.toolboxSeconds)), queue: queue, completion: completion)
     }
 
     /// Sends one message; `completion` runs on the default callback queue.
@@ -184,7 +191,7 @@ extension ServiceBusSending {
 
     /// Blocking form of `send(_:delay:queue:completion:)`.
     @discardableResult
-    public func send(_ messages: [ServiceBusMessage], delay: Double) throws(ToolboxError) -> [Int64] {
+    public func send(_ messages: [ServiceBusMessage], delay: Duration) throws(ToolboxError) -> [Int64] {
         try blockingWait { queue, done in send(messages, delay: delay, queue: queue, completion: done) }
     }
 

@@ -66,7 +66,7 @@ struct ServiceBusSend: ParsableCommand {
         let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { [payload, messageId, delaySeconds] _, done in
             let message = ServiceBusMessage(body: payload, messageID: messageId)
             if let delaySeconds {
-                sender.send([message], delay: delaySeconds) { done($0.failure.map { "\($0)" }) }
+                sender.send([message], delay: .seconds(delaySeconds)) { done($0.failure.map { "\($0)" }) }
             } else {
                 sender.send(message) { done($0.failure.map { "\($0)" }) }
             }
@@ -126,7 +126,7 @@ struct ServiceBusReceive: ParsableCommand {
         while received < count {
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0 else { break }
-            let messages = try receiver.receive(maxMessages: count - received, timeout: remaining)
+            let messages = try receiver.receive(maxMessages: count - received, timeout: .seconds(remaining))
             for message in messages {
                 if !receiveAndDelete {
                     switch settle {
