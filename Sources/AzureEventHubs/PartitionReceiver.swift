@@ -35,7 +35,7 @@ public enum EventPosition: Sendable, Hashable {
 /// ```swift
 /// let receiver = try PartitionReceiver(connectionString: cs, eventHubName: "eh1", partitionID: "0",
 ///                                      startingPosition: .earliest)
-/// let events = try receiver.receive(maxEvents: 100, timeout: 5)
+/// let events = try receiver.receive(maxEvents: 100, timeout: .seconds(5))
 /// ```
 ///
 /// Events are prefetched into a bounded buffer (300, or what pending calls asked for; credit is topped up as the

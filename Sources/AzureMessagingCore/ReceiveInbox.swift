@@ -83,7 +83,7 @@ public struct ReceiveInbox<Element: Sendable>: Sendable {
             once.complete(.success(elements))
             timedOut()
         }
-        // A call served or cancelled before its time is up drops its timer (and what it captured) at once.
+        // A cancelled call drops its timer (and what it captured) at once; a served one leaves it to fire as a no-op.
         token.onCancel { timer.cancel() }
         return (token, once)
     }

@@ -17,7 +17,7 @@ public enum ServiceBusReceiveMode: Sendable, Hashable {
 ///
 /// ```swift
 /// let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
-/// for message in try receiver.receive(maxMessages: 10, timeout: 5) {
+/// for message in try receiver.receive(maxMessages: 10, timeout: .seconds(5)) {
 ///     try receiver.complete(message)
 /// }
 /// ```

@@ -6,7 +6,7 @@ import AzureAuth
 /// ```swift
 /// let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
 /// try sender.send(ServiceBusMessage(body: "hello"))
-/// let sequenceNumbers = try sender.send([ServiceBusMessage(body: "later")], delay: 30)
+/// let sequenceNumbers = try sender.send([ServiceBusMessage(body: "later")], delay: .seconds(30))
 /// ```
 public final class ServiceBusSender: ServiceBusSenderCoreBacked, Sendable {
     let core: ServiceBusSenderCore
