@@ -19,8 +19,8 @@ protocol TimeoutTarget: AnyObject, Sendable {
 /// The timer runs on a `ToolboxClock`: `SystemClock` in production (one shared scheduler), a `ManualClock` in
 /// tests, where `advance(by:)` fires the time-outs that came due.
 final class TimeoutScheduler: @unchecked Sendable {
-    // @unchecked Sendable: `heap`, `armedAt`, `armed` and `sequence` are guarded by `lock`; the clock job is
-    // scheduled and cancelled only under `lock`. `timeOut()` is called outside the lock.
+    // @unchecked Sendable: `heap`, `armedAt`, `armed`, `generation` and `sequence` are guarded by `lock`; the
+    // clock job is scheduled and cancelled only under `lock`. `timeOut()` is called outside the lock.
 
     private struct Entry {
         let deadline: UInt64
@@ -45,6 +45,8 @@ final class TimeoutScheduler: @unchecked Sendable {
     private var heap: [Entry] = []
     private var armedAt = UInt64.max
     private var armed: (any Cancellable)?
+    /// Counts arms: a job that fires after it was replaced (its cancel came too late) finds it stale and does nothing.
+    private var generation: UInt64 = 0
     private var sequence: UInt64 = 0
     private let queue = LibraryQueues.makeQueue(label: "AzureMessaging.timeouts")
 
@@ -71,13 +73,19 @@ final class TimeoutScheduler: @unchecked Sendable {
     /// Sets the one clock job to fire at `deadline` (under `lock`).
     private func arm(_ deadline: UInt64) {
         armed?.cancel()
+        generation &+= 1
+        let current = generation
         armedAt = deadline
-        armed = clock.schedule(at: MonotonicInstant(nanoseconds: deadline), on: queue) { [weak self] in self?.fire() }
+        armed = clock.schedule(at: MonotonicInstant(nanoseconds: deadline), on: queue) { [weak self] in
+            self?.fire(current)
+        }
     }
 
-    private func fire() {
+    private func fire(_ firing: UInt64) {
         let now = clock.now().nanoseconds
         let expired: [any TimeoutTarget] = lock.withLock {
+            // Replaced by an earlier deadline while it was starting: the job armed since then does the work.
+            guard firing == generation else { return [] }
             var expired: [any TimeoutTarget] = []
             while let top = heap.first, top.deadline <= now || top.target.isFinished {
                 if !top.target.isFinished { expired.append(top.target) }
