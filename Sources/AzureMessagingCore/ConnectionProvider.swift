@@ -67,22 +67,30 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
     private let mode: Mode
     public let factory: F
     public let health: HealthTracker
+    /// The clock of every timer an operation sets: per-try time-outs and retry delays (and the pool's own).
+    public let clock: any ToolboxClock
+    /// The per-try time-outs, on `clock`.
+    let timeouts: TimeoutScheduler
 
     /// One connection, opened on first use (and re-opened after it fails).
-    public init(single factory: F, health: HealthTracker) {
+    public init(single factory: F, health: HealthTracker, clock: any ToolboxClock = SystemClock()) {
         self.factory = factory
         self.health = health
+        self.clock = clock
+        timeouts = .on(clock)
         mode = .single(SingleConnection(factory: factory, health: health))
     }
 
     /// A pool of connections with `configuration`.
     public init(pooled factory: F, configuration: ConnectionPoolConfiguration, logger: Logger,
-                health: HealthTracker) throws(AzureMessagingError) {
+                health: HealthTracker, clock: any ToolboxClock = SystemClock()) throws(AzureMessagingError) {
         self.factory = factory
         self.health = health
+        self.clock = clock
+        timeouts = .on(clock)
         do {
             mode = .pooled(try ConnectionPool(connector: FactoryConnector(factory: factory, health: health),
-                                              configuration: configuration, logger: logger))
+                                              configuration: configuration, logger: logger, clock: clock))
         } catch {
             throw AzureMessagingError(.invalidArgument, "invalid pool configuration: \(error)")
         }

@@ -17,7 +17,7 @@ final class BasicClientOpenDeadlineTests: XCTestCase {
         let producer = EventHubProducer(
             endpoint: try FaultScenario.endpoint(port: proxy.port), eventHubName: "eh1",
             options: EventHubProducerOptions.with {
-                $0.retry = RetryOptions(maxRetries: 1, delay: 0.02, maxDelay: 0.2, tryTimeout: 1)
+                $0.retry = RetryOptions(maxRetries: 1, delay: .milliseconds(20), maxDelay: .milliseconds(200), tryTimeout: .seconds(1))
                 $0.readiness = .attach
             })
         defer { try? producer.close() }
