@@ -32,7 +32,8 @@ public final class EventHubProducer: EventHubProducerClient, @unchecked Sendable
 
     /// A producer for an explicit endpoint.
     public init(endpoint: MessagingEndpoint, eventHubName: String, options: EventHubProducerOptions = EventHubProducerOptions()) {
-        let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName, readiness: .attach,
+        let factory = EventHubConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
+                                                eventHubName: eventHubName, readiness: .attach,
                                                 logger: options.logger)
         let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
         super.init(provider: ConnectionProvider(single: factory, health: health), eventHubName: eventHubName, options: options)

@@ -35,7 +35,8 @@ public final class ManagedEventHubProducer: EventHubProducerClient, @unchecked S
 
     public init(endpoint: MessagingEndpoint, eventHubName: String,
                 options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
-        let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName,
+        let factory = EventHubConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
+                                                eventHubName: eventHubName,
                                                 readiness: options.readiness, logger: options.logger)
         super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
                                                          health: HealthTracker(metricsLabel: options.pool.metricsLabel)),

@@ -39,7 +39,8 @@ public final class ManagedServiceBusSender: ServiceBusSenderClient, @unchecked S
 
     public init(endpoint: MessagingEndpoint, queueName: String,
                 options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: options.readiness,
+        let factory = ServiceBusConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
+                                                  queueName: queueName, readiness: options.readiness,
                                                   logger: options.logger)
         super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
                                                          health: HealthTracker(metricsLabel: options.pool.metricsLabel)),

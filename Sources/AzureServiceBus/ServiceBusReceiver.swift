@@ -58,7 +58,7 @@ public final class ServiceBusReceiver: Sendable {
 
     public init(endpoint: MessagingEndpoint, queueName: String, receiveMode: ServiceBusReceiveMode = .peekLock,
                 deadLetterQueue: Bool = false, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        self.endpoint = endpoint
+        self.endpoint = endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress)
         self.queueName = queueName
         self.receiveMode = receiveMode
         self.deadLetterQueue = deadLetterQueue

@@ -33,7 +33,8 @@ public final class ServiceBusSender: ServiceBusSenderClient, @unchecked Sendable
     }
 
     public init(endpoint: MessagingEndpoint, queueName: String, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: .attach,
+        let factory = ServiceBusConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
+                                                  queueName: queueName, readiness: .attach,
                                                   logger: options.logger)
         let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
         super.init(provider: ConnectionProvider(single: factory, health: health), queueName: queueName, options: options)
