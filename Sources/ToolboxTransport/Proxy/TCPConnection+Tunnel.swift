@@ -64,7 +64,9 @@ extension TCPConnection {
         }
         guard (200...299).contains(status.status) else {
             let refusal = HTTPRefusal(status: status.status, reason: status.reason, headers: head.headers)
-            let hint = status.status == 407 ? (tunnel.proxy.username == nil ? " (it wants credentials)" : " (check the credentials)") : ""
+            // Some proxies (tinyproxy) answer bad credentials with 401 instead of 407.
+            let hint = status.status == 407 || status.status == 401
+                ? (tunnel.proxy.username == nil ? " (it wants credentials)" : " (check the credentials)") : ""
             fail(ToolboxError(.proxyConnectRefused,
                               "proxy \(proxyName) refused CONNECT \(target): HTTP \(status.status) \(status.reason)\(hint)",
                               underlying: refusal))

@@ -64,7 +64,23 @@ public struct WebSocketFrame: Equatable, Sendable {
             return out
         }
         out.append(contentsOf: key)
-        for (index, byte) in payload.enumerated() { out.append(byte ^ key[index & 3]) }
+        let headerCount = out.count
+        out.append(contentsOf: payload)
+        let mask = (key[0], key[1], key[2], key[3])
+        out.withUnsafeMutableBufferPointer { bytes in
+            var index = headerCount
+            var phase = 0
+            while index < bytes.count {
+                switch phase {
+                case 0: bytes[index] ^= mask.0
+                case 1: bytes[index] ^= mask.1
+                case 2: bytes[index] ^= mask.2
+                default: bytes[index] ^= mask.3
+                }
+                phase = (phase + 1) & 3
+                index += 1
+            }
+        }
         return out
     }
 
