@@ -63,6 +63,7 @@ struct BenchEventHubsCommand: ParsableCommand {
     private func options(maxSize: Int = 10) -> EventHubProducerOptions {
         var options = EventHubProducerOptions()
         options.caFile = load.caFile
+        load.network.apply(to: &options)
         options.pool.maxSize = maxSize
         return options
     }
