@@ -125,6 +125,20 @@ final class ProxyTunnelTests: XCTestCase {
         }
     }
 
+    func testAnUnreachableProxyIsNamedInTheError() throws {
+        let closed = try TCPListener { _ in }
+        let port = closed.port
+        closed.close()
+        var options = TCPConnectOptions()
+        options.proxy = HTTPProxy(host: "127.0.0.1", port: port)
+        XCTAssertThrowsError(try TCPConnection.connect(host: "example.org", port: 443, options: options, timeout: 10)) { error in
+            let error = error as? ToolboxError
+            XCTAssertEqual(error?.code, .connectionRefused, "\(String(describing: error))")
+            XCTAssertTrue(error?.message.contains("could not reach proxy http://127.0.0.1:\(port) for example.org:443") ?? false,
+                          "\(String(describing: error))")
+        }
+    }
+
     func testWebSocketThroughTinyproxy() throws {
         let pki = try TestPKI.get()
         let fixture = try TinyproxyFixture.start(username: "u", password: "p")

@@ -16,6 +16,14 @@ extension TCPConnection {
     /// Largest `CONNECT` answer head accepted from a proxy.
     static let proxyHeadLimit = 16 * 1024
 
+    /// Fails a connect that could not resolve or reach its addresses; through a proxy those were the proxy's, and
+    /// the message says so rather than blaming the target.
+    func failConnect(_ error: TransportError) {
+        guard let tunnel else { return fail(error) }
+        fail(TransportError(error.code, "could not reach proxy \(tunnel.proxy) for \(peerDescription): \(error.message)",
+                            underlying: error.underlying))
+    }
+
     /// Sends `CONNECT target` to the proxy the socket is connected to; `continueTunnel` reads the answer.
     func startTunnel(serverName: String) {
         guard var tunnel else { return }

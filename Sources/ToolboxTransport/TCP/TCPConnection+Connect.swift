@@ -100,7 +100,7 @@ extension TCPConnection {
             guard state == .connecting else { return }
             switch result {
             case .failure(let error):
-                fail(error)
+                failConnect(error)
             case .success(let addresses):
                 race(addresses, serverName: serverName, attemptDelay: options.attemptDelay)
             }
@@ -124,7 +124,7 @@ extension TCPConnection {
             }
             switch result {
             case .failure(let error):
-                fail(error)
+                failConnect(error)
             case .success(let won):
                 fd = won.fd
                 installSources()
