@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets for ToolboxAMQP's decoders and AzureAuth's token-response parser and runs each for a
-# bounded time.
+# Builds the libFuzzer targets for ToolboxAMQP's decoders, AzureAuth's token-response parser and ToolboxTransport's
+# WebSocket frame decoder (with the HTTP head parser of upgrade and proxy answers), and runs each for a bounded time.
 #
 #   Fuzz/run.sh [SECONDS_PER_TARGET]     (default 60)
 #
@@ -32,15 +32,37 @@ seed() {
 TOKEN_SOURCES=(Sources/ToolboxCore/*.swift Sources/AzureAuth/AuthError.swift Sources/AzureAuth/Credentials/AccessToken.swift
                Sources/AzureAuth/Credentials/TokenHTTPTransport.swift Sources/AzureAuth/Credentials/TokenResponseParser.swift)
 
+# The WebSocket frame decoder and the head parser (no sockets, no OpenSSL).
+WEBSOCKET_SOURCES=(Sources/ToolboxCore/*.swift Sources/ToolboxTransport/TransportError.swift
+                   Sources/ToolboxTransport/WebSocket/WebSocketFrame.swift Sources/ToolboxTransport/WebSocket/HTTPHead.swift)
+
+seed_websocket() {
+    local dir=Fuzz/corpus/WebSocketFrameFuzzer; mkdir -p "$dir"
+    # RFC 6455 §5.7: masked "Hello", a fragmented text message, a ping, a 16-bit length, a close with a code.
+    printf '\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58' > "$dir/seed-masked-hello"
+    printf '\x01\x03Hel\x80\x02lo' > "$dir/seed-fragments"
+    printf '\x89\x05Hello' > "$dir/seed-ping"
+    printf '\x82\x7e\x00\x80%0128d' 0 > "$dir/seed-len16"
+    printf '\x88\x05\x03\xe8bye' > "$dir/seed-close"
+    printf 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol: AMQPWSB10\r\n\r\n\x82\x02AM' > "$dir/seed-upgrade"
+    printf 'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="p"\r\n\r\n' > "$dir/seed-proxy"
+}
+
 status=0
-for target in AMQPTypeFuzzer AMQPFrameFuzzer TokenResponseFuzzer; do
+for target in AMQPTypeFuzzer AMQPFrameFuzzer TokenResponseFuzzer WebSocketFrameFuzzer; do
     echo "building $target" >&2
-    if [ "$target" = TokenResponseFuzzer ]; then sources=("${TOKEN_SOURCES[@]}"); else sources=("${SOURCES[@]}"); fi
+    case "$target" in
+        TokenResponseFuzzer) sources=("${TOKEN_SOURCES[@]}") ;;
+        WebSocketFrameFuzzer) sources=("${WEBSOCKET_SOURCES[@]}") ;;
+        *) sources=("${SOURCES[@]}") ;;
+    esac
     # One module named ToolboxCore, so the sources' `import ToolboxCore` names the module itself.
     swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name ToolboxCore -package-name AzureClientsToolbox \
         -suppress-warnings "${sources[@]}" "Fuzz/$target/main.swift" -o "$OUT/$target"
     if [ "$target" = TokenResponseFuzzer ]; then
         mkdir -p "Fuzz/corpus/$target" && cp Fuzz/$target/seeds/* "Fuzz/corpus/$target/"
+    elif [ "$target" = WebSocketFrameFuzzer ]; then
+        seed_websocket
     else
         seed "$target"
     fi

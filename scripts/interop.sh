@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Conformance of `toolbox emulator` with Microsoft's own SDKs (azure-eventhub, azure-servicebus, azure-cosmos,
 # azure-storage-blob, azure-eventgrid, azure-identity) and the Python
-# aio-azure-clients-toolbox 1.5.0: builds toolbox, starts the emulator on free ports, runs every
+# aio-azure-clients-toolbox 1.5.0 (plus websocket-client, which the SDKs need for AMQP over WebSockets): builds
+# toolbox, starts the emulator on free ports, runs every
 # Tests/Interop/python/*_scenarios.py against it, stops it. Exits non-zero if anything fails.
 #
 #   bash scripts/interop.sh
@@ -22,7 +23,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check \
     azure-eventhub azure-servicebus "aio-azure-clients-toolbox==1.5.0" \
-    azure-cosmos azure-storage-blob azure-eventgrid azure-identity aiohttp
+    azure-cosmos azure-storage-blob azure-eventgrid azure-identity aiohttp websocket-client
 
 swift build --scratch-path "$scratch" --product toolbox
 toolbox="$(swift build --scratch-path "$scratch" --show-bin-path)/toolbox"
@@ -40,7 +41,7 @@ trap cleanup EXIT
 
 # The HTTP side (Cosmos DB, Blob Storage, Event Grid, Entra ID) listens on free plain and HTTPS ports too; scenario
 # scripts read everything they need from the ready line ($READY_JSON) or the variables exported below.
-"$toolbox" emulator --host 127.0.0.1 --amqp-port 0 --amqps-port 0 --eventhub eh1:4 \
+"$toolbox" emulator --host 127.0.0.1 --amqp-port 0 --amqps-port 0 --amqp-ws-port 0 --amqps-ws-port 0 --eventhub eh1:4 \
     --cosmos-container interop/items:/pk --blob-container interop --eventgrid-topic orders --eventgrid-topic cloud \
     >"$workdir/ready" 2>"$workdir/emulator.log" &
 pid=$!
@@ -56,7 +57,9 @@ EH_CONN=$(read_field eventhubs_connection_string)
 SB_CONN=$(read_field servicebus_connection_string)
 AMQPS_PORT=$(read_field amqps_port)
 CA_FILE=$(read_field ca_file)
-export EH_CONN SB_CONN EH_NAME=eh1 AMQPS_PORT CA_FILE
+AMQP_WS_PORT=$(read_field amqp_ws_port)
+AMQPS_WS_PORT=$(read_field amqps_ws_port)
+export EH_CONN SB_CONN EH_NAME=eh1 AMQPS_PORT CA_FILE AMQP_WS_PORT AMQPS_WS_PORT
 READY_JSON="$workdir/ready"
 HTTP_PORT=$(read_field http_port)
 HTTPS_PORT=$(read_field https_port)

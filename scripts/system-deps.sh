@@ -10,7 +10,7 @@
 # (Tests/ToolboxCoreTests/SystemDepsScriptTests.swift), which runs this file against fakes.
 
 TOOLBOX_APT_PACKAGES=(libssl-dev pkg-config nginx-light rabbitmq-server curl openssl python3 python3-venv
-                      python3-qpid-proton ca-certificates spin gcc)
+                      python3-qpid-proton ca-certificates spin gcc tinyproxy)
 
 # The packages (from the list) whose commands, libraries or modules are missing, space-separated.
 toolbox_missing_packages() {
@@ -33,6 +33,8 @@ toolbox_missing_packages() {
     # The pool's SPIN model (Tests/Model) is checked by spin and compiled with gcc.
     _toolbox_have spin || missing+=(spin)
     _toolbox_have gcc || missing+=(gcc)
+    # The proxy tests tunnel through a private tinyproxy (ToolboxCLITestSupport/TinyproxyFixture.swift).
+    _toolbox_have tinyproxy || missing+=(tinyproxy)
     echo "${missing[*]}"
 }
 
@@ -50,6 +52,7 @@ toolbox_apt_install() {
     # Debian starts the packaged services; the tests run their own private instances on free ports.
     "${runner[@]}" service nginx stop >/dev/null 2>&1 || true
     "${runner[@]}" service rabbitmq-server stop >/dev/null 2>&1 || true
+    "${runner[@]}" service tinyproxy stop >/dev/null 2>&1 || true
 }
 
 # Installs the list when anything is missing and it can (root or sudo); otherwise explains what to run and

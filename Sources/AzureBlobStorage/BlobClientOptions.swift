@@ -13,6 +13,10 @@ public struct BlobClientOptions: Sendable {
     /// PEM file of CA certificates to trust in addition to nothing else (an emulator's self-signed CA); nil uses
     /// the system trust store.
     public var caFile: String?
+    /// The HTTP proxy HTTPS requests tunnel through (`CONNECT`, Basic auth when it has a user). Default: the one
+    /// Azure's SDKs would use, `HTTPS_PROXY` with `NO_PROXY` exceptions (`HTTPProxy.fromEnvironment()`); nil
+    /// connects directly.
+    public var proxy: HTTPProxy? = HTTPProxy.fromEnvironment()
     /// `x-ms-version` sent with every request; the version azure-storage-blob 12.31 speaks.
     public var serviceVersion = "2026-10-06"
     /// Retries of throttled (429, 503) and failed (500, 502, 504, 408, connection errors) requests.

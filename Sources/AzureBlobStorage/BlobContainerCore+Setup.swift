@@ -18,6 +18,7 @@ extension BlobContainerCore {
         let service = try BlobServiceURL(accountURL: accountURL)
         var configuration = HTTPClientConfiguration()
         if let caFile = options.caFile { configuration.tls.trustRoots = .file(caFile) }
+        configuration.proxy = options.proxy
         configuration.maxConnectionsPerEndpoint = options.pool.maxConnections
         configuration.maxIdle = options.pool.maxIdle.toolboxSeconds
         configuration.connectTimeout = options.pool.connectTimeout.toolboxSeconds

@@ -16,6 +16,10 @@ public struct CosmosClientOptions: Sendable {
     public var retry = CosmosRetryOptions()
     /// A PEM file of CA certificates to trust for HTTPS (an emulator's self-signed CA).
     public var caFile: String?
+    /// The HTTP proxy HTTPS requests tunnel through (`CONNECT`, Basic auth when it has a user). Default: the one
+    /// Azure's SDKs would use, `HTTPS_PROXY` with `NO_PROXY` exceptions (`HTTPProxy.fromEnvironment()`); nil
+    /// connects directly.
+    public var proxy: HTTPProxy? = HTTPProxy.fromEnvironment()
     /// Skips certificate verification entirely. Development only.
     public var insecureSkipVerification = false
     /// Basic client (`Cosmos`): connections are retired after this long, like the Python `Cosmos` client

@@ -35,6 +35,7 @@ final class CosmosCore: Sendable {
         var configuration = httpConfiguration
         configuration.userAgent = options.userAgent
         if let caFile = options.caFile { configuration.tls.trustRoots = .file(caFile) }
+        configuration.proxy = options.proxy
         if options.insecureSkipVerification { configuration.tls.verification = .noneInsecureDevelopmentOnly }
         if let readiness {
             configuration.readinessProbe = CosmosCore.probe(

@@ -27,6 +27,10 @@ public final class Emulator: @unchecked Sendable {
     public let amqpPort: UInt16
     /// The AMQPS port, when a TLS listener was asked for.
     public let amqpsPort: UInt16?
+    /// The plain AMQP-over-WebSocket port (`ws://host:port/$servicebus/websocket`), when asked for.
+    public let amqpWebSocketPort: UInt16?
+    /// The AMQP-over-secure-WebSocket port (`wss://`), when asked for.
+    public let amqpsWebSocketPort: UInt16?
     /// The plain HTTP port of the HTTP side (Cosmos DB, Blob Storage, Event Grid, Entra ID), when it listens.
     public let httpPort: UInt16?
     /// The HTTPS port of the HTTP side, when it listens.
@@ -44,8 +48,10 @@ public final class Emulator: @unchecked Sendable {
     private var stopped = false
 
     private init(configuration: EmulatorConfiguration, broker: Broker, listeners: [TCPListener], amqpPort: UInt16,
-                 amqpsPort: UInt16?, httpPort: UInt16?, httpsPort: UInt16?, frontDoor: HTTPFrontDoor?,
-                 caFile: String?, generatedDirectory: String?) {
+                 amqpsPort: UInt16?, webSocketPorts: (plain: UInt16?, secure: UInt16?), httpPort: UInt16?,
+                 httpsPort: UInt16?, frontDoor: HTTPFrontDoor?, caFile: String?, generatedDirectory: String?) {
+        self.amqpWebSocketPort = webSocketPorts.plain
+        self.amqpsWebSocketPort = webSocketPorts.secure
         self.httpPort = httpPort
         self.httpsPort = httpsPort
         self.frontDoor = frontDoor
@@ -108,7 +114,7 @@ public final class Emulator: @unchecked Sendable {
         // One certificate (given, or generated with its own CA) serves AMQPS and HTTPS.
         var tls: TLSContext?
         var caFile: String?
-        if configuration.amqpsPort != nil || configuration.httpsPort != nil {
+        if configuration.amqpsPort != nil || configuration.httpsPort != nil || configuration.amqpsWebSocketPort != nil {
             var certificate = configuration.tlsCertificateFile
             var key = configuration.tlsPrivateKeyFile
             if certificate == nil || key == nil {
@@ -140,6 +146,10 @@ public final class Emulator: @unchecked Sendable {
             }
         }
 
+        let webSocketPorts = try startWebSocketListeners(configuration, tls: tls, into: &listeners, onError: onError) {
+            socket in box.load()?.accept(socket)
+        }
+
         var httpPort: UInt16?
         var httpsPort: UInt16?
         if configuration.httpPort != nil || configuration.httpsPort != nil {
@@ -159,19 +169,22 @@ public final class Emulator: @unchecked Sendable {
         }
 
         let emulator = Emulator(configuration: configuration, broker: broker, listeners: listeners,
-                                amqpPort: plain.port, amqpsPort: amqpsPort, httpPort: httpPort, httpsPort: httpsPort,
+                                amqpPort: plain.port, amqpsPort: amqpsPort, webSocketPorts: webSocketPorts,
+                                httpPort: httpPort, httpsPort: httpsPort,
                                 frontDoor: frontDoor, caFile: caFile, generatedDirectory: generatedDirectory)
         box.withLockedValue { $0 = emulator }
         started = true
         var ports = "\(plain.port) (amqp)"
         if let amqpsPort { ports += ", \(amqpsPort) (amqps)" }
+        if let port = webSocketPorts.plain { ports += ", \(port) (amqp over ws)" }
+        if let port = webSocketPorts.secure { ports += ", \(port) (amqp over wss)" }
         if let httpPort { ports += ", \(httpPort) (http)" }
         if let httpsPort { ports += ", \(httpsPort) (https)" }
         configuration.logger.info("emulator listening on \(configuration.host): \(ports)")
         return emulator
     }
 
-    private func accept(_ socket: TCPConnection) {
+    private func accept(_ socket: any ByteStream) {
         let context = BrokerConnection(broker: broker)
         let transport = AcceptedTransport(connection: socket, faults: configuration.faults,
                                           maxFrameSize: configuration.limits.maxFrameSize) { [logger = configuration.logger] text in
@@ -195,7 +208,7 @@ public final class Emulator: @unchecked Sendable {
         }
         switch admission {
         case .stopped:
-            socket.close(mode: .abortive) {}
+            socket.close(mode: .abortive, queue: LibraryQueues.defaultCallbackQueue) {}
             return
         case .full:
             // Refused where the client can read why: through the handshake, then a close carrying the reason.

@@ -93,6 +93,11 @@ public struct EmulatorConfiguration: Sendable {
     public var amqpPort: UInt16 = 0
     /// AMQPS port (TLS, then the normal SASL header); nil means no TLS listener, 0 picks a free one.
     public var amqpsPort: UInt16?
+    /// Port of the AMQP-over-WebSocket listener (`ws://host:port/$servicebus/websocket`, subprotocol `AMQPWSB10`,
+    /// the same broker); nil means none, 0 picks a free one.
+    public var amqpWebSocketPort: UInt16?
+    /// Port of the AMQP-over-secure-WebSocket listener (`wss://`, the AMQPS certificate); nil means none.
+    public var amqpsWebSocketPort: UInt16?
     /// PEM certificate chain and key for AMQPS; when nil a self-signed certificate for 127.0.0.1 and localhost
     /// is generated at start (with the `openssl` command) and its CA file reported as `Emulator.caFile`.
     public var tlsCertificateFile: String?

@@ -11,6 +11,10 @@ import ToolboxTransport
 /// options.pool.maxConnectionsPerTopic = 8   // ManagedEventGridClient
 /// ```
 public struct EventGridClientOptions: Sendable {
+    /// The HTTP proxy HTTPS requests tunnel through (`CONNECT`, Basic auth when it has a user). Default: the one
+    /// Azure's SDKs would use, `HTTPS_PROXY` with `NO_PROXY` exceptions (`HTTPProxy.fromEnvironment()`); nil
+    /// connects directly.
+    public var proxy: HTTPProxy? = HTTPProxy.fromEnvironment()
     /// Retries of a publish answered 408, 429, 500, 502, 503 or 504, or whose connection failed or broke.
     ///
     /// A publish is retried after a broken connection too (the service may have taken it): each event carries

@@ -59,6 +59,7 @@ final class EventGridCore: Sendable {
         self.topics = topics
         var http = HTTPClientConfiguration()
         http.tls = options.effectiveTLS
+        http.proxy = options.proxy
         http.userAgent = options.userAgent
         http.maxIdle = options.pool.maxIdle.toolboxSeconds
         if pooled {

@@ -44,7 +44,8 @@ public final class EventHubProducer: EventHubProducerCoreBacked, Sendable {
 
     /// A producer for an explicit endpoint.
     public init(endpoint: MessagingEndpoint, eventHubName: String, options: EventHubProducerOptions = EventHubProducerOptions()) {
-        let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName, readiness: .attach,
+        let factory = EventHubConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
+                                                eventHubName: eventHubName, readiness: .attach,
                                                 logger: options.logger, clock: options.clock)
         let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
         core = EventHubProducerCore(provider: ConnectionProvider(single: factory, health: health, clock: options.clock), eventHubName: eventHubName,

@@ -10,6 +10,15 @@ public struct EventHubProducerOptions: Sendable {
     public var caFile: String?
     /// Plain AMQP without TLS even when the connection string lacks `UseDevelopmentEmulator=true`.
     public var allowPlainTextForDevelopment = false
+    /// AMQP over TCP (`.amqp`, the default) or over WebSockets on port 443 (`.amqpOverWebSockets`), like the
+    /// SDKs' `transport_type`; a connection string's `TransportType=AmqpWebSockets` also selects WebSockets.
+    public var transport = MessagingTransportType.amqp
+    /// An HTTP proxy to reach the namespace through (`CONNECT`, Basic auth); implies WebSockets, like the
+    /// SDKs' `http_proxy`. `HTTPProxy.fromEnvironment()` reads `HTTPS_PROXY`/`NO_PROXY`.
+    public var proxy: HTTPProxy?
+    /// Connect to this address instead of the namespace host (`sb://gateway:8443`), like the SDKs'
+    /// `custom_endpoint_address`; TLS name and CBS audiences stay the namespace's.
+    public var customEndpointAddress: String?
     /// How the managed producer proves a new connection ready (default: a `$management` READ, no event written).
     public var readiness = EventHubReadiness.managementRead
     /// The managed producer's pool: clientLimit 100, maxSize 10, maxIdle 220 s by default.

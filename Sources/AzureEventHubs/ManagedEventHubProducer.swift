@@ -41,7 +41,8 @@ public final class ManagedEventHubProducer: EventHubProducerCoreBacked, Sendable
 
     public init(endpoint: MessagingEndpoint, eventHubName: String,
                 options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
-        let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName,
+        let factory = EventHubConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
+                                                eventHubName: eventHubName,
                                                 readiness: options.readiness, logger: options.logger, clock: options.clock)
         core = EventHubProducerCore(
             provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,

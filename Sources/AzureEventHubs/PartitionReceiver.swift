@@ -100,7 +100,8 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
                             partitionID: String, startingPosition: EventPosition = .latest,
                             options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
         let (endpoint, parsed) = try EventHubProducerCore.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, eventHubName: try EventHubProducerCore.hubName(eventHubName, parsed),
+        self.init(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
+                  eventHubName: try EventHubProducerCore.hubName(eventHubName, parsed),
                   consumerGroup: consumerGroup, partitionID: partitionID, startingPosition: startingPosition,
                   logger: options.logger, clock: options.clock)
     }

@@ -134,7 +134,17 @@ public final class MessagingConnection: Sendable {
                 $0 > .zero ? $0.toolboxSeconds : nil }, openTimeout: seconds,
             properties: ["product": .string(product), "version": "1.0.0", "platform": "Linux",
                          "user-agent": .string("\(product)/1.0.0 AzureClientsToolbox (Swift)")])
-        let context = "connecting to \(endpoint.host):\(endpoint.port)"
+        let target: (host: String, port: UInt16)
+        do {
+            target = try endpoint.connectTarget()
+        } catch {
+            once.complete(.failure(error))
+            return
+        }
+        let context = endpoint.effectiveTransport == .amqpOverWebSockets || endpoint.customEndpointAddress != nil
+            ? "connecting to \(endpoint.host) (\(endpoint.effectiveTransport == .amqp ? "amqp" : "websocket") to "
+                + "\(target.host):\(target.port)\(endpoint.proxy.map { " via proxy \($0)" } ?? ""))"
+            : "connecting to \(endpoint.host):\(endpoint.port)"
         // The socket is connected first, so that the AMQP connection can run on the socket's own queue (no
         // thread hop between socket and protocol; see docs/architecture.md).
         let started = LockedValue<(attempt: (any Cancellable)?, amqp: AMQPConnection?)>((nil, nil))
@@ -150,8 +160,7 @@ public final class MessagingConnection: Sendable {
         }
         timer.withLockedValue { $0 = openTimer }
         if once.isCompleted { openTimer.cancel() }
-        let attempt = AMQPSocketTransport.connect(host: endpoint.host, port: endpoint.port, tls: tls,
-                                                  deadline: deadline) { result in
+        let connected: @Sendable (Result<AMQPSocketTransport, AMQPError>) -> Void = { result in
             switch result {
             case .failure(let error):
                 once.complete(.failure(AzureMessagingError(error, context: context)))
@@ -164,6 +173,18 @@ public final class MessagingConnection: Sendable {
                 }
                 handshake(amqp, id: id, endpoint: endpoint, context: context, logger: logger, clock: clock, once: once)
             }
+        }
+        // A custom endpoint changes only where the socket goes: TLS still verifies the namespace's name.
+        let serverName = endpoint.customEndpointAddress == nil ? nil : endpoint.host
+        let attempt: any Cancellable
+        switch endpoint.effectiveTransport {
+        case .amqp:
+            attempt = AMQPSocketTransport.connect(host: target.host, port: target.port, tls: tls,
+                                                  serverName: serverName, deadline: deadline, completion: connected)
+        case .amqpOverWebSockets:
+            attempt = AMQPSocketTransport.connectWebSocket(
+                host: target.host, port: target.port, tls: tls, serverName: serverName,
+                proxy: endpoint.proxy, deadline: deadline, completion: connected)
         }
         started.withLockedValue { $0.attempt = attempt }
     }

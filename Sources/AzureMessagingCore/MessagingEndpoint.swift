@@ -25,6 +25,17 @@ public struct MessagingEndpoint: Sendable, CustomStringConvertible {
     /// without a FIN, a half-open socket), so its operations fail over to a new connection. Default 60 s; nil
     /// turns detection off.
     public var idleTimeout: Duration? = .seconds(60)
+    /// AMQP over TCP (default) or over WebSockets on port 443 (see `MessagingTransportType`); a connection
+    /// string's `TransportType=AmqpWebSockets` sets the latter.
+    public var transport: MessagingTransportType = .amqp
+    /// An HTTP proxy to tunnel through (`CONNECT`, Basic auth); setting one implies WebSockets. Default: none
+    /// (clients do not read `HTTPS_PROXY` for AMQP unless told to with `HTTPProxy.fromEnvironment()`).
+    public var proxy: HTTPProxy?
+    /// Connect here instead of `host` (an Application Gateway, a private endpoint), like the SDKs'
+    /// `custom_endpoint_address`: `sb://host:port`, `https://host`, `host:port` or `host` (port default: the
+    /// transport's). TLS still verifies `host`, and audiences keep naming the namespace. An address that does not
+    /// parse fails the connect with `.invalidArgument`.
+    public var customEndpointAddress: String?
 
     public init(host: String, port: UInt16? = nil, useTLS: Bool = true, caFile: String? = nil,
                 tokenProvider: CBSTokenProvider) {
@@ -44,6 +55,7 @@ public struct MessagingEndpoint: Sendable, CustomStringConvertible {
                   useTLS: !plain, caFile: caFile,
                   tokenProvider: .sharedAccessSignature(try SASTokenProvider(connectionString: connectionString)))
         fullyQualifiedNamespace = connectionString.fullyQualifiedNamespace
+        if connectionString.transportType == .amqpWebSockets { transport = .amqpOverWebSockets }
     }
 
     /// From a namespace (`myns.servicebus.windows.net`, optionally with `:port`) and an Entra ID credential.
@@ -75,6 +87,10 @@ public struct MessagingEndpoint: Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(useTLS ? "amqps" : "amqp")://\(host):\(port) (\(tokenProvider))"
+        var text = "\(useTLS ? "amqps" : "amqp")://\(host):\(port) (\(tokenProvider))"
+        if effectiveTransport == .amqpOverWebSockets { text += " over WebSockets" }
+        if let customEndpointAddress { text += " at \(customEndpointAddress)" }
+        if let proxy { text += " via proxy \(proxy)" }
+        return text
     }
 }

@@ -45,7 +45,8 @@ public final class ManagedServiceBusSender: ServiceBusSenderCoreBacked, Sendable
 
     public init(endpoint: MessagingEndpoint, entityPath: String,
                 options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: entityPath, readiness: options.readiness,
+        let factory = ServiceBusConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
+                                                  queueName: entityPath, readiness: options.readiness,
                                                   logger: options.logger, clock: options.clock)
         core = ServiceBusSenderCore(
             provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,

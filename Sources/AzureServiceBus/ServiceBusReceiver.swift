@@ -69,7 +69,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     ///   - options: retries (the try time-out bounds each connect and management request), clock, logging.
     public init(endpoint: MessagingEndpoint, entityPath: String, receiveMode: ServiceBusReceiveMode = .peekLock,
                 deadLetterQueue: Bool = false, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        self.endpoint = endpoint
+        self.endpoint = endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress)
         self.baseEntityPath = entityPath
         self.entityPath = deadLetterQueue ? "\(entityPath)/$DeadLetterQueue" : entityPath
         self.receiveMode = receiveMode

@@ -39,7 +39,8 @@ public final class ServiceBusSender: ServiceBusSenderCoreBacked, Sendable {
     }
 
     public init(endpoint: MessagingEndpoint, entityPath: String, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: entityPath, readiness: .attach,
+        let factory = ServiceBusConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
+                                                  queueName: entityPath, readiness: .attach,
                                                   logger: options.logger, clock: options.clock)
         let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
         core = ServiceBusSenderCore(provider: ConnectionProvider(single: factory, health: health, clock: options.clock), entityPath: entityPath,

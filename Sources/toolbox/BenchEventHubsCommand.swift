@@ -77,6 +77,7 @@ struct BenchEventHubsCommand: ParsableCommand {
     private func options(maxSize: Int? = nil) -> EventHubProducerOptions {
         var options = EventHubProducerOptions()
         options.caFile = load.caFile
+        load.network.apply(to: &options)
         options.pool.maxSize = maxSize ?? self.maxSize ?? 10
         if let clientLimit { options.pool.clientLimit = clientLimit }
         return options

@@ -21,6 +21,8 @@ struct BenchLoadOptions: ParsableArguments {
     @Option(help: "PEM CA file to trust (an emulator with TLS).")
     var caFile: String?
 
+    @OptionGroup var network: MessagingTransportOptions
+
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
 

@@ -52,7 +52,10 @@ struct BenchServiceBusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = ServiceBusClientOptions.with { $0.caFile = load.caFile }
+        let options = ServiceBusClientOptions.with {
+            $0.caFile = load.caFile
+            load.network.apply(to: &$0)
+        }
         if receive { return try runReceive(options) }
         let payload = load.payload
         let scheduled = scheduled

@@ -13,7 +13,8 @@ struct EmulatorCommand: ParsableCommand {
         commandName: "emulator",
         abstract: "Run a local Event Hubs and Service Bus (AMQP 1.0), Cosmos DB, Blob Storage, Event Grid and Entra ID (HTTP) emulator",
         discussion: #"""
-            Ready line (stdout): {"ready": true, "amqp_port": P, "amqps_port": P|null, "ca_file": PATH|null,
+            Ready line (stdout): {"ready": true, "amqp_port": P, "amqps_port": P|null, "amqp_ws_port": P,
+            "amqps_ws_port": P|null, "ca_file": PATH|null,
             "eventhubs_connection_string": "...", "servicebus_connection_string": "...",
             "http_port": P, "https_port": P, "cosmos_endpoint": URL, "cosmos_key": "...",
             "cosmos_connection_string": "...", "blob_endpoint": URL, "blob_connection_string": "...",
@@ -34,6 +35,12 @@ struct EmulatorCommand: ParsableCommand {
 
     @Option(help: "AMQPS port (0 picks a free one); without --tls-cert a self-signed certificate is generated.")
     var amqpsPort: UInt16?
+
+    @Option(help: "AMQP-over-WebSocket port (ws://HOST:P/$servicebus/websocket; 0 picks a free one).")
+    var amqpWsPort: UInt16 = 0
+
+    @Option(help: "AMQP-over-secure-WebSocket port (wss://, the AMQPS certificate; 0 picks a free one).")
+    var amqpsWsPort: UInt16 = 0
 
     @Option(help: "PEM certificate chain for AMQPS.")
     var tlsCert: String?
@@ -145,6 +152,8 @@ struct EmulatorCommand: ParsableCommand {
         configuration.host = host
         configuration.amqpPort = amqpPort
         configuration.amqpsPort = amqpsPort ?? (tlsCert != nil ? 0 : nil)
+        configuration.amqpWebSocketPort = amqpWsPort
+        configuration.amqpsWebSocketPort = amqpsWsPort
         configuration.tlsCertificateFile = tlsCert
         configuration.tlsPrivateKeyFile = tlsKey
         configuration.eventHubs = try eventhub.map(EmulatorCommand.parseHub)
@@ -176,6 +185,8 @@ struct EmulatorCommand: ParsableCommand {
             "ready": true,
             "amqp_port": Int(emulator.amqpPort),
             "amqps_port": orNull(emulator.amqpsPort.map { Int($0) }),
+            "amqp_ws_port": orNull(emulator.amqpWebSocketPort.map { Int($0) }),
+            "amqps_ws_port": orNull(emulator.amqpsWebSocketPort.map { Int($0) }),
             "ca_file": orNull(emulator.caFile),
             "eventhubs_connection_string": emulator.connectionString(entityPath: entity),
             "servicebus_connection_string": emulator.serviceBusConnectionString,

@@ -43,6 +43,8 @@ struct EventHubsSend: ParsableCommand {
     @Option(help: "PEM CA file to trust (an emulator with TLS).")
     var caFile: String?
 
+    @OptionGroup var network: MessagingTransportOptions
+
     @Flag(inversion: .prefixedNo, help: "Use the managed (pooled) producer; --no-pooled uses the basic producer.")
     var pooled = true
 
@@ -60,6 +62,7 @@ struct EventHubsSend: ParsableCommand {
     func run() throws {
         var options = EventHubProducerOptions()
         options.caFile = caFile
+        network.apply(to: &options)
         options.pool.clientLimit = 100
         let producer: any EventHubProducing = pooled
             ? try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)

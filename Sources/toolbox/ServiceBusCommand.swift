@@ -42,6 +42,8 @@ struct ServiceBusSend: ParsableCommand {
     @Option(help: "PEM CA file to trust (an emulator with TLS).")
     var caFile: String?
 
+    @OptionGroup var network: MessagingTransportOptions
+
     @Flag(inversion: .prefixedNo, help: "Use the managed (pooled) sender; --no-pooled uses the basic sender.")
     var pooled = true
 
@@ -59,6 +61,7 @@ struct ServiceBusSend: ParsableCommand {
     func run() throws {
         var options = ServiceBusClientOptions()
         options.caFile = caFile
+        network.apply(to: &options)
         let sender: any ServiceBusSending = pooled
             ? try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
             : try ServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
@@ -107,6 +110,8 @@ struct ServiceBusReceive: ParsableCommand {
     @Option(help: "PEM CA file to trust (an emulator with TLS).")
     var caFile: String?
 
+    @OptionGroup var network: MessagingTransportOptions
+
     @Flag(help: "Print JSON lines on stdout.")
     var json = false
 
@@ -118,6 +123,7 @@ struct ServiceBusReceive: ParsableCommand {
     func run() throws {
         var options = ServiceBusClientOptions()
         options.caFile = caFile
+        network.apply(to: &options)
         let receiver = try ServiceBusReceiver(connectionString: connectionString, queueName: queue,
                                               receiveMode: receiveAndDelete ? .receiveAndDelete : .peekLock, options: options)
         defer { try? receiver.close() }

@@ -35,7 +35,8 @@ final class EmulatorCLITests: XCTestCase {
 
     func testReadyLineConnectionStringsAndCleanExitOnSIGTERM() throws {
         let (process, ready, errors) = try start(["--eventhub", "clihub:3", "--queue", "cliq", "--amqps-port", "0"])
-        XCTAssertEqual(Set(ready.keys), ["ready", "amqp_port", "amqps_port", "ca_file", "eventhubs_connection_string",
+        XCTAssertEqual(Set(ready.keys), ["ready", "amqp_port", "amqps_port", "amqp_ws_port", "amqps_ws_port", "ca_file",
+                                         "eventhubs_connection_string",
                                          "servicebus_connection_string", "http_port", "https_port", "cosmos_endpoint",
                                          "cosmos_key", "cosmos_connection_string", "blob_endpoint",
                                          "blob_connection_string", "eventgrid_endpoints", "eventgrid_key",
@@ -44,6 +45,8 @@ final class EmulatorCLITests: XCTestCase {
         XCTAssertEqual(ready["ready"] as? Bool, true)
         let port = try XCTUnwrap(ready["amqp_port"] as? Int)
         XCTAssertNotNil(ready["amqps_port"] as? Int)
+        XCTAssertNotNil(ready["amqp_ws_port"] as? Int)
+        XCTAssertNotNil(ready["amqps_ws_port"] as? Int)
         let caFile = try XCTUnwrap(ready["ca_file"] as? String)
         XCTAssertTrue(FileManager.default.fileExists(atPath: caFile))
         let eventHubs = try XCTUnwrap(ready["eventhubs_connection_string"] as? String)

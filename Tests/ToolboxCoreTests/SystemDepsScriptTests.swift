@@ -48,7 +48,7 @@ final class SystemDepsScriptTests: XCTestCase {
 
     private var packages: String {
         "libssl-dev pkg-config nginx-light rabbitmq-server curl openssl python3 python3-venv python3-qpid-proton "
-            + "ca-certificates spin gcc"
+            + "ca-certificates spin gcc tinyproxy"
     }
 
     func testRootUpdatesOnceThenInstallsTheSharedList() throws {

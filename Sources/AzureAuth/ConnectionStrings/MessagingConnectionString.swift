@@ -9,7 +9,7 @@ import ToolboxCore
 /// ```
 ///
 /// Keys (case-insensitive): `Endpoint` (required), `SharedAccessKeyName` + `SharedAccessKey`, or
-/// `SharedAccessSignature`; optional `EntityPath` and `UseDevelopmentEmulator`. Keys and signatures are held as
+/// `SharedAccessSignature`; optional `EntityPath`, `UseDevelopmentEmulator` and `TransportType`. Keys and signatures are held as
 /// `Secret`s; `description` and errors never show them.
 public struct MessagingConnectionString: Sendable, CustomStringConvertible {
     /// The `Endpoint` value as given (for example `sb://myns.servicebus.windows.net/`).
@@ -28,6 +28,16 @@ public struct MessagingConnectionString: Sendable, CustomStringConvertible {
     public let entityPath: String?
     /// `UseDevelopmentEmulator=true`: connect with plain AMQP to a local emulator.
     public let useDevelopmentEmulator: Bool
+    /// `TransportType=Amqp|AmqpWebSockets` (the name and values of Microsoft's .NET connection strings), when given.
+    public let transportType: TransportType?
+
+    /// The transports a connection string can ask for.
+    public enum TransportType: String, Sendable {
+        /// AMQP over TCP (5671, or 5672 for emulators).
+        case amqp = "Amqp"
+        /// AMQP over WebSockets on port 443 (`wss://<host>/$servicebus/websocket`).
+        case amqpWebSockets = "AmqpWebSockets"
+    }
 
     /// `host[:port]`, the fully qualified namespace SDKs put in audiences.
     public var fullyQualifiedNamespace: String {
@@ -51,6 +61,17 @@ public struct MessagingConnectionString: Sendable, CustomStringConvertible {
         sharedAccessSignature = fields["SharedAccessSignature"].map(Secret.init)
         entityPath = fields["EntityPath"]
         useDevelopmentEmulator = try fields.bool("UseDevelopmentEmulator", kind: kind) ?? false
+        if let value = fields["TransportType"] {
+            guard let type = [TransportType.amqp, .amqpWebSockets].first(where: {
+                $0.rawValue.lowercased() == value.lowercased() })
+            else {
+                throw AuthError(.invalidConnectionStringValue, "'TransportType' in the \(kind) connection string must be "
+                    + "'Amqp' or 'AmqpWebSockets'")
+            }
+            transportType = type
+        } else {
+            transportType = nil
+        }
         switch (sharedAccessKeyName, sharedAccessKey, sharedAccessSignature) {
         case (.some, .some, nil), (nil, nil, .some):
             break
@@ -91,6 +112,7 @@ public struct MessagingConnectionString: Sendable, CustomStringConvertible {
         if sharedAccessSignature != nil { parts.append("sharedAccessSignature: <redacted>") }
         if let entityPath { parts.append("entityPath: \(entityPath)") }
         if useDevelopmentEmulator { parts.append("useDevelopmentEmulator: true") }
+        if let transportType { parts.append("transportType: \(transportType.rawValue)") }
         return "MessagingConnectionString(\(parts.joined(separator: ", ")))"
     }
 

@@ -24,12 +24,15 @@ public struct HTTPClientTokenTransport: TokenHTTPTransport {
         self.client = client
     }
 
-    /// Creates a client that trusts the system store, or only the PEM CA certificates in `caFile`.
+    /// Creates a client that trusts the system store, or only the PEM CA certificates in `caFile`, and reaches
+    /// HTTPS token endpoints through `proxy` (default `HTTPS_PROXY`/`NO_PROXY`, as Azure's SDKs; nil: direct).
     ///
     /// - throws: `AuthError.Code.invalidArgument` when the CA file cannot be loaded.
-    public init(caFile: String? = nil, connectTimeout: Double = 10) throws(AuthError) {
+    public init(caFile: String? = nil, connectTimeout: Double = 10,
+                proxy: HTTPProxy? = HTTPProxy.fromEnvironment()) throws(AuthError) {
         var configuration = HTTPClientConfiguration()
         if let caFile { configuration.tls.trustRoots = .file(caFile) }
+        configuration.proxy = proxy
         configuration.connectTimeout = connectTimeout
         configuration.maxConnectionsPerEndpoint = 4
         do {

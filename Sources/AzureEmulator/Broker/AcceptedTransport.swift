@@ -3,13 +3,13 @@ import ToolboxAMQP
 import ToolboxCore
 import ToolboxTransport
 
-/// `AMQPTransport` over an accepted TCP (or TLS) connection, with the emulator's connection-level faults:
+/// `AMQPTransport` over an accepted TCP (or TLS) connection, or a WebSocket upgraded from one, with the emulator's connection-level faults:
 /// a delay before the first bytes are read, and an abrupt close after N frames or at random.
 final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
     // @unchecked Sendable: after `start`, every mutable property is touched only on the AMQP connection's queue,
     // which is the TCPConnection's own queue (`preferredQueue`), where its completions are delivered too.
 
-    private let connection: TCPConnection
+    private let connection: any ByteStream
     private let faults: EmulatorFaults
     private let onFault: @Sendable (String) -> Void
     private var queue: DispatchQueue?
@@ -21,7 +21,7 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
     private var padding = FramePadding()
     private var incoming: FramePadding
 
-    init(connection: TCPConnection, faults: EmulatorFaults, maxFrameSize: UInt32,
+    init(connection: any ByteStream, faults: EmulatorFaults, maxFrameSize: UInt32,
          onFault: @escaping @Sendable (String) -> Void) {
         self.connection = connection
         self.incoming = IncomingFrames.make(maxFrameSize: Int(maxFrameSize))
@@ -51,11 +51,11 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
 
     private func readNext() {
         guard let queue, !closed else { return }
-        connection.read(maxBytes: 256 * 1024, queue: queue) { result in
+        connection.read(maxBytes: 256 * 1024, deadline: .never, queue: queue) { result in
             switch result {
             case .success(let bytes) where bytes.isEmpty:
                 self.report(.closed(nil))
-                self.connection.close(mode: .graceful) {}
+                self.connection.close(mode: .graceful, queue: LibraryQueues.defaultCallbackQueue) {}
             case .success(let bytes):
                 if self.shouldDrop(after: bytes) {
                     self.drop()
@@ -67,7 +67,7 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
             case .failure(let error):
                 // EOF and RST without close are how Azure's SDKs leave; both are a normal end here.
                 self.report(error.code == .connectionClosed ? .closed(nil) : .closed(error))
-                self.connection.close(mode: .abortive) {}
+                self.connection.close(mode: .abortive, queue: LibraryQueues.defaultCallbackQueue) {}
             }
         }
     }
@@ -86,7 +86,7 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
         onFault("dropping connection after \(counter.frames) frames (fault injection)")
         let connection = self.connection
         report(.closed(nil))
-        connection.close(mode: .abortive) {}
+        connection.close(mode: .abortive, queue: LibraryQueues.defaultCallbackQueue) {}
     }
 
     func write(_ bytes: [UInt8]) {
@@ -102,7 +102,7 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
         guard let queue, !outgoing.isEmpty, !closed else { return }
         let bytes = outgoing
         outgoing = []
-        connection.write(bytes, queue: queue) { result in
+        connection.write(bytes, deadline: .never, queue: queue) { result in
             if case .failure(let error) = result { self.report(.closed(error)) }
         }
     }
@@ -112,7 +112,7 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
         flush()
         let connection = self.connection
         report(.closed(nil))
-        connection.close(mode: .graceful) {}
+        connection.close(mode: .graceful, queue: LibraryQueues.defaultCallbackQueue) {}
     }
 
     private func report(_ event: AMQPTransportEvent) {

@@ -31,7 +31,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     public static let defaultWriteTimeout: Double = 60
     private var queue: DispatchQueue?
     private var handler: ((AMQPTransportEvent) -> Void)?
-    private var connection: TCPConnection?
+    private var connection: (any ByteStream)?
     private var attempt: (any Cancellable)?
     private var outgoing: [UInt8] = []
     private var flushScheduled = false
@@ -63,8 +63,9 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         self.preferredQueue = connection.queue
     }
 
-    /// Wraps a client connection that is already connected (and, with TLS, handshaken).
-    init(connected connection: TCPConnection, host: String, port: UInt16, tls: TLSContext?, serverName: String?) {
+    /// Wraps a client stream that is already connected (and, with TLS, handshaken): a TCP connection, or a
+    /// WebSocket carrying AMQP (`AMQPWSB10`).
+    init(connected connection: any ByteStream, host: String, port: UInt16, tls: TLSContext?, serverName: String?) {
         self.host = host
         self.port = port
         self.tls = tls
@@ -110,7 +111,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         }
     }
 
-    private var accepted: TCPConnection?
+    private var accepted: (any ByteStream)?
     /// The connected socket's queue (nil until connected for a transport that connects in `start`).
     public let preferredQueue: DispatchQueue?
 
@@ -124,18 +125,18 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         }
         attempt = TCPConnection.connect(host: host, port: port, tls: tls, serverName: serverName,
                                         deadline: .after(seconds: connectTimeout), queue: queue) { result in
-            self.connected(result)
+            self.connected(result.map { $0 as any ByteStream })
         }
     }
 
-    private func connected(_ result: Result<TCPConnection, TransportError>) {
+    private func connected(_ result: Result<any ByteStream, TransportError>) {
         attempt = nil
         switch result {
         case .failure(let error):
             report(.closed(error))
         case .success(let connection):
             if closed {
-                connection.close(mode: .abortive) {}
+                connection.close(mode: .abortive, queue: LibraryQueues.defaultCallbackQueue) {}
                 return
             }
             self.connection = connection
@@ -147,7 +148,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
 
     private func readNext() {
         guard let connection, let queue, !closed else { return }
-        connection.read(maxBytes: 256 * 1024, queue: queue) { result in
+        connection.read(maxBytes: 256 * 1024, deadline: .never, queue: queue) { result in
             switch result {
             case .success(let bytes) where bytes.isEmpty:
                 self.report(.closed(nil))
@@ -194,7 +195,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         attempt?.cancel()
         let connection = self.connection
         report(.closed(nil))
-        connection?.close(mode: .graceful) {}
+        connection?.close(mode: .graceful, queue: LibraryQueues.defaultCallbackQueue) {}
     }
 
     /// Delivers the final event once and drops the handler.

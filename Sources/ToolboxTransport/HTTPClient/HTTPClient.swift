@@ -243,7 +243,8 @@ public final class HTTPClient: Sendable {
             var connector = HTTPConnector(
                 endpoint: endpoint, tls: tls, serverNameOverride: configuration.tls.serverNameOverride,
                 connectTimeout: configuration.connectTimeout,
-                connectOptions: TCPConnectOptions(attemptDelay: configuration.connectionAttemptDelay),
+                connectOptions: TCPConnectOptions(attemptDelay: configuration.connectionAttemptDelay,
+                                                  proxy: endpoint.isTLS ? configuration.proxy : nil),
                 limits: configuration.responseLimits, userAgent: configuration.userAgent, opened: opened,
                 loops: loops)
             connector.readinessProbe = configuration.readinessProbe

@@ -21,6 +21,11 @@ public struct HTTPClientConfiguration: Sendable {
     public var connectionAttemptDelay: Double = 0.25
     /// Used when a request is started without a deadline. Default 60 s.
     public var defaultRequestTimeout: Double = 60
+    /// The HTTP proxy HTTPS requests tunnel through (`CONNECT`, Basic auth when it has a user; TLS to the
+    /// service runs end to end inside the tunnel). Default: what Azure's SDKs read, `HTTPS_PROXY`/`https_proxy`
+    /// with `NO_PROXY`/`no_proxy` exceptions, at the time the configuration is made; nil connects directly.
+    /// Plain `http://` endpoints (emulators) are never proxied.
+    public var proxy: HTTPProxy? = HTTPProxy.fromEnvironment()
     /// Response parsing limits (line and header sizes).
     public var responseLimits = HTTPParserLimits()
     /// Largest response body `execute` collects in memory; larger ones fail with `.httpBodyTooLarge`

@@ -14,12 +14,16 @@ public struct TCPConnectOptions: Sendable {
     /// Eyeballs", RFC 8305 §5: its recommended 250 ms). The first connection to succeed wins; the others are
     /// closed. An attempt that fails starts the next one at once. The connect deadline bounds all of them.
     public var attemptDelay: Double = 0.25
+    /// An HTTP proxy to tunnel through with `CONNECT` (TLS, if any, then runs inside the tunnel); nil connects
+    /// directly, as does a host the proxy's `noProxy` matches.
+    public var proxy: HTTPProxy?
 
     /// Tests connect to these addresses instead of resolving the host.
     var addressesOverride: [SocketAddress]?
 
-    public init(attemptDelay: Double = 0.25) {
+    public init(attemptDelay: Double = 0.25, proxy: HTTPProxy? = nil) {
         self.attemptDelay = attemptDelay
+        self.proxy = proxy
     }
 }
 

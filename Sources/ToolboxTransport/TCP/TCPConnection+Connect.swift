@@ -48,8 +48,11 @@ extension TCPConnection {
         completion: @escaping @Sendable (Result<TCPConnection, TransportError>) -> Void
     ) -> any Cancellable {
         let connection = makeForConnect(host: host, port: port, tls: tls, targetQueue: targetQueue, poller: poller)
+        let proxy = options.proxy.flatMap { $0.applies(to: host) ? $0 : nil }
         connection.queue.async {
-            connection.startConnect(host: host, port: port, serverName: serverName ?? tls?.serverNameOverride ?? host,
+            if let proxy { connection.tunnel = ProxyTunnel(proxy: proxy, targetHost: host, targetPort: port) }
+            connection.startConnect(host: proxy?.host ?? host, port: proxy?.port ?? port,
+                                    serverName: serverName ?? tls?.serverNameOverride ?? host,
                                     deadline: deadline, options: options) {
                 result in callbackQueue.async { completion(result) }
             }
@@ -97,7 +100,7 @@ extension TCPConnection {
             guard state == .connecting else { return }
             switch result {
             case .failure(let error):
-                fail(error)
+                failConnect(error)
             case .success(let addresses):
                 race(addresses, serverName: serverName, attemptDelay: options.attemptDelay)
             }
@@ -121,12 +124,12 @@ extension TCPConnection {
             }
             switch result {
             case .failure(let error):
-                fail(error)
+                failConnect(error)
             case .success(let won):
                 fd = won.fd
                 installSources()
                 recordAddresses(remote: won.address)
-                beginSession(serverName: serverName)
+                if tunnel != nil { startTunnel(serverName: serverName) } else { beginSession(serverName: serverName) }
             }
         }
         connectRace = race

@@ -213,6 +213,10 @@ extension TCPConnection {
                 }
             }
         }
+        if tunnel != nil {
+            continueTunnel(sawEOF: sawEOF, socketError: socketError)
+            return
+        }
         if tls != nil {
             if state == .handshaking {
                 continueHandshake()

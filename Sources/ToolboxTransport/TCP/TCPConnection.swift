@@ -84,6 +84,8 @@ public final class TCPConnection: @unchecked Sendable {
     var connectRace: ConnectRace?
     /// Keeps the connection alive while connecting, when nobody else holds it yet.
     var selfRetain: TCPConnection?
+    /// The proxy `CONNECT` exchange, while the connection tunnels through a proxy (before TLS).
+    var tunnel: ProxyTunnel?
 
     private let addresses = LockedValue<(local: SocketAddress?, remote: SocketAddress?)>((nil, nil))
 
