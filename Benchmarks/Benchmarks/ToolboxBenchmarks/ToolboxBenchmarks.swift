@@ -280,9 +280,9 @@ let benchmarks: @Sendable () -> Void = {
               configuration: .init(metrics: ioMetrics, maxIterations: 5_000)) { benchmark in
         guard let sender = Fixtures.sender else { throw FixtureUnavailable() }
         let message = ServiceBusMessage(body: [UInt8](repeating: 0x78, count: payloadSize))
-        _ = try sender.send([message], delay: 0)  // the first sample pays for the management link
+        _ = try sender.send([message], delay: .zero)  // the first sample pays for the management link
         benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations { _ = try sender.send([message], delay: 0) }
+        for _ in benchmark.scaledIterations { _ = try sender.send([message], delay: .zero) }
     }
 
     // One sample: receive a batch of 10 peek-locked messages (one receive call) and complete each, in turn,
@@ -297,7 +297,7 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.startMeasurement()
         var completed = 0
         while completed < batch {  // one receive call, unless the emulator delivered fewer than asked
-            let received = try receiver.receive(maxMessages: batch - completed, timeout: 10)
+            let received = try receiver.receive(maxMessages: batch - completed, timeout: .seconds(10))
             guard !received.isEmpty else { throw ShortReceive(received: completed) }
             for message in received { try receiver.complete(message) }
             completed += received.count
