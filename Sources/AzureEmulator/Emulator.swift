@@ -5,6 +5,7 @@ import Logging
 import ToolboxAMQP
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// A local Event Hubs and Service Bus namespace that speaks AMQP 1.0 the way Azure does, so Microsoft's SDKs and
 /// the toolbox's clients run against it offline.

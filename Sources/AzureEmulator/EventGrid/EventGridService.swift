@@ -2,6 +2,7 @@ import AzureAuth
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// Emulated Event Grid topics: publish (both schemas, all three auth schemes), kept events readable by tests.
 ///
