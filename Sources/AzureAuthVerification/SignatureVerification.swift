@@ -41,3 +41,16 @@ extension CosmosMasterKeySigner {
         return AuthCrypto.constantTimeEqual(expected, given)
     }
 }
+
+extension EventGridSharedAccessSignature {
+    /// Whether `parsed`'s signature is `key`'s (compared in constant time).
+    ///
+    /// - Parameters:
+    ///   - parsed: the token as `parse(_:)` split it.
+    ///   - key: the topic's access key.
+    /// - Returns: true when the signature was made with `key` over the token's signed text.
+    public static func isSignatureValid(_ parsed: Parsed, key: Secret<String>) -> Bool {
+        guard let expected = try? sign(parsed.signedText, key: key) else { return false }
+        return AuthCrypto.constantTimeEqual(Array(expected.utf8), Array(parsed.signature.utf8))
+    }
+}

@@ -1,4 +1,5 @@
 import AzureAuth
+import AzureAuthVerification
 import Foundation
 import ToolboxCore
 import ToolboxTransport
