@@ -90,15 +90,16 @@ package final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable 
 
     /// Lends a connection; `completion` runs once on `queue`. A nil `timeout` waits as long as the pool's
     /// `acquireTimeout` (10 s by default, as the Python library) or, for the single connection, as long as
-    /// opening it may take (60 s).
+    /// opening it may take: `openTimeout` (an operation passes its try time-out, so a connect that hangs is given
+    /// up with the try that waited for it, and the retry opens afresh), at most 60 s (the pool's `getTimeout`).
     @discardableResult
-    package func acquire(timeout: Double?, queue: DispatchQueue,
+    package func acquire(timeout: Double?, openTimeout: Double? = nil, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void)
         -> any Cancellable
     {
         switch mode {
         case .single(let single):
-            return single.acquire(timeout: timeout ?? 60, queue: queue, completion: completion)
+            return single.acquire(timeout: timeout ?? min(openTimeout ?? 60, 60), queue: queue, completion: completion)
         case .pooled(let pool):
             let health = self.health
             let factory = self.factory

@@ -82,7 +82,7 @@ extension ConnectionProvider {
         // `scope.deadline`, so work that checks the deadline sees it passed once the try has given up.
         TimeoutScheduler.shared.schedule(after: retry.tryTimeout,
                                          TryTimeout(once: tryOnce, context: context, seconds: retry.tryTimeout))
-        acquireOpen(timeout: nil, skipped: 0) { result in
+        acquireOpen(timeout: nil, openTimeout: retry.tryTimeout, skipped: 0) { result in
             switch result {
             case .failure(let error):
                 tryOnce.complete(.failure(error))
@@ -119,7 +119,7 @@ extension ConnectionProvider {
     /// discarded and the next one taken at once, without spending a retry on it. Bounded, in case every
     /// connection in the pool died together.
     private func acquireOpen(
-        timeout: Double?, skipped: Int,
+        timeout: Double?, openTimeout: Double, skipped: Int,
         completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void
     ) {
         // A free connection is taken on the caller's thread: no hop before the operation starts.
@@ -130,9 +130,9 @@ extension ConnectionProvider {
                 return completion(.failure(AzureMessagingError(.connectionLost, "every connection had closed",
                                                                 recovery: .rebuildConnection)))
             }
-            return acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
+            return acquireOpen(timeout: timeout, openTimeout: openTimeout, skipped: skipped + 1, completion: completion)
         }
-        acquire(timeout: timeout, queue: timerQueue) { [self] result in
+        acquire(timeout: timeout, openTimeout: openTimeout, queue: timerQueue) { [self] result in
             guard case .success(let handle) = result, factory.isClosed(handle.connection) else {
                 return completion(result)
             }
@@ -141,7 +141,7 @@ extension ConnectionProvider {
                 return completion(.failure(AzureMessagingError(.connectionLost, "every connection had closed",
                                                                 recovery: .rebuildConnection)))
             }
-            acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
+            acquireOpen(timeout: timeout, openTimeout: openTimeout, skipped: skipped + 1, completion: completion)
         }
     }
 }
