@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A handle that cancels an operation started with a completion handler.
 ///
 /// Cancelling is idempotent and safe from any thread. An operation that is cancelled before it completes
@@ -18,17 +16,17 @@ public final class CancellationToken: Cancellable, Sendable {
         var handlers: [@Sendable () -> Void] = []
     }
 
-    // Handlers are registered and taken under the mutex and run outside it.
-    private let state = Mutex(State())
+    // Handlers are registered and taken under the LockedValue and run outside it.
+    private let state = LockedValue(State())
 
     public init() {}
 
     /// Whether `cancel()` has been called.
-    public var isCancelled: Bool { state.withLock { $0.cancelled } }
+    public var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
 
     /// Runs `handler` once when the token is cancelled, or right away (on this thread) if it already is.
     public func onCancel(_ handler: @escaping @Sendable () -> Void) {
-        let runNow: Bool = state.withLock { state in
+        let runNow: Bool = state.withLockedValue { state in
             if state.cancelled { return true }
             state.handlers.append(handler)
             return false
@@ -37,7 +35,7 @@ public final class CancellationToken: Cancellable, Sendable {
     }
 
     public func cancel() {
-        let toRun: [@Sendable () -> Void] = state.withLock { state in
+        let toRun: [@Sendable () -> Void] = state.withLockedValue { state in
             if state.cancelled { return [] }
             state.cancelled = true
             defer { state.handlers = [] }

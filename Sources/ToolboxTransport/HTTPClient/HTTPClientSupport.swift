@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 import ToolboxCore
 
 /// The `Cancellable` of one request: cancels whichever step (acquire or exchange) is current.
@@ -10,20 +9,20 @@ final class HTTPRequestTask: Cancellable, Sendable {
         var handlers: [@Sendable () -> Void] = []
     }
 
-    // The current step's cancel action and the handlers live in the mutex; they run outside it.
-    private let state = Mutex(State())
+    // The current step's cancel action and the handlers live in the LockedValue; they run outside it.
+    private let state = LockedValue(State())
 
-    var isCancelled: Bool { state.withLock { $0.cancelled } }
+    var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
 
     /// Runs `handler` when the task is cancelled (after the current step's action).
     func onCancel(_ handler: @escaping @Sendable () -> Void) {
-        state.withLock { $0.handlers.append(handler) }
+        state.withLockedValue { $0.handlers.append(handler) }
     }
 
     /// Makes `action` the way to cancel the current step; false (and nothing stored) if already cancelled.
     @discardableResult
     func setCancelAction(_ action: @escaping @Sendable () -> Void) -> Bool {
-        state.withLock { state in
+        state.withLockedValue { state in
             if state.cancelled { return false }
             state.action = action
             return true
@@ -32,11 +31,11 @@ final class HTTPRequestTask: Cancellable, Sendable {
 
     /// Forgets the current step's cancel action (the step is over; what it would cancel now belongs to others).
     func clearCancelAction() {
-        state.withLock { $0.action = nil }
+        state.withLockedValue { $0.action = nil }
     }
 
     func cancel() {
-        let (action, handlers): ((@Sendable () -> Void)?, [@Sendable () -> Void]) = state.withLock { state in
+        let (action, handlers): ((@Sendable () -> Void)?, [@Sendable () -> Void]) = state.withLockedValue { state in
             if state.cancelled { return (nil, []) }
             state.cancelled = true
             defer {
@@ -53,19 +52,19 @@ final class HTTPRequestTask: Cancellable, Sendable {
 /// Collects a response body in memory, up to a limit.
 final class BufferingSink: HTTPResponseSink, Sendable {
     // Written on the connection queue during the exchange, read by the completion after it (the queue hop orders
-    // the two); the mutex makes that explicit.
-    private let body = Mutex<[UInt8]>([])
+    // the two); the LockedValue makes that explicit.
+    private let body = LockedValue<[UInt8]>([])
     private let limit: Int
 
     init(limit: Int) { self.limit = limit }
 
     func receiveHead(_ head: HTTPResponseHead) {
         // A retried exchange starts over.
-        body.withLock { $0.removeAll() }
+        body.withLockedValue { $0.removeAll() }
     }
 
     func receiveBody(_ bytes: [UInt8]) -> TransportError? {
-        body.withLock { body in
+        body.withLockedValue { body in
             if body.count + bytes.count > limit {
                 return TransportError(
                     .httpBodyTooLarge, "the response body exceeds \(limit) bytes; use HTTPClient.stream for large "
@@ -76,7 +75,7 @@ final class BufferingSink: HTTPResponseSink, Sendable {
         }
     }
 
-    func takeBody() -> [UInt8] { body.withLock { $0 } }
+    func takeBody() -> [UInt8] { body.withLockedValue { $0 } }
 
     func readyForMore(resume: @escaping @Sendable () -> Void) -> Bool { true }
 }
