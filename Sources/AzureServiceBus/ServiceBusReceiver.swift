@@ -324,7 +324,8 @@ public final class ServiceBusReceiver: Sendable {
         }
     }
 
-    var currentConnectionID: Int? { state.load().link?.connection.id }
+    /// Read in place: `state.load()` would copy (and retain) the whole state on every settlement.
+    var currentConnectionID: Int? { state.withLockedValue { $0.link?.connection.id } }
 
     /// Why the receiver's connection last ended or could not be opened (nil while nothing went wrong): a receive
     /// that returns fewer messages than asked for may owe that to it.
