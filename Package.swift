@@ -19,6 +19,10 @@ let package = Package(
         .library(name: "ToolboxAMQP", targets: ["ToolboxAMQP"]),
         .library(name: "AzureAuth", targets: ["AzureAuth"]),
         .library(name: "AzureEmulator", targets: ["AzureEmulator"]),
+        // Server-side pieces, apart so a client-only application does not link them.
+        .library(name: "ToolboxTransportServer", targets: ["ToolboxTransportServer"]),
+        .library(name: "ToolboxAMQPBroker", targets: ["ToolboxAMQPBroker"]),
+        .library(name: "AzureAuthVerification", targets: ["AzureAuthVerification"]),
         .library(name: "AzureEventHubs", targets: ["AzureEventHubs"]),
         .library(name: "AzureServiceBus", targets: ["AzureServiceBus"]),
         .library(name: "AzureBlobStorage", targets: ["AzureBlobStorage"]),
@@ -79,10 +83,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The server side: TCP listener and HTTP server; the AMQP listener (broker role); signature verifiers.
+        .target(
+            name: "ToolboxTransportServer",
+            dependencies: ["ToolboxCore", "ToolboxTransport"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ToolboxAMQPBroker",
+            dependencies: [
+                "ToolboxCore", "ToolboxTransport", "ToolboxTransportServer", "ToolboxAMQP",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "AzureAuthVerification", dependencies: ["ToolboxCore", "AzureAuth"], swiftSettings: strict),
         .target(
             name: "AzureEmulator",
             dependencies: [
-                "ToolboxCore", "ToolboxTransport", "ToolboxAMQP", "AzureAuth",
+                "ToolboxCore", "ToolboxTransport", "ToolboxAMQP", "AzureAuth", "ToolboxTransportServer",
+                "AzureAuthVerification",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -183,18 +203,23 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "ToolboxTransportTests", dependencies: ["ToolboxTransport", "ToolboxCore", "ToolboxCLITestSupport"],
+            name: "ToolboxTransportTests",
+            dependencies: ["ToolboxTransport", "ToolboxTransportServer", "ToolboxCore", "ToolboxCLITestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
-            name: "ToolboxAMQPTests", dependencies: ["ToolboxAMQP", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport"],
+            name: "ToolboxAMQPTests",
+            dependencies: [
+                "ToolboxAMQP", "ToolboxAMQPBroker", "ToolboxCore", "ToolboxTransport", "ToolboxTransportServer",
+                "ToolboxCLITestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "AzureEmulatorTests",
             dependencies: [
                 "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport",
-                "AzureClientsToolboxTesting",
+                "AzureClientsToolboxTesting", "ToolboxTransportServer",
             ],
             swiftSettings: strict
         ),
@@ -211,7 +236,7 @@ let package = Package(
             name: "AzureEventHubsTests",
             dependencies: [
                 "AzureEventHubs", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport", "ToolboxTransportServer",
             ],
             swiftSettings: strict
         ),
@@ -219,7 +244,7 @@ let package = Package(
             name: "AzureServiceBusTests",
             dependencies: [
                 "AzureServiceBus", "AzureMessagingCore", "AzureEmulator", "ToolboxAMQP", "AzureAuth", "ToolboxCore",
-                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "MessagingFaultSupport", "ToolboxTransportServer",
             ],
             swiftSettings: strict
         ),
@@ -227,7 +252,7 @@ let package = Package(
             name: "AzureCosmosTests",
             dependencies: [
                 "AzureCosmos", "AzureClientsToolboxAsync", "AzureClientsToolbox", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
-                "AzureClientsToolboxTesting", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting", "ToolboxCLITestSupport", "ToolboxTransportServer", "AzureAuthVerification",
             ],
             swiftSettings: strict
         ),
@@ -242,7 +267,7 @@ let package = Package(
             name: "AzureEventGridTests",
             dependencies: [
                 "AzureEventGrid", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
-                "AzureClientsToolboxTesting", "AzureClientsToolboxAsync", "ToolboxCLITestSupport",
+                "AzureClientsToolboxTesting", "AzureClientsToolboxAsync", "ToolboxCLITestSupport", "ToolboxTransportServer",
             ],
             swiftSettings: strict
         ),
@@ -255,7 +280,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "AzureAuthTests", dependencies: ["AzureAuth", "ToolboxCore", "ToolboxTransport", "ToolboxCLITestSupport"],
+            name: "AzureAuthTests",
+            dependencies: [
+                "AzureAuth", "AzureAuthVerification", "ToolboxCore", "ToolboxTransport", "ToolboxTransportServer",
+                "ToolboxCLITestSupport",
+            ],
             swiftSettings: strict
         ),
     ],

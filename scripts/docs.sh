@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 targets=(AzureClientsToolbox ToolboxCore ConnectionPooling ToolboxTransport ToolboxAMQP AzureAuth AzureMessagingCore
          AzureEventHubs AzureServiceBus AzureCosmos AzureBlobStorage AzureEventGrid AzureClientsToolboxAsync
-         AzureClientsToolboxTesting AzureEmulator)
+         AzureClientsToolboxTesting AzureEmulator ToolboxTransportServer ToolboxAMQPBroker AzureAuthVerification)
 args=()
 for target in "${targets[@]}"; do args+=(--target "$target"); done
 swift package --disable-sandbox generate-documentation "${args[@]}" --warnings-as-errors

@@ -1,6 +1,7 @@
 import ToolboxAMQP
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 extension Emulator {
     /// Starts the AMQP-over-WebSocket listeners the configuration asks for (plain, and TLS with `tls`): each

@@ -5,6 +5,7 @@ import Logging
 import ToolboxAMQP
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// A local Event Hubs and Service Bus namespace that speaks AMQP 1.0 the way Azure does, so Microsoft's SDKs and
 /// the toolbox's clients run against it offline.
@@ -21,7 +22,8 @@ import ToolboxTransport
 /// Clients authenticate with SAS tokens signed by the namespace key (`configuration.keyName` / `key`) on `$cbs`;
 /// links to entities without a token for them are refused with `amqp:unauthorized-access`. State is in memory.
 public final class Emulator: @unchecked Sendable {
-    // @unchecked Sendable: `connections` and `stopped` are guarded by `lock`; the rest is immutable after start.
+    // @unchecked Sendable: the open connections and the stopped flag live in `connections` (a LockedValue); the rest
+    // is immutable after start.
 
     /// The plain AMQP port clients connect to (`UseDevelopmentEmulator=true` connection strings).
     public let amqpPort: UInt16
@@ -43,9 +45,12 @@ public final class Emulator: @unchecked Sendable {
     private let generatedDirectory: String?
     private let listeners: [TCPListener]
     let frontDoor: HTTPFrontDoor?
-    private let lock = Lock()
-    private var connections: [ObjectIdentifier: AMQPConnection] = [:]
-    private var stopped = false
+    private struct Connections {
+        var open: [ObjectIdentifier: AMQPConnection] = [:]
+        var stopped = false
+    }
+
+    private let connections = LockedValue(Connections())
 
     private init(configuration: EmulatorConfiguration, broker: Broker, listeners: [TCPListener], amqpPort: UInt16,
                  amqpsPort: UInt16?, webSocketPorts: (plain: UInt16?, secure: UInt16?), httpPort: UInt16?,
@@ -200,10 +205,10 @@ public final class Emulator: @unchecked Sendable {
         let key = ObjectIdentifier(connection)
         let limit = configuration.limits.maxConnections
         enum Admission { case stopped, full, accepted }
-        let admission: Admission = lock.withLock {
-            if stopped { return .stopped }
-            if connections.count >= limit { return .full }
-            connections[key] = connection
+        let admission: Admission = connections.withLockedValue { connections in
+            if connections.stopped { return .stopped }
+            if connections.open.count >= limit { return .full }
+            connections.open[key] = connection
             return .accepted
         }
         switch admission {
@@ -224,7 +229,7 @@ public final class Emulator: @unchecked Sendable {
             break
         }
         connection.onClose { [weak self] _ in
-            _ = self?.lock.withLock { self?.connections.removeValue(forKey: key) }
+            _ = self?.connections.withLockedValue { $0.open.removeValue(forKey: key) }
         }
         connection.open { [logger = configuration.logger] result in
             if case .failure(let error) = result { logger.debug("connection \(context.id) did not open: \(error)") }
@@ -270,15 +275,15 @@ public final class Emulator: @unchecked Sendable {
     }
 
     /// Number of client connections currently open.
-    public var connectionCount: Int { lock.withLock { connections.count } }
+    public var connectionCount: Int { connections.withLockedValue { $0.open.count } }
 
     /// Stops accepting, closes every client connection and returns once the listeners are closed. Idempotent.
     public func stop() {
-        let open: [AMQPConnection] = lock.withLock {
-            guard !stopped else { return [] }
-            stopped = true
-            defer { connections = [:] }
-            return Array(connections.values)
+        let open: [AMQPConnection] = connections.withLockedValue { connections in
+            guard !connections.stopped else { return [] }
+            connections.stopped = true
+            defer { connections.open = [:] }
+            return Array(connections.open.values)
         }
         for listener in listeners { listener.close() }
         frontDoor?.close()

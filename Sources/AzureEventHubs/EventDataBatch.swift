@@ -1,3 +1,4 @@
+import AzureMessagingCore
 import ToolboxAMQP
 
 /// Events sent together in one transfer (message-format 0x80013700), bounded by the link's max-message-size.

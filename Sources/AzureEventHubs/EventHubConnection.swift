@@ -1,3 +1,4 @@
+import AzureMessagingCore
 import Dispatch
 import Foundation
 import Logging
@@ -6,9 +7,9 @@ import ToolboxCore
 
 /// One authenticated connection to an Event Hub with its sender links (hub-level and per partition) and
 /// its `$management` link, all attached on first use and shared by every operation on the connection.
-public final class EventHubConnection: Sendable {
-    public let messaging: MessagingConnection
-    public let eventHubName: String
+package final class EventHubConnection: Sendable {
+    package let messaging: MessagingConnection
+    package let eventHubName: String
     private let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
     private let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
 
@@ -18,7 +19,7 @@ public final class EventHubConnection: Sendable {
     }
 
     var audience: String { messaging.endpoint.audience(eventHubName) }
-    public var isClosed: Bool { messaging.isClosed }
+    package var isClosed: Bool { messaging.isClosed }
 
     /// The sender for the hub (partition key or round robin) or for one partition; an attach (CBS included)
     /// not done by `deadline` fails with `.timedOut` and leaves no trace in the link cache.

@@ -1,3 +1,4 @@
+import AzureMessagingCore
 import Dispatch
 import Logging
 import ToolboxCore
@@ -13,15 +14,15 @@ public enum EventHubReadiness: Sendable, Hashable {
 }
 
 /// Opens Event Hubs connections for the producers (one for the basic producer, many for the managed one).
-public struct EventHubConnectionFactory: MessagingConnectionFactory {
-    public let endpoint: MessagingEndpoint
-    public let eventHubName: String
-    public let readiness: EventHubReadiness
-    public let logger: Logger
+package struct EventHubConnectionFactory: MessagingConnectionFactory {
+    package let endpoint: MessagingEndpoint
+    package let eventHubName: String
+    package let readiness: EventHubReadiness
+    package let logger: Logger
     /// Runs the connections' timers (open deadline, CBS token refresh).
-    public let clock: any ToolboxClock
+    package let clock: any ToolboxClock
 
-    public init(endpoint: MessagingEndpoint, eventHubName: String, readiness: EventHubReadiness, logger: Logger,
+    package init(endpoint: MessagingEndpoint, eventHubName: String, readiness: EventHubReadiness, logger: Logger,
                 clock: any ToolboxClock = SystemClock()) {
         self.clock = clock
         self.endpoint = endpoint
@@ -30,7 +31,7 @@ public struct EventHubConnectionFactory: MessagingConnectionFactory {
         self.logger = logger
     }
 
-    public func open(deadline: Deadline, completion: @escaping @Sendable (Result<EventHubConnection, EventHubsError>) -> Void) {
+    package func open(deadline: Deadline, completion: @escaping @Sendable (Result<EventHubConnection, EventHubsError>) -> Void) {
         let hub = eventHubName
         MessagingConnection.openAuthorized(
             endpoint: endpoint, containerIDPrefix: "EHProducer", product: "azsdk-swift-eventhubs", deadline: deadline,
@@ -38,7 +39,7 @@ public struct EventHubConnectionFactory: MessagingConnectionFactory {
             completion: completion)
     }
 
-    public func ready(_ connection: EventHubConnection, deadline: Deadline,
+    package func ready(_ connection: EventHubConnection, deadline: Deadline,
                       completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
         connection.sender(partitionID: nil, deadline: deadline) { [readiness] result in
             if case .failure(let error) = result { return completion(.failure(error)) }
@@ -58,16 +59,16 @@ public struct EventHubConnectionFactory: MessagingConnectionFactory {
         }
     }
 
-    public func close(_ connection: EventHubConnection, completion: @escaping @Sendable () -> Void) {
+    package func close(_ connection: EventHubConnection, completion: @escaping @Sendable () -> Void) {
         connection.close(completion: completion)
     }
 
-    public func isClosed(_ connection: EventHubConnection) -> Bool { connection.isClosed }
+    package func isClosed(_ connection: EventHubConnection) -> Bool { connection.isClosed }
 
-    public func markRetired(_ connection: EventHubConnection) -> Bool { connection.messaging.markRetired() }
+    package func markRetired(_ connection: EventHubConnection) -> Bool { connection.messaging.markRetired() }
 
     @discardableResult
-    public func noteTryOutcome(_ connection: EventHubConnection, timedOut: Bool) -> Bool {
+    package func noteTryOutcome(_ connection: EventHubConnection, timedOut: Bool) -> Bool {
         connection.messaging.noteTryOutcome(timedOut: timedOut,
                                             timeoutsBeforeRetiring: ConnectionProvider<Self>.timeoutsBeforeRetiring)
     }

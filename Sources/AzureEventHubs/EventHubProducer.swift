@@ -1,4 +1,5 @@
 import AzureAuth
+import AzureMessagingCore
 
 /// The basic Event Hubs producer: one connection, opened on first use (TCP, TLS, SASL, CBS put-token for the
 /// hub, sender link) and shared by every call; if it fails, the next call reconnects once for everybody.

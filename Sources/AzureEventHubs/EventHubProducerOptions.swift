@@ -1,3 +1,4 @@
+import AzureMessagingCore
 import ConnectionPooling
 import Logging
 import ToolboxCore

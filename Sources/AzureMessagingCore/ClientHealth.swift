@@ -38,10 +38,10 @@ public struct ClientHealth: Sendable, Equatable, CustomStringConvertible {
 /// Metrics (dimension `client=<label>`): counter `azure_messaging_operations_total` (+ `operation`, `result`:
 /// `success` or the error code), timer `azure_messaging_operation_duration` (+ `operation`), counters
 /// `azure_messaging_retries_total` and `azure_messaging_reconnects_total`.
-public final class HealthTracker: Sendable {
+package final class HealthTracker: Sendable {
     private let state = LockedValue(ClientHealth())
     /// The `client` dimension of the metrics; nil disables them.
-    public let metricsLabel: String?
+    package let metricsLabel: String?
     /// Metric handles by operation and result, made once: creating a swift-metrics handle asks the factory
     /// (a lock and a dictionary lookup in most back ends) and allocates, which cost more than the send it counts.
     private let operationMetrics = LockedValue<[OperationKey: (Counter, Timer)]>([:])
@@ -52,7 +52,7 @@ public final class HealthTracker: Sendable {
         let result: String
     }
 
-    public init(metricsLabel: String? = nil) {
+    package init(metricsLabel: String? = nil) {
         self.metricsLabel = metricsLabel
     }
 
@@ -69,7 +69,7 @@ public final class HealthTracker: Sendable {
     }
 
     /// Records one finished operation (all its tries) in swift-metrics.
-    public func recordOperation(_ operation: String, seconds: Double, error: AzureMessagingError?) {
+    package func recordOperation(_ operation: String, seconds: Double, error: AzureMessagingError?) {
         guard let metricsLabel else { return }
         let key = OperationKey(operation: operation, result: error.map { $0.code.rawValue } ?? "success")
         let (counter, timer) = operationMetrics.withLockedValue { cache in
@@ -86,22 +86,22 @@ public final class HealthTracker: Sendable {
     }
 
     /// Records a retry in swift-metrics.
-    public func recordRetry() {
+    package func recordRetry() {
         counter("azure_messaging_retries_total")?.increment()
     }
 
-    public func recordError(_ error: AzureMessagingError) {
+    package func recordError(_ error: AzureMessagingError) {
         state.withLockedValue {
             $0.lastError = error.description
             $0.lastErrorAt = Date()
         }
     }
 
-    public func recordReconnect() {
+    package func recordReconnect() {
         state.withLockedValue { $0.reconnectCount += 1 }
         counter("azure_messaging_reconnects_total")?.increment()
     }
-    public func recordOpened() { state.withLockedValue { $0.connectionsOpened += 1 } }
+    package func recordOpened() { state.withLockedValue { $0.connectionsOpened += 1 } }
 
-    public var current: ClientHealth { state.load() }
+    package var current: ClientHealth { state.load() }
 }

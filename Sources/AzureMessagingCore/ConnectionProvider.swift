@@ -4,7 +4,7 @@ import Logging
 import ToolboxCore
 
 /// Opens, proves and closes a client's connections; the basic clients use one, the managed ones a pool of them.
-public protocol MessagingConnectionFactory: Sendable {
+package protocol MessagingConnectionFactory: Sendable {
     associatedtype Connection: AnyObject & Sendable
     /// Opens a connection (transport, SASL, CBS) by `deadline`.
     func open(deadline: Deadline, completion: @escaping @Sendable (Result<Connection, AzureMessagingError>) -> Void)
@@ -46,11 +46,11 @@ struct FactoryConnector<F: MessagingConnectionFactory>: Connector {
 }
 
 /// A connection lent to one operation: release it once, with `discard: true` when it failed in use.
-public struct ConnectionHandle<Connection: Sendable>: Sendable {
-    public let connection: Connection
+package struct ConnectionHandle<Connection: Sendable>: Sendable {
+    package let connection: Connection
     let releaseBody: @Sendable (Bool) -> Void
 
-    public func release(discard: Bool) { releaseBody(discard) }
+    package func release(discard: Bool) { releaseBody(discard) }
 }
 
 /// Where a client's operations get their connection: one lazily opened connection (basic clients) or a
@@ -58,22 +58,22 @@ public struct ConnectionHandle<Connection: Sendable>: Sendable {
 ///
 /// A connection that fails in use is released with `discard: true`: the basic form forgets it (the next
 /// operation opens a new one, exactly once for all callers waiting), the pooled form retires its slot.
-public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
+package final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
     private enum Mode: Sendable {
         case single(SingleConnection<F>)
         case pooled(ConnectionPool<FactoryConnector<F>>)
     }
 
     private let mode: Mode
-    public let factory: F
-    public let health: HealthTracker
+    package let factory: F
+    package let health: HealthTracker
     /// The clock of every timer an operation sets: per-try time-outs and retry delays (and the pool's own).
-    public let clock: any ToolboxClock
+    package let clock: any ToolboxClock
     /// The per-try time-outs, on `clock`.
     let timeouts: TimeoutScheduler
 
     /// One connection, opened on first use (and re-opened after it fails).
-    public init(single factory: F, health: HealthTracker, clock: any ToolboxClock = SystemClock()) {
+    package init(single factory: F, health: HealthTracker, clock: any ToolboxClock = SystemClock()) {
         self.factory = factory
         self.health = health
         self.clock = clock
@@ -82,7 +82,7 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
     }
 
     /// A pool of connections with `configuration`.
-    public init(pooled factory: F, configuration: ConnectionPoolConfiguration, logger: Logger,
+    package init(pooled factory: F, configuration: ConnectionPoolConfiguration, logger: Logger,
                 health: HealthTracker, clock: any ToolboxClock = SystemClock()) throws(AzureMessagingError) {
         self.factory = factory
         self.health = health
@@ -101,7 +101,7 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
     /// opening it may take: `openTimeout` (an operation passes its try time-out, so a connect that hangs is given
     /// up with the try that waited for it, and the retry opens afresh), at most 60 s (the pool's `getTimeout`).
     @discardableResult
-    public func acquire(timeout: Double?, openTimeout: Double? = nil, queue: DispatchQueue,
+    package func acquire(timeout: Double?, openTimeout: Double? = nil, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void)
         -> any Cancellable
     {
@@ -124,7 +124,7 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
 
     /// Lends a ready connection with spare capacity if the pool has one right now (no queueing, no opening,
     /// no thread hop); nil otherwise, and always nil for the single-connection form.
-    public func tryAcquireNow() -> ConnectionHandle<F.Connection>? {
+    package func tryAcquireNow() -> ConnectionHandle<F.Connection>? {
         guard case .pooled(let pool) = mode, let lease = pool.tryAcquireImmediately() else { return nil }
         let health = self.health
         let factory = self.factory
@@ -135,7 +135,7 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
     }
 
     /// Opens up to `count` connections ahead of need (pooled) or the one connection (basic).
-    public func warmUp(count: Int, queue: DispatchQueue,
+    package func warmUp(count: Int, queue: DispatchQueue,
                        completion: @escaping @Sendable (Result<Int, AzureMessagingError>) -> Void) {
         switch mode {
         case .single:
@@ -150,7 +150,7 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
     }
 
     /// Closes every connection; later acquires fail with `.clientClosed`.
-    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
+    package func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
         switch mode {
         case .single(let single): single.close(queue: queue, completion: completion)
         case .pooled(let pool): pool.closeAll(queue: queue, completion: completion)
@@ -158,7 +158,7 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
     }
 
     /// Connection counts merged with the tracker's errors and reconnects.
-    public var currentHealth: ClientHealth {
+    package var currentHealth: ClientHealth {
         var report = health.current
         switch mode {
         case .single(let single):

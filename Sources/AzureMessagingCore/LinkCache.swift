@@ -8,7 +8,7 @@ import ToolboxCore
 /// waiting requests with `.timedOut` when it passes and frees the key, so the next request starts a new attach
 /// instead of queueing behind one that will never finish. A link whose attach completes after its deadline is
 /// handed to `discard` (detached), never cached.
-public final class LinkCache<Link: AnyObject & Sendable>: Sendable {
+package final class LinkCache<Link: AnyObject & Sendable>: Sendable {
     private enum Entry {
         case attaching(id: UInt64, [@Sendable (Result<Link, AzureMessagingError>) -> Void])
         case ready(Link)
@@ -30,7 +30,7 @@ public final class LinkCache<Link: AnyObject & Sendable>: Sendable {
     ///   - hasEnded: whether a cached link has ended (the peer detached it, say because its token lapsed); an
     ///     ended link is replaced by a new attach on the next request.
     ///   - discard: closes a link that attached too late to be used.
-    public init(clock: any ToolboxClock = SystemClock(), hasEnded: @escaping @Sendable (Link) -> Bool,
+    package init(clock: any ToolboxClock = SystemClock(), hasEnded: @escaping @Sendable (Link) -> Bool,
                 discard: @escaping @Sendable (Link) -> Void) {
         self.clock = clock
         self.hasEnded = hasEnded
@@ -39,7 +39,7 @@ public final class LinkCache<Link: AnyObject & Sendable>: Sendable {
 
     /// The link for `key`, attaching it with `attach` when there is none; an attach still unfinished at
     /// `deadline` fails its waiters with `.timedOut` and frees the key.
-    public func link(_ key: String, deadline: Deadline,
+    package func link(_ key: String, deadline: Deadline,
                      attach: (@escaping @Sendable (Result<Link, AzureMessagingError>) -> Void) -> Void,
                      completion: @escaping @Sendable (Result<Link, AzureMessagingError>) -> Void) {
         let step: LinkStep<Link> = state.withLockedValue { state in
@@ -86,21 +86,21 @@ public final class LinkCache<Link: AnyObject & Sendable>: Sendable {
     }
 
     /// Forgets `link` if it is still the one cached for `key`.
-    public func remove(_ key: String, _ link: Link) {
+    package func remove(_ key: String, _ link: Link) {
         state.withLockedValue { state in
             if case .ready(let cached)? = state.entries[key], cached === link { state.entries[key] = nil }
         }
     }
 
     /// Every attached link (for closing).
-    public var all: [Link] {
+    package var all: [Link] {
         state.withLockedValue {
             $0.entries.values.compactMap { if case .ready(let link) = $0 { return link } else { return nil } }
         }
     }
 
     /// Keys with an attach in progress (for tests: a stuck attach would stay here).
-    public var attachingCount: Int {
+    package var attachingCount: Int {
         state.withLockedValue { $0.entries.values.filter { if case .attaching = $0 { return true } else { return false } }.count }
     }
 }

@@ -12,7 +12,7 @@ import ToolboxCore
 ///
 /// Event Hubs and Service Bus clients build their links on it. `isClosed` turns true as soon as the
 /// connection ends for any reason, so a pooled client can retire it.
-public final class MessagingConnection: Sendable {
+package final class MessagingConnection: Sendable {
 
     private struct State {
         var closedError: AzureMessagingError?
@@ -30,16 +30,16 @@ public final class MessagingConnection: Sendable {
     private static let openTimers = LibraryQueues.makeQueue(label: "AzureMessaging.open-timers")
 
     /// Identifies this connection in logs and health reports; a reconnect gets a new one.
-    public let id: Int
-    public let endpoint: MessagingEndpoint
-    public let amqp: AMQPConnection
-    public let session: AMQPSession
+    package let id: Int
+    package let endpoint: MessagingEndpoint
+    package let amqp: AMQPConnection
+    package let session: AMQPSession
     let cbs: AMQPCBSClient
     let logger: Logger
     /// Runs the CBS token refreshers' timers.
     let clock: any ToolboxClock
     /// The queue the connection's own bookkeeping callbacks run on (the AMQP connection's queue).
-    public var queue: DispatchQueue { amqp.queue }
+    package var queue: DispatchQueue { amqp.queue }
     private let state = LockedValue(State())
 
     private init(id: Int, endpoint: MessagingEndpoint, amqp: AMQPConnection, session: AMQPSession, cbs: AMQPCBSClient,
@@ -54,10 +54,10 @@ public final class MessagingConnection: Sendable {
     }
 
     /// Whether the connection has ended (the peer closed it, the socket failed, or `close` was called).
-    public var isClosed: Bool { amqp.hasEnded || state.withLockedValue { $0.closedError != nil || $0.closing } }
+    package var isClosed: Bool { amqp.hasEnded || state.withLockedValue { $0.closedError != nil || $0.closing } }
 
     /// Marks the connection retired by its client; true only the first time (one reconnect per failed connection).
-    public func markRetired() -> Bool {
+    package func markRetired() -> Bool {
         state.withLockedValue { state in
             defer { state.retired = true }
             return !state.retired
@@ -66,7 +66,7 @@ public final class MessagingConnection: Sendable {
 
     /// Records how a try on this connection ended; true once `timeoutsBeforeRetiring` tries in a row timed out.
     @discardableResult
-    public func noteTryOutcome(timedOut: Bool, timeoutsBeforeRetiring: Int) -> Bool {
+    package func noteTryOutcome(timedOut: Bool, timeoutsBeforeRetiring: Int) -> Bool {
         state.withLockedValue { state in
             state.tryTimeouts = timedOut ? state.tryTimeouts + 1 : 0
             return state.tryTimeouts >= timeoutsBeforeRetiring
@@ -74,12 +74,12 @@ public final class MessagingConnection: Sendable {
     }
 
     /// Why the connection ended, once it has.
-    public var closedError: AzureMessagingError? { state.load().closedError }
+    package var closedError: AzureMessagingError? { state.load().closedError }
 
     /// Opens a connection (as `open`), wraps it as a client's connection and puts a token for that connection's
     /// audience on `$cbs` before handing it over, so a client never sees an unauthorized connection. A refused
     /// token closes the new connection. Both clients' connection factories open their connections this way.
-    public static func openAuthorized<Connection: Sendable>(
+    package static func openAuthorized<Connection: Sendable>(
         endpoint: MessagingEndpoint, containerIDPrefix: String, product: String, deadline: Deadline, logger: Logger,
         clock: any ToolboxClock = SystemClock(),
         wrap: @escaping @Sendable (MessagingConnection) -> Connection,
@@ -108,7 +108,7 @@ public final class MessagingConnection: Sendable {
 
     /// Opens a connection: transport, SASL, open, session, `$cbs` links. `completion` runs on `queue` once.
     /// `clock` runs the open deadline's timer and, later, the CBS token refreshers.
-    public static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
+    package static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
                             deadline: Deadline, logger: Logger, clock: any ToolboxClock = SystemClock(),
                             queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                             completion: @escaping @Sendable (Result<MessagingConnection, AzureMessagingError>) -> Void) {
@@ -219,7 +219,7 @@ public final class MessagingConnection: Sendable {
 
     /// Puts a token for `audience` on `$cbs` once (later calls reuse it) and keeps it fresh until the
     /// connection closes. Concurrent callers for one audience share one put-token.
-    public func authorize(audience: String, timeout: Double,
+    package func authorize(audience: String, timeout: Double,
                           completion: @escaping @Sendable (Result<Void, AzureMessagingError>) -> Void) {
         enum Step { case done(AzureMessagingError?), wait, start }
         let step: Step = state.withLockedValue { state in
@@ -267,7 +267,7 @@ public final class MessagingConnection: Sendable {
     }
 
     /// The current token for `audience` (Event Hubs `$management` repeats it as `security_token`).
-    public func currentToken(audience: String, timeout: Double,
+    package func currentToken(audience: String, timeout: Double,
                              completion: @escaping @Sendable (Result<CBSToken, AzureMessagingError>) -> Void) {
         endpoint.tokenProvider.token(forAudience: audience, deadline: .after(seconds: timeout), queue: queue) { result in
             completion(result.mapError { AzureMessagingError.wrap($0, context: "token for \(audience)") })
@@ -275,7 +275,7 @@ public final class MessagingConnection: Sendable {
     }
 
     /// Closes the connection (refreshers stop, links end with it). Idempotent.
-    public func close(completion: @escaping @Sendable () -> Void) {
+    package func close(completion: @escaping @Sendable () -> Void) {
         let refreshers: [AMQPCBSTokenRefresher] = state.withLockedValue { state in
             state.closing = true
             defer { state.authorized = [:] }

@@ -18,7 +18,7 @@ extension ConnectionProvider {
     /// retried after a backoff delay (none before re-attaching a detached link); permanent ones are delivered as
     /// they are. Cancelling the returned handle delivers `.cancelled` at once and cancels the current try's work.
     @discardableResult
-    public func perform<T: Sendable>(
+    package func perform<T: Sendable>(
         _ context: String, retry: RetryOptions, logger: Logger, queue: DispatchQueue,
         body: @escaping @Sendable (F.Connection, TryScope, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void)
             -> Void,
@@ -112,7 +112,7 @@ extension ConnectionProvider {
     }
 
     /// Tries in a row that may time out on one connection before it is retired.
-    public static var timeoutsBeforeRetiring: Int { 2 }
+    package static var timeoutsBeforeRetiring: Int { 2 }
 
     /// Acquires a connection that is still open: a closed one (the service dropped it while idle) is
     /// discarded and the next one taken at once, without spending a retry on it. Bounded, in case every
@@ -210,7 +210,7 @@ extension Result {
 
 /// The blocking twin of a completion-handler operation: waits on a private queue; fails fast with
 /// `.blockingCallOnLibraryQueue` when called on a library queue.
-public func blockingWait<T>(
+package func blockingWait<T>(
     function: StaticString = #function,
     _ operation: (DispatchQueue, @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) -> Void
 ) throws(AzureMessagingError) -> T {

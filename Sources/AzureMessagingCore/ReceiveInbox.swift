@@ -4,34 +4,34 @@ import ToolboxCore
 /// The hand-off between a receive link and the callers of `receive`: elements received and not yet handed out, and
 /// the calls waiting for them, served first come, first served. `PartitionReceiver` (Event Hubs) and
 /// `ServiceBusReceiver` each keep one inside their locked state; it does no locking of its own.
-public struct ReceiveInbox<Element: Sendable>: Sendable {
-    public typealias Completion = CompletionOnce<Result<[Element], AzureMessagingError>>
+package struct ReceiveInbox<Element: Sendable>: Sendable {
+    package typealias Completion = CompletionOnce<Result<[Element], AzureMessagingError>>
 
     /// One `receive` call: up to `maxCount` elements, delivered through `once`.
-    public struct Waiter: Sendable {
-        public let maxCount: Int
-        public let once: Completion
+    package struct Waiter: Sendable {
+        package let maxCount: Int
+        package let once: Completion
 
-        public init(maxCount: Int, once: Completion) {
+        package init(maxCount: Int, once: Completion) {
             self.maxCount = max(1, maxCount)
             self.once = once
         }
     }
 
-    public private(set) var buffer: [Element] = []
-    public private(set) var waiters: [Waiter] = []
+    package private(set) var buffer: [Element] = []
+    package private(set) var waiters: [Waiter] = []
 
-    public init() {}
+    package init() {}
 
     /// What the waiting calls asked for, together (saturating: callers may ask for `Int.max`).
-    public var demand: Int { waiters.reduce(0) { $0.saturatingAdd(max(0, $1.maxCount)) } }
+    package var demand: Int { waiters.reduce(0) { $0.saturatingAdd(max(0, $1.maxCount)) } }
 
-    public mutating func append(_ element: Element) { buffer.append(element) }
+    package mutating func append(_ element: Element) { buffer.append(element) }
 
-    public mutating func enqueue(_ waiter: Waiter) { waiters.append(waiter) }
+    package mutating func enqueue(_ waiter: Waiter) { waiters.append(waiter) }
 
     /// Removes, front first, the waiters whose whole request is buffered, each with its elements.
-    public mutating func takeReady() -> [(waiter: Waiter, elements: [Element])] {
+    package mutating func takeReady() -> [(waiter: Waiter, elements: [Element])] {
         var ready: [(waiter: Waiter, elements: [Element])] = []
         while let first = waiters.first, buffer.count >= first.maxCount {
             waiters.removeFirst()
@@ -43,7 +43,7 @@ public struct ReceiveInbox<Element: Sendable>: Sendable {
 
     /// Removes the waiter of `once`; nil when it was already served or removed. With `takingBuffered` (its time
     /// is up) it takes what is buffered, up to its count; otherwise (cancelled, failed) it takes nothing.
-    public mutating func remove(_ once: Completion, takingBuffered: Bool) -> [Element]? {
+    package mutating func remove(_ once: Completion, takingBuffered: Bool) -> [Element]? {
         guard let index = waiters.firstIndex(where: { $0.once === once }) else { return nil }
         let waiter = waiters.remove(at: index)
         guard takingBuffered else { return [] }
@@ -61,7 +61,7 @@ public struct ReceiveInbox<Element: Sendable>: Sendable {
     ///
     /// - returns: the cancellation token for the caller, and the waiter's completion (nil when the receiver was
     ///   closed), with which the receiver can fail just this call later.
-    public static func startReceive(
+    package static func startReceive(
         maxCount: Int, timeout: Duration, clock: any ToolboxClock, queue: DispatchQueue,
         completion: @escaping @Sendable (Result<[Element], AzureMessagingError>) -> Void,
         enqueue: (Waiter) -> Bool,
@@ -89,14 +89,14 @@ public struct ReceiveInbox<Element: Sendable>: Sendable {
     }
 
     /// Removes every waiter (on close or a failure); the buffer stays.
-    public mutating func removeAllWaiters() -> [Waiter] {
+    package mutating func removeAllWaiters() -> [Waiter] {
         defer { waiters = [] }
         return waiters
     }
 }
 
 /// A receiver's locked state, as far as `receive` calls are concerned: its inbox and whether it is closed.
-public protocol ReceiverState: SendableMetatype {
+package protocol ReceiverState: SendableMetatype {
     associatedtype Element: Sendable
     var inbox: ReceiveInbox<Element> { get set }
     var closed: Bool { get }
@@ -105,7 +105,7 @@ public protocol ReceiverState: SendableMetatype {
 extension ReceiveInbox {
     /// `startReceive` for a receiver whose state (`ReceiverState`) sits in `state`: the call is refused once the
     /// receiver is closed, and enqueued and removed under `state`'s lock.
-    public static func startReceive<State: ReceiverState>(
+    package static func startReceive<State: ReceiverState>(
         in state: LockedValue<State>, maxCount: Int, timeout: Duration, clock: any ToolboxClock, queue: DispatchQueue,
         completion: @escaping @Sendable (Result<[Element], AzureMessagingError>) -> Void,
         timedOut: @escaping @Sendable () -> Void = {}

@@ -13,31 +13,31 @@ import ToolboxCore
 ///     scope.track(sender.send(message, deadline: scope.deadline) { ... })
 /// }, completion: completion)
 /// ```
-public final class TryScope: Sendable {
+package final class TryScope: Sendable {
     private struct State {
         var cancelled = false
         var work: [any Cancellable] = []
     }
 
     /// When the try times out: pass it to every send, attach and request the try makes.
-    public let deadline: Deadline
+    package let deadline: Deadline
     private let state = LockedValue(State())
 
-    public init(deadline: Deadline) { self.deadline = deadline }
+    package init(deadline: Deadline) { self.deadline = deadline }
 
     /// Seconds left until `deadline` (at least 1 ms, for APIs that take a time-out).
-    public var secondsRemaining: Double { max(0.001, deadline.secondsRemaining) }
+    package var secondsRemaining: Double { max(0.001, deadline.secondsRemaining) }
 
     /// True once the try gave up (or finished): start nothing more for it.
-    public var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
+    package var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
 
     /// The error a body reports when it finds its try already over.
-    public var cancellationError: AzureMessagingError {
+    package var cancellationError: AzureMessagingError {
         AzureMessagingError(.timedOut, "the try ended before its work started", recovery: .retry)
     }
 
     /// Registers work to cancel when the try ends; cancels it at once if the try already ended.
-    public func track(_ work: any Cancellable) {
+    package func track(_ work: any Cancellable) {
         let late: Bool = state.withLockedValue { state in
             if state.cancelled { return true }
             state.work.append(work)

@@ -1,4 +1,5 @@
 import AzureAuth
+import AzureMessagingCore
 import ConnectionPooling
 import Logging
 import ToolboxCore

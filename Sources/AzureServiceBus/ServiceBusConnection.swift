@@ -1,3 +1,4 @@
+import AzureMessagingCore
 import Dispatch
 import Foundation
 import Logging
@@ -6,9 +7,9 @@ import ToolboxCore
 
 /// One authenticated connection to a queue with its sender link and `<queue>/$management` link, attached
 /// on first use and shared by every operation on the connection.
-public final class ServiceBusConnection: Sendable {
-    public let messaging: MessagingConnection
-    public let queueName: String
+package final class ServiceBusConnection: Sendable {
+    package let messaging: MessagingConnection
+    package let queueName: String
     private let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
     private let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
 
@@ -18,7 +19,7 @@ public final class ServiceBusConnection: Sendable {
     }
 
     var audience: String { messaging.endpoint.audience(queueName) }
-    public var isClosed: Bool { messaging.isClosed }
+    package var isClosed: Bool { messaging.isClosed }
 
     /// The sender link; an attach (CBS included) not done by `deadline` fails with `.timedOut` and leaves no
     /// trace in the link cache.
@@ -171,15 +172,15 @@ public enum ServiceBusReadiness: Sendable, Hashable {
 }
 
 /// Opens Service Bus sender connections for `ServiceBusSender` and `ManagedServiceBusSender`.
-public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
-    public let endpoint: MessagingEndpoint
-    public let queueName: String
-    public let readiness: ServiceBusReadiness
-    public let logger: Logger
+package struct ServiceBusConnectionFactory: MessagingConnectionFactory {
+    package let endpoint: MessagingEndpoint
+    package let queueName: String
+    package let readiness: ServiceBusReadiness
+    package let logger: Logger
     /// Runs the connections' timers (open deadline, CBS token refresh).
-    public let clock: any ToolboxClock
+    package let clock: any ToolboxClock
 
-    public init(endpoint: MessagingEndpoint, queueName: String, readiness: ServiceBusReadiness, logger: Logger,
+    package init(endpoint: MessagingEndpoint, queueName: String, readiness: ServiceBusReadiness, logger: Logger,
                 clock: any ToolboxClock = SystemClock()) {
         self.clock = clock
         self.endpoint = endpoint
@@ -188,7 +189,7 @@ public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
         self.logger = logger
     }
 
-    public func open(deadline: Deadline, completion: @escaping @Sendable (Result<ServiceBusConnection, ServiceBusError>) -> Void) {
+    package func open(deadline: Deadline, completion: @escaping @Sendable (Result<ServiceBusConnection, ServiceBusError>) -> Void) {
         let queue = queueName
         MessagingConnection.openAuthorized(
             endpoint: endpoint, containerIDPrefix: "SBSender", product: "azsdk-swift-servicebus", deadline: deadline,
@@ -196,7 +197,7 @@ public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
             completion: completion)
     }
 
-    public func ready(_ connection: ServiceBusConnection, deadline: Deadline,
+    package func ready(_ connection: ServiceBusConnection, deadline: Deadline,
                       completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
         connection.sender(deadline: deadline) { [readiness] result in
             if case .failure(let error) = result { return completion(.failure(error)) }
@@ -210,16 +211,16 @@ public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
         }
     }
 
-    public func close(_ connection: ServiceBusConnection, completion: @escaping @Sendable () -> Void) {
+    package func close(_ connection: ServiceBusConnection, completion: @escaping @Sendable () -> Void) {
         connection.close(completion: completion)
     }
 
-    public func isClosed(_ connection: ServiceBusConnection) -> Bool { connection.isClosed }
+    package func isClosed(_ connection: ServiceBusConnection) -> Bool { connection.isClosed }
 
-    public func markRetired(_ connection: ServiceBusConnection) -> Bool { connection.messaging.markRetired() }
+    package func markRetired(_ connection: ServiceBusConnection) -> Bool { connection.messaging.markRetired() }
 
     @discardableResult
-    public func noteTryOutcome(_ connection: ServiceBusConnection, timedOut: Bool) -> Bool {
+    package func noteTryOutcome(_ connection: ServiceBusConnection, timedOut: Bool) -> Bool {
         connection.messaging.noteTryOutcome(timedOut: timedOut,
                                             timeoutsBeforeRetiring: ConnectionProvider<Self>.timeoutsBeforeRetiring)
     }

@@ -1,4 +1,4 @@
-@_exported import AzureMessagingCore
+import AzureMessagingCore
 import Foundation
 import ToolboxCore
 import ToolboxAMQP

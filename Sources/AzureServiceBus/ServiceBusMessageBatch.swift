@@ -1,3 +1,4 @@
+import AzureMessagingCore
 import Foundation
 import ToolboxAMQP
 

@@ -1,4 +1,5 @@
 import AzureAuth
+import AzureMessagingCore
 
 /// The basic Service Bus sender: one connection, opened on first use, shared by every call, replaced once
 /// for everybody when it fails.

@@ -172,7 +172,7 @@ public final class ConnectionPool<C: Connector>: Sendable {
     public var snapshot: ConnectionPoolSnapshot { engine.snapshot }
 
     /// The pool's invariants, as a list of violations (empty when all hold). For tests and debugging.
-    public func invariantViolations() -> [String] { engine.invariantViolations() }
+    @_spi(Testing) public func invariantViolations() -> [String] { engine.invariantViolations() }
 }
 
 /// Throw this (or wrap your error in it) from `withConnection`'s body to retire the connection.

@@ -10,33 +10,36 @@ public protocol Cancellable: Sendable {
 ///
 /// Operations register what they must undo with `onCancel(_:)`; the async shim maps `Task` cancellation onto
 /// `cancel()`.
-public final class CancellationToken: Cancellable, @unchecked Sendable {
-    // @unchecked Sendable: `state` is only touched inside `lock`; handlers run outside it.
-    private let lock = Lock()
-    private var cancelled = false
-    private var handlers: [@Sendable () -> Void] = []
+public final class CancellationToken: Cancellable, Sendable {
+    private struct State {
+        var cancelled = false
+        var handlers: [@Sendable () -> Void] = []
+    }
+
+    // Handlers are registered and taken under the LockedValue and run outside it.
+    private let state = LockedValue(State())
 
     public init() {}
 
     /// Whether `cancel()` has been called.
-    public var isCancelled: Bool { lock.withLock { cancelled } }
+    public var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
 
     /// Runs `handler` once when the token is cancelled, or right away (on this thread) if it already is.
     public func onCancel(_ handler: @escaping @Sendable () -> Void) {
-        let runNow: Bool = lock.withLock {
-            if cancelled { return true }
-            handlers.append(handler)
+        let runNow: Bool = state.withLockedValue { state in
+            if state.cancelled { return true }
+            state.handlers.append(handler)
             return false
         }
         if runNow { handler() }
     }
 
     public func cancel() {
-        let toRun: [@Sendable () -> Void] = lock.withLock {
-            if cancelled { return [] }
-            cancelled = true
-            defer { handlers = [] }
-            return handlers
+        let toRun: [@Sendable () -> Void] = state.withLockedValue { state in
+            if state.cancelled { return [] }
+            state.cancelled = true
+            defer { state.handlers = [] }
+            return state.handlers
         }
         for handler in toRun { handler() }
     }

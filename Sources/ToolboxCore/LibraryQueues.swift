@@ -47,7 +47,7 @@ public enum Blocking {
     /// this queue (`queue === Blocking.deliveryQueue`) may run such a completion inline, on its own queue,
     /// instead of hopping here first: the waiting thread then wakes one thread hop earlier. Components that
     /// do not recognise it deliver here as onto any other queue.
-    public static let deliveryQueue = LibraryQueues.makeQueue(
+    package static let deliveryQueue = LibraryQueues.makeQueue(
         label: "AzureClientsToolbox.blocking-delivery", attributes: .concurrent)
 
     /// Starts `operation` with a private delivery queue and blocks the calling thread until it completes.
@@ -79,17 +79,17 @@ public enum Blocking {
 }
 
 /// Carries one result from the thread that produces it to the one that waits on a semaphore.
-private final class ResultBox<T>: @unchecked Sendable {
-    // @unchecked Sendable: `result` is written once under `lock` before the semaphore signal and read after the wait.
-    private let lock = Lock()
-    private var result: Result<T, any Error>?
+private final class ResultBox<T>: Sendable {
+    // `LockedValue` carries the result across threads: set once before the semaphore signal, taken after the wait.
+    private let result = LockedValue<Result<T, any Error>?>(nil)
 
     func set(_ value: Result<T, any Error>) {
-        lock.withLock { if result == nil { result = value } }
+        result.withLockedValue { if case .none = $0 { $0 = value } }
     }
 
     func take() -> Result<T, any Error> {
-        lock.withLock { result! }
+        // Called only after the semaphore wait that follows `set`, so the value is there.
+        result.load() ?? .failure(CoreError(.invalidArgument, "the operation completed without a result"))
     }
 }
 

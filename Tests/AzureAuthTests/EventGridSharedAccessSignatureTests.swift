@@ -2,6 +2,7 @@ import ToolboxCore
 import XCTest
 
 @testable import AzureAuth
+import AzureAuthVerification
 
 /// Event Grid SAS tokens match azure-eventgrid's `generate_sas` byte for byte, and parse back.
 final class EventGridSharedAccessSignatureTests: XCTestCase {

@@ -5,6 +5,7 @@ import ToolboxTransport
 import XCTest
 
 @testable import AzureAuth
+import ToolboxTransportServer
 
 /// Issue 13 item 7: token endpoints are outside input. Lifetimes that are not finite, do not fit, are negative or
 /// already past are refused with an error naming the field — never a trap (an App Service endpoint answering

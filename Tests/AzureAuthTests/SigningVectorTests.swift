@@ -3,6 +3,7 @@ import ToolboxCore
 import XCTest
 
 @testable import AzureAuth
+import AzureAuthVerification
 
 /// Every vector in shared/protocol/http/test_vectors.json and the SAS table of connection-sasl-cbs.md.
 final class SigningVectorTests: XCTestCase {

@@ -4,6 +4,8 @@ import AzureAuth
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import AzureAuthVerification
+import ToolboxTransportServer
 
 /// A small Cosmos DB gateway for the client's tests, written from shared/protocol/http/cosmos.md: it checks every
 /// master-key signature, keeps items per container, splits the key space in partition key ranges, answers

@@ -5,6 +5,7 @@ import ToolboxTransport
 import XCTest
 
 @testable import AzureEmulator
+import ToolboxTransportServer
 
 /// Drives the Cosmos service directly (no sockets): builds requests as azure-cosmos sends them, signed with
 /// AzureAuth's master-key signer, and decodes the answers.

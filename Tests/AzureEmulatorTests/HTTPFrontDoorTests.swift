@@ -4,6 +4,7 @@ import ToolboxTransport
 import XCTest
 
 @testable import AzureEmulator
+import ToolboxTransportServer
 
 /// The emulator's HTTP side: listeners, routing to services, the shared fault knobs, endpoint URLs.
 final class HTTPFrontDoorTests: XCTestCase {

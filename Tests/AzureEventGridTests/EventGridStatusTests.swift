@@ -5,6 +5,7 @@ import Foundation
 import ToolboxCore
 import ToolboxTransport
 import XCTest
+import ToolboxTransportServer
 
 /// The statuses the emulator never sends (403, 408, 5xx, other 2xx), from a scripted server: which are retried,
 /// how often, and what each becomes.

@@ -4,6 +4,7 @@ import Foundation
 import ToolboxCLITestSupport
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 import XCTest
 
 @testable import AzureEventHubs

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// A loopback TCP proxy in front of a real endpoint whose behaviour a test switches: refusing (nothing listens
 /// on its port), dropping at random (each connection is reset at once, soon, or after a while), or passing every

@@ -4,6 +4,7 @@ import ToolboxCLITestSupport
 import ToolboxCore
 import ToolboxTransport
 import XCTest
+import ToolboxTransportServer
 
 /// Issue 13 item 1: every `toolbox` subcommand that fails exits non-zero and says why on stderr (`toolbox
 /// servicebus receive` used to exit 1 with nothing but `{"received":0}`). Each one is pointed at a port nothing

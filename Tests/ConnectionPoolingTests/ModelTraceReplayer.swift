@@ -1,5 +1,5 @@
 import AzureClientsToolboxTesting
-import ConnectionPooling
+@_spi(Testing) import ConnectionPooling
 import Dispatch
 import ToolboxCore
 

@@ -1,4 +1,4 @@
-import ConnectionPooling
+@_spi(Testing) import ConnectionPooling
 import Dispatch
 import Foundation
 import ToolboxCore

@@ -3,7 +3,7 @@ import Foundation
 import ToolboxCore
 import XCTest
 
-@testable import ToolboxAMQP
+@_spi(Testing) @testable import ToolboxAMQP
 
 final class CBSTests: XCTestCase {
     func session(_ broker: TestBroker) throws -> AMQPSession {

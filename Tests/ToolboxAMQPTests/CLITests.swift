@@ -4,6 +4,7 @@ import ToolboxCLITestSupport
 import XCTest
 
 @testable import ToolboxAMQP
+import ToolboxAMQPBroker
 
 /// `toolbox amqp send` / `receive` as a black box, against our broker role on a loopback port.
 final class CLITests: XCTestCase {

@@ -5,6 +5,7 @@ import ToolboxTransport
 import XCTest
 
 @testable import ToolboxAMQP
+import ToolboxAMQPBroker
 
 /// A client connection over a connected socket (`AMQPSocketTransport.connect`, the form `MessagingConnection`
 /// uses): it runs on the socket's queue and writes with `TCPConnection.writeNow` in the turn that framed the bytes.

@@ -5,6 +5,7 @@ import ToolboxTransport
 import XCTest
 
 @testable import ToolboxAMQP
+import ToolboxAMQPBroker
 
 /// Our client against our broker role over real loopback sockets, plain and TLS.
 final class ListenerTests: XCTestCase {

@@ -1,4 +1,5 @@
 import Foundation
+import ToolboxAMQPBroker
 import ToolboxCore
 import XCTest
 

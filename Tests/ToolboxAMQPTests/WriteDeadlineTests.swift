@@ -5,6 +5,7 @@ import ToolboxTransport
 import XCTest
 
 @testable import ToolboxAMQP
+import ToolboxTransportServer
 
 /// Issue 13 (item 4's transport half): a peer that stops reading fails the AMQP transport's writes within their
 /// deadline instead of letting them buffer forever.

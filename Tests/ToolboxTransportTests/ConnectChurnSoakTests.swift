@@ -6,6 +6,7 @@ import Foundation
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// Issue 13 item 0: connects that keep failing must never crash the process.
 ///

@@ -3,6 +3,7 @@ import Foundation
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// A server that answers before the request body is fully sent (`413`, `401`) and closes: the client returns
 /// that answer, stops sending, and does not reuse the connection (as curl and Go's net/http do).

@@ -1,6 +1,7 @@
 import ToolboxCore
 import ToolboxTransport
 import XCTest
+import ToolboxTransportServer
 
 /// Cancelling a request whose response was already delivered must leave its pooled connection alone: by then
 /// the connection may be carrying someone else's request.

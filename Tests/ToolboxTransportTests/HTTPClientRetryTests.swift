@@ -2,6 +2,7 @@ import Dispatch
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// The one retry on a stale keep-alive connection, against a server that answers the first request on a
 /// connection and then drops the connection after reading the second one, without answering it.

@@ -2,6 +2,7 @@ import Dispatch
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// Many requests racing deadlines and cancellation: each completes exactly once and no lease is lost.
 final class HTTPClientStressTests: XCTestCase {

@@ -2,6 +2,7 @@ import Dispatch
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// HTTPClient behaviour that needs a misbehaving server: deadlines, cancellation, 100-continue, bad URLs.
 final class HTTPClientTests: XCTestCase {

@@ -2,6 +2,7 @@ import Foundation
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// The server side of the codec driven by a real client nobody here wrote: curl.
 final class HTTPServerCurlTests: XCTestCase {

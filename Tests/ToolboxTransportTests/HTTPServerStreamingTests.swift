@@ -2,6 +2,7 @@ import Foundation
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// `HTTPServerResponse.Body.stream`: pieces pulled one at a time, framed by Content-Length or chunked.
 final class HTTPServerStreamingTests: XCTestCase {

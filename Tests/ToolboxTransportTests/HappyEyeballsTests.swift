@@ -6,6 +6,7 @@ import Foundation
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// Connecting over several addresses: attempts `attemptDelay` apart, families interleaved, first success wins,
 /// losers closed, the deadline bounds everything, and the all-fail error names every address.

@@ -6,6 +6,7 @@ import Foundation
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// Issue 13 item 11: a listener that runs out of descriptors (EMFILE) used to retry `accept` at once on every
 /// readiness report — the pending connection keeps the socket readable, so it spun, reporting an error each

@@ -3,6 +3,7 @@ import ToolboxCLITestSupport
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// `CONNECT` tunnelling through a real proxy (a private tinyproxy) and through proxies that refuse.
 final class ProxyTunnelTests: XCTestCase {

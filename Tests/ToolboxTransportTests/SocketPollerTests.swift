@@ -2,6 +2,7 @@ import Dispatch
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// TCP connections whose read readiness comes from an event loop's shared epoll set (what HTTPClient uses),
 /// through the same paths TCPConnectionTests check with a read source per connection.

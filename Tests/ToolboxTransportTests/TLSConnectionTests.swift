@@ -2,6 +2,7 @@ import Dispatch
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 final class TLSConnectionTests: XCTestCase {
     private func tlsEchoListener(

@@ -2,6 +2,7 @@ import Foundation
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// Less travelled paths: write deadlines, CA directories, read-until-close bodies, our client against our server.
 final class TransportEdgeCaseTests: XCTestCase {

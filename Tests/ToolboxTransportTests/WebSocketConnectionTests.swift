@@ -2,6 +2,7 @@ import Dispatch
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// Blocks the test thread until a callback-style operation completes.
 func awaitResult<T: Sendable>(timeout: Double = 20, _ start: (@escaping @Sendable (Result<T, TransportError>) -> Void) -> Void)

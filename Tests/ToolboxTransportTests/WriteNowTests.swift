@@ -2,6 +2,7 @@ import Dispatch
 import ToolboxCore
 import XCTest
 @testable import ToolboxTransport
+import ToolboxTransportServer
 
 /// `TCPConnection.writeNow`: a write made on the connection's queue by code already running there.
 final class WriteNowTests: XCTestCase {

@@ -44,19 +44,5 @@ public struct CosmosMasterKeySigner: Sendable, CustomStringConvertible {
         return Secret(PercentEncoding.quote(token.exposedValue, safe: "-_.!~*'()"))
     }
 
-    /// Server-side check: whether `header` (the `authorization` header as received, URL-encoded or not) is the
-    /// master-key token for this request. Constant-time comparison.
-    public func verify(header: String, verb: String, resourceType: String, resourceLink: String, date: String)
-        -> Bool
-    {
-        let expected = Array(authorizationToken(
-            verb: verb, resourceType: resourceType, resourceLink: resourceLink, date: date).exposedValue.utf8)
-        let given = Array(PercentEncoding.unquote(header).utf8)
-        guard expected.count == given.count else { return false }
-        var difference: UInt8 = 0
-        for index in expected.indices { difference |= expected[index] ^ given[index] }
-        return difference == 0
-    }
-
     public var description: String { "CosmosMasterKeySigner(key: <redacted>)" }
 }

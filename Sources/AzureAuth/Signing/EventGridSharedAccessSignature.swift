@@ -31,7 +31,7 @@ public enum EventGridSharedAccessSignature {
     }
 
     /// Base64 HMAC-SHA256 of `text` under the base64-decoded `key`.
-    static func sign(_ text: String, key: Secret<String>) throws(AuthError) -> String {
+    package static func sign(_ text: String, key: Secret<String>) throws(AuthError) -> String {
         guard let keyBytes = AuthCrypto.base64Decode(key.exposedValue), !keyBytes.isEmpty else {
             throw AuthError(.invalidKey, "the Event Grid topic key is not valid base64 (copy it from the topic's "
                 + "Access keys page)")
@@ -54,8 +54,8 @@ public enum EventGridSharedAccessSignature {
         /// `e` as UNIX seconds, when it is in a format Azure's SDKs write (see `parseExpiration`).
         public let expiry: Int?
         /// `r=…&e=…` exactly as it appears in the token: what the signature covers.
-        let signedText: String
-        let signature: String
+        package let signedText: String
+        package let signature: String
     }
 
     /// Splits a token into its fields; nil when `r`, `e` or `s` is missing.
@@ -72,12 +72,6 @@ public enum EventGridSharedAccessSignature {
         guard let resource, let expiration, !signature.isEmpty else { return nil }
         return Parsed(resource: resource, expiration: expiration, expiry: parseExpiration(expiration),
                       signedText: signedText, signature: signature)
-    }
-
-    /// Whether `parsed`'s signature is `key`'s (compared in constant time).
-    public static func isSignatureValid(_ parsed: Parsed, key: Secret<String>) -> Bool {
-        guard let expected = try? sign(parsed.signedText, key: key) else { return false }
-        return AuthCrypto.constantTimeEqual(Array(expected.utf8), Array(parsed.signature.utf8))
     }
 
     /// UNIX seconds of an expiry as the SDKs write it: Python `str(datetime)` (`2030-01-01 01:00:00[.ffffff]`

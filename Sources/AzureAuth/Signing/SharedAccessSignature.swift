@@ -64,13 +64,4 @@ public enum SharedAccessSignature {
             encodedResource: sr, signature: PercentEncoding.unquote(sig, plusAsSpace: true), expiry: se,
             keyName: PercentEncoding.unquote(PercentEncoding.unquote(skn, plusAsSpace: true), plusAsSpace: true))
     }
-
-    /// Broker-side check: the token parses, was signed with `key` over its own `sr` and `se`, and has not expired
-    /// at `now` (UNIX seconds). The comparison does not leak timing through early exit.
-    public static func verify(_ token: String, key: Secret<String>, now: Int) -> Bool {
-        guard let parsed = parse(token), parsed.expiry > now else { return false }
-        let expected = AuthCrypto.base64(AuthCrypto.hmacSHA256(
-            key: Array(key.exposedValue.utf8), message: "\(parsed.encodedResource)\n\(parsed.expiry)"))
-        return AuthCrypto.constantTimeEqual(Array(expected.utf8), Array(parsed.signature.utf8))
-    }
 }

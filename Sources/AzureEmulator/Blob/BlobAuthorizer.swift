@@ -1,6 +1,7 @@
 import AzureAuth
 import Foundation
 import ToolboxCore
+import AzureAuthVerification
 
 /// How a request proved who it is.
 enum BlobCredentialKind: Sendable, Equatable {

@@ -2,6 +2,7 @@ import AzureAuth
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// What every Blob response carries, and Azure's XML error shape.
 struct BlobResponder: Sendable {

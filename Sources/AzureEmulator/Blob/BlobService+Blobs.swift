@@ -2,6 +2,7 @@ import AzureAuth
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// Block blob operations: writes (Put Blob, Put Block, Put Block List, properties, metadata) and reads (Get Blob
 /// whole or ranged, HEAD, Get Block List).

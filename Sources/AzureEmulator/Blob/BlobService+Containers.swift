@@ -1,6 +1,7 @@
 import AzureAuth
 import Foundation
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// Container operations and the two listings (List Containers, List Blobs) in the XML the SDKs parse.
 extension BlobService {

@@ -2,6 +2,7 @@ import AzureAuth
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// Blob Storage on the emulator's HTTP side, path-style like Azurite: `/<account>/<container>/<blob>`.
 ///

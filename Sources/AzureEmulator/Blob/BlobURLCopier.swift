@@ -2,6 +2,7 @@ import AzureAuth
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// Fetches the source of Put Blob From URL with ToolboxTransport's `HTTPClient` (trusting the emulator's CA),
 /// cutting the body into blocks as it arrives, so a large source is never one contiguous copy.

@@ -4,17 +4,20 @@ import ToolboxCore
 
 /// The emulated namespace shared by every connection: entities and the key that signs tokens.
 final class Broker: @unchecked Sendable {
-    // @unchecked Sendable: `hubs` and `queues` are guarded by `lock` (held only for lookups and inserts);
-    // each entity guards its own contents.
+    // @unchecked Sendable: the entity tables live in `entities` (locked only for lookups and inserts); each entity
+    // guards its own contents; the rest is immutable.
 
     let configuration: EmulatorConfiguration
     let authority: TokenAuthority
     let logger: Logger
-    private let lock = Lock()
-    private var hubs: [String: EventHub] = [:]
-    /// Queues, and topic subscriptions under `<topic>/subscriptions/<name>` (lower-cased keys).
-    private var queues: [String: ServiceBusQueue] = [:]
-    private var topics: Set<String> = []
+    private struct Entities {
+        var hubs: [String: EventHub] = [:]
+        /// Queues, and topic subscriptions under `<topic>/subscriptions/<name>` (lower-cased keys).
+        var queues: [String: ServiceBusQueue] = [:]
+        var topics: Set<String> = []
+    }
+
+    private let entities = LockedValue(Entities())
     private let nextConnectionID = LockedValue(0)
 
     init(configuration: EmulatorConfiguration) throws {
@@ -46,10 +49,10 @@ final class Broker: @unchecked Sendable {
     enum Kind { case eventHub, queue, topic }
 
     func kind(of name: String) -> Kind? {
-        lock.withLock {
-            if hubs[name.lowercased()] != nil { return .eventHub }
-            if topics.contains(name.lowercased()) { return .topic }
-            if queues[name.lowercased()] != nil { return .queue }
+        entities.withLockedValue { e in
+            if e.hubs[name.lowercased()] != nil { return .eventHub }
+            if e.topics.contains(name.lowercased()) { return .topic }
+            if e.queues[name.lowercased()] != nil { return .queue }
             return nil
         }
     }
@@ -57,7 +60,7 @@ final class Broker: @unchecked Sendable {
     /// The subscriptions of `topic`, each a queue.
     func subscriptions(of topic: String) -> [ServiceBusQueue] {
         let prefix = topic.lowercased() + "/subscriptions/"
-        return lock.withLock { queues.filter { $0.key.hasPrefix(prefix) }.map(\.value) }
+        return entities.withLockedValue { e in e.queues.filter { $0.key.hasPrefix(prefix) }.map(\.value) }
     }
 
     /// `<topic>/Subscriptions/<name>` split, or nil for a plain queue name.
@@ -74,9 +77,9 @@ final class Broker: @unchecked Sendable {
     /// The hub called `name`; created on first use unless entities are strict.
     func eventHub(_ name: String, create: Bool = true, definition: EventHubDefinition? = nil) -> Result<EventHub, Refusal> {
         let limits = configuration.limits
-        return lock.withLock {
-            if let hub = hubs[name.lowercased()] { return .success(hub) }
-            if queues[name.lowercased()] != nil {
+        return entities.withLockedValue { e in
+            if let hub = e.hubs[name.lowercased()] { return .success(hub) }
+            if e.queues[name.lowercased()] != nil {
                 return .failure(Refusal(condition: AMQPRemoteError.notFound,
                                                 description: "'\(name)' is a Service Bus queue, not an event hub"))
             }
@@ -84,7 +87,7 @@ final class Broker: @unchecked Sendable {
                 return .failure(Refusal(condition: AMQPRemoteError.notFound,
                                                 description: "event hub '\(name)' does not exist; start the emulator with --eventhub \(name)"))
             }
-            guard hubs.count + queues.count < limits.maxEntities else {
+            guard e.hubs.count + e.queues.count < limits.maxEntities else {
                 return .failure(Refusal(condition: AMQPRemoteError.resourceLimitExceeded,
                                                 description: "the emulator holds its limit of \(limits.maxEntities) entities"))
             }
@@ -94,7 +97,7 @@ final class Broker: @unchecked Sendable {
             }
             let hub = EventHub(name: name, partitionCount: partitions, consumerGroups: definition?.consumerGroups ?? [],
                                maxEvents: limits.maxEventsPerPartition, maxBytes: limits.maxBytesPerPartition)
-            hubs[name.lowercased()] = hub
+            e.hubs[name.lowercased()] = hub
             logger.info("created event hub '\(name)' with \(partitions) partitions")
             return .success(hub)
         }
@@ -103,18 +106,18 @@ final class Broker: @unchecked Sendable {
     /// The queue called `name`; created on first use unless entities are strict.
     func serviceBusQueue(_ name: String, create: Bool = true) -> Result<ServiceBusQueue, Refusal> {
         let limits = configuration.limits
-        return lock.withLock {
-            if let queue = queues[name.lowercased()] { return .success(queue) }
+        return entities.withLockedValue { e in
+            if let queue = e.queues[name.lowercased()] { return .success(queue) }
             let subscription = Broker.subscriptionParts(name)
-            if let topic = subscription?.topic.lowercased(), hubs[topic] != nil || queues[topic] != nil {
+            if let topic = subscription?.topic.lowercased(), e.hubs[topic] != nil || e.queues[topic] != nil {
                 return .failure(Refusal(condition: AMQPRemoteError.notFound,
                                         description: "'\(subscription?.topic ?? "")' is not a topic"))
             }
-            if subscription == nil, topics.contains(name.lowercased()) {
+            if subscription == nil, e.topics.contains(name.lowercased()) {
                 return .failure(Refusal(condition: AMQPRemoteError.notFound,
                                         description: "'\(name)' is a topic; use \(name)/Subscriptions/<name>"))
             }
-            if hubs[name.lowercased()] != nil {
+            if e.hubs[name.lowercased()] != nil {
                 return .failure(Refusal(condition: AMQPRemoteError.notFound,
                                                 description: "'\(name)' is an event hub, not a Service Bus queue"))
             }
@@ -126,7 +129,7 @@ final class Broker: @unchecked Sendable {
                 return .failure(Refusal(condition: AMQPRemoteError.notFound,
                                                 description: "queue '\(name)' does not exist; start the emulator with --queue \(name)"))
             }
-            guard hubs.count + queues.count < limits.maxEntities else {
+            guard e.hubs.count + e.queues.count < limits.maxEntities else {
                 return .failure(Refusal(condition: AMQPRemoteError.resourceLimitExceeded,
                                                 description: "the emulator holds its limit of \(limits.maxEntities) entities"))
             }
@@ -134,11 +137,11 @@ final class Broker: @unchecked Sendable {
             guard valid else {
                 return .failure(Refusal(condition: AMQPRemoteError.invalidField, description: "invalid queue name '\(name)'"))
             }
-            if let topic = subscription?.topic { topics.insert(topic.lowercased()) }
+            if let topic = subscription?.topic { e.topics.insert(topic.lowercased()) }
             let queue = ServiceBusQueue(name: name, lockDuration: configuration.lockDuration,
                                         maxDeliveryCount: configuration.maxDeliveryCount,
                                         maxMessages: limits.maxMessagesPerQueue, maxBytes: limits.maxBytesPerQueue)
-            queues[name.lowercased()] = queue
+            e.queues[name.lowercased()] = queue
             logger.info("created queue '\(name)'")
             return .success(queue)
         }

@@ -1,6 +1,7 @@
 import AzureAuth
 import Foundation
 import ToolboxCore
+import AzureAuthVerification
 
 /// Checks tokens put on `$cbs` against the namespace key and answers whether they cover an entity path.
 struct TokenAuthority: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// A Cosmos DB error answer: HTTP status, the service's `code` word, a message, and the `x-ms-substatus` the SDKs
 /// branch on (1002 partition key range gone, 1004 cross-partition query needs a plan, 3200 throttled, …).

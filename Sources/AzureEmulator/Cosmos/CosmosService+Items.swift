@@ -1,5 +1,6 @@
 import Foundation
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// Items, the read feed, partition key ranges and the emulator-only Cosmos routes.
 extension CosmosService {

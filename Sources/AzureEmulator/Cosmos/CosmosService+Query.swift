@@ -1,4 +1,5 @@
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// Queries, answered the way the gateway answers them: a query with a partition key (or a partition key range id)
 /// runs here in full; a cross-partition query gets 400 with substatus 1004, after which the SDK asks for the query

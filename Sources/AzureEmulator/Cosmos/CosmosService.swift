@@ -2,6 +2,8 @@ import AzureAuth
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import AzureAuthVerification
+import ToolboxTransportServer
 
 /// The emulator's Cosmos DB (NoSQL) gateway: database account, databases, containers, partition key ranges, items,
 /// patch and queries (cosmos.md in the protocol notes), master-key and Entra ID authorization, and the

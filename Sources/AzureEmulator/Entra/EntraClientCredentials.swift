@@ -2,6 +2,7 @@ import AzureAuth
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// The client-credentials grant at `POST /<tenant>/oauth2/v2.0/token`, checked as Entra ID checks it.
 ///

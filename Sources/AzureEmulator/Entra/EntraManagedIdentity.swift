@@ -2,6 +2,7 @@ import AzureAuth
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// The managed-identity token endpoints, answering as the real ones do (values as strings, `resource` echoed):
 ///

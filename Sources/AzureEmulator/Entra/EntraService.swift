@@ -1,6 +1,7 @@
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// The emulator's Microsoft Entra ID: the v2 token endpoint (client secret, certificate assertion, federated
 /// token), the discovery documents MSAL reads, and the managed-identity endpoints (IMDS and App Service) — all

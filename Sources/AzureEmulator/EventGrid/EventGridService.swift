@@ -1,7 +1,9 @@
 import AzureAuth
+import AzureAuthVerification
 import Foundation
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// Emulated Event Grid topics: publish (both schemas, all three auth schemes), kept events readable by tests.
 ///

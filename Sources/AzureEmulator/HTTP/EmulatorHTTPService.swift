@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// One Azure service on the emulator's HTTP side (Cosmos DB, Blob Storage, Event Grid, Entra ID).
 ///

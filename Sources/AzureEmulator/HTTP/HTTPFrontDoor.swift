@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// The emulator's HTTP side: one plain and one HTTPS listener in front of every HTTP service, routing each
 /// request to the first service that accepts it, after the shared fault knobs (drop, throttle, refused auth).

@@ -117,8 +117,12 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     private var cancelled = false
     private var firstCompletion: Callback<Void>?
     private var onRefreshFailure: (@Sendable (AMQPError) -> Void)?
-    /// How many put-tokens succeeded (for observability and tests).
-    public var refreshCount: Int { queue.sync { successes } }
+    /// How many put-tokens succeeded (for tests). Not callable on the refresher's own queue, where `queue.sync`
+    /// would deadlock.
+    @_spi(Testing) public var refreshCount: Int {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        return queue.sync { successes }
+    }
     private var successes = 0
 
     public init(cbs: AMQPCBSClient, audience: String, refreshFraction: Double = 0.9, retryDelay: Double = 5,

@@ -2,44 +2,47 @@ import Dispatch
 import ToolboxCore
 
 /// The `Cancellable` of one request: cancels whichever step (acquire or exchange) is current.
-final class HTTPRequestTask: Cancellable, @unchecked Sendable {
-    // @unchecked Sendable: `cancelled`, `action` and `handlers` are guarded by `lock`; actions run outside it.
-    private let lock = Lock()
-    private var cancelled = false
-    private var action: (@Sendable () -> Void)?
-    private var handlers: [@Sendable () -> Void] = []
+final class HTTPRequestTask: Cancellable, Sendable {
+    private struct State {
+        var cancelled = false
+        var action: (@Sendable () -> Void)?
+        var handlers: [@Sendable () -> Void] = []
+    }
 
-    var isCancelled: Bool { lock.withLock { cancelled } }
+    // The current step's cancel action and the handlers live in the LockedValue; they run outside it.
+    private let state = LockedValue(State())
+
+    var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
 
     /// Runs `handler` when the task is cancelled (after the current step's action).
     func onCancel(_ handler: @escaping @Sendable () -> Void) {
-        lock.withLock { handlers.append(handler) }
+        state.withLockedValue { $0.handlers.append(handler) }
     }
 
     /// Makes `action` the way to cancel the current step; false (and nothing stored) if already cancelled.
     @discardableResult
     func setCancelAction(_ action: @escaping @Sendable () -> Void) -> Bool {
-        lock.withLock {
-            if cancelled { return false }
-            self.action = action
+        state.withLockedValue { state in
+            if state.cancelled { return false }
+            state.action = action
             return true
         }
     }
 
     /// Forgets the current step's cancel action (the step is over; what it would cancel now belongs to others).
     func clearCancelAction() {
-        lock.withLock { action = nil }
+        state.withLockedValue { $0.action = nil }
     }
 
     func cancel() {
-        let (action, handlers): ((@Sendable () -> Void)?, [@Sendable () -> Void]) = lock.withLock {
-            if cancelled { return (nil, []) }
-            cancelled = true
+        let (action, handlers): ((@Sendable () -> Void)?, [@Sendable () -> Void]) = state.withLockedValue { state in
+            if state.cancelled { return (nil, []) }
+            state.cancelled = true
             defer {
-                self.action = nil
-                self.handlers = []
+                state.action = nil
+                state.handlers = []
             }
-            return (self.action, self.handlers)
+            return (state.action, state.handlers)
         }
         action?()
         for handler in handlers { handler() }
@@ -47,22 +50,21 @@ final class HTTPRequestTask: Cancellable, @unchecked Sendable {
 }
 
 /// Collects a response body in memory, up to a limit.
-final class BufferingSink: HTTPResponseSink, @unchecked Sendable {
-    // @unchecked Sendable: written on the connection queue during the exchange, read by the completion after it
-    // (the queue hop orders the two); `lock` makes that explicit.
-    private let lock = Lock()
-    private var body: [UInt8] = []
+final class BufferingSink: HTTPResponseSink, Sendable {
+    // Written on the connection queue during the exchange, read by the completion after it (the queue hop orders
+    // the two); the LockedValue makes that explicit.
+    private let body = LockedValue<[UInt8]>([])
     private let limit: Int
 
     init(limit: Int) { self.limit = limit }
 
     func receiveHead(_ head: HTTPResponseHead) {
         // A retried exchange starts over.
-        lock.withLock { body.removeAll() }
+        body.withLockedValue { $0.removeAll() }
     }
 
     func receiveBody(_ bytes: [UInt8]) -> TransportError? {
-        lock.withLock {
+        body.withLockedValue { body in
             if body.count + bytes.count > limit {
                 return TransportError(
                     .httpBodyTooLarge, "the response body exceeds \(limit) bytes; use HTTPClient.stream for large "
@@ -73,7 +75,7 @@ final class BufferingSink: HTTPResponseSink, @unchecked Sendable {
         }
     }
 
-    func takeBody() -> [UInt8] { lock.withLock { body } }
+    func takeBody() -> [UInt8] { body.withLockedValue { $0 } }
 
     func readyForMore(resume: @escaping @Sendable () -> Void) -> Bool { true }
 }

@@ -36,11 +36,14 @@ import Glibc
 /// Registrations are `EPOLLONESHOT`: after a report the socket stays disarmed until its owner re-arms it (on its
 /// own queue, after it has read or written). Each report is delivered on the registration's queue.
 final class SocketPoller: @unchecked Sendable {
-    // @unchecked Sendable: `registrations` and `nextToken` are guarded by `lock`; `epfd` and `source` never change
+    // @unchecked Sendable: the registrations live in `state`; `epfd` and `source` never change
     // after init (the epoll set itself is thread-safe in the kernel).
-    private let lock = Lock()
-    private var registrations: [UInt64: Registration] = [:]
-    private var nextToken: UInt64 = 1
+    private struct State {
+        var registrations: [UInt64: Registration] = [:]
+        var nextToken: UInt64 = 1
+    }
+
+    private let state = LockedValue(State())
     private let epfd: Int32
     private let source: any DispatchSourceRead
 
@@ -74,15 +77,15 @@ final class SocketPoller: @unchecked Sendable {
     /// Returns the token to re-arm and remove it with, or nil (with `errno` set) when the kernel refused.
     func register(fd: Int32, interest: SocketInterest, queue: DispatchQueue,
                   handler: @escaping @Sendable (_ token: UInt64, SocketReadiness) -> Void) -> UInt64? {
-        let token: UInt64 = lock.withLock {
-            let token = nextToken
-            nextToken &+= 1
-            registrations[token] = Registration(queue: queue, handler: handler)
+        let token: UInt64 = state.withLockedValue { state in
+            let token = state.nextToken
+            state.nextToken &+= 1
+            state.registrations[token] = Registration(queue: queue, handler: handler)
             return token
         }
         if control(EPOLL_CTL_ADD, fd, token, interest) { return token }
         let code = errno
-        lock.withLock { registrations[token] = nil }
+        state.withLockedValue { $0.registrations[token] = nil }
         errno = code
         return nil
     }
@@ -96,7 +99,7 @@ final class SocketPoller: @unchecked Sendable {
     func unregister(fd: Int32, token: UInt64) {
         var event = epoll_event()
         _ = epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &event)
-        lock.withLock { registrations[token] = nil }
+        state.withLockedValue { $0.registrations[token] = nil }
     }
 
     private func control(_ operation: Int32, _ fd: Int32, _ token: UInt64, _ interest: SocketInterest) -> Bool {
@@ -118,11 +121,11 @@ final class SocketPoller: @unchecked Sendable {
             while true {
                 let n = Int(epoll_wait(epfd, base, Int32(events.count), 0))
                 if n <= 0 { return }
-                let ready: [(UInt64, Registration, SocketReadiness)] = lock.withLock {
+                let ready: [(UInt64, Registration, SocketReadiness)] = state.withLockedValue { state in
                     (0..<n).compactMap { index in
                         let event = events[index]
                         let token = event.data.u64
-                        guard let registration = registrations[token] else { return nil }
+                        guard let registration = state.registrations[token] else { return nil }
                         let readiness = SocketReadiness(
                             readable: event.events & readable != 0, writable: event.events & writable != 0)
                         return (token, registration, readiness)

@@ -121,7 +121,8 @@ extension TCPConnection {
 
     // MARK: Reading
 
-    func readOnQueue(maxBytes: Int, deadline: Deadline, _ handler: @escaping (Result<[UInt8], TransportError>) -> Void) {
+    package func readOnQueue(maxBytes: Int, deadline: Deadline, _ handler: @escaping (Result<[UInt8], TransportError>) -> Void) {
+        debugAssertOnQueue(queue)
         if pendingRead != nil {
             handler(.failure(TransportError(.invalidRequest, "a read on \(peerDescription) is already pending")))
             return
@@ -281,7 +282,8 @@ extension TCPConnection {
         writeOnQueue(bytes, deadline: deadline, completion)
     }
 
-    func writeOnQueue(_ bytes: [UInt8], deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
+    package func writeOnQueue(_ bytes: [UInt8], deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
+        debugAssertOnQueue(queue)
         if let failure {
             handler(failure)
             return
@@ -381,7 +383,8 @@ extension TCPConnection {
         handshake?(failure)
     }
 
-    func closeOnQueue(mode: CloseMode, _ handler: @escaping () -> Void) {
+    package func closeOnQueue(mode: CloseMode, _ handler: @escaping () -> Void) {
+        debugAssertOnQueue(queue)
         switch state {
         case .closed:
             handler()

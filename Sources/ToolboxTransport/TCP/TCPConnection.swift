@@ -94,7 +94,11 @@ public final class TCPConnection: @unchecked Sendable {
     /// there is no epoll, and the socket then has Dispatch sources of its own (see `SocketPoller` for why).
     let poller: SocketPoller?
 
-    init(peerDescription: String, queue: DispatchQueue, tlsContext: TLSContext?, poller: SocketPoller? = nil) {
+    package convenience init(peerDescription: String, queue: DispatchQueue, tlsContext: TLSContext?) {
+        self.init(peerDescription: peerDescription, queue: queue, tlsContext: tlsContext, poller: nil)
+    }
+
+    init(peerDescription: String, queue: DispatchQueue, tlsContext: TLSContext?, poller: SocketPoller?) {
         self.peerDescription = peerDescription
         self.queue = queue
         self.tlsContext = tlsContext

@@ -7,11 +7,14 @@ import ToolboxCore
 /// connection's CPU cost. Entries are keyed by the verified name and address; a session only resumes with the
 /// same `TLSContext`, so trust settings cannot leak across configurations.
 final class TLSSessionCache: @unchecked Sendable {
-    // @unchecked Sendable: `sessions` and `order` are only touched under `lock`; each stored SSL_SESSION holds
+    // @unchecked Sendable: the SSL_SESSION pointers are only reached through `state`'s lock; each stored one holds
     // one reference owned by the cache, and OpenSSL reference counts are atomic.
-    private let lock = Lock()
-    private var sessions: [String: OpaquePointer] = [:]
-    private var order: [String] = []
+    private struct State {
+        var sessions: [String: OpaquePointer] = [:]
+        var order: [String] = []
+    }
+
+    private let state = LockedValue(State())
     private let capacity: Int
 
     init(capacity: Int = 256) {
@@ -19,13 +22,13 @@ final class TLSSessionCache: @unchecked Sendable {
     }
 
     deinit {
-        for session in sessions.values { SSL_SESSION_free(session) }
+        for session in state.load().sessions.values { SSL_SESSION_free(session) }
     }
 
     /// A session for `key` with a reference owned by the caller (release it with `SSL_SESSION_free`).
     func session(for key: String) -> OpaquePointer? {
-        lock.withLock {
-            guard let session = sessions[key] else { return nil }
+        state.withLockedValue { state in
+            guard let session = state.sessions[key] else { return nil }
             SSL_SESSION_up_ref(session)
             return session
         }
@@ -34,13 +37,15 @@ final class TLSSessionCache: @unchecked Sendable {
     /// Stores `session` (the cache takes its own reference), replacing the previous one for `key`.
     func store(_ session: OpaquePointer, for key: String) {
         SSL_SESSION_up_ref(session)
-        let evicted: [OpaquePointer] = lock.withLock {
+        let evicted: [OpaquePointer] = state.withLockedValue { state in
             var evicted: [OpaquePointer] = []
-            if let old = sessions.updateValue(session, forKey: key) {
+            if let old = state.sessions.updateValue(session, forKey: key) {
                 evicted.append(old)
             } else {
-                order.append(key)
-                if order.count > capacity, let oldest = sessions.removeValue(forKey: order.removeFirst()) {
+                state.order.append(key)
+                if state.order.count > capacity,
+                    let oldest = state.sessions.removeValue(forKey: state.order.removeFirst())
+                {
                     evicted.append(oldest)
                 }
             }

@@ -1,3 +1,4 @@
+import AzureAuth
 import ToolboxCore
 
 /// Server-side check of a blob or container SAS (service or user-delegation), for emulators and tests.
@@ -61,10 +62,6 @@ public enum BlobSASVerifier {
         }
         guard let key else { return .malformed("no usable key for this SAS") }
         let expected = Array(AuthCrypto.base64(AuthCrypto.hmacSHA256(key: key, message: text)).utf8)
-        let given = Array(signature.utf8)
-        guard expected.count == given.count else { return .signatureMismatch }
-        var difference: UInt8 = 0
-        for index in expected.indices { difference |= expected[index] ^ given[index] }
-        return difference == 0 ? .valid : .signatureMismatch
+        return AuthCrypto.constantTimeEqual(expected, Array(signature.utf8)) ? .valid : .signatureMismatch
     }
 }

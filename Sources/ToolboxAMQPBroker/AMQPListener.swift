@@ -1,7 +1,9 @@
 import Dispatch
 import Logging
+import ToolboxAMQP
 import ToolboxCore
 import ToolboxTransport
+import ToolboxTransportServer
 
 /// Accepts AMQP connections on a TCP (optionally TLS) port and runs the broker role on each.
 ///

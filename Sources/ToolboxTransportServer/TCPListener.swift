@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Dispatch
 import ToolboxCore
+import ToolboxTransport
 
 /// A listening TCP socket (optionally TLS) that accepts connections on its own queue.
 ///
@@ -21,8 +22,8 @@ import ToolboxCore
 /// With a TLS context, each accepted connection is handed over only after its handshake succeeds (within
 /// `handshakeTimeout`); failed handshakes go to `onError` and the socket is reset.
 public final class TCPListener: @unchecked Sendable {
-    // @unchecked Sendable: `fd`, `source`, `paused` and `backoff` are touched only on `queue`; the rest is
-    // immutable.
+    // @unchecked Sendable: `fd`, `source`, `paused` and `backoff` are touched only on `queue` once `init` has
+    // returned (checked in debug builds), and by `deinit`, when nothing else holds the listener; the rest is immutable.
     public let queue: DispatchQueue
     /// The address the listener is bound to (with the real port when 0 was asked for).
     public let localAddress: SocketAddress
@@ -100,6 +101,8 @@ public final class TCPListener: @unchecked Sendable {
     ///
     /// Returns once the socket is closed, so a connect made afterwards is refused. Do not call it on `queue`.
     public func close() {
+        // `queue.sync` from `queue` itself would deadlock.
+        dispatchPrecondition(condition: .notOnQueue(queue))
         let closed = DispatchSemaphore(value: 0)
         let wasOpen: Bool = queue.sync {
             guard let source else { return false }
@@ -121,6 +124,7 @@ public final class TCPListener: @unchecked Sendable {
     }
 
     private func acceptAll() {
+        debugAssertOnQueue(queue)
         while fd >= 0 {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -148,6 +152,7 @@ public final class TCPListener: @unchecked Sendable {
     }
 
     private func pauseAccepting() {
+        debugAssertOnQueue(queue)
         guard let source, !paused else { return }
         paused = true
         source.suspend()
@@ -176,22 +181,5 @@ public final class TCPListener: @unchecked Sendable {
                 }
             }
         }
-    }
-}
-
-extension TCPConnection {
-    /// Takes over an accepted socket; with TLS, runs the server side of the handshake first.
-    func adoptAccepted(fd socketFD: Int32, remote: SocketAddress, deadline: Deadline,
-                       _ handler: @escaping (TransportError?) -> Void) {
-        fd = socketFD
-        selfRetain = self
-        installSources()
-        recordAddresses(remote: remote)
-        handshakeHandler = handler
-        phaseTimer.arm(at: deadline) { [weak self] in
-            guard let self else { return }
-            self.fail(TransportError(.timedOut, "the TLS handshake with \(self.peerDescription) took too long"))
-        }
-        beginSession(serverName: nil)
     }
 }

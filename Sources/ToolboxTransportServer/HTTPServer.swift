@@ -1,5 +1,6 @@
 import Dispatch
 import ToolboxCore
+import ToolboxTransport
 
 /// A request received by `HTTPServer`, with its whole body.
 public struct HTTPServerRequest: Sendable {

@@ -1,5 +1,6 @@
 import Dispatch
 import ToolboxCore
+import ToolboxTransport
 
 /// One server-side HTTP connection: a read loop, a parser, and one request handled at a time.
 ///
