@@ -109,10 +109,13 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
             // A 200 to a ranged request is the whole blob: drop what comes before the wanted bytes.
             if head.status == 200 { skip = next }
             if let problem { failure = problem }
-            defer { self.head = self.head ?? head }
-            return self.head == nil
+            // Only a successful head counts as the first: a throttled or failed attempt before it must not use
+            // up the one call that sizes the sink (the download would then refuse every byte).
+            guard (200...299).contains(head.status), self.head == nil else { return false }
+            self.head = head
+            return true
         }
-        if problem == nil, first, (200...299).contains(head.status), let onHead, let refusal = onHead(head) {
+        if problem == nil, first, let onHead, let refusal = onHead(head) {
             lock.withLock { failure = refusal }
         }
     }

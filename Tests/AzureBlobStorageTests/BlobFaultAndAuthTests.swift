@@ -15,13 +15,15 @@ final class BlobFaultAndAuthTests: XCTestCase {
     /// blob arrives intact, with one commit.
     func testFailedBlocksAndRangesAreRetriedAlone() throws {
         var faults = EmulatorFaults()
+        // Rates chosen so the test cannot pass by luck or fail by it: ~45 % of attempts fail, so ~25 GETs all
+        // escaping a 503 happens once in ~7,000 runs, and 26 failures in a row on one request once in ~10^9.
         faults.httpDropProbability = 0.2
-        faults.httpThrottleRate = 0.1
+        faults.httpThrottleRate = 0.3
         let env = try BlobTestEmulator(faults: faults)
         let log = AttemptLog()
         let blobs = try env.client { options in
             options.attemptObserver = log.observer
-            options.retry.maxRetries = 12
+            options.retry.maxRetries = 25
         }
         defer { try? blobs.close() }
         let data = testBytes(1_500_000, seed: 11)
@@ -39,6 +41,32 @@ final class BlobFaultAndAuthTests: XCTestCase {
         let downloaded = try blobs.download("faulty.bin")
         XCTAssertEqual(downloaded.content, data)
         XCTAssertEqual(log.count(method: "GET") { $0.status == 206 }, blocks, "each range fetched once successfully")
+    }
+
+    /// A download whose first ranged GET is throttled (503) or dropped before the retry that succeeds: the
+    /// successful answer still sizes the download. (A throttled first attempt used to take the place of the first
+    /// head, the sink was never sized, and every byte was refused as "beyond the announced size".)
+    func testThrottledFirstRangeStillSizesTheDownload() throws {
+        var faults = EmulatorFaults()
+        faults.httpThrottleRate = 0.5
+        let env = try BlobTestEmulator(faults: faults)
+        let log = AttemptLog()
+        let blobs = try env.client { options in
+            options.attemptObserver = log.observer
+            options.retry.maxRetries = 40
+        }
+        defer { try? blobs.close() }
+        let data = testBytes(3_000, seed: 17)
+        _ = try blobs.upload("small.bin", data: data)
+        var throttledFirst = 0
+        for round in 0..<12 {
+            let before = log.all.count
+            XCTAssertEqual(try blobs.download("small.bin").content, data, "round \(round)")
+            let gets = log.all.dropFirst(before).filter { $0.method == "GET" }
+            if gets.first?.status == 503 { throttledFirst += 1 }
+        }
+        // With a 50 % throttle rate, 12 downloads without one throttled first GET happen once in 4,096 runs.
+        XCTAssertGreaterThan(throttledFirst, 0, "no download had its first GET throttled; the test proved nothing")
     }
 
     func testThrottlingThatOutlastsTheRetriesSurfacesAsThrottled() throws {
