@@ -9,7 +9,7 @@ import XCTest
 /// `main` while a pool's asynchronous shutdown was freeing its `SSL_CTX` on a Dispatch thread. OpenSSL's `atexit`
 /// cleanup had already freed its locks, so the free crashed (SEGV in `CRYPTO_THREAD_unlock`). The test runs its
 /// own test executable as a child (the process has to exit, and XCTest's cannot). The child frees TLS contexts on
-/// Dispatch threads in a loop and calls `exit(0)` while they run. When OpenSSL registers its exit handler, a
+/// other threads in a loop and calls `exit(0)` while they run. When OpenSSL registers its exit handler, a
 /// ThreadSanitizer build of the child crashes nearly every time and a plain build now and then.
 final class OpenSSLExitTests: XCTestCase {
     private static let childVariable = "TOOLBOX_OPENSSL_EXIT_CHILD"
@@ -30,13 +30,14 @@ final class OpenSSLExitTests: XCTestCase {
         }
     }
 
-    /// The child: Dispatch threads create and free client contexts (system trust store, as a pool's connector
+    /// The child: threads create and free client contexts (system trust store, as a pool's connector
     /// holds) without pause; once each has freed one, the main thread exits with them still running.
     private static func freeContextsAndExit() -> Never {
         let threads = 4
         let started = DispatchSemaphore(value: 0)
+        // Threads of their own: Dispatch runs only as many never-ending work items at once as there are cores.
         for _ in 0..<threads {
-            DispatchQueue.global().async {
+            Thread.detachNewThread {
                 var first = true
                 while true {
                     // Fails (and is dropped) once OpenSSL is shutting down; the free is what matters.
