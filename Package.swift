@@ -198,6 +198,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // AzureMessagingCore's own tests (per-try timer, retries, receive hand-off), on a ManualClock.
+        .testTarget(
+            name: "AzureMessagingCoreTests",
+            dependencies: [
+                "AzureMessagingCore", "ConnectionPooling", "ToolboxCore", "AzureClientsToolboxTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "AzureEventHubsTests",
             dependencies: [

@@ -11,6 +11,7 @@
 #   ROUNDS=n             repeat the whole set n times, interleaved (default 1)
 #   NGINX_WORKERS=n      nginx worker processes (default 2)
 #   SERVE=1              only start nginx, print its ports and CA, and keep it up until interrupted (profiling)
+#   WRK_SECONDS=n        with wrk installed, also measure wrk on as many connections for n seconds (default 5)
 # Needs nginx-light, openssl, python3, util-linux's unshare and a release build:
 #   swift build -c release --scratch-path .build-transport --product toolbox
 #
@@ -124,6 +125,7 @@ import json, sys
 client, scheme, requests, out, timing = sys.argv[1:]
 line = [l for l in open(out).read().splitlines() if l.startswith("{")][-1]
 result = json.loads(line)
+requests = result.get("requests", requests)  # wrk runs for a time and says how many it sent
 user, system, rss = open(timing).read().split()[-3:]
 try:
     for l in open(out.rsplit("/", 1)[0] + "/connects"):
@@ -159,6 +161,12 @@ for _ in $(seq "$rounds"); do
             --requests "$requests" --concurrency "$concurrency" --json
         measure before http "$before" bench http --url "$http_url" --requests "$requests" --concurrency "$concurrency" --json
     fi
+    if command -v wrk >/dev/null 2>&1; then
+        measure wrk https python3 "$root/scripts/wrk-json.py" "https://127.0.0.1:$https/hello.txt" \
+            --connections "$concurrency" --seconds "${WRK_SECONDS:-5}"
+        measure wrk http python3 "$root/scripts/wrk-json.py" "$http_url" --connections "$concurrency" \
+            --seconds "${WRK_SECONDS:-5}"
+    fi
     if [ -x "$baseline" ]; then
         measure urlsession https "${with_store[@]}" "$trusted_store" "$baseline" "$https_url" "$requests" "$concurrency"
         measure urlsession http "$baseline" "$http_url" "$requests" "$concurrency"
@@ -190,11 +198,13 @@ for line in open(sys.argv[1]):
     rates.setdefault((r["client"], r["scheme"]), []).append(r["requests_per_sec"])
 med = {k: statistics.median(v) for k, v in rates.items()}
 for scheme in ("https", "http"):
-    theirs, old = med.get(("urlsession", scheme)), med.get(("before", scheme))
+    theirs, old, floor = med.get(("urlsession", scheme)), med.get(("before", scheme)), med.get(("wrk", scheme))
     for client in ("toolbox", "toolbox-inline"):
         ours = med.get((client, scheme))
         if ours and theirs:
             print(f"{scheme.upper()} ratio {client}/URLSession: {ours / theirs:.1f}x ({ours:.0f} vs {theirs:.0f} req/s)")
+        if ours and floor:
+            print(f"{scheme.upper()} ratio wrk/{client}: {floor / ours:.2f}x ({floor:.0f} vs {ours:.0f} req/s)")
         if ours and old:
             print(f"{scheme.upper()} ratio {client}/before: {ours / old:.2f}x ({ours:.0f} vs {old:.0f} req/s)")
 PY

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 8: AzureClientsToolbox (Swift) side by side with the Python aio-azure-clients-toolbox 1.5.0 and with the
+# Issues 8 and 17: AzureClientsToolbox (Swift) side by side with the Python aio-azure-clients-toolbox 1.5.0 and with the
 # physical floor, all in ONE run on this machine against one `toolbox emulator` at a time (release build).
 #
 #   scripts/compare.sh [RESULTS.jsonl]        (default docs/performance/compare.jsonl)
@@ -8,7 +8,11 @@
 # (scripts/compare-report.py) and, when matplotlib is in the anchor venv, plots docs/performance/compare.png.
 # Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (40000: long enough to time our client), COUNT_SB (5000), COLD_COUNT (5), IDLE (50),
 # COUNT_BATCH (500000 events, i.e. 5000 batches of 100), COUNT_BATCH_PY (50000 events for the Python batch rows),
-# COUNT_RECEIVE (20000), RECEIVERS (8), SCRATCH (.build-perf-rel).
+# COUNT_RECEIVE (20000), RECEIVERS (8), SCRATCH (.build-perf-rel), TOOLBOX (a release toolbox to use instead of building).
+# PARTS (default "messaging pool http") picks the sections; COUNT_HTTP (20000) and COUNT_HTTP_C1 (5000) Cosmos
+# reads, COUNT_CREATE (2000) Cosmos creates (the emulator's creates slow down as the container fills), COUNT_EG (20000) Event Grid events, BLOB_MIB (256) and COUNT_BLOB (3) Blob transfers, HTTP_REQUESTS
+# (40000) for `toolbox bench http` against nginx. The HTTP section installs wrk, curl and nginx-light from Debian
+# when they are missing (root or passwordless sudo).
 # Batches: ours EventDataBatch through ManagedEventHubProducer vs the library's send_events_batch. Receive+complete:
 # ours ServiceBusReceiver vs the receivers the library's get_receiver() hands out (azure-servicebus peek-lock).
 set -euo pipefail
@@ -25,10 +29,42 @@ count_batch_py=${COUNT_BATCH_PY:-50000}
 count_receive=${COUNT_RECEIVE:-20000}
 receivers=${RECEIVERS:-8}
 scratch=${SCRATCH:-.build-perf-rel}
+parts=" ${PARTS:-messaging pool http} "
+count_http=${COUNT_HTTP:-20000}
+count_http_c1=${COUNT_HTTP_C1:-5000}
+count_create=${COUNT_CREATE:-2000}
+count_eg=${COUNT_EG:-20000}
+blob_mib=${BLOB_MIB:-256}
+count_blob=${COUNT_BLOB:-3}
+http_requests=${HTTP_REQUESTS:-40000}
+part() { [[ "$parts" == *" $1 "* ]]; }
 
-swift build -c release --scratch-path "$scratch" --product toolbox >&2
-toolbox="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/toolbox"
+if part http; then
+    missing=()
+    command -v wrk >/dev/null || missing+=(wrk)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+    if [ ${#missing[@]} -gt 0 ]; then
+        sudo=()
+        [ "$(id -u)" = 0 ] || sudo=(sudo -n)
+        echo "compare: installing ${missing[*]} from Debian" >&2
+        "${sudo[@]}" apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q "${missing[@]}" >&2 \
+            || { echo "compare: cannot install ${missing[*]} (needs root or passwordless sudo)" >&2; exit 2; }
+    fi
+fi
+
+if [ -n "${TOOLBOX:-}" ]; then
+    toolbox=$TOOLBOX   # a release toolbox built already (e.g. a copy of an earlier build, for before/after runs)
+else
+    swift build -c release --scratch-path "$scratch" --product toolbox >&2
+    toolbox="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/toolbox"
+fi
 python=$(Benchmarks/python-anchor/setup.sh)
+# The URLSession baseline of `bench http`: one file, Foundation only, so swiftc builds it without the Benchmarks package.
+urlsession="$scratch/URLSessionHTTPBench"
+if part http && [ ! -x "$urlsession" ]; then
+    swiftc -O -swift-version 6 Benchmarks/Sources/URLSessionHTTPBench/main.swift -o "$urlsession" >&2
+fi
 anchor=Benchmarks/python-anchor/anchor.py
 
 workdir=$(mktemp -d)
@@ -58,6 +94,14 @@ start_emulator() {  # extra flags for toolbox emulator
     CA=$(field ca_file)
     # TLS: the same namespace through the AMQPS listener, verified against the emulator's generated CA.
     EH_TLS="Endpoint=sb://localhost:$(field amqps_port);SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;EntityPath=eh1"
+    HTTPS_PORT=$(field https_port)
+    COSMOS_ENDPOINT=$(field cosmos_endpoint)
+    COSMOS_KEY=$(field cosmos_key)
+    COSMOS_CS=$(field cosmos_connection_string)
+    BLOB_CS=$(field blob_connection_string)
+    BLOB_ENDPOINT=$(field blob_endpoint)
+    EG_KEY=$(field eventgrid_key)
+    EG=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["eventgrid_endpoints"].get("bench", ""))' "$workdir/ready")
 }
 
 : >"$results"
@@ -71,6 +115,7 @@ record() {  # case-name command...
     printf '{"case": "%s", "result": %s}\n' "$name" "$line" | tee -a "$results"
 }
 
+if part messaging; then
 start_emulator
 record tcp_pingpong "$toolbox" bench tcp-pingpong --size "$size" --count 20000 --json
 record swift_eh_c1 "$toolbox" bench eventhubs --connection-string "$EH" --count "$count_serial" --size "$size" --json
@@ -98,5 +143,82 @@ record pooled_eh_delay800 "$toolbox" bench eventhubs --connection-string "$EH" -
 record cold_sb_delay800 "$toolbox" bench servicebus --connection-string "$SB" --queue q1 --cold --count "$cold_count" --size "$size" --json
 record pooled_sb_delay800 "$toolbox" bench servicebus --connection-string "$SB" --queue q1 --count "$count_serial" --size "$size" --json
 stop_emulator
+fi
+
+if part pool; then
+    # The pool's selection policy, 64 callers: all on one connection (clientLimit 100, the default) vs spread over
+    # up to maxSize 10 (clientLimit 7, so 64 callers need 10 connections), the way the Python library spreads them.
+    start_emulator
+    record pool_eh_c64_shared "$toolbox" bench eventhubs --connection-string "$EH" --count "$count_64" --concurrency 64 --size "$size" --json
+    record pool_eh_c64_spread "$toolbox" bench eventhubs --connection-string "$EH" --count "$count_64" --concurrency 64 --size "$size" --client-limit 7 --max-size 10 --json
+    record pool_eh_c64_shared_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --count "$count_64" --concurrency 64 --size "$size" --json
+    record pool_eh_c64_spread_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --count "$count_64" --concurrency 64 --size "$size" --client-limit 7 --max-size 10 --json
+    stop_emulator
+fi
+
+if part http; then
+    start_emulator --cosmos-container db/c --blob-container bench --eventgrid-topic bench
+    cosmos=(--connection-string "$COSMOS_CS" --ca-file "$CA" --database db --container c)
+    cosmos_py=(--endpoint "$COSMOS_ENDPOINT" --key "$COSMOS_KEY" --ca-file "$CA" --database db --container c)
+    # The floor: wrk's keep-alive request over one TLS connection, to the emulator's cheapest route and to the very
+    # Cosmos point read the clients make (headers signed once with the master key; valid for the run).
+    mapfile -t signed < <("$python" - "$COSMOS_KEY" <<'PY'
+import base64, hashlib, hmac, sys, urllib.parse
+from email.utils import formatdate
+date = formatdate(usegmt=True)
+payload = f"get\ndocs\ndbs/db/colls/c/docs/bench-read\n{date.lower()}\n\n".encode()
+signature = base64.b64encode(hmac.new(base64.b64decode(sys.argv[1]), payload, hashlib.sha256).digest()).decode()
+print("authorization: " + urllib.parse.quote(f"type=master&ver=1.0&sig={signature}", safe=""))
+print(f"x-ms-date: {date}")
+print("x-ms-version: 2020-07-15")
+print('x-ms-documentdb-partitionkey: ["bench-read"]')
+PY
+)
+    cosmos_headers=()
+    for header in "${signed[@]}"; do cosmos_headers+=(--header "$header"); done
+    record swift_cosmos_read_c1 "$toolbox" bench cosmos "${cosmos[@]}" --operation read --count "$count_http_c1" --json
+    record wrk_health_c1 python3 scripts/wrk-json.py "https://127.0.0.1:$HTTPS_PORT/_emulator/health" --connections 1 --seconds 5
+    record wrk_cosmos_read_c1 python3 scripts/wrk-json.py "${COSMOS_ENDPOINT}dbs/db/colls/c/docs/bench-read" --connections 1 --seconds 5 "${cosmos_headers[@]}"
+    record python_cosmos_read_c1 "$python" "$anchor" cosmos "${cosmos_py[@]}" --operation read --count "$count_http_c1"
+    record swift_cosmos_read_c64 "$toolbox" bench cosmos "${cosmos[@]}" --operation read --count "$count_http" --concurrency 64 --json
+    record python_cosmos_read_c64 "$python" "$anchor" cosmos "${cosmos_py[@]}" --operation read --count "$count_http" --concurrency 64
+    record swift_cosmos_create_c64 "$toolbox" bench cosmos "${cosmos[@]}" --operation create --count "$count_create" --concurrency 64 --json
+    record python_cosmos_create_c64 "$python" "$anchor" cosmos "${cosmos_py[@]}" --operation create --count "$count_create" --concurrency 64
+    record swift_eventgrid_c64 "$toolbox" eventgrid publish --endpoint "$EG" --key "$EG_KEY" --ca-file "$CA" --event-type Contoso.Bench \
+        --subject bench/swift --data '{"filler": "xxxxxxxxxxxxxxxx"}' --count "$count_eg" --concurrency 64
+    record python_eventgrid_c64 "$python" "$anchor" eventgrid --endpoint "$EG" --key "$EG_KEY" --ca-file "$CA" --count "$count_eg" --concurrency 64 --size 16
+    # Blob: BLOB_MIB over HTTPS, streamed from and to files by all three clients (so max RSS shows their buffers).
+    blob_size=$((blob_mib << 20))
+    head -c "$blob_size" /dev/urandom >"$workdir/blob.bin"
+    blob=(--connection-string "$BLOB_CS" --ca-file "$CA" --container bench --size "$blob_size" --count "$count_blob" --file "$workdir/blob.bin" --json)
+    blob_py=(--connection-string "$BLOB_CS" --ca-file "$CA" --container bench --size "$blob_size" --count "$count_blob" --file "$workdir/blob.bin")
+    sas=$("$python" - "$BLOB_CS" <<'PY'
+import sys
+from datetime import datetime, timedelta, timezone
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+parts = dict(p.split("=", 1) for p in sys.argv[1].split(";") if "=" in p)
+print(generate_container_sas(parts["AccountName"], "bench", account_key=parts["AccountKey"],
+                             permission=ContainerSasPermissions(read=True, write=True, create=True, delete=True),
+                             expiry=datetime.now(timezone.utc) + timedelta(hours=2)))
+PY
+)
+    record swift_blob_upload "$toolbox" bench blob "${blob[@]}" --operation upload
+    record python_blob_upload "$python" "$anchor" blob "${blob_py[@]}" --operation upload
+    record curl_blob_upload python3 scripts/curl-json.py upload "$blob_size" -- --cacert "$CA" -X PUT \
+        -H "x-ms-blob-type: BlockBlob" -T "$workdir/blob.bin" -o /dev/null "$BLOB_ENDPOINT/bench/curl-bench?$sas"
+    record swift_blob_download "$toolbox" bench blob "${blob[@]}" --operation download
+    record python_blob_download "$python" "$anchor" blob "${blob_py[@]}" --operation download
+    record curl_blob_download python3 scripts/curl-json.py download "$blob_size" -- --cacert "$CA" \
+        -o "$workdir/curl.download" "$BLOB_ENDPOINT/bench/curl-bench?$sas"
+    rm -f "$workdir/blob.bin" "$workdir/curl.download"
+    stop_emulator
+    # `toolbox bench http` (default callback queue and inline completions) vs URLSession and wrk, one nginx.
+    BASELINE="$urlsession" TOOLBOX="$toolbox" WRK_SECONDS=5 scripts/bench-http.sh "$http_requests" 32 \
+        2>"$workdir/bench-http.log" | while read -r line; do
+            name=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(("http_%s_%s" % (r["client"], r["scheme"])).replace("-", "_"))' "$line")
+            printf '{"case": "%s", "result": %s}\n' "$name" "$line" | tee -a "$results"
+        done
+    grep -i "ratio\|refused" "$workdir/bench-http.log" >&2 || true
+fi
 
 "$python" scripts/compare-report.py "$results" --plot "${results%.jsonl}.png"

@@ -22,19 +22,10 @@ enum BlobErrors {
             requestID: response.headers.first(name: "x-ms-request-id"), retryAfter: retryAfter(response.headers))
         let code: ToolboxError.Code
         switch status {
-        case 304: code = .notModified
-        case 400: code = .badRequest
-        case 401: code = .authorizationFailed
-        case 403: code = errorCode == "AuthenticationFailed" ? .authorizationFailed : .forbidden
-        case 404: code = .resourceNotFound
-        case 409: code = .resourceExists
-        case 412: code = .preconditionFailed
-        case 413: code = .requestTooLarge
+        case 403 where errorCode == "AuthenticationFailed": code = .authorizationFailed
         case 416: code = .rangeNotSatisfiable
-        case 429: code = .throttled
         case 503 where errorCode == "ServerBusy": code = .throttled
-        case 500...599: code = .serviceUnavailable
-        default: code = .serviceError
+        default: code = .forHTTPStatus(status, versionedResources: true, fallback: .serviceError)
         }
         // The status, code and request id are in `serviceCondition` (and in `description`); the message says
         // what failed and, in the service's words, why.

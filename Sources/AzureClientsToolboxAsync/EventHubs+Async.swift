@@ -52,13 +52,15 @@ extension ManagedEventHubProducer {
     }
 }
 
-extension PartitionReceiver {
-    /// Up to `maxEvents` events, or what arrived within `timeout` seconds.
-    public func receive(maxEvents: Int, timeout: Double) async throws(EventHubsError) -> [ReceivedEventData] {
-        try await awaitOperation { receive(maxEvents: maxEvents, timeout: timeout, completion: $0) }
+/// `async` forms of the Event Hubs partition-receiver role's operations; Task cancellation cancels the receive.
+extension EventHubPartitionReceiving {
+    /// Up to `maxEvents` events, or what arrived within `timeout`.
+    public func receive(maxEvents: Int, timeout: Duration) async throws(EventHubsError) -> [ReceivedEventData] {
+        try await awaitOperation { receive(maxEvents: maxEvents, timeout: timeout, queue: asyncDeliveryQueue, completion: $0) }
     }
 
+    /// Closes the receiver's connection; returns once it is closed.
     public func close() async {
-        let _: Void? = try? await awaitUncancellable { done in close { done(.success(())) } }
+        let _: Void? = try? await awaitUncancellable { done in close(queue: asyncDeliveryQueue) { done(.success(())) } }
     }
 }

@@ -24,9 +24,9 @@ extension ServiceBusSending {
         try await awaitOperation { schedule(messages, at: time, queue: asyncDeliveryQueue, completion: $0) }
     }
 
-    /// Sends after `delay` seconds (through schedule-message); returns the sequence numbers.
+    /// Sends after `delay` (through schedule-message); returns the sequence numbers.
     @discardableResult
-    public func send(_ messages: [ServiceBusMessage], delay: Double) async throws(ServiceBusError) -> [Int64] {
+    public func send(_ messages: [ServiceBusMessage], delay: Duration) async throws(ServiceBusError) -> [Int64] {
         try await awaitOperation { send(messages, delay: delay, completion: $0) }
     }
 
@@ -46,44 +46,51 @@ extension ManagedServiceBusSender {
     }
 }
 
-/// `async` forms of the receiver's operations. Settlement has no cancellation handle: it runs to completion.
-extension ServiceBusReceiver {
-    public func receive(maxMessages: Int, timeout: Double) async throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
-        try await awaitOperation { receive(maxMessages: maxMessages, timeout: timeout, completion: $0) }
+/// `async` forms of the Service Bus receiver role's operations; Task cancellation cancels the operation (a
+/// settlement already sent may still take effect, as with the completion form's handle).
+extension ServiceBusReceiving {
+    /// Up to `maxMessages` messages, or what arrived within `timeout`.
+    public func receive(maxMessages: Int, timeout: Duration) async throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
+        try await awaitOperation { receive(maxMessages: maxMessages, timeout: timeout, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func complete(_ message: ServiceBusReceivedMessage) async throws(ServiceBusError) {
-        try await awaitUncancellable { complete(message, completion: $0) }
+        try await awaitOperation { complete(message, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func abandon(_ message: ServiceBusReceivedMessage) async throws(ServiceBusError) {
-        try await awaitUncancellable { abandon(message, completion: $0) }
+        try await awaitOperation { abandon(message, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func deadLetter(_ message: ServiceBusReceivedMessage, reason: String? = nil, description: String? = nil)
         async throws(ServiceBusError)
     {
-        try await awaitUncancellable { deadLetter(message, reason: reason, description: description, completion: $0) }
+        try await awaitOperation {
+            deadLetter(message, reason: reason, description: description, queue: asyncDeliveryQueue, completion: $0)
+        }
     }
 
     public func `defer`(_ message: ServiceBusReceivedMessage) async throws(ServiceBusError) {
-        try await awaitUncancellable { self.defer(message, completion: $0) }
+        try await awaitOperation { self.defer(message, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func receiveDeferred(sequenceNumbers: [Int64]) async throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
-        try await awaitUncancellable { receiveDeferred(sequenceNumbers: sequenceNumbers, completion: $0) }
+        try await awaitOperation { receiveDeferred(sequenceNumbers: sequenceNumbers, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     @discardableResult
     public func renewLock(_ message: ServiceBusReceivedMessage) async throws(ServiceBusError) -> Date {
-        try await awaitUncancellable { renewLock(message, completion: $0) }
+        try await awaitOperation { renewLock(message, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func peek(maxMessages: Int, fromSequenceNumber: Int64? = nil) async throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
-        try await awaitUncancellable { peek(maxMessages: maxMessages, fromSequenceNumber: fromSequenceNumber, completion: $0) }
+        try await awaitOperation {
+            peek(maxMessages: maxMessages, fromSequenceNumber: fromSequenceNumber, queue: asyncDeliveryQueue, completion: $0)
+        }
     }
 
+    /// Closes the receiver's connection; returns once it is closed.
     public func close() async {
-        let _: Void? = try? await awaitUncancellable { done in close { done(.success(())) } }
+        let _: Void? = try? await awaitUncancellable { done in close(queue: asyncDeliveryQueue) { done(.success(())) } }
     }
 }

@@ -16,10 +16,8 @@ import ToolboxTransport
 ///
 /// `container(_:database:)` reaches another container of the account over the same connections and caches.
 public final class Cosmos: CosmosClient, CosmosCoreBacked, @unchecked Sendable {
-    // @unchecked Sendable: every stored property is immutable; `core` guards its own state.
-    public let databaseName: String
-    public let containerName: String
-    let core: CosmosCore
+    // @unchecked Sendable: the only stored property is immutable; its core guards its own state.
+    let binding: CosmosBinding
 
     /// - throws: `.invalidArgument` for an unusable endpoint, `.invalidKey` for a key that is not base64.
     public init(endpoint: String, authorization: CosmosAuthorization, databaseName: String, containerName: String,
@@ -28,22 +26,17 @@ public final class Cosmos: CosmosClient, CosmosCoreBacked, @unchecked Sendable {
         http.maxConnectionsPerEndpoint = max(1, options.maxConnections)
         http.maxLifespan = options.clientTTL.toolboxSeconds
         http.maxIdle = min(50, options.clientTTL.toolboxSeconds)
-        self.core = try CosmosCore(endpoint: endpoint, authorization: authorization, options: options,
-                                   httpConfiguration: http, readiness: nil)
-        self.databaseName = databaseName
-        self.containerName = containerName
+        let core = try CosmosCore(endpoint: endpoint, authorization: authorization, options: options,
+                                  httpConfiguration: http, readiness: nil)
+        self.binding = CosmosBinding(core: core, databaseName: databaseName, containerName: containerName)
     }
 
-    private init(core: CosmosCore, databaseName: String, containerName: String) {
-        self.core = core
-        self.databaseName = databaseName
-        self.containerName = containerName
-    }
+    init(binding: CosmosBinding) { self.binding = binding }
 
     /// Another container of the account, sharing this client's connections, caches and session tokens (closing
     /// either closes both).
     public func container(_ containerName: String, database: String? = nil) -> Cosmos {
-        Cosmos(core: core, databaseName: database ?? databaseName, containerName: containerName)
+        Cosmos(binding: binding(container: containerName, database: database))
     }
 
     /// How many connections the client has opened so far.

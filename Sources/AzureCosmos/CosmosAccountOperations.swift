@@ -101,12 +101,28 @@ extension CosmosAccountOperations {
     }
 }
 
+/// What a client is bound to: the account's core (connections, caches, session tokens) and one container.
+struct CosmosBinding: Sendable {
+    let core: CosmosCore
+    let databaseName: String
+    let containerName: String
+}
+
 /// The shared implementation of both roles over a `CosmosCore`.
 protocol CosmosCoreBacked: CosmosContainerOperations, CosmosAccountOperations {
-    var core: CosmosCore { get }
+    var binding: CosmosBinding { get }
 }
 
 extension CosmosCoreBacked {
+    var core: CosmosCore { binding.core }
+    public var databaseName: String { binding.databaseName }
+    public var containerName: String { binding.containerName }
+
+    /// `binding` moved to another container of the account (same core).
+    func binding(container containerName: String, database: String?) -> CosmosBinding {
+        CosmosBinding(core: core, databaseName: database ?? databaseName, containerName: containerName)
+    }
+
     @discardableResult
     public func writeItem(_ document: [UInt8], partitionKey: CosmosPartitionKey?, upsert: Bool,
                           options: CosmosItemOptions, queue: DispatchQueue,

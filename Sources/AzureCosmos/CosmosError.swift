@@ -54,21 +54,8 @@ enum CosmosErrors {
             httpStatus: status, subStatus: subStatus, errorCode: errorCode, serviceMessage: message,
             requestID: response.headers.first(name: "x-ms-request-id"),
             activityID: response.headers.first(name: "x-ms-activity-id"), retryAfter: retryAfter)
-        let code: ToolboxError.Code
-        switch status {
-        case 304: code = .notModified
-        case 400: code = .badRequest
-        case 401: code = .authorizationFailed
-        case 403: code = .forbidden
-        case 404: code = .resourceNotFound
-        case 408: code = .timedOut
-        case 409: code = .resourceExists
-        case 412: code = .preconditionFailed
-        case 413: code = .requestTooLarge
-        case 429: code = .throttled
-        case 500..<600: code = .serviceUnavailable
-        default: code = .httpResponseError
-        }
+        let code: ToolboxError.Code = status == 408
+            ? .timedOut : .forHTTPStatus(status, versionedResources: true, fallback: .httpResponseError)
         let what = errorCode.map { " \($0)" } ?? ""
         let sub = subStatus.map { "/\($0)" } ?? ""
         return ToolboxError(code, "\(operation) failed with HTTP \(status)\(sub)\(what)"

@@ -21,10 +21,8 @@ import ToolboxTransport
 ///
 /// Defaults follow the Python library: idle 30 s, lifespan 60 s, 10 connections; `options.pool` changes them.
 public final class ManagedCosmos: CosmosClient, CosmosCoreBacked, @unchecked Sendable {
-    // @unchecked Sendable: every stored property is immutable; `core` guards its own state.
-    public let databaseName: String
-    public let containerName: String
-    let core: CosmosCore
+    // @unchecked Sendable: the only stored property is immutable; its core guards its own state.
+    let binding: CosmosBinding
 
     public init(endpoint: String, authorization: CosmosAuthorization, databaseName: String, containerName: String,
                 options: CosmosClientOptions = CosmosClientOptions()) throws(ToolboxError) {
@@ -40,22 +38,17 @@ public final class ManagedCosmos: CosmosClient, CosmosCoreBacked, @unchecked Sen
         http.minReadyPerEndpoint = pool.minReady
         http.connectTimeout = pool.connectionCreateTimeout.toolboxSeconds
         http.metricsLabel = pool.metricsLabel
-        self.core = try CosmosCore(endpoint: endpoint, authorization: authorization, options: options,
-                                   httpConfiguration: http, readiness: (databaseName, containerName))
-        self.databaseName = databaseName
-        self.containerName = containerName
+        let core = try CosmosCore(endpoint: endpoint, authorization: authorization, options: options,
+                                  httpConfiguration: http, readiness: (databaseName, containerName))
+        self.binding = CosmosBinding(core: core, databaseName: databaseName, containerName: containerName)
     }
 
-    private init(core: CosmosCore, databaseName: String, containerName: String) {
-        self.core = core
-        self.databaseName = databaseName
-        self.containerName = containerName
-    }
+    init(binding: CosmosBinding) { self.binding = binding }
 
     /// Another container of the account over the same pool (whose connections were proved with this client's
     /// container), caches and session tokens. Closing either closes both.
     public func container(_ containerName: String, database: String? = nil) -> ManagedCosmos {
-        ManagedCosmos(core: core, databaseName: database ?? databaseName, containerName: containerName)
+        ManagedCosmos(binding: binding(container: containerName, database: database))
     }
 
     /// Opens up to `connections` ready connections (each proved by a container read) ahead of need; completes

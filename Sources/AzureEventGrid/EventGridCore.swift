@@ -163,7 +163,7 @@ final class EventGridCore: Sendable {
                 return operation.finish(.failure(ToolboxError(.invalidArgument, "\(request.what): \(error)",
                                                               underlying: error)))
             }
-            operation.child { done in
+            operation.run { done in
               http.execute(httpRequest, deadline: tryDeadline, queue: workQueue) { [self] result in
                 done()
                 switch result {
@@ -208,7 +208,7 @@ final class EventGridCore: Sendable {
                 serviceCondition: error.serviceCondition, underlying: error)))
         }
         options.logger.debug("eventgrid: \(request.what) failed (\(error.code)); retrying in \(delay)")
-        operation.child { done in
+        operation.run { done in
             options.clock.schedule(at: options.clock.now().advanced(by: delay), on: workQueue) { [self] in
                 done()
                 attempt(request, number: number + 1, deadline: deadline, operation: operation)
@@ -247,7 +247,7 @@ final class EventGridCore: Sendable {
                 operation.finish(.failure(error))
             }
         case .token(let credential):
-            operation.child { done in
+            operation.run { done in
               credential.token(for: [EventGridCredential.scope], options: TokenRequestOptions(deadline: deadline),
                                queue: workQueue) { result in
                 done()
@@ -267,97 +267,4 @@ final class EventGridCore: Sendable {
 
 /// One publish in flight: its exactly-once completion and the request, token fetch or timer it is waiting on,
 /// so `cancel()` stops whichever runs.
-final class PublishOperation: Cancellable, @unchecked Sendable {
-    // @unchecked Sendable: `children`, `nextID` and `finished` are guarded by `lock`; the completion runs outside
-    // it, once, through `CompletionOnce`.
-    private let lock = Lock()
-    private var children: [Int: any Cancellable] = [:]
-    private var nextID = 0
-    private var finished = false
-    private let once: CompletionOnce<Result<Void, ToolboxError>>
-    private let what: String
-
-    init(_ what: String, queue: DispatchQueue, completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) {
-        self.what = what
-        once = CompletionOnce { result in queue.async { completion(result) } }
-    }
-
-    var isFinished: Bool { lock.withLock { finished } }
-
-    /// Runs one step (a request, a token fetch, a timer) as a child: `start` gets a `done` its completion calls
-    /// first, after which cancelling the operation no longer touches the step's handle (a finished request's
-    /// connection may already serve someone else).
-    func child(_ start: (_ done: @escaping @Sendable () -> Void) -> any Cancellable) {
-        let box = ChildHandle()
-        let id = track(box)
-        let handle = start { [weak self] in
-            box.complete()
-            self?.untrack(id)
-        }
-        box.attach(handle)
-    }
-
-    /// Keeps `child` until `untrack`; cancels it at once when the operation already ended.
-    private func track(_ child: any Cancellable) -> Int? {
-        let id: Int? = lock.withLock {
-            if finished { return nil }
-            nextID += 1
-            children[nextID] = child
-            return nextID
-        }
-        if id == nil { child.cancel() }
-        return id
-    }
-
-    private func untrack(_ id: Int?) {
-        guard let id else { return }
-        lock.withLock { _ = children.removeValue(forKey: id) }
-    }
-
-    /// Delivers `result` unless something already was, and cancels what is still running.
-    func finish(_ result: Result<Void, ToolboxError>) {
-        let pending: [any Cancellable] = lock.withLock {
-            if finished { return [] }
-            finished = true
-            defer { children = [:] }
-            return Array(children.values)
-        }
-        for child in pending { child.cancel() }
-        once.complete(result)
-    }
-
-    func cancel() {
-        finish(.failure(ToolboxError(.cancelled, "\(what) was cancelled")))
-    }
-}
-
-/// The handle of one child step, cancellable only while the step runs.
-private final class ChildHandle: Cancellable, Sendable {
-    private enum Phase { case running, completed, cancelled }
-    private let state = LockedValue<(phase: Phase, handle: (any Cancellable)?)>((.running, nil))
-
-    /// The step's own handle, once its start returned; cancelled at once if the operation was.
-    func attach(_ handle: any Cancellable) {
-        let cancelNow = state.withLockedValue { state -> Bool in
-            guard state.phase == .running else { return state.phase == .cancelled }
-            state.handle = handle
-            return false
-        }
-        if cancelNow { handle.cancel() }
-    }
-
-    func complete() {
-        state.withLockedValue { state in
-            if state.phase == .running { state = (.completed, nil) }
-        }
-    }
-
-    func cancel() {
-        let handle = state.withLockedValue { state -> (any Cancellable)? in
-            guard state.phase == .running else { return nil }
-            defer { state = (.cancelled, nil) }
-            return state.handle
-        }
-        handle?.cancel()
-    }
-}
+typealias PublishOperation = ChildOperation<Void>

@@ -32,17 +32,7 @@ enum EventGridErrors {
             httpStatus: status, errorCode: errorCode, serviceMessage: message,
             requestID: response.headers.first(name: "x-ms-request-id"),
             retryAfter: retryAfter(response.headers))
-        let code: ToolboxError.Code
-        switch status {
-        case 400: code = .badRequest
-        case 401: code = .authorizationFailed
-        case 403: code = .forbidden
-        case 404: code = .resourceNotFound
-        case 413: code = .requestTooLarge
-        case 429: code = .throttled
-        case 500...599: code = .serviceUnavailable
-        default: code = .serviceError
-        }
+        let code = ToolboxError.Code.forHTTPStatus(status, versionedResources: false, fallback: .serviceError)
         var text = "\(what) failed: HTTP \(status)"
         if let errorCode { text += " \(errorCode)" }
         if let message { text += ": \(message)" }

@@ -79,6 +79,23 @@ public struct ReceivedEventData: Sendable, Hashable {
     /// The body as bytes.
     public var body: [UInt8] { event.body }
 
+    /// A received event made by hand, for a stub of `EventHubPartitionReceiving` in your tests.
+    ///
+    /// - Parameters:
+    ///   - event: the fields as sent.
+    ///   - sequenceNumber: the partition's sequence number.
+    ///   - offset: the partition's offset.
+    ///   - enqueuedTime: when the service accepted it.
+    ///   - partitionKey: the key it was sent with, if any.
+    public init(event: EventData, sequenceNumber: Int64, offset: String, enqueuedTime: Date? = nil,
+                partitionKey: String? = nil) {
+        self.event = event
+        self.sequenceNumber = sequenceNumber
+        self.offset = offset
+        self.enqueuedTime = enqueuedTime
+        self.partitionKey = partitionKey
+    }
+
     init(message: AMQPMessage) {
         var event = EventData(body: message.dataBody ?? [])
         if case .value(.string(let text)) = message.body { event.body = Array(text.utf8) }

@@ -18,8 +18,12 @@ public struct EventHubConnectionFactory: MessagingConnectionFactory {
     public let eventHubName: String
     public let readiness: EventHubReadiness
     public let logger: Logger
+    /// Runs the connections' timers (open deadline, CBS token refresh).
+    public let clock: any ToolboxClock
 
-    public init(endpoint: MessagingEndpoint, eventHubName: String, readiness: EventHubReadiness, logger: Logger) {
+    public init(endpoint: MessagingEndpoint, eventHubName: String, readiness: EventHubReadiness, logger: Logger,
+                clock: any ToolboxClock = SystemClock()) {
+        self.clock = clock
         self.endpoint = endpoint
         self.eventHubName = eventHubName
         self.readiness = readiness
@@ -30,7 +34,7 @@ public struct EventHubConnectionFactory: MessagingConnectionFactory {
         let hub = eventHubName
         MessagingConnection.openAuthorized(
             endpoint: endpoint, containerIDPrefix: "EHProducer", product: "azsdk-swift-eventhubs", deadline: deadline,
-            logger: logger, wrap: { EventHubConnection(messaging: $0, eventHubName: hub) }, audience: \.audience,
+            logger: logger, clock: clock, wrap: { EventHubConnection(messaging: $0, eventHubName: hub) }, audience: \.audience,
             completion: completion)
     }
 

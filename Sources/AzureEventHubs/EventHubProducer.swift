@@ -11,14 +11,26 @@ import AzureAuth
 ///
 /// TLS is used unless the connection string says `UseDevelopmentEmulator=true` (or
 /// `options.allowPlainTextForDevelopment` is set).
-public final class EventHubProducer: EventHubProducerClient, @unchecked Sendable {
-    // @unchecked Sendable: no stored properties of its own (see EventHubProducerClient).
+public final class EventHubProducer: EventHubProducerCoreBacked, Sendable {
+    let core: EventHubProducerCore
+
+    /// The settings this producer was made with.
+    public var options: EventHubProducerOptions { core.options }
+
+    /// Connection counts, in-use leases, last error and reconnects.
+    public var health: ClientHealth { core.health }
 
     /// A producer authenticated by the connection string's key or signature.
+    ///
+    /// - Parameters:
+    ///   - connectionString: `Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…` (or a signature).
+    ///   - eventHubName: the hub; nil takes the connection string's `EntityPath`.
+    ///   - options: retries, TLS trust, logging.
+    /// - Throws: `.invalidArgument` for a malformed connection string or no hub name.
     public convenience init(connectionString: String, eventHubName: String? = nil,
                             options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
-        let (endpoint, parsed) = try Self.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, eventHubName: try Self.hubName(eventHubName, parsed), options: options)
+        let (endpoint, parsed) = try EventHubProducerCore.endpoint(connectionString: connectionString, options: options)
+        self.init(endpoint: endpoint, eventHubName: try EventHubProducerCore.hubName(eventHubName, parsed), options: options)
     }
 
     /// A producer authenticated by an Entra ID credential (CBS `jwt` tokens for `https://eventhubs.azure.net//.default`).
@@ -33,8 +45,9 @@ public final class EventHubProducer: EventHubProducerClient, @unchecked Sendable
     /// A producer for an explicit endpoint.
     public init(endpoint: MessagingEndpoint, eventHubName: String, options: EventHubProducerOptions = EventHubProducerOptions()) {
         let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName, readiness: .attach,
-                                                logger: options.logger)
+                                                logger: options.logger, clock: options.clock)
         let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
-        super.init(provider: ConnectionProvider(single: factory, health: health), eventHubName: eventHubName, options: options)
+        core = EventHubProducerCore(provider: ConnectionProvider(single: factory, health: health, clock: options.clock), eventHubName: eventHubName,
+                                    options: options)
     }
 }

@@ -1,5 +1,6 @@
 import ConnectionPooling
 import Logging
+import ToolboxCore
 
 /// Settings shared by `EventHubProducer` and `ManagedEventHubProducer`.
 public struct EventHubProducerOptions: Sendable {
@@ -18,6 +19,9 @@ public struct EventHubProducerOptions: Sendable {
         $0.maxIdle = 220
         $0.metricsLabel = "azure_eventhubs_producer"
     }
+    /// The clock of the client's timers: per-try time-outs, retry delays, receive time-outs and the pool's
+    /// sweeps. Tests pass a `ManualClock` (product `AzureClientsToolboxTesting`) and move time with `advance(by:)`.
+    public var clock: any ToolboxClock = SystemClock()
     /// Where the client logs; per-operation timings go out at `.debug`.
     public var logger = Logger(label: "AzureEventHubs", factory: { _ in SwiftLogNoOpLogHandler() })
 

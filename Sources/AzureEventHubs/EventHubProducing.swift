@@ -72,6 +72,70 @@ extension EventHubProducing {
         send([event], options: options, queue: queue, completion: completion)
     }
 
+    /// Sends `events` in one batch transfer; `completion` runs on the default callback queue.
+    ///
+    /// - Parameters:
+    ///   - events: at least one event.
+    ///   - options: partition key or partition id (not both).
+    ///   - completion: called once with the outcome.
+    /// - Returns: a handle that cancels the send.
+    @discardableResult
+    public func send(_ events: [EventData], options: SendEventOptions = SendEventOptions(),
+                     completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        send(events, options: options, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// Sends a batch made with `createBatch`; `completion` runs on the default callback queue.
+    ///
+    /// - Parameters:
+    ///   - batch: a non-empty batch.
+    ///   - completion: called once with the outcome.
+    /// - Returns: a handle that cancels the send.
+    @discardableResult
+    public func send(_ batch: EventDataBatch,
+                     completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        send(batch, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// An empty batch sized by the link's max-message-size; `completion` runs on the default callback queue.
+    ///
+    /// - Parameters:
+    ///   - options: partition key or partition id the batch's events go to.
+    ///   - completion: called once with the batch or the failure.
+    /// - Returns: a handle that cancels the request.
+    @discardableResult
+    public func createBatch(options: SendEventOptions = SendEventOptions(),
+                            completion: @escaping @Sendable (Result<EventDataBatch, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        createBatch(options: options, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// The hub's name, creation time and partition ids; `completion` runs on the default callback queue.
+    ///
+    /// - Parameter completion: called once with the properties or the failure.
+    /// - Returns: a handle that cancels the request.
+    @discardableResult
+    public func eventHubProperties(completion: @escaping @Sendable (Result<EventHubProperties, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        eventHubProperties(queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// One partition's sequence numbers, last offset and time; `completion` runs on the default callback queue.
+    ///
+    /// - Parameters:
+    ///   - partitionID: the partition.
+    ///   - completion: called once with the properties or the failure.
+    /// - Returns: a handle that cancels the request.
+    @discardableResult
+    public func partitionProperties(partitionID: String,
+                                    completion: @escaping @Sendable (Result<PartitionProperties, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        partitionProperties(partitionID: partitionID, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
     /// Closes the producer's connections, then calls `completion` on the default callback queue.
     public func close(completion: @escaping @Sendable () -> Void) {
         close(queue: LibraryQueues.defaultCallbackQueue, completion: completion)
@@ -129,3 +193,9 @@ extension EventHubProducing {
         let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
     }
 }
+
+/// The name this package's producer base class had; Azure's SDKs use `EventHubProducerClient` for their concrete
+/// producer, so the role is now `EventHubProducing`, adopted by the final `EventHubProducer` and
+/// `ManagedEventHubProducer`.
+@available(*, deprecated, renamed: "EventHubProducing")
+public typealias EventHubProducerClient = EventHubProducing

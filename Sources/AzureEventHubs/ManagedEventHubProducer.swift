@@ -16,13 +16,19 @@ import ToolboxCore
 /// with `options.readiness = .readyMessage(event)`, a real event as the Python toolbox does). A connection
 /// that fails in use is retired and replaced once for all its users; transient failures are retried per
 /// `options.retry`.
-public final class ManagedEventHubProducer: EventHubProducerClient, @unchecked Sendable {
-    // @unchecked Sendable: no stored properties of its own (see EventHubProducerClient).
+public final class ManagedEventHubProducer: EventHubProducerCoreBacked, Sendable {
+    let core: EventHubProducerCore
+
+    /// The settings this producer was made with.
+    public var options: EventHubProducerOptions { core.options }
+
+    /// Connection counts, in-use leases, last error and reconnects.
+    public var health: ClientHealth { core.health }
 
     public convenience init(connectionString: String, eventHubName: String? = nil,
                             options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
-        let (endpoint, parsed) = try Self.endpoint(connectionString: connectionString, options: options)
-        try self.init(endpoint: endpoint, eventHubName: try Self.hubName(eventHubName, parsed), options: options)
+        let (endpoint, parsed) = try EventHubProducerCore.endpoint(connectionString: connectionString, options: options)
+        try self.init(endpoint: endpoint, eventHubName: try EventHubProducerCore.hubName(eventHubName, parsed), options: options)
     }
 
     public convenience init(fullyQualifiedNamespace: String, eventHubName: String, credential: any TokenCredential,
@@ -36,16 +42,17 @@ public final class ManagedEventHubProducer: EventHubProducerClient, @unchecked S
     public init(endpoint: MessagingEndpoint, eventHubName: String,
                 options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
         let factory = EventHubConnectionFactory(endpoint: endpoint, eventHubName: eventHubName,
-                                                readiness: options.readiness, logger: options.logger)
-        super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
-                                                         health: HealthTracker(metricsLabel: options.pool.metricsLabel)),
-                   eventHubName: eventHubName, options: options)
+                                                readiness: options.readiness, logger: options.logger, clock: options.clock)
+        core = EventHubProducerCore(
+            provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
+                                             health: HealthTracker(metricsLabel: options.pool.metricsLabel), clock: options.clock),
+            eventHubName: eventHubName, options: options)
     }
 
     /// Opens `connections` ready connections ahead of need; completes with how many are ready.
     public func warmUp(connections: Int, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                        completion: @escaping @Sendable (Result<Int, EventHubsError>) -> Void) {
-        provider.warmUp(count: connections, queue: queue, completion: completion)
+        core.provider.warmUp(count: connections, queue: queue, completion: completion)
     }
 
     /// Blocking form of `warmUp(connections:queue:completion:)`.

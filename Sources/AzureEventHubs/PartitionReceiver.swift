@@ -35,14 +35,14 @@ public enum EventPosition: Sendable, Hashable {
 /// ```swift
 /// let receiver = try PartitionReceiver(connectionString: cs, eventHubName: "eh1", partitionID: "0",
 ///                                      startingPosition: .earliest)
-/// let events = try receiver.receive(maxEvents: 100, timeout: 5)
+/// let events = try receiver.receive(maxEvents: 100, timeout: .seconds(5))
 /// ```
 ///
 /// Events are prefetched into a bounded buffer (300, or what pending calls asked for; credit is topped up as the
 /// caller takes them); `receive` returns as soon as `maxEvents` are there,
 /// or what arrived when `timeout` passes. If the connection drops, the receiver reconnects from the last
 /// sequence number it delivered into the buffer, so nothing is skipped and nothing repeats.
-public final class PartitionReceiver: Sendable {
+public final class PartitionReceiver: EventHubPartitionReceiving {
 
     private typealias Waiter = ReceiveInbox<ReceivedEventData>.Waiter
 
@@ -71,7 +71,7 @@ public final class PartitionReceiver: Sendable {
     private let logger: Logger
     private let clock: any ToolboxClock
     /// How long one connect (transport, CBS, attach) may take before it counts as failed.
-    private let connectTimeout: Double
+    private let connectTimeout: Duration
     private let state = LockedValue(State())
 
     public convenience init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
@@ -85,7 +85,7 @@ public final class PartitionReceiver: Sendable {
     /// connect (transport, CBS, attach).
     package init(endpoint: MessagingEndpoint, eventHubName: String, consumerGroup: String = "$Default",
                  partitionID: String, startingPosition: EventPosition = .latest, logger: Logger,
-                 clock: any ToolboxClock, connectTimeout: Double = 60) {
+                 clock: any ToolboxClock, connectTimeout: Duration = .seconds(60)) {
         self.clock = clock
         self.connectTimeout = connectTimeout
         self.endpoint = endpoint
@@ -99,21 +99,21 @@ public final class PartitionReceiver: Sendable {
     public convenience init(connectionString: String, eventHubName: String? = nil, consumerGroup: String = "$Default",
                             partitionID: String, startingPosition: EventPosition = .latest,
                             options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
-        let (endpoint, parsed) = try EventHubProducerClient.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, eventHubName: try EventHubProducerClient.hubName(eventHubName, parsed),
+        let (endpoint, parsed) = try EventHubProducerCore.endpoint(connectionString: connectionString, options: options)
+        self.init(endpoint: endpoint, eventHubName: try EventHubProducerCore.hubName(eventHubName, parsed),
                   consumerGroup: consumerGroup, partitionID: partitionID, startingPosition: startingPosition,
-                  logger: options.logger)
+                  logger: options.logger, clock: options.clock)
     }
 
     /// Delivers up to `maxEvents` events: as soon as that many are buffered, else what arrived within `timeout`
-    /// seconds (possibly none). Fails only if the receiver is closed or cannot connect at all.
+    /// (possibly none), measured on the receiver's clock. Fails only if the receiver is closed or cannot connect.
     @discardableResult
-    public func receive(maxEvents: Int, timeout: Double, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    public func receive(maxEvents: Int, timeout: Duration, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<[ReceivedEventData], EventHubsError>) -> Void)
         -> any Cancellable
     {
         let (token, once) = ReceiveInbox.startReceive(
-            in: state, maxCount: maxEvents, timeout: timeout, queue: queue, completion: completion,
+            in: state, maxCount: maxEvents, timeout: timeout, clock: clock, queue: queue, completion: completion,
             timedOut: { [weak self] in self?.topUpCredit() })
         guard once != nil else { return token }
         ensureConnected()
@@ -122,13 +122,8 @@ public final class PartitionReceiver: Sendable {
         return token
     }
 
-    /// Blocking form of `receive(maxEvents:timeout:queue:completion:)`.
-    public func receive(maxEvents: Int, timeout: Double) throws(EventHubsError) -> [ReceivedEventData] {
-        try blockingWait { queue, done in receive(maxEvents: maxEvents, timeout: timeout, queue: queue, completion: done) }
-    }
-
     /// Closes the connection; pending receives complete with what is buffered.
-    public func close(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, completion: @escaping @Sendable () -> Void = {}) {
+    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
         let (connection, waiters) = state.withLockedValue { state in
             state.closed = true
             defer { state.connection = nil }
@@ -137,11 +132,6 @@ public final class PartitionReceiver: Sendable {
         for waiter in waiters { waiter.once.complete(.success([])) }
         guard let connection else { return queue.async(execute: completion) }
         connection.close { queue.async(execute: completion) }
-    }
-
-    /// Blocking form of `close(queue:completion:)`.
-    public func close() throws(EventHubsError) {
-        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
     }
 
     // MARK: - Internals
@@ -192,9 +182,9 @@ public final class PartitionReceiver: Sendable {
         let address = endpoint.address(path)
         // One deadline for the whole connect (transport, CBS, attach): a peer that stops answering at any step
         // fails this connect, which is then retried with backoff, instead of leaving the receiver connecting.
-        let deadline = Deadline.after(seconds: connectTimeout)
+        let deadline = Deadline.after(connectTimeout)
         MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "EHReceiver", product: "azsdk-swift-eventhubs",
-                                 deadline: deadline, logger: logger) { [weak self] result in
+                                 deadline: deadline, logger: logger, clock: clock) { [weak self] result in
             guard let self else { return }
             switch result {
             case .failure(let error): self.connectFailed(error)
@@ -226,7 +216,7 @@ public final class PartitionReceiver: Sendable {
                                 state.connection = connection
                                 state.link = receiver
                                 state.outstandingCredit = 0
-                                state.connectedAt = .now()
+                                state.connectedAt = self.clock.now()
                                 return true
                             }
                             guard keep else { return connection.close {} }
@@ -259,7 +249,7 @@ public final class PartitionReceiver: Sendable {
     /// connection had lived a while — a peer that drops every connection at once is not hammered.
     private func connectionEnded() {
         let delay: Double = state.withLockedValue { state in
-            if let since = state.connectedAt, MonotonicInstant.now().seconds(since: since) > connectTimeout {
+            if let since = state.connectedAt, clock.now().seconds(since: since) > connectTimeout.toolboxSeconds {
                 state.backoff.reset()
             }
             state.connectedAt = nil

@@ -67,22 +67,30 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
     private let mode: Mode
     public let factory: F
     public let health: HealthTracker
+    /// The clock of every timer an operation sets: per-try time-outs and retry delays (and the pool's own).
+    public let clock: any ToolboxClock
+    /// The per-try time-outs, on `clock`.
+    let timeouts: TimeoutScheduler
 
     /// One connection, opened on first use (and re-opened after it fails).
-    public init(single factory: F, health: HealthTracker) {
+    public init(single factory: F, health: HealthTracker, clock: any ToolboxClock = SystemClock()) {
         self.factory = factory
         self.health = health
+        self.clock = clock
+        timeouts = .on(clock)
         mode = .single(SingleConnection(factory: factory, health: health))
     }
 
     /// A pool of connections with `configuration`.
     public init(pooled factory: F, configuration: ConnectionPoolConfiguration, logger: Logger,
-                health: HealthTracker) throws(AzureMessagingError) {
+                health: HealthTracker, clock: any ToolboxClock = SystemClock()) throws(AzureMessagingError) {
         self.factory = factory
         self.health = health
+        self.clock = clock
+        timeouts = .on(clock)
         do {
             mode = .pooled(try ConnectionPool(connector: FactoryConnector(factory: factory, health: health),
-                                              configuration: configuration, logger: logger))
+                                              configuration: configuration, logger: logger, clock: clock))
         } catch {
             throw AzureMessagingError(.invalidArgument, "invalid pool configuration: \(error)")
         }
@@ -90,15 +98,16 @@ public final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable {
 
     /// Lends a connection; `completion` runs once on `queue`. A nil `timeout` waits as long as the pool's
     /// `acquireTimeout` (10 s by default, as the Python library) or, for the single connection, as long as
-    /// opening it may take (60 s).
+    /// opening it may take: `openTimeout` (an operation passes its try time-out, so a connect that hangs is given
+    /// up with the try that waited for it, and the retry opens afresh), at most 60 s (the pool's `getTimeout`).
     @discardableResult
-    public func acquire(timeout: Double?, queue: DispatchQueue,
+    public func acquire(timeout: Double?, openTimeout: Double? = nil, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void)
         -> any Cancellable
     {
         switch mode {
         case .single(let single):
-            return single.acquire(timeout: timeout ?? 60, queue: queue, completion: completion)
+            return single.acquire(timeout: timeout ?? min(openTimeout ?? 60, 60), queue: queue, completion: completion)
         case .pooled(let pool):
             let health = self.health
             let factory = self.factory

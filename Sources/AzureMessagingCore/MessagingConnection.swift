@@ -36,12 +36,15 @@ public final class MessagingConnection: Sendable {
     public let session: AMQPSession
     let cbs: AMQPCBSClient
     let logger: Logger
+    /// Runs the CBS token refreshers' timers.
+    let clock: any ToolboxClock
     /// The queue the connection's own bookkeeping callbacks run on (the AMQP connection's queue).
     public var queue: DispatchQueue { amqp.queue }
     private let state = LockedValue(State())
 
     private init(id: Int, endpoint: MessagingEndpoint, amqp: AMQPConnection, session: AMQPSession, cbs: AMQPCBSClient,
-                 logger: Logger) {
+                 logger: Logger, clock: any ToolboxClock) {
+        self.clock = clock
         self.id = id
         self.endpoint = endpoint
         self.amqp = amqp
@@ -78,12 +81,13 @@ public final class MessagingConnection: Sendable {
     /// token closes the new connection. Both clients' connection factories open their connections this way.
     public static func openAuthorized<Connection: Sendable>(
         endpoint: MessagingEndpoint, containerIDPrefix: String, product: String, deadline: Deadline, logger: Logger,
+        clock: any ToolboxClock = SystemClock(),
         wrap: @escaping @Sendable (MessagingConnection) -> Connection,
         audience: @escaping @Sendable (Connection) -> String,
         completion: @escaping @Sendable (Result<Connection, AzureMessagingError>) -> Void
     ) {
         open(endpoint: endpoint, containerIDPrefix: containerIDPrefix, product: product, deadline: deadline,
-             logger: logger) { result in
+             logger: logger, clock: clock) { result in
             switch result {
             case .failure(let error):
                 completion(.failure(error))
@@ -103,11 +107,16 @@ public final class MessagingConnection: Sendable {
     }
 
     /// Opens a connection: transport, SASL, open, session, `$cbs` links. `completion` runs on `queue` once.
+    /// `clock` runs the open deadline's timer and, later, the CBS token refreshers.
     public static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
-                            deadline: Deadline, logger: Logger,
+                            deadline: Deadline, logger: Logger, clock: any ToolboxClock = SystemClock(),
                             queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                             completion: @escaping @Sendable (Result<MessagingConnection, AzureMessagingError>) -> Void) {
+        // The open deadline's timer, cancelled once the open ends either way (it would otherwise stay armed, and
+        // keep what it captured, until the deadline).
+        let timer = LockedValue<(any Cancellable)?>(nil)
         let once = CompletionOnce<Result<MessagingConnection, AzureMessagingError>> { result in
+            timer.withLockedValue { $0 }?.cancel()
             queue.async { completion(result) }
         }
         let id = ids.add(1, ordering: .relaxed).newValue
@@ -122,7 +131,7 @@ public final class MessagingConnection: Sendable {
         let configuration = AMQPConnectionConfiguration(
             containerID: "\(containerIDPrefix)-\(UUID().uuidString.lowercased())", hostname: endpoint.host,
             sasl: .anonymous, maxFrameSize: 65536, channelMax: 65535, idleTimeout: endpoint.idleTimeout.flatMap {
-                $0.isFinite && $0 > 0 ? $0 : nil }, openTimeout: seconds,
+                $0 > .zero ? $0.toolboxSeconds : nil }, openTimeout: seconds,
             properties: ["product": .string(product), "version": "1.0.0", "platform": "Linux",
                          "user-agent": .string("\(product)/1.0.0 AzureClientsToolbox (Swift)")])
         let context = "connecting to \(endpoint.host):\(endpoint.port)"
@@ -130,8 +139,8 @@ public final class MessagingConnection: Sendable {
         // thread hop between socket and protocol; see docs/architecture.md).
         let started = LockedValue<(attempt: (any Cancellable)?, amqp: AMQPConnection?)>((nil, nil))
         // The whole handshake (TCP, TLS, SASL, open, session, CBS) must finish by the deadline.
-        // A completed `once` makes the timer a no-op, so it needs no cancelling.
-        openTimers.asyncAfter(deadline: .now() + seconds) {
+        // A completed `once` makes the timer a no-op; `once` also cancels it.
+        let openTimer = clock.schedule(at: clock.now().advanced(bySeconds: seconds), on: openTimers) {
             if once.complete(.failure(AzureMessagingError(.timedOut, "\(context): no ready connection within \(seconds)s",
                                                           recovery: .rebuildConnection))) {
                 let (attempt, amqp) = started.load()
@@ -139,6 +148,8 @@ public final class MessagingConnection: Sendable {
                 amqp?.close(timeout: 1) { _ in }
             }
         }
+        timer.withLockedValue { $0 = openTimer }
+        if once.isCompleted { openTimer.cancel() }
         let attempt = AMQPSocketTransport.connect(host: endpoint.host, port: endpoint.port, tls: tls,
                                                   deadline: deadline) { result in
             switch result {
@@ -151,7 +162,7 @@ public final class MessagingConnection: Sendable {
                     amqp.close(timeout: 1) { _ in }
                     return
                 }
-                handshake(amqp, id: id, endpoint: endpoint, context: context, logger: logger, once: once)
+                handshake(amqp, id: id, endpoint: endpoint, context: context, logger: logger, clock: clock, once: once)
             }
         }
         started.withLockedValue { $0.attempt = attempt }
@@ -159,7 +170,8 @@ public final class MessagingConnection: Sendable {
 
     /// SASL, open, session and `$cbs` on a connected transport.
     private static func handshake(_ amqp: AMQPConnection, id: Int, endpoint: MessagingEndpoint, context: String,
-                                  logger: Logger, once: CompletionOnce<Result<MessagingConnection, AzureMessagingError>>) {
+                                  logger: Logger, clock: any ToolboxClock,
+                                  once: CompletionOnce<Result<MessagingConnection, AzureMessagingError>>) {
         let fail: @Sendable (AMQPError) -> Void = { error in
             if once.complete(.failure(AzureMessagingError(error, context: context))) { amqp.close(timeout: 1) { _ in } }
         }
@@ -174,7 +186,7 @@ public final class MessagingConnection: Sendable {
                         case .failure(let error): fail(error)
                         case .success(let cbs):
                             let connection = MessagingConnection(id: id, endpoint: endpoint, amqp: amqp, session: session,
-                                                                 cbs: cbs, logger: logger)
+                                                                 cbs: cbs, logger: logger, clock: clock)
                             amqp.onClose(queue: amqp.queue) { [weak connection] error in connection?.didClose(error) }
                             if !once.complete(.success(connection)) { connection.close {} }
                         }
@@ -207,7 +219,7 @@ public final class MessagingConnection: Sendable {
         let provider = endpoint.tokenProvider
         let typeOverride = endpoint.tokenTypeOverride
         let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience, putTokenTimeout: min(max(timeout, 5), 60),
-                                              onRefreshFailure: { [logger] error in
+                                              clock: clock, onRefreshFailure: { [logger] error in
             logger.warning("CBS token refresh for \(audience) failed: \(error)")
         }) { audience, done in
             provider.token(forAudience: audience, deadline: .after(seconds: timeout)) { result in

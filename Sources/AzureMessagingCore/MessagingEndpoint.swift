@@ -20,11 +20,11 @@ public struct MessagingEndpoint: Sendable, CustomStringConvertible {
     public var tokenProvider: CBSTokenProvider
     /// Overrides the put-token `type` (Service Bus puts SAS tokens with type `jwt`, like its SDK).
     public var tokenTypeOverride: String?
-    /// The AMQP idle time-out advertised in `open`, in seconds: the service then sends a heartbeat at least every
+    /// The AMQP idle time-out advertised in `open`: the service then sends a heartbeat at least every
     /// half of it, and a connection on which nothing arrives for this long is closed as dead (a peer that vanished
     /// without a FIN, a half-open socket), so its operations fail over to a new connection. Default 60 s; nil
     /// turns detection off.
-    public var idleTimeout: Double? = 60
+    public var idleTimeout: Duration? = .seconds(60)
 
     public init(host: String, port: UInt16? = nil, useTLS: Bool = true, caFile: String? = nil,
                 tokenProvider: CBSTokenProvider) {

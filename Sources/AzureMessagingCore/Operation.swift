@@ -53,7 +53,7 @@ extension ConnectionProvider {
             -> Void
     ) {
         guard !token.isCancelled, !once.isCompleted else { return }
-        let scope = TryScope(deadline: .after(seconds: retry.tryTimeout))
+        let scope = TryScope(deadline: .after(retry.tryTimeout, on: clock))
         current.withLockedValue { $0 = scope }
         if token.isCancelled { scope.cancel() }
         let lease = TryLease<F.Connection>()
@@ -70,9 +70,9 @@ extension ConnectionProvider {
                     return
                 }
                 health.recordRetry()
-                let delay = error.recovery == .rebuildLink && number == 0 ? 0 : retry.delay(beforeRetry: number)
-                logger.debug("\(context): try \(number + 1) failed (\(error)); retrying in \(String(format: "%.3f", delay)) s")
-                timerQueue.asyncAfter(deadline: .now() + delay) { [self] in
+                let delay = error.recovery == .rebuildLink && number == 0 ? .zero : retry.delay(beforeRetry: number)
+                logger.debug("\(context): try \(number + 1) failed (\(error)); retrying in \(String(format: "%.3f", delay.toolboxSeconds)) s")
+                clock.schedule(at: clock.now().advanced(by: delay), on: timerQueue) { [self] in
                     attempt(context, number: number + 1, retry: retry, logger: logger, token: token, current: current,
                             once: once, body: body)
                 }
@@ -80,9 +80,8 @@ extension ConnectionProvider {
         }
         // The per-try time-out: dropped unfired when the try completed first. It fires no earlier than
         // `scope.deadline`, so work that checks the deadline sees it passed once the try has given up.
-        TimeoutScheduler.shared.schedule(after: retry.tryTimeout,
-                                         TryTimeout(once: tryOnce, context: context, seconds: retry.tryTimeout))
-        acquireOpen(timeout: nil, skipped: 0) { result in
+        timeouts.schedule(after: retry.tryTimeout, TryTimeout(once: tryOnce, context: context, timeout: retry.tryTimeout))
+        acquireOpen(timeout: nil, openTimeout: retry.tryTimeout.toolboxSeconds, skipped: 0) { result in
             switch result {
             case .failure(let error):
                 tryOnce.complete(.failure(error))
@@ -119,7 +118,7 @@ extension ConnectionProvider {
     /// discarded and the next one taken at once, without spending a retry on it. Bounded, in case every
     /// connection in the pool died together.
     private func acquireOpen(
-        timeout: Double?, skipped: Int,
+        timeout: Double?, openTimeout: Double, skipped: Int,
         completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void
     ) {
         // A free connection is taken on the caller's thread: no hop before the operation starts.
@@ -130,9 +129,9 @@ extension ConnectionProvider {
                 return completion(.failure(AzureMessagingError(.connectionLost, "every connection had closed",
                                                                 recovery: .rebuildConnection)))
             }
-            return acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
+            return acquireOpen(timeout: timeout, openTimeout: openTimeout, skipped: skipped + 1, completion: completion)
         }
-        acquire(timeout: timeout, queue: timerQueue) { [self] result in
+        acquire(timeout: timeout, openTimeout: openTimeout, queue: timerQueue) { [self] result in
             guard case .success(let handle) = result, factory.isClosed(handle.connection) else {
                 return completion(result)
             }
@@ -141,7 +140,7 @@ extension ConnectionProvider {
                 return completion(.failure(AzureMessagingError(.connectionLost, "every connection had closed",
                                                                 recovery: .rebuildConnection)))
             }
-            acquireOpen(timeout: timeout, skipped: skipped + 1, completion: completion)
+            acquireOpen(timeout: timeout, openTimeout: openTimeout, skipped: skipped + 1, completion: completion)
         }
     }
 }
@@ -190,18 +189,18 @@ final class OperationCancellation: Cancellable {
 private final class TryTimeout<T: Sendable>: TimeoutTarget {
     let once: CompletionOnce<Result<T, AzureMessagingError>>
     let context: String
-    let seconds: Double
+    let timeout: Duration
 
-    init(once: CompletionOnce<Result<T, AzureMessagingError>>, context: String, seconds: Double) {
+    init(once: CompletionOnce<Result<T, AzureMessagingError>>, context: String, timeout: Duration) {
         self.once = once
         self.context = context
-        self.seconds = seconds
+        self.timeout = timeout
     }
 
     var isFinished: Bool { once.isCompleted }
 
     func timeOut() {
-        once.complete(.failure(AzureMessagingError(.timedOut, "\(context): no answer within \(seconds) s", recovery: .retry)))
+        once.complete(.failure(AzureMessagingError(.timedOut, "\(context): no answer within \(timeout.toolboxSeconds) s", recovery: .retry)))
     }
 }
 
@@ -221,5 +220,35 @@ public func blockingWait<T>(
         }
     } catch {
         throw AzureMessagingError.wrap(error, context: "\(function)")
+    }
+}
+
+/// The handle of an operation that has no retry loop of its own (a settlement, a management request on a
+/// receiver's link): `cancel()` delivers `.cancelled` on `queue` unless the result came first; the result that
+/// comes later is dropped. The work on the wire is not recalled (a settlement may still take effect), as with
+/// the Azure SDKs' cancellation.
+package final class CancellableCompletion<T: Sendable>: Cancellable {
+    private let once: CompletionOnce<Result<T, AzureMessagingError>>
+    private let queue: DispatchQueue
+    private let context: String
+
+    /// - Parameters:
+    ///   - context: what the operation is, for the cancellation error.
+    ///   - queue: where `completion` runs.
+    ///   - completion: called once, with the result or `.cancelled`.
+    package init(_ context: String, queue: DispatchQueue,
+                 completion: @escaping @Sendable (Result<T, AzureMessagingError>) -> Void) {
+        self.once = CompletionOnce(completion)
+        self.queue = queue
+        self.context = context
+    }
+
+    /// Delivers `result` on the calling thread (the caller is already on `queue`), unless cancelled first.
+    package func complete(_ result: Result<T, AzureMessagingError>) { once.complete(result) }
+
+    package func cancel() {
+        guard let handler = once.claim() else { return }
+        let error = AzureMessagingError(.cancelled, "\(context): cancelled")
+        queue.async { handler(.failure(error)) }
     }
 }

@@ -55,14 +55,14 @@ public struct ReceiveInbox<Element: Sendable>: Sendable {
     /// The start of a `receive` call that both receivers share: wraps `completion` for `queue`, registers the call
     /// through `enqueue` and arranges its end. `enqueue` adds the waiter to the receiver's inbox under the
     /// receiver's lock, or returns false when the receiver is closed (the call then fails with `.clientClosed`).
-    /// When `timeout` seconds pass, the call gets what is buffered (possibly nothing) and `timedOut` runs; when the
+    /// When `timeout` passes on `clock`, the call gets what is buffered (possibly nothing) and `timedOut` runs; when the
     /// returned token is cancelled, it fails with `.cancelled`. `remove` takes the waiter out of the inbox under the
     /// receiver's lock (`ReceiveInbox.remove`); a call already served is left alone.
     ///
     /// - returns: the cancellation token for the caller, and the waiter's completion (nil when the receiver was
     ///   closed), with which the receiver can fail just this call later.
     public static func startReceive(
-        maxCount: Int, timeout: Double, queue: DispatchQueue,
+        maxCount: Int, timeout: Duration, clock: any ToolboxClock, queue: DispatchQueue,
         completion: @escaping @Sendable (Result<[Element], AzureMessagingError>) -> Void,
         enqueue: (Waiter) -> Bool,
         remove: @escaping @Sendable (_ once: Completion, _ takingBuffered: Bool) -> [Element]?,
@@ -77,11 +77,14 @@ public struct ReceiveInbox<Element: Sendable>: Sendable {
         token.onCancel {
             if remove(once, false) != nil { once.complete(.failure(AzureMessagingError(.cancelled, "receive was cancelled"))) }
         }
-        LibraryQueues.defaultCallbackQueue.asyncAfter(deadline: .now() + max(0, timeout)) {
+        let timer = clock.schedule(at: clock.now().advanced(by: max(.zero, timeout)),
+                                   on: LibraryQueues.defaultCallbackQueue) {
             guard let elements = remove(once, true) else { return }
             once.complete(.success(elements))
             timedOut()
         }
+        // A cancelled call drops its timer (and what it captured) at once; a served one leaves it to fire as a no-op.
+        token.onCancel { timer.cancel() }
         return (token, once)
     }
 
@@ -103,12 +106,12 @@ extension ReceiveInbox {
     /// `startReceive` for a receiver whose state (`ReceiverState`) sits in `state`: the call is refused once the
     /// receiver is closed, and enqueued and removed under `state`'s lock.
     public static func startReceive<State: ReceiverState>(
-        in state: LockedValue<State>, maxCount: Int, timeout: Double, queue: DispatchQueue,
+        in state: LockedValue<State>, maxCount: Int, timeout: Duration, clock: any ToolboxClock, queue: DispatchQueue,
         completion: @escaping @Sendable (Result<[Element], AzureMessagingError>) -> Void,
         timedOut: @escaping @Sendable () -> Void = {}
     ) -> (token: CancellationToken, once: Completion?) where State.Element == Element {
         startReceive(
-            maxCount: maxCount, timeout: timeout, queue: queue, completion: completion,
+            maxCount: maxCount, timeout: timeout, clock: clock, queue: queue, completion: completion,
             enqueue: { waiter in
                 state.withLockedValue { state in
                     guard !state.closed else { return false }

@@ -6,16 +6,24 @@
 public struct RetryOptions: Sendable, Equatable {
     /// Tries after the first one. Default 3 (the Azure SDKs' default).
     public var maxRetries: Int = 3
-    /// The first retry delay in seconds, doubled on each retry. Default 0.2 s.
-    public var delay: Double = 0.2
+    /// The first retry delay, doubled on each retry. Default 0.2 s.
+    public var delay: Duration = .milliseconds(200)
     /// The longest delay between tries. Default 10 s.
-    public var maxDelay: Double = 10
+    public var maxDelay: Duration = .seconds(10)
     /// How long one try may take before it counts as timed out. Default 60 s (the SDKs' `send_timeout`). Everything
     /// the try starts (attach, CBS put-token, transfer, request) carries this deadline and is cancelled when it
     /// passes; a connection on which two tries in a row time out is retired.
-    public var tryTimeout: Double = 60
+    public var tryTimeout: Duration = .seconds(60)
 
-    public init(maxRetries: Int = 3, delay: Double = 0.2, maxDelay: Double = 10, tryTimeout: Double = 60) {
+    /// Retry settings; the defaults are the Azure SDKs'.
+    ///
+    /// - Parameters:
+    ///   - maxRetries: tries after the first one.
+    ///   - delay: the first retry delay, doubled on each retry.
+    ///   - maxDelay: the longest delay between tries.
+    ///   - tryTimeout: how long one try may take.
+    public init(maxRetries: Int = 3, delay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(10),
+                tryTimeout: Duration = .seconds(60)) {
         self.maxRetries = maxRetries
         self.delay = delay
         self.maxDelay = maxDelay
@@ -23,8 +31,11 @@ public struct RetryOptions: Sendable, Equatable {
     }
 
     /// The delay before retry number `retry` (0-based), with ±20 % jitter so callers do not retry in step.
-    public func delay(beforeRetry retry: Int) -> Double {
-        let base = min(maxDelay, delay * Double(1 << min(retry, 20)))
-        return base * Double.random(in: 0.8...1.2)
+    ///
+    /// - Parameter retry: how many retries came before this one.
+    /// - Returns: the delay, never negative.
+    public func delay(beforeRetry retry: Int) -> Duration {
+        let base = min(maxDelay.toolboxSeconds, delay.toolboxSeconds * Double(1 << min(max(retry, 0), 20)))
+        return .seconds(max(0, base) * Double.random(in: 0.8...1.2))
     }
 }

@@ -15,9 +15,12 @@ protocol TimeoutTarget: AnyObject, Sendable {
 /// three million timers. Here each try is one entry in a min-heap ordered by deadline. Tries usually finish in
 /// about the order they started, so finished entries reach the top soon and are dropped when the next entry is
 /// added; the one timer is re-armed only when a new deadline is earlier than the armed one.
+///
+/// The timer runs on a `ToolboxClock`: `SystemClock` in production (one shared scheduler), a `ManualClock` in
+/// tests, where `advance(by:)` fires the time-outs that came due.
 final class TimeoutScheduler: @unchecked Sendable {
-    // @unchecked Sendable: `heap`, `armedAt` and `sequence` are guarded by `lock`; the timer source is
-    // thread-safe and re-scheduled only under `lock`. `timeOut()` is called outside the lock.
+    // @unchecked Sendable: `heap`, `armedAt`, `armed`, `generation` and `sequence` are guarded by `lock`; the
+    // clock job is scheduled and cancelled only under `lock`. `timeOut()` is called outside the lock.
 
     private struct Entry {
         let deadline: UInt64
@@ -29,53 +32,68 @@ final class TimeoutScheduler: @unchecked Sendable {
         }
     }
 
-    static let shared = TimeoutScheduler()
+    /// The scheduler on the system clock that every client without a clock of its own shares.
+    static let shared = TimeoutScheduler(clock: SystemClock())
 
+    /// The shared scheduler for the system clock, a new one for any other clock.
+    static func on(_ clock: any ToolboxClock) -> TimeoutScheduler {
+        clock is SystemClock ? shared : TimeoutScheduler(clock: clock)
+    }
+
+    let clock: any ToolboxClock
     private let lock = Lock()
     private var heap: [Entry] = []
     private var armedAt = UInt64.max
+    private var armed: (any Cancellable)?
+    /// Counts arms: a job that fires after it was replaced (its cancel came too late) finds it stale and does nothing.
+    private var generation: UInt64 = 0
     private var sequence: UInt64 = 0
-    private let timer: any DispatchSourceTimer
+    private let queue = LibraryQueues.makeQueue(label: "AzureMessaging.timeouts")
 
-    init() {
-        let queue = LibraryQueues.makeQueue(label: "AzureMessaging.timeouts")
-        timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .distantFuture)
-        timer.setEventHandler { [unowned(unsafe) self] in self.fire() }
-        timer.activate()
+    init(clock: any ToolboxClock) {
+        self.clock = clock
     }
 
-    deinit { timer.cancel() }
+    deinit { armed?.cancel() }
 
-    /// Calls `target.timeOut()` after `seconds`, unless it is finished by then.
-    func schedule(after seconds: Double, _ target: any TimeoutTarget) {
-        let deadline = MonotonicInstant.now().advanced(bySeconds: seconds).nanoseconds
+    /// Calls `target.timeOut()` after `duration`, unless it is finished by then.
+    func schedule(after duration: Duration, _ target: any TimeoutTarget) {
+        let deadline = clock.now().advanced(by: duration).nanoseconds
         lock.withLock {
             while let top = heap.first, top.target.isFinished { popTop() }
             sequence &+= 1
             push(Entry(deadline: deadline, sequence: sequence, target: target))
-            if deadline < armedAt {
-                armedAt = deadline
-                timer.schedule(deadline: MonotonicInstant(nanoseconds: deadline).dispatchTime, leeway: .milliseconds(1))
-            }
+            if deadline < armedAt { arm(deadline) }
         }
     }
 
     /// Entries waiting (finished ones not yet dropped included); for tests.
     var count: Int { lock.withLock { heap.count } }
 
-    private func fire() {
-        let now = MonotonicInstant.now().nanoseconds
+    /// Sets the one clock job to fire at `deadline` (under `lock`).
+    private func arm(_ deadline: UInt64) {
+        armed?.cancel()
+        generation &+= 1
+        let current = generation
+        armedAt = deadline
+        armed = clock.schedule(at: MonotonicInstant(nanoseconds: deadline), on: queue) { [weak self] in
+            self?.fire(current)
+        }
+    }
+
+    private func fire(_ firing: UInt64) {
+        let now = clock.now().nanoseconds
         let expired: [any TimeoutTarget] = lock.withLock {
+            // Replaced by an earlier deadline while it was starting: the job armed since then does the work.
+            guard firing == generation else { return [] }
             var expired: [any TimeoutTarget] = []
             while let top = heap.first, top.deadline <= now || top.target.isFinished {
                 if !top.target.isFinished { expired.append(top.target) }
                 popTop()
             }
-            armedAt = heap.first?.deadline ?? .max
-            if armedAt != .max {
-                timer.schedule(deadline: MonotonicInstant(nanoseconds: armedAt).dispatchTime, leeway: .milliseconds(1))
-            }
+            armed = nil
+            armedAt = .max
+            if let next = heap.first?.deadline { arm(next) }
             return expired
         }
         for target in expired { target.timeOut() }

@@ -10,13 +10,19 @@ import ToolboxCore
 /// try sender.send(ServiceBusMessage(body: "hello"))
 /// print(sender.health)
 /// ```
-public final class ManagedServiceBusSender: ServiceBusSenderClient, @unchecked Sendable {
-    // @unchecked Sendable: no stored properties of its own (see ServiceBusSenderClient).
+public final class ManagedServiceBusSender: ServiceBusSenderCoreBacked, Sendable {
+    let core: ServiceBusSenderCore
+
+    /// The settings this sender was made with.
+    public var options: ServiceBusClientOptions { core.options }
+
+    /// Connection counts, in-use leases, last error and reconnects.
+    public var health: ClientHealth { core.health }
 
     public convenience init(connectionString: String, queueName: String? = nil,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
         let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
-        try self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath),
+        try self.init(endpoint: endpoint, entityPath: try ServiceBusClientOptions.queueName(queueName, entityPath),
                       options: options)
     }
 
@@ -34,22 +40,30 @@ public final class ManagedServiceBusSender: ServiceBusSenderClient, @unchecked S
         try self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
                                                   scope: AzureScope.serviceBus, caFile: options.caFile,
                                                   allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
-                      queueName: queueName, options: options)
+                      entityPath: queueName, options: options)
     }
 
-    public init(endpoint: MessagingEndpoint, queueName: String,
+    public init(endpoint: MessagingEndpoint, entityPath: String,
                 options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: options.readiness,
-                                                  logger: options.logger)
-        super.init(provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
-                                                         health: HealthTracker(metricsLabel: options.pool.metricsLabel)),
-                   queueName: queueName, options: options)
+        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: entityPath, readiness: options.readiness,
+                                                  logger: options.logger, clock: options.clock)
+        core = ServiceBusSenderCore(
+            provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
+                                             health: HealthTracker(metricsLabel: options.pool.metricsLabel), clock: options.clock),
+            entityPath: entityPath, options: options)
+    }
+
+    /// The old name of `init(endpoint:entityPath:options:)`: the path may name a queue or a topic.
+    @available(*, deprecated, renamed: "init(endpoint:entityPath:options:)")
+    public convenience init(endpoint: MessagingEndpoint, queueName: String,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
+        try self.init(endpoint: endpoint, entityPath: queueName, options: options)
     }
 
     /// Opens `connections` ready connections ahead of need.
     public func warmUp(connections: Int, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                        completion: @escaping @Sendable (Result<Int, ServiceBusError>) -> Void) {
-        provider.warmUp(count: connections, queue: queue, completion: completion)
+        core.provider.warmUp(count: connections, queue: queue, completion: completion)
     }
 
     /// Blocking form of `warmUp(connections:queue:completion:)`.

@@ -1,6 +1,7 @@
 import AzureAuth
 import ConnectionPooling
 import Logging
+import ToolboxCore
 
 /// Settings shared by the Service Bus senders and receiver.
 public struct ServiceBusClientOptions: Sendable {
@@ -19,6 +20,9 @@ public struct ServiceBusClientOptions: Sendable {
         $0.maxIdle = 200
         $0.metricsLabel = "azure_servicebus_sender"
     }
+    /// The clock of the client's timers: per-try time-outs, retry delays, receive time-outs and the pool's
+    /// sweeps. Tests pass a `ManualClock` (product `AzureClientsToolboxTesting`) and move time with `advance(by:)`.
+    public var clock: any ToolboxClock = SystemClock()
     /// Where the client logs; per-operation timings go out at `.debug`.
     public var logger = Logger(label: "AzureServiceBus", factory: { _ in SwiftLogNoOpLogHandler() })
 

@@ -176,8 +176,12 @@ public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
     public let queueName: String
     public let readiness: ServiceBusReadiness
     public let logger: Logger
+    /// Runs the connections' timers (open deadline, CBS token refresh).
+    public let clock: any ToolboxClock
 
-    public init(endpoint: MessagingEndpoint, queueName: String, readiness: ServiceBusReadiness, logger: Logger) {
+    public init(endpoint: MessagingEndpoint, queueName: String, readiness: ServiceBusReadiness, logger: Logger,
+                clock: any ToolboxClock = SystemClock()) {
+        self.clock = clock
         self.endpoint = endpoint
         self.queueName = queueName
         self.readiness = readiness
@@ -188,7 +192,7 @@ public struct ServiceBusConnectionFactory: MessagingConnectionFactory {
         let queue = queueName
         MessagingConnection.openAuthorized(
             endpoint: endpoint, containerIDPrefix: "SBSender", product: "azsdk-swift-servicebus", deadline: deadline,
-            logger: logger, wrap: { ServiceBusConnection(messaging: $0, queueName: queue) }, audience: \.audience,
+            logger: logger, clock: clock, wrap: { ServiceBusConnection(messaging: $0, queueName: queue) }, audience: \.audience,
             completion: completion)
     }
 

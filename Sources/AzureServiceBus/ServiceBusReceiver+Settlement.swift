@@ -36,22 +36,31 @@ extension ServiceBusReceiver {
     }
 
     /// Completes the message: it is removed from the queue.
-    public func complete(_ message: ServiceBusReceivedMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                         completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
-        settle(message, outcome: .accepted, disposition: "completed", queue: queue, completion: completion)
+    @discardableResult
+    public func complete(_ message: ServiceBusReceivedMessage, queue: DispatchQueue,
+                         completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        let handle = CancellableCompletion("completing message \(message.sequenceNumber)", queue: queue, completion: completion)
+        settle(message, outcome: .accepted, disposition: "completed", queue: queue, completion: handle.complete)
+        return handle
     }
 
     /// Abandons the message: the lock is released and it is delivered again (delivery count + 1).
-    public func abandon(_ message: ServiceBusReceivedMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                        completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+    @discardableResult
+    public func abandon(_ message: ServiceBusReceivedMessage, queue: DispatchQueue,
+                        completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        let handle = CancellableCompletion("abandoning message \(message.sequenceNumber)", queue: queue, completion: completion)
         settle(message, outcome: .modified(deliveryFailed: true, undeliverableHere: false, messageAnnotations: nil),
-               disposition: "abandoned", queue: queue, completion: completion)
+               disposition: "abandoned", queue: queue, completion: handle.complete)
+        return handle
     }
 
     /// Moves the message to the dead-letter queue with a reason and description.
-    public func deadLetter(_ message: ServiceBusReceivedMessage, reason: String? = nil, description: String? = nil,
-                           queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                           completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+    @discardableResult
+    public func deadLetter(_ message: ServiceBusReceivedMessage, reason: String?, description: String?,
+                           queue: DispatchQueue,
+                           completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        let handle = CancellableCompletion("dead-lettering message \(message.sequenceNumber)", queue: queue,
+                                           completion: completion)
         var info = AMQPMap()
         if let reason { info.entries.append(.init(key: .symbol("DeadLetterReason"), value: .string(reason))) }
         if let description { info.entries.append(.init(key: .symbol("DeadLetterErrorDescription"), value: .string(description))) }
@@ -59,41 +68,56 @@ extension ServiceBusReceiver {
         var extra = AMQPMap()
         if let reason { extra.entries.append(.init(key: "deadletter-reason", value: .string(reason))) }
         if let description { extra.entries.append(.init(key: "deadletter-description", value: .string(description))) }
-        settle(message, outcome: .rejected(error), disposition: "suspended", extra: extra, queue: queue, completion: completion)
+        settle(message, outcome: .rejected(error), disposition: "suspended", extra: extra, queue: queue,
+               completion: handle.complete)
+        return handle
     }
 
     /// Defers the message: it stays in the queue, retrievable only with `receiveDeferred(sequenceNumbers:)`.
-    public func `defer`(_ message: ServiceBusReceivedMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                        completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+    @discardableResult
+    public func `defer`(_ message: ServiceBusReceivedMessage, queue: DispatchQueue,
+                        completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        let handle = CancellableCompletion("deferring message \(message.sequenceNumber)", queue: queue, completion: completion)
         settle(message, outcome: .modified(deliveryFailed: true, undeliverableHere: true, messageAnnotations: nil),
-               disposition: "defered", queue: queue, completion: completion)
+               disposition: "defered", queue: queue, completion: handle.complete)
+        return handle
     }
 
     /// Receives deferred messages by sequence number (locked in peek-lock mode).
-    public func receiveDeferred(sequenceNumbers: [Int64], queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                                completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void) {
+    @discardableResult
+    public func receiveDeferred(sequenceNumbers: [Int64], queue: DispatchQueue,
+                                completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void)
+        -> any Cancellable
+    {
+        let handle = CancellableCompletion("receiving \(sequenceNumbers.count) deferred message(s)", queue: queue,
+                                           completion: completion)
         let numbers = (try? AMQPArray(elementType: .long, elements: sequenceNumbers.map { .long($0) })).map { AMQPValue.array($0) }
             ?? .list([])
         let body: AMQPMap = ["sequence-numbers": numbers, "receiver-settle-mode": .uint(receiveMode == .peekLock ? 1 : 0)]
         management(operation: "com.microsoft:receive-by-sequence-number", body: body) { result in
             queue.async {
-                completion(result.flatMap { map, link in
+                handle.complete(result.flatMap { map, link in
                     Self.decodeMessages(map, lockTokens: true, connectionID: link.connection.id)
                 })
             }
         }
+        return handle
     }
 
     /// Renews the message's lock; completes with the new locked-until time.
-    public func renewLock(_ message: ServiceBusReceivedMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                          completion: @escaping @Sendable (Result<Date, ServiceBusError>) -> Void) {
+    @discardableResult
+    public func renewLock(_ message: ServiceBusReceivedMessage, queue: DispatchQueue,
+                          completion: @escaping @Sendable (Result<Date, ServiceBusError>) -> Void) -> any Cancellable {
+        let handle = CancellableCompletion("renewing the lock of message \(message.sequenceNumber)", queue: queue,
+                                           completion: completion)
         guard let token = message.lockToken else {
             let error = ServiceBusError(.invalidArgument, "the message has no lock token to renew")
-            return queue.async { completion(.failure(error)) }
+            queue.async { handle.complete(.failure(error)) }
+            return handle
         }
         management(operation: "com.microsoft:renew-lock", body: ["lock-tokens": Self.uuidArray([token])]) { result in
             queue.async {
-                completion(result.flatMap { map, _ in
+                handle.complete(result.flatMap { map, _ in
                     guard case .array(let array)? = map[.string("expirations")], case .timestamp(let ms)? = array.elements.first else {
                         return .failure(ServiceBusError(.serviceError, "renew-lock returned no expiration"))
                     }
@@ -101,18 +125,24 @@ extension ServiceBusReceiver {
                 })
             }
         }
+        return handle
     }
 
     /// Reads messages without locking them, from `fromSequenceNumber` (default: after the last peeked one).
-    public func peek(maxMessages: Int, fromSequenceNumber: Int64? = nil, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                     completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void) {
+    @discardableResult
+    public func peek(maxMessages: Int, fromSequenceNumber: Int64?, queue: DispatchQueue,
+                     completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void)
+        -> any Cancellable
+    {
+        let handle = CancellableCompletion("peeking \(maxMessages) message(s)", queue: queue, completion: completion)
         let from = nextPeekSequence(fromSequenceNumber)
         let body: AMQPMap = ["from-sequence-number": .long(from), "message-count": .int(Int32(clamping: maxMessages))]
         management(operation: "com.microsoft:peek-message", body: body) { [weak self] result in
             let decoded = result.flatMap { map, _ in Self.decodeMessages(map, lockTokens: false, connectionID: nil) }
             if case .success(let messages) = decoded, let last = messages.last { self?.notePeeked(last.sequenceNumber) }
-            queue.async { completion(decoded) }
+            queue.async { handle.complete(decoded) }
         }
+        return handle
     }
 
     static func decodeMessages(_ map: AMQPMap, lockTokens: Bool, connectionID: Int?)
@@ -129,40 +159,5 @@ extension ServiceBusReceiver {
             messages.append(ServiceBusReceivedMessage(amqp: amqp, delivery: nil, lockToken: token, connectionID: connectionID))
         }
         return .success(messages)
-    }
-}
-
-// MARK: - Blocking forms
-
-extension ServiceBusReceiver {
-    public func complete(_ message: ServiceBusReceivedMessage) throws(ServiceBusError) {
-        try blockingWait { queue, done in complete(message, queue: queue, completion: done) }
-    }
-
-    public func abandon(_ message: ServiceBusReceivedMessage) throws(ServiceBusError) {
-        try blockingWait { queue, done in abandon(message, queue: queue, completion: done) }
-    }
-
-    public func deadLetter(_ message: ServiceBusReceivedMessage, reason: String? = nil, description: String? = nil)
-        throws(ServiceBusError)
-    {
-        try blockingWait { queue, done in deadLetter(message, reason: reason, description: description, queue: queue, completion: done) }
-    }
-
-    public func `defer`(_ message: ServiceBusReceivedMessage) throws(ServiceBusError) {
-        try blockingWait { queue, done in self.defer(message, queue: queue, completion: done) }
-    }
-
-    public func receiveDeferred(sequenceNumbers: [Int64]) throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
-        try blockingWait { queue, done in receiveDeferred(sequenceNumbers: sequenceNumbers, queue: queue, completion: done) }
-    }
-
-    @discardableResult
-    public func renewLock(_ message: ServiceBusReceivedMessage) throws(ServiceBusError) -> Date {
-        try blockingWait { queue, done in renewLock(message, queue: queue, completion: done) }
-    }
-
-    public func peek(maxMessages: Int, fromSequenceNumber: Int64? = nil) throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
-        try blockingWait { queue, done in peek(maxMessages: maxMessages, fromSequenceNumber: fromSequenceNumber, queue: queue, completion: done) }
     }
 }

@@ -17,7 +17,7 @@ public enum ServiceBusReceiveMode: Sendable, Hashable {
 ///
 /// ```swift
 /// let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
-/// for message in try receiver.receive(maxMessages: 10, timeout: 5) {
+/// for message in try receiver.receive(maxMessages: 10, timeout: .seconds(5)) {
 ///     try receiver.complete(message)
 /// }
 /// ```
@@ -27,7 +27,7 @@ public enum ServiceBusReceiveMode: Sendable, Hashable {
 /// waits for the service to confirm, as azure-servicebus does. If the connection drops, the next call
 /// reconnects; messages received on the old connection can then no longer be settled (their locks lapse
 /// and the service redelivers them).
-public final class ServiceBusReceiver: Sendable {
+public final class ServiceBusReceiver: ServiceBusReceiving {
 
     struct Link {
         let connection: MessagingConnection
@@ -47,8 +47,11 @@ public final class ServiceBusReceiver: Sendable {
         var lastError: ServiceBusError?
     }
 
-    /// The entity read: a queue, or `<topic>/Subscriptions/<subscription>`.
-    public let queueName: String
+    /// The entity read: a queue or `<topic>/Subscriptions/<subscription>`, followed by `/$DeadLetterQueue` when
+    /// reading its dead-letter queue.
+    public let entityPath: String
+    /// The queue or subscription, without the dead-letter suffix.
+    private let baseEntityPath: String
     public let receiveMode: ServiceBusReceiveMode
     /// True when reading `<queue>/$DeadLetterQueue`.
     public let deadLetterQueue: Bool
@@ -56,10 +59,19 @@ public final class ServiceBusReceiver: Sendable {
     private let endpoint: MessagingEndpoint
     private let state = LockedValue(State())
 
-    public init(endpoint: MessagingEndpoint, queueName: String, receiveMode: ServiceBusReceiveMode = .peekLock,
+    /// A receiver for an explicit endpoint.
+    ///
+    /// - Parameters:
+    ///   - endpoint: the namespace and how to authenticate.
+    ///   - entityPath: a queue, or `<topic>/Subscriptions/<subscription>`.
+    ///   - receiveMode: peek-lock (settle each message) or receive-and-delete.
+    ///   - deadLetterQueue: read the entity's dead-letter queue instead.
+    ///   - options: retries (the try time-out bounds each connect and management request), clock, logging.
+    public init(endpoint: MessagingEndpoint, entityPath: String, receiveMode: ServiceBusReceiveMode = .peekLock,
                 deadLetterQueue: Bool = false, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
         self.endpoint = endpoint
-        self.queueName = queueName
+        self.baseEntityPath = entityPath
+        self.entityPath = deadLetterQueue ? "\(entityPath)/$DeadLetterQueue" : entityPath
         self.receiveMode = receiveMode
         self.deadLetterQueue = deadLetterQueue
         self.options = options
@@ -69,7 +81,7 @@ public final class ServiceBusReceiver: Sendable {
                             deadLetterQueue: Bool = false,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
         let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath),
+        self.init(endpoint: endpoint, entityPath: try ServiceBusClientOptions.queueName(queueName, entityPath),
                   receiveMode: receiveMode, deadLetterQueue: deadLetterQueue, options: options)
     }
 
@@ -87,23 +99,32 @@ public final class ServiceBusReceiver: Sendable {
         self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
                                               scope: AzureScope.serviceBus, caFile: options.caFile,
                                               allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
-                  queueName: queueName, receiveMode: receiveMode, options: options)
+                  entityPath: queueName, receiveMode: receiveMode, options: options)
     }
 
-    /// The entity path: the queue or its dead-letter queue.
-    var entityPath: String { deadLetterQueue ? "\(queueName)/$DeadLetterQueue" : queueName }
+    /// The old name of `init(endpoint:entityPath:receiveMode:deadLetterQueue:options:)`.
+    @available(*, deprecated, renamed: "init(endpoint:entityPath:receiveMode:deadLetterQueue:options:)")
+    public convenience init(endpoint: MessagingEndpoint, queueName: String, receiveMode: ServiceBusReceiveMode = .peekLock,
+                            deadLetterQueue: Bool = false, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
+        self.init(endpoint: endpoint, entityPath: queueName, receiveMode: receiveMode, deadLetterQueue: deadLetterQueue,
+                  options: options)
+    }
+
+    /// The old name of the queue or subscription read (without the dead-letter suffix `entityPath` carries).
+    @available(*, deprecated, message: "use entityPath (which ends in /$DeadLetterQueue when reading one)")
+    public var queueName: String { baseEntityPath }
 
     // MARK: Receive
 
     /// Delivers up to `maxMessages` messages: as soon as that many arrived, else what arrived within `timeout`
-    /// seconds (possibly none).
+    /// (possibly none), measured on `options.clock`.
     @discardableResult
-    public func receive(maxMessages: Int, timeout: Double, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    public func receive(maxMessages: Int, timeout: Duration, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void)
         -> any Cancellable
     {
         let (token, started) = ReceiveInbox.startReceive(
-            in: state, maxCount: maxMessages, timeout: timeout, queue: queue, completion: completion)
+            in: state, maxCount: maxMessages, timeout: timeout, clock: options.clock, queue: queue, completion: completion)
         guard let once = started else { return token }
         deliverReady()
         withLink { [weak self] result in
@@ -117,11 +138,6 @@ public final class ServiceBusReceiver: Sendable {
             }
         }
         return token
-    }
-
-    /// Blocking form of `receive(maxMessages:timeout:queue:completion:)`.
-    public func receive(maxMessages: Int, timeout: Double) throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
-        try blockingWait { queue, done in receive(maxMessages: maxMessages, timeout: timeout, queue: queue, completion: done) }
     }
 
     private func grantCredit(_ link: Link) {
@@ -208,10 +224,10 @@ public final class ServiceBusReceiver: Sendable {
         let address = endpoint.address(entity)
         // One deadline for the whole connect (transport, CBS, attach): a peer that stops answering at any step
         // fails the waiting calls instead of leaving the receiver connecting forever.
-        let deadline = Deadline.after(seconds: options.retry.tryTimeout)
+        let deadline = Deadline.after(options.retry.tryTimeout)
         let mode = receiveMode
         MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "SBReceiver", product: "azsdk-swift-servicebus",
-                                 deadline: deadline, logger: options.logger) { [weak self] result in
+                                 deadline: deadline, logger: options.logger, clock: options.clock) { [weak self] result in
             guard let self else { return }
             switch result {
             case .failure(let error): self.finishConnect(.failure(error))
@@ -287,7 +303,7 @@ public final class ServiceBusReceiver: Sendable {
     }
 
     /// Closes the connection; pending receives complete with what is buffered.
-    public func close(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, completion: @escaping @Sendable () -> Void = {}) {
+    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
         let (link, waiters) = state.withLockedValue { state in
             state.closed = true
             defer { state.link = nil }
@@ -296,11 +312,6 @@ public final class ServiceBusReceiver: Sendable {
         for waiter in waiters { waiter.once.complete(.success([])) }
         guard let link else { return queue.async(execute: completion) }
         link.connection.close { queue.async(execute: completion) }
-    }
-
-    /// Blocking form of `close(queue:completion:)`.
-    public func close() throws(ServiceBusError) {
-        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
     }
 
     // MARK: Management (used by the settlement extension)
@@ -316,14 +327,15 @@ public final class ServiceBusReceiver: Sendable {
                 ServiceBusConnection.management(messaging: link.connection, cache: link.management, entity: entity,
                                                 operation: operation, body: body,
                                                 associatedLinkName: link.receiver.name,
-                                                deadline: .after(seconds: timeout)) { result in
+                                                deadline: .after(timeout)) { result in
                     completion(result.map { ($0, link) })
                 }
             }
         }
     }
 
-    var currentConnectionID: Int? { state.load().link?.connection.id }
+    /// Read in place: `state.load()` would copy (and retain) the whole state on every settlement.
+    var currentConnectionID: Int? { state.withLockedValue { $0.link?.connection.id } }
 
     /// Why the receiver's connection last ended or could not be opened (nil while nothing went wrong): a receive
     /// that returns fewer messages than asked for may owe that to it.

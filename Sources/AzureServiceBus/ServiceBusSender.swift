@@ -6,15 +6,21 @@ import AzureAuth
 /// ```swift
 /// let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
 /// try sender.send(ServiceBusMessage(body: "hello"))
-/// let sequenceNumbers = try sender.send([ServiceBusMessage(body: "later")], delay: 30)
+/// let sequenceNumbers = try sender.send([ServiceBusMessage(body: "later")], delay: .seconds(30))
 /// ```
-public final class ServiceBusSender: ServiceBusSenderClient, @unchecked Sendable {
-    // @unchecked Sendable: no stored properties of its own (see ServiceBusSenderClient).
+public final class ServiceBusSender: ServiceBusSenderCoreBacked, Sendable {
+    let core: ServiceBusSenderCore
+
+    /// The settings this sender was made with.
+    public var options: ServiceBusClientOptions { core.options }
+
+    /// Connection counts, in-use leases, last error and reconnects.
+    public var health: ClientHealth { core.health }
 
     public convenience init(connectionString: String, queueName: String? = nil,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
         let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, queueName: try ServiceBusClientOptions.queueName(queueName, entityPath), options: options)
+        self.init(endpoint: endpoint, entityPath: try ServiceBusClientOptions.queueName(queueName, entityPath), options: options)
     }
 
     /// A sender to a topic (every subscription gets a copy); the wire protocol is the queue's.
@@ -29,13 +35,21 @@ public final class ServiceBusSender: ServiceBusSenderClient, @unchecked Sendable
         self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
                                               scope: AzureScope.serviceBus, caFile: options.caFile,
                                               allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
-                  queueName: queueName, options: options)
+                  entityPath: queueName, options: options)
     }
 
-    public init(endpoint: MessagingEndpoint, queueName: String, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: queueName, readiness: .attach,
-                                                  logger: options.logger)
+    public init(endpoint: MessagingEndpoint, entityPath: String, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
+        let factory = ServiceBusConnectionFactory(endpoint: endpoint, queueName: entityPath, readiness: .attach,
+                                                  logger: options.logger, clock: options.clock)
         let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
-        super.init(provider: ConnectionProvider(single: factory, health: health), queueName: queueName, options: options)
+        core = ServiceBusSenderCore(provider: ConnectionProvider(single: factory, health: health, clock: options.clock), entityPath: entityPath,
+                                    options: options)
+    }
+
+    /// The old name of `init(endpoint:entityPath:options:)`: the path may name a queue or a topic.
+    @available(*, deprecated, renamed: "init(endpoint:entityPath:options:)")
+    public convenience init(endpoint: MessagingEndpoint, queueName: String,
+                            options: ServiceBusClientOptions = ServiceBusClientOptions()) {
+        self.init(endpoint: endpoint, entityPath: queueName, options: options)
     }
 }

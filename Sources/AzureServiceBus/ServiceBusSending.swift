@@ -63,14 +63,97 @@ public protocol ServiceBusSending: AnyObject, Sendable {
 // MARK: - Completion forms built on the requirements
 
 extension ServiceBusSending {
-    /// Sends `messages` after `delay` seconds, like the Python toolbox (always through schedule-message, so it
-    /// returns the sequence numbers).
+    /// Sends `messages` after `delay`, like the Python toolbox (always through schedule-message, so it returns the
+    /// sequence numbers).
+    ///
+    /// - Parameters:
+    ///   - messages: the messages.
+    ///   - delay: how long from now they become visible (a negative delay counts as none).
+    ///   - queue: where `completion` runs.
+    ///   - completion: called once with their sequence numbers.
+    /// - Returns: a handle that cancels the request.
     @discardableResult
-    public func send(_ messages: [ServiceBusMessage], delay: Double,
+    public func send(_ messages: [ServiceBusMessage], delay: Duration,
                      queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                      completion: @escaping @Sendable (Result<[Int64], ToolboxError>) -> Void) -> any Cancellable {
-        schedule(messages, at: Date().addingTimeInterval(max(0, delay)), queue: queue, completion: completion)
+        schedule(messages, at: Date().addingTimeInterval(max(0, delay.toolboxSeconds)), queue: queue, completion: completion)
     }
+
+    /// Sends one message; `completion` runs on the default callback queue.
+    ///
+    /// - Parameters:
+    ///   - message: the message.
+    ///   - completion: called once with the outcome.
+    /// - Returns: a handle that cancels the send.
+    @discardableResult
+    public func send(_ message: ServiceBusMessage,
+                     completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        send(message, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// Sends `messages` in one batch transfer; `completion` runs on the default callback queue.
+    ///
+    /// - Parameters:
+    ///   - messages: at least one message.
+    ///   - completion: called once with the outcome.
+    /// - Returns: a handle that cancels the send.
+    @discardableResult
+    public func send(_ messages: [ServiceBusMessage],
+                     completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        send(messages, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// Sends a batch made with `createBatch`; `completion` runs on the default callback queue.
+    ///
+    /// - Parameters:
+    ///   - batch: a non-empty batch.
+    ///   - completion: called once with the outcome.
+    /// - Returns: a handle that cancels the send.
+    @discardableResult
+    public func send(_ batch: ServiceBusMessageBatch,
+                     completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        send(batch, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// An empty batch sized by the sender link's max-message-size; `completion` runs on the default callback queue.
+    ///
+    /// - Parameter completion: called once with the batch or the failure.
+    /// - Returns: a handle that cancels the request.
+    @discardableResult
+    public func createBatch(completion: @escaping @Sendable (Result<ServiceBusMessageBatch, ToolboxError>) -> Void)
+        -> any Cancellable
+    {
+        createBatch(queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// Schedules `messages` to appear at `time`; `completion` runs on the default callback queue.
+    ///
+    /// - Parameters:
+    ///   - messages: the messages.
+    ///   - time: when they become visible.
+    ///   - completion: called once with their sequence numbers.
+    /// - Returns: a handle that cancels the request.
+    @discardableResult
+    public func schedule(_ messages: [ServiceBusMessage], at time: Date,
+                         completion: @escaping @Sendable (Result<[Int64], ToolboxError>) -> Void) -> any Cancellable {
+        schedule(messages, at: time, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// Cancels scheduled messages by sequence number; `completion` runs on the default callback queue.
+    ///
+    /// - Parameters:
+    ///   - sequenceNumbers: what `schedule` returned.
+    ///   - completion: called once with the outcome.
+    /// - Returns: a handle that cancels the request.
+    @discardableResult
+    public func cancelScheduled(_ sequenceNumbers: [Int64],
+                                completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
+        cancelScheduled(sequenceNumbers, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
+    }
+
+    /// The old name of `entityPath` (it may name a topic).
+    @available(*, deprecated, renamed: "entityPath")
+    public var queueName: String { entityPath }
 
     /// Closes the sender's connections, then calls `completion` on the default callback queue.
     public func close(completion: @escaping @Sendable () -> Void) {
@@ -108,7 +191,7 @@ extension ServiceBusSending {
 
     /// Blocking form of `send(_:delay:queue:completion:)`.
     @discardableResult
-    public func send(_ messages: [ServiceBusMessage], delay: Double) throws(ToolboxError) -> [Int64] {
+    public func send(_ messages: [ServiceBusMessage], delay: Duration) throws(ToolboxError) -> [Int64] {
         try blockingWait { queue, done in send(messages, delay: delay, queue: queue, completion: done) }
     }
 
@@ -123,3 +206,9 @@ extension ServiceBusSending {
         let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
     }
 }
+
+/// The name this package's sender base class had; Azure's SDKs use `ServiceBusSenderClient` for their concrete
+/// sender, so the role is now `ServiceBusSending`, adopted by the final `ServiceBusSender` and
+/// `ManagedServiceBusSender`.
+@available(*, deprecated, renamed: "ServiceBusSending")
+public typealias ServiceBusSenderClient = ServiceBusSending

@@ -28,3 +28,26 @@ extension ToolboxError.Code {
     /// Any other failure the service reported; `serviceCondition` holds what it said.
     public static let serviceError = Self("serviceError")
 }
+
+extension ToolboxError.Code {
+    /// The code of an HTTP error status, as every HTTP service client maps it: one table, so 404 cannot mean one
+    /// thing in Cosmos DB and another in Blob Storage. `versionedResources` (Cosmos DB, Blob Storage: ETags and
+    /// conditional requests) gives 304, 409 and 412 their own codes; a service without them (Event Grid) leaves
+    /// those to `fallback`, as it does every status not in the table. A service's own special cases (Storage's
+    /// 503 `ServerBusy`, Cosmos DB's 408) are decided before this.
+    package static func forHTTPStatus(_ status: Int, versionedResources: Bool, fallback: Self) -> Self {
+        switch status {
+        case 400: .badRequest
+        case 401: .authorizationFailed
+        case 403: .forbidden
+        case 404: .resourceNotFound
+        case 413: .requestTooLarge
+        case 429: .throttled
+        case 500...599: .serviceUnavailable
+        case 304 where versionedResources: .notModified
+        case 409 where versionedResources: .resourceExists
+        case 412 where versionedResources: .preconditionFailed
+        default: fallback
+        }
+    }
+}

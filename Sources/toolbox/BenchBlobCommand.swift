@@ -11,7 +11,9 @@ struct BenchBlobCommand: ParsableCommand {
             + "p99_ms, errors, max_rss_mb}.",
         discussion: "Uploads go to bench-<run>/<n> (overwritten, deleted afterwards); downloads read one blob of "
             + "--size uploaded first, into memory. mb_per_sec counts 10^6 bytes of successful operations per "
-            + "second of wall time; max_rss_mb is this process's peak resident set (getrusage; Linux carries a large parent's figure over exec), peak_rss_mb the same from /proc (VmHWM).")
+            + "second of wall time; max_rss_mb is this process's peak resident set (getrusage; Linux carries a large parent's figure over exec), peak_rss_mb the same from /proc (VmHWM). "
+            + "With --file PATH the bytes stream: uploads read PATH (--size must be its length), downloads write "
+            + "PATH.<n> (removed after each one), so memory stays within block size × parallelism.")
 
     enum Operation: String, ExpressibleByArgument { case upload, download }
 
@@ -20,33 +22,64 @@ struct BenchBlobCommand: ParsableCommand {
     @Option(help: "Bytes per blob") var size: Int
     @Option(help: "Operations to run") var count = 10
     @Option(help: "Operations in flight at once") var concurrency = 1
+    @Option(help: "Stream from/to files: upload PATH (of --size bytes), download to PATH.<n>") var file: String?
 
     func validate() throws {
         guard size >= 0, size <= 4 << 30 else { throw ValidationError("--size must be 0...4 GiB") }
         guard count >= 1 else { throw ValidationError("--count must be >= 1") }
         guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be 1...1024") }
+        if let file, operation == .upload {
+            let length = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value
+            guard length == Int64(size) else {
+                throw ValidationError("--file \(file) must exist and hold exactly --size (\(size)) bytes")
+            }
+        }
     }
 
     func run() throws {
         try BlobCLI.run {
             let client = try common.makeClient()
             let run = UUID().uuidString.prefix(8).lowercased()
-            var payload = [UInt8](repeating: 0, count: size)
+            let file = self.file
+            // Streaming from a file keeps the payload out of memory, so max RSS shows the client's own buffers.
+            var payload = [UInt8](repeating: 0, count: file == nil ? size : 0)
             for index in payload.indices { payload[index] = UInt8(truncatingIfNeeded: index &* 31 &+ 7) }
             let data = payload
+            let source: BlobUploadSource = file.map { .file(path: $0) } ?? .bytes(data)
+            let expected = Int64(size)
             var uploadOptions = BlobUploadOptions()
             uploadOptions.overwrite = true
             let options = uploadOptions
-            let source = "bench-\(run)/source"
-            if operation == .download { _ = try client.upload(source, from: .bytes(data), options: options) }
+            let sourceName = "bench-\(run)/source"
+            if operation == .download {
+                if file == nil {
+                    _ = try client.upload(sourceName, from: source, options: options)
+                } else {
+                    // A file was not given for the download's source blob: stream a pattern of --size bytes.
+                    _ = try client.upload(sourceName, from: BenchBlobCommand.patternStream(size: size), options: options)
+                }
+            }
             let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { index, done in
                 switch operation {
                 case .upload:
-                    client.upload("bench-\(run)/\(index)", from: .bytes(data), options: options) { result in
+                    client.upload("bench-\(run)/\(index)", from: source, options: options) { result in
                         done(result.failure.map { "\($0)" })
                     }
                 case .download:
-                    client.download(source) { result in
+                    if let file {
+                        let path = "\(file).\(index)"
+                        client.download(sourceName, toFile: path) { result in
+                            unlink(path)
+                            switch result {
+                            case .failure(let error): done("\(error)")
+                            case .success(let written) where written.bytesWritten != expected:
+                                done("downloaded \(written.bytesWritten) bytes, expected \(expected)")
+                            case .success: done(nil)
+                            }
+                        }
+                        return
+                    }
+                    client.download(sourceName) { result in
                         switch result {
                         case .failure(let error): done("\(error)")
                         case .success(let downloaded) where downloaded.content.count != data.count:
@@ -57,7 +90,7 @@ struct BenchBlobCommand: ParsableCommand {
                 }
             }
             // Best-effort clean-up of what the run wrote.
-            let written = operation == .upload ? (0..<count).map { "bench-\(run)/\($0)" } : [source]
+            let written = operation == .upload ? (0..<count).map { "bench-\(run)/\($0)" } : [sourceName]
             for name in written { try? client.deleteBlob(name) }
             try? client.close()
             if let lastError = outcome.lastError { JSONOutput.printError("last error: \(lastError)") }
@@ -70,8 +103,25 @@ struct BenchBlobCommand: ParsableCommand {
                 "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6),
                 "errors": outcome.failed, "max_rss_mb": JSONOutput.rounded(Double(usage.ru_maxrss) / 1024, 1),
                 "seconds": JSONOutput.rounded(outcome.seconds), "peak_rss_mb": BlobCLI.peakResidentMegabytes(),
+                "streamed": file != nil,
             ])
             if outcome.failed > 0 { throw ExitCode(1) }
+        }
+    }
+}
+
+extension BenchBlobCommand {
+    /// `size` bytes of the bench's pattern, produced 1 MiB at a time (never held whole).
+    static func patternStream(size: Int) -> BlobUploadSource {
+        let produced = LockedValue(0)
+        return .stream(length: Int64(size)) { deliver in
+            let piece = produced.withLockedValue { done -> [UInt8]? in
+                guard done < size else { return nil }
+                let count = min(1 << 20, size - done)
+                defer { done += count }
+                return (0..<count).map { UInt8(truncatingIfNeeded: (done + $0) &* 31 &+ 7) }
+            }
+            deliver(.success(piece))
         }
     }
 }

@@ -41,6 +41,16 @@ struct BenchEventHubsCommand: ParsableCommand {
     @Option(help: "Measure memory: RSS growth of opening this many more idle pooled connections.")
     var idleConnections: Int?
 
+    @Option(help: """
+        The pool's clientLimit (sends sharing one connection; default 100). A limit below --concurrency spreads \
+        the callers over more connections, as the Python library does (its pool hands each connection to one \
+        sender at a time).
+        """)
+    var clientLimit: Int?
+
+    @Option(help: "The pool's maxSize (most connections; default 10).")
+    var maxSize: Int?
+
     func validate() throws {
         if let idleConnections, idleConnections < 1 || idleConnections > 1000 {
             throw ValidationError("--idle-connections must be 1...1000")
@@ -48,6 +58,10 @@ struct BenchEventHubsCommand: ParsableCommand {
         if blocking, cold || idleConnections != nil {
             throw ValidationError("--blocking does not combine with --cold or --idle-connections")
         }
+        if let clientLimit, clientLimit < 1 || clientLimit > 10_000 {
+            throw ValidationError("--client-limit must be 1...10000")
+        }
+        if let maxSize, maxSize < 1 || maxSize > 1000 { throw ValidationError("--max-size must be 1...1000") }
         if let batchSize {
             guard batchSize >= 1, batchSize <= 100_000 else { throw ValidationError("--batch-size must be 1...100000") }
             guard idleConnections == nil else { throw ValidationError("--batch-size does not apply to --idle-connections") }
@@ -60,10 +74,11 @@ struct BenchEventHubsCommand: ParsableCommand {
     /// Events per operation.
     private var eventsPerOperation: Int { batchSize ?? 1 }
 
-    private func options(maxSize: Int = 10) -> EventHubProducerOptions {
+    private func options(maxSize: Int? = nil) -> EventHubProducerOptions {
         var options = EventHubProducerOptions()
         options.caFile = load.caFile
-        options.pool.maxSize = maxSize
+        options.pool.maxSize = maxSize ?? self.maxSize ?? 10
+        if let clientLimit { options.pool.clientLimit = clientLimit }
         return options
     }
 

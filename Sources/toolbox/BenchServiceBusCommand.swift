@@ -56,10 +56,10 @@ struct BenchServiceBusCommand: ParsableCommand {
         if receive { return try runReceive(options) }
         let payload = load.payload
         let scheduled = scheduled
-        let send: @Sendable (ServiceBusSenderClient, @escaping @Sendable (String?) -> Void) -> Void = { sender, done in
+        let send: @Sendable (any ServiceBusSending, @escaping @Sendable (String?) -> Void) -> Void = { sender, done in
             let message = ServiceBusMessage(body: payload)
             if scheduled {
-                sender.send([message], delay: 0) { done($0.failure.map { "\($0)" }) }
+                sender.send([message], delay: .seconds(0)) { done($0.failure.map { "\($0)" }) }
             } else {
                 sender.send(message) { done($0.failure.map { "\($0)" }) }
             }
@@ -185,7 +185,7 @@ extension BenchServiceBusCommand {
                 return
             }
             let began = MonotonicInstant.now()
-            receiver.receive(maxMessages: wanted, timeout: timeout) { result in
+            receiver.receive(maxMessages: wanted, timeout: .seconds(timeout)) { result in
                 let messages: [ServiceBusReceivedMessage]
                 switch result {
                 case .failure(let error):

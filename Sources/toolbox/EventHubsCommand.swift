@@ -61,7 +61,7 @@ struct EventHubsSend: ParsableCommand {
         var options = EventHubProducerOptions()
         options.caFile = caFile
         options.pool.clientLimit = 100
-        let producer: EventHubProducerClient = pooled
+        let producer: any EventHubProducing = pooled
             ? try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
             : try EventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
         let payload = size.map { [UInt8](repeating: 0x78, count: $0) } ?? Array((body ?? "hello from toolbox").utf8)

@@ -59,14 +59,14 @@ struct ServiceBusSend: ParsableCommand {
     func run() throws {
         var options = ServiceBusClientOptions()
         options.caFile = caFile
-        let sender: ServiceBusSenderClient = pooled
+        let sender: any ServiceBusSending = pooled
             ? try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
             : try ServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
         let payload = size.map { [UInt8](repeating: 0x78, count: $0) } ?? Array((body ?? "hello from toolbox").utf8)
         let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { [payload, messageId, delaySeconds] _, done in
             let message = ServiceBusMessage(body: payload, messageID: messageId)
             if let delaySeconds {
-                sender.send([message], delay: delaySeconds) { done($0.failure.map { "\($0)" }) }
+                sender.send([message], delay: .seconds(delaySeconds)) { done($0.failure.map { "\($0)" }) }
             } else {
                 sender.send(message) { done($0.failure.map { "\($0)" }) }
             }
@@ -126,7 +126,7 @@ struct ServiceBusReceive: ParsableCommand {
         while received < count {
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0 else { break }
-            let messages = try receiver.receive(maxMessages: count - received, timeout: remaining)
+            let messages = try receiver.receive(maxMessages: count - received, timeout: .seconds(remaining))
             for message in messages {
                 if !receiveAndDelete {
                     switch settle {

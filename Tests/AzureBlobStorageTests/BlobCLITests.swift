@@ -153,6 +153,23 @@ final class BlobCLITests: XCTestCase {
             XCTAssertEqual(summary["errors"] as? Int, 0)
             XCTAssertEqual(summary["operation"] as? String, operation)
         }
+        // --file: uploads stream from the file, downloads to FILE.<n> (removed); the file must hold --size bytes.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data((0..<300_000).map { UInt8($0 % 251) })))
+        for operation in ["upload", "download"] {
+            let bench = try ToolboxCLI.run(["bench", "blob"] + common(env)
+                + ["--operation", operation, "--size", "300000", "--count", "4", "--concurrency", "2", "--file", file])
+            XCTAssertEqual(bench.status, 0, bench.stderr)
+            let summary = try bench.singleJSONObject()
+            XCTAssertEqual(summary["errors"] as? Int, 0, operation)
+            XCTAssertEqual(summary["streamed"] as? Bool, true, operation)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: file + ".0"), "downloads are removed")
+        }
+        let wrongSize = try ToolboxCLI.run(["bench", "blob"] + common(env)
+            + ["--operation", "upload", "--size", "5", "--file", file])
+        XCTAssertNotEqual(wrongSize.status, 0)
+        XCTAssertTrue(wrongSize.stderr.contains("--size"), wrongSize.stderr)
         let left = try ToolboxCLI.run(["blob", "list"] + common(env) + ["--prefix", "bench-"])
         XCTAssertEqual(left.jsonLines.last?["count"] as? Int, 0, "bench cleans up after itself")
     }

@@ -17,7 +17,7 @@ final class EventHubsAsyncTests: XCTestCase {
         let ids = try await producer.partitionIDs()
         XCTAssertEqual(ids, ["0", "1"])
         let receiver = try PartitionReceiver(connectionString: cs, partitionID: "1", startingPosition: .earliest)
-        let events = try await receiver.receive(maxEvents: 2, timeout: 10)
+        let events = try await receiver.receive(maxEvents: 2, timeout: .seconds(10))
         XCTAssertEqual(events.map { $0.event.bodyAsString ?? "" }, ["a1", "a2"])
         await receiver.close()
         await producer.close()
@@ -27,7 +27,7 @@ final class EventHubsAsyncTests: XCTestCase {
         let emulator = try TestEmulator.start(for: self, eventHubs: ["orders": 1])
         let receiver = try PartitionReceiver(connectionString: emulator.eventHubsConnectionString("orders"),
                                              partitionID: "0", startingPosition: .earliest)
-        let task = Task { try await receiver.receive(maxEvents: 10, timeout: 30) }
+        let task = Task { try await receiver.receive(maxEvents: 10, timeout: .seconds(30)) }
         try await Task.sleep(nanoseconds: 100_000_000)
         task.cancel()
         do {

@@ -55,6 +55,25 @@ final class BenchEventHubsCLITests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("--blocking"), refused.stderr)
     }
 
+    /// `--client-limit` below `--concurrency` spreads the callers over more connections (the policy compare.sh
+    /// measures), within `--max-size`.
+    func testClientLimitSpreadsCallersOverConnections() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let cs = emulator.eventHubsConnectionString(eventHub: "eh1")
+        let result = try run(["bench", "eventhubs", "--connection-string", cs, "--count", "40", "--concurrency", "8",
+                              "--warmup", "16", "--client-limit", "2", "--max-size", "4", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try result.singleJSONObject()
+        XCTAssertEqual(object["errors"] as? Int, 0)
+        // 8 callers with 2 per connection always queue some, so a second connection opens; --max-size caps them.
+        let connections = try XCTUnwrap(object["connections"] as? Int)
+        XCTAssertTrue((2...4).contains(connections), "8 callers, 2 per connection, at most 4: \(connections)")
+        XCTAssertEqual(try readAll(connectionString: cs, partitions: 4, expected: 56).count, 56)
+        let refused = try run(["bench", "eventhubs", "--connection-string", cs, "--client-limit", "0", "--json"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--client-limit"), refused.stderr)
+    }
+
     func testColdBenchOpensOneConnectionPerSend() throws {
         let emulator = try startEventHubsEmulator(self)
         let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),

@@ -32,7 +32,7 @@ final class EndpointOutageSoakTests: XCTestCase {
         let throughProxy = direct.replacingOccurrences(of: ":\(emulator.amqpPort);", with: ":\(proxy.port);")
         XCTAssertNotEqual(direct, throughProxy)
         let producer = try ManagedEventHubProducer(connectionString: throughProxy, options: fastRetryOptions {
-            $0.retry = RetryOptions(maxRetries: 2, delay: 0.01, maxDelay: 0.1, tryTimeout: 5)
+            $0.retry = RetryOptions(maxRetries: 2, delay: .seconds(0.01), maxDelay: .seconds(0.1), tryTimeout: .seconds(5))
             $0.pool.maxSize = 4
         })
         defer { try? producer.close() }

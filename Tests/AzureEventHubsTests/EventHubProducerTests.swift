@@ -2,6 +2,7 @@ import AzureAuth
 import AzureEmulator
 import Dispatch
 import Foundation
+import MessagingFaultSupport
 import ToolboxAMQP
 import ToolboxCore
 import XCTest
@@ -22,7 +23,7 @@ final class EventHubProducerTests: XCTestCase {
 
         let receiver = try PartitionReceiver(connectionString: cs, partitionID: "2", startingPosition: .earliest)
         defer { try? receiver.close() }
-        let events = try receiver.receive(maxEvents: 3, timeout: 10)
+        let events = try receiver.receive(maxEvents: 3, timeout: .seconds(10))
         XCTAssertEqual(events.map { $0.event.bodyAsString }, ["one", "two", "three"])
         XCTAssertEqual(events[0].event.contentType, "text/plain")
         XCTAssertEqual(events[0].event.messageID, "m-1")
@@ -144,7 +145,7 @@ final class EventHubProducerTests: XCTestCase {
         defer { try? producer.close() }
         for i in 0..<30 { try producer.send(EventData(body: "busy-\(i)"), options: SendEventOptions(partitionID: "0")) }
         let events = try PartitionReceiver(connectionString: cs, partitionID: "0", startingPosition: .earliest)
-            .receive(maxEvents: 30, timeout: 10)
+            .receive(maxEvents: 30, timeout: .seconds(10))
         XCTAssertEqual(events.map { $0.event.bodyAsString ?? "" }, (0..<30).map { "busy-\($0)" })
         XCTAssertEqual(producer.health.lastError?.contains("server-busy"), true, "\(producer.health)")
     }
@@ -221,11 +222,13 @@ final class EventHubProducerTests: XCTestCase {
         }
         let receiver = try PartitionReceiver(connectionString: cs, partitionID: "0", startingPosition: .earliest)
         defer { try? receiver.close() }
-        XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: 10).count, 1)
-        Thread.sleep(forTimeInterval: 0.5)
+        XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: .seconds(10)).count, 1)
+        // The prefetch fills the buffer while the caller is idle (waiting on that, not on a fixed sleep) ...
+        XCTAssertTrue(FaultScenario.eventually { receiver.bufferedCount >= PartitionReceiver.prefetch - 1 },
+                      "buffered \(receiver.bufferedCount)")
+        // ... and stops there: the credit granted never exceeds what the buffer may hold.
         XCTAssertLessThanOrEqual(receiver.bufferedCount, PartitionReceiver.prefetch)
-        XCTAssertGreaterThan(receiver.bufferedCount, 0)
-        let big = try receiver.receive(maxEvents: 1500, timeout: 30)
+        let big = try receiver.receive(maxEvents: 1500, timeout: .seconds(30))
         XCTAssertEqual(big.count, 1500)
         XCTAssertEqual(big.first?.event.bodyAsString, "e1")
         XCTAssertEqual(big.last?.event.bodyAsString, "e1500")

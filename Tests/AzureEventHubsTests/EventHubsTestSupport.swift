@@ -17,7 +17,7 @@ func startEventHubsEmulator(_ test: XCTestCase, hub: String = "eh1", partitions:
 /// Options that retry fast, so fault tests do not wait for production back-off.
 func fastRetryOptions(_ change: (inout EventHubProducerOptions) -> Void = { _ in }) -> EventHubProducerOptions {
     EventHubProducerOptions.with {
-        $0.retry = RetryOptions(maxRetries: 5, delay: 0.02, maxDelay: 0.5, tryTimeout: 10)
+        $0.retry = RetryOptions(maxRetries: 5, delay: .seconds(0.02), maxDelay: .seconds(0.5), tryTimeout: .seconds(10))
         change(&$0)
     }
 }
@@ -35,7 +35,7 @@ func readAll(connectionString: String, hub: String = "eh1", partitions: Int, exp
     while events.count < expected && Date() < deadline {
         var progressed = false
         for receiver in receivers {
-            let batch = try receiver.receive(maxEvents: 5000, timeout: 0.2)
+            let batch = try receiver.receive(maxEvents: 5000, timeout: .seconds(0.2))
             if !batch.isEmpty { progressed = true }
             events += batch
         }

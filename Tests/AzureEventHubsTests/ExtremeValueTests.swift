@@ -12,7 +12,7 @@ final class ExtremeValueTests: XCTestCase {
         let emulator = try startEventHubsEmulator(self, partitions: 1)
         let cs = emulator.eventHubsConnectionString(eventHub: "eh1")
         let producer = try ManagedEventHubProducer(connectionString: cs, options: fastRetryOptions {
-            $0.retry.tryTimeout = .infinity
+            $0.retry.tryTimeout = .seconds(Int64.max)
         })
         defer { try? producer.close() }
         try producer.send(EventData(body: "e0"))
@@ -22,17 +22,17 @@ final class ExtremeValueTests: XCTestCase {
         defer { try? receiver.close() }
         let first = expectation(description: "first receive")
         let firstCount = LockedValue(0)
-        receiver.receive(maxEvents: .max, timeout: 1) { result in
+        receiver.receive(maxEvents: .max, timeout: .seconds(1)) { result in
             firstCount.withLockedValue { $0 = (try? result.get())?.count ?? -1 }
             first.fulfill()
         }
-        let second = try receiver.receive(maxEvents: .max, timeout: 1)
+        let second = try receiver.receive(maxEvents: .max, timeout: .seconds(1))
         wait(for: [first], timeout: 10)
         XCTAssertEqual(firstCount.load() + second.count, 1)
 
         let future = try PartitionReceiver(connectionString: cs, eventHubName: "eh1", partitionID: "0",
                                            startingPosition: .enqueuedTime(Date(timeIntervalSince1970: 1e300)))
         defer { try? future.close() }
-        XCTAssertEqual(try future.receive(maxEvents: 10, timeout: 0.5).count, 0)
+        XCTAssertEqual(try future.receive(maxEvents: 10, timeout: .seconds(0.5)).count, 0)
     }
 }

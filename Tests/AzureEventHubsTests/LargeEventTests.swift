@@ -22,7 +22,7 @@ final class LargeEventTests: XCTestCase {
         var got: [ReceivedEventData] = []
         let deadline = Date().addingTimeInterval(30)
         while got.count < sizes.count, Date() < deadline {
-            got += try receiver.receive(maxEvents: sizes.count - got.count, timeout: 2)
+            got += try receiver.receive(maxEvents: sizes.count - got.count, timeout: .seconds(2))
         }
         XCTAssertEqual(got.map { $0.event.body.count }, sizes)
         for (event, size) in zip(got, sizes) {

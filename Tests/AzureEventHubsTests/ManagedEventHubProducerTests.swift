@@ -54,7 +54,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         defer { try? producer.close() }
         try producer.send(EventData(body: "real"))
         let events = try PartitionReceiver(connectionString: cs, partitionID: "0", startingPosition: .earliest)
-            .receive(maxEvents: 2, timeout: 10)
+            .receive(maxEvents: 2, timeout: .seconds(10))
         XCTAssertEqual(events.map { $0.event.bodyAsString ?? "" }, ["Connection established", "real"])
     }
 
@@ -123,7 +123,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         defer { try? producer.close() }
         try producer.send(EventData(body: "first"))
         let closed = expectation(description: "closed")
-        producer.provider.acquire(timeout: 5, queue: .global()) { result in
+        producer.core.provider.acquire(timeout: 5, queue: .global()) { result in
             guard case .success(let handle) = result else { return XCTFail("\(result)") }
             handle.connection.messaging.amqp.close(timeout: 1) { _ in
                 handle.release(discard: false)
@@ -151,7 +151,10 @@ final class ManagedEventHubProducerTests: XCTestCase {
         handle.cancel()
         handle.cancel()
         wait(for: [done], timeout: 5)
-        Thread.sleep(forTimeInterval: 0.2)
+        // Closing ends the send still in flight; a second completion would then be queued on the callback queue,
+        // which a barrier block drains.
+        try producer.close()
+        LibraryQueues.defaultCallbackQueue.sync(flags: .barrier) {}
         XCTAssertEqual(calls.load(), 1)
     }
 
@@ -163,7 +166,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         defer { try? producer.close() }
         XCTAssertEqual(try producer.warmUp(connections: 1), 1)
         let closed = expectation(description: "closed")
-        producer.provider.acquire(timeout: 5, queue: .global()) { result in
+        producer.core.provider.acquire(timeout: 5, queue: .global()) { result in
             guard case .success(let handle) = result else { return XCTFail("\(result)") }
             handle.connection.messaging.amqp.close(timeout: 1) { _ in
                 handle.release(discard: false)

@@ -115,3 +115,53 @@ private extension Result {
         return nil
     }
 }
+
+/// A user's stub of the partition-receiver role: hands out the events it was given, `maxEvents` at a time.
+final class ScriptedReceiver: EventHubPartitionReceiving, @unchecked Sendable {
+    // @unchecked Sendable: `state` is a LockedValue; the rest is immutable.
+    let eventHubName = "orders"
+    let consumerGroup = "$Default"
+    let partitionID = "0"
+    private let state: LockedValue<(pending: [ReceivedEventData], closed: Bool)>
+
+    init(_ bodies: [String]) {
+        state = LockedValue((bodies.enumerated().map { index, body in
+            ReceivedEventData(event: EventData(body: body), sequenceNumber: Int64(index), offset: String(index * 100))
+        }, false))
+    }
+
+    func receive(maxEvents: Int, timeout: Duration, queue: DispatchQueue,
+                 completion: @escaping @Sendable (Result<[ReceivedEventData], ToolboxError>) -> Void) -> any Cancellable {
+        let result: Result<[ReceivedEventData], ToolboxError> = state.withLockedValue { state in
+            if state.closed { return .failure(ToolboxError(.clientClosed, "closed")) }
+            let batch = Array(state.pending.prefix(max(1, maxEvents)))
+            state.pending.removeFirst(batch.count)
+            return .success(batch)
+        }
+        queue.async { completion(result) }
+        return CompletedOperation()
+    }
+
+    func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
+        state.withLockedValue { $0.closed = true }
+        queue.async(execute: completion)
+    }
+}
+
+final class ReceiverStubTests: XCTestCase {
+    /// Code written against `any EventHubPartitionReceiving` runs on a stub in the blocking and completion forms.
+    func testCodeWrittenAgainstTheReceiverRoleRunsOnAStub() throws {
+        let receiver: any EventHubPartitionReceiving = ScriptedReceiver(["a", "b", "c"])
+        XCTAssertEqual(try receiver.receive(maxEvents: 2, timeout: .seconds(1)).map(\.event.bodyAsString), ["a", "b"])
+        let rest = expectation(description: "completion form")
+        receiver.receive(maxEvents: 10, timeout: .seconds(1)) { result in
+            XCTAssertEqual((try? result.get())?.map(\.sequenceNumber), [2])
+            rest.fulfill()
+        }
+        wait(for: [rest], timeout: 10)
+        try receiver.close()
+        XCTAssertThrowsError(try receiver.receive(maxEvents: 1, timeout: .seconds(1))) {
+            XCTAssertEqual(($0 as? ToolboxError)?.code, .clientClosed)
+        }
+    }
+}

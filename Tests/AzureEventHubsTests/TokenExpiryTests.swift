@@ -42,7 +42,7 @@ final class TokenExpiryTests: XCTestCase {
         while Date().timeIntervalSince(started) < 6.5 {
             try producer.send(EventData(body: "event \(sent)"), options: SendEventOptions(partitionID: "0"))
             sent += 1
-            received += try receiver.receive(maxEvents: 1, timeout: 5).map { $0.event.bodyAsString ?? "" }
+            received += try receiver.receive(maxEvents: 1, timeout: .seconds(5)).map { $0.event.bodyAsString ?? "" }
             Thread.sleep(forTimeInterval: 0.25)  // pacing across token lifetimes, not synchronisation
         }
         XCTAssertEqual(received, (0..<sent).map { "event \($0)" }, "every event once, in order, none lost")
@@ -56,10 +56,10 @@ final class TokenExpiryTests: XCTestCase {
         let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2, limit: 2)
         let (producer, receiver) = clients(emulator, credential)
         try producer.send(EventData(body: "while the token lives"), options: SendEventOptions(partitionID: "0"))
-        XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: 5).count, 1)
+        XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: .seconds(5)).count, 1)
 
         // A receive waiting across the expiry fails with the typed error (not an empty result).
-        XCTAssertThrowsError(try receiver.receive(maxEvents: 1, timeout: 10)) { error in
+        XCTAssertThrowsError(try receiver.receive(maxEvents: 1, timeout: .seconds(10))) { error in
             XCTAssertEqual((error as? EventHubsError)?.code, .unauthorized, "\(error)")
         }
         // The producer's link was detached too: its next send fails with the typed error, within its try.

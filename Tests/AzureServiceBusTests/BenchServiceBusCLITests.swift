@@ -24,7 +24,7 @@ final class BenchServiceBusCLITests: XCTestCase {
         defer { try? receiver.close() }
         var total = 0
         while true {
-            let batch = try receiver.receive(maxMessages: 100, timeout: 0.5)
+            let batch = try receiver.receive(maxMessages: 100, timeout: .seconds(0.5))
             if batch.isEmpty { return total }
             total += batch.count
         }

@@ -12,7 +12,7 @@ final class ExtremeValueTests: XCTestCase {
     func testInfiniteTimeoutsAndTimeToLiveAndHugeReceiveCountsDoNotTrap() throws {
         let emulator = try startServiceBusEmulator(self)
         let cs = emulator.serviceBusConnectionString
-        let options = fastOptions { $0.retry.tryTimeout = .infinity }
+        let options = fastOptions { $0.retry.tryTimeout = .seconds(Int64.max) }
         let sender = try ServiceBusSender(connectionString: cs, queueName: "q1", options: options)
         defer { try? sender.close() }
         var message = ServiceBusMessage(body: "forever")
@@ -26,8 +26,8 @@ final class ExtremeValueTests: XCTestCase {
         defer { try? receiver.close() }
         // Two waiters whose demands together exceed Int.max: the sum saturates, the credit clamps to UInt32.
         let first = expectation(description: "first receive")
-        receiver.receive(maxMessages: .max, timeout: 2) { _ in first.fulfill() }
-        let got = try receiver.receive(maxMessages: .max, timeout: 2)
+        receiver.receive(maxMessages: .max, timeout: .seconds(2)) { _ in first.fulfill() }
+        let got = try receiver.receive(maxMessages: .max, timeout: .seconds(2))
         wait(for: [first], timeout: 10)
         XCTAssertLessThanOrEqual(got.count, 1)
         let header = ServiceBusMessage(body: "x").amqpMessage(messageID: "id")

@@ -24,7 +24,7 @@ final class LargeMessageTests: XCTestCase {
         for size in Self.sizes {
             let body = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }
             try sender.send(ServiceBusMessage(body: body, messageID: "large-\(size)"))
-            let got = try receiver.receive(maxMessages: 1, timeout: 20)
+            let got = try receiver.receive(maxMessages: 1, timeout: .seconds(20))
             XCTAssertEqual(got.first?.body.count, size, "size \(size); last error: \(String(describing: receiver.lastError))")
             XCTAssertEqual(got.first?.body, body, "size \(size)")
             if let message = got.first { try receiver.complete(message) }

@@ -41,7 +41,7 @@ final class ServiceBusBatchAndLockTests: XCTestCase {
         }
         let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", receiveMode: .receiveAndDelete)
         defer { try? receiver.close() }
-        XCTAssertEqual(try receiver.receive(maxMessages: 4, timeout: 10).map { $0.message.bodyAsString ?? "" },
+        XCTAssertEqual(try receiver.receive(maxMessages: 4, timeout: .seconds(10)).map { $0.message.bodyAsString ?? "" },
                        ["b0", "b1", "b2", "b3"])
     }
 
@@ -53,14 +53,14 @@ final class ServiceBusBatchAndLockTests: XCTestCase {
         try sender.send(ServiceBusMessage(body: "slow"))
         let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
         defer { try? receiver.close() }
-        let message = try XCTUnwrap(try receiver.receive(maxMessages: 1, timeout: 10).first)
+        let message = try XCTUnwrap(try receiver.receive(maxMessages: 1, timeout: .seconds(10)).first)
         Thread.sleep(forTimeInterval: 0.8)
         XCTAssertThrowsError(try receiver.renewLock(message)) { error in
             XCTAssertEqual((error as? ServiceBusError)?.code, .messageLockLost, "\(error)")
             XCTAssertEqual((error as? ServiceBusError)?.condition, "com.microsoft:message-lock-lost")
         }
         // The message comes back with its delivery count raised.
-        let again = try XCTUnwrap(try receiver.receive(maxMessages: 1, timeout: 10).first)
+        let again = try XCTUnwrap(try receiver.receive(maxMessages: 1, timeout: .seconds(10)).first)
         XCTAssertEqual(again.message.bodyAsString, "slow")
         XCTAssertEqual(again.deliveryCount, 1)
         try receiver.complete(again)
@@ -77,7 +77,7 @@ final class ServiceBusBatchAndLockTests: XCTestCase {
         }
         let receiver = try ServiceBusReceiver(connectionString: emulator.serviceBusConnectionString, queueName: "q1")
         defer { try? receiver.close() }
-        XCTAssertThrowsError(try receiver.receive(maxMessages: 1, timeout: 5)) {
+        XCTAssertThrowsError(try receiver.receive(maxMessages: 1, timeout: .seconds(5))) {
             XCTAssertEqual(($0 as? ServiceBusError)?.code, .unauthorized, "\($0)")
         }
     }
@@ -105,7 +105,7 @@ final class ServiceBusReceiverRecoveryTests: XCTestCase {
         var completed = Set<String>()
         let deadline = Date().addingTimeInterval(90)
         while completed != sent && Date() < deadline {
-            guard let batch = try? receiver.receive(maxMessages: 20, timeout: 0.5) else { continue }
+            guard let batch = try? receiver.receive(maxMessages: 20, timeout: .seconds(0.5)) else { continue }
             for message in batch {
                 do {
                     try receiver.complete(message)
@@ -134,7 +134,7 @@ final class ServiceBusTopicTests: XCTestCase {
         for subscription in ["audit", "billing"] {
             let receiver = try ServiceBusReceiver(connectionString: cs, topicName: "orders", subscriptionName: subscription)
             defer { try? receiver.close() }
-            let got = try receiver.receive(maxMessages: 3, timeout: 10)
+            let got = try receiver.receive(maxMessages: 3, timeout: .seconds(10))
             XCTAssertEqual(got.map { $0.message.bodyAsString ?? "" }, ["o1", "o2", "o3"], subscription)
             try receiver.complete(got[0])
             try receiver.deadLetter(got[1], reason: "r", description: "d")
@@ -143,7 +143,7 @@ final class ServiceBusTopicTests: XCTestCase {
             let dlq = try ServiceBusReceiver(connectionString: cs, topicName: "orders", subscriptionName: subscription,
                                              deadLetterQueue: true)
             defer { try? dlq.close() }
-            XCTAssertEqual(try dlq.receive(maxMessages: 1, timeout: 10).first?.deadLetterReason, "r")
+            XCTAssertEqual(try dlq.receive(maxMessages: 1, timeout: .seconds(10)).first?.deadLetterReason, "r")
         }
     }
 }

@@ -24,11 +24,11 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         return endpoint
     }
 
-    private func options(tryTimeout: Double, retries: Int, _ change: (inout ServiceBusClientOptions) -> Void = { _ in })
+    private func options(tryTimeout: Duration, retries: Int, _ change: (inout ServiceBusClientOptions) -> Void = { _ in })
         -> ServiceBusClientOptions
     {
         ServiceBusClientOptions.with {
-            $0.retry = RetryOptions(maxRetries: retries, delay: 0.02, maxDelay: 0.2, tryTimeout: tryTimeout)
+            $0.retry = RetryOptions(maxRetries: retries, delay: .seconds(0.02), maxDelay: .seconds(0.2), tryTimeout: tryTimeout)
             $0.readiness = .attach
             change(&$0)
         }
@@ -45,7 +45,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         defer { try? receiver.close() }
         var bodies: [String] = []
         while true {
-            let batch = try receiver.receive(maxMessages: 100, timeout: 0.5)
+            let batch = try receiver.receive(maxMessages: 100, timeout: .seconds(0.5))
             if batch.isEmpty { return bodies }
             bodies += batch.compactMap { String(validating: $0.body, as: UTF8.self) }
         }
@@ -55,8 +55,8 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         let emulator = try startServiceBusEmulator(self)
         let proxy = try proxy(emulator)
         let sender = try ManagedServiceBusSender(
-            endpoint: try endpoint(port: proxy.port), queueName: "q1",
-            options: options(tryTimeout: 2, retries: 2) { $0.pool.acquireTimeout = 1; $0.pool.getTimeout = 2 })
+            endpoint: try endpoint(port: proxy.port), entityPath: "q1",
+            options: options(tryTimeout: .seconds(2), retries: 2) { $0.pool.acquireTimeout = 1; $0.pool.getTimeout = 2 })
         defer { try? sender.close() }
         var succeeded: [String] = []
         for i in 0..<5 {
@@ -94,11 +94,11 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
             flow.linkCredit = credit &+ 1000
             return .amqp(channel: channel, performative: .flow(flow), payload: payload)
         }
-        let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port), queueName: "q1",
-                                          options: options(tryTimeout: 5, retries: 0))
+        let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
+                                          options: options(tryTimeout: .seconds(5), retries: 0))
         defer { try? receiver.close() }
         var bodies: [String] = []
-        for message in try receiver.receive(maxMessages: 1, timeout: 10) where (try? receiver.complete(message)) != nil {
+        for message in try receiver.receive(maxMessages: 1, timeout: .seconds(10)) where (try? receiver.complete(message)) != nil {
             bodies.append(String(validating: message.body, as: UTF8.self) ?? "")
         }
         XCTAssertTrue(eventually { receiver.currentConnectionID == nil }, "the flooded link was abandoned")
@@ -106,7 +106,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
 
         proxy.frameRewrite = nil
         XCTAssertTrue(eventually(60) {
-            for message in (try? receiver.receive(maxMessages: 10, timeout: 0.5)) ?? [] {
+            for message in (try? receiver.receive(maxMessages: 10, timeout: .seconds(0.5))) ?? [] {
                 if (try? receiver.complete(message)) != nil { bodies.append(String(validating: message.body, as: UTF8.self) ?? "") }
             }
             return bodies.count >= total
@@ -133,7 +133,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
             let receiver = try ServiceBusReceiver(connectionString: emulator.serviceBusConnectionString, queueName: "q1",
                                                   receiveMode: mode)
             defer { try? receiver.close() }
-            let received = try skippingKnownFramePaddingBug { try receiver.receive(maxMessages: 1, timeout: 10) }
+            let received = try skippingKnownFramePaddingBug { try receiver.receive(maxMessages: 1, timeout: .seconds(10)) }
             XCTAssertEqual(received.count, 1)
             XCTAssertEqual(received.first?.body, body, "all \(size) bytes intact")
             if let message = received.first { try receiver.complete(message) }
@@ -143,13 +143,13 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
     func testAReceiverOnAHalfOpenConnectionReconnectsAndMissesNothing() throws {
         let emulator = try startServiceBusEmulator(self)
         let proxy = try proxy(emulator)
-        let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port, idleTimeout: 1), queueName: "q1",
-                                          receiveMode: .receiveAndDelete, options: options(tryTimeout: 2, retries: 0))
+        let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port, idleTimeout: 1), entityPath: "q1",
+                                          receiveMode: .receiveAndDelete, options: options(tryTimeout: .seconds(2), retries: 0))
         defer { try? receiver.close() }
         let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1")
         defer { try? sender.close() }
         try sender.send(ServiceBusMessage(body: "m0"))
-        XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: 5).map { String(validating: $0.body, as: UTF8.self) }, ["m0"])
+        XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: .seconds(5)).map { String(validating: $0.body, as: UTF8.self) }, ["m0"])
 
         proxy.mode = .silent
         XCTAssertTrue(eventually { proxy.openCount == 0 }, "the receiver dropped its dead connection on its own")
@@ -161,7 +161,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         try sender.send(ServiceBusMessage(body: "m1"))
         var received: [String] = []
         XCTAssertTrue(eventually {
-            received += ((try? receiver.receive(maxMessages: 5, timeout: 0.3)) ?? []).compactMap { String(validating: $0.body, as: UTF8.self) }
+            received += ((try? receiver.receive(maxMessages: 5, timeout: .seconds(0.3))) ?? []).compactMap { String(validating: $0.body, as: UTF8.self) }
             return !received.isEmpty
         })
         XCTAssertEqual(received, ["m1"])
@@ -171,18 +171,18 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
     func testAReceiverAttachThePeerNeverAnswersFailsTheCallAndTheNextOneConnects() throws {
         let emulator = try startServiceBusEmulator(self)
         let proxy = try proxy(emulator)
-        let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port), queueName: "q1",
-                                          receiveMode: .receiveAndDelete, options: options(tryTimeout: 0.5, retries: 0))
+        let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
+                                          receiveMode: .receiveAndDelete, options: options(tryTimeout: .seconds(0.5), retries: 0))
         defer { try? receiver.close() }
         proxy.frameFilter = FaultScenario.unansweredAttaches("/q1")
-        XCTAssertThrowsError(try receiver.receive(maxMessages: 1, timeout: 5)) { error in
+        XCTAssertThrowsError(try receiver.receive(maxMessages: 1, timeout: .seconds(5))) { error in
             XCTAssertEqual((error as? ServiceBusError)?.code, .timedOut, "\(error)")
         }
         proxy.frameFilter = nil
         let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1")
         defer { try? sender.close() }
         try sender.send(ServiceBusMessage(body: "m0"))
-        XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: 5).count, 1)
+        XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: .seconds(5)).count, 1)
     }
 
     func testAReceiverWhoseTokenLapsesUnrenewedFailsWithUnauthorized() throws {
@@ -190,10 +190,10 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2, limit: 1)
         let receiver = ServiceBusReceiver(fullyQualifiedNamespace: emulator.fullyQualifiedNamespace, queueName: "q1",
                                           credential: credential,
-                                          options: options(tryTimeout: 5, retries: 0) { $0.allowPlainTextForDevelopment = true })
+                                          options: options(tryTimeout: .seconds(5), retries: 0) { $0.allowPlainTextForDevelopment = true })
         defer { try? receiver.close() }
-        XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: 0.2).count, 0)
-        XCTAssertThrowsError(try receiver.receive(maxMessages: 1, timeout: 10)) { error in
+        XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: .seconds(0.2)).count, 0)
+        XCTAssertThrowsError(try receiver.receive(maxMessages: 1, timeout: .seconds(10))) { error in
             XCTAssertEqual((error as? ServiceBusError)?.code, .unauthorized, "\(error)")
         }
     }
@@ -203,7 +203,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2)
         let receiver = ServiceBusReceiver(fullyQualifiedNamespace: emulator.fullyQualifiedNamespace, queueName: "q1",
                                           credential: credential,
-                                          options: options(tryTimeout: 5, retries: 0) { $0.allowPlainTextForDevelopment = true })
+                                          options: options(tryTimeout: .seconds(5), retries: 0) { $0.allowPlainTextForDevelopment = true })
         defer { try? receiver.close() }
         let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1")
         defer { try? sender.close() }
@@ -213,7 +213,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         while Date().timeIntervalSince(started) < 5 {
             try sender.send(ServiceBusMessage(body: "m\(sent)"))
             sent += 1
-            for message in try receiver.receive(maxMessages: 1, timeout: 5) {
+            for message in try receiver.receive(maxMessages: 1, timeout: .seconds(5)) {
                 received.append(String(validating: message.body, as: UTF8.self) ?? "")
                 try receiver.complete(message)
             }

@@ -19,7 +19,7 @@ func startServiceBusEmulator(_ test: XCTestCase, queues: [String] = ["q1"],
 
 func fastOptions(_ change: (inout ServiceBusClientOptions) -> Void = { _ in }) -> ServiceBusClientOptions {
     ServiceBusClientOptions.with {
-        $0.retry = RetryOptions(maxRetries: 5, delay: 0.02, maxDelay: 0.5, tryTimeout: 10)
+        $0.retry = RetryOptions(maxRetries: 5, delay: .seconds(0.02), maxDelay: .seconds(0.5), tryTimeout: .seconds(10))
         change(&$0)
     }
 }
@@ -43,7 +43,7 @@ final class ServiceBusTests: XCTestCase {
 
         let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
         defer { try? receiver.close() }
-        let received = try receiver.receive(maxMessages: 1, timeout: 10)
+        let received = try receiver.receive(maxMessages: 1, timeout: .seconds(10))
         XCTAssertEqual(received.count, 1)
         let got = try XCTUnwrap(received.first)
         XCTAssertEqual(got.message.bodyAsString, "hello sb")
@@ -63,7 +63,7 @@ final class ServiceBusTests: XCTestCase {
         XCTAssertEqual(got.deliveryCount, 0)
         XCTAssertGreaterThan(try receiver.renewLock(got).timeIntervalSinceNow, 0)
         try receiver.complete(got)
-        XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: 0.3).count, 0, "completed messages are gone")
+        XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: .seconds(0.3)).count, 0, "completed messages are gone")
     }
 
     func testBatchAbandonDeadLetterAndDefer() throws {
@@ -74,14 +74,14 @@ final class ServiceBusTests: XCTestCase {
         try sender.send(["a", "b", "c"].map { ServiceBusMessage(body: $0) })
         let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
         defer { try? receiver.close() }
-        let three = try receiver.receive(maxMessages: 3, timeout: 10)
+        let three = try receiver.receive(maxMessages: 3, timeout: .seconds(10))
         XCTAssertEqual(three.map { $0.message.bodyAsString ?? "" }, ["a", "b", "c"])
 
         try receiver.abandon(three[0])
         try receiver.deadLetter(three[1], reason: "bad", description: "could not parse")
         try receiver.defer(three[2])
 
-        let again = try receiver.receive(maxMessages: 1, timeout: 10)
+        let again = try receiver.receive(maxMessages: 1, timeout: .seconds(10))
         XCTAssertEqual(again.first?.message.bodyAsString, "a")
         XCTAssertEqual(again.first?.deliveryCount, 1)
         try receiver.complete(try XCTUnwrap(again.first))
@@ -92,7 +92,7 @@ final class ServiceBusTests: XCTestCase {
 
         let dlq = try ServiceBusReceiver(connectionString: cs, queueName: "q1", deadLetterQueue: true)
         defer { try? dlq.close() }
-        let dead = try dlq.receive(maxMessages: 1, timeout: 10)
+        let dead = try dlq.receive(maxMessages: 1, timeout: .seconds(10))
         XCTAssertEqual(dead.first?.message.bodyAsString, "b")
         XCTAssertEqual(dead.first?.deadLetterReason, "bad")
         XCTAssertEqual(dead.first?.deadLetterErrorDescription, "could not parse")
@@ -107,7 +107,7 @@ final class ServiceBusTests: XCTestCase {
         let far = try sender.schedule([ServiceBusMessage(body: "never")], at: Date().addingTimeInterval(3600))
         XCTAssertEqual(far.count, 1)
         try sender.cancelScheduled(far)
-        let soon = try sender.send([ServiceBusMessage(body: "soon")], delay: 0)
+        let soon = try sender.send([ServiceBusMessage(body: "soon")], delay: .seconds(0))
         XCTAssertEqual(soon.count, 1)
         try sender.send(ServiceBusMessage(body: "now"))
 
@@ -117,7 +117,7 @@ final class ServiceBusTests: XCTestCase {
         XCTAssertEqual(Set(peeked.map { $0.message.bodyAsString ?? "" }), ["soon", "now"])
         XCTAssertTrue(peeked.allSatisfy { $0.lockToken == nil })
         XCTAssertEqual(try receiver.peek(maxMessages: 10).count, 0, "peek continues after the last peeked message")
-        let received = try receiver.receive(maxMessages: 2, timeout: 10)
+        let received = try receiver.receive(maxMessages: 2, timeout: .seconds(10))
         XCTAssertEqual(Set(received.map { $0.message.bodyAsString ?? "" }), ["soon", "now"])
     }
 
@@ -129,7 +129,7 @@ final class ServiceBusTests: XCTestCase {
         for i in 0..<5 { try sender.send(ServiceBusMessage(body: "m\(i)")) }
         let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", receiveMode: .receiveAndDelete)
         defer { try? receiver.close() }
-        let got = try receiver.receive(maxMessages: 5, timeout: 10)
+        let got = try receiver.receive(maxMessages: 5, timeout: .seconds(10))
         XCTAssertEqual(got.map { $0.message.bodyAsString ?? "" }, (0..<5).map { "m\($0)" })
         XCTAssertNil(got[0].lockToken)
         XCTAssertThrowsError(try receiver.complete(got[0])) {
@@ -138,7 +138,7 @@ final class ServiceBusTests: XCTestCase {
         try receiver.close()
         let peekLock = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
         defer { try? peekLock.close() }
-        XCTAssertEqual(try peekLock.receive(maxMessages: 1, timeout: 0.3).count, 0)
+        XCTAssertEqual(try peekLock.receive(maxMessages: 1, timeout: .seconds(0.3)).count, 0)
     }
 
     func testCompletionHandlersAndUnknownQueue() throws {
@@ -187,7 +187,7 @@ final class ServiceBusTests: XCTestCase {
         let deadline = Date().addingTimeInterval(60)
         while !reported.isSubset(of: bodies) && Date() < deadline {
             let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", receiveMode: .receiveAndDelete)
-            while let batch = try? receiver.receive(maxMessages: 200, timeout: 0.5), !batch.isEmpty {
+            while let batch = try? receiver.receive(maxMessages: 200, timeout: .seconds(0.5)), !batch.isEmpty {
                 bodies.formUnion(batch.compactMap { $0.message.bodyAsString })
             }
             try? receiver.close()

@@ -18,7 +18,7 @@ final class ServiceBusTokenCredentialTests: XCTestCase {
         let receiver = ServiceBusReceiver(fullyQualifiedNamespace: emulator.fullyQualifiedNamespace, queueName: "q1",
                                           credential: credential, options: options)
         defer { try? receiver.close() }
-        let messages = try receiver.receive(maxMessages: 1, timeout: 10)
+        let messages = try receiver.receive(maxMessages: 1, timeout: .seconds(10))
         XCTAssertEqual(messages.map(\.message.messageID), ["jwt-1"])
         if let message = messages.first { try receiver.complete(message) }
         XCTAssertGreaterThanOrEqual(credential.tokensIssued, 2, "sender and receiver each asked for a token")

@@ -13,7 +13,7 @@ public enum FaultScenario {
         let parsed = try MessagingConnectionString(parsing: "Endpoint=sb://127.0.0.1:\(port);"
             + "SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true")
         var endpoint = try MessagingEndpoint(connectionString: parsed)
-        endpoint.idleTimeout = idleTimeout
+        endpoint.idleTimeout = idleTimeout.map { .seconds($0) }
         endpoint.useTLS = tls
         return endpoint
     }

@@ -113,8 +113,21 @@ final class TestBroker: @unchecked Sendable {
 
     func sync<T>(_ body: (TestBroker) -> T) -> T { queue.sync { body(self) } }
 
-    func send(_ frame: AMQPFrame) { transport?.deliver(frame.encode()) }
+    func send(_ frame: AMQPFrame) {
+        if batch != nil { batch?.append(contentsOf: frame.encode()) } else { transport?.deliver(frame.encode()) }
+    }
     func sendRaw(_ bytes: [UInt8]) { transport?.deliver(bytes) }
+    /// Frames `send` collects while `inOneWrite` runs.
+    private var batch: [UInt8]?
+
+    /// Sends every frame `body` sends as one write, so the client reads them in one go (as one TCP segment).
+    func inOneWrite(_ body: () -> Void) {
+        batch = []
+        body()
+        let bytes = batch ?? []
+        batch = nil
+        sendRaw(bytes)
+    }
 
     /// Settles the held deliveries `first...last` with one ranged disposition (AMQP 1.0 §2.7.6).
     func sendRangedDisposition(first: UInt32, last: UInt32, state: AMQPDeliveryState = .accepted) {

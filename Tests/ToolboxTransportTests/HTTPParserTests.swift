@@ -54,6 +54,40 @@ final class HTTPParserTests: XCTestCase {
         }
     }
 
+    /// Arrays take the parser's fast path (body bytes handed on uncopied; head lines kept in its buffer across
+    /// feeds): every piece size must give the same messages as one whole feed.
+    func testArrayPiecesOfPipelinedResponsesInEveryPieceSize() throws {
+        let body = String(repeating: "0123456789", count: 30)
+        let text = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nX-Long-Header-Name: a value longer than fifteen\r\n\r\n"
+            + body + "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nETag: \"e1\"\r\n\r\n"
+            + "64\r\n" + String(body.prefix(100)) + "\r\n0\r\n\r\n"
+        let bytes = Array(text.utf8)
+        for pieceSize in [1, 2, 3, 7, 16, 64, 101, 257, bytes.count] {
+            var parser = HTTPParser(parsing: .responses)
+            var events: [HTTPParserEvent] = []
+            var index = 0
+            while index < bytes.count {
+                let end = min(bytes.count, index + pieceSize)
+                events += try parser.feed(Array(bytes[index..<end]))
+                index = end
+            }
+            events = coalesced(events)
+            XCTAssertEqual(events.count, 6, "piece size \(pieceSize): \(events)")
+            guard events.count == 6 else { continue }
+            guard case .responseHead(let first) = events[0], case .body(let firstBody) = events[1],
+                case .end = events[2], case .responseHead(let second) = events[3], case .body(let secondBody) = events[4],
+                case .end = events[5]
+            else { return XCTFail("piece size \(pieceSize): \(events)") }
+            XCTAssertEqual(first.status, 200)
+            XCTAssertEqual(first.headers.first(name: "x-long-header-name"), "a value longer than fifteen")
+            XCTAssertEqual(firstBody, Array(body.utf8), "piece size \(pieceSize)")
+            XCTAssertEqual(second.status, 201)
+            XCTAssertEqual(second.headers.first(name: "etag"), "\"e1\"")
+            XCTAssertEqual(secondBody, Array(body.prefix(100).utf8), "piece size \(pieceSize)")
+            XCTAssertTrue(parser.isIdle, "piece size \(pieceSize)")
+        }
+    }
+
     func testChunkedResponseWithExtensionsAndTrailers() throws {
         let text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n"
             + "5;name=value\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: yes\r\n\r\n"

@@ -274,6 +274,17 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations { try sender.send(message) }
     }
 
+    // What the Python toolbox's send_message does (issue 20's scheduled row): schedule-message with no delay,
+    // one `$management` request and its response per call.
+    Benchmark("Service Bus scheduled send (schedule-message, no delay), ManagedServiceBusSender, in-process emulator",
+              configuration: .init(metrics: ioMetrics, maxIterations: 5_000)) { benchmark in
+        guard let sender = Fixtures.sender else { throw FixtureUnavailable() }
+        let message = ServiceBusMessage(body: [UInt8](repeating: 0x78, count: payloadSize))
+        _ = try sender.send([message], delay: 0)  // the first sample pays for the management link
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { _ = try sender.send([message], delay: 0) }
+    }
+
     // One sample: receive a batch of 10 peek-locked messages (one receive call) and complete each, in turn,
     // waiting for the emulator's confirmation of each — 10 messages per sample (throughput × 10 = messages/s).
     // The 10 messages are sent, untimed, at the start of the sample.

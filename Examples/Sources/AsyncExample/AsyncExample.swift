@@ -24,7 +24,7 @@ struct AsyncExample {
         let sender = try ManagedServiceBusSender(connectionString: namespaces.serviceBus)
         try await sender.send(ServiceBusMessage(body: "async job"))
         let receiver = try ServiceBusReceiver(connectionString: namespaces.serviceBus)
-        for message in try await receiver.receive(maxMessages: 1, timeout: 5) {
+        for message in try await receiver.receive(maxMessages: 1, timeout: .seconds(5)) {
             print("received", message.message.bodyAsString ?? "")
             try await receiver.complete(message)
         }

@@ -19,7 +19,7 @@ try producer.close()
 let sender = try ManagedServiceBusSender(connectionString: namespaces.serviceBus)
 try sender.send(ServiceBusMessage(body: "job 1", messageID: "job-1"))
 let receiver = try ServiceBusReceiver(connectionString: namespaces.serviceBus)
-for message in try receiver.receive(maxMessages: 1, timeout: 5) {
+for message in try receiver.receive(maxMessages: 1, timeout: .seconds(5)) {
     print("received", message.message.bodyAsString ?? "", "sequence", message.sequenceNumber)
     try receiver.complete(message)
 }

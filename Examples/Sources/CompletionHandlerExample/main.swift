@@ -21,7 +21,7 @@ print("100 concurrent sends done:", producer.health)
 
 let sender = try ServiceBusSender(connectionString: namespaces.serviceBus)
 done.enter()
-sender.send([ServiceBusMessage(body: "later")], delay: 0, queue: callbacks) { result in
+sender.send([ServiceBusMessage(body: "later")], delay: .zero, queue: callbacks) { result in
     print("scheduled, sequence numbers:", (try? result.get()) ?? [])
     done.leave()
 }
@@ -29,7 +29,7 @@ done.wait()
 
 let receiver = try ServiceBusReceiver(connectionString: namespaces.serviceBus)
 done.enter()
-receiver.receive(maxMessages: 1, timeout: 5, queue: callbacks) { result in
+receiver.receive(maxMessages: 1, timeout: .seconds(5), queue: callbacks) { result in
     guard case .success(let messages) = result, let message = messages.first else { return done.leave() }
     receiver.complete(message, queue: callbacks) { settled in
         print("completed \(message.message.bodyAsString ?? ""):", settled)

@@ -14,7 +14,7 @@ import ToolboxCore
 /// The file is PEM with the certificate and its RSA private key (optionally encrypted: pass `password`).
 /// Requests go straight to `{authorityHost}/{tenant}/oauth2/v2.0/token`; tokens are cached per tenant and scope set.
 /// Other tenants: as `ClientSecretCredential`.
-public final class ClientCertificateCredential: TokenCredential, CustomStringConvertible {
+public final class ClientCertificateCredential: TokenCredential, TokenForwardingCredential, CustomStringConvertible {
     public let credentialName = "ClientCertificateCredential"
     /// `client_assertion_type` of a JWT client assertion (RFC 7523).
     static let jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -58,13 +58,7 @@ public final class ClientCertificateCredential: TokenCredential, CustomStringCon
         caches = grant.caches
     }
 
-    @discardableResult
-    public func token(
-        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
-        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
-    ) -> any Cancellable {
-        caches.token(for: scopes, options: options, queue: queue, completion: completion)
-    }
+    var tokenSource: any TokenSource { caches }
 
     public var description: String {
         "ClientCertificateCredential(tenantID: \(tenantID), clientID: \(clientID), certificate: \(certificatePath))"

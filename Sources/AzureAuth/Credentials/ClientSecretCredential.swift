@@ -13,7 +13,7 @@ import ToolboxCore
 /// defaults to `AZURE_AUTHORITY_HOST` from `environment`, else the public cloud. Tokens are cached per tenant and
 /// scope set. `additionallyAllowedTenants` (default: `AZURE_ADDITIONALLY_ALLOWED_TENANTS`) lists the other tenants
 /// `TokenRequestOptions.tenantID` may name; `*` allows any.
-public final class ClientSecretCredential: TokenCredential, CustomStringConvertible {
+public final class ClientSecretCredential: TokenCredential, TokenForwardingCredential, CustomStringConvertible {
     public let credentialName = "ClientSecretCredential"
     public let tenantID: String
     public let clientID: String
@@ -50,13 +50,7 @@ public final class ClientSecretCredential: TokenCredential, CustomStringConverti
     /// The authority requests go to, `https://host[:port]`.
     public var authorityHost: String { endpoint.authorityHost }
 
-    @discardableResult
-    public func token(
-        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
-        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
-    ) -> any Cancellable {
-        caches.token(for: scopes, options: options, queue: queue, completion: completion)
-    }
+    var tokenSource: any TokenSource { caches }
 
     public var description: String {
         "ClientSecretCredential(tenantID: \(tenantID), clientID: \(clientID), authority: \(authorityHost), "

@@ -13,7 +13,7 @@ import ToolboxCore
 /// Members whose configuration is missing report why; if none produces a token the error lists each member
 /// and its reason. `AZURE_CLIENT_ID` also selects the user-assigned managed identity and the workload
 /// identity's client, as in Azure's SDKs. The first member that succeeds is used for later requests.
-public final class DefaultAzureCredential: TokenCredential, CustomStringConvertible {
+public final class DefaultAzureCredential: TokenCredential, TokenForwardingCredential, CustomStringConvertible {
     /// Which members to leave out of the chain.
     public struct Exclusions: OptionSet, Sendable {
         public let rawValue: Int
@@ -69,13 +69,7 @@ public final class DefaultAzureCredential: TokenCredential, CustomStringConverti
     /// The member that produced the last token, if any has.
     public var selectedCredential: (any TokenCredential)? { chain.selectedCredential }
 
-    @discardableResult
-    public func token(
-        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
-        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
-    ) -> any Cancellable {
-        chain.token(for: scopes, options: options, queue: queue, completion: completion)
-    }
+    var tokenSource: any TokenSource { chain }
 
     public var description: String { "DefaultAzureCredential(\(credentials.map(\.credentialName)))" }
 }

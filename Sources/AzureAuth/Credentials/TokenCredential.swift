@@ -63,3 +63,29 @@ enum ScopeResource {
         return .success(scope.hasSuffix(suffix) ? String(scope.dropLast(suffix.count)) : scope)
     }
 }
+
+/// What answers a credential's token requests: its per-tenant caches, or a chain of credentials.
+protocol TokenSource: Sendable {
+    func token(
+        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
+    ) -> any Cancellable
+}
+
+extension TenantTokenCaches: TokenSource {}
+extension ChainedTokenCredential: TokenSource {}
+
+/// A credential that hands every token request to one `tokenSource`.
+protocol TokenForwardingCredential: TokenCredential {
+    var tokenSource: any TokenSource { get }
+}
+
+extension TokenForwardingCredential {
+    @discardableResult
+    public func token(
+        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
+    ) -> any Cancellable {
+        tokenSource.token(for: scopes, options: options, queue: queue, completion: completion)
+    }
+}

@@ -13,7 +13,7 @@ import ToolboxCore
 /// Reads `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_FEDERATED_TOKEN_FILE` and `AZURE_AUTHORITY_HOST` from
 /// `environment` unless given. The file is read again when it is older than ten minutes in memory (the
 /// projected token rotates). Tokens are cached per tenant and scope set; other tenants as `ClientSecretCredential`.
-public final class WorkloadIdentityCredential: TokenCredential, CustomStringConvertible {
+public final class WorkloadIdentityCredential: TokenCredential, TokenForwardingCredential, CustomStringConvertible {
     public let credentialName = "WorkloadIdentityCredential"
     public let tenantID: String
     public let clientID: String
@@ -54,13 +54,7 @@ public final class WorkloadIdentityCredential: TokenCredential, CustomStringConv
         caches = grant.caches
     }
 
-    @discardableResult
-    public func token(
-        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
-        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
-    ) -> any Cancellable {
-        caches.token(for: scopes, options: options, queue: queue, completion: completion)
-    }
+    var tokenSource: any TokenSource { caches }
 
     public var description: String {
         "WorkloadIdentityCredential(tenantID: \(tenantID), clientID: \(clientID), tokenFile: \(tokenFilePath))"

@@ -85,6 +85,11 @@ final class EventHub: @unchecked Sendable {
 
     /// Appends events to one partition, stamping each with its sequence number, offset, enqueued time and key.
     func append(_ messages: [AMQPMessage], partition: Int, partitionKey: String?) {
+        append(messages.map { IncomingEvent.decoded($0) }, partition: partition, partitionKey: partitionKey)
+    }
+
+    /// Appends events to one partition, stamping each with its sequence number, offset, enqueued time and key.
+    func append(_ messages: [IncomingEvent], partition: Int, partitionKey: String?) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let toWake: [AMQPSender] = lock.withLock {
             // Mutated in place (inout through the array's modify accessor): a local copy of the log would share
@@ -98,16 +103,11 @@ final class EventHub: @unchecked Sendable {
         for sender in toWake { sender.wake() }
     }
 
-    private static func append(_ messages: [AMQPMessage], to log: inout PartitionLog, now: Int64, partitionKey: String?,
+    private static func append(_ messages: [IncomingEvent], to log: inout PartitionLog, now: Int64, partitionKey: String?,
                                maxEvents: Int, maxBytes: Int) {
-        for var message in messages {
-            var annotations = message.messageAnnotations ?? AMQPMap()
-            annotations[.symbol("x-opt-sequence-number")] = .long(log.nextSequence)
-            annotations[.symbol("x-opt-offset")] = .string(String(log.nextOffset))
-            annotations[.symbol("x-opt-enqueued-time")] = .timestamp(now)
-            if let partitionKey { annotations[.symbol("x-opt-partition-key")] = .string(partitionKey) }
-            message.messageAnnotations = annotations
-            let payload = message.encode()
+        for message in messages {
+            let payload = message.stamped(with: EventStamp(sequenceNumber: log.nextSequence, offset: log.nextOffset,
+                                                           enqueuedTime: now, partitionKey: partitionKey))
             log.events.append(StoredEvent(sequenceNumber: log.nextSequence, offset: log.nextOffset,
                                           enqueuedTime: now, payload: payload))
             log.nextSequence += 1

@@ -30,7 +30,7 @@ extension BrokerConnection {
                 return
             }
             do {
-                let (events, key) = try EventHubBatch.unpack(delivery.message, format: delivery.messageFormat)
+                let (events, key) = try EventHubBatch.unpackEvents(delivery.message, format: delivery.messageFormat)
                 let target = partitionIndex ?? hub.choosePartition(key: key)
                 hub.append(events, partition: target, partitionKey: key)
                 if !delivery.isSettled { delivery.accept() }
@@ -105,13 +105,23 @@ enum EventHubBatch {
 
     /// The events and the partition key (`x-opt-partition-key` on the outer message).
     static func unpack(_ message: AMQPMessage, format: UInt32) throws -> ([AMQPMessage], String?) {
-        let key: String?
-        switch message.messageAnnotations?[.symbol("x-opt-partition-key")] {
-        case .string(let text)?: key = text
-        default: key = nil
-        }
+        let key = partitionKey(of: message)
         guard format == batchMessageFormat else { return ([message], key) }
         guard case .data(let sections) = message.body else { return ([], key) }
         return (try sections.map { try AMQPMessage.decode($0) }, key)
+    }
+
+    /// `unpack` for an event hub, which stores what it received: a batch's events stay encoded when they can
+    /// (`IncomingEvent`).
+    static func unpackEvents(_ message: AMQPMessage, format: UInt32) throws -> ([IncomingEvent], String?) {
+        let key = partitionKey(of: message)
+        guard format == batchMessageFormat else { return ([.decoded(message)], key) }
+        guard case .data(let sections) = message.body else { return ([], key) }
+        return (try sections.map { try IncomingEvent(batchSection: $0) }, key)
+    }
+
+    private static func partitionKey(of message: AMQPMessage) -> String? {
+        if case .string(let text)? = message.messageAnnotations?[.symbol("x-opt-partition-key")] { return text }
+        return nil
     }
 }

@@ -30,8 +30,9 @@ enum SettleResult: Equatable {
 /// A Service Bus queue (or its dead-letter sub-queue): sequence numbers, peek-lock with lock tokens and expiry,
 /// delivery counts and dead-lettering, deferral and scheduled messages.
 final class ServiceBusQueue: @unchecked Sendable {
-    // @unchecked Sendable: `messages`, `order`, `tokens`, `nextSequence` and `subscribers` are guarded by `lock`,
-    // held only while the state changes (never across I/O or callbacks); the rest is immutable.
+    // @unchecked Sendable: `messages`, `order`, `tokens`, `nextSequence`, `subscribers`, `wakeSlots` and
+    // `scanStart` are guarded by `lock`, held only while the state changes (never across I/O or callbacks); the
+    // rest is immutable.
 
     let name: String
     let lockDuration: Double
@@ -46,9 +47,17 @@ final class ServiceBusQueue: @unchecked Sendable {
     private var storedBytes = 0
     private var order: [Int64] = []
     private var orderHead = 0
+    /// Index in `order` before which no message can be taken without a lock lapsing or a schedule falling due
+    /// first (both wake the receivers through `wake(after:)`, which resets it), so `takeNext` starts there
+    /// rather than stepping over every message locked ahead of it — with 8 receivers holding 80 locks that
+    /// walk was a third of the emulator's CPU (performance-history.md, "Issue 20").
+    private var scanStart = 0
     private var tokens: [UUID: Int64] = [:]
     private var nextSequence: Int64 = 1
     private var subscribers: [WeakSender] = []
+    /// The wake-up slots (`wake(after:)`) a timer is already set for, under `lock`.
+    private var wakeSlots: Set<Int64> = []
+    private static let wakeSlotMilliseconds: Int64 = 50
     private static let timerQueue = LibraryQueues.makeQueue(label: "AzureEmulator.servicebus.timers")
 
     init(name: String, lockDuration: Double, maxDeliveryCount: UInt32, maxMessages: Int, maxBytes: Int = .max,
@@ -128,7 +137,7 @@ final class ServiceBusQueue: @unchecked Sendable {
         let now = ServiceBusQueue.now()
         var expired: [QueuedMessage] = []
         let delivery: Delivery? = lock.withLock {
-            var index = orderHead
+            var index = max(orderHead, scanStart)
             var found: Delivery?
             while index < order.count, found == nil {
                 let sequence = order[index]
@@ -168,6 +177,7 @@ final class ServiceBusQueue: @unchecked Sendable {
                     found = Delivery(payload: encode(entry, lockedUntil: nil), token: nil, sequenceNumber: sequence)
                 }
             }
+            scanStart = index
             compactOrder()
             return found
         }
@@ -181,6 +191,7 @@ final class ServiceBusQueue: @unchecked Sendable {
         while orderHead < order.count, messages[order[orderHead]] == nil { orderHead += 1 }
         if orderHead > 1024, orderHead * 2 > order.count {
             order.removeFirst(orderHead)
+            scanStart = max(0, scanStart - orderHead)
             orderHead = 0
         }
     }
@@ -252,6 +263,7 @@ final class ServiceBusQueue: @unchecked Sendable {
                 case .locked(_, _, let wasDeferred) = entry.state
             else { return .lockLost }
             tokens[token] = nil
+            scanStart = 0
             if countDelivery { entry.deliveryCount += 1 }
             entry.state = deferring || wasDeferred ? .deferred : .available
             if countDelivery, entry.state == .available, entry.deliveryCount >= maxDeliveryCount, deadLetter != nil {
@@ -379,8 +391,22 @@ final class ServiceBusQueue: @unchecked Sendable {
     }
 
     /// Wakes receivers once `time` (ms since the epoch) has passed: a lock expired or a scheduled message is due.
+    /// Times are rounded up to `wakeSlotMilliseconds` and one timer serves each slot: a timer per peek-locked
+    /// message cost the emulator a Dispatch timer per delivery (performance-history.md, "Issue 20"),
+    /// while a lapsed lock surfacing up to one slot late changes nothing a client can rely on.
     private func wake(after time: Int64) {
-        let delay = Double(max(0, time - ServiceBusQueue.now())) / 1000 + 0.005
-        ServiceBusQueue.timerQueue.asyncAfter(deadline: .now() + delay) { [weak self] in self?.wakeAll() }
+        let slotSize = ServiceBusQueue.wakeSlotMilliseconds
+        let slot = time > Int64.max - slotSize ? Int64.max : (time + slotSize - 1) / slotSize * slotSize
+        guard lock.withLock({ wakeSlots.insert(slot).inserted }) else { return }
+        let now = ServiceBusQueue.now()
+        let delay = Double(slot > now ? slot - now : 0) / 1000 + 0.005
+        ServiceBusQueue.timerQueue.asyncAfter(deadline: .now() + delay) { [weak self] in
+            guard let self else { return }
+            self.lock.withLock {
+                self.wakeSlots.remove(slot)
+                self.scanStart = 0  // a lock may have lapsed, or a scheduled message fallen due, behind it
+            }
+            self.wakeAll()
+        }
     }
 }

@@ -25,84 +25,53 @@ struct FieldReader {
         return value
     }
 
+    /// Field `i` as the type `extract` accepts: nil for null or missing, a mismatch error naming `expected`
+    /// for any other type.
+    private func typed<T>(_ i: Int, _ name: String, _ expected: String, _ extract: (AMQPValue) -> T?) throws -> T? {
+        let value = self[i]
+        if value.isNull { return nil }
+        guard let typed = extract(value) else { throw mismatch(i, name, expected) }
+        return typed
+    }
+
     func bool(_ i: Int, _ name: String) throws -> Bool? {
-        switch self[i] {
-        case .null: return nil
-        case .bool(let v): return v
-        default: throw mismatch(i, name, "boolean")
-        }
+        try typed(i, name, "boolean") { if case .bool(let v) = $0 { v } else { nil } }
     }
 
     func ubyte(_ i: Int, _ name: String) throws -> UInt8? {
-        switch self[i] {
-        case .null: return nil
-        case .ubyte(let v): return v
-        default: throw mismatch(i, name, "ubyte")
-        }
+        try typed(i, name, "ubyte") { if case .ubyte(let v) = $0 { v } else { nil } }
     }
 
     func ushort(_ i: Int, _ name: String) throws -> UInt16? {
-        switch self[i] {
-        case .null: return nil
-        case .ushort(let v): return v
-        default: throw mismatch(i, name, "ushort")
-        }
+        try typed(i, name, "ushort") { if case .ushort(let v) = $0 { v } else { nil } }
     }
 
     func uint(_ i: Int, _ name: String) throws -> UInt32? {
-        switch self[i] {
-        case .null: return nil
-        case .uint(let v): return v
-        default: throw mismatch(i, name, "uint")
-        }
+        try typed(i, name, "uint") { if case .uint(let v) = $0 { v } else { nil } }
     }
 
     func ulong(_ i: Int, _ name: String) throws -> UInt64? {
-        switch self[i] {
-        case .null: return nil
-        case .ulong(let v): return v
-        default: throw mismatch(i, name, "ulong")
-        }
+        try typed(i, name, "ulong") { if case .ulong(let v) = $0 { v } else { nil } }
     }
 
     func string(_ i: Int, _ name: String) throws -> String? {
-        switch self[i] {
-        case .null: return nil
-        case .string(let v): return v
-        default: throw mismatch(i, name, "string")
-        }
+        try typed(i, name, "string") { if case .string(let v) = $0 { v } else { nil } }
     }
 
     func symbol(_ i: Int, _ name: String) throws -> AMQPSymbol? {
-        switch self[i] {
-        case .null: return nil
-        case .symbol(let v): return v
-        default: throw mismatch(i, name, "symbol")
-        }
+        try typed(i, name, "symbol") { if case .symbol(let v) = $0 { v } else { nil } }
     }
 
     func binary(_ i: Int, _ name: String) throws -> [UInt8]? {
-        switch self[i] {
-        case .null: return nil
-        case .binary(let v): return v
-        default: throw mismatch(i, name, "binary")
-        }
+        try typed(i, name, "binary") { if case .binary(let v) = $0 { v } else { nil } }
     }
 
     func timestamp(_ i: Int, _ name: String) throws -> Int64? {
-        switch self[i] {
-        case .null: return nil
-        case .timestamp(let v): return v
-        default: throw mismatch(i, name, "timestamp")
-        }
+        try typed(i, name, "timestamp") { if case .timestamp(let v) = $0 { v } else { nil } }
     }
 
     func map(_ i: Int, _ name: String) throws -> AMQPMap? {
-        switch self[i] {
-        case .null: return nil
-        case .map(let v): return v
-        default: throw mismatch(i, name, "map")
-        }
+        try typed(i, name, "map") { if case .map(let v) = $0 { v } else { nil } }
     }
 
     /// A `multiple="true"` symbol field: a single symbol or an array of symbols.

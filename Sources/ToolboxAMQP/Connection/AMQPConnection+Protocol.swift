@@ -43,6 +43,7 @@ extension AMQPConnection {
             } catch {
                 protocolFailure(AMQPError(.decoding, "\(error)"))
             }
+            reopenWindows()
         case .closed(let error):
             transport = nil
             if state == .closeSent {
@@ -53,6 +54,15 @@ extension AMQPConnection {
                 finish(AMQPError(.connectionClosed, "peer closed the transport without a close frame"))
             }
         }
+    }
+
+    /// Reopens the incoming windows that ran low while the bytes just read were processed: one flow per session
+    /// and read, sent only after every transfer in those bytes was checked against the window announced before.
+    func reopenWindows() {
+        guard !sessionsAwaitingWindow.isEmpty else { return }
+        let sessions = sessionsAwaitingWindow
+        sessionsAwaitingWindow = []
+        for session in sessions { session.reopenWindow() }
     }
 
     func drainParser() throws {

@@ -49,6 +49,8 @@ public final class AMQPConnection: @unchecked Sendable {
     var negotiatedChannelMax: UInt16 = 0
     var sessions: [UInt16: AMQPSession] = [:]
     var sessionsByRemoteChannel: [UInt16: AMQPSession] = [:]
+    /// Sessions whose incoming window ran low while the bytes just read were processed (see `reopenWindows`).
+    var sessionsAwaitingWindow: [AMQPSession] = []
     var openCallback: Callback<Void>?
     private var closeCallbacks: [Callback<Void>] = []
     private var closeObservers: [Callback<Void>] = []

@@ -102,7 +102,8 @@ public struct AMQPDelivery: Sendable {
 /// }
 /// ```
 public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is confined to the connection's queue.
+    // @unchecked Sendable: all mutable state is confined to the connection's queue, except `settlesToSend`,
+    // which is a `LockedValue`.
 
     let options: AMQPReceiverOptions
     /// The node address this link is attached to (target for senders, source for receivers).
@@ -123,13 +124,18 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     private var draining = false
     private var drainCallbacks: [Callback<Void>] = []
     private var pendingSettles: [UInt32: Callback<Void>] = [:]
+    /// Settlements asked for off the connection queue, in order, waiting for the hop that sends them all
+    /// (`settle`); guarded by its own lock, since other threads append to it.
+    private let settlesToSend = LockedValue<[(UInt32, AMQPDeliveryState, Callback<Void>)]>([])
     private var partial: (id: UInt32, tag: [UInt8], format: UInt32, settled: Bool, bytes: [UInt8])?
 
     init(session: AMQPSession, address: String?, options: AMQPReceiverOptions, handlerQueue: DispatchQueue?,
          handler: @escaping @Sendable (AMQPDelivery) -> Void) {
         self.options = options
         self.address = address
-        self.handlerQueue = handlerQueue
+        // A handler that asks for the connection's own queue runs inline: the same queue, without two queued
+        // blocks per message (one to the handler, one back to count it handled).
+        self.handlerQueue = handlerQueue === session.queue ? nil : handlerQueue
         self.handler = handler
         if case .auto(let prefetch) = options.credit { autoPrefetch = max(1, prefetch) }
         super.init(session: session, name: options.name ?? "receiver-\(UUID().uuidString.lowercased())")
@@ -334,9 +340,25 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
 
     func settle(deliveryID: UInt32, outcome: AMQPDeliveryState, callback: Callback<Void>) {
         if session.connection.isOnQueue {
+            return settleOnQueue(deliveryID: deliveryID, outcome: outcome, callback: callback)
+        }
+        // Settlements asked for from other threads share one hop to the connection queue: a caller completing
+        // ten messages in a row costs one queued block instead of ten, and their dispositions leave in one
+        // turn, so `AMQPConnection.send` merges consecutive ones into a single first..last frame.
+        let first = settlesToSend.withLockedValue { pending in
+            pending.append((deliveryID, outcome, callback))
+            return pending.count == 1
+        }
+        if first { queue.async { self.sendQueuedSettles() } }
+    }
+
+    private func sendQueuedSettles() {
+        let pending = settlesToSend.withLockedValue { pending in
+            defer { pending = [] }
+            return pending
+        }
+        for (deliveryID, outcome, callback) in pending {
             settleOnQueue(deliveryID: deliveryID, outcome: outcome, callback: callback)
-        } else {
-            queue.async { self.settleOnQueue(deliveryID: deliveryID, outcome: outcome, callback: callback) }
         }
     }
 

@@ -43,6 +43,10 @@ public final class AMQPSession: @unchecked Sendable {
     private(set) var remoteIncomingWindow: UInt32 = 0
     private var remoteOutgoingWindow: UInt32 = 0
     private var nextDeliveryID: UInt32 = 0
+    /// Our window ran low while received frames were processed; the connection calls `reopenWindow` when the
+    /// bytes it has read are done, so transfers the peer sent before seeing that flow are judged against the
+    /// window it had (AMQP 1.0 2.5.6).
+    private var windowReopenPending = false
     /// The peer's handle-max: our handles must not exceed it.
     private var remoteHandleMax: UInt32 = .max
 
@@ -169,10 +173,12 @@ public final class AMQPSession: @unchecked Sendable {
             remoteOutgoingWindow &-= 1
             if incomingWindow > 0 { incomingWindow -= 1 }
             try link.receivedTransfer(transfer, payload: payload)
-            // Reopen our window before it runs out so a steady stream never stalls.
-            if incomingWindow <= configuration.incomingWindow / 2 {
-                incomingWindow = configuration.incomingWindow
-                sendSessionFlow()
+            // Reopen our window before it runs out so a steady stream never stalls, but only once the bytes read so
+            // far are processed (`reopenWindow`): reopening here, frame by frame, let a flood authorise itself, as
+            // every transfer past half the window moved the limit the next one was judged against.
+            if incomingWindow <= configuration.incomingWindow / 2, !windowReopenPending {
+                windowReopenPending = true
+                connection.sessionsAwaitingWindow.append(self)
             }
         case .disposition(let disposition):
             receivedDisposition(disposition)
@@ -318,6 +324,14 @@ public final class AMQPSession: @unchecked Sendable {
         if Int32(bitPattern: limit &- incomingLimit) > 0 { incomingLimit = limit }
         return AMQPFlow(nextIncomingID: nextIncomingID, incomingWindow: incomingWindow, nextOutgoingID: nextOutgoingID,
                         outgoingWindow: configuration.outgoingWindow)
+    }
+
+    /// Announces the full incoming window again (see `windowReopenPending`); connection queue only.
+    func reopenWindow() {
+        windowReopenPending = false
+        guard !ended, !endSent, connection.isOpen else { return }
+        incomingWindow = configuration.incomingWindow
+        sendSessionFlow()
     }
 
     func sendSessionFlow() {

@@ -1,5 +1,36 @@
+/// The fields a link's `source` and `target` share, first in both lists (0–5).
+protocol AMQPTerminus {
+    var address: String? { get set }
+    var durable: UInt32? { get set }
+    var expiryPolicy: AMQPSymbol? { get set }
+    var timeout: UInt32? { get set }
+    var dynamic: Bool? { get set }
+    var dynamicNodeProperties: AMQPMap? { get set }
+}
+
+extension AMQPTerminus {
+    /// Reads fields 0–5 of a source or target.
+    mutating func readSharedFields(_ f: FieldReader) throws {
+        address = try f.string(0, "address")
+        durable = try f.uint(1, "durable")
+        expiryPolicy = try f.symbol(2, "expiry-policy")
+        timeout = try f.uint(3, "timeout")
+        dynamic = try f.bool(4, "dynamic")
+        dynamicNodeProperties = try f.map(5, "dynamic-node-properties")
+    }
+
+    /// Fields 0–5 of a source or target, for encoding.
+    var sharedFields: [AMQPValue] {
+        [
+            .optional(address) { .string($0) }, .optional(durable) { .uint($0) },
+            .optional(expiryPolicy) { .symbol($0) }, .optional(timeout) { .uint($0) },
+            .optional(dynamic) { .bool($0) }, .optional(dynamicNodeProperties) { .map($0) },
+        ]
+    }
+}
+
 /// A link's `source` (0x28): where messages come from.
-public struct AMQPSource: Hashable, Sendable {
+public struct AMQPSource: Hashable, Sendable, AMQPTerminus {
     public var address: String?
     public var durable: UInt32?
     public var expiryPolicy: AMQPSymbol?
@@ -23,12 +54,8 @@ public struct AMQPSource: Hashable, Sendable {
             throw AMQPError(.decoding, "expected a source (0x28), got \(value)")
         }
         let f = try FieldReader("source", inner)
-        address = try f.string(0, "address")
-        durable = try f.uint(1, "durable")
-        expiryPolicy = try f.symbol(2, "expiry-policy")
-        timeout = try f.uint(3, "timeout")
-        dynamic = try f.bool(4, "dynamic")
-        dynamicNodeProperties = try f.map(5, "dynamic-node-properties")
+        self.init(address: nil)
+        try readSharedFields(f)
         distributionMode = try f.symbol(6, "distribution-mode")
         filter = try f.map(7, "filter")
         defaultOutcome = f[8].isNull ? nil : f[8]
@@ -37,10 +64,7 @@ public struct AMQPSource: Hashable, Sendable {
     }
 
     var encoded: AMQPValue {
-        describedList(0x28, [
-            .optional(address) { .string($0) }, .optional(durable) { .uint($0) },
-            .optional(expiryPolicy) { .symbol($0) }, .optional(timeout) { .uint($0) },
-            .optional(dynamic) { .bool($0) }, .optional(dynamicNodeProperties) { .map($0) },
+        describedList(0x28, sharedFields + [
             .optional(distributionMode) { .symbol($0) }, .optional(filter) { .map($0) },
             defaultOutcome ?? .null, .symbols(outcomes), .symbols(capabilities),
         ])
@@ -48,7 +72,7 @@ public struct AMQPSource: Hashable, Sendable {
 }
 
 /// A link's `target` (0x29): where messages go.
-public struct AMQPTarget: Hashable, Sendable {
+public struct AMQPTarget: Hashable, Sendable, AMQPTerminus {
     public var address: String?
     public var durable: UInt32?
     public var expiryPolicy: AMQPSymbol?
@@ -64,22 +88,13 @@ public struct AMQPTarget: Hashable, Sendable {
             throw AMQPError(.decoding, "expected a target (0x29), got \(value)")
         }
         let f = try FieldReader("target", inner)
-        address = try f.string(0, "address")
-        durable = try f.uint(1, "durable")
-        expiryPolicy = try f.symbol(2, "expiry-policy")
-        timeout = try f.uint(3, "timeout")
-        dynamic = try f.bool(4, "dynamic")
-        dynamicNodeProperties = try f.map(5, "dynamic-node-properties")
+        self.init(address: nil)
+        try readSharedFields(f)
         capabilities = try f.symbols(6, "capabilities")
     }
 
     var encoded: AMQPValue {
-        describedList(0x29, [
-            .optional(address) { .string($0) }, .optional(durable) { .uint($0) },
-            .optional(expiryPolicy) { .symbol($0) }, .optional(timeout) { .uint($0) },
-            .optional(dynamic) { .bool($0) }, .optional(dynamicNodeProperties) { .map($0) },
-            .symbols(capabilities),
-        ])
+        describedList(0x29, sharedFields + [.symbols(capabilities)])
     }
 }
 

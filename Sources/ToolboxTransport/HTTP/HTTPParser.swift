@@ -40,7 +40,8 @@ public struct HTTPParser: Sendable {
     private var state: State = .head
     private var buffer: [UInt8] = []
     private var position = 0
-    private var headLines: [ArraySlice<UInt8>] = []
+    /// The lines of the head being parsed, as ranges of `buffer` (kept there, not copied, until the head ends).
+    private var headLines: [Range<Int>] = []
     private var headBytes = 0
     private var trailerBytes = 0
     private var bodyBytes = 0
@@ -62,20 +63,47 @@ public struct HTTPParser: Sendable {
     public mutating func feed(_ bytes: some Collection<UInt8>) throws -> [HTTPParserEvent] {
         if case .failed(let error) = state { throw error }
         buffer.append(contentsOf: bytes)
+        return try parseBuffered()
+    }
+
+    /// Parses what `bytes` completes and returns the events, in order. Bytes that lie wholly inside a body
+    /// (nothing else buffered) are handed on as they are, without being copied through the parser's buffer.
+    public mutating func feed(_ bytes: [UInt8]) throws -> [HTTPParserEvent] {
+        if case .failed(let error) = state { throw error }
+        if buffer.isEmpty, !bytes.isEmpty {
+            switch state {
+            case .fixedBody(let remaining) where bytes.count < remaining:
+                state = .fixedBody(remaining: remaining - bytes.count)
+                return [.body(bytes)]
+            case .chunkData(let remaining) where bytes.count < remaining:
+                state = .chunkData(remaining: remaining - bytes.count)
+                return [.body(bytes)]
+            default:
+                break
+            }
+        }
+        buffer.append(contentsOf: bytes)
+        return try parseBuffered()
+    }
+
+    private mutating func parseBuffered() throws -> [HTTPParserEvent] {
         var events: [HTTPParserEvent] = []
         do {
             while try step(&events) {}
         } catch let error as TransportError {
             state = .failed(error)
             buffer = []
+            headLines = []
             position = 0
             scanned = 0
             throw error
         }
-        if position > 0 {
-            // Keep only the unparsed tail; head lines already parsed hold their own copies.
-            buffer.removeFirst(position)
-            position = 0
+        // Keep only the unparsed tail, and the lines of a head still in progress (bounded by maxHeaderBytes).
+        let keep = headLines.first?.lowerBound ?? position
+        if keep > 0 {
+            buffer.removeFirst(keep)
+            position -= keep
+            if !headLines.isEmpty { headLines = headLines.map { ($0.lowerBound - keep)..<($0.upperBound - keep) } }
         }
         return events
     }
@@ -207,12 +235,12 @@ public struct HTTPParser: Sendable {
         if headLines.count > limits.maxHeaderCount {
             throw TransportError(.httpHeadersTooLarge, "more than \(limits.maxHeaderCount) header fields")
         }
-        headLines.append(ArraySlice(Array(line)))
+        headLines.append(line.startIndex..<line.endIndex)
         return true
     }
 
     private mutating func completeHead(_ events: inout [HTTPParserEvent]) throws {
-        let lines = headLines
+        let lines = headLines.map { buffer[$0] }
         headLines = []
         headBytes = 0
         bodyBytes = 0

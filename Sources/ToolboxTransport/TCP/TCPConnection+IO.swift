@@ -288,13 +288,12 @@ extension TCPConnection {
         }
         let before = outbound.count
         if let tls {
-            let error = bytes.withUnsafeBytes { tls.write($0) }
+            let error = bytes.withUnsafeBytes { tls.write($0, into: &outbound) }
             if let error {
                 handler(error)
                 fail(error)
                 return
             }
-            tls.drainOutput(into: &outbound)
         } else {
             outbound.append(contentsOf: bytes)
         }

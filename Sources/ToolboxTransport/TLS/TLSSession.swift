@@ -95,30 +95,40 @@ final class TLSSession {
     /// Hands ciphertext that arrived from the socket to OpenSSL.
     func feed(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        _ = Self.inPieces(count: bytes.count, limit: 1 << 30) { offset, length in BIO_write(input, base + offset, length) }
+    }
+
+    /// Runs `step` over `count` bytes in consecutive pieces OpenSSL's `int` lengths can count (at most `limit`,
+    /// itself at most `Int32.max`), so a buffer of 2 GiB or more never traps in `Int32(_:)`; `step` gets the
+    /// offset and length of a piece and returns how much of it it took (partial counts continue at the next
+    /// byte; zero or less stops). Returns how many bytes were taken in all.
+    static func inPieces(count: Int, limit: Int = Int(Int32.max), _ step: (_ offset: Int, _ length: Int32) -> Int32) -> Int {
+        let limit = max(1, min(limit, Int(Int32.max)))
         var offset = 0
-        while offset < bytes.count {
-            let chunk = min(bytes.count - offset, 1 << 30)
-            let written = BIO_write(input, base + offset, Int32(truncatingIfNeeded: chunk))
-            if written <= 0 { return }
-            offset += Int(written)
+        while offset < count {
+            let length = Int32(truncatingIfNeeded: min(count - offset, limit))
+            let taken = step(offset, length)
+            if taken <= 0 { break }
+            offset += Int(min(taken, length))
         }
+        return offset
     }
 
     /// Moves ciphertext OpenSSL produced (handshake messages, records, alerts) to the end of `buffer`.
     func drainOutput(into buffer: inout [UInt8]) {
-        while true {
-            // In pieces an Int32 can count: a write of 2 GiB or more leaves more than that pending.
-            let pending = min(Int(BIO_ctrl_pending(output)), 1 << 30)
-            if pending == 0 { return }
+        // One write of 2 GiB or more leaves more than an Int32 can count pending: read it in pieces.
+        let pending = Int(clamping: BIO_ctrl_pending(output))
+        guard pending > 0 else { return }
+        _ = Self.inPieces(count: pending, limit: 1 << 30) { _, length in
             // Read into a fresh array and append it whole: appending `repeatElement` went byte by byte
             // (no contiguous storage), which made TLS throughput a few MB/s in debug builds.
             var got: Int32 = 0
-            let chunk = [UInt8](unsafeUninitializedCapacity: pending) { raw, initialized in
-                got = BIO_read(output, raw.baseAddress, Int32(truncatingIfNeeded: pending))
+            let chunk = [UInt8](unsafeUninitializedCapacity: Int(length)) { raw, initialized in
+                got = BIO_read(output, raw.baseAddress, length)
                 initialized = Int(max(got, 0))
             }
             buffer.append(contentsOf: chunk)
-            if got <= 0 { return }
+            return got
         }
     }
 
@@ -158,19 +168,23 @@ final class TLSSession {
         }
     }
 
-    /// Encrypts `bytes` into output records; memory BIOs never push back, so it writes everything or fails.
-    func write(_ bytes: UnsafeRawBufferPointer) -> TransportError? {
+    /// Encrypts `bytes` and appends the records to `buffer`; memory BIOs never push back, so it writes
+    /// everything or fails.
+    ///
+    /// The records are moved out after every `piece` bytes (16 MiB): a memory BIO cannot grow past about 1.5 GiB
+    /// (OpenSSL's `BUF_MEM` limit), so encrypting one write of that size or more in one go failed with "malloc
+    /// failure" (TLSLargeWriteTests, opt-in).
+    func write(_ bytes: UnsafeRawBufferPointer, into buffer: inout [UInt8], piece: Int = 1 << 24) -> TransportError? {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
-        var offset = 0
-        while offset < bytes.count {
+        let written = Self.inPieces(count: bytes.count, limit: piece) { offset, length in
             ERR_clear_error()
-            let chunk = min(bytes.count - offset, Int(Int32.max))
-            let rc = SSL_write(ssl, base + offset, Int32(chunk))
-            if rc <= 0 {
-                return TransportError(
-                    .tlsProtocolError, "TLS error writing to \(peerDescription): \(OpenSSLErrors.drain())")
-            }
-            offset += Int(rc)
+            let rc = SSL_write(ssl, base + offset, length)
+            if rc > 0 { drainOutput(into: &buffer) }
+            return rc
+        }
+        guard written == bytes.count else {
+            return TransportError(
+                .tlsProtocolError, "TLS error writing to \(peerDescription): \(OpenSSLErrors.drain())")
         }
         return nil
     }

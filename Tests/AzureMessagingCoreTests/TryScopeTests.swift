@@ -1,3 +1,4 @@
+import AzureClientsToolboxTesting
 import ConnectionPooling
 import Dispatch
 import Logging
@@ -58,28 +59,50 @@ private final class Work: Cancellable, Sendable {
 /// `perform`'s tries: each carries its deadline, the work it registered is cancelled when it gives up, its lease
 /// goes back at once, and a connection on which tries keep timing out is retired.
 final class TryScopeTests: XCTestCase {
-    private func pooled(_ factory: StubFactory) throws -> ConnectionProvider<StubFactory> {
+    private func pooled(_ factory: StubFactory, clock: any ToolboxClock = SystemClock()) throws
+        -> ConnectionProvider<StubFactory>
+    {
         try ConnectionProvider(pooled: factory, configuration: .with { $0.maxSize = 1; $0.metricsLabel = nil },
-                               logger: Logger(label: "test"), health: HealthTracker())
+                               logger: Logger(label: "test"), health: HealthTracker(), clock: clock)
     }
 
+    /// On a `ManualClock`: each try's time-out and each retry delay fires when the test moves time, not after a wait.
     func testATimedOutTryCancelsItsWorkReturnsItsLeaseAndRepeatedTimeoutsRetireTheConnection() throws {
         let factory = StubFactory()
-        let provider = try pooled(factory)
+        let clock = ManualClock()
+        let provider = try pooled(factory, clock: clock)
         defer { provider.close(queue: .global()) {} }
         let tries = LockedValue<[(scope: TryScope, work: Work, connection: StubConnection)]>([])
+        let started = (0..<3).map { expectation(description: "try \($0 + 1) started") }
         let done = expectation(description: "completed")
         let result = LockedValue<Result<Int, AzureMessagingError>?>(nil)
-        provider.perform("stuck op", retry: RetryOptions(maxRetries: 2, delay: 0.01, maxDelay: 0.01, tryTimeout: 0.2),
-                         logger: Logger(label: "test"), queue: .global(), body: { connection, scope, _ in
+        let retry = RetryOptions(maxRetries: 2, delay: .milliseconds(10), maxDelay: .milliseconds(10),
+                                 tryTimeout: .milliseconds(200))
+        provider.perform("stuck op", retry: retry, logger: Logger(label: "test"), queue: .global(), body: { connection, scope, _ in
             // Never completes by itself: only the try's time-out ends it.
             let work = Work()
             scope.track(work)
-            tries.withLockedValue { $0.append((scope, work, connection)) }
+            let number = tries.withLockedValue { $0.append((scope, work, connection)); return $0.count }
+            started[number - 1].fulfill()
         }, completion: { outcome in
             result.withLockedValue { $0 = outcome }
             done.fulfill()
         })
+        for number in 0..<3 {
+            wait(for: [started[number]], timeout: 10)
+            clock.advance(by: .milliseconds(199))
+            XCTAssertFalse(tries.load()[number].scope.isCancelled, "try \(number + 1) is not over before its time-out")
+            clock.advance(by: .milliseconds(1))
+            XCTAssertTrue(tries.load()[number].scope.isCancelled, "try \(number + 1) ended at its time-out")
+            if number < 2 {
+                XCTAssertEqual(tries.load().count, number + 1, "the retry waits for its delay")
+                // The retry delay (10 ms ± 20 % jitter) is the earliest job on the clock: run exactly up to it, so the
+                // next try's time-out counts from there.
+                let retryAt = try XCTUnwrap(clock.nextDeadline)
+                XCTAssertEqual(retryAt.seconds(since: clock.now()), 0.010, accuracy: 0.0021)
+                clock.advance(to: retryAt)
+            }
+        }
         wait(for: [done], timeout: 10)
         guard case .failure(let error)? = result.load() else { return XCTFail("expected a failure") }
         XCTAssertEqual(error.code, .timedOut)
@@ -88,7 +111,7 @@ final class TryScopeTests: XCTestCase {
         for item in all {
             XCTAssertTrue(item.scope.isCancelled, "the try's scope ended with it")
             XCTAssertTrue(item.work.cancelled.load(), "the work it started was cancelled when it gave up")
-            XCTAssertLessThanOrEqual(item.scope.deadline.instant, MonotonicInstant.now())
+            XCTAssertLessThanOrEqual(item.scope.deadline.instant, clock.now())
         }
         XCTAssertTrue(all[0].connection === all[1].connection, "the second try reused the connection")
         XCTAssertTrue(all[1].connection.retired.load(), "two time-outs in a row retired it")
@@ -98,7 +121,7 @@ final class TryScopeTests: XCTestCase {
     }
 
     func testWorkRegisteredAfterTheTryEndedIsCancelledAtOnce() {
-        let scope = TryScope(deadline: .after(seconds: 60))
+        let scope = TryScope(deadline: .after(.seconds(60)))
         scope.cancel()
         let work = Work()
         scope.track(work)
@@ -112,7 +135,7 @@ final class TryScopeTests: XCTestCase {
         let started = expectation(description: "try started")
         let work = Work()
         let completed = expectation(description: "completed")
-        let handle = provider.perform("op", retry: RetryOptions(tryTimeout: 60), logger: Logger(label: "test"),
+        let handle = provider.perform("op", retry: RetryOptions(tryTimeout: .seconds(60)), logger: Logger(label: "test"),
                                       queue: .global(), body: { (_, scope, _: @escaping @Sendable (Result<Int, AzureMessagingError>) -> Void) in
             scope.track(work)
             started.fulfill()

@@ -4,17 +4,13 @@ import Foundation
 import ToolboxAMQP
 import ToolboxCore
 
-/// What `EventHubProducer` (one connection) and `ManagedEventHubProducer` (a pool) share: every operation in
-/// its completion-handler and blocking forms. Create one of the two subclasses.
+/// The one implementation behind `EventHubProducer` (one connection) and `ManagedEventHubProducer` (a pool):
+/// both hold a core and forward the `EventHubProducing` requirements to it (`EventHubProducerCoreBacked`).
 ///
-/// Completion handlers run on `queue` (default `LibraryQueues.defaultCallbackQueue`), exactly once, never
-/// under a library lock. Blocking forms fail fast with `.blockingCallOnLibraryQueue` on a library queue.
-public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
-    // @unchecked Sendable: every stored property is immutable and Sendable; the class is only non-final so the
-    // basic and managed producers can share these operations.
-
-    public let eventHubName: String
-    public let options: EventHubProducerOptions
+/// Completion handlers run on `queue`, exactly once, never under a library lock.
+final class EventHubProducerCore: Sendable {
+    let eventHubName: String
+    let options: EventHubProducerOptions
     let provider: ConnectionProvider<EventHubConnectionFactory>
 
     init(provider: ConnectionProvider<EventHubConnectionFactory>, eventHubName: String, options: EventHubProducerOptions) {
@@ -54,23 +50,10 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
 
     // MARK: Send
 
-    /// Sends one event (as a batch of one, like the SDKs).
-    ///
-    /// ```swift
-    /// producer.send(EventData(body: "hi"), options: SendEventOptions(partitionKey: "k")) { result in ... }
-    /// ```
-    @discardableResult
-    public func send(_ event: EventData, options sendOptions: SendEventOptions = SendEventOptions(),
-                     queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                     completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) -> any Cancellable {
-        send([event], options: sendOptions, queue: queue, completion: completion)
-    }
-
     /// Sends `events` in one batch transfer; fails with `.messageSizeExceeded` if they do not fit the link's
     /// max-message-size together (use `createBatch` to split them).
-    @discardableResult
-    public func send(_ events: [EventData], options sendOptions: SendEventOptions = SendEventOptions(),
-                     queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func send(_ events: [EventData], options sendOptions: SendEventOptions,
+                     queue: DispatchQueue,
                      completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) -> any Cancellable {
         do throws(EventHubsError) {
             try sendOptions.validate()
@@ -101,8 +84,7 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
     }
 
     /// Sends a batch made with `createBatch`.
-    @discardableResult
-    public func send(_ batch: EventDataBatch, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func send(_ batch: EventDataBatch, queue: DispatchQueue,
                      completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) -> any Cancellable {
         guard batch.count > 0 else {
             queue.async { completion(.failure(EventHubsError(.invalidArgument, "the batch is empty"))) }
@@ -115,9 +97,8 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
     }
 
     /// An empty batch sized by the link's max-message-size (this attaches the link, opening the connection if needed).
-    @discardableResult
-    public func createBatch(options sendOptions: SendEventOptions = SendEventOptions(),
-                            queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func createBatch(options sendOptions: SendEventOptions,
+                            queue: DispatchQueue,
                             completion: @escaping @Sendable (Result<EventDataBatch, EventHubsError>) -> Void)
         -> any Cancellable
     {
@@ -135,8 +116,7 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
     // MARK: Management
 
     /// The hub's name, creation time and partition ids (`$management` READ `com.microsoft:eventhub`).
-    @discardableResult
-    public func eventHubProperties(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func eventHubProperties(queue: DispatchQueue,
                                    completion: @escaping @Sendable (Result<EventHubProperties, EventHubsError>) -> Void)
         -> any Cancellable
     {
@@ -156,8 +136,7 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
     }
 
     /// One partition's sequence numbers, last offset and time (`$management` READ `com.microsoft:partition`).
-    @discardableResult
-    public func partitionProperties(partitionID: String, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func partitionProperties(partitionID: String, queue: DispatchQueue,
                                     completion: @escaping @Sendable (Result<PartitionProperties, EventHubsError>) -> Void)
         -> any Cancellable
     {
@@ -180,10 +159,10 @@ public class EventHubProducerClient: EventHubProducing, @unchecked Sendable {
     // MARK: Lifecycle
 
     /// Closes the connection(s); operations after this fail with `.clientClosed`.
-    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
+    func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
         provider.close(queue: queue, completion: completion)
     }
 
     /// Connection counts, in-use leases, last error and reconnects.
-    public var health: ClientHealth { provider.currentHealth }
+    var health: ClientHealth { provider.currentHealth }
 }

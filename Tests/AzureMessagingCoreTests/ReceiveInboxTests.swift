@@ -1,3 +1,4 @@
+import AzureClientsToolboxTesting
 import AzureMessagingCore
 import ToolboxCore
 import XCTest
@@ -65,11 +66,12 @@ final class ReceiveInboxTests: XCTestCase {
         let remove: @Sendable (Inbox.Completion, Bool) -> [Int]? = { once, taking in
             inbox.withLockedValue { $0.remove(once, takingBuffered: taking) }
         }
-        func start(timeout: Double, closed: Bool = false, timedOut: @escaping @Sendable () -> Void = {},
+        let clock = ManualClock()
+        func start(timeout: Duration, closed: Bool = false, timedOut: @escaping @Sendable () -> Void = {},
                    _ done: @escaping @Sendable (Result<[Int], AzureMessagingError>) -> Void)
             -> (token: CancellationToken, once: Inbox.Completion?)
         {
-            Inbox.startReceive(maxCount: 3, timeout: timeout, queue: .global(), completion: done,
+            Inbox.startReceive(maxCount: 3, timeout: timeout, clock: clock, queue: .global(), completion: done,
                                enqueue: { waiter in
                                    guard !closed else { return false }
                                    inbox.withLockedValue { $0.enqueue(waiter) }
@@ -79,12 +81,12 @@ final class ReceiveInboxTests: XCTestCase {
         }
 
         let refused = expectation(description: "closed")
-        XCTAssertNil(start(timeout: 60, closed: true) { result in
+        XCTAssertNil(start(timeout: .seconds(60), closed: true) { result in
             if case .failure(let error) = result, error.code == .clientClosed { refused.fulfill() }
         }.once)
 
         let cancelled = expectation(description: "cancelled")
-        let pending = start(timeout: 60) { result in
+        let pending = start(timeout: .seconds(60)) { result in
             if case .failure(let error) = result, error.code == .cancelled { cancelled.fulfill() }
         }
         pending.token.cancel()
@@ -92,9 +94,13 @@ final class ReceiveInboxTests: XCTestCase {
         inbox.withLockedValue { $0.append(5) }
         let timedOut = expectation(description: "timed out with what was buffered")
         let toppedUp = expectation(description: "timedOut ran")
-        _ = start(timeout: 0.05, timedOut: { toppedUp.fulfill() }) { result in
+        _ = start(timeout: .milliseconds(50), timedOut: { toppedUp.fulfill() }) { result in
             if (try? result.get()) == [5] { timedOut.fulfill() }
         }
+        XCTAssertEqual(clock.pendingJobCount, 1, "the cancelled call's timer was dropped; one waits on the clock")
+        clock.advance(by: .milliseconds(49))
+        XCTAssertEqual(inbox.load().waiters.count, 1, "not yet due")
+        clock.advance(by: .milliseconds(1))
         wait(for: [refused, cancelled, timedOut, toppedUp], timeout: 10)
         XCTAssertTrue(inbox.withLockedValue { $0.waiters.isEmpty && $0.buffer.isEmpty })
     }

@@ -4,24 +4,19 @@ import Foundation
 import ToolboxAMQP
 import ToolboxCore
 
-/// What `ServiceBusSender` (one connection) and `ManagedServiceBusSender` (a pool) share: every operation in
-/// its completion-handler and blocking forms. Create one of the two subclasses.
+/// The one implementation behind `ServiceBusSender` (one connection) and `ManagedServiceBusSender` (a pool):
+/// both hold a core and forward the `ServiceBusSending` requirements to it (`ServiceBusSenderCoreBacked`).
 ///
-/// Completion handlers run on `queue` (default `LibraryQueues.defaultCallbackQueue`), exactly once, never
-/// under a library lock. Blocking forms fail fast with `.blockingCallOnLibraryQueue` on a library queue.
-public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
-    // @unchecked Sendable: every stored property is immutable and Sendable; the class is only non-final so the
-    // basic and managed senders can share these operations.
-
-    public let queueName: String
-    /// The queue or topic this sender sends to (the same as `queueName`, which may name a topic).
-    public var entityPath: String { queueName }
-    public let options: ServiceBusClientOptions
+/// Completion handlers run on `queue`, exactly once, never under a library lock.
+final class ServiceBusSenderCore: Sendable {
+    /// The queue or topic this sender sends to.
+    let entityPath: String
+    let options: ServiceBusClientOptions
     let provider: ConnectionProvider<ServiceBusConnectionFactory>
 
-    init(provider: ConnectionProvider<ServiceBusConnectionFactory>, queueName: String, options: ServiceBusClientOptions) {
+    init(provider: ConnectionProvider<ServiceBusConnectionFactory>, entityPath: String, options: ServiceBusClientOptions) {
         self.provider = provider
-        self.queueName = queueName
+        self.entityPath = entityPath
         self.options = options
     }
 
@@ -37,19 +32,17 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
 
     /// Sends one message (message-format 0). A message without an id gets a UUID string first, so a retry
     /// after a lost connection carries the same id (duplicate detection can drop the copy).
-    @discardableResult
-    public func send(_ message: ServiceBusMessage, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func send(_ message: ServiceBusMessage, queue: DispatchQueue,
                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
         let payload = message.amqpMessage(messageID: message.messageID ?? UUID().uuidString.lowercased()).encode()
-        return perform("send to \(queueName)", queue: queue, { connection, scope, done in
+        return perform("send to \(entityPath)", queue: queue, { connection, scope, done in
             connection.send(payload: payload, messageFormat: 0, scope: scope, completion: done)
         }, completion: completion)
     }
 
     /// Sends `messages` in one batch transfer (message-format 0x80013700); fails with `.messageSizeExceeded`
     /// when they do not fit the link's max-message-size together (use `createBatch` to split them).
-    @discardableResult
-    public func send(_ messages: [ServiceBusMessage], queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func send(_ messages: [ServiceBusMessage], queue: DispatchQueue,
                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
         guard !messages.isEmpty else {
             queue.async { completion(.failure(ServiceBusError(.invalidArgument, "send needs at least one message"))) }
@@ -61,7 +54,7 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
             if message.messageID == nil { message.messageID = UUID().uuidString.lowercased() }
             return message
         }
-        return perform("send of \(messages.count) message(s) to \(queueName)", queue: queue, { connection, scope, done in
+        return perform("send of \(messages.count) message(s) to \(entityPath)", queue: queue, { connection, scope, done in
             connection.maxMessageSize(deadline: scope.deadline) { result in
                 switch result {
                 case .failure(let error): done(.failure(error))
@@ -80,34 +73,31 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
     }
 
     /// An empty batch sized by the sender link's max-message-size (this opens the connection if needed).
-    @discardableResult
-    public func createBatch(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func createBatch(queue: DispatchQueue,
                             completion: @escaping @Sendable (Result<ServiceBusMessageBatch, ServiceBusError>) -> Void)
         -> any Cancellable
     {
-        return perform("createBatch for \(queueName)", queue: queue, { connection, scope, done in
+        return perform("createBatch for \(entityPath)", queue: queue, { connection, scope, done in
             connection.maxMessageSize(deadline: scope.deadline) { done($0.map { ServiceBusMessageBatch(maxSizeInBytes: $0) }) }
         }, completion: completion)
     }
 
     /// Sends a batch made with `createBatch`.
-    @discardableResult
-    public func send(_ batch: ServiceBusMessageBatch, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func send(_ batch: ServiceBusMessageBatch, queue: DispatchQueue,
                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
         guard batch.count > 0 else {
             queue.async { completion(.failure(ServiceBusError(.invalidArgument, "the batch is empty"))) }
             return CompletedOperation()
         }
         let payload = batch.encode()
-        return perform("send of a batch of \(batch.count) to \(queueName)", queue: queue, { connection, scope, done in
+        return perform("send of a batch of \(batch.count) to \(entityPath)", queue: queue, { connection, scope, done in
             connection.send(payload: payload, messageFormat: 0x8001_3700, scope: scope, completion: done)
         }, completion: completion)
     }
 
     /// Schedules `messages` to appear at `time`; completes with their sequence numbers (for `cancelScheduled`).
-    @discardableResult
-    public func schedule(_ messages: [ServiceBusMessage], at time: Date,
-                         queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func schedule(_ messages: [ServiceBusMessage], at time: Date,
+                         queue: DispatchQueue,
                          completion: @escaping @Sendable (Result<[Int64], ServiceBusError>) -> Void) -> any Cancellable {
         var entries: [AMQPValue] = []
         for var message in messages {
@@ -120,7 +110,7 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
             entries.append(.map(entry))
         }
         let body: AMQPMap = ["messages": .list(entries)]
-        return perform("schedule of \(messages.count) message(s) on \(queueName)", queue: queue, { connection, scope, done in
+        return perform("schedule of \(messages.count) message(s) on \(entityPath)", queue: queue, { connection, scope, done in
             connection.management(operation: "com.microsoft:schedule-message", body: body, deadline: scope.deadline) { result in
                 done(result.map { map in
                     guard case .array(let array)? = map[.string("sequence-numbers")] else { return [] }
@@ -131,13 +121,12 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
     }
 
     /// Cancels scheduled messages by sequence number.
-    @discardableResult
-    public func cancelScheduled(_ sequenceNumbers: [Int64], queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+    func cancelScheduled(_ sequenceNumbers: [Int64], queue: DispatchQueue,
                                 completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
         let array = (try? AMQPArray(elementType: .long, elements: sequenceNumbers.map { .long($0) })).map { AMQPValue.array($0) }
             ?? .list([])
         let body: AMQPMap = ["sequence-numbers": array]
-        return perform("cancel of \(sequenceNumbers.count) scheduled message(s) on \(queueName)", queue: queue, { connection, scope, done in
+        return perform("cancel of \(sequenceNumbers.count) scheduled message(s) on \(entityPath)", queue: queue, { connection, scope, done in
             connection.management(operation: "com.microsoft:cancel-scheduled-message", body: body, deadline: scope.deadline) {
                 done($0.map { _ in () })
             }
@@ -145,10 +134,10 @@ public class ServiceBusSenderClient: ServiceBusSending, @unchecked Sendable {
     }
 
     /// Closes the connection(s); operations after this fail with `.clientClosed`.
-    public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
+    func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
         provider.close(queue: queue, completion: completion)
     }
 
     /// Connection counts, in-use leases, last error and reconnects.
-    public var health: ClientHealth { provider.currentHealth }
+    var health: ClientHealth { provider.currentHealth }
 }

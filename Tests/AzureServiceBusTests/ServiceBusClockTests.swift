@@ -1,0 +1,73 @@
+import AzureClientsToolboxTesting
+import AzureEmulator
+import Dispatch
+import Foundation
+import MessagingFaultSupport
+import ToolboxCore
+import XCTest
+
+@testable import AzureServiceBus
+
+/// The receiver's time-outs run on `options.clock`: with a `ManualClock`, a 30 s receive ends when the test moves
+/// time, not after 30 s; and a cancelled receiver operation answers `.cancelled` once.
+final class ServiceBusClockTests: XCTestCase {
+    func testAReceiveTimesOutWhenTheManualClockSaysSoWithWhatArrived() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
+        defer { try? sender.close() }
+        try sender.send(ServiceBusMessage(body: "only one"))
+
+        let clock = ManualClock()
+        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", options: fastOptions { $0.clock = clock })
+        defer { try? receiver.close() }
+        XCTAssertEqual(receiver.entityPath, "q1")
+        let result = LockedValue<Result<[ServiceBusReceivedMessage], ToolboxError>?>(nil)
+        let done = expectation(description: "receive completed")
+        receiver.receive(maxMessages: 5, timeout: .seconds(30)) { outcome in
+            result.withLockedValue { $0 = outcome }
+            done.fulfill()
+        }
+        XCTAssertTrue(FaultScenario.eventually { receiver.bufferedCount == 1 }, "the one message arrived")
+        clock.advance(by: .seconds(29))
+        XCTAssertNil(result.load(), "four of five missing and the time-out not reached: still waiting")
+        clock.advance(by: .seconds(1))
+        wait(for: [done], timeout: 10)
+        let messages = try XCTUnwrap(result.load()).get()
+        XCTAssertEqual(messages.map(\.message.bodyAsString), ["only one"])
+        try receiver.complete(messages[0])
+    }
+
+    func testACancelledPeekAnswersCancelledOnceAndTheLateAnswerIsDropped() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
+        defer { try? sender.close() }
+        try sender.send(ServiceBusMessage(body: "m"))
+        let receiver: any ServiceBusReceiving = try ServiceBusReceiver(connectionString: cs, queueName: "q1",
+                                                                     options: fastOptions())
+        defer { try? receiver.close() }
+        let message = try XCTUnwrap(try receiver.receive(maxMessages: 1, timeout: .seconds(10)).first)
+        let calls = LockedValue<[ToolboxError.Code?]>([])
+        let done = expectation(description: "answered")
+        // A suspended serial callback queue holds back the peek's answer, whatever the network does, so the cancel
+        // decides the outcome deterministically.
+        let callbacks = DispatchQueue(label: "test.callbacks")
+        callbacks.suspend()
+        let handle = receiver.peek(maxMessages: 1, fromSequenceNumber: nil, queue: callbacks) { result in
+            if case .failure(let error) = result { calls.withLockedValue { $0.append(error.code) } }
+            else { calls.withLockedValue { $0.append(nil) } }
+            done.fulfill()
+        }
+        handle.cancel()
+        handle.cancel()
+        callbacks.resume()
+        wait(for: [done], timeout: 10)
+        // A second peek on the same link answers after the first one's answer was handed to `callbacks`; draining
+        // `callbacks` then shows the late answer was dropped.
+        XCTAssertEqual(try receiver.peek(maxMessages: 1, fromSequenceNumber: message.sequenceNumber).count, 1)
+        callbacks.sync {}
+        XCTAssertEqual(calls.load(), [.cancelled])
+        try receiver.complete(message)
+    }
+}
