@@ -1,9 +1,11 @@
 import CToolboxOpenSSL
+import ToolboxTransport
 
 extension AuthCrypto {
     /// MD5 digest of `data` (16 bytes), computed by OpenSSL: Blob Storage's `Content-MD5` integrity check, never
     /// used for security.
     public static func md5(_ data: some Collection<UInt8>) -> [UInt8] {
+        OpenSSLLibrary.ensureInitialized()
         var output = [UInt8](repeating: 0, count: 16)
         let contiguous: Void? = data.withContiguousStorageIfAvailable { input in
             output.withUnsafeMutableBufferPointer { out in

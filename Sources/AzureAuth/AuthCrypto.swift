@@ -1,5 +1,6 @@
 import CToolboxOpenSSL
 import Foundation
+import ToolboxTransport
 
 /// HMAC-SHA256, SHA-256 and base64, all computed by OpenSSL (no hand-written cryptography).
 ///
@@ -9,6 +10,7 @@ import Foundation
 public enum AuthCrypto {
     /// HMAC-SHA256 of `message` under `key`; 32 bytes.
     public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        OpenSSLLibrary.ensureInitialized()
         var output = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         // OpenSSL needs a non-null key pointer even for an empty key, so an empty key is passed as one
@@ -36,6 +38,7 @@ public enum AuthCrypto {
 
     /// SHA-256 digest of `data`; 32 bytes.
     public static func sha256(_ data: [UInt8]) -> [UInt8] {
+        OpenSSLLibrary.ensureInitialized()
         var output = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
         data.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { out in
@@ -83,6 +86,7 @@ public enum AuthCrypto {
 
     /// `count` cryptographically random bytes from OpenSSL's generator.
     public static func randomBytes(_ count: Int) -> [UInt8] {
+        OpenSSLLibrary.ensureInitialized()
         var bytes = [UInt8](repeating: 0, count: count)
         let rc = bytes.withUnsafeMutableBufferPointer { RAND_bytes($0.baseAddress, Int32(count)) }
         precondition(rc == 1, "OpenSSL RAND_bytes failed")

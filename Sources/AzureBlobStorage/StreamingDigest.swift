@@ -1,4 +1,5 @@
 import CToolboxOpenSSL
+import ToolboxTransport
 
 /// An incremental MD5 or SHA-256 (OpenSSL EVP), for hashing a blob while it streams through.
 package final class StreamingDigest: @unchecked Sendable {
@@ -9,6 +10,7 @@ package final class StreamingDigest: @unchecked Sendable {
     private let context: OpaquePointer?
 
     package init(_ algorithm: Algorithm) {
+        OpenSSLLibrary.ensureInitialized()
         context = EVP_MD_CTX_new()
         let md = algorithm == .md5 ? EVP_md5() : EVP_sha256()
         if let context { EVP_DigestInit_ex(context, md, nil) }

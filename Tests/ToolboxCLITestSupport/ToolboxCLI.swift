@@ -35,9 +35,9 @@ public enum ToolboxCLI {
         }
     }
 
-    /// The path of the built `toolbox`: `TOOLBOX_CLI_EXECUTABLE` when set (scripts/test.sh's ThreadSanitizer pass
-    /// points the black-box tests at the plain build, so the CLI is tested as shipped while the libraries are
-    /// checked in-process), else beside the test executable, or one folder up (bundle layouts).
+    /// The path of the built `toolbox`: `TOOLBOX_CLI_EXECUTABLE` when set (to run another build's CLI, for example
+    /// the plain build's from the ThreadSanitizer pass), else beside the test executable, or one folder up (bundle
+    /// layouts).
     public static func executablePath() throws -> String {
         if let path = ProcessInfo.processInfo.environment["TOOLBOX_CLI_EXECUTABLE"], !path.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: path) else {
@@ -59,6 +59,10 @@ public enum ToolboxCLI {
 
     /// Runs `toolbox arguments…` to completion. Stdout and stderr are drained concurrently, so a chatty stderr
     /// cannot fill its pipe and stall the child. `environment` entries are added to this process's environment.
+    ///
+    /// A child killed by a signal, or one that printed a ThreadSanitizer report (exit status 66 under
+    /// scripts/test.sh's TSan pass), throws a `Failure` that carries its whole stderr. No CLI test expects a crash,
+    /// and a test that checks only the exit status would otherwise fail without the report.
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try executablePath())
@@ -75,8 +79,22 @@ public enum ToolboxCLI {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = stderrData.wait()
         process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+        let output = Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                            stderr: String(decoding: stderr, as: UTF8.self))
+        let signalled = process.terminationReason == .uncaughtSignal
+        if signalled || output.stderr.contains("ThreadSanitizer") {
+            throw Failure("`toolbox \(commandWords(arguments))` "
+                + (signalled ? "was killed by signal \(output.status)" : "exited \(output.status) with a sanitizer report")
+                + "; its stderr:\n\(output.stderr)\nits stdout:\n\(output.stdout)")
+        }
+        return output
+    }
+
+    /// The subcommand words that lead `arguments` (`cosmos read`), never an option's value, which may be a key.
+    static func commandWords(_ arguments: [String]) -> String {
+        arguments.prefix { word in
+            !word.isEmpty && word.allSatisfy { $0.isASCII && ($0.isLowercase || $0 == "-") } && !word.hasPrefix("-")
+        }.joined(separator: " ")
     }
 }
 

@@ -1,6 +1,7 @@
 import CToolboxOpenSSL
 import Foundation
 import ToolboxCore
+import ToolboxTransport
 
 /// Signs client-assertion JWTs (RS256) with a certificate's RSA private key, as MSAL does for certificate
 /// credentials: header `{"alg":"RS256","typ":"JWT","x5t":<base64url SHA-1 of the DER certificate>}`, claims
@@ -14,6 +15,7 @@ final class ClientAssertionSigner: @unchecked Sendable {
 
     /// Loads the first private key and certificate from PEM text, or from PKCS#12 (`.pfx`) bytes.
     init(pem: Secret<[UInt8]>, password: Secret<String>?, source: String) throws(AuthError) {
+        OpenSSLLibrary.ensureInitialized()
         func fail(_ what: String) -> AuthError {
             AuthError(.invalidArgument, "the certificate file '\(source)' \(what); pass a PEM or PKCS#12 file "
                 + "holding the certificate and its RSA private key (AZURE_CLIENT_CERTIFICATE_PATH)")

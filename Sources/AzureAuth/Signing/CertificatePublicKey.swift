@@ -1,6 +1,7 @@
 import CToolboxOpenSSL
 import Foundation
 import ToolboxCore
+import ToolboxTransport
 
 /// The public key of an X.509 certificate, for checking RS256 JWT signatures (client assertions) the way Entra
 /// ID checks them against an application's registered certificate.
@@ -22,6 +23,7 @@ package final class CertificatePublicKey: @unchecked Sendable {
     ///
     /// - throws: `AuthError.Code.invalidArgument` when there is no certificate or its key is not RSA.
     package init(pem: [UInt8], source: String) throws(AuthError) {
+        OpenSSLLibrary.ensureInitialized()
         var certificate: OpaquePointer?
         pem.withUnsafeBytes { raw in
             guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(clamping: raw.count)) else { return }

@@ -18,6 +18,7 @@ public final class TLSContext: @unchecked Sendable {
 
     /// A client context; throws `TransportError.Code.tlsConfigurationInvalid` when a file cannot be loaded.
     public convenience init(client configuration: TLSClientConfiguration) throws {
+        OpenSSLLibrary.ensureInitialized()
         guard let context = SSL_CTX_new(TLS_client_method()) else {
             throw TLSContext.configurationError("could not create a TLS client context")
         }
@@ -57,6 +58,7 @@ public final class TLSContext: @unchecked Sendable {
 
     /// A server context; throws `TransportError.Code.tlsConfigurationInvalid` when a file cannot be loaded.
     public convenience init(server configuration: TLSServerConfiguration) throws {
+        OpenSSLLibrary.ensureInitialized()
         guard let context = SSL_CTX_new(TLS_server_method()) else {
             throw TLSContext.configurationError("could not create a TLS server context")
         }

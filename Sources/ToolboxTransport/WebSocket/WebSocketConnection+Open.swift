@@ -16,6 +16,8 @@ extension WebSocketConnection {
     ///   the real host).
     /// - parameter subprotocols: offered in `Sec-WebSocket-Protocol`; the server must choose one of them.
     /// - parameter limits: what the server's frames may be.
+    /// - parameter maxOutgoingFrame: the largest payload one outgoing frame carries; longer messages are
+    ///   fragmented.
     /// - parameter deadline: covers connect, proxy tunnel, TLS and the upgrade.
     /// - parameter options: connect settings, including the proxy.
     /// - parameter callbackQueue: where `completion` runs (spelled `queue:`).
