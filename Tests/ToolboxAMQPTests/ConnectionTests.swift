@@ -378,6 +378,21 @@ final class NegotiationLimitTests: XCTestCase {
         let handles = broker.sync { $0.receivedPerformatives.compactMap { if case .attach(let a) = $0 { a.handle } else { nil } } }
         XCTAssertEqual(handles, [0, 1])
     }
+
+    /// An attach on a session whose connection has closed is a lost connection (rebuild and retry), not the
+    /// caller's mistake: a producer attaching `$management` while its connection dropped got `.invalidArgument`
+    /// and gave up instead of retrying (EndpointOutageSoakTests in CI).
+    func testAttachingOnAnEndedSessionIsSessionEndedNotAnArgumentError() throws {
+        let broker = TestBroker()
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        let session = try connection.beginSession()
+        try connection.close()
+        XCTAssertThrowsError(try session.attachSender(address: "late")) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .sessionEnded, "\(error)")
+        }
+    }
 }
 
 final class TransferEdgeTests: XCTestCase {

@@ -101,7 +101,11 @@ public class AMQPLink: @unchecked Sendable {
                onFailed: @escaping (AMQPError) -> Void) {
         guard let endpoint = self as? any LinkEndpoint, let handle = session.register(endpoint) else {
             state = .detached
-            onFailed(AMQPError(.invalidArgument, "session is ended or has no free link handle"))
+            // A session that ended (its connection dropped) is a lost connection the caller may rebuild and retry;
+            // only a live session without a free handle is the caller's own limit.
+            onFailed(session.acceptsLinks
+                ? AMQPError(.invalidArgument, "the session has no free link handle")
+                : AMQPError(.sessionEnded, "the session ended (its connection closed) before the link could attach"))
             return
         }
         self.handle = handle

@@ -287,8 +287,11 @@ public final class AMQPSession: @unchecked Sendable {
     // MARK: - Link-facing (connection queue only)
 
     /// Registers a link on the lowest free handle, or fails if the session cannot take another.
+    /// Whether links may still be registered: the session has not ended and its connection is open.
+    var acceptsLinks: Bool { !ended && connection.isOpen }
+
     func register(_ link: any LinkEndpoint) -> UInt32? {
-        guard !ended, connection.isOpen else { return nil }
+        guard acceptsLinks else { return nil }
         let limit = min(configuration.handleMax, remoteHandleMax)
         guard links.count <= Int(limit), let handle = (0...limit).first(where: { links[$0] == nil }) else { return nil }
         links[handle] = link
