@@ -52,8 +52,10 @@ def eventhubs_receive_over_ws():
             consumer.close()
 
     with consumer:
+        # An int is a sequence number; a str would be an offset (bytes, not events), which pointed at older events
+        # once other scenarios had filled the partition.
         consumer.receive_batch(on_event_batch, partition_id="2", max_wait_time=2,
-                               starting_position=str(start), starting_position_inclusive=False)
+                               starting_position=start, starting_position_inclusive=False)
     bodies = [event.body_as_str() for event in received[:2]]
     check(bodies[0] == marker and len(bodies[1]) == 200_000, f"received {[len(b) for b in bodies]}")
 
