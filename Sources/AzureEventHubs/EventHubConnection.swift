@@ -124,7 +124,7 @@ package final class EventHubConnection: Sendable {
                     case .failure(let error): completion(.failure(error))
                     case .success(let token):
                         var request = AMQPMessage()
-                        request.properties = AMQPProperties(messageID: .uuid(UUID()))
+                        request.properties = AMQPProperties(messageID: .uuid(.randomV4()))
                         var properties: AMQPMap = [
                             "name": .string(hub), "security_token": .string(token.token.exposedValue),
                             "operation": "READ", "type": .string(type),

@@ -35,7 +35,7 @@ final class ServiceBusSenderCore: Sendable {
     /// after a lost connection carries the same id (duplicate detection can drop the copy).
     func send(_ message: ServiceBusMessage, queue: DispatchQueue,
                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
-        let payload = message.amqpMessage(messageID: message.messageID ?? UUID().uuidString.lowercased()).encode()
+        let payload = message.amqpMessage(messageID: message.messageID ?? UUID.randomV4().uuidString.lowercased()).encode()
         return perform("send to \(entityPath)", queue: queue, { connection, scope, done in
             connection.send(payload: payload, messageFormat: 0, scope: scope, completion: done)
         }, completion: completion)
@@ -52,7 +52,7 @@ final class ServiceBusSenderCore: Sendable {
         // Ids are fixed before the first try, so a retry carries the same ones.
         let messages = messages.map { message -> ServiceBusMessage in
             var message = message
-            if message.messageID == nil { message.messageID = UUID().uuidString.lowercased() }
+            if message.messageID == nil { message.messageID = UUID.randomV4().uuidString.lowercased() }
             return message
         }
         return perform("send of \(messages.count) message(s) to \(entityPath)", queue: queue, { connection, scope, done in
@@ -103,7 +103,7 @@ final class ServiceBusSenderCore: Sendable {
         var entries: [AMQPValue] = []
         for var message in messages {
             message.scheduledEnqueueTime = time
-            let id = message.messageID ?? UUID().uuidString.lowercased()
+            let id = message.messageID ?? UUID.randomV4().uuidString.lowercased()
             var entry: AMQPMap = ["message-id": .string(id),
                                   "message": .binary(message.amqpMessage(messageID: id).encode())]
             if let session = message.sessionID { entry.entries.append(.init(key: "session-id", value: .string(session))) }
