@@ -50,8 +50,7 @@ struct AMQPSendCommand: ParsableCommand {
     @Option(help: "Body text (UTF-8)")
     var body: String?
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust for amqps")
-    var caFile: String?
+    @OptionGroup var tls: CAFileOption
 
     @Flag(help: "Send pre-settled (no outcomes are awaited)")
     var settled = false
@@ -69,7 +68,7 @@ struct AMQPSendCommand: ParsableCommand {
         let payload: [UInt8] = if let size { (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) } } else {
             Array((body ?? "toolbox amqp message").utf8)
         }
-        let (connection, session, endpoint) = try openSession(url: url, caFile: caFile)
+        let (connection, session, endpoint) = try openSession(url: url, caFile: tls.caFile)
         defer { try? connection.close() }
         let sender: AMQPSender
         do {
@@ -139,8 +138,7 @@ struct AMQPReceiveCommand: ParsableCommand {
     @Option(help: "Seconds to wait for messages")
     var timeout: Double = 10
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust for amqps")
-    var caFile: String?
+    @OptionGroup var tls: CAFileOption
 
     @Flag(name: .customLong("print-bodies"), help: "Print one JSON line per message")
     var printBodies = false
@@ -154,7 +152,7 @@ struct AMQPReceiveCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (connection, session, endpoint) = try openSession(url: url, caFile: caFile)
+        let (connection, session, endpoint) = try openSession(url: url, caFile: tls.caFile)
         defer { try? connection.close() }
         let wanted = count
         let state = LockedValue<(received: Int, bytes: Int)>((0, 0))
