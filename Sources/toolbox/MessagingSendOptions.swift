@@ -1,0 +1,67 @@
+import ArgumentParser
+
+/// How `eventhubs send` and `servicebus send` name what they send and the client that sends it.
+protocol MessagingSendKind {
+    /// "Event" or "Message".
+    static var noun: String { get }
+    /// "producer" or "sender".
+    static var client: String { get }
+    /// `--count` when it is not given.
+    static var defaultCount: Int { get }
+}
+
+enum EventSends: MessagingSendKind {
+    static let noun = "Event"
+    static let client = "producer"
+    static let defaultCount = 100
+}
+
+enum MessageSends: MessagingSendKind {
+    static let noun = "Message"
+    static let client = "sender"
+    static let defaultCount = 1
+}
+
+/// The options and the run of `eventhubs send` and `servicebus send`: N sends of one body from C concurrent
+/// callers, then the summary `{sent, failed, seconds, events_per_sec, p50_ms, p99_ms}`.
+struct MessagingSendOptions<Kind: MessagingSendKind>: ParsableArguments {
+    @Option(help: "\(Kind.noun)s to send.")
+    var count: Int = Kind.defaultCount
+
+    @Option(help: "Concurrent callers.")
+    var concurrency: Int = 1
+
+    @Option(help: "\(Kind.noun) body text.")
+    var body: String?
+
+    @Option(help: "\(Kind.noun) body size in bytes (instead of --body): large bodies without a huge argument.")
+    var size: Int?
+
+    @OptionGroup var network: MessagingTransportOptions
+
+    @Flag(inversion: .prefixedNo, help: "Use the managed (pooled) \(Kind.client); --no-pooled uses the basic \(Kind.client).")
+    var pooled = true
+
+    @Flag(help: "Print one JSON object on stdout.")
+    var json = false
+
+    func validate() throws {
+        guard count >= 0 else { throw ValidationError("--count must be >= 0") }
+        guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
+        if body != nil && size != nil { throw ValidationError("give --body or --size, not both") }
+        if let size, size < 0 { throw ValidationError("--size must be >= 0") }
+    }
+
+    /// The body every send carries: `--size` bytes of "x", or `--body` as UTF-8.
+    var payload: [UInt8] { size.map { [UInt8](repeating: 0x78, count: $0) } ?? Array((body ?? "hello from toolbox").utf8) }
+
+    /// Runs the sends, closes the client and prints the summary; exits 1 if any send failed.
+    ///
+    /// Completion-handler sends: `concurrency` callers really are in flight at once (a thread per caller would be
+    /// capped by the number of cores).
+    func run(closing close: () throws -> Void, send: @escaping ClosedLoopLoad.Operation) throws {
+        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: send)
+        try? close()
+        try ClosedLoopLoad.printSendSummary(outcome, json: json)
+    }
+}
