@@ -44,11 +44,7 @@ struct AMQPSendCommand: ParsableCommand {
     @Option(help: "How many messages to send")
     var count: Int = 1
 
-    @Option(help: "Body size in bytes (a repeating pattern)")
-    var size: Int?
-
-    @Option(help: "Body text (UTF-8)")
-    var body: String?
+    @OptionGroup var content: SendBodyOptions<AMQPMessages>
 
     @OptionGroup var tls: CAFileOption
 
@@ -59,15 +55,11 @@ struct AMQPSendCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if size != nil && body != nil { throw ValidationError("--size and --body are mutually exclusive") }
         if count < 0 { throw ValidationError("--count must not be negative") }
-        if let size, size < 0 { throw ValidationError("--size must not be negative") }
     }
 
     func run() throws {
-        let payload: [UInt8] = if let size { (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) } } else {
-            Array((body ?? "toolbox amqp message").utf8)
-        }
+        let payload = content.payload
         let (connection, session, endpoint) = try openSession(url: url, caFile: tls.caFile)
         defer { try? connection.close() }
         let sender: AMQPSender
@@ -118,6 +110,13 @@ struct AMQPSendCommand: ParsableCommand {
                   + "in \(String(format: "%.3f", seconds)) s")
         }
     }
+}
+
+/// `amqp send`'s bodies: `--size` sends the alphabet over and over.
+enum AMQPMessages: SendBodyKind {
+    static let noun = "Message"
+    static let defaultBody = "toolbox amqp message"
+    static func filler(size: Int) -> [UInt8] { (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) } }
 }
 
 /// `toolbox amqp receive --url ... [--count N] [--timeout S] [--print-bodies] --json`

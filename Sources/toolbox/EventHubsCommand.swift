@@ -41,7 +41,7 @@ struct EventHubsSend: ParsableCommand {
         let producer: any EventHubProducing = send.pooled
             ? try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
             : try EventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
-        let payload = send.payload
+        let payload = send.content.payload
         let sendOptions = SendEventOptions(partitionKey: partitionKey, partitionID: partitionId)
         try send.run(closing: { try producer.close() }) { _, done in
             producer.send(EventData(body: payload), options: sendOptions) { done($0.failure.map { "\($0)" }) }

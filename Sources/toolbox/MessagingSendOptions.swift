@@ -1,9 +1,39 @@
 import ArgumentParser
 
-/// How `eventhubs send` and `servicebus send` name what they send and the client that sends it.
-protocol MessagingSendKind {
+/// What a send command calls its bodies and sends when `--body` and `--size` are not given.
+protocol SendBodyKind {
     /// "Event" or "Message".
     static var noun: String { get }
+    static var defaultBody: String { get }
+    /// The body `--size N` sends: N bytes of filler.
+    static func filler(size: Int) -> [UInt8]
+}
+
+extension SendBodyKind {
+    static var defaultBody: String { "hello from toolbox" }
+    static func filler(size: Int) -> [UInt8] { [UInt8](repeating: 0x78, count: size) }
+}
+
+/// `--body TEXT` or `--size BYTES`: the body of every message `eventhubs send`, `servicebus send` and `amqp send`
+/// send.
+struct SendBodyOptions<Kind: SendBodyKind>: ParsableArguments {
+    @Option(help: "\(Kind.noun) body text.")
+    var body: String?
+
+    @Option(help: "\(Kind.noun) body size in bytes (instead of --body): large bodies without a huge argument.")
+    var size: Int?
+
+    func validate() throws {
+        if body != nil && size != nil { throw ValidationError("give --body or --size, not both") }
+        if let size, size < 0 { throw ValidationError("--size must be >= 0") }
+    }
+
+    /// The body every send carries: `--size` bytes of filler, or `--body` as UTF-8.
+    var payload: [UInt8] { size.map(Kind.filler) ?? Array((body ?? Kind.defaultBody).utf8) }
+}
+
+/// How `eventhubs send` and `servicebus send` name what they send and the client that sends it.
+protocol MessagingSendKind: SendBodyKind {
     /// "producer" or "sender".
     static var client: String { get }
     /// `--count` when it is not given.
@@ -31,11 +61,7 @@ struct MessagingSendOptions<Kind: MessagingSendKind>: ParsableArguments {
     @Option(help: "Concurrent callers.")
     var concurrency: Int = 1
 
-    @Option(help: "\(Kind.noun) body text.")
-    var body: String?
-
-    @Option(help: "\(Kind.noun) body size in bytes (instead of --body): large bodies without a huge argument.")
-    var size: Int?
+    @OptionGroup var content: SendBodyOptions<Kind>
 
     @OptionGroup var network: MessagingTransportOptions
 
@@ -48,12 +74,7 @@ struct MessagingSendOptions<Kind: MessagingSendKind>: ParsableArguments {
     func validate() throws {
         guard count >= 0 else { throw ValidationError("--count must be >= 0") }
         guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
-        if body != nil && size != nil { throw ValidationError("give --body or --size, not both") }
-        if let size, size < 0 { throw ValidationError("--size must be >= 0") }
     }
-
-    /// The body every send carries: `--size` bytes of "x", or `--body` as UTF-8.
-    var payload: [UInt8] { size.map { [UInt8](repeating: 0x78, count: $0) } ?? Array((body ?? "hello from toolbox").utf8) }
 
     /// Runs the sends, closes the client and prints the summary; exits 1 if any send failed.
     ///

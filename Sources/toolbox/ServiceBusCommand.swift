@@ -35,7 +35,7 @@ struct ServiceBusSend: ParsableCommand {
         let sender: any ServiceBusSending = send.pooled
             ? try ManagedServiceBusSender(connectionString: target.connectionString, queueName: target.queue, options: options)
             : try ServiceBusSender(connectionString: target.connectionString, queueName: target.queue, options: options)
-        try send.run(closing: { try sender.close() }) { [payload = send.payload, messageId, delaySeconds] _, done in
+        try send.run(closing: { try sender.close() }) { [payload = send.content.payload, messageId, delaySeconds] _, done in
             let message = ServiceBusMessage(body: payload, messageID: messageId)
             if let delaySeconds {
                 sender.send([message], delay: .seconds(delaySeconds)) { done($0.failure.map { "\($0)" }) }
