@@ -41,7 +41,7 @@ struct BenchEventHubsCommand: ParsableCommand {
     @Option(help: "Measure memory: RSS growth of opening this many more idle pooled connections.")
     var idleConnections: Int?
 
-    @OptionGroup var pool: PoolSizeOptions
+    @OptionGroup var sizing: PoolSizeOptions
 
     func validate() throws {
         if let idleConnections, idleConnections < 1 || idleConnections > 1000 {
@@ -65,7 +65,7 @@ struct BenchEventHubsCommand: ParsableCommand {
     private func options(maxSize: Int? = nil) -> EventHubProducerOptions {
         var options = EventHubProducerOptions()
         load.network.apply(to: &options)
-        pool.apply(to: &options.pool)
+        sizing.apply(to: &options.pool)
         if let maxSize { options.pool.maxSize = maxSize }
         return options
     }

@@ -16,7 +16,7 @@ struct BenchPool: ParsableCommand {
     @Option(help: "How long to measure, in seconds.")
     var seconds: Double = 2
 
-    @OptionGroup var pool: PoolSizeOptions
+    @OptionGroup var sizing: PoolSizeOptions
 
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
@@ -29,10 +29,10 @@ struct BenchPool: ParsableCommand {
     func run() throws {
         let baseline = Self.lockPairNanoseconds()
         let clock = Self.clockReadNanoseconds()
-        let clientLimit = self.pool.clientLimit
-        let maxSize = self.pool.maxSize
+        let clientLimit = sizing.clientLimit
+        let maxSize = sizing.maxSize
         let pool = try ConnectionPool(connector: InstantConnector(), configuration: .with {
-            self.pool.apply(to: &$0)
+            sizing.apply(to: &$0)
             $0.metricsLabel = nil
             $0.acquireTimeout = 30
         })
