@@ -117,6 +117,7 @@ enum AMQPMessages: SendBodyKind {
     static let noun = "Message"
     static let defaultBody = "toolbox amqp message"
     static func filler(size: Int) -> [UInt8] { (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) } }
+    static let fillerNote = ", a repeating pattern"
 }
 
 /// `toolbox amqp receive --url ... [--count N] [--timeout S] [--print-bodies] --json`

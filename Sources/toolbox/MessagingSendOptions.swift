@@ -7,11 +7,14 @@ protocol SendBodyKind {
     static var defaultBody: String { get }
     /// The body `--size N` sends: N bytes of filler.
     static func filler(size: Int) -> [UInt8]
+    /// What `--size`'s help says of the filler, after "in bytes".
+    static var fillerNote: String { get }
 }
 
 extension SendBodyKind {
     static var defaultBody: String { "hello from toolbox" }
     static func filler(size: Int) -> [UInt8] { [UInt8](repeating: 0x78, count: size) }
+    static var fillerNote: String { "" }
 }
 
 /// `--body TEXT` or `--size BYTES`: the body of every message `eventhubs send`, `servicebus send` and `amqp send`
@@ -20,7 +23,7 @@ struct SendBodyOptions<Kind: SendBodyKind>: ParsableArguments {
     @Option(help: "\(Kind.noun) body text.")
     var body: String?
 
-    @Option(help: "\(Kind.noun) body size in bytes (instead of --body): large bodies without a huge argument.")
+    @Option(help: "\(Kind.noun) body size in bytes\(Kind.fillerNote) (instead of --body): large bodies without a huge argument.")
     var size: Int?
 
     func validate() throws {
