@@ -21,7 +21,7 @@ struct CosmosConnectionOptions: ParsableArguments {
     @Option(help: "Account (master) key, with --endpoint.")
     var key: String?
 
-    @OptionGroup var credential: DefaultCredentialOption
+    @OptionGroup var entra: DefaultCredentialOption
 
     @Option(help: "AccountEndpoint=...;AccountKey=...; (instead of --endpoint/--key).")
     var connectionString: String?
@@ -42,12 +42,12 @@ struct CosmosConnectionOptions: ParsableArguments {
 
     func validate() throws {
         if connectionString != nil {
-            guard endpoint == nil, key == nil, credential.credential == nil else {
+            guard endpoint == nil, key == nil, entra.credential == nil else {
                 throw ValidationError("pass either --connection-string or --endpoint with --key/--credential")
             }
         } else {
             guard endpoint != nil else { throw ValidationError("pass --endpoint URL (with --key or --credential) or --connection-string") }
-            guard (key == nil) != (credential.credential == nil) else {
+            guard (key == nil) != (entra.credential == nil) else {
                 throw ValidationError("with --endpoint pass exactly one of --key KEY and --credential default")
             }
         }

@@ -39,7 +39,7 @@ struct EventGridPublishCommand: ParsableCommand {
     @Option(name: .customLong("sas-token"), help: "A SAS token r=...&e=...&s=... (aeg-sas-token)")
     var sasToken: String?
 
-    @OptionGroup var credential: DefaultCredentialOption
+    @OptionGroup var entra: DefaultCredentialOption
 
     @OptionGroup var tls: CAFileOption
 
@@ -91,7 +91,7 @@ struct EventGridPublishCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard [key, sasToken, credential.credential].compactMap({ $0 }).count == 1 else {
+        guard [key, sasToken, entra.credential].compactMap({ $0 }).count == 1 else {
             throw ValidationError("pass exactly one of --key KEY, --sas-token T and --credential default")
         }
         guard count >= 1, count <= 100_000_000 else { throw ValidationError("--count must be 1 or more") }
