@@ -69,28 +69,27 @@ public final class AMQPConnection: @unchecked Sendable {
     private(set) var terminalError: AMQPError?
 
     /// Creates a connection over `transport`; nothing happens until `open`.
-    public init(transport: any AMQPTransport, configuration: AMQPConnectionConfiguration = .init(),
-                logger: Logger = Logger(label: "ToolboxAMQP.connection")) {
-        self.queue = transport.preferredQueue
-            ?? LibraryQueues.makeQueue(label: "ToolboxAMQP.connection.\(configuration.containerID)")
-        self.configuration = configuration
-        self.server = nil
-        self.logger = logger
-        self.transport = transport
-        self.frameGrowth = max(0, transport.frameGrowth)
-        self.parser = AMQPFrameParser(maxFrameSize: AMQPFrameParser.preOpenMaxFrameSize,
-                                      limits: configuration.decodingLimits)
-        queue.setSpecific(key: Self.queueKey, value: queueToken)
+    public convenience init(transport: any AMQPTransport, configuration: AMQPConnectionConfiguration = .init(),
+                            logger: Logger = Logger(label: "ToolboxAMQP.connection")) {
+        self.init(transport: transport, server: nil, configuration: configuration, logger: logger,
+                  queueLabel: "ToolboxAMQP.connection")
     }
 
     /// Creates the broker side of an accepted connection; `open` then waits for the client's handshake.
     ///
     /// `configuration.sasl` is ignored; SASL is governed by `server`.
-    public init(acceptedTransport transport: any AMQPTransport, server: AMQPServerConfiguration,
-                configuration: AMQPConnectionConfiguration = .init(),
-                logger: Logger = Logger(label: "ToolboxAMQP.server-connection")) {
+    public convenience init(acceptedTransport transport: any AMQPTransport, server: AMQPServerConfiguration,
+                            configuration: AMQPConnectionConfiguration = .init(),
+                            logger: Logger = Logger(label: "ToolboxAMQP.server-connection")) {
+        self.init(transport: transport, server: server, configuration: configuration, logger: logger,
+                  queueLabel: "ToolboxAMQP.server-connection")
+    }
+
+    /// The one designated initializer: both roles differ only in `server` and the queue's label.
+    private init(transport: any AMQPTransport, server: AMQPServerConfiguration?,
+                 configuration: AMQPConnectionConfiguration, logger: Logger, queueLabel: String) {
         self.queue = transport.preferredQueue
-            ?? LibraryQueues.makeQueue(label: "ToolboxAMQP.server-connection.\(configuration.containerID)")
+            ?? LibraryQueues.makeQueue(label: "\(queueLabel).\(configuration.containerID)")
         self.configuration = configuration
         self.server = server
         self.logger = logger
