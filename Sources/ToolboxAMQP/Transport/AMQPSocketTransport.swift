@@ -99,16 +99,22 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     {
         TCPConnection.connect(host: host, port: port, tls: tls, serverName: serverName, deadline: deadline,
                               queue: callbackQueue) { result in
-            switch result {
-            case .success(let connection):
-                let transport = AMQPSocketTransport(connected: connection, host: host, port: port, tls: tls,
-                                                    serverName: serverName)
-                transport.writeTimeout = writeTimeout
-                completion(.success(transport))
-            case .failure(let error):
-                completion(.failure(AMQPError(.transport, "\(error)", underlying: error)))
-            }
+            completion(connectResult(result, host: host, port: port, tls: tls, serverName: serverName,
+                                     writeTimeout: writeTimeout))
         }
+    }
+
+    /// What both `connect` forms deliver: a transport over the connected stream, or the failure as `.transport`.
+    static func connectResult<Stream: ByteStream>(
+        _ result: Result<Stream, TransportError>, host: String, port: UInt16, tls: TLSContext?, serverName: String?,
+        writeTimeout: Double
+    ) -> Result<AMQPSocketTransport, AMQPError> {
+        result.map { stream in
+            let transport = AMQPSocketTransport(connected: stream, host: host, port: port, tls: tls,
+                                                serverName: serverName)
+            transport.writeTimeout = writeTimeout
+            return transport
+        }.mapError { AMQPError(.transport, "\($0)", underlying: $0) }
     }
 
     private var accepted: (any ByteStream)?
