@@ -353,27 +353,36 @@ public final class AMQPSession: @unchecked Sendable {
     private func receivedDisposition(_ disposition: AMQPDisposition) {
         let last = disposition.last ?? disposition.first
         guard last >= disposition.first else { return }
-        let span = UInt64(last - disposition.first) + 1
         if disposition.role == .receiver {
-            // Iterate whichever is smaller: the range, or what is actually unsettled (a hostile range is huge).
-            let ids: [UInt32] = span <= UInt64(outgoingUnsettled.count)
-                ? Array(disposition.first...last) : outgoingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
-            for id in ids.sorted() {
-                guard let sender = outgoingUnsettled[id] else { continue }
-                if disposition.settled { outgoingUnsettled[id] = nil }
-                sender.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
-            }
+            Self.apply(disposition, last: last, to: &outgoingUnsettled)
         } else {
-            let ids: [UInt32] = span <= UInt64(incomingUnsettled.count)
-                ? Array(disposition.first...last) : incomingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
-            for id in ids.sorted() {
-                guard let receiver = incomingUnsettled[id] else { continue }
-                if disposition.settled { incomingUnsettled[id] = nil }
-                receiver.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
-            }
+            Self.apply(disposition, last: last, to: &incomingUnsettled)
+        }
+    }
+
+    /// Hands a disposition for `first...last` to the links of the deliveries in `unsettled` it names, in id
+    /// order, forgetting the ones it settles.
+    private static func apply<Link: DispositionReceiving>(_ disposition: AMQPDisposition, last: UInt32,
+                                                          to unsettled: inout [UInt32: Link]) {
+        let span = UInt64(last - disposition.first) + 1
+        // Iterate whichever is smaller: the range, or what is actually unsettled (a hostile range is huge).
+        let ids: [UInt32] = span <= UInt64(unsettled.count)
+            ? Array(disposition.first...last) : unsettled.keys.filter { $0 >= disposition.first && $0 <= last }
+        for id in ids.sorted() {
+            guard let link = unsettled[id] else { continue }
+            if disposition.settled { unsettled[id] = nil }
+            link.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
         }
     }
 }
+
+/// A link the peer's dispositions reach: a sender (for its outgoing deliveries) or a receiver.
+protocol DispositionReceiving: AnyObject {
+    func receivedDisposition(deliveryID: UInt32, settled: Bool, state: AMQPDeliveryState?)
+}
+
+extension AMQPSender: DispositionReceiving {}
+extension AMQPReceiver: DispositionReceiving {}
 
 /// What a session needs from its links.
 protocol LinkEndpoint: AnyObject {
