@@ -71,9 +71,8 @@ public class AMQPLink: @unchecked Sendable {
     public func close(error: AMQPRemoteError? = nil, deadline: Deadline = .never,
                       queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                       completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
-        let callback = Callback(callbackQueue, completion)
-        deadline.schedule(on: queue) { callback(.failure(AMQPError(.timedOut, "peer did not answer detach before the deadline"))) }
-        queue.async {
+        startClosingHandshake("detach", on: queue, deadline: deadline, callbackQueue: callbackQueue,
+                              completion: completion) { callback in
             switch self.state {
             case .detached:
                 callback(.success(()))

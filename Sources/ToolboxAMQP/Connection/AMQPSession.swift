@@ -72,9 +72,8 @@ public final class AMQPSession: @unchecked Sendable {
     public func end(error: AMQPRemoteError? = nil, deadline: Deadline = .never,
                     queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                     completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
-        let callback = Callback(callbackQueue, completion)
-        deadline.schedule(on: queue) { callback(.failure(AMQPError(.timedOut, "peer did not answer end before the deadline"))) }
-        queue.async {
+        startClosingHandshake("end", on: queue, deadline: deadline, callbackQueue: callbackQueue,
+                              completion: completion) { callback in
             if self.ended { callback(.success(())); return }
             self.endCallbacks.append(callback)
             if !self.endSent {
