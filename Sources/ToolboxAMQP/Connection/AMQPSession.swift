@@ -21,7 +21,8 @@ public struct AMQPSessionConfiguration: Sendable {
 ///
 /// Create it with `AMQPConnection.beginSession`; attach links with `attachSender` / `attachReceiver`.
 public final class AMQPSession: @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is confined to `connection.queue`.
+    // @unchecked Sendable: all mutable state is confined to `connection.queue`; the connection- and link-facing
+    // entry points assert it in debug builds, public methods hop onto it.
 
     let connection: AMQPConnection
     /// Our channel number.
@@ -93,6 +94,7 @@ public final class AMQPSession: @unchecked Sendable {
     // MARK: - Connection-facing (connection queue only)
 
     func begin(_ callback: Callback<AMQPSession>) {
+        debugAssertOnQueue(queue)
         beginCallback = callback
         var begin = AMQPBegin(remoteChannel: nil, nextOutgoingID: nextOutgoingID,
                               incomingWindow: incomingWindow, outgoingWindow: configuration.outgoingWindow)
@@ -102,6 +104,7 @@ public final class AMQPSession: @unchecked Sendable {
 
     /// Broker role: answers a client's begin.
     func accept(_ begin: AMQPBegin, remoteChannel: UInt16) {
+        debugAssertOnQueue(queue)
         var reply = AMQPBegin(remoteChannel: remoteChannel, nextOutgoingID: nextOutgoingID,
                               incomingWindow: incomingWindow, outgoingWindow: configuration.outgoingWindow)
         reply.handleMax = configuration.handleMax
@@ -110,6 +113,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func receivedBegin(_ begin: AMQPBegin, remoteChannel: UInt16) {
+        debugAssertOnQueue(queue)
         self.remoteChannel = remoteChannel
         connection.sessionMapped(self, remoteChannel: remoteChannel)
         nextIncomingID = begin.nextOutgoingID
@@ -122,6 +126,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func received(_ performative: AMQPPerformative, payload: [UInt8]) throws {
+        debugAssertOnQueue(queue)
         switch performative {
         case .attach(let attach):
             guard let link = links.values.first(where: { $0.name == attach.name && !$0.isRemotelyAttached }) else {
@@ -247,6 +252,7 @@ public final class AMQPSession: @unchecked Sendable {
     /// Ends the session because of a local decision (a window violation), telling the peer why; its links fail
     /// with `error` at once, and the peer's answering end completes it.
     func endWithError(_ remote: AMQPRemoteError, _ error: AMQPError) {
+        debugAssertOnQueue(queue)
         guard !ended, !endSent else { return }
         endSent = true
         connection.send(.amqp(channel, .end(remote)))
@@ -258,6 +264,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func connectionEnded(_ error: AMQPError) {
+        debugAssertOnQueue(queue)
         guard !ended else { return }
         ended = true
         beginCallback?(.failure(error))
@@ -290,6 +297,7 @@ public final class AMQPSession: @unchecked Sendable {
     var acceptsLinks: Bool { !ended && connection.isOpen }
 
     func register(_ link: any LinkEndpoint) -> UInt32? {
+        debugAssertOnQueue(queue)
         guard acceptsLinks else { return nil }
         let limit = min(configuration.handleMax, remoteHandleMax)
         guard links.count <= Int(limit), let handle = (0...limit).first(where: { links[$0] == nil }) else { return nil }
@@ -298,6 +306,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func unregister(handle: UInt32, remoteHandle: UInt32?) {
+        debugAssertOnQueue(queue)
         if let remoteHandle, let link = links[handle], linksByRemoteHandle[remoteHandle] === link {
             linksByRemoteHandle[remoteHandle] = nil
         }
@@ -305,6 +314,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func allocateDeliveryID() -> UInt32 {
+        debugAssertOnQueue(queue)
         defer { nextDeliveryID &+= 1 }
         return nextDeliveryID
     }
@@ -314,6 +324,7 @@ public final class AMQPSession: @unchecked Sendable {
 
     /// Sends one transfer frame, consuming a slot of the peer's window.
     func sendTransfer(_ transfer: AMQPTransfer, payload: [UInt8]) {
+        debugAssertOnQueue(queue)
         connection.send(.amqp(channel: channel, performative: .transfer(transfer), payload: payload))
         nextOutgoingID &+= 1
         if remoteIncomingWindow > 0 { remoteIncomingWindow -= 1 }
@@ -322,6 +333,7 @@ public final class AMQPSession: @unchecked Sendable {
     /// The session part of a flow frame, completed by links with their own fields.
     /// A flow with the session's fields; every flow made here is sent, so the window it announces counts.
     func makeFlow() -> AMQPFlow {
+        debugAssertOnQueue(queue)
         let limit = nextIncomingID &+ incomingWindow
         if Int32(bitPattern: limit &- incomingLimit) > 0 { incomingLimit = limit }
         return AMQPFlow(nextIncomingID: nextIncomingID, incomingWindow: incomingWindow, nextOutgoingID: nextOutgoingID,
@@ -330,6 +342,7 @@ public final class AMQPSession: @unchecked Sendable {
 
     /// Announces the full incoming window again (see `windowReopenPending`); connection queue only.
     func reopenWindow() {
+        debugAssertOnQueue(queue)
         windowReopenPending = false
         guard !ended, !endSent, connection.isOpen else { return }
         incomingWindow = configuration.incomingWindow
@@ -337,10 +350,12 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func sendSessionFlow() {
+        debugAssertOnQueue(queue)
         connection.send(.amqp(channel, .flow(makeFlow())))
     }
 
     func send(_ performative: AMQPPerformative) {
+        debugAssertOnQueue(queue)
         connection.send(.amqp(channel, performative))
     }
 

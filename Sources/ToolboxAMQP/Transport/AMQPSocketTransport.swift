@@ -16,8 +16,9 @@ import ToolboxTransport
 /// socket's own serial queue as `preferredQueue`: the `AMQPConnection` built over it runs there too, so a read
 /// reaches the frame parser, and a write reaches the socket, without waking another thread.
 public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
-    // @unchecked Sendable: after `start`, every property is touched only on the AMQP connection's queue,
-    // which is also the queue all TCPConnection completions are delivered on (`writeTimeout` may be set before).
+    // @unchecked Sendable: after `start`, every property is touched only on the AMQP connection's queue (asserted
+    // in debug builds), which is also the queue all TCPConnection completions are delivered on (`writeTimeout`
+    // may be set before).
 
     public let host: String
     public let port: UInt16
@@ -122,6 +123,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     public let preferredQueue: DispatchQueue?
 
     public func start(queue: DispatchQueue, handler: @escaping (AMQPTransportEvent) -> Void) {
+        debugAssertOnQueue(queue)
         self.queue = queue
         self.handler = handler
         if let accepted {
@@ -136,6 +138,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     private func connected(_ result: Result<any ByteStream, TransportError>) {
+        assertOnQueue()
         attempt = nil
         switch result {
         case .failure(let error):
@@ -153,6 +156,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     private func readNext() {
+        assertOnQueue()
         guard let connection, let queue, !closed else { return }
         connection.read(maxBytes: 256 * 1024, deadline: .never, queue: queue) { result in
             switch result {
@@ -168,6 +172,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     public func write(_ bytes: [UInt8]) {
+        assertOnQueue()
         guard !closed else { return }
         outgoing.append(contentsOf: bytes)
         guard !flushScheduled, connection != nil, let queue else { return }
@@ -176,6 +181,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     private func flush() {
+        assertOnQueue()
         flushScheduled = false
         guard let connection, let queue, !outgoing.isEmpty, !closed else { return }
         let bytes = outgoing
@@ -196,6 +202,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     public func close() {
+        assertOnQueue()
         guard !closed else { return }
         flush()
         attempt?.cancel()
@@ -204,8 +211,14 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         connection?.close(mode: .graceful, queue: LibraryQueues.defaultCallbackQueue) {}
     }
 
+    /// Checks, in debug builds, that a started transport is used on its connection's queue.
+    private func assertOnQueue() {
+        if let queue { debugAssertOnQueue(queue) }
+    }
+
     /// Delivers the final event once and drops the handler.
     private func report(_ event: AMQPTransportEvent) {
+        assertOnQueue()
         guard !closed || handler != nil else { return }
         closed = true
         connection = nil
