@@ -368,23 +368,25 @@ public final class AMQPSession: @unchecked Sendable {
         let last = disposition.last ?? disposition.first
         guard last >= disposition.first else { return }
         if disposition.role == .receiver {
-            Self.apply(disposition, last: last, to: &outgoingUnsettled)
+            apply(disposition, last: last, to: \.outgoingUnsettled)
         } else {
-            Self.apply(disposition, last: last, to: &incomingUnsettled)
+            apply(disposition, last: last, to: \.incomingUnsettled)
         }
     }
 
     /// Hands a disposition for `first...last` to the links of the deliveries in `unsettled` it names, in id
-    /// order, forgetting the ones it settles.
-    private static func apply<Link: DispositionReceiving>(_ disposition: AMQPDisposition, last: UInt32,
-                                                          to unsettled: inout [UInt32: Link]) {
+    /// order, forgetting the ones it settles. Each look-up is its own access to the dictionary: a link's
+    /// `receivedDisposition` may change it (a receiver that ends drops its deliveries).
+    private func apply<Link: DispositionReceiving>(_ disposition: AMQPDisposition, last: UInt32,
+                                                   to unsettled: ReferenceWritableKeyPath<AMQPSession, [UInt32: Link]>) {
         let span = UInt64(last - disposition.first) + 1
         // Iterate whichever is smaller: the range, or what is actually unsettled (a hostile range is huge).
-        let ids: [UInt32] = span <= UInt64(unsettled.count)
-            ? Array(disposition.first...last) : unsettled.keys.filter { $0 >= disposition.first && $0 <= last }
+        let ids: [UInt32] = span <= UInt64(self[keyPath: unsettled].count)
+            ? Array(disposition.first...last)
+            : self[keyPath: unsettled].keys.filter { $0 >= disposition.first && $0 <= last }
         for id in ids.sorted() {
-            guard let link = unsettled[id] else { continue }
-            if disposition.settled { unsettled[id] = nil }
+            guard let link = self[keyPath: unsettled][id] else { continue }
+            if disposition.settled { self[keyPath: unsettled][id] = nil }
             link.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
         }
     }
