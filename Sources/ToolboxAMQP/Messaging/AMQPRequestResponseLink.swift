@@ -15,7 +15,9 @@ import ToolboxCore
 /// Requests without a message-id get a UUID; `reply-to` is set to the receiver's own target address, which
 /// Azure and the emulator use to route the response.
 public final class AMQPRequestResponseLink: @unchecked Sendable {
-    // @unchecked Sendable: `pending` and the link references are only touched on the connection's queue.
+    // @unchecked Sendable: `pending`, `failure` and the link references are only touched on the connection's
+    // queue (asserted in debug builds where responses and failures arrive); `links` is a `LockedValue` copy of
+    // the references for reading from any thread.
 
     struct Pending {
         let callback: Callback<AMQPMessage>
@@ -47,6 +49,11 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     }
 
     private var queue: DispatchQueue { session.queue }
+
+    deinit {
+        // An armed timer source outlives its last reference until it fires or is cancelled.
+        timer?.cancel()
+    }
 
     /// Attaches the receiver then the sender (the order the Azure SDKs use) and completes when both are attached.
     /// Past `deadline` it fails with `.timedOut` and detaches what was attached (a peer that never answers an
@@ -156,6 +163,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
 
     // Connection queue only.
     private func received(_ delivery: AMQPDelivery) {
+        debugAssertOnQueue(queue)
         if !delivery.isSettled { delivery.accept() }
         guard let correlation = delivery.message.properties?.correlationID,
               let entry = pending.removeValue(forKey: correlation)
@@ -180,6 +188,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
 
     /// Fails the requests whose time is up and sets the timer for the next one.
     private func expire() {
+        debugAssertOnQueue(queue)
         timerDue = .distantFuture
         let now = DispatchTime.now()
         let expired = pending.filter { $0.value.due <= now }
@@ -191,6 +200,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     }
 
     private func failAll(_ error: AMQPError) {
+        debugAssertOnQueue(queue)
         failure = failure ?? error
         let entries = pending.values
         pending = [:]
