@@ -1,5 +1,6 @@
 import ArgumentParser
 import AzureEventHubs
+import ConnectionPooling
 import Foundation
 import ToolboxCore
 
@@ -51,6 +52,12 @@ struct BenchEventHubsCommand: ParsableCommand {
     @Option(help: "The pool's maxSize (most connections; default 10).")
     var maxSize: Int?
 
+    @Option(help: """
+        The pool's selection policy: shareFirst (default: one connection until clientLimit) or spread (a \
+        connection per concurrent send, up to --max-size).
+        """)
+    var poolPolicy: ConnectionSelectionPolicy?
+
     func validate() throws {
         if let idleConnections, idleConnections < 1 || idleConnections > 1000 {
             throw ValidationError("--idle-connections must be 1...1000")
@@ -80,6 +87,7 @@ struct BenchEventHubsCommand: ParsableCommand {
         load.network.apply(to: &options)
         options.pool.maxSize = maxSize ?? self.maxSize ?? 10
         if let clientLimit { options.pool.clientLimit = clientLimit }
+        if let poolPolicy { options.pool.selectionPolicy = poolPolicy }
         return options
     }
 
@@ -239,3 +247,5 @@ extension Result {
         return nil
     }
 }
+
+extension ConnectionSelectionPolicy: ExpressibleByArgument {}
