@@ -141,12 +141,7 @@ enum EventGridWire {
     /// Written straight into one buffer: building an array per field, object and separator (as before) was most
     /// of this function's cost, which was ~6 % of the client's CPU publishing from 64 callers.
     static func body(_ events: [EventGridEvent]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(events.count * 256 + events.reduce(0) { $0 + $1.data.json.count })
-        out.append(UInt8(ascii: "["))
-        for (index, event) in events.enumerated() {
-            if index > 0 { out.append(contentsOf: ", ".utf8) }
-            out.append(UInt8(ascii: "{"))
+        objects(events, bytesEach: 256 + (events.first?.data.json.count ?? 0)) { event, out in
             field("id", first: true, &out)
             appendString(event.id, to: &out)
             field("subject", &out)
@@ -163,27 +158,18 @@ enum EventGridWire {
                 field("topic", &out)
                 appendString(topic, to: &out)
             }
-            out.append(UInt8(ascii: "}"))
         }
-        out.append(UInt8(ascii: "]"))
-        return out
     }
 
     static func body(_ events: [CloudEvent]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(events.count * 256)
-        out.append(UInt8(ascii: "["))
-        for (index, event) in events.enumerated() {
-            if index > 0 { out.append(contentsOf: ", ".utf8) }
-            out.append(UInt8(ascii: "{"))
-            field("id", first: true, &out)
-            appendString(event.id, to: &out)
-            field("source", &out)
-            appendString(event.source, to: &out)
-            field("type", &out)
-            appendString(event.type, to: &out)
-            field("specversion", &out)
-            appendString(event.specVersion, to: &out)
+        objects(events, bytesEach: 256) { event, out in
+            let leading: [(String, String)] = [
+                ("id", event.id), ("source", event.source), ("type", event.type), ("specversion", event.specVersion),
+            ]
+            for (index, (name, value)) in leading.enumerated() {
+                field(name, first: index == 0, &out)
+                appendString(value, to: &out)
+            }
             switch event.data {
             case .json(let data):
                 field("data", &out)
@@ -205,6 +191,19 @@ enum EventGridWire {
                 field(name, &out)
                 out.append(contentsOf: value.json)
             }
+        }
+    }
+
+    /// `[{…}, {…}]`: one object per item, its fields written by `fields`.
+    private static func objects<Item>(_ items: [Item], bytesEach: Int,
+                                      _ fields: (Item, inout [UInt8]) -> Void) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(items.count * bytesEach + 2)
+        out.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { out.append(contentsOf: ", ".utf8) }
+            out.append(UInt8(ascii: "{"))
+            fields(item, &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(UInt8(ascii: "]"))
