@@ -77,7 +77,8 @@ public enum ConnectionSelectionPolicy: String, Sendable, Equatable, CaseIterable
     /// Open another connection (up to `maxSize`) whenever more leases are wanted at once than there are
     /// connections, so concurrent callers spread over up to `maxSize` sockets, as the Python library does. A
     /// caller never waits for the new connection while an open one has room: it shares that one meanwhile.
-    /// More throughput for many concurrent callers, at more CPU per operation and one more connection (and
-    /// handshake) per extra socket; see docs/connection-pooling.md for when to choose it.
+    /// It costs more CPU per operation and a connection (and handshake) per extra socket, and pays off where one
+    /// connection limits throughput (per-connection flow control, a proxy, one TCP stream's window); see
+    /// docs/connection-pooling.md for when to choose it.
     case spread
 }
