@@ -180,7 +180,8 @@ package final class MessagingConnection: Sendable {
         switch endpoint.effectiveTransport {
         case .amqp:
             attempt = AMQPSocketTransport.connect(host: target.host, port: target.port, tls: tls,
-                                                  serverName: serverName, deadline: deadline, completion: connected)
+                                                  serverName: serverName, deadline: deadline,
+                                                  targetQueue: MessagingEventLoops.shared.next(), completion: connected)
         case .amqpOverWebSockets:
             attempt = AMQPSocketTransport.connectWebSocket(
                 host: target.host, port: target.port, tls: tls, serverName: serverName,

@@ -1,5 +1,6 @@
 import AzureAuth
 import ToolboxAMQP
+import ToolboxCore
 import ToolboxTransport
 
 /// Where an Event Hubs or Service Bus client connects and how: host, port, TLS and the token source.
@@ -36,6 +37,8 @@ public struct MessagingEndpoint: Sendable, CustomStringConvertible {
     /// transport's). TLS still verifies `host`, and audiences keep naming the namespace. An address that does not
     /// parse fails the connect with `.invalidArgument`.
     public var customEndpointAddress: String?
+    /// The TLS context the connections made from this endpoint (and its copies) share.
+    private let sharedTLS = SharedTLSContext()
 
     public init(host: String, port: UInt16? = nil, useTLS: Bool = true, caFile: String? = nil,
                 tokenProvider: CBSTokenProvider) {
@@ -77,10 +80,17 @@ public struct MessagingEndpoint: Sendable, CustomStringConvertible {
     /// `amqps://<namespace>/<path>`: link addresses as the SDKs write them (scheme amqps even without TLS).
     public func address(_ path: String) -> String { "amqps://\(fullyQualifiedNamespace)/\(path)" }
 
+    /// The client TLS context for a new connection: made on first use and shared by every later connection of
+    /// this endpoint (and its copies) that trusts the same roots. A context per connection loaded the trust store
+    /// again each time — milliseconds and tens of KiB per connection (performance-history.md, "Idle memory") —
+    /// and kept each connection's TLS session to itself, so no later connection could resume it.
     func makeTLSContext() throws(AzureMessagingError) -> TLSContext? {
         guard useTLS else { return nil }
+        if let context = sharedTLS.context(caFile: caFile) { return context }
         do {
-            return try TLSContext(client: TLSClientConfiguration(trustRoots: caFile.map { .file($0) } ?? .system))
+            let context = try TLSContext(client: TLSClientConfiguration(trustRoots: caFile.map { .file($0) } ?? .system))
+            sharedTLS.store(context, caFile: caFile)
+            return context
         } catch {
             throw AzureMessagingError(.invalidArgument, "TLS configuration failed: \(error)")
         }
@@ -92,5 +102,21 @@ public struct MessagingEndpoint: Sendable, CustomStringConvertible {
         if let customEndpointAddress { text += " at \(customEndpointAddress)" }
         if let proxy { text += " via proxy \(proxy)" }
         return text
+    }
+}
+
+/// One endpoint's client TLS context, shared by the copies of the endpoint (a reference in a value type). The
+/// context is made outside the lock (it reads files); two connections racing to make the first one both succeed,
+/// and the later one's context is kept.
+final class SharedTLSContext: Sendable {
+    private let slot = LockedValue<(caFile: String?, context: TLSContext)?>(nil)
+
+    /// The stored context, if it was made for the same trust roots (an endpoint copy may name another CA file).
+    func context(caFile: String?) -> TLSContext? {
+        slot.withLockedValue { stored in stored.flatMap { $0.caFile == caFile ? $0.context : nil } }
+    }
+
+    func store(_ context: TLSContext, caFile: String?) {
+        slot.withLockedValue { $0 = (caFile, context) }
     }
 }

@@ -206,14 +206,18 @@ struct BenchEventHubsCommand: ParsableCommand {
         try producer.send(EventData(body: load.payload))
         Thread.sleep(forTimeInterval: 0.2)
         let before = ProcessStats.residentBytes()
+        let threadsBefore = ProcessStats.threadCount()
         let ready = try producer.warmUp(connections: extra + 1)
         Thread.sleep(forTimeInterval: 0.2)
         let after = ProcessStats.residentBytes()
+        let threadsAfter = ProcessStats.threadCount()
         let added = max(ready - 1, 1)
         let summary: [String: Any] = [
             "mode": "idle-memory", "idle_connections": added, "rss_before_kb": before / 1024,
             "rss_after_kb": after / 1024,
             "kb_per_idle_connection": JSONOutput.rounded(Double(after - before) / 1024 / Double(added), 1),
+            // Threads the warm-up added count too (their stacks), though they serve every connection.
+            "threads_before": threadsBefore, "threads_after": threadsAfter,
             "connections": producer.health.connectionsOpened, "errors": ready - 1 == extra ? 0 : extra - (ready - 1),
         ]
         try load.report(summary, failed: 0)

@@ -124,6 +124,11 @@ enum ProcessStats {
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
+    /// Threads of this process (`/proc/self/task` entries).
+    static func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task"))?.count ?? 0
+    }
+
     /// User + system CPU time of this process, in seconds.
     static func cpuSeconds() -> Double {
         var usage = rusage()

@@ -47,7 +47,7 @@ public final class AMQPCBSClient: Sendable {
     /// The put-token request as the Azure SDKs send it (connection-sasl-cbs.md).
     static func putTokenRequest(audience: String, token: AMQPCBSToken) -> AMQPMessage {
         var message = AMQPMessage(value: .string(token.token.exposedValue))
-        message.properties = AMQPProperties(messageID: .uuid(UUID()))
+        message.properties = AMQPProperties(messageID: .uuid(.randomV4()))
         message.applicationProperties = [
             "operation": "put-token",
             "type": .string(token.type),
@@ -110,7 +110,9 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     /// How long one put-token may wait for `$cbs` to answer.
     let putTokenTimeout: Double
     let clock: any ToolboxClock
-    private let queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher")
+    /// Serial, over the non-overcommit global pool: a queue of its own per refresher targeted libdispatch's
+    /// overcommit pool, which started a thread for each of a burst of connections opening at once.
+    private let queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher", target: .global())
     private var timer: (any Cancellable)?
     /// Failed refreshes since the last success, and when the token last put expires.
     private var failuresInARow = 0

@@ -87,12 +87,21 @@ public struct AMQPMessage: Hashable, Sendable {
     /// The bytes of all `data` sections concatenated, or nil if the body is not `data`.
     public var dataBody: [UInt8]? {
         guard case .data(let sections) = body else { return nil }
-        return sections.count == 1 ? sections[0] : Array(sections.joined())
+        if sections.count == 1 { return sections[0] }
+        // Appending each array whole: `Array(sections.joined())` copied byte by byte through a generic iterator.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(sections.reduce(0) { $0 + $1.count })
+        for section in sections { bytes.append(contentsOf: section) }
+        return bytes
     }
 
     /// Encodes the sections in the specification's order.
     public func encode() -> [UInt8] {
-        var encoder = AMQPEncoder(reservingCapacity: 128 + (dataBody?.count ?? 0))
+        // Room for the data sections and their section headers. (Reserving through `dataBody` flattened every
+        // section of an event batch into a throw-away array: 12 % of a batch sender's samples.)
+        var bodyBytes = 0
+        if case .data(let sections) = body { bodyBytes = sections.reduce(0) { $0 + $1.count + 8 } }
+        var encoder = AMQPEncoder(reservingCapacity: 128 + bodyBytes)
         if let header {
             encoder.encode(describedList(0x70, [
                 .optional(header.durable) { .bool($0) }, .optional(header.priority) { .ubyte($0) },

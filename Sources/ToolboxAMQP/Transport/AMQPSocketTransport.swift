@@ -98,8 +98,23 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
                                completion: @escaping @Sendable (Result<AMQPSocketTransport, AMQPError>) -> Void)
         -> any Cancellable
     {
+        connect(host: host, port: port, tls: tls, serverName: serverName, deadline: deadline, writeTimeout: writeTimeout,
+                targetQueue: nil, queue: callbackQueue, completion: completion)
+    }
+
+    /// `connect` whose socket queue (and so the `AMQPConnection` over it) targets `targetQueue`: a serial queue
+    /// several connections share, so a burst of work on many connections is drained by one thread per shared
+    /// queue instead of a new Dispatch thread per connection.
+    @discardableResult
+    package static func connect(host: String, port: UInt16, tls: TLSContext?, serverName: String?,
+                                deadline: Deadline, writeTimeout: Double = defaultWriteTimeout,
+                                targetQueue: DispatchQueue?,
+                                queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                                completion: @escaping @Sendable (Result<AMQPSocketTransport, AMQPError>) -> Void)
+        -> any Cancellable
+    {
         TCPConnection.connect(host: host, port: port, tls: tls, serverName: serverName, deadline: deadline,
-                              queue: callbackQueue) { result in
+                              targetQueue: targetQueue, queue: callbackQueue) { result in
             completion(connectResult(result, host: host, port: port, tls: tls, serverName: serverName,
                                      writeTimeout: writeTimeout))
         }

@@ -40,6 +40,18 @@ extension TCPConnection {
 
     /// `connect` whose connection queue targets `targetQueue` (an event loop shared by several connections) and,
     /// with `poller` (that loop's), learns of read readiness from the loop's epoll set.
+    /// `connect` whose connection queue targets `targetQueue` (a serial queue several connections share, as an
+    /// AMQP client's event loop); sockets are watched by the shared poller.
+    @discardableResult
+    package static func connect(
+        host: String, port: UInt16, tls: TLSContext?, serverName: String?, deadline: Deadline,
+        targetQueue: DispatchQueue?, queue callbackQueue: DispatchQueue,
+        completion: @escaping @Sendable (Result<TCPConnection, TransportError>) -> Void
+    ) -> any Cancellable {
+        connect(host: host, port: port, tls: tls, serverName: serverName, deadline: deadline, options: TCPConnectOptions(),
+                targetQueue: targetQueue, poller: nil, queue: callbackQueue, completion: completion)
+    }
+
     @discardableResult
     static func connect(
         host: String, port: UInt16, tls: TLSContext?, serverName: String?, deadline: Deadline,

@@ -148,15 +148,25 @@ final class TLSSession {
     }
 
     /// Decrypts application data into `buffer`.
+    ///
+    /// Once everything received is consumed, the session holds no record buffers: `SSL_MODE_RELEASE_BUFFERS`
+    /// frees the read buffer after each record, but an `SSL_read` that finds no input allocates it again (about
+    /// 17 KiB) and keeps it while the connection idles. So no read is attempted while neither the input BIO nor
+    /// the session holds anything, and a read that ran dry frees what it allocated (`SSL_free_buffers` refuses
+    /// while a partial record is buffered).
     func read(into buffer: UnsafeMutableRawBufferPointer) -> ReadOutcome {
+        if handshakeComplete, BIO_ctrl_pending(input) == 0, SSL_has_pending(ssl) == 0 {
+            return .needsInput
+        }
         ERR_clear_error()
-        let rc = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+        let rc = SSL_read(ssl, buffer.baseAddress, Int32(clamping: buffer.count))
         // TLS 1.3 tickets arrive after the handshake, processed by the first reads.
         if !sessionCaptured { captureSession() }
         if rc > 0 { return .bytes(Int(rc)) }
         let error = SSL_get_error(ssl, rc)
         switch error {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            if BIO_ctrl_pending(input) == 0 { _ = SSL_free_buffers(ssl) }
             return .needsInput
         case SSL_ERROR_ZERO_RETURN:
             return .closed

@@ -1,0 +1,56 @@
+import Dispatch
+import Foundation
+import ToolboxCore
+import XCTest
+
+@_spi(Testing) @testable import ToolboxAMQP
+
+/// The request/response link's one time-out timer: set for the earliest pending request, moved earlier by a
+/// request with a shorter time-out, failing only the requests whose time is up.
+final class RequestTimeoutTests: XCTestCase {
+    func testShorterTimeoutExpiresFirstAndOthersLiveOn() throws {
+        let broker = TestBroker()
+        let swallowed = LockedValue(0)
+        broker.hook = { performative, _, _ in
+            guard case .transfer = performative else { return false }
+            // The first two requests get no answer; later ones are answered.
+            return swallowed.withLockedValue { $0 += 1; return $0 <= 2 }
+        }
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        let link = try AMQPRequestResponseLink.attach(session: connection.beginSession(), address: "$management")
+
+        let long = LockedValue<Result<AMQPMessage, AMQPError>?>(nil)
+        let longDone = expectation(description: "long request ends")
+        link.request(AMQPMessage(value: .int(1)), timeout: 600) { result in
+            long.withLockedValue { $0 = result }
+            longDone.fulfill()
+        }
+        // Sent after the long one, due long before it: the timer must move earlier for it.
+        XCTAssertThrowsError(try link.request(AMQPMessage(value: .int(2)), timeout: 0.2)) { error in
+            XCTAssertEqual((error as? AMQPError)?.code, .timedOut)
+        }
+        XCTAssertNil(long.load(), "only the request whose time was up may fail")
+        let answer = try link.request(AMQPMessage(value: .int(3)), timeout: 30)
+        XCTAssertEqual(answer.body, .value(.int(3)), "the broker echoes the request's body")
+        XCTAssertNil(long.load())
+
+        let closed = expectation(description: "closed")
+        link.close { _ in closed.fulfill() }
+        wait(for: [closed, longDone], timeout: 20)
+        guard case .failure(let error)? = long.load() else { return XCTFail("the long request must fail on close") }
+        XCTAssertEqual(error.code, .linkDetached)
+    }
+
+    func testRandomV4UUIDsCarryVersionAndVariant() {
+        var seen = Set<UUID>()
+        for _ in 0..<1000 {
+            let id = UUID.randomV4()
+            XCTAssertEqual(id.uuid.6 >> 4, 4, "version 4")
+            XCTAssertEqual(id.uuid.8 >> 6, 0b10, "RFC 9562 variant")
+            seen.insert(id)
+        }
+        XCTAssertEqual(seen.count, 1000)
+    }
+}
