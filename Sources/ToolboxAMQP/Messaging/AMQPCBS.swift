@@ -110,9 +110,10 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     /// How long one put-token may wait for `$cbs` to answer.
     let putTokenTimeout: Double
     let clock: any ToolboxClock
-    /// Serial, over the non-overcommit global pool: a queue of its own per refresher targeted libdispatch's
-    /// overcommit pool, which started a thread for each of a burst of connections opening at once.
-    private let queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher", target: .global())
+    /// Serial and its own (libdispatch's overcommit pool): targeting the non-overcommit global pool saved a few
+    /// threads per burst of connections, but a refresh could then wait behind blocked global-queue work on a
+    /// loaded 2-core machine and a short-lived token lapsed (seen once under TSan), so a refresh keeps its thread.
+    private let queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher")
     private var timer: (any Cancellable)?
     /// Failed refreshes since the last success, and when the token last put expires.
     private var failuresInARow = 0
