@@ -26,7 +26,7 @@ public struct EventHubProducerOptions: Sendable {
     public var pool = ConnectionPoolConfiguration.with {
         $0.clientLimit = 100
         $0.maxSize = 10
-        $0.maxIdle = 220
+        $0.maxIdle = .seconds(220)
         $0.metricsLabel = "azure_eventhubs_producer"
     }
     /// The clock of the client's timers: per-try time-outs, retry delays, receive time-outs and the pool's

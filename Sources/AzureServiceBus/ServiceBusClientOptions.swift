@@ -27,7 +27,7 @@ public struct ServiceBusClientOptions: Sendable {
     public var pool = ConnectionPoolConfiguration.with {
         $0.clientLimit = 100
         $0.maxSize = 10
-        $0.maxIdle = 200
+        $0.maxIdle = .seconds(200)
         $0.metricsLabel = "azure_servicebus_sender"
     }
     /// The clock of the client's timers: per-try time-outs, retry delays, receive time-outs and the pool's

@@ -38,7 +38,7 @@ struct BenchPool: ParsableCommand {
             $0.clientLimit = clientLimit
             $0.maxSize = maxSize
             $0.metricsLabel = nil
-            $0.acquireTimeout = 30
+            $0.acquireTimeout = .seconds(30)
         })
         let needed = min(maxSize, (threads + clientLimit - 1) / clientLimit)
         try pool.warmUp(count: needed)

@@ -11,7 +11,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         let options = EventHubProducerOptions()
         XCTAssertEqual(options.pool.clientLimit, 100)
         XCTAssertEqual(options.pool.maxSize, 10)
-        XCTAssertEqual(options.pool.maxIdle, 220)
+        XCTAssertEqual(options.pool.maxIdle, .seconds(220))
         XCTAssertEqual(options.readiness, .managementRead)
     }
 

@@ -162,7 +162,7 @@ final class ServiceBusTests: XCTestCase {
     }
 
     func testManagedSenderDefaultsAndDroppedConnections() throws {
-        XCTAssertEqual(ServiceBusClientOptions().pool.maxIdle, 200)
+        XCTAssertEqual(ServiceBusClientOptions().pool.maxIdle, .seconds(200))
         let emulator = try startServiceBusEmulator(self) { $0.faults.dropProbability = 0.01 }
         let cs = emulator.serviceBusConnectionString
         let sender = try ManagedServiceBusSender(connectionString: cs, queueName: "q1", options: fastOptions {

@@ -16,7 +16,7 @@ final class HappyEyeballsTests: XCTestCase {
     }
 
     private func options(_ addresses: [SocketAddress], delay: Double = 0.05) -> TCPConnectOptions {
-        var options = TCPConnectOptions(attemptDelay: delay)
+        var options = TCPConnectOptions(attemptDelay: .seconds(delay))
         options.addressesOverride = addresses
         return options
     }
@@ -147,8 +147,8 @@ final class HappyEyeballsTests: XCTestCase {
     /// The HTTP client passes its `connectionAttemptDelay` on.
     func testHTTPClientConfigurationCarriesTheAttemptDelay() throws {
         var configuration = HTTPClientConfiguration()
-        XCTAssertEqual(configuration.connectionAttemptDelay, 0.25)
-        configuration.connectionAttemptDelay = 0.1
+        XCTAssertEqual(configuration.connectionAttemptDelay, .milliseconds(250))
+        configuration.connectionAttemptDelay = .seconds(0.1)
         let listener = try TCPListener { connection in
             connection.read { _ in
                 connection.write(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) { _ in }
@@ -158,7 +158,7 @@ final class HappyEyeballsTests: XCTestCase {
         let client = try HTTPClient(configuration: configuration)
         defer { try? client.shutdown() }
         // "localhost" may resolve to ::1 first (nothing listens there): the IPv4 listener is still reached.
-        let response = try client.execute(try HTTPRequest(url: "http://localhost:\(listener.port)/"), timeout: 30)
+        let response = try client.execute(try HTTPRequest(url: "http://localhost:\(listener.port)/"), timeout: .seconds(30))
         XCTAssertEqual(response.body, Array("ok".utf8))
     }
 }

@@ -52,13 +52,13 @@ final class ProxyTunnelTests: XCTestCase {
         }
         let good = try client(password: nil)
         defer { try? good.shutdown() }
-        let response = try good.execute(try HTTPRequest(url: "https://localhost:\(server.port)/x"), timeout: 10)
+        let response = try good.execute(try HTTPRequest(url: "https://localhost:\(server.port)/x"), timeout: .seconds(10))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "hello /x")
 
         let bad = try client(password: "wrong-password")
         defer { try? bad.shutdown() }
-        XCTAssertThrowsError(try bad.execute(try HTTPRequest(url: "https://localhost:\(server.port)/x"), timeout: 10)) { error in
+        XCTAssertThrowsError(try bad.execute(try HTTPRequest(url: "https://localhost:\(server.port)/x"), timeout: .seconds(10))) { error in
             let toolbox = (error as? ToolboxError)?.first(ToolboxError.self) ?? error as? ToolboxError
             let text = "\(error)"
             XCTAssertTrue(text.contains("proxyConnectRefused"), text)
@@ -78,7 +78,7 @@ final class ProxyTunnelTests: XCTestCase {
         configuration.proxy = HTTPProxy(host: "127.0.0.1", port: 9, noProxy: ["localhost"])
         let client = try HTTPClient(configuration: configuration)
         defer { try? client.shutdown() }
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 10).status, 200)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: .seconds(10)).status, 200)
         let pki = try TestPKI.get()
         let secure = try HTTPServer(tls: try pki.serverContext()) { _, respond in respond(HTTPServerResponse(status: 204)) }
         defer { secure.close() }

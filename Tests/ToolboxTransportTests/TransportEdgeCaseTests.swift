@@ -49,7 +49,7 @@ final class TransportEdgeCaseTests: XCTestCase {
         defer { listener.close() }
         let client = try HTTPClient()
         defer { try? client.shutdown() }
-        let response = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: 10)
+        let response = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: .seconds(10))
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "until the end")
         XCTAssertFalse(response.head.keepAlive)
     }
@@ -66,7 +66,7 @@ final class TransportEdgeCaseTests: XCTestCase {
         let client = try HTTPClient()
         defer { try? client.shutdown() }
         expectTransportError(.httpTruncated) {
-            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: 10)
+            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: .seconds(10))
         }
     }
 
@@ -85,7 +85,7 @@ final class TransportEdgeCaseTests: XCTestCase {
         for i in 0..<5 {
             let response = try client.execute(
                 try HTTPRequest(method: "POST", url: "https://localhost:\(server.port)/", body: .bytes(Array("\(i)".utf8))),
-                timeout: 10)
+                timeout: .seconds(10))
             XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "\(i)!")
         }
         XCTAssertEqual(client.connectionsOpened, 1)

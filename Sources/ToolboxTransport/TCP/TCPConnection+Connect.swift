@@ -102,7 +102,7 @@ extension TCPConnection {
             case .failure(let error):
                 failConnect(error)
             case .success(let addresses):
-                race(addresses, serverName: serverName, attemptDelay: options.attemptDelay)
+                race(addresses, serverName: serverName, attemptDelay: options.attemptDelay.toolboxSeconds)
             }
         }
         if let addresses = options.addressesOverride {
