@@ -93,7 +93,7 @@ final class HTTPFrontDoorTests: XCTestCase {
 
     func testConnectionSetupDelayHoldsTheFirstRequestOfEachConnection() throws {
         var configuration = EmulatorConfiguration()
-        configuration.faults.connectionSetupDelay = 0.3
+        configuration.faults.connectionSetupDelay = .seconds(0.3)
         let door = HTTPFrontDoor(context: EmulatorHTTPContext(configuration: configuration), services: [ProbeService()])
         let port = try door.listen(host: "127.0.0.1", port: 0, tls: nil)
         defer { door.close() }

@@ -81,7 +81,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
     }
 
     func testAPeerThatIgnoresCreditCannotFloodTheReceiverAndEveryMessageIsStillReceivedOnce() throws {
-        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = 1 }
+        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = .seconds(1) }
         let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1")
         defer { try? sender.close() }
         let total = 50

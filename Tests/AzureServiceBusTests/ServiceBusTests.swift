@@ -38,7 +38,7 @@ final class ServiceBusTests: XCTestCase {
         message.sessionID = "sess-1"
         message.replyTo = "replyq"
         message.to = "dest"
-        message.timeToLive = 300
+        message.timeToLive = .seconds(300)
         try sender.send(message)
 
         let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
@@ -55,7 +55,7 @@ final class ServiceBusTests: XCTestCase {
         XCTAssertEqual(got.message.sessionID, "sess-1")
         XCTAssertEqual(got.message.replyTo, "replyq")
         XCTAssertEqual(got.message.to, "dest")
-        XCTAssertEqual(got.message.timeToLive, 300)
+        XCTAssertEqual(got.message.timeToLive, .seconds(300))
         XCTAssertEqual(got.message.applicationProperties["n"], .int(3))
         XCTAssertNotNil(got.lockToken)
         XCTAssertNotNil(got.lockedUntil)

@@ -127,12 +127,12 @@ final class HTTPClientEarlyResponseTests: XCTestCase {
             }
         }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         defer { try? connection.close(mode: .abortive) }
-        try connection.write(Array("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n".utf8), timeout: 10)
+        try connection.write(Array("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n".utf8), timeout: .seconds(10))
         // Keep writing until the reset shows (EPIPE/ECONNRESET) or the body is sent.
         let writeResult: Result<Void, TransportError> = Result {
-            try connection.write(Self.fourMiB, timeout: 30)
+            try connection.write(Self.fourMiB, timeout: .seconds(30))
         }.mapError { $0 as? TransportError ?? TransportError(.invalidRequest, "\($0)") }
         if case .failure(let error) = writeResult {
             XCTAssertEqual(error.code, .connectionReset, "\(error)")
@@ -140,7 +140,7 @@ final class HTTPClientEarlyResponseTests: XCTestCase {
         var received: [UInt8] = []
         while received.count < Self.refusal.count {
             do {
-                let bytes = try connection.read(timeout: 30)
+                let bytes = try connection.read(timeout: .seconds(30))
                 if bytes.isEmpty { break }
                 received += bytes
             } catch let error as TransportError {

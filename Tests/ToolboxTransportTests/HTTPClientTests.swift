@@ -182,13 +182,13 @@ final class HTTPClientTests: XCTestCase {
             }
         }
         defer { server.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: server.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(10))
         let requests = (1...3).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
-        try connection.write(Array(requests.utf8), timeout: 10)
+        try connection.write(Array(requests.utf8), timeout: .seconds(10))
         var parser = HTTPParser(parsing: .responses)
         var bodies: [String] = []
         while bodies.count < 3 {
-            let bytes = try connection.read(timeout: 10)
+            let bytes = try connection.read(timeout: .seconds(10))
             XCTAssertFalse(bytes.isEmpty, "the server closed early")
             if bytes.isEmpty { break }
             for event in try parser.feed(bytes) {

@@ -62,9 +62,9 @@ final class HappyEyeballsTests: XCTestCase {
         for _ in 0..<3 {
             let addresses = [address("127.0.0.1", blackhole.port), address("127.0.0.1", listener.port)]
             let connection = try TCPConnection.connect(
-                host: "localhost", port: listener.port, options: options(addresses), timeout: 30)
+                host: "localhost", port: listener.port, options: options(addresses), timeout: .seconds(30))
             XCTAssertEqual(connection.remoteAddress?.port, listener.port, "the working address wins")
-            try connection.write(Array("ping".utf8), timeout: 10)
+            try connection.write(Array("ping".utf8), timeout: .seconds(10))
             XCTAssertEqual(try readExactly(connection, count: 4), Array("ping".utf8))
             try connection.close(mode: .abortive)
         }
@@ -80,7 +80,7 @@ final class HappyEyeballsTests: XCTestCase {
         defer { listener.close() }
         let addresses = [address("127.0.0.1", closed), address("127.0.0.1", listener.port)]
         let connection = try TCPConnection.connect(
-            host: "localhost", port: listener.port, options: options(addresses, delay: 3600), timeout: 30)
+            host: "localhost", port: listener.port, options: options(addresses, delay: 3600), timeout: .seconds(30))
         XCTAssertEqual(connection.remoteAddress?.port, listener.port)
         try connection.close(mode: .abortive)
     }
@@ -92,7 +92,7 @@ final class HappyEyeballsTests: XCTestCase {
         do {
             _ = try TCPConnection.connect(
                 host: "db.example", port: first,
-                options: options([address("127.0.0.1", first), address("127.0.0.1", second)]), timeout: 30)
+                options: options([address("127.0.0.1", first), address("127.0.0.1", second)]), timeout: .seconds(30))
             XCTFail("nothing listens; connecting must fail")
         } catch let error as TransportError {
             XCTAssertEqual(error.code, .connectionRefused, "\(error)")
@@ -112,7 +112,7 @@ final class HappyEyeballsTests: XCTestCase {
         let addresses = [address("127.0.0.1", blackhole.port), address("127.0.0.1", closed)]
         do {
             _ = try TCPConnection.connect(host: "localhost", port: blackhole.port, options: options(addresses),
-                                          timeout: 0.5)
+                                          timeout: .seconds(0.5))
             XCTFail("the only live address never answers")
         } catch let error as TransportError {
             XCTAssertEqual(error.code, .timedOut, "\(error)")

@@ -176,9 +176,9 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
 
     /// Blocking form of `send`, waiting at most `timeout` seconds for the outcome.
     @discardableResult
-    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0, timeout: Double = 60) throws -> AMQPDeliveryState? {
+    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0, timeout: Duration = .seconds(60)) throws -> AMQPDeliveryState? {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPDeliveryState?, any Error>) -> Void) in
-            send(message, messageFormat: messageFormat, deadline: .after(seconds: timeout), queue: queue) { done($0.mapError { $0 }) }
+            send(message, messageFormat: messageFormat, deadline: .after(timeout), queue: queue) { done($0.mapError { $0 }) }
         }
     }
 
@@ -372,9 +372,9 @@ extension AMQPSession {
     }
 
     /// Blocking form of `attachSender`, waiting at most `timeout` seconds.
-    public func attachSender(address: String?, options: AMQPSenderOptions = .init(), timeout: Double = 60) throws -> AMQPSender {
+    public func attachSender(address: String?, options: AMQPSenderOptions = .init(), timeout: Duration = .seconds(60)) throws -> AMQPSender {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPSender, any Error>) -> Void) in
-            attachSender(address: address, options: options, deadline: .after(seconds: timeout), queue: queue) {
+            attachSender(address: address, options: options, deadline: .after(timeout), queue: queue) {
                 done($0.mapError { $0 })
             }
         }

@@ -88,7 +88,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     }
 
     /// Sends `request` and completes with the response whose correlation-id matches its message-id.
-    public func request(_ request: AMQPMessage, timeout: Double = 60,
+    public func request(_ request: AMQPMessage, timeout: Duration = .seconds(60),
                         queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                         completion: @escaping @Sendable (Result<AMQPMessage, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
@@ -109,10 +109,10 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
             message.properties = properties
             let item = DispatchWorkItem { [weak self] in
                 guard let self, let entry = self.pending.removeValue(forKey: id) else { return }
-                entry.callback(.failure(AMQPError(.timedOut, "no response from \(self.address) within \(timeout)s")))
+                entry.callback(.failure(AMQPError(.timedOut, "no response from \(self.address) within \(timeout)")))
             }
             self.pending[id] = Pending(callback: callback, timeout: item)
-            self.queue.asyncAfter(deadline: .now() + timeout, execute: item)
+            self.queue.asyncAfter(deadline: Deadline.after(timeout).instant.dispatchTime, execute: item)
             sender.send(message, queue: self.queue) { [weak self] result in
                 guard let self else { return }
                 let error: AMQPError? = switch result {
@@ -130,7 +130,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     }
 
     /// Blocking form of `request`.
-    public func request(_ request: AMQPMessage, timeout: Double = 60) throws -> AMQPMessage {
+    public func request(_ request: AMQPMessage, timeout: Duration = .seconds(60)) throws -> AMQPMessage {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPMessage, any Error>) -> Void) in
             self.request(request, timeout: timeout, queue: queue) { done($0.mapError { $0 }) }
         }
