@@ -44,14 +44,9 @@ struct AMQPSendCommand: ParsableCommand {
     @Option(help: "How many messages to send")
     var count: Int = 1
 
-    @Option(help: "Body size in bytes (a repeating pattern)")
-    var size: Int?
+    @OptionGroup var content: SendBodyOptions<AMQPMessages>
 
-    @Option(help: "Body text (UTF-8)")
-    var body: String?
-
-    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust for amqps")
-    var caFile: String?
+    @OptionGroup var tls: CAFileOption
 
     @Flag(help: "Send pre-settled (no outcomes are awaited)")
     var settled = false
@@ -60,16 +55,12 @@ struct AMQPSendCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if size != nil && body != nil { throw ValidationError("--size and --body are mutually exclusive") }
         if count < 0 { throw ValidationError("--count must not be negative") }
-        if let size, size < 0 { throw ValidationError("--size must not be negative") }
     }
 
     func run() throws {
-        let payload: [UInt8] = if let size { (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) } } else {
-            Array((body ?? "toolbox amqp message").utf8)
-        }
-        let (connection, session, endpoint) = try openSession(url: url, caFile: caFile)
+        let payload = content.payload
+        let (connection, session, endpoint) = try openSession(url: url, caFile: tls.caFile)
         defer { try? connection.close() }
         let sender: AMQPSender
         do {
@@ -121,6 +112,14 @@ struct AMQPSendCommand: ParsableCommand {
     }
 }
 
+/// `amqp send`'s bodies: `--size` sends the alphabet over and over.
+enum AMQPMessages: SendBodyKind {
+    static let noun = "Message"
+    static let defaultBody = "toolbox amqp message"
+    static func filler(size: Int) -> [UInt8] { (0..<size).map { UInt8(ascii: "a") + UInt8($0 % 26) } }
+    static let fillerNote = ", a repeating pattern"
+}
+
 /// `toolbox amqp receive --url ... [--count N] [--timeout S] [--print-bodies] --json`
 struct AMQPReceiveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -139,8 +138,7 @@ struct AMQPReceiveCommand: ParsableCommand {
     @Option(help: "Seconds to wait for messages")
     var timeout: Double = 10
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust for amqps")
-    var caFile: String?
+    @OptionGroup var tls: CAFileOption
 
     @Flag(name: .customLong("print-bodies"), help: "Print one JSON line per message")
     var printBodies = false
@@ -154,7 +152,7 @@ struct AMQPReceiveCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (connection, session, endpoint) = try openSession(url: url, caFile: caFile)
+        let (connection, session, endpoint) = try openSession(url: url, caFile: tls.caFile)
         defer { try? connection.close() }
         let wanted = count
         let state = LockedValue<(received: Int, bytes: Int)>((0, 0))

@@ -61,8 +61,7 @@ struct TokenCommand: ParsableCommand {
     @Option(name: .customLong("authority-host"), help: "Entra ID authority (overrides AZURE_AUTHORITY_HOST)")
     var authorityHost: String?
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust for HTTPS token endpoints")
-    var caFile: String?
+    @OptionGroup var tls: CAFileOption
 
     @Flag(name: .customLong("show-token"), help: "Also print the token itself")
     var showToken = false
@@ -77,7 +76,7 @@ struct TokenCommand: ParsableCommand {
         var environment = AzureEnvironmentVariable.processEnvironment
         if let authorityHost { environment[AzureEnvironmentVariable.authorityHost] = authorityHost }
         do {
-            let transport = try AuthCommandTransport.make(caFile: caFile)
+            let transport = try AuthCommandTransport.make(caFile: tls.caFile)
             let chosen = try Self.makeCredential(credential, environment: environment, transport: transport)
             let token = try chosen.token(for: [scope], options: TokenRequestOptions(deadline: .after(seconds: timeout)))
             var name = chosen.credentialName
@@ -130,9 +129,6 @@ struct TokenCommand: ParsableCommand {
 /// The HTTP transport token requests use from the CLI.
 enum AuthCommandTransport {
     static func make(caFile: String?) throws -> any TokenHTTPTransport {
-        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
-            throw AuthError(.invalidArgument, "--ca-file '\(caFile)' is not a readable file")
-        }
-        return try HTTPClientTokenTransport(caFile: caFile)
+        try HTTPClientTokenTransport(caFile: CAFileOption.readable(caFile))
     }
 }

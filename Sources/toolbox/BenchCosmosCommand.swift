@@ -20,19 +20,9 @@ struct BenchCosmosCommand: ParsableCommand {
 
     @OptionGroup var connection: CosmosConnectionOptions
     @Option(help: "read|create|upsert|query") var operation: Operation = .read
-    @Option(help: "Timed operations.") var count: Int = 1000
-    @Option(help: "Concurrent callers.") var concurrency: Int = 1
-    @Option(help: "Bytes of filler in each written item.") var size: Int = 128
-    @Option(help: "Untimed operations first (default max(2 × concurrency, 20)).") var warmup: Int?
+    @OptionGroup var loop: ClosedLoopOptions<CosmosBenchProfile>
     @Flag(inversion: .prefixedNo, help: "ManagedCosmos (pooled, default) or the basic Cosmos client.")
     var pooled = true
-
-    func validate() throws {
-        guard count >= 1 else { throw ValidationError("--count must be >= 1") }
-        guard concurrency >= 1, concurrency <= 1024 else { throw ValidationError("--concurrency must be 1...1024") }
-        guard size >= 0, size <= 1_000_000 else { throw ValidationError("--size must be 0...1000000") }
-        if let warmup, warmup < 0 { throw ValidationError("--warmup must be >= 0") }
-    }
 
     func run() throws {
         let client: any CosmosContainerOperations
@@ -43,7 +33,7 @@ struct BenchCosmosCommand: ParsableCommand {
             throw ExitCode(1)
         }
         defer { try? client.close() }
-        let filler = String(repeating: "x", count: size)
+        let filler = String(repeating: "x", count: loop.size)
         let run = UUID().uuidString.prefix(8)
         let operation = self.operation
         let charge = LockedValue(0.0)
@@ -88,18 +78,19 @@ struct BenchCosmosCommand: ParsableCommand {
                 }
             }
         }
-        let warm = ClosedLoopLoad.run(count: warmup ?? max(2 * concurrency, 20), concurrency: concurrency,
+        let count = loop.count
+        let warm = ClosedLoopLoad.run(count: loop.warmupCount, concurrency: loop.concurrency,
                                       operation: { index, done in step(count + index, done) })
         if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
         charge.withLockedValue { $0 = 0 }
         let before = ProcessStats.cpuSeconds()
-        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: step)
+        let outcome = ClosedLoopLoad.run(count: count, concurrency: loop.concurrency, operation: step)
         let cpu = ProcessStats.cpuSeconds() - before
         if let error = outcome.lastError { JSONOutput.printError("last error: \(error)") }
         let connections = (client as? ManagedCosmos)?.connectionsOpened ?? (client as? Cosmos)?.connectionsOpened ?? 0
         let seconds = outcome.seconds
         let summary: [String: Any] = [
-            "operation": operation.rawValue, "count": count, "concurrency": concurrency, "size": size, "pooled": pooled,
+            "operation": operation.rawValue, "count": count, "concurrency": loop.concurrency, "size": loop.size, "pooled": pooled,
             "ops_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6, 4),
             "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6, 4),
@@ -111,6 +102,13 @@ struct BenchCosmosCommand: ParsableCommand {
         JSONOutput.printLine(summary)
         if outcome.failed > 0 { throw ExitCode(1) }
     }
+}
+
+/// `bench cosmos`'s closed loop.
+enum CosmosBenchProfile: ClosedLoopProfile {
+    static let sizeHelp = "Bytes of filler in each written item."
+    static let maxConcurrency = 1024
+    static let warmupFloor = 20
 }
 
 /// The bench's items, shaped for the container's partition key `paths` (read from the container, so `/id`,

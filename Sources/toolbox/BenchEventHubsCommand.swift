@@ -41,15 +41,7 @@ struct BenchEventHubsCommand: ParsableCommand {
     @Option(help: "Measure memory: RSS growth of opening this many more idle pooled connections.")
     var idleConnections: Int?
 
-    @Option(help: """
-        The pool's clientLimit (sends sharing one connection; default 100). A limit below --concurrency spreads \
-        the callers over more connections, as the Python library does (its pool hands each connection to one \
-        sender at a time).
-        """)
-    var clientLimit: Int?
-
-    @Option(help: "The pool's maxSize (most connections; default 10).")
-    var maxSize: Int?
+    @OptionGroup var sizing: PoolSizeOptions
 
     func validate() throws {
         if let idleConnections, idleConnections < 1 || idleConnections > 1000 {
@@ -58,10 +50,6 @@ struct BenchEventHubsCommand: ParsableCommand {
         if blocking, cold || idleConnections != nil {
             throw ValidationError("--blocking does not combine with --cold or --idle-connections")
         }
-        if let clientLimit, clientLimit < 1 || clientLimit > 10_000 {
-            throw ValidationError("--client-limit must be 1...10000")
-        }
-        if let maxSize, maxSize < 1 || maxSize > 1000 { throw ValidationError("--max-size must be 1...1000") }
         if let batchSize {
             guard batchSize >= 1, batchSize <= 100_000 else { throw ValidationError("--batch-size must be 1...100000") }
             guard idleConnections == nil else { throw ValidationError("--batch-size does not apply to --idle-connections") }
@@ -69,17 +57,16 @@ struct BenchEventHubsCommand: ParsableCommand {
     }
 
     /// Timed operations: sends, or whole batches with --batch-size.
-    private var operations: Int { batchSize.map { (load.count + $0 - 1) / $0 } ?? load.count }
+    private var operations: Int { batchSize.map { (load.loop.count + $0 - 1) / $0 } ?? load.loop.count }
 
     /// Events per operation.
     private var eventsPerOperation: Int { batchSize ?? 1 }
 
     private func options(maxSize: Int? = nil) -> EventHubProducerOptions {
         var options = EventHubProducerOptions()
-        options.caFile = load.caFile
         load.network.apply(to: &options)
-        options.pool.maxSize = maxSize ?? self.maxSize ?? 10
-        if let clientLimit { options.pool.clientLimit = clientLimit }
+        sizing.apply(to: &options.pool)
+        if let maxSize { options.pool.maxSize = maxSize }
         return options
     }
 
@@ -100,12 +87,12 @@ struct BenchEventHubsCommand: ParsableCommand {
         let empty: EventDataBatch? = try batchSize.map { batchSize in
             let empty = try producer.createBatch()
             guard Self.filled(empty, batchSize, payload) != nil else {
-                throw ValidationError("\(batchSize) events of \(load.size) bytes exceed the link's max message size "
+                throw ValidationError("\(batchSize) events of \(load.loop.size) bytes exceed the link's max message size "
                     + "(\(empty.maxSizeInBytes) bytes): lower --batch-size or --size")
             }
             return empty
         }
-        let concurrency = load.concurrency
+        let concurrency = load.loop.concurrency
         let run: (Int) -> ClosedLoopLoad.Outcome
         if blocking {
             run = { count in
@@ -134,7 +121,7 @@ struct BenchEventHubsCommand: ParsableCommand {
             }
             run = { count in ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: operation) }
         }
-        let warm = run(load.warmup ?? max(2 * load.concurrency, 50))
+        let warm = run(load.loop.warmupCount)
         if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
         let cpuBefore = ProcessStats.cpuSeconds()
         let outcome = run(operations)
@@ -180,10 +167,10 @@ struct BenchEventHubsCommand: ParsableCommand {
                 }
             }
         }
-        _ = ClosedLoopLoad.run(count: load.warmup ?? 0, concurrency: load.concurrency, operation: operation)
+        _ = ClosedLoopLoad.run(count: load.loop.warmup ?? 0, concurrency: load.loop.concurrency, operation: operation)
         opened.withLockedValue { $0 = 0 }
         let cpuBefore = ProcessStats.cpuSeconds()
-        let outcome = ClosedLoopLoad.run(count: operations, concurrency: load.concurrency, operation: operation)
+        let outcome = ClosedLoopLoad.run(count: operations, concurrency: load.loop.concurrency, operation: operation)
         let cpu = ProcessStats.cpuSeconds() - cpuBefore
         return summary("cold", outcome, cpu: cpu, connections: opened.load())
     }
@@ -194,7 +181,7 @@ struct BenchEventHubsCommand: ParsableCommand {
         let histogram = outcome.histogram
         let events = operations * eventsPerOperation
         var summary: [String: Any] = [
-            "mode": mode, "count": events, "concurrency": load.concurrency, "size": load.size,
+            "mode": mode, "count": events, "concurrency": load.loop.concurrency, "size": load.loop.size,
             "events_per_sec": JSONOutput.rounded(
                 seconds > 0 ? Double(outcome.succeeded * eventsPerOperation) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(histogram.percentile(0.5)) / 1e6, 4),

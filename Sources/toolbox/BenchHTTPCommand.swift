@@ -18,8 +18,7 @@ struct BenchHTTPCommand: ParsableCommand {
     @Option(help: "The URL to GET (http:// or https://)")
     var url: String
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of the CA to trust instead of the system store")
-    var caFile: String?
+    @OptionGroup var tls: CAFileOption
 
     @Option(help: "Total number of requests")
     var requests: Int = 1000
@@ -51,7 +50,7 @@ struct BenchHTTPCommand: ParsableCommand {
     func run() throws {
         let timeout = try Duration(cliSeconds: self.timeout, flag: "--timeout")  // checked in validate()
         var configuration = HTTPClientConfiguration()
-        if let caFile { configuration.tls.trustRoots = .file(caFile) }
+        if let caFile = tls.caFile { configuration.tls.trustRoots = .file(caFile) }
         configuration.maxConnectionsPerEndpoint = concurrency
         configuration.inlineCompletions = inlineCompletions
         if let eventLoops { configuration.eventLoopCount = eventLoops }

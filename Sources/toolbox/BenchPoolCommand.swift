@@ -16,11 +16,7 @@ struct BenchPool: ParsableCommand {
     @Option(help: "How long to measure, in seconds.")
     var seconds: Double = 2
 
-    @Option(help: "The pool's clientLimit.")
-    var clientLimit: Int = 100
-
-    @Option(help: "The pool's maxSize.")
-    var maxSize: Int = 10
+    @OptionGroup var sizing: PoolSizeOptions
 
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
@@ -28,15 +24,15 @@ struct BenchPool: ParsableCommand {
     func validate() throws {
         guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be between 1 and 1024") }
         guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in (0, 3600]") }
-        guard clientLimit >= 1, maxSize >= 1 else { throw ValidationError("--client-limit and --max-size must be >= 1") }
     }
 
     func run() throws {
         let baseline = Self.lockPairNanoseconds()
         let clock = Self.clockReadNanoseconds()
+        let clientLimit = sizing.clientLimit
+        let maxSize = sizing.maxSize
         let pool = try ConnectionPool(connector: InstantConnector(), configuration: .with {
-            $0.clientLimit = clientLimit
-            $0.maxSize = maxSize
+            sizing.apply(to: &$0)
             $0.metricsLabel = nil
             $0.acquireTimeout = .seconds(30)
         })

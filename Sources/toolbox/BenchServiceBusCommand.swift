@@ -52,10 +52,7 @@ struct BenchServiceBusCommand: ParsableCommand {
     }
 
     func run() throws {
-        let options = ServiceBusClientOptions.with {
-            $0.caFile = load.caFile
-            load.network.apply(to: &$0)
-        }
+        let options = ServiceBusClientOptions.with { load.network.apply(to: &$0) }
         if receive { return try runReceive(options) }
         let payload = load.payload
         let scheduled = scheduled
@@ -82,36 +79,36 @@ struct BenchServiceBusCommand: ParsableCommand {
                 opened.withLockedValue { $0 += 1 }
                 send(sender) { error in sender.close { done(error) } }
             }
-            _ = ClosedLoopLoad.run(count: load.warmup ?? 0, concurrency: load.concurrency, operation: operation)
+            _ = ClosedLoopLoad.run(count: load.loop.warmup ?? 0, concurrency: load.loop.concurrency, operation: operation)
             opened.withLockedValue { $0 = 0 }
             let before = ProcessStats.cpuSeconds()
-            outcome = ClosedLoopLoad.run(count: load.count, concurrency: load.concurrency, operation: operation)
+            outcome = ClosedLoopLoad.run(count: load.loop.count, concurrency: load.loop.concurrency, operation: operation)
             cpu = ProcessStats.cpuSeconds() - before
             connections = opened.load()
         } else {
             let sender = try ManagedServiceBusSender(connectionString: load.connectionString, queueName: queue, options: options)
             defer { try? sender.close() }
             try sender.warmUp(connections: 1)
-            let warm = ClosedLoopLoad.run(count: load.warmup ?? max(2 * load.concurrency, 50), concurrency: load.concurrency) { _, done in
+            let warm = ClosedLoopLoad.run(count: load.loop.warmupCount, concurrency: load.loop.concurrency) { _, done in
                 send(sender, done)
             }
             if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
             let before = ProcessStats.cpuSeconds()
-            outcome = ClosedLoopLoad.run(count: load.count, concurrency: load.concurrency) { _, done in send(sender, done) }
+            outcome = ClosedLoopLoad.run(count: load.loop.count, concurrency: load.loop.concurrency) { _, done in send(sender, done) }
             cpu = ProcessStats.cpuSeconds() - before
             connections = sender.health.connectionsOpened
         }
         if let error = outcome.lastError { JSONOutput.printError("last error: \(error)") }
         let seconds = outcome.seconds
         let summary: [String: Any] = [
-            "mode": (cold ? "cold" : "pooled") + (scheduled ? "-scheduled" : ""), "count": load.count,
-            "concurrency": load.concurrency, "size": load.size,
+            "mode": (cold ? "cold" : "pooled") + (scheduled ? "-scheduled" : ""), "count": load.loop.count,
+            "concurrency": load.loop.concurrency, "size": load.loop.size,
             "events_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6, 4),
             "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6, 4),
             "mean_ms": JSONOutput.rounded(outcome.meanMilliseconds, 4),
             "errors": outcome.failed, "connections": connections, "seconds": JSONOutput.rounded(seconds),
-            "cpu_us_per_event": JSONOutput.rounded(cpu * 1e6 / Double(load.count), 1),
+            "cpu_us_per_event": JSONOutput.rounded(cpu * 1e6 / Double(load.loop.count), 1),
         ]
         try load.report(summary, failed: outcome.failed)
     }
@@ -121,13 +118,13 @@ struct BenchServiceBusCommand: ParsableCommand {
 
 extension BenchServiceBusCommand {
     private func runReceive(_ options: ServiceBusClientOptions) throws {
-        let warmupCount = load.warmup ?? max(2 * load.concurrency, 50)
+        let warmupCount = load.loop.warmupCount
         let prefillStart = MonotonicInstant.now()
-        let prefill = try self.prefill(warmupCount + load.count, options: options)
+        let prefill = try self.prefill(warmupCount + load.loop.count, options: options)
         let prefillSeconds = MonotonicInstant.now().seconds(since: prefillStart)
         if prefill.failed > 0 { JSONOutput.printError("pre-fill: \(prefill.failed) sends failed: \(prefill.lastError ?? "")") }
 
-        let receivers = try (0..<load.concurrency).map { _ in
+        let receivers = try (0..<load.loop.concurrency).map { _ in
             try ServiceBusReceiver(connectionString: load.connectionString, queueName: queue, receiveMode: .peekLock,
                                    options: options)
         }
@@ -135,19 +132,19 @@ extension BenchServiceBusCommand {
         let warm = drain(warmupCount, receivers)
         if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
         let cpuBefore = ProcessStats.cpuSeconds()
-        let outcome = drain(load.count, receivers)
+        let outcome = drain(load.loop.count, receivers)
         let cpu = ProcessStats.cpuSeconds() - cpuBefore
         if let error = outcome.lastError { JSONOutput.printError("last error: \(error)") }
         let seconds = outcome.seconds
         let summary: [String: Any] = [
-            "mode": "receive", "count": load.count, "concurrency": load.concurrency, "size": load.size, "max_messages": maxMessages,
+            "mode": "receive", "count": load.loop.count, "concurrency": load.loop.concurrency, "size": load.loop.size, "max_messages": maxMessages,
             "messages_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6, 4),
             "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6, 4),
             "mean_ms": JSONOutput.rounded(outcome.meanMilliseconds, 4),
             "errors": outcome.failed, "connections": receivers.reduce(0) { $0 + $1.connectionsOpened },
             "seconds": JSONOutput.rounded(seconds), "prefill_seconds": JSONOutput.rounded(prefillSeconds),
-            "cpu_us_per_message": JSONOutput.rounded(cpu * 1e6 / Double(load.count), 1),
+            "cpu_us_per_message": JSONOutput.rounded(cpu * 1e6 / Double(load.loop.count), 1),
         ]
         try load.report(summary, failed: outcome.failed)
     }

@@ -20,8 +20,7 @@ struct BlobCommonOptions: ParsableArguments {
     @Option(name: .customLong("authority-host"), help: "Entra ID authority (overrides AZURE_AUTHORITY_HOST)")
     var authorityHost: String?
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust (an emulator's CA)")
-    var caFile: String?
+    @OptionGroup var tls: CAFileOption
 
     @Option(help: "The container")
     var container: String
@@ -53,9 +52,36 @@ struct BlobCommonOptions: ParsableArguments {
 
     var showProgress: Bool { progress ?? (isatty(2) == 1) }
 
+    /// Runs `body` with a new client, closed after it, through `BlobCLI.run` (an error becomes the error line and
+    /// exit status 1).
+    func withClient(transfer: (inout BlobTransferOptions) -> Void = { _ in },
+                    _ body: (any BlobContainerOperations) throws -> Void) throws {
+        try BlobCLI.run {
+            let client = try makeClient(transfer: transfer)
+            defer { try? client.close() }
+            try body(client)
+        }
+    }
+
+    /// Runs one upload or download: `transfer` gets the progress handler to put in its options (a bar on stderr,
+    /// or nil without one); returns the result and the seconds the transfer took.
+    func timedTransfer<Result>(_ label: String,
+                               _ transfer: ((@Sendable (BlobTransferProgress) -> Void)?) throws -> Result)
+        throws -> (Result, seconds: Double)
+    {
+        let bar = showProgress ? ProgressBar(label: label) : nil
+        let started = MonotonicInstant.now()
+        var progress: (@Sendable (BlobTransferProgress) -> Void)?
+        if let bar { progress = { bar.update($0) } }
+        let result = try transfer(progress)
+        let seconds = MonotonicInstant.now().seconds(since: started)
+        bar?.finish()
+        return (result, seconds)
+    }
+
     func makeClient(transfer: (inout BlobTransferOptions) -> Void = { _ in }) throws -> any BlobContainerOperations {
         var options = BlobClientOptions()
-        options.caFile = caFile
+        options.caFile = tls.caFile
         if let tryTimeout { options.tryTimeout = .milliseconds(Int((tryTimeout * 1000).rounded(.up))) }
         transfer(&options.transfer)
         if let connectionString {
@@ -67,7 +93,7 @@ struct BlobCommonOptions: ParsableArguments {
         if let credential {
             var environment = AzureEnvironmentVariable.processEnvironment
             if let authorityHost { environment[AzureEnvironmentVariable.authorityHost] = authorityHost }
-            let transport = try AuthCommandTransport.make(caFile: caFile)
+            let transport = try AuthCommandTransport.make(caFile: tls.caFile)
             blobCredential = .token(try TokenCommand.makeCredential(credential, environment: environment,
                                                                      transport: transport))
         }
@@ -103,6 +129,15 @@ enum BlobCLI {
         JSONOutput.printLine(["error": ["status": status, "code": code, "message": error.message]])
         JSONOutput.printError("\(error)")
         Foundation.exit(1)
+    }
+
+    /// The line `upload` and `download` print: name, size, etag, seconds, mb_per_sec and peak_rss_mb, plus `extra`.
+    static func printTransfer(name: String, size: Int64, etag: String, seconds: Double, extra: [String: Any]) {
+        let line: [String: Any] = [
+            "name": name, "size": size, "etag": etag, "seconds": JSONOutput.rounded(seconds),
+            "mb_per_sec": megabytesPerSecond(size, seconds), "peak_rss_mb": peakResidentMegabytes(),
+        ]
+        JSONOutput.printLine(line.merging(extra) { _, added in added })
     }
 
     /// MB (10⁶ bytes) per second.

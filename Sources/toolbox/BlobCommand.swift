@@ -30,29 +30,22 @@ struct BlobUpload: ParsableCommand {
     @Option(name: .customLong("content-type"), help: "Content-Type to store") var contentType: String?
 
     func run() throws {
-        try BlobCLI.run {
-            let client = try common.makeClient { transfer in
-                if let blockSize {
-                    transfer.blockSize = blockSize
-                    transfer.singlePutThreshold = blockSize
-                }
-                if let concurrency { transfer.concurrency = concurrency }
+        try common.withClient(transfer: { transfer in
+            if let blockSize {
+                transfer.blockSize = blockSize
+                transfer.singlePutThreshold = blockSize
             }
+            if let concurrency { transfer.concurrency = concurrency }
+        }) { client in
             var options = BlobUploadOptions()
             options.overwrite = overwrite
             if let contentType { options.contentType = contentType }
-            let bar = common.showProgress ? ProgressBar(label: "upload \(name)") : nil
-            if let bar { options.progress = { bar.update($0) } }
-            let started = MonotonicInstant.now()
-            let result = try client.upload(name, from: .file(path: file), options: options)
-            let seconds = MonotonicInstant.now().seconds(since: started)
-            bar?.finish()
-            try? client.close()
-            JSONOutput.printLine([
-                "name": name, "size": result.size, "etag": result.etag, "seconds": JSONOutput.rounded(seconds),
-                "mb_per_sec": BlobCLI.megabytesPerSecond(result.size, seconds), "blocks": result.blockCount,
-                "peak_rss_mb": BlobCLI.peakResidentMegabytes(),
-            ])
+            let (result, seconds) = try common.timedTransfer("upload \(name)") { progress in
+                options.progress = progress
+                return try client.upload(name, from: .file(path: file), options: options)
+            }
+            BlobCLI.printTransfer(name: name, size: result.size, etag: result.etag, seconds: seconds,
+                                  extra: ["blocks": result.blockCount])
         }
     }
 }
@@ -93,26 +86,18 @@ struct BlobDownload: ParsableCommand {
 
     func run() throws {
         let blobRange = try parsedRange()
-        try BlobCLI.run {
-            let client = try common.makeClient { transfer in
-                if let concurrency { transfer.concurrency = concurrency }
-                if let chunkSize { transfer.chunkSize = chunkSize }
-            }
+        try common.withClient(transfer: { transfer in
+            if let concurrency { transfer.concurrency = concurrency }
+            if let chunkSize { transfer.chunkSize = chunkSize }
+        }) { client in
             var options = BlobDownloadOptions()
             options.range = blobRange
-            let bar = common.showProgress ? ProgressBar(label: "download \(name)") : nil
-            if let bar { options.progress = { bar.update($0) } }
-            let started = MonotonicInstant.now()
-            let result = try client.download(name, toFile: file, options: options)
-            let seconds = MonotonicInstant.now().seconds(since: started)
-            bar?.finish()
-            try? client.close()
-            JSONOutput.printLine([
-                "name": name, "size": result.bytesWritten, "sha256": try BlobCLI.sha256(ofFile: file),
-                "seconds": JSONOutput.rounded(seconds), "mb_per_sec": BlobCLI.megabytesPerSecond(result.bytesWritten, seconds),
-                "etag": result.properties.etag, "blob_size": result.properties.size,
-                "peak_rss_mb": BlobCLI.peakResidentMegabytes(),
-            ])
+            let (result, seconds) = try common.timedTransfer("download \(name)") { progress in
+                options.progress = progress
+                return try client.download(name, toFile: file, options: options)
+            }
+            BlobCLI.printTransfer(name: name, size: result.bytesWritten, etag: result.properties.etag, seconds: seconds,
+                                  extra: ["sha256": try BlobCLI.sha256(ofFile: file), "blob_size": result.properties.size])
         }
     }
 }
@@ -128,8 +113,7 @@ struct BlobList: ParsableCommand {
     @Option(name: .customLong("page-size"), help: "Blobs per request (1...5000)") var pageSize: Int?
 
     func run() throws {
-        try BlobCLI.run {
-            let client = try common.makeClient()
+        try common.withClient { client in
             var count = 0
             var marker: String?
             repeat {
@@ -144,7 +128,6 @@ struct BlobList: ParsableCommand {
                 count += page.blobs.count
                 marker = page.nextMarker
             } while marker != nil
-            try? client.close()
             JSONOutput.printLine(["count": count])
         }
     }
@@ -159,10 +142,8 @@ struct BlobDelete: ParsableCommand {
     @Option(help: "Blob name") var name: String
 
     func run() throws {
-        try BlobCLI.run {
-            let client = try common.makeClient()
+        try common.withClient { client in
             try client.deleteBlob(name)
-            try? client.close()
             JSONOutput.printLine(["deleted": true])
         }
     }
@@ -181,10 +162,8 @@ struct BlobUploadFromURL: ParsableCommand {
     var noOverwrite = false
 
     func run() throws {
-        try BlobCLI.run {
-            let client = try common.makeClient()
+        try common.withClient { client in
             let result = try client.upload(name, fromURL: sourceURL, overwrite: !noOverwrite)
-            try? client.close()
             JSONOutput.printLine(["name": name, "etag": result.etag])
         }
     }
@@ -205,14 +184,12 @@ struct BlobSASCommand: ParsableCommand {
     var userDelegation = false
 
     func run() throws {
-        try BlobCLI.run {
-            let client = try common.makeClient()
+        try common.withClient { client in
             var options = BlobSASOptions()
             options.permissions = permissions
             options.expiresIn = .seconds(expirySeconds)
             options.useUserDelegationKey = userDelegation
             let signed = try client.sas(for: [name], options: options)
-            try? client.close()
             guard let sas = signed.first else { throw ToolboxError(.invalidResponse, "no SAS was signed") }
             JSONOutput.printLine([
                 "url": sas.url.exposedValue, "expires_on": sas.expiresOn,

@@ -21,14 +21,12 @@ struct CosmosConnectionOptions: ParsableArguments {
     @Option(help: "Account (master) key, with --endpoint.")
     var key: String?
 
-    @Option(help: "'default': DefaultAzureCredential (Entra ID), with --endpoint.")
-    var credential: String?
+    @OptionGroup var entra: DefaultCredentialOption
 
     @Option(help: "AccountEndpoint=...;AccountKey=...; (instead of --endpoint/--key).")
     var connectionString: String?
 
-    @Option(help: "PEM CA file to trust (an emulator's self-signed CA).")
-    var caFile: String?
+    @OptionGroup var tls: CAFileOption
 
     @Option(help: "Database name.")
     var database: String
@@ -44,27 +42,26 @@ struct CosmosConnectionOptions: ParsableArguments {
 
     func validate() throws {
         if connectionString != nil {
-            guard endpoint == nil, key == nil, credential == nil else {
+            guard endpoint == nil, key == nil, entra.credential == nil else {
                 throw ValidationError("pass either --connection-string or --endpoint with --key/--credential")
             }
         } else {
             guard endpoint != nil else { throw ValidationError("pass --endpoint URL (with --key or --credential) or --connection-string") }
-            guard (key == nil) != (credential == nil) else {
+            guard (key == nil) != (entra.credential == nil) else {
                 throw ValidationError("with --endpoint pass exactly one of --key KEY and --credential default")
             }
-            if let credential, credential != "default" {
-                throw ValidationError("--credential takes 'default' (DefaultAzureCredential)")
-            }
         }
-        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
-            throw ValidationError("--ca-file '\(caFile)' is not a readable file")
+        do {
+            _ = try tls.readable()
+        } catch {
+            throw ValidationError(error.message)
         }
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds") }
     }
 
     var clientOptions: CosmosClientOptions {
         var options = CosmosClientOptions()
-        options.caFile = caFile
+        options.caFile = tls.caFile
         options.timeout = .milliseconds(Int64(timeout * 1000))
         options.pool.metricsLabel = nil
         return options
@@ -77,8 +74,7 @@ struct CosmosConnectionOptions: ParsableArguments {
         }
         let endpoint = self.endpoint ?? ""
         if let key { return (endpoint, .masterKey(Secret(key))) }
-        let transport = try AuthCommandTransport.make(caFile: caFile)
-        return (endpoint, .credential(DefaultAzureCredential(transport: transport)))
+        return (endpoint, .credential(try DefaultCredentialOption.make(caFile: tls.caFile)))
     }
 
     /// A basic or pooled client bound to `--database`/`--container`.

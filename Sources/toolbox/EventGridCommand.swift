@@ -39,11 +39,9 @@ struct EventGridPublishCommand: ParsableCommand {
     @Option(name: .customLong("sas-token"), help: "A SAS token r=...&e=...&s=... (aeg-sas-token)")
     var sasToken: String?
 
-    @Option(help: "'default': DefaultAzureCredential, bearer token for https://eventgrid.azure.net/.default")
-    var credential: String?
+    @OptionGroup var entra: DefaultCredentialOption
 
-    @Option(name: .customLong("ca-file"), help: "PEM file of CA certificates to trust (the emulator's ca_file)")
-    var caFile: String?
+    @OptionGroup var tls: CAFileOption
 
     @Option(help: "eventgrid (EventGridEvent) or cloudevent (CloudEvents 1.0)")
     var schema: Schema = .eventgrid
@@ -93,11 +91,8 @@ struct EventGridPublishCommand: ParsableCommand {
     }
 
     func validate() throws {
-        guard [key, sasToken, credential].compactMap({ $0 }).count == 1 else {
+        guard [key, sasToken, entra.credential].compactMap({ $0 }).count == 1 else {
             throw ValidationError("pass exactly one of --key KEY, --sas-token T and --credential default")
-        }
-        if let credential, credential != "default" {
-            throw ValidationError("--credential takes 'default' (DefaultAzureCredential)")
         }
         guard count >= 1, count <= 100_000_000 else { throw ValidationError("--count must be 1 or more") }
         guard batchSize >= 1, batchSize <= 10_000 else { throw ValidationError("--batch-size must be 1 to 10000") }
@@ -116,12 +111,9 @@ struct EventGridPublishCommand: ParsableCommand {
         let client: ManagedEventGridClient
         do {
             var options = EventGridClientOptions()
-            options.caFile = caFile
+            options.caFile = try tls.readable()
             options.pool.maxConnectionsPerTopic = concurrency
             options.pool.minReadyPerTopic = 0
-            if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
-                throw ToolboxError(.invalidArgument, "--ca-file '\(caFile)' is not a readable file")
-            }
             let topic = EventGridTopicConfig(name: topicName, url: endpoint)
             client = try ManagedEventGridClient(config: EventGridConfig(topic), credential: makeCredential(),
                                                 options: options)
@@ -144,8 +136,7 @@ struct EventGridPublishCommand: ParsableCommand {
     private func makeCredential() throws -> EventGridCredential {
         if let key { return .key(Secret(key)) }
         if let sasToken { return .sharedAccessSignature(Secret(sasToken)) }
-        let transport = try AuthCommandTransport.make(caFile: caFile)
-        return .token(DefaultAzureCredential(transport: transport))
+        return .token(try DefaultCredentialOption.make(caFile: tls.caFile))
     }
 
     private struct Outcome {

@@ -28,53 +28,23 @@ struct EventHubsSend: ParsableCommand {
     @Option(help: "Partition id to send to.")
     var partitionId: String?
 
-    @Option(help: "Events to send.")
-    var count: Int = 100
-
-    @Option(help: "Concurrent callers.")
-    var concurrency: Int = 1
-
-    @Option(help: "Event body text.")
-    var body: String?
-
-    @Option(help: "Event body size in bytes (instead of --body).")
-    var size: Int?
-
-    @Option(help: "PEM CA file to trust (an emulator with TLS).")
-    var caFile: String?
-
-    @OptionGroup var network: MessagingTransportOptions
-
-    @Flag(inversion: .prefixedNo, help: "Use the managed (pooled) producer; --no-pooled uses the basic producer.")
-    var pooled = true
-
-    @Flag(help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var send: MessagingSendOptions<EventSends>
 
     func validate() throws {
-        guard count >= 0 else { throw ValidationError("--count must be >= 0") }
-        guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
         if partitionKey != nil && partitionId != nil { throw ValidationError("give --partition-key or --partition-id, not both") }
-        if body != nil && size != nil { throw ValidationError("give --body or --size, not both") }
-        if let size, size < 0 { throw ValidationError("--size must be >= 0") }
     }
 
     func run() throws {
         var options = EventHubProducerOptions()
-        options.caFile = caFile
-        network.apply(to: &options)
+        send.network.apply(to: &options)
         options.pool.clientLimit = 100
-        let producer: any EventHubProducing = pooled
+        let producer: any EventHubProducing = send.pooled
             ? try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
             : try EventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
-        let payload = size.map { [UInt8](repeating: 0x78, count: $0) } ?? Array((body ?? "hello from toolbox").utf8)
+        let payload = send.content.payload
         let sendOptions = SendEventOptions(partitionKey: partitionKey, partitionID: partitionId)
-        // Completion-handler sends: `concurrency` callers really are in flight at once (a thread per caller
-        // would be capped by the number of cores).
-        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { _, done in
+        try send.run(closing: { try producer.close() }) { _, done in
             producer.send(EventData(body: payload), options: sendOptions) { done($0.failure.map { "\($0)" }) }
         }
-        try? producer.close()
-        try ClosedLoopLoad.printSendSummary(outcome, json: json)
     }
 }

@@ -2,12 +2,14 @@ import ArgumentParser
 import AzureEventHubs
 import AzureServiceBus
 
-/// `--transport`, `--proxy` and `--custom-endpoint`: how the messaging commands reach the namespace.
+/// `--ca-file`, `--transport`, `--proxy` and `--custom-endpoint`: how the messaging commands reach the namespace.
 struct MessagingTransportOptions: ParsableArguments {
     enum Transport: String, ExpressibleByArgument, CaseIterable {
         case amqp
         case websockets
     }
+
+    @OptionGroup var tls: CAFileOption
 
     @Option(help: "amqp (TCP 5671/5672) or websockets (AMQP over WebSockets on 443).")
     var transport: Transport = .amqp
@@ -37,15 +39,23 @@ struct MessagingTransportOptions: ParsableArguments {
     /// The proxy, already checked by `validate()`.
     private var checkedProxy: HTTPProxy? { (try? parsedProxy()) ?? nil }
 
-    func apply(to options: inout EventHubProducerOptions) {
-        options.transport = transportType
-        options.proxy = checkedProxy
-        options.customEndpointAddress = customEndpoint
-    }
-
-    func apply(to options: inout ServiceBusClientOptions) {
+    /// Sets the CA file, transport, proxy and custom endpoint of an Event Hubs or Service Bus client's options.
+    func apply(to options: inout some MessagingConnectionSettings) {
+        options.caFile = tls.caFile
         options.transport = transportType
         options.proxy = checkedProxy
         options.customEndpointAddress = customEndpoint
     }
 }
+
+/// The connection settings Event Hubs producer options and Service Bus client options both carry, under the same
+/// names: what `MessagingTransportOptions.apply(to:)` sets.
+protocol MessagingConnectionSettings {
+    var caFile: String? { get set }
+    var transport: MessagingTransportType { get set }
+    var proxy: HTTPProxy? { get set }
+    var customEndpointAddress: String? { get set }
+}
+
+extension EventHubProducerOptions: MessagingConnectionSettings {}
+extension ServiceBusClientOptions: MessagingConnectionSettings {}

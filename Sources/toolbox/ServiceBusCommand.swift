@@ -15,17 +15,7 @@ struct ServiceBusSend: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "send", abstract: "Send messages; prints {sent, failed, seconds, events_per_sec, p50_ms, p99_ms}.")
 
-    @Option(help: "Service Bus connection string.")
-    var connectionString: String
-
-    @Option(help: "The queue.")
-    var queue: String
-
-    @Option(help: "Messages to send.")
-    var count: Int = 1
-
-    @Option(help: "Concurrent callers.")
-    var concurrency: Int = 1
+    @OptionGroup var target: ServiceBusQueueOptions
 
     @Option(help: "Schedule the messages this many seconds ahead (through $management schedule-message).")
     var delaySeconds: Double?
@@ -33,40 +23,19 @@ struct ServiceBusSend: ParsableCommand {
     @Option(help: "Message id (default: a new UUID per message).")
     var messageId: String?
 
-    @Option(help: "Message body text.")
-    var body: String?
-
-    @Option(help: "Message body size in bytes (instead of --body): large messages without a huge argument.")
-    var size: Int?
-
-    @Option(help: "PEM CA file to trust (an emulator with TLS).")
-    var caFile: String?
-
-    @OptionGroup var network: MessagingTransportOptions
-
-    @Flag(inversion: .prefixedNo, help: "Use the managed (pooled) sender; --no-pooled uses the basic sender.")
-    var pooled = true
-
-    @Flag(help: "Print one JSON object on stdout.")
-    var json = false
+    @OptionGroup var send: MessagingSendOptions<MessageSends>
 
     func validate() throws {
-        guard count >= 0 else { throw ValidationError("--count must be >= 0") }
-        guard concurrency >= 1, concurrency <= 4096 else { throw ValidationError("--concurrency must be 1...4096") }
         if let delaySeconds, delaySeconds < 0 { throw ValidationError("--delay-seconds must be >= 0") }
-        if body != nil && size != nil { throw ValidationError("give --body or --size, not both") }
-        if let size, size < 0 { throw ValidationError("--size must be >= 0") }
     }
 
     func run() throws {
         var options = ServiceBusClientOptions()
-        options.caFile = caFile
-        network.apply(to: &options)
-        let sender: any ServiceBusSending = pooled
-            ? try ManagedServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
-            : try ServiceBusSender(connectionString: connectionString, queueName: queue, options: options)
-        let payload = size.map { [UInt8](repeating: 0x78, count: $0) } ?? Array((body ?? "hello from toolbox").utf8)
-        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { [payload, messageId, delaySeconds] _, done in
+        send.network.apply(to: &options)
+        let sender: any ServiceBusSending = send.pooled
+            ? try ManagedServiceBusSender(connectionString: target.connectionString, queueName: target.queue, options: options)
+            : try ServiceBusSender(connectionString: target.connectionString, queueName: target.queue, options: options)
+        try send.run(closing: { try sender.close() }) { [payload = send.content.payload, messageId, delaySeconds] _, done in
             let message = ServiceBusMessage(body: payload, messageID: messageId)
             if let delaySeconds {
                 sender.send([message], delay: .seconds(delaySeconds)) { done($0.failure.map { "\($0)" }) }
@@ -74,9 +43,16 @@ struct ServiceBusSend: ParsableCommand {
                 sender.send(message) { done($0.failure.map { "\($0)" }) }
             }
         }
-        try? sender.close()
-        try ClosedLoopLoad.printSendSummary(outcome, json: json)
     }
+}
+
+/// `--connection-string` and `--queue`: the queue `servicebus send` and `servicebus receive` work on.
+struct ServiceBusQueueOptions: ParsableArguments {
+    @Option(help: "Service Bus connection string.")
+    var connectionString: String
+
+    @Option(help: "The queue.")
+    var queue: String
 }
 
 /// `toolbox servicebus receive`: one JSON line per message, then `{"received": N}`.
@@ -89,11 +65,7 @@ struct ServiceBusReceive: ParsableCommand {
         case complete, abandon, deadLetter = "dead-letter", `defer`
     }
 
-    @Option(help: "Service Bus connection string.")
-    var connectionString: String
-
-    @Option(help: "The queue.")
-    var queue: String
+    @OptionGroup var target: ServiceBusQueueOptions
 
     @Option(help: "Messages to receive at most.")
     var count: Int = 1
@@ -107,9 +79,6 @@ struct ServiceBusReceive: ParsableCommand {
     @Flag(help: "Receive-and-delete mode instead of peek-lock (no settlement).")
     var receiveAndDelete = false
 
-    @Option(help: "PEM CA file to trust (an emulator with TLS).")
-    var caFile: String?
-
     @OptionGroup var network: MessagingTransportOptions
 
     @Flag(help: "Print JSON lines on stdout.")
@@ -122,9 +91,8 @@ struct ServiceBusReceive: ParsableCommand {
 
     func run() throws {
         var options = ServiceBusClientOptions()
-        options.caFile = caFile
         network.apply(to: &options)
-        let receiver = try ServiceBusReceiver(connectionString: connectionString, queueName: queue,
+        let receiver = try ServiceBusReceiver(connectionString: target.connectionString, queueName: target.queue,
                                               receiveMode: receiveAndDelete ? .receiveAndDelete : .peekLock, options: options)
         defer { try? receiver.close() }
         let deadline = Date().addingTimeInterval(timeout)
