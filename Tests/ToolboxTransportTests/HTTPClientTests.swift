@@ -208,7 +208,10 @@ final class HTTPClientTests: XCTestCase {
         defer { try? client.shutdown() }
         let url = "http://127.0.0.1:\(server.port)/"
         XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).status, 204)
-        usleep(600_000)
+        // Wait for the pool to retire the connection at its lifespan (its expiry timer), not a guessed interval.
+        let retired = Deadline.after(.seconds(10))
+        while client.poolSnapshots().values.contains(where: { $0.ready > 0 }), !retired.hasPassed { usleep(5_000) }
+        XCTAssertFalse(client.poolSnapshots().values.contains { $0.ready > 0 }, "the connection outlived its lifespan")
         XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).status, 204)
         XCTAssertEqual(client.connectionsOpened, 2, "the first connection outlived its lifespan")
     }

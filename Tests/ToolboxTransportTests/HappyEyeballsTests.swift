@@ -135,7 +135,10 @@ final class HappyEyeballsTests: XCTestCase {
             results.withLockedValue { $0.append(result) }
             done.signal()
         }
-        usleep(100_000)   // let both attempts start (not asserted: cancelling earlier must work as well)
+        // Cancel once both attempts hold a socket (waiting on that, not on a guessed interval).
+        let started = Deadline.after(.seconds(10))
+        while Self.openDescriptors() < baseline + 2, !started.hasPassed { usleep(1_000) }
+        XCTAssertGreaterThanOrEqual(Self.openDescriptors(), baseline + 2, "both attempts should be connecting")
         attempt.cancel()
         XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
         guard case .failure(let error)? = results.load().first else { return XCTFail("expected a failure") }

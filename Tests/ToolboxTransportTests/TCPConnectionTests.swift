@@ -210,7 +210,9 @@ func assertPendingReadSeesALaterCloseAndReset(connect: (UInt16) throws -> TCPCon
         }
         let deadline = Deadline.after(seconds: 10)
         while peer.load() == nil, !deadline.hasPassed { usleep(1000) }
-        usleep(100_000)
+        // The read set itself up on the connection's queue: once that queue has run what was before this
+        // barrier, the read is pending, so the close really arrives afterwards.
+        connection.queue.sync {}
         try XCTUnwrap(peer.load(), file: file, line: line).close(mode: mode)
         XCTAssertEqual(done.wait(timeout: .now() + 15), .success, "\(mode) close never reached the pending read",
                        file: file, line: line)
