@@ -214,7 +214,7 @@ public final class AMQPConnection: @unchecked Sendable {
         return AMQPCancellation { expire(AMQPError(.cancelled, "begin cancelled")) }
     }
 
-    /// Blocking form of `beginSession`, waiting at most `timeout` seconds.
+    /// Blocking form of `beginSession`, waiting at most `timeout`.
     public func beginSession(configuration: AMQPSessionConfiguration = .init(), timeout: Duration = .seconds(60)) throws -> AMQPSession {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPSession, any Error>) -> Void) in
             beginSession(configuration: configuration, deadline: .after(timeout), queue: queue) {

@@ -87,7 +87,7 @@ public class AMQPLink: @unchecked Sendable {
         }
     }
 
-    /// Blocking form of `close`, waiting at most `timeout` seconds.
+    /// Blocking form of `close`, waiting at most `timeout`.
     public func close(error: AMQPRemoteError? = nil, timeout: Duration = .seconds(60)) throws {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
             close(error: error, deadline: .after(timeout), queue: queue) { done($0.mapError { $0 }) }

@@ -191,7 +191,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
         }
     }
 
-    /// Blocking form of `drain`, waiting at most `timeout` seconds.
+    /// Blocking form of `drain`, waiting at most `timeout`.
     public func drain(timeout: Duration = .seconds(60)) throws {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
             drain(deadline: .after(timeout), queue: queue) { done($0.mapError { $0 }) }
@@ -412,7 +412,7 @@ extension AMQPSession {
         return receiver.bound(callback, deadline: deadline)
     }
 
-    /// Blocking form of `attachReceiver`, waiting at most `timeout` seconds.
+    /// Blocking form of `attachReceiver`, waiting at most `timeout`.
     public func attachReceiver(address: String?, options: AMQPReceiverOptions = .init(),
                                messageQueue: DispatchQueue = LibraryQueues.makeQueue(label: "ToolboxAMQP.receiver"),
                                timeout: Duration = .seconds(60),
