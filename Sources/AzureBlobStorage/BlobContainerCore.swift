@@ -4,7 +4,8 @@ import Logging
 import ToolboxCore
 import ToolboxTransport
 
-/// What `BlobContainer` and `ManagedBlobContainer` share: the pipeline and every operation, described once.
+/// What `BlobContainer` and `ManagedBlobContainer` share: the pipeline, how an operation starts and runs, transfers
+/// and SAS signing.
 final class BlobContainerCore: Sendable {
     let pipeline: BlobPipeline
     private let delegationKeys: UserDelegationKeyCache
@@ -36,91 +37,23 @@ final class BlobContainerCore: Sendable {
         return operation
     }
 
-    // MARK: Small operations
-
-    func properties(_ name: String, conditions: BlobRequestConditions, timeout: Duration, queue: DispatchQueue,
-                    completion: @escaping @Sendable (Result<BlobProperties, ToolboxError>) -> Void) -> any Cancellable {
-        start("reading the properties of '\(name)'", blobName: name, queue: queue, completion: completion) { op in
-            let request = BlobRequest(method: "HEAD", resource: .blob(name), headers: conditions.headers,
-                                      expected: [200], operation: "reading the properties of '\(name)'")
-            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
-                op.finish(result.flatMap { response in
-                    Result { () throws(ToolboxError) in
-                        try BlobResponseHeaders.properties(name: name, head: response.head)
-                    }
-                })
-            }
-        }
-    }
-
-    func delete(_ name: String, conditions: BlobRequestConditions, timeout: Duration, queue: DispatchQueue,
-                completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
-        start("deleting '\(name)'", blobName: name, queue: queue, completion: completion) { op in
-            let request = BlobRequest(method: "DELETE", resource: .blob(name), headers: conditions.headers,
-                                      expected: [202], operation: "deleting '\(name)'")
-            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
-                op.finish(result.map { _ in () })
-            }
-        }
-    }
-
-    func list(prefix: String?, pageSize: Int?, marker: String?, timeout: Duration, queue: DispatchQueue,
-              completion: @escaping @Sendable (Result<BlobListPage, ToolboxError>) -> Void) -> any Cancellable {
-        start("listing blobs", blobName: nil, queue: queue, completion: completion) { op in
-            if let pageSize, !(1...5000).contains(pageSize) {
-                return op.finish(.failure(ToolboxError(.invalidArgument, "the page size must be 1...5000 (the "
-                    + "service's limit), not \(pageSize)")))
-            }
-            var query = [("restype", "container"), ("comp", "list")]
-            if let prefix, !prefix.isEmpty { query.append(("prefix", prefix)) }
-            if let marker, !marker.isEmpty { query.append(("marker", marker)) }
-            if let pageSize { query.append(("maxresults", String(pageSize))) }
-            let request = BlobRequest(method: "GET", resource: .container, query: query, expected: [200],
-                                      operation: "listing the blobs of '\(containerName)'")
-            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
-                op.finish(result.flatMap { response in
-                    Result { () throws(ToolboxError) in try BlobXML.listPage(response.body) }
-                })
-            }
-        }
-    }
-
-    func uploadFromURL(_ name: String, sourceURL: String, overwrite: Bool, timeout: Duration, queue: DispatchQueue,
-                       completion: @escaping @Sendable (Result<BlobUploadResult, ToolboxError>) -> Void)
-        -> any Cancellable
-    {
-        start("copying into '\(name)' from a URL", blobName: name, queue: queue, completion: completion) { op in
-            guard sourceURL.lowercased().hasPrefix("https://") || sourceURL.lowercased().hasPrefix("http://") else {
-                return op.finish(.failure(ToolboxError(.invalidArgument, "the source of a copy must be an http(s) "
-                    + "URL")))
-            }
-            var headers = [("x-ms-blob-type", "BlockBlob"), ("x-ms-copy-source", sourceURL)]
-            if !overwrite { headers.append(("If-None-Match", "*")) }
-            let request = BlobRequest(method: "PUT", resource: .blob(name), headers: headers, expected: [201],
-                                      operation: "copying into '\(name)' from a URL")
-            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
-                op.finish(result.map { BlobResponseHeaders.uploadResult(name: name, response: $0, size: 0, blockCount: 0) })
-            }
-        }
-    }
-
-    func setMetadata(_ name: String, metadata: [String: String], conditions: BlobRequestConditions,
-                     timeout: Duration, queue: DispatchQueue,
-                     completion: @escaping @Sendable (Result<BlobUploadResult, ToolboxError>) -> Void)
-        -> any Cancellable
-    {
-        start("setting the metadata of '\(name)'", blobName: name, queue: queue, completion: completion) { op in
-            let headers: [(String, String)]
+    /// An operation of one request: `request` builds it (or refuses with a typed error before any I/O) and
+    /// `value` reads the operation's result from the answer.
+    func single<T: Sendable>(
+        _ what: String, blobName: String?, timeout: Duration, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<T, ToolboxError>) -> Void,
+        request: () throws(ToolboxError) -> BlobRequest,
+        value: @escaping @Sendable (HTTPResponse) throws(ToolboxError) -> T
+    ) -> any Cancellable {
+        start(what, blobName: blobName, queue: queue, completion: completion) { op in
+            let built: BlobRequest
             do throws(ToolboxError) {
-                headers = try Self.metadataHeaders(metadata) + conditions.headers
+                built = try request()
             } catch {
                 return op.finish(.failure(error))
             }
-            let request = BlobRequest(method: "PUT", resource: .blob(name), query: [("comp", "metadata")],
-                                      headers: headers, expected: [200],
-                                      operation: "setting the metadata of '\(name)'")
-            pipeline.send(request, deadline: .after(timeout), tracker: op) { result in
-                op.finish(result.map { BlobResponseHeaders.uploadResult(name: name, response: $0, size: 0, blockCount: 0) })
+            pipeline.send(built, deadline: .after(timeout), tracker: op) { result in
+                op.finish(result.flatMap { response in Result { () throws(ToolboxError) in try value(response) } })
             }
         }
     }

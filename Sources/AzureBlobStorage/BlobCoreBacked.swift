@@ -1,7 +1,8 @@
 import Dispatch
 import ToolboxCore
 
-/// The one implementation of `BlobContainerOperations` both clients share: each forwards to its core.
+/// The one implementation of `BlobContainerOperations` both clients share, over their core: the one-request
+/// operations are described here (`BlobContainerCore.single` runs them), transfers and SAS run in the core.
 protocol BlobCoreBacked: BlobContainerOperations {
     var core: BlobContainerCore { get }
 }
@@ -53,8 +54,21 @@ extension BlobCoreBacked {
                           completion: @escaping @Sendable (Result<BlobListPage, ToolboxError>) -> Void)
         -> any Cancellable
     {
-        core.list(prefix: prefix, pageSize: pageSize, marker: marker, timeout: timeout, queue: queue,
-                  completion: completion)
+        core.single("listing blobs", blobName: nil, timeout: timeout, queue: queue, completion: completion) {
+            () throws(ToolboxError) in
+            if let pageSize, !(1...5000).contains(pageSize) {
+                throw ToolboxError(.invalidArgument, "the page size must be 1...5000 (the service's limit), not "
+                    + "\(pageSize)")
+            }
+            var query = [("restype", "container"), ("comp", "list")]
+            if let prefix, !prefix.isEmpty { query.append(("prefix", prefix)) }
+            if let marker, !marker.isEmpty { query.append(("marker", marker)) }
+            if let pageSize { query.append(("maxresults", String(pageSize))) }
+            return BlobRequest(method: "GET", resource: .container, query: query, expected: [200],
+                               operation: "listing the blobs of '\(containerName)'")
+        } value: { response throws(ToolboxError) in
+            try BlobXML.listPage(response.body)
+        }
     }
 
     @discardableResult
@@ -62,7 +76,11 @@ extension BlobCoreBacked {
                            queue: DispatchQueue, completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void)
         -> any Cancellable
     {
-        core.delete(blobName, conditions: conditions, timeout: timeout, queue: queue, completion: completion)
+        let what = "deleting '\(blobName)'"
+        return core.single(what, blobName: blobName, timeout: timeout, queue: queue, completion: completion) {
+            BlobRequest(method: "DELETE", resource: .blob(blobName), headers: conditions.headers, expected: [202],
+                        operation: what)
+        } value: { _ in }
     }
 
     @discardableResult
@@ -71,8 +89,19 @@ extension BlobCoreBacked {
                        completion: @escaping @Sendable (Result<BlobUploadResult, ToolboxError>) -> Void)
         -> any Cancellable
     {
-        core.uploadFromURL(blobName, sourceURL: sourceURL, overwrite: overwrite, timeout: timeout, queue: queue,
-                           completion: completion)
+        let what = "copying into '\(blobName)' from a URL"
+        return core.single(what, blobName: blobName, timeout: timeout, queue: queue, completion: completion) {
+            () throws(ToolboxError) in
+            guard sourceURL.lowercased().hasPrefix("https://") || sourceURL.lowercased().hasPrefix("http://") else {
+                throw ToolboxError(.invalidArgument, "the source of a copy must be an http(s) URL")
+            }
+            var headers = [("x-ms-blob-type", "BlockBlob"), ("x-ms-copy-source", sourceURL)]
+            if !overwrite { headers.append(("If-None-Match", "*")) }
+            return BlobRequest(method: "PUT", resource: .blob(blobName), headers: headers, expected: [201],
+                               operation: what)
+        } value: { response in
+            BlobResponseHeaders.uploadResult(name: blobName, response: response, size: 0, blockCount: 0)
+        }
     }
 
     @discardableResult
@@ -81,7 +110,13 @@ extension BlobCoreBacked {
                            completion: @escaping @Sendable (Result<BlobProperties, ToolboxError>) -> Void)
         -> any Cancellable
     {
-        core.properties(blobName, conditions: conditions, timeout: timeout, queue: queue, completion: completion)
+        let what = "reading the properties of '\(blobName)'"
+        return core.single(what, blobName: blobName, timeout: timeout, queue: queue, completion: completion) {
+            BlobRequest(method: "HEAD", resource: .blob(blobName), headers: conditions.headers, expected: [200],
+                        operation: what)
+        } value: { response throws(ToolboxError) in
+            try BlobResponseHeaders.properties(name: blobName, head: response.head)
+        }
     }
 
     @discardableResult
@@ -90,8 +125,15 @@ extension BlobCoreBacked {
                             completion: @escaping @Sendable (Result<BlobUploadResult, ToolboxError>) -> Void)
         -> any Cancellable
     {
-        core.setMetadata(blobName, metadata: metadata, conditions: conditions, timeout: timeout, queue: queue,
-                         completion: completion)
+        let what = "setting the metadata of '\(blobName)'"
+        return core.single(what, blobName: blobName, timeout: timeout, queue: queue, completion: completion) {
+            () throws(ToolboxError) in
+            BlobRequest(method: "PUT", resource: .blob(blobName), query: [("comp", "metadata")],
+                        headers: try BlobContainerCore.metadataHeaders(metadata) + conditions.headers,
+                        expected: [200], operation: what)
+        } value: { response in
+            BlobResponseHeaders.uploadResult(name: blobName, response: response, size: 0, blockCount: 0)
+        }
     }
 
     @discardableResult

@@ -124,55 +124,6 @@ extension CosmosCoreBacked {
     }
 
     @discardableResult
-    public func writeItem(_ document: [UInt8], partitionKey: CosmosPartitionKey?, upsert: Bool,
-                          options: CosmosItemOptions, queue: DispatchQueue,
-                          completion: @escaping @Sendable (Result<CosmosResponse<[UInt8]>, ToolboxError>) -> Void)
-        -> any Cancellable
-    {
-        core.writeItem(database: databaseName, container: containerName, body: document, partitionKey: partitionKey,
-                       upsert: upsert, options: options, queue: queue, completion: completion)
-    }
-
-    @discardableResult
-    public func replaceItem(id: String, with document: [UInt8], partitionKey: CosmosPartitionKey?,
-                            options: CosmosItemOptions, queue: DispatchQueue,
-                            completion: @escaping @Sendable (Result<CosmosResponse<[UInt8]>, ToolboxError>) -> Void)
-        -> any Cancellable
-    {
-        core.replaceItem(database: databaseName, container: containerName, id: id, body: document,
-                         partitionKey: partitionKey, options: options, queue: queue, completion: completion)
-    }
-
-    @discardableResult
-    public func readItem(id: String, partitionKey: CosmosPartitionKey, options: CosmosItemOptions, queue: DispatchQueue,
-                         completion: @escaping @Sendable (Result<CosmosResponse<[UInt8]>, ToolboxError>) -> Void)
-        -> any Cancellable
-    {
-        core.readItem(database: databaseName, container: containerName, id: id, partitionKey: partitionKey,
-                      options: options, queue: queue, completion: completion)
-    }
-
-    @discardableResult
-    public func deleteItem(id: String, partitionKey: CosmosPartitionKey, options: CosmosItemOptions, queue: DispatchQueue,
-                           completion: @escaping @Sendable (Result<CosmosResponse<Void>, ToolboxError>) -> Void)
-        -> any Cancellable
-    {
-        core.deleteItem(database: databaseName, container: containerName, id: id, partitionKey: partitionKey,
-                        options: options, queue: queue, completion: completion)
-    }
-
-    @discardableResult
-    public func patchItem(id: String, partitionKey: CosmosPartitionKey, operations: [CosmosPatchOperation],
-                          condition: String?, options: CosmosItemOptions, queue: DispatchQueue,
-                          completion: @escaping @Sendable (Result<CosmosResponse<[UInt8]>, ToolboxError>) -> Void)
-        -> any Cancellable
-    {
-        core.patchItem(database: databaseName, container: containerName, id: id, partitionKey: partitionKey,
-                       operations: operations, condition: condition, options: options, queue: queue,
-                       completion: completion)
-    }
-
-    @discardableResult
     public func queryPage(_ query: CosmosQuery?, options: CosmosQueryOptions, queue: DispatchQueue,
                           completion: @escaping @Sendable (Result<CosmosQueryPage<[UInt8]>, ToolboxError>) -> Void)
         -> any Cancellable

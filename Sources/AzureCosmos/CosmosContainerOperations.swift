@@ -196,14 +196,14 @@ extension CosmosContainerOperations {
                            completion: @escaping @Sendable (Result<CosmosQueryResult<[UInt8]>, ToolboxError>) -> Void)
         -> any Cancellable
     {
-        let handle = CosmosPagesHandle()
+        let handle = CancellableSlot()  // the page in flight
         collectPages(query, options: options, queue: queue, handle: handle,
                      collected: CosmosQueryResult(items: [], pages: 0, requestCharge: 0), completion: completion)
         return handle
     }
 
     private func collectPages(_ query: CosmosQuery?, options: CosmosQueryOptions, queue: DispatchQueue,
-                              handle: CosmosPagesHandle, collected: CosmosQueryResult<[UInt8]>,
+                              handle: CancellableSlot, collected: CosmosQueryResult<[UInt8]>,
                               completion: @escaping @Sendable (Result<CosmosQueryResult<[UInt8]>, ToolboxError>) -> Void) {
         handle.set(queryPage(query, options: options, queue: queue) { result in
             switch result {
@@ -246,27 +246,6 @@ extension CosmosContainerOperations {
                 try response.map { bytes throws(ToolboxError) in try CosmosCoding.decode(T.self, bytes, decoder.value) }
             } })
         }
-    }
-}
-
-/// The handle of an all-pages query: cancels the page in flight.
-final class CosmosPagesHandle: Cancellable, Sendable {
-    private let state = LockedValue<(current: (any Cancellable)?, cancelled: Bool)>((nil, false))
-
-    func set(_ handle: any Cancellable) {
-        let cancelled = state.withLockedValue { state -> Bool in
-            state.current = handle
-            return state.cancelled
-        }
-        if cancelled { handle.cancel() }
-    }
-
-    func cancel() {
-        let current = state.withLockedValue { state -> (any Cancellable)? in
-            state.cancelled = true
-            return state.current
-        }
-        current?.cancel()
     }
 }
 

@@ -3,9 +3,8 @@ import ToolboxCore
 
 /// The `Cancellable` of one public operation, which may take several steps (metadata reads, pages, retries):
 /// it cancels whichever step is current and delivers the result exactly once on the caller's queue.
-final class CosmosOperation<Value: Sendable>: Cancellable, @unchecked Sendable {
-    // @unchecked Sendable: `step` and `cancelled` live in a LockedValue; `once` is itself thread-safe.
-    private let step = LockedValue<(handle: (any Cancellable)?, cancelled: Bool)>((nil, false))
+final class CosmosOperation<Value: Sendable>: Cancellable, Sendable {
+    private let step = CancellableSlot()
     private let once: CompletionOnce<Result<Value, ToolboxError>>
     let what: String
 
@@ -19,16 +18,8 @@ final class CosmosOperation<Value: Sendable>: Cancellable, @unchecked Sendable {
     /// Makes `handle` the step to cancel; cancels it at once (and returns false) if the operation was cancelled.
     @discardableResult
     func setStep(_ handle: any Cancellable) -> Bool {
-        let cancelNow = step.withLockedValue { state -> Bool in
-            state.handle = handle
-            return state.cancelled
-        }
         // A step that already completed the operation is left alone; a step started after a cancel is cancelled.
-        if cancelNow {
-            handle.cancel()
-            return false
-        }
-        return !once.isCompleted
+        step.set(handle) && !once.isCompleted
     }
 
     func finish(_ result: Result<Value, ToolboxError>) {
@@ -36,11 +27,7 @@ final class CosmosOperation<Value: Sendable>: Cancellable, @unchecked Sendable {
     }
 
     func cancel() {
-        let handle = step.withLockedValue { state -> (any Cancellable)? in
-            state.cancelled = true
-            return state.handle
-        }
-        finish(.failure(ToolboxError(.cancelled, "\(what) was cancelled")))
-        handle?.cancel()
+        // The operation's own cancellation is delivered before the step's handle can answer with its own error.
+        step.cancel { finish(.failure(ToolboxError(.cancelled, "\(what) was cancelled"))) }
     }
 }

@@ -117,8 +117,6 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
         var transientRetries = 0
         var connectionRetries = 0
         var charge = 0.0
-        var current: (any Cancellable)?
-        var cancelled = false
     }
 
     private let pipeline: CosmosPipeline
@@ -126,6 +124,8 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
     private let deadline: Deadline
     private let once: CompletionOnce<Result<CosmosRawResponse, ToolboxError>>
     private let state = LockedValue(State())
+    /// The try or the retry timer in progress.
+    private let current = CancellableSlot()
 
     init(pipeline: CosmosPipeline, request: CosmosRequest, deadline: Deadline,
          completion: @escaping @Sendable (Result<CosmosRawResponse, ToolboxError>) -> Void) {
@@ -140,22 +140,8 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
     }
 
     func cancel() {
-        let current = state.withLockedValue { state -> (any Cancellable)? in
-            state.cancelled = true
-            return state.current
-        }
-        current?.cancel()
+        current.cancel()
         finish(.failure(ToolboxError(.cancelled, "\(request.operation) was cancelled")))
-    }
-
-    /// Stores the handle of the step in progress; false when the call was cancelled meanwhile.
-    private func setCurrent(_ handle: any Cancellable) -> Bool {
-        let cancelled = state.withLockedValue { state -> Bool in
-            state.current = handle
-            return state.cancelled
-        }
-        if cancelled { handle.cancel() }
-        return !cancelled
     }
 
     func attempt() {
@@ -172,7 +158,7 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
                 let step = pipeline.http.execute(http, deadline: deadline) { [self] result in
                     handle(result)
                 }
-                _ = setCurrent(step)
+                current.set(step)
             }
         }
     }
@@ -314,6 +300,6 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
         let timer = clock.schedule(at: clock.now().advanced(by: wait), on: LibraryQueues.defaultCallbackQueue) {
             [self] in attempt()
         }
-        _ = setCurrent(timer)
+        current.set(timer)
     }
 }

@@ -56,6 +56,11 @@ public struct ToolboxError: Error, Equatable, CustomStringConvertible, Sendable 
         return text
     }
 
+    /// `error` itself when it is already a `ToolboxError`; otherwise a new one with `code` and the error's text.
+    package static func passing(_ error: any Error, orElse code: Code) -> ToolboxError {
+        error as? ToolboxError ?? ToolboxError(code, "\(error)")
+    }
+
     /// Whether a client may try again (after a delay, a new link or a new connection).
     public var isTransient: Bool { recovery != .fail }
 

@@ -12,7 +12,7 @@ import ToolboxCore
 /// `az` is found on the `PATH` of `environment` and run in `/bin` with stdin closed and
 /// `AZURE_CORE_NO_COLOR=true`, killed after `processTimeout`. Like azure-identity, this credential does
 /// not cache: every call runs `az` (clients cache through their own token policies).
-public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
+public struct AzureCLICredential: TokenCredential, DeliveringTokenCredential, CustomStringConvertible {
     public let credentialName = "AzureCLICredential"
     public let tenantID: String?
     public let subscription: String?
@@ -34,19 +34,13 @@ public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
         self.environment = environment
     }
 
-    @discardableResult
-    public func token(
-        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
-        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
-    ) -> any Cancellable {
-        let delivery = TokenDelivery(
-            queue: queue, deadline: options.deadline, operation: "AzureCLICredential.token", completion: completion)
+    func token(for scopes: [String], options: TokenRequestOptions, delivery: TokenDelivery) {
         let resource: String
         switch ScopeResource.resource(for: scopes, credential: credentialName) {
         case .success(let value): resource = value
         case .failure(let error):
             delivery.deliver(.failure(error))
-            return delivery
+            return
         }
         var arguments = ["account", "get-access-token", "--output", "json", "--resource", resource]
         let tenantID: String?
@@ -57,14 +51,14 @@ public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
         case .success(let resolved): tenantID = resolved
         case .failure(let error):
             delivery.deliver(.failure(error))
-            return delivery
+            return
         }
         if let tenantID {
             do throws(AuthError) {
                 try EntraTokenEndpoint.validateTenant(tenantID)
             } catch {
                 delivery.deliver(.failure(error))
-                return delivery
+                return
             }
             arguments += ["--tenant", tenantID]
         }
@@ -73,14 +67,14 @@ public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
             guard subscription.utf8.allSatisfy({ allowed.contains($0) }) else {
                 delivery.deliver(.failure(AuthError(.invalidArgument, "the subscription '\(subscription)' may "
                     + "contain only letters, digits, spaces and '-_.'")))
-                return delivery
+                return
             }
             arguments += ["--subscription", subscription]
         }
         guard let az = ProcessRunner.locate("az", environment: environment) else {
             delivery.deliver(.failure(AuthError(.credentialUnavailable, "AzureCLICredential is unavailable: Azure "
                 + "CLI ('az') not found on PATH; install it or use another credential")))
-            return delivery
+            return
         }
         var childEnvironment = environment
         childEnvironment["AZURE_CORE_NO_COLOR"] = "true"
@@ -91,7 +85,6 @@ public struct AzureCLICredential: TokenCredential, CustomStringConvertible {
         ) { result in
             delivery.deliver(result.flatMap(Self.parse))
         }
-        return delivery
     }
 
     /// Maps `az`'s exit status and output to a token or an error (never echoing stdout, which holds the token).

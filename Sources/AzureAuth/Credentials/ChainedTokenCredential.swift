@@ -11,7 +11,7 @@ import ToolboxCore
 /// failure ends the chain (a real authentication error must not be masked by a later credential). The final
 /// error lists every attempted member and why it failed. Once a member succeeds, later requests go to it first
 /// when `rememberSuccessful` is set (as DefaultAzureCredential does).
-public final class ChainedTokenCredential: TokenCredential, CustomStringConvertible {
+public final class ChainedTokenCredential: TokenCredential, DeliveringTokenCredential, CustomStringConvertible {
     public let credentialName: String
     public let credentials: [any TokenCredential]
     private let rememberSuccessful: Bool
@@ -29,21 +29,14 @@ public final class ChainedTokenCredential: TokenCredential, CustomStringConverti
         successful.load().map { credentials[$0] }
     }
 
-    @discardableResult
-    public func token(
-        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
-        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
-    ) -> any Cancellable {
-        let delivery = TokenDelivery(
-            queue: queue, deadline: options.deadline, operation: "\(credentialName).token", completion: completion)
+    func token(for scopes: [String], options: TokenRequestOptions, delivery: TokenDelivery) {
         if let index = successful.load() {
             credentials[index].token(for: scopes, options: options, queue: Self.chainQueue) { result in
                 delivery.deliver(result)
             }
-            return delivery
+            return
         }
         attempt(0, scopes: scopes, options: options, failures: [], delivery: delivery)
-        return delivery
     }
 
     private static let chainQueue = LibraryQueues.makeQueue(label: "AzureAuth.chain", attributes: .concurrent)

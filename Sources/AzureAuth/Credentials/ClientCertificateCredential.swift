@@ -14,14 +14,14 @@ import ToolboxCore
 /// The file is PEM with the certificate and its RSA private key (optionally encrypted: pass `password`).
 /// Requests go straight to `{authorityHost}/{tenant}/oauth2/v2.0/token`; tokens are cached per tenant and scope set.
 /// Other tenants: as `ClientSecretCredential`.
-public final class ClientCertificateCredential: TokenCredential, TokenForwardingCredential, CustomStringConvertible {
+public final class ClientCertificateCredential: TokenCredential, ClientCredentialsGrantCredential,
+    CustomStringConvertible
+{
     public let credentialName = "ClientCertificateCredential"
     /// `client_assertion_type` of a JWT client assertion (RFC 7523).
     static let jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-    public let tenantID: String
-    public let clientID: String
     public let certificatePath: String
-    private let caches: TenantTokenCaches
+    let grant: ClientCredentialsGrant
 
     /// - throws: `AuthError.Code.invalidArgument` when the file cannot be read or holds no RSA key and certificate.
     public init(
@@ -40,7 +40,7 @@ public final class ClientCertificateCredential: TokenCredential, TokenForwarding
                 + "(AZURE_CLIENT_CERTIFICATE_PATH); check that it exists and is readable")
         }
         let signer = try ClientAssertionSigner(pem: Secret(Array(data)), password: password, source: certificatePath)
-        let grant = try ClientCredentialsGrant(
+        grant = try ClientCredentialsGrant(
             credentialName: "ClientCertificateCredential", tenantID: tenantID, clientID: clientID,
             authorityHost: authorityHost, additionallyAllowedTenants: additionallyAllowedTenants,
             environment: environment, transport: transport, logger: logger, clock: clock
@@ -52,13 +52,8 @@ public final class ClientCertificateCredential: TokenCredential, TokenForwarding
                 return .failure(error)
             }
         }
-        self.tenantID = tenantID
-        self.clientID = clientID
         self.certificatePath = certificatePath
-        caches = grant.caches
     }
-
-    var tokenSource: any TokenSource { caches }
 
     public var description: String {
         "ClientCertificateCredential(tenantID: \(tenantID), clientID: \(clientID), certificate: \(certificatePath))"

@@ -7,6 +7,8 @@ import ToolboxCore
 /// assertion, a federated token) or why it cannot; the grant adds `client_id`, `grant_type` and `scope` and sends
 /// the fields in name order, as azure-identity does.
 struct ClientCredentialsGrant: Sendable {
+    let tenantID: String
+    let clientID: String
     let endpoint: EntraTokenEndpoint
     let caches: TenantTokenCaches
 
@@ -20,6 +22,8 @@ struct ClientCredentialsGrant: Sendable {
         let authority = authorityHost ?? environment.nonEmpty(AzureEnvironmentVariable.authorityHost)
             ?? AzureEnvironmentVariable.defaultAuthorityHost
         let endpoint = try EntraTokenEndpoint(authorityHost: authority, tenantID: tenantID)
+        self.tenantID = tenantID
+        self.clientID = clientID
         self.endpoint = endpoint
         caches = TenantTokenCaches(
             name: credentialName, defaultTenant: tenantID, authorityHost: endpoint.authorityHost,
@@ -41,4 +45,19 @@ struct ClientCredentialsGrant: Sendable {
             }
         }
     }
+}
+
+/// A credential that authenticates through a `ClientCredentialsGrant`: its tenant, client and token source are
+/// the grant's.
+protocol ClientCredentialsGrantCredential: TokenForwardingCredential {
+    var grant: ClientCredentialsGrant { get }
+}
+
+extension ClientCredentialsGrantCredential {
+    /// The tenant tokens come from, unless a request names another allowed tenant.
+    public var tenantID: String { grant.tenantID }
+    /// The application (client) id.
+    public var clientID: String { grant.clientID }
+
+    var tokenSource: any TokenSource { grant.caches }
 }

@@ -13,12 +13,9 @@ import ToolboxCore
 /// defaults to `AZURE_AUTHORITY_HOST` from `environment`, else the public cloud. Tokens are cached per tenant and
 /// scope set. `additionallyAllowedTenants` (default: `AZURE_ADDITIONALLY_ALLOWED_TENANTS`) lists the other tenants
 /// `TokenRequestOptions.tenantID` may name; `*` allows any.
-public final class ClientSecretCredential: TokenCredential, TokenForwardingCredential, CustomStringConvertible {
+public final class ClientSecretCredential: TokenCredential, ClientCredentialsGrantCredential, CustomStringConvertible {
     public let credentialName = "ClientSecretCredential"
-    public let tenantID: String
-    public let clientID: String
-    private let endpoint: EntraTokenEndpoint
-    private let caches: TenantTokenCaches
+    let grant: ClientCredentialsGrant
 
     /// - throws: `AuthError.Code.invalidArgument` for an invalid tenant id, empty client id or secret, or a
     ///   non-HTTPS authority.
@@ -36,21 +33,15 @@ public final class ClientSecretCredential: TokenCredential, TokenForwardingCrede
             throw AuthError(.invalidArgument, "ClientSecretCredential needs a non-empty client secret "
                 + "(AZURE_CLIENT_SECRET)")
         }
-        let grant = try ClientCredentialsGrant(
+        grant = try ClientCredentialsGrant(
             credentialName: "ClientSecretCredential", tenantID: tenantID, clientID: clientID,
             authorityHost: authorityHost, additionallyAllowedTenants: additionallyAllowedTenants,
             environment: environment, transport: transport, logger: logger, clock: clock
         ) { _ in .success([("client_secret", clientSecret.exposedValue)]) }
-        self.tenantID = tenantID
-        self.clientID = clientID
-        self.endpoint = grant.endpoint
-        caches = grant.caches
     }
 
     /// The authority requests go to, `https://host[:port]`.
-    public var authorityHost: String { endpoint.authorityHost }
-
-    var tokenSource: any TokenSource { caches }
+    public var authorityHost: String { grant.endpoint.authorityHost }
 
     public var description: String {
         "ClientSecretCredential(tenantID: \(tenantID), clientID: \(clientID), authority: \(authorityHost), "

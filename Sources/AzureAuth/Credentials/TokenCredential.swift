@@ -89,3 +89,28 @@ extension TokenForwardingCredential {
         tokenSource.token(for: scopes, options: options, queue: queue, completion: completion)
     }
 }
+
+/// A credential that answers each request itself, through a `TokenDelivery` (named `<credentialName>.token`)
+/// that owns the request's deadline, cancellation and exactly-once completion.
+protocol DeliveringTokenCredential: TokenForwardingCredential {
+    func token(for scopes: [String], options: TokenRequestOptions, delivery: TokenDelivery)
+}
+
+extension DeliveringTokenCredential {
+    var tokenSource: any TokenSource { DeliveringTokenSource(credential: self) }
+}
+
+/// The token source of a `DeliveringTokenCredential`: a fresh delivery per request, answered by the credential.
+struct DeliveringTokenSource<Credential: DeliveringTokenCredential>: TokenSource {
+    let credential: Credential
+
+    func token(
+        for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void
+    ) -> any Cancellable {
+        let delivery = TokenDelivery(queue: queue, deadline: options.deadline,
+                                     operation: "\(credential.credentialName).token", completion: completion)
+        credential.token(for: scopes, options: options, delivery: delivery)
+        return delivery
+    }
+}

@@ -13,12 +13,12 @@ import ToolboxCore
 /// Reads `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_FEDERATED_TOKEN_FILE` and `AZURE_AUTHORITY_HOST` from
 /// `environment` unless given. The file is read again when it is older than ten minutes in memory (the
 /// projected token rotates). Tokens are cached per tenant and scope set; other tenants as `ClientSecretCredential`.
-public final class WorkloadIdentityCredential: TokenCredential, TokenForwardingCredential, CustomStringConvertible {
+public final class WorkloadIdentityCredential: TokenCredential, ClientCredentialsGrantCredential,
+    CustomStringConvertible
+{
     public let credentialName = "WorkloadIdentityCredential"
-    public let tenantID: String
-    public let clientID: String
     public let tokenFilePath: String
-    private let caches: TenantTokenCaches
+    let grant: ClientCredentialsGrant
 
     /// - throws: `AuthError.Code.credentialUnavailable` naming each missing variable.
     public init(
@@ -39,7 +39,7 @@ public final class WorkloadIdentityCredential: TokenCredential, TokenForwardingC
                 + "\(missing.joined(separator: ", ")) not set; set them or pass tenantID, clientID and tokenFilePath")
         }
         let assertion = FederatedTokenFile(path: file, clock: clock)
-        let grant = try ClientCredentialsGrant(
+        grant = try ClientCredentialsGrant(
             credentialName: "WorkloadIdentityCredential", tenantID: tenant, clientID: client,
             authorityHost: authorityHost, additionallyAllowedTenants: additionallyAllowedTenants,
             environment: environment, transport: transport, logger: logger, clock: clock
@@ -48,13 +48,8 @@ public final class WorkloadIdentityCredential: TokenCredential, TokenForwardingC
                 [("client_assertion", $0.exposedValue), ("client_assertion_type", ClientCertificateCredential.jwtBearer)]
             }
         }
-        self.tenantID = tenant
-        self.clientID = client
         self.tokenFilePath = file
-        caches = grant.caches
     }
-
-    var tokenSource: any TokenSource { caches }
 
     public var description: String {
         "WorkloadIdentityCredential(tenantID: \(tenantID), clientID: \(clientID), tokenFile: \(tokenFilePath))"

@@ -14,6 +14,15 @@ struct FieldReader {
         }
     }
 
+    /// The fields of `value`, which must be the described list with descriptor `code` (a `type`).
+    init(_ type: String, described value: AMQPValue, code: UInt64) throws {
+        guard value.descriptorCode == code, let inner = value.describedValue else {
+            let article = type.first.map { "aeiou".contains($0) } == true ? "an" : "a"
+            throw AMQPError(.decoding, "expected \(article) \(type) (0x\(String(code, radix: 16))), got \(value)")
+        }
+        try self.init(type, inner)
+    }
+
     subscript(index: Int) -> AMQPValue { index < fields.count ? fields[index] : .null }
 
     private func mismatch(_ index: Int, _ name: String, _ expected: String) -> AMQPError {
@@ -117,6 +126,13 @@ extension AMQPValue {
         guard case .described(_, let value) = self else { return nil }
         return value
     }
+
+    /// The descriptor code and the value it describes; throws `error` when this is not a described value
+    /// with a known descriptor.
+    func describedParts(orThrow error: @autoclosure () -> AMQPError) throws -> (code: UInt64, value: AMQPValue) {
+        guard let code = descriptorCode, let inner = describedValue else { throw error() }
+        return (code, inner)
+    }
 }
 
 /// Descriptor codes (domain 0x00000000) and their symbolic names, from the specification.
@@ -140,10 +156,7 @@ enum AMQPDescriptors {
 extension AMQPRemoteError {
     /// Decodes an `error` (0x1d) described list.
     init(described value: AMQPValue) throws {
-        guard value.descriptorCode == 0x1d, let inner = value.describedValue else {
-            throw AMQPError(.decoding, "expected an error (0x1d), got \(value)")
-        }
-        let f = try FieldReader("error", inner)
+        let f = try FieldReader("error", described: value, code: 0x1d)
         self.init(
             condition: try f.required(f.symbol(0, "condition"), 0, "condition"),
             description: try f.string(1, "description"),

@@ -5,6 +5,7 @@ import ToolboxCore
 /// silent for longer than ours.
 extension AMQPConnection {
     func startTimer() {
+        debugAssertOnQueue(queue)
         let peerIdle = remoteOpen?.idleTimeOut.flatMap { $0 == 0 ? nil : Double($0) / 1000 }
         let ourIdle = configuration.idleTimeout.map { max($0.toolboxSeconds, 0.001) }
         guard peerIdle != nil || ourIdle != nil else { return }
@@ -18,6 +19,7 @@ extension AMQPConnection {
     }
 
     func tick(peerIdle: Double?, ourIdle: Double?) {
+        debugAssertOnQueue(queue)
         let now = MonotonicInstant.now()
         if let peerIdle, now.seconds(since: lastSent) >= peerIdle / 2 { send(.heartbeat) }
         if let ourIdle, now.seconds(since: lastReceived) > ourIdle {

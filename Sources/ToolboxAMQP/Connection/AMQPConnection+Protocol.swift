@@ -22,6 +22,7 @@ extension AMQPConnection {
     }
 
     func handle(_ event: AMQPTransportEvent) {
+        debugAssertOnQueue(queue)
         switch event {
         case .connected:
             guard state == .idle else { return }
@@ -59,6 +60,7 @@ extension AMQPConnection {
     /// Reopens the incoming windows that ran low while the bytes just read were processed: one flow per session
     /// and read, sent only after every transfer in those bytes was checked against the window announced before.
     func reopenWindows() {
+        debugAssertOnQueue(queue)
         guard !sessionsAwaitingWindow.isEmpty else { return }
         let sessions = sessionsAwaitingWindow
         sessionsAwaitingWindow = []
@@ -66,6 +68,7 @@ extension AMQPConnection {
     }
 
     func drainParser() throws {
+        debugAssertOnQueue(queue)
         while state != .closed {
             if state == .saslHeader || state == .serverHeader || state == .serverAMQPHeader
                 || (state == .amqpHeader && !headerReceived) {
@@ -80,6 +83,7 @@ extension AMQPConnection {
 
 
     func receivedHeader(_ header: AMQPProtocolHeader) throws {
+        debugAssertOnQueue(queue)
         switch (state, header) {
         case (.saslHeader, .sasl):
             state = .saslMechanisms
@@ -104,6 +108,7 @@ extension AMQPConnection {
     }
 
     func receivedFrame(_ frame: AMQPFrame) throws {
+        debugAssertOnQueue(queue)
         switch frame {
         case .heartbeat:
             return
@@ -117,6 +122,7 @@ extension AMQPConnection {
     }
 
     func receivedSASL(_ body: AMQPSASLPerformative) throws {
+        debugAssertOnQueue(queue)
         switch (state, body) {
         case (.serverSASLInit, .initialize(let mechanism, let response, let hostname)):
             let ok = (server?.mechanisms.contains(mechanism) ?? false)
@@ -148,6 +154,7 @@ extension AMQPConnection {
     }
 
     func sendAMQPHeaderAndOpen() {
+        debugAssertOnQueue(queue)
         state = .amqpHeader
         headerReceived = false
         sendRaw(AMQPProtocolHeader.amqp.bytes)
@@ -165,6 +172,7 @@ extension AMQPConnection {
     }
 
     func receivedPerformative(channel: UInt16, _ performative: AMQPPerformative, payload: [UInt8]) throws {
+        debugAssertOnQueue(queue)
         switch performative {
         case .open(let open):
             guard state == .amqpHeader, remoteOpen == nil else { throw AMQPError(.protocolViolation, "unexpected open") }
@@ -218,6 +226,7 @@ extension AMQPConnection {
 
     /// Broker role: a client began a session; answer on the lowest free channel.
     func acceptSession(_ begin: AMQPBegin, remoteChannel: UInt16) throws {
+        debugAssertOnQueue(queue)
         guard sessionsByRemoteChannel[remoteChannel] == nil else {
             throw AMQPError(.protocolViolation, "client began a second session on channel \(remoteChannel)")
         }

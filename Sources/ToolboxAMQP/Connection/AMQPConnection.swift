@@ -18,8 +18,9 @@ import ToolboxCore
 /// passes (default `LibraryQueues.defaultCallbackQueue`), exactly once. Errors the peer sends in `close`,
 /// `end` or `detach` surface as `AMQPError` with `remote` set.
 public final class AMQPConnection: @unchecked Sendable {
-    // @unchecked Sendable: every mutable property below is read and written only on `queue`; public methods
-    // hop onto it with `queue.async` before touching state.
+    // @unchecked Sendable: every mutable property below is read and written only on `queue` (the internal entry
+    // points assert it in debug builds); public methods hop onto it with `queue.async` before touching state.
+    // `ended` is an `Atomic` read from any thread.
 
     enum State {
         case idle, saslHeader, saslMechanisms, saslOutcome, amqpHeader, openReceived, closeSent, closed
@@ -69,28 +70,27 @@ public final class AMQPConnection: @unchecked Sendable {
     private(set) var terminalError: AMQPError?
 
     /// Creates a connection over `transport`; nothing happens until `open`.
-    public init(transport: any AMQPTransport, configuration: AMQPConnectionConfiguration = .init(),
-                logger: Logger = Logger(label: "ToolboxAMQP.connection")) {
-        self.queue = transport.preferredQueue
-            ?? LibraryQueues.makeQueue(label: "ToolboxAMQP.connection.\(configuration.containerID)")
-        self.configuration = configuration
-        self.server = nil
-        self.logger = logger
-        self.transport = transport
-        self.frameGrowth = max(0, transport.frameGrowth)
-        self.parser = AMQPFrameParser(maxFrameSize: AMQPFrameParser.preOpenMaxFrameSize,
-                                      limits: configuration.decodingLimits)
-        queue.setSpecific(key: Self.queueKey, value: queueToken)
+    public convenience init(transport: any AMQPTransport, configuration: AMQPConnectionConfiguration = .init(),
+                            logger: Logger = Logger(label: "ToolboxAMQP.connection")) {
+        self.init(transport: transport, server: nil, configuration: configuration, logger: logger,
+                  queueLabel: "ToolboxAMQP.connection")
     }
 
     /// Creates the broker side of an accepted connection; `open` then waits for the client's handshake.
     ///
     /// `configuration.sasl` is ignored; SASL is governed by `server`.
-    public init(acceptedTransport transport: any AMQPTransport, server: AMQPServerConfiguration,
-                configuration: AMQPConnectionConfiguration = .init(),
-                logger: Logger = Logger(label: "ToolboxAMQP.server-connection")) {
+    public convenience init(acceptedTransport transport: any AMQPTransport, server: AMQPServerConfiguration,
+                            configuration: AMQPConnectionConfiguration = .init(),
+                            logger: Logger = Logger(label: "ToolboxAMQP.server-connection")) {
+        self.init(transport: transport, server: server, configuration: configuration, logger: logger,
+                  queueLabel: "ToolboxAMQP.server-connection")
+    }
+
+    /// The one designated initializer: both roles differ only in `server` and the queue's label.
+    private init(transport: any AMQPTransport, server: AMQPServerConfiguration?,
+                 configuration: AMQPConnectionConfiguration, logger: Logger, queueLabel: String) {
         self.queue = transport.preferredQueue
-            ?? LibraryQueues.makeQueue(label: "ToolboxAMQP.server-connection.\(configuration.containerID)")
+            ?? LibraryQueues.makeQueue(label: "\(queueLabel).\(configuration.containerID)")
         self.configuration = configuration
         self.server = server
         self.logger = logger
@@ -239,6 +239,7 @@ public final class AMQPConnection: @unchecked Sendable {
     var isOnQueue: Bool { DispatchQueue.getSpecific(key: Self.queueKey) === queueToken }
 
     func send(_ frame: AMQPFrame) {
+        debugAssertOnQueue(queue)
         guard let transport else { return }
         if case .amqp(let channel, .disposition(let disposition), let payload) = frame, payload.isEmpty {
             if hold(disposition, channel: channel) { return }
@@ -255,6 +256,7 @@ public final class AMQPConnection: @unchecked Sendable {
     /// the same role, settled flag and `accepted` outcome widens it to a range (first..last, AMQP 1.0 §2.7.6),
     /// as brokers do. Returns whether `disposition` was held or merged (false: the caller sends it now).
     private func hold(_ disposition: AMQPDisposition, channel: UInt16) -> Bool {
+        debugAssertOnQueue(queue)
         let mergeable = disposition.last == nil && disposition.batchable == false
             && { if case .accepted? = disposition.state { return true } else { return false } }()
         if var held = heldDisposition, mergeable, held.channel == channel,
@@ -279,6 +281,7 @@ public final class AMQPConnection: @unchecked Sendable {
 
     /// Sends the held disposition, if any.
     func releaseHeldDisposition() {
+        debugAssertOnQueue(queue)
         guard let held = heldDisposition else { return }
         heldDisposition = nil
         guard let transport else { return }
@@ -289,6 +292,7 @@ public final class AMQPConnection: @unchecked Sendable {
     }
 
     func sendRaw(_ bytes: [UInt8]) {
+        debugAssertOnQueue(queue)
         transport?.write(bytes)
         lastSent = .now()
     }
@@ -300,16 +304,19 @@ public final class AMQPConnection: @unchecked Sendable {
     public var hasEnded: Bool { ended.load(ordering: .acquiring) }
 
     func sessionEnded(_ session: AMQPSession) {
+        debugAssertOnQueue(queue)
         sessions[session.channel] = nil
         if let remote = session.remoteChannel { sessionsByRemoteChannel[remote] = nil }
     }
 
     func sessionMapped(_ session: AMQPSession, remoteChannel: UInt16) {
+        debugAssertOnQueue(queue)
         sessionsByRemoteChannel[remoteChannel] = session
     }
 
     /// A violation by the peer: tell it why (when we can) and tear down.
     func protocolFailure(_ error: AMQPError) {
+        debugAssertOnQueue(queue)
         logger.debug("connection failed: \(error)")
         // A close may only follow our open; a broker that has not opened yet opens first (part 2, 2.4.4.2).
         if server != nil, !openSent, state == .amqpHeader, headerReceived {
@@ -333,6 +340,7 @@ public final class AMQPConnection: @unchecked Sendable {
 
     /// Ends the connection once: stops timers, closes the transport, fails or completes every waiter.
     func finish(_ error: AMQPError?) {
+        debugAssertOnQueue(queue)
         guard state != .closed else { return }
         state = .closed
         ended.store(true, ordering: .releasing)

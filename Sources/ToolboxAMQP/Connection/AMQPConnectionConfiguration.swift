@@ -125,6 +125,20 @@ struct AMQPCancellation: Cancellable {
     func cancel() { action() }
 }
 
+/// Starts a local `detach` or `end` that waits for the peer's answer: `body` runs on `queue` with the callback
+/// to complete when the answer comes; past `deadline` the callback fails with `.timedOut` (a late answer then
+/// finds it done).
+func startClosingHandshake(_ performative: String, on queue: DispatchQueue, deadline: Deadline,
+                           callbackQueue: DispatchQueue,
+                           completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void,
+                           _ body: @escaping @Sendable (Callback<Void>) -> Void) {
+    let callback = Callback(callbackQueue, completion)
+    deadline.schedule(on: queue) {
+        callback(.failure(AMQPError(.timedOut, "peer did not answer \(performative) before the deadline")))
+    }
+    queue.async { body(callback) }
+}
+
 extension Deadline {
     /// Runs `body` on `queue` when the deadline passes; never for `.never`.
     func schedule(on queue: DispatchQueue, _ body: @escaping @Sendable () -> Void) {

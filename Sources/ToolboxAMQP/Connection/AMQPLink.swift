@@ -5,7 +5,8 @@ import ToolboxCore
 ///
 /// Use the concrete `AMQPSender` and `AMQPReceiver`.
 public class AMQPLink: @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is confined to `session.queue` (the connection's queue).
+    // @unchecked Sendable: all mutable state is confined to `session.queue` (the connection's queue; its entry
+    // points assert it in debug builds), except `ended` and `peerAttachSnapshot`, `LockedValue`s read from any thread.
 
     enum State { case attaching, attached, detachSent, detached }
 
@@ -71,9 +72,8 @@ public class AMQPLink: @unchecked Sendable {
     public func close(error: AMQPRemoteError? = nil, deadline: Deadline = .never,
                       queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                       completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
-        let callback = Callback(callbackQueue, completion)
-        deadline.schedule(on: queue) { callback(.failure(AMQPError(.timedOut, "peer did not answer detach before the deadline"))) }
-        queue.async {
+        startClosingHandshake("detach", on: queue, deadline: deadline, callbackQueue: callbackQueue,
+                              completion: completion) { callback in
             switch self.state {
             case .detached:
                 callback(.success(()))
@@ -99,6 +99,7 @@ public class AMQPLink: @unchecked Sendable {
     /// Registers with the session and sends our attach; `onAttached` runs when the peer's attach arrives.
     func start(_ attach: (UInt32) -> AMQPAttach, onAttached: @escaping () -> Void,
                onFailed: @escaping (AMQPError) -> Void) {
+        debugAssertOnQueue(queue)
         guard let endpoint = self as? any LinkEndpoint, let handle = session.register(endpoint) else {
             state = .detached
             // A session that ended (its connection dropped) is a lost connection the caller may rebuild and retry;
@@ -115,6 +116,7 @@ public class AMQPLink: @unchecked Sendable {
 
     /// Broker role: registers, answers the peer's attach with ours (echoing its terminus) and is attached at once.
     func accept(_ peer: AMQPAttach) -> Bool {
+        debugAssertOnQueue(queue)
         guard let endpoint = self as? any LinkEndpoint, let handle = session.register(endpoint) else {
             state = .detached
             return false
@@ -134,6 +136,7 @@ public class AMQPLink: @unchecked Sendable {
     }
 
     func receivedAttach(_ attach: AMQPAttach) {
+        debugAssertOnQueue(queue)
         remoteAttach = attach
         remoteHandle = attach.handle
         // A peer refusing a link attaches without the terminus and detaches right after; wait for that detach.
@@ -147,6 +150,7 @@ public class AMQPLink: @unchecked Sendable {
     }
 
     func receivedDetach(_ detach: AMQPDetach) {
+        debugAssertOnQueue(queue)
         if state != .detachSent, state != .detached {
             session.send(.detach(AMQPDetach(handle: handle, closed: detach.closed)))
         }
@@ -158,6 +162,7 @@ public class AMQPLink: @unchecked Sendable {
 
     /// Ends the link once; `local` means our own detach completed normally.
     func finish(_ error: AMQPError?, local: Bool) {
+        debugAssertOnQueue(queue)
         guard state != .detached else { return }
         state = .detached
         session.unregister(handle: handle, remoteHandle: remoteHandle)
@@ -174,6 +179,7 @@ public class AMQPLink: @unchecked Sendable {
 
     /// Detaches because of a local decision (limit exceeded, undecodable message), telling the peer why.
     func detachWithError(_ remote: AMQPRemoteError, _ error: AMQPError) {
+        debugAssertOnQueue(queue)
         guard state == .attached || state == .attaching else { return }
         state = .detachSent
         session.send(.detach(AMQPDetach(handle: handle, closed: true, error: remote)))

@@ -102,8 +102,8 @@ public struct AMQPDelivery: Sendable {
 /// }
 /// ```
 public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is confined to the connection's queue, except `settlesToSend`,
-    // which is a `LockedValue`.
+    // @unchecked Sendable: all mutable state is confined to the connection's queue (asserted in debug builds at
+    // the session-facing entry points), except `settlesToSend`, which is a `LockedValue`.
 
     let options: AMQPReceiverOptions
     /// The node address this link is attached to (target for senders, source for receivers).
@@ -142,6 +142,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     func attach(_ callback: Callback<AMQPReceiver>) {
+        debugAssertOnQueue(queue)
         start({ handle in
             var source = AMQPSource(address: self.address)
             source.filter = self.options.filter
@@ -229,6 +230,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     func receivedFlow(_ flow: AMQPFlow) {
+        debugAssertOnQueue(queue)
         // Only the receiver sets link-credit (AMQP 1.0 §2.6.7): a sender's flow echoes the last value it saw, which
         // may be stale (pyamqp's senders send their configured credit), so adopting it stopped `.auto` top-ups
         // after one prefetch's worth of deliveries. What the sender's delivery-count says is authoritative: credit
@@ -251,6 +253,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     func receivedTransfer(_ transfer: AMQPTransfer, payload: [UInt8]) throws {
+        debugAssertOnQueue(queue)
         guard state == .attached else { return }
         if partial == nil {
             guard let id = transfer.deliveryID, let tag = transfer.deliveryTag else {
@@ -353,6 +356,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     private func sendQueuedSettles() {
+        debugAssertOnQueue(queue)
         let pending = settlesToSend.withLockedValue { pending in
             defer { pending = [] }
             return pending
@@ -363,6 +367,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     private func settleOnQueue(deliveryID: UInt32, outcome: AMQPDeliveryState, callback: Callback<Void>) {
+        debugAssertOnQueue(queue)
         guard state == .attached, session.incomingUnsettled[deliveryID] === self else {
             callback(.failure(terminalError ?? AMQPError(.invalidArgument, "delivery \(deliveryID) is not unsettled on this link")))
             return
@@ -378,6 +383,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     func receivedDisposition(deliveryID: UInt32, settled: Bool, state: AMQPDeliveryState?) {
+        debugAssertOnQueue(queue)
         guard settled, let callback = pendingSettles.removeValue(forKey: deliveryID) else { return }
         callback(.success(()))
     }

@@ -40,7 +40,8 @@ public struct AMQPSenderOptions: Sendable {
 /// }
 /// ```
 public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is confined to the connection's queue.
+    // @unchecked Sendable: all mutable state is confined to the connection's queue (asserted in debug builds at
+    // the session-facing entry points).
 
     struct Pending {
         let payload: [UInt8]
@@ -84,6 +85,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     func attach(_ callback: Callback<AMQPSender>) {
+        debugAssertOnQueue(queue)
         start({ handle in
             var attach = AMQPAttach(name: self.name, handle: handle, role: .sender,
                                     source: AMQPSource(address: self.options.sourceAddress ?? self.name),
@@ -195,6 +197,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     func receivedFlow(_ flow: AMQPFlow) {
+        debugAssertOnQueue(queue)
         if let receiverCount = flow.deliveryCount, let credit = flow.linkCredit {
             // credit = receiver's delivery-count + link-credit - our delivery-count (serial arithmetic).
             let available = Int32(bitPattern: receiverCount &+ credit &- deliveryCount)
@@ -210,6 +213,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
 
     /// Sends as much as credit and the session window allow.
     func pump() {
+        debugAssertOnQueue(queue)
         guard state == .attached else { return }
         while pendingHead < pending.count || pullNext() {
             var head = pending[pendingHead]
@@ -288,6 +292,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     }
 
     func receivedDisposition(deliveryID: UInt32, settled: Bool, state: AMQPDeliveryState?) {
+        debugAssertOnQueue(queue)
         guard let callback = unsettled[deliveryID] else { return }
         if !settled {
             // Only a terminal outcome matters; with rcv-settle-mode second we settle it ourselves.

@@ -21,7 +21,8 @@ public struct AMQPSessionConfiguration: Sendable {
 ///
 /// Create it with `AMQPConnection.beginSession`; attach links with `attachSender` / `attachReceiver`.
 public final class AMQPSession: @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is confined to `connection.queue`.
+    // @unchecked Sendable: all mutable state is confined to `connection.queue`; the connection- and link-facing
+    // entry points assert it in debug builds, public methods hop onto it.
 
     let connection: AMQPConnection
     /// Our channel number.
@@ -72,9 +73,8 @@ public final class AMQPSession: @unchecked Sendable {
     public func end(error: AMQPRemoteError? = nil, deadline: Deadline = .never,
                     queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                     completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
-        let callback = Callback(callbackQueue, completion)
-        deadline.schedule(on: queue) { callback(.failure(AMQPError(.timedOut, "peer did not answer end before the deadline"))) }
-        queue.async {
+        startClosingHandshake("end", on: queue, deadline: deadline, callbackQueue: callbackQueue,
+                              completion: completion) { callback in
             if self.ended { callback(.success(())); return }
             self.endCallbacks.append(callback)
             if !self.endSent {
@@ -94,6 +94,7 @@ public final class AMQPSession: @unchecked Sendable {
     // MARK: - Connection-facing (connection queue only)
 
     func begin(_ callback: Callback<AMQPSession>) {
+        debugAssertOnQueue(queue)
         beginCallback = callback
         var begin = AMQPBegin(remoteChannel: nil, nextOutgoingID: nextOutgoingID,
                               incomingWindow: incomingWindow, outgoingWindow: configuration.outgoingWindow)
@@ -103,6 +104,7 @@ public final class AMQPSession: @unchecked Sendable {
 
     /// Broker role: answers a client's begin.
     func accept(_ begin: AMQPBegin, remoteChannel: UInt16) {
+        debugAssertOnQueue(queue)
         var reply = AMQPBegin(remoteChannel: remoteChannel, nextOutgoingID: nextOutgoingID,
                               incomingWindow: incomingWindow, outgoingWindow: configuration.outgoingWindow)
         reply.handleMax = configuration.handleMax
@@ -111,6 +113,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func receivedBegin(_ begin: AMQPBegin, remoteChannel: UInt16) {
+        debugAssertOnQueue(queue)
         self.remoteChannel = remoteChannel
         connection.sessionMapped(self, remoteChannel: remoteChannel)
         nextIncomingID = begin.nextOutgoingID
@@ -123,6 +126,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func received(_ performative: AMQPPerformative, payload: [UInt8]) throws {
+        debugAssertOnQueue(queue)
         switch performative {
         case .attach(let attach):
             guard let link = links.values.first(where: { $0.name == attach.name && !$0.isRemotelyAttached }) else {
@@ -248,6 +252,7 @@ public final class AMQPSession: @unchecked Sendable {
     /// Ends the session because of a local decision (a window violation), telling the peer why; its links fail
     /// with `error` at once, and the peer's answering end completes it.
     func endWithError(_ remote: AMQPRemoteError, _ error: AMQPError) {
+        debugAssertOnQueue(queue)
         guard !ended, !endSent else { return }
         endSent = true
         connection.send(.amqp(channel, .end(remote)))
@@ -259,6 +264,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func connectionEnded(_ error: AMQPError) {
+        debugAssertOnQueue(queue)
         guard !ended else { return }
         ended = true
         beginCallback?(.failure(error))
@@ -291,6 +297,7 @@ public final class AMQPSession: @unchecked Sendable {
     var acceptsLinks: Bool { !ended && connection.isOpen }
 
     func register(_ link: any LinkEndpoint) -> UInt32? {
+        debugAssertOnQueue(queue)
         guard acceptsLinks else { return nil }
         let limit = min(configuration.handleMax, remoteHandleMax)
         guard links.count <= Int(limit), let handle = (0...limit).first(where: { links[$0] == nil }) else { return nil }
@@ -299,6 +306,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func unregister(handle: UInt32, remoteHandle: UInt32?) {
+        debugAssertOnQueue(queue)
         if let remoteHandle, let link = links[handle], linksByRemoteHandle[remoteHandle] === link {
             linksByRemoteHandle[remoteHandle] = nil
         }
@@ -306,6 +314,7 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func allocateDeliveryID() -> UInt32 {
+        debugAssertOnQueue(queue)
         defer { nextDeliveryID &+= 1 }
         return nextDeliveryID
     }
@@ -315,6 +324,7 @@ public final class AMQPSession: @unchecked Sendable {
 
     /// Sends one transfer frame, consuming a slot of the peer's window.
     func sendTransfer(_ transfer: AMQPTransfer, payload: [UInt8]) {
+        debugAssertOnQueue(queue)
         connection.send(.amqp(channel: channel, performative: .transfer(transfer), payload: payload))
         nextOutgoingID &+= 1
         if remoteIncomingWindow > 0 { remoteIncomingWindow -= 1 }
@@ -323,6 +333,7 @@ public final class AMQPSession: @unchecked Sendable {
     /// The session part of a flow frame, completed by links with their own fields.
     /// A flow with the session's fields; every flow made here is sent, so the window it announces counts.
     func makeFlow() -> AMQPFlow {
+        debugAssertOnQueue(queue)
         let limit = nextIncomingID &+ incomingWindow
         if Int32(bitPattern: limit &- incomingLimit) > 0 { incomingLimit = limit }
         return AMQPFlow(nextIncomingID: nextIncomingID, incomingWindow: incomingWindow, nextOutgoingID: nextOutgoingID,
@@ -331,6 +342,7 @@ public final class AMQPSession: @unchecked Sendable {
 
     /// Announces the full incoming window again (see `windowReopenPending`); connection queue only.
     func reopenWindow() {
+        debugAssertOnQueue(queue)
         windowReopenPending = false
         guard !ended, !endSent, connection.isOpen else { return }
         incomingWindow = configuration.incomingWindow
@@ -338,10 +350,12 @@ public final class AMQPSession: @unchecked Sendable {
     }
 
     func sendSessionFlow() {
+        debugAssertOnQueue(queue)
         connection.send(.amqp(channel, .flow(makeFlow())))
     }
 
     func send(_ performative: AMQPPerformative) {
+        debugAssertOnQueue(queue)
         connection.send(.amqp(channel, performative))
     }
 
@@ -353,27 +367,38 @@ public final class AMQPSession: @unchecked Sendable {
     private func receivedDisposition(_ disposition: AMQPDisposition) {
         let last = disposition.last ?? disposition.first
         guard last >= disposition.first else { return }
-        let span = UInt64(last - disposition.first) + 1
         if disposition.role == .receiver {
-            // Iterate whichever is smaller: the range, or what is actually unsettled (a hostile range is huge).
-            let ids: [UInt32] = span <= UInt64(outgoingUnsettled.count)
-                ? Array(disposition.first...last) : outgoingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
-            for id in ids.sorted() {
-                guard let sender = outgoingUnsettled[id] else { continue }
-                if disposition.settled { outgoingUnsettled[id] = nil }
-                sender.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
-            }
+            apply(disposition, last: last, to: \.outgoingUnsettled)
         } else {
-            let ids: [UInt32] = span <= UInt64(incomingUnsettled.count)
-                ? Array(disposition.first...last) : incomingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
-            for id in ids.sorted() {
-                guard let receiver = incomingUnsettled[id] else { continue }
-                if disposition.settled { incomingUnsettled[id] = nil }
-                receiver.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
-            }
+            apply(disposition, last: last, to: \.incomingUnsettled)
+        }
+    }
+
+    /// Hands a disposition for `first...last` to the links of the deliveries in `unsettled` it names, in id
+    /// order, forgetting the ones it settles. Each look-up is its own access to the dictionary: a link's
+    /// `receivedDisposition` may change it (a receiver that ends drops its deliveries).
+    private func apply<Link: DispositionReceiving>(_ disposition: AMQPDisposition, last: UInt32,
+                                                   to unsettled: ReferenceWritableKeyPath<AMQPSession, [UInt32: Link]>) {
+        let span = UInt64(last - disposition.first) + 1
+        // Iterate whichever is smaller: the range, or what is actually unsettled (a hostile range is huge).
+        let ids: [UInt32] = span <= UInt64(self[keyPath: unsettled].count)
+            ? Array(disposition.first...last)
+            : self[keyPath: unsettled].keys.filter { $0 >= disposition.first && $0 <= last }
+        for id in ids.sorted() {
+            guard let link = self[keyPath: unsettled][id] else { continue }
+            if disposition.settled { self[keyPath: unsettled][id] = nil }
+            link.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
         }
     }
 }
+
+/// A link the peer's dispositions reach: a sender (for its outgoing deliveries) or a receiver.
+protocol DispositionReceiving: AnyObject {
+    func receivedDisposition(deliveryID: UInt32, settled: Bool, state: AMQPDeliveryState?)
+}
+
+extension AMQPSender: DispositionReceiving {}
+extension AMQPReceiver: DispositionReceiving {}
 
 /// What a session needs from its links.
 protocol LinkEndpoint: AnyObject {

@@ -13,9 +13,8 @@ public enum AMQPPerformative: Hashable, Sendable {
     case close(AMQPRemoteError?)
 
     init(_ value: AMQPValue) throws {
-        guard let code = value.descriptorCode, let inner = value.describedValue else {
-            throw AMQPError(.framing, "frame body is not a performative: \(value)")
-        }
+        let (code, inner) = try value.describedParts(
+            orThrow: AMQPError(.framing, "frame body is not a performative: \(value)"))
         switch code {
         case 0x10: self = .open(try AMQPOpen(FieldReader("open", inner)))
         case 0x11: self = .begin(try AMQPBegin(FieldReader("begin", inner)))
@@ -75,9 +74,8 @@ public enum AMQPSASLPerformative: Hashable, Sendable {
     case outcome(code: AMQPSASLCode, additionalData: [UInt8]?)
 
     init(_ value: AMQPValue) throws {
-        guard let code = value.descriptorCode, let inner = value.describedValue else {
-            throw AMQPError(.framing, "SASL frame body is not a SASL performative: \(value)")
-        }
+        let (code, inner) = try value.describedParts(
+            orThrow: AMQPError(.framing, "SASL frame body is not a SASL performative: \(value)"))
         switch code {
         case 0x40:
             let f = try FieldReader("sasl-mechanisms", inner)

@@ -50,10 +50,7 @@ public struct AMQPSource: Hashable, Sendable, AMQPTerminus {
     }
 
     init(_ value: AMQPValue) throws {
-        guard value.descriptorCode == 0x28, let inner = value.describedValue else {
-            throw AMQPError(.decoding, "expected a source (0x28), got \(value)")
-        }
-        let f = try FieldReader("source", inner)
+        let f = try FieldReader("source", described: value, code: 0x28)
         self.init(address: nil)
         try readSharedFields(f)
         distributionMode = try f.symbol(6, "distribution-mode")
@@ -84,10 +81,7 @@ public struct AMQPTarget: Hashable, Sendable, AMQPTerminus {
     public init(address: String?) { self.address = address }
 
     init(_ value: AMQPValue) throws {
-        guard value.descriptorCode == 0x29, let inner = value.describedValue else {
-            throw AMQPError(.decoding, "expected a target (0x29), got \(value)")
-        }
-        let f = try FieldReader("target", inner)
+        let f = try FieldReader("target", described: value, code: 0x29)
         self.init(address: nil)
         try readSharedFields(f)
         capabilities = try f.symbols(6, "capabilities")
@@ -117,9 +111,8 @@ public enum AMQPDeliveryState: Hashable, Sendable {
     }
 
     init(_ value: AMQPValue) throws {
-        guard let code = value.descriptorCode, let inner = value.describedValue else {
-            throw AMQPError(.decoding, "expected a delivery state, got \(value)")
-        }
+        let (code, inner) = try value.describedParts(
+            orThrow: AMQPError(.decoding, "expected a delivery state, got \(value)"))
         switch code {
         case 0x23:
             let f = try FieldReader("received", inner)

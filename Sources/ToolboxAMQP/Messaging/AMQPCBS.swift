@@ -94,7 +94,8 @@ public final class AMQPCBSClient: Sendable {
 /// // later: refresher.cancel()
 /// ```
 public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
-    // @unchecked Sendable: mutable state is only touched on `queue`.
+    // @unchecked Sendable: mutable state is only touched on `queue` (asserted in debug builds), except
+    // `successes`, which is a `LockedValue` so tests may read it from any thread.
 
     public typealias TokenProvider = @Sendable (
         _ audience: String, _ completion: @escaping @Sendable (Result<AMQPCBSToken, any Error>) -> Void) -> Void
@@ -117,13 +118,9 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     private var cancelled = false
     private var firstCompletion: Callback<Void>?
     private var onRefreshFailure: (@Sendable (AMQPError) -> Void)?
-    /// How many put-tokens succeeded (for tests). Not callable on the refresher's own queue, where `queue.sync`
-    /// would deadlock.
-    @_spi(Testing) public var refreshCount: Int {
-        dispatchPrecondition(condition: .notOnQueue(queue))
-        return queue.sync { successes }
-    }
-    private var successes = 0
+    /// How many put-tokens succeeded (for tests), readable from any thread.
+    @_spi(Testing) public var refreshCount: Int { successes.load() }
+    private let successes = LockedValue(0)
 
     public init(cbs: AMQPCBSClient, audience: String, refreshFraction: Double = 0.9, retryDelay: Duration = .seconds(5),
                 maxRetryDelay: Duration = .seconds(60), putTokenTimeout: Duration = .seconds(60), clock: any ToolboxClock = SystemClock(),
@@ -160,6 +157,7 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     }
 
     private func refresh() {
+        debugAssertOnQueue(queue)
         guard !cancelled else { return }
         let audience = self.audience
         provider(audience) { result in
@@ -178,6 +176,7 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     }
 
     private func finished(_ result: Result<Void, AMQPError>, token: AMQPCBSToken?) {
+        debugAssertOnQueue(queue)
         if let first = firstCompletion {
             firstCompletion = nil
             first(result)
@@ -185,7 +184,7 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
         let delay: Double
         switch result {
         case .success:
-            successes += 1
+            successes.withLockedValue { $0 += 1 }
             failuresInARow = 0
             currentExpiry = token?.expiresAt
             let lifetime = max(0, token?.expiresAt.timeIntervalSinceNow ?? 0)

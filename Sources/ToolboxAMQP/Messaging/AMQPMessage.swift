@@ -140,9 +140,8 @@ public struct AMQPMessage: Hashable, Sendable {
         var seen = Set<UInt64>()
         while !decoder.isAtEnd {
             let section = try decoder.decodeValue()
-            guard let code = section.descriptorCode, let inner = section.describedValue else {
-                throw AMQPError(.decoding, "message section is not a described value: \(section)")
-            }
+            let (code, inner) = try section.describedParts(
+                orThrow: AMQPError(.decoding, "message section is not a described value: \(section)"))
             if code != 0x75 && code != 0x76 {
                 guard seen.insert(code).inserted else {
                     throw AMQPError(.decoding, "message section 0x\(String(code, radix: 16)) appears twice")

@@ -15,7 +15,9 @@ import ToolboxCore
 /// Requests without a message-id get a UUID; `reply-to` is set to the receiver's own target address, which
 /// Azure and the emulator use to route the response.
 public final class AMQPRequestResponseLink: @unchecked Sendable {
-    // @unchecked Sendable: `pending` and the link references are only touched on the connection's queue.
+    // @unchecked Sendable: `pending`, `failure` and the link references are only touched on the connection's
+    // queue (asserted in debug builds where responses and failures arrive); `links` is a `LockedValue` copy of
+    // the references for reading from any thread.
 
     struct Pending {
         let callback: Callback<AMQPMessage>
@@ -153,6 +155,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
 
     // Connection queue only.
     private func received(_ delivery: AMQPDelivery) {
+        debugAssertOnQueue(queue)
         if !delivery.isSettled { delivery.accept() }
         guard let correlation = delivery.message.properties?.correlationID,
               let entry = pending.removeValue(forKey: correlation)
@@ -162,6 +165,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     }
 
     private func failAll(_ error: AMQPError) {
+        debugAssertOnQueue(queue)
         failure = failure ?? error
         let entries = pending.values
         pending = [:]

@@ -46,15 +46,8 @@ extension AMQPSocketTransport {
             host: host, port: port, path: path, tls: tls, serverName: serverName, hostHeader: serverName,
             subprotocols: [webSocketSubprotocol], deadline: deadline, options: options, queue: callbackQueue
         ) { result in
-            switch result {
-            case .success(let socket):
-                let transport = AMQPSocketTransport(connected: socket, host: host, port: port, tls: tls,
-                                                    serverName: serverName)
-                transport.writeTimeout = writeTimeout
-                completion(.success(transport))
-            case .failure(let error):
-                completion(.failure(AMQPError(.transport, "\(error)", underlying: error)))
-            }
+            completion(connectResult(result, host: host, port: port, tls: tls, serverName: serverName,
+                                     writeTimeout: writeTimeout))
         }
     }
 }

@@ -16,8 +16,9 @@ import ToolboxTransport
 /// socket's own serial queue as `preferredQueue`: the `AMQPConnection` built over it runs there too, so a read
 /// reaches the frame parser, and a write reaches the socket, without waking another thread.
 public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
-    // @unchecked Sendable: after `start`, every property is touched only on the AMQP connection's queue,
-    // which is also the queue all TCPConnection completions are delivered on (`writeTimeout` may be set before).
+    // @unchecked Sendable: after `start`, every property is touched only on the AMQP connection's queue (asserted
+    // in debug builds), which is also the queue all TCPConnection completions are delivered on (`writeTimeout`
+    // may be set before).
 
     public let host: String
     public let port: UInt16
@@ -99,16 +100,22 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     {
         TCPConnection.connect(host: host, port: port, tls: tls, serverName: serverName, deadline: deadline,
                               queue: callbackQueue) { result in
-            switch result {
-            case .success(let connection):
-                let transport = AMQPSocketTransport(connected: connection, host: host, port: port, tls: tls,
-                                                    serverName: serverName)
-                transport.writeTimeout = writeTimeout
-                completion(.success(transport))
-            case .failure(let error):
-                completion(.failure(AMQPError(.transport, "\(error)", underlying: error)))
-            }
+            completion(connectResult(result, host: host, port: port, tls: tls, serverName: serverName,
+                                     writeTimeout: writeTimeout))
         }
+    }
+
+    /// What both `connect` forms deliver: a transport over the connected stream, or the failure as `.transport`.
+    static func connectResult<Stream: ByteStream>(
+        _ result: Result<Stream, TransportError>, host: String, port: UInt16, tls: TLSContext?, serverName: String?,
+        writeTimeout: Double
+    ) -> Result<AMQPSocketTransport, AMQPError> {
+        result.map { stream in
+            let transport = AMQPSocketTransport(connected: stream, host: host, port: port, tls: tls,
+                                                serverName: serverName)
+            transport.writeTimeout = writeTimeout
+            return transport
+        }.mapError { AMQPError(.transport, "\($0)", underlying: $0) }
     }
 
     private var accepted: (any ByteStream)?
@@ -116,6 +123,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     public let preferredQueue: DispatchQueue?
 
     public func start(queue: DispatchQueue, handler: @escaping (AMQPTransportEvent) -> Void) {
+        debugAssertOnQueue(queue)
         self.queue = queue
         self.handler = handler
         if let accepted {
@@ -130,6 +138,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     private func connected(_ result: Result<any ByteStream, TransportError>) {
+        assertOnQueue()
         attempt = nil
         switch result {
         case .failure(let error):
@@ -147,6 +156,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     private func readNext() {
+        assertOnQueue()
         guard let connection, let queue, !closed else { return }
         connection.read(maxBytes: 256 * 1024, deadline: .never, queue: queue) { result in
             switch result {
@@ -162,6 +172,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     public func write(_ bytes: [UInt8]) {
+        assertOnQueue()
         guard !closed else { return }
         outgoing.append(contentsOf: bytes)
         guard !flushScheduled, connection != nil, let queue else { return }
@@ -170,6 +181,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     private func flush() {
+        assertOnQueue()
         flushScheduled = false
         guard let connection, let queue, !outgoing.isEmpty, !closed else { return }
         let bytes = outgoing
@@ -190,6 +202,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     }
 
     public func close() {
+        assertOnQueue()
         guard !closed else { return }
         flush()
         attempt?.cancel()
@@ -198,8 +211,14 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         connection?.close(mode: .graceful, queue: LibraryQueues.defaultCallbackQueue) {}
     }
 
+    /// Checks, in debug builds, that a started transport is used on its connection's queue.
+    private func assertOnQueue() {
+        if let queue { debugAssertOnQueue(queue) }
+    }
+
     /// Delivers the final event once and drops the handler.
     private func report(_ event: AMQPTransportEvent) {
+        assertOnQueue()
         guard !closed || handler != nil else { return }
         closed = true
         connection = nil

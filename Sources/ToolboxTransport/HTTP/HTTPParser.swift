@@ -129,6 +129,17 @@ public struct HTTPParser: Sendable {
 
     // MARK: Steps
 
+    /// Emits up to `remaining` buffered body bytes (of a fixed-length body or a chunk) and returns how many;
+    /// nil when no byte is buffered.
+    private mutating func takeBody(upTo remaining: Int, _ events: inout [HTTPParserEvent]) -> Int? {
+        let available = buffer.count - position
+        if available == 0 { return nil }
+        let n = min(available, remaining)
+        events.append(.body(Array(buffer[position..<(position + n)])))
+        position += n
+        return n
+    }
+
     /// Makes progress on the buffered bytes; returns false when it needs more input.
     private mutating func step(_ events: inout [HTTPParserEvent]) throws -> Bool {
         switch state {
@@ -138,11 +149,7 @@ public struct HTTPParser: Sendable {
             guard let line = try nextLine(limit: limits.maxLineLength, what: "header line") else { return false }
             return try headLine(line, &events)
         case .fixedBody(let remaining):
-            let available = buffer.count - position
-            if available == 0 { return false }
-            let n = min(available, remaining)
-            events.append(.body(Array(buffer[position..<(position + n)])))
-            position += n
+            guard let n = takeBody(upTo: remaining, &events) else { return false }
             if n == remaining {
                 endMessage(&events)
             } else {
@@ -161,11 +168,7 @@ public struct HTTPParser: Sendable {
             }
             return true
         case .chunkData(let remaining):
-            let available = buffer.count - position
-            if available == 0 { return false }
-            let n = min(available, remaining)
-            events.append(.body(Array(buffer[position..<(position + n)])))
-            position += n
+            guard let n = takeBody(upTo: remaining, &events) else { return false }
             state = n == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - n)
             return true
         case .chunkDataEnd:

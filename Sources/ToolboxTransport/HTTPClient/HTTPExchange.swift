@@ -151,11 +151,8 @@ final class HTTPExchange {
                 let events: [HTTPParserEvent]
                 do {
                     events = try connection.feed(bytes, toHEAD: isHEAD)
-                } catch let error as TransportError {
-                    fail(error)
-                    return
                 } catch {
-                    fail(TransportError(.httpMalformed, "\(error)"))
+                    fail(.passing(error, orElse: .httpMalformed))
                     return
                 }
                 if handle(events) { return }

@@ -18,9 +18,17 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         self.length = length
     }
 
+    /// `sockaddr_in` or `sockaddr_in6` copied into a `sockaddr_storage`, with its own size as the length.
+    private init<Address>(copying address: Address) {
+        var storage = sockaddr_storage()
+        withUnsafeBytes(of: address) { raw in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) }
+        }
+        self.init(storage: storage, length: socklen_t(MemoryLayout<Address>.size))
+    }
+
     /// Parses a numeric IPv4 or IPv6 address (no name resolution); nil when `host` is not numeric.
     public init?(numericHost host: String, port: UInt16) {
-        var storage = sockaddr_storage()
         var v4 = in_addr()
         var v6 = in6_addr()
         let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
@@ -29,19 +37,13 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian
             address.sin_addr = v4
-            withUnsafeBytes(of: address) { raw in
-                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) }
-            }
-            self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in>.size))
+            self.init(copying: address)
         } else if inet_pton(AF_INET6, bare, &v6) == 1 {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = port.bigEndian
             address.sin6_addr = v6
-            withUnsafeBytes(of: address) { raw in
-                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) }
-            }
-            self.init(storage: storage, length: socklen_t(MemoryLayout<sockaddr_in6>.size))
+            self.init(copying: address)
         } else {
             return nil
         }

@@ -148,11 +148,8 @@ extension TCPConnection {
             let sessionKey = tlsContext.isClient ? "\(serverName ?? "")|\(peerDescription)" : nil
             tls = try TLSSession(
                 context: tlsContext, serverName: serverName, peerDescription: peerDescription, sessionKey: sessionKey)
-        } catch let error as TransportError {
-            fail(error)
-            return
         } catch {
-            fail(TransportError(.tlsConfigurationInvalid, "\(error)"))
+            fail(.passing(error, orElse: .tlsConfigurationInvalid))
             return
         }
         state = .handshaking

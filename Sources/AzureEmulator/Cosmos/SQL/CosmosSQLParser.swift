@@ -178,22 +178,9 @@ struct CosmosSQLParser {
         return condition
     }
 
+    /// `??`, then `OR`, then `AND`, over `NOT` expressions.
     mutating func coalesce() throws(CosmosFailure) -> Expression {
-        var lhs = try or()
-        while accept(symbol: "??") { try countOperator(); lhs = .binary("??", lhs, try or()) }
-        return lhs
-    }
-
-    mutating func or() throws(CosmosFailure) -> Expression {
-        var lhs = try and()
-        while accept(keyword: "OR") { try countOperator(); lhs = .binary("OR", lhs, try and()) }
-        return lhs
-    }
-
-    mutating func and() throws(CosmosFailure) -> Expression {
-        var lhs = try not()
-        while accept(keyword: "AND") { try countOperator(); lhs = .binary("AND", lhs, try not()) }
-        return lhs
+        try binaryLevels([["??"], ["OR"], ["AND"]]) { (parser: inout Self) throws(CosmosFailure) in try parser.not() }
     }
 
     mutating func not() throws(CosmosFailure) -> Expression {
@@ -240,35 +227,38 @@ struct CosmosSQLParser {
         }
     }
 
+    /// `||`, then `+ -`, then `* / %`, over unary expressions; the bitwise operators are refused by name.
     mutating func concatenation() throws(CosmosFailure) -> Expression {
-        var lhs = try additive()
-        while accept(symbol: "||") { try countOperator(); lhs = .binary("||", lhs, try additive()) }
-        return lhs
-    }
-
-    mutating func additive() throws(CosmosFailure) -> Expression {
-        var lhs = try multiplicative()
-        while case .symbol(let op) = current, op == "+" || op == "-" {
-            try countOperator()
-            advance()
-            lhs = .binary(op, lhs, try multiplicative())
+        let levels: ArraySlice<Set<String>> = [["||"], ["+", "-"], ["*", "/", "%"]]
+        let lhs = try binaryLevels(levels) { (parser: inout Self) throws(CosmosFailure) in try parser.unary() }
+        if case .symbol(let op) = current, ["&", "|", "^", "<<", ">>", "~"].contains(op) {
+            throw CosmosSQL.unsupported("the bitwise operator '\(op)'", at: offset)
         }
         return lhs
     }
 
-    mutating func multiplicative() throws(CosmosFailure) -> Expression {
-        var lhs = try unary()
-        while true {
-            if case .symbol(let op) = current, ["*", "/", "%"].contains(op) {
-                try countOperator()
-                advance()
-                lhs = .binary(op, lhs, try unary())
-                continue
-            }
-            if case .symbol(let op) = current, ["&", "|", "^", "<<", ">>", "~"].contains(op) {
-                throw CosmosSQL.unsupported("the bitwise operator '\(op)'", at: offset)
-            }
-            return lhs
+    /// Left-associative binary operators, one precedence level per element of `levels` (loosest first): each
+    /// level's operands are expressions of the levels after it, the last level's are `operand`'s. Every operator
+    /// counts against `maxOperators`.
+    mutating func binaryLevels(_ levels: ArraySlice<Set<String>>,
+                               _ operand: (inout Self) throws(CosmosFailure) -> Expression) throws(CosmosFailure)
+        -> Expression
+    {
+        guard let level = levels.first else { return try operand(&self) }
+        var lhs = try binaryLevels(levels.dropFirst(), operand)
+        while let op = Self.binaryOperator(current, in: level) {
+            try countOperator()
+            advance()
+            lhs = .binary(op, lhs, try binaryLevels(levels.dropFirst(), operand))
+        }
+        return lhs
+    }
+
+    /// The operator `token` spells (keywords upper-cased) when it is one of `level`'s.
+    static func binaryOperator(_ token: CosmosSQLToken, in level: Set<String>) -> String? {
+        switch token {
+        case .symbol(let op), .keyword(let op): return level.contains(op) ? op : nil
+        default: return nil
         }
     }
 
