@@ -108,7 +108,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     /// What both `connect` forms deliver: a transport over the connected stream, or the failure as `.transport`.
     static func connectResult<Stream: ByteStream>(
         _ result: Result<Stream, TransportError>, host: String, port: UInt16, tls: TLSContext?, serverName: String?,
-        writeTimeout: Double
+        writeTimeout: Duration
     ) -> Result<AMQPSocketTransport, AMQPError> {
         result.map { stream in
             let transport = AMQPSocketTransport(connected: stream, host: host, port: port, tls: tls,
