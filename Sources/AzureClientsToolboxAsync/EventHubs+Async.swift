@@ -35,21 +35,6 @@ extension EventHubProducing {
             partitionProperties(partitionID: partitionID, queue: asyncDeliveryQueue, completion: $0)
         }
     }
-
-    /// Closes the producer's connections; returns once everything is closed.
-    public func close() async {
-        let _: Void? = try? await awaitUncancellable { done in
-            close(queue: asyncDeliveryQueue) { done(.success(())) }
-        }
-    }
-}
-
-extension ManagedEventHubProducer {
-    /// Opens `connections` ready connections ahead of need.
-    @discardableResult
-    public func warmUp(connections: Int) async throws(EventHubsError) -> Int {
-        try await awaitUncancellable { warmUp(connections: connections, completion: $0) }
-    }
 }
 
 /// `async` forms of the Event Hubs partition-receiver role's operations; Task cancellation cancels the receive.
@@ -57,10 +42,5 @@ extension EventHubPartitionReceiving {
     /// Up to `maxEvents` events, or what arrived within `timeout`.
     public func receive(maxEvents: Int, timeout: Duration) async throws(EventHubsError) -> [ReceivedEventData] {
         try await awaitOperation { receive(maxEvents: maxEvents, timeout: timeout, queue: asyncDeliveryQueue, completion: $0) }
-    }
-
-    /// Closes the receiver's connection; returns once it is closed.
-    public func close() async {
-        let _: Void? = try? await awaitUncancellable { done in close(queue: asyncDeliveryQueue) { done(.success(())) } }
     }
 }

@@ -33,17 +33,6 @@ extension ServiceBusSending {
     public func cancelScheduled(_ sequenceNumbers: [Int64]) async throws(ServiceBusError) {
         try await awaitOperation { cancelScheduled(sequenceNumbers, queue: asyncDeliveryQueue, completion: $0) }
     }
-
-    public func close() async {
-        let _: Void? = try? await awaitUncancellable { done in close { done(.success(())) } }
-    }
-}
-
-extension ManagedServiceBusSender {
-    @discardableResult
-    public func warmUp(connections: Int) async throws(ServiceBusError) -> Int {
-        try await awaitUncancellable { warmUp(connections: connections, completion: $0) }
-    }
 }
 
 /// `async` forms of the Service Bus receiver role's operations; Task cancellation cancels the operation (a
@@ -87,10 +76,5 @@ extension ServiceBusReceiving {
         try await awaitOperation {
             peek(maxMessages: maxMessages, fromSequenceNumber: fromSequenceNumber, queue: asyncDeliveryQueue, completion: $0)
         }
-    }
-
-    /// Closes the receiver's connection; returns once it is closed.
-    public func close() async {
-        let _: Void? = try? await awaitUncancellable { done in close(queue: asyncDeliveryQueue) { done(.success(())) } }
     }
 }

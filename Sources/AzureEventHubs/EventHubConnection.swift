@@ -7,43 +7,16 @@ import ToolboxCore
 
 /// One authenticated connection to an Event Hub with its sender links (hub-level and per partition) and
 /// its `$management` link, all attached on first use and shared by every operation on the connection.
-package final class EventHubConnection: Sendable {
-    package let messaging: MessagingConnection
-    package let eventHubName: String
-    private let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
-    private let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
+package typealias EventHubConnection = EntityConnection<EventHubEntity>
 
-    init(messaging: MessagingConnection, eventHubName: String) {
-        self.messaging = messaging
-        self.eventHubName = eventHubName
-    }
+extension EntityConnection where Service == EventHubEntity {
+    var eventHubName: String { entityPath }
 
-    var audience: String { messaging.endpoint.audience(eventHubName) }
-    package var isClosed: Bool { messaging.isClosed }
-
-    /// The sender for the hub (partition key or round robin) or for one partition; an attach (CBS included)
-    /// not done by `deadline` fails with `.timedOut` and leaves no trace in the link cache.
+    /// The sender for the hub (partition key or round robin) or for one partition.
     func sender(partitionID: String?, deadline: Deadline,
                 completion: @escaping @Sendable (Result<AMQPSender, EventHubsError>) -> Void) {
-        let path = partitionID.map { "\(eventHubName)/Partitions/\($0)" } ?? eventHubName
-        let messaging = self.messaging
-        let timeout = max(0.001, deadline.secondsRemaining)
-        senders.link(path, deadline: deadline, attach: { done in
-            // Only when attaching: a cached link costs one dictionary lookup, no string building.
-            let address = messaging.endpoint.address(path)
-            let audience = self.audience
-            messaging.authorize(audience: audience, timeout: timeout) { result in
-                if case .failure(let error) = result { return done(.failure(error)) }
-                let id = UUID().uuidString.lowercased()
-                let options = AMQPSenderOptions(
-                    name: id, settleMode: .unsettled, receiverSettleMode: .second, sourceAddress: "sender-link-\(id)",
-                    properties: [.symbol("com.microsoft:timeout"): .long(Int64(clampingRounded: timeout.rounded(.down)))])
-                messaging.session.attachSender(address: address, options: options, deadline: deadline,
-                                               queue: messaging.queue) { result in
-                    done(result.mapError { EventHubsError($0, context: "attaching a sender to \(path)") })
-                }
-            }
-        }, completion: completion)
+        sender(path: partitionID.map { "\(eventHubName)/Partitions/\($0)" } ?? eventHubName, deadline: deadline,
+               completion: completion)
     }
 
     /// The link's max-message-size for `partitionID` (attaching the sender if needed); 1 MiB when undeclared.
@@ -169,9 +142,6 @@ package final class EventHubConnection: Sendable {
         }
     }
 
-    func close(completion: @escaping @Sendable () -> Void) {
-        messaging.close(completion: completion)
-    }
 }
 
 extension AMQPMap {

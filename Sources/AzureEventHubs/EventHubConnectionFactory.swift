@@ -1,75 +1,32 @@
 import AzureMessagingCore
 import Dispatch
-import Logging
+import ToolboxAMQP
 import ToolboxCore
 
-/// How a new pooled connection proves it is ready before any caller uses it.
-public enum EventHubReadiness: Sendable, Hashable {
-    /// CBS token and sender attach only.
-    case attach
-    /// CBS + attach + a `$management` READ of the hub (the default): a real round trip, no event written.
-    case managementRead
-    /// CBS + attach + a real event sent, as the Python toolbox does ("Connection established").
-    case readyMessage(EventData)
-}
-
 /// Opens Event Hubs connections for the producers (one for the basic producer, many for the managed one).
-package struct EventHubConnectionFactory: MessagingConnectionFactory {
-    package let endpoint: MessagingEndpoint
-    package let eventHubName: String
-    package let readiness: EventHubReadiness
-    package let logger: Logger
-    /// Runs the connections' timers (open deadline, CBS token refresh).
-    package let clock: any ToolboxClock
+package typealias EventHubConnectionFactory = EntityConnectionFactory<EventHubEntity>
 
-    package init(endpoint: MessagingEndpoint, eventHubName: String, readiness: EventHubReadiness, logger: Logger,
-                clock: any ToolboxClock = SystemClock()) {
-        self.clock = clock
-        self.endpoint = endpoint
-        self.eventHubName = eventHubName
-        self.readiness = readiness
-        self.logger = logger
+/// Event Hubs as an `EntityService`: how the producers' connections introduce themselves and prove ready.
+package enum EventHubEntity: EntityService {
+    package static var containerIDPrefix: String { "EHProducer" }
+    package static var product: String { "azsdk-swift-eventhubs" }
+
+    /// The attach's time-out in whole seconds as `com.microsoft:timeout`, as the SDKs send it.
+    package static func senderProperties(timeout: Double) -> AMQPMap? {
+        [.symbol("com.microsoft:timeout"): .long(Int64(clampingRounded: timeout.rounded(.down)))]
     }
 
-    package func open(deadline: Deadline, completion: @escaping @Sendable (Result<EventHubConnection, EventHubsError>) -> Void) {
-        let hub = eventHubName
-        MessagingConnection.openAuthorized(
-            endpoint: endpoint, containerIDPrefix: "EHProducer", product: "azsdk-swift-eventhubs", deadline: deadline,
-            logger: logger, clock: clock, wrap: { EventHubConnection(messaging: $0, eventHubName: hub) }, audience: \.audience,
-            completion: completion)
-    }
-
-    package func ready(_ connection: EventHubConnection, deadline: Deadline,
-                      completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
-        connection.sender(partitionID: nil, deadline: deadline) { [readiness] result in
-            if case .failure(let error) = result { return completion(.failure(error)) }
-            switch readiness {
-            case .attach:
-                completion(.success(()))
-            case .managementRead:
-                connection.read(type: "com.microsoft:eventhub", partitionID: nil, deadline: deadline) {
-                    completion($0.map { _ in () })
-                }
-            case .readyMessage(let event):
-                var batch = EventDataBatch(maxSizeInBytes: Int.max, options: SendEventOptions())
-                _ = batch.tryAdd(event)
-                connection.send(payload: batch.encode(), partitionID: nil, scope: TryScope(deadline: deadline),
-                                completion: completion)
-            }
+    package static func roundTrip(on connection: EventHubConnection, proving readiness: EventHubReadiness,
+                                  deadline: Deadline, completion: @escaping @Sendable (Result<Void, EventHubsError>) -> Void) {
+        switch readiness {
+        case .attach:
+            completion(.success(()))
+        case .managementRead:
+            connection.read(type: "com.microsoft:eventhub", partitionID: nil, deadline: deadline) { completion($0.map { _ in () }) }
+        case .readyMessage(let event):
+            var batch = EventDataBatch(maxSizeInBytes: Int.max, options: SendEventOptions())
+            _ = batch.tryAdd(event)
+            connection.send(payload: batch.encode(), partitionID: nil, scope: TryScope(deadline: deadline), completion: completion)
         }
-    }
-
-    package func close(_ connection: EventHubConnection, completion: @escaping @Sendable () -> Void) {
-        connection.close(completion: completion)
-    }
-
-    package func isClosed(_ connection: EventHubConnection) -> Bool { connection.isClosed }
-
-    package func markRetired(_ connection: EventHubConnection) -> Bool { connection.messaging.markRetired() }
-
-    @discardableResult
-    package func noteTryOutcome(_ connection: EventHubConnection, timedOut: Bool) -> Bool {
-        connection.messaging.noteTryOutcome(timedOut: timedOut,
-                                            timeoutsBeforeRetiring: ConnectionProvider<Self>.timeoutsBeforeRetiring)
     }
 }

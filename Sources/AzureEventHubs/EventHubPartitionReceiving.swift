@@ -14,7 +14,7 @@ import ToolboxCore
 ///     try receiver.receive(maxEvents: 100, timeout: .seconds(5)).count
 /// }
 /// ```
-public protocol EventHubPartitionReceiving: AnyObject, Sendable {
+public protocol EventHubPartitionReceiving: MessagingClosing {
     /// The event hub read.
     var eventHubName: String { get }
     /// The consumer group read through (`$Default` unless given).
@@ -33,10 +33,6 @@ public protocol EventHubPartitionReceiving: AnyObject, Sendable {
     @discardableResult
     func receive(maxEvents: Int, timeout: Duration, queue: DispatchQueue,
                  completion: @escaping @Sendable (Result<[ReceivedEventData], ToolboxError>) -> Void) -> any Cancellable
-
-    /// Closes the receiver's connection; receives waiting complete with what is buffered, calls after this fail
-    /// with `.clientClosed`. Idempotent; `completion` runs once the connection is closed.
-    func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void)
 }
 
 extension EventHubPartitionReceiving {
@@ -55,13 +51,6 @@ extension EventHubPartitionReceiving {
         receive(maxEvents: maxEvents, timeout: timeout, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
     }
 
-    /// Closes the receiver's connection, then calls `completion` on the default callback queue.
-    ///
-    /// - Parameter completion: runs once the connection is closed.
-    public func close(completion: @escaping @Sendable () -> Void) {
-        close(queue: LibraryQueues.defaultCallbackQueue, completion: completion)
-    }
-
     /// Blocking form of `receive(maxEvents:timeout:queue:completion:)`.
     ///
     /// - Parameters:
@@ -70,11 +59,5 @@ extension EventHubPartitionReceiving {
     /// - Returns: what arrived, possibly nothing.
     public func receive(maxEvents: Int, timeout: Duration) throws(ToolboxError) -> [ReceivedEventData] {
         try blockingWait { queue, done in receive(maxEvents: maxEvents, timeout: timeout, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `close(queue:completion:)`: returns once the connection is closed.
-    /// - Throws: only `.blockingCallOnLibraryQueue`.
-    public func close() throws(ToolboxError) {
-        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
     }
 }

@@ -11,15 +11,10 @@ import AzureMessagingCore
 /// ```
 ///
 /// TLS is used unless the connection string says `UseDevelopmentEmulator=true` (or
-/// `options.allowPlainTextForDevelopment` is set).
+/// `options.allowPlainTextForDevelopment` is set). Its settings and connection health are `options` and `health`
+/// (`MessagingClient`).
 public final class EventHubProducer: EventHubProducerCoreBacked, Sendable {
-    let core: EventHubProducerCore
-
-    /// The settings this producer was made with.
-    public var options: EventHubProducerOptions { core.options }
-
-    /// Connection counts, in-use leases, last error and reconnects.
-    public var health: ClientHealth { core.health }
+    package let core: EventHubProducerCore
 
     /// A producer authenticated by the connection string's key or signature.
     ///
@@ -30,26 +25,21 @@ public final class EventHubProducer: EventHubProducerCoreBacked, Sendable {
     /// - Throws: `.invalidArgument` for a malformed connection string or no hub name.
     public convenience init(connectionString: String, eventHubName: String? = nil,
                             options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
-        let (endpoint, parsed) = try EventHubProducerCore.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, eventHubName: try EventHubProducerCore.hubName(eventHubName, parsed), options: options)
+        let target = try EventHubProducerCore.endpoint(connectionString: connectionString, eventHubName: eventHubName,
+                                                       options: options)
+        self.init(endpoint: target.endpoint, eventHubName: target.entityPath, options: options)
     }
 
     /// A producer authenticated by an Entra ID credential (CBS `jwt` tokens for `https://eventhubs.azure.net//.default`).
     public convenience init(fullyQualifiedNamespace: String, eventHubName: String, credential: any TokenCredential,
                             options: EventHubProducerOptions = EventHubProducerOptions()) {
-        self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
-                                              scope: AzureScope.eventHubs, caFile: options.caFile,
-                                              allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
+        self.init(endpoint: EventHubProducerCore.endpoint(fullyQualifiedNamespace: fullyQualifiedNamespace,
+                                                          credential: credential, options: options),
                   eventHubName: eventHubName, options: options)
     }
 
     /// A producer for an explicit endpoint.
     public init(endpoint: MessagingEndpoint, eventHubName: String, options: EventHubProducerOptions = EventHubProducerOptions()) {
-        let factory = EventHubConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
-                                                eventHubName: eventHubName, readiness: .attach,
-                                                logger: options.logger, clock: options.clock)
-        let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
-        core = EventHubProducerCore(provider: ConnectionProvider(single: factory, health: health, clock: options.clock), eventHubName: eventHubName,
-                                    options: options)
+        core = EventHubProducerCore(single: endpoint, entityPath: eventHubName, options: options)
     }
 }

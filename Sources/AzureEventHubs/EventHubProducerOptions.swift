@@ -1,46 +1,26 @@
 import AzureMessagingCore
 import ConnectionPooling
-import Logging
-import ToolboxCore
 
-/// Settings shared by `EventHubProducer` and `ManagedEventHubProducer`.
-public struct EventHubProducerOptions: Sendable {
-    /// Retries of transient failures (server busy, time-outs, lost links and connections).
-    public var retry = RetryOptions()
-    /// A PEM file of CA certificates to trust (an emulator with TLS); nil trusts the system roots.
-    public var caFile: String?
-    /// Plain AMQP without TLS even when the connection string lacks `UseDevelopmentEmulator=true`.
-    public var allowPlainTextForDevelopment = false
-    /// AMQP over TCP (`.amqp`, the default) or over WebSockets on port 443 (`.amqpOverWebSockets`), like the
-    /// SDKs' `transport_type`; a connection string's `TransportType=AmqpWebSockets` also selects WebSockets.
-    public var transport = MessagingTransportType.amqp
-    /// An HTTP proxy to reach the namespace through (`CONNECT`, Basic auth); implies WebSockets, like the
-    /// SDKs' `http_proxy`. `HTTPProxy.fromEnvironment()` reads `HTTPS_PROXY`/`NO_PROXY`.
-    public var proxy: HTTPProxy?
-    /// Connect to this address instead of the namespace host (`sb://gateway:8443`), like the SDKs'
-    /// `custom_endpoint_address`; TLS name and CBS audiences stay the namespace's.
-    public var customEndpointAddress: String?
-    /// How the managed producer proves a new connection ready (default: a `$management` READ, no event written).
-    public var readiness = EventHubReadiness.managementRead
-    /// The managed producer's pool: clientLimit 100, maxSize 10, maxIdle 220 s by default.
-    public var pool = ConnectionPoolConfiguration.with {
-        $0.clientLimit = 100
-        $0.maxSize = 10
-        $0.maxIdle = .seconds(220)
-        $0.metricsLabel = "azure_eventhubs_producer"
-    }
-    /// The clock of the client's timers: per-try time-outs, retry delays, receive time-outs and the pool's
-    /// sweeps. Tests pass a `ManualClock` (product `AzureClientsToolboxTesting`) and move time with `advance(by:)`.
-    public var clock: any ToolboxClock = SystemClock()
-    /// Where the client logs; per-operation timings go out at `.debug`.
-    public var logger = Logger(label: "AzureEventHubs", factory: { _ in SwiftLogNoOpLogHandler() })
+/// Settings shared by `EventHubProducer` and `ManagedEventHubProducer` (`MessagingClientOptions`, the same
+/// settings as Service Bus's): a `$management` READ proves a managed producer's new connection ready, and its
+/// pool defaults to clientLimit 100, maxSize 10, maxIdle 220 s.
+public typealias EventHubProducerOptions = MessagingClientOptions<EventHubReadiness>
 
-    public init() {}
+/// How a new pooled connection proves it is ready before any caller uses it.
+public enum EventHubReadiness: MessagingReadiness {
+    /// CBS token and sender attach only.
+    case attach
+    /// CBS + attach + a `$management` READ of the hub (the default): a real round trip, no event written.
+    case managementRead
+    /// CBS + attach + a real event sent, as the Python toolbox does ("Connection established").
+    case readyMessage(EventData)
 
-    /// The defaults, changed by `change`.
-    public static func with(_ change: (inout EventHubProducerOptions) -> Void) -> EventHubProducerOptions {
-        var options = EventHubProducerOptions()
-        change(&options)
-        return options
-    }
+    /// `.managementRead`.
+    public static var defaultReadiness: EventHubReadiness { .managementRead }
+
+    /// clientLimit 100, maxSize 10, maxIdle 220 s, metrics label `azure_eventhubs_producer`.
+    public static var defaultPool: ConnectionPoolConfiguration { .messagingClient(maxIdle: .seconds(220), metricsLabel: "azure_eventhubs_producer") }
+
+    /// `AzureEventHubs`.
+    public static var loggerLabel: String { "AzureEventHubs" }
 }

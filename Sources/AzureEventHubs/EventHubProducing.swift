@@ -18,7 +18,7 @@ import ToolboxCore
 /// ```
 ///
 /// `docs/api-conventions.md` (section 8) shows a stub.
-public protocol EventHubProducing: AnyObject, Sendable {
+public protocol EventHubProducing: MessagingClosing {
     /// The event hub this producer sends to.
     var eventHubName: String { get }
 
@@ -56,10 +56,6 @@ public protocol EventHubProducing: AnyObject, Sendable {
     func partitionProperties(partitionID: String, queue: DispatchQueue,
                              completion: @escaping @Sendable (Result<PartitionProperties, ToolboxError>) -> Void)
         -> any Cancellable
-
-    /// Closes the producer's connections; calls after this fail with `.clientClosed`. Idempotent; `completion`
-    /// runs once everything is closed.
-    func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void)
 }
 
 // MARK: - Completion forms with their defaults
@@ -137,11 +133,6 @@ extension EventHubProducing {
         partitionProperties(partitionID: partitionID, queue: LibraryQueues.defaultCallbackQueue, completion: completion)
     }
 
-    /// Closes the producer's connections, then calls `completion` on the default callback queue.
-    public func close(completion: @escaping @Sendable () -> Void) {
-        close(queue: LibraryQueues.defaultCallbackQueue, completion: completion)
-    }
-
     /// The hub's partition ids.
     @discardableResult
     public func partitionIDs(queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
@@ -186,12 +177,6 @@ extension EventHubProducing {
     /// Blocking form of `partitionProperties(partitionID:queue:completion:)`.
     public func partitionProperties(partitionID: String) throws(ToolboxError) -> PartitionProperties {
         try blockingWait { queue, done in partitionProperties(partitionID: partitionID, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `close(queue:completion:)`: returns once everything is closed.
-    /// - Throws: only `.blockingCallOnLibraryQueue`.
-    public func close() throws(ToolboxError) {
-        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
     }
 }
 

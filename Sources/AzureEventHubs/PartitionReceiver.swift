@@ -100,9 +100,9 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
     public convenience init(connectionString: String, eventHubName: String? = nil, consumerGroup: String = "$Default",
                             partitionID: String, startingPosition: EventPosition = .latest,
                             options: EventHubProducerOptions = EventHubProducerOptions()) throws(EventHubsError) {
-        let (endpoint, parsed) = try EventHubProducerCore.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
-                  eventHubName: try EventHubProducerCore.hubName(eventHubName, parsed),
+        let target = try EventHubProducerCore.endpoint(connectionString: connectionString, eventHubName: eventHubName,
+                                                       options: options)
+        self.init(endpoint: options.applied(to: target.endpoint), eventHubName: target.entityPath,
                   consumerGroup: consumerGroup, partitionID: partitionID, startingPosition: startingPosition,
                   logger: options.logger, clock: options.clock)
     }
@@ -126,14 +126,10 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
 
     /// Closes the connection; pending receives complete with what is buffered.
     public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
-        let (connection, waiters) = state.withLockedValue { state in
-            state.closed = true
+        ReceiveInbox.close(in: state, detach: { state in
             defer { state.connection = nil }
-            return (state.connection, state.inbox.removeAllWaiters())
-        }
-        for waiter in waiters { waiter.once.complete(.success([])) }
-        guard let connection else { return queue.async(execute: completion) }
-        connection.close { queue.async(execute: completion) }
+            return state.connection
+        }, queue: queue, completion: completion)
     }
 
     // MARK: - Internals
@@ -180,55 +176,35 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
         }
         guard let (position, generation) = started else { return }
         let path = "\(eventHubName)/ConsumerGroups/\(consumerGroup)/Partitions/\(partitionID)"
-        let audience = endpoint.audience(eventHubName)
-        let address = endpoint.address(path)
-        // One deadline for the whole connect (transport, CBS, attach): a peer that stops answering at any step
-        // fails this connect, which is then retried with backoff, instead of leaving the receiver connecting.
-        let deadline = Deadline.after(connectTimeout)
-        MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "EHReceiver", product: "azsdk-swift-eventhubs",
-                                 deadline: deadline, logger: logger, clock: clock) { [weak self] result in
+        let filterKey = AMQPValue.symbol("apache.org:selector-filter:string")
+        let options = AMQPReceiverOptions(
+            credit: .manual, settleMode: .unsettled, receiverSettleMode: .first, maxMessageSize: 1_048_576 * 2,
+            filter: [filterKey: .described(descriptor: filterKey, value: .string(position.selector))],
+            targetAddress: "receiver-link-\(UUID().uuidString.lowercased())")
+        MessagingConnection.openReceiver(
+            endpoint: endpoint, containerIDPrefix: "EHReceiver", product: "azsdk-swift-eventhubs",
+            audienceEntity: eventHubName, path: path, deadline: .after(connectTimeout), logger: logger, clock: clock,
+            receiverOptions: { _ in options },
+            onMessage: { [weak self] _, delivery in self?.received(delivery, generation: generation) }
+        ) { [weak self] result in
             guard let self else { return }
             switch result {
             case .failure(let error): self.connectFailed(error)
-            case .success(let connection):
-                connection.authorize(audience: audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
-                    if case .failure(let error) = result {
-                        connection.close {}
-                        return self.connectFailed(error)
-                    }
-                    let filterKey = AMQPValue.symbol("apache.org:selector-filter:string")
-                    let options = AMQPReceiverOptions(
-                        credit: .manual, settleMode: .unsettled, receiverSettleMode: .first,
-                        maxMessageSize: 1_048_576 * 2,
-                        filter: [filterKey: .described(descriptor: filterKey, value: .string(position.selector))],
-                        targetAddress: "receiver-link-\(UUID().uuidString.lowercased())")
-                    connection.session.attachReceiver(
-                        address: address, options: options, messageQueue: connection.queue, deadline: deadline,
-                        queue: connection.queue,
-                        onMessage: { [weak self] delivery in self?.received(delivery, generation: generation) }
-                    ) { result in
-                        switch result {
-                        case .failure(let error):
-                            connection.close {}
-                            self.connectFailed(EventHubsError(error, context: "attaching a receiver to \(path)"))
-                        case .success(let receiver):
-                            let keep = self.state.withLockedValue { state -> Bool in
-                                state.connecting = false
-                                guard !state.closed else { return false }
-                                state.connection = connection
-                                state.link = receiver
-                                state.outstandingCredit = 0
-                                state.connectedAt = self.clock.now()
-                                return true
-                            }
-                            guard keep else { return connection.close {} }
-                            self.topUpCredit()
-                            connection.amqp.onClose(queue: connection.queue) { [weak self] _ in self?.connectionEnded() }
-                            receiver.onEnd(queue: connection.queue) { [weak self] error in
-                                self?.linkEnded(receiver, EventHubsError(error, context: "the receive link on \(path) ended"))
-                            }
-                        }
-                    }
+            case .success(let (connection, receiver)):
+                let keep = self.state.withLockedValue { state -> Bool in
+                    state.connecting = false
+                    guard !state.closed else { return false }
+                    state.connection = connection
+                    state.link = receiver
+                    state.outstandingCredit = 0
+                    state.connectedAt = self.clock.now()
+                    return true
+                }
+                guard keep else { return connection.close {} }
+                self.topUpCredit()
+                connection.amqp.onClose(queue: connection.queue) { [weak self] _ in self?.connectionEnded() }
+                receiver.onEnd(queue: connection.queue) { [weak self] error in
+                    self?.linkEnded(receiver, EventHubsError(error, context: "the receive link on \(path) ended"))
                 }
             }
         }

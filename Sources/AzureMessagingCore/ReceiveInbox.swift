@@ -99,7 +99,7 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
 package protocol ReceiverState: SendableMetatype {
     associatedtype Element: Sendable
     var inbox: ReceiveInbox<Element> { get set }
-    var closed: Bool { get }
+    var closed: Bool { get set }
 }
 
 extension ReceiveInbox {
@@ -123,5 +123,21 @@ extension ReceiveInbox {
                 state.withLockedValue { $0.inbox.remove(once, takingBuffered: takingBuffered) }
             },
             timedOut: timedOut)
+    }
+
+    /// Closes a receiver whose state sits in `state`: marks it closed and takes its connection out (`detach`)
+    /// under the lock, completes the receives waiting with what they already have (nothing more arrives), then
+    /// closes the connection, if there was one, and calls `completion` on `queue`.
+    package static func close<State: ReceiverState>(
+        in state: LockedValue<State>, detach: @Sendable (inout State) -> MessagingConnection?, queue: DispatchQueue,
+        completion: @escaping @Sendable () -> Void
+    ) where State.Element == Element {
+        let (connection, waiters) = state.withLockedValue { state in
+            state.closed = true
+            return (detach(&state), state.inbox.removeAllWaiters())
+        }
+        for waiter in waiters { waiter.once.complete(.success([])) }
+        guard let connection else { return queue.async(execute: completion) }
+        connection.close { queue.async(execute: completion) }
     }
 }

@@ -1,9 +1,5 @@
-// The user-facing declarations of AzureMessagingCore (and the proxy type of the transport options), re-exported one by one so `import` of this module is enough;
-// the shared plumbing (connection provider, link cache, receive inbox, retry loop) stays package-internal.
-@_exported import struct AzureMessagingCore.Backoff
-@_exported import struct AzureMessagingCore.ClientHealth
-@_exported import struct AzureMessagingCore.MessagingEndpoint
-@_exported import enum AzureMessagingCore.MessagingTransportType
-@_exported import struct AzureMessagingCore.RetryOptions
-@_exported import typealias AzureMessagingCore.AzureMessagingError
-@_exported import struct ToolboxTransport.HTTPProxy
+// AzureMessagingCore's public declarations are exactly the user-facing ones the messaging clients share (endpoint,
+// retry and transport options, health, the error type, the re-exported proxy type); its shared plumbing
+// (connection provider, link cache, receive inbox, retry loop) is `package`. Re-exporting the module keeps that
+// list in one place, and `import` of this module is enough.
+@_exported import AzureMessagingCore

@@ -11,20 +11,15 @@ import ToolboxCore
 /// try sender.send(ServiceBusMessage(body: "hello"))
 /// print(sender.health)
 /// ```
-public final class ManagedServiceBusSender: ServiceBusSenderCoreBacked, Sendable {
-    let core: ServiceBusSenderCore
-
-    /// The settings this sender was made with.
-    public var options: ServiceBusClientOptions { core.options }
-
-    /// Connection counts, in-use leases, last error and reconnects.
-    public var health: ClientHealth { core.health }
+///
+/// Settings, health and warm-up come with `ManagedMessagingClient`.
+public final class ManagedServiceBusSender: ServiceBusSenderCoreBacked, ManagedMessagingClient, Sendable {
+    package let core: ServiceBusSenderCore
 
     public convenience init(connectionString: String, queueName: String? = nil,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
-        try self.init(endpoint: endpoint, entityPath: try ServiceBusClientOptions.queueName(queueName, entityPath),
-                      options: options)
+        let target = try options.serviceBusEndpoint(connectionString: connectionString, queueName: queueName)
+        try self.init(endpoint: target.endpoint, entityPath: target.entityPath, options: options)
     }
 
     /// A pooled sender to a topic (every subscription gets a copy). A topic's `$management` node has no peek, so
@@ -38,21 +33,13 @@ public final class ManagedServiceBusSender: ServiceBusSenderCoreBacked, Sendable
 
     public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        try self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
-                                                  scope: AzureScope.serviceBus, caFile: options.caFile,
-                                                  allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
+        try self.init(endpoint: options.serviceBusEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential),
                       entityPath: queueName, options: options)
     }
 
     public init(endpoint: MessagingEndpoint, entityPath: String,
                 options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
-                                                  queueName: entityPath, readiness: options.readiness,
-                                                  logger: options.logger, clock: options.clock)
-        core = ServiceBusSenderCore(
-            provider: try ConnectionProvider(pooled: factory, configuration: options.pool, logger: options.logger,
-                                             health: HealthTracker(metricsLabel: options.pool.metricsLabel), clock: options.clock),
-            entityPath: entityPath, options: options)
+        core = try ServiceBusSenderCore(pooled: endpoint, entityPath: entityPath, options: options)
     }
 
     /// The old name of `init(endpoint:entityPath:options:)`: the path may name a queue or a topic.
@@ -60,17 +47,5 @@ public final class ManagedServiceBusSender: ServiceBusSenderCoreBacked, Sendable
     public convenience init(endpoint: MessagingEndpoint, queueName: String,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
         try self.init(endpoint: endpoint, entityPath: queueName, options: options)
-    }
-
-    /// Opens `connections` ready connections ahead of need.
-    public func warmUp(connections: Int, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
-                       completion: @escaping @Sendable (Result<Int, ServiceBusError>) -> Void) {
-        core.provider.warmUp(count: connections, queue: queue, completion: completion)
-    }
-
-    /// Blocking form of `warmUp(connections:queue:completion:)`.
-    @discardableResult
-    public func warmUp(connections: Int) throws(ServiceBusError) -> Int {
-        try blockingWait { queue, done in warmUp(connections: connections, queue: queue, completion: done) }
     }
 }

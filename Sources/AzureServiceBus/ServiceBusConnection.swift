@@ -7,40 +7,14 @@ import ToolboxCore
 
 /// One authenticated connection to a queue with its sender link and `<queue>/$management` link, attached
 /// on first use and shared by every operation on the connection.
-package final class ServiceBusConnection: Sendable {
-    package let messaging: MessagingConnection
-    package let queueName: String
-    private let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
-    private let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
+package typealias ServiceBusConnection = EntityConnection<ServiceBusEntity>
 
-    init(messaging: MessagingConnection, queueName: String) {
-        self.messaging = messaging
-        self.queueName = queueName
-    }
+extension EntityConnection where Service == ServiceBusEntity {
+    var queueName: String { entityPath }
 
-    var audience: String { messaging.endpoint.audience(queueName) }
-    package var isClosed: Bool { messaging.isClosed }
-
-    /// The sender link; an attach (CBS included) not done by `deadline` fails with `.timedOut` and leaves no
-    /// trace in the link cache.
+    /// The sender link to the queue or topic.
     func sender(deadline: Deadline, completion: @escaping @Sendable (Result<AMQPSender, ServiceBusError>) -> Void) {
-        let timeout = max(0.001, deadline.secondsRemaining)
-        let messaging = self.messaging
-        let audience = self.audience
-        let address = messaging.endpoint.address(queueName)
-        let queue = queueName
-        senders.link("sender", deadline: deadline, attach: { done in
-            messaging.authorize(audience: audience, timeout: timeout) { result in
-                if case .failure(let error) = result { return done(.failure(error)) }
-                let id = UUID().uuidString.lowercased()
-                let options = AMQPSenderOptions(name: id, settleMode: .unsettled, receiverSettleMode: .second,
-                                                sourceAddress: "sender-link-\(id)")
-                messaging.session.attachSender(address: address, options: options, deadline: deadline,
-                                               queue: messaging.queue) { result in
-                    done(result.mapError { ServiceBusError($0, context: "attaching a sender to \(queue)") })
-                }
-            }
-        }, completion: completion)
+        sender(path: entityPath, deadline: deadline, completion: completion)
     }
 
     /// Sends an encoded message (format 0) or batch (0x80013700) and completes when the service settled it. The
@@ -66,7 +40,7 @@ package final class ServiceBusConnection: Sendable {
                     case .failure(let error): result = .failure(ServiceBusError(error, context: context))
                     }
                     if case .failure(let error) = result, error.recovery == .rebuildLink || error.recovery == .rebuildConnection {
-                        senders.remove("sender", sender)
+                        senders.remove(queue, sender)
                     }
                     completion(result)
                 })
@@ -159,69 +133,21 @@ package final class ServiceBusConnection: Sendable {
         default: return "amqp:internal-error"
         }
     }
-
-    func close(completion: @escaping @Sendable () -> Void) { messaging.close(completion: completion) }
-}
-
-/// How a new pooled Service Bus connection proves it is ready.
-public enum ServiceBusReadiness: Sendable, Hashable {
-    /// CBS token and sender attach only.
-    case attach
-    /// CBS + attach + a `$management` peek of one message (a round trip that changes nothing; the default).
-    case managementPeek
 }
 
 /// Opens Service Bus sender connections for `ServiceBusSender` and `ManagedServiceBusSender`.
-package struct ServiceBusConnectionFactory: MessagingConnectionFactory {
-    package let endpoint: MessagingEndpoint
-    package let queueName: String
-    package let readiness: ServiceBusReadiness
-    package let logger: Logger
-    /// Runs the connections' timers (open deadline, CBS token refresh).
-    package let clock: any ToolboxClock
+package typealias ServiceBusConnectionFactory = EntityConnectionFactory<ServiceBusEntity>
 
-    package init(endpoint: MessagingEndpoint, queueName: String, readiness: ServiceBusReadiness, logger: Logger,
-                clock: any ToolboxClock = SystemClock()) {
-        self.clock = clock
-        self.endpoint = endpoint
-        self.queueName = queueName
-        self.readiness = readiness
-        self.logger = logger
-    }
+/// Service Bus as an `EntityService`: how the senders' connections introduce themselves and prove ready.
+package enum ServiceBusEntity: EntityService {
+    package static var containerIDPrefix: String { "SBSender" }
+    package static var product: String { "azsdk-swift-servicebus" }
 
-    package func open(deadline: Deadline, completion: @escaping @Sendable (Result<ServiceBusConnection, ServiceBusError>) -> Void) {
-        let queue = queueName
-        MessagingConnection.openAuthorized(
-            endpoint: endpoint, containerIDPrefix: "SBSender", product: "azsdk-swift-servicebus", deadline: deadline,
-            logger: logger, clock: clock, wrap: { ServiceBusConnection(messaging: $0, queueName: queue) }, audience: \.audience,
-            completion: completion)
-    }
-
-    package func ready(_ connection: ServiceBusConnection, deadline: Deadline,
-                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
-        connection.sender(deadline: deadline) { [readiness] result in
-            if case .failure(let error) = result { return completion(.failure(error)) }
-            switch readiness {
-            case .attach: completion(.success(()))
-            case .managementPeek:
-                connection.management(operation: "com.microsoft:peek-message",
-                                      body: ["from-sequence-number": .long(0), "message-count": .int(1)],
-                                      deadline: deadline) { completion($0.map { _ in () }) }
-            }
-        }
-    }
-
-    package func close(_ connection: ServiceBusConnection, completion: @escaping @Sendable () -> Void) {
-        connection.close(completion: completion)
-    }
-
-    package func isClosed(_ connection: ServiceBusConnection) -> Bool { connection.isClosed }
-
-    package func markRetired(_ connection: ServiceBusConnection) -> Bool { connection.messaging.markRetired() }
-
-    @discardableResult
-    package func noteTryOutcome(_ connection: ServiceBusConnection, timedOut: Bool) -> Bool {
-        connection.messaging.noteTryOutcome(timedOut: timedOut,
-                                            timeoutsBeforeRetiring: ConnectionProvider<Self>.timeoutsBeforeRetiring)
+    /// A `$management` peek of one message: a round trip that changes nothing.
+    package static func roundTrip(on connection: ServiceBusConnection, proving readiness: ServiceBusReadiness,
+                                  deadline: Deadline, completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
+        connection.management(operation: "com.microsoft:peek-message",
+                              body: ["from-sequence-number": .long(0), "message-count": .int(1)],
+                              deadline: deadline) { completion($0.map { _ in () }) }
     }
 }

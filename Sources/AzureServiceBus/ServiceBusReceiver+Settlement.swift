@@ -6,9 +6,18 @@ import ToolboxCore
 
 extension ServiceBusReceiver {
     /// Settles a peek-locked message on its link and waits for the service's confirmation; a message that came
-    /// through `receiveDeferred` is settled with `$management` update-disposition instead.
+    /// through `receiveDeferred` is settled with `$management` update-disposition instead. `verb` names the
+    /// settlement in the handle's cancellation error ("completing message 7").
+    private func settle(_ message: ServiceBusReceivedMessage, verb: String, outcome: AMQPDeliveryState,
+                        disposition: String, extra: AMQPMap = AMQPMap(), queue: DispatchQueue,
+                        completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        let handle = CancellableCompletion("\(verb) message \(message.sequenceNumber)", queue: queue, completion: completion)
+        settle(message, outcome: outcome, disposition: disposition, extra: extra, queue: queue, completion: handle.complete)
+        return handle
+    }
+
     private func settle(_ message: ServiceBusReceivedMessage, outcome: AMQPDeliveryState, disposition: String,
-                        extra: AMQPMap = AMQPMap(), queue: DispatchQueue,
+                        extra: AMQPMap, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) {
         guard receiveMode == .peekLock, let token = message.lockToken else {
             let error = ServiceBusError(.invalidArgument, "only peek-locked messages can be settled (this one has no lock token)")
@@ -40,19 +49,16 @@ extension ServiceBusReceiver {
     @discardableResult
     public func complete(_ message: ServiceBusReceivedMessage, queue: DispatchQueue,
                          completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
-        let handle = CancellableCompletion("completing message \(message.sequenceNumber)", queue: queue, completion: completion)
-        settle(message, outcome: .accepted, disposition: "completed", queue: queue, completion: handle.complete)
-        return handle
+        settle(message, verb: "completing", outcome: .accepted, disposition: "completed", queue: queue, completion: completion)
     }
 
     /// Abandons the message: the lock is released and it is delivered again (delivery count + 1).
     @discardableResult
     public func abandon(_ message: ServiceBusReceivedMessage, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
-        let handle = CancellableCompletion("abandoning message \(message.sequenceNumber)", queue: queue, completion: completion)
-        settle(message, outcome: .modified(deliveryFailed: true, undeliverableHere: false, messageAnnotations: nil),
-               disposition: "abandoned", queue: queue, completion: handle.complete)
-        return handle
+        settle(message, verb: "abandoning",
+               outcome: .modified(deliveryFailed: true, undeliverableHere: false, messageAnnotations: nil),
+               disposition: "abandoned", queue: queue, completion: completion)
     }
 
     /// Moves the message to the dead-letter queue with a reason and description.
@@ -60,8 +66,6 @@ extension ServiceBusReceiver {
     public func deadLetter(_ message: ServiceBusReceivedMessage, reason: String?, description: String?,
                            queue: DispatchQueue,
                            completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
-        let handle = CancellableCompletion("dead-lettering message \(message.sequenceNumber)", queue: queue,
-                                           completion: completion)
         var info = AMQPMap()
         if let reason { info.entries.append(.init(key: .symbol("DeadLetterReason"), value: .string(reason))) }
         if let description { info.entries.append(.init(key: .symbol("DeadLetterErrorDescription"), value: .string(description))) }
@@ -69,19 +73,17 @@ extension ServiceBusReceiver {
         var extra = AMQPMap()
         if let reason { extra.entries.append(.init(key: "deadletter-reason", value: .string(reason))) }
         if let description { extra.entries.append(.init(key: "deadletter-description", value: .string(description))) }
-        settle(message, outcome: .rejected(error), disposition: "suspended", extra: extra, queue: queue,
-               completion: handle.complete)
-        return handle
+        return settle(message, verb: "dead-lettering", outcome: .rejected(error), disposition: "suspended", extra: extra,
+                      queue: queue, completion: completion)
     }
 
     /// Defers the message: it stays in the queue, retrievable only with `receiveDeferred(sequenceNumbers:)`.
     @discardableResult
     public func `defer`(_ message: ServiceBusReceivedMessage, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
-        let handle = CancellableCompletion("deferring message \(message.sequenceNumber)", queue: queue, completion: completion)
-        settle(message, outcome: .modified(deliveryFailed: true, undeliverableHere: true, messageAnnotations: nil),
-               disposition: "defered", queue: queue, completion: handle.complete)
-        return handle
+        settle(message, verb: "deferring",
+               outcome: .modified(deliveryFailed: true, undeliverableHere: true, messageAnnotations: nil),
+               disposition: "defered", queue: queue, completion: completion)
     }
 
     /// Receives deferred messages by sequence number (locked in peek-lock mode).

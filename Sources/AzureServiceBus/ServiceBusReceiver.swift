@@ -70,7 +70,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     ///   - options: retries (the try time-out bounds each connect and management request), clock, logging.
     public init(endpoint: MessagingEndpoint, entityPath: String, receiveMode: ServiceBusReceiveMode = .peekLock,
                 deadLetterQueue: Bool = false, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        self.endpoint = endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress)
+        self.endpoint = options.applied(to: endpoint)
         self.baseEntityPath = entityPath
         self.entityPath = deadLetterQueue ? "\(entityPath)/$DeadLetterQueue" : entityPath
         self.receiveMode = receiveMode
@@ -81,8 +81,8 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     public convenience init(connectionString: String, queueName: String? = nil, receiveMode: ServiceBusReceiveMode = .peekLock,
                             deadLetterQueue: Bool = false,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, entityPath: try ServiceBusClientOptions.queueName(queueName, entityPath),
+        let target = try options.serviceBusEndpoint(connectionString: connectionString, queueName: queueName)
+        self.init(endpoint: target.endpoint, entityPath: target.entityPath,
                   receiveMode: receiveMode, deadLetterQueue: deadLetterQueue, options: options)
     }
 
@@ -97,9 +97,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
                             receiveMode: ServiceBusReceiveMode = .peekLock,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
-                                              scope: AzureScope.serviceBus, caFile: options.caFile,
-                                              allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
+        self.init(endpoint: options.serviceBusEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential),
                   entityPath: queueName, receiveMode: receiveMode, options: options)
     }
 
@@ -221,46 +219,28 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
 
     private func connect() {
         let entity = entityPath
-        let audience = endpoint.audience(entity)
-        let address = endpoint.address(entity)
-        // One deadline for the whole connect (transport, CBS, attach): a peer that stops answering at any step
-        // fails the waiting calls instead of leaving the receiver connecting forever.
-        let deadline = Deadline.after(options.retry.tryTimeout)
         let mode = receiveMode
-        MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "SBReceiver", product: "azsdk-swift-servicebus",
-                                 deadline: deadline, logger: options.logger, clock: options.clock) { [weak self] result in
+        // One deadline for the whole connect: a peer that stops answering fails the waiting calls.
+        MessagingConnection.openReceiver(
+            endpoint: endpoint, containerIDPrefix: "SBReceiver", product: "azsdk-swift-servicebus", audienceEntity: entity,
+            path: entity, deadline: .after(options.retry.tryTimeout), logger: options.logger, clock: options.clock,
+            receiverOptions: { id in
+                AMQPReceiverOptions(
+                    credit: .manual, settleMode: mode == .peekLock ? .unsettled : .settled,
+                    receiverSettleMode: mode == .peekLock ? .second : .first, maxMessageSize: 1_048_576 * 2,
+                    targetAddress: "receiver-link-\(UUID().uuidString.lowercased())",
+                    properties: [.symbol("com.microsoft:receiver-name"): .string("SBReceiver-\(id)")])
+            },
+            onMessage: { [weak self] id, delivery in self?.received(delivery, connectionID: id) }
+        ) { [weak self] result in
             guard let self else { return }
             switch result {
             case .failure(let error): self.finishConnect(.failure(error))
-            case .success(let connection):
-                connection.authorize(audience: audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
-                    if case .failure(let error) = result {
-                        connection.close {}
-                        return self.finishConnect(.failure(error))
-                    }
-                    let receiverOptions = AMQPReceiverOptions(
-                        credit: .manual, settleMode: mode == .peekLock ? .unsettled : .settled,
-                        receiverSettleMode: mode == .peekLock ? .second : .first, maxMessageSize: 1_048_576 * 2,
-                        targetAddress: "receiver-link-\(UUID().uuidString.lowercased())",
-                        properties: [.symbol("com.microsoft:receiver-name"): .string("SBReceiver-\(connection.id)")])
-                    let id = connection.id
-                    connection.session.attachReceiver(
-                        address: address, options: receiverOptions, messageQueue: connection.queue, deadline: deadline,
-                        queue: connection.queue,
-                        onMessage: { [weak self] delivery in self?.received(delivery, connectionID: id) }
-                    ) { result in
-                        switch result {
-                        case .failure(let error):
-                            connection.close {}
-                            self.finishConnect(.failure(ServiceBusError(error, context: "attaching a receiver to \(entity)")))
-                        case .success(let receiver):
-                            self.finishConnect(.success(Link(connection: connection, receiver: receiver, management: LinkCache(
-                                hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } }))))
-                            receiver.onEnd(queue: connection.queue) { [weak self] error in
-                                self?.linkEnded(receiver, ServiceBusError(error, context: "the receive link on \(entity) ended"))
-                            }
-                        }
-                    }
+            case .success(let (connection, receiver)):
+                self.finishConnect(.success(Link(connection: connection, receiver: receiver, management: LinkCache(
+                    hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } }))))
+                receiver.onEnd(queue: connection.queue) { [weak self] error in
+                    self?.linkEnded(receiver, ServiceBusError(error, context: "the receive link on \(entity) ended"))
                 }
             }
         }
@@ -305,14 +285,10 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
 
     /// Closes the connection; pending receives complete with what is buffered.
     public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
-        let (link, waiters) = state.withLockedValue { state in
-            state.closed = true
+        ReceiveInbox.close(in: state, detach: { state in
             defer { state.link = nil }
-            return (state.link, state.inbox.removeAllWaiters())
-        }
-        for waiter in waiters { waiter.once.complete(.success([])) }
-        guard let link else { return queue.async(execute: completion) }
-        link.connection.close { queue.async(execute: completion) }
+            return state.link?.connection
+        }, queue: queue, completion: completion)
     }
 
     // MARK: Management (used by the settlement extension)

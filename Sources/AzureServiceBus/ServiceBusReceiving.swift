@@ -16,7 +16,7 @@ import ToolboxCore
 ///     for message in try receiver.receive(maxMessages: 10, timeout: .seconds(5)) { try receiver.complete(message) }
 /// }
 /// ```
-public protocol ServiceBusReceiving: AnyObject, Sendable {
+public protocol ServiceBusReceiving: MessagingClosing {
     /// The entity read: a queue or `<topic>/Subscriptions/<subscription>`, with `/$DeadLetterQueue` when reading
     /// its dead-letter queue.
     var entityPath: String { get }
@@ -73,10 +73,6 @@ public protocol ServiceBusReceiving: AnyObject, Sendable {
     func peek(maxMessages: Int, fromSequenceNumber: Int64?, queue: DispatchQueue,
               completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ToolboxError>) -> Void)
         -> any Cancellable
-
-    /// Closes the receiver's connection; receives waiting complete with what is buffered, calls after this fail
-    /// with `.clientClosed`. Idempotent; `completion` runs once the connection is closed.
-    func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void)
 }
 
 // MARK: - Completion forms on the default callback queue
@@ -190,13 +186,6 @@ extension ServiceBusReceiving {
         peek(maxMessages: maxMessages, fromSequenceNumber: fromSequenceNumber, queue: LibraryQueues.defaultCallbackQueue,
              completion: completion)
     }
-
-    /// Closes the receiver's connection, then calls `completion` on the default callback queue.
-    ///
-    /// - Parameter completion: runs once the connection is closed.
-    public func close(completion: @escaping @Sendable () -> Void) {
-        close(queue: LibraryQueues.defaultCallbackQueue, completion: completion)
-    }
 }
 
 // MARK: - Blocking forms
@@ -269,11 +258,5 @@ extension ServiceBusReceiving {
         try blockingWait { queue, done in
             peek(maxMessages: maxMessages, fromSequenceNumber: fromSequenceNumber, queue: queue, completion: done)
         }
-    }
-
-    /// Blocking form of `close(queue:completion:)`: returns once the connection is closed.
-    /// - Throws: only `.blockingCallOnLibraryQueue`.
-    public func close() throws(ToolboxError) {
-        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
     }
 }

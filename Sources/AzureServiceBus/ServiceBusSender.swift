@@ -9,19 +9,15 @@ import AzureMessagingCore
 /// try sender.send(ServiceBusMessage(body: "hello"))
 /// let sequenceNumbers = try sender.send([ServiceBusMessage(body: "later")], delay: .seconds(30))
 /// ```
+///
+/// Its settings and connection health are `options` and `health` (`MessagingClient`).
 public final class ServiceBusSender: ServiceBusSenderCoreBacked, Sendable {
-    let core: ServiceBusSenderCore
-
-    /// The settings this sender was made with.
-    public var options: ServiceBusClientOptions { core.options }
-
-    /// Connection counts, in-use leases, last error and reconnects.
-    public var health: ClientHealth { core.health }
+    package let core: ServiceBusSenderCore
 
     public convenience init(connectionString: String, queueName: String? = nil,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
-        let (endpoint, entityPath) = try ServiceBusClientOptions.endpoint(connectionString: connectionString, options: options)
-        self.init(endpoint: endpoint, entityPath: try ServiceBusClientOptions.queueName(queueName, entityPath), options: options)
+        let target = try options.serviceBusEndpoint(connectionString: connectionString, queueName: queueName)
+        self.init(endpoint: target.endpoint, entityPath: target.entityPath, options: options)
     }
 
     /// A sender to a topic (every subscription gets a copy); the wire protocol is the queue's.
@@ -33,19 +29,12 @@ public final class ServiceBusSender: ServiceBusSenderCoreBacked, Sendable {
     /// A sender authenticated by an Entra ID credential (`https://servicebus.azure.net//.default`).
     public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        self.init(endpoint: MessagingEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential,
-                                              scope: AzureScope.serviceBus, caFile: options.caFile,
-                                              allowPlainTextForDevelopment: options.allowPlainTextForDevelopment),
+        self.init(endpoint: options.serviceBusEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential),
                   entityPath: queueName, options: options)
     }
 
     public init(endpoint: MessagingEndpoint, entityPath: String, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
-        let factory = ServiceBusConnectionFactory(endpoint: endpoint.applying(transport: options.transport, proxy: options.proxy, customEndpointAddress: options.customEndpointAddress),
-                                                  queueName: entityPath, readiness: .attach,
-                                                  logger: options.logger, clock: options.clock)
-        let health = HealthTracker(metricsLabel: options.pool.metricsLabel)
-        core = ServiceBusSenderCore(provider: ConnectionProvider(single: factory, health: health, clock: options.clock), entityPath: entityPath,
-                                    options: options)
+        core = ServiceBusSenderCore(single: endpoint, entityPath: entityPath, options: options)
     }
 
     /// The old name of `init(endpoint:entityPath:options:)`: the path may name a queue or a topic.

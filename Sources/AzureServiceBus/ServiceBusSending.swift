@@ -15,7 +15,7 @@ import ToolboxCore
 ///     try sender.send(ServiceBusMessage(body: text))
 /// }
 /// ```
-public protocol ServiceBusSending: AnyObject, Sendable {
+public protocol ServiceBusSending: MessagingClosing {
     /// The queue or topic the sender sends to.
     var entityPath: String { get }
 
@@ -55,10 +55,6 @@ public protocol ServiceBusSending: AnyObject, Sendable {
     @discardableResult
     func cancelScheduled(_ sequenceNumbers: [Int64], queue: DispatchQueue,
                          completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable
-
-    /// Closes the sender's connections; calls after this fail with `.clientClosed`. Idempotent; `completion`
-    /// runs once everything is closed.
-    func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void)
 }
 
 // MARK: - Completion forms built on the requirements
@@ -155,11 +151,6 @@ extension ServiceBusSending {
     /// The old name of `entityPath` (it may name a topic).
     @available(*, deprecated, renamed: "entityPath")
     public var queueName: String { entityPath }
-
-    /// Closes the sender's connections, then calls `completion` on the default callback queue.
-    public func close(completion: @escaping @Sendable () -> Void) {
-        close(queue: LibraryQueues.defaultCallbackQueue, completion: completion)
-    }
 }
 
 // MARK: - Blocking forms
@@ -199,12 +190,6 @@ extension ServiceBusSending {
     /// Blocking form of `cancelScheduled(_:queue:completion:)`.
     public func cancelScheduled(_ sequenceNumbers: [Int64]) throws(ToolboxError) {
         try blockingWait { queue, done in cancelScheduled(sequenceNumbers, queue: queue, completion: done) }
-    }
-
-    /// Blocking form of `close(queue:completion:)`: returns once everything is closed.
-    /// - Throws: only `.blockingCallOnLibraryQueue`.
-    public func close() throws(ToolboxError) {
-        let _: Void = try blockingWait { queue, done in close(queue: queue) { done(.success(())) } }
     }
 }
 

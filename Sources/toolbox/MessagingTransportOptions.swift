@@ -57,5 +57,5 @@ protocol MessagingConnectionSettings {
     var customEndpointAddress: String? { get set }
 }
 
-extension EventHubProducerOptions: MessagingConnectionSettings {}
-extension ServiceBusClientOptions: MessagingConnectionSettings {}
+// Both are `MessagingClientOptions` (EventHubProducerOptions, ServiceBusClientOptions).
+extension MessagingClientOptions: MessagingConnectionSettings {}

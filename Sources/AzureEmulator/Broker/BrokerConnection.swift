@@ -164,6 +164,27 @@ final class BrokerConnection: @unchecked Sendable {
                  messageQueue: nil, onMessage: onMessage, ready: { _ in })
     }
 
+    /// An `entityReceiver` for Event Hubs and Service Bus sends: server-busy rejects the delivery, `store` reads
+    /// the transfer (a throw is an unreadable `what`: decode-error) and stores it (a returned error rejects it);
+    /// otherwise the delivery is accepted.
+    func entitySendReceiver(reading what: String,
+                            _ store: @escaping @Sendable (AMQPDelivery) throws -> AMQPRemoteError?) -> AMQPLinkDecision {
+        let broker = self.broker
+        return entityReceiver { delivery in
+            let refusal: AMQPRemoteError?
+            if broker.serverBusy() {
+                refusal = Broker.serverBusyError
+            } else {
+                do { refusal = try store(delivery) } catch {
+                    refusal = AMQPRemoteError(condition: AMQPRemoteError.decodeError,
+                                              description: "could not read the \(what): \(error)")
+                }
+            }
+            guard !delivery.isSettled else { return }
+            if let refusal { delivery.reject(refusal) } else { delivery.accept() }
+        }
+    }
+
     // MARK: - Replies
 
     /// Answers a request on the client's receiver link for `node` (or the request's reply-to).

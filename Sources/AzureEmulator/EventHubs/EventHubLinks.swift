@@ -22,24 +22,11 @@ extension BrokerConnection {
             }
             pinned = index
         }
-        let broker = self.broker
         let partitionIndex = pinned
-        return entityReceiver { delivery in
-            if broker.serverBusy() {
-                if !delivery.isSettled { delivery.reject(Broker.serverBusyError) }
-                return
-            }
-            do {
-                let (events, key) = try EventHubBatch.unpackEvents(delivery.message, format: delivery.messageFormat)
-                let target = partitionIndex ?? hub.choosePartition(key: key)
-                hub.append(events, partition: target, partitionKey: key)
-                if !delivery.isSettled { delivery.accept() }
-            } catch {
-                if !delivery.isSettled {
-                    delivery.reject(AMQPRemoteError(condition: AMQPRemoteError.decodeError,
-                                                    description: "could not read the event batch: \(error)"))
-                }
-            }
+        return entitySendReceiver(reading: "event batch") { delivery in
+            let (events, key) = try EventHubBatch.unpackEvents(delivery.message, format: delivery.messageFormat)
+            hub.append(events, partition: partitionIndex ?? hub.choosePartition(key: key), partitionKey: key)
+            return nil
         }
     }
 

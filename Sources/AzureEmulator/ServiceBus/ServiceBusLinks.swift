@@ -26,29 +26,14 @@ extension BrokerConnection {
     private func serviceBusEntitySender(
         _ targets: @escaping @Sendable () -> [ServiceBusQueue]
     ) -> AMQPLinkDecision {
-        let broker = self.broker
-        return entityReceiver { delivery in
-            if broker.serverBusy() {
-                if !delivery.isSettled { delivery.reject(Broker.serverBusyError) }
-                return
-            }
-            do {
-                let (messages, _) = try EventHubBatch.unpack(delivery.message, format: delivery.messageFormat)
-                for target in targets() {
-                    for message in messages {
-                        if case .failure(let error) = target.enqueue(message) {
-                            if !delivery.isSettled { delivery.reject(error.remote) }
-                            return
-                        }
-                    }
-                }
-                if !delivery.isSettled { delivery.accept() }
-            } catch {
-                if !delivery.isSettled {
-                    delivery.reject(AMQPRemoteError(condition: AMQPRemoteError.decodeError,
-                                                    description: "could not read the message batch: \(error)"))
+        entitySendReceiver(reading: "message batch") { delivery in
+            let (messages, _) = try EventHubBatch.unpack(delivery.message, format: delivery.messageFormat)
+            for target in targets() {
+                for message in messages {
+                    if case .failure(let error) = target.enqueue(message) { return error.remote }
                 }
             }
+            return nil
         }
     }
 
