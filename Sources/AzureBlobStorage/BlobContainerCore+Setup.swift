@@ -20,17 +20,17 @@ extension BlobContainerCore {
         if let caFile = options.caFile { configuration.tls.trustRoots = .file(caFile) }
         configuration.proxy = options.proxy
         configuration.maxConnectionsPerEndpoint = options.pool.maxConnections
-        configuration.maxIdle = options.pool.maxIdle.toolboxSeconds
-        configuration.connectTimeout = options.pool.connectTimeout.toolboxSeconds
-        configuration.defaultRequestTimeout = options.tryTimeout.toolboxSeconds
+        configuration.maxIdle = options.pool.maxIdle
+        configuration.connectTimeout = options.pool.connectTimeout
+        configuration.defaultRequestTimeout = options.tryTimeout
         configuration.userAgent = options.userAgent
         // Bodies are streamed (downloads) or bounded by a listing page; this only caps error and listing bodies.
         configuration.maxBufferedResponseBytes = 64 << 20
         switch style {
         case .basic:
-            configuration.maxLifespan = (options.pool.maxLifespan ?? .seconds(300)).toolboxSeconds
+            configuration.maxLifespan = options.pool.maxLifespan ?? .seconds(300)
         case .managed:
-            configuration.maxLifespan = options.pool.maxLifespan?.toolboxSeconds
+            configuration.maxLifespan = options.pool.maxLifespan
             configuration.minReadyPerEndpoint = options.pool.minReady
         }
         guard (1...1024).contains(options.pool.maxConnections) else {

@@ -24,8 +24,8 @@ public final class Cosmos: CosmosClient, CosmosCoreBacked, @unchecked Sendable {
                 options: CosmosClientOptions = CosmosClientOptions()) throws(ToolboxError) {
         var http = HTTPClientConfiguration()
         http.maxConnectionsPerEndpoint = max(1, options.maxConnections)
-        http.maxLifespan = options.clientTTL.toolboxSeconds
-        http.maxIdle = min(50, options.clientTTL.toolboxSeconds)
+        http.maxLifespan = options.clientTTL
+        http.maxIdle = min(.seconds(50), options.clientTTL)
         let core = try CosmosCore(endpoint: endpoint, authorization: authorization, options: options,
                                   httpConfiguration: http, readiness: nil)
         self.binding = CosmosBinding(core: core, databaseName: databaseName, containerName: containerName)

@@ -33,10 +33,10 @@ public final class ManagedCosmos: CosmosClient, CosmosCoreBacked, @unchecked Sen
         }
         var http = HTTPClientConfiguration()
         http.maxConnectionsPerEndpoint = pool.maxSize
-        http.maxIdle = pool.maxIdle.toolboxSeconds
-        http.maxLifespan = pool.maxLifespan?.toolboxSeconds
+        http.maxIdle = pool.maxIdle
+        http.maxLifespan = pool.maxLifespan
         http.minReadyPerEndpoint = pool.minReady
-        http.connectTimeout = pool.connectionCreateTimeout.toolboxSeconds
+        http.connectTimeout = pool.connectionCreateTimeout
         http.metricsLabel = pool.metricsLabel
         let core = try CosmosCore(endpoint: endpoint, authorization: authorization, options: options,
                                   httpConfiguration: http, readiness: (databaseName, containerName))

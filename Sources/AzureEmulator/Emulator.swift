@@ -196,7 +196,7 @@ public final class Emulator: @unchecked Sendable {
             logger.info("connection \(context.id): \(text)")
         }
         var settings = AMQPConnectionConfiguration(containerID: "azure-emulator", maxFrameSize: configuration.limits.maxFrameSize,
-                                                   idleTimeout: max(1, configuration.idleTimeout))
+                                                   idleTimeout: max(.seconds(1), configuration.idleTimeout))
         settings.channelMax = 4999
         // pyamqp also indexes the open's last field (properties) without a bounds check.
         settings.properties = [.symbol("product"): "azure-emulator"]
@@ -222,7 +222,7 @@ public final class Emulator: @unchecked Sendable {
                 connection.close(error: AMQPRemoteError(
                     condition: AMQPRemoteError.resourceLimitExceeded,
                     description: "the emulator allows \(limit) connections at once (EmulatorLimits.maxConnections)"),
-                    timeout: 2) { _ in }
+                    timeout: .seconds(2)) { _ in }
             }
             return
         case .accepted:
@@ -290,7 +290,7 @@ public final class Emulator: @unchecked Sendable {
         if let generatedDirectory { try? FileManager.default.removeItem(atPath: generatedDirectory) }
         for connection in open {
             connection.close(error: AMQPRemoteError(condition: "amqp:connection:forced", description: "the emulator is stopping"),
-                             timeout: 1) { _ in }
+                             timeout: .seconds(1)) { _ in }
         }
     }
 }

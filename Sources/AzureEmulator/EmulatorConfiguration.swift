@@ -28,8 +28,8 @@ public struct TopicDefinition: Sendable, Hashable {
 
 /// Faults the emulator injects, for tests and the demo. All off by default.
 public struct EmulatorFaults: Sendable {
-    /// Delay before the emulator answers a new connection's protocol header, in seconds (Azure takes 0.7–0.9 s).
-    public var connectionSetupDelay: Double = 0
+    /// Delay before the emulator answers a new connection's protocol header (Azure takes 0.7–0.9 s).
+    public var connectionSetupDelay: Duration = .zero
     /// Close each connection abruptly after it received this many frames (nil: never).
     public var dropAfterFrames: Int?
     /// Probability (0...1) of closing a connection abruptly on each frame received.
@@ -44,7 +44,7 @@ public struct EmulatorFaults: Sendable {
     /// Probability (0...1) that an HTTP request's connection is reset instead of answered.
     public var httpDropProbability: Double = 0
 
-    public init(connectionSetupDelay: Double = 0, dropAfterFrames: Int? = nil, dropProbability: Double = 0,
+    public init(connectionSetupDelay: Duration = .zero, dropAfterFrames: Int? = nil, dropProbability: Double = 0,
                 refuseAuthentication: Bool = false, serverBusyRate: Double = 0) {
         self.connectionSetupDelay = connectionSetupDelay
         self.dropAfterFrames = dropAfterFrames
@@ -115,11 +115,11 @@ public struct EmulatorConfiguration: Sendable {
     /// The namespace's shared access key name and key (Microsoft's emulators use these well-known values).
     public var keyName = "RootManageSharedAccessKey"
     public var key = Secret("SAS_KEY_VALUE")
-    /// Idle time-out announced in our open, in seconds: a client silent for longer is disconnected (Azure: 120).
-    /// pyamqp needs the field present.
-    public var idleTimeout: Double = 120
-    /// Service Bus peek-lock duration in seconds.
-    public var lockDuration: Double = 30
+    /// Idle time-out announced in our open: a client silent for longer is disconnected (Azure: 120 s). At least
+    /// 1 s is announced; pyamqp needs the field present.
+    public var idleTimeout: Duration = .seconds(120)
+    /// Service Bus peek-lock duration.
+    public var lockDuration: Duration = .seconds(30)
     /// Deliveries after which a Service Bus message moves to the dead-letter queue.
     public var maxDeliveryCount: UInt32 = 10
     /// Plain HTTP port of the HTTP side (Cosmos DB, Blob Storage, Event Grid, Entra ID); nil: no plain listener,

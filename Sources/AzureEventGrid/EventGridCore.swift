@@ -73,11 +73,11 @@ final class EventGridCore: Sendable {
         http.tls = options.effectiveTLS
         http.proxy = options.proxy
         http.userAgent = options.userAgent
-        http.maxIdle = options.pool.maxIdle.toolboxSeconds
+        http.maxIdle = options.pool.maxIdle
         if pooled {
             http.maxConnectionsPerEndpoint = max(1, options.pool.maxConnectionsPerTopic)
             http.minReadyPerEndpoint = max(0, min(options.pool.minReadyPerTopic, http.maxConnectionsPerEndpoint))
-            http.maxLifespan = options.pool.maxLifespan?.toolboxSeconds
+            http.maxLifespan = options.pool.maxLifespan
         } else {
             http.maxConnectionsPerEndpoint = 1
         }

@@ -104,7 +104,7 @@ extension EntityConnection where Service == EventHubEntity {
                         ]
                         if let partitionID { properties.entries.append(.init(key: "partition", value: .string(partitionID))) }
                         request.applicationProperties = properties
-                        link.request(request, timeout: max(0.001, deadline.secondsRemaining), queue: messaging.queue) { response in
+                        link.request(request, timeout: .clampingSeconds(max(0.001, deadline.secondsRemaining)), queue: messaging.queue) { response in
                             completion(Self.readResponse(response, context: "$management READ \(type)", drop: {
                                 management.remove("$management", link)
                             }))

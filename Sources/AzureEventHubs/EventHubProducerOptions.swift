@@ -19,7 +19,7 @@ public enum EventHubReadiness: MessagingReadiness {
     public static var defaultReadiness: EventHubReadiness { .managementRead }
 
     /// clientLimit 100, maxSize 10, maxIdle 220 s, metrics label `azure_eventhubs_producer`.
-    public static var defaultPool: ConnectionPoolConfiguration { .messagingClient(maxIdle: 220, metricsLabel: "azure_eventhubs_producer") }
+    public static var defaultPool: ConnectionPoolConfiguration { .messagingClient(maxIdle: .seconds(220), metricsLabel: "azure_eventhubs_producer") }
 
     /// `AzureEventHubs`.
     public static var loggerLabel: String { "AzureEventHubs" }

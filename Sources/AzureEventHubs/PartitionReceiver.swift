@@ -58,7 +58,7 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
         var closed = false
         var lastError: EventHubsError?
         /// Delays between reconnects: 0.2 s doubling to 30 s (±20 %), reset by an event or a long-lived connection.
-        var backoff = Backoff(initial: 0.2, maximum: 30)
+        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(30))
         var connectedAt: MonotonicInstant?
         /// Counts connects, so events from a link that is no longer the current one are told apart.
         var generation = 0
@@ -217,7 +217,7 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
             state.lastError = error
             // A connect that timed out is retried like any transient failure (DESIGN §6: time-outs retry).
             guard error.isTransient || error.code == .timedOut else { return (state.inbox.removeAllWaiters(), nil) }
-            return ([], state.backoff.next())
+            return ([], state.backoff.next().toolboxSeconds)
         }
         for waiter in waiters { waiter.once.complete(.failure(error)) }
         if let delay { reconnect(after: delay) }
@@ -231,7 +231,7 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
                 state.backoff.reset()
             }
             state.connectedAt = nil
-            return state.backoff.next()
+            return state.backoff.next().toolboxSeconds
         }
         reconnect(after: delay)
     }

@@ -111,7 +111,7 @@ package final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable 
         case .pooled(let pool):
             let health = self.health
             let factory = self.factory
-            return pool.acquire(timeout: timeout, queue: queue) { result in
+            return pool.acquire(timeoutSeconds: timeout, queue: queue) { result in
                 completion(result.map { lease in
                     ConnectionHandle(connection: lease.connection) { discard in
                         if discard && factory.markRetired(lease.connection) { health.recordReconnect() }

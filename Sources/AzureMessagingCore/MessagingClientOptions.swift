@@ -110,7 +110,7 @@ extension MessagingClientOptions {
 extension ConnectionPoolConfiguration {
     /// A managed messaging client's default pool: up to 10 connections each shared by up to 100 operations (as
     /// the Python toolbox's clients), closed after the service's `maxIdle` seconds unused.
-    package static func messagingClient(maxIdle: Double, metricsLabel: String) -> ConnectionPoolConfiguration {
+    package static func messagingClient(maxIdle: Duration, metricsLabel: String) -> ConnectionPoolConfiguration {
         .with {
             $0.clientLimit = 100
             $0.maxSize = 10

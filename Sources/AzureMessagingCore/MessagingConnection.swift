@@ -131,7 +131,7 @@ package final class MessagingConnection: Sendable {
         let configuration = AMQPConnectionConfiguration(
             containerID: "\(containerIDPrefix)-\(UUID().uuidString.lowercased())", hostname: endpoint.host,
             sasl: .anonymous, maxFrameSize: 65536, channelMax: 65535, idleTimeout: endpoint.idleTimeout.flatMap {
-                $0 > .zero ? $0.toolboxSeconds : nil }, openTimeout: seconds,
+                $0 > .zero ? $0 : nil }, openTimeout: .clampingSeconds(seconds),
             properties: ["product": .string(product), "version": "1.0.0", "platform": "Linux",
                          "user-agent": .string("\(product)/1.0.0 AzureClientsToolbox (Swift)")])
         let target: (host: String, port: UInt16)
@@ -155,7 +155,7 @@ package final class MessagingConnection: Sendable {
                                                           recovery: .rebuildConnection))) {
                 let (attempt, amqp) = started.load()
                 attempt?.cancel()
-                amqp?.close(timeout: 1) { _ in }
+                amqp?.close(timeout: .seconds(1)) { _ in }
             }
         }
         timer.withLockedValue { $0 = openTimer }
@@ -168,7 +168,7 @@ package final class MessagingConnection: Sendable {
                 let amqp = AMQPConnection(transport: transport, configuration: configuration, logger: logger)
                 started.withLockedValue { $0.amqp = amqp }
                 if once.isCompleted {  // timed out while connecting
-                    amqp.close(timeout: 1) { _ in }
+                    amqp.close(timeout: .seconds(1)) { _ in }
                     return
                 }
                 handshake(amqp, id: id, endpoint: endpoint, context: context, logger: logger, clock: clock, once: once)
@@ -195,7 +195,7 @@ package final class MessagingConnection: Sendable {
                                   logger: Logger, clock: any ToolboxClock,
                                   once: CompletionOnce<Result<MessagingConnection, AzureMessagingError>>) {
         let fail: @Sendable (AMQPError) -> Void = { error in
-            if once.complete(.failure(AzureMessagingError(error, context: context))) { amqp.close(timeout: 1) { _ in } }
+            if once.complete(.failure(AzureMessagingError(error, context: context))) { amqp.close(timeout: .seconds(1)) { _ in } }
         }
         amqp.open(queue: amqp.queue) { result in
             if case .failure(let error) = result { return fail(error) }
@@ -240,7 +240,7 @@ package final class MessagingConnection: Sendable {
         }
         let provider = endpoint.tokenProvider
         let typeOverride = endpoint.tokenTypeOverride
-        let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience, putTokenTimeout: min(max(timeout, 5), 60),
+        let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience, putTokenTimeout: .clampingSeconds(min(max(timeout, 5), 60)),
                                               clock: clock, onRefreshFailure: { [logger] error in
             logger.warning("CBS token refresh for \(audience) failed: \(error)")
         }) { audience, done in
@@ -283,7 +283,7 @@ package final class MessagingConnection: Sendable {
             return Array(state.authorized.values)
         }
         for refresher in refreshers { refresher.cancel() }
-        amqp.close(timeout: 2, queue: queue) { _ in completion() }
+        amqp.close(timeout: .seconds(2), queue: queue) { _ in completion() }
     }
 
     private func didClose(_ error: AMQPError?) {

@@ -18,7 +18,7 @@ public enum ServiceBusReadiness: MessagingReadiness {
     public static var defaultReadiness: ServiceBusReadiness { .managementPeek }
 
     /// clientLimit 100, maxSize 10, maxIdle 200 s, metrics label `azure_servicebus_sender`.
-    public static var defaultPool: ConnectionPoolConfiguration { .messagingClient(maxIdle: 200, metricsLabel: "azure_servicebus_sender") }
+    public static var defaultPool: ConnectionPoolConfiguration { .messagingClient(maxIdle: .seconds(200), metricsLabel: "azure_servicebus_sender") }
 
     /// `AzureServiceBus`.
     public static var loggerLabel: String { "AzureServiceBus" }

@@ -91,7 +91,7 @@ extension EntityConnection where Service == ServiceBusEntity {
                 }
                 request.applicationProperties = properties
                 let context = "\(node) \(operation)"
-                link.request(request, timeout: max(0.001, deadline.secondsRemaining), queue: messaging.queue) { response in
+                link.request(request, timeout: .clampingSeconds(max(0.001, deadline.secondsRemaining)), queue: messaging.queue) { response in
                     switch response {
                     case .failure(let error):
                         let mapped = ServiceBusError(error, context: context)

@@ -11,7 +11,7 @@ public typealias ServiceBusError = AzureMessagingError
 /// ```swift
 /// var message = ServiceBusMessage(body: "hello sb")
 /// message.messageID = "mid-1"
-/// message.timeToLive = 300
+/// message.timeToLive = .seconds(300)
 /// message.applicationProperties = ["k": "v"]
 /// ```
 public struct ServiceBusMessage: Sendable, Hashable {
@@ -28,8 +28,9 @@ public struct ServiceBusMessage: Sendable, Hashable {
     public var sessionID: String?
     public var replyTo: String?
     public var to: String?
-    /// Seconds; sent as `header.ttl` in milliseconds, with creation and absolute-expiry times.
-    public var timeToLive: Double?
+    /// Sent as `header.ttl` in milliseconds (clamped to what the field holds, about 49 days), with creation and
+    /// absolute-expiry times.
+    public var timeToLive: Duration?
     public var applicationProperties: [String: AMQPValue]
     /// `x-opt-scheduled-enqueue-time`: the message becomes visible at this time.
     public var scheduledEnqueueTime: Date?
@@ -51,7 +52,7 @@ public struct ServiceBusMessage: Sendable, Hashable {
     func amqpMessage(messageID id: String, now: Date = Date()) -> AMQPMessage {
         var message = AMQPMessage(data: body)
         if let timeToLive {
-            message.header = AMQPHeader(ttl: UInt32(clamping: Int64(clampingMilliseconds: timeToLive)))
+            message.header = AMQPHeader(ttl: UInt32(clamping: Int64(clampingMilliseconds: timeToLive.toolboxSeconds)))
         }
         var annotations = AMQPMap()
         if let partitionKey { annotations.entries.append(.init(key: .symbol("x-opt-partition-key"), value: .string(partitionKey))) }
@@ -67,7 +68,7 @@ public struct ServiceBusMessage: Sendable, Hashable {
         if let timeToLive {
             let created = Self.milliseconds(now)
             properties.creationTime = created
-            properties.absoluteExpiryTime = created.saturatingAdd(Int64(clampingMilliseconds: timeToLive))
+            properties.absoluteExpiryTime = created.saturatingAdd(Int64(clampingMilliseconds: timeToLive.toolboxSeconds))
         }
         message.properties = properties
         if !applicationProperties.isEmpty {
@@ -113,7 +114,7 @@ public struct ServiceBusReceivedMessage: Sendable {
         message.replyTo = p?.replyTo
         message.to = p?.to
         message.sessionID = p?.groupID
-        if let ttl = amqp.header?.ttl { message.timeToLive = Double(ttl) / 1000 }
+        if let ttl = amqp.header?.ttl { message.timeToLive = .milliseconds(Int64(ttl)) }
         for entry in amqp.applicationProperties?.entries ?? [] {
             if case .string(let key) = entry.key { message.applicationProperties[key] = entry.value }
         }

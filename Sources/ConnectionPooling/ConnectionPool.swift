@@ -76,13 +76,23 @@ public final class ConnectionPool<C: Connector>: Sendable {
     /// - returns: a handle whose `cancel()` fails a still-queued acquire with `.cancelled`.
     @discardableResult
     public func acquire(
-        timeout: Double? = nil,
+        timeout: Duration? = nil,
         queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
         completion: @escaping AcquireCompletion
     ) -> any Cancellable {
-        let (immediate, handle) = engine.acquireOrEnqueue(
-            timeout: timeout ?? configuration.acquireTimeout, queue: queue
-        ) { [self] result in
+        acquire(timeoutSeconds: PoolTimes.seconds(timeout, or: engine.times.acquireTimeout), queue: queue,
+                completion: completion)
+    }
+
+    /// `acquire(timeout:queue:completion:)` for the library's own callers, whose deadlines are already in
+    /// seconds (the engine's unit); nil means `configuration.acquireTimeout`, and a negative or NaN
+    /// `timeoutSeconds` fails at once instead of queueing.
+    @discardableResult
+    package func acquire(
+        timeoutSeconds: Double?, queue: DispatchQueue, completion: @escaping AcquireCompletion
+    ) -> any Cancellable {
+        let timeout = timeoutSeconds ?? engine.times.acquireTimeout
+        let (immediate, handle) = engine.acquireOrEnqueue(timeout: timeout, queue: queue) { [self] result in
             completion(result.map { lease($0) })
         }
         if let immediate {
@@ -98,9 +108,9 @@ public final class ConnectionPool<C: Connector>: Sendable {
     /// throws `CoreError` (`.blockingCallOnLibraryQueue`) instead of risking a deadlock.
     /// - throws: `ConnectionPoolError` (`.timedOut`, `.exhausted`, `.connectionFailed`, `.poolClosed`) or `CoreError`.
     @inlinable
-    public func acquire(timeout: Double? = nil) throws -> Lease {
+    public func acquire(timeout: Duration? = nil) throws -> Lease {
         if let slot = engine.tryLeaseImmediately() { return lease(slot) }
-        return lease(try engine.acquireBlocking(timeout: timeout ?? configuration.acquireTimeout))
+        return lease(try engine.acquireBlocking(timeout: PoolTimes.seconds(timeout, or: engine.times.acquireTimeout)))
     }
 
     /// Leases a connection only if one is free right now, without queueing or opening one.
@@ -111,7 +121,7 @@ public final class ConnectionPool<C: Connector>: Sendable {
 
     /// Leases a connection, runs `body` with it, and returns the lease (`.discard` if `body` throws
     /// `LeaseDiscardingError`, otherwise `.reuse`).
-    public func withConnection<T>(timeout: Double? = nil, _ body: (Connection) throws -> T) throws -> T {
+    public func withConnection<T>(timeout: Duration? = nil, _ body: (Connection) throws -> T) throws -> T {
         let lease = try acquire(timeout: timeout)
         do {
             let value = try body(lease.connection)

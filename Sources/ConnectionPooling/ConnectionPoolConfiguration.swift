@@ -1,25 +1,28 @@
+import ToolboxCore
+
 /// Every setting of a `ConnectionPool`, with the defaults of the Python original where it has one.
 ///
-/// Times are in seconds. `nil` turns an expiry off.
+/// Times are `Duration`s (`.seconds(30)`, `.milliseconds(500)`); `nil` turns an expiry off. `validate()` rejects
+/// a negative time and one longer than `ConnectionPoolConfiguration.longestTime` (about 31 years).
 public struct ConnectionPoolConfiguration: Sendable, Equatable {
     /// How many leases may share one connection at once (Python: `client_limit`). Default 100.
     public var clientLimit: Int = 100
     /// The most connections open at once, counting those opening and closing. Default 10.
     public var maxSize: Int = 10
     /// A connection unused for this long is closed (Azure drops idle sockets). Default 300 s.
-    public var maxIdle: Double? = 300
+    public var maxIdle: Duration? = .seconds(300)
     /// A connection older than this is retired once its leases return. Default off.
-    public var maxLifespan: Double? = nil
+    public var maxLifespan: Duration? = nil
     /// The most connections being created (and proved ready) at once. Default max(maxSize / 3, 1).
     public var maxConcurrentCreates: Int? = nil
     /// How long `acquire` waits for a lease when every connection is busy or still opening. Default 10 s.
-    public var acquireTimeout: Double = 10
+    public var acquireTimeout: Duration = .seconds(10)
     /// The deadline given to the connector for creating one connection and proving it ready. Default 60 s.
-    public var getTimeout: Double = 60
+    public var getTimeout: Duration = .seconds(60)
     /// Keep at least this many ready connections, opening replacements before they expire. Default 0 (off).
     public var minReady: Int = 0
     /// With `minReady`, how long before a connection's expiry its replacement starts opening. Default 10 s.
-    public var refreshAhead: Double = 10
+    public var refreshAhead: Duration = .seconds(10)
     /// The most callers that may queue for a lease; one more fails at once with `.exhausted`. Default 100,000.
     public var maxWaiters: Int = 100_000
     /// Names the pool in logs and as the `pool` dimension of its swift-metrics; nil disables swift-metrics.
@@ -42,25 +45,76 @@ public struct ConnectionPoolConfiguration: Sendable, Equatable {
         max(1, min(maxConcurrentCreates ?? max(maxSize / 3, 1), maxSize))
     }
 
+    /// The longest time a setting may hold: 10⁹ s, about 31 years — past it the monotonic clock's nanosecond
+    /// arithmetic would saturate, so a larger value is a mistake rather than "forever" (use `nil` for "off").
+    public static let longestTime: Duration = .seconds(1_000_000_000)
+
+    /// Throws `.invalidConfiguration` naming `name` when `value` is negative (or zero, unless `zeroAllowed`) or
+    /// longer than `longestTime`: the one check every time setting built on the pool goes through.
+    package static func checkTime(_ name: String, _ value: Duration, zeroAllowed: Bool) throws(ToolboxError) {
+        if value < .zero || (!zeroAllowed && value == .zero) {
+            throw ToolboxError(.invalidConfiguration,
+                               "\(name) must be \(zeroAllowed ? "zero or positive" : "positive") (got \(value))")
+        }
+        if value > longestTime {
+            throw ToolboxError(.invalidConfiguration,
+                               "\(name) must be at most \(longestTime) (about 31 years) (got \(value))")
+        }
+    }
+
     /// Throws a `ConnectionPoolError` with code `.invalidConfiguration` naming the first bad setting.
     public func validate() throws(ConnectionPoolError) {
         func bad(_ message: String) -> ConnectionPoolError { ConnectionPoolError(.invalidConfiguration, message) }
+        func check(_ name: String, _ value: Duration, zeroAllowed: Bool) throws(ConnectionPoolError) {
+            try Self.checkTime(name, value, zeroAllowed: zeroAllowed)
+        }
         if clientLimit < 1 { throw bad("clientLimit must be at least 1 (got \(clientLimit))") }
         if maxSize < 1 { throw bad("maxSize must be at least 1 (got \(maxSize))") }
-        if let maxIdle, !(maxIdle > 0) { throw bad("maxIdle must be positive or nil (got \(maxIdle))") }
-        if let maxLifespan, !(maxLifespan > 0) {
-            throw bad("maxLifespan must be positive or nil (got \(maxLifespan))")
-        }
+        if let maxIdle { try check("maxIdle (or nil)", maxIdle, zeroAllowed: false) }
+        if let maxLifespan { try check("maxLifespan (or nil)", maxLifespan, zeroAllowed: false) }
         if let maxConcurrentCreates, maxConcurrentCreates < 1 {
             throw bad("maxConcurrentCreates must be at least 1 or nil (got \(maxConcurrentCreates))")
         }
-        if !(acquireTimeout >= 0) { throw bad("acquireTimeout must be zero or positive (got \(acquireTimeout))") }
-        if !(getTimeout > 0) { throw bad("getTimeout must be positive (got \(getTimeout))") }
+        try check("acquireTimeout", acquireTimeout, zeroAllowed: true)
+        try check("getTimeout", getTimeout, zeroAllowed: false)
         if minReady < 0 || minReady > maxSize {
             throw bad("minReady must be between 0 and maxSize (\(maxSize)) (got \(minReady))")
         }
-        if !(refreshAhead >= 0) { throw bad("refreshAhead must be zero or positive (got \(refreshAhead))") }
+        try check("refreshAhead", refreshAhead, zeroAllowed: true)
         if maxWaiters < 0 { throw bad("maxWaiters must be zero or positive (got \(maxWaiters))") }
+    }
+
+    /// The time settings in the engine's unit, seconds; read only after `validate()` passed, so each is finite,
+    /// in range and not negative. The one place a configuration `Duration` becomes engine time.
+    var engineTimes: PoolTimes {
+        PoolTimes(
+            maxIdle: maxIdle.map(PoolTimes.seconds), maxLifespan: maxLifespan.map(PoolTimes.seconds),
+            acquireTimeout: PoolTimes.seconds(acquireTimeout), getTimeout: PoolTimes.seconds(getTimeout),
+            refreshAhead: PoolTimes.seconds(refreshAhead))
+    }
+}
+
+/// A configuration's times in seconds, the unit the pool engine computes deadlines in.
+@usableFromInline
+struct PoolTimes: Sendable {
+    let maxIdle: Double?
+    let maxLifespan: Double?
+    @usableFromInline let acquireTimeout: Double
+    let getTimeout: Double
+    let refreshAhead: Double
+
+    /// `duration` in seconds, clamped to [0, 10⁹]: a per-call time-out is not validated, so a negative one
+    /// means "do not wait" and one past the longest time means "wait as long as the clock can count".
+    static func seconds(_ duration: Duration) -> Double {
+        if duration <= .zero { return 0 }
+        if duration >= ConnectionPoolConfiguration.longestTime { return 1e9 }
+        return duration.toolboxSeconds
+    }
+
+    /// A per-call time-out, or `fallback` (the configuration's, already in seconds) when the caller gave none.
+    @usableFromInline
+    static func seconds(_ duration: Duration?, or fallback: Double) -> Double {
+        duration.map(seconds) ?? fallback
     }
 }
 

@@ -69,7 +69,7 @@ extension PoolEngine {
         let expiry = slot.expiry
         noteWakeLocked(expiry)
         if configuration.minReady > 0 {
-            let refresh = expiry.advanced(bySeconds: -configuration.refreshAhead)
+            let refresh = expiry.advanced(bySeconds: -times.refreshAhead)
             if refresh > now { noteWakeLocked(refresh) }
         }
     }

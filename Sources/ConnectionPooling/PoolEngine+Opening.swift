@@ -22,7 +22,7 @@ extension PoolEngine {
             let forSpread = spreads && readyHeap.count + activeOpening < stats.inUse + liveWaiters
                 && !inCreateBackoffLocked(now: now)
             guard forWaiters || forTarget || forSpread else { return }
-            let slot = PoolSlot(id: nextSlotID, engine: self, now: now, maxIdle: configuration.maxIdle, maxLifespan: configuration.maxLifespan)
+            let slot = PoolSlot(id: nextSlotID, engine: self, now: now, maxIdle: times.maxIdle, maxLifespan: times.maxLifespan)
             nextSlotID += 1
             slots.append(slot)
             openingCount += 1
@@ -42,7 +42,7 @@ extension PoolEngine {
 
     /// Ready connections that will not expire within `refreshAhead`.
     func freshReadyCountLocked(now: MonotonicInstant) -> Int {
-        let horizon = now.advanced(bySeconds: configuration.refreshAhead)
+        let horizon = now.advanced(bySeconds: times.refreshAhead)
         var count = 0
         for slot in readyHeap.storage
         where slot.expiry > horizon {
@@ -52,7 +52,7 @@ extension PoolEngine {
     }
 
     func startCreate(_ slot: PoolSlot) {
-        let deadline = clock.deadline(afterSeconds: configuration.getTimeout)
+        let deadline = clock.deadline(afterSeconds: times.getTimeout)
         logger.debug("opening connection", metadata: ["slot": "\(slot.id)"])
         let timer = clock.schedule(at: deadline.instant, on: housekeepingQueue, leeway: .milliseconds(5)) {
             [self, slot] in openingTimedOut(slot)
@@ -138,7 +138,7 @@ extension PoolEngine {
         slot.abandoned = true
         abandonedOpening += 1
         let cause = CoreError(.timedOut, "creating and proving the connection took longer than getTimeout "
-            + "(\(configuration.getTimeout)s)")
+            + "(\(configuration.getTimeout))")
         failOpeningLocked(cause: cause, now: now, effects: &effects)
         lock.unlock()
         run(effects)

@@ -16,6 +16,8 @@ final class PoolEngine: @unchecked Sendable {
 
     let connector: any ErasedConnector
     let configuration: ConnectionPoolConfiguration
+    /// The configuration's times in seconds (converted once, after validation).
+    @usableFromInline let times: PoolTimes
     let logger: Logger
     let lock = Lock()
     let housekeepingQueue: DispatchQueue
@@ -71,6 +73,7 @@ final class PoolEngine: @unchecked Sendable {
         self.clock = clock
         self.usesSystemClock = clock is SystemClock
         self.configuration = configuration
+        self.times = configuration.engineTimes
         self.logger = logger
         self.maxCreates = configuration.effectiveMaxConcurrentCreates
         self.clientLimit = configuration.clientLimit

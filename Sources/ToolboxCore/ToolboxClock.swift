@@ -103,6 +103,15 @@ extension Deadline {
 }
 
 extension Duration {
+    /// `seconds` as a `Duration`, for internals that count in seconds and call an API taking a `Duration`:
+    /// NaN and negatives become zero and anything past 10⁹ s becomes 10⁹ s — where `.seconds(_: Double)` would
+    /// trap on NaN or infinity.
+    package static func clampingSeconds(_ seconds: Double) -> Duration {
+        guard seconds > 0 else { return .zero }  // also NaN
+        if seconds >= 1e9 { return .seconds(1_000_000_000) }
+        return .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
+
     /// The duration in seconds, as a `Double` (for the internals that still count in seconds).
     package var toolboxSeconds: Double {
         let (seconds, attoseconds) = components

@@ -83,18 +83,19 @@ public final class HTTPServer: Sendable {
     /// - parameter tls: serve HTTPS with this server context; nil serves plain HTTP.
     /// - parameter limits: request parsing limits; the body limit defaults to 64 MiB here.
     /// - parameter idleTimeout: how long a keep-alive connection may wait for its next request.
-    /// - parameter connectionSetupDelay: seconds each new connection waits (after its TLS handshake) before its
+    /// - parameter connectionSetupDelay: how long each new connection waits (after its TLS handshake) before its
     ///   first request is read — an emulator reproducing a slow service's connection setup.
     /// - parameter queue: where `handler` runs.
     /// - parameter handler: answers each request through the responder it is given.
     public init(
         host: String = "127.0.0.1", port: UInt16 = 0, tls: TLSContext? = nil,
-        limits: HTTPParserLimits = HTTPServer.defaultLimits, idleTimeout: Double = 60,
-        connectionSetupDelay: Double = 0,
+        limits: HTTPParserLimits = HTTPServer.defaultLimits, idleTimeout: Duration = .seconds(60),
+        connectionSetupDelay: Duration = .zero,
         queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, handler: @escaping Handler
     ) throws {
         let connections = self.connections
-        let setupDelay = connectionSetupDelay.isFinite ? min(max(connectionSetupDelay, 0), 3600) : 0
+        let setupDelay = min(max(connectionSetupDelay.toolboxSeconds, 0), 3600)
+        let idleTimeout = min(max(idleTimeout.toolboxSeconds, 0), 1e9)
         listener = try TCPListener(host: host, port: port, tls: tls, queue: queue) { connection in
             let served = HTTPServerConnection(
                 connection: connection, limits: limits, idleTimeout: idleTimeout, setupDelay: setupDelay,

@@ -36,7 +36,7 @@ public final class TCPListener: @unchecked Sendable {
     static let minBackoff = 0.05
     static let maxBackoff = 1.0
     private let tls: TLSContext?
-    private let handshakeTimeout: Double
+    private let handshakeTimeout: Duration
     private let onConnection: @Sendable (TCPConnection) -> Void
     private let onError: @Sendable (TransportError) -> Void
     private let callbackQueue: DispatchQueue
@@ -50,14 +50,14 @@ public final class TCPListener: @unchecked Sendable {
     /// - parameter port: 0 lets the kernel pick a free port (read it from `port`).
     /// - parameter backlog: the kernel's queue of connections not yet accepted.
     /// - parameter tls: a server context: each accepted connection completes its TLS handshake first.
-    /// - parameter handshakeTimeout: seconds an accepted connection has to finish its TLS handshake.
+    /// - parameter handshakeTimeout: how long an accepted connection has to finish its TLS handshake.
     /// - parameter callbackQueue: where `onConnection` and `onError` run (the parameter is spelled `queue:`).
     /// - parameter onError: called with accept and handshake failures (the listener keeps accepting).
     /// - parameter onConnection: called on `queue:` with each accepted (and, with TLS, handshaken) connection.
     /// - throws: `TransportError` with `.listenFailed` when the address cannot be bound.
     public init(
         host: String = "127.0.0.1", port: UInt16 = 0, backlog: Int32 = 128, tls: TLSContext? = nil,
-        handshakeTimeout: Double = 10, queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        handshakeTimeout: Duration = .seconds(10), queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
         onError: @escaping @Sendable (TransportError) -> Void = { _ in },
         onConnection: @escaping @Sendable (TCPConnection) -> Void
     ) throws {
@@ -171,7 +171,7 @@ public final class TCPListener: @unchecked Sendable {
         let onConnection = self.onConnection
         let onError = self.onError
         let callbackQueue = self.callbackQueue
-        let deadline = Deadline.after(seconds: handshakeTimeout)
+        let deadline = Deadline.after(handshakeTimeout)
         connectionQueue.async {
             connection.adoptAccepted(fd: socketFD, remote: remote, deadline: deadline) { error in
                 if let error {

@@ -44,9 +44,11 @@ struct BenchHTTPCommand: ParsableCommand {
         if requests < 1 { throw ValidationError("--requests must be at least 1") }
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let eventLoops, eventLoops < 0 { throw ValidationError("--event-loops must not be negative") }
+        _ = try Duration(cliSeconds: timeout, flag: "--timeout")
     }
 
     func run() throws {
+        let timeout = try Duration(cliSeconds: self.timeout, flag: "--timeout")  // checked in validate()
         var configuration = HTTPClientConfiguration()
         if let caFile = tls.caFile { configuration.tls.trustRoots = .file(caFile) }
         configuration.maxConnectionsPerEndpoint = concurrency
@@ -84,8 +86,6 @@ struct BenchHTTPCommand: ParsableCommand {
         }
         let done = DispatchSemaphore(value: 0)
         let started = MonotonicInstant.now()
-        let timeout = self.timeout
-
         @Sendable func launch() {
             let go: Bool = state.withLockedValue { state in
                 guard state.remaining > 0 else { return false }
@@ -95,7 +95,7 @@ struct BenchHTTPCommand: ParsableCommand {
             }
             guard go else { return }
             let sent = MonotonicInstant.now()
-            client.execute(request, deadline: .after(seconds: timeout)) { result in
+            client.execute(request, deadline: .after(timeout)) { result in
                 let micros = MonotonicInstant.now().seconds(since: sent) * 1e6
                 let finished: Bool = state.withLockedValue { state in
                     state.inFlight -= 1

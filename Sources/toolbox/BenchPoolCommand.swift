@@ -34,7 +34,7 @@ struct BenchPool: ParsableCommand {
         let pool = try ConnectionPool(connector: InstantConnector(), configuration: .with {
             sizing.apply(to: &$0)
             $0.metricsLabel = nil
-            $0.acquireTimeout = 30
+            $0.acquireTimeout = .seconds(30)
         })
         let needed = min(maxSize, (threads + clientLimit - 1) / clientLimit)
         try pool.warmUp(count: needed)

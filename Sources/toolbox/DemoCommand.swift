@@ -37,7 +37,7 @@ struct Demo: ParsableCommand {
         }
         var configuration = EmulatorConfiguration()
         configuration.eventHubs = [EventHubDefinition(name: "demo", partitionCount: 2)]
-        configuration.faults.connectionSetupDelay = Double(connectDelayMs) / 1000
+        configuration.faults.connectionSetupDelay = .milliseconds(connectDelayMs)
         let emulator = try Emulator.start(configuration)
         defer { emulator.stop() }
         let connectionString = emulator.eventHubsConnectionString(eventHub: "demo")

@@ -159,7 +159,7 @@ struct EmulatorCommand: ParsableCommand {
         configuration.eventHubs = try eventhub.map(EmulatorCommand.parseHub)
         configuration.queues = queue
         configuration.strictEntities = strictEntities
-        configuration.faults.connectionSetupDelay = Double(connectDelayMs) / 1000
+        configuration.faults.connectionSetupDelay = .milliseconds(connectDelayMs)
         configuration.faults.httpThrottleRate = httpThrottleRate
         configuration.faults.httpDropProbability = httpDropRate
         configuration.httpPort = httpPort

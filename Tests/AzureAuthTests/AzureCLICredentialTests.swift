@@ -93,7 +93,7 @@ final class AzureCLICredentialTests: XCTestCase {
     func testHangingAZIsKilledAfterTheTimeout() throws {
         let pidFile = directory.appendingPathComponent("az.pid").path
         let environment = try installAZ("echo $$ > \(pidFile)\nexec sleep 30")
-        let credential = AzureCLICredential(processTimeout: 0.5, environment: environment)
+        let credential = AzureCLICredential(processTimeout: .milliseconds(500), environment: environment)
         XCTAssertEqual(awaitToken(credential, ["https://x/.default"])?.failureCode, .timedOut)
         let pid = try XCTUnwrap(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingWhitespace()))
         // The child was sent SIGTERM: it disappears (polled, no timing assertion on how fast).

@@ -100,7 +100,7 @@ final class LocalTokenServerTests: XCTestCase {
         let server = try LocalTokenServer(tls: false)
         let port = server.server.port
         server.close()
-        let transport = try HTTPClientTokenTransport(connectTimeout: 5)
+        let transport = try HTTPClientTokenTransport(connectTimeout: .seconds(5))
         defer { try? transport.client.shutdown() }
         let imds = try ManagedIdentityCredential(
             environment: ["AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://127.0.0.1:\(port)"], transport: transport)

@@ -153,7 +153,8 @@ final class TokenCacheTests: XCTestCase {
 
         let calls = LockedValue<[AuthError.Code?]>([])
         let done = DispatchSemaphore(value: 0)
-        let handle = cache.token(for: ["s/.default"], options: TokenRequestOptions(), queue: .global()) { result in
+        let delivery = DispatchQueue(label: "test.token-delivery")
+        let handle = cache.token(for: ["s/.default"], options: TokenRequestOptions(), queue: delivery) { result in
             calls.withLockedValue { $0.append(result.failureCode) }
             done.signal()
         }
@@ -161,7 +162,8 @@ final class TokenCacheTests: XCTestCase {
         done.wait()
         manual.complete(.success(token("late", expiresOn: Int.max / 2)))
         handle.cancel()
-        Thread.sleep(forTimeInterval: 0.1)
+        // A second delivery would have been queued on `delivery` by now: flush it instead of sleeping.
+        delivery.sync {}
         XCTAssertEqual(calls.load(), [.cancelled], "cancelled once; the late token is not delivered again")
     }
 }

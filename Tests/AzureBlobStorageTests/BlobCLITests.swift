@@ -130,7 +130,7 @@ final class BlobCLITests: XCTestCase {
         let client = try HTTPClient(configuration: configuration)
         defer { try? client.shutdown() }
         let url = "\(emulator.authorityHost ?? "")/\(emulator.configuration.tenantID)/oauth2/v2.0/token"
-        let response = try client.execute(try HTTPRequest(method: "POST", url: url, body: .bytes([])), timeout: 10)
+        let response = try client.execute(try HTTPRequest(method: "POST", url: url, body: .bytes([])), timeout: .seconds(10))
         return response.status != 404
     }
 

@@ -164,7 +164,7 @@ final class BlobFaultAndAuthTests: XCTestCase {
             return configuration
         }())
         defer { try? anonymousHTTP.shutdown() }
-        let response = try anonymousHTTP.execute(try HTTPRequest(url: signed[1].url.exposedValue), timeout: 10)
+        let response = try anonymousHTTP.execute(try HTTPRequest(url: signed[1].url.exposedValue), timeout: .seconds(10))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(response.body, Array("b".utf8))
 

@@ -28,7 +28,12 @@ final class EventHubsAsyncTests: XCTestCase {
         let receiver = try PartitionReceiver(connectionString: emulator.eventHubsConnectionString("orders"),
                                              partitionID: "0", startingPosition: .earliest)
         let task = Task { try await receiver.receive(maxEvents: 10, timeout: .seconds(30)) }
-        try await Task.sleep(nanoseconds: 100_000_000)
+        // Cancel once the receive has connected (it is then waiting for events): wait on that, polling.
+        let connectedBy = ContinuousClock.now + .seconds(10)
+        while emulator.emulator.connectionCount == 0, ContinuousClock.now < connectedBy {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        XCTAssertEqual(emulator.emulator.connectionCount, 1, "the receive never connected")
         task.cancel()
         do {
             _ = try await task.value

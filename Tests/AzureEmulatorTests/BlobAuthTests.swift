@@ -50,7 +50,7 @@ final class BlobAuthTests: XCTestCase {
         let headers = [("x-ms-date", date), ("x-ms-version", "2026-10-06")]
         let signedForOther = signer.authorization(method: "GET", url: blob.base + "/other?restype=container", headers: headers)
         let replayed = try blob.client.execute(try HTTPRequest(url: blob.base + "/ctr?restype=container",
-                                                                headers: HTTPHeaders(headers + [("Authorization", signedForOther.exposedValue)])), timeout: 10)
+                                                                headers: HTTPHeaders(headers + [("Authorization", signedForOther.exposedValue)])), timeout: .seconds(10))
         XCTAssertEqual(replayed.errorCode, "AuthenticationFailed")
         XCTAssertTrue(String(decoding: replayed.body, as: UTF8.self).contains("/devstoreaccount1/devstoreaccount1/ctr"),
                       "the error names the string the server signed")

@@ -56,7 +56,7 @@ final class BlobTestClient: Sendable {
             break
         }
         let request = try HTTPRequest(method: method, url: url, headers: HTTPHeaders(all), body: body.isEmpty ? .empty : .bytes(body))
-        return try client.execute(request, timeout: 60)
+        return try client.execute(request, timeout: .seconds(60))
     }
 
     func text(_ response: HTTPResponse) -> String { String(decoding: response.body, as: UTF8.self) }

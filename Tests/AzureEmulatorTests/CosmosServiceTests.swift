@@ -302,10 +302,10 @@ final class CosmosServiceTests: XCTestCase {
         let client = try HTTPClient(configuration: HTTPClientConfiguration())
         defer { try? client.shutdown() }
         let base = try XCTUnwrap(emulator.plainHTTPBaseURL)
-        let throttled = try client.execute(HTTPRequest(url: base + "/dbs/db/"), timeout: 10)
+        let throttled = try client.execute(HTTPRequest(url: base + "/dbs/db/"), timeout: .seconds(10))
         XCTAssertEqual(throttled.head.status, 429)
         XCTAssertEqual(throttled.head.headers.first(name: "x-ms-retry-after-ms"), "100")
-        let split = try client.execute(HTTPRequest(method: "POST", url: base + "/_emulator/cosmos/dbs/db/colls/c/split?range=1"), timeout: 10)
+        let split = try client.execute(HTTPRequest(method: "POST", url: base + "/_emulator/cosmos/dbs/db/colls/c/split?range=1"), timeout: .seconds(10))
         XCTAssertEqual(split.head.status, 200, "emulator routes are not throttled")
         XCTAssertEqual(try emulator.cosmosPartitionKeyRangeIDs(database: "db", container: "c"), ["0", "2", "3"])
         XCTAssertEqual(try emulator.splitCosmosPartitionKeyRange(database: "db", container: "c", rangeID: "0"), ["4", "5", "2", "3"])

@@ -112,7 +112,7 @@ final class EmulatorCLITests: XCTestCase {
         configuration.tls = TLSClientConfiguration(trustRoots: .file(try XCTUnwrap(ready["ca_file"] as? String)))
         let client = try HTTPClient(configuration: configuration)
         defer { try? client.shutdown() }
-        let health = try client.execute(HTTPRequest(url: "https://127.0.0.1:\(httpsPort)/_emulator/health"), timeout: 10)
+        let health = try client.execute(HTTPRequest(url: "https://127.0.0.1:\(httpsPort)/_emulator/health"), timeout: .seconds(10))
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(health.body)) as? [String: Any])
         XCTAssertEqual(object["cosmos_containers"] as? [String], ["db1/c1", "db1/c2"])
         XCTAssertEqual(object["blob_containers"] as? [String], ["ctr1"])

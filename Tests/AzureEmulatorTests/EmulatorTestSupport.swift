@@ -37,7 +37,7 @@ final class TestClient {
 
     /// Puts a valid token for `entity`.
     func authorize(_ entity: String) throws {
-        try cbs.putToken(audience: audience(entity), token: token(entity), timeout: 10)
+        try cbs.putToken(audience: audience(entity), token: token(entity), timeout: .seconds(10))
     }
 
     /// The `amqps://host:port/<path>` form the SDKs use for link addresses.

@@ -95,7 +95,7 @@ final class EntraTests: XCTestCase {
             var headers: HTTPHeaders = ["Content-Type": contentType]
             if let authorization { headers.add(name: "Authorization", value: authorization) }
             let response = try client.execute(HTTPRequest(method: "POST", url: url, headers: headers,
-                                                          body: .bytes(Array(form.utf8))), timeout: 10)
+                                                          body: .bytes(Array(form.utf8))), timeout: .seconds(10))
             let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] ?? [:]
             return (response.head.status, object)
         }
@@ -133,7 +133,7 @@ final class EntraTests: XCTestCase {
         let base = try XCTUnwrap(emulator.plainHTTPBaseURL)
         let tenant = emulator.configuration.tenantID
         func get(_ path: String) throws -> (Int, [String: Any]) {
-            let response = try client.execute(HTTPRequest(url: base + path), timeout: 10)
+            let response = try client.execute(HTTPRequest(url: base + path), timeout: .seconds(10))
             return (response.head.status,
                     try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] ?? [:])
         }
@@ -181,10 +181,10 @@ final class EntraTests: XCTestCase {
         defer { try? client.shutdown() }
         let url = try XCTUnwrap(emulator.imdsEndpoint)
             + "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://storage.azure.com"
-        let refused = try client.execute(HTTPRequest(url: url), timeout: 10)
+        let refused = try client.execute(HTTPRequest(url: url), timeout: .seconds(10))
         XCTAssertEqual(refused.head.status, 400)
         XCTAssertTrue(String(decoding: refused.body, as: UTF8.self).contains("Required metadata header not specified"))
-        let answered = try client.execute(HTTPRequest(url: url, headers: ["Metadata": "true"]), timeout: 10)
+        let answered = try client.execute(HTTPRequest(url: url, headers: ["Metadata": "true"]), timeout: .seconds(10))
         XCTAssertEqual(answered.head.status, 200)
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(answered.body)) as? [String: Any])
         XCTAssertEqual(object["resource"] as? String, "https://storage.azure.com")
@@ -193,7 +193,7 @@ final class EntraTests: XCTestCase {
         }
         let noResource = try client.execute(HTTPRequest(
             url: try XCTUnwrap(emulator.imdsEndpoint) + "/metadata/identity/oauth2/token?api-version=2018-02-01",
-            headers: ["Metadata": "true"]), timeout: 10)
+            headers: ["Metadata": "true"]), timeout: .seconds(10))
         XCTAssertEqual(noResource.head.status, 400)
     }
 
@@ -256,12 +256,12 @@ final class EntraTests: XCTestCase {
         defer { try? client.shutdown() }
         let response = try client.execute(HTTPRequest(
             url: try XCTUnwrap(throttling.imdsEndpoint) + "/metadata/identity/oauth2/token?api-version=2018-02-01"
-                + "&resource=https://storage.azure.com", headers: ["Metadata": "true"]), timeout: 10)
+                + "&resource=https://storage.azure.com", headers: ["Metadata": "true"]), timeout: .seconds(10))
         XCTAssertEqual(response.head.status, 429)
         XCTAssertEqual(response.head.headers.first(name: "Retry-After"), "1")
         // The emulator-only routes are exempt from the faults.
         let federated = try client.execute(HTTPRequest(
-            url: try XCTUnwrap(throttling.plainHTTPBaseURL) + "/_emulator/entra/federated-token"), timeout: 10)
+            url: try XCTUnwrap(throttling.plainHTTPBaseURL) + "/_emulator/entra/federated-token"), timeout: .seconds(10))
         XCTAssertEqual(federated.head.status, 200)
     }
 

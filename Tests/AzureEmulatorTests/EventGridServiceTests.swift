@@ -32,7 +32,7 @@ final class EventGridServiceTests: XCTestCase {
         var headers: HTTPHeaders = ["Content-Type": contentType]
         for header in extra { headers.add(name: header.name, value: header.value) }
         let response = try client.execute(HTTPRequest(method: "POST", url: (url ?? endpoint) + query, headers: headers,
-                                                      body: .bytes(Array(body.utf8))), timeout: 10)
+                                                      body: .bytes(Array(body.utf8))), timeout: .seconds(10))
         return (response.head.status, String(decoding: response.body, as: UTF8.self))
     }
 
@@ -53,7 +53,7 @@ final class EventGridServiceTests: XCTestCase {
 
         // The same over the emulator-only route, and clearing.
         let route = emulator.plainHTTPBaseURL! + "/_emulator/eventgrid/orders/events"
-        let listed = try client.execute(HTTPRequest(url: route + "?after=1"), timeout: 10)
+        let listed = try client.execute(HTTPRequest(url: route + "?after=1"), timeout: .seconds(10))
         XCTAssertEqual(listed.head.status, 200)
         let text = String(decoding: listed.body, as: UTF8.self)
         XCTAssertTrue(text.contains(#""event":\#(Self.cloudEvent)"#), text)
@@ -61,10 +61,10 @@ final class EventGridServiceTests: XCTestCase {
         let events = try XCTUnwrap(object["events"] as? [[String: Any]])
         XCTAssertEqual(events.map { $0["sequence"] as? Int }, [2, 3, 4])
         XCTAssertEqual(events.map { $0["schema"] as? String }, ["eventgrid", "cloudevent", "cloudevent"])
-        XCTAssertEqual(try client.execute(HTTPRequest(method: "DELETE", url: route), timeout: 10).head.status, 204)
+        XCTAssertEqual(try client.execute(HTTPRequest(method: "DELETE", url: route), timeout: .seconds(10)).head.status, 204)
         XCTAssertTrue(emulator.eventGridEvents(topic: "orders").isEmpty)
         XCTAssertEqual(try client.execute(HTTPRequest(url: emulator.plainHTTPBaseURL! + "/_emulator/eventgrid/none/events"),
-                                          timeout: 10).head.status, 404)
+                                          timeout: .seconds(10)).head.status, 404)
     }
 
     func testSASTokenBearerAndKeyInTheQuery() throws {
@@ -141,7 +141,7 @@ final class EventGridServiceTests: XCTestCase {
         let batch = "[\(Self.eventGridEvent)]"
         XCTAssertEqual(try post(batch, url: emulator.plainHTTPBaseURL! + "/eventgrid/nope/api/events").status, 404)
         XCTAssertEqual(try post(batch, query: "").status, 400)
-        let get = try client.execute(HTTPRequest(url: endpoint + "?api-version=2018-01-01"), timeout: 10)
+        let get = try client.execute(HTTPRequest(url: endpoint + "?api-version=2018-01-01"), timeout: .seconds(10))
         XCTAssertEqual(get.head.status, 405)
         // Topic names compare case-insensitively, as Azure's host names do.
         XCTAssertEqual(try post(batch, url: emulator.plainHTTPBaseURL! + "/eventgrid/ORDERS/api/events").status, 200)
@@ -160,7 +160,7 @@ final class EventGridServiceTests: XCTestCase {
             XCTAssertEqual(try post("[\(Self.eventGridEvent.replacingOccurrences(of: "e1", with: "e\(index)"))]", url: url).status, 200)
         }
         XCTAssertEqual(limited.eventGridEvents(topic: "t").map { $0.object()?["id"] as? String }, ["e3", "e4", "e5"])
-        let listed = try client.execute(HTTPRequest(url: limited.plainHTTPBaseURL! + "/_emulator/eventgrid/t/events"), timeout: 10)
+        let listed = try client.execute(HTTPRequest(url: limited.plainHTTPBaseURL! + "/_emulator/eventgrid/t/events"), timeout: .seconds(10))
         XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(listed.body)) as? [String: Any])?["dropped"] as? Int, 2)
     }
 

@@ -24,7 +24,7 @@ final class EventHubsTests: XCTestCase {
         let link = try AMQPRequestResponseLink.attach(session: client.session, address: "$management")
         var request = AMQPMessage()
         request.applicationProperties = properties
-        return try link.request(request, timeout: 10)
+        return try link.request(request, timeout: .seconds(10))
     }
 
     func testLinksWithoutATokenAreRefusedAsUnauthorized() throws {
@@ -48,18 +48,18 @@ final class EventHubsTests: XCTestCase {
         defer { client.close() }
         for token in [client.token("eh1", key: "not-the-key"), client.token("eh1", keyName: "someone"),
                       client.token("eh1", expiry: Int(Date().timeIntervalSince1970) - 10)] {
-            XCTAssertThrowsError(try client.cbs.putToken(audience: client.audience("eh1"), token: token, timeout: 10)) { error in
+            XCTAssertThrowsError(try client.cbs.putToken(audience: client.audience("eh1"), token: token, timeout: .seconds(10))) { error in
                 XCTAssertTrue("\(error)".contains("status 401"), "\(error)")
                 XCTAssertFalse("\(error)".contains("SharedAccessSignature"), "the token must not be echoed")
             }
         }
         // A token for eh1 does not authorize an audience it does not cover.
         let mismatched = client.token("eh1")
-        XCTAssertThrowsError(try client.cbs.putToken(audience: client.audience("eh2"), token: mismatched, timeout: 10))
+        XCTAssertThrowsError(try client.cbs.putToken(audience: client.audience("eh2"), token: mismatched, timeout: .seconds(10)))
         // SAS under type "jwt" (what azure-servicebus sends) is accepted.
         var jwt = client.token("q1")
         jwt.type = AMQPCBSToken.jwtType
-        XCTAssertNoThrow(try client.cbs.putToken(audience: client.audience("q1"), token: jwt, timeout: 10))
+        XCTAssertNoThrow(try client.cbs.putToken(audience: client.audience("q1"), token: jwt, timeout: .seconds(10)))
     }
 
     func testBatchesAreUnpackedPartitionKeysStickAndConsumersSeeAnnotations() throws {

@@ -41,13 +41,13 @@ final class FaultTests: XCTestCase {
     func testDropProbabilityOneDropsOnTheFirstFrame() throws {
         let emulator = try startEmulator { $0.faults.dropProbability = 1 }
         let transport = AMQPSocketTransport(host: "127.0.0.1", port: emulator.amqpPort)
-        let connection = AMQPConnection(transport: transport, configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: 10))
+        let connection = AMQPConnection(transport: transport, configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: .seconds(10)))
         // SASL init is the first frame: the open never completes.
         XCTAssertThrowsError(try connection.open())
     }
 
     func testConnectionSetupDelayHoldsTheHandshakeBack() throws {
-        let emulator = try startEmulator { $0.faults.connectionSetupDelay = 0.4 }
+        let emulator = try startEmulator { $0.faults.connectionSetupDelay = .seconds(0.4) }
         let started = Date()
         let client = try TestClient(emulator)
         defer { client.close() }

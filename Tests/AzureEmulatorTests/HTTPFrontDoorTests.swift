@@ -20,7 +20,7 @@ final class HTTPFrontDoorTests: XCTestCase {
 
     private func request(_ path: String, emulator: Emulator, secure: Bool = false, client: HTTPClient) throws -> HTTPResponse {
         let base = try XCTUnwrap(secure ? emulator.httpBaseURL : emulator.plainHTTPBaseURL)
-        return try client.execute(HTTPRequest(url: base + path), timeout: 10)
+        return try client.execute(HTTPRequest(url: base + path), timeout: .seconds(10))
     }
 
     private func makeClient(caFile: String?) throws -> HTTPClient {
@@ -60,7 +60,7 @@ final class HTTPFrontDoorTests: XCTestCase {
         let client = try makeClient(caFile: nil)
         defer { try? client.shutdown() }
         let response = try client.execute(
-            HTTPRequest(url: "http://127.0.0.1:\(port)/probe/a%20b/c%2Fd?sig=a%2Bb%3D&restype=container&empty"), timeout: 10)
+            HTTPRequest(url: "http://127.0.0.1:\(port)/probe/a%20b/c%2Fd?sig=a%2Bb%3D&restype=container&empty"), timeout: .seconds(10))
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self),
                        "probe|a b|c/d sig=a+b=&restype=container&empty= http://127.0.0.1:\(port)")
     }
@@ -84,23 +84,23 @@ final class HTTPFrontDoorTests: XCTestCase {
 
         let client = try makeClient(caFile: nil)
         defer { try? client.shutdown() }
-        XCTAssertEqual(try client.execute(HTTPRequest(url: "http://127.0.0.1:\(throttledPort)/probe/x"), timeout: 10).head.status, 503)
-        XCTAssertEqual(try client.execute(HTTPRequest(url: "http://127.0.0.1:\(refusingPort)/probe/x"), timeout: 10).head.status, 401)
-        XCTAssertThrowsError(try client.execute(HTTPRequest(method: "POST", url: "http://127.0.0.1:\(droppingPort)/probe/x"), timeout: 10)) { error in
+        XCTAssertEqual(try client.execute(HTTPRequest(url: "http://127.0.0.1:\(throttledPort)/probe/x"), timeout: .seconds(10)).head.status, 503)
+        XCTAssertEqual(try client.execute(HTTPRequest(url: "http://127.0.0.1:\(refusingPort)/probe/x"), timeout: .seconds(10)).head.status, 401)
+        XCTAssertThrowsError(try client.execute(HTTPRequest(method: "POST", url: "http://127.0.0.1:\(droppingPort)/probe/x"), timeout: .seconds(10))) { error in
             XCTAssertTrue(error is TransportError, "\(error)")
         }
     }
 
     func testConnectionSetupDelayHoldsTheFirstRequestOfEachConnection() throws {
         var configuration = EmulatorConfiguration()
-        configuration.faults.connectionSetupDelay = 0.3
+        configuration.faults.connectionSetupDelay = .seconds(0.3)
         let door = HTTPFrontDoor(context: EmulatorHTTPContext(configuration: configuration), services: [ProbeService()])
         let port = try door.listen(host: "127.0.0.1", port: 0, tls: nil)
         defer { door.close() }
         let client = try makeClient(caFile: nil)
         defer { try? client.shutdown() }
         let started = MonotonicInstant.now()
-        XCTAssertEqual(try client.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/probe/x"), timeout: 10).head.status, 200)
+        XCTAssertEqual(try client.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/probe/x"), timeout: .seconds(10)).head.status, 200)
         // A lower bound only: the delay must have been applied (no upper bound on a shared machine).
         XCTAssertGreaterThanOrEqual(MonotonicInstant.now().seconds(since: started), 0.29)
     }

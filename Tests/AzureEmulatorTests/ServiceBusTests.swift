@@ -22,7 +22,7 @@ final class ServiceBusTests: XCTestCase {
     private func request(_ link: AMQPRequestResponseLink, _ operation: String, _ body: AMQPMap) throws -> (Int32?, AMQPMap?, AMQPMessage) {
         var message = AMQPMessage(value: .map(body))
         message.applicationProperties = ["operation": .string(operation), "type": "entity-mgmt"]
-        let response = try link.request(message, timeout: 10)
+        let response = try link.request(message, timeout: .seconds(10))
         var status: Int32?
         if case .int(let code)? = response.applicationProperties?["statusCode"] { status = code }
         var map: AMQPMap?
@@ -118,7 +118,7 @@ final class ServiceBusTests: XCTestCase {
     }
 
     func testExpiredLocksMakeTheMessageAvailableAgain() throws {
-        let emulator = try startEmulator { $0.lockDuration = 0.3 }
+        let emulator = try startEmulator { $0.lockDuration = .seconds(0.3) }
         let client = try TestClient(emulator)
         defer { client.close() }
         try client.authorize("q4")

@@ -16,7 +16,7 @@ final class TestEmulatorCosmosTests: XCTestCase {
             "x-ms-date": date, "x-ms-version": "2020-07-15",
             "authorization": signer.authorizationHeader(verb: "GET", path: path, date: date).exposedValue,
         ]
-        return try client.execute(HTTPRequest(url: base + path.dropFirst(), headers: headers), timeout: 10)
+        return try client.execute(HTTPRequest(url: base + path.dropFirst(), headers: headers), timeout: .seconds(10))
     }
 
     func testReadyContainersOverHTTPAndHTTPSAndSplits() throws {

@@ -46,7 +46,7 @@ final class TopicTests: XCTestCase {
         scheduled.messageAnnotations = [.symbol("x-opt-scheduled-enqueue-time"): .timestamp(Int64(Date().timeIntervalSince1970 * 1000))]
         var request = AMQPMessage(value: .map(["messages": .list([.map(["message-id": "m", "message": .binary(scheduled.encode())])])]))
         request.applicationProperties = ["operation": "com.microsoft:schedule-message"]
-        let response = try management.request(request, timeout: 10)
+        let response = try management.request(request, timeout: .seconds(10))
         XCTAssertEqual(response.applicationProperties?["statusCode"], .int(200))
         XCTAssertEqual(collector.wait(for: 1).map { String(decoding: $0.message.dataBody ?? [], as: UTF8.self) }, ["later"])
         try link.close()

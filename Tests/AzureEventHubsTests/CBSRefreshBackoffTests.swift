@@ -17,7 +17,7 @@ final class CBSRefreshBackoffTests: XCTestCase {
         let cbs = try AMQPCBSClient.attach(session: try connection.beginSession())
         let clock = ManualClock()
         let requests = LockedValue(0)
-        let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: "sb://127.0.0.1/eh1", retryDelay: 1, maxRetryDelay: 8,
+        let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: "sb://127.0.0.1/eh1", retryDelay: .seconds(1), maxRetryDelay: .seconds(8),
                                               clock: clock) { _, done in
             requests.withLockedValue { $0 += 1 }
             done(.failure(CBSTestError()))

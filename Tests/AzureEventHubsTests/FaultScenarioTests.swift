@@ -50,7 +50,7 @@ final class FaultScenarioTests: XCTestCase {
         let proxy = try proxy(emulator)
         let producer = try ManagedEventHubProducer(
             endpoint: try endpoint(port: proxy.port), eventHubName: "eh1",
-            options: options(tryTimeout: .seconds(2), retries: 2) { $0.pool.acquireTimeout = 1; $0.pool.getTimeout = 2 })
+            options: options(tryTimeout: .seconds(2), retries: 2) { $0.pool.acquireTimeout = .seconds(1); $0.pool.getTimeout = .seconds(2) })
         defer { try? producer.close() }
         var succeeded: [String] = []
         for i in 0..<5 {
@@ -106,7 +106,7 @@ final class FaultScenarioTests: XCTestCase {
         // The try may take 60 s and a connection 3 s to open, but a caller waits only the pool's acquireTimeout.
         let producer = try ManagedEventHubProducer(
             endpoint: try endpoint(port: proxy.port, tls: true), eventHubName: "eh1",
-            options: options(tryTimeout: .seconds(60), retries: 0) { $0.pool.acquireTimeout = 0.5; $0.pool.getTimeout = 3 })
+            options: options(tryTimeout: .seconds(60), retries: 0) { $0.pool.acquireTimeout = .seconds(0.5); $0.pool.getTimeout = .seconds(3) })
         defer { try? producer.close() }
         XCTAssertThrowsError(try producer.send(EventData(body: "x"))) { error in
             let error = error as? EventHubsError
@@ -160,7 +160,7 @@ final class FaultScenarioTests: XCTestCase {
         // Heartbeats keep flowing from the peer, so only the client's own time-outs can tell the connection is stuck.
         let producer = try ManagedEventHubProducer(
             endpoint: try endpoint(port: proxy.port, idleTimeout: 1), eventHubName: "eh1",
-            options: options(tryTimeout: .seconds(0.5), retries: 3) { $0.pool.acquireTimeout = 0.5; $0.pool.getTimeout = 1 })
+            options: options(tryTimeout: .seconds(0.5), retries: 3) { $0.pool.acquireTimeout = .seconds(0.5); $0.pool.getTimeout = .seconds(1) })
         defer { try? producer.close() }
         try producer.send(EventData(body: "first"))
         proxy.mode = .stopReadingClient

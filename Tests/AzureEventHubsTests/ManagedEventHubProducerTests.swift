@@ -11,7 +11,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         let options = EventHubProducerOptions()
         XCTAssertEqual(options.pool.clientLimit, 100)
         XCTAssertEqual(options.pool.maxSize, 10)
-        XCTAssertEqual(options.pool.maxIdle, 220)
+        XCTAssertEqual(options.pool.maxIdle, .seconds(220))
         XCTAssertEqual(options.readiness, .managementRead)
     }
 
@@ -125,7 +125,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         let closed = expectation(description: "closed")
         producer.core.provider.acquire(timeout: 5, queue: .global()) { result in
             guard case .success(let handle) = result else { return XCTFail("\(result)") }
-            handle.connection.messaging.amqp.close(timeout: 1) { _ in
+            handle.connection.messaging.amqp.close(timeout: .seconds(1)) { _ in
                 handle.release(discard: false)
                 closed.fulfill()
             }
@@ -138,7 +138,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
     }
 
     func testCancellingASendDeliversCancelledOnce() throws {
-        let emulator = try startEventHubsEmulator(self) { $0.faults.connectionSetupDelay = 2 }
+        let emulator = try startEventHubsEmulator(self) { $0.faults.connectionSetupDelay = .seconds(2) }
         let producer = try ManagedEventHubProducer(connectionString: emulator.eventHubsConnectionString(eventHub: "eh1"))
         defer { try? producer.close() }
         let calls = LockedValue(0)
@@ -168,7 +168,7 @@ final class ManagedEventHubProducerTests: XCTestCase {
         let closed = expectation(description: "closed")
         producer.core.provider.acquire(timeout: 5, queue: .global()) { result in
             guard case .success(let handle) = result else { return XCTFail("\(result)") }
-            handle.connection.messaging.amqp.close(timeout: 1) { _ in
+            handle.connection.messaging.amqp.close(timeout: .seconds(1)) { _ in
                 handle.release(discard: false)
                 closed.fulfill()
             }

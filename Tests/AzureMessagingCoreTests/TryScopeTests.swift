@@ -150,15 +150,16 @@ final class TryScopeTests: XCTestCase {
     }
 
     func testBackoffDoublesUpToItsCapWithinItsJitter() {
-        var backoff = Backoff(initial: 0.5, maximum: 4, jitter: 0.2)
-        let delays = (0..<6).map { _ in backoff.next() }
+        var backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(4), jitter: 0.2)
+        let delays = (0..<6).map { _ in backoff.next().toolboxSeconds }
         for (index, delay) in delays.enumerated() {
             let base = min(4, 0.5 * Double(1 << index))
             XCTAssertTrue((base * 0.8...base * 1.2).contains(delay), "\(index): \(delays)")
         }
         backoff.reset()
-        XCTAssertTrue((0.4...0.6).contains(backoff.next()))
-        var hostile = Backoff(initial: .nan, maximum: .infinity, jitter: -3)
-        XCTAssertTrue(hostile.next().isFinite)
+        XCTAssertTrue((0.4...0.6).contains(backoff.next().toolboxSeconds))
+        var hostile = Backoff(initial: .seconds(-1), maximum: .seconds(Int64.max), jitter: .nan)
+        XCTAssertEqual(hostile.next(), .milliseconds(1))
+        XCTAssertEqual(hostile.maximum, .seconds(1_000_000_000))
     }
 }

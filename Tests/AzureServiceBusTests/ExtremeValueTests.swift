@@ -16,7 +16,7 @@ final class ExtremeValueTests: XCTestCase {
         let sender = try ServiceBusSender(connectionString: cs, queueName: "q1", options: options)
         defer { try? sender.close() }
         var message = ServiceBusMessage(body: "forever")
-        message.timeToLive = .infinity
+        message.timeToLive = .seconds(Int64.max)
         try sender.send(message)
         var scheduled = ServiceBusMessage(body: "far future")
         scheduled.scheduledEnqueueTime = Date(timeIntervalSince1970: 1e300)
@@ -33,7 +33,7 @@ final class ExtremeValueTests: XCTestCase {
         let header = ServiceBusMessage(body: "x").amqpMessage(messageID: "id")
         XCTAssertNil(header.header?.ttl)
         var ttl = ServiceBusMessage(body: "x")
-        ttl.timeToLive = .infinity
+        ttl.timeToLive = .seconds(Int64.max)
         let encoded = ttl.amqpMessage(messageID: "id", now: Date(timeIntervalSince1970: 1e300))
         XCTAssertEqual(encoded.header?.ttl, .max)
         XCTAssertEqual(encoded.properties?.absoluteExpiryTime, .max)

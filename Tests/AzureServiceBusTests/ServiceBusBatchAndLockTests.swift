@@ -11,7 +11,7 @@ final class ServiceBusBatchAndLockTests: XCTestCase {
         XCTAssertEqual(batch.sizeInBytes, batch.encode().count)
         for size in [0, 10, 300, 70_000] {
             var message = ServiceBusMessage(body: [UInt8](repeating: 0x62, count: size))
-            message.timeToLive = 60
+            message.timeToLive = .seconds(60)
             XCTAssertTrue(batch.tryAdd(message))
             XCTAssertEqual(batch.sizeInBytes, batch.encode().count, "size \(size)")
         }
@@ -46,7 +46,7 @@ final class ServiceBusBatchAndLockTests: XCTestCase {
     }
 
     func testAnExpiredLockIsReportedAsLockLost() throws {
-        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = 0.3 }
+        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = .seconds(0.3) }
         let cs = emulator.serviceBusConnectionString
         let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
         defer { try? sender.close() }
@@ -89,7 +89,7 @@ final class ServiceBusReceiverRecoveryTests: XCTestCase {
     func testPeekLockReceiverRecoversFromDroppedConnections() throws {
         let emulator = try startServiceBusEmulator(self) {
             $0.faults.dropAfterFrames = 40   // every connection dies after 40 frames from the client
-            $0.lockDuration = 0.5
+            $0.lockDuration = .seconds(0.5)
         }
         let cs = emulator.serviceBusConnectionString
         let sender = try ManagedServiceBusSender(connectionString: cs, queueName: "q1", options: fastOptions { $0.retry.maxRetries = 30 })

@@ -56,7 +56,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         let proxy = try proxy(emulator)
         let sender = try ManagedServiceBusSender(
             endpoint: try endpoint(port: proxy.port), entityPath: "q1",
-            options: options(tryTimeout: .seconds(2), retries: 2) { $0.pool.acquireTimeout = 1; $0.pool.getTimeout = 2 })
+            options: options(tryTimeout: .seconds(2), retries: 2) { $0.pool.acquireTimeout = .seconds(1); $0.pool.getTimeout = .seconds(2) })
         defer { try? sender.close() }
         var succeeded: [String] = []
         for i in 0..<5 {
@@ -81,7 +81,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
     }
 
     func testAPeerThatIgnoresCreditCannotFloodTheReceiverAndEveryMessageIsStillReceivedOnce() throws {
-        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = 1 }
+        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = .seconds(1) }
         let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1")
         defer { try? sender.close() }
         let total = 50

@@ -38,7 +38,7 @@ final class ServiceBusTests: XCTestCase {
         message.sessionID = "sess-1"
         message.replyTo = "replyq"
         message.to = "dest"
-        message.timeToLive = 300
+        message.timeToLive = .seconds(300)
         try sender.send(message)
 
         let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
@@ -55,7 +55,7 @@ final class ServiceBusTests: XCTestCase {
         XCTAssertEqual(got.message.sessionID, "sess-1")
         XCTAssertEqual(got.message.replyTo, "replyq")
         XCTAssertEqual(got.message.to, "dest")
-        XCTAssertEqual(got.message.timeToLive, 300)
+        XCTAssertEqual(got.message.timeToLive, .seconds(300))
         XCTAssertEqual(got.message.applicationProperties["n"], .int(3))
         XCTAssertNotNil(got.lockToken)
         XCTAssertNotNil(got.lockedUntil)
@@ -162,7 +162,7 @@ final class ServiceBusTests: XCTestCase {
     }
 
     func testManagedSenderDefaultsAndDroppedConnections() throws {
-        XCTAssertEqual(ServiceBusClientOptions().pool.maxIdle, 200)
+        XCTAssertEqual(ServiceBusClientOptions().pool.maxIdle, .seconds(200))
         let emulator = try startServiceBusEmulator(self) { $0.faults.dropProbability = 0.01 }
         let cs = emulator.serviceBusConnectionString
         let sender = try ManagedServiceBusSender(connectionString: cs, queueName: "q1", options: fastOptions {

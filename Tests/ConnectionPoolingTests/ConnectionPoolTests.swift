@@ -52,12 +52,12 @@ final class ConnectionPoolTests: XCTestCase {
         connector.createDelay = 0.05
         let held = try pool.acquire()
         let queue = LibraryQueues.makeQueue(label: "library-test")
-        let result = queue.sync { Result { try pool.acquire(timeout: 1) } }
+        let result = queue.sync { Result { try pool.acquire(timeout: .seconds(1)) } }
         guard case .failure(let error as CoreError) = result else { return XCTFail("\(result)") }
         XCTAssertEqual(error.code, .blockingCallOnLibraryQueue)
         held.release()
         // With a free lease the blocking form does not wait, so it is fine there.
-        let lease = try queue.sync { try pool.acquire(timeout: 1) }
+        let lease = try queue.sync { try pool.acquire(timeout: .seconds(1)) }
         lease.release()
     }
 
@@ -92,7 +92,7 @@ final class ConnectionPoolTests: XCTestCase {
         let leases = try (0..<6).map { _ in try pool.acquire() }
         XCTAssertEqual(Set(leases.map(\.connection.id)).count, 3)
         XCTAssertEqual(connector.snapshot.created, 3)
-        let timedOut = Result { try pool.acquire(timeout: 0.05) }
+        let timedOut = Result { try pool.acquire(timeout: .seconds(0.05)) }
         guard case .failure(let error as ConnectionPoolError) = timedOut else { return XCTFail("\(timedOut)") }
         XCTAssertEqual(error.code, .timedOut)
         XCTAssertTrue(error.description.contains("maxSize 3"), error.description)
@@ -137,15 +137,15 @@ final class ConnectionPoolTests: XCTestCase {
     func testZeroTimeoutFailsAtOnceAndMaxWaitersGivesExhausted() throws {
         let (pool, _) = try makePool { $0.clientLimit = 1; $0.maxSize = 1; $0.maxWaiters = 1 }
         let held = try pool.acquire()
-        let noWait = Result { try pool.acquire(timeout: 0) }
+        let noWait = Result { try pool.acquire(timeout: .seconds(0)) }
         XCTAssertEqual((noWait.failureValue as? ConnectionPoolError)?.code, .timedOut)
         let queued = expectation(description: "queued one times out")
-        pool.acquire(timeout: 0.3) { result in
+        pool.acquire(timeout: .seconds(0.3)) { result in
             XCTAssertEqual(result.failureValue?.code, .timedOut)
             queued.fulfill()
         }
         XCTAssertTrue(eventually { pool.snapshot.waiters == 1 })
-        let second = Result { try pool.acquire(timeout: 5) }
+        let second = Result { try pool.acquire(timeout: .seconds(5)) }
         let error = second.failureValue as? ConnectionPoolError
         XCTAssertEqual(error?.code, .exhausted)
         XCTAssertTrue(error?.description.contains("maxWaiters 1") == true)
@@ -158,7 +158,7 @@ final class ConnectionPoolTests: XCTestCase {
         let connector = FakeConnector()
         connector.createDelay = 0.1
         connector.createFails = { _ in true }
-        let (pool, _) = try makePool(connector) { $0.clientLimit = 10; $0.acquireTimeout = 30 }
+        let (pool, _) = try makePool(connector) { $0.clientLimit = 10; $0.acquireTimeout = .seconds(30) }
         let failures = Collector<ConnectionPoolError>()
         let all = expectation(description: "all failed")
         all.expectedFulfillmentCount = 5
@@ -222,8 +222,8 @@ final class ConnectionPoolTests: XCTestCase {
     func testGetTimeoutAbandonsASlowCreateAndClosesWhatArrivesLate() throws {
         let connector = FakeConnector()
         connector.createDelay = 0.5
-        let (pool, _) = try makePool(connector) { $0.getTimeout = 0.1; $0.maxSize = 1 }
-        let result = Result { try pool.acquire(timeout: 5) }
+        let (pool, _) = try makePool(connector) { $0.getTimeout = .seconds(0.1); $0.maxSize = 1 }
+        let result = Result { try pool.acquire(timeout: .seconds(5)) }
         let error = result.failureValue as? ConnectionPoolError
         XCTAssertEqual(error?.code, .connectionFailed)
         XCTAssertEqual((error?.cause as? CoreError)?.code, .timedOut)
@@ -318,7 +318,7 @@ final class ConnectionPoolTests: XCTestCase {
         let (pool, _) = try makePool { $0.clientLimit = 1; $0.maxSize = 1 }
         do { _ = try pool.acquire() }
         XCTAssertEqual(pool.snapshot.inUse, 0)
-        let lease = try pool.acquire(timeout: 0.5)
+        let lease = try pool.acquire(timeout: .seconds(0.5))
         lease.release()
         lease.release()
         XCTAssertEqual(pool.snapshot.inUse, 0, "a second release is ignored")
@@ -352,7 +352,7 @@ final class ConnectionPoolTests: XCTestCase {
         let both = expectation(description: "both timed out")
         both.expectedFulfillmentCount = 2
         for (name, timeout) in [("slow", 0.4), ("fast", 0.1)] {
-            pool.acquire(timeout: timeout) { result in
+            pool.acquire(timeout: .seconds(timeout)) { result in
                 XCTAssertEqual(result.failureValue?.code, .timedOut)
                 order.append(name)
                 both.fulfill()
@@ -373,7 +373,7 @@ final class ConnectionPoolTests: XCTestCase {
         do {
             let token = Token()
             weakToken = token
-            pool.acquire(timeout: 60) { result in
+            pool.acquire(timeout: .seconds(60)) { result in
                 _ = token
                 if case .success(let lease) = result { lease.release() }
                 served.fulfill()
@@ -393,7 +393,7 @@ final class ConnectionPoolTests: XCTestCase {
         XCTAssertThrowsError(try makePool { $0.minReady = 20 }) { error in
             XCTAssertTrue("\(error)".contains("minReady"))
         }
-        XCTAssertThrowsError(try makePool { $0.maxIdle = -1 })
+        XCTAssertThrowsError(try makePool { $0.maxIdle = .seconds(-1) })
     }
 }
 

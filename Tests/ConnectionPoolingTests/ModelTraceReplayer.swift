@@ -117,9 +117,9 @@ final class ModelTraceReplayer {
         configuration.clientLimit = trace.configuration.clientLimit
         configuration.maxSize = trace.configuration.maxSize
         configuration.maxConcurrentCreates = trace.configuration.maxCreates
-        configuration.maxIdle = plan.maxIdle
-        configuration.maxLifespan = plan.maxLifespan
-        configuration.getTimeout = ReplayTimePlan.getTimeout
+        configuration.maxIdle = plan.maxIdle.map { .seconds($0) }
+        configuration.maxLifespan = plan.maxLifespan.map { .seconds($0) }
+        configuration.getTimeout = .seconds(ReplayTimePlan.getTimeout)
         configuration.metricsLabel = nil
         pool = try Pool(connector: connector, configuration: configuration, clock: clock)
     }
@@ -150,7 +150,7 @@ final class ModelTraceReplayer {
         case .acquire(let client, _):
             let timeout = plan.acquireTimeouts[index] ?? (client == 0 ? .infinity : ReplayTimePlan.never)
             deadlines[client] = clock.now().advanced(bySeconds: timeout)
-            pool.acquire(timeout: timeout, queue: deliveries) { [received] result in
+            pool.acquire(timeoutSeconds: timeout, queue: deliveries) { [received] result in
                 received.withLockedValue { $0.append((client, result)) }
             }
         case .release(let client, let slot, let discard):

@@ -21,7 +21,7 @@ final class PoolClockTests: XCTestCase {
 
     func testAnIdleConnectionIsRetiredExactlyAtMaxIdle() throws {
         let clock = ManualClock()
-        let (pool, connector) = try makePool(clock) { $0.maxIdle = 300 }
+        let (pool, connector) = try makePool(clock) { $0.maxIdle = .seconds(300) }
         try pool.acquire().release()
         clock.advance(bySeconds: 299.9)
         XCTAssertEqual(pool.snapshot.ready, 1, "not idle long enough yet")
@@ -36,7 +36,7 @@ final class PoolClockTests: XCTestCase {
 
     func testLifespanRetiresAConnectionOnceItsLeasesReturn() throws {
         let clock = ManualClock()
-        let (pool, connector) = try makePool(clock) { $0.maxLifespan = 60; $0.clientLimit = 5 }
+        let (pool, connector) = try makePool(clock) { $0.maxLifespan = .seconds(60); $0.clientLimit = 5 }
         let held = try pool.acquire()
         clock.advance(by: .seconds(60))
         let next = try pool.acquire()
@@ -53,7 +53,7 @@ final class PoolClockTests: XCTestCase {
         let (pool, _) = try makePool(clock) { $0.clientLimit = 1; $0.maxSize = 1 }
         let held = try pool.acquire()
         let failed = expectation(description: "timed out")
-        pool.acquire(timeout: 5) { result in
+        pool.acquire(timeout: .seconds(5)) { result in
             XCTAssertEqual(result.failureValue?.code, .timedOut)
             failed.fulfill()
         }
@@ -69,10 +69,10 @@ final class PoolClockTests: XCTestCase {
 
     func testAServedWaiterLeavesNoTimerBehind() throws {
         let clock = ManualClock()
-        let (pool, _) = try makePool(clock) { $0.clientLimit = 1; $0.maxSize = 1; $0.maxIdle = 1000 }
+        let (pool, _) = try makePool(clock) { $0.clientLimit = 1; $0.maxSize = 1; $0.maxIdle = .seconds(1000) }
         let held = try pool.acquire()
         let served = expectation(description: "served")
-        pool.acquire(timeout: 5) { result in
+        pool.acquire(timeout: .seconds(5)) { result in
             if case .success(let lease) = result { lease.release() }
             served.fulfill()
         }
@@ -87,9 +87,9 @@ final class PoolClockTests: XCTestCase {
         let clock = ManualClock()
         let connector = FakeConnector()
         connector.createDelay = nil  // the create never answers
-        let (pool, _) = try makePool(clock, connector) { $0.getTimeout = 30; $0.maxSize = 1 }
+        let (pool, _) = try makePool(clock, connector) { $0.getTimeout = .seconds(30); $0.maxSize = 1 }
         let failed = expectation(description: "failed")
-        pool.acquire(timeout: 600) { result in
+        pool.acquire(timeout: .seconds(600)) { result in
             let error = result.failureValue
             XCTAssertEqual(error?.code, .connectionFailed)
             XCTAssertEqual((error?.underlying as? ToolboxError)?.code, .timedOut)
@@ -106,7 +106,7 @@ final class PoolClockTests: XCTestCase {
     func testMinReadyRefreshesConnectionsBeforeTheyExpire() throws {
         let clock = ManualClock()
         let (pool, connector) = try makePool(clock) {
-            $0.minReady = 2; $0.maxLifespan = 60; $0.refreshAhead = 10; $0.maxSize = 4
+            $0.minReady = 2; $0.maxLifespan = .seconds(60); $0.refreshAhead = .seconds(10); $0.maxSize = 4
         }
         XCTAssertTrue(eventually { pool.snapshot.ready == 2 }, "opened without any acquire")
         XCTAssertEqual(connector.snapshot.created, 2)

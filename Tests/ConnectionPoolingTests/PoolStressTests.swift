@@ -23,8 +23,8 @@ final class PoolStressTests: XCTestCase {
             $0.clientLimit = clientLimit
             $0.maxSize = maxSize
             $0.maxConcurrentCreates = maxCreates
-            $0.acquireTimeout = 60
-            $0.maxIdle = 0.05
+            $0.acquireTimeout = .seconds(60)
+            $0.maxIdle = .seconds(0.05)
             $0.metricsLabel = nil
         })
 

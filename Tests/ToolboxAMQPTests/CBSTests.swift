@@ -111,7 +111,7 @@ final class CBSTests: XCTestCase {
             return false
         }
         let link = try AMQPRequestResponseLink.attach(session: session(broker), address: "$management")
-        XCTAssertThrowsError(try link.request(AMQPMessage(value: .int(1)), timeout: 0.2)) { error in
+        XCTAssertThrowsError(try link.request(AMQPMessage(value: .int(1)), timeout: .seconds(0.2))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .timedOut)
         }
     }

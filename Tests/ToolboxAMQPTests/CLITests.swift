@@ -16,7 +16,7 @@ final class CLITests: XCTestCase {
     func testSendAndReceiveJSON() throws {
         let broker = MiniBroker()
         let listener = try AMQPListener(server: broker.configuration(password: "pw"),
-                                        configuration: AMQPConnectionConfiguration(idleTimeout: 10)) { _ in }
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: .seconds(10))) { _ in }
         defer { listener.close() }
         let url = "amqp://user:pw@127.0.0.1:\(listener.port)/cli-queue"
         let send = try run(["amqp", "send", "--url", url, "--count", "3", "--body", "hello", "--json"])
@@ -49,7 +49,7 @@ final class CLITests: XCTestCase {
     func testPrintBodiesShowsEveryBodyKind() throws {
         let broker = MiniBroker()
         let listener = try AMQPListener(server: broker.configuration(password: "pw"),
-                                        configuration: AMQPConnectionConfiguration(idleTimeout: 10)) { _ in }
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: .seconds(10))) { _ in }
         defer { listener.close() }
         let url = "amqp://user:pw@127.0.0.1:\(listener.port)/kinds"
         let endpoint = try AMQPEndpoint(url: url)

@@ -140,7 +140,7 @@ final class ConnectedSocketSendTests: XCTestCase {
             defer { try? connection.close() }
             let sender = try session.attachSender(address: "big")
             let body = (0..<(5 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 3) }
-            XCTAssertEqual(try sender.send(AMQPMessage(data: body), timeout: 60), .accepted, "tls: \(tls)")
+            XCTAssertEqual(try sender.send(AMQPMessage(data: body), timeout: .seconds(60)), .accepted, "tls: \(tls)")
             XCTAssertEqual(try sender.send(AMQPMessage(data: [7])), .accepted)
             let messages = try drain(session, address: "big", count: 2)
             XCTAssertEqual(messages.count, 2)

@@ -67,7 +67,7 @@ final class ConnectionTests: XCTestCase {
     func testHeartbeatsFlowBothWaysAndKeepTheConnectionAlive() throws {
         let broker = TestBroker()
         broker.idleTimeOut = 100  // ms: we must send something at least every 50 ms
-        let connection = try open(broker, AMQPConnectionConfiguration(idleTimeout: 0.2))
+        let connection = try open(broker, AMQPConnectionConfiguration(idleTimeout: .seconds(0.2)))
         eventually(broker) { $0.heartbeatsReceived >= 5 }
         // The broker heartbeats at half our 200 ms time-out, so the connection is still open.
         let session = try connection.beginSession()
@@ -78,7 +78,7 @@ final class ConnectionTests: XCTestCase {
     func testIdleTimeOutFailsTheConnectionWithATypedError() throws {
         let broker = TestBroker()
         broker.sendHeartbeats = false
-        let connection = try open(broker, AMQPConnectionConfiguration(idleTimeout: 0.1))
+        let connection = try open(broker, AMQPConnectionConfiguration(idleTimeout: .seconds(0.1)))
         let closed = expectation(description: "closed")
         connection.onClose { error in
             XCTAssertEqual(error?.code, .timedOut)

@@ -17,7 +17,7 @@ final class DeadlineTests: XCTestCase {
         let broker = TestBroker()
         broker.creditPerLink = 0
         let sender = try open(broker).beginSession().attachSender(address: "q")
-        XCTAssertThrowsError(try sender.send(AMQPMessage(data: [1]), timeout: 0.1)) { error in
+        XCTAssertThrowsError(try sender.send(AMQPMessage(data: [1]), timeout: .seconds(0.1))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .timedOut)
         }
         // Cancelling a queued send fails it with .cancelled.
@@ -62,7 +62,7 @@ final class DeadlineTests: XCTestCase {
         }
         let connection = try open(broker)
         let session = try connection.beginSession()
-        XCTAssertThrowsError(try session.attachSender(address: "silent", timeout: 0.1)) { error in
+        XCTAssertThrowsError(try session.attachSender(address: "silent", timeout: .seconds(0.1))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .timedOut)
         }
         // The abandoned link is detached so the peer does not keep it.
@@ -74,7 +74,7 @@ final class DeadlineTests: XCTestCase {
 
         let silentBegin = TestBroker()
         silentBegin.hook = { performative, _, _ in if case .begin = performative { return true } else { return false } }
-        XCTAssertThrowsError(try open(silentBegin).beginSession(timeout: 0.1)) { error in
+        XCTAssertThrowsError(try open(silentBegin).beginSession(timeout: .seconds(0.1))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .timedOut)
         }
         let receiverBroker = TestBroker()

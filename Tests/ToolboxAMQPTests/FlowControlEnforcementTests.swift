@@ -43,7 +43,7 @@ final class FlowControlEnforcementTests: XCTestCase {
         }
         XCTAssertEqual(detach?.error?.condition, AMQPRemoteError.transferLimitExceeded)
         XCTAssertLessThanOrEqual(delivered.load(), 6, "deliveries past the credit (and its tolerance) were delivered")
-        XCTAssertThrowsError(try receiver.drain(timeout: 1))
+        XCTAssertThrowsError(try receiver.drain(timeout: .seconds(1)))
     }
 
     /// A sender whose peer grants no credit fails sends beyond `maxPendingBytes` at once (back-pressure) instead of
@@ -59,13 +59,13 @@ final class FlowControlEnforcementTests: XCTestCase {
             if case .failure(let error) = result { XCTAssertEqual(error.code, .timedOut, "\(error)") }
             first.fulfill()
         }
-        XCTAssertThrowsError(try sender.send(AMQPMessage(data: [UInt8](repeating: 2, count: 600)), timeout: 5)) { error in
+        XCTAssertThrowsError(try sender.send(AMQPMessage(data: [UInt8](repeating: 2, count: 600)), timeout: .seconds(5))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .limitExceeded, "\(error)")
             XCTAssertTrue("\(error)".contains("wait for link credit"), "\(error)")
         }
         wait(for: [first], timeout: 10)
         // Once the waiting message gave up, its bytes no longer count.
-        XCTAssertThrowsError(try sender.send(AMQPMessage(data: [UInt8](repeating: 3, count: 600)), timeout: 0.2)) { error in
+        XCTAssertThrowsError(try sender.send(AMQPMessage(data: [UInt8](repeating: 3, count: 600)), timeout: .seconds(0.2))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .timedOut, "\(error)")
         }
     }

@@ -68,7 +68,7 @@ final class HostilePeerTests: XCTestCase {
             broker.sync { $0.sendRaw(bytes) }
             // Whatever happened, the connection must still answer on its queue and close cleanly or report why.
             let done = expectation(description: "closed \(iteration)")
-            connection.close(timeout: 0.3) { _ in done.fulfill() }
+            connection.close(timeout: .seconds(0.3)) { _ in done.fulfill() }
             wait(for: [done], timeout: 10)
         }
     }
@@ -97,7 +97,7 @@ final class HostilePeerTests: XCTestCase {
             }
             let (clientEnd, serverEnd) = PipeEnd.pair()
             let server = AMQPConnection(acceptedTransport: serverEnd, server: broker.configuration(password: "pw"),
-                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: 1))
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: .seconds(1)))
             server.open { _ in }
             let clientQueue = DispatchQueue(label: "hostile-client")
             clientQueue.sync {
@@ -105,7 +105,7 @@ final class HostilePeerTests: XCTestCase {
                 clientEnd.write(bytes)
             }
             let done = expectation(description: "server settled \(iteration)")
-            server.close(timeout: 0.3) { _ in done.fulfill() }
+            server.close(timeout: .seconds(0.3)) { _ in done.fulfill() }
             wait(for: [done], timeout: 10)
         }
     }
@@ -118,7 +118,7 @@ final class HostilePeerTests: XCTestCase {
             let broker = MiniBroker()
             let (clientEnd, serverEnd) = PipeEnd.pair()
             let server = AMQPConnection(acceptedTransport: serverEnd, server: broker.configuration(password: "pw"),
-                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: 5))
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: .seconds(5)))
             let outcome = LockedValue<Result<Void, AMQPError>?>(nil)
             let opened = expectation(description: "server open")
             server.open { result in
@@ -138,7 +138,7 @@ final class HostilePeerTests: XCTestCase {
             }
             wait(for: [opened], timeout: 10)
             let closed = expectation(description: "closed")
-            server.close(timeout: 0.3) { _ in closed.fulfill() }
+            server.close(timeout: .seconds(0.3)) { _ in closed.fulfill() }
             wait(for: [closed], timeout: 10)
             return outcome.load()
         }

@@ -12,7 +12,7 @@ final class ListenerTests: XCTestCase {
     func roundTrip(listener: AMQPListener, url: String, caFile: String?) throws {
         let endpoint = try AMQPEndpoint(url: url)
         let connection = try AMQPConnection(endpoint: endpoint, caFile: caFile,
-                                            configuration: AMQPConnectionConfiguration(maxFrameSize: 1024, idleTimeout: 5))
+                                            configuration: AMQPConnectionConfiguration(maxFrameSize: 1024, idleTimeout: .seconds(5)))
         try connection.open()
         let session = try connection.beginSession()
         let sender = try session.attachSender(address: "q")
@@ -31,7 +31,7 @@ final class ListenerTests: XCTestCase {
     func testClientAndListenerOverTCP() throws {
         let broker = MiniBroker()
         let accepted = LockedValue(0)
-        let listener = try AMQPListener(server: broker.configuration(), configuration: AMQPConnectionConfiguration(idleTimeout: 5)) { _ in
+        let listener = try AMQPListener(server: broker.configuration(), configuration: AMQPConnectionConfiguration(idleTimeout: .seconds(5))) { _ in
             accepted.withLockedValue { $0 += 1 }
         }
         defer { listener.close() }
@@ -44,12 +44,12 @@ final class ListenerTests: XCTestCase {
         let (cert, key) = try makeCertificate()
         let tls = try TLSContext(server: TLSServerConfiguration(certificateChainFile: cert, privateKeyFile: key))
         let broker = MiniBroker()
-        let listener = try AMQPListener(tls: tls, server: broker.configuration(), configuration: AMQPConnectionConfiguration(idleTimeout: 5)) { _ in }
+        let listener = try AMQPListener(tls: tls, server: broker.configuration(), configuration: AMQPConnectionConfiguration(idleTimeout: .seconds(5))) { _ in }
         defer { listener.close() }
         try roundTrip(listener: listener, url: "amqps://localhost:\(listener.port)/q", caFile: cert)
         // Without trusting the certificate the client refuses the server.
         let untrusted = try AMQPConnection(endpoint: AMQPEndpoint(url: "amqps://localhost:\(listener.port)/q"),
-                                           configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: 10))
+                                           configuration: AMQPConnectionConfiguration(idleTimeout: nil, openTimeout: .seconds(10)))
         XCTAssertThrowsError(try untrusted.open()) { XCTAssertEqual(($0 as? AMQPError)?.code, .transport, "\($0)") }
     }
 }

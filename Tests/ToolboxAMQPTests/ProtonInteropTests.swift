@@ -42,7 +42,7 @@ print(json.dumps(received))
         }
         let broker = MiniBroker()
         let listener = try AMQPListener(server: broker.configuration(password: "pw"),
-                                        configuration: AMQPConnectionConfiguration(idleTimeout: 10)) { _ in }
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: .seconds(10))) { _ in }
         defer { listener.close() }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)

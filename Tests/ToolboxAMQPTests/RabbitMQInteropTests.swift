@@ -50,7 +50,7 @@ struct RabbitMQEnvironment {
     func connect(sasl: AMQPSASLMechanism? = nil, tls: Bool = false, maxFrameSize: UInt32 = 65536) throws -> AMQPConnection {
         let scheme = tls ? "amqps" : "amqp"
         let endpoint = try AMQPEndpoint(url: "\(scheme)://\(user):\(password)@localhost:\(tls ? tlsPort : port)/")
-        var configuration = AMQPConnectionConfiguration(maxFrameSize: maxFrameSize, openTimeout: 20)
+        var configuration = AMQPConnectionConfiguration(maxFrameSize: maxFrameSize, openTimeout: .seconds(20))
         configuration.hostname = "localhost"
         let connection = try AMQPConnection(endpoint: endpoint, caFile: tls ? caFile : nil, configuration: configuration,
                                             logger: testLogger())
@@ -322,7 +322,7 @@ final class RabbitMQInteropTests: XCTestCase {
         guard let cert = env.clientCertificate, let key = env.clientKey else {
             return XCTFail("the env file has no client certificate; rerun scripts/rabbitmq.sh start")
         }
-        var configuration = AMQPConnectionConfiguration(hostname: "localhost", sasl: .external, openTimeout: 20)
+        var configuration = AMQPConnectionConfiguration(hostname: "localhost", sasl: .external, openTimeout: .seconds(20))
         configuration.sasl = .external
         let endpoint = try AMQPEndpoint(url: "amqps://localhost:\(env.tlsPort)/")
         let transport = try endpoint.makeTransport(caFile: env.caFile, clientCertificateFile: cert, clientKeyFile: key)
@@ -342,7 +342,7 @@ final class RabbitMQInteropTests: XCTestCase {
         let env = try RabbitMQEnvironment.load()
         let endpoint = try AMQPEndpoint(url: "amqps://localhost:\(env.tlsPort)/")
         // System roots do not include the test CA.
-        let connection = AMQPConnection(transport: try endpoint.makeTransport(), configuration: .init(openTimeout: 20))
+        let connection = AMQPConnection(transport: try endpoint.makeTransport(), configuration: .init(openTimeout: .seconds(20)))
         XCTAssertThrowsError(try connection.open()) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .transport, "\(error)")
         }

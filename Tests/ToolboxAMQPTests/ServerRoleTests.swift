@@ -202,8 +202,8 @@ final class ServerRoleTests: XCTestCase {
 
     func testBrokerAcceptsClientsWithoutSASLAndHeartbeats() throws {
         let broker = MiniBroker()
-        let (client, _) = connectPair(broker: broker, client: AMQPConnectionConfiguration(sasl: .none, idleTimeout: 0.2),
-                                      server: AMQPConnectionConfiguration(idleTimeout: 0.2))
+        let (client, _) = connectPair(broker: broker, client: AMQPConnectionConfiguration(sasl: .none, idleTimeout: .seconds(0.2)),
+                                      server: AMQPConnectionConfiguration(idleTimeout: .seconds(0.2)))
         try client.open()
         // Both sides time out after 0.2 s of silence; heartbeats keep the idle connection alive well past that.
         Thread.sleep(forTimeInterval: 1)

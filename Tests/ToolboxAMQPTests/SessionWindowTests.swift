@@ -58,7 +58,7 @@ final class SessionWindowTests: XCTestCase {
         try waitUntil("the session ended") { sessionEnd(broker) != nil }
         XCTAssertEqual(sessionEnd(broker)??.condition, AMQPRemoteError.windowViolation)
         XCTAssertLessThanOrEqual(delivered.load(), Int(window), "transfers past the window were delivered")
-        XCTAssertThrowsError(try receiver.drain(timeout: 1)) { error in
+        XCTAssertThrowsError(try receiver.drain(timeout: .seconds(1))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .limitExceeded, "\(error)")
         }
     }

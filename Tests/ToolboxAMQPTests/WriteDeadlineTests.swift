@@ -22,7 +22,7 @@ final class WriteDeadlineTests: XCTestCase {
         }
         let transport = try Blocking.wait { queue, done in
             AMQPSocketTransport.connect(host: "127.0.0.1", port: listener.port, deadline: .after(seconds: 10),
-                                        writeTimeout: 0.5, queue: queue) { done($0.mapError { $0 }) }
+                                        writeTimeout: .seconds(0.5), queue: queue) { done($0.mapError { $0 }) }
         }
         let queue = try XCTUnwrap(transport.preferredQueue)
         let ended = expectation(description: "transport closed")

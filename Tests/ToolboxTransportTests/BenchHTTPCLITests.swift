@@ -44,6 +44,21 @@ final class BenchHTTPCLITests: XCTestCase {
         XCTAssertEqual(result.stdout, "", "no JSON when the run could not start")
     }
 
+    /// `--timeout` stays numeric seconds (users' scripts) and becomes a `Duration` at the edge, checked: values
+    /// `Duration.seconds(_:)` would trap on, or that make no deadline, are a usage error naming the flag.
+    func testTimeoutIsCheckedSecondsNeverATrap() throws {
+        for value in ["nan", "inf", "0", "--timeout=-1", "1e300"] {
+            let timeout = value.hasPrefix("--") ? [value] : ["--timeout", value]
+            let result = try toolbox(["bench", "http", "--url", nginx.url("/hello.txt"), "--requests", "1", "--json"]
+                                     + timeout)
+            XCTAssertEqual(result.status, 64, "\(value): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains("--timeout"), "\(value): \(result.stderr)")
+        }
+        let fine = try toolbox(["bench", "http", "--url", nginx.url("/hello.txt"), "--requests", "1", "--timeout", "0.5",
+                                "--json"])
+        XCTAssertEqual(fine.status, 0, fine.stderr)
+    }
+
     func testWithoutCAFileTheSystemTrustStoreRefusesTheTestCA() throws {
         // Verification is on by default: the system trust store knows nothing of the generated CA.
         let result = try toolbox(["bench", "http", "--url", nginx.url("/hello.txt", tls: true), "--requests", "1", "--json"])

@@ -63,7 +63,7 @@ final class HTTPClientEarlyResponseTests: XCTestCase {
                 .bytes(Self.fourMiB), Self.streamed(length: Self.fourMiB.count), Self.streamed(length: nil),
             ]
             for body in bodies {
-                assertRefused(try client.execute(try HTTPRequest(method: "PUT", url: url, body: body), timeout: 30))
+                assertRefused(try client.execute(try HTTPRequest(method: "PUT", url: url, body: body), timeout: .seconds(30)))
             }
             XCTAssertEqual(client.connectionsOpened, 3, "a connection whose upload was cut short is not reused")
             XCTAssertEqual(accepted.load(), 3)
@@ -89,14 +89,14 @@ final class HTTPClientEarlyResponseTests: XCTestCase {
                 stalled.withLockedValue { $0 = deliver }   // never delivered while the exchange runs
             }
         }
-        assertRefused(try client.execute(try HTTPRequest(method: "PUT", url: url, body: body), timeout: 30))
+        assertRefused(try client.execute(try HTTPRequest(method: "PUT", url: url, body: body), timeout: .seconds(30)))
         // Late delivery after the exchange ended is ignored.
         stalled.load()?(.success([1, 2, 3]))
         XCTAssertLessThanOrEqual(pulls.load(), 2)
         let snapshot = try XCTUnwrap(client.poolSnapshots().values.first)
         XCTAssertEqual(snapshot.ready, 0, "the cut-short connection must not be pooled: \(snapshot)")
         // The next request gets a fresh connection, and a small request on it is reused normally.
-        assertRefused(try client.execute(try HTTPRequest(url: url), timeout: 30))
+        assertRefused(try client.execute(try HTTPRequest(url: url), timeout: .seconds(30)))
         XCTAssertEqual(client.connectionsOpened, 2)
         XCTAssertEqual(accepted.load(), 2)
     }
@@ -112,7 +112,7 @@ final class HTTPClientEarlyResponseTests: XCTestCase {
         let body = HTTPRequestBody.stream(contentLength: nil) { deliver in held.withLockedValue { $0.append(deliver) } }
         expectTransportError(.timedOut) {
             _ = try client.execute(
-                try HTTPRequest(method: "PUT", url: "http://127.0.0.1:\(listener.port)/", body: body), timeout: 0.5)
+                try HTTPRequest(method: "PUT", url: "http://127.0.0.1:\(listener.port)/", body: body), timeout: .seconds(0.5))
         }
         for deliver in held.load() { deliver(.success(nil)) }   // late: ignored
     }
@@ -127,12 +127,12 @@ final class HTTPClientEarlyResponseTests: XCTestCase {
             }
         }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         defer { try? connection.close(mode: .abortive) }
-        try connection.write(Array("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n".utf8), timeout: 10)
+        try connection.write(Array("PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 4194304\r\n\r\n".utf8), timeout: .seconds(10))
         // Keep writing until the reset shows (EPIPE/ECONNRESET) or the body is sent.
         let writeResult: Result<Void, TransportError> = Result {
-            try connection.write(Self.fourMiB, timeout: 30)
+            try connection.write(Self.fourMiB, timeout: .seconds(30))
         }.mapError { $0 as? TransportError ?? TransportError(.invalidRequest, "\($0)") }
         if case .failure(let error) = writeResult {
             XCTAssertEqual(error.code, .connectionReset, "\(error)")
@@ -140,7 +140,7 @@ final class HTTPClientEarlyResponseTests: XCTestCase {
         var received: [UInt8] = []
         while received.count < Self.refusal.count {
             do {
-                let bytes = try connection.read(timeout: 30)
+                let bytes = try connection.read(timeout: .seconds(30))
                 if bytes.isEmpty { break }
                 received += bytes
             } catch let error as TransportError {

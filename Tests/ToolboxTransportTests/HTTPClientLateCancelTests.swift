@@ -23,7 +23,7 @@ final class HTTPClientLateCancelTests: XCTestCase {
             done.wait()
             handle.cancel()
             // The next request gets the same connection; a late cancel that aborted it would fail this one.
-            XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 200)
+            XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).status, 200)
         }
         XCTAssertEqual(client.connectionsOpened, 1)
     }

@@ -29,7 +29,7 @@ final class HTTPClientNginxTests: XCTestCase {
         let client = try client()
         defer { try? client.shutdown() }
         for _ in 0..<20 {
-            let response = try client.execute(try HTTPRequest(url: nginx.url("/hello.txt", tls: tls)), timeout: 10)
+            let response = try client.execute(try HTTPRequest(url: nginx.url("/hello.txt", tls: tls)), timeout: .seconds(10))
             XCTAssertEqual(response.status, 200)
             XCTAssertEqual(response.body, Array("hello\n".utf8))
         }
@@ -52,7 +52,7 @@ final class HTTPClientNginxTests: XCTestCase {
         let client = try client()
         defer { try? client.shutdown() }
         for tls in [false, true] {
-            let response = try client.execute(try HTTPRequest(url: nginx.url("/chunked.txt", tls: tls)), timeout: 10)
+            let response = try client.execute(try HTTPRequest(url: nginx.url("/chunked.txt", tls: tls)), timeout: .seconds(10))
             XCTAssertEqual(response.status, 200)
             XCTAssertTrue(response.headers.containsToken("chunked", inField: "transfer-encoding"),
                           "nginx's sub_filter should answer chunked: \(response.headers)")
@@ -66,7 +66,7 @@ final class HTTPClientNginxTests: XCTestCase {
         let client = try client()
         defer { try? client.shutdown() }
         for _ in 0..<3 {
-            let response = try client.execute(try HTTPRequest(url: nginx.url("/close")), timeout: 10)
+            let response = try client.execute(try HTTPRequest(url: nginx.url("/close")), timeout: .seconds(10))
             XCTAssertEqual(response.body, Array("bye\n".utf8))
             XCTAssertFalse(response.head.keepAlive)
         }
@@ -78,16 +78,16 @@ final class HTTPClientNginxTests: XCTestCase {
         let client = try client()
         defer { try? client.shutdown() }
         for tls in [false, true] {
-            let download = try client.execute(try HTTPRequest(url: nginx.url("/big.bin", tls: tls)), timeout: 30)
+            let download = try client.execute(try HTTPRequest(url: nginx.url("/big.bin", tls: tls)), timeout: .seconds(30))
             XCTAssertEqual(download.status, 200)
             XCTAssertTrue(download.body == NginxFixture.bigFile, "downloaded bytes differ")
 
             let path = "/dav/upload-\(tls).bin"
             let upload = try client.execute(
                 try HTTPRequest(method: "PUT", url: nginx.url(path, tls: tls), body: .bytes(NginxFixture.bigFile)),
-                timeout: 30)
+                timeout: .seconds(30))
             XCTAssertTrue([201, 204].contains(upload.status), "PUT answered \(upload.status)")
-            let back = try client.execute(try HTTPRequest(url: nginx.url(path, tls: tls)), timeout: 30)
+            let back = try client.execute(try HTTPRequest(url: nginx.url(path, tls: tls)), timeout: .seconds(30))
             XCTAssertTrue(back.body == NginxFixture.bigFile, "the uploaded file differs from what was sent")
         }
         let uploads = nginx.accessLog(waitingFor: 2) { $0.method == "PUT" }
@@ -108,7 +108,7 @@ final class HTTPClientNginxTests: XCTestCase {
                 let next = pieces.withLockedValue { $0.isEmpty ? nil : $0.removeFirst() }
                 DispatchQueue.global().async { deliver(.success(next)) }
             })
-        let upload = try client.execute(request, timeout: 30)
+        let upload = try client.execute(request, timeout: .seconds(30))
         XCTAssertTrue([201, 204].contains(upload.status), "PUT answered \(upload.status)")
 
         let received = Received()
@@ -132,7 +132,7 @@ final class HTTPClientNginxTests: XCTestCase {
         let client = try client(trusting: pki.otherCAFile)
         defer { try? client.shutdown() }
         expectTransportError(.untrustedIssuer) {
-            _ = try client.execute(try HTTPRequest(url: nginx.url("/hello.txt", tls: true, host: "localhost")), timeout: 10)
+            _ = try client.execute(try HTTPRequest(url: nginx.url("/hello.txt", tls: true, host: "localhost")), timeout: .seconds(10))
         }
     }
 
@@ -140,17 +140,17 @@ final class HTTPClientNginxTests: XCTestCase {
         let client = try client(serverName: "wrong.example")
         defer { try? client.shutdown() }
         expectTransportError(.hostNameMismatch) {
-            _ = try client.execute(try HTTPRequest(url: nginx.url("/hello.txt", tls: true)), timeout: 10)
+            _ = try client.execute(try HTTPRequest(url: nginx.url("/hello.txt", tls: true)), timeout: .seconds(10))
         }
     }
 
     func testStaleKeepAliveConnectionIsRetriedOnce() throws {
         let client = try client()
         defer { try? client.shutdown() }
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: nginx.url("/short")), timeout: 10).status, 200)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: nginx.url("/short")), timeout: .seconds(10)).status, 200)
         // nginx drops the idle connection after its 1 s keepalive_timeout; give it time to do so.
         usleep(2_500_000)
-        let response = try client.execute(try HTTPRequest(url: nginx.url("/hello.txt")), timeout: 10)
+        let response = try client.execute(try HTTPRequest(url: nginx.url("/hello.txt")), timeout: .seconds(10))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(client.connectionsOpened, 2, "the stale connection must be replaced, not reported as an error")
     }
@@ -204,7 +204,7 @@ final class HTTPClientNginxTests: XCTestCase {
                 ]
                 for (kind, requestBody) in bodies {
                     let request = try HTTPRequest(method: "PUT", url: nginx.url(path, tls: tls), body: requestBody)
-                    let response = try client.execute(request, timeout: 30)
+                    let response = try client.execute(request, timeout: .seconds(30))
                     sent += 1
                     XCTAssertEqual(response.status, 413, "\(kind) to \(path), tls \(tls)")
                     XCTAssertTrue(String(decoding: response.body, as: UTF8.self).contains("413 Request Entity Too Large"),
@@ -216,6 +216,6 @@ final class HTTPClientNginxTests: XCTestCase {
         let refused = nginx.accessLog(waitingFor: sent) { $0.status == 413 }
         XCTAssertEqual(refused.count, sent)
         // The connection that follows works as usual.
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: nginx.url("/hello.txt")), timeout: 10).status, 200)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: nginx.url("/hello.txt")), timeout: .seconds(10)).status, 200)
     }
 }

@@ -21,9 +21,9 @@ final class HTTPClientRetryTests: XCTestCase {
         let client = try HTTPClient()
         defer { try? client.shutdown() }
         let url = "http://127.0.0.1:\(listener.port)/"
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).body, Array("ok".utf8))
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).body, Array("ok".utf8))
         // The reused connection is dropped after this request is sent; the client must retry it.
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).body, Array("ok".utf8))
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).body, Array("ok".utf8))
         XCTAssertEqual(client.connectionsOpened, 2)
         XCTAssertEqual(accepted.load(), 2)
     }
@@ -35,9 +35,9 @@ final class HTTPClientRetryTests: XCTestCase {
         let client = try HTTPClient()
         defer { try? client.shutdown() }
         let url = "http://127.0.0.1:\(listener.port)/"
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 200)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).status, 200)
         do {
-            _ = try client.execute(try HTTPRequest(method: "POST", url: url, body: .bytes([1])), timeout: 10)
+            _ = try client.execute(try HTTPRequest(method: "POST", url: url, body: .bytes([1])), timeout: .seconds(10))
             XCTFail("a POST on a dropped connection must fail rather than be sent twice")
         } catch let error as TransportError {
             XCTAssertTrue([.connectionClosed, .connectionReset].contains(error.code), "\(error)")

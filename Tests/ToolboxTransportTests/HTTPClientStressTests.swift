@@ -55,7 +55,7 @@ final class HTTPClientStressTests: XCTestCase {
 
         // No lease was lost: every connection slot still serves requests.
         for i in 0..<(configuration.maxConnectionsPerEndpoint * 2) {
-            let response = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/\(i)"), timeout: 30)
+            let response = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/\(i)"), timeout: .seconds(30))
             XCTAssertEqual(response.status, 200)
         }
         XCTAssertEqual(try concurrentCheck(client: client, port: server.port, count: 16), 0, "requests failed after the storm")

@@ -19,7 +19,7 @@ final class HTTPClientTests: XCTestCase {
         let client = try HTTPClient()
         defer { try? client.shutdown() }
         expectTransportError(.timedOut) {
-            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: 0.3)
+            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: .seconds(0.3))
         }
     }
 
@@ -54,10 +54,10 @@ final class HTTPClientTests: XCTestCase {
         defer { try? client.shutdown() }
         let request = try HTTPRequest(method: "POST", url: "http://127.0.0.1:\(server.port)/x",
                                       headers: ["Expect": "100-continue"], body: .bytes(Array(repeating: 1, count: 5000)))
-        let response = try client.execute(request, timeout: 10)
+        let response = try client.execute(request, timeout: .seconds(10))
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "5000")
         // The connection stays usable afterwards.
-        XCTAssertEqual(try client.execute(request, timeout: 10).status, 200)
+        XCTAssertEqual(try client.execute(request, timeout: .seconds(10)).status, 200)
         XCTAssertEqual(client.connectionsOpened, 1)
     }
 
@@ -68,10 +68,10 @@ final class HTTPClientTests: XCTestCase {
         defer { server.close() }
         let client = try HTTPClient()
         defer { try? client.shutdown() }
-        let head = try client.execute(try HTTPRequest(method: "HEAD", url: "http://127.0.0.1:\(server.port)/"), timeout: 10)
+        let head = try client.execute(try HTTPRequest(method: "HEAD", url: "http://127.0.0.1:\(server.port)/"), timeout: .seconds(10))
         XCTAssertEqual(head.headers.first(name: "content-length"), "1000")
         XCTAssertEqual(head.body, [])
-        let get = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 10)
+        let get = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: .seconds(10))
         XCTAssertEqual(get.body.count, 1000)
         XCTAssertEqual(client.connectionsOpened, 1)
     }
@@ -86,7 +86,7 @@ final class HTTPClientTests: XCTestCase {
         let client = try HTTPClient(configuration: configuration)
         defer { try? client.shutdown() }
         expectTransportError(.httpBodyTooLarge) {
-            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 10)
+            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: .seconds(10))
         }
     }
 
@@ -95,7 +95,7 @@ final class HTTPClientTests: XCTestCase {
         defer { try? client.shutdown() }
         let port = try closedPort()
         expectTransportError(.connectionRefused) {
-            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(port)/"), timeout: 10)
+            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(10))
         }
     }
 
@@ -108,7 +108,7 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(try client.warmUp(endpoint, count: 3), 3)
         XCTAssertEqual(client.connectionsOpened, 3)
         XCTAssertEqual(client.poolSnapshots()[endpoint]?.ready, 3)
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 10).status, 204)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: .seconds(10)).status, 204)
         XCTAssertEqual(client.connectionsOpened, 3, "the request used a warmed connection")
     }
 
@@ -136,7 +136,7 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(try outcome.load()?.get().status, 200)
         XCTAssertTrue(received.all == body, "streamed bytes differ or arrived out of order")
         // The connection is reusable after a paused and resumed response.
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 30).body.count,
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: .seconds(30)).body.count,
                        body.count)
         XCTAssertEqual(client.connectionsOpened, 1)
     }
@@ -157,7 +157,7 @@ final class HTTPClientTests: XCTestCase {
         defer { listener.close() }
         do {
             let client = try HTTPClient()
-            XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: 10).status, 200)
+            XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: .seconds(10)).status, 200)
         }
         XCTAssertEqual(closed.wait(timeout: .now() + 20), .success, "a dropped client must close its idle connections")
     }
@@ -169,7 +169,7 @@ final class HTTPClientTests: XCTestCase {
         defer { server.close() }
         let client = try HTTPClient()
         defer { try? client.shutdown() }
-        let response = try client.execute(try HTTPRequest(url: "http://[::1]:\(server.port)/"), timeout: 10)
+        let response = try client.execute(try HTTPRequest(url: "http://[::1]:\(server.port)/"), timeout: .seconds(10))
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "[::1]:\(server.port)")
     }
 
@@ -182,13 +182,13 @@ final class HTTPClientTests: XCTestCase {
             }
         }
         defer { server.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: server.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(10))
         let requests = (1...3).map { "GET /\($0) HTTP/1.1\r\nHost: x\r\n\r\n" }.joined()
-        try connection.write(Array(requests.utf8), timeout: 10)
+        try connection.write(Array(requests.utf8), timeout: .seconds(10))
         var parser = HTTPParser(parsing: .responses)
         var bodies: [String] = []
         while bodies.count < 3 {
-            let bytes = try connection.read(timeout: 10)
+            let bytes = try connection.read(timeout: .seconds(10))
             XCTAssertFalse(bytes.isEmpty, "the server closed early")
             if bytes.isEmpty { break }
             for event in try parser.feed(bytes) {
@@ -203,13 +203,16 @@ final class HTTPClientTests: XCTestCase {
         let server = try HTTPServer { _, respond in respond(HTTPServerResponse(status: 204)) }
         defer { server.close() }
         var configuration = HTTPClientConfiguration()
-        configuration.maxLifespan = 0.3
+        configuration.maxLifespan = .seconds(0.3)
         let client = try HTTPClient(configuration: configuration)
         defer { try? client.shutdown() }
         let url = "http://127.0.0.1:\(server.port)/"
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 204)
-        usleep(600_000)
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 204)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).status, 204)
+        // Wait for the pool to retire the connection at its lifespan (its expiry timer), not a guessed interval.
+        let retired = Deadline.after(.seconds(10))
+        while client.poolSnapshots().values.contains(where: { $0.ready > 0 }), !retired.hasPassed { usleep(5_000) }
+        XCTAssertFalse(client.poolSnapshots().values.contains { $0.ready > 0 }, "the connection outlived its lifespan")
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).status, 204)
         XCTAssertEqual(client.connectionsOpened, 2, "the first connection outlived its lifespan")
     }
 
@@ -239,9 +242,9 @@ final class HTTPClientTests: XCTestCase {
         defer { server.close() }
         let client = try HTTPClient()
         let url = "http://127.0.0.1:\(server.port)/"
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 204)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).status, 204)
         try client.shutdown()
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: 10).status, 204,
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: url), timeout: .seconds(10)).status, 204,
                        "a shut-down client opens new pools on demand")
         try client.shutdown()
     }

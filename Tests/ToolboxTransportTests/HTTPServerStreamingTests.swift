@@ -58,27 +58,27 @@ final class HTTPServerStreamingTests: XCTestCase {
         defer { try? client.shutdown() }
         let base = "http://127.0.0.1:\(server.port)"
 
-        let sized = try client.execute(try HTTPRequest(url: base + "/length"), timeout: 30)
+        let sized = try client.execute(try HTTPRequest(url: base + "/length"), timeout: .seconds(30))
         XCTAssertEqual(sized.headers.first(name: "Content-Length"), String(big.count))
         XCTAssertNil(sized.headers.first(name: "Transfer-Encoding"))
         XCTAssertEqual(sized.body, big)
 
-        let chunked = try client.execute(try HTTPRequest(url: base + "/chunked"), timeout: 30)
+        let chunked = try client.execute(try HTTPRequest(url: base + "/chunked"), timeout: .seconds(30))
         XCTAssertEqual(chunked.headers.first(name: "Transfer-Encoding"), "chunked")
         XCTAssertEqual(chunked.body, big)
 
-        let head = try client.execute(try HTTPRequest(method: "HEAD", url: base + "/head"), timeout: 30)
+        let head = try client.execute(try HTTPRequest(method: "HEAD", url: base + "/head"), timeout: .seconds(30))
         XCTAssertEqual(head.headers.first(name: "Content-Length"), String(big.count))
         XCTAssertEqual(headPieces.pulled, 0)
 
         // The same connection keeps working after streamed responses.
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: base + "/length"), timeout: 30).body.count, big.count)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: base + "/length"), timeout: .seconds(30)).body.count, big.count)
 
-        let tiny = try client.execute(try HTTPRequest(url: base + "/tiny"), timeout: 60)
+        let tiny = try client.execute(try HTTPRequest(url: base + "/tiny"), timeout: .seconds(60))
         XCTAssertEqual(tiny.body.count, 50_000 * 16)
         XCTAssertEqual(Array(tiny.body.suffix(16)), [UInt8](repeating: UInt8(truncatingIfNeeded: 50_000), count: 16))
 
         // A body shorter than its Content-Length cannot be framed: the connection is reset, never left hanging.
-        XCTAssertThrowsError(try client.execute(try HTTPRequest(url: base + "/short"), timeout: 30))
+        XCTAssertThrowsError(try client.execute(try HTTPRequest(url: base + "/short"), timeout: .seconds(30)))
     }
 }

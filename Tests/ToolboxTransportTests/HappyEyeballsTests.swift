@@ -16,7 +16,7 @@ final class HappyEyeballsTests: XCTestCase {
     }
 
     private func options(_ addresses: [SocketAddress], delay: Double = 0.05) -> TCPConnectOptions {
-        var options = TCPConnectOptions(attemptDelay: delay)
+        var options = TCPConnectOptions(attemptDelay: .seconds(delay))
         options.addressesOverride = addresses
         return options
     }
@@ -62,9 +62,9 @@ final class HappyEyeballsTests: XCTestCase {
         for _ in 0..<3 {
             let addresses = [address("127.0.0.1", blackhole.port), address("127.0.0.1", listener.port)]
             let connection = try TCPConnection.connect(
-                host: "localhost", port: listener.port, options: options(addresses), timeout: 30)
+                host: "localhost", port: listener.port, options: options(addresses), timeout: .seconds(30))
             XCTAssertEqual(connection.remoteAddress?.port, listener.port, "the working address wins")
-            try connection.write(Array("ping".utf8), timeout: 10)
+            try connection.write(Array("ping".utf8), timeout: .seconds(10))
             XCTAssertEqual(try readExactly(connection, count: 4), Array("ping".utf8))
             try connection.close(mode: .abortive)
         }
@@ -80,7 +80,7 @@ final class HappyEyeballsTests: XCTestCase {
         defer { listener.close() }
         let addresses = [address("127.0.0.1", closed), address("127.0.0.1", listener.port)]
         let connection = try TCPConnection.connect(
-            host: "localhost", port: listener.port, options: options(addresses, delay: 3600), timeout: 30)
+            host: "localhost", port: listener.port, options: options(addresses, delay: 3600), timeout: .seconds(30))
         XCTAssertEqual(connection.remoteAddress?.port, listener.port)
         try connection.close(mode: .abortive)
     }
@@ -92,7 +92,7 @@ final class HappyEyeballsTests: XCTestCase {
         do {
             _ = try TCPConnection.connect(
                 host: "db.example", port: first,
-                options: options([address("127.0.0.1", first), address("127.0.0.1", second)]), timeout: 30)
+                options: options([address("127.0.0.1", first), address("127.0.0.1", second)]), timeout: .seconds(30))
             XCTFail("nothing listens; connecting must fail")
         } catch let error as TransportError {
             XCTAssertEqual(error.code, .connectionRefused, "\(error)")
@@ -112,7 +112,7 @@ final class HappyEyeballsTests: XCTestCase {
         let addresses = [address("127.0.0.1", blackhole.port), address("127.0.0.1", closed)]
         do {
             _ = try TCPConnection.connect(host: "localhost", port: blackhole.port, options: options(addresses),
-                                          timeout: 0.5)
+                                          timeout: .seconds(0.5))
             XCTFail("the only live address never answers")
         } catch let error as TransportError {
             XCTAssertEqual(error.code, .timedOut, "\(error)")
@@ -135,7 +135,10 @@ final class HappyEyeballsTests: XCTestCase {
             results.withLockedValue { $0.append(result) }
             done.signal()
         }
-        usleep(100_000)   // let both attempts start (not asserted: cancelling earlier must work as well)
+        // Cancel once both attempts hold a socket (waiting on that, not on a guessed interval).
+        let started = Deadline.after(.seconds(10))
+        while Self.openDescriptors() < baseline + 2, !started.hasPassed { usleep(1_000) }
+        XCTAssertGreaterThanOrEqual(Self.openDescriptors(), baseline + 2, "both attempts should be connecting")
         attempt.cancel()
         XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
         guard case .failure(let error)? = results.load().first else { return XCTFail("expected a failure") }
@@ -147,8 +150,8 @@ final class HappyEyeballsTests: XCTestCase {
     /// The HTTP client passes its `connectionAttemptDelay` on.
     func testHTTPClientConfigurationCarriesTheAttemptDelay() throws {
         var configuration = HTTPClientConfiguration()
-        XCTAssertEqual(configuration.connectionAttemptDelay, 0.25)
-        configuration.connectionAttemptDelay = 0.1
+        XCTAssertEqual(configuration.connectionAttemptDelay, .milliseconds(250))
+        configuration.connectionAttemptDelay = .seconds(0.1)
         let listener = try TCPListener { connection in
             connection.read { _ in
                 connection.write(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)) { _ in }
@@ -158,7 +161,7 @@ final class HappyEyeballsTests: XCTestCase {
         let client = try HTTPClient(configuration: configuration)
         defer { try? client.shutdown() }
         // "localhost" may resolve to ::1 first (nothing listens there): the IPv4 listener is still reached.
-        let response = try client.execute(try HTTPRequest(url: "http://localhost:\(listener.port)/"), timeout: 30)
+        let response = try client.execute(try HTTPRequest(url: "http://localhost:\(listener.port)/"), timeout: .seconds(30))
         XCTAssertEqual(response.body, Array("ok".utf8))
     }
 }

@@ -116,7 +116,7 @@ final class NginxFixture: @unchecked Sendable {
                 throw TestSetupError("nginx exited: \(log)")
             }
             let ready = [httpPort, httpsPort].allSatisfy { port in
-                (try? TCPConnection.connect(host: "127.0.0.1", port: port, timeout: 1)).map { c in
+                (try? TCPConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(1))).map { c in
                     try? c.close(mode: .abortive)
                     return true
                 } ?? false

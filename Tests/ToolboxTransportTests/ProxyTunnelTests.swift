@@ -24,14 +24,14 @@ final class ProxyTunnelTests: XCTestCase {
         options.proxy = try proxy(fixture)
         // "localhost" resolves only at the proxy; the certificate checked is the target's (SAN localhost).
         let connection = try TCPConnection.connect(host: "localhost", port: listener.port, tls: try pki.clientContext(),
-                                                   options: options, timeout: 10)
-        try connection.write(Array("through the tunnel".utf8), timeout: 10)
+                                                   options: options, timeout: .seconds(10))
+        try connection.write(Array("through the tunnel".utf8), timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 18), Array("through the tunnel".utf8))
         try connection.close()
         XCTAssertTrue(fixture.log.contains("CONNECT"), fixture.log)
         // A certificate for another name still fails, tunnel or not.
         XCTAssertThrowsError(try TCPConnection.connect(host: "127.0.0.1", port: listener.port, tls: try pki.clientContext(),
-                                                       serverName: "wrong.example", options: options, timeout: 10)) { error in
+                                                       serverName: "wrong.example", options: options, timeout: .seconds(10))) { error in
             XCTAssertEqual((error as? ToolboxError)?.code, .hostNameMismatch, "\(error)")
         }
     }
@@ -52,13 +52,13 @@ final class ProxyTunnelTests: XCTestCase {
         }
         let good = try client(password: nil)
         defer { try? good.shutdown() }
-        let response = try good.execute(try HTTPRequest(url: "https://localhost:\(server.port)/x"), timeout: 10)
+        let response = try good.execute(try HTTPRequest(url: "https://localhost:\(server.port)/x"), timeout: .seconds(10))
         XCTAssertEqual(response.status, 200)
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "hello /x")
 
         let bad = try client(password: "wrong-password")
         defer { try? bad.shutdown() }
-        XCTAssertThrowsError(try bad.execute(try HTTPRequest(url: "https://localhost:\(server.port)/x"), timeout: 10)) { error in
+        XCTAssertThrowsError(try bad.execute(try HTTPRequest(url: "https://localhost:\(server.port)/x"), timeout: .seconds(10))) { error in
             let toolbox = (error as? ToolboxError)?.first(ToolboxError.self) ?? error as? ToolboxError
             let text = "\(error)"
             XCTAssertTrue(text.contains("proxyConnectRefused"), text)
@@ -78,14 +78,14 @@ final class ProxyTunnelTests: XCTestCase {
         configuration.proxy = HTTPProxy(host: "127.0.0.1", port: 9, noProxy: ["localhost"])
         let client = try HTTPClient(configuration: configuration)
         defer { try? client.shutdown() }
-        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: 10).status, 200)
+        XCTAssertEqual(try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/"), timeout: .seconds(10)).status, 200)
         let pki = try TestPKI.get()
         let secure = try HTTPServer(tls: try pki.serverContext()) { _, respond in respond(HTTPServerResponse(status: 204)) }
         defer { secure.close() }
         var direct = TCPConnectOptions()
         direct.proxy = configuration.proxy
         let connection = try TCPConnection.connect(host: "localhost", port: secure.port, tls: try pki.clientContext(),
-                                                   options: direct, timeout: 10)
+                                                   options: direct, timeout: .seconds(10))
         try connection.close()
     }
 
@@ -113,7 +113,7 @@ final class ProxyTunnelTests: XCTestCase {
             options.proxy = HTTPProxy(host: "127.0.0.1", port: listener.port)
             XCTAssertThrowsError(try TCPConnection.connect(host: "myns.servicebus.windows.net", port: 443,
                                                            tls: try TLSContext(client: TLSClientConfiguration()),
-                                                           options: options, timeout: 10)) { error in
+                                                           options: options, timeout: .seconds(10))) { error in
                 let error = error as? ToolboxError
                 XCTAssertEqual(error?.code, .proxyConnectRefused, "\(String(describing: error))")
                 XCTAssertTrue(error?.message.contains(expected) ?? false, "\(String(describing: error))")
@@ -132,7 +132,7 @@ final class ProxyTunnelTests: XCTestCase {
         closed.close()
         var options = TCPConnectOptions()
         options.proxy = HTTPProxy(host: "127.0.0.1", port: port)
-        XCTAssertThrowsError(try TCPConnection.connect(host: "example.org", port: 443, options: options, timeout: 10)) { error in
+        XCTAssertThrowsError(try TCPConnection.connect(host: "example.org", port: 443, options: options, timeout: .seconds(10))) { error in
             let error = error as? ToolboxError
             XCTAssertEqual(error?.code, .connectionRefused, "\(String(describing: error))")
             XCTAssertTrue(error?.message.contains("could not reach proxy http://127.0.0.1:\(port) for example.org:443") ?? false,

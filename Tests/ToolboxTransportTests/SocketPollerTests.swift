@@ -28,7 +28,7 @@ final class SocketPollerTests: XCTestCase {
         let connections = try (0..<4).map { _ in try connect(port: listener.port) }
         for round in 0..<3 {
             for (index, connection) in connections.enumerated() {
-                try connection.write([UInt8(round), UInt8(index)], timeout: 10)
+                try connection.write([UInt8(round), UInt8(index)], timeout: .seconds(10))
             }
             for (index, connection) in connections.enumerated() {
                 XCTAssertEqual(try readExactly(connection, count: 2), [UInt8(round), UInt8(index)])
@@ -43,7 +43,7 @@ final class SocketPollerTests: XCTestCase {
         let connection = try connect(port: listener.port)
         let payload = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         connection.write(payload, deadline: .after(seconds: 30)) { _ in }
-        XCTAssertEqual(try readExactly(connection, count: payload.count, timeout: 30), payload)
+        XCTAssertEqual(try readExactly(connection, count: payload.count, timeout: .seconds(30)), payload)
         try connection.close()
     }
 
@@ -57,8 +57,8 @@ final class SocketPollerTests: XCTestCase {
         defer { listener.close() }
         let connection = try connect(port: listener.port)
         XCTAssertEqual(accepted.wait(timeout: .now() + 10), .success)
-        expectTransportError(.timedOut) { _ = try connection.read(timeout: 0.2) }
-        try XCTUnwrap(peer.load()).write([7, 8], timeout: 10)
+        expectTransportError(.timedOut) { _ = try connection.read(timeout: .seconds(0.2)) }
+        try XCTUnwrap(peer.load()).write([7, 8], timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 2), [7, 8])
         try connection.close()
         try peer.load()?.close()
@@ -73,7 +73,7 @@ final class SocketPollerTests: XCTestCase {
         defer { listener.close() }
         for _ in 0..<20 {
             let connection = try connect(port: listener.port)
-            try connection.write([42], timeout: 10)
+            try connection.write([42], timeout: .seconds(10))
             XCTAssertEqual(try readExactly(connection, count: 1), [42])
             try connection.close(mode: .abortive)
         }

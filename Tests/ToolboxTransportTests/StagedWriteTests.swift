@@ -65,7 +65,7 @@ final class StagedWriteTests: XCTestCase {
             : TCPListener { peer.accepted($0) }
         defer { listener.close() }
         let connection = try TCPConnection.connect(
-            host: "127.0.0.1", port: listener.port, tls: tls ? try TestPKI.get().clientContext() : nil, timeout: 10)
+            host: "127.0.0.1", port: listener.port, tls: tls ? try TestPKI.get().clientContext() : nil, timeout: .seconds(10))
         // Far more than loopback socket buffers hold, so the sender is left with most of it while the peer waits.
         let big = pattern(24 << 20, seed: 1)
         let small = pattern(100, seed: 2)
@@ -117,7 +117,7 @@ final class StagedWriteTests: XCTestCase {
             defer { listener.close() }
             let connection = try TCPConnection.connect(
                 host: "127.0.0.1", port: listener.port, tls: tls ? try TestPKI.get().clientContext() : nil,
-                timeout: 10)
+                timeout: .seconds(10))
             let payload = pattern(12 << 20, seed: 5)
             let written = DispatchSemaphore(value: 0)
             connection.write(payload, deadline: .after(seconds: 120)) { result in

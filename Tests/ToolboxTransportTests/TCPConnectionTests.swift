@@ -9,10 +9,10 @@ final class TCPConnectionTests: XCTestCase {
         let listener = try TCPListener(host: "127.0.0.1", port: 0) { echo($0) }
         defer { listener.close() }
         XCTAssertNotEqual(listener.port, 0)
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         XCTAssertEqual(connection.remoteAddress?.port, listener.port)
         XCTAssertEqual(connection.localAddress?.host, "127.0.0.1")
-        try connection.write(Array("hello, transport".utf8), timeout: 10)
+        try connection.write(Array("hello, transport".utf8), timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 16), Array("hello, transport".utf8))
         try connection.close()
     }
@@ -20,10 +20,10 @@ final class TCPConnectionTests: XCTestCase {
     func testEchoOverIPv6() throws {
         let listener = try TCPListener(host: "::1", port: 0) { echo($0) }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "::1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "::1", port: listener.port, timeout: .seconds(10))
         XCTAssertEqual(connection.remoteAddress?.family, AF_INET6)
         XCTAssertEqual(connection.peerDescription, "[::1]:\(listener.port)")
-        try connection.write([1, 2, 3], timeout: 10)
+        try connection.write([1, 2, 3], timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 3), [1, 2, 3])
         try connection.close()
     }
@@ -32,22 +32,22 @@ final class TCPConnectionTests: XCTestCase {
         let listener = try TCPListener(host: "127.0.0.1", port: 0) { echo($0) }
         defer { listener.close() }
         // "localhost" may resolve to ::1 first; the connect falls through to 127.0.0.1.
-        let connection = try TCPConnection.connect(host: "localhost", port: listener.port, timeout: 10)
-        try connection.write([42], timeout: 10)
+        let connection = try TCPConnection.connect(host: "localhost", port: listener.port, timeout: .seconds(10))
+        try connection.write([42], timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 1), [42])
         try connection.close()
     }
 
     func testUnresolvableHostFailsWithResolutionError() {
         expectTransportError(.resolutionFailed) {
-            _ = try TCPConnection.connect(host: "no-such-host.invalid", port: 80, timeout: 10)
+            _ = try TCPConnection.connect(host: "no-such-host.invalid", port: 80, timeout: .seconds(10))
         }
     }
 
     func testRefusedConnectionFailsWithConnectionRefused() throws {
         let port = try closedPort()
         expectTransportError(.connectionRefused) {
-            _ = try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: 10)
+            _ = try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
         }
     }
 
@@ -71,8 +71,8 @@ final class TCPConnectionTests: XCTestCase {
         }
         defer { listener.close() }
         let payload = (0..<total).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
-        try connection.write(payload, timeout: 60)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
+        try connection.write(payload, timeout: .seconds(60))
         try connection.close()
         XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
         XCTAssertEqual(received.all.count, total)
@@ -87,10 +87,10 @@ final class TCPConnectionTests: XCTestCase {
             accepted.signal()
         }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         XCTAssertEqual(accepted.wait(timeout: .now() + 10), .success)
-        expectTransportError(.timedOut) { _ = try connection.read(timeout: 0.2) }
-        try XCTUnwrap(peer.load()).write([7, 8], timeout: 10)
+        expectTransportError(.timedOut) { _ = try connection.read(timeout: .seconds(0.2)) }
+        try XCTUnwrap(peer.load()).write([7, 8], timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 2), [7, 8])
         try connection.close()
         try peer.load()?.close()
@@ -101,15 +101,15 @@ final class TCPConnectionTests: XCTestCase {
             connection.write(Array("bye".utf8)) { _ in connection.close(mode: .graceful) {} }
         }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 3), Array("bye".utf8))
-        XCTAssertEqual(try connection.read(timeout: 10), [], "a graceful close must read as end of stream")
+        XCTAssertEqual(try connection.read(timeout: .seconds(10)), [], "a graceful close must read as end of stream")
         try connection.close()
     }
 
     func testPendingReadSeesALaterCloseAndReset() throws {
         try assertPendingReadSeesALaterCloseAndReset { port in
-            try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: 10)
+            try TCPConnection.connect(host: "127.0.0.1", port: port, timeout: .seconds(10))
         }
     }
 
@@ -120,20 +120,20 @@ final class TCPConnectionTests: XCTestCase {
         defer { listener.close() }
         expectTransportError(.connectionReset) {
             // The RST may arrive during the connect, the write or the read; whichever sees it reports it.
-            let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+            let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
             defer { try? connection.close() }
-            try? connection.write([1], timeout: 10)
-            _ = try connection.read(timeout: 10)
+            try? connection.write([1], timeout: .seconds(10))
+            _ = try connection.read(timeout: .seconds(10))
         }
     }
 
     func testOperationsAfterCloseFailClearly() throws {
         let listener = try TCPListener { echo($0) }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         try connection.close()
         try connection.close()
-        expectTransportError(.closedLocally) { try connection.write([1], timeout: 10) }
+        expectTransportError(.closedLocally) { try connection.write([1], timeout: .seconds(10)) }
     }
 
     func testCancelledConnectReportsCancellation() throws {
@@ -163,17 +163,17 @@ final class TCPConnectionTests: XCTestCase {
         defer { silent.close() }
         expectTransportError(.timedOut) {
             _ = try TCPConnection.connect(
-                host: "127.0.0.1", port: silent.port, tls: try TestPKI.get().clientContext(), timeout: 0.3)
+                host: "127.0.0.1", port: silent.port, tls: try TestPKI.get().clientContext(), timeout: .seconds(0.3))
         }
     }
 
     func testBlockingFormRefusesToRunOnALibraryQueue() throws {
         let listener = try TCPListener { echo($0) }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         let caught = LockedValue<(any Error)?>(nil)
         connection.queue.sync {
-            do { _ = try connection.read(timeout: 1) } catch { caught.withLockedValue { $0 = error } }
+            do { _ = try connection.read(timeout: .seconds(1)) } catch { caught.withLockedValue { $0 = error } }
         }
         XCTAssertEqual((caught.load() as? CoreError)?.code, .blockingCallOnLibraryQueue)
         try connection.close()
@@ -210,7 +210,9 @@ func assertPendingReadSeesALaterCloseAndReset(connect: (UInt16) throws -> TCPCon
         }
         let deadline = Deadline.after(seconds: 10)
         while peer.load() == nil, !deadline.hasPassed { usleep(1000) }
-        usleep(100_000)
+        // The read set itself up on the connection's queue: once that queue has run what was before this
+        // barrier, the read is pending, so the close really arrives afterwards.
+        connection.queue.sync {}
         try XCTUnwrap(peer.load(), file: file, line: line).close(mode: mode)
         XCTAssertEqual(done.wait(timeout: .now() + 15), .success, "\(mode) close never reached the pending read",
                        file: file, line: line)

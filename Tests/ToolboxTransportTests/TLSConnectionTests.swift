@@ -20,10 +20,10 @@ final class TLSConnectionTests: XCTestCase {
         defer { listener.close() }
         let client = try TestPKI.get().clientContext()
         for host in ["localhost", "127.0.0.1"] {
-            let connection = try TCPConnection.connect(host: host, port: listener.port, tls: client, timeout: 10)
+            let connection = try TCPConnection.connect(host: host, port: listener.port, tls: client, timeout: .seconds(10))
             XCTAssertTrue(connection.isTLS)
             let payload = Array(repeating: UInt8(ascii: "x"), count: 100_000)
-            try connection.write(payload, timeout: 10)
+            try connection.write(payload, timeout: .seconds(10))
             XCTAssertEqual(try readExactly(connection, count: payload.count), payload)
             try connection.close()
         }
@@ -35,9 +35,9 @@ final class TLSConnectionTests: XCTestCase {
         let client = try TestPKI.get().clientContext(withClientCertificate: true)
         var resumed: [Bool] = []
         for _ in 0..<3 {
-            let connection = try TCPConnection.connect(host: "localhost", port: listener.port, tls: client, timeout: 10)
+            let connection = try TCPConnection.connect(host: "localhost", port: listener.port, tls: client, timeout: .seconds(10))
             // One round trip lets the client read the server's post-handshake session ticket (TLS 1.3).
-            try connection.write([1], timeout: 10)
+            try connection.write([1], timeout: .seconds(10))
             XCTAssertEqual(try readExactly(connection, count: 1), [1])
             resumed.append(connection.isTLSSessionResumed)
             try connection.close()
@@ -46,7 +46,7 @@ final class TLSConnectionTests: XCTestCase {
 
         // Another context (other trust settings) never resumes this one's sessions.
         let other = try TestPKI.get().clientContext(withClientCertificate: true)
-        let fresh = try TCPConnection.connect(host: "localhost", port: listener.port, tls: other, timeout: 10)
+        let fresh = try TCPConnection.connect(host: "localhost", port: listener.port, tls: other, timeout: .seconds(10))
         XCTAssertFalse(fresh.isTLSSessionResumed)
         try fresh.close()
     }
@@ -56,8 +56,8 @@ final class TLSConnectionTests: XCTestCase {
         let listener = try TCPListener(host: "::1", tls: context) { echo($0) }
         defer { listener.close() }
         let connection = try TCPConnection.connect(
-            host: "::1", port: listener.port, tls: try TestPKI.get().clientContext(), timeout: 10)
-        try connection.write([9], timeout: 10)
+            host: "::1", port: listener.port, tls: try TestPKI.get().clientContext(), timeout: .seconds(10))
+        try connection.write([9], timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 1), [9])
         try connection.close()
     }
@@ -68,7 +68,7 @@ final class TLSConnectionTests: XCTestCase {
         defer { listener.close() }
         let client = try TestPKI.get().clientContext(trusting: try TestPKI.get().otherCAFile)
         expectTransportError(.untrustedIssuer) {
-            _ = try TCPConnection.connect(host: "localhost", port: listener.port, tls: client, timeout: 10)
+            _ = try TCPConnection.connect(host: "localhost", port: listener.port, tls: client, timeout: .seconds(10))
         }
     }
 
@@ -78,7 +78,7 @@ final class TLSConnectionTests: XCTestCase {
         let client = try TestPKI.get().clientContext()
         expectTransportError(.hostNameMismatch) {
             _ = try TCPConnection.connect(
-                host: "127.0.0.1", port: listener.port, tls: client, serverName: "wrong.example", timeout: 10)
+                host: "127.0.0.1", port: listener.port, tls: client, serverName: "wrong.example", timeout: .seconds(10))
         }
     }
 
@@ -91,11 +91,11 @@ final class TLSConnectionTests: XCTestCase {
         let client = try TestPKI.get().clientContext()
         expectTransportError(.tlsConfigurationInvalid) {
             _ = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, tls: client, serverName: "",
-                                          timeout: 10)
+                                          timeout: .seconds(10))
         }
         let insecure = try TLSContext(client: .insecureNoVerificationForDevelopmentOnly())
         let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, tls: insecure,
-                                                   serverName: "", timeout: 10)
+                                                   serverName: "", timeout: .seconds(10))
         try connection.close()
     }
 
@@ -106,7 +106,7 @@ final class TLSConnectionTests: XCTestCase {
         // The certificate lists 127.0.0.1 and ::1 only; checking it against another IP must fail.
         expectTransportError(.hostNameMismatch) {
             _ = try TCPConnection.connect(
-                host: "127.0.0.1", port: listener.port, tls: client, serverName: "10.1.2.3", timeout: 10)
+                host: "127.0.0.1", port: listener.port, tls: client, serverName: "10.1.2.3", timeout: .seconds(10))
         }
     }
 
@@ -115,7 +115,7 @@ final class TLSConnectionTests: XCTestCase {
         defer { listener.close() }
         let client = try TestPKI.get().clientContext()
         do {
-            _ = try TCPConnection.connect(host: "localhost", port: listener.port, tls: client, timeout: 10)
+            _ = try TCPConnection.connect(host: "localhost", port: listener.port, tls: client, timeout: .seconds(10))
             XCTFail("an expired certificate must be rejected")
         } catch let error as TransportError {
             XCTAssertEqual(error.code, .certificateExpired, "\(error)")
@@ -131,7 +131,7 @@ final class TLSConnectionTests: XCTestCase {
         let listener = try TCPListener(tls: context) { echo($0) }
         defer { listener.close() }
         expectTransportError(.certificateNotYetValid) {
-            _ = try TCPConnection.connect(host: "localhost", port: listener.port, tls: try pki.clientContext(), timeout: 10)
+            _ = try TCPConnection.connect(host: "localhost", port: listener.port, tls: try pki.clientContext(), timeout: .seconds(10))
         }
     }
 
@@ -140,8 +140,8 @@ final class TLSConnectionTests: XCTestCase {
         defer { listener.close() }
         let client = try TLSContext(client: .insecureNoVerificationForDevelopmentOnly())
         let connection = try TCPConnection.connect(
-            host: "127.0.0.1", port: listener.port, tls: client, serverName: "anything.example", timeout: 10)
-        try connection.write([1, 2], timeout: 10)
+            host: "127.0.0.1", port: listener.port, tls: client, serverName: "anything.example", timeout: .seconds(10))
+        try connection.write([1, 2], timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 2), [1, 2])
         try connection.close()
     }
@@ -152,8 +152,8 @@ final class TLSConnectionTests: XCTestCase {
         defer { listener.close() }
         let withCertificate = try TestPKI.get().clientContext(withClientCertificate: true)
         let connection = try TCPConnection.connect(
-            host: "localhost", port: listener.port, tls: withCertificate, timeout: 10)
-        try connection.write([5], timeout: 10)
+            host: "localhost", port: listener.port, tls: withCertificate, timeout: .seconds(10))
+        try connection.write([5], timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 1), [5])
         try connection.close()
 
@@ -161,9 +161,9 @@ final class TLSConnectionTests: XCTestCase {
         // show on the first read.
         let without = try TestPKI.get().clientContext()
         do {
-            let rejected = try TCPConnection.connect(host: "localhost", port: listener.port, tls: without, timeout: 10)
-            try? rejected.write([5], timeout: 10)
-            let bytes = try rejected.read(timeout: 10)
+            let rejected = try TCPConnection.connect(host: "localhost", port: listener.port, tls: without, timeout: .seconds(10))
+            try? rejected.write([5], timeout: .seconds(10))
+            let bytes = try rejected.read(timeout: .seconds(10))
             XCTAssertEqual(bytes, [], "a server requiring client certificates must not echo to an anonymous client")
         } catch let error as TransportError {
             XCTAssertTrue([.tlsHandshakeFailed, .tlsProtocolError, .connectionReset].contains(error.code), "\(error)")
@@ -188,8 +188,8 @@ final class TLSConnectionTests: XCTestCase {
             reported.signal()
         }) { _ in }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
-        try connection.write(Array("GET / HTTP/1.1\r\n\r\n".utf8), timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
+        try connection.write(Array("GET / HTTP/1.1\r\n\r\n".utf8), timeout: .seconds(10))
         XCTAssertEqual(reported.wait(timeout: .now() + 10), .success)
         XCTAssertEqual(errors.load().first?.code, .tlsHandshakeFailed, "\(errors.load())")
         try connection.close()

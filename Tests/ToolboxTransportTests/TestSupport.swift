@@ -126,7 +126,7 @@ func echo(_ connection: TCPConnection) {
 }
 
 /// Reads from `connection` until `count` bytes arrived or the peer closed.
-func readExactly(_ connection: TCPConnection, count: Int, timeout: Double = 20) throws -> [UInt8] {
+func readExactly(_ connection: TCPConnection, count: Int, timeout: Duration = .seconds(20)) throws -> [UInt8] {
     var collected: [UInt8] = []
     while collected.count < count {
         let bytes = try connection.read(timeout: timeout)

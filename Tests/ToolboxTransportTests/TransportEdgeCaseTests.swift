@@ -10,11 +10,11 @@ final class TransportEdgeCaseTests: XCTestCase {
         let held = LockedValue<[TCPConnection]>([])
         let listener = try TCPListener { connection in held.withLockedValue { $0.append(connection) } }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         // Far more than the loopback socket buffers hold, to a peer that never reads.
         let payload = [UInt8](repeating: 0x5a, count: 64 << 20)
-        expectTransportError(.timedOut) { try connection.write(payload, timeout: 0.5) }
-        expectTransportError(.timedOut) { try connection.write([1], timeout: 1) }
+        expectTransportError(.timedOut) { try connection.write(payload, timeout: .seconds(0.5)) }
+        expectTransportError(.timedOut) { try connection.write([1], timeout: .seconds(1)) }
     }
 
     func testCADirectoryIsATrustRoot() throws {
@@ -32,8 +32,8 @@ final class TransportEdgeCaseTests: XCTestCase {
         let listener = try TCPListener(tls: try pki.serverContext()) { echo($0) }
         defer { listener.close() }
         let client = try TLSContext(client: TLSClientConfiguration(trustRoots: .directory(directory)))
-        let connection = try TCPConnection.connect(host: "localhost", port: listener.port, tls: client, timeout: 10)
-        try connection.write([3], timeout: 10)
+        let connection = try TCPConnection.connect(host: "localhost", port: listener.port, tls: client, timeout: .seconds(10))
+        try connection.write([3], timeout: .seconds(10))
         XCTAssertEqual(try readExactly(connection, count: 1), [3])
         try connection.close()
     }
@@ -49,7 +49,7 @@ final class TransportEdgeCaseTests: XCTestCase {
         defer { listener.close() }
         let client = try HTTPClient()
         defer { try? client.shutdown() }
-        let response = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: 10)
+        let response = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: .seconds(10))
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "until the end")
         XCTAssertFalse(response.head.keepAlive)
     }
@@ -66,7 +66,7 @@ final class TransportEdgeCaseTests: XCTestCase {
         let client = try HTTPClient()
         defer { try? client.shutdown() }
         expectTransportError(.httpTruncated) {
-            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: 10)
+            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: .seconds(10))
         }
     }
 
@@ -85,7 +85,7 @@ final class TransportEdgeCaseTests: XCTestCase {
         for i in 0..<5 {
             let response = try client.execute(
                 try HTTPRequest(method: "POST", url: "https://localhost:\(server.port)/", body: .bytes(Array("\(i)".utf8))),
-                timeout: 10)
+                timeout: .seconds(10))
             XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "\(i)!")
         }
         XCTAssertEqual(client.connectionsOpened, 1)

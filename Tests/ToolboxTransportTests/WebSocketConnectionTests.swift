@@ -105,19 +105,19 @@ final class WebSocketConnectionTests: XCTestCase {
     private func completeUpgrade(_ tcp: TCPConnection, status: String = "101 Switching Protocols",
                                  extraHeaders: String = "", protocolHeader: String = "AMQPWSB10") throws {
         var request: [UInt8] = []
-        while try HTTPHead.parse(request, limit: 16384, peer: "client") == nil { request += try tcp.read(timeout: 10) }
+        while try HTTPHead.parse(request, limit: 16384, peer: "client") == nil { request += try tcp.read(timeout: .seconds(10)) }
         let head = try XCTUnwrap(try HTTPHead.parse(request, limit: 16384, peer: "client")).0
         let accept = WebSocketHandshake.acceptValue(forKey: head.header("Sec-WebSocket-Key") ?? "")
         let answer = "HTTP/1.1 \(status)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: \(accept)\r\n"
             + "Sec-WebSocket-Protocol: \(protocolHeader)\r\n\(extraHeaders)\r\n"
-        try tcp.write(Array(answer.utf8), timeout: 10)
+        try tcp.write(Array(answer.utf8), timeout: .seconds(10))
     }
 
     private func readFrame(_ tcp: TCPConnection, expectMasked: Bool = true) throws -> WebSocketFrame {
         var decoder = WebSocketFrameDecoder(expectMasked: expectMasked)
         while true {
             if let frame = try decoder.next() { return frame }
-            let bytes = try tcp.read(timeout: 10)
+            let bytes = try tcp.read(timeout: .seconds(10))
             if bytes.isEmpty { throw TestSetupError("the client closed before sending a frame") }
             decoder.feed(bytes)
         }
@@ -137,14 +137,14 @@ final class WebSocketConnectionTests: XCTestCase {
         try completeUpgrade(tcp)
         XCTAssertEqual(connected.wait(timeout: .now() + 10), .success)
         let client = try XCTUnwrap(pending.load())
-        try tcp.write(WebSocketFrame(opcode: .ping, payload: Array("are you there".utf8)).encoded(), timeout: 10)
+        try tcp.write(WebSocketFrame(opcode: .ping, payload: Array("are you there".utf8)).encoded(), timeout: .seconds(10))
         let pong = try readFrame(tcp)
         XCTAssertEqual(pong.opcode, .pong)
         XCTAssertEqual(pong.payload, Array("are you there".utf8))
         // Data, then a close with an application code: the data is read, then the close surfaces as an error.
         try tcp.write(WebSocketFrame(opcode: .binary, payload: [1, 2, 3]).encoded()
             + WebSocketFrame(opcode: .close, payload: WebSocketFrame.closePayload(code: 4000, reason: "going")).encoded(),
-                      timeout: 10)
+                      timeout: .seconds(10))
         XCTAssertEqual(try client.readExactly(3), [1, 2, 3])
         XCTAssertThrowsError(try client.readExactly(1)) { error in
             XCTAssertEqual((error as? ToolboxError)?.code, .webSocketClosed)
@@ -169,7 +169,7 @@ final class WebSocketConnectionTests: XCTestCase {
         try completeUpgrade(tcp)
         XCTAssertEqual(connected.wait(timeout: .now() + 10), .success)
         let client = try XCTUnwrap(pending.load())
-        try tcp.write(WebSocketFrame(opcode: .binary, payload: [9]).encoded(maskingKey: [1, 2, 3, 4]), timeout: 10)
+        try tcp.write(WebSocketFrame(opcode: .binary, payload: [9]).encoded(maskingKey: [1, 2, 3, 4]), timeout: .seconds(10))
         XCTAssertThrowsError(try client.readExactly(1)) { error in
             XCTAssertEqual((error as? ToolboxError)?.code, .webSocketProtocolError)
         }
@@ -214,10 +214,10 @@ final class WebSocketConnectionTests: XCTestCase {
             let tcp = try accepted.next()
             if expected.isEmpty {
                 // A 101 whose accept key was not computed from our key.
-                _ = try tcp.read(timeout: 10)
+                _ = try tcp.read(timeout: .seconds(10))
                 try tcp.write(Array(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: AMQPWSB10\r\n\r\n").utf8),
-                              timeout: 10)
+                              timeout: .seconds(10))
             } else {
                 try completeUpgrade(tcp, protocolHeader: protocolHeader)
             }

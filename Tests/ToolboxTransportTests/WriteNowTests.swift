@@ -25,7 +25,7 @@ final class WriteNowTests: XCTestCase {
             next()
         }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         let completions = LockedValue([Int: Int]())
         let queue = connection.queue
         var expected: [UInt8] = []
@@ -87,7 +87,7 @@ final class WriteNowTests: XCTestCase {
             }
         }
         defer { listener.close() }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         let total = 16 << 20  // far more than loopback socket buffers hold
         let payload = (0..<total).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let tail: [UInt8] = [1, 2, 3]
@@ -126,7 +126,7 @@ final class WriteNowTests: XCTestCase {
             listener.close()
             for connection in accepted.load() { connection.close(mode: .abortive) {} }
         }
-        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: 10)
+        let connection = try TCPConnection.connect(host: "127.0.0.1", port: listener.port, timeout: .seconds(10))
         try connection.close(mode: .abortive)
         let error = connection.queue.sync { () -> TransportError? in
             var outcome: TransportError?

@@ -10,19 +10,19 @@ import ToolboxCore
 /// ```
 ///
 /// `az` is found on the `PATH` of `environment` and run in `/bin` with stdin closed and
-/// `AZURE_CORE_NO_COLOR=true`, killed after `processTimeout` seconds. Like azure-identity, this credential does
+/// `AZURE_CORE_NO_COLOR=true`, killed after `processTimeout`. Like azure-identity, this credential does
 /// not cache: every call runs `az` (clients cache through their own token policies).
 public struct AzureCLICredential: TokenCredential, DeliveringTokenCredential, CustomStringConvertible {
     public let credentialName = "AzureCLICredential"
     public let tenantID: String?
     public let subscription: String?
-    public let processTimeout: Double
+    public let processTimeout: Duration
     /// Tenants other than `tenantID` that `TokenRequestOptions.tenantID` may name (`*`: any).
     public let additionallyAllowedTenants: [String]
     private let environment: [String: String]
 
     public init(
-        tenantID: String? = nil, subscription: String? = nil, processTimeout: Double = 10,
+        tenantID: String? = nil, subscription: String? = nil, processTimeout: Duration = .seconds(10),
         additionallyAllowedTenants: [String]? = nil,
         environment: [String: String] = AzureEnvironmentVariable.processEnvironment
     ) {
@@ -78,7 +78,7 @@ public struct AzureCLICredential: TokenCredential, DeliveringTokenCredential, Cu
         }
         var childEnvironment = environment
         childEnvironment["AZURE_CORE_NO_COLOR"] = "true"
-        let timeout = min(processTimeout, max(options.deadline.secondsRemaining, 0))
+        let timeout = min(max(processTimeout.toolboxSeconds, 0), max(options.deadline.secondsRemaining, 0))
         ProcessRunner.run(
             executable: az, arguments: arguments, environment: childEnvironment, workingDirectory: "/bin",
             timeout: timeout
@@ -148,6 +148,6 @@ public struct AzureCLICredential: TokenCredential, DeliveringTokenCredential, Cu
     }
 
     public var description: String {
-        "AzureCLICredential(tenantID: \(tenantID ?? "default"), timeout: \(processTimeout)s)"
+        "AzureCLICredential(tenantID: \(tenantID ?? "default"), timeout: \(processTimeout))"
     }
 }

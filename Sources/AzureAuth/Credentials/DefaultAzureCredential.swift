@@ -30,7 +30,7 @@ public final class DefaultAzureCredential: TokenCredential, TokenForwardingCrede
     public init(
         environment: [String: String] = AzureEnvironmentVariable.processEnvironment,
         transport: any TokenHTTPTransport, exclude: Exclusions = [],
-        managedIdentityClientID: String? = nil, cliProcessTimeout: Double = 10,
+        managedIdentityClientID: String? = nil, cliProcessTimeout: Duration = .seconds(10),
         logger: Logger = Logger(label: "AzureAuth.DefaultAzureCredential"),
         clock: @escaping @Sendable () -> Int = UTCDate.nowUnixSeconds
     ) {

@@ -28,7 +28,7 @@ public struct HTTPClientTokenTransport: TokenHTTPTransport {
     /// HTTPS token endpoints through `proxy` (default `HTTPS_PROXY`/`NO_PROXY`, as Azure's SDKs; nil: direct).
     ///
     /// - throws: `AuthError.Code.invalidArgument` when the CA file cannot be loaded.
-    public init(caFile: String? = nil, connectTimeout: Double = 10,
+    public init(caFile: String? = nil, connectTimeout: Duration = .seconds(10),
                 proxy: HTTPProxy? = HTTPProxy.fromEnvironment()) throws(AuthError) {
         var configuration = HTTPClientConfiguration()
         if let caFile { configuration.tls.trustRoots = .file(caFile) }

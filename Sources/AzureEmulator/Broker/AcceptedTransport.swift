@@ -42,8 +42,8 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
         self.queue = queue
         self.handler = handler
         handler(.connected)
-        if faults.connectionSetupDelay > 0 {
-            queue.asyncAfter(deadline: .now() + faults.connectionSetupDelay) { self.readNext() }
+        if faults.connectionSetupDelay > .zero {
+            queue.asyncAfter(deadline: Deadline.after(faults.connectionSetupDelay).instant.dispatchTime) { self.readNext() }
         } else {
             readNext()
         }

@@ -138,7 +138,7 @@ final class Broker: @unchecked Sendable {
                 return .failure(Refusal(condition: AMQPRemoteError.invalidField, description: "invalid queue name '\(name)'"))
             }
             if let topic = subscription?.topic { e.topics.insert(topic.lowercased()) }
-            let queue = ServiceBusQueue(name: name, lockDuration: configuration.lockDuration,
+            let queue = ServiceBusQueue(name: name, lockDuration: configuration.lockDuration.toolboxSeconds,
                                         maxDeliveryCount: configuration.maxDeliveryCount,
                                         maxMessages: limits.maxMessagesPerQueue, maxBytes: limits.maxBytesPerQueue)
             e.queues[name.lowercased()] = queue

@@ -35,7 +35,7 @@ final class HTTPFrontDoor: Sendable {
         let isSecure = tls != nil
         let box = LockedValue<UInt16>(0)
         let server = try HTTPServer(
-            host: host, port: port, tls: tls, limits: limits, idleTimeout: 120,
+            host: host, port: port, tls: tls, limits: limits, idleTimeout: .seconds(120),
             connectionSetupDelay: context.configuration.faults.connectionSetupDelay
         ) { [self] request, respond in
             let emulatorRequest = EmulatorHTTPRequest(head: request.head, body: request.body, isSecure: isSecure,

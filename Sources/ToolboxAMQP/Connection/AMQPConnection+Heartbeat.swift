@@ -7,7 +7,7 @@ extension AMQPConnection {
     func startTimer() {
         debugAssertOnQueue(queue)
         let peerIdle = remoteOpen?.idleTimeOut.flatMap { $0 == 0 ? nil : Double($0) / 1000 }
-        let ourIdle = configuration.idleTimeout
+        let ourIdle = configuration.idleTimeout.map { max($0.toolboxSeconds, 0.001) }
         guard peerIdle != nil || ourIdle != nil else { return }
         // Send heartbeats at half the peer's time-out; check ours at a quarter of it.
         let tick = max(0.005, min(peerIdle.map { $0 / 4 } ?? .infinity, ourIdle.map { $0 / 4 } ?? .infinity, 1.0))

@@ -166,7 +166,7 @@ extension AMQPConnection {
         var open = AMQPOpen(containerID: configuration.containerID, hostname: configuration.hostname)
         open.maxFrameSize = configuration.maxFrameSize
         open.channelMax = configuration.channelMax
-        open.idleTimeOut = configuration.idleTimeout.map { max(UInt32(clampingRounded: $0 * 1000), 1) }
+        open.idleTimeOut = configuration.idleTimeout.map { max(UInt32(clampingRounded: $0.toolboxSeconds * 1000), 1) }
         open.properties = configuration.properties
         return open
     }

@@ -116,10 +116,10 @@ public final class AMQPConnection: @unchecked Sendable {
             // An opening or open connection keeps itself alive until it ends, like a socket would.
             self.selfRetain = self
             let item = DispatchWorkItem { [weak self] in
-                self?.fail(AMQPError(.timedOut, "open did not complete within \(self?.configuration.openTimeout ?? 0)s"))
+                self?.fail(AMQPError(.timedOut, "open did not complete within \(self?.configuration.openTimeout ?? .zero)"))
             }
             self.openTimeoutItem = item
-            self.queue.asyncAfter(deadline: .now() + self.configuration.openTimeout, execute: item)
+            self.queue.asyncAfter(deadline: Deadline.after(self.configuration.openTimeout).instant.dispatchTime, execute: item)
             transport.start(queue: self.queue) { [weak self] event in self?.handle(event) }
         }
     }
@@ -132,7 +132,7 @@ public final class AMQPConnection: @unchecked Sendable {
     }
 
     /// Sends close (with an optional error for the peer), waits for the peer's close, then closes the transport.
-    public func close(error: AMQPRemoteError? = nil, timeout: Double = 10,
+    public func close(error: AMQPRemoteError? = nil, timeout: Duration = .seconds(10),
                       queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                       completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
@@ -146,7 +146,7 @@ public final class AMQPConnection: @unchecked Sendable {
                 self.closeCallbacks.append(callback)
                 self.send(.amqp(0, .close(error)))
                 self.state = .closeSent
-                self.queue.asyncAfter(deadline: .now() + timeout) { [weak self] in
+                self.queue.asyncAfter(deadline: Deadline.after(timeout).instant.dispatchTime) { [weak self] in
                     self?.finish(AMQPError(.connectionClosed, "closed locally (peer did not answer close)"))
                 }
             default:
@@ -214,10 +214,10 @@ public final class AMQPConnection: @unchecked Sendable {
         return AMQPCancellation { expire(AMQPError(.cancelled, "begin cancelled")) }
     }
 
-    /// Blocking form of `beginSession`, waiting at most `timeout` seconds.
-    public func beginSession(configuration: AMQPSessionConfiguration = .init(), timeout: Double = 60) throws -> AMQPSession {
+    /// Blocking form of `beginSession`, waiting at most `timeout`.
+    public func beginSession(configuration: AMQPSessionConfiguration = .init(), timeout: Duration = .seconds(60)) throws -> AMQPSession {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPSession, any Error>) -> Void) in
-            beginSession(configuration: configuration, deadline: .after(seconds: timeout), queue: queue) {
+            beginSession(configuration: configuration, deadline: .after(timeout), queue: queue) {
                 done($0.mapError { $0 })
             }
         }

@@ -50,9 +50,9 @@ public struct AMQPConnectionConfiguration: Sendable {
     /// Highest channel number we accept.
     public var channelMax: UInt16
     /// If the peer sends nothing for this long the connection fails; advertised so the peer heartbeats.
-    public var idleTimeout: Double?
+    public var idleTimeout: Duration?
     /// Deadline for the whole open handshake (transport, SASL, open).
-    public var openTimeout: Double
+    public var openTimeout: Duration
     /// Bounds on values decoded from the peer.
     public var decodingLimits: AMQPDecodingLimits
     /// Connection properties sent in open.
@@ -61,7 +61,7 @@ public struct AMQPConnectionConfiguration: Sendable {
     public init(
         containerID: String = UUID().uuidString.lowercased(), hostname: String? = nil,
         sasl: AMQPSASLMechanism = .anonymous, maxFrameSize: UInt32 = 65536, channelMax: UInt16 = 255,
-        idleTimeout: Double? = 60, openTimeout: Double = 30, decodingLimits: AMQPDecodingLimits = .default,
+        idleTimeout: Duration? = .seconds(60), openTimeout: Duration = .seconds(30), decodingLimits: AMQPDecodingLimits = .default,
         properties: AMQPMap? = nil
     ) {
         self.containerID = containerID

@@ -53,7 +53,7 @@ public struct AMQPEndpoint: Sendable, CustomStringConvertible {
     /// A transport for this endpoint; TLS trusts `caFile` if given, else the system roots, and presents the
     /// client certificate (PEM chain and key files) when given, for SASL EXTERNAL.
     public func makeTransport(caFile: String? = nil, clientCertificateFile: String? = nil, clientKeyFile: String? = nil,
-                              connectTimeout: Double = 30) throws -> AMQPSocketTransport {
+                              connectTimeout: Duration = .seconds(30)) throws -> AMQPSocketTransport {
         var tls: TLSContext?
         if useTLS {
             var configuration = TLSClientConfiguration(trustRoots: caFile.map { .file($0) } ?? .system)

@@ -87,10 +87,10 @@ public class AMQPLink: @unchecked Sendable {
         }
     }
 
-    /// Blocking form of `close`, waiting at most `timeout` seconds.
-    public func close(error: AMQPRemoteError? = nil, timeout: Double = 60) throws {
+    /// Blocking form of `close`, waiting at most `timeout`.
+    public func close(error: AMQPRemoteError? = nil, timeout: Duration = .seconds(60)) throws {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
-            close(error: error, deadline: .after(seconds: timeout), queue: queue) { done($0.mapError { $0 }) }
+            close(error: error, deadline: .after(timeout), queue: queue) { done($0.mapError { $0 }) }
         }
     }
 

@@ -192,10 +192,10 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
         }
     }
 
-    /// Blocking form of `drain`, waiting at most `timeout` seconds.
-    public func drain(timeout: Double = 60) throws {
+    /// Blocking form of `drain`, waiting at most `timeout`.
+    public func drain(timeout: Duration = .seconds(60)) throws {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
-            drain(deadline: .after(seconds: timeout), queue: queue) { done($0.mapError { $0 }) }
+            drain(deadline: .after(timeout), queue: queue) { done($0.mapError { $0 }) }
         }
     }
 
@@ -418,13 +418,13 @@ extension AMQPSession {
         return receiver.bound(callback, deadline: deadline)
     }
 
-    /// Blocking form of `attachReceiver`, waiting at most `timeout` seconds.
+    /// Blocking form of `attachReceiver`, waiting at most `timeout`.
     public func attachReceiver(address: String?, options: AMQPReceiverOptions = .init(),
                                messageQueue: DispatchQueue = LibraryQueues.makeQueue(label: "ToolboxAMQP.receiver"),
-                               timeout: Double = 60,
+                               timeout: Duration = .seconds(60),
                                onMessage: @escaping @Sendable (AMQPDelivery) -> Void) throws -> AMQPReceiver {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPReceiver, any Error>) -> Void) in
-            attachReceiver(address: address, options: options, messageQueue: messageQueue, deadline: .after(seconds: timeout),
+            attachReceiver(address: address, options: options, messageQueue: messageQueue, deadline: .after(timeout),
                            queue: queue, onMessage: onMessage) { done($0.mapError { $0 }) }
         }
     }

@@ -176,11 +176,11 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         callback(.failure(error))
     }
 
-    /// Blocking form of `send`, waiting at most `timeout` seconds for the outcome.
+    /// Blocking form of `send`, waiting at most `timeout` for the outcome.
     @discardableResult
-    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0, timeout: Double = 60) throws -> AMQPDeliveryState? {
+    public func send(_ message: AMQPMessage, messageFormat: UInt32 = 0, timeout: Duration = .seconds(60)) throws -> AMQPDeliveryState? {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPDeliveryState?, any Error>) -> Void) in
-            send(message, messageFormat: messageFormat, deadline: .after(seconds: timeout), queue: queue) { done($0.mapError { $0 }) }
+            send(message, messageFormat: messageFormat, deadline: .after(timeout), queue: queue) { done($0.mapError { $0 }) }
         }
     }
 
@@ -376,10 +376,10 @@ extension AMQPSession {
         return sender.bound(callback, deadline: deadline)
     }
 
-    /// Blocking form of `attachSender`, waiting at most `timeout` seconds.
-    public func attachSender(address: String?, options: AMQPSenderOptions = .init(), timeout: Double = 60) throws -> AMQPSender {
+    /// Blocking form of `attachSender`, waiting at most `timeout`.
+    public func attachSender(address: String?, options: AMQPSenderOptions = .init(), timeout: Duration = .seconds(60)) throws -> AMQPSender {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPSender, any Error>) -> Void) in
-            attachSender(address: address, options: options, deadline: .after(seconds: timeout), queue: queue) {
+            attachSender(address: address, options: options, deadline: .after(timeout), queue: queue) {
                 done($0.mapError { $0 })
             }
         }

@@ -84,10 +84,10 @@ public final class AMQPSession: @unchecked Sendable {
         }
     }
 
-    /// Blocking form of `end`, waiting at most `timeout` seconds.
-    public func end(error: AMQPRemoteError? = nil, timeout: Double = 60) throws {
+    /// Blocking form of `end`, waiting at most `timeout`.
+    public func end(error: AMQPRemoteError? = nil, timeout: Duration = .seconds(60)) throws {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
-            end(error: error, deadline: .after(seconds: timeout), queue: queue) { done($0.mapError { $0 }) }
+            end(error: error, deadline: .after(timeout), queue: queue) { done($0.mapError { $0 }) }
         }
     }
 

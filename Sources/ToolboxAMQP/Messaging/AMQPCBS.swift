@@ -58,7 +58,7 @@ public final class AMQPCBSClient: Sendable {
     }
 
     /// Puts `token` for `audience`; succeeds on any 2xx status.
-    public func putToken(audience: String, token: AMQPCBSToken, timeout: Double = 60,
+    public func putToken(audience: String, token: AMQPCBSToken, timeout: Duration = .seconds(60),
                          queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                          completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
         link.request(Self.putTokenRequest(audience: audience, token: token), timeout: timeout, queue: queue) { result in
@@ -74,7 +74,7 @@ public final class AMQPCBSClient: Sendable {
     }
 
     /// Blocking form of `putToken`.
-    public func putToken(audience: String, token: AMQPCBSToken, timeout: Double = 60) throws {
+    public func putToken(audience: String, token: AMQPCBSToken, timeout: Duration = .seconds(60)) throws {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<Void, any Error>) -> Void) in
             putToken(audience: audience, token: token, timeout: timeout, queue: queue) { done($0.mapError { $0 }) }
         }
@@ -108,7 +108,7 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     let retryDelay: Double
     let maxRetryDelay: Double
     /// How long one put-token may wait for `$cbs` to answer.
-    let putTokenTimeout: Double
+    let putTokenTimeout: Duration
     let clock: any ToolboxClock
     /// Serial and its own (libdispatch's overcommit pool): targeting the non-overcommit global pool saved a few
     /// threads per burst of connections, but a refresh could then wait behind blocked global-queue work on a
@@ -125,16 +125,18 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     @_spi(Testing) public var refreshCount: Int { successes.load() }
     private let successes = LockedValue(0)
 
-    public init(cbs: AMQPCBSClient, audience: String, refreshFraction: Double = 0.9, retryDelay: Double = 5,
-                maxRetryDelay: Double = 60, putTokenTimeout: Double = 60, clock: any ToolboxClock = SystemClock(),
+    public init(cbs: AMQPCBSClient, audience: String, refreshFraction: Double = 0.9, retryDelay: Duration = .seconds(5),
+                maxRetryDelay: Duration = .seconds(60), putTokenTimeout: Duration = .seconds(60), clock: any ToolboxClock = SystemClock(),
                 onRefreshFailure: (@Sendable (AMQPError) -> Void)? = nil, provider: @escaping TokenProvider) {
         self.cbs = cbs
         self.audience = audience
         self.provider = provider
         self.refreshFraction = min(max(refreshFraction, 0.1), 0.99)
-        self.retryDelay = retryDelay.isFinite && retryDelay > 0 ? retryDelay : 5
-        self.maxRetryDelay = maxRetryDelay.isFinite ? max(self.retryDelay, maxRetryDelay) : max(self.retryDelay, 60)
-        self.putTokenTimeout = putTokenTimeout.isFinite && putTokenTimeout > 0 ? putTokenTimeout : 60
+        // Out-of-range values fall back to the defaults rather than trap or spin: the engine counts in seconds.
+        let longest = Duration.seconds(1_000_000_000)
+        self.retryDelay = retryDelay > .zero && retryDelay <= longest ? retryDelay.toolboxSeconds : 5
+        self.maxRetryDelay = max(self.retryDelay, maxRetryDelay <= longest ? maxRetryDelay.toolboxSeconds : 60)
+        self.putTokenTimeout = putTokenTimeout > .zero && putTokenTimeout <= longest ? putTokenTimeout : .seconds(60)
         self.clock = clock
         self.onRefreshFailure = onRefreshFailure
     }

@@ -22,7 +22,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     struct Pending {
         let callback: Callback<AMQPMessage>
         let due: DispatchTime
-        let timeout: Double
+        let timeout: Duration
     }
 
     public let address: String
@@ -102,7 +102,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     }
 
     /// Sends `request` and completes with the response whose correlation-id matches its message-id.
-    public func request(_ request: AMQPMessage, timeout: Double = 60,
+    public func request(_ request: AMQPMessage, timeout: Duration = .seconds(60),
                         queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                         completion: @escaping @Sendable (Result<AMQPMessage, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
@@ -121,7 +121,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
             properties.messageID = id
             if properties.replyTo == nil { properties.replyTo = self.replyAddress }
             message.properties = properties
-            let due = DispatchTime.now() + max(0, timeout)
+            let due = Deadline.after(timeout).instant.dispatchTime
             self.pending[id] = Pending(callback: callback, due: due, timeout: timeout)
             if due < self.timerDue { self.setTimer(due) }
             sender.send(message, queue: self.queue) { [weak self] result in
@@ -140,7 +140,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     }
 
     /// Blocking form of `request`.
-    public func request(_ request: AMQPMessage, timeout: Double = 60) throws -> AMQPMessage {
+    public func request(_ request: AMQPMessage, timeout: Duration = .seconds(60)) throws -> AMQPMessage {
         try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPMessage, any Error>) -> Void) in
             self.request(request, timeout: timeout, queue: queue) { done($0.mapError { $0 }) }
         }
@@ -195,7 +195,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         for (id, _) in expired { pending[id] = nil }
         if let next = pending.values.lazy.map(\.due).min() { setTimer(next) }
         for entry in expired.values {
-            entry.callback(.failure(AMQPError(.timedOut, "no response from \(address) within \(entry.timeout)s")))
+            entry.callback(.failure(AMQPError(.timedOut, "no response from \(address) within \(entry.timeout)")))
         }
     }
 

@@ -36,7 +36,7 @@ extension AMQPSocketTransport {
     @discardableResult
     public static func connectWebSocket(
         host: String, port: UInt16, path: String = webSocketPath, tls: TLSContext?, serverName: String? = nil,
-        proxy: HTTPProxy? = nil, deadline: Deadline, writeTimeout: Double = defaultWriteTimeout,
+        proxy: HTTPProxy? = nil, deadline: Deadline, writeTimeout: Duration = defaultWriteTimeout,
         queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
         completion: @escaping @Sendable (Result<AMQPSocketTransport, AMQPError>) -> Void
     ) -> any Cancellable {

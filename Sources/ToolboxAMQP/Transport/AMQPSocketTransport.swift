@@ -24,12 +24,12 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     public let port: UInt16
     let tls: TLSContext?
     let serverName: String?
-    let connectTimeout: Double
+    let connectTimeout: Duration
     /// Seconds the peer has to take each write off our hands: a peer that stops reading fails the connection
     /// with `.timedOut` after this long instead of letting our buffers grow without bound (default 60).
-    public var writeTimeout: Double = AMQPSocketTransport.defaultWriteTimeout
+    public var writeTimeout: Duration = AMQPSocketTransport.defaultWriteTimeout
     /// The default `writeTimeout`.
-    public static let defaultWriteTimeout: Double = 60
+    public static let defaultWriteTimeout: Duration = .seconds(60)
     private var queue: DispatchQueue?
     private var handler: ((AMQPTransportEvent) -> Void)?
     private var connection: (any ByteStream)?
@@ -42,9 +42,9 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     /// - parameter port: the broker's port.
     /// - parameter tls: a client context for AMQPS; nil connects in plain TCP.
     /// - parameter serverName: the TLS name to verify and send as SNI (default `host`).
-    /// - parameter connectTimeout: seconds for resolution, connect and the TLS handshake.
+    /// - parameter connectTimeout: the time for resolution, connect and the TLS handshake.
     public init(host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
-                connectTimeout: Double = 30) {
+                connectTimeout: Duration = .seconds(30)) {
         self.host = host
         self.port = port
         self.tls = tls
@@ -59,7 +59,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         self.port = connection.remoteAddress?.port ?? 0
         self.tls = nil
         self.serverName = nil
-        self.connectTimeout = 0
+        self.connectTimeout = .zero
         self.accepted = connection
         self.preferredQueue = connection.queue
     }
@@ -71,7 +71,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         self.port = port
         self.tls = tls
         self.serverName = serverName
-        self.connectTimeout = 0
+        self.connectTimeout = .zero
         self.accepted = connection
         self.preferredQueue = connection.queue
     }
@@ -93,7 +93,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     /// - Returns: A handle that abandons the connect attempt.
     @discardableResult
     public static func connect(host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
-                               deadline: Deadline, writeTimeout: Double = defaultWriteTimeout,
+                               deadline: Deadline, writeTimeout: Duration = defaultWriteTimeout,
                                queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                                completion: @escaping @Sendable (Result<AMQPSocketTransport, AMQPError>) -> Void)
         -> any Cancellable
@@ -123,7 +123,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     /// What both `connect` forms deliver: a transport over the connected stream, or the failure as `.transport`.
     static func connectResult<Stream: ByteStream>(
         _ result: Result<Stream, TransportError>, host: String, port: UInt16, tls: TLSContext?, serverName: String?,
-        writeTimeout: Double
+        writeTimeout: Duration
     ) -> Result<AMQPSocketTransport, AMQPError> {
         result.map { stream in
             let transport = AMQPSocketTransport(connected: stream, host: host, port: port, tls: tls,
@@ -147,7 +147,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
             return
         }
         attempt = TCPConnection.connect(host: host, port: port, tls: tls, serverName: serverName,
-                                        deadline: .after(seconds: connectTimeout), queue: queue) { result in
+                                        deadline: .after(connectTimeout), queue: queue) { result in
             self.connected(result.map { $0 as any ByteStream })
         }
     }
@@ -201,7 +201,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         guard let connection, let queue, !outgoing.isEmpty, !closed else { return }
         let bytes = outgoing
         outgoing = []
-        let deadline = Deadline.after(seconds: writeTimeout)
+        let deadline = Deadline.after(writeTimeout)
         if connection.queue === queue {
             // We run on the socket's queue: hand the bytes to the kernel now instead of enqueueing another block.
             // A failure is reported on a later turn: it may surface in the middle of the caller's frame work.

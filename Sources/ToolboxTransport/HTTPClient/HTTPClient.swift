@@ -29,11 +29,13 @@ public final class HTTPClient: Sendable {
     private let loops: HTTPEventLoops
     private let logger: Logger
 
-    /// - throws: `TransportError` (`.tlsConfigurationInvalid`) when the TLS settings cannot be loaded.
+    /// - throws: `TransportError`: `.invalidConfiguration` naming a time setting out of range,
+    ///   `.tlsConfigurationInvalid` when the TLS settings cannot be loaded.
     public init(
         configuration: HTTPClientConfiguration = HTTPClientConfiguration(),
         logger: Logger = Logger(label: "AzureClientsToolbox.HTTPClient", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws {
+        try configuration.validate()
         self.configuration = configuration
         self.tls = try TLSContext(client: configuration.tls)
         self.loops = HTTPEventLoops(count: min(configuration.eventLoopCount, configuration.maxConnectionsPerEndpoint))
@@ -71,8 +73,8 @@ public final class HTTPClient: Sendable {
     }
 
     /// Blocking form of `execute(_:deadline:queue:completion:)`.
-    public func execute(_ request: HTTPRequest, timeout: Double? = nil) throws -> HTTPResponse {
-        let deadline = Deadline.after(seconds: timeout ?? configuration.defaultRequestTimeout)
+    public func execute(_ request: HTTPRequest, timeout: Duration? = nil) throws -> HTTPResponse {
+        let deadline = Deadline.after(timeout ?? configuration.defaultRequestTimeout)
         return try Blocking.wait { queue, completion in
             execute(request, deadline: deadline, queue: queue) { completion($0.mapError { $0 }) }
         }
@@ -165,7 +167,7 @@ public final class HTTPClient: Sendable {
         task.onCancel {
             finish.complete(.failure(TransportError(.cancelled, "the request to \(request.endpoint) was cancelled")))
         }
-        let deadline = deadline ?? .after(seconds: configuration.defaultRequestTimeout)
+        let deadline = deadline ?? .after(configuration.defaultRequestTimeout)
         attempt(request, deadline: deadline, sink: sink, task: task, retried: false, finish: finish)
         return task
     }
@@ -192,7 +194,7 @@ public final class HTTPClient: Sendable {
         guard task.setCancelAction({ acquireHandle.load()?.cancel() }) else { return }
         // Weak: the pool may keep a served waiter until its timeout, and that must not keep the client (and so
         // its pooled connections) alive after the user dropped it.
-        let handle = pool.acquire(timeout: max(0, deadline.secondsRemaining)) { [weak self] result in
+        let handle = pool.acquire(timeoutSeconds: max(0, deadline.secondsRemaining), queue: LibraryQueues.defaultCallbackQueue) { [weak self] result in
             switch result {
             case .failure(let error):
                 finish.complete(.failure(HTTPClient.transportError(error, endpoint: request.endpoint)))
@@ -242,23 +244,15 @@ public final class HTTPClient: Sendable {
             if let pool = pools[endpoint] { return .success(pool) }
             var connector = HTTPConnector(
                 endpoint: endpoint, tls: tls, serverNameOverride: configuration.tls.serverNameOverride,
-                connectTimeout: configuration.connectTimeout,
+                connectTimeout: configuration.connectTimeout.toolboxSeconds,
                 connectOptions: TCPConnectOptions(attemptDelay: configuration.connectionAttemptDelay,
                                                   proxy: endpoint.isTLS ? configuration.proxy : nil),
                 limits: configuration.responseLimits, userAgent: configuration.userAgent, opened: opened,
                 loops: loops)
             connector.readinessProbe = configuration.readinessProbe
-            var poolConfiguration = ConnectionPoolConfiguration()
-            poolConfiguration.clientLimit = 1  // HTTP/1.1: one request in flight per connection
-            poolConfiguration.maxSize = configuration.maxConnectionsPerEndpoint
-            poolConfiguration.maxConcurrentCreates = configuration.maxConnectionsPerEndpoint
-            poolConfiguration.maxIdle = configuration.maxIdle
-            poolConfiguration.maxLifespan = configuration.maxLifespan
-            poolConfiguration.minReady = min(configuration.minReadyPerEndpoint, configuration.maxConnectionsPerEndpoint)
-            poolConfiguration.getTimeout = configuration.connectTimeout
-            poolConfiguration.metricsLabel = configuration.metricsLabel
             do {
-                let pool = try ConnectionPool(connector: connector, configuration: poolConfiguration, logger: logger)
+                let pool = try ConnectionPool(
+                    connector: connector, configuration: configuration.poolConfiguration, logger: logger)
                 pools[endpoint] = pool
                 return .success(pool)
             } catch {

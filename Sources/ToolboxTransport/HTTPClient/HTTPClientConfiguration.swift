@@ -1,26 +1,28 @@
+import ConnectionPooling
 import ToolboxCore
 
-/// Settings of an `HTTPClient`. Times are in seconds.
+/// Settings of an `HTTPClient`. Times are `Duration`s; `HTTPClient.init` rejects a negative one (and a zero
+/// `connectTimeout` or `defaultRequestTimeout`) with `.invalidConfiguration` naming the setting.
 public struct HTTPClientConfiguration: Sendable {
     /// How HTTPS endpoints are verified. Default: the system trust store, full verification.
     public var tls = TLSClientConfiguration()
     /// The most connections open to one endpoint (each carries one request at a time). Default 32.
     public var maxConnectionsPerEndpoint = 32
     /// Idle connections are closed after this long (servers drop them anyway; nginx after 75 s). Default 50 s.
-    public var maxIdle: Double = 50
+    public var maxIdle: Duration = .seconds(50)
     /// Connections older than this are retired once their request finishes (Cosmos DB recycles at 60 s).
     /// Default off.
-    public var maxLifespan: Double? = nil
+    public var maxLifespan: Duration? = nil
     /// Per endpoint, keep at least this many connections open and ready, replacing them before they expire, so
     /// no request pays for connect and TLS. Default 0 (off).
     public var minReadyPerEndpoint = 0
     /// Deadline for opening one connection, TLS included. Default 10 s.
-    public var connectTimeout: Double = 10
+    public var connectTimeout: Duration = .seconds(10)
     /// When a host has several addresses, how long one connect attempt may run before the next address is tried
     /// alongside it ("Happy Eyeballs"; the first to connect wins). Default 0.25 s (RFC 8305).
-    public var connectionAttemptDelay: Double = 0.25
+    public var connectionAttemptDelay: Duration = .milliseconds(250)
     /// Used when a request is started without a deadline. Default 60 s.
-    public var defaultRequestTimeout: Double = 60
+    public var defaultRequestTimeout: Duration = .seconds(60)
     /// The HTTP proxy HTTPS requests tunnel through (`CONNECT`, Basic auth when it has a user; TLS to the
     /// service runs end to end inside the tunnel). Default: what Azure's SDKs read, `HTTPS_PROXY`/`https_proxy`
     /// with `NO_PROXY`/`no_proxy` exceptions, at the time the configuration is made; nil connects directly.
@@ -53,6 +55,38 @@ public struct HTTPClientConfiguration: Sendable {
     public var metricsLabel: String? = nil
 
     public init() {}
+
+    /// Throws `.invalidConfiguration` naming the first setting out of range: a negative time, a zero one where
+    /// zero makes no sense, or one longer than `ConnectionPoolConfiguration.longestTime` (about 31 years).
+    public func validate() throws(ToolboxError) {
+        func check(_ name: String, _ value: Duration, zeroAllowed: Bool) throws(ToolboxError) {
+            try ConnectionPoolConfiguration.checkTime("HTTPClientConfiguration.\(name)", value, zeroAllowed: zeroAllowed)
+        }
+        try check("maxIdle", maxIdle, zeroAllowed: false)
+        if let maxLifespan { try check("maxLifespan", maxLifespan, zeroAllowed: false) }
+        try check("connectTimeout", connectTimeout, zeroAllowed: false)
+        try check("connectionAttemptDelay", connectionAttemptDelay, zeroAllowed: true)
+        try check("defaultRequestTimeout", defaultRequestTimeout, zeroAllowed: false)
+        do {
+            try poolConfiguration.validate()
+        } catch {
+            throw ToolboxError(.invalidConfiguration, "HTTPClientConfiguration: \(error.message)", underlying: error)
+        }
+    }
+
+    /// The per-endpoint pool these settings describe (one request per connection at a time).
+    var poolConfiguration: ConnectionPoolConfiguration {
+        var pool = ConnectionPoolConfiguration()
+        pool.clientLimit = 1  // HTTP/1.1: one request in flight per connection
+        pool.maxSize = maxConnectionsPerEndpoint
+        pool.maxConcurrentCreates = maxConnectionsPerEndpoint
+        pool.maxIdle = maxIdle
+        pool.maxLifespan = maxLifespan
+        pool.minReady = min(minReadyPerEndpoint, maxConnectionsPerEndpoint)
+        pool.getTimeout = connectTimeout
+        pool.metricsLabel = metricsLabel
+        return pool
+    }
 }
 
 /// Proves a new connection ready with one real request before the pool hands it out.

@@ -10,10 +10,10 @@ import ToolboxCore
 
 /// How `TCPConnection.connect` opens connections.
 public struct TCPConnectOptions: Sendable {
-    /// Seconds to wait for one address's connect before also trying the next resolved address ("Happy
+    /// How long to wait for one address's connect before also trying the next resolved address ("Happy
     /// Eyeballs", RFC 8305 §5: its recommended 250 ms). The first connection to succeed wins; the others are
     /// closed. An attempt that fails starts the next one at once. The connect deadline bounds all of them.
-    public var attemptDelay: Double = 0.25
+    public var attemptDelay: Duration = .milliseconds(250)
     /// An HTTP proxy to tunnel through with `CONNECT` (TLS, if any, then runs inside the tunnel); nil connects
     /// directly, as does a host the proxy's `noProxy` matches.
     public var proxy: HTTPProxy?
@@ -21,7 +21,7 @@ public struct TCPConnectOptions: Sendable {
     /// Tests connect to these addresses instead of resolving the host.
     var addressesOverride: [SocketAddress]?
 
-    public init(attemptDelay: Double = 0.25, proxy: HTTPProxy? = nil) {
+    public init(attemptDelay: Duration = .milliseconds(250), proxy: HTTPProxy? = nil) {
         self.attemptDelay = attemptDelay
         self.proxy = proxy
     }
@@ -75,7 +75,7 @@ final class ConnectRace: @unchecked Sendable {
         self.remaining = ConnectRace.interleaved(addresses)[...]
         self.poller = poller
         self.peerDescription = peerDescription
-        self.attemptDelay = max(0, attemptDelay)
+        self.attemptDelay = min(max(0, attemptDelay), 3600)  // a negative or absurd delay: none, or an hour
         self.queue = queue
         self.handler = handler
     }

@@ -75,10 +75,10 @@ extension TCPConnection {
     /// Blocking form of `connect(host:port:tls:serverName:deadline:options:queue:completion:)`.
     public static func connect(
         host: String, port: UInt16, tls: TLSContext? = nil, serverName: String? = nil,
-        options: TCPConnectOptions = TCPConnectOptions(), timeout: Double
+        options: TCPConnectOptions = TCPConnectOptions(), timeout: Duration
     ) throws -> TCPConnection {
         try Blocking.wait { queue, completion in
-            connect(host: host, port: port, tls: tls, serverName: serverName, deadline: .after(seconds: timeout),
+            connect(host: host, port: port, tls: tls, serverName: serverName, deadline: .after(timeout),
                     options: options, queue: queue) { completion($0.mapError { $0 }) }
         }
     }
@@ -114,7 +114,7 @@ extension TCPConnection {
             case .failure(let error):
                 failConnect(error)
             case .success(let addresses):
-                race(addresses, serverName: serverName, attemptDelay: options.attemptDelay)
+                race(addresses, serverName: serverName, attemptDelay: options.attemptDelay.toolboxSeconds)
             }
         }
         if let addresses = options.addressesOverride {

@@ -187,18 +187,18 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// Blocking form of `read(maxBytes:deadline:queue:completion:)`.
-    public func read(maxBytes: Int = 65536, timeout: Double) throws -> [UInt8] {
+    public func read(maxBytes: Int = 65536, timeout: Duration) throws -> [UInt8] {
         try Blocking.wait { queue, completion in
-            read(maxBytes: maxBytes, deadline: .after(seconds: timeout), queue: queue) {
+            read(maxBytes: maxBytes, deadline: .after(timeout), queue: queue) {
                 completion($0.mapError { $0 })
             }
         }
     }
 
     /// Blocking form of `write(_:deadline:queue:completion:)`.
-    public func write(_ bytes: [UInt8], timeout: Double) throws {
+    public func write(_ bytes: [UInt8], timeout: Duration) throws {
         try Blocking.wait { queue, completion in
-            write(bytes, deadline: .after(seconds: timeout), queue: queue) { completion($0.mapError { $0 }) }
+            write(bytes, deadline: .after(timeout), queue: queue) { completion($0.mapError { $0 }) }
         }
     }
 

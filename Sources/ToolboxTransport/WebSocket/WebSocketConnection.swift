@@ -32,7 +32,7 @@ public final class WebSocketConnection: ByteStream, @unchecked Sendable {
     /// Largest payload of one frame this side sends; larger writes go out as a fragmented message. Default 1 MiB.
     public let maxOutgoingFrame: Int
     /// How long a graceful close waits for the peer's close frame before closing TCP anyway.
-    public var closeTimeout: Double = 5
+    public var closeTimeout: Duration = .seconds(5)
     public var queue: DispatchQueue { tcp.queue }
     public var peerDescription: String { tcp.peerDescription }
 
@@ -128,7 +128,7 @@ public final class WebSocketConnection: ByteStream, @unchecked Sendable {
             guard mode == .graceful, self.failure == nil else { return self.closeTCP(.abortive) }
             self.sendClose(code: 1000, reason: "")
             if self.peerClosed { return self.closeTCP(.graceful) }
-            self.queue.asyncAfter(deadline: .now() + self.closeTimeout) { [weak self] in self?.closeTCP(.abortive) }
+            self.queue.asyncAfter(deadline: Deadline.after(self.closeTimeout).instant.dispatchTime) { [weak self] in self?.closeTCP(.abortive) }
             self.readMore()
         }
     }
