@@ -23,16 +23,16 @@ final class RequestTimeoutTests: XCTestCase {
 
         let long = LockedValue<Result<AMQPMessage, AMQPError>?>(nil)
         let longDone = expectation(description: "long request ends")
-        link.request(AMQPMessage(value: .int(1)), timeout: 600) { result in
+        link.request(AMQPMessage(value: .int(1)), timeout: .seconds(600)) { result in
             long.withLockedValue { $0 = result }
             longDone.fulfill()
         }
         // Sent after the long one, due long before it: the timer must move earlier for it.
-        XCTAssertThrowsError(try link.request(AMQPMessage(value: .int(2)), timeout: 0.2)) { error in
+        XCTAssertThrowsError(try link.request(AMQPMessage(value: .int(2)), timeout: .milliseconds(200))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .timedOut)
         }
         XCTAssertNil(long.load(), "only the request whose time was up may fail")
-        let answer = try link.request(AMQPMessage(value: .int(3)), timeout: 30)
+        let answer = try link.request(AMQPMessage(value: .int(3)), timeout: .seconds(30))
         XCTAssertEqual(answer.body, .value(.int(3)), "the broker echoes the request's body")
         XCTAssertNil(long.load())
 

@@ -107,7 +107,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
     /// queue instead of a new Dispatch thread per connection.
     @discardableResult
     package static func connect(host: String, port: UInt16, tls: TLSContext?, serverName: String?,
-                                deadline: Deadline, writeTimeout: Double = defaultWriteTimeout,
+                                deadline: Deadline, writeTimeout: Duration = defaultWriteTimeout,
                                 targetQueue: DispatchQueue?,
                                 queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                                 completion: @escaping @Sendable (Result<AMQPSocketTransport, AMQPError>) -> Void)

@@ -38,8 +38,6 @@ extension TCPConnection {
                 targetQueue: nil, queue: callbackQueue, completion: completion)
     }
 
-    /// `connect` whose connection queue targets `targetQueue` (an event loop shared by several connections) and,
-    /// with `poller` (that loop's), learns of read readiness from the loop's epoll set.
     /// `connect` whose connection queue targets `targetQueue` (a serial queue several connections share, as an
     /// AMQP client's event loop); sockets are watched by the shared poller.
     @discardableResult
@@ -52,6 +50,8 @@ extension TCPConnection {
                 targetQueue: targetQueue, poller: nil, queue: callbackQueue, completion: completion)
     }
 
+    /// `connect` whose connection queue targets `targetQueue` (an event loop shared by several connections) and,
+    /// with `poller` (that loop's), learns of read readiness from the loop's epoll set.
     @discardableResult
     static func connect(
         host: String, port: UInt16, tls: TLSContext?, serverName: String?, deadline: Deadline,
