@@ -183,9 +183,12 @@ def http_goals(r, add, get):
     for suffix, label in (("", "plain"), ("_tls", "TLS")):
         shared, spread = get(f"pool_eh_c64_shared{suffix}", "events_per_sec"), get(f"pool_eh_c64_spread{suffix}", "events_per_sec")
         if shared and spread:
-            add(f"pool policy, Event Hubs 64 callers ({label}): spread over 10 connections / one shared connection",
+            add(f"pool policy, Event Hubs 64 callers ({label}): `.spread` (maxSize 10) / `.shareFirst` events/s",
                 f"{spread:,.0f} / {shared:,.0f} = {spread / shared:.2f}× (p50 {get(f'pool_eh_c64_spread{suffix}', 'p50_ms')}"
-                f" vs {get(f'pool_eh_c64_shared{suffix}', 'p50_ms')} ms)", "option only if > 1", True)
+                f" vs {get(f'pool_eh_c64_shared{suffix}', 'p50_ms')} ms; CPU µs/event "
+                f"{get(f'pool_eh_c64_spread{suffix}', 'cpu_us_per_event')} vs {get(f'pool_eh_c64_shared{suffix}', 'cpu_us_per_event')}; "
+                f"connections {get(f'pool_eh_c64_spread{suffix}', 'connections')} vs {get(f'pool_eh_c64_shared{suffix}', 'connections')})",
+                "option only if > 1", True)
 
 
 def plot(r, path):

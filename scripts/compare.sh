@@ -146,13 +146,13 @@ stop_emulator
 fi
 
 if part pool; then
-    # The pool's selection policy, 64 callers: all on one connection (clientLimit 100, the default) vs spread over
-    # up to maxSize 10 (clientLimit 7, so 64 callers need 10 connections), the way the Python library spreads them.
+    # The pool's selection policy, 64 callers: all on one connection (selectionPolicy .shareFirst, the default) vs
+    # .spread over up to maxSize 10 connections, the way the Python library spreads them.
     start_emulator
     record pool_eh_c64_shared "$toolbox" bench eventhubs --connection-string "$EH" --count "$count_64" --concurrency 64 --size "$size" --json
-    record pool_eh_c64_spread "$toolbox" bench eventhubs --connection-string "$EH" --count "$count_64" --concurrency 64 --size "$size" --client-limit 7 --max-size 10 --json
+    record pool_eh_c64_spread "$toolbox" bench eventhubs --connection-string "$EH" --count "$count_64" --concurrency 64 --size "$size" --pool-policy spread --max-size 10 --json
     record pool_eh_c64_shared_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --count "$count_64" --concurrency 64 --size "$size" --json
-    record pool_eh_c64_spread_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --count "$count_64" --concurrency 64 --size "$size" --client-limit 7 --max-size 10 --json
+    record pool_eh_c64_spread_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --count "$count_64" --concurrency 64 --size "$size" --pool-policy spread --max-size 10 --json
     stop_emulator
 fi
 

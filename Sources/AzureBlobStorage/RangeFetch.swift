@@ -142,7 +142,8 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
             }
             let at = next - base
             next += Int64(piece.count)
-            return .write(Array(piece), at)
+            // The common case, a piece wanted whole, goes on as it is (no copy of every 64 KiB of a download).
+            return .write(piece.count == bytes.count ? bytes : Array(piece), at)
         }
         guard case .write(let piece, let offset) = step else { return }
         if let error = sink.write(piece, at: offset) {

@@ -15,6 +15,9 @@ final class EventGridCore: Sendable {
     struct Topic: Sendable {
         let config: EventGridTopicConfig
         let credential: EventGridCredential
+        /// The publish URL (with `api-version`), parsed once here rather than on every publish.
+        let endpoint: HTTPEndpoint
+        let target: String
     }
 
     let config: EventGridConfig
@@ -53,7 +56,16 @@ final class EventGridCore: Sendable {
                 throw ToolboxError(.invalidKey, "the key of topic '\(topic.name)' is not base64; copy it from the "
                     + "topic's Access keys page")
             }
-            topics[topic.name] = Topic(config: topic, credential: topicCredential)
+            let separator = topic.url.contains("?") ? "&" : "?"
+            let publish: HTTPRequest
+            do {
+                publish = try HTTPRequest(method: "POST", url: topic.url + separator + "api-version=\(options.apiVersion)")
+            } catch {
+                throw ToolboxError(.invalidArgument, "topic '\(topic.name)' has an unusable URL '\(topic.url)': \(error)",
+                                   underlying: error)
+            }
+            topics[topic.name] = Topic(config: topic, credential: topicCredential, endpoint: publish.endpoint,
+                                       target: publish.target)
         }
         self.config = config
         self.options = options
@@ -150,21 +162,13 @@ final class EventGridCore: Sendable {
         let tryTimeout = options.retry.tryTimeout.toolboxSeconds
         let tryDeadline = Deadline.after(seconds: min(left, tryTimeout > 0 ? tryTimeout : left))
         authorization(for: request.topic, deadline: tryDeadline, operation: operation) { [self] header in
-            let httpRequest: HTTPRequest
-            do {
-                let url = request.topic.config.url
-                let separator = url.contains("?") ? "&" : "?"
-                var headers: HTTPHeaders = [
-                    "Content-Type": request.contentType, "Accept": "*/*", "User-Agent": options.userAgent,
-                    "x-ms-client-request-id": UUID().uuidString.lowercased(),
-                ]
-                headers.add(name: header.name, value: header.value.exposedValue)
-                httpRequest = try HTTPRequest(method: "POST", url: url + separator + "api-version=\(options.apiVersion)",
-                                              headers: headers, body: .bytes(request.body))
-            } catch {
-                return operation.finish(.failure(ToolboxError(.invalidArgument, "\(request.what): \(error)",
-                                                              underlying: error)))
-            }
+            var headers: HTTPHeaders = [
+                "Content-Type": request.contentType, "Accept": "*/*", "User-Agent": options.userAgent,
+                "x-ms-client-request-id": AuthCrypto.uuidString(),
+            ]
+            headers.add(name: header.name, value: header.value.exposedValue)
+            let httpRequest = HTTPRequest(method: "POST", endpoint: request.topic.endpoint,
+                                          target: request.topic.target, headers: headers, body: .bytes(request.body))
             operation.run { done in
               http.execute(httpRequest, deadline: tryDeadline, queue: workQueue) { [self] result in
                 done()

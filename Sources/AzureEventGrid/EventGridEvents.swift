@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import AzureAuth
 import Foundation
 import ToolboxCore
 
@@ -81,7 +82,7 @@ public struct EventGridEvent: Sendable, Equatable {
     public var topic: String?
 
     public init(subject: String, eventType: String, data: EventGridData, dataVersion: String = "v1",
-                id: String = UUID().uuidString.lowercased(), eventTime: Date = Date(), topic: String? = nil) {
+                id: String = AuthCrypto.uuidString(), eventTime: Date = Date(), topic: String? = nil) {
         self.id = id
         self.subject = subject
         self.eventType = eventType
@@ -114,7 +115,7 @@ public struct CloudEvent: Sendable, Equatable {
     public var specVersion: String { "1.0" }
 
     public init(source: String, type: String, data: Payload? = nil, subject: String? = nil,
-                id: String = UUID().uuidString.lowercased(), time: Date? = Date(), dataContentType: String? = nil,
+                id: String = AuthCrypto.uuidString(), time: Date? = Date(), dataContentType: String? = nil,
                 dataSchema: String? = nil, extensions: [String: EventGridData] = [:]) {
         self.id = id
         self.source = source
@@ -136,36 +137,84 @@ enum EventGridWire {
     ]
 
     /// `[{…}, {…}]` in azure-eventgrid's field order.
+    ///
+    /// Written straight into one buffer: building an array per field, object and separator (as before) was most
+    /// of this function's cost, which was ~6 % of the client's CPU publishing from 64 callers.
     static func body(_ events: [EventGridEvent]) -> [UInt8] {
-        array(events.map { event in
-            var fields: [(String, [UInt8])] = [
-                ("id", string(event.id)), ("subject", string(event.subject)), ("data", event.data.json),
-                ("eventType", string(event.eventType)), ("eventTime", string(timestamp(event.eventTime))),
-                ("dataVersion", string(event.dataVersion)),
-            ]
-            if let topic = event.topic { fields.append(("topic", string(topic))) }
-            return object(fields)
-        })
+        objects(events, bytesEach: 256 + (events.first?.data.json.count ?? 0)) { event, out in
+            field("id", first: true, &out)
+            appendString(event.id, to: &out)
+            field("subject", &out)
+            appendString(event.subject, to: &out)
+            field("data", &out)
+            out.append(contentsOf: event.data.json)
+            field("eventType", &out)
+            appendString(event.eventType, to: &out)
+            field("eventTime", &out)
+            appendString(timestamp(event.eventTime), to: &out)
+            field("dataVersion", &out)
+            appendString(event.dataVersion, to: &out)
+            if let topic = event.topic {
+                field("topic", &out)
+                appendString(topic, to: &out)
+            }
+        }
     }
 
     static func body(_ events: [CloudEvent]) -> [UInt8] {
-        array(events.map { event in
-            var fields: [(String, [UInt8])] = [
-                ("id", string(event.id)), ("source", string(event.source)), ("type", string(event.type)),
-                ("specversion", string(event.specVersion)),
+        objects(events, bytesEach: 256) { event, out in
+            let leading: [(String, String)] = [
+                ("id", event.id), ("source", event.source), ("type", event.type), ("specversion", event.specVersion),
             ]
+            for (index, (name, value)) in leading.enumerated() {
+                field(name, first: index == 0, &out)
+                appendString(value, to: &out)
+            }
             switch event.data {
-            case .json(let data): fields.append(("data", data.json))
-            case .binary(let bytes): fields.append(("data_base64", string(Data(bytes).base64EncodedString())))
+            case .json(let data):
+                field("data", &out)
+                out.append(contentsOf: data.json)
+            case .binary(let bytes):
+                field("data_base64", &out)
+                appendString(Data(bytes).base64EncodedString(), to: &out)
             case nil: break
             }
-            if let time = event.time { fields.append(("time", string(timestamp(time)))) }
-            if let subject = event.subject { fields.append(("subject", string(subject))) }
-            if let type = event.dataContentType { fields.append(("datacontenttype", string(type))) }
-            if let schema = event.dataSchema { fields.append(("dataschema", string(schema))) }
-            for (name, value) in event.extensions.sorted(by: { $0.key < $1.key }) { fields.append((name, value.json)) }
-            return object(fields)
-        })
+            let optional: [(String, String?)] = [
+                ("time", event.time.map(timestamp)), ("subject", event.subject),
+                ("datacontenttype", event.dataContentType), ("dataschema", event.dataSchema),
+            ]
+            for case let (name, value?) in optional {
+                field(name, &out)
+                appendString(value, to: &out)
+            }
+            for (name, value) in event.extensions.sorted(by: { $0.key < $1.key }) {
+                field(name, &out)
+                out.append(contentsOf: value.json)
+            }
+        }
+    }
+
+    /// `[{…}, {…}]`: one object per item, its fields written by `fields`.
+    private static func objects<Item>(_ items: [Item], bytesEach: Int,
+                                      _ fields: (Item, inout [UInt8]) -> Void) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(items.count * bytesEach + 2)
+        out.append(UInt8(ascii: "["))
+        for (index, item) in items.enumerated() {
+            if index > 0 { out.append(contentsOf: ", ".utf8) }
+            out.append(UInt8(ascii: "{"))
+            fields(item, &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    /// `, "name": ` (without the comma for the first field of an object).
+    private static func field(_ name: String, first: Bool = false, _ out: inout [UInt8]) {
+        if !first { out.append(contentsOf: ", ".utf8) }
+        appendString(name, to: &out)
+        out.append(contentsOf: ": ".utf8)
     }
 
     /// What is wrong with a CloudEvent's extension names, or nil (CloudEvents: `[a-z0-9]+`, not a core name).
@@ -199,53 +248,58 @@ enum EventGridWire {
         var time = time_t(whole)
         var parts = tm()
         gmtime_r(&time, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        // Digits written into one 27-byte buffer (this runs once per event; string padding and concatenation
+        // cost more than the rest of the event's JSON).
+        var text = [UInt8](repeating: UInt8(ascii: "0"), count: 27)
+        func put(_ value: Int, at end: Int, width: Int) {
+            var rest = max(0, value)
+            for position in stride(from: end - 1, through: end - width, by: -1) {
+                text[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
         }
-        let fraction = String(micros)
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + String(repeating: "0", count: 6 - fraction.count) + fraction + "Z"
-    }
-
-    private static func array(_ items: [[UInt8]]) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "[")]
-        for (index, item) in items.enumerated() {
-            if index > 0 { out += [UInt8(ascii: ","), UInt8(ascii: " ")] }
-            out += item
-        }
-        out.append(UInt8(ascii: "]"))
-        return out
-    }
-
-    private static func object(_ fields: [(String, [UInt8])]) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "{")]
-        for (index, (name, value)) in fields.enumerated() {
-            if index > 0 { out += [UInt8(ascii: ","), UInt8(ascii: " ")] }
-            out += string(name) + [UInt8(ascii: ":"), UInt8(ascii: " ")] + value
-        }
-        out.append(UInt8(ascii: "}"))
-        return out
+        put(Int(parts.tm_year) + 1900, at: 4, width: 4)
+        put(Int(parts.tm_mon) + 1, at: 7, width: 2)
+        put(Int(parts.tm_mday), at: 10, width: 2)
+        put(Int(parts.tm_hour), at: 13, width: 2)
+        put(Int(parts.tm_min), at: 16, width: 2)
+        put(Int(parts.tm_sec), at: 19, width: 2)
+        put(micros, at: 26, width: 6)
+        let separators: [(Int, UInt8)] = [
+            (4, UInt8(ascii: "-")), (7, UInt8(ascii: "-")), (10, UInt8(ascii: "T")), (13, UInt8(ascii: ":")),
+            (16, UInt8(ascii: ":")), (19, UInt8(ascii: ".")), (26, UInt8(ascii: "Z")),
+        ]
+        for (position, separator) in separators { text[position] = separator }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// A JSON string literal (RFC 8259 escaping; non-ASCII kept as UTF-8).
     static func string(_ text: String) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "\"")]
-        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        appendString(text, to: &out)
+        return out
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Appends `text` as a JSON string literal.
+    static func appendString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
         for byte in text.utf8 {
             switch byte {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+            case 0x0A: out.append(contentsOf: "\\n".utf8)
+            case 0x0D: out.append(contentsOf: "\\r".utf8)
+            case 0x09: out.append(contentsOf: "\\t".utf8)
             case 0..<0x20:
-                out += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0x0f)]]
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0f)])
             default: out.append(byte)
             }
         }
         out.append(UInt8(ascii: "\""))
-        return out
     }
 }

@@ -24,6 +24,9 @@ public struct ConnectionPoolConfiguration: Sendable, Equatable {
     public var maxWaiters: Int = 100_000
     /// Names the pool in logs and as the `pool` dimension of its swift-metrics; nil disables swift-metrics.
     public var metricsLabel: String? = "azure_toolbox_pool"
+    /// When another connection opens: only once every connection holds `clientLimit` leases (`.shareFirst`, the
+    /// default), or whenever every connection is leased (`.spread`). See `ConnectionSelectionPolicy`.
+    public var selectionPolicy: ConnectionSelectionPolicy = .shareFirst
 
     public init() {}
 
@@ -59,4 +62,23 @@ public struct ConnectionPoolConfiguration: Sendable, Equatable {
         if !(refreshAhead >= 0) { throw bad("refreshAhead must be zero or positive (got \(refreshAhead))") }
         if maxWaiters < 0 { throw bad("maxWaiters must be zero or positive (got \(maxWaiters))") }
     }
+}
+
+/// How a pool spreads concurrent leases over its connections. Either way a lease goes to the ready connection
+/// with the fewest leases, and no connection carries more than `clientLimit`.
+///
+/// ```swift
+/// options.pool.selectionPolicy = .spread   // 64 concurrent senders over up to maxSize connections
+/// ```
+public enum ConnectionSelectionPolicy: String, Sendable, Equatable, CaseIterable {
+    /// Share one connection until it holds `clientLimit` leases, then open the next (up to `maxSize`): the fewest
+    /// sockets, handshakes and memory for the load. The default.
+    case shareFirst
+    /// Open another connection (up to `maxSize`) whenever more leases are wanted at once than there are
+    /// connections, so concurrent callers spread over up to `maxSize` sockets, as the Python library does. A
+    /// caller never waits for the new connection while an open one has room: it shares that one meanwhile.
+    /// It costs more CPU per operation and a connection (and handshake) per extra socket, and pays off where one
+    /// connection limits throughput (per-connection flow control, a proxy, one TCP stream's window); see
+    /// docs/connection-pooling.md for when to choose it.
+    case spread
 }

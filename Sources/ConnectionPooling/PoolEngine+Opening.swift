@@ -5,8 +5,9 @@ extension PoolEngine {
     /// Opens connections while someone needs one and the limits allow it.
     ///
     /// Needed means: queued callers beyond what the connections already opening will serve
-    /// (`clientLimit` each), or fewer fresh ready connections than `minReady` / a pending `warmUp` asks for.
-    /// Target-driven opens back off exponentially after failures so a broken endpoint is not hammered.
+    /// (`clientLimit` each), or fewer fresh ready connections than `minReady` / a pending `warmUp` asks for, or
+    /// (`.spread`) more leases held and wanted than ready and opening connections.
+    /// Target-driven and spreading opens back off exponentially after failures so a broken endpoint is not hammered.
     func planCreatesLocked(now: MonotonicInstant, effects: inout PoolEffects) {
         guard !isClosed else { return }
         while slots.count < configuration.maxSize && openingCount < maxCreates {
@@ -17,7 +18,10 @@ extension PoolEngine {
             if target > 0 && !inCreateBackoffLocked(now: now) {
                 forTarget = freshReadyCountLocked(now: now) + activeOpening < target
             }
-            guard forWaiters || forTarget else { return }
+            // Spreading: a connection per concurrent lease (held or wanted), up to maxSize.
+            let forSpread = spreads && readyHeap.count + activeOpening < stats.inUse + liveWaiters
+                && !inCreateBackoffLocked(now: now)
+            guard forWaiters || forTarget || forSpread else { return }
             let slot = PoolSlot(id: nextSlotID, engine: self, now: now, maxIdle: configuration.maxIdle, maxLifespan: configuration.maxLifespan)
             nextSlotID += 1
             slots.append(slot)

@@ -31,6 +31,8 @@ final class PoolEngine: @unchecked Sendable {
     let metricsRecorder: PoolMetricsRecorder?
     let maxCreates: Int
     let clientLimit: Int
+    /// `selectionPolicy == .spread`, read on the lease path.
+    let spreads: Bool
 
     var slots: [PoolSlot] = []
     /// The heap and the counters touched on every lease live behind pointers: accesses through an addressor
@@ -72,6 +74,7 @@ final class PoolEngine: @unchecked Sendable {
         self.logger = logger
         self.maxCreates = configuration.effectiveMaxConcurrentCreates
         self.clientLimit = configuration.clientLimit
+        self.spreads = configuration.selectionPolicy == .spread
         self.readyHeapStorage = .allocate(capacity: 1)
         readyHeapStorage.initialize(to: IndexedMinHeap<PoolSlot>(by: PoolSlot.precedes))
         self.statsStorage = .allocate(capacity: 1)
@@ -197,6 +200,8 @@ final class PoolEngine: @unchecked Sendable {
             readyHeap.update(top)
             stats.inUse += 1
             stats.leases += 1
+            // Spreading: this lease shares a connection (none was free), so open another if the pool may.
+            if spreads, top.inUse > 1 { planCreatesLocked(now: now, effects: &effects) }
             return top
         }
         return nil

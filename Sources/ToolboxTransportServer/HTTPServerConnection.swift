@@ -139,7 +139,14 @@ final class HTTPServerConnection: @unchecked Sendable {
                 head.headers.add(name: "Content-Length", value: String(body.count))
             }
             serialize(head, into: &bytes)
-            if !isHEAD, mayHaveBody { bytes += body }
+            if !isHEAD, mayHaveBody, body.count > TCPConnection.stagingPiece {
+                // A large body (a blob range) goes as a write of its own, staged by the connection in bounded
+                // pieces, rather than copied behind its head.
+                connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { _ in }
+                bytes = body
+            } else if !isHEAD, mayHaveBody {
+                bytes += body
+            }
         case .chunked(let chunks):
             head.headers.remove(name: "Content-Length")
             if mayHaveBody { head.headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked") }

@@ -74,6 +74,29 @@ final class BenchEventHubsCLITests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("--client-limit"), refused.stderr)
     }
 
+    /// `--pool-policy spread` opens a connection per concurrent caller (up to `--max-size`) where the default
+    /// `shareFirst` keeps them all on one; an unknown policy is refused naming the flag.
+    func testPoolPolicySpreadOpensMoreConnectionsThanShareFirst() throws {
+        let emulator = try startEventHubsEmulator(self)
+        let cs = emulator.eventHubsConnectionString(eventHub: "eh1")
+        var opened: [String: Int] = [:]
+        for policy in ["shareFirst", "spread"] {
+            // Long enough for the extra connections to open while the callers share the first (a handful of sends
+            // can finish before a second connection's AMQP open does).
+            let result = try run(["bench", "eventhubs", "--connection-string", cs, "--count", "3000", "--concurrency",
+                                  "8", "--warmup", "400", "--max-size", "4", "--pool-policy", policy, "--json"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let object = try result.singleJSONObject()
+            XCTAssertEqual(object["errors"] as? Int, 0)
+            opened[policy] = try XCTUnwrap(object["connections"] as? Int)
+        }
+        XCTAssertEqual(opened["shareFirst"], 1, "8 callers fit one connection's clientLimit of 100")
+        XCTAssertTrue((2...4).contains(opened["spread"] ?? 0), "spread over at most --max-size 4: \(opened)")
+        let refused = try run(["bench", "eventhubs", "--connection-string", cs, "--pool-policy", "everywhere", "--json"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--pool-policy"), refused.stderr)
+    }
+
     func testColdBenchOpensOneConnectionPerSend() throws {
         let emulator = try startEventHubsEmulator(self)
         let result = try run(["bench", "eventhubs", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),

@@ -70,7 +70,8 @@ final class BufferingSink: HTTPResponseSink, Sendable {
                     .httpBodyTooLarge, "the response body exceeds \(limit) bytes; use HTTPClient.stream for large "
                         + "bodies or raise maxBufferedResponseBytes")
             }
-            body += bytes
+            // Most bodies arrive in one piece: keep that array rather than copy it into an empty one.
+            if body.isEmpty { body = bytes } else { body += bytes }
             return nil
         }
     }

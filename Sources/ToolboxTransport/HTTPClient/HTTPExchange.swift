@@ -63,7 +63,16 @@ final class HTTPExchange {
             if request.headers.containsToken("100-continue", inField: "Expect"), !body.isEmpty {
                 awaitingContinue = true
                 send(head) { [self] in startReading() }
+            } else if body.count > TCPConnection.stagingPiece {
+                // Head and body as two writes: a large body (a Blob block) is not copied to sit behind its head,
+                // and the connection stages it in bounded pieces as the socket drains.
+                send(head) {}
+                sendBody(body) { [self] in
+                    bodySent = true
+                    startReading()
+                }
             } else {
+                // One write (one TLS record, one send) for a small request.
                 sendBody(head + body) { [self] in
                     bodySent = true
                     startReading()

@@ -6,6 +6,11 @@ extension TCPConnection {
     static let receiveChunk = 64 * 1024
     /// Unread bytes buffered before the connection stops reading from the socket (back-pressure to the peer).
     static let inboundLimit = 1 << 20
+    /// Writes larger than this wait in `unstaged` and go to `outbound` (through TLS: as records) in pieces of
+    /// this size, only while fewer than `stagingTarget` bytes wait there: memory per connection stays bounded
+    /// whatever the size of a write, and a block of a large upload exists once (its caller's array).
+    package static let stagingPiece = 64 * 1024
+    static let stagingTarget = 256 * 1024
 
     /// Prepares to watch a connected socket. With a poller the socket is registered on the first interest
     /// (`updatePoll`); without one, read and write sources are made (both start suspended).
@@ -292,6 +297,13 @@ extension TCPConnection {
             handler(TransportError(.closedLocally, "cannot write to \(peerDescription): the connection is closed"))
             return
         }
+        if bytes.count > TCPConnection.stagingPiece || !unstaged.isEmpty {
+            // After an unstaged write even a small one must wait its turn, to keep the order.
+            unstaged.append(UnstagedWrite(bytes: bytes, offset: 0))
+            pendingWrites.append(PendingWrite(end: .max, deadline: deadline, handler: handler))
+            flush()
+            return
+        }
         let before = outbound.count
         if let tls {
             let error = bytes.withUnsafeBytes { tls.write($0, into: &outbound) }
@@ -308,33 +320,70 @@ extension TCPConnection {
         flush()
     }
 
+    /// Moves the next pieces of `unstaged` into `outbound` (encrypting them with TLS) until `stagingTarget`
+    /// bytes wait there, or all of them with `all` (a graceful close must queue its close_notify after them);
+    /// a write whose last piece is staged learns where it ends. Returns false once it failed the connection.
+    func stageUnstaged(all: Bool = false) -> Bool {
+        while let first = unstaged.first, all || outbound.count - outboundIndex < TCPConnection.stagingTarget {
+            let before = outbound.count
+            let end = min(first.bytes.count, first.offset + TCPConnection.stagingPiece)
+            if let tls {
+                let error = first.bytes.withUnsafeBytes { raw in
+                    tls.write(UnsafeRawBufferPointer(rebasing: raw[first.offset..<end]), into: &outbound)
+                }
+                if let error {
+                    fail(error)
+                    return false
+                }
+            } else {
+                outbound.append(contentsOf: first.bytes[first.offset..<end])
+            }
+            bytesEnqueued += UInt64(outbound.count - before)
+            if end < first.bytes.count {
+                unstaged[0].offset = end
+                continue
+            }
+            unstaged.removeFirst()
+            if let index = pendingWrites.firstIndex(where: { $0.end == .max }) {
+                pendingWrites[index].end = bytesEnqueued
+            }
+        }
+        return true
+    }
+
     /// The socket is watched only once `ConnectRace` has handed over a connected socket (the state has left
     /// `.connecting` by then), so writability only ever means room to send.
     func handleWritable() {
         flush()
     }
 
-    /// Sends as much of `outbound` as the kernel takes, then completes the writes that are fully sent.
+    /// Sends as much of `outbound` as the kernel takes (staging the next pieces of `unstaged` each time it
+    /// empties), then completes the writes that are fully sent.
     func flush() {
         guard fd >= 0 else { return }
-        while outboundIndex < outbound.count {
-            let n = outbound.withUnsafeBytes { raw in
-                POSIX.send(fd, raw.baseAddress! + outboundIndex, outbound.count - outboundIndex)
+        while true {
+            while outboundIndex < outbound.count {
+                let n = outbound.withUnsafeBytes { raw in
+                    POSIX.send(fd, raw.baseAddress! + outboundIndex, outbound.count - outboundIndex)
+                }
+                if n > 0 {
+                    outboundIndex += n
+                    bytesWritten += UInt64(n)
+                } else {
+                    let code = POSIX.lastErrno
+                    if n < 0, POSIX.isWouldBlock(code) { break }
+                    fail(TransportError(
+                        .connectionReset, "writing to \(peerDescription) failed: \(POSIX.text(for: code))",
+                        errno: code))
+                    return
+                }
             }
-            if n > 0 {
-                outboundIndex += n
-                bytesWritten += UInt64(n)
-            } else {
-                let code = POSIX.lastErrno
-                if n < 0, POSIX.isWouldBlock(code) { break }
-                fail(TransportError(
-                    .connectionReset, "writing to \(peerDescription) failed: \(POSIX.text(for: code))", errno: code))
-                return
+            if outboundIndex == outbound.count {
+                outbound.removeAll(keepingCapacity: outbound.capacity <= 1 << 20)
+                outboundIndex = 0
             }
-        }
-        if outboundIndex == outbound.count {
-            outbound.removeAll(keepingCapacity: outbound.capacity <= 1 << 20)
-            outboundIndex = 0
+            guard outboundIndex == outbound.count, !unstaged.isEmpty else { break }
+            guard stageUnstaged() else { return }
         }
         var finished: [PendingWrite] = []
         while let first = pendingWrites.first, first.end <= bytesWritten {
@@ -372,6 +421,7 @@ extension TCPConnection {
         pendingRead = nil
         let writes = pendingWrites
         pendingWrites = []
+        unstaged = []
         let handshake = handshakeHandler
         handshakeHandler = nil
         if let read, !inbound.isEmpty {
@@ -409,6 +459,7 @@ extension TCPConnection {
             pendingRead = nil
             read.handler(.failure(TransportError(.closedLocally, "the connection to \(peerDescription) was closed")))
         }
+        if !unstaged.isEmpty, !stageUnstaged(all: true) { return }
         if let tls {
             tls.shutdown()
             tls.drainOutput(into: &outbound)

@@ -43,9 +43,16 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     struct PendingWrite {
-        let end: UInt64
+        /// Where the write ends in the stream handed to the kernel; `UInt64.max` while it waits in `unstaged`.
+        var end: UInt64
         let deadline: Deadline
         let handler: (TransportError?) -> Void
+    }
+
+    struct UnstagedWrite {
+        let bytes: [UInt8]
+        /// How much of `bytes` is in `outbound` already.
+        var offset: Int
     }
 
     /// The serial queue this connection's state machine runs on.
@@ -69,6 +76,9 @@ public final class TCPConnection: @unchecked Sendable {
     var inbound = ByteQueue()
     var outbound: [UInt8] = []
     var outboundIndex = 0
+    /// Large writes (and any written after them) not yet moved into `outbound`: `flush` stages them a piece at a
+    /// time as the socket drains (`stageUnstaged`), so a large body is neither copied nor encrypted whole.
+    var unstaged: [UnstagedWrite] = []
     var bytesEnqueued: UInt64 = 0
     var bytesWritten: UInt64 = 0
     var pendingRead: PendingRead?
