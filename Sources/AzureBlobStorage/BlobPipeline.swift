@@ -46,7 +46,8 @@ final class BlobPipeline: Sendable {
     private let signer: StorageSharedKeySigner?
     private let closed = LockedValue(false)
     /// Where HTTP completions run before the operation's own logic; never user code.
-    let workQueue = LibraryQueues.makeQueue(label: "AzureBlobStorage.work", attributes: .concurrent)
+    /// A fresh serial queue per use (see `LibraryQueues.makeWorkQueue`), so requests still complete side by side.
+    var workQueue: DispatchQueue { LibraryQueues.makeWorkQueue(label: "AzureBlobStorage.work") }
 
     init(service: BlobServiceURL, containerName: String, credential: BlobCredential, options: BlobClientOptions,
          http: HTTPClient, logger: Logger) throws(ToolboxError) {

@@ -26,7 +26,8 @@ final class EventGridCore: Sendable {
     private let topics: [String: Topic]
     private let closed = LockedValue(false)
     /// Where HTTP and token completions run before the operation's own logic; never user code.
-    private let workQueue = LibraryQueues.makeQueue(label: "AzureEventGrid.work", attributes: .concurrent)
+    /// A fresh serial queue per use (see `LibraryQueues.makeWorkQueue`), so requests still complete side by side.
+    private var workQueue: DispatchQueue { LibraryQueues.makeWorkQueue(label: "AzureEventGrid.work") }
 
     /// - parameter pooled: a pool per topic host as `options.pool` says; else one connection, opened on demand.
     init(config: EventGridConfig, credential: EventGridCredential?, options: EventGridClientOptions,

@@ -4,7 +4,9 @@ import Logging
 import Synchronization
 import ToolboxCore
 
-private let timerQueue = LibraryQueues.makeQueue(label: "AzureMessaging.retry-timers", attributes: .concurrent)
+/// The queue a retry's back-off timer and a try's connection lease complete on: a fresh serial queue each time,
+/// so tries still run beside each other, never a shared `.concurrent` one (see `LibraryQueues.makeWorkQueue`).
+private var timerQueue: DispatchQueue { LibraryQueues.makeWorkQueue(label: "AzureMessaging.retry-timers") }
 
 extension ConnectionProvider {
     /// Runs `body` on a lent connection, with the retry policy of DESIGN §6, and completes once on `queue`.

@@ -10,6 +10,10 @@ public enum LibraryQueues {
     private static let markerKey = DispatchSpecificKey<String>()
 
     /// The queue completion handlers run on when the caller passes none. Concurrent, never `.main`.
+    ///
+    /// The one library queue left on a non-overcommit root queue (see `makeWorkQueue`): it is public and shared,
+    /// and servers fan their handlers out on it. A caller that may run out of descriptors and wants no exposure
+    /// to libdispatch's worker-pool monitor passes its own serial queue.
     public static let defaultCallbackQueue: DispatchQueue = makeQueue(
         label: "AzureClientsToolbox.callbacks", attributes: .concurrent)
 
@@ -23,6 +27,22 @@ public enum LibraryQueues {
         let queue = DispatchQueue(label: label, qos: qos, attributes: attributes, target: target)
         queue.setSpecific(key: markerKey, value: label)
         return queue
+    }
+
+    /// A queue for one independent piece of work (a completion, a back-off timer, a blocking lookup) that may run
+    /// beside any other such work: a fresh serial queue on every call, never a shared `.concurrent` queue or
+    /// `DispatchQueue.global()`.
+    ///
+    /// Why (Linux libdispatch, src/event/workqueue.c): once a second the manager thread looks at each
+    /// *non-overcommit* root queue — where `.concurrent` queues and `global()` send their work — and, when work is
+    /// waiting there, opens `/proc/<tid>/stat` of every worker thread to count the runnable ones. If that `open`
+    /// fails (EMFILE: the process is at its RLIMIT_NOFILE) libdispatch calls `DISPATCH_CLIENT_CRASH` and the process
+    /// dies of SIGILL. Serial queues without a target sit on the *overcommit* root queues, which the monitor never
+    /// inspects, so work on them cannot trigger it. Running out of descriptors is a peer- and OS-made condition the
+    /// library must survive (typed EMFILE errors, back-off, recovery), so library work never waits on a
+    /// non-overcommit root queue. A serial queue costs one small allocation; it goes away with its last block.
+    public static func makeWorkQueue(label: String) -> DispatchQueue {
+        makeQueue(label: label)
     }
 
     /// The label of the library queue the caller is running on, or nil when it is not on one.
@@ -47,8 +67,8 @@ public enum Blocking {
     /// this queue (`queue === Blocking.deliveryQueue`) may run such a completion inline, on its own queue,
     /// instead of hopping here first: the waiting thread then wakes one thread hop earlier. Components that
     /// do not recognise it deliver here as onto any other queue.
-    package static let deliveryQueue = LibraryQueues.makeQueue(
-        label: "AzureClientsToolbox.blocking-delivery", attributes: .concurrent)
+    /// Serial, not `.concurrent` (see `LibraryQueues.makeWorkQueue`): its completions are a store and a signal.
+    package static let deliveryQueue = LibraryQueues.makeQueue(label: "AzureClientsToolbox.blocking-delivery")
 
     /// Starts `operation` with a private delivery queue and blocks the calling thread until it completes.
     ///

@@ -28,6 +28,13 @@ enum ClosedLoopLoad {
         }
     }
 
+    /// The queue a send's completion runs on: a fresh serial queue per send, not the library's concurrent default.
+    /// Work waiting on a concurrent queue lets libdispatch's worker-pool monitor kill the process with SIGILL
+    /// when it is out of descriptors (see `LibraryQueues.makeWorkQueue`), and `send` must survive EMFILE.
+    static func completionQueue() -> DispatchQueue {
+        DispatchQueue(label: "toolbox.send-completion")
+    }
+
     /// `operation(index, done)` must call `done` exactly once, with an error description or nil.
     typealias Operation = @Sendable (_ index: Int, _ done: @escaping @Sendable (String?) -> Void) -> Void
 

@@ -44,7 +44,9 @@ struct EventHubsSend: ParsableCommand {
         let payload = send.content.payload
         let sendOptions = SendEventOptions(partitionKey: partitionKey, partitionID: partitionId)
         try send.run(closing: { try producer.close() }) { _, done in
-            producer.send(EventData(body: payload), options: sendOptions) { done($0.failure.map { "\($0)" }) }
+            producer.send(EventData(body: payload), options: sendOptions, queue: ClosedLoopLoad.completionQueue()) {
+                done($0.failure.map { "\($0)" })
+            }
         }
     }
 }

@@ -38,9 +38,11 @@ struct ServiceBusSend: ParsableCommand {
         try send.run(closing: { try sender.close() }) { [payload = send.content.payload, messageId, delaySeconds] _, done in
             let message = ServiceBusMessage(body: payload, messageID: messageId)
             if let delaySeconds {
-                sender.send([message], delay: .seconds(delaySeconds)) { done($0.failure.map { "\($0)" }) }
+                sender.send([message], delay: .seconds(delaySeconds), queue: ClosedLoopLoad.completionQueue()) {
+                    done($0.failure.map { "\($0)" })
+                }
             } else {
-                sender.send(message) { done($0.failure.map { "\($0)" }) }
+                sender.send(message, queue: ClosedLoopLoad.completionQueue()) { done($0.failure.map { "\($0)" }) }
             }
         }
     }

@@ -39,7 +39,8 @@ public final class ChainedTokenCredential: TokenCredential, DeliveringTokenCrede
         attempt(0, scopes: scopes, options: options, failures: [], delivery: delivery)
     }
 
-    private static let chainQueue = LibraryQueues.makeQueue(label: "AzureAuth.chain", attributes: .concurrent)
+    /// A fresh serial queue per use, never a shared `.concurrent` one: see `LibraryQueues.makeWorkQueue`.
+    private static var chainQueue: DispatchQueue { LibraryQueues.makeWorkQueue(label: "AzureAuth.chain") }
 
     private func attempt(
         _ index: Int, scopes: [String], options: TokenRequestOptions, failures: [(String, AuthError)],

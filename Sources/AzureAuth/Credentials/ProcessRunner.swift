@@ -13,7 +13,8 @@ struct ProcessOutput: Sendable {
 /// reads until end of file), exit is observed through the termination handler, and a timer terminates the child
 /// (SIGTERM) when the timeout passes. (DispatchIO on the pipes crashed libdispatch intermittently on Linux.)
 enum ProcessRunner {
-    private static let ioQueue = LibraryQueues.makeQueue(label: "AzureAuth.process-io", attributes: .concurrent)
+    /// A fresh serial queue per use, never a shared `.concurrent` one: see `LibraryQueues.makeWorkQueue`.
+    private static var ioQueue: DispatchQueue { LibraryQueues.makeWorkQueue(label: "AzureAuth.process-io") }
 
     /// The first executable called `name` in the `PATH` of `environment`.
     static func locate(_ name: String, environment: [String: String]) -> String? {

@@ -16,8 +16,10 @@ import ToolboxTransport
 public struct HTTPClientTokenTransport: TokenHTTPTransport {
     /// The client requests go through.
     public let client: HTTPClient
-    private static let deliveryQueue = LibraryQueues.makeQueue(
-        label: "AzureAuth.token-transport", attributes: .concurrent)
+    /// A fresh serial queue per use, never a shared `.concurrent` one: see `LibraryQueues.makeWorkQueue`.
+    private static var deliveryQueue: DispatchQueue {
+        LibraryQueues.makeWorkQueue(label: "AzureAuth.token-transport")
+    }
 
     /// Uses an existing client (shares its connection pools).
     public init(client: HTTPClient) {

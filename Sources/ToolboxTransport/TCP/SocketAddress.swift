@@ -107,7 +107,8 @@ public enum HostResolver {
             queue.async { completion(.success([numeric])) }
             return
         }
-        DispatchQueue.global().async {
+        // Not `DispatchQueue.global()`: see `LibraryQueues.makeWorkQueue` (getaddrinfo may block for seconds).
+        LibraryQueues.makeWorkQueue(label: "ToolboxTransport.resolve").async {
             let result = resolveBlocking(host: host, port: port)
             queue.async { completion(result) }
         }

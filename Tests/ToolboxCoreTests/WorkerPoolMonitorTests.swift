@@ -1,0 +1,135 @@
+import Dispatch
+import Foundation
+@testable import ToolboxCore
+import XCTest
+
+/// The SIGILL flake of DescriptorExhaustionTests: on Linux, libdispatch's worker-pool monitor opens
+/// `/proc/<tid>/stat` once a second for every *non-overcommit* root queue with waiting work, and crashes the
+/// process (DISPATCH_CLIENT_CRASH, SIGILL) when that `open` fails with EMFILE. Library work therefore never goes
+/// through a `.concurrent` queue or `DispatchQueue.global()`: it runs on serial queues, which sit on the overcommit
+/// root queues the monitor never inspects (see `LibraryQueues.makeWorkQueue`). Worker threads are named after
+/// their root queue, which is how these tests see where work ran.
+final class WorkerPoolMonitorTests: XCTestCase {
+    private static func threadNameOfAsyncWork(on queue: DispatchQueue) -> String {
+        let name = LockedValue("")
+        let done = DispatchSemaphore(value: 0)
+        queue.async {
+            let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+            name.withLockedValue { $0 = comm.trimmingCharacters(in: .whitespacesAndNewlines) }
+            done.signal()
+        }
+        done.wait()
+        return name.load()
+    }
+
+    func testLibraryWorkQueuesRunOnTheOvercommitPool() throws {
+        #if os(Linux)
+        // The control: work on a concurrent queue runs on the monitored (non-overcommit) pool, and the thread name
+        // tells the pools apart. If this ever fails, libdispatch changed and the check below proves nothing.
+        let control = Self.threadNameOfAsyncWork(on: DispatchQueue(label: "control", attributes: .concurrent))
+        XCTAssertFalse(control.isEmpty)
+        XCTAssertFalse(control.contains("overcommit"), "a concurrent queue's worker: \(control)")
+
+        for (what, queue) in [("makeWorkQueue", LibraryQueues.makeWorkQueue(label: "test.work")),
+                              ("Blocking.deliveryQueue", Blocking.deliveryQueue)] {
+            let name = Self.threadNameOfAsyncWork(on: queue)
+            XCTAssertTrue(name.contains("overcommit"), "\(what) ran on the monitored pool (thread '\(name)')")
+        }
+        #else
+        throw XCTSkip("the worker-pool monitor is libdispatch's Linux thread pool")
+        #endif
+    }
+
+    /// The crash itself, in a child process (this test binary, running `testChildOutOfDescriptors`): the child
+    /// lowers its soft RLIMIT_NOFILE to the descriptors it has open, so every `open` fails with EMFILE, and keeps
+    /// blocking work flowing through a queue for 2.5 s — more than two monitor ticks. Through a `.concurrent`
+    /// queue (the control) libdispatch kills it with SIGILL; through the library's work queues it exits cleanly.
+    func testLibraryWorkSurvivesRunningOutOfDescriptors() throws {
+        #if os(Linux)
+        let control = try Self.runChild(mode: "concurrent")
+        XCTAssertEqual(control.reason, .uncaughtSignal,
+                       "the control child did not crash, so this test shows nothing (status \(control.status))")
+        let library = try Self.runChild(mode: "library")
+        XCTAssertEqual(library.reason, .exit, "library work crashed out of descriptors (signal \(library.status))")
+        XCTAssertEqual(library.status, 0)
+        #else
+        throw XCTSkip("the worker-pool monitor is libdispatch's Linux thread pool")
+        #endif
+    }
+
+    /// Runs only as the child of the test above (it skips otherwise).
+    func testChildOutOfDescriptors() throws {
+        guard let mode = ProcessInfo.processInfo.environment[Self.childVariable] else {
+            throw XCTSkip("runs as the child of testLibraryWorkSurvivesRunningOutOfDescriptors")
+        }
+        let concurrent = DispatchQueue(label: "control", attributes: .concurrent)
+        let probe = open("/dev/null", O_RDONLY)
+        XCTAssertGreaterThanOrEqual(probe, 0)
+        close(probe)
+        var limit = rlimit()
+        XCTAssertEqual(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit), 0)
+        var lowered = limit
+        lowered.rlim_cur = rlim_t(probe)
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lowered), 0)
+        XCTAssertEqual(open("/dev/null", O_RDONLY), -1, "the child still has descriptors")
+        let start = DispatchTime.now().uptimeNanoseconds
+        while DispatchTime.now().uptimeNanoseconds - start < 2_500_000_000 {
+            let group = DispatchGroup()
+            for index in 0..<8 {
+                let queue = mode == "concurrent" ? concurrent
+                    : index == 0 ? Blocking.deliveryQueue : LibraryQueues.makeWorkQueue(label: "test.flood")
+                queue.async(group: group) { usleep(20_000) }
+            }
+            group.wait()
+        }
+        XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit), 0)
+    }
+
+    private static let childVariable = "TOOLBOX_WORKER_MONITOR_CHILD"
+
+    private static func runChild(mode: String) throws -> (reason: Process.TerminationReason, status: Int32) {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = ["ToolboxCoreTests.WorkerPoolMonitorTests/testChildOutOfDescriptors"]
+        var environment = ProcessInfo.processInfo.environment
+        environment[childVariable] = mode
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        child.environment = environment
+        let output = Pipe()
+        child.standardOutput = output
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        if child.terminationReason == .exit {
+            XCTAssertTrue(printed.contains("testChildOutOfDescriptors' passed"), "the child ran no test: \(printed)")
+        }
+        return (child.terminationReason, child.terminationStatus)
+    }
+
+    /// A guard for new code: a `.concurrent` queue or `DispatchQueue.global()` in Sources would bring the crash
+    /// back. The public default callback queue is the one documented exception (callers may pass their own).
+    func testSourcesUseNoQueueOnTheMonitoredPool() throws {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let sources = root.appendingPathComponent("Sources")
+        let enumerator = try XCTUnwrap(FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil))
+        var offenders: [String] = []
+        var scanned = 0
+        for case let url as URL in enumerator where url.pathExtension == "swift" {
+            scanned += 1
+            let text = try String(contentsOf: url, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.trimmingCharacters(in: .whitespaces)
+                guard !code.hasPrefix("//") else { continue }
+                let monitored = code.contains("attributes: .concurrent") || code.contains("DispatchQueue.global(")
+                    || code.contains("concurrentPerform")
+                if monitored && !code.contains("\"AzureClientsToolbox.callbacks\"") {
+                    offenders.append("\(url.lastPathComponent):\(number + 1): \(code)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(scanned, 100, "the Sources tree was not found at \(sources.path)")
+        XCTAssertEqual(offenders, [], "library work on a non-overcommit root queue (see LibraryQueues.makeWorkQueue)")
+    }
+}
