@@ -84,7 +84,6 @@ public enum AuthCrypto {
         return difference == 0
     }
 
-    /// `count` cryptographically random bytes from OpenSSL's generator.
     /// A random (version 4) UUID in lowercase, as the services' request and event ids are written.
     ///
     /// Foundation's `UUID()` on Linux opens, reads and closes `/dev/urandom` on every call (measured: 3.8 % of the
@@ -105,6 +104,7 @@ public enum AuthCrypto {
         return String(decoding: text, as: UTF8.self)
     }
 
+    /// `count` cryptographically random bytes from OpenSSL's generator.
     public static func randomBytes(_ count: Int) -> [UInt8] {
         OpenSSLLibrary.ensureInitialized()
         var bytes = [UInt8](repeating: 0, count: count)

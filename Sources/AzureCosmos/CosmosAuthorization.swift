@@ -75,7 +75,7 @@ final class CosmosAuthorizer: Sendable {
             let fallback = useFallbackScope
             let chosen = fallback.load() ? AzureScope.cosmosFallback : scope
             let options = TokenRequestOptions(deadline: deadline)
-            credential.token(for: [chosen], options: options, queue: LibraryQueues.defaultCallbackQueue) { result in
+            credential.token(for: [chosen], options: options, queue: LibraryQueues.makeWorkQueue(label: "AzureCosmos.token")) { result in
                 switch result {
                 case .success(let token):
                     completion(.success(CosmosResourcePath.aadAuthorizationHeader(token: token.token).exposedValue))
@@ -83,7 +83,7 @@ final class CosmosAuthorizer: Sendable {
                     && error.message.contains("AADSTS500011"):
                     fallback.withLockedValue { $0 = true }
                     credential.token(for: [AzureScope.cosmosFallback], options: options,
-                                     queue: LibraryQueues.defaultCallbackQueue) { retried in
+                                     queue: LibraryQueues.makeWorkQueue(label: "AzureCosmos.token")) { retried in
                         completion(retried
                             .map { CosmosResourcePath.aadAuthorizationHeader(token: $0.token).exposedValue }
                             .mapError { CosmosAuthorizer.wrap($0, credential: credential) })

@@ -152,7 +152,7 @@ final class CosmosCore: Sendable {
         case false?: break
         case true?:
             _ = pipeline.markClosed()
-            pipeline.http.shutdown(queue: LibraryQueues.defaultCallbackQueue) { [closing] in
+            pipeline.http.shutdown(queue: LibraryQueues.makeWorkQueue(label: "AzureCosmos.close")) { [closing] in
                 let waiters = closing.withLockedValue { waiters -> [@Sendable () -> Void] in
                     defer { waiters = [] }
                     return waiters ?? []

@@ -297,7 +297,7 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
             return
         }
         let clock = pipeline.options.clock
-        let timer = clock.schedule(at: clock.now().advanced(by: wait), on: LibraryQueues.defaultCallbackQueue) {
+        let timer = clock.schedule(at: clock.now().advanced(by: wait), on: LibraryQueues.makeWorkQueue(label: "AzureCosmos.retry")) {
             [self] in attempt()
         }
         current.set(timer)

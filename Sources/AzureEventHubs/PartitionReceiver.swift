@@ -256,7 +256,7 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
 
     private func reconnect(after delay: Double) {
         logger.debug("partition receiver \(partitionID): reconnecting in \(String(format: "%.3f", delay)) s")
-        clock.schedule(at: clock.now().advanced(bySeconds: delay), on: LibraryQueues.defaultCallbackQueue) { [weak self] in
+        clock.schedule(at: clock.now().advanced(bySeconds: delay), on: LibraryQueues.makeWorkQueue(label: "AzureEventHubs.reconnect")) { [weak self] in
             self?.reconnectIfWaiting()
         }
     }

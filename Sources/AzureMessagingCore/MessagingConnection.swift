@@ -110,7 +110,7 @@ package final class MessagingConnection: Sendable {
     /// `clock` runs the open deadline's timer and, later, the CBS token refreshers.
     package static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
                             deadline: Deadline, logger: Logger, clock: any ToolboxClock = SystemClock(),
-                            queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+                            queue: DispatchQueue = LibraryQueues.makeWorkQueue(label: "AzureMessaging.open"),
                             completion: @escaping @Sendable (Result<MessagingConnection, AzureMessagingError>) -> Void) {
         // The open deadline's timer, cancelled once the open ends either way (it would otherwise stay armed, and
         // keep what it captured, until the deadline).
@@ -181,11 +181,14 @@ package final class MessagingConnection: Sendable {
         case .amqp:
             attempt = AMQPSocketTransport.connect(host: target.host, port: target.port, tls: tls,
                                                   serverName: serverName, deadline: deadline,
-                                                  targetQueue: MessagingEventLoops.shared.next(), completion: connected)
+                                                  targetQueue: MessagingEventLoops.shared.next(),
+                                                  queue: LibraryQueues.makeWorkQueue(label: "AzureMessaging.connect"),
+                                                  completion: connected)
         case .amqpOverWebSockets:
             attempt = AMQPSocketTransport.connectWebSocket(
                 host: target.host, port: target.port, tls: tls, serverName: serverName,
-                proxy: endpoint.proxy, deadline: deadline, completion: connected)
+                proxy: endpoint.proxy, deadline: deadline,
+                queue: LibraryQueues.makeWorkQueue(label: "AzureMessaging.connect"), completion: connected)
         }
         started.withLockedValue { $0.attempt = attempt }
     }

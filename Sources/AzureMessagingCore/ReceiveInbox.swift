@@ -78,7 +78,7 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
             if remove(once, false) != nil { once.complete(.failure(AzureMessagingError(.cancelled, "receive was cancelled"))) }
         }
         let timer = clock.schedule(at: clock.now().advanced(by: max(.zero, timeout)),
-                                   on: LibraryQueues.defaultCallbackQueue) {
+                                   on: LibraryQueues.makeWorkQueue(label: "AzureMessaging.receive-timeout")) {
             guard let elements = remove(once, true) else { return }
             once.complete(.success(elements))
             timedOut()

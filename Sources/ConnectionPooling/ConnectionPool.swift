@@ -113,7 +113,8 @@ public final class ConnectionPool<C: Connector>: Sendable {
         return lease(try engine.acquireBlocking(timeout: PoolTimes.seconds(timeout, or: engine.times.acquireTimeout)))
     }
 
-    /// Leases a connection only if one is free right now, without queueing or opening one.
+    /// Leases a connection only if one is free right now, without queueing; with the `.spread` selection policy a
+    /// lease that shares a connection may start opening another, as any acquire does.
     @inlinable
     public func tryAcquireImmediately() -> Lease? {
         engine.tryLeaseImmediately().map { lease($0) }

@@ -134,7 +134,8 @@ final class PoolEngine: @unchecked Sendable {
 
     // MARK: Acquire
 
-    /// Takes a lease on a free connection right now, or returns nil (never queues, never opens).
+    /// Takes a lease on a free connection right now, or returns nil (never queues; under `.spread` a shared lease
+    /// may start opening another connection).
     @usableFromInline
     func tryLeaseImmediately() -> PoolSlot? {
         let now = coarseNow()

@@ -148,7 +148,9 @@ struct AMQPReceiveCommand: ParsableCommand {
 
     func validate() throws {
         if let count, count < 0 { throw ValidationError("--count must not be negative") }
-        if timeout < 0 { throw ValidationError("--timeout must not be negative") }
+        guard timeout.isFinite, timeout >= 0, timeout <= 86_400 else {
+            throw ValidationError("--timeout must be in [0, 86400] seconds (got \(timeout))")
+        }
     }
 
     func run() throws {

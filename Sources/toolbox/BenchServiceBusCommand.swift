@@ -47,7 +47,7 @@ struct BenchServiceBusCommand: ParsableCommand {
 
     func validate() throws {
         guard maxMessages >= 1, maxMessages <= 5000 else { throw ValidationError("--max-messages must be 1...5000") }
-        guard receiveTimeout > 0 else { throw ValidationError("--receive-timeout must be > 0") }
+        _ = try Duration(cliSeconds: receiveTimeout, flag: "--receive-timeout")
         if receive, cold || scheduled { throw ValidationError("--receive does not combine with --cold or --scheduled") }
     }
 

@@ -26,7 +26,10 @@ struct ServiceBusSend: ParsableCommand {
     @OptionGroup var send: MessagingSendOptions<MessageSends>
 
     func validate() throws {
-        if let delaySeconds, delaySeconds < 0 { throw ValidationError("--delay-seconds must be >= 0") }
+        // Checked finite and bounded: `Duration.seconds(_:)` traps on inf, nan and values past ~1.7e20.
+        if let delaySeconds, !(delaySeconds.isFinite && delaySeconds >= 0 && delaySeconds <= 1e9) {
+            throw ValidationError("--delay-seconds must be in [0, 1000000000] (got \(delaySeconds))")
+        }
     }
 
     func run() throws {
@@ -88,7 +91,9 @@ struct ServiceBusReceive: ParsableCommand {
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be >= 1") }
-        guard timeout >= 0 else { throw ValidationError("--timeout must be >= 0") }
+        guard timeout.isFinite, timeout >= 0, timeout <= 86_400 else {
+            throw ValidationError("--timeout must be in [0, 86400] seconds (got \(timeout))")
+        }
     }
 
     func run() throws {

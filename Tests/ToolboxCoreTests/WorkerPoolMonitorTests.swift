@@ -42,7 +42,7 @@ final class WorkerPoolMonitorTests: XCTestCase {
 
     /// The crash itself, in a child process (this test binary, running `testChildOutOfDescriptors`): the child
     /// lowers its soft RLIMIT_NOFILE to the descriptors it has open, so every `open` fails with EMFILE, and keeps
-    /// blocking work flowing through a queue for 2.5 s — more than two monitor ticks. Through a `.concurrent`
+    /// blocking work flowing through a queue for 4 s — several monitor ticks. Through a `.concurrent`
     /// queue (the control) libdispatch kills it with SIGILL; through the library's work queues it exits cleanly.
     func testLibraryWorkSurvivesRunningOutOfDescriptors() throws {
         #if os(Linux)
@@ -72,16 +72,20 @@ final class WorkerPoolMonitorTests: XCTestCase {
         lowered.rlim_cur = rlim_t(probe)
         XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lowered), 0)
         XCTAssertEqual(open("/dev/null", O_RDONLY), -1, "the child still has descriptors")
+        // Always more blocking work in flight than the machine has processors, so work is waiting on every one of
+        // the monitor's ticks (rounds that drain to zero left a tick with nothing waiting, and the control alive).
+        let inFlight = 4 * max(2, ProcessInfo.processInfo.activeProcessorCount)
+        let slots = DispatchSemaphore(value: inFlight)
         let start = DispatchTime.now().uptimeNanoseconds
-        while DispatchTime.now().uptimeNanoseconds - start < 2_500_000_000 {
-            let group = DispatchGroup()
-            for index in 0..<8 {
-                let queue = mode == "concurrent" ? concurrent
-                    : index == 0 ? Blocking.deliveryQueue : LibraryQueues.makeWorkQueue(label: "test.flood")
-                queue.async(group: group) { usleep(20_000) }
-            }
-            group.wait()
+        var index = 0
+        while DispatchTime.now().uptimeNanoseconds - start < 4_000_000_000 {
+            slots.wait()
+            let queue = mode == "concurrent" ? concurrent
+                : index % 8 == 0 ? Blocking.deliveryQueue : LibraryQueues.makeWorkQueue(label: "test.flood")
+            queue.async { usleep(20_000); slots.signal() }
+            index += 1
         }
+        for _ in 0..<inFlight { slots.wait() }
         XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit), 0)
     }
 

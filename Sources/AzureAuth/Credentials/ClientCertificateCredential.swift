@@ -22,6 +22,10 @@ public final class ClientCertificateCredential: TokenCredential, ClientCredentia
     static let jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     public let certificatePath: String
     let grant: ClientCredentialsGrant
+    /// The tenant tokens come from, unless a request names another allowed tenant.
+    public var tenantID: String { grant.tenantID }
+    /// The application (client) id.
+    public var clientID: String { grant.clientID }
 
     /// - throws: `AuthError.Code.invalidArgument` when the file cannot be read or holds no RSA key and certificate.
     public init(

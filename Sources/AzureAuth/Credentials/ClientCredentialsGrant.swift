@@ -54,10 +54,5 @@ protocol ClientCredentialsGrantCredential: TokenForwardingCredential {
 }
 
 extension ClientCredentialsGrantCredential {
-    /// The tenant tokens come from, unless a request names another allowed tenant.
-    public var tenantID: String { grant.tenantID }
-    /// The application (client) id.
-    public var clientID: String { grant.clientID }
-
     var tokenSource: any TokenSource { grant.caches }
 }

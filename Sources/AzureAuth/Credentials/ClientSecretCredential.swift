@@ -16,6 +16,10 @@ import ToolboxCore
 public final class ClientSecretCredential: TokenCredential, ClientCredentialsGrantCredential, CustomStringConvertible {
     public let credentialName = "ClientSecretCredential"
     let grant: ClientCredentialsGrant
+    /// The tenant tokens come from, unless a request names another allowed tenant.
+    public var tenantID: String { grant.tenantID }
+    /// The application (client) id.
+    public var clientID: String { grant.clientID }
 
     /// - throws: `AuthError.Code.invalidArgument` for an invalid tenant id, empty client id or secret, or a
     ///   non-HTTPS authority.

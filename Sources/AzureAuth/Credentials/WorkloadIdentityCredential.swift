@@ -19,6 +19,10 @@ public final class WorkloadIdentityCredential: TokenCredential, ClientCredential
     public let credentialName = "WorkloadIdentityCredential"
     public let tokenFilePath: String
     let grant: ClientCredentialsGrant
+    /// The tenant tokens come from, unless a request names another allowed tenant.
+    public var tenantID: String { grant.tenantID }
+    /// The application (client) id.
+    public var clientID: String { grant.clientID }
 
     /// - throws: `AuthError.Code.credentialUnavailable` naming each missing variable.
     public init(

@@ -160,7 +160,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
             report(.closed(error))
         case .success(let connection):
             if closed {
-                connection.close(mode: .abortive, queue: LibraryQueues.defaultCallbackQueue) {}
+                connection.close(mode: .abortive, queue: LibraryQueues.makeWorkQueue(label: "ToolboxAMQP.close")) {}
                 return
             }
             self.connection = connection
@@ -223,7 +223,7 @@ public final class AMQPSocketTransport: AMQPTransport, @unchecked Sendable {
         attempt?.cancel()
         let connection = self.connection
         report(.closed(nil))
-        connection?.close(mode: .graceful, queue: LibraryQueues.defaultCallbackQueue) {}
+        connection?.close(mode: .graceful, queue: LibraryQueues.makeWorkQueue(label: "ToolboxAMQP.close")) {}
     }
 
     /// Checks, in debug builds, that a started transport is used on its connection's queue.

@@ -194,7 +194,7 @@ public final class HTTPClient: Sendable {
         guard task.setCancelAction({ acquireHandle.load()?.cancel() }) else { return }
         // Weak: the pool may keep a served waiter until its timeout, and that must not keep the client (and so
         // its pooled connections) alive after the user dropped it.
-        let handle = pool.acquire(timeoutSeconds: max(0, deadline.secondsRemaining), queue: LibraryQueues.defaultCallbackQueue) { [weak self] result in
+        let handle = pool.acquire(timeoutSeconds: max(0, deadline.secondsRemaining), queue: LibraryQueues.makeWorkQueue(label: "ToolboxTransport.acquire")) { [weak self] result in
             switch result {
             case .failure(let error):
                 finish.complete(.failure(HTTPClient.transportError(error, endpoint: request.endpoint)))

@@ -34,7 +34,7 @@ struct HTTPConnector: Connector {
             host: endpoint.host, port: endpoint.port, tls: endpoint.isTLS ? tls : nil,
             serverName: serverNameOverride,
             deadline: min(deadline, .after(seconds: connectTimeout)), options: connectOptions,
-            targetQueue: loop?.queue, poller: loop?.poller, queue: LibraryQueues.defaultCallbackQueue
+            targetQueue: loop?.queue, poller: loop?.poller, queue: LibraryQueues.makeWorkQueue(label: "ToolboxTransport.connect")
         ) { result in
             switch result {
             case .success(let tcp):
