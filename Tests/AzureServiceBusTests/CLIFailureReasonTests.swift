@@ -39,4 +39,25 @@ final class CLIFailureReasonTests: XCTestCase {
                            "\(name) failed without a reason on stderr (stdout: \(result.stdout))")
         }
     }
+
+    /// Seconds flags are numbers users pass from scripts; `Duration.seconds(_:)` traps on inf, nan and values past
+    /// ~1.7e20, so each is range-checked first: a usage error (64) naming the flag, never a signal.
+    func testSecondsFlagsRefuseNonFiniteAndHugeValuesNamingTheFlag() throws {
+        let cs = "Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessKey=a2V5;UseDevelopmentEmulator=true"
+        let cases: [([String], String)] = [
+            (["servicebus", "send", "--connection-string", cs, "--queue", "q1", "--json", "--delay-seconds"],
+             "--delay-seconds"),
+            (["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--json", "--timeout"], "--timeout"),
+            (["amqp", "receive", "--url", "amqp://127.0.0.1:1/q", "--count", "1", "--json", "--timeout"], "--timeout"),
+            (["bench", "servicebus", "--connection-string", cs, "--json", "--receive-timeout"], "--receive-timeout"),
+        ]
+        for (arguments, flag) in cases {
+            for value in ["inf", "nan", "1e21"] {
+                let result = try ToolboxCLI.run(arguments + [value])
+                let name = arguments.prefix(2).joined(separator: " ") + " \(flag) \(value)"
+                XCTAssertEqual(result.status, 64, "\(name): \(result.stderr)")
+                XCTAssertTrue(result.stderr.contains(flag), "\(name): \(result.stderr)")
+            }
+        }
+    }
 }
