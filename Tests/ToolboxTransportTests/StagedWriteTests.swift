@@ -58,14 +58,21 @@ final class StagedWriteTests: XCTestCase {
         }
     }
 
-    private func checkStagedWrites(tls: Bool) throws {
+    /// A listener whose peer reads only when told, and a connection to it; the caller closes the listener.
+    private func latePeerConnection(tls: Bool) throws -> (LatePeer, TCPListener, TCPConnection) {
         let peer = LatePeer()
         let listener = try tls
             ? TCPListener(tls: try TestPKI.get().serverContext()) { peer.accepted($0) }
             : TCPListener { peer.accepted($0) }
-        defer { listener.close() }
         let connection = try TCPConnection.connect(
-            host: "127.0.0.1", port: listener.port, tls: tls ? try TestPKI.get().clientContext() : nil, timeout: .seconds(10))
+            host: "127.0.0.1", port: listener.port, tls: tls ? try TestPKI.get().clientContext() : nil,
+            timeout: .seconds(10))
+        return (peer, listener, connection)
+    }
+
+    private func checkStagedWrites(tls: Bool) throws {
+        let (peer, listener, connection) = try latePeerConnection(tls: tls)
+        defer { listener.close() }
         // Far more than loopback socket buffers hold, so the sender is left with most of it while the peer waits.
         let big = pattern(24 << 20, seed: 1)
         let small = pattern(100, seed: 2)
@@ -110,14 +117,8 @@ final class StagedWriteTests: XCTestCase {
     /// A graceful close issued while a large write is still unstaged sends all of it before close_notify and FIN.
     func testGracefulCloseSendsAnUnstagedWriteFirst() throws {
         for tls in [false, true] {
-            let peer = LatePeer()
-            let listener = try tls
-                ? TCPListener(tls: try TestPKI.get().serverContext()) { peer.accepted($0) }
-                : TCPListener { peer.accepted($0) }
+            let (peer, listener, connection) = try latePeerConnection(tls: tls)
             defer { listener.close() }
-            let connection = try TCPConnection.connect(
-                host: "127.0.0.1", port: listener.port, tls: tls ? try TestPKI.get().clientContext() : nil,
-                timeout: .seconds(10))
             let payload = pattern(12 << 20, seed: 5)
             let written = DispatchSemaphore(value: 0)
             connection.write(payload, deadline: .after(seconds: 120)) { result in
