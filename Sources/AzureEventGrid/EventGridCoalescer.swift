@@ -118,19 +118,26 @@ final class EventGridCoalescer: Sendable {
                 lane.inFlight -= 1
                 return nil
             }
-            var taken = 0
+            var batch: [Member] = []
+            var consumed = 0
             var events = 0
             var bytes = 2
             for member in lane.waiting {
+                // A publish cancelled while it waited is dropped here, so it takes no room in the request.
+                if member.operation.isFinished {
+                    consumed += 1
+                    continue
+                }
+                // Its body's own brackets make up for the separator it needs in the merged array.
                 let (more, overflow) = bytes.addingReportingOverflow(member.body.count)
                 // The first always goes (alone if it is too large: the service then says so).
-                if taken > 0, overflow || more > maxBytes || events + member.count > maxEvents { break }
-                taken += 1
+                if !batch.isEmpty, overflow || more > maxBytes || events + member.count > maxEvents { break }
+                batch.append(member)
+                consumed += 1
                 events += member.count
                 bytes = overflow ? Int.max : more
             }
-            let batch = Array(lane.waiting.prefix(taken))
-            lane.waiting.removeFirst(taken)
+            lane.waiting.removeFirst(consumed)
             return batch
         }
         if let next { dispatch(next, key: key, core: core) }

@@ -193,16 +193,16 @@ final class BlobRangeConditionLimitTests: XCTestCase {
         XCTAssertEqual(pieces, [[2], [3, 4], [5]])
         XCTAssertNil(stream.next())
         // A block the range covers whole goes as one piece, whatever the piece size; the rest is sliced.
-        func pieces(_ range: ClosedRange<Int>) -> [[UInt8]] {
+        func sliced(_ range: ClosedRange<Int>) -> [[UInt8]] {
             let stream = BlobContentStream(blocks: blocks, range: range, pieceSize: 2)
-            var pieces: [[UInt8]] = []
-            while let piece = stream.next() { pieces.append(piece) }
-            return pieces
+            var out: [[UInt8]] = []
+            while let piece = stream.next() { out.append(piece) }
+            return out
         }
-        XCTAssertEqual(pieces(0...6), [[0, 1, 2], [3, 4, 5, 6]])
-        XCTAssertEqual(pieces(3...6), [[3, 4, 5, 6]])
-        XCTAssertEqual(pieces(0...4), [[0, 1, 2], [3, 4]])
-        XCTAssertEqual(pieces(1...6), [[1, 2], [3, 4, 5, 6]])
+        XCTAssertEqual(sliced(0...6), [[0, 1, 2], [3, 4, 5, 6]])
+        XCTAssertEqual(sliced(3...6), [[3, 4, 5, 6]])
+        XCTAssertEqual(sliced(0...4), [[0, 1, 2], [3, 4]])
+        XCTAssertEqual(sliced(1...6), [[1, 2], [3, 4, 5, 6]])
         XCTAssertEqual(BlobRange.parse("bytes=3-"), BlobRange(start: 3, end: nil))
         XCTAssertNil(BlobRange.parse("bytes=-5"))
         XCTAssertNil(BlobRange.parse("bytes=1-2,4-5"))
