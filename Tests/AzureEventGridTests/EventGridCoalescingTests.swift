@@ -68,13 +68,7 @@ final class EventGridCoalescingTests: XCTestCase {
         options.coalescing.isEnabled = true
         options.coalescing.maxRequestsInFlight = 1
         options.coalescing.maxEventsPerRequest = maxEvents
-        let client = try EventGridClient(config: EventGridConfig(EventGridTopicConfig(name: "t", url: topic.url)),
-                                         credential: .key(Secret("a2V5")), options: options)
-        addTeardownBlock {
-            try? client.close()
-            topic.server.close()
-        }
-        return client
+        return try singleTopicClient(url: topic.url, server: topic.server, options: options)
     }
 
     private func event(_ subject: String) throws -> EventGridEvent {
