@@ -108,7 +108,7 @@ final class CosmosService: EmulatorHTTPService {
             }
             return
         }
-        let (type, link) = CosmosResourcePath.resource(forPath: request.path)
+        let (type, link) = Self.signedResource(request)
         let expected = signatures.value(verb: request.method, resourceType: type, resourceLink: link, date: date) {
             signer.authorizationToken(verb: request.method, resourceType: type, resourceLink: link, date: date).exposedValue
         }
@@ -119,6 +119,16 @@ final class CosmosService: EmulatorHTTPService {
                 + "expected payload is not built as per the protocol. For more info: https://aka.ms/cosmosdb-tsg-mac-token. "
                 + "Server used the following payload to sign: '\(payload)'")
         }
+    }
+
+    /// What the client signed for `request`: `CosmosResourcePath.resource(forPath:)`, from the segments the
+    /// request has already split when there is nothing to decode (the same result without a second split).
+    static func signedResource(_ request: EmulatorHTTPRequest) -> (type: String, link: String) {
+        guard !request.path.utf8.contains(UInt8(ascii: "%")) else { return CosmosResourcePath.resource(forPath: request.path) }
+        let segments = request.pathSegments
+        if segments.isEmpty { return ("", "") }
+        if segments.count % 2 == 1 { return (segments[segments.count - 1], segments.dropLast().joined(separator: "/")) }
+        return (segments[segments.count - 2], segments.joined(separator: "/"))
     }
 
     /// `parseRFC1123`, remembering the last text parsed.
