@@ -86,7 +86,8 @@ struct HTTPConnector: Connector {
 }
 
 /// The serial queues an `HTTPClient`'s connections share (see `HTTPClientConfiguration.eventLoopCount`).
-/// Each loop has a `SocketPoller` (Linux): one read source for all its connections' sockets.
+/// Each loop has a `SocketPoller` (Linux) with a thread of its own that runs its connections' socket reports
+/// (falling back to a Dispatch read source on the loop's queue if the system refuses the thread).
 final class HTTPEventLoops: Sendable {
     struct Loop: Sendable {
         let queue: DispatchQueue
@@ -99,7 +100,9 @@ final class HTTPEventLoops: Sendable {
     init(count: Int) {
         loops = (0..<max(0, count)).map {
             let queue = LibraryQueues.makeQueue(label: "ToolboxTransport.HTTPClient.loop\($0)")
-            return Loop(queue: queue, poller: SocketPoller(queue: queue))
+            // Marked like a connection's queue, though none of its own code runs there: see `isOnTransportQueue`.
+            queue.setSpecific(key: TCPConnection.transportQueueKey, value: true)
+            return Loop(queue: queue, poller: SocketPoller(thread: ()) ?? SocketPoller(queue: queue))
         }
     }
 
