@@ -38,7 +38,8 @@ public final class HTTPClient: Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.tls = try TLSContext(client: configuration.tls)
-        self.loops = HTTPEventLoops(count: min(configuration.eventLoopCount, configuration.maxConnectionsPerEndpoint))
+        self.loops = HTTPEventLoops(count: min(configuration.eventLoopCount, configuration.maxConnectionsPerEndpoint),
+                                    pollerThreads: !configuration.inlineCompletions)
         self.logger = logger
     }
 
