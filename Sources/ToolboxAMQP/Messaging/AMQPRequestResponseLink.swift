@@ -63,7 +63,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
                               queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                               completion: @escaping @Sendable (Result<AMQPRequestResponseLink, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
-        let reply = replyAddress ?? "\(address)-client-\(UUID().uuidString.lowercased())"
+        let reply = replyAddress ?? "\(address)-client-\(RandomUUID.string())"
         let link = AMQPRequestResponseLink(session: session, address: address, replyAddress: reply)
         let queue = session.queue
         let receiverOptions = AMQPReceiverOptions(credit: .auto(prefetch: 50), targetAddress: reply)
@@ -113,7 +113,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
             }
             var message = request
             var properties = message.properties ?? AMQPProperties()
-            let id = properties.messageID ?? .uuid(.randomV4())
+            let id = properties.messageID ?? .uuid(RandomUUID.make())
             guard self.pending[id] == nil else {
                 callback(.failure(AMQPError(.invalidArgument, "a request with message-id \(id) is already pending")))
                 return
