@@ -241,7 +241,7 @@ package final class MessagingConnection: Sendable {
         let provider = endpoint.tokenProvider
         let typeOverride = endpoint.tokenTypeOverride
         let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience, putTokenTimeout: .clampingSeconds(min(max(timeout, 5), 60)),
-                                              clock: clock, onRefreshFailure: { [logger] error in
+                                              clock: clock, targetQueue: queue, onRefreshFailure: { [logger] error in
             logger.warning("CBS token refresh for \(audience) failed: \(error)")
         }) { audience, done in
             provider.token(forAudience: audience, deadline: .after(seconds: timeout)) { result in

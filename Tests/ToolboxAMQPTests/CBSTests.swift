@@ -163,6 +163,15 @@ final class CBSTests: XCTestCase {
         XCTAssertEqual(frames.detaches, 0)
     }
 
+    func testRefreshComesAtNinetyPercentButLeavesAMarginForTheAttach() {
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: 3600, fraction: 0.9), 3240, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: 60, fraction: 0.9), 30, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: 2, fraction: 0.9), 1, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: 0, fraction: 0.9), 0.001, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: -5, fraction: 0.9), 0.001, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: .nan, fraction: 0.9), 0.001, accuracy: 1e-9)
+    }
+
     func testRequestResponseCorrelatesConcurrentRequests() throws {
         let broker = TestBroker()
         let link = try AMQPRequestResponseLink.attach(session: session(broker), address: "$management")

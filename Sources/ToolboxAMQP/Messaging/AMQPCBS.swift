@@ -162,7 +162,7 @@ public final class AMQPCBSClient: @unchecked Sendable {
 }
 
 /// Keeps a CBS token fresh: puts one now and again when 10 % of its lifetime remains (what the Azure SDKs
-/// do), retrying failures with backoff until cancelled: `retryDelay`, doubled after each failure in a row up to
+/// do; at least 30 s or half the lifetime before expiry, see `refreshDelay`), retrying failures with backoff until cancelled: `retryDelay`, doubled after each failure in a row up to
 /// `maxRetryDelay`, ±20 % jitter, and never later than halfway to the expiry of the token last put (so a
 /// failing refresh is retried more often as that token's end nears).
 ///
@@ -190,10 +190,13 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     /// How long one put-token may wait for `$cbs` to answer.
     let putTokenTimeout: Duration
     let clock: any ToolboxClock
-    /// Serial and its own (libdispatch's overcommit pool): targeting the non-overcommit global pool saved a few
-    /// threads per burst of connections, but a refresh could then wait behind blocked global-queue work on a
-    /// loaded 2-core machine and a short-lived token lapsed (seen once under TSan), so a refresh keeps its thread.
-    private let queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher")
+    /// Serial, on libdispatch's overcommit pool unless `targetQueue` is given: targeting the non-overcommit
+    /// global pool saved a few threads per burst of connections, but a refresh could then wait behind blocked
+    /// global-queue work on a loaded 2-core machine and a short-lived token lapsed (seen once under TSan).
+    /// Messaging connections target their own (non-blocking) connection queue instead: a queue of its own per
+    /// connection let a burst of 50 connections start a thread for each refresher with work (threads 8 → 21–24
+    /// under load, each with its stack and malloc arena; performance-history.md, branch `tls-idle`).
+    private let queue: DispatchQueue
     private var timer: (any Cancellable)?
     /// Failed refreshes since the last success, and when the token last put expires.
     private var failuresInARow = 0
@@ -205,9 +208,13 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     @_spi(Testing) public var refreshCount: Int { successes.load() }
     private let successes = LockedValue(0)
 
+    /// - parameter targetQueue: where the refresher's own serial queue runs (nil: libdispatch's overcommit pool);
+    ///   the token provider is called there, so give a queue that never blocks.
     public init(cbs: AMQPCBSClient, audience: String, refreshFraction: Double = 0.9, retryDelay: Duration = .seconds(5),
                 maxRetryDelay: Duration = .seconds(60), putTokenTimeout: Duration = .seconds(60), clock: any ToolboxClock = SystemClock(),
+                targetQueue: DispatchQueue? = nil,
                 onRefreshFailure: (@Sendable (AMQPError) -> Void)? = nil, provider: @escaping TokenProvider) {
+        self.queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher", target: targetQueue)
         self.cbs = cbs
         self.audience = audience
         self.provider = provider
@@ -270,8 +277,7 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
             successes.withLockedValue { $0 += 1 }
             failuresInARow = 0
             currentExpiry = token?.expiresAt
-            let lifetime = max(0, token?.expiresAt.timeIntervalSinceNow ?? 0)
-            delay = max(0.001, lifetime * refreshFraction)
+            delay = Self.refreshDelay(lifetime: token?.expiresAt.timeIntervalSinceNow ?? 0, fraction: refreshFraction)
         case .failure(let error):
             onRefreshFailure?(error)
             // A link or connection failure will not heal by retrying on it; the owner rebuilds and restarts.
@@ -283,6 +289,18 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
         }
         guard !cancelled else { return }
         timer = clock.schedule(at: clock.now().advanced(bySeconds: delay), on: queue) { [weak self] in self?.refresh() }
+    }
+
+    /// When to put the next token after one of `lifetime` seconds was accepted: after `fraction` of it (the
+    /// SDKs' 90 %), but never closer to its expiry than 30 s or half its lifetime, whichever is less. A refresh
+    /// attaches the `$cbs` pair before the put-token (one more round trip), and 10 % of a short-lived token is
+    /// only a few hundred milliseconds (a 2 s test token lapsed once under load); an hour-long token is still
+    /// renewed after 54 minutes.
+    package static func refreshDelay(lifetime: Double, fraction: Double) -> Double {
+        // An endless token is never renewed (as before); a lifetime that is no number is renewed at once.
+        guard lifetime.isFinite else { return lifetime > 0 ? lifetime : 0.001 }
+        let lifetime = max(0, lifetime)
+        return max(0.001, min(lifetime * fraction, lifetime - min(30, lifetime / 2)))
     }
 
     /// The delay before retrying a failed refresh (before jitter): `initial` doubled per earlier failure in a
