@@ -84,26 +84,6 @@ public enum AuthCrypto {
         return difference == 0
     }
 
-    /// A random (version 4) UUID in lowercase, as the services' request and event ids are written.
-    ///
-    /// Foundation's `UUID()` on Linux opens, reads and closes `/dev/urandom` on every call (measured: 3.8 % of the
-    /// client's CPU publishing Event Grid events, one id per event and one per request); this draws from
-    /// OpenSSL's generator, in user space.
-    public static func uuidString() -> String {
-        var bytes = randomBytes(16)
-        bytes[6] = (bytes[6] & 0x0F) | 0x40  // version 4
-        bytes[8] = (bytes[8] & 0x3F) | 0x80  // RFC 4122 variant
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(36)
-        for (index, byte) in bytes.enumerated() {
-            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
     /// `count` cryptographically random bytes from OpenSSL's generator.
     public static func randomBytes(_ count: Int) -> [UInt8] {
         OpenSSLLibrary.ensureInitialized()

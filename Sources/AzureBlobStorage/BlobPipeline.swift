@@ -205,7 +205,7 @@ final class BlobPipeline: Sendable {
         var fields = request.headers
         fields.append(("x-ms-version", options.serviceVersion))
         fields.append(("x-ms-date", UTCDate.rfc1123(UTCDate.nowUnixSeconds())))
-        fields.append(("x-ms-client-request-id", AuthCrypto.uuidString()))
+        fields.append(("x-ms-client-request-id", RandomUUID.string()))
         switch body {
         case .bytes(let bytes) where !bytes.isEmpty: fields.append(("Content-Length", String(bytes.count)))
         case .stream(let length?, _): fields.append(("Content-Length", String(length)))

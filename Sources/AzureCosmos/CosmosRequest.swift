@@ -70,5 +70,5 @@ enum CosmosRequestDate {
 
 enum CosmosActivityID {
     /// From OpenSSL: Foundation's `UUID()` opens `/dev/urandom` on every call on Linux.
-    static func make() -> String { AuthCrypto.uuidString() }
+    static func make() -> String { RandomUUID.string() }
 }

@@ -192,7 +192,7 @@ final class EventGridCore: Sendable {
         authorization(for: request.topic, deadline: tryDeadline, operation: operation) { [self] header in
             var headers: HTTPHeaders = [
                 "Content-Type": request.contentType, "Accept": "*/*", "User-Agent": options.userAgent,
-                "x-ms-client-request-id": AuthCrypto.uuidString(),
+                "x-ms-client-request-id": RandomUUID.string(),
             ]
             headers.add(name: header.name, value: header.value.exposedValue)
             let httpRequest = HTTPRequest(method: "POST", endpoint: request.topic.endpoint,

@@ -82,7 +82,7 @@ public struct EventGridEvent: Sendable, Equatable {
     public var topic: String?
 
     public init(subject: String, eventType: String, data: EventGridData, dataVersion: String = "v1",
-                id: String = AuthCrypto.uuidString(), eventTime: Date = Date(), topic: String? = nil) {
+                id: String = RandomUUID.string(), eventTime: Date = Date(), topic: String? = nil) {
         self.id = id
         self.subject = subject
         self.eventType = eventType
@@ -115,7 +115,7 @@ public struct CloudEvent: Sendable, Equatable {
     public var specVersion: String { "1.0" }
 
     public init(source: String, type: String, data: Payload? = nil, subject: String? = nil,
-                id: String = AuthCrypto.uuidString(), time: Date? = Date(), dataContentType: String? = nil,
+                id: String = RandomUUID.string(), time: Date? = Date(), dataContentType: String? = nil,
                 dataSchema: String? = nil, extensions: [String: EventGridData] = [:]) {
         self.id = id
         self.source = source

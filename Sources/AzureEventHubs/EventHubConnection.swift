@@ -97,7 +97,7 @@ extension EntityConnection where Service == EventHubEntity {
                     case .failure(let error): completion(.failure(error))
                     case .success(let token):
                         var request = AMQPMessage()
-                        request.properties = AMQPProperties(messageID: .uuid(.randomV4()))
+                        request.properties = AMQPProperties(messageID: .uuid(RandomUUID.make()))
                         var properties: AMQPMap = [
                             "name": .string(hub), "security_token": .string(token.token.exposedValue),
                             "operation": "READ", "type": .string(type),

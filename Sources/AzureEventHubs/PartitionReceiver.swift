@@ -180,7 +180,7 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
         let options = AMQPReceiverOptions(
             credit: .manual, settleMode: .unsettled, receiverSettleMode: .first, maxMessageSize: 1_048_576 * 2,
             filter: [filterKey: .described(descriptor: filterKey, value: .string(position.selector))],
-            targetAddress: "receiver-link-\(UUID().uuidString.lowercased())")
+            targetAddress: "receiver-link-\(RandomUUID.string())")
         MessagingConnection.openReceiver(
             endpoint: endpoint, containerIDPrefix: "EHReceiver", product: "azsdk-swift-eventhubs",
             audienceEntity: eventHubName, path: path, deadline: .after(connectTimeout), logger: logger, clock: clock,

@@ -51,7 +51,7 @@ package final class EntityConnection<Service: EntityService>: Sendable {
             let address = messaging.endpoint.address(path)
             messaging.authorize(audience: self.audience, timeout: timeout) { result in
                 if case .failure(let error) = result { return done(.failure(error)) }
-                let id = UUID().uuidString.lowercased()
+                let id = RandomUUID.string()
                 let options = AMQPSenderOptions(name: id, settleMode: .unsettled, receiverSettleMode: .second,
                                                 sourceAddress: "sender-link-\(id)",
                                                 properties: Service.senderProperties(timeout: timeout))

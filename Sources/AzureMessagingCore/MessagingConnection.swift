@@ -7,8 +7,9 @@ import ToolboxTransport
 import ToolboxAMQP
 import ToolboxCore
 
-/// One authenticated AMQP connection to a namespace: TCP (+TLS), SASL ANONYMOUS, open, one session and the
-/// `$cbs` link pair, with a token refresher per audience that puts a fresh token when 10 % of its life remains.
+/// One authenticated AMQP connection to a namespace: TCP (+TLS), SASL ANONYMOUS, open and one session, with a
+/// token refresher per audience that puts a fresh token when 10 % of its life remains (the `$cbs` link pair is
+/// attached only while a put-token is in flight).
 ///
 /// Event Hubs and Service Bus clients build their links on it. `isClosed` turns true as soon as the
 /// connection ends for any reason, so a pooled client can retire it.
@@ -106,7 +107,7 @@ package final class MessagingConnection: Sendable {
         }
     }
 
-    /// Opens a connection: transport, SASL, open, session, `$cbs` links. `completion` runs on `queue` once.
+    /// Opens a connection: transport, SASL, open, session. `completion` runs on `queue` once.
     /// `clock` runs the open deadline's timer and, later, the CBS token refreshers.
     package static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
                             deadline: Deadline, logger: Logger, clock: any ToolboxClock = SystemClock(),
@@ -129,7 +130,7 @@ package final class MessagingConnection: Sendable {
             return
         }
         let configuration = AMQPConnectionConfiguration(
-            containerID: "\(containerIDPrefix)-\(UUID().uuidString.lowercased())", hostname: endpoint.host,
+            containerID: "\(containerIDPrefix)-\(RandomUUID.string())", hostname: endpoint.host,
             sasl: .anonymous, maxFrameSize: 65536, channelMax: 65535, idleTimeout: endpoint.idleTimeout.flatMap {
                 $0 > .zero ? $0 : nil }, openTimeout: .clampingSeconds(seconds),
             properties: ["product": .string(product), "version": "1.0.0", "platform": "Linux",
@@ -148,7 +149,7 @@ package final class MessagingConnection: Sendable {
         // The socket is connected first, so that the AMQP connection can run on the socket's own queue (no
         // thread hop between socket and protocol; see docs/architecture.md).
         let started = LockedValue<(attempt: (any Cancellable)?, amqp: AMQPConnection?)>((nil, nil))
-        // The whole handshake (TCP, TLS, SASL, open, session, CBS) must finish by the deadline.
+        // The whole handshake (TCP, TLS, SASL, open, session) must finish by the deadline.
         // A completed `once` makes the timer a no-op; `once` also cancels it.
         let openTimer = clock.schedule(at: clock.now().advanced(bySeconds: seconds), on: openTimers) {
             if once.complete(.failure(AzureMessagingError(.timedOut, "\(context): no ready connection within \(seconds)s",
@@ -193,7 +194,7 @@ package final class MessagingConnection: Sendable {
         started.withLockedValue { $0.attempt = attempt }
     }
 
-    /// SASL, open, session and `$cbs` on a connected transport.
+    /// SASL, open and session on a connected transport.
     private static func handshake(_ amqp: AMQPConnection, id: Int, endpoint: MessagingEndpoint, context: String,
                                   logger: Logger, clock: any ToolboxClock,
                                   once: CompletionOnce<Result<MessagingConnection, AzureMessagingError>>) {
@@ -206,16 +207,12 @@ package final class MessagingConnection: Sendable {
                 switch result {
                 case .failure(let error): fail(error)
                 case .success(let session):
-                    AMQPCBSClient.attach(session: session, queue: amqp.queue) { result in
-                        switch result {
-                        case .failure(let error): fail(error)
-                        case .success(let cbs):
-                            let connection = MessagingConnection(id: id, endpoint: endpoint, amqp: amqp, session: session,
-                                                                 cbs: cbs, logger: logger, clock: clock)
-                            amqp.onClose(queue: amqp.queue) { [weak connection] error in connection?.didClose(error) }
-                            if !once.complete(.success(connection)) { connection.close {} }
-                        }
-                    }
+                    // `$cbs` is attached for each put-token and detached after it (see AMQPCBSClient).
+                    let cbs = AMQPCBSClient(session: session, detachesWhenIdle: true)
+                    let connection = MessagingConnection(id: id, endpoint: endpoint, amqp: amqp, session: session,
+                                                         cbs: cbs, logger: logger, clock: clock)
+                    amqp.onClose(queue: amqp.queue) { [weak connection] error in connection?.didClose(error) }
+                    if !once.complete(.success(connection)) { connection.close {} }
                 }
             }
         }
@@ -244,7 +241,7 @@ package final class MessagingConnection: Sendable {
         let provider = endpoint.tokenProvider
         let typeOverride = endpoint.tokenTypeOverride
         let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience, putTokenTimeout: .clampingSeconds(min(max(timeout, 5), 60)),
-                                              clock: clock, onRefreshFailure: { [logger] error in
+                                              clock: clock, targetQueue: queue, onRefreshFailure: { [logger] error in
             logger.warning("CBS token refresh for \(audience) failed: \(error)")
         }) { audience, done in
             provider.token(forAudience: audience, deadline: .after(seconds: timeout)) { result in

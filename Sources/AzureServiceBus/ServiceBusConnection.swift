@@ -81,7 +81,7 @@ extension EntityConnection where Service == ServiceBusEntity {
             case .failure(let error): completion(.failure(error))
             case .success(let link):
                 var request = AMQPMessage(value: .map(body))
-                request.properties = AMQPProperties(messageID: .uuid(.randomV4()), replyTo: node)
+                request.properties = AMQPProperties(messageID: .uuid(RandomUUID.make()), replyTo: node)
                 var properties: AMQPMap = [
                     "operation": .string(operation),
                     "com.microsoft:server-timeout": .uint(UInt32(clamping: Int64(clampingMilliseconds: timeout))),

@@ -1,6 +1,7 @@
 import AzureMessagingCore
 import Foundation
 import ToolboxAMQP
+import ToolboxCore
 
 /// Messages sent together in one transfer (message-format 0x80013700), bounded by the link's max-message-size.
 ///
@@ -31,7 +32,7 @@ public struct ServiceBusMessageBatch: Sendable {
     /// Adds `message` if the batch stays within `maxSizeInBytes`; returns false (batch unchanged) otherwise.
     /// A message without an id gets a UUID string now, so retries resend the same id.
     public mutating func tryAdd(_ message: ServiceBusMessage) -> Bool {
-        let id = message.messageID ?? UUID.randomV4().uuidString.lowercased()
+        let id = message.messageID ?? RandomUUID.string()
         let bytes = message.amqpMessage(messageID: id).encode()
         let firstID = firstMessageID ?? id
         let envelope = Self.envelope(firstMessageID: firstID).encode().count

@@ -228,7 +228,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
                 AMQPReceiverOptions(
                     credit: .manual, settleMode: mode == .peekLock ? .unsettled : .settled,
                     receiverSettleMode: mode == .peekLock ? .second : .first, maxMessageSize: 1_048_576 * 2,
-                    targetAddress: "receiver-link-\(UUID().uuidString.lowercased())",
+                    targetAddress: "receiver-link-\(RandomUUID.string())",
                     properties: [.symbol("com.microsoft:receiver-name"): .string("SBReceiver-\(id)")])
             },
             onMessage: { [weak self] id, delivery in self?.received(delivery, connectionID: id) }

@@ -17,7 +17,7 @@ extension ServiceBusSenderCoreBacked {
     @discardableResult
     public func send(_ message: ServiceBusMessage, queue: DispatchQueue,
                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
-        let payload = message.amqpMessage(messageID: message.messageID ?? UUID.randomV4().uuidString.lowercased()).encode()
+        let payload = message.amqpMessage(messageID: message.messageID ?? RandomUUID.string()).encode()
         return core.perform("send to \(entityPath)", queue: queue, { connection, scope, done in
             connection.send(payload: payload, messageFormat: 0, scope: scope, completion: done)
         }, completion: completion)
@@ -35,7 +35,7 @@ extension ServiceBusSenderCoreBacked {
         // Ids are fixed before the first try, so a retry carries the same ones.
         let messages = messages.map { message -> ServiceBusMessage in
             var message = message
-            if message.messageID == nil { message.messageID = UUID.randomV4().uuidString.lowercased() }
+            if message.messageID == nil { message.messageID = RandomUUID.string() }
             return message
         }
         return core.perform("send of \(messages.count) message(s) to \(entityPath)", queue: queue, { connection, scope, done in
@@ -84,7 +84,7 @@ extension ServiceBusSenderCoreBacked {
         var entries: [AMQPValue] = []
         for var message in messages {
             message.scheduledEnqueueTime = time
-            let id = message.messageID ?? UUID.randomV4().uuidString.lowercased()
+            let id = message.messageID ?? RandomUUID.string()
             var entry: AMQPMap = ["message-id": .string(id),
                                   "message": .binary(message.amqpMessage(messageID: id).encode())]
             if let session = message.sessionID { entry.entries.append(.init(key: "session-id", value: .string(session))) }

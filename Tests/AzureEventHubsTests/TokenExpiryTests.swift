@@ -3,7 +3,11 @@ import AzureClientsToolboxTesting
 import AzureEmulator
 import Foundation
 import ToolboxCore
+import Logging
+import ToolboxAMQP
 import XCTest
+
+@testable import AzureMessagingCore
 
 @testable import AzureEventHubs
 
@@ -48,6 +52,38 @@ final class TokenExpiryTests: XCTestCase {
         XCTAssertEqual(received, (0..<sent).map { "event \($0)" }, "every event once, in order, none lost")
         XCTAssertEqual(producer.health.connectionsOpened, 1, "the producer's links lived on with refreshed tokens")
         XCTAssertGreaterThanOrEqual(credential.tokensIssued, 6, "tokens were renewed on both live connections")
+    }
+
+    /// The `$cbs` pair is attached for each put-token and detached after it (as the Go SDK does): an authorized
+    /// idle connection holds no CBS links, and its refreshes still renew the token on fresh pairs.
+    func testAnAuthorizedConnectionHoldsNoCBSLinksAndRefreshesOnFreshPairs() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2)
+        let endpoint = endpoint(emulator, credential)
+        let opened = expectation(description: "opened and authorized")
+        let result = LockedValue<Result<MessagingConnection, AzureMessagingError>?>(nil)
+        MessagingConnection.openAuthorized(
+            endpoint: endpoint, containerIDPrefix: "cbs-test", product: "cbs-test", deadline: .after(seconds: 20),
+            logger: Logger(label: "cbs-test"), wrap: { $0 }, audience: { _ in endpoint.audience("eh1") }
+        ) { outcome in
+            result.withLockedValue { $0 = outcome }
+            opened.fulfill()
+        }
+        wait(for: [opened], timeout: 30)
+        let connection = try XCTUnwrap(result.load()).get()
+        defer { connection.close {} }
+        XCTAssertNil(connection.cbs.link, "detached once the token was accepted")
+        // Two refreshes (each after ~1.8 s of a 2 s token), each on a pair attached for it.
+        let deadline = Deadline.after(seconds: 20)
+        while credential.tokensIssued < 3, !deadline.hasPassed { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertGreaterThanOrEqual(credential.tokensIssued, 3)
+        let detached = Deadline.after(seconds: 10)
+        while connection.cbs.link != nil, !detached.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertNil(connection.cbs.link)
+        XCTAssertFalse(connection.isClosed)
+        // The connection is still authorized: a sender attaches and its event lands.
+        let sender = try connection.session.attachSender(address: "eh1")
+        XCTAssertEqual(try sender.send(AMQPMessage(value: .string("after refreshes"))), .accepted)
     }
 
     func testLinksWhoseTokenLapsesUnrenewedFailWithUnauthorized() throws {

@@ -34,7 +34,7 @@ final class CBSTests: XCTestCase {
         ])
         XCTAssertEqual(message.body, .value("SharedAccessSignature sr=x&sig=y&se=1795642200&skn=k"))
         guard case .uuid = message.properties?.messageID else { return XCTFail("message-id must be a uuid") }
-        XCTAssertEqual(message.properties?.replyTo, cbs.link.replyAddress)
+        XCTAssertEqual(message.properties?.replyTo, cbs.link?.replyAddress)
         // Both links were attached to $cbs, receiver first.
         let attaches = broker.sync { $0.receivedPerformatives.compactMap { if case .attach(let a) = $0 { a } else { nil } } }
         XCTAssertEqual(attaches.map(\.role), [.receiver, .sender])
@@ -81,6 +81,95 @@ final class CBSTests: XCTestCase {
             }
         }
         XCTAssertEqual(Array(tokens.prefix(4)), ["token-1", "token-2", "token-3", "token-4"])
+    }
+
+    /// Attaches and detaches seen by `broker`, as (role, closed) in arrival order.
+    private func linkFrames(_ broker: TestBroker) -> (attaches: [AMQPAttach], detaches: Int) {
+        broker.sync { broker in
+            var attaches: [AMQPAttach] = []
+            var detaches = 0
+            for performative in broker.receivedPerformatives {
+                switch performative {
+                case .attach(let attach): attaches.append(attach)
+                case .detach(let detach) where detach.closed: detaches += 1
+                default: break
+                }
+            }
+            return (attaches, detaches)
+        }
+    }
+
+    private func waitForDetaches(_ broker: TestBroker, _ count: Int) {
+        let deadline = Deadline.after(seconds: 20)
+        while linkFrames(broker).detaches < count, !deadline.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+    }
+
+    /// As the Go SDK's `NegotiateClaim`: nothing attached before the first put-token, the pair detached (closed)
+    /// after each one, and a fresh pair for the next.
+    func testADetachingClientHoldsTheCBSPairOnlyWhileAPutTokenIsInFlight() throws {
+        let broker = TestBroker()
+        let cbs = AMQPCBSClient(session: try session(broker), detachesWhenIdle: true)
+        XCTAssertNil(cbs.link)
+        XCTAssertEqual(linkFrames(broker).attaches.count, 0)
+        let token = AMQPCBSToken(token: Secret("t"), type: "jwt", expiresAt: Date().addingTimeInterval(60))
+        try cbs.putToken(audience: "sb://h/q", token: token)
+        waitForDetaches(broker, 2)
+        XCTAssertNil(cbs.link)
+        var frames = linkFrames(broker)
+        XCTAssertEqual(frames.attaches.map(\.role), [.receiver, .sender])
+        XCTAssertEqual(frames.detaches, 2)
+        try cbs.putToken(audience: "sb://h/q", token: token)
+        waitForDetaches(broker, 4)
+        frames = linkFrames(broker)
+        XCTAssertEqual(frames.attaches.map(\.role), [.receiver, .sender, .receiver, .sender])
+        XCTAssertEqual(frames.attaches.map { $0.source?.address }, ["$cbs", frames.attaches[1].source?.address, "$cbs",
+                                                                    frames.attaches[3].source?.address])
+        XCTAssertEqual(Set(frames.attaches.map(\.name)).count, 4, "each pair has names of its own")
+        XCTAssertEqual(frames.detaches, 4)
+        XCTAssertNil(cbs.link)
+    }
+
+    func testConcurrentPutTokensOnADetachingClientAllSucceedAndLeaveNothingAttached() throws {
+        let broker = TestBroker()
+        let cbs = AMQPCBSClient(session: try session(broker), detachesWhenIdle: true)
+        let group = DispatchGroup()
+        let failures = LockedValue<[String]>([])
+        for index in 0..<8 {
+            group.enter()
+            let token = AMQPCBSToken(token: Secret("t\(index)"), type: "jwt", expiresAt: Date().addingTimeInterval(60))
+            cbs.putToken(audience: "sb://h/q\(index)", token: token) { result in
+                if case .failure(let error) = result { failures.withLockedValue { $0.append("\(error)") } }
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 20), .success)
+        XCTAssertEqual(failures.load(), [])
+        let attaches = linkFrames(broker).attaches.count
+        XCTAssertTrue(attaches >= 2 && attaches % 2 == 0, "whole pairs only: \(attaches)")
+        waitForDetaches(broker, attaches)
+        XCTAssertEqual(linkFrames(broker).detaches, attaches, "every pair attached was detached again")
+        XCTAssertNil(cbs.link)
+    }
+
+    func testAKeptPairStaysAttachedAfterPutToken() throws {
+        let broker = TestBroker()
+        let cbs = try AMQPCBSClient.attach(session: session(broker))
+        let token = AMQPCBSToken(token: Secret("t"), type: "jwt", expiresAt: Date().addingTimeInterval(60))
+        try cbs.putToken(audience: "sb://h/q", token: token)
+        try cbs.putToken(audience: "sb://h/q", token: token)
+        XCTAssertNotNil(cbs.link)
+        let frames = linkFrames(broker)
+        XCTAssertEqual(frames.attaches.count, 2)
+        XCTAssertEqual(frames.detaches, 0)
+    }
+
+    func testRefreshComesAtNinetyPercentButLeavesAMarginForTheAttach() {
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: 3600, fraction: 0.9), 3240, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: 60, fraction: 0.9), 30, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: 2, fraction: 0.9), 1, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: 0, fraction: 0.9), 0.001, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: -5, fraction: 0.9), 0.001, accuracy: 1e-9)
+        XCTAssertEqual(AMQPCBSTokenRefresher.refreshDelay(lifetime: .nan, fraction: 0.9), 0.001, accuracy: 1e-9)
     }
 
     func testRequestResponseCorrelatesConcurrentRequests() throws {

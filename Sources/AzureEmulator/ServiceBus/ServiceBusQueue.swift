@@ -166,7 +166,7 @@ final class ServiceBusQueue: @unchecked Sendable {
                 }
                 guard entry.state == .available else { continue }
                 if peekLock {
-                    let token = UUID.randomV4()
+                    let token = RandomUUID.make()
                     let until = now.saturatingAdd(Int64(clampingMilliseconds: lockDuration))
                     entry.state = .locked(token: token, until: until, deferred: false)
                     tokens[token] = sequence
@@ -343,7 +343,7 @@ final class ServiceBusQueue: @unchecked Sendable {
             return sequences.compactMap { sequence in
                 guard var entry = messages[sequence] else { return nil }
                 if peekLock {
-                    let token = UUID.randomV4()
+                    let token = RandomUUID.make()
                     entry.state = .locked(token: token, until: until, deferred: true)
                     tokens[token] = sequence
                     messages[sequence] = entry

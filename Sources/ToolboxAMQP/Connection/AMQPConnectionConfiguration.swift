@@ -59,7 +59,7 @@ public struct AMQPConnectionConfiguration: Sendable {
     public var properties: AMQPMap?
 
     public init(
-        containerID: String = UUID().uuidString.lowercased(), hostname: String? = nil,
+        containerID: String = RandomUUID.string(), hostname: String? = nil,
         sasl: AMQPSASLMechanism = .anonymous, maxFrameSize: UInt32 = 65536, channelMax: UInt16 = 255,
         idleTimeout: Duration? = .seconds(60), openTimeout: Duration = .seconds(30), decodingLimits: AMQPDecodingLimits = .default,
         properties: AMQPMap? = nil
@@ -144,5 +144,12 @@ extension Deadline {
     func schedule(on queue: DispatchQueue, _ body: @escaping @Sendable () -> Void) {
         guard self != .never else { return }
         queue.asyncAfter(deadline: instant.dispatchTime, execute: body)
+    }
+
+    /// Runs `body` on `queue` when the deadline passes, unless the returned handle is cancelled first; nil for
+    /// `.never`. Unlike `asyncAfter`, a cancelled timer frees its closure and Dispatch's timer state at once.
+    func scheduleCancellable(on queue: DispatchQueue, _ body: @escaping @Sendable () -> Void) -> (any Cancellable)? {
+        guard self != .never else { return nil }
+        return SystemClock().schedule(at: instant, on: queue, body)
     }
 }

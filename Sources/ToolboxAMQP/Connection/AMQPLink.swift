@@ -17,11 +17,15 @@ public class AMQPLink: @unchecked Sendable {
     private(set) var handle: UInt32 = 0
     var state: State = .attaching
     private(set) var remoteHandle: UInt32?
-    /// The peer's attach, once it arrived.
-    private(set) var remoteAttach: AMQPAttach? {
-        didSet { peerAttachSnapshot.withLockedValue { $0 = remoteAttach } }
-    }
+    /// Whether the peer's attach arrived (the attach itself is kept once, in `peerAttachSnapshot`: a second copy
+    /// inline in every link object made each idle link larger; performance-history.md, branch `tls-idle`).
+    private(set) var isRemotelyAttached = false
+    /// The peer's max-message-size from its attach, kept apart for the send path (no lock per send).
+    private(set) var remoteMaxMessageSize: UInt64?
     private var attachCallback: (() -> Void, (AMQPError) -> Void)?
+    /// The attach deadline's timer, cancelled once the attach is decided (an armed timer and what it captured
+    /// would otherwise stay allocated until the deadline, on every idle connection).
+    private var attachTimer: (any Cancellable)?
     private var detachCallbacks: [Callback<Void>] = []
     private var endObservers: [Callback<Void>] = []
     private(set) var terminalError: AMQPError? {
@@ -42,7 +46,7 @@ public class AMQPLink: @unchecked Sendable {
     /// Read it from the attach completion or later; it never changes afterwards.
     public var peerAttach: AMQPAttach? { peerAttachSnapshot.load() }
 
-    /// A copy of `remoteAttach` readable from any thread (including the connection's queue).
+    /// The peer's attach, readable from any thread (including the connection's queue).
     private let peerAttachSnapshot = LockedValue<AMQPAttach?>(nil)
 
     /// Whether the link has ended (detached by either side, or its session or connection ended), from any thread.
@@ -65,8 +69,11 @@ public class AMQPLink: @unchecked Sendable {
         for observer in observers { observer(.failure(error)) }
     }
 
-    /// True once the peer's attach arrived (used by the session to route its attach by name).
-    var isRemotelyAttached: Bool { remoteAttach != nil }
+    private func recordPeerAttach(_ attach: AMQPAttach) {
+        isRemotelyAttached = true
+        remoteMaxMessageSize = attach.maxMessageSize
+        peerAttachSnapshot.withLockedValue { $0 = attach }
+    }
 
     /// Detaches the link with `closed=true` and waits for the peer's detach (until `deadline`, then `.timedOut`).
     public func close(error: AMQPRemoteError? = nil, deadline: Deadline = .never,
@@ -128,7 +135,7 @@ public class AMQPLink: @unchecked Sendable {
         reply.receiverSettleMode = peer.receiverSettleMode
         customize(&reply)
         session.send(.attach(reply))
-        remoteAttach = peer
+        recordPeerAttach(peer)
         remoteHandle = peer.handle
         state = .attached
         didAttach(peer)
@@ -137,13 +144,14 @@ public class AMQPLink: @unchecked Sendable {
 
     func receivedAttach(_ attach: AMQPAttach) {
         debugAssertOnQueue(queue)
-        remoteAttach = attach
+        recordPeerAttach(attach)
         remoteHandle = attach.handle
         // A peer refusing a link attaches without the terminus and detaches right after; wait for that detach.
         let refused = (attach.role == .receiver && attach.target == nil) || (attach.role == .sender && attach.source == nil)
         guard !refused, state == .attaching else { return }
         state = .attached
         didAttach(attach)
+        attachDecided()
         let callbacks = attachCallback
         attachCallback = nil
         callbacks?.0()
@@ -168,6 +176,7 @@ public class AMQPLink: @unchecked Sendable {
         session.unregister(handle: handle, remoteHandle: remoteHandle)
         let failure = error ?? AMQPError(.linkDetached, local ? "link '\(name)' detached" : "peer detached link '\(name)'")
         terminalError = failure
+        attachDecided()
         let callbacks = attachCallback
         attachCallback = nil
         callbacks?.1(failure)
@@ -198,8 +207,17 @@ public class AMQPLink: @unchecked Sendable {
                 self.close { _ in }
             }
         }
-        deadline.schedule(on: queue) { expire(AMQPError(.timedOut, "link attach did not complete before its deadline")) }
+        if let timer = deadline.scheduleCancellable(on: queue, { expire(AMQPError(.timedOut, "link attach did not complete before its deadline")) }) {
+            queue.async {
+                if self.state == .attaching { self.attachTimer = timer } else { timer.cancel() }
+            }
+        }
         return AMQPCancellation { expire(AMQPError(.cancelled, "link attach cancelled")) }
+    }
+
+    private func attachDecided() {
+        attachTimer?.cancel()
+        attachTimer = nil
     }
 
     // Subclass hooks.

@@ -138,7 +138,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
         self.handlerQueue = handlerQueue === session.queue ? nil : handlerQueue
         self.handler = handler
         if case .auto(let prefetch) = options.credit { autoPrefetch = max(1, prefetch) }
-        super.init(session: session, name: options.name ?? "receiver-\(UUID().uuidString.lowercased())")
+        super.init(session: session, name: options.name ?? "receiver-\(RandomUUID.string())")
     }
 
     func attach(_ callback: Callback<AMQPReceiver>) {

@@ -75,12 +75,12 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     init(session: AMQPSession, address: String?, options: AMQPSenderOptions) {
         self.options = options
         self.address = address
-        super.init(session: session, name: options.name ?? "sender-\(UUID().uuidString.lowercased())")
+        super.init(session: session, name: options.name ?? "sender-\(RandomUUID.string())")
     }
 
     /// The peer's largest accepted message, if it declared one.
     var peerMaxMessageSize: UInt64? {
-        guard let size = remoteAttach?.maxMessageSize, size > 0 else { return nil }
+        guard let size = remoteMaxMessageSize, size > 0 else { return nil }
         return size
     }
 

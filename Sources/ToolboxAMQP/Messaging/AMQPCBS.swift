@@ -26,28 +26,58 @@ public struct AMQPCBSToken: Sendable {
 /// let cbs = try AMQPCBSClient.attach(session: session)
 /// try cbs.putToken(audience: "sb://ns.servicebus.windows.net/eh1", token: token)
 /// ```
-public final class AMQPCBSClient: Sendable {
-    public let link: AMQPRequestResponseLink
+///
+/// A client made with `init(session:detachesWhenIdle: true)` attaches the `$cbs` link pair for each put-token and
+/// detaches it once no put-token is in flight, as the Azure SDK for Go does (`NegotiateClaim`): a token stays in
+/// force after the links that put it are gone, and an idle pooled connection then holds no `$cbs` links (about
+/// 5 KB of link state each; performance-history.md, branch `tls-idle`). A refresh pays one more round trip for
+/// the attach, an hour minus 10 % before the token lapses. `attach(session:)` keeps the pair attached, as the
+/// Python SDK does.
+public final class AMQPCBSClient: @unchecked Sendable {
+    // @unchecked Sendable: `current`, `waiting` and `inFlight` are only touched on the session's queue (asserted in
+    // debug builds); `attached` is a `LockedValue` copy of `current` for reading from any thread.
 
-    init(link: AMQPRequestResponseLink) { self.link = link }
+    public let session: AMQPSession
+    /// Whether the link pair is detached whenever no put-token is in flight.
+    public let detachesWhenIdle: Bool
+    private var current: AMQPRequestResponseLink?
+    /// Put-tokens waiting for the link pair being attached (nil: no attach in flight).
+    private var waiting: [@Sendable (Result<AMQPRequestResponseLink, AMQPError>) -> Void]?
+    private var inFlight = 0
+    private let attached = LockedValue<AMQPRequestResponseLink?>(nil)
 
-    /// Attaches the `$cbs` link pair.
+    /// A client that attaches the `$cbs` link pair when it first puts a token.
+    public init(session: AMQPSession, detachesWhenIdle: Bool) {
+        self.session = session
+        self.detachesWhenIdle = detachesWhenIdle
+    }
+
+    /// The attached `$cbs` link pair, if one is attached now.
+    public var link: AMQPRequestResponseLink? { attached.load() }
+
+    private var queue: DispatchQueue { session.queue }
+
+    /// Attaches the `$cbs` link pair now and keeps it attached.
     public static func attach(session: AMQPSession, queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                               completion: @escaping @Sendable (Result<AMQPCBSClient, AMQPError>) -> Void) {
-        AMQPRequestResponseLink.attach(session: session, address: "$cbs", queue: queue) { result in
-            completion(result.map(AMQPCBSClient.init))
+        let client = AMQPCBSClient(session: session, detachesWhenIdle: false)
+        let callback = Callback(queue, completion)
+        client.queue.async {
+            client.withLink(deadline: .never) { result in callback(result.map { _ in client }) }
         }
     }
 
     /// Blocking form of `attach`.
     public static func attach(session: AMQPSession) throws -> AMQPCBSClient {
-        AMQPCBSClient(link: try AMQPRequestResponseLink.attach(session: session, address: "$cbs"))
+        try Blocking.wait { (queue, done: @escaping @Sendable (Result<AMQPCBSClient, any Error>) -> Void) in
+            attach(session: session, queue: queue) { done($0.mapError { $0 }) }
+        }
     }
 
     /// The put-token request as the Azure SDKs send it (connection-sasl-cbs.md).
     static func putTokenRequest(audience: String, token: AMQPCBSToken) -> AMQPMessage {
         var message = AMQPMessage(value: .string(token.token.exposedValue))
-        message.properties = AMQPProperties(messageID: .uuid(.randomV4()))
+        message.properties = AMQPProperties(messageID: .uuid(RandomUUID.make()))
         message.applicationProperties = [
             "operation": "put-token",
             "type": .string(token.type),
@@ -57,19 +87,38 @@ public final class AMQPCBSClient: Sendable {
         return message
     }
 
-    /// Puts `token` for `audience`; succeeds on any 2xx status.
+    /// Puts `token` for `audience`; succeeds on any 2xx status. `timeout` covers attaching the link pair (when
+    /// it is not attached) and the request.
     public func putToken(audience: String, token: AMQPCBSToken, timeout: Duration = .seconds(60),
                          queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                          completion: @escaping @Sendable (Result<Void, AMQPError>) -> Void) {
-        link.request(Self.putTokenRequest(audience: audience, token: token), timeout: timeout, queue: queue) { result in
-            completion(result.flatMap { response in
-                let status = response.responseStatusCode ?? 0
-                guard (200..<300).contains(status) else {
-                    return .failure(AMQPError(.requestFailed,
-                        "CBS put-token for \(audience) failed with status \(status): \(response.responseStatusDescription ?? "no description")"))
+        let callback = Callback(queue, completion)
+        let deadline = Deadline.after(timeout)
+        let request = Self.putTokenRequest(audience: audience, token: token)
+        self.queue.async {
+            self.inFlight += 1
+            self.withLink(deadline: deadline) { attached in
+                let link: AMQPRequestResponseLink
+                switch attached {
+                case .failure(let error):
+                    self.requestEnded()
+                    return callback(.failure(error))
+                case .success(let attachedLink):
+                    link = attachedLink
                 }
-                return .success(())
-            })
+                let remaining = Duration.clampingSeconds(max(0.001, deadline.secondsRemaining))
+                link.request(request, timeout: remaining, queue: self.queue) { result in
+                    self.requestEnded()
+                    callback(result.flatMap { response in
+                        let status = response.responseStatusCode ?? 0
+                        guard (200..<300).contains(status) else {
+                            return .failure(AMQPError(.requestFailed,
+                                "CBS put-token for \(audience) failed with status \(status): \(response.responseStatusDescription ?? "no description")"))
+                        }
+                        return .success(())
+                    })
+                }
+            }
         }
     }
 
@@ -79,10 +128,41 @@ public final class AMQPCBSClient: Sendable {
             putToken(audience: audience, token: token, timeout: timeout, queue: queue) { done($0.mapError { $0 }) }
         }
     }
+
+    /// The attached pair, attaching one if none is (concurrent callers share one attach). Session queue only.
+    private func withLink(deadline: Deadline,
+                          _ completion: @escaping @Sendable (Result<AMQPRequestResponseLink, AMQPError>) -> Void) {
+        debugAssertOnQueue(queue)
+        if let current, !current.hasEnded { return completion(.success(current)) }
+        if waiting != nil {
+            waiting?.append(completion)
+            return
+        }
+        waiting = [completion]
+        AMQPRequestResponseLink.attach(session: session, address: "$cbs", deadline: deadline, queue: queue) { result in
+            let waiters = self.waiting ?? []
+            self.waiting = nil
+            if case .success(let link) = result {
+                self.current = link
+                self.attached.withLockedValue { $0 = link }
+            }
+            for waiter in waiters { waiter(result) }
+        }
+    }
+
+    /// Counts a put-token out; the last one out detaches the pair when `detachesWhenIdle`. Session queue only.
+    private func requestEnded() {
+        debugAssertOnQueue(queue)
+        inFlight -= 1
+        guard detachesWhenIdle, inFlight == 0, waiting == nil, let link = current else { return }
+        current = nil
+        attached.withLockedValue { $0 = nil }
+        link.close(queue: queue) { _ in }
+    }
 }
 
 /// Keeps a CBS token fresh: puts one now and again when 10 % of its lifetime remains (what the Azure SDKs
-/// do), retrying failures with backoff until cancelled: `retryDelay`, doubled after each failure in a row up to
+/// do; at least 30 s or half the lifetime before expiry, see `refreshDelay`), retrying failures with backoff until cancelled: `retryDelay`, doubled after each failure in a row up to
 /// `maxRetryDelay`, ±20 % jitter, and never later than halfway to the expiry of the token last put (so a
 /// failing refresh is retried more often as that token's end nears).
 ///
@@ -110,10 +190,13 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     /// How long one put-token may wait for `$cbs` to answer.
     let putTokenTimeout: Duration
     let clock: any ToolboxClock
-    /// Serial and its own (libdispatch's overcommit pool): targeting the non-overcommit global pool saved a few
-    /// threads per burst of connections, but a refresh could then wait behind blocked global-queue work on a
-    /// loaded 2-core machine and a short-lived token lapsed (seen once under TSan), so a refresh keeps its thread.
-    private let queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher")
+    /// Serial, on libdispatch's overcommit pool unless `targetQueue` is given: targeting the non-overcommit
+    /// global pool saved a few threads per burst of connections, but a refresh could then wait behind blocked
+    /// global-queue work on a loaded 2-core machine and a short-lived token lapsed (seen once under TSan).
+    /// Messaging connections target their own (non-blocking) connection queue instead: a queue of its own per
+    /// connection let a burst of 50 connections start a thread for each refresher with work (threads 8 → 21–24
+    /// under load, each with its stack and malloc arena; performance-history.md, branch `tls-idle`).
+    private let queue: DispatchQueue
     private var timer: (any Cancellable)?
     /// Failed refreshes since the last success, and when the token last put expires.
     private var failuresInARow = 0
@@ -125,9 +208,13 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     @_spi(Testing) public var refreshCount: Int { successes.load() }
     private let successes = LockedValue(0)
 
+    /// - parameter targetQueue: where the refresher's own serial queue runs (nil: libdispatch's overcommit pool);
+    ///   the token provider is called there, so give a queue that never blocks.
     public init(cbs: AMQPCBSClient, audience: String, refreshFraction: Double = 0.9, retryDelay: Duration = .seconds(5),
                 maxRetryDelay: Duration = .seconds(60), putTokenTimeout: Duration = .seconds(60), clock: any ToolboxClock = SystemClock(),
+                targetQueue: DispatchQueue? = nil,
                 onRefreshFailure: (@Sendable (AMQPError) -> Void)? = nil, provider: @escaping TokenProvider) {
+        self.queue = LibraryQueues.makeQueue(label: "ToolboxAMQP.cbs-refresher", target: targetQueue)
         self.cbs = cbs
         self.audience = audience
         self.provider = provider
@@ -190,8 +277,7 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
             successes.withLockedValue { $0 += 1 }
             failuresInARow = 0
             currentExpiry = token?.expiresAt
-            let lifetime = max(0, token?.expiresAt.timeIntervalSinceNow ?? 0)
-            delay = max(0.001, lifetime * refreshFraction)
+            delay = Self.refreshDelay(lifetime: token?.expiresAt.timeIntervalSinceNow ?? 0, fraction: refreshFraction)
         case .failure(let error):
             onRefreshFailure?(error)
             // A link or connection failure will not heal by retrying on it; the owner rebuilds and restarts.
@@ -203,6 +289,18 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
         }
         guard !cancelled else { return }
         timer = clock.schedule(at: clock.now().advanced(bySeconds: delay), on: queue) { [weak self] in self?.refresh() }
+    }
+
+    /// When to put the next token after one of `lifetime` seconds was accepted: after `fraction` of it (the
+    /// SDKs' 90 %), but never closer to its expiry than 30 s or half its lifetime, whichever is less. A refresh
+    /// attaches the `$cbs` pair before the put-token (one more round trip), and 10 % of a short-lived token is
+    /// only a few hundred milliseconds (a 2 s test token lapsed once under load); an hour-long token is still
+    /// renewed after 54 minutes.
+    package static func refreshDelay(lifetime: Double, fraction: Double) -> Double {
+        // An endless token is never renewed (as before); a lifetime that is no number is renewed at once.
+        guard lifetime.isFinite else { return lifetime > 0 ? lifetime : 0.001 }
+        let lifetime = max(0, lifetime)
+        return max(0.001, min(lifetime * fraction, lifetime - min(30, lifetime / 2)))
     }
 
     /// The delay before retrying a failed refresh (before jitter): `initial` doubled per earlier failure in a

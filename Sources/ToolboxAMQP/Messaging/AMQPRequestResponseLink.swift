@@ -55,36 +55,43 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         timer?.cancel()
     }
 
-    /// Attaches the receiver then the sender (the order the Azure SDKs use) and completes when both are attached.
-    /// Past `deadline` it fails with `.timedOut` and detaches what was attached (a peer that never answers an
-    /// attach cannot hold the caller).
+    /// Attaches the receiver and the sender (the receiver's attach first, the sender's right after it without
+    /// waiting, as the Azure SDKs do: connection-sasl-cbs.md) and completes when both are attached: one round
+    /// trip, where waiting for the receiver before attaching the sender took two. Past `deadline` it fails with
+    /// `.timedOut` and detaches what was attached (a peer that never answers an attach cannot hold the caller).
     public static func attach(session: AMQPSession, address: String, replyAddress: String? = nil,
                               deadline: Deadline = .never,
                               queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                               completion: @escaping @Sendable (Result<AMQPRequestResponseLink, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
-        let reply = replyAddress ?? "\(address)-client-\(UUID().uuidString.lowercased())"
+        let reply = replyAddress ?? "\(address)-client-\(RandomUUID.string())"
         let link = AMQPRequestResponseLink(session: session, address: address, replyAddress: reply)
         let queue = session.queue
+        let pair = PairAttach()
+        let settle: @Sendable () -> Void = {
+            debugAssertOnQueue(queue)
+            guard let receiverResult = pair.receiver, let senderResult = pair.sender else { return }
+            switch (receiverResult, senderResult) {
+            case (.success(let receiver), .success(let sender)):
+                link.receiver = receiver
+                link.sender = sender
+                link.links.withLockedValue { $0 = (sender, receiver) }
+                callback(.success(link))
+            case (.failure(let error), _), (_, .failure(let error)):
+                if case .success(let receiver) = receiverResult { receiver.close { _ in } }
+                if case .success(let sender) = senderResult { sender.close { _ in } }
+                callback(.failure(error))
+            }
+        }
         let receiverOptions = AMQPReceiverOptions(credit: .auto(prefetch: 50), targetAddress: reply)
         session.attachReceiver(address: address, options: receiverOptions, messageQueue: queue, deadline: deadline, queue: queue,
                                onMessage: { [weak link] delivery in link?.received(delivery) }) { result in
-            switch result {
-            case .failure(let error): callback(.failure(error))
-            case .success(let receiver):
-                link.receiver = receiver
-                session.attachSender(address: address, deadline: deadline, queue: queue) { result in
-                    switch result {
-                    case .failure(let error):
-                        receiver.close { _ in }
-                        callback(.failure(error))
-                    case .success(let sender):
-                        link.sender = sender
-                        link.links.withLockedValue { $0 = (sender, receiver) }
-                        callback(.success(link))
-                    }
-                }
-            }
+            pair.receiver = result
+            settle()
+        }
+        session.attachSender(address: address, deadline: deadline, queue: queue) { result in
+            pair.sender = result
+            settle()
         }
     }
 
@@ -113,7 +120,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
             }
             var message = request
             var properties = message.properties ?? AMQPProperties()
-            let id = properties.messageID ?? .uuid(.randomV4())
+            let id = properties.messageID ?? .uuid(RandomUUID.make())
             guard self.pending[id] == nil else {
                 callback(.failure(AMQPError(.invalidArgument, "a request with message-id \(id) is already pending")))
                 return
@@ -239,4 +246,11 @@ extension AMQPMessage {
         }
         return nil
     }
+}
+
+/// The two attach results of a request/response pair, gathered on the session's queue.
+private final class PairAttach: @unchecked Sendable {
+    // @unchecked Sendable: written and read only on the session's queue (both attach completions run there).
+    var receiver: Result<AMQPReceiver, AMQPError>?
+    var sender: Result<AMQPSender, AMQPError>?
 }
