@@ -31,7 +31,7 @@ final class ServiceBusPrefetchTests: XCTestCase {
         XCTAssertTrue(FaultScenario.eventually { receiver.prefetchedCount >= 10 }, "prefetched \(receiver.prefetchedCount)")
         for message in first { try receiver.complete(message) }
         while received.count < sent.count {
-            let batch = try receiver.receive(maxMessages: 7, timeout: .seconds(10))
+            let batch = try receiver.receive(maxMessages: min(7, sent.count - received.count), timeout: .seconds(10))
             XCTAssertFalse(batch.isEmpty, "after \(received.count) messages")
             if batch.isEmpty { break }
             for message in batch {
@@ -76,7 +76,7 @@ final class ServiceBusPrefetchTests: XCTestCase {
         defer { try? receiver.close() }
         var received: [String] = []
         while received.count < sent.count {
-            let batch = try receiver.receive(maxMessages: 4, timeout: .seconds(10))
+            let batch = try receiver.receive(maxMessages: min(4, sent.count - received.count), timeout: .seconds(10))
             XCTAssertFalse(batch.isEmpty, "after \(received.count) messages")
             if batch.isEmpty { break }
             XCTAssertTrue(batch.allSatisfy { $0.lockToken == nil })
