@@ -173,6 +173,11 @@ def http_goals(r, add, get):
     if ours and theirs:
         add("Event Grid publish, 64 callers: Swift / Python events/s", f"{ours:,.0f} / {theirs:,.0f} = {ours / theirs:.1f}×",
             "≥ 20×", ours / theirs >= 20 and clean("swift_eventgrid_c64", "python_eventgrid_c64"))
+    merged = get("swift_eventgrid_c64_coalesced", "events_per_sec")
+    if merged and theirs:
+        add("Event Grid publish, 64 callers, coalescing on (opt-in): Swift / Python events/s",
+            f"{merged:,.0f} / {theirs:,.0f} = {merged / theirs:.1f}×", "≥ 20×",
+            merged / theirs >= 20 and clean("swift_eventgrid_c64_coalesced", "python_eventgrid_c64"))
     for scheme in ("https", "http"):
         url, wrk = get(f"http_urlsession_{scheme}", "requests_per_sec"), get(f"http_wrk_{scheme}", "requests_per_sec")
         for client, label in (("toolbox", "default callback queue"), ("toolbox_inline", "inline completions")):

@@ -192,6 +192,9 @@ PY
     record python_cosmos_create_c64 "$python" "$anchor" cosmos "${cosmos_py[@]}" --operation create --count "$count_create" --concurrency 64
     record swift_eventgrid_c64 "$toolbox" eventgrid publish --endpoint "$EG" --key "$EG_KEY" --ca-file "$CA" --event-type Contoso.Bench \
         --subject bench/swift --data '{"filler": "xxxxxxxxxxxxxxxx"}' --count "$count_eg" --concurrency 64
+    # The same publishes with EventGridClientOptions.coalescing on (opt-in; its own row, next to the plain one).
+    record swift_eventgrid_c64_coalesced "$toolbox" eventgrid publish --endpoint "$EG" --key "$EG_KEY" --ca-file "$CA" --event-type Contoso.Bench \
+        --subject bench/swift --data '{"filler": "xxxxxxxxxxxxxxxx"}' --count "$count_eg" --concurrency 64 --coalesce
     record python_eventgrid_c64 "$python" "$anchor" eventgrid --endpoint "$EG" --key "$EG_KEY" --ca-file "$CA" --count "$count_eg" --concurrency 64 --size 16
     # Blob: BLOB_MIB over HTTPS, streamed from and to files by all three clients (so max RSS shows their buffers).
     blob_size=$((blob_mib << 20))

@@ -163,6 +163,7 @@ final class BlobUploader: @unchecked Sendable {
         let count = Int64(bytes.count)
         pipeline.send(request, deadline: deadline, tracker: operation) { [self] result in
             if case .failure(let error) = result { return operation.finish(.failure(error)) }
+            reader.recycle(bytes)
             progress.add(count)
             let commitNow: Bool = lock.withLock {
                 inFlight -= 1

@@ -10,9 +10,13 @@ import Darwin
 
 /// Writes a download in place into a file (`pwrite` at each range's offset), so ranges land in parallel.
 final class FileSink: DownloadSink, @unchecked Sendable {
-    // @unchecked Sendable: `fd` is used and closed only under `lock`, so no write can hit a closed descriptor.
+    // @unchecked Sendable: `fd`, `writers` and `closing` are guarded by `lock`. A write holds the lock only to
+    // count itself in and out, so the ranges' `pwrite`s run side by side; the descriptor is closed by whoever
+    // leaves it unused last (`finish`, or the last write after it), so no write can hit a closed descriptor.
     private let lock = Lock()
     private var fd: Int32
+    private var writers = 0
+    private var closing = false
     let path: String
     /// Only a regular file is sized, and removed after a failure: `/dev/null`, a FIFO or a terminal named as the
     /// target is written to and left alone (running as root, unlinking `/dev/null` would break the whole machine).
@@ -34,7 +38,7 @@ final class FileSink: DownloadSink, @unchecked Sendable {
 
     func prepare(length: Int64) -> ToolboxError? {
         lock.withLock {
-            guard fd >= 0 else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
+            guard fd >= 0, !closing else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
             guard isRegularFile else { return nil }
             guard ftruncate(fd, off_t(length)) == 0 else {
                 return ToolboxError(.invalidArgument, "cannot size '\(path)' to \(length) bytes: "
@@ -45,33 +49,50 @@ final class FileSink: DownloadSink, @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8], at offset: Int64) -> ToolboxError? {
-        lock.withLock {
-            guard fd >= 0 else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
-            var done = 0
-            while done < bytes.count {
-                let count = bytes.withUnsafeBytes { raw -> Int in
-                    guard let base = raw.baseAddress else { return 0 }
-                    return pwrite(fd, base + done, bytes.count - done, off_t(offset) + off_t(done))
-                }
-                if count < 0, errno == EINTR { continue }
-                guard count > 0 else {
-                    return ToolboxError(.invalidArgument, "writing '\(path)' at \(offset) failed: "
-                        + String(cString: strerror(errno)))
-                }
-                done += count
-            }
-            return nil
+        let fd: Int32? = lock.withLock {
+            guard self.fd >= 0, !closing else { return nil }
+            writers += 1
+            return self.fd
         }
+        guard let fd else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
+        defer {
+            let closeNow: Int32? = lock.withLock {
+                writers -= 1
+                guard closing, writers == 0, self.fd >= 0 else { return nil }
+                defer { self.fd = -1 }
+                return self.fd
+            }
+            if let closeNow { close(closeNow) }
+        }
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return pwrite(fd, base + done, bytes.count - done, off_t(offset) + off_t(done))
+            }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else {
+                return ToolboxError(.invalidArgument, "writing '\(path)' at \(offset) failed: "
+                    + String(cString: strerror(errno)))
+            }
+            done += count
+        }
+        return nil
     }
 
-    /// Closes the file; with `remove`, deletes it too when it is a regular file (a failed download leaves nothing
-    /// half-written behind); devices and pipes are never unlinked.
+    /// Closes the file (at once, or after the writes still running); with `remove`, deletes it too when it is a
+    /// regular file (a failed download leaves nothing half-written behind); devices and pipes are never unlinked.
     func finish(remove: Bool) {
-        lock.withLock {
-            if fd >= 0 { close(fd) }
-            fd = -1
+        let closeNow: Int32? = lock.withLock {
+            guard !closing else { return nil }
+            closing = true
+            // Unlinking an open file is safe: a write still running lands in the unlinked file.
             if remove, isRegularFile { unlink(path) }
+            guard writers == 0, fd >= 0 else { return nil }
+            defer { fd = -1 }
+            return fd
         }
+        if let closeNow { close(closeNow) }
     }
 }
 

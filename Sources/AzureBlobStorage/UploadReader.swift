@@ -15,7 +15,7 @@ import Darwin
 /// run on the HTTP connections' queues). A read returns up to `max` bytes, fewer only at the end; an empty
 /// array means the end.
 final class UploadReader: @unchecked Sendable {
-    // @unchecked Sendable: `fd`, `offset`, `leftover` and `ended` are touched only on `queue`.
+    // @unchecked Sendable: `fd`, `offset`, `leftover`, `ended` and `spares` are touched only on `queue`.
     private let queue = LibraryQueues.makeQueue(label: "AzureBlobStorage.upload-reader")
     private let source: BlobUploadSource
     private var fd: Int32 = -1
@@ -23,6 +23,11 @@ final class UploadReader: @unchecked Sendable {
     private var leftover: [UInt8] = []
     private var ended = false
     private var delivered: Int64 = 0
+    /// File blocks whose upload finished, read into again instead of allocating: a fresh 8 MiB array per block
+    /// came from glibc's arenas once its dynamic mmap threshold rose, and the upload's RSS grew to 2–4× the
+    /// blocks in flight; reusing them keeps it near `concurrency` blocks.
+    private var spares: [[UInt8]] = []
+    private static let maxSpares = 2
     /// The total size when known (bytes, file, stream with a length).
     let totalSize: Int64?
     let description: String
@@ -64,6 +69,16 @@ final class UploadReader: @unchecked Sendable {
             if fd >= 0 { close(fd) }
             fd = -1
             ended = true
+            spares = []
+        }
+    }
+
+    /// Gives back a block whose upload is done, for the next file read to fill (a copy is made then only if
+    /// someone still shares it).
+    func recycle(_ block: [UInt8]) {
+        guard case .file = source, !block.isEmpty else { return }
+        queue.async { [self] in
+            if spares.count < Self.maxSpares, !ended { spares.append(block) }
         }
     }
 
@@ -90,7 +105,13 @@ final class UploadReader: @unchecked Sendable {
         }
         let want = Int(min(Int64(max), total - offset))
         guard want > 0 else { return .success([]) }
-        var buffer = [UInt8](repeating: 0, count: want)
+        var buffer: [UInt8]
+        if let spare = spares.popLast(), spare.count == want {
+            buffer = spare
+        } else {
+            // Every byte is overwritten by the reads below before anyone sees the buffer (or it is dropped).
+            buffer = [UInt8](unsafeUninitializedCapacity: want) { _, count in count = want }
+        }
         var filled = 0
         while filled < want {
             let count = buffer.withUnsafeMutableBytes { raw -> Int in

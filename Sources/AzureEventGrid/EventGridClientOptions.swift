@@ -46,8 +46,37 @@ public struct EventGridClientOptions: Sendable {
         public init() {}
     }
 
+    /// Opt-in merging of concurrent publishes to one topic into shared requests, as the SDKs' buffered
+    /// producers do: more events per second from many callers, one result per caller.
+    ///
+    /// ```swift
+    /// options.coalescing.isEnabled = true       // 64 callers publishing one event each → a few requests
+    /// ```
+    ///
+    /// Up to `maxRequestsInFlight` requests run per topic; publishes made while they are all busy wait and go
+    /// together, as one JSON array, when one of them finishes (a lone publish never waits). Every caller still
+    /// gets its own result. The service takes a request all or nothing: when it refuses a merged request for
+    /// its content (400, 413), each publish in it is sent again alone, so only a publish that is itself wrong
+    /// fails; any other failure (time-out, authorization, throttling after the retries, a broken connection)
+    /// fails every publish of that request alike. A merged request runs under the shortest time-out of its
+    /// publishes, and a publish cancelled while it waits is not sent (cancelled once its request is sent, it may
+    /// still be published, as without merging).
+    public struct Coalescing: Sendable {
+        /// Off by default: every publish is its own request.
+        public var isEnabled = false
+        /// Requests in flight at once per topic (and schema) before publishes wait to be merged. Default 4.
+        public var maxRequestsInFlight = 4
+        /// Most events in one merged request. Default 1,000.
+        public var maxEventsPerRequest = 1_000
+        /// Most body bytes in one merged request: Event Grid refuses requests over 1 MB (1,048,576 bytes).
+        public var maxBytesPerRequest = 1_048_576
+
+        public init() {}
+    }
+
     public var retry = Retry()
     public var pool = Pool()
+    public var coalescing = Coalescing()
     /// HTTPS verification; `caFile` (when set) replaces the trust roots with that PEM file.
     public var tls = TLSClientConfiguration()
     /// PEM CA certificates to trust instead of the system store (the emulator's `ca_file`).

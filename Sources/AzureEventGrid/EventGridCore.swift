@@ -25,6 +25,8 @@ final class EventGridCore: Sendable {
     let http: HTTPClient
     private let topics: [String: Topic]
     private let closed = LockedValue(false)
+    /// Merges concurrent publishes when `options.coalescing.isEnabled`.
+    private let coalescer: EventGridCoalescer?
     /// Where HTTP and token completions run before the operation's own logic; never user code.
     /// A fresh serial queue per use (see `LibraryQueues.makeWorkQueue`), so requests still complete side by side.
     private var workQueue: DispatchQueue { LibraryQueues.makeWorkQueue(label: "AzureEventGrid.work") }
@@ -87,6 +89,7 @@ final class EventGridCore: Sendable {
         } catch {
             throw ToolboxError(.invalidConfiguration, "could not set up HTTPS for Event Grid: \(error)", underlying: error)
         }
+        coalescer = options.coalescing.isEnabled ? EventGridCoalescer(settings: options.coalescing) : nil
     }
 
     var isClosed: Bool { closed.load() }
@@ -131,13 +134,38 @@ final class EventGridCore: Sendable {
             operation.finish(.failure(ToolboxError(.invalidArgument, "\(what): there are no events to publish")))
         } else if let target = topics[topic] {
             let deadline = Deadline.after(timeout, on: options.clock)
-            let request = Request(topic: target, body: body, contentType: contentType, what: what)
-            attempt(request, number: 0, deadline: deadline, operation: operation)
+            if let coalescer {
+                coalescer.submit(.init(body: body, count: count, operation: operation, deadline: deadline, what: what),
+                                 topic: topic, contentType: contentType, core: self)
+            } else {
+                let request = Request(topic: target, body: body, contentType: contentType, what: what)
+                attempt(request, number: 0, deadline: deadline, operation: operation)
+            }
         } else {
             operation.finish(.failure(ToolboxError(.invalidArgument, "\(what): the client has no topic '\(topic)' "
                 + "(configured: \(config.topics.joined(separator: ", ")))")))
         }
         return operation
+    }
+
+    /// One request of merged publishes (`EventGridCoalescer`), with its own operation and retries.
+    func sendMerged(topic: String, contentType: String, body: [UInt8], count: Int, deadline: Deadline, what: String,
+                    completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) {
+        let operation = PublishOperation(what, queue: workQueue, completion: completion)
+        guard let target = topics[topic], !isClosed else {
+            return operation.finish(.failure(ToolboxError(.clientClosed, "\(what): the client is closed")))
+        }
+        attempt(Request(topic: target, body: body, contentType: contentType, what: what), number: 0, deadline: deadline,
+                operation: operation)
+    }
+
+    /// One publish sent alone, bypassing the coalescer (after a merged request was refused for its content).
+    func sendAlone(_ member: EventGridCoalescer.Member, topic: String, contentType: String) {
+        guard let target = topics[topic], !isClosed else {
+            return member.operation.finish(.failure(ToolboxError(.clientClosed, "\(member.what): the client is closed")))
+        }
+        attempt(Request(topic: target, body: member.body, contentType: contentType, what: member.what), number: 0,
+                deadline: member.deadline, operation: member.operation)
     }
 
     private struct Request: Sendable {

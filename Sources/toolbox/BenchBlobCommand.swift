@@ -59,6 +59,7 @@ struct BenchBlobCommand: ParsableCommand {
                     _ = try client.upload(sourceName, from: BenchBlobCommand.patternStream(size: size), options: options)
                 }
             }
+            let cpuBefore = BenchBlobCommand.cpuSeconds()
             let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { index, done in
                 switch operation {
                 case .upload:
@@ -89,6 +90,8 @@ struct BenchBlobCommand: ParsableCommand {
                     }
                 }
             }
+            let cpu = BenchBlobCommand.cpuSeconds() - cpuBefore
+            let megabytes = Double(size) * Double(outcome.succeeded) / 1e6
             // Best-effort clean-up of what the run wrote.
             let written = operation == .upload ? (0..<count).map { "bench-\(run)/\($0)" } : [sourceName]
             for name in written { try? client.deleteBlob(name) }
@@ -103,7 +106,8 @@ struct BenchBlobCommand: ParsableCommand {
                 "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6),
                 "errors": outcome.failed, "max_rss_mb": JSONOutput.rounded(Double(usage.ru_maxrss) / 1024, 1),
                 "seconds": JSONOutput.rounded(outcome.seconds), "peak_rss_mb": BlobCLI.peakResidentMegabytes(),
-                "streamed": file != nil,
+                "streamed": file != nil, "cpu_seconds": JSONOutput.rounded(cpu, 3),
+                "cpu_ms_per_mb": JSONOutput.rounded(megabytes > 0 ? cpu * 1000 / megabytes : 0, 3),
             ])
             if outcome.failed > 0 { throw ExitCode(1) }
         }
@@ -112,6 +116,14 @@ struct BenchBlobCommand: ParsableCommand {
 
 extension BenchBlobCommand {
     /// `size` bytes of the bench's pattern, produced 1 MiB at a time (never held whole).
+    /// User + system CPU seconds of this process so far (the timed transfers only, when taken before and after).
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
     static func patternStream(size: Int) -> BlobUploadSource {
         let produced = LockedValue(0)
         return .stream(length: Int64(size)) { deliver in

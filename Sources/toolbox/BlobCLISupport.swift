@@ -34,6 +34,9 @@ struct BlobCommonOptions: ParsableArguments {
     @Flag(help: "Use the managed (pooled) client")
     var managed = false
 
+    @Flag(help: "Uploads: send Content-MD5 with a single put and record the blob's MD5 at commit (an MD5 pass over the data; off by default, as in azure-storage-blob)")
+    var md5 = false
+
     @Option(name: .customLong("try-timeout"),
             help: "Seconds each HTTP attempt may take before it is given up and retried (default 120)")
     var tryTimeout: Double?
@@ -83,6 +86,7 @@ struct BlobCommonOptions: ParsableArguments {
         var options = BlobClientOptions()
         options.caFile = tls.caFile
         if let tryTimeout { options.tryTimeout = .milliseconds(Int((tryTimeout * 1000).rounded(.up))) }
+        options.transfer.computeMD5 = md5
         transfer(&options.transfer)
         if let connectionString {
             return managed

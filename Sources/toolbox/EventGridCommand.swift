@@ -14,13 +14,13 @@ struct EventGridCommand: ParsableCommand {
 
 /// `toolbox eventgrid publish --endpoint URL (--key KEY | --sas-token T | --credential default) [--ca-file PEM]
 /// [--schema eventgrid|cloudevent] --event-type T --subject S --data JSON [--count N] [--batch-size B]
-/// [--concurrency K]`
+/// [--concurrency K] [--coalesce [--max-requests-in-flight N]]`
 struct EventGridPublishCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
         abstract: "Publish COUNT events (BATCH-SIZE per request, CONCURRENCY requests at once) to one topic",
         discussion: #"""
-            Output: {"published": N, "failed": N, "seconds": S, "events_per_sec": R}.
+            Output: {"published": N, "failed": N, "seconds": S, "events_per_sec": R, "coalesced": B}.
             On failure: exit 1 and {"error": {"status": HTTP status or 0, "code": "...", "message": "..."},
             "published": N, "failed": N} on stdout, the reason on stderr. --credential default uses
             DefaultAzureCredential (AZURE_* variables; --ca-file is trusted for the token endpoint too).
@@ -70,6 +70,13 @@ struct EventGridPublishCommand: ParsableCommand {
     @Option(help: "Requests in flight at once")
     var concurrency = 1
 
+    @Flag(help: "Merge concurrent publishes into shared requests (EventGridClientOptions.coalescing)")
+    var coalesce = false
+
+    @Option(name: .customLong("max-requests-in-flight"),
+            help: "With --coalesce: requests in flight before publishes wait to be merged (default 4)")
+    var maxRequestsInFlight: Int?
+
     @Option(help: "Seconds each request may take, retries included")
     var timeout: Double = 60
 
@@ -98,6 +105,12 @@ struct EventGridPublishCommand: ParsableCommand {
         guard batchSize >= 1, batchSize <= 10_000 else { throw ValidationError("--batch-size must be 1 to 10000") }
         guard concurrency >= 1, concurrency <= 1024 else { throw ValidationError("--concurrency must be 1 to 1024") }
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be 0 to 86400 seconds") }
+        if let maxRequestsInFlight {
+            guard coalesce else { throw ValidationError("--max-requests-in-flight needs --coalesce") }
+            guard (1...1024).contains(maxRequestsInFlight) else {
+                throw ValidationError("--max-requests-in-flight must be 1 to 1024")
+            }
+        }
     }
 
     func run() throws {
@@ -114,6 +127,8 @@ struct EventGridPublishCommand: ParsableCommand {
             options.caFile = try tls.readable()
             options.pool.maxConnectionsPerTopic = concurrency
             options.pool.minReadyPerTopic = 0
+            options.coalescing.isEnabled = coalesce
+            if let maxRequestsInFlight { options.coalescing.maxRequestsInFlight = maxRequestsInFlight }
             let topic = EventGridTopicConfig(name: topicName, url: endpoint)
             client = try ManagedEventGridClient(config: EventGridConfig(topic), credential: makeCredential(),
                                                 options: options)
@@ -130,6 +145,7 @@ struct EventGridPublishCommand: ParsableCommand {
             "published": outcome.published, "failed": outcome.failed,
             "seconds": JSONOutput.rounded(outcome.seconds, 3),
             "events_per_sec": JSONOutput.rounded(outcome.seconds > 0 ? Double(outcome.published) / outcome.seconds : 0, 1),
+            "coalesced": coalesce,
         ])
     }
 

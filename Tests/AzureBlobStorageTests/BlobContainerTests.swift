@@ -47,7 +47,10 @@ final class BlobContainerTests: XCTestCase {
     func testLargeUploadGoesAsParallelBlocksAndDownloadsInParallelRanges() throws {
         let env = try BlobTestEmulator()
         let log = AttemptLog()
-        let blobs = try env.client { $0.attemptObserver = log.observer }
+        let blobs = try env.client {
+            $0.attemptObserver = log.observer
+            $0.transfer.computeMD5 = true
+        }
         defer { try? blobs.close() }
         let data = testBytes(1_000_000, seed: 3)
         let progress = LockedValue<[Int64]>([])
@@ -94,6 +97,8 @@ final class BlobContainerTests: XCTestCase {
         try Data(data).write(to: URL(fileURLWithPath: path))
         XCTAssertEqual(try blobs.upload("from-file", from: .file(path: path)).blockCount, 5)
         XCTAssertEqual(try blobs.download("from-file").content, data)
+        XCTAssertNil(try blobs.properties(of: "from-file").contentMD5,
+                     "no MD5 pass by default (computeMD5 off, as in azure-storage-blob): none recorded for blocks")
 
         // Pieces of 10,000 bytes, delivered from another queue, of a length the client does not know.
         let offset = LockedValue(0)

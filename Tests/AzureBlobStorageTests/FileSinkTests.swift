@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import ToolboxCore
 import XCTest
 
 @testable import AzureBlobStorage
@@ -38,5 +40,33 @@ final class FileSinkTests: XCTestCase {
         XCTAssertNil(sink.write([1, 2, 3, 4], at: 4))
         sink.finish(remove: true)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
+    }
+
+    func testRangesWriteSideBySideAndAWriteAfterFinishIsRefused() throws {
+        let path = NSTemporaryDirectory() + "filesink-\(UUID().uuidString).bin"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let sink = try FileSink(path: path)
+        let pieces = 8, pieceSize = 4_096, writesPerPiece = 16
+        XCTAssertNil(sink.prepare(length: Int64(pieces * pieceSize * writesPerPiece)))
+        let failures = LockedValue(0)
+        DispatchQueue.concurrentPerform(iterations: pieces) { piece in
+            for index in 0..<writesPerPiece {
+                let offset = (index * pieces + piece) * pieceSize
+                let bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: piece &* 31 &+ index), count: pieceSize)
+                if sink.write(bytes, at: Int64(offset)) != nil { failures.withLockedValue { $0 += 1 } }
+            }
+        }
+        XCTAssertEqual(failures.load(), 0)
+        sink.finish(remove: false)
+        XCTAssertEqual(sink.write([1], at: 0)?.code, .cancelled, "the file is closed")
+        let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        XCTAssertEqual(written.count, pieces * pieceSize * writesPerPiece)
+        for piece in 0..<pieces {
+            for index in 0..<writesPerPiece {
+                let offset = (index * pieces + piece) * pieceSize
+                XCTAssertEqual(written[offset], UInt8(truncatingIfNeeded: piece &* 31 &+ index))
+                XCTAssertEqual(written[offset + pieceSize - 1], UInt8(truncatingIfNeeded: piece &* 31 &+ index))
+            }
+        }
     }
 }

@@ -192,6 +192,17 @@ final class BlobRangeConditionLimitTests: XCTestCase {
         while let piece = stream.next() { pieces.append(piece) }
         XCTAssertEqual(pieces, [[2], [3, 4], [5]])
         XCTAssertNil(stream.next())
+        // A block the range covers whole goes as one piece, whatever the piece size; the rest is sliced.
+        func sliced(_ range: ClosedRange<Int>) -> [[UInt8]] {
+            let stream = BlobContentStream(blocks: blocks, range: range, pieceSize: 2)
+            var out: [[UInt8]] = []
+            while let piece = stream.next() { out.append(piece) }
+            return out
+        }
+        XCTAssertEqual(sliced(0...6), [[0, 1, 2], [3, 4, 5, 6]])
+        XCTAssertEqual(sliced(3...6), [[3, 4, 5, 6]])
+        XCTAssertEqual(sliced(0...4), [[0, 1, 2], [3, 4]])
+        XCTAssertEqual(sliced(1...6), [[1, 2], [3, 4, 5, 6]])
         XCTAssertEqual(BlobRange.parse("bytes=3-"), BlobRange(start: 3, end: nil))
         XCTAssertNil(BlobRange.parse("bytes=-5"))
         XCTAssertNil(BlobRange.parse("bytes=1-2,4-5"))

@@ -15,13 +15,27 @@ final class EventGridCLITests: XCTestCase {
                             "--subject", "cli/1", "--data", #"{"n": 1, "s": "ü"}"#] + extra, environment: environment)
     }
 
+    func testCoalescedPublishesAllArriveOnceAndTheSummarySaysSo() throws {
+        let emulator = try startEventGridEmulator()
+        let output = try publish(emulator, ["--key", emulator.eventGridKey, "--count", "40", "--concurrency", "16",
+                                            "--coalesce", "--max-requests-in-flight", "1"])
+        XCTAssertEqual(output.status, 0, output.stderr)
+        let summary = try output.singleJSONObject()
+        XCTAssertEqual(summary["coalesced"] as? Bool, true)
+        XCTAssertEqual(summary["published"] as? Int, 40)
+        let kept = emulator.eventGridEvents("orders")
+        XCTAssertEqual(Set(kept.compactMap { $0.object()?["id"] as? String }).count, 40)
+        XCTAssertEqual(kept.count, 40)
+    }
+
     func testPublishesBatchesConcurrentlyAndPrintsTheSummary() throws {
         let emulator = try startEventGridEmulator()
         let output = try publish(emulator, ["--key", emulator.eventGridKey, "--count", "25", "--batch-size", "4",
                                             "--concurrency", "3"])
         XCTAssertEqual(output.status, 0, output.stderr)
         let summary = try output.singleJSONObject()
-        XCTAssertEqual(Set(summary.keys), ["published", "failed", "seconds", "events_per_sec"])
+        XCTAssertEqual(Set(summary.keys), ["published", "failed", "seconds", "events_per_sec", "coalesced"])
+        XCTAssertEqual(summary["coalesced"] as? Bool, false)
         XCTAssertEqual(summary["published"] as? Int, 25)
         XCTAssertEqual(summary["failed"] as? Int, 0)
         XCTAssertNotNil(summary["seconds"] as? Double)

@@ -41,13 +41,7 @@ final class EventGridStatusTests: XCTestCase {
         options.retry.baseDelay = .milliseconds(1)
         options.retry.maxDelay = .milliseconds(5)
         if let clock { options.clock = clock }
-        let client = try EventGridClient(config: EventGridConfig(EventGridTopicConfig(name: "t", url: topic.url)),
-                                         credential: .key(Secret("a2V5")), options: options)
-        addTeardownBlock {
-            try? client.close()
-            topic.server.close()
-        }
-        return client
+        return try singleTopicClient(url: topic.url, server: topic.server, options: options)
     }
 
     private func outcome(_ client: EventGridClient) -> ToolboxError? {

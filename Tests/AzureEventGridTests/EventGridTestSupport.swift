@@ -5,6 +5,7 @@ import AzureEventGrid
 import Foundation
 import Logging
 import ToolboxCore
+import ToolboxTransportServer
 import XCTest
 
 extension XCTestCase {
@@ -35,6 +36,17 @@ extension XCTestCase {
             EventGridTopicConfig(name: "orders", url: try XCTUnwrap(emulator.eventGridEndpoint("orders"))),
             EventGridTopicConfig(name: "audit", url: try XCTUnwrap(emulator.eventGridEndpoint("audit"))),
         ])
+    }
+
+    /// A client of the one topic "t" at `url` (served by `server`), both closed when the test ends.
+    func singleTopicClient(url: String, server: HTTPServer, options: EventGridClientOptions) throws -> EventGridClient {
+        let client = try EventGridClient(config: EventGridConfig(EventGridTopicConfig(name: "t", url: url)),
+                                         credential: .key(Secret("a2V5")), options: options)
+        addTeardownBlock {
+            try? client.close()
+            server.close()
+        }
+        return client
     }
 
     /// Polls `condition` until it holds (10 s at most): waiting for an event, not a fixed sleep.

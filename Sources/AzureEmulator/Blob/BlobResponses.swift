@@ -14,7 +14,7 @@ struct BlobResponder: Sendable {
     let clientRequestID: String?
 
     init(request: EmulatorHTTPRequest) {
-        requestID = UUID().uuidString.lowercased()
+        requestID = AuthCrypto.uuidString()
         let asked = request.header("x-ms-version") ?? ""
         version = Self.isPrintable(asked) && !asked.isEmpty ? asked : Self.defaultVersion
         let client = request.header("x-ms-client-request-id")

@@ -107,7 +107,7 @@ final class EventGridService: EmulatorHTTPService {
             } ?? topic
             _ = store.append(topic: canonical, schema: schema, events: events)
             context.logger.debug("eventgrid: \(canonical) accepted \(events.count) \(schema.rawValue) event(s)")
-            var headers: HTTPHeaders = ["x-ms-request-id": UUID().uuidString.lowercased()]
+            var headers: HTTPHeaders = ["x-ms-request-id": AuthCrypto.uuidString()]
             if namespace {
                 headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
                 return HTTPServerResponse(status: 200, headers: headers, body: .bytes(Array("{}".utf8)))
@@ -222,7 +222,7 @@ final class EventGridService: EmulatorHTTPService {
         let data = (try? JSONSerialization.data(withJSONObject: ["error": error], options: [.sortedKeys])) ?? Data()
         return HTTPServerResponse(
             status: status,
-            headers: ["Content-Type": "application/json; charset=utf-8", "x-ms-request-id": UUID().uuidString.lowercased()],
+            headers: ["Content-Type": "application/json; charset=utf-8", "x-ms-request-id": AuthCrypto.uuidString()],
             body: .bytes(Array(data)))
     }
 }

@@ -56,7 +56,7 @@ def swift_writes_sdk_reads():
         f.write(data)
     try:
         _, lines = toolbox("upload", "--connection-string", BLOB_CONN, "--name", name, "--file", f.name,
-                           "--block-size", "131072", "--concurrency", "4")
+                           "--block-size", "131072", "--concurrency", "4", "--md5")
     finally:
         os.unlink(f.name)
     check(lines[-1]["size"] == len(data) and lines[-1]["blocks"] == 6, f"upload summary {lines[-1]}")
