@@ -26,6 +26,7 @@ LABELS = {
     "python_eh_batch100_c1": "Python send_events_batch (100 per batch), events/s, 1 caller; latency per batch",
     "python_eh_batch100_c8": "Python send_events_batch (100 per batch), events/s, 8 callers; latency per batch",
     "swift_sb_receive": "Swift Service Bus receive+complete, messages/s; latency per message",
+    "swift_sb_receive_noprefetch": "Swift Service Bus receive+complete, prefetch 0 (credit per call), messages/s; latency per message",
     "python_sb_receive": "Python get_receiver() receive+complete, messages/s; latency per message",
 }
 
@@ -45,7 +46,10 @@ def table(r):
         rate = rate_of(result)
         cpu = result.get("cpu_us_per_event", result.get("cpu_us_per_message", result.get("cpu_us_per_op",
                          result.get("cpu_us_per_request"))))
-        rows.append((LABELS.get(name, name), fmt(rate), fmt(result.get("p50_ms")), fmt(result.get("p99_ms")),
+        label = LABELS.get(name, name)
+        if name == "swift_sb_receive" and result.get("prefetch"):
+            label = label.replace("receive+complete,", f"receive+complete, prefetch {result['prefetch']},")
+        rows.append((label, fmt(rate), fmt(result.get("p50_ms")), fmt(result.get("p99_ms")),
                      fmt(result.get("mean_ms")), fmt(cpu),
                      fmt(result.get("connections", result.get("connections_opened"))),
                      fmt(result.get("errors", result.get("failed")))))
@@ -92,7 +96,8 @@ def goals(r):
                 f"{ours:,.0f} / {theirs:,.0f} = {ours / theirs:.1f}×", "≥ 20× (issue 20)", ours / theirs >= 20)
     received, python_received = get("swift_sb_receive", "messages_per_sec"), get("python_sb_receive", "messages_per_sec")
     if received and python_received:
-        add("Service Bus receive+complete: Swift / Python messages/s",
+        prefetch = get("swift_sb_receive", "prefetch")
+        add(f"Service Bus receive+complete: Swift (prefetch {prefetch or 0}) / Python messages/s",
             f"{received:,.0f} / {python_received:,.0f} = {received / python_received:.1f}× (errors: "
             f"{get('swift_sb_receive', 'errors')} / {get('python_sb_receive', 'errors')})", "≥ 20×, no errors (issue 20)",
             received / python_received >= 20 and not get("swift_sb_receive", "errors")

@@ -8,7 +8,7 @@
 # (scripts/compare-report.py) and, when matplotlib is in the anchor venv, plots docs/performance/compare.png.
 # Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (40000: long enough to time our client), COUNT_SB (5000), COLD_COUNT (5), IDLE (50),
 # COUNT_BATCH (500000 events, i.e. 5000 batches of 100), COUNT_BATCH_PY (50000 events for the Python batch rows),
-# COUNT_RECEIVE (20000), RECEIVERS (8), SCRATCH (.build-perf-rel), TOOLBOX (a release toolbox to use instead of building).
+# COUNT_RECEIVE (20000), RECEIVERS (8), SB_PREFETCH (the receive row's prefetch per receiver), SCRATCH (.build-perf-rel), TOOLBOX (a release toolbox to use instead of building).
 # PARTS (default "messaging pool http") picks the sections; COUNT_HTTP (20000) and COUNT_HTTP_C1 (5000) Cosmos
 # reads, COUNT_CREATE (2000) Cosmos creates (the emulator's creates slow down as the container fills), COUNT_EG (20000) Event Grid events, BLOB_MIB (256) and COUNT_BLOB (3) Blob transfers, HTTP_REQUESTS
 # (40000) for `toolbox bench http` against nginx. The HTTP section installs wrk, curl and nginx-light from Debian
@@ -28,6 +28,9 @@ count_batch=${COUNT_BATCH:-500000}
 count_batch_py=${COUNT_BATCH_PY:-50000}
 count_receive=${COUNT_RECEIVE:-20000}
 receivers=${RECEIVERS:-8}
+# The fastest correct setting measured (performance-history.md, "sb-prefetch"); the Python library's get_receiver()
+# exposes no prefetch_count, so its row keeps azure-servicebus's default (credit per receive call).
+sb_prefetch=${SB_PREFETCH:-50}
 scratch=${SCRATCH:-.build-perf-rel}
 parts=" ${PARTS:-messaging pool http} "
 count_http=${COUNT_HTTP:-20000}
@@ -131,7 +134,10 @@ record swift_eh_batch100_c8 "$toolbox" bench eventhubs --connection-string "$EH"
 record python_eh_batch100_c1 "$python" "$anchor" eventhubs --connection-string "$EH" --batch-size 100 --count "$count_batch_py" --size "$size"
 record python_eh_batch100_c8 "$python" "$anchor" eventhubs --connection-string "$EH" --batch-size 100 --count "$count_batch_py" --concurrency 8 --size "$size"
 # q2 is empty: the receive row pre-fills it itself (warm-up + COUNT_RECEIVE messages) and completes every message
-record swift_sb_receive "$toolbox" bench servicebus --connection-string "$SB" --queue q2 --receive --count "$count_receive" --concurrency "$receivers" --max-messages 10 --size "$size" --json
+# With --prefetch the bench adds RECEIVERS x SB_PREFETCH surplus messages, releases what is still prefetched at the
+# end and removes the surplus, so q2 ends empty again.
+record swift_sb_receive "$toolbox" bench servicebus --connection-string "$SB" --queue q2 --receive --count "$count_receive" --concurrency "$receivers" --max-messages 10 --prefetch "$sb_prefetch" --size "$size" --json
+record swift_sb_receive_noprefetch "$toolbox" bench servicebus --connection-string "$SB" --queue q2 --receive --count "$count_receive" --concurrency "$receivers" --max-messages 10 --size "$size" --json
 record python_sb_receive "$python" "$anchor" servicebus --connection-string "$SB" --queue q2 --receive --count "$count_receive" --concurrency "$receivers" --max-messages 10 --size "$size"
 record idle_memory_plain "$toolbox" bench eventhubs --connection-string "$EH" --idle-connections "$idle" --json
 record idle_memory_tls "$toolbox" bench eventhubs --connection-string "$EH_TLS" --ca-file "$CA" --idle-connections "$idle" --json

@@ -88,6 +88,12 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
         return (token, once)
     }
 
+    /// Removes and returns everything buffered (on close, to give back what was received ahead).
+    package mutating func removeAllBuffered() -> [Element] {
+        defer { buffer = [] }
+        return buffer
+    }
+
     /// Removes every waiter (on close or a failure); the buffer stays.
     package mutating func removeAllWaiters() -> [Waiter] {
         defer { waiters = [] }

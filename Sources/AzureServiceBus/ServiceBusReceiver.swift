@@ -23,8 +23,10 @@ public enum ServiceBusReceiveMode: Sendable, Hashable {
 /// }
 /// ```
 ///
-/// Credit is granted per `receive` call (no standing prefetch); credit a timed-out call left unused stays granted,
-/// so later messages wait, locked, for the next call — close the receiver when you stop receiving. Settling
+/// By default credit is granted per `receive` call (no standing prefetch); credit a timed-out call left unused stays
+/// granted, so later messages wait, locked, for the next call — close the receiver when you stop receiving. With a
+/// `prefetchCount` (the Azure SDKs' `prefetch_count`) the link keeps that many messages of credit ahead of what the
+/// calls ask for, and later calls are served from what already arrived; see `prefetchCount` for the trade-off. Settling
 /// waits for the service to confirm, as azure-servicebus does. If the connection drops, the next call
 /// reconnects; messages received on the old connection can then no longer be settled (their locks lapse
 /// and the service redelivers them).
@@ -57,6 +59,19 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     /// True when reading `<queue>/$DeadLetterQueue`.
     public let deadLetterQueue: Bool
     public let options: ServiceBusClientOptions
+    /// Messages the link receives ahead of the `receive` calls (the Azure SDKs' `prefetch_count`); 0 grants credit
+    /// only for what each call asks for.
+    ///
+    /// Prefetched messages are handed out, in order, by later `receive` calls, without a round trip to the service.
+    /// The trade-off:
+    /// - in peek-lock mode a prefetched message is locked from the moment it arrives, so its lock ticks while it
+    ///   waits in the buffer: prefetch no more than you settle within the lock duration, or settlements fail with
+    ///   `.messageLockLost` (the message then comes back with its delivery count raised);
+    /// - the messages one receiver holds ahead are not available to other receivers of the entity;
+    /// - `close()` releases prefetched, never-handed-out peek-locked messages back to the entity (AMQP `released`:
+    ///   their delivery count is not raised) before it closes the connection; in receive-and-delete mode the
+    ///   service has already deleted them, so prefetched messages not handed out by then are lost.
+    public let prefetchCount: Int
     private let endpoint: MessagingEndpoint
     private let state = LockedValue(State())
 
@@ -67,9 +82,12 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     ///   - entityPath: a queue, or `<topic>/Subscriptions/<subscription>`.
     ///   - receiveMode: peek-lock (settle each message) or receive-and-delete.
     ///   - deadLetterQueue: read the entity's dead-letter queue instead.
+    ///   - prefetchCount: messages to receive ahead of the calls (0, the default: none); clamped to 0...10,000.
     ///   - options: retries (the try time-out bounds each connect and management request), clock, logging.
     public init(endpoint: MessagingEndpoint, entityPath: String, receiveMode: ServiceBusReceiveMode = .peekLock,
-                deadLetterQueue: Bool = false, options: ServiceBusClientOptions = ServiceBusClientOptions()) {
+                deadLetterQueue: Bool = false, prefetchCount: Int = 0,
+                options: ServiceBusClientOptions = ServiceBusClientOptions()) {
+        self.prefetchCount = min(max(0, prefetchCount), Self.maxPrefetchCount)
         self.endpoint = options.applied(to: endpoint)
         self.baseEntityPath = entityPath
         self.entityPath = deadLetterQueue ? "\(entityPath)/$DeadLetterQueue" : entityPath
@@ -79,26 +97,28 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     }
 
     public convenience init(connectionString: String, queueName: String? = nil, receiveMode: ServiceBusReceiveMode = .peekLock,
-                            deadLetterQueue: Bool = false,
+                            deadLetterQueue: Bool = false, prefetchCount: Int = 0,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
         let target = try options.serviceBusEndpoint(connectionString: connectionString, queueName: queueName)
         self.init(endpoint: target.endpoint, entityPath: target.entityPath,
-                  receiveMode: receiveMode, deadLetterQueue: deadLetterQueue, options: options)
+                  receiveMode: receiveMode, deadLetterQueue: deadLetterQueue, prefetchCount: prefetchCount, options: options)
     }
 
     /// A receiver on a topic subscription (entity `<topic>/Subscriptions/<subscription>`), or its dead-letter queue.
     public convenience init(connectionString: String, topicName: String, subscriptionName: String,
                             receiveMode: ServiceBusReceiveMode = .peekLock, deadLetterQueue: Bool = false,
+                            prefetchCount: Int = 0,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) throws(ServiceBusError) {
         try self.init(connectionString: connectionString, queueName: "\(topicName)/Subscriptions/\(subscriptionName)",
-                      receiveMode: receiveMode, deadLetterQueue: deadLetterQueue, options: options)
+                      receiveMode: receiveMode, deadLetterQueue: deadLetterQueue, prefetchCount: prefetchCount,
+                      options: options)
     }
 
     public convenience init(fullyQualifiedNamespace: String, queueName: String, credential: any TokenCredential,
-                            receiveMode: ServiceBusReceiveMode = .peekLock,
+                            receiveMode: ServiceBusReceiveMode = .peekLock, prefetchCount: Int = 0,
                             options: ServiceBusClientOptions = ServiceBusClientOptions()) {
         self.init(endpoint: options.serviceBusEndpoint(fullyQualifiedNamespace: fullyQualifiedNamespace, credential: credential),
-                  entityPath: queueName, receiveMode: receiveMode, options: options)
+                  entityPath: queueName, receiveMode: receiveMode, prefetchCount: prefetchCount, options: options)
     }
 
     /// The old name of `init(endpoint:entityPath:receiveMode:deadLetterQueue:options:)`.
@@ -139,16 +159,26 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
         return token
     }
 
+    /// The most credit kept in flight for what the calls ask for, and the largest `prefetchCount`.
+    static let maxPrefetchCount = 10_000
+
     private func grantCredit(_ link: Link) {
-        let credit: Int = state.withLockedValue { state in
-            guard let current = state.link, current.receiver === link.receiver else { return 0 }
-            // A caller may ask for `Int.max` messages; the credit in flight stays bounded all the same.
-            let needed = min(state.inbox.demand, 10_000) - state.inbox.buffer.count - state.outstandingCredit
-            guard needed > 0 else { return 0 }
-            state.outstandingCredit += needed
-            return needed
-        }
+        let credit = state.withLockedValue { state in Self.creditToGrant(&state, link: link, prefetch: prefetchCount) }
         if credit > 0 { link.receiver.addCredit(UInt32(clamping: credit)) }
+    }
+
+    /// The credit to grant now on `link`, counted as outstanding: enough for what the waiting calls ask for, plus
+    /// `prefetch` ahead of them. What the calls wait for is granted at once; the prefetch is topped up only once
+    /// half of it is used, so a stream of messages costs one flow frame per half prefetch, not one per message.
+    private static func creditToGrant(_ state: inout State, link: Link, prefetch: Int) -> Int {
+        guard let current = state.link, current.receiver === link.receiver else { return 0 }
+        // A caller may ask for `Int.max` messages; the credit in flight stays bounded all the same.
+        let held = state.inbox.buffer.count + state.outstandingCredit
+        let owed = min(state.inbox.demand, maxPrefetchCount) - held
+        let needed = owed + prefetch
+        guard needed > 0, owed > 0 || needed * 2 >= max(1, prefetch) else { return 0 }
+        state.outstandingCredit += needed
+        return needed
     }
 
     private func deliverReady() {
@@ -161,7 +191,9 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
         let message = ServiceBusReceivedMessage(amqp: delivery.message, delivery: receiveMode == .peekLock ? delivery : nil,
                                                 lockToken: token, connectionID: connectionID)
         let peekLock = receiveMode == .peekLock
-        enum Step { case buffered, stale, overrun(Link) }
+        typealias Ready = [(waiter: ReceiveInbox<ServiceBusReceivedMessage>.Waiter, elements: [ServiceBusReceivedMessage])]
+        enum Step { case buffered(Ready, credit: Int, link: Link), stale, overrun(Link) }
+        let prefetch = prefetchCount
         let step: Step = state.withLockedValue { state in
             guard let link = state.link, link.connection.id == connectionID else {
                 // From a link already abandoned: a peek-locked message goes back to the queue; one received and
@@ -178,11 +210,16 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
             }
             state.inbox.append(message)
             state.outstandingCredit -= 1
-            return .buffered
+            // Hand out first, then top the prefetch up from what is left: one lock for the whole step.
+            let ready = state.inbox.takeReady()
+            return .buffered(ready, credit: prefetch > 0 ? Self.creditToGrant(&state, link: link, prefetch: prefetch) : 0,
+                             link: link)
         }
         switch step {
-        case .buffered:
-            break
+        case .buffered(let ready, let credit, let link):
+            for (waiter, messages) in ready { waiter.once.complete(.success(messages)) }
+            if credit > 0 { link.receiver.addCredit(UInt32(clamping: credit)) }
+            return
         case .stale:
             if peekLock { delivery.release { _ in } }
         case .overrun(let link):
@@ -283,12 +320,49 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
         for waiter in waiters { waiter.once.complete(.failure(error)) }
     }
 
-    /// Closes the connection; pending receives complete with what is buffered.
+    /// Closes the connection; pending receives complete with nothing.
+    ///
+    /// Peek-locked messages received ahead (`prefetchCount`) and never handed out are released back to the entity
+    /// first (AMQP `released`: they are available again at once, their delivery count unchanged), and the close
+    /// waits for the service to confirm that, at most the try time-out; messages still arriving meanwhile are
+    /// released as they come. In receive-and-delete mode such messages are already deleted and are lost.
     public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
-        ReceiveInbox.close(in: state, detach: { state in
+        let (link, waiters, unhanded) = state.withLockedValue { state in
+            state.closed = true
+            // Without a link, anything still arriving counts as stale, and stale peek-locked messages are released.
             defer { state.link = nil }
-            return state.link?.connection
-        }, queue: queue, completion: completion)
+            return (state.link, state.inbox.removeAllWaiters(), state.inbox.removeAllBuffered())
+        }
+        for waiter in waiters { waiter.once.complete(.success([])) }
+        guard let link else { return queue.async(execute: completion) }
+        let connectionID = link.connection.id
+        let releasing = receiveMode == .peekLock ? unhanded.compactMap { $0.connectionID == connectionID ? $0.delivery : nil } : []
+        if receiveMode == .receiveAndDelete, !unhanded.isEmpty {
+            options.logger.warning("service bus receiver on \(entityPath): closed with \(unhanded.count) prefetched message(s) never handed out; in receive-and-delete mode the service has already deleted them")
+        }
+        // The link's credit goes first, so the service sends nothing more that would need releasing (what it
+        // sent before reading the flow arrives without a link and is released as stale).
+        if receiveMode == .peekLock { link.receiver.withdrawCredit() }
+        let finish = CompletionOnce<Void> { _ in link.connection.close { queue.async(execute: completion) } }
+        guard !releasing.isEmpty else {
+            finish.complete(())
+            return
+        }
+        let left = LockedValue(releasing.count)
+        let timer = options.clock.schedule(at: options.clock.now().advanced(by: options.retry.tryTimeout),
+                                           on: link.connection.queue) { finish.complete(()) }
+        let logger = options.logger
+        let entity = entityPath
+        for delivery in releasing {
+            delivery.release(queue: link.connection.queue) { result in
+                if case .failure(let error) = result {
+                    logger.debug("service bus receiver on \(entity): releasing a prefetched message failed (its lock lapses instead): \(error)")
+                }
+                guard left.withLockedValue({ $0 -= 1; return $0 == 0 }) else { return }
+                timer.cancel()
+                finish.complete(())
+            }
+        }
     }
 
     // MARK: Management (used by the settlement extension)
@@ -320,8 +394,8 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
         state.withLockedValue { $0.link?.connection.closedError ?? $0.lastError }
     }
 
-    /// Messages received and not yet handed to a caller (for tests and diagnostics).
-    var bufferedCount: Int { state.load().inbox.buffer.count }
+    /// Messages received and not yet handed to a caller: with a `prefetchCount`, those received ahead of the calls.
+    public var prefetchedCount: Int { state.withLockedValue { $0.inbox.buffer.count } }
 
     /// Connections this receiver opened (1 unless it had to reconnect).
     public var connectionsOpened: Int { state.load().connectionsOpened }

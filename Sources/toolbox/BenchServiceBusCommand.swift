@@ -19,10 +19,14 @@ struct BenchServiceBusCommand: ParsableCommand {
             receive up to --max-messages per call and complete every message received, concurrently; the warm-up \
             messages are received and completed untimed first. A message's latency runs from the start of the \
             receive call that delivered it to its completion being confirmed. Messages already in the queue are \
-            received like the pre-filled ones.
-            Keys (--receive): mode "receive", count, concurrency, size, max_messages, messages_per_sec, p50_ms, \
-            p99_ms, mean_ms, errors (messages not received or not completed), connections, seconds, \
-            prefill_seconds, cpu_us_per_message.
+            received like the pre-filled ones. With --prefetch N each receiver keeps N messages received ahead of \
+            its calls; so that no receiver waits for messages another one holds, the pre-fill adds \
+            --concurrency x N surplus messages, the receivers stop when --count messages are completed in total, \
+            and afterwards the messages still prefetched are released by closing the receivers and the surplus \
+            is removed (receive-and-delete, untimed).
+            Keys (--receive): mode "receive", count, concurrency, size, max_messages, prefetch, messages_per_sec, \
+            p50_ms, p99_ms, mean_ms, errors (messages not received or not completed), connections, seconds, \
+            prefill_seconds, cpu_us_per_message, prefetched_at_end (released on close), surplus, surplus_removed.
             """)
 
     @OptionGroup var load: BenchLoadOptions
@@ -45,8 +49,13 @@ struct BenchServiceBusCommand: ParsableCommand {
     @Option(help: "With --receive: seconds a receive call waits for its messages.")
     var receiveTimeout: Double = 10
 
+    @Option(help: "With --receive: messages each receiver takes ahead of its calls (prefetch_count; 0: credit per call).")
+    var prefetch: Int = 0
+
     func validate() throws {
         guard maxMessages >= 1, maxMessages <= 5000 else { throw ValidationError("--max-messages must be 1...5000") }
+        guard (0...10_000).contains(prefetch) else { throw ValidationError("--prefetch must be 0...10000 (got \(prefetch))") }
+        if prefetch > 0, !receive { throw ValidationError("--prefetch needs --receive") }
         _ = try Duration(cliSeconds: receiveTimeout, flag: "--receive-timeout")
         if receive, cold || scheduled { throw ValidationError("--receive does not combine with --cold or --scheduled") }
     }
@@ -119,34 +128,60 @@ struct BenchServiceBusCommand: ParsableCommand {
 extension BenchServiceBusCommand {
     private func runReceive(_ options: ServiceBusClientOptions) throws {
         let warmupCount = load.loop.warmupCount
+        // Messages a receiver holds ahead are out of the others' reach: the surplus keeps every claim satisfiable.
+        let (surplus, overflow) = load.loop.concurrency.multipliedReportingOverflow(by: prefetch)
+        guard !overflow, surplus <= 1_000_000 else { throw ValidationError("--concurrency x --prefetch is too large") }
         let prefillStart = MonotonicInstant.now()
-        let prefill = try self.prefill(warmupCount + load.loop.count, options: options)
+        let prefill = try self.prefill(warmupCount + load.loop.count + surplus, options: options)
         let prefillSeconds = MonotonicInstant.now().seconds(since: prefillStart)
         if prefill.failed > 0 { JSONOutput.printError("pre-fill: \(prefill.failed) sends failed: \(prefill.lastError ?? "")") }
 
         let receivers = try (0..<load.loop.concurrency).map { _ in
             try ServiceBusReceiver(connectionString: load.connectionString, queueName: queue, receiveMode: .peekLock,
-                                   options: options)
+                                   prefetchCount: prefetch, options: options)
         }
-        defer { for receiver in receivers { try? receiver.close() } }
         let warm = drain(warmupCount, receivers)
         if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
         let cpuBefore = ProcessStats.cpuSeconds()
         let outcome = drain(load.loop.count, receivers)
         let cpu = ProcessStats.cpuSeconds() - cpuBefore
         if let error = outcome.lastError { JSONOutput.printError("last error: \(error)") }
+        // Closing releases what each receiver still holds ahead; then the surplus goes, so the queue is as before.
+        let prefetchedAtEnd = receivers.reduce(0) { $0 + $1.prefetchedCount }
+        let connections = receivers.reduce(0) { $0 + $1.connectionsOpened }
+        for receiver in receivers { try? receiver.close() }
+        let surplusRemoved = surplus > 0 ? try removeSurplus(surplus, options: options) : 0
+        if surplusRemoved < surplus {
+            JSONOutput.printError("only \(surplusRemoved) of \(surplus) surplus messages were removed; the rest stay in the queue")
+        }
         let seconds = outcome.seconds
         let summary: [String: Any] = [
-            "mode": "receive", "count": load.loop.count, "concurrency": load.loop.concurrency, "size": load.loop.size, "max_messages": maxMessages,
+            "mode": "receive", "count": load.loop.count, "concurrency": load.loop.concurrency, "size": load.loop.size,
+            "max_messages": maxMessages, "prefetch": prefetch, "prefetched_at_end": prefetchedAtEnd, "surplus": surplus,
+            "surplus_removed": surplusRemoved,
             "messages_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6, 4),
             "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6, 4),
             "mean_ms": JSONOutput.rounded(outcome.meanMilliseconds, 4),
-            "errors": outcome.failed, "connections": receivers.reduce(0) { $0 + $1.connectionsOpened },
+            "errors": outcome.failed, "connections": connections,
             "seconds": JSONOutput.rounded(seconds), "prefill_seconds": JSONOutput.rounded(prefillSeconds),
             "cpu_us_per_message": JSONOutput.rounded(cpu * 1e6 / Double(load.loop.count), 1),
         ]
         try load.report(summary, failed: outcome.failed)
+    }
+
+    /// Removes `count` messages (receive-and-delete, untimed), stopping early when a read comes back empty.
+    private func removeSurplus(_ count: Int, options: ServiceBusClientOptions) throws -> Int {
+        let receiver = try ServiceBusReceiver(connectionString: load.connectionString, queueName: queue,
+                                              receiveMode: .receiveAndDelete, options: options)
+        defer { try? receiver.close() }
+        var removed = 0
+        while removed < count {
+            let batch = try receiver.receive(maxMessages: min(500, count - removed), timeout: .seconds(2))
+            if batch.isEmpty { break }
+            removed += batch.count
+        }
+        return removed
     }
 
     /// Sends `total` messages through a pooled sender, 100 per call, 4 calls in flight.

@@ -129,8 +129,10 @@ final class ServiceBusTests: XCTestCase {
         let second = collector.wait(for: 2)[1]
         XCTAssertEqual(second.message.header?.deliveryCount, 1)
         XCTAssertEqual(second.message.annotation("x-opt-sequence-number"), first.message.annotation("x-opt-sequence-number"))
-        // Settling with the expired token does not complete the redelivered message.
-        try settle(first, .accepted)
+        // Settling with the expired token does not complete the redelivered message: it is refused as lock-lost.
+        XCTAssertThrowsError(try settle(first, .accepted)) { error in
+            XCTAssertEqual((error as? ToolboxError)?.serviceCondition?.amqpCondition, "com.microsoft:message-lock-lost", "\(error)")
+        }
         XCTAssertEqual(try emulatorQueue(emulator, "q4").count, 1)
         try settle(second, .accepted)
         XCTAssertEqual(try emulatorQueue(emulator, "q4").count, 0)

@@ -70,6 +70,27 @@ final class BenchServiceBusCLITests: XCTestCase {
         XCTAssertEqual(try drainedCount(emulator), 0)
     }
 
+    /// With --prefetch the receivers hold messages ahead; the bench still completes exactly --count (none twice,
+    /// none starved), releases what is still prefetched and removes its surplus, so the queue ends as it began.
+    func testReceiveBenchWithPrefetchCompletesExactlyTheCountAndLeavesTheQueueEmpty() throws {
+        let emulator = try startEmulator()
+        let result = try run(["bench", "servicebus", "--connection-string", emulator.serviceBusConnectionString,
+                              "--queue", "q1", "--receive", "--count", "50", "--concurrency", "3", "--max-messages", "4",
+                              "--prefetch", "6", "--warmup", "5", "--size", "16", "--json"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let object = try result.singleJSONObject()
+        XCTAssertEqual(object["prefetch"] as? Int, 6)
+        XCTAssertEqual(object["count"] as? Int, 50)
+        XCTAssertEqual(object["errors"] as? Int, 0, result.stderr)
+        XCTAssertEqual(object["surplus"] as? Int, 18, "3 receivers x prefetch 6")
+        XCTAssertEqual(object["surplus_removed"] as? Int, 18)
+        XCTAssertNotNil(object["prefetched_at_end"] as? Int)
+        XCTAssertEqual(object["connections"] as? Int, 3)
+        XCTAssertEqual(try drainedCount(emulator), 0)
+        XCTAssertEqual(try run(["bench", "servicebus", "--connection-string", "x", "--prefetch", "3", "--json"]).status == 0,
+                       false, "--prefetch needs --receive")
+    }
+
     func testReceiveBenchRejectsBadFlags() throws {
         for flags in [["--receive", "--cold"], ["--receive", "--scheduled"], ["--receive", "--max-messages", "0"]] {
             let bad = try run(["bench", "servicebus", "--connection-string", "x", "--json"] + flags)

@@ -66,4 +66,31 @@ final class MessagingCLITests: XCTestCase {
         XCTAssertNotEqual(empty.status, 0)
         XCTAssertEqual(empty.lines.last?["received"] as? Int, 0)
     }
+
+    /// `servicebus receive --prefetch N`: what the receiver took ahead and never printed goes back to the queue on
+    /// exit, untouched (delivery count 0), for the next receiver.
+    func testServiceBusReceiveWithPrefetchGivesBackWhatItDidNotPrint() throws {
+        var configuration = EmulatorConfiguration()
+        configuration.queues = ["q1"]
+        configuration.lockDuration = .seconds(300)
+        let emulator = try Emulator.start(configuration)
+        defer { emulator.stop() }
+        let cs = emulator.serviceBusConnectionString
+        let send = try run(["servicebus", "send", "--connection-string", cs, "--queue", "q1", "--count", "6",
+                            "--body", "p", "--json"])
+        XCTAssertEqual(send.lines.last?["sent"] as? Int, 6, send.stderr)
+        let first = try run(["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--count", "2",
+                             "--prefetch", "10", "--timeout", "10", "--json"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertEqual(first.lines.last?["received"] as? Int, 2)
+        XCTAssertNotNil(first.lines.last?["prefetched_unhanded"] as? Int)
+        let rest = try run(["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--count", "4",
+                            "--timeout", "10", "--json"])
+        XCTAssertEqual(rest.status, 0, rest.stderr)
+        XCTAssertEqual(rest.lines.prefix(4).compactMap { $0["delivery_count"] as? Int }, [0, 0, 0, 0])
+        XCTAssertEqual(rest.lines.last?["received"] as? Int, 4)
+        let refused = try run(["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--prefetch", "-1"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--prefetch"), refused.stderr)
+    }
 }

@@ -28,7 +28,7 @@ final class ServiceBusClockTests: XCTestCase {
             result.withLockedValue { $0 = outcome }
             done.fulfill()
         }
-        XCTAssertTrue(FaultScenario.eventually { receiver.bufferedCount == 1 }, "the one message arrived")
+        XCTAssertTrue(FaultScenario.eventually { receiver.prefetchedCount == 1 }, "the one message arrived")
         clock.advance(by: .seconds(29))
         XCTAssertNil(result.load(), "four of five missing and the time-out not reached: still waiting")
         clock.advance(by: .seconds(1))

@@ -102,7 +102,7 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
             bodies.append(String(validating: message.body, as: UTF8.self) ?? "")
         }
         XCTAssertTrue(eventually { receiver.currentConnectionID == nil }, "the flooded link was abandoned")
-        XCTAssertLessThanOrEqual(receiver.bufferedCount, 1, "nothing beyond the credit was buffered")
+        XCTAssertLessThanOrEqual(receiver.prefetchedCount, 1, "nothing beyond the credit was buffered")
 
         proxy.frameRewrite = nil
         XCTAssertTrue(eventually(60) {

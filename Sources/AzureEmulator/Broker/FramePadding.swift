@@ -99,14 +99,23 @@ struct FramePadding {
         guard case .described(.ulong(0x15), .list(var fields)) = value, fields.count >= 5 else { return value }
         if fields[0] == .bool(true), fields[3] != .bool(true), !fields[4].isNull {
             fields[3] = .bool(true)
-        } else if fields[0] == .bool(false), case .described(.ulong(0x25), _) = fields[4] {
+        } else if fields[0] == .bool(false), case .described(.ulong(0x25), let rejected) = fields[4],
+                  !isLockLost(rejected) {
             // Confirming a dead-letter: Azure answers a bare `rejected()`; pyamqp reads an error in it as a failed
-            // settlement and retries through $management.
+            // settlement and retries through $management. A settlement refused for a lapsed lock keeps its error.
             fields[4] = .described(descriptor: .ulong(0x25), value: .list([.null]))
         } else {
             return value
         }
         return .described(descriptor: .ulong(0x15), value: .list(fields))
+    }
+
+    /// A `rejected` state's fields carrying `com.microsoft:message-lock-lost`.
+    private static func isLockLost(_ rejected: AMQPValue) -> Bool {
+        guard case .list(let fields) = rejected, case .described(_, .list(let error))? = fields.first,
+            case .symbol(let condition)? = error.first
+        else { return false }
+        return condition.rawValue == "com.microsoft:message-lock-lost"
     }
 
     static func pad(_ value: AMQPValue) -> AMQPValue {

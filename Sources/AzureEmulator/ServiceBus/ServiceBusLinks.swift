@@ -65,11 +65,14 @@ extension BrokerConnection {
                 guard let token = delivery.token else {
                     return AMQPOutgoingDelivery(payload: delivery.payload, settled: true) { _ in }
                 }
+                // The settlement is applied as it arrives, on the connection's queue; one whose lock has lapsed is
+                // answered `rejected` with message-lock-lost, as on Azure. A failed link keeps the lock until it
+                // expires, as on Azure.
                 return AMQPOutgoingDelivery(payload: delivery.payload, deliveryTag: LockToken.deliveryTag(token),
-                                            settled: false) { result in
-                    // A failed link keeps the lock until it expires, as on Azure.
-                    if case .success(let outcome?) = result { queue.settle(token: token, outcome: outcome) }
-                }
+                                            settled: false, resolve: { outcome in
+                                                queue.settle(token: token, outcome: outcome) == .lockLost
+                                                    ? ServiceBusQueue.lockLostOutcome : outcome
+                                            }) { _ in }
             }
         })
     }

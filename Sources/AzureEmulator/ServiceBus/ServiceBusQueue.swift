@@ -231,6 +231,11 @@ final class ServiceBusQueue: @unchecked Sendable {
         }
     }
 
+    /// What a settlement of a lapsed lock is answered with on the link.
+    static let lockLostOutcome = AMQPDeliveryState.rejected(AMQPRemoteError(
+        condition: "com.microsoft:message-lock-lost",
+        description: "The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue."))
+
     static func text(_ value: AMQPValue) -> String? {
         switch value {
         case .string(let s): return s

@@ -123,7 +123,8 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
     private var outstanding: UInt32 = 0
     private var draining = false
     private var drainCallbacks: [Callback<Void>] = []
-    private var pendingSettles: [UInt32: Callback<Void>] = [:]
+    /// Settlements sent unsettled (rcv-settle-mode second), waiting for the sender's: each with the outcome asked for.
+    private var pendingSettles: [UInt32: (callback: Callback<Void>, asked: AMQPDeliveryState)] = [:]
     /// Settlements asked for off the connection queue, in order, waiting for the hop that sends them all
     /// (`settle`); guarded by its own lock, since other threads append to it.
     private let settlesToSend = LockedValue<[(UInt32, AMQPDeliveryState, Callback<Void>)]>([])
@@ -169,6 +170,18 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
             guard self.state == .attached else { return }
             let sum = self.linkCredit.addingReportingOverflow(count)
             self.linkCredit = sum.overflow ? Self.maxLinkCredit : min(sum.partialValue, Self.maxLinkCredit)
+            self.sendFlow()
+        }
+    }
+
+    /// Withdraws the credit the sender has not used yet (a flow with link-credit 0, AMQP 1.0 §2.6.7) and stops
+    /// `.auto` top-ups: the sender sends nothing more once it has read the flow, though what it sent before still
+    /// arrives. A receiver about to give back what it holds calls this first, so nothing new comes in behind it.
+    public func withdrawCredit() {
+        queue.async {
+            guard self.state == .attached else { return }
+            self.autoPrefetch = nil
+            self.linkCredit = 0
             self.sendFlow()
         }
     }
@@ -378,22 +391,31 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
             session.incomingUnsettled[deliveryID] = nil
             callback(.success(()))
         } else {
-            pendingSettles[deliveryID] = callback
+            pendingSettles[deliveryID] = (callback, outcome)
         }
     }
 
     func receivedDisposition(deliveryID: UInt32, settled: Bool, state: AMQPDeliveryState?) {
         debugAssertOnQueue(queue)
-        guard settled, let callback = pendingSettles.removeValue(forKey: deliveryID) else { return }
+        guard settled, let (callback, asked) = pendingSettles.removeValue(forKey: deliveryID) else { return }
+        // The sender settles with the outcome it applied: `rejected` where we asked for something else means our
+        // outcome was refused (Service Bus: the lock had lapsed, `com.microsoft:message-lock-lost`).
+        if case .rejected(let remote)? = state {
+            if case .rejected = asked {} else {
+                let condition = remote?.condition.rawValue ?? "no condition"
+                return callback(.failure(AMQPError(.requestFailed, "the sender refused the settlement (\(condition))",
+                                                   remote: remote)))
+            }
+        }
         callback(.success(()))
     }
 
     override func didTerminate(_ error: AMQPError) {
         for callback in drainCallbacks { callback(.failure(error)) }
         drainCallbacks = []
-        for (id, callback) in pendingSettles {
+        for (id, pending) in pendingSettles {
             session.incomingUnsettled[id] = nil
-            callback(.failure(error))
+            pending.callback(.failure(error))
         }
         pendingSettles = [:]
         session.incomingUnsettled = session.incomingUnsettled.filter { $0.value !== self }

@@ -48,6 +48,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         let messageFormat: UInt32
         let settled: Bool
         let callback: Callback<AMQPDeliveryState?>
+        var resolve: (@Sendable (AMQPDeliveryState) -> AMQPDeliveryState)? = nil
         var deliveryID: UInt32?
         var tag: [UInt8] = []
         var offset = 0
@@ -61,6 +62,9 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     /// Payload bytes in `pending` not yet fully sent (bounded by `options.maxPendingBytes`).
     private var pendingBytes = 0
     private var unsettled: [UInt32: Callback<AMQPDeliveryState?>] = [:]
+    /// Broker role: for unsettled deliveries that came with `AMQPOutgoingDelivery.resolve`, what decides the
+    /// outcome we settle with.
+    private var resolvers: [UInt32: @Sendable (AMQPDeliveryState) -> AMQPDeliveryState] = [:]
     /// Link flow state (part 2, 2.6.7): credit the receiver granted and deliveries sent so far.
     private(set) var linkCredit: UInt32 = 0
     private(set) var deliveryCount: UInt32 = 0
@@ -252,6 +256,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
                 head.callback(.success(nil))
             } else {
                 unsettled[id] = head.callback
+                if let resolve = head.resolve { resolvers[id] = resolve }
                 session.outgoingUnsettled[id] = self
             }
         }
@@ -277,7 +282,8 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         pendingBytes += next.payload.count
         pending.append(Pending(payload: next.payload, messageFormat: next.messageFormat,
                                settled: next.settled ?? (options.settleMode == .settled),
-                               callback: Callback(queue, next.completion), tag: next.deliveryTag ?? []))
+                               callback: Callback(queue, next.completion), resolve: next.resolve,
+                               tag: next.deliveryTag ?? []))
         return true
     }
 
@@ -294,11 +300,18 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     func receivedDisposition(deliveryID: UInt32, settled: Bool, state: AMQPDeliveryState?) {
         debugAssertOnQueue(queue)
         guard let callback = unsettled[deliveryID] else { return }
+        var state = state
         if !settled {
-            // Only a terminal outcome matters; with rcv-settle-mode second we settle it ourselves.
-            guard let state, state.isOutcome else { return }
-            session.send(.disposition(AMQPDisposition(role: .sender, first: deliveryID, settled: true, state: state)))
+            // Only a terminal outcome matters; with rcv-settle-mode second we settle it ourselves, with the outcome
+            // the broker decides (Service Bus: `rejected` with message-lock-lost when the lock has lapsed).
+            guard let asked = state, asked.isOutcome else { return }
+            let final = resolvers.removeValue(forKey: deliveryID)?(asked) ?? asked
+            state = final
+            session.send(.disposition(AMQPDisposition(role: .sender, first: deliveryID, settled: true, state: final)))
             session.outgoingUnsettled[deliveryID] = nil
+        } else if let resolve = resolvers.removeValue(forKey: deliveryID), let asked = state, asked.isOutcome {
+            // The receiver settled it itself: its outcome stands, but the broker still applies it.
+            _ = resolve(asked)
         }
         unsettled[deliveryID] = nil
         callback(.success(state))
@@ -315,6 +328,7 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
             callback(.failure(error))
         }
         unsettled = [:]
+        resolvers = [:]
     }
 }
 
@@ -329,9 +343,16 @@ public struct AMQPOutgoingDelivery: Sendable {
     public var settled: Bool?
     /// Gets the receiver's outcome (nil for a pre-settled delivery) or the link's failure.
     public var completion: @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void
+    /// Broker role: runs on the connection's queue with the receiver's outcome as soon as it arrives (before
+    /// `completion`). When the receiver leaves settling to us (rcv-settle-mode second), what it returns is the
+    /// outcome we settle with and report to `completion`; when the receiver settled itself, its own outcome
+    /// stands. nil settles with the receiver's outcome.
+    public var resolve: (@Sendable (AMQPDeliveryState) -> AMQPDeliveryState)?
 
     public init(payload: [UInt8], messageFormat: UInt32 = 0, deliveryTag: [UInt8]? = nil, settled: Bool? = nil,
+                resolve: (@Sendable (AMQPDeliveryState) -> AMQPDeliveryState)? = nil,
                 completion: @escaping @Sendable (Result<AMQPDeliveryState?, AMQPError>) -> Void) {
+        self.resolve = resolve
         self.payload = payload
         self.messageFormat = messageFormat
         self.deliveryTag = deliveryTag
