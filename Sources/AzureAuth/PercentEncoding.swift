@@ -1,14 +1,23 @@
 /// The percent-encodings Azure's SDKs use, reproduced byte for byte because signatures cover them.
 package enum PercentEncoding {
-    private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8)
+    /// 256 flags: whether a byte is unreserved (kept as it is by every quote). A table, not a `Set`: quote runs
+    /// several times per signed request.
+    private static let unreserved: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~".utf8 { table[Int(byte)] = true }
+        return table
+    }()
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     /// Python's `urllib.parse.quote(value, safe=safe)`: unreserved characters and `safe` stay, the rest is `%XX`.
     package static func quote(_ value: String, safe: String = "/") -> String {
-        let keep = unreserved.union(safe.utf8)
+        let keep = { (byte: UInt8) -> Bool in unreserved[Int(byte)] || safe.utf8.contains(byte) }
+        // Most values (ids, names, tokens) need no escape: hand them back without building a copy.
+        if value.utf8.allSatisfy(keep) { return value }
         var out = [UInt8]()
+        out.reserveCapacity(value.utf8.count + 16)
         for byte in value.utf8 {
-            if keep.contains(byte) {
+            if keep(byte) {
                 out.append(byte)
             } else {
                 out.append(UInt8(ascii: "%"))
@@ -33,6 +42,9 @@ package enum PercentEncoding {
 
     /// Python's `urllib.parse.unquote`: `%XX` decoded, invalid escapes left as they are; `+` stays `+`.
     package static func unquote(_ value: String, plusAsSpace: Bool = false) -> String {
+        if !value.utf8.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) {
+            return value
+        }
         let bytes = Array(value.utf8)
         var out = [UInt8]()
         var index = 0

@@ -47,6 +47,8 @@ final class CosmosAuthorizer: Sendable {
     }
 
     private let kind: Kind
+    /// Master-key headers of the current second: the same verb, resource and `x-ms-date` sign alike.
+    private let signatures = CosmosSignatureCache()
     /// After AADSTS500011 (the account-specific scope is unknown) the SDKs use the generic Cosmos scope.
     private let useFallbackScope = LockedValue(false)
 
@@ -69,8 +71,11 @@ final class CosmosAuthorizer: Sendable {
                    completion: @escaping @Sendable (Result<String, ToolboxError>) -> Void) {
         switch kind {
         case .key(let signer):
-            completion(.success(signer.authorizationHeader(
-                verb: verb, resourceType: resourceType, resourceLink: resourceLink, date: date).exposedValue))
+            completion(.success(signatures.value(verb: verb, resourceType: resourceType, resourceLink: resourceLink,
+                                                 date: date) {
+                signer.authorizationHeader(verb: verb, resourceType: resourceType, resourceLink: resourceLink,
+                                           date: date).exposedValue
+            }))
         case .token(let credential, let scope):
             let fallback = useFallbackScope
             let chosen = fallback.load() ? AzureScope.cosmosFallback : scope

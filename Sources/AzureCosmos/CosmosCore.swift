@@ -34,6 +34,10 @@ final class CosmosCore: Sendable {
         }
         var configuration = httpConfiguration
         configuration.userAgent = options.userAgent
+        // Every answer is handed to the caller's queue by `CosmosOperation` anyway: the HTTP client's own hop to
+        // a callback queue would be a second thread hop per request. `CosmosCall` does only bookkeeping on the
+        // connection's queue and moves large bodies off it before they are decoded.
+        configuration.inlineCompletions = true
         if let caFile = options.caFile { configuration.tls.trustRoots = .file(caFile) }
         configuration.proxy = options.proxy
         if options.insecureSkipVerification { configuration.tls.verification = .noneInsecureDevelopmentOnly }
@@ -69,7 +73,7 @@ final class CosmosCore: Sendable {
                                     idempotent: true, operation: "the readiness read of container '\(container)'")
         return HTTPReadinessProbe(
             makeRequest: { endpoint, deadline, done in
-                let date = UTCDate.rfc1123(UTCDate.nowUnixSeconds())
+                let date = CosmosRequestDate.now()
                 let resource = request.signedResource
                 authorizer.authorize(verb: "GET", resourceType: resource.type, resourceLink: resource.link,
                                      date: date, deadline: deadline) { result in

@@ -80,7 +80,19 @@ public enum CosmosPartitionKey: Sendable, Hashable, CustomStringConvertible, Exp
 
     /// The `x-ms-documentdb-partitionkey` header value.
     public var headerValue: String {
-        if case .hierarchical(let parts) = self { return CosmosJSON.array(parts.map(\.json)).jsonString }
+        // Sent on every item request: the common keys are written directly, byte for byte what the encoder
+        // below writes for them, without a JSONEncoder per request.
+        switch self {
+        case .string(let value) where value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c }):
+            return "[\"" + value + "\"]"
+        case .number(let value) where value.rounded() == value && abs(value) < 1e15:
+            if let exact = Int64(exactly: value) { return "[" + String(exact) + "]" }
+        case .bool(let value): return value ? "[true]" : "[false]"
+        case .null: return "[null]"
+        case .none: return "[{}]"
+        case .hierarchical(let parts): return CosmosJSON.array(parts.map(\.json)).jsonString
+        default: break
+        }
         return CosmosJSON.array([json]).jsonString
     }
 

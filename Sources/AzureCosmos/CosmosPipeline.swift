@@ -70,7 +70,7 @@ final class CosmosPipeline: Sendable {
     /// The signed HTTP request for one try.
     func build(_ request: CosmosRequest, deadline: Deadline,
                completion: @escaping @Sendable (Result<HTTPRequest, ToolboxError>) -> Void) {
-        let date = UTCDate.rfc1123(UTCDate.nowUnixSeconds())
+        let date = CosmosRequestDate.now()
         let resource = request.signedResource
         let endpoint = self.endpoint
         // Like the SDKs, session tokens go out on reads and queries (writes establish them, they need none).
@@ -118,6 +118,9 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
         var connectionRetries = 0
         var charge = 0.0
     }
+
+    /// Bodies up to this size are passed on from the connection's queue directly (point reads and writes).
+    static let inlineBodyLimit = 16 * 1024
 
     private let pipeline: CosmosPipeline
     private let request: CosmosRequest
@@ -208,8 +211,15 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
         }
         let status = response.status
         if (200..<300).contains(status) || request.acceptedStatuses.contains(status) {
-            finish(.success(CosmosRawResponse(http: response, requestCharge: total,
-                                              activityID: response.headers.first(name: "x-ms-activity-id"))))
+            let raw = CosmosRawResponse(http: response, requestCharge: total,
+                                        activityID: response.headers.first(name: "x-ms-activity-id"))
+            // This runs on the connection's queue (inline completions): a page big enough to take a while to
+            // decode (queries, feeds) is handed on before the operation's continuation decodes it.
+            if response.body.count > Self.inlineBodyLimit {
+                LibraryQueues.defaultCallbackQueue.async { [self] in finish(.success(raw)) }
+            } else {
+                finish(.success(raw))
+            }
             return
         }
         var error = CosmosErrors.from(response, operation: request.operation)

@@ -55,6 +55,20 @@ enum CosmosPaths {
     static func containerLink(_ database: String, _ container: String) -> String { "dbs/\(database)/colls/\(container)" }
 }
 
+/// The `x-ms-date` of a request sent now: formatted once per second, not once per request.
+enum CosmosRequestDate {
+    private static let last = LockedValue<(seconds: Int, text: String)>((-1, ""))
+
+    static func now() -> String {
+        let seconds = UTCDate.nowUnixSeconds()
+        if let text = last.withLockedValue({ $0.seconds == seconds ? $0.text : nil }) { return text }
+        let text = UTCDate.rfc1123(seconds)
+        last.withLockedValue { $0 = (seconds, text) }
+        return text
+    }
+}
+
 enum CosmosActivityID {
-    static func make() -> String { UUID().uuidString.lowercased() }
+    /// From OpenSSL: Foundation's `UUID()` opens `/dev/urandom` on every call on Linux.
+    static func make() -> String { AuthCrypto.uuidString() }
 }

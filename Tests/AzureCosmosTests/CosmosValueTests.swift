@@ -1,3 +1,4 @@
+import AzureAuth
 @testable import AzureCosmos
 import Foundation
 import ToolboxCore
@@ -74,6 +75,61 @@ final class CosmosValueTests: XCTestCase {
         XCTAssertNil(tokens.token(container: "dbs/d/colls/x", rangeID: nil))
         tokens.record(container: "dbs/d/colls/c", header: "garbage")
         XCTAssertEqual(tokens.token(container: "dbs/d/colls/c", rangeID: "1"), "1:-1#9")
+    }
+
+    func testPartitionKeyHeaderShortcutsWriteWhatTheEncoderWrites() {
+        let keys: [CosmosPartitionKey] = [
+            "tenant-a", "", "a/b c", "quote\"d", "back\\slash", "tab\t", "caf\u{e9}", "\u{1F600}", 0, -0.0, 7, -42, 2.5,
+            1e15, 1e16, -1e300, .bool(true), .bool(false), .null, .none, .hierarchical(["a", 3, .none]),
+        ]
+        for key in keys {
+            // The encoder's text: a hierarchical key's JSON is the array already.
+            var encoded = CosmosJSON.array([key.json]).jsonString
+            if case .hierarchical = key { encoded = key.json.jsonString }
+            XCTAssertEqual(key.headerValue, encoded, "\(key.json)")
+        }
+    }
+
+    func testSessionTokensRepeatedAndOlderHeadersChangeNothing() {
+        let tokens = CosmosSessionTokens()
+        let link = "dbs/d/colls/c"
+        tokens.record(container: link, header: "0:-1#6,1:-1#9")
+        XCTAssertEqual(tokens.token(container: link, rangeID: nil), "0:-1#6,1:-1#9")
+        tokens.record(container: link, header: "0:-1#6,1:-1#9")  // the same header again (the common case)
+        tokens.record(container: link, header: "1:-1#3")  // older: ignored
+        XCTAssertEqual(tokens.token(container: link, rangeID: nil), "0:-1#6,1:-1#9")
+        tokens.record(container: link, header: "0:-1#7")  // newer for one range: the joined token follows
+        XCTAssertEqual(tokens.token(container: link, rangeID: nil), "0:-1#7,1:-1#9")
+        tokens.record(container: link, header: "0:-1#6,1:-1#9")  // a stale repeat of an earlier header
+        XCTAssertEqual(tokens.token(container: link, rangeID: nil), "0:-1#7,1:-1#9")
+        XCTAssertEqual(tokens.token(container: link, rangeID: "0"), "0:-1#7")
+    }
+
+    func testSignatureCacheSignsOncePerResourceAndSecond() throws {
+        let signer = try CosmosMasterKeySigner(key: Secret(FakeCosmosGateway.key))
+        let cache = CosmosSignatureCache(capacity: 3)
+        let signs = LockedValue(0)
+        func header(_ verb: String, _ link: String, _ date: String) -> String {
+            cache.value(verb: verb, resourceType: "docs", resourceLink: link, date: date) {
+                signs.withLockedValue { $0 += 1 }
+                return signer.authorizationHeader(verb: verb, resourceType: "docs", resourceLink: link,
+                                                  date: date).exposedValue
+            }
+        }
+        let second1 = "Thu, 03 Dec 2026 19:00:00 GMT", second2 = "Thu, 03 Dec 2026 19:00:01 GMT"
+        let first = header("GET", "dbs/d/colls/c/docs/a", second1)
+        XCTAssertEqual(header("GET", "dbs/d/colls/c/docs/a", second1), first)
+        XCTAssertEqual(signs.load(), 1)
+        // Each input of the string to sign is part of the key.
+        for (verb, link, date) in [("DELETE", "dbs/d/colls/c/docs/a", second1), ("GET", "dbs/d/colls/c/docs/b", second1),
+                                   ("GET", "dbs/d/colls/c/docs/a", second2)] {
+            XCTAssertEqual(header(verb, link, date), signer.authorizationHeader(
+                verb: verb, resourceType: "docs", resourceLink: link, date: date).exposedValue)
+        }
+        XCTAssertEqual(signs.load(), 4)
+        XCTAssertEqual(cache.count, 1, "a newer second drops the older one's entries")
+        for id in ["p", "q", "r", "s"] { _ = header("GET", "dbs/d/colls/c/docs/\(id)", second2) }
+        XCTAssertLessThanOrEqual(cache.count, 3, "bounded by its capacity")
     }
 
     func testWirePathsAndSignedResources() {

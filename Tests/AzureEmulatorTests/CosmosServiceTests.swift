@@ -293,6 +293,34 @@ final class CosmosServiceTests: XCTestCase {
         XCTAssertEqual(cosmos.service.authenticationRefusedResponse(to: request).head.status, 401)
     }
 
+    func testSignedResourceFromSegmentsIsWhatThePathGives() {
+        for target in ["/", "/dbs", "/dbs/db/", "/dbs/db/colls/c", "/dbs/db/colls/c/docs/item%201/", "/dbs/db/colls/c/docs/a%2Fb",
+                       "/dbs/db/colls/c/docs/x?q=1", "//dbs//db/colls/c/pkranges/", "/dbs/caf%C3%A9/colls/c/docs/%zz/"] {
+            let request = EmulatorHTTPRequest(head: HTTPRequestHead(method: "GET", target: target), body: [], isSecure: false,
+                                              localPort: 1, remoteAddress: nil)
+            let expected = CosmosResourcePath.resource(forPath: target)
+            let signed = CosmosService.signedResource(request)
+            XCTAssertEqual(signed.type, expected.type, target)
+            XCTAssertEqual(signed.link, expected.link, target)
+        }
+    }
+
+    func testReadsAnswerTheStoredTextAfterEveryKindOfWrite() throws {
+        let cosmos = try CosmosTestHarness()
+        XCTAssertEqual(cosmos.create(#"{"id":"r1","pk":"a","n":1}"#, pk: #""a""#).status, 201)
+        func read() -> String { cosmos.send("GET", "/dbs/db/colls/c/docs/r1/", headers: [("x-ms-documentdb-partitionkey", #"["a"]"#)]).raw }
+        let created = read()
+        XCTAssertTrue(created.contains(#""n":1"#) && created.contains(#""_etag":"#), created)
+        XCTAssertEqual(cosmos.send("PUT", "/dbs/db/colls/c/docs/r1/", body: #"{"id":"r1","pk":"a","n":2}"#,
+                                   headers: [("x-ms-documentdb-partitionkey", #"["a"]"#)]).status, 200)
+        XCTAssertTrue(read().contains(#""n":2"#))
+        XCTAssertEqual(cosmos.send("PATCH", "/dbs/db/colls/c/docs/r1/", body: #"{"operations":[{"op":"incr","path":"/n","value":5}]}"#,
+                                   headers: [("x-ms-documentdb-partitionkey", #"["a"]"#)]).status, 200)
+        let patched = read()
+        XCTAssertTrue(patched.contains(#""n":7"#), patched)
+        XCTAssertNotEqual(patched, created)
+    }
+
     func testFrontDoorFaultsAndTheSplitRouteOverHTTP() throws {
         var configuration = EmulatorConfiguration()
         configuration.cosmosContainers = [CosmosContainerDefinition(database: "db", container: "c", partitionKeyPath: "/pk")]

@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import ToolboxCore
 import XCTest
@@ -78,4 +79,41 @@ final class SocketPollerTests: XCTestCase {
             try connection.close(mode: .abortive)
         }
     }
+
+    #if os(Linux)
+    /// An event loop's poller thread ends, and closes its epoll set, once the loops are released (a dropped
+    /// HTTPClient must not leave threads or descriptors behind).
+    func testPollerThreadsEndWithTheirLoops() throws {
+        func epollSets() -> Set<String> {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return Set(fds.filter {
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == "anon_inode:[eventpoll]"
+            })
+        }
+        let before = epollSets()
+        var loops: HTTPEventLoops? = HTTPEventLoops(count: 3)
+        let added = epollSets().subtracting(before)
+        XCTAssertEqual(added.count, 3, "one epoll set per loop")
+        // The loops work: a connection on one of them echoes (and, closed and released, lets its poller go).
+        let listener = try TCPListener(host: "127.0.0.1", port: 0) { echo($0) }
+        defer { listener.close() }
+        do {
+            let loop = try XCTUnwrap(loops?.next())
+            let connection: TCPConnection = try Blocking.wait { queue, completion in
+                TCPConnection.connect(
+                    host: "127.0.0.1", port: listener.port, tls: nil, serverName: nil, deadline: .after(seconds: 10),
+                    targetQueue: loop.queue, poller: loop.poller, queue: queue
+                ) { completion($0.mapError { $0 }) }
+            }
+            try connection.write([1, 2, 3], timeout: .seconds(10))
+            XCTAssertEqual(try readExactly(connection, count: 3), [1, 2, 3])
+            try connection.close()
+        }
+        loops = nil
+        // The threads notice the closed pipe on their own time: wait (bounded) for their sets to be closed.
+        let deadline = Deadline.after(seconds: 10)
+        while !epollSets().isDisjoint(with: added), !deadline.hasPassed { usleep(1000) }
+        XCTAssertTrue(epollSets().isDisjoint(with: added), "every poller thread closed its epoll set")
+    }
+    #endif
 }

@@ -81,9 +81,9 @@ extension CosmosService {
         var headers = sessionHeaders(result, database: database, container: container)
         if let etag = result.etag { headers.append(("etag", etag)) }
         let minimal = request.header("Prefer")?.lowercased().contains("return=minimal") == true
-        let size = result.document?.json.utf8.count ?? 0
-        return respond(result.status, minimal ? nil : result.document, activityID: activityID, headers: headers,
-                       charge: charge + Double(size / 1024))
+        let json = result.json ?? []
+        return respond(result.status, json: minimal ? [] : json, activityID: activityID, headers: headers,
+                       charge: charge + Double(json.count / 1024))
     }
 
     // MARK: Partition key ranges

@@ -42,6 +42,8 @@ enum CosmosPartitionKeyHeader: Equatable {
 struct CosmosItemResult {
     var status: Int
     var document: CosmosValue?
+    /// `document` as JSON text (the stored serialisation).
+    var json: [UInt8]?
     var etag: String?
     var rangeID: String
     var lsn: Int
@@ -85,7 +87,7 @@ extension CosmosStore {
         try withContainer(database: database, container: container) { container, _, _ throws(CosmosFailure) in
             let key = try Self.requireHeader(header)
             guard let item = container.items[Self.itemKey(id: id, partitionKey: key)] else { throw .notFound() }
-            return CosmosItemResult(status: 200, document: item.document, etag: item.etag,
+            return CosmosItemResult(status: 200, document: item.document, json: item.json, etag: item.etag,
                                     rangeID: container.rangeID(forEPK: item.epk), lsn: container.lsn)
         }
     }
@@ -134,7 +136,7 @@ extension CosmosStore {
             container.items[itemKey] = nil
             stored -= existing.bytes
             container.lsn += 1
-            return CosmosItemResult(status: 204, document: nil, etag: nil, rangeID: container.rangeID(forEPK: existing.epk),
+            return CosmosItemResult(status: 204, document: nil, json: nil, etag: nil, rangeID: container.rangeID(forEPK: existing.epk),
                                     lsn: container.lsn)
         }
     }
@@ -201,10 +203,13 @@ extension CosmosStore {
         document.setMember("_attachments", .string("attachments/"))
         document.setMember("_ts", .number(Double(Self.now())))
         let epk = CosmosEffectivePartitionKey.hash(key.value)
+        let json = document.jsonBytes
         container.items[Self.itemKey(id: id, partitionKey: key)] = Item(
-            id: id, partitionKey: key.value, epk: epk, sequence: sequence, document: document, etag: etag, bytes: size)
+            id: id, partitionKey: key.value, epk: epk, sequence: sequence, document: document, json: json, etag: etag,
+            bytes: size)
         container.lsn += 1
-        return CosmosItemResult(status: status, document: document, etag: etag, rangeID: container.rangeID(forEPK: epk),
+        return CosmosItemResult(status: status, document: document, json: json, etag: etag,
+                                rangeID: container.rangeID(forEPK: epk),
                                 lsn: container.lsn)
     }
 }

@@ -27,6 +27,9 @@ final class CosmosStore: Sendable {
         /// Creation order: a stable total order for read feeds and continuation tokens (survives splits).
         var sequence: UInt64
         var document: CosmosValue
+        /// `document` as JSON text, system properties included: what a read answers, serialised once when the
+        /// item is stored rather than once per read.
+        var json: [UInt8]
         var etag: String
         var bytes: Int
     }
@@ -224,7 +227,11 @@ final class CosmosStore: Sendable {
             guard let dbIndex = state.databases.firstIndex(where: { $0.id == database }),
                   let index = state.databases[dbIndex].containers.firstIndex(where: { $0.id == container })
             else { throw .notFound() }
-            let db = state.databases[dbIndex]
+            // The database without its containers: a full copy would share the containers' storage with the
+            // state while `body` mutates one of them, and copy every item of the container on each write.
+            let found = state.databases[dbIndex]
+            let db = Database(id: found.id, rid: found.rid, etag: found.etag, ts: found.ts, containers: [],
+                              nextContainer: found.nextContainer)
             return try body(&state.databases[dbIndex].containers[index], db, &state.storedBytes)
         }
     }

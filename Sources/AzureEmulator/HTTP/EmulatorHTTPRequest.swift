@@ -48,7 +48,8 @@ package struct EmulatorHTTPRequest: Sendable {
             rawQuery = ""
         }
         pathSegments = path.split(separator: "/", omittingEmptySubsequences: true).map {
-            String($0).removingPercentEncoding ?? String($0)
+            // Most segments have no escape: skip Foundation's decoder (slow on Linux) for them.
+            $0.contains("%") ? (String($0).removingPercentEncoding ?? String($0)) : String($0)
         }
         query = rawQuery.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

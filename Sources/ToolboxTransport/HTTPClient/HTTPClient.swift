@@ -38,7 +38,8 @@ public final class HTTPClient: Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.tls = try TLSContext(client: configuration.tls)
-        self.loops = HTTPEventLoops(count: min(configuration.eventLoopCount, configuration.maxConnectionsPerEndpoint))
+        self.loops = HTTPEventLoops(count: min(configuration.eventLoopCount, configuration.maxConnectionsPerEndpoint),
+                                    pollerThreads: !configuration.inlineCompletions)
         self.logger = logger
     }
 
@@ -224,7 +225,10 @@ public final class HTTPClient: Sendable {
             lease.release()
             return
         }
-        connection.exchange(request, deadline: deadline, sink: sink) { [weak self] outcome in
+        // Without inline completions every completion hops to its queue (or, streaming, to its delivery queue),
+        // so the request may be written from this thread.
+        connection.exchange(request, deadline: deadline, sink: sink,
+                            onCallerThread: !configuration.inlineCompletions) { [weak self] outcome in
             // Cancelling from now on must not abort the connection: it goes back to the pool and may serve others.
             task.clearCancelAction()
             lease.release(outcome.reusable ? .reuse : .discard)

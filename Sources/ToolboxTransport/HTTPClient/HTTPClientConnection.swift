@@ -49,8 +49,22 @@ final class HTTPClientConnection: @unchecked Sendable {
     }
 
     /// Runs one request/response exchange; `completion` runs on `tcp.queue`.
-    func exchange(_ request: HTTPRequest, deadline: Deadline, sink: any HTTPResponseSink,
+    ///
+    /// With `onCallerThread`, a caller that runs on no connection's queue starts the exchange (encodes and writes
+    /// the request) on its own thread, inside `tcp.queue.sync`: when the connection's queue and its event loop
+    /// are idle that wakes no other thread, where `async` wakes a worker for every request. `completion` may then
+    /// run before this returns (a request that fails at once), so only callers whose completion hops elsewhere
+    /// (or merely records the outcome) pass it. From a connection's queue the exchange is always enqueued: a
+    /// `sync` there could meet another connection's `sync` the other way and deadlock.
+    func exchange(_ request: HTTPRequest, deadline: Deadline, sink: any HTTPResponseSink, onCallerThread: Bool = false,
                   completion: @escaping (HTTPExchangeOutcome) -> Void) {
+        if onCallerThread, !TCPConnection.isOnTransportQueue {
+            tcp.queue.sync {
+                HTTPExchange(connection: self, request: request, deadline: deadline, sink: sink,
+                             completion: completion).start()
+            }
+            return
+        }
         let confined = QueueConfined((sink, completion))
         tcp.queue.async {
             let run = HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,

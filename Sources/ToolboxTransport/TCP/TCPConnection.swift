@@ -113,7 +113,15 @@ public final class TCPConnection: @unchecked Sendable {
         self.queue = queue
         self.tlsContext = tlsContext
         self.poller = poller ?? SocketPoller.shared
+        queue.setSpecific(key: TCPConnection.transportQueueKey, value: true)
     }
+
+    /// Marks every connection's queue (and, through their targets, the event loops): see `isOnTransportQueue`.
+    static let transportQueueKey = DispatchSpecificKey<Bool>()
+
+    /// Whether the calling thread runs on a connection's queue (or a queue such queues target). Code there must
+    /// not `queue.sync` onto another connection: two connections doing that to each other would deadlock.
+    static var isOnTransportQueue: Bool { DispatchQueue.getSpecific(key: transportQueueKey) != nil }
 
     deinit {
         // Nobody can call back into us any more; give pending handlers their error and release the socket.
