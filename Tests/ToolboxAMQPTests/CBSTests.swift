@@ -236,6 +236,34 @@ final class CBSTests: XCTestCase {
         for (index, body) in answers.load() { XCTAssertEqual(body, .int(Int32(index))) }
     }
 
+    /// A peer that refuses the receiver's attach and never answers the sender's: the pair fails at once with the
+    /// refusal, even without a deadline, and the unanswered attach is given up.
+    func testAPairAttachFailsAsSoonAsOneAttachIsRefused() throws {
+        let broker = TestBroker()
+        broker.hook = { performative, channel, broker in
+            guard case .attach(let attach) = performative else { return false }
+            if attach.role == .receiver {
+                let handle = attach.handle + 100
+                broker.send(.amqp(channel, .attach(AMQPAttach(name: attach.name, handle: handle, role: .sender,
+                                                               source: nil, target: attach.target))))
+                broker.send(.amqp(channel, .detach(AMQPDetach(handle: handle, closed: true, error: AMQPRemoteError(
+                    condition: "amqp:not-found", description: "no such node")))))
+            }
+            return true  // the sender's attach is never answered
+        }
+        let failed = expectation(description: "attach failed")
+        AMQPRequestResponseLink.attach(session: try session(broker), address: "$management", deadline: .never) { result in
+            switch result {
+            case .success: XCTFail("the receiver's attach was refused")
+            case .failure(let error):
+                XCTAssertEqual(error.code, .linkDetached, "\(error)")
+                XCTAssertEqual(error.serviceCondition?.amqpCondition, "amqp:not-found", "\(error)")
+            }
+            failed.fulfill()
+        }
+        wait(for: [failed], timeout: 20)
+    }
+
     func testRequestTimesOutWhenNobodyAnswers() throws {
         let broker = TestBroker()
         broker.hook = { performative, _, _ in
