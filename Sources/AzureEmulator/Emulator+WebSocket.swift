@@ -16,7 +16,8 @@ extension Emulator {
             WebSocketConnection.accept(tcp, subprotocol: AMQPSocketTransport.webSocketSubprotocol,
                                        path: AMQPSocketTransport.webSocketPath,
                                        limits: WebSocketLimits(maxFramePayload: 16 << 20, maxMessageSize: 64 << 20),
-                                       deadline: .after(seconds: 30)) { result in
+                                       deadline: .after(seconds: 30),
+                                       queue: LibraryQueues.makeWorkQueue(label: "AzureEmulator.websocket-upgrade")) { result in
                 switch result {
                 case .success(let socket): accept(socket)
                 case .failure(let error): logger.info("websocket upgrade from \(tcp.peerDescription) failed: \(error)")
@@ -29,8 +30,9 @@ extension Emulator {
             guard let port else { continue }
             if name == "wss", context == nil { continue }
             do {
-                let listener = try TCPListener(host: configuration.host, port: port, tls: context, onError: onError,
-                                               onConnection: upgrade)
+                let listener = try TCPListener(host: configuration.host, port: port, tls: context,
+                                               queue: LibraryQueues.makeWorkQueue(label: "AzureEmulator.accept.\(name)"),
+                                               onError: onError, onConnection: upgrade)
                 listeners.append(listener)
                 if name == "ws" { ports.plain = listener.port } else { ports.secure = listener.port }
             } catch {

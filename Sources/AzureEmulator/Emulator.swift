@@ -110,7 +110,9 @@ public final class Emulator: @unchecked Sendable {
         }
         let plain: TCPListener
         do {
-            plain = try TCPListener(host: configuration.host, port: configuration.amqpPort, onError: onError, onConnection: accept)
+            plain = try TCPListener(host: configuration.host, port: configuration.amqpPort,
+                                    queue: LibraryQueues.makeWorkQueue(label: "AzureEmulator.accept.amqp"),
+                                    onError: onError, onConnection: accept)
         } catch {
             throw EmulatorError(.listenFailed, "could not listen for AMQP on \(configuration.host):\(configuration.amqpPort): \(error)")
         }
@@ -142,8 +144,9 @@ public final class Emulator: @unchecked Sendable {
         var amqpsPort: UInt16?
         if let port = configuration.amqpsPort, let tls {
             do {
-                let secure = try TCPListener(host: configuration.host, port: port, tls: tls, onError: onError,
-                                             onConnection: accept)
+                let secure = try TCPListener(host: configuration.host, port: port, tls: tls,
+                                             queue: LibraryQueues.makeWorkQueue(label: "AzureEmulator.accept.amqps"),
+                                             onError: onError, onConnection: accept)
                 listeners.append(secure)
                 amqpsPort = secure.port
             } catch {
@@ -213,25 +216,27 @@ public final class Emulator: @unchecked Sendable {
         }
         switch admission {
         case .stopped:
-            socket.close(mode: .abortive, queue: LibraryQueues.defaultCallbackQueue) {}
+            socket.close(mode: .abortive, queue: LibraryQueues.makeWorkQueue(label: "AzureEmulator.socket-close")) {}
             return
         case .full:
             // Refused where the client can read why: through the handshake, then a close carrying the reason.
             configuration.logger.info("connection \(context.id) refused: \(limit) connections are open")
-            connection.open { _ in
+            connection.open(queue: context.handlerQueue) { _ in
                 connection.close(error: AMQPRemoteError(
                     condition: AMQPRemoteError.resourceLimitExceeded,
                     description: "the emulator allows \(limit) connections at once (EmulatorLimits.maxConnections)"),
-                    timeout: .seconds(2)) { _ in }
+                    timeout: .seconds(2), queue: context.handlerQueue) { _ in }
             }
             return
         case .accepted:
             break
         }
-        connection.onClose { [weak self] _ in
+        // The connection's own completions run on its broker context's serial queue, never on the concurrent
+        // default callback queue (architecture.md, "No library work on a .concurrent queue").
+        connection.onClose(queue: context.handlerQueue) { [weak self] _ in
             _ = self?.connections.withLockedValue { $0.open.removeValue(forKey: key) }
         }
-        connection.open { [logger = configuration.logger] result in
+        connection.open(queue: context.handlerQueue) { [logger = configuration.logger] result in
             if case .failure(let error) = result { logger.debug("connection \(context.id) did not open: \(error)") }
         }
     }
@@ -290,7 +295,7 @@ public final class Emulator: @unchecked Sendable {
         if let generatedDirectory { try? FileManager.default.removeItem(atPath: generatedDirectory) }
         for connection in open {
             connection.close(error: AMQPRemoteError(condition: "amqp:connection:forced", description: "the emulator is stopping"),
-                             timeout: .seconds(1)) { _ in }
+                             timeout: .seconds(1), queue: LibraryQueues.makeWorkQueue(label: "AzureEmulator.stop")) { _ in }
         }
     }
 }

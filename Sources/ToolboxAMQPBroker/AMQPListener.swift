@@ -29,9 +29,13 @@ public final class AMQPListener: Sendable {
                 onError: @escaping @Sendable (AMQPError) -> Void = { _ in },
                 onConnection: @escaping @Sendable (AMQPConnection) -> Void) throws {
         do {
+            // Accepting and starting each connection is the library's own work: it runs on a serial queue of the
+            // listener's, not on `queue` (by default the concurrent `defaultCallbackQueue`, which libdispatch's
+            // worker-pool monitor inspects; architecture.md, "No library work on a .concurrent queue"). What the
+            // caller sees still runs on `queue`.
             listener = try TCPListener(
-                host: host, port: port, tls: tls, queue: callbackQueue,
-                onError: { error in onError(AMQPError(.transport, "\(error)", underlying: error)) },
+                host: host, port: port, tls: tls, queue: LibraryQueues.makeWorkQueue(label: "ToolboxAMQPBroker.accept"),
+                onError: { error in callbackQueue.async { onError(AMQPError(.transport, "\(error)", underlying: error)) } },
                 onConnection: { socket in
                     let connection = AMQPConnection(acceptedTransport: AMQPSocketTransport(accepted: socket), server: server,
                                                     configuration: configuration, logger: logger)

@@ -22,6 +22,20 @@ final class EventBatchStampingTests: XCTestCase {
         }
     }
 
+    func testTheSectionIsWrittenInPlaceForAnyOffsetAndItsLengthIsKnownFirst() {
+        for offset: Int64 in [0, 9, 10, 99, 100, 4096, -1, -10, .max, .min, .max - 1, .min + 1] {
+            for key: String? in [nil, "k", String(repeating: "é", count: 200)] {
+                let stamp = EventStamp(sequenceNumber: 5, offset: offset, enqueuedTime: 1, partitionKey: key)
+                let expected = AMQPEncoder.encode(.described(descriptor: .ulong(0x72), value: .map(AMQPMap(stamp.entries))))
+                var bytes: [UInt8] = [0xEE]
+                stamp.appendSection(to: &bytes)
+                XCTAssertEqual(Array(bytes.dropFirst()), expected, "offset \(offset)")
+                XCTAssertEqual(stamp.encodedLength, expected.count, "offset \(offset)")
+                XCTAssertEqual(EventStamp.decimalDigits(offset), String(offset).utf8.count)
+            }
+        }
+    }
+
     private func event() -> AMQPMessage {
         var message = AMQPMessage(data: Array("hello".utf8))
         message.header = AMQPHeader()

@@ -55,7 +55,7 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
             switch result {
             case .success(let bytes) where bytes.isEmpty:
                 self.report(.closed(nil))
-                self.connection.close(mode: .graceful, queue: LibraryQueues.defaultCallbackQueue) {}
+                self.connection.close(mode: .graceful, queue: AcceptedTransport.closeQueue()) {}
             case .success(let bytes):
                 if self.shouldDrop(after: bytes) {
                     self.drop()
@@ -67,9 +67,16 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
             case .failure(let error):
                 // EOF and RST without close are how Azure's SDKs leave; both are a normal end here.
                 self.report(error.code == .connectionClosed ? .closed(nil) : .closed(error))
-                self.connection.close(mode: .abortive, queue: LibraryQueues.defaultCallbackQueue) {}
+                self.connection.close(mode: .abortive, queue: AcceptedTransport.closeQueue()) {}
             }
         }
+    }
+
+    /// Where a socket close completes (nothing waits for it): a fresh serial queue, not the concurrent
+    /// `defaultCallbackQueue`, so closes never queue work where libdispatch's worker-pool monitor looks
+    /// (architecture.md, "No library work on a .concurrent queue").
+    private static func closeQueue() -> DispatchQueue {
+        LibraryQueues.makeWorkQueue(label: "AzureEmulator.socket-close")
     }
 
     private func shouldDrop(after bytes: [UInt8]) -> Bool {
@@ -86,12 +93,14 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
         onFault("dropping connection after \(counter.frames) frames (fault injection)")
         let connection = self.connection
         report(.closed(nil))
-        connection.close(mode: .abortive, queue: LibraryQueues.defaultCallbackQueue) {}
+        connection.close(mode: .abortive, queue: AcceptedTransport.closeQueue()) {}
     }
 
     func write(_ bytes: [UInt8]) {
         guard !closed else { return }
-        outgoing.append(contentsOf: padding.rewrite(bytes))
+        let rewritten = padding.rewrite(bytes)
+        // The first write of a turn is taken as it is (no copy); later ones are appended to it.
+        if outgoing.isEmpty { outgoing = rewritten } else { outgoing.append(contentsOf: rewritten) }
         guard !flushScheduled, let queue else { return }
         flushScheduled = true
         queue.async { self.flush() }
@@ -112,7 +121,7 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
         flush()
         let connection = self.connection
         report(.closed(nil))
-        connection.close(mode: .graceful, queue: LibraryQueues.defaultCallbackQueue) {}
+        connection.close(mode: .graceful, queue: AcceptedTransport.closeQueue()) {}
     }
 
     private func report(_ event: AMQPTransportEvent) {

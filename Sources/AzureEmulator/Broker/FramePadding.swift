@@ -15,6 +15,9 @@ struct FramePadding {
         0x40: 1, 0x41: 3, 0x42: 1, 0x43: 1, 0x44: 2,
     ]
 
+    /// `fieldCounts` by small-ulong descriptor code (0 where the code has no entry), for the byte-level path.
+    static let smallCodeFieldCounts: [Int] = (0...255).map { fieldCounts[UInt64($0)] ?? 0 }
+
     /// The most padding adds to one frame: up to 11 nulls for a transfer's missing fields, a list8 header
     /// widened to a list32 (6 bytes), and padding inside a delivery state (an outcome and its error), doubled
     /// for margin.
@@ -23,6 +26,9 @@ struct FramePadding {
     private var buffer: [UInt8] = []
     /// Rewrites performatives; the default pads them (outgoing), `IncomingFrames` adjusts client attaches.
     var transform: @Sendable (AMQPValue) -> AMQPValue = { settleOutcomes(pad($0)) }
+    /// True while `transform` is the default padding: frames are then padded on their bytes where
+    /// `quickPad` can vouch for the result, and decoded only where it cannot.
+    var padsInPlace = true
     /// Frames larger than this are passed through unread (and then everything after them), so a hostile size
     /// cannot make us buffer; the connection's own parser rejects such frames.
     var maxFrameSize = Int.max
@@ -32,35 +38,62 @@ struct FramePadding {
     private var passthrough = false
 
     /// Feeds bytes written by the connection; returns the rewritten complete units (headers and frames).
+    ///
+    /// Bytes that need no change are not copied: when every complete unit passes unchanged and nothing was
+    /// buffered, the input itself (or its complete prefix) is returned.
     mutating func rewrite(_ bytes: [UInt8]) -> [UInt8] {
         if passthrough { return bytes }
-        buffer.append(contentsOf: bytes)
-        var out: [UInt8] = []
+        let source: [UInt8]
+        if buffer.isEmpty {
+            source = bytes
+        } else {
+            buffer.append(contentsOf: bytes)
+            source = buffer
+            buffer = []
+        }
+        // nil while every unit so far passes unchanged (the output is then `source[..<start]`).
+        var out: [UInt8]?
         var start = 0
-        while buffer.count - start >= 8 {
-            if buffer[start] == 0x41, buffer[start + 1] == 0x4D, buffer[start + 2] == 0x51, buffer[start + 3] == 0x50 {
-                out.append(contentsOf: buffer[start..<start + 8])  // "AMQP" protocol header
+        func emit(_ unit: ArraySlice<UInt8>, replacedBy replacement: [UInt8]?) {
+            guard let replacement else {
+                out?.append(contentsOf: unit)
+                return
+            }
+            if out == nil {
+                out = []
+                out?.reserveCapacity(source.count + FramePadding.maxGrowth)
+                out?.append(contentsOf: source[..<unit.startIndex])
+            }
+            out?.append(contentsOf: replacement)
+        }
+        while source.count - start >= 8 {
+            if source[start] == 0x41, source[start + 1] == 0x4D, source[start + 2] == 0x51, source[start + 3] == 0x50 {
+                emit(source[start..<start + 8], replacedBy: nil)  // "AMQP" protocol header
                 start += 8
                 continue
             }
-            let size = Int(buffer[start]) << 24 | Int(buffer[start + 1]) << 16 | Int(buffer[start + 2]) << 8 | Int(buffer[start + 3])
+            let size = EncodedAMQP.bigEndian32(source[...], at: start)
             if size < 8 || size > maxFrameSize {
                 passthrough = true
-                out.append(contentsOf: buffer[start...])
-                buffer = []
-                return out
+                emit(source[start...], replacedBy: nil)
+                return out ?? source
             }
-            guard buffer.count - start >= size else { break }
-            if let onlyCodes, !FramePadding.mayHave(onlyCodes, buffer[start..<start + size]) {
-                out.append(contentsOf: buffer[start..<start + size])
-                start += size
-                continue
+            guard source.count - start >= size else { break }
+            let frame = source[start..<start + size]
+            if let onlyCodes, !FramePadding.mayHave(onlyCodes, frame) {
+                emit(frame, replacedBy: nil)
+            } else {
+                switch padsInPlace ? FramePadding.quickPad(frame) : .undecided {
+                case .unchanged: emit(frame, replacedBy: nil)
+                case .padded(let padded): emit(frame, replacedBy: padded)
+                case .undecided: emit(frame, replacedBy: FramePadding.rewrite(frame: Array(frame), transform))
+                }
             }
-            out.append(contentsOf: FramePadding.rewrite(frame: Array(buffer[start..<start + size]), transform))
             start += size
         }
-        buffer.removeFirst(start)
-        return out
+        if start < source.count { buffer = Array(source[start...]) }
+        if let out { return out }
+        return start == source.count ? source : Array(source[..<start])
     }
 
     /// False only when the frame's performative is certainly not one of `codes` (a small-ulong descriptor,
@@ -136,6 +169,7 @@ enum IncomingFrames {
         var rewriter = FramePadding()
         rewriter.maxFrameSize = maxFrameSize
         rewriter.transform = firstSettleModeForSenders
+        rewriter.padsInPlace = false
         rewriter.onlyCodes = [0x12]  // attach: the only performative rewritten on the way in
         return rewriter
     }

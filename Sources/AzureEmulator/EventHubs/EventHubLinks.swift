@@ -24,7 +24,8 @@ extension BrokerConnection {
         }
         let partitionIndex = pinned
         return entitySendReceiver(reading: "event batch") { delivery in
-            let (events, key) = try EventHubBatch.unpackEvents(delivery.message, format: delivery.messageFormat)
+            let (events, key) = try EventHubBatch.unpackEvents(delivery.message, format: delivery.messageFormat,
+                                                               encoded: delivery.encodedMessage)
             hub.append(events, partition: partitionIndex ?? hub.choosePartition(key: key), partitionKey: key)
             return nil
         }
@@ -98,11 +99,13 @@ enum EventHubBatch {
         return (try sections.map { try AMQPMessage.decode($0) }, key)
     }
 
-    /// `unpack` for an event hub, which stores what it received: a batch's events stay encoded when they can
-    /// (`IncomingEvent`).
-    static func unpackEvents(_ message: AMQPMessage, format: UInt32) throws -> ([IncomingEvent], String?) {
+    /// `unpack` for an event hub, which stores what it received: a batch's events, and a single event sent as
+    /// `encoded` (the delivery's bytes), stay encoded when they can (`IncomingEvent`); encoding each single event
+    /// again was the emulator's largest cost per event under `toolbox bench eventhubs --concurrency 64`
+    /// (performance-history.md, "emu-amqp").
+    static func unpackEvents(_ message: AMQPMessage, format: UInt32, encoded: [UInt8] = []) throws -> ([IncomingEvent], String?) {
         let key = partitionKey(of: message)
-        guard format == batchMessageFormat else { return ([.decoded(message)], key) }
+        guard format == batchMessageFormat else { return ([IncomingEvent(single: message, encoded: encoded)], key) }
         guard case .data(let sections) = message.body else { return ([], key) }
         return (try sections.map { try IncomingEvent(batchSection: $0) }, key)
     }

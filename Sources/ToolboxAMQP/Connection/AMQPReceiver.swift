@@ -51,6 +51,9 @@ public struct AMQPDelivery: Sendable {
     public let isSettled: Bool
     /// Size of the encoded message.
     public let size: Int
+    /// The message as it arrived (its transfers' payloads joined): a broker that stores or forwards it can keep
+    /// these bytes instead of encoding `message` again (the emulator's event hubs do).
+    package var encodedMessage: [UInt8] = []
     let receiver: AMQPReceiver
 
     /// Settles with `accepted`.
@@ -322,7 +325,7 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
         if !current.settled { session.incomingUnsettled[current.id] = self }
         let delivery = AMQPDelivery(message: message, deliveryID: current.id, deliveryTag: current.tag,
                                     messageFormat: current.format, isSettled: current.settled,
-                                    size: current.bytes.count, receiver: self)
+                                    size: current.bytes.count, encodedMessage: current.bytes, receiver: self)
         let handler = self.handler
         outstanding += 1
         guard let handlerQueue else {
