@@ -70,6 +70,9 @@ public struct EventGridClientOptions: Sendable {
         public var maxEventsPerRequest = 1_000
         /// Most body bytes in one merged request: Event Grid refuses requests over 1 MB (1,048,576 bytes).
         public var maxBytesPerRequest = 1_048_576
+        /// Most publishes waiting per topic (and schema) for a request slot; past that a publish fails at once
+        /// with `.poolExhausted` instead of queueing without bound. Default 10,000.
+        public var maxWaitingPublishes = 10_000
 
         public init() {}
     }
