@@ -77,25 +77,40 @@ final class CosmosAuthorizer: Sendable {
                                            date: date).exposedValue
             }))
         case .token(let credential, let scope):
-            let fallback = useFallbackScope
-            let chosen = fallback.load() ? AzureScope.cosmosFallback : scope
-            let options = TokenRequestOptions(deadline: deadline)
-            credential.token(for: [chosen], options: options, queue: LibraryQueues.makeWorkQueue(label: "AzureCosmos.token")) { result in
-                switch result {
-                case .success(let token):
-                    completion(.success(CosmosResourcePath.aadAuthorizationHeader(token: token.token).exposedValue))
-                case .failure(let error) where chosen != AzureScope.cosmosFallback
-                    && error.message.contains("AADSTS500011"):
-                    fallback.withLockedValue { $0 = true }
-                    credential.token(for: [AzureScope.cosmosFallback], options: options,
-                                     queue: LibraryQueues.makeWorkQueue(label: "AzureCosmos.token")) { retried in
-                        completion(retried
-                            .map { CosmosResourcePath.aadAuthorizationHeader(token: $0.token).exposedValue }
-                            .mapError { CosmosAuthorizer.wrap($0, credential: credential) })
-                    }
-                case .failure(let error):
-                    completion(.failure(CosmosAuthorizer.wrap(error, credential: credential)))
+            // A `TokenCredential` may be the user's own code: it never runs on a connection's queue (a retry or
+            // the next page of a multi-step operation is started there). On a library queue it is called from a
+            // work queue; from the caller's own thread directly.
+            let queue = LibraryQueues.makeWorkQueue(label: "AzureCosmos.token")
+            guard LibraryQueues.currentLibraryQueueLabel == nil else {
+                queue.async { [self] in
+                    requestToken(credential, scope: scope, deadline: deadline, queue: queue, completion: completion)
                 }
+                return
+            }
+            requestToken(credential, scope: scope, deadline: deadline, queue: queue, completion: completion)
+        }
+    }
+
+    private func requestToken(_ credential: any TokenCredential, scope: String, deadline: Deadline, queue: DispatchQueue,
+                              completion: @escaping @Sendable (Result<String, ToolboxError>) -> Void) {
+        let fallback = useFallbackScope
+        let chosen = fallback.load() ? AzureScope.cosmosFallback : scope
+        let options = TokenRequestOptions(deadline: deadline)
+        credential.token(for: [chosen], options: options, queue: queue) { result in
+            switch result {
+            case .success(let token):
+                completion(.success(CosmosResourcePath.aadAuthorizationHeader(token: token.token).exposedValue))
+            case .failure(let error) where chosen != AzureScope.cosmosFallback
+                && error.message.contains("AADSTS500011"):
+                fallback.withLockedValue { $0 = true }
+                credential.token(for: [AzureScope.cosmosFallback], options: options,
+                                 queue: LibraryQueues.makeWorkQueue(label: "AzureCosmos.token")) { retried in
+                    completion(retried
+                        .map { CosmosResourcePath.aadAuthorizationHeader(token: $0.token).exposedValue }
+                        .mapError { CosmosAuthorizer.wrap($0, credential: credential) })
+                }
+            case .failure(let error):
+                completion(.failure(CosmosAuthorizer.wrap(error, credential: credential)))
             }
         }
     }

@@ -190,6 +190,7 @@ final class CosmosMetadataCache: Sendable {
 enum SingleFlightAction<Value> { case deliver(Value), wait, start }
 
 /// One fetch per key at a time: later callers wait for the fetch in flight; the value is kept until invalidated.
+/// A cached value is delivered on the caller's thread; after a fetch every waiter runs on a library work queue.
 final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private enum Entry {
         case loading([@Sendable (Result<Value, ToolboxError>) -> Void])
@@ -226,7 +227,12 @@ final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
                     }
                     return waiters
                 }
-                for waiter in waiters { waiter(result) }
+                // The fetch finishes on a connection's queue: each waiter goes on with its operation (signing, a
+                // `TokenCredential`, parsing the item it is about to write) on a work queue of its own, so none of
+                // that holds the connection's I/O. A cached value (`.deliver`) costs no hop.
+                for waiter in waiters {
+                    LibraryQueues.makeWorkQueue(label: "AzureCosmos.metadata").async { waiter(result) }
+                }
             }
         }
     }

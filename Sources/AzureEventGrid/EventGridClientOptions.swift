@@ -56,11 +56,12 @@ public struct EventGridClientOptions: Sendable {
     /// Up to `maxRequestsInFlight` requests run per topic; publishes made while they are all busy wait and go
     /// together, as one JSON array, when one of them finishes (a lone publish never waits). Every caller still
     /// gets its own result. The service takes a request all or nothing: when it refuses a merged request for
-    /// its content (400, 413), each publish in it is sent again alone, so only a publish that is itself wrong
-    /// fails; any other failure (time-out, authorization, throttling after the retries, a broken connection)
-    /// fails every publish of that request alike. A merged request runs under the shortest time-out of its
-    /// publishes, and a publish cancelled while it waits is not sent (cancelled once its request is sent, it may
-    /// still be published, as without merging).
+    /// its content (400, 413), each publish in it is sent again alone (through the same request slots), so only
+    /// a publish that is itself wrong fails; any other failure (authorization, throttling after the retries, a
+    /// broken connection) fails every publish of that request alike. Each publish times out at its own deadline,
+    /// waiting or in flight; a merged request runs until the latest deadline of its publishes. A publish cancelled
+    /// while it waits is not sent; cancelled once its request is sent, it may still be published, as without
+    /// merging (a request is aborted once none of its publishes waits for it). See docs/clients/eventgrid.md.
     public struct Coalescing: Sendable {
         /// Off by default: every publish is its own request.
         public var isEnabled = false
@@ -70,6 +71,9 @@ public struct EventGridClientOptions: Sendable {
         public var maxEventsPerRequest = 1_000
         /// Most body bytes in one merged request: Event Grid refuses requests over 1 MB (1,048,576 bytes).
         public var maxBytesPerRequest = 1_048_576
+        /// Most publishes waiting per topic (and schema) for a request slot; past that a publish fails at once
+        /// with `.poolExhausted` instead of queueing without bound. Default 10,000.
+        public var maxWaitingPublishes = 10_000
 
         public init() {}
     }

@@ -89,7 +89,8 @@ final class EventGridCore: Sendable {
         } catch {
             throw ToolboxError(.invalidConfiguration, "could not set up HTTPS for Event Grid: \(error)", underlying: error)
         }
-        coalescer = options.coalescing.isEnabled ? EventGridCoalescer(settings: options.coalescing) : nil
+        coalescer = options.coalescing.isEnabled
+            ? EventGridCoalescer(settings: options.coalescing, clock: options.clock) : nil
     }
 
     var isClosed: Bool { closed.load() }
@@ -148,15 +149,18 @@ final class EventGridCore: Sendable {
         return operation
     }
 
-    /// One request of merged publishes (`EventGridCoalescer`), with its own operation and retries.
+    /// One request of merged publishes (`EventGridCoalescer`), with its own operation and retries; cancelling the
+    /// returned operation aborts it.
     func sendMerged(topic: String, contentType: String, body: [UInt8], count: Int, deadline: Deadline, what: String,
-                    completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) {
+                    completion: @escaping @Sendable (Result<Void, ToolboxError>) -> Void) -> any Cancellable {
         let operation = PublishOperation(what, queue: workQueue, completion: completion)
         guard let target = topics[topic], !isClosed else {
-            return operation.finish(.failure(ToolboxError(.clientClosed, "\(what): the client is closed")))
+            operation.finish(.failure(ToolboxError(.clientClosed, "\(what): the client is closed")))
+            return operation
         }
         attempt(Request(topic: target, body: body, contentType: contentType, what: what), number: 0, deadline: deadline,
                 operation: operation)
+        return operation
     }
 
     /// One publish sent alone, bypassing the coalescer (after a merged request was refused for its content).

@@ -12,9 +12,10 @@
 #include <openssl/bio.h>
 #include <openssl/pkcs12.h>
 
-/* ToolboxTransport's SocketPoller: Glibc's Swift module does not export <sys/epoll.h>. */
+/* ToolboxTransport's SocketPoller: Glibc's Swift module does not export <sys/epoll.h> or <sys/eventfd.h>. */
 #if defined(__linux__)
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #endif
 
 /* ToolboxTransport: function forms of OpenSSL macros that Swift cannot import. */

@@ -132,4 +132,51 @@ final class CosmosEntraTests: XCTestCase {
         XCTAssertFalse(refused.stderr.isEmpty)
         XCTAssertFalse(refused.stderr.contains("not-the-secret-value") || refused.stdout.contains("not-the-secret-value"))
     }
+
+    /// Records the library queue (if any) each token request is made on.
+    final class QueueRecordingCredential: TokenCredential {
+        let inner: any TokenCredential
+        let labels = LockedValue<[String?]>([])
+        var credentialName: String { inner.credentialName }
+
+        init(_ inner: any TokenCredential) { self.inner = inner }
+
+        func token(for scopes: [String], options: TokenRequestOptions, queue: DispatchQueue,
+                   completion: @escaping @Sendable (Result<AccessToken, AuthError>) -> Void) -> any Cancellable {
+            labels.withLockedValue { $0.append(LibraryQueues.currentLibraryQueueLabel) }
+            return inner.token(for: scopes, options: options, queue: queue, completion: completion)
+        }
+    }
+
+    /// A user's `TokenCredential` never runs on a connection's queue, even where an operation goes on after a
+    /// response: first writes waiting for the account and container reads, a create after a read's 404.
+    func testTokenCredentialIsNeverCalledOnAConnectionQueue() throws {
+        let emulator = try TestEmulator.startCosmos(https: true)
+        defer { emulator.stop() }
+        let credential = QueueRecordingCredential(EmulatorTokenCredential(emulator: emulator.emulator))
+        var options = CosmosClientOptions()
+        options.caFile = try XCTUnwrap(emulator.emulator.caFile)
+        options.pool.metricsLabel = nil
+        let cosmos = try Cosmos(endpoint: emulator.cosmosEndpoint, credential: credential, databaseName: "testdb",
+                                containerName: "items", options: options)
+        defer { try? cosmos.close() }
+        let group = DispatchGroup()
+        let failures = LockedValue<[String]>([])
+        for n in 0..<20 {
+            group.enter()
+            cosmos.createItem(Array(#"{"id": "q\#(n)", "pk": "p\#(n % 4)", "n": \#(n)}"#.utf8)) { result in
+                if case .failure(let error) = result { failures.withLockedValue { $0.append(error.message) } }
+                group.leave()
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 120), .success)
+        XCTAssertEqual(failures.load(), [])
+        _ = try cosmos.createDatabase("second", ifNotExists: true)  // a read answered 404, then the create
+
+        let labels = credential.labels.load()
+        XCTAssertGreaterThanOrEqual(labels.count, 24, "account, container, 20 creates, read and create")
+        for label in labels {
+            XCTAssertFalse(label?.hasPrefix("ToolboxTransport.") ?? false, "token asked for on \(label ?? "")")
+        }
+    }
 }

@@ -132,6 +132,54 @@ final class CosmosValueTests: XCTestCase {
         XCTAssertLessThanOrEqual(cache.count, 3, "bounded by its capacity")
     }
 
+    /// A type or link may contain a newline (a gateway percent-decodes `%0A` from the path); the cache key must
+    /// still tell the inputs apart, as the string to sign does (it lowercases the type, not the link).
+    func testSignatureCacheKeepsInputsContainingNewlinesApart() throws {
+        let signer = try CosmosMasterKeySigner(key: Secret(FakeCosmosGateway.key))
+        let cache = CosmosSignatureCache()
+        let date = "Thu, 03 Dec 2026 19:00:00 GMT"
+        let requests = [("docs\nAB", "c"), ("docs", "AB\nc")]
+        var headers: [String] = []
+        for (type, link) in requests {
+            let expected = signer.authorizationHeader(verb: "GET", resourceType: type, resourceLink: link,
+                                                      date: date).exposedValue
+            let cached = cache.value(verb: "GET", resourceType: type, resourceLink: link, date: date) {
+                signer.authorizationHeader(verb: "GET", resourceType: type, resourceLink: link, date: date).exposedValue
+            }
+            XCTAssertEqual(cached, expected, "type \(type.debugDescription), link \(link.debugDescription)")
+            headers.append(cached)
+        }
+        XCTAssertNotEqual(headers[0], headers[1], "the two requests sign different strings")
+        XCTAssertEqual(cache.count, 2)
+    }
+
+    /// Waiters of a fetch go on from a work queue, not from the queue the fetch finished on (a connection's); a
+    /// cached value is handed over on the caller's thread.
+    func testSingleFlightWaitersLeaveTheFetchersQueue() {
+        let flight = SingleFlight<String, Int>()
+        let loop = LibraryQueues.makeQueue(label: "test.connection")
+        let finishFetch = LockedValue<(@Sendable (Result<Int, ToolboxError>) -> Void)?>(nil)
+        let labels = LockedValue<[String?]>([])
+        let group = DispatchGroup()
+        for _ in 0..<3 {
+            group.enter()
+            flight.get("k", completion: { result in
+                XCTAssertEqual(try? result.get(), 7)
+                labels.withLockedValue { $0.append(LibraryQueues.currentLibraryQueueLabel) }
+                group.leave()
+            }, fetch: { done in finishFetch.withLockedValue { $0 = done } })
+        }
+        let done = finishFetch.load()
+        XCTAssertNotNil(done, "the first caller starts the fetch")
+        loop.sync { done?(.success(7)) }
+        group.wait()
+        XCTAssertEqual(labels.load(), Array(repeating: "AzureCosmos.metadata", count: 3))
+        let cached = LockedValue<String??>(nil)
+        flight.get("k", completion: { _ in cached.withLockedValue { $0 = .some(LibraryQueues.currentLibraryQueueLabel) } },
+                   fetch: { _ in XCTFail("cached: no second fetch") })
+        XCTAssertEqual(cached.load(), .some(nil), "a cached value is delivered inline")
+    }
+
     func testWirePathsAndSignedResources() {
         let item = CosmosRequest(method: "GET", segments: ["dbs", "db", "colls", "c", "docs", "item 1"], isFeed: false,
                                  idempotent: true, operation: "t")

@@ -271,17 +271,28 @@ final class CosmosServiceTests: XCTestCase {
     func testLimitsAndFaults() throws {
         let baseline = try CosmosTestHarness().service.store.state.load().storedBytes
         XCTAssertGreaterThan(baseline, 0, "databases and containers count against the store too")
-        let cosmos = try CosmosTestHarness { $0.httpLimits.maxCosmosItemBytes = 200; $0.httpLimits.maxCosmosStoreBytes = baseline + 400 }
-        let big = cosmos.create(#"{"id":"big","pk":"a","blob":"\#(String(repeating: "x", count: 300))"}"#, pk: #""a""#)
+        let item = { (id: String) in #"{"id":"\#(id)","pk":"a","blob":"\#(String(repeating: "x", count: 150))"}"# }
+        // What one such item holds: its stored JSON (what reads answer, system properties included) and its document.
+        let measure = try CosmosTestHarness()
+        let stored = measure.create(item("m"), pk: #""a""#)
+        XCTAssertEqual(stored.status, 201)
+        let held = measure.service.store.state.load().storedBytes - baseline
+        XCTAssertEqual(held, 2 * stored.raw.utf8.count, "an item counts its stored JSON and its document")
+        // Room for two such items and a half.
+        let cosmos = try CosmosTestHarness {
+            $0.httpLimits.maxCosmosItemBytes = stored.raw.utf8.count + 100
+            $0.httpLimits.maxCosmosStoreBytes = baseline + 2 * held + held / 2
+        }
+        let big = cosmos.create(#"{"id":"big","pk":"a","blob":"\#(String(repeating: "x", count: 260))"}"#, pk: #""a""#)
         XCTAssertEqual(big.status, 413)
         XCTAssertEqual(big.body?["code"], .string("RequestEntityTooLarge"))
-        XCTAssertEqual(cosmos.create(#"{"id":"a1","pk":"a","blob":"\#(String(repeating: "x", count: 150))"}"#, pk: #""a""#).status, 201)
-        XCTAssertEqual(cosmos.create(#"{"id":"a2","pk":"a","blob":"\#(String(repeating: "x", count: 150))"}"#, pk: #""a""#).status, 201)
-        let full = cosmos.create(#"{"id":"a3","pk":"a","blob":"\#(String(repeating: "x", count: 150))"}"#, pk: #""a""#)
+        XCTAssertEqual(cosmos.create(item("a1"), pk: #""a""#).status, 201)
+        XCTAssertEqual(cosmos.create(item("a2"), pk: #""a""#).status, 201)
+        let full = cosmos.create(item("a3"), pk: #""a""#)
         XCTAssertEqual(full.status, 403)
         XCTAssertTrue(full.raw.contains("maxCosmosStoreBytes"))
         XCTAssertEqual(cosmos.send("DELETE", "/dbs/db/colls/c/docs/a1/", headers: [("x-ms-documentdb-partitionkey", #"["a"]"#)]).status, 204)
-        XCTAssertEqual(cosmos.create(#"{"id":"a3","pk":"a","blob":"\#(String(repeating: "x", count: 150))"}"#, pk: #""a""#).status, 201, "deletes free space")
+        XCTAssertEqual(cosmos.create(item("a3"), pk: #""a""#).status, 201, "deletes free space")
         let container = cosmos.send("POST", "/dbs/db/colls/", body: #"{"id":"more","partitionKey":{"paths":["/pk"]}}"#)
         XCTAssertEqual(container.status, 403, "creating containers is bounded too")
 

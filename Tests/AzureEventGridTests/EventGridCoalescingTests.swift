@@ -1,3 +1,4 @@
+import AzureClientsToolboxTesting
 import AzureEventGrid
 import Foundation
 import ToolboxCore
@@ -15,6 +16,9 @@ final class EventGridCoalescingTests: XCTestCase {
             var bodies: [[UInt8]] = []
             var held: (@Sendable (HTTPServerResponse) -> Void)?
             var released = false
+            /// Requests being answered right now, and the most there ever were at once.
+            var current = 0
+            var peak = 0
         }
 
         let server: HTTPServer
@@ -30,10 +34,13 @@ final class EventGridCoalescingTests: XCTestCase {
                     : HTTPServerResponse(status: 200)
                 let answerNow: Bool = state.withLockedValue { state in
                     state.bodies.append(request.body)
+                    state.current += 1
+                    state.peak = max(state.peak, state.current)
                     guard state.released || state.bodies.count > 1 else {
                         state.held = respond
                         return false
                     }
+                    state.current -= 1
                     return true
                 }
                 if answerNow { respond(response) }
@@ -43,6 +50,8 @@ final class EventGridCoalescingTests: XCTestCase {
 
         var url: String { "http://127.0.0.1:\(server.port)/api/events" }
         var requestCount: Int { state.withLockedValue { $0.bodies.count } }
+        /// The most requests the topic was answering at once.
+        var peakConcurrency: Int { state.withLockedValue { $0.peak } }
 
         /// The subjects of each request's events, in order.
         var subjects: [[String]] {
@@ -55,6 +64,7 @@ final class EventGridCoalescingTests: XCTestCase {
         func release() {
             let held: (@Sendable (HTTPServerResponse) -> Void)? = state.withLockedValue { state in
                 state.released = true
+                if state.held != nil { state.current -= 1 }
                 defer { state.held = nil }
                 return state.held
             }
@@ -62,12 +72,15 @@ final class EventGridCoalescingTests: XCTestCase {
         }
     }
 
-    private func client(_ topic: GatedTopic, maxEvents: Int = 1_000) throws -> EventGridClient {
+    private func client(_ topic: GatedTopic, maxEvents: Int = 1_000, maxWaiting: Int = 10_000,
+                        clock: (any ToolboxClock)? = nil) throws -> EventGridClient {
         var options = EventGridClientOptions()
         options.retry.maxRetries = 0
         options.coalescing.isEnabled = true
         options.coalescing.maxRequestsInFlight = 1
         options.coalescing.maxEventsPerRequest = maxEvents
+        options.coalescing.maxWaitingPublishes = maxWaiting
+        if let clock { options.clock = clock }
         return try singleTopicClient(url: topic.url, server: topic.server, options: options)
     }
 
@@ -76,14 +89,14 @@ final class EventGridCoalescingTests: XCTestCase {
     }
 
     /// Publishes one event per subject; the first is sent at once and held by the topic, the rest wait.
-    private func publish(_ subjects: [String], on client: EventGridClient, topic: GatedTopic)
-        throws -> [String: ResultBox<Void>]
+    private func publish(_ subjects: [String], on client: EventGridClient, topic: GatedTopic,
+                         timeout: Duration = .seconds(60)) throws -> [String: ResultBox<Void>]
     {
         var boxes: [String: ResultBox<Void>] = [:]
         for (index, subject) in subjects.enumerated() {
             let box = ResultBox<Void>()
             boxes[subject] = box
-            client.send([try event(subject)], toTopic: "t", completion: box.handler)
+            client.send([try event(subject)], toTopic: "t", timeout: timeout, completion: box.handler)
             if index == 0 { waitUntil("the first publish reaches the topic") { topic.requestCount == 1 } }
         }
         return boxes
@@ -136,24 +149,83 @@ final class EventGridCoalescingTests: XCTestCase {
         }
         XCTAssertEqual(error.code, .badRequest)
         XCTAssertEqual(error.serviceCondition?.httpStatus, 400)
-        XCTAssertEqual(topic.subjects.first, ["a"])
-        XCTAssertEqual(topic.subjects.dropFirst().first, ["b", "bad", "d"])
-        XCTAssertEqual(Set(topic.subjects.dropFirst(2)), [["b"], ["bad"], ["d"]])
+        XCTAssertEqual(topic.subjects, [["a"], ["b", "bad", "d"], ["b"], ["bad"], ["d"]],
+                       "the re-sends go one at a time through the only slot, in order")
+        XCTAssertEqual(topic.peakConcurrency, 1)
     }
 
-    func testOtherFailuresOfAMergedRequestReachEveryCallerInIt() throws {
-        let topic = try GatedTopic(refusalStatus: 401)
+    func testContentRefusalResendsStayWithinMaxRequestsInFlight() throws {
+        let topic = try GatedTopic()
         let client = try client(topic)
-        let boxes = try publish(["a", "bad", "c"], on: client, topic: topic)
+        let subjects = ["a"] + (0..<30).map { "s\($0)" } + ["bad"]
+        let boxes = try publish(subjects, on: client, topic: topic)
         topic.release()
-        guard case .success = try XCTUnwrap(boxes["a"]).wait().0 else { return XCTFail("a failed") }
-        for subject in ["bad", "c"] {
-            guard case .failure(let error) = try XCTUnwrap(boxes[subject]).wait().0 else {
-                return XCTFail("\(subject) must fail with its request")
-            }
-            XCTAssertEqual(error.code, .authorizationFailed)
-            XCTAssertTrue(error.message.contains("merged"), error.message)
+        for subject in subjects.dropLast() {
+            guard case .success = try XCTUnwrap(boxes[subject]).wait().0 else { return XCTFail("\(subject) failed") }
         }
-        XCTAssertEqual(topic.subjects, [["a"], ["bad", "c"]], "not re-sent: nothing in the request was at fault")
+        guard case .failure = try XCTUnwrap(boxes["bad"]).wait().0 else { return XCTFail("the bad event must fail") }
+        XCTAssertEqual(topic.subjects.count, 2 + 31)
+        XCTAssertEqual(Array(topic.subjects.dropFirst(2)), subjects.dropFirst().map { [$0] })
+        XCTAssertEqual(topic.peakConcurrency, 1, "never more requests at once than maxRequestsInFlight")
+    }
+
+    func testAWaitingPublishTimesOutAtItsOwnDeadlineAndTheOthersStillGo() throws {
+        let clock = ManualClock()
+        let topic = try GatedTopic()
+        let client = try client(topic, clock: clock)
+        var boxes = try publish(["a"], on: client, topic: topic)
+        boxes.merge(try publish(["short"], on: client, topic: topic, timeout: .seconds(1))) { first, _ in first }
+        boxes.merge(try publish(["b", "c"], on: client, topic: topic)) { first, _ in first }
+        clock.advance(by: .seconds(3))
+        guard case .failure(let error) = try XCTUnwrap(boxes["short"]).wait().0 else {
+            return XCTFail("the 1 s publish must time out while it waits")
+        }
+        XCTAssertEqual(error.code, .timedOut)
+        XCTAssertTrue(error.message.contains("not sent"), error.message)
+        topic.release()
+        for subject in ["a", "b", "c"] {
+            let result = try XCTUnwrap(boxes[subject]).wait().0
+            guard case .success = result else { return XCTFail("\(subject): \(String(describing: result))") }
+        }
+        XCTAssertEqual(topic.subjects, [["a"], ["b", "c"]], "the expired publish is not sent, nor shortens the rest")
+    }
+
+    func testPublishesPastMaxWaitingFailAtOnceAndFinishedOnesFreeTheirPlace() throws {
+        let topic = try GatedTopic()
+        let client = try client(topic, maxWaiting: 2)
+        let a = try XCTUnwrap(try publish(["a"], on: client, topic: topic)["a"])
+        let b = ResultBox<Void>(), c = ResultBox<Void>(), d = ResultBox<Void>(), e = ResultBox<Void>()
+        let bHandle = client.send([try event("b")], toTopic: "t", completion: b.handler)
+        client.send([try event("c")], toTopic: "t", completion: c.handler)
+        client.send([try event("d")], toTopic: "t", completion: d.handler)
+        guard case .failure(let error) = d.wait().0 else { return XCTFail("d must be refused: 2 already wait") }
+        XCTAssertEqual(error.code, .poolExhausted)
+        XCTAssertTrue(error.message.contains("maxWaitingPublishes"), error.message)
+        bHandle.cancel()
+        guard case .failure(let cancelled) = b.wait().0 else { return XCTFail("b was cancelled") }
+        XCTAssertEqual(cancelled.code, .cancelled)
+        client.send([try event("e")], toTopic: "t", completion: e.handler)
+        topic.release()
+        for (subject, box) in [("a", a), ("c", c), ("e", e)] {
+            let result = box.wait().0
+            guard case .success = result else { return XCTFail("\(subject): \(String(describing: result))") }
+        }
+        XCTAssertEqual(topic.subjects, [["a"], ["c", "e"]])
+    }
+
+    func testCancellingALonePublishAbortsItsRequestAndFreesTheSlot() throws {
+        let topic = try GatedTopic()
+        let client = try client(topic)
+        let a = ResultBox<Void>()
+        let handle = client.send([try event("a")], toTopic: "t", completion: a.handler)
+        waitUntil("a reaches the topic") { topic.requestCount == 1 }
+        handle.cancel()
+        guard case .failure(let error) = a.wait().0 else { return XCTFail("a was cancelled") }
+        XCTAssertEqual(error.code, .cancelled)
+        // The topic never answers a; b still goes, because a's request was aborted and its slot freed.
+        let b = ResultBox<Void>()
+        client.send([try event("b")], toTopic: "t", completion: b.handler)
+        guard case .success = b.wait().0 else { return XCTFail("b must be sent once a's request is aborted") }
+        XCTAssertEqual(topic.subjects, [["a"], ["b"]])
     }
 }

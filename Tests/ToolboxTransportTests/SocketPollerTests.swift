@@ -81,6 +81,99 @@ final class SocketPollerTests: XCTestCase {
     }
 
     #if os(Linux)
+    private func connect(_ loop: HTTPEventLoops.Loop, port: UInt16) throws -> TCPConnection {
+        try Blocking.wait { queue, completion in
+            TCPConnection.connect(
+                host: "127.0.0.1", port: port, tls: nil, serverName: nil, deadline: .after(seconds: 10),
+                targetQueue: loop.queue, poller: loop.poller, queue: queue
+            ) { completion($0.mapError { $0 }) }
+        }
+    }
+
+    /// Waits (bounded) until `condition` holds; the caller asserts it afterwards.
+    private func eventually(_ condition: () -> Bool) {
+        let deadline = Deadline.after(seconds: 10)
+        while !condition(), !deadline.hasPassed { usleep(1000) }
+    }
+
+    /// A client that never connects starts no poller thread (Blob makes a client per container: eager threads
+    /// were min(cores, maxConnectionsPerEndpoint) idle threads per container client).
+    func testClientThatNeverConnectsStartsNoPollerThread() throws {
+        var configuration = HTTPClientConfiguration()
+        configuration.eventLoopCount = 4
+        configuration.maxConnectionsPerEndpoint = 4
+        let client = try HTTPClient(configuration: configuration)
+        XCTAssertEqual(client.loops.loops.count, 4)
+        for loop in client.loops.loops {
+            let status = try XCTUnwrap(loop.poller).threadStatus
+            XCTAssertFalse(status.running)
+            XCTAssertEqual(status.starts, 0)
+        }
+    }
+
+    /// The thread starts with a loop's first connection, only on that loop, ends once the loop has had no
+    /// connection for its idle time, and the next connection starts another.
+    func testPollerThreadStartsOnFirstConnectionEndsWhenIdleAndRestarts() throws {
+        let loops = HTTPEventLoops(count: 2, idleSeconds: 0.05)
+        let listener = try TCPListener(host: "127.0.0.1", port: 0) { echo($0) }
+        defer { listener.close() }
+        let loop = try XCTUnwrap(loops.next())
+        let poller = try XCTUnwrap(loop.poller)
+        let other = try XCTUnwrap(loops.next()?.poller)
+        let first = try connect(loop, port: listener.port)
+        try first.write([1], timeout: .seconds(10))
+        XCTAssertEqual(try readExactly(first, count: 1), [1])
+        // At least one: a 50 ms idle wait could in principle end between the connect attempt's registration
+        // and the connection's.
+        let firstStarts = poller.threadStatus.starts
+        XCTAssertGreaterThanOrEqual(firstStarts, 1)
+        XCTAssertEqual(other.threadStatus.starts, 0, "a loop without connections starts no thread")
+        XCTAssertTrue(poller.threadStatus.running, "a registered connection keeps its loop's thread")
+        try first.close()
+        eventually { !poller.threadStatus.running }
+        XCTAssertFalse(poller.threadStatus.running, "the thread ends once its set has been empty for a while")
+        let second = try connect(loop, port: listener.port)
+        try second.write([2], timeout: .seconds(10))
+        XCTAssertEqual(try readExactly(second, count: 1), [2])
+        XCTAssertGreaterThan(poller.threadStatus.starts, firstStarts, "the next connection started a thread")
+        try second.close()
+    }
+
+    /// The poller's descriptors are close-on-exec from birth (a fork/exec elsewhere, such as the Azure CLI
+    /// credential running `az`, must not inherit the stop signal and keep the thread from ever ending).
+    func testPollerDescriptorsAreCloseOnExec() throws {
+        let loops = HTTPEventLoops(count: 1)
+        let fds = try XCTUnwrap(loops.next()?.poller).ownedDescriptors
+        XCTAssertEqual(fds.count, 2)
+        for fd in fds {
+            XCTAssertNotEqual(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0, "descriptor \(fd) is close-on-exec")
+        }
+    }
+
+    /// `epoll_wait` failing is not a stop: the thread waits again (backing off), the epoll set stays open, and
+    /// the loop's connections keep being served.
+    func testPollerThreadSurvivesWaitFailures() throws {
+        let loops = HTTPEventLoops(count: 1)
+        let listener = try TCPListener(host: "127.0.0.1", port: 0) { echo($0) }
+        defer { listener.close() }
+        let loop = try XCTUnwrap(loops.next())
+        let poller = try XCTUnwrap(loop.poller)
+        let connection = try connect(loop, port: listener.port)
+        poller.injectWaitFailures(4, errno: EBADF)
+        // The report for this echo ends the thread's current wait; the next four waits fail.
+        try connection.write([1], timeout: .seconds(10))
+        XCTAssertEqual(try readExactly(connection, count: 1), [1])
+        eventually { poller.pendingInjectedWaitFailures == 0 }
+        XCTAssertEqual(poller.pendingInjectedWaitFailures, 0)
+        try connection.write([2, 3], timeout: .seconds(10))
+        XCTAssertEqual(try readExactly(connection, count: 2), [2, 3])
+        XCTAssertTrue(poller.threadStatus.running)
+        let epfd = poller.ownedDescriptors[0]
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(epfd)"),
+                       "anon_inode:[eventpoll]", "the epoll set is still open")
+        try connection.close()
+    }
+
     /// An event loop's poller thread ends, and closes its epoll set, once the loops are released (a dropped
     /// HTTPClient must not leave threads or descriptors behind).
     func testPollerThreadsEndWithTheirLoops() throws {
@@ -94,6 +187,7 @@ final class SocketPollerTests: XCTestCase {
         var loops: HTTPEventLoops? = HTTPEventLoops(count: 3)
         let added = epollSets().subtracting(before)
         XCTAssertEqual(added.count, 3, "one epoll set per loop")
+        // Two loops never start a thread: their sets are closed when the loops go; the third's by its thread.
         // The loops work: a connection on one of them echoes (and, closed and released, lets its poller go).
         let listener = try TCPListener(host: "127.0.0.1", port: 0) { echo($0) }
         defer { listener.close() }

@@ -13,6 +13,9 @@ import ToolboxCore
 ///
 /// The completion runs exactly once, on `queue`, never while a library lock is held. The returned
 /// `Cancellable` makes that completion deliver `AuthError.Code.cancelled` if it has not run yet.
+///
+/// Clients call `token(for:options:queue:completion:)` from the caller's thread or from a library work queue
+/// (never from a connection's queue): an implementation must return promptly and deliver later, never block.
 public protocol TokenCredential: Sendable {
     /// A short name for errors and the CLI: `ClientSecretCredential`, `ManagedIdentityCredential`, ...
     var credentialName: String { get }

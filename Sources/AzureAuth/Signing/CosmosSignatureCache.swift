@@ -13,9 +13,17 @@ import ToolboxCore
 ///
 /// The values are signatures: the cache has no description and never logs them.
 package final class CosmosSignatureCache: Sendable {
+    /// The three inputs as separate fields: joining them with a separator would let a type or link that contains
+    /// the separator (a percent-decoded `%0A` in a gateway's path) collide with another request's key.
+    private struct Key: Hashable {
+        var verb: String
+        var resourceType: String
+        var resourceLink: String
+    }
+
     private struct State {
         var date = ""
-        var values: [String: String] = [:]
+        var values: [Key: String] = [:]
     }
 
     /// Enough for the links one client (or one emulator) touches in a second in practice; past it the cache
@@ -30,7 +38,7 @@ package final class CosmosSignatureCache: Sendable {
     /// The cached value for the request, or `compute()`'s (then cached).
     package func value(verb: String, resourceType: String, resourceLink: String, date: String,
                        compute: () -> String) -> String {
-        let key = verb + "\n" + resourceType + "\n" + resourceLink
+        let key = Key(verb: verb, resourceType: resourceType, resourceLink: resourceLink)
         if let hit = state.withLockedValue({ $0.date == date ? $0.values[key] : nil }) { return hit }
         let value = compute()
         state.withLockedValue { state in

@@ -187,14 +187,6 @@ extension CosmosStore {
         guard document.nestingDepth(limit: Self.maxNesting + 1) <= Self.maxNesting else {
             throw .badRequest("The document nests arrays and objects deeper than \(Self.maxNesting) levels.")
         }
-        let size = document.json.utf8.count
-        guard size <= maxItemBytes else {
-            throw CosmosFailure(status: 413, code: "RequestEntityTooLarge",
-                                message: "Request size is too large: the item is \(size) bytes, the limit is \(maxItemBytes) "
-                                    + "(httpLimits.maxCosmosItemBytes).")
-        }
-        let grown = size - (replacing?.bytes ?? 0)
-        if grown > 0 { try Self.reserve(grown, in: &stored, limit: maxStoreBytes) } else { stored += grown }
         let rid = Self.rid(container.rid + Self.bigEndian(sequence))
         let etag = Self.newETag()
         document.setMember("_rid", .string(rid))
@@ -202,14 +194,30 @@ extension CosmosStore {
         document.setMember("_etag", .string(etag))
         document.setMember("_attachments", .string("attachments/"))
         document.setMember("_ts", .number(Double(Self.now())))
-        let epk = CosmosEffectivePartitionKey.hash(key.value)
+        // Serialised once: the text reads answer is also what the item limit measures (the UTF-8 length of the
+        // stored JSON, system properties included, as the service counts it).
         let json = document.jsonBytes
+        guard json.count <= maxItemBytes else {
+            throw CosmosFailure(status: 413, code: "RequestEntityTooLarge",
+                                message: "Request size is too large: the item is \(json.count) bytes, the limit is "
+                                    + "\(maxItemBytes) (httpLimits.maxCosmosItemBytes).")
+        }
+        let held = Self.heldBytes(json: json)
+        let grown = held - (replacing?.bytes ?? 0)
+        if grown > 0 { try Self.reserve(grown, in: &stored, limit: maxStoreBytes) } else { stored += grown }
+        let epk = CosmosEffectivePartitionKey.hash(key.value)
         container.items[Self.itemKey(id: id, partitionKey: key)] = Item(
             id: id, partitionKey: key.value, epk: epk, sequence: sequence, document: document, json: json, etag: etag,
-            bytes: size)
+            bytes: held)
         container.lsn += 1
         return CosmosItemResult(status: status, document: document, json: json, etag: etag,
                                 rangeID: container.rangeID(forEPK: epk),
                                 lsn: container.lsn)
+    }
+
+    /// What an item counts against `maxStoreBytes`: its JSON text and its parsed document (kept for queries and
+    /// patches), the latter counted at its serialised size — a lower bound of the tree it really is.
+    static func heldBytes(json: [UInt8]) -> Int {
+        json.count &* 2
     }
 }

@@ -26,7 +26,7 @@ public final class HTTPClient: Sendable {
     private let tls: TLSContext
     private let pools = LockedValue<[HTTPEndpoint: ConnectionPool<HTTPConnector>]>([:])
     private let opened = LockedValue(0)
-    private let loops: HTTPEventLoops
+    let loops: HTTPEventLoops
     private let logger: Logger
 
     /// - throws: `TransportError`: `.invalidConfiguration` naming a time setting out of range,
@@ -39,7 +39,7 @@ public final class HTTPClient: Sendable {
         self.configuration = configuration
         self.tls = try TLSContext(client: configuration.tls)
         self.loops = HTTPEventLoops(count: min(configuration.eventLoopCount, configuration.maxConnectionsPerEndpoint),
-                                    pollerThreads: !configuration.inlineCompletions)
+                                    pollerThreads: !configuration.inlineCompletions, logger: logger)
         self.logger = logger
     }
 
@@ -186,7 +186,8 @@ public final class HTTPClient: Sendable {
         }
         // A free connection is taken on this thread: one thread hop less per request than acquire(queue:).
         if let lease = pool.tryAcquireImmediately() {
-            use(lease, request, deadline: deadline, sink: sink, task: task, retried: retried, finish: finish)
+            use(lease, request, deadline: deadline, sink: sink, task: task, retried: retried, onCallerThread: true,
+                finish: finish)
             return
         }
         // The acquire handle must be the cancel action before the acquire can complete: its completion replaces
@@ -205,7 +206,9 @@ public final class HTTPClient: Sendable {
                     finish.complete(.failure(TransportError(.closedLocally, "the HTTPClient was released")))
                     return
                 }
-                use(lease, request, deadline: deadline, sink: sink, task: task, retried: retried, finish: finish)
+                // A Dispatch worker (the acquire's queue): enqueue the exchange rather than wait for a busy loop.
+                use(lease, request, deadline: deadline, sink: sink, task: task, retried: retried,
+                    onCallerThread: false, finish: finish)
             }
         }
         acquireHandle.withLockedValue { $0 = handle }
@@ -215,7 +218,7 @@ public final class HTTPClient: Sendable {
     /// Runs the exchange on a leased connection, then returns the lease (retiring a failed connection).
     private func use(
         _ lease: ConnectionLease<HTTPClientConnection>, _ request: HTTPRequest, deadline: Deadline,
-        sink: any HTTPResponseSink & Sendable, task: HTTPRequestTask, retried: Bool,
+        sink: any HTTPResponseSink & Sendable, task: HTTPRequestTask, retried: Bool, onCallerThread: Bool,
         finish: CompletionOnce<Result<HTTPResponseHead, TransportError>>
     ) {
         let connection = lease.connection
@@ -226,9 +229,10 @@ public final class HTTPClient: Sendable {
             return
         }
         // Without inline completions every completion hops to its queue (or, streaming, to its delivery queue),
-        // so the request may be written from this thread.
+        // so the request may be written from this thread — only the caller's own call that found a free
+        // connection, never the acquire's completion (a Dispatch worker that must not wait for a busy loop).
         connection.exchange(request, deadline: deadline, sink: sink,
-                            onCallerThread: !configuration.inlineCompletions) { [weak self] outcome in
+                            onCallerThread: onCallerThread && !configuration.inlineCompletions) { [weak self] outcome in
             // Cancelling from now on must not abort the connection: it goes back to the pool and may serve others.
             task.clearCancelAction()
             lease.release(outcome.reusable ? .reuse : .discard)

@@ -1,6 +1,7 @@
 import ConnectionPooling
 import Synchronization
 import Dispatch
+import Logging
 import ToolboxCore
 
 /// Opens and closes the HTTP/1.1 connections of one endpoint for its `ConnectionPool`.
@@ -86,28 +87,33 @@ struct HTTPConnector: Connector {
 }
 
 /// The serial queues an `HTTPClient`'s connections share (see `HTTPClientConfiguration.eventLoopCount`).
-/// Each loop has a `SocketPoller` (Linux) with a thread of its own that runs its connections' socket reports
-/// (falling back to a Dispatch read source on the loop's queue if the system refuses the thread).
+/// Each loop has a `SocketPoller` (Linux) whose thread runs its connections' socket reports; the thread starts
+/// with the loop's first connection and ends after the loop has had none for a while (falling back to a Dispatch
+/// read source on the loop's queue if the system refuses the thread).
 final class HTTPEventLoops: Sendable {
     struct Loop: Sendable {
         let queue: DispatchQueue
         let poller: SocketPoller?
     }
 
-    private let loops: [Loop]
+    let loops: [Loop]
     private let counter = Atomic<Int>(0)
 
     /// - parameter pollerThreads: whether each loop's poller gets a thread of its own (see
-    ///   `SocketPoller.init(thread:)`); otherwise a Dispatch read source on the loop's queue drains it. With
-    ///   inline completions a completion starts the next request from the loop, and that start, enqueued while
-    ///   the poller thread holds the loop, costs a worker wake-up when the thread lets go: measured 2.2–2.5
-    ///   context switches per request against 0.6–1.5 with the read source, so such clients keep the read source.
-    init(count: Int, pollerThreads: Bool = true) {
+    ///   `SocketPoller.init(thread:fallbackQueue:idleSeconds:logger:)`); otherwise a Dispatch read source on the
+    ///   loop's queue drains it. With inline completions a completion starts the next request from the loop, and
+    ///   that start, enqueued while the poller thread holds the loop, costs a worker wake-up when the thread lets
+    ///   go: measured 2.2–2.5 context switches per request against 0.6–1.5 with the read source, so such clients
+    ///   keep the read source.
+    /// - parameter idleSeconds: how long a loop's poller thread waits without any connection before it ends.
+    init(count: Int, pollerThreads: Bool = true, idleSeconds: Double = 30,
+         logger: Logger = Logger(label: "AzureClientsToolbox.HTTPClient", factory: { _ in SwiftLogNoOpLogHandler() })) {
         loops = (0..<max(0, count)).map {
             let queue = LibraryQueues.makeQueue(label: "ToolboxTransport.HTTPClient.loop\($0)")
             // Marked like a connection's queue, though none of its own code runs there: see `isOnTransportQueue`.
             queue.setSpecific(key: TCPConnection.transportQueueKey, value: true)
-            let threaded = pollerThreads ? SocketPoller(thread: ()) : nil
+            let threaded = pollerThreads
+                ? SocketPoller(thread: (), fallbackQueue: queue, idleSeconds: idleSeconds, logger: logger) : nil
             return Loop(queue: queue, poller: threaded ?? SocketPoller(queue: queue))
         }
     }

@@ -118,7 +118,8 @@ final class HTTPExchange {
         readResponse()
     }
 
-    /// Pulls the next piece of a streamed body and writes it; ends with the last chunk when chunked.
+    /// Pulls the next piece of a streamed body and writes it; ends with the last chunk when chunked. `next` runs
+    /// here on the connection's queue (see `HTTPRequestBody.stream`: it must not `sync` onto other work).
     private func pump(
         _ next: @escaping @Sendable (@escaping @Sendable (Result<[UInt8]?, any Error>) -> Void) -> Void, chunked: Bool
     ) {

@@ -43,6 +43,11 @@ public enum HTTPRequestBody: Sendable {
     ///
     /// With a `contentLength` the body goes out with that `Content-Length` (and must match it); without one it
     /// is sent chunked. Streamed bodies cannot be replayed, so such requests are never retried.
+    ///
+    /// `next` is called on the connection's queue — for the first piece possibly on the caller's thread inside
+    /// that queue's `sync`, or on an event loop's poller thread. It must return without waiting: hand the piece
+    /// over at once, or start the work elsewhere with `async` and call back from there; it must never `sync` onto
+    /// other work (another connection, a queue that may be waiting for this request), which could deadlock.
     case stream(contentLength: Int?, next: @Sendable (@escaping @Sendable (Result<[UInt8]?, any Error>) -> Void) -> Void)
 
     var isReplayable: Bool {

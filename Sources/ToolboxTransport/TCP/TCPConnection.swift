@@ -116,11 +116,14 @@ public final class TCPConnection: @unchecked Sendable {
         queue.setSpecific(key: TCPConnection.transportQueueKey, value: true)
     }
 
-    /// Marks every connection's queue (and, through their targets, the event loops): see `isOnTransportQueue`.
+    /// Marks every connection's queue; `HTTPEventLoops` marks each loop's queue with it too (a mark does not pass
+    /// down to a queue's target). See `isOnTransportQueue`.
     static let transportQueueKey = DispatchSpecificKey<Bool>()
 
-    /// Whether the calling thread runs on a connection's queue (or a queue such queues target). Code there must
-    /// not `queue.sync` onto another connection: two connections doing that to each other would deadlock.
+    /// Whether the calling thread runs on a connection's queue or an event loop — or on any queue that targets
+    /// one of them, since `getSpecific` looks up the current queue and then the queues it targets, in turn. Code
+    /// there must not `queue.sync` onto another connection: two connections doing that to each other would
+    /// deadlock.
     static var isOnTransportQueue: Bool { DispatchQueue.getSpecific(key: transportQueueKey) != nil }
 
     deinit {
