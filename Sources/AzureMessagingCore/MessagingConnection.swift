@@ -8,8 +8,9 @@ import ToolboxAMQP
 import ToolboxCore
 
 /// One authenticated AMQP connection to a namespace: TCP (+TLS), SASL ANONYMOUS, open and one session, with a
-/// token refresher per audience that puts a fresh token when 10 % of its life remains (the `$cbs` link pair is
-/// attached only while a put-token is in flight).
+/// token refresher per audience that puts a fresh token after 90 % of its life, but no later than min(30 s, half
+/// its lifetime) before it expires (`AMQPCBSTokenRefresher.refreshDelay`; the `$cbs` link pair is attached only
+/// while a put-token is in flight).
 ///
 /// Event Hubs and Service Bus clients build their links on it. `isClosed` turns true as soon as the
 /// connection ends for any reason, so a pooled client can retire it.

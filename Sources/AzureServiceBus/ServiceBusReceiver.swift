@@ -182,7 +182,11 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     }
 
     private func deliverReady() {
-        let ready = state.withLockedValue { $0.inbox.takeReady() }
+        let ready = state.withLockedValue { state in
+            // A link that ended and is not yet noticed (`linkEnded` runs on the connection's queue) hands out nothing.
+            if let link = state.link, link.connection.isClosed || link.receiver.hasEnded { dropLockedOnDeadLink(&state, link) }
+            return state.inbox.takeReady()
+        }
         for (waiter, messages) in ready { waiter.once.complete(.success(messages)) }
     }
 
@@ -232,6 +236,20 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
         deliverReady()
     }
 
+    /// Peek-lock: drops the buffered messages that came on `dead` (its link or connection ended). Their locks died
+    /// with the link, so every settlement would fail with `.messageLockLost`; the service delivers them again.
+    /// Received-and-deleted messages are kept: the service no longer has them.
+    private func dropLockedOnDeadLink(_ state: inout State, _ dead: Link) {
+        guard receiveMode == .peekLock, !state.inbox.buffer.isEmpty else { return }
+        let deadID = dead.connection.id
+        let buffered = state.inbox.removeAllBuffered()
+        for message in buffered where message.connectionID != deadID { state.inbox.append(message) }
+        let dropped = buffered.count - state.inbox.buffer.count
+        if dropped > 0 {
+            options.logger.debug("service bus receiver on \(entityPath): dropped \(dropped) buffered message(s) whose link ended; the service redelivers them")
+        }
+    }
+
     // MARK: Connection
 
     /// The current link, connecting (once for all callers) when there is none or it ended.
@@ -241,6 +259,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
             if state.closed { return .closed }
             if let link = state.link, !link.connection.isClosed, !link.receiver.hasEnded { return .ready(link) }
             if let ended = state.link?.connection.closedError { state.lastError = ended }
+            if let dead = state.link { dropLockedOnDeadLink(&state, dead) }
             state.link = nil
             state.outstandingCredit = 0
             state.connecting.append(completion)
@@ -310,6 +329,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     private func linkEnded(_ receiver: AMQPReceiver, _ error: ServiceBusError) {
         let (link, waiters): (Link?, [ReceiveInbox<ServiceBusReceivedMessage>.Waiter]) = state.withLockedValue { state in
             guard let link = state.link, link.receiver === receiver else { return (nil, []) }
+            dropLockedOnDeadLink(&state, link)
             state.link = nil
             state.outstandingCredit = 0
             return (link, error.isTransient ? [] : state.inbox.removeAllWaiters())
@@ -322,10 +342,14 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
 
     /// Closes the connection; pending receives complete with nothing.
     ///
-    /// Peek-locked messages received ahead (`prefetchCount`) and never handed out are released back to the entity
-    /// first (AMQP `released`: they are available again at once, their delivery count unchanged), and the close
-    /// waits for the service to confirm that, at most the try time-out; messages still arriving meanwhile are
-    /// released as they come. In receive-and-delete mode such messages are already deleted and are lost.
+    /// The link's credit is withdrawn first (a flow with link-credit 0, in both modes). Peek-locked messages received
+    /// ahead (`prefetchCount`) and never handed out are then released back to the entity (AMQP `released`: they are
+    /// available again at once, their delivery count unchanged), and the close waits for the service to confirm
+    /// that, at most the try time-out; messages still arriving meanwhile are released as they come. The close does
+    /// not wait for the service to acknowledge the withdrawn credit: a transfer it sent before reading that flow and
+    /// that arrives after the connection closed is not released; its lock lapses and it is delivered again (delivery
+    /// count + 1). In receive-and-delete mode messages received ahead and not handed out are already deleted and are
+    /// lost, which is why the `toolbox` CLI refuses `--prefetch` with `--receive-and-delete`.
     public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
         let (link, waiters, unhanded) = state.withLockedValue { state in
             state.closed = true
@@ -340,9 +364,10 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
         if receiveMode == .receiveAndDelete, !unhanded.isEmpty {
             options.logger.warning("service bus receiver on \(entityPath): closed with \(unhanded.count) prefetched message(s) never handed out; in receive-and-delete mode the service has already deleted them")
         }
-        // The link's credit goes first, so the service sends nothing more that would need releasing (what it
-        // sent before reading the flow arrives without a link and is released as stale).
-        if receiveMode == .peekLock { link.receiver.withdrawCredit() }
+        // The link's credit goes first, in both modes, so the service sends (and, receiving and deleting, deletes)
+        // nothing more; what it sent before reading the flow arrives without a link: peek-locked it is released as
+        // stale, received-and-deleted it is lost (see `close` above).
+        link.receiver.withdrawCredit()
         let finish = CompletionOnce<Void> { _ in link.connection.close { queue.async(execute: completion) } }
         guard !releasing.isEmpty else {
             finish.complete(())

@@ -84,7 +84,7 @@ struct ServiceBusReceive: ParsableCommand {
     @Flag(help: "Receive-and-delete mode instead of peek-lock (no settlement).")
     var receiveAndDelete = false
 
-    @Option(help: "Messages the receiver takes ahead of the calls (prefetch_count; 0: none). Peek-locked ones never handed out are released on exit.")
+    @Option(help: "Messages the receiver takes ahead of the calls (prefetch_count; 0: none). Peek-locked ones never handed out are released on exit; not allowed with --receive-and-delete.")
     var prefetch: Int = 0
 
     @OptionGroup var network: MessagingTransportOptions
@@ -95,6 +95,11 @@ struct ServiceBusReceive: ParsableCommand {
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be >= 1") }
         guard (0...10_000).contains(prefetch) else { throw ValidationError("--prefetch must be 0...10000 (got \(prefetch))") }
+        // The service deletes a message as it sends it in receive-and-delete mode: what is prefetched beyond --count
+        // (the standing credit keeps pulling until the exit) would be deleted and never printed.
+        guard prefetch == 0 || !receiveAndDelete else {
+            throw ValidationError("--prefetch cannot be combined with --receive-and-delete: messages received ahead and not printed would be deleted and lost")
+        }
         guard timeout.isFinite, timeout >= 0, timeout <= 86_400 else {
             throw ValidationError("--timeout must be in [0, 86400] seconds (got \(timeout))")
         }

@@ -73,7 +73,8 @@ final class TokenExpiryTests: XCTestCase {
         let connection = try XCTUnwrap(result.load()).get()
         defer { connection.close {} }
         XCTAssertNil(connection.cbs.link, "detached once the token was accepted")
-        // Two refreshes (each after ~1.8 s of a 2 s token), each on a pair attached for it.
+        // Two refreshes (each after 1 s of a 2 s token: the margin is min(30 s, half the lifetime)), each on a pair
+        // attached for it.
         let deadline = Deadline.after(seconds: 20)
         while credential.tokensIssued < 3, !deadline.hasPassed { Thread.sleep(forTimeInterval: 0.05) }
         XCTAssertGreaterThanOrEqual(credential.tokensIssued, 3)

@@ -92,5 +92,11 @@ final class MessagingCLITests: XCTestCase {
         let refused = try run(["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--prefetch", "-1"])
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("--prefetch"), refused.stderr)
+        // Receive-and-delete would delete what is prefetched beyond --count: the combination is refused, nothing read.
+        let both = try run(["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--count", "1",
+                            "--receive-and-delete", "--prefetch", "1000", "--json"])
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("--prefetch") && both.stderr.contains("--receive-and-delete"), both.stderr)
+        XCTAssertTrue(both.lines.isEmpty, "\(both.lines)")
     }
 }

@@ -66,6 +66,39 @@ final class ServiceBusBatchAndLockTests: XCTestCase {
         try receiver.complete(again)
     }
 
+    /// Dead-lettering asks for `rejected`; the service answers a lapsed lock with `rejected(message-lock-lost)`,
+    /// which is a refusal, not the bare `rejected()` that confirms a dead-letter.
+    func testDeadLetteringAfterTheLockLapsedIsLockLost() throws {
+        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = .seconds(1) }
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
+        defer { try? sender.close() }
+        try sender.send(ServiceBusMessage(body: "late", messageID: "late"))
+        let holder = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
+        defer { try? holder.close() }
+        let held = try XCTUnwrap(try holder.receive(maxMessages: 1, timeout: .seconds(10)).first)
+        XCTAssertEqual(held.message.messageID, "late")
+        // Another receiver gets the message once its lock has lapsed (no sleeping on the lock's duration).
+        let other = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
+        defer { try? other.close() }
+        var again: [ServiceBusReceivedMessage] = []
+        let deadline = Date().addingTimeInterval(30)
+        while again.isEmpty, Date() < deadline {
+            again += try other.receive(maxMessages: 1, timeout: .seconds(5))
+        }
+        let redelivered = try XCTUnwrap(again.first)
+        XCTAssertEqual(redelivered.message.messageID, "late")
+        XCTAssertThrowsError(try holder.deadLetter(held, reason: "r", description: "d")) { error in
+            XCTAssertEqual((error as? ServiceBusError)?.code, .messageLockLost, "\(error)")
+        }
+        // A dead-letter on a live lock still succeeds (bare `rejected()`) and the message lands in the dead-letter queue.
+        try other.deadLetter(redelivered, reason: "r", description: "d")
+        let dlq = try ServiceBusReceiver(connectionString: cs, queueName: "q1", receiveMode: .receiveAndDelete,
+                                         deadLetterQueue: true)
+        defer { try? dlq.close() }
+        XCTAssertEqual(try dlq.receive(maxMessages: 1, timeout: .seconds(10)).map { $0.message.messageID ?? "" }, ["late"])
+    }
+
     func testWrongKeyIsUnauthorizedWithoutTheKeyInTheError() throws {
         let emulator = try startServiceBusEmulator(self) { $0.faults.refuseAuthentication = true }
         let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1",

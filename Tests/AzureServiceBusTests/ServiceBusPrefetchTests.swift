@@ -1,4 +1,5 @@
 import AzureEmulator
+import AzureMessagingCore
 import Foundation
 import MessagingFaultSupport
 import XCTest
@@ -120,6 +121,36 @@ final class ServiceBusPrefetchTests: XCTestCase {
                 XCTAssertEqual((error as? ServiceBusError)?.code, .messageLockLost, "\(error)")
             }
         }
+    }
+
+    /// Peek-locked messages buffered from a connection that ended are dropped, not handed out (every settlement
+    /// would fail with lock-lost); the service delivers them again on the next connection.
+    func testMessagesPrefetchedOnALostConnectionAreDroppedAndRedelivered() throws {
+        let emulator = try startServiceBusEmulator(self) { $0.lockDuration = .seconds(1) }
+        let cs = emulator.serviceBusConnectionString
+        let sent = try send(5, to: cs)
+        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", prefetchCount: 4)
+        defer { try? receiver.close() }
+        let first = try receiver.receive(maxMessages: 1, timeout: .seconds(10))
+        XCTAssertEqual(first.map { $0.message.messageID ?? "" }, ["m0"])
+        try receiver.complete(first[0])
+        XCTAssertTrue(FaultScenario.eventually { receiver.prefetchedCount == 4 }, "prefetched \(receiver.prefetchedCount)")
+        let lost = expectation(description: "connection closed")
+        receiver.withLink { result in
+            guard case .success(let link) = result else { return XCTFail("no link") }
+            link.connection.close { lost.fulfill() }
+        }
+        wait(for: [lost], timeout: 10)
+        XCTAssertTrue(FaultScenario.eventually { receiver.prefetchedCount == 0 }, "still buffered \(receiver.prefetchedCount)")
+        var again: [ServiceBusReceivedMessage] = []
+        let deadline = Date().addingTimeInterval(30)
+        while again.count < 4, Date() < deadline {
+            let batch = try receiver.receive(maxMessages: 4 - again.count, timeout: .seconds(5))
+            for message in batch { try receiver.complete(message) }
+            again += batch
+        }
+        XCTAssertEqual(Set(again.map { $0.message.messageID ?? "" }), Set(sent[1...]))
+        XCTAssertGreaterThan(receiver.connectionsOpened, 1)
     }
 
     func testPrefetchCountIsClamped() throws {

@@ -151,6 +151,49 @@ final class CBSTests: XCTestCase {
         XCTAssertNil(cbs.link)
     }
 
+    /// With a fresh `$cbs` pair per put-token, a refused attach (the service busy) fails that refresh only: the
+    /// refresher retries with its backoff and the next attach puts the token, instead of stopping for good.
+    func testARefresherOnADetachingClientRetriesAfterOneRefreshAttachIsRefused() throws {
+        let broker = TestBroker()
+        let cbs = AMQPCBSClient(session: try session(broker), detachesWhenIdle: true)
+        let refuseNext = LockedValue(false)
+        let refused = LockedValue(0)
+        broker.hook = { performative, channel, broker in
+            guard case .attach(let attach) = performative, attach.role == .receiver, attach.source?.address == "$cbs",
+                  refuseNext.withLockedValue({ let refuse = $0; $0 = false; return refuse })
+            else { return false }
+            // As Azure refuses a link: an attach without the terminus, then a detach carrying the reason.
+            let handle = attach.handle + 100
+            broker.send(.amqp(channel, .attach(AMQPAttach(name: attach.name, handle: handle, role: .sender, source: nil,
+                                                           target: attach.target))))
+            broker.send(.amqp(channel, .detach(AMQPDetach(handle: handle, closed: true, error: AMQPRemoteError(
+                condition: "com.microsoft:server-busy", description: "busy")))))
+            refused.withLockedValue { $0 += 1 }
+            return true
+        }
+        let failures = LockedValue<[AMQPError.Code]>([])
+        // Tokens live 0.4 s, so the first refresh comes after 0.2 s; a failed one is retried after 50 ms.
+        let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: "sb://h/q", retryDelay: .milliseconds(50),
+                                              onRefreshFailure: { error in failures.withLockedValue { $0.append(error.code) } }
+        ) { _, done in
+            done(.success(AMQPCBSToken(token: Secret("t"), type: "jwt", expiresAt: Date().addingTimeInterval(0.4))))
+        }
+        defer { refresher.cancel() }
+        refuseNext.withLockedValue { $0 = false }
+        let first = expectation(description: "first put")
+        refresher.start { result in
+            if case .failure(let error) = result { XCTFail("\(error)") }
+            refuseNext.withLockedValue { $0 = true }
+            first.fulfill()
+        }
+        wait(for: [first], timeout: 10)
+        let deadline = Deadline.after(seconds: 20)
+        while refresher.refreshCount < 3, !deadline.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(refused.load(), 1)
+        XCTAssertEqual(failures.load().first, .linkDetached, "\(failures.load())")
+        XCTAssertGreaterThanOrEqual(refresher.refreshCount, 3, "the refresher went on after the refused attach")
+    }
+
     func testAKeptPairStaysAttachedAfterPutToken() throws {
         let broker = TestBroker()
         let cbs = try AMQPCBSClient.attach(session: session(broker))
@@ -191,6 +234,34 @@ final class CBSTests: XCTestCase {
         XCTAssertEqual(group.wait(timeout: .now() + 20), .success)
         XCTAssertEqual(answers.load().count, 20)
         for (index, body) in answers.load() { XCTAssertEqual(body, .int(Int32(index))) }
+    }
+
+    /// A peer that refuses the receiver's attach and never answers the sender's: the pair fails at once with the
+    /// refusal, even without a deadline, and the unanswered attach is given up.
+    func testAPairAttachFailsAsSoonAsOneAttachIsRefused() throws {
+        let broker = TestBroker()
+        broker.hook = { performative, channel, broker in
+            guard case .attach(let attach) = performative else { return false }
+            if attach.role == .receiver {
+                let handle = attach.handle + 100
+                broker.send(.amqp(channel, .attach(AMQPAttach(name: attach.name, handle: handle, role: .sender,
+                                                               source: nil, target: attach.target))))
+                broker.send(.amqp(channel, .detach(AMQPDetach(handle: handle, closed: true, error: AMQPRemoteError(
+                    condition: "amqp:not-found", description: "no such node")))))
+            }
+            return true  // the sender's attach is never answered
+        }
+        let failed = expectation(description: "attach failed")
+        AMQPRequestResponseLink.attach(session: try session(broker), address: "$management", deadline: .never) { result in
+            switch result {
+            case .success: XCTFail("the receiver's attach was refused")
+            case .failure(let error):
+                XCTAssertEqual(error.code, .linkDetached, "\(error)")
+                XCTAssertEqual(error.serviceCondition?.amqpCondition, "amqp:not-found", "\(error)")
+            }
+            failed.fulfill()
+        }
+        wait(for: [failed], timeout: 20)
     }
 
     func testRequestTimesOutWhenNobodyAnswers() throws {

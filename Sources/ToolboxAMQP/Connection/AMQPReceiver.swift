@@ -402,9 +402,18 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
         debugAssertOnQueue(queue)
         guard settled, let (callback, asked) = pendingSettles.removeValue(forKey: deliveryID) else { return }
         // The sender settles with the outcome it applied: `rejected` where we asked for something else means our
-        // outcome was refused (Service Bus: the lock had lapsed, `com.microsoft:message-lock-lost`).
+        // outcome was refused (Service Bus: the lock had lapsed, `com.microsoft:message-lock-lost`). Where we asked
+        // for `rejected` (dead-letter), Azure confirms with a bare `rejected()`; one carrying an error other than
+        // ours (message-lock-lost) is a refusal too. `released`/`modified` answers count as applied, as in the Go
+        // and .NET SDKs, which fail a settlement only on `rejected`.
         if case .rejected(let remote)? = state {
-            if case .rejected = asked {} else {
+            let refused: Bool
+            if case .rejected(let ours) = asked {
+                refused = remote != nil && remote?.condition != ours?.condition
+            } else {
+                refused = true
+            }
+            if refused {
                 let condition = remote?.condition.rawValue ?? "no condition"
                 return callback(.failure(AMQPError(.requestFailed, "the sender refused the settlement (\(condition))",
                                                    remote: remote)))

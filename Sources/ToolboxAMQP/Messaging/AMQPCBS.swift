@@ -162,9 +162,11 @@ public final class AMQPCBSClient: @unchecked Sendable {
 }
 
 /// Keeps a CBS token fresh: puts one now and again when 10 % of its lifetime remains (what the Azure SDKs
-/// do; at least 30 s or half the lifetime before expiry, see `refreshDelay`), retrying failures with backoff until cancelled: `retryDelay`, doubled after each failure in a row up to
-/// `maxRetryDelay`, ±20 % jitter, and never later than halfway to the expiry of the token last put (so a
-/// failing refresh is retried more often as that token's end nears).
+/// do; at least 30 s or half the lifetime before expiry, see `refreshDelay`), retrying failures with backoff until
+/// cancelled: `retryDelay`, doubled after each failure in a row up to `maxRetryDelay`, ±20 % jitter, and never later
+/// than halfway to the expiry of the token last put (so a failing refresh is retried more often as that token's end
+/// nears). It stops for good when the connection or session ended, and on a detached `$cbs` link only when the
+/// client keeps its pair attached (`detachesWhenIdle` false): a per-put-token pair refused once is retried.
 ///
 /// ```swift
 /// let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience) { audience, done in
@@ -280,8 +282,11 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
             delay = Self.refreshDelay(lifetime: token?.expiresAt.timeIntervalSinceNow ?? 0, fraction: refreshFraction)
         case .failure(let error):
             onRefreshFailure?(error)
-            // A link or connection failure will not heal by retrying on it; the owner rebuilds and restarts.
-            if error.code == .linkDetached || error.code == .connectionClosed || error.code == .sessionEnded { return }
+            // A connection or session that ended will not heal by retrying on it; the owner rebuilds and restarts.
+            // A detached `$cbs` link is the same when the pair is kept, but a client that attaches a fresh pair per
+            // put-token saw only that one attach refused or detached (server busy): the next refresh attaches anew.
+            if error.code == .connectionClosed || error.code == .sessionEnded { return }
+            if error.code == .linkDetached, !cbs.detachesWhenIdle { return }
             delay = Self.retryDelay(afterFailures: failuresInARow, initial: retryDelay, maximum: maxRetryDelay,
                                     untilExpiry: currentExpiry?.timeIntervalSinceNow)
                 * Double.random(in: 0.8...1.2)

@@ -58,7 +58,8 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     /// Attaches the receiver and the sender (the receiver's attach first, the sender's right after it without
     /// waiting, as the Azure SDKs do: connection-sasl-cbs.md) and completes when both are attached: one round
     /// trip, where waiting for the receiver before attaching the sender took two. Past `deadline` it fails with
-    /// `.timedOut` and detaches what was attached (a peer that never answers an attach cannot hold the caller).
+    /// `.timedOut` and detaches what was attached (a peer that never answers an attach cannot hold the caller); when
+    /// either attach fails it fails at once, cancelling the other.
     public static func attach(session: AMQPSession, address: String, replyAddress: String? = nil,
                               deadline: Deadline = .never,
                               queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
@@ -68,30 +69,46 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         let link = AMQPRequestResponseLink(session: session, address: address, replyAddress: reply)
         let queue = session.queue
         let pair = PairAttach()
+        // Fails as soon as either attach fails: a peer that refuses one and never answers the other must not hold a
+        // caller without a deadline. The other attach is then cancelled, or its link closed if it attached.
         let settle: @Sendable () -> Void = {
             debugAssertOnQueue(queue)
-            guard let receiverResult = pair.receiver, let senderResult = pair.sender else { return }
-            switch (receiverResult, senderResult) {
-            case (.success(let receiver), .success(let sender)):
+            guard !pair.reported else {
+                if case .success(let receiver)? = pair.receiver { receiver.close { _ in } }
+                if case .success(let sender)? = pair.sender { sender.close { _ in } }
+                return
+            }
+            switch (pair.receiver, pair.sender) {
+            case (.success(let receiver)?, .success(let sender)?):
+                pair.reported = true
                 link.receiver = receiver
                 link.sender = sender
                 link.links.withLockedValue { $0 = (sender, receiver) }
                 callback(.success(link))
-            case (.failure(let error), _), (_, .failure(let error)):
-                if case .success(let receiver) = receiverResult { receiver.close { _ in } }
-                if case .success(let sender) = senderResult { sender.close { _ in } }
+            case (.failure(let error)?, _), (_, .failure(let error)?):
+                pair.reported = true
+                if case .success(let receiver)? = pair.receiver { receiver.close { _ in } }
+                if case .success(let sender)? = pair.sender { sender.close { _ in } }
+                if pair.receiver == nil { pair.receiverAttach?.cancel() }
+                if pair.sender == nil { pair.senderAttach?.cancel() }
                 callback(.failure(error))
+            default:
+                return
             }
         }
         let receiverOptions = AMQPReceiverOptions(credit: .auto(prefetch: 50), targetAddress: reply)
-        session.attachReceiver(address: address, options: receiverOptions, messageQueue: queue, deadline: deadline, queue: queue,
-                               onMessage: { [weak link] delivery in link?.received(delivery) }) { result in
-            pair.receiver = result
-            settle()
-        }
-        session.attachSender(address: address, deadline: deadline, queue: queue) { result in
-            pair.sender = result
-            settle()
+        // Started from the session's queue so the handles are stored before either completion (queued behind) runs.
+        queue.async {
+            pair.receiverAttach = session.attachReceiver(
+                address: address, options: receiverOptions, messageQueue: queue, deadline: deadline, queue: queue,
+                onMessage: { [weak link] delivery in link?.received(delivery) }) { result in
+                pair.receiver = result
+                settle()
+            }
+            pair.senderAttach = session.attachSender(address: address, deadline: deadline, queue: queue) { result in
+                pair.sender = result
+                settle()
+            }
         }
     }
 
@@ -250,7 +267,11 @@ extension AMQPMessage {
 
 /// The two attach results of a request/response pair, gathered on the session's queue.
 private final class PairAttach: @unchecked Sendable {
-    // @unchecked Sendable: written and read only on the session's queue (both attach completions run there).
+    // @unchecked Sendable: every field is written and read only on the session's queue: the attaches are started
+    // there (storing the handles) and both attach completions run there, in later blocks.
     var receiver: Result<AMQPReceiver, AMQPError>?
     var sender: Result<AMQPSender, AMQPError>?
+    var reported = false
+    var receiverAttach: (any Cancellable)?
+    var senderAttach: (any Cancellable)?
 }
