@@ -210,7 +210,7 @@ public final class AMQPCBSTokenRefresher: Cancellable, @unchecked Sendable {
     @_spi(Testing) public var refreshCount: Int { successes.load() }
     private let successes = LockedValue(0)
 
-    /// - parameter targetQueue: where the refresher's own serial queue runs (nil: libdispatch's overcommit pool);
+    /// `targetQueue` is where the refresher's own serial queue runs (nil: libdispatch's overcommit pool);
     ///   the token provider is called there, so give a queue that never blocks.
     public init(cbs: AMQPCBSClient, audience: String, refreshFraction: Double = 0.9, retryDelay: Duration = .seconds(5),
                 maxRetryDelay: Duration = .seconds(60), putTokenTimeout: Duration = .seconds(60), clock: any ToolboxClock = SystemClock(),
