@@ -25,7 +25,9 @@ extension ServiceBusReceiver {
         }
         if let delivery = message.delivery {
             guard message.connectionID == currentConnectionID else {
-                let error = ServiceBusError(.messageLockLost, "the connection this message came on has ended; its lock is lost",
+                let why = lastError.map { "; it ended with: \($0)" } ?? "; the receiver has reconnected since"
+                let error = ServiceBusError(.messageLockLost,
+                                            "the connection this message came on has ended; its lock is lost\(why)",
                                             condition: "com.microsoft:message-lock-lost")
                 return queue.async { completion(.failure(error)) }
             }

@@ -254,22 +254,28 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
 
     /// The current link, connecting (once for all callers) when there is none or it ended.
     func withLink(_ completion: @escaping @Sendable (Result<Link, ServiceBusError>) -> Void) {
-        enum Step { case ready(Link), wait, connect, closed }
+        enum Step { case ready(Link), wait, connect(replacing: Link?), closed }
         let step: Step = state.withLockedValue { state in
             if state.closed { return .closed }
             if let link = state.link, !link.connection.isClosed, !link.receiver.hasEnded { return .ready(link) }
             if let ended = state.link?.connection.closedError { state.lastError = ended }
-            if let dead = state.link { dropLockedOnDeadLink(&state, dead) }
+            let dead = state.link
+            if let dead { dropLockedOnDeadLink(&state, dead) }
             state.link = nil
             state.outstandingCredit = 0
             state.connecting.append(completion)
-            return state.connecting.count == 1 ? .connect : .wait
+            return state.connecting.count == 1 ? .connect(replacing: dead) : .wait
         }
         switch step {
         case .closed: completion(.failure(ServiceBusError(.clientClosed, "the receiver is closed")))
         case .ready(let link): completion(.success(link))
         case .wait: break
-        case .connect: connect()
+        case .connect(let dead):
+            // A link that ended while its connection stayed open: `linkEnded` no longer finds it in the state
+            // (cleared above), so its connection is closed here or it would stay open, unowned, until the peer
+            // dropped it.
+            dead?.connection.close {}
+            connect()
         }
     }
 
@@ -329,6 +335,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     private func linkEnded(_ receiver: AMQPReceiver, _ error: ServiceBusError) {
         let (link, waiters): (Link?, [ReceiveInbox<ServiceBusReceivedMessage>.Waiter]) = state.withLockedValue { state in
             guard let link = state.link, link.receiver === receiver else { return (nil, []) }
+            state.lastError = error
             dropLockedOnDeadLink(&state, link)
             state.link = nil
             state.outstandingCredit = 0

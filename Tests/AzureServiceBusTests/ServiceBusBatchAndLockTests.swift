@@ -1,6 +1,8 @@
 import AzureEmulator
 import Foundation
+import MessagingFaultSupport
 import ToolboxAMQP
+import ToolboxCore
 import XCTest
 
 @testable import AzureServiceBus
@@ -151,6 +153,49 @@ final class ServiceBusReceiverRecoveryTests: XCTestCase {
         }
         XCTAssertEqual(sent.subtracting(completed), [], "never completed")
         XCTAssertGreaterThan(receiver.connectionsOpened, 1, "the fault never hit the receiver")
+    }
+
+    /// A receive link that ends while its connection stays open is replaced on a new connection, and the old
+    /// connection is closed (it used to stay open, unowned, when the next call found the ended link before the
+    /// link's end handler ran). A message received on it can no longer be settled, and the error says why.
+    func testALinkThatEndsOnAnOpenConnectionIsReplacedAndItsConnectionClosed() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
+        defer { try? sender.close() }
+        try sender.send(ServiceBusMessage(body: "held", messageID: "held"))
+        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1")
+        defer { try? receiver.close() }
+        let held = try XCTUnwrap(try receiver.receive(maxMessages: 1, timeout: .seconds(10)).first)
+        let current = expectation(description: "current link")
+        let box = LockedValue<ServiceBusReceiver.Link?>(nil)
+        receiver.withLink { result in
+            if case .success(let link) = result { box.withLockedValue { $0 = link } }
+            current.fulfill()
+        }
+        wait(for: [current], timeout: 10)
+        let old = try XCTUnwrap(box.load())
+        // The link's close completes on the connection's queue, where the link's end handler is queued behind
+        // it: the next call finds the ended link before the receiver has heard that it ended.
+        let replaced = expectation(description: "new link")
+        old.receiver.close(deadline: .after(.seconds(10)), queue: old.connection.queue) { closed in
+            if case .failure(let error) = closed { XCTFail("closing the link: \(error)") }
+            receiver.withLink { result in
+                if case .success(let link) = result {
+                    XCTAssertNotEqual(link.connection.id, old.connection.id)
+                } else {
+                    XCTFail("no new link: \(result)")
+                }
+                replaced.fulfill()
+            }
+        }
+        wait(for: [replaced], timeout: 10)
+        XCTAssertTrue(FaultScenario.eventually { old.connection.isClosed }, "the old connection is still open")
+        XCTAssertThrowsError(try receiver.complete(held)) { error in
+            let error = error as? ServiceBusError
+            XCTAssertEqual(error?.code, .messageLockLost, "\(String(describing: error))")
+            XCTAssertTrue(error?.description.contains("its lock is lost;") == true, "\(String(describing: error))")
+        }
     }
 }
 
