@@ -85,13 +85,18 @@ public final class HTTPServer: Sendable {
     /// - parameter idleTimeout: how long a keep-alive connection may wait for its next request.
     /// - parameter connectionSetupDelay: how long each new connection waits (after its TLS handshake) before its
     ///   first request is read — an emulator reproducing a slow service's connection setup.
-    /// - parameter queue: where `handler` runs.
+    /// - parameter queue: where `handler` runs (unless `handlesOnConnectionQueue`).
+    /// - parameter handlesOnConnectionQueue: run `handler` on the connection's own (serial) queue, where the
+    ///   request was parsed, instead of hopping to `queue`; an answer given before the handler returns is
+    ///   written at once, without the hop back. The handler must then not block: work that may wait (file I/O,
+    ///   a lock held long) goes to another queue, as on an event loop.
     /// - parameter handler: answers each request through the responder it is given.
     public init(
         host: String = "127.0.0.1", port: UInt16 = 0, tls: TLSContext? = nil,
         limits: HTTPParserLimits = HTTPServer.defaultLimits, idleTimeout: Duration = .seconds(60),
         connectionSetupDelay: Duration = .zero,
-        queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, handler: @escaping Handler
+        queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, handlesOnConnectionQueue: Bool = false,
+        handler: @escaping Handler
     ) throws {
         let connections = self.connections
         let setupDelay = min(max(connectionSetupDelay.toolboxSeconds, 0), 3600)
@@ -99,7 +104,7 @@ public final class HTTPServer: Sendable {
         listener = try TCPListener(host: host, port: port, tls: tls, queue: queue) { connection in
             let served = HTTPServerConnection(
                 connection: connection, limits: limits, idleTimeout: idleTimeout, setupDelay: setupDelay,
-                handlerQueue: queue, handler: handler)
+                handlerQueue: handlesOnConnectionQueue ? nil : queue, handler: handler)
             let key = ObjectIdentifier(served)
             connections.withLockedValue { $0[key] = served }
             served.start { connections.withLockedValue { _ = $0.removeValue(forKey: key) } }

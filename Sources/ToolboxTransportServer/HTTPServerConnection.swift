@@ -10,20 +10,23 @@ final class HTTPServerConnection: @unchecked Sendable {
     let connection: TCPConnection
     private let idleTimeout: Double
     private let setupDelay: Double
-    private let handlerQueue: DispatchQueue
+    /// Where the handler runs; nil: on `connection.queue`, inline.
+    private let handlerQueue: DispatchQueue?
     private let handler: HTTPServer.Handler
     private var parser: HTTPParser
     private var pending: [HTTPParserEvent] = []
     private var currentHead: HTTPRequestHead?
     private var currentBody: [UInt8] = []
     private var handling = false
+    private var processing = false
+    private var processAgain = false
     private var reading = false
     private var peerClosed = false
     private var finished = false
     private var onFinish: (() -> Void)?
 
     init(connection: TCPConnection, limits: HTTPParserLimits, idleTimeout: Double, setupDelay: Double = 0,
-         handlerQueue: DispatchQueue, handler: @escaping HTTPServer.Handler) {
+         handlerQueue: DispatchQueue?, handler: @escaping HTTPServer.Handler) {
         self.connection = connection
         self.idleTimeout = idleTimeout
         self.setupDelay = setupDelay
@@ -45,7 +48,24 @@ final class HTTPServerConnection: @unchecked Sendable {
     }
 
     /// Handles buffered events until a request goes to the handler or more bytes are needed.
+    ///
+    /// Not re-entered: with an inline handler the response can be written, and the next request taken, while a
+    /// `process` further up the stack is still in its loop; that call is noted and run by the outer one, so the
+    /// stack stays flat however many requests are pipelined.
     private func process() {
+        if processing {
+            processAgain = true
+            return
+        }
+        processing = true
+        defer { processing = false }
+        repeat {
+            processAgain = false
+            processOnce()
+        } while processAgain
+    }
+
+    private func processOnce() {
         while !handling, !finished, !pending.isEmpty {
             let event = pending.removeFirst()
             switch event {
@@ -69,8 +89,9 @@ final class HTTPServerConnection: @unchecked Sendable {
             case .end:
                 guard let head = currentHead else { continue }
                 currentHead = nil
-                dispatch(HTTPServerRequest(head: head, body: currentBody, remoteAddress: connection.remoteAddress))
+                let body = currentBody
                 currentBody = []
+                dispatch(HTTPServerRequest(head: head, body: body, remoteAddress: connection.remoteAddress))
             case .responseHead:
                 continue
             }
@@ -115,6 +136,16 @@ final class HTTPServerConnection: @unchecked Sendable {
         let keepAlive = request.head.keepAlive
         let isHEAD = request.head.method == "HEAD"
         let handler = self.handler
+        guard let handlerQueue else {
+            // On the connection's queue: an answer given before the handler returns is sent right here.
+            let answer = InlineAnswer()
+            handler(request) { response in
+                guard answer.hop(response) else { return }
+                self.connection.queue.async { self.send(response, keepAlive: keepAlive, isHEAD: isHEAD) }
+            }
+            if let response = answer.leave() { send(response, keepAlive: keepAlive, isHEAD: isHEAD) }
+            return
+        }
         handlerQueue.async {
             let once = CompletionOnce<HTTPServerResponse> { response in
                 self.connection.queue.async { self.send(response, keepAlive: keepAlive, isHEAD: isHEAD) }
@@ -273,5 +304,46 @@ final class HTTPServerConnection: @unchecked Sendable {
         let onFinish = self.onFinish
         self.onFinish = nil
         onFinish?()
+    }
+}
+
+/// The answer of a handler run inline on the connection's queue: kept when it comes before the handler returns
+/// (the connection sends it without a hop), hopped to the queue when it comes later; only the first one counts.
+private final class InlineAnswer: @unchecked Sendable {
+    // @unchecked Sendable: `state` is only read or written with `lock` held.
+    private enum State { case inside, kept(HTTPServerResponse), outside, answered }
+    private let lock = Lock()
+    private var state = State.inside
+
+    /// Called by the responder: true when the caller must hop to the connection's queue to send `response`.
+    func hop(_ response: HTTPServerResponse) -> Bool {
+        lock.withLock {
+            switch state {
+            case .inside:
+                state = .kept(response)
+                return false
+            case .outside:
+                state = .answered
+                return true
+            case .kept, .answered:
+                return false
+            }
+        }
+    }
+
+    /// Called once the handler returned: the answer it gave meanwhile, if any.
+    func leave() -> HTTPServerResponse? {
+        lock.withLock {
+            switch state {
+            case .kept(let response):
+                state = .answered
+                return response
+            case .inside:
+                state = .outside
+                return nil
+            case .outside, .answered:
+                return nil
+            }
+        }
     }
 }

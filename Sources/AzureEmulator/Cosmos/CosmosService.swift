@@ -57,6 +57,9 @@ final class CosmosService: EmulatorHTTPService {
         return segments.count >= 2 && segments[0] == "_emulator" && segments[1] == "cosmos"
     }
 
+    /// The store is in memory behind short locks and nothing here waits: answered on the connection's queue.
+    func answersOnConnectionQueue(_ request: EmulatorHTTPRequest) -> Bool { true }
+
     func handle(_ request: EmulatorHTTPRequest, respond: @escaping @Sendable (HTTPServerResponse) -> Void) {
         let activityID = request.header("x-ms-activity-id") ?? UUID().uuidString.lowercased()
         do {

@@ -52,6 +52,9 @@ final class EventGridService: EmulatorHTTPService {
 
     func accepts(_ request: EmulatorHTTPRequest) -> Bool { route(of: request) != nil }
 
+    /// Published events are kept in memory behind a short lock: answered on the connection's queue.
+    func answersOnConnectionQueue(_ request: EmulatorHTTPRequest) -> Bool { true }
+
     func handle(_ request: EmulatorHTTPRequest, respond: @escaping @Sendable (HTTPServerResponse) -> Void) {
         switch route(of: request) {
         case .basic(let topic):

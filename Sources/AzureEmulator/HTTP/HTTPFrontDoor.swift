@@ -36,25 +36,38 @@ final class HTTPFrontDoor: Sendable {
         let box = LockedValue<UInt16>(0)
         let server = try HTTPServer(
             host: host, port: port, tls: tls, limits: limits, idleTimeout: .seconds(120),
-            connectionSetupDelay: context.configuration.faults.connectionSetupDelay
+            connectionSetupDelay: context.configuration.faults.connectionSetupDelay, handlesOnConnectionQueue: true
         ) { [self] request, respond in
+            // On the connection's queue: routed here, and answered here by the services whose answer never
+            // waits; the others (file I/O, token issuing) are handed to a work queue.
             let emulatorRequest = EmulatorHTTPRequest(head: request.head, body: request.body, isSecure: isSecure,
                                                       localPort: box.load(), remoteAddress: request.remoteAddress)
-            route(emulatorRequest, respond: respond)
+            let service = services.first(where: { $0.accepts(emulatorRequest) })
+            if service?.answersOnConnectionQueue(emulatorRequest) ?? true {
+                route(emulatorRequest, to: service, respond: respond)
+            } else {
+                // A queue of its own per request (not the concurrent default callback queue: EmulatorQueueTests),
+                // so a slow blob write holds up nothing else.
+                LibraryQueues.makeWorkQueue(label: "AzureEmulator.http").async {
+                    self.route(emulatorRequest, to: service, respond: respond)
+                }
+            }
         }
         box.withLockedValue { $0 = server.port }
         servers.withLockedValue { $0.append(server) }
         return server.port
     }
 
-    func route(_ request: EmulatorHTTPRequest, respond: @escaping @Sendable (HTTPServerResponse) -> Void) {
+    /// Answers `request` with `service` (the first that accepts it; nil: a 404), after the fault knobs.
+    func route(_ request: EmulatorHTTPRequest, to service: (any EmulatorHTTPService)?,
+               respond: @escaping @Sendable (HTTPServerResponse) -> Void) {
         let faults = context.configuration.faults
         if faults.httpDropProbability > 0, Double.random(in: 0..<1) < faults.httpDropProbability {
             context.logger.info("http: dropping the connection of \(request.method) \(request.path) (fault injection)")
             respond(.abort)
             return
         }
-        guard let service = services.first(where: { $0.accepts(request) }) else {
+        guard let service else {
             respond(HTTPServerResponse(
                 status: 404, headers: ["Content-Type": "application/json"],
                 body: .bytes(Array(#"{"code":"NotFound","message":"no emulated service serves this path"}"#.utf8))))
@@ -96,6 +109,8 @@ final class EmulatorControlService: EmulatorHTTPService {
     func accepts(_ request: EmulatorHTTPRequest) -> Bool {
         request.pathSegments.first == "_emulator" && request.pathSegments.count == 2 && request.pathSegments[1] == "health"
     }
+
+    func answersOnConnectionQueue(_ request: EmulatorHTTPRequest) -> Bool { true }
 
     func handle(_ request: EmulatorHTTPRequest, respond: @escaping @Sendable (HTTPServerResponse) -> Void) {
         guard request.method == "GET" || request.method == "HEAD" else {
