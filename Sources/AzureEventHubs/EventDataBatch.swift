@@ -17,36 +17,53 @@ public struct EventDataBatch: Sendable {
     public let options: SendEventOptions
     /// The encoded size of the batch as it would be sent now.
     public private(set) var sizeInBytes: Int
-    private(set) var encodedEvents: [[UInt8]] = []
+    /// How many events the batch holds.
+    public private(set) var count = 0
+    /// The batch message as it would be sent now: the envelope, then one `data` section per event, each event
+    /// encoded straight into it (no array per event, no second copy when sending).
+    private var payload: [UInt8]
 
     /// An empty batch; clients make them with `createBatch`, which knows the link's limit. Public so tests
     /// can stub `EventHubProducing.createBatch`.
     public init(maxSizeInBytes: Int, options: SendEventOptions = SendEventOptions()) {
         self.maxSizeInBytes = maxSizeInBytes
         self.options = options
-        sizeInBytes = Self.envelope(partitionKey: options.partitionKey).encode().count
+        payload = Self.envelope(partitionKey: options.partitionKey).encode()
+        sizeInBytes = payload.count
     }
-
-    /// How many events the batch holds.
-    public var count: Int { encodedEvents.count }
 
     /// Adds `event` if the batch stays within `maxSizeInBytes`; returns false (and leaves the batch as it was)
     /// when it would not.
     public mutating func tryAdd(_ event: EventData) -> Bool {
-        let encoded = event.amqpMessage(partitionKey: options.partitionKey).encode()
-        let added = Self.dataSectionSize(encoded.count)
-        guard sizeInBytes + added <= maxSizeInBytes else { return false }
-        encodedEvents.append(encoded)
+        let start = payload.count
+        // The section's descriptor and a vbin32 header whose length is filled in once the event is written.
+        payload.append(0x00)
+        payload.append(0x53)
+        payload.append(0x75)
+        payload.append(0xb0)
+        payload.append(contentsOf: repeatElement(0, count: 4))
+        AMQPEncoder.appending(to: &payload) { event.amqpMessage(partitionKey: options.partitionKey).encode(into: &$0) }
+        let length = payload.count - start - 8
+        let added = Self.dataSectionSize(length)
+        guard sizeInBytes + added <= maxSizeInBytes, let length32 = UInt32(exactly: length) else {
+            payload.removeSubrange(start...)
+            return false
+        }
+        if length <= 255 {
+            // The smallest encoding, as the size counts it: vbin8, the event moved back over the spare bytes.
+            payload[start + 3] = 0xa0
+            payload[start + 4] = UInt8(length)
+            payload.removeSubrange((start + 5)..<(start + 8))
+        } else {
+            for index in 0..<4 { payload[start + 4 + index] = UInt8(truncatingIfNeeded: length32 >> (24 - 8 * index)) }
+        }
         sizeInBytes += added
+        count += 1
         return true
     }
 
     /// The batch message's bytes.
-    func encode() -> [UInt8] {
-        var message = Self.envelope(partitionKey: options.partitionKey)
-        message.body = .data(encodedEvents)
-        return message.encode()
-    }
+    func encode() -> [UInt8] { payload }
 
     /// The outer message without events: only a key brings a header and an annotation.
     static func envelope(partitionKey: String?) -> AMQPMessage {

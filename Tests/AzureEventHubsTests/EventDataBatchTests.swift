@@ -27,8 +27,13 @@ final class EventDataBatchTests: XCTestCase {
         XCTAssertEqual(batch.count, added)
         // A refused event leaves the batch unchanged.
         let before = batch.sizeInBytes
+        let bytes = batch.encode()
         XCTAssertFalse(batch.tryAdd(EventData(body: [UInt8](repeating: 1, count: 10_240))))
         XCTAssertEqual(batch.sizeInBytes, before)
+        XCTAssertEqual(batch.encode(), bytes)
+        // A smaller event still fits after the refusal.
+        XCTAssertTrue(batch.tryAdd(EventData(body: "small")))
+        XCTAssertEqual(batch.sizeInBytes, batch.encode().count)
     }
 
     func testBatchLayoutMatchesTheSDKs() throws {
@@ -52,5 +57,24 @@ final class EventDataBatchTests: XCTestCase {
         XCTAssertNil(bare.header)
         XCTAssertNil(bare.messageAnnotations)
         XCTAssertEqual(try AMQPMessage.decode(bare.dataBody ?? []).dataBody, Array("x".utf8))
+    }
+
+    /// Events are written straight into the batch's buffer; the bytes are exactly those of the envelope message
+    /// with each event's own encoding as a `data` section, at every size either side of the vbin8/vbin32 switch.
+    func testBytesAreTheEnvelopeWithEachEncodedEventAsADataSection() {
+        for key in [nil, "k"] as [String?] {
+            var batch = EventDataBatch(maxSizeInBytes: 1_048_576, options: SendEventOptions(partitionKey: key))
+            var sections: [[UInt8]] = []
+            for size in [0, 1, 200, 230, 240, 245, 250, 255, 256, 300, 65_536, 3] {
+                let event = EventData(body: [UInt8](repeating: UInt8(size % 251), count: size), messageID: "m\(size)")
+                XCTAssertTrue(batch.tryAdd(event))
+                sections.append(event.amqpMessage(partitionKey: key).encode())
+                var expected = EventDataBatch.envelope(partitionKey: key)
+                expected.body = .data(sections)
+                XCTAssertEqual(batch.encode(), expected.encode(), "key \(key ?? "-") size \(size)")
+                XCTAssertEqual(batch.sizeInBytes, batch.encode().count)
+            }
+            XCTAssertEqual(batch.count, sections.count)
+        }
     }
 }

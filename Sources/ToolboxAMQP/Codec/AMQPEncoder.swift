@@ -23,6 +23,15 @@ public struct AMQPEncoder: Sendable {
         return encoder.bytes
     }
 
+    /// Runs `body` with an encoder that appends to `bytes` in place (no copy: the buffer moves into the encoder
+    /// and back).
+    package static func appending<T>(to bytes: inout [UInt8], _ body: (inout AMQPEncoder) throws -> T) rethrows -> T {
+        var encoder = AMQPEncoder(reservingCapacity: 0)
+        swap(&encoder.bytes, &bytes)
+        defer { swap(&encoder.bytes, &bytes) }
+        return try body(&encoder)
+    }
+
     /// Appends raw bytes (already-encoded sections, frame payloads).
     public mutating func append(raw: some Sequence<UInt8>) { bytes.append(contentsOf: raw) }
 

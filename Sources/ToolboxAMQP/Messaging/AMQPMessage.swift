@@ -102,6 +102,13 @@ public struct AMQPMessage: Hashable, Sendable {
         var bodyBytes = 0
         if case .data(let sections) = body { bodyBytes = sections.reduce(0) { $0 + $1.count + 8 } }
         var encoder = AMQPEncoder(reservingCapacity: 128 + bodyBytes)
+        encode(into: &encoder)
+        return encoder.bytes
+    }
+
+    /// Appends the sections, in the specification's order, to what `encoder` holds (an event batch writes each
+    /// event straight into the batch's buffer).
+    package func encode(into encoder: inout AMQPEncoder) {
         if let header {
             encoder.encode(describedList(0x70, [
                 .optional(header.durable) { .bool($0) }, .optional(header.priority) { .ubyte($0) },
@@ -133,7 +140,6 @@ public struct AMQPMessage: Hashable, Sendable {
         case .value(let value): encoder.encode(.described(descriptor: .ulong(0x77), value: value))
         }
         if let footer { encoder.encode(.described(descriptor: .ulong(0x78), value: .map(footer))) }
-        return encoder.bytes
     }
 
     /// Decodes a message from the concatenated payload of its transfer frames.
