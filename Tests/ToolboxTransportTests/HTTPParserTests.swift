@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import ToolboxTransport
 
@@ -221,6 +222,41 @@ final class HTTPParserTests: XCTestCase {
             HTTPRequestHead(method: "GET", target: "/", headers: ["X-A": "1\r\nX-Injected: 2"]), into: &bytes))
         XCTAssertThrowsError(try HTTPSerializer.write(HTTPRequestHead(method: "GE T", target: "/"), into: &bytes))
         XCTAssertThrowsError(try HTTPSerializer.write(HTTPRequestHead(method: "GET", target: "/a b"), into: &bytes))
+    }
+
+    /// Names match without regard to ASCII case, whether the strings are native (read in place) or bridged
+    /// from Foundation (read byte by byte); values with CR, LF or NUL and names that are not tokens are refused
+    /// either way.
+    func testHeaderNamesAndValidationOnNativeAndBridgedStrings() throws {
+        let bridged = NSString(string: "X-Ms-Request-Charge") as String
+        let native = "x-ms-request-charge"
+        var headers = HTTPHeaders()
+        headers.add(name: bridged, value: NSString(string: "1.5") as String)
+        headers.add(name: "Content-Type", value: "application/json")
+        XCTAssertEqual(headers.first(name: native), "1.5")
+        XCTAssertEqual(headers.first(name: "X-MS-REQUEST-CHARGE"), "1.5")
+        XCTAssertEqual(headers.first(name: NSString(string: "content-TYPE") as String), "application/json")
+        XCTAssertNil(headers.first(name: "x-ms-request-chargf"))
+        XCTAssertNil(headers.first(name: "x-ms-request-charg"))
+        XCTAssertTrue(HTTPHeaders.namesMatch(Substring("a-Z"), "A-z"))
+        XCTAssertFalse(HTTPHeaders.namesMatch("a-[", "A-{"), "only letters fold")
+        XCTAssertNoThrow(try headers.validate())
+        for (name, value) in [("X-A", "1\r\n2"), ("X-A", "a\u{0}b"), ("X A", "v"), ("", "v"), ("X-é", "v")] {
+            var bad = HTTPHeaders()
+            bad.add(name: name, value: value)
+            XCTAssertThrowsError(try bad.validate(), "\(name)")
+            var badBridged = HTTPHeaders()
+            badBridged.add(name: NSString(string: name) as String, value: NSString(string: value) as String)
+            XCTAssertThrowsError(try badBridged.validate(), "bridged \(name)")
+        }
+        var bytes: [UInt8] = []
+        try HTTPSerializer.write(HTTPRequestHead(method: "GET", target: "/x", version: .http1_0, headers: headers),
+                                 into: &bytes)
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix("GET /x HTTP/1.0\r\nX-Ms-Request-Charge: 1.5\r\n"))
+        bytes = []
+        try HTTPSerializer.write(HTTPRequestHead(method: "GET", target: "/", version: HTTPVersion(major: 2, minor: 10)),
+                                 into: &bytes)
+        XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix("GET / HTTP/2.10\r\n"))
     }
 
     func testHeaderDescriptionNeverPrintsValues() {

@@ -76,10 +76,10 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
     /// Throws when a name is not a token or a value contains CR, LF or NUL (header injection).
     public func validate() throws {
         for field in fields {
-            if field.name.isEmpty || !field.name.utf8.allSatisfy(HTTPSyntax.isTokenByte) {
+            if field.name.isEmpty || !HTTPSyntax.allBytes(of: field.name, satisfy: HTTPSyntax.isTokenByte) {
                 throw TransportError(.invalidRequest, "header name '\(field.name)' is not a valid HTTP token")
             }
-            if field.value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) {
+            if !HTTPSyntax.allBytes(of: field.value, satisfy: { $0 != 13 && $0 != 10 && $0 != 0 }) {
                 throw TransportError(
                     .invalidRequest, "the value of header '\(field.name)' contains CR, LF or NUL; remove them")
             }
@@ -99,6 +99,17 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
         let a = lhs.utf8
         let b = rhs.utf8
         guard a.count == b.count else { return false }
+        // Native strings compare over their bytes in place: iterating two UTF-8 views together was ~10 % of a
+        // Cosmos read's client instructions.
+        let inPlace = a.withContiguousStorageIfAvailable { left in
+            b.withContiguousStorageIfAvailable { right in
+                for index in 0..<left.count where left[index] != right[index] {
+                    if HTTPSyntax.lower(left[index]) != HTTPSyntax.lower(right[index]) { return false }
+                }
+                return true
+            }
+        }
+        if let inPlace, let matched = inPlace { return matched }
         return zip(a, b).allSatisfy { HTTPSyntax.lower($0) == HTTPSyntax.lower($1) }
     }
 
@@ -112,6 +123,13 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
 /// Byte classes from RFC 9110 §5.6.
 enum HTTPSyntax {
+    /// Whether every UTF-8 byte of `text` satisfies `test`, read in place when the string is native.
+    @inline(__always)
+    static func allBytes(of text: some StringProtocol, satisfy test: (UInt8) -> Bool) -> Bool {
+        if let result = text.utf8.withContiguousStorageIfAvailable({ $0.allSatisfy(test) }) { return result }
+        return text.utf8.allSatisfy(test)
+    }
+
     @inline(__always)
     static func lower(_ byte: UInt8) -> UInt8 { byte >= 65 && byte <= 90 ? byte + 32 : byte }
 

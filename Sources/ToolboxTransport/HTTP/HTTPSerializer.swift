@@ -4,10 +4,10 @@ public enum HTTPSerializer {
     ///
     /// - throws: `.invalidRequest` when the method, target or a header would break the message framing.
     public static func write(_ head: HTTPRequestHead, into buffer: inout [UInt8]) throws {
-        guard !head.method.isEmpty, head.method.utf8.allSatisfy(HTTPSyntax.isTokenByte) else {
+        guard !head.method.isEmpty, HTTPSyntax.allBytes(of: head.method, satisfy: HTTPSyntax.isTokenByte) else {
             throw TransportError(.invalidRequest, "'\(head.method)' is not a valid HTTP method")
         }
-        guard !head.target.isEmpty, head.target.utf8.allSatisfy({ $0 > 32 && $0 != 127 }) else {
+        guard !head.target.isEmpty, HTTPSyntax.allBytes(of: head.target, satisfy: { $0 > 32 && $0 != 127 }) else {
             throw TransportError(.invalidRequest, "the request target contains spaces or control characters")
         }
         try head.headers.validate()
@@ -15,7 +15,7 @@ public enum HTTPSerializer {
         buffer.append(32)
         buffer.append(contentsOf: head.target.utf8)
         buffer.append(32)
-        buffer.append(contentsOf: head.version.description.utf8)
+        appendVersion(head.version, into: &buffer)
         appendFields(head.headers, into: &buffer)
     }
 
@@ -25,12 +25,21 @@ public enum HTTPSerializer {
             throw TransportError(.invalidRequest, "\(head.status) is not a valid HTTP status")
         }
         try head.headers.validate()
-        buffer.append(contentsOf: head.version.description.utf8)
+        appendVersion(head.version, into: &buffer)
         buffer.append(32)
         buffer.append(contentsOf: String(head.status).utf8)
         buffer.append(32)
         buffer.append(contentsOf: head.reason.utf8.filter { $0 != 13 && $0 != 10 })
         appendFields(head.headers, into: &buffer)
+    }
+
+    /// `HTTP/1.1` without building the text each time (the common versions are single digits).
+    private static func appendVersion(_ version: HTTPVersion, into buffer: inout [UInt8]) {
+        guard (0...9).contains(version.major), (0...9).contains(version.minor) else {
+            buffer.append(contentsOf: version.description.utf8)
+            return
+        }
+        buffer.append(contentsOf: [72, 84, 84, 80, 47, UInt8(48 + version.major), 46, UInt8(48 + version.minor)])
     }
 
     private static func appendFields(_ headers: HTTPHeaders, into buffer: inout [UInt8]) {
