@@ -66,6 +66,7 @@ python=$(Benchmarks/python-anchor/setup.sh)
 # The URLSession baseline of `bench http`: one file, Foundation only, so swiftc builds it without the Benchmarks package.
 urlsession="$scratch/URLSessionHTTPBench"
 if part http && [ ! -x "$urlsession" ]; then
+    mkdir -p "$scratch"   # not made by a release build when TOOLBOX names one already built
     swiftc -O -swift-version 6 Benchmarks/Sources/URLSessionHTTPBench/main.swift -o "$urlsession" >&2
 fi
 anchor=Benchmarks/python-anchor/anchor.py
