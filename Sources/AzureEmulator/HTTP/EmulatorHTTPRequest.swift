@@ -1,4 +1,5 @@
 import Foundation
+import ToolboxCore
 import ToolboxTransport
 
 /// One request to the emulator's HTTP side, with the pieces every service needs already taken apart.
@@ -80,22 +81,13 @@ package struct EmulatorHTTPRequest: Sendable {
                 bytes.append(byte)
                 continue
             }
-            guard index != utf8.endIndex, let high = hexValue(utf8[index]) else { return String(text) }
+            guard index != utf8.endIndex, let high = ASCIIHex.value(utf8[index]) else { return String(text) }
             index = utf8.index(after: index)
-            guard index != utf8.endIndex, let low = hexValue(utf8[index]) else { return String(text) }
+            guard index != utf8.endIndex, let low = ASCIIHex.value(utf8[index]) else { return String(text) }
             index = utf8.index(after: index)
             bytes.append(high << 4 | low)
         }
         return String(validating: bytes, as: UTF8.self) ?? String(text)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     package var method: String { head.method }

@@ -180,7 +180,7 @@ public struct HTTPProxy: Sendable, Equatable, CustomStringConvertible {
                 bytes.append(byte)
                 continue
             }
-            guard let high = iterator.next().flatMap(Self.hexValue), let low = iterator.next().flatMap(Self.hexValue) else {
+            guard let high = iterator.next().flatMap(ASCIIHex.value), let low = iterator.next().flatMap(ASCIIHex.value) else {
                 throw ToolboxError(.invalidArgument, "the proxy URL's \(what) has a bad percent escape")
             }
             bytes.append(high << 4 | low)
@@ -189,14 +189,5 @@ public struct HTTPProxy: Sendable, Equatable, CustomStringConvertible {
             throw ToolboxError(.invalidArgument, "the proxy URL's \(what) is not valid UTF-8 once decoded")
         }
         return decoded
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
