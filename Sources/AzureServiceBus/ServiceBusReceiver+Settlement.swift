@@ -25,7 +25,8 @@ extension ServiceBusReceiver {
         }
         if let delivery = message.delivery {
             guard message.connectionID == currentConnectionID else {
-                let why = lastError.map { "; it ended with: \($0)" } ?? "; the receiver has reconnected since"
+                let why = lastError.map { "; the receiver's last connection error: \($0)" }
+                    ?? "; the receiver has reconnected since"
                 let error = ServiceBusError(.messageLockLost,
                                             "the connection this message came on has ended; its lock is lost\(why)",
                                             condition: "com.microsoft:message-lock-lost")

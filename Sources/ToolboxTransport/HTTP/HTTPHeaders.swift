@@ -103,13 +103,10 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
         // Cosmos read's client instructions.
         let inPlace = a.withContiguousStorageIfAvailable { left in
             b.withContiguousStorageIfAvailable { right in
-                for index in 0..<left.count where left[index] != right[index] {
-                    if HTTPSyntax.lower(left[index]) != HTTPSyntax.lower(right[index]) { return false }
-                }
-                return true
+                zip(left, right).allSatisfy { $0 == $1 || HTTPSyntax.lower($0) == HTTPSyntax.lower($1) }
             }
         }
-        if let inPlace, let matched = inPlace { return matched }
+        if let matched = inPlace ?? nil { return matched }
         return zip(a, b).allSatisfy { HTTPSyntax.lower($0) == HTTPSyntax.lower($1) }
     }
 

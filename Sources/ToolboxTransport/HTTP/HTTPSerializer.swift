@@ -33,13 +33,16 @@ public enum HTTPSerializer {
         appendFields(head.headers, into: &buffer)
     }
 
-    /// `HTTP/1.1` without building the text each time (the common versions are single digits).
+    private static let http1_1 = Array("HTTP/1.1".utf8)
+    private static let http1_0 = Array("HTTP/1.0".utf8)
+
+    /// The version, without building its text for the two versions spoken on the wire.
     private static func appendVersion(_ version: HTTPVersion, into buffer: inout [UInt8]) {
-        guard (0...9).contains(version.major), (0...9).contains(version.minor) else {
-            buffer.append(contentsOf: version.description.utf8)
-            return
+        switch version {
+        case .http1_1: buffer.append(contentsOf: http1_1)
+        case .http1_0: buffer.append(contentsOf: http1_0)
+        default: buffer.append(contentsOf: version.description.utf8)
         }
-        buffer.append(contentsOf: [72, 84, 84, 80, 47, UInt8(48 + version.major), 46, UInt8(48 + version.minor)])
     }
 
     private static func appendFields(_ headers: HTTPHeaders, into buffer: inout [UInt8]) {
