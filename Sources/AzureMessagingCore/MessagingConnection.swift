@@ -108,12 +108,20 @@ package final class MessagingConnection: Sendable {
         }
     }
 
-    /// Opens a connection: transport, SASL, open, session. `completion` runs on `queue` once.
+    /// Opens a connection: transport, SASL, open, session. `completion` runs once, on `queue` when given, else on
+    /// the event loop the new connection's queue targets.
+    ///
+    /// The event loop is the default because what follows an open (the put-token, the pool's bookkeeping, the
+    /// first attach) is short, never blocks and goes on on the connection's queue anyway: a fresh work queue per
+    /// open started a Dispatch thread for each of a burst of opens (a pool warming up 50 connections ended with
+    /// ~10 more threads, and their stacks, than with the loop; docs/performance-history.md, "2026-12-04, evening").
     /// `clock` runs the open deadline's timer and, later, the CBS token refreshers.
     package static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
                             deadline: Deadline, logger: Logger, clock: any ToolboxClock = SystemClock(),
-                            queue: DispatchQueue = LibraryQueues.makeWorkQueue(label: "AzureMessaging.open"),
+                            queue: DispatchQueue? = nil,
                             completion: @escaping @Sendable (Result<MessagingConnection, AzureMessagingError>) -> Void) {
+        let loop = MessagingEventLoops.shared.next()
+        let queue = queue ?? loop
         // The open deadline's timer, cancelled once the open ends either way (it would otherwise stay armed, and
         // keep what it captured, until the deadline).
         let timer = LockedValue<(any Cancellable)?>(nil)
@@ -181,16 +189,14 @@ package final class MessagingConnection: Sendable {
         let attempt: any Cancellable
         switch endpoint.effectiveTransport {
         case .amqp:
+            // The connect's completion only starts the handshake on the new connection's queue: the loop runs it.
             attempt = AMQPSocketTransport.connect(host: target.host, port: target.port, tls: tls,
                                                   serverName: serverName, deadline: deadline,
-                                                  targetQueue: MessagingEventLoops.shared.next(),
-                                                  queue: LibraryQueues.makeWorkQueue(label: "AzureMessaging.connect"),
-                                                  completion: connected)
+                                                  targetQueue: loop, queue: loop, completion: connected)
         case .amqpOverWebSockets:
             attempt = AMQPSocketTransport.connectWebSocket(
                 host: target.host, port: target.port, tls: tls, serverName: serverName,
-                proxy: endpoint.proxy, deadline: deadline,
-                queue: LibraryQueues.makeWorkQueue(label: "AzureMessaging.connect"), completion: connected)
+                proxy: endpoint.proxy, deadline: deadline, queue: loop, completion: connected)
         }
         started.withLockedValue { $0.attempt = attempt }
     }

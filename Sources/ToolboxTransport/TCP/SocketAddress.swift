@@ -96,23 +96,57 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     }
 }
 
-/// Resolves host names with `getaddrinfo` on a global queue, so no connection queue ever blocks on DNS.
+/// Resolves host names with `getaddrinfo` on a work queue, so no connection queue ever blocks on DNS.
+///
+/// Lookups of one host and port that overlap share one `getaddrinfo` call: a pool warming up 50 connections to
+/// one namespace resolves its name once, on one thread, instead of blocking 50 threads on 50 identical lookups.
+/// Nothing is cached after the lookup ends (`getaddrinfo` reports no lifetime), so a name that moves is seen
+/// by the next connect.
 public enum HostResolver {
+    private struct Key: Hashable {
+        let host: String
+        let port: UInt16
+    }
+
+    private typealias Waiter = (queue: DispatchQueue,
+                                completion: @Sendable (Result<[SocketAddress], TransportError>) -> Void)
+
+    /// The waiters of each lookup in flight; a key is present exactly while its lookup runs.
+    private static let inFlight = LockedValue<[Key: [Waiter]]>([:])
+
     /// Resolves `host` to its addresses (numeric hosts skip the resolver) and calls `completion` on `queue`.
     public static func resolve(
         host: String, port: UInt16, queue: DispatchQueue,
+        completion: @escaping @Sendable (Result<[SocketAddress], TransportError>) -> Void
+    ) {
+        resolve(host: host, port: port, queue: queue, lookup: resolveBlocking, completion: completion)
+    }
+
+    /// `resolve` with the blocking lookup to run (tests pass one they control).
+    static func resolve(
+        host: String, port: UInt16, queue: DispatchQueue,
+        lookup: @escaping @Sendable (_ host: String, _ port: UInt16) -> Result<[SocketAddress], TransportError>,
         completion: @escaping @Sendable (Result<[SocketAddress], TransportError>) -> Void
     ) {
         if let numeric = SocketAddress(numericHost: host, port: port) {
             queue.async { completion(.success([numeric])) }
             return
         }
+        let key = Key(host: host, port: port)
+        let starts = inFlight.withLockedValue { lookups in
+            let first = lookups[key] == nil
+            lookups[key, default: []].append((queue, completion))
+            return first
+        }
+        guard starts else { return }
         // Not `DispatchQueue.global()`: see `LibraryQueues.makeWorkQueue` (getaddrinfo may block for seconds).
         LibraryQueues.makeWorkQueue(label: "ToolboxTransport.resolve").async {
-            let result = resolveBlocking(host: host, port: port)
-            queue.async { completion(result) }
+            let result = lookup(host, port)
+            let waiters = inFlight.withLockedValue { $0.removeValue(forKey: key) } ?? []
+            for waiter in waiters { waiter.queue.async { waiter.completion(result) } }
         }
     }
+
 
     static func resolveBlocking(host: String, port: UInt16) -> Result<[SocketAddress], TransportError> {
         var hints = addrinfo()

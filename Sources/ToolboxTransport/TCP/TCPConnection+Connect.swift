@@ -12,10 +12,11 @@ import ToolboxCore
 extension TCPConnection {
     /// Connects to `host:port` (a name, an IPv4 or an IPv6 address) and, with `tls`, completes the handshake.
     ///
-    /// Names resolve on a global queue. With several addresses, attempts start `options.attemptDelay` apart
-    /// (address families interleaved) while earlier ones are still pending, and the first to connect wins
-    /// ("Happy Eyeballs"); an address that drops SYNs therefore costs the delay, not the deadline. With TLS the
-    /// server's certificate is verified against `serverName` (default `host`), which is also sent as SNI.
+    /// Names resolve on a work queue (overlapping lookups of one name share one). With several addresses,
+    /// attempts start `options.attemptDelay` apart (address families interleaved) while earlier ones are still
+    /// pending, and the first to connect wins ("Happy Eyeballs"); an address that drops SYNs therefore costs the
+    /// delay, not the deadline. With TLS the server's certificate is verified against `serverName` (default
+    /// `host`), which is also sent as SNI.
     ///
     /// - parameter host: a name, an IPv4 or an IPv6 address.
     /// - parameter port: the TCP port.
