@@ -44,6 +44,15 @@ public struct EventData: Sendable, Hashable {
     public var bodyAsString: String? { String(validating: body, as: UTF8.self) }
 
     /// The AMQP message of one event inside a batch; with a partition key it repeats the key (eventhubs.md).
+    /// Appends the event as one AMQP message (the bytes of `amqpMessage(partitionKey:)`): an event with nothing
+    /// but a body, the common case in a batch, is written as its one `data` section without building a message.
+    func encode(into encoder: inout AMQPEncoder, partitionKey: String?) {
+        guard partitionKey == nil, messageID == nil, contentType == nil, correlationID == nil, properties.isEmpty else {
+            return amqpMessage(partitionKey: partitionKey).encode(into: &encoder)
+        }
+        encoder.encodeDataSection(body)
+    }
+
     func amqpMessage(partitionKey: String?) -> AMQPMessage {
         var message = AMQPMessage(data: body)
         if let partitionKey {

@@ -41,8 +41,9 @@ public struct EventDataBatch: Sendable {
         payload.append(0x53)
         payload.append(0x75)
         payload.append(0xb0)
-        payload.append(contentsOf: repeatElement(0, count: 4))
-        AMQPEncoder.appending(to: &payload) { event.amqpMessage(partitionKey: options.partitionKey).encode(into: &$0) }
+        for _ in 0..<4 { payload.append(0) }
+        let partitionKey = options.partitionKey
+        AMQPEncoder.appending(to: &payload) { event.encode(into: &$0, partitionKey: partitionKey) }
         let length = payload.count - start - 8
         let added = Self.dataSectionSize(length)
         guard sizeInBytes + added <= maxSizeInBytes, let length32 = UInt32(exactly: length) else {

@@ -60,21 +60,36 @@ final class EventDataBatchTests: XCTestCase {
     }
 
     /// Events are written straight into the batch's buffer; the bytes are exactly those of the envelope message
-    /// with each event's own encoding as a `data` section, at every size either side of the vbin8/vbin32 switch.
+    /// with each event's own encoding as a `data` section, at every size either side of the vbin8/vbin32 switch,
+    /// for events with properties and for bare ones (written without building a message). The expected bytes come
+    /// from the generic value encoder, so the sections' own fast path is checked against it too.
     func testBytesAreTheEnvelopeWithEachEncodedEventAsADataSection() {
+        func generic(_ section: [UInt8]) -> [UInt8] {
+            AMQPEncoder.encode(.described(descriptor: .ulong(0x75), value: .binary(section)))
+        }
         for key in [nil, "k"] as [String?] {
-            var batch = EventDataBatch(maxSizeInBytes: 1_048_576, options: SendEventOptions(partitionKey: key))
-            var sections: [[UInt8]] = []
-            for size in [0, 1, 200, 230, 240, 245, 250, 255, 256, 300, 65_536, 3] {
-                let event = EventData(body: [UInt8](repeating: UInt8(size % 251), count: size), messageID: "m\(size)")
-                XCTAssertTrue(batch.tryAdd(event))
-                sections.append(event.amqpMessage(partitionKey: key).encode())
-                var expected = EventDataBatch.envelope(partitionKey: key)
-                expected.body = .data(sections)
-                XCTAssertEqual(batch.encode(), expected.encode(), "key \(key ?? "-") size \(size)")
-                XCTAssertEqual(batch.sizeInBytes, batch.encode().count)
+            for bare in [false, true] {
+                var batch = EventDataBatch(maxSizeInBytes: 1_048_576, options: SendEventOptions(partitionKey: key))
+                var expected = EventDataBatch.envelope(partitionKey: key).encode()
+                for size in [0, 1, 200, 230, 240, 245, 250, 255, 256, 300, 65_536, 3] {
+                    let body = [UInt8](repeating: UInt8(size % 251), count: size)
+                    let event = bare ? EventData(body: body) : EventData(body: body, messageID: "m\(size)")
+                    XCTAssertTrue(batch.tryAdd(event))
+                    var message = event.amqpMessage(partitionKey: key)
+                    let inner: [UInt8]
+                    if bare && key == nil {
+                        inner = generic(body)  // a bare event is its one data section
+                        XCTAssertNil(message.properties)
+                    } else {
+                        message.body = .none
+                        inner = message.encode() + generic(body)
+                    }
+                    expected += generic(inner)
+                    XCTAssertEqual(batch.encode(), expected, "key \(key ?? "-") bare \(bare) size \(size)")
+                    XCTAssertEqual(batch.sizeInBytes, batch.encode().count)
+                }
+                XCTAssertEqual(batch.count, 12)
             }
-            XCTAssertEqual(batch.count, sections.count)
         }
     }
 }

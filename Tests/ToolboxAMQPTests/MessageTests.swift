@@ -44,6 +44,22 @@ final class MessageTests: XCTestCase {
         XCTAssertEqual(message.encode(), [0x00, 0x53, 0x73, 0xc0, 0x05, 0x01, 0xa1, 0x02, 0x6d, 0x31, 0x00, 0x53, 0x75, 0xa0, 0x01, 0x61])
     }
 
+    /// `data` sections are written without building their `AMQPValue`; the bytes are the generic encoder's, on
+    /// both sides of the vbin8/vbin32 switch, and several sections follow each other.
+    func testDataSectionsAreTheGenericEncoding() throws {
+        for size in [0, 1, 254, 255, 256, 70_000] {
+            let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let generic = AMQPEncoder.encode(.described(descriptor: .ulong(0x75), value: .binary(payload)))
+            var encoder = AMQPEncoder()
+            encoder.encodeDataSection(payload)
+            XCTAssertEqual(encoder.bytes, generic, "size \(size)")
+            let message = AMQPMessage(body: .data([payload, [1, 2, 3]]))
+            XCTAssertEqual(message.encode(), generic + AMQPEncoder.encode(
+                .described(descriptor: .ulong(0x75), value: .binary([1, 2, 3]))), "size \(size)")
+            XCTAssertEqual(try AMQPMessage.decode(message.encode()).body, .data([payload, [1, 2, 3]]))
+        }
+    }
+
     func testMalformedMessagesAreRejected() {
         let cases: [[UInt8]] = [
             [0x40],  // not a described section

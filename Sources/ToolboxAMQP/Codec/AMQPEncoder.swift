@@ -100,6 +100,16 @@ public struct AMQPEncoder: Sendable {
         encode(.list(Array(fields[0..<count])))
     }
 
+    /// Appends a `data` body section (descriptor 0x00 0x53 0x75, then vbin8 or vbin32): the bytes
+    /// `encode(.described(descriptor: .ulong(0x75), value: .binary(payload)))` writes, without building that value
+    /// (an indirect enum case, so an allocation per section).
+    package mutating func encodeDataSection(_ payload: [UInt8]) {
+        bytes.append(0x00)
+        bytes.append(0x53)
+        bytes.append(0x75)
+        variable(payload, small: 0xa0, large: 0xb0)
+    }
+
     // MARK: - Pieces
 
     mutating func put(_ v: UInt16) { bytes.append(UInt8(v >> 8)); bytes.append(UInt8(v & 0xff)) }

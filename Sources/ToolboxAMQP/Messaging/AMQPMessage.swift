@@ -134,7 +134,7 @@ public struct AMQPMessage: Hashable, Sendable {
         switch body {
         case .none: break
         case .data(let sections):
-            for section in sections { encoder.encode(.described(descriptor: .ulong(0x75), value: .binary(section))) }
+            for section in sections { encoder.encodeDataSection(section) }
         case .sequence(let sections):
             for section in sections { encoder.encode(.described(descriptor: .ulong(0x76), value: .list(section))) }
         case .value(let value): encoder.encode(.described(descriptor: .ulong(0x77), value: value))
