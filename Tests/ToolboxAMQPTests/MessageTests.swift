@@ -60,6 +60,25 @@ final class MessageTests: XCTestCase {
         }
     }
 
+    /// The decoder reads `data` sections in their usual form directly; other forms of the descriptor still
+    /// decode, and a section cut short is an error, not a crash.
+    func testDataSectionsDecodeInEveryFormAndTruncationIsAnError() throws {
+        let payload: [UInt8] = Array(repeating: 0x5a, count: 300)
+        let usual = AMQPMessage(body: .data([[1, 2], payload])).encode()
+        XCTAssertEqual(try AMQPMessage.decode(usual).body, .data([[1, 2], payload]))
+        // The descriptor as an 8-byte ulong and as its symbol, and the payload as vbin32 although it fits vbin8.
+        let longDescriptor: [UInt8] = [0x00, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x75, 0xb0, 0, 0, 0, 2, 7, 8]
+        let symbolDescriptor = AMQPEncoder.encode(.described(descriptor: .symbol("amqp:data:binary"), value: .binary([9])))
+        XCTAssertEqual(try AMQPMessage.decode(longDescriptor + symbolDescriptor + usual).body,
+                       .data([[7, 8], [9], [1, 2], payload]))
+        for cut in 1..<usual.count where cut != 7 {  // 7: right after the first section, a whole message
+            XCTAssertThrowsError(try AMQPMessage.decode(Array(usual[..<cut])), "cut at \(cut)")
+        }
+        // A data section next to a value body is still refused.
+        let mixed = usual + AMQPEncoder.encode(.described(descriptor: .ulong(0x77), value: .string("v")))
+        XCTAssertThrowsError(try AMQPMessage.decode(mixed))
+    }
+
     func testMalformedMessagesAreRejected() {
         let cases: [[UInt8]] = [
             [0x40],  // not a described section

@@ -276,6 +276,17 @@ public struct AMQPDecoder {
         }
     }
 
+    /// Reads a `data` section when one comes next in its usual form (0x00 0x53 0x75, then vbin8 or vbin32) and
+    /// returns its bytes, without building the described value `decodeValue` would; nil, with nothing consumed,
+    /// when the next bytes are anything else (other forms of the descriptor take the generic path).
+    package mutating func decodeDataSectionIfNext() throws -> [UInt8]? {
+        guard remaining >= 4, bytes[position] == 0x00, bytes[position + 1] == 0x53, bytes[position + 2] == 0x75,
+              bytes[position + 3] == 0xa0 || bytes[position + 3] == 0xb0 else { return nil }
+        let wide = bytes[position + 3] == 0xb0
+        position += 4
+        return try readBytes(count: wide ? try readLength32() : Int(try readByte()))
+    }
+
     // MARK: - Primitives
 
     mutating func readByte() throws -> UInt8 {

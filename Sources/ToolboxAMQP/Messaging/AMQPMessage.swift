@@ -154,6 +154,10 @@ public struct AMQPMessage: Hashable, Sendable {
         var value: AMQPValue?
         var seen = Set<UInt64>()
         while !decoder.isAtEnd {
+            if let section = try decoder.decodeDataSectionIfNext() {
+                data.append(section)
+                continue
+            }
             let section = try decoder.decodeValue()
             let (code, inner) = try section.describedParts(
                 orThrow: AMQPError(.decoding, "message section is not a described value: \(section)"))
