@@ -113,8 +113,8 @@ package final class MessagingConnection: Sendable {
     ///
     /// The event loop is the default because what follows an open (the put-token, the pool's bookkeeping, the
     /// first attach) is short, never blocks and goes on on the connection's queue anyway: a fresh work queue per
-    /// open started a Dispatch thread for each of a burst of opens (a pool warming up 50 connections ended with
-    /// ~10 more threads, and their stacks, than with the loop; docs/performance-history.md, "2026-12-04, evening").
+    /// open started a Dispatch thread for each of a burst of opens (a pool warming up 50 connections added 8–19
+    /// threads, and their stacks, where it adds 3–8 with the loop; docs/performance-history.md, "2026-12-04, evening").
     /// `clock` runs the open deadline's timer and, later, the CBS token refreshers.
     package static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
                             deadline: Deadline, logger: Logger, clock: any ToolboxClock = SystemClock(),
