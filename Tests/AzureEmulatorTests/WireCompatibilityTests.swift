@@ -49,6 +49,26 @@ final class WireCompatibilityTests: XCTestCase {
         XCTAssertEqual(confirmed[4], .described(descriptor: .ulong(0x25), value: .list([.null])))
     }
 
+    /// The path is found on bytes; it must be what Foundation's `range(of: "://")` found, for any text.
+    func testAddressPathsMatchTheFoundationSplit() {
+        func reference(_ address: String) -> String {
+            var text = Substring(address)
+            if let scheme = text.range(of: "://") {
+                text = text[scheme.upperBound...]
+                if let slash = text.firstIndex(of: "/") { text = text[slash...] } else { text = "" }
+            }
+            while text.hasPrefix("/") { text = text.dropFirst() }
+            while text.hasSuffix("/") { text = text.dropLast() }
+            return String(text)
+        }
+        let samples = ["amqps://h:1/q2/$DeadLetterQueue", "q1/$management", "", ":", "://", ":/", "://x", "a://b",
+                       "a:b://c/d/", "x:/y//z", "é://hôte/chemin/", "sb://ns.servicebus.windows.net:5671//q//",
+                       "::///", "a:/:///b", "no-scheme/with:colon", "\u{1F600}://h/\u{1F600}", "https://h", "h://"]
+        for sample in samples {
+            XCTAssertEqual(EntityAddress.path(sample), reference(sample), "\(sample)")
+        }
+    }
+
     func testAddressesAndTheTokenPathsTheyNeed() {
         XCTAssertEqual(EntityAddress("amqps://localhost:5673/eh1/ConsumerGroups/$Default/Partitions/3"),
                        .consumer(hub: "eh1", group: "$Default", partition: "3"))
