@@ -87,6 +87,39 @@ final class TokenExpiryTests: XCTestCase {
         XCTAssertEqual(try sender.send(AMQPMessage(value: .string("after refreshes"))), .accepted)
     }
 
+    /// An open finishes on the messaging event loop its connection's queue targets, not on a work queue of its own
+    /// (a burst of opens then started a thread per open), and the authorized connection is handed over on the
+    /// connection's own queue.
+    func testOpensFinishOnTheEventLoopAndAuthorizedConnectionsOnTheirQueue() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let endpoint = endpoint(emulator, EmulatorTokenCredential(emulator: emulator, lifetime: 60))
+        let labels = LockedValue<[String]>([])
+        let done = DispatchGroup()
+        for _ in 0..<4 {
+            done.enter()
+            MessagingConnection.open(endpoint: endpoint, containerIDPrefix: "loop-test", product: "loop-test",
+                                     deadline: .after(seconds: 20), logger: Logger(label: "loop-test")) { result in
+                labels.withLockedValue { $0.append(LibraryQueues.currentLibraryQueueLabel ?? "no library queue") }
+                if case .success(let connection) = result { connection.close {} } else { XCTFail("\(result)") }
+                done.leave()
+            }
+        }
+        done.enter()
+        MessagingConnection.openAuthorized(
+            endpoint: endpoint, containerIDPrefix: "loop-test", product: "loop-test", deadline: .after(seconds: 20),
+            logger: Logger(label: "loop-test"), wrap: { $0 }, audience: { _ in endpoint.audience("eh1") }
+        ) { result in
+            labels.withLockedValue { $0.append(LibraryQueues.currentLibraryQueueLabel ?? "no library queue") }
+            if case .success(let connection) = result { connection.close {} } else { XCTFail("\(result)") }
+            done.leave()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        let seen = labels.load()
+        XCTAssertEqual(seen.count, 5)
+        XCTAssertEqual(seen.filter { $0.hasPrefix("AzureMessagingCore.loop") }.count, 4, "\(seen)")
+        XCTAssertEqual(seen.filter { $0.hasPrefix("ToolboxTransport.connection.") }.count, 1, "\(seen)")
+    }
+
     func testLinksWhoseTokenLapsesUnrenewedFailWithUnauthorized() throws {
         let emulator = try startEventHubsEmulator(self, partitions: 1)
         // Each client gets one token (the credential serves both), then its refreshes fail.
