@@ -207,11 +207,6 @@ struct EventStamp {
     private static let partitionKeyKey: StaticString = "x-opt-partition-key"
 }
 
-/// Appends `value` (a length or count, at most `UInt32.max` for anything an AMQP frame can carry) big-endian.
-private func append32(_ bytes: inout [UInt8], _ value: Int) {
-    EncodedAMQP.append32(&bytes, value)
-}
-
 /// One event as a producer sent it, before the broker stamps its annotations.
 enum IncomingEvent: Sendable {
     /// The producer's bytes, which carry no message-annotations section: the broker's is spliced in at
