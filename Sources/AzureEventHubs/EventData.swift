@@ -43,7 +43,6 @@ public struct EventData: Sendable, Hashable {
     /// The body as UTF-8 text, when it is valid UTF-8.
     public var bodyAsString: String? { String(validating: body, as: UTF8.self) }
 
-    /// The AMQP message of one event inside a batch; with a partition key it repeats the key (eventhubs.md).
     /// Appends the event as one AMQP message (the bytes of `amqpMessage(partitionKey:)`): an event with nothing
     /// but a body, the common case in a batch, is written as its one `data` section without building a message.
     func encode(into encoder: inout AMQPEncoder, partitionKey: String?) {
@@ -53,6 +52,7 @@ public struct EventData: Sendable, Hashable {
         encoder.encodeDataSection(body)
     }
 
+    /// The AMQP message of one event inside a batch; with a partition key it repeats the key (eventhubs.md).
     func amqpMessage(partitionKey: String?) -> AMQPMessage {
         var message = AMQPMessage(data: body)
         if let partitionKey {
