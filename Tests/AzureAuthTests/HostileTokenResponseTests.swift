@@ -51,6 +51,34 @@ final class HostileTokenResponseTests: XCTestCase {
         }
     }
 
+    /// Found by TokenResponseFuzzer: an endpoint that repeats its token in a lifetime field must not get the token
+    /// quoted in the error (nor a value that is part of it, nor a number whose digits hold a numeric token).
+    func testALifetimeHoldingTheTokenIsNotQuoted() {
+        let cases: [(token: String, fields: String, field: String)] = [
+            ("dgacefbhijkl", #""expires_in":"dgacefbhijkl""#, "expires_in"),
+            ("dgacefbhijkl", #""expires_in":"x-dgacefbhijkl-y""#, "expires_in"),
+            ("dgacefbhijklmnopqrstuvwxyz0123456789ABCDEF", #""expires_on":"dgacefbhijklmnopqrstuvwxyz0123456789""#,
+             "expires_on"),
+            ("12345678", #""expires_on":9912345678999"#, "expires_on"),
+            ("12345678", #""refresh_in":"999123456789","expires_in":3600"#, "refresh_in"),
+        ]
+        for (token, fields, field) in cases {
+            let body = #"{"access_token":"\#(token)",\#(fields)}"#
+            switch TokenResponseParser.parse(TokenHTTPResponse(status: 200, body: Array(body.utf8)), now: now,
+                                             source: "test endpoint") {
+            case .success(let parsed):
+                XCTFail("accepted \(fields): \(parsed)")
+            case .failure(let error):
+                XCTAssertTrue(error.message.contains("'\(field)'"), "\(error)")
+                XCTAssertFalse("\(error)".contains(token), "the token leaked: \(error)")
+                XCTAssertFalse("\(error)".contains(token.prefix(12)), "part of the token leaked: \(error)")
+            }
+        }
+        // A value that does not overlap the token is still quoted, for the operator's sake.
+        guard case .failure(let error) = parse(#""expires_in":"soon""#) else { return XCTFail("accepted 'soon'") }
+        XCTAssertTrue(error.message.contains("'soon'"), "\(error)")
+    }
+
     func testValidLifetimesStillParse() throws {
         let entra = try parse(#""expires_in":3599"#).get()
         XCTAssertEqual(entra.expiresOn, now + 3599)

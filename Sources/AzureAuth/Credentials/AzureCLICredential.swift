@@ -111,7 +111,8 @@ public struct AzureCLICredential: TokenCredential, DeliveringTokenCredential, Cu
         let accepted = 1...TokenResponseParser.latestExpiry
         do {
             if let expiresOn = try TokenResponseParser.seconds(
-                object["expires_on"], field: "expires_on", source: "'az account get-access-token'", in: accepted)
+                object["expires_on"], field: "expires_on", source: "'az account get-access-token'", in: accepted,
+                token: token)
             {
                 return .success(AccessToken(token: Secret(token), expiresOn: expiresOn))
             }

@@ -19,12 +19,14 @@ enum TokenResponseParser {
         }
         let expiresIn: Int?, expiresOn: Int?, refreshIn: Int?
         do {
-            expiresIn = try seconds(object["expires_in"], field: "expires_in", source: source, in: 1...longestLifetime)
-            refreshIn = try seconds(object["refresh_in"], field: "refresh_in", source: source, in: 0...longestLifetime)
+            expiresIn = try seconds(object["expires_in"], field: "expires_in", source: source, in: 1...longestLifetime,
+                                    token: token)
+            refreshIn = try seconds(object["refresh_in"], field: "refresh_in", source: source, in: 0...longestLifetime,
+                                    token: token)
             // Not required to lie ahead of our clock (an endpoint's clock may differ; the cache refetches an
             // expired token), but a positive time before the year 10000.
-            expiresOn = try seconds(object["expires_on"], field: "expires_on", source: source, in: 1...latestExpiry)
-                ?? expiresIn.map { now.saturatingAdd($0) }
+            expiresOn = try seconds(object["expires_on"], field: "expires_on", source: source, in: 1...latestExpiry,
+                                    token: token) ?? expiresIn.map { now.saturatingAdd($0) }
         } catch let error as AuthError {
             return .failure(error)
         } catch {
@@ -64,14 +66,19 @@ enum TokenResponseParser {
     /// A field holding whole seconds, as a number or a numeric string (IMDS and App Service send strings); nil
     /// when absent. A value that is not a finite number, or is outside `range`, is an error naming the field —
     /// never a trap (`"1e999"`, `1e300`, `"nan"` and 23-digit numbers have all been seen to crash parsers).
-    static func seconds(_ value: Any?, field: String, source: String, in range: ClosedRange<Int>) throws -> Int? {
+    /// The error quotes the value only when it cannot be a secret: never when it contains `token`, the response's
+    /// access token (an endpoint may put anything in any field).
+    static func seconds(_ value: Any?, field: String, source: String, in range: ClosedRange<Int>,
+                        token: String) throws -> Int? {
         guard let value, !(value is NSNull) else { return nil }
         switch wholeNumber(value) {
         case .none:
-            throw AuthError(.authenticationFailed, "\(source) answered '\(field)' \(shown(value)), which is not a "
+            let quoted = shown(value, token: token)
+            throw AuthError(.authenticationFailed, "\(source) answered '\(field)' \(quoted), which is not a "
                 + "whole number of seconds")
         case .some(let number) where !range.contains(number):
-            throw AuthError(.authenticationFailed, "\(source) answered '\(field)' \(shown(value)), outside "
+            let quoted = shown(value, token: token)
+            throw AuthError(.authenticationFailed, "\(source) answered '\(field)' \(quoted), outside "
                 + "\(range.lowerBound)...\(range.upperBound)" + (field == "expires_on" ? " (not a time between 1970 "
                 + "and the year 9999)" : ""))
         case .some(let number):
@@ -101,10 +108,19 @@ enum TokenResponseParser {
         return Int(exactly: number.rounded(.down))
     }
 
-    /// The value as the endpoint sent it, shortened (numbers and short strings only: never a token).
-    private static func shown(_ value: Any) -> String {
-        if let text = value as? String { return "'\(text.prefix(32))'" }
-        if value is Int || value is Double { return "\(value)" }
+    /// The value as the endpoint sent it, shortened (numbers and short strings only: never a token). A string that
+    /// holds the response's token, or is part of it, and anything whose text would show the token are not quoted.
+    private static func shown(_ value: Any, token: String) -> String {
+        let redacted = "(a value that overlaps the access token, not shown)"
+        if let text = value as? String {
+            let shown = text.prefix(32)
+            if !token.isEmpty, text.contains(token) || (!shown.isEmpty && token.contains(shown)) { return redacted }
+            return "'\(shown)'"
+        }
+        if value is Int || value is Double {
+            let text = "\(value)"
+            return !token.isEmpty && text.contains(token) ? redacted : text
+        }
         return "of type \(type(of: value))"
     }
 }
