@@ -108,26 +108,24 @@ package final class MessagingConnection: Sendable {
         }
     }
 
-    /// Opens a connection: transport, SASL, open, session. `completion` runs once, on `queue` when given, else on
-    /// the event loop the new connection's queue targets.
+    /// Opens a connection: transport, SASL, open, session. `completion` runs once, on the event loop the new
+    /// connection's queue targets.
     ///
-    /// The event loop is the default because what follows an open (the put-token, the pool's bookkeeping, the
+    /// The event loop, because what follows an open (the put-token, the pool's bookkeeping, the
     /// first attach) is short, never blocks and goes on on the connection's queue anyway: a fresh work queue per
     /// open started a Dispatch thread for each of a burst of opens (a pool warming up 50 connections added 8–19
     /// threads, and their stacks, where it adds 3–8 with the loop; docs/performance-history.md, "2026-12-04, evening").
     /// `clock` runs the open deadline's timer and, later, the CBS token refreshers.
     package static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
                             deadline: Deadline, logger: Logger, clock: any ToolboxClock = SystemClock(),
-                            queue: DispatchQueue? = nil,
                             completion: @escaping @Sendable (Result<MessagingConnection, AzureMessagingError>) -> Void) {
         let loop = MessagingEventLoops.shared.next()
-        let queue = queue ?? loop
         // The open deadline's timer, cancelled once the open ends either way (it would otherwise stay armed, and
         // keep what it captured, until the deadline).
         let timer = LockedValue<(any Cancellable)?>(nil)
         let once = CompletionOnce<Result<MessagingConnection, AzureMessagingError>> { result in
             timer.withLockedValue { $0 }?.cancel()
-            queue.async { completion(result) }
+            loop.async { completion(result) }
         }
         let id = ids.add(1, ordering: .relaxed).newValue
         let seconds = max(0.001, deadline.secondsRemaining)
