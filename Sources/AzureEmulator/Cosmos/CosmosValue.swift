@@ -160,10 +160,15 @@ enum CosmosValue: Sendable, Equatable {
 
     static func parse(_ text: String) throws(ParseError) -> CosmosValue { try parse(Array(text.utf8)) }
 
-    private struct Parser {
+    /// The recursive-descent reader behind `parse`, also used on its own to check JSON without building values
+    /// (`skipValue`) and to read single strings (Event Grid's publish validation).
+    struct Parser {
         let bytes: [UInt8]
         let maxDepth: Int
         var index = 0
+
+        /// Objects up to this many members find a repeated name by scanning; larger ones keep an index.
+        static let scannedMembers = 16
 
         init(bytes: [UInt8], maxDepth: Int) {
             self.bytes = bytes
@@ -191,6 +196,77 @@ enum CosmosValue: Sendable, Equatable {
             }
         }
 
+        /// Checks one JSON value and moves past it without building it: the same grammar and limits as `value`,
+        /// except that numbers are only checked for their syntax (not for fitting a Double).
+        mutating func skipValue(depth: Int) throws(ParseError) {
+            guard depth < maxDepth else { throw error("JSON nested deeper than \(maxDepth) levels") }
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of JSON") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                index += 1
+                skipWhitespace()
+                if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                while true {
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+                    try skipString()
+                    skipWhitespace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+                    index += 1
+                    try skipValue(depth: depth + 1)
+                    skipWhitespace()
+                    guard index < bytes.count else { throw error("unexpected end of JSON object") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if bytes[index] == UInt8(ascii: "}") { index += 1; return }
+                    throw error("expected ',' or '}'")
+                }
+            case UInt8(ascii: "["):
+                index += 1
+                skipWhitespace()
+                if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                while true {
+                    try skipValue(depth: depth + 1)
+                    skipWhitespace()
+                    guard index < bytes.count else { throw error("unexpected end of JSON array") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                    throw error("expected ',' or ']'")
+                }
+            case UInt8(ascii: "\""): try skipString()
+            case UInt8(ascii: "t"): try literal("true")
+            case UInt8(ascii: "f"): try literal("false")
+            case UInt8(ascii: "n"): try literal("null")
+            default: try numberSyntax()
+            }
+        }
+
+        /// Moves past one string, checking its escapes and that it has no raw control characters.
+        mutating func skipString() throws(ParseError) {
+            index += 1
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") { index += 1; return }
+                if byte < 0x20 { throw error("control character in a JSON string") }
+                if byte == UInt8(ascii: "\\") {
+                    index += 1
+                    guard index < bytes.count else { break }
+                    switch bytes[index] {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        index += 1
+                    case UInt8(ascii: "u"):
+                        index += 1
+                        _ = try hex4()
+                    default: throw error("invalid escape in a JSON string")
+                    }
+                    continue
+                }
+                index += 1
+            }
+            throw error("unterminated JSON string")
+        }
+
         mutating func literal(_ word: String) throws(ParseError) {
             let expected = Array(word.utf8)
             guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else {
@@ -202,6 +278,9 @@ enum CosmosValue: Sendable, Equatable {
         mutating func object(depth: Int) throws(ParseError) -> CosmosValue {
             index += 1
             var members: [(String, CosmosValue)] = []
+            // Where each name is, once an object is large: finding a repeated name by scanning the members would
+            // make a body of many distinct names quadratic (a hostile 2 MB document: minutes on one queue).
+            var positions: [String: Int] = [:]
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             while true {
@@ -212,8 +291,18 @@ enum CosmosValue: Sendable, Equatable {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 let member = try value(depth: depth + 1)
-                if let existing = members.firstIndex(where: { $0.0 == key }) {
-                    members[existing].1 = member
+                let existing: Int?
+                if members.count < Self.scannedMembers {
+                    existing = members.firstIndex { $0.0 == key }
+                } else {
+                    if positions.isEmpty {
+                        for (position, (name, _)) in members.enumerated() { positions[name] = position }
+                    }
+                    existing = positions[key]
+                    if existing == nil { positions[key] = members.count }
+                }
+                if let existing {
+                    members[existing].1 = member  // The last of repeated names wins, as in JavaScript.
                 } else {
                     members.append((key, member))
                 }
@@ -242,10 +331,20 @@ enum CosmosValue: Sendable, Equatable {
 
         mutating func number() throws(ParseError) -> Double {
             let start = index
+            try numberSyntax()
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            guard let value = Double(text), value.isFinite else { throw error("JSON number out of range") }
+            return value
+        }
+
+        /// Moves past one number written as JSON's grammar allows (`-`, digits, fraction, exponent).
+        mutating func numberSyntax() throws(ParseError) {
             if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+            let first = index
             var digits = 0
             while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1; digits += 1 }
             guard digits > 0 else { throw error("invalid JSON value") }
+            guard digits == 1 || bytes[first] != UInt8(ascii: "0") else { throw error("a JSON number has a leading zero") }
             if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
                 index += 1
                 var fraction = 0
@@ -259,57 +358,59 @@ enum CosmosValue: Sendable, Equatable {
                 while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1; exponent += 1 }
                 guard exponent > 0 else { throw error("invalid JSON number") }
             }
-            let text = String(decoding: bytes[start..<index], as: UTF8.self)
-            guard let value = Double(text), value.isFinite else { throw error("JSON number out of range") }
-            return value
         }
 
         mutating func string() throws(ParseError) -> String {
             index += 1
-            var scalars = String.UnicodeScalarView()
-            var run = index
-            func flush(_ parser: Parser, upTo end: Int, into scalars: inout String.UnicodeScalarView) {
-                if end > run { scalars.append(contentsOf: String(decoding: parser.bytes[run..<end], as: UTF8.self).unicodeScalars) }
-            }
+            let start = index
+            // Most strings have no escapes: decoded straight from the body's bytes.
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
-                    flush(self, upTo: index, into: &scalars)
+                    let text = String(decoding: bytes[start..<index], as: UTF8.self)
                     index += 1
-                    return String(scalars)
+                    return text
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                if byte < 0x20 { throw error("control character in a JSON string") }
+                index += 1
+            }
+            var utf8 = Array(bytes[start..<index])
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    return String(decoding: utf8, as: UTF8.self)
                 }
                 if byte < 0x20 { throw error("control character in a JSON string") }
-                if byte == UInt8(ascii: "\\") {
-                    flush(self, upTo: index, into: &scalars)
+                guard byte == UInt8(ascii: "\\") else {
+                    utf8.append(byte)
                     index += 1
-                    guard index < bytes.count else { break }
-                    let escaped = bytes[index]
-                    index += 1
-                    switch escaped {
-                    case UInt8(ascii: "\""): scalars.append("\"")
-                    case UInt8(ascii: "\\"): scalars.append("\\")
-                    case UInt8(ascii: "/"): scalars.append("/")
-                    case UInt8(ascii: "b"): scalars.append("\u{08}")
-                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                    case UInt8(ascii: "n"): scalars.append("\n")
-                    case UInt8(ascii: "r"): scalars.append("\r")
-                    case UInt8(ascii: "t"): scalars.append("\t")
-                    case UInt8(ascii: "u"):
-                        var code = try hex4()
-                        if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count,
-                           bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
-                            index += 2
-                            let low = try hex4()
-                            guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
-                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                        }
-                        scalars.append(Unicode.Scalar(code) ?? "\u{FFFD}")
-                    default: throw error("invalid escape in a JSON string")
-                    }
-                    run = index
                     continue
                 }
                 index += 1
+                guard index < bytes.count else { break }
+                let escaped = bytes[index]
+                index += 1
+                switch escaped {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escaped)
+                case UInt8(ascii: "b"): utf8.append(0x08)
+                case UInt8(ascii: "f"): utf8.append(0x0C)
+                case UInt8(ascii: "n"): utf8.append(0x0A)
+                case UInt8(ascii: "r"): utf8.append(0x0D)
+                case UInt8(ascii: "t"): utf8.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count,
+                       bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                        index += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw error("invalid surrogate pair") }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    UTF8.encode(Unicode.Scalar(code) ?? "\u{FFFD}") { utf8.append($0) }
+                default: throw error("invalid escape in a JSON string")
+                }
             }
             throw error("unterminated JSON string")
         }
