@@ -195,11 +195,33 @@ final class EventGridServiceTests: XCTestCase {
         XCTAssertTrue(refusing.eventGridEvents(topic: "t").isEmpty)
     }
 
-    func testArrayElementsKeepsEachEventsBytes() {
-        let body = Array(#" [ {"a":"],}{\"x"} ,[1,2], "s" ,3 ] "#.utf8)
-        XCTAssertEqual(EventGridValidation.arrayElements(body)?.map { String(decoding: $0, as: UTF8.self) },
-                       [#"{"a":"],}{\"x"}"#, "[1,2]", #""s""#, "3"])
-        XCTAssertEqual(EventGridValidation.arrayElements(Array("[]".utf8))?.count, 0)
-        XCTAssertNil(EventGridValidation.arrayElements(Array("{}".utf8)))
+    func testScanKeepsEachEventsBytesAndReadsOnlyTopLevelMembers() throws {
+        let body = Array(#" [ {"a":"],}{\"x", "n": {"deep": ["\u00e9", 1e400, -0.5]}} ,[1,2], "s" ,3 ] "#.utf8)
+        let elements = try EventGridValidation.scan(body, single: false)
+        XCTAssertEqual(elements.map { String(decoding: body[$0.range!], as: UTF8.self) },
+                       [#"{"a":"],}{\"x", "n": {"deep": ["\u00e9", 1e400, -0.5]}}"#, "[1,2]", #""s""#, "3"])
+        XCTAssertEqual(elements[0].attributes, ["a": .string(#"],}{"x"#), "n": .other])
+        XCTAssertEqual(elements.dropFirst().map { $0.attributes == nil }, [true, true, true])
+        XCTAssertEqual(try EventGridValidation.scan(Array("[]".utf8), single: false).count, 0)
+        let object = try EventGridValidation.scan(Array(#" {"id": "1", "id": "2"} "#.utf8), single: false)
+        XCTAssertEqual(object.count, 1)
+        XCTAssertNil(object[0].range, "not an array")
+        XCTAssertEqual(object[0].attributes, ["id": .string("2")], "the last of repeated names wins")
+        XCTAssertEqual(try EventGridValidation.scan(Array(#" {"id": "1"} "#.utf8), single: true)[0].range, 1..<12)
+    }
+
+    func testScanRefusesWhatIsNotJSON() {
+        let refused = [
+            "", "[", "[{", #"[{"a":1,}]"#, "[1,]", "[01]", "[1.]", "[-]", "[1e]", "[tru]", #"["\x"]"#, #"["\u12"]"#,
+            "[\"\u{01}\"]", "[1] [2]", "{}{}", #"[{"a" 1}]"#, "[nul]", String(repeating: "[", count: 200) + String(repeating: "]", count: 200),
+        ].map { Array($0.utf8) } + [[0x5B, 0x22, 0xC3, 0x22, 0x5D], [0x5B, 0x22, 0xFF, 0xFE, 0x22, 0x5D]]
+        for body in refused {
+            XCTAssertThrowsError(try EventGridValidation.scan(body, single: false), "\(body)")
+            XCTAssertThrowsError(try EventGridValidation.scan(body, single: true), "\(body)")
+        }
+        let accepted = [#"[{"é": "ü", "x": [true, false, null, {"y": -1.5E+3}]}]"#, "[0, -0, 0.25, 1e-7]", "  [ ]  "]
+        for body in accepted {
+            XCTAssertNoThrow(try EventGridValidation.scan(Array(body.utf8), single: false), body)
+        }
     }
 }

@@ -22,9 +22,16 @@ final class EventGridService: EmulatorHTTPService {
     static let audience = "https://eventgrid.azure.net/"
     let context: EmulatorHTTPContext
     let store: EventGridStore
+    /// Each topic's name as configured, by its lower-cased name (topic names compare case-insensitively).
+    private let canonicalTopics: [String: String]
 
     init(context: EmulatorHTTPContext) {
         self.context = context
+        var canonicalTopics: [String: String] = [:]
+        for topic in context.configuration.eventGridTopics where canonicalTopics[topic.lowercased()] == nil {
+            canonicalTopics[topic.lowercased()] = topic
+        }
+        self.canonicalTopics = canonicalTopics
         store = EventGridStore(topics: context.configuration.eventGridTopics,
                                limit: context.configuration.httpLimits.maxEventGridEventsPerTopic)
     }
@@ -105,9 +112,7 @@ final class EventGridService: EmulatorHTTPService {
         case .failure(let failure):
             return Self.error(400, "BadRequest", failure.message, detailCode: "InputJsonInvalid")
         case .success(let (schema, events)):
-            let canonical = context.configuration.eventGridTopics.first {
-                $0.caseInsensitiveCompare(topic) == .orderedSame
-            } ?? topic
+            let canonical = canonicalTopics[topic.lowercased()] ?? topic
             _ = store.append(topic: canonical, schema: schema, events: events)
             context.logger.debug("eventgrid: \(canonical) accepted \(events.count) \(schema.rawValue) event(s)")
             var headers: HTTPHeaders = ["x-ms-request-id": RandomUUID.string()]

@@ -1,4 +1,5 @@
 import Foundation
+import ToolboxTransport
 
 /// The two event schemas Event Grid topics take.
 public enum EventGridSchema: String, Sendable, Equatable {
@@ -22,9 +23,7 @@ enum EventGridValidation {
     static func events(body: [UInt8], contentType: String?, allowEventGridSchema: Bool = true)
         -> Result<(EventGridSchema, [[UInt8]]), Failure>
     {
-        let mediaType = (contentType ?? "").split(separator: ";").first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        } ?? ""
+        let mediaType = (contentType ?? "").split(separator: ";").first.map { HTTPHeaders.trimmed($0).lowercased() } ?? ""
         let schema: EventGridSchema
         let single: Bool
         switch mediaType {
@@ -39,76 +38,168 @@ enum EventGridValidation {
                 + "application/cloudevents-batch+json (CloudEvent array) or application/cloudevents+json (one CloudEvent)"
             return .failure(Failure(message: "Unsupported Content-Type '\(printable(mediaType))': use \(accepted)."))
         }
-        guard let parsed = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else {
-            return .failure(Failure(message: "The request body is not valid JSON."))
+        let elements: [Element]
+        do {
+            elements = try scan(body, single: single)
+        } catch {
+            return .failure(Failure(message: "The request body is not valid JSON: \(error.message)."))
         }
-        let objects: [Any]
-        let slices: [[UInt8]]
         if single {
-            guard parsed is [String: Any] else {
+            guard elements.count == 1, elements[0].attributes != nil else {
                 return .failure(Failure(message: "application/cloudevents+json takes one CloudEvent JSON object."))
             }
-            objects = [parsed]
-            slices = [trimmed(body)]
         } else {
-            guard let array = parsed as? [Any] else {
+            guard elements.count != 1 || elements[0].range != nil else {
                 return .failure(Failure(message: "The request body must be a JSON array of events."))
             }
-            guard !array.isEmpty else { return .failure(Failure(message: "The request body has no events.")) }
-            guard let elements = arrayElements(body), elements.count == array.count else {
-                return .failure(Failure(message: "The request body is not valid JSON."))
-            }
-            objects = array
-            slices = elements
+            guard !elements.isEmpty else { return .failure(Failure(message: "The request body has no events.")) }
         }
-        for (index, object) in objects.enumerated() {
-            guard let event = object as? [String: Any] else {
+        for (index, element) in elements.enumerated() {
+            guard let event = element.attributes else {
                 return .failure(Failure(message: "Event \(index) is not a JSON object."))
             }
             let problem = schema == .eventGrid ? eventGridProblem(event) : cloudEventProblem(event)
             if let problem { return .failure(Failure(message: "Event \(index): \(problem)")) }
         }
-        return .success((schema, slices))
+        return .success((schema, elements.map { Array(body[$0.range ?? 0..<body.count]) }))
+    }
+
+    /// A top-level member of an event: its string, or what kind of JSON value it is.
+    enum Attribute: Equatable {
+        case string(String)
+        case other
+
+        var string: String? {
+            if case .string(let text) = self { return text }
+            return nil
+        }
+    }
+
+    /// One event of a body: where its bytes are, and its top-level members when it is an object (nil otherwise).
+    /// `range` is nil for a body that was not an array (one value standing for itself).
+    struct Element {
+        var range: Range<Int>?
+        var attributes: [String: Attribute]?
+    }
+
+    /// Deeper nesting than this is refused as invalid JSON (the events themselves are one level down).
+    static let maxDepth = 128
+
+    /// Checks the whole body as JSON and reads each event's top-level members, without building the values of
+    /// anything deeper (`data` is only checked). A body that is not an array (or, for `single`, not one object)
+    /// comes back as one element whose `range` is nil.
+    static func scan(_ body: [UInt8], single: Bool) throws(CosmosValue.ParseError) -> [Element] {
+        // JSON text is UTF-8 (RFC 8259); strings are otherwise taken byte for byte.
+        if body.contains(where: { $0 >= 0x80 }), !String(decoding: body, as: UTF8.self).utf8.elementsEqual(body) {
+            throw CosmosValue.ParseError(message: "it is not UTF-8")
+        }
+        var parser = CosmosValue.Parser(bytes: body, maxDepth: maxDepth)
+        parser.skipWhitespace()
+        var elements: [Element] = []
+        if !single, parser.index < body.count, body[parser.index] == UInt8(ascii: "[") {
+            parser.index += 1
+            parser.skipWhitespace()
+            if parser.index < body.count, body[parser.index] == UInt8(ascii: "]") {
+                parser.index += 1
+            } else {
+                while true {
+                    parser.skipWhitespace()
+                    let start = parser.index
+                    let attributes = try event(&parser, depth: 1)
+                    elements.append(Element(range: start..<parser.index, attributes: attributes))
+                    parser.skipWhitespace()
+                    guard parser.index < body.count else { throw parser.error("unexpected end of JSON array") }
+                    if body[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
+                    if body[parser.index] == UInt8(ascii: "]") { parser.index += 1; break }
+                    throw parser.error("expected ',' or ']'")
+                }
+            }
+        } else {
+            let start = parser.index
+            let attributes = try event(&parser, depth: 0)
+            elements.append(Element(range: single ? start..<parser.index : nil, attributes: attributes))
+        }
+        parser.skipWhitespace()
+        guard parser.index == body.count else { throw parser.error("unexpected content after the JSON value") }
+        return elements
+    }
+
+    /// One value: an object's top-level members (strings read, everything else checked and passed over), or nil
+    /// after checking a value that is not an object.
+    private static func event(_ parser: inout CosmosValue.Parser, depth: Int) throws(CosmosValue.ParseError)
+        -> [String: Attribute]?
+    {
+        let bytes = parser.bytes
+        guard parser.index < bytes.count, bytes[parser.index] == UInt8(ascii: "{") else {
+            try parser.skipValue(depth: depth)
+            return nil
+        }
+        parser.index += 1
+        var attributes: [String: Attribute] = [:]
+        parser.skipWhitespace()
+        if parser.index < bytes.count, bytes[parser.index] == UInt8(ascii: "}") { parser.index += 1; return attributes }
+        while true {
+            parser.skipWhitespace()
+            guard parser.index < bytes.count, bytes[parser.index] == UInt8(ascii: "\"") else {
+                throw parser.error("expected a member name")
+            }
+            let name = try parser.string()
+            parser.skipWhitespace()
+            guard parser.index < bytes.count, bytes[parser.index] == UInt8(ascii: ":") else { throw parser.error("expected ':'") }
+            parser.index += 1
+            parser.skipWhitespace()
+            if parser.index < bytes.count, bytes[parser.index] == UInt8(ascii: "\"") {
+                attributes[name] = .string(try parser.string())  // A repeated name: the last wins.
+            } else {
+                try parser.skipValue(depth: depth + 1)
+                attributes[name] = .other
+            }
+            parser.skipWhitespace()
+            guard parser.index < bytes.count else { throw parser.error("unexpected end of JSON object") }
+            if bytes[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
+            if bytes[parser.index] == UInt8(ascii: "}") { parser.index += 1; return attributes }
+            throw parser.error("expected ',' or '}'")
+        }
     }
 
     /// What is wrong with an EventGridEvent, or nil.
-    static func eventGridProblem(_ event: [String: Any]) -> String? {
+    static func eventGridProblem(_ event: [String: Attribute]) -> String? {
         for name in ["id", "subject", "eventType"] {
             if let problem = requiredString(event, name) { return problem }
         }
         guard let eventTime = event["eventTime"] else { return "required property 'eventTime' is missing." }
-        guard let text = eventTime as? String, isRFC3339(text) else {
+        guard let text = eventTime.string, isRFC3339(text) else {
             return "'eventTime' must be an RFC 3339 date-time string such as 2030-01-01T00:00:00.000Z."
         }
         guard let dataVersion = event["dataVersion"] else { return "required property 'dataVersion' is missing." }
-        guard dataVersion is String else { return "'dataVersion' must be a string." }
+        guard dataVersion.string != nil else { return "'dataVersion' must be a string." }
         guard event.keys.contains("data") else { return "required property 'data' is missing." }
-        if let topic = event["topic"], !(topic is String) { return "'topic' must be a string." }
-        if let version = event["metadataVersion"], version as? String != "1" {
+        if let topic = event["topic"], topic.string == nil { return "'topic' must be a string." }
+        if let version = event["metadataVersion"], version.string != "1" {
             return "'metadataVersion' must be \"1\" when present."
         }
         return nil
     }
 
     /// What is wrong with a CloudEvent (CloudEvents 1.0, JSON format), or nil.
-    static func cloudEventProblem(_ event: [String: Any]) -> String? {
+    static func cloudEventProblem(_ event: [String: Attribute]) -> String? {
         for name in ["id", "source", "type", "specversion"] {
             if let problem = requiredString(event, name) { return problem }
         }
-        guard event["specversion"] as? String == "1.0" else {
-            return "'specversion' must be \"1.0\" (got \"\(printable(event["specversion"] as? String ?? ""))\")."
+        guard event["specversion"]?.string == "1.0" else {
+            return "'specversion' must be \"1.0\" (got \"\(printable(event["specversion"]?.string ?? ""))\")."
         }
         if let time = event["time"] {
-            guard let text = time as? String, isRFC3339(text) else {
+            guard let text = time.string, isRFC3339(text) else {
                 return "'time' must be an RFC 3339 date-time string."
             }
         }
         for name in ["subject", "datacontenttype", "dataschema"] {
-            if let value = event[name], !(value is String) { return "'\(name)' must be a string." }
+            if let value = event[name], value.string == nil { return "'\(name)' must be a string." }
         }
         if let encoded = event["data_base64"] {
             guard !event.keys.contains("data") else { return "'data' and 'data_base64' are mutually exclusive." }
-            guard let text = encoded as? String, Data(base64Encoded: text) != nil else {
+            guard let text = encoded.string, Data(base64Encoded: text) != nil else {
                 return "'data_base64' must be a base64 string."
             }
         }
@@ -124,9 +215,9 @@ enum EventGridValidation {
         return nil
     }
 
-    private static func requiredString(_ event: [String: Any], _ name: String) -> String? {
+    private static func requiredString(_ event: [String: Attribute], _ name: String) -> String? {
         guard let value = event[name] else { return "required property '\(name)' is missing." }
-        guard let text = value as? String else { return "'\(name)' must be a string." }
+        guard let text = value.string else { return "'\(name)' must be a string." }
         guard !text.isEmpty else { return "'\(name)' must not be empty." }
         return nil
     }
@@ -154,61 +245,6 @@ enum EventGridValidation {
         guard bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") else { return false }
         return bytes.count == index + 6 && digits((index + 1)..<(index + 3)) && bytes[index + 3] == UInt8(ascii: ":")
             && digits((index + 4)..<(index + 6))
-    }
-
-    /// The bytes of each element of a top-level JSON array, exactly as written (whitespace around them trimmed).
-    /// The body must already be known to be valid JSON.
-    static func arrayElements(_ body: [UInt8]) -> [[UInt8]]? {
-        var index = 0
-        func skipSpace() {
-            while index < body.count, [0x20, 0x09, 0x0A, 0x0D].contains(body[index]) { index += 1 }
-        }
-        skipSpace()
-        guard index < body.count, body[index] == UInt8(ascii: "[") else { return nil }
-        index += 1
-        var elements: [[UInt8]] = []
-        var depth = 0
-        var inString = false
-        var start: Int?
-        while index < body.count {
-            let byte = body[index]
-            if inString {
-                if byte == UInt8(ascii: "\\") { index += 1 } else if byte == UInt8(ascii: "\"") { inString = false }
-            } else {
-                switch byte {
-                case UInt8(ascii: "\""):
-                    inString = true
-                    if start == nil { start = index }
-                case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    depth += 1
-                    if start == nil { start = index }
-                case UInt8(ascii: "}"):
-                    depth -= 1
-                case UInt8(ascii: "]") where depth > 0:
-                    depth -= 1
-                case UInt8(ascii: ","), UInt8(ascii: "]"):
-                    if depth == 0 {
-                        if let first = start { elements.append(trimmed(Array(body[first..<index]))) }
-                        start = nil
-                        if byte == UInt8(ascii: "]") { return elements }
-                    }
-                case 0x20, 0x09, 0x0A, 0x0D:
-                    break
-                default:
-                    if start == nil { start = index }
-                }
-            }
-            index += 1
-        }
-        return nil
-    }
-
-    private static func trimmed(_ bytes: [UInt8]) -> [UInt8] {
-        let space: Set<UInt8> = [0x20, 0x09, 0x0A, 0x0D]
-        guard let first = bytes.firstIndex(where: { !space.contains($0) }),
-              let last = bytes.lastIndex(where: { !space.contains($0) })
-        else { return [] }
-        return Array(bytes[first...last])
     }
 
     /// `text` cut to 100 characters of printable ASCII, for echoing a client's value in an error.

@@ -98,7 +98,7 @@ package struct EmulatorHTTPRequest: Sendable {
 
     /// The first value of a query parameter; names compare case-insensitively, as Azure's do.
     package func queryValue(_ name: String) -> String? {
-        query.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        query.first { HTTPHeaders.namesMatch($0.name, name) }?.value
     }
 
     /// `scheme://host:port` as the client addressed us (from `Host`, else the loopback address and our port), so

@@ -95,7 +95,8 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
         lhs.fields.elementsEqual(rhs.fields) { $0.name == $1.name && $0.value == $1.value }
     }
 
-    static func namesMatch(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
+    /// Whether two names are equal ignoring ASCII case (header names, query parameter names).
+    package static func namesMatch(_ lhs: some StringProtocol, _ rhs: some StringProtocol) -> Bool {
         let a = lhs.utf8
         let b = rhs.utf8
         guard a.count == b.count else { return false }
@@ -110,7 +111,8 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
         return zip(a, b).allSatisfy { HTTPSyntax.lower($0) == HTTPSyntax.lower($1) }
     }
 
-    static func trimmed(_ text: Substring) -> Substring {
+    /// `text` without the spaces and tabs around it (optional whitespace, RFC 9110 §5.6.3).
+    package static func trimmed(_ text: Substring) -> Substring {
         var result = text
         while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
         while let last = result.last, last == " " || last == "\t" { result.removeLast() }
