@@ -135,6 +135,41 @@ final class HTTPParserTests: XCTestCase {
         XCTAssertTrue(head.headers.containsToken("keep-alive", inField: "connection"))
     }
 
+    func testStatusLinesAreSplitInPlace() throws {
+        func head(_ text: String) throws -> HTTPResponseHead {
+            guard case .responseHead(let head) = try parse(.responses, text).first else { throw TransportError(.httpMalformed, text) }
+            return head
+        }
+        XCTAssertEqual(try head("HTTP/1.1 204\r\n\r\n").reason, "")
+        XCTAssertEqual(try head("HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n").reason, "")
+        XCTAssertEqual(try head("HTTP/1.1 200 All  Good Here\r\nContent-Length: 0\r\n\r\n").reason, "All  Good Here")
+        XCTAssertEqual(try head("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").version, .http1_0)
+        XCTAssertEqual(try head("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").status, 404)
+        for bad in ["HTTP/1.1  200 OK", "HTTP/1.2 200 OK", "HTTP/1.1 20 OK", "HTTP/1.1", "HTTP/1.1 ", "HTTPS/1.1 200 OK",
+                    "HTTP/1.10 200 OK", "HTTP/1.1 2x0 OK", "HTTP/1.1 099 Low", " HTTP/1.1 200 OK"] {
+            expectError(.httpMalformed, .responses, bad + "\r\nContent-Length: 0\r\n\r\n")
+        }
+    }
+
+    func testContentLengthListsAndConnectionTokens() throws {
+        for good in ["Content-Length: \t5 , 5", "Content-Length: 5\r\ncontent-length: 5", "Content-Length: 00005"] {
+            let events = try parse(.responses, "HTTP/1.1 200 OK\r\n\(good)\r\n\r\nhello")
+            XCTAssertEqual(events.dropFirst(), [.body(Array("hello".utf8)), .end], good)
+        }
+        for bad in ["5,,5", "5,", ",5", "+5", "5 5", "1234567890123456789", "", "5\r\nContent-Length: 6"] {
+            expectError(.httpMalformed, .responses, "HTTP/1.1 200 OK\r\nContent-Length: \(bad)\r\n\r\nhello")
+        }
+        let closing: HTTPHeaders = ["Connection": "keep-alive,\tClose "]
+        XCTAssertTrue(closing.containsToken("close", inField: "CONNECTION"))
+        XCTAssertTrue(closing.containsToken("Keep-Alive", inField: "connection"))
+        for value in ["closed", "clos", ",,", "", "close-now, x"] {
+            let headers: HTTPHeaders = ["Connection": value]
+            XCTAssertFalse(headers.containsToken("close", inField: "Connection"), value)
+        }
+        XCTAssertFalse(HTTPHeaders([("Connection", ",,")]).containsToken("", inField: "Connection"))
+        XCTAssertTrue(HTTPHeaders([("Connection", "x"), ("Connection", "y, close")]).containsToken("close", inField: "Connection"))
+    }
+
     func testKeepAliveDefaults() {
         XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/").keepAlive)
         XCTAssertFalse(HTTPRequestHead(method: "GET", target: "/", version: .http1_0).keepAlive)

@@ -14,6 +14,11 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     public init() {}
 
+    /// Empty, with room for `capacity` fields (the parser knows how many lines a head has).
+    init(capacity: Int) {
+        fields.reserveCapacity(Swift.max(capacity, 0))
+    }
+
     public init(_ fields: [(String, String)]) {
         self.fields = fields.map { (name: $0.0, value: $0.1) }
     }
@@ -59,10 +64,14 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
     /// Whether a comma-separated field (`Connection`, `Transfer-Encoding`, …) lists `token`, ignoring case.
     public func containsToken(_ token: String, inField name: String) -> Bool {
-        for value in self[name] {
-            for part in value.split(separator: ",") {
-                if HTTPHeaders.namesMatch(HTTPHeaders.trimmed(part), token) { return true }
+        // Asked of every request and response (`Connection`, `Expect`): read in place, nothing allocated.
+        for field in fields where HTTPHeaders.namesMatch(field.name, name) {
+            var value = field.value
+            let found = value.withUTF8 { bytes in
+                var token = token
+                return token.withUTF8 { wanted in HTTPSyntax.list(bytes, containsToken: wanted) }
             }
+            if found { return true }
         }
         return false
     }
@@ -131,6 +140,35 @@ enum HTTPSyntax {
 
     @inline(__always)
     static func lower(_ byte: UInt8) -> UInt8 { byte >= 65 && byte <= 90 ? byte + 32 : byte }
+
+    /// Calls `body` with each element of a comma-separated list (`#rule` of RFC 9110 §5.6.1), the optional
+    /// whitespace around it trimmed (empty elements included), until `body` returns false.
+    static func forEachListElement(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>.SubSequence) throws -> Bool
+    ) rethrows {
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count, bytes[end] != 44 { end += 1 }  // ','
+            var first = start
+            var last = end
+            while first < last, bytes[first] == 32 || bytes[first] == 9 { first += 1 }
+            while last > first, bytes[last - 1] == 32 || bytes[last - 1] == 9 { last -= 1 }
+            if try !body(bytes[first..<last]) { return }
+            start = end + 1
+        }
+    }
+
+    /// Whether a comma-separated list has an element equal to `token`, ignoring ASCII case.
+    static func list(_ bytes: UnsafeBufferPointer<UInt8>, containsToken token: UnsafeBufferPointer<UInt8>) -> Bool {
+        var found = false
+        forEachListElement(bytes) { element in
+            found = !element.isEmpty && element.count == token.count
+                && zip(element, token).allSatisfy { lower($0) == lower($1) }
+            return !found
+        }
+        return found
+    }
 
     /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
     static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -22,9 +22,14 @@ extension HTTPParser {
     }
 
     static func parseVersion(_ bytes: ArraySlice<UInt8>) throws -> HTTPVersion {
-        let text = Array(bytes)
-        if text == Array("HTTP/1.1".utf8) { return .http1_1 }
-        if text == Array("HTTP/1.0".utf8) { return .http1_0 }
+        // "HTTP/1." and one digit, compared in place.
+        if bytes.count == 8, bytes.starts(with: [72, 84, 84, 80, 47, 49, 46] as [UInt8]) {
+            switch bytes[bytes.startIndex + 7] {
+            case 49: return .http1_1
+            case 48: return .http1_0
+            default: break
+            }
+        }
         throw TransportError(
             .httpMalformed, "the peer sent malformed HTTP: unsupported version '\(String(decoding: bytes.prefix(16), as: UTF8.self))'")
     }
@@ -43,16 +48,20 @@ extension HTTPParser {
     }
 
     static func parseStatusLine(_ line: ArraySlice<UInt8>, headers: HTTPHeaders) throws -> HTTPResponseHead {
-        let parts = line.split(separator: 32, maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[1].count == 3, parts[1].allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+        // HTTP-version SP 3DIGIT [SP reason-phrase], split in place.
+        let firstSpace = line.firstIndex(of: 32) ?? line.endIndex
+        let codeStart = min(firstSpace + 1, line.endIndex)
+        let codeEnd = line[codeStart...].firstIndex(of: 32) ?? line.endIndex
+        let code = line[codeStart..<codeEnd]
+        guard firstSpace < line.endIndex, code.count == 3, code.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
             throw TransportError(.httpMalformed, "the peer sent malformed HTTP: an invalid status line")
         }
-        let version = try parseVersion(parts[0])
-        let status = parts[1].reduce(0) { $0 * 10 + Int($1 - 48) }
+        let version = try parseVersion(line[line.startIndex..<firstSpace])
+        let status = code.reduce(0) { $0 * 10 + Int($1 - 48) }
         guard status >= 100 else {
             throw TransportError(.httpMalformed, "the peer sent malformed HTTP: status \(status)")
         }
-        let reason = parts.count == 3 ? String(decoding: parts[2], as: UTF8.self) : ""
+        let reason = codeEnd < line.endIndex ? String(decoding: line[(codeEnd + 1)...], as: UTF8.self) : ""
         return HTTPResponseHead(status: status, reason: reason, version: version, headers: headers)
     }
 }

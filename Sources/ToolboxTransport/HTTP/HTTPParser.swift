@@ -243,19 +243,19 @@ public struct HTTPParser: Sendable {
     }
 
     private mutating func completeHead(_ events: inout [HTTPParserEvent]) throws {
-        let lines = headLines.map { buffer[$0] }
+        let lines = headLines
         headLines = []
         headBytes = 0
         bodyBytes = 0
-        var headers = HTTPHeaders()
-        for line in lines.dropFirst() { try HTTPParser.parseField(line, into: &headers) }
+        var headers = HTTPHeaders(capacity: lines.count - 1)
+        for line in lines.dropFirst() { try HTTPParser.parseField(buffer[line], into: &headers) }
         switch kind {
         case .requests:
-            let head = try HTTPParser.parseRequestLine(lines[0], headers: headers)
+            let head = try HTTPParser.parseRequestLine(buffer[lines[0]], headers: headers)
             events.append(.requestHead(head))
             try frameRequestBody(head, &events)
         case .responses:
-            let head = try HTTPParser.parseStatusLine(lines[0], headers: headers)
+            let head = try HTTPParser.parseStatusLine(buffer[lines[0]], headers: headers)
             events.append(.responseHead(head))
             if head.isInformational {
                 if head.status == 101 { throw malformed("protocol upgrades (101) are not supported") }
@@ -324,16 +324,21 @@ public struct HTTPParser: Sendable {
     }
 
     private func contentLength(_ headers: HTTPHeaders) throws -> Int? {
-        let values = headers["Content-Length"].flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
-        guard !values.isEmpty else { return nil }
         var result: Int?
-        for raw in values {
-            let text = HTTPHeaders.trimmed(raw)
-            guard !text.isEmpty, text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
-                let value = Int(text)
-            else { throw malformed("an invalid Content-Length '\(text.prefix(32))'") }
-            if let result, result != value { throw malformed("conflicting Content-Length values") }
-            result = value
+        for field in headers where HTTPHeaders.namesMatch(field.name, "Content-Length") {
+            // One value is the rule; a list of equal values (a proxy's merge) is allowed, different ones are not.
+            var text = field.value
+            try text.withUTF8 { bytes in
+                try HTTPSyntax.forEachListElement(bytes) { digits in
+                    guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+                        throw malformed("an invalid Content-Length '\(String(decoding: digits.prefix(32), as: UTF8.self))'")
+                    }
+                    let value = digits.reduce(0) { $0 * 10 + Int($1 - 48) }  // at most 18 digits: no overflow
+                    if let result, result != value { throw malformed("conflicting Content-Length values") }
+                    result = value
+                    return true
+                }
+            }
         }
         return result
     }

@@ -33,7 +33,7 @@ final class HTTPClientConnection: @unchecked Sendable {
     private var parser: HTTPParser
     private(set) var exchanges = 0
     /// Methods that carry `Content-Length: 0` when their body is empty.
-    private static let methodsSendingLength: Set<String> = ["POST", "PUT", "PATCH"]
+    private static let methodsSendingLength = ["POST", "PUT", "PATCH"]
 
     init(tcp: TCPConnection, endpoint: HTTPEndpoint, limits: HTTPParserLimits, userAgent: String) {
         self.tcp = tcp
@@ -97,7 +97,7 @@ final class HTTPClientConnection: @unchecked Sendable {
         if !headers.contains(name: "User-Agent") { headers.add(name: "User-Agent", value: userAgent) }
         switch request.body {
         case .empty:
-            if HTTPClientConnection.methodsSendingLength.contains(request.method.uppercased()),
+            if HTTPClientConnection.methodsSendingLength.contains(where: { HTTPHeaders.namesMatch($0, request.method) }),
                 !headers.contains(name: "Content-Length")
             {
                 headers.add(name: "Content-Length", value: "0")
