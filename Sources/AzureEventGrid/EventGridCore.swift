@@ -58,7 +58,7 @@ final class EventGridCore: Sendable {
                 throw ToolboxError(.invalidKey, "the key of topic '\(topic.name)' is not base64; copy it from the "
                     + "topic's Access keys page")
             }
-            let separator = topic.url.contains("?") ? "&" : "?"
+            let separator = topic.url.utf8.contains(UInt8(ascii: "?")) ? "&" : "?"
             let publish: HTTPRequest
             do {
                 publish = try HTTPRequest(method: "POST", url: topic.url + separator + "api-version=\(options.apiVersion)")

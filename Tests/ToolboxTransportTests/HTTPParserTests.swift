@@ -221,6 +221,10 @@ final class HTTPParserTests: XCTestCase {
         expectError(.httpMalformed, .requests, "GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n")
         expectError(.httpMalformed, .requests, "GET / HTTP/2.0\r\n\r\n")
         expectError(.httpMalformed, .requests, "GET /\r\n\r\n")
+        for line in ["GET  / HTTP/1.1", "GET / HTTP/1.1 ", " GET / HTTP/1.1", "GET / x HTTP/1.1", "GET /\u{7F} HTTP/1.1",
+                     "G(T / HTTP/1.1", "GET / HTTP/1.1x", "GET  HTTP/1.1"] {
+            expectError(.httpMalformed, .requests, line + "\r\nHost: a\r\n\r\n")
+        }
         expectError(.httpMalformed, .responses, "HTTP/1.1 2000 OK\r\n\r\n")
         expectError(.httpMalformed, .responses, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
         expectError(.httpMalformed, .responses, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n")

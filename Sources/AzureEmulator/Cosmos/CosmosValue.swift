@@ -279,7 +279,7 @@ enum CosmosValue: Sendable, Equatable {
             index += 1
             var members: [(String, CosmosValue)] = []
             // Where each name is, once an object is large: finding a repeated name by scanning the members would
-            // make a body of many distinct names quadratic (a hostile 2 MB document: minutes on one queue).
+            // make a body of many distinct names quadratic (a hostile 2 MB document of 100,000 names: ~5 × 10⁹ comparisons).
             var positions: [String: Int] = [:]
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }

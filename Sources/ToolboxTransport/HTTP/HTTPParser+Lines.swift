@@ -35,15 +35,20 @@ extension HTTPParser {
     }
 
     static func parseRequestLine(_ line: ArraySlice<UInt8>, headers: HTTPHeaders) throws -> HTTPRequestHead {
-        let parts = line.split(separator: 32, maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
-            parts[0].allSatisfy(HTTPSyntax.isTokenByte), parts[1].allSatisfy({ $0 > 32 && $0 != 127 })
+        // method SP request-target SP HTTP-version, split in place.
+        let firstSpace = line.firstIndex(of: 32) ?? line.endIndex
+        let targetStart = Swift.min(firstSpace + 1, line.endIndex)
+        let secondSpace = line[targetStart...].firstIndex(of: 32) ?? line.endIndex
+        let method = line[line.startIndex..<firstSpace]
+        let target = line[targetStart..<secondSpace]
+        guard secondSpace < line.endIndex, !method.isEmpty, !target.isEmpty,
+            method.allSatisfy(HTTPSyntax.isTokenByte), target.allSatisfy({ $0 > 32 && $0 != 127 })
         else {
             throw TransportError(.httpMalformed, "the peer sent malformed HTTP: an invalid request line")
         }
-        let version = try parseVersion(parts[2])
+        let version = try parseVersion(line[(secondSpace + 1)...])
         return HTTPRequestHead(
-            method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self),
+            method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self),
             version: version, headers: headers)
     }
 

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An incremental HTTP/1.1 parser for requests (server side) or responses (client side).
 ///
 /// ```swift
@@ -202,8 +210,8 @@ public struct HTTPParser: Sendable {
         let searchEnd = min(buffer.count, position + limit + 2)
         // Resume where the last search stopped: a line trickling in byte by byte must not be rescanned from
         // its start every time (quadratic work for a slow peer).
-        var index = position + scanned
-        while index < searchEnd, buffer[index] != 10 { index += 1 }
+        let from = position + scanned
+        let index = from < searchEnd ? HTTPParser.index(of: 10, in: buffer, from: from, to: searchEnd) : searchEnd
         if index >= searchEnd {
             scanned = index - position
             if buffer.count - position > limit + 1 {
@@ -218,8 +226,19 @@ public struct HTTPParser: Sendable {
         if end > position, buffer[end - 1] == 13 { end -= 1 }
         let line = buffer[position..<end]
         position = index + 1
-        if line.contains(13) { throw malformed("a bare CR inside a line") }
+        if end > position, HTTPParser.index(of: 13, in: buffer, from: position, to: end) < end {
+            throw malformed("a bare CR inside a line")
+        }
         return line
+    }
+
+    /// Where `byte` first is in `bytes[from..<to]` (`to` when absent), found by `memchr` many bytes at a time.
+    private static func index(of byte: UInt8, in bytes: [UInt8], from: Int, to: Int) -> Int {
+        bytes.withUnsafeBufferPointer { buffer -> Int in
+            guard let base = buffer.baseAddress, from < to else { return to }
+            guard let found = memchr(base + from, Int32(byte), to - from) else { return to }
+            return UnsafeRawPointer(found) - UnsafeRawPointer(base)
+        }
     }
 
     private mutating func headLine(_ line: ArraySlice<UInt8>, _ events: inout [HTTPParserEvent]) throws -> Bool {

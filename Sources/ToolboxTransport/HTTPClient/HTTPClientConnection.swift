@@ -30,6 +30,8 @@ final class HTTPClientConnection: @unchecked Sendable {
     let endpoint: HTTPEndpoint
     private let limits: HTTPParserLimits
     private let userAgent: String
+    /// `endpoint.hostHeader`, built once: every request of the connection sends it.
+    private let hostHeader: String
     private var parser: HTTPParser
     private(set) var exchanges = 0
     /// Methods that carry `Content-Length: 0` when their body is empty.
@@ -40,6 +42,7 @@ final class HTTPClientConnection: @unchecked Sendable {
         self.endpoint = endpoint
         self.limits = limits
         self.userAgent = userAgent
+        self.hostHeader = endpoint.hostHeader
         self.parser = HTTPParser(parsing: .responses, limits: limits)
     }
 
@@ -93,7 +96,7 @@ final class HTTPClientConnection: @unchecked Sendable {
 
     func head(for request: HTTPRequest) throws -> [UInt8] {
         var headers = request.headers
-        if !headers.contains(name: "Host") { headers.add(name: "Host", value: endpoint.hostHeader) }
+        if !headers.contains(name: "Host") { headers.add(name: "Host", value: hostHeader) }
         if !headers.contains(name: "User-Agent") { headers.add(name: "User-Agent", value: userAgent) }
         switch request.body {
         case .empty:

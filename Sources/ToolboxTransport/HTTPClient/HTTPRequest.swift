@@ -84,7 +84,7 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// The `Host` header value: the port is left out when it is the scheme's default.
     var hostHeader: String {
-        let name = host.contains(":") ? "[\(host)]" : host
+        let name = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host  // IPv6: bracketed
         return port == (isTLS ? 443 : 80) ? name : "\(name):\(port)"
     }
 
