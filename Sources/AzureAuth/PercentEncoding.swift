@@ -47,6 +47,7 @@ package enum PercentEncoding {
         }
         let bytes = Array(value.utf8)
         var out = [UInt8]()
+        out.reserveCapacity(bytes.count)  // never longer than the input
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]

@@ -298,6 +298,25 @@ final class HTTPParserTests: XCTestCase {
         XCTAssertTrue(String(decoding: bytes, as: UTF8.self).hasPrefix("GET / HTTP/2.10\r\n"))
     }
 
+    func testResponseHeadsAreWrittenExactly() throws {
+        var bytes: [UInt8] = Array("prefix|".utf8)
+        try HTTPSerializer.write(HTTPResponseHead(status: 207, reason: "Multi\r\nStatus", headers: ["A": "1", "bb": ""]),
+                                 into: &bytes)
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "prefix|HTTP/1.1 207 MultiStatus\r\nA: 1\r\nbb: \r\n\r\n")
+        for (status, line) in [(100, "HTTP/1.1 100 Continue"), (404, "HTTP/1.1 404 Not Found"), (999, "HTTP/1.0 999 Status 999")] {
+            bytes = []
+            let version: HTTPVersion = status == 999 ? .http1_0 : .http1_1
+            try HTTPSerializer.write(HTTPResponseHead(status: status, version: version), into: &bytes)
+            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), line + "\r\n\r\n")
+            let parsed = try parse(.responses, line + "\r\nContent-Length: 0\r\n\r\n")
+            guard case .responseHead(let head) = parsed.first else { return XCTFail("\(parsed)") }
+            XCTAssertEqual(head.status, status)
+        }
+        for status in [99, 1000, -200] {
+            XCTAssertThrowsError(try HTTPSerializer.write(HTTPResponseHead(status: status), into: &bytes), "\(status)")
+        }
+    }
+
     func testHeaderDescriptionNeverPrintsValues() {
         let headers: HTTPHeaders = ["Authorization": "SharedAccessSignature sig=secret"]
         XCTAssertFalse(headers.description.contains("secret"))

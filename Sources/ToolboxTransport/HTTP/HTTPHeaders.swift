@@ -171,6 +171,7 @@ enum HTTPSyntax {
     }
 
     /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+    @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case 48...57, 65...90, 97...122: return true
@@ -180,6 +181,7 @@ enum HTTPSyntax {
     }
 
     /// field-vchar or whitespace; obs-text (≥ 0x80) is allowed for compatibility.
+    @inline(__always)
     static func isFieldValueByte(_ byte: UInt8) -> Bool {
         byte == 9 || (byte >= 32 && byte != 127)
     }

@@ -11,6 +11,8 @@ public enum HTTPSerializer {
             throw TransportError(.invalidRequest, "the request target contains spaces or control characters")
         }
         try head.headers.validate()
+        buffer.reserveCapacity(buffer.count + head.method.utf8.count + head.target.utf8.count + 12
+            + fieldBytes(head.headers))
         buffer.append(contentsOf: head.method.utf8)
         buffer.append(32)
         buffer.append(contentsOf: head.target.utf8)
@@ -25,11 +27,19 @@ public enum HTTPSerializer {
             throw TransportError(.invalidRequest, "\(head.status) is not a valid HTTP status")
         }
         try head.headers.validate()
+        buffer.reserveCapacity(buffer.count + head.reason.utf8.count + 15 + fieldBytes(head.headers))
         appendVersion(head.version, into: &buffer)
         buffer.append(32)
-        buffer.append(contentsOf: String(head.status).utf8)
+        let status = head.status  // three digits, checked above
+        buffer.append(UInt8(truncatingIfNeeded: 48 + status / 100))
+        buffer.append(UInt8(truncatingIfNeeded: 48 + status / 10 % 10))
+        buffer.append(UInt8(truncatingIfNeeded: 48 + status % 10))
         buffer.append(32)
-        buffer.append(contentsOf: head.reason.utf8.filter { $0 != 13 && $0 != 10 })
+        if head.reason.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
+            buffer.append(contentsOf: head.reason.utf8.filter { $0 != 13 && $0 != 10 })
+        } else {
+            buffer.append(contentsOf: head.reason.utf8)
+        }
         appendFields(head.headers, into: &buffer)
     }
 
@@ -43,6 +53,11 @@ public enum HTTPSerializer {
         case .http1_0: buffer.append(contentsOf: http1_0)
         default: buffer.append(contentsOf: version.description.utf8)
         }
+    }
+
+    /// The bytes `appendFields` writes.
+    private static func fieldBytes(_ headers: HTTPHeaders) -> Int {
+        headers.reduce(4) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
     }
 
     private static func appendFields(_ headers: HTTPHeaders, into buffer: inout [UInt8]) {
