@@ -11,13 +11,18 @@ package enum PercentEncoding {
 
     /// Python's `urllib.parse.quote(value, safe=safe)`: unreserved characters and `safe` stay, the rest is `%XX`.
     package static func quote(_ value: String, safe: String = "/") -> String {
-        let keep = { (byte: UInt8) -> Bool in unreserved[Int(byte)] || safe.utf8.contains(byte) }
         // Most values (ids, names, tokens) need no escape: hand them back without building a copy.
-        if value.utf8.allSatisfy(keep) { return value }
+        if value.utf8.allSatisfy({ unreserved[Int($0)] || safe.utf8.contains($0) }) { return value }
         var out = [UInt8]()
         out.reserveCapacity(value.utf8.count + 16)
+        appendQuoted(value, safe: safe, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends `quote(value, safe: safe)` as UTF-8 to `out` (for callers building a longer text, such as a path).
+    package static func appendQuoted(_ value: String, safe: String, to out: inout [UInt8]) {
         for byte in value.utf8 {
-            if keep(byte) {
+            if unreserved[Int(byte)] || safe.utf8.contains(byte) {
                 out.append(byte)
             } else {
                 out.append(UInt8(ascii: "%"))
@@ -25,7 +30,6 @@ package enum PercentEncoding {
                 out.append(hexDigits[Int(byte & 0x0f)])
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Python's `urllib.parse.quote_plus(value)`: like `quote(value, safe: "")` but a space becomes `+`.
