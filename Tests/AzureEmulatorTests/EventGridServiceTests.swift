@@ -63,6 +63,9 @@ final class EventGridServiceTests: XCTestCase {
         XCTAssertEqual(events.map { $0["schema"] as? String }, ["eventgrid", "cloudevent", "cloudevent"])
         XCTAssertEqual(try client.execute(HTTPRequest(method: "DELETE", url: route), timeout: .seconds(10)).head.status, 204)
         XCTAssertTrue(emulator.eventGridEvents(topic: "orders").isEmpty)
+        // Media types compare without case, whitespace around them and parameters ignored.
+        XCTAssertEqual(try post(Self.cloudEvent, contentType: " Application/CloudEvents+JSON\t;charset=utf-8").status, 200)
+        XCTAssertEqual(emulator.eventGridEvents(topic: "orders").map(\.schema), [.cloudEvent])
         XCTAssertEqual(try client.execute(HTTPRequest(url: emulator.plainHTTPBaseURL! + "/_emulator/eventgrid/none/events"),
                                           timeout: .seconds(10)).head.status, 404)
     }
@@ -124,6 +127,8 @@ final class EventGridServiceTests: XCTestCase {
         try check("[\(Self.eventGridEvent), 5]", mentions: "Event 1 is not a JSON object")
         try check("[{", mentions: "not valid JSON")
         try check("[\(Self.cloudEvent)]", contentType: "text/plain", mentions: "Unsupported Content-Type")
+        try check("[\(Self.cloudEvent)]", contentType: ";application/cloudevents-batch+json",
+                  mentions: "Unsupported Content-Type")
         let cloudBatch = "application/cloudevents-batch+json"
         try check("[\(Self.cloudEvent.replacingOccurrences(of: #""specversion": "1.0""#, with: #""specversion": "0.3""#))]",
                   contentType: cloudBatch, mentions: "specversion")

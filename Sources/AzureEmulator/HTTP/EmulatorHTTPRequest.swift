@@ -35,17 +35,20 @@ package struct EmulatorHTTPRequest: Sendable {
         self.isSecure = isSecure
         self.localPort = localPort
         self.remoteAddress = remoteAddress
-        var target = Substring(head.target)
+        // Taken apart over UTF-8 (every delimiter is ASCII): Character-wise `hasPrefix` and `firstIndex(of:)` on
+        // the target walked grapheme clusters, ~15 % of an Event Grid publish's instructions.
+        var target = Substring(head.target).utf8
         // An absolute-form target (proxies) carries scheme and authority; keep the path.
-        if target.hasPrefix("http://") || target.hasPrefix("https://"), let scheme = target.range(of: "://") {
-            let authorityAndPath = target[scheme.upperBound...]
-            target = authorityAndPath.firstIndex(of: "/").map { authorityAndPath[$0...] } ?? "/"
+        for scheme in ["http://", "https://"] where target.starts(with: scheme.utf8) {
+            let authorityAndPath = target.dropFirst(scheme.utf8.count)
+            target = authorityAndPath.firstIndex(of: UInt8(ascii: "/")).map { authorityAndPath[$0...] } ?? Substring("/").utf8
+            break
         }
-        if let mark = target.firstIndex(of: "?") {
-            path = String(target[..<mark])
-            rawQuery = String(target[target.index(after: mark)...])
+        if let mark = target.firstIndex(of: UInt8(ascii: "?")) {
+            path = String(Substring(target[..<mark]))
+            rawQuery = String(Substring(target[target.index(after: mark)...]))
         } else {
-            path = String(target)
+            path = String(Substring(target))
             rawQuery = ""
         }
         // Split and decoded on UTF-8 bytes: `String.split` walks grapheme clusters and Foundation's
