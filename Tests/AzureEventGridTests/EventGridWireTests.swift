@@ -32,6 +32,10 @@ final class EventGridWireTests: XCTestCase {
 
     func testStringsAreEscapedAndTimestampsAreUTCWithMicroseconds() throws {
         XCTAssertEqual(String(decoding: EventGridWire.string("a\"b\\c\n\t\u{1}ü"), as: UTF8.self), #""a\"b\\c\n\t\u0001ü""#)
+        // Strings with nothing to escape are copied whole; any byte that needs an escape takes the slow path.
+        XCTAssertEqual(String(decoding: EventGridWire.string("plain ü 🎉 /"), as: UTF8.self), "\"plain ü 🎉 /\"")
+        XCTAssertEqual(String(decoding: EventGridWire.string(""), as: UTF8.self), "\"\"")
+        XCTAssertEqual(String(decoding: EventGridWire.string("end\u{7F}\u{1F}"), as: UTF8.self), "\"end\u{7F}\\u001f\"")
         XCTAssertEqual(EventGridWire.timestamp(Date(timeIntervalSince1970: 0)), "1970-01-01T00:00:00.000000Z")
         XCTAssertEqual(EventGridWire.timestamp(Date(timeIntervalSince1970: 1.9999999)), "1970-01-01T00:00:02.000000Z")
         // Whatever the subject holds, the body stays valid JSON that reads back the same.
