@@ -196,6 +196,17 @@ enum CosmosValue: Sendable, Equatable {
             }
         }
 
+        /// After an element of an object or array: true at `,` (another element follows), false at `closer` (the
+        /// container ends); either is consumed.
+        mutating func moreElements(closer: UInt8) throws(ParseError) -> Bool {
+            let what = closer == UInt8(ascii: "}") ? "object" : "array"
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end of JSON \(what)") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; return true }
+            if bytes[index] == closer { index += 1; return false }
+            throw error("expected ',' or '\(Character(Unicode.Scalar(closer)))'")
+        }
+
         /// Checks one JSON value and moves past it without building it: the same grammar and limits as `value`,
         /// except that numbers are only checked for their syntax (not for fitting a Double).
         mutating func skipValue(depth: Int) throws(ParseError) {
@@ -215,11 +226,7 @@ enum CosmosValue: Sendable, Equatable {
                     guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                     index += 1
                     try skipValue(depth: depth + 1)
-                    skipWhitespace()
-                    guard index < bytes.count else { throw error("unexpected end of JSON object") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "}") { index += 1; return }
-                    throw error("expected ',' or '}'")
+                    if try !moreElements(closer: UInt8(ascii: "}")) { return }
                 }
             case UInt8(ascii: "["):
                 index += 1
@@ -227,11 +234,7 @@ enum CosmosValue: Sendable, Equatable {
                 if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return }
                 while true {
                     try skipValue(depth: depth + 1)
-                    skipWhitespace()
-                    guard index < bytes.count else { throw error("unexpected end of JSON array") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "]") { index += 1; return }
-                    throw error("expected ',' or ']'")
+                    if try !moreElements(closer: UInt8(ascii: "]")) { return }
                 }
             case UInt8(ascii: "\""): try skipString()
             case UInt8(ascii: "t"): try literal("true")
@@ -306,11 +309,7 @@ enum CosmosValue: Sendable, Equatable {
                 } else {
                     members.append((key, member))
                 }
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of JSON object") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
-                throw error("expected ',' or '}'")
+                if try !moreElements(closer: UInt8(ascii: "}")) { return .object(members) }
             }
         }
 
@@ -321,11 +320,7 @@ enum CosmosValue: Sendable, Equatable {
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
             while true {
                 items.append(try value(depth: depth + 1))
-                skipWhitespace()
-                guard index < bytes.count else { throw error("unexpected end of JSON array") }
-                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
-                throw error("expected ',' or ']'")
+                if try !moreElements(closer: UInt8(ascii: "]")) { return .array(items) }
             }
         }
 

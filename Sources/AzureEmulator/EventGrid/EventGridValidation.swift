@@ -111,11 +111,7 @@ enum EventGridValidation {
                     let start = parser.index
                     let attributes = try event(&parser, depth: 1)
                     elements.append(Element(range: start..<parser.index, attributes: attributes))
-                    parser.skipWhitespace()
-                    guard parser.index < body.count else { throw parser.error("unexpected end of JSON array") }
-                    if body[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
-                    if body[parser.index] == UInt8(ascii: "]") { parser.index += 1; break }
-                    throw parser.error("expected ',' or ']'")
+                    if try !parser.moreElements(closer: UInt8(ascii: "]")) { break }
                 }
             }
         } else {
@@ -158,11 +154,7 @@ enum EventGridValidation {
                 try parser.skipValue(depth: depth + 1)
                 attributes[name] = .other
             }
-            parser.skipWhitespace()
-            guard parser.index < bytes.count else { throw parser.error("unexpected end of JSON object") }
-            if bytes[parser.index] == UInt8(ascii: ",") { parser.index += 1; continue }
-            if bytes[parser.index] == UInt8(ascii: "}") { parser.index += 1; return attributes }
-            throw parser.error("expected ',' or '}'")
+            if try !parser.moreElements(closer: UInt8(ascii: "}")) { return attributes }
         }
     }
 
