@@ -206,6 +206,25 @@ final class TranscriptVectorTests: XCTestCase {
         return result
     }
 
+    /// str8 and sym8 values are taken only when they are valid UTF-8, whatever their bytes: ASCII, multi-byte text,
+    /// a real U+FFFD, and every kind of invalid sequence (truncated, overlong, surrogate, out of range, stray).
+    func testStringsMustBeValidUTF8() throws {
+        func decode(_ code: UInt8, _ text: [UInt8]) throws -> AMQPValue {
+            var decoder = AMQPDecoder([code, UInt8(text.count)] + text)
+            return try decoder.decodeValue()
+        }
+        for text in ["", "plain", "caf\u{E9} \u{1F600}", "real \u{FFFD} replacement", "\u{10FFFF}"] {
+            XCTAssertEqual(try decode(0xA1, Array(text.utf8)), .string(text))
+            XCTAssertEqual(try decode(0xA3, Array(text.utf8)), .symbol(AMQPSymbol(text)))
+        }
+        let invalid: [[UInt8]] = [[0xC3], [0x61, 0xE2, 0x82], [0xC0, 0xAF], [0xE0, 0x80, 0xAF], [0xED, 0xA0, 0x80],
+                                  [0xF4, 0x90, 0x80, 0x80], [0x80], [0x61, 0xFF, 0x62], [0xF8, 0x88, 0x80, 0x80, 0x80]]
+        for bytes in invalid {
+            XCTAssertThrowsError(try decode(0xA1, bytes), "\(bytes)")
+            XCTAssertThrowsError(try decode(0xA3, bytes), "\(bytes)")
+        }
+    }
+
     /// Every message encoding the Azure SDKs produced in the transcripts decodes, and re-encodes (in our
     /// canonical form) to bytes that decode to the same message.
     func testEveryTranscriptMessageDecodesAndRoundTrips() throws {
