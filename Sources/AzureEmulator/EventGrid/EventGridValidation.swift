@@ -1,4 +1,5 @@
 import Foundation
+import ToolboxCore
 import ToolboxTransport
 
 /// The two event schemas Event Grid topics take.
@@ -94,7 +95,7 @@ enum EventGridValidation {
     /// comes back as one element whose `range` is nil.
     static func scan(_ body: [UInt8], single: Bool) throws(CosmosValue.ParseError) -> [Element] {
         // JSON text is UTF-8 (RFC 8259); strings are otherwise taken byte for byte.
-        if body.contains(where: { $0 >= 0x80 }), !String(decoding: body, as: UTF8.self).utf8.elementsEqual(body) {
+        if UTF8Text.decode(body[...]) == nil {
             throw CosmosValue.ParseError(message: "it is not UTF-8")
         }
         var parser = CosmosValue.Parser(bytes: body, maxDepth: maxDepth)

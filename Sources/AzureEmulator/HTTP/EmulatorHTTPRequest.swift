@@ -39,10 +39,9 @@ package struct EmulatorHTTPRequest: Sendable {
         // the target walked grapheme clusters, ~15 % of an Event Grid publish's instructions.
         var target = Substring(head.target).utf8
         // An absolute-form target (proxies) carries scheme and authority; keep the path.
-        for scheme in ["http://", "https://"] where target.starts(with: scheme.utf8) {
+        if let scheme = ["http://", "https://"].first(where: { target.starts(with: $0.utf8) }) {
             let authorityAndPath = target.dropFirst(scheme.utf8.count)
             target = authorityAndPath.firstIndex(of: UInt8(ascii: "/")).map { authorityAndPath[$0...] } ?? Substring("/").utf8
-            break
         }
         if let mark = target.firstIndex(of: UInt8(ascii: "?")) {
             path = String(Substring(target[..<mark]))

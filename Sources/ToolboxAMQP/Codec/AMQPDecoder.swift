@@ -1,4 +1,5 @@
 import Foundation
+import ToolboxCore
 
 /// Bounds on what a decoder accepts, so hostile input fails with `AMQPError(.limitExceeded)` instead of
 /// exhausting memory or the stack.
@@ -335,13 +336,7 @@ public struct AMQPDecoder {
             throw AMQPError(.decoding, "length \(count) exceeds the \(remaining) bytes present")
         }
         defer { position += count }
-        let slice = bytes[position..<(position + count)]
-        // `String(validating:)` over a slice runs the standard library's generic validator (and looks up type
-        // metadata) for every string: ~1,100 instructions each, a few percent of a received message. Decoding is
-        // specialised and fast; the text is valid exactly when decoding changed nothing (an invalid sequence
-        // becomes U+FFFD, whose bytes differ from it), and all-ASCII text always is.
-        let string = String(decoding: slice, as: UTF8.self)
-        guard slice.allSatisfy({ $0 < 0x80 }) || string.utf8.elementsEqual(slice) else {
+        guard let string = UTF8Text.decode(bytes[position..<(position + count)]) else {
             throw AMQPError(.decoding, "string or symbol is not valid UTF-8")
         }
         return string
