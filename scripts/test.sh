@@ -32,7 +32,7 @@ failed=0
 # is the "All tests" total). Skipped tests count as neither passed nor failed.
 count() {
     local line n s f
-    line=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with ([0-9]+ tests? skipped and )?[0-9]+ failures?" "$1" | tail -n 1)
+    line=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with ([0-9]+ tests? skipped and )?[0-9]+ failures?" "$1" | tail -n 1 || true)
     n=$(echo "$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
     s=$(echo "$line" | sed -nE 's/.*with ([0-9]+) tests? skipped.*/\1/p')
     f=$(echo "$line" | sed -E 's/.* ([0-9]+) failures?.*/\1/')
@@ -41,14 +41,33 @@ count() {
 }
 log=$(mktemp /tmp/toolbox-test-log.XXXXXX)
 status=0
+# What failed, by name, printed again after the summary: CI shows only the end of the output, and a count alone does
+# not say which test (or scenario, or example) to look at.
+failures=$(mktemp /tmp/toolbox-test-failures.XXXXXX)
+# One XCTest pass: `xctest_pass NAME COMMAND...` runs it, counts it, and notes what failed; a pass that exits non-zero
+# with no failed test named (a crash, a build error) counts as one failure, noted with its last lines.
+xctest_pass() {
+    local name=$1 rc=0
+    shift
+    "$@" 2>&1 | tee "$log" || rc=1
+    count "$log"
+    grep -E "^Test Case '.*' failed|: error: " "$log" | sed "s/^/[$name] /" >>"$failures" || true
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        if ! grep -qE "^Test Case '.*' failed|: error: " "$log"; then
+            failed=$((failed + 1))
+            echo "[$name] exited non-zero without naming a failed test; its last lines:" >>"$failures"
+            tail -n 8 "$log" | sed "s/^/[$name]   /" >>"$failures"
+        fi
+    fi
+}
 
 echo "== swift test" >&2
 swift build --build-tests
 # The plain pass runs the Event Hubs fault test at the issue's full size (64 callers x 1,000 events, ~1 min);
 # the ThreadSanitizer pass keeps its small default.
 TOOLBOX_FAULT_EVENTS_PER_CALLER=${TOOLBOX_FAULT_EVENTS_PER_CALLER:-1000} \
-    swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" || status=1
-count "$log"
+    xctest_pass "swift test" swift test --skip-build --disable-swift-testing
 
 # The pool's protocol model-checked with SPIN (Verification/pool.pml): one PASS/FAIL line per property and per
 # broken mutant; then fresh random runs of the model replayed against the real pool.
@@ -56,18 +75,22 @@ echo "== model check (SPIN)" >&2
 bash scripts/model-check.sh --traces .build-model/traces 20 2>&1 | tee "$log" || status=1
 passed=$((passed + $(grep -c '^PASS ' "$log" || true)))
 failed=$((failed + $(grep -c '^FAIL ' "$log" || true)))
-grep -q '^model-check: all checks passed' "$log" || { failed=$((failed + 1)); status=1; }
+grep '^FAIL ' "$log" | sed 's/^/[model check] /' >>"$failures" || true
+grep -q '^model-check: all checks passed' "$log" || {
+    failed=$((failed + 1)); status=1; echo "[model check] no 'all checks passed' line" >>"$failures"; }
 # The random runs, and any counterexample the check left, replayed against the real pool.
-TOOLBOX_MODEL_TRACES=.build-model/traces swift test --skip-build --disable-swift-testing \
-    --filter ModelTraceReplayTests/testTracesInTheDirectoryNamedByTheEnvironment 2>&1 | tee "$log" || status=1
-count "$log"
+TOOLBOX_MODEL_TRACES=.build-model/traces xctest_pass "trace replay" swift test --skip-build --disable-swift-testing \
+    --filter ModelTraceReplayTests/testTracesInTheDirectoryNamedByTheEnvironment
 
 # Microsoft's own SDKs (and the Python toolbox) against `toolbox emulator`: the proof the emulator is faithful.
 echo "== interop with Microsoft's Python SDKs" >&2
 bash scripts/interop.sh 2>&1 | tee "$log" || status=1
 passed=$((passed + $(grep -c '^PASS ' "$log" || true)))
 failed=$((failed + $(grep -c '^FAIL ' "$log" || true)))
-grep -q '^interop: all scenarios passed' "$log" || { failed=$((failed + 1)); status=1; }
+grep -A 3 '^FAIL ' "$log" | sed 's/^/[interop] /' >>"$failures" || true
+grep -q '^interop: all scenarios passed' "$log" || {
+    failed=$((failed + 1)); status=1; echo "[interop] no 'all scenarios passed' line; its last lines:" >>"$failures"
+    tail -n 5 "$log" | sed 's/^/[interop]   /' >>"$failures"; }
 
 # The runnable examples (their own package), each against its in-process emulator.
 echo "== Examples/" >&2
@@ -80,6 +103,7 @@ for example in BlockingExample CompletionHandlerExample AsyncExample \
         passed=$((passed + 1))
     else
         echo "example $example failed" >&2
+        echo "[examples] $example failed" >>"$failures"
         failed=$((failed + 1))
         status=1
     fi
@@ -91,13 +115,17 @@ if [ "$tsan" = 1 ]; then
     swift build --build-tests --sanitize=thread --scratch-path .build-tsan
     # The black-box CLI tests run the TSan-built toolbox; a child's report fails its test with the report attached
     # (Tests/ToolboxCLITestSupport). TOOLBOX_CLI_EXECUTABLE would point them at another build's toolbox.
-    swift test --skip-build --disable-swift-testing --sanitize=thread --scratch-path .build-tsan 2>&1 | tee "$log" || status=1
-    count "$log"
+    xctest_pass "tsan" swift test --skip-build --disable-swift-testing --sanitize=thread --scratch-path .build-tsan
 fi
 rm -f "$log"
 
 # One plain closing line for both passes (read by CI), also kept for .ci/run to repeat last.
 summary="tests: $passed passed, $failed failed"
+if [ -s "$failures" ]; then
+    # Long assertion messages cut, at most 60 lines: enough to name every failure without burying the summary.
+    summary+=$'\n'"what failed:"$'\n'"$(cut -c1-400 "$failures" | head -n 60)"
+fi
+rm -f "$failures"
 echo "$summary" > "${TOOLBOX_TEST_SUMMARY:-/dev/null}"
 echo "$summary"
 exit "$status"

@@ -182,6 +182,23 @@ final class HTTPParserTests: XCTestCase {
         XCTAssertEqual(events.dropFirst(), [.body(Array("ok".utf8)), .end])
     }
 
+    /// RFC 9112 §2.2: a CR not followed by LF is invalid anywhere. Header values refuse it on their own, so these
+    /// are the lines that only the line reader can refuse: a reason phrase, a chunk-size line, a CR before the CRLF.
+    func testABareCRInsideAnyLineIsMalformed() {
+        for text in ["HTTP/1.1 200 O\rK\r\nContent-Length: 0\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\r\nContent-Length: 0\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;a=\rb\r\nok\r\n0\r\n\r\n",
+                     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n\r\r\n"] {
+            for pieceSize in [1, 7, Int.max] {
+                XCTAssertThrowsError(try parse(.responses, text, pieceSize: pieceSize), "\(text.debugDescription)") {
+                    error in
+                    XCTAssertEqual((error as? TransportError)?.code, .httpMalformed, "\(error)")
+                    XCTAssertTrue("\(error)".contains("bare CR"), "\(error)")
+                }
+            }
+        }
+    }
+
     func testLimitsProduceClearErrors() {
         var limits = HTTPParserLimits()
         limits.maxLineLength = 64

@@ -224,12 +224,12 @@ public struct HTTPParser: Sendable {
         scanned = 0
         var end = index
         if end > position, buffer[end - 1] == 13 { end -= 1 }
-        let line = buffer[position..<end]
+        let start = position
         position = index + 1
-        if end > position, HTTPParser.index(of: 13, in: buffer, from: position, to: end) < end {
+        if HTTPParser.index(of: 13, in: buffer, from: start, to: end) < end {
             throw malformed("a bare CR inside a line")
         }
-        return line
+        return buffer[start..<end]
     }
 
     /// Where `byte` first is in `bytes[from..<to]` (`to` when absent), found by `memchr` many bytes at a time.
