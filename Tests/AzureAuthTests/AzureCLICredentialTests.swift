@@ -93,7 +93,8 @@ final class AzureCLICredentialTests: XCTestCase {
     func testHangingAZIsKilledAfterTheTimeout() throws {
         let pidFile = directory.appendingPathComponent("az.pid").path
         let environment = try installAZ("echo $$ > \(pidFile)\nexec sleep 30")
-        let credential = AzureCLICredential(processTimeout: .milliseconds(500), environment: environment)
+        // Long enough for the shell to have written its pid before it is killed, even on a busy machine.
+        let credential = AzureCLICredential(processTimeout: .milliseconds(1500), environment: environment)
         XCTAssertEqual(awaitToken(credential, ["https://x/.default"])?.failureCode, .timedOut)
         let pid = try XCTUnwrap(Int32(try String(contentsOfFile: pidFile, encoding: .utf8).trimmingWhitespace()))
         // The child was sent SIGTERM: it disappears (polled, no timing assertion on how fast).

@@ -156,11 +156,13 @@ final class CBSTests: XCTestCase {
     func testARefresherOnADetachingClientRetriesAfterOneRefreshAttachIsRefused() throws {
         let broker = TestBroker()
         let cbs = AMQPCBSClient(session: try session(broker), detachesWhenIdle: true)
-        let refuseNext = LockedValue(false)
+        // The broker refuses the second `$cbs` receiver attach: the first refresh's (the first put-token's pair is
+        // the first). Counted here, not armed from the first put's completion, which may run late on a busy machine.
+        let cbsReceiverAttaches = LockedValue(0)
         let refused = LockedValue(0)
         broker.hook = { performative, channel, broker in
             guard case .attach(let attach) = performative, attach.role == .receiver, attach.source?.address == "$cbs",
-                  refuseNext.withLockedValue({ let refuse = $0; $0 = false; return refuse })
+                  cbsReceiverAttaches.withLockedValue({ $0 += 1; return $0 }) == 2
             else { return false }
             // As Azure refuses a link: an attach without the terminus, then a detach carrying the reason.
             let handle = attach.handle + 100
@@ -179,11 +181,9 @@ final class CBSTests: XCTestCase {
             done(.success(AMQPCBSToken(token: Secret("t"), type: "jwt", expiresAt: Date().addingTimeInterval(0.4))))
         }
         defer { refresher.cancel() }
-        refuseNext.withLockedValue { $0 = false }
         let first = expectation(description: "first put")
         refresher.start { result in
             if case .failure(let error) = result { XCTFail("\(error)") }
-            refuseNext.withLockedValue { $0 = true }
             first.fulfill()
         }
         wait(for: [first], timeout: 10)

@@ -66,10 +66,12 @@ final class ConnectionTests: XCTestCase {
 
     func testHeartbeatsFlowBothWaysAndKeepTheConnectionAlive() throws {
         let broker = TestBroker()
-        broker.idleTimeOut = 100  // ms: we must send something at least every 50 ms
-        let connection = try open(broker, AMQPConnectionConfiguration(idleTimeout: .seconds(0.2)))
+        broker.idleTimeOut = 200  // ms: we must send something at least every 100 ms
+        let opened = MonotonicInstant.now()
+        let connection = try open(broker, AMQPConnectionConfiguration(idleTimeout: .seconds(0.6)))
         eventually(broker) { $0.heartbeatsReceived >= 5 }
-        // The broker heartbeats at half our 200 ms time-out, so the connection is still open.
+        // The broker heartbeats at half our 600 ms time-out, so the connection is still open after several of them.
+        Thread.sleep(forTimeInterval: max(0, 2 - MonotonicInstant.now().seconds(since: opened)))
         let session = try connection.beginSession()
         try session.end()
         try connection.close()

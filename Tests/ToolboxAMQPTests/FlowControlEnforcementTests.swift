@@ -55,7 +55,7 @@ final class FlowControlEnforcementTests: XCTestCase {
         options.maxPendingBytes = 1000
         let sender = try open(broker).beginSession().attachSender(address: "q", options: options)
         let first = expectation(description: "first send ends")
-        sender.send(AMQPMessage(data: [UInt8](repeating: 1, count: 600)), deadline: .after(seconds: 0.5)) { result in
+        sender.send(AMQPMessage(data: [UInt8](repeating: 1, count: 600)), deadline: .after(seconds: 2)) { result in
             if case .failure(let error) = result { XCTAssertEqual(error.code, .timedOut, "\(error)") }
             first.fulfill()
         }

@@ -202,11 +202,12 @@ final class ServerRoleTests: XCTestCase {
 
     func testBrokerAcceptsClientsWithoutSASLAndHeartbeats() throws {
         let broker = MiniBroker()
-        let (client, _) = connectPair(broker: broker, client: AMQPConnectionConfiguration(sasl: .none, idleTimeout: .seconds(0.2)),
-                                      server: AMQPConnectionConfiguration(idleTimeout: .seconds(0.2)))
+        let (client, _) = connectPair(broker: broker, client: AMQPConnectionConfiguration(sasl: .none, idleTimeout: .seconds(0.5)),
+                                      server: AMQPConnectionConfiguration(idleTimeout: .seconds(0.5)))
         try client.open()
-        // Both sides time out after 0.2 s of silence; heartbeats keep the idle connection alive well past that.
-        Thread.sleep(forTimeInterval: 1)
+        // Both sides time out after 0.5 s of silence; heartbeats (every ~0.25 s) keep the idle connection alive well
+        // past that. (With 0.2 s the slack was ~50 ms, less than a pause of this shared machine.)
+        Thread.sleep(forTimeInterval: 2)
         XCTAssertEqual(try client.beginSession().attachSender(address: "q").send(AMQPMessage(value: "alive")), .accepted)
     }
 }
