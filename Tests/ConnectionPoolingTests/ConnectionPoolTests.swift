@@ -140,7 +140,8 @@ final class ConnectionPoolTests: XCTestCase {
         let noWait = Result { try pool.acquire(timeout: .seconds(0)) }
         XCTAssertEqual((noWait.failureValue as? ConnectionPoolError)?.code, .timedOut)
         let queued = expectation(description: "queued one times out")
-        pool.acquire(timeout: .seconds(0.3)) { result in
+        // Long enough to still be queued when the next acquire comes, through a pause of a shared machine.
+        pool.acquire(timeout: .seconds(2)) { result in
             XCTAssertEqual(result.failureValue?.code, .timedOut)
             queued.fulfill()
         }
@@ -156,7 +157,8 @@ final class ConnectionPoolTests: XCTestCase {
 
     func testFailedCreateFailsAllItsWaitersAtOnceWithTheCause() throws {
         let connector = FakeConnector()
-        connector.createDelay = 0.1
+        // All five acquires are queued long before the create fails (a 0.1 s delay left one pause of room).
+        connector.createDelay = 0.5
         connector.createFails = { _ in true }
         let (pool, _) = try makePool(connector) { $0.clientLimit = 10; $0.acquireTimeout = .seconds(30) }
         let failures = Collector<ConnectionPoolError>()
@@ -207,7 +209,9 @@ final class ConnectionPoolTests: XCTestCase {
             pool.acquire { result in
                 if case .success(let lease) = result {
                     outcomes.append(true)
-                    DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) { lease.release() }
+                    // Held well past the other create's end, whichever of the two ends first: released after 50 ms,
+                    // a late failing create found room on the open connection for its waiters too.
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 1) { lease.release() }
                 } else {
                     outcomes.append(false)
                 }
@@ -221,7 +225,7 @@ final class ConnectionPoolTests: XCTestCase {
 
     func testGetTimeoutAbandonsASlowCreateAndClosesWhatArrivesLate() throws {
         let connector = FakeConnector()
-        connector.createDelay = 0.5
+        connector.createDelay = 2  // arrives well after the snapshot below, even through a pause
         let (pool, _) = try makePool(connector) { $0.getTimeout = .seconds(0.1); $0.maxSize = 1 }
         let result = Result { try pool.acquire(timeout: .seconds(5)) }
         let error = result.failureValue as? ConnectionPoolError

@@ -60,6 +60,8 @@ public final class FaultProxy: @unchecked Sendable {
         var nextID = 0
         var accepted = 0
         var stopped = false
+        /// Bumped by `resetAll`: a connection accepted before a reset but registered after it is reset too.
+        var resets = 0
     }
 
     /// The port clients dial.
@@ -132,7 +134,10 @@ public final class FaultProxy: @unchecked Sendable {
 
     /// Resets every open connection (RST to the client), as a peer that crashed would.
     public func resetAll() {
-        let pipes = condition.withLock { Array(state.connections.values) }
+        let pipes = condition.withLock {
+            state.resets += 1
+            return Array(state.connections.values)
+        }
         for pipe in pipes { pipe.abort() }
     }
 
@@ -161,10 +166,10 @@ public final class FaultProxy: @unchecked Sendable {
                 if errno == EINTR { continue }
                 return
             }
-            let (mode, id, stopped): (Mode, Int, Bool) = condition.withLock {
+            let (mode, id, stopped, resets): (Mode, Int, Bool, Int) = condition.withLock {
                 state.accepted += 1
                 state.nextID += 1
-                return (state.mode, state.nextID, state.stopped)
+                return (state.mode, state.nextID, state.stopped, state.resets)
             }
             if stopped || mode == .refuse {
                 Self.resetAndClose(client)
@@ -184,8 +189,19 @@ public final class FaultProxy: @unchecked Sendable {
                 continue
             }
             let pipe = Pipe(id: id, client: client, upstream: upstream, proxy: self)
-            condition.withLock { state.connections[id] = pipe }
-            pipe.start()
+            // The mode may have turned to refuse, or every connection been reset, while this one connected
+            // upstream: it must not outlive that (a send "through a refused endpoint" would go through it).
+            let keep: Bool = condition.withLock {
+                guard !state.stopped, state.mode != .refuse, state.resets == resets else { return false }
+                state.connections[id] = pipe
+                return true
+            }
+            if keep {
+                pipe.start()
+            } else {
+                Self.resetAndClose(client)
+                close(upstream)
+            }
         }
     }
 
