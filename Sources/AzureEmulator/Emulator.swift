@@ -265,11 +265,16 @@ public final class Emulator: @unchecked Sendable {
     /// `https://eventhubs.azure.net//.default`: put on `$cbs` with type `jwt`, it authorizes the whole namespace,
     /// as an Entra ID token with a data-plane role does on Azure. Signed (HS256) with the namespace key, so
     /// another emulator's tokens are refused.
+    ///
+    /// The token lives at least `lifetime` seconds: its expiry, in whole seconds as JWTs have it, is rounded up
+    /// (rounded down, a 2 s token issued at x.9 s lived 1.1 s, and its refresh had half of that).
     public func issueToken(forScope scope: String, lifetime: Int = 3600) -> AccessToken {
-        let now = Int(Date().timeIntervalSince1970)
-        let token = EmulatorJWT.issue(audience: EmulatorJWT.audience(forScope: scope), lifetime: lifetime,
+        let exact = Date().timeIntervalSince1970
+        let now = Int(exact)
+        let lives = Double(now) < exact && lifetime < Int.max ? lifetime + 1 : lifetime
+        let token = EmulatorJWT.issue(audience: EmulatorJWT.audience(forScope: scope), lifetime: lives,
                                       key: configuration.key, now: now)
-        return AccessToken(token: Secret(token), expiresOn: now + lifetime)
+        return AccessToken(token: Secret(token), expiresOn: now + lives)
     }
 
     /// The namespace as a client's `fullyQualifiedNamespace` (`host:port`), for credential-based clients.

@@ -48,8 +48,11 @@ final class EmulatorJWTTests: XCTestCase {
     func testIssueTokenFromARunningEmulator() throws {
         let emulator = try Emulator.start(EmulatorConfiguration())
         defer { emulator.stop() }
+        let issued = Date().timeIntervalSince1970
         let token = emulator.issueToken(forScope: "https://servicebus.azure.net//.default", lifetime: 120)
-        XCTAssertGreaterThan(token.expiresOn, Int(Date().timeIntervalSince1970) + 100)
+        // At least the lifetime asked for: the whole-second expiry is rounded up, never down.
+        XCTAssertGreaterThanOrEqual(Double(token.expiresOn), issued + 120)
+        XCTAssertLessThanOrEqual(Double(token.expiresOn), Date().timeIntervalSince1970 + 121)
         XCTAssertEqual(emulator.fullyQualifiedNamespace, "127.0.0.1:\(emulator.amqpPort)")
         guard case .granted = authority.verify(token: token.token.exposedValue, audience: "q1") else {
             return XCTFail("a token from the emulator's issuer must verify with its key")

@@ -21,12 +21,12 @@ final class TokenExpiryTests: XCTestCase {
     }
 
     /// A producer and a partition-0 receiver with tokens from `credential`, closed when the test ends.
-    private func clients(_ emulator: Emulator, _ credential: EmulatorTokenCredential)
-        -> (EventHubProducer, PartitionReceiver)
+    private func clients(_ emulator: Emulator, _ credential: EmulatorTokenCredential,
+                         receiverCredential: EmulatorTokenCredential? = nil) -> (EventHubProducer, PartitionReceiver)
     {
         let producer = EventHubProducer(endpoint: endpoint(emulator, credential), eventHubName: "eh1",
                                         options: fastRetryOptions { $0.retry.maxRetries = 0 })
-        let receiver = PartitionReceiver(endpoint: endpoint(emulator, credential), eventHubName: "eh1", partitionID: "0",
+        let receiver = PartitionReceiver(endpoint: endpoint(emulator, receiverCredential ?? credential), eventHubName: "eh1", partitionID: "0",
                                          startingPosition: .earliest)
         addTeardownBlock {
             try? producer.close()
@@ -122,9 +122,10 @@ final class TokenExpiryTests: XCTestCase {
 
     func testLinksWhoseTokenLapsesUnrenewedFailWithUnauthorized() throws {
         let emulator = try startEventHubsEmulator(self, partitions: 1)
-        // Each client gets one token (the credential serves both), then its refreshes fail.
-        let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2, limit: 2)
-        let (producer, receiver) = clients(emulator, credential)
+        // Each client gets one token, then its refreshes fail. (One credential of two tokens for both gave the
+        // producer's refresh the receiver's token whenever the refresh came before the receiver's first request.)
+        let (producer, receiver) = clients(emulator, EmulatorTokenCredential(emulator: emulator, lifetime: 2, limit: 1),
+                                           receiverCredential: EmulatorTokenCredential(emulator: emulator, lifetime: 2, limit: 1))
         try producer.send(EventData(body: "while the token lives"), options: SendEventOptions(partitionID: "0"))
         XCTAssertEqual(try receiver.receive(maxEvents: 1, timeout: .seconds(5)).count, 1)
 
