@@ -21,7 +21,10 @@ toolbox_ensure_system_deps "scripts/test.sh" || exit 2
 export PATH="$PATH:/usr/sbin:/sbin"
 
 rabbit_dir=$(mktemp -d /tmp/toolbox-rabbitmq.XXXXXX)
-cleanup() { scripts/rabbitmq.sh stop "$rabbit_dir" >/dev/null 2>&1 || true; rm -rf "$rabbit_dir"; }
+cleanup() {
+    scripts/rabbitmq.sh stop "$rabbit_dir" >/dev/null 2>&1 || true
+    rm -rf "$rabbit_dir" "${log:-}" "${failures:-}"
+}
 trap cleanup EXIT
 TOOLBOX_RABBITMQ_ENV=$(scripts/rabbitmq.sh start "$rabbit_dir" | tail -n 1)
 export TOOLBOX_RABBITMQ_ENV
@@ -49,16 +52,35 @@ failures=$(mktemp /tmp/toolbox-test-failures.XXXXXX)
 xctest_pass() {
     local name=$1 rc=0
     shift
+    local named
     "$@" 2>&1 | tee "$log" || rc=1
     count "$log"
-    grep -E "^Test Case '.*' failed|: error: " "$log" | sed "s/^/[$name] /" >>"$failures" || true
+    named=$(grep -E "^Test Case '.*' failed|: error: " "$log" || true)
+    [ -n "$named" ] && sed "s/^/[$name] /" <<<"$named" >>"$failures"
     if [ "$rc" -ne 0 ]; then
         status=1
-        if ! grep -qE "^Test Case '.*' failed|: error: " "$log"; then
+        if [ -z "$named" ]; then
             failed=$((failed + 1))
             echo "[$name] exited non-zero without naming a failed test; its last lines:" >>"$failures"
             tail -n 8 "$log" | sed "s/^/[$name]   /" >>"$failures"
         fi
+    fi
+}
+# A pass that prints one `PASS …` / `FAIL …` line per check and `DONE_LINE` when all passed (the model check,
+# interop): `checks_pass NAME DONE_LINE COMMAND...` runs it, counts it, and notes each FAIL (with `context` lines
+# after it) and a missing DONE_LINE (with the last lines).
+checks_pass() {
+    local name=$1 done_line=$2
+    shift 2
+    "$@" 2>&1 | tee "$log" || status=1
+    passed=$((passed + $(grep -c '^PASS ' "$log" || true)))
+    failed=$((failed + $(grep -c '^FAIL ' "$log" || true)))
+    grep -A "${context:-0}" '^FAIL ' "$log" | sed "s/^/[$name] /" >>"$failures" || true
+    if ! grep -q "^$done_line" "$log"; then
+        failed=$((failed + 1))
+        status=1
+        echo "[$name] no '$done_line' line; its last lines:" >>"$failures"
+        tail -n 5 "$log" | sed "s/^/[$name]   /" >>"$failures"
     fi
 }
 
@@ -72,25 +94,14 @@ TOOLBOX_FAULT_EVENTS_PER_CALLER=${TOOLBOX_FAULT_EVENTS_PER_CALLER:-1000} \
 # The pool's protocol model-checked with SPIN (Verification/pool.pml): one PASS/FAIL line per property and per
 # broken mutant; then fresh random runs of the model replayed against the real pool.
 echo "== model check (SPIN)" >&2
-bash scripts/model-check.sh --traces .build-model/traces 20 2>&1 | tee "$log" || status=1
-passed=$((passed + $(grep -c '^PASS ' "$log" || true)))
-failed=$((failed + $(grep -c '^FAIL ' "$log" || true)))
-grep '^FAIL ' "$log" | sed 's/^/[model check] /' >>"$failures" || true
-grep -q '^model-check: all checks passed' "$log" || {
-    failed=$((failed + 1)); status=1; echo "[model check] no 'all checks passed' line" >>"$failures"; }
+checks_pass "model check" "model-check: all checks passed" bash scripts/model-check.sh --traces .build-model/traces 20
 # The random runs, and any counterexample the check left, replayed against the real pool.
 TOOLBOX_MODEL_TRACES=.build-model/traces xctest_pass "trace replay" swift test --skip-build --disable-swift-testing \
     --filter ModelTraceReplayTests/testTracesInTheDirectoryNamedByTheEnvironment
 
 # Microsoft's own SDKs (and the Python toolbox) against `toolbox emulator`: the proof the emulator is faithful.
 echo "== interop with Microsoft's Python SDKs" >&2
-bash scripts/interop.sh 2>&1 | tee "$log" || status=1
-passed=$((passed + $(grep -c '^PASS ' "$log" || true)))
-failed=$((failed + $(grep -c '^FAIL ' "$log" || true)))
-grep -A 3 '^FAIL ' "$log" | sed 's/^/[interop] /' >>"$failures" || true
-grep -q '^interop: all scenarios passed' "$log" || {
-    failed=$((failed + 1)); status=1; echo "[interop] no 'all scenarios passed' line; its last lines:" >>"$failures"
-    tail -n 5 "$log" | sed 's/^/[interop]   /' >>"$failures"; }
+context=3 checks_pass "interop" "interop: all scenarios passed" bash scripts/interop.sh
 
 # The runnable examples (their own package), each against its in-process emulator.
 echo "== Examples/" >&2
@@ -117,7 +128,6 @@ if [ "$tsan" = 1 ]; then
     # (Tests/ToolboxCLITestSupport). TOOLBOX_CLI_EXECUTABLE would point them at another build's toolbox.
     xctest_pass "tsan" swift test --skip-build --disable-swift-testing --sanitize=thread --scratch-path .build-tsan
 fi
-rm -f "$log"
 
 # One plain closing line for both passes (read by CI), also kept for .ci/run to repeat last.
 summary="tests: $passed passed, $failed failed"
@@ -125,7 +135,6 @@ if [ -s "$failures" ]; then
     # Long assertion messages cut, at most 60 lines: enough to name every failure without burying the summary.
     summary+=$'\n'"what failed:"$'\n'"$(cut -c1-400 "$failures" | head -n 60)"
 fi
-rm -f "$failures"
 echo "$summary" > "${TOOLBOX_TEST_SUMMARY:-/dev/null}"
 echo "$summary"
 exit "$status"

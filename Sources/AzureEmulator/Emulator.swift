@@ -271,10 +271,13 @@ public final class Emulator: @unchecked Sendable {
     public func issueToken(forScope scope: String, lifetime: Int = 3600) -> AccessToken {
         let exact = Date().timeIntervalSince1970
         let now = Int(exact)
-        let lives = Double(now) < exact && lifetime < Int.max ? lifetime + 1 : lifetime
+        // Saturating, as the JWT's own `exp` is: `lifetime` is the caller's, any Int.
+        let (rounded, longer) = max(0, lifetime).addingReportingOverflow(exact > Double(now) ? 1 : 0)
+        let lives = longer ? Int.max : rounded
+        let (expiry, late) = now.addingReportingOverflow(lives)
         let token = EmulatorJWT.issue(audience: EmulatorJWT.audience(forScope: scope), lifetime: lives,
                                       key: configuration.key, now: now)
-        return AccessToken(token: Secret(token), expiresOn: now + lives)
+        return AccessToken(token: Secret(token), expiresOn: late ? Int.max : expiry)
     }
 
     /// The namespace as a client's `fullyQualifiedNamespace` (`host:port`), for credential-based clients.
