@@ -7,7 +7,8 @@ import Dispatch
 /// that very queue (or starve the pool that would run it), so it fails fast with
 /// `CoreError.Code.blockingCallOnLibraryQueue` instead of deadlocking.
 public enum LibraryQueues {
-    private static let markerKey = DispatchSpecificKey<String>()
+    /// Set on every library queue, without a destructor (see `QueueMark`).
+    private static let marker = QueueMark()
 
     /// The queue completion handlers run on when the caller passes none. Concurrent, never `.main`.
     ///
@@ -25,7 +26,7 @@ public enum LibraryQueues {
         target: DispatchQueue? = nil
     ) -> DispatchQueue {
         let queue = DispatchQueue(label: label, qos: qos, attributes: attributes, target: target)
-        queue.setSpecific(key: markerKey, value: label)
+        marker.set(on: queue)
         return queue
     }
 
@@ -45,9 +46,15 @@ public enum LibraryQueues {
         makeQueue(label: label)
     }
 
-    /// The label of the library queue the caller is running on, or nil when it is not on one.
+    /// Where the library sends completions it has nothing to do in (`close(mode: .abortive) {}` and the like):
+    /// one serial queue, so a fire-and-forget completion never lands on a non-overcommit root queue (see
+    /// `makeWorkQueue`). Only for completions that return at once.
+    package static let ignoredCompletions = makeQueue(label: "AzureClientsToolbox.ignored-completions")
+
+    /// The label of the queue the caller is running on when that queue is a library queue or targets one, or nil
+    /// when it is not on one.
     public static var currentLibraryQueueLabel: String? {
-        DispatchQueue.getSpecific(key: markerKey)
+        marker.current == nil ? nil : QueueMark.currentQueueLabel
     }
 }
 

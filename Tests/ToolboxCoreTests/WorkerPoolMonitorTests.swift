@@ -113,6 +113,84 @@ final class WorkerPoolMonitorTests: XCTestCase {
         return (child.terminationReason, child.terminationStatus)
     }
 
+    /// Queues come and go (one per connection, one per piece of work), and a queue dies with its markers: a marker
+    /// with a destructor (what `setSpecific` sets) is destroyed by a block on the default non-overcommit root
+    /// queue, where the monitor looks. In a fresh child process, library queues created, used and dropped must
+    /// leave no worker thread of a non-overcommit pool behind; the control (queues marked with `setSpecific`) shows
+    /// that the check sees such a thread.
+    func testDroppedLibraryQueuesLeaveNoWorkOnTheMonitoredPool() throws {
+        #if os(Linux)
+        XCTAssertTrue(QueueMark.isDestructorFree, "markers fall back to setSpecific on this runtime")
+        let control = try XCTUnwrap(try Self.runDisposalChild(mode: "setSpecific"))
+        XCTAssertFalse(control.isEmpty, "the control started no non-overcommit worker, so this test shows nothing")
+        let library = try XCTUnwrap(try Self.runDisposalChild(mode: "library"))
+        XCTAssertEqual(library, [], "dropping library queues ran work on a non-overcommit root queue")
+        #else
+        throw XCTSkip("the worker-pool monitor is libdispatch's Linux thread pool")
+        #endif
+    }
+
+    /// Runs only as the child of the test above (it skips otherwise): creates, uses and drops 200 queues, then
+    /// prints the names of the non-overcommit workers that started meanwhile.
+    func testChildDropsQueues() throws {
+        guard let mode = ProcessInfo.processInfo.environment[Self.disposalVariable] else {
+            throw XCTSkip("runs as the child of testDroppedLibraryQueuesLeaveNoWorkOnTheMonitoredPool")
+        }
+        // Workers of a monitored pool, by thread id: the test harness may have started some already.
+        func monitoredWorkers() -> [String: String] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            var workers: [String: String] = [:]
+            for task in tasks {
+                let name = ((try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? "")
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                if name.hasSuffix("-qos") { workers[task] = name }
+            }
+            return workers
+        }
+        let before = monitoredWorkers()
+        let key = DispatchSpecificKey<String>()
+        let group = DispatchGroup()
+        for index in 0..<200 {
+            let queue: DispatchQueue
+            if mode == "setSpecific" {
+                queue = DispatchQueue(label: "control.\(index)")
+                queue.setSpecific(key: key, value: "marked")
+            } else {
+                queue = index % 2 == 0 ? LibraryQueues.makeWorkQueue(label: "test.work.\(index)")
+                    : LibraryQueues.makeQueue(label: "test.queue.\(index)", target: Blocking.deliveryQueue)
+            }
+            queue.async(group: group) {}
+        }
+        group.wait()
+        Thread.sleep(forTimeInterval: 0.3)  // the queues are gone; any destructor block has run by now
+        let started = monitoredWorkers().filter { before[$0.key] == nil }.map(\.value)
+        print("STARTED:" + started.sorted().joined(separator: "|"))
+    }
+
+    private static let disposalVariable = "TOOLBOX_QUEUE_DISPOSAL_CHILD"
+
+    /// The monitored-pool workers the child saw start, or nil when it printed no list.
+    private static func runDisposalChild(mode: String) throws -> [String]? {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        child.arguments = ["ToolboxCoreTests.WorkerPoolMonitorTests/testChildDropsQueues"]
+        var environment = ProcessInfo.processInfo.environment
+        environment[disposalVariable] = mode
+        child.environment = environment
+        let output = Pipe()
+        child.standardOutput = output
+        child.standardError = FileHandle.nullDevice
+        try child.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        XCTAssertEqual(child.terminationReason, .exit, "the child crashed: \(printed)")
+        guard let line = printed.split(separator: "\n").first(where: { $0.hasPrefix("STARTED:") }) else {
+            XCTFail("the child printed no thread list: \(printed)")
+            return nil
+        }
+        return line.dropFirst("STARTED:".count).split(separator: "|").map(String.init)
+    }
+
     /// A guard for new code: a `.concurrent` queue or `DispatchQueue.global()` in Sources would bring the crash
     /// back. The public default callback queue is the one documented exception (callers may pass their own).
     func testSourcesUseNoQueueOnTheMonitoredPool() throws {

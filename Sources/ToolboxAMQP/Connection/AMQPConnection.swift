@@ -60,7 +60,8 @@ public final class AMQPConnection: @unchecked Sendable {
     var timer: (any DispatchSourceTimer)?
     var openTimeoutItem: DispatchWorkItem?
     private var selfRetain: AMQPConnection?
-    private let queueToken = QueueToken()
+    /// This connection's value of `queueMark` on its queue: unique in the process.
+    private let queueToken = AMQPConnection.nextQueueToken.add(1, ordering: .relaxed).newValue
     /// Set (before any completion is dispatched) when the connection ends; readable from any thread.
     private let ended = Atomic<Bool>(false)
     /// A disposition waiting to be widened by the next one (see `hold`), and whether its release is scheduled.
@@ -98,7 +99,7 @@ public final class AMQPConnection: @unchecked Sendable {
         self.frameGrowth = max(0, transport.frameGrowth)
         self.parser = AMQPFrameParser(maxFrameSize: AMQPFrameParser.preOpenMaxFrameSize,
                                       limits: configuration.decodingLimits)
-        queue.setSpecific(key: Self.queueKey, value: queueToken)
+        Self.queueMark.set(on: queue, value: queueToken)
     }
 
     // MARK: - Public API
@@ -192,7 +193,7 @@ public final class AMQPConnection: @unchecked Sendable {
             self?.queue.async {
                 guard !callback.isDone else { return }
                 callback(.failure(error))
-                started.load()?.end { _ in }
+                started.load()?.end(queue: LibraryQueues.ignoredCompletions) { _ in }
             }
         }
         deadline.schedule(on: queue) { expire(AMQPError(.timedOut, "begin did not complete before its deadline")) }
@@ -232,11 +233,12 @@ public final class AMQPConnection: @unchecked Sendable {
     // MARK: - Internal (connection queue only)
 
     /// Marks `queue` as this connection's, so code can tell it already runs there (`isOnQueue`).
-    final class QueueToken: Sendable {}
-    static let queueKey = DispatchSpecificKey<QueueToken>()
+    /// Set without a destructor (`QueueMark`); the value tells the connections sharing a queue's target apart.
+    static let queueMark = QueueMark()
+    private static let nextQueueToken = Atomic<UInt>(0)
 
     /// Whether the caller runs on this connection's queue (and may touch its state without a hop).
-    var isOnQueue: Bool { DispatchQueue.getSpecific(key: Self.queueKey) === queueToken }
+    var isOnQueue: Bool { Self.queueMark.current == queueToken }
 
     func send(_ frame: AMQPFrame) {
         debugAssertOnQueue(queue)

@@ -82,7 +82,8 @@ struct HTTPConnector: Connector {
     }
 
     func close(_ connection: HTTPClientConnection, completion: @escaping @Sendable () -> Void) {
-        connection.tcp.close(mode: .graceful, completion: completion)
+        connection.tcp.close(mode: .graceful, queue: LibraryQueues.makeWorkQueue(label: "ToolboxTransport.http-close"),
+                             completion: completion)
     }
 }
 
@@ -111,7 +112,7 @@ final class HTTPEventLoops: Sendable {
         loops = (0..<max(0, count)).map {
             let queue = LibraryQueues.makeQueue(label: "ToolboxTransport.HTTPClient.loop\($0)")
             // Marked like a connection's queue, though none of its own code runs there: see `isOnTransportQueue`.
-            queue.setSpecific(key: TCPConnection.transportQueueKey, value: true)
+            TCPConnection.transportQueueMark.set(on: queue)
             let threaded = pollerThreads
                 ? SocketPoller(thread: (), fallbackQueue: queue, idleSeconds: idleSeconds, logger: logger) : nil
             return Loop(queue: queue, poller: threaded ?? SocketPoller(queue: queue))

@@ -113,18 +113,18 @@ public final class TCPConnection: @unchecked Sendable {
         self.queue = queue
         self.tlsContext = tlsContext
         self.poller = poller ?? SocketPoller.shared
-        queue.setSpecific(key: TCPConnection.transportQueueKey, value: true)
+        TCPConnection.transportQueueMark.set(on: queue)
     }
 
     /// Marks every connection's queue; `HTTPEventLoops` marks each loop's queue with it too (a mark does not pass
-    /// down to a queue's target). See `isOnTransportQueue`.
-    static let transportQueueKey = DispatchSpecificKey<Bool>()
+    /// down to a queue's target). See `isOnTransportQueue`. Set without a destructor (`QueueMark`).
+    static let transportQueueMark = QueueMark()
 
     /// Whether the calling thread runs on a connection's queue or an event loop — or on any queue that targets
-    /// one of them, since `getSpecific` looks up the current queue and then the queues it targets, in turn. Code
-    /// there must not `queue.sync` onto another connection: two connections doing that to each other would
+    /// one of them, since a queue-specific lookup tries the current queue and then the queues it targets, in turn.
+    /// Code there must not `queue.sync` onto another connection: two connections doing that to each other would
     /// deadlock.
-    static var isOnTransportQueue: Bool { DispatchQueue.getSpecific(key: transportQueueKey) != nil }
+    static var isOnTransportQueue: Bool { transportQueueMark.current != nil }
 
     deinit {
         // Nobody can call back into us any more; give pending handlers their error and release the socket.
