@@ -28,5 +28,8 @@ func awaitUncancellable<T: Sendable>(
     return try result.get()
 }
 
-/// Where the async forms ask for completions: they only resume a continuation there.
-var asyncDeliveryQueue: DispatchQueue { LibraryQueues.defaultCallbackQueue }
+/// Where the async forms ask for completions: they only resume a continuation there, which never blocks and
+/// never calls back into the library, so they qualify for `Blocking.deliveryQueue` (components may run such a
+/// completion inline). Not the concurrent default callback queue: library-made work never waits on a
+/// non-overcommit root queue (see `LibraryQueues.makeWorkQueue`).
+var asyncDeliveryQueue: DispatchQueue { Blocking.deliveryQueue }

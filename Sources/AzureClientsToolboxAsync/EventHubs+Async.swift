@@ -27,7 +27,7 @@ extension EventHubProducing {
     }
 
     public func partitionIDs() async throws(EventHubsError) -> [String] {
-        try await awaitOperation { partitionIDs(completion: $0) }
+        try await awaitOperation { partitionIDs(queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func partitionProperties(partitionID: String) async throws(EventHubsError) -> PartitionProperties {

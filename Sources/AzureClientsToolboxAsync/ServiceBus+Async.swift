@@ -27,7 +27,7 @@ extension ServiceBusSending {
     /// Sends after `delay` (through schedule-message); returns the sequence numbers.
     @discardableResult
     public func send(_ messages: [ServiceBusMessage], delay: Duration) async throws(ServiceBusError) -> [Int64] {
-        try await awaitOperation { send(messages, delay: delay, completion: $0) }
+        try await awaitOperation { send(messages, delay: delay, queue: asyncDeliveryQueue, completion: $0) }
     }
 
     public func cancelScheduled(_ sequenceNumbers: [Int64]) async throws(ServiceBusError) {

@@ -158,7 +158,9 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
             case .failure(let error):
                 finish(.failure(error))
             case .success(let http):
-                let step = pipeline.http.execute(http, deadline: deadline) { [self] result in
+                // The client runs completions inline on the connection's queue (CosmosCore), so `queue` is unused.
+                let step = pipeline.http.execute(http, deadline: deadline, queue: LibraryQueues.ignoredCompletions) {
+                    [self] result in
                     handle(result)
                 }
                 current.set(step)
@@ -216,7 +218,7 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
             // This runs on the connection's queue (inline completions): a page big enough to take a while to
             // decode (queries, feeds) is handed on before the operation's continuation decodes it.
             if response.body.count > Self.inlineBodyLimit {
-                LibraryQueues.defaultCallbackQueue.async { [self] in finish(.success(raw)) }
+                LibraryQueues.makeWorkQueue(label: "AzureCosmos.page").async { [self] in finish(.success(raw)) }
             } else {
                 finish(.success(raw))
             }

@@ -267,7 +267,7 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
     }
 
     private func received(_ delivery: AMQPDelivery, generation: Int) {
-        if !delivery.isSettled { delivery.accept() }
+        if !delivery.isSettled { delivery.accept(queue: LibraryQueues.ignoredCompletions) }
         let event = ReceivedEventData(message: delivery.message)
         enum Step { case buffered, ignored, overrun(AMQPReceiver?, MessagingConnection?) }
         let step: Step = state.withLockedValue { state in
@@ -295,7 +295,8 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
         case .overrun(let link, let connection):
             logger.debug("partition receiver \(partitionID): the service ignored link credit; reconnecting")
             link?.close(error: AMQPRemoteError(condition: AMQPRemoteError.transferLimitExceeded,
-                                               description: "more transfers than the link credit allowed")) { _ in }
+                                               description: "more transfers than the link credit allowed"),
+                        queue: LibraryQueues.ignoredCompletions) { _ in }
             connection?.close {}  // its onClose handler schedules the reconnect
         case .buffered:
             deliverReady()

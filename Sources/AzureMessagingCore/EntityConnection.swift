@@ -26,8 +26,8 @@ package final class EntityConnection<Service: EntityService>: Sendable {
     package let messaging: MessagingConnection
     /// The hub, queue or topic.
     package let entityPath: String
-    package let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
-    package let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } })
+    package let senders = LinkCache<AMQPSender>(hasEnded: { $0.hasEnded }, discard: { $0.close(queue: LibraryQueues.ignoredCompletions) { _ in } })
+    package let management = LinkCache<AMQPRequestResponseLink>(hasEnded: { $0.hasEnded }, discard: { $0.close(queue: LibraryQueues.ignoredCompletions) { _ in } })
 
     package init(messaging: MessagingConnection, entityPath: String) {
         self.messaging = messaging

@@ -163,7 +163,7 @@ package final class MessagingConnection: Sendable {
                                                           recovery: .rebuildConnection))) {
                 let (attempt, amqp) = started.load()
                 attempt?.cancel()
-                amqp?.close(timeout: .seconds(1)) { _ in }
+                amqp?.close(timeout: .seconds(1), queue: LibraryQueues.ignoredCompletions) { _ in }
             }
         }
         timer.withLockedValue { $0 = openTimer }
@@ -176,7 +176,7 @@ package final class MessagingConnection: Sendable {
                 let amqp = AMQPConnection(transport: transport, configuration: configuration, logger: logger)
                 started.withLockedValue { $0.amqp = amqp }
                 if once.isCompleted {  // timed out while connecting
-                    amqp.close(timeout: .seconds(1)) { _ in }
+                    amqp.close(timeout: .seconds(1), queue: LibraryQueues.ignoredCompletions) { _ in }
                     return
                 }
                 handshake(amqp, id: id, endpoint: endpoint, context: context, logger: logger, clock: clock, once: once)
@@ -204,7 +204,7 @@ package final class MessagingConnection: Sendable {
                                   logger: Logger, clock: any ToolboxClock,
                                   once: CompletionOnce<Result<MessagingConnection, AzureMessagingError>>) {
         let fail: @Sendable (AMQPError) -> Void = { error in
-            if once.complete(.failure(AzureMessagingError(error, context: context))) { amqp.close(timeout: .seconds(1)) { _ in } }
+            if once.complete(.failure(AzureMessagingError(error, context: context))) { amqp.close(timeout: .seconds(1), queue: LibraryQueues.ignoredCompletions) { _ in } }
         }
         amqp.open(queue: amqp.queue) { result in
             if case .failure(let error) = result { return fail(error) }
@@ -245,11 +245,12 @@ package final class MessagingConnection: Sendable {
         }
         let provider = endpoint.tokenProvider
         let typeOverride = endpoint.tokenTypeOverride
+        let tokenQueue = queue
         let refresher = AMQPCBSTokenRefresher(cbs: cbs, audience: audience, putTokenTimeout: .clampingSeconds(min(max(timeout, 5), 60)),
                                               clock: clock, targetQueue: queue, onRefreshFailure: { [logger] error in
             logger.warning("CBS token refresh for \(audience) failed: \(error)")
         }) { audience, done in
-            provider.token(forAudience: audience, deadline: .after(seconds: timeout)) { result in
+            provider.token(forAudience: audience, deadline: .after(seconds: timeout), queue: tokenQueue) { result in
                 done(result.map { token in
                     AMQPCBSToken(token: token.token, type: typeOverride ?? token.tokenType,
                                  expiresAt: Date(timeIntervalSince1970: Double(token.expiresOn)))

@@ -225,12 +225,13 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
             if credit > 0 { link.receiver.addCredit(UInt32(clamping: credit)) }
             return
         case .stale:
-            if peekLock { delivery.release { _ in } }
+            if peekLock { delivery.release(queue: LibraryQueues.ignoredCompletions) { _ in } }
         case .overrun(let link):
             options.logger.debug("service bus receiver on \(entityPath): the service ignored link credit; reconnecting")
-            if peekLock { delivery.release { _ in } }
+            if peekLock { delivery.release(queue: LibraryQueues.ignoredCompletions) { _ in } }
             link.receiver.close(error: AMQPRemoteError(condition: AMQPRemoteError.transferLimitExceeded,
-                                                       description: "more transfers than the link credit allowed")) { _ in }
+                                                       description: "more transfers than the link credit allowed"),
+                                        queue: LibraryQueues.ignoredCompletions) { _ in }
             link.connection.close {}
         }
         deliverReady()
@@ -300,7 +301,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
             case .failure(let error): self.finishConnect(.failure(error))
             case .success(let (connection, receiver)):
                 self.finishConnect(.success(Link(connection: connection, receiver: receiver, management: LinkCache(
-                    hasEnded: { $0.hasEnded }, discard: { $0.close { _ in } }))))
+                    hasEnded: { $0.hasEnded }, discard: { $0.close(queue: LibraryQueues.ignoredCompletions) { _ in } }))))
                 receiver.onEnd(queue: connection.queue) { [weak self] error in
                     self?.linkEnded(receiver, ServiceBusError(error, context: "the receive link on \(entity) ended"))
                 }

@@ -101,7 +101,12 @@ public final class HTTPServer: Sendable {
         let connections = self.connections
         let setupDelay = min(max(connectionSetupDelay.toolboxSeconds, 0), 3600)
         let idleTimeout = min(max(idleTimeout.toolboxSeconds, 0), 1e9)
-        listener = try TCPListener(host: host, port: port, tls: tls, queue: queue) { connection in
+        // Accepting and starting a connection is the server's own work, on a serial queue of its own rather than
+        // `queue` (by default the concurrent default callback queue, which libdispatch's worker-pool monitor
+        // inspects: architecture.md, "No library work on a .concurrent queue"). Handlers still run on `queue`.
+        listener = try TCPListener(host: host, port: port, tls: tls,
+                                   queue: LibraryQueues.makeWorkQueue(label: "ToolboxTransportServer.http-accept")) {
+            connection in
             let served = HTTPServerConnection(
                 connection: connection, limits: limits, idleTimeout: idleTimeout, setupDelay: setupDelay,
                 handlerQueue: handlesOnConnectionQueue ? nil : queue, handler: handler)
@@ -124,6 +129,6 @@ public final class HTTPServer: Sendable {
             defer { all = [:] }
             return Array(all.values)
         }
-        for served in open { served.connection.close(mode: .abortive) {} }
+        for served in open { served.connection.close(mode: .abortive, queue: LibraryQueues.ignoredCompletions) {} }
     }
 }

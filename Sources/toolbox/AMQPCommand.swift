@@ -74,12 +74,15 @@ struct AMQPSendCommand: ParsableCommand {
         let group = DispatchGroup()
         let started = MonotonicInstant.now()
         let runID = UUID().uuidString.lowercased()
+        // Outcomes only update the tally: one serial queue, not the concurrent default callback queue, so the
+        // command survives running out of descriptors (see LibraryQueues.makeWorkQueue).
+        let outcomes = DispatchQueue(label: "toolbox.amqp-send")
         for index in 0..<count {
             var message = AMQPMessage(data: payload)
             message.properties = AMQPProperties(messageID: .string("\(runID)-\(index)"))
             group.enter()
             // A broker that never grants credit must not hang the command: each send gets 60 s for its outcome.
-            sender.send(message, deadline: .after(seconds: 60)) { result in
+            sender.send(message, deadline: .after(seconds: 60), queue: outcomes) { result in
                 tally.withLockedValue { tally in
                     switch result {
                     case .success(.accepted): tally.accepted += 1
@@ -168,7 +171,7 @@ struct AMQPReceiveCommand: ParsableCommand {
         do {
             receiver = try session.attachReceiver(address: endpoint.address, options: AMQPReceiverOptions(credit: credit),
                                                   messageQueue: output) { delivery in
-                delivery.accept()
+                delivery.accept(queue: output)
                 let n = state.withLockedValue { state -> Int in
                     state.received += 1
                     state.bytes += delivery.size

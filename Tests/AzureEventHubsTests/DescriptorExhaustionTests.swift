@@ -2,6 +2,7 @@ import AzureEmulator
 import Foundation
 import MessagingFaultSupport
 import ToolboxCLITestSupport
+import ToolboxCore
 import XCTest
 
 /// Issue 13's EMFILE fault scenario through a client (the listener has its own, ListenerExhaustionTests): a
@@ -39,6 +40,25 @@ final class DescriptorExhaustionTests: XCTestCase {
         try child.run()
         addTeardownBlock { if child.isRunning { child.terminate() } }
         let pid = String(child.processIdentifier)
+        // Work on a non-overcommit root queue is what lets libdispatch's worker-pool monitor kill a process out of
+        // descriptors (SIGILL; LibraryQueues.makeWorkQueue): such work starts a worker thread named after its pool
+        // ("…-qos", where the overcommit pools' end in "overcommit") that lingers for seconds, so sampling the
+        // child's thread names while it runs shows whether the client ever put work there.
+        let monitoredWorkers = LockedValue<Set<String>>([])
+        let sampling = LockedValue(true)
+        let sampler = Thread {
+            while sampling.load() {
+                let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+                for task in tasks {
+                    let name = ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? "")
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                    if name.hasSuffix("-qos") { monitoredWorkers.withLockedValue { _ = $0.insert(name) } }
+                }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+        }
+        sampler.start()
+        defer { sampling.withLockedValue { $0 = false } }
 
         XCTAssertTrue(FaultScenario.eventually(30) { proxy.openCount >= 1 }, "the child never connected")
         // No new descriptor from here on: the lowest free number is above any soft limit of 3.
@@ -52,6 +72,8 @@ final class DescriptorExhaustionTests: XCTestCase {
         let deadline = Date().addingTimeInterval(120)
         while child.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
         XCTAssertFalse(child.isRunning, "the child hung")
+        XCTAssertEqual(monitoredWorkers.load(), [],
+                       "the client ran work on a non-overcommit root queue, where the worker-pool monitor can kill it")
         guard !child.isRunning else { return }
         XCTAssertEqual(child.terminationReason, .exit, "the child crashed (signal \(child.terminationStatus))")
         let stdout = try String(contentsOf: stdoutURL, encoding: .utf8)

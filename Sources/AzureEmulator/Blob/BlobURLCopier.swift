@@ -28,7 +28,7 @@ final class BlobURLCopier: Sendable {
     }
 
     deinit {
-        if let client = client.load() { client.shutdown {} }
+        if let client = client.load() { client.shutdown(queue: LibraryQueues.ignoredCompletions) {} }
     }
 
     private func httpClient() throws -> HTTPClient {
@@ -72,7 +72,8 @@ final class BlobURLCopier: Sendable {
             return completion(.failure(BlobError(500, "InternalError", "The emulator could not set up its HTTP client: \(error)")))
         }
         let collector = Collector(maxBytes: maxBytes)
-        let handle = client.stream(sourceRequest, deadline: .after(seconds: 300)) { head in
+        let handle = client.stream(sourceRequest, deadline: .after(seconds: 300),
+                                   queue: LibraryQueues.makeWorkQueue(label: "AzureEmulator.blob-copy")) { head in
             collector.head(head)
         } onBody: { bytes in
             if !collector.append(bytes) { collector.cancel() }

@@ -150,7 +150,7 @@ final class BrokerConnection: @unchecked Sendable {
         .receive(options: AMQPReceiverOptions(credit: .auto(prefetch: 100)), messageQueue: nil,
                  onMessage: { delivery in
                      handle(delivery)
-                     if !delivery.isSettled { delivery.accept() }
+                     if !delivery.isSettled { delivery.accept(queue: LibraryQueues.ignoredCompletions) }
                  }, ready: { _ in })
     }
 
@@ -181,7 +181,11 @@ final class BrokerConnection: @unchecked Sendable {
                 }
             }
             guard !delivery.isSettled else { return }
-            if let refusal { delivery.reject(refusal) } else { delivery.accept() }
+            if let refusal {
+                delivery.reject(refusal, queue: LibraryQueues.ignoredCompletions)
+            } else {
+                delivery.accept(queue: LibraryQueues.ignoredCompletions)
+            }
         }
     }
 

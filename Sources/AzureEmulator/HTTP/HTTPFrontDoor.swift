@@ -36,7 +36,8 @@ final class HTTPFrontDoor: Sendable {
         let box = LockedValue<UInt16>(0)
         let server = try HTTPServer(
             host: host, port: port, tls: tls, limits: limits, idleTimeout: .seconds(120),
-            connectionSetupDelay: context.configuration.faults.connectionSetupDelay, handlesOnConnectionQueue: true
+            connectionSetupDelay: context.configuration.faults.connectionSetupDelay,
+            queue: LibraryQueues.makeQueue(label: "AzureEmulator.http"), handlesOnConnectionQueue: true  // unused then
         ) { [self] request, respond in
             // On the connection's queue: routed here, and answered here by the services whose answer never
             // waits; the others (file I/O, token issuing) are handed to a work queue.

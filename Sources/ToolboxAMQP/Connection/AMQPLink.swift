@@ -204,7 +204,7 @@ public class AMQPLink: @unchecked Sendable {
             self.queue.async {
                 guard !callback.isDone else { return }
                 callback(.failure(error))
-                self.close { _ in }
+                self.close(queue: LibraryQueues.ignoredCompletions) { _ in }
             }
         }
         if let timer = deadline.scheduleCancellable(on: queue, { expire(AMQPError(.timedOut, "link attach did not complete before its deadline")) }) {

@@ -74,8 +74,8 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         let settle: @Sendable () -> Void = {
             debugAssertOnQueue(queue)
             guard !pair.reported else {
-                if case .success(let receiver)? = pair.receiver { receiver.close { _ in } }
-                if case .success(let sender)? = pair.sender { sender.close { _ in } }
+                if case .success(let receiver)? = pair.receiver { receiver.close(queue: LibraryQueues.ignoredCompletions) { _ in } }
+                if case .success(let sender)? = pair.sender { sender.close(queue: LibraryQueues.ignoredCompletions) { _ in } }
                 return
             }
             switch (pair.receiver, pair.sender) {
@@ -87,8 +87,8 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
                 callback(.success(link))
             case (.failure(let error)?, _), (_, .failure(let error)?):
                 pair.reported = true
-                if case .success(let receiver)? = pair.receiver { receiver.close { _ in } }
-                if case .success(let sender)? = pair.sender { sender.close { _ in } }
+                if case .success(let receiver)? = pair.receiver { receiver.close(queue: LibraryQueues.ignoredCompletions) { _ in } }
+                if case .success(let sender)? = pair.sender { sender.close(queue: LibraryQueues.ignoredCompletions) { _ in } }
                 if pair.receiver == nil { pair.receiverAttach?.cancel() }
                 if pair.sender == nil { pair.senderAttach?.cancel() }
                 callback(.failure(error))
@@ -188,7 +188,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     // Connection queue only.
     private func received(_ delivery: AMQPDelivery) {
         debugAssertOnQueue(queue)
-        if !delivery.isSettled { delivery.accept() }
+        if !delivery.isSettled { delivery.accept(queue: LibraryQueues.ignoredCompletions) }
         guard let correlation = delivery.message.properties?.correlationID,
               let entry = pending.removeValue(forKey: correlation)
         else { return }

@@ -46,7 +46,7 @@ public final class HTTPClient: Sendable {
     deinit {
         // A pool keeps its idle connections open until told otherwise; a client dropped without shutdown() must
         // not leak them (and their descriptors) for the life of the process.
-        for pool in pools.load().values { pool.closeAll {} }
+        for pool in pools.load().values { pool.closeAll(queue: LibraryQueues.ignoredCompletions) {} }
     }
 
     /// How many connections the client has opened so far (all endpoints).
@@ -147,7 +147,7 @@ public final class HTTPClient: Sendable {
         let group = DispatchGroup()
         for pool in all {
             group.enter()
-            pool.closeAll { group.leave() }
+            pool.closeAll(queue: queue) { group.leave() }
         }
         group.notify(queue: queue, execute: completion)
     }

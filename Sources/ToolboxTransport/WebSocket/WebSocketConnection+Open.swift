@@ -43,7 +43,7 @@ extension WebSocketConnection {
                 once.complete(.failure(error))
             case .success(let tcp):
                 guard attempt.adopt(tcp) else {
-                    tcp.close(mode: .abortive) {}
+                    tcp.close(mode: .abortive, queue: LibraryQueues.ignoredCompletions) {}
                     once.complete(.failure(TransportError(.cancelled, "the WebSocket connect to \(host):\(port) was cancelled")))
                     return
                 }
@@ -66,10 +66,10 @@ extension WebSocketConnection {
                                 limits: limits, maxOutgoingFrame: maxOutgoingFrame, leftover: leftover)
                             if once.complete(.success(socket)) { socket.begin() }
                         } catch let error as ToolboxError {
-                            tcp.close(mode: .abortive) {}
+                            tcp.close(mode: .abortive, queue: LibraryQueues.ignoredCompletions) {}
                             once.complete(.failure(error))
                         } catch {
-                            tcp.close(mode: .abortive) {}
+                            tcp.close(mode: .abortive, queue: LibraryQueues.ignoredCompletions) {}
                             once.complete(.failure(TransportError(.webSocketProtocolError, "\(error)")))
                         }
                     }
@@ -100,7 +100,7 @@ extension WebSocketConnection {
             let head: HTTPHead, leftover: [UInt8]
             switch result {
             case .failure(let error):
-                tcp.close(mode: .abortive) {}
+                tcp.close(mode: .abortive, queue: LibraryQueues.ignoredCompletions) {}
                 return deliver(.failure(error))
             case .success(let value):
                 (head, leftover) = value
@@ -108,7 +108,7 @@ extension WebSocketConnection {
             let answer = WebSocketHandshake.answer(head, subprotocol: subprotocol, path: path)
             tcp.write(answer.response, deadline: deadline, queue: tcp.queue) { written in
                 guard answer.accepted else {
-                    tcp.close(mode: .graceful) {}
+                    tcp.close(mode: .graceful, queue: LibraryQueues.ignoredCompletions) {}
                     return deliver(.failure(TransportError(
                         .webSocketUpgradeRefused, "refused the WebSocket upgrade from \(tcp.peerDescription): \(answer.why)")))
                 }
@@ -170,7 +170,7 @@ private final class OpenAttempt: Sendable {
             return state.tcp
         }
         tcpAttempt.load()?.cancel()
-        tcp?.close(mode: .abortive) {}
+        tcp?.close(mode: .abortive, queue: LibraryQueues.ignoredCompletions) {}
     }
 }
 
