@@ -135,6 +135,35 @@ final class HTTPParserTests: XCTestCase {
         XCTAssertTrue(head.headers.containsToken("keep-alive", inField: "connection"))
     }
 
+    /// Known long names and values come back as shared literals; the result must be exactly what was sent, for
+    /// known strings, for near misses of the same length, in another case, and with whitespace around.
+    func testKnownAndUnknownLongHeaderStringsComeBackAsSent() throws {
+        let fields: [(String, String)] = [
+            ("x-ms-request-charge", "1.0"),                    // known name
+            ("x-ms-request-chargf", "2"),                      // same length, last byte differs
+            ("X-MS-REQUEST-CHARGE", "3"),                      // another case: kept as sent
+            ("x-ms-activity-id", "0f8fad5b-d9cb-469f-a165-70867728950e"),
+            ("Content-Type", "application/json"),              // known value
+            ("x-ms-content-path", "application/jsoN"),         // near-miss value
+            ("x-ms-session-token", "0:1#2#3=-1"),
+            ("Server", "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"),
+            ("x-a-very-long-header-name-nobody-knows", "caf\u{e9} \u{1F600}"),  // unknown, non-ASCII value
+        ]
+        let text = "HTTP/1.1 200 OK\r\n" + fields.map { "\($0.0):  \t\($0.1) \t\r\n" }.joined()
+            + "Content-Length: 0\r\n\r\n"
+        for pieceSize in [1, 7, Int.max] {
+            guard case .responseHead(let head) = try parse(.responses, text, pieceSize: pieceSize).first else {
+                return XCTFail("no head")
+            }
+            let parsed = Array(head.headers.map { [$0.name, $0.value] })
+            XCTAssertEqual(parsed.dropLast(), fields.map { [$0.0, $0.1] }, "piece size \(pieceSize)")
+        }
+        // Twice the same known name: both fields, both equal to the literal.
+        let twice = try parse(.responses, "HTTP/1.1 200 OK\r\nx-ms-continuation: a\r\nx-ms-continuation: b\r\n\r\n")
+        guard case .responseHead(let head) = twice.first else { return XCTFail("no head") }
+        XCTAssertEqual(head.headers["X-MS-Continuation"], ["a", "b"])
+    }
+
     func testStatusLinesAreSplitInPlace() throws {
         func head(_ text: String) throws -> HTTPResponseHead {
             guard case .responseHead(let head) = try parse(.responses, text).first else { throw TransportError(.httpMalformed, text) }

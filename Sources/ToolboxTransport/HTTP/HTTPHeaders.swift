@@ -85,10 +85,10 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
     /// Throws when a name is not a token or a value contains CR, LF or NUL (header injection).
     public func validate() throws {
         for field in fields {
-            if field.name.isEmpty || !HTTPSyntax.allBytes(of: field.name, satisfy: HTTPSyntax.isTokenByte) {
+            if field.name.isEmpty || !HTTPSyntax.allBytes(of: field.name, are: .token) {
                 throw TransportError(.invalidRequest, "header name '\(field.name)' is not a valid HTTP token")
             }
-            if !HTTPSyntax.allBytes(of: field.value, satisfy: { $0 != 13 && $0 != 10 && $0 != 0 }) {
+            if !HTTPSyntax.allBytes(of: field.value, are: .notLineBreakOrNUL) {
                 throw TransportError(
                     .invalidRequest, "the value of header '\(field.name)' contains CR, LF or NUL; remove them")
             }
@@ -131,11 +131,32 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
 
 /// Byte classes from RFC 9110 §5.6.
 enum HTTPSyntax {
-    /// Whether every UTF-8 byte of `text` satisfies `test`, read in place when the string is native.
-    @inline(__always)
-    static func allBytes(of text: some StringProtocol, satisfy test: (UInt8) -> Bool) -> Bool {
-        if let result = text.utf8.withContiguousStorageIfAvailable({ $0.allSatisfy(test) }) { return result }
-        return text.utf8.allSatisfy(test)
+    /// Classes of bytes a whole string is checked against (`allBytes(of:are:)`).
+    enum ByteClass {
+        /// tchar (`isTokenByte`): header names, methods.
+        case token
+        /// Anything but CR, LF and NUL: header values the caller set (header injection).
+        case notLineBreakOrNUL
+        /// Visible ASCII and obs-text, no space: a request target.
+        case requestTarget
+    }
+
+    /// Whether every UTF-8 byte of `text` is in `byteClass`, read in place. Every header of every request is
+    /// checked: one plain loop per class, not a closure call per byte (5 % of a Cosmos read's client instructions
+    /// went to that call).
+    static func allBytes(of text: String, are byteClass: ByteClass) -> Bool {
+        var text = text  // `withUTF8` is mutating only to make a bridged string native; a native one is read as is
+        return text.withUTF8 { bytes in
+            switch byteClass {
+            case .token:
+                for byte in bytes where !isTokenByte(byte) { return false }
+            case .notLineBreakOrNUL:
+                for byte in bytes where byte < 14 && (byte == 13 || byte == 10 || byte == 0) { return false }
+            case .requestTarget:
+                for byte in bytes where byte <= 32 || byte == 127 { return false }
+            }
+            return true
+        }
     }
 
     @inline(__always)

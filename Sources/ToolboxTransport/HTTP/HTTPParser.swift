@@ -267,7 +267,11 @@ public struct HTTPParser: Sendable {
         headBytes = 0
         bodyBytes = 0
         var headers = HTTPHeaders(capacity: lines.count - 1)
-        for line in lines.dropFirst() { try HTTPParser.parseField(buffer[line], into: &headers) }
+        try buffer.withUnsafeBufferPointer { bytes in
+            for line in lines.dropFirst() {
+                try HTTPParser.parseField(UnsafeBufferPointer(rebasing: bytes[line]), into: &headers)
+            }
+        }
         switch kind {
         case .requests:
             let head = try HTTPParser.parseRequestLine(buffer[lines[0]], headers: headers)

@@ -4,10 +4,10 @@ public enum HTTPSerializer {
     ///
     /// - throws: `.invalidRequest` when the method, target or a header would break the message framing.
     public static func write(_ head: HTTPRequestHead, into buffer: inout [UInt8]) throws {
-        guard !head.method.isEmpty, HTTPSyntax.allBytes(of: head.method, satisfy: HTTPSyntax.isTokenByte) else {
+        guard !head.method.isEmpty, HTTPSyntax.allBytes(of: head.method, are: .token) else {
             throw TransportError(.invalidRequest, "'\(head.method)' is not a valid HTTP method")
         }
-        guard !head.target.isEmpty, HTTPSyntax.allBytes(of: head.target, satisfy: { $0 > 32 && $0 != 127 }) else {
+        guard !head.target.isEmpty, HTTPSyntax.allBytes(of: head.target, are: .requestTarget) else {
             throw TransportError(.invalidRequest, "the request target contains spaces or control characters")
         }
         try head.headers.validate()
