@@ -164,6 +164,36 @@ final class HTTPParserTests: XCTestCase {
         XCTAssertEqual(head.headers["X-MS-Continuation"], ["a", "b"])
     }
 
+    /// Framing is gathered while the fields are parsed: a Content-Length error counts only where the body depends
+    /// on it, Transfer-Encoding codings add up across fields in any case, and the first bad value is the one named.
+    func testFramingFieldsAreReadWhileParsingAndJudgedOnlyWhenNeeded() throws {
+        // No body whatever the header says: the broken value is never consulted.
+        for head in ["HTTP/1.1 204 No Content\r\nContent-Length: abc\r\n\r\n",
+                     "HTTP/1.1 304 Not Modified\r\ncontent-length: 1, 2\r\n\r\n"] {
+            XCTAssertEqual(try parse(.responses, head).count, 2, head)  // head, end
+        }
+        var parser = HTTPParser(parsing: .responses)
+        parser.nextResponseIsToHEAD = true
+        XCTAssertEqual(try parser.feed(Array("HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n".utf8)).count, 2)
+        // Codings from several fields, any case and spacing: chunked last means chunked.
+        let chunked = "HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: gzip\r\ntransfer-encoding:  Chunked \r\n\r\n"
+            + "5\r\nhello\r\n0\r\n\r\n"
+        XCTAssertEqual(try parse(.responses, chunked, pieceSize: 3).dropFirst(), [.body(Array("hello".utf8)), .end])
+        // Chunked not last: the response runs until the connection closes (RFC 9112 §6.3).
+        let untilClose = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 2\r\n\r\nabc"
+        XCTAssertEqual(try parse(.responses, untilClose).dropFirst(), [.body(Array("abc".utf8)), .end])
+        // A request with both framings is refused even when its Content-Length is itself malformed.
+        expectError(.httpMalformed, .requests,
+                    "POST / HTTP/1.1\r\nContent-Length: nope\r\nTransfer-Encoding: chunked\r\n\r\n")
+        // The first bad value is reported.
+        XCTAssertThrowsError(try parse(.responses, "HTTP/1.1 200 OK\r\nContent-Length: 1x\r\nContent-Length: 2\r\n\r\n")) {
+            XCTAssertTrue("\($0)".contains("'1x'"), "\($0)")
+        }
+        XCTAssertThrowsError(try parse(.responses, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")) {
+            XCTAssertTrue("\($0)".contains("conflicting"), "\($0)")
+        }
+    }
+
     func testStatusLinesAreSplitInPlace() throws {
         func head(_ text: String) throws -> HTTPResponseHead {
             guard case .responseHead(let head) = try parse(.responses, text).first else { throw TransportError(.httpMalformed, text) }

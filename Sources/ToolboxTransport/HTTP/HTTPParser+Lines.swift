@@ -1,7 +1,9 @@
 /// Start lines and header fields.
 extension HTTPParser {
     /// Parses one header line (without its CRLF), read in place: per byte this is the client's hottest loop.
-    static func parseField(_ line: UnsafeBufferPointer<UInt8>, into headers: inout HTTPHeaders) throws {
+    static func parseField(
+        _ line: UnsafeBufferPointer<UInt8>, into headers: inout HTTPHeaders, framing: inout HeadFraming
+    ) throws {
         guard let first = line.first else { return }
         if first == 32 || first == 9 {
             throw TransportError(.httpMalformed, "the peer sent malformed HTTP: obsolete header line folding")
@@ -21,6 +23,7 @@ extension HTTPParser {
         guard value.allSatisfy(HTTPSyntax.isFieldValueByte) else {
             throw TransportError(.httpMalformed, "the peer sent malformed HTTP: a control character in a header value")
         }
+        framing.note(name: name, value: value)
         headers.add(name: HTTPKnownStrings.name(name) ?? String(decoding: name, as: UTF8.self),
                     value: HTTPKnownStrings.value(value) ?? String(decoding: value, as: UTF8.self))
     }
@@ -72,5 +75,48 @@ extension HTTPParser {
         }
         let reason = codeEnd < line.endIndex ? String(decoding: line[(codeEnd + 1)...], as: UTF8.self) : ""
         return HTTPResponseHead(status: status, reason: reason, version: version, headers: headers)
+    }
+}
+
+/// What a head's fields say about the framing of its body, gathered while the fields are parsed, so that framing
+/// the body takes no second pass over the headers (which cost more than parsing the fields themselves).
+struct HeadFraming {
+    /// The `Transfer-Encoding` codings, lowercased, in order (nil: no such field).
+    var transferEncoding: [String]?
+    /// The `Content-Length`, or the error its values make; nil when there is no such field. An error is thrown
+    /// only if the body's framing depends on it (a 204 or a response to HEAD never asks).
+    var contentLength: Result<Int, TransportError>?
+
+    mutating func note(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+        if HTTPSyntax.bytes(name, equalIgnoringCase: "content-length") {
+            noteContentLength(value)
+        } else if HTTPSyntax.bytes(name, equalIgnoringCase: "transfer-encoding") {
+            var codings = transferEncoding ?? []
+            HTTPSyntax.forEachListElement(value) { element in
+                if !element.isEmpty { codings.append(String(decoding: element, as: UTF8.self).lowercased()) }
+                return true
+            }
+            transferEncoding = codings
+        }
+    }
+
+    private mutating func noteContentLength(_ value: UnsafeBufferPointer<UInt8>) {
+        if case .failure = contentLength { return }  // the first error stands
+        HTTPSyntax.forEachListElement(value) { digits in
+            guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+                contentLength = .failure(TransportError(.httpMalformed, "the peer sent malformed HTTP: an invalid "
+                    + "Content-Length '\(String(decoding: digits.prefix(32), as: UTF8.self))'"))
+                return false
+            }
+            // One value is the rule; a list of equal values (a proxy's merge) is allowed, different ones are not.
+            let length = digits.reduce(0) { $0 * 10 + Int($1 - 48) }  // at most 18 digits: no overflow
+            if case .success(let earlier) = contentLength, earlier != length {
+                contentLength = .failure(TransportError(
+                    .httpMalformed, "the peer sent malformed HTTP: conflicting Content-Length values"))
+                return false
+            }
+            contentLength = .success(length)
+            return true
+        }
     }
 }

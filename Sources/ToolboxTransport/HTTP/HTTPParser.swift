@@ -267,16 +267,17 @@ public struct HTTPParser: Sendable {
         headBytes = 0
         bodyBytes = 0
         var headers = HTTPHeaders(capacity: lines.count - 1)
+        var framing = HeadFraming()
         try buffer.withUnsafeBufferPointer { bytes in
             for line in lines.dropFirst() {
-                try HTTPParser.parseField(UnsafeBufferPointer(rebasing: bytes[line]), into: &headers)
+                try HTTPParser.parseField(UnsafeBufferPointer(rebasing: bytes[line]), into: &headers, framing: &framing)
             }
         }
         switch kind {
         case .requests:
             let head = try HTTPParser.parseRequestLine(buffer[lines[0]], headers: headers)
             events.append(.requestHead(head))
-            try frameRequestBody(head, &events)
+            try frameRequestBody(framing, &events)
         case .responses:
             let head = try HTTPParser.parseStatusLine(buffer[lines[0]], headers: headers)
             events.append(.responseHead(head))
@@ -289,24 +290,24 @@ public struct HTTPParser: Sendable {
             if toHEAD || head.status == 204 || head.status == 304 {
                 endMessage(&events)
             } else {
-                try frameResponseBody(head, &events)
+                try frameResponseBody(head, framing, &events)
             }
         }
     }
 
-    private mutating func frameRequestBody(_ head: HTTPRequestHead, _ events: inout [HTTPParserEvent]) throws {
-        if head.headers.contains(name: "Transfer-Encoding") {
+    private mutating func frameRequestBody(_ framing: HeadFraming, _ events: inout [HTTPParserEvent]) throws {
+        if let transferEncoding = framing.transferEncoding {
             // Both framings at once is the classic request-smuggling vector (RFC 9112 §6.3): refuse it.
-            if head.headers.contains(name: "Content-Length") {
+            if framing.contentLength != nil {
                 throw malformed("a request with both Transfer-Encoding and Content-Length")
             }
-            guard head.headers.tokens(inField: "Transfer-Encoding").last == "chunked" else {
+            guard transferEncoding.last == "chunked" else {
                 throw malformed("a request Transfer-Encoding that does not end in chunked")
             }
             state = .chunkSize
             return
         }
-        if let length = try contentLength(head.headers), length > 0 {
+        if let length = try framing.contentLength?.get(), length > 0 {
             try countBody(length)
             state = .fixedBody(remaining: length)
             return
@@ -314,12 +315,14 @@ public struct HTTPParser: Sendable {
         endMessage(&events)
     }
 
-    private mutating func frameResponseBody(_ head: HTTPResponseHead, _ events: inout [HTTPParserEvent]) throws {
-        if head.headers.contains(name: "Transfer-Encoding") {
-            state = head.headers.tokens(inField: "Transfer-Encoding").last == "chunked" ? .chunkSize : .untilClose
+    private mutating func frameResponseBody(
+        _ head: HTTPResponseHead, _ framing: HeadFraming, _ events: inout [HTTPParserEvent]
+    ) throws {
+        if let transferEncoding = framing.transferEncoding {
+            state = transferEncoding.last == "chunked" ? .chunkSize : .untilClose
             return
         }
-        if let length = try contentLength(head.headers) {
+        if let length = try framing.contentLength?.get() {
             if length == 0 {
                 endMessage(&events)
             } else {
@@ -344,26 +347,6 @@ public struct HTTPParser: Sendable {
                     + "HTTPParserLimits.maxBodyBytes or stream the body")
         }
         bodyBytes = total
-    }
-
-    private func contentLength(_ headers: HTTPHeaders) throws -> Int? {
-        var result: Int?
-        for field in headers where HTTPHeaders.namesMatch(field.name, "Content-Length") {
-            // One value is the rule; a list of equal values (a proxy's merge) is allowed, different ones are not.
-            var text = field.value
-            try text.withUTF8 { bytes in
-                try HTTPSyntax.forEachListElement(bytes) { digits in
-                    guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-                        throw malformed("an invalid Content-Length '\(String(decoding: digits.prefix(32), as: UTF8.self))'")
-                    }
-                    let value = digits.reduce(0) { $0 * 10 + Int($1 - 48) }  // at most 18 digits: no overflow
-                    if let result, result != value { throw malformed("conflicting Content-Length values") }
-                    result = value
-                    return true
-                }
-            }
-        }
-        return result
     }
 
     private func parseChunkSize(_ line: ArraySlice<UInt8>) throws -> Int {
