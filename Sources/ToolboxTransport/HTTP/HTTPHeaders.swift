@@ -141,18 +141,22 @@ enum HTTPSyntax {
     /// checked: one plain loop per class, not a closure call per byte (5 % of a Cosmos read's client instructions
     /// went to that call).
     static func allBytes(of text: String, are byteClass: ByteClass) -> Bool {
-        var text = text  // `withUTF8` is mutating only to make a bridged string native; a native one is read as is
-        return text.withUTF8 { bytes in
-            switch byteClass {
-            case .token:
-                for byte in bytes where !isTokenByte(byte) { return false }
-            case .notLineBreakOrNUL:
-                for byte in bytes where byte < 14 && (byte == 13 || byte == 10 || byte == 0) { return false }
-            case .requestTarget:
-                for byte in bytes where byte <= 32 || byte == 127 { return false }
-            }
-            return true
+        if let inPlace = text.utf8.withContiguousStorageIfAvailable({ allBytes(of: $0, are: byteClass) }) {
+            return inPlace
         }
+        return allBytes(of: Array(text.utf8), are: byteClass)  // a bridged string: copied once
+    }
+
+    private static func allBytes(of bytes: some Collection<UInt8>, are byteClass: ByteClass) -> Bool {
+        switch byteClass {
+        case .token:
+            for byte in bytes where !isTokenByte(byte) { return false }
+        case .notLineBreakOrNUL:
+            for byte in bytes where byte < 14 && (byte == 13 || byte == 10 || byte == 0) { return false }
+        case .requestTarget:
+            for byte in bytes where byte <= 32 || byte == 127 { return false }
+        }
+        return true
     }
 
     @inline(__always)
