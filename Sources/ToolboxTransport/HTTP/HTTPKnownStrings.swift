@@ -50,12 +50,17 @@ enum HTTPKnownStrings {
     ])
 
     /// The literal spelled exactly as `bytes`, if it is a known name.
+    /// Inline strings (15 bytes or fewer) cost nothing to build: the tables are not even touched for them.
     @inline(__always)
-    static func name(_ bytes: UnsafeBufferPointer<UInt8>) -> String? { lookUp(bytes, in: names) }
+    static func name(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        bytes.count > 15 ? lookUp(bytes, in: names) : nil
+    }
 
     /// The literal spelled exactly as `bytes`, if it is a known value.
     @inline(__always)
-    static func value(_ bytes: UnsafeBufferPointer<UInt8>) -> String? { lookUp(bytes, in: values) }
+    static func value(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        bytes.count > 15 ? lookUp(bytes, in: values) : nil
+    }
 
     /// Candidates by length: index n holds the strings of n UTF-8 bytes.
     private static func table(_ strings: [String]) -> [[String]] {
@@ -66,8 +71,7 @@ enum HTTPKnownStrings {
     }
 
     private static func lookUp(_ bytes: UnsafeBufferPointer<UInt8>, in table: [[String]]) -> String? {
-        // Inline strings cost nothing to build; only longer ones are worth a look.
-        guard bytes.count > 15, bytes.count < table.count, let base = bytes.baseAddress else { return nil }
+        guard bytes.count < table.count, let base = bytes.baseAddress else { return nil }
         for candidate in table[bytes.count] {
             let equal = candidate.utf8.withContiguousStorageIfAvailable { known in
                 known.baseAddress.map { memcmp($0, base, bytes.count) == 0 } ?? false
