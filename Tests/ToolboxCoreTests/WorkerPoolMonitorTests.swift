@@ -94,11 +94,23 @@ final class WorkerPoolMonitorTests: XCTestCase {
     private static let childVariable = "TOOLBOX_WORKER_MONITOR_CHILD"
 
     private static func runChild(mode: String) throws -> (reason: Process.TerminationReason, status: Int32) {
+        let child = try runTestChild("testChildOutOfDescriptors", variable: childVariable, mode: mode)
+        if child.reason == .exit {
+            XCTAssertTrue(child.printed.contains("testChildOutOfDescriptors' passed"),
+                          "the child ran no test: \(child.printed)")
+        }
+        return (child.reason, child.status)
+    }
+
+    /// Runs one test of this class in a child process of this test binary, with `variable` set to `mode`.
+    private static func runTestChild(
+        _ test: String, variable: String, mode: String
+    ) throws -> (reason: Process.TerminationReason, status: Int32, printed: String) {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["ToolboxCoreTests.WorkerPoolMonitorTests/testChildOutOfDescriptors"]
+        child.arguments = ["ToolboxCoreTests.WorkerPoolMonitorTests/\(test)"]
         var environment = ProcessInfo.processInfo.environment
-        environment[childVariable] = mode
+        environment[variable] = mode
         environment["SWIFT_BACKTRACE"] = "enable=no"
         child.environment = environment
         let output = Pipe()
@@ -107,10 +119,7 @@ final class WorkerPoolMonitorTests: XCTestCase {
         try child.run()
         let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         child.waitUntilExit()
-        if child.terminationReason == .exit {
-            XCTAssertTrue(printed.contains("testChildOutOfDescriptors' passed"), "the child ran no test: \(printed)")
-        }
-        return (child.terminationReason, child.terminationStatus)
+        return (child.terminationReason, child.terminationStatus, printed)
     }
 
     /// Queues come and go (one per connection, one per piece of work), and a queue dies with its markers: a marker
@@ -171,21 +180,10 @@ final class WorkerPoolMonitorTests: XCTestCase {
 
     /// The monitored-pool workers the child saw start, or nil when it printed no list.
     private static func runDisposalChild(mode: String) throws -> [String]? {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["ToolboxCoreTests.WorkerPoolMonitorTests/testChildDropsQueues"]
-        var environment = ProcessInfo.processInfo.environment
-        environment[disposalVariable] = mode
-        child.environment = environment
-        let output = Pipe()
-        child.standardOutput = output
-        child.standardError = FileHandle.nullDevice
-        try child.run()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        child.waitUntilExit()
-        XCTAssertEqual(child.terminationReason, .exit, "the child crashed: \(printed)")
-        guard let line = printed.split(separator: "\n").first(where: { $0.hasPrefix("STARTED:") }) else {
-            XCTFail("the child printed no thread list: \(printed)")
+        let child = try runTestChild("testChildDropsQueues", variable: disposalVariable, mode: mode)
+        XCTAssertEqual(child.reason, .exit, "the child crashed: \(child.printed)")
+        guard let line = child.printed.split(separator: "\n").first(where: { $0.hasPrefix("STARTED:") }) else {
+            XCTFail("the child printed no thread list: \(child.printed)")
             return nil
         }
         return line.dropFirst("STARTED:".count).split(separator: "|").map(String.init)
