@@ -14,7 +14,7 @@ cp "$root"/Fuzz/HTTPParser/seeds/* "$corpus"/
 
 # One module: drop the imports of ToolboxCore, whose sources (ToolboxError and what it uses) are compiled in alongside.
 for f in TransportError.swift HTTP/HTTPParser.swift HTTP/HTTPParser+Lines.swift HTTP/HTTPParserLimits.swift \
-         HTTP/HTTPHeaders.swift HTTP/HTTPMessages.swift; do
+         HTTP/HTTPHeaders.swift HTTP/HTTPMessages.swift HTTP/HTTPKnownStrings.swift; do
     sed '/^import ToolboxCore$/d' "$root/Sources/ToolboxTransport/$f" > "$work/src/$(basename "$f")"
 done
 cp "$root"/Sources/ToolboxCore/*.swift "$work/src/"
