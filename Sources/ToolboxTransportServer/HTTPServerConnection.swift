@@ -166,17 +166,18 @@ final class HTTPServerConnection: @unchecked Sendable {
         let mayHaveBody = head.status >= 200 && head.status != 204 && head.status != 304
         switch response.body {
         case .bytes(let body):
-            if mayHaveBody, !head.headers.contains(name: "Content-Length") {
-                head.headers.add(name: "Content-Length", value: String(body.count))
-            }
-            serialize(head, into: &bytes)
-            if !isHEAD, mayHaveBody, body.count > TCPConnection.stagingPiece {
+            // Content-Length is written behind the head's fields (no copy of the head to add it), and a small
+            // body gets its room with the head's.
+            let length = mayHaveBody && !head.headers.contains(name: "Content-Length") ? body.count : nil
+            let sentWithHead = !isHEAD && mayHaveBody && body.count <= TCPConnection.stagingPiece
+            serialize(head, contentLength: length, bodyCapacity: sentWithHead ? body.count : 0, into: &bytes)
+            if sentWithHead {
+                bytes += body
+            } else if !isHEAD, mayHaveBody {
                 // A large body (a blob range) goes as a write of its own, staged by the connection in bounded
                 // pieces, rather than copied behind its head.
                 connection.writeOnQueue(bytes, deadline: .after(seconds: 60)) { _ in }
                 bytes = body
-            } else if !isHEAD, mayHaveBody {
-                bytes += body
             }
         case .chunked(let chunks):
             head.headers.remove(name: "Content-Length")
@@ -274,9 +275,14 @@ final class HTTPServerConnection: @unchecked Sendable {
         }
     }
 
-    private func serialize(_ head: HTTPResponseHead, into bytes: inout [UInt8]) {
+    private func serialize(_ head: HTTPResponseHead, contentLength: Int? = nil, bodyCapacity: Int = 0,
+                           into bytes: inout [UInt8]) {
         do {
-            try HTTPSerializer.write(head, into: &bytes)
+            try HTTPSerializer.writeOpen(head, reserving: 40 + bodyCapacity, into: &bytes)
+            if let contentLength {
+                try HTTPSerializer.appendField(name: "Content-Length", value: String(contentLength), into: &bytes)
+            }
+            HTTPSerializer.endHead(into: &bytes)
         } catch {
             // A handler produced an unsendable head (bad header value): answer 500 rather than corrupt framing.
             bytes = []

@@ -173,6 +173,48 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "[::1]:\(server.port)")
     }
 
+    /// The fields the client adds (Host, User-Agent, the body's framing) go after the caller's, in that order; a
+    /// caller's Content-Length or Transfer-Encoding gives way to the body's real framing; a caller's Host stays.
+    func testClientAddsItsFieldsAfterTheCallersAndTheBodyFramesItself() throws {
+        let server = try HTTPServer { request, respond in
+            let fields = request.head.headers.map { "\($0.name): \($0.value)" }
+            respond(HTTPServerResponse(status: 200, text: (fields + ["body \(request.body.count)"]).joined(separator: "\n")))
+        }
+        defer { server.close() }
+        var configuration = HTTPClientConfiguration()
+        configuration.userAgent = "ua-test/1"
+        let client = try HTTPClient(configuration: configuration)
+        defer { try? client.shutdown() }
+        let url = "http://127.0.0.1:\(server.port)/x"
+        let host = "Host: 127.0.0.1:\(server.port)"
+        func fields(_ request: HTTPRequest) throws -> [String] {
+            let response = try client.execute(request, timeout: .seconds(10))
+            XCTAssertEqual(response.status, 200)
+            return String(decoding: response.body, as: UTF8.self).components(separatedBy: "\n")
+        }
+        XCTAssertEqual(try fields(HTTPRequest(url: url, headers: ["X-A": "1"])),
+                       ["X-A: 1", host, "User-Agent: ua-test/1", "body 0"])
+        XCTAssertEqual(try fields(HTTPRequest(method: "POST", url: url)),
+                       [host, "User-Agent: ua-test/1", "Content-Length: 0", "body 0"])
+        XCTAssertEqual(try fields(HTTPRequest(method: "PUT", url: url, headers: ["Content-Length": "0"])),
+                       ["Content-Length: 0", host, "User-Agent: ua-test/1", "body 0"])
+        let stale: HTTPHeaders = ["Content-Length": "99", "Host": "custom", "Transfer-Encoding": "gzip", "User-Agent": "mine",
+                                  "X-B": "2"]
+        XCTAssertEqual(try fields(HTTPRequest(method: "POST", url: url, headers: stale, body: .bytes(Array("hello".utf8)))),
+                       ["Host: custom", "User-Agent: mine", "X-B: 2", "Content-Length: 5", "body 5"])
+        let pieces = LockedValue([Array("ab".utf8), Array("cde".utf8)])
+        let chunked = HTTPRequestBody.stream(contentLength: nil) { deliver in
+            deliver(.success(pieces.withLockedValue { $0.isEmpty ? nil : $0.removeFirst() }))
+        }
+        XCTAssertEqual(try fields(HTTPRequest(method: "PUT", url: url, headers: stale, body: chunked)),
+                       ["Host: custom", "User-Agent: mine", "X-B: 2", "Transfer-Encoding: chunked", "body 5"])
+        // A field the client adds is checked like the caller's: a User-Agent with a line break is refused.
+        configuration.userAgent = "ua\r\nX-Injected: 1"
+        let injecting = try HTTPClient(configuration: configuration)
+        defer { try? injecting.shutdown() }
+        expectTransportError(.invalidRequest) { _ = try injecting.execute(try HTTPRequest(url: url), timeout: .seconds(10)) }
+    }
+
     func testServerAnswersPipelinedRequestsInOrder() throws {
         let server = try HTTPServer { request, respond in
             // The first answer is the slowest: order must still follow the requests.

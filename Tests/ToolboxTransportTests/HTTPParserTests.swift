@@ -363,6 +363,25 @@ final class HTTPParserTests: XCTestCase {
             var badBridged = HTTPHeaders()
             badBridged.add(name: NSString(string: name) as String, value: NSString(string: value) as String)
             XCTAssertThrowsError(try badBridged.validate(), "bridged \(name)")
+            // The serializer checks each field as it copies it: refused too, and the buffer left as it was.
+            for fields in [bad, badBridged] {
+                var before: HTTPHeaders = ["Host": "a"]
+                var after = fields
+                for field in fields { before.add(name: field.name, value: field.value) }
+                after.add(name: "X-After", value: "b")
+                for headers in [fields, before, after] {
+                    var request = Array("kept".utf8)
+                    XCTAssertThrowsError(try HTTPSerializer.write(
+                        HTTPRequestHead(method: "GET", target: "/", headers: headers), into: &request)) {
+                        XCTAssertTrue("\($0)".contains(name.isEmpty ? "''" : "'\(name)'"), "\($0)")
+                    }
+                    XCTAssertEqual(request, Array("kept".utf8), "\(name)")
+                    var response = Array("kept".utf8)
+                    XCTAssertThrowsError(try HTTPSerializer.write(
+                        HTTPResponseHead(status: 200, headers: headers), into: &response), "\(name)")
+                    XCTAssertEqual(response, Array("kept".utf8), "\(name)")
+                }
+            }
         }
         var bytes: [UInt8] = []
         try HTTPSerializer.write(HTTPRequestHead(method: "GET", target: "/x", version: .http1_0, headers: headers),
@@ -391,6 +410,33 @@ final class HTTPParserTests: XCTestCase {
         for status in [99, 1000, -200] {
             XCTAssertThrowsError(try HTTPSerializer.write(HTTPResponseHead(status: status), into: &bytes), "\(status)")
         }
+        // An opened head takes more fields (checked like the head's own) before it is ended; room is reserved.
+        bytes = Array("p|".utf8)
+        try HTTPSerializer.writeOpen(HTTPResponseHead(status: 200, headers: ["ETag": "\"1\""]), reserving: 4096,
+                                     into: &bytes)
+        XCTAssertGreaterThanOrEqual(bytes.capacity, bytes.count + 4096)
+        try HTTPSerializer.appendField(name: "Content-Length", value: "12345", into: &bytes)
+        let open = bytes
+        XCTAssertThrowsError(try HTTPSerializer.appendField(name: "X-A", value: "1\r\nX-B: 2", into: &bytes))
+        XCTAssertThrowsError(try HTTPSerializer.appendField(name: "X A", value: "1", into: &bytes))
+        XCTAssertEqual(bytes, open, "a refused field leaves the head as it was")
+        HTTPSerializer.endHead(into: &bytes)
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "p|HTTP/1.1 200 OK\r\nETag: \"1\"\r\nContent-Length: 12345\r\n\r\n")
+        bytes = []
+        try HTTPSerializer.writeOpen(HTTPRequestHead(method: "POST", target: "/x"), into: &bytes)
+        try HTTPSerializer.appendField(name: "Host", value: "h", into: &bytes)
+        HTTPSerializer.endHead(into: &bytes)
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "POST /x HTTP/1.1\r\nHost: h\r\n\r\n")
+    }
+
+    /// tchar (RFC 9110 §5.6.2) for every byte value: the bit tables agree with the grammar's own list.
+    func testTokenBytesAreExactlyRFC9110Tchar() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in UInt8.min...UInt8.max {
+            XCTAssertEqual(HTTPSyntax.isTokenByte(byte), tchar.contains(byte), "byte \(byte)")
+        }
+        XCTAssertTrue(HTTPSyntax.allBytes(of: "x-ms-Session-Token", are: .token))
+        XCTAssertFalse(HTTPSyntax.allBytes(of: "x-ms(session)", are: .token))
     }
 
     func testHeaderDescriptionNeverPrintsValues() {

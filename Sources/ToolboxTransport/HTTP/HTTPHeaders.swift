@@ -82,13 +82,22 @@ public struct HTTPHeaders: Sendable, Equatable, Sequence, ExpressibleByDictionar
     public func validate() throws {
         for field in fields {
             if field.name.isEmpty || !HTTPSyntax.allBytes(of: field.name, are: .token) {
-                throw TransportError(.invalidRequest, "header name '\(field.name)' is not a valid HTTP token")
+                throw HTTPHeaders.invalidName(field.name)
             }
             if !HTTPSyntax.allBytes(of: field.value, are: .notLineBreakOrNUL) {
-                throw TransportError(
-                    .invalidRequest, "the value of header '\(field.name)' contains CR, LF or NUL; remove them")
+                throw HTTPHeaders.invalidValue(field.name)
             }
         }
+    }
+
+    /// The error for a field whose name is not a token (`validate()`, and the serializer's own check).
+    static func invalidName(_ name: String) -> TransportError {
+        TransportError(.invalidRequest, "header name '\(name)' is not a valid HTTP token")
+    }
+
+    /// The error for a field whose value holds CR, LF or NUL.
+    static func invalidValue(_ name: String) -> TransportError {
+        TransportError(.invalidRequest, "the value of header '\(name)' contains CR, LF or NUL; remove them")
     }
 
     public var description: String {
@@ -147,7 +156,7 @@ enum HTTPSyntax {
         return allBytes(of: Array(text.utf8), are: byteClass)  // a bridged string: copied once
     }
 
-    private static func allBytes(of bytes: some Collection<UInt8>, are byteClass: ByteClass) -> Bool {
+    static func allBytes(of bytes: some Collection<UInt8>, are byteClass: ByteClass) -> Bool {
         switch byteClass {
         case .token:
             for byte in bytes where !isTokenByte(byte) { return false }
@@ -200,14 +209,22 @@ enum HTTPSyntax {
     }
 
     /// tchar: "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+    /// One bit per byte value below 128, as two words: a shift and a mask per byte instead of a chain of range
+    /// compares (every header name of every message is checked).
     @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case 48...57, 65...90, 97...122: return true
-        case 33, 35, 36, 37, 38, 39, 42, 43, 45, 46, 94, 95, 96, 124, 126: return true
+        let bit = UInt64(1) &<< UInt64(byte & 63)
+        switch byte >> 6 {
+        case 0: return tokenBytesBelow64 & bit != 0
+        case 1: return tokenBytes64To127 & bit != 0
         default: return false
         }
     }
+
+    /// `!#$%&'*+-.` and the digits.
+    private static let tokenBytesBelow64: UInt64 = 0x03FF_6CFA_0000_0000
+    /// The letters and `^_`|~`.
+    private static let tokenBytes64To127: UInt64 = 0x57FF_FFFF_C7FF_FFFE
 
     /// field-vchar or whitespace; obs-text (≥ 0x80) is allowed for compatibility.
     @inline(__always)

@@ -2,32 +2,54 @@
 public enum HTTPSerializer {
     /// Appends the request line and headers (ending with the empty line) to `buffer`.
     ///
-    /// - throws: `.invalidRequest` when the method, target or a header would break the message framing.
+    /// - throws: `.invalidRequest` when the method, target or a header would break the message framing; `buffer`
+    ///   is then as it was.
     public static func write(_ head: HTTPRequestHead, into buffer: inout [UInt8]) throws {
+        try writeOpen(head, into: &buffer)
+        endHead(into: &buffer)
+    }
+
+    /// Appends the status line and headers (ending with the empty line) to `buffer`.
+    ///
+    /// - throws: `.invalidRequest` when the status is not three digits or a header would break the message
+    ///   framing; `buffer` is then as it was.
+    public static func write(_ head: HTTPResponseHead, into buffer: inout [UInt8]) throws {
+        try writeOpen(head, into: &buffer)
+        endHead(into: &buffer)
+    }
+
+    /// The request line and the head's fields, without the empty line that ends the head: the client appends
+    /// its own fields (`Host`, framing) with `appendField` and then `endHead`, instead of copying the caller's
+    /// headers to add them. `reserving` more bytes are reserved for what follows (those fields, a small body).
+    ///
+    /// - throws: as `write(_:into:)`; `buffer` is then as it was.
+    package static func writeOpen(_ head: HTTPRequestHead, reserving extra: Int = 0,
+                                  into buffer: inout [UInt8]) throws {
         guard !head.method.isEmpty, HTTPSyntax.allBytes(of: head.method, are: .token) else {
             throw TransportError(.invalidRequest, "'\(head.method)' is not a valid HTTP method")
         }
         guard !head.target.isEmpty, HTTPSyntax.allBytes(of: head.target, are: .requestTarget) else {
             throw TransportError(.invalidRequest, "the request target contains spaces or control characters")
         }
-        try head.headers.validate()
-        buffer.reserveCapacity(buffer.count + head.method.utf8.count + head.target.utf8.count + 12
-            + fieldBytes(head.headers))
+        let start = buffer.count
+        buffer.reserveCapacity(start + head.method.utf8.count + head.target.utf8.count + 12
+            + fieldBytes(head.headers) + max(extra, 0))
         buffer.append(contentsOf: head.method.utf8)
         buffer.append(32)
         buffer.append(contentsOf: head.target.utf8)
         buffer.append(32)
         appendVersion(head.version, into: &buffer)
-        appendFields(head.headers, into: &buffer)
+        try appendFields(head.headers, into: &buffer, undoingTo: start)
     }
 
-    /// Appends the status line and headers (ending with the empty line) to `buffer`.
-    public static func write(_ head: HTTPResponseHead, into buffer: inout [UInt8]) throws {
+    /// The status line and the head's fields, without the empty line (see the request form).
+    package static func writeOpen(_ head: HTTPResponseHead, reserving extra: Int = 0,
+                                  into buffer: inout [UInt8]) throws {
         guard head.status >= 100, head.status <= 999 else {
             throw TransportError(.invalidRequest, "\(head.status) is not a valid HTTP status")
         }
-        try head.headers.validate()
-        buffer.reserveCapacity(buffer.count + head.reason.utf8.count + 15 + fieldBytes(head.headers))
+        let start = buffer.count
+        buffer.reserveCapacity(start + head.reason.utf8.count + 15 + fieldBytes(head.headers) + max(extra, 0))
         appendVersion(head.version, into: &buffer)
         buffer.append(32)
         let status = head.status  // three digits, checked above
@@ -40,7 +62,20 @@ public enum HTTPSerializer {
         } else {
             buffer.append(contentsOf: head.reason.utf8)
         }
-        appendFields(head.headers, into: &buffer)
+        try appendFields(head.headers, into: &buffer, undoingTo: start)
+    }
+
+    /// Appends one more field to a head opened by `writeOpen`, checked as the head's own fields are.
+    ///
+    /// - throws: `.invalidRequest` naming the field; `buffer` is then as it was.
+    package static func appendField(name: String, value: String, into buffer: inout [UInt8]) throws {
+        try appendField(name, value, into: &buffer, undoingTo: buffer.count)
+    }
+
+    /// Ends a head opened by `writeOpen` (the empty line).
+    package static func endHead(into buffer: inout [UInt8]) {
+        buffer.append(13)
+        buffer.append(10)
     }
 
     private static let http1_1 = Array("HTTP/1.1".utf8)
@@ -55,24 +90,53 @@ public enum HTTPSerializer {
         }
     }
 
-    /// The bytes `appendFields` writes.
+    /// The bytes `appendFields` and `endHead` write.
     private static func fieldBytes(_ headers: HTTPHeaders) -> Int {
         headers.reduce(4) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
     }
 
-    private static func appendFields(_ headers: HTTPHeaders, into buffer: inout [UInt8]) {
+    /// Ends the start line and appends the fields, each name and value checked as it is copied (a name must be a
+    /// token; a value must not hold CR, LF or NUL: header injection). On a bad field `buffer` is cut back to
+    /// `start` and the error names the field.
+    ///
+    /// One pass over each string's bytes in place, rather than `HTTPHeaders.validate()` and then a copy
+    /// (performance-history.md, "2026-12-06").
+    private static func appendFields(_ headers: HTTPHeaders, into buffer: inout [UInt8], undoingTo start: Int) throws {
         buffer.append(13)
         buffer.append(10)
-        for field in headers {
-            buffer.append(contentsOf: field.name.utf8)
-            buffer.append(58)
-            buffer.append(32)
-            buffer.append(contentsOf: field.value.utf8)
-            buffer.append(13)
-            buffer.append(10)
+        for field in headers { try appendField(field.name, field.value, into: &buffer, undoingTo: start) }
+    }
+
+    private static func appendField(_ name: String, _ value: String, into buffer: inout [UInt8],
+                                    undoingTo start: Int) throws {
+        guard !name.isEmpty, append(name, checking: .token, to: &buffer) else {
+            buffer.removeSubrange(start...)
+            throw HTTPHeaders.invalidName(name)
+        }
+        buffer.append(58)
+        buffer.append(32)
+        guard append(value, checking: .notLineBreakOrNUL, to: &buffer) else {
+            buffer.removeSubrange(start...)
+            throw HTTPHeaders.invalidValue(name)
         }
         buffer.append(13)
         buffer.append(10)
+    }
+
+    /// Appends `text`'s UTF-8 when every byte is in `byteClass`; returns false (having appended nothing) if not.
+    @inline(__always)
+    private static func append(_ text: String, checking byteClass: HTTPSyntax.ByteClass,
+                               to buffer: inout [UInt8]) -> Bool {
+        let inPlace = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard HTTPSyntax.allBytes(of: bytes, are: byteClass) else { return false }
+            buffer.append(contentsOf: bytes)
+            return true
+        }
+        if let inPlace { return inPlace }
+        let bytes = Array(text.utf8)  // a bridged string: copied once
+        guard HTTPSyntax.allBytes(of: bytes, are: byteClass) else { return false }
+        buffer.append(contentsOf: bytes)
+        return true
     }
 
     /// Appends one chunk in chunked transfer coding; an empty `bytes` appends nothing (it would end the body).

@@ -94,32 +94,46 @@ final class HTTPClientConnection: @unchecked Sendable {
 
     var parserIsIdle: Bool { parser.isIdle }
 
-    func head(for request: HTTPRequest) throws -> [UInt8] {
+    /// The request's head as bytes: the caller's fields, then the ones the connection adds (`Host`, `User-Agent`,
+    /// the body's framing). The caller's headers are copied only when one of theirs must go (a `Content-Length` or
+    /// `Transfer-Encoding` that the body's own framing replaces); `reservingBody` more bytes are reserved for a
+    /// body sent behind the head.
+    func head(for request: HTTPRequest, reservingBody bodyBytes: Int = 0) throws -> [UInt8] {
         var headers = request.headers
-        if !headers.contains(name: "Host") { headers.add(name: "Host", value: hostHeader) }
-        if !headers.contains(name: "User-Agent") { headers.add(name: "User-Agent", value: userAgent) }
+        let hasLength = headers.contains(name: "Content-Length")
+        var length: String?
+        var chunked = false
+        var replacesFraming = false
         switch request.body {
         case .empty:
-            if HTTPClientConnection.methodsSendingLength.contains(where: { HTTPHeaders.namesMatch($0, request.method) }),
-                !headers.contains(name: "Content-Length")
+            if !hasLength,
+                HTTPClientConnection.methodsSendingLength.contains(where: { HTTPHeaders.namesMatch($0, request.method) })
             {
-                headers.add(name: "Content-Length", value: "0")
+                length = "0"
             }
         case .bytes(let body):
-            headers.replaceOrAdd(name: "Content-Length", value: String(body.count))
-            headers.remove(name: "Transfer-Encoding")
-        case .stream(let length, _):
-            if let length {
-                headers.replaceOrAdd(name: "Content-Length", value: String(length))
-                headers.remove(name: "Transfer-Encoding")
-            } else {
-                headers.remove(name: "Content-Length")
-                headers.replaceOrAdd(name: "Transfer-Encoding", value: "chunked")
-            }
+            length = String(body.count)
+            replacesFraming = true
+        case .stream(let streamLength, _):
+            length = streamLength.map { String($0) }
+            chunked = streamLength == nil
+            replacesFraming = true
         }
+        if replacesFraming, hasLength || headers.contains(name: "Transfer-Encoding") {
+            headers.remove(name: "Content-Length")
+            headers.remove(name: "Transfer-Encoding")
+        }
+        let addsHost = !headers.contains(name: "Host")
+        let addsUserAgent = !headers.contains(name: "User-Agent")
         var bytes: [UInt8] = []
-        try HTTPSerializer.write(
-            HTTPRequestHead(method: request.method, target: request.target, headers: headers), into: &bytes)
+        try HTTPSerializer.writeOpen(HTTPRequestHead(method: request.method, target: request.target, headers: headers),
+                                     reserving: hostHeader.utf8.count + userAgent.utf8.count + 80 + bodyBytes,
+                                     into: &bytes)
+        if addsHost { try HTTPSerializer.appendField(name: "Host", value: hostHeader, into: &bytes) }
+        if addsUserAgent { try HTTPSerializer.appendField(name: "User-Agent", value: userAgent, into: &bytes) }
+        if let length { try HTTPSerializer.appendField(name: "Content-Length", value: length, into: &bytes) }
+        if chunked { try HTTPSerializer.appendField(name: "Transfer-Encoding", value: "chunked", into: &bytes) }
+        HTTPSerializer.endHead(into: &bytes)
         return bytes
     }
 }

@@ -43,9 +43,12 @@ final class HTTPExchange {
                    unsent: true)
             return
         }
-        let head: [UInt8]
+        // A small body is sent in one write with its head: room for it is reserved with the head's.
+        var bodyWithHead = 0
+        if case .bytes(let body) = request.body, body.count <= TCPConnection.stagingPiece { bodyWithHead = body.count }
+        var head: [UInt8]
         do {
-            head = try connection.head(for: request)
+            head = try connection.head(for: request, reservingBody: bodyWithHead)
         } catch let error as TransportError {
             finish(.failure(error), reusable: true)
             return
@@ -73,7 +76,8 @@ final class HTTPExchange {
                 }
             } else {
                 // One write (one TLS record, one send) for a small request.
-                sendBody(head + body) { [self] in
+                head.append(contentsOf: body)
+                sendBody(head) { [self] in
                     bodySent = true
                     startReading()
                 }
