@@ -61,7 +61,7 @@ final class CosmosService: EmulatorHTTPService {
     func answersOnConnectionQueue(_ request: EmulatorHTTPRequest) -> Bool { true }
 
     func handle(_ request: EmulatorHTTPRequest, respond: @escaping @Sendable (HTTPServerResponse) -> Void) {
-        let activityID = request.header("x-ms-activity-id") ?? UUID().uuidString.lowercased()
+        let activityID = request.header("x-ms-activity-id") ?? RandomUUID.string()
         do {
             if request.pathSegments.first == "_emulator" {
                 respond(try control(request, activityID: activityID))
@@ -76,12 +76,12 @@ final class CosmosService: EmulatorHTTPService {
 
     func throttledResponse(to request: EmulatorHTTPRequest) -> HTTPServerResponse {
         CosmosFailure.throttled(retryAfterMilliseconds: Self.retryAfterMilliseconds)
-            .response(activityID: request.header("x-ms-activity-id") ?? UUID().uuidString.lowercased())
+            .response(activityID: request.header("x-ms-activity-id") ?? RandomUUID.string())
     }
 
     func authenticationRefusedResponse(to request: EmulatorHTTPRequest) -> HTTPServerResponse {
         CosmosFailure.unauthorized("The emulator refuses every authorization token (refuseAuthentication fault).")
-            .response(activityID: request.header("x-ms-activity-id") ?? UUID().uuidString.lowercased())
+            .response(activityID: request.header("x-ms-activity-id") ?? RandomUUID.string())
     }
 
     // MARK: Authorization

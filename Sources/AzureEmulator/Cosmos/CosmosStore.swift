@@ -83,7 +83,7 @@ final class CosmosStore: Sendable {
         Data(bytes).base64EncodedString().replacingOccurrences(of: "/", with: "-")
     }
 
-    static func newETag() -> String { "\"\(UUID().uuidString.lowercased())\"" }
+    static func newETag() -> String { "\"\(RandomUUID.string())\"" }
     static func now() -> Int { Int(Date().timeIntervalSince1970) }
 
     /// Two ranges split where the real service splits a two-partition container.
