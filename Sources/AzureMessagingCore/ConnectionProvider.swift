@@ -46,9 +46,25 @@ struct FactoryConnector<F: MessagingConnectionFactory>: Connector {
 }
 
 /// A connection lent to one operation: release it once, with `discard: true` when it failed in use.
-package struct ConnectionHandle<Connection: Sendable>: Sendable {
-    package let connection: Connection
-    let releaseBody: @Sendable (Bool) -> Void
+///
+/// Not generic over the connection's type: the retry loop (`perform`) runs unspecialized in the client modules,
+/// and there every generic type built from the connection's type (`ConnectionHandle<C>`, `Result<…>` of it, a
+/// try's lease state) cost a lookup in the runtime's metadata cache — 31 per Service Bus scheduled send, ~5 % of
+/// its client instructions (performance-history.md, "2026-12-06"). The provider that lends a handle gives the
+/// connection back its type (`ConnectionProvider.connection(of:)`).
+package struct ConnectionHandle: Sendable {
+    private let object: any AnyObject & Sendable
+    private let releaseBody: @Sendable (Bool) -> Void
+
+    init(connection: some AnyObject & Sendable, release: @escaping @Sendable (Bool) -> Void) {
+        object = connection
+        releaseBody = release
+    }
+
+    /// The connection as `type`, which must be the type it was lent as (checked in debug builds).
+    func connection<Connection: AnyObject>(as type: Connection.Type) -> Connection {
+        unsafeDowncast(object, to: type)
+    }
 
     package func release(discard: Bool) { releaseBody(discard) }
 }
@@ -102,7 +118,7 @@ package final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable 
     /// up with the try that waited for it, and the retry opens afresh), at most 60 s (the pool's `getTimeout`).
     @discardableResult
     package func acquire(timeout: Double?, openTimeout: Double? = nil, queue: DispatchQueue,
-                        completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void)
+                        completion: @escaping @Sendable (Result<ConnectionHandle, AzureMessagingError>) -> Void)
         -> any Cancellable
     {
         switch mode {
@@ -124,7 +140,7 @@ package final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable 
 
     /// Lends a ready connection with spare capacity if the pool has one right now (no queueing, no opening,
     /// no thread hop); nil otherwise, and always nil for the single-connection form.
-    package func tryAcquireNow() -> ConnectionHandle<F.Connection>? {
+    package func tryAcquireNow() -> ConnectionHandle? {
         guard case .pooled(let pool) = mode, let lease = pool.tryAcquireImmediately() else { return nil }
         let health = self.health
         let factory = self.factory
@@ -133,6 +149,9 @@ package final class ConnectionProvider<F: MessagingConnectionFactory>: Sendable 
             lease.release(discard ? .discard : .reuse)
         }
     }
+
+    /// The connection a handle this provider lent holds, with its type.
+    package func connection(of handle: ConnectionHandle) -> F.Connection { handle.connection(as: F.Connection.self) }
 
     /// Opens up to `count` connections ahead of need (pooled) or the one connection (basic).
     package func warmUp(count: Int, queue: DispatchQueue,

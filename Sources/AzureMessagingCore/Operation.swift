@@ -58,11 +58,13 @@ extension ConnectionProvider {
         let scope = TryScope(deadline: .after(retry.tryTimeout, on: clock))
         current.withLockedValue { $0 = scope }
         if token.isCancelled { scope.cancel() }
-        let lease = TryLease<F.Connection>()
+        let lease = TryLease()
         let tryOnce = CompletionOnce<Result<T, AzureMessagingError>> { [self] result in
             // The try is over, whoever ended it: its work stops and its connection goes back (or is retired).
             if case .success = result { scope.finish() } else { scope.cancel() }
-            if let handle = lease.end() { handle.release(discard: shouldDiscard(handle.connection, after: result, logger: logger)) }
+            if let handle = lease.end() {
+                handle.release(discard: shouldDiscard(connection(of: handle), after: result, logger: logger))
+            }
             switch result {
             case .success: once.complete(result)
             case .failure(let error):
@@ -90,7 +92,7 @@ extension ConnectionProvider {
             case .success(let handle):
                 // The try may have timed out while waiting for the connection: then the lease goes straight back.
                 guard lease.begin(handle) else { return handle.release(discard: false) }
-                body(handle.connection, scope) { result in tryOnce.complete(result) }
+                body(handle.connection(as: F.Connection.self), scope) { result in tryOnce.complete(result) }
             }
         }
     }
@@ -121,11 +123,11 @@ extension ConnectionProvider {
     /// connection in the pool died together.
     private func acquireOpen(
         timeout: Double?, openTimeout: Double, skipped: Int,
-        completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void
+        completion: @escaping @Sendable (Result<ConnectionHandle, AzureMessagingError>) -> Void
     ) {
         // A free connection is taken on the caller's thread: no hop before the operation starts.
         if let handle = tryAcquireNow() {
-            guard factory.isClosed(handle.connection) else { return completion(.success(handle)) }
+            guard factory.isClosed(connection(of: handle)) else { return completion(.success(handle)) }
             handle.release(discard: true)
             guard skipped < 32 else {
                 return completion(.failure(AzureMessagingError(.connectionLost, "every connection had closed",
@@ -134,7 +136,7 @@ extension ConnectionProvider {
             return acquireOpen(timeout: timeout, openTimeout: openTimeout, skipped: skipped + 1, completion: completion)
         }
         acquire(timeout: timeout, openTimeout: openTimeout, queue: timerQueue) { [self] result in
-            guard case .success(let handle) = result, factory.isClosed(handle.connection) else {
+            guard case .success(let handle) = result, factory.isClosed(connection(of: handle)) else {
                 return completion(result)
             }
             handle.release(discard: true)
@@ -149,12 +151,12 @@ extension ConnectionProvider {
 
 /// The connection lent to one try: released exactly once, by whichever ends first — the try's completion, or the
 /// acquire that finds the try already over.
-private final class TryLease<Connection: Sendable>: Sendable {
-    private enum State { case waiting, held(ConnectionHandle<Connection>), ended }
+private final class TryLease: Sendable {
+    private enum State { case waiting, held(ConnectionHandle), ended }
     private let state = LockedValue<State>(.waiting)
 
     /// Hands the lease to the try; false when the try already ended (the caller releases it).
-    func begin(_ handle: ConnectionHandle<Connection>) -> Bool {
+    func begin(_ handle: ConnectionHandle) -> Bool {
         state.withLockedValue { state in
             guard case .waiting = state else { return false }
             state = .held(handle)
@@ -163,7 +165,7 @@ private final class TryLease<Connection: Sendable>: Sendable {
     }
 
     /// Ends the try; returns the lease to release, if one was handed over.
-    func end() -> ConnectionHandle<Connection>? {
+    func end() -> ConnectionHandle? {
         state.withLockedValue { state in
             defer { state = .ended }
             if case .held(let handle) = state { return handle }

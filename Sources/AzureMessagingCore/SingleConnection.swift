@@ -25,10 +25,10 @@ final class SingleConnection<F: MessagingConnectionFactory>: Sendable {
     }
 
     func acquire(timeout: Double, queue: DispatchQueue,
-                 completion: @escaping @Sendable (Result<ConnectionHandle<F.Connection>, AzureMessagingError>) -> Void)
+                 completion: @escaping @Sendable (Result<ConnectionHandle, AzureMessagingError>) -> Void)
         -> any Cancellable
     {
-        let once = CompletionOnce<Result<ConnectionHandle<F.Connection>, AzureMessagingError>> { result in
+        let once = CompletionOnce<Result<ConnectionHandle, AzureMessagingError>> { result in
             queue.async { completion(result) }
         }
         let factory = self.factory
@@ -112,7 +112,7 @@ final class SingleConnection<F: MessagingConnectionFactory>: Sendable {
         for waiter in waiters { waiter(result) }
     }
 
-    private func handle(_ connection: F.Connection) -> ConnectionHandle<F.Connection> {
+    private func handle(_ connection: F.Connection) -> ConnectionHandle {
         let released = CompletionOnce<Bool> { [weak self] discard in self?.release(connection, discard: discard) }
         return ConnectionHandle(connection: connection) { discard in released.complete(discard) }
     }

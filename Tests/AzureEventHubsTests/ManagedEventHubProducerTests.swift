@@ -123,9 +123,10 @@ final class ManagedEventHubProducerTests: XCTestCase {
         defer { try? producer.close() }
         try producer.send(EventData(body: "first"))
         let closed = expectation(description: "closed")
-        producer.core.provider.acquire(timeout: 5, queue: .global()) { result in
+        let provider = producer.core.provider
+        provider.acquire(timeout: 5, queue: .global()) { result in
             guard case .success(let handle) = result else { return XCTFail("\(result)") }
-            handle.connection.messaging.amqp.close(timeout: .seconds(1)) { _ in
+            provider.connection(of: handle).messaging.amqp.close(timeout: .seconds(1)) { _ in
                 handle.release(discard: false)
                 closed.fulfill()
             }
@@ -166,9 +167,10 @@ final class ManagedEventHubProducerTests: XCTestCase {
         defer { try? producer.close() }
         XCTAssertEqual(try producer.warmUp(connections: 1), 1)
         let closed = expectation(description: "closed")
-        producer.core.provider.acquire(timeout: 5, queue: .global()) { result in
+        let provider = producer.core.provider
+        provider.acquire(timeout: 5, queue: .global()) { result in
             guard case .success(let handle) = result else { return XCTFail("\(result)") }
-            handle.connection.messaging.amqp.close(timeout: .seconds(1)) { _ in
+            provider.connection(of: handle).messaging.amqp.close(timeout: .seconds(1)) { _ in
                 handle.release(discard: false)
                 closed.fulfill()
             }

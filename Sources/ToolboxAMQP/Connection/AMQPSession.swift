@@ -367,27 +367,38 @@ public final class AMQPSession: @unchecked Sendable {
     private func receivedDisposition(_ disposition: AMQPDisposition) {
         let last = disposition.last ?? disposition.first
         guard last >= disposition.first else { return }
-        if disposition.role == .receiver {
-            apply(disposition, last: last, to: \.outgoingUnsettled)
-        } else {
-            apply(disposition, last: last, to: \.incomingUnsettled)
-        }
+        apply(disposition, last: last, to: disposition.role == .receiver ? .outgoing : .incoming)
     }
 
-    /// Hands a disposition for `first...last` to the links of the deliveries in `unsettled` it names, in id
-    /// order, forgetting the ones it settles. Each look-up is its own access to the dictionary: a link's
-    /// `receivedDisposition` may change it (a receiver that ends drops its deliveries).
-    private func apply<Link: DispositionReceiving>(_ disposition: AMQPDisposition, last: UInt32,
-                                                   to unsettled: ReferenceWritableKeyPath<AMQPSession, [UInt32: Link]>) {
+    /// Which deliveries a disposition is about: ours (the peer is the receiver) or the peer's.
+    private enum UnsettledSide { case outgoing, incoming }
+
+    /// Hands a disposition for `first...last` to the links of the deliveries on `side` it names, in id order,
+    /// forgetting the ones it settles. Each look-up is its own access to the dictionary: a link's
+    /// `receivedDisposition` may change it (a receiver that ends drops its deliveries). (A switch on the side, not a
+    /// key path: reading and writing through `ReferenceWritableKeyPath` was ~1.5 % of a scheduled send's
+    /// instructions.)
+    private func apply(_ disposition: AMQPDisposition, last: UInt32, to side: UnsettledSide) {
         let span = UInt64(last - disposition.first) + 1
         // Iterate whichever is smaller: the range, or what is actually unsettled (a hostile range is huge).
-        let ids: [UInt32] = span <= UInt64(self[keyPath: unsettled].count)
-            ? Array(disposition.first...last)
-            : self[keyPath: unsettled].keys.filter { $0 >= disposition.first && $0 <= last }
+        let ids: [UInt32]
+        switch side {
+        case .outgoing:
+            ids = span <= UInt64(outgoingUnsettled.count)
+                ? Array(disposition.first...last) : outgoingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
+        case .incoming:
+            ids = span <= UInt64(incomingUnsettled.count)
+                ? Array(disposition.first...last) : incomingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
+        }
         for id in ids.sorted() {
-            guard let link = self[keyPath: unsettled][id] else { continue }
-            if disposition.settled { self[keyPath: unsettled][id] = nil }
-            link.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
+            let link: (any DispositionReceiving)?
+            switch side {
+            case .outgoing:
+                link = disposition.settled ? outgoingUnsettled.removeValue(forKey: id) : outgoingUnsettled[id]
+            case .incoming:
+                link = disposition.settled ? incomingUnsettled.removeValue(forKey: id) : incomingUnsettled[id]
+            }
+            link?.receivedDisposition(deliveryID: id, settled: disposition.settled, state: disposition.state)
         }
     }
 }
