@@ -61,8 +61,8 @@ enum ThreadRandomBytes {
     private static let key: pthread_key_t? = {
         var key = pthread_key_t()
         let created = pthread_key_create(&key) { page in
-            // The page goes with its thread (4096 = pageBytes: a C callback cannot capture).
-            if let page, page != UnsafeMutableRawPointer(bitPattern: 1) { munmap(page, 4096) }
+            // The page goes with its thread.
+            if let page, page != unavailable { munmap(page, pageBytes) }
         }
         return created == 0 ? key : nil
     }()

@@ -381,15 +381,10 @@ public final class AMQPSession: @unchecked Sendable {
     private func apply(_ disposition: AMQPDisposition, last: UInt32, to side: UnsettledSide) {
         let span = UInt64(last - disposition.first) + 1
         // Iterate whichever is smaller: the range, or what is actually unsettled (a hostile range is huge).
-        let ids: [UInt32]
-        switch side {
-        case .outgoing:
-            ids = span <= UInt64(outgoingUnsettled.count)
-                ? Array(disposition.first...last) : outgoingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
-        case .incoming:
-            ids = span <= UInt64(incomingUnsettled.count)
-                ? Array(disposition.first...last) : incomingUnsettled.keys.filter { $0 >= disposition.first && $0 <= last }
-        }
+        let unsettledCount = side == .outgoing ? outgoingUnsettled.count : incomingUnsettled.count
+        let inRange = { (id: UInt32) in id >= disposition.first && id <= last }
+        let ids: [UInt32] = span <= UInt64(unsettledCount) ? Array(disposition.first...last)
+            : side == .outgoing ? outgoingUnsettled.keys.filter(inRange) : incomingUnsettled.keys.filter(inRange)
         for id in ids.sorted() {
             let link: (any DispositionReceiving)?
             switch side {
