@@ -102,6 +102,25 @@ public final class ConnectionPool<C: Connector>: Sendable {
         return handle
     }
 
+    /// `acquire(timeoutSeconds:queue:completion:)` delivering on no queue: `completion` runs on whichever thread
+    /// resolves the wait, after the pool's lock is released — the caller's own thread when a lease is free at
+    /// once, otherwise the thread that releases a lease (typically in a connection's own completion, on its
+    /// queue), finishes opening a connection, times the wait out, cancels it or closes the pool.
+    ///
+    /// For library callers whose completion only hands the lease on (starts work on the connection's queue, or
+    /// hops elsewhere) and never blocks: it saves the thread hop of every served wait.
+    @discardableResult
+    package func acquireDeliveringInline(
+        timeoutSeconds: Double?, completion: @escaping AcquireCompletion
+    ) -> any Cancellable {
+        let timeout = timeoutSeconds ?? engine.times.acquireTimeout
+        let (immediate, handle) = engine.acquireOrEnqueue(timeout: timeout, queue: nil) { [self] result in
+            completion(result.map { lease($0) })
+        }
+        if let immediate { completion(immediate.map { lease($0) }) }
+        return handle
+    }
+
     /// Leases a connection, blocking the calling thread until one is free.
     ///
     /// Takes a free lease without any thread hop. Called on a library queue when it would have to wait, it

@@ -318,6 +318,43 @@ final class ConnectionPoolTests: XCTestCase {
         try pool.acquire().release()
     }
 
+    func testInlineDeliveryRunsOnTheThreadThatResolvesTheWait() throws {
+        let (pool, _) = try makePool { $0.clientLimit = 1; $0.maxSize = 1 }
+        try pool.acquire().release()  // the connection is open and free
+        // A free lease: delivered on the caller's thread before the call returns.
+        let immediate = LockedValue<ConnectionPool<FakeConnector>.Lease?>(nil)
+        pool.acquireDeliveringInline(timeoutSeconds: 5) { result in
+            immediate.withLockedValue { $0 = try? result.get() }
+        }
+        guard let held = immediate.load() else { return XCTFail("a free lease is delivered before the call returns") }
+        // A queued wait: delivered on the thread that releases the lease, before `release` returns.
+        let releaser = DispatchQueue(label: "releaser")
+        let key = DispatchSpecificKey<Int>()
+        releaser.setSpecific(key: key, value: 7)
+        let servedOn = LockedValue<Int?>(nil)
+        let served = LockedValue<ConnectionPool<FakeConnector>.Lease?>(nil)
+        pool.acquireDeliveringInline(timeoutSeconds: 5) { result in
+            servedOn.withLockedValue { $0 = DispatchQueue.getSpecific(key: key) ?? -1 }
+            served.withLockedValue { $0 = try? result.get() }
+        }
+        XCTAssertEqual(pool.snapshot.waiters, 1)
+        XCTAssertNil(servedOn.load())
+        let seenRightAfterRelease: Int? = releaser.sync {
+            held.release()
+            return servedOn.load()
+        }
+        XCTAssertEqual(seenRightAfterRelease, 7, "the waiter ran on the releasing queue, inside release()")
+        // A wait that times out is failed too (from the pool's timer).
+        let failed = expectation(description: "timed out")
+        pool.acquireDeliveringInline(timeoutSeconds: 0.05) { result in
+            XCTAssertEqual(result.failureValue?.code, .timedOut)
+            failed.fulfill()
+        }
+        wait(for: [failed], timeout: 5)
+        served.load()?.release()
+        XCTAssertEqual(pool.snapshot.inUse, 0)
+    }
+
     func testAnUnreleasedLeaseIsReturnedWhenDropped() throws {
         let (pool, _) = try makePool { $0.clientLimit = 1; $0.maxSize = 1 }
         do { _ = try pool.acquire() }
