@@ -1,6 +1,7 @@
 import ConnectionPooling
 import Dispatch
 import Logging
+import Synchronization
 import ToolboxCore
 
 /// A keep-alive HTTP/1.1 client: one `ConnectionPool` per endpoint, one request in flight per connection.
@@ -26,6 +27,8 @@ public final class HTTPClient: Sendable {
     private let tls: TLSContext
     private let pools = LockedValue<[HTTPEndpoint: ConnectionPool<HTTPConnector>]>([:])
     private let opened = LockedValue(0)
+    /// Requests that waited for a connection and started in the turn of its queue that freed it (tests).
+    private let startedInPlace = Atomic<Int>(0)
     let loops: HTTPEventLoops
     private let logger: Logger
 
@@ -51,6 +54,9 @@ public final class HTTPClient: Sendable {
 
     /// How many connections the client has opened so far (all endpoints).
     public var connectionsOpened: Int { opened.load() }
+
+    /// How many requests that waited for a connection started on its queue in the turn that freed it.
+    package var requestsStartedInPlace: Int { startedInPlace.load(ordering: .relaxed) }
 
     // MARK: Buffered
 
@@ -194,21 +200,32 @@ public final class HTTPClient: Sendable {
         // it with the connection's abort, and that must not be overwritten afterwards.
         let acquireHandle = LockedValue<(any Cancellable)?>(nil)
         guard task.setCancelAction({ acquireHandle.load()?.cancel() }) else { return }
+        // The lease is delivered on the thread that frees it — mostly the previous exchange's completion, on that
+        // connection's own queue, where the exchange then starts in the same turn: no thread is woken between
+        // one response and the next request on a busy pool (a queue per acquire cost two wake-ups: the acquire's
+        // queue, then the connection's). A failure (time-out, cancel, pool closed: whoever resolved the wait may
+        // be a caller's thread or the pool's housekeeping queue) is finished from a queue of its own, as before.
         // Weak: the pool may keep a served waiter until its timeout, and that must not keep the client (and so
         // its pooled connections) alive after the user dropped it.
-        let handle = pool.acquire(timeoutSeconds: max(0, deadline.secondsRemaining), queue: LibraryQueues.makeWorkQueue(label: "ToolboxTransport.acquire")) { [weak self] result in
+        let handle = pool.acquireDeliveringInline(timeoutSeconds: max(0, deadline.secondsRemaining)) {
+            [weak self] result in
             switch result {
             case .failure(let error):
-                finish.complete(.failure(HTTPClient.transportError(error, endpoint: request.endpoint)))
+                LibraryQueues.makeWorkQueue(label: "ToolboxTransport.acquire").async {
+                    finish.complete(.failure(HTTPClient.transportError(error, endpoint: request.endpoint)))
+                }
             case .success(let lease):
                 guard let self else {
                     lease.release(.discard)
-                    finish.complete(.failure(TransportError(.closedLocally, "the HTTPClient was released")))
+                    LibraryQueues.makeWorkQueue(label: "ToolboxTransport.acquire").async {
+                        finish.complete(.failure(TransportError(.closedLocally, "the HTTPClient was released")))
+                    }
                     return
                 }
-                // A Dispatch worker (the acquire's queue): enqueue the exchange rather than wait for a busy loop.
+                // Started in place on the connection's own queue, enqueued from anywhere else (never a `sync`:
+                // this may be a Dispatch worker or another connection's queue, which must not wait for a busy loop).
                 use(lease, request, deadline: deadline, sink: sink, task: task, retried: retried,
-                    onCallerThread: false, finish: finish)
+                    onCallerThread: false, onOwnQueue: true, finish: finish)
             }
         }
         acquireHandle.withLockedValue { $0 = handle }
@@ -219,7 +236,7 @@ public final class HTTPClient: Sendable {
     private func use(
         _ lease: ConnectionLease<HTTPClientConnection>, _ request: HTTPRequest, deadline: Deadline,
         sink: any HTTPResponseSink & Sendable, task: HTTPRequestTask, retried: Bool, onCallerThread: Bool,
-        finish: CompletionOnce<Result<HTTPResponseHead, TransportError>>
+        onOwnQueue: Bool = false, finish: CompletionOnce<Result<HTTPResponseHead, TransportError>>
     ) {
         let connection = lease.connection
         guard task.setCancelAction({
@@ -231,8 +248,9 @@ public final class HTTPClient: Sendable {
         // Without inline completions every completion hops to its queue (or, streaming, to its delivery queue),
         // so the request may be written from this thread — only the caller's own call that found a free
         // connection, never the acquire's completion (a Dispatch worker that must not wait for a busy loop).
-        connection.exchange(request, deadline: deadline, sink: sink,
-                            onCallerThread: onCallerThread && !configuration.inlineCompletions) { [weak self] outcome in
+        let start = connection.exchange(request, deadline: deadline, sink: sink,
+                                        onCallerThread: onCallerThread && !configuration.inlineCompletions,
+                                        onOwnQueue: onOwnQueue) { [weak self] outcome in
             // Cancelling from now on must not abort the connection: it goes back to the pool and may serve others.
             task.clearCancelAction()
             lease.release(outcome.reusable ? .reuse : .discard)
@@ -245,6 +263,7 @@ public final class HTTPClient: Sendable {
             }
             finish.complete(outcome.result)
         }
+        if start == .inPlace { startedInPlace.add(1, ordering: .relaxed) }
     }
 
     private func pool(for endpoint: HTTPEndpoint) throws(TransportError) -> ConnectionPool<HTTPConnector> {

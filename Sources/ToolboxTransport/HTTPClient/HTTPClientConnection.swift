@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 import ToolboxCore
 
 /// Receives a response as an exchange produces it; called on the connection's queue.
@@ -48,25 +49,44 @@ final class HTTPClientConnection: @unchecked Sendable {
 
     /// Aborts whatever exchange is running (cancellation).
     func abort(_ error: TransportError) {
-        tcp.queue.async { self.tcp.fail(error) }
+        abortsQueued.add(1, ordering: .relaxed)
+        tcp.queue.async {
+            self.abortsQueued.subtract(1, ordering: .relaxed)
+            self.tcp.fail(error)
+        }
     }
+
+    /// Aborts enqueued on `tcp.queue` and not yet run. An exchange is started in the current turn of the queue only
+    /// while there are none: an abort meant for the exchange that just finished must still find the connection
+    /// before the next exchange starts on it (and so end that one as unsent, to be retried), as it does when the
+    /// start is enqueued behind it.
+    private let abortsQueued = Atomic<Int>(0)
 
     /// Runs one request/response exchange; `completion` runs on `tcp.queue`.
     ///
     /// With `onCallerThread`, a caller that runs on no connection's queue starts the exchange (encodes and writes
     /// the request) on its own thread, inside `tcp.queue.sync`: when the connection's queue and its event loop
-    /// are idle that wakes no other thread, where `async` wakes a worker for every request. `completion` may then
-    /// run before this returns (a request that fails at once), so only callers whose completion hops elsewhere
-    /// (or merely records the outcome) pass it. From a connection's queue the exchange is always enqueued: a
-    /// `sync` there could meet another connection's `sync` the other way and deadlock.
+    /// are idle that wakes no other thread, where `async` wakes a worker for every request. With `onOwnQueue`, a
+    /// caller that runs on this connection's own queue (a waiting request handed the connection by the previous
+    /// exchange's completion) starts it right there, in the current turn: enqueueing it would cost a worker's
+    /// wake-up once the turn ends. In both cases `completion` may run before this returns (a request that fails at
+    /// once), so only callers whose completion hops elsewhere, merely records the outcome, or runs in library code
+    /// holding no caller's lock pass them. From any other connection's queue the exchange is enqueued: a `sync`
+    /// there could meet another connection's `sync` the other way and deadlock.
+    @discardableResult
     func exchange(_ request: HTTPRequest, deadline: Deadline, sink: any HTTPResponseSink, onCallerThread: Bool = false,
-                  completion: @escaping (HTTPExchangeOutcome) -> Void) {
+                  onOwnQueue: Bool = false, completion: @escaping (HTTPExchangeOutcome) -> Void) -> ExchangeStart {
+        if onOwnQueue, tcp.isOnOwnQueue, abortsQueued.load(ordering: .relaxed) == 0 {
+            HTTPExchange(connection: self, request: request, deadline: deadline, sink: sink, completion: completion)
+                .start()
+            return .inPlace
+        }
         if onCallerThread, !TCPConnection.isOnTransportQueue {
             tcp.queue.sync {
                 HTTPExchange(connection: self, request: request, deadline: deadline, sink: sink,
                              completion: completion).start()
             }
-            return
+            return .onCallerThread
         }
         let confined = QueueConfined((sink, completion))
         tcp.queue.async {
@@ -74,6 +94,17 @@ final class HTTPClientConnection: @unchecked Sendable {
                                    completion: confined.value.1)
             run.start()
         }
+        return .enqueued
+    }
+
+    /// Where `exchange` started the exchange.
+    enum ExchangeStart {
+        /// In the current turn of this connection's queue (`onOwnQueue`).
+        case inPlace
+        /// On the caller's thread, inside `tcp.queue.sync` (`onCallerThread`).
+        case onCallerThread
+        /// Enqueued on `tcp.queue`.
+        case enqueued
     }
 
     // MARK: For HTTPExchange (on tcp.queue)

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 import ToolboxCore
 
 /// A non-blocking TCP connection, optionally wrapped in TLS, driven by Dispatch sources on its own serial queue.
@@ -108,13 +109,29 @@ public final class TCPConnection: @unchecked Sendable {
         self.init(peerDescription: peerDescription, queue: queue, tlsContext: tlsContext, poller: nil)
     }
 
+    /// A connection on `queue` whose socket `loop`'s poller watches (`queue` must target `loop.queue`); without a
+    /// loop, the shared poller's.
+    package convenience init(peerDescription: String, queue: DispatchQueue, tlsContext: TLSContext?,
+                             loop: HTTPEventLoops.Loop?) {
+        self.init(peerDescription: peerDescription, queue: queue, tlsContext: tlsContext, poller: loop?.poller)
+    }
+
     init(peerDescription: String, queue: DispatchQueue, tlsContext: TLSContext?, poller: SocketPoller?) {
         self.peerDescription = peerDescription
         self.queue = queue
         self.tlsContext = tlsContext
         self.poller = poller ?? SocketPoller.shared
-        TCPConnection.transportQueueMark.set(on: queue)
+        self.queueMarkValue = TCPConnection.nextQueueMarkValue.wrappingAdd(1, ordering: .relaxed).oldValue
+        TCPConnection.transportQueueMark.set(on: queue, value: queueMarkValue)
     }
+
+    /// This connection's value of `transportQueueMark` on its queue: unique among connections (event loops carry 1),
+    /// so `isOnOwnQueue` can tell this connection's queue from any other.
+    let queueMarkValue: UInt
+    private static let nextQueueMarkValue = Atomic<UInt>(2)
+
+    /// Whether the calling thread runs on this connection's queue (not merely on some transport queue).
+    package var isOnOwnQueue: Bool { TCPConnection.transportQueueMark.current == queueMarkValue }
 
     /// Marks every connection's queue; `HTTPEventLoops` marks each loop's queue with it too (a mark does not pass
     /// down to a queue's target). See `isOnTransportQueue`. Set without a destructor (`QueueMark`).
