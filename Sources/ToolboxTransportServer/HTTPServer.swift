@@ -90,12 +90,17 @@ public final class HTTPServer: Sendable {
     ///   request was parsed, instead of hopping to `queue`; an answer given before the handler returns is
     ///   written at once, without the hop back. The handler must then not block: work that may wait (file I/O,
     ///   a lock held long) goes to another queue, as on an event loop.
+    /// - parameter eventLoops: 0 (the default): each connection runs on a queue of its own. N > 0: connections
+    ///   share N event loops whose poller threads read, parse and (with `handlesOnConnectionQueue`) handle and
+    ///   answer requests without a thread hop; see `TCPListener`'s `eventLoops`. A handler on the connection's
+    ///   queue must then never wait.
     /// - parameter handler: answers each request through the responder it is given.
     public init(
         host: String = "127.0.0.1", port: UInt16 = 0, tls: TLSContext? = nil,
         limits: HTTPParserLimits = HTTPServer.defaultLimits, idleTimeout: Duration = .seconds(60),
         connectionSetupDelay: Duration = .zero,
         queue: DispatchQueue = LibraryQueues.defaultCallbackQueue, handlesOnConnectionQueue: Bool = false,
+        eventLoops: Int = 0,
         handler: @escaping Handler
     ) throws {
         let connections = self.connections
@@ -105,7 +110,8 @@ public final class HTTPServer: Sendable {
         // `queue` (by default the concurrent default callback queue, which libdispatch's worker-pool monitor
         // inspects: architecture.md, "No library work on a .concurrent queue"). Handlers still run on `queue`.
         listener = try TCPListener(host: host, port: port, tls: tls,
-                                   queue: LibraryQueues.makeWorkQueue(label: "ToolboxTransportServer.http-accept")) {
+                                   queue: LibraryQueues.makeWorkQueue(label: "ToolboxTransportServer.http-accept"),
+                                   eventLoops: eventLoops) {
             connection in
             let served = HTTPServerConnection(
                 connection: connection, limits: limits, idleTimeout: idleTimeout, setupDelay: setupDelay,

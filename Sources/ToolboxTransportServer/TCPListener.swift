@@ -40,6 +40,8 @@ public final class TCPListener: @unchecked Sendable {
     private let onConnection: @Sendable (TCPConnection) -> Void
     private let onError: @Sendable (TransportError) -> Void
     private let callbackQueue: DispatchQueue
+    /// Where accepted connections run: nil gives each an independent queue watched by the shared poller.
+    private let loops: HTTPEventLoops?
 
     /// The port the listener accepts on.
     public var port: UInt16 { localAddress.port }
@@ -54,10 +56,18 @@ public final class TCPListener: @unchecked Sendable {
     /// - parameter callbackQueue: where `onConnection` and `onError` run (the parameter is spelled `queue:`).
     /// - parameter onError: called with accept and handshake failures (the listener keeps accepting).
     /// - parameter onConnection: called on `queue:` with each accepted (and, with TLS, handshaken) connection.
+    /// - parameter eventLoops: 0 (the default) gives each accepted connection a queue of its own, its socket
+    ///   watched by a shared poller that hands every report to that queue (a thread wake-up per report). With
+    ///   N > 0 the accepted connections are spread round robin over N event loops, as an `HTTPClient`'s are
+    ///   (`HTTPClientConfiguration.eventLoopCount`): each loop's poller thread runs its connections' socket
+    ///   reports itself, so a connection whose queue is idle reads, handles and answers without waking any other
+    ///   thread. Work on such connections' queues must then never wait (a slow step holds up the loop's other
+    ///   connections; a wait for another connection of the same loop would never end).
     /// - throws: `TransportError` with `.listenFailed` when the address cannot be bound.
     public init(
         host: String = "127.0.0.1", port: UInt16 = 0, backlog: Int32 = 128, tls: TLSContext? = nil,
         handshakeTimeout: Duration = .seconds(10), queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
+        eventLoops: Int = 0,
         onError: @escaping @Sendable (TransportError) -> Void = { _ in },
         onConnection: @escaping @Sendable (TCPConnection) -> Void
     ) throws {
@@ -84,6 +94,8 @@ public final class TCPListener: @unchecked Sendable {
         self.onConnection = onConnection
         self.onError = onError
         self.callbackQueue = callbackQueue
+        self.loops = eventLoops > 0
+            ? HTTPEventLoops(count: min(eventLoops, 256), label: "ToolboxTransportServer.loop") : nil
         self.queue = LibraryQueues.makeQueue(label: "ToolboxTransport.listener.\(localAddress)")
         let source = DispatchSource.makeReadSource(fileDescriptor: socketFD, queue: queue)
         source.setEventHandler { [weak self] in self?.acceptAll() }
@@ -166,8 +178,10 @@ public final class TCPListener: @unchecked Sendable {
     }
 
     private func adopt(_ socketFD: Int32, remote: SocketAddress) {
-        let connectionQueue = LibraryQueues.makeQueue(label: "ToolboxTransport.accepted.\(remote)")
-        let connection = TCPConnection(peerDescription: remote.description, queue: connectionQueue, tlsContext: tls)
+        let loop = loops?.next()
+        let connectionQueue = LibraryQueues.makeQueue(label: "ToolboxTransport.accepted.\(remote)", target: loop?.queue)
+        let connection = TCPConnection(peerDescription: remote.description, queue: connectionQueue, tlsContext: tls,
+                                       loop: loop)
         let onConnection = self.onConnection
         let onError = self.onError
         let callbackQueue = self.callbackQueue

@@ -37,7 +37,10 @@ final class HTTPFrontDoor: Sendable {
         let server = try HTTPServer(
             host: host, port: port, tls: tls, limits: limits, idleTimeout: .seconds(120),
             connectionSetupDelay: context.configuration.faults.connectionSetupDelay,
-            queue: LibraryQueues.makeQueue(label: "AzureEmulator.http"), handlesOnConnectionQueue: true  // unused then
+            queue: LibraryQueues.makeQueue(label: "AzureEmulator.http"), handlesOnConnectionQueue: true,  // unused then
+            // Requests are read, routed and answered on the loops' poller threads, without a hop per request:
+            // the services that may wait (file I/O, token issuing) hand their work to a work queue below.
+            eventLoops: POSIX.activeProcessorCount
         ) { [self] request, respond in
             // On the connection's queue: routed here, and answered here by the services whose answer never
             // waits; the others (file I/O, token issuing) are handed to a work queue.

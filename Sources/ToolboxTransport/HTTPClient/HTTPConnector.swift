@@ -87,13 +87,14 @@ struct HTTPConnector: Connector {
     }
 }
 
-/// The serial queues an `HTTPClient`'s connections share (see `HTTPClientConfiguration.eventLoopCount`).
+/// The serial queues an `HTTPClient`'s connections share (see `HTTPClientConfiguration.eventLoopCount`), and
+/// those of an `HTTPServer`'s accepted connections when it asks for event loops (`TCPListener`'s `eventLoops`).
 /// Each loop has a `SocketPoller` (Linux) whose thread runs its connections' socket reports; the thread starts
 /// with the loop's first connection and ends after the loop has had none for a while (falling back to a Dispatch
 /// read source on the loop's queue if the system refuses the thread).
-final class HTTPEventLoops: Sendable {
-    struct Loop: Sendable {
-        let queue: DispatchQueue
+package final class HTTPEventLoops: Sendable {
+    package struct Loop: Sendable {
+        package let queue: DispatchQueue
         let poller: SocketPoller?
     }
 
@@ -107,10 +108,11 @@ final class HTTPEventLoops: Sendable {
     ///   go: measured 2.2–2.5 context switches per request against 0.6–1.5 with the read source, so such clients
     ///   keep the read source.
     /// - parameter idleSeconds: how long a loop's poller thread waits without any connection before it ends.
-    init(count: Int, pollerThreads: Bool = true, idleSeconds: Double = 30,
-         logger: Logger = Logger(label: "AzureClientsToolbox.HTTPClient", factory: { _ in SwiftLogNoOpLogHandler() })) {
+    package init(count: Int, pollerThreads: Bool = true, idleSeconds: Double = 30,
+                 label: String = "ToolboxTransport.HTTPClient.loop",
+                 logger: Logger = Logger(label: "AzureClientsToolbox.HTTPClient", factory: { _ in SwiftLogNoOpLogHandler() })) {
         loops = (0..<max(0, count)).map {
-            let queue = LibraryQueues.makeQueue(label: "ToolboxTransport.HTTPClient.loop\($0)")
+            let queue = LibraryQueues.makeQueue(label: "\(label)\($0)")
             // Marked like a connection's queue, though none of its own code runs there: see `isOnTransportQueue`.
             TCPConnection.transportQueueMark.set(on: queue)
             let threaded = pollerThreads
@@ -120,7 +122,7 @@ final class HTTPEventLoops: Sendable {
     }
 
     /// The loop for the next connection, round robin; nil when connections get independent queues.
-    func next() -> Loop? {
+    package func next() -> Loop? {
         guard !loops.isEmpty else { return nil }
         let n = counter.wrappingAdd(1, ordering: .relaxed).oldValue
         return loops[(n % loops.count + loops.count) % loops.count]
