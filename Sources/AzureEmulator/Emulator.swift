@@ -110,9 +110,11 @@ public final class Emulator: @unchecked Sendable {
         }
         let plain: TCPListener
         do {
+            // Connections run on event loops whose poller threads read, handle and answer frames themselves
+            // (the broker's work never waits: see AcceptedTransport).
             plain = try TCPListener(host: configuration.host, port: configuration.amqpPort,
                                     queue: LibraryQueues.makeWorkQueue(label: "AzureEmulator.accept.amqp"),
-                                    onError: onError, onConnection: accept)
+                                    eventLoops: POSIX.activeProcessorCount, onError: onError, onConnection: accept)
         } catch {
             throw EmulatorError(.listenFailed, "could not listen for AMQP on \(configuration.host):\(configuration.amqpPort): \(error)")
         }
@@ -146,7 +148,8 @@ public final class Emulator: @unchecked Sendable {
             do {
                 let secure = try TCPListener(host: configuration.host, port: port, tls: tls,
                                              queue: LibraryQueues.makeWorkQueue(label: "AzureEmulator.accept.amqps"),
-                                             onError: onError, onConnection: accept)
+                                             eventLoops: POSIX.activeProcessorCount, onError: onError,
+                                             onConnection: accept)
                 listeners.append(secure)
                 amqpsPort = secure.port
             } catch {

@@ -16,6 +16,8 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
     private var handler: ((AMQPTransportEvent) -> Void)?
     private var outgoing: [UInt8] = []
     private var flushScheduled = false
+    /// The broker is handling frames received in this turn: its writes wait for the turn's end.
+    private var inReadTurn = false
     private var closed = false
     private var counter = FrameCounter()
     private var padding = FramePadding()
@@ -51,24 +53,40 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
 
     private func readNext() {
         guard let queue, !closed else { return }
-        connection.read(maxBytes: 256 * 1024, deadline: .never, queue: queue) { result in
-            switch result {
-            case .success(let bytes) where bytes.isEmpty:
-                self.report(.closed(nil))
-                self.connection.close(mode: .graceful, queue: AcceptedTransport.closeQueue()) {}
-            case .success(let bytes):
-                if self.shouldDrop(after: bytes) {
-                    self.drop()
-                    return
-                }
-                let rewritten = self.incoming.rewrite(bytes)
-                if !rewritten.isEmpty { self.handler?(.received(rewritten)) }
-                self.readNext()
-            case .failure(let error):
-                // EOF and RST without close are how Azure's SDKs leave; both are a normal end here.
-                self.report(error.code == .connectionClosed ? .closed(nil) : .closed(error))
-                self.connection.close(mode: .abortive, queue: AcceptedTransport.closeQueue()) {}
+        // A TCP socket read from its own queue (the broker's): the read is started here and its result handled
+        // in the turn that received it, and whatever the broker writes in that turn goes out at its end — no
+        // block is enqueued on the queue, which with an event loop's poller thread running the turn would wake
+        // another thread afterwards. (`readOnQueue` delivers a result it finds at once on a later turn, so this
+        // cannot recurse.) Other streams, or a call from elsewhere, go through the queue.
+        if let socket = connection as? TCPConnection, socket.queue === queue, socket.isOnOwnQueue {
+            socket.readOnQueue(maxBytes: 256 * 1024, deadline: .never) { result in self.received(result) }
+            return
+        }
+        connection.read(maxBytes: 256 * 1024, deadline: .never, queue: queue) { result in self.received(result) }
+    }
+
+    private func received(_ result: Result<[UInt8], TransportError>) {
+        switch result {
+        case .success(let bytes) where bytes.isEmpty:
+            report(.closed(nil))
+            connection.close(mode: .graceful, queue: AcceptedTransport.closeQueue()) {}
+        case .success(let bytes):
+            if shouldDrop(after: bytes) {
+                drop()
+                return
             }
+            let rewritten = incoming.rewrite(bytes)
+            if !rewritten.isEmpty {
+                inReadTurn = true
+                handler?(.received(rewritten))
+                inReadTurn = false
+                if !outgoing.isEmpty { flush() }
+            }
+            readNext()
+        case .failure(let error):
+            // EOF and RST without close are how Azure's SDKs leave; both are a normal end here.
+            report(error.code == .connectionClosed ? .closed(nil) : .closed(error))
+            connection.close(mode: .abortive, queue: AcceptedTransport.closeQueue()) {}
         }
     }
 
@@ -101,18 +119,20 @@ final class AcceptedTransport: AMQPTransport, @unchecked Sendable {
         let rewritten = padding.rewrite(bytes)
         // The first write of a turn is taken as it is (no copy); later ones are appended to it.
         if outgoing.isEmpty { outgoing = rewritten } else { outgoing.append(contentsOf: rewritten) }
-        guard !flushScheduled, let queue else { return }
+        // Written while the broker handles received frames: flushed when that turn ends (`received`).
+        guard !inReadTurn, !flushScheduled, let queue else { return }
         flushScheduled = true
         queue.async { self.flush() }
     }
 
     private func flush() {
         flushScheduled = false
-        guard let queue, !outgoing.isEmpty, !closed else { return }
+        guard queue != nil, !outgoing.isEmpty, !closed else { return }
         let bytes = outgoing
         outgoing = []
-        connection.write(bytes, deadline: .never, queue: queue) { result in
-            if case .failure(let error) = result { self.report(.closed(error)) }
+        // On the stream's queue (a scheduled flush, the end of a read turn, or `close`, all there): written now.
+        connection.writeNow(bytes, deadline: .never) { error in
+            if let error { self.report(.closed(error)) }
         }
     }
 
