@@ -90,6 +90,41 @@ final class HTTPClientEventLoopTests: XCTestCase {
                        "all but the first (served by the opening connection) started where the previous one ended")
     }
 
+    /// A connection on `loop` to `port`, as the client's connector makes them.
+    private func openConnection(port: UInt16, loop: HTTPEventLoops.Loop) throws -> HTTPClientConnection {
+        let connected = LockedValue<Result<TCPConnection, TransportError>?>(nil)
+        let ready = DispatchSemaphore(value: 0)
+        TCPConnection.connect(host: "127.0.0.1", port: port, tls: nil, serverName: nil,
+                              deadline: .after(seconds: 10), targetQueue: loop.queue, poller: loop.poller,
+                              queue: DispatchQueue(label: "connect")) { result in
+            connected.withLockedValue { $0 = result }
+            ready.signal()
+        }
+        XCTAssertEqual(ready.wait(timeout: .now() + 10), .success)
+        let tcp = try XCTUnwrap(connected.load()).get()
+        return HTTPClientConnection(tcp: tcp, endpoint: HTTPEndpoint(isTLS: false, host: "127.0.0.1", port: port),
+                                    limits: HTTPParserLimits(), userAgent: "test")
+    }
+
+    /// Runs `path` on `connection` from its own queue (after `first`, in the same turn) and waits for the outcome.
+    private func exchangeOnItsQueue(
+        _ connection: HTTPClientConnection, _ path: String, sink: BufferingSink = BufferingSink(limit: 1 << 20),
+        first: () -> Void = {}
+    ) throws -> (HTTPClientConnection.ExchangeStart, HTTPExchangeOutcome) {
+        let request = try HTTPRequest(url: "http://127.0.0.1:\(connection.endpoint.port)\(path)")
+        let outcome = LockedValue<HTTPExchangeOutcome?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let start: HTTPClientConnection.ExchangeStart = connection.tcp.queue.sync {
+            first()
+            return connection.exchange(request, deadline: .after(seconds: 10), sink: sink, onOwnQueue: true) { result in
+                outcome.withLockedValue { $0 = result }
+                done.signal()
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
+        return (start, try XCTUnwrap(outcome.load()))
+    }
+
     /// An abort already queued on the connection (a cancel of the exchange that just ended) must reach it before a
     /// waiting request starts there: that request then ends unsent (so it may be sent again elsewhere) instead of
     /// being cut off after it went out.
@@ -100,73 +135,21 @@ final class HTTPClientEventLoopTests: XCTestCase {
         defer { server.close() }
         let loops = HTTPEventLoops(count: 1)
         let loop = try XCTUnwrap(loops.next())
-        let connected = LockedValue<Result<TCPConnection, TransportError>?>(nil)
-        let ready = DispatchSemaphore(value: 0)
-        TCPConnection.connect(host: "127.0.0.1", port: server.port, tls: nil, serverName: nil,
-                              deadline: .after(seconds: 10), targetQueue: loop.queue, poller: loop.poller,
-                              queue: DispatchQueue(label: "connect")) { result in
-            connected.withLockedValue { $0 = result }
-            ready.signal()
-        }
-        XCTAssertEqual(ready.wait(timeout: .now() + 10), .success)
-        let tcp = try XCTUnwrap(connected.load()).get()
-        let connection = HTTPClientConnection(tcp: tcp, endpoint: HTTPEndpoint(isTLS: false, host: "127.0.0.1", port: server.port),
-                                              limits: HTTPParserLimits(), userAgent: "test")
-        // One exchange first: the request below is the connection's next one, as for a waiting request.
-        let first = LockedValue<HTTPExchangeOutcome?>(nil)
-        let firstDone = DispatchSemaphore(value: 0)
-        connection.exchange(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/first"), deadline: .after(seconds: 10),
-                            sink: BufferingSink(limit: 1 << 20)) { result in
-            first.withLockedValue { $0 = result }
-            firstDone.signal()
-        }
-        XCTAssertEqual(firstDone.wait(timeout: .now() + 10), .success)
-        XCTAssertEqual(try XCTUnwrap(first.load()).result.get().status, 200)
-        let request = try HTTPRequest(url: "http://127.0.0.1:\(server.port)/after-abort")
-        let outcome = LockedValue<HTTPExchangeOutcome?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let start: HTTPClientConnection.ExchangeStart = tcp.queue.sync {
+        let connection = try openConnection(port: server.port, loop: loop)
+        defer { connection.tcp.close(mode: .abortive, queue: DispatchQueue(label: "close")) {} }
+        // Without a queued abort the exchange starts in place and completes.
+        let sink = BufferingSink(limit: 1 << 20)
+        let (firstStart, first) = try exchangeOnItsQueue(connection, "/first", sink: sink)
+        XCTAssertEqual(firstStart, .inPlace)
+        XCTAssertEqual(try first.result.get().status, 200)
+        XCTAssertEqual(String(decoding: sink.takeBody(), as: UTF8.self), "/first")
+        // With one queued, the next exchange (a waiting request's) is enqueued behind it.
+        let (start, ended) = try exchangeOnItsQueue(connection, "/after-abort") {
             connection.abort(TransportError(.cancelled, "cancelled by the test"))
-            return connection.exchange(request, deadline: .after(seconds: 10), sink: BufferingSink(limit: 1 << 20),
-                                       onOwnQueue: true) { result in
-                outcome.withLockedValue { $0 = result }
-                done.signal()
-            }
         }
         XCTAssertEqual(start, .enqueued, "not started in place while an abort waits on the queue")
-        XCTAssertEqual(done.wait(timeout: .now() + 10), .success)
-        let ended = try XCTUnwrap(outcome.load())
         XCTAssertTrue(ended.unsent, "the abort came first: not a byte of the request went out")
         if case .success = ended.result { XCTFail("the aborted connection cannot have answered") }
-        // Without a queued abort the same call starts in place and the exchange completes.
-        let second = try HTTPRequest(url: "http://127.0.0.1:\(server.port)/second")
-        let fresh = LockedValue<Result<TCPConnection, TransportError>?>(nil)
-        let reconnected = DispatchSemaphore(value: 0)
-        TCPConnection.connect(host: "127.0.0.1", port: server.port, tls: nil, serverName: nil,
-                              deadline: .after(seconds: 10), targetQueue: loop.queue, poller: loop.poller,
-                              queue: DispatchQueue(label: "connect")) { result in
-            fresh.withLockedValue { $0 = result }
-            reconnected.signal()
-        }
-        XCTAssertEqual(reconnected.wait(timeout: .now() + 10), .success)
-        let tcp2 = try XCTUnwrap(fresh.load()).get()
-        let connection2 = HTTPClientConnection(tcp: tcp2, endpoint: HTTPEndpoint(isTLS: false, host: "127.0.0.1", port: server.port),
-                                               limits: HTTPParserLimits(), userAgent: "test")
-        let sink = BufferingSink(limit: 1 << 20)
-        let secondOutcome = LockedValue<HTTPExchangeOutcome?>(nil)
-        let secondDone = DispatchSemaphore(value: 0)
-        let secondStart: HTTPClientConnection.ExchangeStart = tcp2.queue.sync {
-            connection2.exchange(second, deadline: .after(seconds: 10), sink: sink, onOwnQueue: true) { result in
-                secondOutcome.withLockedValue { $0 = result }
-                secondDone.signal()
-            }
-        }
-        XCTAssertEqual(secondStart, .inPlace)
-        XCTAssertEqual(secondDone.wait(timeout: .now() + 10), .success)
-        XCTAssertEqual(try XCTUnwrap(secondOutcome.load()).result.get().status, 200)
-        XCTAssertEqual(String(decoding: sink.takeBody(), as: UTF8.self), "/second")
-        tcp.close(mode: .abortive, queue: DispatchQueue(label: "close")) {}
-        tcp2.close(mode: .abortive, queue: DispatchQueue(label: "close")) {}
     }
 
     func testChainedRequestsWithCompletionsOnTheCallbackQueue() throws {
