@@ -22,6 +22,8 @@ struct BlobRequest: Sendable {
     var query: [(String, String)] = []
     var headers: [(String, String)] = []
     var body: [UInt8] = []
+    /// An upload's block, sent instead of `body` when set (from the reader's memory, not copied).
+    var upload: UploadBlock?
     /// Statuses that mean success.
     var expected: Set<Int>
     /// What the request does, for error messages (`uploading block 3 of 'a.bin'`). Never holds secrets.
@@ -104,7 +106,7 @@ final class BlobPipeline: Sendable {
 
     private func attempt(_ request: BlobRequest, number: Int, deadline: Deadline, tracker: BlobOperation<some Sendable>,
                          completion: @escaping @Sendable (Result<HTTPResponse, ToolboxError>) -> Void) {
-        launch(request, body: .bytes(request.body), tracker: tracker, failed: { completion(.failure($0)) }) {
+        launch(request, body: request.upload?.body ?? .bytes(request.body), tracker: tracker, failed: { completion(.failure($0)) }) {
             [self] httpRequest, ended in
             http.execute(httpRequest, deadline: tryDeadline(deadline), queue: workQueue) { [self] result in
                 ended()
@@ -208,6 +210,7 @@ final class BlobPipeline: Sendable {
         fields.append(("x-ms-client-request-id", RandomUUID.string()))
         switch body {
         case .bytes(let bytes) where !bytes.isEmpty: fields.append(("Content-Length", String(bytes.count)))
+        case .block(let block) where block.count > 0: fields.append(("Content-Length", String(block.count)))
         case .stream(let length?, _): fields.append(("Content-Length", String(length)))
         default: if ["PUT", "POST"].contains(request.method) { fields.append(("Content-Length", "0")) }
         }

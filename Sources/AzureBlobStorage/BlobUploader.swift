@@ -67,7 +67,7 @@ final class BlobUploader: @unchecked Sendable {
             reader.read(max: Int(total) + 1) { [self] result in
                 switch result {
                 case .failure(let error): operation.finish(.failure(error))
-                case .success(let bytes): putBlob(bytes, metadata: headers)
+                case .success(let block): putBlob(block, metadata: headers)
                 }
             }
             return
@@ -78,14 +78,14 @@ final class BlobUploader: @unchecked Sendable {
             switch result {
             case .failure(let error):
                 operation.finish(.failure(error))
-            case .success(let bytes) where reader.totalSize == nil && bytes.count < blockSize
-                && bytes.count <= threshold:
-                putBlob(bytes, metadata: headers)
-            case .success(let bytes):
-                md5?.update(bytes)
-                lock.withLock { ended = bytes.isEmpty }
-                if bytes.isEmpty { return commit(metadata: headers) }
-                stage(bytes, metadata: headers)
+            case .success(let block) where reader.totalSize == nil && block.count < blockSize
+                && block.count <= threshold:
+                putBlob(block, metadata: headers)
+            case .success(let block):
+                if let md5 { block.withUnsafeBytes { md5.update($0) } }
+                lock.withLock { ended = block.isEmpty }
+                if block.isEmpty { return commit(metadata: headers) }
+                stage(block, metadata: headers)
                 pump(metadata: headers)
             }
         }
@@ -93,18 +93,18 @@ final class BlobUploader: @unchecked Sendable {
 
     // MARK: Single put
 
-    private func putBlob(_ bytes: [UInt8], metadata: [(String, String)]) {
+    private func putBlob(_ block: UploadBlock, metadata: [(String, String)]) {
         var headers = [("x-ms-blob-type", "BlockBlob")] + contentHeaders(prefix: "") + metadata + conditionHeaders()
         if let given = options.contentMD5 {
             headers.append(("Content-MD5", given))
         } else if pipeline.options.transfer.computeMD5 {
             let digest = StreamingDigest(.md5)
-            digest.update(bytes)
+            block.withUnsafeBytes { digest.update($0) }
             headers.append(("Content-MD5", AuthCrypto.base64(digest.finish())))
         }
-        let request = BlobRequest(method: "PUT", resource: .blob(name), headers: headers, body: bytes,
+        let request = BlobRequest(method: "PUT", resource: .blob(name), headers: headers, upload: block,
                                   expected: [201], operation: "uploading '\(name)'")
-        let count = Int64(bytes.count)
+        let count = Int64(block.count)
         pipeline.send(request, deadline: deadline, tracker: operation) { [self] result in
             if case .success = result { progress.add(count) }
             operation.finish(result.map {
@@ -127,22 +127,22 @@ final class BlobUploader: @unchecked Sendable {
             switch result {
             case .failure(let error):
                 operation.finish(.failure(error))
-            case .success(let bytes):
-                md5?.update(bytes)
+            case .success(let block):
+                if let md5 { block.withUnsafeBytes { md5.update($0) } }
                 let commitNow: Bool = lock.withLock {
                     reading = false
-                    if bytes.isEmpty { ended = true }
+                    if block.isEmpty { ended = true }
                     return claimCommitLocked()
                 }
                 if commitNow { return commit(metadata: metadata) }
-                if !bytes.isEmpty { stage(bytes, metadata: metadata) }
+                if !block.isEmpty { stage(block, metadata: metadata) }
                 pump(metadata: metadata)
             }
         }
     }
 
     /// Uploads one block (the pipeline retries it alone if it fails), then frees its slot.
-    private func stage(_ bytes: [UInt8], metadata: [(String, String)]) {
+    private func stage(_ block: UploadBlock, metadata: [(String, String)]) {
         let (index, id): (Int, String?) = lock.withLock {
             let index = blockIDs.count
             guard index < Self.maxBlocks else { return (index, nil) }
@@ -158,12 +158,11 @@ final class BlobUploader: @unchecked Sendable {
                 + "\(Self.maxBlocks) blocks of \(blockSize) bytes; raise the block size")))
         }
         let request = BlobRequest(
-            method: "PUT", resource: .blob(name), query: [("comp", "block"), ("blockid", id)], body: bytes,
+            method: "PUT", resource: .blob(name), query: [("comp", "block"), ("blockid", id)], upload: block,
             expected: [201], operation: "uploading block \(index) of '\(name)'")
-        let count = Int64(bytes.count)
+        let count = Int64(block.count)
         pipeline.send(request, deadline: deadline, tracker: operation) { [self] result in
             if case .failure(let error) = result { return operation.finish(.failure(error)) }
-            reader.recycle(bytes)
             progress.add(count)
             let commitNow: Bool = lock.withLock {
                 inFlight -= 1

@@ -61,6 +61,52 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(client.connectionsOpened, 1)
     }
 
+    /// A `.block` body goes out with its `Content-Length`, small or large, at once or after `100 Continue`, and
+    /// the request lets the block go once it is over.
+    func testBlockBodiesAreSentWholeAndReleased() throws {
+        let server = try HTTPServer { request, respond in
+            let sum = request.body.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) }
+            respond(HTTPServerResponse(status: 200, text: "\(request.head.headers.first(name: "Content-Length") ?? "-") \(request.body.count) \(sum)"))
+        }
+        defer { server.close() }
+        let client = try HTTPClient()
+        defer { try? client.shutdown() }
+        for (size, expect) in [(0, false), (100, false), (300_000, false), (300_000, true), (5_000, true)] {
+            let content = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ size) }
+            var block = try XCTUnwrap(ByteBlock(capacity: max(size, 1) * 2))
+            block.fill(count: size) { buffer in buffer.copyBytes(from: content) }
+            XCTAssertEqual(block.bytes, content)
+            let sum = content.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) }
+            do {
+                let request = try HTTPRequest(method: "PUT", url: "http://127.0.0.1:\(server.port)/b",
+                                              headers: expect ? ["Expect": "100-continue"] : [:], body: .block(block))
+                let response = try client.execute(request, timeout: .seconds(30))
+                XCTAssertEqual(String(decoding: response.body, as: UTF8.self), "\(size) \(size) \(sum)",
+                               "size \(size), expect \(expect)")
+            }
+            // The exchange lets go of its request when it ends; the connection's queue may still be finishing it.
+            let deadline = Deadline.after(seconds: 10)
+            while !isKnownUniquelyReferenced(&block), !deadline.hasPassed { usleep(1_000) }
+            XCTAssertTrue(isKnownUniquelyReferenced(&block), "size \(size): the client still holds the block")
+        }
+        XCTAssertEqual(client.connectionsOpened, 1, "every exchange reused the keep-alive connection")
+    }
+
+    /// `fill` clamps its count to the block, and the content is what was written.
+    func testByteBlockFillClampsToItsCapacity() throws {
+        let block = try XCTUnwrap(ByteBlock(capacity: 10))
+        XCTAssertEqual(block.capacity, 10)
+        XCTAssertEqual(block.count, 0)
+        block.fill(count: 50) { buffer in
+            XCTAssertEqual(buffer.count, 10)
+            for index in buffer.indices { buffer[index] = UInt8(index) }
+        }
+        XCTAssertEqual(block.bytes, Array(0..<10))
+        block.fill(count: -3) { XCTAssertEqual($0.count, 0) }
+        XCTAssertEqual(block.count, 0)
+        XCTAssertEqual(try XCTUnwrap(ByteBlock(capacity: 0)).capacity, 1)
+    }
+
     func testHeadResponseHasNoBodyAndKeepsTheConnection() throws {
         let server = try HTTPServer { _, respond in
             respond(HTTPServerResponse(status: 200, body: .bytes(Array(repeating: 7, count: 1000))))

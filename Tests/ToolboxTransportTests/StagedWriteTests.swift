@@ -114,6 +114,46 @@ final class StagedWriteTests: XCTestCase {
         try checkStagedWrites(tls: true)
     }
 
+    /// A `ByteBlock` is written from where it is, in the same bounded pieces and in order with the array writes
+    /// around it, and the connection lets it go once its last piece is staged (so its owner may fill it again).
+    func testBlockWritesAreStagedFromTheBlockAndReleased() throws {
+        for tls in [false, true] {
+            let (peer, listener, connection) = try latePeerConnection(tls: tls)
+            defer { listener.close() }
+            let before = pattern(100, seed: 7)
+            let content = pattern(12 << 20, seed: 8)
+            var block = try XCTUnwrap(ByteBlock(capacity: 16 << 20))
+            block.fill(count: content.count) { buffer in buffer.copyBytes(from: content) }
+            let after = pattern(70_000, seed: 9)
+            let written = DispatchSemaphore(value: 0)
+            let report: @Sendable (TransportError?) -> Void = { error in
+                if let error { XCTFail("tls \(tls): \(error)") }
+                written.signal()
+            }
+            do {
+                let shared = block
+                connection.queue.sync {
+                    connection.writeOnQueue(before, deadline: .after(seconds: 120), report)
+                    connection.writeOnQueue(shared, deadline: .after(seconds: 120), report)
+                    connection.writeOnQueue(after, deadline: .after(seconds: 120), report)
+                }
+            }
+            XCTAssertTrue(eventually { self.buffered(connection).blocked }, "the socket never filled")
+            XCTAssertLessThanOrEqual(buffered(connection).outbound,
+                                     TCPConnection.stagingTarget + TCPConnection.stagingPiece + 8 * 1024,
+                                     "the block was copied whole instead of staged in pieces")
+            peer.startReading()
+            for _ in 0..<3 { XCTAssertEqual(written.wait(timeout: .now() + 120), .success) }
+            connection.queue.sync {}
+            XCTAssertTrue(isKnownUniquelyReferenced(&block), "tls \(tls): the connection still holds the block")
+            try connection.close()
+            XCTAssertEqual(peer.ended.wait(timeout: .now() + 60), .success)
+            let received = peer.received.all
+            XCTAssertEqual(received.count, before.count + content.count + after.count, "tls: \(tls)")
+            XCTAssertTrue(received == before + content + after, "tls \(tls): the bytes arrived altered or out of order")
+        }
+    }
+
     /// A graceful close issued while a large write is still unstaged sends all of it before close_notify and FIN.
     func testGracefulCloseSendsAnUnstagedWriteFirst() throws {
         for tls in [false, true] {

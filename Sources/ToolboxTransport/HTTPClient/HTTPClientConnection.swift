@@ -145,6 +145,9 @@ final class HTTPClientConnection: @unchecked Sendable {
         case .bytes(let body):
             length = String(body.count)
             replacesFraming = true
+        case .block(let block):
+            length = String(block.count)
+            replacesFraming = true
         case .stream(let streamLength, _):
             length = streamLength.map { String($0) }
             chunked = streamLength == nil

@@ -82,6 +82,18 @@ final class HTTPExchange {
                     startReading()
                 }
             }
+        case .block(let block):
+            // Like a large `.bytes` body: two writes, the block staged in pieces from where it is.
+            if request.headers.containsToken("100-continue", inField: "Expect"), block.count > 0 {
+                awaitingContinue = true
+                send(head) { [self] in startReading() }
+            } else {
+                send(head) {}
+                sendBody(block) { [self] in
+                    bodySent = true
+                    startReading()
+                }
+            }
         case .stream(let length, let next):
             // The response is read while the body streams: a server may answer (and close) before it ends.
             send(head) { [self] in
@@ -111,6 +123,19 @@ final class HTTPExchange {
         send(bytes) {
             written = true
             then()
+        }
+        if !written { startReading() }
+    }
+
+    /// `sendBody` for a block's content.
+    private func sendBody(_ block: ByteBlock, then: @escaping () -> Void) {
+        var written = false
+        tcp.writeOnQueue(block, deadline: deadline) { [self] error in
+            guard let error else {
+                written = true
+                return then()
+            }
+            if error.code == .connectionReset { startReading() } else { fail(error) }
         }
         if !written { startReading() }
     }
@@ -216,13 +241,23 @@ final class HTTPExchange {
     }
 
     private func sendBodyAfterContinue() {
-        guard awaitingContinue, case .bytes(let body) = request.body else { return }
-        awaitingContinue = false
-        // The read loop stopped (at `100 Continue` or its time-out) and restarts around the body.
-        readStarted = false
-        sendBody(body) { [self] in
+        guard awaitingContinue else { return }
+        let sent: () -> Void = { [self] in
             bodySent = true
             startReading()
+        }
+        switch request.body {
+        case .bytes(let body):
+            awaitingContinue = false
+            // The read loop stopped (at `100 Continue` or its time-out) and restarts around the body.
+            readStarted = false
+            sendBody(body, then: sent)
+        case .block(let block):
+            awaitingContinue = false
+            readStarted = false
+            sendBody(block, then: sent)
+        case .empty, .stream:
+            return
         }
     }
 

@@ -39,6 +39,9 @@ public enum HTTPRequestBody: Sendable {
     case empty
     /// Sent with `Content-Length`.
     case bytes([UInt8])
+    /// A block's content, sent with `Content-Length` without copying it; the request holds the block until it is
+    /// over, and its owner must not `fill` it again before then (`isKnownUniquelyReferenced` tells).
+    case block(ByteBlock)
     /// Pulled piece by piece while sending; `next` delivers the next piece, or nil at the end.
     ///
     /// With a `contentLength` the body goes out with that `Content-Length` (and must match it); without one it

@@ -289,19 +289,10 @@ extension TCPConnection {
 
     package func writeOnQueue(_ bytes: [UInt8], deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
         debugAssertOnQueue(queue)
-        if let failure {
-            handler(failure)
-            return
-        }
-        guard state == .open else {
-            handler(TransportError(.closedLocally, "cannot write to \(peerDescription): the connection is closed"))
-            return
-        }
+        guard canWrite(handler) else { return }
         if bytes.count > TCPConnection.stagingPiece || !unstaged.isEmpty {
             // After an unstaged write even a small one must wait its turn, to keep the order.
-            unstaged.append(UnstagedWrite(bytes: bytes, offset: 0))
-            pendingWrites.append(PendingWrite(end: .max, deadline: deadline, handler: handler))
-            flush()
+            writeUnstaged(.array(bytes), deadline: deadline, handler)
             return
         }
         let before = outbound.count
@@ -320,6 +311,33 @@ extension TCPConnection {
         flush()
     }
 
+    /// Writes a block's content, staged from the block in pieces as the socket drains (never copied whole); the
+    /// block is released once its last piece is staged.
+    package func writeOnQueue(_ block: ByteBlock, deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
+        debugAssertOnQueue(queue)
+        guard canWrite(handler) else { return }
+        writeUnstaged(.block(block), deadline: deadline, handler)
+    }
+
+    /// False (after failing `handler`) when the connection can no longer take writes.
+    private func canWrite(_ handler: (TransportError?) -> Void) -> Bool {
+        if let failure {
+            handler(failure)
+            return false
+        }
+        guard state == .open else {
+            handler(TransportError(.closedLocally, "cannot write to \(peerDescription): the connection is closed"))
+            return false
+        }
+        return true
+    }
+
+    private func writeUnstaged(_ bytes: OutgoingBytes, deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
+        unstaged.append(UnstagedWrite(bytes: bytes, offset: 0))
+        pendingWrites.append(PendingWrite(end: .max, deadline: deadline, handler: handler))
+        flush()
+    }
+
     /// Moves the next pieces of `unstaged` into `outbound` (encrypting them with TLS) until `stagingTarget`
     /// bytes wait there, or all of them with `all` (a graceful close must queue its close_notify after them);
     /// a write whose last piece is staged learns where it ends. Returns false once it failed the connection.
@@ -327,16 +345,17 @@ extension TCPConnection {
         while let first = unstaged.first, all || outbound.count - outboundIndex < TCPConnection.stagingTarget {
             let before = outbound.count
             let end = min(first.bytes.count, first.offset + TCPConnection.stagingPiece)
-            if let tls {
-                let error = first.bytes.withUnsafeBytes { raw in
-                    tls.write(UnsafeRawBufferPointer(rebasing: raw[first.offset..<end]), into: &outbound)
+            let error = first.bytes.withUnsafeBytes { raw -> TransportError? in
+                let piece = UnsafeRawBufferPointer(rebasing: raw[first.offset..<end])
+                guard let tls else {
+                    outbound.append(contentsOf: piece)
+                    return nil
                 }
-                if let error {
-                    fail(error)
-                    return false
-                }
-            } else {
-                outbound.append(contentsOf: first.bytes[first.offset..<end])
+                return tls.write(piece, into: &outbound)
+            }
+            if let error {
+                fail(error)
+                return false
             }
             bytesEnqueued += UInt64(outbound.count - before)
             if end < first.bytes.count {
