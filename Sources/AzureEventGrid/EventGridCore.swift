@@ -77,6 +77,11 @@ final class EventGridCore: Sendable {
         http.proxy = options.proxy
         http.userAgent = options.userAgent
         http.maxIdle = options.pool.maxIdle
+        // Every answer is handed to the caller's queue by its `PublishOperation` (or to a work queue, for merged
+        // requests) anyway: the HTTP client's own hop to a callback queue would be a second thread hop per publish.
+        // What runs on the connection's queue is bookkeeping: the status check, a small error body's parse, a
+        // retry's timer.
+        http.inlineCompletions = true
         if pooled {
             http.maxConnectionsPerEndpoint = max(1, options.pool.maxConnectionsPerTopic)
             http.minReadyPerEndpoint = max(0, min(options.pool.minReadyPerTopic, http.maxConnectionsPerEndpoint))
@@ -202,6 +207,7 @@ final class EventGridCore: Sendable {
             let httpRequest = HTTPRequest(method: "POST", endpoint: request.topic.endpoint,
                                           target: request.topic.target, headers: headers, body: .bytes(request.body))
             operation.run { done in
+              // Inline on the connection's queue (`inlineCompletions`): `workQueue` is not used.
               http.execute(httpRequest, deadline: tryDeadline, queue: workQueue) { [self] result in
                 done()
                 switch result {

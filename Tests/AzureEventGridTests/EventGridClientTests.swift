@@ -156,6 +156,47 @@ final class EventGridClientTests: XCTestCase {
         XCTAssertEqual(emulator.eventGridEvents("audit").count, 1)
     }
 
+    /// The HTTP client answers on the connection's queue (`inlineCompletions`), so this checks that every
+    /// completion still runs on the queue the caller named, never on a library queue, and that a completion can
+    /// publish the next event itself — successes and refusals alike.
+    func testCompletionsRunOnTheCallersQueueAndMayPublishTheNextEvent() throws {
+        let emulator = try startEventGridEmulator()
+        let good = try EventGridClient(config: eventGridConfig(emulator), credential: .key(Secret(emulator.eventGridKey)),
+                                       options: eventGridOptions(emulator))
+        defer { try? good.close() }
+        let bad = try EventGridClient(config: eventGridConfig(emulator), credential: .key(Secret("not-the-key")),
+                                      options: eventGridOptions(emulator))
+        defer { try? bad.close() }
+        let queue = DispatchQueue(label: "eventgrid.caller")
+        let key = DispatchSpecificKey<Int>()
+        queue.setSpecific(key: key, value: 42)
+        let outcomes = LockedValue<[String]>([])
+        let done = DispatchSemaphore(value: 0)
+        let total = 12
+        @Sendable func publish(_ index: Int) {
+            let client = index % 3 == 2 ? bad : good
+            client.emitEvent(topic: "orders", eventType: "Chain", subject: "\(index)", data: .null, queue: queue) {
+                result in
+                let onQueue = DispatchQueue.getSpecific(key: key) == 42
+                let marked = LibraryQueues.currentLibraryQueueLabel != nil
+                let outcome: String
+                switch result {
+                case .success: outcome = "ok"
+                case .failure: outcome = "refused"
+                }
+                outcomes.withLockedValue { $0.append("\(index) \(outcome) \(onQueue) \(marked)") }
+                if index + 1 < total { publish(index + 1) } else { done.signal() }
+            }
+        }
+        publish(0)
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        let expected = (0..<total).map { index in
+            "\(index) \(index % 3 == 2 ? "refused" : "ok") true false"
+        }
+        XCTAssertEqual(outcomes.load(), expected)
+        XCTAssertEqual(emulator.eventGridEvents("orders").count, total - total / 3)
+    }
+
     func testBlockingFormRefusesALibraryQueue() throws {
         let emulator = try startEventGridEmulator()
         let client = try EventGridClient(config: eventGridConfig(emulator), credential: .key(Secret(emulator.eventGridKey)),
