@@ -23,7 +23,7 @@ struct BlobRequest: Sendable {
     var headers: [(String, String)] = []
     var body: [UInt8] = []
     /// An upload's block, sent instead of `body` when set (from the reader's memory, not copied).
-    var upload: UploadBlock?
+    var upload: OutgoingBytes?
     /// Statuses that mean success.
     var expected: Set<Int>
     /// What the request does, for error messages (`uploading block 3 of 'a.bin'`). Never holds secrets.

@@ -93,7 +93,7 @@ final class BlobUploader: @unchecked Sendable {
 
     // MARK: Single put
 
-    private func putBlob(_ block: UploadBlock, metadata: [(String, String)]) {
+    private func putBlob(_ block: OutgoingBytes, metadata: [(String, String)]) {
         var headers = [("x-ms-blob-type", "BlockBlob")] + contentHeaders(prefix: "") + metadata + conditionHeaders()
         if let given = options.contentMD5 {
             headers.append(("Content-MD5", given))
@@ -142,7 +142,7 @@ final class BlobUploader: @unchecked Sendable {
     }
 
     /// Uploads one block (the pipeline retries it alone if it fails), then frees its slot.
-    private func stage(_ block: UploadBlock, metadata: [(String, String)]) {
+    private func stage(_ block: OutgoingBytes, metadata: [(String, String)]) {
         let (index, id): (Int, String?) = lock.withLock {
             let index = blockIDs.count
             guard index < Self.maxBlocks else { return (index, nil) }

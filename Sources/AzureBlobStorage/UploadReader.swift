@@ -10,42 +10,11 @@ import Musl
 import Darwin
 #endif
 
-/// One piece of an upload as read: bytes of its own (from a byte or stream source), or a file's block read into
-/// one of the reader's `ByteBlock`s.
-enum UploadBlock: Sendable {
-    case bytes([UInt8])
-    case block(ByteBlock)
-
-    var count: Int {
-        switch self {
-        case .bytes(let bytes): bytes.count
-        case .block(let block): block.count
-        }
-    }
-
-    var isEmpty: Bool { count == 0 }
-
-    /// The request body that sends it (a block is sent from where it is, not copied).
-    var body: HTTPRequestBody {
-        switch self {
-        case .bytes(let bytes): .bytes(bytes)
-        case .block(let block): .block(block)
-        }
-    }
-
-    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        switch self {
-        case .bytes(let bytes): bytes.withUnsafeBytes(body)
-        case .block(let block): block.withUnsafeBytes(body)
-        }
-    }
-}
-
 /// Reads an upload's source block by block, one read at a time, in order.
 ///
 /// Reads run on the reader's own serial queue (file reads are short, page-cache-backed system calls; they never
-/// run on the HTTP connections' queues). A read returns up to `max` bytes, fewer only at the end; an empty
-/// block means the end.
+/// run on the HTTP connections' queues). A read returns up to `max` bytes, fewer only at the end; nothing means
+/// the end. A file is read into the reader's `ByteBlock`s, a byte or stream source into arrays.
 final class UploadReader: @unchecked Sendable {
     // @unchecked Sendable: `fd`, `offset`, `leftover`, `ended` and `blocks` are touched only on `queue`.
     private let queue = LibraryQueues.makeQueue(label: "AzureBlobStorage.upload-reader")
@@ -108,7 +77,7 @@ final class UploadReader: @unchecked Sendable {
     }
 
     /// Delivers the next up to `max` bytes (on the reader's queue).
-    func read(max: Int, completion: @escaping @Sendable (Result<UploadBlock, ToolboxError>) -> Void) {
+    func read(max: Int, completion: @escaping @Sendable (Result<OutgoingBytes, ToolboxError>) -> Void) {
         queue.async { [self] in
             switch source {
             case .bytes(let bytes):
@@ -119,7 +88,7 @@ final class UploadReader: @unchecked Sendable {
             case .file:
                 completion(readFile(max: max))
             case .stream(_, let next):
-                pull(next, max: max) { completion($0.map(UploadBlock.bytes)) }
+                pull(next, max: max) { completion($0.map(OutgoingBytes.bytes)) }
             }
         }
     }
@@ -134,7 +103,7 @@ final class UploadReader: @unchecked Sendable {
         return block
     }
 
-    private func readFile(max: Int) -> Result<UploadBlock, ToolboxError> {
+    private func readFile(max: Int) -> Result<OutgoingBytes, ToolboxError> {
         guard let total = totalSize, fd >= 0 else {
             return .failure(ToolboxError(.cancelled, "the upload's file was closed"))
         }

@@ -207,8 +207,9 @@ final class EventGridCore: Sendable {
             let httpRequest = HTTPRequest(method: "POST", endpoint: request.topic.endpoint,
                                           target: request.topic.target, headers: headers, body: .bytes(request.body))
             operation.run { done in
-              // Inline on the connection's queue (`inlineCompletions`): `workQueue` is not used.
-              http.execute(httpRequest, deadline: tryDeadline, queue: workQueue) { [self] result in
+              // The client completes inline on the connection's queue (`inlineCompletions`), so `queue` is unused.
+              http.execute(httpRequest, deadline: tryDeadline, queue: LibraryQueues.ignoredCompletions) {
+                [self] result in
                 done()
                 switch result {
                 case .success(let response) where (200..<300).contains(response.status):

@@ -67,3 +67,34 @@ public final class ByteBlock: @unchecked Sendable {
     /// A copy of the content, as an array.
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 }
+
+/// Bytes to send from memory: an array, or a block's content (sent from where it is). A connection stages either
+/// in pieces; a Blob upload reads a file's blocks into `ByteBlock`s and a byte or stream source into arrays.
+package enum OutgoingBytes: Sendable {
+    case bytes([UInt8])
+    case block(ByteBlock)
+
+    package var count: Int {
+        switch self {
+        case .bytes(let bytes): bytes.count
+        case .block(let block): block.count
+        }
+    }
+
+    package var isEmpty: Bool { count == 0 }
+
+    /// The request body that sends them with `Content-Length`.
+    package var body: HTTPRequestBody {
+        switch self {
+        case .bytes(let bytes): .bytes(bytes)
+        case .block(let block): .block(block)
+        }
+    }
+
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        switch self {
+        case .bytes(let bytes): bytes.withUnsafeBytes(body)
+        case .block(let block): block.withUnsafeBytes(body)
+        }
+    }
+}

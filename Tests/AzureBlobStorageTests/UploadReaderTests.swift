@@ -9,8 +9,8 @@ import XCTest
 /// A file upload's blocks are read into the reader's own `ByteBlock`s: one no request holds any more is filled
 /// again, one a request still holds never is, and new blocks are mapped only while all are in use.
 final class UploadReaderTests: XCTestCase {
-    private func read(_ reader: UploadReader, max: Int) throws -> UploadBlock {
-        let result = LockedValue<Result<UploadBlock, ToolboxError>?>(nil)
+    private func read(_ reader: UploadReader, max: Int) throws -> OutgoingBytes {
+        let result = LockedValue<Result<OutgoingBytes, ToolboxError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         reader.read(max: max) { outcome in
             result.withLockedValue { $0 = outcome }
@@ -20,7 +20,7 @@ final class UploadReaderTests: XCTestCase {
         return try XCTUnwrap(result.load()).get()
     }
 
-    private func block(_ piece: UploadBlock) throws -> ByteBlock {
+    private func block(_ piece: OutgoingBytes) throws -> ByteBlock {
         guard case .block(let block) = piece else {
             XCTFail("a file is read into blocks, got \(piece)")
             throw ToolboxError(.invalidArgument, "not a block")

@@ -134,7 +134,7 @@ final class StagedWriteTests: XCTestCase {
                 let shared = block
                 connection.queue.sync {
                     connection.writeOnQueue(before, deadline: .after(seconds: 120), report)
-                    connection.writeOnQueue(shared, deadline: .after(seconds: 120), report)
+                    connection.writeOnQueue(.block(shared), deadline: .after(seconds: 120), report)
                     connection.writeOnQueue(after, deadline: .after(seconds: 120), report)
                 }
             }

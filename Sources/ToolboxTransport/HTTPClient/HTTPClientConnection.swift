@@ -142,11 +142,8 @@ final class HTTPClientConnection: @unchecked Sendable {
             {
                 length = "0"
             }
-        case .bytes(let body):
-            length = String(body.count)
-            replacesFraming = true
-        case .block(let block):
-            length = String(block.count)
+        case .bytes, .block:
+            length = request.body.inMemory.map { String($0.count) }
             replacesFraming = true
         case .stream(let streamLength, _):
             length = streamLength.map { String($0) }

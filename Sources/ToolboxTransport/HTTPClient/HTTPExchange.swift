@@ -56,50 +56,32 @@ final class HTTPExchange {
             finish(.failure(TransportError(.invalidRequest, "\(error)")))
             return
         }
-        switch request.body {
-        case .empty:
-            send(head) { [self] in
-                bodySent = true
-                startReading()
-            }
-        case .bytes(let body):
-            if request.headers.containsToken("100-continue", inField: "Expect"), !body.isEmpty {
-                awaitingContinue = true
-                send(head) { [self] in startReading() }
-            } else if body.count > TCPConnection.stagingPiece {
-                // Head and body as two writes: a large body (a Blob block) is not copied to sit behind its head,
-                // and the connection stages it in bounded pieces as the socket drains.
-                send(head) {}
-                sendBody(body) { [self] in
-                    bodySent = true
-                    startReading()
-                }
-            } else {
-                // One write (one TLS record, one send) for a small request.
-                head.append(contentsOf: body)
-                sendBody(head) { [self] in
-                    bodySent = true
-                    startReading()
-                }
-            }
-        case .block(let block):
-            // Like a large `.bytes` body: two writes, the block staged in pieces from where it is.
-            if request.headers.containsToken("100-continue", inField: "Expect"), block.count > 0 {
-                awaitingContinue = true
-                send(head) { [self] in startReading() }
-            } else {
-                send(head) {}
-                sendBody(block) { [self] in
-                    bodySent = true
-                    startReading()
-                }
-            }
-        case .stream(let length, let next):
+        let sent: () -> Void = { [self] in
+            bodySent = true
+            startReading()
+        }
+        if case .stream(let length, let next) = request.body {
             // The response is read while the body streams: a server may answer (and close) before it ends.
-            send(head) { [self] in
+            send(.bytes(head)) { [self] in
                 startReading()
                 pump(next, chunked: length == nil)
             }
+        } else if let body = request.body.inMemory {
+            if request.headers.containsToken("100-continue", inField: "Expect"), !body.isEmpty {
+                awaitingContinue = true
+                send(.bytes(head)) { [self] in startReading() }
+            } else if case .bytes(let small) = body, small.count <= TCPConnection.stagingPiece {
+                // One write (one TLS record, one send) for a small request.
+                head.append(contentsOf: small)
+                sendBody(.bytes(head), then: sent)
+            } else {
+                // Head and body as two writes: a large body (a Blob block) is not copied to sit behind its head,
+                // and the connection stages it in bounded pieces as the socket drains.
+                send(.bytes(head)) {}
+                sendBody(body, then: sent)
+            }
+        } else {
+            send(.bytes(head), then: sent)
         }
     }
 
@@ -108,7 +90,7 @@ final class HTTPExchange {
     /// A write that fails with a reset does not end the exchange at once: a server that refuses a request body
     /// (`413`, `401`) answers and closes, and its answer may already be here. The read loop then delivers the
     /// bytes received before the reset, and reports the reset only if they do not make a complete response.
-    private func send(_ bytes: [UInt8], then: @escaping () -> Void) {
+    private func send(_ bytes: OutgoingBytes, then: @escaping () -> Void) {
         tcp.writeOnQueue(bytes, deadline: deadline) { [self] error in
             guard let error else { return then() }
             if error.code == .connectionReset { startReading() } else { fail(error) }
@@ -118,24 +100,11 @@ final class HTTPExchange {
     /// `send` for request body bytes: when the kernel does not take them at once, the response is read while
     /// they drain, so an early answer ends the upload instead of waiting behind it. (Writes that complete at
     /// once, the common small request, start reading afterwards as before: no extra work on the hot path.)
-    private func sendBody(_ bytes: [UInt8], then: @escaping () -> Void) {
+    private func sendBody(_ bytes: OutgoingBytes, then: @escaping () -> Void) {
         var written = false
         send(bytes) {
             written = true
             then()
-        }
-        if !written { startReading() }
-    }
-
-    /// `sendBody` for a block's content.
-    private func sendBody(_ block: ByteBlock, then: @escaping () -> Void) {
-        var written = false
-        tcp.writeOnQueue(block, deadline: deadline) { [self] error in
-            guard let error else {
-                written = true
-                return then()
-            }
-            if error.code == .connectionReset { startReading() } else { fail(error) }
         }
         if !written { startReading() }
     }
@@ -164,14 +133,14 @@ final class HTTPExchange {
                 case .success(nil):
                     var tail: [UInt8] = []
                     if chunked { HTTPSerializer.writeLastChunk(into: &tail) }
-                    exchange.sendBody(tail) {
+                    exchange.sendBody(.bytes(tail)) {
                         exchange.bodySent = true
                         exchange.startReading()
                     }
                 case .success(let piece?):
                     var bytes: [UInt8] = []
                     if chunked { HTTPSerializer.writeChunk(piece, into: &bytes) } else { bytes = piece }
-                    exchange.sendBody(bytes) { exchange.pump(next, chunked: chunked) }
+                    exchange.sendBody(.bytes(bytes)) { exchange.pump(next, chunked: chunked) }
                 }
             }
         }
@@ -241,23 +210,13 @@ final class HTTPExchange {
     }
 
     private func sendBodyAfterContinue() {
-        guard awaitingContinue else { return }
-        let sent: () -> Void = { [self] in
+        guard awaitingContinue, let body = request.body.inMemory else { return }
+        awaitingContinue = false
+        // The read loop stopped (at `100 Continue` or its time-out) and restarts around the body.
+        readStarted = false
+        sendBody(body) { [self] in
             bodySent = true
             startReading()
-        }
-        switch request.body {
-        case .bytes(let body):
-            awaitingContinue = false
-            // The read loop stopped (at `100 Continue` or its time-out) and restarts around the body.
-            readStarted = false
-            sendBody(body, then: sent)
-        case .block(let block):
-            awaitingContinue = false
-            readStarted = false
-            sendBody(block, then: sent)
-        case .empty, .stream:
-            return
         }
     }
 

@@ -57,6 +57,15 @@ public enum HTTPRequestBody: Sendable {
         if case .stream = self { return false }
         return true
     }
+
+    /// The content of a body held in memory (`.bytes`, `.block`); nil for `.empty` and a stream.
+    var inMemory: OutgoingBytes? {
+        switch self {
+        case .bytes(let bytes): .bytes(bytes)
+        case .block(let block): .block(block)
+        case .empty, .stream: nil
+        }
+    }
 }
 
 /// A complete response with its body collected in memory.

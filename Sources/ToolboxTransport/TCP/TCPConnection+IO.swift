@@ -288,11 +288,28 @@ extension TCPConnection {
     }
 
     package func writeOnQueue(_ bytes: [UInt8], deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
+        writeOnQueue(.bytes(bytes), deadline: deadline, handler)
+    }
+
+    /// Writes an array or a block's content. A block, a large array, and anything behind an unstaged write wait
+    /// in `unstaged` and are staged in pieces as the socket drains (a block is never copied whole, and is released
+    /// once its last piece is staged); a small array goes to `outbound` at once.
+    package func writeOnQueue(_ outgoing: OutgoingBytes, deadline: Deadline,
+                              _ handler: @escaping (TransportError?) -> Void) {
         debugAssertOnQueue(queue)
-        guard canWrite(handler) else { return }
-        if bytes.count > TCPConnection.stagingPiece || !unstaged.isEmpty {
+        if let failure {
+            handler(failure)
+            return
+        }
+        guard state == .open else {
+            handler(TransportError(.closedLocally, "cannot write to \(peerDescription): the connection is closed"))
+            return
+        }
+        guard case .bytes(let bytes) = outgoing, bytes.count <= TCPConnection.stagingPiece, unstaged.isEmpty else {
             // After an unstaged write even a small one must wait its turn, to keep the order.
-            writeUnstaged(.array(bytes), deadline: deadline, handler)
+            unstaged.append(UnstagedWrite(bytes: outgoing, offset: 0))
+            pendingWrites.append(PendingWrite(end: .max, deadline: deadline, handler: handler))
+            flush()
             return
         }
         let before = outbound.count
@@ -308,33 +325,6 @@ extension TCPConnection {
         }
         bytesEnqueued += UInt64(outbound.count - before)
         pendingWrites.append(PendingWrite(end: bytesEnqueued, deadline: deadline, handler: handler))
-        flush()
-    }
-
-    /// Writes a block's content, staged from the block in pieces as the socket drains (never copied whole); the
-    /// block is released once its last piece is staged.
-    package func writeOnQueue(_ block: ByteBlock, deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
-        debugAssertOnQueue(queue)
-        guard canWrite(handler) else { return }
-        writeUnstaged(.block(block), deadline: deadline, handler)
-    }
-
-    /// False (after failing `handler`) when the connection can no longer take writes.
-    private func canWrite(_ handler: (TransportError?) -> Void) -> Bool {
-        if let failure {
-            handler(failure)
-            return false
-        }
-        guard state == .open else {
-            handler(TransportError(.closedLocally, "cannot write to \(peerDescription): the connection is closed"))
-            return false
-        }
-        return true
-    }
-
-    private func writeUnstaged(_ bytes: OutgoingBytes, deadline: Deadline, _ handler: @escaping (TransportError?) -> Void) {
-        unstaged.append(UnstagedWrite(bytes: bytes, offset: 0))
-        pendingWrites.append(PendingWrite(end: .max, deadline: deadline, handler: handler))
         flush()
     }
 

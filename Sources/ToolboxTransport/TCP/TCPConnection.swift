@@ -56,26 +56,6 @@ public final class TCPConnection: @unchecked Sendable {
         var offset: Int
     }
 
-    /// What a write sends: an array, or a block's content (not copied until it is staged).
-    enum OutgoingBytes {
-        case array([UInt8])
-        case block(ByteBlock)
-
-        var count: Int {
-            switch self {
-            case .array(let bytes): bytes.count
-            case .block(let block): block.count
-            }
-        }
-
-        func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-            switch self {
-            case .array(let bytes): bytes.withUnsafeBytes(body)
-            case .block(let block): block.withUnsafeBytes(body)
-            }
-        }
-    }
-
     /// The serial queue this connection's state machine runs on.
     public let queue: DispatchQueue
     /// "host:port" as the caller named it, for messages.
