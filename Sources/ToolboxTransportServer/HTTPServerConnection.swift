@@ -105,7 +105,7 @@ final class HTTPServerConnection: @unchecked Sendable {
         guard !reading else { return }
         reading = true
         let deadline = parser.isIdle ? Deadline.after(seconds: idleTimeout) : .after(seconds: max(idleTimeout, 30))
-        connection.readOnQueue(maxBytes: 64 * 1024, deadline: deadline) { [self] result in
+        connection.readOnQueue(maxBytes: TCPConnection.plaintextChunk, deadline: deadline) { [self] result in
             reading = false
             switch result {
             case .success(let bytes):

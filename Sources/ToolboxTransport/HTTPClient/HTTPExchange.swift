@@ -148,7 +148,7 @@ final class HTTPExchange {
 
     private func readResponse() {
         let readDeadline = awaitingContinue ? min(deadline, .after(seconds: HTTPExchange.continueTimeout)) : deadline
-        tcp.readOnQueue(maxBytes: 64 * 1024, deadline: readDeadline) { [self] result in
+        tcp.readOnQueue(maxBytes: TCPConnection.plaintextChunk, deadline: readDeadline) { [self] result in
             switch result {
             case .failure(let error) where error.code == .timedOut && awaitingContinue && !deadline.hasPassed:
                 sendBodyAfterContinue()

@@ -88,7 +88,7 @@ extension TCPConnection {
                                   "proxy \(proxyName) sent bytes after its CONNECT answer, before the TLS handshake"))
                 return
             }
-            inbound.append(contentsOf: extra)
+            inbound.append(extra)
         }
         beginSession(serverName: tunnel.serverName)
         if sawEOF {

@@ -4,6 +4,8 @@ import ToolboxCore
 /// The event loop: socket readiness, TLS pumping, pending reads and writes. Everything here runs on `queue`.
 extension TCPConnection {
     static let receiveChunk = 64 * 1024
+    /// The most TLS decrypts into one array (what a round of `receiveChunk` reads can hold).
+    package static let plaintextChunk = 4 * receiveChunk
     /// Unread bytes buffered before the connection stops reading from the socket (back-pressure to the peer).
     static let inboundLimit = 1 << 20
     /// Writes larger than this wait in `unstaged` and go to `outbound` (through TLS: as records) in pieces of
@@ -242,22 +244,41 @@ extension TCPConnection {
     }
 
     /// Moves decrypted application data from the TLS session to `inbound`.
+    ///
+    /// The records are decrypted straight into arrays of up to `plaintextChunk` bytes that `inbound` keeps as they
+    /// are, so a read usually takes one of them without a copy.
     func decryptAvailable() {
         guard let tls, failure == nil else { return }
-        withUnsafeTemporaryAllocation(byteCount: 16 * 1024, alignment: 16) { buffer in
-            while true {
-                switch tls.read(into: buffer) {
-                case .bytes(let n):
-                    inbound.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                case .needsInput:
-                    return
-                case .closed:
-                    peerClosed = true
-                    return
-                case .failed(let error):
-                    failure = error
-                    return
+        var ended = false
+        while !ended {
+            // Nothing received and nothing buffered: no read to try (and no array to allocate).
+            let estimate = tls.plaintextEstimate
+            if estimate == 0 { break }
+            let capacity = min(TCPConnection.plaintextChunk, estimate)
+            var outcome: TLSSession.ReadOutcome?
+            let plaintext = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, filled in
+                while filled < capacity {
+                    let room = UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[filled...]))
+                    let step = tls.read(into: room)
+                    guard case .bytes(let n) = step else {
+                        outcome = step
+                        return
+                    }
+                    filled += min(n, room.count)
                 }
+            }
+            inbound.append(plaintext)
+            switch outcome {
+            case nil:  // the array is full: more may be waiting
+                continue
+            case .needsInput?, .bytes?:
+                ended = true
+            case .closed?:
+                peerClosed = true
+                ended = true
+            case .failed(let error)?:
+                failure = error
+                ended = true
             }
         }
         // Reading can produce output (key updates, alerts); send it along.

@@ -147,6 +147,17 @@ final class TLSSession {
         return .failed(handshakeError())
     }
 
+    /// About how many plaintext bytes the ciphertext received so far holds: what OpenSSL has decrypted and not
+    /// handed out, plus the ciphertext not yet decrypted (records only shrink when decrypted), plus a record's worth
+    /// when OpenSSL holds a partial record of its own. Sizes the array a round of reads decrypts into; a guess too
+    /// small only costs another array.
+    var plaintextEstimate: Int {
+        let decrypted = Int(SSL_pending(ssl))
+        let partial = decrypted == 0 && SSL_has_pending(ssl) != 0 ? 16 * 1024 : 0
+        let (sum, overflow) = Int(clamping: BIO_ctrl_pending(input)).addingReportingOverflow(max(0, decrypted) + partial)
+        return overflow ? Int.max : sum
+    }
+
     /// Decrypts application data into `buffer`.
     ///
     /// Once everything received is consumed, the session holds no record buffers: `SSL_MODE_RELEASE_BUFFERS`
