@@ -115,7 +115,6 @@ struct BenchBlobCommand: ParsableCommand {
 }
 
 extension BenchBlobCommand {
-    /// `size` bytes of the bench's pattern, produced 1 MiB at a time (never held whole).
     /// User + system CPU seconds of this process so far (the timed transfers only, when taken before and after).
     static func cpuSeconds() -> Double {
         var usage = rusage()
@@ -124,6 +123,7 @@ extension BenchBlobCommand {
             + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
+    /// `size` bytes of the bench's pattern, produced 1 MiB at a time (never held whole).
     static func patternStream(size: Int) -> BlobUploadSource {
         let produced = LockedValue(0)
         return .stream(length: Int64(size)) { deliver in

@@ -108,6 +108,46 @@ final class TLSLargeWriteTests: XCTestCase {
         XCTAssertEqual(plaintext, bytes)
     }
 
+    /// Records are written after what the buffer already holds (the connection's unsent bytes), output the
+    /// session made before (a close_notify) goes ahead of them, and a drained session holds nothing back.
+    func testRecordsAreAppendedAfterTheBufferAndEarlierOutput() throws {
+        let (client, server) = try handshakenPair()
+        let first = [UInt8](repeating: 1, count: 50_000)
+        var ciphertext: [UInt8] = []
+        XCTAssertNil(first.withUnsafeBytes { client.write($0, into: &ciphertext) })
+        let afterFirst = ciphertext.count
+        let prefix = ciphertext
+        let second = [UInt8](repeating: 2, count: 300)
+        XCTAssertNil(second.withUnsafeBytes { client.write($0, into: &ciphertext) })
+        XCTAssertEqual(Array(ciphertext[0..<afterFirst]), prefix, "the bytes already in the buffer were changed")
+        XCTAssertGreaterThan(ciphertext.count, afterFirst + second.count)
+        var nothing: [UInt8] = []
+        client.drainOutput(into: &nothing)
+        XCTAssertEqual(nothing, [], "records were kept back in the session")
+        ciphertext.withUnsafeBytes { server.feed($0) }
+        var plaintext: [UInt8] = []
+        var piece = [UInt8](repeating: 0, count: 4096)
+        while case .bytes(let n) = piece.withUnsafeMutableBytes({ server.read(into: $0) }) { plaintext += piece[0..<n] }
+        XCTAssertEqual(plaintext, first + second)
+        // A close_notify made outside a write waits in the session and then precedes the next write's records.
+        server.shutdown()
+        var fromServer: [UInt8] = [9, 9]
+        let reply = [UInt8](repeating: 3, count: 10)
+        let error = reply.withUnsafeBytes { server.write($0, into: &fromServer) }
+        XCTAssertEqual(Array(fromServer.prefix(2)), [9, 9])
+        Array(fromServer.dropFirst(2)).withUnsafeBytes { client.feed($0) }
+        var received: [UInt8] = []
+        var outcome = piece.withUnsafeMutableBytes { client.read(into: $0) }
+        while case .bytes(let n) = outcome {
+            received += piece[0..<n]
+            outcome = piece.withUnsafeMutableBytes { client.read(into: $0) }
+        }
+        // OpenSSL refuses to write after its close_notify, and the client sees the close first, data never.
+        XCTAssertNotNil(error)
+        XCTAssertEqual(received, [])
+        guard case .closed = outcome else { return XCTFail("expected the close_notify first, got \(outcome)") }
+    }
+
     private func handshakenPair() throws -> (client: TLSSession, server: TLSSession) {
         let pki = try TestPKI.get()
         let client = try TLSSession(context: pki.clientContext(), serverName: "localhost", peerDescription: "server")

@@ -1,6 +1,7 @@
 import CToolboxOpenSSL
 
-/// One TLS session driven through memory BIOs: ciphertext in and out as bytes, plaintext in and out as bytes.
+/// One TLS session driven through BIOs of our own (a memory BIO in, `TLSOutputBIO` out): ciphertext in and out as
+/// bytes, plaintext in and out as bytes.
 ///
 /// Keeping OpenSSL away from the socket means the connection's event loop owns all I/O and timing, and the
 /// same code serves client and server sides. Not thread-safe: the owning connection uses it on its queue only.
@@ -20,7 +21,9 @@ final class TLSSession {
 
     private let ssl: OpaquePointer
     private let input: OpaquePointer
+    /// OpenSSL's records go to `sink` through this BIO (see `TLSOutputBIO`).
     private let output: OpaquePointer
+    private let sink = TLSOutputSink()
     private let peerDescription: String
     private let verifiesPeer: Bool
     private(set) var handshakeComplete = false
@@ -35,7 +38,7 @@ final class TLSSession {
         guard let ssl = SSL_new(context.context) else {
             throw TLSContext.configurationError("could not create a TLS session")
         }
-        guard let input = BIO_new(BIO_s_mem()), let output = BIO_new(BIO_s_mem()) else {
+        guard let input = BIO_new(BIO_s_mem()), let output = TLSOutputBIO.make(for: sink) else {
             SSL_free(ssl)
             throw TLSContext.configurationError("could not create TLS memory buffers")
         }
@@ -116,20 +119,13 @@ final class TLSSession {
 
     /// Moves ciphertext OpenSSL produced (handshake messages, records, alerts) to the end of `buffer`.
     func drainOutput(into buffer: inout [UInt8]) {
-        // One write of 2 GiB or more leaves more than an Int32 can count pending: read it in pieces.
-        let pending = Int(clamping: BIO_ctrl_pending(output))
-        guard pending > 0 else { return }
-        _ = Self.inPieces(count: pending, limit: 1 << 30) { _, length in
-            // Read into a fresh array and append it whole: appending `repeatElement` went byte by byte
-            // (no contiguous storage), which made TLS throughput a few MB/s in debug builds.
-            var got: Int32 = 0
-            let chunk = [UInt8](unsafeUninitializedCapacity: Int(length)) { raw, initialized in
-                got = BIO_read(output, raw.baseAddress, length)
-                initialized = Int(max(got, 0))
-            }
-            buffer.append(contentsOf: chunk)
-            return got
+        guard !sink.bytes.isEmpty else { return }
+        if buffer.isEmpty {
+            swap(&buffer, &sink.bytes)
+        } else {
+            buffer.append(contentsOf: sink.bytes)
         }
+        sink.bytes = []  // an idle session keeps no output buffer
     }
 
     /// Advances the handshake as far as the input received so far allows.
@@ -189,19 +185,20 @@ final class TLSSession {
         }
     }
 
-    /// Encrypts `bytes` and appends the records to `buffer`; memory BIOs never push back, so it writes
+    /// Encrypts `bytes` and appends the records to `buffer`; the output BIO never pushes back, so it writes
     /// everything or fails.
     ///
-    /// The records are moved out after every `piece` bytes (16 MiB): a memory BIO cannot grow past about 1.5 GiB
-    /// (OpenSSL's `BUF_MEM` limit), so encrypting one write of that size or more in one go failed with "malloc
-    /// failure" (TLSLargeWriteTests, opt-in).
+    /// OpenSSL writes the records straight to the end of `buffer` (lent to the sink for the call): no copy of
+    /// them is made on the way. Lengths go to OpenSSL in pieces of at most `piece` bytes (an `int`).
     func write(_ bytes: UnsafeRawBufferPointer, into buffer: inout [UInt8], piece: Int = 1 << 24) -> TransportError? {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return nil }
+        // Output made earlier (by a read: alerts, key updates) goes first.
+        drainOutput(into: &buffer)
+        swap(&sink.bytes, &buffer)
+        defer { swap(&sink.bytes, &buffer) }
         let written = Self.inPieces(count: bytes.count, limit: piece) { offset, length in
             ERR_clear_error()
-            let rc = SSL_write(ssl, base + offset, length)
-            if rc > 0 { drainOutput(into: &buffer) }
-            return rc
+            return SSL_write(ssl, base + offset, length)
         }
         guard written == bytes.count else {
             return TransportError(
@@ -264,5 +261,53 @@ final class TLSSession {
         default:
             return TransportError(.certificateInvalid, "the certificate of \(peer) was rejected: \(reason)")
         }
+    }
+}
+
+/// Where a session's output BIO puts OpenSSL's records. Used on the session's queue only, inside OpenSSL calls the
+/// session makes.
+final class TLSOutputSink {
+    var bytes: [UInt8] = []
+}
+
+/// A write-only BIO that appends what OpenSSL writes to a `TLSOutputSink`'s array.
+///
+/// A memory BIO cost two copies of every record on the way out (into the BIO, and out of it with `BIO_read`) and
+/// kept its buffer while the connection idled; this BIO appends to the array the connection sends from, and
+/// `TLSSession.write` lends it the connection's own buffer, so records are written where they are sent from.
+enum TLSOutputBIO {
+    /// The method table, made once per process and never freed (OpenSSL keeps a pointer to it in every BIO).
+    private struct Method: @unchecked Sendable {
+        // @unchecked Sendable: the pointer is written once, while the static is initialised, and only read after.
+        let pointer: OpaquePointer?
+    }
+
+    private static let method = Method(pointer: {
+        OpenSSLLibrary.ensureInitialized()
+        guard let method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "toolbox TLS output") else {
+            return nil
+        }
+        _ = BIO_meth_set_write(method) { bio, data, length in
+            guard let bio, let data, length > 0, let box = BIO_get_data(bio) else { return 0 }
+            let sink = Unmanaged<TLSOutputSink>.fromOpaque(box).takeUnretainedValue()
+            sink.bytes.append(contentsOf: UnsafeBufferPointer(
+                start: UnsafeRawPointer(data).assumingMemoryBound(to: UInt8.self), count: Int(length)))
+            return length
+        }
+        // OpenSSL flushes after each handshake flight; nothing is buffered here, so every flush succeeds. Other
+        // controls (pending counts, kTLS queries) answer 0: nothing pending, not supported.
+        _ = BIO_meth_set_ctrl(method) { _, command, _, _ in command == BIO_CTRL_FLUSH ? 1 : 0 }
+        _ = BIO_meth_set_create(method) { bio in
+            BIO_set_init(bio, 1)
+            return 1
+        }
+        return method
+    }())
+
+    /// A new BIO writing to `sink` (held unretained: the session that owns the BIO holds the sink).
+    static func make(for sink: TLSOutputSink) -> OpaquePointer? {
+        guard let method = method.pointer, let bio = BIO_new(method) else { return nil }
+        BIO_set_data(bio, Unmanaged.passUnretained(sink).toOpaque())
+        return bio
     }
 }
