@@ -200,6 +200,9 @@ PY
     # Blob: BLOB_MIB over HTTPS, streamed from and to files by all three clients (so max RSS shows their buffers).
     blob_size=$((blob_mib << 20))
     head -c "$blob_size" /dev/urandom >"$workdir/blob.bin"
+    # Written back now, not during the transfers: the kernel flushing this file's 256 MiB while the downloads
+    # wrote theirs made the first downloads of every client 3-4x slower (seen 2026-12-07, Swift and Python alike).
+    sync "$workdir/blob.bin"
     blob=(--connection-string "$BLOB_CS" --ca-file "$CA" --container bench --size "$blob_size" --count "$count_blob" --file "$workdir/blob.bin" --json)
     blob_py=(--connection-string "$BLOB_CS" --ca-file "$CA" --container bench --size "$blob_size" --count "$count_blob" --file "$workdir/blob.bin")
     sas=$("$python" - "$BLOB_CS" <<'PY'
