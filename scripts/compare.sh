@@ -203,8 +203,10 @@ PY
     # Written back now, not during the transfers: the kernel flushing this file's 256 MiB while the downloads
     # wrote theirs made the first downloads of every client 3-4x slower (seen 2026-12-07, Swift and Python alike).
     sync "$workdir/blob.bin"
-    blob=(--connection-string "$BLOB_CS" --ca-file "$CA" --container bench --size "$blob_size" --count "$count_blob" --file "$workdir/blob.bin" --json)
-    blob_py=(--connection-string "$BLOB_CS" --ca-file "$CA" --container bench --size "$blob_size" --count "$count_blob" --file "$workdir/blob.bin")
+    # One untimed transfer first for both libraries: the first transfers after gigabytes of uploads varied 2-4x
+    # between runs for every client (Python's too), and a single one decided the row.
+    blob=(--connection-string "$BLOB_CS" --ca-file "$CA" --container bench --size "$blob_size" --count "$count_blob" --warmup 1 --file "$workdir/blob.bin" --json)
+    blob_py=(--connection-string "$BLOB_CS" --ca-file "$CA" --container bench --size "$blob_size" --count "$count_blob" --warmup 1 --file "$workdir/blob.bin")
     sas=$("$python" - "$BLOB_CS" <<'PY'
 import sys
 from datetime import datetime, timedelta, timezone

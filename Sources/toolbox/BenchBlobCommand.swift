@@ -23,10 +23,13 @@ struct BenchBlobCommand: ParsableCommand {
     @Option(help: "Operations to run") var count = 10
     @Option(help: "Operations in flight at once") var concurrency = 1
     @Option(help: "Stream from/to files: upload PATH (of --size bytes), download to PATH.<n>") var file: String?
+    @Option(help: "Untimed operations before measuring (default 0); warm-up uploads go to bench-<run>/warm-<n>")
+    var warmup = 0
 
     func validate() throws {
         guard size >= 0, size <= 4 << 30 else { throw ValidationError("--size must be 0...4 GiB") }
         guard count >= 1 else { throw ValidationError("--count must be >= 1") }
+        guard (0...10_000).contains(warmup) else { throw ValidationError("--warmup must be 0...10000") }
         guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be 1...1024") }
         if let file, operation == .upload {
             let length = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value
@@ -59,16 +62,15 @@ struct BenchBlobCommand: ParsableCommand {
                     _ = try client.upload(sourceName, from: BenchBlobCommand.patternStream(size: size), options: options)
                 }
             }
-            let cpuBefore = BenchBlobCommand.cpuSeconds()
-            let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { index, done in
+            let transfer: @Sendable (String, @escaping @Sendable (String?) -> Void) -> Void = { label, done in
                 switch operation {
                 case .upload:
-                    client.upload("bench-\(run)/\(index)", from: source, options: options) { result in
+                    client.upload("bench-\(run)/\(label)", from: source, options: options) { result in
                         done(result.failure.map { "\($0)" })
                     }
                 case .download:
                     if let file {
-                        let path = "\(file).\(index)"
+                        let path = "\(file).\(label)"
                         client.download(sourceName, toFile: path) { result in
                             unlink(path)
                             switch result {
@@ -90,10 +92,22 @@ struct BenchBlobCommand: ParsableCommand {
                     }
                 }
             }
+            if warmup > 0 {
+                let warm = ClosedLoopLoad.run(count: warmup, concurrency: concurrency) { index, done in
+                    transfer("warm-\(index)", done)
+                }
+                if let error = warm.lastError { JSONOutput.printError("warm-up: \(error)") }
+            }
+            let cpuBefore = BenchBlobCommand.cpuSeconds()
+            let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency) { index, done in
+                transfer("\(index)", done)
+            }
             let cpu = BenchBlobCommand.cpuSeconds() - cpuBefore
             let megabytes = Double(size) * Double(outcome.succeeded) / 1e6
             // Best-effort clean-up of what the run wrote.
-            let written = operation == .upload ? (0..<count).map { "bench-\(run)/\($0)" } : [sourceName]
+            let written = operation == .upload
+                ? (0..<count).map { "bench-\(run)/\($0)" } + (0..<warmup).map { "bench-\(run)/warm-\($0)" }
+                : [sourceName]
             for name in written { try? client.deleteBlob(name) }
             try? client.close()
             if let lastError = outcome.lastError { JSONOutput.printError("last error: \(lastError)") }

@@ -159,13 +159,20 @@ final class BlobCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.createFile(atPath: file, contents: Data((0..<300_000).map { UInt8($0 % 251) })))
         for operation in ["upload", "download"] {
             let bench = try ToolboxCLI.run(["bench", "blob"] + common(env)
-                + ["--operation", operation, "--size", "300000", "--count", "4", "--concurrency", "2", "--file", file])
+                + ["--operation", operation, "--size", "300000", "--count", "4", "--concurrency", "2", "--file", file,
+                   "--warmup", "2"])
             XCTAssertEqual(bench.status, 0, bench.stderr)
             let summary = try bench.singleJSONObject()
             XCTAssertEqual(summary["errors"] as? Int, 0, operation)
+            XCTAssertEqual(summary["count"] as? Int, 4, "warm-up transfers are not counted")
             XCTAssertEqual(summary["streamed"] as? Bool, true, operation)
             XCTAssertFalse(FileManager.default.fileExists(atPath: file + ".0"), "downloads are removed")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: file + ".warm-0"), "warm-up downloads are removed")
         }
+        let negativeWarmup = try ToolboxCLI.run(["bench", "blob"] + common(env)
+            + ["--operation", "upload", "--size", "300000", "--file", file, "--warmup", "-1"])
+        XCTAssertNotEqual(negativeWarmup.status, 0)
+        XCTAssertTrue(negativeWarmup.stderr.contains("--warmup"), negativeWarmup.stderr)
         let wrongSize = try ToolboxCLI.run(["bench", "blob"] + common(env)
             + ["--operation", "upload", "--size", "5", "--file", file])
         XCTAssertNotEqual(wrongSize.status, 0)
