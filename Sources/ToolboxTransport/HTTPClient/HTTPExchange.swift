@@ -56,10 +56,7 @@ final class HTTPExchange {
             finish(.failure(TransportError(.invalidRequest, "\(error)")))
             return
         }
-        let sent: () -> Void = { [self] in
-            bodySent = true
-            startReading()
-        }
+        let sent: () -> Void = { [self] in bodyWasSent() }
         if case .stream(let length, let next) = request.body {
             // The response is read while the body streams: a server may answer (and close) before it ends.
             send(.bytes(head)) { [self] in
@@ -133,10 +130,7 @@ final class HTTPExchange {
                 case .success(nil):
                     var tail: [UInt8] = []
                     if chunked { HTTPSerializer.writeLastChunk(into: &tail) }
-                    exchange.sendBody(.bytes(tail)) {
-                        exchange.bodySent = true
-                        exchange.startReading()
-                    }
+                    exchange.sendBody(.bytes(tail)) { exchange.bodyWasSent() }
                 case .success(let piece?):
                     var bytes: [UInt8] = []
                     if chunked { HTTPSerializer.writeChunk(piece, into: &bytes) } else { bytes = piece }
@@ -214,10 +208,13 @@ final class HTTPExchange {
         awaitingContinue = false
         // The read loop stopped (at `100 Continue` or its time-out) and restarts around the body.
         readStarted = false
-        sendBody(body) { [self] in
-            bodySent = true
-            startReading()
-        }
+        sendBody(body) { [self] in bodyWasSent() }
+    }
+
+    /// The whole request is with the kernel: the connection may be reused once the response ends.
+    private func bodyWasSent() {
+        bodySent = true
+        startReading()
     }
 
     private func fail(_ error: TransportError) {

@@ -18,23 +18,26 @@ struct ByteQueue {
 
     var isEmpty: Bool { count == 0 }
 
+    /// Spare capacity of the last array: bytes that fit there are copied in rather than kept as an array of their own.
+    private var roomInLast: Int { chunks.last.map { $0.capacity - $0.count } ?? 0 }
+
     /// Appends `bytes`, keeping the array itself (no copy) when it cannot go into the last array's spare room.
     mutating func append(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
-        count += bytes.count
-        if let last = chunks.indices.last, chunks[last].capacity - chunks[last].count >= bytes.count {
-            chunks[last].append(contentsOf: bytes)
+        if roomInLast >= bytes.count {
+            chunks[chunks.count - 1].append(contentsOf: bytes)
         } else {
             chunks.append(bytes)
         }
+        count += bytes.count
     }
 
     /// Appends a copy of `bytes`.
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
-        if let last = chunks.indices.last, chunks[last].capacity - chunks[last].count >= bytes.count {
+        if roomInLast >= bytes.count {
+            chunks[chunks.count - 1].append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
             count += bytes.count
-            chunks[last].append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
         } else {
             append([UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
                 UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)

@@ -249,8 +249,7 @@ extension TCPConnection {
     /// are, so a read usually takes one of them without a copy.
     func decryptAvailable() {
         guard let tls, failure == nil else { return }
-        var ended = false
-        while !ended {
+        while true {
             // Nothing received and nothing buffered: no read to try (and no array to allocate).
             let estimate = tls.plaintextEstimate
             if estimate == 0 { break }
@@ -268,18 +267,10 @@ extension TCPConnection {
                 }
             }
             inbound.append(plaintext)
-            switch outcome {
-            case nil:  // the array is full: more may be waiting
-                continue
-            case .needsInput?, .bytes?:
-                ended = true
-            case .closed?:
-                peerClosed = true
-                ended = true
-            case .failed(let error)?:
-                failure = error
-                ended = true
-            }
+            guard let outcome else { continue }  // the array is full: more may be waiting
+            if case .closed = outcome { peerClosed = true }
+            if case .failed(let error) = outcome { failure = error }
+            break
         }
         // Reading can produce output (key updates, alerts); send it along.
         tls.drainOutput(into: &outbound)
