@@ -124,9 +124,15 @@ def goals(r):
     for kind in ("plain", "tls"):
         m = r.get(f"idle_memory_{kind}")
         if m:
-            kb = m["kb_per_idle_connection"]
-            add(f"memory per idle pooled connection ({kind.upper() if kind == 'tls' else kind})",
-                f"{kb} KB (RSS delta over {m['idle_connections']} connections)",
+            # The goal is judged on the second wave: what one more idle connection costs a process that is
+            # already running (the first wave also pays for worker threads, their malloc arenas and first-use
+            # tables, once per process). Both are printed; older runs have the first wave only.
+            first = m["kb_per_idle_connection"]
+            kb = m.get("kb_per_idle_connection_second_wave", first)
+            waves = (f"{kb} KB (RSS delta of {m['second_wave_connections']} more, after the first "
+                     f"{m['idle_connections']}: {first} KB each)" if "kb_per_idle_connection_second_wave" in m
+                     else f"{kb} KB (RSS delta over {m['idle_connections']} connections)")
+            add(f"memory per idle pooled connection ({kind.upper() if kind == 'tls' else kind})", waves,
                 "≤ 48 KB (issue 20)" if kind == "tls" else "reported", kb <= 48 if kind == "tls" else True)
     return "\n".join(out)
 

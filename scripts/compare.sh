@@ -6,7 +6,7 @@
 #
 # Writes one JSON line per measurement ({"case": ..., "result": {...}}), then prints a Markdown table with ratios
 # (scripts/compare-report.py) and, when matplotlib is in the anchor venv, plots docs/performance/compare.png.
-# Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (40000: long enough to time our client), COUNT_SB (5000), COLD_COUNT (5), IDLE (50),
+# Environment: SIZE (128), COUNT_SERIAL (5000), COUNT_64 (40000: long enough to time our client), COUNT_SB (5000), COLD_COUNT (5), IDLE (200, in each of two waves),
 # COUNT_BATCH (500000 events, i.e. 5000 batches of 100), COUNT_BATCH_PY (50000 events for the Python batch rows),
 # COUNT_RECEIVE (20000), RECEIVERS (8), SB_PREFETCH (the receive row's prefetch per receiver), SCRATCH (.build-perf-rel), TOOLBOX (a release toolbox to use instead of building).
 # PARTS (default "messaging pool http") picks the sections; COUNT_HTTP (20000) and COUNT_HTTP_C1 (5000) Cosmos
@@ -23,7 +23,7 @@ count_serial=${COUNT_SERIAL:-5000}
 count_64=${COUNT_64:-40000}
 count_sb=${COUNT_SB:-5000}
 cold_count=${COLD_COUNT:-5}
-idle=${IDLE:-50}
+idle=${IDLE:-200}
 count_batch=${COUNT_BATCH:-500000}
 count_batch_py=${COUNT_BATCH_PY:-50000}
 count_receive=${COUNT_RECEIVE:-20000}

@@ -172,8 +172,15 @@ final class BenchEventHubsCLITests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         let object = try result.singleJSONObject()
         XCTAssertEqual(object["idle_connections"] as? Int, 3)
-        XCTAssertEqual(object["connections"] as? Int, 4)
-        XCTAssertNotNil(object["kb_per_idle_connection"])
+        // Two waves of 3: the second is measured on top of the first.
+        XCTAssertEqual(object["second_wave_connections"] as? Int, 3)
+        XCTAssertEqual(object["connections"] as? Int, 7)
+        XCTAssertEqual(object["errors"] as? Int, 0)
+        XCTAssertNotNil(object["kb_per_idle_connection"] as? Double)
+        XCTAssertNotNil(object["kb_per_idle_connection_second_wave"] as? Double)
+        let first = try XCTUnwrap(object["rss_after_kb"] as? Int)
+        XCTAssertGreaterThan(try XCTUnwrap(object["rss_after_second_wave_kb"] as? Int), 0)
+        XCTAssertGreaterThan(first, 0)
     }
 
     func testBenchRejectsBadFlags() throws {
