@@ -31,6 +31,34 @@ final class FrameTests: XCTestCase {
         XCTAssertThrowsError(try AMQPProtocolHeader(bytes: ArraySlice(bytes("HTTP/1.1"))))
     }
 
+    func testReceivedArraysSplitAnywhereParseAlikeAndNothingIsHeldOnceConsumed() throws {
+        var transfer = AMQPTransfer(handle: 3)
+        transfer.deliveryID = 7
+        let frames: [AMQPFrame] = [
+            .heartbeat, .amqp(channel: 0, performative: .close(nil), payload: []),
+            .amqp(channel: 2, performative: .transfer(transfer), payload: Array(repeating: 0xab, count: 3000)),
+            .heartbeat,
+        ]
+        let stream = frames.flatMap { $0.encode() }
+        var random = SeededGenerator(state: 20261207)
+        for _ in 0..<200 {
+            var parser = AMQPFrameParser(maxFrameSize: 65536)
+            var parsed: [AMQPFrame] = []
+            var offset = 0
+            while offset < stream.count {
+                let length = min(stream.count - offset, Int.random(in: 1...1500, using: &random))
+                parser.append(Array(stream[offset..<(offset + length)]))
+                offset += length
+                while let frame = try parser.nextFrame() { parsed.append(frame) }
+                // Whatever a read leaves over is a partial frame; once all of it is consumed nothing is held.
+                if parser.bufferedCount == 0 { XCTAssertEqual(parser.heldCapacity, 0) }
+            }
+            XCTAssertEqual(parsed, frames)
+            XCTAssertEqual(parser.bufferedCount, 0)
+            XCTAssertEqual(parser.heldCapacity, 0)
+        }
+    }
+
     func testEveryPerformativeRoundTrips() throws {
         var open = AMQPOpen(containerID: "EHProducer-1", hostname: "localhost")
         open.maxFrameSize = 1_048_576

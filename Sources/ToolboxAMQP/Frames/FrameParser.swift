@@ -27,6 +27,9 @@ public struct AMQPFrameParser: Sendable {
     /// Bytes received and not yet consumed.
     public var bufferedCount: Int { buffer.count - start }
 
+    /// The capacity of the buffer held (tests: an idle parser holds none).
+    var heldCapacity: Int { buffer.capacity }
+
     public mutating func append(_ bytes: some Collection<UInt8>) {
         // Compact lazily so a stream of small frames does not shift the buffer on every frame.
         if start > 0, start >= buffer.count / 2 {
@@ -36,9 +39,29 @@ public struct AMQPFrameParser: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Appends a received array; with nothing left over from earlier reads it becomes the buffer as it is (no
+    /// copy: it is usually the socket read's own array).
+    public mutating func append(_ bytes: [UInt8]) {
+        guard start == buffer.count else { return append(bytes[...]) }
+        buffer = bytes
+        start = 0
+    }
+
+    /// Once every buffered byte is consumed the buffer is let go, so an idle connection holds no copy of what it
+    /// read last (a read can be 256 KiB).
+    private mutating func releaseIfConsumed() {
+        if start == buffer.count, !buffer.isEmpty {
+            buffer = []
+            start = 0
+        }
+    }
+
     /// The next 8-byte protocol header, or nil if fewer than 8 bytes are buffered.
     public mutating func nextProtocolHeader() throws -> AMQPProtocolHeader? {
-        guard bufferedCount >= 8 else { return nil }
+        guard bufferedCount >= 8 else {
+            releaseIfConsumed()
+            return nil
+        }
         let header = try AMQPProtocolHeader(bytes: buffer[start..<(start + 8)])
         start += 8
         return header
@@ -46,7 +69,10 @@ public struct AMQPFrameParser: Sendable {
 
     /// The next complete frame, or nil if more bytes are needed.
     public mutating func nextFrame() throws -> AMQPFrame? {
-        guard bufferedCount >= 8 else { return nil }
+        guard bufferedCount >= 8 else {
+            releaseIfConsumed()
+            return nil
+        }
         var size: UInt32 = 0
         for i in 0..<4 { size = size << 8 | UInt32(buffer[start + i]) }
         let doff = Int(buffer[start + 4])
