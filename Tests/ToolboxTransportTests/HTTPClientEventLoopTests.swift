@@ -109,14 +109,15 @@ final class HTTPClientEventLoopTests: XCTestCase {
     /// Runs `path` on `connection` from its own queue (after `first`, in the same turn) and waits for the outcome.
     private func exchangeOnItsQueue(
         _ connection: HTTPClientConnection, _ path: String, sink: BufferingSink = BufferingSink(limit: 1 << 20),
-        first: () -> Void = {}
+        ticket: HTTPExchangeTicket? = nil, first: () -> Void = {}
     ) throws -> (HTTPClientConnection.ExchangeStart, HTTPExchangeOutcome) {
         let request = try HTTPRequest(url: "http://127.0.0.1:\(connection.endpoint.port)\(path)")
         let outcome = LockedValue<HTTPExchangeOutcome?>(nil)
         let done = DispatchSemaphore(value: 0)
         let start: HTTPClientConnection.ExchangeStart = connection.tcp.queue.sync {
             first()
-            return connection.exchange(request, deadline: .after(seconds: 10), sink: sink, onOwnQueue: true) { result in
+            return connection.exchange(request, deadline: .after(seconds: 10), sink: sink, onOwnQueue: true,
+                                       ticket: ticket) { result in
                 outcome.withLockedValue { $0 = result }
                 done.signal()
             }
@@ -125,11 +126,18 @@ final class HTTPClientEventLoopTests: XCTestCase {
         return (start, try XCTUnwrap(outcome.load()))
     }
 
-    /// An abort already queued on the connection (a cancel of the exchange that just ended) must reach it before a
-    /// waiting request starts there: that request then ends unsent (so it may be sent again elsewhere) instead of
-    /// being cut off after it went out.
-    func testAnAbortQueuedOnTheConnectionComesBeforeAnInPlaceStart() throws {
+    /// A cancel reaches the exchange it was made for and no other. One that comes after its exchange ended (the
+    /// race of a cancel with a completion: the connection already went to the next waiting request) changes
+    /// nothing; one that comes before its exchange started ends it unsent and leaves the connection in service;
+    /// one that comes while it runs ends it and retires the connection.
+    func testACancelReachesOnlyTheExchangeItWasMadeFor() throws {
+        // "/unanswered" is never answered (its responder is kept, unused, until the end).
+        let unanswered = LockedValue<[@Sendable (HTTPServerResponse) -> Void]>([])
         let server = try HTTPServer { request, respond in
+            if request.head.target == "/unanswered" {
+                unanswered.withLockedValue { $0.append(respond) }
+                return
+            }
             respond(HTTPServerResponse(status: 200, text: request.head.target))
         }
         defer { server.close() }
@@ -137,19 +145,67 @@ final class HTTPClientEventLoopTests: XCTestCase {
         let loop = try XCTUnwrap(loops.next())
         let connection = try openConnection(port: server.port, loop: loop)
         defer { connection.tcp.close(mode: .abortive, queue: DispatchQueue(label: "close")) {} }
-        // Without a queued abort the exchange starts in place and completes.
+        let cancelled = TransportError(.cancelled, "cancelled by the test")
+
+        // The first exchange ends; its cancel arrives late, in the turn the next exchange starts in.
+        let firstTicket = HTTPExchangeTicket()
         let sink = BufferingSink(limit: 1 << 20)
-        let (firstStart, first) = try exchangeOnItsQueue(connection, "/first", sink: sink)
+        let (firstStart, first) = try exchangeOnItsQueue(connection, "/first", sink: sink, ticket: firstTicket)
         XCTAssertEqual(firstStart, .inPlace)
         XCTAssertEqual(try first.result.get().status, 200)
         XCTAssertEqual(String(decoding: sink.takeBody(), as: UTF8.self), "/first")
-        // With one queued, the next exchange (a waiting request's) is enqueued behind it.
-        let (start, ended) = try exchangeOnItsQueue(connection, "/after-abort") {
-            connection.abort(TransportError(.cancelled, "cancelled by the test"))
+        let nextSink = BufferingSink(limit: 1 << 20)
+        let (nextStart, next) = try exchangeOnItsQueue(connection, "/next", sink: nextSink, ticket: HTTPExchangeTicket()) {
+            connection.abort(cancelled, ticket: firstTicket)
         }
-        XCTAssertEqual(start, .enqueued, "not started in place while an abort waits on the queue")
-        XCTAssertTrue(ended.unsent, "the abort came first: not a byte of the request went out")
-        if case .success = ended.result { XCTFail("the aborted connection cannot have answered") }
+        XCTAssertEqual(nextStart, .inPlace)
+        XCTAssertEqual(try next.result.get().status, 200, "a late cancel of the exchange before must not cut this one")
+        XCTAssertEqual(String(decoding: nextSink.takeBody(), as: UTF8.self), "/next")
+        XCTAssertTrue(next.reusable)
+
+        // Cancelled before its start: ends unsent with the cancel's error; the connection stays in service.
+        let early = HTTPExchangeTicket()
+        connection.abort(cancelled, ticket: early)
+        let request = try HTTPRequest(url: "http://127.0.0.1:\(server.port)/never")
+        let earlyOutcome = LockedValue<HTTPExchangeOutcome?>(nil)
+        let earlyDone = DispatchSemaphore(value: 0)
+        XCTAssertEqual(connection.exchange(request, deadline: .after(seconds: 10), sink: BufferingSink(limit: 1024),
+                                           ticket: early) { result in
+            earlyOutcome.withLockedValue { $0 = result }
+            earlyDone.signal()
+        }, .enqueued)
+        XCTAssertEqual(earlyDone.wait(timeout: .now() + 10), .success)
+        let ended = try XCTUnwrap(earlyOutcome.load())
+        XCTAssertTrue(ended.unsent)
+        XCTAssertTrue(ended.reusable)
+        XCTAssertEqual(errorCode(ended.result), .cancelled)
+        let (_, after) = try exchangeOnItsQueue(connection, "/after")
+        XCTAssertEqual(try after.result.get().status, 200, "the connection still serves requests")
+
+        // Cancelled while it runs (its request went out and is never answered): ends with the cancel's error, and
+        // the connection is retired.
+        let running = HTTPExchangeTicket()
+        let slowOutcome = LockedValue<HTTPExchangeOutcome?>(nil)
+        let slowDone = DispatchSemaphore(value: 0)
+        connection.exchange(try HTTPRequest(url: "http://127.0.0.1:\(server.port)/unanswered"),
+                            deadline: .after(seconds: 60), sink: BufferingSink(limit: 1024), ticket: running) { result in
+            slowOutcome.withLockedValue { $0 = result }
+            slowDone.signal()
+        }
+        for _ in 0..<1000 where unanswered.load().isEmpty { usleep(10_000) }
+        XCTAssertEqual(unanswered.load().count, 1, "the request reached the server")
+        connection.abort(cancelled, ticket: running)
+        XCTAssertEqual(slowDone.wait(timeout: .now() + 30), .success, "the cancel ended it (it is never answered)")
+        let slow = try XCTUnwrap(slowOutcome.load())
+        XCTAssertEqual(errorCode(slow.result), .cancelled)
+        XCTAssertFalse(slow.reusable)
+        XCTAssertFalse(slow.unsent)
+        XCTAssertNotEqual(connection.tcp.state, .open, "retired")
+    }
+
+    private func errorCode(_ result: Result<HTTPResponseHead, TransportError>) -> TransportError.Code? {
+        if case .failure(let error) = result { return error.code }
+        return nil
     }
 
     func testChainedRequestsWithCompletionsOnTheCallbackQueue() throws {

@@ -239,8 +239,12 @@ public final class HTTPClient: Sendable {
         onOwnQueue: Bool = false, finish: CompletionOnce<Result<HTTPResponseHead, TransportError>>
     ) {
         let connection = lease.connection
+        // The cancel reaches this exchange only: one that comes after it ended leaves the connection alone, which
+        // by then may carry the next waiting request (it took the connection in the turn this one ended).
+        let ticket = HTTPExchangeTicket()
         guard task.setCancelAction({
-            connection.abort(TransportError(.cancelled, "the request to \(request.endpoint) was cancelled"))
+            connection.abort(TransportError(.cancelled, "the request to \(request.endpoint) was cancelled"),
+                             ticket: ticket)
         }) else {
             lease.release()
             return
@@ -250,7 +254,7 @@ public final class HTTPClient: Sendable {
         // connection, never the acquire's completion (a Dispatch worker that must not wait for a busy loop).
         let start = connection.exchange(request, deadline: deadline, sink: sink,
                                         onCallerThread: onCallerThread && !configuration.inlineCompletions,
-                                        onOwnQueue: onOwnQueue) { [weak self] outcome in
+                                        onOwnQueue: onOwnQueue, ticket: ticket) { [weak self] outcome in
             // Cancelling from now on must not abort the connection: it goes back to the pool and may serve others.
             task.clearCancelAction()
             lease.release(outcome.reusable ? .reuse : .discard)

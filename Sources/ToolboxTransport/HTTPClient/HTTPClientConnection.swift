@@ -1,5 +1,4 @@
 import Dispatch
-import Synchronization
 import ToolboxCore
 
 /// Receives a response as an exchange produces it; called on the connection's queue.
@@ -47,20 +46,18 @@ final class HTTPClientConnection: @unchecked Sendable {
         self.parser = HTTPParser(parsing: .responses, limits: limits)
     }
 
-    /// Aborts whatever exchange is running (cancellation).
-    func abort(_ error: TransportError) {
-        abortsQueued.add(1, ordering: .relaxed)
+    /// Cancels the exchange `ticket` names, and only that one: running, its connection is failed (and retired);
+    /// not started yet, it ends at its start without sending a byte, the connection untouched; already ended, the
+    /// cancel came too late and changes nothing — the connection may be carrying the next request by then.
+    func abort(_ error: TransportError, ticket: HTTPExchangeTicket) {
         tcp.queue.async {
-            self.abortsQueued.subtract(1, ordering: .relaxed)
-            self.tcp.fail(error)
+            switch ticket.state {
+            case .waiting: ticket.state = .cancelledBeforeStart(error)
+            case .running: self.tcp.fail(error)
+            case .ended, .cancelledBeforeStart: break
+            }
         }
     }
-
-    /// Aborts enqueued on `tcp.queue` and not yet run. An exchange is started in the current turn of the queue only
-    /// while there are none: an abort meant for the exchange that just finished must still find the connection
-    /// before the next exchange starts on it (and so end that one as unsent, to be retried), as it does when the
-    /// start is enqueued behind it.
-    private let abortsQueued = Atomic<Int>(0)
 
     /// Runs one request/response exchange; `completion` runs on `tcp.queue`.
     ///
@@ -75,15 +72,16 @@ final class HTTPClientConnection: @unchecked Sendable {
     /// there could meet another connection's `sync` the other way and deadlock.
     @discardableResult
     func exchange(_ request: HTTPRequest, deadline: Deadline, sink: any HTTPResponseSink, onCallerThread: Bool = false,
-                  onOwnQueue: Bool = false, completion: @escaping (HTTPExchangeOutcome) -> Void) -> ExchangeStart {
-        if onOwnQueue, tcp.isOnOwnQueue, abortsQueued.load(ordering: .relaxed) == 0 {
-            HTTPExchange(connection: self, request: request, deadline: deadline, sink: sink, completion: completion)
-                .start()
+                  onOwnQueue: Bool = false, ticket: HTTPExchangeTicket? = nil,
+                  completion: @escaping (HTTPExchangeOutcome) -> Void) -> ExchangeStart {
+        if onOwnQueue, tcp.isOnOwnQueue {
+            HTTPExchange(connection: self, request: request, deadline: deadline, sink: sink, ticket: ticket,
+                         completion: completion).start()
             return .inPlace
         }
         if onCallerThread, !TCPConnection.isOnTransportQueue {
             tcp.queue.sync {
-                HTTPExchange(connection: self, request: request, deadline: deadline, sink: sink,
+                HTTPExchange(connection: self, request: request, deadline: deadline, sink: sink, ticket: ticket,
                              completion: completion).start()
             }
             return .onCallerThread
@@ -91,7 +89,7 @@ final class HTTPClientConnection: @unchecked Sendable {
         let confined = QueueConfined((sink, completion))
         tcp.queue.async {
             let run = HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,
-                                   completion: confined.value.1)
+                                   ticket: ticket, completion: confined.value.1)
             run.start()
         }
         return .enqueued
@@ -177,4 +175,18 @@ extension TCPConnection {
         // Bytes nobody asked for (a 408 before closing, say) would be mistaken for the next response.
         return failure != nil || peerClosed || state != .open || !inbound.isEmpty
     }
+}
+
+/// Names one exchange so that a cancel reaches that exchange and no other (see `HTTPClientConnection.abort`).
+final class HTTPExchangeTicket: @unchecked Sendable {
+    // @unchecked Sendable: `state` is read and written on the connection's queue only (the exchange's start and end
+    // run there, and `abort` hops there first).
+    enum State {
+        case waiting
+        case running
+        case ended
+        case cancelledBeforeStart(TransportError)
+    }
+
+    var state = State.waiting
 }

@@ -8,6 +8,8 @@ final class HTTPExchange {
     private let deadline: Deadline
     private let sink: any HTTPResponseSink
     private var completion: ((HTTPExchangeOutcome) -> Void)?
+    /// What a cancel of this exchange looks at (nil: the exchange cannot be cancelled on its own).
+    private let ticket: HTTPExchangeTicket?
     private var reused = false
     private var receivedAny = false
     private var awaitingContinue = false
@@ -25,8 +27,9 @@ final class HTTPExchange {
     static let continueTimeout = 1.0
 
     init(connection: HTTPClientConnection, request: HTTPRequest, deadline: Deadline, sink: any HTTPResponseSink,
-         completion: @escaping (HTTPExchangeOutcome) -> Void) {
+         ticket: HTTPExchangeTicket? = nil, completion: @escaping (HTTPExchangeOutcome) -> Void) {
         self.connection = connection
+        self.ticket = ticket
         self.request = request
         self.deadline = deadline
         self.sink = sink
@@ -35,6 +38,14 @@ final class HTTPExchange {
     }
 
     func start() {
+        if let ticket {
+            if case .cancelledBeforeStart(let error) = ticket.state {
+                // Cancelled while it waited for this turn: nothing was sent, the connection serves the next one.
+                finish(.failure(error), reusable: true, unsent: true)
+                return
+            }
+            ticket.state = .running
+        }
         let (reused, closed) = connection.beginExchange()
         self.reused = reused
         if closed {
@@ -227,6 +238,7 @@ final class HTTPExchange {
                         unsent: Bool = false) {
         guard let completion else { return }
         self.completion = nil
+        ticket?.state = .ended
         if !reusable, tcp.state == .open {
             tcp.fail(TransportError(.closedLocally, "the connection was retired after a failed exchange"))
         }
