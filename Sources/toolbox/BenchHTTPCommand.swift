@@ -8,9 +8,9 @@ import ToolboxTransport
 ///
 /// Sends N GET requests with C in flight through one `HTTPClient` (keep-alive, at most C connections; with
 /// `--inline-completions` each completion, and so the next request, runs on the connection's queue) and prints
-/// `{"requests", "errors", "requests_per_sec", "p50_us", "p99_us", "connections_opened"}`. The first request runs
-/// alone so that a TLS peer that cannot be verified stops the run at once: the typed error goes to stderr and the
-/// exit status is 1.
+/// `{"requests", "errors", "requests_per_sec", "p50_us", "p99_us", "connections_opened", "started_after_poller_round"}`.
+/// The first request runs alone so that a TLS peer that cannot be verified stops the run at once: the typed error
+/// goes to stderr and the exit status is 1.
 struct BenchHTTPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "http", abstract: "Keep-alive HTTP/1.1 load test of ToolboxTransport's HTTPClient")
@@ -135,6 +135,8 @@ struct BenchHTTPCommand: ParsableCommand {
             "p50_us": percentile(0.50),
             "p99_us": percentile(0.99),
             "connections_opened": client.connectionsOpened,
+            // Requests whose caller found the loop's poller thread busy and handed the start to it.
+            "started_after_poller_round": client.requestsStartedAfterPollerRound,
         ]
         if let firstError = final.firstError {
             JSONOutput.printHuman("warning: \(final.errors) requests failed; first: \(firstError)")

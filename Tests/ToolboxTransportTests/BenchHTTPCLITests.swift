@@ -23,13 +23,16 @@ final class BenchHTTPCLITests: XCTestCase {
                                   "--ca-file", pki.caFile, "--requests", "200", "--concurrency", "8", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let object = try result.singleJSONObject()
-        for key in ["requests", "errors", "requests_per_sec", "p50_us", "p99_us", "connections_opened"] {
+        for key in ["requests", "errors", "requests_per_sec", "p50_us", "p99_us", "connections_opened",
+                    "started_after_poller_round"] {
             XCTAssertNotNil(object[key], "missing \(key) in \(result.stdout)")
         }
         XCTAssertEqual(object["requests"] as? Int, 200)
         XCTAssertEqual(object["errors"] as? Int, 0)
         let opened = try XCTUnwrap(object["connections_opened"] as? Int)
         XCTAssertTrue((1...8).contains(opened), "connections_opened \(opened) outside 1...8")
+        let handedOver = try XCTUnwrap(object["started_after_poller_round"] as? Int)
+        XCTAssertTrue((0...200).contains(handedOver), "started_after_poller_round \(handedOver)")
         // nginx agrees: at most 8 connections carried the 200 requests.
         let log = nginx.accessLog(waitingFor: 200)
         XCTAssertEqual(log.count, 200)

@@ -139,6 +139,66 @@ final class SocketPollerTests: XCTestCase {
         try second.close()
     }
 
+    #if os(Linux)
+    /// Work handed to a poller thread while it delivers a round of reports runs on that thread once the round is
+    /// over (after the report being handled, and with whatever is handed over while it runs); while the thread
+    /// waits in `epoll_wait` nothing is taken and the caller runs its work itself.
+    func testWorkHandedOverDuringARoundRunsOnThePollerThreadAfterIt() throws {
+        let loops = HTTPEventLoops(count: 1)
+        let loop = try XCTUnwrap(loops.next())
+        let poller = try XCTUnwrap(loop.poller)
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let queue = DispatchQueue(label: "registration", target: loop.queue)
+        let events = LockedValue<[String]>([])
+        let pollerThread = LockedValue<pthread_t?>(nil)
+        let inRound = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let secondRan = DispatchSemaphore(value: 0)
+        XCTAssertFalse(poller.runAfterCurrentRound { events.withLockedValue { $0.append("never") } },
+                       "no thread delivers yet: nothing is taken")
+        let token = try XCTUnwrap(poller.register(fd: fds[0], interest: .read, queue: queue) { _, _ in
+            pollerThread.withLockedValue { $0 = pthread_self() }
+            inRound.signal()
+            release.wait()
+            events.withLockedValue { $0.append("report") }
+        })
+        defer { poller.unregister(fd: fds[0], token: token) }
+        var byte: UInt8 = 1
+        XCTAssertEqual(write(fds[1], &byte, 1), 1)
+        XCTAssertEqual(inRound.wait(timeout: .now() + 10), .success)
+        let taken = poller.runAfterCurrentRound {
+            let onPoller = pollerThread.load().map { pthread_equal($0, pthread_self()) != 0 } ?? false
+            events.withLockedValue { $0.append(onPoller ? "first on the poller thread" : "first elsewhere") }
+            // Handed over while the round's hand-overs run: taken too, and run after this one.
+            let again = poller.runAfterCurrentRound {
+                events.withLockedValue { $0.append("second") }
+                secondRan.signal()
+            }
+            events.withLockedValue { $0.append(again ? "second taken" : "second refused") }
+        }
+        XCTAssertTrue(taken, "the thread is delivering a round: the work is taken")
+        release.signal()
+        XCTAssertEqual(secondRan.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(events.load(), ["report", "first on the poller thread", "second taken", "second"])
+        // The round ends: the thread goes back to waiting and takes nothing more. What it took until then runs;
+        // what it refused does not.
+        let late = LockedValue(0)
+        var tookLate = 0
+        eventually {
+            let took = poller.runAfterCurrentRound { late.withLockedValue { $0 += 1 } }
+            if took { tookLate += 1 }
+            return !took
+        }
+        XCTAssertFalse(poller.runAfterCurrentRound { events.withLockedValue { $0.append("refused") } })
+        eventually { late.load() == tookLate }
+        usleep(50_000)
+        XCTAssertEqual(late.load(), tookLate, "every piece of work taken ran, once")
+        XCTAssertEqual(events.load().filter { $0 == "refused" || $0 == "never" }, [], "refused work never runs")
+    }
+    #endif
+
     /// The poller's descriptors are close-on-exec from birth (a fork/exec elsewhere, such as the Azure CLI
     /// credential running `az`, must not inherit the stop signal and keep the thread from ever ending).
     func testPollerDescriptorsAreCloseOnExec() throws {

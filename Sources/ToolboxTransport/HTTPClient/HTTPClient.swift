@@ -29,6 +29,8 @@ public final class HTTPClient: Sendable {
     private let opened = LockedValue(0)
     /// Requests that waited for a connection and started in the turn of its queue that freed it (tests).
     private let startedInPlace = Atomic<Int>(0)
+    /// Requests started by a loop's poller thread after its round because the caller found it busy.
+    private let startedAfterPollerRound = Atomic<Int>(0)
     let loops: HTTPEventLoops
     private let logger: Logger
 
@@ -57,6 +59,10 @@ public final class HTTPClient: Sendable {
 
     /// How many requests that waited for a connection started on its queue in the turn that freed it.
     package var requestsStartedInPlace: Int { startedInPlace.load(ordering: .relaxed) }
+
+    /// How many requests a caller handed to its loop's poller thread (busy delivering reports) to start after its
+    /// round, instead of waiting for the loop.
+    package var requestsStartedAfterPollerRound: Int { startedAfterPollerRound.load(ordering: .relaxed) }
 
     // MARK: Buffered
 
@@ -267,7 +273,11 @@ public final class HTTPClient: Sendable {
             }
             finish.complete(outcome.result)
         }
-        if start == .inPlace { startedInPlace.add(1, ordering: .relaxed) }
+        switch start {
+        case .inPlace: startedInPlace.add(1, ordering: .relaxed)
+        case .afterPollerRound: startedAfterPollerRound.add(1, ordering: .relaxed)
+        case .onCallerThread, .enqueued: break
+        }
     }
 
     private func pool(for endpoint: HTTPEndpoint) throws(TransportError) -> ConnectionPool<HTTPConnector> {

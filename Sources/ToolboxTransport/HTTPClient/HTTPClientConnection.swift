@@ -63,7 +63,10 @@ final class HTTPClientConnection: @unchecked Sendable {
     ///
     /// With `onCallerThread`, a caller that runs on no connection's queue starts the exchange (encodes and writes
     /// the request) on its own thread, inside `tcp.queue.sync`: when the connection's queue and its event loop
-    /// are idle that wakes no other thread, where `async` wakes a worker for every request. With `onOwnQueue`, a
+    /// are idle that wakes no other thread, where `async` wakes a worker for every request. When the loop's poller
+    /// thread is delivering reports at that moment, the start is handed to that thread instead, to run once its
+    /// round is over (`.afterPollerRound`): a `sync` would wait for the loop, and the poller would then wait for
+    /// the caller at its next report. With `onOwnQueue`, a
     /// caller that runs on this connection's own queue (a waiting request handed the connection by the previous
     /// exchange's completion) starts it right there, in the current turn: enqueueing it would cost a worker's
     /// wake-up once the turn ends. In both cases `completion` may run before this returns (a request that fails at
@@ -80,10 +83,17 @@ final class HTTPClientConnection: @unchecked Sendable {
             return .inPlace
         }
         if onCallerThread, !TCPConnection.isOnTransportQueue {
-            tcp.queue.sync {
-                HTTPExchange(connection: self, request: request, deadline: deadline, sink: sink, ticket: ticket,
-                             completion: completion).start()
+            let confined = QueueConfined((sink, completion))
+            let start: @Sendable () -> Void = { [self] in
+                tcp.queue.sync {
+                    HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,
+                                 ticket: ticket, completion: confined.value.1).start()
+                }
             }
+            // The loop's poller thread is running reports: our `sync` would wait for it (and it for us at its next
+            // report). It starts the exchange itself once its round is over instead.
+            if let poller = tcp.poller, poller.runAfterCurrentRound(start) { return .afterPollerRound }
+            start()
             return .onCallerThread
         }
         let confined = QueueConfined((sink, completion))
@@ -101,6 +111,9 @@ final class HTTPClientConnection: @unchecked Sendable {
         case inPlace
         /// On the caller's thread, inside `tcp.queue.sync` (`onCallerThread`).
         case onCallerThread
+        /// Handed to the loop's poller thread, which was delivering reports (`onCallerThread`): started on that
+        /// thread once its round is over.
+        case afterPollerRound
         /// Enqueued on `tcp.queue`.
         case enqueued
     }

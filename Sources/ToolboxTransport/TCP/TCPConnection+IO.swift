@@ -512,7 +512,9 @@ extension TCPConnection {
 
 /// Carries a value created on a connection's queue to a later block on the same queue.
 struct QueueConfined<Value>: @unchecked Sendable {
-    // @unchecked Sendable: only ever moved from a connection's serial queue to that same queue.
+    // @unchecked Sendable: created before a hand-over to a connection's serial queue (an `async` there, or the
+    // poller thread's lock, which then `sync`s there) and read only on that queue after it: the hand-over orders
+    // the two, and no two threads ever touch the value at once.
     let value: Value
     init(_ value: Value) { self.value = value }
 }
