@@ -97,6 +97,16 @@ final class HTTPClientConnection: @unchecked Sendable {
             return .onCallerThread
         }
         let confined = QueueConfined((sink, completion))
+        // Started from a report of this loop's poller thread (an inline completion's next request): the thread
+        // starts it after its round, instead of a worker woken for the enqueued start once the thread lets go.
+        if TCPConnection.isOnTransportQueue, let poller = tcp.poller, poller.runAfterCurrentRound({ [self] in
+            tcp.queue.sync {
+                HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,
+                             ticket: ticket, completion: confined.value.1).start()
+            }
+        }) {
+            return .afterPollerRound
+        }
         tcp.queue.async {
             let run = HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,
                                    ticket: ticket, completion: confined.value.1)

@@ -103,10 +103,9 @@ package final class HTTPEventLoops: Sendable {
 
     /// - parameter pollerThreads: whether each loop's poller gets a thread of its own (see
     ///   `SocketPoller.init(thread:fallbackQueue:idleSeconds:logger:)`); otherwise a Dispatch read source on the
-    ///   loop's queue drains it. With inline completions a completion starts the next request from the loop, and
-    ///   that start, enqueued while the poller thread holds the loop, costs a worker wake-up when the thread lets
-    ///   go: measured 2.2–2.5 context switches per request against 0.6–1.5 with the read source, so such clients
-    ///   keep the read source.
+    ///   loop's queue drains it (each report then passes through libdispatch's manager thread). `HTTPClient`
+    ///   always asks for threads: a request started from a report (an inline completion's next request) is handed
+    ///   to the thread for after its round (`SocketPoller.runAfterCurrentRound`), so it needs no worker wake-up.
     /// - parameter idleSeconds: how long a loop's poller thread waits without any connection before it ends.
     package init(count: Int, pollerThreads: Bool = true, idleSeconds: Double = 30,
                  label: String = "ToolboxTransport.HTTPClient.loop",
