@@ -199,8 +199,7 @@ struct BenchEventHubsCommand: ParsableCommand {
         return summary
     }
 
-    /// RSS before and after opening `extra` more ready connections (links attached by a send on each).
-    /// Two waves of `extra` connections each: the first pays what a process pays once for its first busy moment
+    /// RSS before and after opening two waves of `extra` more ready connections each: the first pays what a process pays once for its first busy moment
     /// (Dispatch worker threads and their stacks, a malloc arena per new thread, Swift metadata and OpenSSL tables
     /// filled in on first use), the second adds connections to a process that has all of that already. Both are
     /// reported; the second wave's figure is what one more idle pooled connection costs.

@@ -44,7 +44,7 @@ public final class HTTPClient: Sendable {
         self.configuration = configuration
         self.tls = try TLSContext(client: configuration.tls)
         self.loops = HTTPEventLoops(count: min(configuration.eventLoopCount, configuration.maxConnectionsPerEndpoint),
-                                    pollerThreads: true, logger: logger)
+                                    logger: logger)
         self.logger = logger
     }
 

@@ -66,13 +66,13 @@ final class HTTPClientConnection: @unchecked Sendable {
     /// are idle that wakes no other thread, where `async` wakes a worker for every request. When the loop's poller
     /// thread is delivering reports at that moment, the start is handed to that thread instead, to run once its
     /// round is over (`.afterPollerRound`): a `sync` would wait for the loop, and the poller would then wait for
-    /// the caller at its next report. With `onOwnQueue`, a
-    /// caller that runs on this connection's own queue (a waiting request handed the connection by the previous
-    /// exchange's completion) starts it right there, in the current turn: enqueueing it would cost a worker's
-    /// wake-up once the turn ends. In both cases `completion` may run before this returns (a request that fails at
+    /// the caller at its next report. With `onOwnQueue`, a caller that runs on this connection's own queue (a
+    /// waiting request handed the connection by the previous exchange's completion) starts it right there, in the
+    /// current turn: enqueueing it would cost a worker's wake-up once the turn ends. In both cases `completion` may run before this returns (a request that fails at
     /// once), so only callers whose completion hops elsewhere, merely records the outcome, or runs in library code
-    /// holding no caller's lock pass them. From any other connection's queue the exchange is enqueued: a `sync`
-    /// there could meet another connection's `sync` the other way and deadlock.
+    /// holding no caller's lock pass them. From any other connection's queue the exchange is handed to the poller
+    /// thread when it is in a round, else enqueued — never a `sync`: it could meet another connection's `sync` the
+    /// other way and deadlock.
     @discardableResult
     func exchange(_ request: HTTPRequest, deadline: Deadline, sink: any HTTPResponseSink, onCallerThread: Bool = false,
                   onOwnQueue: Bool = false, ticket: HTTPExchangeTicket? = nil,
@@ -82,36 +82,24 @@ final class HTTPClientConnection: @unchecked Sendable {
                          completion: completion).start()
             return .inPlace
         }
-        if onCallerThread, !TCPConnection.isOnTransportQueue {
-            let confined = QueueConfined((sink, completion))
-            let start: @Sendable () -> Void = { [self] in
-                tcp.queue.sync {
-                    HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,
-                                 ticket: ticket, completion: confined.value.1).start()
-                }
-            }
-            // The loop's poller thread is running reports: our `sync` would wait for it (and it for us at its next
-            // report). It starts the exchange itself once its round is over instead.
-            if let poller = tcp.poller, poller.runAfterCurrentRound(start) { return .afterPollerRound }
-            start()
-            return .onCallerThread
-        }
+        let onTransportQueue = TCPConnection.isOnTransportQueue
         let confined = QueueConfined((sink, completion))
-        // Started from a report of this loop's poller thread (an inline completion's next request): the thread
-        // starts it after its round, instead of a worker woken for the enqueued start once the thread lets go.
-        if TCPConnection.isOnTransportQueue, let poller = tcp.poller, poller.runAfterCurrentRound({ [self] in
-            tcp.queue.sync {
-                HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,
-                             ticket: ticket, completion: confined.value.1).start()
-            }
-        }) {
+        let start: @Sendable () -> Void = { [self] in
+            HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,
+                         ticket: ticket, completion: confined.value.1).start()
+        }
+        // While the loop's poller thread is delivering reports, a caller's `sync` would wait for it (and it for the
+        // caller at its next report), and a start enqueued from a report would need a worker once the thread lets
+        // go: the thread starts the exchange itself once its round is over.
+        if onCallerThread || onTransportQueue, let poller = tcp.poller,
+           poller.runAfterCurrentRound({ [self] in tcp.queue.sync(execute: start) }) {
             return .afterPollerRound
         }
-        tcp.queue.async {
-            let run = HTTPExchange(connection: self, request: request, deadline: deadline, sink: confined.value.0,
-                                   ticket: ticket, completion: confined.value.1)
-            run.start()
+        if onCallerThread, !onTransportQueue {
+            tcp.queue.sync(execute: start)
+            return .onCallerThread
         }
+        tcp.queue.async(execute: start)
         return .enqueued
     }
 
