@@ -125,7 +125,7 @@ extension ServiceBusReceiver {
             queue.async {
                 handle.complete(result.flatMap { map, _ in
                     guard case .array(let array)? = map[.string("expirations")], case .timestamp(let ms)? = array.elements.first else {
-                        return .failure(ServiceBusError(.serviceError, "renew-lock returned no expiration"))
+                        return .failure(ServiceBusError(.invalidResponse, "the renew-lock response has no expiration"))
                     }
                     return .success(Date(timeIntervalSince1970: Double(ms) / 1000))
                 })
@@ -159,7 +159,7 @@ extension ServiceBusReceiver {
         for item in items {
             guard case .map(let entry) = item, case .binary(let bytes)? = entry[.string("message")],
                   let amqp = try? AMQPMessage.decode(bytes)
-            else { return .failure(ServiceBusError(.serviceError, "a management response carried an unreadable message")) }
+            else { return .failure(ServiceBusError(.invalidResponse, "a management response carried an unreadable message")) }
             var token: UUID?
             if lockTokens, case .uuid(let uuid)? = entry[.string("lock-token")] { token = uuid }
             messages.append(ServiceBusReceivedMessage(amqp: amqp, delivery: nil, lockToken: token, connectionID: connectionID))

@@ -92,12 +92,10 @@ extension ServiceBusSenderCoreBacked {
             entries.append(.map(entry))
         }
         let body: AMQPMap = ["messages": .list(entries)]
-        return core.perform("schedule of \(messages.count) message(s) on \(entityPath)", queue: queue, { connection, scope, done in
+        let count = messages.count
+        return core.perform("schedule of \(count) message(s) on \(entityPath)", queue: queue, { connection, scope, done in
             connection.management(operation: "com.microsoft:schedule-message", body: body, deadline: scope.deadline) { result in
-                done(result.map { map in
-                    guard case .array(let array)? = map[.string("sequence-numbers")] else { return [] }
-                    return array.elements.compactMap { if case .long(let n) = $0 { return n } else { return nil } }
-                })
+                done(result.flatMap { ServiceBusScheduling.sequenceNumbers(in: $0, expected: count) })
             }
         }, completion: completion)
     }
@@ -114,5 +112,38 @@ extension ServiceBusSenderCoreBacked {
                 done($0.map { _ in () })
             }
         }, completion: completion)
+    }
+}
+
+enum ServiceBusScheduling {
+    /// The sequence numbers a `schedule-message` response assigned, one per scheduled message and in their order.
+    /// A response that lacks them, holds something other than longs or holds a different count is refused: the
+    /// messages may well be scheduled, but without their numbers the caller could not cancel them, and an empty or
+    /// short list would pass for success.
+    static func sequenceNumbers(in response: AMQPMap, expected: Int) -> Result<[Int64], ServiceBusError> {
+        let elements: [AMQPValue]
+        switch response[.string("sequence-numbers")] {
+        case .array(let array)?: elements = array.elements
+        case .list(let list)?: elements = list
+        case nil:
+            return .failure(ServiceBusError(.invalidResponse, "the schedule-message response has no 'sequence-numbers'"))
+        case .some:
+            return .failure(ServiceBusError(.invalidResponse,
+                                            "the schedule-message response's 'sequence-numbers' is not an array"))
+        }
+        var numbers: [Int64] = []
+        numbers.reserveCapacity(elements.count)
+        for element in elements {
+            guard case .long(let number) = element else {
+                return .failure(ServiceBusError(.invalidResponse,
+                                                "the schedule-message response's 'sequence-numbers' holds a non-long value"))
+            }
+            numbers.append(number)
+        }
+        guard numbers.count == expected else {
+            return .failure(ServiceBusError(.invalidResponse, "the schedule-message response carries \(numbers.count) "
+                                                + "sequence number(s) for \(expected) scheduled message(s)"))
+        }
+        return .success(numbers)
     }
 }
