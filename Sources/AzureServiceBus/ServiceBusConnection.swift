@@ -67,9 +67,8 @@ extension EntityConnection where Service == ServiceBusEntity {
                            completion: @escaping @Sendable (Result<AMQPMap, ServiceBusError>) -> Void) {
         let timeout = max(0.001, deadline.secondsRemaining)
         let node = "\(entity)/$management"
-        let audience = messaging.endpoint.audience(entity)
         cache.link(node, deadline: deadline, attach: { done in
-            messaging.authorize(audience: audience, timeout: timeout) { result in
+            messaging.authorize(audience: messaging.endpoint.audience(entity), timeout: timeout) { result in
                 if case .failure(let error) = result { return done(.failure(error)) }
                 AMQPRequestResponseLink.attach(session: messaging.session, address: node, replyAddress: node,
                                                deadline: deadline, queue: messaging.queue) { result in
@@ -90,22 +89,23 @@ extension EntityConnection where Service == ServiceBusEntity {
                     properties.entries.append(.init(key: "associated-link-name", value: .string(associatedLinkName)))
                 }
                 request.applicationProperties = properties
-                let context = "\(node) \(operation)"
                 link.request(request, timeout: .clampingSeconds(max(0.001, deadline.secondsRemaining)), queue: messaging.queue) { response in
                     switch response {
                     case .failure(let error):
-                        let mapped = ServiceBusError(error, context: context)
+                        let mapped = ServiceBusError(error, context: "\(node) \(operation)")
                         if mapped.recovery == .rebuildLink || mapped.recovery == .rebuildConnection { cache.remove(node, link) }
                         completion(.failure(mapped))
                     case .success(let message):
-                        completion(Self.decodeResponse(message, context: context))
+                        completion(Self.decodeResponse(message, node: node, operation: operation))
                     }
                 }
             }
         }
     }
 
-    static func decodeResponse(_ message: AMQPMessage, context: String) -> Result<AMQPMap, ServiceBusError> {
+    /// The response's body map, or the failure its status reports (its context, "<node> <operation>", is built only
+    /// for a failure: a string per management request was measurable at 64 schedule-message callers).
+    static func decodeResponse(_ message: AMQPMessage, node: String, operation: String) -> Result<AMQPMap, ServiceBusError> {
         let status = message.responseStatusCode ?? 0
         if status == 204 { return .success(AMQPMap()) }
         guard (200..<300).contains(status) else {
@@ -118,7 +118,8 @@ extension EntityConnection where Service == ServiceBusEntity {
             let description = message.responseStatusDescription ?? "no description"
             let remote = AMQPRemoteError(condition: AMQPSymbol(condition ?? Self.condition(forStatus: status)),
                                          description: description)
-            return .failure(ServiceBusError(AMQPError(.requestFailed, "status \(status)", remote: remote), context: context))
+            return .failure(ServiceBusError(AMQPError(.requestFailed, "status \(status)", remote: remote),
+                                            context: "\(node) \(operation)"))
         }
         if case .value(.map(let map)) = message.body { return .success(map) }
         return .success(AMQPMap())

@@ -140,6 +140,13 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
         }
     }
 
+    /// Takes an encoded message from a caller already on the connection's queue (a request/response link): no
+    /// hop, no timer, no cancellation handle. `callback` may be `.inline`; it is completed on this queue.
+    func enqueueOnQueue(_ payload: [UInt8], messageFormat: UInt32, callback: Callback<AMQPDeliveryState?>) {
+        debugAssertOnQueue(queue)
+        enqueue(payload, messageFormat: messageFormat, deadline: .never, callback: callback)
+    }
+
     private func enqueue(_ payload: [UInt8], messageFormat: UInt32, deadline: Deadline,
                          callback: Callback<AMQPDeliveryState?>) {
         guard !callback.isDone else { return }

@@ -130,26 +130,31 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
                         queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                         completion: @escaping @Sendable (Result<AMQPMessage, AMQPError>) -> Void) {
         let callback = Callback(callbackQueue, completion)
+        var message = request
+        var properties = message.properties ?? AMQPProperties()
+        let id = properties.messageID ?? .uuid(RandomUUID.make())
+        properties.messageID = id
+        if properties.replyTo == nil { properties.replyTo = replyAddress }
+        message.properties = properties
+        // Encoded on the caller's thread: the connection's queue is what every caller of the connection shares.
+        let payload = message.encode()
+        let due = Deadline.after(timeout).instant.dispatchTime
         queue.async {
             guard let sender = self.sender, self.failure == nil else {
                 callback(.failure(self.failure ?? AMQPError(.linkDetached, "request link is not attached")))
                 return
             }
-            var message = request
-            var properties = message.properties ?? AMQPProperties()
-            let id = properties.messageID ?? .uuid(RandomUUID.make())
             guard self.pending[id] == nil else {
                 callback(.failure(AMQPError(.invalidArgument, "a request with message-id \(id) is already pending")))
                 return
             }
-            properties.messageID = id
-            if properties.replyTo == nil { properties.replyTo = self.replyAddress }
-            message.properties = properties
-            let due = Deadline.after(timeout).instant.dispatchTime
             self.pending[id] = Pending(callback: callback, due: due, timeout: timeout)
             if due < self.timerDue { self.setTimer(due) }
-            sender.send(message, queue: self.queue) { [weak self] result in
+            // Handed to the sender here, on its queue, and its outcome read inline where the sender decides it (this
+            // queue): a public `send` would queue the message and then its outcome once more behind this block.
+            sender.enqueueOnQueue(payload, messageFormat: 0, callback: .inline { [weak self] result in
                 guard let self else { return }
+                debugAssertOnQueue(self.queue)
                 let error: AMQPError? = switch result {
                 case .failure(let error): error
                 case .success(.rejected(let remote)): AMQPError(.requestFailed, "\(self.address) rejected the request", remote: remote)
@@ -159,7 +164,7 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
                 if let error, let entry = self.pending.removeValue(forKey: id) {
                     entry.callback(.failure(error))
                 }
-            }
+            })
         }
     }
 
