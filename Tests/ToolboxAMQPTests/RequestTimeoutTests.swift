@@ -42,4 +42,49 @@ final class RequestTimeoutTests: XCTestCase {
         guard case .failure(let error)? = long.load() else { return XCTFail("the long request must fail on close") }
         XCTAssertEqual(error.code, .linkDetached)
     }
+
+    /// A request the peer accepted but never answers fails as soon as the pair ends (the peer detaches the response
+    /// link, or the connection drops) with that reason — not at its time-out, ten minutes away here.
+    func testPendingRequestsFailWhenThePairEndsNotAtTheirTimeout() throws {
+        for ending in ["detach", "drop"] {
+            let broker = TestBroker()
+            let taken = expectation(description: "request taken (\(ending))")
+            broker.hook = { performative, _, broker in
+                guard case .transfer(let transfer) = performative, let id = transfer.deliveryID else { return false }
+                broker.sendRangedDisposition(first: id, last: id)  // accepted and settled, never answered
+                taken.fulfill()
+                return true
+            }
+            let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                            configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+            try connection.open()
+            let link = try AMQPRequestResponseLink.attach(session: connection.beginSession(), address: "$management")
+            let outcome = LockedValue<Result<AMQPMessage, AMQPError>?>(nil)
+            let done = expectation(description: "request ends (\(ending))")
+            link.request(AMQPMessage(value: .int(1)), timeout: .seconds(600)) { result in
+                outcome.withLockedValue { $0 = result }
+                done.fulfill()
+            }
+            wait(for: [taken], timeout: 10)
+            XCTAssertNil(outcome.load(), "accepted, not answered: still pending (\(ending))")
+            if ending == "detach" {
+                broker.sync { $0.detachClientReceivers(error: AMQPRemoteError(condition: "amqp:internal-error",
+                                                                              description: "node gone")) }
+            } else {
+                broker.sync { $0.transport?.drop() }
+            }
+            wait(for: [done], timeout: 10)
+            guard case .failure(let error)? = outcome.load() else {
+                return XCTFail("the pending request must fail when the pair ends (\(ending))")
+            }
+            XCTAssertNotEqual(error.code, .timedOut, "\(ending): \(error)")
+            if ending == "detach" { XCTAssertEqual(error.remote?.condition.rawValue, "amqp:internal-error", "\(error)") }
+            XCTAssertTrue(link.hasEnded, ending)
+            // Later requests on the ended pair fail at once, with the same reason (not `.timedOut` after 20 s).
+            XCTAssertThrowsError(try link.request(AMQPMessage(value: .int(2)), timeout: .seconds(20))) { later in
+                XCTAssertEqual((later as? AMQPError)?.code, error.code, "\(ending): \(later)")
+            }
+            connection.close(queue: LibraryQueues.ignoredCompletions) { _ in }
+        }
+    }
 }

@@ -303,6 +303,14 @@ final class TestBroker: @unchecked Sendable {
         }
     }
 
+    /// Detaches (closed) every link the client receives on, with `error`, as a broker giving up a node would.
+    func detachClientReceivers(error: AMQPRemoteError?) {
+        for (handle, link) in links where !link.clientIsSender {
+            links[handle] = nil
+            send(.amqp(clientChannel, .detach(AMQPDetach(handle: link.brokerHandle, closed: true, error: error))))
+        }
+    }
+
     /// Grants `credit` to the client's sender link and tells it.
     func grantCredit(clientHandle: UInt32, _ credit: UInt32) {
         links[clientHandle]?.credit = credit

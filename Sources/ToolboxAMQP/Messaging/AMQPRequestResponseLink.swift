@@ -84,6 +84,10 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
                 link.receiver = receiver
                 link.sender = sender
                 link.links.withLockedValue { $0 = (sender, receiver) }
+                // Once either link ends no response can come: what waits fails at once with the reason (a dropped
+                // connection, the peer's detach) instead of at its time-out, which may be a minute away.
+                receiver.onEnd(queue: queue) { [weak link] error in link?.failAll(error) }
+                sender.onEnd(queue: queue) { [weak link] error in link?.failAll(error) }
                 callback(.success(link))
             case (.failure(let error)?, _), (_, .failure(let error)?):
                 pair.reported = true
