@@ -87,4 +87,37 @@ final class RequestTimeoutTests: XCTestCase {
             connection.close(queue: LibraryQueues.ignoredCompletions) { _ in }
         }
     }
+
+    /// A completion asked for on the connection's own queue (as the clients' management and CBS requests ask) runs
+    /// there, with the response, the request's failure or the pair's end alike.
+    func testACompletionAskedForOnTheConnectionsQueueRunsThere() throws {
+        let broker = TestBroker()
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        let session = try connection.beginSession()
+        let link = try AMQPRequestResponseLink.attach(session: session, address: "$management")
+        let queue = session.queue
+        let answered = expectation(description: "answered")
+        link.request(AMQPMessage(value: .int(7)), timeout: .seconds(30), queue: queue) { result in
+            dispatchPrecondition(condition: .onQueue(queue))
+            XCTAssertEqual(try? result.get().body, .value(.int(7)), "the broker echoes the body")
+            answered.fulfill()
+        }
+        wait(for: [answered], timeout: 10)
+        let failed = expectation(description: "failed on close")
+        broker.hook = { performative, _, _ in
+            if case .transfer = performative { return true }  // swallowed: no outcome, no answer
+            return false
+        }
+        link.request(AMQPMessage(value: .int(8)), timeout: .seconds(600), queue: queue) { result in
+            dispatchPrecondition(condition: .onQueue(queue))
+            guard case .failure(let error) = result else { return XCTFail("no answer can come: \(result)") }
+            XCTAssertEqual(error.code, .linkDetached)
+            failed.fulfill()
+        }
+        link.close { _ in }
+        wait(for: [failed], timeout: 10)
+        connection.close(queue: LibraryQueues.ignoredCompletions) { _ in }
+    }
 }

@@ -133,7 +133,9 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     public func request(_ request: AMQPMessage, timeout: Duration = .seconds(60),
                         queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                         completion: @escaping @Sendable (Result<AMQPMessage, AMQPError>) -> Void) {
-        let callback = Callback(callbackQueue, completion)
+        // Every completion is decided on the connection's queue; a caller that asks for it there (the clients'
+        // management and CBS requests do) gets it in that same turn instead of in one more block queued behind it.
+        let callback = callbackQueue === queue ? Callback.inline(completion) : Callback(callbackQueue, completion)
         var message = request
         var properties = message.properties ?? AMQPProperties()
         let id = properties.messageID ?? .uuid(RandomUUID.make())
