@@ -8,6 +8,14 @@ import XCTest
 /// The request/response link's one time-out timer: set for the earliest pending request, moved earlier by a
 /// request with a shorter time-out, failing only the requests whose time is up.
 final class RequestTimeoutTests: XCTestCase {
+    /// An open connection to `broker` (no idle time-out) and a session on it.
+    private func openSession(to broker: TestBroker) throws -> (AMQPConnection, AMQPSession) {
+        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
+                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
+        try connection.open()
+        return (connection, try connection.beginSession())
+    }
+
     func testShorterTimeoutExpiresFirstAndOthersLiveOn() throws {
         let broker = TestBroker()
         let swallowed = LockedValue(0)
@@ -16,10 +24,8 @@ final class RequestTimeoutTests: XCTestCase {
             // The first two requests get no answer; later ones are answered.
             return swallowed.withLockedValue { $0 += 1; return $0 <= 2 }
         }
-        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
-                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
-        try connection.open()
-        let link = try AMQPRequestResponseLink.attach(session: connection.beginSession(), address: "$management")
+        let (_, session) = try openSession(to: broker)
+        let link = try AMQPRequestResponseLink.attach(session: session, address: "$management")
 
         let long = LockedValue<Result<AMQPMessage, AMQPError>?>(nil)
         let longDone = expectation(description: "long request ends")
@@ -55,10 +61,8 @@ final class RequestTimeoutTests: XCTestCase {
                 taken.fulfill()
                 return true
             }
-            let connection = AMQPConnection(transport: PipeTransport(broker: broker),
-                                            configuration: AMQPConnectionConfiguration(idleTimeout: nil))
-            try connection.open()
-            let link = try AMQPRequestResponseLink.attach(session: connection.beginSession(), address: "$management")
+            let (connection, session) = try openSession(to: broker)
+            let link = try AMQPRequestResponseLink.attach(session: session, address: "$management")
             let outcome = LockedValue<Result<AMQPMessage, AMQPError>?>(nil)
             let done = expectation(description: "request ends (\(ending))")
             link.request(AMQPMessage(value: .int(1)), timeout: .seconds(600)) { result in
@@ -92,10 +96,7 @@ final class RequestTimeoutTests: XCTestCase {
     /// there, with the response, the request's failure or the pair's end alike.
     func testACompletionAskedForOnTheConnectionsQueueRunsThere() throws {
         let broker = TestBroker()
-        let connection = AMQPConnection(transport: PipeTransport(broker: broker),
-                                        configuration: AMQPConnectionConfiguration(idleTimeout: nil))
-        try connection.open()
-        let session = try connection.beginSession()
+        let (connection, session) = try openSession(to: broker)
         let link = try AMQPRequestResponseLink.attach(session: session, address: "$management")
         let queue = session.queue
         let answered = expectation(description: "answered")
