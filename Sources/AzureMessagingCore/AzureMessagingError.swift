@@ -73,7 +73,7 @@ extension ToolboxError {
     static let messagingCodes: Set<Code> = [
         .unauthorized, .notFound, .messageSizeExceeded, .entityDisabled, .serverBusy, .timedOut, .connectionLost,
         .linkLost, .messageLockLost, .certificateRejected, .invalidArgument, .cancelled, .clientClosed,
-        .blockingCallOnLibraryQueue, .serviceError,
+        .blockingCallOnLibraryQueue, .serviceError, .invalidResponse,
     ]
 
     /// Classifies an AMQP-layer error per DESIGN §6, keeping the peer's condition and description; the AMQP

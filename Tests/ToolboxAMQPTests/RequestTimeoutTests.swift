@@ -50,46 +50,65 @@ final class RequestTimeoutTests: XCTestCase {
     }
 
     /// A request the peer accepted but never answers fails as soon as the pair ends (the peer detaches the response
-    /// link, or the connection drops) with that reason — not at its time-out, ten minutes away here.
+    /// link, or the connection drops) with that reason — not at its time-out, ten minutes away here — whether its
+    /// completion goes to another queue or runs inline on the connection's; the surviving half is detached.
     func testPendingRequestsFailWhenThePairEndsNotAtTheirTimeout() throws {
         for ending in ["detach", "drop"] {
-            let broker = TestBroker()
-            let taken = expectation(description: "request taken (\(ending))")
-            broker.hook = { performative, _, broker in
-                guard case .transfer(let transfer) = performative, let id = transfer.deliveryID else { return false }
-                broker.sendRangedDisposition(first: id, last: id)  // accepted and settled, never answered
-                taken.fulfill()
-                return true
+            for inline in [false, true] {
+                try checkPendingRequestFails(ending: ending, completionOnConnectionQueue: inline)
             }
-            let (connection, session) = try openSession(to: broker)
-            let link = try AMQPRequestResponseLink.attach(session: session, address: "$management")
-            let outcome = LockedValue<Result<AMQPMessage, AMQPError>?>(nil)
-            let done = expectation(description: "request ends (\(ending))")
-            link.request(AMQPMessage(value: .int(1)), timeout: .seconds(600)) { result in
-                outcome.withLockedValue { $0 = result }
-                done.fulfill()
-            }
-            wait(for: [taken], timeout: 10)
-            XCTAssertNil(outcome.load(), "accepted, not answered: still pending (\(ending))")
-            if ending == "detach" {
-                broker.sync { $0.detachClientReceivers(error: AMQPRemoteError(condition: "amqp:internal-error",
-                                                                              description: "node gone")) }
-            } else {
-                broker.sync { $0.transport?.drop() }
-            }
-            wait(for: [done], timeout: 10)
-            guard case .failure(let error)? = outcome.load() else {
-                return XCTFail("the pending request must fail when the pair ends (\(ending))")
-            }
-            XCTAssertNotEqual(error.code, .timedOut, "\(ending): \(error)")
-            if ending == "detach" { XCTAssertEqual(error.remote?.condition.rawValue, "amqp:internal-error", "\(error)") }
-            XCTAssertTrue(link.hasEnded, ending)
-            // Later requests on the ended pair fail at once, with the same reason (not `.timedOut` after 20 s).
-            XCTAssertThrowsError(try link.request(AMQPMessage(value: .int(2)), timeout: .seconds(20))) { later in
-                XCTAssertEqual((later as? AMQPError)?.code, error.code, "\(ending): \(later)")
-            }
-            connection.close(queue: LibraryQueues.ignoredCompletions) { _ in }
         }
+    }
+
+    private func checkPendingRequestFails(ending: String, completionOnConnectionQueue: Bool) throws {
+        let label = "\(ending), completion on the connection's queue: \(completionOnConnectionQueue)"
+        let broker = TestBroker()
+        let taken = expectation(description: "request taken (\(label))")
+        let takenOnce = LockedValue(false)
+        broker.hook = { performative, _, broker in
+            guard case .transfer(let transfer) = performative, let id = transfer.deliveryID else { return false }
+            broker.sendRangedDisposition(first: id, last: id)  // accepted and settled, never answered
+            if !takenOnce.withLockedValue({ seen in defer { seen = true }; return seen }) { taken.fulfill() }
+            return true
+        }
+        let (connection, session) = try openSession(to: broker)
+        let link = try AMQPRequestResponseLink.attach(session: session, address: "$management")
+        let outcome = LockedValue<Result<AMQPMessage, AMQPError>?>(nil)
+        let done = expectation(description: "request ends (\(label))")
+        let queue = completionOnConnectionQueue ? session.queue : LibraryQueues.defaultCallbackQueue
+        link.request(AMQPMessage(value: .int(1)), timeout: .seconds(600), queue: queue) { result in
+            outcome.withLockedValue { $0 = result }
+            done.fulfill()
+        }
+        wait(for: [taken], timeout: 10)
+        XCTAssertNil(outcome.load(), "accepted, not answered: still pending (\(label))")
+        if ending == "detach" {
+            broker.sync { $0.detachClientReceivers(error: AMQPRemoteError(condition: "amqp:internal-error",
+                                                                          description: "node gone")) }
+        } else {
+            broker.sync { $0.transport?.drop() }
+        }
+        wait(for: [done], timeout: 10)
+        guard case .failure(let error)? = outcome.load() else {
+            return XCTFail("the pending request must fail when the pair ends (\(label))")
+        }
+        XCTAssertNotEqual(error.code, .timedOut, "\(label): \(error)")
+        if ending == "detach" {
+            XCTAssertEqual(error.remote?.condition.rawValue, "amqp:internal-error", "\(error)")
+            // The sender, still attached when its partner ended, is detached too: the broker holds no link of ours.
+            var attached = broker.sync { $0.linkCount }
+            for _ in 0..<500 where attached > 0 {
+                usleep(20_000)
+                attached = broker.sync { $0.linkCount }
+            }
+            XCTAssertEqual(attached, 0, "the surviving sender was never detached")
+        }
+        XCTAssertTrue(link.hasEnded, label)
+        // Later requests on the ended pair fail at once, with the same reason (not `.timedOut` after 20 s).
+        XCTAssertThrowsError(try link.request(AMQPMessage(value: .int(2)), timeout: .seconds(20))) { later in
+            XCTAssertEqual((later as? AMQPError)?.code, error.code, "\(label): \(later)")
+        }
+        connection.close(queue: LibraryQueues.ignoredCompletions) { _ in }
     }
 
     /// A completion asked for on the connection's own queue (as the clients' management and CBS requests ask) runs
@@ -107,9 +126,11 @@ final class RequestTimeoutTests: XCTestCase {
         }
         wait(for: [answered], timeout: 10)
         let failed = expectation(description: "failed on close")
-        broker.hook = { performative, _, _ in
-            if case .transfer = performative { return true }  // swallowed: no outcome, no answer
-            return false
+        broker.sync {
+            $0.hook = { performative, _, _ in
+                if case .transfer = performative { return true }  // swallowed: no outcome, no answer
+                return false
+            }
         }
         link.request(AMQPMessage(value: .int(8)), timeout: .seconds(600), queue: queue) { result in
             dispatchPrecondition(condition: .onQueue(queue))

@@ -303,6 +303,9 @@ final class TestBroker: @unchecked Sendable {
         }
     }
 
+    /// How many links of the client are attached here.
+    var linkCount: Int { links.count }
+
     /// Detaches (closed) every link the client receives on, with `error`, as a broker giving up a node would.
     func detachClientReceivers(error: AMQPRemoteError?) {
         for (handle, link) in links where !link.clientIsSender {

@@ -86,8 +86,8 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
                 link.links.withLockedValue { $0 = (sender, receiver) }
                 // Once either link ends no response can come: what waits fails at once with the reason (a dropped
                 // connection, the peer's detach) instead of at its time-out, which may be a minute away.
-                receiver.onEnd(queue: queue) { [weak link] error in link?.failAll(error) }
-                sender.onEnd(queue: queue) { [weak link] error in link?.failAll(error) }
+                receiver.onEnd(queue: queue) { [weak link] error in link?.pairEnded(error) }
+                sender.onEnd(queue: queue) { [weak link] error in link?.pairEnded(error) }
                 callback(.success(link))
             case (.failure(let error)?, _), (_, .failure(let error)?):
                 pair.reported = true
@@ -130,6 +130,10 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
     }
 
     /// Sends `request` and completes with the response whose correlation-id matches its message-id.
+    ///
+    /// A completion asked for on the connection's own queue (`session.queue`) runs there in the turn that decided it —
+    /// possibly nested in the connection's handling of a frame or of the pair's end — so it must not block; any
+    /// other queue gets it as a block of its own.
     public func request(_ request: AMQPMessage, timeout: Duration = .seconds(60),
                         queue callbackQueue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
                         completion: @escaping @Sendable (Result<AMQPMessage, AMQPError>) -> Void) {
@@ -146,8 +150,13 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         let payload = message.encode()
         let due = Deadline.after(timeout).instant.dispatchTime
         queue.async {
-            guard let sender = self.sender, self.failure == nil else {
-                callback(.failure(self.failure ?? AMQPError(.linkDetached, "request link is not attached")))
+            // Either half may have ended a block ago with `pairEnded` still queued: a request sent on the surviving
+            // sender could be carried out with no way to answer it.
+            guard let sender = self.sender, let receiver = self.receiver, self.failure == nil,
+                  sender.terminalError == nil, receiver.terminalError == nil
+            else {
+                callback(.failure(self.failure ?? self.sender?.terminalError ?? self.receiver?.terminalError
+                    ?? AMQPError(.linkDetached, "request link is not attached")))
                 return
             }
             guard self.pending[id] == nil else {
@@ -231,6 +240,16 @@ public final class AMQPRequestResponseLink: @unchecked Sendable {
         if let next = pending.values.lazy.map(\.due).min() { setTimer(next) }
         for entry in expired.values {
             entry.callback(.failure(AMQPError(.timedOut, "no response from \(address) within \(entry.timeout)")))
+        }
+    }
+
+    /// Either link ended: what waits fails with the reason and the other half is detached (an ended pair is
+    /// replaced, not reused; left attached, the survivor would hold its handle until the connection ends).
+    private func pairEnded(_ error: AMQPError) {
+        debugAssertOnQueue(queue)
+        failAll(error)
+        for link in [sender as AMQPLink?, receiver as AMQPLink?] {
+            if let link, link.terminalError == nil { link.close(queue: LibraryQueues.ignoredCompletions) { _ in } }
         }
     }
 
