@@ -36,6 +36,11 @@ extension ToolboxError.Code {
     public static let messageLockLost = Self("messageLockLost")
     /// The service's TLS certificate was not trusted (issuer, host name, dates): not retried.
     public static let certificateRejected = Self("certificateRejected")
+    /// A quota of the entity or namespace is used up (`amqp:resource-limit-exceeded`): the queue or topic is full,
+    /// or the namespace has as many connections or receivers as it allows. Not retried, as in the Azure SDKs
+    /// (`ServiceBusQuotaExceededError`, `QuotaExceeded`): it lasts until messages are received or a connection
+    /// closes, which a retry a few hundred milliseconds later does not wait for.
+    public static let quotaExceeded = Self("quotaExceeded")
 }
 
 extension ToolboxError {
@@ -61,7 +66,7 @@ extension ToolboxError {
         "amqp:not-found": .notFound, "com.microsoft:message-not-found": .notFound,
         "amqp:link:message-size-exceeded": .messageSizeExceeded,
         "com.microsoft:entity-disabled": .entityDisabled,
-        "com.microsoft:server-busy": .serverBusy, "amqp:resource-limit-exceeded": .serverBusy,
+        "com.microsoft:server-busy": .serverBusy, "amqp:resource-limit-exceeded": .quotaExceeded,
         "com.microsoft:timeout": .timedOut,
         "amqp:link:detach-forced": .linkLost, "amqp:link:stolen": .linkLost,
         "amqp:connection:forced": .connectionLost, "amqp:connection:framing-error": .connectionLost,
@@ -73,7 +78,7 @@ extension ToolboxError {
     static let messagingCodes: Set<Code> = [
         .unauthorized, .notFound, .messageSizeExceeded, .entityDisabled, .serverBusy, .timedOut, .connectionLost,
         .linkLost, .messageLockLost, .certificateRejected, .invalidArgument, .cancelled, .clientClosed,
-        .blockingCallOnLibraryQueue, .serviceError, .invalidResponse,
+        .blockingCallOnLibraryQueue, .serviceError, .invalidResponse, .quotaExceeded,
     ]
 
     /// Classifies an AMQP-layer error per DESIGN §6, keeping the peer's condition and description; the AMQP

@@ -4,10 +4,12 @@ import ToolboxCore
 public typealias AMQPRecoveryAction = ToolboxError.Recovery
 
 extension ToolboxError {
-    /// Conditions that mean "retry later" on Azure and on brokers in general.
+    /// Conditions that mean "retry later" on Azure and on brokers in general. `amqp:resource-limit-exceeded` is
+    /// not one: Azure sends it for a used-up quota (a full queue, too many connections or receivers), which the
+    /// SDKs do not retry.
     static let retryableConditions: Set<AMQPSymbol> = [
         "com.microsoft:server-busy", "com.microsoft:timeout", "com.microsoft:operation-cancelled",
-        "com.microsoft:container-close", AMQPRemoteError.resourceLimitExceeded,
+        "com.microsoft:container-close",
     ]
     static let linkConditions: Set<AMQPSymbol> = [
         AMQPRemoteError.detachForced, AMQPRemoteError.stolen, AMQPRemoteError.linkRedirect,

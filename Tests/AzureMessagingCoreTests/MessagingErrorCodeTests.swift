@@ -25,3 +25,25 @@ final class MessagingErrorCodeTests: XCTestCase {
         XCTAssertEqual(AzureMessagingError.wrap(framing, context: "sending").code, .connectionLost)
     }
 }
+
+/// A used-up quota fails at once, as in the Azure SDKs; a busy service is still retried.
+final class QuotaExceededTests: XCTestCase {
+    func testAFullQueueIsQuotaExceededAndNotRetried() {
+        let refusal = AMQPError(.requestFailed, "the service rejected the message",
+                                remote: AMQPRemoteError(condition: AMQPRemoteError.resourceLimitExceeded,
+                                                        description: "queue 'q1' holds its limit of 100000 messages"))
+        let error = ToolboxError(refusal, context: "sending to q1")
+        XCTAssertEqual(error.code, .quotaExceeded)
+        XCTAssertEqual(error.recovery, .fail)
+        XCTAssertFalse(error.isTransient)
+        XCTAssertEqual(error.conditionDescription, "queue 'q1' holds its limit of 100000 messages")
+        XCTAssertEqual(AzureMessagingError.wrap(error, context: "again").code, .quotaExceeded)
+    }
+
+    func testServerBusyIsStillRetried() {
+        let busy = AMQPError(.requestFailed, "busy", remote: AMQPRemoteError(condition: "com.microsoft:server-busy"))
+        let error = ToolboxError(busy, context: "sending")
+        XCTAssertEqual(error.code, .serverBusy)
+        XCTAssertTrue(error.isTransient)
+    }
+}

@@ -161,6 +161,36 @@ final class ServiceBusTests: XCTestCase {
         }
     }
 
+    /// A full queue refuses a send and a schedule with `amqp:resource-limit-exceeded`: the client fails at once with
+    /// `.quotaExceeded` (the Azure SDKs' QuotaExceeded, not retried). With an hour's retry delay, a retry would
+    /// hold each completion far past the wait below.
+    func testAFullQueueFailsAtOnceWithQuotaExceeded() throws {
+        let emulator = try startServiceBusEmulator(self) { $0.limits.maxMessagesPerQueue = 2 }
+        let options = ServiceBusClientOptions.with {
+            $0.retry = RetryOptions(maxRetries: 3, delay: .seconds(3600), maxDelay: .seconds(3600), tryTimeout: .seconds(30))
+        }
+        let sender = try ManagedServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1",
+                                                 options: options)
+        defer { try? sender.close() }
+        try sender.send(ServiceBusMessage(body: "one"))
+        try sender.send(ServiceBusMessage(body: "two"))
+        let sent = expectation(description: "send refused")
+        sender.send(ServiceBusMessage(body: "three"), queue: .global()) { result in
+            guard case .failure(let error) = result else { return XCTFail("a send to a full queue succeeded") }
+            XCTAssertEqual(error.code, .quotaExceeded, "\(error)")
+            XCTAssertEqual(error.condition, "amqp:resource-limit-exceeded")
+            XCTAssertTrue(error.conditionDescription?.contains("limit of 2") == true, "\(error)")
+            sent.fulfill()
+        }
+        let scheduled = expectation(description: "schedule refused")
+        sender.schedule([ServiceBusMessage(body: "later")], at: Date().addingTimeInterval(600), queue: .global()) { result in
+            guard case .failure(let error) = result else { return XCTFail("a schedule on a full queue succeeded") }
+            XCTAssertEqual(error.code, .quotaExceeded, "\(error)")
+            scheduled.fulfill()
+        }
+        wait(for: [sent, scheduled], timeout: 60)
+    }
+
     func testManagedSenderDefaultsAndDroppedConnections() throws {
         XCTAssertEqual(ServiceBusClientOptions().pool.maxIdle, .seconds(200))
         let emulator = try startServiceBusEmulator(self) { $0.faults.dropProbability = 0.01 }
