@@ -48,7 +48,8 @@ public enum LibraryQueues {
 
     /// Where the library sends completions it has nothing to do in (`close(mode: .abortive) {}` and the like):
     /// one serial queue, so a fire-and-forget completion never lands on a non-overcommit root queue (see
-    /// `makeWorkQueue`). Only for completions that return at once.
+    /// `makeWorkQueue`). Only for completions that return at once: the AMQP layer runs them inline, on the thread
+    /// that decided the result, without a hop.
     package static let ignoredCompletions = makeQueue(label: "AzureClientsToolbox.ignored-completions")
 
     /// The label of the queue the caller is running on when that queue is a library queue or targets one, or nil

@@ -209,6 +209,6 @@ final class BrokerConnection: @unchecked Sendable {
             logger.warning("connection \(id): no receiver link on '\(node)' for a response; dropped it")
             return
         }
-        sender.send(response, queue: handlerQueue) { _ in }
+        sender.send(response, queue: LibraryQueues.ignoredCompletions) { _ in }
     }
 }

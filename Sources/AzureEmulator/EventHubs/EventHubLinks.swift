@@ -51,12 +51,12 @@ extension BrokerConnection {
                                            description: "the selector filter is not one the emulator understands (offset, sequence number or enqueued time)"))
         }
         let cursor = LockedValue(hub.firstSequence(partition: index, position: position))
-        let queue = handlerQueue
         let runtimeMetrics = attach.desiredCapabilities?.contains("com.microsoft:enable-receiver-runtime-metric") == true
         return .send(ready: { sender in
             hub.subscribe(sender, partition: index)
             // Consumers never settle what they get (pyamqp), so events go pre-settled.
-            sender.pull(queue: queue) {
+            // Nothing to do with each event's outcome: completed inline, no block per event on a handler queue.
+            sender.pull(queue: LibraryQueues.ignoredCompletions) {
                 cursor.withLockedValue { next -> AMQPOutgoingDelivery? in
                     guard let event = hub.event(partition: index, atOrAfter: next) else { return nil }
                     next = event.sequenceNumber + 1

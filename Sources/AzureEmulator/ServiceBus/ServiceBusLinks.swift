@@ -57,10 +57,11 @@ extension BrokerConnection {
             return .refuse(AMQPRemoteError(condition: AMQPRemoteError.notFound, description: "no dead-letter queue for '\(name)'"))
         }
         let peekLock = attach.senderSettleMode != .settled
-        let callbackQueue = handlerQueue
         return .send(ready: { sender in
             queue.subscribe(sender)
-            sender.pull(queue: callbackQueue) {
+            // The settlement is applied in `resolve`; the completions do nothing and run inline (no block per
+            // message on a handler queue, which cost a thread wake-up each).
+            sender.pull(queue: LibraryQueues.ignoredCompletions) {
                 guard let delivery = queue.takeNext(peekLock: peekLock) else { return nil }
                 guard let token = delivery.token else {
                     return AMQPOutgoingDelivery(payload: delivery.payload, settled: true) { _ in }

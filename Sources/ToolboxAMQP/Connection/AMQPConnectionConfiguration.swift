@@ -87,8 +87,11 @@ struct Callback<T: Sendable>: Sendable {
     let queue: DispatchQueue?
     let once: CompletionOnce<Result<T, AMQPError>>
 
+    /// `LibraryQueues.ignoredCompletions` takes completions that do nothing: they run where the result is decided
+    /// (the connection's queue) instead of costing a block on that queue — and a thread wake-up — each (the
+    /// emulator's outcome of every message it delivers and of every `$management` answer it sends).
     init(_ queue: DispatchQueue, _ body: @escaping @Sendable (Result<T, AMQPError>) -> Void) {
-        self.queue = queue === Blocking.deliveryQueue ? nil : queue
+        self.queue = queue === Blocking.deliveryQueue || queue === LibraryQueues.ignoredCompletions ? nil : queue
         self.once = CompletionOnce(body)
     }
 
