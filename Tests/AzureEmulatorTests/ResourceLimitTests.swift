@@ -54,4 +54,21 @@ final class ResourceLimitTests: XCTestCase {
         let first = hub.firstSequence(partition: 0, position: .earliest)
         XCTAssertEqual(first, 8, "only the newest events that fit 50,000 bytes stay")
     }
+
+    /// Retention releases a dropped event's bytes at once, not when the log is next compacted (which waits for at
+    /// least as many more events as are live): a partition never holds more than its retention.
+    func testDroppedEventsReleaseTheirBytesAtOnce() {
+        let hub = EventHub(name: "eh", partitionCount: 1, consumerGroups: [], maxEvents: 2_000)
+        for _ in 0..<3 {
+            hub.append((0..<1_000).map { _ in AMQPMessage(data: [UInt8](repeating: 7, count: 100)) }, partition: 0,
+                       partitionKey: nil)
+        }
+        XCTAssertEqual(hub.firstSequence(partition: 0, position: .earliest), 1_000, "the oldest 1,000 were dropped")
+        let held = hub.heldPayloadBytes(partition: 0)
+        let live = (1_000..<3_000).reduce(0) { total, sequence in
+            total + (hub.event(partition: 0, atOrAfter: Int64(sequence))?.payload.count ?? 0)
+        }
+        XCTAssertEqual(held, live, "only the 2,000 live events' bytes are held")
+        XCTAssertGreaterThan(live, 2_000 * 100)
+    }
 }

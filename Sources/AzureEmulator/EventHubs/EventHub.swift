@@ -8,7 +8,8 @@ struct StoredEvent: Sendable {
     let sequenceNumber: Int64
     let offset: Int64
     let enqueuedTime: Int64
-    let payload: [UInt8]
+    /// Emptied when retention drops the event (its slot stays until the log is compacted).
+    var payload: [UInt8]
 }
 
 /// Where a consumer starts reading, from the selector filter the SDKs send.
@@ -115,8 +116,12 @@ final class EventHub: @unchecked Sendable {
             log.bytes += payload.count
         }
         // Retention, by count and by bytes: the oldest events go first, as on Azure.
+        // A dropped event's payload is released now, not when the log is next compacted (after at least as many
+        // more events as are live): the partition keeps no more bytes than its retention, and what is freed is
+        // reused for the events that come next instead of every one landing in fresh pages.
         while log.head < log.events.count, log.events.count - log.head > maxEvents || log.bytes > maxBytes {
             log.bytes -= log.events[log.head].payload.count
+            log.events[log.head].payload = []
             log.head += 1
         }
         if log.head > 1024, log.head * 2 > log.events.count {
@@ -164,6 +169,11 @@ final class EventHub: @unchecked Sendable {
             let index = log.head + (sequence > first ? Int(sequence - first) : 0)
             return index < log.events.count ? log.events[index] : nil
         }
+    }
+
+    /// Payload bytes `partition` holds, dropped events included (tests: retention releases what it drops).
+    func heldPayloadBytes(partition: Int) -> Int {
+        lock.withLock { partitions[partition].events.reduce(0) { $0 + $1.payload.count } }
     }
 
     /// The newest event of `partition`, for the runtime metrics consumers may ask for.
