@@ -87,7 +87,8 @@ extension ToolboxError {
         let recovery = error.recovery
         let message = "\(context): \(error.message)"
         if let condition = error.condition {
-            let code = Self.codesByCondition[condition]
+            let code = Self.isIdleTimeoutClose(error.code, AMQPSymbol(condition)) ? .connectionLost
+                : Self.codesByCondition[condition]
                 ?? (recovery == .rebuildConnection ? .connectionLost : recovery == .rebuildLink ? .linkLost : .serviceError)
             self.init(code, message, serviceCondition: error.serviceCondition, underlying: error, recovery: recovery)
             return

@@ -90,7 +90,10 @@ extension ToolboxError {
         self.init(code, message, serviceCondition: remote.map {
             ServiceCondition(amqpCondition: $0.condition.rawValue, serviceMessage: $0.errorDescription)
         }, underlying: underlying)
-        if let remote { recovery = Self.recovery(forCondition: remote.condition) }
+        if let remote {
+            recovery = Self.isIdleTimeoutClose(code, remote.condition)
+                ? .rebuildConnection : Self.recovery(forCondition: remote.condition)
+        }
     }
 
     /// The AMQP condition the peer sent, if this error came from the peer (its `info` map is not kept).

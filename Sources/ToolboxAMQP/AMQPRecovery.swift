@@ -32,6 +32,14 @@ extension ToolboxError {
         return .fail
     }
 
+    /// A peer that closes the whole connection with `amqp:resource-limit-exceeded` is, for Proton-based peers and
+    /// our own stack, saying the connection idled out (AMQP 1.0 part 2, 2.4.5): the connection is gone, not a
+    /// quota used up, so the reaction is a new connection. The condition on anything else (a refused transfer, a
+    /// `$management` answer, a detach) stays a used-up quota.
+    package static func isIdleTimeoutClose(_ code: Code, _ condition: AMQPSymbol) -> Bool {
+        code == .connectionClosed && condition == AMQPRemoteError.resourceLimitExceeded
+    }
+
     /// The recommended reaction to this error: the peer's condition decides when there is one, otherwise the
     /// local code does (`.timedOut` → retry, `.linkDetached` → rebuild the link, transport and framing failures
     /// → reconnect). The same as `recovery`; kept for code written against the old `AMQPError`.

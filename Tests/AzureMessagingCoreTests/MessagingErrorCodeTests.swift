@@ -47,3 +47,27 @@ final class QuotaExceededTests: XCTestCase {
         XCTAssertTrue(error.isTransient)
     }
 }
+
+/// A connection the peer closes with `amqp:resource-limit-exceeded` (Proton-based peers' and our own idle time-out)
+/// is a lost connection to rebuild, not a used-up quota.
+final class IdleTimeoutCloseTests: XCTestCase {
+    func testAConnectionClosedWithResourceLimitExceededIsRebuilt() {
+        let close = AMQPError(.connectionClosed, "peer closed the connection",
+                              remote: AMQPRemoteError(condition: AMQPRemoteError.resourceLimitExceeded,
+                                                      description: "local-idle-timeout expired"))
+        XCTAssertEqual(close.recovery, .rebuildConnection)
+        let error = ToolboxError(close, context: "sending")
+        XCTAssertEqual(error.code, .connectionLost)
+        XCTAssertEqual(error.recovery, .rebuildConnection)
+        XCTAssertTrue(error.isTransient)
+        XCTAssertEqual(error.condition, "amqp:resource-limit-exceeded", "the peer's condition is kept")
+        XCTAssertEqual(AzureMessagingError.wrap(close, context: "sending").code, .connectionLost)
+    }
+
+    func testTheSameConditionOnARefusedTransferIsAQuota() {
+        let refused = AMQPError(.linkDetached, "detached",
+                                remote: AMQPRemoteError(condition: AMQPRemoteError.resourceLimitExceeded))
+        XCTAssertEqual(ToolboxError(refused, context: "attaching").code, .quotaExceeded)
+        XCTAssertEqual(refused.recovery, .fail)
+    }
+}
