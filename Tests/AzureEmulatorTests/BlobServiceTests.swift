@@ -56,6 +56,37 @@ final class BlobServiceTests: XCTestCase {
         XCTAssertEqual(gone.errorCode, "ContainerNotFound")
         XCTAssertEqual(try blob.send("DELETE", "/photos?restype=container").errorCode, "ContainerNotFound")
         XCTAssertEqual(try blob.send("PUT", "/Bad_Name?restype=container").errorCode, "InvalidResourceName")
+        XCTAssertEqual(try blob.send("PUT", "/ab?restype=container").errorCode, "OutOfRangeInput")
+        XCTAssertEqual(try blob.send("PUT", "/$logs?restype=container").errorCode, "InvalidResourceName")
+    }
+
+    /// The container name is checked on every request, as on Azure: a malformed one is a 400 naming what is wrong
+    /// whatever the operation, never a 404 that reads as "create it first".
+    func testEveryRequestChecksTheContainerName() throws {
+        let emulator = try startBlobEmulator()
+        defer { emulator.stop() }
+        let blob = try BlobTestClient(emulator: emulator)
+        let blockBlob = [("x-ms-blob-type", "BlockBlob")]
+        for (name, code) in [("Photos", "InvalidResourceName"), ("my_files", "InvalidResourceName"),
+                             ("a--b", "InvalidResourceName"), ("-abc", "InvalidResourceName"), ("ab", "OutOfRangeInput"),
+                             (String(repeating: "a", count: 64), "OutOfRangeInput")] {
+            for (method, path, headers, body) in [
+                ("GET", "/\(name)?restype=container", [], []), ("DELETE", "/\(name)?restype=container", [], []),
+                ("GET", "/\(name)?restype=container&comp=list", [], []), ("GET", "/\(name)/a.txt", [], []),
+                ("HEAD", "/\(name)/a.txt", [], []), ("PUT", "/\(name)/a.txt", blockBlob, [1]), ("DELETE", "/\(name)/a.txt", [], []),
+            ] as [(String, String, [(String, String)], [UInt8])] {
+                let response = try blob.send(method, path, headers: headers, body: body)
+                XCTAssertEqual(response.status, 400, "\(method) \(path)")
+                XCTAssertEqual(response.errorCode, code, "\(method) \(path)")
+            }
+        }
+        // Azure's own containers pass the check: absent here, they are simply not found.
+        XCTAssertEqual(try blob.send("GET", "/$logs?restype=container").errorCode, "ContainerNotFound")
+        XCTAssertEqual(try blob.send("GET", "/$web/index.html").errorCode, "ContainerNotFound")
+        // `$root` may be created, and then holds blobs like any other container.
+        XCTAssertEqual(try blob.send("PUT", "/$root?restype=container").status, 201)
+        XCTAssertEqual(try blob.send("PUT", "/$root/top.txt", headers: blockBlob, body: [7]).status, 201)
+        XCTAssertEqual(try blob.send("GET", "/$root/top.txt").body, [7])
         XCTAssertEqual(try blob.send("PUT", "/nope/a.txt", headers: [("x-ms-blob-type", "BlockBlob")], body: [1]).errorCode,
                        "ContainerNotFound")
     }

@@ -109,6 +109,9 @@ final class BlobService: EmulatorHTTPService {
         var blob: String?
         if parts.count > 1, !parts[1].isEmpty {
             guard let name = decode(parts[1]) else { return .failure(BlobError(400, "InvalidUri", "The requested URI does not represent any resource on the server.")) }
+            // Checked on every request, as Azure does (not only on create: a blob request to `My_Container` is a
+            // 400 there, not a 404).
+            if let error = BlobStore.containerNameError(name) { return .failure(error) }
             container = name
         }
         if parts.count > 2, !parts[2].isEmpty {

@@ -58,8 +58,26 @@ final class BlobStore: Sendable {
         return true
     }
 
+    /// Containers Azure names itself: `$root` (which an account may create), `$logs` (analytics logs) and `$web`
+    /// (static websites). Requests naming them pass the name check; only `$root` can be created here.
+    static let specialContainerNames: Set<String> = ["$root", "$logs", "$web"]
+
+    /// Why `name` cannot name a container, answered as Azure answers it on any container or blob request (nil when
+    /// it can): 400 `OutOfRangeInput` outside 3–63 characters, else 400 `InvalidResourceName`.
+    static func containerNameError(_ name: String) -> BlobError? {
+        if specialContainerNames.contains(name) { return nil }
+        guard (3...63).contains(name.utf8.count) else {
+            return BlobError(400, "OutOfRangeInput", "The specified resource name length is not within the permissible limits.")
+        }
+        guard isValidContainerName(name) else {
+            return BlobError(400, "InvalidResourceName", "The specifed resource name contains invalid characters.")
+        }
+        return nil
+    }
+
     func createContainer(_ name: String, metadata: [(name: String, value: String)]) -> Result<StoredContainer, BlobError> {
-        guard Self.isValidContainerName(name) else {
+        if let error = Self.containerNameError(name) { return .failure(error) }
+        if name.hasPrefix("$"), name != "$root" {
             return .failure(BlobError(400, "InvalidResourceName", "The specifed resource name contains invalid characters."))
         }
         return state.withLockedValue { state in
