@@ -275,7 +275,8 @@ let package = Package(
             name: "AzureBlobStorageTests",
             dependencies: [
                 "AzureBlobStorage", "AzureEmulator", "AzureAuth", "ToolboxCore", "ToolboxTransport",
-                "AzureClientsToolboxTesting", "AzureClientsToolboxAsync", "ToolboxCLITestSupport",
+                "ToolboxTransportServer", "AzureClientsToolboxTesting", "AzureClientsToolboxAsync",
+                "ToolboxCLITestSupport",
             ],
             swiftSettings: strict
         ),

@@ -163,11 +163,24 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
         let retryable: Bool
         switch result {
         case .success(let answer) where (200...299).contains(status):
-            let total = answer.headers.first(name: "Content-Range").flatMap(ContentRange.init(parsing:))?.total
-                ?? (status == 200 ? Int64(answer.headers.first(name: "Content-Length") ?? "") : nil)
+            let total = Self.total(of: answer, status: status)
+            let firstTotal = head.flatMap { Self.total(of: $0, status: $0.status) }
+            if let total, let firstTotal, total != firstTotal {
+                // An attempt after the first saw another size: the blob changed under the download, and bytes
+                // already written belong to the other version.
+                return completion(.failure(ToolboxError(.invalidResponse, "\(operationText): the blob's size changed "
+                    + "from \(firstTotal) to \(total) bytes during the download")))
+            }
             let wantedEnd = end ?? ((total ?? next) - 1)
-            if next > wantedEnd || (total.map { next >= $0 } ?? false) {
-                return completion(.success(head ?? answer))
+            if next > wantedEnd { return completion(.success(head ?? answer)) }
+            // "The blob ends here" finishes early only the range that learns the size (the first); a later range
+            // lies below the size learned then (and `If-Match` pins that version), so an answer saying the blob
+            // ends inside it would leave its bytes unwritten — zeros in a file already sized — and pass as a
+            // complete download.
+            if let total, next >= total {
+                if onHead != nil { return completion(.success(head ?? answer)) }
+                return completion(.failure(ToolboxError(.invalidResponse, "\(operationText): the answer says the blob "
+                    + "has \(total) bytes, fewer than the size the download learned first")))
             }
             error = ToolboxError(.httpTruncated, "\(operationText): the answer ended early")
             retryable = true
@@ -183,6 +196,14 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
                              completion: { [self] in completion($0.map { $0.head }) }) { [self] in
             start(sendRange: sendRange)
         }
+    }
+}
+
+extension RangeFetch {
+    /// The blob's size an answer states: `Content-Range`'s total, or a 200's `Content-Length`.
+    static func total(of answer: HTTPResponseHead, status: Int) -> Int64? {
+        answer.headers.first(name: "Content-Range").flatMap(ContentRange.init(parsing:))?.total
+            ?? (status == 200 ? Int64(answer.headers.first(name: "Content-Length") ?? "") : nil)
     }
 }
 

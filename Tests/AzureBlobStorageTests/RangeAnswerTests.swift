@@ -1,0 +1,77 @@
+import AzureBlobStorage
+import Foundation
+import ToolboxCore
+import ToolboxTransport
+import ToolboxTransportServer
+import XCTest
+
+/// Answers to the ranges of a download that contradict the size the first answer gave: they fail the download
+/// with `.invalidResponse` instead of leaving unwritten bytes (zeros in a file already sized) in a download that
+/// reports success.
+final class RangeAnswerTests: XCTestCase {
+    private static let size = 3_000
+    private static let content = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+
+    /// A server holding one 3,000-byte blob; `lie` decides the answer to the GET of `bytes=from-to` (nil: the
+    /// truth).
+    private func server(lie: @escaping @Sendable (_ from: Int, _ to: Int) -> HTTPServerResponse?) throws -> HTTPServer {
+        try HTTPServer { request, respond in
+            guard request.head.method == "GET" else { return respond(HTTPServerResponse(status: 405)) }
+            let range = request.head.headers.first(name: "x-ms-range") ?? ""
+            let bounds = range.dropFirst("bytes=".count).split(separator: "-").compactMap { Int($0) }
+            guard bounds.count == 2 else { return respond(HTTPServerResponse(status: 400)) }
+            let (from, to) = (bounds[0], min(bounds[1], Self.size - 1))
+            if let lie = lie(from, to) { return respond(lie) }
+            respond(HTTPServerResponse(status: 206, headers: [
+                "Content-Range": "bytes \(from)-\(to)/\(Self.size)", "ETag": "\"v1\"", "x-ms-blob-type": "BlockBlob",
+            ], body: .bytes(Array(Self.content[from...to]))))
+        }
+    }
+
+    private func download(from server: HTTPServer) throws -> [UInt8] {
+        let container = try BlobContainer(
+            accountURL: "http://127.0.0.1:\(server.port)/devstoreaccount1?sv=2020-12-06&sp=r&sig=unchecked",
+            containerName: "ctr1",
+            options: {
+                var options = BlobClientOptions()
+                options.transfer.chunkSize = 1_000
+                options.transfer.concurrency = 1
+                options.retry.maxRetries = 2
+                options.retry.initialDelay = .milliseconds(5)
+                options.retry.maxDelay = .milliseconds(20)
+                return options
+            }())
+        defer { try? container.close() }
+        return try container.download("b.bin").content
+    }
+
+    func testTheTruthDownloadsWhole() throws {
+        let honest = try server { _, _ in nil }
+        defer { honest.close() }
+        XCTAssertEqual(try download(from: honest), Self.content)
+    }
+
+    func testALaterRangeClaimingTheBlobEndsInsideItFails() throws {
+        // The second range (1000-1999) is answered "bytes 1000-1000/1001": one byte, and a blob said to end there.
+        let liar = try server { from, _ in
+            from == 1_000 ? HTTPServerResponse(status: 206, headers: ["Content-Range": "bytes 1000-1000/1001",
+                                                                      "ETag": "\"v1\""], body: .bytes([9])) : nil
+        }
+        defer { liar.close() }
+        XCTAssertThrowsError(try download(from: liar)) { error in
+            XCTAssertEqual((error as? ToolboxError)?.code, .invalidResponse, "\(error)")
+        }
+    }
+
+    func testALaterRangeAnsweredWithAShorterWholeBlobFails() throws {
+        // A 200 (the whole blob, range ignored) of 500 bytes to the third range: none of its bytes is there.
+        let liar = try server { from, _ in
+            from == 2_000 ? HTTPServerResponse(status: 200, headers: ["ETag": "\"v1\""], body: .bytes(Array(Self.content[..<500])))
+                : nil
+        }
+        defer { liar.close() }
+        XCTAssertThrowsError(try download(from: liar)) { error in
+            XCTAssertEqual((error as? ToolboxError)?.code, .invalidResponse, "\(error)")
+        }
+    }
+}
