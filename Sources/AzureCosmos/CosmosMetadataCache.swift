@@ -31,6 +31,21 @@ struct CosmosRoutingMap: Sendable {
         for range in changes { byID[range.id] = range }
         ranges = byID.values.sorted { $0.minInclusive < $1.minInclusive }
     }
+
+    /// Why the map cannot route (nil when it can): an empty range, or two that overlap (a parent still listed
+    /// beside its children, a range given twice under two ids). A query splitting its work along overlapping
+    /// ranges would find the same overlap after every split and never end.
+    func problem(container: String) -> ToolboxError? {
+        for range in ranges where !(range.minInclusive < range.maxExclusive) {
+            return ToolboxError(.invalidResponse, "partition key range '\(range.id.prefix(40))' of container "
+                + "'\(container)' is empty ['\(range.minInclusive.prefix(64))', '\(range.maxExclusive.prefix(64))')")
+        }
+        for (earlier, later) in zip(ranges, ranges.dropFirst()) where later.minInclusive < earlier.maxExclusive {
+            return ToolboxError(.invalidResponse, "partition key ranges '\(earlier.id.prefix(40))' and "
+                + "'\(later.id.prefix(40))' of container '\(container)' overlap")
+        }
+        return nil
+    }
 }
 
 /// Account, container and partition-key-range metadata, fetched once and refreshed only when the service says
@@ -138,7 +153,9 @@ final class CosmosMetadataCache: Sendable {
             case .failure(let error):
                 completion(.failure(error))
             case .success(let response) where response.status == 304:
-                if let map { completion(.success(map)) } else {
+                if let map {
+                    completion(map.problem(container: container).map { .failure($0) } ?? .success(map))
+                } else {
                     completion(.failure(ToolboxError(.invalidResponse, "the service answered the first partition "
                         + "key range read of '\(container)' with 304 Not Modified")))
                 }
@@ -156,9 +173,13 @@ final class CosmosMetadataCache: Sendable {
                 // No ETag means the service does not do incremental reads: what came is all there is. The SDKs
                 // loop until 304; a cap keeps a server that never says 304 from spinning us forever.
                 if response.header("etag") == nil || rounds >= 16 {
-                    completion(updated.ranges.isEmpty
-                        ? .failure(ToolboxError(.invalidResponse, "container '\(container)' has no partition key ranges"))
-                        : .success(updated))
+                    if updated.ranges.isEmpty {
+                        completion(.failure(ToolboxError(.invalidResponse, "container '\(container)' has no partition key ranges")))
+                    } else if let problem = updated.problem(container: container) {
+                        completion(.failure(problem))
+                    } else {
+                        completion(.success(updated))
+                    }
                     return
                 }
                 readRanges(database: database, container: container, map: updated, rounds: rounds + 1,

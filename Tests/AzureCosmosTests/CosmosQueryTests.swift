@@ -1,4 +1,5 @@
 @testable import AzureCosmos
+import Dispatch
 import ToolboxCore
 import XCTest
 
@@ -62,6 +63,32 @@ final class CosmosQueryTests: XCTestCase {
         let readFeed = try cosmos.queryItems(nil)
         XCTAssertEqual(readFeed.items.count, 20)
         XCTAssertEqual(cosmos.core.metadata.rangeReads.load(), 2, "pkranges read once (+ one 304 round), not per page")
+    }
+
+    /// A partition key range feed whose ranges overlap (here a parent still listed beside its children) cannot
+    /// route a query: it fails with `.invalidResponse` — fanning out along it split the same range again and again,
+    /// forever, with no request sent and so no deadline checked.
+    func testOverlappingPartitionKeyRangesFailTheQuery() throws {
+        gateway.state.withLockedValue { state in
+            state.ranges.append(FakeCosmosGateway.Range(id: "2", min: "", max: "FF", parents: []))
+            state.rangesEtag += 1
+        }
+        let outcome = LockedValue<Result<Int, ToolboxError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let cosmos = self.cosmos!
+        DispatchQueue.global().async {
+            do {
+                let page = try cosmos.queryPage(CosmosQuery("SELECT * FROM c"), options: CosmosQueryOptions(maxItemCount: 5))
+                outcome.withLockedValue { $0 = .success(page.items.count) }
+            } catch {
+                outcome.withLockedValue { $0 = .failure(error as? ToolboxError ?? ToolboxError(.invalidArgument, "\(error)")) }
+            }
+            done.signal()
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success, "the query never ended")
+        guard case .failure(let error)? = outcome.load() else { return XCTFail("the query succeeded: \(String(describing: outcome.load()))") }
+        XCTAssertEqual(error.code, .invalidResponse, "\(error)")
+        XCTAssertTrue("\(error)".contains("overlap"), "\(error)")
     }
 
     func testOrderByMergesRangesInBothDirections() throws {
