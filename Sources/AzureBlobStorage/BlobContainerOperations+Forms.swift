@@ -141,7 +141,7 @@ extension BlobContainerOperations {
         repeat {
             let page = try listBlobs(prefix: prefix, pageSize: pageSize, marker: marker, timeout: timeout)
             all += page.blobs
-            marker = page.nextMarker
+            marker = try page.marker(following: marker)
         } while marker != nil
         return all
     }

@@ -60,6 +60,17 @@ public struct BlobListPage: Sendable, Equatable {
         self.blobs = blobs
         self.nextMarker = nextMarker
     }
+
+    /// The marker to list on with after this page, which was asked for with `previous`: nil at the end. A page
+    /// naming the very marker it was asked for would make a listing that follows markers ask for it forever, so
+    /// that is `.invalidResponse`.
+    package func marker(following previous: String?) throws(ToolboxError) -> String? {
+        if let nextMarker, nextMarker == previous {
+            throw ToolboxError(.invalidResponse, "the blob listing answered marker '\(nextMarker.prefix(80))' with "
+                + "the same marker again; following it would never end")
+        }
+        return nextMarker
+    }
 }
 
 /// What an upload (single put, block list commit, put from URL, metadata change) returned.

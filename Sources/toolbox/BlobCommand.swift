@@ -126,7 +126,7 @@ struct BlobList: ParsableCommand {
                     ])
                 }
                 count += page.blobs.count
-                marker = page.nextMarker
+                marker = try page.marker(following: marker)
             } while marker != nil
             JSONOutput.printLine(["count": count])
         }

@@ -75,3 +75,26 @@ final class RangeAnswerTests: XCTestCase {
         }
     }
 }
+
+/// A listing whose next page is named by the marker it was asked with would be followed forever.
+final class ListingAnswerTests: XCTestCase {
+    func testAMarkerAnsweredWithItselfFailsTheListing() throws {
+        let asked = LockedValue(0)
+        let server = try HTTPServer { request, respond in
+            asked.withLockedValue { $0 += 1 }
+            let xml = #"<?xml version="1.0" encoding="utf-8"?><EnumerationResults ContainerName="ctr1"><Blobs>"#
+                + #"<Blob><Name>b</Name><Properties><Content-Length>1</Content-Length></Properties></Blob></Blobs>"#
+                + "<NextMarker>again</NextMarker></EnumerationResults>"
+            respond(HTTPServerResponse(status: 200, headers: ["Content-Type": "application/xml"], text: xml))
+        }
+        defer { server.close() }
+        let container = try BlobContainer(
+            accountURL: "http://127.0.0.1:\(server.port)/devstoreaccount1?sv=2020-12-06&sp=l&sig=unchecked",
+            containerName: "ctr1")
+        defer { try? container.close() }
+        XCTAssertThrowsError(try container.listAllBlobs()) { error in
+            XCTAssertEqual((error as? ToolboxError)?.code, .invalidResponse, "\(error)")
+        }
+        XCTAssertEqual(asked.load(), 2, "the first page, then the page its marker names; no third request")
+    }
+}

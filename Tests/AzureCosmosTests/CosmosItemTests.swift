@@ -119,6 +119,19 @@ final class CosmosItemTests: XCTestCase {
         wait(for: [done], timeout: 10)
     }
 
+    /// A list whose every page names the same next page fails instead of growing until the deadline.
+    func testAListingStuckOnOneContinuationFails() throws {
+        let gateway = try FakeCosmosGateway()
+        defer { gateway.close() }
+        let cosmos = try makeClient(gateway)
+        gateway.state.withLockedValue { $0.stuckDatabaseContinuation = "page-2" }
+        XCTAssertThrowsError(try cosmos.listDatabases()) { error in
+            XCTAssertEqual((error as? ToolboxError)?.code, .invalidResponse, "\(error)")
+        }
+        XCTAssertEqual(gateway.log.filter { $0.hasPrefix("GET /dbs") && !$0.contains("/dbs/") }.count, 2,
+                       "the first page, then the page its continuation names; no third request")
+    }
+
     func testDatabasesAndContainers() throws {
         let gateway = try FakeCosmosGateway()
         defer { gateway.close() }

@@ -31,6 +31,7 @@ final class FakeCosmosGateway: @unchecked Sendable {
         var log: [String] = []
         var sessionTokensSeen: [String] = []
         var badSignatures = 0
+        var stuckDatabaseContinuation: String? = nil
         var aadRequests = 0
     }
 
@@ -146,7 +147,12 @@ final class FakeCosmosGateway: @unchecked Sendable {
             let created = state.withLockedValue { $0.databases.insert(id).inserted }
             return created ? json(201, ["id": .string(id), "_rid": "db"]) : error(409, "Conflict", "exists")
         case ("GET", 1):
-            return json(200, ["Databases": .array(state.load().databases.sorted().map { ["id": .string($0)] })])
+            var response = json(200, ["Databases": .array(state.load().databases.sorted().map { ["id": .string($0)] })])
+            // A broken service's answer: every page of the database list names the same next page.
+            if let stuck = state.load().stuckDatabaseContinuation {
+                response.head.headers.add(name: "x-ms-continuation", value: stuck)
+            }
+            return response
         case ("GET", 2), ("DELETE", 2):
             let exists = state.withLockedValue { state -> Bool in
                 guard state.databases.contains(segments[1]) else { return false }
