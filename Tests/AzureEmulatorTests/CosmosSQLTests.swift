@@ -46,6 +46,23 @@ final class CosmosSQLTests: XCTestCase {
         XCTAssertEqual(try run("SELECT VALUE c['s'] FROM c WHERE c.id = 'b'"), [.string("Apple")])
     }
 
+    /// CONTAINS finds a substring in linear time: it agrees with the naive definition on every short case, and
+    /// answers a long near-match (a naive scan takes ~5·10⁹ steps there) at once.
+    func testContainsAgreesWithTheDefinitionAndStaysLinear() {
+        let alphabet: [Unicode.Scalar] = ["a", "b", "é"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let text = (0..<Int.random(in: 0...12, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            let needle = (0..<Int.random(in: 0...5, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            let naive = needle.isEmpty || (text.count >= needle.count
+                && (0...(text.count - needle.count)).contains { Array(text[$0..<$0 + needle.count]) == needle })
+            XCTAssertEqual(CosmosSQLEvaluator.occurs(needle, in: text), naive, "\(needle) in \(text)")
+        }
+        let long = [Unicode.Scalar](repeating: "a", count: 100_000)
+        XCTAssertFalse(CosmosSQLEvaluator.occurs(long.prefix(50_000) + ["b"], in: long))
+        XCTAssertTrue(CosmosSQLEvaluator.occurs(long.prefix(50_000) + ["b"], in: long + ["b"]))
+    }
+
     func testUndefinedIsNotNull() throws {
         XCTAssertEqual(try ids("SELECT * FROM c WHERE IS_NULL(c.nothing)"), ["b", "d"])
         XCTAssertEqual(try ids("SELECT * FROM c WHERE IS_DEFINED(c.nothing)"), ["b", "d"])

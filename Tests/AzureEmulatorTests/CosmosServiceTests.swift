@@ -194,6 +194,20 @@ final class CosmosServiceTests: XCTestCase {
         XCTAssertTrue(parents?.json.contains(#""parents":["0"]"#) == true)
     }
 
+    /// Splitting every range doubles them; past the emulator's bound a split is refused (400) and the ranges stay.
+    func testSplitsStopAtTheRangeBound() throws {
+        let cosmos = try CosmosTestHarness()
+        let store = cosmos.service.store
+        var count = try store.partitionKeyRanges(database: "db", container: "c").ranges.count
+        while count * 2 <= CosmosStore.maxPartitionKeyRanges {
+            count = try store.splitPartitionKeyRange(database: "db", container: "c", rangeID: nil).count
+        }
+        XCTAssertThrowsError(try store.splitPartitionKeyRange(database: "db", container: "c", rangeID: nil)) { error in
+            XCTAssertTrue("\(error)".contains("partition key ranges"), "\(error)")
+        }
+        XCTAssertEqual(try store.partitionKeyRanges(database: "db", container: "c").ranges.count, count)
+    }
+
     func testCrossPartitionQueriesAnswerGatewayStyle() throws {
         let cosmos = try CosmosTestHarness()
         for index in 0..<10 { _ = cosmos.create(#"{"id":"i\#(index)","pk":"t\#(index % 3)","n":\#(index)}"#, pk: #""t\#(index % 3)""#) }

@@ -252,6 +252,9 @@ final class CosmosStore: Sendable {
         }
     }
 
+    /// The most partition key ranges a container may be split into.
+    static let maxPartitionKeyRanges = 256
+
     /// Splits range `rangeID` (every range when nil) in two at the middle of its key space, as the service does
     /// when a partition grows: the old id disappears (requests naming it get 410/1002) and the children list it
     /// as their parent. Returns the new ranges.
@@ -259,6 +262,12 @@ final class CosmosStore: Sendable {
     func splitPartitionKeyRange(database: String, container: String, rangeID: String?) throws(CosmosFailure) -> [PartitionKeyRange] {
         try withContainer(database: database, container: container) { container, _, _ throws(CosmosFailure) in
             let targets = rangeID.map { [$0] } ?? container.ranges.map(\.id)
+            // Splitting every range doubles them: without a bound a few calls of this unauthenticated route would
+            // keep the store's lock for minutes and take gigabytes.
+            guard container.ranges.count + targets.count <= Self.maxPartitionKeyRanges else {
+                throw .badRequest("Splitting would give container '\(container.id)' more than the emulator's "
+                    + "\(Self.maxPartitionKeyRanges) partition key ranges.")
+            }
             for target in targets {
                 guard let index = container.ranges.firstIndex(where: { $0.id == target }) else {
                     throw .notFound("The partition key range \(target) does not exist.")

@@ -251,12 +251,33 @@ struct CosmosSQLEvaluator {
             case "STARTSWITH": return .bool(t.starts(with: p))
             case "ENDSWITH": return .bool(t.reversed().starts(with: p.reversed()))
             default:
-                if p.isEmpty { return .bool(true) }
-                guard t.count >= p.count else { return .bool(false) }
-                return .bool((0...(t.count - p.count)).contains { Array(t[$0..<$0 + p.count]) == p })
+                return .bool(Self.occurs(p, in: t))
             }
         default: return nil
         }
+    }
+
+    /// Whether `needle` occurs in `text`, in time linear in both (Knuth–Morris–Pratt). Both come from the request:
+    /// a naive scan for a long near-match ("a…ab" in "a…a") is quadratic — ~10¹² steps for megabyte strings, on
+    /// the event loop's thread.
+    static func occurs(_ needle: [Unicode.Scalar], in text: [Unicode.Scalar]) -> Bool {
+        if needle.isEmpty { return true }
+        guard text.count >= needle.count else { return false }
+        // border[i]: the length of the longest proper prefix of needle[...i] that is also its suffix.
+        var border = [Int](repeating: 0, count: needle.count)
+        var matched = 0
+        for index in needle.indices.dropFirst() {
+            while matched > 0, needle[index] != needle[matched] { matched = border[matched - 1] }
+            if needle[index] == needle[matched] { matched += 1 }
+            border[index] = matched
+        }
+        matched = 0
+        for scalar in text {
+            while matched > 0, scalar != needle[matched] { matched = border[matched - 1] }
+            if scalar == needle[matched] { matched += 1 }
+            if matched == needle.count { return true }
+        }
+        return false
     }
 
     /// Partial match for `ARRAY_CONTAINS(…, true)`: every member of `needle` (an object) is in `value`.
