@@ -300,6 +300,11 @@ final class CosmosServiceTests: XCTestCase {
         let big = cosmos.create(#"{"id":"big","pk":"a","blob":"\#(String(repeating: "x", count: 260))"}"#, pk: #""a""#)
         XCTAssertEqual(big.status, 413)
         XCTAssertEqual(big.body?["code"], .string("RequestEntityTooLarge"))
+        // A body far above the item limit is refused before it is parsed (parsed JSON takes ~20 times its text).
+        let huge = cosmos.create(#"{"id":"huge","pk":"a","blob":[\#(Array(repeating: "[0]", count: 200_000).joined(separator: ","))]}"#,
+                                 pk: #""a""#)
+        XCTAssertEqual(huge.status, 413)
+        XCTAssertTrue(huge.raw.contains("the body is"), huge.raw)
         XCTAssertEqual(cosmos.create(item("a1"), pk: #""a""#).status, 201)
         XCTAssertEqual(cosmos.create(item("a2"), pk: #""a""#).status, 201)
         let full = cosmos.create(item("a3"), pk: #""a""#)
