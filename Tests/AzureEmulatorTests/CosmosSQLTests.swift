@@ -63,6 +63,22 @@ final class CosmosSQLTests: XCTestCase {
         XCTAssertTrue(CosmosSQLEvaluator.occurs(long.prefix(50_000) + ["b"], in: long + ["b"]))
     }
 
+    /// Objects compare by members whatever their order, small or large (large ones through an index: a member scan
+    /// per member is quadratic).
+    func testObjectEqualityIgnoresMemberOrderAtAnySize() {
+        for size in [3, 17, 50_000] {
+            let members = (0..<size).map { ("k\($0)", CosmosValue.number(Double($0))) }
+            let object = CosmosValue.object(members)
+            XCTAssertEqual(object, .object(members.reversed()), "size \(size)")
+            var changed = members
+            changed[size / 2].1 = .string("other")
+            XCTAssertNotEqual(object, .object(changed.reversed()), "size \(size)")
+            var renamed = members
+            renamed[size - 1].0 = "elsewhere"
+            XCTAssertNotEqual(object, .object(renamed), "size \(size)")
+        }
+    }
+
     func testUndefinedIsNotNull() throws {
         XCTAssertEqual(try ids("SELECT * FROM c WHERE IS_NULL(c.nothing)"), ["b", "d"])
         XCTAssertEqual(try ids("SELECT * FROM c WHERE IS_DEFINED(c.nothing)"), ["b", "d"])
