@@ -167,6 +167,19 @@ final class EventGridServiceTests: XCTestCase {
         XCTAssertEqual(limited.eventGridEvents(topic: "t").map { $0.object()?["id"] as? String }, ["e3", "e4", "e5"])
         let listed = try client.execute(HTTPRequest(url: limited.plainHTTPBaseURL! + "/_emulator/eventgrid/t/events"), timeout: .seconds(10))
         XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(listed.body)) as? [String: Any])?["dropped"] as? Int, 2)
+
+        // The bytes kept per topic are bounded too: room for two and a half events keeps the newest two.
+        let one = Self.eventGridEvent.utf8.count
+        let byBytes = try startEmulator { configuration in
+            configuration.eventGridTopics = ["t"]
+            configuration.httpLimits.maxEventGridBytesPerTopic = 2 * one + one / 2
+        }
+        let bytesURL = byBytes.plainHTTPBaseURL! + "/eventgrid/t/api/events"
+        for index in 1...5 {
+            XCTAssertEqual(try post("[\(Self.eventGridEvent.replacingOccurrences(of: "e1", with: "e\(index)"))]", url: bytesURL).status, 200)
+        }
+        XCTAssertEqual(byBytes.eventGridEvents(topic: "t").map { $0.object()?["id"] as? String }, ["e4", "e5"])
+        XCTAssertEqual(byBytes.eventGridEvents(topic: "t").map(\.json.count), [one, one], "kept byte for byte")
     }
 
     func testNamespaceTopicPublishTakesCloudEventsWithSharedAccessKey() throws {

@@ -33,7 +33,8 @@ final class EventGridService: EmulatorHTTPService {
         }
         self.canonicalTopics = canonicalTopics
         store = EventGridStore(topics: context.configuration.eventGridTopics,
-                               limit: context.configuration.httpLimits.maxEventGridEventsPerTopic)
+                               limit: context.configuration.httpLimits.maxEventGridEventsPerTopic,
+                               byteLimit: context.configuration.httpLimits.maxEventGridBytesPerTopic)
     }
 
     private enum Route {

@@ -17,8 +17,8 @@ public struct EmulatorEventGridEvent: Sendable {
     }
 }
 
-/// The events each topic kept, bounded per topic (`EmulatorHTTPLimits.maxEventGridEventsPerTopic`; the oldest go
-/// first and are counted in `dropped`).
+/// The events each topic kept, bounded per topic in number and bytes (`EmulatorHTTPLimits.maxEventGridEventsPerTopic`,
+/// `maxEventGridBytesPerTopic`; the oldest go first and are counted in `dropped`).
 final class EventGridStore: Sendable {
     private struct Topic {
         var events: [EmulatorEventGridEvent] = []
@@ -26,15 +26,19 @@ final class EventGridStore: Sendable {
         var head = 0
         var nextSequence = 1
         var dropped = 0
+        /// JSON bytes of the kept events.
+        var keptBytes = 0
 
         var kept: ArraySlice<EmulatorEventGridEvent> { events[head...] }
     }
 
     private let limit: Int
+    private let byteLimit: Int
     private let topics: LockedValue<[String: Topic]>
 
-    init(topics names: [String], limit: Int) {
+    init(topics names: [String], limit: Int, byteLimit: Int = .max) {
         self.limit = max(1, limit)
+        self.byteLimit = max(1, byteLimit)
         var topics: [String: Topic] = [:]
         for name in names { topics[name.lowercased()] = Topic() }
         self.topics = LockedValue(topics)
@@ -54,13 +58,21 @@ final class EventGridStore: Sendable {
                 state.events.append(EmulatorEventGridEvent(sequence: state.nextSequence, topic: topic, schema: schema,
                                                             json: json, receivedAt: now))
                 state.nextSequence += 1
-                if state.events.count - state.head > limit {
+                state.keptBytes += json.count
+                while state.events.count - state.head > limit
+                    || (state.keptBytes > byteLimit && state.events.count - state.head > 1)
+                {
+                    state.keptBytes -= state.events[state.head].json.count
+                    // The dropped event's bytes go now, not at the next compaction.
+                    let old = state.events[state.head]
+                    state.events[state.head] = EmulatorEventGridEvent(sequence: old.sequence, topic: old.topic,
+                                                                      schema: old.schema, json: [], receivedAt: old.receivedAt)
                     state.head += 1
                     state.dropped += 1
                 }
             }
             // Compact once the dropped prefix outgrows what is kept.
-            if state.head > limit {
+            if state.head > max(64, state.events.count - state.head) {
                 state.events.removeFirst(state.head)
                 state.head = 0
             }
@@ -84,6 +96,7 @@ final class EventGridStore: Sendable {
             guard var state = topics[topic.lowercased()] else { return false }
             state.events = []
             state.head = 0
+            state.keptBytes = 0
             topics[topic.lowercased()] = state
             return true
         }

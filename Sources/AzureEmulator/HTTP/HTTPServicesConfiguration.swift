@@ -28,6 +28,9 @@ public struct EmulatorHTTPLimits: Sendable {
     public var maxBlobStoreBytes = 12 << 30
     /// Events kept per Event Grid topic for tests to read; the oldest are dropped beyond it.
     public var maxEventGridEventsPerTopic = 10_000
+    /// Bytes of event JSON kept per Event Grid topic; the oldest are dropped beyond it (the newest event is always
+    /// kept). Without it 10,000 events of up to 1 MB each could hold 10 GB per topic.
+    public var maxEventGridBytesPerTopic = 64 << 20
     /// Largest Event Grid publish body (Azure: 1 MB).
     public var maxEventGridBodyBytes = 1 << 20
 
