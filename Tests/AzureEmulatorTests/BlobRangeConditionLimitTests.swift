@@ -236,6 +236,28 @@ final class BlobRangeConditionLimitTests: XCTestCase {
         XCTAssertEqual(exists.errorCode, "BlobAlreadyExists")
         XCTAssertNil(emulator.blobContent(container: "ctr", blob: "x.bin"))
     }
+
+    /// A copy from a URL is fetched whole before it is stored: the fetch stops at the room the store has left
+    /// (not only at the largest blob), so a near-full store never holds a second copy's bytes in flight.
+    func testPutBlobFromURLStopsFetchingAtTheStoresRoom() throws {
+        let emulator = try startBlobEmulator {
+            $0.httpLimits.maxBlobBytes = 1000
+            $0.httpLimits.maxBlobStoreBytes = 1500
+        }
+        defer { emulator.stop() }
+        let plain = try BlobTestClient(emulator: emulator)
+        XCTAssertEqual(try put(plain, "/ctr/source.bin", blobPattern(800)).status, 201)
+        var sas = BlobSASBuilder(accountName: "devstoreaccount1", containerName: "ctr", blobName: "source.bin", permissions: "r",
+                                 expiry: UTCDate.nowUnixSeconds() + 600)
+        sas.version = "2026-10-06"
+        let token = try sas.token(accountKey: emulator.configuration.blobAccountKey).exposedValue
+        let url = try XCTUnwrap(emulator.plainHTTPBaseURL) + "/devstoreaccount1/ctr/source.bin?" + token
+        let copy = try plain.send("PUT", "/ctr/copy.bin", headers: [("x-ms-blob-type", "BlockBlob"), ("x-ms-copy-source", url)])
+        XCTAssertEqual(copy.status, 413)
+        XCTAssertEqual(copy.errorCode, "RequestBodyTooLarge")
+        XCTAssertTrue(plain.text(copy).contains("copy source is larger than the 700 bytes"), plain.text(copy))
+        XCTAssertEqual(emulator.blobStoredBytes, 800)
+    }
 }
 
 

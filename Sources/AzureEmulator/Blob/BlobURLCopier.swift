@@ -148,8 +148,8 @@ final class BlobURLCopier: Sendable {
         func finish(_ result: Result<HTTPResponseHead, TransportError>) -> Result<Fetched, BlobError> {
             state.withLockedValue { state in
                 if state.tooLarge {
-                    return .failure(BlobError(413, "RequestBodyTooLarge", "The copy source is larger than the emulator's "
-                        + "blob size limit of \(maxBytes) bytes (httpLimits.maxBlobBytes)."))
+                    return .failure(BlobError(413, "RequestBodyTooLarge", "The copy source is larger than the \(maxBytes) "
+                        + "bytes the emulator can take now (httpLimits.maxBlobBytes, or what is left of maxBlobStoreBytes)."))
                 }
                 if case .failure(let error) = result {
                     return .failure(BlobError(409, "CannotVerifyCopySource", "The copy source could not be read: \(error)"))
@@ -198,7 +198,11 @@ extension BlobService {
             return respond(responder.error(error))
         }
         let sentContentType = request.header("x-ms-blob-content-type")
-        copier.fetch(source, authorization: request.header("x-ms-copy-source-authorization"), maxBytes: store.maxBlobBytes) { [store] result in
+        // Bounded by the room the store has left too: the fetched bytes are held whole until stored, and a source
+        // of shared blocks (one block committed many times) is materialised byte for byte.
+        let room = max(0, store.maxStoreBytes - store.storedBytes)
+        copier.fetch(source, authorization: request.header("x-ms-copy-source-authorization"),
+                     maxBytes: min(store.maxBlobBytes, room)) { [store] result in
             switch result {
             case .failure(let error):
                 respond(responder.error(error))
