@@ -194,6 +194,51 @@ final class CosmosServiceTests: XCTestCase {
         XCTAssertTrue(parents?.json.contains(#""parents":["0"]"#) == true)
     }
 
+    /// A page ends near 4 MB of documents whatever `x-ms-max-item-count` asks for (as the service's do), the pages
+    /// together hold every item once; a single result above 16 MB (one large document projected many times over)
+    /// is a 400, measured before any of it is written.
+    func testQueryPagesAreBoundedInBytes() throws {
+        let cosmos = try CosmosTestHarness()
+        let filler = String(repeating: "x", count: 1_000_000)
+        for index in 0..<10 {
+            XCTAssertEqual(cosmos.create(#"{"id":"big\#(index)","pk":"p","n":\#(index),"blob":"\#(filler)"}"#, pk: #""p""#).status, 201)
+        }
+        var pages: [Int] = []
+        var seen: [Double] = []
+        var continuation: String?
+        repeat {
+            let answer = cosmos.query("SELECT * FROM c", pk: #""p""#, maxItemCount: -1, continuation: continuation)
+            XCTAssertEqual(answer.status, 200, String(answer.raw.prefix(300)))
+            pages.append(answer.documents.count)
+            seen += answer.documents.compactMap { $0["n"]?.numberValue }
+            continuation = answer.header("x-ms-continuation")
+        } while continuation != nil && pages.count < 20
+        XCTAssertEqual(seen.sorted(), (0..<10).map(Double.init), "every item once")
+        XCTAssertTrue(pages.allSatisfy { $0 <= 4 }, "\(pages)")
+        XCTAssertGreaterThan(pages.count, 2, "\(pages)")
+
+        let repeated = "SELECT VALUE [" + Array(repeating: "c", count: 20).joined(separator: ",") + "] FROM c"
+        let huge = cosmos.query(repeated, pk: #""p""#, maxItemCount: 1)
+        XCTAssertEqual(huge.status, 400)
+        XCTAssertTrue(huge.raw.contains("larger than"), String(huge.raw.prefix(300)))
+    }
+
+    /// The length `jsonLength` counts is the length of the text `json` writes.
+    func testJSONLengthIsTheWrittenLength() throws {
+        let samples = [
+            #"{"a":[1,2.5,-3e20,null,true,false],"b":"q\"uo\\te\n\t\u0001é😀","c":{},"d":[],"e":{"f":{"g":"h"}}}"#,
+            #"[]"#, #""""#, #"0.1"#, #"{"k":[{"x":1},{"y":[2,[3]]}]}"#,
+        ]
+        for sample in samples {
+            let value = try CosmosValue.parse(Array(sample.utf8))
+            let full = value.json.utf8.count
+            XCTAssertEqual(value.jsonLength(upTo: .max), full, sample)
+            // Past the cap it stops counting, at some length above the cap.
+            let capped = value.jsonLength(upTo: 3)
+            if full <= 3 { XCTAssertEqual(capped, full, sample) } else { XCTAssertGreaterThan(capped, 3, sample) }
+        }
+    }
+
     /// Splitting every range doubles them; past the emulator's bound a split is refused (400) and the ranges stay.
     func testSplitsStopAtTheRangeBound() throws {
         let cosmos = try CosmosTestHarness()

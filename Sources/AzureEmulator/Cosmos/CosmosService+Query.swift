@@ -33,7 +33,7 @@ extension CosmosService {
         let runner = CosmosQueryRunner(query: query, parameters: parameters)
         let rows = try runner.rows(selected.map { ($0.document, $0.sequence) })
         let position = try CosmosQueryRunner.Position(token: request.header("x-ms-continuation"))
-        let (page, continuation) = runner.page(rows, after: position, limit: try maxItemCount(request))
+        let (page, continuation) = try runner.page(rows, after: position, limit: try maxItemCount(request))
         let rangeID = range?.id ?? header.map { snapshot.rangeID(forEPK: CosmosEffectivePartitionKey.hash($0.value)) } ?? "0"
         var headers: [(String, String)] = [
             ("x-ms-item-count", String(page.count)), ("x-ms-session-token", "\(rangeID):-1#\(snapshot.lsn)"),
@@ -63,7 +63,7 @@ extension CosmosService {
         let runner = CosmosQueryRunner(query: query, parameters: parameters)
         let rows = try runner.rows(resources.enumerated().map { ($0.element, UInt64($0.offset + 1)) })
         let position = try CosmosQueryRunner.Position(token: request.header("x-ms-continuation"))
-        let (page, continuation) = runner.page(rows, after: position, limit: try maxItemCount(request))
+        let (page, continuation) = try runner.page(rows, after: position, limit: try maxItemCount(request))
         let values = page.compactMap(\.value)
         var headers = [("x-ms-item-count", String(values.count))]
         if let continuation { headers.append(("x-ms-continuation", continuation)) }

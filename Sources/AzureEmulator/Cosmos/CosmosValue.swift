@@ -134,6 +134,47 @@ enum CosmosValue: Sendable, Equatable {
         return "\(value)"
     }
 
+    /// The UTF-8 length of `json`, counted without writing it and given up past `cap` (the result is then some
+    /// value above `cap`): a projection can repeat one large document many times over (`SELECT VALUE [c, c, …]`),
+    /// and its text must be measured before anything that size is built.
+    func jsonLength(upTo cap: Int) -> Int {
+        var total = 0
+        addJSONLength(to: &total, cap: cap)
+        return total
+    }
+
+    private func addJSONLength(to total: inout Int, cap: Int) {
+        guard total <= cap else { return }
+        switch self {
+        case .null: total += 4
+        case .bool(let value): total += value ? 4 : 5
+        case .number(let value): total += Self.format(value).utf8.count
+        case .string(let text): total += Self.jsonStringLength(text)
+        case .array(let items):
+            total += 1 + max(0, items.count - 1) + 1
+            for item in items where total <= cap { item.addJSONLength(to: &total, cap: cap) }
+        case .object(let members):
+            total += 1 + max(0, members.count - 1) + 1
+            for (key, value) in members where total <= cap {
+                total += Self.jsonStringLength(key) + 1
+                value.addJSONLength(to: &total, cap: cap)
+            }
+        }
+    }
+
+    /// What `writeString` writes for `text`, in UTF-8 bytes.
+    static func jsonStringLength(_ text: String) -> Int {
+        var length = 2
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"", "\\", "\n", "\r", "\t": length += 2
+            case let control where control.value < 0x20: length += 6
+            default: length += UTF8.width(scalar)
+            }
+        }
+        return length
+    }
+
     static func writeString(_ text: String, to out: inout String) {
         out += "\""
         for scalar in text.unicodeScalars {

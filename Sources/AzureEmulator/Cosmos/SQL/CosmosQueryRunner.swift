@@ -122,15 +122,31 @@ struct CosmosQueryRunner {
     }
 
     /// The rows after `position`, at most `limit`, and the continuation when more remain.
-    func page(_ rows: [Row], after position: Position?, limit: Int) -> (rows: [Row], continuation: String?) {
+    /// What a page's documents may take as JSON: the service ends a page near 4 MB whatever `x-ms-max-item-count`
+    /// asks for.
+    static let pageBytes = 4 << 20
+    /// The largest single result a query may produce (a projection can repeat a 2 MB document many times over).
+    static let resultBytes = 16 << 20
+
+    func page(_ rows: [Row], after position: Position?, limit: Int) throws(CosmosFailure) -> (rows: [Row], continuation: String?) {
         var remaining = rows[...]
         if let position {
             let marker = Row(value: nil, orderKey: position.orderKey, sequence: position.sequence)
             let descending = query.isAggregate ? nil : query.orderBy?.descending
             remaining = rows.drop { !Self.precedes(marker, $0, descending: descending) }
         }
-        let page = Array(remaining.prefix(limit))
-        guard remaining.count > limit, let last = page.last else { return (page, nil) }
+        var page: [Row] = []
+        var bytes = 0
+        for row in remaining.prefix(limit) {
+            let length = row.value?.jsonLength(upTo: Self.resultBytes) ?? 0
+            guard length <= Self.resultBytes else {
+                throw .badRequest("A query result is larger than the emulator's \(Self.resultBytes) bytes; project less.")
+            }
+            if !page.isEmpty, bytes.saturatingAdd(length) > Self.pageBytes { break }
+            bytes = bytes.saturatingAdd(length)
+            page.append(row)
+        }
+        guard remaining.count > page.count, let last = page.last else { return (page, nil) }
         return (page, Position(sequence: last.sequence, orderKey: last.orderKey).token)
     }
 }
