@@ -18,6 +18,8 @@ final class CosmosSessionTokens: Sendable {
     }
 
     private let containers = LockedValue<[String: Container]>([:])
+    /// The most ranges whose tokens are kept per container.
+    static let maxRanges = 4_096
 
     /// Keeps the newest token of each range named in `header`.
     func record(container: String, header: String) {
@@ -33,8 +35,11 @@ final class CosmosSessionTokens: Sendable {
             // Mutated in place: no copy of the ranges per response.
             var changed = false
             for (range, token) in entries {
-                if let existing = containers[container, default: Container()].ranges[range],
-                    Self.lsn(existing) >= Self.lsn(token) { continue }
+                let existing = containers[container, default: Container()].ranges[range]
+                if let existing, Self.lsn(existing) >= Self.lsn(token) { continue }
+                // The joined token goes out with every cross-range request: a service naming ever new ranges
+                // must not grow it without end (a real container has far fewer physical partitions).
+                if existing == nil, containers[container, default: Container()].ranges.count >= Self.maxRanges { continue }
                 containers[container, default: Container()].ranges[range] = token
                 changed = true
             }

@@ -105,6 +105,22 @@ final class CosmosValueTests: XCTestCase {
         XCTAssertEqual(tokens.token(container: link, rangeID: "0"), "0:-1#7")
     }
 
+    /// A service naming ever new ranges cannot grow the token sent with every request without end; the ranges
+    /// already kept still take newer tokens.
+    func testSessionTokensKeepABoundedNumberOfRanges() {
+        let tokens = CosmosSessionTokens()
+        let link = "dbs/d/colls/c"
+        for batch in 0..<10 {
+            let header = (0..<1_000).map { "r\(batch * 1_000 + $0):-1#5" }.joined(separator: ",")
+            tokens.record(container: link, header: header)
+        }
+        let joined = tokens.token(container: link, rangeID: nil) ?? ""
+        XCTAssertEqual(joined.split(separator: ",").count, CosmosSessionTokens.maxRanges)
+        XCTAssertNil(tokens.token(container: link, rangeID: "r9999"), "a range past the bound is not kept")
+        tokens.record(container: link, header: "r0:-1#8")
+        XCTAssertEqual(tokens.token(container: link, rangeID: "r0"), "r0:-1#8")
+    }
+
     func testSignatureCacheSignsOncePerResourceAndSecond() throws {
         let signer = try CosmosMasterKeySigner(key: Secret(FakeCosmosGateway.key))
         let cache = CosmosSignatureCache(capacity: 3)
