@@ -28,7 +28,10 @@ struct CosmosRoutingMap: Sendable {
         let gone = Set(changes.flatMap(\.parents))
         var byID: [String: CosmosPartitionKeyRange] = [:]
         for range in ranges where !gone.contains(range.id) { byID[range.id] = range }
-        for range in changes { byID[range.id] = range }
+        // A feed read while a split finishes may list a range and, in the same answer, its children naming it as
+        // a parent: the parent is gone too (as the Python SDK's `_discard_parent_ranges` and .NET's `TryCombine`
+        // decide).
+        for range in changes where !gone.contains(range.id) { byID[range.id] = range }
         ranges = byID.values.sorted { $0.minInclusive < $1.minInclusive }
     }
 

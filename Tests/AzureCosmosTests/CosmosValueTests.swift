@@ -105,6 +105,24 @@ final class CosmosValueTests: XCTestCase {
         XCTAssertEqual(tokens.token(container: link, rangeID: "0"), "0:-1#7")
     }
 
+    /// A feed read while splits finish can list a range and its own children (naming it as a parent) in one
+    /// answer: the parent is dropped, and the map routes.
+    func testRoutingMapDropsAParentListedWithItsChildren() {
+        var map = CosmosRoutingMap(ranges: [CosmosPartitionKeyRange(id: "0", minInclusive: "", maxExclusive: "FF", parents: [])],
+                                   etag: nil)
+        map.apply([
+            CosmosPartitionKeyRange(id: "4", minInclusive: "", maxExclusive: "80", parents: ["0"]),
+            CosmosPartitionKeyRange(id: "5", minInclusive: "80", maxExclusive: "FF", parents: ["0"]),
+            CosmosPartitionKeyRange(id: "6", minInclusive: "", maxExclusive: "40", parents: ["0", "4"]),
+            CosmosPartitionKeyRange(id: "7", minInclusive: "40", maxExclusive: "80", parents: ["0", "4"]),
+        ])
+        XCTAssertEqual(map.ranges.map(\.id), ["6", "7", "5"])
+        XCTAssertNil(map.problem(container: "c"))
+        // Two ranges over one span, neither naming the other: refused.
+        map.apply([CosmosPartitionKeyRange(id: "9", minInclusive: "", maxExclusive: "FF", parents: [])])
+        XCTAssertNotNil(map.problem(container: "c"))
+    }
+
     /// A service naming ever new ranges cannot grow the token sent with every request without end; the ranges
     /// already kept still take newer tokens.
     func testSessionTokensKeepABoundedNumberOfRanges() {

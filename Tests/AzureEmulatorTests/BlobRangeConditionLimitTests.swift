@@ -238,15 +238,17 @@ final class BlobRangeConditionLimitTests: XCTestCase {
     }
 
     /// A copy from a URL is fetched whole before it is stored: the fetch stops at the room the store has left
-    /// (not only at the largest blob), so a near-full store never holds a second copy's bytes in flight.
+    /// (not only at the largest blob), so a near-full store never holds a second copy's bytes in flight. The room
+    /// counts what replacing the destination releases.
     func testPutBlobFromURLStopsFetchingAtTheStoresRoom() throws {
         let emulator = try startBlobEmulator {
             $0.httpLimits.maxBlobBytes = 1000
-            $0.httpLimits.maxBlobStoreBytes = 1500
+            $0.httpLimits.maxBlobStoreBytes = 2000
         }
         defer { emulator.stop() }
         let plain = try BlobTestClient(emulator: emulator)
         XCTAssertEqual(try put(plain, "/ctr/source.bin", blobPattern(800)).status, 201)
+        XCTAssertEqual(try put(plain, "/ctr/dest.bin", blobPattern(900)).status, 201)
         var sas = BlobSASBuilder(accountName: "devstoreaccount1", containerName: "ctr", blobName: "source.bin", permissions: "r",
                                  expiry: UTCDate.nowUnixSeconds() + 600)
         sas.version = "2026-10-06"
@@ -255,8 +257,13 @@ final class BlobRangeConditionLimitTests: XCTestCase {
         let copy = try plain.send("PUT", "/ctr/copy.bin", headers: [("x-ms-blob-type", "BlockBlob"), ("x-ms-copy-source", url)])
         XCTAssertEqual(copy.status, 413)
         XCTAssertEqual(copy.errorCode, "RequestBodyTooLarge")
-        XCTAssertTrue(plain.text(copy).contains("copy source is larger than the 700 bytes"), plain.text(copy))
-        XCTAssertEqual(emulator.blobStoredBytes, 800)
+        XCTAssertTrue(plain.text(copy).contains("copy source is larger than the 300 bytes"), plain.text(copy))
+        XCTAssertEqual(emulator.blobStoredBytes, 1700)
+        // Over dest.bin there is room: its 900 bytes go as the copy's 800 arrive.
+        let over = try plain.send("PUT", "/ctr/dest.bin", headers: [("x-ms-blob-type", "BlockBlob"), ("x-ms-copy-source", url)])
+        XCTAssertEqual(over.status, 201, plain.text(over))
+        XCTAssertEqual(emulator.blobStoredBytes, 1600)
+        XCTAssertEqual(emulator.blobContent(container: "ctr", blob: "dest.bin"), blobPattern(800))
     }
 }
 

@@ -298,6 +298,16 @@ final class BlobStore: Sendable {
         }
     }
 
+    /// The bytes the store could take for a new content of `name` now: what it has left plus what replacing the
+    /// blob there (and dropping its uncommitted blocks) would release.
+    func room(replacing name: String, in container: String) -> Int {
+        state.withLockedValue { state in
+            let stored = state.containers[container]
+            let released = (stored?.blobs[name]?.size ?? 0) + (stored?.uncommitted[name]?.bytes ?? 0)
+            return max(0, maxStoreBytes - state.storedBytes).saturatingAdd(released)
+        }
+    }
+
     /// Makes `blocks` the committed content of `name` (under the lock), replacing the old blob and dropping the
     /// uncommitted blocks, if the store has room once their bytes are released.
     private func store(_ blocks: [BlobBlock], size: Int, as name: String, in container: String, _ stored: inout StoredContainer,

@@ -200,7 +200,7 @@ extension BlobService {
         let sentContentType = request.header("x-ms-blob-content-type")
         // Bounded by the room the store has left too: the fetched bytes are held whole until stored, and a source
         // of shared blocks (one block committed many times) is materialised byte for byte.
-        let room = max(0, store.maxStoreBytes - store.storedBytes)
+        let room = store.room(replacing: blob, in: container)
         copier.fetch(source, authorization: request.header("x-ms-copy-source-authorization"),
                      maxBytes: min(store.maxBlobBytes, room)) { [store] result in
             switch result {

@@ -33,7 +33,8 @@ extension CosmosService {
         let runner = CosmosQueryRunner(query: query, parameters: parameters)
         let rows = try runner.rows(selected.map { ($0.document, $0.sequence) })
         let position = try CosmosQueryRunner.Position(token: request.header("x-ms-continuation"))
-        let (page, continuation) = try runner.page(rows, after: position, limit: try maxItemCount(request))
+        let (page, continuation) = try runner.page(rows, after: position, limit: try maxItemCount(request),
+                                                    maxResultBytes: maxQueryResultBytes)
         let rangeID = range?.id ?? header.map { snapshot.rangeID(forEPK: CosmosEffectivePartitionKey.hash($0.value)) } ?? "0"
         var headers: [(String, String)] = [
             ("x-ms-item-count", String(page.count)), ("x-ms-session-token", "\(rangeID):-1#\(snapshot.lsn)"),
@@ -63,11 +64,19 @@ extension CosmosService {
         let runner = CosmosQueryRunner(query: query, parameters: parameters)
         let rows = try runner.rows(resources.enumerated().map { ($0.element, UInt64($0.offset + 1)) })
         let position = try CosmosQueryRunner.Position(token: request.header("x-ms-continuation"))
-        let (page, continuation) = try runner.page(rows, after: position, limit: try maxItemCount(request))
+        let (page, continuation) = try runner.page(rows, after: position, limit: try maxItemCount(request),
+                                                    maxResultBytes: maxQueryResultBytes)
         let values = page.compactMap(\.value)
         var headers = [("x-ms-item-count", String(values.count))]
         if let continuation { headers.append(("x-ms-continuation", continuation)) }
         return respond(200, .object([("_rid", .string(rid)), (key, .array(values)), ("_count", .number(Double(values.count)))]),
                        activityID: activityID, headers: headers)
+    }
+}
+
+extension CosmosService {
+    /// The largest single query result: `CosmosQueryRunner.resultBytes`, or twice the item limit when that is more.
+    var maxQueryResultBytes: Int {
+        max(CosmosQueryRunner.resultBytes, store.maxItemBytes.saturatingAdd(store.maxItemBytes))
     }
 }

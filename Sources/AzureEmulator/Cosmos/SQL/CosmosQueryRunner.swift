@@ -125,10 +125,12 @@ struct CosmosQueryRunner {
     /// What a page's documents may take as JSON: the service ends a page near 4 MB whatever `x-ms-max-item-count`
     /// asks for.
     static let pageBytes = 4 << 20
-    /// The largest single result a query may produce (a projection can repeat a 2 MB document many times over).
+    /// The largest single result a query may produce by default (a projection can repeat a 2 MB document many
+    /// times over); at least twice the item limit when that is raised.
     static let resultBytes = 16 << 20
 
-    func page(_ rows: [Row], after position: Position?, limit: Int) throws(CosmosFailure) -> (rows: [Row], continuation: String?) {
+    func page(_ rows: [Row], after position: Position?, limit: Int,
+              maxResultBytes: Int = resultBytes) throws(CosmosFailure) -> (rows: [Row], continuation: String?) {
         var remaining = rows[...]
         if let position {
             let marker = Row(value: nil, orderKey: position.orderKey, sequence: position.sequence)
@@ -138,9 +140,9 @@ struct CosmosQueryRunner {
         var page: [Row] = []
         var bytes = 0
         for row in remaining.prefix(limit) {
-            let length = row.value?.jsonLength(upTo: Self.resultBytes) ?? 0
-            guard length <= Self.resultBytes else {
-                throw .badRequest("A query result is larger than the emulator's \(Self.resultBytes) bytes; project less.")
+            let length = row.value?.jsonLength(upTo: maxResultBytes) ?? 0
+            guard length <= maxResultBytes else {
+                throw .badRequest("A query result is larger than the emulator's \(maxResultBytes) bytes; project less.")
             }
             if !page.isEmpty, bytes.saturatingAdd(length) > Self.pageBytes { break }
             bytes = bytes.saturatingAdd(length)
