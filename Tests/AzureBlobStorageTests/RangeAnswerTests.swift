@@ -97,4 +97,25 @@ final class ListingAnswerTests: XCTestCase {
         }
         XCTAssertEqual(asked.load(), 2, "the first page, then the page its marker names; no third request")
     }
+
+    /// The Blob service never sends a document type declaration; one that expands entities a billion times over
+    /// (or names external ones) is refused before the parser sees it.
+    func testADocumentTypeDeclarationIsRefused() throws {
+        let laughs = (1...9).map { level in
+            "<!ENTITY l\(level) \"" + String(repeating: "&l\(level - 1);", count: 10) + "\">"
+        }.joined()
+        let xml = #"<?xml version="1.0"?><!DOCTYPE EnumerationResults [<!ENTITY l0 "ha">"# + laughs + "]>"
+            + "<EnumerationResults><Blobs><Blob><Name>&l9;</Name></Blob></Blobs></EnumerationResults>"
+        let server = try HTTPServer { _, respond in
+            respond(HTTPServerResponse(status: 200, headers: ["Content-Type": "application/xml"], text: xml))
+        }
+        defer { server.close() }
+        let container = try BlobContainer(
+            accountURL: "http://127.0.0.1:\(server.port)/devstoreaccount1?sv=2020-12-06&sp=l&sig=unchecked",
+            containerName: "ctr1")
+        defer { try? container.close() }
+        XCTAssertThrowsError(try container.listBlobs()) { error in
+            XCTAssertEqual((error as? ToolboxError)?.code, .invalidResponse, "\(error)")
+        }
+    }
 }
