@@ -23,30 +23,16 @@ struct BlobXMLNode: Sendable {
     /// Parses `bytes`; nil when they are not well-formed XML within the limits.
     static func parse(_ bytes: [UInt8], maxDepth: Int = 32, maxElements: Int = 1_000_000) -> BlobXMLNode? {
         // The service sends UTF-8 without a document type declaration; a DTD is where entity expansion (a billion
-        // laughs) and external entities live, so none is handed to libxml2, whatever its own limits are. (A NUL
-        // byte means UTF-16 or UTF-32, which could spell the declaration in a way this scan does not see.)
-        if bytes.contains(0) || Self.declaresDocumentType(bytes) { return nil }
+        // laughs) and external entities live, so none is handed to libxml2, whatever its own limits are. (UTF-16 or
+        // UTF-32, with their NUL bytes, could spell the declaration in a way this check does not see.)
+        guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self),
+              !text.lowercased().contains("<!doctype") else { return nil }
         let parser = XMLParser(data: Data(bytes))
         parser.shouldResolveExternalEntities = false
         let builder = XMLTreeBuilder(maxDepth: maxDepth, maxElements: maxElements)
         parser.delegate = builder
         guard parser.parse(), !builder.exceeded else { return nil }
         return builder.root
-    }
-}
-
-extension BlobXMLNode {
-    /// Whether `bytes` hold `<!DOCTYPE` in any letter case.
-    static func declaresDocumentType(_ bytes: [UInt8]) -> Bool {
-        let marker = Array("<!doctype".utf8)
-        guard bytes.count >= marker.count else { return false }
-        var index = 0
-        while let start = bytes[index...].firstIndex(of: UInt8(ascii: "<")) {
-            if start + marker.count > bytes.count { return false }
-            if (0..<marker.count).allSatisfy({ bytes[start + $0] | 0x20 == marker[$0] | 0x20 }) { return true }
-            index = start + 1
-        }
-        return false
     }
 }
 

@@ -113,10 +113,13 @@ extension CosmosCore {
                 for entry in list { all.append(try CosmosResourceProperties(json: entry, what: what)) }
                 if let next = response.header("x-ms-continuation"), !next.isEmpty {
                     // A service that keeps sending continuations would grow the list until the deadline.
-                    guard all.count < 1_000_000, next != continuation else {
-                        throw ToolboxError(.invalidResponse, "listing \(what): "
-                            + (next == continuation ? "the service answered a continuation with the same continuation"
-                                : "more than 1,000,000 entries and still a continuation; stopped"))
+                    guard next != continuation else {
+                        throw ToolboxError(.invalidResponse, "listing \(what): the service answered a continuation "
+                            + "with the same continuation")
+                    }
+                    guard all.count < 1_000_000 else {
+                        throw ToolboxError(.invalidResponse, "listing \(what): more than 1,000,000 entries and still "
+                            + "a continuation; stopped")
                     }
                     listPage(segments, key: key, what: what, continuation: next, collected: all, operation: operation,
                              deadline: deadline)

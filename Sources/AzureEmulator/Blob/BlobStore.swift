@@ -63,10 +63,11 @@ final class BlobStore: Sendable {
     static let specialContainerNames: Set<String> = ["$root", "$logs", "$web"]
 
     /// Why `name` cannot name a container, answered as Azure answers it on any container or blob request (nil when
-    /// it can): 400 `OutOfRangeInput` outside 3–63 characters, else 400 `InvalidResourceName`.
-    static func containerNameError(_ name: String) -> BlobError? {
-        if specialContainerNames.contains(name) { return nil }
-        guard (3...63).contains(name.utf8.count) else {
+    /// it can): 400 `OutOfRangeInput` outside 3–63 characters, else 400 `InvalidResourceName` — also for a special
+    /// name other than `$root` when `creating`.
+    static func containerNameError(_ name: String, creating: Bool = false) -> BlobError? {
+        if specialContainerNames.contains(name), !creating || name == "$root" { return nil }
+        guard specialContainerNames.contains(name) || (3...63).contains(name.utf8.count) else {
             return BlobError(400, "OutOfRangeInput", "The specified resource name length is not within the permissible limits.")
         }
         guard isValidContainerName(name) else {
@@ -76,10 +77,7 @@ final class BlobStore: Sendable {
     }
 
     func createContainer(_ name: String, metadata: [(name: String, value: String)]) -> Result<StoredContainer, BlobError> {
-        if let error = Self.containerNameError(name) { return .failure(error) }
-        if name.hasPrefix("$"), name != "$root" {
-            return .failure(BlobError(400, "InvalidResourceName", "The specifed resource name contains invalid characters."))
-        }
+        if let error = Self.containerNameError(name, creating: true) { return .failure(error) }
         return state.withLockedValue { state in
             if state.containers[name] != nil {
                 return .failure(BlobError(409, "ContainerAlreadyExists", "The specified container already exists."))
@@ -302,10 +300,13 @@ final class BlobStore: Sendable {
     /// blob there (and dropping its uncommitted blocks) would release.
     func room(replacing name: String, in container: String) -> Int {
         state.withLockedValue { state in
-            let stored = state.containers[container]
-            let released = (stored?.blobs[name]?.size ?? 0) + (stored?.uncommitted[name]?.bytes ?? 0)
-            return max(0, maxStoreBytes - state.storedBytes).saturatingAdd(released)
+            max(0, maxStoreBytes - state.storedBytes).saturatingAdd(Self.releasable(name, in: state.containers[container]))
         }
+    }
+
+    /// What replacing `name` in `stored` releases: the blob's bytes and its uncommitted blocks'.
+    private static func releasable(_ name: String, in stored: StoredContainer?) -> Int {
+        (stored?.blobs[name]?.size ?? 0) + (stored?.uncommitted[name]?.bytes ?? 0)
     }
 
     /// Makes `blocks` the committed content of `name` (under the lock), replacing the old blob and dropping the
@@ -314,7 +315,7 @@ final class BlobStore: Sendable {
                        _ state: inout State, content: BlobContentSettings,
                        metadata: [(name: String, value: String)]) -> Result<StoredBlob, BlobError> {
         let existing = stored.blobs[name]
-        let released = (existing?.size ?? 0) + (stored.uncommitted[name]?.bytes ?? 0)
+        let released = Self.releasable(name, in: stored)
         if let failure = storeFull(state.storedBytes - released + size) { return .failure(failure) }
         let now = Self.now()
         let blob = StoredBlob(blocks: blocks, size: size, content: content, metadata: metadata,

@@ -236,7 +236,8 @@ final class CosmosService: EmulatorHTTPService {
         guard !request.body.isEmpty else { throw .badRequest("The request has no body; a JSON object is required.") }
         // Measured before parsing: parsed JSON takes ~20 times its text, and the HTTP server admits bodies up to
         // `maxRequestBodyBytes` (256 MiB). Twice the item limit leaves room for whitespace the stored form drops.
-        let limit = max(store.maxItemBytes, 256 << 10).saturatingAdd(max(store.maxItemBytes, 256 << 10))
+        let itemBytes = max(store.maxItemBytes, 256 << 10)
+        let limit = itemBytes.saturatingAdd(itemBytes)
         guard request.body.count <= limit else {
             throw CosmosFailure(status: 413, code: "RequestEntityTooLarge",
                                 message: "Request size is too large: the body is \(request.body.count) bytes, the limit "

@@ -20,17 +20,12 @@ enum CosmosValue: Sendable, Equatable {
         case (.object(let a), .object(let b)):
             // Cosmos compares objects by members, not by member order.
             guard a.count == b.count else { return false }
-            if a.count <= 16 {
-                for (key, value) in a {
-                    guard let other = b.first(where: { $0.0 == key }), other.1 == value else { return false }
-                }
-                return true
-            }
-            // Indexed past a few members: the scan per member is quadratic, and both objects may come from a
-            // request (a million members each: ~10¹¹ comparisons). The first of a repeated name counts, as above.
-            let index = Dictionary(b, uniquingKeysWith: { first, _ in first })
+            // Indexed past a few members: a scan per member is quadratic, and both objects may come from a request
+            // (a million members each: ~10¹¹ comparisons). Either way the first of a repeated name counts.
+            let index = a.count > 16 ? Dictionary(b, uniquingKeysWith: { first, _ in first }) : nil
             for (key, value) in a {
-                guard let other = index[key], other == value else { return false }
+                let other = index != nil ? index?[key] : b.first { $0.0 == key }?.1
+                guard other == value else { return false }
             }
             return true
         default: return false

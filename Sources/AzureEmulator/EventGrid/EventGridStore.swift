@@ -8,7 +8,7 @@ public struct EmulatorEventGridEvent: Sendable {
     public let topic: String
     public let schema: EventGridSchema
     /// The event's JSON exactly as the client sent it (one object).
-    public let json: [UInt8]
+    public internal(set) var json: [UInt8]
     public let receivedAt: Date
 
     /// The event decoded (`[String: Any]`), or nil if it cannot be (it was valid JSON when accepted).
@@ -63,10 +63,7 @@ final class EventGridStore: Sendable {
                     || (state.keptBytes > byteLimit && state.events.count - state.head > 1)
                 {
                     state.keptBytes -= state.events[state.head].json.count
-                    // The dropped event's bytes go now, not at the next compaction.
-                    let old = state.events[state.head]
-                    state.events[state.head] = EmulatorEventGridEvent(sequence: old.sequence, topic: old.topic,
-                                                                      schema: old.schema, json: [], receivedAt: old.receivedAt)
+                    state.events[state.head].json = []  // its bytes go now, not at the next compaction
                     state.head += 1
                     state.dropped += 1
                 }

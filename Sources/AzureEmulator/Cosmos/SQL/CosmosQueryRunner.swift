@@ -121,7 +121,6 @@ struct CosmosQueryRunner {
         }
     }
 
-    /// The rows after `position`, at most `limit`, and the continuation when more remain.
     /// What a page's documents may take as JSON: the service ends a page near 4 MB whatever `x-ms-max-item-count`
     /// asks for.
     static let pageBytes = 4 << 20
@@ -129,6 +128,8 @@ struct CosmosQueryRunner {
     /// times over); at least twice the item limit when that is raised.
     static let resultBytes = 16 << 20
 
+    /// The rows after `position`, at most `limit` and about `pageBytes` of JSON (at least one), and the continuation
+    /// when more remain; a row above `maxResultBytes` is a 400.
     func page(_ rows: [Row], after position: Position?, limit: Int,
               maxResultBytes: Int = resultBytes) throws(CosmosFailure) -> (rows: [Row], continuation: String?) {
         var remaining = rows[...]
