@@ -34,6 +34,7 @@ extension EventGridPublishing {
 
 extension ManagedEventGridClient {
     /// Opens the pool's connections to every topic host now; returns how many are ready.
+    @discardableResult
     public func warmUp(connectionsPerTopic: Int? = nil) async throws(ToolboxError) -> Int {
         try await awaitUncancellable { warmUp(connectionsPerTopic: connectionsPerTopic, queue: asyncDeliveryQueue, completion: $0) }
     }

@@ -49,6 +49,7 @@ public final class ManagedEventGridClient: EventGridCoreBacked {
     }
 
     /// Blocking form of `warmUp(connectionsPerTopic:queue:completion:)`.
+    @discardableResult
     public func warmUp(connectionsPerTopic: Int? = nil) throws(ToolboxError) -> Int {
         try Blocking.waitForResult { queue, done in warmUp(connectionsPerTopic: connectionsPerTopic, queue: queue, completion: done) }
     }

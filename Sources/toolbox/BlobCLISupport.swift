@@ -48,9 +48,7 @@ struct BlobCommonOptions: ParsableArguments {
         if credential != nil, accountURL == nil {
             throw ValidationError("--credential goes with --account-url")
         }
-        if let tryTimeout, !(tryTimeout > 0 && tryTimeout <= 86_400) {
-            throw ValidationError("--try-timeout must be in (0, 86400] seconds")
-        }
+        if let tryTimeout { _ = try Duration(cliSeconds: tryTimeout, flag: "--try-timeout") }
     }
 
     var showProgress: Bool { progress ?? (isatty(2) == 1) }
@@ -85,7 +83,7 @@ struct BlobCommonOptions: ParsableArguments {
     func makeClient(transfer: (inout BlobTransferOptions) -> Void = { _ in }) throws -> any BlobContainerOperations {
         var options = BlobClientOptions()
         options.caFile = tls.caFile
-        if let tryTimeout { options.tryTimeout = .milliseconds(Int((tryTimeout * 1000).rounded(.up))) }
+        if let tryTimeout { options.tryTimeout = try Duration(cliSeconds: tryTimeout, flag: "--try-timeout") }
         options.transfer.computeMD5 = md5
         transfer(&options.transfer)
         if let connectionString {

@@ -56,13 +56,13 @@ struct CosmosConnectionOptions: ParsableArguments {
         } catch {
             throw ValidationError(error.message)
         }
-        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be in (0, 86400] seconds") }
+        _ = try Duration(cliSeconds: timeout, flag: "--timeout")
     }
 
     var clientOptions: CosmosClientOptions {
         var options = CosmosClientOptions()
         options.caFile = tls.caFile
-        options.timeout = .milliseconds(Int64(timeout * 1000))
+        options.timeout = (try? Duration(cliSeconds: timeout, flag: "--timeout")) ?? options.timeout  // checked in validate()
         options.pool.metricsLabel = nil
         return options
     }

@@ -104,7 +104,7 @@ struct EventGridPublishCommand: ParsableCommand {
         guard count >= 1, count <= 100_000_000 else { throw ValidationError("--count must be 1 or more") }
         guard batchSize >= 1, batchSize <= 10_000 else { throw ValidationError("--batch-size must be 1 to 10000") }
         guard concurrency >= 1, concurrency <= 1024 else { throw ValidationError("--concurrency must be 1 to 1024") }
-        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be 0 to 86400 seconds") }
+        _ = try Duration(cliSeconds: timeout, flag: "--timeout")
         if let maxRequestsInFlight {
             guard coalesce else { throw ValidationError("--max-requests-in-flight needs --coalesce") }
             guard (1...1024).contains(maxRequestsInFlight) else {
@@ -187,7 +187,7 @@ struct EventGridPublishCommand: ParsableCommand {
                 slots.signal()
                 group.leave()
             }
-            let timeout = Duration.milliseconds(Int64(self.timeout * 1000))
+            let timeout = (try? Duration(cliSeconds: self.timeout, flag: "--timeout")) ?? .seconds(60)  // checked in validate()
             switch schema {
             case .eventgrid:
                 let events = (0..<size).map { _ in

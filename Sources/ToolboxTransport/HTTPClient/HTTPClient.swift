@@ -136,6 +136,7 @@ public final class HTTPClient: Sendable {
     }
 
     /// Blocking form of `warmUp(_:count:queue:completion:)`.
+    @discardableResult
     public func warmUp(_ endpoint: HTTPEndpoint, count: Int) throws -> Int {
         try Blocking.wait { queue, completion in
             warmUp(endpoint, count: count, queue: queue) { completion($0.mapError { $0 }) }
