@@ -127,14 +127,18 @@ public enum CosmosJSON: Sendable, Hashable, Codable, CustomStringConvertible {
         case (.bool(let a), .bool(let b)): return a == b ? 0 : (!a ? -1 : 1)
         case (.integer(let a), .integer(let b)): return a == b ? 0 : (a < b ? -1 : 1)
         case (.string(let a), .string(let b)):
-            // Ordinal (UTF-8 byte) order, as the service compares strings.
-            return a == b ? 0 : (a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1)
+            // Ordinal (UTF-8 byte) order, as the service compares strings; Swift's `==` would call canonically
+            // equivalent strings ("é", "e\u{301}") equal and break the order's transitivity.
+            return ordinal(a, b)
         default:
             if let a = lhs.numberValue, let b = rhs.numberValue { return a == b ? 0 : (a < b ? -1 : 1) }
-            let a = lhs.jsonString
-            let b = rhs.jsonString
-            return a == b ? 0 : (a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1)
+            return ordinal(lhs.jsonString, rhs.jsonString)
         }
+    }
+
+    private static func ordinal(_ a: String, _ b: String) -> Int {
+        if a.utf8.elementsEqual(b.utf8) { return 0 }
+        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
     }
 }
 

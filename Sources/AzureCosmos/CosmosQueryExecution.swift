@@ -367,7 +367,9 @@ final class CosmosQueryExecution: @unchecked Sendable {
                 skipped += 1
                 continue
             }
-            output.append(item["payload"] ?? .null)
+            // No payload: `SELECT VALUE` of an undefined value, which yields no result (the row still counts
+            // against TOP and LIMIT, as it does within one range).
+            if let payload = item["payload"] { output.append(payload) }
             emitted += 1
         }
         // Ranges that are fully read need no place in the continuation (and no empty last page).
@@ -442,8 +444,9 @@ final class CosmosQueryExecution: @unchecked Sendable {
 
     // MARK: Aggregates
 
-    /// Reads every page of every range, then folds the partial results into one value.
-    private func aggregate(values: [CosmosJSON]) {
+    /// Reads every page of every range, then folds the partial results into one value. A partial whose `item` is
+    /// missing was undefined in its range (nil here): it makes the whole aggregate undefined (`CosmosAggregate`).
+    private func aggregate(values: [CosmosJSON?]) {
         guard !ranges.isEmpty else {
             let result = CosmosAggregate.fold(plan.aggregates.first ?? "", values)
             return deliver(result.map { [$0] } ?? [], continuation: nil)
@@ -454,7 +457,7 @@ final class CosmosQueryExecution: @unchecked Sendable {
             for document in documents {
                 for element in document.arrayValue ?? [document] {
                     if case .object(let members) = element {
-                        if let item = members["item"] { values.append(item) }
+                        values.append(members["item"])
                     } else {
                         values.append(element)
                     }
@@ -465,9 +468,15 @@ final class CosmosQueryExecution: @unchecked Sendable {
     }
 }
 
-/// Folds per-range partial aggregates the way the SDKs' aggregators do.
+/// Folds per-range partial aggregates into the value the service gives for the same query within one range, as
+/// the .NET and Java SDKs' aggregators do where the partial says enough: a SUM partial that is undefined (a range
+/// summed a value of another type; an empty range sums to 0) or an AVG partial without a sum but with a count
+/// makes the whole result undefined, where azure-cosmos (Python) drops that range and answers with the others'
+/// (a SUM of `[1, "10"]` over two ranges would be 1). A plain MIN/MAX partial that is undefined cannot be told
+/// from an empty range's, so it is skipped, as every SDK does; in the `{"min": v, "count": n}` form a count of 0
+/// is an empty range and a missing `min` with values counted is undefined.
 enum CosmosAggregate {
-    static func fold(_ kind: String, _ values: [CosmosJSON]) -> CosmosJSON? {
+    static func fold(_ kind: String, _ values: [CosmosJSON?]) -> CosmosJSON? {
         switch kind.lowercased() {
         case "count", "sum":
             var integer: Int64 = 0
@@ -476,16 +485,16 @@ enum CosmosAggregate {
             var any = false
             for value in values {
                 switch value {
-                case .integer(let n):
+                case .integer(let n)?:
                     let (sum, overflow) = integer.addingReportingOverflow(n)
                     if overflow { isDouble = true; double += Double(n) } else { integer = sum }
                     any = true
-                case .double(let d):
+                case .double(let d)?:
                     isDouble = true
                     double += d
                     any = true
                 default:
-                    continue
+                    return nil
                 }
             }
             if !any { return kind.lowercased() == "count" ? .integer(0) : nil }
@@ -494,27 +503,24 @@ enum CosmosAggregate {
             let wantMin = kind.lowercased() == "min"
             var best: CosmosJSON?
             for value in values {
-                var candidate: CosmosJSON? = value
-                if case .object(let members) = value, members["count"] != nil {
-                    // {"min": v, "count": n}: a range with no defined values reports count 0.
-                    if members["count"]?.numberValue == 0 { continue }
-                    candidate = members[wantMin ? "min" : "max"]
+                guard var candidate = value else { continue }
+                if case .object(let members) = candidate, let count = members["count"] {
+                    // {"min": v, "count": n}: the count of defined values; a range without any reports 0.
+                    if count.numberValue == 0 { continue }
+                    guard let extreme = members[wantMin ? "min" : "max"] else { return nil }
+                    candidate = extreme
                 }
-                guard let candidate else { continue }
-                if best == nil || (CosmosJSON.cosmosCompare(candidate, best) < 0) == wantMin
-                    && CosmosJSON.cosmosCompare(candidate, best) != 0
-                {
-                    best = candidate
-                }
+                let order = CosmosJSON.cosmosCompare(candidate, best)
+                if best == nil || order != 0 && (order < 0) == wantMin { best = candidate }
             }
             return best
         case "average":
             var sum = 0.0
             var count = 0.0
             for value in values {
-                guard let partSum = value["sum"]?.numberValue, let partCount = value["count"]?.numberValue else {
-                    continue
-                }
+                guard let partCount = value?["count"]?.numberValue else { return nil }
+                if partCount == 0 { continue }
+                guard let partSum = value?["sum"]?.numberValue else { return nil }
                 sum += partSum
                 count += partCount
             }

@@ -1,6 +1,6 @@
 import AzureClientsToolboxTesting
 @testable import AzureCosmos
-import AzureEmulator
+@testable import AzureEmulator
 import ToolboxCore
 import XCTest
 
@@ -184,6 +184,69 @@ final class CosmosEmulatorTests: XCTestCase {
         defer { try? missing.close() }
         XCTAssertThrowsError(try missing.warmUp(connections: 1)) {
             XCTAssertEqual(($0 as! ToolboxError).serviceCondition?.httpStatus, 404, "\($0)")
+        }
+    }
+
+    /// A range whose SUM or AVG is undefined (it summed a string) makes the cross-partition result undefined, as
+    /// the same query gives within that one range; before, the other range's partial was the answer (SUM 0).
+    func testAnUndefinedPartialAggregateMakesTheResultUndefined() throws {
+        let emulator = try start()
+        defer { emulator.stop() }
+        let cosmos = try Cosmos(connectionString: emulator.cosmosConnectionString, databaseName: "testdb",
+                                containerName: "items")
+        defer { try? cosmos.close() }
+        _ = try seed(cosmos)
+        try cosmos.createItem(Array(#"{"id": "text", "pk": "tenant-0", "n": "10"}"#.utf8))
+        func scalar(_ text: String, partitionKey: CosmosPartitionKey? = nil) throws -> [[UInt8]] {
+            try cosmos.queryItems(CosmosQuery(text), options: CosmosQueryOptions(partitionKey: partitionKey)).items
+        }
+        XCTAssertEqual(try scalar("SELECT VALUE SUM(c.n) FROM c WHERE c.id = 'text'", partitionKey: "tenant-0"), [])
+        XCTAssertEqual(try scalar("SELECT VALUE SUM(c.n) FROM c WHERE c.id = 'text'"), [], "other ranges sum to 0")
+        XCTAssertEqual(try scalar("SELECT VALUE SUM(c.n) FROM c"), [])
+        XCTAssertEqual(try scalar("SELECT VALUE AVG(c.n) FROM c"), [])
+        XCTAssertEqual(try scalar("SELECT VALUE COUNT(c.n) FROM c"), [Array("21".utf8)])
+        XCTAssertEqual(try scalar("SELECT VALUE SUM(c.n) FROM c WHERE IS_NUMBER(c.n)"), [Array("190".utf8)])
+    }
+
+    /// ORDER BY across ranges compares strings byte for byte, as each range does: canonically equivalent strings
+    /// ("\u{E9}" and "e\u{301}") are different values, and treating them as equal made the merge's order
+    /// intransitive — results came out of order and, across pages, one was lost.
+    func testOrderByAcrossRangesComparesStringsByteForByte() throws {
+        let emulator = try start()
+        defer { emulator.stop() }
+        let cosmos = try Cosmos(connectionString: emulator.cosmosConnectionString, databaseName: "testdb",
+                                containerName: "items")
+        defer { try? cosmos.close() }
+        // Which partition keys the emulator files in which of its two ranges.
+        let keys = (0..<40).map { "tenant-\($0)" }
+        let boundary = "1FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        let low = try XCTUnwrap(keys.first { CosmosEffectivePartitionKey.hash(.string($0)) < boundary })
+        let high = try XCTUnwrap(keys.first { CosmosEffectivePartitionKey.hash(.string($0)) >= boundary })
+        // "\u{E9}" in one range, "e\u{301}" with "f" (which sorts between them) in the other; both ways round.
+        let composed = ["\u{E9}", "\u{FF21}"]
+        let decomposed = ["e", "e\u{301}", "f", "\u{1F600}"]
+        for (group, (first, second)) in [("A", (low, high)), ("B", (high, low))] {
+            for (index, text) in composed.enumerated() {
+                try cosmos.createItem(Array(#"{"id": "\#(group)c\#(index)", "pk": "\#(first)", "g": "\#(group)", "s": "\#(text)"}"#.utf8))
+            }
+            for (index, text) in decomposed.enumerated() {
+                try cosmos.createItem(Array(#"{"id": "\#(group)d\#(index)", "pk": "\#(second)", "g": "\#(group)", "s": "\#(text)"}"#.utf8))
+            }
+            // No `s`: `SELECT VALUE` of it yields nothing (across ranges it came back as `null`).
+            try cosmos.createItem(Array(#"{"id": "\#(group)none", "pk": "\#(second)", "g": "\#(group)"}"#.utf8))
+        }
+        let ascending = (composed + decomposed).map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }
+        for group in ["A", "B"] {
+            for pageSize in [nil, 1, 2, 3] {
+                for descending in [false, true] {
+                    let query = "SELECT VALUE c.s FROM c WHERE c.g = '\(group)' ORDER BY c.s" + (descending ? " DESC" : "")
+                    let result = try cosmos.queryItems(CosmosQuery(query),
+                                                       options: CosmosQueryOptions(maxItemCount: pageSize))
+                    let got = try result.items.map { Array(try XCTUnwrap(CosmosJSON(parsing: $0).stringValue).utf8) }
+                    XCTAssertEqual(got, descending ? ascending.reversed() : ascending,
+                                   "\(query), pages of \(pageSize ?? -1)")
+                }
+            }
         }
     }
 }

@@ -117,6 +117,17 @@ final class CosmosSQLTests: XCTestCase {
         XCTAssertEqual(try ids("SELECT * FROM c WHERE c.n > 1 ? true : false"), ["a", "c"])
     }
 
+    /// `\\uXXXX` in a string literal: four hex digits, and a surrogate pair for a character past U+FFFF (it was
+    /// refused); a lone surrogate, a sign or too few digits is a syntax error.
+    func testUnicodeEscapesInStringLiterals() throws {
+        XCTAssertEqual(try run(#"SELECT VALUE "\ud83d\ude00\u00e9" FROM c"#).first, .string("\u{1F600}\u{E9}"))
+        for bad in [#""\ud800""#, #""\ud800\u0041""#, #""\udc00""#, #""\u+041""#, #""\u00""#] {
+            XCTAssertThrowsError(try run("SELECT VALUE \(bad) FROM c"), bad) { error in
+                XCTAssertEqual((error as? CosmosFailure)?.status, 400, bad)
+            }
+        }
+    }
+
     func testOrderByFollowsCosmosTypeOrdering() throws {
         let mixed = [#"{"id":"str","v":"a"}"#, #"{"id":"num","v":2}"#, #"{"id":"undef"}"#, #"{"id":"null","v":null}"#,
                      #"{"id":"false","v":false}"#, #"{"id":"true","v":true}"#, #"{"id":"neg","v":-1}"#, #"{"id":"arr","v":[1]}"#,

@@ -114,6 +114,28 @@ final class CosmosServiceTests: XCTestCase {
         XCTAssertEqual(cosmos.create("{\"id\":", pk: #""a""#).status, 400, "truncated JSON is a 400, not a crash")
     }
 
+    /// Ids, member names and string values compare byte for byte, as in Cosmos DB: "caf\u{E9}" and "cafe\u{301}"
+    /// are two ids (Swift's `==` calls them equal: the second create was a 409), `=` tells them apart, and
+    /// LENGTH counts code points, not user-perceived characters.
+    func testStringsCompareByteForByte() throws {
+        let cosmos = try CosmosTestHarness()
+        XCTAssertEqual(cosmos.create(#"{"id":"caf\u00e9","pk":"a","s":"\u00e9"}"#, pk: #""a""#).status, 201)
+        XCTAssertEqual(cosmos.create(#"{"id":"cafe\u0301","pk":"a","s":"e\u0301"}"#, pk: #""a""#).status, 201)
+        XCTAssertEqual(cosmos.create(#"{"id":"cafe\u0301","pk":"a"}"#, pk: #""a""#).status, 409)
+        let composed = cosmos.query(#"SELECT VALUE c.id FROM c WHERE c.s = "\u00e9""#, pk: #""a""#)
+        XCTAssertEqual(composed.documents, [.string("caf\u{E9}")])
+        XCTAssertEqual(cosmos.query("SELECT VALUE COUNT(1) FROM c WHERE c.s = @s", parameters: #"[{"name":"@s","value":"e\u0301"}]"#,
+                                    pk: #""a""#).documents, [.number(1)])
+        let lengths = cosmos.query(#"SELECT VALUE [LENGTH("e\u0301"), LENGTH("\ud83c\uddfa\ud83c\uddf8"), LENGTH("\u00e9")] FROM c"#
+                                   + " WHERE c.id = 'caf\u{E9}'", pk: #""a""#)
+        XCTAssertEqual(lengths.documents, [.array([.number(2), .number(2), .number(1)])], lengths.raw)
+        // Member names too: two members, not one replaced by the other.
+        let members = try CosmosValue.parse(#"{"\u00e9":1,"e\u0301":2}"#)
+        XCTAssertEqual(members.objectMembers?.count, 2)
+        XCTAssertEqual(members["e\u{301}"], .number(2))
+        XCTAssertNotEqual(members, try CosmosValue.parse(#"{"\u00e9":1,"\u00e9":2}"#))
+    }
+
     func testPatchOperationsAndConditionalPatch() throws {
         let cosmos = try CosmosTestHarness()
         XCTAssertEqual(cosmos.create(#"{"id":"p","pk":"a","ttl":100,"tax":1,"items":[{"sku":"x"}],"total":10,"freight":3,"list":[1,3]}"#, pk: #""a""#).status, 201)

@@ -34,8 +34,8 @@ enum CosmosPartitionKeyHeader: Equatable {
         return nil
     }
 
-    /// The key items are filed under in the store.
-    var storeKey: String { value?.json ?? "undefined" }
+    /// The key items are filed under in the store: bytes, so that canonically equivalent strings stay distinct.
+    var storeKey: [UInt8] { Array((value?.json ?? "undefined").utf8) }
 }
 
 /// What an item operation produced: the stored document and where it lives.
@@ -54,8 +54,9 @@ extension CosmosStore {
     /// The deepest nesting a stored document may have (request bodies parse to at most 128 levels).
     static let maxNesting = 127
 
-    private static func itemKey(id: String, partitionKey: CosmosPartitionKeyHeader) -> String {
-        partitionKey.storeKey + "\u{0}" + id
+    /// Bytes, not a `String`: ids are distinct byte for byte, as in Cosmos DB ("caf\u{E9}" and "cafe\u{301}" are two).
+    private static func itemKey(id: String, partitionKey: CosmosPartitionKeyHeader) -> [UInt8] {
+        partitionKey.storeKey + [0] + Array(id.utf8)
     }
 
     /// Creates (or, with `upsert`, creates or replaces) an item. The partition key comes from the document at the
@@ -96,7 +97,7 @@ extension CosmosStore {
     func replaceItem(database: String, container: String, id: String, header: CosmosPartitionKeyHeader?,
                      body: CosmosValue, ifMatch: String?) throws(CosmosFailure) -> CosmosItemResult {
         guard case .object = body else { throw .badRequest("The document body must be a JSON object.") }
-        guard body["id"]?.stringValue == id else {
+        guard body["id"]?.stringValue?.isOrdinallyEqual(to: id) == true else {
             throw .badRequest("The id in the document body does not match the id in the request URL.")
         }
         return try withContainer(database: database, container: container) { container, db, stored throws(CosmosFailure) in
@@ -117,7 +118,7 @@ extension CosmosStore {
             guard let existing = container.items[Self.itemKey(id: id, partitionKey: key)] else { throw .notFound() }
             try Self.check(ifMatch: ifMatch, etag: existing.etag)
             let patched = try transform(existing.document, container.partitionKeyPath)
-            guard patched["id"]?.stringValue == id, CosmosPartitionKeyHeader(container.partitionKey(of: patched)) == key else {
+            guard patched["id"]?.stringValue?.isOrdinallyEqual(to: id) == true, CosmosPartitionKeyHeader(container.partitionKey(of: patched)) == key else {
                 throw .badRequest("A patch cannot change the id or the partition key of an item.")
             }
             return try store(patched, id: id, key: key, sequence: existing.sequence, replacing: existing, status: 200,

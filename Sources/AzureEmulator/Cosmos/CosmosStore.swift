@@ -45,7 +45,7 @@ final class CosmosStore: Sendable {
         var ranges: [PartitionKeyRange]
         var rangesVersion = 1
         var nextRangeID = 2
-        var items: [String: Item] = [:]
+        var items: [[UInt8]: Item] = [:]  // by `itemKey`: partition key and id, byte for byte
         var nextItem: UInt64 = 1
         var lsn: Int = 1
 
@@ -105,7 +105,7 @@ final class CosmosStore: Sendable {
     func createDatabase(id: String) throws(CosmosFailure) -> CosmosValue {
         try Self.validateID(id)
         return try locked { state throws(CosmosFailure) in
-            guard !state.databases.contains(where: { $0.id == id }) else { throw .conflict("Resource with specified id or name already exists.") }
+            guard !state.databases.contains(where: { $0.id.isOrdinallyEqual(to: id) }) else { throw .conflict("Resource with specified id or name already exists.") }
             let number = state.nextDatabase
             state.nextDatabase &+= 1
             let database = Database(id: id, rid: Self.bigEndian(number), etag: Self.newETag(), ts: Self.now())
@@ -117,7 +117,7 @@ final class CosmosStore: Sendable {
 
     func database(id: String) throws(CosmosFailure) -> CosmosValue {
         try locked { state throws(CosmosFailure) in
-            guard let database = state.databases.first(where: { $0.id == id }) else { throw .notFound() }
+            guard let database = state.databases.first(where: { $0.id.isOrdinallyEqual(to: id) }) else { throw .notFound() }
             return Self.json(database)
         }
     }
@@ -126,7 +126,7 @@ final class CosmosStore: Sendable {
 
     func deleteDatabase(id: String) throws(CosmosFailure) {
         try locked { state throws(CosmosFailure) in
-            guard let index = state.databases.firstIndex(where: { $0.id == id }) else { throw .notFound() }
+            guard let index = state.databases.firstIndex(where: { $0.id.isOrdinallyEqual(to: id) }) else { throw .notFound() }
             let freed = state.databases[index].containers.reduce(Self.resourceBytes) {
                 $0 + Self.bytes(of: $1)
             }
@@ -165,8 +165,8 @@ final class CosmosStore: Sendable {
         }
         if clean["geospatialConfig"] == nil { clean.setMember("geospatialConfig", .object([("type", .string("Geography"))])) }
         return try locked { state throws(CosmosFailure) in
-            guard let index = state.databases.firstIndex(where: { $0.id == database }) else { throw .notFound() }
-            guard !state.databases[index].containers.contains(where: { $0.id == id }) else {
+            guard let index = state.databases.firstIndex(where: { $0.id.isOrdinallyEqual(to: database) }) else { throw .notFound() }
+            guard !state.databases[index].containers.contains(where: { $0.id.isOrdinallyEqual(to: id) }) else {
                 throw .conflict("Resource with specified id or name already exists.")
             }
             let number = state.databases[index].nextContainer
@@ -205,15 +205,15 @@ final class CosmosStore: Sendable {
 
     func containers(database: String) throws(CosmosFailure) -> [CosmosValue] {
         try locked { state throws(CosmosFailure) in
-            guard let db = state.databases.first(where: { $0.id == database }) else { throw .notFound() }
+            guard let db = state.databases.first(where: { $0.id.isOrdinallyEqual(to: database) }) else { throw .notFound() }
             return db.containers.map { Self.json($0, database: db) }
         }
     }
 
     func deleteContainer(database: String, id: String) throws(CosmosFailure) {
         try locked { state throws(CosmosFailure) in
-            guard let dbIndex = state.databases.firstIndex(where: { $0.id == database }),
-                  let index = state.databases[dbIndex].containers.firstIndex(where: { $0.id == id })
+            guard let dbIndex = state.databases.firstIndex(where: { $0.id.isOrdinallyEqual(to: database) }),
+                  let index = state.databases[dbIndex].containers.firstIndex(where: { $0.id.isOrdinallyEqual(to: id) })
             else { throw .notFound() }
             state.storedBytes -= Self.bytes(of: state.databases[dbIndex].containers[index])
             state.databases[dbIndex].containers.remove(at: index)
@@ -224,8 +224,8 @@ final class CosmosStore: Sendable {
     func withContainer<T>(database: String, container: String,
                           _ body: (inout Container, Database, inout Int) throws(CosmosFailure) -> T) throws(CosmosFailure) -> T {
         try locked { state throws(CosmosFailure) in
-            guard let dbIndex = state.databases.firstIndex(where: { $0.id == database }),
-                  let index = state.databases[dbIndex].containers.firstIndex(where: { $0.id == container })
+            guard let dbIndex = state.databases.firstIndex(where: { $0.id.isOrdinallyEqual(to: database) }),
+                  let index = state.databases[dbIndex].containers.firstIndex(where: { $0.id.isOrdinallyEqual(to: container) })
             else { throw .notFound() }
             // The database without its containers: a full copy would share the containers' storage with the
             // state while `body` mutates one of them, and copy every item of the container on each write.

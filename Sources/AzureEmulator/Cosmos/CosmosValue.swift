@@ -15,16 +15,16 @@ enum CosmosValue: Sendable, Equatable {
         case (.null, .null): return true
         case (.bool(let a), .bool(let b)): return a == b
         case (.number(let a), .number(let b)): return a == b
-        case (.string(let a), .string(let b)): return a == b
+        case (.string(let a), .string(let b)): return a.isOrdinallyEqual(to: b)
         case (.array(let a), .array(let b)): return a == b
         case (.object(let a), .object(let b)):
             // Cosmos compares objects by members, not by member order.
             guard a.count == b.count else { return false }
             // Indexed past a few members: a scan per member is quadratic, and both objects may come from a request
             // (a million members each: ~10¹¹ comparisons). Either way the first of a repeated name counts.
-            let index = a.count > 16 ? Dictionary(b, uniquingKeysWith: { first, _ in first }) : nil
+            let index = a.count > 16 ? Dictionary(b.map { (Array($0.0.utf8), $0.1) }, uniquingKeysWith: { first, _ in first }) : nil
             for (key, value) in a {
-                let other = index != nil ? index?[key] : b.first { $0.0 == key }?.1
+                let other = index != nil ? index?[Array(key.utf8)] : b.first { $0.0.isOrdinallyEqual(to: key) }?.1
                 guard other == value else { return false }
             }
             return true
@@ -35,7 +35,7 @@ enum CosmosValue: Sendable, Equatable {
     /// The member `key` of an object; nil (undefined) for anything else or a missing member.
     subscript(key: String) -> CosmosValue? {
         guard case .object(let members) = self else { return nil }
-        return members.first { $0.0 == key }?.1
+        return members.first { $0.0.isOrdinallyEqual(to: key) }?.1
     }
 
     var objectMembers: [(String, CosmosValue)]? {
@@ -66,7 +66,7 @@ enum CosmosValue: Sendable, Equatable {
     /// Sets (adds or replaces, keeping the position of an existing member) `key` of an object.
     mutating func setMember(_ key: String, _ value: CosmosValue) {
         guard case .object(var members) = self else { return }
-        if let index = members.firstIndex(where: { $0.0 == key }) {
+        if let index = members.firstIndex(where: { $0.0.isOrdinallyEqual(to: key) }) {
             members[index].1 = value
         } else {
             members.append((key, value))
@@ -77,7 +77,8 @@ enum CosmosValue: Sendable, Equatable {
     /// Removes `key` from an object; returns whether it was there.
     @discardableResult
     mutating func removeMember(_ key: String) -> Bool {
-        guard case .object(var members) = self, let index = members.firstIndex(where: { $0.0 == key }) else { return false }
+        guard case .object(var members) = self, let index = members.firstIndex(where: { $0.0.isOrdinallyEqual(to: key) })
+        else { return false }
         members.remove(at: index)
         self = .object(members)
         return true
@@ -328,7 +329,7 @@ enum CosmosValue: Sendable, Equatable {
             var members: [(String, CosmosValue)] = []
             // Where each name is, once an object is large: finding a repeated name by scanning the members would
             // make a body of many distinct names quadratic (a hostile 2 MB document of 100,000 names: ~5 × 10⁹ comparisons).
-            var positions: [String: Int] = [:]
+            var positions: [[UInt8]: Int] = [:]  // by bytes: names compare ordinally
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             while true {
@@ -341,13 +342,13 @@ enum CosmosValue: Sendable, Equatable {
                 let member = try value(depth: depth + 1)
                 let existing: Int?
                 if members.count < Self.scannedMembers {
-                    existing = members.firstIndex { $0.0 == key }
+                    existing = members.firstIndex { $0.0.isOrdinallyEqual(to: key) }
                 } else {
                     if positions.isEmpty {
-                        for (position, (name, _)) in members.enumerated() { positions[name] = position }
+                        for (position, (name, _)) in members.enumerated() { positions[Array(name.utf8)] = position }
                     }
-                    existing = positions[key]
-                    if existing == nil { positions[key] = members.count }
+                    existing = positions[Array(key.utf8)]
+                    if existing == nil { positions[Array(key.utf8)] = members.count }
                 }
                 if let existing {
                     members[existing].1 = member  // The last of repeated names wins, as in JavaScript.
@@ -472,5 +473,13 @@ enum CosmosValue: Sendable, Equatable {
             }
             return code
         }
+    }
+}
+
+extension String {
+    /// Byte-for-byte equality of the UTF-8 forms. Cosmos DB compares strings (ids, member names, values)
+    /// ordinally, where Swift's `==` and hashing treat canonically equivalent ones ("é" and "e\u{301}") as one.
+    func isOrdinallyEqual(to other: String) -> Bool {
+        utf8.count == other.utf8.count && utf8.elementsEqual(other.utf8)
     }
 }

@@ -154,11 +154,10 @@ struct CosmosSQLEvaluator {
         }
     }
 
+    /// Code point order, which is UTF-8 byte order.
     static func ordinal(_ a: String, _ b: String) -> Int {
-        let x = Array(a.unicodeScalars.map(\.value))
-        let y = Array(b.unicodeScalars.map(\.value))
-        if x == y { return 0 }
-        return x.lexicographicallyPrecedes(y) ? -1 : 1
+        if a.isOrdinallyEqual(to: b) { return 0 }
+        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
     }
 
     static func isBool(_ value: CosmosValue) -> Bool {
@@ -231,7 +230,8 @@ struct CosmosSQLEvaluator {
             }
         case "LOWER": return first?.stringValue.map { .string($0.lowercased()) }
         case "UPPER": return first?.stringValue.map { .string($0.uppercased()) }
-        case "LENGTH": return first?.stringValue.map { .number(Double($0.count)) }
+        // Code points, as the other string functions count (Swift's `count` is user-perceived characters).
+        case "LENGTH": return first?.stringValue.map { .number(Double($0.unicodeScalars.count)) }
         case "ARRAY_LENGTH":
             if case .array(let items)? = first { return .number(Double(items.count)) }
             return nil

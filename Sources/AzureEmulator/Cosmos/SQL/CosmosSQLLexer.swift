@@ -20,6 +20,17 @@ struct CosmosSQLLexer {
     /// A query longer than this is refused (the service's `maxSqlQueryInputLength`).
     static let maxQueryLength = 262_144
 
+    /// The value of four hex digits at `index` (no sign, no fewer digits), or nil.
+    static func hex4(_ scalars: [Unicode.Scalar], at index: Int) -> UInt32? {
+        guard index >= 0, index + 4 <= scalars.count else { return nil }
+        var code: UInt32 = 0
+        for scalar in scalars[index..<index + 4] {
+            guard scalar.isASCII, let digit = Character(scalar).hexDigitValue else { return nil }
+            code = code << 4 | UInt32(digit)
+        }
+        return code
+    }
+
     static func tokenize(_ text: String) throws(CosmosFailure) -> [(token: CosmosSQLToken, offset: Int, text: String)] {
         guard text.utf8.count <= maxQueryLength else {
             throw CosmosSQL.error("The query text is longer than \(maxQueryLength) bytes.", code: "SC1001", at: 0)
@@ -83,12 +94,20 @@ struct CosmosSQLLexer {
                         case "b": value.append("\u{08}")
                         case "f": value.append("\u{0C}")
                         case "u":
-                            guard index + 4 <= scalars.count,
-                                  let code = UInt32(String(String.UnicodeScalarView(scalars[index..<index + 4])), radix: 16),
-                                  let decoded = Unicode.Scalar(code)
-                            else { throw CosmosSQL.error("Syntax error, invalid \\u escape.", code: "SC1001", at: index) }
-                            value.append(decoded)
+                            // Four hex digits; a character past U+FFFF is a surrogate pair of them ("\\ud83d\\ude00"),
+                            // as in JSON. A lone surrogate is no character.
+                            let invalid = CosmosSQL.error("Syntax error, invalid \\u escape.", code: "SC1001", at: index)
+                            guard let code = Self.hex4(scalars, at: index) else { throw invalid }
                             index += 4
+                            var scalar = Unicode.Scalar(code)
+                            if (0xD800..<0xDC00).contains(code), index + 6 <= scalars.count, scalars[index] == "\\",
+                               scalars[index + 1] == "u", let low = Self.hex4(scalars, at: index + 2), (0xDC00..<0xE000).contains(low)
+                            {
+                                scalar = Unicode.Scalar(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))
+                                index += 6
+                            }
+                            guard let scalar else { throw invalid }
+                            value.append(scalar)
                         default: value.append(escaped)
                         }
                         continue
