@@ -10,7 +10,7 @@ public struct CosmosConnectionString: Sendable, CustomStringConvertible {
 
     /// - throws: `.malformedConnectionString` / `.missingConnectionStringKey` naming what is wrong (never the key).
     public init(parsing text: String) throws(ToolboxError) {
-        let fields = try ConnectionStringFields(parsing: text, kind: "Cosmos DB")
+        let fields = try ConnectionStringFields(parsing: text, kind: "Cosmos DB", shape: "AccountEndpoint=https://...;AccountKey=...;")
         guard let endpoint = fields["AccountEndpoint"] else {
             throw ToolboxError(.missingConnectionStringKey, "the Cosmos DB connection string has no 'AccountEndpoint='; "
                 + "copy it from the portal ('Keys' → 'PRIMARY CONNECTION STRING')")

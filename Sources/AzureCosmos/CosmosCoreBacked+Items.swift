@@ -33,6 +33,7 @@ extension CosmosCoreBacked {
         -> any Cancellable
     {
         let what = "replacing item '\(id)' in '\(containerName)'"
+        if let refused = refuseEmptyID(id, what, queue: queue, completion: completion) { return refused }
         return withPartitionKey(what, body: document, partitionKey: partitionKey, options: options, queue: queue,
                                 completion: completion) { [self] key in
             var request = itemRequest("PUT", id: id, idempotent: false, operation: what, partitionKey: key,
@@ -47,8 +48,10 @@ extension CosmosCoreBacked {
                          completion: @escaping @Sendable (Result<CosmosResponse<[UInt8]>, ToolboxError>) -> Void)
         -> any Cancellable
     {
-        var request = itemRequest("GET", id: id, idempotent: true, operation: "reading item '\(id)' from "
-                                  + "'\(containerName)'", partitionKey: partitionKey, options: options)
+        let what = "reading item '\(id)' from '\(containerName)'"
+        if let refused = refuseEmptyID(id, what, queue: queue, completion: completion) { return refused }
+        var request = itemRequest("GET", id: id, idempotent: true, operation: what, partitionKey: partitionKey,
+                                  options: options)
         request.sessionToken = options.sessionToken
         return core.run(request, timeout: options.timeout, queue: queue, completion: completion) {
             $0.response($0.body)
@@ -60,8 +63,10 @@ extension CosmosCoreBacked {
                            completion: @escaping @Sendable (Result<CosmosResponse<Void>, ToolboxError>) -> Void)
         -> any Cancellable
     {
-        let request = itemRequest("DELETE", id: id, idempotent: false, operation: "deleting item '\(id)' from "
-                                  + "'\(containerName)'", partitionKey: partitionKey, options: options)
+        let what = "deleting item '\(id)' from '\(containerName)'"
+        if let refused = refuseEmptyID(id, what, queue: queue, completion: completion) { return refused }
+        let request = itemRequest("DELETE", id: id, idempotent: false, operation: what, partitionKey: partitionKey,
+                                  options: options)
         return core.run(request, timeout: options.timeout, queue: queue, completion: completion) { $0.response(()) }
     }
 
@@ -73,6 +78,7 @@ extension CosmosCoreBacked {
         -> any Cancellable
     {
         let what = "patching item '\(id)' in '\(containerName)'"
+        if let refused = refuseEmptyID(id, what, queue: queue, completion: completion) { return refused }
         guard !operations.isEmpty, operations.count <= 10 else {
             let operation = CosmosOperation<CosmosResponse<[UInt8]>>(what, queue: queue, completion: completion)
             operation.finish(.failure(ToolboxError(.invalidArgument, "\(what): a patch takes 1 to 10 operations "
@@ -88,6 +94,18 @@ extension CosmosCoreBacked {
         return core.run(request, timeout: options.timeout, queue: queue, completion: completion) {
             $0.response($0.body)
         }
+    }
+
+    /// An empty id names no item: the path would be the container's item feed (`…/docs//`), which the service
+    /// answers with a misleading 401 (the signature was made for an item). Refused before anything is sent.
+    private func refuseEmptyID<T: Sendable>(_ id: String, _ what: String, queue: DispatchQueue,
+                                            completion: @escaping @Sendable (Result<T, ToolboxError>) -> Void)
+        -> (any Cancellable)?
+    {
+        guard id.isEmpty else { return nil }
+        let operation = CosmosOperation<T>(what, queue: queue, completion: completion)
+        operation.finish(.failure(ToolboxError(.invalidArgument, "\(what): an item id must not be empty")))
+        return operation
     }
 
     /// A request on item `id`, with its partition key and the options' conditions.

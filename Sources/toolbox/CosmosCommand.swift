@@ -133,7 +133,13 @@ enum CosmosOutput {
     }
 
     static func item(_ text: String) throws -> [UInt8] {
-        guard case .object? = try? CosmosJSON(parsing: text) else {
+        let parsed: CosmosJSON
+        do {
+            parsed = try CosmosJSON(parsing: text, what: "--item")
+        } catch {
+            throw ValidationError(error.message)  // what is wrong with it, and where
+        }
+        guard case .object = parsed else {
             throw ValidationError("--item must be a JSON object like '{\"id\": \"1\", \"pk\": \"a\"}'")
         }
         return Array(text.utf8)
@@ -185,11 +191,22 @@ struct CosmosReplace: ParsableCommand {
     @Option(help: "Partition key value; default: read from the item.") var partitionKey: String?
     @Option(help: "Only if the stored item's _etag is this (else 412).") var ifMatch: String?
 
-    func run() throws {
+    /// The item and the id it replaces. Called from validate() too, so a bad value shows this subcommand's usage.
+    func itemAndID() throws -> (body: [UInt8], id: String) {
         let body = try CosmosOutput.item(item)
-        guard let id = (try? CosmosJSON(parsing: body))?["id"]?.stringValue else {
-            throw ValidationError("--item needs a string \"id\"")
+        guard let id = (try? CosmosJSON(parsing: body))?["id"]?.stringValue, !id.isEmpty else {
+            throw ValidationError("--item needs a non-empty string \"id\"")
         }
+        return (body, id)
+    }
+
+    func validate() throws {
+        _ = try itemAndID()
+        _ = try CosmosOutput.partitionKey(partitionKey)
+    }
+
+    func run() throws {
+        let (body, id) = try itemAndID()
         let key = try CosmosOutput.partitionKey(partitionKey)
         try connection.run { client in
             let replaced = try client.replaceItem(id: id, with: body, partitionKey: key,

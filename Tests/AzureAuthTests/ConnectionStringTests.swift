@@ -69,6 +69,7 @@ final class ConnectionStringTests: XCTestCase {
         assertError("Endpoint=sb://ns/;sharedaccesskey=\(secretKey);SharedAccessKey=\(secretKey)",
             .malformedConnectionString, naming: "'SharedAccessKey'")
         assertError("  ", .malformedConnectionString, naming: "empty")
+        assertError("", .malformedConnectionString, naming: "'Endpoint=sb://...;SharedAccessKeyName=...;")
     }
 
     func testStorageConnectionStringWithEveryKey() throws {
@@ -108,6 +109,8 @@ final class ConnectionStringTests: XCTestCase {
              .invalidConnectionStringValue, "'DefaultEndpointsProtocol'"),
             ("UseDevelopmentStorage=yes", .invalidConnectionStringValue, "'UseDevelopmentStorage'"),
             ("SharedAccessSignature=sv=1&sig=s3cr3t", .missingConnectionStringKey, "'BlobEndpoint'"),
+            // An empty one shows a storage connection string's shape, not another service's.
+            (" ", .malformedConnectionString, "'DefaultEndpointsProtocol=https;AccountName=...;AccountKey=..."),
         ]
         for (text, code, key) in cases {
             XCTAssertThrowsError(try StorageConnectionString(parsing: text), text) { error in

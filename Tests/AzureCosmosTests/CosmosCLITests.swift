@@ -92,6 +92,16 @@ final class CosmosCLITests: XCTestCase {
         XCTAssertTrue(badKey.stderr.contains("toolbox cosmos read"), badKey.stderr)
         let badItem = try cosmos(["create", "--item", "[1]"])
         XCTAssertTrue(badItem.stderr.contains("--item") && badItem.stderr.contains("toolbox cosmos create"), badItem.stderr)
+        let notJSON = try cosmos(["upsert", "--item", #"{"id": "#])
+        XCTAssertTrue(notJSON.stderr.contains("--item is not valid JSON") && notJSON.stderr.contains("toolbox cosmos upsert"),
+                      notJSON.stderr)
+        // replace reads the id from --item: a missing or non-string one is a usage error of replace (it showed the root's).
+        for item in [#"{"id": 7, "pk": "a"}"#, #"{"pk": "a"}"#, #"{"id": "", "pk": "a"}"#] {
+            let replace = try cosmos(["replace", "--item", item])
+            XCTAssertEqual(replace.status, 64, replace.stderr)
+            XCTAssertTrue(replace.stderr.contains("non-empty string \"id\"") && replace.stderr.contains("toolbox cosmos replace"),
+                          replace.stderr)
+        }
         for bad in [["--param", "min=1"], ["--max-item-count", "0"]] {
             let query = try cosmos(["query", "--query", "SELECT * FROM c WHERE c.n > @min"] + bad)
             XCTAssertNotEqual(query.status, 0)

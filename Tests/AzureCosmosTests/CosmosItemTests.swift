@@ -120,6 +120,29 @@ final class CosmosItemTests: XCTestCase {
     }
 
     /// A list whose every page names the same next page fails instead of growing until the deadline.
+    /// An empty id is refused before a request is signed or sent (the path would be the item feed, and the service
+    /// answered with a 401 that blamed the key).
+    func testAnEmptyIDIsRefusedWithoutARequest() throws {
+        let gateway = try FakeCosmosGateway()
+        defer { gateway.close() }
+        let cosmos = try makeClient(gateway)
+        try cosmos.createItem(json(#"{"id": "x", "pk": "a"}"#))
+        let sent = gateway.log.count
+        let attempts: [(String, () throws -> Void)] = [
+            ("reading", { _ = try cosmos.readItem(id: "", partitionKey: "a") }),
+            ("deleting", { try cosmos.deleteItem(id: "", partitionKey: "a") }),
+            ("replacing", { _ = try cosmos.replaceItem(id: "", with: self.json(#"{"id": "", "pk": "a"}"#)) }),
+            ("patching", { _ = try cosmos.patchItem(id: "", partitionKey: "a", operations: [.set("/n", 1)]) }),
+        ]
+        for (verb, attempt) in attempts {
+            XCTAssertThrowsError(try attempt(), verb) { error in
+                XCTAssertEqual((error as? ToolboxError)?.code, .invalidArgument, "\(error)")
+                XCTAssertTrue("\(error)".contains("\(verb) item '' ") && "\(error)".contains("must not be empty"), "\(error)")
+            }
+        }
+        XCTAssertEqual(gateway.log.count, sent, "nothing was sent")
+    }
+
     func testAListingStuckOnOneContinuationFails() throws {
         let gateway = try FakeCosmosGateway()
         defer { gateway.close() }

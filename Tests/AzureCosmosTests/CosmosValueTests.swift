@@ -237,6 +237,11 @@ final class CosmosValueTests: XCTestCase {
         XCTAssertThrowsError(try CosmosConnectionString(parsing: "AccountEndpoint=https://a/;")) {
             XCTAssertEqual(($0 as? ToolboxError)?.code, .missingConnectionStringKey)
         }
+        // An empty one shows what a Cosmos DB connection string looks like (it showed Event Hubs' shape).
+        XCTAssertThrowsError(try CosmosConnectionString(parsing: "")) {
+            XCTAssertEqual(($0 as? ToolboxError)?.code, .malformedConnectionString)
+            XCTAssertTrue("\($0)".contains("'AccountEndpoint=https://...;AccountKey=...;'"), "\($0)")
+        }
     }
 }
 

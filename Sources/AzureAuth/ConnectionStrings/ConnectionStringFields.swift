@@ -5,11 +5,12 @@
 package struct ConnectionStringFields: Sendable {
     private var values: [String: String] = [:]
 
-    package init(parsing text: String, kind: String) throws(AuthError) {
+    /// `shape` shows what the service's connection strings look like, for the error about an empty one.
+    package init(parsing text: String, kind: String, shape: String) throws(AuthError) {
         let trimmed = text.trimmingWhitespace()
         if trimmed.isEmpty {
             throw AuthError(.malformedConnectionString, "the \(kind) connection string is empty; pass the string "
-                + "copied from the Azure portal ('Endpoint=...;SharedAccessKeyName=...;...')")
+                + "copied from the Azure portal ('\(shape)')")
         }
         for (index, rawSegment) in trimmed.split(separator: ";", omittingEmptySubsequences: false).enumerated() {
             let segment = String(rawSegment).trimmingWhitespace()

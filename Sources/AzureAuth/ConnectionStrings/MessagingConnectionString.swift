@@ -47,7 +47,8 @@ public struct MessagingConnectionString: Sendable, CustomStringConvertible {
     /// Parses `text`; throws `AuthError` naming the missing or invalid key.
     public init(parsing text: String) throws(AuthError) {
         let kind = "Event Hubs/Service Bus"
-        let fields = try ConnectionStringFields(parsing: text, kind: kind)
+        let fields = try ConnectionStringFields(parsing: text, kind: kind,
+                                                shape: "Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...")
         guard let endpoint = fields["Endpoint"] else {
             throw AuthError(.missingConnectionStringKey, "the \(kind) connection string has no 'Endpoint'; add "
                 + "'Endpoint=sb://<namespace>.servicebus.windows.net/'")

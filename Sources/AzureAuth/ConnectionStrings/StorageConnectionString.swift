@@ -37,7 +37,8 @@ public struct StorageConnectionString: Sendable, CustomStringConvertible {
     /// Parses `text`; throws `AuthError` naming the missing or invalid key.
     public init(parsing text: String) throws(AuthError) {
         let kind = "Storage"
-        let fields = try ConnectionStringFields(parsing: text, kind: kind)
+        let fields = try ConnectionStringFields(parsing: text, kind: kind,
+                                                shape: "DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=...")
         useDevelopmentStorage = try fields.bool("UseDevelopmentStorage", kind: kind) ?? false
         if useDevelopmentStorage {
             accountName = Self.developmentAccountName
