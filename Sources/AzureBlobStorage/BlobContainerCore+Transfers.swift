@@ -44,6 +44,8 @@ extension BlobContainerCore {
             }
             let succeeded = LockedValue(false)
             op.onFinish { sink.finish(remove: !succeeded.load()) }
+            var downloadOptions = downloadOptions
+            if !sink.isSeekable { downloadOptions.concurrency = 1 }  // a pipe takes its bytes in order
             BlobDownloader(name: name, options: downloadOptions, pipeline: pipeline, tracker: op,
                            deadline: .after(timeout), queue: queue, sink: sink) { result in
                 if case .success = result { succeeded.withLockedValue { $0 = true } }

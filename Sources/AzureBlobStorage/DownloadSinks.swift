@@ -9,11 +9,16 @@ import Musl
 import Darwin
 #endif
 
-/// Writes a download in place into a file (`pwrite` at each range's offset), so ranges land in any order.
+/// Writes a download in place into a file (`pwrite` at each range's offset), so ranges land in any order; into a
+/// pipe, FIFO or terminal (which cannot seek) in order, with `write`, from a download of one range at a time.
+///
+/// An existing file is left as it was until the first answer has come and the file is sized to the blob: a
+/// download that fails before (404, a wrong key, a bad argument) does not touch it. One that fails after removes
+/// the file, which no longer holds what it held nor the whole blob.
 final class FileSink: DownloadSink, @unchecked Sendable {
-    // @unchecked Sendable: `fd`, `writers` and `closing` are guarded by `lock`. A write holds the lock only to
-    // count itself in and out; the descriptor is closed by whoever leaves it unused last (`finish`, or the last
-    // write after it), so no write can hit a closed descriptor.
+    // @unchecked Sendable: `fd`, `writers`, `closing`, `sized` and `nextOffset` are guarded by `lock`. A write
+    // holds the lock only to count itself in and out; the descriptor is closed by whoever leaves it unused last
+    // (`finish`, or the last write after it), so no write can hit a closed descriptor.
     private let lock = Lock()
     /// One `pwrite` at a time: a buffered write holds the file's inode lock in the kernel, and concurrent writers
     /// to the same file spin on it (`rwsem_spin_on_owner`, 15 % of a download's CPU while the disk was busy writing
@@ -27,15 +32,35 @@ final class FileSink: DownloadSink, @unchecked Sendable {
     /// Only a regular file is sized, and removed after a failure: `/dev/null`, a FIFO or a terminal named as the
     /// target is written to and left alone (running as root, unlinking `/dev/null` would break the whole machine).
     private let isRegularFile: Bool
+    /// False for a pipe, FIFO, socket or terminal: bytes go out with `write`, in order (`nextOffset`).
+    let isSeekable: Bool
+    /// This download made the file (it did not exist): removed after any failure.
+    private let created: Bool
+    /// The file has been sized to the blob (`prepare`): from then on a failure leaves it half-written.
+    private var sized = false
+    /// Where the next in-order write must start (a target that cannot seek).
+    private var nextOffset: Int64?
 
-    /// Creates or truncates `path`.
+    /// Opens `path` for writing, creating it if needed; an existing file is not truncated here (`prepare` sizes it).
     init(path: String) throws(ToolboxError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        var created = true
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0, errno == EEXIST {
+            created = false
+            fd = open(path, O_WRONLY | O_CLOEXEC)
+            if fd < 0, errno == ENOENT {
+                // A symbolic link to a file that does not exist yet (O_EXCL does not follow links): create its target.
+                created = true
+                fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            }
+        }
         guard fd >= 0 else {
             throw ToolboxError(.invalidArgument, "cannot open '\(path)' for writing: \(String(cString: strerror(errno)))")
         }
         var info = stat()
         self.isRegularFile = fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        self.isSeekable = isRegularFile || lseek(fd, 0, SEEK_CUR) >= 0
+        self.created = created
         self.fd = fd
         self.path = path
     }
@@ -45,7 +70,9 @@ final class FileSink: DownloadSink, @unchecked Sendable {
     func prepare(length: Int64) -> ToolboxError? {
         lock.withLock {
             guard fd >= 0, !closing else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
+            if !isSeekable { nextOffset = nextOffset ?? 0 }
             guard isRegularFile else { return nil }
+            sized = true
             guard ftruncate(fd, off_t(length)) == 0 else {
                 return ToolboxError(.invalidArgument, "cannot size '\(path)' to \(length) bytes: "
                     + String(cString: strerror(errno)))
@@ -55,10 +82,10 @@ final class FileSink: DownloadSink, @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8], at offset: Int64) -> ToolboxError? {
-        let fd: Int32? = lock.withLock {
-            guard self.fd >= 0, !closing else { return nil }
+        let (fd, expected): (Int32?, Int64?) = lock.withLock {
+            guard self.fd >= 0, !closing else { return (nil, nil) }
             writers += 1
-            return self.fd
+            return (self.fd, nextOffset)
         }
         guard let fd else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
         defer {
@@ -72,10 +99,19 @@ final class FileSink: DownloadSink, @unchecked Sendable {
         }
         writeGate.wait()
         defer { writeGate.signal() }
+        if let expected {
+            // One range at a time, each written from its first byte on (a retried range resumes where it stopped).
+            guard offset == expected else {
+                return ToolboxError(.invalidArgument, "'\(path)' cannot seek (a pipe or terminal): bytes at \(offset) "
+                    + "came where \(expected) was next")
+            }
+            lock.withLock { nextOffset = expected + Int64(bytes.count) }
+        }
         var done = 0
         while done < bytes.count {
             let count = bytes.withUnsafeBytes { raw -> Int in
                 guard let base = raw.baseAddress else { return 0 }
+                if expected != nil { return writeToDescriptor(fd, base + done, bytes.count - done) }
                 return pwrite(fd, base + done, bytes.count - done, off_t(offset) + off_t(done))
             }
             if count < 0, errno == EINTR { continue }
@@ -89,19 +125,25 @@ final class FileSink: DownloadSink, @unchecked Sendable {
     }
 
     /// Closes the file (at once, or after the writes still running); with `remove`, deletes it too when it is a
-    /// regular file (a failed download leaves nothing half-written behind); devices and pipes are never unlinked.
+    /// regular file this download made or already sized (a failed download leaves nothing half-written behind, and
+    /// a file it never wrote to as it was); devices and pipes are never unlinked.
     func finish(remove: Bool) {
         let closeNow: Int32? = lock.withLock {
             guard !closing else { return nil }
             closing = true
             // Unlinking an open file is safe: a write still running lands in the unlinked file.
-            if remove, isRegularFile { unlink(path) }
+            if remove, isRegularFile, created || sized { unlink(path) }
             guard writers == 0, fd >= 0 else { return nil }
             defer { fd = -1 }
             return fd
         }
         if let closeNow { close(closeNow) }
     }
+}
+
+/// `write(2)`, named apart from `DownloadSink.write`.
+private func writeToDescriptor(_ fd: Int32, _ base: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, base, count)
 }
 
 /// Collects a download in one buffer allocated at its final size (ranges land at their offsets).

@@ -166,6 +166,15 @@ enum BlobCLI {
     }
 
     /// Lower-case hex SHA-256 of a file, read 4 MiB at a time.
+    /// The SHA-256 of what a download wrote, read back from the file; nil (JSON null) when the target is not a
+    /// regular file — `/dev/null`, a pipe or a terminal cannot be read back, and hashing what reading it gives
+    /// (nothing, or someone else's bytes) would report a digest of bytes that were never downloaded.
+    static func sha256(ofDownload path: String) throws -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return try sha256(ofFile: path)
+    }
+
     static func sha256(ofFile path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw ToolboxError(.invalidArgument, "cannot read '\(path)' to hash it")

@@ -58,7 +58,7 @@ struct BlobDownload: ParsableCommand {
 
     @OptionGroup var common: BlobCommonOptions
     @Option(help: "Blob name") var name: String
-    @Option(help: "File to write (created or truncated; removed if the download fails)") var file: String
+    @Option(help: "File to write (created, or replaced once the blob answers; removed if the download fails after that; a pipe gets the bytes in order)") var file: String
     @Option(help: "Bytes START-END (inclusive; END may be left out: to the end)") var range: String?
     @Option(help: "Ranges in flight at once") var concurrency: Int?
     @Option(name: .customLong("chunk-size"), help: "Bytes per ranged GET") var chunkSize: Int?
@@ -97,7 +97,8 @@ struct BlobDownload: ParsableCommand {
                 return try client.download(name, toFile: file, options: options)
             }
             BlobCLI.printTransfer(name: name, size: result.bytesWritten, etag: result.properties.etag, seconds: seconds,
-                                  extra: ["sha256": try BlobCLI.sha256(ofFile: file), "blob_size": result.properties.size])
+                                  extra: ["sha256": try BlobCLI.sha256(ofDownload: file) ?? NSNull(),
+                                          "blob_size": result.properties.size])
         }
     }
 }

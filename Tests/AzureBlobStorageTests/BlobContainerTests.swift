@@ -155,6 +155,61 @@ final class BlobContainerTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: path))
     }
 
+    /// A download that fails before the blob answers (404, a bad argument) leaves an existing file as it was; it
+    /// was truncated at open and then deleted. One that fails after sizing it removes it; a new file is removed.
+    func testAFailedDownloadLeavesAnExistingFileAlone() throws {
+        let env = try BlobTestEmulator()
+        let blobs = try env.client()
+        defer { try? blobs.close() }
+        let path = temporaryPath("precious")
+        let precious = Array("precious".utf8)
+        try Data(precious).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try blobs.download("missing", toFile: path)) { error in
+            XCTAssertEqual((error as? ToolboxError)?.code, .resourceNotFound)
+        }
+        var options = BlobDownloadOptions()
+        options.chunkSize = 0
+        _ = try blobs.upload("there", data: testBytes(3_000))
+        XCTAssertThrowsError(try blobs.download("there", toFile: path, options: options)) { error in
+            XCTAssertEqual((error as? ToolboxError)?.code, .invalidArgument)
+        }
+        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))), precious, "untouched")
+
+        let fresh = temporaryPath("fresh")
+        XCTAssertThrowsError(try blobs.download("missing", toFile: fresh))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: fresh), "a file the download made is removed")
+
+        // A successful download replaces the file whole, shorter or longer than before.
+        try Data(testBytes(10_000)).write(to: URL(fileURLWithPath: path))
+        XCTAssertEqual(try blobs.download("there", toFile: path).bytesWritten, 3_000)
+        XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))), testBytes(3_000))
+    }
+
+    /// A pipe cannot seek: the download goes one range at a time and writes in order (every `pwrite` failed with
+    /// "Illegal seek").
+    func testADownloadIntoAPipeWritesInOrder() throws {
+        let env = try BlobTestEmulator()
+        let blobs = try env.client { $0.transfer.chunkSize = 1_000; $0.transfer.concurrency = 4 }
+        defer { try? blobs.close() }
+        let data = testBytes(25_500)
+        _ = try blobs.upload("piped", data: data)
+        let fifo = temporaryPath("fifo")
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let received = LockedValue<[UInt8]>([])
+        let reader = Thread {
+            guard let handle = FileHandle(forReadingAtPath: fifo) else { return }
+            let bytes = handle.readDataToEndOfFile()
+            received.withLockedValue { $0 = [UInt8](bytes) }
+        }
+        reader.start()
+        XCTAssertEqual(try blobs.download("piped", toFile: fifo).bytesWritten, Int64(data.count))
+        let deadline = Date().addingTimeInterval(10)
+        while received.load().count < data.count, Date() < deadline { usleep(10_000) }
+        XCTAssertEqual(received.load(), data)
+        var info = stat()
+        XCTAssertEqual(stat(fifo, &info), 0, "the FIFO is still there")
+    }
+
     func testConditionalRequests409And412() throws {
         let env = try BlobTestEmulator()
         let blobs = try env.client()
