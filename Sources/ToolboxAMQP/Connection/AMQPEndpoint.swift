@@ -43,11 +43,19 @@ public struct AMQPEndpoint: Sendable, CustomStringConvertible {
         "\(useTLS ? "amqps" : "amqp")://\(host):\(port)\(address) sasl=\(sasl)"
     }
 
-    /// The URL with any password replaced, for error messages.
+    /// The URL with any password replaced, for error messages — including a URL that does not parse, which is
+    /// when the message quotes it: everything from the first `:` after `scheme://` to the last `@` goes (more than
+    /// the password, for a URL with an `@` in its path, but never less).
     static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "redacted"
-        return components.string ?? "<url>"
+        if var components = URLComponents(string: url), components.host != nil {
+            guard components.password != nil else { return url }
+            components.password = "redacted"
+            return components.string ?? "<url>"
+        }
+        guard let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@"),
+              let colon = url[schemeEnd.upperBound..<at].firstIndex(of: ":")
+        else { return url }
+        return String(url[...colon]) + "redacted" + String(url[at...])
     }
 
     /// A transport for this endpoint; TLS trusts `caFile` if given, else the system roots, and presents the
