@@ -11,6 +11,8 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
     package struct Waiter: Sendable {
         package let maxCount: Int
         package let once: Completion
+        /// Its batch window has started (`startBatchWindow`).
+        package var windowStarted = false
 
         package init(maxCount: Int, once: Completion) {
             self.maxCount = max(1, maxCount)
@@ -39,6 +41,15 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
             buffer.removeFirst(first.maxCount)
         }
         return ready
+    }
+
+    /// The front waiter's completion when elements are buffered for it (fewer than it asked for) and its batch
+    /// window has not started yet: a receiver that returns a partial batch a short while after the first element
+    /// (Service Bus, as the Azure SDKs do) starts that window's timer for it. Marks the window started.
+    package mutating func startBatchWindow() -> Completion? {
+        guard !buffer.isEmpty, !waiters.isEmpty, !waiters[0].windowStarted else { return nil }
+        waiters[0].windowStarted = true
+        return waiters[0].once
     }
 
     /// Removes the waiter of `once`; nil when it was already served or removed. With `takingBuffered` (its time

@@ -135,8 +135,10 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
 
     // MARK: Receive
 
-    /// Delivers up to `maxMessages` messages: as soon as that many arrived, else what arrived within `timeout`
-    /// (possibly none), measured on `options.clock`.
+    /// Delivers up to `maxMessages` messages: as soon as that many arrived; else, once the first has arrived, what
+    /// arrived within `receiveBatchWindow` more; else nothing when `timeout` passes (both measured on
+    /// `options.clock`). The time-out bounds the wait for the first message, as `max_wait_time` does in
+    /// azure-servicebus and `maxWaitTime` in .NET: messages already locked are not held while the call waits to fill.
     @discardableResult
     public func receive(maxMessages: Int, timeout: Duration, queue: DispatchQueue,
                         completion: @escaping @Sendable (Result<[ServiceBusReceivedMessage], ServiceBusError>) -> Void)
@@ -157,6 +159,25 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
             }
         }
         return token
+    }
+
+    /// How long a `receive` call that has its first message waits for more (up to `maxMessages`) before returning
+    /// what it has: 200 ms, azure-servicebus's `_further_pull_receive_timeout`. A call waiting to fill its batch
+    /// until its time-out held the locks of the messages it already had — past the lock duration (30 s on the
+    /// emulator, 60 s by default on Azure) they lapsed and every settlement failed with `.messageLockLost`.
+    public static let receiveBatchWindow: Duration = .milliseconds(200)
+
+    /// Starts the batch window of the call `once` (`ReceiveInbox.startBatchWindow`): when it passes, the call gets
+    /// what is buffered for it.
+    private func startBatchWindow(_ once: ReceiveInbox<ServiceBusReceivedMessage>.Completion?) {
+        guard let once else { return }
+        let state = self.state
+        let clock = options.clock
+        _ = clock.schedule(at: clock.now().advanced(by: Self.receiveBatchWindow),
+                           on: LibraryQueues.makeWorkQueue(label: "AzureServiceBus.receive-window")) {
+            guard let messages = state.withLockedValue({ $0.inbox.remove(once, takingBuffered: true) }) else { return }
+            once.complete(.success(messages))
+        }
     }
 
     /// The most credit kept in flight for what the calls ask for, and the largest `prefetchCount`.
@@ -182,12 +203,13 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     }
 
     private func deliverReady() {
-        let ready = state.withLockedValue { state in
+        let (ready, window) = state.withLockedValue { state in
             // A link that ended and is not yet noticed (`linkEnded` runs on the connection's queue) hands out nothing.
             if let link = state.link, link.connection.isClosed || link.receiver.hasEnded { dropLockedOnDeadLink(&state, link) }
-            return state.inbox.takeReady()
+            return (state.inbox.takeReady(), state.inbox.startBatchWindow())
         }
         for (waiter, messages) in ready { waiter.once.complete(.success(messages)) }
+        startBatchWindow(window)
     }
 
     private func received(_ delivery: AMQPDelivery, connectionID: Int) {
@@ -196,7 +218,8 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
                                                 lockToken: token, connectionID: connectionID)
         let peekLock = receiveMode == .peekLock
         typealias Ready = [(waiter: ReceiveInbox<ServiceBusReceivedMessage>.Waiter, elements: [ServiceBusReceivedMessage])]
-        enum Step { case buffered(Ready, credit: Int, link: Link), stale, overrun(Link) }
+        enum Step { case buffered(Ready, window: ReceiveInbox<ServiceBusReceivedMessage>.Completion?, credit: Int, link: Link)
+                    case stale, overrun(Link) }
         let prefetch = prefetchCount
         let step: Step = state.withLockedValue { state in
             guard let link = state.link, link.connection.id == connectionID else {
@@ -216,12 +239,13 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
             state.outstandingCredit -= 1
             // Hand out first, then top the prefetch up from what is left: one lock for the whole step.
             let ready = state.inbox.takeReady()
-            return .buffered(ready, credit: prefetch > 0 ? Self.creditToGrant(&state, link: link, prefetch: prefetch) : 0,
-                             link: link)
+            return .buffered(ready, window: state.inbox.startBatchWindow(),
+                             credit: prefetch > 0 ? Self.creditToGrant(&state, link: link, prefetch: prefetch) : 0, link: link)
         }
         switch step {
-        case .buffered(let ready, let credit, let link):
+        case .buffered(let ready, let window, let credit, let link):
             for (waiter, messages) in ready { waiter.once.complete(.success(messages)) }
+            startBatchWindow(window)
             if credit > 0 { link.receiver.addCredit(UInt32(clamping: credit)) }
             return
         case .stale:

@@ -114,6 +114,40 @@ struct ServiceBusReceive: ParsableCommand {
         defer { try? receiver.close() }
         let deadline = Date().addingTimeInterval(timeout)
         var received = 0
+        // A failure still ends with the summary line (what was received and settled before it), then the error.
+        var failure: (any Error)?
+        do {
+            try receiveAll(receiver, deadline: deadline, received: &received)
+        } catch {
+            failure = error
+        }
+        // Messages received ahead and never handed out: `close` releases them (peek-lock) on the way out.
+        let prefetched = receiver.prefetchedCount
+        if json {
+            // The key only with --prefetch: the line without it is `{"received": N}`, as scripts expect.
+            JSONOutput.printLine(prefetch > 0 ? ["received": received, "prefetched_unhanded": prefetched] : ["received": received])
+        } else {
+            print("received \(received)" + (prefetched > 0 ? ", \(prefetched) prefetched and not handed out" : ""))
+        }
+        if let failure { throw failure }
+        // Like `toolbox amqp receive`: fewer than --count before the time-out is a non-zero exit, with the reason.
+        if received < count {
+            let cause: String
+            if let last = receiver.lastError {
+                cause = "; last error: \(last)"
+            } else if receiver.connectionsOpened == 0 {
+                cause = "; no connection to the namespace was opened in that time"
+            } else {
+                cause = "; no more arrived (the queue was empty, or its messages were locked by other receivers)"
+            }
+            JSONOutput.printError("received \(received) of \(count) messages within \(timeout) s\(cause)")
+            throw ExitCode(1)
+        }
+    }
+
+    /// Receives until `count` messages are in or `deadline` passes, settling and printing each batch as it comes
+    /// (a batch returns shortly after its first message: `ServiceBusReceiver.receiveBatchWindow`).
+    private func receiveAll(_ receiver: ServiceBusReceiver, deadline: Date, received: inout Int) throws {
         while received < count {
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0 else { break }
@@ -135,20 +169,6 @@ struct ServiceBusReceive: ParsableCommand {
                 ]
                 if json { JSONOutput.printLine(line) } else { print(line) }
             }
-        }
-        // Messages received ahead and never handed out: `close` releases them (peek-lock) on the way out.
-        let prefetched = receiver.prefetchedCount
-        if json {
-            // The key only with --prefetch: the line without it is `{"received": N}`, as scripts expect.
-            JSONOutput.printLine(prefetch > 0 ? ["received": received, "prefetched_unhanded": prefetched] : ["received": received])
-        } else {
-            print("received \(received)" + (prefetched > 0 ? ", \(prefetched) prefetched and not handed out" : ""))
-        }
-        // Like `toolbox amqp receive`: fewer than --count before the time-out is a non-zero exit, with the reason.
-        if received < count {
-            let cause = receiver.lastError.map { "; last error: \($0)" } ?? "; the queue had no more messages"
-            JSONOutput.printError("received \(received) of \(count) messages within \(timeout) s\(cause)")
-            throw ExitCode(1)
         }
     }
 }

@@ -65,6 +65,15 @@ final class MessagingCLITests: XCTestCase {
                              "--timeout", "0.3", "--receive-and-delete", "--json"])
         XCTAssertNotEqual(empty.status, 0)
         XCTAssertEqual(empty.lines.last?["received"] as? Int, 0)
+        XCTAssertTrue(empty.stderr.contains("no more arrived"), empty.stderr)
+
+        // A failure still prints the summary line, then the reason; one that never connected says so.
+        let refused = try run(["servicebus", "receive", "--connection-string",
+                               "Endpoint=sb://127.0.0.1:1/;SharedAccessKeyName=k;SharedAccessKey=v", "--queue", "q1",
+                               "--count", "1", "--timeout", "5", "--json"])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertEqual(refused.lines.last?["received"] as? Int, 0, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("connectionRefused") || refused.stderr.contains("no connection"), refused.stderr)
     }
 
     /// `servicebus receive --prefetch N`: what the receiver took ahead and never printed goes back to the queue on
