@@ -96,6 +96,18 @@ extension MessagingClientOptions {
             throw AzureMessagingError(.invalidArgument,
                                       "no \(entity.noun): pass \(entity.parameter) or add EntityPath to the connection string")
         }
+        // A connection string with EntityPath is scoped to that entity (often its own access policy): another name
+        // is a mistake the Azure SDKs refuse, not an override. A subscription (`topic/Subscriptions/s`) or a
+        // dead-letter queue (`q/$DeadLetterQueue`) belongs to the entity its path starts with. Names compare as
+        // Azure compares them, ignoring case.
+        if let given, let scoped = parsed.entityPath, !scoped.isEmpty {
+            let owner = given.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? given
+            guard owner.lowercased() == scoped.lowercased() else {
+                throw AzureMessagingError(.invalidArgument, "the \(entity.noun) '\(given)' does not match the connection "
+                    + "string's EntityPath '\(scoped)': pass \(entity.parameter) nil (or the same name), or use a "
+                    + "namespace-level connection string")
+            }
+        }
         return (endpoint, name)
     }
 

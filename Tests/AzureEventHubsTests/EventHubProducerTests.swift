@@ -10,6 +10,26 @@ import XCTest
 @testable import AzureEventHubs
 
 final class EventHubProducerTests: XCTestCase {
+    /// A connection string with EntityPath names its entity: another name is refused, as the Azure SDKs refuse it
+    /// (it silently sent to the other entity, which the emulator then created). The same name in another case, or
+    /// a subscription or dead-letter queue of it, is that entity.
+    func testAnEntityNameThatContradictsEntityPathIsRefused() throws {
+        let scoped = "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=c2VjcmV0;EntityPath=hub1"
+        XCTAssertThrowsError(try EventHubProducer(connectionString: scoped, eventHubName: "other")) { error in
+            XCTAssertEqual((error as? EventHubsError)?.code, .invalidArgument)
+            XCTAssertTrue("\(error)".contains("'other'") && "\(error)".contains("'hub1'"), "\(error)")
+            XCTAssertFalse("\(error)".contains("c2VjcmV0"))
+        }
+        XCTAssertThrowsError(try ManagedEventHubProducer(connectionString: scoped, eventHubName: "hub2"))
+        try EventHubProducer(connectionString: scoped, eventHubName: "HUB1").close()
+        try EventHubProducer(connectionString: scoped).close()
+        let options = MessagingClientOptions<EventHubReadiness>()
+        XCTAssertEqual(try options.endpoint(connectionString: scoped, entity: "hub1/Subscriptions/s",
+                                            named: ("queue name", "queueName")).entityPath, "hub1/Subscriptions/s")
+        XCTAssertEqual(try options.endpoint(connectionString: scoped, entity: "hub1/$DeadLetterQueue",
+                                            named: ("queue name", "queueName")).entityPath, "hub1/$DeadLetterQueue")
+    }
+
     func testBlockingSendOneManyAndByPartitionAreReadBack() throws {
         let emulator = try startEventHubsEmulator(self)
         let cs = emulator.eventHubsConnectionString(eventHub: "eh1")
