@@ -81,6 +81,11 @@ final class BlobContainerCore: Sendable {
 
     // MARK: SAS
 
+    /// The longest life of a user delegation SAS: its key's, seven days.
+    static let longestDelegatedSAS: Int64 = 7 * 86_400
+    /// The longest life of a SAS signed with the account key that `sas(for:)` signs: ten years.
+    static let longestKeySAS: Int64 = 10 * 365 * 86_400
+
     func sas(for names: [String], options sasOptions: BlobSASOptions, timeout: Duration, queue: DispatchQueue,
              completion: @escaping @Sendable (Result<[BlobSAS], ToolboxError>) -> Void) -> any Cancellable {
         start("signing SAS tokens", blobName: nil, queue: queue, completion: completion) { op in
@@ -88,10 +93,16 @@ final class BlobContainerCore: Sendable {
                 return op.finish(.failure(ToolboxError(.invalidConfiguration, "the account name is unknown (neither "
                     + "in the credential nor in the URL), so no SAS can be signed")))
             }
+            // A user delegation SAS cannot outlive its key (at most seven days); a service SAS signed with the
+            // account key has no limit of its own, but stays within ten years here (a checked sum, a four-digit year).
             let seconds = sasOptions.expiresIn.components.seconds
-            guard seconds > 0, seconds <= 7 * 86_400 else {
-                return op.finish(.failure(ToolboxError(.invalidArgument, "a SAS must expire within 1 second and 7 "
-                    + "days (the user delegation key's limit), not \(sasOptions.expiresIn)")))
+            var delegated = sasOptions.useUserDelegationKey
+            if case .token = pipeline.credential { delegated = true }
+            let longest: Int64 = delegated ? Self.longestDelegatedSAS : Self.longestKeySAS
+            guard seconds > 0, seconds <= longest else {
+                let limit = delegated ? "7 days (the user delegation key's limit)" : "10 years"
+                return op.finish(.failure(ToolboxError(.invalidArgument, "a SAS must expire within 1 second and "
+                    + "\(limit), not \(sasOptions.expiresIn)")))
             }
             let letters = sasOptions.permissions
             guard !letters.isEmpty, letters.allSatisfy({ Self.sasPermissionLetters.contains($0) }),
@@ -133,8 +144,9 @@ final class BlobContainerCore: Sendable {
     ) -> Result<[BlobSAS], ToolboxError> {
         var result: [BlobSAS] = []
         for name in names {
-            guard !name.isEmpty else {
-                return .failure(ToolboxError(.invalidArgument, "a SAS was asked for an empty blob name"))
+            guard !name.isEmpty, name.unicodeScalars.count <= BlobNames.characterLimit else {
+                return .failure(ToolboxError(.invalidArgument, "a SAS was asked for a blob name of \(name.unicodeScalars.count) "
+                    + "characters; blob names have 1 to \(BlobNames.characterLimit)"))
             }
             var builder = BlobSASBuilder(accountName: account, containerName: container, blobName: name,
                                          permissions: sasOptions.permissions, expiry: expiry,

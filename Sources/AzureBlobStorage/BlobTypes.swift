@@ -212,7 +212,8 @@ public struct BlobSASOptions: Sendable {
     /// Permission letters in the service's order (`r`, `rw`, `racwd`). Default `r` (read-only), as the Python
     /// toolbox hands out.
     public var permissions = "r"
-    /// How long the SAS is valid. Default one hour.
+    /// How long the SAS is valid. Default one hour; at most seven days for a user delegation SAS (its key's
+    /// limit), ten years for one signed with the account key.
     public var expiresIn: Duration = .seconds(3600)
     /// Sign with a user delegation key fetched with the client's `TokenCredential` even when an account key is
     /// available. Without an account key (token credential) a user delegation key is always used.

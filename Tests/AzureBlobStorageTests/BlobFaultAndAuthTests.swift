@@ -125,6 +125,27 @@ final class BlobFaultAndAuthTests: XCTestCase {
             XCTAssertEqual((error as? ToolboxError)?.serviceCondition?.httpStatus, 403, "read-only SAS cannot write")
         }
 
+        // Signed with the account key, a SAS may live longer than a user delegation key's seven days (30 days
+        // was refused); ten years is the bound, and a non-positive life is refused.
+        var month = BlobSASOptions()
+        month.expiresIn = .seconds(30 * 86_400)
+        let monthly = try XCTUnwrap(try blobs.sas(for: ["shared/doc.txt"], options: month).first)
+        XCTAssertEqual(monthly.expiresOn - Int(Date().timeIntervalSince1970), 30 * 86_400, accuracy: 120)
+        let monthReader = try BlobContainer(accountURL: env.plainEndpoint + "?" + monthly.token.exposedValue,
+                                            containerName: env.container, options: BlobTestEmulator.testOptions())
+        XCTAssertEqual(try monthReader.download("shared/doc.txt").content, Array("sas me".utf8))
+        XCTAssertThrowsError(try blobs.sas(for: [String(repeating: "n", count: 1_025)])) { error in
+            XCTAssertEqual((error as? ToolboxError)?.code, .invalidArgument, "no SAS for a name no blob can have")
+        }
+        for seconds: Int64 in [0, 11 * 365 * 86_400, .max] {
+            var bad = BlobSASOptions()
+            bad.expiresIn = .seconds(seconds)
+            XCTAssertThrowsError(try blobs.sas(for: ["shared/doc.txt"], options: bad)) { error in
+                XCTAssertEqual((error as? ToolboxError)?.code, .invalidArgument)
+                XCTAssertTrue("\(error)".contains("10 years"), "\(error)")
+            }
+        }
+
         let tampered = token.replacingOccurrences(of: "sig=", with: "sig=AAAA")
         let forged = try BlobContainer(accountURL: env.plainEndpoint + "?" + tampered, containerName: env.container,
                                        options: BlobTestEmulator.testOptions())
@@ -157,6 +178,11 @@ final class BlobFaultAndAuthTests: XCTestCase {
         XCTAssertTrue(signed[0].token.exposedValue.contains("skoid="))
         _ = try blobs.sasURL(for: "udk/a.txt")
         XCTAssertEqual(log.count(method: "POST", comp: "userdelegationkey"), 1, "the key is cached")
+        var eightDays = BlobSASOptions()
+        eightDays.expiresIn = .seconds(8 * 86_400)
+        XCTAssertThrowsError(try blobs.sas(for: ["udk/a.txt"], options: eightDays)) { error in
+            XCTAssertTrue("\(error)".contains("7 days"), "a user delegation SAS cannot outlive its key: \(error)")
+        }
 
         let anonymousHTTP = try HTTPClient(configuration: {
             var configuration = HTTPClientConfiguration()
