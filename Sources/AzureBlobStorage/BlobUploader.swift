@@ -62,6 +62,14 @@ final class BlobUploader: @unchecked Sendable {
         } catch {
             return operation.finish(.failure(error))
         }
+        // A known size that needs more blocks than a blob may have fails now, not after 50,000 uploads.
+        if let total = reader.totalSize, total > Int64(threshold), blockSize > 0,
+           total / Int64(blockSize) + (total % Int64(blockSize) == 0 ? 0 : 1) > Int64(Self.maxBlocks)
+        {
+            return operation.finish(.failure(ToolboxError(.invalidArgument, "'\(name)' (\(total) bytes) needs more than "
+                + "\(Self.maxBlocks) blocks of \(blockSize) bytes; raise the block size to at least "
+                + "\(total / Int64(Self.maxBlocks) + 1) bytes")))
+        }
         if let total = reader.totalSize, total <= Int64(threshold) {
             // Small enough for one request: read it all (it is at most the threshold).
             reader.read(max: Int(total) + 1) { [self] result in

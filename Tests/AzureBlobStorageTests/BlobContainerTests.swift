@@ -210,6 +210,23 @@ final class BlobContainerTests: XCTestCase {
         XCTAssertEqual(stat(fifo, &info), 0, "the FIFO is still there")
     }
 
+    /// A size known up front that needs more than 50,000 blocks fails before any block goes out (it failed only
+    /// after uploading 50,000 of them, about 85 s of a 1-byte-block CLI upload).
+    func testAnUploadNeedingTooManyBlocksFailsBeforeSendingAny() throws {
+        let env = try BlobTestEmulator()
+        let log = AttemptLog()
+        let blobs = try env.client { $0.attemptObserver = log.observer }
+        defer { try? blobs.close() }
+        var options = BlobUploadOptions()
+        options.blockSize = 1
+        options.singlePutThreshold = 1
+        XCTAssertThrowsError(try blobs.upload("many", data: testBytes(50_001), options: options)) { error in
+            XCTAssertEqual((error as? ToolboxError)?.code, .invalidArgument)
+            XCTAssertTrue("\(error)".contains("more than 50000 blocks of 1 bytes"), "\(error)")
+        }
+        XCTAssertEqual(log.count(method: "PUT"), 0, "no block was sent")
+    }
+
     func testConditionalRequests409And412() throws {
         let env = try BlobTestEmulator()
         let blobs = try env.client()
