@@ -87,10 +87,33 @@ enum BlobXML {
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
             case "'": out += "&apos;"
+            // A parser turns a raw CR (and CRLF) into LF, and a tab or newline in an attribute into a space: as
+            // character references they come back as they were ("a\rb" listed as "a\nb", a name that does not exist).
+            case "\r": out += "&#13;"
+            case "\n": out += "&#10;"
+            case "\t": out += "&#9;"
             default: out.unicodeScalars.append(scalar)
             }
         }
         return out
+    }
+
+    /// List Blobs' `NextMarker`: opaque, as Azure's are — "2!" and the next name's UTF-8 bytes in URL-safe base64 —
+    /// so a name with characters XML cannot carry still pages (the raw name broke the answer).
+    static func marker(for name: String) -> String {
+        "2!" + AuthCrypto.base64(Array(name.utf8)).replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// The name a `marker` of ours stands for; any other marker is taken as a name.
+    static func name(fromMarker marker: String) -> String {
+        guard marker.hasPrefix("2!") else { return marker }
+        var text = String(marker.dropFirst(2)).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
+        guard let bytes = AuthCrypto.base64Decode(text), let name = String(validating: bytes, as: UTF8.self) else {
+            return marker
+        }
+        return name
     }
 
     /// Whether `text` can appear in XML 1.0 at all (blob names may hold control characters; Azure then sends
@@ -110,8 +133,14 @@ enum BlobXML {
         return "<Name Encoded=\"true\">\(escape(encoded))</Name>"
     }
 
+    /// `<name>value</name>`; a value XML cannot carry (a prefix with a control character, echoed) goes
+    /// percent-encoded with `Encoded="true"`, as names do.
     static func element(_ name: String, _ value: String?) -> String {
         guard let value, !value.isEmpty else { return "<\(name) />" }
+        guard isXMLSafe(value) else {
+            let encoded = value.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? ""
+            return "<\(name) Encoded=\"true\">\(escape(encoded))</\(name)>"
+        }
         return "<\(name)>\(escape(value))</\(name)>"
     }
 }

@@ -94,7 +94,7 @@ extension BlobService {
         }
         let prefix = request.queryValue("prefix") ?? ""
         let delimiter = request.queryValue("delimiter") ?? ""
-        let marker = request.queryValue("marker").flatMap { $0.isEmpty ? nil : $0 }
+        let marker = request.queryValue("marker").flatMap { $0.isEmpty ? nil : BlobXML.name(fromMarker: $0) }
         let include = Set((request.queryValue("include") ?? "").split(separator: ",").map { $0.lowercased() })
         let blobs: [(name: String, blob: StoredBlob)]
         switch store.blobs(container, prefix: prefix, from: marker) {
@@ -115,7 +115,7 @@ extension BlobService {
                 entryName = collapsed
             }
             if entries.count == limit {
-                nextMarker = entryName
+                nextMarker = BlobXML.marker(for: entryName)
                 break
             }
             if let blobPrefix {
