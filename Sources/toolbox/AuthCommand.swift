@@ -72,13 +72,15 @@ struct TokenCommand: ParsableCommand {
     @Option(help: "Seconds to wait for the token")
     var timeout: Double = 60
 
+    func validate() throws { _ = try Duration(cliSeconds: timeout, flag: "--timeout") }
+
     func run() throws {
         var environment = AzureEnvironmentVariable.processEnvironment
         if let authorityHost { environment[AzureEnvironmentVariable.authorityHost] = authorityHost }
         do {
             let transport = try AuthCommandTransport.make(caFile: tls.caFile)
             let chosen = try Self.makeCredential(credential, environment: environment, transport: transport)
-            let token = try chosen.token(for: [scope], options: TokenRequestOptions(deadline: .after(seconds: timeout)))
+            let token = try chosen.token(for: [scope], options: TokenRequestOptions(deadline: .after(try Duration(cliSeconds: timeout, flag: "--timeout"))))
             var name = chosen.credentialName
             if let chain = chosen as? DefaultAzureCredential, let member = chain.selectedCredential {
                 name = member.credentialName

@@ -71,4 +71,14 @@ final class AuthCommandTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("credentialUnavailable"), result.stderr)
         XCTAssertTrue(result.stderr.contains("AZURE_FEDERATED_TOKEN_FILE"), result.stderr)
     }
+
+    /// A time-out that is not a positive number of seconds is a usage error naming the flag (it was handed on as an
+    /// already-passed deadline: a `timedOut` that blamed `TokenRequestOptions`).
+    func testABadTimeoutIsAUsageError() throws {
+        for value in ["nan", "0", "-1", "1e300"] {
+            let result = try run(["auth", "token", "--scope", "https://storage.azure.com/.default", "--timeout=\(value)"])
+            XCTAssertEqual(result.status, 64, result.stderr)
+            XCTAssertTrue(result.stderr.contains("--timeout must be in (0, 86400] seconds"), result.stderr)
+        }
+    }
 }

@@ -257,7 +257,7 @@ final class TLSSession {
             return TransportError(
                 .untrustedIssuer,
                 "the certificate of \(peer) was not issued by a trusted authority (\(reason)); trust its CA with "
-                    + "TLSClientConfiguration.trustRoots (e.g. .file(\"ca.pem\"))")
+                    + "TLSClientConfiguration.trustRoots (e.g. .file(\"ca.pem\")), or the toolbox CLI's --ca-file")
         default:
             return TransportError(.certificateInvalid, "the certificate of \(peer) was rejected: \(reason)")
         }
