@@ -22,6 +22,8 @@ extension ToolboxError.Code {
 enum CosmosSubStatus {
     static let nameCacheIsStale = 1000
     static let partitionKeyRangeGone = 1002
+    /// 404: what the operation was on (the container or database) does not exist, rather than the item.
+    static let ownerResourceNotFound = 1003
     static let readSessionNotAvailable = 1002
     static let crossPartitionQueryNeedsPlan = 1004
     static let completingSplit = 1007
@@ -32,6 +34,14 @@ enum CosmosErrors {
     /// The typed error for an error response, with everything the service said except secrets (Cosmos DB's
     /// 401 messages quote the string-to-sign, never the key; the message is kept but cut at 1,000 characters).
     static func from(_ response: HTTPResponse, operation: String) -> ToolboxError {
+        var error = describe(response, operation: operation)
+        if response.status == 404, error.serviceCondition?.subStatus == CosmosSubStatus.ownerResourceNotFound {
+            error.message += " (the database or container does not exist)"
+        }
+        return error
+    }
+
+    private static func describe(_ response: HTTPResponse, operation: String) -> ToolboxError {
         let status = response.status
         let subStatus = response.headers.first(name: "x-ms-substatus").flatMap { Int($0.trimmingWhitespace()) }
         var errorCode: String?

@@ -187,6 +187,35 @@ final class CosmosEmulatorTests: XCTestCase {
         }
     }
 
+    /// An item operation on a container (or database) that does not exist is 404 with substatus 1003, as the
+    /// service answers, and says so; a missing item is 404/0; reading a missing container is a plain 404.
+    func testAMissingContainerIsToldFromAMissingItem() throws {
+        let emulator = try start()
+        defer { emulator.stop() }
+        let cosmos = try Cosmos(connectionString: emulator.cosmosConnectionString, databaseName: "testdb",
+                                containerName: "items")
+        defer { try? cosmos.close() }
+        XCTAssertThrowsError(try cosmos.readItem(id: "nope", partitionKey: "a")) { error in
+            let error = error as? ToolboxError
+            XCTAssertEqual(error?.code, .resourceNotFound)
+            XCTAssertEqual(error?.serviceCondition?.subStatus, 0)
+        }
+        for (database, container) in [("testdb", "missing"), ("missingdb", "items")] {
+            let other = cosmos.container(container, database: database)
+            XCTAssertThrowsError(try other.readItem(id: "nope", partitionKey: "a")) { error in
+                let error = error as? ToolboxError
+                XCTAssertEqual(error?.code, .resourceNotFound)
+                XCTAssertEqual(error?.serviceCondition?.subStatus, 1003)
+                XCTAssertTrue("\(String(describing: error))".contains("the database or container does not exist"),
+                              "\(String(describing: error))")
+            }
+        }
+        XCTAssertThrowsError(try cosmos.readContainer("missing", database: "testdb")) { error in
+            XCTAssertEqual((error as? ToolboxError)?.serviceCondition?.httpStatus, 404)
+            XCTAssertEqual((error as? ToolboxError)?.serviceCondition?.subStatus, 0)
+        }
+    }
+
     /// A range whose SUM or AVG is undefined (it summed a string) makes the cross-partition result undefined, as
     /// the same query gives within that one range; before, the other range's partial was the answer (SUM 0).
     func testAnUndefinedPartialAggregateMakesTheResultUndefined() throws {

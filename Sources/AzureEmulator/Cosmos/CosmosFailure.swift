@@ -25,6 +25,12 @@ struct CosmosFailure: Error, Sendable, Equatable {
         CosmosFailure(status: 404, code: "NotFound", message: message)
     }
 
+    /// What the service answers an operation on the items or ranges of a container (or database) that does not
+    /// exist: 404 with substatus 1003, which tells it from a missing item (404, substatus 0).
+    static func ownerNotFound() -> CosmosFailure {
+        CosmosFailure(status: 404, code: "NotFound", message: "Owner resource does not exist", substatus: 1003)
+    }
+
     static func conflict(_ message: String = "Entity with the specified id already exists in the system.")
         -> CosmosFailure
     {

@@ -182,7 +182,7 @@ final class CosmosStore: Sendable {
     /// Replaces a container's definition (indexing policy, TTL, …); the partition key cannot change.
     func replaceContainer(database: String, id: String, definition: CosmosValue) throws(CosmosFailure) -> CosmosValue {
         let path = try Self.partitionKeyPath(of: definition)
-        return try withContainer(database: database, container: id) { container, db, _ throws(CosmosFailure) in
+        return try withContainer(database: database, container: id, missing: .notFound()) { container, db, _ throws(CosmosFailure) in
             guard path == container.partitionKeyPath else {
                 throw .badRequest("The partition key of a container cannot be changed (it is \(container.partitionKeyPath)).")
             }
@@ -200,7 +200,9 @@ final class CosmosStore: Sendable {
     }
 
     func container(database: String, id: String) throws(CosmosFailure) -> CosmosValue {
-        try withContainer(database: database, container: id) { container, db, _ throws(CosmosFailure) in Self.json(container, database: db) }
+        try withContainer(database: database, container: id, missing: .notFound()) { container, db, _ throws(CosmosFailure) in
+            Self.json(container, database: db)
+        }
     }
 
     func containers(database: String) throws(CosmosFailure) -> [CosmosValue] {
@@ -221,12 +223,15 @@ final class CosmosStore: Sendable {
     }
 
     /// Runs `body` on the container under the lock (mutations stick), with the store's byte count.
-    func withContainer<T>(database: String, container: String,
+    /// Runs `body` on the container under the store's lock. A missing container (or database) is `missing`: by
+    /// default 404/1003, the answer to an operation on what a container holds; reading the container itself passes
+    /// a plain 404.
+    func withContainer<T>(database: String, container: String, missing: CosmosFailure = .ownerNotFound(),
                           _ body: (inout Container, Database, inout Int) throws(CosmosFailure) -> T) throws(CosmosFailure) -> T {
         try locked { state throws(CosmosFailure) in
             guard let dbIndex = state.databases.firstIndex(where: { $0.id.isOrdinallyEqual(to: database) }),
                   let index = state.databases[dbIndex].containers.firstIndex(where: { $0.id.isOrdinallyEqual(to: container) })
-            else { throw .notFound() }
+            else { throw missing }
             // The database without its containers: a full copy would share the containers' storage with the
             // state while `body` mutates one of them, and copy every item of the container on each write.
             let found = state.databases[dbIndex]
