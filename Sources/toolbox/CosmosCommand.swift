@@ -132,30 +132,56 @@ enum CosmosOutput {
         }
     }
 
+    /// The most bytes `--item @FILE` reads: twice the service's 2 MB item limit, so an item the service refuses
+    /// is refused by the service, with its own message.
+    static let maxItemFileBytes = 4 << 20
+
+    /// `--item`: the JSON itself, or `@FILE` / `@-` (standard input) for an item too large for a command line
+    /// (Linux caps one argument at 128 KiB; a JSON text never starts with `@`).
     static func item(_ text: String) throws -> [UInt8] {
+        let bytes: [UInt8]
+        if text.hasPrefix("@") {
+            let path = String(text.dropFirst())
+            guard let handle = path == "-" ? FileHandle.standardInput : FileHandle(forReadingAtPath: path) else {
+                throw ValidationError("--item \(text): cannot open '\(path)' for reading")
+            }
+            let data: Data?
+            do {
+                data = try handle.read(upToCount: maxItemFileBytes + 1)
+            } catch {
+                throw ValidationError("--item \(text): reading '\(path)' failed: \(error.localizedDescription)")
+            }
+            bytes = data.map { [UInt8]($0) } ?? []
+            guard bytes.count <= maxItemFileBytes else {
+                throw ValidationError("--item \(text): more than \(maxItemFileBytes) bytes; a Cosmos DB item is at most 2 MB")
+            }
+        } else {
+            bytes = Array(text.utf8)
+        }
         let parsed: CosmosJSON
         do {
-            parsed = try CosmosJSON(parsing: text, what: "--item")
+            parsed = try CosmosJSON(parsing: bytes, what: "--item")
         } catch {
             throw ValidationError(error.message)  // what is wrong with it, and where
         }
         guard case .object = parsed else {
             throw ValidationError("--item must be a JSON object like '{\"id\": \"1\", \"pk\": \"a\"}'")
         }
-        return Array(text.utf8)
+        return bytes
     }
 }
 
 /// `--item` and `--partition-key` of create and upsert, and the write itself.
 struct CosmosWriteOptions: ParsableArguments {
     @OptionGroup var connection: CosmosConnectionOptions
-    @Option(help: "The item, a JSON object with an id.") var item: String
+    @Option(help: "The item, a JSON object with an id; @FILE reads it from a file, @- from standard input.") var item: String
     @Option(help: "Partition key value (JSON; a bare word is a string); default: read from the item.")
     var partitionKey: String?
 
-    // Checked in validate() too, so a bad value shows the subcommand's usage, not the root's.
+    // Checked in validate() too, so a bad value shows the subcommand's usage, not the root's (standard input,
+    // `@-`, can be read once only: in run()).
     func validate() throws {
-        _ = try CosmosOutput.item(item)
+        if item != "@-" { _ = try CosmosOutput.item(item) }
         _ = try CosmosOutput.partitionKey(partitionKey)
     }
 
@@ -187,7 +213,7 @@ struct CosmosUpsert: ParsableCommand {
 struct CosmosReplace: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "replace", abstract: "Replace an item (its id is in --item)")
     @OptionGroup var connection: CosmosConnectionOptions
-    @Option(help: "The new item, a JSON object with the id to replace.") var item: String
+    @Option(help: "The new item, a JSON object with the id to replace; @FILE or @- (standard input) to read it.") var item: String
     @Option(help: "Partition key value; default: read from the item.") var partitionKey: String?
     @Option(help: "Only if the stored item's _etag is this (else 412).") var ifMatch: String?
 
@@ -201,7 +227,7 @@ struct CosmosReplace: ParsableCommand {
     }
 
     func validate() throws {
-        _ = try itemAndID()
+        if item != "@-" { _ = try itemAndID() }  // standard input can be read once only: in run()
         _ = try CosmosOutput.partitionKey(partitionKey)
     }
 

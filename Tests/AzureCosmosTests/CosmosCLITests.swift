@@ -29,6 +29,18 @@ final class CosmosCLITests: XCTestCase {
 
         let read = try cosmos(["read", "--id", "1", "--partition-key", "a"])
         XCTAssertEqual(try read.singleJSONObject()["n"] as? Int, 1)
+
+        // An item too large for a command line (one argument is at most 128 KiB on Linux) comes from a file.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cosmos-item-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let large = String(repeating: "x", count: 300_000)
+        try Data(#"{"id": "large", "pk": "a", "text": "\#(large)"}"#.utf8).write(to: file)
+        let fromFile = try cosmos(["create", "--item", "@" + file.path])
+        XCTAssertEqual(fromFile.status, 0, fromFile.stderr)
+        XCTAssertEqual((try fromFile.singleJSONObject()["text"] as? String)?.count, 300_000)
+        let missingFile = try cosmos(["upsert", "--item", "@/nonexistent/item.json"])
+        XCTAssertEqual(missingFile.status, 64)
+        XCTAssertTrue(missingFile.stderr.contains("cannot open '/nonexistent/item.json'"), missingFile.stderr)
         XCTAssertEqual(try cosmos(["read", "--id", "1", "--partition-key", #""a""#]).status, 0)
 
         let replaced = try cosmos(["replace", "--item", #"{"id": "1", "pk": "a", "n": 2}"#, "--if-match", etag])
