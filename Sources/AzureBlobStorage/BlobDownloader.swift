@@ -50,7 +50,8 @@ final class BlobDownloader<Op: Sendable>: @unchecked Sendable {
     private var start: Int64 { options.range?.offset ?? 0 }
 
     func begin() {
-        if let error = TransferLimits.validate(blockSize: Int(chunkSize), concurrency: concurrency, threshold: 0) {
+        if let error = TransferLimits.validate(blockSize: Int(chunkSize), concurrency: concurrency, threshold: 0,
+                                                 sizeName: "chunk size") {
             return done(.failure(error))
         }
         if let range = options.range {

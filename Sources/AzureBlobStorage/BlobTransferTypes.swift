@@ -91,10 +91,13 @@ final class ProgressReporter: Sendable {
 
 /// Checks transfer sizes once, at the start of an operation.
 enum TransferLimits {
-    static func validate(blockSize: Int, concurrency: Int, threshold: Int) -> ToolboxError? {
+    /// `sizeName` names what `blockSize` is to the caller: an upload's block size, a download's chunk size.
+    static func validate(blockSize: Int, concurrency: Int, threshold: Int, sizeName: String = "block size")
+        -> ToolboxError?
+    {
         // Azure's Put Block limit is 4,000 MiB; Put Blob's 5,000 MiB. Memory is the practical bound here.
         guard (1...(4000 << 20)).contains(blockSize) else {
-            return ToolboxError(.invalidArgument, "the block size must be 1 byte to 4000 MiB, not \(blockSize)")
+            return ToolboxError(.invalidArgument, "the \(sizeName) must be 1 byte to 4000 MiB, not \(blockSize)")
         }
         guard (1...256).contains(concurrency) else {
             return ToolboxError(.invalidArgument, "the concurrency must be 1...256, not \(concurrency)")

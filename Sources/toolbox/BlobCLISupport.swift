@@ -34,7 +34,7 @@ struct BlobCommonOptions: ParsableArguments {
     @Flag(help: "Use the managed (pooled) client")
     var managed = false
 
-    @Flag(help: "Uploads: send Content-MD5 with a single put and record the blob's MD5 at commit (an MD5 pass over the data; off by default, as in azure-storage-blob)")
+    @Flag(help: "upload and bench upload only (other subcommands ignore it): send Content-MD5 with a single put and record the blob's MD5 at commit (an MD5 pass over the data; off by default, as in azure-storage-blob)")
     var md5 = false
 
     @Option(name: .customLong("try-timeout"),

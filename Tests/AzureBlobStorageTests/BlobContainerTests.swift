@@ -172,6 +172,7 @@ final class BlobContainerTests: XCTestCase {
         _ = try blobs.upload("there", data: testBytes(3_000))
         XCTAssertThrowsError(try blobs.download("there", toFile: path, options: options)) { error in
             XCTAssertEqual((error as? ToolboxError)?.code, .invalidArgument)
+            XCTAssertTrue("\(error)".contains("the chunk size must be"), "named as the download calls it: \(error)")
         }
         XCTAssertEqual(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))), precious, "untouched")
 
