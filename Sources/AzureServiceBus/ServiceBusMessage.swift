@@ -48,6 +48,25 @@ public struct ServiceBusMessage: Sendable, Hashable {
     /// The body as UTF-8 text, when it is valid UTF-8.
     public var bodyAsString: String? { String(validating: body, as: UTF8.self) }
 
+    /// The longest message id, session id and partition key Service Bus takes (azure-servicebus's
+    /// `MESSAGE_PROPERTY_MAX_LENGTH`; the service refuses longer ones).
+    public static let maxPropertyLength = 128
+
+    /// Why the service would refuse this message's properties, as azure-servicebus refuses them before sending:
+    /// an id, session id or partition key over 128 characters, or a partition key other than the session id.
+    var propertyProblem: String? {
+        for (name, value) in [("message id", messageID), ("session id", sessionID), ("partition key", partitionKey)] {
+            if let value, value.count > Self.maxPropertyLength {
+                return "the \(name) has \(value.count) characters; Service Bus takes at most \(Self.maxPropertyLength)"
+            }
+        }
+        if let sessionID, let partitionKey, partitionKey != sessionID {
+            return "the partition key '\(partitionKey)' differs from the session id '\(sessionID)'; a session's messages "
+                + "go to the session's partition"
+        }
+        return nil
+    }
+
     /// The AMQP message as azure-servicebus sends it.
     func amqpMessage(messageID id: String, now: Date = Date()) -> AMQPMessage {
         var message = AMQPMessage(data: body)

@@ -17,6 +17,9 @@ extension ServiceBusSenderCoreBacked {
     @discardableResult
     public func send(_ message: ServiceBusMessage, queue: DispatchQueue,
                      completion: @escaping @Sendable (Result<Void, ServiceBusError>) -> Void) -> any Cancellable {
+        if let problem = message.propertyProblem {
+            return core.refuse(ServiceBusError(.invalidArgument, problem), queue: queue, completion: completion)
+        }
         let payload = message.amqpMessage(messageID: message.messageID ?? RandomUUID.string()).encode()
         return core.perform("send to \(entityPath)", queue: queue, { connection, scope, done in
             connection.send(payload: payload, messageFormat: 0, scope: scope, completion: done)
@@ -31,6 +34,10 @@ extension ServiceBusSenderCoreBacked {
         guard !messages.isEmpty else {
             return core.refuse(ServiceBusError(.invalidArgument, "send needs at least one message"), queue: queue,
                           completion: completion)
+        }
+        if let (index, problem) = Self.firstPropertyProblem(messages) {
+            return core.refuse(ServiceBusError(.invalidArgument, "message \(index): \(problem)"), queue: queue,
+                               completion: completion)
         }
         // Ids are fixed before the first try, so a retry carries the same ones.
         let messages = messages.map { message -> ServiceBusMessage in
@@ -54,6 +61,14 @@ extension ServiceBusSenderCoreBacked {
                 }
             }
         }, completion: completion)
+    }
+
+    /// The first message (by index) whose properties the service would refuse, and why.
+    static func firstPropertyProblem(_ messages: [ServiceBusMessage]) -> (Int, String)? {
+        for (index, message) in messages.enumerated() {
+            if let problem = message.propertyProblem { return (index, problem) }
+        }
+        return nil
     }
 
     /// An empty batch sized by the sender link's max-message-size (this opens the connection if needed).
@@ -81,6 +96,10 @@ extension ServiceBusSenderCoreBacked {
     public func schedule(_ messages: [ServiceBusMessage], at time: Date,
                          queue: DispatchQueue,
                          completion: @escaping @Sendable (Result<[Int64], ServiceBusError>) -> Void) -> any Cancellable {
+        if let (index, problem) = Self.firstPropertyProblem(messages) {
+            return core.refuse(ServiceBusError(.invalidArgument, "message \(index): \(problem)"), queue: queue,
+                               completion: completion)
+        }
         var entries: [AMQPValue] = []
         for var message in messages {
             message.scheduledEnqueueTime = time

@@ -34,7 +34,7 @@ final class ServiceBusTests: XCTestCase {
         message.contentType = "text/plain"
         message.correlationID = "corr-1"
         message.subject = "subj"
-        message.partitionKey = "pk1"
+        message.partitionKey = "sess-1"  // with a session id, the partition key must be the same (the SDKs refuse others)
         message.sessionID = "sess-1"
         message.replyTo = "replyq"
         message.to = "dest"
@@ -51,7 +51,7 @@ final class ServiceBusTests: XCTestCase {
         XCTAssertEqual(got.message.contentType, "text/plain")
         XCTAssertEqual(got.message.correlationID, "corr-1")
         XCTAssertEqual(got.message.subject, "subj")
-        XCTAssertEqual(got.message.partitionKey, "pk1")
+        XCTAssertEqual(got.message.partitionKey, "sess-1")
         XCTAssertEqual(got.message.sessionID, "sess-1")
         XCTAssertEqual(got.message.replyTo, "replyq")
         XCTAssertEqual(got.message.to, "dest")
@@ -64,6 +64,35 @@ final class ServiceBusTests: XCTestCase {
         XCTAssertGreaterThan(try receiver.renewLock(got).timeIntervalSinceNow, 0)
         try receiver.complete(got)
         XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: .seconds(0.3)).count, 0, "completed messages are gone")
+    }
+
+    /// Ids, session ids and partition keys over 128 characters, or a partition key other than the session id, are
+    /// refused before anything is sent, as azure-servicebus refuses them (the emulator took them; Azure does not).
+    func testPropertiesTheServiceRefusesAreRefusedBeforeSending() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let sender = try ManagedServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1",
+                                                 options: fastOptions())
+        defer { try? sender.close() }
+        var longID = ServiceBusMessage(body: "x", messageID: String(repeating: "i", count: 129))
+        var longKey = ServiceBusMessage(body: "x")
+        longKey.partitionKey = String(repeating: "k", count: 129)
+        var mismatch = ServiceBusMessage(body: "x")
+        mismatch.sessionID = "s1"
+        mismatch.partitionKey = "p1"
+        for (message, words) in [(longID, "message id has 129"), (longKey, "partition key has 129"), (mismatch, "differs")] {
+            XCTAssertThrowsError(try sender.send(message)) { error in
+                XCTAssertEqual((error as? ServiceBusError)?.code, .invalidArgument)
+                XCTAssertTrue("\(error)".contains(words), "\(error)")
+            }
+        }
+        XCTAssertThrowsError(try sender.send([ServiceBusMessage(body: "ok"), longID])) { error in
+            XCTAssertTrue("\(error)".contains("message 1: the message id"), "\(error)")
+        }
+        XCTAssertThrowsError(try sender.schedule([longKey], at: Date().addingTimeInterval(60)))
+        longID.messageID = String(repeating: "i", count: 128)
+        try sender.send(longID)
+        mismatch.partitionKey = "s1"
+        try sender.send(mismatch)
     }
 
     func testBatchAbandonDeadLetterAndDefer() throws {
