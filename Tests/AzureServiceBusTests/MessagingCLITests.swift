@@ -76,6 +76,26 @@ final class MessagingCLITests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("connectionRefused") || refused.stderr.contains("no connection"), refused.stderr)
     }
 
+    /// `toolbox amqp` with the namespace's key name and key over SASL PLAIN reaches any entity, as Service Bus
+    /// allows: the emulator checked the pair and then refused every link for want of a CBS token. A wrong key is
+    /// refused at SASL.
+    func testAMQPCommandsWithThePlainKeyReachTheEmulatorsEntities() throws {
+        var configuration = EmulatorConfiguration()
+        configuration.queues = ["q1"]
+        let emulator = try Emulator.start(configuration)
+        defer { emulator.stop() }
+        let base = "127.0.0.1:\(emulator.amqpPort)/q1"
+        let user = configuration.keyName
+        let good = "amqp://\(user):\(configuration.key.exposedValue)@\(base)"
+        let send = try run(["amqp", "send", "--url", good, "--count", "2", "--body", "plain", "--json"])
+        XCTAssertEqual(send.status, 0, send.stderr)
+        let receive = try run(["amqp", "receive", "--url", good, "--count", "2", "--timeout", "10", "--json"])
+        XCTAssertEqual(receive.status, 0, receive.stderr)
+        let wrong = try run(["amqp", "send", "--url", "amqp://\(user):wrong-key@\(base)", "--json"])
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertFalse(wrong.stderr.contains("wrong-key"), "the password is never printed: \(wrong.stderr)")
+    }
+
     /// `servicebus receive --prefetch N`: what the receiver took ahead and never printed goes back to the queue on
     /// exit, untouched (delivery count 0), for the next receiver.
     func testServiceBusReceiveWithPrefetchGivesBackWhatItDidNotPrint() throws {

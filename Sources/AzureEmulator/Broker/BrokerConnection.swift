@@ -31,14 +31,19 @@ final class BrokerConnection: @unchecked Sendable {
     func serverConfiguration() -> AMQPServerConfiguration {
         AMQPServerConfiguration(
             mechanisms: ["MSSBCBS", "ANONYMOUS", "PLAIN"], allowWithoutSASL: true,
-            authenticate: { [broker] mechanism, response, _ in
+            authenticate: { [weak self, broker] mechanism, response, _ in
                 switch mechanism.rawValue {
                 case "ANONYMOUS", "MSSBCBS": return true
                 case "PLAIN":
-                    // PLAIN carries the key name and key, as some AMQP tools send them.
-                    guard let credentials = AMQPServerConfiguration.plainCredentials(response) else { return false }
-                    return credentials.username == broker.configuration.keyName
-                        && credentials.password == broker.configuration.key.exposedValue
+                    // PLAIN carries the key name and key, as some AMQP tools send them. As on Service Bus, the
+                    // namespace's key authorizes the connection for every entity, with no CBS token (it was
+                    // checked and then every link was refused for want of one).
+                    guard let credentials = AMQPServerConfiguration.plainCredentials(response),
+                          credentials.username == broker.configuration.keyName,
+                          credentials.password == broker.configuration.key.exposedValue
+                    else { return false }
+                    self?.grant(path: "", expiry: Int.max)
+                    return true
                 default: return false
                 }
             },
