@@ -316,6 +316,14 @@ final class PoolEngine: @unchecked Sendable {
                 "\(liveWaiters) callers already wait for a lease (maxWaiters \(configuration.maxWaiters)); \(state). "
                     + "Raise clientLimit or maxSize, or send less at once")
         }
+        if readyHeap.isEmpty, stats.inUse == 0, openingCount > 0 {
+            // Nothing is held: the wait was for a connection that is still being opened (a server that accepts and
+            // never answers, a slow handshake). Raising limits would not help; saying so points at the server.
+            return ConnectionPoolError(
+                .timedOut,
+                "no connection was ready within \(timeout)s: \(openingCount) still opening and none ready (maxSize "
+                    + "\(configuration.maxSize)); the server has not completed the connection or its handshake")
+        }
         return ConnectionPoolError(
             .timedOut,
             "no lease became free within \(timeout)s; \(state). Raise acquireTimeout, clientLimit or maxSize, "
