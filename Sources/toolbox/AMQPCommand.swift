@@ -180,7 +180,7 @@ struct AMQPReceiveCommand: ParsableCommand {
                 if printBodies {
                     var line = AMQPBodyOutput.fields(delivery.message)
                     line["message_id"] = delivery.message.properties?.messageID.map(Self.describe) ?? NSNull()
-                    if json { JSONOutput.printLine(line) } else { print(line) }
+                    JSONOutput.printLine(line)  // JSON either way: a Swift dictionary's description has no stable order
                 }
                 if let wanted, n == wanted { done.signal() }
             }

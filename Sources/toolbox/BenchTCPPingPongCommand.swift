@@ -78,7 +78,7 @@ struct BenchTCPPingPongCommand: ParsableCommand {
             "p99_ms": JSONOutput.rounded(Double(histogram.percentile(0.99)) / 1e6, 4),
             "mean_ms": JSONOutput.rounded(Double(total) / Double(count) / 1e6, 4),
         ]
-        if json { JSONOutput.printLine(summary) } else { print(summary) }
+        JSONOutput.printLine(summary)  // JSON either way: a Swift dictionary's description has no stable order
         if errors > 0 {
             JSONOutput.printError("\(errors) of \(count) round trips failed")
             throw ExitCode(1)

@@ -167,7 +167,7 @@ struct ServiceBusReceive: ParsableCommand {
                     "message_id": message.message.messageID ?? NSNull(),
                     "sequence_number": message.sequenceNumber, "delivery_count": Int(message.deliveryCount),
                 ]
-                if json { JSONOutput.printLine(line) } else { print(line) }
+                JSONOutput.printLine(line)  // JSON either way: a Swift dictionary's description has no stable order
             }
         }
     }
