@@ -11,6 +11,18 @@ final class CosmosEmulatorTests: XCTestCase {
         try TestEmulator.startCosmos(containers: ["testdb/items": "/pk"], faults: faults)
     }
 
+    /// The emulator and a `Cosmos` client on its testdb/items, both closed when the test ends.
+    func startWithClient() throws -> Cosmos {
+        let emulator = try start()
+        let cosmos = try Cosmos(connectionString: emulator.cosmosConnectionString, databaseName: "testdb",
+                                containerName: "items")
+        addTeardownBlock {
+            try? cosmos.close()
+            emulator.stop()
+        }
+        return cosmos
+    }
+
     func seed(_ cosmos: some CosmosContainerOperations, count: Int = 20) throws -> [Int] {
         let numbers = (0..<count).map { ($0 * 7) % count }
         for (index, n) in numbers.enumerated() {
@@ -24,11 +36,7 @@ final class CosmosEmulatorTests: XCTestCase {
     }
 
     func testItemsAndQueriesAgainstTheEmulator() throws {
-        let emulator = try start()
-        defer { emulator.stop() }
-        let cosmos = try Cosmos(connectionString: emulator.cosmosConnectionString, databaseName: "testdb",
-                                containerName: "items")
-        defer { try? cosmos.close() }
+        let cosmos = try startWithClient()
         let numbers = try seed(cosmos)
         let created = try cosmos.readItem(id: "i3", partitionKey: "tenant-3")
         XCTAssertEqual(try CosmosJSON(parsing: created.value)["n"]?.numberValue, Double(numbers[3]))
@@ -190,11 +198,7 @@ final class CosmosEmulatorTests: XCTestCase {
     /// An item operation on a container (or database) that does not exist is 404 with substatus 1003, as the
     /// service answers, and says so; a missing item is 404/0; reading a missing container is a plain 404.
     func testAMissingContainerIsToldFromAMissingItem() throws {
-        let emulator = try start()
-        defer { emulator.stop() }
-        let cosmos = try Cosmos(connectionString: emulator.cosmosConnectionString, databaseName: "testdb",
-                                containerName: "items")
-        defer { try? cosmos.close() }
+        let cosmos = try startWithClient()
         XCTAssertThrowsError(try cosmos.readItem(id: "nope", partitionKey: "a")) { error in
             let error = error as? ToolboxError
             XCTAssertEqual(error?.code, .resourceNotFound)
@@ -219,11 +223,7 @@ final class CosmosEmulatorTests: XCTestCase {
     /// A range whose SUM or AVG is undefined (it summed a string) makes the cross-partition result undefined, as
     /// the same query gives within that one range; before, the other range's partial was the answer (SUM 0).
     func testAnUndefinedPartialAggregateMakesTheResultUndefined() throws {
-        let emulator = try start()
-        defer { emulator.stop() }
-        let cosmos = try Cosmos(connectionString: emulator.cosmosConnectionString, databaseName: "testdb",
-                                containerName: "items")
-        defer { try? cosmos.close() }
+        let cosmos = try startWithClient()
         _ = try seed(cosmos)
         try cosmos.createItem(Array(#"{"id": "text", "pk": "tenant-0", "n": "10"}"#.utf8))
         func scalar(_ text: String, partitionKey: CosmosPartitionKey? = nil) throws -> [[UInt8]] {
@@ -241,11 +241,7 @@ final class CosmosEmulatorTests: XCTestCase {
     /// ("\u{E9}" and "e\u{301}") are different values, and treating them as equal made the merge's order
     /// intransitive — results came out of order and, across pages, one was lost.
     func testOrderByAcrossRangesComparesStringsByteForByte() throws {
-        let emulator = try start()
-        defer { emulator.stop() }
-        let cosmos = try Cosmos(connectionString: emulator.cosmosConnectionString, databaseName: "testdb",
-                                containerName: "items")
-        defer { try? cosmos.close() }
+        let cosmos = try startWithClient()
         // Which partition keys the emulator files in which of its two ranges.
         let keys = (0..<40).map { "tenant-\($0)" }
         let boundary = "1FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"

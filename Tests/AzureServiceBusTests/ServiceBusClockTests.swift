@@ -11,6 +11,19 @@ import XCTest
 /// The receiver's time-outs run on `options.clock`: with a `ManualClock`, a 30 s receive ends when the test moves
 /// time, not after 30 s; and a cancelled receiver operation answers `.cancelled` once.
 final class ServiceBusClockTests: XCTestCase {
+    /// Starts `receive(maxMessages: 5, timeout:)`: its result once it completes, and the expectation it fulfils.
+    private func receiveFive(_ receiver: ServiceBusReceiver, timeout: Duration)
+        -> (LockedValue<Result<[ServiceBusReceivedMessage], ToolboxError>?>, XCTestExpectation)
+    {
+        let result = LockedValue<Result<[ServiceBusReceivedMessage], ToolboxError>?>(nil)
+        let done = expectation(description: "receive completed")
+        receiver.receive(maxMessages: 5, timeout: timeout) { outcome in
+            result.withLockedValue { $0 = outcome }
+            done.fulfill()
+        }
+        return (result, done)
+    }
+
     /// The time-out bounds the wait for the first message; once it is there, the call returns what arrived within
     /// `receiveBatchWindow` (200 ms) more, as azure-servicebus does. Waiting the whole time-out to fill the batch
     /// held the message's lock: a 35 s receive of 2 with one message lost its 30 s lock and failed to complete it.
@@ -25,12 +38,7 @@ final class ServiceBusClockTests: XCTestCase {
         let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", options: fastOptions { $0.clock = clock })
         defer { try? receiver.close() }
         XCTAssertEqual(receiver.entityPath, "q1")
-        let result = LockedValue<Result<[ServiceBusReceivedMessage], ToolboxError>?>(nil)
-        let done = expectation(description: "receive completed")
-        receiver.receive(maxMessages: 5, timeout: .seconds(30)) { outcome in
-            result.withLockedValue { $0 = outcome }
-            done.fulfill()
-        }
+        let (result, done) = receiveFive(receiver, timeout: .seconds(30))
         XCTAssertTrue(FaultScenario.eventually { receiver.prefetchedCount == 1 }, "the one message arrived")
         XCTAssertNil(result.load(), "the window has not passed: still waiting for more")
         clock.advance(by: ServiceBusReceiver.receiveBatchWindow)
@@ -47,12 +55,7 @@ final class ServiceBusClockTests: XCTestCase {
         let receiver = try ServiceBusReceiver(connectionString: emulator.serviceBusConnectionString, queueName: "empty",
                                               options: fastOptions { $0.clock = clock })
         defer { try? receiver.close() }
-        let result = LockedValue<Result<[ServiceBusReceivedMessage], ToolboxError>?>(nil)
-        let done = expectation(description: "receive completed")
-        receiver.receive(maxMessages: 5, timeout: .seconds(30)) { outcome in
-            result.withLockedValue { $0 = outcome }
-            done.fulfill()
-        }
+        let (result, done) = receiveFive(receiver, timeout: .seconds(30))
         XCTAssertTrue(FaultScenario.eventually { receiver.connectionsOpened == 1 }, "the link is up")
         clock.advance(by: .seconds(29))
         XCTAssertNil(result.load(), "the time-out is not reached: still waiting")
