@@ -59,10 +59,24 @@ final class FileSink: DownloadSink, @unchecked Sendable {
         }
         var info = stat()
         self.isRegularFile = fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-        self.isSeekable = isRegularFile || lseek(fd, 0, SEEK_CUR) >= 0
+        self.fileID = isRegularFile ? (info.st_dev, info.st_ino) : nil
+        // A terminal can seek on some systems but takes no pwrite (ENXIO on macOS): it is written in order too.
+        self.isSeekable = isRegularFile || (lseek(fd, 0, SEEK_CUR) >= 0 && isatty(fd) == 0)
         self.created = created
         self.fd = fd
         self.path = path
+    }
+
+    /// The opened regular file's device and inode: only a path that still names this very file (not a symbolic
+    /// link to it, not a file put there since) is unlinked after a failure.
+    private let fileID: (device: dev_t, inode: ino_t)?
+
+    /// Whether `path` itself (not followed) is the regular file this sink writes.
+    private func pathIsTheFile() -> Bool {
+        guard let fileID else { return false }
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            && info.st_dev == fileID.device && info.st_ino == fileID.inode
     }
 
     deinit { if fd >= 0 { close(fd) } }
@@ -72,11 +86,11 @@ final class FileSink: DownloadSink, @unchecked Sendable {
             guard fd >= 0, !closing else { return ToolboxError(.cancelled, "the download to '\(path)' was stopped") }
             if !isSeekable { nextOffset = nextOffset ?? 0 }
             guard isRegularFile else { return nil }
-            sized = true
             guard ftruncate(fd, off_t(length)) == 0 else {
                 return ToolboxError(.invalidArgument, "cannot size '\(path)' to \(length) bytes: "
                     + String(cString: strerror(errno)))
             }
+            sized = true
             return nil
         }
     }
@@ -126,13 +140,17 @@ final class FileSink: DownloadSink, @unchecked Sendable {
 
     /// Closes the file (at once, or after the writes still running); with `remove`, deletes it too when it is a
     /// regular file this download made or already sized (a failed download leaves nothing half-written behind, and
-    /// a file it never wrote to as it was); devices and pipes are never unlinked.
+    /// a file it never wrote to as it was); devices and pipes are never unlinked. A file reached through a
+    /// symbolic link is emptied instead: the link is the user's (`--file /dev/stdout` redirected to a file must
+    /// not unlink `/dev/stdout`).
     func finish(remove: Bool) {
         let closeNow: Int32? = lock.withLock {
             guard !closing else { return nil }
             closing = true
             // Unlinking an open file is safe: a write still running lands in the unlinked file.
-            if remove, isRegularFile, created || sized { unlink(path) }
+            if remove, isRegularFile, created || sized {
+                if pathIsTheFile() { unlink(path) } else if fd >= 0 { _ = ftruncate(fd, 0) }
+            }
             guard writers == 0, fd >= 0 else { return nil }
             defer { fd = -1 }
             return fd
@@ -141,9 +159,31 @@ final class FileSink: DownloadSink, @unchecked Sendable {
     }
 }
 
-/// `write(2)`, named apart from `DownloadSink.write`.
+/// `write(2)`, named apart from `DownloadSink.write`. A pipe whose reader has gone raises SIGPIPE, which ends the
+/// process by default: on Linux the signal is blocked on this thread around the write and the one it raised is
+/// taken back, so the write fails with EPIPE instead (sockets use MSG_NOSIGNAL for the same reason).
 private func writeToDescriptor(_ fd: Int32, _ base: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, base, count)
+    #if os(Linux)
+    var pipeSignal = sigset_t()
+    sigemptyset(&pipeSignal)
+    sigaddset(&pipeSignal, SIGPIPE)
+    var previous = sigset_t()
+    pthread_sigmask(SIG_BLOCK, &pipeSignal, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    let written = write(fd, base, count)
+    let code = errno
+    if written < 0, code == EPIPE {
+        var pending = sigset_t()
+        if sigpending(&pending) == 0, sigismember(&pending, SIGPIPE) == 1 {
+            var now = timespec(tv_sec: 0, tv_nsec: 0)
+            _ = sigtimedwait(&pipeSignal, nil, &now)
+        }
+    }
+    errno = code
+    return written
+    #else
+    return write(fd, base, count)
+    #endif
 }
 
 /// Collects a download in one buffer allocated at its final size (ranges land at their offsets).

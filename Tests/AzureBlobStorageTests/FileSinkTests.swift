@@ -69,4 +69,50 @@ final class FileSinkTests: XCTestCase {
             }
         }
     }
+
+    /// Through a symbolic link, a failed download empties the file and leaves the link alone: unlinking the path
+    /// removed the user's link (`--file /dev/stdout` redirected to a file would unlink `/dev/stdout`).
+    func testAFailedDownloadThroughALinkKeepsTheLink() throws {
+        let directory = NSTemporaryDirectory() + "filesink-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let target = directory + "/target", link = directory + "/link", dangling = directory + "/dangling"
+        try Data("old contents".utf8).write(to: URL(fileURLWithPath: target))
+        XCTAssertEqual(symlink(target, link), 0)
+        let sink = try FileSink(path: link)
+        XCTAssertNil(sink.prepare(length: 8))
+        XCTAssertNil(sink.write([1, 2, 3, 4], at: 0))
+        sink.finish(remove: true)
+        var info = stat()
+        XCTAssertEqual(lstat(link, &info), 0, "the link is still there")
+        XCTAssertEqual(info.st_mode & S_IFMT, S_IFLNK)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: target)).count, 0, "no half-written bytes are left")
+
+        XCTAssertEqual(symlink(directory + "/new-target", dangling), 0)
+        let created = try FileSink(path: dangling)
+        created.finish(remove: true)
+        XCTAssertEqual(lstat(dangling, &info), 0, "a link to a file the download made is kept too")
+    }
+
+    /// A pipe whose reader has gone makes the write fail with EPIPE; it raised SIGPIPE, which ends the process.
+    func testAPipeWithoutAReaderFailsTheWriteInsteadOfKillingTheProcess() throws {
+        let fifo = NSTemporaryDirectory() + "filesink-\(UUID().uuidString).fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        defer { unlink(fifo) }
+        let readerGone = DispatchSemaphore(value: 0)
+        Thread {
+            let reader = open(fifo, O_RDONLY)
+            if reader >= 0 { close(reader) }
+            readerGone.signal()
+        }.start()
+        let sink = try FileSink(path: fifo)  // returns once the reader has opened its end
+        XCTAssertEqual(readerGone.wait(timeout: .now() + 10), .success)
+        XCTAssertNil(sink.prepare(length: 100_000))
+        let error = sink.write([UInt8](repeating: 7, count: 100_000), at: 0)
+        XCTAssertEqual(error?.code, .invalidArgument)
+        XCTAssertTrue(error?.message.contains("Broken pipe") == true, "\(String(describing: error))")
+        sink.finish(remove: true)
+        var info = stat()
+        XCTAssertEqual(stat(fifo, &info), 0, "the FIFO is left alone")
+    }
 }
