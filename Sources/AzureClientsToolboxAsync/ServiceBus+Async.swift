@@ -38,7 +38,7 @@ extension ServiceBusSending {
 /// `async` forms of the Service Bus receiver role's operations; Task cancellation cancels the operation (a
 /// settlement already sent may still take effect, as with the completion form's handle).
 extension ServiceBusReceiving {
-    /// Up to `maxMessages` messages, or what arrived within `timeout`.
+    /// Up to `maxMessages` messages: what arrived within 200 ms of the first, which is waited for up to `timeout`.
     public func receive(maxMessages: Int, timeout: Duration) async throws(ServiceBusError) -> [ServiceBusReceivedMessage] {
         try await awaitOperation { receive(maxMessages: maxMessages, timeout: timeout, queue: asyncDeliveryQueue, completion: $0) }
     }

@@ -74,8 +74,9 @@ extension MessagingClientOptions {
     }
 
     /// The endpoint a connection string names, with these options' TLS settings, and the entity it names: `given`,
-    /// else the string's `EntityPath`. A malformed string or no entity is `.invalidArgument`; the message never
-    /// repeats the string (it holds a key).
+    /// else the string's `EntityPath`. A malformed string, no entity, or a `given` that is not the `EntityPath` (nor
+    /// a subscription or dead-letter queue of it) is `.invalidArgument`; the message never repeats the string (it
+    /// holds a key).
     ///
     /// - Parameters:
     ///   - entity: what the entity is called in the message and the parameter that passes it, as in

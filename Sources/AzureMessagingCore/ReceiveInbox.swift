@@ -52,6 +52,18 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
         return waiters[0].once
     }
 
+    /// What the batch window of `once` ends with: its buffered elements, the waiter removed; nil when it was
+    /// already served or removed, or when nothing is buffered any more (the elements went to an earlier waiter's
+    /// time-out or with a dead link) — then the window is closed, to start again with the next element.
+    package mutating func endBatchWindow(_ once: Completion) -> [Element]? {
+        guard let index = waiters.firstIndex(where: { $0.once === once }) else { return nil }
+        guard !buffer.isEmpty else {
+            waiters[index].windowStarted = false
+            return nil
+        }
+        return remove(once, takingBuffered: true)
+    }
+
     /// Removes the waiter of `once`; nil when it was already served or removed. With `takingBuffered` (its time
     /// is up) it takes what is buffered, up to its count; otherwise (cancelled, failed) it takes nothing.
     package mutating func remove(_ once: Completion, takingBuffered: Bool) -> [Element]? {

@@ -56,11 +56,14 @@ public struct ServiceBusMessage: Sendable, Hashable {
     /// an id, session id or partition key over 128 characters, or a partition key other than the session id.
     var propertyProblem: String? {
         for (name, value) in [("message id", messageID), ("session id", sessionID), ("partition key", partitionKey)] {
-            if let value, value.count > Self.maxPropertyLength {
-                return "the \(name) has \(value.count) characters; Service Bus takes at most \(Self.maxPropertyLength)"
+            // Code points, as azure-servicebus's len() counts (Swift's `count` is user-perceived characters).
+            if let value, value.unicodeScalars.count > Self.maxPropertyLength {
+                return "the \(name) has \(value.unicodeScalars.count) characters; Service Bus takes at most "
+                    + "\(Self.maxPropertyLength)"
             }
         }
-        if let sessionID, let partitionKey, partitionKey != sessionID {
+        // Byte for byte, as the service compares them (Swift's `!=` would call canonically equivalent ones equal).
+        if let sessionID, let partitionKey, !partitionKey.utf8.elementsEqual(sessionID.utf8) {
             return "the partition key '\(partitionKey)' differs from the session id '\(sessionID)'; a session's messages "
                 + "go to the session's partition"
         }

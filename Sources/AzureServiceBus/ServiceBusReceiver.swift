@@ -147,6 +147,9 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
         let (token, started) = ReceiveInbox.startReceive(
             in: state, maxCount: maxMessages, timeout: timeout, clock: options.clock, queue: queue, completion: completion)
         guard let once = started else { return token }
+        // A call cancelled at the front of the line leaves the next one with the buffered messages: its window
+        // starts now, not when another message comes.
+        token.onCancel { [weak self] in self?.deliverReady() }
         deliverReady()
         withLink { [weak self] result in
             guard let self else { return }
@@ -155,6 +158,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
                 if self.state.withLockedValue({ $0.inbox.remove(once, takingBuffered: false) }) != nil {
                     once.complete(.failure(error))
                 }
+                self.deliverReady()
             case .success(let link): self.grantCredit(link)
             }
         }
@@ -175,7 +179,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
         let clock = options.clock
         _ = clock.schedule(at: clock.now().advanced(by: Self.receiveBatchWindow),
                            on: LibraryQueues.makeWorkQueue(label: "AzureServiceBus.receive-window")) {
-            guard let messages = state.withLockedValue({ $0.inbox.remove(once, takingBuffered: true) }) else { return }
+            guard let messages = state.withLockedValue({ $0.inbox.endBatchWindow(once) }) else { return }
             once.complete(.success(messages))
         }
     }

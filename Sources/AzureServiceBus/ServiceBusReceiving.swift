@@ -24,11 +24,12 @@ public protocol ServiceBusReceiving: MessagingClosing {
     /// Peek-lock (settle each message) or receive-and-delete.
     var receiveMode: ServiceBusReceiveMode { get }
 
-    /// Delivers up to `maxMessages` messages: as soon as that many arrived, else what arrived within `timeout`.
+    /// Delivers up to `maxMessages` messages: as soon as that many arrived; else, once the first arrived, what
+    /// arrived within `ServiceBusReceiver.receiveBatchWindow` (200 ms) more; else nothing when `timeout` passes.
     ///
     /// - Parameters:
     ///   - maxMessages: the most messages to deliver (at least 1 is asked for).
-    ///   - timeout: how long to wait for `maxMessages`; what arrived by then is delivered (possibly nothing).
+    ///   - timeout: how long to wait for the first message (azure-servicebus's `max_wait_time`).
     ///   - queue: where `completion` runs.
     ///   - completion: called once with the messages or the failure (`.clientClosed`, `.unauthorized`, …).
     /// - Returns: a handle that cancels the receive (the completion then gets `.cancelled`).
@@ -82,7 +83,7 @@ extension ServiceBusReceiving {
     ///
     /// - Parameters:
     ///   - maxMessages: the most messages to deliver.
-    ///   - timeout: how long to wait for them.
+    ///   - timeout: how long to wait for the first (then 200 ms more for the rest).
     ///   - completion: called once with the messages or the failure.
     /// - Returns: a handle that cancels the receive.
     @discardableResult
@@ -195,7 +196,7 @@ extension ServiceBusReceiving {
     ///
     /// - Parameters:
     ///   - maxMessages: the most messages to return.
-    ///   - timeout: how long to wait for them.
+    ///   - timeout: how long to wait for the first (then 200 ms more for the rest).
     /// - Returns: what arrived, possibly nothing.
     public func receive(maxMessages: Int, timeout: Duration) throws(ToolboxError) -> [ServiceBusReceivedMessage] {
         try blockingWait { queue, done in receive(maxMessages: maxMessages, timeout: timeout, queue: queue, completion: done) }

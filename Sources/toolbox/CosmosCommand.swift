@@ -136,6 +136,15 @@ enum CosmosOutput {
     /// is refused by the service, with its own message.
     static let maxItemFileBytes = 4 << 20
 
+    /// An `--item` that can be read only once (standard input, a FIFO, `/dev/stdin`): run() reads it, validate()
+    /// leaves it alone.
+    static func readsOnce(_ item: String) -> Bool {
+        guard item.hasPrefix("@") else { return false }
+        let path = String(item.dropFirst())
+        var info = stat()
+        return path == "-" || stat(path, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG
+    }
+
     /// `--item`: the JSON itself, or `@FILE` / `@-` (standard input) for an item too large for a command line
     /// (Linux caps one argument at 128 KiB; a JSON text never starts with `@`).
     static func item(_ text: String) throws -> [UInt8] {
@@ -181,7 +190,7 @@ struct CosmosWriteOptions: ParsableArguments {
     // Checked in validate() too, so a bad value shows the subcommand's usage, not the root's (standard input,
     // `@-`, can be read once only: in run()).
     func validate() throws {
-        if item != "@-" { _ = try CosmosOutput.item(item) }
+        if !CosmosOutput.readsOnce(item) { _ = try CosmosOutput.item(item) }
         _ = try CosmosOutput.partitionKey(partitionKey)
     }
 
@@ -227,7 +236,7 @@ struct CosmosReplace: ParsableCommand {
     }
 
     func validate() throws {
-        if item != "@-" { _ = try itemAndID() }  // standard input can be read once only: in run()
+        if !CosmosOutput.readsOnce(item) { _ = try itemAndID() }
         _ = try CosmosOutput.partitionKey(partitionKey)
     }
 

@@ -48,6 +48,28 @@ final class ServiceBusClockTests: XCTestCase {
         try receiver.complete(messages[0])
     }
 
+    /// A call cancelled with the buffered message leaves it to the next call, whose window starts at once: it
+    /// waited for its whole time-out (or another message), holding the message's lock.
+    func testTheNextCallGetsTheWindowWhenTheFirstIsCancelled() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
+        defer { try? sender.close() }
+        try sender.send(ServiceBusMessage(body: "handed on"))
+        let clock = ManualClock()
+        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", options: fastOptions { $0.clock = clock })
+        defer { try? receiver.close() }
+        let first = receiver.receive(maxMessages: 5, timeout: .seconds(30)) { _ in }
+        XCTAssertTrue(FaultScenario.eventually { receiver.prefetchedCount == 1 }, "the message arrived")
+        let (result, done) = receiveFive(receiver, timeout: .seconds(30))
+        first.cancel()
+        clock.advance(by: ServiceBusReceiver.receiveBatchWindow)
+        wait(for: [done], timeout: 10)
+        let messages = try XCTUnwrap(result.load()).get()
+        XCTAssertEqual(messages.map(\.message.bodyAsString), ["handed on"])
+        try receiver.complete(messages[0])
+    }
+
     /// With nothing to receive, the call ends when the manual clock reaches its time-out, not before.
     func testAReceiveTimesOutWhenTheManualClockSaysSo() throws {
         let emulator = try startServiceBusEmulator(self)

@@ -16,5 +16,9 @@ final class AMQPEndpointTests: XCTestCase {
         XCTAssertEqual(AMQPEndpoint.redacted("amqp://user:SECRET@host:5672/q"), "amqp://user:redacted@host:5672/q")
         XCTAssertEqual(AMQPEndpoint.redacted("amqp://host:5672/q"), "amqp://host:5672/q")
         XCTAssertEqual(AMQPEndpoint.redacted("not a url"), "not a url")
+        for typo in ["amqps:/user:SECRET@host/q", "amqps:user:SECRET@host/q", "amqp:///user:SECRET@host"] {
+            XCTAssertFalse(AMQPEndpoint.redacted(typo).contains("SECRET"), typo)
+            XCTAssertTrue(AMQPEndpoint.redacted(typo).contains("user:redacted@host"), AMQPEndpoint.redacted(typo))
+        }
     }
 }

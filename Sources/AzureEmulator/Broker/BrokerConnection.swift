@@ -55,8 +55,9 @@ final class BrokerConnection: @unchecked Sendable {
 
     // MARK: - Authorization
 
+    /// Authorizes `path` until `expiry`; an earlier grant that lasts longer (SASL PLAIN's, for good) stays.
     func grant(path: String, expiry: Int) {
-        lock.withLock { authorized[path.lowercased()] = expiry }
+        lock.withLock { authorized[path.lowercased()] = max(expiry, authorized[path.lowercased()] ?? .min) }
     }
 
     /// True if a token put on this connection covers `path` and has not expired.

@@ -222,10 +222,9 @@ final class CosmosStore: Sendable {
         }
     }
 
-    /// Runs `body` on the container under the lock (mutations stick), with the store's byte count.
-    /// Runs `body` on the container under the store's lock. A missing container (or database) is `missing`: by
-    /// default 404/1003, the answer to an operation on what a container holds; reading the container itself passes
-    /// a plain 404.
+    /// Runs `body` on the container under the store's lock (mutations stick), with the store's byte count. A
+    /// missing container (or database) is `missing`: by default 404/1003, the answer to an operation on what a
+    /// container holds; reading the container itself passes a plain 404.
     func withContainer<T>(database: String, container: String, missing: CosmosFailure = .ownerNotFound(),
                           _ body: (inout Container, Database, inout Int) throws(CosmosFailure) -> T) throws(CosmosFailure) -> T {
         try locked { state throws(CosmosFailure) in

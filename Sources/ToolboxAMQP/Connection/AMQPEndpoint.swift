@@ -44,18 +44,22 @@ public struct AMQPEndpoint: Sendable, CustomStringConvertible {
     }
 
     /// The URL with any password replaced, for error messages — including a URL that does not parse, which is
-    /// when the message quotes it: everything from the first `:` after `scheme://` to the last `@` goes (more than
-    /// the password, for a URL with an `@` in its path, but never less).
+    /// when the message quotes it (`amqp://u:p@host:abc/q`, or `amqps:/u:p@host` with a slash missing): after
+    /// `scheme:` and its slashes, everything past the user's first `:` up to the last `@` goes (more than the
+    /// password for a URL with an `@` in its path, but never less).
     static func redacted(_ url: String) -> String {
-        if var components = URLComponents(string: url), components.host != nil {
+        if var components = URLComponents(string: url), components.host != nil, !(components.host ?? "").isEmpty {
             guard components.password != nil else { return url }
             components.password = "redacted"
             return components.string ?? "<url>"
         }
-        guard let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@"),
-              let colon = url[schemeEnd.upperBound..<at].firstIndex(of: ":")
-        else { return url }
-        return String(url[...colon]) + "redacted" + String(url[at...])
+        guard let at = url.lastIndex(of: "@"), let schemeColon = url.firstIndex(of: ":"), schemeColon < at else {
+            return url
+        }
+        var start = url.index(after: schemeColon)
+        while start < at, url[start] == "/" { start = url.index(after: start) }
+        let keepEnd = url[start..<at].firstIndex(of: ":").map { url.index(after: $0) } ?? start
+        return String(url[..<keepEnd]) + "redacted" + String(url[at...])
     }
 
     /// A transport for this endpoint; TLS trusts `caFile` if given, else the system roots, and presents the
