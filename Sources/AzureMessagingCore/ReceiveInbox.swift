@@ -11,8 +11,8 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
     package struct Waiter: Sendable {
         package let maxCount: Int
         package let once: Completion
-        /// Its batch window has started (`startBatchWindow`).
-        package var windowStarted = false
+        /// When its batch window ends, once it has started (`startBatchWindow`).
+        package var windowEnd: MonotonicInstant?
 
         package init(maxCount: Int, once: Completion) {
             self.maxCount = max(1, maxCount)
@@ -43,25 +43,32 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
         return ready
     }
 
-    /// The front waiter's completion when elements are buffered for it (fewer than it asked for) and its batch
-    /// window has not started yet: a receiver that returns a partial batch a short while after the first element
-    /// (Service Bus, as the Azure SDKs do) starts that window's timer for it. Marks the window started.
-    package mutating func startBatchWindow() -> Completion? {
-        guard !buffer.isEmpty, !waiters.isEmpty, !waiters[0].windowStarted else { return nil }
-        waiters[0].windowStarted = true
-        return waiters[0].once
+    /// Starts the front waiter's batch window, ending at `end`, when elements are buffered for it (fewer than it
+    /// asked for) and its window has not started: a receiver that returns a partial batch a short while after the
+    /// first element (Service Bus, as the Azure SDKs do) then ends it with `endBatchWindow(now:)`. Returns whether
+    /// a window started.
+    package mutating func startBatchWindow(endingAt end: MonotonicInstant) -> Bool {
+        guard !buffer.isEmpty, !waiters.isEmpty, waiters[0].windowEnd == nil else { return false }
+        waiters[0].windowEnd = end
+        return true
     }
 
-    /// What the batch window of `once` ends with: its buffered elements, the waiter removed; nil when it was
-    /// already served or removed, or when nothing is buffered any more (the elements went to an earlier waiter's
-    /// time-out or with a dead link) — then the window is closed, to start again with the next element.
-    package mutating func endBatchWindow(_ once: Completion) -> [Element]? {
-        guard let index = waiters.firstIndex(where: { $0.once === once }) else { return nil }
+    /// When the front waiter's batch window ends (nil: none is open).
+    package var batchWindowEnd: MonotonicInstant? { waiters.first?.windowEnd }
+
+    /// Ends the front waiter's batch window if it has passed by `now`: removes the waiter with its buffered
+    /// elements. When nothing is buffered any more (the elements went to an earlier waiter's time-out, or with a
+    /// dead link) the window closes without serving it, to open again with the next element.
+    package mutating func endBatchWindow(now: MonotonicInstant) -> (waiter: Waiter, elements: [Element])? {
+        guard let first = waiters.first, let end = first.windowEnd, end <= now else { return nil }
         guard !buffer.isEmpty else {
-            waiters[index].windowStarted = false
+            waiters[0].windowEnd = nil
             return nil
         }
-        return remove(once, takingBuffered: true)
+        waiters.removeFirst()
+        let count = min(first.maxCount, buffer.count)
+        defer { buffer.removeFirst(count) }
+        return (first, Array(buffer.prefix(count)))
     }
 
     /// Removes the waiter of `once`; nil when it was already served or removed. With `takingBuffered` (its time
