@@ -114,10 +114,30 @@ struct ServiceBusReceive: ParsableCommand {
         defer { try? receiver.close() }
         let deadline = Date().addingTimeInterval(timeout)
         var received = 0
+        // Ctrl-C or SIGTERM stops after the batch being settled, with the summary and a clean close (which gives
+        // back what was prefetched); one that comes during a wait for messages closes the receiver to end it.
+        // Without this the process died at once, and the messages it held stayed locked until their locks lapsed.
+        let interruption = LockedValue((interrupted: false, waiting: false))
+        let signalQueue = DispatchQueue(label: "toolbox.servicebus.receive.signals")
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
+            source.setEventHandler {
+                let waiting = interruption.withLockedValue { state -> Bool in
+                    state.interrupted = true
+                    return state.waiting
+                }
+                if waiting { receiver.close(queue: signalQueue) {} }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        defer { for source in sources { source.cancel() } }
         // A failure still ends with the summary line (what was received and settled before it), then the error.
         var failure: (any Error)?
         do {
-            try receiveAll(receiver, deadline: deadline, received: &received)
+            try receiveAll(receiver, deadline: deadline, received: &received, interruption: interruption)
         } catch {
             failure = error
         }
@@ -130,6 +150,10 @@ struct ServiceBusReceive: ParsableCommand {
             print("received \(received)" + (prefetched > 0 ? ", \(prefetched) prefetched and not handed out" : ""))
         }
         if let failure { throw failure }
+        if interruption.load().interrupted {
+            JSONOutput.printError("interrupted: received \(received) of \(count) messages")
+            throw ExitCode(130)
+        }
         // Like `toolbox amqp receive`: fewer than --count before the time-out is a non-zero exit, with the reason.
         if received < count {
             let cause: String
@@ -147,11 +171,24 @@ struct ServiceBusReceive: ParsableCommand {
 
     /// Receives until `count` messages are in or `deadline` passes, settling and printing each batch as it comes
     /// (a batch returns shortly after its first message: `ServiceBusReceiver.receiveBatchWindow`).
-    private func receiveAll(_ receiver: ServiceBusReceiver, deadline: Date, received: inout Int) throws {
+    private func receiveAll(_ receiver: ServiceBusReceiver, deadline: Date, received: inout Int,
+                            interruption: LockedValue<(interrupted: Bool, waiting: Bool)>) throws {
         while received < count {
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0 else { break }
-            let messages = try receiver.receive(maxMessages: count - received, timeout: .seconds(remaining))
+            let proceed = interruption.withLockedValue { state -> Bool in
+                guard !state.interrupted else { return false }
+                state.waiting = true
+                return true
+            }
+            guard proceed else { break }
+            let batch = Result { try receiver.receive(maxMessages: count - received, timeout: .seconds(remaining)) }
+            let interrupted = interruption.withLockedValue { state -> Bool in
+                state.waiting = false
+                return state.interrupted
+            }
+            if interrupted, case .failure = batch { break }  // the close that ended the wait
+            let messages = try batch.get()
             for message in messages {
                 if !receiveAndDelete {
                     switch settle {

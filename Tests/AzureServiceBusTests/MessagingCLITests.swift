@@ -76,6 +76,43 @@ final class MessagingCLITests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("connectionRefused") || refused.stderr.contains("no connection"), refused.stderr)
     }
 
+    /// Ctrl-C during `servicebus receive` ends the wait, prints the summary and closes cleanly (exit 130): the
+    /// process died at once, and what it had received stayed locked until the locks lapsed.
+    func testAnInterruptedReceiveStopsWithItsSummary() throws {
+        var configuration = EmulatorConfiguration()
+        configuration.queues = ["q1"]
+        let emulator = try Emulator.start(configuration)
+        defer { emulator.stop() }
+        let cs = emulator.serviceBusConnectionString
+        XCTAssertEqual(try run(["servicebus", "send", "--connection-string", cs, "--queue", "q1", "--body", "one"]).status, 0)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try ToolboxCLI.executablePath())
+        process.arguments = ["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--count", "5",
+                             "--timeout", "60", "--json"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        // The first line is the message, printed once it was received and completed; then the wait for more.
+        var firstLine = Data()
+        let reader = output.fileHandleForReading
+        while !firstLine.contains(UInt8(ascii: "\n")) {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            firstLine.append(chunk)
+        }
+        process.interrupt()
+        process.waitUntilExit()
+        let rest = reader.readDataToEndOfFile()
+        XCTAssertEqual(process.terminationStatus, 130)
+        let text = String(decoding: firstLine + rest, as: UTF8.self)
+        XCTAssertTrue(text.contains(#""body":"one""#) && text.contains(#"{"received":1}"#), text)
+        // It was completed before the interruption: nothing is left for the next receiver.
+        let after = try run(["servicebus", "receive", "--connection-string", cs, "--queue", "q1", "--count", "1",
+                             "--timeout", "0.5", "--receive-and-delete", "--json"])
+        XCTAssertEqual(after.lines.last?["received"] as? Int, 0)
+    }
+
     /// `toolbox amqp` with the namespace's key name and key over SASL PLAIN reaches any entity, as Service Bus
     /// allows: the emulator checked the pair and then refused every link for want of a CBS token. A wrong key is
     /// refused at SASL.
