@@ -15,7 +15,8 @@ struct AMQPCommand: ParsableCommand {
 private func openSession(url: String, caFile: String?) throws -> (AMQPConnection, AMQPSession, AMQPEndpoint) {
     do {
         let endpoint = try AMQPEndpoint(url: url)
-        guard !endpoint.address.isEmpty else {
+        // "/" alone (amqp://host:5672/) names no node either: it was sent to as an address.
+        guard endpoint.address.contains(where: { $0 != "/" }) else {
             throw AMQPError(.invalidArgument, "the URL needs an address path, e.g. amqp://host:5672/queue/q1")
         }
         let connection = try AMQPConnection(endpoint: endpoint, caFile: caFile)

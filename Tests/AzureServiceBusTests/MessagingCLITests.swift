@@ -128,6 +128,11 @@ final class MessagingCLITests: XCTestCase {
         XCTAssertEqual(send.status, 0, send.stderr)
         let receive = try run(["amqp", "receive", "--url", good, "--count", "2", "--timeout", "10", "--json"])
         XCTAssertEqual(receive.status, 0, receive.stderr)
+        // A URL whose path is only "/" names no node: refused (it was sent to, as an address).
+        let root = try run(["amqp", "send", "--url", "amqp://\(user):\(configuration.key.exposedValue)@127.0.0.1:"
+                            + "\(emulator.amqpPort)/", "--json"])
+        XCTAssertEqual(root.status, 1)
+        XCTAssertTrue(root.stderr.contains("needs an address path"), root.stderr)
         let wrong = try run(["amqp", "send", "--url", "amqp://\(user):wrong-key@\(base)", "--json"])
         XCTAssertNotEqual(wrong.status, 0)
         XCTAssertFalse(wrong.stderr.contains("wrong-key"), "the password is never printed: \(wrong.stderr)")
