@@ -45,12 +45,10 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
 
     /// Starts the front waiter's batch window, ending at `end`, when elements are buffered for it (fewer than it
     /// asked for) and its window has not started: a receiver that returns a partial batch a short while after the
-    /// first element (Service Bus, as the Azure SDKs do) then ends it with `endBatchWindow(now:)`. Returns whether
-    /// a window started.
-    package mutating func startBatchWindow(endingAt end: MonotonicInstant) -> Bool {
-        guard !buffer.isEmpty, !waiters.isEmpty, waiters[0].windowEnd == nil else { return false }
+    /// first element (Service Bus, as the Azure SDKs do) then ends it with `endBatchWindow(now:)`.
+    package mutating func startBatchWindow(endingAt end: MonotonicInstant) {
+        guard !buffer.isEmpty, !waiters.isEmpty, waiters[0].windowEnd == nil else { return }
         waiters[0].windowEnd = end
-        return true
     }
 
     /// When the front waiter's batch window ends (nil: none is open).
@@ -65,10 +63,7 @@ package struct ReceiveInbox<Element: Sendable>: Sendable {
             waiters[0].windowEnd = nil
             return nil
         }
-        waiters.removeFirst()
-        let count = min(first.maxCount, buffer.count)
-        defer { buffer.removeFirst(count) }
-        return (first, Array(buffer.prefix(count)))
+        return remove(first.once, takingBuffered: true).map { (first, $0) }
     }
 
     /// Removes the waiter of `once`; nil when it was already served or removed. With `takingBuffered` (its time

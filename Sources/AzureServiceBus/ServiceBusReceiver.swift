@@ -181,7 +181,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     /// did not fill at once cost ~3 µs of client CPU per message at 8 receivers × 10 (bench servicebus --receive).
     private func startBatchWindowLocked(_ state: inout State) -> MonotonicInstant? {
         let clock = options.clock
-        _ = state.inbox.startBatchWindow(endingAt: clock.now().advanced(by: Self.receiveBatchWindow))
+        state.inbox.startBatchWindow(endingAt: clock.now().advanced(by: Self.receiveBatchWindow))
         guard !state.windowTimerPending, let end = state.inbox.batchWindowEnd else { return nil }
         state.windowTimerPending = true
         return end

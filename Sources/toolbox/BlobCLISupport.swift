@@ -165,7 +165,6 @@ enum BlobCLI {
         return JSONOutput.rounded(kilobytes / 1024, 1)
     }
 
-    /// Lower-case hex SHA-256 of a file, read 4 MiB at a time.
     /// The SHA-256 of what a download wrote, read back from the file; nil (JSON null) when the target is not a
     /// regular file — `/dev/null`, a pipe or a terminal cannot be read back, and hashing what reading it gives
     /// (nothing, or someone else's bytes) would report a digest of bytes that were never downloaded.
@@ -175,6 +174,7 @@ enum BlobCLI {
         return try sha256(ofFile: path)
     }
 
+    /// Lower-case hex SHA-256 of a file, read 4 MiB at a time.
     static func sha256(ofFile path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw ToolboxError(.invalidArgument, "cannot read '\(path)' to hash it")

@@ -210,15 +210,7 @@ struct EmulatorCommand: ParsableCommand {
         ])
 
         let stop = DispatchSemaphore(value: 0)
-        let signalQueue = DispatchQueue(label: "toolbox.emulator.signals")
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            sources.append(source)
-        }
+        let sources = watchInterruptSignals(on: DispatchQueue(label: "toolbox.emulator.signals")) { stop.signal() }
         stop.wait()
         logger.info("stopping")
         emulator.stop()

@@ -119,19 +119,12 @@ struct ServiceBusReceive: ParsableCommand {
         // Without this the process died at once, and the messages it held stayed locked until their locks lapsed.
         let interruption = LockedValue((interrupted: false, waiting: false))
         let signalQueue = DispatchQueue(label: "toolbox.servicebus.receive.signals")
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: signalQueue)
-            source.setEventHandler {
-                let waiting = interruption.withLockedValue { state -> Bool in
-                    state.interrupted = true
-                    return state.waiting
-                }
-                if waiting { receiver.close(queue: signalQueue) {} }
+        let sources = watchInterruptSignals(on: signalQueue) {
+            let waiting = interruption.withLockedValue { state -> Bool in
+                state.interrupted = true
+                return state.waiting
             }
-            source.resume()
-            sources.append(source)
+            if waiting { receiver.close(queue: signalQueue) {} }
         }
         defer { for source in sources { source.cancel() } }
         // A failure still ends with the summary line (what was received and settled before it), then the error.

@@ -79,11 +79,7 @@ final class MessagingCLITests: XCTestCase {
     /// Ctrl-C during `servicebus receive` ends the wait, prints the summary and closes cleanly (exit 130): the
     /// process died at once, and what it had received stayed locked until the locks lapsed.
     func testAnInterruptedReceiveStopsWithItsSummary() throws {
-        var configuration = EmulatorConfiguration()
-        configuration.queues = ["q1"]
-        let emulator = try Emulator.start(configuration)
-        defer { emulator.stop() }
-        let cs = emulator.serviceBusConnectionString
+        let cs = try startServiceBusEmulator(self).serviceBusConnectionString
         XCTAssertEqual(try run(["servicebus", "send", "--connection-string", cs, "--queue", "q1", "--body", "one"]).status, 0)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try ToolboxCLI.executablePath())
@@ -117,10 +113,8 @@ final class MessagingCLITests: XCTestCase {
     /// allows: the emulator checked the pair and then refused every link for want of a CBS token. A wrong key is
     /// refused at SASL.
     func testAMQPCommandsWithThePlainKeyReachTheEmulatorsEntities() throws {
-        var configuration = EmulatorConfiguration()
-        configuration.queues = ["q1"]
-        let emulator = try Emulator.start(configuration)
-        defer { emulator.stop() }
+        let emulator = try startServiceBusEmulator(self)
+        let configuration = EmulatorConfiguration()  // the key name and key the emulator was started with
         let base = "127.0.0.1:\(emulator.amqpPort)/q1"
         let user = configuration.keyName
         let good = "amqp://\(user):\(configuration.key.exposedValue)@\(base)"

@@ -11,6 +11,32 @@ import XCTest
 /// The receiver's time-outs run on `options.clock`: with a `ManualClock`, a 30 s receive ends when the test moves
 /// time, not after 30 s; and a cancelled receiver operation answers `.cancelled` once.
 final class ServiceBusClockTests: XCTestCase {
+    /// An emulator whose q1 holds one message with `body`, and a receiver on q1 whose time runs on a `ManualClock`;
+    /// both closed when the test ends.
+    private func receiverOnAManualClock(afterSending body: String) throws -> (ServiceBusReceiver, ManualClock) {
+        let emulator = try startServiceBusEmulator(self)
+        let cs = emulator.serviceBusConnectionString
+        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
+        try sender.send(ServiceBusMessage(body: body))
+        try sender.close()
+        let clock = ManualClock()
+        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", options: fastOptions { $0.clock = clock })
+        addTeardownBlock { try? receiver.close() }
+        return (receiver, clock)
+    }
+
+    /// Moves `clock` past the batch window, waits for the call, checks it delivered just the message `body` and
+    /// completes that message.
+    private func passTheWindow(_ clock: ManualClock, then done: XCTestExpectation,
+                               delivered result: LockedValue<Result<[ServiceBusReceivedMessage], ToolboxError>?>,
+                               only body: String, to receiver: ServiceBusReceiver) throws {
+        clock.advance(by: ServiceBusReceiver.receiveBatchWindow)
+        wait(for: [done], timeout: 10)
+        let messages = try XCTUnwrap(result.load()).get()
+        XCTAssertEqual(messages.map(\.message.bodyAsString), [body])
+        try receiver.complete(messages[0])
+    }
+
     /// Starts `receive(maxMessages: 5, timeout:)`: its result once it completes, and the expectation it fulfils.
     private func receiveFive(_ receiver: ServiceBusReceiver, timeout: Duration)
         -> (LockedValue<Result<[ServiceBusReceivedMessage], ToolboxError>?>, XCTestExpectation)
@@ -28,46 +54,23 @@ final class ServiceBusClockTests: XCTestCase {
     /// `receiveBatchWindow` (200 ms) more, as azure-servicebus does. Waiting the whole time-out to fill the batch
     /// held the message's lock: a 35 s receive of 2 with one message lost its 30 s lock and failed to complete it.
     func testAReceiveReturnsWhatArrivedOnceTheBatchWindowPasses() throws {
-        let emulator = try startServiceBusEmulator(self)
-        let cs = emulator.serviceBusConnectionString
-        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
-        defer { try? sender.close() }
-        try sender.send(ServiceBusMessage(body: "only one"))
-
-        let clock = ManualClock()
-        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", options: fastOptions { $0.clock = clock })
-        defer { try? receiver.close() }
+        let (receiver, clock) = try receiverOnAManualClock(afterSending: "only one")
         XCTAssertEqual(receiver.entityPath, "q1")
         let (result, done) = receiveFive(receiver, timeout: .seconds(30))
         XCTAssertTrue(FaultScenario.eventually { receiver.prefetchedCount == 1 }, "the one message arrived")
         XCTAssertNil(result.load(), "the window has not passed: still waiting for more")
-        clock.advance(by: ServiceBusReceiver.receiveBatchWindow)
-        wait(for: [done], timeout: 10)
-        let messages = try XCTUnwrap(result.load()).get()
-        XCTAssertEqual(messages.map(\.message.bodyAsString), ["only one"])
-        try receiver.complete(messages[0])
+        try passTheWindow(clock, then: done, delivered: result, only: "only one", to: receiver)
     }
 
     /// A call cancelled with the buffered message leaves it to the next call, whose window starts at once: it
     /// waited for its whole time-out (or another message), holding the message's lock.
     func testTheNextCallGetsTheWindowWhenTheFirstIsCancelled() throws {
-        let emulator = try startServiceBusEmulator(self)
-        let cs = emulator.serviceBusConnectionString
-        let sender = try ServiceBusSender(connectionString: cs, queueName: "q1")
-        defer { try? sender.close() }
-        try sender.send(ServiceBusMessage(body: "handed on"))
-        let clock = ManualClock()
-        let receiver = try ServiceBusReceiver(connectionString: cs, queueName: "q1", options: fastOptions { $0.clock = clock })
-        defer { try? receiver.close() }
+        let (receiver, clock) = try receiverOnAManualClock(afterSending: "handed on")
         let first = receiver.receive(maxMessages: 5, timeout: .seconds(30)) { _ in }
         XCTAssertTrue(FaultScenario.eventually { receiver.prefetchedCount == 1 }, "the message arrived")
         let (result, done) = receiveFive(receiver, timeout: .seconds(30))
         first.cancel()
-        clock.advance(by: ServiceBusReceiver.receiveBatchWindow)
-        wait(for: [done], timeout: 10)
-        let messages = try XCTUnwrap(result.load()).get()
-        XCTAssertEqual(messages.map(\.message.bodyAsString), ["handed on"])
-        try receiver.complete(messages[0])
+        try passTheWindow(clock, then: done, delivered: result, only: "handed on", to: receiver)
     }
 
     /// With nothing to receive, the call ends when the manual clock reaches its time-out, not before.

@@ -101,18 +101,14 @@ enum BlobXML {
     /// List Blobs' `NextMarker`: opaque, as Azure's are — "2!" and the next name's UTF-8 bytes in URL-safe base64 —
     /// so a name with characters XML cannot carry still pages (the raw name broke the answer).
     static func marker(for name: String) -> String {
-        "2!" + AuthCrypto.base64(Array(name.utf8)).replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        "2!" + EmulatorJWT.base64URL(Array(name.utf8))
     }
 
     /// The name a `marker` of ours stands for; any other marker is taken as a name.
     static func name(fromMarker marker: String) -> String {
-        guard marker.hasPrefix("2!") else { return marker }
-        var text = String(marker.dropFirst(2)).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
-        guard let bytes = AuthCrypto.base64Decode(text), let name = String(validating: bytes, as: UTF8.self) else {
-            return marker
-        }
+        guard marker.hasPrefix("2!"), let bytes = EmulatorJWT.base64URLDecode(String(marker.dropFirst(2))),
+              let name = String(validating: bytes, as: UTF8.self)
+        else { return marker }
         return name
     }
 

@@ -48,7 +48,7 @@ public struct AMQPEndpoint: Sendable, CustomStringConvertible {
     /// `scheme:` and its slashes, everything past the user's first `:` up to the last `@` goes (more than the
     /// password for a URL with an `@` in its path, but never less).
     static func redacted(_ url: String) -> String {
-        if var components = URLComponents(string: url), components.host != nil, !(components.host ?? "").isEmpty {
+        if var components = URLComponents(string: url), let host = components.host, !host.isEmpty {
             guard components.password != nil else { return url }
             components.password = "redacted"
             return components.string ?? "<url>"
