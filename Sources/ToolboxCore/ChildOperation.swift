@@ -65,9 +65,13 @@ package final class ChildOperation<Value: Sendable>: Cancellable, @unchecked Sen
     }
 
     /// Delivers `result` unless something already was, and cancels whatever is still running.
+    ///
+    /// Only the first call delivers: a later one (a child failing because this cancelled it) returns at once.
+    /// It used to go on to `once.complete` too, and could get there while the first was still cancelling the
+    /// children — so a stream upload refused at its 50,001st block sometimes reported "cancelled" instead.
     package func finish(_ result: Result<Value, ToolboxError>) {
-        let (pending, cleanups): ([any Cancellable], [@Sendable () -> Void]) = lock.withLock {
-            if finished { return ([], []) }
+        let ending: (pending: [any Cancellable], cleanups: [@Sendable () -> Void])? = lock.withLock {
+            if finished { return nil }
             finished = true
             defer {
                 children = [:]
@@ -75,6 +79,7 @@ package final class ChildOperation<Value: Sendable>: Cancellable, @unchecked Sen
             }
             return (Array(children.values), self.cleanups)
         }
+        guard let (pending, cleanups) = ending else { return }
         for child in pending { child.cancel() }
         for cleanup in cleanups { cleanup() }
         once.complete(result)

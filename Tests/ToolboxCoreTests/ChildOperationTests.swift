@@ -1,0 +1,52 @@
+import Dispatch
+import ToolboxCore
+import XCTest
+
+final class ChildOperationTests: XCTestCase {
+    /// A step that, when cancelled, reports its own failure to the operation at once — as an HTTP request does
+    /// when the operation that runs it ends.
+    private final class FailingOnCancel: Cancellable, @unchecked Sendable {
+        // @unchecked Sendable: `operation` is set once, before the step can be cancelled.
+        var operation: ChildOperation<Int>?
+        func cancel() { operation?.finish(.failure(ToolboxError(.cancelled, "the step was cancelled"))) }
+    }
+
+    /// The first `finish` delivers its result even when cancelling the children makes one of them finish the
+    /// operation again before the first call is done: the second call delivered its "cancelled" first, so an
+    /// upload refused at its 50,001st block sometimes reported a cancelled block instead of the reason.
+    func testTheFirstFinishWinsOverAChildFailingBecauseItWasCancelled() {
+        let delivered = LockedValue<[Result<Int, ToolboxError>]>([])
+        let done = expectation(description: "delivered")
+        let operation = ChildOperation<Int>("uploading 'a'", queue: DispatchQueue(label: "test")) { result in
+            delivered.withLockedValue { $0.append(result) }
+            done.fulfill()
+        }
+        let step = FailingOnCancel()
+        step.operation = operation
+        operation.track(step)
+        operation.finish(.failure(ToolboxError(.invalidArgument, "needs more than 50000 blocks")))
+        wait(for: [done], timeout: 10)
+        let results = delivered.load()
+        XCTAssertEqual(results.count, 1)
+        guard case .failure(let error)? = results.first else { return XCTFail("\(results)") }
+        XCTAssertEqual(error.code, .invalidArgument, error.message)
+    }
+
+    /// Cleanups run once, whoever finishes, and a step tracked after the end is cancelled at once.
+    func testCleanupsRunOnceAndLateStepsAreCancelled() {
+        let cleanups = LockedValue(0)
+        let operation = ChildOperation<Int>("x", queue: DispatchQueue(label: "test")) { _ in }
+        operation.onFinish { cleanups.withLockedValue { $0 += 1 } }
+        operation.finish(.success(1))
+        operation.finish(.success(2))
+        operation.cancel()
+        XCTAssertEqual(cleanups.load(), 1)
+        final class Counting: Cancellable, Sendable {
+            let count = LockedValue(0)
+            func cancel() { count.withLockedValue { $0 += 1 } }
+        }
+        let late = Counting()
+        XCTAssertNil(operation.track(late))
+        XCTAssertEqual(late.count.load(), 1)
+    }
+}
