@@ -38,15 +38,19 @@ enum ClosedLoopLoad {
     /// `operation(index, done)` must call `done` exactly once, with an error description or nil.
     typealias Operation = @Sendable (_ index: Int, _ done: @escaping @Sendable (String?) -> Void) -> Void
 
-    static func run(count: Int, concurrency: Int, operation: @escaping Operation) -> Outcome {
+    /// `stopping`, when given, is asked before each operation: once it says true, callers start no more and the
+    /// run returns when those in flight are done (an interrupted `eventhubs send` still reports what it sent).
+    static func run(count: Int, concurrency: Int, stopping: (@Sendable () -> Bool)? = nil,
+                    operation: @escaping Operation) -> Outcome {
         let callers = max(0, min(concurrency, count))
         let state = LockedValue((next: 0, outcome: Outcome()))
         let finished = DispatchSemaphore(value: 0)
         let start = MonotonicInstant.now()
 
         @Sendable func startNext() {
+            let stop = stopping?() ?? false
             let index: Int? = state.withLockedValue { value in
-                guard value.next < count else { return nil }
+                guard value.next < count, !stop else { return nil }
                 value.next += 1
                 return value.next - 1
             }
@@ -100,22 +104,29 @@ enum ClosedLoopLoad {
     }
 
     /// Prints the `eventhubs send` / `servicebus send` summary
-    /// `{sent, failed, seconds, events_per_sec, p50_ms, p99_ms}` and exits 1 if any send failed.
-    static func printSendSummary(_ outcome: Outcome, json: Bool) throws {
+    /// `{sent, failed, seconds, events_per_sec, p50_ms, p99_ms}` (plus `"interrupted": true` when a signal stopped
+    /// the sends) and exits 1 if any send failed, 130 if it was interrupted.
+    static func printSendSummary(_ outcome: Outcome, json: Bool, interruptedOf requested: Int? = nil) throws {
         if let lastError = outcome.lastError { JSONOutput.printError("last error: \(lastError)") }
         let seconds = outcome.seconds
-        let summary: [String: Any] = [
+        var summary: [String: Any] = [
             "sent": outcome.succeeded, "failed": outcome.failed, "seconds": JSONOutput.rounded(seconds),
             "events_per_sec": JSONOutput.rounded(seconds > 0 ? Double(outcome.succeeded) / seconds : 0, 1),
             "p50_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.5)) / 1e6),
             "p99_ms": JSONOutput.rounded(Double(outcome.histogram.percentile(0.99)) / 1e6),
         ]
+        if requested != nil { summary["interrupted"] = true }
         if json {
             JSONOutput.printLine(summary)
         } else {
             print("sent \(outcome.succeeded), failed \(outcome.failed) in \(JSONOutput.rounded(seconds)) s "
                 + "(\(summary["events_per_sec"] ?? 0) events/s, p50 \(summary["p50_ms"] ?? 0) ms, "
                 + "p99 \(summary["p99_ms"] ?? 0) ms)")
+        }
+        if let requested {
+            JSONOutput.printError("interrupted: \(outcome.succeeded + outcome.failed) of \(requested) sends were made "
+                + "(\(outcome.failed) failed)")
+            throw ExitCode(130)
         }
         if outcome.failed > 0 { throw ExitCode(1) }
     }

@@ -1,4 +1,7 @@
 import ArgumentParser
+import Dispatch
+import Foundation
+import ToolboxCore
 
 /// What a send command calls its bodies and sends when `--body` and `--size` are not given.
 protocol SendBodyKind {
@@ -83,9 +86,24 @@ struct MessagingSendOptions<Kind: MessagingSendKind>: ParsableArguments {
     ///
     /// Completion-handler sends: `concurrency` callers really are in flight at once (a thread per caller would be
     /// capped by the number of cores).
+    ///
+    /// Ctrl-C or SIGTERM stops starting sends; those in flight finish (each within its own time-out), the client
+    /// closes and the summary is printed, exit 130 — a second signal quits at once. Without this the process died
+    /// with nothing said of what had been sent.
     func run(closing close: () throws -> Void, send: @escaping ClosedLoopLoad.Operation) throws {
-        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency, operation: send)
+        let interrupted = LockedValue(false)
+        let sources = watchInterruptSignals(on: DispatchQueue(label: "toolbox.send.signals")) {
+            let again = interrupted.withLockedValue { was in
+                defer { was = true }
+                return was
+            }
+            if again { Foundation.exit(130) }
+            JSONOutput.printError("interrupted: finishing the sends in flight (interrupt again to quit at once)")
+        }
+        defer { for source in sources { source.cancel() } }
+        let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency, stopping: { interrupted.load() },
+                                         operation: send)
         try? close()
-        try ClosedLoopLoad.printSendSummary(outcome, json: json)
+        try ClosedLoopLoad.printSendSummary(outcome, json: json, interruptedOf: interrupted.load() ? count : nil)
     }
 }

@@ -109,6 +109,42 @@ final class MessagingCLITests: XCTestCase {
         XCTAssertEqual(after.lines.last?["received"] as? Int, 0)
     }
 
+    /// Ctrl-C during `eventhubs send` stops starting sends, lets those in flight finish, closes the producer and
+    /// prints the summary with `"interrupted": true` (exit 130): the process died at once, saying nothing of what
+    /// it had sent.
+    func testAnInterruptedSendStopsWithItsSummary() throws {
+        var configuration = EmulatorConfiguration()
+        configuration.eventHubs = [EventHubDefinition(name: "eh1", partitionCount: 2)]
+        let emulator = try Emulator.start(configuration)
+        defer { emulator.stop() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try ToolboxCLI.executablePath())
+        process.arguments = ["eventhubs", "send", "--connection-string", emulator.eventHubsConnectionString(eventHub: "eh1"),
+                             "--count", "100000000", "--concurrency", "4", "--json"]
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        // Sending once the producer is connected (the signals are watched before the first send).
+        let connected = Date().addingTimeInterval(30)
+        while emulator.connectionCount == 0 && Date() < connected && process.isRunning { usleep(20_000) }
+        XCTAssertGreaterThan(emulator.connectionCount, 0)
+        usleep(300_000)
+        process.interrupt()
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130, stderr)
+        XCTAssertEqual(process.terminationReason, .exit, "it exits, not killed by the signal")
+        let summary = try XCTUnwrap(String(decoding: stdout, as: UTF8.self).split(separator: "\n").last
+            .flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }, stderr)
+        XCTAssertEqual(summary["interrupted"] as? Bool, true)
+        XCTAssertEqual(summary["failed"] as? Int, 0, stderr)
+        XCTAssertGreaterThan(summary["sent"] as? Int ?? 0, 0)
+        XCTAssertTrue(stderr.contains("interrupted:"), stderr)
+    }
+
     /// `toolbox amqp` with the namespace's key name and key over SASL PLAIN reaches any entity, as Service Bus
     /// allows: the emulator checked the pair and then refused every link for want of a CBS token. A wrong key is
     /// refused at SASL.
