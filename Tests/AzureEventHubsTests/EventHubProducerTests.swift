@@ -114,6 +114,15 @@ final class EventHubProducerTests: XCTestCase {
         XCTAssertThrowsError(try producer.partitionProperties(partitionID: "99")) { error in
             XCTAssertEqual((error as? EventHubsError)?.code, .notFound)
         }
+        // Partition ids are names: "01" and "+1" are not partition "1" (the emulator read them as numbers).
+        for id in ["01", "+1", " 1"] {
+            XCTAssertThrowsError(try producer.partitionProperties(partitionID: id), id) { error in
+                XCTAssertEqual((error as? EventHubsError)?.code, .notFound, id)
+            }
+            XCTAssertThrowsError(try producer.send(EventData(body: "x"), options: SendEventOptions(partitionID: id)), id) {
+                XCTAssertEqual(($0 as? EventHubsError)?.code, .notFound, "\(id): \($0)")
+            }
+        }
     }
 
     func testTooLargeEventsFailWithoutRetry() throws {

@@ -65,9 +65,10 @@ final class EventHub: @unchecked Sendable {
 
     var partitionIDs: [String] { (0..<partitionCount).map(String.init) }
 
-    /// The partition index for an id like "2", or nil.
+    /// The partition index for an id like "2", or nil. Ids are compared as the names they are: "02", "+2" and
+    /// " 2" name no partition (Event Hubs refuses them; `Int` would have read them as 2).
     func partitionIndex(_ id: String) -> Int? {
-        guard let index = Int(id), index >= 0, index < partitionCount else { return nil }
+        guard let index = Int(id), index >= 0, index < partitionCount, String(index) == id else { return nil }
         return index
     }
 
