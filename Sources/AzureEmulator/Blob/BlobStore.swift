@@ -228,27 +228,29 @@ final class BlobStore: Sendable {
         }
         if bytes.count > maxBlobBytes { return .failure(blobTooLarge(bytes.count)) }
         return state.withLockedValue { state in
-            guard var stored = state.containers[container] else { return .failure(.containerNotFound()) }
-            var pending = stored.uncommitted[name] ?? UncommittedBlocks()
+            // Read what the checks need without keeping a copy of the blob's pending blocks: the block is then
+            // added in place. Copying them out and storing them back copied all of them on every Put Block —
+            // quadratic, ~85 s for a 50,000-block upload.
+            let (found, otherID, replaced, known, pendingCount): (Bool, String?, Int, Bool, Int) = {
+                guard let stored = state.containers[container] else { return (false, nil, 0, false, 0) }
+                let pending = stored.uncommitted[name]
+                return (true, pending?.order.first ?? stored.blobs[name]?.blocks.first?.id, pending?.blocks[id]?.count ?? 0,
+                        pending?.blocks[id] != nil, pending?.order.count ?? 0)
+            }()
+            guard found else { return .failure(.containerNotFound()) }
             // Azure requires one id length per blob.
             // (Put Blob's single block has no id, so it sets no length.)
-            let otherID = pending.order.first ?? stored.blobs[name]?.blocks.first?.id
             if let otherID, !otherID.isEmpty, otherID.utf8.count != id.utf8.count {
                 return .failure(BlobError(400, "InvalidBlobOrBlock",
                                           "The specified blob or block content is invalid: all block ids of a blob must have the same length."))
             }
-            let replaced = pending.blocks[id]?.count ?? 0
-            if replaced == 0, pending.blocks[id] == nil, pending.order.count >= Self.maxUncommittedBlocks {
+            if !known, pendingCount >= Self.maxUncommittedBlocks {
                 return .failure(BlobError(409, "BlockCountExceedsLimit",
                                           "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks."))
             }
             if let failure = storeFull(state.storedBytes - replaced + bytes.count) { return .failure(failure) }
-            if pending.blocks[id] == nil { pending.order.append(id) }
-            pending.blocks[id] = bytes
-            pending.bytes += bytes.count - replaced
-            stored.uncommitted[name] = pending
+            state.containers[container]?.uncommitted[name, default: UncommittedBlocks()].put(id, bytes, replacing: replaced)
             state.storedBytes += bytes.count - replaced
-            state.containers[container] = stored
             return .success(())
         }
     }

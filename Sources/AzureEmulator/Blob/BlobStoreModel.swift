@@ -66,6 +66,12 @@ struct UncommittedBlocks: Sendable {
     var order: [String] = []
     var blocks: [String: [UInt8]] = [:]
     var bytes = 0
+
+    /// Keeps `bytes` as block `id`, replacing one of `replaced` bytes with that id (it keeps its place in `order`).
+    mutating func put(_ id: String, _ bytes: [UInt8], replacing replaced: Int) {
+        if blocks.updateValue(bytes, forKey: id) == nil { order.append(id) }
+        self.bytes += bytes.count - replaced
+    }
 }
 
 struct StoredContainer: Sendable {
