@@ -36,4 +36,13 @@ public protocol Connector: Sendable {
 
     /// Closes a connection the pool no longer wants. It is never leased again after this call.
     func close(_ connection: Connection, completion: @escaping @Sendable () -> Void)
+
+    /// The pool is closing: end the creations still running now, each through its completion (an error), instead
+    /// of at its deadline. `closeAll` waits for them; without this it waited up to `getTimeout` for a peer that
+    /// never answers. The default does nothing (creations end at their deadline).
+    func cancelCreations()
+}
+
+extension Connector {
+    public func cancelCreations() {}
 }

@@ -24,6 +24,7 @@ protocol ErasedConnector: Sendable {
     func ready(_ box: AnyConnectionBox, deadline: Deadline,
                completion: @escaping @Sendable (Result<Void, any Error>) -> Void)
     func close(_ box: AnyConnectionBox, completion: @escaping @Sendable () -> Void)
+    func cancelCreations()
 }
 
 /// Boxes what a typed connector creates and unboxes what the engine hands back.
@@ -45,4 +46,6 @@ struct ConnectorAdapter<C: Connector>: ErasedConnector {
     func close(_ box: AnyConnectionBox, completion: @escaping @Sendable () -> Void) {
         connector.close(unsafeDowncast(box, to: ConnectionBox<C.Connection>.self).value, completion: completion)
     }
+
+    func cancelCreations() { connector.cancelCreations() }
 }

@@ -106,8 +106,10 @@ extension PoolEngine {
         var effects = PoolEffects()
         effects.gaugesChanged = true
         lock.lock()
+        var cancelCreations = false
         if !isClosed {
             isClosed = true
+            cancelCreations = openingCount > 0
             let error = ConnectionPoolError(.poolClosed, "the pool is closing (closeAll was called)")
             for waiter in waiters.drain() where !waiter.done {
                 finishWaiterLocked(waiter)
@@ -138,6 +140,8 @@ extension PoolEngine {
         }
         lock.unlock()
         run(effects)
+        // Connections still opening end now rather than at their deadline (a peer that never answers).
+        if cancelCreations { connector.cancelCreations() }
     }
 
     // MARK: Checking

@@ -23,6 +23,24 @@ final class HTTPClientTests: XCTestCase {
         }
     }
 
+    /// A peer that accepts the connection and never answers the TLS handshake: the request fails at its deadline,
+    /// and `shutdown` ends the connect still running instead of waiting out `connectTimeout` (`toolbox cosmos
+    /// read --timeout 2` took the 10 s default to exit).
+    func testShutdownEndsAConnectStuckInTheTLSHandshake() throws {
+        let (listener, held) = try silentServer()
+        defer { listener.close() }
+        var configuration = HTTPClientConfiguration()
+        configuration.connectTimeout = .seconds(3600)
+        let client = try HTTPClient(configuration: configuration)
+        expectTransportError(.timedOut) {
+            _ = try client.execute(try HTTPRequest(url: "https://127.0.0.1:\(listener.port)/"), timeout: .seconds(0.3))
+        }
+        XCTAssertEqual(held.load().count, 1, "the connection was accepted; its handshake never completes")
+        let closed = expectation(description: "shut down")
+        client.shutdown(queue: DispatchQueue(label: "test")) { closed.fulfill() }
+        wait(for: [closed], timeout: 60)
+    }
+
     func testCancellationFailsWithCancelled() throws {
         let (listener, held) = try silentServer()
         defer { listener.close() }

@@ -24,6 +24,8 @@ struct HTTPConnector: Connector {
     var readinessProbe: HTTPReadinessProbe? = nil
     /// Largest probe response body collected.
     var maxProbeBody = 1 << 20
+    /// The connects running now, cancelled when the pool closes (shared by the copies of this connector).
+    let creations = CancellableSet()
 
     func create(deadline: Deadline, completion: @escaping @Sendable (Result<HTTPClientConnection, any Error>) -> Void) {
         let endpoint = self.endpoint
@@ -31,12 +33,15 @@ struct HTTPConnector: Connector {
         let userAgent = self.userAgent
         let opened = self.opened
         let loop = loops.next()
-        TCPConnection.connect(
+        let creations = self.creations
+        let id = creations.reserve()
+        let handle = TCPConnection.connect(
             host: endpoint.host, port: endpoint.port, tls: endpoint.isTLS ? tls : nil,
             serverName: serverNameOverride,
             deadline: min(deadline, .after(seconds: connectTimeout)), options: connectOptions,
             targetQueue: loop?.queue, poller: loop?.poller, queue: LibraryQueues.makeWorkQueue(label: "ToolboxTransport.connect")
         ) { result in
+            creations.finish(id)
             switch result {
             case .success(let tcp):
                 opened.withLockedValue { $0 += 1 }
@@ -45,7 +50,10 @@ struct HTTPConnector: Connector {
                 completion(.failure(error))
             }
         }
+        creations.attach(id, handle)
     }
+
+    func cancelCreations() { creations.cancelAll() }
 
     /// HTTP has no handshake beyond TCP and TLS: without a readiness probe the first request proves the
     /// connection; with one, the probe's request must succeed on it first.
