@@ -79,6 +79,16 @@ final class BlobPipeline: Sendable {
 
     var isClosed: Bool { closed.load() }
 
+    /// The values no error may show even when the service (or something posing as it) echoes them: the account
+    /// key or the SAS token.
+    var secrets: [String] {
+        switch credential {
+        case .sharedKey(_, let key): return [key.exposedValue]
+        case .sas(let token): return [token.exposedValue]
+        case .token, .anonymous: return []
+        }
+    }
+
     /// Marks the pipeline closed (later requests fail with `.clientClosed`) and shuts the connections down.
     func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
         closed.withLockedValue { $0 = true }
@@ -117,7 +127,7 @@ final class BlobPipeline: Sendable {
                 case .success(let response) where request.expected.contains(response.status):
                     return completion(.success(response))
                 case .success(let response):
-                    failure = BlobErrors.from(response, operation: request.operation)
+                    failure = BlobErrors.from(response, operation: request.operation).redacting(secrets)
                     retryable = BlobErrors.isRetryable(status: response.status)
                 case .failure(let error):
                     failure = BlobErrors.from(error, operation: request.operation)

@@ -47,6 +47,8 @@ final class CosmosAuthorizer: Sendable {
     }
 
     private let kind: Kind
+    /// The values no error may show even when the service echoes them: the account key.
+    let secrets: [String]
     /// Master-key headers of the current second: the same verb, resource and `x-ms-date` sign alike.
     private let signatures = CosmosSignatureCache()
     /// After AADSTS500011 (the account-specific scope is unknown) the SDKs use the generic Cosmos scope.
@@ -56,8 +58,10 @@ final class CosmosAuthorizer: Sendable {
         switch authorization {
         case .masterKey(let key):
             kind = .key(try CosmosMasterKeySigner(key: key))
+            secrets = [key.exposedValue]
         case .credential(let credential):
             kind = .token(credential, scope: AzureScope.cosmos(endpoint: endpoint))
+            secrets = []
         }
     }
 

@@ -224,7 +224,7 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
             }
             return
         }
-        var error = CosmosErrors.from(response, operation: request.operation)
+        var error = CosmosErrors.from(response, operation: request.operation).redacting(pipeline.authorizer.secrets)
         if retried(status: status, error: error) { return }
         if status == 429 {
             error.message += " (still throttled after \(state.load().throttleRetries) retries)"

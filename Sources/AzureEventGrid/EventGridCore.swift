@@ -215,7 +215,11 @@ final class EventGridCore: Sendable {
                 case .success(let response) where (200..<300).contains(response.status):
                     operation.finish(.success(()))
                 case .success(let response):
+                    // What was sent to authorize (a key, a SAS token, a bearer token) never comes back in an error,
+                    // even when the endpoint echoes it. For a bearer token, the token alone.
+                    let sent = header.value.exposedValue
                     let error = EventGridErrors.from(response, what: request.what)
+                        .redacting([sent, sent.hasPrefix("Bearer ") ? String(sent.dropFirst(7)) : sent])
                     if EventGridErrors.retryableStatuses.contains(response.status) {
                         retry(request, after: number, error: error, deadline: deadline, operation: operation)
                     } else {

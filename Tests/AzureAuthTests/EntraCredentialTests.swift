@@ -9,6 +9,8 @@ import XCTest
 final class EntraCredentialTests: XCTestCase {
     let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
     let secret = "super-SECRET-value~1"
+    /// A secret the form encodes: an endpoint may echo it either way.
+    let encodedSecret = "p@ss+word/SECRET=1"
     let scope = "https://storage.azure.com/.default"
 
     func testClientSecretRequestMatchesAzureIdentityOnTheWire() throws {
@@ -31,6 +33,26 @@ final class EntraCredentialTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(awaitToken(credential, [scope])).get().token.exposedValue, "jwt-1")
         XCTAssertEqual(transport.count, 1)
         XCTAssertEqual(transport.requests.count, 1)
+    }
+
+    /// An endpoint that echoes the client secret it was sent into its error never gets it into the error.
+    func testAnEchoedClientSecretNeverReachesTheError() throws {
+        let transport = FakeTokenTransport { request, _ in
+            let body = String(decoding: request.body, as: UTF8.self)
+            return FakeTokenTransport.json(401, ["error": "invalid_client", "error_description": "you sent \(body)"])
+        }
+        for value in [secret, encodedSecret] {
+            let credential = try ClientSecretCredential(
+                tenantID: tenant, clientID: "app-id", clientSecret: Secret(value),
+                authorityHost: "https://127.0.0.1:10243/", environment: [:], transport: transport,
+                clock: TestClock().function)
+            let result = try XCTUnwrap(awaitToken(credential, [scope]))
+            guard case .failure(let error) = result else { return XCTFail("accepted") }
+            XCTAssertEqual(error.code, .authenticationFailed)
+            XCTAssertFalse("\(error)".contains(value), "\(error)")
+            XCTAssertFalse("\(error)".contains("SECRET"), "\(error)")
+            XCTAssertTrue("\(error)".contains("client_secret=[REDACTED]"), "\(error)")
+        }
     }
 
     func testAuthorityHostComesFromEnvironmentAndMustBeHTTPS() throws {

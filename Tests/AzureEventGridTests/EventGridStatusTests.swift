@@ -53,6 +53,29 @@ final class EventGridStatusTests: XCTestCase {
         }
     }
 
+    /// An endpoint that echoes the key it was sent (in its error body and request id) never gets it into the
+    /// error: the tester's echoing server had `--key` printed on stdout and stderr.
+    func testAnEchoedKeyNeverReachesTheError() throws {
+        let server = try HTTPServer { request, respond in
+            let sent = request.head.headers.first(name: "aeg-sas-key") ?? ""
+            respond(HTTPServerResponse(status: 401, headers: ["Content-Type": "application/json", "x-ms-request-id": sent],
+                                       text: #"{"error":{"code":"Unauthorized","message":"bad key \#(sent)"}}"#))
+        }
+        let key = "dG9waWMta2V5LXNlY3JldC12YWx1ZQ=="
+        let client = try EventGridClient(
+            config: EventGridConfig(EventGridTopicConfig(name: "t", url: "http://127.0.0.1:\(server.port)/api/events")),
+            credential: .key(Secret(key)))
+        defer {
+            try? client.close()
+            server.close()
+        }
+        XCTAssertThrowsError(try client.emitEvent(topic: "t", eventType: "t", subject: "s", data: .null)) { error in
+            let text = "\(error) \((error as? ToolboxError)?.serviceCondition.map { "\($0)" } ?? "")"
+            XCTAssertFalse(text.contains(key), text)
+            XCTAssertTrue(text.contains("[REDACTED]"), text)
+        }
+    }
+
     func testRetryableStatusesAreRetriedUntilAnAnswerSucceeds() throws {
         for status in [408, 429, 500, 502, 503, 504] {
             let topic = try ScriptedTopic([status, status, 200])

@@ -50,3 +50,24 @@ final class ChildOperationTests: XCTestCase {
         XCTAssertEqual(late.count.load(), 1)
     }
 }
+
+final class ToolboxErrorRedactionTests: XCTestCase {
+    func testEchoedSecretsAreReplacedWherePeersSuppliedText() {
+        let key = "c2VjcmV0LWtleS12YWx1ZQ=="
+        var condition = ServiceCondition()
+        condition.httpStatus = 401
+        condition.errorCode = "Bad\(key)"
+        condition.serviceMessage = "the key \(key) is wrong; again: \(key)"
+        condition.requestID = key
+        condition.activityID = "a-\(key)"
+        let error = ToolboxError(.authorizationFailed, "publishing failed: the key \(key) is wrong",
+                                 serviceCondition: condition).redacting([key, "short"])
+        XCTAssertFalse("\(error)".contains(key), "\(error)")
+        XCTAssertEqual(error.message, "publishing failed: the key [REDACTED] is wrong")
+        XCTAssertEqual(error.serviceCondition?.serviceMessage, "the key [REDACTED] is wrong; again: [REDACTED]")
+        XCTAssertEqual(error.serviceCondition?.requestID, "[REDACTED]")
+        XCTAssertEqual(error.serviceCondition?.httpStatus, 401)
+        // Values too short to be credentials are not looked for (they would blank ordinary words).
+        XCTAssertEqual(ToolboxError(.serviceError, "a short word").redacting(["short"]).message, "a short word")
+    }
+}

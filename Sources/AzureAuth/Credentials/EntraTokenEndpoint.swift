@@ -38,6 +38,11 @@ struct EntraTokenEndpoint: Sendable {
         }
     }
 
+    /// Form fields whose values are secrets, never to be shown even when the endpoint echoes them.
+    static let secretFormFields: Set<String> = [
+        "client_secret", "client_assertion", "assertion", "refresh_token", "password", "code",
+    ]
+
     /// POSTs `form` and parses the token response.
     func requestToken(
         form: [(String, String)], transport: any TokenHTTPTransport, deadline: Deadline, source: String,
@@ -51,7 +56,10 @@ struct EntraTokenEndpoint: Sendable {
         transport.send(request, deadline: deadline) { result in
             switch result {
             case .success(let response):
-                completion(TokenResponseParser.parse(response, now: clock(), source: "\(source) (\(tokenURL))"))
+                // An endpoint may echo what it was sent (the client secret, the assertion) into its error body.
+                completion(TokenResponseParser.parse(response, now: clock(), source: "\(source) (\(tokenURL))")
+                    .mapError { $0.redacting(form.filter { Self.secretFormFields.contains($0.0) }
+                        .flatMap { [$0.1, PercentEncoding.quotePlus($0.1)] }) })
             case .failure(let error):
                 completion(.failure(AuthError.wrap(error, .transportFailed,
                     context: "\(source) could not reach \(tokenURL)")))

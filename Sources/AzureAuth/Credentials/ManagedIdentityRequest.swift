@@ -105,7 +105,10 @@ struct ManagedIdentityRequest: Sendable {
                 }
                 return
             }
-            completion(TokenResponseParser.parse(response, now: clock(), source: "\(name) at \(endpoint)"))
+            // An endpoint may echo the identity header it was sent into its error body.
+            let secrets = request.headers.filter { $0.name.lowercased() == "x-identity-header" }.map(\.value)
+            completion(TokenResponseParser.parse(response, now: clock(), source: "\(name) at \(endpoint)")
+                .mapError { $0.redacting(secrets) })
         }
     }
 }
