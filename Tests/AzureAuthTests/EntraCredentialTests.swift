@@ -150,6 +150,32 @@ final class EntraCredentialTests: XCTestCase {
         XCTAssertEqual(awaitToken(credential, [scope])?.failureCode, .credentialUnavailable)
     }
 
+    /// A token file over 1 MiB, or one that is not a regular file (a FIFO would block the read), is refused
+    /// without reading it; nothing is sent.
+    func testWorkloadIdentityRefusesAHugeOrIrregularTokenFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let huge = directory.appendingPathComponent("huge").path
+        XCTAssertTrue(FileManager.default.createFile(atPath: huge, contents: nil))
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: huge))
+        try handle.truncate(atOffset: UInt64(FederatedTokenFile.maxBytes + 1))
+        try handle.close()
+        let fifo = directory.appendingPathComponent("fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        for (path, expected) in [(huge, "bytes"), (fifo, "not a regular file"), (directory.path, "not a regular file")] {
+            let transport = FakeTokenTransport.issuing()
+            let credential = try WorkloadIdentityCredential(environment: [
+                "AZURE_TENANT_ID": tenant, "AZURE_CLIENT_ID": "c", "AZURE_FEDERATED_TOKEN_FILE": path,
+            ], transport: transport)
+            let result = try XCTUnwrap(awaitToken(credential, [scope]))
+            guard case .failure(let error) = result else { return XCTFail("accepted \(path)") }
+            XCTAssertEqual(error.code, .credentialUnavailable)
+            XCTAssertTrue(error.message.contains(expected), error.message)
+            XCTAssertEqual(transport.count, 0)
+        }
+    }
+
     func testEnvironmentCredential() throws {
         let transport = FakeTokenTransport.issuing("env-token")
         let configured = EnvironmentCredential(environment: [

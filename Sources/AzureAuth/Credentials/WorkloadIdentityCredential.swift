@@ -66,6 +66,8 @@ final class FederatedTokenFile: Sendable {
     private let clock: @Sendable () -> Int
     private let cached = LockedValue<(value: Secret<String>, readAt: Int)?>(nil)
     static let rereadInterval = 600
+    /// The largest token file read: 1 MiB (Kubernetes' projected tokens are a few KB).
+    static let maxBytes = 1 << 20
 
     init(path: String, clock: @escaping @Sendable () -> Int) {
         self.path = path
@@ -75,7 +77,20 @@ final class FederatedTokenFile: Sendable {
     func read() -> Result<Secret<String>, AuthError> {
         let now = clock()
         if let entry = cached.load(), now - entry.readAt < Self.rereadInterval { return .success(entry.value) }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        // A regular file of a few KB (a JWT): a 300 MB file took 27 s and 914 MB to read, and a FIFO blocks.
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFREG else {
+                return .failure(AuthError(.credentialUnavailable, "the federated token file '\(path)' "
+                    + "(AZURE_FEDERATED_TOKEN_FILE) is not a regular file"))
+            }
+            guard info.st_size <= Self.maxBytes else {
+                return .failure(AuthError(.credentialUnavailable, "the federated token file '\(path)' "
+                    + "(AZURE_FEDERATED_TOKEN_FILE) has \(info.st_size) bytes; a federated token is a JWT of a few KB "
+                    + "(at most \(Self.maxBytes) bytes are read)"))
+            }
+        }
+        guard let data = FileManager.default.contents(atPath: path), data.count <= Self.maxBytes else {
             return .failure(AuthError(.credentialUnavailable, "WorkloadIdentityCredential could not read the "
                 + "federated token file '\(path)' (AZURE_FEDERATED_TOKEN_FILE); check that it exists and is readable"))
         }
