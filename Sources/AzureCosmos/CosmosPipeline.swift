@@ -189,6 +189,7 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
                 || error.code == .resolutionFailed
             let retryable = error.code != .closedLocally && error.code != .timedOut
                 && (request.idempotent || neverSent) && error.code != .tlsConfigurationInvalid
+                && error.code != .httpBodyTooLarge  // the same answer again would not fit either
             if retryable, takeRetry(\.connectionRetries, limit: pipeline.options.retry.maxConnectionRetries) {
                 pipeline.options.logger.debug("retrying after a connection failure",
                                               metadata: ["operation": "\(request.operation)", "error": "\(error.code)"])

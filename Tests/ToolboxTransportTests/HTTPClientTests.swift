@@ -154,6 +154,27 @@ final class HTTPClientTests: XCTestCase {
         }
     }
 
+    /// A `Content-Length` over the limit fails at the body's first bytes: the client read 256 MiB (the default
+    /// limit) of a body declared as 100 GB before saying so, and here it would wait for more until the deadline.
+    func testADeclaredBodyOverTheLimitFailsAtItsFirstBytes() throws {
+        let held = LockedValue<[TCPConnection]>([])
+        let listener = try TCPListener { connection in
+            held.withLockedValue { $0.append(connection) }
+            connection.read { _ in
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n"
+                connection.write(Array(head.utf8) + Array(repeating: 7, count: 4096)) { _ in }  // then nothing more
+            }
+        }
+        defer { listener.close() }
+        var configuration = HTTPClientConfiguration()
+        configuration.maxBufferedResponseBytes = 1 << 20
+        let client = try HTTPClient(configuration: configuration)
+        defer { try? client.shutdown() }
+        expectTransportError(.httpBodyTooLarge) {
+            _ = try client.execute(try HTTPRequest(url: "http://127.0.0.1:\(listener.port)/"), timeout: .seconds(60))
+        }
+    }
+
     func testRefusedConnectionIsReportedAsSuch() throws {
         let client = try HTTPClient()
         defer { try? client.shutdown() }

@@ -54,6 +54,9 @@ final class BufferingSink: HTTPResponseSink, Sendable {
     // Written on the connection queue during the exchange, read by the completion after it (the queue hop orders
     // the two); the LockedValue makes that explicit.
     private let body = LockedValue<[UInt8]>([])
+    /// A `Content-Length` over the limit, as declared: the exchange fails at the body's first bytes instead of
+    /// after reading the limit's worth (256 MiB by default) of a body that can never fit.
+    private let declared = LockedValue<Int?>(nil)
     private let limit: Int
 
     init(limit: Int) { self.limit = limit }
@@ -61,10 +64,17 @@ final class BufferingSink: HTTPResponseSink, Sendable {
     func receiveHead(_ head: HTTPResponseHead) {
         // A retried exchange starts over.
         body.withLockedValue { $0.removeAll() }
+        let length = head.headers.first(name: "Content-Length").flatMap { Int($0) }
+        declared.withLockedValue { $0 = length.flatMap { $0 > limit ? $0 : nil } }
     }
 
     func receiveBody(_ bytes: [UInt8]) -> TransportError? {
-        body.withLockedValue { body in
+        if let length = declared.load() {
+            return TransportError(
+                .httpBodyTooLarge, "the response declares a body of \(length) bytes, over the \(limit) bytes it may "
+                    + "have; use HTTPClient.stream for large bodies or raise maxBufferedResponseBytes")
+        }
+        return body.withLockedValue { body in
             if body.count + bytes.count > limit {
                 return TransportError(
                     .httpBodyTooLarge, "the response body exceeds \(limit) bytes; use HTTPClient.stream for large "
