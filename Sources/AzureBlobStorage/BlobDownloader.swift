@@ -3,13 +3,16 @@ import ToolboxCore
 import ToolboxTransport
 
 /// One download: a first ranged GET that learns the blob's size and ETag, then the remaining ranges — in
-/// parallel (at most `concurrency` at once) or, for chunked delivery, one after another — each pinned to the
-/// first answer's ETag with `If-Match`, so a blob replaced mid-download fails with `.preconditionFailed`
-/// instead of mixing two versions.
+/// parallel (at most `concurrency` at once) or, for chunked delivery, one after another. Every request after the
+/// first answer (the first range's resumes too) is pinned to that answer's ETag with `If-Match`, and every answer
+/// must carry that ETag and the same blob size, so a blob replaced mid-download fails with `.preconditionFailed`
+/// instead of mixing two versions (even from a server that ignores `If-Match`).
 final class BlobDownloader<Op: Sendable>: @unchecked Sendable {
-    // @unchecked Sendable: `properties`, `rangeEnd`, `nextFrom` and `running` are guarded by `lock`.
+    // @unchecked Sendable: `properties`, `pin`, `rangeEnd`, `nextFrom` and `running` are guarded by `lock`.
     private let lock = Lock()
     private var properties: BlobProperties?
+    /// The first answer's ETag and size, which every later range's answers must match.
+    private var pin: DownloadPin?
     private var rangeEnd: Int64 = -1
     /// The first byte no range has been started for; ranges are cut from it on demand (a size the service
     /// announces never turns into a list of ranges held at once).
@@ -91,6 +94,7 @@ final class BlobDownloader<Op: Sendable>: @unchecked Sendable {
         let length = max(0, end - start + 1)
         lock.withLock {
             self.properties = properties
+            pin = DownloadPin(answer: head)
             rangeEnd = end
         }
         progress.setTotal(length)
@@ -143,12 +147,11 @@ final class BlobDownloader<Op: Sendable>: @unchecked Sendable {
         case .finish: return finishAll()
         case .wait: return
         case .start(let batch):
-            let etag = lock.withLock { properties?.etag }
-            var headers = options.conditions.headers.filter { $0.0 != "If-Match" }
-            if let etag, !etag.isEmpty { headers.append(("If-Match", options.conditions.ifMatch ?? etag)) }
+            let pin = lock.withLock { self.pin }
             for (from, to) in batch {
                 let fetch = RangeFetch(
-                    name: name, start: from, end: to, base: start, headers: headers, pipeline: pipeline,
+                    name: name, start: from, end: to, base: start, headers: options.conditions.headers, pinned: pin,
+                    pipeline: pipeline,
                     tracker: tracker, deadline: deadline, sink: sink, progress: progress,
                     completion: { [self] result in
                         if case .failure(let error) = result { return done(.failure(error)) }

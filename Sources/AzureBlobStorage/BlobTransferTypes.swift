@@ -49,7 +49,8 @@ public struct BlobUploadOptions: Sendable {
 public struct BlobDownloadOptions: Sendable {
     /// Only these bytes; nil downloads the whole blob.
     public var range: BlobRange?
-    /// Conditions on the first request (later ranges are pinned to the first answer's ETag).
+    /// Conditions on the first request (every request after the first answer, a resume too, carries `If-Match`
+    /// with its ETag instead of an `If-Match` given here).
     public var conditions = BlobRequestConditions()
     /// Overrides of the client's `BlobTransferOptions` for this download.
     public var chunkSize: Int?

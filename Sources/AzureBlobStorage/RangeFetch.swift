@@ -9,8 +9,52 @@ protocol DownloadSink: Sendable {
     func write(_ bytes: [UInt8], at offset: Int64) -> ToolboxError?
 }
 
+/// What every answer of a download after its first must agree with: the first answer's ETag (sent back as
+/// `If-Match`) and the blob size it stated. An answer that differs comes from another version of the blob, and
+/// its bytes must not be mixed with those already written.
+struct DownloadPin: Sendable, Equatable {
+    /// The first answer's `ETag`; nil when it had none (nothing to send or compare).
+    let etag: String?
+    /// The blob's size the first answer stated (`Content-Range` total, or a 200's `Content-Length`).
+    let total: Int64?
+
+    init(answer: HTTPResponseHead) {
+        etag = answer.headers.first(name: "ETag").flatMap { $0.isEmpty ? nil : $0 }
+        total = DownloadPin.total(of: answer)
+    }
+
+    /// The blob's size an answer states: `Content-Range`'s total, or a 200's `Content-Length`.
+    static func total(of answer: HTTPResponseHead) -> Int64? {
+        answer.headers.first(name: "Content-Range").flatMap(ContentRange.init(parsing:))?.total
+            ?? (answer.status == 200 ? Int64(answer.headers.first(name: "Content-Length") ?? "") : nil)
+    }
+
+    /// Why `answer` (a 2xx) cannot belong to the download pinned here, or nil when it can.
+    func disagreement(with answer: HTTPResponseHead, operation: String) -> ToolboxError? {
+        if let etag {
+            let other = answer.headers.first(name: "ETag")
+            if other != etag {
+                return ToolboxError(.preconditionFailed, "\(operation): the blob changed during the download: the "
+                    + "first answer had ETag \(etag.prefix(80)), this one "
+                    + (other.map { "has ETag \($0.prefix(80))" } ?? "has no ETag"))
+            }
+        }
+        if let total {
+            let other = DownloadPin.total(of: answer)
+            if other != total {
+                return ToolboxError(.invalidResponse, "\(operation): the blob's size changed from \(total) bytes to "
+                    + (other.map { "\($0) bytes" } ?? "none stated") + " during the download")
+            }
+        }
+        return nil
+    }
+}
+
 /// One ranged GET streamed into a sink, resumed after a failure from the first byte not yet written (so a
 /// dropped connection costs the rest of the range, not the blob).
+///
+/// Once an answer has come (here, or for an earlier range of the download: `pinned`), every attempt carries
+/// `If-Match` with its ETag, and every answer must have that ETag and the same blob size.
 ///
 /// The attempts run one after another; within one, the head, body pieces and completion arrive in order on the
 /// HTTP client's delivery queue.
@@ -25,6 +69,8 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
     private var failure: ToolboxError?
     private var attempts = 0
     private var head: HTTPResponseHead?
+    /// The download's first answer's ETag and size; set from this fetch's first answer when not given.
+    private var pin: DownloadPin?
 
     private let name: String
     private let end: Int64?
@@ -42,17 +88,18 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
     /// - Parameters:
     ///   - start, end: the bytes to get (inclusive; `end` nil: to the end of the blob).
     ///   - base: the blob offset that is offset 0 in the sink.
-    ///   - headers: conditions (`If-Match` with the first answer's ETag for later ranges).
-    ///   - sendRange: false for the one request that must not carry a range (an empty blob).
-    init(name: String, start: Int64, end: Int64?, base: Int64, headers: [(String, String)], pipeline: BlobPipeline,
-         tracker: BlobOperation<Op>, deadline: Deadline, sink: any DownloadSink, progress: ProgressReporter?,
-         onHead: (@Sendable (HTTPResponseHead) -> ToolboxError?)? = nil,
+    ///   - headers: the caller's conditions (an `If-Match` among them is replaced by the pinned ETag).
+    ///   - pinned: the download's first answer, for every range after the first.
+    init(name: String, start: Int64, end: Int64?, base: Int64, headers: [(String, String)], pinned: DownloadPin? = nil,
+         pipeline: BlobPipeline, tracker: BlobOperation<Op>, deadline: Deadline, sink: any DownloadSink,
+         progress: ProgressReporter?, onHead: (@Sendable (HTTPResponseHead) -> ToolboxError?)? = nil,
          completion: @escaping @Sendable (Result<HTTPResponseHead, ToolboxError>) -> Void) {
         self.name = name
         self.next = start
         self.end = end
         self.base = base
         self.headers = headers
+        self.pin = pinned
         self.pipeline = pipeline
         self.tracker = tracker
         self.deadline = deadline
@@ -62,19 +109,28 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
         self.completion = completion
     }
 
-    var operationText: String {
-        "downloading bytes \(lock.withLock { next })-\(end.map(String.init) ?? "") of '\(name)'"
+    var operationText: String { lock.withLock { operationTextLocked } }
+
+    /// `operationText`, with `lock` held.
+    private var operationTextLocked: String {
+        "downloading bytes \(next)-\(end.map(String.init) ?? "") of '\(name)'"
     }
 
+    /// - Parameter sendRange: false for the one request that must not carry a range (an empty blob).
     func start(sendRange: Bool = true) {
-        let (from, number): (Int64, Int) = lock.withLock {
+        let (from, number, pin): (Int64, Int, DownloadPin?) = lock.withLock {
             status = 0
             skip = 0
             errorBody = []
             failure = nil
-            return (next, attempts)
+            return (next, attempts, self.pin)
         }
         var fields = headers
+        if let etag = pin?.etag {
+            // The resume of a range, and every later range, must get the version whose bytes are already written.
+            fields.removeAll { $0.0.lowercased() == "if-match" }
+            fields.append(("If-Match", etag))
+        }
         if sendRange { fields.append(("x-ms-range", "bytes=\(from)-\(end.map(String.init) ?? "")")) }
         let request = BlobRequest(method: "GET", resource: .blob(name), headers: fields, expected: [200, 206],
                                   operation: operationText)
@@ -104,18 +160,27 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
                 problem = ToolboxError(.invalidResponse, "a 206 answer for '\(name)' has no valid Content-Range")
             }
         }
-        let first: Bool = lock.withLock {
+        let success = (200...299).contains(head.status)
+        let (first, failed): (Bool, Bool) = lock.withLock {
             status = head.status
             // A 200 to a ranged request is the whole blob: drop what comes before the wanted bytes.
             if head.status == 200 { skip = next }
+            if success {
+                // Checked before any byte of the answer is written.
+                if let pin {
+                    if problem == nil { problem = pin.disagreement(with: head, operation: operationTextLocked) }
+                } else {
+                    pin = DownloadPin(answer: head)
+                }
+            }
             if let problem { failure = problem }
             // Only a successful head counts as the first: a throttled or failed attempt before it must not use
             // up the one call that sizes the sink (the download would then refuse every byte).
-            guard (200...299).contains(head.status), self.head == nil else { return false }
+            guard success, self.head == nil else { return (false, problem != nil) }
             self.head = head
-            return true
+            return (true, problem != nil)
         }
-        if problem == nil, first, let onHead, let refusal = onHead(head) {
+        if !failed, first, let onHead, let refusal = onHead(head) {
             lock.withLock { failure = refusal }
         }
     }
@@ -163,14 +228,8 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
         let retryable: Bool
         switch result {
         case .success(let answer) where (200...299).contains(status):
-            let total = Self.total(of: answer, status: status)
-            let firstTotal = head.flatMap { Self.total(of: $0, status: $0.status) }
-            if let total, let firstTotal, total != firstTotal {
-                // An attempt after the first saw another size: the blob changed under the download, and bytes
-                // already written belong to the other version.
-                return completion(.failure(ToolboxError(.invalidResponse, "\(operationText): the blob's size changed "
-                    + "from \(firstTotal) to \(total) bytes during the download")))
-            }
+            // (An answer of another size or ETag than the first was refused at its head, in `received`.)
+            let total = DownloadPin.total(of: answer)
             let wantedEnd = end ?? ((total ?? next) - 1)
             if next > wantedEnd { return completion(.success(head ?? answer)) }
             // "The blob ends here" finishes early only the range that learns the size (the first); a later range
@@ -185,7 +244,8 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
             error = ToolboxError(.httpTruncated, "\(operationText): the answer ended early")
             retryable = true
         case .success(let answer):
-            error = BlobErrors.from(HTTPResponse(head: answer, body: errorBody), operation: operationText)
+            error = Self.explained(BlobErrors.from(HTTPResponse(head: answer, body: errorBody), operation: operationText),
+                                   pin: lock.withLock { pin })
             retryable = BlobErrors.isRetryable(status: answer.status)
         case .failure(let transportError):
             error = BlobErrors.from(transportError, operation: operationText)
@@ -200,10 +260,12 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
 }
 
 extension RangeFetch {
-    /// The blob's size an answer states: `Content-Range`'s total, or a 200's `Content-Length`.
-    static func total(of answer: HTTPResponseHead, status: Int) -> Int64? {
-        answer.headers.first(name: "Content-Range").flatMap(ContentRange.init(parsing:))?.total
-            ?? (status == 200 ? Int64(answer.headers.first(name: "Content-Length") ?? "") : nil)
+    /// A 412 to a request carrying the pinned ETag means the blob was replaced after the first answer: say so.
+    static func explained(_ error: ToolboxError, pin: DownloadPin?) -> ToolboxError {
+        guard error.code == .preconditionFailed, let etag = pin?.etag else { return error }
+        var explained = error
+        explained.message += " (the blob changed during the download: it no longer has ETag \(etag.prefix(80)))"
+        return explained
     }
 }
 
