@@ -6,8 +6,8 @@ import FoundationXML
 import ToolboxCore
 
 /// A small element tree read with Foundation's `XMLParser` (libxml2): what Blob listings, user delegation keys
-/// and error bodies need. External entities are not resolved, and size and depth are bounded, so a hostile body
-/// gives an error, never a crash or a runaway allocation.
+/// and error bodies need. External entities are not resolved, and size, depth and attributes per element are
+/// bounded, so a hostile body gives an error, never a crash, a runaway allocation or minutes of CPU.
 struct BlobXMLNode: Sendable {
     var name: String
     var attributes: [String: String]
@@ -20,19 +20,115 @@ struct BlobXMLNode: Sendable {
     /// The text of the first child called `name`, or nil when there is none.
     func childText(_ name: String) -> String? { child(name)?.text }
 
+    /// The most attributes one element may have. Blob Storage's documents have at most two; libxml2 checks each
+    /// attribute of an element against all the others, so an element with hundreds of thousands of them costs
+    /// minutes of CPU (quadratic) before a single parser event.
+    static let maxAttributesPerElement = 64
+
     /// Parses `bytes`; nil when they are not well-formed XML within the limits.
     static func parse(_ bytes: [UInt8], maxDepth: Int = 32, maxElements: Int = 1_000_000) -> BlobXMLNode? {
+        try? parsing(bytes, maxDepth: maxDepth, maxElements: maxElements)
+    }
+
+    /// Parses `bytes`; throws `.invalidResponse` saying why they are not well-formed XML within the limits.
+    static func parsing(_ bytes: [UInt8], maxDepth: Int = 32, maxElements: Int = 1_000_000)
+        throws(ToolboxError) -> BlobXMLNode
+    {
         // The service sends UTF-8 without a document type declaration; a DTD is where entity expansion (a billion
         // laughs) and external entities live, so none is handed to libxml2, whatever its own limits are. (UTF-16 or
         // UTF-32, with their NUL bytes, could spell the declaration in a way this check does not see.)
-        guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self),
-              !text.lowercased().contains("<!doctype") else { return nil }
+        guard !bytes.contains(0), let text = String(validating: bytes, as: UTF8.self) else {
+            throw ToolboxError(.invalidResponse, "the body is not UTF-8 text")
+        }
+        guard !text.lowercased().contains("<!doctype") else {
+            throw ToolboxError(.invalidResponse, "the body has a document type declaration")
+        }
+        if let count = XMLAttributeScan.firstElementOver(maxAttributesPerElement, in: bytes) {
+            throw ToolboxError(.invalidResponse, "an element has more than \(maxAttributesPerElement) attributes "
+                + "(at least \(count))")
+        }
         let parser = XMLParser(data: Data(bytes))
         parser.shouldResolveExternalEntities = false
         let builder = XMLTreeBuilder(maxDepth: maxDepth, maxElements: maxElements)
         parser.delegate = builder
-        guard parser.parse(), !builder.exceeded else { return nil }
-        return builder.root
+        let parsed = parser.parse()
+        if builder.exceeded {
+            throw ToolboxError(.invalidResponse, "the document is deeper than \(maxDepth) elements or has more than "
+                + "\(maxElements) elements")
+        }
+        guard parsed, let root = builder.root else {
+            let line = parser.lineNumber
+            throw ToolboxError(.invalidResponse, "the body is not well-formed XML (line \(line))")
+        }
+        return root
+    }
+}
+
+/// A linear pass over an XML document's markup that counts the attributes of each start tag, so that a document
+/// libxml2 would take quadratic time over is refused first. It follows comments, CDATA sections, processing
+/// instructions and quoted values only as far as needed to find where tags are; the parser checks the rest.
+enum XMLAttributeScan {
+    /// The attribute count (`limit` + 1) of the first element with more than `limit` attributes, or nil.
+    static func firstElementOver(_ limit: Int, in bytes: [UInt8]) -> Int? {
+        bytes.withUnsafeBufferPointer { buffer -> Int? in
+            let count = buffer.count
+            var index = 0
+            /// The index just past the first `terminator` at or after `from`, or `count`.
+            func skip(past terminator: StaticString, from: Int) -> Int {
+                let pattern = UnsafeBufferPointer(start: terminator.utf8Start, count: terminator.utf8CodeUnitCount)
+                var at = from
+                while at + pattern.count <= count {
+                    if buffer[at] == pattern[0] {
+                        var match = true
+                        for offset in 1..<pattern.count where buffer[at + offset] != pattern[offset] {
+                            match = false
+                            break
+                        }
+                        if match { return at + pattern.count }
+                    }
+                    at += 1
+                }
+                return count
+            }
+            func starts(with prefix: StaticString, at: Int) -> Bool {
+                let pattern = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+                guard at + pattern.count <= count else { return false }
+                for offset in 0..<pattern.count where buffer[at + offset] != pattern[offset] { return false }
+                return true
+            }
+            while index < count {
+                guard buffer[index] == UInt8(ascii: "<") else {
+                    index += 1
+                    continue
+                }
+                if starts(with: "<!--", at: index) {
+                    index = skip(past: "-->", from: index + 4)
+                } else if starts(with: "<![CDATA[", at: index) {
+                    index = skip(past: "]]>", from: index + 9)
+                } else if starts(with: "<?", at: index) {
+                    index = skip(past: "?>", from: index + 2)
+                } else {
+                    // A start tag (or an end tag, or a declaration): each quoted value is one attribute.
+                    var attributes = 0
+                    index += 1
+                    while index < count {
+                        let byte = buffer[index]
+                        if byte == UInt8(ascii: ">") {
+                            index += 1
+                            break
+                        }
+                        if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
+                            attributes += 1
+                            if attributes > limit { return attributes }
+                            index += 1
+                            while index < count, buffer[index] != byte { index += 1 }
+                        }
+                        index += 1
+                    }
+                }
+            }
+            return nil
+        }
     }
 }
 
@@ -81,7 +177,13 @@ private final class XMLTreeBuilder: NSObject, XMLParserDelegate {
 enum BlobXML {
     /// `List Blobs` → a page. Throws `.invalidResponse` naming what was wrong.
     static func listPage(_ body: [UInt8]) throws(ToolboxError) -> BlobListPage {
-        guard let root = BlobXMLNode.parse(body), root.name == "EnumerationResults" else {
+        let root: BlobXMLNode
+        do {
+            root = try BlobXMLNode.parsing(body)
+        } catch {
+            throw ToolboxError(.invalidResponse, "the List Blobs answer is refused: \(error.message)")
+        }
+        guard root.name == "EnumerationResults" else {
             throw ToolboxError(.invalidResponse, "the List Blobs answer is not an <EnumerationResults> XML document")
         }
         var blobs: [BlobProperties] = []
