@@ -133,16 +133,17 @@ extension BlobContainerOperations {
         }
     }
 
-    /// Every blob whose name starts with `prefix`, page after page.
+    /// Every blob whose name starts with `prefix`, page after page (`timeout` bounds each page). A page naming a
+    /// marker this listing already followed (a server cycling markers) fails it with `.invalidResponse`.
     public func listAllBlobs(prefix: String? = nil, pageSize: Int? = nil,
                              timeout: Duration = BlobTimeouts.request) throws(ToolboxError) -> [BlobProperties] {
         var all: [BlobProperties] = []
-        var marker: String?
+        var markers = BlobListingMarkers(start: nil)
         repeat {
-            let page = try listBlobs(prefix: prefix, pageSize: pageSize, marker: marker, timeout: timeout)
+            let page = try listBlobs(prefix: prefix, pageSize: pageSize, marker: markers.current, timeout: timeout)
+            _ = try markers.advance(past: page)
             all += page.blobs
-            marker = try page.marker(following: marker)
-        } while marker != nil
+        } while markers.current != nil
         return all
     }
 

@@ -60,16 +60,49 @@ public struct BlobListPage: Sendable, Equatable {
         self.blobs = blobs
         self.nextMarker = nextMarker
     }
+}
 
-    /// The marker to list on with after this page, which was asked for with `previous`: nil at the end. A page
-    /// naming the very marker it was asked for would make a listing that follows markers ask for it forever, so
-    /// that is `.invalidResponse`.
-    package func marker(following previous: String?) throws(ToolboxError) -> String? {
-        if let nextMarker, nextMarker == previous {
-            throw ToolboxError(.invalidResponse, "the blob listing answered marker '\(nextMarker.prefix(80))' with "
-                + "the same marker again; following it would never end")
+/// The markers one listing has asked with, so that a page naming one of them again is caught: a server answering
+/// markers in a cycle (A → B → A …) would make a listing that follows them ask forever.
+///
+/// ```swift
+/// var markers = BlobListingMarkers(start: nil)
+/// repeat {
+///     let page = try blobs.listBlobs(marker: markers.current)
+///     let next = try markers.advance(past: page)   // before using page.blobs: a loop's page was listed already
+///     use(page.blobs)
+/// } while markers.current != nil
+/// ```
+package struct BlobListingMarkers: Sendable {
+    /// SHA-256 of every marker asked with (a marker is opaque and may be long; 32 bytes each are kept).
+    private var seen: Set<[UInt8]> = []
+    /// The marker to ask with next: nil for the first page, and after the last.
+    package private(set) var current: String?
+    /// Pages advanced past.
+    package private(set) var pages = 0
+
+    /// `start`: the marker the listing starts from (nil: the first page).
+    package init(start: String?) {
+        current = start
+        if let start, !start.isEmpty { seen.insert(AuthCrypto.sha256(Array(start.utf8))) }
+    }
+
+    /// Takes `page`, the answer to `current`: returns its next marker (nil at the end), which becomes `current`.
+    /// A next marker this listing has asked with already is `.invalidResponse`: following it would repeat pages
+    /// forever, so call this before using the page's blobs.
+    package mutating func advance(past page: BlobListPage) throws(ToolboxError) -> String? {
+        pages += 1
+        guard let next = page.nextMarker, !next.isEmpty else {
+            current = nil
+            return nil
         }
-        return nextMarker
+        let digest = AuthCrypto.sha256(Array(next.utf8))
+        guard seen.insert(digest).inserted else {
+            throw ToolboxError(.invalidResponse, "the blob listing's page \(pages) named marker '\(next.prefix(80))', "
+                + "which this listing had already followed; following it again would repeat pages forever")
+        }
+        current = next
+        return next
     }
 }
 

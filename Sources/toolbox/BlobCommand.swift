@@ -103,7 +103,7 @@ struct BlobDownload: ParsableCommand {
     }
 }
 
-/// `toolbox blob list [--prefix P] [--page-size K]`
+/// `toolbox blob list [--prefix P] [--page-size K] [--timeout SECONDS]`
 struct BlobList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
@@ -112,13 +112,46 @@ struct BlobList: ParsableCommand {
     @OptionGroup var common: BlobCommonOptions
     @Option(help: "Only names starting with this") var prefix: String?
     @Option(name: .customLong("page-size"), help: "Blobs per request (1...5000)") var pageSize: Int?
+    @Option(help: "Seconds the whole listing may take, every page and retry included (default: no limit)")
+    var timeout: Double?
+
+    func validate() throws {
+        if let timeout { _ = try Duration(cliSeconds: timeout, flag: "--timeout") }
+    }
 
     func run() throws {
+        let limit = try timeout.map { seconds throws(ValidationError) in
+            try Duration(cliSeconds: seconds, flag: "--timeout")
+        }
+        let started = MonotonicInstant.now()
+        /// What is left of `--timeout` (nil: no limit).
+        func left() -> Duration? {
+            limit.map { $0 - .milliseconds(Int64(MonotonicInstant.now().seconds(since: started) * 1000)) }
+        }
         try common.withClient { client in
             var count = 0
-            var marker: String?
+            var markers = BlobListingMarkers(start: nil)
+            func timedOut(_ cause: ToolboxError?) -> ToolboxError {
+                ToolboxError(.timedOut, "the listing did not end within --timeout \(timeout?.secondsText ?? "") s "
+                    + "(\(markers.pages) pages, \(count) blobs listed)" + (cause.map { ": \($0.message)" } ?? ""),
+                    underlying: cause)
+            }
             repeat {
-                let page = try client.listBlobs(prefix: prefix, pageSize: pageSize, marker: marker)
+                var pageTimeout = BlobTimeouts.request
+                if let left = left() {
+                    guard left > .zero else { throw timedOut(nil) }
+                    pageTimeout = min(pageTimeout, left)
+                }
+                let page: BlobListPage
+                do {
+                    page = try client.listBlobs(prefix: prefix, pageSize: pageSize, marker: markers.current,
+                                                timeout: pageTimeout)
+                } catch let error as ToolboxError where error.code == .timedOut
+                    && (left().map { $0 <= .zero } ?? false) {
+                    throw timedOut(error)
+                }
+                // Before printing: a page naming a marker already followed is a loop, refused before its blobs.
+                _ = try markers.advance(past: page)
                 for blob in page.blobs {
                     JSONOutput.printLine([
                         "name": blob.name, "size": blob.size, "etag": blob.etag,
@@ -127,11 +160,15 @@ struct BlobList: ParsableCommand {
                     ])
                 }
                 count += page.blobs.count
-                marker = try page.marker(following: marker)
-            } while marker != nil
+            } while markers.current != nil
             JSONOutput.printLine(["count": count])
         }
     }
+}
+
+private extension Double {
+    /// `1` for 1.0, `0.5` for 0.5: seconds as they were likely typed.
+    var secondsText: String { rounded() == self && abs(self) < 1e15 ? String(Int64(self)) : String(self) }
 }
 
 /// `toolbox blob delete --name N`
