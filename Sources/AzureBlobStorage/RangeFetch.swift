@@ -245,7 +245,7 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
             retryable = true
         case .success(let answer):
             error = Self.explained(BlobErrors.from(HTTPResponse(head: answer, body: errorBody), operation: operationText),
-                                   pin: lock.withLock { pin })
+                                   pin: lock.withLock { pin }).redacting(pipeline.secrets)
             retryable = BlobErrors.isRetryable(status: answer.status)
         case .failure(let transportError):
             error = BlobErrors.from(transportError, operation: operationText)

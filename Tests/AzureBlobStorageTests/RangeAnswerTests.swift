@@ -45,6 +45,34 @@ final class RangeAnswerTests: XCTestCase {
         return try container.download("b.bin").content
     }
 
+    /// A server echoing the account key into its error (message and request id) never gets it into the error,
+    /// for a download's ranges and for the other requests alike.
+    func testAnEchoedAccountKeyNeverReachesTheError() throws {
+        let key = "ZWNob2VkLWFjY291bnQta2V5LXZhbHVlLTEyMzQ1Ng=="
+        let echo = try HTTPServer { _, respond in
+            respond(HTTPServerResponse(status: 403, headers: ["Content-Type": "application/xml", "x-ms-request-id": key,
+                                                              "x-ms-error-code": "AuthorizationFailure"],
+                                       text: "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthorizationFailure"
+                                           + "</Code><Message>the key \(key) may not do this</Message></Error>"))
+        }
+        defer { echo.close() }
+        let container = try BlobContainer(
+            connectionString: "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=\(key);"
+                + "BlobEndpoint=http://127.0.0.1:\(echo.port)/devstoreaccount1;", containerName: "ctr1")
+        defer { try? container.close() }
+        let attempts: [(String, () throws -> Void)] = [
+            ("download", { _ = try container.download("b.bin") }),
+            ("upload", { _ = try container.upload("b.bin", data: [1, 2, 3]) }),
+        ]
+        for (what, attempt) in attempts {
+            XCTAssertThrowsError(try attempt(), what) { error in
+                let text = "\(error) \((error as? ToolboxError)?.serviceCondition.map { "\($0)" } ?? "")"
+                XCTAssertFalse(text.contains(key), "\(what): \(text)")
+                XCTAssertTrue(text.contains("[REDACTED]"), "\(what): \(text)")
+            }
+        }
+    }
+
     func testTheTruthDownloadsWhole() throws {
         let honest = try server { _, _ in nil }
         defer { honest.close() }
