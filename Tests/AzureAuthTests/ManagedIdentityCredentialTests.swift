@@ -94,6 +94,27 @@ final class ManagedIdentityCredentialTests: XCTestCase {
         XCTAssertFalse("\(request)".contains("hdr-secret"))
     }
 
+    /// App Service's identity endpoint answering 503 or 429 is retried (it was tried once); a 404 is not.
+    func testAppServiceRetriesTransientAnswers() throws {
+        for (first, requests) in [(503, 2), (429, 2), (404, 1)] {
+            let transport = FakeTokenTransport { _, index in
+                index == 0 ? FakeTokenTransport.json(first, ["error": "busy"])
+                    : FakeTokenTransport.json(200, ["access_token": "as-token", "expires_on": "1795724499",
+                                                    "token_type": "Bearer"])
+            }
+            let credential = try ManagedIdentityCredential(
+                environment: ["IDENTITY_ENDPOINT": "http://127.0.0.1:10200/msi/token", "IDENTITY_HEADER": "hdr"],
+                transport: transport, retryDelays: [0.01, 0.02])
+            let result = awaitToken(credential, [scope])
+            XCTAssertEqual(transport.count, requests, "\(first)")
+            if requests == 2 {
+                XCTAssertEqual(try XCTUnwrap(result).get().token.exposedValue, "as-token", "\(first)")
+            } else {
+                XCTAssertEqual(result?.failureCode, .authenticationFailed, "\(first)")
+            }
+        }
+    }
+
     func testUnsupportedEnvironmentsAndScopes() throws {
         let transport = FakeTokenTransport.issuing()
         let environments: [[String: String]] = [

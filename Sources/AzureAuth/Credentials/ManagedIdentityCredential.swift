@@ -12,7 +12,8 @@ import ToolboxCore
 ///
 /// The source is chosen from `environment` in azure-identity's order. Service Fabric, Azure Arc and Cloud Shell
 /// are recognised but not supported: those environments make the credential unavailable with a message saying
-/// so. IMDS answers 404, 410, 429 and 5xx are retried with backoff (`retryDelays`). Tokens are cached per scope.
+/// so. IMDS answers 404, 410, 429 and 5xx, and App Service answers 408, 429, 500, 502, 503 and 504 (azure-core's
+/// retry statuses), are retried with backoff (`retryDelays`). Tokens are cached per scope.
 public final class ManagedIdentityCredential: TokenCredential, CustomStringConvertible {
     /// Which user-assigned identity to use; nil means the system-assigned one.
     public enum UserAssignedID: Sendable, Equatable, CustomStringConvertible {
@@ -45,7 +46,7 @@ public final class ManagedIdentityCredential: TokenCredential, CustomStringConve
     ///   - id: a user-assigned identity (client id, object id or resource id); nil for the system-assigned one.
     ///   - environment: where to look for App Service's `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`.
     ///   - transport: how token requests are sent.
-    ///   - retryDelays: seconds to wait before each retry of a retryable IMDS answer.
+    ///   - retryDelays: seconds to wait before each retry of a retryable answer.
     ///   - logger: where the credential logs (never tokens).
     ///   - clock: the wall clock in UNIX seconds, for token expiry.
     /// - throws: `AuthError.Code.credentialUnavailable` in an environment this credential does not support.
@@ -85,7 +86,7 @@ public final class ManagedIdentityCredential: TokenCredential, CustomStringConve
                 let request = ManagedIdentityRequest(
                     source: .appService, endpoint: identityEndpoint, id: id, secretHeader: Secret(header))
                 cache = TokenCache(name: name, logger: logger, clock: clock) { scopes, deadline, done in
-                    request.send(scopes: scopes, transport: transport, deadline: deadline, retryDelays: [],
+                    request.send(scopes: scopes, transport: transport, deadline: deadline, retryDelays: retryDelays,
                         probe: nil, clock: clock, completion: done)
                 }
                 return

@@ -95,8 +95,12 @@ struct ManagedIdentityRequest: Sendable {
                     + "unavailable: IMDS answered 400 (no identity has been assigned"
                     + "\(id.map { " matching \($0)" } ?? "")); assign a managed identity to this resource")))
             }
-            let retryable = status == 404 || status == 410 || status == 429 || (500..<600).contains(status)
-            if source == .imds, retryable, let delay = retryDelays.first,
+            // IMDS: its documented transient answers. App Service: azure-core's retry statuses (it was not retried
+            // at all, though a 503 from the identity endpoint is as passing as one from IMDS).
+            let retryable = source == .imds
+                ? status == 404 || status == 410 || status == 429 || (500..<600).contains(status)
+                : [408, 429, 500, 502, 503, 504].contains(status)
+            if retryable, let delay = retryDelays.first,
                 deadline.secondsRemaining > delay
             {
                 Self.retryQueue.asyncAfter(deadline: .now() + delay) {
