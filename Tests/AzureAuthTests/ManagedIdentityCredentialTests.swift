@@ -115,6 +115,21 @@ final class ManagedIdentityCredentialTests: XCTestCase {
         }
     }
 
+    /// URLs with a password in them are refused without quoting it (errors naming the endpoint showed it).
+    func testEndpointsWithAPasswordAreRefusedWithoutShowingIt() throws {
+        XCTAssertThrowsError(try ManagedIdentityCredential(
+            environment: ["IDENTITY_ENDPOINT": "http://u:PASSWORD1@127.0.0.1:10200/msi/token", "IDENTITY_HEADER": "h"],
+            transport: FakeTokenTransport.issuing())) { error in
+            XCTAssertEqual((error as? AuthError)?.code, .invalidArgument)
+            XCTAssertFalse("\(error)".contains("PASSWORD1"), "\(error)")
+        }
+        XCTAssertThrowsError(try EntraTokenEndpoint(authorityHost: "https://u:PASSWORD2@login.example", tenantID: "t"))
+        { error in
+            XCTAssertEqual((error as? AuthError)?.code, .invalidArgument)
+            XCTAssertFalse("\(error)".contains("PASSWORD2"), "\(error)")
+        }
+    }
+
     func testUnsupportedEnvironmentsAndScopes() throws {
         let transport = FakeTokenTransport.issuing()
         let environments: [[String: String]] = [

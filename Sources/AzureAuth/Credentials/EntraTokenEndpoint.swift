@@ -22,6 +22,13 @@ struct EntraTokenEndpoint: Sendable {
         var authority = value.trimmingWhitespace()
         while authority.hasSuffix("/") { authority.removeLast() }
         if !authority.contains("://") { authority = "https://" + authority }
+        // A user name or password in the URL would be quoted by every error naming the token endpoint.
+        let hostPart = authority.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        if hostPart.count > 2, hostPart[2].contains("@") {
+            throw AuthError(.invalidArgument, "the authority host carries a user name or password ('user@host'); "
+                + "Entra ID takes none there, and it would be shown in errors (AZURE_AUTHORITY_HOST or the "
+                + "authorityHost argument)")
+        }
         guard authority.lowercased().hasPrefix("https://"), authority.count > "https://".count else {
             throw AuthError(.invalidArgument, "the authority host '\(value)' is not an HTTPS URL; token requests "
                 + "carry secrets, so use 'https://...' (AZURE_AUTHORITY_HOST or the authorityHost argument)")

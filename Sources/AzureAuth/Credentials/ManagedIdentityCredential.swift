@@ -75,6 +75,12 @@ public final class ManagedIdentityCredential: TokenCredential, CustomStringConve
         }
         self.id = id
         if let identityEndpoint = environment.nonEmpty(Env.identityEndpoint) {
+            // A user name or password in the URL would be quoted by every error naming the endpoint.
+            let parts = identityEndpoint.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+            if parts.count > 2, parts[2].contains("@") {
+                throw AuthError(.invalidArgument, "\(Env.identityEndpoint) carries a user name or password "
+                    + "('user@host'); App Service sets none there")
+            }
             if environment.nonEmpty(Env.identityHeader) != nil,
                 environment.nonEmpty(Env.identityServerThumbprint) != nil
             {
