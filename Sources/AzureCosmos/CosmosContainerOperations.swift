@@ -190,6 +190,10 @@ extension CosmosContainerOperations {
     }
 
     /// Runs every page of `query` and collects the results.
+    ///
+    /// `options.timeout`, when given, bounds the whole query — every page, each page's requests and retries —
+    /// not each page: a service that keeps answering empty pages with a new continuation ends in `.timedOut`.
+    /// Without it each page may take `CosmosClientOptions.timeout`.
     @discardableResult
     public func queryItems(_ query: CosmosQuery?, options: CosmosQueryOptions = CosmosQueryOptions(),
                            queue: DispatchQueue = LibraryQueues.defaultCallbackQueue,
@@ -197,15 +201,27 @@ extension CosmosContainerOperations {
         -> any Cancellable
     {
         let handle = CancellableSlot()  // the page in flight
-        collectPages(query, options: options, queue: queue, handle: handle,
+        let deadline = options.timeout.map { Deadline.after($0) }
+        collectPages(query, options: options, deadline: deadline, queue: queue, handle: handle,
                      collected: CosmosQueryResult(items: [], pages: 0, requestCharge: 0), completion: completion)
         return handle
     }
 
-    private func collectPages(_ query: CosmosQuery?, options: CosmosQueryOptions, queue: DispatchQueue,
-                              handle: CancellableSlot, collected: CosmosQueryResult<[UInt8]>,
+    private func collectPages(_ query: CosmosQuery?, options: CosmosQueryOptions, deadline: Deadline?,
+                              queue: DispatchQueue, handle: CancellableSlot, collected: CosmosQueryResult<[UInt8]>,
                               completion: @escaping @Sendable (Result<CosmosQueryResult<[UInt8]>, ToolboxError>) -> Void) {
-        handle.set(queryPage(query, options: options, queue: queue) { result in
+        var pageOptions = options
+        if let deadline {
+            let remaining = deadline.secondsRemaining
+            guard remaining > 0 else {
+                let error = ToolboxError(.timedOut, "the query did not end within its timeout "
+                    + "(\(collected.pages) pages and \(collected.items.count) results read)")
+                queue.async { completion(.failure(error)) }
+                return
+            }
+            pageOptions.timeout = .clampingSeconds(remaining)
+        }
+        handle.set(queryPage(query, options: pageOptions, queue: queue) { result in
             switch result {
             case .failure(let error):
                 completion(.failure(error))
@@ -217,8 +233,8 @@ extension CosmosContainerOperations {
                 guard let next = page.continuation else { return completion(.success(all)) }
                 var options = options
                 options.continuation = next
-                self.collectPages(query, options: options, queue: queue, handle: handle, collected: all,
-                                  completion: completion)
+                self.collectPages(query, options: options, deadline: deadline, queue: queue, handle: handle,
+                                  collected: all, completion: completion)
             }
         })
     }

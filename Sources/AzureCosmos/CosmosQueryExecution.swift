@@ -65,6 +65,15 @@ final class CosmosQueryExecution: @unchecked Sendable {
 
     private func fail(_ error: ToolboxError) { operation.finish(.failure(error)) }
 
+    /// A continuation equal to the one just sent names the page just read again: a caller (or the fan-out)
+    /// following it would read that page forever.
+    private func repeatedContinuation(_ next: String?, sent: String?) -> ToolboxError? {
+        guard let next, let sent, next == sent else { return nil }
+        let shown = next.count > 40 ? String(next.prefix(40)) + "…" : next
+        return ToolboxError(.invalidResponse, "\(what): the service returned the same continuation token it was sent "
+            + "('\(shown)'); following it the query would never end")
+    }
+
     private func deliver(_ items: [CosmosJSON], continuation: String?) {
         operation.finish(.success(Page(items: items.map(\.jsonBytes), continuation: continuation, requestCharge: charge,
                                        activityIDs: activityIDs, requests: requests)))
@@ -168,7 +177,9 @@ final class CosmosQueryExecution: @unchecked Sendable {
             [self] result in
             switch result {
             case .failure(let error): fail(error)
-            case .success(let page): deliver(page.documents, continuation: page.continuation)
+            case .success(let page):
+                if let error = repeatedContinuation(page.continuation, sent: options.continuation) { return fail(error) }
+                deliver(page.documents, continuation: page.continuation)
             }
         }
     }
@@ -184,6 +195,7 @@ final class CosmosQueryExecution: @unchecked Sendable {
             case .failure(let error):
                 fail(error)
             case .success(let page):
+                if let error = repeatedContinuation(page.continuation, sent: token) { return fail(error) }
                 let next = page.continuation.map {
                     CosmosQueryContinuation(direct: $0, plan: nil, ranges: [], skipped: 0, emitted: 0).encoded
                 }
@@ -292,6 +304,7 @@ final class CosmosQueryExecution: @unchecked Sendable {
                 case .failure(let error):
                     fail(error)
                 case .success(let page):
+                    if let error = repeatedContinuation(page.continuation, sent: state.token) { return fail(error) }
                     then(page.documents, page.continuation)
                 }
             }

@@ -94,7 +94,8 @@ public struct CosmosQueryOptions: Sendable {
     public var continuation: String?
     /// A session token to read your own writes made through another client.
     public var sessionToken: String?
-    /// How long fetching one page (retries included) may take. Default: `CosmosClientOptions.timeout`.
+    /// `queryPage`: how long fetching that page (all its requests and retries) may take; `queryItems`: how long
+    /// the whole query, every page, may take. Default: `CosmosClientOptions.timeout` per page.
     public var timeout: Duration?
 
     public init(partitionKey: CosmosPartitionKey? = nil, maxItemCount: Int? = nil, continuation: String? = nil,

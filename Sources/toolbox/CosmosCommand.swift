@@ -37,7 +37,7 @@ struct CosmosConnectionOptions: ParsableArguments {
     @Flag(help: "JSON lines on stdout (the only output format).")
     var json = false
 
-    @Option(help: "Seconds an operation (retries included) may take.")
+    @Option(help: "Seconds an operation (retries included) may take; for query, the whole query (every page).")
     var timeout: Double = 60
 
     func validate() throws {
@@ -354,12 +354,20 @@ struct CosmosQueryCommand: ParsableCommand {
         let parameters = try parsedParameters()
         let key = try CosmosOutput.partitionKey(partitionKey)
         let sql = CosmosQuery(query, parameters: parameters)
+        // --timeout bounds the whole query, every page: each page gets what is left of it.
+        let deadline = Deadline.after(seconds: connection.timeout)
         try connection.run { client in
             var options = CosmosQueryOptions(partitionKey: key, maxItemCount: maxItemCount)
             var count = 0
             var pages = 0
             var charge = 0.0
             repeat {
+                let remaining = deadline.secondsRemaining
+                guard remaining > 0 else {
+                    throw ToolboxError(.timedOut, "the query did not end within --timeout \(connection.timeout) s "
+                        + "(\(pages) pages, \(count) results printed)")
+                }
+                options.timeout = .clampingSeconds(remaining)
                 let page = try client.queryPage(sql, options: options)
                 for item in page.items { try CosmosOutput.printDocument(item) }
                 count += page.items.count

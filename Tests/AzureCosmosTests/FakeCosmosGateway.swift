@@ -33,6 +33,11 @@ final class FakeCosmosGateway: @unchecked Sendable {
         var badSignatures = 0
         var stuckDatabaseContinuation: String? = nil
         var aadRequests = 0
+        /// A hostile service: answers a request in place of the fake when it returns a response (nil: the fake
+        /// answers). Sees the method, path, headers and body of every correctly signed request.
+        var hostile: ((_ method: String, _ path: String, _ headers: HTTPHeaders, _ body: [UInt8]) -> HTTPServerResponse?)? = nil
+        /// How many requests `hostile` answered.
+        var hostileAnswers = 0
     }
 
     let state = LockedValue(State())
@@ -123,6 +128,10 @@ final class FakeCosmosGateway: @unchecked Sendable {
         }
         if let token = headers.first(name: "x-ms-session-token") {
             state.withLockedValue { $0.sessionTokensSeen.append(token) }
+        }
+        if let hostile = state.load().hostile, let answer = hostile(method, path, headers, request.body) {
+            state.withLockedValue { $0.hostileAnswers += 1 }
+            return answer
         }
         let fault: Fault? = state.withLockedValue { state in
             guard !state.faults.isEmpty, state.faultFilter?(method, path) ?? true else { return nil }
@@ -457,6 +466,19 @@ final class FakeCosmosGateway: @unchecked Sendable {
     }
 
     // MARK: Responses
+
+    /// A JSON answer with the fake's usual headers plus `headers`, for `State.hostile` scripts.
+    static func answer(_ value: CosmosJSON, status: Int = 200, headers: [String: String] = [:]) -> HTTPServerResponse {
+        answer(bytes: value.jsonBytes, status: status, headers: headers)
+    }
+
+    static func answer(bytes: [UInt8], status: Int = 200, headers: [String: String] = [:]) -> HTTPServerResponse {
+        var response = HTTPServerResponse(status: status, headers: [
+            "Content-Type": "application/json", "x-ms-request-charge": "1.5", "x-ms-activity-id": UUID().uuidString,
+        ], body: .bytes(bytes))
+        for (name, value) in headers { response.head.headers.replaceOrAdd(name: name, value: value) }
+        return response
+    }
 
     private func json(_ status: Int, _ value: CosmosJSON) -> HTTPServerResponse {
         HTTPServerResponse(status: status, headers: [

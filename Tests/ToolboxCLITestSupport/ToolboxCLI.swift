@@ -63,7 +63,11 @@ public enum ToolboxCLI {
     /// A child killed by a signal, or one that printed a ThreadSanitizer report (exit status 66 under
     /// scripts/test.sh's TSan pass), throws a `Failure` that carries its whole stderr. No CLI test expects a crash,
     /// and a test that checks only the exit status would otherwise fail without the report.
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+    ///
+    /// With `timeLimit`, a child still running after that many seconds is terminated and the call throws a
+    /// `Failure` saying so (a command that should end but loops must fail its test, not hang it).
+    public static func run(_ arguments: [String], environment: [String: String] = [:],
+                           timeLimit: Double? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try executablePath())
         process.arguments = arguments
@@ -75,10 +79,21 @@ public enum ToolboxCLI {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let expired = LockedFlag()
+        let watchdog = DispatchWorkItem {
+            expired.set()
+            process.terminate()
+        }
+        if let timeLimit { DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: watchdog) }
         let stderrData = DrainedPipe(err.fileHandleForReading)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = stderrData.wait()
         process.waitUntilExit()
+        watchdog.cancel()
+        if expired.isSet {
+            throw Failure("`toolbox \(commandWords(arguments))` did not end within \(timeLimit ?? 0) s; its stderr:\n"
+                + String(decoding: stderr.prefix(4096), as: UTF8.self))
+        }
         let output = Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                             stderr: String(decoding: stderr, as: UTF8.self))
         let signalled = process.terminationReason == .uncaughtSignal
@@ -116,4 +131,14 @@ private final class DrainedPipe: @unchecked Sendable {
         done.wait()
         return data
     }
+}
+
+/// A flag set from one thread and read from another.
+private final class LockedFlag: @unchecked Sendable {
+    // @unchecked Sendable: `value` is only touched under `lock`.
+    private let lock = NSLock()
+    private var value = false
+
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }

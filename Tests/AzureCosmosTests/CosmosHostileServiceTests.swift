@@ -1,0 +1,155 @@
+@testable import AzureCosmos
+import Dispatch
+import ToolboxCLITestSupport
+import ToolboxCore
+import ToolboxTransport
+import ToolboxTransportServer
+import XCTest
+
+/// A service that answers wrongly — continuations that never end, results that ignore the query, partition key
+/// ranges that do not cover the key space, absurd headers, bodies that are not what they claim: the client ends
+/// every query, within its time-out, with a typed error that names what was wrong.
+final class CosmosHostileServiceTests: XCTestCase {
+    var gateway: FakeCosmosGateway!
+    var cosmos: Cosmos!
+
+    override func setUpWithError() throws {
+        gateway = try FakeCosmosGateway()
+        gateway.addContainer("db", "items")
+        cosmos = try Cosmos(connectionString: gateway.connectionString, databaseName: "db", containerName: "items")
+    }
+
+    override func tearDown() {
+        try? cosmos.close()
+        gateway.close()
+    }
+
+    /// Answers the requests `script` returns a response for; the fake answers the others.
+    func hostile(_ script: @escaping (_ method: String, _ path: String, _ headers: HTTPHeaders, _ body: [UInt8])
+        -> HTTPServerResponse?)
+    {
+        gateway.state.withLockedValue { $0.hostile = script }
+    }
+
+    /// Runs `body` on another thread; nil when it has not ended after `seconds` (the test then fails, not hangs).
+    func ending<T: Sendable>(within seconds: Double, _ body: @escaping @Sendable () throws -> T)
+        -> Result<T, ToolboxError>?
+    {
+        let outcome = LockedValue<Result<T, ToolboxError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            do {
+                let value = try body()
+                outcome.withLockedValue { $0 = .success(value) }
+            } catch {
+                outcome.withLockedValue { $0 = .failure(error as? ToolboxError ?? ToolboxError(.invalidArgument, "\(error)")) }
+            }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + seconds) == .success else { return nil }
+        return outcome.load()
+    }
+
+    func failure<T>(_ result: Result<T, ToolboxError>?, file: StaticString = #filePath, line: UInt = #line) -> ToolboxError? {
+        switch result {
+        case nil:
+            XCTFail("it never ended", file: file, line: line)
+        case .success(let value)?:
+            XCTFail("it succeeded: \(value)", file: file, line: line)
+        case .failure(let error)?:
+            return error
+        }
+        return nil
+    }
+
+    static func page(_ documents: [CosmosJSON], continuation: String?) -> HTTPServerResponse {
+        let body: CosmosJSON = ["_rid": "coll", "Documents": .array(documents), "_count": .integer(Int64(documents.count))]
+        return FakeCosmosGateway.answer(body, headers: continuation.map { ["x-ms-continuation": $0] } ?? [:])
+    }
+
+    func cosmosCLI(_ arguments: [String], timeLimit: Double = 60) throws -> ToolboxCLI.Output {
+        try ToolboxCLI.run(["cosmos"] + arguments + ["--endpoint", gateway.endpoint, "--key", FakeCosmosGateway.key,
+                                                    "--database", "db", "--container", "items", "--json"],
+                           timeLimit: timeLimit)
+    }
+
+    // MARK: Continuations
+
+    /// A continuation equal to the one just sent would read the same page forever (the CLI made ~2,500 requests
+    /// a second, printing the same results): single-partition, gateway-run and per-range pages refuse it.
+    func testAContinuationEqualToTheOneSentFailsTheQuery() throws {
+        let cosmos = self.cosmos!
+        // Single partition: the first page names "same" as the next, and so does the next.
+        hostile { _, _, headers, _ in
+            guard headers.first(name: "x-ms-documentdb-isquery") != nil else { return nil }
+            return Self.page([["id": "x"]], continuation: "same")
+        }
+        let single = failure(ending(within: 30) {
+            try cosmos.queryItems(CosmosQuery("SELECT * FROM c"), options: CosmosQueryOptions(partitionKey: "a")).items.count
+        })
+        XCTAssertEqual(single?.code, .invalidResponse, "\(String(describing: single))")
+        XCTAssertTrue(single?.message.contains("same continuation token") == true, "\(String(describing: single))")
+        XCTAssertEqual(gateway.state.load().hostileAnswers, 2)
+
+        // Cross-partition, fanned out: a range's empty pages, each naming the same next page (the fan-out reads
+        // on by itself while pages are empty, so this looped inside one page until its time-out).
+        hostile { _, _, headers, _ in
+            guard headers.first(name: "x-ms-documentdb-partitionkeyrangeid") != nil else { return nil }
+            return Self.page([], continuation: "stuck")
+        }
+        let ranged = failure(ending(within: 30) {
+            try cosmos.queryPage(CosmosQuery("SELECT * FROM c"), options: CosmosQueryOptions(timeout: .seconds(20))).items.count
+        })
+        XCTAssertEqual(ranged?.code, .invalidResponse, "\(String(describing: ranged))")
+        XCTAssertTrue(ranged?.message.contains("same continuation token") == true, "\(String(describing: ranged))")
+    }
+
+    /// `queryItems`' time-out bounds the whole query: a service answering empty pages with a fresh continuation
+    /// each time ended only with the process (each page had the whole time-out to itself).
+    func testQueryItemsTimeoutBoundsEveryPageTogether() throws {
+        let counter = LockedValue(0)
+        hostile { _, _, headers, _ in
+            guard headers.first(name: "x-ms-documentdb-isquery") != nil else { return nil }
+            let next = counter.withLockedValue { count -> Int in
+                count += 1
+                return count
+            }
+            return Self.page([], continuation: "page-\(next)")
+        }
+        let cosmos = self.cosmos!
+        let error = failure(ending(within: 30) {
+            try cosmos.queryItems(CosmosQuery("SELECT * FROM c"),
+                                  options: CosmosQueryOptions(partitionKey: "a", timeout: .milliseconds(500))).pages
+        })
+        XCTAssertEqual(error?.code, .timedOut, "\(String(describing: error))")
+        XCTAssertGreaterThan(counter.load(), 1)
+    }
+
+    /// `toolbox cosmos query --timeout` bounds the whole command, not each page; a repeated continuation is an
+    /// error (exit 1), not output repeated forever.
+    func testCLIQueryTimeoutBoundsTheWholeQuery() throws {
+        let counter = LockedValue(0)
+        hostile { _, _, headers, _ in
+            guard headers.first(name: "x-ms-documentdb-isquery") != nil else { return nil }
+            let next = counter.withLockedValue { count -> Int in
+                count += 1
+                return count
+            }
+            return Self.page([], continuation: "page-\(next)")
+        }
+        let fresh = try cosmosCLI(["query", "--partition-key", "a", "--query", "SELECT * FROM c", "--timeout", "1"],
+                                  timeLimit: 30)
+        XCTAssertEqual(fresh.status, 1, fresh.stderr)
+        XCTAssertTrue(fresh.stdout.contains("timedOut"), fresh.stdout)
+
+        hostile { _, _, headers, _ in
+            guard headers.first(name: "x-ms-documentdb-isquery") != nil else { return nil }
+            return Self.page([["id": "x"]], continuation: "same")
+        }
+        let same = try cosmosCLI(["query", "--partition-key", "a", "--query", "SELECT * FROM c", "--timeout", "10"],
+                                 timeLimit: 30)
+        XCTAssertEqual(same.status, 1, same.stderr)
+        XCTAssertTrue(same.stderr.contains("same continuation token"), same.stderr)
+        XCTAssertEqual(same.stdout.split(separator: "\n").count, 2, "the first page's result, then the error: \(same.stdout)")
+    }
+}
