@@ -283,7 +283,8 @@ final class CosmosQueryExecution: @unchecked Sendable {
                     CosmosQueryContinuation.RangeState(min: Swift.max($0.minInclusive, state.min),
                                                        max: Swift.min($0.maxExclusive, state.max),
                                                        token: state.token, skip: state.skip, filter: state.filter,
-                                                       dropRIDs: state.dropRIDs, dropValue: state.dropValue)
+                                                       dropRIDs: state.dropRIDs, dropValue: state.dropValue,
+                                                       resumeValue: state.resumeValue)
                 }
                 ranges.replaceSubrange(index...index, with: children)
                 if plan.isOrderBy {
@@ -344,6 +345,7 @@ final class CosmosQueryExecution: @unchecked Sendable {
     private func orderByFill(output: [CosmosJSON]) {
         if let index = loaded.firstIndex(of: false) {
             return readRange(index, maxItemCount: options.maxItemCount) { [self] documents, next in
+                if let error = resultsBeforeResumePoint(documents, range: index) { return fail(error) }
                 let skip = Swift.min(ranges[index].skip, documents.count)
                 buffers[index] = dropResumed(Array(documents.dropFirst(skip)), range: index, hasNext: next != nil)
                 nextTokens[index] = next
@@ -410,7 +412,8 @@ final class CosmosQueryExecution: @unchecked Sendable {
             let isTarget = state.min >= ties.min && state.max <= ties.max
             return CosmosQueryContinuation.RangeState(
                 min: state.min, max: state.max, token: nil, skip: 0, filter: state.max <= ties.min ? after : from,
-                dropRIDs: isTarget ? ties.rids : nil, dropValue: isTarget ? ties.value?.jsonString : nil)
+                dropRIDs: isTarget ? ties.rids : nil, dropValue: isTarget ? ties.value?.jsonString : nil,
+                resumeValue: ties.value?.jsonString)
         }
     }
 
@@ -429,6 +432,29 @@ final class CosmosQueryExecution: @unchecked Sendable {
         } else {
             ties = (value, range.min, range.max, [rid])
         }
+    }
+
+    /// A range resumed under the filter returns only results after the last one handed out (or from it, under an
+    /// inclusive filter). One at or before it means the service ignored the filter and is returning what was handed
+    /// out already; reading on, every page would hand the same results out again, forever. Refused, not skipped:
+    /// a service that ignores the query's filter cannot be trusted with the rest of it either.
+    private func resultsBeforeResumePoint(_ documents: [CosmosJSON], range index: Int) -> ToolboxError? {
+        let state = ranges[index]
+        guard let filter = state.filter, let text = state.resumeValue, let descending = plan.orderByDescending.first,
+            let value = try? CosmosJSON(parsing: Array(text.utf8))
+        else { return nil }
+        let inclusive = filter != plan.resumeFilter(after: value, inclusive: false)
+        for document in documents {
+            let order = CosmosJSON.cosmosCompare(Self.orderByValue(document), value) * (descending ? -1 : 1)
+            if order < 0 || order == 0 && !inclusive {
+                let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
+                return ToolboxError(.invalidResponse, "\(what): partition key range [\(state.min), \(state.max)) "
+                    + "returned a result \(order < 0 ? "before" : "at") the ORDER BY value the query resumed after "
+                    + "(\(shown)): the service ignored the resume filter, and the query would return the same "
+                    + "results again and again")
+            }
+        }
+        return nil
     }
 
     /// A resumed range's results less those equal to the last one handed out that were handed out already.

@@ -154,6 +154,10 @@ struct CosmosQueryContinuation: Codable, Sendable, Equatable {
         var dropRIDs: [String]?
         /// That result's ORDER BY value as JSON text (a `CosmosJSON?` would decode `null` as nil).
         var dropValue: String?
+        /// ORDER BY after a continuation, in every range: the ORDER BY value `filter` was built from (JSON text).
+        /// A result at or before it (before it, under an inclusive filter) was handed out already: a service that
+        /// returns one ignored the filter.
+        var resumeValue: String?
     }
 
     var version = 1

@@ -152,4 +152,45 @@ final class CosmosHostileServiceTests: XCTestCase {
         XCTAssertTrue(same.stderr.contains("same continuation token"), same.stderr)
         XCTAssertEqual(same.stdout.split(separator: "\n").count, 2, "the first page's result, then the error: \(same.stdout)")
     }
+
+    // MARK: ORDER BY
+
+    /// A service that ignores the ORDER BY resume filter answers every resumed range from its start: the results
+    /// before the resume point came back on every page, forever (1 MB documents took the CLI to 1.6 GB). The
+    /// first one is refused.
+    func testOrderByResultsBeforeTheResumePointFailTheQuery() throws {
+        hostile { _, _, headers, _ in
+            if headers.first(name: "x-ms-cosmos-is-query-plan-request") != nil {
+                let rewritten = "SELECT c._rid, [{\"item\": c.n}] AS orderByItems, c AS payload FROM c "
+                    + "WHERE {documentdb-formattableorderbyquery-filter} ORDER BY c.n"
+                let info: CosmosJSON = [
+                    "distinctType": "None", "orderBy": ["Ascending"], "orderByExpressions": ["c.n"],
+                    "rewrittenQuery": .string(rewritten),
+                ]
+                return FakeCosmosGateway.answer(["queryInfo": info, "queryRanges": [["min": "", "max": "FF"]]])
+            }
+            guard let range = headers.first(name: "x-ms-documentdb-partitionkeyrangeid") else { return nil }
+            let values: [Int64] = range == "0" ? [1, 3, 5] : [2, 4, 6]
+            return Self.page(values.map { n -> CosmosJSON in
+                ["_rid": .string("r\(n)"), "orderByItems": [["item": .integer(n)]], "payload": ["id": .string("\(n)"), "n": .integer(n)]]
+            }, continuation: nil)
+        }
+        var options = CosmosQueryOptions(maxItemCount: 2)
+        var seen: [Int] = []
+        var refused: ToolboxError?
+        for _ in 0..<20 {
+            do {
+                let page = try cosmos.queryPage(CosmosQuery("SELECT * FROM c ORDER BY c.n"), options: options)
+                seen += try page.items.map { Int(try CosmosJSON(parsing: $0)["n"]?.numberValue ?? -1) }
+                guard let next = page.continuation else { break }
+                options.continuation = next
+            } catch let error as ToolboxError {
+                refused = error
+                break
+            }
+        }
+        XCTAssertEqual(seen, [1, 2])
+        XCTAssertEqual(refused?.code, .invalidResponse, "\(String(describing: refused))")
+        XCTAssertTrue(refused?.message.contains("ignored the resume filter") == true, "\(String(describing: refused))")
+    }
 }
