@@ -35,17 +35,38 @@ struct CosmosRoutingMap: Sendable {
         ranges = byID.values.sorted { $0.minInclusive < $1.minInclusive }
     }
 
-    /// Why the map cannot route (nil when it can): an empty range, or two that overlap (a parent still listed
-    /// beside its children, a range given twice under two ids). A query splitting its work along overlapping
-    /// ranges would find the same overlap after every split and never end.
+    /// The effective partition key space the ranges must cover, `["", "FF")`.
+    static let keySpace = (min: "", max: "FF")
+
+    /// Why the map cannot route (nil when it can): no range at all (none listed, or each named as a parent by
+    /// itself or another), an empty range, two that overlap (a parent still listed beside its children, a range
+    /// given twice under two ids), or a gap — keys no range covers, whose items a cross-partition query would
+    /// silently leave out. A query splitting its work along overlapping ranges would find the same overlap after
+    /// every split and never end.
     func problem(container: String) -> ToolboxError? {
+        func shown(_ key: String) -> String { "'\(key.prefix(64))'" }
+        guard let first = ranges.first, let last = ranges.last else {
+            return ToolboxError(.invalidResponse, "container '\(container)' has no partition key ranges (the feed "
+                + "listed none, or named every range it listed as a parent of a range in it)")
+        }
         for range in ranges where !(range.minInclusive < range.maxExclusive) {
             return ToolboxError(.invalidResponse, "partition key range '\(range.id.prefix(40))' of container "
-                + "'\(container)' is empty ['\(range.minInclusive.prefix(64))', '\(range.maxExclusive.prefix(64))')")
+                + "'\(container)' is empty [\(shown(range.minInclusive)), \(shown(range.maxExclusive)))")
         }
         for (earlier, later) in zip(ranges, ranges.dropFirst()) where later.minInclusive < earlier.maxExclusive {
             return ToolboxError(.invalidResponse, "partition key ranges '\(earlier.id.prefix(40))' and "
                 + "'\(later.id.prefix(40))' of container '\(container)' overlap")
+        }
+        var gaps: [(String, String)] = []
+        if first.minInclusive != Self.keySpace.min { gaps.append((Self.keySpace.min, first.minInclusive)) }
+        for (earlier, later) in zip(ranges, ranges.dropFirst()) where later.minInclusive != earlier.maxExclusive {
+            gaps.append((earlier.maxExclusive, later.minInclusive))
+        }
+        if last.maxExclusive != Self.keySpace.max { gaps.append((last.maxExclusive, Self.keySpace.max)) }
+        if let gap = gaps.first {
+            return ToolboxError(.invalidResponse, "the partition key ranges of container '\(container)' leave keys "
+                + "[\(shown(gap.0)), \(shown(gap.1))) uncovered\(gaps.count > 1 ? " (and \(gaps.count - 1) more gaps)" : ""); "
+                + "a query would leave out the items there")
         }
         return nil
     }
@@ -176,9 +197,7 @@ final class CosmosMetadataCache: Sendable {
                 // No ETag means the service does not do incremental reads: what came is all there is. The SDKs
                 // loop until 304; a cap keeps a server that never says 304 from spinning us forever.
                 if response.header("etag") == nil || rounds >= 16 {
-                    if updated.ranges.isEmpty {
-                        completion(.failure(ToolboxError(.invalidResponse, "container '\(container)' has no partition key ranges")))
-                    } else if let problem = updated.problem(container: container) {
+                    if let problem = updated.problem(container: container) {
                         completion(.failure(problem))
                     } else {
                         completion(.success(updated))

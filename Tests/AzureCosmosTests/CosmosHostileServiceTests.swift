@@ -193,4 +193,44 @@ final class CosmosHostileServiceTests: XCTestCase {
         XCTAssertEqual(refused?.code, .invalidResponse, "\(String(describing: refused))")
         XCTAssertTrue(refused?.message.contains("ignored the resume filter") == true, "\(String(describing: refused))")
     }
+
+    // MARK: Partition key ranges
+
+    /// Partition key ranges that do not cover the key space route nothing to the keys left out: no ranges gave 0
+    /// results, a gap was skipped silently, ranges naming themselves or each other as parents were all dropped.
+    func testPartitionKeyRangesThatDoNotCoverTheKeySpaceFailTheQuery() throws {
+        typealias Range = FakeCosmosGateway.Range
+        // The gateway asks for a plan whatever the ranges, so the client reads them.
+        hostile { _, _, headers, _ in
+            guard headers.first(name: "x-ms-documentdb-query-enablecrosspartition") != nil,
+                headers.first(name: "x-ms-documentdb-partitionkeyrangeid") == nil,
+                headers.first(name: "x-ms-cosmos-is-query-plan-request") == nil
+            else { return nil }
+            return FakeCosmosGateway.answer(["code": "BadRequest", "message": "needs a plan"], status: 400,
+                                            headers: ["x-ms-substatus": "1004"])
+        }
+        let cases: [(ranges: [Range], reason: String)] = [
+            ([], "has no partition key ranges"),
+            ([Range(id: "0", min: "", max: "10", parents: []), Range(id: "1", min: "20", max: "FF", parents: [])],
+             "leave keys ['10', '20') uncovered"),
+            ([Range(id: "0", min: "", max: "80", parents: [])], "leave keys ['80', 'FF') uncovered"),
+            ([Range(id: "0", min: "10", max: "FF", parents: [])], "leave keys ['', '10') uncovered"),
+            ([Range(id: "0", min: "", max: "FF", parents: ["0"])], "has no partition key ranges"),
+            ([Range(id: "0", min: "", max: "80", parents: ["1"]), Range(id: "1", min: "80", max: "FF", parents: ["0"])],
+             "has no partition key ranges"),
+        ]
+        for (ranges, reason) in cases {
+            gateway.state.withLockedValue {
+                $0.ranges = ranges
+                $0.rangesEtag += 1
+            }
+            let client = try Cosmos(connectionString: gateway.connectionString, databaseName: "db", containerName: "items")
+            defer { try? client.close() }
+            let error = failure(ending(within: 30) {
+                try client.queryItems(CosmosQuery("SELECT * FROM c")).items.count
+            })
+            XCTAssertEqual(error?.code, .invalidResponse, "\(ranges): \(String(describing: error))")
+            XCTAssertTrue(error?.message.contains(reason) == true, "\(ranges): \(String(describing: error))")
+        }
+    }
 }
