@@ -202,9 +202,14 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
         }
     }
 
+    /// The largest `x-ms-request-charge` believed; the service charges far less for any one request.
+    static let maxRequestCharge = 1_000_000.0
+
     private func process(_ response: HTTPResponse) {
+        // A charge that is not a number from 0 to 1,000,000 RU (inf, nan, 1e308, negative) is ignored: summed over
+        // pages and retries it would make every total infinite.
         let charge = response.headers.first(name: "x-ms-request-charge").flatMap { Double($0) }
-            .flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } ?? 0
+            .flatMap { (0...Self.maxRequestCharge).contains($0) ? $0 : nil } ?? 0
         let total = state.withLockedValue { state -> Double in
             state.charge += charge
             return state.charge

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 struct Toolbox: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,3 +18,5 @@ struct Toolbox: ParsableCommand {
         ])
 }
 Toolbox.main()
+// A command that ran to its end but could not print a line of its output has failed.
+if JSONOutput.unprintedLines.load() > 0 { exit(JSONOutput.outputFailureStatus) }

@@ -233,4 +233,30 @@ final class CosmosHostileServiceTests: XCTestCase {
             XCTAssertTrue(error?.message.contains(reason) == true, "\(ranges): \(String(describing: error))")
         }
     }
+
+    // MARK: Headers
+
+    /// Pages charged 1e308, inf and nan RU, then 2.5: the absurd charges are ignored (they made every total
+    /// infinite, and the CLI's summary line unprintable — with exit status 0).
+    func testAbsurdRequestChargesAreIgnored() throws {
+        hostile { _, _, headers, _ in
+            guard headers.first(name: "x-ms-documentdb-isquery") != nil else { return nil }
+            let sent = headers.first(name: "x-ms-continuation")
+            let charges = ["1e308", "1e308", "inf", "nan", "-5", "2.5"]
+            let index = sent.flatMap { Int($0) } ?? 0
+            var page = Self.page([["id": .string("\(index)")]], continuation: index + 1 < charges.count ? "\(index + 1)" : nil)
+            page.head.headers.replaceOrAdd(name: "x-ms-request-charge", value: charges[index])
+            return page
+        }
+        let result = try cosmos.queryItems(CosmosQuery("SELECT * FROM c"), options: CosmosQueryOptions(partitionKey: "a"))
+        XCTAssertEqual(result.items.count, 6)
+        XCTAssertEqual(result.requestCharge, 2.5)
+
+        let cli = try cosmosCLI(["query", "--partition-key", "a", "--query", "SELECT * FROM c"], timeLimit: 60)
+        XCTAssertEqual(cli.status, 0, cli.stderr)
+        let summary = try XCTUnwrap(cli.stdout.split(separator: "\n").last)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(summary.utf8)) as? [String: Any])
+        XCTAssertEqual(object["count"] as? Int, 6)
+        XCTAssertEqual(object["request_charge"] as? Double, 2.5)
+    }
 }
