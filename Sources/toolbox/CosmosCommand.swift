@@ -108,6 +108,25 @@ enum CosmosOutput {
         FileHandle.standardOutput.write(Data(line + [0x0A]))
     }
 
+    /// An item the service returned (create, upsert, replace, read, patch): a JSON object, or the service's answer
+    /// is refused (`null`, `[]` or `7` is no item).
+    static func printItem(_ bytes: [UInt8]) throws(ToolboxError) {
+        let item = try CosmosJSON(parsing: bytes, what: "the service's answer")
+        let kind: String
+        switch item {
+        case .object: kind = ""
+        case .null: kind = "null"
+        case .array: kind = "an array"
+        case .string: kind = "a string"
+        case .bool: kind = "a boolean"
+        case .integer, .double: kind = "a number"
+        }
+        guard kind.isEmpty else {
+            throw ToolboxError(.invalidResponse, "the service answered with \(kind), not an item (a JSON object)")
+        }
+        FileHandle.standardOutput.write(Data(item.jsonBytes + [0x0A]))
+    }
+
     static func printError(_ error: ToolboxError) {
         let condition = error.serviceCondition
         JSONOutput.printLine(["error": [
@@ -200,7 +219,7 @@ struct CosmosWriteOptions: ParsableArguments {
         let key = try CosmosOutput.partitionKey(partitionKey)
         try connection.run { client in
             let stored = upsert ? try client.upsertItem(body, partitionKey: key) : try client.createItem(body, partitionKey: key)
-            try CosmosOutput.printDocument(stored.value)
+            try CosmosOutput.printItem(stored.value)
         }
     }
 }
@@ -246,7 +265,7 @@ struct CosmosReplace: ParsableCommand {
         try connection.run { client in
             let replaced = try client.replaceItem(id: id, with: body, partitionKey: key,
                                                   options: CosmosItemOptions(ifMatch: ifMatch))
-            try CosmosOutput.printDocument(replaced.value)
+            try CosmosOutput.printItem(replaced.value)
         }
     }
 }
@@ -261,7 +280,7 @@ struct CosmosRead: ParsableCommand {
 
     func run() throws {
         let key = try CosmosOutput.partitionKey(partitionKey)!
-        try connection.run { client in try CosmosOutput.printDocument(try client.readItem(id: id, partitionKey: key).value) }
+        try connection.run { client in try CosmosOutput.printItem(try client.readItem(id: id, partitionKey: key).value) }
     }
 }
 
@@ -317,7 +336,7 @@ struct CosmosPatch: ParsableCommand {
         try connection.run { client in
             let patched = try client.patchItem(id: id, partitionKey: key, operations: operations, condition: condition,
                                                options: CosmosItemOptions(ifMatch: ifMatch))
-            try CosmosOutput.printDocument(patched.value)
+            try CosmosOutput.printItem(patched.value)
         }
     }
 }

@@ -259,4 +259,20 @@ final class CosmosHostileServiceTests: XCTestCase {
         XCTAssertEqual(object["count"] as? Int, 6)
         XCTAssertEqual(object["request_charge"] as? Double, 2.5)
     }
+
+    // MARK: Items
+
+    /// `cosmos read` printed a `null` or `[]` answer as the item, and an item with text after it.
+    func testCLIRefusesAnItemThatIsNotOneJSONObject() throws {
+        for body in ["null", "[]", "7", #"{"id":"1"} trailing"#] {
+            hostile { method, path, _, _ in
+                guard method == "GET", path.contains("/docs/") else { return nil }
+                return FakeCosmosGateway.answer(bytes: Array(body.utf8))
+            }
+            let read = try cosmosCLI(["read", "--id", "1", "--partition-key", "a"], timeLimit: 60)
+            XCTAssertEqual(read.status, 1, "\(body): \(read.stdout)")
+            XCTAssertTrue(read.stdout.hasPrefix(#"{"error":"#), "\(body): \(read.stdout)")
+            XCTAssertEqual(read.stdout.split(separator: "\n").count, 1, "\(body): \(read.stdout)")
+        }
+    }
 }
