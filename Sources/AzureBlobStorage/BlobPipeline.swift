@@ -80,13 +80,17 @@ final class BlobPipeline: Sendable {
     var isClosed: Bool { closed.load() }
 
     /// The values no error may show even when the service (or something posing as it) echoes them: the account
-    /// key or the SAS token.
-    var secrets: [String] {
+    /// key or the SAS token (and its signature), and the `Authorization` header `request` went with (a bearer
+    /// token, a shared-key signature).
+    func secrets(sentWith request: HTTPRequest?) -> [String] {
+        var values: [String] = []
         switch credential {
-        case .sharedKey(_, let key): return [key.exposedValue]
-        case .sas(let token): return [token.exposedValue]
-        case .token, .anonymous: return []
+        case .sharedKey(_, let key): values.append(key.exposedValue)
+        case .sas(let token): values.append(token.exposedValue)
+        case .token, .anonymous: break
         }
+        if let authorization = request?.headers.first(name: "Authorization") { values.append(authorization) }
+        return SecretForms.of(values)
     }
 
     /// Marks the pipeline closed (later requests fail with `.clientClosed`) and shuts the connections down.
@@ -127,7 +131,8 @@ final class BlobPipeline: Sendable {
                 case .success(let response) where request.expected.contains(response.status):
                     return completion(.success(response))
                 case .success(let response):
-                    failure = BlobErrors.from(response, operation: request.operation).redacting(secrets)
+                    let secrets = secrets(sentWith: httpRequest)
+                    failure = BlobErrors.from(response.redacting(secrets), operation: request.operation).redacting(secrets)
                     retryable = BlobErrors.isRetryable(status: response.status)
                 case .failure(let error):
                     failure = BlobErrors.from(error, operation: request.operation)

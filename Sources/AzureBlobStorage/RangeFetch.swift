@@ -244,8 +244,10 @@ final class RangeFetch<Op: Sendable>: @unchecked Sendable {
             error = ToolboxError(.httpTruncated, "\(operationText): the answer ended early")
             retryable = true
         case .success(let answer):
-            error = Self.explained(BlobErrors.from(HTTPResponse(head: answer, body: errorBody), operation: operationText),
-                                   pin: lock.withLock { pin }).redacting(pipeline.secrets)
+            let secrets = pipeline.secrets(sentWith: nil)
+            error = Self.explained(BlobErrors.from(HTTPResponse(head: answer, body: errorBody).redacting(secrets),
+                                                   operation: operationText),
+                                   pin: lock.withLock { pin }).redacting(secrets)
             retryable = BlobErrors.isRetryable(status: answer.status)
         case .failure(let transportError):
             error = BlobErrors.from(transportError, operation: operationText)

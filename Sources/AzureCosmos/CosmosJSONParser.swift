@@ -27,6 +27,8 @@ struct CosmosJSONParser {
 
     static func parse(_ bytes: [UInt8]) throws(Failure) -> CosmosJSON {
         var parser = CosmosJSONParser(bytes)
+        // A UTF-8 byte-order mark before the document is skipped, as JSONDecoder skips it.
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
         guard parser.index == bytes.count else { throw parser.failure("unexpected text after the JSON value") }
@@ -151,7 +153,9 @@ struct CosmosJSONParser {
             switch bytes[index] {
             case UInt8(ascii: "\""):
                 index += 1
-                guard let text = String(bytes: utf8, encoding: .utf8) else {
+                // Not `String(bytes:encoding:)`: it drops a leading U+FEFF as a byte-order mark, which changed ids
+                // ("\ufeffabc" read back as "abc") and merged member names.
+                guard let text = String(validating: utf8, as: UTF8.self) else {
                     index = start
                     throw failure("a string that is not UTF-8")
                 }
@@ -249,6 +253,13 @@ struct CosmosJSONParser {
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if isInteger, let integer = Int64(text) { return .integer(integer) }
         guard let double = Double(text), double.isFinite else {
+            index = start
+            throw failure("a number out of range")
+        }
+        // An integer written out that does not fit Int64 is a double: rounded to one, -9223372036854775809 would
+        // come back as the different integer Int64.min.
+        if isInteger { return .double(double) }
+        guard double.isFinite else {
             index = start
             throw failure("a number out of range")
         }

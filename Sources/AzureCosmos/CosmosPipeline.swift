@@ -159,16 +159,17 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
                 finish(.failure(error))
             case .success(let http):
                 // The client runs completions inline on the connection's queue (CosmosCore), so `queue` is unused.
+                let authorization = http.headers.first(name: "Authorization")
                 let step = pipeline.http.execute(http, deadline: deadline, queue: LibraryQueues.ignoredCompletions) {
                     [self] result in
-                    handle(result)
+                    handle(result, authorization: authorization)
                 }
                 current.set(step)
             }
         }
     }
 
-    private func handle(_ result: Result<HTTPResponse, TransportError>) {
+    private func handle(_ result: Result<HTTPResponse, TransportError>, authorization: String?) {
         switch result {
         case .failure(let error):
             if error.code == .cancelled {
@@ -198,14 +199,14 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
             }
             finish(.failure(CosmosErrors.transport(error, operation: request.operation)))
         case .success(let response):
-            process(response)
+            process(response, authorization: authorization)
         }
     }
 
     /// The largest `x-ms-request-charge` believed; the service charges far less for any one request.
     static let maxRequestCharge = 1_000_000.0
 
-    private func process(_ response: HTTPResponse) {
+    private func process(_ response: HTTPResponse, authorization: String?) {
         // A charge that is not a number from 0 to 1,000,000 RU (inf, nan, 1e308, negative) is ignored: summed over
         // pages and retries it would make every total infinite.
         let charge = response.headers.first(name: "x-ms-request-charge").flatMap { Double($0) }
@@ -230,7 +231,10 @@ final class CosmosCall: Cancellable, @unchecked Sendable {
             }
             return
         }
-        var error = CosmosErrors.from(response, operation: request.operation).redacting(pipeline.authorizer.secrets)
+        // The key, and the authorization the request went with (a signature, or a token for Entra ID), never come
+        // back in an error: blanked out of the answer before any of it is read or cut short.
+        let secrets = SecretForms.of(pipeline.authorizer.secrets + (authorization.map { [$0] } ?? []))
+        var error = CosmosErrors.from(response.redacting(secrets), operation: request.operation).redacting(secrets)
         if retried(status: status, error: error) { return }
         if status == 429 {
             error.message += " (still throttled after \(state.load().throttleRetries) retries)"

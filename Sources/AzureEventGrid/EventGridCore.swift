@@ -217,9 +217,8 @@ final class EventGridCore: Sendable {
                 case .success(let response):
                     // What was sent to authorize (a key, a SAS token, a bearer token) never comes back in an error,
                     // even when the endpoint echoes it. For a bearer token, the token alone.
-                    let sent = header.value.exposedValue
-                    let error = EventGridErrors.from(response, what: request.what)
-                        .redacting([sent, sent.hasPrefix("Bearer ") ? String(sent.dropFirst(7)) : sent])
+                    let secrets = SecretForms.of([header.value.exposedValue])
+                    let error = EventGridErrors.from(response.redacting(secrets), what: request.what).redacting(secrets)
                     if EventGridErrors.retryableStatuses.contains(response.status) {
                         retry(request, after: number, error: error, deadline: deadline, operation: operation)
                     } else {

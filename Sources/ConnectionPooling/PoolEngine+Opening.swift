@@ -80,6 +80,9 @@ extension PoolEngine {
                 openingFinished(slot, connection: nil, result: .failure(error))
             }
         }
+        // A `closeAll` that ran between this slot's planning and the create above cancelled what was running then,
+        // not this create: cancel again (`isClosed` is set before `closeAll` cancels, so one of the two sees it).
+        if lock.withLock({ isClosed }) { connector.cancelCreations() }
     }
 
     private var abandonedError: ConnectionPoolError {

@@ -5,7 +5,7 @@ extension ToolboxError {
     /// reaches logs and stderr. Values shorter than 8 characters are not looked for: they would blank ordinary
     /// words and no credential is that short.
     package func redacting(_ secrets: [String]) -> ToolboxError {
-        let needles = secrets.filter { $0.utf8.count >= 8 }
+        let needles = Redaction.needles(secrets)
         guard !needles.isEmpty else { return self }
         func scrub(_ text: String?) -> String? {
             guard var text else { return nil }
@@ -65,5 +65,61 @@ extension Substring {
             start += 1
         }
         return nil
+    }
+}
+
+/// Blanking secrets out of what a peer sent, before any of it is parsed, cut short or shown: a secret straddling
+/// the point where a message is cut (300 characters) would otherwise survive in part.
+package enum Redaction {
+    package static let replacement = "[REDACTED]"
+
+    /// The secrets worth looking for: distinct, 8 bytes or longer, each also as a JSON string would carry it
+    /// (`\"` and `\\` escaped, and `/` as `\/`, as JSONSerialization writes it) — an echo inside a JSON body.
+    static func needles(_ secrets: [String]) -> [String] {
+        var seen = Set<String>()
+        var needles: [String] = []
+        for secret in secrets where secret.utf8.count >= 8 {
+            let quoted = secret.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+            for form in [secret, quoted, quoted.replacing("/", with: "\\/")] where seen.insert(form).inserted {
+                needles.append(form)
+            }
+        }
+        return needles
+    }
+
+    /// `bytes` with every occurrence of each secret (as UTF-8) replaced by `[REDACTED]`.
+    package static func redact(_ bytes: [UInt8], _ secrets: [String]) -> [UInt8] {
+        var result = bytes
+        for needle in needles(secrets) {
+            let pattern = Array(needle.utf8)
+            guard result.count >= pattern.count else { continue }
+            var out: [UInt8] = []
+            var start = 0
+            var index = 0
+            var changed = false
+            while index + pattern.count <= result.count {
+                if result[index] == pattern[0], result[index..<index + pattern.count].elementsEqual(pattern) {
+                    out.append(contentsOf: result[start..<index])
+                    out.append(contentsOf: replacement.utf8)
+                    index += pattern.count
+                    start = index
+                    changed = true
+                } else {
+                    index += 1
+                }
+            }
+            if changed {
+                out.append(contentsOf: result[start...])
+                result = out
+            }
+        }
+        return result
+    }
+
+    /// `text` with every occurrence of each secret replaced by `[REDACTED]`.
+    package static func redact(_ text: String, _ secrets: [String]) -> String {
+        let bytes = Array(text.utf8)
+        let redacted = redact(bytes, secrets)
+        return redacted == bytes ? text : String(decoding: redacted, as: UTF8.self)
     }
 }

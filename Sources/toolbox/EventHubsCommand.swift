@@ -38,15 +38,17 @@ struct EventHubsSend: ParsableCommand {
         var options = EventHubProducerOptions()
         send.network.apply(to: &options)
         options.pool.clientLimit = 100
-        let producer: any EventHubProducing = send.pooled
-            ? try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
-            : try EventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
         let payload = send.content.payload
         let sendOptions = SendEventOptions(partitionKey: partitionKey, partitionID: partitionId)
-        try send.run(closing: { try producer.close() }) { _, done in
-            producer.send(EventData(body: payload), options: sendOptions, queue: ClosedLoopLoad.completionQueue()) {
-                done($0.failure.map { "\($0)" })
-            }
+        try send.run { [send, connectionString, eventhub] in
+            let producer: any EventHubProducing = send.pooled
+                ? try ManagedEventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
+                : try EventHubProducer(connectionString: connectionString, eventHubName: eventhub, options: options)
+            return ({ try producer.close() }, { _, done in
+                producer.send(EventData(body: payload), options: sendOptions, queue: ClosedLoopLoad.completionQueue()) {
+                    done($0.failure.map { "\($0)" })
+                }
+            })
         }
     }
 }

@@ -3,6 +3,11 @@ import ToolboxCore
 
 /// One JSON object per line on stdout: the CLI's machine-readable contract.
 enum JSONOutput {
+    /// An output line JSON cannot carry (a non-finite number, a type JSON lacks).
+    struct Unencodable: Error, CustomStringConvertible {
+        var description: String { "a value JSON cannot carry (a number that is not finite, or a type JSON lacks)" }
+    }
+
     /// How many lines could not be printed. A command that lost one of its lines has failed whatever it returns:
     /// main.swift then exits with `outputFailureStatus`.
     static let unprintedLines = LockedValue(0)
@@ -14,6 +19,8 @@ enum JSONOutput {
     /// arrays and dictionaries of those.
     static func printLine(_ object: [String: Any]) {
         do {
+            // Checked first: on Darwin an unencodable value (inf, nan) raises an exception instead of throwing.
+            guard JSONSerialization.isValidJSONObject(object) else { throw Unencodable() }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             FileHandle.standardOutput.write(data + Data("\n".utf8))
         } catch {

@@ -89,8 +89,11 @@ struct MessagingSendOptions<Kind: MessagingSendKind>: ParsableArguments {
     ///
     /// Ctrl-C or SIGTERM stops starting sends; those in flight finish (each within its own time-out), the client
     /// closes and the summary is printed, exit 130 — a second signal quits at once. Without this the process died
-    /// with nothing said of what had been sent.
-    func run(closing close: () throws -> Void, send: @escaping ClosedLoopLoad.Operation) throws {
+    /// with nothing said of what had been sent. The signals are watched before `open` makes the client, so one
+    /// that comes while it connects is handled too.
+    ///
+    /// - parameter open: makes the client; returns how to close it and how to make one send.
+    func run(_ open: () throws -> (close: () throws -> Void, send: ClosedLoopLoad.Operation)) throws {
         let interrupted = LockedValue(false)
         let sources = watchInterruptSignals(on: DispatchQueue(label: "toolbox.send.signals")) {
             let again = interrupted.withLockedValue { was in
@@ -101,9 +104,12 @@ struct MessagingSendOptions<Kind: MessagingSendKind>: ParsableArguments {
             JSONOutput.printError("interrupted: finishing the sends in flight (interrupt again to quit at once)")
         }
         defer { for source in sources { source.cancel() } }
+        let (close, send) = try open()
         let outcome = ClosedLoopLoad.run(count: count, concurrency: concurrency, stopping: { interrupted.load() },
                                          operation: send)
         try? close()
-        try ClosedLoopLoad.printSendSummary(outcome, json: json, interruptedOf: interrupted.load() ? count : nil)
+        // A signal that came once every send was made interrupted nothing.
+        let cut = interrupted.load() && outcome.succeeded + outcome.failed < count
+        try ClosedLoopLoad.printSendSummary(outcome, json: json, interruptedOf: cut ? count : nil)
     }
 }

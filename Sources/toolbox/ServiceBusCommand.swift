@@ -35,18 +35,20 @@ struct ServiceBusSend: ParsableCommand {
     func run() throws {
         var options = ServiceBusClientOptions()
         send.network.apply(to: &options)
-        let sender: any ServiceBusSending = send.pooled
-            ? try ManagedServiceBusSender(connectionString: target.connectionString, queueName: target.queue, options: options)
-            : try ServiceBusSender(connectionString: target.connectionString, queueName: target.queue, options: options)
-        try send.run(closing: { try sender.close() }) { [payload = send.content.payload, messageId, delaySeconds] _, done in
-            let message = ServiceBusMessage(body: payload, messageID: messageId)
-            if let delaySeconds {
-                sender.send([message], delay: .seconds(delaySeconds), queue: ClosedLoopLoad.completionQueue()) {
-                    done($0.failure.map { "\($0)" })
+        try send.run { [send, target, payload = send.content.payload, messageId, delaySeconds] in
+            let sender: any ServiceBusSending = send.pooled
+                ? try ManagedServiceBusSender(connectionString: target.connectionString, queueName: target.queue, options: options)
+                : try ServiceBusSender(connectionString: target.connectionString, queueName: target.queue, options: options)
+            return ({ try sender.close() }, { _, done in
+                let message = ServiceBusMessage(body: payload, messageID: messageId)
+                if let delaySeconds {
+                    sender.send([message], delay: .seconds(delaySeconds), queue: ClosedLoopLoad.completionQueue()) {
+                        done($0.failure.map { "\($0)" })
+                    }
+                } else {
+                    sender.send(message, queue: ClosedLoopLoad.completionQueue()) { done($0.failure.map { "\($0)" }) }
                 }
-            } else {
-                sender.send(message, queue: ClosedLoopLoad.completionQueue()) { done($0.failure.map { "\($0)" }) }
-            }
+            })
         }
     }
 }

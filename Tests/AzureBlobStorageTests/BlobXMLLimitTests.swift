@@ -23,13 +23,11 @@ final class BlobXMLLimitTests: XCTestCase {
             accountURL: "http://127.0.0.1:\(server.port)/devstoreaccount1?sv=2020-12-06&sp=l&sig=unchecked",
             containerName: "ctr1")
         defer { try? container.close() }
-        let started = Date()
         XCTAssertThrowsError(try container.listBlobs()) { error in
             let error = error as? ToolboxError
             XCTAssertEqual(error?.code, .invalidResponse, "\(String(describing: error))")
             XCTAssertTrue(error?.message.contains("more than 64 attributes") ?? false, "\(String(describing: error))")
         }
-        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "refused in linear time")
     }
 
     func testTheScanCountsAttributesOfTagsOnly() {

@@ -53,6 +53,16 @@ final class CosmosJSONParserTests: XCTestCase {
         XCTAssertEqual(try CosmosJSON(parsing: "1.5"), .double(1.5))
         XCTAssertEqual(try CosmosJSON(parsing: "9223372036854775808"), .double(9223372036854775808))
         XCTAssertEqual(try CosmosJSON(parsing: #""\ud83d\ude00""#), .string("😀"))
+        // A U+FEFF opening a string is data, not a byte-order mark (String(bytes:encoding:) dropped it); a BOM
+        // before the document is skipped, as JSONDecoder skips it.
+        for text in [#"{"id": "\ufeffabc", "\ufeffk": 1, "k": 2}"#, "{\"id\": \"\u{FEFF}abc\"}", "\u{FEFF}[1]"] {
+            let expected = try JSONDecoder().decode(CosmosJSON.self, from: Data(text.utf8))
+            XCTAssertEqual(try CosmosJSON(parsing: Array(text.utf8)), expected, text)
+        }
+        XCTAssertEqual(try CosmosJSON(parsing: #""\ufeffabc""#), .string("\u{FEFF}abc"))
+        // An integer that does not fit Int64 is a double, never a different integer.
+        XCTAssertEqual(try CosmosJSON(parsing: "-9223372036854775809"), .double(-0x1p63))
+        XCTAssertEqual(try CosmosJSON(parsing: "-9223372036854775808"), .integer(.min))
     }
 
     func testRefusesWhatIsNotOneJSONValue() {

@@ -63,10 +63,13 @@ struct EntraTokenEndpoint: Sendable {
         transport.send(request, deadline: deadline) { result in
             switch result {
             case .success(let response):
-                // An endpoint may echo what it was sent (the client secret, the assertion) into its error body.
-                completion(TokenResponseParser.parse(response, now: clock(), source: "\(source) (\(tokenURL))")
-                    .mapError { $0.redacting(form.filter { Self.secretFormFields.contains($0.0) }
-                        .flatMap { [$0.1, PercentEncoding.quotePlus($0.1)] }) })
+                // An endpoint may echo what it was sent (the client secret, the assertion) into its error body:
+                // blanked out before the body is read or cut short.
+                let secrets = form.filter { Self.secretFormFields.contains($0.0) }
+                    .flatMap { [$0.1, PercentEncoding.quotePlus($0.1)] }
+                completion(TokenResponseParser.parse(response.redacting(secrets), now: clock(),
+                                                     source: "\(source) (\(tokenURL))")
+                    .mapError { $0.redacting(secrets) })
             case .failure(let error):
                 completion(.failure(AuthError.wrap(error, .transportFailed,
                     context: "\(source) could not reach \(tokenURL)")))

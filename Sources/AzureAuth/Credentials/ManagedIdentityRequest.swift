@@ -111,7 +111,7 @@ struct ManagedIdentityRequest: Sendable {
             }
             // An endpoint may echo the identity header it was sent into its error body.
             let secrets = request.headers.filter { $0.name.lowercased() == "x-identity-header" }.map(\.value)
-            completion(TokenResponseParser.parse(response, now: clock(), source: "\(name) at \(endpoint)")
+            completion(TokenResponseParser.parse(response.redacting(secrets), now: clock(), source: "\(name) at \(endpoint)")
                 .mapError { $0.redacting(secrets) })
         }
     }

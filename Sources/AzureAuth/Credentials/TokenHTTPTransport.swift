@@ -42,6 +42,13 @@ public struct TokenHTTPResponse: Sendable, CustomStringConvertible {
         self.body = body
     }
 
+    /// The response with `secrets` blanked out of its body and header values, before any of it is parsed.
+    func redacting(_ secrets: [String]) -> TokenHTTPResponse {
+        guard !secrets.isEmpty else { return self }
+        return TokenHTTPResponse(status: status, headers: headers.map { ($0.name, Redaction.redact($0.value, secrets)) },
+                                 body: Redaction.redact(body, secrets))
+    }
+
     public var description: String { "HTTP \(status), body: \(body.count) bytes" }
 }
 

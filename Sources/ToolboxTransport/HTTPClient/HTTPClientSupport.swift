@@ -64,7 +64,9 @@ final class BufferingSink: HTTPResponseSink, Sendable {
     func receiveHead(_ head: HTTPResponseHead) {
         // A retried exchange starts over.
         body.withLockedValue { $0.removeAll() }
-        let length = head.headers.first(name: "Content-Length").flatMap { Int($0) }
+        // With Transfer-Encoding the body is framed by it and Content-Length means nothing (RFC 9112 §6.3).
+        let length = head.headers.contains(name: "Transfer-Encoding") ? nil
+            : head.headers.first(name: "Content-Length").flatMap { Int($0) }
         declared.withLockedValue { $0 = length.flatMap { $0 > limit ? $0 : nil } }
     }
 

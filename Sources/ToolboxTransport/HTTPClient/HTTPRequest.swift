@@ -1,3 +1,5 @@
+import ToolboxCore
+
 /// An HTTP request for `HTTPClient`: method, absolute URL, headers and body.
 ///
 /// ```swift
@@ -79,6 +81,16 @@ public struct HTTPResponse: Sendable {
     public init(head: HTTPResponseHead, body: [UInt8]) {
         self.head = head
         self.body = body
+    }
+
+    /// The response with `secrets` blanked out of its body, reason and header values: what an error is built
+    /// from, so that no part of an echoed key or token reaches a message however it is cut.
+    package func redacting(_ secrets: [String]) -> HTTPResponse {
+        guard !secrets.isEmpty else { return self }
+        var head = self.head
+        head.reason = Redaction.redact(head.reason, secrets)
+        head.headers = HTTPHeaders(head.headers.map { ($0.name, Redaction.redact($0.value, secrets)) })
+        return HTTPResponse(head: head, body: Redaction.redact(body, secrets))
     }
 }
 
