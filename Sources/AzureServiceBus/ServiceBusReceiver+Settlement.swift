@@ -32,8 +32,20 @@ extension ServiceBusReceiver {
                                             condition: "com.microsoft:message-lock-lost")
                 return queue.async { completion(.failure(error)) }
             }
+            // The service's confirmation is waited for at most `retry.tryTimeout`: a peer that never sends it left
+            // `complete` (and `toolbox servicebus receive`) waiting forever, deaf to its own time-out.
+            let once = CompletionOnce<Result<Void, ServiceBusError>>(completion)
+            let clock = options.clock
+            let limit = options.retry.tryTimeout
+            let timer = clock.schedule(at: clock.now().advanced(by: limit), on: queue) {
+                once.complete(.failure(ServiceBusError(
+                    .timedOut, "settling message \(message.sequenceNumber): the service did not confirm the settlement "
+                        + "within \(limit.toolboxSeconds) s; it may not have taken effect (the message comes back once "
+                        + "its lock expires)")))
+            }
             delivery.settle(outcome, queue: queue) { result in
-                completion(result.mapError { ServiceBusError($0, context: "settling message \(message.sequenceNumber)") })
+                timer.cancel()
+                once.complete(result.mapError { ServiceBusError($0, context: "settling message \(message.sequenceNumber)") })
             }
             return
         }

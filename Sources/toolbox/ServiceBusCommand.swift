@@ -122,10 +122,12 @@ struct ServiceBusReceive: ParsableCommand {
         let interruption = LockedValue((interrupted: false, waiting: false))
         let signalQueue = DispatchQueue(label: "toolbox.servicebus.receive.signals")
         let sources = watchInterruptSignals(on: signalQueue) {
-            let waiting = interruption.withLockedValue { state -> Bool in
-                state.interrupted = true
-                return state.waiting
+            let (again, waiting) = interruption.withLockedValue { state -> (Bool, Bool) in
+                defer { state.interrupted = true }
+                return (state.interrupted, state.waiting)
             }
+            // A second signal quits at once (a settlement the service does not confirm can take `tryTimeout`).
+            if again { Foundation.exit(130) }
             if waiting { receiver.close(queue: signalQueue) {} }
         }
         defer { for source in sources { source.cancel() } }

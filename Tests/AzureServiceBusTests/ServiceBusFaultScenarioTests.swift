@@ -185,6 +185,28 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: .seconds(5)).count, 1)
     }
 
+    /// A peer that never confirms a settlement: `complete` fails with `.timedOut` after `tryTimeout` instead of
+    /// waiting forever (`toolbox servicebus receive` hung, deaf to its own time-out and to SIGTERM).
+    func testASettlementThePeerNeverConfirmsTimesOut() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let proxy = try proxy(emulator)
+        let sender = try ServiceBusSender(connectionString: emulator.serviceBusConnectionString, queueName: "q1")
+        defer { try? sender.close() }
+        try sender.send(ServiceBusMessage(body: "m0"))
+        let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
+                                          receiveMode: .peekLock, options: options(tryTimeout: .seconds(1), retries: 0))
+        defer { try? receiver.close() }
+        let message = try XCTUnwrap(receiver.receive(maxMessages: 1, timeout: .seconds(10)).first)
+        proxy.frameFilter = { direction, frame in
+            guard direction == .toClient, case .amqp(_, .disposition, _) = frame else { return true }
+            return false
+        }
+        XCTAssertThrowsError(try receiver.complete(message)) { error in
+            XCTAssertEqual((error as? ServiceBusError)?.code, .timedOut, "\(error)")
+            XCTAssertTrue("\(error)".contains("did not confirm"), "\(error)")
+        }
+    }
+
     func testAReceiverWhoseTokenLapsesUnrenewedFailsWithUnauthorized() throws {
         let emulator = try startServiceBusEmulator(self)
         let credential = EmulatorTokenCredential(emulator: emulator, lifetime: 2, limit: 1)
