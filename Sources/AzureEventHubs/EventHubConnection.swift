@@ -124,7 +124,8 @@ extension EntityConnection where Service == EventHubEntity {
             return .failure(mapped)
         case .success(let message):
             let status = message.responseStatusCode ?? 0
-            let description = message.responseStatusDescription ?? "no description"
+            // The peer's words, with any token it echoed blanked out and cut to a readable length.
+            let description = Redaction.peerText(message.responseStatusDescription ?? "no description")
             guard status < 400 else {
                 let code: EventHubsError.Code = switch status {
                 case 401, 403: .unauthorized

@@ -115,7 +115,8 @@ extension EntityConnection where Service == ServiceBusEntity {
             case .string(let text)?: condition = text
             default: break
             }
-            let description = message.responseStatusDescription ?? "no description"
+            // The peer's words, with any token it echoed blanked out and cut to a readable length.
+            let description = Redaction.peerText(message.responseStatusDescription ?? "no description")
             let remote = AMQPRemoteError(condition: AMQPSymbol(condition ?? Self.condition(forStatus: status)),
                                          description: description)
             return .failure(ServiceBusError(AMQPError(.requestFailed, "status \(status)", remote: remote),

@@ -16,9 +16,10 @@ public struct AMQPRemoteError: Hashable, Sendable, CustomStringConvertible {
         self.info = info
     }
 
-    /// Human-readable form: the condition, then the peer's description.
+    /// Human-readable form: the condition, then the peer's description — any token it echoed blanked out, cut to
+    /// 1,024 characters (a peer may send megabytes; `errorDescription` keeps them all).
     public var description: String {
-        if let errorDescription { return "\(condition.rawValue): \(errorDescription)" }
+        if let errorDescription { return "\(condition.rawValue): \(Redaction.peerText(errorDescription))" }
         return condition.rawValue
     }
 

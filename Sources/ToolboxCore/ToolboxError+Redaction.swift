@@ -123,3 +123,88 @@ package enum Redaction {
         return redacted == bytes ? text : String(decoding: redacted, as: UTF8.self)
     }
 }
+
+extension Redaction {
+    /// Peer-supplied text as an error may show it: credentials recognisable by their shape blanked out — the
+    /// value of every `sig=` (a SAS token's signature) and every JWT (`eyJ…` header.payload.signature) — and cut
+    /// to `limit` characters. For text whose secrets the caller cannot name: an AMQP peer echoing the put-token it
+    /// was sent, a 10 MB `status-description`.
+    package static func peerText(_ text: String, limit: Int = 1_024) -> String {
+        var bytes = Array(text.utf8)
+        bytes = blankSignatures(bytes)
+        bytes = blankJWTs(bytes)
+        var shown = bytes == Array(text.utf8) ? text : String(decoding: bytes, as: UTF8.self)
+        if shown.count > limit { shown = String(shown.prefix(limit)) + "… (\(shown.utf8.count) bytes)" }
+        return shown
+    }
+
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "%"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// `sig=VALUE` → `sig=[REDACTED]` (any case of `sig`), VALUE running to the next byte a token does not hold.
+    private static func blankSignatures(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if index + 4 <= bytes.count, bytes[index] | 0x20 == UInt8(ascii: "s"), bytes[index + 1] | 0x20 == UInt8(ascii: "i"),
+               bytes[index + 2] | 0x20 == UInt8(ascii: "g"), bytes[index + 3] == UInt8(ascii: "="),
+               index == 0 || !isTokenByte(bytes[index - 1]) || bytes[index - 1] == UInt8(ascii: "&")
+            {
+                out.append(contentsOf: bytes[index..<index + 4])
+                index += 4
+                var end = index
+                while end < bytes.count, isTokenByte(bytes[end]), bytes[end] != UInt8(ascii: "&") { end += 1 }
+                if end > index { out.append(contentsOf: replacement.utf8) }
+                index = end
+                continue
+            }
+            out.append(bytes[index])
+            index += 1
+        }
+        return out
+    }
+
+    /// `eyJ…` followed by two dots within one run of base64url bytes (a JWT) → `[REDACTED]`.
+    private static func blankJWTs(_ bytes: [UInt8]) -> [UInt8] {
+        func isBase64URL(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                return true
+            default:
+                return false
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if index + 3 <= bytes.count, bytes[index] == UInt8(ascii: "e"), bytes[index + 1] == UInt8(ascii: "y"),
+               bytes[index + 2] == UInt8(ascii: "J"), index == 0 || !isBase64URL(bytes[index - 1])
+            {
+                var end = index
+                var dots = 0
+                while end < bytes.count, isBase64URL(bytes[end]) || (bytes[end] == UInt8(ascii: ".") && dots < 2) {
+                    if bytes[end] == UInt8(ascii: ".") { dots += 1 }
+                    end += 1
+                }
+                if dots == 2 {
+                    out.append(contentsOf: replacement.utf8)
+                    index = end
+                    continue
+                }
+            }
+            out.append(bytes[index])
+            index += 1
+        }
+        return out
+    }
+}

@@ -71,3 +71,19 @@ final class ToolboxErrorRedactionTests: XCTestCase {
         XCTAssertEqual(ToolboxError(.serviceError, "a short word").redacting(["short"]).message, "a short word")
     }
 }
+
+final class PeerTextTests: XCTestCase {
+    /// A peer echoing the put-token it was sent gets its signature (and any JWT) blanked; megabytes are cut short.
+    func testTokensByTheirShapeAreBlankedAndLongTextIsCut() {
+        let sas = "SharedAccessSignature sr=sb%3A%2F%2Fns%2Fq1&sig=edR%2FDsAbC123%3D&se=1800000000&skn=RootManageSharedAccessKey"
+        let shown = Redaction.peerText("InvalidSignature: token \(sas) refused")
+        XCTAssertFalse(shown.contains("edR%2FDsAbC123"), shown)
+        XCTAssertTrue(shown.contains("&sig=[REDACTED]&se=1800000000"), shown)
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+        XCTAssertEqual(Redaction.peerText("bearer \(jwt) expired"), "bearer [REDACTED] expired")
+        XCTAssertEqual(Redaction.peerText("a design=ok signature eyJust text."), "a design=ok signature eyJust text.")
+        let huge = Redaction.peerText(String(repeating: "x", count: 10_000_000))
+        XCTAssertLessThan(huge.utf8.count, 1_100)
+        XCTAssertTrue(huge.hasSuffix("… (10000000 bytes)"), String(huge.suffix(40)))
+    }
+}

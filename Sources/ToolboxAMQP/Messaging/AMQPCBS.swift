@@ -113,7 +113,9 @@ public final class AMQPCBSClient: @unchecked Sendable {
                         let status = response.responseStatusCode ?? 0
                         guard (200..<300).contains(status) else {
                             return .failure(AMQPError(.requestFailed,
-                                "CBS put-token for \(audience) failed with status \(status): \(response.responseStatusDescription ?? "no description")"))
+                                "CBS put-token for \(audience) failed with status \(status): "
+                                    + Redaction.redact(Redaction.peerText(response.responseStatusDescription ?? "no description"),
+                                                       [token.token.exposedValue])))
                         }
                         return .success(())
                     })
