@@ -185,6 +185,24 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: .seconds(5)).count, 1)
     }
 
+    /// A broker granting 2^31 or more credit (a uint, up to 2^32 - 1): sends go through. The sender took the sum
+    /// for a signed serial number, saw no credit, and every send stalled until its time-out.
+    func testALinkCreditOf2To31OrMoreIsCredit() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let proxy = try proxy(emulator)
+        proxy.frameRewrite = { direction, frame in
+            guard direction == .toClient, case .amqp(let channel, .flow(var flow), let payload) = frame,
+                  flow.handle != nil, let credit = flow.linkCredit, credit > 0 else { return frame }
+            flow.linkCredit = UInt32.max
+            return .amqp(channel: channel, performative: .flow(flow), payload: payload)
+        }
+        let sender = ServiceBusSender(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
+                                      options: options(tryTimeout: .seconds(5), retries: 0))
+        defer { try? sender.close() }
+        for i in 0..<3 { try sender.send(ServiceBusMessage(body: "c\(i)")) }
+        XCTAssertEqual(try drain(emulator).sorted(), ["c0", "c1", "c2"])
+    }
+
     /// A peer that never confirms a settlement: `complete` fails with `.timedOut` after `tryTimeout` instead of
     /// waiting forever (`toolbox servicebus receive` hung, deaf to its own time-out and to SIGTERM).
     func testASettlementThePeerNeverConfirmsTimesOut() throws {

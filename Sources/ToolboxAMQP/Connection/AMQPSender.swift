@@ -210,9 +210,13 @@ public final class AMQPSender: AMQPLink, LinkEndpoint, @unchecked Sendable {
     func receivedFlow(_ flow: AMQPFlow) {
         debugAssertOnQueue(queue)
         if let receiverCount = flow.deliveryCount, let credit = flow.linkCredit {
-            // credit = receiver's delivery-count + link-credit - our delivery-count (serial arithmetic).
-            let available = Int32(bitPattern: receiverCount &+ credit &- deliveryCount)
-            linkCredit = available <= 0 ? 0 : min(UInt32(available), credit)
+            // credit = receiver's delivery-count + link-credit - our delivery-count: the link-credit less what we
+            // sent that the receiver had not counted yet (a serial-number difference, small). The credit itself is a
+            // plain uint: taking the whole sum as a signed serial number turned a credit of 2^31 or more into
+            // none, and every send stalled silently.
+            let unaccounted = Int64(max(0, Int32(bitPattern: deliveryCount &- receiverCount)))
+            let available = Int64(credit) - unaccounted
+            linkCredit = available <= 0 ? 0 : UInt32(available)
         } else if let credit = flow.linkCredit {
             linkCredit = credit
         }
