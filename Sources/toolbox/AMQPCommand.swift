@@ -12,16 +12,26 @@ struct AMQPCommand: ParsableCommand {
 }
 
 /// Connects to the URL's endpoint and begins a session; errors go to stderr and exit 1.
-private func openSession(url: String, caFile: String?) throws -> (AMQPConnection, AMQPSession, AMQPEndpoint) {
+/// Opens the connection and a session; with `within`, connecting, opening and beginning all fit in that many seconds
+/// (`amqp receive --timeout`: a peer that never answered `open` held it 30 s past its time-out).
+private func openSession(url: String, caFile: String?, within limit: Double? = nil)
+    throws -> (AMQPConnection, AMQPSession, AMQPEndpoint)
+{
     do {
         let endpoint = try AMQPEndpoint(url: url)
         // "/" alone (amqp://host:5672/) names no node either: it was sent to as an address.
         guard endpoint.address.contains(where: { $0 != "/" }) else {
             throw AMQPError(.invalidArgument, "the URL needs an address path, e.g. amqp://host:5672/queue/q1")
         }
-        let connection = try AMQPConnection(endpoint: endpoint, caFile: caFile)
+        let deadline = limit.map { Deadline.after(seconds: $0) }
+        func left(_ otherwise: Double) -> Duration {
+            .clampingSeconds(max(0.001, min(otherwise, deadline?.secondsRemaining ?? otherwise)))
+        }
+        var configuration = AMQPConnectionConfiguration()
+        configuration.openTimeout = left(configuration.openTimeout.toolboxSeconds)
+        let connection = try AMQPConnection(endpoint: endpoint, caFile: caFile, configuration: configuration)
         try connection.open()
-        return (connection, try connection.beginSession(), endpoint)
+        return (connection, try connection.beginSession(timeout: left(60)), endpoint)
     } catch {
         JSONOutput.printError("\(error)")
         throw ExitCode(1)
@@ -158,8 +168,10 @@ struct AMQPReceiveCommand: ParsableCommand {
     }
 
     func run() throws {
-        let (connection, session, endpoint) = try openSession(url: url, caFile: tls.caFile)
+        let started = MonotonicInstant.now()
+        let (connection, session, endpoint) = try openSession(url: url, caFile: tls.caFile, within: timeout)
         defer { try? connection.close() }
+        let remaining = { max(0.001, timeout - MonotonicInstant.now().seconds(since: started)) }
         let wanted = count
         let state = LockedValue<(received: Int, bytes: Int)>((0, 0))
         let done = DispatchSemaphore(value: 0)
@@ -171,7 +183,7 @@ struct AMQPReceiveCommand: ParsableCommand {
         let receiver: AMQPReceiver
         do {
             receiver = try session.attachReceiver(address: endpoint.address, options: AMQPReceiverOptions(credit: credit),
-                                                  messageQueue: output) { delivery in
+                                                  messageQueue: output, timeout: .clampingSeconds(remaining())) { delivery in
                 delivery.accept(queue: output)
                 let n = state.withLockedValue { state -> Int in
                     state.received += 1
@@ -189,12 +201,12 @@ struct AMQPReceiveCommand: ParsableCommand {
             JSONOutput.printError("\(error)")
             throw ExitCode(1)
         }
-        let started = MonotonicInstant.now()
+        let receiving = MonotonicInstant.now()
         if let wanted {
             if wanted > 0 { receiver.addCredit(UInt32(clamping: wanted)) } else { done.signal() }
         }
-        _ = done.wait(timeout: .now() + timeout)
-        let seconds = MonotonicInstant.now().seconds(since: started)
+        _ = done.wait(timeout: .now() + remaining())
+        let seconds = MonotonicInstant.now().seconds(since: receiving)
         // Let the output queue finish lines already received before the summary.
         output.sync {}
         let result = state.load()

@@ -5,12 +5,26 @@ import XCTest
 
 @testable import ToolboxAMQP
 import ToolboxAMQPBroker
+import ToolboxTransport
+import ToolboxTransportServer
 
 /// `toolbox amqp send` / `receive` as a black box, against our broker role on a loopback port.
 final class CLITests: XCTestCase {
     func run(_ arguments: [String]) throws -> (status: Int32, lines: [[String: Any]], stderr: String) {
         let output = try ToolboxCLI.run(arguments)
         return (output.status, output.jsonLines, output.stderr)
+    }
+
+    /// `amqp receive --timeout 1` against a peer that accepts the connection and never answers: it fails within
+    /// its time-out (it waited the 30 s open time-out; the watchdog fails the test well before that).
+    func testReceiveTimeoutBoundsConnectingToo() throws {
+        let held = LockedValue<[TCPConnection]>([])
+        let listener = try TCPListener { connection in held.withLockedValue { $0.append(connection) } }
+        defer { listener.close() }
+        let output = try ToolboxCLI.run(["amqp", "receive", "--url", "amqp://127.0.0.1:\(listener.port)/q1",
+                                         "--count", "1", "--timeout", "1", "--json"], timeLimit: 20)
+        XCTAssertNotEqual(output.status, 0)
+        XCTAssertFalse(output.stderr.isEmpty, "the reason is printed")
     }
 
     func testSendAndReceiveJSON() throws {
