@@ -203,12 +203,14 @@ extension CosmosContainerOperations {
         let handle = CancellableSlot()  // the page in flight
         let deadline = options.timeout.map { Deadline.after($0) }
         collectPages(query, options: options, deadline: deadline, queue: queue, handle: handle,
-                     collected: CosmosQueryResult(items: [], pages: 0, requestCharge: 0), completion: completion)
+                     collected: CosmosQueryResult(items: [], pages: 0, requestCharge: 0),
+                     followed: CosmosContinuationLog(start: options.continuation), completion: completion)
         return handle
     }
 
     private func collectPages(_ query: CosmosQuery?, options: CosmosQueryOptions, deadline: Deadline?,
                               queue: DispatchQueue, handle: CancellableSlot, collected: CosmosQueryResult<[UInt8]>,
+                              followed: CosmosContinuationLog,
                               completion: @escaping @Sendable (Result<CosmosQueryResult<[UInt8]>, ToolboxError>) -> Void) {
         var pageOptions = options
         if let deadline {
@@ -226,6 +228,12 @@ extension CosmosContainerOperations {
             case .failure(let error):
                 completion(.failure(error))
             case .success(let page):
+                var followed = followed
+                do throws(ToolboxError) {
+                    try followed.follow(page.continuation, page: collected.pages + 1, what: "the query")
+                } catch {
+                    return completion(.failure(error))
+                }
                 var all = collected
                 all.items += page.items
                 all.pages += 1
@@ -234,7 +242,7 @@ extension CosmosContainerOperations {
                 var options = options
                 options.continuation = next
                 self.collectPages(query, options: options, deadline: deadline, queue: queue, handle: handle,
-                                  collected: all, completion: completion)
+                                  collected: all, followed: followed, completion: completion)
             }
         })
     }

@@ -380,6 +380,7 @@ struct CosmosQueryCommand: ParsableCommand {
             var count = 0
             var pages = 0
             var charge = 0.0
+            var followed = CosmosContinuationLog(start: options.continuation)
             repeat {
                 let remaining = deadline.secondsRemaining
                 guard remaining > 0 else {
@@ -388,6 +389,8 @@ struct CosmosQueryCommand: ParsableCommand {
                 }
                 options.timeout = .clampingSeconds(remaining)
                 let page = try client.queryPage(sql, options: options)
+                // A continuation already followed (A, B, A …) is refused before its page is printed.
+                try followed.follow(page.continuation, page: pages + 1, what: "the query")
                 for item in page.items { try CosmosOutput.printDocument(item) }
                 count += page.items.count
                 pages += 1

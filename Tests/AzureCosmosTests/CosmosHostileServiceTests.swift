@@ -104,6 +104,29 @@ final class CosmosHostileServiceTests: XCTestCase {
         XCTAssertTrue(ranged?.message.contains("same continuation token") == true, "\(String(describing: ranged))")
     }
 
+    /// Continuations that go round (A, B, A …) are refused at the page naming one already followed, by
+    /// `queryItems` and by `toolbox cosmos query`, before that page's results are used (they looped until the
+    /// time-out, or forever without one).
+    func testAContinuationCycleFailsTheQuery() throws {
+        hostile { _, _, headers, _ in
+            guard headers.first(name: "x-ms-documentdb-isquery") != nil else { return nil }
+            switch headers.first(name: "x-ms-continuation") {
+            case nil: return Self.page([["id": "first"]], continuation: "A")
+            case "A": return Self.page([["id": "second"]], continuation: "B")
+            default: return Self.page([["id": "again"]], continuation: "A")
+            }
+        }
+        let cosmos = self.cosmos!
+        let error = failure(ending(within: 30) {
+            try cosmos.queryItems(CosmosQuery("SELECT * FROM c"), options: CosmosQueryOptions(partitionKey: "a")).pages
+        })
+        XCTAssertEqual(error?.code, .invalidResponse, "\(String(describing: error))")
+        XCTAssertTrue(error?.message.contains("already followed") == true, "\(String(describing: error))")
+        let output = try cosmosCLI(["query", "--query", "SELECT * FROM c", "--partition-key", "a"])
+        XCTAssertEqual(output.status, 1, output.stderr)
+        XCTAssertEqual(output.jsonLines.compactMap { $0["id"] as? String }, ["first", "second"], output.stdout)
+    }
+
     /// `queryItems`' time-out bounds the whole query: a service answering empty pages with a fresh continuation
     /// each time ended only with the process (each page had the whole time-out to itself).
     func testQueryItemsTimeoutBoundsEveryPageTogether() throws {
