@@ -446,7 +446,16 @@ final class CosmosQueryExecution: @unchecked Sendable {
         else { return nil }
         let inclusive = filter != plan.resumeFilter(after: value, inclusive: false)
         for document in documents {
-            let order = CosmosJSON.cosmosCompare(Self.orderByValue(document), value) * (descending ? -1 : 1)
+            // Numbers as the service compares them, as doubles: beyond 2^53 two integers it holds equal differ as
+            // Int64, and an inclusive filter's equal result would have been refused as "before".
+            let result = Self.orderByValue(document)
+            let compared: Int
+            if let a = result?.numberValue, let b = value.numberValue {
+                compared = a == b ? 0 : (a < b ? -1 : 1)
+            } else {
+                compared = CosmosJSON.cosmosCompare(result, value)
+            }
+            let order = compared * (descending ? -1 : 1)
             if order < 0 || order == 0 && !inclusive {
                 let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
                 return ToolboxError(.invalidResponse, "\(what): partition key range [\(state.min), \(state.max)) "
