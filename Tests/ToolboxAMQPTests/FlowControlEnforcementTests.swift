@@ -46,6 +46,45 @@ final class FlowControlEnforcementTests: XCTestCase {
         XCTAssertThrowsError(try receiver.drain(timeout: .seconds(1)))
     }
 
+    /// A peer sending the same delivery-id again while that delivery is unsettled (the same transfer twice) is a
+    /// protocol violation: the message is handed out once, never twice (`toolbox amqp receive` printed it twice).
+    func testADeliveryIDSentAgainWhileUnsettledIsAProtocolViolation() throws {
+        let broker = TestBroker()
+        let connection = try open(broker)
+        defer { try? connection.close() }
+        let session = try connection.beginSession()
+        let delivered = LockedValue(0)
+        let receiver = try session.attachReceiver(address: "q", options: AMQPReceiverOptions(credit: .manual)) { _ in
+            delivered.withLockedValue { $0 += 1 }  // left unsettled
+        }
+        receiver.addCredit(5)
+        let handle = connection.queue.sync { receiver.handle }
+        let flowed = Deadline.after(seconds: 10)
+        while broker.sync({ $0.receivedPerformatives.contains { if case .flow(let f) = $0 { f.linkCredit == 5 } else { false } } }) == false,
+              !flowed.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+        broker.sync { broker in
+            broker.sendMessage(AMQPMessage(data: [1]).encode(), clientHandle: handle)
+            broker.nextDeliveryID = 0
+            broker.sendMessage(AMQPMessage(data: [1]).encode(), clientHandle: handle)
+        }
+        let deadline = Deadline.after(seconds: 10)
+        var ended = false
+        while !ended, !deadline.hasPassed {
+            ended = broker.sync { $0.receivedPerformatives.contains { performative in
+                switch performative {
+                case .close(let error): error != nil
+                case .end(let error): error != nil
+                case .detach(let detach): detach.error != nil
+                default: false
+                }
+            } }
+            if !ended { Thread.sleep(forTimeInterval: 0.01) }
+        }
+        XCTAssertTrue(ended, "the client ended the link, session or connection with an error")
+        Thread.sleep(forTimeInterval: 0.1)
+        XCTAssertEqual(delivered.load(), 1, "the repeated transfer was not handed out")
+    }
+
     /// A sender whose peer grants no credit fails sends beyond `maxPendingBytes` at once (back-pressure) instead of
     /// queueing without bound; a send that fits still waits (and times out here, no credit ever comes).
     func testTheSendersQueueIsBounded() throws {

@@ -103,7 +103,7 @@ final class TestBroker: @unchecked Sendable {
     private var parser = AMQPFrameParser(maxFrameSize: 1 << 24)
     private var stage = 0  // 0: header, 1: SASL frames, 2: AMQP header, 3: AMQP frames
     private var links: [UInt32: Link] = [:]  // by client handle
-    private var nextDeliveryID: UInt32 = 0
+    var nextDeliveryID: UInt32 = 0
     private var nextOutgoingID: UInt32 = 0
     private var clientChannel: UInt16 = 0
     private var heartbeatTimer: (any DispatchSourceTimer)?

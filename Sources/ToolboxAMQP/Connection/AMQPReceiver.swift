@@ -275,6 +275,11 @@ public final class AMQPReceiver: AMQPLink, LinkEndpoint, @unchecked Sendable {
             guard let id = transfer.deliveryID, let tag = transfer.deliveryTag else {
                 throw AMQPError(.protocolViolation, "first transfer of a delivery lacks delivery-id or delivery-tag")
             }
+            // A delivery-id names one delivery of the session until it is settled: the same id again while it is
+            // unsettled is the same transfer sent twice (`toolbox amqp receive` handed one message out twice).
+            guard session.incomingUnsettled[id] == nil else {
+                throw AMQPError(.protocolViolation, "the peer sent delivery-id \(id) again while that delivery is unsettled")
+            }
             guard Int64(Int32(bitPattern: deliveryCount &- creditLimit)) < 2 * Int64(largestGrant) else {
                 // Deliveries far beyond any credit we granted (AMQP 1.0 2.6.7): refuse them rather than let a
                 // peer flood us. Two grants' worth of overshoot is tolerated: RabbitMQ 3.10 applies a flow's
