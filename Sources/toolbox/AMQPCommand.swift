@@ -215,9 +215,13 @@ struct AMQPReceiveCommand: ParsableCommand {
             "messages_per_sec": rate(result.received, seconds),
         ]
         if json { JSONOutput.printLine(summary) } else { print("received \(result.received) messages") }
+        // Why, when the link ended early (a message it could not decode, the peer detaching it): read before our
+        // own close ends it too.
+        let endedEarly = receiver.endError
         try? receiver.close()
         if let wanted, result.received < wanted {
-            JSONOutput.printError("received \(result.received) of \(wanted) messages within \(timeout) s")
+            let why = endedEarly.map { "; the link ended: \($0)" } ?? ""
+            JSONOutput.printError("received \(result.received) of \(wanted) messages within \(timeout) s\(why)")
             throw ExitCode(1)
         }
     }

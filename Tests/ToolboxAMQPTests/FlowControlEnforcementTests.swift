@@ -85,6 +85,28 @@ final class FlowControlEnforcementTests: XCTestCase {
         XCTAssertEqual(delivered.load(), 1, "the repeated transfer was not handed out")
     }
 
+    /// A message the receiver cannot decode ends its link, and `endError` says why from any thread (`toolbox amqp
+    /// receive` printed only "received 0 of 1" and waited out its time-out).
+    func testALinkEndedByAnUndecodableMessageSaysWhy() throws {
+        let broker = TestBroker()
+        let connection = try open(broker)
+        defer { try? connection.close() }
+        let session = try connection.beginSession()
+        let receiver = try session.attachReceiver(address: "q", options: AMQPReceiverOptions(credit: .manual)) { _ in }
+        XCTAssertNil(receiver.endError)
+        receiver.addCredit(1)
+        let handle = connection.queue.sync { receiver.handle }
+        let flowed = Deadline.after(seconds: 10)
+        while broker.sync({ $0.receivedPerformatives.contains { if case .flow(let f) = $0 { f.linkCredit == 1 } else { false } } }) == false,
+              !flowed.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+        broker.sync { $0.sendMessage([0x00, 0x53, 0x75, 0xA0, 0xFF], clientHandle: handle) }  // data section, length past the end
+        let deadline = Deadline.after(seconds: 10)
+        while receiver.endError == nil, !deadline.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+        let error = try XCTUnwrap(receiver.endError)
+        XCTAssertEqual(error.code, .decoding, "\(error)")
+        XCTAssertTrue("\(error)".contains("could not decode delivery"), "\(error)")
+    }
+
     /// A sender whose peer grants no credit fails sends beyond `maxPendingBytes` at once (back-pressure) instead of
     /// queueing without bound; a send that fits still waits (and times out here, no credit ever comes).
     func testTheSendersQueueIsBounded() throws {

@@ -29,10 +29,21 @@ public class AMQPLink: @unchecked Sendable {
     private var detachCallbacks: [Callback<Void>] = []
     private var endObservers: [Callback<Void>] = []
     private(set) var terminalError: AMQPError? {
-        didSet { if terminalError != nil { ended.withLockedValue { $0 = true } } }
+        didSet {
+            if let terminalError {
+                ended.withLockedValue { $0 = true }
+                endErrorMirror.withLockedValue { $0 = terminalError }
+            }
+        }
     }
     /// Set (before any observer is called) once the link has ended; readable from any thread.
     private let ended = LockedValue(false)
+    private let endErrorMirror = LockedValue<AMQPError?>(nil)
+
+    /// Why the link ended — detached with an error by either side (a message it could not decode, say), its session
+    /// or connection failed, or (without an error) it was detached or closed; nil while it is attached. Readable
+    /// from any thread.
+    public var endError: AMQPError? { endErrorMirror.load() }
 
     init(session: AMQPSession, name: String) {
         self.session = session
