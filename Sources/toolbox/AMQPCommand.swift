@@ -202,6 +202,8 @@ struct AMQPReceiveCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let receiving = MonotonicInstant.now()
+        // A link that ends (a message it could not decode, the peer detaching it) ends the wait: nothing more comes.
+        receiver.onEnd(queue: output) { _ in done.signal() }
         if let wanted {
             if wanted > 0 { receiver.addCredit(UInt32(clamping: wanted)) } else { done.signal() }
         }
