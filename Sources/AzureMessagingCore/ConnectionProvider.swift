@@ -21,6 +21,12 @@ package protocol MessagingConnectionFactory: Sendable {
     /// `ConnectionProvider.timeoutsBeforeRetiring` tries in a row timed out on it (a dead or silent peer).
     @discardableResult
     func noteTryOutcome(_ connection: Connection, timedOut: Bool) -> Bool
+    /// Ends the opens still in progress (their completions fail with `.cancelled`): the pool is closing.
+    func cancelOpens()
+}
+
+extension MessagingConnectionFactory {
+    package func cancelOpens() {}
 }
 
 /// Adapts a factory to `ConnectionPooling.Connector`.
@@ -43,6 +49,8 @@ struct FactoryConnector<F: MessagingConnectionFactory>: Connector {
     func close(_ connection: F.Connection, completion: @escaping @Sendable () -> Void) {
         factory.close(connection, completion: completion)
     }
+
+    func cancelCreations() { factory.cancelOpens() }
 }
 
 /// A connection lent to one operation: release it once, with `discard: true` when it failed in use.

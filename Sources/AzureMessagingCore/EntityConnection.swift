@@ -78,6 +78,8 @@ package struct EntityConnectionFactory<Service: EntityService>: MessagingConnect
     package let logger: Logger
     /// Runs the connections' timers (open deadline, CBS token refresh).
     package let clock: any ToolboxClock
+    /// The opens in progress (shared by this factory's copies).
+    private let opens = CancellableSet()
 
     package init(endpoint: MessagingEndpoint, entityPath: String, readiness: Service.Readiness, logger: Logger,
                  clock: any ToolboxClock = SystemClock()) {
@@ -90,11 +92,21 @@ package struct EntityConnectionFactory<Service: EntityService>: MessagingConnect
 
     package func open(deadline: Deadline, completion: @escaping @Sendable (Result<Connection, AzureMessagingError>) -> Void) {
         let entityPath = self.entityPath
-        MessagingConnection.openAuthorized(
+        let opens = self.opens
+        let id = opens.reserve()
+        let handle = MessagingConnection.openAuthorized(
             endpoint: endpoint, containerIDPrefix: Service.containerIDPrefix, product: Service.product,
             deadline: deadline, logger: logger, clock: clock,
-            wrap: { Connection(messaging: $0, entityPath: entityPath) }, audience: \.audience, completion: completion)
+            wrap: { Connection(messaging: $0, entityPath: entityPath) }, audience: \.audience) { result in
+                opens.finish(id)
+                completion(result)
+            }
+        opens.attach(id, handle)
     }
+
+    /// A closing pool ends the opens in progress instead of waiting out their deadline (`toolbox eventhubs send`
+    /// to a peer that never answered lingered ~20 s in close after reporting its failure).
+    package func cancelOpens() { opens.cancelAll() }
 
     package func ready(_ connection: Connection, deadline: Deadline,
                        completion: @escaping @Sendable (Result<Void, AzureMessagingError>) -> Void) {

@@ -81,31 +81,44 @@ package final class MessagingConnection: Sendable {
     /// Opens a connection (as `open`), wraps it as a client's connection and puts a token for that connection's
     /// audience on `$cbs` before handing it over, so a client never sees an unauthorized connection. A refused
     /// token closes the new connection. Both clients' connection factories open their connections this way.
+    /// `open`, then the put-token for the entity. The returned handle ends the whole attempt: the open (as
+    /// `open`'s handle does), or, once it is open, the connection, failing the completion with `.cancelled`.
+    @discardableResult
     package static func openAuthorized<Connection: Sendable>(
         endpoint: MessagingEndpoint, containerIDPrefix: String, product: String, deadline: Deadline, logger: Logger,
         clock: any ToolboxClock = SystemClock(),
         wrap: @escaping @Sendable (MessagingConnection) -> Connection,
         audience: @escaping @Sendable (Connection) -> String,
         completion: @escaping @Sendable (Result<Connection, AzureMessagingError>) -> Void
-    ) {
-        open(endpoint: endpoint, containerIDPrefix: containerIDPrefix, product: product, deadline: deadline,
-             logger: logger, clock: clock) { result in
+    ) -> any Cancellable {
+        let once = CompletionOnce<Result<Connection, AzureMessagingError>>(completion)
+        let token = CancellationToken()
+        let opening = open(endpoint: endpoint, containerIDPrefix: containerIDPrefix, product: product, deadline: deadline,
+                           logger: logger, clock: clock) { result in
             switch result {
             case .failure(let error):
-                completion(.failure(error))
+                once.complete(.failure(error))
             case .success(let messaging):
+                // Cancelled while authorizing: the connection goes, and the attempt ends as cancelled.
+                token.onCancel {
+                    if once.complete(.failure(AzureMessagingError(.cancelled, "opening the connection was cancelled"))) {
+                        messaging.close {}
+                    }
+                }
                 let connection = wrap(messaging)
                 messaging.authorize(audience: audience(connection), timeout: max(0.001, deadline.secondsRemaining)) {
                     switch $0 {
                     case .success:
-                        completion(.success(connection))
+                        if !once.complete(.success(connection)) { messaging.close {} }
                     case .failure(let error):
                         messaging.close {}
-                        completion(.failure(error))
+                        once.complete(.failure(error))
                     }
                 }
             }
         }
+        token.onCancel { opening.cancel() }
+        return token
     }
 
     /// Opens a connection: transport, SASL, open, session. `completion` runs once, on the event loop the new
@@ -116,9 +129,15 @@ package final class MessagingConnection: Sendable {
     /// open started a Dispatch thread for each of a burst of opens (a pool warming up 50 connections added 8–19
     /// threads, and their stacks, where it adds 3–8 with the loop; docs/performance-history.md, "2026-12-04, evening").
     /// `clock` runs the open deadline's timer and, later, the CBS token refreshers.
+    ///
+    /// The returned handle ends an open still in progress (connect, TLS, SASL, open, session), failing the
+    /// completion with `.cancelled`: a pool that closes cancels its opens rather than wait out their deadline.
+    @discardableResult
     package static func open(endpoint: MessagingEndpoint, containerIDPrefix: String, product: String,
                             deadline: Deadline, logger: Logger, clock: any ToolboxClock = SystemClock(),
-                            completion: @escaping @Sendable (Result<MessagingConnection, AzureMessagingError>) -> Void) {
+                            completion: @escaping @Sendable (Result<MessagingConnection, AzureMessagingError>) -> Void)
+        -> any Cancellable
+    {
         let loop = MessagingEventLoops.shared.next()
         // The open deadline's timer, cancelled once the open ends either way (it would otherwise stay armed, and
         // keep what it captured, until the deadline).
@@ -134,7 +153,7 @@ package final class MessagingConnection: Sendable {
             tls = try endpoint.makeTLSContext()
         } catch {
             once.complete(.failure(error))
-            return
+            return CompletedOperation()
         }
         let configuration = AMQPConnectionConfiguration(
             containerID: "\(containerIDPrefix)-\(RandomUUID.string())", hostname: endpoint.host,
@@ -147,7 +166,7 @@ package final class MessagingConnection: Sendable {
             target = try endpoint.connectTarget()
         } catch {
             once.complete(.failure(error))
-            return
+            return CompletedOperation()
         }
         let context = endpoint.effectiveTransport == .amqpOverWebSockets || endpoint.customEndpointAddress != nil
             ? "connecting to \(endpoint.host) (\(endpoint.effectiveTransport == .amqp ? "amqp" : "websocket") to "
@@ -156,15 +175,19 @@ package final class MessagingConnection: Sendable {
         // The socket is connected first, so that the AMQP connection can run on the socket's own queue (no
         // thread hop between socket and protocol; see docs/architecture.md).
         let started = LockedValue<(attempt: (any Cancellable)?, amqp: AMQPConnection?)>((nil, nil))
-        // The whole handshake (TCP, TLS, SASL, open, session) must finish by the deadline.
-        // A completed `once` makes the timer a no-op; `once` also cancels it.
-        let openTimer = clock.schedule(at: clock.now().advanced(bySeconds: seconds), on: openTimers) {
-            if once.complete(.failure(AzureMessagingError(.timedOut, "\(context): no ready connection within \(seconds)s",
-                                                          recovery: .rebuildConnection))) {
+        // Ends the attempt with `error` unless it ended already: the connect or the AMQP connection is abandoned.
+        let abandon: @Sendable (AzureMessagingError) -> Void = { error in
+            if once.complete(.failure(error)) {
                 let (attempt, amqp) = started.load()
                 attempt?.cancel()
                 amqp?.close(timeout: .seconds(1), queue: LibraryQueues.ignoredCompletions) { _ in }
             }
+        }
+        // The whole handshake (TCP, TLS, SASL, open, session) must finish by the deadline.
+        // A completed `once` makes the timer a no-op; `once` also cancels it.
+        let openTimer = clock.schedule(at: clock.now().advanced(bySeconds: seconds), on: openTimers) {
+            abandon(AzureMessagingError(.timedOut, "\(context): no ready connection within \(seconds)s",
+                                        recovery: .rebuildConnection))
         }
         timer.withLockedValue { $0 = openTimer }
         if once.isCompleted { openTimer.cancel() }
@@ -197,6 +220,8 @@ package final class MessagingConnection: Sendable {
                 proxy: endpoint.proxy, deadline: deadline, queue: loop, completion: connected)
         }
         started.withLockedValue { $0.attempt = attempt }
+        // Abandoned before the connect's handle was kept: the connect's completion closes what it opened.
+        return OpenAttempt { abandon(AzureMessagingError(.cancelled, "\(context): the open was cancelled")) }
     }
 
     /// SASL, open and session on a connected transport.
@@ -304,4 +329,10 @@ package final class MessagingConnection: Sendable {
         for waiter in waiters { waiter(.failure(mapped)) }
         logger.debug("connection \(id) ended: \(mapped)")
     }
+}
+
+/// The handle of an open in progress: `cancel` runs its action (once is enough; the action is idempotent).
+private struct OpenAttempt: Cancellable {
+    let action: @Sendable () -> Void
+    func cancel() { action() }
 }

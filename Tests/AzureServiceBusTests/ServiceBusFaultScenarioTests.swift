@@ -185,6 +185,25 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         XCTAssertEqual(try receiver.receive(maxMessages: 1, timeout: .seconds(5)).count, 1)
     }
 
+    /// Closing a pooled sender whose connection is still opening (a peer that accepts and never answers) ends that
+    /// open instead of waiting out the pool's 60 s `getTimeout` (`toolbox eventhubs send` lingered after its summary).
+    func testClosingAPoolCancelsTheOpenInProgress() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let proxy = try proxy(emulator)
+        proxy.mode = .silent
+        let sender = try ManagedServiceBusSender(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
+                                                 options: options(tryTimeout: .seconds(0.5), retries: 0) {
+                                                     $0.pool.getTimeout = .seconds(3600)
+                                                 })
+        XCTAssertThrowsError(try sender.send(ServiceBusMessage(body: "never")))
+        let closed = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? sender.close()
+            closed.signal()
+        }
+        XCTAssertEqual(closed.wait(timeout: .now() + 15), .success, "close waited for the open to time out")
+    }
+
     /// A broker granting 2^31 or more credit (a uint, up to 2^32 - 1): sends go through. The sender took the sum
     /// for a signed serial number, saw no credit, and every send stalled until its time-out.
     func testALinkCreditOf2To31OrMoreIsCredit() throws {
