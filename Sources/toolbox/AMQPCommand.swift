@@ -47,7 +47,7 @@ private func rate(_ count: Int, _ seconds: Double) -> Double {
 struct AMQPSendCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "send", abstract: "Send messages with data-section bodies and report their outcomes",
-        discussion: #"Output: {"sent": N, "accepted": N, "rejected": N, "released": N, "seconds": S, "messages_per_sec": R}"#)
+        discussion: #"Output: {"sent": N, "accepted": N, "rejected": N, "released": N, "other": N, "seconds": S, "messages_per_sec": R}; exit 1 when an unsettled message was not accepted"#)
 
     @Option(help: "amqp[s]://[user:pass@]host:port/address")
     var url: String
@@ -113,15 +113,23 @@ struct AMQPSendCommand: ParsableCommand {
             JSONOutput.printError("\(failure)")
             throw ExitCode(1)
         }
+        // `other`: outcomes that are none of the three (modified, received, an unknown one, none at all).
         let summary: [String: Any] = [
             "sent": count, "accepted": result.accepted, "rejected": result.rejected, "released": result.released,
-            "seconds": (seconds * 1000).rounded() / 1000, "messages_per_sec": rate(count, seconds),
+            "other": result.other, "seconds": (seconds * 1000).rounded() / 1000, "messages_per_sec": rate(count, seconds),
         ]
         if json {
             JSONOutput.printLine(summary)
         } else {
-            print("sent \(count) (accepted \(result.accepted), rejected \(result.rejected), released \(result.released)) "
-                  + "in \(String(format: "%.3f", seconds)) s")
+            print("sent \(count) (accepted \(result.accepted), rejected \(result.rejected), released \(result.released), "
+                  + "other \(result.other)) in \(String(format: "%.3f", seconds)) s")
+        }
+        // Unsettled sends the peer did not accept failed, whatever it said instead: a non-zero exit with the count
+        // (it exited 0 with "accepted": 0).
+        if !settled, result.accepted < count {
+            JSONOutput.printError("\(count - result.accepted) of \(count) messages were not accepted (rejected "
+                + "\(result.rejected), released \(result.released), other \(result.other))")
+            throw ExitCode(1)
         }
     }
 }

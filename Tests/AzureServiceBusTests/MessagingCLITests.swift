@@ -171,6 +171,20 @@ final class MessagingCLITests: XCTestCase {
         XCTAssertFalse(wrong.stderr.contains("wrong-key"), "the password is never printed: \(wrong.stderr)")
     }
 
+    /// `amqp send` exits non-zero when the peer did not accept every message (here a full queue rejects them),
+    /// with the summary first: it exited 0 with "accepted": 0.
+    func testAMQPSendFailsWhenMessagesAreNotAccepted() throws {
+        let emulator = try startServiceBusEmulator(self) { $0.limits.maxMessagesPerQueue = 1 }
+        let configuration = EmulatorConfiguration()
+        let url = "amqp://\(configuration.keyName):\(configuration.key.exposedValue)@127.0.0.1:\(emulator.amqpPort)/q1"
+        let send = try run(["amqp", "send", "--url", url, "--count", "3", "--body", "full", "--json"])
+        XCTAssertEqual(send.status, 1, send.stderr)
+        let summary = try XCTUnwrap(send.lines.last)
+        XCTAssertEqual(summary["accepted"] as? Int, 1)
+        XCTAssertEqual((summary["rejected"] as? Int ?? 0) + (summary["other"] as? Int ?? 0) + (summary["released"] as? Int ?? 0), 2)
+        XCTAssertTrue(send.stderr.contains("2 of 3 messages were not accepted"), send.stderr)
+    }
+
     /// `servicebus receive --prefetch N`: what the receiver took ahead and never printed goes back to the queue on
     /// exit, untouched (delivery count 0), for the next receiver.
     func testServiceBusReceiveWithPrefetchGivesBackWhatItDidNotPrint() throws {

@@ -37,7 +37,8 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(send.status, 0, send.stderr)
         XCTAssertEqual(send.lines.count, 1)
         let summary = try XCTUnwrap(send.lines.first)
-        XCTAssertEqual(Set(summary.keys), ["sent", "accepted", "rejected", "released", "seconds", "messages_per_sec"])
+        XCTAssertEqual(Set(summary.keys), ["sent", "accepted", "rejected", "released", "other", "seconds",
+                                           "messages_per_sec"])
         XCTAssertEqual(summary["sent"] as? Int, 3)
         XCTAssertEqual(summary["accepted"] as? Int, 3)
         XCTAssertFalse(send.stderr.contains("pw@"), "the password must not be printed")
