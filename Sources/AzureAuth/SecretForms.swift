@@ -12,6 +12,10 @@ package enum SecretForms {
                 if text.hasPrefix("SharedAccessSignature ") {
                     forms.append(String(text.dropFirst("SharedAccessSignature ".count)))
                 }
+                // Storage's `SharedKey account:SIGNATURE`: its AuthenticationFailed detail quotes the bare MAC.
+                if text.hasPrefix("SharedKey "), let colon = text.lastIndex(of: ":") {
+                    forms.append(String(text[text.index(after: colon)...]))
+                }
                 for parameter in text.split(whereSeparator: { $0 == "&" || $0 == "?" || $0 == " " }) {
                     let pair = parameter.split(separator: "=", maxSplits: 1)
                     if pair.count == 2, pair[0].lowercased() == "sig" {

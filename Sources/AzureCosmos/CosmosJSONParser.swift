@@ -1,4 +1,5 @@
 import Foundation
+import ToolboxCore
 
 /// Parses JSON text into a `CosmosJSON` in one pass, in time linear in its length: what `CosmosJSON(parsing:)`
 /// uses for every answer the service sends.
@@ -165,13 +166,11 @@ struct CosmosJSONParser {
                 guard index < bytes.count else { throw failure("a string that never ends") }
                 let escape = bytes[index]
                 index += 1
+                if let byte = JSONEscape.simple(escape) {
+                    utf8.append(byte)
+                    continue
+                }
                 switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
-                case UInt8(ascii: "b"): utf8.append(0x08)
-                case UInt8(ascii: "f"): utf8.append(0x0C)
-                case UInt8(ascii: "n"): utf8.append(0x0A)
-                case UInt8(ascii: "r"): utf8.append(0x0D)
-                case UInt8(ascii: "t"): utf8.append(0x09)
                 case UInt8(ascii: "u"): utf8.append(contentsOf: try unicodeEscape())
                 default:
                     index -= 2

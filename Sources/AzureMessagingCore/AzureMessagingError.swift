@@ -49,7 +49,7 @@ extension ToolboxError {
     public init(_ code: Code, _ message: String, condition: String?, conditionDescription: String? = nil,
                 recovery: Recovery? = nil) {
         self.init(code, message, serviceCondition: condition.map {
-            ServiceCondition(amqpCondition: $0, serviceMessage: conditionDescription)
+            ServiceCondition(amqpCondition: $0, serviceMessage: conditionDescription.map { Redaction.peerText($0) })
         }, recovery: recovery)
     }
 

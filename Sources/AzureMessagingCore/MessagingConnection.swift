@@ -105,6 +105,7 @@ package final class MessagingConnection: Sendable {
                         messaging.close {}
                     }
                 }
+                guard !once.isCompleted else { return }  // cancelled meanwhile: nothing to authorize
                 let connection = wrap(messaging)
                 messaging.authorize(audience: audience(connection), timeout: max(0.001, deadline.secondsRemaining)) {
                     switch $0 {

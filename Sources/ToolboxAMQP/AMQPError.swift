@@ -89,7 +89,8 @@ extension ToolboxError {
     /// condition table in `AMQPRecovery.swift`.
     public init(_ code: Code, _ message: String, remote: AMQPRemoteError?, underlying: (any Error)? = nil) {
         self.init(code, message, serviceCondition: remote.map {
-            ServiceCondition(amqpCondition: $0.condition.rawValue, serviceMessage: $0.errorDescription)
+            // The peer's words as an error may show them: echoed tokens blanked, cut to 1,024 bytes.
+            ServiceCondition(amqpCondition: $0.condition.rawValue, serviceMessage: $0.errorDescription.map { Redaction.peerText($0) })
         }, underlying: underlying)
         if let remote {
             recovery = Self.isIdleTimeoutClose(code, remote.condition)

@@ -127,15 +127,16 @@ package enum Redaction {
 extension Redaction {
     /// Peer-supplied text as an error may show it: credentials recognisable by their shape blanked out — the
     /// value of every `sig=` (a SAS token's signature) and every JWT (`eyJ…` header.payload.signature) — and cut
-    /// to `limit` characters. For text whose secrets the caller cannot name: an AMQP peer echoing the put-token it
+    /// to `limit` bytes. For text whose secrets the caller cannot name: an AMQP peer echoing the put-token it
     /// was sent, a 10 MB `status-description`.
     package static func peerText(_ text: String, limit: Int = 1_024) -> String {
         var bytes = Array(text.utf8)
         bytes = blankSignatures(bytes)
         bytes = blankJWTs(bytes)
-        var shown = bytes == Array(text.utf8) ? text : String(decoding: bytes, as: UTF8.self)
-        if shown.count > limit { shown = String(shown.prefix(limit)) + "… (\(shown.utf8.count) bytes)" }
-        return shown
+        // Cut on bytes, not characters: one character may carry megabytes of combining marks. A scalar split by
+        // the cut decodes as U+FFFD.
+        guard bytes.count > limit else { return bytes == Array(text.utf8) ? text : String(decoding: bytes, as: UTF8.self) }
+        return String(decoding: bytes.prefix(limit), as: UTF8.self) + "… (\(bytes.count) bytes)"
     }
 
     private static func isTokenByte(_ byte: UInt8) -> Bool {

@@ -9,3 +9,20 @@ package enum UTF8Text {
         return bytes.allSatisfy({ $0 < 0x80 }) || string.utf8.elementsEqual(bytes) ? string : nil
     }
 }
+
+/// JSON's string escapes, for the decoders that read JSON text byte by byte (the Cosmos client's and emulator's).
+package enum JSONEscape {
+    /// The byte a one-character escape (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`) stands for; nil for `u`
+    /// (four hex digits follow) and for what is not an escape.
+    package static func simple(_ escape: UInt8) -> UInt8? {
+        switch escape {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return escape
+        case UInt8(ascii: "b"): return 0x08
+        case UInt8(ascii: "f"): return 0x0C
+        case UInt8(ascii: "n"): return 0x0A
+        case UInt8(ascii: "r"): return 0x0D
+        case UInt8(ascii: "t"): return 0x09
+        default: return nil
+        }
+    }
+}

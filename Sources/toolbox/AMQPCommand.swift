@@ -157,7 +157,7 @@ struct AMQPReceiveCommand: ParsableCommand {
     @Option(help: "Stop after this many messages; fewer before the timeout is an error")
     var count: Int?
 
-    @Option(help: "Seconds to wait for messages")
+    @Option(help: "Seconds to wait for messages, connecting included (connecting may take at least 5)")
     var timeout: Double = 10
 
     @OptionGroup var tls: CAFileOption
@@ -177,9 +177,12 @@ struct AMQPReceiveCommand: ParsableCommand {
 
     func run() throws {
         let started = MonotonicInstant.now()
-        let (connection, session, endpoint) = try openSession(url: url, caFile: tls.caFile, within: timeout)
+        // Connecting gets at least 5 s: `--timeout 0` (a poll, or with `--count 0` a connectivity check) connected
+        // before the time-out bounded it, and a TLS handshake to Azure takes up to a second.
+        let (connection, session, endpoint) = try openSession(url: url, caFile: tls.caFile, within: max(timeout, 5))
         defer { try? connection.close() }
-        let remaining = { max(0.001, timeout - MonotonicInstant.now().seconds(since: started)) }
+        let connectBudget = max(timeout, 5)
+        let elapsed = { MonotonicInstant.now().seconds(since: started) }
         let wanted = count
         let state = LockedValue<(received: Int, bytes: Int)>((0, 0))
         let done = DispatchSemaphore(value: 0)
@@ -191,7 +194,7 @@ struct AMQPReceiveCommand: ParsableCommand {
         let receiver: AMQPReceiver
         do {
             receiver = try session.attachReceiver(address: endpoint.address, options: AMQPReceiverOptions(credit: credit),
-                                                  messageQueue: output, timeout: .clampingSeconds(remaining())) { delivery in
+                                                  messageQueue: output, timeout: .clampingSeconds(max(0.001, connectBudget - elapsed()))) { delivery in
                 delivery.accept(queue: output)
                 let n = state.withLockedValue { state -> Int in
                     state.received += 1
@@ -215,7 +218,7 @@ struct AMQPReceiveCommand: ParsableCommand {
         if let wanted {
             if wanted > 0 { receiver.addCredit(UInt32(clamping: wanted)) } else { done.signal() }
         }
-        _ = done.wait(timeout: .now() + remaining())
+        _ = done.wait(timeout: .now() + max(0.001, timeout - elapsed()))
         let seconds = MonotonicInstant.now().seconds(since: receiving)
         // Let the output queue finish lines already received before the summary.
         output.sync {}
@@ -232,6 +235,11 @@ struct AMQPReceiveCommand: ParsableCommand {
         if let wanted, result.received < wanted {
             let why = endedEarly.map { "; the link ended: \($0)" } ?? ""
             JSONOutput.printError("received \(result.received) of \(wanted) messages within \(timeout) s\(why)")
+            throw ExitCode(1)
+        }
+        // Without --count the wait ends at the time-out; a link that ended before it failed the receive.
+        if wanted == nil, let endedEarly {
+            JSONOutput.printError("the link ended before --timeout: \(endedEarly)")
             throw ExitCode(1)
         }
     }

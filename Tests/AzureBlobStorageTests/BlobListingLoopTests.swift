@@ -54,9 +54,7 @@ final class BlobListingLoopTests: XCTestCase {
     func testAMarkerCycleFailsListAllBlobs() throws {
         let (server, asked) = try server(answer: Self.cycle)
         defer { server.close() }
-        let container = try BlobContainer(
-            accountURL: "http://127.0.0.1:\(server.port)/devstoreaccount1?sv=2020-12-06&sp=l&sig=unchecked",
-            containerName: "ctr1")
+        let container = try scriptedContainer(port: server.port, permissions: "l")
         defer { try? container.close() }
         XCTAssertThrowsError(try container.listAllBlobs()) { error in
             let error = error as? ToolboxError

@@ -91,3 +91,26 @@ func temporaryPath(_ name: String) -> String {
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     return directory.appendingPathComponent(name).path
 }
+
+/// A client of container `ctr1` on a scripted server at `port`, signed with an unchecked SAS granting
+/// `permissions`; `change` adjusts the options (fast retries, small chunks).
+func scriptedContainer(port: UInt16, permissions: String = "rl",
+                       _ change: (inout BlobClientOptions) -> Void = { _ in }) throws -> BlobContainer {
+    var options = BlobClientOptions()
+    change(&options)
+    return try BlobContainer(
+        accountURL: "http://127.0.0.1:\(port)/devstoreaccount1?sv=2020-12-06&sp=\(permissions)&sig=unchecked",
+        containerName: "ctr1", options: options)
+}
+
+extension BlobClientOptions {
+    /// Ranged downloads of 1,000-byte chunks with `concurrency` in flight and two quick retries: what the scripted
+    /// download tests use.
+    mutating func scriptedDownloads(concurrency: Int) {
+        transfer.chunkSize = 1_000
+        transfer.concurrency = concurrency
+        retry.maxRetries = 2
+        retry.initialDelay = .milliseconds(5)
+        retry.maxDelay = .milliseconds(20)
+    }
+}

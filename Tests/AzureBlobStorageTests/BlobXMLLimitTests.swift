@@ -19,9 +19,7 @@ final class BlobXMLLimitTests: XCTestCase {
             respond(HTTPServerResponse(status: 200, headers: ["Content-Type": "application/xml"], text: xml))
         }
         defer { server.close() }
-        let container = try BlobContainer(
-            accountURL: "http://127.0.0.1:\(server.port)/devstoreaccount1?sv=2020-12-06&sp=l&sig=unchecked",
-            containerName: "ctr1")
+        let container = try scriptedContainer(port: server.port, permissions: "l")
         defer { try? container.close() }
         XCTAssertThrowsError(try container.listBlobs()) { error in
             let error = error as? ToolboxError

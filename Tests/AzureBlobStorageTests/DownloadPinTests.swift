@@ -61,18 +61,7 @@ final class DownloadPinTests: XCTestCase {
     }
 
     private func download(from server: HTTPServer) throws -> BlobDownloadResult {
-        let container = try BlobContainer(
-            accountURL: "http://127.0.0.1:\(server.port)/devstoreaccount1?sv=2020-12-06&sp=r&sig=unchecked",
-            containerName: "ctr1",
-            options: {
-                var options = BlobClientOptions()
-                options.transfer.chunkSize = 1_000
-                options.transfer.concurrency = 2
-                options.retry.maxRetries = 2
-                options.retry.initialDelay = .milliseconds(5)
-                options.retry.maxDelay = .milliseconds(20)
-                return options
-            }())
+        let container = try scriptedContainer(port: server.port, permissions: "r") { $0.scriptedDownloads(concurrency: 2) }
         defer { try? container.close() }
         return try container.download("b.bin")
     }

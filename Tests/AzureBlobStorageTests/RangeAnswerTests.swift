@@ -29,18 +29,7 @@ final class RangeAnswerTests: XCTestCase {
     }
 
     private func download(from server: HTTPServer) throws -> [UInt8] {
-        let container = try BlobContainer(
-            accountURL: "http://127.0.0.1:\(server.port)/devstoreaccount1?sv=2020-12-06&sp=r&sig=unchecked",
-            containerName: "ctr1",
-            options: {
-                var options = BlobClientOptions()
-                options.transfer.chunkSize = 1_000
-                options.transfer.concurrency = 1
-                options.retry.maxRetries = 2
-                options.retry.initialDelay = .milliseconds(5)
-                options.retry.maxDelay = .milliseconds(20)
-                return options
-            }())
+        let container = try scriptedContainer(port: server.port, permissions: "r") { $0.scriptedDownloads(concurrency: 1) }
         defer { try? container.close() }
         return try container.download("b.bin").content
     }
@@ -115,9 +104,7 @@ final class ListingAnswerTests: XCTestCase {
             respond(HTTPServerResponse(status: 200, headers: ["Content-Type": "application/xml"], text: xml))
         }
         defer { server.close() }
-        let container = try BlobContainer(
-            accountURL: "http://127.0.0.1:\(server.port)/devstoreaccount1?sv=2020-12-06&sp=l&sig=unchecked",
-            containerName: "ctr1")
+        let container = try scriptedContainer(port: server.port, permissions: "l")
         defer { try? container.close() }
         do {
             if all { _ = try container.listAllBlobs() } else { _ = try container.listBlobs() }

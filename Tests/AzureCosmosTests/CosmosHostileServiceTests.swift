@@ -75,6 +75,20 @@ final class CosmosHostileServiceTests: XCTestCase {
 
     // MARK: Continuations
 
+    /// Answers every query page empty, with a continuation never seen before; counts the pages.
+    func answerEmptyPagesForever() -> LockedValue<Int> {
+        let counter = LockedValue(0)
+        hostile { _, _, headers, _ in
+            guard headers.first(name: "x-ms-documentdb-isquery") != nil else { return nil }
+            let next = counter.withLockedValue { count -> Int in
+                count += 1
+                return count
+            }
+            return Self.page([], continuation: "page-\(next)")
+        }
+        return counter
+    }
+
     /// A continuation equal to the one just sent would read the same page forever (the CLI made ~2,500 requests
     /// a second, printing the same results): single-partition, gateway-run and per-range pages refuse it.
     func testAContinuationEqualToTheOneSentFailsTheQuery() throws {
@@ -130,15 +144,7 @@ final class CosmosHostileServiceTests: XCTestCase {
     /// `queryItems`' time-out bounds the whole query: a service answering empty pages with a fresh continuation
     /// each time ended only with the process (each page had the whole time-out to itself).
     func testQueryItemsTimeoutBoundsEveryPageTogether() throws {
-        let counter = LockedValue(0)
-        hostile { _, _, headers, _ in
-            guard headers.first(name: "x-ms-documentdb-isquery") != nil else { return nil }
-            let next = counter.withLockedValue { count -> Int in
-                count += 1
-                return count
-            }
-            return Self.page([], continuation: "page-\(next)")
-        }
+        let counter = answerEmptyPagesForever()
         let cosmos = self.cosmos!
         let error = failure(ending(within: 30) {
             try cosmos.queryItems(CosmosQuery("SELECT * FROM c"),
@@ -151,15 +157,7 @@ final class CosmosHostileServiceTests: XCTestCase {
     /// `toolbox cosmos query --timeout` bounds the whole command, not each page; a repeated continuation is an
     /// error (exit 1), not output repeated forever.
     func testCLIQueryTimeoutBoundsTheWholeQuery() throws {
-        let counter = LockedValue(0)
-        hostile { _, _, headers, _ in
-            guard headers.first(name: "x-ms-documentdb-isquery") != nil else { return nil }
-            let next = counter.withLockedValue { count -> Int in
-                count += 1
-                return count
-            }
-            return Self.page([], continuation: "page-\(next)")
-        }
+        _ = answerEmptyPagesForever()
         let fresh = try cosmosCLI(["query", "--partition-key", "a", "--query", "SELECT * FROM c", "--timeout", "1"],
                                   timeLimit: 30)
         XCTAssertEqual(fresh.status, 1, fresh.stderr)

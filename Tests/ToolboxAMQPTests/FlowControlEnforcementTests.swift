@@ -100,8 +100,14 @@ final class FlowControlEnforcementTests: XCTestCase {
         while broker.sync({ $0.receivedPerformatives.contains { if case .flow(let f) = $0 { f.linkCredit == 1 } else { false } } }) == false,
               !flowed.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
         broker.sync { $0.sendMessage([0x00, 0x53, 0x75, 0xA0, 0xFF], clientHandle: handle) }  // data section, length past the end
+        // Once the broker has our detach it answers it ("detached"): the reason must survive that answer.
         let deadline = Deadline.after(seconds: 10)
-        while receiver.endError == nil, !deadline.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+        while broker.sync({ $0.receivedPerformatives.contains { if case .detach = $0 { true } else { false } } }) == false,
+              !deadline.hasPassed { Thread.sleep(forTimeInterval: 0.01) }
+        // Its answer crosses the in-memory transport to the connection's queue: give it that turn, then read.
+        broker.sync { _ in }
+        Thread.sleep(forTimeInterval: 0.2)
+        connection.queue.sync {}
         let error = try XCTUnwrap(receiver.endError)
         XCTAssertEqual(error.code, .decoding, "\(error)")
         XCTAssertTrue("\(error)".contains("could not decode delivery"), "\(error)")
@@ -129,5 +135,20 @@ final class FlowControlEnforcementTests: XCTestCase {
         XCTAssertThrowsError(try sender.send(AMQPMessage(data: [UInt8](repeating: 3, count: 600)), timeout: .seconds(0.2))) { error in
             XCTAssertEqual((error as? AMQPError)?.code, .timedOut, "\(error)")
         }
+    }
+}
+
+/// The peer's description as errors carry it: echoed tokens blanked and cut to 1,024 bytes, in the condition's
+/// description and in the error built from it (a 60 KB `rejected` description was printed whole).
+final class PeerDescriptionTests: XCTestCase {
+    func testAPeersDescriptionIsRedactedAndCutWhereverErrorsShowIt() {
+        let description = "token SharedAccessSignature sr=x&sig=SECRETSIG%3D&se=1 " + String(repeating: "z", count: 60_000)
+        let remote = AMQPRemoteError(condition: AMQPRemoteError.unauthorizedAccess, description: description)
+        let error = AMQPError(.requestFailed, "sending failed", remote: remote)
+        for text in ["\(remote)", "\(error)", error.serviceCondition?.serviceMessage ?? ""] {
+            XCTAssertFalse(text.contains("SECRETSIG"), text.prefix(200) + "")
+            XCTAssertLessThan(text.utf8.count, 1_300, "cut short")
+        }
+        XCTAssertEqual(remote.errorDescription, description, "the condition itself keeps the peer's full text")
     }
 }

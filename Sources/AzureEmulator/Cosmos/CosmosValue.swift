@@ -1,4 +1,5 @@
 import Foundation
+import ToolboxCore
 
 /// A JSON value as Cosmos DB stores it: numbers are IEEE doubles, objects keep their member order (documents come
 /// back as they were written), and the parser is bounded (depth, size) because every byte comes from a socket.
@@ -433,13 +434,11 @@ enum CosmosValue: Sendable, Equatable {
                 guard index < bytes.count else { break }
                 let escaped = bytes[index]
                 index += 1
+                if let byte = JSONEscape.simple(escaped) {
+                    utf8.append(byte)
+                    continue
+                }
                 switch escaped {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escaped)
-                case UInt8(ascii: "b"): utf8.append(0x08)
-                case UInt8(ascii: "f"): utf8.append(0x0C)
-                case UInt8(ascii: "n"): utf8.append(0x0A)
-                case UInt8(ascii: "r"): utf8.append(0x0D)
-                case UInt8(ascii: "t"): utf8.append(0x09)
                 case UInt8(ascii: "u"):
                     var code = try hex4()
                     if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count,

@@ -185,7 +185,10 @@ public class AMQPLink: @unchecked Sendable {
         guard state != .detached else { return }
         state = .detached
         session.unregister(handle: handle, remoteHandle: remoteHandle)
-        let failure = error ?? AMQPError(.linkDetached, local ? "link '\(name)' detached" : "peer detached link '\(name)'")
+        // A link we detached with an error (a message it could not decode) keeps that reason when the peer's detach
+        // answers ours: the answer said only "detached", and `endError` lost why.
+        let failure = terminalError ?? error
+            ?? AMQPError(.linkDetached, local ? "link '\(name)' detached" : "peer detached link '\(name)'")
         terminalError = failure
         attachDecided()
         let callbacks = attachCallback

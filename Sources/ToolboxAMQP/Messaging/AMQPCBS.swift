@@ -114,8 +114,8 @@ public final class AMQPCBSClient: @unchecked Sendable {
                         guard (200..<300).contains(status) else {
                             return .failure(AMQPError(.requestFailed,
                                 "CBS put-token for \(audience) failed with status \(status): "
-                                    + Redaction.redact(Redaction.peerText(response.responseStatusDescription ?? "no description"),
-                                                       [token.token.exposedValue])))
+                                    + Redaction.peerText(Redaction.redact(response.responseStatusDescription ?? "no description",
+                                                                          [token.token.exposedValue]))))
                         }
                         return .success(())
                     })
