@@ -98,17 +98,21 @@ struct CosmosJSONParser {
             let member = try value(depth: depth)
             // A repeated name: the first one counts, as with JSONDecoder.
             if members[key] == nil { members[key] = member }
-            skipWhitespace()
-            guard index < bytes.count else { throw failure("unexpected end of the text in an object") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object(members)
-            } else {
-                throw failure("expected ',' or '}', found '\(Self.shown(bytes[index]))'")
-            }
+            if try closes(UInt8(ascii: "}"), in: "an object") { return .object(members) }
         }
+    }
+
+    /// After a member or an element: consumes a ',' (false: another follows) or `close` (true: the container
+    /// ends); anything else is an error naming `container`.
+    private mutating func closes(_ close: UInt8, in container: String) throws(Failure) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count else { throw failure("unexpected end of the text in \(container)") }
+        let byte = bytes[index]
+        guard byte == UInt8(ascii: ",") || byte == close else {
+            throw failure("expected ',' or '\(Self.shown(close))', found '\(Self.shown(byte))'")
+        }
+        index += 1
+        return byte == close
     }
 
     private mutating func array(depth: Int) throws(Failure) -> CosmosJSON {
@@ -122,16 +126,7 @@ struct CosmosJSONParser {
         }
         while true {
             elements.append(try value(depth: depth))
-            skipWhitespace()
-            guard index < bytes.count else { throw failure("unexpected end of the text in an array") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(elements)
-            } else {
-                throw failure("expected ',' or ']', found '\(Self.shown(bytes[index]))'")
-            }
+            if try closes(UInt8(ascii: "]"), in: "an array") { return .array(elements) }
         }
     }
 
