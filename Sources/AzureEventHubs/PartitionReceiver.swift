@@ -71,6 +71,8 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
     private let endpoint: MessagingEndpoint
     private let logger: Logger
     private let clock: any ToolboxClock
+    /// The `receive` calls' time-outs, on `clock`.
+    private let timeouts: TimeoutScheduler
     /// How long one connect (transport, CBS, attach) may take before it counts as failed.
     private let connectTimeout: Duration
     private let state = LockedValue(State())
@@ -88,6 +90,7 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
                  partitionID: String, startingPosition: EventPosition = .latest, logger: Logger,
                  clock: any ToolboxClock, connectTimeout: Duration = .seconds(60)) {
         self.clock = clock
+        self.timeouts = .on(clock)
         self.connectTimeout = connectTimeout
         self.endpoint = endpoint
         self.eventHubName = eventHubName
@@ -115,7 +118,7 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
         -> any Cancellable
     {
         let (token, once) = ReceiveInbox.startReceive(
-            in: state, maxCount: maxEvents, timeout: timeout, clock: clock, queue: queue, completion: completion,
+            in: state, maxCount: maxEvents, timeout: timeout, timeouts: timeouts, queue: queue, completion: completion,
             timedOut: { [weak self] in self?.topUpCredit() })
         guard once != nil else { return token }
         ensureConnected()

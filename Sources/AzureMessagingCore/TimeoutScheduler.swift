@@ -2,7 +2,7 @@ import Dispatch
 import ToolboxCore
 
 /// Something that may time out: `timeOut()` runs once its deadline passes, unless it finished first.
-protocol TimeoutTarget: AnyObject, Sendable {
+package protocol TimeoutTarget: AnyObject, Sendable {
     /// True once the operation completed (its entry can be dropped without firing).
     var isFinished: Bool { get }
     func timeOut()
@@ -18,7 +18,7 @@ protocol TimeoutTarget: AnyObject, Sendable {
 ///
 /// The timer runs on a `ToolboxClock`: `SystemClock` in production (one shared scheduler), a `ManualClock` in
 /// tests, where `advance(by:)` fires the time-outs that came due.
-final class TimeoutScheduler: @unchecked Sendable {
+package final class TimeoutScheduler: @unchecked Sendable {
     // @unchecked Sendable: `heap`, `armedAt`, `armed`, `generation` and `sequence` are guarded by `lock`; the
     // clock job is scheduled and cancelled only under `lock`. `timeOut()` is called outside the lock.
 
@@ -36,7 +36,7 @@ final class TimeoutScheduler: @unchecked Sendable {
     static let shared = TimeoutScheduler(clock: SystemClock())
 
     /// The shared scheduler for the system clock, a new one for any other clock.
-    static func on(_ clock: any ToolboxClock) -> TimeoutScheduler {
+    package static func on(_ clock: any ToolboxClock) -> TimeoutScheduler {
         clock is SystemClock ? shared : TimeoutScheduler(clock: clock)
     }
 
@@ -48,6 +48,11 @@ final class TimeoutScheduler: @unchecked Sendable {
     /// Counts arms: a job that fires after it was replaced (its cancel came too late) finds it stale and does nothing.
     private var generation: UInt64 = 0
     private var sequence: UInt64 = 0
+    /// The heap's size at which finished entries are swept out wherever they sit (`compact`): one entry that does
+    /// not finish — a receive waiting a minute on an idle queue, a hung try with a long time-out — otherwise holds
+    /// every later entry under it until it fires, ~3 million at 50,000 sends a second for a minute.
+    private var compactAt = TimeoutScheduler.minimumCompaction
+    static let minimumCompaction = 1_024
     private let queue = LibraryQueues.makeQueue(label: "AzureMessaging.timeouts")
 
     init(clock: any ToolboxClock) {
@@ -57,10 +62,11 @@ final class TimeoutScheduler: @unchecked Sendable {
     deinit { armed?.cancel() }
 
     /// Calls `target.timeOut()` after `duration`, unless it is finished by then.
-    func schedule(after duration: Duration, _ target: any TimeoutTarget) {
+    package func schedule(after duration: Duration, _ target: any TimeoutTarget) {
         let deadline = clock.now().advanced(by: duration).nanoseconds
         lock.withLock {
             while let top = heap.first, top.target.isFinished { popTop() }
+            if heap.count >= compactAt { compact() }
             sequence &+= 1
             push(Entry(deadline: deadline, sequence: sequence, target: target))
             if deadline < armedAt { arm(deadline) }
@@ -116,7 +122,23 @@ final class TimeoutScheduler: @unchecked Sendable {
         let last = heap.removeLast()
         guard !heap.isEmpty else { return }
         heap[0] = last
-        var parent = 0
+        siftDown(0)
+    }
+
+    /// Drops every finished entry and rebuilds the heap (O(n), run when the heap has doubled since the last sweep:
+    /// amortised O(1) per entry). The armed job stays: if it is now early, it finds nothing due and re-arms.
+    private func compact() {
+        heap.removeAll { $0.target.isFinished }
+        var index = heap.count / 2
+        while index > 0 {
+            index -= 1
+            siftDown(index)
+        }
+        compactAt = max(Self.minimumCompaction, heap.count.multipliedReportingOverflow(by: 2).partialValue)
+    }
+
+    private func siftDown(_ start: Int) {
+        var parent = start
         while true {
             let left = 2 * parent + 1
             guard left < heap.count else { break }

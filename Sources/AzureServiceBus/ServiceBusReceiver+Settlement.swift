@@ -35,16 +35,10 @@ extension ServiceBusReceiver {
             // The service's confirmation is waited for at most `retry.tryTimeout`: a peer that never sends it left
             // `complete` (and `toolbox servicebus receive`) waiting forever, deaf to its own time-out.
             let once = CompletionOnce<Result<Void, ServiceBusError>>(completion)
-            let clock = options.clock
-            let limit = options.retry.tryTimeout
-            let timer = clock.schedule(at: clock.now().advanced(by: limit), on: queue) {
-                once.complete(.failure(ServiceBusError(
-                    .timedOut, "settling message \(message.sequenceNumber): the service did not confirm the settlement "
-                        + "within \(limit.toolboxSeconds) s; it may not have taken effect (the message comes back once "
-                        + "its lock expires)")))
-            }
+            timeouts.schedule(after: options.retry.tryTimeout,
+                              SettlementTimeout(once: once, sequenceNumber: message.sequenceNumber,
+                                                limit: options.retry.tryTimeout, queue: queue))
             delivery.settle(outcome, queue: queue) { result in
-                timer.cancel()
                 once.complete(result.mapError { ServiceBusError($0, context: "settling message \(message.sequenceNumber)") })
             }
             return
@@ -177,5 +171,32 @@ extension ServiceBusReceiver {
             messages.append(ServiceBusReceivedMessage(amqp: amqp, delivery: nil, lockToken: token, connectionID: connectionID))
         }
         return .success(messages)
+    }
+}
+
+/// A settlement's wait for the service's confirmation in the receiver's `TimeoutScheduler`: fails it with
+/// `.timedOut` on the caller's queue unless the confirmation came first.
+private final class SettlementTimeout: TimeoutTarget {
+    let once: CompletionOnce<Result<Void, ServiceBusError>>
+    let sequenceNumber: Int64
+    let limit: Duration
+    let queue: DispatchQueue
+
+    init(once: CompletionOnce<Result<Void, ServiceBusError>>, sequenceNumber: Int64, limit: Duration,
+         queue: DispatchQueue) {
+        self.once = once
+        self.sequenceNumber = sequenceNumber
+        self.limit = limit
+        self.queue = queue
+    }
+
+    var isFinished: Bool { once.isCompleted }
+
+    func timeOut() {
+        guard !once.isCompleted else { return }
+        let error = ServiceBusError(
+            .timedOut, "settling message \(sequenceNumber): the service did not confirm the settlement within "
+                + "\(limit.toolboxSeconds) s; it may not have taken effect (the message comes back once its lock expires)")
+        queue.async { [once] in once.complete(.failure(error)) }
     }
 }

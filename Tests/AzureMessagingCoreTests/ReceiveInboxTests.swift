@@ -67,11 +67,12 @@ final class ReceiveInboxTests: XCTestCase {
             inbox.withLockedValue { $0.remove(once, takingBuffered: taking) }
         }
         let clock = ManualClock()
+        let timeouts = TimeoutScheduler.on(clock)
         func start(timeout: Duration, closed: Bool = false, timedOut: @escaping @Sendable () -> Void = {},
                    _ done: @escaping @Sendable (Result<[Int], AzureMessagingError>) -> Void)
             -> (token: CancellationToken, once: Inbox.Completion?)
         {
-            Inbox.startReceive(maxCount: 3, timeout: timeout, clock: clock, queue: .global(), completion: done,
+            Inbox.startReceive(maxCount: 3, timeout: timeout, timeouts: timeouts, queue: .global(), completion: done,
                                enqueue: { waiter in
                                    guard !closed else { return false }
                                    inbox.withLockedValue { $0.enqueue(waiter) }

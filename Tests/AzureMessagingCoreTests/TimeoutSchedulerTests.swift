@@ -63,6 +63,31 @@ final class TimeoutSchedulerTests: XCTestCase {
         XCTAssertEqual(far.fired.load(), 1)
     }
 
+    /// One entry that does not finish (a receive waiting a minute on an idle queue) sits at the top; the entries
+    /// after it finish at once (sends, settlements). They used to stay under it until it fired: the heap grew by
+    /// every operation of that minute. Now they are swept out once the heap doubles.
+    func testFinishedEntriesUnderAnUnfinishedOneAreSweptOut() {
+        let clock = ManualClock()
+        let scheduler = TimeoutScheduler(clock: clock)
+        let waiting = Probe()
+        scheduler.schedule(after: .seconds(60), waiting)
+        var live: [Probe] = []
+        for index in 0..<100_000 {
+            let probe = Probe()
+            scheduler.schedule(after: .seconds(61), probe)
+            if index % 1_000 == 0 { live.append(probe) } else { probe.finished.withLockedValue { $0 = true } }
+        }
+        XCTAssertLessThan(scheduler.count, 2 * TimeoutScheduler.minimumCompaction + live.count * 2,
+                          "finished entries under the unfinished top are swept out")
+        XCTAssertGreaterThanOrEqual(scheduler.count, 1 + live.count, "unfinished entries are kept")
+        clock.advance(by: .seconds(60))
+        XCTAssertEqual(waiting.fired.load(), 1)
+        XCTAssertEqual(live.reduce(0) { $0 + $1.fired.load() }, 0, "not due yet")
+        clock.advance(by: .seconds(1))
+        XCTAssertTrue(live.allSatisfy { $0.fired.load() == 1 }, "each unfinished entry still fires once, after a sweep")
+        XCTAssertEqual(scheduler.count, 0)
+    }
+
     func testTheSystemClockSchedulerIsSharedAndAnyOtherClockGetsItsOwn() {
         XCTAssertTrue(TimeoutScheduler.on(SystemClock()) === TimeoutScheduler.shared)
         XCTAssertFalse(TimeoutScheduler.on(ManualClock()) === TimeoutScheduler.shared)
