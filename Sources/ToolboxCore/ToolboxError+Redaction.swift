@@ -102,22 +102,48 @@ extension Redaction {
     }
 
     /// `sig=VALUE` → `sig=[REDACTED]` (any case of `sig`), VALUE running to the next byte a token does not hold.
+    /// The percent-encoded form a SAS URL takes inside another URL (`%26sig%3DVALUE`, `%3Fsig%3D`) and the
+    /// JSON-escaped one (`sig=ab\/cd`, a `/` escaped as `\/`) are blanked too.
     private static func blankSignatures(_ bytes: [UInt8]) -> [UInt8] {
+        let percent = UInt8(ascii: "%")
+        /// `%XY` at `index` (either case of the hex letters).
+        func isEscape(_ index: Int, _ high: UInt8, _ low: UInt8) -> Bool {
+            index >= 0 && index + 3 <= bytes.count && bytes[index] == percent && bytes[index + 1] == high
+                && bytes[index + 2] | 0x20 == low | 0x20
+        }
+        func isSeparator(at index: Int) -> Bool {  // `&` or its escape `%26`: where a token ends
+            bytes[index] == UInt8(ascii: "&") || isEscape(index, UInt8(ascii: "2"), UInt8(ascii: "6"))
+        }
+        func startsName(_ index: Int) -> Bool {  // nothing of a token just before `sig`
+            index == 0 || !isTokenByte(bytes[index - 1]) || bytes[index - 1] == UInt8(ascii: "&")
+                || isEscape(index - 3, UInt8(ascii: "2"), UInt8(ascii: "6")) || isEscape(index - 3, UInt8(ascii: "3"), UInt8(ascii: "F"))
+        }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var index = 0
         while index < bytes.count {
             if index + 4 <= bytes.count, bytes[index] | 0x20 == UInt8(ascii: "s"), bytes[index + 1] | 0x20 == UInt8(ascii: "i"),
-               bytes[index + 2] | 0x20 == UInt8(ascii: "g"), bytes[index + 3] == UInt8(ascii: "="),
-               index == 0 || !isTokenByte(bytes[index - 1]) || bytes[index - 1] == UInt8(ascii: "&")
+               bytes[index + 2] | 0x20 == UInt8(ascii: "g"), startsName(index)
             {
-                out.append(contentsOf: bytes[index..<index + 4])
-                index += 4
-                var end = index
-                while end < bytes.count, isTokenByte(bytes[end]), bytes[end] != UInt8(ascii: "&") { end += 1 }
-                if end > index { out.append(contentsOf: replacement.utf8) }
-                index = end
-                continue
+                let equals = bytes[index + 3] == UInt8(ascii: "=") ? 1
+                    : isEscape(index + 3, UInt8(ascii: "3"), UInt8(ascii: "D")) ? 3 : 0
+                if equals > 0 {
+                    let valueStart = index + 3 + equals
+                    out.append(contentsOf: bytes[index..<valueStart])
+                    var end = valueStart
+                    while end < bytes.count, !isSeparator(at: end) {
+                        if isTokenByte(bytes[end]) {
+                            end += 1
+                        } else if bytes[end] == UInt8(ascii: "\\"), end + 1 < bytes.count, bytes[end + 1] == UInt8(ascii: "/") {
+                            end += 2
+                        } else {
+                            break
+                        }
+                    }
+                    if end > valueStart { out.append(contentsOf: replacement.utf8) }
+                    index = end
+                    continue
+                }
             }
             out.append(bytes[index])
             index += 1

@@ -86,4 +86,21 @@ final class PeerTextTests: XCTestCase {
         XCTAssertLessThan(huge.utf8.count, 1_100)
         XCTAssertTrue(huge.hasSuffix("… (10000000 bytes)"), String(huge.suffix(40)))
     }
+
+    /// A SAS URL quoted inside another URL arrives percent-encoded (`%26sig%3D…`), and in JSON a `/` of the
+    /// signature may come escaped as `\/`: the signature is blanked in both, up to the next parameter.
+    func testEncodedAndEscapedSignaturesAreBlanked() {
+        let encoded = Redaction.peerText(
+            "redirect=https%3A%2F%2Fa.blob%2Fc%2Fb%3Fsv%3D2021%26sig%3DedR%252FDsAbC123%253D%26se%3D1800000000 refused")
+        XCTAssertFalse(encoded.contains("edR%252FDsAbC123"), encoded)
+        XCTAssertTrue(encoded.contains("%26sig%3D[REDACTED]%26se%3D1800000000"), encoded)
+        let first = Redaction.peerText("u=https%3A%2F%2Fa%2Fc%3FSIG%3dabcDEF123%26sv%3D1")
+        XCTAssertTrue(first.contains("%3FSIG%3d[REDACTED]%26sv%3D1"), first)
+        let json = Redaction.peerText(#"{"url":"https:\/\/a.blob\/c?sv=1&sig=ab\/cdEF12\/34%3D&se=2","x":1}"#)
+        XCTAssertFalse(json.contains("cdEF12"), json)
+        XCTAssertTrue(json.contains(#"&sig=[REDACTED]&se=2"#), json)
+        // Not a signature: `sig` inside a word, or with nothing after it.
+        XCTAssertEqual(Redaction.peerText("design%3Dok assig=x"), "design%3Dok assig=x")
+        XCTAssertEqual(Redaction.peerText("sig= empty"), "sig= empty")
+    }
 }
