@@ -109,8 +109,8 @@ public struct ReceivedEventData: Sendable, Hashable {
         var event = EventData(body: message.dataBody ?? [])
         if case .value(.string(let text)) = message.body { event.body = Array(text.utf8) }
         event.contentType = message.properties?.contentType?.rawValue
-        event.messageID = message.properties?.messageID.flatMap(Self.text)
-        event.correlationID = message.properties?.correlationID.flatMap(Self.text)
+        event.messageID = message.properties?.messageID.flatMap(\.messageIdentifierText)
+        event.correlationID = message.properties?.correlationID.flatMap(\.messageIdentifierText)
         for entry in message.applicationProperties?.entries ?? [] {
             if case .string(let key) = entry.key { event.properties[key] = entry.value }
         }
@@ -132,14 +132,6 @@ public struct ReceivedEventData: Sendable, Hashable {
         if case .string(let key)? = annotations?[.symbol("x-opt-partition-key")] { partitionKey = key }
     }
 
-    private static func text(_ value: AMQPValue) -> String? {
-        switch value {
-        case .string(let text): return text
-        case .uuid(let uuid): return uuid.uuidString.lowercased()
-        case .ulong(let number): return String(number)
-        default: return nil
-        }
-    }
 }
 
 /// Where `send` routes events: a partition key (hashed by the service, sticky) or a partition id.

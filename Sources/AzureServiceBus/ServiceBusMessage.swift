@@ -129,8 +129,8 @@ public struct ServiceBusReceivedMessage: Sendable {
         var message = ServiceBusMessage(body: amqp.dataBody ?? [])
         if case .value(.string(let text)) = amqp.body { message.body = Array(text.utf8) }
         let p = amqp.properties
-        message.messageID = p?.messageID.flatMap(Self.text)
-        message.correlationID = p?.correlationID.flatMap(Self.text)
+        message.messageID = p?.messageID.flatMap(\.messageIdentifierText)
+        message.correlationID = p?.correlationID.flatMap(\.messageIdentifierText)
         message.contentType = p?.contentType?.rawValue
         message.subject = p?.subject
         message.replyTo = p?.replyTo
@@ -176,14 +176,6 @@ public struct ServiceBusReceivedMessage: Sendable {
         self.connectionID = connectionID
     }
 
-    static func text(_ value: AMQPValue) -> String? {
-        switch value {
-        case .string(let text): return text
-        case .uuid(let uuid): return uuid.uuidString.lowercased()
-        case .ulong(let number): return String(number)
-        default: return nil
-        }
-    }
 
     static func date(_ value: AMQPValue?) -> Date? {
         guard case .timestamp(let ms)? = value else { return nil }

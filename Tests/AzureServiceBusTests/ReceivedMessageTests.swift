@@ -34,6 +34,22 @@ final class ReceivedMessageTests: XCTestCase {
         XCTAssertEqual(received.message.body, Array("body".utf8))
     }
 
+    /// A message-id may be any of ulong, uuid, binary and string: binary read as nil (`servicebus receive`
+    /// printed `null`); it is now its UTF-8 text, as azure-servicebus reads it, or lowercase hex when not UTF-8.
+    func testEveryTypeOfMessageIDReadsAsText() {
+        func ids(_ messageID: AMQPValue, _ correlationID: AMQPValue) -> (String?, String?) {
+            var amqp = AMQPMessage(data: [])
+            amqp.properties = AMQPProperties(messageID: messageID, correlationID: correlationID)
+            let message = ServiceBusReceivedMessage(amqp: amqp, delivery: nil, lockToken: nil, connectionID: nil).message
+            return (message.messageID, message.correlationID)
+        }
+        XCTAssertTrue(ids(.binary(Array("order-7".utf8)), .binary([0xff, 0x00, 0x1a])) == ("order-7", "ff001a"))
+        XCTAssertTrue(ids(.ulong(.max), .string("c")) == ("18446744073709551615", "c"))
+        let uuid = UUID(uuidString: "6F9619FF-8B86-D011-B42D-00C04FC964FF")!
+        XCTAssertTrue(ids(.uuid(uuid), .binary([])) == ("6f9619ff-8b86-d011-b42d-00c04fc964ff", ""))
+        XCTAssertTrue(ids(.int(5), .symbol("s")) == (nil, nil), "not a message-id type")
+    }
+
     func testAnnotationsOfTheWrongTypeOrMissingLeaveTheDefaults() {
         var amqp = AMQPMessage(data: [])
         amqp.messageAnnotations = AMQPMap([
