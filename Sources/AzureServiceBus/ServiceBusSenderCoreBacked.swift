@@ -157,6 +157,11 @@ enum ServiceBusScheduling {
                 return .failure(ServiceBusError(.invalidResponse,
                                                 "the schedule-message response's 'sequence-numbers' holds a non-long value"))
             }
+            // Service Bus numbers messages from 1 up; a negative number could never be cancelled by.
+            guard number >= 0 else {
+                return .failure(ServiceBusError(.invalidResponse,
+                                                "the schedule-message response's 'sequence-numbers' holds \(number), a negative number"))
+            }
             numbers.append(number)
         }
         guard numbers.count == expected else {

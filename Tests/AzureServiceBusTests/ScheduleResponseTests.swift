@@ -33,6 +33,8 @@ final class ScheduleResponseTests: XCTestCase {
             (response(.long(5)), 1, "is not an array"),
             (response(.list([.long(1), .int(2)])), 2, "non-long value"),
             (response(.list([.long(1), .null])), 2, "non-long value"),
+            (response(try longs([1, -1])), 2, "holds -1, a negative number"),
+            (response(try longs([.min])), 1, "a negative number"),
             (response(try longs([1])), 2, "1 sequence number(s) for 2 scheduled message(s)"),
             (response(try longs([1, 2, 3])), 2, "3 sequence number(s) for 2 scheduled message(s)"),
             (response(try longs([])), 1, "0 sequence number(s) for 1 scheduled message(s)"),
