@@ -115,7 +115,7 @@ extension EntityConnection where Service == EventHubEntity {
         }
     }
 
-    private static func readResponse(_ response: Result<AMQPMessage, AMQPError>, context: String,
+    static func readResponse(_ response: Result<AMQPMessage, AMQPError>, context: String,
                                      drop: () -> Void) -> Result<AMQPMap, EventHubsError> {
         switch response {
         case .failure(let error):
@@ -123,7 +123,10 @@ extension EntityConnection where Service == EventHubEntity {
             if mapped.recovery != .fail && mapped.recovery != .retry { drop() }
             return .failure(mapped)
         case .success(let message):
-            let status = message.responseStatusCode ?? 0
+            // A response without a status read as 0, which passed for success.
+            guard let status = message.responseStatusCode else {
+                return .failure(EventHubsError(.invalidResponse, "\(context): the response carries no status-code"))
+            }
             // The peer's words, with any token it echoed blanked out and cut to a readable length.
             let description = Redaction.peerText(message.responseStatusDescription ?? "no description")
             guard status < 400 else {

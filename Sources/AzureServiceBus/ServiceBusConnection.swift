@@ -106,7 +106,9 @@ extension EntityConnection where Service == ServiceBusEntity {
     /// The response's body map, or the failure its status reports (its context, "<node> <operation>", is built only
     /// for a failure: a string per management request was measurable at 64 schedule-message callers).
     static func decodeResponse(_ message: AMQPMessage, node: String, operation: String) -> Result<AMQPMap, ServiceBusError> {
-        let status = message.responseStatusCode ?? 0
+        guard let status = message.responseStatusCode else {
+            return .failure(ServiceBusError(.invalidResponse, "\(node) \(operation): the response carries no status-code"))
+        }
         if status == 204 { return .success(AMQPMap()) }
         guard (200..<300).contains(status) else {
             var condition: String?

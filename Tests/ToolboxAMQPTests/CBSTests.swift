@@ -54,6 +54,27 @@ final class CBSTests: XCTestCase {
         }
     }
 
+    /// An answer without a status-code, or with one no Int holds (a ulong of 2^63), is no success: it read as
+    /// status 0. Any integer type the peer encodes a real status in is read.
+    func testPutTokenWithoutAReadableStatusFails() throws {
+        let token = AMQPCBSToken(token: Secret("t"), type: "jwt", expiresAt: Date().addingTimeInterval(60))
+        for value: AMQPValue in [.null, .ulong(1 << 63), .string("accepted"), .bool(true)] {
+            let broker = TestBroker()
+            broker.cbsStatusValue = value
+            let cbs = try AMQPCBSClient.attach(session: session(broker))
+            XCTAssertThrowsError(try cbs.putToken(audience: "sb://h/q", token: token), "\(value)") { error in
+                XCTAssertEqual((error as? AMQPError)?.code, .protocolViolation, "\(value): \(error)")
+                XCTAssertTrue("\(error)".contains("no status-code"), "\(error)")
+            }
+        }
+        for value: AMQPValue in [.ulong(202), .ushort(200), .ubyte(202), .long(202), .string("202")] {
+            let broker = TestBroker()
+            broker.cbsStatusValue = value
+            let cbs = try AMQPCBSClient.attach(session: session(broker))
+            XCTAssertNoThrow(try cbs.putToken(audience: "sb://h/q", token: token), "\(value)")
+        }
+    }
+
     func testRefresherPutsAgainBeforeExpiry() throws {
         let broker = TestBroker()
         let cbs = try AMQPCBSClient.attach(session: session(broker))

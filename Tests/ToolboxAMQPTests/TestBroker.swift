@@ -80,6 +80,8 @@ final class TestBroker: @unchecked Sendable {
     var sendHeartbeats = true
     var creditPerLink: UInt32 = 100
     var cbsStatus: Int32 = 202
+    /// When set, the answers' `status-code` instead of `.int(cbsStatus)`; `.null` leaves the property out.
+    var cbsStatusValue: AMQPValue?
     var answerClose = true
     /// Session incoming window the broker grants; it reopens it with a flow once it is used up.
     var sessionWindow: UInt32 = 100_000
@@ -377,6 +379,10 @@ final class TestBroker: @unchecked Sendable {
         var response = AMQPMessage(value: .null)
         response.properties = AMQPProperties(correlationID: request.properties?.messageID)
         response.applicationProperties = ["status-code": .int(cbsStatus), "status-description": cbsStatus == 202 ? "Accepted" : "Denied"]
+        if let cbsStatusValue {
+            response.applicationProperties = cbsStatusValue == .null ? ["status-description": "Accepted"]
+                : ["status-code": cbsStatusValue, "status-description": "Accepted"]
+        }
         if node == "$management" { response.body = request.body }
         guard let reply = links.values.first(where: { !$0.clientIsSender && $0.address == node }) else { return }
         queues[node, default: []].append(response.encode())

@@ -110,7 +110,11 @@ public final class AMQPCBSClient: @unchecked Sendable {
                 link.request(request, timeout: remaining, queue: self.queue) { result in
                     self.requestEnded()
                     callback(result.flatMap { response in
-                        let status = response.responseStatusCode ?? 0
+                        // No status (or none we can read) is no success: it read as 0 and was reported as "status 0".
+                        guard let status = response.responseStatusCode else {
+                            return .failure(AMQPError(.protocolViolation,
+                                "CBS put-token for \(audience): the answer carries no status-code"))
+                        }
                         guard (200..<300).contains(status) else {
                             return .failure(AMQPError(.requestFailed,
                                 "CBS put-token for \(audience) failed with status \(status): "

@@ -278,6 +278,11 @@ extension AMQPMessage {
             case .long(let v): return Int(v)
             case .uint(let v): return Int(v)
             case .short(let v): return Int(v)
+            case .ushort(let v): return Int(v)
+            case .byte(let v): return Int(v)
+            case .ubyte(let v): return Int(v)
+            // A ulong past Int.max is no status at all (it read as nil and was shown as status 0).
+            case .ulong(let v): if let value = Int(exactly: v) { return value }
             case .string(let v): if let value = Int(v) { return value }
             default: continue
             }
