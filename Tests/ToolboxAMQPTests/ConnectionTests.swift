@@ -153,6 +153,28 @@ final class ConnectionTests: XCTestCase {
         XCTAssertEqual(dispositions.map(\.settled), [false])
     }
 
+    /// A link attached after the peer closed the connection with `amqp:connection:forced` fails with the peer's
+    /// reason (it said only "the session ended before the link could attach").
+    func testALinkAttachedAfterAForcedCloseSaysWhy() throws {
+        let broker = TestBroker()
+        let connection = try open(broker)
+        let session = try connection.beginSession()
+        let closed = expectation(description: "closed")
+        connection.onClose { _ in closed.fulfill() }
+        broker.sync { broker in
+            broker.send(.amqp(0, .close(AMQPRemoteError(condition: AMQPRemoteError.connectionForced,
+                                                        description: "the namespace is being upgraded"))))
+        }
+        wait(for: [closed], timeout: 10)
+        XCTAssertThrowsError(try session.attachSender(address: "q")) { error in
+            let shown = "\(error)"
+            XCTAssertTrue(shown.contains("before the link could attach"), shown)
+            XCTAssertTrue(shown.contains("amqp:connection:forced"), shown)
+            XCTAssertTrue(shown.contains("the namespace is being upgraded"), shown)
+            XCTAssertEqual((error as? AMQPError)?.recovery, .rebuildConnection, shown)
+        }
+    }
+
     func testSenderSettlesWhenTheReceiverUsesSecondMode() throws {
         let broker = TestBroker()
         broker.hook = { performative, channel, broker in

@@ -122,9 +122,15 @@ public class AMQPLink: @unchecked Sendable {
             state = .detached
             // A session that ended (its connection dropped) is a lost connection the caller may rebuild and retry;
             // only a live session without a free handle is the caller's own limit.
+            // Why the connection ended, when it did (a peer's `amqp:connection:forced` with its description), not
+            // only that it did: the caller sees the peer's reason.
             onFailed(session.acceptsLinks
                 ? AMQPError(.invalidArgument, "the session has no free link handle")
-                : AMQPError(.sessionEnded, "the session ended (its connection closed) before the link could attach"))
+                : session.connection.terminalError.map { ended in
+                    var error = ended
+                    error.message = "the connection ended before the link could attach: \(ended.message)"
+                    return error
+                } ?? AMQPError(.sessionEnded, "the session ended (its connection closed) before the link could attach"))
             return
         }
         self.handle = handle
