@@ -10,7 +10,8 @@ import ToolboxCore
 /// handed to `discard` (detached), never cached.
 package final class LinkCache<Link: AnyObject & Sendable>: Sendable {
     private enum Entry {
-        case attaching(id: UInt64, [@Sendable (Result<Link, AzureMessagingError>) -> Void])
+        /// An attach in progress, with the deadline that ends it and the requests waiting for it.
+        case attaching(id: UInt64, until: MonotonicInstant, [@Sendable (Result<Link, AzureMessagingError>) -> Void])
         case ready(Link)
     }
 
@@ -42,39 +43,54 @@ package final class LinkCache<Link: AnyObject & Sendable>: Sendable {
     package func link(_ key: String, deadline: Deadline,
                      attach: (@escaping @Sendable (Result<Link, AzureMessagingError>) -> Void) -> Void,
                      completion: @escaping @Sendable (Result<Link, AzureMessagingError>) -> Void) {
+        let now = clock.now()
         let step: LinkStep<Link> = state.withLockedValue { state in
             switch state.entries[key] {
             case .ready(let link)? where !hasEnded(link): return .ready(link)
-            case .attaching(let id, var waiters)?:
+            case .attaching(let id, let until, var waiters)? where until > now:
                 waiters.append(completion)
-                state.entries[key] = .attaching(id: id, waiters)
+                state.entries[key] = .attaching(id: id, until: until, waiters)
                 return .wait
+            case .attaching(_, _, let waiters)?:
+                // Its deadline has passed and its expiry has not run yet: joining it would fail this request at
+                // once (a retry made right after a timed-out attach did). Its waiters fail now, as the expiry
+                // would have failed them, and a new attach starts; the old one, when it ends, finds itself replaced.
+                state.nextID &+= 1
+                state.entries[key] = .attaching(id: state.nextID, until: deadline.instant, [completion])
+                return .replace(expired: waiters, state.nextID)
             case .ready?, nil:
                 state.nextID &+= 1
-                state.entries[key] = .attaching(id: state.nextID, [completion])
+                state.entries[key] = .attaching(id: state.nextID, until: deadline.instant, [completion])
                 return .attach(state.nextID)
             }
         }
+        let id: UInt64
         switch step {
-        case .ready(let link): completion(.success(link))
-        case .wait: break
-        case .attach(let id):
-            let expiry = clock.schedule(at: deadline.instant, on: timers) { [weak self] in
-                self?.finish(key, id: id, .failure(AzureMessagingError(
-                    .timedOut, "attaching '\(key)': no answer before the deadline", recovery: .retry)))
-            }
-            attach { [self] result in
-                expiry.cancel()
-                finish(key, id: id, result)
-            }
+        case .ready(let link): return completion(.success(link))
+        case .wait: return
+        case .attach(let new): id = new
+        case .replace(let expired, let new):
+            id = new
+            for waiter in expired { waiter(.failure(Self.expired(key))) }
         }
+        let expiry = clock.schedule(at: deadline.instant, on: timers) { [weak self] in
+            self?.finish(key, id: id, .failure(Self.expired(key)))
+        }
+        attach { [self] result in
+            expiry.cancel()
+            finish(key, id: id, result)
+        }
+    }
+
+    private static func expired(_ key: String) -> AzureMessagingError {
+        AzureMessagingError(.timedOut, "attaching '\(key)': no answer before the deadline", recovery: .retry)
     }
 
     /// Completes the attach `id` of `key` once: caches or forgets the link and answers its waiters. A link
     /// from an attach that already ended (timed out) is discarded.
     private func finish(_ key: String, id: UInt64, _ result: Result<Link, AzureMessagingError>) {
         let waiters: [@Sendable (Result<Link, AzureMessagingError>) -> Void]? = state.withLockedValue { state in
-            guard case .attaching(let current, let waiters)? = state.entries[key], current == id else { return nil }
+            guard case .attaching(let current, _, let waiters)? = state.entries[key], current == id else { return nil }
             if case .success(let link) = result { state.entries[key] = .ready(link) } else { state.entries[key] = nil }
             return waiters
         }
@@ -110,4 +126,8 @@ private enum LinkCacheTimers {
     static let queue = LibraryQueues.makeQueue(label: "AzureMessaging.link-deadlines")
 }
 
-private enum LinkStep<Link> { case ready(Link), wait, attach(UInt64) }
+private enum LinkStep<Link> {
+    case ready(Link), wait, attach(UInt64)
+    /// A new attach replaces one whose deadline passed; its waiters are failed.
+    case replace(expired: [@Sendable (Result<Link, AzureMessagingError>) -> Void], UInt64)
+}
