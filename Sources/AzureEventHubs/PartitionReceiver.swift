@@ -62,6 +62,8 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
         var connectedAt: MonotonicInstant?
         /// Counts connects, so events from a link that is no longer the current one are told apart.
         var generation = 0
+        /// Cancels the connect in progress (`close` does: it ran on to its deadline).
+        var connectAttempt: CancellationToken?
     }
 
     public let eventHubName: String
@@ -129,10 +131,15 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
 
     /// Closes the connection; pending receives complete with what is buffered.
     public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
+        let attempt = LockedValue<CancellationToken?>(nil)
         ReceiveInbox.close(in: state, detach: { state in
-            defer { state.connection = nil }
+            defer { state.connection = nil; state.connectAttempt = nil }
+            attempt.withLockedValue { $0 = state.connectAttempt }
             return state.connection
         }, queue: queue, completion: completion)
+        // A connect in progress ends now, not at its deadline (the socket of an open a silent peer accepted stayed
+        // open until then).
+        attempt.load()?.cancel()
     }
 
     // MARK: - Internals
@@ -170,14 +177,17 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
     }
 
     private func ensureConnected() {
-        let started: (position: EventPosition, generation: Int)? = state.withLockedValue { state in
+        let started: (position: EventPosition, generation: Int, attempt: CancellationToken)? = state.withLockedValue { state in
             guard !state.closed, !state.connecting, state.connection.map({ $0.isClosed }) ?? true else { return nil }
             state.connecting = true
             state.connection = nil
             state.generation += 1
-            return (state.lastSequence.map { .sequenceNumber($0, inclusive: false) } ?? startingPosition, state.generation)
+            let attempt = CancellationToken()
+            state.connectAttempt = attempt
+            return (state.lastSequence.map { .sequenceNumber($0, inclusive: false) } ?? startingPosition, state.generation,
+                    attempt)
         }
-        guard let (position, generation) = started else { return }
+        guard let (position, generation, attempt) = started else { return }
         let path = "\(eventHubName)/ConsumerGroups/\(consumerGroup)/Partitions/\(partitionID)"
         let filterKey = AMQPValue.symbol("apache.org:selector-filter:string")
         let options = AMQPReceiverOptions(
@@ -188,7 +198,8 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
             endpoint: endpoint, containerIDPrefix: "EHReceiver", product: "azsdk-swift-eventhubs",
             audienceEntity: eventHubName, path: path, deadline: .after(connectTimeout), logger: logger, clock: clock,
             receiverOptions: { _ in options },
-            onMessage: { [weak self] _, delivery in self?.received(delivery, generation: generation) }
+            onMessage: { [weak self] _, delivery in self?.received(delivery, generation: generation) },
+            cancellation: attempt
         ) { [weak self] result in
             guard let self else { return }
             switch result {
@@ -196,6 +207,7 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
             case .success(let (connection, receiver)):
                 let keep = self.state.withLockedValue { state -> Bool in
                     state.connecting = false
+                    state.connectAttempt = nil
                     guard !state.closed else { return false }
                     state.connection = connection
                     state.link = receiver
@@ -217,6 +229,8 @@ public final class PartitionReceiver: EventHubPartitionReceiving {
         logger.debug("partition receiver \(partitionID): \(error)")
         let (waiters, delay): ([Waiter], Double?) = state.withLockedValue { state in
             state.connecting = false
+            state.connectAttempt = nil
+            if state.closed { return ([], nil) }  // closed meanwhile (its connect cancelled): nothing to retry
             state.lastError = error
             // A connect that timed out is retried like any transient failure (DESIGN §6: time-outs retry).
             guard error.isTransient || error.code == .timedOut else { return (state.inbox.removeAllWaiters(), nil) }

@@ -13,20 +13,25 @@ extension MessagingConnection {
     /// - Parameters:
     ///   - onMessage: gets each delivery with the id of the connection it came on.
     ///   - completion: the connection with its attached link, or the failure.
+    ///   - cancellation: cancelling it ends the connect at whatever step it is (the open in progress, or the
+    ///     connection once open), and the completion fails; the receiver cancels it when it is closed meanwhile.
     package static func openReceiver(
         endpoint: MessagingEndpoint, containerIDPrefix: String, product: String, audienceEntity: String, path: String,
         deadline: Deadline, logger: Logger, clock: any ToolboxClock,
         receiverOptions: @escaping @Sendable (_ connectionID: Int) -> AMQPReceiverOptions,
         onMessage: @escaping @Sendable (_ connectionID: Int, AMQPDelivery) -> Void,
+        cancellation: CancellationToken? = nil,
         completion: @escaping @Sendable (Result<(MessagingConnection, AMQPReceiver), AzureMessagingError>) -> Void
     ) {
         let audience = endpoint.audience(audienceEntity)
         let address = endpoint.address(path)
-        open(endpoint: endpoint, containerIDPrefix: containerIDPrefix, product: product, deadline: deadline, logger: logger,
-             clock: clock) { result in
+        let opening = open(endpoint: endpoint, containerIDPrefix: containerIDPrefix, product: product, deadline: deadline,
+                           logger: logger, clock: clock) { result in
             switch result {
             case .failure(let error): completion(.failure(error))
             case .success(let connection):
+                // Cancelled from now on: the connection closes, and the CBS or attach step fails on it.
+                cancellation?.onCancel { connection.close {} }
                 connection.authorize(audience: audience, timeout: max(0.001, deadline.secondsRemaining)) { result in
                     if case .failure(let error) = result {
                         connection.close {}
@@ -48,5 +53,6 @@ extension MessagingConnection {
                 }
             }
         }
+        cancellation?.onCancel { opening.cancel() }
     }
 }

@@ -131,11 +131,14 @@ final class SingleConnection<F: MessagingConnectionFactory>: Sendable {
     }
 
     func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
-        let (current, waiters) = state.withLockedValue { state in
+        let (current, waiters, opening) = state.withLockedValue { state in
             state.closed = true
             defer { state.current = nil; state.waiters = [] }
-            return (state.current, state.waiters)
+            return (state.current, state.waiters, state.opening)
         }
+        // An open in progress ends now (its socket closed), not at its deadline — up to the try time-out later,
+        // against a peer that accepted and never answered.
+        if opening { factory.cancelOpens() }
         for waiter in waiters { waiter(.failure(AzureMessagingError(.clientClosed, "the client is closed"))) }
         guard let current else { return queue.async(execute: completion) }
         factory.close(current) { queue.async(execute: completion) }

@@ -50,6 +50,8 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
         var lastError: ServiceBusError?
         /// The batch window timer is scheduled (`scheduleBatchWindow`).
         var windowTimerPending = false
+        /// Cancels the connect in progress (`close` does: the open ended at its deadline, the try time-out later).
+        var connectAttempt: CancellationToken?
     }
 
     /// Where the batch window timer runs.
@@ -312,7 +314,7 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
 
     /// The current link, connecting (once for all callers) when there is none or it ended.
     func withLink(_ completion: @escaping @Sendable (Result<Link, ServiceBusError>) -> Void) {
-        enum Step { case ready(Link), wait, connect(replacing: Link?), closed }
+        enum Step { case ready(Link), wait, connect(replacing: Link?, CancellationToken), closed }
         let step: Step = state.withLockedValue { state in
             if state.closed { return .closed }
             if let link = state.link, !link.connection.isClosed, !link.receiver.hasEnded { return .ready(link) }
@@ -322,22 +324,25 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
             state.link = nil
             state.outstandingCredit = 0
             state.connecting.append(completion)
-            return state.connecting.count == 1 ? .connect(replacing: dead) : .wait
+            guard state.connecting.count == 1 else { return .wait }
+            let attempt = CancellationToken()
+            state.connectAttempt = attempt
+            return .connect(replacing: dead, attempt)
         }
         switch step {
         case .closed: completion(.failure(ServiceBusError(.clientClosed, "the receiver is closed")))
         case .ready(let link): completion(.success(link))
         case .wait: break
-        case .connect(let dead):
+        case .connect(let dead, let attempt):
             // A link that ended while its connection stayed open: `linkEnded` no longer finds it in the state
             // (cleared above), so its connection is closed here or it would stay open, unowned, until the peer
             // dropped it.
             dead?.connection.close {}
-            connect()
+            connect(attempt)
         }
     }
 
-    private func connect() {
+    private func connect(_ attempt: CancellationToken) {
         let entity = entityPath
         let mode = receiveMode
         // One deadline for the whole connect: a peer that stops answering fails the waiting calls.
@@ -351,7 +356,8 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
                     targetAddress: "receiver-link-\(RandomUUID.string())",
                     properties: [.symbol("com.microsoft:receiver-name"): .string("SBReceiver-\(id)")])
             },
-            onMessage: { [weak self] id, delivery in self?.received(delivery, connectionID: id) }
+            onMessage: { [weak self] id, delivery in self?.received(delivery, connectionID: id) },
+            cancellation: attempt
         ) { [weak self] result in
             guard let self else { return }
             switch result {
@@ -367,9 +373,11 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     }
 
     private func finishConnect(_ result: Result<Link, ServiceBusError>) {
-        let (waiters, lateLink) = state.withLockedValue { state -> ([@Sendable (Result<Link, ServiceBusError>) -> Void], Link?) in
+        typealias Waiters = [@Sendable (Result<Link, ServiceBusError>) -> Void]
+        let (waiters, closed) = state.withLockedValue { state -> (Waiters, Bool) in
             defer { state.connecting = [] }
-            if state.closed, case .success(let link) = result { return (state.connecting, link) }
+            state.connectAttempt = nil
+            if state.closed { return (state.connecting, true) }
             switch result {
             case .success(let link):
                 state.link = link
@@ -377,14 +385,13 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
             case .failure(let error):
                 state.lastError = error
             }
-            return (state.connecting, nil)
+            return (state.connecting, false)
         }
-        if let lateLink {
-            lateLink.connection.close {}
-            for waiter in waiters { waiter(.failure(ServiceBusError(.clientClosed, "the receiver is closed"))) }
-            return
-        }
-        for waiter in waiters { waiter(result) }
+        guard closed else { return waiters.forEach { $0(result) } }
+        // Closed meanwhile: a link that came too late is closed, and the callers of a connect that close
+        // cancelled (or that failed) learn that the receiver closed.
+        if case .success(let lateLink) = result { lateLink.connection.close {} }
+        for waiter in waiters { waiter(.failure(ServiceBusError(.clientClosed, "the receiver is closed"))) }
     }
 
     /// The receive link ended. The next call re-attaches on a new connection (the old one is closed); when the
@@ -416,12 +423,15 @@ public final class ServiceBusReceiver: ServiceBusReceiving {
     /// count + 1). In receive-and-delete mode messages received ahead and not handed out are already deleted and are
     /// lost, which is why the `toolbox` CLI refuses `--prefetch` with `--receive-and-delete`.
     public func close(queue: DispatchQueue, completion: @escaping @Sendable () -> Void) {
-        let (link, waiters, unhanded) = state.withLockedValue { state in
+        let (link, waiters, unhanded, attempt) = state.withLockedValue { state in
             state.closed = true
             // Without a link, anything still arriving counts as stale, and stale peek-locked messages are released.
-            defer { state.link = nil }
-            return (state.link, state.inbox.removeAllWaiters(), state.inbox.removeAllBuffered())
+            defer { state.link = nil; state.connectAttempt = nil }
+            return (state.link, state.inbox.removeAllWaiters(), state.inbox.removeAllBuffered(), state.connectAttempt)
         }
+        // A connect in progress ends now instead of at its deadline (against a peer that accepted and never
+        // answered, the try time-out later, its socket open all that while).
+        attempt?.cancel()
         for waiter in waiters { waiter.once.complete(.success([])) }
         guard let link else { return queue.async(execute: completion) }
         let connectionID = link.connection.id

@@ -212,6 +212,25 @@ final class FaultScenarioTests: XCTestCase {
         XCTAssertEqual(try producer.eventHubProperties().partitionIDs, ["0", "1"])
     }
 
+    /// Closing a partition receiver while it connects to a peer that accepted and never answered ends the connect
+    /// at once: its socket stayed open until the connect's deadline.
+    func testClosingAReceiverEndsItsConnectInProgress() throws {
+        let emulator = try startEventHubsEmulator(self, partitions: 1)
+        let proxy = try proxy(emulator)
+        proxy.mode = .silent
+        let receiver = PartitionReceiver(endpoint: try endpoint(port: proxy.port), eventHubName: "eh1", partitionID: "0",
+                                         startingPosition: .earliest, logger: Logger(label: "test"),
+                                         clock: SystemClock(), connectTimeout: .seconds(120))
+        let returned = expectation(description: "the receive returned")
+        receiver.receive(maxEvents: 1, timeout: .seconds(60), queue: .global()) { result in
+            if case .success(let events) = result, events.isEmpty { returned.fulfill() }
+        }
+        XCTAssertTrue(eventually { proxy.openCount == 1 }, "the connect reached the peer")
+        try receiver.close()
+        wait(for: [returned], timeout: 10)
+        XCTAssertTrue(eventually { proxy.openCount == 0 }, "the connect's socket outlived close")
+    }
+
     func testAReceiverAttachThePeerNeverAnswersDoesNotLeaveTheReceiverConnecting() throws {
         let emulator = try startEventHubsEmulator(self, partitions: 1)
         let proxy = try proxy(emulator)
