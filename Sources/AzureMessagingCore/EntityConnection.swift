@@ -104,13 +104,24 @@ package struct EntityConnectionFactory<Service: EntityService>: MessagingConnect
         opens.attach(id, handle)
     }
 
-    /// A closing pool ends the opens in progress instead of waiting out their deadline (`toolbox eventhubs send`
-    /// to a peer that never answered lingered ~20 s in close after reporting its failure).
+    /// A closing pool (or basic client) ends the opens in progress instead of waiting out their deadline
+    /// (`toolbox eventhubs send` to a peer that never answered lingered ~20 s in close after reporting its
+    /// failure), and the connections still proving themselves ready: each is closed, so its attach or round trip
+    /// fails now (`closeAll` waited for it up to `getTimeout`).
     package func cancelOpens() { opens.cancelAll() }
 
     package func ready(_ connection: Connection, deadline: Deadline,
-                       completion: @escaping @Sendable (Result<Void, AzureMessagingError>) -> Void) {
+                       completion outer: @escaping @Sendable (Result<Void, AzureMessagingError>) -> Void) {
         let readiness = self.readiness
+        let opens = self.opens
+        let id = opens.reserve()
+        let closing = CancellationToken()
+        closing.onCancel { connection.close {} }
+        opens.attach(id, closing)
+        let completion: @Sendable (Result<Void, AzureMessagingError>) -> Void = { result in
+            opens.finish(id)
+            outer(result)
+        }
         connection.sender(path: connection.entityPath, deadline: deadline) { result in
             if case .failure(let error) = result { return completion(.failure(error)) }
             if readiness == .attach { return completion(.success(())) }

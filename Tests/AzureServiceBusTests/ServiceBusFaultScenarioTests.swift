@@ -204,6 +204,61 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
         XCTAssertEqual(closed.wait(timeout: .now() + 15), .success, "close waited for the open to time out")
     }
 
+    /// A pooled connection still proving itself ready (the entity attach, which the peer never answers) ends when
+    /// the pool closes: `closeAll` waited for it up to `getTimeout` (an hour here).
+    func testClosingAPoolEndsTheAttachThatProvesAConnectionReady() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let proxy = try proxy(emulator)
+        proxy.frameFilter = FaultScenario.unansweredAttaches("q1")
+        let sender = try ManagedServiceBusSender(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
+                                                 options: options(tryTimeout: .seconds(0.5), retries: 0) {
+                                                     $0.pool.getTimeout = .seconds(3600)
+                                                 })
+        XCTAssertThrowsError(try sender.send(ServiceBusMessage(body: "never")))
+        let closed = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? sender.close()
+            closed.signal()
+        }
+        XCTAssertEqual(closed.wait(timeout: .now() + 15), .success, "close waited for the attach")
+    }
+
+    /// Closing a basic (not pooled) sender while its connection is opening against a peer that accepted and never
+    /// answered ends that open at once: it went on, socket and all, until its deadline (the try time-out).
+    func testClosingABasicSenderEndsItsOpenInProgress() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let proxy = try proxy(emulator)
+        proxy.mode = .silent
+        let sender = ServiceBusSender(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
+                                      options: options(tryTimeout: .seconds(120), retries: 0))
+        let failed = expectation(description: "the send failed")
+        sender.send([ServiceBusMessage(body: "never")], queue: .global()) { result in
+            if case .failure(let error) = result, error.code == .clientClosed { failed.fulfill() }
+        }
+        XCTAssertTrue(eventually { proxy.openCount == 1 }, "the open reached the peer")
+        try sender.close()
+        wait(for: [failed], timeout: 10)
+        XCTAssertTrue(eventually { proxy.openCount == 0 }, "the open's connection outlived close")
+    }
+
+    /// Closing a receiver while it connects to a peer that accepted and never answered ends the connect at once:
+    /// its socket stayed open until the connect's deadline (the try time-out).
+    func testClosingAReceiverEndsItsConnectInProgress() throws {
+        let emulator = try startServiceBusEmulator(self)
+        let proxy = try proxy(emulator)
+        proxy.mode = .silent
+        let receiver = ServiceBusReceiver(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
+                                          options: options(tryTimeout: .seconds(120), retries: 0))
+        let returned = expectation(description: "the receive returned")
+        receiver.receive(maxMessages: 1, timeout: .seconds(60), queue: .global()) { result in
+            if case .success(let messages) = result, messages.isEmpty { returned.fulfill() }
+        }
+        XCTAssertTrue(eventually { proxy.openCount == 1 }, "the connect reached the peer")
+        try receiver.close()
+        wait(for: [returned], timeout: 10)
+        XCTAssertTrue(eventually { proxy.openCount == 0 }, "the connect's socket outlived close")
+    }
+
     /// A broker granting 2^31 or more credit (a uint, up to 2^32 - 1): sends go through. The sender took the sum
     /// for a signed serial number, saw no credit, and every send stalled until its time-out.
     func testALinkCreditOf2To31OrMoreIsCredit() throws {
