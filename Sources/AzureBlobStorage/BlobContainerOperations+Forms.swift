@@ -135,14 +135,31 @@ extension BlobContainerOperations {
 
     /// Every blob whose name starts with `prefix`, page after page (`timeout` bounds each page). A page naming a
     /// marker this listing already followed (a server cycling markers) fails it with `.invalidResponse`.
+    ///
+    /// - Parameter totalTimeout: bounds the whole listing, every page together (nil: no bound but each page's).
+    ///   A server handing out empty pages with ever new markers is no loop to detect; only this ends such a
+    ///   listing, with `.timedOut`.
     public func listAllBlobs(prefix: String? = nil, pageSize: Int? = nil,
-                             timeout: Duration = BlobTimeouts.request) throws(ToolboxError) -> [BlobProperties] {
+                             timeout: Duration = BlobTimeouts.request,
+                             totalTimeout: Duration? = nil) throws(ToolboxError) -> [BlobProperties] {
+        let deadline = totalTimeout.map { Deadline.after($0) }
         var all: [BlobProperties] = []
         var markers = BlobListingMarkers(start: nil)
+        var pages = 0
         repeat {
-            let page = try listBlobs(prefix: prefix, pageSize: pageSize, marker: markers.current, timeout: timeout)
+            var pageTimeout = timeout
+            if let deadline, let totalTimeout {
+                let left = Duration.clampingSeconds(deadline.secondsRemaining)
+                guard left > .zero else {
+                    throw ToolboxError(.timedOut, "listing blobs took longer than its total time-out of "
+                                           + "\(totalTimeout.toolboxSeconds) s (\(pages) page(s), \(all.count) blob(s) listed)")
+                }
+                pageTimeout = min(timeout, left)
+            }
+            let page = try listBlobs(prefix: prefix, pageSize: pageSize, marker: markers.current, timeout: pageTimeout)
             _ = try markers.advance(past: page)
             all += page.blobs
+            pages += 1
         } while markers.current != nil
         return all
     }

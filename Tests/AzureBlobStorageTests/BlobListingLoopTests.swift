@@ -84,6 +84,20 @@ final class BlobListingLoopTests: XCTestCase {
         XCTAssertEqual(output.jsonLines.compactMap { $0["name"] as? String }, ["only"], output.stdout)
     }
 
+    /// The library's listing has a whole-listing bound too (`totalTimeout`): each page was bounded, the listing not.
+    func testTotalTimeoutEndsAnEndlessListAllBlobs() throws {
+        let (server, asked) = try server(maxRequests: .max) { _, number in (nil, "m\(number)") }
+        defer { server.close() }
+        let container = try scriptedContainer(port: server.port, permissions: "l")
+        defer { try? container.close() }
+        XCTAssertThrowsError(try container.listAllBlobs(totalTimeout: .seconds(1))) { error in
+            let error = error as? ToolboxError
+            XCTAssertEqual(error?.code, .timedOut, "\(String(describing: error))")
+            XCTAssertTrue(error?.message.contains("total time-out of 1.0 s") ?? false, "\(String(describing: error))")
+        }
+        XCTAssertGreaterThan(asked.load(), 1, "it followed the markers until the time was up")
+    }
+
     func testTheCLITimeoutEndsAnEndlessListingOfEmptyPages() throws {
         // Every page is empty and names a new marker: no loop to detect, only time bounds it.
         let (server, _) = try server(maxRequests: .max) { _, number in (nil, "m\(number)") }
