@@ -142,6 +142,9 @@ extension BlobContainerOperations {
     public func listAllBlobs(prefix: String? = nil, pageSize: Int? = nil,
                              timeout: Duration = BlobTimeouts.request,
                              totalTimeout: Duration? = nil) throws(ToolboxError) -> [BlobProperties] {
+        if let totalTimeout, totalTimeout <= .zero {
+            throw ToolboxError(.invalidArgument, "listAllBlobs: totalTimeout must be positive (got \(totalTimeout))")
+        }
         let deadline = totalTimeout.map { Deadline.after($0) }
         var all: [BlobProperties] = []
         var markers = BlobListingMarkers(start: nil)
@@ -156,7 +159,14 @@ extension BlobContainerOperations {
                 }
                 pageTimeout = min(timeout, left)
             }
-            let page = try listBlobs(prefix: prefix, pageSize: pageSize, marker: markers.current, timeout: pageTimeout)
+            let page: BlobListPage
+            do {
+                page = try listBlobs(prefix: prefix, pageSize: pageSize, marker: markers.current, timeout: pageTimeout)
+            } catch where error.code == .timedOut && deadline?.hasPassed == true {
+                // The page ran out of the listing's time, not its own.
+                throw ToolboxError(.timedOut, "listing blobs took longer than its total time-out of "
+                                       + "\(totalTimeout?.toolboxSeconds ?? 0) s (\(pages) page(s), \(all.count) blob(s) listed)")
+            }
             _ = try markers.advance(past: page)
             all += page.blobs
             pages += 1
