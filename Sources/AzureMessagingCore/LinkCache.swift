@@ -47,6 +47,9 @@ package final class LinkCache<Link: AnyObject & Sendable>: Sendable {
         let step: LinkStep<Link> = state.withLockedValue { state in
             switch state.entries[key] {
             case .ready(let link)? where !hasEnded(link): return .ready(link)
+            case _ where deadline.instant <= now:
+                // A request already past its own deadline starts nothing (a burst of them started an attach each).
+                return .expired
             case .attaching(let id, let until, var waiters)? where until > now:
                 waiters.append(completion)
                 state.entries[key] = .attaching(id: id, until: until, waiters)
@@ -68,6 +71,7 @@ package final class LinkCache<Link: AnyObject & Sendable>: Sendable {
         switch step {
         case .ready(let link): return completion(.success(link))
         case .wait: return
+        case .expired: return completion(.failure(Self.expired(key)))
         case .attach(let new): id = new
         case .replace(let expired, let new):
             id = new
@@ -127,7 +131,7 @@ private enum LinkCacheTimers {
 }
 
 private enum LinkStep<Link> {
-    case ready(Link), wait, attach(UInt64)
+    case ready(Link), wait, attach(UInt64), expired
     /// A new attach replaces one whose deadline passed; its waiters are failed.
     case replace(expired: [@Sendable (Result<Link, AzureMessagingError>) -> Void], UInt64)
 }

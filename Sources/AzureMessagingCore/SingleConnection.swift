@@ -75,6 +75,11 @@ final class SingleConnection<F: MessagingConnectionFactory>: Sendable {
         return CompletedOperation()
     }
 
+    private var isClosed: Bool { state.withLockedValue { $0.closed } }
+
+    /// Opens and readies the connection. A `close` that comes between the steps (before the factory has
+    /// registered the open, or between the open and the ready check) finds nothing to cancel, so each step looks
+    /// again once it has started and cancels itself.
     private func open(timeout: Double) {
         let deadline = Deadline.after(seconds: timeout)
         factory.open(deadline: deadline) { [weak self] result in
@@ -83,6 +88,10 @@ final class SingleConnection<F: MessagingConnectionFactory>: Sendable {
             case .failure(let error): self.finishOpen(.failure(error))
             case .success(let connection):
                 self.health.recordOpened()
+                guard !self.isClosed else {
+                    self.factory.close(connection) {}
+                    return self.finishOpen(.failure(AzureMessagingError(.clientClosed, "the client is closed")))
+                }
                 self.factory.ready(connection, deadline: deadline) { ready in
                     switch ready {
                     case .success: self.finishOpen(.success(connection))
@@ -91,8 +100,10 @@ final class SingleConnection<F: MessagingConnectionFactory>: Sendable {
                         self.finishOpen(.failure(error))
                     }
                 }
+                if self.isClosed { self.factory.cancelOpens() }
             }
         }
+        if isClosed { factory.cancelOpens() }
     }
 
     private func finishOpen(_ result: Result<F.Connection, AzureMessagingError>) {

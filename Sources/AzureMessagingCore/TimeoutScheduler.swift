@@ -74,7 +74,7 @@ package final class TimeoutScheduler: @unchecked Sendable {
     }
 
     /// Entries waiting (finished ones not yet dropped included); for tests.
-    var count: Int { lock.withLock { heap.count } }
+    package var count: Int { lock.withLock { heap.count } }
 
     /// Sets the one clock job to fire at `deadline` (under `lock`).
     private func arm(_ deadline: UInt64) {
@@ -99,6 +99,9 @@ package final class TimeoutScheduler: @unchecked Sendable {
             }
             armed = nil
             armedAt = .max
+            // The sweep threshold follows the heap back down after a peak, or up to twice that peak could pile
+            // up under one long wait again before the next sweep.
+            compactAt = max(Self.minimumCompaction, min(compactAt, heap.count.multipliedReportingOverflow(by: 2).partialValue))
             if let next = heap.first?.deadline { arm(next) }
             return expired
         }

@@ -76,6 +76,8 @@ extension PoolEngine {
                 connector.ready(connection, deadline: deadline) { [self, slot] readiness in
                     openingFinished(slot, connection: connection, result: readiness)
                 }
+                // The same for a `closeAll` between the check above and the ready check starting.
+                if lock.withLock({ isClosed }) { connector.cancelCreations() }
             case .failure(let error):
                 openingFinished(slot, connection: nil, result: .failure(error))
             }

@@ -114,9 +114,17 @@ extension Redaction {
         func isSeparator(at index: Int) -> Bool {  // `&` or its escape `%26`: where a token ends
             bytes[index] == UInt8(ascii: "&") || isEscape(index, UInt8(ascii: "2"), UInt8(ascii: "6"))
         }
+        /// `\u0026` (an `&` as System.Text.Json and Go's encoder write it) just before `index`.
+        func followsEscapedAmpersand(_ index: Int) -> Bool {
+            guard index >= 6 else { return false }
+            return bytes[index - 6] == UInt8(ascii: "\\") && bytes[index - 5] | 0x20 == UInt8(ascii: "u")
+                && bytes[index - 4] == UInt8(ascii: "0") && bytes[index - 3] == UInt8(ascii: "0")
+                && bytes[index - 2] == UInt8(ascii: "2") && bytes[index - 1] == UInt8(ascii: "6")
+        }
         func startsName(_ index: Int) -> Bool {  // nothing of a token just before `sig`
             index == 0 || !isTokenByte(bytes[index - 1]) || bytes[index - 1] == UInt8(ascii: "&")
                 || isEscape(index - 3, UInt8(ascii: "2"), UInt8(ascii: "6")) || isEscape(index - 3, UInt8(ascii: "3"), UInt8(ascii: "F"))
+                || followsEscapedAmpersand(index)
         }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)

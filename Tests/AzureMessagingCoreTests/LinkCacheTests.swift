@@ -46,6 +46,23 @@ final class LinkCacheTests: XCTestCase {
         XCTAssertEqual(cache.attachingCount, 0)
     }
 
+    /// A request already past its own deadline fails at once and starts no attach (a burst of late requests
+    /// would each have replaced the attach before).
+    func testARequestPastItsOwnDeadlineStartsNothing() {
+        let clock = ManualClock()
+        let cache = LinkCache<FakeLink>(clock: clock, hasEnded: { _ in false }, discard: { _ in })
+        let attaches = LockedValue(0)
+        let result = LockedValue<Outcome?>(nil)
+        clock.advance(by: .seconds(5))
+        cache.link("k", deadline: Deadline(clock.now()), attach: { _ in attaches.withLockedValue { $0 += 1 } }) { outcome in
+            result.withLockedValue { $0 = outcome }
+        }
+        XCTAssertEqual(attaches.load(), 0)
+        guard case .failure(let error)? = result.load() else { return XCTFail("not failed at once") }
+        XCTAssertEqual(error.code, .timedOut)
+        XCTAssertEqual(cache.attachingCount, 0)
+    }
+
     func testRequestsBeforeTheDeadlineShareOneAttach() {
         let clock = ManualClock()
         let cache = LinkCache<FakeLink>(clock: clock, hasEnded: { _ in false }, discard: { _ in })

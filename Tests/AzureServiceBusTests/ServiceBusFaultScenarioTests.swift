@@ -188,39 +188,35 @@ final class ServiceBusFaultScenarioTests: XCTestCase {
     /// Closing a pooled sender whose connection is still opening (a peer that accepts and never answers) ends that
     /// open instead of waiting out the pool's 60 s `getTimeout` (`toolbox eventhubs send` lingered after its summary).
     func testClosingAPoolCancelsTheOpenInProgress() throws {
-        let emulator = try startServiceBusEmulator(self)
-        let proxy = try proxy(emulator)
-        proxy.mode = .silent
-        let sender = try ManagedServiceBusSender(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
-                                                 options: options(tryTimeout: .seconds(0.5), retries: 0) {
-                                                     $0.pool.getTimeout = .seconds(3600)
-                                                 })
-        XCTAssertThrowsError(try sender.send(ServiceBusMessage(body: "never")))
-        let closed = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            try? sender.close()
-            closed.signal()
-        }
-        XCTAssertEqual(closed.wait(timeout: .now() + 15), .success, "close waited for the open to time out")
+        try assertClosingAPoolIsPrompt("close waited for the open to time out") { $0.mode = .silent }
     }
 
     /// A pooled connection still proving itself ready (the entity attach, which the peer never answers) ends when
     /// the pool closes: `closeAll` waited for it up to `getTimeout` (an hour here).
     func testClosingAPoolEndsTheAttachThatProvesAConnectionReady() throws {
+        try assertClosingAPoolIsPrompt("close waited for the attach") {
+            $0.frameFilter = FaultScenario.unansweredAttaches("q1")
+        }
+    }
+
+    /// A pooled sender whose first connection `fault` holds up (its send fails at the 0.5 s try time-out) closes
+    /// within seconds, though the pool's `getTimeout` is an hour.
+    private func assertClosingAPoolIsPrompt(_ why: String, file: StaticString = #filePath, line: UInt = #line,
+                                            fault: (FaultProxy) -> Void) throws {
         let emulator = try startServiceBusEmulator(self)
         let proxy = try proxy(emulator)
-        proxy.frameFilter = FaultScenario.unansweredAttaches("q1")
+        fault(proxy)
         let sender = try ManagedServiceBusSender(endpoint: try endpoint(port: proxy.port), entityPath: "q1",
                                                  options: options(tryTimeout: .seconds(0.5), retries: 0) {
                                                      $0.pool.getTimeout = .seconds(3600)
                                                  })
-        XCTAssertThrowsError(try sender.send(ServiceBusMessage(body: "never")))
+        XCTAssertThrowsError(try sender.send(ServiceBusMessage(body: "never")), file: file, line: line)
         let closed = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             try? sender.close()
             closed.signal()
         }
-        XCTAssertEqual(closed.wait(timeout: .now() + 15), .success, "close waited for the attach")
+        XCTAssertEqual(closed.wait(timeout: .now() + 15), .success, why, file: file, line: line)
     }
 
     /// Closing a basic (not pooled) sender while its connection is opening against a peer that accepted and never

@@ -99,6 +99,9 @@ final class PeerTextTests: XCTestCase {
         let json = Redaction.peerText(#"{"url":"https:\/\/a.blob\/c?sv=1&sig=ab\/cdEF12\/34%3D&se=2","x":1}"#)
         XCTAssertFalse(json.contains("cdEF12"), json)
         XCTAssertTrue(json.contains(#"&sig=[REDACTED]&se=2"#), json)
+        let dotnet = Redaction.peerText(#"{"url":"https://a.blob/c?sv=1\u0026sig=abcDEF123%3D\u0026se=2"}"#)
+        XCTAssertFalse(dotnet.contains("abcDEF123"), dotnet)
+        XCTAssertTrue(dotnet.contains(#"\u0026sig=[REDACTED]\u0026se=2"#), dotnet)
         // Not a signature: `sig` inside a word, or with nothing after it.
         XCTAssertEqual(Redaction.peerText("design%3Dok assig=x"), "design%3Dok assig=x")
         XCTAssertEqual(Redaction.peerText("sig= empty"), "sig= empty")

@@ -126,9 +126,11 @@ public class AMQPLink: @unchecked Sendable {
             // only that it did: the caller sees the peer's reason.
             onFailed(session.acceptsLinks
                 ? AMQPError(.invalidArgument, "the session has no free link handle")
+                // Still `.sessionEnded` (rebuild the connection, as for any stale one): only the words are added.
                 : session.connection.terminalError.map { ended in
-                    var error = ended
-                    error.message = "the connection ended before the link could attach: \(ended.message)"
+                    var error = AMQPError(.sessionEnded, "the connection ended before the link could attach: \(ended.message)",
+                                          remote: ended.remote)
+                    error.recovery = .rebuildConnection
                     return error
                 } ?? AMQPError(.sessionEnded, "the session ended (its connection closed) before the link could attach"))
             return

@@ -112,7 +112,7 @@ public final class AMQPCBSClient: @unchecked Sendable {
                     callback(result.flatMap { response in
                         // No status (or none we can read) is no success: it read as 0 and was reported as "status 0".
                         guard let status = response.responseStatusCode else {
-                            return .failure(AMQPError(.protocolViolation,
+                            return .failure(AMQPError(.requestFailed,
                                 "CBS put-token for \(audience): the answer carries no status-code"))
                         }
                         guard (200..<300).contains(status) else {
