@@ -136,9 +136,13 @@ extension BlobContainerOperations {
     /// Every blob whose name starts with `prefix`, page after page (`timeout` bounds each page). A page naming a
     /// marker this listing already followed (a server cycling markers) fails it with `.invalidResponse`.
     ///
-    /// - Parameter totalTimeout: bounds the whole listing, every page together (nil: no bound but each page's).
-    ///   A server handing out empty pages with ever new markers is no loop to detect; only this ends such a
-    ///   listing, with `.timedOut`.
+    /// - Parameters:
+    ///   - prefix: only blobs whose names start with it (nil: all).
+    ///   - pageSize: blobs per page (nil: the service's default, up to 5,000).
+    ///   - timeout: bounds each page.
+    ///   - totalTimeout: bounds the whole listing, every page together (nil: no bound but each page's). A server
+    ///     handing out empty pages with ever new markers is no loop to detect; only this ends such a listing, with
+    ///     `.timedOut`.
     public func listAllBlobs(prefix: String? = nil, pageSize: Int? = nil,
                              timeout: Duration = BlobTimeouts.request,
                              totalTimeout: Duration? = nil) throws(ToolboxError) -> [BlobProperties] {
