@@ -153,23 +153,22 @@ extension BlobContainerOperations {
         var all: [BlobProperties] = []
         var markers = BlobListingMarkers(start: nil)
         var pages = 0
+        func outOfTime() -> ToolboxError {
+            ToolboxError(.timedOut, "listing blobs took longer than its total time-out of "
+                             + "\(totalTimeout?.toolboxSeconds ?? 0) s (\(pages) page(s), \(all.count) blob(s) listed)")
+        }
         repeat {
             var pageTimeout = timeout
-            if let deadline, let totalTimeout {
+            if let deadline {
                 let left = Duration.clampingSeconds(deadline.secondsRemaining)
-                guard left > .zero else {
-                    throw ToolboxError(.timedOut, "listing blobs took longer than its total time-out of "
-                                           + "\(totalTimeout.toolboxSeconds) s (\(pages) page(s), \(all.count) blob(s) listed)")
-                }
+                guard left > .zero else { throw outOfTime() }
                 pageTimeout = min(timeout, left)
             }
             let page: BlobListPage
             do {
                 page = try listBlobs(prefix: prefix, pageSize: pageSize, marker: markers.current, timeout: pageTimeout)
             } catch where error.code == .timedOut && deadline?.hasPassed == true {
-                // The page ran out of the listing's time, not its own.
-                throw ToolboxError(.timedOut, "listing blobs took longer than its total time-out of "
-                                       + "\(totalTimeout?.toolboxSeconds ?? 0) s (\(pages) page(s), \(all.count) blob(s) listed)")
+                throw outOfTime()  // the page ran out of the listing's time, not its own
             }
             _ = try markers.advance(past: page)
             all += page.blobs
